@@ -1,0 +1,47 @@
+/*
+ * hist_api.h: the HTTP read API, independent of the transport.
+ *
+ * ingest/ owns sockets and HTTP parsing; for every request under
+ * /api/v1/query, /api/v1/tags and /grafana/ it fills a hist_api_request and
+ * calls hist_api_handle() off the event loop (queries can be long). The
+ * handler never returns 500 for bad input: a 400 with a JSON body
+ * {"error": "...", "param": "..."} names what is wrong.
+ */
+#ifndef HIST_API_H
+#define HIST_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage/hist_storage.h"
+
+/* Access scopes granted by a token (ingest/ checks them for writes). */
+enum { HIST_SCOPE_READ = 1, HIST_SCOPE_WRITE = 2, HIST_SCOPE_ADMIN = 4 };
+
+typedef struct {
+    const char *method;       /* "GET", "POST", "PUT", ... */
+    const char *path;         /* decoded path, no query string: "/api/v1/query" */
+    const char *query;        /* raw query string without '?', or "" */
+    const char *content_type; /* or NULL */
+    const char *accept;       /* or NULL */
+    const uint8_t *body;
+    size_t body_len;
+    unsigned scopes; /* HIST_SCOPE_* the caller holds */
+    int64_t now_ns;  /* the request's "now", for relative times */
+} hist_api_request;
+
+typedef struct {
+    int status;               /* 200, 400, 403, 404, 405, 500 */
+    const char *content_type; /* static string */
+    char *body;               /* malloc'd; the caller frees it */
+    size_t body_len;
+} hist_api_response;
+
+/* 1 if path is served here (then ingest/ queues the request to the API). */
+int hist_api_owns_path(const char *path);
+
+/* Answers a request. Returns 0 with *resp filled (any status), or a
+ * negative error only when not even an error response could be built. */
+int hist_api_handle(hist_db *db, const hist_api_request *req, hist_api_response *resp);
+
+#endif

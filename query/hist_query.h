@@ -1,0 +1,129 @@
+/*
+ * hist_query.h: the query engine's only door.
+ *
+ * A query names tags, a time range [from, to) and a mode:
+ *   raw      recorded samples, with a limit and a continuation (next_ts)
+ *   latest   the newest sample of each tag, from memory
+ *   interp   a value every step: linear for float64 tags, previous value
+ *            (step) for int64/bool; quality Bad where there is no data on
+ *            one side, Uncertain where a surrounding sample is not Good
+ *   agg      per bucket, the requested aggregates; fixed-step buckets or
+ *            calendar buckets (hour, day, week, month, shift) in an IANA
+ *            time zone, DST handled
+ *   plot     M4: per pixel bucket the first, min, max and last sample, so
+ *            the line drawn from the result is the line drawn from raw data
+ * The engine answers buckets that cover whole chunks from the chunk
+ * statistics in the index and decodes only the chunks at bucket edges.
+ *
+ * Results are columnar per tag (hist_series_result). Aggregate columns hold
+ * NaN where a bucket has no value (empty bucket with fill "null").
+ */
+#ifndef HIST_QUERY_H
+#define HIST_QUERY_H
+
+#include "storage/hist_storage.h"
+
+typedef enum {
+    HIST_MODE_RAW = 0,
+    HIST_MODE_LATEST,
+    HIST_MODE_INTERP,
+    HIST_MODE_AGG,
+    HIST_MODE_PLOT,
+} hist_mode;
+
+typedef enum {
+    HIST_AGG_COUNT = 0,
+    HIST_AGG_MIN,
+    HIST_AGG_MAX,
+    HIST_AGG_SUM,
+    HIST_AGG_MEAN,
+    HIST_AGG_TWA,      /* time-weighted average (step or linear by tag type) */
+    HIST_AGG_STDDEV,   /* population standard deviation */
+    HIST_AGG_FIRST,
+    HIST_AGG_LAST,
+    HIST_AGG_RANGE,    /* max - min */
+    HIST_AGG_INTEGRAL, /* per second: value * seconds (flow rate -> total) */
+    HIST_AGG_DELTA,    /* counter increase, resets handled */
+    HIST_AGG_DURATION_TRUE, /* seconds a bool was true */
+    HIST_AGG__COUNT
+} hist_agg;
+
+typedef enum {
+    HIST_FILL_NONE = 0, /* empty buckets are left out */
+    HIST_FILL_NULL,     /* empty buckets are rows of NaN (null) */
+    HIST_FILL_PREVIOUS, /* empty buckets repeat the previous bucket's values */
+    HIST_FILL_LINEAR,   /* empty buckets are interpolated between neighbours */
+} hist_fill;
+
+typedef enum {
+    HIST_BUCKET_FIXED = 0, /* step_ns, aligned to the epoch */
+    HIST_BUCKET_HOUR,
+    HIST_BUCKET_DAY,
+    HIST_BUCKET_WEEK, /* ISO weeks, starting Monday 00:00 local */
+    HIST_BUCKET_MONTH,
+    HIST_BUCKET_SHIFT, /* shift_start_min[] local times each day */
+} hist_bucket_kind;
+
+#define HIST_MAX_SHIFTS 8
+
+typedef struct {
+    hist_mode mode;
+    int64_t from, to; /* [from, to), ns */
+
+    size_t limit; /* raw: samples per tag, 0 = 100000 */
+
+    int64_t step_ns; /* interp; agg with HIST_BUCKET_FIXED */
+    uint32_t points; /* plot: pixel width (M4 returns up to 4 points per pixel) */
+
+    hist_agg aggs[HIST_AGG__COUNT]; /* agg: the requested aggregates, in order */
+    int naggs;
+    hist_bucket_kind bucket;
+    char tz[64]; /* IANA zone for calendar buckets; "" = UTC */
+    int shift_start_min[HIST_MAX_SHIFTS]; /* minutes after local midnight, ascending */
+    int nshifts;
+    hist_fill fill;
+    bool include_bad; /* include Bad-quality samples in aggregates */
+} hist_query_spec;
+
+void hist_query_spec_init(hist_query_spec *spec);
+
+typedef struct {
+    uint32_t tag;
+    hist_type type;
+    size_t n;          /* rows */
+    int64_t *ts;       /* sample time, point time, or bucket start */
+    int64_t *ts_end;   /* agg: bucket end (exclusive); else NULL */
+    hist_value *value; /* raw, latest, interp, plot: the value (exact for raw) */
+    uint32_t *q;       /* raw, latest, interp, plot: quality */
+    double *col[HIST_AGG__COUNT]; /* agg: col[k][row] for spec.aggs[k]; NaN = null */
+    int64_t next_ts;   /* raw: where to continue when the limit cut the result, else INT64_MIN */
+} hist_series_result;
+
+typedef struct {
+    size_t nseries;
+    hist_series_result *series;
+    uint64_t chunks_from_stats; /* chunks answered by their statistics */
+    uint64_t chunks_decoded;    /* chunks read and decoded */
+} hist_result;
+
+/* Runs spec over ntags tags. On success *out holds one series per tag, in
+ * the order given; free it with hist_result_free(). Returns HIST_EINVAL for
+ * a spec that breaks a rule (empty range, step 0, unknown time zone...). */
+int hist_query_run(hist_db *db, const hist_query_spec *spec, const uint32_t *tags, size_t ntags,
+                   hist_result *out);
+void hist_result_free(hist_result *res);
+
+/* ---- Names and parsing (shared by the HTTP API, Grafana and the CLI) ---- */
+
+const char *hist_agg_name(hist_agg agg); /* "twa" */
+int hist_agg_parse(const char *name, hist_agg *out);
+const char *hist_mode_name(hist_mode mode);
+int hist_mode_parse(const char *name, hist_mode *out);
+int hist_fill_parse(const char *name, hist_fill *out);
+/* "1s".."30d" style durations: a number and one of ns us ms s m h d w. */
+int hist_duration_parse(const char *text, int64_t *ns_out);
+/* RFC 3339 ("2026-01-02T03:04:05.123Z", offsets too), epoch ms (all digits),
+ * "now", or relative to now ("-24h", "now-7d"). */
+int hist_time_parse(const char *text, int64_t now_ns, int64_t *ns_out);
+
+#endif

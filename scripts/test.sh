@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (README, second command):
+#   1. install missing Debian packages, build with -Werror, run ctest;
+#   2. rebuild with AddressSanitizer + UndefinedBehaviorSanitizer, run ctest;
+#   3. build the libFuzzer targets with clang and run each briefly;
+#   4. the Grafana plugin's tests, when Node.js is present.
+# Each stage prints ctest's summary; the script fails if any stage fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/deps.sh
+jobs=$(nproc)
+status=0
+
+stage() { echo; echo "=== $*"; }
+
+stage "build (RelWithDebInfo, -Werror)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHIST_WERROR=ON >/dev/null
+cmake --build build -j"$jobs"
+stage "tests"
+(cd build && ctest --output-on-failure -j"$jobs") || status=1
+
+stage "build (ASan + UBSan)"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DHIST_SANITIZE=ON -DHIST_BENCH=OFF >/dev/null
+cmake --build build-asan -j"$jobs"
+stage "tests under ASan + UBSan"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --output-on-failure -j"$jobs" -LE slow) || status=1
+
+if [ -d tests/fuzz ]; then
+    stage "fuzz (libFuzzer, clang)"
+    CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DHIST_FUZZ=ON -DHIST_BENCH=OFF >/dev/null
+    cmake --build build-fuzz -j"$jobs"
+    (cd build-fuzz && ctest --output-on-failure -L fuzz) || status=1
+fi
+
+if [ -f tools/grafana-datasource/package.json ]; then
+    stage "Grafana plugin"
+    if command -v npm >/dev/null 2>&1; then
+        ./tools/grafana-datasource/test.sh || status=1
+    else
+        echo "skipped: Node.js/npm not installed; the plugin's tests need it"
+    fi
+fi
+exit $status

@@ -1,0 +1,293 @@
+/*
+ * hist_storage.h: the storage engine's only door.
+ *
+ * A hist_db is one data directory: the write-ahead log (wal/), append-only
+ * segment files of sealed chunks (seg/), and the LMDB index (index/) that maps
+ * (tag, time) to chunks and keeps per-chunk statistics. See docs/architecture.md.
+ *
+ * Write path: hist_db_write() validates a batch, appends it to the WAL and
+ * inserts it into the memtable (visible to readers at once); hist_db_sync()
+ * waits until the batch is durable, sharing one fdatasync with every batch
+ * that arrived meanwhile (group commit). Acknowledge a client only after
+ * hist_db_sync() returns 0. A background thread seals memtable buffers into
+ * chunks and checkpoints the WAL.
+ *
+ * Read path: hist_scan_*() walks a tag's data in time order as "pieces":
+ * either a whole sealed chunk offered by its statistics (decode it only if
+ * needed) or decoded, de-duplicated samples. hist_db_latest() answers from
+ * memory.
+ *
+ * Thread safety: every function may be called from any thread, except that
+ * a hist_scan belongs to the thread that opened it. hist_db_close() must not
+ * race with other calls.
+ *
+ * Semantics relied on everywhere:
+ *   - A sample is identified by (tag, ts). Writing the same pair again
+ *     replaces the value: the write with the higher LSN wins, also across
+ *     sealed chunks, the memtable and crash recovery.
+ *   - Timestamps are int64 ns since the Unix epoch (UTC), within
+ *     [HIST_TS_MIN, HIST_TS_MAX] (about +-200 years).
+ *   - Values are stored bit-exactly: every float64 bit pattern (NaN payloads,
+ *     -0.0) and every int64. Bool tags store 0 or 1 in hist_value.i.
+ */
+#ifndef HIST_STORAGE_H
+#define HIST_STORAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage/hist_error.h"
+
+/* ---- Values, qualities, time ---------------------------------------- */
+
+typedef enum {
+    HIST_TYPE_FLOAT64 = 1,
+    HIST_TYPE_INT64 = 2,
+    HIST_TYPE_BOOL = 3,
+} hist_type;
+
+typedef union {
+    double f;      /* HIST_TYPE_FLOAT64 */
+    int64_t i;     /* HIST_TYPE_INT64, HIST_TYPE_BOOL (0 or 1) */
+    uint64_t bits; /* the raw 64 bits, for codecs and exact comparison */
+} hist_value;
+
+typedef struct {
+    int64_t ts;
+    hist_value v;
+    uint32_t q;
+} hist_sample;
+
+/* ~200 years either side of the epoch, in ns (200 * 365.2425 * 86400e9). */
+#define HIST_TS_MAX INT64_C(6311390400000000000)
+#define HIST_TS_MIN (-HIST_TS_MAX)
+
+/* Quality is an OPC UA StatusCode: the top two bits say Good (00),
+ * Uncertain (01) or Bad (10; 11 is reserved and treated as Bad). */
+#define HIST_QUALITY_GOOD 0u
+#define HIST_QUALITY_UNCERTAIN 0x40000000u
+#define HIST_QUALITY_BAD 0x80000000u
+static inline bool hist_quality_is_good(uint32_t q)
+{
+    return (q >> 30) == 0;
+}
+static inline bool hist_quality_is_uncertain(uint32_t q)
+{
+    return (q >> 30) == 1;
+}
+static inline bool hist_quality_is_bad(uint32_t q)
+{
+    return (q >> 30) >= 2;
+}
+
+/* A value as a double, for aggregates (int64 beyond 2^53 loses precision). */
+static inline double hist_value_as_double(hist_type type, hist_value v)
+{
+    return type == HIST_TYPE_FLOAT64 ? v.f : (double)v.i;
+}
+
+const char *hist_type_name(hist_type type); /* "float64", "int64", "bool" */
+int hist_type_parse(const char *name, hist_type *out);
+
+/* ---- Logging --------------------------------------------------------- */
+
+enum { HIST_LOG_ERROR = 0, HIST_LOG_WARN = 1, HIST_LOG_INFO = 2, HIST_LOG_DEBUG = 3 };
+typedef void (*hist_log_fn)(void *ctx, int level, const char *msg);
+
+/* ---- Opening a data directory ---------------------------------------- */
+
+typedef enum {
+    HIST_IO_AUTO = 0, /* io_uring, falling back to pwritev + fdatasync (logged once) */
+    HIST_IO_URING = 1,
+    HIST_IO_SYNC = 2,
+} hist_io_mode;
+
+typedef struct {
+    const char *dir;          /* data directory; created if missing */
+    hist_io_mode io;          /* default HIST_IO_AUTO */
+    size_t memtable_bytes;    /* memory budget of unsealed samples; default 256 MiB */
+    uint32_t chunk_samples;   /* a tag's buffer is sealed at this many samples; default 8192 */
+    int64_t chunk_max_age_ns; /* ... or when its oldest unsealed write is this old; default 10 min */
+    int64_t retention_ns;     /* drop chunks older than now - retention; 0 = keep forever */
+    bool no_auto_create;      /* refuse writes to unknown tags instead of creating them */
+    bool no_background;       /* no sealer thread: seal only on hist_db_flush() (tests) */
+    hist_log_fn log;          /* NULL = log to stderr */
+    void *log_ctx;
+    int log_level;            /* default HIST_LOG_INFO */
+} hist_db_options;
+
+typedef struct hist_db hist_db;
+
+void hist_db_options_init(hist_db_options *opts);
+
+/* Opens (creating if needed) and recovers a data directory: replays the WAL
+ * after the checkpoint, cuts a torn or corrupt tail and logs what was
+ * dropped. A damaged chunk is logged and skipped at read time. */
+int hist_db_open(const hist_db_options *opts, hist_db **out);
+
+/* Seals what is in the memtable, makes everything durable, closes files. */
+int hist_db_close(hist_db *db);
+
+/* ---- Tags ----------------------------------------------------------- */
+
+#define HIST_TAG_NAME_MAX 255
+#define HIST_TAG_UNIT_MAX 31
+#define HIST_TAG_DESC_MAX 255
+
+typedef struct {
+    uint32_t id; /* assigned on creation, never reused; 0 is never a tag */
+    hist_type type;
+    char name[HIST_TAG_NAME_MAX + 1];
+    char unit[HIST_TAG_UNIT_MAX + 1];
+    char description[HIST_TAG_DESC_MAX + 1];
+    double deadband; /* 0 = none */
+    int64_t created_ns;
+} hist_tag_info;
+
+/* 0 if name (len bytes, not NUL-terminated necessarily) is a valid tag name:
+ * 1..255 bytes of valid UTF-8, '/'-separated segments, none empty, no
+ * control characters; else HIST_ENAME. */
+int hist_tag_name_check(const char *name, size_t len);
+
+/* Finds a tag by name; creates it with `type` when missing and `create` is
+ * true (and auto-create is on). HIST_ETYPE when it exists with another type,
+ * HIST_ENOTFOUND when missing and not created. Creation is durable before
+ * this returns. */
+int hist_tag_resolve(hist_db *db, const char *name, size_t len, hist_type type, bool create,
+                     uint32_t *id_out);
+
+int hist_tag_by_name(hist_db *db, const char *name, hist_tag_info *out);
+int hist_tag_by_id(hist_db *db, uint32_t id, hist_tag_info *out);
+
+/* Creates the tag (info->name, info->type) or updates unit, description and
+ * deadband of an existing one (its type must match). info->id is filled. */
+int hist_tag_put(hist_db *db, hist_tag_info *info);
+
+/* Calls fn for every tag whose name starts with prefix ("" = all), in name
+ * order. fn returns 0 to go on, non-zero to stop (that value is returned). */
+typedef int (*hist_tag_visit_fn)(void *ctx, const hist_tag_info *tag);
+int hist_tag_foreach(hist_db *db, const char *prefix, hist_tag_visit_fn fn, void *ctx);
+
+/* ---- Writing ---------------------------------------------------------- */
+
+/* One tag's part of a batch: parallel arrays of n samples, any order,
+ * duplicates allowed (the last one in the array wins). q == NULL: all Good. */
+typedef struct {
+    uint32_t tag;
+    size_t n;
+    const int64_t *ts;
+    const hist_value *v;
+    const uint32_t *q;
+} hist_series;
+
+/* Validates every series (tag exists, timestamps in range) and then writes
+ * the whole batch or nothing: one WAL record, then the memtable. *lsn_out is
+ * what to pass to hist_db_sync(). Not yet durable when this returns. */
+int hist_db_write(hist_db *db, const hist_series *series, size_t nseries, uint64_t *lsn_out);
+
+/* Blocks until every WAL record up to lsn is durable (group commit). */
+int hist_db_sync(hist_db *db, uint64_t lsn);
+
+/* ---- Reading ---------------------------------------------------------- */
+
+/* Statistics of one sealed chunk, kept in the LMDB index. Numeric fields are
+ * over all samples of the chunk (Bad quality included), values as double. */
+typedef struct {
+    int64_t start_ts, end_ts; /* first and last sample time, inclusive */
+    uint32_t count;
+    uint32_t bad_count;     /* samples with Bad quality */
+    uint32_t nongood_count; /* samples whose quality is not Good */
+    uint32_t nan_count;     /* float64 NaN values (then min/max/sum are over the rest) */
+    double min, max, sum, sumsq;
+    hist_value first_v, last_v; /* values at start_ts and end_ts */
+    uint32_t first_q, last_q;
+} hist_chunk_stats;
+
+/* A piece of a scan. Pieces come in time order and never overlap: every
+ * sample of one piece is earlier than every sample of the next.
+ *   stats != NULL: one whole sealed chunk lying entirely inside [from, to)
+ *     that overlaps nothing else; n == 0 until hist_scan_decode() fills it.
+ *   stats == NULL: n decoded samples, sorted, unique, inside [from, to). */
+typedef struct {
+    const hist_chunk_stats *stats;
+    size_t n;
+    const int64_t *ts;
+    const hist_value *v;
+    const uint32_t *q;
+} hist_piece;
+
+typedef struct hist_scan hist_scan;
+
+enum {
+    HIST_SCAN_DECODE = 1, /* never offer stats pieces: always decoded samples (raw reads) */
+};
+
+/* Scans one tag over [from, to). Sealed chunks, overlapping chunks and the
+ * memtable are merged; the last write of each (tag, ts) wins. */
+int hist_scan_open(hist_db *db, uint32_t tag, int64_t from, int64_t to, unsigned flags,
+                   hist_scan **out);
+/* 1 and a piece, 0 at the end, negative on error. A piece's arrays stay
+ * valid until the next call on this scan. */
+int hist_scan_next(hist_scan *scan, hist_piece *piece);
+/* Fills the samples of a stats piece (the whole chunk). */
+int hist_scan_decode(hist_scan *scan, hist_piece *piece);
+void hist_scan_close(hist_scan *scan);
+
+enum {
+    HIST_NEAR_SKIP_BAD = 1, /* ignore samples with Bad quality */
+};
+/* The last sample with ts < t, or HIST_ENOTFOUND. */
+int hist_db_sample_before(hist_db *db, uint32_t tag, int64_t t, unsigned flags, hist_sample *out);
+/* The first sample with ts >= t, or HIST_ENOTFOUND. */
+int hist_db_sample_at_or_after(hist_db *db, uint32_t tag, int64_t t, unsigned flags,
+                               hist_sample *out);
+
+/* The sample with the greatest timestamp, from memory. HIST_ENOTFOUND if
+ * the tag has no data. */
+int hist_db_latest(hist_db *db, uint32_t tag, hist_sample *out);
+
+/* ---- Maintenance -------------------------------------------------------- */
+
+/* Seals every memtable buffer into chunks, makes them durable and
+ * checkpoints the WAL. */
+int hist_db_flush(hist_db *db);
+
+/* Merges a tag's small or overlapping chunks into full-size ones, then
+ * rewrites segments with little live data. tag == 0: every tag. Safe
+ * against a crash at any point. */
+int hist_db_compact(hist_db *db, uint32_t tag);
+
+/* Drops sealed chunks whose samples are all older than t. */
+int hist_db_drop_before(hist_db *db, int64_t t);
+
+/* ---- Statistics ------------------------------------------------------- */
+
+#define HIST_SYNC_HIST_BUCKETS 12
+/* Upper bounds of the WAL sync latency histogram buckets, in microseconds:
+ * 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, +Inf. */
+extern const double hist_sync_hist_bounds_us[HIST_SYNC_HIST_BUCKETS];
+
+typedef struct {
+    const char *io_backend; /* "io_uring" or "sync" */
+    uint64_t tags;
+    uint64_t chunks;            /* live chunks in the index */
+    uint64_t samples_sealed;    /* samples in live chunks */
+    uint64_t samples_memtable;  /* samples not yet sealed */
+    uint64_t memtable_bytes;
+    uint64_t bytes_segments;    /* bytes of segment files on disk */
+    uint64_t bytes_chunks;      /* bytes of live chunks (excludes dead space) */
+    uint64_t bytes_wal;
+    uint64_t bytes_index;
+    uint64_t lsn_written, lsn_durable;
+    uint64_t wal_syncs;
+    uint64_t wal_sync_hist[HIST_SYNC_HIST_BUCKETS]; /* counts per bucket (not cumulative) */
+    double wal_sync_seconds_total;
+    uint64_t chunks_sealed;  /* since open */
+    uint64_t chunks_decoded; /* since open: how often a chunk was read and decoded */
+    uint64_t recovered_records, dropped_records, dropped_bytes, damaged_chunks;
+} hist_db_stats;
+
+int hist_db_get_stats(hist_db *db, hist_db_stats *out);
+
+#endif

@@ -1,0 +1,75 @@
+/*
+ * wal.h: the write-ahead log (internal to storage/).
+ *
+ * Files wal/NNNNNNNNNNNN.wal (12 decimal digits, the segment's number).
+ * Each record: u32 payload length, u32 crc32c (of lsn and payload), u64 LSN,
+ * payload; little-endian. LSNs start at 1 and grow by one per record; they
+ * continue across segments and restarts.
+ *
+ * Group commit: hist_wal_append() only copies the record into the pending
+ * buffer. hist_wal_sync(lsn) returns at once if lsn is already durable;
+ * otherwise one caller becomes the leader, writes everything pending and
+ * fdatasyncs it, while the others wait for it and are released together.
+ *
+ * Recovery: hist_wal_open() reads every segment; in each, the first record
+ * that is short, fails its CRC or breaks the LSN sequence ends that segment:
+ * the rest of the file is cut off (truncated) and counted as dropped.
+ * Appends after open go to a new segment.
+ */
+#ifndef HIST_STORAGE_WAL_H
+#define HIST_STORAGE_WAL_H
+
+#include "storage/hist_storage.h"
+
+typedef struct hist_wal hist_wal;
+
+typedef struct {
+    const char *dir;      /* the wal/ directory; created if missing */
+    hist_io_mode io;
+    size_t segment_bytes; /* start a new segment past this size; default 64 MiB */
+    hist_log_fn log;
+    void *log_ctx;
+} hist_wal_options;
+
+typedef struct {
+    uint64_t records;         /* intact records found */
+    uint64_t first_lsn, last_lsn;
+    uint64_t dropped_records; /* damaged records cut off (at least the torn one) */
+    uint64_t dropped_bytes;   /* bytes cut off */
+} hist_wal_report;
+
+/* Opens the log, checks every segment and cuts damaged tails (report may be NULL). */
+int hist_wal_open(const hist_wal_options *opts, hist_wal **out, hist_wal_report *report);
+int hist_wal_close(hist_wal *wal); /* syncs what is pending */
+
+/* Calls fn(ctx, lsn, payload, len) for every intact record with
+ * lsn >= from_lsn, in LSN order. Stops early if fn returns non-zero (and
+ * returns that value). Call before the first append. */
+typedef int (*hist_wal_replay_fn)(void *ctx, uint64_t lsn, const uint8_t *payload, size_t len);
+int hist_wal_replay(hist_wal *wal, uint64_t from_lsn, hist_wal_replay_fn fn, void *ctx);
+
+/* Appends one record; *lsn_out is its LSN. Thread-safe. The payload may be
+ * given in pieces (iov), written back to back. */
+struct iovec;
+int hist_wal_append(hist_wal *wal, const struct iovec *iov, int iovcnt, uint64_t *lsn_out);
+
+/* Blocks until every record up to lsn is durable. Thread-safe. */
+int hist_wal_sync(hist_wal *wal, uint64_t lsn);
+
+uint64_t hist_wal_last_lsn(hist_wal *wal);
+uint64_t hist_wal_durable_lsn(hist_wal *wal);
+
+/* Deletes every segment whose records all have LSN < lsn (they are in
+ * committed chunks). The segment being written is never deleted. */
+int hist_wal_checkpoint(hist_wal *wal, uint64_t lsn);
+
+typedef struct {
+    const char *io_backend;
+    uint64_t syncs;
+    uint64_t sync_hist[HIST_SYNC_HIST_BUCKETS];
+    double sync_seconds_total;
+    uint64_t bytes; /* bytes in live segment files */
+} hist_wal_stats;
+void hist_wal_get_stats(hist_wal *wal, hist_wal_stats *out);
+
+#endif
