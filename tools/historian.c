@@ -1,0 +1,48 @@
+/*
+ * historian.c: the `historian` command-line tool. It only picks the
+ * subcommand; each lives in its own tools/cli_<name>.c (see cli.h).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "tools/cli.h"
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct command commands[] = {
+    {"query", hist_cli_query, "read raw, latest, interpolated, aggregated or plot data"},
+    {"tags", hist_cli_tags, "browse and search the tag namespace"},
+    {"import", hist_cli_import, "load a CSV file (tag,time,value[,quality])"},
+    {"export", hist_cli_export, "write a tag range as CSV"},
+    {"stats", hist_cli_stats, "tags, samples, bytes on disk, bytes per sample"},
+    {"simulate", hist_cli_simulate, "gateway simulator: stream plant data with store-and-forward"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: historian <command> [options]   (historian <command> --help)\n\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return HIST_CLI_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return HIST_CLI_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "historian: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return HIST_CLI_USAGE;
+}
