@@ -35,6 +35,10 @@ typedef struct {
     const char *content_type; /* static string */
     char *body;               /* malloc'd; the caller frees it */
     size_t body_len;
+    /* Extra response header lines, each "Name: value\r\n" (e.g. the raw
+     * query continuation "X-Historian-Next: ..."), malloc'd, or NULL. The
+     * caller sends them verbatim and frees them. */
+    char *headers;
 } hist_api_response;
 
 /* 1 if path is served here (then ingest/ queues the request to the API). */

@@ -1,0 +1,372 @@
+/*
+ * json_out.c: the JSON/CSV writer behind json_out.h. See the header for the
+ * guarantees (valid JSON for every value, shortest round-trip doubles,
+ * escaped strings, U+FFFD for invalid UTF-8).
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "query/json_out.h"
+
+void hist_buf_init(hist_buf *b)
+{
+    memset(b, 0, sizeof *b);
+}
+
+void hist_buf_free(hist_buf *b)
+{
+    free(b->data);
+    memset(b, 0, sizeof *b);
+}
+
+/* Makes room for n more bytes plus the terminating NUL. */
+static bool reserve(hist_buf *b, size_t n)
+{
+    if (b->failed)
+        return false;
+    if (b->len + n + 1 <= b->cap)
+        return true;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + n + 1) {
+        if (cap > SIZE_MAX / 2) {
+            b->failed = true;
+            return false;
+        }
+        cap *= 2;
+    }
+    char *p = realloc(b->data, cap);
+    if (!p) {
+        b->failed = true;
+        return false;
+    }
+    b->data = p;
+    b->cap = cap;
+    return true;
+}
+
+void hist_buf_append(hist_buf *b, const char *s, size_t n)
+{
+    if (!reserve(b, n))
+        return;
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void hist_buf_puts(hist_buf *b, const char *s)
+{
+    hist_buf_append(b, s, strlen(s));
+}
+
+void hist_buf_printf(hist_buf *b, const char *fmt, ...)
+{
+    char small[128];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->failed = true;
+        return;
+    }
+    if ((size_t)n < sizeof small) {
+        hist_buf_append(b, small, (size_t)n);
+        return;
+    }
+    if (!reserve(b, (size_t)n))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+char *hist_buf_take(hist_buf *b, size_t *len_out)
+{
+    if (b->failed) {
+        hist_buf_free(b);
+        return NULL;
+    }
+    if (!b->data && !reserve(b, 0))
+        return NULL;
+    char *p = b->data;
+    if (len_out)
+        *len_out = b->len;
+    memset(b, 0, sizeof *b);
+    return p;
+}
+
+void hist_buf_double(hist_buf *b, double d)
+{
+    if (!isfinite(d)) {
+        hist_buf_puts(b, "null");
+        return;
+    }
+    char tmp[40];
+    /* %.17g always round-trips; shorter forms are tried first so that 0.1
+     * prints as 0.1 and not 0.10000000000000001. */
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*g", prec, d);
+        if (strtod(tmp, NULL) == d)
+            break;
+    }
+    hist_buf_puts(b, tmp);
+}
+
+/* civil_from_days (Howard Hinnant): the inverse of days_from_civil. */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+void hist_buf_rfc3339(hist_buf *b, int64_t t_ns)
+{
+    int64_t secs = t_ns / 1000000000, frac = t_ns % 1000000000;
+    if (frac < 0) {
+        frac += 1000000000;
+        secs -= 1;
+    }
+    int64_t days = secs / 86400, sod = secs % 86400;
+    if (sod < 0) {
+        sod += 86400;
+        days -= 1;
+    }
+    int64_t y;
+    unsigned m, d;
+    civil_from_days(days, &y, &m, &d);
+    hist_buf_printf(b, "%04lld-%02u-%02uT%02d:%02d:%02d", (long long)y, m, d, (int)(sod / 3600),
+                    (int)(sod / 60 % 60), (int)(sod % 60));
+    if (frac == 0)
+        ;
+    else if (frac % 1000000 == 0)
+        hist_buf_printf(b, ".%03lld", (long long)(frac / 1000000));
+    else if (frac % 1000 == 0)
+        hist_buf_printf(b, ".%06lld", (long long)(frac / 1000));
+    else
+        hist_buf_printf(b, ".%09lld", (long long)frac);
+    hist_buf_puts(b, "Z");
+}
+
+void hist_buf_csv_field(hist_buf *b, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        hist_buf_puts(b, s);
+        return;
+    }
+    hist_buf_puts(b, "\"");
+    for (const char *p = s; *p; p++) {
+        if (*p == '"')
+            hist_buf_puts(b, "\"\"");
+        else
+            hist_buf_append(b, p, 1);
+    }
+    hist_buf_puts(b, "\"");
+}
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), or 0 if invalid:
+ * overlong forms, surrogates and code points above U+10FFFF are invalid. */
+static size_t utf8_valid_len(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    size_t len;
+    unsigned cp, min;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+        cp = c & 0x1f;
+        min = 0x80;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        cp = c & 0x0f;
+        min = 0x800;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        cp = c & 0x07;
+        min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+void hist_buf_json_string(hist_buf *b, const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    hist_buf_append(b, "\"", 1);
+    size_t run = 0; /* bytes at s[i - run, i) that need no escaping */
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        const char *esc = NULL;
+        char ubuf[8];
+        size_t step = 1;
+        if (c == '"')
+            esc = "\\\"";
+        else if (c == '\\')
+            esc = "\\\\";
+        else if (c == '\n')
+            esc = "\\n";
+        else if (c == '\r')
+            esc = "\\r";
+        else if (c == '\t')
+            esc = "\\t";
+        else if (c < 0x20 || c == 0x7f) {
+            snprintf(ubuf, sizeof ubuf, "\\u%04x", c);
+            esc = ubuf;
+        } else if (c >= 0x80) {
+            step = utf8_valid_len(s + i, n - i);
+            if (step == 0) {
+                esc = "\xef\xbf\xbd"; /* U+FFFD for one bad byte */
+                step = 1;
+            }
+        }
+        if (!esc) {
+            run += step;
+            i += step;
+            continue;
+        }
+        hist_buf_append(b, (const char *)s + i - run, run);
+        run = 0;
+        hist_buf_puts(b, esc);
+        i += step;
+    }
+    hist_buf_append(b, (const char *)s + i - run, run);
+    hist_buf_append(b, "\"", 1);
+}
+
+/* ---- Structured JSON ------------------------------------------------------- */
+
+void hist_json_init(hist_json *j)
+{
+    memset(j, 0, sizeof *j);
+    hist_buf_init(&j->buf);
+}
+
+void hist_json_free(hist_json *j)
+{
+    hist_buf_free(&j->buf);
+}
+
+/* Called before every value: writes the comma that separates it from the
+ * previous member, unless it follows a key. */
+static void before_value(hist_json *j)
+{
+    if (j->after_key) {
+        j->after_key = false;
+        return;
+    }
+    if (j->depth > 0) {
+        if (j->need_comma[j->depth - 1])
+            hist_buf_append(&j->buf, ",", 1);
+        j->need_comma[j->depth - 1] = true;
+    }
+}
+
+static void open_container(hist_json *j, const char *c)
+{
+    before_value(j);
+    if (j->depth >= HIST_JSON_MAX_DEPTH) {
+        j->buf.failed = true;
+        return;
+    }
+    j->need_comma[j->depth++] = false;
+    hist_buf_append(&j->buf, c, 1);
+}
+
+static void close_container(hist_json *j, const char *c)
+{
+    if (j->depth > 0)
+        j->depth--;
+    hist_buf_append(&j->buf, c, 1);
+}
+
+void hist_json_begin_object(hist_json *j)
+{
+    open_container(j, "{");
+}
+
+void hist_json_end_object(hist_json *j)
+{
+    close_container(j, "}");
+}
+
+void hist_json_begin_array(hist_json *j)
+{
+    open_container(j, "[");
+}
+
+void hist_json_end_array(hist_json *j)
+{
+    close_container(j, "]");
+}
+
+void hist_json_key(hist_json *j, const char *key)
+{
+    before_value(j);
+    hist_buf_json_string(&j->buf, key, strlen(key));
+    hist_buf_append(&j->buf, ":", 1);
+    j->after_key = true;
+}
+
+void hist_json_string(hist_json *j, const char *s)
+{
+    before_value(j);
+    hist_buf_json_string(&j->buf, s, strlen(s));
+}
+
+void hist_json_stringn(hist_json *j, const char *s, size_t n)
+{
+    before_value(j);
+    hist_buf_json_string(&j->buf, s, n);
+}
+
+void hist_json_int(hist_json *j, int64_t v)
+{
+    before_value(j);
+    hist_buf_printf(&j->buf, "%lld", (long long)v);
+}
+
+void hist_json_uint(hist_json *j, uint64_t v)
+{
+    before_value(j);
+    hist_buf_printf(&j->buf, "%llu", (unsigned long long)v);
+}
+
+void hist_json_double(hist_json *j, double v)
+{
+    before_value(j);
+    hist_buf_double(&j->buf, v);
+}
+
+void hist_json_bool(hist_json *j, bool v)
+{
+    before_value(j);
+    hist_buf_puts(&j->buf, v ? "true" : "false");
+}
+
+void hist_json_null(hist_json *j)
+{
+    before_value(j);
+    hist_buf_puts(&j->buf, "null");
+}

@@ -1,0 +1,72 @@
+/*
+ * json_out.h: a small writer for JSON and CSV into a growable buffer, used
+ * by the HTTP read API and the Grafana endpoints (query/api*.c, grafana.c).
+ *
+ * Output is valid JSON for every input: NaN and infinities become null,
+ * doubles are printed with the fewest digits that read back bit-exactly,
+ * strings are escaped (control characters as \u00XX) and invalid UTF-8 is
+ * replaced by U+FFFD. Commas between members are placed automatically.
+ *
+ * Errors are sticky: after an allocation failure every call is a no-op and
+ * hist_buf.failed is set; check it once at the end.
+ */
+#ifndef HIST_JSON_OUT_H
+#define HIST_JSON_OUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HIST_JSON_MAX_DEPTH 32
+
+typedef struct {
+    char *data; /* NUL-terminated when not failed */
+    size_t len, cap;
+    bool failed;
+} hist_buf;
+
+void hist_buf_init(hist_buf *b);
+void hist_buf_free(hist_buf *b);
+void hist_buf_append(hist_buf *b, const char *s, size_t n);
+void hist_buf_puts(hist_buf *b, const char *s);
+void hist_buf_printf(hist_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Hands the data over (malloc'd, NUL-terminated); the buffer is empty after. */
+char *hist_buf_take(hist_buf *b, size_t *len_out);
+
+/* Writes d with the fewest significant digits (up to 17) that parse back to
+ * the same double; "null" for NaN and infinities. */
+void hist_buf_double(hist_buf *b, double d);
+
+/* Writes t (ns since the epoch, UTC) as RFC 3339 with as many fractional
+ * digits as needed (0, 3, 6 or 9): "2026-01-02T03:04:05.123Z". */
+void hist_buf_rfc3339(hist_buf *b, int64_t t_ns);
+
+/* A CSV field: quoted (with "" for ") when it holds , " CR or LF. */
+void hist_buf_csv_field(hist_buf *b, const char *s);
+
+typedef struct {
+    hist_buf buf;
+    int depth;
+    bool need_comma[HIST_JSON_MAX_DEPTH];
+    bool after_key;
+} hist_json;
+
+void hist_json_init(hist_json *j);
+void hist_json_free(hist_json *j);
+void hist_json_begin_object(hist_json *j);
+void hist_json_end_object(hist_json *j);
+void hist_json_begin_array(hist_json *j);
+void hist_json_end_array(hist_json *j);
+void hist_json_key(hist_json *j, const char *key);
+void hist_json_string(hist_json *j, const char *s);
+void hist_json_stringn(hist_json *j, const char *s, size_t n);
+void hist_json_int(hist_json *j, int64_t v);
+void hist_json_uint(hist_json *j, uint64_t v);
+void hist_json_double(hist_json *j, double v);
+void hist_json_bool(hist_json *j, bool v);
+void hist_json_null(hist_json *j);
+
+/* Escapes s (n bytes) as a JSON string literal including the quotes. */
+void hist_buf_json_string(hist_buf *b, const char *s, size_t n);
+
+#endif
