@@ -1,0 +1,392 @@
+/*
+ * agg.c: the aggregate mode: per bucket (buckets.c) the requested
+ * aggregates, one double column each.
+ *
+ * Which samples count: those in [from, to) whose quality is not Bad
+ * (unless spec->include_bad) and whose value is not NaN (a float64 NaN is
+ * "no number", never an aggregate input). A bucket with no such sample is
+ * empty; empty buckets follow spec->fill (see apply_fill).
+ *
+ * Definitions over the counted samples s_1..s_n of a bucket [S, E):
+ *   count, min, max, sum, first, last (by time), range = max - min
+ *   mean    sum / n;  stddev: population, sqrt(sum (x - mean)^2 / n)
+ * The time-weighted ones use f(t), a function of time built from every
+ * counted sample of the whole query plus the boundary sample before from
+ * (the last counted one before it) and, for float64, the first counted
+ * sample at/after to:
+ *   - int64/bool: step: f(t) = value of the last sample at or before t;
+ *   - float64: linear between consecutive samples;
+ *   - after the last known sample the value holds (data that is only
+ *     recorded on change stays valid); before the first known sample f is
+ *     undefined, so weighting starts at the first sample.
+ *   twa      integral of f over [S, E) where f is defined / that duration
+ *   integral integral of f over [S, E) in value * seconds
+ *   duration_true  seconds in [S, E) where the step f (whatever the type)
+ *            is non-zero
+ *   delta    sum over consecutive samples (p, s) with s in the bucket (p may
+ *            be in an earlier bucket or be the boundary sample) of
+ *            s - p when s >= p, else s (a decrease is a counter reset)
+ * [S, E) is cut to [from, to) for the first and last bucket.
+ *
+ * Stats fast path: a chunk the scan offers by its statistics that lies
+ * inside one bucket is merged from count/min/max/sum/sumsq/first/last
+ * without decoding, when every requested aggregate can be (not twa,
+ * integral, delta, duration_true), the chunk has no NaN, and it has no Bad
+ * sample or include_bad is set. Mean and variance are merged with Chan's
+ * parallel formula (per-chunk M2 = sumsq - sum^2 / n).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "query/engine.h"
+
+#define NS_PER_S 1e9
+
+typedef struct {
+    uint64_t n;
+    double sum, mean, m2, min, max;
+    double first, last;
+    double tw_area, tw_time, true_s, delta;
+} bucket_acc;
+
+typedef struct {
+    hist_qctx *q;
+    hist_buckets b;
+    bucket_acc *acc;
+    bool need_tw, need_delta, linear;
+    int64_t lo, hi; /* [from, to) */
+    bool have_prev;
+    int64_t prev_ts;
+    double prev_v;
+    long cur; /* bucket of the last sample */
+} agg_state;
+
+static bool agg_from_stats_ok(hist_agg a)
+{
+    return a != HIST_AGG_TWA && a != HIST_AGG_INTEGRAL && a != HIST_AGG_DELTA &&
+           a != HIST_AGG_DURATION_TRUE;
+}
+
+static void acc_merge(bucket_acc *a, uint64_t n, double sum, double m2, double min, double max,
+                      double first, double last)
+{
+    if (n == 0)
+        return;
+    double mean = sum / (double)n;
+    if (a->n == 0) {
+        a->n = n;
+        a->sum = sum;
+        a->mean = mean;
+        a->m2 = m2;
+        a->min = min;
+        a->max = max;
+        a->first = first;
+        a->last = last;
+        return;
+    }
+    uint64_t tot = a->n + n;
+    double d = mean - a->mean;
+    a->m2 += m2 + d * d * (double)a->n * (double)n / (double)tot;
+    a->mean += d * (double)n / (double)tot;
+    a->n = tot;
+    a->sum += sum;
+    if (min < a->min)
+        a->min = min;
+    if (max > a->max)
+        a->max = max;
+    a->last = last;
+}
+
+/* Spreads the segment [t0, t1) of f (value v0 at t0, and v1 at t1 when
+ * linear) over the buckets it crosses, cut to [from, to). */
+static void add_segment(agg_state *st, int64_t t0, double v0, int64_t t1, double v1, bool linear)
+{
+    int64_t a = t0 < st->lo ? st->lo : t0;
+    int64_t z = t1 > st->hi ? st->hi : t1;
+    if (a >= z)
+        return;
+    long k = hist_buckets_find(&st->b, a);
+    double span = (double)(t1 - t0);
+    for (; k >= 0 && (size_t)k < st->b.n && st->b.bound[k] < z; k++) {
+        int64_t x = st->b.bound[k] > a ? st->b.bound[k] : a;
+        int64_t y = st->b.bound[k + 1] < z ? st->b.bound[k + 1] : z;
+        if (x >= y)
+            continue;
+        double secs = (double)(y - x) / NS_PER_S;
+        double fx = v0, fy = v0;
+        if (linear && span > 0) {
+            fx = v0 + (v1 - v0) * ((double)(x - t0) / span);
+            fy = v0 + (v1 - v0) * ((double)(y - t0) / span);
+        }
+        bucket_acc *acc = &st->acc[k];
+        acc->tw_area += (fx + fy) / 2 * secs;
+        acc->tw_time += secs;
+        if (v0 != 0)
+            acc->true_s += secs;
+    }
+}
+
+static bool counted(const agg_state *st, hist_value v, uint32_t q)
+{
+    if (!st->q->spec->include_bad && hist_quality_is_bad(q))
+        return false;
+    return !(st->q->type == HIST_TYPE_FLOAT64 && isnan(v.f));
+}
+
+static void feed(agg_state *st, int64_t ts, hist_value v, uint32_t q)
+{
+    if (!counted(st, v, q))
+        return;
+    double x = hist_value_as_double(st->q->type, v);
+    if (st->cur < 0 || ts >= st->b.bound[st->cur + 1] || ts < st->b.bound[st->cur])
+        st->cur = hist_buckets_find(&st->b, ts);
+    if (st->cur >= 0) {
+        bucket_acc *a = &st->acc[st->cur];
+        if (a->n == 0) {
+            a->first = a->min = a->max = a->mean = x;
+            a->m2 = 0;
+        } else {
+            if (x < a->min)
+                a->min = x;
+            if (x > a->max)
+                a->max = x;
+            double d = x - a->mean;
+            a->mean += d / (double)(a->n + 1);
+            a->m2 += d * (x - a->mean);
+        }
+        a->n++;
+        a->sum += x;
+        a->last = x;
+        if (st->need_delta && st->have_prev)
+            a->delta += x >= st->prev_v ? x - st->prev_v : x;
+    }
+    if (st->need_tw && st->have_prev)
+        add_segment(st, st->prev_ts, st->prev_v, ts, x, st->linear);
+    st->have_prev = true;
+    st->prev_ts = ts;
+    st->prev_v = x;
+}
+
+/* Merges a stats piece if allowed; returns false when it must be decoded. */
+static bool try_stats(agg_state *st, const hist_chunk_stats *cs, bool stats_aggs)
+{
+    const hist_query_spec *spec = st->q->spec;
+    if (!stats_aggs || cs->nan_count > 0 || cs->count == 0 ||
+        (cs->bad_count > 0 && !spec->include_bad))
+        return false;
+    long k = hist_buckets_find(&st->b, cs->start_ts);
+    if (k < 0 || cs->end_ts >= st->b.bound[k + 1])
+        return false;
+    double n = (double)cs->count;
+    double m2 = cs->sumsq - cs->sum * cs->sum / n;
+    if (m2 < 0)
+        m2 = 0;
+    acc_merge(&st->acc[k], cs->count, cs->sum, m2, cs->min, cs->max,
+              hist_value_as_double(st->q->type, cs->first_v),
+              hist_value_as_double(st->q->type, cs->last_v));
+    st->have_prev = true;
+    st->prev_ts = cs->end_ts;
+    st->prev_v = hist_value_as_double(st->q->type, cs->last_v);
+    st->cur = k;
+    return true;
+}
+
+static double agg_value(const agg_state *st, const bucket_acc *a, hist_agg agg)
+{
+    switch (agg) {
+    case HIST_AGG_COUNT:
+        return (double)a->n;
+    case HIST_AGG_MIN:
+        return a->min;
+    case HIST_AGG_MAX:
+        return a->max;
+    case HIST_AGG_SUM:
+        return a->sum;
+    case HIST_AGG_MEAN:
+        return a->sum / (double)a->n;
+    case HIST_AGG_TWA:
+        return a->tw_time > 0 ? a->tw_area / a->tw_time : a->last;
+    case HIST_AGG_STDDEV:
+        return sqrt(a->m2 / (double)a->n);
+    case HIST_AGG_FIRST:
+        return a->first;
+    case HIST_AGG_LAST:
+        return a->last;
+    case HIST_AGG_RANGE:
+        return a->max - a->min;
+    case HIST_AGG_INTEGRAL:
+        return a->tw_area;
+    case HIST_AGG_DELTA:
+        return a->delta;
+    case HIST_AGG_DURATION_TRUE:
+        return a->true_s;
+    default:
+        return NAN;
+    }
+}
+
+/* Empty rows (NaN in every column after compute) are filled: previous
+ * repeats the last non-empty row, linear interpolates each column between
+ * the non-empty rows around by bucket start time (NaN at either end), none
+ * drops them, null leaves NaN. */
+static void apply_fill(hist_series_result *s, const bool *empty, int ncols, hist_fill fill)
+{
+    size_t n = s->n;
+    if (fill == HIST_FILL_PREVIOUS) {
+        long last = -1;
+        for (size_t r = 0; r < n; r++) {
+            if (!empty[r])
+                last = (long)r;
+            else if (last >= 0)
+                for (int k = 0; k < ncols; k++)
+                    s->col[k][r] = s->col[k][last];
+        }
+    } else if (fill == HIST_FILL_LINEAR) {
+        long prev = -1;
+        for (size_t r = 0; r < n; r++) {
+            if (!empty[r]) {
+                prev = (long)r;
+                continue;
+            }
+            size_t nx = r + 1;
+            while (nx < n && empty[nx])
+                nx++;
+            if (prev < 0 || nx >= n)
+                continue;
+            double f = (double)(s->ts[r] - s->ts[prev]) / (double)(s->ts[nx] - s->ts[prev]);
+            for (int k = 0; k < ncols; k++)
+                s->col[k][r] = s->col[k][prev] + (s->col[k][nx] - s->col[k][prev]) * f;
+        }
+    } else if (fill == HIST_FILL_NONE) {
+        size_t w = 0;
+        for (size_t r = 0; r < n; r++) {
+            if (empty[r])
+                continue;
+            s->ts[w] = s->ts[r];
+            s->ts_end[w] = s->ts_end[r];
+            for (int k = 0; k < ncols; k++)
+                s->col[k][w] = s->col[k][r];
+            w++;
+        }
+        s->n = w;
+    }
+}
+
+static int scan_pieces(agg_state *st, bool stats_aggs)
+{
+    hist_qctx *q = st->q;
+    void *scan = NULL;
+    int rc = q->src->scan_open(q->src->ctx, q->tag, st->lo, st->hi, 0, &scan);
+    if (rc < 0)
+        return rc;
+    hist_piece p;
+    while ((rc = q->src->scan_next(scan, &p)) > 0) {
+        if (p.stats && p.n == 0) {
+            if (try_stats(st, p.stats, stats_aggs)) {
+                q->res->chunks_from_stats++;
+                continue;
+            }
+            rc = q->src->scan_decode(scan, &p);
+            if (rc < 0)
+                break;
+            q->res->chunks_decoded++;
+        }
+        for (size_t i = 0; i < p.n; i++)
+            feed(st, p.ts[i], p.v[i], p.q ? p.q[i] : 0);
+    }
+    q->src->scan_close(scan);
+    return rc;
+}
+
+/* The boundary samples: the last counted one before from, and (linear
+ * time weighting) the first counted one at/after to. */
+static int boundary_sample(agg_state *st, bool before, hist_sample *out)
+{
+    hist_qctx *q = st->q;
+    unsigned flags = q->spec->include_bad ? 0 : HIST_NEAR_SKIP_BAD;
+    int rc = before ? q->src->sample_before(q->src->ctx, q->tag, st->lo, flags, out)
+                    : q->src->sample_at_or_after(q->src->ctx, q->tag, st->hi, flags, out);
+    if (rc == HIST_ENOTFOUND)
+        return 0;
+    if (rc < 0)
+        return rc;
+    return counted(st, out->v, out->q) ? 1 : 0;
+}
+
+static int compute(agg_state *st)
+{
+    const hist_query_spec *spec = st->q->spec;
+    bool stats_aggs = true;
+    for (int k = 0; k < spec->naggs; k++) {
+        hist_agg a = spec->aggs[k];
+        stats_aggs &= agg_from_stats_ok(a);
+        st->need_tw |= a == HIST_AGG_TWA || a == HIST_AGG_INTEGRAL || a == HIST_AGG_DURATION_TRUE;
+        st->need_delta |= a == HIST_AGG_DELTA;
+    }
+    st->linear = st->q->type == HIST_TYPE_FLOAT64 &&
+                 !(spec->naggs == 1 && spec->aggs[0] == HIST_AGG_DURATION_TRUE);
+    hist_sample bs;
+    if (st->need_tw || st->need_delta) {
+        int rc = boundary_sample(st, true, &bs);
+        if (rc < 0)
+            return rc;
+        if (rc > 0) {
+            st->have_prev = true;
+            st->prev_ts = bs.ts;
+            st->prev_v = hist_value_as_double(st->q->type, bs.v);
+        }
+    }
+    int rc = scan_pieces(st, stats_aggs);
+    if (rc < 0)
+        return rc;
+    if (st->need_tw && st->have_prev) {
+        /* Tail: towards the first sample at/after to, or the held value. */
+        int found = 0;
+        if (st->linear && (found = boundary_sample(st, false, &bs)) < 0)
+            return found;
+        if (found)
+            add_segment(st, st->prev_ts, st->prev_v, bs.ts, hist_value_as_double(st->q->type, bs.v),
+                        true);
+        else
+            add_segment(st, st->prev_ts, st->prev_v, st->hi, st->prev_v, false);
+    }
+    return 0;
+}
+
+int hist_query_agg(hist_qctx *q)
+{
+    const hist_query_spec *spec = q->spec;
+    agg_state st = {.q = q, .lo = spec->from, .hi = spec->to, .cur = -1};
+    int rc = hist_buckets_make(spec, &st.b);
+    if (rc < 0)
+        return rc;
+    size_t nb = st.b.n;
+    hist_series_result *s = q->out;
+    bool *empty = NULL;
+    st.acc = calloc(nb, sizeof(*st.acc));
+    s->ts = malloc(nb * sizeof(*s->ts));
+    s->ts_end = malloc(nb * sizeof(*s->ts_end));
+    empty = malloc(nb * sizeof(*empty));
+    rc = (st.acc && s->ts && s->ts_end && empty) ? 0 : HIST_ENOMEM;
+    for (int k = 0; k < spec->naggs && rc == 0; k++)
+        if (!(s->col[k] = malloc(nb * sizeof(double))))
+            rc = HIST_ENOMEM;
+    if (rc == 0)
+        rc = compute(&st);
+    if (rc == 0) {
+        s->n = nb;
+        for (size_t r = 0; r < nb; r++) {
+            s->ts[r] = st.b.bound[r];
+            s->ts_end[r] = st.b.bound[r + 1];
+            empty[r] = st.acc[r].n == 0;
+            for (int k = 0; k < spec->naggs; k++)
+                s->col[k][r] = empty[r] ? NAN : agg_value(&st, &st.acc[r], spec->aggs[k]);
+        }
+        apply_fill(s, empty, spec->naggs, spec->fill);
+    }
+    free(empty);
+    free(st.acc);
+    hist_buckets_free(&st.b);
+    return rc;
+}

@@ -1,0 +1,284 @@
+/*
+ * engine.c: the query engine's entry point. Validates a hist_query_spec,
+ * runs the requested mode once per tag and owns the result memory.
+ *
+ * Modes live in their own files (raw.c, interp.c, agg.c, plot.c); they
+ * read through a hist_qsource (engine.h) so the same code serves the real
+ * storage and the array-backed sources of the unit tests.
+ *
+ * Validation rules (HIST_EINVAL): from < to for every mode but latest;
+ * interp needs step_ns > 0; agg needs 1..HIST_AGG__COUNT known aggregates
+ * and, for fixed buckets, step_ns > 0; plot needs 1..HIST_QUERY_MAX_POINTS
+ * points; shifts must be ascending minutes inside one day. Too many result
+ * rows (a tiny step over a long range) is HIST_ETOOBIG.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "query/engine.h"
+
+void hist_query_spec_init(hist_query_spec *spec)
+{
+    memset(spec, 0, sizeof(*spec));
+    spec->mode = HIST_MODE_RAW;
+    spec->bucket = HIST_BUCKET_FIXED;
+    spec->fill = HIST_FILL_NONE;
+}
+
+int hist_series_push(hist_series_result *s, size_t *cap, int64_t ts, hist_value v, uint32_t q)
+{
+    if (s->n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 64;
+        int64_t *nts = realloc(s->ts, ncap * sizeof(*nts));
+        if (!nts)
+            return HIST_ENOMEM;
+        s->ts = nts;
+        hist_value *nv = realloc(s->value, ncap * sizeof(*nv));
+        if (!nv)
+            return HIST_ENOMEM;
+        s->value = nv;
+        uint32_t *nq = realloc(s->q, ncap * sizeof(*nq));
+        if (!nq)
+            return HIST_ENOMEM;
+        s->q = nq;
+        *cap = ncap;
+    }
+    s->ts[s->n] = ts;
+    s->value[s->n] = v;
+    s->q[s->n] = q;
+    s->n++;
+    return 0;
+}
+
+int hist_qcursor_open(hist_qcursor *c, hist_qctx *q, int64_t from, int64_t to)
+{
+    memset(c, 0, sizeof(*c));
+    c->q = q;
+    return q->src->scan_open(q->src->ctx, q->tag, from, to, 0, &c->scan);
+}
+
+int hist_qcursor_next(hist_qcursor *c, hist_sample *out)
+{
+    while (c->i >= c->p.n) {
+        if (c->done)
+            return 0;
+        int rc = c->q->src->scan_next(c->scan, &c->p);
+        if (rc < 0)
+            return rc;
+        if (rc == 0) {
+            c->done = true;
+            c->p.n = 0;
+            return 0;
+        }
+        c->i = 0;
+        if (c->p.stats && c->p.n == 0) {
+            rc = c->q->src->scan_decode(c->scan, &c->p);
+            if (rc < 0)
+                return rc;
+            c->q->res->chunks_decoded++;
+        }
+    }
+    out->ts = c->p.ts[c->i];
+    out->v = c->p.v[c->i];
+    out->q = c->p.q ? c->p.q[c->i] : 0;
+    c->i++;
+    return 1;
+}
+
+void hist_qcursor_close(hist_qcursor *c)
+{
+    if (c->scan)
+        c->q->src->scan_close(c->scan);
+    c->scan = NULL;
+}
+
+static void series_free(hist_series_result *s)
+{
+    free(s->ts);
+    free(s->ts_end);
+    free(s->value);
+    free(s->q);
+    for (int k = 0; k < HIST_AGG__COUNT; k++)
+        free(s->col[k]);
+    memset(s, 0, sizeof(*s));
+}
+
+void hist_result_free(hist_result *res)
+{
+    if (!res)
+        return;
+    for (size_t i = 0; i < res->nseries; i++)
+        series_free(&res->series[i]);
+    free(res->series);
+    memset(res, 0, sizeof(*res));
+}
+
+static int validate(const hist_query_spec *spec)
+{
+    if (spec->mode == HIST_MODE_LATEST)
+        return 0;
+    if (spec->from >= spec->to)
+        return HIST_EINVAL;
+    switch (spec->mode) {
+    case HIST_MODE_RAW:
+        return 0;
+    case HIST_MODE_INTERP:
+        if (spec->step_ns <= 0)
+            return HIST_EINVAL;
+        /* Rows = ceil((to - from) / step); compared without overflow. */
+        if ((uint64_t)(spec->to - spec->from) / (uint64_t)spec->step_ns >= HIST_QUERY_MAX_ROWS)
+            return HIST_ETOOBIG;
+        return 0;
+    case HIST_MODE_PLOT:
+        if (spec->points == 0 || spec->points > HIST_QUERY_MAX_POINTS)
+            return HIST_EINVAL;
+        return 0;
+    case HIST_MODE_AGG:
+        if (spec->naggs <= 0 || spec->naggs > HIST_AGG__COUNT)
+            return HIST_EINVAL;
+        for (int k = 0; k < spec->naggs; k++)
+            if ((int)spec->aggs[k] < 0 || spec->aggs[k] >= HIST_AGG__COUNT)
+                return HIST_EINVAL;
+        if ((int)spec->fill < 0 || spec->fill > HIST_FILL_LINEAR)
+            return HIST_EINVAL;
+        if (spec->bucket == HIST_BUCKET_FIXED && spec->step_ns <= 0)
+            return HIST_EINVAL;
+        if ((int)spec->bucket < 0 || spec->bucket > HIST_BUCKET_SHIFT)
+            return HIST_EINVAL;
+        if (spec->bucket == HIST_BUCKET_SHIFT) {
+            if (spec->nshifts <= 0 || spec->nshifts > HIST_MAX_SHIFTS)
+                return HIST_EINVAL;
+            for (int i = 0; i < spec->nshifts; i++) {
+                int m = spec->shift_start_min[i];
+                if (m < 0 || m >= 24 * 60 || (i > 0 && m <= spec->shift_start_min[i - 1]))
+                    return HIST_EINVAL;
+            }
+        }
+        return 0;
+    default:
+        return HIST_EINVAL;
+    }
+}
+
+static int run_one(const hist_qsource *src, const hist_query_spec *spec, uint32_t tag,
+                   hist_series_result *s, hist_result *res)
+{
+    hist_qctx q = {.src = src, .spec = spec, .tag = tag, .out = s, .res = res};
+    s->tag = tag;
+    s->next_ts = INT64_MIN;
+    int rc = src->tag_type(src->ctx, tag, &q.type);
+    if (rc < 0)
+        return rc;
+    s->type = q.type;
+    switch (spec->mode) {
+    case HIST_MODE_RAW:
+        return hist_query_raw(&q);
+    case HIST_MODE_LATEST:
+        return hist_query_latest(&q);
+    case HIST_MODE_INTERP:
+        return hist_query_interp(&q);
+    case HIST_MODE_AGG:
+        return hist_query_agg(&q);
+    case HIST_MODE_PLOT:
+        return hist_query_plot(&q);
+    }
+    return HIST_EINVAL;
+}
+
+int hist_query_run_source(const hist_qsource *src, const hist_query_spec *spec,
+                          const uint32_t *tags, size_t ntags, hist_result *out)
+{
+    memset(out, 0, sizeof(*out));
+    int rc = validate(spec);
+    if (rc < 0)
+        return rc;
+    if (ntags == 0)
+        return 0;
+    out->series = calloc(ntags, sizeof(*out->series));
+    if (!out->series)
+        return HIST_ENOMEM;
+    out->nseries = ntags;
+    for (size_t i = 0; i < ntags; i++) {
+        rc = run_one(src, spec, tags[i], &out->series[i], out);
+        if (rc < 0) {
+            hist_result_free(out);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* ---- The source backed by a hist_db ---- */
+
+static int db_tag_type(void *ctx, uint32_t tag, hist_type *out)
+{
+    hist_tag_info info;
+    int rc = hist_tag_by_id(ctx, tag, &info);
+    if (rc < 0)
+        return rc;
+    *out = info.type;
+    return 0;
+}
+
+static int db_scan_open(void *ctx, uint32_t tag, int64_t from, int64_t to, unsigned flags,
+                        void **scan)
+{
+    hist_scan *s = NULL;
+    int rc = hist_scan_open(ctx, tag, from, to, flags, &s);
+    *scan = s;
+    return rc;
+}
+
+static int db_scan_next(void *scan, hist_piece *piece)
+{
+    return hist_scan_next(scan, piece);
+}
+
+static int db_scan_decode(void *scan, hist_piece *piece)
+{
+    return hist_scan_decode(scan, piece);
+}
+
+static void db_scan_close(void *scan)
+{
+    hist_scan_close(scan);
+}
+
+static int db_sample_before(void *ctx, uint32_t tag, int64_t t, unsigned flags, hist_sample *out)
+{
+    return hist_db_sample_before(ctx, tag, t, flags, out);
+}
+
+static int db_sample_at_or_after(void *ctx, uint32_t tag, int64_t t, unsigned flags,
+                                 hist_sample *out)
+{
+    return hist_db_sample_at_or_after(ctx, tag, t, flags, out);
+}
+
+static int db_latest(void *ctx, uint32_t tag, hist_sample *out)
+{
+    return hist_db_latest(ctx, tag, out);
+}
+
+int hist_query_run(hist_db *db, const hist_query_spec *spec, const uint32_t *tags, size_t ntags,
+                   hist_result *out)
+{
+    hist_qsource src = {
+        .ctx = db,
+        .tag_type = db_tag_type,
+        .scan_open = db_scan_open,
+        .scan_next = db_scan_next,
+        .scan_decode = db_scan_decode,
+        .scan_close = db_scan_close,
+        .sample_before = db_sample_before,
+        .sample_at_or_after = db_sample_at_or_after,
+        .latest = db_latest,
+    };
+    if (!db || !spec || !out || (ntags > 0 && !tags)) {
+        if (out)
+            memset(out, 0, sizeof(*out));
+        return HIST_EINVAL;
+    }
+    return hist_query_run_source(&src, spec, tags, ntags, out);
+}

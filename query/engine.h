@@ -1,0 +1,100 @@
+/*
+ * engine.h: internals shared by the query engine's files (not a door:
+ * only query/ and its tests include it).
+ *
+ * The engine reads through a hist_qsource, a small table of functions with
+ * the shape of the storage read API (hist_scan_*, hist_db_sample_*,
+ * hist_db_latest, hist_tag_by_id). hist_query_run() uses the one backed by
+ * a hist_db; tests can pass an array-backed source to exercise pure logic
+ * (stats pieces, bucket edges) without a data directory.
+ *
+ * One concern per file: engine.c (validation, dispatch, result memory),
+ * raw.c (raw and latest), interp.c, agg.c, buckets.c (+ tz.c), plot.c.
+ */
+#ifndef HIST_QUERY_ENGINE_H
+#define HIST_QUERY_ENGINE_H
+
+#include "query/hist_query.h"
+
+typedef struct {
+    void *ctx;
+    int (*tag_type)(void *ctx, uint32_t tag, hist_type *out);
+    int (*scan_open)(void *ctx, uint32_t tag, int64_t from, int64_t to, unsigned flags,
+                     void **scan);
+    int (*scan_next)(void *scan, hist_piece *piece);
+    int (*scan_decode)(void *scan, hist_piece *piece);
+    void (*scan_close)(void *scan);
+    int (*sample_before)(void *ctx, uint32_t tag, int64_t t, unsigned flags, hist_sample *out);
+    int (*sample_at_or_after)(void *ctx, uint32_t tag, int64_t t, unsigned flags, hist_sample *out);
+    int (*latest)(void *ctx, uint32_t tag, hist_sample *out);
+} hist_qsource;
+
+/* hist_query_run() over any source. */
+int hist_query_run_source(const hist_qsource *src, const hist_query_spec *spec,
+                          const uint32_t *tags, size_t ntags, hist_result *out);
+
+/* What one mode needs to answer one tag. out->tag and out->type are set;
+ * the mode fills the rows. res counts chunks from stats / decoded. */
+typedef struct {
+    const hist_qsource *src;
+    const hist_query_spec *spec;
+    uint32_t tag;
+    hist_type type;
+    hist_series_result *out;
+    hist_result *res;
+} hist_qctx;
+
+int hist_query_raw(hist_qctx *q);
+int hist_query_latest(hist_qctx *q);
+int hist_query_interp(hist_qctx *q);
+int hist_query_agg(hist_qctx *q);
+int hist_query_plot(hist_qctx *q);
+
+/* Appends one (ts, value, quality) row to a sample-shaped series, growing
+ * its arrays; *cap is the capacity the caller tracks. */
+int hist_series_push(hist_series_result *s, size_t *cap, int64_t ts, hist_value v, uint32_t q);
+
+/* Walks the samples of [from, to) one by one, decoding stats pieces
+ * (counted in res->chunks_decoded). For modes that need every sample. */
+typedef struct {
+    hist_qctx *q;
+    void *scan;
+    hist_piece p;
+    size_t i;
+    bool done;
+} hist_qcursor;
+
+int hist_qcursor_open(hist_qcursor *c, hist_qctx *q, int64_t from, int64_t to);
+/* 1 and *out, 0 at the end, negative on error. */
+int hist_qcursor_next(hist_qcursor *c, hist_sample *out);
+void hist_qcursor_close(hist_qcursor *c);
+
+/* Limits on result rows per series, so a tiny step cannot exhaust memory. */
+#define HIST_QUERY_MAX_ROWS      ((size_t)10000000)
+#define HIST_QUERY_MAX_POINTS    1000000u
+#define HIST_QUERY_DEFAULT_LIMIT 100000
+
+/* ---- Buckets (buckets.c) ---- */
+
+/* Contiguous buckets: bucket k is [bound[k], bound[k+1]) nominally; data is
+ * read only inside [from, to), so the first and last bucket may be cut. */
+typedef struct {
+    size_t n;
+    int64_t *bound; /* n + 1 entries, strictly increasing */
+} hist_buckets;
+
+int hist_buckets_make(const hist_query_spec *spec, hist_buckets *out);
+void hist_buckets_free(hist_buckets *b);
+/* Index of the bucket holding t (bound[0] <= t < bound[n]); -1 outside. */
+long hist_buckets_find(const hist_buckets *b, int64_t t);
+
+/* Floor division for int64 (rounds toward minus infinity). */
+static inline int64_t hist_floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    if ((a % b != 0) && ((a < 0) != (b < 0)))
+        q--;
+    return q;
+}
+
+#endif
