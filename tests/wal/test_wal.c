@@ -1,0 +1,672 @@
+/*
+ * test_wal.c: the write-ahead log.
+ *   - round trip across segment roll-over and reopen; LSNs continue after
+ *     reopen and new appends go to a new segment;
+ *   - group commit: 8 threads appending and syncing; every sync returns with
+ *     its LSN durable, and fewer fdatasyncs happen than syncs were called;
+ *   - torn tail: the last record cut at every byte offset, and every bit of
+ *     it flipped: the earlier records replay exactly, the torn one is
+ *     dropped, reported and cut off the file;
+ *   - corruption in the middle of a segment and of an older segment;
+ *   - checkpoint deletes exactly the segments below the LSN, never the
+ *     active one nor the newest holding a record;
+ *   - errors: bad directory, bad arguments, a write failure (file size
+ *     limit) that fails the log until reopen, which then cuts the tail.
+ * Everything runs on both io backends (sync, and io_uring where the kernel
+ * has it; otherwise AUTO, which falls back).
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "storage/io.h"
+#include "storage/wal.h"
+
+typedef struct {
+    int count, warns, errors;
+    char last[512];
+} log_capture;
+
+static void capture_log(void *ctx, int level, const char *msg)
+{
+    log_capture *c = ctx;
+    c->count++;
+    c->warns += level == HIST_LOG_WARN;
+    c->errors += level == HIST_LOG_ERROR;
+    snprintf(c->last, sizeof c->last, "%s", msg);
+}
+
+static hist_io_mode io_mode;
+static char base[64];
+static char waldir[128];
+static log_capture logs;
+
+/* ---- Helpers ------------------------------------------------------------ */
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+static void fresh_dir(void)
+{
+    nftw(waldir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static hist_wal *open_wal(size_t segment_bytes, hist_wal_report *report)
+{
+    hist_wal_options o = {waldir, io_mode, segment_bytes, capture_log, &logs};
+    hist_wal *wal = NULL;
+    int rc = hist_wal_open(&o, &wal, report);
+    CHECKF(rc == 0 && wal, "hist_wal_open: %s", hist_strerror(rc));
+    return wal;
+}
+
+/* Record payload for an LSN: its length and bytes follow from the LSN. */
+static size_t payload_len(uint64_t lsn)
+{
+    return (size_t)((lsn * 37) % 300);
+}
+
+static void payload_fill(uint64_t lsn, uint8_t *buf)
+{
+    for (size_t i = 0; i < payload_len(lsn); i++)
+        buf[i] = (uint8_t)(lsn * 131 + i * 7);
+}
+
+/* Appends the payload of `lsn` in up to three pieces; checks the LSN. */
+static void append_lsn(hist_wal *wal, uint64_t lsn)
+{
+    uint8_t buf[300];
+    payload_fill(lsn, buf);
+    size_t n = payload_len(lsn), a = n / 3, b = n / 2;
+    struct iovec iov[3] = {{buf, a}, {buf + a, b - a}, {buf + b, n - b}};
+    uint64_t got = 0;
+    CHECK_OK(hist_wal_append(wal, iov, 3, &got));
+    CHECK_EQ_I64(got, lsn);
+}
+
+typedef struct {
+    uint64_t next; /* the LSN expected next */
+    uint64_t count;
+    int bad;
+    int stop_at; /* return 7 at this LSN (0 = never) */
+} replay_check;
+
+static int replay_fn(void *ctx, uint64_t lsn, const uint8_t *payload, size_t len)
+{
+    replay_check *r = ctx;
+    uint8_t want[300];
+    payload_fill(lsn, want);
+    if (lsn != r->next || len != payload_len(lsn) || (len && memcmp(payload, want, len) != 0))
+        r->bad++;
+    r->next = lsn + 1;
+    r->count++;
+    return r->stop_at && (int)lsn == r->stop_at ? 7 : 0;
+}
+
+/* Replays from `from` and checks records from..last are exactly there. */
+static void check_replay(hist_wal *wal, uint64_t from, uint64_t last)
+{
+    replay_check r = {from, 0, 0, 0};
+    CHECK_OK(hist_wal_replay(wal, from, replay_fn, &r));
+    CHECKF(r.bad == 0 && r.count == last - from + 1, "from %llu: %llu records, %d bad",
+           (unsigned long long)from, (unsigned long long)r.count, r.bad);
+}
+
+static char seg_path_buf[256];
+static const char *seg_path(uint64_t no)
+{
+    snprintf(seg_path_buf, sizeof seg_path_buf, "%s/%012llu.wal", waldir, (unsigned long long)no);
+    return seg_path_buf;
+}
+
+static int count_segments(void)
+{
+    DIR *d = opendir(waldir);
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += strlen(e->d_name) == 16 && strstr(e->d_name, ".wal") != NULL;
+    closedir(d);
+    return n;
+}
+
+static long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) < 0 ? -1 : (long)st.st_size;
+}
+
+static size_t read_whole(const char *path, uint8_t **out)
+{
+    long n = file_size(path);
+    REQUIRE(n >= 0);
+    *out = malloc((size_t)n + 1);
+    int fd = open(path, O_RDONLY);
+    REQUIRE(fd >= 0 && read(fd, *out, (size_t)n) == n);
+    close(fd);
+    return (size_t)n;
+}
+
+static void write_whole(const char *path, const uint8_t *buf, size_t n)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    REQUIRE(fd >= 0 && write(fd, buf, n) == (ssize_t)n);
+    close(fd);
+}
+
+/* ---- Round trip --------------------------------------------------------- */
+
+static void test_roundtrip(void)
+{
+    fresh_dir();
+    hist_wal_report rep;
+    hist_wal *wal = open_wal(4096, &rep);
+    REQUIRE(wal);
+    CHECK(rep.records == 0 && rep.dropped_records == 0 && hist_wal_last_lsn(wal) == 0);
+    CHECK_OK(hist_wal_sync(wal, 0)); /* nothing to do */
+    for (uint64_t lsn = 1; lsn <= 200; lsn++) {
+        append_lsn(wal, lsn);
+        if (lsn % 10 == 0)
+            CHECK_OK(hist_wal_sync(wal, lsn));
+    }
+    CHECK(hist_wal_last_lsn(wal) == 200 && hist_wal_durable_lsn(wal) == 200);
+    hist_wal_stats st;
+    hist_wal_get_stats(wal, &st);
+    CHECK(st.syncs >= 20 && st.bytes > 200 * 16);
+    uint64_t in_hist = 0;
+    for (int i = 0; i < HIST_SYNC_HIST_BUCKETS; i++)
+        in_hist += st.sync_hist[i];
+    CHECK(in_hist == st.syncs && st.sync_seconds_total > 0);
+    CHECK(strcmp(st.io_backend, io_mode == HIST_IO_SYNC ? "sync" : "io_uring") == 0 ||
+          io_mode == HIST_IO_AUTO);
+    CHECK(hist_wal_replay(wal, 1, replay_fn, &(replay_check){1, 0, 0, 0}) == HIST_EINVAL);
+    CHECK(hist_wal_sync(wal, 201) == HIST_EINVAL);
+    for (uint64_t lsn = 201; lsn <= 205; lsn++)
+        append_lsn(wal, lsn); /* not synced: close syncs them */
+    CHECK_OK(hist_wal_close(wal));
+    int segs = count_segments();
+    CHECKF(segs > 5, "%d segments", segs); /* ~30 KB in 4 KB segments */
+
+    memset(&logs, 0, sizeof logs);
+    wal = open_wal(4096, &rep);
+    REQUIRE(wal);
+    CHECK(rep.records == 205 && rep.first_lsn == 1 && rep.last_lsn == 205);
+    CHECKF(rep.dropped_records == 0 && rep.dropped_bytes == 0 && logs.warns == 0,
+           "dropped %llu records, %llu bytes, %d warnings (last: %s)",
+           (unsigned long long)rep.dropped_records, (unsigned long long)rep.dropped_bytes,
+           logs.warns, logs.last);
+    CHECK(hist_wal_last_lsn(wal) == 205 && hist_wal_durable_lsn(wal) == 205);
+    check_replay(wal, 1, 205);
+    check_replay(wal, 150, 205);
+    check_replay(wal, 205, 205);
+    replay_check r = {1, 0, 0, 42};
+    CHECK(hist_wal_replay(wal, 1, replay_fn, &r) == 7 && r.count == 42);
+    r = (replay_check){1, 0, 0, 0};
+    CHECK_OK(hist_wal_replay(wal, 206, replay_fn, &r));
+    CHECK(r.count == 0);
+    CHECK(count_segments() == segs); /* opening writes nothing */
+
+    /* LSNs continue; new appends go to a new segment. */
+    append_lsn(wal, 206);
+    CHECK_OK(hist_wal_sync(wal, 206));
+    CHECK(count_segments() == segs + 1);
+    CHECK(file_size(seg_path((uint64_t)segs + 1)) == 16 + (long)payload_len(206));
+    CHECK_OK(hist_wal_close(wal));
+    wal = open_wal(4096, &rep);
+    REQUIRE(wal);
+    CHECK(rep.records == 206 && rep.last_lsn == 206 && rep.dropped_records == 0);
+    check_replay(wal, 1, 206);
+    CHECK_OK(hist_wal_close(wal));
+    CHECK_OK(hist_wal_close(NULL));
+}
+
+/* A record too large for one segment still goes in whole; empty payloads
+ * and a segment file left empty are fine. */
+static void test_sizes(void)
+{
+    fresh_dir();
+    hist_wal *wal = open_wal(1000, NULL);
+    REQUIRE(wal);
+    static uint8_t big[5000];
+    memset(big, 0xab, sizeof big);
+    struct iovec iov = {big, sizeof big};
+    uint64_t lsn;
+    CHECK_OK(hist_wal_append(wal, &iov, 1, &lsn));
+    CHECK_OK(hist_wal_append(wal, NULL, 0, &lsn));
+    CHECK(lsn == 2);
+    CHECK_OK(hist_wal_sync(wal, 2));
+    /* The big record passes the size at once: the next one rolls. */
+    CHECK(count_segments() == 2 && file_size(seg_path(1)) == 5000 + 16);
+    CHECK(file_size(seg_path(2)) == 16);
+    CHECK_OK(hist_wal_append(wal, &iov, 1, &lsn));
+    CHECK_OK(hist_wal_sync(wal, 3));
+    CHECK(count_segments() == 2 && file_size(seg_path(2)) == 5000 + 32);
+    CHECK_OK(hist_wal_append(wal, NULL, 0, &lsn));
+    CHECK_OK(hist_wal_sync(wal, 4));
+    CHECK(count_segments() == 3 && file_size(seg_path(3)) == 16);
+    struct iovec huge = {big, ((size_t)1 << 30) + 1};
+    CHECK(hist_wal_append(wal, &huge, 1, &lsn) == HIST_ETOOBIG);
+    CHECK(hist_wal_append(wal, NULL, -1, &lsn) == HIST_EINVAL);
+    CHECK_OK(hist_wal_close(wal));
+
+    write_whole(seg_path(7), big, 0); /* empty segment */
+    char other[256];
+    snprintf(other, sizeof other, "%s/notes.txt", waldir);
+    write_whole(other, big, 10); /* not a segment name: left alone */
+    hist_wal_report rep;
+    wal = open_wal(1000, &rep);
+    REQUIRE(wal);
+    CHECK(rep.records == 4 && rep.dropped_records == 0);
+    CHECK(file_size(seg_path(7)) == -1 && file_size(other) == 10);
+    CHECK(hist_wal_last_lsn(wal) == 4);
+    CHECK_OK(hist_wal_close(wal));
+}
+
+/* ---- Group commit ------------------------------------------------------- */
+
+enum { GC_THREADS = 8, GC_PER_THREAD = 150 };
+
+typedef struct {
+    hist_wal *wal;
+    int id;
+    int failures;
+} gc_thread;
+
+static void *gc_run(void *arg)
+{
+    gc_thread *t = arg;
+    for (int i = 0; i < GC_PER_THREAD; i++) {
+        uint8_t payload[64];
+        memset(payload, t->id, sizeof payload);
+        memcpy(payload, &i, sizeof i);
+        struct iovec iov = {payload, 8 + (size_t)(i % 50)};
+        uint64_t lsn;
+        if (hist_wal_append(t->wal, &iov, 1, &lsn) != 0 || hist_wal_sync(t->wal, lsn) != 0 ||
+            hist_wal_durable_lsn(t->wal) < lsn)
+            t->failures++;
+    }
+    return NULL;
+}
+
+typedef struct {
+    uint8_t seen[GC_THREADS][GC_PER_THREAD];
+    int bad;
+} gc_seen;
+
+static int gc_replay(void *ctx, uint64_t lsn, const uint8_t *p, size_t len)
+{
+    gc_seen *s = ctx;
+    int i;
+    memcpy(&i, p, sizeof i);
+    int id = len > 8 ? p[len - 1] : p[7];
+    if (len < 8 || id >= GC_THREADS || i < 0 || i >= GC_PER_THREAD || len != 8 + (size_t)(i % 50))
+        s->bad++;
+    else
+        s->seen[id][i]++;
+    return 0;
+}
+
+static void test_group_commit(void)
+{
+    fresh_dir();
+    hist_wal *wal = open_wal(64 * 1024, NULL);
+    REQUIRE(wal);
+    pthread_t th[GC_THREADS];
+    gc_thread t[GC_THREADS];
+    for (int i = 0; i < GC_THREADS; i++) {
+        t[i] = (gc_thread){wal, i, 0};
+        REQUIRE(pthread_create(&th[i], NULL, gc_run, &t[i]) == 0);
+    }
+    int failures = 0;
+    for (int i = 0; i < GC_THREADS; i++) {
+        pthread_join(th[i], NULL);
+        failures += t[i].failures;
+    }
+    CHECK(failures == 0);
+    hist_wal_stats st;
+    hist_wal_get_stats(wal, &st);
+    uint64_t calls = GC_THREADS * GC_PER_THREAD;
+    CHECKF(st.syncs < calls, "%llu fdatasyncs for %llu sync calls", (unsigned long long)st.syncs,
+           (unsigned long long)calls);
+    printf("group commit: %llu fdatasyncs for %llu sync calls\n", (unsigned long long)st.syncs,
+           (unsigned long long)calls);
+    CHECK(hist_wal_durable_lsn(wal) == calls);
+    CHECK_OK(hist_wal_close(wal));
+
+    hist_wal_report rep;
+    wal = open_wal(64 * 1024, &rep);
+    REQUIRE(wal);
+    CHECK(rep.records == calls && rep.dropped_records == 0);
+    static gc_seen seen;
+    memset(&seen, 0, sizeof seen);
+    CHECK_OK(hist_wal_replay(wal, 1, gc_replay, &seen));
+    int missing = 0;
+    for (int i = 0; i < GC_THREADS; i++)
+        for (int j = 0; j < GC_PER_THREAD; j++)
+            missing += seen.seen[i][j] != 1;
+    CHECKF(seen.bad == 0 && missing == 0, "%d bad, %d missing or repeated", seen.bad, missing);
+    CHECK_OK(hist_wal_close(wal));
+}
+
+/* ---- Torn and corrupt records -------------------------------------------- */
+
+enum { TORN_N = 6 };
+
+/* Writes records 1..TORN_N into one segment; returns the file bytes and
+ * where the last record starts. */
+static size_t make_segment(uint8_t **bytes, size_t *last_start)
+{
+    fresh_dir();
+    hist_wal *wal = open_wal(0, NULL);
+    REQUIRE(wal);
+    for (uint64_t lsn = 1; lsn <= TORN_N; lsn++)
+        append_lsn(wal, lsn);
+    CHECK_OK(hist_wal_close(wal));
+    size_t n = read_whole(seg_path(1), bytes);
+    *last_start = n - 16 - payload_len(TORN_N);
+    return n;
+}
+
+/* Opens the log over `bytes` and checks that exactly `kept` records come
+ * back, that `cut_bytes` were cut (file truncated) and reported. */
+static int check_recovery(const uint8_t *bytes, size_t n, uint64_t kept, size_t keep_len,
+                          int expect_drop)
+{
+    fresh_dir();
+    REQUIRE(mkdir(waldir, 0755) == 0);
+    write_whole(seg_path(1), bytes, n);
+    hist_wal_report rep;
+    logs.warns = 0;
+    hist_wal *wal = open_wal(0, &rep);
+    if (!wal)
+        return 0;
+    int ok = rep.records == kept && rep.last_lsn == kept && rep.dropped_bytes == n - keep_len &&
+             (expect_drop ? rep.dropped_records >= 1 && logs.warns >= 1
+                          : rep.dropped_records == 0 && logs.warns == 0);
+    ok = ok && file_size(seg_path(1)) == (keep_len ? (long)keep_len : -1);
+    replay_check r = {1, 0, 0, 0};
+    ok = ok && hist_wal_replay(wal, 1, replay_fn, &r) == 0 && r.count == kept && r.bad == 0;
+    ok = ok && hist_wal_last_lsn(wal) == kept;
+    /* The log goes on after the cut: the next LSN follows the kept ones. */
+    append_lsn(wal, kept + 1);
+    ok = ok && hist_wal_close(wal) == 0;
+    wal = open_wal(0, &rep);
+    ok = ok && wal && rep.records == kept + 1 && rep.dropped_records == 0;
+    hist_wal_close(wal);
+    return ok;
+}
+
+static void test_torn_tail(void)
+{
+    uint8_t *bytes;
+    size_t start;
+    size_t n = make_segment(&bytes, &start);
+    int bad = 0;
+    for (size_t len = start; len < n; len++)
+        bad += !check_recovery(bytes, len, TORN_N - 1, start, len > start);
+    CHECKF(bad == 0, "%d of %zu cut lengths recovered wrongly", bad, n - start);
+    CHECK(check_recovery(bytes, n, TORN_N, n, 0)); /* uncut */
+    free(bytes);
+}
+
+static void test_bit_flips(void)
+{
+    uint8_t *bytes;
+    size_t start;
+    size_t n = make_segment(&bytes, &start);
+    int bad = 0, tried = 0;
+    /* Every bit of the header, a sample of the payload's. */
+    for (size_t bit = start * 8; bit < n * 8; bit += bit < (start + 16) * 8 ? 1 : 5) {
+        bytes[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        bad += !check_recovery(bytes, n, TORN_N - 1, start, 1);
+        bytes[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        tried++;
+    }
+    CHECKF(bad == 0, "%d of %d bit flips recovered wrongly", bad, tried);
+    free(bytes);
+}
+
+/* A damaged record in the middle of a segment ends it there; in an older
+ * segment, the later segments are kept and the gap is logged. */
+static void test_middle_corruption(void)
+{
+    uint8_t *bytes;
+    size_t start;
+    size_t n = make_segment(&bytes, &start);
+    size_t off = 0; /* start of record 3 */
+    for (uint64_t lsn = 1; lsn < 3; lsn++)
+        off += 16 + payload_len(lsn);
+    bytes[off + 12] ^= 0x10; /* in record 3's LSN field */
+    fresh_dir();
+    REQUIRE(mkdir(waldir, 0755) == 0);
+    write_whole(seg_path(1), bytes, n);
+    hist_wal_report rep;
+    hist_wal *wal = open_wal(0, &rep);
+    REQUIRE(wal);
+    CHECK(rep.records == 2 && rep.last_lsn == 2);
+    CHECKF(rep.dropped_records == TORN_N - 2, "dropped %llu",
+           (unsigned long long)rep.dropped_records);
+    CHECK(rep.dropped_bytes == n - off && file_size(seg_path(1)) == (long)off);
+    check_replay(wal, 1, 2);
+    CHECK_OK(hist_wal_close(wal));
+    free(bytes);
+
+    /* Three segments; damage the middle of the first. */
+    fresh_dir();
+    wal = open_wal(1500, NULL);
+    REQUIRE(wal);
+    for (uint64_t lsn = 1; lsn <= 30; lsn++) {
+        append_lsn(wal, lsn);
+        CHECK_OK(hist_wal_sync(wal, lsn));
+    }
+    CHECK_OK(hist_wal_close(wal));
+    REQUIRE(count_segments() >= 3);
+    n = read_whole(seg_path(1), &bytes);
+    bytes[16 + payload_len(1) + 20] ^= 1; /* record 2 */
+    write_whole(seg_path(1), bytes, n);
+    logs.count = logs.warns = 0;
+    wal = open_wal(1500, &rep);
+    REQUIRE(wal);
+    CHECK(rep.dropped_records >= 1 && rep.dropped_bytes == n - 16 - payload_len(1));
+    CHECK(rep.first_lsn == 1 && rep.last_lsn == 30 && rep.records < 30);
+    CHECKF(logs.warns == 2 && strstr(logs.last, "missing"), "%d warnings, last: %s", logs.warns,
+           logs.last);
+    replay_check r = {1, 0, 0, 0};
+    CHECK_OK(hist_wal_replay(wal, 1, replay_fn, &r));
+    CHECK(r.count == rep.records && r.bad == 1); /* the one jump over the gap */
+    CHECK(hist_wal_last_lsn(wal) == 30);
+    CHECK_OK(hist_wal_close(wal));
+    free(bytes);
+
+    /* A segment whose LSNs go backwards is cut entirely. */
+    fresh_dir();
+    REQUIRE(mkdir(waldir, 0755) == 0);
+    n = make_segment(&bytes, &start);
+    write_whole(seg_path(2), bytes, n); /* LSN 1.. again after 1..6 */
+    wal = open_wal(0, &rep);
+    REQUIRE(wal);
+    CHECK(rep.records == TORN_N && rep.dropped_records == TORN_N && rep.dropped_bytes == n);
+    CHECK(file_size(seg_path(2)) == -1);
+    CHECK_OK(hist_wal_close(wal));
+    free(bytes);
+}
+
+/* ---- Checkpoint ------------------------------------------------------------ */
+
+/* First and last LSN of a segment file (0, 0 if missing). */
+static void segment_range(uint64_t no, uint64_t *first, uint64_t *last)
+{
+    *first = *last = 0;
+    if (file_size(seg_path(no)) <= 0)
+        return;
+    uint8_t *b;
+    size_t n = read_whole(seg_path(no), &b);
+    for (size_t pos = 0; pos + 16 <= n;) {
+        uint32_t len;
+        uint64_t lsn;
+        memcpy(&len, b + pos, 4);
+        memcpy(&lsn, b + pos + 8, 8);
+        if (!*first)
+            *first = lsn;
+        *last = lsn;
+        pos += 16 + len;
+    }
+    free(b);
+}
+
+static void test_checkpoint(void)
+{
+    fresh_dir();
+    hist_wal *wal = open_wal(2000, NULL);
+    REQUIRE(wal);
+    for (uint64_t lsn = 1; lsn <= 100; lsn++) {
+        append_lsn(wal, lsn);
+        CHECK_OK(hist_wal_sync(wal, lsn));
+    }
+    int segs = count_segments();
+    REQUIRE(segs >= 5);
+    uint64_t first[64], last[64];
+    for (int i = 1; i <= segs && i < 64; i++)
+        segment_range((uint64_t)i, &first[i], &last[i]);
+    CHECK(first[1] == 1 && last[segs] == 100);
+
+    /* Checkpoint just past the end of segment 3: 1..3 go, 4.. stay. */
+    hist_wal_stats before, after;
+    hist_wal_get_stats(wal, &before);
+    CHECK_OK(hist_wal_checkpoint(wal, last[3] + 1));
+    hist_wal_get_stats(wal, &after);
+    CHECK(file_size(seg_path(1)) == -1 && file_size(seg_path(3)) == -1);
+    CHECK(file_size(seg_path(4)) > 0 && count_segments() == segs - 3);
+    CHECK(after.bytes < before.bytes);
+    /* An LSN inside segment 4 keeps it (not all its records are below). */
+    CHECK_OK(hist_wal_checkpoint(wal, last[4]));
+    CHECK(file_size(seg_path(4)) > 0);
+    /* Everything: the active segment stays. */
+    CHECK_OK(hist_wal_checkpoint(wal, UINT64_MAX));
+    CHECK(count_segments() == 1 && file_size(seg_path((uint64_t)segs)) > 0);
+    CHECK_OK(hist_wal_close(wal));
+
+    /* After reopen nothing is active: the newest segment with a record is
+     * still kept, so the LSNs carry on. */
+    hist_wal_report rep;
+    wal = open_wal(2000, &rep);
+    REQUIRE(wal);
+    CHECK(rep.first_lsn == first[segs] && rep.last_lsn == 100);
+    CHECK_OK(hist_wal_checkpoint(wal, UINT64_MAX));
+    CHECK(count_segments() == 1);
+    append_lsn(wal, 101);
+    CHECK_OK(hist_wal_sync(wal, 101));
+    CHECK_OK(hist_wal_checkpoint(wal, UINT64_MAX)); /* now the old one can go */
+    CHECK(count_segments() == 1 && file_size(seg_path((uint64_t)segs + 1)) > 0);
+    CHECK_OK(hist_wal_close(wal));
+    wal = open_wal(2000, &rep);
+    REQUIRE(wal);
+    CHECK(rep.records == 1 && rep.first_lsn == 101 && hist_wal_last_lsn(wal) == 101);
+    check_replay(wal, 101, 101);
+    CHECK_OK(hist_wal_close(wal));
+}
+
+/* ---- Errors ------------------------------------------------------------------ */
+
+static void test_errors(void)
+{
+    hist_wal *wal = NULL;
+    CHECK(hist_wal_open(NULL, &wal, NULL) == HIST_EINVAL && !wal);
+    hist_wal_options o = {NULL, io_mode, 0, capture_log, &logs};
+    CHECK(hist_wal_open(&o, &wal, NULL) == HIST_EINVAL);
+
+    /* A directory that cannot exist: below a regular file. */
+    char file[160], bad[200];
+    snprintf(file, sizeof file, "%s/plainfile", base);
+    write_whole(file, (const uint8_t *)"x", 1);
+    snprintf(bad, sizeof bad, "%s/wal", file);
+    o.dir = bad;
+    logs.errors = 0;
+    CHECK(hist_wal_open(&o, &wal, NULL) == HIST_EIO && !wal);
+    CHECK(logs.errors == 1);
+    unlink(file);
+
+    /* A write the kernel refuses (file size limit): the sync fails, the log
+     * stays failed, and reopening cuts the torn record. */
+    fresh_dir();
+    wal = open_wal(0, NULL);
+    REQUIRE(wal);
+    for (uint64_t lsn = 1; lsn <= 5; lsn++)
+        append_lsn(wal, lsn);
+    CHECK_OK(hist_wal_sync(wal, 5));
+    long good = file_size(seg_path(1));
+    static uint8_t big[8192];
+    struct iovec iov = {big, sizeof big};
+    uint64_t lsn;
+    CHECK_OK(hist_wal_append(wal, &iov, 1, &lsn));
+    struct rlimit old, lim;
+    getrlimit(RLIMIT_FSIZE, &old);
+    lim = old;
+    lim.rlim_cur = (rlim_t)good + 100;
+    signal(SIGXFSZ, SIG_IGN);
+    REQUIRE(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+    logs.errors = 0;
+    int rc = hist_wal_sync(wal, lsn);
+    setrlimit(RLIMIT_FSIZE, &old);
+    signal(SIGXFSZ, SIG_DFL);
+    CHECKF(rc == HIST_EIO, "sync: %s", hist_strerror(rc));
+    CHECK(logs.errors >= 1);
+    CHECK(hist_wal_durable_lsn(wal) == 5);
+    CHECK(hist_wal_append(wal, &iov, 1, &lsn) == HIST_EIO);
+    CHECK(hist_wal_sync(wal, 6) == HIST_EIO);
+    CHECK(hist_wal_close(wal) == HIST_EIO);
+    CHECK(file_size(seg_path(1)) == good + 100); /* a torn record */
+    hist_wal_report rep;
+    wal = open_wal(0, &rep);
+    REQUIRE(wal);
+    CHECK(rep.records == 5 && rep.dropped_records == 1 && rep.dropped_bytes == 100);
+    check_replay(wal, 1, 5);
+    CHECK_OK(hist_wal_close(wal));
+}
+
+static void run_all(hist_io_mode mode, const char *label)
+{
+    io_mode = mode;
+    printf("-- %s backend\n", label);
+    test_roundtrip();
+    test_sizes();
+    test_group_commit();
+    test_torn_tail();
+    test_bit_flips();
+    test_middle_corruption();
+    test_checkpoint();
+    test_errors();
+}
+
+int main(void)
+{
+    snprintf(base, sizeof base, "/tmp/hist_test_wal_XXXXXX");
+    REQUIRE(mkdtemp(base) != NULL);
+    snprintf(waldir, sizeof waldir, "%s/wal", base);
+
+    run_all(HIST_IO_SYNC, "sync");
+    hist_io *io = NULL;
+    if (hist_io_open(HIST_IO_URING, capture_log, &logs, &io) == 0) {
+        hist_io_close(io);
+        run_all(HIST_IO_URING, "io_uring");
+    } else {
+        printf("io_uring unavailable here: running with HIST_IO_AUTO (falls back)\n");
+        run_all(HIST_IO_AUTO, "auto");
+    }
+
+    fresh_dir();
+    CHECK(rmdir(base) == 0);
+    return check_summary();
+}
