@@ -1,0 +1,274 @@
+/*
+ * conn.c: one client connection, whatever its protocol.
+ *
+ * Replies go out strictly in request order: each request takes a reply
+ * slot at the tail of the connection's queue when it arrives, and a slot is
+ * sent only once it and every slot before it are filled. A write's slot is
+ * filled by the writer's completion, after the group commit, so an ack is
+ * never sent before its batch (and every earlier one) is durable.
+ *
+ * Lifetime: refs counts the libuv handle plus every slot still waiting for
+ * a job (writer or API). hist_conn_close() closes the handle at once; the
+ * struct is freed when the last ref goes, so late completions find it.
+ *
+ * Read gating (backpressure): a connection reads only while the server is
+ * not paused or draining, it has fewer than max_pipeline unanswered
+ * requests, and its unsent output is below a bound.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ingest/ingest.h"
+
+#define MAX_UNSENT_OUTPUT (8u << 20)
+#define READ_CHUNK        (64u << 10)
+
+typedef struct {
+    uv_write_t req;
+    char *data;
+    hist_conn *conn;
+} write_req;
+
+hist_conn *hist_conn_new(hist_server *srv, int kind)
+{
+    hist_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->srv = srv;
+    c->kind = kind;
+    c->id = ++srv->next_conn_id;
+    c->refs = 1;
+    c->tcp.data = c;
+    c->last_activity_ms = hist_now_ms();
+    return c;
+}
+
+static void conn_free(hist_conn *c)
+{
+    if (c->kind == HIST_CONN_TCP)
+        hist_tcp_free_state(c);
+    else
+        hist_http_free_state(c);
+    free(c->in);
+    free(c);
+}
+
+static void conn_unref(hist_conn *c)
+{
+    if (--c->refs == 0)
+        conn_free(c);
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    conn_unref(h->data);
+}
+
+void hist_conn_ensure_room(hist_conn *c, size_t want)
+{
+    if (c->in_cap - c->in_len >= want)
+        return;
+    size_t cap = c->in_cap ? c->in_cap : READ_CHUNK;
+    while (cap - c->in_len < want)
+        cap *= 2;
+    uint8_t *grown = realloc(c->in, cap);
+    if (!grown)
+        return; /* alloc_cb then hands libuv an empty buffer: UV_ENOBUFS */
+    c->in = grown;
+    c->in_cap = cap;
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    hist_conn *c = h->data;
+    hist_conn_ensure_room(c, READ_CHUNK);
+    size_t room = c->in_cap - c->in_len;
+    *buf = uv_buf_init(room ? (char *)c->in + c->in_len : NULL, (unsigned)room);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    hist_conn *c = s->data;
+    if (nread == 0 || c->closing)
+        return;
+    if (nread < 0) {
+        if (nread == UV_EOF && c->in_len && c->kind == HIST_CONN_TCP && !c->stop_parsing)
+            hist_conn_close(c, "peer closed mid-frame (truncated frame)");
+        else
+            hist_conn_close(c, nread == UV_EOF ? "peer closed" : uv_strerror((int)nread));
+        return;
+    }
+    c->last_activity_ms = hist_now_ms();
+    if (c->stop_parsing)
+        return; /* framing was lost: input is discarded until the close */
+    size_t off = c->in_len;
+    c->in_len += (size_t)nread;
+    if (c->kind == HIST_CONN_TCP) {
+        hist_tcp_on_data(c);
+    } else {
+        c->in_len = 0; /* http_parser keeps its own state */
+        hist_http_on_data(c, off, (size_t)nread);
+        c->in_len = 0;
+    }
+    if (!c->closing)
+        hist_conn_update_reading(c);
+}
+
+void hist_conn_update_reading(hist_conn *c)
+{
+    hist_server *srv = c->srv;
+    if (c->closing)
+        return;
+    bool want = !srv->paused && !srv->draining && !c->stop_parsing &&
+                c->pending < srv->opts.max_pipeline && c->tcp.write_queue_size < MAX_UNSENT_OUTPUT;
+    if (want && !c->reading) {
+        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+            c->reading = true;
+    } else if (!want && c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+}
+
+void hist_server_update_reading_all(hist_server *srv)
+{
+    for (hist_conn *c = srv->conns; c; c = c->next)
+        hist_conn_update_reading(c);
+}
+
+void hist_conn_start(hist_conn *c)
+{
+    hist_server *srv = c->srv;
+    c->next = srv->conns;
+    if (srv->conns)
+        srv->conns->prev = c;
+    srv->conns = c;
+    srv->metrics.connections_open++;
+    hist_log(&srv->log, HIST_LOG_INFO, "conn %llu open %s from %s", (unsigned long long)c->id,
+             c->kind == HIST_CONN_TCP ? "tcp" : "http", c->peer);
+    hist_conn_update_reading(c);
+}
+
+void hist_conn_close(hist_conn *c, const char *why)
+{
+    if (c->closing)
+        return;
+    hist_server *srv = c->srv;
+    c->closing = true;
+    if (c->prev)
+        c->prev->next = c->next;
+    else if (srv->conns == c)
+        srv->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    srv->metrics.connections_open--;
+    hist_log(&srv->log, HIST_LOG_INFO, "conn %llu close: %s", (unsigned long long)c->id, why);
+    /* Filled slots are dropped now; slots still owned by a job are freed
+     * when that job completes (hist_conn_reply_ready sees c->closing). */
+    for (hist_reply *r = c->head, *next; r; r = next) {
+        next = r->next;
+        r->next = NULL;
+        if (r->ready) {
+            free(r->data);
+            free(r);
+        }
+    }
+    c->head = c->tail = NULL;
+    c->pending = 0;
+    uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+hist_reply *hist_conn_reply_new(hist_conn *c)
+{
+    hist_reply *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->conn = c;
+    r->keep_alive = true;
+    if (c->tail)
+        c->tail->next = r;
+    else
+        c->head = r;
+    c->tail = r;
+    c->pending++;
+    c->refs++;
+    return r;
+}
+
+static void on_written(uv_write_t *req, int status)
+{
+    write_req *w = (write_req *)req;
+    free(w->data);
+    hist_conn *c = w->conn;
+    free(w);
+    if (!c->closing)
+        hist_conn_update_reading(c);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    hist_conn *c = req->data;
+    free(req);
+    hist_conn_close(c, "closed after the error reply");
+}
+
+static void flush(hist_conn *c)
+{
+    while (!c->closing && c->head && c->head->ready) {
+        hist_reply *r = c->head;
+        c->head = r->next;
+        if (!c->head)
+            c->tail = NULL;
+        c->pending--;
+        if (r->len) {
+            write_req *w = calloc(1, sizeof *w);
+            if (w) {
+                w->data = r->data;
+                w->conn = c;
+                uv_buf_t b = uv_buf_init(r->data, (unsigned)r->len);
+                if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_written) == 0)
+                    r->data = NULL;
+                else
+                    free(w);
+            }
+        }
+        bool close_after = r->close_after;
+        free(r->data);
+        free(r);
+        if (close_after) {
+            c->stop_parsing = true;
+            hist_conn_update_reading(c);
+            uv_shutdown_t *sd = calloc(1, sizeof *sd);
+            if (sd) {
+                sd->data = c;
+                if (uv_shutdown(sd, (uv_stream_t *)&c->tcp, on_shutdown) == 0)
+                    return;
+                free(sd);
+            }
+            hist_conn_close(c, "closed after the error reply");
+            return;
+        }
+    }
+    if (!c->closing)
+        hist_conn_update_reading(c);
+}
+
+void hist_conn_reply_ready(hist_reply *r)
+{
+    hist_conn *c = r->conn;
+    r->ready = true;
+    if (c->closing) {
+        /* the connection went away while the job ran */
+        free(r->data);
+        free(r);
+    } else {
+        flush(c);
+    }
+    conn_unref(c);
+}
+
+void hist_conn_reply_orphan_done(hist_reply *r)
+{
+    hist_conn_reply_ready(r);
+}

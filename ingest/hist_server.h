@@ -1,0 +1,43 @@
+/*
+ * hist_server.h: the ingest front end's only door (folder ingest/).
+ *
+ * hist_server_run() opens the data directory, listens for TCP ingest
+ * (length-prefixed protobuf frames, see docs/protocol.md) and HTTP (writes,
+ * /healthz, /metrics and the read API of query/hist_api.h) on one libuv
+ * loop, and returns after SIGTERM/SIGINT once every in-flight batch is
+ * durable and acknowledged and the database is closed.
+ */
+#ifndef HIST_SERVER_H
+#define HIST_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage/hist_storage.h"
+
+typedef struct {
+    const char *data_dir;      /* default "./historian-data" */
+    const char *http_addr;     /* "ADDR:PORT", default "127.0.0.1:9460"; "" = no HTTP */
+    const char *ingest_addr;   /* default "127.0.0.1:9461"; "" = no TCP ingest */
+    hist_io_mode io;           /* default HIST_IO_AUTO */
+    size_t memtable_bytes;     /* 0 = storage default */
+    int64_t retention_ns;      /* 0 = keep forever */
+    const char *auth_file;     /* NULL = no auth: only loopback addresses may be bound */
+    int log_level;             /* HIST_LOG_*; default HIST_LOG_INFO */
+    size_t max_frame;          /* largest TCP frame / HTTP body; default 16 MiB */
+    unsigned max_connections;  /* default 4096 */
+    size_t max_header;         /* HTTP request line + headers; default 16 KiB */
+    unsigned idle_timeout_ms;  /* idle or stalled-mid-message connections are closed; 60 s */
+    size_t writer_queue_bytes; /* backpressure: stop reading sockets above this; 64 MiB */
+    unsigned max_pipeline;     /* unanswered requests per connection before reading pauses; 64 */
+} hist_server_options;
+
+void hist_server_options_init(hist_server_options *opts);
+
+/* Runs until SIGTERM/SIGINT (a second signal exits the process at once).
+ * Prints one line with the listening addresses to stdout when ready.
+ * Returns 0 after a clean shutdown, a negative HIST_E* code when it could
+ * not start (the reason is logged). */
+int hist_server_run(const hist_server_options *opts);
+
+#endif

@@ -1,0 +1,659 @@
+/*
+ * http.c: HTTP/1.1 on the same loop, parsed by http_parser (never by hand).
+ *
+ * Keep-alive and pipelining: every complete request takes a reply slot in
+ * arrival order (conn.c), so responses leave in order even when a later
+ * request finishes first. Routes:
+ *   POST /api/v1/write   WriteRequest in (protobuf), WriteResponse out
+ *                        (protobuf, or JSON with Accept: application/json);
+ *                        200 written, 400 refused, 401/403 auth, 413 too big
+ *   GET  /healthz        "ok"
+ *   GET  /metrics        Prometheus text (metrics.c)
+ *   paths where hist_api_owns_path() is true: hist_api_handle() on the
+ *                        libuv thread pool (uv_queue_work)
+ * Limits: request line + headers <= max_header (431), body <= max_frame
+ * (413); a parse error is answered with 400 and the connection closed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "ingest/ingest.h"
+#include "query/hist_api.h"
+
+enum { H_NONE, H_CTYPE, H_ACCEPT, H_AUTH };
+
+typedef struct {
+    http_parser parser;
+    char *url;
+    size_t url_len;
+    char field[32];
+    size_t field_len;
+    bool field_overflow;
+    bool in_value;
+    int cur;
+    char *hdr[4]; /* indexed by H_* */
+    size_t hdr_len[4];
+    size_t header_bytes;
+    uint8_t *body;
+    size_t body_len, body_cap;
+    int err_status; /* set by a callback that stopped the parser */
+    const char *err_msg;
+} http_state;
+
+typedef struct {
+    uv_work_t work;
+    hist_server *srv;
+    hist_reply *reply;
+    hist_api_request req;
+    hist_api_response resp;
+    int rc;
+    char *method, *path, *query, *ctype, *accept;
+    uint8_t *body;
+} api_work;
+
+static const char *status_text(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 413:
+        return "Payload Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Status";
+    }
+}
+
+/* Fills a reply slot with a whole HTTP response. */
+static void fill_response(hist_reply *r, int status, const char *ctype, const void *body,
+                          size_t len)
+{
+    char head[512];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n",
+                     status, status_text(status), ctype, len,
+                     status == 401 ? "WWW-Authenticate: Bearer\r\n" : "",
+                     r->keep_alive ? "" : "Connection: close\r\n");
+    r->data = malloc((size_t)n + len + 1);
+    if (!r->data) {
+        r->close_after = true;
+        return;
+    }
+    memcpy(r->data, head, (size_t)n);
+    if (len)
+        memcpy(r->data + n, body, len);
+    r->len = (size_t)n + len;
+    if (!r->keep_alive)
+        r->close_after = true;
+}
+
+static void fill_error(hist_reply *r, int status, const char *msg)
+{
+    char body[512];
+    size_t k = 0;
+    k += (size_t)snprintf(body, sizeof body - 4, "{\"error\":\"");
+    for (const char *p = msg; *p && k < sizeof body - 8; p++)
+        if (*p == '"' || *p == '\\')
+            body[k++] = '\'';
+        else if ((unsigned char)*p >= 0x20)
+            body[k++] = *p;
+    k += (size_t)snprintf(body + k, sizeof body - k, "\"}");
+    fill_response(r, status, "application/json", body, k);
+}
+
+static void reply_error_now(hist_conn *c, bool keep_alive, int status, const char *msg)
+{
+    hist_reply *r = hist_conn_reply_new(c);
+    if (!r) {
+        hist_conn_close(c, "out of memory");
+        return;
+    }
+    r->keep_alive = keep_alive;
+    fill_error(r, status, msg);
+    if (!keep_alive)
+        c->stop_parsing = true;
+    hist_conn_reply_ready(r);
+}
+
+/* ---- write ---------------------------------------------------------- */
+
+static void fill_write_result(hist_reply *r, const hist_in_result *res)
+{
+    int status = res->code == 0                                         ? 200
+                 : res->code == HIST_ECLOSED || res->code == HIST_EBUSY ? 503
+                 : res->code == HIST_EIO || res->code == HIST_ENOMEM    ? 500
+                                                                        : 400;
+    if (r->json) {
+        char *s;
+        size_t n;
+        if (hist_result_to_json(res, &s, &n) == 0) {
+            fill_response(r, status, "application/json", s, n);
+            free(s);
+            return;
+        }
+    } else {
+        uint8_t *b;
+        size_t n;
+        if (hist_result_to_proto(res, 0, &b, &n) == 0) {
+            fill_response(r, status, "application/x-protobuf", b, n);
+            free(b);
+            return;
+        }
+    }
+    fill_error(r, 500, "out of memory");
+}
+
+static void on_write_done(hist_job *job)
+{
+    hist_reply *r = job->owner;
+    hist_metrics *m = &r->conn->srv->metrics;
+    if (job->result.code == 0) {
+        m->batches_accepted++;
+        m->samples_accepted += job->result.written;
+    } else {
+        m->batches_rejected++;
+    }
+    if (!r->conn->closing)
+        fill_write_result(r, &job->result);
+    hist_result_clear(&job->result);
+    free(job);
+    hist_conn_reply_ready(r);
+}
+
+static bool is_protobuf_type(const char *ct)
+{
+    if (!ct || !*ct)
+        return true;
+    return !strncasecmp(ct, "application/x-protobuf", 22) ||
+           !strncasecmp(ct, "application/protobuf", 20) ||
+           !strncasecmp(ct, "application/octet-stream", 24);
+}
+
+static void route_write(hist_conn *c, http_state *st, bool keep_alive, bool json)
+{
+    hist_server *srv = c->srv;
+    if (!is_protobuf_type(st->hdr[H_CTYPE])) {
+        reply_error_now(c, keep_alive, 415, "POST /api/v1/write takes application/x-protobuf");
+        return;
+    }
+    hist_in_batch *batch = NULL;
+    hist_in_result res;
+    srv->metrics.bytes_in += st->body_len;
+    int rc = hist_decode_request(st->body ? st->body : (const uint8_t *)"", st->body_len, &batch,
+                                 &res, NULL);
+    hist_reply *r = hist_conn_reply_new(c);
+    if (!r) {
+        free(batch);
+        hist_result_clear(&res);
+        hist_conn_close(c, "out of memory");
+        return;
+    }
+    r->keep_alive = keep_alive;
+    r->json = json;
+    if (rc < 0) {
+        srv->metrics.batches_rejected++;
+        fill_write_result(r, &res);
+        hist_result_clear(&res);
+        hist_conn_reply_ready(r);
+        return;
+    }
+    hist_job *job = calloc(1, sizeof *job);
+    if (!job) {
+        free(batch);
+        fill_error(r, 500, "out of memory");
+        hist_conn_reply_ready(r);
+        return;
+    }
+    job->batch = batch;
+    job->bytes = st->body_len;
+    job->result = res;
+    job->owner = r;
+    job->done = on_write_done;
+    hist_server_submit(srv, job);
+}
+
+/* ---- read API on the thread pool ----------------------------------- */
+
+static void api_run(uv_work_t *w)
+{
+    api_work *a = w->data;
+    a->rc = hist_api_handle(a->srv->db, &a->req, &a->resp);
+}
+
+static void api_after(uv_work_t *w, int status)
+{
+    api_work *a = w->data;
+    hist_reply *r = a->reply;
+    a->srv->api_inflight--;
+    if (!r->conn->closing) {
+        if (status == 0 && a->rc == 0)
+            fill_response(r, a->resp.status ? a->resp.status : 500,
+                          a->resp.content_type ? a->resp.content_type : "application/json",
+                          a->resp.body, a->resp.body_len);
+        else
+            fill_error(r, 500, "the request could not be answered");
+    }
+    free(a->resp.body);
+    free(a->method);
+    free(a->path);
+    free(a->query);
+    free(a->ctype);
+    free(a->accept);
+    free(a->body);
+    free(a);
+    hist_conn_reply_ready(r);
+}
+
+static void route_api(hist_conn *c, http_state *st, bool keep_alive, const char *path,
+                      const char *query, unsigned scopes)
+{
+    api_work *a = calloc(1, sizeof *a);
+    hist_reply *r = a ? hist_conn_reply_new(c) : NULL;
+    if (!r) {
+        free(a);
+        hist_conn_close(c, "out of memory");
+        return;
+    }
+    r->keep_alive = keep_alive;
+    a->srv = c->srv;
+    a->reply = r;
+    a->work.data = a;
+    a->method = strdup(http_method_str((enum http_method)st->parser.method));
+    a->path = strdup(path);
+    a->query = strdup(query);
+    a->ctype = st->hdr[H_CTYPE] ? strdup(st->hdr[H_CTYPE]) : NULL;
+    a->accept = st->hdr[H_ACCEPT] ? strdup(st->hdr[H_ACCEPT]) : NULL;
+    a->body = st->body; /* ownership moves to the work item */
+    st->body = NULL;
+    st->body_cap = 0;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    a->req.method = a->method;
+    a->req.path = a->path;
+    a->req.query = a->query;
+    a->req.content_type = a->ctype;
+    a->req.accept = a->accept;
+    a->req.body = a->body;
+    a->req.body_len = st->body_len;
+    a->req.scopes = scopes;
+    a->req.now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+    if (!a->method || !a->path || !a->query ||
+        uv_queue_work(c->srv->loop, &a->work, api_run, api_after) != 0) {
+        fill_error(r, 500, "could not queue the request");
+        free(a->method);
+        free(a->path);
+        free(a->query);
+        free(a->ctype);
+        free(a->accept);
+        free(a->body);
+        free(a);
+        hist_conn_reply_ready(r);
+        return;
+    }
+    c->srv->api_inflight++;
+}
+
+/* ---- dispatch -------------------------------------------------------- */
+
+static int hexval(int ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes src[0..n) into a new string; NULL on a bad escape or NUL. */
+static char *url_decode(const char *src, size_t n)
+{
+    char *out = malloc(n + 1);
+    size_t k = 0;
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (src[i] == '%') {
+            int hi = i + 2 < n ? hexval(src[i + 1]) : -1;
+            int lo = i + 2 < n ? hexval(src[i + 2]) : -1;
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+                free(out);
+                return NULL;
+            }
+            out[k++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            out[k++] = src[i];
+        }
+    }
+    out[k] = 0;
+    return out;
+}
+
+static unsigned request_scopes(hist_conn *c, http_state *st, bool *had_token)
+{
+    const char *auth = st->hdr[H_AUTH];
+    *had_token = false;
+    if (!c->srv->auth)
+        return hist_auth_scopes(NULL, NULL, 0);
+    if (!auth || strncasecmp(auth, "Bearer ", 7))
+        return 0;
+    const char *tok = auth + 7;
+    while (*tok == ' ')
+        tok++;
+    *had_token = true;
+    return hist_auth_scopes(c->srv->auth, tok, strlen(tok));
+}
+
+static bool allowed(hist_conn *c, bool keep_alive, unsigned scopes, unsigned need, bool had)
+{
+    if ((scopes & need) == need)
+        return true;
+    reply_error_now(c, keep_alive, had ? 403 : 401,
+                    had ? "the token lacks the scope this request needs"
+                        : "authentication required: Authorization: Bearer <token>");
+    return false;
+}
+
+static void dispatch(hist_conn *c, http_state *st)
+{
+    hist_server *srv = c->srv;
+    bool keep_alive = http_should_keep_alive(&st->parser) && !srv->draining;
+    const char *method = http_method_str((enum http_method)st->parser.method);
+    srv->metrics.http_requests++;
+    struct http_parser_url u;
+    http_parser_url_init(&u);
+    if (!st->url || http_parser_parse_url(st->url, st->url_len, 0, &u) != 0 ||
+        !(u.field_set & (1 << UF_PATH))) {
+        reply_error_now(c, keep_alive, 400, "bad request target");
+        return;
+    }
+    char *path = url_decode(st->url + u.field_data[UF_PATH].off, u.field_data[UF_PATH].len);
+    char *query = (u.field_set & (1 << UF_QUERY))
+                      ? strndup(st->url + u.field_data[UF_QUERY].off, u.field_data[UF_QUERY].len)
+                      : strdup("");
+    if (!path || !query) {
+        reply_error_now(c, keep_alive, 400, "bad percent-encoding in the path");
+        goto out;
+    }
+    bool had_token;
+    unsigned scopes = request_scopes(c, st, &had_token);
+    bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    if (!strcmp(path, "/healthz")) {
+        hist_reply *r = hist_conn_reply_new(c);
+        if (r) {
+            r->keep_alive = keep_alive;
+            fill_response(r, 200, "text/plain", "ok\n", 3);
+            hist_conn_reply_ready(r);
+        }
+    } else if (!strcmp(path, "/metrics")) {
+        if (!get) {
+            reply_error_now(c, keep_alive, 405, "GET /metrics");
+        } else if (allowed(c, keep_alive, scopes, HIST_SCOPE_READ, had_token)) {
+            char *text;
+            size_t len;
+            hist_reply *r = hist_conn_reply_new(c);
+            if (r) {
+                r->keep_alive = keep_alive;
+                if (hist_metrics_render(&srv->metrics, srv->db, &text, &len) == 0) {
+                    fill_response(r, 200, "text/plain; version=0.0.4", text, len);
+                    free(text);
+                } else {
+                    fill_error(r, 500, "out of memory");
+                }
+                hist_conn_reply_ready(r);
+            }
+        }
+    } else if (!strcmp(path, "/api/v1/write")) {
+        if (strcmp(method, "POST"))
+            reply_error_now(c, keep_alive, 405, "POST /api/v1/write");
+        else if (allowed(c, keep_alive, scopes, HIST_SCOPE_WRITE, had_token))
+            route_write(c, st, keep_alive,
+                        st->hdr[H_ACCEPT] && strstr(st->hdr[H_ACCEPT], "application/json"));
+    } else if (hist_api_owns_path(path)) {
+        if (allowed(c, keep_alive, scopes, HIST_SCOPE_READ, had_token))
+            route_api(c, st, keep_alive, path, query, scopes);
+    } else {
+        reply_error_now(c, keep_alive, 404, "no such path");
+    }
+out:
+    free(path);
+    free(query);
+}
+
+/* ---- http_parser callbacks ----------------------------------------- */
+
+static void reset_message(http_state *st)
+{
+    free(st->url);
+    st->url = NULL;
+    st->url_len = 0;
+    for (int i = 0; i < 4; i++) {
+        free(st->hdr[i]);
+        st->hdr[i] = NULL;
+        st->hdr_len[i] = 0;
+    }
+    st->field_len = 0;
+    st->field_overflow = false;
+    st->in_value = false;
+    st->cur = H_NONE;
+    st->header_bytes = 0;
+    st->body_len = 0;
+}
+
+static int append(char **buf, size_t *len, const char *at, size_t n)
+{
+    char *grown = realloc(*buf, *len + n + 1);
+    if (!grown)
+        return -1;
+    memcpy(grown + *len, at, n);
+    *len += n;
+    grown[*len] = 0;
+    *buf = grown;
+    return 0;
+}
+
+static int count_header(http_parser *p, size_t n)
+{
+    hist_conn *c = p->data;
+    http_state *st = c->proto_state;
+    st->header_bytes += n;
+    if (st->header_bytes > c->srv->opts.max_header) {
+        st->err_status = 431;
+        st->err_msg = "request line and headers exceed the limit";
+        return -1;
+    }
+    return 0;
+}
+
+static int on_message_begin(http_parser *p)
+{
+    hist_conn *c = p->data;
+    reset_message(c->proto_state);
+    c->msg_start_ms = hist_now_ms();
+    return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t n)
+{
+    hist_conn *c = p->data;
+    http_state *st = c->proto_state;
+    if (count_header(p, n))
+        return -1;
+    return append(&st->url, &st->url_len, at, n);
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t n)
+{
+    hist_conn *c = p->data;
+    http_state *st = c->proto_state;
+    if (count_header(p, n))
+        return -1;
+    if (st->in_value) {
+        st->in_value = false;
+        st->field_len = 0;
+        st->field_overflow = false;
+    }
+    if (st->field_len + n >= sizeof st->field) {
+        st->field_overflow = true;
+        return 0;
+    }
+    memcpy(st->field + st->field_len, at, n);
+    st->field_len += n;
+    st->field[st->field_len] = 0;
+    return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t n)
+{
+    hist_conn *c = p->data;
+    http_state *st = c->proto_state;
+    if (count_header(p, n))
+        return -1;
+    if (!st->in_value) {
+        st->in_value = true;
+        st->cur = H_NONE;
+        if (!st->field_overflow) {
+            if (!strcasecmp(st->field, "Content-Type"))
+                st->cur = H_CTYPE;
+            else if (!strcasecmp(st->field, "Accept"))
+                st->cur = H_ACCEPT;
+            else if (!strcasecmp(st->field, "Authorization"))
+                st->cur = H_AUTH;
+        }
+        if (st->cur != H_NONE) { /* a repeated header: the last one counts */
+            free(st->hdr[st->cur]);
+            st->hdr[st->cur] = NULL;
+            st->hdr_len[st->cur] = 0;
+        }
+    }
+    if (st->cur == H_NONE)
+        return 0;
+    return append(&st->hdr[st->cur], &st->hdr_len[st->cur], at, n);
+}
+
+static int on_headers_complete(http_parser *p)
+{
+    hist_conn *c = p->data;
+    http_state *st = c->proto_state;
+    if (p->content_length != ULLONG_MAX && p->content_length > c->srv->opts.max_frame) {
+        st->err_status = 413;
+        st->err_msg = "request body exceeds the limit";
+        return -1;
+    }
+    if (p->upgrade || p->method == HTTP_CONNECT) {
+        st->err_status = 400;
+        st->err_msg = "upgrade and CONNECT are not supported";
+        return -1;
+    }
+    return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t n)
+{
+    hist_conn *c = p->data;
+    http_state *st = c->proto_state;
+    if (st->body_len + n > c->srv->opts.max_frame) {
+        st->err_status = 413;
+        st->err_msg = "request body exceeds the limit";
+        return -1;
+    }
+    if (st->body_len + n > st->body_cap) {
+        size_t cap = st->body_cap ? st->body_cap : 4096;
+        while (cap < st->body_len + n)
+            cap *= 2;
+        if (p->content_length != ULLONG_MAX && cap < st->body_len + n + p->content_length)
+            cap = st->body_len + n + p->content_length;
+        uint8_t *grown = realloc(st->body, cap);
+        if (!grown)
+            return -1;
+        st->body = grown;
+        st->body_cap = cap;
+    }
+    memcpy(st->body + st->body_len, at, n);
+    st->body_len += n;
+    return 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+    hist_conn *c = p->data;
+    http_state *st = c->proto_state;
+    c->msg_start_ms = 0;
+    dispatch(c, st);
+    reset_message(st);
+    /* a response that closes the connection ends the parsing too */
+    return c->stop_parsing || c->closing ? -1 : 0;
+}
+
+static const http_parser_settings settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+int hist_http_init_state(hist_conn *c)
+{
+    http_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return HIST_ENOMEM;
+    http_parser_init(&st->parser, HTTP_REQUEST);
+    st->parser.data = c;
+    c->proto_state = st;
+    return 0;
+}
+
+void hist_http_on_data(hist_conn *c, size_t off, size_t n)
+{
+    http_state *st = c->proto_state;
+    size_t used = http_parser_execute(&st->parser, &settings, (const char *)c->in + off, n);
+    if (c->closing || c->stop_parsing)
+        return;
+    enum http_errno e = HTTP_PARSER_ERRNO(&st->parser);
+    if (e != HPE_OK || (used != n && !st->parser.upgrade)) {
+        char msg[160];
+        int status = st->err_status ? st->err_status : 400;
+        snprintf(msg, sizeof msg, "%s", st->err_msg ? st->err_msg : http_errno_description(e));
+        if (e == HPE_HEADER_OVERFLOW)
+            status = 431;
+        reply_error_now(c, false, status, msg);
+    }
+}
+
+void hist_http_free_state(hist_conn *c)
+{
+    http_state *st = c->proto_state;
+    if (!st)
+        return;
+    reset_message(st);
+    free(st->body);
+    free(st);
+    c->proto_state = NULL;
+}

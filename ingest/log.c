@@ -1,0 +1,62 @@
+/*
+ * log.c: one-line leveled logging to stderr for the server.
+ *
+ * Format: "2026-11-22T04:30:00.123Z INFO message". Connections log one line
+ * at open and one at close (info); nothing is ever logged per sample or per
+ * batch above debug level, so logging cannot become the bottleneck.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "ingest/ingest.h"
+
+static const char *const level_names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
+
+static void log_line(int level, const char *msg)
+{
+    struct timespec now;
+    struct tm tm;
+    char stamp[32];
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &tm);
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (level < HIST_LOG_ERROR)
+        level = HIST_LOG_ERROR;
+    if (level > HIST_LOG_DEBUG)
+        level = HIST_LOG_DEBUG;
+    /* One fprintf per line: stderr is unbuffered, so the line is written
+     * in one go and lines from the writer thread do not interleave. */
+    fprintf(stderr, "%s.%03ldZ %s %s\n", stamp, now.tv_nsec / 1000000, level_names[level], msg);
+}
+
+void hist_log(const hist_logger *lg, int level, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    if (lg && level > lg->level)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    log_line(level, msg);
+}
+
+void hist_log_storage(void *ctx, int level, const char *msg)
+{
+    const hist_logger *lg = ctx;
+    if (lg && level > lg->level)
+        return;
+    log_line(level, msg);
+}
+
+int hist_log_level_parse(const char *name)
+{
+    for (int i = 0; i < 4; i++)
+        if (!strcasecmp(name, level_names[i]))
+            return i;
+    if (!strcasecmp(name, "warning"))
+        return HIST_LOG_WARN;
+    return -1;
+}

@@ -1,0 +1,355 @@
+/*
+ * server.c: the loop, the listeners, signals and shutdown.
+ *
+ * Startup: open the data directory (recovery runs here), start the writer
+ * thread, bind the HTTP and TCP ingest listeners, print one line with the
+ * addresses. Without a tokens file only loopback addresses may be bound:
+ * an unauthenticated historian must not be reachable from the network.
+ *
+ * Shutdown (first SIGTERM/SIGINT): stop accepting, stop reading, let every
+ * in-flight batch reach its group commit and its ack leave, then close the
+ * connections, stop the writer and close the database (which seals the
+ * memtable). A second signal exits at once: acknowledged data is in the WAL
+ * already, so nothing acknowledged is lost.
+ *
+ * A once-a-second sweep closes connections idle for idle_timeout_ms, and
+ * connections stuck that long in the middle of a message (slow clients).
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ingest/ingest.h"
+
+#define DRAIN_LIMIT_MS 10000
+
+uint64_t hist_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void hist_server_options_init(hist_server_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->data_dir = "./historian-data";
+    o->http_addr = "127.0.0.1:9460";
+    o->ingest_addr = "127.0.0.1:9461";
+    o->io = HIST_IO_AUTO;
+    o->log_level = HIST_LOG_INFO;
+    o->max_frame = 16u << 20;
+    o->max_connections = 4096;
+    o->max_header = 16u << 10;
+    o->idle_timeout_ms = 60000;
+    o->writer_queue_bytes = 64u << 20;
+    o->max_pipeline = 64;
+}
+
+/* "ADDR:PORT", "[v6]:PORT" or "localhost:PORT" -> sockaddr. */
+static int parse_addr(const char *text, struct sockaddr_storage *out)
+{
+    char host[128];
+    const char *colon = strrchr(text, ':');
+    if (!colon || colon == text || (size_t)(colon - text) >= sizeof host)
+        return HIST_EINVAL;
+    memcpy(host, text, (size_t)(colon - text));
+    host[colon - text] = 0;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || end == colon + 1 || port < 0 || port > 65535)
+        return HIST_EINVAL;
+    if (!strcmp(host, "localhost"))
+        strcpy(host, "127.0.0.1");
+    if (host[0] == '[') {
+        size_t n = strlen(host);
+        if (host[n - 1] != ']')
+            return HIST_EINVAL;
+        host[n - 1] = 0;
+        return uv_ip6_addr(host + 1, (int)port, (struct sockaddr_in6 *)out) ? HIST_EINVAL : 0;
+    }
+    return uv_ip4_addr(host, (int)port, (struct sockaddr_in *)out) ? HIST_EINVAL : 0;
+}
+
+static bool is_loopback(const struct sockaddr_storage *a)
+{
+    if (a->ss_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr) >> 24) == 127;
+    if (a->ss_family == AF_INET6) {
+        const struct in6_addr *x = &((const struct sockaddr_in6 *)a)->sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(x);
+    }
+    return false;
+}
+
+static void addr_text(const struct sockaddr *sa, char *out, size_t len)
+{
+    char ip[64] = "?";
+    int port = 0;
+    if (sa->sa_family == AF_INET) {
+        uv_ip4_name((const struct sockaddr_in *)sa, ip, sizeof ip);
+        port = ntohs(((const struct sockaddr_in *)sa)->sin_port);
+        snprintf(out, len, "%s:%d", ip, port);
+    } else if (sa->sa_family == AF_INET6) {
+        uv_ip6_name((const struct sockaddr_in6 *)sa, ip, sizeof ip);
+        port = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+        snprintf(out, len, "[%s]:%d", ip, port);
+    } else {
+        snprintf(out, len, "?");
+    }
+}
+
+void hist_server_submit(hist_server *srv, hist_job *job)
+{
+    size_t queued = hist_writer_submit(srv->writer, job);
+    if (queued > srv->opts.writer_queue_bytes && !srv->paused) {
+        srv->paused = true;
+        srv->metrics.backpressure_pauses++;
+        hist_server_update_reading_all(srv);
+    }
+}
+
+static void on_writer_drain(void *ctx)
+{
+    hist_server *srv = ctx;
+    if (srv->paused && hist_writer_queued_bytes(srv->writer) < srv->opts.writer_queue_bytes / 2) {
+        srv->paused = false;
+        hist_server_update_reading_all(srv);
+    }
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    hist_server *srv = listener->data;
+    if (status < 0 || srv->draining)
+        return;
+    int kind = listener == (uv_stream_t *)&srv->tcp_listener ? HIST_CONN_TCP : HIST_CONN_HTTP;
+    hist_conn *c = hist_conn_new(srv, kind);
+    if (!c)
+        return;
+    uv_tcp_init(srv->loop, &c->tcp);
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+        c->closing = true;
+        uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
+        return;
+    }
+    srv->metrics.connections_total++;
+    if (srv->metrics.connections_open >= srv->opts.max_connections ||
+        (kind == HIST_CONN_HTTP && hist_http_init_state(c) < 0)) {
+        srv->metrics.connections_refused++;
+        hist_log(&srv->log, HIST_LOG_DEBUG, "connection refused: limit of %u reached",
+                 srv->opts.max_connections);
+        c->closing = true;
+        hist_http_free_state(c);
+        uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
+        return;
+    }
+    struct sockaddr_storage peer;
+    int plen = sizeof peer;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&peer, &plen) == 0)
+        addr_text((struct sockaddr *)&peer, c->peer, sizeof c->peer);
+    uv_tcp_nodelay(&c->tcp, 1);
+    hist_conn_start(c);
+}
+
+static int listen_on(hist_server *srv, uv_tcp_t *h, const char *addr, char *bound, size_t blen)
+{
+    struct sockaddr_storage sa;
+    if (parse_addr(addr, &sa) < 0) {
+        hist_log(&srv->log, HIST_LOG_ERROR, "bad address '%s' (want ADDR:PORT)", addr);
+        return HIST_EINVAL;
+    }
+    if (!srv->auth && !is_loopback(&sa)) {
+        hist_log(&srv->log, HIST_LOG_ERROR,
+                 "refusing to listen on %s without a tokens file (--auth-file): "
+                 "only loopback addresses may be bound unauthenticated",
+                 addr);
+        return HIST_EAUTH;
+    }
+    uv_tcp_init(srv->loop, h);
+    h->data = srv;
+    int rc = uv_tcp_bind(h, (struct sockaddr *)&sa, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)h, 1024, on_connection);
+    if (rc != 0) {
+        hist_log(&srv->log, HIST_LOG_ERROR, "cannot listen on %s: %s", addr, uv_strerror(rc));
+        return HIST_EIO;
+    }
+    struct sockaddr_storage got;
+    int glen = sizeof got;
+    uv_tcp_getsockname(h, (struct sockaddr *)&got, &glen);
+    addr_text((struct sockaddr *)&got, bound, blen);
+    return 0;
+}
+
+static bool drained(hist_server *srv)
+{
+    if (hist_writer_inflight(srv->writer) || srv->api_inflight)
+        return false;
+    for (hist_conn *c = srv->conns; c; c = c->next)
+        if (c->pending || c->tcp.write_queue_size)
+            return false;
+    return true;
+}
+
+static void finish_shutdown(hist_server *srv)
+{
+    while (srv->conns)
+        hist_conn_close(srv->conns, "server shutting down");
+    hist_writer_stop(srv->writer);
+    uv_close((uv_handle_t *)&srv->sweep, NULL);
+    uv_close((uv_handle_t *)&srv->sigint, NULL);
+    uv_close((uv_handle_t *)&srv->sigterm, NULL);
+}
+
+static void on_sweep(uv_timer_t *t)
+{
+    hist_server *srv = t->data;
+    uint64_t now = hist_now_ms();
+    if (srv->draining) {
+        if (drained(srv) || now > srv->drain_deadline_ms) {
+            if (!drained(srv))
+                hist_log(&srv->log, HIST_LOG_WARN, "shutdown: gave up waiting for slow clients");
+            uv_timer_stop(t);
+            finish_shutdown(srv);
+        }
+        return;
+    }
+    uint64_t limit = srv->opts.idle_timeout_ms;
+    for (hist_conn *c = srv->conns, *next; c; c = next) {
+        next = c->next;
+        if (c->msg_start_ms && now - c->msg_start_ms > limit)
+            hist_conn_close(c, "message incomplete for too long (slow client)");
+        else if (!c->pending && !c->msg_start_ms && now - c->last_activity_ms > limit)
+            hist_conn_close(c, "idle timeout");
+    }
+}
+
+static void begin_shutdown(hist_server *srv)
+{
+    hist_log(&srv->log, HIST_LOG_INFO, "shutting down: finishing in-flight batches");
+    srv->draining = true;
+    srv->drain_deadline_ms = hist_now_ms() + DRAIN_LIMIT_MS;
+    if (srv->http_on)
+        uv_close((uv_handle_t *)&srv->http_listener, NULL);
+    if (srv->tcp_on)
+        uv_close((uv_handle_t *)&srv->tcp_listener, NULL);
+    srv->http_on = srv->tcp_on = false;
+    hist_server_update_reading_all(srv);
+    uv_timer_start(&srv->sweep, on_sweep, 0, 20);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    hist_server *srv = h->data;
+    if (++srv->signals > 1) {
+        hist_log(&srv->log, HIST_LOG_WARN, "second signal: exiting now");
+        _exit(1);
+    }
+    hist_log(&srv->log, HIST_LOG_INFO, "signal %d", signum);
+    begin_shutdown(srv);
+}
+
+static void close_any(uv_handle_t *h, void *arg)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+int hist_server_run(const hist_server_options *opts)
+{
+    hist_server *srv = calloc(1, sizeof *srv);
+    uv_loop_t loop;
+    int rc;
+    char http_bound[80] = "-", tcp_bound[80] = "-";
+    if (!srv)
+        return HIST_ENOMEM;
+    srv->opts = *opts;
+    srv->log.level = opts->log_level;
+    srv->loop = &loop;
+    if (!srv->opts.max_pipeline)
+        srv->opts.max_pipeline = 64;
+    signal(SIGPIPE, SIG_IGN);
+    uv_loop_init(&loop);
+
+    if (opts->auth_file) {
+        char err[256];
+        rc = hist_auth_load(opts->auth_file, &srv->auth, err, sizeof err);
+        if (rc < 0) {
+            hist_log(&srv->log, HIST_LOG_ERROR, "%s", err);
+            goto fail_loop;
+        }
+    }
+    hist_db_options dbo;
+    hist_db_options_init(&dbo);
+    dbo.dir = opts->data_dir;
+    dbo.io = opts->io;
+    if (opts->memtable_bytes)
+        dbo.memtable_bytes = opts->memtable_bytes;
+    dbo.retention_ns = opts->retention_ns;
+    dbo.log = hist_log_storage;
+    dbo.log_ctx = &srv->log;
+    dbo.log_level = opts->log_level;
+    rc = hist_db_open(&dbo, &srv->db);
+    if (rc < 0) {
+        hist_log(&srv->log, HIST_LOG_ERROR, "cannot open data directory %s: %s", opts->data_dir,
+                 hist_strerror(rc));
+        goto fail_loop;
+    }
+    rc = hist_writer_start(&loop, srv->db, &srv->log, &srv->writer);
+    if (rc < 0)
+        goto fail_db;
+    hist_writer_on_drain(srv->writer, on_writer_drain, srv);
+    if (opts->http_addr && *opts->http_addr) {
+        rc = listen_on(srv, &srv->http_listener, opts->http_addr, http_bound, sizeof http_bound);
+        srv->http_on = true;
+        if (rc < 0)
+            goto fail_listen;
+    }
+    if (opts->ingest_addr && *opts->ingest_addr) {
+        rc = listen_on(srv, &srv->tcp_listener, opts->ingest_addr, tcp_bound, sizeof tcp_bound);
+        srv->tcp_on = true;
+        if (rc < 0)
+            goto fail_listen;
+    }
+    uv_signal_init(&loop, &srv->sigint);
+    uv_signal_init(&loop, &srv->sigterm);
+    srv->sigint.data = srv->sigterm.data = srv;
+    uv_signal_start(&srv->sigint, on_signal, SIGINT);
+    uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
+    uv_timer_init(&loop, &srv->sweep);
+    srv->sweep.data = srv;
+    uv_timer_start(&srv->sweep, on_sweep, 1000, 1000);
+
+    hist_db_stats st;
+    const char *io = hist_db_get_stats(srv->db, &st) == 0 && st.io_backend ? st.io_backend : "?";
+    printf("historiand listening http=%s ingest=%s data=%s io=%s auth=%s\n", http_bound, tcp_bound,
+           opts->data_dir, io, srv->auth ? "tokens" : "off(loopback only)");
+    fflush(stdout);
+
+    uv_run(&loop, UV_RUN_DEFAULT);
+    rc = hist_db_close(srv->db);
+    if (rc < 0)
+        hist_log(&srv->log, HIST_LOG_ERROR, "closing the database: %s", hist_strerror(rc));
+    else
+        hist_log(&srv->log, HIST_LOG_INFO, "stopped cleanly");
+    uv_loop_close(&loop);
+    hist_auth_free(srv->auth);
+    free(srv);
+    return rc < 0 ? rc : 0;
+
+fail_listen:
+    hist_writer_stop(srv->writer);
+    uv_walk(&loop, close_any, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+fail_db:
+    hist_db_close(srv->db);
+fail_loop:
+    uv_loop_close(&loop);
+    hist_auth_free(srv->auth);
+    free(srv);
+    return rc;
+}

@@ -1,0 +1,340 @@
+/*
+ * writer.c: the storage writer thread and its group commit.
+ *
+ * The loop thread queues decoded batches (hist_writer_submit). The writer
+ * takes everything queued at once, resolves tag names to ids (creating
+ * tags on first write), calls hist_db_write() for each batch, then ONE
+ * hist_db_sync() for the highest LSN: every batch of the round shares that
+ * fdatasync. Only then are the jobs posted back to the loop (uv_async_send),
+ * whose done callbacks send the acknowledgements. So an ack always means
+ * "durable".
+ *
+ * Atomicity (docs/protocol.md): tags are first looked up without creating
+ * them; if any series conflicts with an existing tag's type, nothing is
+ * created or written. Only then are missing tags created and the batch
+ * written as one WAL record.
+ *
+ * The name -> (id, type) cache is touched by the writer thread only.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ingest/ingest.h"
+
+typedef struct {
+    char *name;
+    uint32_t id;
+    hist_type type;
+} tag_slot;
+
+struct hist_writer {
+    uv_thread_t thread;
+    uv_mutex_t mu;
+    uv_cond_t cv;
+    hist_job *q_head, *q_tail; /* waiting for the writer */
+    hist_job *d_head, *d_tail; /* done, waiting for the loop */
+    size_t queued_bytes;
+    unsigned inflight;
+    bool stop;
+    uv_async_t async;
+    hist_db *db;
+    const hist_logger *log;
+    hist_writer_drained_fn on_drain;
+    void *on_drain_ctx;
+    /* writer-thread only */
+    tag_slot *cache;
+    size_t cache_cap, cache_used;
+};
+
+static uint64_t hash_name(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211u;
+    return h;
+}
+
+static tag_slot *cache_find(hist_writer *w, const char *name, size_t len)
+{
+    if (!w->cache_cap)
+        return NULL;
+    for (size_t i = hash_name(name, len) & (w->cache_cap - 1);; i = (i + 1) & (w->cache_cap - 1)) {
+        tag_slot *s = &w->cache[i];
+        if (!s->name)
+            return NULL;
+        if (!strcmp(s->name, name))
+            return s;
+    }
+}
+
+static void cache_put(hist_writer *w, const char *name, size_t len, uint32_t id, hist_type type)
+{
+    if ((w->cache_used + 1) * 2 > w->cache_cap) {
+        size_t cap = w->cache_cap ? w->cache_cap * 2 : 1024;
+        tag_slot *fresh = calloc(cap, sizeof *fresh);
+        if (!fresh)
+            return; /* the cache is only a shortcut */
+        for (size_t i = 0; i < w->cache_cap; i++) {
+            tag_slot *s = &w->cache[i];
+            if (!s->name)
+                continue;
+            size_t j = hash_name(s->name, strlen(s->name)) & (cap - 1);
+            while (fresh[j].name)
+                j = (j + 1) & (cap - 1);
+            fresh[j] = *s;
+        }
+        free(w->cache);
+        w->cache = fresh;
+        w->cache_cap = cap;
+    }
+    size_t j = hash_name(name, len) & (w->cache_cap - 1);
+    while (w->cache[j].name)
+        j = (j + 1) & (w->cache_cap - 1);
+    w->cache[j].name = strndup(name, len);
+    if (!w->cache[j].name)
+        return;
+    w->cache[j].id = id;
+    w->cache[j].type = type;
+    w->cache_used++;
+}
+
+/* Resolves every series' tag; returns 0 or the error recorded in res. */
+static int resolve_tags(hist_writer *w, const hist_in_batch *b, uint32_t *ids, hist_in_result *res)
+{
+    bool missing = false;
+    for (size_t i = 0; i < b->nseries; i++) {
+        const hist_in_series *s = &b->series[i];
+        ids[i] = 0;
+        if (s->n == 0)
+            continue; /* an empty series creates nothing */
+        tag_slot *c = cache_find(w, s->name, s->name_len);
+        int rc;
+        if (c) {
+            if (c->type != s->type)
+                hist_result_add_series_error(res, (uint32_t)i, s->name, HIST_ETYPE,
+                                             "type conflict: tag is %s, series has %s values",
+                                             hist_type_name(c->type), hist_type_name(s->type));
+            else
+                ids[i] = c->id;
+            continue;
+        }
+        rc = hist_tag_resolve(w->db, s->name, s->name_len, s->type, false, &ids[i]);
+        if (rc == 0) {
+            cache_put(w, s->name, s->name_len, ids[i], s->type);
+        } else if (rc == HIST_ENOTFOUND) {
+            missing = true;
+        } else if (rc == HIST_ETYPE) {
+            hist_tag_info info;
+            const char *have = hist_tag_by_name(w->db, s->name, &info) == 0
+                                   ? hist_type_name(info.type)
+                                   : "another type";
+            hist_result_add_series_error(res, (uint32_t)i, s->name, HIST_ETYPE,
+                                         "type conflict: tag is %s, series has %s values", have,
+                                         hist_type_name(s->type));
+        } else {
+            hist_result_add_series_error(res, (uint32_t)i, s->name, rc, "tag lookup failed: %s",
+                                         hist_strerror(rc));
+        }
+    }
+    if (res->code || !missing)
+        return res->code;
+    for (size_t i = 0; i < b->nseries; i++) {
+        const hist_in_series *s = &b->series[i];
+        if (s->n == 0 || ids[i])
+            continue;
+        int rc = hist_tag_resolve(w->db, s->name, s->name_len, s->type, true, &ids[i]);
+        if (rc == 0)
+            cache_put(w, s->name, s->name_len, ids[i], s->type);
+        else
+            hist_result_add_series_error(res, (uint32_t)i, s->name, rc, "tag creation failed: %s",
+                                         rc == HIST_ENOTFOUND ? "unknown tag, auto-create is off"
+                                                              : hist_strerror(rc));
+    }
+    return res->code;
+}
+
+/* Writes one batch; returns its LSN (0 when nothing was written). */
+static uint64_t write_batch(hist_writer *w, hist_job *job)
+{
+    hist_in_batch *b = job->batch;
+    hist_in_result *res = &job->result;
+    res->batch_id = b->batch_id;
+    uint32_t *ids = calloc(b->nseries + 1, sizeof *ids);
+    hist_series *series = calloc(b->nseries + 1, sizeof *series);
+    uint64_t lsn = 0;
+    if (!ids || !series) {
+        hist_result_set_error(res, HIST_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (resolve_tags(w, b, ids, res) < 0)
+        goto out;
+    size_t n = 0;
+    for (size_t i = 0; i < b->nseries; i++) {
+        if (b->series[i].n == 0)
+            continue;
+        series[n].tag = ids[i];
+        series[n].n = b->series[i].n;
+        series[n].ts = b->series[i].ts;
+        series[n].v = b->series[i].v;
+        series[n].q = b->series[i].q;
+        n++;
+    }
+    if (n) {
+        int rc = hist_db_write(w->db, series, n, &lsn);
+        if (rc < 0) {
+            hist_result_set_error(res, rc, "storage refused the batch: %s", hist_strerror(rc));
+            lsn = 0;
+            goto out;
+        }
+    }
+    res->written = b->samples;
+out:
+    free(ids);
+    free(series);
+    return lsn;
+}
+
+static void writer_main(void *arg)
+{
+    hist_writer *w = arg;
+    for (;;) {
+        uv_mutex_lock(&w->mu);
+        while (!w->q_head && !w->stop)
+            uv_cond_wait(&w->cv, &w->mu);
+        hist_job *jobs = w->q_head;
+        w->q_head = w->q_tail = NULL;
+        bool stop = w->stop;
+        uv_mutex_unlock(&w->mu);
+        if (!jobs && stop)
+            break;
+
+        uint64_t max_lsn = 0;
+        size_t bytes = 0;
+        hist_job *last = NULL;
+        for (hist_job *j = jobs; j; j = j->next) {
+            uint64_t lsn = write_batch(w, j);
+            if (lsn > max_lsn)
+                max_lsn = lsn;
+            free(j->batch);
+            j->batch = NULL;
+            bytes += j->bytes;
+            last = j;
+        }
+        /* group commit: one sync for the whole round */
+        if (max_lsn) {
+            int rc = hist_db_sync(w->db, max_lsn);
+            if (rc < 0) {
+                hist_log(w->log, HIST_LOG_ERROR, "WAL sync failed: %s", hist_strerror(rc));
+                for (hist_job *j = jobs; j; j = j->next)
+                    if (j->result.code == 0)
+                        hist_result_set_error(&j->result, rc, "not durable: %s", hist_strerror(rc));
+            }
+        }
+        uv_mutex_lock(&w->mu);
+        if (w->d_tail)
+            w->d_tail->next = jobs;
+        else
+            w->d_head = jobs;
+        w->d_tail = last;
+        w->queued_bytes -= bytes;
+        uv_mutex_unlock(&w->mu);
+        uv_async_send(&w->async);
+    }
+}
+
+static void on_async(uv_async_t *handle)
+{
+    hist_writer *w = handle->data;
+    uv_mutex_lock(&w->mu);
+    hist_job *jobs = w->d_head;
+    w->d_head = w->d_tail = NULL;
+    uv_mutex_unlock(&w->mu);
+    while (jobs) {
+        hist_job *next = jobs->next;
+        w->inflight--;
+        jobs->next = NULL;
+        jobs->done(jobs); /* frees the job */
+        jobs = next;
+    }
+    if (w->on_drain)
+        w->on_drain(w->on_drain_ctx);
+}
+
+int hist_writer_start(uv_loop_t *loop, hist_db *db, const hist_logger *lg, hist_writer **out)
+{
+    hist_writer *w = calloc(1, sizeof *w);
+    if (!w)
+        return HIST_ENOMEM;
+    w->db = db;
+    w->log = lg;
+    if (uv_mutex_init(&w->mu) || uv_cond_init(&w->cv)) {
+        free(w);
+        return HIST_ENOMEM;
+    }
+    uv_async_init(loop, &w->async, on_async);
+    w->async.data = w;
+    if (uv_thread_create(&w->thread, writer_main, w)) {
+        uv_close((uv_handle_t *)&w->async, NULL);
+        return HIST_ENOMEM;
+    }
+    *out = w;
+    return 0;
+}
+
+size_t hist_writer_submit(hist_writer *w, hist_job *job)
+{
+    job->next = NULL;
+    w->inflight++;
+    uv_mutex_lock(&w->mu);
+    if (w->q_tail)
+        w->q_tail->next = job;
+    else
+        w->q_head = job;
+    w->q_tail = job;
+    w->queued_bytes += job->bytes;
+    size_t q = w->queued_bytes;
+    uv_cond_signal(&w->cv);
+    uv_mutex_unlock(&w->mu);
+    return q;
+}
+
+size_t hist_writer_queued_bytes(hist_writer *w)
+{
+    uv_mutex_lock(&w->mu);
+    size_t q = w->queued_bytes;
+    uv_mutex_unlock(&w->mu);
+    return q;
+}
+
+unsigned hist_writer_inflight(hist_writer *w)
+{
+    return w->inflight;
+}
+
+void hist_writer_on_drain(hist_writer *w, hist_writer_drained_fn fn, void *ctx)
+{
+    w->on_drain = fn;
+    w->on_drain_ctx = ctx;
+}
+
+static void free_writer(uv_handle_t *h)
+{
+    hist_writer *w = h->data;
+    for (size_t i = 0; i < w->cache_cap; i++)
+        free(w->cache[i].name);
+    free(w->cache);
+    uv_mutex_destroy(&w->mu);
+    uv_cond_destroy(&w->cv);
+    free(w);
+}
+
+void hist_writer_stop(hist_writer *w)
+{
+    uv_mutex_lock(&w->mu);
+    w->stop = true;
+    uv_cond_signal(&w->cv);
+    uv_mutex_unlock(&w->mu);
+    uv_thread_join(&w->thread);
+    on_async(&w->async); /* deliver what finished after the last wakeup */
+    uv_close((uv_handle_t *)&w->async, free_writer);
+}

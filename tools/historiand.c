@@ -1,0 +1,244 @@
+/*
+ * historiand.c: the historian server process.
+ *
+ * With no arguments it runs the embedded default: data in ./historian-data,
+ * HTTP on 127.0.0.1:9460, TCP ingest on 127.0.0.1:9461. Options may also
+ * come from --config FILE (key=value lines named like the flags, without
+ * the dashes); flags given on the command line win. Everything else is in
+ * ingest/ (hist_server_run).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ingest/hist_server.h"
+
+/* Strings from the config file live as long as the process. */
+typedef struct {
+    hist_server_options o;
+    int log_level_set;
+} config;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: historiand [options]\n"
+            "  --data DIR          data directory (default ./historian-data)\n"
+            "  --http ADDR:PORT    HTTP listener (default 127.0.0.1:9460; '' = off)\n"
+            "  --ingest ADDR:PORT  TCP ingest listener (default 127.0.0.1:9461; '' = off)\n"
+            "  --io MODE           uring | sync | auto (default auto)\n"
+            "  --memtable-mb N     memory budget of unsealed samples (default 256)\n"
+            "  --retention DUR     drop data older than DUR (30d, 12h, 90m, 1y; default keep)\n"
+            "  --auth-file FILE    tokens file: lines 'token read|write|admin[,...]';\n"
+            "                      without it only loopback addresses may be bound\n"
+            "  --log-level LEVEL   error | warn | info | debug (default info)\n"
+            "  --max-frame BYTES   largest TCP frame / HTTP body (default 16777216)\n"
+            "  --max-connections N (default 4096)\n"
+            "  --idle-timeout S    close idle or stalled connections after S seconds (60)\n"
+            "  --config FILE       key=value lines with the options above (flags win)\n"
+            "  --help\n");
+}
+
+/* "30d" -> ns; units s, m, h, d, w, y (365 d). */
+static int parse_duration(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || v < 0)
+        return -1;
+    double mult;
+    switch (*end) {
+    case 's':
+        mult = 1;
+        break;
+    case 'm':
+        mult = 60;
+        break;
+    case 'h':
+        mult = 3600;
+        break;
+    case 'd':
+        mult = 86400;
+        break;
+    case 'w':
+        mult = 7 * 86400;
+        break;
+    case 'y':
+        mult = 365 * 86400.0;
+        break;
+    default:
+        return -1;
+    }
+    if (end[1])
+        return -1;
+    double ns = v * mult * 1e9;
+    if (ns > 9e18)
+        return -1;
+    *out = (int64_t)ns;
+    return 0;
+}
+
+static int parse_size(const char *s, unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int level_of(const char *s)
+{
+    static const char *const names[] = {"error", "warn", "info", "debug"};
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(s, names[i]))
+            return i;
+    return -1;
+}
+
+/* Applies one option; key without dashes. Returns 0 or -1 (message printed). */
+static int apply(config *c, const char *key, const char *val)
+{
+    unsigned long long n;
+    hist_server_options *o = &c->o;
+    if (!strcmp(key, "data")) {
+        o->data_dir = val;
+    } else if (!strcmp(key, "http")) {
+        o->http_addr = val;
+    } else if (!strcmp(key, "ingest")) {
+        o->ingest_addr = val;
+    } else if (!strcmp(key, "io")) {
+        if (!strcmp(val, "uring"))
+            o->io = HIST_IO_URING;
+        else if (!strcmp(val, "sync"))
+            o->io = HIST_IO_SYNC;
+        else if (!strcmp(val, "auto"))
+            o->io = HIST_IO_AUTO;
+        else
+            goto bad;
+    } else if (!strcmp(key, "memtable-mb")) {
+        if (parse_size(val, &n) || n == 0 || n > (1ull << 20))
+            goto bad;
+        o->memtable_bytes = (size_t)n << 20;
+    } else if (!strcmp(key, "retention")) {
+        if (parse_duration(val, &o->retention_ns))
+            goto bad;
+    } else if (!strcmp(key, "auth-file")) {
+        o->auth_file = val;
+    } else if (!strcmp(key, "log-level")) {
+        if ((o->log_level = level_of(val)) < 0)
+            goto bad;
+    } else if (!strcmp(key, "max-frame")) {
+        if (parse_size(val, &n) || n < 64 || n > (1ull << 30))
+            goto bad;
+        o->max_frame = (size_t)n;
+    } else if (!strcmp(key, "max-connections")) {
+        if (parse_size(val, &n) || n == 0 || n > 1000000)
+            goto bad;
+        o->max_connections = (unsigned)n;
+    } else if (!strcmp(key, "idle-timeout")) {
+        if (parse_size(val, &n) || n == 0 || n > 86400)
+            goto bad;
+        o->idle_timeout_ms = (unsigned)n * 1000;
+    } else {
+        fprintf(stderr, "historiand: unknown option '%s'\n", key);
+        return -1;
+    }
+    return 0;
+bad:
+    fprintf(stderr, "historiand: bad value '%s' for %s\n", val, key);
+    return -1;
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
+        *--e = 0;
+    return s;
+}
+
+static int load_config(config *c, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "historiand: cannot open %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char line[1024];
+    int lineno = 0, rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        lineno++;
+        char *s = trim(line);
+        if (!*s || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            fprintf(stderr, "historiand: %s:%d: expected key=value\n", path, lineno);
+            rc = -1;
+            break;
+        }
+        *eq = 0;
+        char *val = strdup(trim(eq + 1)); /* lives until exit */
+        if (!val || apply(c, trim(s), val) < 0) {
+            fprintf(stderr, "historiand: in %s:%d\n", path, lineno);
+            rc = -1;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    config c;
+    hist_server_options_init(&c.o);
+    /* config file first, so the flags override it */
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        }
+        if (!strcmp(argv[i], "--config")) {
+            if (i + 1 >= argc) {
+                usage(stderr);
+                return 2;
+            }
+            if (load_config(&c, argv[i + 1]) < 0)
+                return 2;
+        }
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2)) {
+            fprintf(stderr, "historiand: unexpected argument '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+        char key[64];
+        const char *val;
+        const char *eq = strchr(a, '=');
+        if (eq) {
+            snprintf(key, sizeof key, "%.*s", (int)(eq - a - 2), a + 2);
+            val = eq + 1;
+        } else {
+            snprintf(key, sizeof key, "%s", a + 2);
+            if (i + 1 >= argc) {
+                fprintf(stderr, "historiand: %s needs a value\n", a);
+                return 2;
+            }
+            val = argv[++i];
+        }
+        if (!strcmp(key, "config"))
+            continue;
+        if (apply(&c, key, val) < 0)
+            return 2;
+    }
+    return hist_server_run(&c.o) < 0 ? 1 : 0;
+}
