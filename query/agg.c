@@ -305,13 +305,22 @@ static int boundary_sample(agg_state *st, bool before, hist_sample *out)
 {
     hist_qctx *q = st->q;
     unsigned flags = q->spec->include_bad ? 0 : HIST_NEAR_SKIP_BAD;
-    int rc = before ? q->src->sample_before(q->src->ctx, q->tag, st->lo, flags, out)
-                    : q->src->sample_at_or_after(q->src->ctx, q->tag, st->hi, flags, out);
-    if (rc == HIST_ENOTFOUND)
-        return 0;
-    if (rc < 0)
-        return rc;
-    return counted(st, out->v, out->q) ? 1 : 0;
+    int64_t t = before ? st->lo : st->hi;
+    /* Step over NaN samples (bounded: a long NaN run just ends the search). */
+    for (int tries = 0; tries < 1000; tries++) {
+        int rc = before ? q->src->sample_before(q->src->ctx, q->tag, t, flags, out)
+                        : q->src->sample_at_or_after(q->src->ctx, q->tag, t, flags, out);
+        if (rc == HIST_ENOTFOUND)
+            return 0;
+        if (rc < 0)
+            return rc;
+        if (counted(st, out->v, out->q))
+            return 1;
+        if (before ? out->ts == INT64_MIN : out->ts == INT64_MAX)
+            return 0;
+        t = before ? out->ts : out->ts + 1;
+    }
+    return 0;
 }
 
 static int compute(agg_state *st)

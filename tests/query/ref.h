@@ -1,0 +1,189 @@
+/*
+ * ref.h: brute-force reference answers for the query tests, written
+ * independently of query/: plain loops over a sorted array of samples,
+ * recomputing everything per bucket / per time. Slow on purpose, easy to
+ * read against the definitions in query/agg.c, interp.c and plot.c.
+ */
+#ifndef HIST_TESTS_QUERY_REF_H
+#define HIST_TESTS_QUERY_REF_H
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "query/hist_query.h"
+
+static double ref_x(hist_type type, hist_value v)
+{
+    return type == HIST_TYPE_FLOAT64 ? v.f : (double)v.i;
+}
+
+static bool ref_counted(hist_type type, const hist_sample *s, bool include_bad)
+{
+    if (!include_bad && (s->q >> 30) >= 2)
+        return false;
+    return !(type == HIST_TYPE_FLOAT64 && isnan(s->v.f));
+}
+
+/* f(t) integrated over [x, y), using the counted samples c[0..nc) (sorted):
+ * step or linear between samples, held after the last, undefined before the
+ * first. *covered gets the seconds where f is defined; *true_s the seconds
+ * where the step value is non-zero. */
+static double ref_integral(const hist_sample *c, size_t nc, hist_type type, bool linear, int64_t x,
+                           int64_t y, double *covered, double *true_s)
+{
+    double area = 0;
+    *covered = 0;
+    *true_s = 0;
+    for (size_t j = 0; j < nc; j++) {
+        int64_t t0 = c[j].ts;
+        int64_t t1 = j + 1 < nc ? c[j + 1].ts : INT64_MAX;
+        int64_t a = t0 > x ? t0 : x, b = t1 < y ? t1 : y;
+        if (a >= b)
+            continue;
+        double v0 = ref_x(type, c[j].v), fa = v0, fb = v0;
+        if (linear && j + 1 < nc) {
+            double v1 = ref_x(type, c[j + 1].v);
+            fa = v0 + (v1 - v0) * (double)(a - t0) / (double)(t1 - t0);
+            fb = v0 + (v1 - v0) * (double)(b - t0) / (double)(t1 - t0);
+        }
+        double secs = (double)(b - a) / 1e9;
+        area += secs * (fa + fb) / 2;
+        *covered += secs;
+        if (v0 != 0)
+            *true_s += secs;
+    }
+    return area;
+}
+
+/* The value of aggregate `agg` over bucket [S, E) cut to [from, to).
+ * Returns false when the bucket has no counted sample. */
+static bool ref_agg(const hist_sample *all, size_t n, hist_type type, bool include_bad, int64_t S,
+                    int64_t E, int64_t from, int64_t to, hist_agg agg, double *out)
+{
+    int64_t x = S > from ? S : from, y = E < to ? E : to;
+    hist_sample *c = malloc((n + 1) * sizeof(*c));
+    size_t nc = 0;
+    for (size_t i = 0; i < n; i++)
+        if (ref_counted(type, &all[i], include_bad))
+            c[nc++] = all[i];
+    size_t cnt = 0;
+    double sum = 0, mn = INFINITY, mx = -INFINITY, first = NAN, last = NAN, delta = 0;
+    for (size_t j = 0; j < nc; j++) {
+        if (c[j].ts < x || c[j].ts >= y)
+            continue;
+        double v = ref_x(type, c[j].v);
+        if (cnt == 0)
+            first = v;
+        last = v;
+        cnt++;
+        sum += v;
+        mn = v < mn ? v : mn;
+        mx = v > mx ? v : mx;
+        if (j > 0) {
+            double p = ref_x(type, c[j - 1].v);
+            delta += v >= p ? v - p : v;
+        }
+    }
+    if (cnt == 0) {
+        free(c);
+        return false;
+    }
+    double mean = sum / (double)cnt, ss = 0;
+    for (size_t j = 0; j < nc; j++)
+        if (c[j].ts >= x && c[j].ts < y) {
+            double d = ref_x(type, c[j].v) - mean;
+            ss += d * d;
+        }
+    double covered, true_s;
+    double area = ref_integral(c, nc, type, type == HIST_TYPE_FLOAT64, x, y, &covered, &true_s);
+    free(c);
+    switch (agg) {
+    case HIST_AGG_COUNT:
+        *out = (double)cnt;
+        break;
+    case HIST_AGG_MIN:
+        *out = mn;
+        break;
+    case HIST_AGG_MAX:
+        *out = mx;
+        break;
+    case HIST_AGG_SUM:
+        *out = sum;
+        break;
+    case HIST_AGG_MEAN:
+        *out = mean;
+        break;
+    case HIST_AGG_TWA:
+        *out = area / covered;
+        break;
+    case HIST_AGG_STDDEV:
+        *out = sqrt(ss / (double)cnt);
+        break;
+    case HIST_AGG_FIRST:
+        *out = first;
+        break;
+    case HIST_AGG_LAST:
+        *out = last;
+        break;
+    case HIST_AGG_RANGE:
+        *out = mx - mn;
+        break;
+    case HIST_AGG_INTEGRAL:
+        *out = area;
+        break;
+    case HIST_AGG_DELTA:
+        *out = delta;
+        break;
+    case HIST_AGG_DURATION_TRUE:
+        *out = true_s;
+        break;
+    default:
+        *out = NAN;
+    }
+    return true;
+}
+
+/* Interpolated value at t (definitions of query/interp.c). */
+static void ref_interp(const hist_sample *all, size_t n, hist_type type, int64_t t, hist_value *v,
+                       uint32_t *q)
+{
+    long a = -1, b = -1;
+    for (size_t i = 0; i < n; i++) {
+        if (all[i].ts <= t)
+            a = (long)i;
+        else if (b < 0)
+            b = (long)i;
+    }
+    if (a >= 0 && all[a].ts == t) {
+        *v = all[a].v;
+        *q = all[a].q;
+    } else if (a < 0) {
+        if (type == HIST_TYPE_FLOAT64)
+            v->f = NAN;
+        else
+            v->i = 0;
+        *q = HIST_QUALITY_BAD;
+    } else if (b < 0) {
+        *v = all[a].v;
+        *q = HIST_QUALITY_BAD;
+    } else if (type == HIST_TYPE_FLOAT64) {
+        double r = (double)(t - all[a].ts) / (double)(all[b].ts - all[a].ts);
+        v->f = all[a].v.f + (all[b].v.f - all[a].v.f) * r;
+        *q = ((all[a].q >> 30) == 0 && (all[b].q >> 30) == 0) ? 0 : HIST_QUALITY_UNCERTAIN;
+    } else {
+        *v = all[a].v;
+        *q = (all[a].q >> 30) == 0 ? 0 : HIST_QUALITY_UNCERTAIN;
+    }
+}
+
+/* Relative/absolute closeness for doubles; NaN equals NaN. */
+static bool ref_close(double a, double b)
+{
+    if (isnan(a) || isnan(b))
+        return isnan(a) && isnan(b);
+    double d = fabs(a - b), m = fabs(a) > fabs(b) ? fabs(a) : fabs(b);
+    return d <= 1e-9 * m + 1e-9;
+}
+
+#endif

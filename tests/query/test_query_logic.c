@@ -1,0 +1,690 @@
+/*
+ * test_query_logic.c: the query engine's logic on an array-backed source
+ * (query/engine.h hist_qsource), no data directory needed.
+ *
+ * The fake source cuts a sorted sample array into "chunks" with statistics
+ * (offered as stats pieces when they lie inside the scan range, exactly as
+ * hist_scan_next promises) and a decoded tail (the memtable). Every mode is
+ * checked against tests/query/ref.h on randomized data with gaps, Bad and
+ * Uncertain samples, NaN, and bucket edges on sample times; the stats fast
+ * path is checked by its counters; failure paths by return codes.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "query/engine.h"
+#include "query/tz.h"
+#include "ref.h"
+
+/* ---- The fake source ---- */
+
+typedef struct {
+    hist_type type;
+    hist_sample *s;
+    size_t n;
+    size_t chunk;  /* samples per chunk; the last partial chunk is the "memtable" */
+    long decodes;  /* scan_decode calls */
+    bool no_stats; /* never offer stats pieces */
+} fake_db;
+
+typedef struct {
+    fake_db *db;
+    int64_t from, to;
+    unsigned flags;
+    size_t pos; /* next sample index */
+    hist_chunk_stats stats;
+    int64_t ts[4096];
+    hist_value v[4096];
+    uint32_t q[4096];
+    size_t c0, c1; /* current stats piece's sample range */
+} fake_scan;
+
+static int f_type(void *ctx, uint32_t tag, hist_type *out)
+{
+    fake_db *db = ctx;
+    if (tag != 1)
+        return HIST_ENOTFOUND;
+    *out = db->type;
+    return 0;
+}
+
+static int f_open(void *ctx, uint32_t tag, int64_t from, int64_t to, unsigned flags, void **out)
+{
+    fake_db *db = ctx;
+    fake_scan *s = calloc(1, sizeof(*s));
+    s->db = db;
+    s->from = from;
+    s->to = to;
+    s->flags = flags;
+    while (s->pos < db->n && db->s[s->pos].ts < from)
+        s->pos++;
+    *out = s;
+    return 0;
+}
+
+static void fill_stats(fake_scan *s, size_t a, size_t b)
+{
+    fake_db *db = s->db;
+    hist_chunk_stats *cs = &s->stats;
+    memset(cs, 0, sizeof(*cs));
+    cs->start_ts = db->s[a].ts;
+    cs->end_ts = db->s[b - 1].ts;
+    cs->count = (uint32_t)(b - a);
+    cs->first_v = db->s[a].v;
+    cs->last_v = db->s[b - 1].v;
+    cs->first_q = db->s[a].q;
+    cs->last_q = db->s[b - 1].q;
+    cs->min = INFINITY;
+    cs->max = -INFINITY;
+    for (size_t i = a; i < b; i++) {
+        double x = ref_x(db->type, db->s[i].v);
+        cs->bad_count += (db->s[i].q >> 30) >= 2;
+        cs->nongood_count += (db->s[i].q >> 30) != 0;
+        if (isnan(x)) {
+            cs->nan_count++;
+            continue;
+        }
+        cs->min = x < cs->min ? x : cs->min;
+        cs->max = x > cs->max ? x : cs->max;
+        cs->sum += x;
+        cs->sumsq += x * x;
+    }
+}
+
+static int f_next(void *scan, hist_piece *p)
+{
+    fake_scan *s = scan;
+    fake_db *db = s->db;
+    memset(p, 0, sizeof(*p));
+    if (s->pos >= db->n || db->s[s->pos].ts >= s->to)
+        return 0;
+    size_t ci = s->pos / db->chunk;
+    size_t c0 = ci * db->chunk, c1 = c0 + db->chunk;
+    bool sealed = c1 <= db->n;
+    if (!sealed)
+        c1 = db->n;
+    if (sealed && !db->no_stats && !(s->flags & HIST_SCAN_DECODE) && s->pos == c0 &&
+        db->s[c0].ts >= s->from && db->s[c1 - 1].ts < s->to) {
+        fill_stats(s, c0, c1);
+        s->c0 = c0;
+        s->c1 = c1;
+        p->stats = &s->stats;
+        s->pos = c1;
+        return 1;
+    }
+    size_t k = 0;
+    while (s->pos < c1 && db->s[s->pos].ts < s->to && k < 4096) {
+        s->ts[k] = db->s[s->pos].ts;
+        s->v[k] = db->s[s->pos].v;
+        s->q[k] = db->s[s->pos].q;
+        k++;
+        s->pos++;
+    }
+    p->n = k;
+    p->ts = s->ts;
+    p->v = s->v;
+    p->q = s->q;
+    return 1;
+}
+
+static int f_decode(void *scan, hist_piece *p)
+{
+    fake_scan *s = scan;
+    s->db->decodes++;
+    size_t k = 0;
+    for (size_t i = s->c0; i < s->c1; i++, k++) {
+        s->ts[k] = s->db->s[i].ts;
+        s->v[k] = s->db->s[i].v;
+        s->q[k] = s->db->s[i].q;
+    }
+    p->n = k;
+    p->ts = s->ts;
+    p->v = s->v;
+    p->q = s->q;
+    return 0;
+}
+
+static void f_close(void *scan)
+{
+    free(scan);
+}
+
+static int f_before(void *ctx, uint32_t tag, int64_t t, unsigned flags, hist_sample *out)
+{
+    fake_db *db = ctx;
+    for (size_t i = db->n; i-- > 0;)
+        if (db->s[i].ts < t && !((flags & HIST_NEAR_SKIP_BAD) && (db->s[i].q >> 30) >= 2)) {
+            *out = db->s[i];
+            return 0;
+        }
+    return HIST_ENOTFOUND;
+}
+
+static int f_after(void *ctx, uint32_t tag, int64_t t, unsigned flags, hist_sample *out)
+{
+    fake_db *db = ctx;
+    for (size_t i = 0; i < db->n; i++)
+        if (db->s[i].ts >= t && !((flags & HIST_NEAR_SKIP_BAD) && (db->s[i].q >> 30) >= 2)) {
+            *out = db->s[i];
+            return 0;
+        }
+    return HIST_ENOTFOUND;
+}
+
+static int f_latest(void *ctx, uint32_t tag, hist_sample *out)
+{
+    fake_db *db = ctx;
+    if (db->n == 0)
+        return HIST_ENOTFOUND;
+    *out = db->s[db->n - 1];
+    return 0;
+}
+
+static hist_qsource fake_source(fake_db *db)
+{
+    hist_qsource src = {db, f_type, f_open, f_next, f_decode, f_close, f_before, f_after, f_latest};
+    return src;
+}
+
+/* ---- Random data ---- */
+
+static uint64_t rng_state = 88172645463325252ull;
+static uint64_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+#define SEC INT64_C(1000000000)
+
+/* n samples from t0, 1 s apart with gaps, some Bad/Uncertain, rare NaN. */
+static void make_data(fake_db *db, hist_type type, size_t n, int64_t t0, bool with_nan)
+{
+    db->type = type;
+    db->s = calloc(n, sizeof(*db->s));
+    db->n = n;
+    int64_t t = t0;
+    double level = 50;
+    for (size_t i = 0; i < n; i++) {
+        t += (rnd() % 50 == 0) ? (int64_t)(2 + rnd() % 120) * SEC : SEC;
+        db->s[i].ts = t;
+        uint64_t r = rnd() % 100;
+        db->s[i].q = r < 5 ? HIST_QUALITY_BAD : r < 8 ? HIST_QUALITY_UNCERTAIN : 0;
+        if (type == HIST_TYPE_FLOAT64) {
+            level += (double)(rnd() % 200) / 100.0 - 1.0;
+            db->s[i].v.f = (with_nan && rnd() % 200 == 0) ? NAN : level;
+        } else if (type == HIST_TYPE_BOOL) {
+            db->s[i].v.i = (rnd() % 4) == 0;
+        } else { /* counter with resets */
+            int64_t prev = i ? db->s[i - 1].v.i : 0;
+            db->s[i].v.i = (rnd() % 300 == 0) ? (int64_t)(rnd() % 5) : prev + (int64_t)(rnd() % 7);
+        }
+    }
+}
+
+/* ---- Checks ---- */
+
+static void check_agg_result(fake_db *db, const hist_query_spec *spec, const hist_result *res,
+                             const char *what)
+{
+    REQUIRE(res->nseries == 1);
+    const hist_series_result *s = &res->series[0];
+    long bad = 0;
+    size_t nonempty = 0;
+    for (size_t r = 0; r < s->n; r++) {
+        double want;
+        for (int k = 0; k < spec->naggs; k++) {
+            bool has = ref_agg(db->s, db->n, db->type, spec->include_bad, s->ts[r], s->ts_end[r],
+                               spec->from, spec->to, spec->aggs[k], &want);
+            if (k == 0 && has)
+                nonempty++;
+            if (!has)
+                want = NAN;
+            if (spec->fill != HIST_FILL_NONE && !has)
+                continue; /* fills checked separately */
+            if (!ref_close(s->col[k][r], want) && bad++ < 5)
+                fprintf(stderr, "%s: row %zu [%lld,%lld) %s got %.17g want %.17g\n", what, r,
+                        (long long)s->ts[r], (long long)s->ts_end[r], hist_agg_name(spec->aggs[k]),
+                        s->col[k][r], want);
+        }
+    }
+    CHECKF(bad == 0, "%s: %ld mismatches", what, bad);
+    CHECKF(nonempty > 0, "%s: no non-empty bucket", what);
+    for (size_t r = 1; r < s->n; r++)
+        CHECK(s->ts[r] >= s->ts_end[r - 1]);
+}
+
+static const hist_agg all_aggs[] = {
+    HIST_AGG_COUNT,    HIST_AGG_MIN,    HIST_AGG_MAX,          HIST_AGG_SUM,  HIST_AGG_MEAN,
+    HIST_AGG_TWA,      HIST_AGG_STDDEV, HIST_AGG_FIRST,        HIST_AGG_LAST, HIST_AGG_RANGE,
+    HIST_AGG_INTEGRAL, HIST_AGG_DELTA,  HIST_AGG_DURATION_TRUE};
+
+static void test_agg_random(hist_type type)
+{
+    fake_db db = {.chunk = 97};
+    make_data(&db, type, 3000, 1700000000 * SEC, true);
+    hist_qsource src = fake_source(&db);
+    int64_t t0 = db.s[0].ts, t1 = db.s[db.n - 1].ts;
+    for (int round = 0; round < 12; round++) {
+        hist_query_spec spec;
+        hist_query_spec_init(&spec);
+        spec.mode = HIST_MODE_AGG;
+        /* from/to on sample times in some rounds, arbitrary in others. */
+        spec.from = round % 2 ? db.s[rnd() % 500].ts : t0 - 7 * SEC + (int64_t)(rnd() % 900) * SEC;
+        spec.to = round % 3 ? db.s[2000 + rnd() % 900].ts : t1 + (int64_t)(rnd() % 100) * SEC;
+        spec.step_ns = (int64_t)(1 + rnd() % 600) * SEC;
+        if (round == 4)
+            spec.step_ns = SEC; /* every sample on a bucket edge */
+        spec.include_bad = round % 4 == 3;
+        spec.naggs = HIST_AGG__COUNT;
+        memcpy(spec.aggs, all_aggs, sizeof(all_aggs));
+        hist_result res;
+        int rc = hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res);
+        CHECKF(rc == 0, "agg run rc %d", rc);
+        if (rc == 0) {
+            char what[64];
+            snprintf(what, sizeof(what), "agg type %d round %d", type, round);
+            check_agg_result(&db, &spec, &res, what);
+        }
+        hist_result_free(&res);
+    }
+    free(db.s);
+}
+
+/* Stats-only aggregates over buckets that hold many whole chunks. */
+static void test_stats_fast_path(void)
+{
+    fake_db db = {.chunk = 50};
+    make_data(&db, HIST_TYPE_FLOAT64, 5000, 0, false);
+    for (size_t i = 0; i < db.n; i++) /* fixed 1 s spacing, all Good */
+        db.s[i].ts = (int64_t)i * SEC, db.s[i].q = 0;
+    hist_qsource src = fake_source(&db);
+    hist_query_spec spec;
+    hist_query_spec_init(&spec);
+    spec.mode = HIST_MODE_AGG;
+    spec.from = 0;
+    spec.to = 6000 * SEC;
+    spec.step_ns = 1000 * SEC; /* 20 chunks per bucket, chunk edges at 50k+1 */
+    hist_agg aggs[] = {HIST_AGG_COUNT,  HIST_AGG_MIN,   HIST_AGG_MAX,  HIST_AGG_SUM,  HIST_AGG_MEAN,
+                       HIST_AGG_STDDEV, HIST_AGG_FIRST, HIST_AGG_LAST, HIST_AGG_RANGE};
+    spec.naggs = 9;
+    memcpy(spec.aggs, aggs, sizeof(aggs));
+    hist_result res;
+    REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+    check_agg_result(&db, &spec, &res, "stats path");
+    /* Chunk k holds samples 50k+1..50k+50 s; a bucket edge at 1000j s cuts
+     * the chunk holding 1000j and 1000j-1 only when they differ: 1000j is
+     * sample 1000j, chunk (1000j-1)/50 — chunk ending at 1000j exactly: no
+     * chunk straddles, so nothing needs decoding. */
+    CHECK_EQ_I64(res.chunks_decoded, 0);
+    CHECK_EQ_I64(res.chunks_from_stats, 100);
+    CHECK_EQ_I64(db.decodes, 0);
+    hist_result_free(&res);
+
+    /* Shift the edges by 25 s: every bucket edge now cuts one chunk. */
+    spec.from = 25 * SEC;
+    spec.step_ns = 1000 * SEC;
+    spec.to = 5025 * SEC;
+    db.decodes = 0;
+    REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+    check_agg_result(&db, &spec, &res, "stats path shifted");
+    /* Buckets aligned to the epoch: edges at 1000, 2000, ... 5000 s. The scan
+     * range [25, 5025) cuts the first and last chunk (not stats pieces); the
+     * inner edges 1000..5000 fall at chunk ends again: no decoding. */
+    CHECK_EQ_I64(res.chunks_decoded, 0);
+    hist_result_free(&res);
+
+    spec.from = 0;
+    spec.to = 6000 * SEC;
+    spec.step_ns = 730 * SEC; /* edges inside chunks */
+    db.decodes = 0;
+    REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+    check_agg_result(&db, &spec, &res, "stats path 730");
+    /* Edges at 730k s, k=1..6: each inside one chunk (730k is not a chunk
+     * end since 730k mod 50 != 0 for k=1..6 except k=5 (3650)). */
+    CHECK_EQ_I64(res.chunks_decoded, 5);
+    CHECK_EQ_I64((long)res.chunks_from_stats, 100 - 5);
+    hist_result_free(&res);
+
+    /* Bad samples force decoding of their chunk unless include_bad. */
+    db.s[10].q = HIST_QUALITY_BAD;
+    spec.step_ns = 1000 * SEC;
+    REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+    check_agg_result(&db, &spec, &res, "stats path bad");
+    CHECK_EQ_I64(res.chunks_decoded, 1);
+    hist_result_free(&res);
+    spec.include_bad = true;
+    REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+    check_agg_result(&db, &spec, &res, "stats path include bad");
+    CHECK_EQ_I64(res.chunks_decoded, 0);
+    hist_result_free(&res);
+
+    /* twa needs the samples: every chunk is decoded. */
+    spec.naggs = 1;
+    spec.aggs[0] = HIST_AGG_TWA;
+    REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+    check_agg_result(&db, &spec, &res, "twa");
+    CHECK_EQ_I64(res.chunks_from_stats, 0);
+    CHECK_EQ_I64(res.chunks_decoded, 100);
+    hist_result_free(&res);
+    free(db.s);
+}
+
+static void test_fill(void)
+{
+    fake_db db = {.chunk = 1000};
+    db.type = HIST_TYPE_FLOAT64;
+    hist_sample s[] = {{10 * SEC, {.f = 1}, 0}, {11 * SEC, {.f = 3}, 0}, {40 * SEC, {.f = 7}, 0}};
+    db.s = s;
+    db.n = 3;
+    hist_qsource src = fake_source(&db);
+    hist_query_spec spec;
+    hist_query_spec_init(&spec);
+    spec.mode = HIST_MODE_AGG;
+    spec.from = 0;
+    spec.to = 60 * SEC;
+    spec.step_ns = 10 * SEC;
+    spec.naggs = 2;
+    spec.aggs[0] = HIST_AGG_MEAN;
+    spec.aggs[1] = HIST_AGG_COUNT;
+    hist_result res;
+    /* none: buckets 10 and 40 only */
+    REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+    REQUIRE(res.series[0].n == 2);
+    CHECK(res.series[0].ts[0] == 10 * SEC && res.series[0].col[0][0] == 2);
+    CHECK(res.series[0].ts[1] == 40 * SEC && res.series[0].col[0][1] == 7);
+    CHECK(res.series[0].ts_end[1] == 50 * SEC && res.series[0].col[1][1] == 1);
+    hist_result_free(&res);
+    /* null: 6 rows, NaN where empty */
+    spec.fill = HIST_FILL_NULL;
+    REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+    REQUIRE(res.series[0].n == 6);
+    CHECK(isnan(res.series[0].col[0][0]) && isnan(res.series[0].col[1][2]));
+    CHECK(res.series[0].col[0][1] == 2 && isnan(res.series[0].col[0][5]));
+    hist_result_free(&res);
+    /* previous */
+    spec.fill = HIST_FILL_PREVIOUS;
+    REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+    REQUIRE(res.series[0].n == 6);
+    CHECK(isnan(res.series[0].col[0][0]));
+    CHECK(res.series[0].col[0][2] == 2 && res.series[0].col[0][3] == 2);
+    CHECK(res.series[0].col[0][5] == 7);
+    hist_result_free(&res);
+    /* linear between buckets 10 (2) and 40 (7): 20 -> 2+5/3, 30 -> 2+10/3 */
+    spec.fill = HIST_FILL_LINEAR;
+    REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+    REQUIRE(res.series[0].n == 6);
+    CHECK(ref_close(res.series[0].col[0][2], 2 + 5.0 / 3));
+    CHECK(ref_close(res.series[0].col[0][3], 2 + 10.0 / 3));
+    CHECK(isnan(res.series[0].col[0][0]) && isnan(res.series[0].col[0][5]));
+    hist_result_free(&res);
+}
+
+static void test_twa_by_hand(void)
+{
+    /* int64 step: 0 s -> 10, 30 s -> 20 (Bad), 40 s -> 40; bucket [20, 60). */
+    fake_db db = {.chunk = 1000};
+    db.type = HIST_TYPE_INT64;
+    hist_sample s[] = {
+        {0, {.i = 10}, 0}, {30 * SEC, {.i = 20}, HIST_QUALITY_BAD}, {40 * SEC, {.i = 40}, 0}};
+    db.s = s;
+    db.n = 3;
+    hist_qsource src = fake_source(&db);
+    hist_query_spec spec;
+    hist_query_spec_init(&spec);
+    spec.mode = HIST_MODE_AGG;
+    spec.from = 20 * SEC;
+    spec.to = 60 * SEC;
+    spec.step_ns = 40 * SEC; /* buckets [0,40) cut to [20,40), [40,80) cut to [40,60) */
+    spec.naggs = 4;
+    spec.aggs[0] = HIST_AGG_TWA;
+    spec.aggs[1] = HIST_AGG_INTEGRAL;
+    spec.aggs[2] = HIST_AGG_DELTA;
+    spec.aggs[3] = HIST_AGG_COUNT;
+    spec.fill = HIST_FILL_NULL;
+    hist_result res;
+    REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+    const hist_series_result *r = &res.series[0];
+    REQUIRE(r->n == 2);
+    CHECK(r->ts[0] == 0 && r->ts_end[0] == 40 * SEC);
+    CHECK(isnan(r->col[0][0])); /* Bad sample excluded: bucket empty */
+    CHECK(ref_close(r->col[0][1], 40));
+    CHECK(ref_close(r->col[1][1], 800)); /* 40 held for 20 s */
+    CHECK(ref_close(r->col[2][1], 30));  /* 10 -> 40 */
+    hist_result_free(&res);
+    spec.include_bad = true; /* now 20 counts: [20,30) 10, [30,40) 20 */
+    REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+    r = &res.series[0];
+    CHECK(ref_close(r->col[0][0], 15));
+    CHECK(ref_close(r->col[1][0], 300));
+    CHECK(ref_close(r->col[2][0], 10));
+    CHECK(ref_close(r->col[2][1], 20));
+    hist_result_free(&res);
+}
+
+static void test_raw_latest_interp(void)
+{
+    fake_db db = {.chunk = 64};
+    make_data(&db, HIST_TYPE_FLOAT64, 1000, 0, false);
+    hist_qsource src = fake_source(&db);
+    hist_query_spec spec;
+    hist_query_spec_init(&spec);
+    spec.mode = HIST_MODE_RAW;
+    spec.from = db.s[100].ts;
+    spec.to = db.s[900].ts;
+    spec.limit = 333;
+    /* Page through with next_ts; the pages must be exactly s[100..900). */
+    size_t got = 100;
+    int pages = 0;
+    for (;;) {
+        hist_result res;
+        REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+        const hist_series_result *r = &res.series[0];
+        for (size_t i = 0; i < r->n; i++, got++)
+            CHECK(r->ts[i] == db.s[got].ts && r->value[i].bits == db.s[got].v.bits &&
+                  r->q[i] == db.s[got].q);
+        pages++;
+        int64_t next = r->next_ts;
+        hist_result_free(&res);
+        if (next == INT64_MIN)
+            break;
+        CHECK(next == db.s[got].ts);
+        spec.from = next;
+        if (pages > 10)
+            break;
+    }
+    CHECK_EQ_I64(got, 900);
+    CHECK_EQ_I64(pages, 3);
+
+    spec.mode = HIST_MODE_LATEST;
+    hist_result res;
+    REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+    CHECK(res.series[0].n == 1 && res.series[0].ts[0] == db.s[db.n - 1].ts);
+    hist_result_free(&res);
+
+    for (int ti = 0; ti < 3; ti++) {
+        hist_type types[] = {HIST_TYPE_FLOAT64, HIST_TYPE_INT64, HIST_TYPE_BOOL};
+        db.type = types[ti];
+        if (ti > 0)
+            for (size_t i = 0; i < db.n; i++)
+                db.s[i].v.i = (int64_t)(rnd() % (ti == 2 ? 2 : 1000));
+        spec.mode = HIST_MODE_INTERP;
+        spec.from = db.s[0].ts - 30 * SEC;
+        spec.to = db.s[db.n - 1].ts + 30 * SEC;
+        spec.step_ns = ti == 1 ? SEC : 7 * SEC + 1;
+        REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+        const hist_series_result *r = &res.series[0];
+        size_t rows = (size_t)((spec.to - spec.from + spec.step_ns - 1) / spec.step_ns);
+        CHECK_EQ_I64(r->n, rows);
+        long bad = 0;
+        for (size_t i = 0; i < r->n; i++) {
+            hist_value v;
+            uint32_t q;
+            CHECK(r->ts[i] == spec.from + (int64_t)i * spec.step_ns);
+            ref_interp(db.s, db.n, db.type, r->ts[i], &v, &q);
+            bool ok = r->q[i] == q && (db.type == HIST_TYPE_FLOAT64 ? ref_close(r->value[i].f, v.f)
+                                                                    : r->value[i].i == v.i);
+            if (!ok && bad++ < 3)
+                fprintf(stderr, "interp type %d row %zu\n", db.type, i);
+        }
+        CHECK_EQ_I64(bad, 0);
+        hist_result_free(&res);
+    }
+    free(db.s);
+}
+
+/* M4 property per pixel column, against the raw array. */
+static void check_m4(const fake_db *db, const hist_query_spec *spec, const hist_result *res)
+{
+    const hist_series_result *r = &res->series[0];
+    uint64_t span = (uint64_t)(spec->to - spec->from);
+    long bad = 0;
+    size_t ri = 0;
+    for (uint32_t k = 0; k < spec->points; k++) {
+        int64_t c0 = spec->from + (int64_t)((__uint128_t)span * k / spec->points);
+        int64_t c1 = spec->from + (int64_t)((__uint128_t)span * (k + 1) / spec->points);
+        long first = -1, last = -1;
+        double mn = INFINITY, mx = -INFINITY;
+        for (size_t i = 0; i < db->n; i++) {
+            if (db->s[i].ts < c0 || db->s[i].ts >= c1)
+                continue;
+            if (first < 0)
+                first = (long)i;
+            last = (long)i;
+            double x = ref_x(db->type, db->s[i].v);
+            if (!isnan(x)) {
+                mn = x < mn ? x : mn;
+                mx = x > mx ? x : mx;
+            }
+        }
+        size_t r0 = ri;
+        while (ri < r->n && r->ts[ri] < c1)
+            ri++;
+        if (first < 0) {
+            bad += ri != r0;
+            continue;
+        }
+        bool has_first = r->ts[r0] == db->s[first].ts && r->value[r0].bits == db->s[first].v.bits;
+        bool has_last =
+            r->ts[ri - 1] == db->s[last].ts && r->value[ri - 1].bits == db->s[last].v.bits;
+        bool has_min = false, has_max = false;
+        double cmin = INFINITY, cmax = -INFINITY;
+        for (size_t j = r0; j < ri; j++) {
+            double x = ref_x(db->type, r->value[j]);
+            has_min |= x == mn;
+            has_max |= x == mx;
+            if (!isnan(x)) {
+                cmin = x < cmin ? x : cmin;
+                cmax = x > cmax ? x : cmax;
+            }
+            if (j > r0 && r->ts[j] <= r->ts[j - 1])
+                bad++;
+        }
+        if (!(has_first && has_last &&
+              (isinf(mn) || (has_min && has_max && cmin == mn && cmax == mx)) && ri - r0 <= 4)) {
+            if (bad++ < 3)
+                fprintf(stderr,
+                        "m4 column %u [%lld,%lld) raw %ld..%ld: first %d last %d min %d max %d "
+                        "rows %zu\n",
+                        k, (long long)c0, (long long)c1, first, last, has_first, has_last, has_min,
+                        has_max, ri - r0);
+            if (getenv("H4DBG"))
+                for (size_t j = r0 > 2 ? r0 - 2 : 0; j < ri + 2 && j < r->n; j++)
+                    fprintf(stderr, "  row %zu ts %lld v %g | raw first %lld last %lld\n", j,
+                            (long long)r->ts[j], r->value[j].f, (long long)db->s[first].ts,
+                            (long long)db->s[last].ts);
+        }
+    }
+    CHECK_EQ_I64(ri, r->n);
+    CHECKF(bad == 0, "m4: %ld bad columns", bad);
+}
+
+static void test_plot(void)
+{
+    fake_db db = {.chunk = 40};
+    make_data(&db, HIST_TYPE_FLOAT64, 20000, 0, true);
+    hist_qsource src = fake_source(&db);
+    uint32_t widths[] = {1, 7, 100, 640, 5000, 40000};
+    for (int w = 0; w < 6; w++) {
+        hist_query_spec spec;
+        hist_query_spec_init(&spec);
+        spec.mode = HIST_MODE_PLOT;
+        spec.from = db.s[3].ts - 1;
+        spec.to = db.s[db.n - 5].ts;
+        spec.points = widths[w];
+        hist_result res;
+        REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+        check_m4(&db, &spec, &res);
+        CHECK(res.series[0].n <= 4 * (size_t)spec.points);
+        if (w == 1)
+            CHECKF(res.chunks_from_stats > 0, "plot: no chunk from stats");
+        hist_result_free(&res);
+    }
+    free(db.s);
+}
+
+static void test_invalid(void)
+{
+    fake_db db = {.chunk = 10, .type = HIST_TYPE_FLOAT64};
+    hist_qsource src = fake_source(&db);
+    hist_query_spec spec;
+    hist_result res;
+    hist_query_spec_init(&spec);
+    spec.from = 10;
+    spec.to = 10;
+    CHECK(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == HIST_EINVAL);
+    spec.to = 20;
+    CHECK(hist_query_run_source(&src, &spec, (uint32_t[]){2}, 1, &res) == HIST_ENOTFOUND);
+    CHECK(res.series == NULL && res.nseries == 0);
+    spec.mode = HIST_MODE_INTERP;
+    CHECK(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == HIST_EINVAL);
+    spec.step_ns = 1;
+    spec.to = INT64_C(1) << 40;
+    CHECK(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == HIST_ETOOBIG);
+    spec.mode = HIST_MODE_AGG;
+    spec.to = 20;
+    CHECK(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == HIST_EINVAL); /* naggs */
+    spec.naggs = 1;
+    spec.aggs[0] = HIST_AGG__COUNT;
+    CHECK(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == HIST_EINVAL);
+    spec.aggs[0] = HIST_AGG_MAX;
+    spec.bucket = HIST_BUCKET_DAY;
+    snprintf(spec.tz, sizeof(spec.tz), "Not/AZone");
+    CHECK(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == HIST_EINVAL);
+    snprintf(spec.tz, sizeof(spec.tz), "../etc/passwd");
+    CHECK(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == HIST_EINVAL);
+    snprintf(spec.tz, sizeof(spec.tz), "/etc/passwd");
+    CHECK(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == HIST_EINVAL);
+    snprintf(spec.tz, sizeof(spec.tz), "Europe/Berlin");
+    CHECK(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+    hist_result_free(&res);
+    spec.bucket = HIST_BUCKET_SHIFT;
+    spec.nshifts = 2;
+    spec.shift_start_min[0] = 600;
+    spec.shift_start_min[1] = 300;
+    CHECK(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == HIST_EINVAL);
+    spec.mode = HIST_MODE_PLOT;
+    spec.points = 0;
+    CHECK(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == HIST_EINVAL);
+    /* No tags: an empty result, not an error. */
+    spec.points = 10;
+    CHECK(hist_query_run_source(&src, &spec, NULL, 0, &res) == 0 && res.nseries == 0);
+}
+
+int main(void)
+{
+    test_invalid();
+    test_fill();
+    test_twa_by_hand();
+    test_raw_latest_interp();
+    test_agg_random(HIST_TYPE_FLOAT64);
+    test_agg_random(HIST_TYPE_INT64);
+    test_agg_random(HIST_TYPE_BOOL);
+    test_stats_fast_path();
+    test_plot();
+    return check_summary();
+}
