@@ -63,8 +63,8 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
 
   const loadTags = React.useCallback(
     async (text: string): Promise<Array<SelectableValue<string>>> => {
-      const tags = await datasource.searchTags(text ?? '');
-      return tags.slice(0, 500).map((t) => ({
+      const tags = await datasource.searchTags(text ?? '', 200);
+      return tags.map((t) => ({
         label: t.name,
         value: t.name,
         description: [t.unit, t.description].filter(Boolean).join(' · ') || undefined,
@@ -89,7 +89,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
   return (
     <div>
       <InlineFieldRow>
-        <InlineField label="Tags" labelWidth={LABEL_WIDTH} grow tooltip="Type a prefix (site/area/) to browse, * to search, or $variable">
+        <InlineField label="Tags" labelWidth={LABEL_WIDTH} grow tooltip="Type a prefix (site/area/) to browse, a glob (*/temp, ** across levels) to search, or $variable">
           <AsyncMultiSelect<string>
             loadOptions={loadTags}
             defaultOptions

@@ -81,13 +81,18 @@ export class HistorianDataSource extends DataSourceApi<HistorianQuery, Historian
     return res.data;
   }
 
-  /* Tags matching a prefix, or a glob when the text holds * or ?. */
-  async searchTags(text: string): Promise<TagInfo[]> {
+  /* Tags matching a prefix, or a glob when the text holds * or ? (historiand:
+   * '*' within a segment, '**' across segments). At most `limit` tags
+   * (historiand's default is 1000). */
+  async searchTags(text: string, limit?: number): Promise<TagInfo[]> {
     const p = new URLSearchParams();
     if (/[*?]/.test(text)) {
       p.set('pattern', text);
     } else {
       p.set('prefix', text);
+    }
+    if (limit && limit > 0) {
+      p.set('limit', String(limit));
     }
     const data = await this.get('/api/v1/tags', p);
     if (!Array.isArray(data)) {
@@ -116,7 +121,10 @@ export class HistorianDataSource extends DataSourceApi<HistorianQuery, Historian
       missing.map(async (n) => {
         let info: TagInfo | null = null;
         try {
-          info = (await this.searchTags(n)).find((t) => t.name === n) ?? null;
+          /* GET /api/v1/tags/{name}: the name's '/' stay path separators */
+          const path = `/api/v1/tags/${n.split('/').map(encodeURIComponent).join('/')}`;
+          const data = (await this.get(path, new URLSearchParams())) as TagInfo;
+          info = data && typeof data.name === 'string' ? data : null;
         } catch {
           info = null;
         }
@@ -181,8 +189,9 @@ export class HistorianDataSource extends DataSourceApi<HistorianQuery, Historian
 
   async testDatasource(): Promise<TestDataSourceResponse> {
     try {
-      const tags = await this.searchTags('');
-      return { status: 'success', message: `Connected to historiand: ${tags.length} tags.` };
+      const tags = await this.searchTags('', 1000);
+      const count = tags.length >= 1000 ? 'at least 1000' : String(tags.length);
+      return { status: 'success', message: `Connected to historiand: ${count} tags.` };
     } catch (e) {
       return { status: 'error', message: `Cannot reach historiand through the Grafana proxy: ${(e as Error).message}` };
     }
