@@ -1,0 +1,970 @@
+/*
+ * grafana.c: the simPod "JSON API" Grafana datasource protocol, under
+ * /grafana/ (so the plugin's URL is http://host:9460/grafana):
+ *
+ *   GET  /                         200: "Test connection"
+ *   POST /metrics                  tag names (filtered by "metric": prefix or glob)
+ *                                  with the payload fields each accepts
+ *   POST /metric-payload-options   choices for one payload field (mode, agg, ...)
+ *   POST /query                    [{"target", "datapoints": [[v, ms]...], "unit"}]
+ *                                  or table frames {"type":"table", columns, rows}
+ *   POST /variable                 [{"__text", "__value"}] tag names or level values
+ *   POST /tag-keys, /tag-values    ad hoc filters over the namespace levels
+ *                                  site/area/line/cell/signal and the unit
+ *
+ * A target's payload uses the same fields as /api/v1/query (mode, agg,
+ * bucket, step, tz, shifts, fill, include_bad) plus format=table. Without a
+ * payload a target is an M4 plot sized by maxDataPoints, so the drawn line
+ * is the raw line. Unknown fields are ignored; malformed JSON is a 400.
+ */
+#include <math.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "query/api_internal.h"
+
+#define GF_MAX_TAGS   10000
+#define GF_MAX_VALUES 10000
+
+static const char *const level_keys[] = {"site", "area", "line", "cell", "signal"};
+#define NLEVELS 5
+
+/* ---- Body --------------------------------------------------------------------- */
+
+/* The request body as a JSON object; an empty body is {}. NULL with an error
+ * answer set when the body is not a JSON object. */
+static json_t *load_body(api_ctx *c)
+{
+    const hist_api_request *r = c->req;
+    size_t i = 0;
+    while (i < r->body_len &&
+           (r->body[i] == ' ' || r->body[i] == '\n' || r->body[i] == '\r' || r->body[i] == '\t'))
+        i++;
+    if (i == r->body_len)
+        return json_object();
+    json_error_t err;
+    json_t *root = json_loadb((const char *)r->body, r->body_len, 0, &err);
+    if (!root) {
+        api_error(c, 400, "body", "malformed JSON body: %s (line %d, column %d)", err.text,
+                  err.line, err.column);
+        return NULL;
+    }
+    if (!json_is_object(root)) {
+        json_decref(root);
+        api_error(c, 400, "body", "the JSON body must be an object");
+        return NULL;
+    }
+    return root;
+}
+
+/* A payload may be an object, a JSON text in a string (older plugin
+ * versions), or absent. Returns a new reference to an object, or NULL with
+ * an error answer set. */
+static json_t *payload_object(api_ctx *c, json_t *payload, const char *param)
+{
+    if (!payload || json_is_null(payload))
+        return json_object();
+    if (json_is_object(payload))
+        return json_incref(payload);
+    if (json_is_string(payload)) {
+        const char *s = json_string_value(payload);
+        while (*s == ' ')
+            s++;
+        if (!*s)
+            return json_object();
+        if (*s != '{') {
+            /* A bare string: taken as the target/prefix by the caller. */
+            json_t *o = json_object();
+            if (o)
+                json_object_set_new(o, "target", json_string(json_string_value(payload)));
+            return o;
+        }
+        json_error_t err;
+        json_t *o = json_loads(s, 0, &err);
+        if (!o || !json_is_object(o)) {
+            json_decref(o);
+            api_error(c, 400, param, "payload is not a JSON object: %s", o ? "" : err.text);
+            return NULL;
+        }
+        return o;
+    }
+    api_error(c, 400, param, "payload must be a JSON object");
+    return NULL;
+}
+
+/* A time from Grafana: ISO 8601 string or epoch ms number. */
+static int json_time(api_ctx *c, json_t *v, int64_t *out)
+{
+    if (json_is_integer(v)) {
+        json_int_t ms = json_integer_value(v);
+        if (ms > HIST_TS_MAX / 1000000 || ms < HIST_TS_MIN / 1000000)
+            return HIST_ERANGE;
+        *out = (int64_t)ms * 1000000;
+        return 0;
+    }
+    if (json_is_real(v)) {
+        double ms = json_real_value(v);
+        if (!isfinite(ms) || fabs(ms) > (double)(HIST_TS_MAX / 1000000))
+            return HIST_ERANGE;
+        *out = (int64_t)(ms * 1e6);
+        return 0;
+    }
+    if (json_is_string(v))
+        return hist_time_parse(json_string_value(v), c->req->now_ns, out);
+    return HIST_EINVAL;
+}
+
+/* ---- Namespace levels and ad hoc filters ------------------------------------------ */
+
+/* Copies level `key` of tag t into out ("" when the name is shorter).
+ * false for a key that is not a level or "unit". */
+static bool tag_field(const hist_tag_info *t, const char *key, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (!strcmp(key, "unit")) {
+        snprintf(out, cap, "%s", t->unit);
+        return true;
+    }
+    int level = -1;
+    for (int i = 0; i < NLEVELS; i++)
+        if (!strcmp(key, level_keys[i]))
+            level = i;
+    if (level < 0)
+        return false;
+    const char *name = t->name;
+    if (level == NLEVELS - 1) { /* signal: the last segment, whatever the depth */
+        const char *slash = strrchr(name, '/');
+        snprintf(out, cap, "%s", slash ? slash + 1 : name);
+        return true;
+    }
+    const char *p = name;
+    for (int i = 0; i < level; i++) {
+        p = strchr(p, '/');
+        if (!p)
+            return true;
+        p++;
+    }
+    const char *end = strchr(p, '/');
+    if (!end)
+        return true; /* the last segment is the signal, not this level */
+    size_t len = (size_t)(end - p);
+    if (len >= cap)
+        len = cap - 1;
+    memcpy(out, p, len);
+    out[len] = '\0';
+    return true;
+}
+
+typedef struct {
+    const char *key, *op, *value;
+    regex_t re;
+    bool has_re;
+} gf_filter;
+
+typedef struct {
+    gf_filter *v;
+    size_t n;
+} gf_filters;
+
+static void filters_free(gf_filters *f)
+{
+    for (size_t i = 0; i < f->n; i++)
+        if (f->v[i].has_re)
+            regfree(&f->v[i].re);
+    free(f->v);
+    memset(f, 0, sizeof *f);
+}
+
+/* Reads "adhocFilters" and "filters" (both spellings are in use). The
+ * strings stay owned by root. 0, or 1 with an error answer set. */
+static int filters_load(api_ctx *c, json_t *root, gf_filters *f)
+{
+    static const char *const names[] = {"adhocFilters", "filters"};
+    memset(f, 0, sizeof *f);
+    size_t total = 0;
+    for (int k = 0; k < 2; k++) {
+        json_t *arr = json_object_get(root, names[k]);
+        if (json_is_array(arr))
+            total += json_array_size(arr);
+    }
+    if (total == 0)
+        return 0;
+    f->v = calloc(total, sizeof *f->v);
+    if (!f->v)
+        return api_internal_error(c, HIST_ENOMEM), 1;
+    for (int k = 0; k < 2; k++) {
+        json_t *arr = json_object_get(root, names[k]), *el;
+        size_t i;
+        if (!json_is_array(arr))
+            continue;
+        json_array_foreach(arr, i, el)
+        {
+            const char *key = json_string_value(json_object_get(el, "key"));
+            const char *op = json_string_value(json_object_get(el, "operator"));
+            json_t *jv = json_object_get(el, "value");
+            const char *value = json_string_value(jv);
+            if (!key || !value) {
+                filters_free(f);
+                return api_error(c, 400, names[k], "each filter needs string fields key and value"),
+                       1;
+            }
+            if (!op)
+                op = "=";
+            gf_filter *g = &f->v[f->n++];
+            g->key = key;
+            g->op = op;
+            g->value = value;
+            if (!strcmp(op, "=~") || !strcmp(op, "!~")) {
+                /* Anchored like Grafana's other regex filters. */
+                size_t len = strlen(value) + 5;
+                char *pat = malloc(len);
+                if (!pat) {
+                    filters_free(f);
+                    return api_internal_error(c, HIST_ENOMEM), 1;
+                }
+                snprintf(pat, len, "^(%s)$", value);
+                int rc = regcomp(&g->re, pat, REG_EXTENDED | REG_NOSUB);
+                free(pat);
+                if (rc != 0) {
+                    filters_free(f);
+                    return api_error(c, 400, names[k], "bad regular expression '%s'", value), 1;
+                }
+                g->has_re = true;
+            } else if (strcmp(op, "=") && strcmp(op, "!=") && strcmp(op, "<") && strcmp(op, ">")) {
+                filters_free(f);
+                return api_error(c, 400, names[k], "unknown filter operator '%s'", op), 1;
+            }
+        }
+    }
+    return 0;
+}
+
+static bool filters_pass(const gf_filters *f, const hist_tag_info *t)
+{
+    char field[HIST_TAG_NAME_MAX + 1];
+    for (size_t i = 0; i < f->n; i++) {
+        const gf_filter *g = &f->v[i];
+        if (!tag_field(t, g->key, field, sizeof field))
+            continue; /* a key we do not know filters nothing */
+        int cmp = strcmp(field, g->value);
+        bool ok;
+        if (!strcmp(g->op, "="))
+            ok = cmp == 0;
+        else if (!strcmp(g->op, "!="))
+            ok = cmp != 0;
+        else if (!strcmp(g->op, "<"))
+            ok = cmp < 0;
+        else if (!strcmp(g->op, ">"))
+            ok = cmp > 0;
+        else if (!strcmp(g->op, "=~"))
+            ok = regexec(&g->re, field, 0, NULL, 0) == 0;
+        else
+            ok = regexec(&g->re, field, 0, NULL, 0) != 0;
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/* Tags named by a target: an exact name, a glob, or a Grafana multi-value
+ * "{a,b,c}" of either. */
+static int target_tags(hist_db *db, const char *target, api_tag_list *out)
+{
+    size_t len = strlen(target);
+    if (len >= 2 && target[0] == '{' && target[len - 1] == '}') {
+        char *copy = strndup(target + 1, len - 2);
+        if (!copy)
+            return HIST_ENOMEM;
+        int rc = 0;
+        char *save = NULL;
+        for (char *tok = strtok_r(copy, ",", &save); tok && rc >= 0;
+             tok = strtok_r(NULL, ",", &save))
+            rc = api_tags_match(db, tok, GF_MAX_TAGS, out);
+        free(copy);
+        return rc;
+    }
+    return api_tags_match(db, target, GF_MAX_TAGS, out);
+}
+
+/* ---- Simple endpoints ------------------------------------------------------------------- */
+
+static int gf_root(api_ctx *c)
+{
+    hist_json j;
+    hist_json_init(&j);
+    hist_json_begin_object(&j);
+    hist_json_key(&j, "status");
+    hist_json_string(&j, "ok");
+    hist_json_key(&j, "service");
+    hist_json_string(&j, "historian");
+    hist_json_end_object(&j);
+    return api_reply_json(c, 200, &j);
+}
+
+static void option(hist_json *j, const char *label, const char *value)
+{
+    hist_json_begin_object(j);
+    hist_json_key(j, "label");
+    hist_json_string(j, label);
+    hist_json_key(j, "value");
+    hist_json_string(j, value);
+    hist_json_end_object(j);
+}
+
+/* The choices of one payload field; false if the field has none. */
+static bool payload_options(hist_json *j, const char *name)
+{
+    if (!strcmp(name, "mode")) {
+        for (int m = 0; m <= HIST_MODE_PLOT; m++)
+            option(j, hist_mode_name((hist_mode)m), hist_mode_name((hist_mode)m));
+    } else if (!strcmp(name, "agg")) {
+        for (int a = 0; a < HIST_AGG__COUNT; a++)
+            option(j, hist_agg_name((hist_agg)a), hist_agg_name((hist_agg)a));
+    } else if (!strcmp(name, "fill")) {
+        static const char *const fills[] = {"null", "none", "previous", "linear"};
+        for (size_t i = 0; i < 4; i++)
+            option(j, fills[i], fills[i]);
+    } else if (!strcmp(name, "bucket")) {
+        static const char *const b[] = {"hour", "day", "week", "month", "shift",
+                                        "1m",   "5m",  "15m",  "1h",    "8h"};
+        for (size_t i = 0; i < sizeof b / sizeof b[0]; i++)
+            option(j, b[i], b[i]);
+    } else if (!strcmp(name, "format")) {
+        option(j, "timeseries", "timeseries");
+        option(j, "table", "table");
+    } else if (!strcmp(name, "include_bad")) {
+        option(j, "false", "false");
+        option(j, "true", "true");
+    } else {
+        return false;
+    }
+    return true;
+}
+
+static void payload_field(hist_json *j, const char *name, const char *label, const char *type,
+                          const char *placeholder)
+{
+    hist_json_begin_object(j);
+    hist_json_key(j, "name");
+    hist_json_string(j, name);
+    hist_json_key(j, "label");
+    hist_json_string(j, label);
+    hist_json_key(j, "type");
+    hist_json_string(j, type);
+    if (placeholder) {
+        hist_json_key(j, "placeholder");
+        hist_json_string(j, placeholder);
+    }
+    if (strcmp(type, "input") != 0) {
+        hist_json_key(j, "options");
+        hist_json_begin_array(j);
+        payload_options(j, name);
+        hist_json_end_array(j);
+    }
+    hist_json_end_object(j);
+}
+
+static int gf_metrics(api_ctx *c, json_t *root)
+{
+    const char *metric = json_string_value(json_object_get(root, "metric"));
+    api_tag_list tags = {0};
+    int rc;
+    if (metric && *metric && api_has_wildcard(metric))
+        rc = api_tags_list(c->db, NULL, metric, GF_MAX_TAGS, &tags);
+    else
+        rc = api_tags_list(c->db, metric, NULL, GF_MAX_TAGS, &tags);
+    if (rc < 0 && rc != HIST_ENOSPC) {
+        api_tag_list_free(&tags);
+        return api_internal_error(c, rc);
+    }
+    hist_json j;
+    hist_json_init(&j);
+    hist_json_begin_array(&j);
+    for (size_t i = 0; i < tags.n; i++) {
+        hist_json_begin_object(&j);
+        hist_json_key(&j, "label");
+        hist_json_string(&j, tags.v[i].name);
+        hist_json_key(&j, "value");
+        hist_json_string(&j, tags.v[i].name);
+        hist_json_key(&j, "payloads");
+        hist_json_begin_array(&j);
+        payload_field(&j, "mode", "Mode", "select", "plot");
+        payload_field(&j, "agg", "Aggregates", "multi-select", "twa");
+        payload_field(&j, "bucket", "Bucket", "select", "step = interval");
+        payload_field(&j, "shifts", "Shifts", "input", "06:00,14:00,22:00");
+        payload_field(&j, "tz", "Time zone", "input", "Europe/Berlin");
+        payload_field(&j, "fill", "Fill", "select", "null");
+        payload_field(&j, "format", "Format", "select", "timeseries");
+        payload_field(&j, "include_bad", "Include Bad quality", "select", "false");
+        hist_json_end_array(&j);
+        hist_json_end_object(&j);
+    }
+    hist_json_end_array(&j);
+    api_tag_list_free(&tags);
+    return api_reply_json(c, 200, &j);
+}
+
+static int gf_payload_options(api_ctx *c, json_t *root)
+{
+    const char *name = json_string_value(json_object_get(root, "name"));
+    hist_json j;
+    hist_json_init(&j);
+    hist_json_begin_array(&j);
+    if (name)
+        payload_options(&j, name); /* an unknown field has no choices: [] */
+    hist_json_end_array(&j);
+    return api_reply_json(c, 200, &j);
+}
+
+static int gf_tag_keys(api_ctx *c)
+{
+    hist_json j;
+    hist_json_init(&j);
+    hist_json_begin_array(&j);
+    for (int i = 0; i < NLEVELS; i++) {
+        hist_json_begin_object(&j);
+        hist_json_key(&j, "type");
+        hist_json_string(&j, "string");
+        hist_json_key(&j, "text");
+        hist_json_string(&j, level_keys[i]);
+        hist_json_end_object(&j);
+    }
+    hist_json_begin_object(&j);
+    hist_json_key(&j, "type");
+    hist_json_string(&j, "string");
+    hist_json_key(&j, "text");
+    hist_json_string(&j, "unit");
+    hist_json_end_object(&j);
+    hist_json_end_array(&j);
+    return api_reply_json(c, 200, &j);
+}
+
+/* Distinct values of a level over all tags (filtered), sorted. */
+struct values_ctx {
+    const char *key;
+    const gf_filters *filters;
+    char **v;
+    size_t n, cap;
+    int rc;
+};
+
+static int values_visit(void *ctx, const hist_tag_info *t)
+{
+    struct values_ctx *vc = ctx;
+    char field[HIST_TAG_NAME_MAX + 1];
+    if (vc->filters && !filters_pass(vc->filters, t))
+        return 0;
+    if (!tag_field(t, vc->key, field, sizeof field) || !field[0])
+        return 0;
+    /* Tags come in name order, so equal leading levels are adjacent: a
+     * check against the last value removes most duplicates cheaply. */
+    if (vc->n && !strcmp(vc->v[vc->n - 1], field))
+        return 0;
+    if (vc->n >= GF_MAX_VALUES * 4)
+        return 1;
+    if (vc->n == vc->cap) {
+        size_t cap = vc->cap ? vc->cap * 2 : 64;
+        char **v = realloc(vc->v, cap * sizeof *v);
+        if (!v) {
+            vc->rc = HIST_ENOMEM;
+            return 1;
+        }
+        vc->v = v;
+        vc->cap = cap;
+    }
+    if (!(vc->v[vc->n] = strdup(field))) {
+        vc->rc = HIST_ENOMEM;
+        return 1;
+    }
+    vc->n++;
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int distinct_values(hist_db *db, const char *key, const gf_filters *f, struct values_ctx *vc)
+{
+    memset(vc, 0, sizeof *vc);
+    vc->key = key;
+    vc->filters = f;
+    int rc = hist_tag_foreach(db, "", values_visit, vc);
+    if (vc->rc < 0)
+        return vc->rc;
+    if (rc < 0)
+        return rc;
+    qsort(vc->v, vc->n, sizeof *vc->v, cmp_str);
+    size_t k = 0;
+    for (size_t i = 0; i < vc->n; i++) {
+        if (k && !strcmp(vc->v[k - 1], vc->v[i])) {
+            free(vc->v[i]);
+            continue;
+        }
+        vc->v[k++] = vc->v[i];
+    }
+    vc->n = k;
+    return 0;
+}
+
+static void values_free(struct values_ctx *vc)
+{
+    for (size_t i = 0; i < vc->n; i++)
+        free(vc->v[i]);
+    free(vc->v);
+}
+
+static bool known_key(const char *key)
+{
+    if (!strcmp(key, "unit"))
+        return true;
+    for (int i = 0; i < NLEVELS; i++)
+        if (!strcmp(key, level_keys[i]))
+            return true;
+    return false;
+}
+
+static int gf_tag_values(api_ctx *c, json_t *root)
+{
+    const char *key = json_string_value(json_object_get(root, "key"));
+    if (!key)
+        return api_error(c, 400, "key",
+                         "tag-values needs a key (site, area, line, cell, "
+                         "signal or unit)");
+    hist_json j;
+    hist_json_init(&j);
+    hist_json_begin_array(&j);
+    if (known_key(key)) {
+        struct values_ctx vc;
+        int rc = distinct_values(c->db, key, NULL, &vc);
+        if (rc < 0) {
+            values_free(&vc);
+            hist_json_free(&j);
+            return api_internal_error(c, rc);
+        }
+        for (size_t i = 0; i < vc.n && i < GF_MAX_VALUES; i++) {
+            hist_json_begin_object(&j);
+            hist_json_key(&j, "text");
+            hist_json_string(&j, vc.v[i]);
+            hist_json_end_object(&j);
+        }
+        values_free(&vc);
+    }
+    hist_json_end_array(&j);
+    return api_reply_json(c, 200, &j);
+}
+
+static void variable_item(hist_json *j, const char *s)
+{
+    hist_json_begin_object(j);
+    hist_json_key(j, "__text");
+    hist_json_string(j, s);
+    hist_json_key(j, "__value");
+    hist_json_string(j, s);
+    hist_json_end_object(j);
+}
+
+/* /variable: payload {"prefix": p} | {"pattern": g} | {"target": g or p} |
+ * {"key": level} (distinct values of a level), or a bare string. */
+static int gf_variable(api_ctx *c, json_t *root)
+{
+    json_t *raw = json_object_get(root, "payload");
+    if (!raw)
+        raw = json_object_get(root, "target") ? root : NULL;
+    json_t *payload = payload_object(c, raw, "payload");
+    if (!payload)
+        return 0;
+    gf_filters f;
+    if (filters_load(c, root, &f)) {
+        json_decref(payload);
+        return 0;
+    }
+    const char *prefix = json_string_value(json_object_get(payload, "prefix"));
+    const char *pattern = json_string_value(json_object_get(payload, "pattern"));
+    const char *target = json_string_value(json_object_get(payload, "target"));
+    const char *key = json_string_value(json_object_get(payload, "key"));
+    if (!pattern && target && api_has_wildcard(target))
+        pattern = target;
+    else if (!prefix && target)
+        prefix = target;
+    hist_json j;
+    hist_json_init(&j);
+    hist_json_begin_array(&j);
+    int ret = 0;
+    if (key) {
+        if (!known_key(key)) {
+            ret = api_error(c, 400, "key",
+                            "unknown key '%s' (site, area, line, cell, signal, "
+                            "unit)",
+                            key);
+            hist_json_free(&j);
+            goto out;
+        }
+        struct values_ctx vc;
+        int rc = distinct_values(c->db, key, &f, &vc);
+        if (rc < 0) {
+            values_free(&vc);
+            hist_json_free(&j);
+            ret = api_internal_error(c, rc);
+            goto out;
+        }
+        for (size_t i = 0; i < vc.n && i < GF_MAX_VALUES; i++)
+            variable_item(&j, vc.v[i]);
+        values_free(&vc);
+    } else {
+        api_tag_list tags = {0};
+        int rc = api_tags_list(c->db, prefix, pattern, GF_MAX_TAGS, &tags);
+        if (rc < 0 && rc != HIST_ENOSPC) {
+            api_tag_list_free(&tags);
+            hist_json_free(&j);
+            ret = api_internal_error(c, rc);
+            goto out;
+        }
+        for (size_t i = 0; i < tags.n; i++)
+            if (filters_pass(&f, &tags.v[i]))
+                variable_item(&j, tags.v[i].name);
+        api_tag_list_free(&tags);
+    }
+    hist_json_end_array(&j);
+    ret = api_reply_json(c, 200, &j);
+out:
+    filters_free(&f);
+    json_decref(payload);
+    return ret;
+}
+
+/* ---- /query ------------------------------------------------------------------------ */
+
+typedef struct {
+    int64_t from, to;
+    int64_t interval_ms;
+    int64_t max_points;
+} gf_range;
+
+static void datapoint_value(hist_json *j, const hist_series_result *s, size_t r)
+{
+    api_json_value(j, s->type, s->value[r]);
+}
+
+static void write_timeseries(hist_json *j, const api_query_opts *o, const hist_tag_info *tag,
+                             const hist_series_result *s, const char *ref_id)
+{
+    bool agg = o->spec.mode == HIST_MODE_AGG;
+    int ncol = agg ? o->spec.naggs : 1;
+    for (int k = 0; k < ncol; k++) {
+        hist_json_begin_object(j);
+        hist_json_key(j, "target");
+        if (agg && o->spec.naggs > 1) {
+            char name[HIST_TAG_NAME_MAX + 40];
+            snprintf(name, sizeof name, "%s:%s", tag->name, hist_agg_name(o->spec.aggs[k]));
+            hist_json_string(j, name);
+        } else {
+            hist_json_string(j, tag->name);
+        }
+        if (ref_id) {
+            hist_json_key(j, "refId");
+            hist_json_string(j, ref_id);
+        }
+        if (tag->unit[0]) {
+            hist_json_key(j, "unit");
+            hist_json_string(j, tag->unit);
+        }
+        hist_json_key(j, "datapoints");
+        hist_json_begin_array(j);
+        for (size_t r = 0; s && r < s->n; r++) {
+            hist_json_begin_array(j);
+            if (agg)
+                hist_json_double(j, s->col[k] ? s->col[k][r] : NAN);
+            else
+                datapoint_value(j, s, r);
+            hist_json_int(j, api_ns_to_ms(s->ts[r]));
+            hist_json_end_array(j);
+        }
+        hist_json_end_array(j);
+        hist_json_end_object(j);
+    }
+}
+
+static void column(hist_json *j, const char *text, const char *type)
+{
+    hist_json_begin_object(j);
+    hist_json_key(j, "text");
+    hist_json_string(j, text);
+    hist_json_key(j, "type");
+    hist_json_string(j, type);
+    hist_json_end_object(j);
+}
+
+/* One table frame for every tag of a target (a report). */
+static void write_table(hist_json *j, const api_query_opts *o, const api_tag_list *tags,
+                        hist_series_result *const *series, const char *ref_id)
+{
+    bool agg = o->spec.mode == HIST_MODE_AGG;
+    hist_json_begin_object(j);
+    hist_json_key(j, "type");
+    hist_json_string(j, "table");
+    if (ref_id) {
+        hist_json_key(j, "refId");
+        hist_json_string(j, ref_id);
+    }
+    hist_json_key(j, "columns");
+    hist_json_begin_array(j);
+    column(j, "Time", "time");
+    if (agg)
+        column(j, "Time end", "time");
+    column(j, "Tag", "string");
+    if (agg) {
+        for (int k = 0; k < o->spec.naggs; k++)
+            column(j, hist_agg_name(o->spec.aggs[k]), "number");
+    } else {
+        column(j, "Value", "number");
+        column(j, "Quality", "number");
+    }
+    column(j, "Unit", "string");
+    hist_json_end_array(j);
+    hist_json_key(j, "rows");
+    hist_json_begin_array(j);
+    for (size_t t = 0; t < tags->n; t++) {
+        const hist_series_result *s = series[t];
+        for (size_t r = 0; s && r < s->n; r++) {
+            hist_json_begin_array(j);
+            hist_json_int(j, api_ns_to_ms(s->ts[r]));
+            if (agg)
+                hist_json_int(j, api_ns_to_ms(s->ts_end ? s->ts_end[r] : s->ts[r]));
+            hist_json_string(j, tags->v[t].name);
+            if (agg) {
+                for (int k = 0; k < o->spec.naggs; k++)
+                    hist_json_double(j, s->col[k] ? s->col[k][r] : NAN);
+            } else {
+                datapoint_value(j, s, r);
+                hist_json_uint(j, s->q ? s->q[r] : 0);
+            }
+            hist_json_string(j, tags->v[t].unit);
+            hist_json_end_array(j);
+        }
+    }
+    hist_json_end_array(j);
+    hist_json_end_object(j);
+}
+
+/* Fills in what a payload leaves out from the panel: points from
+ * maxDataPoints, step from intervalMs. */
+static int add_panel_defaults(api_params *p, const gf_range *range)
+{
+    char buf[32];
+    if (!api_param(p, "points")) {
+        snprintf(buf, sizeof buf, "%lld", (long long)range->max_points);
+        if (api_params_add(p, "points", 6, buf, strlen(buf)) < 0)
+            return HIST_ENOMEM;
+    }
+    if (!api_param(p, "step") && !api_param(p, "bucket") && range->interval_ms > 0) {
+        snprintf(buf, sizeof buf, "%lldms", (long long)range->interval_ms);
+        if (api_params_add(p, "step", 4, buf, strlen(buf)) < 0)
+            return HIST_ENOMEM;
+    }
+    return 0;
+}
+
+/* Answers one target into j. 0, or 1 with an error answer set. */
+static int query_target(api_ctx *c, json_t *target, const gf_range *range, const gf_filters *f,
+                        hist_json *j)
+{
+    json_t *hide = json_object_get(target, "hide");
+    if (json_is_true(hide))
+        return 0;
+    const char *name = json_string_value(json_object_get(target, "target"));
+    const char *ref_id = json_string_value(json_object_get(target, "refId"));
+    json_t *payload = payload_object(c, json_object_get(target, "payload"), "payload");
+    if (!payload)
+        return 1;
+    int ret = 0;
+    api_params p = {0};
+    api_tag_list tags = {0};
+    hist_result res = {0};
+    bool have_res = false;
+    if (!name || !*name) /* the payload may name it instead */
+        name = json_string_value(json_object_get(payload, "target"));
+    if (!name || !*name)
+        goto out; /* an empty query row in the editor: nothing to draw */
+    if (api_params_from_json(&p, payload) < 0 || add_panel_defaults(&p, range) < 0) {
+        ret = (api_internal_error(c, HIST_ENOMEM), 1);
+        goto out;
+    }
+    api_query_opts o;
+    if (api_query_opts_parse(c, &p, range->from, range->to, HIST_MODE_PLOT, &o)) {
+        ret = 1;
+        goto out;
+    }
+    const char *format = api_param(&p, "format");
+    const char *type = json_string_value(json_object_get(target, "type"));
+    bool table = (format && !strcmp(format, "table")) || (type && !strcmp(type, "table"));
+    int rc = target_tags(c->db, name, &tags);
+    if (rc == HIST_ENOSPC) {
+        ret = (api_error(c, 400, "target", "'%s' matches more than %d tags", name, GF_MAX_TAGS), 1);
+        goto out;
+    }
+    if (rc < 0) {
+        ret = (api_internal_error(c, rc), 1);
+        goto out;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < tags.n; i++)
+        if (filters_pass(f, &tags.v[i]))
+            tags.v[k++] = tags.v[i];
+    tags.n = k;
+    hist_series_result **series = calloc(tags.n ? tags.n : 1, sizeof *series);
+    if (!series) {
+        ret = (api_internal_error(c, HIST_ENOMEM), 1);
+        goto out;
+    }
+    if (tags.n > 0) {
+        uint32_t *ids = malloc(tags.n * sizeof *ids);
+        if (!ids) {
+            free(series);
+            ret = (api_internal_error(c, HIST_ENOMEM), 1);
+            goto out;
+        }
+        for (size_t i = 0; i < tags.n; i++)
+            ids[i] = tags.v[i].id;
+        rc = hist_query_run(c->db, &o.spec, ids, tags.n, &res);
+        free(ids);
+        if (rc < 0) {
+            free(series);
+            if (rc == HIST_EINVAL || rc == HIST_ERANGE)
+                ret = (api_error(c, 400, "payload", "the query engine refused target '%s': %s",
+                                 name, hist_strerror(rc)),
+                       1);
+            else
+                ret = (api_internal_error(c, rc), 1);
+            goto out;
+        }
+        have_res = true;
+        for (size_t i = 0; i < tags.n && i < res.nseries; i++)
+            series[i] = &res.series[i];
+    }
+    if (table)
+        write_table(j, &o, &tags, series, ref_id);
+    else
+        for (size_t i = 0; i < tags.n; i++)
+            write_timeseries(j, &o, &tags.v[i], series[i], ref_id);
+    free(series);
+out:
+    if (have_res)
+        hist_result_free(&res);
+    api_tag_list_free(&tags);
+    api_params_free(&p);
+    json_decref(payload);
+    return ret;
+}
+
+static int gf_query(api_ctx *c, json_t *root)
+{
+    gf_range range = {0};
+    int64_t now = c->req->now_ns;
+    range.to = now;
+    range.from = now - INT64_C(6) * 3600 * 1000000000;
+    json_t *r = json_object_get(root, "range");
+    json_t *jf = r ? json_object_get(r, "from") : json_object_get(root, "from");
+    json_t *jt = r ? json_object_get(r, "to") : json_object_get(root, "to");
+    if (jf && json_time(c, jf, &range.from) < 0)
+        return api_error(c, 400, "range.from", "range.from must be ISO 8601 or epoch ms");
+    if (jt && json_time(c, jt, &range.to) < 0)
+        return api_error(c, 400, "range.to", "range.to must be ISO 8601 or epoch ms");
+    if (range.from >= range.to)
+        return api_error(c, 400, "range.from", "range.from must be before range.to");
+    json_t *iv = json_object_get(root, "intervalMs");
+    if (iv && json_is_number(iv) && json_number_value(iv) > 0 && json_number_value(iv) < 1e12)
+        range.interval_ms = (int64_t)json_number_value(iv);
+    json_t *mdp = json_object_get(root, "maxDataPoints");
+    range.max_points = 1000;
+    if (mdp && json_is_number(mdp) && json_number_value(mdp) >= 1 &&
+        json_number_value(mdp) <= 100000)
+        range.max_points = (int64_t)json_number_value(mdp);
+    json_t *targets = json_object_get(root, "targets");
+    if (targets && !json_is_array(targets))
+        return api_error(c, 400, "targets", "targets must be an array");
+    gf_filters f;
+    if (filters_load(c, root, &f))
+        return 0;
+    hist_json j;
+    hist_json_init(&j);
+    hist_json_begin_array(&j);
+    size_t i;
+    json_t *t;
+    int ret = 0;
+    json_array_foreach(targets, i, t)
+    {
+        if (!json_is_object(t)) {
+            ret = api_error(c, 400, "targets", "each target must be an object");
+            goto fail;
+        }
+        if (query_target(c, t, &range, &f, &j))
+            goto fail; /* the error answer is set */
+    }
+    hist_json_end_array(&j);
+    filters_free(&f);
+    return api_reply_json(c, 200, &j);
+fail:
+    hist_json_free(&j);
+    filters_free(&f);
+    return ret;
+}
+
+int api_grafana_handle(api_ctx *c, const char *sub)
+{
+    const char *m = c->req->method ? c->req->method : "";
+    if (!strcmp(sub, "/") || !strcmp(sub, "")) {
+        if (strcmp(m, "GET") && strcmp(m, "HEAD") && strcmp(m, "POST"))
+            return api_error(c, 405, NULL, "method %s not allowed here", m);
+        return gf_root(c);
+    }
+    static const char *const posts[] = {
+        "/metrics", "/metric-payload-options", "/query", "/variable", "/tag-keys", "/tag-values",
+        "/search"};
+    bool known = false;
+    for (size_t i = 0; i < sizeof posts / sizeof posts[0]; i++)
+        known |= !strcmp(sub, posts[i]);
+    if (!known)
+        return api_error(c, 404, NULL, "no such Grafana endpoint: %s", sub);
+    if (strcmp(m, "POST"))
+        return api_error(c, 405, NULL, "%s takes POST", sub);
+    json_t *root = load_body(c);
+    if (!root)
+        return 0;
+    int ret;
+    if (!strcmp(sub, "/metrics"))
+        ret = gf_metrics(c, root);
+    else if (!strcmp(sub, "/search")) {
+        /* The older SimpleJSON protocol: {"target": prefix or glob} -> names. */
+        const char *tgt = json_string_value(json_object_get(root, "target"));
+        api_tag_list tags = {0};
+        int rc = tgt && api_has_wildcard(tgt) ? api_tags_list(c->db, NULL, tgt, GF_MAX_TAGS, &tags)
+                                              : api_tags_list(c->db, tgt, NULL, GF_MAX_TAGS, &tags);
+        if (rc < 0 && rc != HIST_ENOSPC) {
+            ret = api_internal_error(c, rc);
+        } else {
+            hist_json j;
+            hist_json_init(&j);
+            hist_json_begin_array(&j);
+            for (size_t i = 0; i < tags.n; i++)
+                hist_json_string(&j, tags.v[i].name);
+            hist_json_end_array(&j);
+            ret = api_reply_json(c, 200, &j);
+        }
+        api_tag_list_free(&tags);
+    } else if (!strcmp(sub, "/metric-payload-options"))
+        ret = gf_payload_options(c, root);
+    else if (!strcmp(sub, "/query"))
+        ret = gf_query(c, root);
+    else if (!strcmp(sub, "/variable"))
+        ret = gf_variable(c, root);
+    else if (!strcmp(sub, "/tag-keys"))
+        ret = gf_tag_keys(c);
+    else
+        ret = gf_tag_values(c, root);
+    json_decref(root);
+    return ret;
+}
