@@ -1,0 +1,394 @@
+/*
+ * compact.c: merging a tag's small or overlapping chunks, rewriting segments
+ * with little live data, and dropping old chunks (retention).
+ *
+ * All three run under seal_mu, so no seal interleaves: a merged chunk takes
+ * a fresh (highest) seq, which is right because it replaces a whole overlap
+ * cluster (or several adjacent ones) and so overlaps no chunk outside it.
+ *
+ * Crash safety: new chunk bytes are made durable first (segment append);
+ * then ONE txn deletes the old entries and puts the new ones. Until that
+ * commit the old entries are valid; after it the new ones. A rewritten
+ * segment is unlinked only after the txn that moved its live chunks away.
+ */
+#include "storage/db_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Groups larger than this are cut at a cluster boundary (memory bound). */
+#define COMPACT_GROUP_SAMPLES (4u << 20)
+
+static int tag_chunks(hist_db *db, uint32_t tag, hist_chunk_ref **out, size_t *nout)
+{
+    MDB_txn *txn;
+    int rc = hist_index_read_begin(&db->idx, &txn);
+    if (rc)
+        return rc;
+    MDB_cursor *cur;
+    rc = hist_index_err(mdb_cursor_open(txn, db->idx.chunk, &cur));
+    hist_chunk_ref *refs = NULL;
+    size_t n = 0, cap = 0;
+    if (rc == 0) {
+        uint8_t kb[HIST_CHUNK_KEY_LEN];
+        hist_chunk_key(kb, tag, HIST_TS_MIN - 1, 0);
+        MDB_val k = {sizeof(kb), kb}, d;
+        int op = MDB_SET_RANGE;
+        while (mdb_cursor_get(cur, &k, &d, op) == 0) {
+            op = MDB_NEXT;
+            uint32_t ktag;
+            if (k.mv_size != HIST_CHUNK_KEY_LEN)
+                break;
+            hist_chunk_key_parse(k.mv_data, &ktag, NULL, NULL);
+            if (ktag != tag)
+                break;
+            if (n == cap) {
+                cap = cap ? cap * 2 : 64;
+                hist_chunk_ref *nr = realloc(refs, cap * sizeof(*nr));
+                if (!nr) {
+                    rc = HIST_ENOMEM;
+                    break;
+                }
+                refs = nr;
+            }
+            if (hist_chunk_ref_from(&d, &refs[n]) == 0)
+                n++;
+        }
+        mdb_cursor_close(cur);
+    }
+    hist_index_read_end(&db->idx, txn);
+    if (rc) {
+        free(refs);
+        return rc;
+    }
+    *out = refs;
+    *nout = n;
+    return 0;
+}
+
+/* Rewrites chunks [a, b) of refs (whole clusters) into full-size chunks. */
+static int merge_group(hist_db *db, hist_type type, const hist_chunk_ref *refs, size_t a, size_t b)
+{
+    size_t total = 0;
+    for (size_t i = a; i < b; i++)
+        total += refs[i].stats.count;
+    hist_msample *m = malloc((total ? total : 1) * sizeof(*m));
+    if (!m)
+        return HIST_ENOMEM;
+    size_t n = 0;
+    int rc = 0;
+    for (size_t i = a; i < b && rc == 0; i++) {
+        int64_t *ts;
+        hist_value *v;
+        uint32_t *q;
+        rc = hist_chunk_load(db, &refs[i], &ts, &v, &q);
+        if (rc)
+            break; /* a damaged member: leave the whole group as it is */
+        for (size_t j = 0; j < refs[i].stats.count; j++)
+            m[n++] = (hist_msample){ts[j], refs[i].seq, v[j], q[j]};
+        free(ts), free(v), free(q);
+    }
+    if (rc) {
+        free(m);
+        return rc == HIST_ECORRUPT || rc == HIST_EIO ? 0 : rc;
+    }
+    n = hist_msamples_sort_dedupe(m, n);
+    uint32_t cs = db->opts.chunk_samples;
+    size_t nchunks = (n + cs - 1) / cs;
+    uint8_t **bufs = calloc(nchunks + 1, sizeof(*bufs));
+    hist_chunk_ref *out = calloc(nchunks + 1, sizeof(*out));
+    int64_t *ts = malloc(cs * sizeof(*ts));
+    hist_value *v = malloc(cs * sizeof(*v));
+    uint32_t *q = malloc(cs * sizeof(*q));
+    rc = (!bufs || !out || !ts || !v || !q) ? HIST_ENOMEM : 0;
+    size_t built = 0;
+    for (size_t off = 0; off < n && rc == 0; off += cs) {
+        size_t k = n - off < cs ? n - off : cs;
+        for (size_t j = 0; j < k; j++)
+            ts[j] = m[off + j].ts, v[j] = m[off + j].v, q[j] = m[off + j].q;
+        rc = hist_chunk_build(type, ts, v, q, k, &bufs[built], &out[built]);
+        if (rc == 0)
+            out[built++].tag = refs[a].tag;
+    }
+    if (rc == 0)
+        rc = hist_chunks_commit(db, bufs, out, built, refs + a, b - a, NULL, NULL, 0);
+    for (size_t i = 0; bufs && i < built; i++)
+        free(bufs[i]);
+    free(bufs), free(out), free(ts), free(v), free(q), free(m);
+    return rc;
+}
+
+static int compact_tag(hist_db *db, uint32_t tag)
+{
+    pthread_mutex_lock(&db->mu);
+    hist_tag_state *t = hist_db_tag(db, tag);
+    hist_type type = t ? (hist_type)t->meta.type : HIST_TYPE_FLOAT64;
+    pthread_mutex_unlock(&db->mu);
+    if (!t)
+        return HIST_ENOTFOUND;
+    hist_chunk_ref *refs;
+    size_t n;
+    int rc = tag_chunks(db, tag, &refs, &n);
+    if (rc)
+        return rc;
+    uint32_t small = db->opts.chunk_samples / 2;
+    size_t gstart = 0, gsamples = 0, gclusters = 0;
+    int gmulti = 0; /* the group has a cluster of several chunks */
+    for (size_t i = 0; i <= n && rc == 0;) {
+        /* Next cluster [i, j). */
+        size_t j = i;
+        int64_t end = 0;
+        size_t csamples = 0;
+        if (i < n) {
+            end = refs[i].stats.end_ts;
+            for (j = i + 1; j < n && refs[j].stats.start_ts <= end; j++)
+                if (refs[j].stats.end_ts > end)
+                    end = refs[j].stats.end_ts;
+            for (size_t k = i; k < j; k++)
+                csamples += refs[k].stats.count;
+        }
+        int rewrite = i < n && (j - i > 1 || csamples < small);
+        if (rewrite && gclusters && gsamples + csamples > COMPACT_GROUP_SAMPLES)
+            rewrite = 0, j = i; /* close the group; revisit this cluster */
+        if (rewrite) {
+            if (gclusters == 0)
+                gstart = i;
+            gclusters++;
+            gsamples += csamples;
+            gmulti |= j - i > 1;
+        } else {
+            if (gclusters > 1 || gmulti)
+                rc = merge_group(db, type, refs, gstart, i);
+            gclusters = 0, gsamples = 0, gmulti = 0;
+            if (i == n)
+                break;
+            if (j == i) /* group cut: start a new one at i */
+                continue;
+        }
+        i = j;
+    }
+    free(refs);
+    return rc;
+}
+
+/* ---- Segment rewriting ------------------------------------------------------------------ */
+
+typedef struct {
+    hist_chunk_ref *refs;
+    size_t n;
+} move_ctx;
+
+static int move_txn(hist_index *idx, MDB_txn *txn, void *arg)
+{
+    move_ctx *c = arg;
+    int rc = 0;
+    for (size_t i = 0; i < c->n && rc == 0; i++)
+        rc = hist_index_put_chunk(idx, txn, &c->refs[i]);
+    return rc;
+}
+
+/* Moves the live chunks of segment no into the current one; deletes it. */
+static int rewrite_segment(hist_db *db, uint32_t no, hist_chunk_ref *refs, size_t n)
+{
+    uint8_t **bufs = calloc(n + 1, sizeof(*bufs));
+    struct iovec *iov = calloc(n + 1, sizeof(*iov));
+    uint64_t *offs = calloc(n + 1, sizeof(*offs));
+    int rc = (!bufs || !iov || !offs) ? HIST_ENOMEM : 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        bufs[i] = malloc(refs[i].length ? refs[i].length : 1);
+        if (!bufs[i]) {
+            rc = HIST_ENOMEM;
+            break;
+        }
+        rc = hist_segs_read(&db->segs, no, refs[i].offset, bufs[i], refs[i].length);
+        iov[i] = (struct iovec){bufs[i], refs[i].length};
+    }
+    uint32_t segno = 0;
+    if (rc == 0 && n)
+        rc = hist_segs_append(&db->segs, iov, (int)n, &segno, offs);
+    if (rc == 0) {
+        for (size_t i = 0; i < n; i++)
+            refs[i].segment = segno, refs[i].offset = offs[i];
+        move_ctx c = {refs, n};
+        rc = n ? hist_index_write(&db->idx, move_txn, &c) : 0;
+    }
+    if (rc == 0)
+        rc = hist_segs_remove(&db->segs, no);
+    for (size_t i = 0; bufs && i < n; i++)
+        free(bufs[i]);
+    free(bufs), free(iov), free(offs);
+    if (rc)
+        hist_db_log(db, HIST_LOG_WARN, "compact: segment %u not rewritten: %s", no,
+                    hist_strerror(rc));
+    return rc;
+}
+
+static int ref_seg_cmp(const void *a, const void *b)
+{
+    const hist_chunk_ref *x = a, *y = b;
+    if (x->segment != y->segment)
+        return x->segment < y->segment ? -1 : 1;
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+static int rewrite_segments(hist_db *db)
+{
+    /* Every live chunk, grouped by segment. */
+    MDB_txn *txn;
+    int rc = hist_index_read_begin(&db->idx, &txn);
+    if (rc)
+        return rc;
+    MDB_cursor *cur;
+    hist_chunk_ref *refs = NULL;
+    size_t n = 0, cap = 0;
+    rc = hist_index_err(mdb_cursor_open(txn, db->idx.chunk, &cur));
+    if (rc == 0) {
+        MDB_val k, d;
+        int op = MDB_FIRST;
+        while (mdb_cursor_get(cur, &k, &d, op) == 0) {
+            op = MDB_NEXT;
+            if (n == cap) {
+                cap = cap ? cap * 2 : 256;
+                hist_chunk_ref *nr = realloc(refs, cap * sizeof(*nr));
+                if (!nr) {
+                    rc = HIST_ENOMEM;
+                    break;
+                }
+                refs = nr;
+            }
+            if (hist_chunk_ref_from(&d, &refs[n]) == 0)
+                n++;
+        }
+        mdb_cursor_close(cur);
+    }
+    hist_index_read_end(&db->idx, txn);
+    if (rc) {
+        free(refs);
+        return rc;
+    }
+    if (n)
+        qsort(refs, n, sizeof(*refs), ref_seg_cmp);
+    uint32_t current = hist_segs_current(&db->segs);
+    for (size_t i = 0; i < n && rc == 0;) {
+        size_t j = i;
+        uint64_t live = 0;
+        while (j < n && refs[j].segment == refs[i].segment)
+            live += refs[j++].length;
+        uint32_t no = refs[i].segment;
+        uint64_t size = hist_segs_size(&db->segs, no);
+        if (no != current && size > 0 && live * 2 < size)
+            rc = rewrite_segment(db, no, refs + i, j - i);
+        i = j;
+    }
+    /* Older segment files that no chunk names any more (refs is sorted by
+     * segment; entries moved above only went to the current segment). */
+    size_t r = 0;
+    for (uint32_t no = 1; no < current && rc == 0; no++) {
+        while (r < n && refs[r].segment < no)
+            r++;
+        int named = r < n && refs[r].segment == no;
+        if (!named && hist_segs_size(&db->segs, no) > 0)
+            rc = hist_segs_remove(&db->segs, no);
+    }
+    free(refs);
+    return rc;
+}
+
+int hist_db_compact(hist_db *db, uint32_t tag)
+{
+    if (!db)
+        return HIST_EINVAL;
+    pthread_mutex_lock(&db->seal_mu);
+    hist_segs_reap(&db->segs); /* fds of segments deleted by the last run */
+    int rc = 0;
+    if (tag) {
+        rc = compact_tag(db, tag);
+    } else {
+        pthread_mutex_lock(&db->mu);
+        uint32_t cap = db->tags_cap;
+        pthread_mutex_unlock(&db->mu);
+        for (uint32_t id = 1; id < cap && rc == 0; id++) {
+            pthread_mutex_lock(&db->mu);
+            int exists = hist_db_tag(db, id) != NULL;
+            pthread_mutex_unlock(&db->mu);
+            if (exists)
+                rc = compact_tag(db, id);
+        }
+    }
+    if (rc == 0)
+        rc = rewrite_segments(db);
+    pthread_mutex_unlock(&db->seal_mu);
+    return rc;
+}
+
+/* ---- Dropping old chunks -----------------------------------------------------------------------
+ */
+
+typedef struct {
+    int64_t t;
+    uint64_t chunks, samples, bytes;
+} drop_ctx;
+
+static int drop_txn(hist_index *idx, MDB_txn *txn, void *arg)
+{
+    drop_ctx *c = arg;
+    c->chunks = c->samples = c->bytes = 0;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, idx->chunk, &cur);
+    if (rc)
+        return hist_index_err(rc);
+    MDB_val k, d;
+    int op = MDB_FIRST;
+    while ((rc = mdb_cursor_get(cur, &k, &d, op)) == 0) {
+        op = MDB_NEXT;
+        uint32_t tag;
+        int64_t start;
+        if (k.mv_size != HIST_CHUNK_KEY_LEN)
+            continue;
+        hist_chunk_key_parse(k.mv_data, &tag, &start, NULL);
+        if (start >= c->t) {
+            /* Sorted by start: skip to the next tag. */
+            if (tag == UINT32_MAX)
+                break;
+            uint8_t kb[HIST_CHUNK_KEY_LEN];
+            hist_chunk_key(kb, tag + 1, HIST_TS_MIN - 1, 0);
+            k = (MDB_val){sizeof(kb), kb};
+            rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
+            if (rc)
+                break;
+            op = MDB_GET_CURRENT;
+            continue;
+        }
+        hist_chunk_ref ref;
+        if (hist_chunk_ref_from(&d, &ref) || ref.stats.end_ts >= c->t)
+            continue;
+        rc = mdb_cursor_del(cur, 0);
+        if (rc)
+            break;
+        c->chunks++, c->samples += ref.stats.count, c->bytes += ref.length;
+        op = MDB_NEXT; /* LMDB: after a delete, NEXT yields the entry that moved up */
+    }
+    mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND || rc == EINVAL)
+        rc = 0;
+    return rc == MDB_MAP_FULL ? HIST_ENOSPC : hist_index_err(rc);
+}
+
+int hist_db_drop_before(hist_db *db, int64_t t)
+{
+    if (!db)
+        return HIST_EINVAL;
+    pthread_mutex_lock(&db->seal_mu);
+    drop_ctx c = {.t = t};
+    int rc = hist_index_write(&db->idx, drop_txn, &c);
+    if (rc == 0 && c.chunks) {
+        atomic_fetch_sub(&db->chunks, c.chunks);
+        atomic_fetch_sub(&db->samples_sealed, c.samples);
+        atomic_fetch_sub(&db->bytes_chunks, c.bytes);
+        hist_db_log(db, HIST_LOG_INFO, "dropped %llu chunk(s) older than %lld",
+                    (unsigned long long)c.chunks, (long long)t);
+    }
+    pthread_mutex_unlock(&db->seal_mu);
+    return rc;
+}

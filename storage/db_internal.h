@@ -1,0 +1,120 @@
+/*
+ * db_internal.h: the hist_db struct shared by the storage engine's files
+ * (db.c, seal.c, recovery.c, scan.c, compact.c). Not part of the door.
+ *
+ * Locks, in the order they may be taken:
+ *   seal_mu  one sealer/compactor/dropper at a time. Holding it means the
+ *            chunk index of every tag changes only by our hand, and chunk
+ *            seqs are handed out in the order of the data they hold.
+ *   tag_mu   serializes tag creation and metadata updates (LMDB writes).
+ *   mu       the memtable, the tag cache and the counters below it. Held
+ *            only for memory work, never across encode, I/O or LMDB commits
+ *            (except the WAL append, which is a memcpy into its buffer, so
+ *            memtable order == LSN order).
+ * LMDB transactions are taken through index.c (its own resize lock).
+ */
+#ifndef HIST_STORAGE_DB_INTERNAL_H
+#define HIST_STORAGE_DB_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "storage/hist_storage.h"
+#include "storage/index.h"
+#include "storage/memtable.h"
+#include "storage/segment.h"
+#include "storage/wal.h"
+
+typedef struct {
+    hist_index_tag meta; /* as in LMDB; flushed_lsn and max_span kept current */
+    hist_membuf buf;
+    int in_dirty; /* listed in db->dirty */
+    int has_latest;
+    hist_sample latest;
+} hist_tag_state;
+
+struct hist_db {
+    hist_db_options opts;
+    char dir[4096];
+    hist_index idx;
+    int idx_open;
+    hist_segs segs;
+    int segs_open;
+    hist_wal *wal;
+
+    pthread_mutex_t seal_mu;
+    pthread_mutex_t tag_mu;
+    pthread_mutex_t mu;
+    pthread_cond_t seal_cv; /* wakes the sealer (under mu) */
+
+    /* --- under mu --- */
+    hist_tag_state **tags; /* tags[id], NULL where no tag; id < tags_cap */
+    uint32_t tags_cap;
+    uint32_t next_tag_id;
+    uint64_t ntags;
+    uint32_t *name_hash; /* open addressing: tag ids, 0 = empty */
+    size_t hash_cap;
+    uint32_t *dirty; /* tags with a non-empty buffer */
+    size_t ndirty, capdirty;
+    size_t mem_bytes;
+    uint64_t mem_samples;
+    int stop;
+    int closing;
+
+    /* --- under seal_mu --- */
+    uint64_t next_seq;
+    uint64_t checkpoint_lsn;
+    int64_t last_retention_ns;
+
+    /* --- counters (atomic) --- */
+    _Atomic uint64_t chunks, samples_sealed, bytes_chunks;
+    _Atomic uint64_t chunks_sealed, chunks_decoded, damaged_chunks;
+    uint64_t recovered_records, dropped_records, dropped_bytes;
+
+    pthread_t sealer;
+    int has_sealer;
+};
+
+void hist_db_log(hist_db *db, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Tag cache (db.c). Call with mu held. */
+hist_tag_state *hist_db_tag(hist_db *db, uint32_t id);
+/* Adds a fresh tag state to the cache (mu held). */
+int hist_db_cache_tag(hist_db *db, const hist_index_tag *meta);
+/* Marks a tag's buffer non-empty (mu held). */
+int hist_db_mark_dirty(hist_db *db, uint32_t id);
+/* Inserts samples into a tag's buffer and updates latest (mu held). */
+int hist_db_insert(hist_db *db, hist_tag_state *t, const int64_t *ts, const hist_value *v,
+                   const uint32_t *q, size_t n, uint64_t lsn);
+
+/* WAL payload codec (db.c). decode calls fn per series. */
+typedef int (*hist_payload_fn)(void *ctx, uint32_t tag, size_t n, const int64_t *ts,
+                               const hist_value *v, const uint32_t *q);
+int hist_payload_decode(const uint8_t *p, size_t len, hist_payload_fn fn, void *ctx);
+
+/* Sealing (seal.c). seal_mu held. limit_per_tag 0 = whole buffer. */
+int hist_seal_tags(hist_db *db, const uint32_t *ids, size_t n);
+int hist_seal_all(hist_db *db);
+int hist_checkpoint(hist_db *db);
+int hist_sealer_start(hist_db *db);
+void hist_sealer_stop(hist_db *db);
+
+/* Recovery (recovery.c): replays the WAL into the memtable. */
+int hist_recover(hist_db *db, const hist_wal_report *rep);
+
+/* Chunks (scan.c): reads, verifies and decodes one chunk into malloc'ed
+ * arrays (*ts, *v, *q; caller frees). Logs and counts a damaged chunk. */
+int hist_chunk_load(hist_db *db, const hist_chunk_ref *ref, int64_t **ts, hist_value **v,
+                    uint32_t **q);
+/* Encodes sorted unique samples of one tag into a chunk in a malloc'ed
+ * buffer and fills ref's stats/codecs/crc/length (seal.c). */
+int hist_chunk_build(hist_type type, const int64_t *ts, const hist_value *v, const uint32_t *q,
+                     size_t n, uint8_t **buf, hist_chunk_ref *ref);
+/* Writes encoded chunks durably and commits their index entries in one txn,
+ * deleting old entries in the same txn (seal.c; seal_mu held). */
+int hist_chunks_commit(hist_db *db, uint8_t **bufs, hist_chunk_ref *refs, size_t n,
+                       const hist_chunk_ref *dels, size_t ndels, const uint32_t *flushed_tags,
+                       const uint64_t *flushed_lsns, size_t nflushed);
+
+#endif

@@ -1,0 +1,102 @@
+/*
+ * index.h: the LMDB index of a data directory (internal to storage/).
+ *
+ * One LMDB environment in DATA/index/ with four named databases:
+ *   tag_name  tag name bytes -> u32 tag id (host order)
+ *   tag       BE u32 id -> hist_index_tag (metadata + flushed_lsn + max span)
+ *   chunk     BE u32 tag | BE u64 sign-flipped start ts | BE u64 chunk seq
+ *             -> hist_chunk_ref
+ *   meta      short ASCII keys -> u64 values (version, next tag id, next
+ *             chunk seq, checkpoint LSN, last segment number)
+ *
+ * Deviation from DESIGN.md: the chunk key carries the chunk's sequence number
+ * after the start time, so two chunks of one tag may start at the same time
+ * (a backfill into a sealed range). The seq also orders overlapping chunks:
+ * the chunk with the higher seq holds the later writes.
+ *
+ * Every transaction goes through this module, which holds a reader-writer
+ * lock around it: on MDB_MAP_FULL the write is aborted, the map is doubled
+ * under the write side of the lock (no transaction may be live while
+ * mdb_env_set_mapsize runs) and the write is retried. Write callbacks must
+ * therefore be safe to run twice.
+ */
+#ifndef HIST_STORAGE_INDEX_H
+#define HIST_STORAGE_INDEX_H
+
+#include <lmdb.h>
+#include <pthread.h>
+
+#include "storage/hist_storage.h"
+
+#define HIST_INDEX_FORMAT 1
+
+typedef struct {
+    MDB_env *env;
+    MDB_dbi tag_name, tag, chunk, meta;
+    size_t mapsize;
+    pthread_rwlock_t resize; /* read side: any live txn; write side: resize */
+    hist_log_fn log;
+    void *log_ctx;
+} hist_index;
+
+/* Tag metadata as stored (fixed layout; strings NUL-padded). */
+typedef struct {
+    uint32_t id;
+    uint32_t type;
+    char name[HIST_TAG_NAME_MAX + 1];
+    char unit[HIST_TAG_UNIT_MAX + 1];
+    char description[HIST_TAG_DESC_MAX + 1];
+    double deadband;
+    int64_t created_ns;
+    uint64_t flushed_lsn; /* every write of this tag with lsn <= this is in chunks */
+    int64_t max_span;     /* max (end_ts - start_ts) over the tag's chunks */
+} hist_index_tag;
+
+/* A chunk's index entry (fixed layout). */
+typedef struct {
+    uint32_t tag;
+    uint32_t segment;
+    uint64_t offset;
+    uint32_t length;
+    uint32_t crc; /* crc32c of the chunk bytes */
+    uint8_t ts_codec, value_codec, quality_codec, pad;
+    uint32_t pad2;
+    uint64_t seq;
+    hist_chunk_stats stats;
+} hist_chunk_ref;
+
+#define HIST_CHUNK_KEY_LEN 20
+
+int hist_index_open(hist_index *idx, const char *dir, size_t mapsize, hist_log_fn log,
+                    void *log_ctx);
+void hist_index_close(hist_index *idx);
+
+/* Read transactions (MDB_RDONLY), short-lived. */
+int hist_index_read_begin(hist_index *idx, MDB_txn **txn);
+void hist_index_read_end(hist_index *idx, MDB_txn *txn);
+
+/* Runs fn inside one write transaction and commits; retries after growing the
+ * map on MDB_MAP_FULL. fn returns 0 or a HIST_E* code (then the txn aborts). */
+typedef int (*hist_index_write_fn)(hist_index *idx, MDB_txn *txn, void *ctx);
+int hist_index_write(hist_index *idx, hist_index_write_fn fn, void *ctx);
+
+/* Maps an LMDB return code to HIST_E* (MDB_NOTFOUND -> HIST_ENOTFOUND). */
+int hist_index_err(int rc);
+
+/* Key helpers. */
+void hist_chunk_key(uint8_t key[HIST_CHUNK_KEY_LEN], uint32_t tag, int64_t start, uint64_t seq);
+void hist_chunk_key_parse(const uint8_t *key, uint32_t *tag, int64_t *start, uint64_t *seq);
+
+/* Meta values (u64). get returns HIST_ENOTFOUND when missing. */
+int hist_meta_get(hist_index *idx, MDB_txn *txn, const char *key, uint64_t *out);
+int hist_meta_put(hist_index *idx, MDB_txn *txn, const char *key, uint64_t v);
+
+int hist_index_put_tag(hist_index *idx, MDB_txn *txn, const hist_index_tag *t);
+int hist_index_get_tag(hist_index *idx, MDB_txn *txn, uint32_t id, hist_index_tag *out);
+int hist_index_put_chunk(hist_index *idx, MDB_txn *txn, const hist_chunk_ref *ref);
+int hist_index_del_chunk(hist_index *idx, MDB_txn *txn, const hist_chunk_ref *ref);
+
+/* Reads a value of a chunk cursor into ref (copy; LMDB data is unaligned). */
+int hist_chunk_ref_from(const MDB_val *val, hist_chunk_ref *ref);
+
+#endif

@@ -1,0 +1,119 @@
+/*
+ * memtable.c: per-tag columnar sample buffers (see memtable.h).
+ */
+#include "storage/memtable.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int64_t hist_mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static int membuf_reserve(hist_membuf *b, size_t need)
+{
+    if (need <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need)
+        cap *= 2;
+    int64_t *ts = realloc(b->ts, cap * sizeof(*ts));
+    if (ts)
+        b->ts = ts;
+    hist_value *v = realloc(b->v, cap * sizeof(*v));
+    if (v)
+        b->v = v;
+    uint32_t *q = realloc(b->q, cap * sizeof(*q));
+    if (q)
+        b->q = q;
+    uint64_t *lsn = realloc(b->lsn, cap * sizeof(*lsn));
+    if (lsn)
+        b->lsn = lsn;
+    if (!ts || !v || !q || !lsn)
+        return HIST_ENOMEM; /* the arrays that did grow stay valid at cap */
+    b->cap = cap;
+    return 0;
+}
+
+int64_t hist_membuf_append(hist_membuf *b, const int64_t *ts, const hist_value *v,
+                           const uint32_t *q, size_t n, uint64_t lsn, int64_t now_ns)
+{
+    size_t before = hist_membuf_bytes(b);
+    if (membuf_reserve(b, b->n + n))
+        return HIST_ENOMEM;
+    if (b->n == 0)
+        b->first_write_ns = now_ns;
+    memcpy(b->ts + b->n, ts, n * sizeof(*ts));
+    memcpy(b->v + b->n, v, n * sizeof(*v));
+    if (q)
+        memcpy(b->q + b->n, q, n * sizeof(*q));
+    else
+        memset(b->q + b->n, 0, n * sizeof(*q));
+    for (size_t i = 0; i < n; i++)
+        b->lsn[b->n + i] = lsn;
+    b->n += n;
+    return (int64_t)(hist_membuf_bytes(b) - before);
+}
+
+int64_t hist_membuf_drop_prefix(hist_membuf *b, size_t k, int64_t now_ns)
+{
+    size_t before = hist_membuf_bytes(b);
+    if (k > b->n)
+        k = b->n;
+    size_t rest = b->n - k;
+    if (rest == 0) {
+        /* Free fully sealed buffers: idle tags should cost nothing. */
+        hist_membuf_free(b);
+        return -(int64_t)before;
+    }
+    memmove(b->ts, b->ts + k, rest * sizeof(*b->ts));
+    memmove(b->v, b->v + k, rest * sizeof(*b->v));
+    memmove(b->q, b->q + k, rest * sizeof(*b->q));
+    memmove(b->lsn, b->lsn + k, rest * sizeof(*b->lsn));
+    b->n = rest;
+    /* The remaining writes arrived during the seal: their age starts now
+     * (close enough; they are newer than the sealed ones). */
+    b->first_write_ns = now_ns;
+    return 0 - (int64_t)(before - hist_membuf_bytes(b));
+}
+
+void hist_membuf_free(hist_membuf *b)
+{
+    free(b->ts);
+    free(b->v);
+    free(b->q);
+    free(b->lsn);
+    memset(b, 0, sizeof(*b));
+}
+
+static int msample_cmp(const void *a, const void *b)
+{
+    const hist_msample *x = a, *y = b;
+    if (x->ts != y->ts)
+        return x->ts < y->ts ? -1 : 1;
+    if (x->prio != y->prio)
+        return x->prio < y->prio ? -1 : 1;
+    return 0;
+}
+
+size_t hist_msamples_sort_dedupe(hist_msample *s, size_t n)
+{
+    int sorted = 1;
+    for (size_t i = 1; i < n && sorted; i++)
+        if (msample_cmp(&s[i - 1], &s[i]) > 0)
+            sorted = 0;
+    if (!sorted)
+        qsort(s, n, sizeof(*s), msample_cmp);
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (w > 0 && s[w - 1].ts == s[i].ts)
+            s[w - 1] = s[i]; /* equal ts: the later (higher prio) wins */
+        else
+            s[w++] = s[i];
+    }
+    return w;
+}

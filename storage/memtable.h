@@ -1,0 +1,66 @@
+/*
+ * memtable.h: per-tag columnar buffers of unsealed samples (internal to
+ * storage/).
+ *
+ * A buffer holds samples in arrival (= LSN) order: ts, value, quality and
+ * the LSN of the write that carried each one. Out-of-order and duplicate
+ * timestamps are kept as they came; hist_msamples_sort_dedupe() resolves
+ * them (sort by (ts, priority), keep the last of each ts) when a buffer is
+ * sealed or scanned. The caller (db.c) serializes access with the db mutex.
+ *
+ * Invariant relied on by sealing and recovery: lsn[] is non-decreasing, so
+ * sealing a prefix seals exactly the writes with lsn <= lsn[k-1].
+ */
+#ifndef HIST_STORAGE_MEMTABLE_H
+#define HIST_STORAGE_MEMTABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage/hist_storage.h"
+
+typedef struct {
+    int64_t *ts;
+    hist_value *v;
+    uint32_t *q;
+    uint64_t *lsn;
+    size_t n, cap;
+    int64_t first_write_ns; /* monotonic clock at the oldest unsealed write */
+} hist_membuf;
+
+/* Bytes one buffered sample costs (the four columns). */
+#define HIST_MEMBUF_SAMPLE_BYTES (8 + 8 + 4 + 8)
+
+/* Appends n samples written at lsn (q NULL = Good). Returns the change of
+ * allocated bytes (>= 0) or HIST_ENOMEM (nothing appended). */
+int64_t hist_membuf_append(hist_membuf *b, const int64_t *ts, const hist_value *v,
+                           const uint32_t *q, size_t n, uint64_t lsn, int64_t now_ns);
+
+/* Drops the first k samples (sealed). Returns the change of allocated
+ * bytes (<= 0). */
+int64_t hist_membuf_drop_prefix(hist_membuf *b, size_t k, int64_t now_ns);
+
+void hist_membuf_free(hist_membuf *b);
+
+static inline size_t hist_membuf_bytes(const hist_membuf *b)
+{
+    return b->cap * HIST_MEMBUF_SAMPLE_BYTES;
+}
+
+/* A sample with a priority: a higher prio wins on equal ts (LSN for
+ * memtable samples, chunk seq for chunk samples). */
+typedef struct {
+    int64_t ts;
+    uint64_t prio;
+    hist_value v;
+    uint32_t q;
+} hist_msample;
+
+/* Sorts by (ts, prio) and keeps the last sample of each ts. Returns the new
+ * count. */
+size_t hist_msamples_sort_dedupe(hist_msample *s, size_t n);
+
+/* Monotonic clock in ns. */
+int64_t hist_mono_ns(void);
+
+#endif

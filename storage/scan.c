@@ -1,0 +1,495 @@
+/*
+ * scan.c: reading one tag's data over [from, to) as time-ordered pieces,
+ * merging sealed chunks and the memtable; sample_before / at_or_after.
+ *
+ * At open the scan copies the tag's memtable samples in range (under mu,
+ * FIRST), then collects the chunk refs that overlap the range from one
+ * LMDB read txn: seek (tag, from - max_span), walk while start < to. This
+ * order matters: a seal commits its chunks before it drops the samples from
+ * the memtable, so a sample is in the copy or in the chunk set (or both;
+ * the merge removes the duplicate).
+ *
+ * Chunks are grouped into clusters of overlapping intervals (memtable
+ * samples inside a cluster's interval join it). A cluster of one chunk, fully
+ * inside [from, to), with no memtable sample in it, is offered as a stats
+ * piece (unless HIST_SCAN_DECODE). Any other cluster is decoded and merged
+ * by (ts, priority): chunk samples have their chunk seq, memtable samples
+ * 2^63 + position, so the newest write wins (seqs follow write order per tag,
+ * see seal.c and compact.c). Decoded output goes out in batches of at most
+ * SCAN_BATCH samples, so pieces strictly increase in time.
+ */
+#include "storage/db_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "storage/chunk.h"
+#include "storage/crc32c.h"
+
+#define SCAN_BATCH 65536
+#define MEM_PRIO   (UINT64_C(1) << 63)
+
+struct hist_scan {
+    hist_db *db;
+    uint32_t tag;
+    int64_t from, to;
+    unsigned flags;
+    hist_msample *mem; /* memtable samples in range, sorted, unique */
+    size_t nmem, mi;
+    hist_chunk_ref *chunks; /* overlapping chunks, in key order */
+    size_t nchunks, ci;
+    hist_msample *merged; /* a decoded cluster being handed out */
+    size_t nmerged, mpos;
+    int64_t *ts; /* the current piece's columns */
+    hist_value *v;
+    uint32_t *q;
+    size_t cap;
+    hist_chunk_stats stats; /* the current stats piece */
+    hist_chunk_ref stats_ref;
+    int64_t *dts; /* decode buffers of a stats piece */
+    hist_value *dv;
+    uint32_t *dq;
+};
+
+/* ---- Loading one chunk --------------------------------------------------------------- */
+
+int hist_chunk_load(hist_db *db, const hist_chunk_ref *ref, int64_t **ts_out, hist_value **v_out,
+                    uint32_t **q_out)
+{
+    uint8_t *buf = malloc(ref->length ? ref->length : 1);
+    if (!buf)
+        return HIST_ENOMEM;
+    int rc = hist_segs_read(&db->segs, ref->segment, ref->offset, buf, ref->length);
+    if (rc == 0 && hist_crc32c(0, buf, ref->length) != ref->crc)
+        rc = HIST_ECORRUPT;
+    int64_t *ts = NULL;
+    hist_value *v = NULL;
+    uint32_t *q = NULL;
+    size_t n = ref->stats.count;
+    if (rc == 0) {
+        ts = malloc((n ? n : 1) * sizeof(*ts));
+        v = malloc((n ? n : 1) * sizeof(*v));
+        q = malloc((n ? n : 1) * sizeof(*q));
+        if (!ts || !v || !q)
+            rc = HIST_ENOMEM;
+    }
+    if (rc == 0) {
+        int64_t got = hist_chunk_decode(buf, ref->length, ts, v, q, n);
+        if (got != (int64_t)n)
+            rc = got < 0 ? (int)got : HIST_ECORRUPT;
+    }
+    free(buf);
+    if (rc) {
+        free(ts), free(v), free(q);
+        if (rc == HIST_ECORRUPT || rc == HIST_EIO) {
+            atomic_fetch_add(&db->damaged_chunks, 1);
+            hist_db_log(db, HIST_LOG_ERROR,
+                        "damaged chunk skipped: tag %u, segment %u, offset %llu, %u bytes: %s",
+                        ref->tag, ref->segment, (unsigned long long)ref->offset, ref->length,
+                        hist_strerror(rc));
+        }
+        return rc;
+    }
+    atomic_fetch_add(&db->chunks_decoded, 1);
+    *ts_out = ts, *v_out = v, *q_out = q;
+    return 0;
+}
+
+/* ---- Opening -------------------------------------------------------------------------- */
+
+static int copy_memtable(hist_scan *s)
+{
+    hist_db *db = s->db;
+    pthread_mutex_lock(&db->mu);
+    hist_tag_state *t = hist_db_tag(db, s->tag);
+    if (!t) {
+        pthread_mutex_unlock(&db->mu);
+        return HIST_ENOTFOUND;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < t->buf.n; i++)
+        n += t->buf.ts[i] >= s->from && t->buf.ts[i] < s->to;
+    int rc = 0;
+    if (n) {
+        s->mem = malloc(n * sizeof(*s->mem));
+        if (!s->mem)
+            rc = HIST_ENOMEM;
+        for (size_t i = 0; i < t->buf.n && rc == 0; i++)
+            if (t->buf.ts[i] >= s->from && t->buf.ts[i] < s->to)
+                s->mem[s->nmem++] =
+                    (hist_msample){t->buf.ts[i], MEM_PRIO + i, t->buf.v[i], t->buf.q[i]};
+    }
+    pthread_mutex_unlock(&db->mu);
+    if (rc == 0)
+        s->nmem = hist_msamples_sort_dedupe(s->mem, s->nmem);
+    return rc;
+}
+
+static int64_t sat_sub(int64_t a, int64_t b)
+{
+    /* a in ts range, b >= 0: clamp to the ts range. */
+    return (uint64_t)a - (uint64_t)HIST_TS_MIN < (uint64_t)b ? HIST_TS_MIN : a - b;
+}
+
+static int collect_chunks(hist_scan *s)
+{
+    hist_db *db = s->db;
+    MDB_txn *txn;
+    int rc = hist_index_read_begin(&db->idx, &txn);
+    if (rc)
+        return rc;
+    /* Read max_span after the txn began: a larger span is raised in the
+     * cache before the commit that needs it, so we see it here. */
+    pthread_mutex_lock(&db->mu);
+    int64_t span = db->tags[s->tag]->meta.max_span;
+    pthread_mutex_unlock(&db->mu);
+    MDB_cursor *cur;
+    rc = hist_index_err(mdb_cursor_open(txn, db->idx.chunk, &cur));
+    if (rc) {
+        hist_index_read_end(&db->idx, txn);
+        return rc;
+    }
+    int64_t lo = s->from < HIST_TS_MIN ? HIST_TS_MIN : s->from;
+    uint8_t kb[HIST_CHUNK_KEY_LEN];
+    hist_chunk_key(kb, s->tag, sat_sub(lo, span), 0);
+    MDB_val k = {sizeof(kb), kb}, d;
+    size_t cap = 0;
+    int op = MDB_SET_RANGE;
+    while (mdb_cursor_get(cur, &k, &d, op) == 0) {
+        op = MDB_NEXT;
+        uint32_t tag;
+        int64_t start;
+        if (k.mv_size != HIST_CHUNK_KEY_LEN)
+            break;
+        hist_chunk_key_parse(k.mv_data, &tag, &start, NULL);
+        if (tag != s->tag || start >= s->to)
+            break;
+        hist_chunk_ref ref;
+        if (hist_chunk_ref_from(&d, &ref) || ref.stats.end_ts < s->from)
+            continue;
+        if (s->nchunks == cap) {
+            cap = cap ? cap * 2 : 16;
+            hist_chunk_ref *nc = realloc(s->chunks, cap * sizeof(*nc));
+            if (!nc) {
+                rc = HIST_ENOMEM;
+                break;
+            }
+            s->chunks = nc;
+        }
+        s->chunks[s->nchunks++] = ref;
+    }
+    mdb_cursor_close(cur);
+    hist_index_read_end(&db->idx, txn);
+    return rc;
+}
+
+int hist_scan_open(hist_db *db, uint32_t tag, int64_t from, int64_t to, unsigned flags,
+                   hist_scan **out)
+{
+    if (!db || !out)
+        return HIST_EINVAL;
+    hist_scan *s = calloc(1, sizeof(*s));
+    if (!s)
+        return HIST_ENOMEM;
+    s->db = db;
+    s->tag = tag;
+    s->from = from;
+    s->to = to;
+    s->flags = flags;
+    int rc = 0;
+    if (from < to) {
+        rc = copy_memtable(s);
+        if (rc == 0)
+            rc = collect_chunks(s);
+    } else {
+        pthread_mutex_lock(&db->mu);
+        rc = hist_db_tag(db, tag) ? 0 : HIST_ENOTFOUND;
+        pthread_mutex_unlock(&db->mu);
+    }
+    if (rc) {
+        hist_scan_close(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+void hist_scan_close(hist_scan *s)
+{
+    if (!s)
+        return;
+    free(s->mem);
+    free(s->chunks);
+    free(s->merged);
+    free(s->ts), free(s->v), free(s->q);
+    free(s->dts), free(s->dv), free(s->dq);
+    free(s);
+}
+
+/* ---- Pieces ------------------------------------------------------------------------------ */
+
+/* Emits up to SCAN_BATCH samples of src[*pos..end) as a decoded piece. */
+static int emit(hist_scan *s, const hist_msample *src, size_t *pos, size_t end, hist_piece *p)
+{
+    size_t n = end - *pos < SCAN_BATCH ? end - *pos : SCAN_BATCH;
+    if (n > s->cap) {
+        free(s->ts), free(s->v), free(s->q);
+        s->ts = malloc(n * sizeof(*s->ts));
+        s->v = malloc(n * sizeof(*s->v));
+        s->q = malloc(n * sizeof(*s->q));
+        s->cap = n;
+        if (!s->ts || !s->v || !s->q) {
+            s->cap = 0;
+            return HIST_ENOMEM;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        const hist_msample *x = &src[*pos + i];
+        s->ts[i] = x->ts, s->v[i] = x->v, s->q[i] = x->q;
+    }
+    *pos += n;
+    memset(p, 0, sizeof(*p));
+    p->n = n;
+    p->ts = s->ts, p->v = s->v, p->q = s->q;
+    return 1;
+}
+
+/* Decodes chunks [ci, cj) and memtable samples [mi, mj) into s->merged. */
+static int merge_cluster(hist_scan *s, size_t ci, size_t cj, size_t mi, size_t mj)
+{
+    size_t total = mj - mi;
+    for (size_t i = ci; i < cj; i++)
+        total += s->chunks[i].stats.count;
+    free(s->merged);
+    s->merged = malloc((total ? total : 1) * sizeof(*s->merged));
+    if (!s->merged)
+        return HIST_ENOMEM;
+    size_t n = 0;
+    for (size_t i = ci; i < cj; i++) {
+        int64_t *ts;
+        hist_value *v;
+        uint32_t *q;
+        int rc = hist_chunk_load(s->db, &s->chunks[i], &ts, &v, &q);
+        if (rc == HIST_ECORRUPT || rc == HIST_EIO)
+            continue; /* logged and counted; the rest stays readable */
+        if (rc)
+            return rc;
+        for (size_t j = 0; j < s->chunks[i].stats.count; j++)
+            if (ts[j] >= s->from && ts[j] < s->to)
+                s->merged[n++] = (hist_msample){ts[j], s->chunks[i].seq, v[j], q[j]};
+        free(ts), free(v), free(q);
+    }
+    memcpy(s->merged + n, s->mem + mi, (mj - mi) * sizeof(*s->merged));
+    n += mj - mi;
+    s->nmerged = hist_msamples_sort_dedupe(s->merged, n);
+    s->mpos = 0;
+    return 0;
+}
+
+int hist_scan_next(hist_scan *s, hist_piece *p)
+{
+    if (!s || !p)
+        return HIST_EINVAL;
+    for (;;) {
+        if (s->mpos < s->nmerged)
+            return emit(s, s->merged, &s->mpos, s->nmerged, p);
+        if (s->ci >= s->nchunks) {
+            if (s->mi < s->nmem)
+                return emit(s, s->mem, &s->mi, s->nmem, p);
+            return 0;
+        }
+        const hist_chunk_ref *c = &s->chunks[s->ci];
+        if (s->mi < s->nmem && s->mem[s->mi].ts < c->stats.start_ts) {
+            size_t end = s->mi;
+            while (end < s->nmem && s->mem[end].ts < c->stats.start_ts)
+                end++;
+            return emit(s, s->mem, &s->mi, end, p);
+        }
+        int64_t cend = c->stats.end_ts;
+        size_t cj = s->ci + 1;
+        while (cj < s->nchunks && s->chunks[cj].stats.start_ts <= cend) {
+            if (s->chunks[cj].stats.end_ts > cend)
+                cend = s->chunks[cj].stats.end_ts;
+            cj++;
+        }
+        size_t mj = s->mi;
+        while (mj < s->nmem && s->mem[mj].ts <= cend)
+            mj++;
+        if (cj == s->ci + 1 && mj == s->mi && !(s->flags & HIST_SCAN_DECODE) &&
+            c->stats.start_ts >= s->from && c->stats.end_ts < s->to) {
+            s->stats = c->stats;
+            s->stats_ref = *c;
+            s->ci = cj;
+            memset(p, 0, sizeof(*p));
+            p->stats = &s->stats;
+            return 1;
+        }
+        int rc = merge_cluster(s, s->ci, cj, s->mi, mj);
+        if (rc)
+            return rc;
+        s->ci = cj;
+        s->mi = mj;
+    }
+}
+
+int hist_scan_decode(hist_scan *s, hist_piece *p)
+{
+    if (!s || !p || p->stats != &s->stats)
+        return HIST_EINVAL;
+    free(s->dts), free(s->dv), free(s->dq);
+    s->dts = NULL, s->dv = NULL, s->dq = NULL;
+    int rc = hist_chunk_load(s->db, &s->stats_ref, &s->dts, &s->dv, &s->dq);
+    if (rc)
+        return rc;
+    p->n = s->stats.count;
+    p->ts = s->dts, p->v = s->dv, p->q = s->dq;
+    return 0;
+}
+
+/* ---- Nearest samples ------------------------------------------------------------------------ */
+
+static int eligible(unsigned flags, uint32_t q)
+{
+    return !(flags & HIST_NEAR_SKIP_BAD) || !hist_quality_is_bad(q);
+}
+
+/* The first (dir > 0) or last (dir < 0) eligible sample of a piece. */
+static int piece_pick(hist_scan *s, hist_piece *p, unsigned flags, int dir, hist_sample *out)
+{
+    if (p->stats) {
+        const hist_chunk_stats *st = p->stats;
+        uint32_t q = dir > 0 ? st->first_q : st->last_q;
+        if (eligible(flags, q)) {
+            out->ts = dir > 0 ? st->start_ts : st->end_ts;
+            out->v = dir > 0 ? st->first_v : st->last_v;
+            out->q = q;
+            return 1;
+        }
+        if (st->bad_count == st->count)
+            return 0;
+        int rc = hist_scan_decode(s, p);
+        if (rc)
+            return rc == HIST_ECORRUPT || rc == HIST_EIO ? 0 : rc;
+    }
+    for (size_t k = 0; k < p->n; k++) {
+        size_t i = dir > 0 ? k : p->n - 1 - k;
+        if (eligible(flags, p->q[i])) {
+            *out = (hist_sample){p->ts[i], p->v[i], p->q[i]};
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Searches [lo, hi) for the first (dir > 0) or last eligible sample. */
+static int window_pick(hist_db *db, uint32_t tag, int64_t lo, int64_t hi, unsigned flags, int dir,
+                       hist_sample *out)
+{
+    hist_scan *s;
+    int rc = hist_scan_open(db, tag, lo, hi, 0, &s);
+    if (rc)
+        return rc;
+    int found = 0;
+    hist_piece p;
+    while ((rc = hist_scan_next(s, &p)) == 1) {
+        hist_sample cand;
+        int r = piece_pick(s, &p, flags, dir, &cand);
+        if (r < 0) {
+            rc = r;
+            break;
+        }
+        if (r == 1) {
+            *out = cand;
+            found = 1;
+            if (dir > 0)
+                break;
+        }
+    }
+    hist_scan_close(s);
+    return rc < 0 ? rc : found;
+}
+
+/* Earliest time the tag may have data: first chunk start, memtable min. */
+static int tag_bounds(hist_db *db, uint32_t tag, int64_t *lo, int64_t *hi, int64_t *span)
+{
+    pthread_mutex_lock(&db->mu);
+    hist_tag_state *t = hist_db_tag(db, tag);
+    if (!t || !t->has_latest) {
+        pthread_mutex_unlock(&db->mu);
+        return HIST_ENOTFOUND;
+    }
+    *hi = t->latest.ts;
+    *lo = t->latest.ts;
+    *span = t->meta.max_span;
+    for (size_t i = 0; i < t->buf.n; i++)
+        if (t->buf.ts[i] < *lo)
+            *lo = t->buf.ts[i];
+    pthread_mutex_unlock(&db->mu);
+    MDB_txn *txn;
+    int rc = hist_index_read_begin(&db->idx, &txn);
+    if (rc)
+        return rc;
+    MDB_cursor *cur;
+    if (mdb_cursor_open(txn, db->idx.chunk, &cur) == 0) {
+        uint8_t kb[HIST_CHUNK_KEY_LEN];
+        hist_chunk_key(kb, tag, HIST_TS_MIN - 1, 0);
+        MDB_val k = {sizeof(kb), kb}, d;
+        if (mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE) == 0 && k.mv_size == HIST_CHUNK_KEY_LEN) {
+            uint32_t ktag;
+            int64_t start;
+            hist_chunk_key_parse(k.mv_data, &ktag, &start, NULL);
+            if (ktag == tag && start < *lo)
+                *lo = start;
+        }
+        mdb_cursor_close(cur);
+    }
+    hist_index_read_end(&db->idx, txn);
+    return 0;
+}
+
+#define NEAR_MIN_WINDOW INT64_C(60000000000) /* 1 min */
+
+int hist_db_sample_before(hist_db *db, uint32_t tag, int64_t t, unsigned flags, hist_sample *out)
+{
+    if (!db || !out)
+        return HIST_EINVAL;
+    int64_t lo, hi, span;
+    int rc = tag_bounds(db, tag, &lo, &hi, &span);
+    if (rc)
+        return rc;
+    if (t > hi + 1)
+        t = hi + 1; /* nothing later than the latest sample */
+    int64_t w = span > NEAR_MIN_WINDOW ? span : NEAR_MIN_WINDOW;
+    while (t > lo) {
+        int64_t wlo = (uint64_t)t - (uint64_t)lo <= (uint64_t)w ? lo : t - w;
+        rc = window_pick(db, tag, wlo, t, flags, -1, out);
+        if (rc != 0)
+            return rc < 0 ? rc : 0;
+        t = wlo;
+        w = w > INT64_MAX / 4 ? INT64_MAX : w * 4;
+    }
+    return HIST_ENOTFOUND;
+}
+
+int hist_db_sample_at_or_after(hist_db *db, uint32_t tag, int64_t t, unsigned flags,
+                               hist_sample *out)
+{
+    if (!db || !out)
+        return HIST_EINVAL;
+    int64_t lo, hi, span;
+    int rc = tag_bounds(db, tag, &lo, &hi, &span);
+    if (rc)
+        return rc;
+    if (t < lo)
+        t = lo;
+    int64_t w = span > NEAR_MIN_WINDOW ? span : NEAR_MIN_WINDOW;
+    while (t <= hi) {
+        int64_t whi = (uint64_t)hi - (uint64_t)t < (uint64_t)w ? hi + 1 : t + w;
+        rc = window_pick(db, tag, t, whi, flags, 1, out);
+        if (rc != 0)
+            return rc < 0 ? rc : 0;
+        t = whi;
+        w = w > INT64_MAX / 4 ? INT64_MAX : w * 4;
+    }
+    return HIST_ENOTFOUND;
+}

@@ -1,0 +1,508 @@
+/*
+ * seal.c: turning memtable buffers into chunks, the WAL checkpoint, and the
+ * background sealer thread.
+ *
+ * Sealing a group of tags (seal_mu held throughout):
+ *   1. under mu, snapshot each buffer's first k samples (all it holds now);
+ *   2. without mu: sort by (ts, arrival), keep the last write of each ts,
+ *      split into chunks of <= chunk_samples, encode, compute stats;
+ *   3. append every chunk of the group to the segment in one durable write;
+ *   4. one LMDB txn: chunk entries, each tag's flushed_lsn (= LSN of its
+ *      k-th sample) and max span, next chunk seq;
+ *   5. under mu, drop the k sealed samples; writes that came during 2-4
+ *      stay (they follow the prefix, as buffers are in LSN order).
+ * A crash between 3 and 4 leaves dead segment bytes only; between 4 and 5
+ * nothing is lost, as recovery skips samples with lsn <= flushed_lsn.
+ *
+ * Checkpoint: the WAL may drop every record below the smallest LSN still
+ * in any buffer (or last LSN + 1 when the memtable is empty). The LSN goes
+ * to meta first, then the WAL deletes its segments.
+ */
+#include "storage/db_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "storage/chunk.h"
+#include "storage/crc32c.h"
+
+/* ---- Building one chunk ------------------------------------------------------ */
+
+static void stats_compute(hist_type type, const int64_t *ts, const hist_value *v, const uint32_t *q,
+                          size_t n, hist_chunk_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->start_ts = ts[0];
+    st->end_ts = ts[n - 1];
+    st->count = (uint32_t)n;
+    st->first_v = v[0];
+    st->last_v = v[n - 1];
+    st->first_q = q ? q[0] : 0;
+    st->last_q = q ? q[n - 1] : 0;
+    double mn = 0, mx = 0, sum = 0, sumsq = 0;
+    int any = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t qi = q ? q[i] : 0;
+        if (hist_quality_is_bad(qi))
+            st->bad_count++;
+        if (!hist_quality_is_good(qi))
+            st->nongood_count++;
+        double d = hist_value_as_double(type, v[i]);
+        if (d != d) {
+            st->nan_count++;
+            continue;
+        }
+        if (!any || d < mn)
+            mn = d;
+        if (!any || d > mx)
+            mx = d;
+        any = 1;
+        sum += d;
+        sumsq += d * d;
+    }
+    st->min = any ? mn : __builtin_nan("");
+    st->max = any ? mx : __builtin_nan("");
+    st->sum = sum;
+    st->sumsq = sumsq;
+}
+
+int hist_chunk_build(hist_type type, const int64_t *ts, const hist_value *v, const uint32_t *q,
+                     size_t n, uint8_t **buf, hist_chunk_ref *ref)
+{
+    size_t cap = hist_chunk_bound(n);
+    uint8_t *b = malloc(cap);
+    if (!b)
+        return HIST_ENOMEM;
+    int64_t len = hist_chunk_encode(type, ts, v, q, n, b, cap);
+    if (len <= 0) {
+        free(b);
+        return len < 0 ? (int)len : HIST_EINVAL;
+    }
+    hist_chunk_info info;
+    memset(&info, 0, sizeof(info));
+    (void)hist_chunk_peek(b, (size_t)len, &info);
+    memset(ref, 0, sizeof(*ref));
+    ref->length = (uint32_t)len;
+    ref->crc = hist_crc32c(0, b, (size_t)len);
+    ref->ts_codec = info.ts_codec;
+    ref->value_codec = info.value_codec;
+    ref->quality_codec = info.quality_codec;
+    stats_compute(type, ts, v, q, n, &ref->stats);
+    *buf = b;
+    return 0;
+}
+
+/* ---- Committing chunks --------------------------------------------------------- */
+
+typedef struct {
+    hist_db *db;
+    hist_chunk_ref *refs;
+    size_t n;
+    const hist_chunk_ref *dels;
+    size_t ndels;
+    hist_index_tag *tags; /* tag rows to store */
+    size_t ntags;
+    uint64_t next_seq;
+} commit_ctx;
+
+static int commit_txn(hist_index *idx, MDB_txn *txn, void *arg)
+{
+    commit_ctx *c = arg;
+    int rc = 0;
+    for (size_t i = 0; i < c->ndels && rc == 0; i++)
+        rc = hist_index_del_chunk(idx, txn, &c->dels[i]);
+    for (size_t i = 0; i < c->n && rc == 0; i++)
+        rc = hist_index_put_chunk(idx, txn, &c->refs[i]);
+    for (size_t i = 0; i < c->ntags && rc == 0; i++)
+        rc = hist_index_put_tag(idx, txn, &c->tags[i]);
+    if (rc == 0)
+        rc = hist_meta_put(idx, txn, "next_seq", c->next_seq);
+    return rc;
+}
+
+/* Finds or adds tag id in the list of rows to store (copied from cache). */
+static hist_index_tag *commit_tag(hist_db *db, commit_ctx *c, size_t cap, uint32_t id)
+{
+    for (size_t i = 0; i < c->ntags; i++)
+        if (c->tags[i].id == id)
+            return &c->tags[i];
+    if (c->ntags == cap)
+        return NULL;
+    hist_tag_state *t = hist_db_tag(db, id);
+    if (!t)
+        return NULL;
+    c->tags[c->ntags] = t->meta;
+    return &c->tags[c->ntags++];
+}
+
+int hist_chunks_commit(hist_db *db, uint8_t **bufs, hist_chunk_ref *refs, size_t n,
+                       const hist_chunk_ref *dels, size_t ndels, const uint32_t *flushed_tags,
+                       const uint64_t *flushed_lsns, size_t nflushed)
+{
+    int rc = 0;
+    if (n > 0) {
+        struct iovec *iov = malloc(n * sizeof(*iov));
+        uint64_t *offs = malloc(n * sizeof(*offs));
+        uint32_t segno = 0;
+        if (!iov || !offs)
+            rc = HIST_ENOMEM;
+        for (size_t i = 0; i < n && rc == 0; i++)
+            iov[i] = (struct iovec){bufs[i], refs[i].length};
+        if (rc == 0)
+            rc = hist_segs_append(&db->segs, iov, (int)n, &segno, offs);
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            refs[i].segment = segno;
+            refs[i].offset = offs[i];
+        }
+        free(iov);
+        free(offs);
+        if (rc)
+            return rc;
+    }
+    commit_ctx c = {.db = db, .refs = refs, .n = n, .dels = dels, .ndels = ndels};
+    size_t cap = n + nflushed + 1;
+    c.tags = calloc(cap, sizeof(*c.tags));
+    if (!c.tags)
+        return HIST_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        refs[i].seq = db->next_seq++;
+    c.next_seq = db->next_seq;
+
+    pthread_mutex_lock(&db->tag_mu);
+    pthread_mutex_lock(&db->mu);
+    /* Raise max spans in the cache before the entries become visible: a
+     * scan seeks (from - max_span), and an overestimate is harmless. */
+    for (size_t i = 0; i < n; i++) {
+        hist_tag_state *t = hist_db_tag(db, refs[i].tag);
+        int64_t span = refs[i].stats.end_ts - refs[i].stats.start_ts;
+        if (t && span > t->meta.max_span)
+            t->meta.max_span = span;
+        hist_index_tag *row = commit_tag(db, &c, cap, refs[i].tag);
+        if (row && span > row->max_span)
+            row->max_span = span;
+    }
+    for (size_t i = 0; i < nflushed; i++) {
+        hist_index_tag *row = commit_tag(db, &c, cap, flushed_tags[i]);
+        if (row && flushed_lsns[i] > row->flushed_lsn)
+            row->flushed_lsn = flushed_lsns[i];
+    }
+    pthread_mutex_unlock(&db->mu);
+    rc = hist_index_write(&db->idx, commit_txn, &c);
+    if (rc == 0) {
+        pthread_mutex_lock(&db->mu);
+        for (size_t i = 0; i < c.ntags; i++) {
+            hist_tag_state *t = hist_db_tag(db, c.tags[i].id);
+            if (t && c.tags[i].flushed_lsn > t->meta.flushed_lsn)
+                t->meta.flushed_lsn = c.tags[i].flushed_lsn;
+        }
+        pthread_mutex_unlock(&db->mu);
+        uint64_t samples = 0, bytes = 0, dsamples = 0, dbytes = 0;
+        for (size_t i = 0; i < n; i++)
+            samples += refs[i].stats.count, bytes += refs[i].length;
+        for (size_t i = 0; i < ndels; i++)
+            dsamples += dels[i].stats.count, dbytes += dels[i].length;
+        atomic_fetch_add(&db->chunks, n);
+        atomic_fetch_sub(&db->chunks, ndels);
+        atomic_fetch_add(&db->samples_sealed, samples);
+        atomic_fetch_sub(&db->samples_sealed, dsamples);
+        atomic_fetch_add(&db->bytes_chunks, bytes);
+        atomic_fetch_sub(&db->bytes_chunks, dbytes);
+    } else {
+        hist_db_log(db, HIST_LOG_ERROR, "index commit of %zu chunks failed: %s", n,
+                    hist_strerror(rc));
+    }
+    pthread_mutex_unlock(&db->tag_mu);
+    free(c.tags);
+    return rc;
+}
+
+/* ---- Sealing ---------------------------------------------------------------------- */
+
+typedef struct {
+    uint32_t id;
+    hist_type type;
+    size_t k;        /* samples snapshot from the buffer */
+    uint64_t lsn;    /* LSN of the k-th sample */
+    hist_msample *s; /* sorted, deduplicated */
+    size_t n;
+} seal_item;
+
+/* Seals one group; items already snapshot. */
+static int seal_group(hist_db *db, seal_item *items, size_t nitems)
+{
+    size_t nchunks = 0;
+    uint32_t cs = db->opts.chunk_samples;
+    for (size_t i = 0; i < nitems; i++) {
+        items[i].n = hist_msamples_sort_dedupe(items[i].s, items[i].k);
+        nchunks += (items[i].n + cs - 1) / cs;
+    }
+    uint8_t **bufs = calloc(nchunks + 1, sizeof(*bufs));
+    hist_chunk_ref *refs = calloc(nchunks + 1, sizeof(*refs));
+    uint32_t *ftags = calloc(nitems + 1, sizeof(*ftags));
+    uint64_t *flsns = calloc(nitems + 1, sizeof(*flsns));
+    int64_t *ts = malloc(cs * sizeof(*ts));
+    hist_value *v = malloc(cs * sizeof(*v));
+    uint32_t *q = malloc(cs * sizeof(*q));
+    int rc = (!bufs || !refs || !ftags || !flsns || !ts || !v || !q) ? HIST_ENOMEM : 0;
+    size_t built = 0;
+    for (size_t i = 0; i < nitems && rc == 0; i++) {
+        ftags[i] = items[i].id;
+        flsns[i] = items[i].lsn;
+        for (size_t off = 0; off < items[i].n && rc == 0; off += cs) {
+            size_t m = items[i].n - off < cs ? items[i].n - off : cs;
+            for (size_t j = 0; j < m; j++) {
+                const hist_msample *x = &items[i].s[off + j];
+                ts[j] = x->ts, v[j] = x->v, q[j] = x->q;
+            }
+            rc = hist_chunk_build(items[i].type, ts, v, q, m, &bufs[built], &refs[built]);
+            if (rc == 0)
+                refs[built++].tag = items[i].id;
+        }
+    }
+    if (rc == 0)
+        rc = hist_chunks_commit(db, bufs, refs, built, NULL, 0, ftags, flsns, nitems);
+    if (rc == 0)
+        atomic_fetch_add(&db->chunks_sealed, built);
+    for (size_t i = 0; bufs && i < built; i++)
+        free(bufs[i]);
+    free(bufs), free(refs), free(ftags), free(flsns), free(ts), free(v), free(q);
+    if (rc)
+        return rc;
+    /* Drop the sealed prefixes. */
+    pthread_mutex_lock(&db->mu);
+    int64_t now = hist_mono_ns();
+    for (size_t i = 0; i < nitems; i++) {
+        hist_tag_state *t = hist_db_tag(db, items[i].id);
+        int64_t d = hist_membuf_drop_prefix(&t->buf, items[i].k, now);
+        db->mem_bytes -= (size_t)(-d);
+        db->mem_samples -= items[i].k;
+    }
+    size_t w = 0;
+    for (size_t i = 0; i < db->ndirty; i++) {
+        hist_tag_state *t = db->tags[db->dirty[i]];
+        if (t->buf.n > 0)
+            db->dirty[w++] = db->dirty[i];
+        else
+            t->in_dirty = 0;
+    }
+    db->ndirty = w;
+    pthread_mutex_unlock(&db->mu);
+    return 0;
+}
+
+/* Snapshot of up to ~1M samples per group keeps memory bounded. */
+#define SEAL_GROUP_SAMPLES (1u << 20)
+
+int hist_seal_tags(hist_db *db, const uint32_t *ids, size_t n)
+{
+    seal_item *items = calloc(n ? n : 1, sizeof(*items));
+    if (!items)
+        return HIST_ENOMEM;
+    int rc = 0;
+    size_t i = 0;
+    while (i < n && rc == 0) {
+        size_t nitems = 0, total = 0;
+        pthread_mutex_lock(&db->mu);
+        for (; i < n && total < SEAL_GROUP_SAMPLES; i++) {
+            hist_tag_state *t = hist_db_tag(db, ids[i]);
+            if (!t || t->buf.n == 0)
+                continue;
+            seal_item *it = &items[nitems];
+            it->id = ids[i];
+            it->type = (hist_type)t->meta.type;
+            it->k = t->buf.n;
+            it->lsn = t->buf.lsn[it->k - 1];
+            it->s = malloc(it->k * sizeof(*it->s));
+            if (!it->s) {
+                rc = HIST_ENOMEM;
+                break;
+            }
+            for (size_t j = 0; j < it->k; j++)
+                it->s[j] = (hist_msample){t->buf.ts[j], j, t->buf.v[j], t->buf.q[j]};
+            total += it->k;
+            nitems++;
+        }
+        pthread_mutex_unlock(&db->mu);
+        if (rc == 0 && nitems)
+            rc = seal_group(db, items, nitems);
+        for (size_t j = 0; j < nitems; j++)
+            free(items[j].s);
+        memset(items, 0, nitems * sizeof(*items));
+    }
+    free(items);
+    return rc;
+}
+
+int hist_seal_all(hist_db *db)
+{
+    pthread_mutex_lock(&db->mu);
+    size_t n = db->ndirty;
+    uint32_t *ids = malloc((n ? n : 1) * sizeof(*ids));
+    if (ids)
+        memcpy(ids, db->dirty, n * sizeof(*ids));
+    pthread_mutex_unlock(&db->mu);
+    if (!ids)
+        return HIST_ENOMEM;
+    int rc = hist_seal_tags(db, ids, n);
+    free(ids);
+    return rc;
+}
+
+/* ---- Checkpoint ------------------------------------------------------------------------ */
+
+static int ckpt_txn(hist_index *idx, MDB_txn *txn, void *arg)
+{
+    return hist_meta_put(idx, txn, "checkpoint", *(uint64_t *)arg);
+}
+
+int hist_checkpoint(hist_db *db)
+{
+    pthread_mutex_lock(&db->mu);
+    uint64_t ckpt = hist_wal_last_lsn(db->wal) + 1;
+    for (size_t i = 0; i < db->ndirty; i++) {
+        hist_tag_state *t = db->tags[db->dirty[i]];
+        if (t->buf.n > 0 && t->buf.lsn[0] < ckpt)
+            ckpt = t->buf.lsn[0];
+    }
+    pthread_mutex_unlock(&db->mu);
+    if (ckpt <= db->checkpoint_lsn) /* still lets the WAL drop segments it rolled past */
+        return hist_wal_checkpoint(db->wal, db->checkpoint_lsn);
+    int rc = hist_index_write(&db->idx, ckpt_txn, &ckpt);
+    if (rc)
+        return rc;
+    db->checkpoint_lsn = ckpt;
+    return hist_wal_checkpoint(db->wal, ckpt);
+}
+
+/* ---- The sealer thread -------------------------------------------------------------------- */
+
+typedef struct {
+    uint32_t id;
+    int64_t first;
+    size_t bytes;
+} pressure_item;
+
+static int pressure_cmp(const void *a, const void *b)
+{
+    const pressure_item *x = a, *y = b;
+    return x->first < y->first ? -1 : x->first > y->first;
+}
+
+/* Picks the tags to seal now (mu held). Returns the count put in *out. */
+static size_t pick_tags(hist_db *db, uint32_t **out)
+{
+    size_t n = db->ndirty;
+    if (n == 0)
+        return 0;
+    uint32_t *ids = malloc(n * sizeof(*ids));
+    pressure_item *all = malloc(n * sizeof(*all));
+    if (!ids || !all) {
+        free(ids), free(all);
+        return 0;
+    }
+    int64_t now = hist_mono_ns();
+    size_t k = 0, na = 0;
+    for (size_t i = 0; i < n; i++) {
+        hist_tag_state *t = db->tags[db->dirty[i]];
+        if (t->buf.n == 0)
+            continue;
+        if (t->buf.n >= db->opts.chunk_samples ||
+            now - t->buf.first_write_ns >= db->opts.chunk_max_age_ns || db->stop)
+            ids[k++] = t->meta.id;
+        else
+            all[na++] =
+                (pressure_item){t->meta.id, t->buf.first_write_ns, hist_membuf_bytes(&t->buf)};
+    }
+    if (db->mem_bytes > db->opts.memtable_bytes && na) {
+        /* Over budget: the oldest buffers go until we are at 3/4 of it. */
+        qsort(all, na, sizeof(*all), pressure_cmp);
+        size_t target = db->opts.memtable_bytes / 4 * 3;
+        size_t have = db->mem_bytes;
+        for (size_t i = 0; i < na && have > target; i++) {
+            ids[k++] = all[i].id;
+            have -= all[i].bytes < have ? all[i].bytes : have;
+        }
+    }
+    free(all);
+    if (k == 0) {
+        free(ids);
+        return 0;
+    }
+    *out = ids;
+    return k;
+}
+
+static void maybe_retention(hist_db *db)
+{
+    if (db->opts.retention_ns <= 0)
+        return;
+    int64_t now = hist_mono_ns();
+    if (db->last_retention_ns && now - db->last_retention_ns < INT64_C(10000000000))
+        return;
+    db->last_retention_ns = now;
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    int64_t wall = (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+    pthread_mutex_unlock(&db->seal_mu); /* drop_before takes it */
+    (void)hist_db_drop_before(db, wall - db->opts.retention_ns);
+    pthread_mutex_lock(&db->seal_mu);
+}
+
+static void *sealer_main(void *arg)
+{
+    hist_db *db = arg;
+    pthread_mutex_lock(&db->mu);
+    while (!db->stop) {
+        uint32_t *ids = NULL;
+        size_t n = pick_tags(db, &ids);
+        if (n == 0) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += 100 * 1000000;
+            if (until.tv_nsec >= 1000000000)
+                until.tv_sec++, until.tv_nsec -= 1000000000;
+            pthread_cond_timedwait(&db->seal_cv, &db->mu, &until);
+            if (db->opts.retention_ns > 0) {
+                pthread_mutex_unlock(&db->mu);
+                pthread_mutex_lock(&db->seal_mu);
+                maybe_retention(db);
+                pthread_mutex_unlock(&db->seal_mu);
+                pthread_mutex_lock(&db->mu);
+            }
+            continue;
+        }
+        pthread_mutex_unlock(&db->mu);
+        pthread_mutex_lock(&db->seal_mu);
+        int rc = hist_seal_tags(db, ids, n);
+        if (rc == 0)
+            rc = hist_checkpoint(db);
+        maybe_retention(db);
+        pthread_mutex_unlock(&db->seal_mu);
+        free(ids);
+        if (rc) {
+            hist_db_log(db, HIST_LOG_ERROR, "sealer: %s; retrying in 1 s", hist_strerror(rc));
+            struct timespec d = {1, 0};
+            nanosleep(&d, NULL);
+        }
+        pthread_mutex_lock(&db->mu);
+    }
+    pthread_mutex_unlock(&db->mu);
+    return NULL;
+}
+
+int hist_sealer_start(hist_db *db)
+{
+    if (pthread_create(&db->sealer, NULL, sealer_main, db) != 0)
+        return HIST_ENOMEM;
+    db->has_sealer = 1;
+    return 0;
+}
+
+void hist_sealer_stop(hist_db *db)
+{
+    if (!db->has_sealer)
+        return;
+    pthread_join(db->sealer, NULL);
+    db->has_sealer = 0;
+}

@@ -1,0 +1,266 @@
+/*
+ * segment.c: append-only chunk files (see segment.h).
+ *
+ * Invariant: only the thread holding s->mu appends, so cur_size is the
+ * exact end of the current file, and hist_io (one user at a time) is only
+ * used under s->mu.
+ */
+#include "storage/segment.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void seg_log(hist_segs *s, int level, const char *msg)
+{
+    if (s->log)
+        s->log(s->log_ctx, level, msg);
+    else
+        fprintf(stderr, "historian: %s\n", msg);
+}
+
+static void seg_path(hist_segs *s, uint32_t no, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%012u.seg", s->dir, no);
+}
+
+static int seg_open_current(hist_segs *s, uint32_t no)
+{
+    char path[4200];
+    seg_path(s, no, path, sizeof(path));
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return HIST_EIO;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return HIST_EIO;
+    }
+    if (s->cur_fd >= 0)
+        close(s->cur_fd);
+    s->cur_fd = fd;
+    s->cur_no = no;
+    s->cur_size = (uint64_t)st.st_size;
+    return 0;
+}
+
+int hist_segs_open(hist_segs *s, const char *dir, hist_io_mode mode, uint64_t roll_bytes,
+                   hist_log_fn log, void *log_ctx)
+{
+    memset(s, 0, sizeof(*s));
+    s->cur_fd = -1;
+    s->log = log;
+    s->log_ctx = log_ctx;
+    s->roll_bytes = roll_bytes;
+    snprintf(s->dir, sizeof(s->dir), "%s", dir);
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return HIST_EIO;
+    int rc = hist_io_open(mode, log, log_ctx, &s->io);
+    if (rc)
+        return rc;
+    pthread_mutex_init(&s->mu, NULL);
+    uint32_t last = 0;
+    DIR *d = opendir(dir);
+    if (!d) {
+        hist_segs_close(s);
+        return HIST_EIO;
+    }
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        unsigned long no;
+        char tail[8];
+        if (strlen(e->d_name) == 16 && sscanf(e->d_name, "%12lu%7s", &no, tail) == 2 &&
+            strcmp(tail, ".seg") == 0 && no > last && no < UINT32_MAX)
+            last = (uint32_t)no;
+    }
+    closedir(d);
+    rc = seg_open_current(s, last ? last : 1);
+    if (rc) {
+        hist_segs_close(s);
+        return rc;
+    }
+    return 0;
+}
+
+void hist_segs_close(hist_segs *s)
+{
+    for (size_t i = 0; i < s->nfds; i++)
+        close(s->fds[i].fd);
+    free(s->fds);
+    s->fds = NULL;
+    s->nfds = s->capfds = 0;
+    if (s->cur_fd >= 0)
+        close(s->cur_fd);
+    s->cur_fd = -1;
+    if (s->io) {
+        hist_io_close(s->io);
+        s->io = NULL;
+        pthread_mutex_destroy(&s->mu);
+    }
+}
+
+int hist_segs_append(hist_segs *s, const struct iovec *iov, int n, uint32_t *segno,
+                     uint64_t *offsets)
+{
+    uint64_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += iov[i].iov_len;
+    pthread_mutex_lock(&s->mu);
+    int rc = 0;
+    if (s->cur_size > 0 && s->cur_size + total > s->roll_bytes)
+        rc = seg_open_current(s, s->cur_no + 1);
+    if (rc == 0) {
+        uint64_t off = s->cur_size;
+        for (int i = 0; i < n; i++) {
+            offsets[i] = off;
+            off += iov[i].iov_len;
+        }
+        /* IOV_MAX bounds one call: write in groups of 512. */
+        uint64_t at = s->cur_size;
+        for (int i = 0; i < n && rc == 0; i += 512) {
+            int m = n - i < 512 ? n - i : 512;
+            rc = hist_io_pwritev(s->io, s->cur_fd, iov + i, m, (off_t)at, i + m == n);
+            for (int j = 0; j < m; j++)
+                at += iov[i + j].iov_len;
+        }
+        if (rc == 0) {
+            s->cur_size = off;
+            *segno = s->cur_no;
+        } else {
+            seg_log(s, HIST_LOG_ERROR, "segment: durable append failed");
+            rc = rc < 0 ? rc : HIST_EIO;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* Finds or opens the read descriptor of segment no; -1 if it cannot. */
+static int seg_read_fd(hist_segs *s, uint32_t no)
+{
+    for (size_t i = 0; i < s->nfds; i++)
+        if (s->fds[i].no == no)
+            return s->fds[i].fd;
+    char path[4200];
+    seg_path(s, no, path, sizeof(path));
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    if (s->nfds == s->capfds) {
+        size_t cap = s->capfds ? s->capfds * 2 : 16;
+        hist_seg_fd *nf = realloc(s->fds, cap * sizeof(*nf));
+        if (!nf) {
+            close(fd);
+            return -1;
+        }
+        s->fds = nf;
+        s->capfds = cap;
+    }
+    s->fds[s->nfds++] = (hist_seg_fd){no, fd, 0};
+    return fd;
+}
+
+int hist_segs_read(hist_segs *s, uint32_t no, uint64_t off, void *buf, uint32_t len)
+{
+    pthread_mutex_lock(&s->mu);
+    int fd = seg_read_fd(s, no);
+    pthread_mutex_unlock(&s->mu);
+    if (fd < 0)
+        return HIST_EIO;
+    /* The fd stays open until hist_segs_reap/close, which never race with a
+     * read (reap runs under the db's seal lock after scans took their refs;
+     * see compact.c). */
+    size_t done = 0;
+    while (done < len) {
+        ssize_t r = pread(fd, (uint8_t *)buf + done, len - done, (off_t)(off + done));
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return HIST_EIO;
+        }
+        if (r == 0)
+            return HIST_ECORRUPT;
+        done += (size_t)r;
+    }
+    return 0;
+}
+
+int hist_segs_remove(hist_segs *s, uint32_t no)
+{
+    pthread_mutex_lock(&s->mu);
+    if (no == s->cur_no) {
+        pthread_mutex_unlock(&s->mu);
+        return HIST_EBUSY;
+    }
+    /* Keep a descriptor so readers holding old refs still succeed. */
+    (void)seg_read_fd(s, no);
+    for (size_t i = 0; i < s->nfds; i++)
+        if (s->fds[i].no == no)
+            s->fds[i].doomed = 1;
+    char path[4200];
+    seg_path(s, no, path, sizeof(path));
+    int rc = unlink(path) == 0 || errno == ENOENT ? 0 : HIST_EIO;
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+void hist_segs_reap(hist_segs *s)
+{
+    pthread_mutex_lock(&s->mu);
+    size_t w = 0;
+    for (size_t i = 0; i < s->nfds; i++) {
+        if (s->fds[i].doomed)
+            close(s->fds[i].fd);
+        else
+            s->fds[w++] = s->fds[i];
+    }
+    s->nfds = w;
+    pthread_mutex_unlock(&s->mu);
+}
+
+uint32_t hist_segs_current(hist_segs *s)
+{
+    pthread_mutex_lock(&s->mu);
+    uint32_t no = s->cur_no;
+    pthread_mutex_unlock(&s->mu);
+    return no;
+}
+
+uint64_t hist_segs_size(hist_segs *s, uint32_t no)
+{
+    char path[4200];
+    seg_path(s, no, path, sizeof(path));
+    struct stat st;
+    return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+uint64_t hist_segs_bytes(hist_segs *s)
+{
+    uint64_t total = 0;
+    DIR *d = opendir(s->dir);
+    if (!d)
+        return 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l > 4 && strcmp(e->d_name + l - 4, ".seg") == 0) {
+            char path[4400];
+            snprintf(path, sizeof(path), "%s/%s", s->dir, e->d_name);
+            struct stat st;
+            if (stat(path, &st) == 0)
+                total += (uint64_t)st.st_size;
+        }
+    }
+    closedir(d);
+    return total;
+}
+
+const char *hist_segs_backend(hist_segs *s)
+{
+    return hist_io_backend(s->io);
+}

@@ -1,0 +1,78 @@
+/*
+ * segment.h: append-only segment files of sealed chunks (internal to
+ * storage/).
+ *
+ * Files DATA/seg/NNNNNNNNNNNN.seg (12 decimal digits). Chunks are appended
+ * to the newest segment with one durable pwritev per group of chunks
+ * (hist_io, sync=1): the bytes are on disk before the caller commits their
+ * index entries, so an index entry never points at bytes that may vanish.
+ * A crash between the write and the commit leaves dead bytes, which segment
+ * rewriting (compact.c) reclaims. Past roll_bytes the next append starts a
+ * new file.
+ *
+ * Reads use pread on a cached descriptor per segment. A deleted segment
+ * (hist_segs_remove) is unlinked at once, but its descriptor stays open until
+ * the next hist_segs_reap(), so a scan that already holds its chunk refs can
+ * still read it.
+ */
+#ifndef HIST_STORAGE_SEGMENT_H
+#define HIST_STORAGE_SEGMENT_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "storage/hist_storage.h"
+#include "storage/io.h"
+
+typedef struct {
+    uint32_t no;
+    int fd;
+    int doomed; /* unlinked; close at the next reap */
+} hist_seg_fd;
+
+typedef struct {
+    char dir[4096];
+    hist_io *io;
+    pthread_mutex_t mu;
+    uint64_t roll_bytes;
+    uint32_t cur_no; /* segment being appended to (0 = none yet) */
+    int cur_fd;
+    uint64_t cur_size;
+    hist_seg_fd *fds; /* read descriptor cache */
+    size_t nfds, capfds;
+    hist_log_fn log;
+    void *log_ctx;
+} hist_segs;
+
+/* Opens seg/ (created if missing); appends continue in the highest-numbered
+ * existing file (at its end) or start file 1. */
+int hist_segs_open(hist_segs *s, const char *dir, hist_io_mode mode, uint64_t roll_bytes,
+                   hist_log_fn log, void *log_ctx);
+void hist_segs_close(hist_segs *s);
+
+/* Appends n buffers back to back, durably, in one segment. offsets[i]
+ * receives each buffer's offset; *segno the segment number. */
+int hist_segs_append(hist_segs *s, const struct iovec *iov, int n, uint32_t *segno,
+                     uint64_t *offsets);
+
+/* Reads len bytes at off of segment no. HIST_EIO / HIST_ECORRUPT on failure
+ * (short read: ECORRUPT). */
+int hist_segs_read(hist_segs *s, uint32_t no, uint64_t off, void *buf, uint32_t len);
+
+/* Unlinks segment no (never the current one); its fd is closed at reap. */
+int hist_segs_remove(hist_segs *s, uint32_t no);
+void hist_segs_reap(hist_segs *s);
+
+/* Starts a new segment for the next append (used by segment rewriting). */
+uint32_t hist_segs_current(hist_segs *s);
+
+/* Sum of the sizes of segment files and their count; sizes[no] not kept. */
+uint64_t hist_segs_bytes(hist_segs *s);
+
+/* Size of one segment file (0 if missing). */
+uint64_t hist_segs_size(hist_segs *s, uint32_t no);
+
+const char *hist_segs_backend(hist_segs *s);
+
+#endif
