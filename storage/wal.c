@@ -59,8 +59,11 @@
 #define WAL_HEADER          16                  /* len, crc, lsn */
 #define WAL_MAX_PAYLOAD     (UINT32_C(1) << 30) /* one batch; far above any sane request */
 #define WAL_DEFAULT_SEGMENT (64u << 20)
-#define WAL_NAME_DIGITS     12
-#define WAL_NAME_MAX        32
+/* LSNs from this on are damage: a real log never gets near (2^62 records),
+ * and the bound keeps next_lsn from wrapping around. */
+#define WAL_MAX_LSN     (UINT64_C(1) << 62)
+#define WAL_NAME_DIGITS 12
+#define WAL_NAME_MAX    32
 
 typedef struct {
     uint64_t no;
@@ -262,8 +265,8 @@ static void walk_segment(const uint8_t *buf, size_t len, uint64_t prev_last, wal
         size_t size;
         uint64_t lsn;
         const char *why = check_record(buf, len, pos, &size, &lsn);
-        if (!why && lsn == 0)
-            why = "LSN 0";
+        if (!why && (lsn == 0 || lsn >= WAL_MAX_LSN))
+            why = "LSN out of range";
         if (!why && w->records == 0 && lsn <= prev_last)
             why = "LSN goes backwards from the previous segment";
         if (!why && w->records > 0 && lsn != w->last_lsn + 1)
@@ -525,8 +528,8 @@ int hist_wal_append(hist_wal *wal, const struct iovec *iov, int iovcnt, uint64_t
     }
 
     pthread_mutex_lock(&wal->mu);
-    if (wal->failed) {
-        int rc = wal->failed;
+    if (wal->failed || wal->next_lsn >= WAL_MAX_LSN) {
+        int rc = wal->failed ? wal->failed : HIST_ERANGE;
         pthread_mutex_unlock(&wal->mu);
         return rc;
     }
