@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# test.sh: the Grafana plugin's tests (scripts/test.sh calls it when npm is
+# present).
+#   1. npm ci (from package-lock.json), 2. build (tsc + esbuild -> dist/ + zip),
+#   3. unit tests (vitest, no Grafana, no network),
+#   4. integration test against a real historiand on loopback, when a binary
+#      exists at $HIST_BIN_DIR/historiand or <repo>/build/tools/historiand:
+#      started on free 127.0.0.1 ports with a temporary --data dir, fed by
+#      POST /api/v1/write from the test itself, stopped by its PID.
+# Prints "skipped: <reason>" for what it cannot run, and a closing summary.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+cd "$here"
+
+fail() { echo "grafana-datasource: FAILED: $*"; exit 1; }
+
+echo "--- npm ci"
+npm ci --no-audit --no-fund || fail "npm ci"
+echo "--- build"
+./build.sh || fail "build"
+echo "--- unit tests"
+npx --no-install vitest run test/unit || fail "unit tests"
+unit="unit tests passed"
+
+bin=""
+for cand in "${HIST_BIN_DIR:-}/historiand" "$repo/build/tools/historiand"; do
+    if [ -n "$cand" ] && [ -x "$cand" ] && [ "$cand" != "/historiand" ]; then
+        bin=$cand
+        break
+    fi
+done
+if [ -z "$bin" ]; then
+    echo "skipped: integration test: no historiand binary (looked in \$HIST_BIN_DIR and $repo/build/tools)"
+    echo "grafana-datasource: OK ($unit; integration skipped: no historiand binary)"
+    exit 0
+fi
+
+free_port() {
+    node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"
+}
+http_port=$(free_port)
+ingest_port=$(free_port)
+while [ "$ingest_port" = "$http_port" ]; do ingest_port=$(free_port); done
+data=$(mktemp -d /tmp/hist-grafana-it.XXXXXX)
+log="$data.log"
+echo "--- integration test: $bin on 127.0.0.1:$http_port (data $data)"
+"$bin" --data "$data" --http "127.0.0.1:$http_port" --ingest "127.0.0.1:$ingest_port" >"$log" 2>&1 &
+pid=$!
+cleanup() {
+    if kill -0 "$pid" 2>/dev/null; then
+        kill "$pid" 2>/dev/null
+        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$pid" 2>/dev/null
+    fi
+    wait "$pid" 2>/dev/null
+    rm -rf "$data" "$log"
+}
+trap cleanup EXIT
+
+up=0
+for _ in $(seq 1 100); do
+    if ! kill -0 "$pid" 2>/dev/null; then break; fi
+    if node -e "require('http').get('http://127.0.0.1:$http_port/healthz',r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))"; then
+        up=1
+        break
+    fi
+    sleep 0.1
+done
+if [ "$up" != 1 ]; then
+    echo "historiand did not come up; its log:"
+    cat "$log"
+    fail "integration test: historiand did not answer /healthz within 10 s"
+fi
+
+HIST_URL="http://127.0.0.1:$http_port" npx --no-install vitest run test/integration
+rc=$?
+if [ $rc -ne 0 ]; then
+    echo "historiand log (last 30 lines):"
+    tail -n 30 "$log"
+    fail "integration test"
+fi
+echo "grafana-datasource: OK ($unit; integration test passed against $bin)"
