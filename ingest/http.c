@@ -87,26 +87,40 @@ static const char *status_text(int status)
 }
 
 /* Fills a reply slot with a whole HTTP response. */
-static void fill_response(hist_reply *r, int status, const char *ctype, const void *body,
-                          size_t len)
+static void fill_response_h(hist_reply *r, int status, const char *ctype, const void *body,
+                            size_t len, const char *extra)
 {
     char head[512];
+    if (!extra)
+        extra = "";
     int n = snprintf(head, sizeof head,
-                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n",
-                     status, status_text(status), ctype, len,
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s", status,
+                     status_text(status), ctype, len,
                      status == 401 ? "WWW-Authenticate: Bearer\r\n" : "",
                      r->keep_alive ? "" : "Connection: close\r\n");
-    r->data = malloc((size_t)n + len + 1);
+    if (n < 0 || (size_t)n >= sizeof head)
+        n = 0;
+    size_t elen = strlen(extra);
+    r->data = malloc((size_t)n + elen + 2 + len + 1);
     if (!r->data) {
         r->close_after = true;
         return;
     }
     memcpy(r->data, head, (size_t)n);
+    memcpy(r->data + n, extra, elen);
+    memcpy(r->data + n + elen, "\r\n", 2);
+    n += (int)elen + 2;
     if (len)
         memcpy(r->data + n, body, len);
     r->len = (size_t)n + len;
     if (!r->keep_alive)
         r->close_after = true;
+}
+
+static void fill_response(hist_reply *r, int status, const char *ctype, const void *body,
+                          size_t len)
+{
+    fill_response_h(r, status, ctype, body, len, NULL);
 }
 
 static void fill_error(hist_reply *r, int status, const char *msg)
@@ -249,13 +263,14 @@ static void api_after(uv_work_t *w, int status)
     a->srv->api_inflight--;
     if (!r->conn->closing) {
         if (status == 0 && a->rc == 0)
-            fill_response(r, a->resp.status ? a->resp.status : 500,
-                          a->resp.content_type ? a->resp.content_type : "application/json",
-                          a->resp.body, a->resp.body_len);
+            fill_response_h(r, a->resp.status ? a->resp.status : 500,
+                            a->resp.content_type ? a->resp.content_type : "application/json",
+                            a->resp.body, a->resp.body_len, a->resp.headers);
         else
             fill_error(r, 500, "the request could not be answered");
     }
     free(a->resp.body);
+    free(a->resp.headers);
     free(a->method);
     free(a->path);
     free(a->query);

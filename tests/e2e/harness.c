@@ -1,0 +1,362 @@
+/*
+ * harness.c: see harness.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <http_parser.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "harness.h"
+
+static long long ms_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int harness_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    socklen_t len = sizeof a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static int spawn(hist_harness *h, const char *const *extra)
+{
+    const char *bindir = getenv("HIST_BIN_DIR");
+    char bin[512];
+    snprintf(bin, sizeof bin, "%s/historiand", bindir ? bindir : "./tools");
+    const char *argv[64];
+    int n = 0;
+    argv[n++] = bin;
+    argv[n++] = "--data";
+    argv[n++] = h->data_dir;
+    argv[n++] = "--http";
+    argv[n++] = h->http_addr;
+    argv[n++] = "--ingest";
+    argv[n++] = h->ingest_addr;
+    for (int i = 0; extra && extra[i] && n < 62; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int fd = open(h->log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    h->pid = pid;
+    return 0;
+}
+
+int harness_start(hist_harness *h, const char *const *extra_args)
+{
+    if (!h->root[0]) {
+        memset(h, 0, sizeof *h);
+        snprintf(h->root, sizeof h->root, "/tmp/hist-e2e-XXXXXX");
+        if (!mkdtemp(h->root))
+            return -1;
+        snprintf(h->data_dir, sizeof h->data_dir, "%s/data", h->root);
+        snprintf(h->log_path, sizeof h->log_path, "%s/server.log", h->root);
+    }
+    /* a port may be taken between the probe and the bind: retry */
+    for (int attempt = 0; attempt < 5; attempt++) {
+        h->http_port = harness_free_port();
+        h->ingest_port = harness_free_port();
+        if (h->http_port < 0 || h->ingest_port < 0 || h->http_port == h->ingest_port)
+            continue;
+        snprintf(h->http_addr, sizeof h->http_addr, "127.0.0.1:%d", h->http_port);
+        snprintf(h->ingest_addr, sizeof h->ingest_addr, "127.0.0.1:%d", h->ingest_port);
+        if (spawn(h, extra_args) < 0)
+            return -1;
+        if (harness_wait_healthy(h, 20000) == 0)
+            return 0;
+        harness_stop(h, 2000);
+    }
+    return -1;
+}
+
+int harness_restart(hist_harness *h, const char *const *extra_args)
+{
+    if (spawn(h, extra_args) < 0)
+        return -1;
+    return harness_wait_healthy(h, 30000);
+}
+
+static int wait_pid(pid_t pid, int timeout_ms, int *status)
+{
+    long long end = ms_now() + timeout_ms;
+    for (;;) {
+        pid_t r = waitpid(pid, status, WNOHANG);
+        if (r == pid)
+            return 0;
+        if (r < 0)
+            return -1;
+        if (ms_now() > end)
+            return 1;
+        usleep(10000);
+    }
+}
+
+int harness_stop(hist_harness *h, int timeout_ms)
+{
+    int status = 0;
+    if (h->pid <= 0)
+        return -1;
+    kill(h->pid, SIGTERM);
+    int r = wait_pid(h->pid, timeout_ms, &status);
+    if (r == 1) {
+        fprintf(stderr, "harness: historiand %d did not stop in %d ms: SIGKILL\n", (int)h->pid,
+                timeout_ms);
+        kill(h->pid, SIGKILL);
+        r = wait_pid(h->pid, 10000, &status);
+    }
+    h->pid = 0;
+    if (r != 0)
+        return -1;
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
+}
+
+void harness_kill9(hist_harness *h)
+{
+    int status;
+    if (h->pid <= 0)
+        return;
+    kill(h->pid, SIGKILL);
+    wait_pid(h->pid, 10000, &status);
+    h->pid = 0;
+}
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+int harness_rm_rf(const char *path)
+{
+    if (strncmp(path, "/tmp/", 5) || strstr(path, ".."))
+        return -1;
+    return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void harness_dump_log(const hist_harness *h)
+{
+    FILE *f = fopen(h->log_path, "r");
+    char line[1024];
+    if (!f)
+        return;
+    fprintf(stderr, "---- %s ----\n", h->log_path);
+    while (fgets(line, sizeof line, f))
+        fputs(line, stderr);
+    fclose(f);
+}
+
+void harness_cleanup(hist_harness *h)
+{
+    if (h->pid > 0)
+        harness_stop(h, 10000);
+    if (h->root[0])
+        harness_rm_rf(h->root);
+    h->root[0] = 0;
+}
+
+int harness_wait_healthy(const hist_harness *h, int timeout_ms)
+{
+    long long end = ms_now() + timeout_ms;
+    while (ms_now() < end) {
+        harness_response r;
+        if (harness_http(h->http_port, "GET", "/healthz", NULL, NULL, 0, &r) == 0) {
+            int ok = r.status == 200;
+            harness_response_free(&r);
+            if (ok)
+                return 0;
+        }
+        int status;
+        if (h->pid > 0 && waitpid(h->pid, &status, WNOHANG) == h->pid)
+            return -1; /* it died */
+        usleep(20000);
+    }
+    return -1;
+}
+
+/* ---- HTTP client ----------------------------------------------------- */
+
+typedef struct {
+    harness_response *resp;
+    char field[128];
+    size_t flen;
+    bool in_value;
+    bool is_ctype;
+    size_t hlen;
+    bool done;
+} parse_ctx;
+
+static int append(char **buf, size_t *len, const char *at, size_t n)
+{
+    char *g = realloc(*buf, *len + n + 1);
+    if (!g)
+        return -1;
+    memcpy(g + *len, at, n);
+    *len += n;
+    g[*len] = 0;
+    *buf = g;
+    return 0;
+}
+
+static int on_hfield(http_parser *p, const char *at, size_t n)
+{
+    parse_ctx *c = p->data;
+    if (c->in_value) {
+        append(&c->resp->headers, &c->hlen, "\n", 1);
+        c->in_value = false;
+        c->flen = 0;
+    }
+    if (c->flen + n < sizeof c->field) {
+        memcpy(c->field + c->flen, at, n);
+        c->flen += n;
+        c->field[c->flen] = 0;
+    }
+    return append(&c->resp->headers, &c->hlen, at, n);
+}
+
+static int on_hvalue(http_parser *p, const char *at, size_t n)
+{
+    parse_ctx *c = p->data;
+    if (!c->in_value) {
+        c->in_value = true;
+        c->is_ctype = !strcasecmp(c->field, "Content-Type");
+        append(&c->resp->headers, &c->hlen, ": ", 2);
+    }
+    if (c->is_ctype) {
+        size_t have = strlen(c->resp->content_type);
+        if (have + n < sizeof c->resp->content_type) {
+            memcpy(c->resp->content_type + have, at, n);
+            c->resp->content_type[have + n] = 0;
+        }
+    }
+    return append(&c->resp->headers, &c->hlen, at, n);
+}
+
+static int on_hbody(http_parser *p, const char *at, size_t n)
+{
+    parse_ctx *c = p->data;
+    return append(&c->resp->body, &c->resp->body_len, at, n);
+}
+
+static int on_hdone(http_parser *p)
+{
+    parse_ctx *c = p->data;
+    c->resp->status = (int)p->status_code;
+    c->done = true;
+    return 0;
+}
+
+int harness_http(int port, const char *method, const char *target, const char *extra_headers,
+                 const void *body, size_t body_len, harness_response *resp)
+{
+    memset(resp, 0, sizeof *resp);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {30, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+        close(fd);
+        return -1;
+    }
+    size_t cap =
+        512 + strlen(method) + strlen(target) + (extra_headers ? strlen(extra_headers) : 0);
+    char *head = malloc(cap);
+    if (!head) {
+        close(fd);
+        return -1;
+    }
+    int n = snprintf(head, cap,
+                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n"
+                     "Content-Length: %zu\r\n%s\r\n",
+                     method, target, port, body_len, extra_headers ? extra_headers : "");
+    /* the server may answer (431, 413) and close before it read it all */
+    int sent_ok = send(fd, head, (size_t)n, MSG_NOSIGNAL) == n &&
+                  (!body_len || send(fd, body, body_len, MSG_NOSIGNAL) == (ssize_t)body_len);
+    free(head);
+    (void)sent_ok;
+    http_parser parser;
+    http_parser_settings s;
+    http_parser_settings_init(&s);
+    s.on_header_field = on_hfield;
+    s.on_header_value = on_hvalue;
+    s.on_body = on_hbody;
+    s.on_message_complete = on_hdone;
+    parse_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.resp = resp;
+    http_parser_init(&parser, HTTP_RESPONSE);
+    parser.data = &ctx;
+    char buf[65536];
+    for (;;) {
+        ssize_t got = recv(fd, buf, sizeof buf, 0);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            break;
+        http_parser_execute(&parser, &s, buf, (size_t)got);
+        if (got == 0 || ctx.done || HTTP_PARSER_ERRNO(&parser) != HPE_OK)
+            break;
+    }
+    close(fd);
+    if (!ctx.done) {
+        harness_response_free(resp);
+        return -1;
+    }
+    if (!resp->body)
+        resp->body = calloc(1, 1);
+    if (!resp->headers)
+        resp->headers = calloc(1, 1);
+    return 0;
+}
+
+void harness_response_free(harness_response *resp)
+{
+    free(resp->body);
+    free(resp->headers);
+    resp->body = resp->headers = NULL;
+}

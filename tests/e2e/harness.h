@@ -1,0 +1,66 @@
+/*
+ * harness.h: run the real historiand in end-to-end tests.
+ *
+ * harness_start() picks free loopback ports (bind port 0, read it back),
+ * starts $HIST_BIN_DIR/historiand with a temp data dir (mkdtemp under /tmp)
+ * and waits for GET /healthz within a deadline. harness_stop() sends
+ * SIGTERM, waits with a timeout, then SIGKILLs. The server's stdout/stderr
+ * go to <root>/server.log (printed by harness_dump_log on failure).
+ * Also: a tiny blocking HTTP/1.1 client (responses parsed by http_parser)
+ * and, through tools/client_tcp.h, the TCP ingest client.
+ */
+#ifndef HIST_TESTS_E2E_HARNESS_H
+#define HIST_TESTS_E2E_HARNESS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "tools/client_tcp.h"
+
+typedef struct {
+    pid_t pid;
+    int http_port, ingest_port;
+    char root[256];     /* temp dir, removed by harness_cleanup */
+    char data_dir[300]; /* root/data */
+    char log_path[300]; /* root/server.log */
+    char http_addr[64], ingest_addr[64];
+} hist_harness;
+
+typedef struct {
+    int status;
+    char content_type[128];
+    char *body; /* NUL-terminated, malloc'd */
+    size_t body_len;
+    char *headers; /* all response header lines "Name: value\n", malloc'd */
+} harness_response;
+
+/* A port nobody listens on right now (127.0.0.1). */
+int harness_free_port(void);
+
+/* Creates the temp root (when h->root is empty) and starts the server;
+ * extra_args: NULL-terminated extra flags or NULL. 0 once healthy. */
+int harness_start(hist_harness *h, const char *const *extra_args);
+/* Starts again on the same data dir and ports (after a stop or kill). */
+int harness_restart(hist_harness *h, const char *const *extra_args);
+/* SIGTERM, wait up to timeout_ms, then SIGKILL. Returns the exit status
+ * (0 = clean), 128+signal if killed, -1 on error. */
+int harness_stop(hist_harness *h, int timeout_ms);
+/* kill -9 and reap. */
+void harness_kill9(hist_harness *h);
+/* Stops the server if running and removes the temp root. */
+void harness_cleanup(hist_harness *h);
+void harness_dump_log(const hist_harness *h);
+
+/* GET /healthz until 200 or the deadline. */
+int harness_wait_healthy(const hist_harness *h, int timeout_ms);
+
+/* One HTTP/1.1 request on a fresh connection (Connection: close).
+ * extra_headers: "Name: value\r\n" lines or NULL. 0 and *resp filled. */
+int harness_http(int port, const char *method, const char *target, const char *extra_headers,
+                 const void *body, size_t body_len, harness_response *resp);
+void harness_response_free(harness_response *resp);
+
+/* rm -rf for a temp dir (refuses paths outside /tmp). */
+int harness_rm_rf(const char *path);
+
+#endif
