@@ -3,7 +3,8 @@
  * background sealer thread.
  *
  * Sealing a group of tags (seal_mu held throughout):
- *   1. under mu, snapshot each buffer's first k samples (all it holds now);
+ *   0. sync the WAL: only durable writes are sealed (see hist_seal_tags);
+ *   1. under mu, snapshot each buffer's first k samples (all durable ones);
  *   2. without mu: sort by (ts, arrival), keep the last write of each ts,
  *      split into chunks of <= chunk_samples, encode, compute stats;
  *   3. append every chunk of the group to the segment in one durable write;
@@ -299,19 +300,26 @@ int hist_seal_tags(hist_db *db, const uint32_t *ids, size_t n)
     seal_item *items = calloc(n ? n : 1, sizeof(*items));
     if (!items)
         return HIST_ENOMEM;
-    int rc = 0;
+    /* Seal only durable writes: a chunk must never hold a write whose WAL
+     * record a crash could lose, because after a restart the WAL hands out
+     * that LSN again and recovery would skip the new write as "flushed". */
+    int rc = hist_wal_sync(db->wal, hist_wal_last_lsn(db->wal));
+    uint64_t durable = hist_wal_durable_lsn(db->wal);
     size_t i = 0;
     while (i < n && rc == 0) {
         size_t nitems = 0, total = 0;
         pthread_mutex_lock(&db->mu);
         for (; i < n && total < SEAL_GROUP_SAMPLES; i++) {
             hist_tag_state *t = hist_db_tag(db, ids[i]);
-            if (!t || t->buf.n == 0)
+            size_t k = t ? t->buf.n : 0;
+            while (k > 0 && t->buf.lsn[k - 1] > durable)
+                k--;
+            if (k == 0)
                 continue;
             seal_item *it = &items[nitems];
             it->id = ids[i];
             it->type = (hist_type)t->meta.type;
-            it->k = t->buf.n;
+            it->k = k;
             it->lsn = t->buf.lsn[it->k - 1];
             it->s = malloc(it->k * sizeof(*it->s));
             if (!it->s) {

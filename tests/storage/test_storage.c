@@ -542,6 +542,9 @@ static void test_checkpoint_and_background(void)
         hist_value v = {.f = k};
         write_one(db, tag, 1, &ts, &v, NULL, NULL);
     }
+    hist_db_stats st0;
+    CHECK_OK(hist_db_get_stats(db, &st0));
+    CHECK_OK(hist_db_sync(db, st0.lsn_written));
     size_t before = count_files(wal, ".wal");
     CHECK_OK(hist_db_flush(db));
     size_t after = count_files(wal, ".wal");
