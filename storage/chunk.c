@@ -43,8 +43,14 @@
  *                deltas (so ms-resolution data costs as little as s data),
  *                base = the median delta (the sampling period)
  *     3 dod      i64 t0, varint unit, [varint d1, PFOR of n-2 zz(d[i]-d[i-1])]
- *     delta usually wins on plant data: a jittered sample costs two
- *     exceptions instead of three.
+ *     4 grid     i64 t0, varint unit, [varint base, PFOR of n-1 zz(k[i] - g[i])]
+ *                where k[i] = (ts[i] - t0) / unit and g is the sampling grid:
+ *                g[0] = 0, g[i] = g[i-1] + base, except that g[i] = k[i] when
+ *                |k[i] - g[i]| > base / 2 (a gap: the grid moves to the
+ *                sample). A jittered sample costs one exception, not two.
+ *     grid usually wins on jittered plant data, delta where the period is
+ *     fractional in the unit (the grid would drift), dod on accelerating
+ *     deltas.
  *
  *   Values (value codecs)
  *     16 raw      n x u64 bits
@@ -80,19 +86,25 @@
 #include <string.h>
 #include <zstd.h>
 
-#define CHUNK_MAGIC            "HCK1"
-#define CHUNK_VERSION          1
-#define CHUNK_HEADER           28
-#define PFOR_BLOCK             128
-#define ALP_MAX_E              18
-#define ZSTD_MIN_BODY          128 /* below this zstd's frame overhead never pays */
-#define ZSTD_LEVEL             1
+#define CHUNK_MAGIC   "HCK1"
+#define CHUNK_VERSION 1
+#define CHUNK_HEADER  28
+#define PFOR_BLOCK    128
+#define ALP_MAX_E     18
+#define ZSTD_MIN_BODY 128 /* below this zstd's frame overhead never pays */
+#define ZSTD_LEVEL    1
+/* zstd is kept only where it makes a column at most NUM/DEN of its size:
+ * inflating costs decode time (a fresh ZSTD_DCtx per column), so a small
+ * gain is not worth it. */
+#define ZSTD_MIN_GAIN_NUM      3
+#define ZSTD_MIN_GAIN_DEN      4
 #define HIST_CHUNK_MAX_SAMPLES ((UINT32_MAX - 64u) / 8u)
 
 enum {
     C_TS_RAW = 1,
     C_TS_DELTA = 2,
     C_TS_DOD = 3,
+    C_TS_GRID = 4,
     C_V_RAW = 16,
     C_V_CONST = 17,
     C_V_RLE = 18,
@@ -425,7 +437,15 @@ static uint64_t ts_unit(const int64_t *ts, size_t n)
     return g ? g : 1;
 }
 
-static void ts_encode(wbuf *w, const int64_t *ts, size_t n, int dod, uint64_t *tmp)
+enum { TS_MODE_DELTA, TS_MODE_DOD, TS_MODE_GRID };
+
+/* Inside the grid's tolerance: |off| <= half, off taken as signed. */
+static inline int grid_near(uint64_t off, uint64_t half)
+{
+    return off + half <= 2 * half;
+}
+
+static void ts_encode(wbuf *w, const int64_t *ts, size_t n, int mode, uint64_t *tmp)
 {
     w_u64(w, (uint64_t)ts[0]);
     if (n == 1) {
@@ -437,7 +457,7 @@ static void ts_encode(wbuf *w, const int64_t *ts, size_t n, int dod, uint64_t *t
     for (size_t i = 1; i < n; i++)
         tmp[i - 1] = ((uint64_t)ts[i] - (uint64_t)ts[i - 1]) / unit;
     size_t nd = n - 1;
-    if (!dod) {
+    if (mode != TS_MODE_DOD) {
         /* Base = median of the first deltas: the sampling period. */
         uint64_t sample[255];
         size_t ns = nd < 255 ? nd : 255;
@@ -445,8 +465,20 @@ static void ts_encode(wbuf *w, const int64_t *ts, size_t n, int dod, uint64_t *t
         qsort(sample, ns, sizeof(uint64_t), cmp_u64);
         uint64_t base = sample[ns / 2];
         w_varint(w, base);
-        for (size_t i = 0; i < nd; i++)
-            tmp[i] = zigzag(tmp[i] - base);
+        if (mode == TS_MODE_DELTA) {
+            for (size_t i = 0; i < nd; i++)
+                tmp[i] = zigzag(tmp[i] - base);
+        } else {
+            uint64_t k = 0, grid = 0, half = base / 2;
+            for (size_t i = 0; i < nd; i++) {
+                k += tmp[i];
+                grid += base;
+                uint64_t off = k - grid;
+                tmp[i] = zigzag(off);
+                if (!grid_near(off, half))
+                    grid = k;
+            }
+        }
         pfor_encode(w, tmp, nd);
     } else {
         w_varint(w, tmp[0]);
@@ -460,8 +492,9 @@ static void ts_encode(wbuf *w, const int64_t *ts, size_t n, int dod, uint64_t *t
     }
 }
 
-/* Decodes delta or dod timestamps; checks they are strictly increasing. */
-static int ts_decode(rbuf *r, int64_t *ts, size_t n, int dod)
+/* Decodes delta, dod or grid timestamps; checks they are strictly
+ * increasing. */
+static int ts_decode(rbuf *r, int64_t *ts, size_t n, int mode)
 {
     uint64_t t0, unit, first;
     if (r_u64(r, &t0) < 0 || r_varint(r, &unit) < 0 || unit == 0)
@@ -473,7 +506,22 @@ static int ts_decode(rbuf *r, int64_t *ts, size_t n, int dod)
         return -1;
     uint64_t *u = (uint64_t *)ts; /* same-width unsigned alias is allowed */
     int bad = 0;
-    if (!dod) {
+    if (mode == TS_MODE_GRID) {
+        if (pfor_decode(r, u + 1, n - 1) < 0)
+            return -1;
+        uint64_t prev = t0, k = 0, grid = 0, half = first / 2;
+        for (size_t i = 1; i < n; i++) {
+            grid += first;
+            uint64_t off = unzigzag(u[i]);
+            k = grid + off;
+            if (!grid_near(off, half))
+                grid = k;
+            uint64_t cur = t0 + k * unit;
+            bad |= (int64_t)cur <= (int64_t)prev;
+            u[i] = cur;
+            prev = cur;
+        }
+    } else if (mode == TS_MODE_DELTA) {
         if (pfor_decode(r, u + 1, n - 1) < 0)
             return -1;
         uint64_t prev = t0;
@@ -943,11 +991,14 @@ static void enc_ts(enc_ctx *c, const int64_t *ts, size_t n)
 {
     enc_begin(c);
     wbuf w = enc_writer(c);
-    ts_encode(&w, ts, n, 0, c->tmp);
+    ts_encode(&w, ts, n, TS_MODE_GRID, c->tmp);
+    enc_offer(c, &w, C_TS_GRID);
+    w = enc_writer(c);
+    ts_encode(&w, ts, n, TS_MODE_DELTA, c->tmp);
     enc_offer(c, &w, C_TS_DELTA);
     if (n > 2) {
         w = enc_writer(c);
-        ts_encode(&w, ts, n, 1, c->tmp);
+        ts_encode(&w, ts, n, TS_MODE_DOD, c->tmp);
         enc_offer(c, &w, C_TS_DOD);
     }
     w = enc_writer(c);
@@ -1011,11 +1062,8 @@ static int enc_try_zstd(enc_ctx *c)
 {
     if (c->best_len < ZSTD_MIN_BODY)
         return 0;
-    size_t zcap = ZSTD_compressBound(c->best_len);
-    if (zcap + 4 > c->cap)
-        return 0;
     size_t z = ZSTD_compress(c->cand + 4, c->cap - 4, c->best, c->best_len, ZSTD_LEVEL);
-    if (ZSTD_isError(z) || z + 4 >= c->best_len)
+    if (ZSTD_isError(z) || (z + 4) * ZSTD_MIN_GAIN_DEN >= c->best_len * ZSTD_MIN_GAIN_NUM)
         return 0;
     store32le(c->cand, (uint32_t)c->best_len);
     uint8_t *t = c->best;
@@ -1056,7 +1104,9 @@ int64_t hist_chunk_encode(hist_type type, const int64_t *ts, const hist_value *v
     if (rc < 0)
         return rc;
     enc_ctx c;
-    c.cap = 24 * n + 4096;
+    /* A candidate larger than the raw column can never win: the buffers need
+     * no more room than that, and a candidate that overflows is dropped. */
+    c.cap = 8 * n + 64;
     c.best = malloc(c.cap);
     c.cand = malloc(c.cap);
     c.tmp = malloc(n * sizeof(uint64_t));
@@ -1116,7 +1166,7 @@ static int codec_valid(int col, hist_type type, uint8_t codec)
     uint8_t base = codec & (uint8_t)~C_ZSTD;
     switch (col) {
     case 0:
-        return base >= C_TS_RAW && base <= C_TS_DOD;
+        return base >= C_TS_RAW && base <= C_TS_GRID;
     case 1:
         if (base == C_V_RAW || base == C_V_CONST || base == C_V_RLE)
             return 1;
@@ -1166,7 +1216,7 @@ static int unwrap_zstd(rbuf *r, uint8_t codec, size_t n, uint8_t **owned)
     if (r->end - r->p < 4)
         return HIST_ECORRUPT;
     uint32_t raw_len = load32le(r->p);
-    if (raw_len == 0 || raw_len > 24 * (uint64_t)n + 4096)
+    if (raw_len == 0 || raw_len > 8 * (uint64_t)n + 64)
         return HIST_ECORRUPT;
     uint8_t *raw = malloc(raw_len);
     if (!raw)
@@ -1230,9 +1280,11 @@ static int decode_ts(rbuf *r, uint8_t codec, int64_t *ts, size_t n)
         r->p += 8 * n;
         return 0;
     case C_TS_DELTA:
-        return ts_decode(r, ts, n, 0);
+        return ts_decode(r, ts, n, TS_MODE_DELTA);
     case C_TS_DOD:
-        return ts_decode(r, ts, n, 1);
+        return ts_decode(r, ts, n, TS_MODE_DOD);
+    case C_TS_GRID:
+        return ts_decode(r, ts, n, TS_MODE_GRID);
     }
     return -1;
 }
@@ -1296,6 +1348,7 @@ const char *hist_chunk_codec_name(uint8_t codec)
         {C_TS_RAW, "ts_raw", "zstd+ts_raw"},
         {C_TS_DELTA, "ts_delta", "zstd+ts_delta"},
         {C_TS_DOD, "ts_dod", "zstd+ts_dod"},
+        {C_TS_GRID, "ts_grid", "zstd+ts_grid"},
         {C_V_RAW, "raw", "zstd+raw"},
         {C_V_CONST, "const", "zstd+const"},
         {C_V_RLE, "rle", "zstd+rle"},

@@ -23,8 +23,10 @@
  * Values are produced the way a PLC or gateway would: analog readings are
  * quantised (0.1 resolution: computed as llround(x * 10) / 10.0, which is
  * the double nearest to the decimal), flows have 2 decimals, valve
- * positions 1 decimal, setpoints 0.5 steps; counters are int64, booleans 0/1,
- * vibration is an unquantised double (high entropy).
+ * positions 1 decimal, setpoints 0.5 steps; counters are int64, booleans 0/1.
+ * Vibration (mm/s, two sines plus broadband noise) has the resolution of the
+ * sensor's ADC, 0.001: still high entropy (about 11 bits of noise per
+ * sample), but not the 52 random mantissa bits no real sensor delivers.
  */
 #include "tools/plantgen.h"
 
@@ -287,7 +289,8 @@ static hist_value gen_value(gen_tag *t)
         break;
     case HIST_GEN_VIBRATION:
         t->phase += 0.37;
-        v.f = 2.5 * sin(t->phase) + 0.8 * sin(2.9 * t->phase) + 0.3 * rng_normal(r);
+        v.f =
+            quantise(2.5 * sin(t->phase) + 0.8 * sin(2.9 * t->phase) + 0.3 * rng_normal(r), 1000.0);
         break;
     default:
         v.i = 0;

@@ -644,7 +644,7 @@ static void test_damage(void)
 static void test_coverage(void)
 {
     static const char *const want[] = {
-        "ts_raw",  "ts_delta",  "ts_dod",  "raw",       "const",   "rle",   "gorilla",
+        "ts_raw",  "ts_delta",  "ts_dod",  "ts_grid",   "raw",     "const", "rle",   "gorilla",
         "alp_for", "alp_delta", "int_for", "int_delta", "q_const", "q_rle", "q_raw",
     };
     for (size_t w = 0; w < sizeof(want) / sizeof(want[0]); w++) {
