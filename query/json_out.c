@@ -106,6 +106,14 @@ void hist_buf_double(hist_buf *b, double d)
         return;
     }
     char tmp[40];
+    if (d == floor(d) && fabs(d) < 1e15) {
+        /* Integral values print as integers ("20", not "2e+01"). */
+        snprintf(tmp, sizeof tmp, "%.0f", d);
+        if (d == 0 && signbit(d))
+            snprintf(tmp, sizeof tmp, "-0");
+        hist_buf_puts(b, tmp);
+        return;
+    }
     /* %.17g always round-trips; shorter forms are tried first so that 0.1
      * prints as 0.1 and not 0.10000000000000001. */
     for (int prec = 1; prec <= 17; prec++) {

@@ -169,11 +169,12 @@ static int parse_duration_at(const char **pp, int64_t *ns_out)
         if (whole > (uint64_t)INT64_MAX / unit)
             return HIST_ERANGE;
         uint64_t ns = whole * unit;
-        /* frac / frac_scale * unit without overflow: split the unit. */
-        long double part = (long double)frac / (long double)frac_scale * (long double)unit;
-        if ((long double)(uint64_t)INT64_MAX - (long double)ns < part)
+        /* frac / frac_scale * unit, exact (rounded down): the product of
+         * two values below 10^18 fits in 128 bits. */
+        uint64_t part = (uint64_t)((unsigned __int128)frac * unit / frac_scale);
+        if ((uint64_t)INT64_MAX - ns < part)
             return HIST_ERANGE;
-        ns += (uint64_t)part;
+        ns += part;
         *ns_out = (int64_t)ns;
         *pp = p + ul;
         return 0;

@@ -1,0 +1,897 @@
+/*
+ * test_api.c: the HTTP read API through hist_api_handle() on a temporary
+ * data directory (some data sealed into chunks, some still in the memtable).
+ *
+ * Answers are parsed with jansson and compared point by point with what
+ * hist_query_run returns for the same spec; every malformed parameter must
+ * give a 400 naming that parameter; scopes give 403; the Grafana endpoints
+ * get bodies shaped the way the simPod plugin sends them.
+ */
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "query/hist_api.h"
+#include "query/hist_query.h"
+
+#define NS INT64_C(1000000000)
+#define MS INT64_C(1000000)
+static const int64_t T0 = INT64_C(1767225600) * NS; /* 2026-01-01T00:00:00Z */
+#define NSAMPLES 7200                               /* 2 h at 1 Hz */
+
+static hist_db *db;
+static char dir[64];
+
+static const char *const TAGS[] = {
+    "site1/area1/line1/cell1/temp",  /* float64, degC */
+    "site1/area1/line1/cell1/run",   /* bool */
+    "site1/area2/line1/cell2/count", /* int64 */
+    "site2/area1/line1/cell1/temp",  /* float64 */
+};
+static const hist_type TYPES[] = {HIST_TYPE_FLOAT64, HIST_TYPE_BOOL, HIST_TYPE_INT64,
+                                  HIST_TYPE_FLOAT64};
+static uint32_t ids[4];
+
+static hist_value value_of(int tag, int i)
+{
+    hist_value v;
+    switch (TYPES[tag]) {
+    case HIST_TYPE_FLOAT64:
+        v.f = 20.0 + 0.1 * (i % 100) + tag;
+        break;
+    case HIST_TYPE_BOOL:
+        v.i = (i / 300) % 2;
+        break;
+    default:
+        v.i = (int64_t)i * 3 + 1000000000000LL;
+    }
+    return v;
+}
+
+static void load_data(void)
+{
+    for (int t = 0; t < 4; t++) {
+        CHECK_OK(hist_tag_resolve(db, TAGS[t], strlen(TAGS[t]), TYPES[t], true, &ids[t]));
+    }
+    hist_tag_info info;
+    CHECK_OK(hist_tag_by_name(db, TAGS[0], &info));
+    snprintf(info.unit, sizeof info.unit, "degC");
+    snprintf(info.description, sizeof info.description, "Reactor \"A\" temperature");
+    CHECK_OK(hist_tag_put(db, &info));
+
+    int64_t *ts = malloc(NSAMPLES * sizeof *ts);
+    hist_value *v = malloc(NSAMPLES * sizeof *v);
+    uint32_t *q = malloc(NSAMPLES * sizeof *q);
+    REQUIRE(ts && v && q);
+    for (int half = 0; half < 2; half++) {
+        for (int t = 0; t < 4; t++) {
+            int n = 0;
+            for (int i = half * NSAMPLES / 2; i < (half + 1) * NSAMPLES / 2; i++, n++) {
+                ts[n] = T0 + (int64_t)i * NS;
+                v[n] = value_of(t, i);
+                q[n] = (i % 997 == 5) ? HIST_QUALITY_BAD : HIST_QUALITY_GOOD;
+            }
+            hist_series s = {.tag = ids[t], .n = (size_t)n, .ts = ts, .v = v, .q = q};
+            uint64_t lsn;
+            CHECK_OK(hist_db_write(db, &s, 1, &lsn));
+            CHECK_OK(hist_db_sync(db, lsn));
+        }
+        if (half == 0)
+            CHECK_OK(hist_db_flush(db)); /* the first hour sealed, the second in memory */
+    }
+    free(ts);
+    free(v);
+    free(q);
+}
+
+/* ---- Calling the API ------------------------------------------------------------- */
+
+typedef struct {
+    hist_api_response r;
+    json_t *json;
+} answer;
+
+static void answer_free(answer *a)
+{
+    free(a->r.body);
+    free(a->r.headers);
+    json_decref(a->json);
+    memset(a, 0, sizeof *a);
+}
+
+static answer call(const char *method, const char *path, const char *query, const char *ctype,
+                   const char *body, unsigned scopes)
+{
+    hist_api_request req = {
+        .method = method,
+        .path = path,
+        .query = query ? query : "",
+        .content_type = ctype,
+        .accept = NULL,
+        .body = (const uint8_t *)body,
+        .body_len = body ? strlen(body) : 0,
+        .scopes = scopes,
+        .now_ns = T0 + 2 * 3600 * NS,
+    };
+    answer a;
+    memset(&a, 0, sizeof a);
+    int rc = hist_api_handle(db, &req, &a.r);
+    CHECKF(rc == 0, "hist_api_handle %s %s?%s: %d", method, path, query ? query : "", rc);
+    CHECK(a.r.body != NULL);
+    if (a.r.content_type && !strncmp(a.r.content_type, "application/json", 16) && a.r.body) {
+        json_error_t err;
+        a.json = json_loadb(a.r.body, a.r.body_len, 0, &err);
+        CHECKF(a.json != NULL, "invalid JSON from %s %s: %s", method, path, err.text);
+    }
+    return a;
+}
+
+static answer get(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static answer get(const char *path, const char *fmt, ...)
+{
+    char q[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(q, sizeof q, fmt, ap);
+    va_end(ap);
+    return call("GET", path, q, NULL, NULL, HIST_SCOPE_READ);
+}
+
+static answer post_json(const char *path, const char *body)
+{
+    return call("POST", path, "", "application/json", body, HIST_SCOPE_READ);
+}
+
+/* Expects a 400 naming param. */
+static void expect_400(const char *query, const char *param)
+{
+    answer a = get("/api/v1/query", "%s", query);
+    CHECKF(a.r.status == 400, "%s: status %d", query, a.r.status);
+    const char *p = json_string_value(json_object_get(a.json, "param"));
+    CHECKF(p && !strcmp(p, param), "%s: param %s, want %s (%s)", query, p ? p : "null", param,
+           a.r.body);
+    CHECK(json_is_string(json_object_get(a.json, "error")));
+    answer_free(&a);
+}
+
+static const char *header(const answer *a, const char *name, char *out, size_t cap)
+{
+    if (!a->r.headers)
+        return NULL;
+    size_t n = strlen(name);
+    for (const char *p = a->r.headers; *p;) {
+        const char *eol = strstr(p, "\r\n");
+        if (!eol)
+            break;
+        if (!strncmp(p, name, n) && p[n] == ':') {
+            const char *v = p + n + 1;
+            while (*v == ' ')
+                v++;
+            snprintf(out, cap, "%.*s", (int)(eol - v), v);
+            return out;
+        }
+        p = eol + 2;
+    }
+    return NULL;
+}
+
+static double num(json_t *v)
+{
+    return json_is_null(v) ? NAN : json_number_value(v);
+}
+
+static bool same(double a, double b)
+{
+    return (isnan(a) && isnan(b)) || a == b;
+}
+
+/* ---- /api/v1/query ---------------------------------------------------------------- */
+
+static void test_raw_matches_engine(void)
+{
+    hist_query_spec spec;
+    hist_query_spec_init(&spec);
+    spec.mode = HIST_MODE_RAW;
+    spec.from = T0 + 3000 * NS;
+    spec.to = T0 + 4200 * NS; /* spans the sealed and the memtable part */
+    spec.limit = 100000;
+    hist_result res;
+    REQUIRE(hist_query_run(db, &spec, ids, 3, &res) == 0);
+
+    answer a = get("/api/v1/query",
+                   "tag=%s&tag=%s&tag=%s&from=2026-01-01T00:50:00Z&to=2026-01-01T01:10:00Z"
+                   "&mode=raw&time_format=ns",
+                   "site1%2Farea1%2Fline1%2Fcell1%2Ftemp", "site1/area1/line1/cell1/run",
+                   "site1/area2/line1/cell2/count");
+    CHECK(a.r.status == 200);
+    REQUIRE(json_is_array(a.json));
+    size_t want_rows = 0;
+    for (size_t s = 0; s < res.nseries; s++)
+        want_rows += res.series[s].n;
+    CHECK(want_rows == 3 * 1200);
+    CHECK(json_array_size(a.json) == want_rows);
+    size_t row = 0, mismatches = 0;
+    for (size_t s = 0; s < res.nseries; s++) {
+        const hist_series_result *sr = &res.series[s];
+        for (size_t r = 0; r < sr->n; r++, row++) {
+            json_t *o = json_array_get(a.json, row);
+            const char *tag = json_string_value(json_object_get(o, "tag"));
+            json_t *jv = json_object_get(o, "value");
+            bool ok = tag && !strcmp(tag, TAGS[s]) &&
+                      json_integer_value(json_object_get(o, "time")) == sr->ts[r] &&
+                      (uint32_t)json_integer_value(json_object_get(o, "quality")) == sr->q[r];
+            if (sr->type == HIST_TYPE_FLOAT64)
+                ok = ok && json_number_value(jv) == sr->value[r].f;
+            else
+                ok = ok && json_is_integer(jv) && json_integer_value(jv) == sr->value[r].i;
+            mismatches += !ok;
+        }
+    }
+    CHECKF(mismatches == 0, "%zu rows differ from hist_query_run", mismatches);
+    answer_free(&a);
+    hist_result_free(&res);
+
+    /* Default time format: epoch ms; relative times against the request's now. */
+    a = get("/api/v1/query", "tag=%s&from=-10s&to=now", TAGS[0]);
+    CHECK(a.r.status == 200);
+    CHECK(json_array_size(a.json) == 10);
+    json_t *first = json_array_get(a.json, 0);
+    CHECK(json_integer_value(json_object_get(first, "time")) == (T0 + 7190 * NS) / MS);
+    CHECK(strstr(a.r.content_type, "application/json") != NULL);
+    answer_free(&a);
+}
+
+static void test_limit_and_cursor(void)
+{
+    char next[256], q[512];
+    size_t total = 0, pages = 0;
+    snprintf(q, sizeof q,
+             "tag=%s&tag=%s&from=2026-01-01T00:00:00Z&to=2026-01-01T00:10:00Z&limit=250", TAGS[0],
+             TAGS[2]);
+    answer a = get("/api/v1/query", "%s", q);
+    CHECK(a.r.status == 200);
+    CHECK(json_array_size(a.json) == 500);
+    CHECK(header(&a, "X-Historian-Next", next, sizeof next) != NULL);
+    int64_t last_ts = -1;
+    for (;;) {
+        pages++;
+        size_t n = json_array_size(a.json);
+        for (size_t i = 0; i < n; i++) {
+            json_t *o = json_array_get(a.json, i);
+            if (!strcmp(json_string_value(json_object_get(o, "tag")), TAGS[0])) {
+                int64_t t = json_integer_value(json_object_get(o, "time"));
+                CHECK(t > last_ts); /* no repeats across pages */
+                last_ts = t;
+            }
+        }
+        total += n;
+        if (!header(&a, "X-Historian-Next", next, sizeof next) || pages > 20)
+            break;
+        answer_free(&a);
+        a = get("/api/v1/query", "%s&cursor=%s", q, next);
+        CHECK(a.r.status == 200);
+    }
+    answer_free(&a);
+    CHECK(total == 2 * 600);
+    CHECK(pages == 3);
+}
+
+static void test_aggregate(void)
+{
+    hist_query_spec spec;
+    hist_query_spec_init(&spec);
+    spec.mode = HIST_MODE_AGG;
+    spec.from = T0;
+    spec.to = T0 + 7200 * NS;
+    spec.step_ns = 600 * NS;
+    spec.aggs[0] = HIST_AGG_MIN;
+    spec.aggs[1] = HIST_AGG_MAX;
+    spec.aggs[2] = HIST_AGG_TWA;
+    spec.aggs[3] = HIST_AGG_COUNT;
+    spec.naggs = 4;
+    spec.fill = HIST_FILL_NULL;
+    hist_result res;
+    REQUIRE(hist_query_run(db, &spec, ids, 1, &res) == 0);
+    answer a = get("/api/v1/query",
+                   "tag=%s&from=2026-01-01T00:00:00Z&to=2026-01-01T02:00:00Z&mode=aggregate"
+                   "&agg=min,max&agg=twa,count&step=10m",
+                   TAGS[0]);
+    CHECK(a.r.status == 200);
+    REQUIRE(json_is_array(a.json));
+    CHECK(json_array_size(a.json) == res.series[0].n);
+    CHECK(res.series[0].n == 12);
+    static const char *const names[] = {"min", "max", "twa", "count"};
+    size_t bad = 0;
+    for (size_t r = 0; r < res.series[0].n && r < json_array_size(a.json); r++) {
+        json_t *o = json_array_get(a.json, r);
+        bad += json_integer_value(json_object_get(o, "time")) != res.series[0].ts[r] / MS;
+        bad += json_integer_value(json_object_get(o, "time_end")) != res.series[0].ts_end[r] / MS;
+        for (int k = 0; k < 4; k++)
+            bad += !same(num(json_object_get(o, names[k])), res.series[0].col[k][r]);
+        bad += json_object_get(o, "value") != NULL;
+    }
+    CHECKF(bad == 0, "%zu aggregate fields differ", bad);
+    hist_result_free(&res);
+    answer_free(&a);
+
+    /* agg alone implies mode aggregate; a calendar bucket needs no step. */
+    a = get("/api/v1/query",
+            "tag=%s&from=2026-01-01T00:00:00Z&to=2026-01-01T02:00:00Z&agg=mean"
+            "&bucket=hour",
+            TAGS[0]);
+    CHECK(a.r.status == 200);
+    CHECK(json_array_size(a.json) == 2);
+    CHECK(json_is_number(json_object_get(json_array_get(a.json, 0), "mean")));
+    answer_free(&a);
+
+    /* Shift buckets in a named zone: 3 shifts a day. */
+    a = get("/api/v1/query",
+            "tag=%s&from=2025-12-31T22:00:00Z&to=2026-01-01T22:00:00Z&agg=twa"
+            "&shifts=06:00,14:00,22:00&tz=Europe/Berlin&fill=none",
+            TAGS[0]);
+    CHECKF(a.r.status == 200, "%s", a.r.body);
+    CHECK(json_array_size(a.json) >= 1);
+    answer_free(&a);
+}
+
+static void test_other_modes(void)
+{
+    answer a = get("/api/v1/query", "tag=%s&tag=%s&mode=latest", TAGS[0], TAGS[2]);
+    CHECK(a.r.status == 200);
+    CHECK(json_array_size(a.json) == 2);
+    json_t *o = json_array_get(a.json, 1);
+    CHECK(json_integer_value(json_object_get(o, "time")) == (T0 + (NSAMPLES - 1) * NS) / MS);
+    CHECK(json_integer_value(json_object_get(o, "value")) == value_of(2, NSAMPLES - 1).i);
+    answer_free(&a);
+
+    a = get("/api/v1/query",
+            "tag=%s&mode=interp&from=2026-01-01T00:00:00Z&to=2026-01-01T00:01:00Z&step=10s",
+            TAGS[0]);
+    CHECK(a.r.status == 200);
+    CHECK(json_array_size(a.json) == 6);
+    answer_free(&a);
+
+    a = get("/api/v1/query",
+            "tag=%s&mode=plot&from=2026-01-01T00:00:00Z&to=2026-01-01T02:00:00Z"
+            "&points=100",
+            TAGS[0]);
+    CHECK(a.r.status == 200);
+    CHECK(json_array_size(a.json) > 0 && json_array_size(a.json) <= 400);
+    answer_free(&a);
+}
+
+static void test_patterns_and_shapes(void)
+{
+    answer a = get("/api/v1/query", "pattern=site1/**&mode=latest");
+    CHECK(json_array_size(a.json) == 3);
+    answer_free(&a);
+    a = get("/api/v1/query", "pattern=site1/*/line1/cell1/*&mode=latest");
+    CHECK(json_array_size(a.json) == 2);
+    answer_free(&a);
+    a = get("/api/v1/query", "pattern=**/temp&mode=latest");
+    CHECK(json_array_size(a.json) == 2);
+    answer_free(&a);
+    a = get("/api/v1/query", "pattern=site1/**/temp&mode=latest");
+    CHECK(json_array_size(a.json) == 1);
+    answer_free(&a);
+    a = get("/api/v1/query", "pattern=nothing/**&mode=latest");
+    CHECK(a.r.status == 200 && json_array_size(a.json) == 0);
+    answer_free(&a);
+
+    /* Wide: one row per time, a column per tag. */
+    a = get("/api/v1/query", "pattern=**/temp&from=2026-01-01T00:00:00Z&to=2026-01-01T00:00:10Z"
+                             "&format=wide");
+    CHECK(a.r.status == 200);
+    CHECK(json_array_size(a.json) == 10);
+    json_t *row = json_array_get(a.json, 3);
+    CHECK(json_object_size(row) == 3);
+    CHECK(json_number_value(json_object_get(row, TAGS[0])) == value_of(0, 3).f);
+    CHECK(json_number_value(json_object_get(row, TAGS[3])) == value_of(3, 3).f);
+    answer_free(&a);
+    a = get("/api/v1/query",
+            "tag=%s&tag=%s&from=2026-01-01T00:00:00Z&to=2026-01-01T01:00:00Z"
+            "&agg=min,max&step=30m&shape=wide",
+            TAGS[0], TAGS[3]);
+    CHECK(json_array_size(a.json) == 2);
+    row = json_array_get(a.json, 0);
+    char key[300];
+    snprintf(key, sizeof key, "%s:max", TAGS[3]);
+    CHECK(json_is_number(json_object_get(row, key)));
+    CHECK(json_is_number(json_object_get(row, "time_end")));
+    answer_free(&a);
+
+    /* CSV, by parameter and by Accept. */
+    a = get("/api/v1/query", "tag=%s&from=2026-01-01T00:00:00Z&to=2026-01-01T00:00:03Z&format=csv",
+            TAGS[0]);
+    CHECK(a.r.status == 200);
+    CHECK(strncmp(a.r.content_type, "text/csv", 8) == 0);
+    CHECKF(strcmp(a.r.body, "tag,time,value,quality\n"
+                            "site1/area1/line1/cell1/temp,2026-01-01T00:00:00Z,20,0\n"
+                            "site1/area1/line1/cell1/temp,2026-01-01T00:00:01Z,20.1,0\n"
+                            "site1/area1/line1/cell1/temp,2026-01-01T00:00:02Z,20.2,0\n") == 0,
+           "%s", a.r.body);
+    answer_free(&a);
+    hist_api_request req = {.method = "GET",
+                            .path = "/api/v1/query",
+                            .query = "tag=site1/area1/line1/cell1/temp&agg=max&step=1h"
+                                     "&from=2026-01-01T00:00:00Z&to=2026-01-01T02:00:00Z",
+                            .accept = "text/csv",
+                            .scopes = HIST_SCOPE_READ,
+                            .now_ns = T0};
+    hist_api_response r;
+    CHECK(hist_api_handle(db, &req, &r) == 0);
+    CHECK(r.status == 200 && strncmp(r.body, "tag,time,time_end,max\n", 22) == 0);
+    free(r.body);
+    free(r.headers);
+}
+
+static void test_post_bodies(void)
+{
+    answer g = get("/api/v1/query",
+                   "tag=%s&from=2026-01-01T00:00:00Z&to=2026-01-01T00:01:00Z"
+                   "&agg=min,max&step=30s",
+                   TAGS[0]);
+    answer j = post_json("/api/v1/query",
+                         "{\"tag\": [\"site1/area1/line1/cell1/temp\"], \"from\": "
+                         "\"2026-01-01T00:00:00Z\", \"to\": 1767225660000, \"agg\": [\"min\", "
+                         "\"max\"], \"step\": \"30s\", \"unknown\": {\"x\": 1}}");
+    answer f = call("POST", "/api/v1/query", "", "application/x-www-form-urlencoded",
+                    "tag=site1%2Farea1%2Fline1%2Fcell1%2Ftemp&from=2026-01-01T00%3A00%3A00Z"
+                    "&to=2026-01-01T00:01:00Z&agg=min%2Cmax&step=30s",
+                    HIST_SCOPE_READ);
+    CHECK(g.r.status == 200 && j.r.status == 200 && f.r.status == 200);
+    CHECK(json_array_size(g.json) == 2);
+    CHECK(json_equal(g.json, j.json));
+    CHECK(json_equal(g.json, f.json));
+    answer_free(&g);
+    answer_free(&j);
+    answer_free(&f);
+
+    answer bad = post_json("/api/v1/query", "{\"tag\": ");
+    CHECK(bad.r.status == 400);
+    CHECK(!strcmp(json_string_value(json_object_get(bad.json, "param")), "body"));
+    answer_free(&bad);
+    bad = post_json("/api/v1/query", "[1,2]");
+    CHECK(bad.r.status == 400);
+    answer_free(&bad);
+}
+
+static void test_bad_params(void)
+{
+    const char *t = "tag=site1/area1/line1/cell1/temp";
+    char q[512];
+#define BAD(extra, param)                                                                          \
+    do {                                                                                           \
+        snprintf(q, sizeof q, "%s&%s", t, extra);                                                  \
+        expect_400(q, param);                                                                      \
+    } while (0)
+    BAD("from=yesterday", "from");
+    BAD("from=2026-13-01T00:00:00Z", "from");
+    BAD("to=now-", "to");
+    BAD("to=99999999999999999", "to");
+    BAD("from=now&to=-1h", "from");
+    BAD("mode=fast", "mode");
+    BAD("mode=interp", "step");
+    BAD("mode=interp&step=0s", "step");
+    BAD("mode=interp&step=1x", "step");
+    BAD("mode=interp&step=1ns&from=-30d", "step");
+    BAD("mode=aggregate&agg=mean", "step");
+    BAD("points=0", "points");
+    BAD("points=abc", "points");
+    BAD("agg=median&step=1m", "agg");
+    BAD("agg=min,,max&step=1m", "agg");
+    BAD("agg=min&bucket=fortnight", "bucket");
+    BAD("agg=min&bucket=day&tz=../../etc/passwd", "tz");
+    BAD("agg=min&shifts=25:00", "shifts");
+    BAD("agg=min&shifts=14:00,06:00", "shifts");
+    BAD("agg=min&shifts=6:00", "shifts");
+    BAD("agg=min&step=1m&fill=zero", "fill");
+    BAD("include_bad=maybe", "include_bad");
+    BAD("limit=-1", "limit");
+    BAD("limit=0", "limit");
+    BAD("limit=10x", "limit");
+    BAD("cursor=zzz", "cursor");
+    BAD("cursor=1:", "cursor");
+    BAD("format=xml", "format");
+    BAD("shape=tall", "shape");
+    BAD("time_format=iso", "time_format");
+    BAD("pattern=", "pattern");
+#undef BAD
+    expect_400("from=-1h", "tag");
+    expect_400("", "tag");
+    expect_400("pattern=**&limit=5&step=1m&mode=interp&points=0", "points");
+
+    /* Unknown tag: 404 naming the parameter. */
+    answer a = get("/api/v1/query", "tag=no/such/tag");
+    CHECK(a.r.status == 404);
+    CHECK(!strcmp(json_string_value(json_object_get(a.json, "param")), "tag"));
+    answer_free(&a);
+    /* An unknown time zone is refused by the engine: still a 400, not a 500. */
+    a = get("/api/v1/query", "%s&agg=min&bucket=day&tz=Mars/Olympus", t);
+    CHECKF(a.r.status == 400, "status %d %s", a.r.status, a.r.body);
+    answer_free(&a);
+}
+
+static void test_routing_and_scopes(void)
+{
+    answer a = call("GET", "/api/v1/query", "tag=site1/area1/line1/cell1/temp", NULL, NULL, 0);
+    CHECK(a.r.status == 403);
+    answer_free(&a);
+    a = call("GET", "/api/v1/query", "tag=site1/area1/line1/cell1/temp", NULL, NULL,
+             HIST_SCOPE_WRITE);
+    CHECK(a.r.status == 403);
+    answer_free(&a);
+    a = call("GET", "/api/v1/tags", "", NULL, NULL, HIST_SCOPE_WRITE);
+    CHECK(a.r.status == 403);
+    answer_free(&a);
+    a = call("POST", "/grafana/query", "", "application/json", "{}", 0);
+    CHECK(a.r.status == 403);
+    answer_free(&a);
+    a = call("DELETE", "/api/v1/query", "", NULL, NULL, HIST_SCOPE_READ);
+    CHECK(a.r.status == 405);
+    CHECK(a.r.headers && strstr(a.r.headers, "Allow: GET, POST\r\n"));
+    answer_free(&a);
+    a = call("POST", "/api/v1/stats", "", NULL, NULL, HIST_SCOPE_READ);
+    CHECK(a.r.status == 405);
+    answer_free(&a);
+    a = call("GET", "/api/v1/queryx", "", NULL, NULL, HIST_SCOPE_READ);
+    CHECK(a.r.status == 404);
+    answer_free(&a);
+    a = call("GET", "/grafana/nothing", "", NULL, NULL, HIST_SCOPE_READ);
+    CHECK(a.r.status == 404);
+    answer_free(&a);
+    a = call("GET", "/grafana/query", "", NULL, NULL, HIST_SCOPE_READ);
+    CHECK(a.r.status == 405);
+    answer_free(&a);
+
+    CHECK(hist_api_owns_path("/api/v1/query"));
+    CHECK(hist_api_owns_path("/api/v1/tags"));
+    CHECK(hist_api_owns_path("/api/v1/tags/a/b"));
+    CHECK(hist_api_owns_path("/api/v1/stats"));
+    CHECK(hist_api_owns_path("/grafana"));
+    CHECK(hist_api_owns_path("/grafana/query"));
+    CHECK(!hist_api_owns_path("/api/v1/write"));
+    CHECK(!hist_api_owns_path("/healthz"));
+    CHECK(!hist_api_owns_path("/metrics"));
+    CHECK(!hist_api_owns_path("/grafanax"));
+    CHECK(!hist_api_owns_path(NULL));
+}
+
+static void test_tags(void)
+{
+    answer a = get("/api/v1/tags", "%s", "");
+    CHECK(a.r.status == 200);
+    CHECK(json_array_size(a.json) == 4);
+    json_t *t0 = json_array_get(a.json, 0); /* name order */
+    CHECK(!strcmp(json_string_value(json_object_get(t0, "name")), TAGS[1]));
+    answer_free(&a);
+
+    a = get("/api/v1/tags", "prefix=site1/area1/");
+    CHECK(json_array_size(a.json) == 2);
+    json_t *temp = json_array_get(a.json, 1);
+    CHECK(!strcmp(json_string_value(json_object_get(temp, "name")), TAGS[0]));
+    CHECK(!strcmp(json_string_value(json_object_get(temp, "unit")), "degC"));
+    CHECK(!strcmp(json_string_value(json_object_get(temp, "type")), "float64"));
+    CHECK(!strcmp(json_string_value(json_object_get(temp, "description")),
+                  "Reactor \"A\" temperature"));
+    CHECK(json_integer_value(json_object_get(temp, "id")) == ids[0]);
+    CHECK(json_is_number(json_object_get(temp, "deadband")));
+    CHECK(json_is_integer(json_object_get(temp, "created")));
+    answer_free(&a);
+
+    a = get("/api/v1/tags", "pattern=**/temp&limit=1");
+    CHECK(json_array_size(a.json) == 1);
+    CHECK(a.r.headers && strstr(a.r.headers, "X-Historian-Truncated: true"));
+    answer_free(&a);
+    a = get("/api/v1/tags", "limit=0");
+    CHECK(a.r.status == 400);
+    CHECK(!strcmp(json_string_value(json_object_get(a.json, "param")), "limit"));
+    answer_free(&a);
+    a = get("/api/v1/tags", "format=csv&prefix=site2");
+    CHECK(a.r.status == 200 && strstr(a.r.body, "name,id,type,unit") == a.r.body);
+    CHECK(strstr(a.r.body, "site2/area1/line1/cell1/temp,") != NULL);
+    answer_free(&a);
+
+    a = get("/api/v1/tags/site1/area1/line1/cell1/temp", "%s", "");
+    CHECK(a.r.status == 200);
+    CHECK(!strcmp(json_string_value(json_object_get(a.json, "unit")), "degC"));
+    answer_free(&a);
+    a = get("/api/v1/tags/no/such", "%s", "");
+    CHECK(a.r.status == 404);
+    answer_free(&a);
+
+    /* PUT needs admin. */
+    const char *body = "{\"type\": \"float64\", \"unit\": \"bar\", \"description\": \"Pressure\","
+                       " \"deadband\": 0.5}";
+    a = call("PUT", "/api/v1/tags/site3/a/b/c/pressure", "", "application/json", body,
+             HIST_SCOPE_READ | HIST_SCOPE_WRITE);
+    CHECK(a.r.status == 403);
+    answer_free(&a);
+    a = call("PUT", "/api/v1/tags/site3/a/b/c/pressure", "", "application/json", body,
+             HIST_SCOPE_ADMIN);
+    CHECKF(a.r.status == 200, "%d %s", a.r.status, a.r.body);
+    CHECK(json_number_value(json_object_get(a.json, "deadband")) == 0.5);
+    answer_free(&a);
+    hist_tag_info info;
+    CHECK(hist_tag_by_name(db, "site3/a/b/c/pressure", &info) == 0 && !strcmp(info.unit, "bar") &&
+          info.deadband == 0.5 && info.type == HIST_TYPE_FLOAT64);
+    /* Update one field of an existing tag; the rest stays. */
+    a = call("PUT", "/api/v1/tags/site3/a/b/c/pressure", "", "application/json",
+             "{\"unit\": \"kPa\"}", HIST_SCOPE_ADMIN);
+    CHECK(a.r.status == 200);
+    answer_free(&a);
+    CHECK(hist_tag_by_name(db, "site3/a/b/c/pressure", &info) == 0 && !strcmp(info.unit, "kPa") &&
+          !strcmp(info.description, "Pressure"));
+
+    struct {
+        const char *path, *body, *param;
+    } bad[] = {
+        {"/api/v1/tags/site3/x", "{\"unit\": \"m\"}", "type"}, /* new tag without type */
+        {"/api/v1/tags/site3/x", "{\"type\": \"complex\"}", "type"},
+        {"/api/v1/tags/site3/a/b/c/pressure", "{\"type\": \"int64\"}", "type"},
+        {"/api/v1/tags/site3/x",
+         "{\"type\": \"bool\", \"unit\": \"0123456789012345678901234567"
+         "890123456789\"}",
+         "unit"},
+        {"/api/v1/tags/site3/x", "{\"type\": \"bool\", \"deadband\": -1}", "deadband"},
+        {"/api/v1/tags/site3/x", "{\"type\": \"bool\", \"deadband\": \"big\"}", "deadband"},
+        {"/api/v1/tags/site3/x", "{\"type\": \"bool\", \"description\": 5}", "description"},
+        {"/api/v1/tags/site3/x", "{\"type\": ", "body"},
+        {"/api/v1/tags/site3/x", "[]", "body"},
+        {"/api/v1/tags/site3//x", "{\"type\": \"bool\"}", "name"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        a = call("PUT", bad[i].path, "", "application/json", bad[i].body, HIST_SCOPE_ADMIN);
+        const char *p = json_string_value(json_object_get(a.json, "param"));
+        CHECKF(a.r.status == 400 && p && !strcmp(p, bad[i].param), "PUT %s %s: %d %s", bad[i].path,
+               bad[i].body, a.r.status, a.r.body);
+        answer_free(&a);
+    }
+    CHECK(hist_tag_by_name(db, "site3/x", &info) == HIST_ENOTFOUND);
+}
+
+static void test_stats(void)
+{
+    answer a = get("/api/v1/stats", "%s", "");
+    CHECK(a.r.status == 200);
+    CHECK(json_integer_value(json_object_get(a.json, "tags")) == 5);
+    CHECK(json_integer_value(json_object_get(a.json, "samples")) == 4 * NSAMPLES);
+    CHECK(json_integer_value(json_object_get(a.json, "samples_sealed")) >= 4 * NSAMPLES / 2);
+    CHECK(json_integer_value(json_object_get(a.json, "bytes_on_disk")) > 0);
+    CHECK(json_integer_value(json_object_get(a.json, "chunks")) > 0);
+    CHECK(json_is_number(json_object_get(a.json, "bytes_per_sample")));
+    answer_free(&a);
+}
+
+/* ---- Grafana ---------------------------------------------------------------------- */
+
+static json_t *find_target(json_t *arr, const char *name)
+{
+    size_t i;
+    json_t *el;
+    json_array_foreach(arr, i, el)
+    {
+        const char *t = json_string_value(json_object_get(el, "target"));
+        if (t && !strcmp(t, name))
+            return el;
+    }
+    return NULL;
+}
+
+static void test_grafana(void)
+{
+    answer a = call("GET", "/grafana/", "", NULL, NULL, HIST_SCOPE_READ);
+    CHECK(a.r.status == 200);
+    answer_free(&a);
+    a = call("GET", "/grafana", "", NULL, NULL, HIST_SCOPE_READ);
+    CHECK(a.r.status == 200);
+    answer_free(&a);
+
+    /* /metrics: an empty body, then filtered by prefix and by glob. */
+    a = call("POST", "/grafana/metrics", "", "application/json", "", HIST_SCOPE_READ);
+    CHECK(a.r.status == 200 && json_array_size(a.json) == 5);
+    json_t *m0 = json_array_get(a.json, 0);
+    CHECK(json_is_string(json_object_get(m0, "value")));
+    CHECK(json_array_size(json_object_get(m0, "payloads")) >= 5);
+    answer_free(&a);
+    a = post_json("/grafana/metrics", "{\"metric\": \"site1/area1\", \"payload\": {}}");
+    CHECK(json_array_size(a.json) == 2);
+    answer_free(&a);
+    a = post_json("/grafana/metrics", "{\"metric\": \"**/temp\"}");
+    CHECK(json_array_size(a.json) == 2);
+    answer_free(&a);
+    a = post_json("/grafana/metric-payload-options",
+                  "{\"metric\": \"site1/area1/line1/cell1/temp\", \"payload\": {}, \"name\": "
+                  "\"agg\"}");
+    CHECK(json_array_size(a.json) == HIST_AGG__COUNT);
+    CHECK(!strcmp(json_string_value(json_object_get(json_array_get(a.json, 5), "value")), "twa"));
+    answer_free(&a);
+    a = post_json("/grafana/metric-payload-options", "{\"name\": \"mode\"}");
+    CHECK(json_array_size(a.json) == 5);
+    answer_free(&a);
+
+    /* /query exactly as the plugin sends it: payload absent on one target,
+     * an object on another; ISO range; M4 sized by maxDataPoints. */
+    const char *q1 =
+        "{\"app\":\"dashboard\",\"requestId\":\"Q100\",\"timezone\":\"browser\",\"panelId\":2,"
+        "\"dashboardUID\":\"abc\",\"range\":{\"from\":\"2026-01-01T00:00:00.000Z\",\"to\":"
+        "\"2026-01-01T02:00:00.000Z\",\"raw\":{\"from\":\"now-6h\",\"to\":\"now\"}},"
+        "\"timeInfo\":\"\",\"interval\":\"10s\",\"intervalMs\":10000,\"targets\":["
+        "{\"refId\":\"A\",\"datasource\":{\"type\":\"simpod-json-datasource\",\"uid\":\"x\"},"
+        "\"editorMode\":\"code\",\"target\":\"site1/area1/line1/cell1/temp\"},"
+        "{\"refId\":\"B\",\"target\":\"site1/area2/line1/cell2/count\",\"payload\":{\"mode\":"
+        "\"aggregate\",\"agg\":[\"max\"],\"bucket\":\"1h\"}},"
+        "{\"refId\":\"C\",\"target\":\"site2/area1/line1/cell1/temp\",\"hide\":true}],"
+        "\"maxDataPoints\":200,\"scopedVars\":{},\"startTime\":1767225600000,"
+        "\"rangeRaw\":{\"from\":\"now-6h\",\"to\":\"now\"},\"adhocFilters\":[]}";
+    a = post_json("/grafana/query", q1);
+    CHECKF(a.r.status == 200, "%s", a.r.body);
+    CHECK(json_array_size(a.json) == 2);
+    json_t *ta = find_target(a.json, TAGS[0]);
+    REQUIRE(ta != NULL);
+    CHECK(!strcmp(json_string_value(json_object_get(ta, "unit")), "degC"));
+    json_t *dps = json_object_get(ta, "datapoints");
+    CHECK(json_array_size(dps) > 0 && json_array_size(dps) <= 4 * 200);
+    /* Compare with the engine's M4 answer. */
+    hist_query_spec spec;
+    hist_query_spec_init(&spec);
+    spec.mode = HIST_MODE_PLOT;
+    spec.from = T0;
+    spec.to = T0 + 7200 * NS;
+    spec.points = 200;
+    hist_result res;
+    REQUIRE(hist_query_run(db, &spec, ids, 1, &res) == 0);
+    CHECK(json_array_size(dps) == res.series[0].n);
+    size_t bad = 0;
+    for (size_t r = 0; r < res.series[0].n && r < json_array_size(dps); r++) {
+        json_t *dp = json_array_get(dps, r);
+        bad += json_number_value(json_array_get(dp, 0)) != res.series[0].value[r].f;
+        bad += json_integer_value(json_array_get(dp, 1)) != res.series[0].ts[r] / MS;
+    }
+    CHECK(bad == 0);
+    hist_result_free(&res);
+    json_t *tb = find_target(a.json, TAGS[2]);
+    REQUIRE(tb != NULL);
+    dps = json_object_get(tb, "datapoints");
+    CHECK(json_array_size(dps) == 2);
+    CHECK(json_number_value(json_array_get(json_array_get(dps, 0), 0)) ==
+          (double)value_of(2, 3599).i);
+    answer_free(&a);
+
+    /* A report: shift table in Berlin time, epoch ms range, legacy string payload. */
+    const char *q2 =
+        "{\"range\":{\"from\":1767218400000,\"to\":1767304800000},\"intervalMs\":60000,"
+        "\"maxDataPoints\":500,\"targets\":[{\"refId\":\"A\",\"target\":\"**/temp\","
+        "\"payload\":{\"mode\":\"aggregate\",\"agg\":\"twa,min,max\",\"bucket\":\"shift\","
+        "\"shifts\":\"06:00,14:00,22:00\",\"tz\":\"Europe/Berlin\",\"format\":\"table\","
+        "\"fill\":\"none\"}}]}";
+    a = post_json("/grafana/query", q2);
+    CHECKF(a.r.status == 200, "%s", a.r.body);
+    REQUIRE(json_array_size(a.json) == 1);
+    json_t *tbl = json_array_get(a.json, 0);
+    CHECK(!strcmp(json_string_value(json_object_get(tbl, "type")), "table"));
+    json_t *cols = json_object_get(tbl, "columns");
+    CHECK(json_array_size(cols) == 7);
+    CHECK(!strcmp(json_string_value(json_object_get(json_array_get(cols, 0), "type")), "time"));
+    CHECK(!strcmp(json_string_value(json_object_get(json_array_get(cols, 3), "text")), "twa"));
+    json_t *rows = json_object_get(tbl, "rows");
+    CHECK(json_array_size(rows) >= 2); /* both temp tags, at least one shift each */
+    json_t *r0 = json_array_get(rows, 0);
+    CHECK(json_array_size(r0) == 7);
+    CHECK(json_is_string(json_array_get(r0, 2)));
+    answer_free(&a);
+
+    /* Ad hoc filters, both spellings. */
+    const char *q3 =
+        "{\"range\":{\"from\":\"2026-01-01T00:00:00Z\",\"to\":\"2026-01-01T00:10:00Z\"},"
+        "\"maxDataPoints\":10,\"targets\":[{\"refId\":\"A\",\"target\":\"**\","
+        "\"payload\":{\"mode\":\"latest\"}}],"
+        "\"adhocFilters\":[{\"key\":\"site\",\"operator\":\"=\",\"value\":\"site1\"}],"
+        "\"filters\":[{\"key\":\"signal\",\"operator\":\"=~\",\"value\":\"te.*\"}]}";
+    a = post_json("/grafana/query", q3);
+    CHECKF(a.r.status == 200, "%s", a.r.body);
+    CHECK(json_array_size(a.json) == 1);
+    CHECK(find_target(a.json, TAGS[0]) != NULL);
+    answer_free(&a);
+    const char *q4 =
+        "{\"range\":{\"from\":\"2026-01-01T00:00:00Z\",\"to\":\"2026-01-01T00:10:00Z\"},"
+        "\"targets\":[{\"refId\":\"A\",\"target\":\"{site1/area1/line1/cell1/temp,"
+        "site2/area1/line1/cell1/temp}\",\"payload\":\"{\\\"mode\\\":\\\"raw\\\"}\"}],"
+        "\"filters\":[{\"key\":\"unit\",\"operator\":\"!=\",\"value\":\"degC\"}]}";
+    a = post_json("/grafana/query", q4);
+    CHECKF(a.r.status == 200, "%s", a.r.body);
+    CHECK(json_array_size(a.json) == 1);
+    json_t *t4 = find_target(a.json, TAGS[3]);
+    CHECK(t4 && json_array_size(json_object_get(t4, "datapoints")) == 600);
+    answer_free(&a);
+
+    /* Errors: malformed JSON, bad range, bad payload field, bad filter. */
+    struct {
+        const char *body, *param;
+    } errs[] = {
+        {"{\"targets\": [", "body"},
+        {"\"just a string\"", "body"},
+        {"{\"range\":{\"from\":\"yesterday\",\"to\":\"now\"},\"targets\":[]}", "range.from"},
+        {"{\"range\":{\"from\":\"2026-01-02T00:00:00Z\",\"to\":\"2026-01-01T00:00:00Z\"}}",
+         "range.from"},
+        {"{\"targets\": {}}", "targets"},
+        {"{\"targets\": [5]}", "targets"},
+        {"{\"targets\":[{\"target\":\"**\",\"payload\":{\"mode\":\"warp\"}}]}", "mode"},
+        {"{\"targets\":[{\"target\":\"**\",\"payload\":{\"agg\":\"median\"}}]}", "agg"},
+        {"{\"targets\":[{\"target\":\"**\",\"payload\":\"{nope\"}]}", "payload"},
+        {"{\"targets\":[],\"adhocFilters\":[{\"key\":\"site\",\"operator\":\"=~\",\"value\":"
+         "\"(\"}]}",
+         "adhocFilters"},
+        {"{\"targets\":[],\"filters\":[{\"key\":\"site\",\"operator\":\"~~\",\"value\":\"x\"}]}",
+         "filters"},
+    };
+    for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++) {
+        a = post_json("/grafana/query", errs[i].body);
+        const char *p = json_string_value(json_object_get(a.json, "param"));
+        CHECKF(a.r.status == 400 && p && !strcmp(p, errs[i].param), "%s: %d %s", errs[i].body,
+               a.r.status, a.r.body);
+        answer_free(&a);
+    }
+
+    /* Variables, tag keys and values. */
+    a = post_json("/grafana/variable", "{\"payload\":{\"prefix\":\"site1/area1/\"},\"range\":{}}");
+    CHECK(a.r.status == 200 && json_array_size(a.json) == 2);
+    CHECK(
+        !strcmp(json_string_value(json_object_get(json_array_get(a.json, 0), "__value")), TAGS[1]));
+    CHECK(json_is_string(json_object_get(json_array_get(a.json, 0), "__text")));
+    answer_free(&a);
+    a = post_json("/grafana/variable", "{\"payload\":\"**/temp\"}");
+    CHECK(json_array_size(a.json) == 2);
+    answer_free(&a);
+    a = post_json("/grafana/variable", "{\"payload\":{\"key\":\"area\"}}");
+    CHECK(json_array_size(a.json) == 3); /* a (site3, PUT above), area1, area2 */
+    answer_free(&a);
+    a = post_json("/grafana/tag-keys", "{}");
+    CHECK(json_array_size(a.json) == 6);
+    CHECK(!strcmp(json_string_value(json_object_get(json_array_get(a.json, 0), "text")), "site"));
+    answer_free(&a);
+    a = post_json("/grafana/tag-values", "{\"key\":\"site\"}");
+    CHECK(json_array_size(a.json) == 3);
+    CHECK(!strcmp(json_string_value(json_object_get(json_array_get(a.json, 1), "text")), "site2"));
+    answer_free(&a);
+    a = post_json("/grafana/tag-values", "{\"key\":\"signal\"}");
+    CHECK(json_array_size(a.json) == 4); /* count, pressure, run, temp */
+    answer_free(&a);
+    a = post_json("/grafana/tag-values", "{}");
+    CHECK(a.r.status == 400);
+    answer_free(&a);
+}
+
+int main(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/hist_test_api_XXXXXX");
+    REQUIRE(mkdtemp(dir) != NULL);
+    hist_db_options opts;
+    hist_db_options_init(&opts);
+    opts.dir = dir;
+    opts.no_background = true;
+    opts.io = HIST_IO_SYNC;
+    opts.log_level = HIST_LOG_WARN;
+    REQUIRE(hist_db_open(&opts, &db) == 0);
+    load_data();
+    test_raw_matches_engine();
+    test_limit_and_cursor();
+    test_aggregate();
+    test_other_modes();
+    test_patterns_and_shapes();
+    test_post_bodies();
+    test_bad_params();
+    test_routing_and_scopes();
+    test_tags();
+    test_stats();
+    test_grafana();
+    CHECK_OK(hist_db_close(db));
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+    return check_summary();
+}
