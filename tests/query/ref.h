@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include "check.h"
 #include "query/hist_query.h"
 
 static double ref_x(hist_type type, hist_value v)
@@ -184,6 +185,105 @@ static bool ref_close(double a, double b)
         return isnan(a) && isnan(b);
     double d = fabs(a - b), m = fabs(a) > fabs(b) ? fabs(a) : fabs(b);
     return d <= 1e-9 * m + 1e-9;
+}
+
+/* ---- Checks shared by the query tests (need check.h) ---- */
+
+/* Every non-empty bucket of an agg result against ref_agg. */
+static void check_agg_result(const hist_sample *rs, size_t rn, hist_type rtype,
+                             const hist_query_spec *spec, const hist_result *res, const char *what)
+{
+    REQUIRE(res->nseries == 1);
+    const hist_series_result *s = &res->series[0];
+    long bad = 0;
+    size_t nonempty = 0;
+    for (size_t r = 0; r < s->n; r++) {
+        double want;
+        for (int k = 0; k < spec->naggs; k++) {
+            bool has = ref_agg(rs, rn, rtype, spec->include_bad, s->ts[r], s->ts_end[r], spec->from,
+                               spec->to, spec->aggs[k], &want);
+            if (k == 0 && has)
+                nonempty++;
+            if (!has)
+                want = NAN;
+            if (spec->fill != HIST_FILL_NONE && !has)
+                continue; /* fills checked separately */
+            if (!ref_close(s->col[k][r], want) && bad++ < 5)
+                fprintf(stderr, "%s: row %zu [%lld,%lld) %s got %.17g want %.17g\n", what, r,
+                        (long long)s->ts[r], (long long)s->ts_end[r], hist_agg_name(spec->aggs[k]),
+                        s->col[k][r], want);
+        }
+    }
+    CHECKF(bad == 0, "%s: %ld mismatches", what, bad);
+    CHECKF(nonempty > 0, "%s: no non-empty bucket", what);
+    for (size_t r = 1; r < s->n; r++)
+        CHECK(s->ts[r] >= s->ts_end[r - 1]);
+}
+
+/* M4 property per pixel column, against the raw array. */
+static void check_m4(const hist_sample *rs, size_t rn, hist_type rtype, const hist_query_spec *spec,
+                     const hist_result *res)
+{
+    const hist_series_result *r = &res->series[0];
+    uint64_t span = (uint64_t)(spec->to - spec->from);
+    long bad = 0;
+    size_t ri = 0;
+    for (uint32_t k = 0; k < spec->points; k++) {
+        int64_t c0 = spec->from + (int64_t)((__uint128_t)span * k / spec->points);
+        int64_t c1 = spec->from + (int64_t)((__uint128_t)span * (k + 1) / spec->points);
+        long first = -1, last = -1;
+        double mn = INFINITY, mx = -INFINITY;
+        for (size_t i = 0; i < rn; i++) {
+            if (rs[i].ts < c0 || rs[i].ts >= c1)
+                continue;
+            if (first < 0)
+                first = (long)i;
+            last = (long)i;
+            double x = ref_x(rtype, rs[i].v);
+            if (!isnan(x)) {
+                mn = x < mn ? x : mn;
+                mx = x > mx ? x : mx;
+            }
+        }
+        size_t r0 = ri;
+        while (ri < r->n && r->ts[ri] < c1)
+            ri++;
+        if (first < 0) {
+            bad += ri != r0;
+            continue;
+        }
+        bool has_first = r->ts[r0] == rs[first].ts && r->value[r0].bits == rs[first].v.bits;
+        bool has_last = r->ts[ri - 1] == rs[last].ts && r->value[ri - 1].bits == rs[last].v.bits;
+        bool has_min = false, has_max = false;
+        double cmin = INFINITY, cmax = -INFINITY;
+        for (size_t j = r0; j < ri; j++) {
+            double x = ref_x(rtype, r->value[j]);
+            has_min |= x == mn;
+            has_max |= x == mx;
+            if (!isnan(x)) {
+                cmin = x < cmin ? x : cmin;
+                cmax = x > cmax ? x : cmax;
+            }
+            if (j > r0 && r->ts[j] <= r->ts[j - 1])
+                bad++;
+        }
+        if (!(has_first && has_last &&
+              (isinf(mn) || (has_min && has_max && cmin == mn && cmax == mx)) && ri - r0 <= 4)) {
+            if (bad++ < 3)
+                fprintf(stderr,
+                        "m4 column %u [%lld,%lld) raw %ld..%ld: first %d last %d min %d max %d "
+                        "rows %zu\n",
+                        k, (long long)c0, (long long)c1, first, last, has_first, has_last, has_min,
+                        has_max, ri - r0);
+            if (getenv("H4DBG"))
+                for (size_t j = r0 > 2 ? r0 - 2 : 0; j < ri + 2 && j < r->n; j++)
+                    fprintf(stderr, "  row %zu ts %lld v %g | raw first %lld last %lld\n", j,
+                            (long long)r->ts[j], r->value[j].f, (long long)rs[first].ts,
+                            (long long)rs[last].ts);
+        }
+    }
+    CHECK_EQ_I64(ri, r->n);
+    CHECKF(bad == 0, "m4: %ld bad columns", bad);
 }
 
 #endif

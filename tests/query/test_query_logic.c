@@ -228,36 +228,6 @@ static void make_data(fake_db *db, hist_type type, size_t n, int64_t t0, bool wi
 
 /* ---- Checks ---- */
 
-static void check_agg_result(fake_db *db, const hist_query_spec *spec, const hist_result *res,
-                             const char *what)
-{
-    REQUIRE(res->nseries == 1);
-    const hist_series_result *s = &res->series[0];
-    long bad = 0;
-    size_t nonempty = 0;
-    for (size_t r = 0; r < s->n; r++) {
-        double want;
-        for (int k = 0; k < spec->naggs; k++) {
-            bool has = ref_agg(db->s, db->n, db->type, spec->include_bad, s->ts[r], s->ts_end[r],
-                               spec->from, spec->to, spec->aggs[k], &want);
-            if (k == 0 && has)
-                nonempty++;
-            if (!has)
-                want = NAN;
-            if (spec->fill != HIST_FILL_NONE && !has)
-                continue; /* fills checked separately */
-            if (!ref_close(s->col[k][r], want) && bad++ < 5)
-                fprintf(stderr, "%s: row %zu [%lld,%lld) %s got %.17g want %.17g\n", what, r,
-                        (long long)s->ts[r], (long long)s->ts_end[r], hist_agg_name(spec->aggs[k]),
-                        s->col[k][r], want);
-        }
-    }
-    CHECKF(bad == 0, "%s: %ld mismatches", what, bad);
-    CHECKF(nonempty > 0, "%s: no non-empty bucket", what);
-    for (size_t r = 1; r < s->n; r++)
-        CHECK(s->ts[r] >= s->ts_end[r - 1]);
-}
-
 static const hist_agg all_aggs[] = {
     HIST_AGG_COUNT,    HIST_AGG_MIN,    HIST_AGG_MAX,          HIST_AGG_SUM,  HIST_AGG_MEAN,
     HIST_AGG_TWA,      HIST_AGG_STDDEV, HIST_AGG_FIRST,        HIST_AGG_LAST, HIST_AGG_RANGE,
@@ -288,7 +258,7 @@ static void test_agg_random(hist_type type)
         if (rc == 0) {
             char what[64];
             snprintf(what, sizeof(what), "agg type %d round %d", type, round);
-            check_agg_result(&db, &spec, &res, what);
+            check_agg_result(db.s, db.n, db.type, &spec, &res, what);
         }
         hist_result_free(&res);
     }
@@ -315,7 +285,7 @@ static void test_stats_fast_path(void)
     memcpy(spec.aggs, aggs, sizeof(aggs));
     hist_result res;
     REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
-    check_agg_result(&db, &spec, &res, "stats path");
+    check_agg_result(db.s, db.n, db.type, &spec, &res, "stats path");
     /* Chunk k holds samples 50k+1..50k+50 s; a bucket edge at 1000j s cuts
      * the chunk holding 1000j and 1000j-1 only when they differ: 1000j is
      * sample 1000j, chunk (1000j-1)/50 — chunk ending at 1000j exactly: no
@@ -331,7 +301,7 @@ static void test_stats_fast_path(void)
     spec.to = 5025 * SEC;
     db.decodes = 0;
     REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
-    check_agg_result(&db, &spec, &res, "stats path shifted");
+    check_agg_result(db.s, db.n, db.type, &spec, &res, "stats path shifted");
     /* Buckets aligned to the epoch: edges at 1000, 2000, ... 5000 s. The scan
      * range [25, 5025) cuts the first and last chunk (not stats pieces); the
      * inner edges 1000..5000 fall at chunk ends again: no decoding. */
@@ -343,7 +313,7 @@ static void test_stats_fast_path(void)
     spec.step_ns = 730 * SEC; /* edges inside chunks */
     db.decodes = 0;
     REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
-    check_agg_result(&db, &spec, &res, "stats path 730");
+    check_agg_result(db.s, db.n, db.type, &spec, &res, "stats path 730");
     /* Edges at 730k s, k=1..6: each inside one chunk (730k is not a chunk
      * end since 730k mod 50 != 0 for k=1..6 except k=5 (3650)). */
     CHECK_EQ_I64(res.chunks_decoded, 5);
@@ -354,12 +324,12 @@ static void test_stats_fast_path(void)
     db.s[10].q = HIST_QUALITY_BAD;
     spec.step_ns = 1000 * SEC;
     REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
-    check_agg_result(&db, &spec, &res, "stats path bad");
+    check_agg_result(db.s, db.n, db.type, &spec, &res, "stats path bad");
     CHECK_EQ_I64(res.chunks_decoded, 1);
     hist_result_free(&res);
     spec.include_bad = true;
     REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
-    check_agg_result(&db, &spec, &res, "stats path include bad");
+    check_agg_result(db.s, db.n, db.type, &spec, &res, "stats path include bad");
     CHECK_EQ_I64(res.chunks_decoded, 0);
     hist_result_free(&res);
 
@@ -367,7 +337,7 @@ static void test_stats_fast_path(void)
     spec.naggs = 1;
     spec.aggs[0] = HIST_AGG_TWA;
     REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
-    check_agg_result(&db, &spec, &res, "twa");
+    check_agg_result(db.s, db.n, db.type, &spec, &res, "twa");
     CHECK_EQ_I64(res.chunks_from_stats, 0);
     CHECK_EQ_I64(res.chunks_decoded, 100);
     hist_result_free(&res);
@@ -537,72 +507,6 @@ static void test_raw_latest_interp(void)
     free(db.s);
 }
 
-/* M4 property per pixel column, against the raw array. */
-static void check_m4(const fake_db *db, const hist_query_spec *spec, const hist_result *res)
-{
-    const hist_series_result *r = &res->series[0];
-    uint64_t span = (uint64_t)(spec->to - spec->from);
-    long bad = 0;
-    size_t ri = 0;
-    for (uint32_t k = 0; k < spec->points; k++) {
-        int64_t c0 = spec->from + (int64_t)((__uint128_t)span * k / spec->points);
-        int64_t c1 = spec->from + (int64_t)((__uint128_t)span * (k + 1) / spec->points);
-        long first = -1, last = -1;
-        double mn = INFINITY, mx = -INFINITY;
-        for (size_t i = 0; i < db->n; i++) {
-            if (db->s[i].ts < c0 || db->s[i].ts >= c1)
-                continue;
-            if (first < 0)
-                first = (long)i;
-            last = (long)i;
-            double x = ref_x(db->type, db->s[i].v);
-            if (!isnan(x)) {
-                mn = x < mn ? x : mn;
-                mx = x > mx ? x : mx;
-            }
-        }
-        size_t r0 = ri;
-        while (ri < r->n && r->ts[ri] < c1)
-            ri++;
-        if (first < 0) {
-            bad += ri != r0;
-            continue;
-        }
-        bool has_first = r->ts[r0] == db->s[first].ts && r->value[r0].bits == db->s[first].v.bits;
-        bool has_last =
-            r->ts[ri - 1] == db->s[last].ts && r->value[ri - 1].bits == db->s[last].v.bits;
-        bool has_min = false, has_max = false;
-        double cmin = INFINITY, cmax = -INFINITY;
-        for (size_t j = r0; j < ri; j++) {
-            double x = ref_x(db->type, r->value[j]);
-            has_min |= x == mn;
-            has_max |= x == mx;
-            if (!isnan(x)) {
-                cmin = x < cmin ? x : cmin;
-                cmax = x > cmax ? x : cmax;
-            }
-            if (j > r0 && r->ts[j] <= r->ts[j - 1])
-                bad++;
-        }
-        if (!(has_first && has_last &&
-              (isinf(mn) || (has_min && has_max && cmin == mn && cmax == mx)) && ri - r0 <= 4)) {
-            if (bad++ < 3)
-                fprintf(stderr,
-                        "m4 column %u [%lld,%lld) raw %ld..%ld: first %d last %d min %d max %d "
-                        "rows %zu\n",
-                        k, (long long)c0, (long long)c1, first, last, has_first, has_last, has_min,
-                        has_max, ri - r0);
-            if (getenv("H4DBG"))
-                for (size_t j = r0 > 2 ? r0 - 2 : 0; j < ri + 2 && j < r->n; j++)
-                    fprintf(stderr, "  row %zu ts %lld v %g | raw first %lld last %lld\n", j,
-                            (long long)r->ts[j], r->value[j].f, (long long)db->s[first].ts,
-                            (long long)db->s[last].ts);
-        }
-    }
-    CHECK_EQ_I64(ri, r->n);
-    CHECKF(bad == 0, "m4: %ld bad columns", bad);
-}
-
 static void test_plot(void)
 {
     fake_db db = {.chunk = 40};
@@ -618,7 +522,7 @@ static void test_plot(void)
         spec.points = widths[w];
         hist_result res;
         REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
-        check_m4(&db, &spec, &res);
+        check_m4(db.s, db.n, db.type, &spec, &res);
         CHECK(res.series[0].n <= 4 * (size_t)spec.points);
         if (w == 1)
             CHECKF(res.chunks_from_stats > 0, "plot: no chunk from stats");
