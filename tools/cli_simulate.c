@@ -1,0 +1,303 @@
+/*
+ * cli_simulate.c: `historian simulate`, a plant gateway simulator with
+ * store-and-forward.
+ *
+ * It generates plant-like data (tools/plantgen.h) or replays a CSV file,
+ * groups it into batches, writes every batch to the spool directory (one
+ * fsync'd file per batch) and streams the batches to the TCP ingest port,
+ * pipelined. A batch's file is deleted only when the server acknowledged
+ * it durable. When the server is unreachable or stops acknowledging, the
+ * simulator keeps generating into the spool, reconnects with a bounded
+ * backoff and resends in order. Batches found in the spool at start (an
+ * earlier run died) are sent first.
+ *
+ * Pacing: by default data is produced in real time (rate samples per
+ * second per tag); --fast produces it as fast as the server takes it.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tools/cli.h"
+#include "tools/cli_csv.h"
+#include "tools/plantgen.h"
+
+typedef struct {
+    uint32_t tags;
+    double rate;
+    double duration;
+    size_t batch;
+    const char *ingest;
+    const char *spool;
+    uint64_t seed;
+    int64_t start_ns;
+    const char *csv;
+    const char *token;
+    bool fast;
+    unsigned window;
+    double drain_s;
+} sim_opts;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: historian simulate [options]\n"
+            "  --tags N          tags to generate (default 100)\n"
+            "  --rate R          samples per second per tag (default 1)\n"
+            "  --duration S      seconds of data (default 60)\n"
+            "  --batch N         samples per request (default 1000)\n"
+            "  --ingest H:P      TCP ingest address (default " HIST_CLI_DEFAULT_INGEST ")\n"
+            "  --spool DIR       store-and-forward directory (default ./historian-spool)\n"
+            "  --seed N          generator seed (default 1)\n"
+            "  --start TIME      first timestamp: now, epoch ms or RFC 3339 (default now)\n"
+            "  --csv FILE        replay tag,time,value[,quality] rows instead of generating\n"
+            "  --token T         auth token (sent in every request)\n"
+            "  --fast            do not pace in real time\n"
+            "  --window N        requests in flight before waiting for acks (default 16)\n"
+            "  --drain-timeout S after the data ends, give up resending after S s (default 60)\n"
+            "Prints 'sent N acked N spooled N' (samples) at the end; exit 0 when all\n"
+            "were acknowledged.\n");
+}
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int parse_opts(int argc, char **argv, sim_opts *o)
+{
+    static const struct option longs[] = {
+        {"tags", 1, 0, 't'},          {"rate", 1, 0, 'r'},   {"duration", 1, 0, 'd'},
+        {"batch", 1, 0, 'b'},         {"ingest", 1, 0, 'i'}, {"spool", 1, 0, 's'},
+        {"seed", 1, 0, 'S'},          {"start", 1, 0, 'T'},  {"csv", 1, 0, 'c'},
+        {"token", 1, 0, 'k'},         {"fast", 0, 0, 'f'},   {"window", 1, 0, 'w'},
+        {"drain-timeout", 1, 0, 'D'}, {"help", 0, 0, 'h'},   {0, 0, 0, 0}};
+    *o = (sim_opts){100,  1,     60, 1000, HIST_CLI_DEFAULT_INGEST, "./historian-spool", 1, 0, NULL,
+                    NULL, false, 16, 60};
+    bool start_set = false;
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+        char *end = NULL;
+        switch (ch) {
+        case 't':
+            o->tags = (uint32_t)strtoul(optarg, &end, 10);
+            break;
+        case 'r':
+            o->rate = strtod(optarg, &end);
+            break;
+        case 'd':
+            o->duration = strtod(optarg, &end);
+            break;
+        case 'b':
+            o->batch = strtoul(optarg, &end, 10);
+            break;
+        case 'i':
+            o->ingest = optarg;
+            break;
+        case 's':
+            o->spool = optarg;
+            break;
+        case 'S':
+            o->seed = strtoull(optarg, &end, 10);
+            break;
+        case 'T':
+            if (hist_cli_parse_time(optarg, &o->start_ns) < 0) {
+                fprintf(stderr, "simulate: bad --start '%s'\n", optarg);
+                return -1;
+            }
+            start_set = true;
+            break;
+        case 'c':
+            o->csv = optarg;
+            break;
+        case 'k':
+            o->token = optarg;
+            break;
+        case 'f':
+            o->fast = true;
+            break;
+        case 'w':
+            o->window = (unsigned)strtoul(optarg, &end, 10);
+            break;
+        case 'D':
+            o->drain_s = strtod(optarg, &end);
+            break;
+        case 'h':
+            usage(stdout);
+            return 1;
+        default:
+            usage(stderr);
+            return -1;
+        }
+        if (end && *end) {
+            fprintf(stderr, "simulate: bad number '%s'\n", optarg);
+            return -1;
+        }
+    }
+    if (optind < argc || o->tags == 0 || o->rate <= 0 || o->duration <= 0 || o->batch == 0 ||
+        o->window == 0) {
+        usage(stderr);
+        return -1;
+    }
+    if (!start_set)
+        hist_cli_parse_time("now", &o->start_ns);
+    return 0;
+}
+
+typedef struct {
+    hist_sender *sender;
+    hist_batch_builder *bb;
+    uint64_t next_id;
+    const char *token;
+    size_t batch;
+} sim_state;
+
+static int flush_batch(sim_state *st)
+{
+    if (hist_bb_samples(st->bb) == 0)
+        return 0;
+    uint64_t samples = hist_bb_samples(st->bb);
+    uint8_t *buf;
+    size_t len;
+    uint64_t id = st->next_id++;
+    int rc = hist_bb_encode(st->bb, id, st->token, &buf, &len);
+    if (rc == 0)
+        rc = hist_sender_push(st->sender, id, buf, len, samples);
+    if (rc < 0)
+        fprintf(stderr, "simulate: cannot spool batch %llu: %s\n", (unsigned long long)id,
+                hist_strerror(rc));
+    return rc;
+}
+
+/* Generated data: in rounds of `step` samples per tag, each released when
+ * its time has come (unless --fast). */
+static int run_generator(const sim_opts *o, sim_state *st)
+{
+    int64_t period = (int64_t)(1e9 / o->rate);
+    if (period < 1)
+        period = 1;
+    hist_gen *gen = hist_gen_new(o->tags, o->seed, o->start_ns, period);
+    if (!gen)
+        return HIST_ENOMEM;
+    uint64_t per_tag = (uint64_t)(o->rate * o->duration + 0.5);
+    size_t step = (size_t)(o->rate / 10);
+    if (step < 1)
+        step = 1;
+    int64_t *ts = malloc(step * sizeof *ts);
+    hist_value *v = malloc(step * sizeof *v);
+    uint32_t *q = malloc(step * sizeof *q);
+    int64_t t0 = mono_ns();
+    int rc = 0;
+    for (uint64_t done = 0; rc == 0 && done < per_tag;) {
+        size_t n = per_tag - done < step ? (size_t)(per_tag - done) : step;
+        for (uint32_t i = 0; rc == 0 && i < o->tags; i++) {
+            size_t got = hist_gen_next(gen, i, n, ts, v, q);
+            rc = hist_bb_add_many(st->bb, hist_gen_tag_name(gen, i), hist_gen_tag_type(gen, i), got,
+                                  ts, v, q);
+            if (rc == 0 && hist_bb_samples(st->bb) >= st->batch)
+                rc = flush_batch(st);
+        }
+        done += n;
+        /* keep the network moving until the next round is due */
+        int64_t due = t0 + (int64_t)((double)done / o->rate * 1e9);
+        do {
+            int64_t left_ms = o->fast ? 0 : (due - mono_ns()) / 1000000;
+            hist_sender_stats ss;
+            hist_sender_get_stats(st->sender, &ss);
+            /* --fast: do not let the backlog grow without bound */
+            int wait = left_ms > 0 ? (int)left_ms : (ss.queued_batches > 4u * o->window ? 50 : 0);
+            hist_sender_pump(st->sender, wait);
+            hist_sender_get_stats(st->sender, &ss);
+            if (o->fast && ss.queued_batches > 4u * o->window)
+                continue;
+        } while (!o->fast && mono_ns() < due);
+    }
+    if (rc == 0)
+        rc = flush_batch(st);
+    free(ts);
+    free(v);
+    free(q);
+    hist_gen_free(gen);
+    return rc;
+}
+
+static int run_csv(const sim_opts *o, sim_state *st)
+{
+    FILE *f = fopen(o->csv, "r");
+    if (!f) {
+        perror(o->csv);
+        return HIST_EIO;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    long lineno = 0;
+    int rc = 0;
+    while (rc == 0 && getline(&line, &cap, f) > 0) {
+        lineno++;
+        hist_csv_row row;
+        const char *err = NULL;
+        int r = hist_csv_parse_line(line, &row, &err);
+        if (r < 0) {
+            fprintf(stderr, "%s:%ld: %s\n", o->csv, lineno, err);
+            continue;
+        }
+        if (r == 0)
+            continue;
+        if (hist_bb_add(st->bb, row.tag, row.type, row.ts, row.v, row.q) == HIST_ETYPE) {
+            rc = flush_batch(st); /* a type change: let the server judge it alone */
+            if (rc == 0)
+                rc = hist_bb_add(st->bb, row.tag, row.type, row.ts, row.v, row.q);
+        }
+        if (rc == 0 && hist_bb_samples(st->bb) >= st->batch) {
+            rc = flush_batch(st);
+            hist_sender_pump(st->sender, 0);
+        }
+    }
+    free(line);
+    fclose(f);
+    return rc ? rc : flush_batch(st);
+}
+
+int hist_cli_simulate(int argc, char **argv)
+{
+    sim_opts o;
+    int r = parse_opts(argc, argv, &o);
+    if (r != 0)
+        return r > 0 ? HIST_CLI_OK : HIST_CLI_USAGE;
+    sim_state st = {0};
+    st.token = o.token;
+    st.batch = o.batch;
+    if (hist_sender_new(o.ingest, o.spool, o.window, &st.sender) < 0)
+        return HIST_CLI_SERVER;
+    st.bb = hist_bb_new();
+    /* ids continue after whatever an earlier run left in the spool */
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    st.next_id = hist_sender_spool_max_id(st.sender) + 1;
+    int rc = o.csv ? run_csv(&o, &st) : run_generator(&o, &st);
+    /* drain: resend until everything is acknowledged or the time is up */
+    int64_t give_up = mono_ns() + (int64_t)(o.drain_s * 1e9);
+    hist_sender_stats ss;
+    for (;;) {
+        hist_sender_get_stats(st.sender, &ss);
+        if (ss.queued_batches == 0 || mono_ns() > give_up)
+            break;
+        hist_sender_pump(st.sender, 200);
+    }
+    hist_sender_get_stats(st.sender, &ss);
+    printf("sent %llu acked %llu spooled %llu\n", (unsigned long long)ss.sent,
+           (unsigned long long)ss.acked, (unsigned long long)ss.queued);
+    fflush(stdout);
+    if (ss.rejected)
+        fprintf(stderr, "simulate: %llu samples refused by the server\n",
+                (unsigned long long)ss.rejected);
+    hist_bb_free(st.bb);
+    hist_sender_free(st.sender);
+    return rc == 0 && ss.queued == 0 && ss.rejected == 0 ? HIST_CLI_OK : HIST_CLI_SERVER;
+}
