@@ -279,7 +279,8 @@ static int merge_cluster(hist_scan *s, size_t ci, size_t cj, size_t mi, size_t m
                 s->merged[n++] = (hist_msample){ts[j], s->chunks[i].seq, v[j], q[j]};
         free(ts), free(v), free(q);
     }
-    memcpy(s->merged + n, s->mem + mi, (mj - mi) * sizeof(*s->merged));
+    if (mj > mi)
+        memcpy(s->merged + n, s->mem + mi, (mj - mi) * sizeof(*s->merged));
     n += mj - mi;
     s->nmerged = hist_msamples_sort_dedupe(s->merged, n);
     s->mpos = 0;

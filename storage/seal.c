@@ -347,7 +347,7 @@ int hist_seal_all(hist_db *db)
     pthread_mutex_lock(&db->mu);
     size_t n = db->ndirty;
     uint32_t *ids = malloc((n ? n : 1) * sizeof(*ids));
-    if (ids)
+    if (ids && n)
         memcpy(ids, db->dirty, n * sizeof(*ids));
     pthread_mutex_unlock(&db->mu);
     if (!ids)

@@ -209,6 +209,8 @@ static int kv_cmp(const void *x, const void *y)
 
 static void kv_final(kvs *k)
 {
+    if (k->n == 0)
+        return;
     qsort(k->a, k->n, sizeof(*k->a), kv_cmp);
     size_t w = 0;
     for (size_t i = 0; i < k->n; i++) {
@@ -378,6 +380,8 @@ int main(void)
             hist_tag_info info;
             if (hist_tag_by_name(db, name, &info) != 0) {
                 lost += (int)expect[t].n;
+                free(expect[t].a);
+                free(maybe[t].a);
                 continue;
             }
             CHECK_OK(read_tag(db, info.id, &got));

@@ -529,6 +529,7 @@ static void test_checkpoint_and_background(void)
     CHECK(same_as_model(&r, &m, HIST_TS_MIN, HIST_TS_MAX));
     res_free(&r);
     CHECK_OK(hist_db_close(db));
+    free(m.s);
 
     /* Checkpoint deletes WAL segments: many records, flush, then count. */
     db = open_db("ckpt", 8192, 0);
