@@ -94,7 +94,7 @@ static double run(const char *dir, hist_io_mode mode, const char *backend, int t
 {
     char waldir[512];
     snprintf(waldir, sizeof waldir, "%s/wal-%s-%d", dir, backend, threads);
-    hist_wal_options o = {waldir, mode, 0, NULL, NULL};
+    hist_wal_options o = {.dir = waldir, .io = mode};
     hist_wal *wal;
     if (hist_wal_open(&o, &wal, NULL) != 0) {
         fprintf(stderr, "bench_wal: cannot open %s\n", waldir);

@@ -422,7 +422,7 @@ static int recover_segment(hist_wal *wal, uint64_t no, uint64_t *prev_last, hist
     return 0;
 }
 
-static int recover(hist_wal *wal, hist_wal_report *report)
+static int recover(hist_wal *wal, uint64_t min_lsn, hist_wal_report *report)
 {
     uint64_t *nos = NULL;
     size_t n = 0;
@@ -442,7 +442,17 @@ static int recover(hist_wal *wal, hist_wal_report *report)
         rc = HIST_EIO;
     }
     wal->next_lsn = prev_last + 1;
-    wal->durable_lsn = prev_last;
+    if (min_lsn > wal->next_lsn && min_lsn < WAL_MAX_LSN) {
+        /* The log lost records the checkpoint already counted: never hand
+         * out those LSNs again, or replay from the checkpoint would skip
+         * new records. */
+        wal_log(wal, HIST_LOG_WARN,
+                "wal: last LSN found is %" PRIu64 ", below the checkpoint %" PRIu64
+                "; continuing from %" PRIu64,
+                prev_last, min_lsn, min_lsn);
+        wal->next_lsn = min_lsn;
+    }
+    wal->durable_lsn = wal->next_lsn - 1;
     return rc;
 }
 
@@ -496,7 +506,7 @@ int hist_wal_open(const hist_wal_options *opts, hist_wal **out, hist_wal_report 
     }
     rc = hist_io_open(opts->io, opts->log, opts->log_ctx, &wal->io);
     if (rc == 0)
-        rc = recover(wal, report);
+        rc = recover(wal, opts->min_lsn, report);
     if (rc < 0) {
         wal_free(wal);
         return rc;

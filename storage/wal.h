@@ -29,6 +29,8 @@ typedef struct {
     size_t segment_bytes; /* start a new segment past this size; default 64 MiB */
     hist_log_fn log;
     void *log_ctx;
+    uint64_t min_lsn; /* the next LSN is at least this (pass the checkpoint LSN) so LSNs
+                         keep rising even if recovery cut the log's tail; 0 = no floor */
 } hist_wal_options;
 
 typedef struct {

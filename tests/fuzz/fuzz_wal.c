@@ -150,7 +150,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(copy);
     size_t given = bytes_on_disk();
 
-    hist_wal_options opts = {waldir, HIST_IO_SYNC, 4096, quiet_log, NULL};
+    hist_wal_options opts = {
+        .dir = waldir, .io = HIST_IO_SYNC, .segment_bytes = 4096, .log = quiet_log};
     hist_wal_report rep;
     hist_wal *wal = NULL;
     if (hist_wal_open(&opts, &wal, &rep) != 0)

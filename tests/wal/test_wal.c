@@ -63,7 +63,11 @@ static void fresh_dir(void)
 
 static hist_wal *open_wal(size_t segment_bytes, hist_wal_report *report)
 {
-    hist_wal_options o = {waldir, io_mode, segment_bytes, capture_log, &logs};
+    hist_wal_options o = {.dir = waldir,
+                          .io = io_mode,
+                          .segment_bytes = segment_bytes,
+                          .log = capture_log,
+                          .log_ctx = &logs};
     hist_wal *wal = NULL;
     int rc = hist_wal_open(&o, &wal, report);
     CHECKF(rc == 0 && wal, "hist_wal_open: %s", hist_strerror(rc));
@@ -578,13 +582,43 @@ static void test_checkpoint(void)
     CHECK_OK(hist_wal_close(wal));
 }
 
+/* min_lsn: LSNs never fall back below the caller's checkpoint, even when
+ * the log lost its tail (here: all of it). */
+static void test_min_lsn(void)
+{
+    fresh_dir();
+    hist_wal_options o = {
+        .dir = waldir, .io = io_mode, .log = capture_log, .log_ctx = &logs, .min_lsn = 50};
+    hist_wal *wal = NULL;
+    hist_wal_report rep;
+    CHECK_OK(hist_wal_open(&o, &wal, &rep));
+    REQUIRE(wal);
+    CHECK(rep.records == 0 && hist_wal_last_lsn(wal) == 49 && hist_wal_durable_lsn(wal) == 49);
+    CHECK_OK(hist_wal_sync(wal, 49)); /* nothing below the floor to wait for */
+    uint8_t buf[300];
+    payload_fill(50, buf);
+    struct iovec iov = {buf, payload_len(50)};
+    uint64_t lsn;
+    CHECK_OK(hist_wal_append(wal, &iov, 1, &lsn));
+    CHECK(lsn == 50);
+    CHECK_OK(hist_wal_close(wal));
+
+    /* A floor below what the log holds changes nothing. */
+    o.min_lsn = 10;
+    CHECK_OK(hist_wal_open(&o, &wal, &rep));
+    REQUIRE(wal);
+    CHECK(rep.records == 1 && rep.first_lsn == 50 && hist_wal_last_lsn(wal) == 50);
+    check_replay(wal, 50, 50);
+    CHECK_OK(hist_wal_close(wal));
+}
+
 /* ---- Errors ------------------------------------------------------------------ */
 
 static void test_errors(void)
 {
     hist_wal *wal = NULL;
     CHECK(hist_wal_open(NULL, &wal, NULL) == HIST_EINVAL && !wal);
-    hist_wal_options o = {NULL, io_mode, 0, capture_log, &logs};
+    hist_wal_options o = {.io = io_mode, .log = capture_log, .log_ctx = &logs};
     CHECK(hist_wal_open(&o, &wal, NULL) == HIST_EINVAL);
 
     /* A directory that cannot exist: below a regular file. */
@@ -647,6 +681,7 @@ static void run_all(hist_io_mode mode, const char *label)
     test_bit_flips();
     test_middle_corruption();
     test_checkpoint();
+    test_min_lsn();
     test_errors();
 }
 
