@@ -60,6 +60,7 @@ typedef struct {
     int64_t prev_ts;
     double prev_v;
     long cur; /* bucket of the last sample */
+    long seg; /* bucket where the last time-weighted segment started */
 } agg_state;
 
 static bool agg_from_stats_ok(hist_agg a)
@@ -106,7 +107,11 @@ static void add_segment(agg_state *st, int64_t t0, double v0, int64_t t1, double
     int64_t z = t1 > st->hi ? st->hi : t1;
     if (a >= z)
         return;
-    long k = hist_buckets_find(&st->b, a);
+    /* Most segments lie in the bucket of the previous one: try it first. */
+    long k = st->seg;
+    if (k < 0 || a < st->b.bound[k] || a >= st->b.bound[k + 1])
+        k = hist_buckets_find(&st->b, a);
+    st->seg = k;
     double span = (double)(t1 - t0);
     for (; k >= 0 && (size_t)k < st->b.n && st->b.bound[k] < z; k++) {
         int64_t x = st->b.bound[k] > a ? st->b.bound[k] : a;
@@ -366,7 +371,7 @@ static int compute(agg_state *st)
 int hist_query_agg(hist_qctx *q)
 {
     const hist_query_spec *spec = q->spec;
-    agg_state st = {.q = q, .lo = spec->from, .hi = spec->to, .cur = -1};
+    agg_state st = {.q = q, .lo = spec->from, .hi = spec->to, .cur = -1, .seg = -1};
     int rc = hist_buckets_make(spec, &st.b);
     if (rc < 0)
         return rc;

@@ -26,10 +26,12 @@ void hist_query_spec_init(hist_query_spec *spec)
     spec->fill = HIST_FILL_NONE;
 }
 
-int hist_series_push(hist_series_result *s, size_t *cap, int64_t ts, hist_value v, uint32_t q)
+int hist_series_reserve(hist_series_result *s, size_t *cap, size_t need)
 {
-    if (s->n == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 64;
+    if (need > *cap) {
+        size_t ncap = *cap ? *cap : 64;
+        while (ncap < need)
+            ncap *= 2;
         int64_t *nts = realloc(s->ts, ncap * sizeof(*nts));
         if (!nts)
             return HIST_ENOMEM;
@@ -43,6 +45,16 @@ int hist_series_push(hist_series_result *s, size_t *cap, int64_t ts, hist_value 
             return HIST_ENOMEM;
         s->q = nq;
         *cap = ncap;
+    }
+    return 0;
+}
+
+int hist_series_push(hist_series_result *s, size_t *cap, int64_t ts, hist_value v, uint32_t q)
+{
+    if (s->n == *cap) {
+        int rc = hist_series_reserve(s, cap, s->n + 1);
+        if (rc < 0)
+            return rc;
     }
     s->ts[s->n] = ts;
     s->value[s->n] = v;

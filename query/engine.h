@@ -52,6 +52,7 @@ int hist_query_plot(hist_qctx *q);
 
 /* Appends one (ts, value, quality) row to a sample-shaped series, growing
  * its arrays; *cap is the capacity the caller tracks. */
+int hist_series_reserve(hist_series_result *s, size_t *cap, size_t need);
 int hist_series_push(hist_series_result *s, size_t *cap, int64_t ts, hist_value v, uint32_t q);
 
 /* Walks the samples of [from, to) one by one, decoding stats pieces

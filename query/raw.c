@@ -10,6 +10,8 @@
  * latest: one row, the tag's newest sample (from memory, via
  * hist_db_latest); no row when the tag has no data. from/to are ignored.
  */
+#include <string.h>
+
 #include "query/engine.h"
 
 int hist_query_raw(hist_qctx *q)
@@ -32,18 +34,25 @@ int hist_query_raw(hist_qctx *q)
                 break;
             q->res->chunks_decoded++;
         }
-        for (size_t i = 0; i < p.n; i++) {
-            if (q->out->n == limit) {
-                q->out->next_ts = p.ts[i];
-                full = true;
-                break;
-            }
-            rc = hist_series_push(q->out, &cap, p.ts[i], p.v[i], p.q ? p.q[i] : 0);
-            if (rc < 0)
-                break;
+        /* Copy the piece in bulk, up to the limit. */
+        size_t take = p.n;
+        if (take > limit - q->out->n) {
+            take = limit - q->out->n;
+            q->out->next_ts = p.ts[take];
+            full = true;
         }
-        if (rc < 0)
+        if ((rc = hist_series_reserve(q->out, &cap, q->out->n + take)) < 0)
             break;
+        hist_series_result *s = q->out;
+        if (take == 0)
+            continue;
+        memcpy(s->ts + s->n, p.ts, take * sizeof(*p.ts));
+        memcpy(s->value + s->n, p.v, take * sizeof(*p.v));
+        if (p.q)
+            memcpy(s->q + s->n, p.q, take * sizeof(*p.q));
+        else
+            memset(s->q + s->n, 0, take * sizeof(*p.q));
+        s->n += take;
     }
     q->src->scan_close(scan);
     return rc < 0 ? rc : 0;
