@@ -1,0 +1,239 @@
+/*
+ * test_conns.c: many clients at once, limits and slow clients.
+ *
+ *   - 1,000 concurrent TCP ingest connections, each writes a batch; every
+ *     one gets its ack and the data is all there.
+ *   - a client that stalls in the middle of a frame, and one that sits
+ *     idle, are closed after the idle timeout while others are served.
+ *   - without a tokens file the server refuses to bind a non-loopback
+ *     address; with one, TCP and HTTP writes need a token with the write
+ *     scope.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "harness.h"
+
+#define NCONN 1000
+#define T0    INT64_C(1700000000000000000)
+
+static uint8_t *encode_one(uint64_t id, const char *tag, const char *token, size_t *len)
+{
+    int64_t ts[4];
+    hist_value v[4];
+    for (int i = 0; i < 4; i++) {
+        ts[i] = T0 + i * INT64_C(1000000000);
+        v[i].f = (double)id + i;
+    }
+    hist_client_series s = {tag, HIST_TYPE_FLOAT64, 4, ts, v, NULL};
+    uint8_t *buf = NULL;
+    if (hist_client_encode(id, token, &s, 1, &buf, len) != 0)
+        return NULL;
+    return buf;
+}
+
+static void test_many(const hist_harness *h)
+{
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur < 2 * NCONN + 100) {
+        rl.rlim_cur = rl.rlim_max < 4096 ? rl.rlim_max : 4096;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    static hist_tcp_client *c[NCONN];
+    int opened = 0;
+    for (int i = 0; i < NCONN; i++) {
+        if (hist_tcp_client_connect(h->ingest_addr, 5000, &c[i]) != 0) {
+            c[i] = NULL;
+            break;
+        }
+        opened++;
+    }
+    CHECKF(opened == NCONN, "opened %d of %d connections", opened, NCONN);
+    for (int i = 0; i < opened; i++) {
+        char tag[64];
+        snprintf(tag, sizeof tag, "site1/many/line1/conn%d/value", i % 50);
+        size_t len;
+        uint8_t *buf = encode_one((uint64_t)i, tag, NULL, &len);
+        CHECK(buf && hist_tcp_client_send(c[i], buf, len) == 0);
+        free(buf);
+    }
+    int acked = 0;
+    for (int i = 0; i < opened; i++) {
+        Historian__V1__WriteResponse *r = NULL;
+        if (hist_tcp_client_recv(c[i], 30000, &r) == 0) {
+            if (r->batch_id == (uint64_t)i && r->written == 4 && r->code == 0)
+                acked++;
+            historian__v1__write_response__free_unpacked(r, NULL);
+        }
+    }
+    CHECKF(acked == opened, "%d of %d acked", acked, opened);
+    for (int i = 0; i < opened; i++)
+        hist_tcp_client_close(c[i]);
+}
+
+static void test_slow_and_idle(const hist_harness *h)
+{
+    hist_tcp_client *stall, *idle, *good;
+    REQUIRE(hist_tcp_client_connect(h->ingest_addr, 5000, &stall) == 0);
+    REQUIRE(hist_tcp_client_connect(h->ingest_addr, 5000, &idle) == 0);
+    REQUIRE(hist_tcp_client_connect(h->ingest_addr, 5000, &good) == 0);
+    CHECK_OK(hist_tcp_client_send_bytes(stall, "\x00\x00\x00\x40\x08", 5)); /* 1 of 64 bytes */
+    /* the healthy client keeps writing while the others are cut off */
+    int ok = 0;
+    for (int round = 0; round < 8; round++) {
+        size_t len;
+        uint8_t *buf = encode_one(100 + (uint64_t)round, "site1/slow/line1/cell1/good", NULL, &len);
+        Historian__V1__WriteResponse *r = NULL;
+        if (buf && hist_tcp_client_send(good, buf, len) == 0 &&
+            hist_tcp_client_recv(good, 10000, &r) == 0) {
+            ok += r->code == 0;
+            historian__v1__write_response__free_unpacked(r, NULL);
+        }
+        free(buf);
+        usleep(400 * 1000);
+    }
+    CHECK_EQ_I64(ok, 8);
+    /* idle timeout is 2 s (see main); both were closed by now (3.2 s) */
+    Historian__V1__WriteResponse *r = NULL;
+    CHECK(hist_tcp_client_recv(stall, 3000, &r) == HIST_ECLOSED);
+    CHECK(hist_tcp_client_recv(idle, 3000, &r) == HIST_ECLOSED);
+    hist_tcp_client_close(stall);
+    hist_tcp_client_close(idle);
+    hist_tcp_client_close(good);
+}
+
+static void test_loopback_only(void)
+{
+    hist_harness h;
+    memset(&h, 0, sizeof h);
+    snprintf(h.root, sizeof h.root, "/tmp/hist-e2e-XXXXXX");
+    REQUIRE(mkdtemp(h.root));
+    snprintf(h.data_dir, sizeof h.data_dir, "%s/data", h.root);
+    snprintf(h.log_path, sizeof h.log_path, "%s/server.log", h.root);
+    int port = harness_free_port();
+    snprintf(h.http_addr, sizeof h.http_addr, "0.0.0.0:%d", port);
+    snprintf(h.ingest_addr, sizeof h.ingest_addr, "127.0.0.1:%d", harness_free_port());
+    h.http_port = port;
+    /* it must exit by itself, non-zero, without serving */
+    CHECK(harness_restart(&h, NULL) != 0);
+    int st = harness_stop(&h, 5000);
+    CHECKF(st != 0 && st < 128, "exit status %d", st);
+    FILE *f = fopen(h.log_path, "r");
+    char buf[4096] = "";
+    if (f) {
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        buf[n] = 0;
+        fclose(f);
+    }
+    CHECKF(strstr(buf, "loopback") != NULL, "log: %s", buf);
+    harness_cleanup(&h);
+}
+
+static void test_auth(void)
+{
+    hist_harness h;
+    memset(&h, 0, sizeof h);
+    snprintf(h.root, sizeof h.root, "/tmp/hist-e2e-XXXXXX");
+    REQUIRE(mkdtemp(h.root));
+    snprintf(h.data_dir, sizeof h.data_dir, "%s/data", h.root);
+    snprintf(h.log_path, sizeof h.log_path, "%s/server.log", h.root);
+    char tokens[400];
+    snprintf(tokens, sizeof tokens, "%s/tokens", h.root);
+    FILE *f = fopen(tokens, "w");
+    REQUIRE(f);
+    fprintf(f, "# test tokens\nw-secret write\nr-secret read\n");
+    fclose(f);
+    const char *args[] = {"--auth-file", tokens, "--log-level", "warn", NULL};
+    REQUIRE(harness_start(&h, args) == 0);
+
+    size_t len;
+    uint8_t *buf = encode_one(1, "site1/auth/line1/cell1/v", NULL, &len);
+    hist_tcp_client *c;
+    Historian__V1__WriteResponse *r = NULL;
+    REQUIRE(hist_tcp_client_connect(h.ingest_addr, 5000, &c) == 0);
+    CHECK_OK(hist_tcp_client_send(c, buf, len));
+    CHECK(hist_tcp_client_recv(c, 5000, &r) == 0 && r && r->code == HIST_EAUTH);
+    if (r)
+        historian__v1__write_response__free_unpacked(r, NULL);
+    CHECK(hist_tcp_client_recv(c, 5000, &r) == HIST_ECLOSED);
+    hist_tcp_client_close(c);
+    free(buf);
+
+    buf = encode_one(2, "site1/auth/line1/cell1/v", "r-secret", &len);
+    REQUIRE(hist_tcp_client_connect(h.ingest_addr, 5000, &c) == 0);
+    CHECK_OK(hist_tcp_client_send(c, buf, len));
+    r = NULL;
+    CHECK(hist_tcp_client_recv(c, 5000, &r) == 0 && r && r->code == HIST_EAUTH);
+    if (r)
+        historian__v1__write_response__free_unpacked(r, NULL);
+    hist_tcp_client_close(c);
+    free(buf);
+
+    buf = encode_one(3, "site1/auth/line1/cell1/v", "w-secret", &len);
+    REQUIRE(hist_tcp_client_connect(h.ingest_addr, 5000, &c) == 0);
+    CHECK_OK(hist_tcp_client_send(c, buf, len));
+    r = NULL;
+    CHECK(hist_tcp_client_recv(c, 5000, &r) == 0 && r && r->code == 0 && r->written == 4);
+    if (r)
+        historian__v1__write_response__free_unpacked(r, NULL);
+    hist_tcp_client_close(c);
+
+    harness_response resp;
+    CHECK(harness_http(h.http_port, "POST", "/api/v1/write", NULL, buf, len, &resp) == 0 &&
+          resp.status == 401);
+    harness_response_free(&resp);
+    CHECK(harness_http(h.http_port, "POST", "/api/v1/write", "Authorization: Bearer r-secret\r\n",
+                       buf, len, &resp) == 0 &&
+          resp.status == 403);
+    harness_response_free(&resp);
+    CHECK(harness_http(h.http_port, "POST", "/api/v1/write", "Authorization: Bearer w-secret\r\n",
+                       buf, len, &resp) == 0 &&
+          resp.status == 200);
+    harness_response_free(&resp);
+    CHECK(harness_http(h.http_port, "GET", "/metrics", NULL, NULL, 0, &resp) == 0 &&
+          resp.status == 401);
+    harness_response_free(&resp);
+    CHECK(harness_http(h.http_port, "GET", "/metrics", "Authorization: Bearer r-secret\r\n", NULL,
+                       0, &resp) == 0 &&
+          resp.status == 200);
+    harness_response_free(&resp);
+    free(buf);
+    CHECK_EQ_I64(harness_stop(&h, 20000), 0);
+    if (check_failed_)
+        harness_dump_log(&h);
+    harness_cleanup(&h);
+}
+
+int main(void)
+{
+    hist_harness h;
+    memset(&h, 0, sizeof h);
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max < 4096 ? rl.rlim_max : 4096;
+    setrlimit(RLIMIT_NOFILE, &rl); /* before the fork: the server inherits it */
+    const char *args[] = {"--log-level", "warn", "--idle-timeout", "2", NULL};
+    if (harness_start(&h, args) != 0) {
+        harness_dump_log(&h);
+        harness_cleanup(&h);
+        CHECKF(0, "historiand did not start");
+        return check_summary();
+    }
+    test_many(&h);
+    test_slow_and_idle(&h);
+    CHECK_EQ_I64(harness_stop(&h, 20000), 0);
+    if (check_failed_)
+        harness_dump_log(&h);
+    harness_cleanup(&h);
+    test_loopback_only();
+    test_auth();
+    return check_summary();
+}
