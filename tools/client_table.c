@@ -1,0 +1,131 @@
+/*
+ * client_table.c: shared plumbing of the CLI's read commands (see
+ * client_table.h): connection options, one checked request, tables.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tools/cli.h"
+#include "tools/client_table.h"
+
+void hist_cli_conn_init(hist_cli_conn *c)
+{
+    memset(c, 0, sizeof *c);
+    c->server = getenv("HISTORIAN_SERVER");
+    if (!c->server || !*c->server)
+        c->server = HIST_CLI_DEFAULT_SERVER;
+    c->token = getenv("HISTORIAN_TOKEN");
+    c->timeout_ms = 30000;
+}
+
+int hist_cli_conn_ready(hist_cli_conn *c, const char *cmd)
+{
+    if (hist_http_url_parse(c->server, &c->url) < 0) {
+        fprintf(stderr, "%s: --server must look like http://host:port (got '%s')\n", cmd,
+                c->server);
+        return HIST_CLI_USAGE;
+    }
+    if (c->timeout_ms <= 0) {
+        fprintf(stderr, "%s: --timeout must be a positive number of seconds\n", cmd);
+        return HIST_CLI_USAGE;
+    }
+    return HIST_CLI_OK;
+}
+
+int hist_cli_fetch(hist_cli_conn *c, const char *cmd, const char *method, const char *target,
+                   const char *content_type, const char *body, hist_http_response *resp)
+{
+    char err[512];
+    if (hist_http_request(&c->url, method, target, c->token, content_type, body,
+                          body ? strlen(body) : 0, c->timeout_ms, resp, err, sizeof err) < 0) {
+        fprintf(stderr, "%s: %s\n", cmd, err);
+        return HIST_CLI_SERVER;
+    }
+    if (resp->status >= 200 && resp->status < 300)
+        return HIST_CLI_OK;
+    /* The API's errors are {"error": ..., "param": ...}. */
+    json_t *j = json_loadb(resp->body, resp->body_len, 0, NULL);
+    const char *msg = json_string_value(json_object_get(j, "error"));
+    const char *param = json_string_value(json_object_get(j, "param"));
+    if (msg && param)
+        fprintf(stderr, "%s: server said %d: %s (parameter '%s')\n", cmd, resp->status, msg, param);
+    else if (msg)
+        fprintf(stderr, "%s: server said %d: %s\n", cmd, resp->status, msg);
+    else
+        fprintf(stderr, "%s: server said %d: %.200s\n", cmd, resp->status, resp->body);
+    json_decref(j);
+    hist_http_response_free(resp);
+    return HIST_CLI_SERVER;
+}
+
+/* A cell's text: strings as they are, numbers compact, null empty. */
+static char *cell_text(json_t *v)
+{
+    if (!v || json_is_null(v))
+        return strdup("");
+    if (json_is_string(v))
+        return strdup(json_string_value(v));
+    return json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(10));
+}
+
+void hist_cli_print_table(FILE *out, json_t *rows)
+{
+    json_t *cols = json_array();
+    size_t i, k;
+    json_t *row, *col;
+    json_array_foreach(rows, i, row)
+    {
+        const char *key;
+        json_t *v;
+        json_object_foreach(row, key, v)
+        {
+            int seen = 0;
+            json_array_foreach(cols, k, col) seen |= !strcmp(json_string_value(col), key);
+            if (!seen)
+                json_array_append_new(cols, json_string(key));
+        }
+    }
+    size_t ncol = json_array_size(cols);
+    size_t *width = calloc(ncol ? ncol : 1, sizeof *width);
+    if (!width) {
+        json_decref(cols);
+        return;
+    }
+    json_array_foreach(cols, k, col) width[k] = strlen(json_string_value(col));
+    json_array_foreach(rows, i, row)
+    {
+        json_array_foreach(cols, k, col)
+        {
+            char *t = cell_text(json_object_get(row, json_string_value(col)));
+            if (t && strlen(t) > width[k])
+                width[k] = strlen(t);
+            free(t);
+        }
+    }
+    json_array_foreach(cols, k, col)
+        fprintf(out, "%-*s%s", (int)width[k], json_string_value(col), k + 1 < ncol ? "  " : "\n");
+    json_array_foreach(cols, k, col)
+    {
+        for (size_t w = 0; w < width[k]; w++)
+            fputc('-', out);
+        fputs(k + 1 < ncol ? "  " : "\n", out);
+    }
+    json_array_foreach(rows, i, row)
+    {
+        json_array_foreach(cols, k, col)
+        {
+            json_t *v = json_object_get(row, json_string_value(col));
+            char *t = cell_text(v);
+            /* Numbers right-aligned, text left-aligned. */
+            if (json_is_number(v))
+                fprintf(out, "%*s", (int)width[k], t ? t : "");
+            else
+                fprintf(out, "%-*s", (int)width[k], t ? t : "");
+            fputs(k + 1 < ncol ? "  " : "\n", out);
+            free(t);
+        }
+    }
+    fprintf(out, "(%zu row%s)\n", json_array_size(rows), json_array_size(rows) == 1 ? "" : "s");
+    free(width);
+    json_decref(cols);
+}

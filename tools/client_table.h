@@ -1,0 +1,37 @@
+/*
+ * client_table.h: what the historian CLI's read commands (cli_query.c,
+ * cli_tags.c, cli_export.c, cli_stats.c) share: the common options
+ * (--server, --token, --timeout), one request with the error reporting and
+ * exit codes of cli.h, and the aligned table printed on a terminal.
+ */
+#ifndef HIST_TOOLS_CLIENT_TABLE_H
+#define HIST_TOOLS_CLIENT_TABLE_H
+
+#include <jansson.h>
+#include <stdio.h>
+
+#include "tools/client_http.h"
+
+typedef struct {
+    const char *server; /* default HIST_CLI_DEFAULT_SERVER */
+    const char *token;  /* or NULL; $HISTORIAN_TOKEN by default */
+    int timeout_ms;
+    hist_http_url url;
+} hist_cli_conn;
+
+/* Defaults (and $HISTORIAN_SERVER, $HISTORIAN_TOKEN). */
+void hist_cli_conn_init(hist_cli_conn *c);
+/* Parses c->server; prints and returns HIST_CLI_USAGE when malformed. */
+int hist_cli_conn_ready(hist_cli_conn *c, const char *cmd);
+
+/* One request. HIST_CLI_OK with *resp filled on a 2xx answer; otherwise
+ * prints "<cmd>: ..." (the server's error message and parameter when it
+ * sent one) and returns HIST_CLI_SERVER (resp is then empty). */
+int hist_cli_fetch(hist_cli_conn *c, const char *cmd, const char *method, const char *target,
+                   const char *content_type, const char *body, hist_http_response *resp);
+
+/* Prints a JSON array of objects as an aligned table (columns from the
+ * keys, in first-seen order). */
+void hist_cli_print_table(FILE *out, json_t *rows);
+
+#endif
