@@ -859,6 +859,17 @@ static int load_index(hist_db *db)
     return rc;
 }
 
+/* LSNs must keep rising past everything the index already accounts for,
+ * even if the WAL lost its tail: the checkpoint and every flushed_lsn. */
+static uint64_t wal_floor(hist_db *db)
+{
+    uint64_t floor = db->checkpoint_lsn;
+    for (uint32_t i = 0; i < db->tags_cap; i++)
+        if (db->tags[i] && db->tags[i]->meta.flushed_lsn + 1 > floor)
+            floor = db->tags[i]->meta.flushed_lsn + 1;
+    return floor;
+}
+
 static void db_free(hist_db *db)
 {
     if (db->wal)
@@ -932,7 +943,8 @@ int hist_db_open(const hist_db_options *opts, hist_db **out)
                                .io = db->opts.io,
                                .segment_bytes = (size_t)64 << 20,
                                .log = db->opts.log,
-                               .log_ctx = db->opts.log_ctx};
+                               .log_ctx = db->opts.log_ctx,
+                               .min_lsn = wal_floor(db)};
         rc = hist_wal_open(&wo, &db->wal, &rep);
     }
     if (rc == 0)
