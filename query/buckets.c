@@ -53,7 +53,9 @@ static int bl_push(bound_list *bl, int64_t t)
 static int make_fixed(const hist_query_spec *spec, bound_list *bl)
 {
     int64_t step = spec->step_ns;
-    int64_t t = hist_floor_div(spec->from, step) * step;
+    int64_t t;
+    if (__builtin_mul_overflow(hist_floor_div(spec->from, step), step, &t))
+        return HIST_ERANGE; /* the aligned start lies before INT64_MIN */
     for (;;) {
         if (bl->n > HIST_QUERY_MAX_ROWS)
             return HIST_ETOOBIG;

@@ -139,7 +139,8 @@ static int validate(const hist_query_spec *spec)
         if (spec->step_ns <= 0)
             return HIST_EINVAL;
         /* Rows = ceil((to - from) / step); compared without overflow. */
-        if ((uint64_t)(spec->to - spec->from) / (uint64_t)spec->step_ns >= HIST_QUERY_MAX_ROWS)
+        if (((uint64_t)spec->to - (uint64_t)spec->from) / (uint64_t)spec->step_ns >=
+            HIST_QUERY_MAX_ROWS)
             return HIST_ETOOBIG;
         return 0;
     case HIST_MODE_PLOT:
@@ -156,6 +157,10 @@ static int validate(const hist_query_spec *spec)
             return HIST_EINVAL;
         if (spec->bucket == HIST_BUCKET_FIXED && spec->step_ns <= 0)
             return HIST_EINVAL;
+        if (spec->bucket == HIST_BUCKET_FIXED &&
+            ((uint64_t)spec->to - (uint64_t)spec->from) / (uint64_t)spec->step_ns >=
+                HIST_QUERY_MAX_ROWS)
+            return HIST_ETOOBIG;
         if ((int)spec->bucket < 0 || spec->bucket > HIST_BUCKET_SHIFT)
             return HIST_EINVAL;
         if (spec->bucket == HIST_BUCKET_SHIFT) {
@@ -202,6 +207,14 @@ int hist_query_run_source(const hist_qsource *src, const hist_query_spec *spec,
                           const uint32_t *tags, size_t ntags, hist_result *out)
 {
     memset(out, 0, sizeof(*out));
+    /* No sample lies outside [HIST_TS_MIN, HIST_TS_MAX]: clamping the range
+     * keeps every later time computation far from int64 overflow. */
+    hist_query_spec clamped = *spec;
+    if (clamped.from < HIST_TS_MIN)
+        clamped.from = HIST_TS_MIN;
+    if (clamped.to > HIST_TS_MAX)
+        clamped.to = HIST_TS_MAX + 1;
+    spec = &clamped;
     int rc = validate(spec);
     if (rc < 0)
         return rc;

@@ -102,8 +102,8 @@ int hist_query_interp(hist_qctx *q)
         rc = hist_series_push(q->out, &cap, t, v, qual);
         if (rc < 0)
             break;
-        if (t >= spec->to - spec->step_ns)
-            break; /* next t would reach to (or overflow) */
+        if ((uint64_t)spec->to - (uint64_t)t <= (uint64_t)spec->step_ns)
+            break; /* the next t would reach to (unsigned: no overflow) */
         t += spec->step_ns;
     }
     hist_qcursor_close(&st.cur);

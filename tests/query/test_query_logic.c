@@ -556,6 +556,11 @@ static void test_invalid(void)
     spec.aggs[0] = HIST_AGG__COUNT;
     CHECK(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == HIST_EINVAL);
     spec.aggs[0] = HIST_AGG_MAX;
+    spec.from = HIST_TS_MIN;
+    spec.to = HIST_TS_MAX;
+    CHECK(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == HIST_ETOOBIG);
+    spec.from = 10;
+    spec.to = 20;
     spec.bucket = HIST_BUCKET_DAY;
     snprintf(spec.tz, sizeof(spec.tz), "Not/AZone");
     CHECK(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == HIST_EINVAL);
@@ -574,6 +579,44 @@ static void test_invalid(void)
     spec.mode = HIST_MODE_PLOT;
     spec.points = 0;
     CHECK(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == HIST_EINVAL);
+    /* Extreme ranges: clamped to the timestamp range, no overflow (UBSan). */
+    fake_db full = {.chunk = 16};
+    make_data(&full, HIST_TYPE_FLOAT64, 100, 0, false);
+    hist_qsource fsrc = fake_source(&full);
+    hist_mode modes[] = {HIST_MODE_RAW, HIST_MODE_INTERP, HIST_MODE_AGG, HIST_MODE_PLOT};
+    for (int m = 0; m < 4; m++) {
+        hist_query_spec_init(&spec);
+        spec.mode = modes[m];
+        spec.from = INT64_MIN;
+        spec.to = INT64_MAX;
+        spec.step_ns = INT64_C(5000000000000000000);
+        spec.points = 1000;
+        spec.naggs = 2;
+        spec.aggs[0] = HIST_AGG_COUNT;
+        spec.aggs[1] = HIST_AGG_TWA;
+        spec.include_bad = true;
+        int rc = hist_query_run_source(&fsrc, &spec, (uint32_t[]){1}, 1, &res);
+        CHECKF(rc == 0 || rc == HIST_ERANGE, "extreme range mode %d: rc %d", m, rc);
+        if (rc == 0) {
+            size_t want = modes[m] == HIST_MODE_INTERP ? 3 : modes[m] == HIST_MODE_RAW ? 100 : 0;
+            if (want)
+                CHECK_EQ_I64(res.series[0].n, want);
+            hist_result_free(&res);
+        }
+        spec.step_ns = INT64_C(1000000000000000000);
+        rc = hist_query_run_source(&fsrc, &spec, (uint32_t[]){1}, 1, &res);
+        CHECKF(rc == 0, "extreme range mode %d step 1e18: rc %d", m, rc);
+        if (rc == 0 && modes[m] == HIST_MODE_AGG) {
+            double total = 0;
+            for (size_t r = 0; r < res.series[0].n; r++)
+                total += res.series[0].col[0][r];
+            CHECK(total == 100);
+        }
+        if (rc == 0)
+            hist_result_free(&res);
+    }
+    free(full.s);
+
     /* No tags: an empty result, not an error. */
     spec.points = 10;
     CHECK(hist_query_run_source(&src, &spec, NULL, 0, &res) == 0 && res.nseries == 0);
