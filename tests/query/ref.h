@@ -63,11 +63,35 @@ static bool ref_agg(const hist_sample *all, size_t n, hist_type type, bool inclu
                     int64_t E, int64_t from, int64_t to, hist_agg agg, double *out)
 {
     int64_t x = S > from ? S : from, y = E < to ? E : to;
-    hist_sample *c = malloc((n + 1) * sizeof(*c));
+    /* The counted samples that matter: the last one before x, those in
+     * [x, y), and the first one at/after y (found by binary search so the
+     * check stays fast on large data; the result is the same as over all). */
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (all[mid].ts < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t b = lo, e = lo;
+    while (e < n && all[e].ts < y)
+        e++;
+    hist_sample *c = malloc((e - b + 2) * sizeof(*c));
     size_t nc = 0;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = b; i-- > 0;)
+        if (ref_counted(type, &all[i], include_bad)) {
+            c[nc++] = all[i];
+            break;
+        }
+    for (size_t i = b; i < e; i++)
         if (ref_counted(type, &all[i], include_bad))
             c[nc++] = all[i];
+    for (size_t i = e; i < n; i++)
+        if (ref_counted(type, &all[i], include_bad)) {
+            c[nc++] = all[i];
+            break;
+        }
     size_t cnt = 0;
     double sum = 0, mn = INFINITY, mx = -INFINITY, first = NAN, last = NAN, delta = 0;
     for (size_t j = 0; j < nc; j++) {
@@ -227,15 +251,15 @@ static void check_m4(const hist_sample *rs, size_t rn, hist_type rtype, const hi
     const hist_series_result *r = &res->series[0];
     uint64_t span = (uint64_t)(spec->to - spec->from);
     long bad = 0;
-    size_t ri = 0;
+    size_t ri = 0, si = 0;
     for (uint32_t k = 0; k < spec->points; k++) {
         int64_t c0 = spec->from + (int64_t)((__uint128_t)span * k / spec->points);
         int64_t c1 = spec->from + (int64_t)((__uint128_t)span * (k + 1) / spec->points);
         long first = -1, last = -1;
         double mn = INFINITY, mx = -INFINITY;
-        for (size_t i = 0; i < rn; i++) {
-            if (rs[i].ts < c0 || rs[i].ts >= c1)
-                continue;
+        while (si < rn && rs[si].ts < c0)
+            si++;
+        for (size_t i = si; i < rn && rs[i].ts < c1; i++) {
             if (first < 0)
                 first = (long)i;
             last = (long)i;
