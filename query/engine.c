@@ -10,7 +10,14 @@
  * interp needs step_ns > 0; agg needs 1..HIST_AGG__COUNT known aggregates
  * and, for fixed buckets, step_ns > 0; plot needs 1..HIST_QUERY_MAX_POINTS
  * points; shifts must be ascending minutes inside one day. Too many result
- * rows (a tiny step over a long range) is HIST_ETOOBIG.
+ * rows (a tiny step over a long range) is HIST_ETOOBIG. from/to are first
+ * clamped to [HIST_TS_MIN, HIST_TS_MAX] (no sample lies outside), so "from
+ * the beginning of time" works and time arithmetic cannot overflow.
+ *
+ * Counters: res->chunks_from_stats counts stats pieces answered without
+ * decoding; res->chunks_decoded counts stats pieces the engine had to
+ * decode (hist_scan_decode). Chunks the scan decodes by itself (cut by the
+ * range edges, overlapping others) show only in hist_db_stats.chunks_decoded.
  */
 #include <math.h>
 #include <stdlib.h>
