@@ -26,6 +26,7 @@
 #define API_MAX_LIMIT     1000000
 #define API_MAX_POINTS    100000
 #define API_MAX_BUCKETS   1000000
+#define API_MAX_ROWS      20000000 /* rows per answer, all tags together */
 
 int64_t api_ns_to_ms(int64_t ns)
 {
@@ -837,6 +838,52 @@ static void add_next_header(api_ctx *c, const answer *a, const api_query_opts *o
     hist_buf_free(&b);
 }
 
+/* Rows per tag times tags: refuses answers that would not fit in memory
+ * before the engine builds them. 0, or 1 with an error answer set. */
+static int answer_too_big(api_ctx *c, const api_query_opts *o, size_t ntags)
+{
+    const hist_query_spec *s = &o->spec;
+    uint64_t span = (uint64_t)(s->to - s->from), per_tag = 1;
+    const char *param = "limit";
+    switch (s->mode) {
+    case HIST_MODE_RAW:
+        per_tag = s->limit;
+        break;
+    case HIST_MODE_INTERP:
+        per_tag = span / (uint64_t)s->step_ns + 1;
+        param = "step";
+        break;
+    case HIST_MODE_PLOT:
+        per_tag = (uint64_t)s->points * 4;
+        param = "points";
+        break;
+    case HIST_MODE_AGG:
+        param = "step";
+        if (s->bucket == HIST_BUCKET_FIXED)
+            per_tag = span / (uint64_t)s->step_ns + 1;
+        else if (s->bucket == HIST_BUCKET_HOUR || s->bucket == HIST_BUCKET_SHIFT)
+            per_tag = span / (UINT64_C(3600) * 1000000000) + 2;
+        if (s->bucket != HIST_BUCKET_FIXED)
+            param = "bucket";
+        break;
+    default:
+        break;
+    }
+    if (per_tag > API_MAX_BUCKETS)
+        return api_error(c, 400, param,
+                         "more than %d rows per tag: narrow the range or widen "
+                         "the step",
+                         API_MAX_BUCKETS),
+               1;
+    if (per_tag * ntags > API_MAX_ROWS)
+        return api_error(c, 400, param,
+                         "the answer could reach %llu rows (more than %d): fewer "
+                         "tags, a shorter range or a smaller limit",
+                         (unsigned long long)(per_tag * ntags), API_MAX_ROWS),
+               1;
+    return 0;
+}
+
 int api_query_handle(api_ctx *c)
 {
     api_params p = {0};
@@ -850,6 +897,8 @@ int api_query_handle(api_ctx *c)
     if (api_query_opts_parse(c, &p, now - INT64_C(3600000000000), now, HIST_MODE_RAW, &o))
         goto out;
     if (collect_tags(c, &p, &tags))
+        goto out;
+    if (answer_too_big(c, &o, tags.n))
         goto out;
     if (run(c, &o, &tags, &a))
         goto out;

@@ -152,7 +152,7 @@ static void expect_400(const char *query, const char *param)
     answer a = get("/api/v1/query", "%s", query);
     CHECKF(a.r.status == 400, "%s: status %d", query, a.r.status);
     const char *p = json_string_value(json_object_get(a.json, "param"));
-    CHECKF(p && !strcmp(p, param), "%s: param %s, want %s (%s)", query, p ? p : "null", param,
+    CHECKF(p && !strcmp(p, param), "%s: param %s, want %s (%.300s)", query, p ? p : "null", param,
            a.r.body);
     CHECK(json_is_string(json_object_get(a.json, "error")));
     answer_free(&a);
@@ -501,6 +501,9 @@ static void test_bad_params(void)
     BAD("time_format=iso", "time_format");
     BAD("pattern=", "pattern");
 #undef BAD
+    /* Answers that could not fit in memory are refused up front. */
+    expect_400("tag=site1/area1/line1/cell1/temp&agg=max&bucket=hour&from=1970-01-01&to=2100-01-01",
+               "bucket");
     expect_400("from=-1h", "tag");
     expect_400("", "tag");
     expect_400("pattern=**&limit=5&step=1m&mode=interp&points=0", "points");
