@@ -54,7 +54,7 @@ typedef struct {
     hist_qctx *q;
     hist_buckets b;
     bucket_acc *acc;
-    bool need_tw, need_delta, linear;
+    bool need_tw, need_delta, need_var, linear;
     int64_t lo, hi; /* [from, to) */
     bool have_prev;
     int64_t prev_ts;
@@ -121,8 +121,9 @@ static void add_segment(agg_state *st, int64_t t0, double v0, int64_t t1, double
         double secs = (double)(y - x) / NS_PER_S;
         double fx = v0, fy = v0;
         if (linear && span > 0) {
-            fx = v0 + (v1 - v0) * ((double)(x - t0) / span);
-            fy = v0 + (v1 - v0) * ((double)(y - t0) / span);
+            /* The whole segment in one bucket (the usual case): no division. */
+            fx = x == t0 ? v0 : v0 + (v1 - v0) * ((double)(x - t0) / span);
+            fy = y == t1 ? v1 : v0 + (v1 - v0) * ((double)(y - t0) / span);
         }
         bucket_acc *acc = &st->acc[k];
         acc->tw_area += (fx + fy) / 2 * secs;
@@ -156,9 +157,11 @@ static void feed(agg_state *st, int64_t ts, hist_value v, uint32_t q)
                 a->min = x;
             if (x > a->max)
                 a->max = x;
-            double d = x - a->mean;
-            a->mean += d / (double)(a->n + 1);
-            a->m2 += d * (x - a->mean);
+            if (st->need_var) { /* Welford; its division is skipped when unused */
+                double d = x - a->mean;
+                a->mean += d / (double)(a->n + 1);
+                a->m2 += d * (x - a->mean);
+            }
         }
         a->n++;
         a->sum += x;
@@ -337,6 +340,7 @@ static int compute(agg_state *st)
         stats_aggs &= agg_from_stats_ok(a);
         st->need_tw |= a == HIST_AGG_TWA || a == HIST_AGG_INTEGRAL || a == HIST_AGG_DURATION_TRUE;
         st->need_delta |= a == HIST_AGG_DELTA;
+        st->need_var |= a == HIST_AGG_STDDEV;
     }
     st->linear = st->q->type == HIST_TYPE_FLOAT64 &&
                  !(spec->naggs == 1 && spec->aggs[0] == HIST_AGG_DURATION_TRUE);
