@@ -693,6 +693,18 @@ int hist_db_write(hist_db *db, const hist_series *series, size_t nseries, uint64
         wake = 1;
     if (wake)
         pthread_cond_signal(&db->seal_cv);
+    /* Backpressure: past twice the budget, wait for the sealer (bounded, so
+     * a sealer stuck on a failing disk slows writers but never stops them). */
+    for (int i = 0; i < 10 && rc == 0 && db->has_sealer && !db->stop &&
+                    db->mem_bytes > 2 * db->opts.memtable_bytes;
+         i++) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 100 * 1000000;
+        if (until.tv_nsec >= 1000000000)
+            until.tv_sec++, until.tv_nsec -= 1000000000;
+        pthread_cond_timedwait(&db->room_cv, &db->mu, &until);
+    }
     pthread_mutex_unlock(&db->mu);
     free(buf);
     if (rc == 0 && lsn_out)
@@ -890,6 +902,7 @@ static void db_free(hist_db *db)
     pthread_mutex_destroy(&db->tag_mu);
     pthread_mutex_destroy(&db->mu);
     pthread_cond_destroy(&db->seal_cv);
+    pthread_cond_destroy(&db->room_cv);
     free(db);
 }
 
@@ -915,6 +928,7 @@ int hist_db_open(const hist_db_options *opts, hist_db **out)
     pthread_mutex_init(&db->tag_mu, NULL);
     pthread_mutex_init(&db->mu, NULL);
     pthread_cond_init(&db->seal_cv, NULL);
+    pthread_cond_init(&db->room_cv, NULL);
 
     int rc = 0;
     char path[4200];
@@ -967,6 +981,7 @@ int hist_db_close(hist_db *db)
     pthread_mutex_lock(&db->mu);
     db->stop = 1;
     pthread_cond_broadcast(&db->seal_cv);
+    pthread_cond_broadcast(&db->room_cv);
     pthread_mutex_unlock(&db->mu);
     hist_sealer_stop(db);
     int rc = hist_db_flush(db);

@@ -46,6 +46,7 @@ struct hist_db {
     pthread_mutex_t tag_mu;
     pthread_mutex_t mu;
     pthread_cond_t seal_cv; /* wakes the sealer (under mu) */
+    pthread_cond_t room_cv; /* wakes writers held back by the memory budget */
 
     /* --- under mu --- */
     hist_tag_state **tags; /* tags[id], NULL where no tag; id < tags_cap */

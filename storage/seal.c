@@ -288,6 +288,7 @@ static int seal_group(hist_db *db, seal_item *items, size_t nitems)
             t->in_dirty = 0;
     }
     db->ndirty = w;
+    pthread_cond_broadcast(&db->room_cv);
     pthread_mutex_unlock(&db->mu);
     return 0;
 }
