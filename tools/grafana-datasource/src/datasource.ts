@@ -160,9 +160,19 @@ export class HistorianDataSource extends DataSourceApi<HistorianQuery, Historian
       timezone: request.timezone,
       ...this.interpolators(request.scopedVars ?? {}),
     });
+    /* explicit tags get a frame even when empty; glob matches come from rows */
     const tags = params.getAll('tag');
-    const [rows, info] = await Promise.all([this.get('/api/v1/query', params), this.tagInfo(tags)]);
-    return rowsToFrames(rows as QueryRow[], q, info, tags);
+    const rows = (await this.get('/api/v1/query', params)) as QueryRow[];
+    const names = new Set(tags);
+    if (Array.isArray(rows)) {
+      for (const r of rows) {
+        if (r && typeof r.tag === 'string') {
+          names.add(r.tag);
+        }
+      }
+    }
+    const info = await this.tagInfo(Array.from(names));
+    return rowsToFrames(rows, q, info, tags);
   }
 
   async query(request: DataQueryRequest<HistorianQuery>): Promise<DataQueryResponse> {

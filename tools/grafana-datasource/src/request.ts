@@ -70,6 +70,10 @@ export function resolveTimeZone(queryTz: string | undefined, dashboardTz: string
   return dashboardTz;
 }
 
+export function isGlob(name: string): boolean {
+  return /[*?]/.test(name);
+}
+
 /* The tags a query names after template variables are expanded; a
  * multi-value variable ($tags = {a,b}) gives several tags. Empty names and
  * duplicates are dropped, order kept. */
@@ -103,8 +107,10 @@ export function buildQueryParams(query: HistorianQuery, ctx: RequestContext): UR
     throw new Error('no tag selected');
   }
   const p = new URLSearchParams();
+  /* a name with * or ? is a glob: historiand's pattern= ('*' inside one
+   * segment, '**' any depth) */
   for (const t of tags) {
-    p.append('tag', t);
+    p.append(isGlob(t) ? 'pattern' : 'tag', t);
   }
   p.set('from', String(Math.floor(ctx.fromMs)));
   p.set('to', String(Math.ceil(ctx.toMs)));
@@ -138,11 +144,11 @@ export function buildQueryParams(query: HistorianQuery, ctx: RequestContext): UR
         p.set('bucket', bucket);
         p.set('tz', resolveTimeZone(interp(query.tz ?? ''), ctx.timezone));
         if (bucket === 'shift') {
+          /* empty: historiand's default shifts, 06:00,14:00,22:00 */
           const shifts = interp(query.shifts ?? '').replace(/\s+/g, '');
-          if (shifts === '') {
-            throw new Error('shift buckets need shift starts, e.g. 06:00,14:00,22:00');
+          if (shifts !== '') {
+            p.set('shifts', shifts);
           }
-          p.set('shifts', shifts);
         }
       }
       if (query.fill) {

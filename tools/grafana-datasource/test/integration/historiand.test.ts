@@ -265,6 +265,13 @@ describe.skipIf(!HIST_URL)('datasource against historiand', () => {
     expect(f.fields[2].values[0]).toBeCloseTo(3.5, 9);
   });
 
+  it('a glob in the tag list matches several tags, each with its own frame', async () => {
+    const res = await ds.query(panel([{ refId: 'A', tags: ['it/*/temp'], mode: 'plot' }], T0, T0 + HOUR));
+    expect(res.data.map((d) => d.name).sort()).toEqual(['it/line1/temp', 'it/line2/temp']);
+    const l1 = res.data.find((d) => d.name === 'it/line1/temp')!;
+    expect(l1.fields[1].config.unit).toBe('celsius');
+  });
+
   it("an unknown tag gives historiand's error text", async () => {
     await expect(ds.query(panel([{ refId: 'A', tags: ['it/nope'], mode: 'raw' }], T0, T0 + HOUR))).rejects.toThrow(/unknown tag/);
   });

@@ -97,10 +97,19 @@ describe('buildQueryParams', () => {
     expect(resolveTimeZone(undefined, 'browser')).toBe(Intl.DateTimeFormat().resolvedOptions().timeZone);
   });
 
-  it('refuses shift buckets without shift starts, and queries without tags', () => {
-    expect(() => buildQueryParams(q({ mode: 'aggregate', bucket: 'shift' }), { fromMs: FROM, toMs: TO })).toThrow(
-      /shift starts/
-    );
+  it("shift buckets without shift starts leave them to historiand's default", () => {
+    const p = buildQueryParams(q({ mode: 'aggregate', bucket: 'shift', shifts: ' ' }), { fromMs: FROM, toMs: TO });
+    expect(p.get('bucket')).toBe('shift');
+    expect(p.has('shifts')).toBe(false);
+  });
+
+  it('globs go out as pattern=, names as tag=', () => {
+    const p = buildQueryParams(q({ tags: ['s1/a1/l1/**', 'x/y', 's1/*/l1/c1/temp'] }), { fromMs: FROM, toMs: TO });
+    expect(p.getAll('pattern')).toEqual(['s1/a1/l1/**', 's1/*/l1/c1/temp']);
+    expect(p.getAll('tag')).toEqual(['x/y']);
+  });
+
+  it('refuses queries without tags and unknown modes', () => {
     expect(() => buildQueryParams(q({ tags: [] }), { fromMs: FROM, toMs: TO })).toThrow(/no tag/);
     expect(() => buildQueryParams(q({ tags: ['  '] }), { fromMs: FROM, toMs: TO })).toThrow(/no tag/);
     expect(() =>
