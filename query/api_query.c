@@ -44,11 +44,19 @@ void api_json_value(hist_json *j, hist_type type, hist_value v)
         hist_json_int(j, v.i);
 }
 
+/* A value in CSV: what `historian import` reads back to the same sample
+ * (bool as true/false, NaN and infinities spelled out for strtod). */
 static void buf_value(hist_buf *b, hist_type type, hist_value v)
 {
     if (type == HIST_TYPE_FLOAT64) {
         if (isfinite(v.f))
             hist_buf_double(b, v.f);
+        else if (isnan(v.f))
+            hist_buf_puts(b, "NaN");
+        else
+            hist_buf_puts(b, v.f > 0 ? "Inf" : "-Inf");
+    } else if (type == HIST_TYPE_BOOL) {
+        hist_buf_puts(b, v.i ? "true" : "false");
     } else {
         hist_buf_printf(b, "%lld", (long long)v.i);
     }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "query/json_out.h"
 #include "tools/cli.h"
 #include "tools/client_table.h"
 
@@ -55,6 +56,21 @@ static int print_answer(const char *cmd, const char *format, hist_http_response 
     if (!j) {
         fprintf(stderr, "%s: the server's answer is not JSON\n", cmd);
         return HIST_CLI_SERVER;
+    }
+    /* "created" is epoch ms in the API; people read dates. */
+    json_t *rows = json_is_object(j) ? NULL : j, *row;
+    size_t i;
+    json_array_foreach(rows, i, row)
+    {
+        json_t *created = json_object_get(row, "created");
+        if (json_is_integer(created)) {
+            hist_buf b;
+            hist_buf_init(&b);
+            hist_buf_rfc3339(&b, (int64_t)json_integer_value(created) * 1000000);
+            if (b.data)
+                json_object_set_new(row, "created", json_string(b.data));
+            hist_buf_free(&b);
+        }
     }
     if (json_is_object(j)) {
         json_t *arr = json_array();

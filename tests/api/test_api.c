@@ -415,6 +415,13 @@ static void test_patterns_and_shapes(void)
                             "site1/area1/line1/cell1/temp,2026-01-01T00:00:02Z,20.2,0\n") == 0,
            "%s", a.r.body);
     answer_free(&a);
+    a = get("/api/v1/query", "tag=%s&from=2026-01-01T00:05:00Z&to=2026-01-01T00:05:02Z&format=csv",
+            TAGS[1]); /* bool: true/false, as historian import reads it */
+    CHECKF(strcmp(a.r.body, "tag,time,value,quality\n"
+                            "site1/area1/line1/cell1/run,2026-01-01T00:05:00Z,true,0\n"
+                            "site1/area1/line1/cell1/run,2026-01-01T00:05:01Z,true,0\n") == 0,
+           "%s", a.r.body);
+    answer_free(&a);
     hist_api_request req = {.method = "GET",
                             .path = "/api/v1/query",
                             .query = "tag=site1/area1/line1/cell1/temp&agg=max&step=1h"
