@@ -84,6 +84,27 @@ static int uring_setup(struct io_uring *ring)
             return -EOPNOTSUPP;
         }
     }
+    /* Some sandboxes allow io_uring_setup but filter io_uring_enter: one
+     * no-op round trip finds that out now rather than at the first write. */
+    struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+    struct io_uring_cqe *cqe;
+    io_uring_prep_nop(sqe);
+    do {
+        rc = io_uring_submit_and_wait(ring, 1);
+    } while (rc == -EINTR);
+    if (rc >= 0) {
+        do {
+            rc = io_uring_wait_cqe(ring, &cqe);
+        } while (rc == -EINTR);
+        if (rc == 0) {
+            rc = cqe->res;
+            io_uring_cqe_seen(ring, cqe);
+        }
+    }
+    if (rc < 0) {
+        io_uring_queue_exit(ring);
+        return rc;
+    }
     return 0;
 }
 

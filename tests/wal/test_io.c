@@ -3,16 +3,26 @@
  * hist_io_pwritev() reads back exactly (one piece, many pieces, more pieces
  * than one kernel request takes, empty pieces), errors come back as
  * HIST_EIO and are logged (bad fd, read-only fd, a file size limit that
- * makes the kernel write short and then refuse), and the mode rules
- * (HIST_IO_URING fails cleanly where io_uring is missing; AUTO falls back).
+ * makes the kernel write short and then refuse), and the mode rules: in a
+ * child where a seccomp filter refuses io_uring (as containers do),
+ * HIST_IO_URING fails with HIST_EUNSUPPORTED and AUTO falls back to sync.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#if defined(__x86_64__)
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#endif
 
 #include "check.h"
 #include "storage/io.h"
@@ -176,6 +186,65 @@ static void test_backend(hist_io_mode mode, const char *want)
     hist_io_close(io);
 }
 
+#if defined(__x86_64__)
+/* Makes syscall nr fail with EPERM in this process, as a container's
+ * seccomp profile does for io_uring. */
+static int deny_syscall(long nr)
+{
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {(unsigned short)(sizeof f / sizeof *f), f};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        return -1;
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+/* In a child where io_uring_setup (or only io_uring_enter) is refused:
+ * URING fails cleanly, AUTO falls back to sync, logs one warning, works. */
+static void test_refused(long nr, const char *what)
+{
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        int fails = 0;
+        if (deny_syscall(nr) < 0)
+            _exit(100);
+        log_capture log = {0};
+        hist_io *io = NULL;
+        fails += hist_io_open(HIST_IO_URING, capture_log, &log, &io) != HIST_EUNSUPPORTED;
+        fails += io != NULL;
+        log.count = 0;
+        fails += hist_io_open(HIST_IO_AUTO, capture_log, &log, &io) != 0 || !io;
+        if (!io)
+            _exit(fails + 50);
+        fails += strcmp(hist_io_backend(io), "sync") != 0;
+        fails += log.count != 1 || log.worst != HIST_LOG_WARN ||
+                 !strstr(log.last, "io_uring unavailable (Operation not permitted), using "
+                                   "pwritev+fdatasync");
+        uint8_t buf[100];
+        fill(buf, sizeof buf, 1);
+        struct iovec iov = {buf, sizeof buf};
+        int fd = open_file("refused", O_RDWR | O_CREAT | O_TRUNC);
+        fails += fd < 0 || hist_io_pwritev(io, fd, &iov, 1, 0, 1) != 0 ||
+                 !file_equals(fd, buf, sizeof buf);
+        close(fd);
+        hist_io_close(io);
+        _exit(fails);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s refused: child status %d", what,
+           status);
+}
+#endif
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/hist_test_io_XXXXXX");
@@ -191,8 +260,12 @@ int main(void)
     hist_io_close(io);
     hist_io_close(NULL);
     CHECK(hist_io_open((hist_io_mode)7, NULL, NULL, &io) == HIST_EINVAL && io == NULL);
+#if defined(__x86_64__)
+    test_refused(__NR_io_uring_setup, "io_uring_setup");
+    test_refused(__NR_io_uring_enter, "io_uring_enter");
+#endif
 
-    const char *names[] = {"rt", "ro", "short"};
+    const char *names[] = {"rt", "ro", "short", "refused"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         char path[128];
         snprintf(path, sizeof path, "%s/%s", tmpdir, names[i]);
