@@ -187,13 +187,15 @@ export class HistorianDataSource extends DataSourceApi<HistorianQuery, Historian
     const text = getTemplateSrv().replace(raw, options?.scopedVars ?? {});
     const vq = parseVariableQuery(text);
     if (vq.kind === 'children') {
-      const tags = await this.searchTags(vq.prefix);
+      /* every tag below the prefix (historiand's maximum), not the default
+       * first 1000, or levels past them would be missing */
+      const tags = await this.searchTags(vq.prefix, 100_000);
       return childSegments(
         tags.map((t) => t.name),
         vq.prefix
       ).map((s) => ({ text: s, value: s }));
     }
-    const tags = await this.searchTags(vq.kind === 'pattern' ? vq.pattern : vq.prefix);
+    const tags = await this.searchTags(vq.kind === 'pattern' ? vq.pattern : vq.prefix, 10_000);
     return tags.map((t) => ({ text: t.name, value: t.name }));
   }
 

@@ -167,6 +167,9 @@ describe('HistorianDataSource', () => {
     expect((await ds.metricFindQuery('p/$area/l1/')).map((v) => v.text)).toEqual(['p/a/l1/temp', 'p/a/l1/flow']);
     expect((await ds.metricFindQuery('p/*/temp')).map((v) => v.text)).toEqual(['p/a/l1/temp', 'p/a/l2/temp']);
     expect((await ds.metricFindQuery({ query: 'children(p/$area)' })).map((v) => v.text)).toEqual(['l1', 'l2']);
+    const children = runtime.requests[runtime.requests.length - 1];
+    expect(new URL(children, 'http://x').searchParams.get('limit')).toBe('100000');
+    expect(new URL(children, 'http://x').searchParams.get('prefix')).toBe('p/a');
   });
 
   it('testDatasource says how many tags, or why it failed', async () => {
