@@ -306,6 +306,22 @@ static void test_cli(void)
         CHECK(lines == 1 + 2 * N);
         CHECK(temp == N);
     }
+
+    /* export -> import -> export gives the same file (import knows float64
+     * and bool values, so only the float tag). */
+    char path2[400];
+    snprintf(path, sizeof path, "%s/temp1.csv", h.root);
+    snprintf(path2, sizeof path2, "%s/temp2.csv", h.root);
+    snprintf(args, sizeof args, "export --server %s --token r-tok %s --out %s plant/a/l/c/temp",
+             server, range, path);
+    CHECK(run_cli(args, NULL) == 0);
+    snprintf(args, sizeof args, "import %s --ingest %s --token w-tok", path, h.ingest_addr);
+    CHECK(run_cli(args, NULL) == 0);
+    snprintf(args, sizeof args, "export --server %s --token r-tok %s --out %s plant/a/l/c/temp",
+             server, range, path2);
+    CHECK(run_cli(args, NULL) == 0);
+    snprintf(args, sizeof args, "cmp -s %s %s", path, path2);
+    CHECK(system(args) == 0);
 }
 
 int main(void)
