@@ -14,7 +14,7 @@
  *   - after one more append the reopened log has records + 1 records, the
  *     new one with the next LSN, and nothing dropped.
  * The scratch directory (under /dev/shm when there is one, so the fsyncs are
- * cheap) is made once per process and emptied per input.
+ * cheap) is made once per process, emptied per input, removed at exit.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -50,6 +50,14 @@ static void empty_waldir(void)
     closedir(d);
 }
 
+/* Removes the scratch directory when the fuzzer exits normally. */
+static void cleanup(void)
+{
+    empty_waldir();
+    rmdir(waldir);
+    rmdir(scratch);
+}
+
 static void setup_once(void)
 {
     if (scratch[0])
@@ -61,6 +69,7 @@ static void setup_once(void)
     snprintf(waldir, sizeof waldir, "%s/wal", scratch);
     if (mkdir(waldir, 0755) < 0)
         abort();
+    atexit(cleanup);
 }
 
 /* Rewrites the CRC field of each record along the length chain. */
