@@ -898,6 +898,7 @@ static void db_free(hist_db *db)
     free(db->tags);
     free(db->name_hash);
     free(db->dirty);
+    free(db->seal_scratch);
     pthread_mutex_destroy(&db->seal_mu);
     pthread_mutex_destroy(&db->tag_mu);
     pthread_mutex_destroy(&db->mu);

@@ -66,6 +66,8 @@ struct hist_db {
     uint64_t next_seq;
     uint64_t checkpoint_lsn;
     int64_t last_retention_ns;
+    hist_msample *seal_scratch; /* reused snapshot buffer (no mmap churn) */
+    size_t seal_scratch_cap;
 
     /* --- counters (atomic) --- */
     _Atomic uint64_t chunks, samples_sealed, bytes_chunks;

@@ -60,6 +60,9 @@ int hist_index_open(hist_index *idx, const char *dir, size_t mapsize, hist_log_f
         idx->env = NULL;
         return hist_index_err(rc);
     }
+    /* Reader slots left by a killed process would pin old pages forever. */
+    int dead = 0;
+    mdb_reader_check(idx->env, &dead);
     MDB_envinfo info;
     mdb_env_info(idx->env, &info);
     if (info.me_mapsize > idx->mapsize)

@@ -293,8 +293,8 @@ static int seal_group(hist_db *db, seal_item *items, size_t nitems)
     return 0;
 }
 
-/* Snapshot of up to ~1M samples per group keeps memory bounded. */
-#define SEAL_GROUP_SAMPLES (1u << 20)
+/* Up to 256K samples per group (an 8 MiB snapshot buffer, reused). */
+#define SEAL_GROUP_SAMPLES (1u << 18)
 
 int hist_seal_tags(hist_db *db, const uint32_t *ids, size_t n)
 {
@@ -306,6 +306,13 @@ int hist_seal_tags(hist_db *db, const uint32_t *ids, size_t n)
      * that LSN again and recovery would skip the new write as "flushed". */
     int rc = hist_wal_sync(db->wal, hist_wal_last_lsn(db->wal));
     uint64_t durable = hist_wal_durable_lsn(db->wal);
+    if (rc == 0 && db->seal_scratch_cap < SEAL_GROUP_SAMPLES) {
+        free(db->seal_scratch);
+        db->seal_scratch = malloc(SEAL_GROUP_SAMPLES * sizeof(*db->seal_scratch));
+        db->seal_scratch_cap = db->seal_scratch ? SEAL_GROUP_SAMPLES : 0;
+        if (!db->seal_scratch)
+            rc = HIST_ENOMEM;
+    }
     size_t i = 0;
     while (i < n && rc == 0) {
         size_t nitems = 0, total = 0;
@@ -322,11 +329,19 @@ int hist_seal_tags(hist_db *db, const uint32_t *ids, size_t n)
             it->type = (hist_type)t->meta.type;
             it->k = k;
             it->lsn = t->buf.lsn[it->k - 1];
-            it->s = malloc(it->k * sizeof(*it->s));
-            if (!it->s) {
-                rc = HIST_ENOMEM;
-                break;
+            if (total + k > db->seal_scratch_cap) {
+                if (nitems)
+                    break; /* seal what we have; this tag starts the next group */
+                hist_msample *ns = malloc(k * sizeof(*ns));
+                if (!ns) {
+                    rc = HIST_ENOMEM;
+                    break;
+                }
+                free(db->seal_scratch);
+                db->seal_scratch = ns;
+                db->seal_scratch_cap = k;
             }
+            it->s = db->seal_scratch + total;
             for (size_t j = 0; j < it->k; j++)
                 it->s[j] = (hist_msample){t->buf.ts[j], j, t->buf.v[j], t->buf.q[j]};
             total += it->k;
@@ -335,8 +350,6 @@ int hist_seal_tags(hist_db *db, const uint32_t *ids, size_t n)
         pthread_mutex_unlock(&db->mu);
         if (rc == 0 && nitems)
             rc = seal_group(db, items, nitems);
-        for (size_t j = 0; j < nitems; j++)
-            free(items[j].s);
         memset(items, 0, nitems * sizeof(*items));
     }
     free(items);
