@@ -144,6 +144,8 @@ static int parse_aggs(api_ctx *c, const api_params *p, hist_query_spec *spec)
             continue;
         const char *s = p->v[i].value;
         while (*s) {
+            while (*s == ' ') /* "min, max" as people type it */
+                s++;
             size_t len = strcspn(s, ",");
             char name[32];
             hist_agg a;
@@ -153,9 +155,8 @@ static int parse_aggs(api_ctx *c, const api_params *p, hist_query_spec *spec)
                        1;
             memcpy(name, s, len);
             name[len] = '\0';
-            for (char *q = name; *q; q++)
-                if (*q == ' ')
-                    *q = '\0';
+            for (size_t e = len; e > 0 && name[e - 1] == ' ';)
+                name[--e] = '\0';
             if (hist_agg_parse(name, &a) < 0)
                 return api_error(c, 400, "agg",
                                  "unknown aggregate '%s' (count, min, max, sum, mean, twa, "

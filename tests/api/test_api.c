@@ -318,6 +318,13 @@ static void test_aggregate(void)
     hist_result_free(&res);
     answer_free(&a);
 
+    /* Spaces around names are fine. */
+    a = get("/api/v1/query",
+            "tag=%s&from=2026-01-01T00:00:00Z&to=2026-01-01T02:00:00Z&agg=min,%%20max%%20"
+            "&step=1h",
+            TAGS[0]);
+    CHECK(a.r.status == 200 && json_is_number(json_object_get(json_array_get(a.json, 0), "max")));
+    answer_free(&a);
     /* agg alone implies mode aggregate; a calendar bucket needs no step. */
     a = get("/api/v1/query",
             "tag=%s&from=2026-01-01T00:00:00Z&to=2026-01-01T02:00:00Z&agg=mean"
