@@ -238,6 +238,13 @@ static void test_float_shapes(void)
         v[k] = fval(10.0 * (double)(k / 700));
     roundtrip("steps", HIST_TYPE_FLOAT64, ts, v, NULL, n);
 
+    /* Ramps (a valve travelling 0.5 % a second, long ramps): delta of delta. */
+    for (size_t k = 0; k < n; k++)
+        v[k] = fval((double)(long)(k % 2000) * 0.5 + (k % 2000 > 1500 ? 0.1 : 0.0));
+    int c = roundtrip("ramps", HIST_TYPE_FLOAT64, ts, v, NULL, n);
+    CHECKF(c >= 0 && strstr(hist_chunk_codec_name((uint8_t)c), "alp_dod"), "ramps: codec %s",
+           c >= 0 ? hist_chunk_codec_name((uint8_t)c) : "?");
+
     /* Random walks with 0..6 decimals, and the same as uniform noise. */
     for (int digits = 0; digits <= 6; digits++) {
         double scale = pow(10, digits), x = 100.0;
@@ -246,9 +253,9 @@ static void test_float_shapes(void)
             v[k] = fval((double)llround(x * scale) / scale);
         }
         snprintf(what, sizeof(what), "walk %d decimals", digits);
-        int c = roundtrip(what, HIST_TYPE_FLOAT64, ts, v, NULL, n);
-        CHECKF(c >= 0 && strstr(hist_chunk_codec_name((uint8_t)c), "alp"), "%s: codec %s", what,
-               c >= 0 ? hist_chunk_codec_name((uint8_t)c) : "?");
+        int cr = roundtrip(what, HIST_TYPE_FLOAT64, ts, v, NULL, n);
+        CHECKF(cr >= 0 && strstr(hist_chunk_codec_name((uint8_t)cr), "alp"), "%s: codec %s", what,
+               cr >= 0 ? hist_chunk_codec_name((uint8_t)cr) : "?");
         for (size_t k = 0; k < n; k++)
             v[k] = fval((double)llround((rnd_unit() * 2000 - 1000) * scale) / scale);
         snprintf(what, sizeof(what), "uniform %d decimals", digits);
@@ -310,6 +317,10 @@ static void test_ints(void)
     for (size_t k = 0; k < n; k++)
         v[k] = fbits((uint64_t)(k / 500 % 3) - 1);
     roundtrip("int steps", HIST_TYPE_INT64, ts, v, NULL, n);
+
+    for (size_t k = 0; k < n; k++) /* a fixed-rate counter: delta of delta */
+        v[k] = fbits((uint64_t)k * 1000003u + (k > n / 2 ? k : 0));
+    roundtrip("int ramp", HIST_TYPE_INT64, ts, v, NULL, n);
 
     for (size_t k = 0; k < n; k++)
         v[k] = fbits(rnd() & 1);
@@ -616,10 +627,11 @@ static void test_damage(void)
             g[j] = (uint8_t)rnd();
         memcpy(g, "HCK1\x01", 5);
         g[5] = (uint8_t)(1 + rnd() % 3);
-        static const uint8_t tsc[] = {1, 2, 3, 0x82}, vc[] = {16, 17, 18, 19, 20, 21, 22, 23},
+        static const uint8_t tsc[] = {1, 2, 3, 0x82},
+                             vc[] = {16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26},
                              qc[] = {32, 33, 34};
         g[6] = tsc[rnd() % 4];
-        g[7] = vc[rnd() % 8];
+        g[7] = vc[rnd() % 11];
         g[8] = qc[rnd() % 3];
         g[9] = g[10] = g[11] = 0;
         uint32_t count = (uint32_t)(1 + rnd() % 300), body = (uint32_t)(len - 28);
@@ -644,8 +656,9 @@ static void test_damage(void)
 static void test_coverage(void)
 {
     static const char *const want[] = {
-        "ts_raw",  "ts_delta",  "ts_dod",  "ts_grid",   "raw",     "const", "rle",   "gorilla",
-        "alp_for", "alp_delta", "int_for", "int_delta", "q_const", "q_rle", "q_raw",
+        "ts_raw",    "ts_delta", "ts_dod",   "ts_grid",   "raw",     "const",
+        "rle",       "gorilla",  "alp_for",  "alp_delta", "alp_dod", "int_for",
+        "int_delta", "int_dod",  "int_dfor", "q_const",   "q_rle",   "q_raw",
     };
     for (size_t w = 0; w < sizeof(want) / sizeof(want[0]); w++) {
         int found = 0;
