@@ -5,9 +5,10 @@
  * takes everything queued at once, resolves tag names to ids (creating
  * tags on first write), calls hist_db_write() for each batch, then ONE
  * hist_db_sync() for the highest LSN: every batch of the round shares that
- * fdatasync. Only then are the jobs posted back to the loop (uv_async_send),
- * whose done callbacks send the acknowledgements. So an ack always means
- * "durable".
+ * fdatasync. The sync runs on a second thread (the syncer) so that writing
+ * the next round overlaps it. Only after the sync are the jobs posted back
+ * to the loop (uv_async_send), whose done callbacks send the
+ * acknowledgements. So an ack always means "durable".
  *
  * Atomicity (docs/protocol.md): tags are first looked up without creating
  * them; if any series conflicts with an existing tag's type, nothing is
@@ -32,7 +33,12 @@ struct hist_writer {
     uv_mutex_t mu;
     uv_cond_t cv;
     hist_job *q_head, *q_tail; /* waiting for the writer */
+    hist_job *s_head, *s_tail; /* written, waiting for the syncer */
+    uint64_t s_lsn;            /* highest LSN among them */
     hist_job *d_head, *d_tail; /* done, waiting for the loop */
+    uv_cond_t sync_cv;
+    uv_thread_t syncer;
+    bool writer_done;
     size_t queued_bytes;
     unsigned inflight;
     bool stop;
@@ -194,6 +200,9 @@ out:
     return lsn;
 }
 
+/* Stage 1: write every queued batch (WAL append + memtable), then hand the
+ * round to the syncer and go on with the next one at once, so the CPU work
+ * of round n+1 overlaps the fdatasync of round n. */
 static void writer_main(void *arg)
 {
     hist_writer *w = arg;
@@ -220,9 +229,43 @@ static void writer_main(void *arg)
             bytes += j->bytes;
             last = j;
         }
-        /* group commit: one sync for the whole round */
-        if (max_lsn) {
-            int rc = hist_db_sync(w->db, max_lsn);
+        uv_mutex_lock(&w->mu);
+        if (w->s_tail)
+            w->s_tail->next = jobs;
+        else
+            w->s_head = jobs;
+        w->s_tail = last;
+        if (max_lsn > w->s_lsn)
+            w->s_lsn = max_lsn;
+        w->queued_bytes -= bytes;
+        uv_cond_signal(&w->sync_cv);
+        uv_mutex_unlock(&w->mu);
+    }
+    uv_mutex_lock(&w->mu);
+    w->writer_done = true;
+    uv_cond_signal(&w->sync_cv);
+    uv_mutex_unlock(&w->mu);
+}
+
+/* Stage 2: one hist_db_sync() for everything written so far (group
+ * commit), then the jobs go back to the loop. Rounds stay in order. */
+static void syncer_main(void *arg)
+{
+    hist_writer *w = arg;
+    for (;;) {
+        uv_mutex_lock(&w->mu);
+        while (!w->s_head && !w->writer_done)
+            uv_cond_wait(&w->sync_cv, &w->mu);
+        hist_job *jobs = w->s_head, *last = w->s_tail;
+        uint64_t lsn = w->s_lsn;
+        w->s_head = w->s_tail = NULL;
+        w->s_lsn = 0;
+        bool done = w->writer_done;
+        uv_mutex_unlock(&w->mu);
+        if (!jobs && done)
+            break;
+        if (lsn) {
+            int rc = hist_db_sync(w->db, lsn);
             if (rc < 0) {
                 hist_log(w->log, HIST_LOG_ERROR, "WAL sync failed: %s", hist_strerror(rc));
                 for (hist_job *j = jobs; j; j = j->next)
@@ -236,7 +279,6 @@ static void writer_main(void *arg)
         else
             w->d_head = jobs;
         w->d_tail = last;
-        w->queued_bytes -= bytes;
         uv_mutex_unlock(&w->mu);
         uv_async_send(&w->async);
     }
@@ -267,13 +309,22 @@ int hist_writer_start(uv_loop_t *loop, hist_db *db, const hist_logger *lg, hist_
         return HIST_ENOMEM;
     w->db = db;
     w->log = lg;
-    if (uv_mutex_init(&w->mu) || uv_cond_init(&w->cv)) {
+    if (uv_mutex_init(&w->mu) || uv_cond_init(&w->cv) || uv_cond_init(&w->sync_cv)) {
         free(w);
         return HIST_ENOMEM;
     }
     uv_async_init(loop, &w->async, on_async);
     w->async.data = w;
+    if (uv_thread_create(&w->syncer, syncer_main, w)) {
+        uv_close((uv_handle_t *)&w->async, NULL);
+        return HIST_ENOMEM;
+    }
     if (uv_thread_create(&w->thread, writer_main, w)) {
+        uv_mutex_lock(&w->mu);
+        w->writer_done = true;
+        uv_cond_signal(&w->sync_cv);
+        uv_mutex_unlock(&w->mu);
+        uv_thread_join(&w->syncer);
         uv_close((uv_handle_t *)&w->async, NULL);
         return HIST_ENOMEM;
     }
@@ -325,6 +376,7 @@ static void free_writer(uv_handle_t *h)
     free(w->cache);
     uv_mutex_destroy(&w->mu);
     uv_cond_destroy(&w->cv);
+    uv_cond_destroy(&w->sync_cv);
     free(w);
 }
 
@@ -335,6 +387,7 @@ void hist_writer_stop(hist_writer *w)
     uv_cond_signal(&w->cv);
     uv_mutex_unlock(&w->mu);
     uv_thread_join(&w->thread);
+    uv_thread_join(&w->syncer);
     on_async(&w->async); /* deliver what finished after the last wakeup */
     uv_close((uv_handle_t *)&w->async, free_writer);
 }

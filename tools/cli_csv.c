@@ -553,6 +553,7 @@ static void disconnect(hist_sender *s, const char *why)
 {
     if (!s->conn)
         return;
+    s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2;
     fprintf(stderr, "ingest connection lost (%s); %llu batches queued, reconnecting\n", why,
             (unsigned long long)s->st.queued_batches);
     hist_tcp_client_close(s->conn);
@@ -590,6 +591,7 @@ static void on_ack(hist_sender *s, Historian__V1__WriteResponse *r)
     s->last_ack_ms = mono_ms();
     if (r->code == 0) {
         s->st.acked += b->samples;
+        s->backoff_ms = BACKOFF_MIN_MS;
     } else if (r->code == HIST_EIO || r->code == HIST_EBUSY || r->code == HIST_ECLOSED ||
                r->code == HIST_ENOMEM || r->code == HIST_EAUTH) {
         /* the server could not take it now: keep it and retry later */
@@ -630,7 +632,8 @@ void hist_sender_pump(hist_sender *s, int timeout_ms)
             }
             if (s->st.sent)
                 s->st.reconnects++;
-            s->backoff_ms = BACKOFF_MIN_MS;
+            /* the backoff is reset by an ack, not by a connect: a server
+             * that accepts and then refuses must not be hammered */
             s->next_unsent = s->head;
             s->inflight = 0;
             s->last_ack_ms = mono_ms();

@@ -1,0 +1,310 @@
+/*
+ * bench_ingest.c: ingest throughput of a real historiand over TCP.
+ *
+ * Starts historiand (next to this binary: ../tools/historiand, or
+ * $HIST_BIN_DIR/historiand) on free loopback ports with a temp data dir,
+ * then N connections each send pre-encoded WriteRequests of B samples,
+ * pipelined (window W), and wait for every ack. An ack means durable
+ * (group commit), so the figure is acknowledged, durable samples per
+ * second. Data: plant-like series from tools/plantgen.h, each tag's samples
+ * in time order, no sample sent twice.
+ *
+ *   bench_ingest [--conns N] [--batch B] [--samples TOTAL] [--window W]
+ *                [--tags T] [--io uring|sync|auto] [--matrix]
+ * prints:  ingest.conns<N>.batch<B>.msps <value> Msamples/s
+ */
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <ftw.h>
+#include <fcntl.h>
+
+#include "tools/plantgen.h"
+/* bench/CMakeLists.txt links only the libraries; the TCP client is one
+ * small file, compiled into this bench directly. */
+#include "tools/client_tcp.c"
+
+typedef struct {
+    uint8_t *buf;
+    size_t len;
+    uint64_t samples;
+} frame;
+
+typedef struct {
+    const char *addr;
+    frame *frames;
+    size_t nframes;
+    unsigned window;
+    uint64_t acked;
+    int failed;
+} conn_job;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    socklen_t len = sizeof a;
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
+        close(fd);
+        return -1;
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static void *run_conn(void *arg)
+{
+    conn_job *j = arg;
+    hist_tcp_client *c;
+    if (hist_tcp_client_connect(j->addr, 5000, &c) != 0) {
+        j->failed = 1;
+        return NULL;
+    }
+    size_t sent = 0, got = 0;
+    while (got < j->nframes) {
+        while (sent < j->nframes && sent - got < j->window) {
+            if (hist_tcp_client_send(c, j->frames[sent].buf, j->frames[sent].len) != 0) {
+                j->failed = 1;
+                goto out;
+            }
+            sent++;
+        }
+        Historian__V1__WriteResponse *r = NULL;
+        if (hist_tcp_client_recv(c, 60000, &r) != 0) {
+            j->failed = 1;
+            goto out;
+        }
+        if (r->code != 0) {
+            fprintf(stderr, "bench_ingest: batch refused: %s\n", r->error);
+            j->failed = 1;
+        } else {
+            j->acked += r->written;
+        }
+        historian__v1__write_response__free_unpacked(r, NULL);
+        got++;
+    }
+out:
+    hist_tcp_client_close(c);
+    return NULL;
+}
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    return remove(p);
+}
+
+static pid_t start_server(const char *bin, const char *data, const char *io, int http_port,
+                          int ingest_port)
+{
+    char http[64], ingest[64];
+    snprintf(http, sizeof http, "127.0.0.1:%d", http_port);
+    snprintf(ingest, sizeof ingest, "127.0.0.1:%d", ingest_port);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open("/dev/null", O_WRONLY);
+        dup2(fd, 1);
+        execl(bin, bin, "--data", data, "--http", http, "--ingest", ingest, "--io", io,
+              "--log-level", "warn", (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* One run: returns acknowledged Msamples/s, or -1. */
+static double run(const char *bin, unsigned conns, size_t batch, uint64_t total, unsigned window,
+                  uint32_t ntags, const char *io)
+{
+    char root[] = "/tmp/hist-bench-ingest-XXXXXX";
+    if (!mkdtemp(root))
+        return -1;
+    char data[128];
+    snprintf(data, sizeof data, "%s/data", root);
+    int hp = free_port(), ip = free_port();
+    pid_t pid = start_server(bin, data, io, hp, ip);
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", ip);
+
+    /* pre-encode: frame k holds `batch` samples, per_tag from each of a
+     * window of tags; tags continue in time from frame to frame */
+    size_t per_tag = batch >= 100 ? 100 : batch;
+    size_t tags_per_frame = batch / per_tag;
+    if (tags_per_frame > ntags)
+        tags_per_frame = ntags;
+    size_t nframes = (size_t)((total + batch - 1) / batch);
+    hist_gen *gen = hist_gen_new(ntags, 42, INT64_C(1700000000000000000), 1000000000);
+    frame *frames = calloc(nframes, sizeof *frames);
+    hist_client_series *cs = calloc(tags_per_frame, sizeof *cs);
+    int64_t *ts = malloc(tags_per_frame * per_tag * sizeof *ts);
+    hist_value *v = malloc(tags_per_frame * per_tag * sizeof *v);
+    uint32_t *q = malloc(tags_per_frame * per_tag * sizeof *q);
+    uint32_t next_tag = 0;
+    uint64_t samples = 0;
+    for (size_t k = 0; k < nframes; k++) {
+        for (size_t t = 0; t < tags_per_frame; t++) {
+            uint32_t tag = next_tag++ % ntags;
+            size_t off = t * per_tag;
+            size_t n = hist_gen_next(gen, tag, per_tag, ts + off, v + off, q + off);
+            cs[t] = (hist_client_series){hist_gen_tag_name(gen, tag),
+                                         hist_gen_tag_type(gen, tag),
+                                         n,
+                                         ts + off,
+                                         v + off,
+                                         q + off};
+            frames[k].samples += n;
+        }
+        hist_client_encode(k + 1, NULL, cs, tags_per_frame, &frames[k].buf, &frames[k].len);
+        samples += frames[k].samples;
+    }
+    free(cs);
+    free(ts);
+    free(v);
+    free(q);
+    hist_gen_free(gen);
+
+    /* wait for the server */
+    hist_tcp_client *probe = NULL;
+    for (int i = 0; i < 500; i++) {
+        if (hist_tcp_client_connect(addr, 1000, &probe) == 0)
+            break;
+        probe = NULL;
+        usleep(20000);
+    }
+    double msps = -1;
+    if (probe) {
+        hist_tcp_client_close(probe);
+        conn_job *jobs = calloc(conns, sizeof *jobs);
+        pthread_t *th = calloc(conns, sizeof *th);
+        /* frame k goes to connection k % conns: each conn's frames in order */
+        frame *per = calloc(nframes, sizeof *per);
+        size_t at = 0;
+        for (unsigned c = 0; c < conns; c++) {
+            jobs[c].frames = per + at;
+            for (size_t k = c; k < nframes; k += conns)
+                per[at++] = frames[k];
+            jobs[c].nframes = (size_t)(per + at - jobs[c].frames);
+            jobs[c].addr = addr;
+            jobs[c].window = window;
+        }
+        double t0 = now_s();
+        for (unsigned c = 0; c < conns; c++)
+            pthread_create(&th[c], NULL, run_conn, &jobs[c]);
+        uint64_t acked = 0;
+        int failed = 0;
+        for (unsigned c = 0; c < conns; c++) {
+            pthread_join(th[c], NULL);
+            acked += jobs[c].acked;
+            failed |= jobs[c].failed;
+        }
+        double el = now_s() - t0;
+        if (!failed && acked == samples)
+            msps = (double)acked / el / 1e6;
+        else
+            fprintf(stderr, "bench_ingest: %llu of %llu samples acked\n", (unsigned long long)acked,
+                    (unsigned long long)samples);
+        free(per);
+        free(jobs);
+        free(th);
+    } else {
+        fprintf(stderr, "bench_ingest: server at %s did not come up\n", addr);
+    }
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    for (size_t k = 0; k < nframes; k++)
+        free(frames[k].buf);
+    free(frames);
+    nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    return msps;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longs[] = {
+        {"conns", 1, 0, 'c'},  {"batch", 1, 0, 'b'}, {"samples", 1, 0, 's'},
+        {"window", 1, 0, 'w'}, {"tags", 1, 0, 't'},  {"io", 1, 0, 'i'},
+        {"matrix", 0, 0, 'm'}, {"help", 0, 0, 'h'},  {0, 0, 0, 0}};
+    unsigned conns = 4, window = 8;
+    size_t batch = 10000;
+    uint64_t total = 20000000;
+    uint32_t ntags = 1000;
+    const char *io = "auto";
+    int matrix = 0, ch;
+    while ((ch = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+        switch (ch) {
+        case 'c':
+            conns = (unsigned)atoi(optarg);
+            break;
+        case 'b':
+            batch = strtoul(optarg, NULL, 10);
+            break;
+        case 's':
+            total = strtoull(optarg, NULL, 10);
+            break;
+        case 'w':
+            window = (unsigned)atoi(optarg);
+            break;
+        case 't':
+            ntags = (uint32_t)atoi(optarg);
+            break;
+        case 'i':
+            io = optarg;
+            break;
+        case 'm':
+            matrix = 1;
+            break;
+        default:
+            fprintf(stderr, "usage: bench_ingest [--conns N] [--batch B] [--samples TOTAL] "
+                            "[--window W] [--tags T] [--io MODE] [--matrix]\n");
+            return ch == 'h' ? 0 : 2;
+        }
+    }
+    if (!conns || !batch || !window || !ntags)
+        return 2;
+    char bin[PATH_MAX + 32];
+    const char *dir = getenv("HIST_BIN_DIR");
+    if (dir) {
+        snprintf(bin, sizeof bin, "%s/historiand", dir);
+    } else {
+        char self[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        self[n > 0 ? n : 0] = 0;
+        char *slash = strrchr(self, '/');
+        if (slash)
+            *slash = 0;
+        snprintf(bin, sizeof bin, "%s/../tools/historiand", self);
+    }
+    signal(SIGPIPE, SIG_IGN);
+    static const unsigned mconns[] = {1, 4, 16};
+    static const size_t mbatch[] = {1000, 10000};
+    for (size_t a = 0; a < (matrix ? 3u : 1u); a++)
+        for (size_t b = 0; b < (matrix ? 2u : 1u); b++) {
+            unsigned c = matrix ? mconns[a] : conns;
+            size_t bs = matrix ? mbatch[b] : batch;
+            uint64_t tot = matrix && bs < 10000 ? total / 4 : total;
+            double m = run(bin, c, bs, tot, window, ntags, io);
+            if (m < 0)
+                return 1;
+            printf("ingest.conns%u.batch%zu.msps %.3f Msamples/s\n", c, bs, m);
+            fflush(stdout);
+        }
+    return 0;
+}
