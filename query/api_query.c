@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "query/api_internal.h"
+#include "query/tz.h"
 
 #define API_MAX_TAGS      10000
 #define API_DEFAULT_LIMIT 10000
@@ -335,6 +336,12 @@ int api_query_opts_parse(api_ctx *c, const api_params *p, int64_t default_from, 
                              "tz must be an IANA time zone name such as "
                              "Europe/Berlin"),
                    1;
+        /* Loaded once here so an unknown zone is a 400 naming tz, not a
+         * refusal from deep inside the engine. */
+        hist_tz *tz = NULL;
+        if (hist_tz_load(s, &tz) < 0)
+            return api_error(c, 400, "tz", "unknown time zone '%s'", s), 1;
+        hist_tz_free(tz);
         snprintf(spec->tz, sizeof spec->tz, "%s", s);
     }
     if ((s = api_param(p, "shifts")) && *s) {
