@@ -19,10 +19,12 @@
  * Every x inside a column maps to the same pixel, and the column's drawn
  * extent is [min, max] whatever the order of min and max, so the picture
  * is unchanged; only those two timestamps are not recorded times. The fast
- * path is taken only when it is exact otherwise: the chunk spans at least
- * 3 ns (so the synthetic times are distinct), has no NaN and only Good
- * samples (the points carry Good quality), and int64 extremes fit a double
- * exactly (|v| <= 2^53).
+ * path is taken only when the values are exact: the chunk spans at least
+ * 3 ns (so the synthetic times are distinct), has no NaN, and int64
+ * extremes fit a double exactly (|v| <= 2^53). Stats do not say which
+ * sample had which quality either, so the two synthetic points carry Good
+ * when every sample of the chunk is Good, else Uncertain ("some sample of
+ * this chunk was not Good"); first and last keep their exact quality.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -124,7 +126,7 @@ static int goto_column(plot_state *st, int64_t t)
 
 static bool stats_exact(const plot_state *st, const hist_chunk_stats *cs)
 {
-    if (cs->nan_count || cs->nongood_count || cs->count == 0 || cs->end_ts - cs->start_ts < 3)
+    if (cs->nan_count || cs->count == 0 || cs->end_ts - cs->start_ts < 3)
         return false;
     if (cs->start_ts < col_bound(st, st->col) || cs->end_ts >= st->col_end)
         return false;
@@ -157,8 +159,9 @@ static void add_stats(plot_state *st, const hist_chunk_stats *cs)
     hist_type type = st->q->type;
     int64_t third = (cs->end_ts - cs->start_ts) / 3;
     m4_point first = make_point(type, cs->start_ts, cs->first_v, cs->first_q);
-    m4_point mn = make_point(type, cs->start_ts + third, value_from_double(type, cs->min), 0);
-    m4_point mx = make_point(type, cs->start_ts + 2 * third, value_from_double(type, cs->max), 0);
+    uint32_t q = cs->nongood_count ? HIST_QUALITY_UNCERTAIN : HIST_QUALITY_GOOD;
+    m4_point mn = make_point(type, cs->start_ts + third, value_from_double(type, cs->min), q);
+    m4_point mx = make_point(type, cs->start_ts + 2 * third, value_from_double(type, cs->max), q);
     m4_point last = make_point(type, cs->end_ts, cs->last_v, cs->last_q);
     /* In time order; m4_add keeps the extremes, first and last. */
     m4_add(&st->c, &first);
