@@ -178,7 +178,11 @@ static int iov_window(const struct iovec *iov, int iovcnt, size_t done, struct i
 /* ---- io_uring backend ------------------------------------------------- */
 
 /* Submits what is queued and reaps `count` completions into res[user_data].
- * 0 or -errno (of the submission or the wait, not of the requests). */
+ * 0 or -errno (of the submission or the wait, not of the requests).
+ * The requests point at the caller's stack (the iovec window), so every one
+ * submitted is reaped before this returns; io_uring_wait_cqe only fails
+ * with EINTR (retried) on a ring whose completions cannot overflow (we
+ * never have more than two in flight on an 8-entry ring). */
 static int uring_run(hist_io *io, int count, int *res)
 {
     int submitted = 0;
@@ -303,9 +307,9 @@ int hist_io_pwritev(hist_io *io, int fd, const struct iovec *iov, int iovcnt, of
         else
             w = sync_write(fd, win, n, offset + (off_t)done, sync && last, &synced);
         if (w < 0 && w != -EINTR && w != -EAGAIN) {
-            io_log(io, HIST_LOG_ERROR, "write of %zu bytes at offset %lld (fd %d, %s): %s",
-                   total - done, (long long)(offset + (off_t)done), fd, hist_io_backend(io),
-                   strerror((int)-w));
+            io_log(io, HIST_LOG_ERROR, "%s of %zu bytes at offset %lld (fd %d, %s): %s",
+                   sync ? "durable write" : "write", total - done,
+                   (long long)(offset + (off_t)done), fd, hist_io_backend(io), strerror((int)-w));
             return HIST_EIO;
         }
         if (w == 0) {
