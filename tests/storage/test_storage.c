@@ -647,6 +647,43 @@ static void test_map_growth(void)
     hist_index_close(&idx);
 }
 
+/* Retention: the sealer drops chunks older than now - retention_ns. */
+static void test_retention(void)
+{
+    hist_db *db = open_db("ret", 50, 0);
+    uint32_t tag;
+    CHECK_OK(hist_tag_resolve(db, "ret/x", 5, HIST_TYPE_FLOAT64, true, &tag));
+    int64_t ts[100];
+    hist_value v[100];
+    for (int i = 0; i < 100; i++)
+        ts[i] = (int64_t)i * 1000000000, v[i].f = i; /* 1970: far past any retention */
+    write_one(db, tag, 100, ts, v, NULL, NULL);
+    CHECK_OK(hist_db_close(db));
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/ret", g_dir);
+    hist_db_options o;
+    hist_db_options_init(&o);
+    o.dir = dir;
+    o.io = HIST_IO_SYNC;
+    o.chunk_samples = 50;
+    o.retention_ns = INT64_C(86400000000000);
+    o.log = quiet_log;
+    REQUIRE(hist_db_open(&o, &db) == 0);
+    hist_db_stats st;
+    for (int i = 0; i < 100; i++) {
+        CHECK_OK(hist_db_get_stats(db, &st));
+        if (st.chunks == 0)
+            break;
+        usleep(20000);
+    }
+    CHECK(st.chunks == 0 && st.samples_sealed == 0);
+    result r;
+    CHECK_OK(scan_all(db, tag, HIST_TS_MIN, HIST_TS_MAX, 0, &r));
+    CHECK(r.n == 0);
+    res_free(&r);
+    CHECK_OK(hist_db_close(db));
+}
+
 int main(void)
 {
     snprintf(g_dir, sizeof(g_dir), "/tmp/hist_storage_XXXXXX");
@@ -658,6 +695,7 @@ int main(void)
     test_checkpoint_and_background();
     test_damaged_chunk();
     test_map_growth();
+    test_retention();
     rm_rf(g_dir);
     return check_summary();
 }
