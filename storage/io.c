@@ -180,7 +180,7 @@ static int iov_window(const struct iovec *iov, int iovcnt, size_t done, struct i
 /* Submits what is queued and reaps `count` completions into res[user_data].
  * 0 or -errno (of the submission or the wait, not of the requests).
  * The requests point at the caller's stack (the iovec window), so every one
- * submitted is reaped before this returns; io_uring_wait_cqe only fails
+ * submitted is reaped before this returns; io_uring_wait_cqe should only fail
  * with EINTR (retried) on a ring whose completions cannot overflow (we
  * never have more than two in flight on an 8-entry ring). */
 static int uring_run(hist_io *io, int count, int *res)
