@@ -44,8 +44,14 @@ ingest_port=$(free_port)
 while [ "$ingest_port" = "$http_port" ]; do ingest_port=$(free_port); done
 data=$(mktemp -d /tmp/hist-grafana-it.XXXXXX)
 log="$data.log"
-echo "--- integration test: $bin on 127.0.0.1:$http_port (data $data)"
-"$bin" --data "$data" --http "127.0.0.1:$http_port" --ingest "127.0.0.1:$ingest_port" >"$log" 2>&1 &
+tokens="$data.tokens"
+# With a tokens file, as in production: the test sends the token the way
+# Grafana's proxy route would (Authorization: Bearer).
+token="it-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
+echo "$token read,write,admin" >"$tokens"
+echo "--- integration test: $bin on 127.0.0.1:$http_port (data $data, --auth-file)"
+"$bin" --data "$data" --http "127.0.0.1:$http_port" --ingest "127.0.0.1:$ingest_port" \
+    --auth-file "$tokens" >"$log" 2>&1 &
 pid=$!
 cleanup() {
     if kill -0 "$pid" 2>/dev/null; then
@@ -54,7 +60,7 @@ cleanup() {
         kill -9 "$pid" 2>/dev/null
     fi
     wait "$pid" 2>/dev/null
-    rm -rf "$data" "$log"
+    rm -rf "$data" "$log" "$tokens"
 }
 trap cleanup EXIT
 
@@ -73,7 +79,7 @@ if [ "$up" != 1 ]; then
     fail "integration test: historiand did not answer /healthz within 10 s"
 fi
 
-HIST_URL="http://127.0.0.1:$http_port" npx --no-install vitest run test/integration
+HIST_URL="http://127.0.0.1:$http_port" HIST_TOKEN="$token" npx --no-install vitest run test/integration
 rc=$?
 if [ $rc -ne 0 ]; then
     echo "historiand log (last 30 lines):"
