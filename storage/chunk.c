@@ -378,10 +378,14 @@ static void unpack_bits(const uint8_t *src, const uint8_t *end, size_t cnt, unsi
 }
 
 /* Decodes n values into out. -1 on any malformed input. */
-static int pfor_decode(rbuf *r, uint64_t *out, size_t n)
+/* Decodes one block of cnt values into o. Returns 1 for a block of zeros
+ * (width 0, ref 0, no exceptions: regular timestamps), which is written
+ * only if fill_zero; 2 for zeros with exceptions (written); 0 for any other
+ * block; -1 if malformed. */
+static int pfor_decode_block(rbuf *r, uint64_t *o, size_t cnt, int fill_zero)
 {
-    for (size_t b = 0; b < n; b += PFOR_BLOCK) {
-        size_t cnt = n - b < PFOR_BLOCK ? n - b : PFOR_BLOCK;
+    int sparse;
+    {
         uint8_t hdr, nexc_m1 = 0;
         uint64_t ref;
         if (r_u8(r, &hdr) < 0 || r_varint(r, &ref) < 0)
@@ -393,7 +397,9 @@ static int pfor_decode(rbuf *r, uint64_t *out, size_t n)
         size_t nbytes = (cnt * width + 7) / 8;
         if ((size_t)(r->end - r->p) < nbytes)
             return -1;
-        uint64_t *o = out + b;
+        if (width == 0 && ref == 0 && !has_exc && !fill_zero)
+            return 1;
+        sparse = width == 0 && ref == 0;
         if (width == 0) {
             for (size_t i = 0; i < cnt; i++)
                 o[i] = ref;
@@ -415,6 +421,15 @@ static int pfor_decode(rbuf *r, uint64_t *out, size_t n)
             }
         }
     }
+    return sparse ? 2 : 0;
+}
+
+/* Decodes n values into out. -1 on any malformed input. */
+static int pfor_decode(rbuf *r, uint64_t *out, size_t n)
+{
+    for (size_t b = 0; b < n; b += PFOR_BLOCK)
+        if (pfor_decode_block(r, out + b, n - b < PFOR_BLOCK ? n - b : PFOR_BLOCK, 1) < 0)
+            return -1;
     return 0;
 }
 
@@ -520,19 +535,38 @@ static int ts_decode(rbuf *r, int64_t *ts, size_t n, int mode)
     uint64_t *u = (uint64_t *)ts; /* same-width unsigned alias is allowed */
     int bad = 0;
     if (mode == TS_MODE_GRID) {
-        if (pfor_decode(r, u + 1, n - 1) < 0)
-            return -1;
-        uint64_t prev = t0, k = 0, grid = 0, half = first / 2;
-        for (size_t i = 1; i < n; i++) {
-            grid += first;
-            uint64_t off = unzigzag(u[i]);
-            k = grid + off;
-            if (!grid_near(off, half))
-                grid = k;
-            uint64_t cur = t0 + k * unit;
-            bad |= (int64_t)cur <= (int64_t)prev;
-            u[i] = cur;
-            prev = cur;
+        /* Block by block: a block of zero offsets (every sample on the grid,
+         * the common case) is an arithmetic sequence, filled without a
+         * carried dependency; other blocks go sample by sample. */
+        uint64_t prev = t0, grid = 0, half = first / 2, step = first * unit;
+        for (size_t b = 1; b < n; b += PFOR_BLOCK) {
+            size_t cnt = n - b < PFOR_BLOCK ? n - b : PFOR_BLOCK;
+            int zero = pfor_decode_block(r, u + b, cnt, 0);
+            if (zero < 0)
+                return -1;
+            uint64_t at = t0 + grid * unit;
+            if (zero == 1) {
+                for (size_t j = 0; j < cnt; j++)
+                    u[b + j] = at + (j + 1) * step;
+                grid += cnt * first;
+                /* Strictly increasing in int64 order: a positive step small
+                 * enough not to wrap inside the block, and above prev. */
+                bad |= step == 0 || step > (uint64_t)INT64_MAX / (cnt + 1) ||
+                       (int64_t)u[b] <= (int64_t)prev || (int64_t)u[b + cnt - 1] < (int64_t)u[b];
+                prev = u[b + cnt - 1];
+                continue;
+            }
+            for (size_t i = b; i < b + cnt; i++) {
+                grid += first;
+                uint64_t off = unzigzag(u[i]);
+                uint64_t k = grid + off;
+                if (!grid_near(off, half))
+                    grid = k;
+                uint64_t cur = t0 + k * unit;
+                bad |= (int64_t)cur <= (int64_t)prev;
+                u[i] = cur;
+                prev = cur;
+            }
         }
     } else if (mode == TS_MODE_DELTA) {
         if (pfor_decode(r, u + 1, n - 1) < 0)
