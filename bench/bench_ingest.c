@@ -12,6 +12,11 @@
  *   bench_ingest [--conns N] [--batch B] [--samples TOTAL] [--window W]
  *                [--tags T] [--io uring|sync|auto] [--matrix]
  * prints:  ingest.conns<N>.batch<B>.msps <value> Msamples/s
+ *          ingest.conns<N>.batch<B>.bytes_per_sample <value> B  (data dir
+ *          after a clean shutdown, allocated blocks)
+ *   bench_ingest --dump-lp FILE [--batch B --samples N --tags T] writes the
+ *   same data set as InfluxDB line protocol (bench/peers.sh feeds it to
+ *   InfluxDB and VictoriaMetrics).
  */
 #include <arpa/inet.h>
 #include <getopt.h>
@@ -113,6 +118,68 @@ static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ft
     return remove(p);
 }
 
+static uint64_t disk_bytes;
+static int add_size(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    if (flag == FTW_F)
+        disk_bytes += (uint64_t)sb->st_blocks * 512;
+    return 0;
+}
+
+/* The data set every run sends, in the order frames take it: tag t gets
+ * per_tag samples per visit, tags visited round-robin. */
+typedef struct {
+    hist_gen *gen;
+    uint32_t ntags, next_tag;
+} dataset;
+
+static void dataset_open(dataset *d, uint32_t ntags)
+{
+    d->gen = hist_gen_new(ntags, 42, INT64_C(1700000000000000000), 1000000000);
+    d->ntags = ntags;
+    d->next_tag = 0;
+}
+
+/* --dump-lp: the same samples as InfluxDB line protocol, one measurement
+ * per value type (f, i, b) so no field changes type. */
+static int dump_lp(const char *path, size_t batch, uint64_t total, uint32_t ntags)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    dataset d;
+    dataset_open(&d, ntags);
+    size_t per_tag = batch >= 100 ? 100 : batch;
+    size_t tags_per_frame = batch / per_tag;
+    if (tags_per_frame > ntags)
+        tags_per_frame = ntags;
+    int64_t ts[100];
+    hist_value v[100];
+    uint32_t q[100];
+    uint64_t written = 0;
+    while (written < total) {
+        for (size_t t = 0; t < tags_per_frame; t++) {
+            uint32_t tag = d.next_tag++ % ntags;
+            size_t n = hist_gen_next(d.gen, tag, per_tag, ts, v, q);
+            hist_type ty = hist_gen_tag_type(d.gen, tag);
+            const char *name = hist_gen_tag_name(d.gen, tag);
+            for (size_t k = 0; k < n; k++) {
+                if (ty == HIST_TYPE_FLOAT64)
+                    fprintf(f, "f,tag=%s value=%.17g %lld\n", name, v[k].f, (long long)ts[k]);
+                else if (ty == HIST_TYPE_INT64)
+                    fprintf(f, "i,tag=%s value=%lldi %lld\n", name, (long long)v[k].i,
+                            (long long)ts[k]);
+                else
+                    fprintf(f, "b,tag=%s value=%s %lld\n", name, v[k].i ? "true" : "false",
+                            (long long)ts[k]);
+            }
+            written += n;
+        }
+    }
+    hist_gen_free(d.gen);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
 static pid_t start_server(const char *bin, const char *data, const char *io, int http_port,
                           int ingest_port)
 {
@@ -151,7 +218,9 @@ static double run(const char *bin, unsigned conns, size_t batch, uint64_t total,
     if (tags_per_frame > ntags)
         tags_per_frame = ntags;
     size_t nframes = (size_t)((total + batch - 1) / batch);
-    hist_gen *gen = hist_gen_new(ntags, 42, INT64_C(1700000000000000000), 1000000000);
+    dataset d;
+    dataset_open(&d, ntags);
+    hist_gen *gen = d.gen;
     frame *frames = calloc(nframes, sizeof *frames);
     hist_client_series *cs = calloc(tags_per_frame, sizeof *cs);
     int64_t *ts = malloc(tags_per_frame * per_tag * sizeof *ts);
@@ -228,7 +297,15 @@ static double run(const char *bin, unsigned conns, size_t batch, uint64_t total,
         fprintf(stderr, "bench_ingest: server at %s did not come up\n", addr);
     }
     kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
+    waitpid(pid, NULL, 0); /* closing seals the memtable into chunks */
+    disk_bytes = 0;
+    nftw(data, add_size, 16, FTW_PHYS);
+    if (msps > 0) {
+        printf("ingest.conns%u.batch%zu.msps %.3f Msamples/s\n", conns, batch, msps);
+        printf("ingest.conns%u.batch%zu.bytes_per_sample %.3f B\n", conns, batch,
+               (double)disk_bytes / (double)samples);
+        fflush(stdout);
+    }
     for (size_t k = 0; k < nframes; k++)
         free(frames[k].buf);
     free(frames);
@@ -239,15 +316,16 @@ static double run(const char *bin, unsigned conns, size_t batch, uint64_t total,
 int main(int argc, char **argv)
 {
     static const struct option longs[] = {
-        {"conns", 1, 0, 'c'},  {"batch", 1, 0, 'b'}, {"samples", 1, 0, 's'},
-        {"window", 1, 0, 'w'}, {"tags", 1, 0, 't'},  {"io", 1, 0, 'i'},
-        {"matrix", 0, 0, 'm'}, {"help", 0, 0, 'h'},  {0, 0, 0, 0}};
+        {"conns", 1, 0, 'c'}, {"batch", 1, 0, 'b'}, {"samples", 1, 0, 's'}, {"window", 1, 0, 'w'},
+        {"tags", 1, 0, 't'},  {"io", 1, 0, 'i'},    {"matrix", 0, 0, 'm'},  {"dump-lp", 1, 0, 'd'},
+        {"help", 0, 0, 'h'},  {0, 0, 0, 0}};
     unsigned conns = 4, window = 8;
     size_t batch = 10000;
     uint64_t total = 20000000;
     uint32_t ntags = 1000;
     const char *io = "auto";
     int matrix = 0, ch;
+    const char *dump = NULL;
     while ((ch = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         switch (ch) {
         case 'c':
@@ -271,14 +349,19 @@ int main(int argc, char **argv)
         case 'm':
             matrix = 1;
             break;
+        case 'd':
+            dump = optarg;
+            break;
         default:
             fprintf(stderr, "usage: bench_ingest [--conns N] [--batch B] [--samples TOTAL] "
-                            "[--window W] [--tags T] [--io MODE] [--matrix]\n");
+                            "[--window W] [--tags T] [--io MODE] [--matrix] [--dump-lp FILE]\n");
             return ch == 'h' ? 0 : 2;
         }
     }
     if (!conns || !batch || !window || !ntags)
         return 2;
+    if (dump)
+        return dump_lp(dump, batch, total, ntags) == 0 ? 0 : 1;
     char bin[PATH_MAX + 32];
     const char *dir = getenv("HIST_BIN_DIR");
     if (dir) {
@@ -303,8 +386,6 @@ int main(int argc, char **argv)
             double m = run(bin, c, bs, tot, window, ntags, io);
             if (m < 0)
                 return 1;
-            printf("ingest.conns%u.batch%zu.msps %.3f Msamples/s\n", c, bs, m);
-            fflush(stdout);
         }
     return 0;
 }
