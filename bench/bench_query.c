@@ -248,9 +248,14 @@ static void run_queries(hist_db *db, const bench_args *a, const uint32_t *tags, 
     spec.aggs[2] = HIST_AGG_MAX;
     spec.aggs[3] = HIST_AGG_MEAN;
     spec.aggs[4] = HIST_AGG_LAST;
-    ms = time_query(db, &spec, tags, a->tags, a->runs, NULL, &cpu);
+    ms = time_query(db, &spec, tags, a->tags, a->runs, &res, &cpu);
     printf("query.daily_report.ms %.1f ms\n", ms);
     printf("query.daily_report.cpu_ms %.1f ms\n", cpu);
+    printf("query.daily_report.chunks_from_stats %llu chunks\n",
+           (unsigned long long)res.chunks_from_stats);
+    printf("query.daily_report.chunks_decoded %llu chunks\n",
+           (unsigned long long)res.chunks_decoded);
+    hist_result_free(&res);
 
     /* Raw scan: pages of 1 M samples through the whole year tag. */
     hist_query_spec_init(&spec);
