@@ -535,39 +535,37 @@ static int ts_decode(rbuf *r, int64_t *ts, size_t n, int mode)
     uint64_t *u = (uint64_t *)ts; /* same-width unsigned alias is allowed */
     int bad = 0;
     if (mode == TS_MODE_GRID) {
-        /* Block by block: a block of zero offsets (every sample on the grid,
-         * the common case) is an arithmetic sequence, filled without a
-         * carried dependency; other blocks go sample by sample. */
-        uint64_t prev = t0, grid = 0, half = first / 2, step = first * unit;
+        /* In ns: gns = t0 + grid * unit. A block of zero offsets (every
+         * sample on the grid) is an arithmetic sequence; elsewhere an
+         * on-grid sample (offset 0, nearly all of them) takes the short,
+         * well-predicted branch. Order is checked in one pass at the end. */
+        uint64_t gns = t0, half = first / 2, step = first * unit;
         for (size_t b = 1; b < n; b += PFOR_BLOCK) {
             size_t cnt = n - b < PFOR_BLOCK ? n - b : PFOR_BLOCK;
             int zero = pfor_decode_block(r, u + b, cnt, 0);
             if (zero < 0)
                 return -1;
-            uint64_t at = t0 + grid * unit;
             if (zero == 1) {
                 for (size_t j = 0; j < cnt; j++)
-                    u[b + j] = at + (j + 1) * step;
-                grid += cnt * first;
-                /* Strictly increasing in int64 order: a positive step small
-                 * enough not to wrap inside the block, and above prev. */
-                bad |= step == 0 || step > (uint64_t)INT64_MAX / (cnt + 1) ||
-                       (int64_t)u[b] <= (int64_t)prev || (int64_t)u[b + cnt - 1] < (int64_t)u[b];
-                prev = u[b + cnt - 1];
+                    u[b + j] = gns + (j + 1) * step;
+                gns += cnt * step;
                 continue;
             }
             for (size_t i = b; i < b + cnt; i++) {
-                grid += first;
+                gns += step;
+                if (u[i] == 0) {
+                    u[i] = gns;
+                    continue;
+                }
                 uint64_t off = unzigzag(u[i]);
-                uint64_t k = grid + off;
+                uint64_t cur = gns + off * unit;
                 if (!grid_near(off, half))
-                    grid = k;
-                uint64_t cur = t0 + k * unit;
-                bad |= (int64_t)cur <= (int64_t)prev;
+                    gns = cur; /* a gap: the grid moves to the sample */
                 u[i] = cur;
-                prev = cur;
             }
         }
+        for (size_t i = 1; i < n; i++)
+            bad |= ts[i] <= ts[i - 1];
     } else if (mode == TS_MODE_DELTA) {
         if (pfor_decode(r, u + 1, n - 1) < 0)
             return -1;
