@@ -376,7 +376,14 @@ int hist_query_agg(hist_qctx *q)
 {
     const hist_query_spec *spec = q->spec;
     agg_state st = {.q = q, .lo = spec->from, .hi = spec->to, .cur = -1, .seg = -1};
-    int rc = hist_buckets_make(spec, &st.b);
+    /* The engine computes the buckets once per query (they do not depend on
+     * the tag); made here only when called without them. */
+    bool own_buckets = q->buckets == NULL;
+    int rc = 0;
+    if (own_buckets)
+        rc = hist_buckets_make(spec, &st.b);
+    else
+        st.b = *q->buckets;
     if (rc < 0)
         return rc;
     size_t nb = st.b.n;
@@ -405,6 +412,7 @@ int hist_query_agg(hist_qctx *q)
     }
     free(empty);
     free(st.acc);
-    hist_buckets_free(&st.b);
+    if (own_buckets)
+        hist_buckets_free(&st.b);
     return rc;
 }

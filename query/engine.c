@@ -185,10 +185,11 @@ static int validate(const hist_query_spec *spec)
     }
 }
 
-static int run_one(const hist_qsource *src, const hist_query_spec *spec, uint32_t tag,
-                   hist_series_result *s, hist_result *res)
+static int run_one(const hist_qsource *src, const hist_query_spec *spec,
+                   const hist_buckets *buckets, uint32_t tag, hist_series_result *s,
+                   hist_result *res)
 {
-    hist_qctx q = {.src = src, .spec = spec, .tag = tag, .out = s, .res = res};
+    hist_qctx q = {.src = src, .spec = spec, .buckets = buckets, .tag = tag, .out = s, .res = res};
     s->tag = tag;
     s->next_ts = INT64_MIN;
     int rc = src->tag_type(src->ctx, tag, &q.type);
@@ -231,12 +232,18 @@ int hist_query_run_source(const hist_qsource *src, const hist_query_spec *spec,
     if (!out->series)
         return HIST_ENOMEM;
     out->nseries = ntags;
-    for (size_t i = 0; i < ntags; i++) {
-        rc = run_one(src, spec, tags[i], &out->series[i], out);
-        if (rc < 0) {
-            hist_result_free(out);
-            return rc;
-        }
+    hist_buckets buckets = {0};
+    if (spec->mode == HIST_MODE_AGG && (rc = hist_buckets_make(spec, &buckets)) < 0) {
+        hist_result_free(out);
+        return rc;
+    }
+    for (size_t i = 0; i < ntags && rc >= 0; i++)
+        rc = run_one(src, spec, spec->mode == HIST_MODE_AGG ? &buckets : NULL, tags[i],
+                     &out->series[i], out);
+    hist_buckets_free(&buckets);
+    if (rc < 0) {
+        hist_result_free(out);
+        return rc;
     }
     return 0;
 }

@@ -35,9 +35,12 @@ int hist_query_run_source(const hist_qsource *src, const hist_query_spec *spec,
 
 /* What one mode needs to answer one tag. out->tag and out->type are set;
  * the mode fills the rows. res counts chunks from stats / decoded. */
+typedef struct hist_buckets hist_buckets;
+
 typedef struct {
     const hist_qsource *src;
     const hist_query_spec *spec;
+    const hist_buckets *buckets; /* agg: shared by every tag of the query, or NULL */
     uint32_t tag;
     hist_type type;
     hist_series_result *out;
@@ -79,10 +82,10 @@ void hist_qcursor_close(hist_qcursor *c);
 
 /* Contiguous buckets: bucket k is [bound[k], bound[k+1]) nominally; data is
  * read only inside [from, to), so the first and last bucket may be cut. */
-typedef struct {
+struct hist_buckets {
     size_t n;
     int64_t *bound; /* n + 1 entries, strictly increasing */
-} hist_buckets;
+};
 
 int hist_buckets_make(const hist_query_spec *spec, hist_buckets *out);
 void hist_buckets_free(hist_buckets *b);
