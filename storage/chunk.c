@@ -4,9 +4,16 @@
  *
  * Every column is encoded with each codec that applies; the smallest wins,
  * per chunk. Then zstd (level 1) is tried over the winning column body and
- * kept only where it is smaller. Decoding checks every length, count and
- * codec id against the buffer: hist_chunk_decode() never reads or writes out
- * of bounds, whatever the input, and reports HIST_ECORRUPT.
+ * kept only where it halves it (ZSTD_MIN_GAIN_*). Decoding checks every
+ * length, count and codec id against the buffer: hist_chunk_decode() never
+ * reads or writes out of bounds, whatever the input, and reports
+ * HIST_ECORRUPT; decoded timestamps are checked to be strictly increasing
+ * and bools to be 0 or 1, so a caller can rely on both.
+ *
+ * Speed: decoding is fixed-width bit unpacking plus one pass per column;
+ * no allocation except for zstd columns. Encoding tries every candidate
+ * (several passes and two scratch buffers per chunk): it is the slow side,
+ * paid once per chunk by the sealer. bench/bench_codec.c measures both.
  *
  * Byte format (all integers little-endian; "varint" = unsigned LEB128, at
  * most 10 bytes; zz(x) = zigzag of a signed 64-bit x):
