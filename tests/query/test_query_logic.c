@@ -622,8 +622,84 @@ static void test_invalid(void)
     CHECK(hist_query_run_source(&src, &spec, NULL, 0, &res) == 0 && res.nseries == 0);
 }
 
+/* Calendar buckets end to end: one sample per minute across the 2026 DST
+ * changes; per-day and per-hour counts show 23/25-hour days and the
+ * skipped/repeated local hour. */
+static void test_calendar_counts(const char *zone, int64_t spring_day, int64_t autumn_day)
+{
+    fake_db db = {.chunk = 60, .type = HIST_TYPE_FLOAT64};
+    int64_t days[2] = {spring_day, autumn_day};
+    for (int d = 0; d < 2; d++) {
+        int64_t t0 = (days[d] - 2) * 86400 * SEC;
+        db.n = 5 * 1440;
+        db.s = calloc(db.n, sizeof(*db.s));
+        for (size_t i = 0; i < db.n; i++) {
+            db.s[i].ts = t0 + (int64_t)i * 60 * SEC;
+            db.s[i].v.f = (double)i;
+        }
+        hist_qsource src = fake_source(&db);
+        hist_query_spec spec;
+        hist_query_spec_init(&spec);
+        spec.mode = HIST_MODE_AGG;
+        spec.bucket = HIST_BUCKET_DAY;
+        snprintf(spec.tz, sizeof(spec.tz), "%s", zone);
+        spec.from = db.s[0].ts;
+        spec.to = db.s[db.n - 1].ts + 1;
+        spec.naggs = 2;
+        spec.aggs[0] = HIST_AGG_COUNT;
+        spec.aggs[1] = HIST_AGG_TWA;
+        hist_result res;
+        REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+        const hist_series_result *r = &res.series[0];
+        int odd = 0;
+        for (size_t i = 1; i + 1 < r->n; i++) { /* inner (whole) days */
+            double c = r->col[0][i];
+            CHECK(c == (double)(r->ts_end[i] - r->ts[i]) / (60 * SEC));
+            if (c != 1440) {
+                odd++;
+                CHECKF(c == (d == 0 ? 1380 : 1500), "%s day count %g", zone, c);
+            }
+        }
+        CHECK_EQ_I64(odd, 1);
+        check_agg_result(db.s, db.n, db.type, &spec, &res, "calendar day");
+        hist_result_free(&res);
+
+        spec.bucket = HIST_BUCKET_HOUR;
+        REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+        r = &res.series[0];
+        for (size_t i = 1; i + 1 < r->n; i++)
+            CHECK(r->col[0][i] == 60);
+        /* 120 hours of data: 120 hourly buckets whatever the clocks do (the
+         * local day's 23/25 hours are checked in test_query_tz). */
+        CHECK_EQ_I64(r->n, 120);
+        check_agg_result(db.s, db.n, db.type, &spec, &res, "calendar hour");
+        hist_result_free(&res);
+
+        spec.bucket = HIST_BUCKET_SHIFT;
+        spec.nshifts = 3;
+        spec.shift_start_min[0] = 6 * 60;
+        spec.shift_start_min[1] = 14 * 60;
+        spec.shift_start_min[2] = 22 * 60;
+        REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+        r = &res.series[0];
+        int night = 0;
+        for (size_t i = 1; i + 1 < r->n; i++)
+            if (r->col[0][i] != 480) {
+                night++;
+                CHECK(r->col[0][i] == (d == 0 ? 420 : 540));
+            }
+        CHECK_EQ_I64(night, 1);
+        check_agg_result(db.s, db.n, db.type, &spec, &res, "calendar shift");
+        hist_result_free(&res);
+        free(db.s);
+    }
+}
+
 int main(void)
 {
+    /* 2026-03-29 / 2026-10-25 (EU) and 2026-03-08 / 2026-11-01 (US). */
+    test_calendar_counts("Europe/Berlin", 20541, 20751);
+    test_calendar_counts("America/New_York", 20520, 20758);
     test_invalid();
     test_fill();
     test_twa_by_hand();
