@@ -461,9 +461,12 @@ static int cmp_u64(const void *a, const void *b)
 /* The common unit of all deltas (ts strictly increasing, n >= 2). */
 static uint64_t ts_unit(const int64_t *ts, size_t n)
 {
-    uint64_t g = 0;
+    uint64_t g = 0, last = 0;
     for (size_t i = 1; i < n; i++) {
         uint64_t d = (uint64_t)ts[i] - (uint64_t)ts[i - 1];
+        if (d == last)
+            continue; /* the common case: the same period again */
+        last = d;
         if (d != g)
             g = gcd64(d, g);
         if (g == 1)
@@ -489,8 +492,15 @@ static void ts_encode(wbuf *w, const int64_t *ts, size_t n, int mode, uint64_t *
     }
     uint64_t unit = ts_unit(ts, n);
     w_varint(w, unit);
-    for (size_t i = 1; i < n; i++)
-        tmp[i - 1] = ((uint64_t)ts[i] - (uint64_t)ts[i - 1]) / unit;
+    uint64_t last_d = 0, last_q = 0; /* divisions are slow; periods repeat */
+    for (size_t i = 1; i < n; i++) {
+        uint64_t d = (uint64_t)ts[i] - (uint64_t)ts[i - 1];
+        if (d != last_d) {
+            last_d = d;
+            last_q = d / unit;
+        }
+        tmp[i - 1] = last_q;
+    }
     size_t nd = n - 1;
     if (mode != TS_MODE_DOD) {
         /* Base = median of the first deltas: the sampling period. */
