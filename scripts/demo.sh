@@ -8,10 +8,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$(nproc)" --target historiand historian
+build=${HIST_BUILD_DIR:-build}
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" -j"$(nproc)" --target historiand historian
 
-bin=build/tools
+bin=$build/tools
 data=./historian-data
 tag=site1/area1/line1/cell1/temperature_pv
 
@@ -25,17 +26,21 @@ for _ in $(seq 1 100); do
 done
 echo "historiand running (pid $pid), data in $data, log in historiand.log"
 
-echo; echo "== backfill: 24 h of 1 Hz plant data for 20 tags"
-$bin/historian simulate --tags 20 --start=-24h --until now --batch 10000
-echo; echo "== live: 5 s of streaming"
-$bin/historian simulate --tags 20 --duration 5
+spool=$(mktemp -d)
+start_ms=$(( ($(date +%s) - 86400) * 1000 ))
+echo; echo "== backfill: the last 24 h of 1 Hz plant data for 20 tags, as fast as it goes"
+$bin/historian simulate --tags 20 --start "$start_ms" --duration 86390 --fast --batch 10000 \
+    --spool "$spool"
+echo; echo "== live: 5 s of streaming, paced in real time"
+$bin/historian simulate --tags 20 --duration 5 --spool "$spool"
+rm -rf "$spool"
 
 echo; echo "== tags"
-$bin/historian tags --pattern 'site1/area1/**' | head -n 12
+$bin/historian tags --format table | head -n 12
 echo; echo "== plot: $tag over the last 24 h, 40 pixels wide (M4)"
-$bin/historian query --tag "$tag" --from=-24h --to now --mode plot --points 40 | head -n 30
+$bin/historian query "$tag" --from=-24h --to now --mode plot --points 10 --format table
 echo; echo "== hourly report: time-weighted average, min, max over the last 8 h"
-$bin/historian query --tag "$tag" --from=-8h --to now --mode aggregate --bucket hour \
-    --agg twa,min,max,count --tz Europe/Berlin
+$bin/historian query "$tag" --from=-8h --to now --bucket hour --agg twa,min,max,count \
+    --tz Europe/Berlin --format table
 echo; echo "== storage"
 $bin/historian stats
