@@ -401,6 +401,7 @@ static void test_generator(void)
     hist_value *v = malloc(n * sizeof(*v));
     uint32_t *q = malloc(n * sizeof(*q));
     unsigned kinds_seen = 0;
+    size_t off_grid = 0, gaps = 0, not_good = 0, bad_bool = 0, not_ms = 0, total = 0;
     for (uint32_t i = 0; i < 20; i++) {
         const char *name = hist_gen_tag_name(gen, i);
         CHECK(hist_tag_name_check(name, strlen(name)) == 0);
@@ -412,9 +413,25 @@ static void test_generator(void)
         for (size_t k = 1; k < got; k++)
             sorted &= ts[k] > ts[k - 1];
         CHECK(sorted);
+        /* The shape promised in plantgen.h: mostly on the period, some
+         * jitter (ms), rare gaps, rare non-Good runs, bools 0/1. */
+        int64_t period = hist_gen_tag_kind(gen, i) == HIST_GEN_VIBRATION ? 100000000 : 1000000000;
+        for (size_t k = 0; k < got; k++) {
+            off_grid += (ts[k] - 1700000000000000000ll) % period != 0;
+            gaps += k > 0 && ts[k] - ts[k - 1] > 5 * period;
+            not_good += q[k] != HIST_QUALITY_GOOD;
+            bad_bool += type == HIST_TYPE_BOOL && v[k].bits > 1;
+            not_ms += ts[k] % 1000000 != 0;
+        }
+        total += got;
         roundtrip(hist_gen_tag_name(gen, i), type, ts, v, q, got);
     }
     CHECK(kinds_seen == (1u << HIST_GEN__KINDS) - 1);
+    CHECKF(off_grid > total / 200 && off_grid < total / 20, "%zu of %zu off the period", off_grid,
+           total);
+    CHECKF(gaps > 0 && gaps < total / 1000, "%zu gaps", gaps);
+    CHECKF(not_good > 0 && not_good < total / 100, "%zu not Good", not_good);
+    CHECK(bad_bool == 0 && not_ms == 0);
     /* Deterministic and order-independent: tag 5 alone from a new generator
      * equals tag 5's first samples from the one above (regenerated). */
     hist_gen *a = hist_gen_new(40, 7, 0, 1000000000ll), *b = hist_gen_new(40, 7, 0, 1000000000ll);
