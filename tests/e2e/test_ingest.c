@@ -14,6 +14,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <http_parser.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include "check.h"
 #include "harness.h"
 
@@ -323,6 +328,83 @@ static void test_bad_input(const hist_harness *h)
     harness_response_free(&resp);
 }
 
+typedef struct {
+    int status[8];
+    char body[8][256];
+    int n;
+} pipeline_ctx;
+
+static int pl_body(http_parser *p, const char *at, size_t len)
+{
+    pipeline_ctx *c = p->data;
+    if (c->n < 8) {
+        size_t have = strlen(c->body[c->n]);
+        size_t room = sizeof c->body[0] - 1 - have;
+        memcpy(c->body[c->n] + have, at, len < room ? len : room);
+    }
+    return 0;
+}
+
+static int pl_done(http_parser *p)
+{
+    pipeline_ctx *c = p->data;
+    if (c->n < 8)
+        c->status[c->n++] = (int)p->status_code;
+    return 0;
+}
+
+/* Three requests in one send on one keep-alive connection: the answers
+ * come back in request order, although the write finishes last. */
+static void test_http_pipelining(const hist_harness *h)
+{
+    int64_t ts[2] = {T0, T0 + SEC};
+    hist_value v[2] = {{.f = 1.0}, {.f = 2.0}};
+    hist_client_series s = {"site1/area2/line1/cell1/pipelined", HIST_TYPE_FLOAT64, 2, ts, v, NULL};
+    uint8_t *body;
+    size_t blen;
+    REQUIRE(hist_client_encode(11, NULL, &s, 1, &body, &blen) == 0);
+    char req[4096];
+    int n = snprintf(req, sizeof req,
+                     "POST /api/v1/write HTTP/1.1\r\nHost: t\r\nAccept: application/json\r\n"
+                     "Content-Type: application/x-protobuf\r\nContent-Length: %zu\r\n\r\n",
+                     blen);
+    memcpy(req + n, body, blen);
+    n += (int)blen;
+    n += snprintf(req + n, sizeof req - (size_t)n,
+                  "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+                  "GET /nope HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    free(body);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)h->http_port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {20, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    REQUIRE(connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
+    CHECK(send(fd, req, (size_t)n, 0) == n);
+    pipeline_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    http_parser p;
+    http_parser_settings st;
+    http_parser_settings_init(&st);
+    st.on_body = pl_body;
+    st.on_message_complete = pl_done;
+    http_parser_init(&p, HTTP_RESPONSE);
+    p.data = &ctx;
+    char buf[8192];
+    ssize_t got;
+    while (ctx.n < 3 && (got = recv(fd, buf, sizeof buf, 0)) > 0)
+        http_parser_execute(&p, &st, buf, (size_t)got);
+    close(fd);
+    CHECK_EQ_I64(ctx.n, 3);
+    CHECK_EQ_I64(ctx.status[0], 200);
+    CHECKF(strstr(ctx.body[0], "\"written\":2") != NULL, "%s", ctx.body[0]);
+    CHECK_EQ_I64(ctx.status[1], 200);
+    CHECK(!strcmp(ctx.body[1], "ok\n"));
+    CHECK_EQ_I64(ctx.status[2], 404);
+}
+
 static void test_metrics(const hist_harness *h)
 {
     harness_response resp;
@@ -384,6 +466,7 @@ static void verify_on_disk(const hist_harness *h)
     CHECK_EQ_I64(count_samples(db, "site1/area2/line1/cell1/http", s, 1000), 5);
     CHECK(s[4].v.f == 5.0);
     CHECK_EQ_I64(count_samples(db, "site1/bad/line1/cell1/after", s, 1000), 8);
+    CHECK_EQ_I64(count_samples(db, "site1/area2/line1/cell1/pipelined", s, 1000), 2);
     /* refused requests left nothing behind, not even their tags */
     hist_tag_info info;
     CHECK(hist_tag_by_name(db, "site1/bad/line1/cell1/good", &info) == HIST_ENOTFOUND);
@@ -404,6 +487,7 @@ int main(void)
     }
     test_tcp_basic(&h);
     test_http_write(&h);
+    test_http_pipelining(&h);
     test_bad_input(&h);
     test_metrics(&h);
     int status = harness_stop(&h, 20000);
