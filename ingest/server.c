@@ -121,6 +121,11 @@ static void on_writer_drain(void *ctx)
     }
 }
 
+static void free_refused(uv_handle_t *h)
+{
+    free(h->data); /* a hist_conn that never started */
+}
+
 static void on_connection(uv_stream_t *listener, int status)
 {
     hist_server *srv = listener->data;
@@ -133,7 +138,7 @@ static void on_connection(uv_stream_t *listener, int status)
     uv_tcp_init(srv->loop, &c->tcp);
     if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
         c->closing = true;
-        uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
+        uv_close((uv_handle_t *)&c->tcp, free_refused);
         return;
     }
     srv->metrics.connections_total++;
@@ -144,7 +149,7 @@ static void on_connection(uv_stream_t *listener, int status)
                  srv->opts.max_connections);
         c->closing = true;
         hist_http_free_state(c);
-        uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
+        uv_close((uv_handle_t *)&c->tcp, free_refused);
         return;
     }
     struct sockaddr_storage peer;

@@ -110,6 +110,40 @@ static void test_slow_and_idle(const hist_harness *h)
     hist_tcp_client_close(good);
 }
 
+/* Over --max-connections, new connections are closed at once; the
+ * accepted ones keep working. */
+static void test_max_connections(void)
+{
+    hist_harness h;
+    memset(&h, 0, sizeof h);
+    const char *args[] = {"--log-level", "warn", "--max-connections", "5", NULL};
+    REQUIRE(harness_start(&h, args) == 0);
+    hist_tcp_client *c[8];
+    for (int i = 0; i < 8; i++)
+        REQUIRE(hist_tcp_client_connect(h.ingest_addr, 5000, &c[i]) == 0);
+    int served = 0, closed = 0;
+    for (int i = 0; i < 8; i++) {
+        size_t len;
+        uint8_t *buf = encode_one((uint64_t)i, "site1/limit/line1/cell1/v", NULL, &len);
+        Historian__V1__WriteResponse *r = NULL;
+        hist_tcp_client_send(c[i], buf, len);
+        int rc = hist_tcp_client_recv(c[i], 5000, &r);
+        if (rc == 0 && r->code == 0)
+            served++;
+        else if (rc == HIST_ECLOSED)
+            closed++;
+        if (r)
+            historian__v1__write_response__free_unpacked(r, NULL);
+        free(buf);
+    }
+    /* the /healthz probe of harness_start has closed by now, so 5 fit */
+    CHECKF(served == 5 && closed == 3, "served %d closed %d", served, closed);
+    for (int i = 0; i < 8; i++)
+        hist_tcp_client_close(c[i]);
+    CHECK_EQ_I64(harness_stop(&h, 20000), 0);
+    harness_cleanup(&h);
+}
+
 static void test_loopback_only(void)
 {
     hist_harness h;
@@ -233,6 +267,7 @@ int main(void)
     if (check_failed_)
         harness_dump_log(&h);
     harness_cleanup(&h);
+    test_max_connections();
     test_loopback_only();
     test_auth();
     return check_summary();

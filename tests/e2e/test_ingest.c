@@ -405,6 +405,26 @@ static void test_http_pipelining(const hist_harness *h)
     CHECK_EQ_I64(ctx.status[2], 404);
 }
 
+/* A body announced over the limit is refused from its headers: 413. */
+static void test_http_too_big(const hist_harness *h)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)h->http_port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {20, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    REQUIRE(connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
+    const char *req = "POST /api/v1/write HTTP/1.1\r\nHost: t\r\nContent-Length: 999999999\r\n\r\n";
+    CHECK(send(fd, req, strlen(req), 0) == (ssize_t)strlen(req));
+    char buf[2048];
+    ssize_t got = recv(fd, buf, sizeof buf - 1, 0);
+    buf[got > 0 ? got : 0] = 0;
+    CHECKF(!strncmp(buf, "HTTP/1.1 413 ", 13), "%s", buf);
+    close(fd);
+}
+
 static void test_metrics(const hist_harness *h)
 {
     harness_response resp;
@@ -488,6 +508,7 @@ int main(void)
     test_tcp_basic(&h);
     test_http_write(&h);
     test_http_pipelining(&h);
+    test_http_too_big(&h);
     test_bad_input(&h);
     test_metrics(&h);
     int status = harness_stop(&h, 20000);
