@@ -288,6 +288,26 @@ int hist_server_run(const hist_server_options *opts)
             goto fail_loop;
         }
     }
+    /* refuse a bad or unauthenticated public address before touching data */
+    const char *addrs[2] = {opts->http_addr, opts->ingest_addr};
+    for (int i = 0; i < 2; i++) {
+        struct sockaddr_storage sa;
+        if (!addrs[i] || !*addrs[i])
+            continue;
+        if (parse_addr(addrs[i], &sa) < 0) {
+            hist_log(&srv->log, HIST_LOG_ERROR, "bad address '%s' (want ADDR:PORT)", addrs[i]);
+            rc = HIST_EINVAL;
+            goto fail_loop;
+        }
+        if (!srv->auth && !is_loopback(&sa)) {
+            hist_log(&srv->log, HIST_LOG_ERROR,
+                     "refusing to listen on %s without a tokens file (--auth-file): "
+                     "only loopback addresses may be bound unauthenticated",
+                     addrs[i]);
+            rc = HIST_EAUTH;
+            goto fail_loop;
+        }
+    }
     hist_db_options dbo;
     hist_db_options_init(&dbo);
     dbo.dir = opts->data_dir;
