@@ -537,6 +537,58 @@ static void ts_encode(wbuf *w, const int64_t *ts, size_t n, int mode, uint64_t *
     }
 }
 
+/* A grid block whose offsets are all zero but for a few exceptions (the
+ * common case: jitter is rare): fills the arithmetic sequence of the grid,
+ * then applies the exceptions, in position order. An exception beyond
+ * half a period is a gap: it moves the grid, so every later sample of the
+ * block shifts by it. Returns 1 when done, 0 (nothing consumed) for any
+ * other block, -1 if malformed. *gns is the grid point before the block,
+ * in ns, and is advanced past it. */
+static int grid_sparse_block(rbuf *r, uint64_t *o, size_t cnt, uint64_t *gns, uint64_t step,
+                             uint64_t unit, uint64_t half)
+{
+    rbuf save = *r;
+    uint8_t hdr, nexc_m1 = 0;
+    uint64_t ref;
+    if (r_u8(r, &hdr) < 0 || r_varint(r, &ref) < 0 || (hdr & 0x7f) != 0 || ref != 0) {
+        *r = save; /* not ours (or malformed: pfor_decode_block will say) */
+        return 0;
+    }
+    size_t nexc = 0;
+    if (hdr & 0x80) {
+        if (r_u8(r, &nexc_m1) < 0)
+            return -1;
+        nexc = (size_t)nexc_m1 + 1;
+        if (nexc > cnt || (size_t)(r->end - r->p) < nexc)
+            return -1;
+    }
+    uint64_t g = *gns;
+    for (size_t j = 0; j < cnt; j++)
+        o[j] = g + (j + 1) * step;
+    const uint8_t *pos = r->p;
+    r->p += nexc;
+    uint64_t shift = 0;
+    size_t next = 0; /* first position not yet shifted */
+    for (size_t e = 0; e < nexc; e++) {
+        uint64_t zz;
+        if (pos[e] >= cnt || pos[e] < next || r_varint(r, &zz) < 0)
+            return -1; /* positions must increase, as the encoder writes them */
+        if (shift)
+            for (size_t j = next; j < pos[e]; j++)
+                o[j] += shift;
+        uint64_t off = unzigzag(zz) * unit;
+        o[pos[e]] += shift + off;
+        if (!grid_near(unzigzag(zz), half))
+            shift += off;
+        next = (size_t)pos[e] + 1;
+    }
+    if (shift)
+        for (size_t j = next; j < cnt; j++)
+            o[j] += shift;
+    *gns = g + cnt * step + shift;
+    return 1;
+}
+
 /* Decodes delta, dod or grid timestamps; checks they are strictly
  * increasing. */
 static int ts_decode(rbuf *r, int64_t *ts, size_t n, int mode)
@@ -559,15 +611,13 @@ static int ts_decode(rbuf *r, int64_t *ts, size_t n, int mode)
         uint64_t gns = t0, half = first / 2, step = first * unit;
         for (size_t b = 1; b < n; b += PFOR_BLOCK) {
             size_t cnt = n - b < PFOR_BLOCK ? n - b : PFOR_BLOCK;
-            int zero = pfor_decode_block(r, u + b, cnt, 0);
-            if (zero < 0)
+            int sparse = grid_sparse_block(r, u + b, cnt, &gns, step, unit, half);
+            if (sparse < 0)
                 return -1;
-            if (zero == 1) {
-                for (size_t j = 0; j < cnt; j++)
-                    u[b + j] = gns + (j + 1) * step;
-                gns += cnt * step;
+            if (sparse)
                 continue;
-            }
+            if (pfor_decode_block(r, u + b, cnt, 1) < 0)
+                return -1;
             for (size_t i = b; i < b + cnt; i++) {
                 gns += step;
                 if (u[i] == 0) {

@@ -376,6 +376,64 @@ static void test_timestamps(void)
         q[k] = k % 100 < 3 ? HIST_QUALITY_BAD : HIST_QUALITY_GOOD;
     roundtrip("ns jitter, quality runs", HIST_TYPE_FLOAT64, ts, v, q, n);
 
+    /* A 1 s grid with jitter of every size up to and past half a period,
+     * gaps and bursts, at every kind of position (block edges included):
+     * the grid codec's re-anchoring, sparse blocks and dense blocks. Even
+     * trials jitter around the grid (the grid codec's case), odd trials
+     * jitter the deltas, so that the grid drifts. */
+    int grid_chosen = 0;
+    int64_t *tg = malloc(n * sizeof(*tg));
+    uint8_t *buf = malloc(hist_chunk_bound(n));
+    for (int trial = 0; trial < 60; trial++) {
+        size_t m = 200 + rnd() % 800;
+        int64_t base = (int64_t)(rnd() % 1000) * 1000000000ll;
+        unsigned rate = 1 + (unsigned)(rnd() % 20);
+        tg[0] = base;
+        for (size_t k = 1; k < m; k++) {
+            int64_t d = 0;
+            if (rnd() % 100 < rate) {
+                switch (rnd() % 5) {
+                case 0:
+                    d = (int64_t)(rnd() % 999) * 1000000ll - 499000000ll;
+                    break;
+                case 1:
+                    d = rnd() % 2 ? 500000000ll : -500000000ll;
+                    break; /* half exactly */
+                case 2:
+                    d = 501000000ll;
+                    break;
+                case 3:
+                    d = 1000000000ll * (1 + (int64_t)(rnd() % 1000));
+                    break; /* a gap */
+                default:
+                    d = -999000000ll + 1000000ll * (int64_t)(rnd() % 3);
+                    break; /* burst */
+                }
+            }
+            if (k % 128 == 0 || k % 128 == 1)
+                d += (int64_t)(trial % 3) * 7000000ll; /* at block edges */
+            if (trial % 2 == 0) {                      /* around the grid; gaps move the grid */
+                if (d >= 1000000000ll)
+                    base += d, d = 0;
+                base += 1000000000ll;
+                tg[k] = base + (d > -1000000000ll + 2000000 ? d : 0);
+                if (tg[k] <= tg[k - 1])
+                    tg[k] = tg[k - 1] + 1000000;
+            } else {
+                tg[k] = tg[k - 1] + 1000000000ll + d;
+            }
+        }
+        roundtrip("grid jitter and gaps", HIST_TYPE_FLOAT64, tg, v, NULL, m);
+        int64_t len =
+            hist_chunk_encode(HIST_TYPE_FLOAT64, tg, v, NULL, m, buf, hist_chunk_bound(n));
+        hist_chunk_info info;
+        if (len > 0 && hist_chunk_peek(buf, (size_t)len, &info) == 0 && trial % 2 == 0)
+            grid_chosen += strcmp(hist_chunk_codec_name(info.ts_codec), "ts_grid") == 0;
+    }
+    CHECKF(grid_chosen > 10, "grid chosen %d times of 30", grid_chosen);
+    free(tg);
+    free(buf);
+
     for (size_t k = 0; k < n; k++)
         q[k] = (uint32_t)rnd();
     roundtrip("random qualities", HIST_TYPE_FLOAT64, ts, v, q, n);
