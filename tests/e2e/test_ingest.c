@@ -405,6 +405,24 @@ static void test_http_pipelining(const hist_harness *h)
     CHECK_EQ_I64(ctx.status[2], 404);
 }
 
+/* Read back through the query API (query/ handlers, on the thread pool). */
+static void test_query_readback(const hist_harness *h)
+{
+    harness_response resp;
+    int rc = harness_http(h->http_port, "GET",
+                          "/api/v1/query?tags=site1/area2/line1/cell1/http&from=0&to=now", NULL,
+                          NULL, 0, &resp);
+    CHECK(rc == 0);
+    if (rc)
+        return;
+    CHECKF(resp.status == 200, "status %d: %s", resp.status, resp.body);
+    int values = 0;
+    for (const char *p = resp.body; (p = strstr(p, "\"value\"")); p++)
+        values++;
+    CHECKF(values == 5, "%d values in %s", values, resp.body);
+    harness_response_free(&resp);
+}
+
 /* A body announced over the limit is refused from its headers: 413. */
 static void test_http_too_big(const hist_harness *h)
 {
@@ -509,6 +527,7 @@ int main(void)
     test_http_write(&h);
     test_http_pipelining(&h);
     test_http_too_big(&h);
+    test_query_readback(&h);
     test_bad_input(&h);
     test_metrics(&h);
     int status = harness_stop(&h, 20000);
