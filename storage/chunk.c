@@ -1474,6 +1474,8 @@ static int decode_column(int col, hist_type type, uint8_t codec, const uint8_t *
     return rc < 0 ? HIST_ECORRUPT : 0;
 }
 
+/* q may be NULL: the quality column is then neither decoded nor checked
+ * (queries that ignore quality save the pass). ts and v are required. */
 int64_t hist_chunk_decode(const uint8_t *buf, size_t len, int64_t *ts, hist_value *v, uint32_t *q,
                           size_t cap)
 {
