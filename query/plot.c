@@ -12,19 +12,11 @@
  * float64 NaN samples can be first/last but never min/max.
  *
  * Stats fast path: a chunk offered by its statistics that lies inside one
- * column is not decoded. Its first and last samples are exact (stats keep
- * their times and values); its min and max values are exact, but stats do
- * not keep their times, so they are emitted at synthetic times strictly
- * between the chunk's first and last sample (1/3 and 2/3 of the way).
- * Every x inside a column maps to the same pixel, and the column's drawn
- * extent is [min, max] whatever the order of min and max, so the picture
- * is unchanged; only those two timestamps are not recorded times. The fast
- * path is taken only when the values are exact: the chunk spans at least
- * 3 ns (so the synthetic times are distinct), has no NaN, and int64
- * extremes fit a double exactly (|v| <= 2^53). Stats do not say which
- * sample had which quality either, so the two synthetic points carry Good
- * when every sample of the chunk is Good, else Uncertain ("some sample of
- * this chunk was not Good"); first and last keep their exact quality.
+ * column is not decoded. Stats keep the chunk's first and last samples and
+ * the earliest samples holding its minimum and maximum (NaN left out), with
+ * their times, values and qualities, so feeding those four samples in time
+ * order gives exactly the column that decoding the chunk would give: M4
+ * keeps the earliest of equal extremes, and so do the stats.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -75,6 +67,17 @@ static void m4_add(m4_col *c, const m4_point *p)
     c->any_num = true;
 }
 
+/* At most four points: insertion sort. */
+static void sort_by_time(m4_point *p, int n)
+{
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && p[j].ts < p[j - 1].ts; j--) {
+            m4_point t = p[j];
+            p[j] = p[j - 1];
+            p[j - 1] = t;
+        }
+}
+
 static int m4_emit(plot_state *st)
 {
     m4_col *c = &st->c;
@@ -88,12 +91,7 @@ static int m4_emit(plot_state *st)
         pts[n++] = c->max;
     }
     pts[n++] = c->last;
-    for (int i = 1; i < n; i++) /* insertion sort by time */
-        for (int j = i; j > 0 && pts[j].ts < pts[j - 1].ts; j--) {
-            m4_point t = pts[j];
-            pts[j] = pts[j - 1];
-            pts[j - 1] = t;
-        }
+    sort_by_time(pts, n);
     for (int i = 0; i < n; i++) {
         if (i > 0 && pts[i].ts == pts[i - 1].ts)
             continue; /* the same sample */
@@ -124,18 +122,9 @@ static int goto_column(plot_state *st, int64_t t)
     return 0;
 }
 
-static bool stats_exact(const plot_state *st, const hist_chunk_stats *cs)
+static bool stats_inside_column(const plot_state *st, const hist_chunk_stats *cs)
 {
-    if (cs->nan_count || cs->count == 0 || cs->end_ts - cs->start_ts < 3)
-        return false;
-    if (cs->start_ts < col_bound(st, st->col) || cs->end_ts >= st->col_end)
-        return false;
-    if (st->q->type != HIST_TYPE_FLOAT64) {
-        const double lim = 9007199254740992.0; /* 2^53 */
-        if (fabs(cs->min) > lim || fabs(cs->max) > lim)
-            return false;
-    }
-    return true;
+    return cs->count > 0 && cs->start_ts >= col_bound(st, st->col) && cs->end_ts < st->col_end;
 }
 
 static m4_point make_point(hist_type type, int64_t ts, hist_value v, uint32_t q)
@@ -144,30 +133,21 @@ static m4_point make_point(hist_type type, int64_t ts, hist_value v, uint32_t q)
     return p;
 }
 
-static hist_value value_from_double(hist_type type, double x)
-{
-    hist_value v;
-    if (type == HIST_TYPE_FLOAT64)
-        v.f = x;
-    else
-        v.i = (int64_t)x;
-    return v;
-}
-
+/* Feeds a chunk's first, min, max and last samples, in time order. */
 static void add_stats(plot_state *st, const hist_chunk_stats *cs)
 {
     hist_type type = st->q->type;
-    int64_t third = (cs->end_ts - cs->start_ts) / 3;
-    m4_point first = make_point(type, cs->start_ts, cs->first_v, cs->first_q);
-    uint32_t q = cs->nongood_count ? HIST_QUALITY_UNCERTAIN : HIST_QUALITY_GOOD;
-    m4_point mn = make_point(type, cs->start_ts + third, value_from_double(type, cs->min), q);
-    m4_point mx = make_point(type, cs->start_ts + 2 * third, value_from_double(type, cs->max), q);
-    m4_point last = make_point(type, cs->end_ts, cs->last_v, cs->last_q);
-    /* In time order; m4_add keeps the extremes, first and last. */
-    m4_add(&st->c, &first);
-    m4_add(&st->c, &mn);
-    m4_add(&st->c, &mx);
-    m4_add(&st->c, &last);
+    m4_point p[4];
+    int n = 0;
+    p[n++] = make_point(type, cs->start_ts, cs->first_v, cs->first_q);
+    if (cs->nan_count < cs->count) {
+        p[n++] = make_point(type, cs->min_ts, cs->min_v, cs->min_q);
+        p[n++] = make_point(type, cs->max_ts, cs->max_v, cs->max_q);
+    }
+    p[n++] = make_point(type, cs->end_ts, cs->last_v, cs->last_q);
+    sort_by_time(p, n);
+    for (int i = 0; i < n; i++)
+        m4_add(&st->c, &p[i]);
 }
 
 int hist_query_plot(hist_qctx *q)
@@ -188,7 +168,7 @@ int hist_query_plot(hist_qctx *q)
         if (p.stats && p.n == 0) {
             if ((rc = goto_column(&st, p.stats->start_ts)) < 0)
                 break;
-            if (stats_exact(&st, p.stats)) {
+            if (stats_inside_column(&st, p.stats)) {
                 add_stats(&st, p.stats);
                 q->res->chunks_from_stats++;
                 continue;

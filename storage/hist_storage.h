@@ -202,6 +202,12 @@ typedef struct {
     double min, max, sum, sumsq;
     hist_value first_v, last_v; /* values at start_ts and end_ts */
     uint32_t first_q, last_q;
+    /* The earliest sample holding the minimum and the maximum value (NaN
+     * left out), so an M4 plot can answer a chunk exactly from its stats.
+     * Meaningless when nan_count == count. */
+    int64_t min_ts, max_ts;
+    hist_value min_v, max_v;
+    uint32_t min_q, max_q;
 } hist_chunk_stats;
 
 /* A piece of a scan. Pieces come in time order and never overlap: every

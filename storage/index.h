@@ -28,7 +28,7 @@
 
 #include "storage/hist_storage.h"
 
-#define HIST_INDEX_FORMAT 1
+#define HIST_INDEX_FORMAT 2 /* 2: chunk stats keep the min and max samples */
 
 typedef struct {
     MDB_env *env;

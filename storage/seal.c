@@ -42,6 +42,7 @@ static void stats_compute(hist_type type, const int64_t *ts, const hist_value *v
     st->first_q = q ? q[0] : 0;
     st->last_q = q ? q[n - 1] : 0;
     double mn = 0, mx = 0, sum = 0, sumsq = 0;
+    size_t imin = 0, imax = 0;
     int any = 0;
     for (size_t i = 0; i < n; i++) {
         uint32_t qi = q ? q[i] : 0;
@@ -54,10 +55,11 @@ static void stats_compute(hist_type type, const int64_t *ts, const hist_value *v
             st->nan_count++;
             continue;
         }
+        /* Strict comparisons keep the earliest sample of equal extremes. */
         if (!any || d < mn)
-            mn = d;
+            mn = d, imin = i;
         if (!any || d > mx)
-            mx = d;
+            mx = d, imax = i;
         any = 1;
         sum += d;
         sumsq += d * d;
@@ -66,6 +68,8 @@ static void stats_compute(hist_type type, const int64_t *ts, const hist_value *v
     st->max = any ? mx : __builtin_nan("");
     st->sum = sum;
     st->sumsq = sumsq;
+    st->min_ts = ts[imin], st->min_v = v[imin], st->min_q = q ? q[imin] : 0;
+    st->max_ts = ts[imax], st->max_v = v[imax], st->max_q = q ? q[imax] : 0;
 }
 
 int hist_chunk_build(hist_type type, const int64_t *ts, const hist_value *v, const uint32_t *q,

@@ -244,12 +244,35 @@ static void check_agg_result(const hist_sample *rs, size_t rn, hist_type rtype,
         CHECK(s->ts[r] >= s->ts_end[r - 1]);
 }
 
-/* M4 property per pixel column, against the raw array. */
+/* Index of the sample at ts in the sorted raw array, or rn. */
+static size_t ref_find_ts(const hist_sample *rs, size_t rn, int64_t ts)
+{
+    size_t lo = 0, hi = rn;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (rs[mid].ts < ts)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < rn && rs[lo].ts == ts ? lo : rn;
+}
+
+/* M4 property per pixel column, against the raw array; and every point,
+ * also those answered from chunk stats, is a recorded sample (time, value
+ * bits, quality). */
 static void check_m4(const hist_sample *rs, size_t rn, hist_type rtype, const hist_query_spec *spec,
                      const hist_result *res)
 {
     const hist_series_result *r = &res->series[0];
     uint64_t span = (uint64_t)(spec->to - spec->from);
+    long not_recorded = 0;
+    for (size_t j = 0; j < r->n; j++) {
+        size_t at = ref_find_ts(rs, rn, r->ts[j]);
+        if (at == rn || rs[at].v.bits != r->value[j].bits || rs[at].q != r->q[j])
+            not_recorded++;
+    }
+    CHECKF(not_recorded == 0, "m4: %ld points are not recorded samples", not_recorded);
     long bad = 0;
     size_t ri = 0, si = 0;
     for (uint32_t k = 0; k < spec->points; k++) {

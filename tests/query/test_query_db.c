@@ -311,6 +311,20 @@ static void check_stats_path(hist_db *db, uint32_t id)
         check_agg_result(truth, n, HIST_TYPE_FLOAT64, &spec, &res, "stats path twa");
         hist_result_free(&res);
     }
+    /* A plot 12 pixels wide over 3 days: 6-hour columns, most 30-minute
+     * chunks inside one column and answered from their stats, which must
+     * give the very samples decoding would (check_m4 checks both). */
+    hist_query_spec_init(&spec);
+    spec.mode = HIST_MODE_PLOT;
+    spec.from = t0 + 15 * 60 * SEC;
+    spec.to = t0 + (int64_t)days * 86400 * SEC - 15 * 60 * SEC;
+    spec.points = 12;
+    if (run(db, &spec, id, &res) == 0) {
+        CHECKF(res.chunks_from_stats + 2 * 12 + 2 >= nchunks, "plot: only %llu of %zu from stats",
+               (unsigned long long)res.chunks_from_stats, nchunks);
+        check_m4(truth, n, HIST_TYPE_FLOAT64, &spec, &res);
+        hist_result_free(&res);
+    }
     free(truth);
 }
 

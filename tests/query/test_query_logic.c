@@ -86,8 +86,14 @@ static void fill_stats(fake_scan *s, size_t a, size_t b)
             cs->nan_count++;
             continue;
         }
-        cs->min = x < cs->min ? x : cs->min;
-        cs->max = x > cs->max ? x : cs->max;
+        if (x < cs->min) {
+            cs->min = x;
+            cs->min_ts = db->s[i].ts, cs->min_v = db->s[i].v, cs->min_q = db->s[i].q;
+        }
+        if (x > cs->max) {
+            cs->max = x;
+            cs->max_ts = db->s[i].ts, cs->max_v = db->s[i].v, cs->max_q = db->s[i].q;
+        }
         cs->sum += x;
         cs->sumsq += x * x;
     }

@@ -294,7 +294,7 @@ static void check_chunks(hist_db *db)
         const hist_chunk_stats *st = &r->stats;
         int ok = st->count > 0 && ts[0] == st->start_ts && ts[st->count - 1] == st->end_ts &&
                  v[0].bits == st->first_v.bits && v[st->count - 1].bits == st->last_v.bits;
-        uint32_t nbad = 0;
+        uint32_t nbad = 0, imin = 0, imax = 0;
         double mn = INFINITY, mx = -INFINITY;
         hist_type type = r->tag <= NTAGS / 2 ? HIST_TYPE_FLOAT64 : HIST_TYPE_INT64;
         for (uint32_t i = 0; i < st->count; i++) {
@@ -302,10 +302,14 @@ static void check_chunks(hist_db *db)
                 ok = 0;
             nbad += hist_quality_is_bad(q[i]);
             double x = hist_value_as_double(type, v[i]);
-            mn = x < mn ? x : mn;
-            mx = x > mx ? x : mx;
+            if (x < mn)
+                mn = x, imin = i;
+            if (x > mx)
+                mx = x, imax = i;
         }
         ok = ok && nbad == st->bad_count && mn == st->min && mx == st->max;
+        ok = ok && st->min_ts == ts[imin] && st->min_v.bits == v[imin].bits &&
+             st->max_ts == ts[imax] && st->max_v.bits == v[imax].bits;
         bad += !ok;
         free(ts), free(v), free(q);
     }

@@ -144,11 +144,36 @@ static void res_free(result *r)
 }
 
 /* Scans [from, to), checks piece order and stats, collects samples. */
+/* The stats' min and max samples are the earliest holding the extreme
+ * values of the decoded chunk (NaN left out). */
+static bool extremes_match(hist_type type, const hist_chunk_stats *st, const int64_t *ts,
+                           const hist_value *v, const uint32_t *q, size_t n)
+{
+    size_t imin = n, imax = n;
+    for (size_t i = 0; i < n; i++) {
+        double x = hist_value_as_double(type, v[i]);
+        if (x != x)
+            continue;
+        if (imin == n || x < hist_value_as_double(type, v[imin]))
+            imin = i;
+        if (imax == n || x > hist_value_as_double(type, v[imax]))
+            imax = i;
+    }
+    if (imin == n)
+        return st->nan_count == st->count;
+    return st->min_ts == ts[imin] && st->min_v.bits == v[imin].bits && st->min_q == q[imin] &&
+           st->max_ts == ts[imax] && st->max_v.bits == v[imax].bits && st->max_q == q[imax];
+}
+
 static int scan_all(hist_db *db, uint32_t tag, int64_t from, int64_t to, unsigned flags, result *r)
 {
     memset(r, 0, sizeof(*r));
+    hist_tag_info info;
+    int rc = hist_tag_by_id(db, tag, &info);
+    if (rc)
+        return rc;
     hist_scan *s;
-    int rc = hist_scan_open(db, tag, from, to, flags, &s);
+    rc = hist_scan_open(db, tag, from, to, flags, &s);
     if (rc)
         return rc;
     hist_piece p;
@@ -165,6 +190,8 @@ static int scan_all(hist_db *db, uint32_t tag, int64_t from, int64_t to, unsigne
                 break;
             if (p.n != st.count || p.ts[0] != st.start_ts || p.ts[p.n - 1] != st.end_ts ||
                 p.v[0].bits != st.first_v.bits || p.v[p.n - 1].bits != st.last_v.bits)
+                bad_stats++;
+            if (!extremes_match(info.type, &st, p.ts, p.v, p.q, p.n))
                 bad_stats++;
             if (st.start_ts < from || st.end_ts >= to)
                 bad_stats++;
