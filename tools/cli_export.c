@@ -52,8 +52,6 @@ static int add_param(char *target, size_t cap, const char *key, const char *valu
     return hist_url_encode(value, target, cap);
 }
 
-enum { OPT_SERVER = 256, OPT_TOKEN, OPT_TIMEOUT };
-
 int hist_cli_export(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -63,9 +61,7 @@ int hist_cli_export(int argc, char **argv)
         {"out", required_argument, NULL, 'o'},
         {"page", required_argument, NULL, 'n'},
         {"format", required_argument, NULL, 'F'},
-        {"server", required_argument, NULL, OPT_SERVER},
-        {"token", required_argument, NULL, OPT_TOKEN},
-        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        HIST_CLI_CONN_LONGOPTS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -114,21 +110,12 @@ int hist_cli_export(int argc, char **argv)
             break;
         case 'F':
             format = optarg;
-            if (strcmp(format, "csv") && strcmp(format, "json")) {
-                fprintf(stderr, "%s: --format must be csv or json\n", cmd);
+            if (hist_cli_format_check(cmd, format, "csv|json"))
                 goto out;
-            }
-            break;
-        case OPT_SERVER:
-            conn.server = optarg;
-            break;
-        case OPT_TOKEN:
-            conn.token = optarg;
-            break;
-        case OPT_TIMEOUT:
-            conn.timeout_ms = atoi(optarg) * 1000;
             break;
         default:
+            if (hist_cli_conn_option(&conn, opt, optarg))
+                break;
             fprintf(stderr, "%s: unknown or incomplete option '%s'\n", cmd, argv[optind - 1]);
             usage(stderr);
             goto out;

@@ -65,16 +65,13 @@ static int add_param(char *target, size_t cap, const char *key, const char *valu
 }
 
 enum {
-    OPT_POINTS = 256,
+    OPT_POINTS = HIST_CLI_OPT_OWN,
     OPT_TZ,
     OPT_SHIFTS,
     OPT_FILL,
     OPT_INCLUDE_BAD,
     OPT_ALL,
     OPT_CURSOR,
-    OPT_SERVER,
-    OPT_TOKEN,
-    OPT_TIMEOUT
 };
 
 int hist_cli_query(int argc, char **argv)
@@ -96,9 +93,7 @@ int hist_cli_query(int argc, char **argv)
         {"all", no_argument, NULL, OPT_ALL},
         {"cursor", required_argument, NULL, OPT_CURSOR},
         {"format", required_argument, NULL, 'F'},
-        {"server", required_argument, NULL, OPT_SERVER},
-        {"token", required_argument, NULL, OPT_TOKEN},
-        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        HIST_CLI_CONN_LONGOPTS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -179,22 +174,12 @@ int hist_cli_query(int argc, char **argv)
             break;
         case 'F':
             format = optarg;
-            if (strcmp(format, "table") && strcmp(format, "csv") && strcmp(format, "json") &&
-                strcmp(format, "wide")) {
-                fprintf(stderr, "%s: --format must be table, csv, json or wide\n", cmd);
+            if (hist_cli_format_check(cmd, format, "table|csv|json|wide"))
                 goto out;
-            }
-            break;
-        case OPT_SERVER:
-            conn.server = optarg;
-            break;
-        case OPT_TOKEN:
-            conn.token = optarg;
-            break;
-        case OPT_TIMEOUT:
-            conn.timeout_ms = atoi(optarg) * 1000;
             break;
         default:
+            if (hist_cli_conn_option(&conn, opt, optarg))
+                break;
             fprintf(stderr, "%s: unknown or incomplete option '%s'\n", cmd, argv[optind - 1]);
             usage(stderr);
             goto out;

@@ -39,15 +39,11 @@ static void human_bytes(double b, char *out, size_t cap)
     snprintf(out, cap, u ? "%.1f %s" : "%.0f %s", b, units[u]);
 }
 
-enum { OPT_SERVER = 256, OPT_TOKEN, OPT_TIMEOUT };
-
 int hist_cli_stats(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"format", required_argument, NULL, 'F'},
-        {"server", required_argument, NULL, OPT_SERVER},
-        {"token", required_argument, NULL, OPT_TOKEN},
-        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        HIST_CLI_CONN_LONGOPTS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -65,21 +61,12 @@ int hist_cli_stats(int argc, char **argv)
             return HIST_CLI_OK;
         case 'F':
             format = optarg;
-            if (strcmp(format, "table") && strcmp(format, "csv") && strcmp(format, "json")) {
-                fprintf(stderr, "%s: --format must be table, csv or json\n", cmd);
+            if (hist_cli_format_check(cmd, format, "table|csv|json"))
                 return HIST_CLI_USAGE;
-            }
-            break;
-        case OPT_SERVER:
-            conn.server = optarg;
-            break;
-        case OPT_TOKEN:
-            conn.token = optarg;
-            break;
-        case OPT_TIMEOUT:
-            conn.timeout_ms = atoi(optarg) * 1000;
             break;
         default:
+            if (hist_cli_conn_option(&conn, opt, optarg))
+                break;
             fprintf(stderr, "%s: unknown or incomplete option '%s'\n", cmd, argv[optind - 1]);
             usage(stderr);
             return HIST_CLI_USAGE;

@@ -41,7 +41,7 @@ static void usage(FILE *out)
             HIST_CLI_DEFAULT_SERVER);
 }
 
-enum { OPT_TYPE = 256, OPT_UNIT, OPT_DESC, OPT_DEADBAND, OPT_SERVER, OPT_TOKEN, OPT_TIMEOUT };
+enum { OPT_TYPE = HIST_CLI_OPT_OWN, OPT_UNIT, OPT_DESC, OPT_DEADBAND };
 
 /* Prints one answer (an object or an array of objects) in the format. */
 static int print_answer(const char *cmd, const char *format, hist_http_response *resp)
@@ -95,9 +95,7 @@ int hist_cli_tags(int argc, char **argv)
         {"description", required_argument, NULL, OPT_DESC},
         {"deadband", required_argument, NULL, OPT_DEADBAND},
         {"format", required_argument, NULL, 'F'},
-        {"server", required_argument, NULL, OPT_SERVER},
-        {"token", required_argument, NULL, OPT_TOKEN},
-        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        HIST_CLI_CONN_LONGOPTS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -138,21 +136,12 @@ int hist_cli_tags(int argc, char **argv)
             break;
         case 'F':
             format = optarg;
-            if (strcmp(format, "table") && strcmp(format, "csv") && strcmp(format, "json")) {
-                fprintf(stderr, "%s: --format must be table, csv or json\n", cmd);
+            if (hist_cli_format_check(cmd, format, "table|csv|json"))
                 return HIST_CLI_USAGE;
-            }
-            break;
-        case OPT_SERVER:
-            conn.server = optarg;
-            break;
-        case OPT_TOKEN:
-            conn.token = optarg;
-            break;
-        case OPT_TIMEOUT:
-            conn.timeout_ms = atoi(optarg) * 1000;
             break;
         default:
+            if (hist_cli_conn_option(&conn, opt, optarg))
+                break;
             fprintf(stderr, "%s: unknown or incomplete option '%s'\n", cmd, argv[optind - 1]);
             usage(stderr);
             return HIST_CLI_USAGE;

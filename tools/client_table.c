@@ -8,6 +8,36 @@
 #include "tools/cli.h"
 #include "tools/client_table.h"
 
+int hist_cli_conn_option(hist_cli_conn *c, int opt, const char *arg)
+{
+    switch (opt) {
+    case HIST_CLI_OPT_SERVER:
+        c->server = arg;
+        return 1;
+    case HIST_CLI_OPT_TOKEN:
+        c->token = arg;
+        return 1;
+    case HIST_CLI_OPT_TIMEOUT:
+        c->timeout_ms = atoi(arg) * 1000; /* <= 0 is refused by hist_cli_conn_ready() */
+        return 1;
+    }
+    return 0;
+}
+
+int hist_cli_format_check(const char *cmd, const char *format, const char *allowed)
+{
+    size_t n = strlen(format);
+    for (const char *a = allowed; *a;) {
+        const char *bar = strchr(a, '|');
+        size_t len = bar ? (size_t)(bar - a) : strlen(a);
+        if (len == n && !strncmp(a, format, n))
+            return 0;
+        a += len + (bar != NULL);
+    }
+    fprintf(stderr, "%s: --format must be one of %s\n", cmd, allowed);
+    return HIST_CLI_USAGE;
+}
+
 void hist_cli_conn_init(hist_cli_conn *c)
 {
     memset(c, 0, sizeof *c);

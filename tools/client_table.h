@@ -19,6 +19,23 @@ typedef struct {
     hist_http_url url;
 } hist_cli_conn;
 
+/* getopt_long codes of the options every read command takes; a command
+ * numbers its own long options from HIST_CLI_OPT_OWN on. */
+enum { HIST_CLI_OPT_SERVER = 256, HIST_CLI_OPT_TOKEN, HIST_CLI_OPT_TIMEOUT, HIST_CLI_OPT_OWN };
+#define HIST_CLI_CONN_LONGOPTS                                                                     \
+    {"server", required_argument, NULL, HIST_CLI_OPT_SERVER},                                      \
+        {"token", required_argument, NULL, HIST_CLI_OPT_TOKEN},                                    \
+    {                                                                                              \
+        "timeout", required_argument, NULL, HIST_CLI_OPT_TIMEOUT                                   \
+    }
+
+/* Takes --server, --token or --timeout into c: 1 if opt was one of them. */
+int hist_cli_conn_option(hist_cli_conn *c, int opt, const char *arg);
+
+/* 0 when format is one of `allowed` ("table|csv|json"); otherwise prints
+ * "<cmd>: --format must be one of table|csv|json" and returns HIST_CLI_USAGE. */
+int hist_cli_format_check(const char *cmd, const char *format, const char *allowed);
+
 /* Defaults (and $HISTORIAN_SERVER, $HISTORIAN_TOKEN). */
 void hist_cli_conn_init(hist_cli_conn *c);
 /* Parses c->server; prints and returns HIST_CLI_USAGE when malformed. */
