@@ -36,6 +36,8 @@ static void usage(FILE *out)
             "  --max-frame BYTES   largest TCP frame / HTTP body (default 16777216)\n"
             "  --max-connections N (default 4096)\n"
             "  --idle-timeout S    close idle or stalled connections after S seconds (60)\n"
+            "  --writer-queue-mb N stop reading sockets while more than N MiB of requests\n"
+            "                      wait for the storage writer (backpressure; default 64)\n"
             "  --config FILE       key=value lines with the options above (flags win)\n"
             "  --help\n");
 }
@@ -140,6 +142,10 @@ static int apply(config *c, const char *key, const char *val)
         if (parse_size(val, &n) || n == 0 || n > 1000000)
             goto bad;
         o->max_connections = (unsigned)n;
+    } else if (!strcmp(key, "writer-queue-mb")) {
+        if (parse_size(val, &n) || n == 0 || n > (1ull << 20))
+            goto bad;
+        o->writer_queue_bytes = (size_t)n << 20;
     } else if (!strcmp(key, "idle-timeout")) {
         if (parse_size(val, &n) || n == 0 || n > 86400)
             goto bad;

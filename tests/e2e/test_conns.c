@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +145,79 @@ static void test_max_connections(void)
     harness_cleanup(&h);
 }
 
+/* With a 1 MiB writer queue, 4 clients pipelining 1.6 MB requests push
+ * the server into backpressure (it stops reading); every request is
+ * still acknowledged, in order, and the pause shows in /metrics. */
+static void *bp_client(void *arg)
+{
+    const hist_harness *h = ((void **)arg)[0];
+    long idx = (long)((void **)arg)[1];
+    hist_tcp_client *c;
+    long ok = 0;
+    if (hist_tcp_client_connect(h->ingest_addr, 5000, &c) != 0)
+        return (void *)0;
+    enum { N = 100000, REQS = 12 };
+    int64_t *ts = malloc(N * sizeof *ts);
+    hist_value *v = malloc(N * sizeof *v);
+    char tag[64];
+    snprintf(tag, sizeof tag, "site1/bp/line1/cell%ld/v", idx);
+    for (int r = 0; r < REQS; r++) {
+        for (int i = 0; i < N; i++) {
+            ts[i] = T0 + ((int64_t)r * N + i) * INT64_C(1000000);
+            v[i].f = i * 0.25;
+        }
+        hist_client_series s = {tag, HIST_TYPE_FLOAT64, N, ts, v, NULL};
+        uint8_t *buf;
+        size_t len;
+        if (hist_client_encode((uint64_t)r, NULL, &s, 1, &buf, &len) == 0)
+            hist_tcp_client_send(c, buf, len);
+        free(buf);
+    }
+    for (int r = 0; r < REQS; r++) {
+        Historian__V1__WriteResponse *resp = NULL;
+        if (hist_tcp_client_recv(c, 60000, &resp) != 0)
+            break;
+        ok += resp->batch_id == (uint64_t)r && resp->code == 0 && resp->written == N;
+        historian__v1__write_response__free_unpacked(resp, NULL);
+    }
+    free(ts);
+    free(v);
+    hist_tcp_client_close(c);
+    return (void *)ok;
+}
+
+static void test_backpressure(void)
+{
+    hist_harness h;
+    memset(&h, 0, sizeof h);
+    const char *args[] = {"--log-level", "warn", "--writer-queue-mb", "1", NULL};
+    REQUIRE(harness_start(&h, args) == 0);
+    pthread_t th[4];
+    void *targs[4][2];
+    for (long i = 0; i < 4; i++) {
+        targs[i][0] = &h;
+        targs[i][1] = (void *)i;
+        pthread_create(&th[i], NULL, bp_client, targs[i]);
+    }
+    long total = 0;
+    for (int i = 0; i < 4; i++) {
+        void *ok;
+        pthread_join(th[i], &ok);
+        total += (long)ok;
+    }
+    CHECK_EQ_I64(total, 4 * 12);
+    harness_response resp;
+    if (harness_http(h.http_port, "GET", "/metrics", NULL, NULL, 0, &resp) == 0) {
+        const char *p = strstr(resp.body, "\nhistorian_backpressure_pauses_total ");
+        CHECKF(p && atol(p + 37) > 0, "no backpressure pause recorded");
+        harness_response_free(&resp);
+    }
+    CHECK_EQ_I64(harness_stop(&h, 30000), 0);
+    if (check_failed_)
+        harness_dump_log(&h);
+    harness_cleanup(&h);
+}
+
 static void test_loopback_only(void)
 {
     hist_harness h;
@@ -268,6 +342,7 @@ int main(void)
         harness_dump_log(&h);
     harness_cleanup(&h);
     test_max_connections();
+    test_backpressure();
     test_loopback_only();
     test_auth();
     return check_summary();
