@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "tmpdir.h"
 #include "query/hist_api.h"
 #include "query/hist_query.h"
 
@@ -1022,8 +1023,6 @@ int main(void)
     test_grafana();
     test_random_requests();
     CHECK_OK(hist_db_close(db));
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    CHECK(system(cmd) == 0);
+    CHECK(test_rm_rf(dir) == 0);
     return check_summary();
 }

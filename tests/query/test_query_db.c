@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "tmpdir.h"
 #include "query/hist_query.h"
 #include "ref.h"
 
@@ -375,8 +376,6 @@ int main(void)
     for (int i = 0; i < 3; i++)
         free(td[i].truth);
     CHECK_OK(hist_db_close(db));
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    CHECK(system(cmd) == 0);
+    CHECK(test_rm_rf(dir) == 0);
     return check_summary();
 }

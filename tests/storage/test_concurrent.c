@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "tmpdir.h"
 #include "storage/hist_storage.h"
 
 #define TAGS_PER_WRITER 3
@@ -38,24 +39,6 @@ static void quiet(void *ctx, int level, const char *msg)
         fprintf(stderr, "log: %s\n", msg);
 }
 
-static void rm_rf(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            char p[1024];
-            snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
-            rm_rf(p);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
 
 /* Values encode (tag, ts): v = tag * 1e9 + ts_index * 1e4 + version, so a
  * scanner can check a value belongs to its (tag, ts) without the model. */
@@ -236,6 +219,6 @@ int main(void)
     check_models(db, w, 2);
     CHECK_OK(hist_db_close(db));
     printf("%ld scans\n", (long)atomic_load(&g_scans));
-    rm_rf(g_dir);
+    test_rm_rf(g_dir);
     return check_summary();
 }

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "tmpdir.h"
 #include "storage/db_internal.h"
 
 #define NTAGS  8
@@ -46,24 +47,6 @@ static void quiet(void *ctx, int level, const char *msg)
         fprintf(stderr, "[%d] %s\n", (int)getpid(), msg);
 }
 
-static void rm_rf(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            char p[1024];
-            snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
-            rm_rf(p);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
 
 /* ---- the deterministic batch generator ------------------------------------------ */
 
@@ -421,6 +404,6 @@ int main(void)
     for (int t = 0; t < NTAGS; t++)
         free(base[t].a);
     free(got.a);
-    rm_rf(g_dir);
+    test_rm_rf(g_dir);
     return check_summary();
 }

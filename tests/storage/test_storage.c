@@ -18,29 +18,12 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "tmpdir.h"
 #include "storage/hist_storage.h"
 #include "storage/index.h"
 
 static char g_dir[256];
 
-static void rm_rf(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            char p[1024];
-            snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
-            rm_rf(p);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
 
 static void quiet_log(void *ctx, int level, const char *msg)
 {
@@ -723,6 +706,6 @@ int main(void)
     test_damaged_chunk();
     test_map_growth();
     test_retention();
-    rm_rf(g_dir);
+    test_rm_rf(g_dir);
     return check_summary();
 }

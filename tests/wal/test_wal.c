@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "tmpdir.h"
 #include "storage/io.h"
 #include "storage/wal.h"
 
@@ -53,14 +54,9 @@ static log_capture logs;
 
 /* ---- Helpers ------------------------------------------------------------ */
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
 static void fresh_dir(void)
 {
-    nftw(waldir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    test_rm_rf(waldir);
 }
 
 static hist_wal *open_wal(size_t segment_bytes, hist_wal_report *report)
