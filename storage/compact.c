@@ -20,7 +20,9 @@
 /* Groups larger than this are cut at a cluster boundary (memory bound). */
 #define COMPACT_GROUP_SAMPLES (4u << 20)
 
-static int tag_chunks(hist_db *db, uint32_t tag, hist_chunk_ref **out, size_t *nout)
+/* Loads the index entries of one tag's chunks in key (time) order, or of
+ * every chunk when tag == 0. Entries that do not parse are left out. */
+static int load_chunk_refs(hist_db *db, uint32_t tag, hist_chunk_ref **out, size_t *nout)
 {
     MDB_txn *txn;
     int rc = hist_index_read_begin(&db->idx, &txn);
@@ -34,15 +36,17 @@ static int tag_chunks(hist_db *db, uint32_t tag, hist_chunk_ref **out, size_t *n
         uint8_t kb[HIST_CHUNK_KEY_LEN];
         hist_chunk_key(kb, tag, HIST_TS_MIN - 1, 0);
         MDB_val k = {sizeof(kb), kb}, d;
-        int op = MDB_SET_RANGE;
+        int op = tag ? MDB_SET_RANGE : MDB_FIRST;
         while (mdb_cursor_get(cur, &k, &d, op) == 0) {
             op = MDB_NEXT;
-            uint32_t ktag;
-            if (k.mv_size != HIST_CHUNK_KEY_LEN)
-                break;
-            hist_chunk_key_parse(k.mv_data, &ktag, NULL, NULL);
-            if (ktag != tag)
-                break;
+            if (tag) {
+                uint32_t ktag;
+                if (k.mv_size != HIST_CHUNK_KEY_LEN)
+                    break;
+                hist_chunk_key_parse(k.mv_data, &ktag, NULL, NULL);
+                if (ktag != tag)
+                    break;
+            }
             if (n == cap) {
                 cap = cap ? cap * 2 : 64;
                 hist_chunk_ref *nr = realloc(refs, cap * sizeof(*nr));
@@ -129,7 +133,7 @@ static int compact_tag(hist_db *db, uint32_t tag)
         return HIST_ENOTFOUND;
     hist_chunk_ref *refs;
     size_t n;
-    int rc = tag_chunks(db, tag, &refs, &n);
+    int rc = load_chunk_refs(db, tag, &refs, &n);
     if (rc)
         return rc;
     uint32_t small = db->opts.chunk_samples / 2;
@@ -235,38 +239,11 @@ static int ref_seg_cmp(const void *a, const void *b)
 static int rewrite_segments(hist_db *db)
 {
     /* Every live chunk, grouped by segment. */
-    MDB_txn *txn;
-    int rc = hist_index_read_begin(&db->idx, &txn);
+    hist_chunk_ref *refs = NULL;
+    size_t n = 0;
+    int rc = load_chunk_refs(db, 0, &refs, &n);
     if (rc)
         return rc;
-    MDB_cursor *cur;
-    hist_chunk_ref *refs = NULL;
-    size_t n = 0, cap = 0;
-    rc = hist_index_err(mdb_cursor_open(txn, db->idx.chunk, &cur));
-    if (rc == 0) {
-        MDB_val k, d;
-        int op = MDB_FIRST;
-        while (mdb_cursor_get(cur, &k, &d, op) == 0) {
-            op = MDB_NEXT;
-            if (n == cap) {
-                cap = cap ? cap * 2 : 256;
-                hist_chunk_ref *nr = realloc(refs, cap * sizeof(*nr));
-                if (!nr) {
-                    rc = HIST_ENOMEM;
-                    break;
-                }
-                refs = nr;
-            }
-            if (hist_chunk_ref_from(&d, &refs[n]) == 0)
-                n++;
-        }
-        mdb_cursor_close(cur);
-    }
-    hist_index_read_end(&db->idx, txn);
-    if (rc) {
-        free(refs);
-        return rc;
-    }
     if (n)
         qsort(refs, n, sizeof(*refs), ref_seg_cmp);
     uint32_t current = hist_segs_current(&db->segs);
