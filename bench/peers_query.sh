@@ -26,14 +26,21 @@
 #   hourly_twa   every plant tag, 1 h buckets. Historian agg=twa; InfluxDB has
 #                no time-weighted mean: mean() (less work);
 #                VictoriaMetrics avg_over_time[1h] (also a plain mean).
+#                hourly_mean: Historian agg=mean, the peers' work, ratios
+#                against the same peer figures.
 #   daily        every plant tag, UTC days, mean/min/max.
 #   raw_scan     every sample of the year tag. Historian mode=raw pages of
 #                limit=1000000 following X-Historian-Next; InfluxDB SELECT
 #                value chunked; VictoriaMetrics /api/v1/export.
 # Historian aggregates with include_bad=true: the peers have no quality, so
 # every engine aggregates the same samples.
+# Disk: du of each data dir after load; InfluxDB after a cold cache snapshot
+# and full compaction (PEER_SETTLE_S), VictoriaMetrics after force_flush and
+# force_merge. historian_sealed leaves out the WAL still on disk after the
+# flush (segments + LMDB index only).
 # Prints `name value unit` lines; ratio_<peer> = peer time / Historian time
-# (raw scan: our rate / peer rate), so > 1 means Historian is faster.
+# (raw scan: our rate / peer rate; disk: peer bytes / ours), so > 1 means
+# Historian is faster (smaller). check.* lines count what each answered.
 set -euo pipefail
 shopt -s inherit_errexit
 here=$(cd "$(dirname "$0")" && pwd)
@@ -132,6 +139,12 @@ nhist=$(awk '/^bench.load.samples /{print $2}' "$tmp/bench_query.out")
 [ "$nhist" = "$NLP" ] || { log "historian loaded $nhist samples, line protocol has $NLP"; exit 1; }
 echo "load.historian.seconds $(echo "$t0 $t1" | awk '{printf "%.1f", $2 - $1}') s"
 BPS[historian]=$(echo "$(du_bytes "$tmp/hist") $NLP" | awk '{printf "%.3f", $1 / $2}')
+# The chunk segments alone (the rest: LMDB index, WAL files, markers).
+# Sealed data alone: chunk segments + LMDB index, without the WAL that the
+# storage keeps after the flush (its active segment is not deleted).
+BPS[historian_sealed]=$(echo "$(du_bytes "$tmp/hist/seg" "$tmp/hist/index") $NLP" |
+    awk '{printf "%.3f", $1 / $2}')
+du -s --block-size=1 "$tmp/hist"/* >&2
 
 hp=$(free_port)
 "$HIST_BIN_DIR/historiand" --data "$tmp/hist" --http "127.0.0.1:$hp" --ingest '' \
@@ -153,6 +166,11 @@ hq_daily() {
 }
 MS[plot1000.historian]=$(timed h_plot hq_plot)
 MS[hourly_twa.historian]=$(timed h_twa hq_twa)
+# The peers' hourly figure is a plain mean: ours for the same work too.
+hq_mean() {
+    hq "$1" "$END_S" --data-urlencode 'pattern=site*/**' -d agg=mean -d bucket=hour -d include_bad=true
+}
+MS[hourly_mean.historian]=$(timed h_mean hq_mean)
 MS[daily.historian]=$(timed h_daily hq_daily)
 
 # Raw scan: pages of 1 M samples; X-Historian-Next names the next cursor.
@@ -352,6 +370,13 @@ for q in plot1000 hourly_twa daily; do
         echo "${MS[$q.historian]} ${MS[$q.$e]}" |
             awk -v n="query.$q.ratio_$e" '{printf "%s %.1f x\n", n, $2 / $1}'
     done
+    if [ $q = hourly_twa ]; then # the peers' mean against our mean
+        echo "query.hourly_mean.historian.ms ${MS[hourly_mean.historian]} ms"
+        for e in influxdb victoriametrics; do
+            echo "${MS[hourly_mean.historian]} ${MS[hourly_twa.$e]}" |
+                awk -v n="query.hourly_mean.ratio_$e" '{printf "%s %.1f x\n", n, $2 / $1}'
+        done
+    fi
 done
 for e in historian influxdb victoriametrics; do
     echo "query.raw_scan.$e.msps ${RAW_MSPS[$e]} Msamples/s"
@@ -360,11 +385,11 @@ for e in influxdb victoriametrics; do
     echo "${RAW_MSPS[historian]} ${RAW_MSPS[$e]}" |
         awk -v n="query.raw_scan.ratio_$e" '{printf "%s %.1f x\n", n, $1 / $2}'
 done
-for e in historian influxdb victoriametrics; do
+for e in historian historian_sealed influxdb victoriametrics; do
     echo "disk.$e.bytes_per_sample ${BPS[$e]} B"
 done
-for e in influxdb victoriametrics; do
-    echo "${BPS[historian]} ${BPS[$e]}" |
-        awk -v n="disk.ratio_$e" '{printf "%s %.1f x\n", n, $2 / $1}'
+for e in influxdb victoriametrics; do # peer size / ours: > 1 means we are smaller
+    echo "${BPS[historian]} ${BPS[historian_sealed]} ${BPS[$e]}" |
+        awk -v n="disk.ratio_$e" '{printf "%s %.2f x\n%s_sealed %.2f x\n", n, $3 / $1, n, $3 / $2}'
 done
 echo "machine.loadavg $(cut -d' ' -f1 /proc/loadavg) load"
