@@ -29,11 +29,14 @@
  * [S, E) is cut to [from, to) for the first and last bucket.
  *
  * Stats fast path: a chunk the scan offers by its statistics that lies
- * inside one bucket is merged from count/min/max/sum/sumsq/first/last
- * without decoding, when every requested aggregate can be (not twa,
- * integral, delta, duration_true), the chunk has no NaN, and it has no Bad
- * sample or include_bad is set. Mean and variance are merged with Chan's
- * parallel formula (per-chunk M2 = sumsq - sum^2 / n).
+ * inside one bucket is merged without decoding when it has no NaN and no
+ * Bad sample (or include_bad is set). count/min/max/sum/first/last merge
+ * directly; mean and variance with Chan's parallel formula (per-chunk
+ * M2 = sumsq - sum^2 / n); twa, integral and duration_true add the chunk's
+ * own time integrals (tw_integral, true_seconds) plus the segment from the
+ * previous sample to the chunk's first, exactly as feeding the samples
+ * would; delta adds the chunk's increase plus the step from the previous
+ * sample. Only the float rounding of the sums' order differs.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -62,12 +65,6 @@ typedef struct {
     long cur; /* bucket of the last sample */
     long seg; /* bucket where the last time-weighted segment started */
 } agg_state;
-
-static bool agg_from_stats_ok(hist_agg a)
-{
-    return a != HIST_AGG_TWA && a != HIST_AGG_INTEGRAL && a != HIST_AGG_DELTA &&
-           a != HIST_AGG_DURATION_TRUE;
-}
 
 static void acc_merge(bucket_acc *a, uint64_t n, double sum, double m2, double min, double max,
                       double first, double last)
@@ -177,25 +174,39 @@ static void feed(agg_state *st, int64_t ts, hist_value v, uint32_t q)
 }
 
 /* Merges a stats piece if allowed; returns false when it must be decoded. */
-static bool try_stats(agg_state *st, const hist_chunk_stats *cs, bool stats_aggs)
+static bool try_stats(agg_state *st, const hist_chunk_stats *cs)
 {
     const hist_query_spec *spec = st->q->spec;
-    if (!stats_aggs || cs->nan_count > 0 || cs->count == 0 ||
-        (cs->bad_count > 0 && !spec->include_bad))
+    if (cs->nan_count > 0 || cs->count == 0 || (cs->bad_count > 0 && !spec->include_bad))
         return false;
     long k = hist_buckets_find(&st->b, cs->start_ts);
     if (k < 0 || cs->end_ts >= st->b.bound[k + 1])
         return false;
+    hist_type type = st->q->type;
+    double first = hist_value_as_double(type, cs->first_v);
+    double last = hist_value_as_double(type, cs->last_v);
+    bucket_acc *a = &st->acc[k];
+    /* What feed() would add for the chunk's first sample... */
+    if (st->need_tw && st->have_prev)
+        add_segment(st, st->prev_ts, st->prev_v, cs->start_ts, first, st->linear);
+    if (st->need_delta && st->have_prev)
+        a->delta += first >= st->prev_v ? first - st->prev_v : first;
+    /* ...and for the rest of it, from the stats. */
     double n = (double)cs->count;
     double m2 = cs->sumsq - cs->sum * cs->sum / n;
     if (m2 < 0)
         m2 = 0;
-    acc_merge(&st->acc[k], cs->count, cs->sum, m2, cs->min, cs->max,
-              hist_value_as_double(st->q->type, cs->first_v),
-              hist_value_as_double(st->q->type, cs->last_v));
+    acc_merge(a, cs->count, cs->sum, m2, cs->min, cs->max, first, last);
+    if (st->need_tw) {
+        a->tw_area += cs->tw_integral;
+        a->tw_time += (double)(cs->end_ts - cs->start_ts) / NS_PER_S;
+        a->true_s += cs->true_seconds;
+    }
+    if (st->need_delta)
+        a->delta += cs->increase;
     st->have_prev = true;
     st->prev_ts = cs->end_ts;
-    st->prev_v = hist_value_as_double(st->q->type, cs->last_v);
+    st->prev_v = last;
     st->cur = k;
     return true;
 }
@@ -281,7 +292,7 @@ static void apply_fill(hist_series_result *s, const bool *empty, int ncols, hist
     }
 }
 
-static int scan_pieces(agg_state *st, bool stats_aggs)
+static int scan_pieces(agg_state *st)
 {
     hist_qctx *q = st->q;
     void *scan = NULL;
@@ -291,7 +302,7 @@ static int scan_pieces(agg_state *st, bool stats_aggs)
     hist_piece p;
     while ((rc = q->src->scan_next(scan, &p)) > 0) {
         if (p.stats && p.n == 0) {
-            if (try_stats(st, p.stats, stats_aggs)) {
+            if (try_stats(st, p.stats)) {
                 q->res->chunks_from_stats++;
                 continue;
             }
@@ -334,10 +345,8 @@ static int boundary_sample(agg_state *st, bool before, hist_sample *out)
 static int compute(agg_state *st)
 {
     const hist_query_spec *spec = st->q->spec;
-    bool stats_aggs = true;
     for (int k = 0; k < spec->naggs; k++) {
         hist_agg a = spec->aggs[k];
-        stats_aggs &= agg_from_stats_ok(a);
         st->need_tw |= a == HIST_AGG_TWA || a == HIST_AGG_INTEGRAL || a == HIST_AGG_DURATION_TRUE;
         st->need_delta |= a == HIST_AGG_DELTA;
         st->need_var |= a == HIST_AGG_STDDEV;
@@ -355,7 +364,7 @@ static int compute(agg_state *st)
             st->prev_v = hist_value_as_double(st->q->type, bs.v);
         }
     }
-    int rc = scan_pieces(st, stats_aggs);
+    int rc = scan_pieces(st);
     if (rc < 0)
         return rc;
     if (st->need_tw && st->have_prev) {

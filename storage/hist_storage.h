@@ -208,6 +208,15 @@ typedef struct {
     int64_t min_ts, max_ts;
     hist_value min_v, max_v;
     uint32_t min_q, max_q;
+    /* Time-weighted sums over [start_ts, end_ts], so time-weighted
+     * aggregates of a bucket that holds the whole chunk need no decoding:
+     *   tw_integral   integral of the value in value * seconds, linear
+     *                 between samples for float64, step for int64/bool
+     *   true_seconds  seconds the step value is non-zero
+     *   increase      counter increase: sum over consecutive samples of
+     *                 b - a when b >= a, else b (a reset)
+     * Meaningful only when nan_count == 0. */
+    double tw_integral, true_seconds, increase;
 } hist_chunk_stats;
 
 /* A piece of a scan. Pieces come in time order and never overlap: every

@@ -28,7 +28,7 @@
 
 #include "storage/hist_storage.h"
 
-#define HIST_INDEX_FORMAT 2 /* 2: chunk stats keep the min and max samples */
+#define HIST_INDEX_FORMAT 2 /* 2: chunk stats keep min/max samples and time integrals */
 
 typedef struct {
     MDB_env *env;

@@ -70,6 +70,15 @@ static void stats_compute(hist_type type, const int64_t *ts, const hist_value *v
     st->sumsq = sumsq;
     st->min_ts = ts[imin], st->min_v = v[imin], st->min_q = q ? q[imin] : 0;
     st->max_ts = ts[imax], st->max_v = v[imax], st->max_q = q ? q[imax] : 0;
+    bool linear = type == HIST_TYPE_FLOAT64;
+    for (size_t i = 1; i < n; i++) {
+        double a = hist_value_as_double(type, v[i - 1]), b = hist_value_as_double(type, v[i]);
+        double secs = (double)(ts[i] - ts[i - 1]) / 1e9;
+        st->tw_integral += (linear ? (a + b) / 2 : a) * secs;
+        if (a != 0)
+            st->true_seconds += secs;
+        st->increase += b >= a ? b - a : b;
+    }
 }
 
 int hist_chunk_build(hist_type type, const int64_t *ts, const hist_value *v, const uint32_t *q,

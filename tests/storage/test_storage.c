@@ -24,7 +24,6 @@
 
 static char g_dir[256];
 
-
 static void quiet_log(void *ctx, int level, const char *msg)
 {
     (void)ctx;
@@ -127,10 +126,16 @@ static void res_free(result *r)
 }
 
 /* Scans [from, to), checks piece order and stats, collects samples. */
+static bool close_enough(double a, double b)
+{
+    return fabs(a - b) <= 1e-9 * (1 + fabs(a) + fabs(b));
+}
+
 /* The stats' min and max samples are the earliest holding the extreme
- * values of the decoded chunk (NaN left out). */
-static bool extremes_match(hist_type type, const hist_chunk_stats *st, const int64_t *ts,
-                           const hist_value *v, const uint32_t *q, size_t n)
+ * values of the decoded chunk (NaN left out), and its time-weighted sums
+ * are those of the decoded samples (linear for float64, step otherwise). */
+static bool stats_match_samples(hist_type type, const hist_chunk_stats *st, const int64_t *ts,
+                                const hist_value *v, const uint32_t *q, size_t n)
 {
     size_t imin = n, imax = n;
     for (size_t i = 0; i < n; i++) {
@@ -144,6 +149,18 @@ static bool extremes_match(hist_type type, const hist_chunk_stats *st, const int
     }
     if (imin == n)
         return st->nan_count == st->count;
+    double area = 0, true_s = 0, inc = 0;
+    for (size_t i = 1; i < n; i++) {
+        double a = hist_value_as_double(type, v[i - 1]), b = hist_value_as_double(type, v[i]);
+        double secs = (double)(ts[i] - ts[i - 1]) / 1e9;
+        area += (type == HIST_TYPE_FLOAT64 ? (a + b) / 2 : a) * secs;
+        true_s += a != 0 ? secs : 0;
+        inc += b >= a ? b - a : b;
+    }
+    if (st->nan_count == 0 &&
+        !(close_enough(area, st->tw_integral) && close_enough(true_s, st->true_seconds) &&
+          close_enough(inc, st->increase)))
+        return false;
     return st->min_ts == ts[imin] && st->min_v.bits == v[imin].bits && st->min_q == q[imin] &&
            st->max_ts == ts[imax] && st->max_v.bits == v[imax].bits && st->max_q == q[imax];
 }
@@ -174,7 +191,7 @@ static int scan_all(hist_db *db, uint32_t tag, int64_t from, int64_t to, unsigne
             if (p.n != st.count || p.ts[0] != st.start_ts || p.ts[p.n - 1] != st.end_ts ||
                 p.v[0].bits != st.first_v.bits || p.v[p.n - 1].bits != st.last_v.bits)
                 bad_stats++;
-            if (!extremes_match(info.type, &st, p.ts, p.v, p.q, p.n))
+            if (!stats_match_samples(info.type, &st, p.ts, p.v, p.q, p.n))
                 bad_stats++;
             if (st.start_ts < from || st.end_ts >= to)
                 bad_stats++;
