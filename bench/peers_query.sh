@@ -234,6 +234,39 @@ for f in files:
 print(n)
 PY
 }
+# compare_daily PEER FILE: largest relative difference between Historian's
+# daily mean/min/max (kept in $tmp/h_daily.out) and the peer's, over every
+# (tag, day) both answered, and how many such cells there were.
+compare_daily() {
+    python3 - "$1" "$tmp/h_daily.out" "$2" <<'PY'
+import json, sys
+peer, hfile, pfile = sys.argv[1:]
+ours = {}
+for r in json.load(open(hfile)):
+    for a in ("mean", "min", "max"):
+        if r.get(a) is not None:
+            ours[(r["tag"], r["time"], a)] = float(r[a])
+theirs = {}
+if peer == "influxdb":
+    for r in json.load(open(pfile))["results"]:
+        for s in r.get("series", []):
+            cols = s["columns"]
+            for row in s["values"]:
+                for a in ("mean", "min", "max"):
+                    v = row[cols.index(a)]
+                    if v is not None:
+                        theirs[(s["tags"]["tag"], row[0], a)] = float(v)
+else:  # VictoriaMetrics rollup(): points at bucket ends, rollup=min|max|avg
+    for s in json.load(open(pfile))["data"]["result"]:
+        a = {"avg": "mean"}.get(s["metric"]["rollup"], s["metric"]["rollup"])
+        for t, v in s["values"]:
+            theirs[(s["metric"]["tag"], int(t) * 1000 - 86400000, a)] = float(v)
+both = ours.keys() & theirs.keys()
+worst = max((abs(ours[k] - theirs[k]) / max(abs(ours[k]), 1e-9) for k in both), default=0.0)
+print("check.daily.%s.cells_compared %d cells" % (peer, len(both)))
+print("check.daily.%s.max_rel_diff %.3g ratio" % (peer, worst))
+PY
+}
 echo "check.plot1000.historian.rows $(count_json hist "$tmp/h_plot.out") rows"
 echo "check.hourly_twa.historian.rows $(count_json hist "$tmp/h_twa.out") rows"
 echo "check.daily.historian.rows $(count_json hist "$tmp/h_daily.out") rows"
@@ -313,6 +346,7 @@ stop_pid "$ipid"
 echo "check.plot1000.influxdb.rows $(count_json influx "$tmp/i_plot.out") rows"
 echo "check.hourly_twa.influxdb.rows $(count_json influx "$tmp/i_twa.out") rows"
 echo "check.daily.influxdb.rows $(count_json influx "$tmp/i_daily.out") rows"
+compare_daily influxdb "$tmp/i_daily.out"
 echo "check.raw_scan.influxdb.samples $(count_json influx "$tmp/i_raw.out") samples"
 
 # ---- VictoriaMetrics ---------------------------------------------------------
@@ -359,6 +393,7 @@ stop_pid "$vpid"
 echo "check.plot1000.victoriametrics.points $(count_json vm_query "$tmp/v_plot.out") points"
 echo "check.hourly_twa.victoriametrics.points $(count_json vm_query "$tmp/v_twa.out") points"
 echo "check.daily.victoriametrics.points $(count_json vm_query "$tmp/v_daily.out") points"
+compare_daily victoriametrics "$tmp/v_daily.out"
 echo "check.raw_scan.victoriametrics.samples $(count_json vm_export "$tmp/v_raw.out") samples"
 
 # ---- Figures -----------------------------------------------------------------
