@@ -70,6 +70,7 @@ ours=$("$BUILD/bench/bench_ingest" --samples "$SAMPLES" --batch "$BATCH" --conns
 echo "$ours"
 our_msps=$(echo "$ours" | awk '/\.msps /{print $2}')
 our_bps=$(echo "$ours" | awk '/bytes_per_sample /{print $2}')
+our_sealed=$(echo "$ours" | awk '/bytes_per_sample_sealed /{print $2}')
 
 # ---- InfluxDB 1.6 --------------------------------------------------------
 ip=$(free_port); irp=$(free_port)
@@ -132,6 +133,9 @@ echo "peers.victoriametrics.bytes_per_sample $vm_bps B"
 awk -v o="$our_msps" -v i="$influx_msps" -v v="$vm_msps" 'BEGIN {
     printf "peers.ratio.ingest_vs_influxdb %.2f x\n", o / i
     printf "peers.ratio.ingest_vs_victoriametrics %.2f x\n", o / v }'
-awk -v o="$our_bps" -v i="$influx_bps" -v v="$vm_bps" 'BEGIN {
+# size: whole data dir (WAL included), and segments + index only
+awk -v o="$our_bps" -v s="$our_sealed" -v i="$influx_bps" -v v="$vm_bps" 'BEGIN {
     printf "peers.ratio.size_vs_influxdb %.2f x\n", o / i
-    printf "peers.ratio.size_vs_victoriametrics %.2f x\n", o / v }'
+    printf "peers.ratio.size_vs_victoriametrics %.2f x\n", o / v
+    printf "peers.ratio.sealed_size_vs_influxdb %.2f x\n", s / i
+    printf "peers.ratio.sealed_size_vs_victoriametrics %.2f x\n", s / v }'

@@ -42,9 +42,10 @@ void hist_result_clear(hist_in_result *res)
         free(res->errors[i].message);
     }
     free(res->errors);
-    uint64_t id = res->batch_id;
+    uint64_t id = res->batch_id, samples = res->samples;
     memset(res, 0, sizeof *res);
     res->batch_id = id;
+    res->samples = samples;
 }
 
 int hist_result_set_error(hist_in_result *res, int code, const char *fmt, ...)
@@ -282,6 +283,8 @@ int hist_decode_request(const uint8_t *buf, size_t len, hist_in_batch **out, his
         return hist_result_set_error(res, HIST_EPROTO,
                                      "the %zu-byte message does not decode as a WriteRequest", len);
     res->batch_id = req->batch_id;
+    for (size_t i = 0; i < req->n_series; i++)
+        res->samples += req->series[i]->n_ts_delta;
     if (token_out && req->token && req->token[0])
         *token_out = strdup(req->token);
     hist_type *types = calloc(req->n_series + 1, sizeof *types);

@@ -188,6 +188,7 @@ static void on_write_done(hist_job *job)
         m->samples_accepted += job->result.written;
     } else {
         m->batches_rejected++;
+        m->samples_rejected += job->result.samples;
     }
     if (!r->conn->closing)
         fill_write_result(r, &job->result);
@@ -228,6 +229,7 @@ static void route_write(hist_conn *c, http_state *st, bool keep_alive, bool json
     r->json = json;
     if (rc < 0) {
         srv->metrics.batches_rejected++;
+        srv->metrics.samples_rejected += res.samples;
         fill_write_result(r, &res);
         hist_result_clear(&res);
         hist_conn_reply_ready(r);

@@ -83,6 +83,7 @@ typedef struct {
 typedef struct {
     uint64_t batch_id;
     uint64_t written;
+    uint64_t samples; /* samples in the request (when it decoded), for metrics */
     int code;
     char *error; /* request-level message or NULL */
     size_t nerrors;

@@ -69,6 +69,7 @@ static void on_job_done(hist_job *job)
         m->samples_accepted += job->result.written;
     } else {
         m->batches_rejected++;
+        m->samples_rejected += job->result.samples;
     }
     if (!r->conn->closing)
         fill_reply(r, &job->result);
@@ -105,6 +106,7 @@ static void handle_frame(hist_conn *c, const uint8_t *frame, size_t len)
     free(token);
     if (rc < 0) {
         srv->metrics.batches_rejected++;
+        srv->metrics.samples_rejected += res.samples;
         reply_now(c, &res, false);
         hist_result_clear(&res);
         return;

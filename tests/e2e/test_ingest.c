@@ -453,6 +453,9 @@ static void test_metrics(const hist_harness *h)
     CHECK(resp.status == 200);
     CHECK(strstr(resp.body, "historian_samples_accepted_total ") != NULL);
     CHECK(strstr(resp.body, "historian_batches_rejected_total ") != NULL);
+    /* the refused requests of test_bad_input were counted */
+    CHECK(strstr(resp.body, "historian_samples_rejected_total 0\n") == NULL);
+    CHECK(strstr(resp.body, "historian_batches_rejected_total 0\n") == NULL);
     CHECK(strstr(resp.body, "historian_wal_sync_seconds_bucket{le=\"+Inf\"}") != NULL);
     CHECK(strstr(resp.body, "historian_connections ") != NULL);
     harness_response_free(&resp);
