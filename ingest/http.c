@@ -23,7 +23,7 @@
 #include "ingest/ingest.h"
 #include "query/hist_api.h"
 
-enum { H_NONE, H_CTYPE, H_ACCEPT, H_AUTH };
+enum { H_NONE, H_CTYPE, H_ACCEPT, H_AUTH, H_EXPECT, H_COUNT };
 
 typedef struct {
     http_parser parser;
@@ -34,8 +34,8 @@ typedef struct {
     bool field_overflow;
     bool in_value;
     int cur;
-    char *hdr[4]; /* indexed by H_* */
-    size_t hdr_len[4];
+    char *hdr[H_COUNT]; /* indexed by H_* */
+    size_t hdr_len[H_COUNT];
     size_t header_bytes;
     uint8_t *body;
     size_t body_len, body_cap;
@@ -468,7 +468,7 @@ static void reset_message(http_state *st)
     free(st->url);
     st->url = NULL;
     st->url_len = 0;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < H_COUNT; i++) {
         free(st->hdr[i]);
         st->hdr[i] = NULL;
         st->hdr_len[i] = 0;
@@ -560,6 +560,8 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
                 st->cur = H_ACCEPT;
             else if (!strcasecmp(st->field, "Authorization"))
                 st->cur = H_AUTH;
+            else if (!strcasecmp(st->field, "Expect"))
+                st->cur = H_EXPECT;
         }
         if (st->cur != H_NONE) { /* a repeated header: the last one counts */
             free(st->hdr[st->cur]);
@@ -585,6 +587,20 @@ static int on_headers_complete(http_parser *p)
         st->err_status = 400;
         st->err_msg = "upgrade and CONNECT are not supported";
         return -1;
+    }
+    /* curl sends "Expect: 100-continue" before bodies over 1 KiB and waits
+     * a second for it; answer at once when no earlier response is owed
+     * (an interim response must not overtake them) */
+    if (st->hdr[H_EXPECT] && !strcasecmp(st->hdr[H_EXPECT], "100-continue") && !c->pending &&
+        !c->tcp.write_queue_size) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        uv_buf_t b = uv_buf_init((char *)cont, sizeof cont - 1);
+        int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        if (n > 0 && (size_t)n < b.len) { /* half an interim line: the stream is lost */
+            st->err_status = 500;
+            st->err_msg = "could not send 100 Continue";
+            return -1;
+        }
     }
     return 0;
 }
