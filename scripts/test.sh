@@ -30,7 +30,7 @@ stage "tests under ASan + UBSan"
 if [ -d tests/fuzz ]; then
     stage "fuzz (libFuzzer, clang)"
     CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DHIST_FUZZ=ON -DHIST_BENCH=OFF >/dev/null
-    cmake --build build-fuzz -j"$jobs"
+    cmake --build build-fuzz -j"$jobs" --target fuzzers
     (cd build-fuzz && ctest --output-on-failure -L fuzz) || status=1
 fi
 
