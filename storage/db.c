@@ -991,6 +991,14 @@ int hist_db_close(hist_db *db)
     pthread_mutex_unlock(&db->mu);
     if (rc)
         hist_db_log(db, HIST_LOG_ERROR, "close: final flush failed: %s", hist_strerror(rc));
+    /* Everything is in committed chunks and the checkpoint LSN is durable
+     * in the index (the next open continues LSNs from it): the log is no
+     * longer needed. Whatever stops this just leaves it to be replayed. */
+    else {
+        int drc = hist_wal_discard(db->wal, db->checkpoint_lsn);
+        if (drc)
+            hist_db_log(db, HIST_LOG_WARN, "close: WAL kept: %s", hist_strerror(drc));
+    }
     db_free(db);
     return rc;
 }

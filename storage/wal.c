@@ -836,6 +836,35 @@ int hist_wal_checkpoint(hist_wal *wal, uint64_t lsn)
     return rc;
 }
 
+int hist_wal_discard(hist_wal *wal, uint64_t lsn)
+{
+    int rc = hist_wal_sync(wal, hist_wal_last_lsn(wal));
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&wal->mu);
+    if (wal->next_lsn > lsn || wal->pending_len > 0) {
+        pthread_mutex_unlock(&wal->mu);
+        return HIST_EBUSY;
+    }
+    wal->failed = HIST_ECLOSED;
+    for (size_t i = 0; i < wal->nsegs; i++) {
+        char name[WAL_NAME_MAX];
+        segment_name(name, wal->segs[i].no);
+        if (unlinkat(wal->dirfd, name, 0) < 0 && errno != ENOENT) {
+            wal_log(wal, HIST_LOG_ERROR, "wal: cannot delete %s/%s: %s", wal->dir, name,
+                    strerror(errno));
+            rc = HIST_EIO;
+        }
+    }
+    wal->nsegs = 0;
+    pthread_mutex_unlock(&wal->mu);
+    if (fsync(wal->dirfd) < 0) {
+        wal_log(wal, HIST_LOG_ERROR, "wal: fsync %s: %s", wal->dir, strerror(errno));
+        rc = HIST_EIO;
+    }
+    return rc;
+}
+
 void hist_wal_get_stats(hist_wal *wal, hist_wal_stats *out)
 {
     memset(out, 0, sizeof *out);

@@ -24,7 +24,7 @@
 typedef struct hist_wal hist_wal;
 
 typedef struct {
-    const char *dir;      /* the wal/ directory; created if missing */
+    const char *dir; /* the wal/ directory; created if missing */
     hist_io_mode io;
     size_t segment_bytes; /* start a new segment past this size; default 64 MiB */
     hist_log_fn log;
@@ -34,7 +34,7 @@ typedef struct {
 } hist_wal_options;
 
 typedef struct {
-    uint64_t records;         /* intact records found */
+    uint64_t records; /* intact records found */
     uint64_t first_lsn, last_lsn;
     uint64_t dropped_records; /* damaged records cut off (at least the torn one) */
     uint64_t dropped_bytes;   /* bytes cut off */
@@ -64,6 +64,13 @@ uint64_t hist_wal_durable_lsn(hist_wal *wal);
 /* Deletes every segment whose records all have LSN < lsn (they are in
  * committed chunks). The segment being written is never deleted. */
 int hist_wal_checkpoint(hist_wal *wal, uint64_t lsn);
+
+/* For a clean shutdown: when every record has LSN < lsn (all of them are
+ * in committed chunks), deletes every segment, the active one too, and
+ * refuses further appends (HIST_ECLOSED); HIST_EBUSY when a record is not
+ * covered. The caller must reopen with min_lsn >= lsn, since no segment is
+ * left to carry the LSN on. */
+int hist_wal_discard(hist_wal *wal, uint64_t lsn);
 
 typedef struct {
     const char *io_backend;

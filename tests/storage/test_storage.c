@@ -558,13 +558,15 @@ static void test_checkpoint_and_background(void)
     CHECK_OK(hist_db_close(db));
     free(m.s);
 
-    /* Checkpoint deletes WAL segments: many records, flush, then count. */
+    /* Checkpoint deletes WAL segments once their records are in chunks
+     * (only the active one stays); a clean close removes that one too. */
     db = open_db("ckpt", 8192, 0);
     CHECK_OK(hist_tag_resolve(db, "c/x", 3, HIST_TYPE_FLOAT64, true, &tag));
     char wal[600];
     snprintf(wal, sizeof(wal), "%s/ckpt/wal", g_dir);
     for (int k = 0; k < 3; k++) {
         CHECK_OK(hist_db_close(db)); /* each open starts a new WAL segment */
+        CHECK(count_files(wal, ".wal") == 0);
         db = open_db("ckpt", 8192, 0);
         int64_t ts = k;
         hist_value v = {.f = k};
@@ -576,7 +578,25 @@ static void test_checkpoint_and_background(void)
     size_t before = count_files(wal, ".wal");
     CHECK_OK(hist_db_flush(db));
     size_t after = count_files(wal, ".wal");
-    CHECKF(after < before && after <= 1, "wal files %zu -> %zu", before, after);
+    CHECKF(before == 1 && after <= 1, "wal files %zu -> %zu", before, after);
+    CHECK_OK(hist_db_close(db));
+
+    /* A clean close leaves no WAL at all; the next open carries LSNs on
+     * from the checkpoint and every sample is still there. */
+    CHECKF(count_files(wal, ".wal") == 0, "wal files after close: %zu", count_files(wal, ".wal"));
+    db = open_db("ckpt", 8192, 0);
+    int64_t ts4 = 4;
+    hist_value v4 = {.f = 4};
+    uint64_t lsn4;
+    hist_series s4 = {tag, 1, &ts4, &v4, NULL};
+    CHECK_OK(hist_db_write(db, &s4, 1, &lsn4));
+    CHECKF(lsn4 > st0.lsn_written, "LSN %llu after %llu", (unsigned long long)lsn4,
+           (unsigned long long)st0.lsn_written);
+    CHECK_OK(hist_db_sync(db, lsn4));
+    hist_sample smp;
+    for (int64_t t = 0; t <= 4; t++) /* written: 0, 1, 2 and 4 */
+        CHECK(hist_db_sample_at_or_after(db, tag, t, 0, &smp) == 0 && smp.ts == (t == 3 ? 4 : t) &&
+              smp.v.f == (double)smp.ts);
     CHECK_OK(hist_db_close(db));
 }
 
