@@ -19,6 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -882,10 +885,33 @@ static uint64_t wal_floor(hist_db *db)
     return floor;
 }
 
+/* One process at a time: two writers would interleave WAL segments and
+ * seal over each other. The kernel drops the lock when the process dies,
+ * so a crash never leaves the directory locked. */
+static int lock_dir(hist_db *db)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/LOCK", db->dir);
+    db->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (db->lock_fd < 0) {
+        hist_db_log(db, HIST_LOG_ERROR, "cannot open %s: %s", path, strerror(errno));
+        return HIST_EIO;
+    }
+    if (flock(db->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        int busy = errno == EWOULDBLOCK;
+        hist_db_log(db, HIST_LOG_ERROR, "%s: %s", db->dir,
+                    busy ? "the data directory is in use by another process" : strerror(errno));
+        return busy ? HIST_EBUSY : HIST_EIO;
+    }
+    return 0;
+}
+
 static void db_free(hist_db *db)
 {
     if (db->wal)
         hist_wal_close(db->wal);
+    if (db->lock_fd >= 0)
+        close(db->lock_fd); /* releases the flock */
     if (db->segs_open)
         hist_segs_close(&db->segs);
     if (db->idx_open)
@@ -915,6 +941,7 @@ int hist_db_open(const hist_db_options *opts, hist_db **out)
     if (!db)
         return HIST_ENOMEM;
     db->opts = *opts;
+    db->lock_fd = -1;
     hist_db_options def;
     hist_db_options_init(&def);
     if (!db->opts.memtable_bytes)
@@ -937,6 +964,8 @@ int hist_db_open(const hist_db_options *opts, hist_db **out)
         hist_db_log(db, HIST_LOG_ERROR, "cannot create %s: %s", db->dir, strerror(errno));
         rc = HIST_EIO;
     }
+    if (rc == 0)
+        rc = lock_dir(db);
     if (rc == 0) {
         snprintf(path, sizeof(path), "%s/index", db->dir);
         rc = hist_index_open(&db->idx, path, (size_t)64 << 20, db->opts.log, db->opts.log_ctx);

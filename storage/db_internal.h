@@ -36,6 +36,7 @@ typedef struct {
 struct hist_db {
     hist_db_options opts;
     char dir[4096];
+    int lock_fd; /* DATA/LOCK, flock'ed for as long as the db is open; -1 when not */
     hist_index idx;
     int idx_open;
     hist_segs segs;

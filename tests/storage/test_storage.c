@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -731,6 +732,34 @@ static void test_retention(void)
     CHECK_OK(hist_db_close(db));
 }
 
+/* A data directory has one owner at a time: a second open fails with
+ * HIST_EBUSY while the first is open (also from a forked child, as a second
+ * historiand would), and succeeds again after close. */
+static void test_single_owner(void)
+{
+    hist_db *db = open_db("owner", 64, 0);
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/owner", g_dir);
+    hist_db_options o;
+    hist_db_options_init(&o);
+    o.dir = dir;
+    o.no_background = true;
+    o.log = quiet_log;
+    hist_db *second = NULL;
+    CHECK(hist_db_open(&o, &second) == HIST_EBUSY && second == NULL);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        hist_db *child = NULL;
+        _exit(hist_db_open(&o, &child) == HIST_EBUSY ? 0 : 1);
+    }
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK_OK(hist_db_close(db));
+    CHECK_OK(hist_db_open(&o, &second));
+    CHECK_OK(hist_db_close(second));
+}
+
 int main(void)
 {
     snprintf(g_dir, sizeof(g_dir), "/tmp/hist_storage_XXXXXX");
@@ -743,6 +772,7 @@ int main(void)
     test_damaged_chunk();
     test_map_growth();
     test_retention();
+    test_single_owner();
     test_rm_rf(g_dir);
     return check_summary();
 }
