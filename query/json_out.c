@@ -3,6 +3,7 @@
  * guarantees (valid JSON for every value, shortest round-trip doubles,
  * escaped strings, U+FFFD for invalid UTF-8).
  */
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -114,9 +115,14 @@ void hist_buf_double(hist_buf *b, double d)
         hist_buf_puts(b, tmp);
         return;
     }
-    /* %.17g always round-trips; shorter forms are tried first so that 0.1
-     * prints as 0.1 and not 0.10000000000000001. */
-    for (int prec = 1; prec <= 17; prec++) {
+    /* The shortest form that reads back as d, so 0.1 prints as 0.1 and not
+     * 0.10000000000000001. When that form has p <= 15 significant digits,
+     * d lies within half an ulp of it, far inside the rounding step of 15
+     * digits, so %.15g rounds to exactly that form (and %g drops the
+     * trailing zeros): one try answers almost every value. Else 16, else
+     * 17, which always reads back. Subnormals carry fewer digits than
+     * that argument needs: they search from 1. */
+    for (int prec = fabs(d) < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
         snprintf(tmp, sizeof tmp, "%.*g", prec, d);
         if (strtod(tmp, NULL) == d)
             break;
