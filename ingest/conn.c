@@ -25,9 +25,16 @@
 
 typedef struct {
     uv_write_t req;
-    char *data;
+    char *data, *body; /* the reply's buffers, freed once written */
     hist_conn *conn;
 } write_req;
+
+static void reply_free(hist_reply *r)
+{
+    free(r->data);
+    free(r->body);
+    free(r);
+}
 
 hist_conn *hist_conn_new(hist_server *srv, int kind)
 {
@@ -169,10 +176,8 @@ void hist_conn_close(hist_conn *c, const char *why)
     for (hist_reply *r = c->head, *next; r; r = next) {
         next = r->next;
         r->next = NULL;
-        if (r->ready) {
-            free(r->data);
-            free(r);
-        }
+        if (r->ready)
+            reply_free(r);
     }
     c->head = c->tail = NULL;
     c->pending = 0;
@@ -200,6 +205,7 @@ static void on_written(uv_write_t *req, int status)
 {
     write_req *w = (write_req *)req;
     free(w->data);
+    free(w->body);
     hist_conn *c = w->conn;
     free(w);
     if (!c->closing)
@@ -225,17 +231,19 @@ static void flush(hist_conn *c)
             write_req *w = calloc(1, sizeof *w);
             if (w) {
                 w->data = r->data;
+                w->body = r->body;
                 w->conn = c;
-                uv_buf_t b = uv_buf_init(r->data, (unsigned)r->len);
-                if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_written) == 0)
-                    r->data = NULL;
+                uv_buf_t b[2] = {uv_buf_init(r->data, (unsigned)r->len),
+                                 uv_buf_init(r->body, (unsigned)r->body_len)};
+                unsigned nb = r->body && r->body_len ? 2 : 1;
+                if (uv_write(&w->req, (uv_stream_t *)&c->tcp, b, nb, on_written) == 0)
+                    r->data = r->body = NULL;
                 else
                     free(w);
             }
         }
         bool close_after = r->close_after;
-        free(r->data);
-        free(r);
+        reply_free(r);
         if (close_after) {
             c->stop_parsing = true;
             hist_conn_update_reading(c);
@@ -260,8 +268,7 @@ void hist_conn_reply_ready(hist_reply *r)
     r->ready = true;
     if (c->closing) {
         /* the connection went away while the job ran */
-        free(r->data);
-        free(r);
+        reply_free(r);
     } else {
         flush(c);
     }

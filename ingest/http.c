@@ -86,9 +86,11 @@ static const char *status_text(int status)
     }
 }
 
-/* Fills a reply slot with a whole HTTP response. */
-static void fill_response_h(hist_reply *r, int status, const char *ctype, const void *body,
-                            size_t len, const char *extra)
+/* Fills a reply slot with an HTTP response whose body (malloc'd, len
+ * bytes, may be NULL when empty) it takes over: the head goes to r->data,
+ * the body is sent after it as it is, never copied. */
+static void fill_response_owned(hist_reply *r, int status, const char *ctype, char *body,
+                                size_t len, const char *extra)
 {
     char head[512];
     if (!extra)
@@ -101,20 +103,34 @@ static void fill_response_h(hist_reply *r, int status, const char *ctype, const 
     if (n < 0 || (size_t)n >= sizeof head)
         n = 0;
     size_t elen = strlen(extra);
-    r->data = malloc((size_t)n + elen + 2 + len + 1);
+    r->data = malloc((size_t)n + elen + 2 + 1);
     if (!r->data) {
+        free(body);
         r->close_after = true;
         return;
     }
     memcpy(r->data, head, (size_t)n);
     memcpy(r->data + n, extra, elen);
     memcpy(r->data + n + elen, "\r\n", 2);
-    n += (int)elen + 2;
-    if (len)
-        memcpy(r->data + n, body, len);
-    r->len = (size_t)n + len;
+    r->len = (size_t)n + elen + 2;
+    r->body = body;
+    r->body_len = len;
     if (!r->keep_alive)
         r->close_after = true;
+}
+
+/* The same for a body the caller keeps. */
+static void fill_response_h(hist_reply *r, int status, const char *ctype, const void *body,
+                            size_t len, const char *extra)
+{
+    char *copy = NULL;
+    if (len && !(copy = malloc(len))) {
+        r->close_after = true;
+        return;
+    }
+    if (len)
+        memcpy(copy, body, len);
+    fill_response_owned(r, status, ctype, copy, len, extra);
 }
 
 static void fill_response(hist_reply *r, int status, const char *ctype, const void *body,
@@ -264,11 +280,12 @@ static void api_after(uv_work_t *w, int status)
     hist_reply *r = a->reply;
     a->srv->api_inflight--;
     if (!r->conn->closing) {
-        if (status == 0 && a->rc == 0)
-            fill_response_h(r, a->resp.status ? a->resp.status : 500,
-                            a->resp.content_type ? a->resp.content_type : "application/json",
-                            a->resp.body, a->resp.body_len, a->resp.headers);
-        else
+        if (status == 0 && a->rc == 0) {
+            fill_response_owned(r, a->resp.status ? a->resp.status : 500,
+                                a->resp.content_type ? a->resp.content_type : "application/json",
+                                a->resp.body, a->resp.body_len, a->resp.headers);
+            a->resp.body = NULL; /* the reply owns it now */
+        } else
             fill_error(r, 500, "the request could not be answered");
     }
     free(a->resp.body);

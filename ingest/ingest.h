@@ -160,6 +160,9 @@ struct hist_reply {
     bool close_after; /* close the connection once this reply is sent */
     char *data;       /* malloc'd bytes to send */
     size_t len;
+    char *body; /* malloc'd bytes sent right after data, or NULL: a large
+                   API answer goes out as is, never copied behind its head */
+    size_t body_len;
     /* HTTP: how to render a write result when it arrives */
     bool json;
     bool keep_alive;
