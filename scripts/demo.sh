@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The main job on the embedded default (README, first command):
 # install what is missing, build, start historiand on ./historian-data
-# (HTTP 127.0.0.1:9460, ingest 127.0.0.1:9461), backfill a day of simulated
-# plant data and stream live data for a few seconds through the gateway
-# simulator, then query it through the CLI: a chart-sized plot (M4) and an
+# (HTTP 127.0.0.1:9460, ingest 127.0.0.1:9461), send it a day of simulated
+# plant data through the gateway simulator (the backlog at once, then a few
+# seconds live), then query it through the CLI: a chart-sized plot (M4) and an
 # hourly report. The server is stopped by its PID at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,16 +28,15 @@ echo "historiand running (pid $pid), data in $data, log in historiand.log"
 
 spool=$(mktemp -d)
 start_ms=$(( ($(date +%s) - 86400) * 1000 ))
-echo; echo "== backfill: the last 24 h of 1 Hz plant data for 20 tags, as fast as it goes"
-$bin/historian simulate --tags 20 --start "$start_ms" --duration 86390 --fast --batch 10000 \
+echo; echo "== gateway simulator: 20 tags at 1 Hz from 24 h ago; the backlog goes at once,"
+echo "   then 5 s of live data in real time (--catch-up)"
+$bin/historian simulate --tags 20 --start "$start_ms" --duration 86405 --catch-up --batch 10000 \
     --spool "$spool"
-echo; echo "== live: 5 s of streaming, paced in real time"
-$bin/historian simulate --tags 20 --duration 5 --spool "$spool"
 rm -rf "$spool"
 
 echo; echo "== tags"
 $bin/historian tags --format table | head -n 12
-echo; echo "== plot: $tag over the last 24 h, 40 pixels wide (M4)"
+echo; echo "== plot: $tag over the last 24 h, 10 pixels wide (M4: first, min, max, last per pixel)"
 $bin/historian query "$tag" --from=-24h --to now --mode plot --points 10 --format table
 echo; echo "== hourly report: time-weighted average, min, max over the last 8 h"
 $bin/historian query "$tag" --from=-8h --to now --bucket hour --agg twa,min,max,count \

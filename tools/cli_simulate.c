@@ -37,6 +37,7 @@ typedef struct {
     const char *csv;
     const char *token;
     bool fast;
+    bool catch_up;
     unsigned window;
     double drain_s;
 } sim_opts;
@@ -56,29 +57,44 @@ static void usage(FILE *out)
             "  --csv FILE        replay tag,time,value[,quality] rows instead of generating\n"
             "  --token T         auth token (sent in every request)\n"
             "  --fast            do not pace in real time\n"
+            "  --catch-up        pace by the samples' own times: a --start in the past\n"
+            "                    is sent at once, then the data follows in real time\n"
             "  --window N        requests in flight before waiting for acks (default 16)\n"
             "  --drain-timeout S after the data ends, give up resending after S s (default 60)\n"
             "Prints 'sent N acked N spooled N' (samples) at the end; exit 0 when all\n"
             "were acknowledged.\n");
 }
 
-static int64_t mono_ns(void)
+static int64_t clock_ns(clockid_t clock)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t mono_ns(void)
+{
+    return clock_ns(CLOCK_MONOTONIC);
 }
 
 static int parse_opts(int argc, char **argv, sim_opts *o)
 {
     static const struct option longs[] = {
-        {"tags", 1, 0, 't'},          {"rate", 1, 0, 'r'},   {"duration", 1, 0, 'd'},
-        {"batch", 1, 0, 'b'},         {"ingest", 1, 0, 'i'}, {"spool", 1, 0, 's'},
-        {"seed", 1, 0, 'S'},          {"start", 1, 0, 'T'},  {"csv", 1, 0, 'c'},
-        {"token", 1, 0, 'k'},         {"fast", 0, 0, 'f'},   {"window", 1, 0, 'w'},
-        {"drain-timeout", 1, 0, 'D'}, {"help", 0, 0, 'h'},   {0, 0, 0, 0}};
-    *o = (sim_opts){100,  1,     60, 1000, HIST_CLI_DEFAULT_INGEST, "./historian-spool", 1, 0, NULL,
-                    NULL, false, 16, 60};
+        {"tags", 1, 0, 't'},   {"rate", 1, 0, 'r'},          {"duration", 1, 0, 'd'},
+        {"batch", 1, 0, 'b'},  {"ingest", 1, 0, 'i'},        {"spool", 1, 0, 's'},
+        {"seed", 1, 0, 'S'},   {"start", 1, 0, 'T'},         {"csv", 1, 0, 'c'},
+        {"token", 1, 0, 'k'},  {"fast", 0, 0, 'f'},          {"catch-up", 0, 0, 'C'},
+        {"window", 1, 0, 'w'}, {"drain-timeout", 1, 0, 'D'}, {"help", 0, 0, 'h'},
+        {0, 0, 0, 0}};
+    *o = (sim_opts){.tags = 100,
+                    .rate = 1,
+                    .duration = 60,
+                    .batch = 1000,
+                    .ingest = HIST_CLI_DEFAULT_INGEST,
+                    .spool = "./historian-spool",
+                    .seed = 1,
+                    .window = 16,
+                    .drain_s = 60};
     bool start_set = false;
     int ch;
     optind = 1;
@@ -121,6 +137,9 @@ static int parse_opts(int argc, char **argv, sim_opts *o)
             break;
         case 'f':
             o->fast = true;
+            break;
+        case 'C':
+            o->catch_up = true;
             break;
         case 'w':
             o->window = (unsigned)strtoul(optarg, &end, 10);
@@ -192,7 +211,11 @@ static int run_generator(const sim_opts *o, sim_state *st)
     int64_t *ts = malloc(step * sizeof *ts);
     hist_value *v = malloc(step * sizeof *v);
     uint32_t *q = malloc(step * sizeof *q);
-    int64_t t0 = mono_ns();
+    /* A round is due done/rate seconds after t0: the simulator's own start,
+     * or with --catch-up the first sample's time on the wall clock, the way
+     * a gateway sends a backlog at once and then keeps pace. */
+    clockid_t pace = o->catch_up ? CLOCK_REALTIME : CLOCK_MONOTONIC;
+    int64_t t0 = o->catch_up ? o->start_ns : mono_ns();
     int rc = 0;
     for (uint64_t done = 0; rc == 0 && done < per_tag;) {
         size_t n = per_tag - done < step ? (size_t)(per_tag - done) : step;
@@ -207,7 +230,7 @@ static int run_generator(const sim_opts *o, sim_state *st)
         /* keep the network moving until the next round is due */
         int64_t due = t0 + (int64_t)((double)done / o->rate * 1e9);
         do {
-            int64_t left_ms = o->fast ? 0 : (due - mono_ns()) / 1000000;
+            int64_t left_ms = o->fast ? 0 : (due - clock_ns(pace)) / 1000000;
             hist_sender_stats ss;
             hist_sender_get_stats(st->sender, &ss);
             /* --fast: do not let the backlog grow without bound */
@@ -216,7 +239,7 @@ static int run_generator(const sim_opts *o, sim_state *st)
             hist_sender_get_stats(st->sender, &ss);
             if (o->fast && ss.queued_batches > 4u * o->window)
                 continue;
-        } while (!o->fast && mono_ns() < due);
+        } while (!o->fast && clock_ns(pace) < due);
     }
     if (rc == 0)
         rc = flush_batch(st);
