@@ -104,6 +104,44 @@ static void cache_put(hist_writer *w, const char *name, size_t len, uint32_t id,
     w->cache_used++;
 }
 
+/* Creates the request's new tags, all in one durable index transaction
+ * (only once the whole request is known to be valid). */
+static int create_tags(hist_writer *w, const hist_in_batch *b, uint32_t *ids, hist_in_result *res)
+{
+    hist_tag_ref *refs = calloc(b->nseries, sizeof *refs);
+    size_t *which = calloc(b->nseries, sizeof *which);
+    uint32_t *got = calloc(b->nseries, sizeof *got);
+    int *rcs = calloc(b->nseries, sizeof *rcs);
+    int rc = refs && which && got && rcs ? 0 : HIST_ENOMEM;
+    size_t n = 0;
+    for (size_t i = 0; rc == 0 && i < b->nseries; i++) {
+        const hist_in_series *s = &b->series[i];
+        if (s->n == 0 || ids[i])
+            continue;
+        refs[n] = (hist_tag_ref){s->name, s->name_len, s->type};
+        which[n++] = i;
+    }
+    if (rc == 0)
+        rc = hist_tag_resolve_many(w->db, refs, n, true, got, rcs);
+    if (rc)
+        hist_result_set_error(res, rc, "tag creation failed: %s", hist_strerror(rc));
+    for (size_t k = 0; rc == 0 && k < n; k++) {
+        size_t i = which[k];
+        const hist_in_series *s = &b->series[i];
+        if (rcs[k] == 0) {
+            ids[i] = got[k];
+            cache_put(w, s->name, s->name_len, ids[i], s->type);
+        } else {
+            hist_result_add_series_error(
+                res, (uint32_t)i, s->name, rcs[k], "tag creation failed: %s",
+                rcs[k] == HIST_ENOTFOUND ? "unknown tag, auto-create is off"
+                                         : hist_strerror(rcs[k]));
+        }
+    }
+    free(refs), free(which), free(got), free(rcs);
+    return res->code;
+}
+
 /* Resolves every series' tag; returns 0 or the error recorded in res. */
 static int resolve_tags(hist_writer *w, const hist_in_batch *b, uint32_t *ids, hist_in_result *res)
 {
@@ -144,19 +182,7 @@ static int resolve_tags(hist_writer *w, const hist_in_batch *b, uint32_t *ids, h
     }
     if (res->code || !missing)
         return res->code;
-    for (size_t i = 0; i < b->nseries; i++) {
-        const hist_in_series *s = &b->series[i];
-        if (s->n == 0 || ids[i])
-            continue;
-        int rc = hist_tag_resolve(w->db, s->name, s->name_len, s->type, true, &ids[i]);
-        if (rc == 0)
-            cache_put(w, s->name, s->name_len, ids[i], s->type);
-        else
-            hist_result_add_series_error(res, (uint32_t)i, s->name, rc, "tag creation failed: %s",
-                                         rc == HIST_ENOTFOUND ? "unknown tag, auto-create is off"
-                                                              : hist_strerror(rc));
-    }
-    return res->code;
+    return create_tags(w, b, ids, res);
 }
 
 /* Writes one batch; returns its LSN (0 when nothing was written). */

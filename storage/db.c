@@ -233,53 +233,152 @@ static int64_t wall_ns(void)
     return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
+/* Tag rows written in one index transaction. */
 typedef struct {
-    hist_index_tag tag;
-    int set_next;
+    hist_index_tag *tags;
+    size_t n;
+    int set_next; /* the rows are new: move next_tag past the last one */
 } tag_put_ctx;
 
 static int tag_put_txn(hist_index *idx, MDB_txn *txn, void *arg)
 {
     tag_put_ctx *c = arg;
-    int rc = hist_index_put_tag(idx, txn, &c->tag);
-    if (!rc && c->set_next)
-        rc = hist_meta_put(idx, txn, "next_tag", (uint64_t)c->tag.id + 1);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < c->n; i++)
+        rc = hist_index_put_tag(idx, txn, &c->tags[i]);
+    if (!rc && c->set_next && c->n)
+        rc = hist_meta_put(idx, txn, "next_tag", (uint64_t)c->tags[c->n - 1].id + 1);
     return rc;
 }
 
-/* Creates a tag (tag_mu held, not mu). */
-static int tag_create(hist_db *db, const char *name, size_t len, const hist_tag_info *info,
-                      hist_type type, uint32_t *id_out)
+/* Creates n new tags (names unique and unknown; name, type and metadata
+ * filled) in ONE durable index transaction, assigning their ids, then
+ * caches them. Caller holds tag_mu (every creation does, so the cache is
+ * authoritative for it), not mu. */
+static int tags_create(hist_db *db, hist_index_tag *metas, size_t n)
 {
-    tag_put_ctx c;
-    memset(&c, 0, sizeof(c));
     pthread_mutex_lock(&db->mu);
-    uint32_t existing = cache_find(db, name, len);
-    c.tag.id = db->next_tag_id;
+    uint32_t first = db->next_tag_id;
     pthread_mutex_unlock(&db->mu);
-    if (existing) { /* created meanwhile by another thread */
-        *id_out = existing;
-        return HIST_EEXIST;
+    if (n > UINT32_MAX - first)
+        return HIST_ERANGE;
+    int64_t now = wall_ns();
+    for (size_t i = 0; i < n; i++) {
+        metas[i].id = first + (uint32_t)i;
+        metas[i].created_ns = now;
     }
-    c.tag.type = (uint32_t)type;
-    memcpy(c.tag.name, name, len);
-    if (info) {
-        snprintf(c.tag.unit, sizeof(c.tag.unit), "%s", info->unit);
-        snprintf(c.tag.description, sizeof(c.tag.description), "%s", info->description);
-        c.tag.deadband = info->deadband;
-    }
-    c.tag.created_ns = wall_ns();
-    c.set_next = 1;
+    tag_put_ctx c = {metas, n, 1};
     int rc = hist_index_write(&db->idx, tag_put_txn, &c);
-    if (rc)
-        return rc;
     pthread_mutex_lock(&db->mu);
-    rc = hist_db_cache_tag(db, &c.tag);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = hist_db_cache_tag(db, &metas[i]);
     pthread_mutex_unlock(&db->mu);
-    if (rc)
-        return rc;
-    *id_out = c.tag.id;
-    return 0;
+    return rc;
+}
+
+/* Looks refs[i] up in the cache: 0 with ids[i], HIST_ETYPE (ids[i] set),
+ * or 1 when the tag does not exist. */
+static int lookup_ref(hist_db *db, const hist_tag_ref *r, uint32_t *id)
+{
+    pthread_mutex_lock(&db->mu);
+    *id = cache_find(db, r->name, r->len);
+    hist_type have = *id ? (hist_type)db->tags[*id]->meta.type : r->type;
+    pthread_mutex_unlock(&db->mu);
+    if (!*id)
+        return 1;
+    return have == r->type ? 0 : HIST_ETYPE;
+}
+
+typedef struct {
+    const char *name;
+    size_t len;
+    size_t ref;  /* index into refs */
+    size_t meta; /* the new tag it becomes */
+} name_slot;
+
+static int name_slot_cmp(const void *a, const void *b)
+{
+    const name_slot *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->name, y->name, n);
+    if (c)
+        return c;
+    if (x->len != y->len)
+        return x->len < y->len ? -1 : 1;
+    return x->ref < y->ref ? -1 : x->ref > y->ref; /* the first mention decides the type */
+}
+
+/* Creates the refs still marked 1 in rcs (tag_mu held): names sorted so a
+ * name mentioned twice becomes one tag, then one transaction for all. */
+static int create_missing(hist_db *db, const hist_tag_ref *refs, size_t n, uint32_t *ids, int *rcs)
+{
+    size_t npend = 0;
+    for (size_t i = 0; i < n; i++)
+        if (rcs[i] == 1 && (rcs[i] = lookup_ref(db, &refs[i], &ids[i])) == 1)
+            npend++; /* still missing now that tag_mu is held */
+    if (npend == 0)
+        return 0;
+    name_slot *slots = malloc(npend * sizeof(*slots));
+    hist_index_tag *metas = calloc(npend, sizeof(*metas));
+    if (!slots || !metas) {
+        free(slots), free(metas);
+        return HIST_ENOMEM;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (rcs[i] == 1)
+            slots[k++] = (name_slot){refs[i].name, refs[i].len, i, 0};
+    qsort(slots, npend, sizeof(*slots), name_slot_cmp);
+    size_t nnew = 0;
+    for (size_t j = 0; j < npend; j++) {
+        const hist_tag_ref *r = &refs[slots[j].ref];
+        bool same =
+            j > 0 && slots[j - 1].len == r->len && !memcmp(slots[j - 1].name, r->name, r->len);
+        if (!same) {
+            memcpy(metas[nnew].name, r->name, r->len);
+            metas[nnew].type = (uint32_t)r->type;
+            nnew++;
+        }
+        slots[j].meta = nnew - 1;
+    }
+    int rc = tags_create(db, metas, nnew);
+    for (size_t j = 0; j < npend; j++) {
+        size_t i = slots[j].ref;
+        const hist_index_tag *m = &metas[slots[j].meta];
+        ids[i] = rc ? 0 : m->id;
+        rcs[i] = rc ? rc : ((hist_type)m->type == refs[i].type ? 0 : HIST_ETYPE);
+    }
+    free(slots);
+    free(metas);
+    return rc;
+}
+
+int hist_tag_resolve_many(hist_db *db, const hist_tag_ref *refs, size_t n, bool create,
+                          uint32_t *ids, int *rcs)
+{
+    if (!db || (n && (!refs || !ids || !rcs)))
+        return HIST_EINVAL;
+    bool missing = false;
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = 0;
+        if (!refs[i].name)
+            rcs[i] = HIST_EINVAL;
+        else if ((rcs[i] = hist_tag_name_check(refs[i].name, refs[i].len)) == 0 &&
+                 (rcs[i] = lookup_ref(db, &refs[i], &ids[i])) == 1) {
+            if (!create || db->opts.no_auto_create)
+                rcs[i] = HIST_ENOTFOUND;
+            else if (!type_valid(refs[i].type))
+                rcs[i] = HIST_ETYPE;
+            else
+                missing = true;
+        }
+    }
+    if (!missing)
+        return 0;
+    pthread_mutex_lock(&db->tag_mu);
+    int rc = create_missing(db, refs, n, ids, rcs);
+    pthread_mutex_unlock(&db->tag_mu);
+    return rc;
 }
 
 int hist_tag_resolve(hist_db *db, const char *name, size_t len, hist_type type, bool create,
@@ -287,29 +386,10 @@ int hist_tag_resolve(hist_db *db, const char *name, size_t len, hist_type type, 
 {
     if (!db || !name || !id_out)
         return HIST_EINVAL;
-    int rc = hist_tag_name_check(name, len);
-    if (rc)
-        return rc;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        pthread_mutex_lock(&db->mu);
-        uint32_t id = cache_find(db, name, len);
-        hist_type have = id ? (hist_type)db->tags[id]->meta.type : type;
-        pthread_mutex_unlock(&db->mu);
-        if (id) {
-            *id_out = id;
-            return have == type ? 0 : HIST_ETYPE;
-        }
-        if (!create || db->opts.no_auto_create)
-            return HIST_ENOTFOUND;
-        if (!type_valid(type))
-            return HIST_ETYPE;
-        pthread_mutex_lock(&db->tag_mu);
-        rc = tag_create(db, name, len, NULL, type, id_out);
-        pthread_mutex_unlock(&db->tag_mu);
-        if (rc != HIST_EEXIST)
-            return rc;
-    }
-    return HIST_EBUSY;
+    hist_tag_ref ref = {name, len, type};
+    int trc;
+    int rc = hist_tag_resolve_many(db, &ref, 1, create, id_out, &trc);
+    return rc ? rc : trc;
 }
 
 int hist_tag_by_name(hist_db *db, const char *name, hist_tag_info *out)
@@ -352,34 +432,44 @@ int hist_tag_put(hist_db *db, hist_tag_info *info)
     pthread_mutex_lock(&db->tag_mu);
     pthread_mutex_lock(&db->mu);
     uint32_t id = cache_find(db, info->name, len);
-    tag_put_ctx c;
-    memset(&c, 0, sizeof(c));
+    hist_index_tag meta;
+    memset(&meta, 0, sizeof(meta));
     if (id)
-        c.tag = db->tags[id]->meta;
+        meta = db->tags[id]->meta;
     pthread_mutex_unlock(&db->mu);
     if (!id) {
-        rc = tag_create(db, info->name, len, info, info->type, &info->id);
+        memcpy(meta.name, info->name, len);
+        meta.type = (uint32_t)info->type;
+        snprintf(meta.unit, sizeof(meta.unit), "%s", info->unit);
+        snprintf(meta.description, sizeof(meta.description), "%s", info->description);
+        meta.deadband = info->deadband;
+        rc = tags_create(db, &meta, 1);
+        if (!rc) {
+            info->id = meta.id;
+            info->created_ns = meta.created_ns;
+        }
         pthread_mutex_unlock(&db->tag_mu);
         return rc;
     }
-    if ((hist_type)c.tag.type != info->type) {
+    if ((hist_type)meta.type != info->type) {
         pthread_mutex_unlock(&db->tag_mu);
         return HIST_ETYPE;
     }
-    memset(c.tag.unit, 0, sizeof(c.tag.unit));
-    memset(c.tag.description, 0, sizeof(c.tag.description));
-    snprintf(c.tag.unit, sizeof(c.tag.unit), "%s", info->unit);
-    snprintf(c.tag.description, sizeof(c.tag.description), "%s", info->description);
-    c.tag.deadband = info->deadband;
+    memset(meta.unit, 0, sizeof(meta.unit));
+    memset(meta.description, 0, sizeof(meta.description));
+    snprintf(meta.unit, sizeof(meta.unit), "%s", info->unit);
+    snprintf(meta.description, sizeof(meta.description), "%s", info->description);
+    meta.deadband = info->deadband;
     /* flushed_lsn / max_span are owned by the sealer: the stored copy may be
      * refreshed by its next commit, and the cached one is authoritative. */
+    tag_put_ctx c = {&meta, 1, 0};
     rc = hist_index_write(&db->idx, tag_put_txn, &c);
     if (!rc) {
         pthread_mutex_lock(&db->mu);
         hist_tag_state *t = db->tags[id];
-        memcpy(t->meta.unit, c.tag.unit, sizeof(c.tag.unit));
-        memcpy(t->meta.description, c.tag.description, sizeof(c.tag.description));
-        t->meta.deadband = c.tag.deadband;
+        memcpy(t->meta.unit, meta.unit, sizeof(meta.unit));
+        memcpy(t->meta.description, meta.description, sizeof(meta.description));
+        t->meta.deadband = meta.deadband;
         info->id = id;
         info->created_ns = t->meta.created_ns;
         pthread_mutex_unlock(&db->mu);

@@ -157,6 +157,21 @@ int hist_tag_name_check(const char *name, size_t len);
 int hist_tag_resolve(hist_db *db, const char *name, size_t len, hist_type type, bool create,
                      uint32_t *id_out);
 
+/* The same for n tags at once (a write request's): every missing one is
+ * created in ONE durable index transaction, so a gateway's first batch of
+ * a thousand new tags costs one sync, not a thousand. A name given twice
+ * becomes one tag, typed by its first mention. rcs[i] is what
+ * hist_tag_resolve() would return for refs[i] (ids[i] as it would set it);
+ * the function returns 0, or a negative error when the creation itself
+ * failed (then no tag of the call was created). */
+typedef struct {
+    const char *name;
+    size_t len;
+    hist_type type;
+} hist_tag_ref;
+int hist_tag_resolve_many(hist_db *db, const hist_tag_ref *refs, size_t n, bool create,
+                          uint32_t *ids, int *rcs);
+
 int hist_tag_by_name(hist_db *db, const char *name, hist_tag_info *out);
 int hist_tag_by_id(hist_db *db, uint32_t id, hist_tag_info *out);
 

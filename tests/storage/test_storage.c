@@ -732,6 +732,66 @@ static void test_retention(void)
     CHECK_OK(hist_db_close(db));
 }
 
+/* Many tags at once: new ones created together, a name given twice is one
+ * tag typed by its first mention, each ref gets its own verdict, and all of
+ * it survives a reopen with ids going on from there. */
+static void test_resolve_many(void)
+{
+    hist_db *db = open_db("many", 64, 0);
+    uint32_t old_id;
+    CHECK_OK(hist_tag_resolve(db, "m/old", 5, HIST_TYPE_INT64, true, &old_id));
+    enum { N = 1000 };
+    static char names[N][32];
+    hist_tag_ref refs[N + 5];
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "m/new/t%04d", i);
+        refs[i] = (hist_tag_ref){names[i], strlen(names[i]), HIST_TYPE_FLOAT64};
+    }
+    refs[N] = (hist_tag_ref){"m/old", 5, HIST_TYPE_INT64};    /* exists */
+    refs[N + 1] = (hist_tag_ref){"m/old", 5, HIST_TYPE_BOOL}; /* exists, other type */
+    refs[N + 2] = (hist_tag_ref){names[7], strlen(names[7]), HIST_TYPE_BOOL}; /* dup, other type */
+    refs[N + 3] = (hist_tag_ref){names[9], strlen(names[9]), HIST_TYPE_FLOAT64}; /* dup */
+    refs[N + 4] = (hist_tag_ref){"m//bad", 6, HIST_TYPE_FLOAT64};
+    uint32_t ids[N + 5];
+    int rcs[N + 5];
+    CHECK_OK(hist_tag_resolve_many(db, refs, N + 5, true, ids, rcs));
+    int ok = 0, distinct = 1;
+    for (int i = 0; i < N; i++) {
+        ok += rcs[i] == 0 && ids[i] != 0 && ids[i] != old_id;
+        if (i && ids[i] == ids[i - 1])
+            distinct = 0;
+    }
+    CHECK_EQ_I64(ok, N);
+    CHECK(distinct);
+    CHECK(rcs[N] == 0 && ids[N] == old_id);
+    CHECK(rcs[N + 1] == HIST_ETYPE);
+    CHECK(rcs[N + 2] == HIST_ETYPE);
+    CHECK(rcs[N + 3] == 0 && ids[N + 3] == ids[9]);
+    CHECK(rcs[N + 4] == HIST_ENAME && ids[N + 4] == 0);
+    hist_tag_info info;
+    CHECK(hist_tag_by_name(db, names[500], &info) == 0 && info.id == ids[500] &&
+          info.type == HIST_TYPE_FLOAT64);
+    /* Without create: the unknown ones are HIST_ENOTFOUND, nothing made. */
+    hist_tag_ref probe[2] = {{"m/none", 6, HIST_TYPE_FLOAT64},
+                             {names[3], strlen(names[3]), HIST_TYPE_FLOAT64}};
+    uint32_t pid[2];
+    int prc[2];
+    CHECK_OK(hist_tag_resolve_many(db, probe, 2, false, pid, prc));
+    CHECK(prc[0] == HIST_ENOTFOUND && prc[1] == 0 && pid[1] == ids[3]);
+    CHECK(hist_tag_by_name(db, "m/none", &info) == HIST_ENOTFOUND);
+    CHECK_OK(hist_db_close(db));
+
+    db = open_db("many", 64, 0);
+    CHECK(hist_tag_by_name(db, names[999], &info) == 0 && info.id == ids[999]);
+    uint32_t next;
+    CHECK_OK(hist_tag_resolve(db, "m/after", 7, HIST_TYPE_BOOL, true, &next));
+    uint32_t max_id = old_id;
+    for (int i = 0; i < N; i++)
+        max_id = ids[i] > max_id ? ids[i] : max_id;
+    CHECKF(next == max_id + 1, "next id %u after max %u", next, max_id);
+    CHECK_OK(hist_db_close(db));
+}
+
 /* A data directory has one owner at a time: a second open fails with
  * HIST_EBUSY while the first is open (also from a forked child, as a second
  * historiand would), and succeeds again after close. */
@@ -772,6 +832,7 @@ int main(void)
     test_damaged_chunk();
     test_map_growth();
     test_retention();
+    test_resolve_many();
     test_single_owner();
     test_rm_rf(g_dir);
     return check_summary();
