@@ -43,15 +43,6 @@ static void usage(FILE *out)
             HIST_CLI_DEFAULT_SERVER);
 }
 
-static int add_param(char *target, size_t cap, const char *key, const char *value)
-{
-    size_t n = strlen(target);
-    if (n + strlen(key) + 3 >= cap)
-        return -1;
-    snprintf(target + n, cap - n, "%s%s=", strchr(target, '?') ? "&" : "?", key);
-    return hist_url_encode(value, target, cap);
-}
-
 int hist_cli_export(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -88,7 +79,7 @@ int hist_cli_export(int argc, char **argv)
             free(target);
             return HIST_CLI_OK;
         case 'p':
-            if (add_param(target, cap, "pattern", optarg) < 0)
+            if (hist_cli_add_param(target, cap, "pattern", optarg) < 0)
                 goto too_long;
             any_tag = true;
             break;
@@ -99,7 +90,7 @@ int hist_cli_export(int argc, char **argv)
                         optarg);
                 goto out;
             }
-            if (add_param(target, cap, opt == 'f' ? "from" : "to", optarg) < 0)
+            if (hist_cli_add_param(target, cap, opt == 'f' ? "from" : "to", optarg) < 0)
                 goto too_long;
             break;
         case 'o':
@@ -122,7 +113,7 @@ int hist_cli_export(int argc, char **argv)
         }
     }
     for (int i = optind; i < argc; i++) {
-        if (add_param(target, cap, "tag", argv[i]) < 0)
+        if (hist_cli_add_param(target, cap, "tag", argv[i]) < 0)
             goto too_long;
         any_tag = true;
     }
@@ -132,8 +123,8 @@ int hist_cli_export(int argc, char **argv)
         goto out;
     }
     bool csv = !strcmp(format, "csv");
-    if (add_param(target, cap, "limit", page) < 0 ||
-        (csv && add_param(target, cap, "format", "csv") < 0))
+    if (hist_cli_add_param(target, cap, "limit", page) < 0 ||
+        (csv && hist_cli_add_param(target, cap, "format", "csv") < 0))
         goto too_long;
     if ((rc = hist_cli_conn_ready(&conn, cmd)) != HIST_CLI_OK)
         goto out;
@@ -147,7 +138,7 @@ int hist_cli_export(int argc, char **argv)
     char next[1024] = "";
     for (int n = 0; base && rows; n++) {
         snprintf(target, cap, "%s", base);
-        if (next[0] && add_param(target, cap, "cursor", next) < 0)
+        if (next[0] && hist_cli_add_param(target, cap, "cursor", next) < 0)
             goto too_long;
         hist_http_response resp;
         rc = hist_cli_fetch(&conn, cmd, "GET", target, NULL, NULL, &resp);

@@ -54,16 +54,6 @@ static void usage(FILE *out)
             HIST_CLI_DEFAULT_SERVER);
 }
 
-/* Appends "&key=value" (value percent-encoded) to the target buffer. */
-static int add_param(char *target, size_t cap, const char *key, const char *value)
-{
-    size_t n = strlen(target);
-    if (n + strlen(key) + 3 >= cap)
-        return -1;
-    snprintf(target + n, cap - n, "%s%s=", strchr(target, '?') ? "&" : "?", key);
-    return hist_url_encode(value, target, cap);
-}
-
 enum {
     OPT_POINTS = HIST_CLI_OPT_OWN,
     OPT_TZ,
@@ -160,7 +150,7 @@ int hist_cli_query(int argc, char **argv)
             key = "fill";
             break;
         case OPT_INCLUDE_BAD:
-            if (add_param(target, cap, "include_bad", "true") < 0)
+            if (hist_cli_add_param(target, cap, "include_bad", "true") < 0)
                 goto too_long;
             break;
         case 'n':
@@ -184,12 +174,12 @@ int hist_cli_query(int argc, char **argv)
             usage(stderr);
             goto out;
         }
-        if (key && add_param(target, cap, key, optarg) < 0)
+        if (key && hist_cli_add_param(target, cap, key, optarg) < 0)
             goto too_long;
     }
     bool any_tag = strstr(target, "pattern=") != NULL;
     for (int i = optind; i < argc; i++) {
-        if (add_param(target, cap, "tag", argv[i]) < 0)
+        if (hist_cli_add_param(target, cap, "tag", argv[i]) < 0)
             goto too_long;
         any_tag = true;
     }
@@ -201,11 +191,11 @@ int hist_cli_query(int argc, char **argv)
     if ((rc = hist_cli_conn_ready(&conn, cmd)) != HIST_CLI_OK)
         goto out;
     bool csv = !strcmp(format, "csv");
-    if (csv && add_param(target, cap, "format", "csv") < 0)
+    if (csv && hist_cli_add_param(target, cap, "format", "csv") < 0)
         goto too_long;
-    if (!strcmp(format, "wide") && add_param(target, cap, "format", "wide") < 0)
+    if (!strcmp(format, "wide") && hist_cli_add_param(target, cap, "format", "wide") < 0)
         goto too_long;
-    if (!strcmp(format, "table") && add_param(target, cap, "time_format", "rfc3339") < 0)
+    if (!strcmp(format, "table") && hist_cli_add_param(target, cap, "time_format", "rfc3339") < 0)
         goto too_long;
     base = strdup(target);
     if (!base) {
@@ -218,7 +208,7 @@ int hist_cli_query(int argc, char **argv)
     char *single = NULL;
     for (int page = 0;; page++) {
         snprintf(target, cap, "%s", base);
-        if (cursor && add_param(target, cap, "cursor", cursor) < 0) {
+        if (cursor && hist_cli_add_param(target, cap, "cursor", cursor) < 0) {
             json_decref(rows);
             free(single);
             goto too_long;

@@ -24,6 +24,15 @@ int hist_cli_conn_option(hist_cli_conn *c, int opt, const char *arg)
     return 0;
 }
 
+int hist_cli_add_param(char *target, size_t cap, const char *key, const char *value)
+{
+    size_t n = strlen(target);
+    if (n + strlen(key) + 3 >= cap)
+        return -1;
+    snprintf(target + n, cap - n, "%s%s=", strchr(target, '?') ? "&" : "?", key);
+    return hist_url_encode(value, target, cap);
+}
+
 int hist_cli_format_check(const char *cmd, const char *format, const char *allowed)
 {
     size_t n = strlen(format);

@@ -36,6 +36,10 @@ int hist_cli_conn_option(hist_cli_conn *c, int opt, const char *arg);
  * "<cmd>: --format must be one of table|csv|json" and returns HIST_CLI_USAGE. */
 int hist_cli_format_check(const char *cmd, const char *format, const char *allowed);
 
+/* Appends "?key=value" or "&key=value" (value percent-encoded) to the
+ * request target in buf; -1 when it does not fit in cap. */
+int hist_cli_add_param(char *target, size_t cap, const char *key, const char *value);
+
 /* Defaults (and $HISTORIAN_SERVER, $HISTORIAN_TOKEN). */
 void hist_cli_conn_init(hist_cli_conn *c);
 /* Parses c->server; prints and returns HIST_CLI_USAGE when malformed. */
