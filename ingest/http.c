@@ -198,14 +198,7 @@ static void fill_write_result(hist_reply *r, const hist_in_result *res)
 static void on_write_done(hist_job *job)
 {
     hist_reply *r = job->owner;
-    hist_metrics *m = &r->conn->srv->metrics;
-    if (job->result.code == 0) {
-        m->batches_accepted++;
-        m->samples_accepted += job->result.written;
-    } else {
-        m->batches_rejected++;
-        m->samples_rejected += job->result.samples;
-    }
+    hist_metrics_count_result(&r->conn->srv->metrics, &job->result);
     if (!r->conn->closing)
         fill_write_result(r, &job->result);
     hist_result_clear(&job->result);

@@ -143,6 +143,8 @@ typedef struct {
 } hist_metrics;
 
 /* The Prometheus text page (malloc'd). */
+/* Counts one answered write request as accepted or rejected. */
+void hist_metrics_count_result(hist_metrics *m, const hist_in_result *res);
 int hist_metrics_render(const hist_metrics *m, hist_db *db, char **out, size_t *len);
 
 /* ---- server.c / conn.c ------------------------------------------------ */

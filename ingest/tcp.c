@@ -63,14 +63,7 @@ static void reply_now(hist_conn *c, const hist_in_result *res, bool close_after)
 static void on_job_done(hist_job *job)
 {
     hist_reply *r = job->owner;
-    hist_metrics *m = &r->conn->srv->metrics;
-    if (job->result.code == 0) {
-        m->batches_accepted++;
-        m->samples_accepted += job->result.written;
-    } else {
-        m->batches_rejected++;
-        m->samples_rejected += job->result.samples;
-    }
+    hist_metrics_count_result(&r->conn->srv->metrics, &job->result);
     if (!r->conn->closing)
         fill_reply(r, &job->result);
     hist_result_clear(&job->result);
