@@ -676,3 +676,36 @@ void hist_sender_get_stats(const hist_sender *s, hist_sender_stats *out)
 {
     *out = s->st;
 }
+
+int hist_csv_read(FILE *f, const char *path, hist_batch_builder *bb, size_t batch,
+                  int (*flush)(void *ctx), void (*progress)(void *ctx), void *ctx, uint64_t *rows,
+                  uint64_t *bad)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    long lineno = 0;
+    int rc = 0;
+    *rows = *bad = 0;
+    while (rc == 0 && getline(&line, &cap, f) > 0) {
+        lineno++;
+        hist_csv_row row;
+        const char *err = NULL;
+        int r = hist_csv_parse_line(line, &row, &err);
+        if (r < 0 && (*bad)++ < 10)
+            fprintf(stderr, "%s:%ld: %s\n", path, lineno, err);
+        if (r <= 0)
+            continue;
+        (*rows)++;
+        if (hist_bb_add(bb, row.tag, row.type, row.ts, row.v, row.q) == HIST_ETYPE) {
+            rc = flush(ctx);
+            if (rc == 0)
+                rc = hist_bb_add(bb, row.tag, row.type, row.ts, row.v, row.q);
+        }
+        if (rc == 0 && hist_bb_samples(bb) >= batch)
+            rc = flush(ctx);
+        if (progress)
+            progress(ctx);
+    }
+    free(line);
+    return rc;
+}

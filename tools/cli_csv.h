@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <stdio.h>
+
 #include "storage/hist_storage.h"
 
 /* "now", epoch milliseconds ("1700000000000"), or RFC 3339
@@ -32,6 +34,17 @@ int hist_csv_parse_line(char *line, hist_csv_row *row, const char **err);
 /* ---- batch builder ---------------------------------------------------- */
 
 typedef struct hist_batch_builder hist_batch_builder;
+
+/* Reads tag,time,value[,quality] rows from f (named path in messages) into
+ * bb. Calls flush(ctx) whenever bb holds `batch` samples, and before a row
+ * whose tag changes type (the server then judges that batch alone); calls
+ * progress(ctx) after every row when it is not NULL. The first 10 bad lines
+ * are reported on stderr; *rows and *bad count data rows and bad lines.
+ * Returns 0 or the first error of flush. What is left in bb is the
+ * caller's to flush. */
+int hist_csv_read(FILE *f, const char *path, hist_batch_builder *bb, size_t batch,
+                  int (*flush)(void *ctx), void (*progress)(void *ctx), void *ctx, uint64_t *rows,
+                  uint64_t *bad);
 hist_batch_builder *hist_bb_new(void);
 void hist_bb_free(hist_batch_builder *bb);
 /* HIST_ETYPE when the tag already has samples of another type in this batch. */

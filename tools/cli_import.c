@@ -65,6 +65,36 @@ static int send_batch(hist_sender *s, hist_batch_builder *bb, uint64_t *next_id,
     return rc;
 }
 
+/* What the CSV reader's callbacks need. */
+typedef struct {
+    hist_sender *s;
+    hist_batch_builder *bb;
+    uint64_t next_id;
+    const char *token;
+    FILE *f;
+    long total;
+    bool tty;
+    double t0, last_draw;
+} import_state;
+
+static int import_flush(void *ctx)
+{
+    import_state *is = ctx;
+    return send_batch(is->s, is->bb, &is->next_id, is->token);
+}
+
+/* Redraws the progress bar on a terminal, at most five times a second. */
+static void import_progress(void *ctx)
+{
+    import_state *is = ctx;
+    if (!is->tty || now_s() - is->last_draw <= 0.2)
+        return;
+    hist_sender_stats st;
+    hist_sender_get_stats(is->s, &st);
+    progress(ftell(is->f), is->total, st.acked, is->t0);
+    is->last_draw = now_s();
+}
+
 int hist_cli_import(int argc, char **argv)
 {
     static const struct option longs[] = {{"ingest", 1, 0, 'i'},
@@ -112,45 +142,19 @@ int hist_cli_import(int argc, char **argv)
         fclose(f);
         return HIST_CLI_SERVER;
     }
-    hist_batch_builder *bb = hist_bb_new();
-    bool tty = isatty(2);
-    double t0 = now_s(), last_draw = 0;
-    uint64_t next_id = 1, rows = 0, bad = 0;
-    long lineno = 0;
-    char *line = NULL;
-    size_t cap = 0;
-    int rc = 0;
-    while (rc == 0 && getline(&line, &cap, f) > 0) {
-        lineno++;
-        hist_csv_row row;
-        const char *err = NULL;
-        int r = hist_csv_parse_line(line, &row, &err);
-        if (r < 0) {
-            if (bad++ < 10)
-                fprintf(stderr, "%s:%ld: %s\n", path, lineno, err);
-            continue;
-        }
-        if (r == 0)
-            continue;
-        rows++;
-        if (hist_bb_add(bb, row.tag, row.type, row.ts, row.v, row.q) == HIST_ETYPE) {
-            rc = send_batch(s, bb, &next_id, token);
-            if (rc == 0)
-                rc = hist_bb_add(bb, row.tag, row.type, row.ts, row.v, row.q);
-        }
-        if (rc == 0 && hist_bb_samples(bb) >= batch)
-            rc = send_batch(s, bb, &next_id, token);
-        if (tty && now_s() - last_draw > 0.2) {
-            hist_sender_stats st;
-            hist_sender_get_stats(s, &st);
-            progress(ftell(f), total, st.acked, t0);
-            last_draw = now_s();
-        }
-    }
-    free(line);
+    import_state is = {.s = s,
+                       .bb = hist_bb_new(),
+                       .next_id = 1,
+                       .token = token,
+                       .f = f,
+                       .total = total,
+                       .tty = isatty(2),
+                       .t0 = now_s()};
+    uint64_t rows, bad;
+    int rc = hist_csv_read(f, path, is.bb, batch, import_flush, import_progress, &is, &rows, &bad);
     fclose(f);
     if (rc == 0)
-        rc = send_batch(s, bb, &next_id, token);
+        rc = import_flush(&is);
     hist_sender_stats st;
     double give_up = now_s() + 60;
     for (;;) {
@@ -159,17 +163,17 @@ int hist_cli_import(int argc, char **argv)
             break;
         hist_sender_pump(s, 200);
     }
-    if (tty) {
-        progress(total, total, st.acked, t0);
+    if (is.tty) {
+        progress(total, total, st.acked, is.t0);
         fputc('\n', stderr);
     }
-    double el = now_s() - t0;
+    double el = now_s() - is.t0;
     printf("imported %llu samples in %llu batches in %.2f s (%.0f samples/s); "
            "%llu refused, %llu not acknowledged, %llu bad lines\n",
-           (unsigned long long)st.acked, (unsigned long long)(next_id - 1), el,
+           (unsigned long long)st.acked, (unsigned long long)(is.next_id - 1), el,
            el > 0 ? (double)st.acked / el : 0.0, (unsigned long long)st.rejected,
            (unsigned long long)st.queued, (unsigned long long)bad);
-    hist_bb_free(bb);
+    hist_bb_free(is.bb);
     hist_sender_free(s);
     return rc == 0 && st.queued == 0 && st.rejected == 0 && bad == 0 ? HIST_CLI_OK
                                                                      : HIST_CLI_SERVER;

@@ -250,6 +250,14 @@ static int run_generator(const sim_opts *o, sim_state *st)
     return rc;
 }
 
+static int flush_and_pump(void *ctx)
+{
+    sim_state *st = ctx;
+    int rc = flush_batch(st);
+    hist_sender_pump(st->sender, 0);
+    return rc;
+}
+
 static int run_csv(const sim_opts *o, sim_state *st)
 {
     FILE *f = fopen(o->csv, "r");
@@ -257,32 +265,8 @@ static int run_csv(const sim_opts *o, sim_state *st)
         perror(o->csv);
         return HIST_EIO;
     }
-    char *line = NULL;
-    size_t cap = 0;
-    long lineno = 0;
-    int rc = 0;
-    while (rc == 0 && getline(&line, &cap, f) > 0) {
-        lineno++;
-        hist_csv_row row;
-        const char *err = NULL;
-        int r = hist_csv_parse_line(line, &row, &err);
-        if (r < 0) {
-            fprintf(stderr, "%s:%ld: %s\n", o->csv, lineno, err);
-            continue;
-        }
-        if (r == 0)
-            continue;
-        if (hist_bb_add(st->bb, row.tag, row.type, row.ts, row.v, row.q) == HIST_ETYPE) {
-            rc = flush_batch(st); /* a type change: let the server judge it alone */
-            if (rc == 0)
-                rc = hist_bb_add(st->bb, row.tag, row.type, row.ts, row.v, row.q);
-        }
-        if (rc == 0 && hist_bb_samples(st->bb) >= st->batch) {
-            rc = flush_batch(st);
-            hist_sender_pump(st->sender, 0);
-        }
-    }
-    free(line);
+    uint64_t rows, bad;
+    int rc = hist_csv_read(f, o->csv, st->bb, st->batch, flush_and_pump, NULL, st, &rows, &bad);
     fclose(f);
     return rc ? rc : flush_batch(st);
 }
