@@ -3,7 +3,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <http_parser.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -20,6 +19,7 @@
 #include <arpa/inet.h>
 
 #include "harness.h"
+#include "tests/tmpdir.h"
 
 static long long ms_now(void)
 {
@@ -160,16 +160,45 @@ void harness_kill9(hist_harness *h)
     h->pid = 0;
 }
 
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
 int harness_rm_rf(const char *path)
 {
     if (strncmp(path, "/tmp/", 5) || strstr(path, ".."))
         return -1;
-    return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    return test_rm_rf(path);
+}
+
+pid_t harness_run_cli(const char *out_path, const char *const *args)
+{
+    char bin[512];
+    const char *dir = getenv("HIST_BIN_DIR");
+    snprintf(bin, sizeof bin, "%s/historian", dir ? dir : "./tools");
+    const char *argv[64];
+    int n = 0;
+    argv[n++] = bin;
+    for (int i = 0; args[i] && n < 63; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (!freopen(out_path, "w", stdout))
+            _exit(126);
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+int harness_wait_exit(pid_t pid, int timeout_s)
+{
+    for (int i = 0; i < timeout_s * 100; i++) {
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+        usleep(10000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return -1;
 }
 
 void harness_dump_log(const hist_harness *h)

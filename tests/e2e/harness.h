@@ -60,6 +60,13 @@ int harness_http(int port, const char *method, const char *target, const char *e
                  const void *body, size_t body_len, harness_response *resp);
 void harness_response_free(harness_response *resp);
 
+/* Runs the historian CLI ($HIST_BIN_DIR/historian) with args (NULL-ended,
+ * without argv[0]) and its stdout in out_path; returns the child's pid. */
+pid_t harness_run_cli(const char *out_path, const char *const *args);
+/* Waits for pid at most timeout_s seconds: its exit code, 128 when killed
+ * by a signal, -1 when it had to be killed at the deadline. */
+int harness_wait_exit(pid_t pid, int timeout_s);
+
 /* rm -rf for a temp dir (refuses paths outside /tmp). */
 int harness_rm_rf(const char *path);
 

@@ -29,37 +29,18 @@
 
 static pid_t start_simulator(const hist_harness *h, const char *out_path)
 {
-    char bin[512], spool[400], tags[16], rate[16], dur[16], start[32], seed[16];
-    const char *dir = getenv("HIST_BIN_DIR");
-    snprintf(bin, sizeof bin, "%s/historian", dir ? dir : "./tools");
+    char spool[400], tags[16], rate[16], dur[16], start[32], seed[16];
     snprintf(spool, sizeof spool, "%s/spool", h->root);
     snprintf(tags, sizeof tags, "%d", TAGS);
     snprintf(rate, sizeof rate, "%d", RATE);
     snprintf(dur, sizeof dur, "%d", DURATION);
     snprintf(start, sizeof start, "%lld", START_MS);
     snprintf(seed, sizeof seed, "%d", SEED);
-    pid_t pid = fork();
-    if (pid == 0) {
-        freopen(out_path, "w", stdout);
-        execl(bin, bin, "simulate", "--tags", tags, "--rate", rate, "--duration", dur, "--batch",
-              "400", "--ingest", h->ingest_addr, "--spool", spool, "--start", start, "--seed", seed,
-              "--drain-timeout", "60", (char *)NULL);
-        _exit(127);
-    }
-    return pid;
-}
-
-static int wait_exit(pid_t pid, int timeout_s)
-{
-    for (int i = 0; i < timeout_s * 100; i++) {
-        int st;
-        if (waitpid(pid, &st, WNOHANG) == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-        usleep(10000);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    return -1;
+    const char *args[] = {
+        "simulate", "--tags", tags,       "--rate",          rate,      "--duration", dur,
+        "--batch",  "400",    "--ingest", h->ingest_addr,    "--spool", spool,        "--start",
+        start,      "--seed", seed,       "--drain-timeout", "60",      NULL};
+    return harness_run_cli(out_path, args);
 }
 
 static void verify(const hist_harness *h)
@@ -125,7 +106,7 @@ int main(void)
     harness_kill9(&h); /* mid-ingest */
     usleep(700 * 1000);
     CHECK(harness_restart(&h, args) == 0);
-    int status = wait_exit(sim, 120);
+    int status = harness_wait_exit(sim, 120);
     CHECKF(status == 0, "simulator exit status %d", status);
     FILE *f = fopen(out_path, "r");
     unsigned long long sent = 0, acked = 0, spooled = 1;

@@ -19,40 +19,6 @@
 #include "check.h"
 #include "harness.h"
 
-static int run_tool(const char *out_path, const char *const *args)
-{
-    char bin[512];
-    const char *dir = getenv("HIST_BIN_DIR");
-    snprintf(bin, sizeof bin, "%s/historian", dir ? dir : "./tools");
-    const char *argv[32];
-    int n = 0;
-    argv[n++] = bin;
-    for (int i = 0; args[i] && n < 31; i++)
-        argv[n++] = args[i];
-    argv[n] = NULL;
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (!freopen(out_path, "w", stdout))
-            _exit(126);
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static int wait_exit(pid_t pid, int timeout_s)
-{
-    for (int i = 0; i < timeout_s * 100; i++) {
-        int st;
-        if (waitpid(pid, &st, WNOHANG) == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-        usleep(10000);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    return -1;
-}
-
 static void slurp(const char *path, char *buf, size_t len)
 {
     FILE *f = fopen(path, "r");
@@ -107,7 +73,7 @@ int main(void)
 
     /* import: 5 rows written, one bad line -> exit 1 with a summary */
     const char *imp[] = {"import", csv, "--ingest", h.ingest_addr, "--batch", "2", NULL};
-    int st = wait_exit(run_tool(out, imp), 60);
+    int st = harness_wait_exit(harness_run_cli(out, imp), 60);
     slurp(out, text, sizeof text);
     CHECKF(st == 1, "import exit %d", st);
     CHECKF(strstr(text, "imported 5 samples") && strstr(text, "1 bad lines"), "%s", text);
@@ -119,7 +85,7 @@ int main(void)
     fclose(f);
     const char *simcsv[] = {"simulate", "--csv", csv,       "--ingest", h.ingest_addr,
                             "--spool",  spool,   "--batch", "1",        NULL};
-    st = wait_exit(run_tool(out, simcsv), 60);
+    st = harness_wait_exit(harness_run_cli(out, simcsv), 60);
     slurp(out, text, sizeof text);
     CHECKF(st == 0 && strstr(text, "sent 2 acked 2 spooled 0"), "exit %d: %s", st, text);
 
@@ -129,10 +95,10 @@ int main(void)
         "simulate", "--tags", "3",       "--rate",        "20",       "--duration",  "2",
         "--batch",  "10",     "--start", "1700000000000", "--ingest", h.ingest_addr, "--spool",
         spool,      NULL};
-    pid_t pid = run_tool(out, sim);
+    pid_t pid = harness_run_cli(out, sim);
     usleep(1500 * 1000);
     CHECK(harness_restart(&h, args) == 0);
-    st = wait_exit(pid, 90);
+    st = harness_wait_exit(pid, 90);
     slurp(out, text, sizeof text);
     CHECKF(st == 0 && strstr(text, "sent 120 acked 120 spooled 0"), "exit %d: %s", st, text);
 
@@ -144,7 +110,7 @@ int main(void)
     const char *catchup[] = {"simulate",    "--tags",  "2",   "--rate",     "10",     "--duration",
                              "101",         "--batch", "500", "--start",    start_ms, "--ingest",
                              h.ingest_addr, "--spool", spool, "--catch-up", NULL};
-    st = wait_exit(run_tool(out, catchup), 60);
+    st = harness_wait_exit(harness_run_cli(out, catchup), 60);
     slurp(out, text, sizeof text);
     CHECKF(st == 0 && strstr(text, "sent 2020 acked 2020 spooled 0"), "exit %d: %s", st, text);
     CHECK_EQ_I64(harness_stop(&h, 20000), 0);
