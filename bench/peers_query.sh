@@ -76,20 +76,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 log() { echo "peers_query: $*" >&2; }
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-wait_http() { # url: up to 30 s
-    for _ in $(seq 1 300); do
-        curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    log "$1 did not come up"
-    return 1
-}
-stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
-now() { date +%s.%N; }
-du_bytes() { du -s --block-size=1 "$@" | awk '{s += $1} END {print s}'; }
+. "$here/peers_lib.sh"
 median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
 # ---- Shape ------------------------------------------------------------------
@@ -272,51 +259,11 @@ echo "check.hourly_twa.historian.rows $(count_json hist "$tmp/h_twa.out") rows"
 echo "check.daily.historian.rows $(count_json hist "$tmp/h_daily.out") rows"
 echo "check.raw_scan.historian.samples $(count_json hist "$tmp"/h_raw.out.*) samples"
 
-# Posts the line protocol in LP_BATCH-line bodies, CONNS at a time.
-feed() { # url
-    rm -rf "$tmp/chunks" && mkdir "$tmp/chunks"
-    split -l "$LP_BATCH" -a 6 "$tmp/data.lp" "$tmp/chunks/c"
-    ls "$tmp/chunks"/c* | xargs -P "$CONNS" -n 16 sh -c '
-        url=$0
-        for f in "$@"; do
-            curl -fsS --max-time 120 -o /dev/null -XPOST "$url" --data-binary "@$f" || exit 255
-        done' "$1"
-    rm -rf "$tmp/chunks"
-}
-
 # ---- InfluxDB 1.6 ------------------------------------------------------------
-ip=$(free_port); irp=$(free_port)
-mkdir -p "$tmp/influx"
-cat >"$tmp/influx/influxdb.conf" <<CONF
-reporting-disabled = true
-bind-address = "127.0.0.1:$irp"
-[meta]
-  dir = "$tmp/influx/meta"
-[data]
-  dir = "$tmp/influx/data"
-  wal-dir = "$tmp/influx/wal"
-  query-log-enabled = false
-  cache-snapshot-write-cold-duration = "2s"
-  compact-full-write-cold-duration = "5s"
-[coordinator]
-  query-timeout = "0s"
-[http]
-  bind-address = "127.0.0.1:$ip"
-  log-enabled = false
-  max-body-size = 0
-  max-row-limit = 0
-[monitor]
-  store-enabled = false
-[continuous_queries]
-  enabled = false
-CONF
-influxd -config "$tmp/influx/influxdb.conf" >"$tmp/influx/log" 2>&1 &
-ipid=$!; pids+=("$ipid")
-wait_http "http://127.0.0.1:$ip/ping"
-curl -fsS -o /dev/null -XPOST "http://127.0.0.1:$ip/query" --data-urlencode "q=CREATE DATABASE bench"
+start_influxdb
 log "influxdb: load"
 t0=$(now)
-feed "http://127.0.0.1:$ip/write?db=bench&precision=ns"
+feed "http://127.0.0.1:$INFLUX_PORT/write?db=bench&precision=ns"
 t1=$(now)
 echo "load.influxdb.seconds $(echo "$t0 $t1" | awk '{printf "%.1f", $2 - $1}') s"
 log "influxdb: waiting ${PEER_SETTLE_S}s for cache snapshot and full compaction"
@@ -324,7 +271,7 @@ sleep "$PEER_SETTLE_S"
 BPS[influxdb]=$(echo "$(du_bytes "$tmp/influx/data" "$tmp/influx/wal") $NLP" |
     awk '{printf "%.3f", $1 / $2}')
 
-I="http://127.0.0.1:$ip/query"
+I="http://127.0.0.1:$INFLUX_PORT/query"
 IW_Y="time >= ${T0_S}s AND time < ${YEAR_END_S}s"
 IW_P="time >= ${T0_S}s AND time < ${END_S}s"
 iq() { # URL OUT QUERY
@@ -342,7 +289,7 @@ influx_scan() { # OUT: prints seconds
         --data-urlencode "q=SELECT value FROM y WHERE $IW_Y"
 }
 RAW_MSPS[influxdb]=$(raw_rate i_raw influx_scan)
-stop_pid "$ipid"
+stop_pid "$INFLUX_PID"
 echo "check.plot1000.influxdb.rows $(count_json influx "$tmp/i_plot.out") rows"
 echo "check.hourly_twa.influxdb.rows $(count_json influx "$tmp/i_twa.out") rows"
 echo "check.daily.influxdb.rows $(count_json influx "$tmp/i_daily.out") rows"
@@ -350,24 +297,19 @@ compare_daily influxdb "$tmp/i_daily.out"
 echo "check.raw_scan.influxdb.samples $(count_json influx "$tmp/i_raw.out") samples"
 
 # ---- VictoriaMetrics ---------------------------------------------------------
-vp=$(free_port)
-victoria-metrics -storageDataPath "$tmp/vm" -httpListenAddr "127.0.0.1:$vp" \
-    -retentionPeriod 100y -search.disableCache -search.maxPointsPerTimeseries 1000000 \
-    >"$tmp/vm.log" 2>&1 &
-vpid=$!; pids+=("$vpid")
-wait_http "http://127.0.0.1:$vp/health"
+start_victoriametrics
 log "victoriametrics: load"
 t0=$(now)
-feed "http://127.0.0.1:$vp/write"
-curl -fsS -o /dev/null "http://127.0.0.1:$vp/internal/force_flush"
+feed "http://127.0.0.1:$VM_PORT/write"
+curl -fsS -o /dev/null "http://127.0.0.1:$VM_PORT/internal/force_flush"
 t1=$(now)
 echo "load.victoriametrics.seconds $(echo "$t0 $t1" | awk '{printf "%.1f", $2 - $1}') s"
-curl -fsS -o /dev/null "http://127.0.0.1:$vp/internal/force_merge" || true
+curl -fsS -o /dev/null "http://127.0.0.1:$VM_PORT/internal/force_merge" || true
 log "victoriametrics: waiting ${PEER_SETTLE_S}s for the merge"
 sleep "$PEER_SETTLE_S"
 BPS[victoriametrics]=$(echo "$(du_bytes "$tmp/vm") $NLP" | awk '{printf "%.3f", $1 / $2}')
 
-V="http://127.0.0.1:$vp/api/v1/query_range"
+V="http://127.0.0.1:$VM_PORT/api/v1/query_range"
 # A point at t covers (t - window, t]: evaluate at bucket ends so each point
 # covers the same bucket as the others' [start, start + step).
 vq() { # OUT QUERY STEP_S END_S
@@ -384,12 +326,12 @@ MS[plot1000.victoriametrics]=$(timed v_plot vq_plot)
 MS[hourly_twa.victoriametrics]=$(timed v_twa vq_twa)
 MS[daily.victoriametrics]=$(timed v_daily vq_daily)
 vm_scan() { # OUT: prints seconds
-    curl -fsS -G --max-time 600 -o "$1" -w '%{time_total}\n' "http://127.0.0.1:$vp/api/v1/export" \
+    curl -fsS -G --max-time 600 -o "$1" -w '%{time_total}\n' "http://127.0.0.1:$VM_PORT/api/v1/export" \
         --data-urlencode 'match[]=y_value' --data-urlencode "start=$T0_S" \
         --data-urlencode "end=$((YEAR_END_S - 1))"
 }
 RAW_MSPS[victoriametrics]=$(raw_rate v_raw vm_scan)
-stop_pid "$vpid"
+stop_pid "$VM_PID"
 echo "check.plot1000.victoriametrics.points $(count_json vm_query "$tmp/v_plot.out") points"
 echo "check.hourly_twa.victoriametrics.points $(count_json vm_query "$tmp/v_twa.out") points"
 echo "check.daily.victoriametrics.points $(count_json vm_query "$tmp/v_daily.out") points"

@@ -1,0 +1,90 @@
+# bench/peers_lib.sh: what bench/peers.sh (ingest) and bench/peers_query.sh
+# (queries) share: loopback ports, waiting for a server, feeding line
+# protocol, measuring a data dir, and starting the peers, InfluxDB 1.6 and
+# VictoriaMetrics, each in its own temp dir on 127.0.0.1.
+#
+# Sourced, not run. The caller sets: tmp (its temp dir), pids (an array its
+# EXIT trap kills and reaps), LP_BATCH and CONNS (for feed), and writes the
+# data set to $tmp/data.lp before feeding.
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+wait_http() { # url: up to 30 s
+    for _ in $(seq 1 300); do
+        curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "$(basename "$0"): $1 did not come up" >&2
+    return 1
+}
+
+now() { date +%s.%N; }
+du_bytes() { du -s --block-size=1 "$@" | awk '{s += $1} END {print s}'; }
+stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+
+# Posts $tmp/data.lp to url in LP_BATCH-line bodies, CONNS at a time.
+feed() { # url
+    rm -rf "$tmp/chunks" && mkdir "$tmp/chunks"
+    split -l "$LP_BATCH" -a 6 "$tmp/data.lp" "$tmp/chunks/c"
+    ls "$tmp/chunks"/c* | xargs -P "$CONNS" -n 16 sh -c '
+        url=$0
+        for f in "$@"; do
+            curl -fsS --max-time 120 -o /dev/null -XPOST "$url" --data-binary "@$f" || exit 255
+        done' "$1"
+    rm -rf "$tmp/chunks"
+}
+
+# Starts influxd on a free loopback port with data in $tmp/influx and a
+# database "bench"; sets INFLUX_PORT and INFLUX_PID. Fast cold snapshots
+# and full compactions, so on-disk size settles within seconds; no query
+# timeout or row limit, so a full scan returns everything.
+start_influxdb() {
+    INFLUX_PORT=$(free_port)
+    local rpc
+    rpc=$(free_port)
+    mkdir -p "$tmp/influx"
+    cat >"$tmp/influx/influxdb.conf" <<CONF
+reporting-disabled = true
+bind-address = "127.0.0.1:$rpc"
+[meta]
+  dir = "$tmp/influx/meta"
+[data]
+  dir = "$tmp/influx/data"
+  wal-dir = "$tmp/influx/wal"
+  wal-fsync-delay = "0s"
+  query-log-enabled = false
+  cache-snapshot-write-cold-duration = "2s"
+  compact-full-write-cold-duration = "5s"
+[coordinator]
+  query-timeout = "0s"
+[http]
+  bind-address = "127.0.0.1:$INFLUX_PORT"
+  log-enabled = false
+  max-body-size = 0
+  max-row-limit = 0
+[monitor]
+  store-enabled = false
+[continuous_queries]
+  enabled = false
+CONF
+    influxd -config "$tmp/influx/influxdb.conf" >"$tmp/influx/log" 2>&1 &
+    INFLUX_PID=$!
+    pids+=("$INFLUX_PID")
+    wait_http "http://127.0.0.1:$INFLUX_PORT/ping"
+    curl -fsS -o /dev/null -XPOST "http://127.0.0.1:$INFLUX_PORT/query" \
+        --data-urlencode "q=CREATE DATABASE bench"
+}
+
+# Starts victoria-metrics on a free loopback port with data in $tmp/vm;
+# sets VM_PORT and VM_PID.
+start_victoriametrics() {
+    VM_PORT=$(free_port)
+    victoria-metrics -storageDataPath "$tmp/vm" -httpListenAddr "127.0.0.1:$VM_PORT" \
+        -retentionPeriod 100y -search.disableCache -search.maxPointsPerTimeseries 1000000 \
+        >"$tmp/vm.log" 2>&1 &
+    VM_PID=$!
+    pids+=("$VM_PID")
+    wait_http "http://127.0.0.1:$VM_PORT/health"
+}
