@@ -296,16 +296,24 @@ typedef struct {
     size_t meta; /* the new tag it becomes */
 } name_slot;
 
+static int name_cmp(const name_slot *x, const name_slot *y)
+{
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->name, y->name, n);
+    if (c || x->len == y->len)
+        return c;
+    return x->len < y->len ? -1 : 1;
+}
+
+/* By name, then by position, so the first mention of a name sorts first
+ * (it decides the type). */
 static int name_slot_cmp(const void *a, const void *b)
 {
     const name_slot *x = a, *y = b;
-    size_t n = x->len < y->len ? x->len : y->len;
-    int c = memcmp(x->name, y->name, n);
+    int c = name_cmp(x, y);
     if (c)
         return c;
-    if (x->len != y->len)
-        return x->len < y->len ? -1 : 1;
-    return x->ref < y->ref ? -1 : x->ref > y->ref; /* the first mention decides the type */
+    return x->ref < y->ref ? -1 : x->ref > y->ref;
 }
 
 /* Creates the refs still marked 1 in rcs (tag_mu held): names sorted so a
@@ -332,9 +340,7 @@ static int create_missing(hist_db *db, const hist_tag_ref *refs, size_t n, uint3
     size_t nnew = 0;
     for (size_t j = 0; j < npend; j++) {
         const hist_tag_ref *r = &refs[slots[j].ref];
-        bool same =
-            j > 0 && slots[j - 1].len == r->len && !memcmp(slots[j - 1].name, r->name, r->len);
-        if (!same) {
+        if (j == 0 || name_cmp(&slots[j - 1], &slots[j]) != 0) {
             memcpy(metas[nnew].name, r->name, r->len);
             metas[nnew].type = (uint32_t)r->type;
             nnew++;
