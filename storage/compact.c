@@ -72,7 +72,8 @@ static int load_chunk_refs(hist_db *db, uint32_t tag, hist_chunk_ref **out, size
 }
 
 /* Rewrites chunks [a, b) of refs (whole clusters) into full-size chunks. */
-static int merge_group(hist_db *db, hist_type type, const hist_chunk_ref *refs, size_t a, size_t b)
+static int merge_group(hist_db *db, hist_type type, const hist_chunk_ref *refs, size_t a, size_t b,
+                       bool overlapping)
 {
     size_t total = 0;
     for (size_t i = a; i < b; i++)
@@ -98,29 +99,35 @@ static int merge_group(hist_db *db, hist_type type, const hist_chunk_ref *refs, 
         return rc == HIST_ECORRUPT || rc == HIST_EIO ? 0 : rc;
     }
     n = hist_msamples_sort_dedupe(m, n);
-    uint32_t cs = db->opts.chunk_samples;
-    size_t nchunks = (n + cs - 1) / cs;
-    uint8_t **bufs = calloc(nchunks + 1, sizeof(*bufs));
-    hist_chunk_ref *out = calloc(nchunks + 1, sizeof(*out));
-    int64_t *ts = malloc(cs * sizeof(*ts));
-    hist_value *v = malloc(cs * sizeof(*v));
-    uint32_t *q = malloc(cs * sizeof(*q));
-    rc = (!bufs || !out || !ts || !v || !q) ? HIST_ENOMEM : 0;
-    size_t built = 0;
-    for (size_t off = 0; off < n && rc == 0; off += cs) {
-        size_t k = n - off < cs ? n - off : cs;
-        for (size_t j = 0; j < k; j++)
-            ts[j] = m[off + j].ts, v[j] = m[off + j].v, q[j] = m[off + j].q;
-        rc = hist_chunk_build(type, ts, v, q, k, &bufs[built], &out[built]);
-        if (rc == 0)
-            out[built++].tag = refs[a].tag;
-    }
-    if (rc == 0)
-        rc = hist_chunks_commit(db, bufs, out, built, refs + a, b - a, NULL, NULL, 0);
-    for (size_t i = 0; bufs && i < built; i++)
-        free(bufs[i]);
-    free(bufs), free(out), free(ts), free(v), free(q), free(m);
+    hist_chunk_batch out = {0};
+    rc = hist_chunk_batch_add(db, &out, refs[a].tag, type, m, n);
+    /* Cutting at clock boundaries can give back the chunks we started from
+     * (small chunks of adjacent hours): then there is nothing to gain. */
+    bool gain = out.n < b - a || overlapping;
+    if (rc == 0 && gain)
+        rc = hist_chunks_commit(db, out.bufs, out.refs, out.n, refs + a, b - a, NULL, NULL, 0);
+    hist_chunk_batch_free(&out);
+    free(m);
     return rc;
+}
+
+/* Whether cluster [i, j) shares a clock window (seal.c) with the cluster
+ * before or after it: then the two would be one chunk had they been sealed
+ * together. Chunks of different windows stay apart however small. */
+static bool shares_window(const hist_db *db, const hist_chunk_ref *refs, size_t n, size_t i,
+                          size_t j)
+{
+    int64_t align = db->opts.chunk_align_ns;
+    if (align <= 0)
+        return true;
+    int64_t first = hist_align_floor(refs[i].stats.start_ts, align);
+    int64_t last = first;
+    for (size_t k = i; k < j; k++) {
+        int64_t w = hist_align_floor(refs[k].stats.end_ts, align);
+        last = w > last ? w : last;
+    }
+    return (i > 0 && hist_align_floor(refs[i - 1].stats.end_ts, align) == first) ||
+           (j < n && hist_align_floor(refs[j].stats.start_ts, align) == last);
 }
 
 static int compact_tag(hist_db *db, uint32_t tag)
@@ -136,7 +143,7 @@ static int compact_tag(hist_db *db, uint32_t tag)
     int rc = load_chunk_refs(db, tag, &refs, &n);
     if (rc)
         return rc;
-    uint32_t small = db->opts.chunk_samples / 2;
+    uint32_t small = db->opts.chunk_samples / 2, tiny = db->opts.chunk_samples / 16;
     size_t gstart = 0, gsamples = 0, gclusters = 0;
     int gmulti = 0; /* the group has a cluster of several chunks */
     for (size_t i = 0; i <= n && rc == 0;) {
@@ -152,7 +159,8 @@ static int compact_tag(hist_db *db, uint32_t tag)
             for (size_t k = i; k < j; k++)
                 csamples += refs[k].stats.count;
         }
-        int rewrite = i < n && (j - i > 1 || csamples < small);
+        int rewrite = i < n && (j - i > 1 || csamples < tiny ||
+                                (csamples < small && shares_window(db, refs, n, i, j)));
         if (rewrite && gclusters && gsamples + csamples > COMPACT_GROUP_SAMPLES)
             rewrite = 0, j = i; /* close the group; revisit this cluster */
         if (rewrite) {
@@ -163,7 +171,7 @@ static int compact_tag(hist_db *db, uint32_t tag)
             gmulti |= j - i > 1;
         } else {
             if (gclusters > 1 || gmulti)
-                rc = merge_group(db, type, refs, gstart, i);
+                rc = merge_group(db, type, refs, gstart, i, gmulti);
             gclusters = 0, gsamples = 0, gmulti = 0;
             if (i == n)
                 break;

@@ -894,6 +894,7 @@ void hist_db_options_init(hist_db_options *opts)
     opts->memtable_bytes = (size_t)256 << 20;
     opts->chunk_samples = 8192;
     opts->chunk_max_age_ns = INT64_C(600000000000);
+    opts->chunk_align_ns = INT64_C(3600000000000);
     opts->log_level = HIST_LOG_INFO;
 }
 
@@ -1046,6 +1047,8 @@ int hist_db_open(const hist_db_options *opts, hist_db **out)
         db->opts.chunk_samples = def.chunk_samples;
     if (db->opts.chunk_max_age_ns <= 0)
         db->opts.chunk_max_age_ns = def.chunk_max_age_ns;
+    if (db->opts.chunk_align_ns == 0)
+        db->opts.chunk_align_ns = def.chunk_align_ns;
     snprintf(db->dir, sizeof(db->dir), "%s", opts->dir);
     db->opts.dir = db->dir;
     pthread_mutex_init(&db->seal_mu, NULL);

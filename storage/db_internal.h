@@ -97,8 +97,10 @@ typedef int (*hist_payload_fn)(void *ctx, uint32_t tag, size_t n, const int64_t 
                                const hist_value *v, const uint32_t *q);
 int hist_payload_decode(const uint8_t *p, size_t len, hist_payload_fn fn, void *ctx);
 
-/* Sealing (seal.c). seal_mu held. limit_per_tag 0 = whole buffer. */
-int hist_seal_tags(hist_db *db, const uint32_t *ids, size_t n);
+/* Sealing (seal.c). seal_mu held. hold_tail: a full buffer keeps its
+ * samples of the current clock window (the sealer's choice; flush seals
+ * everything). */
+int hist_seal_tags(hist_db *db, const uint32_t *ids, size_t n, bool hold_tail);
 int hist_seal_all(hist_db *db);
 int hist_checkpoint(hist_db *db);
 int hist_sealer_start(hist_db *db);
@@ -115,6 +117,27 @@ int hist_chunk_load(hist_db *db, const hist_chunk_ref *ref, int64_t **ts, hist_v
  * buffer and fills ref's stats/codecs/crc/length (seal.c). */
 int hist_chunk_build(hist_type type, const int64_t *ts, const hist_value *v, const uint32_t *q,
                      size_t n, uint8_t **buf, hist_chunk_ref *ref);
+/* The multiple of align at or below t (align > 0). */
+static inline int64_t hist_align_floor(int64_t t, int64_t align)
+{
+    int64_t f = t / align * align;
+    return f > t ? f - align : f; /* C division rounds toward 0 */
+}
+/* The length of the first chunk cut from sorted unique samples s[0..n):
+ * at most cs, ending at an `align` boundary of the clock once it has cs/16
+ * samples (align <= 0: no boundaries). See seal.c. */
+size_t hist_chunk_run(const hist_msample *s, size_t n, uint32_t cs, int64_t align);
+/* Chunks built for one commit: bufs[i] is the encoding of refs[i]. */
+typedef struct {
+    uint8_t **bufs;
+    hist_chunk_ref *refs;
+    size_t n, cap;
+} hist_chunk_batch;
+/* Cuts one tag's sorted unique samples into chunks (hist_chunk_run) and
+ * builds them into the batch. */
+int hist_chunk_batch_add(hist_db *db, hist_chunk_batch *b, uint32_t tag, hist_type type,
+                         const hist_msample *s, size_t n);
+void hist_chunk_batch_free(hist_chunk_batch *b);
 /* Writes encoded chunks durably and commits their index entries in one txn,
  * deleting old entries in the same txn (seal.c; seal_mu held). */
 int hist_chunks_commit(hist_db *db, uint8_t **bufs, hist_chunk_ref *refs, size_t n,

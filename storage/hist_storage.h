@@ -109,6 +109,8 @@ typedef struct {
     size_t memtable_bytes;    /* memory budget of unsealed samples; default 256 MiB */
     uint32_t chunk_samples;   /* a tag's buffer is sealed at this many samples; default 8192 */
     int64_t chunk_max_age_ns; /* ... or when its oldest unsealed write is this old; default 10 min */
+    int64_t chunk_align_ns;   /* chunks do not cross multiples of this (see seal.c); default
+                                 1 h, negative = no alignment */
     int64_t retention_ns;     /* drop chunks older than now - retention; 0 = keep forever */
     bool no_auto_create;      /* refuse writes to unknown tags instead of creating them */
     bool no_background;       /* no sealer thread: seal only on hist_db_flush() (tests) */
@@ -241,6 +243,10 @@ typedef struct {
  *   stats == NULL: n decoded samples, sorted, unique, inside [from, to). */
 typedef struct {
     const hist_chunk_stats *stats;
+    /* With stats: the stats over the chunk's samples that are neither Bad
+     * nor NaN (== stats when it has none), or NULL when the index does
+     * not know them (entries written before they were kept). */
+    const hist_chunk_stats *counted;
     size_t n;
     const int64_t *ts;
     const hist_value *v;

@@ -81,6 +81,31 @@ static void stats_compute(hist_type type, const int64_t *ts, const hist_value *v
     }
 }
 
+/* Stats over the samples that are neither Bad nor NaN: what an aggregate
+ * counts by default (query/agg.c), so a chunk with a few Bad samples is
+ * still answered from the index. */
+static int counted_stats(hist_type type, const int64_t *ts, const hist_value *v,
+                         const uint32_t *q, size_t n, hist_chunk_stats *st)
+{
+    int64_t *cts = malloc(n * sizeof(*cts));
+    hist_value *cv = malloc(n * sizeof(*cv));
+    uint32_t *cq = malloc(n * sizeof(*cq));
+    int rc = (!cts || !cv || !cq) ? HIST_ENOMEM : 0;
+    size_t m = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if ((q && hist_quality_is_bad(q[i])) || (type == HIST_TYPE_FLOAT64 && v[i].f != v[i].f))
+            continue;
+        cts[m] = ts[i], cv[m] = v[i], cq[m] = q ? q[i] : 0;
+        m++;
+    }
+    if (rc == 0 && m > 0)
+        stats_compute(type, cts, cv, cq, m, st);
+    else
+        memset(st, 0, sizeof(*st));
+    free(cts), free(cv), free(cq);
+    return rc;
+}
+
 int hist_chunk_build(hist_type type, const int64_t *ts, const hist_value *v, const uint32_t *q,
                      size_t n, uint8_t **buf, hist_chunk_ref *ref)
 {
@@ -103,8 +128,94 @@ int hist_chunk_build(hist_type type, const int64_t *ts, const hist_value *v, con
     ref->value_codec = info.value_codec;
     ref->quality_codec = info.quality_codec;
     stats_compute(type, ts, v, q, n, &ref->stats);
+    int rc = 0;
+    if (ref->stats.bad_count > 0 || ref->stats.nan_count > 0) {
+        rc = counted_stats(type, ts, v, q, n, &ref->counted);
+        ref->flags |= HIST_CHUNK_HAS_COUNTED;
+    }
+    if (rc) {
+        free(b);
+        return rc;
+    }
     *buf = b;
     return 0;
+}
+
+/* ---- Cutting samples into chunks -------------------------------------------------- */
+
+/*
+ * Chunk boundaries follow the clock. A run of samples ends at the first
+ * multiple of `align` (1 h by default, counted from the Unix epoch) once it
+ * holds at least cs/16 samples, or at cs samples. For a 1 Hz tag that makes
+ * one chunk per UTC hour, so an hourly, daily or shift bucket (whole hours
+ * in zones with whole-hour offsets) is a union of whole chunks and the
+ * query engine answers it from chunk statistics alone. A slow tag does not
+ * get tiny chunks: below cs/16 samples a run goes on across the boundary.
+ */
+size_t hist_chunk_run(const hist_msample *s, size_t n, uint32_t cs, int64_t align)
+{
+    size_t max = n < cs ? n : cs;
+    if (align <= 0 || max == 0)
+        return max;
+    size_t min = cs / 16 ? cs / 16 : 1;
+    int64_t window = hist_align_floor(s[0].ts, align);
+    for (size_t i = 1; i < max; i++) {
+        if (s[i].ts - window < align)
+            continue;
+        if (i >= min)
+            return i;
+        window = hist_align_floor(s[i].ts, align);
+    }
+    return max;
+}
+
+void hist_chunk_batch_free(hist_chunk_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        free(b->bufs[i]);
+    free(b->bufs), free(b->refs);
+    memset(b, 0, sizeof(*b));
+}
+
+/* Makes room for one more chunk in the batch. */
+static int batch_grow(hist_chunk_batch *b)
+{
+    if (b->n < b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap * 2 : 16;
+    uint8_t **nb = realloc(b->bufs, cap * sizeof(*nb));
+    if (!nb)
+        return HIST_ENOMEM;
+    b->bufs = nb;
+    hist_chunk_ref *nr = realloc(b->refs, cap * sizeof(*nr));
+    if (!nr)
+        return HIST_ENOMEM;
+    b->refs = nr;
+    b->cap = cap;
+    return 0;
+}
+
+int hist_chunk_batch_add(hist_db *db, hist_chunk_batch *b, uint32_t tag, hist_type type,
+                         const hist_msample *s, size_t n)
+{
+    uint32_t cs = db->opts.chunk_samples;
+    int64_t *ts = malloc(cs * sizeof(*ts));
+    hist_value *v = malloc(cs * sizeof(*v));
+    uint32_t *q = malloc(cs * sizeof(*q));
+    int rc = (!ts || !v || !q) ? HIST_ENOMEM : 0;
+    for (size_t off = 0; off < n && rc == 0;) {
+        size_t m = hist_chunk_run(s + off, n - off, cs, db->opts.chunk_align_ns);
+        for (size_t j = 0; j < m; j++)
+            ts[j] = s[off + j].ts, v[j] = s[off + j].v, q[j] = s[off + j].q;
+        off += m;
+        if ((rc = batch_grow(b)) != 0)
+            break;
+        rc = hist_chunk_build(type, ts, v, q, m, &b->bufs[b->n], &b->refs[b->n]);
+        if (rc == 0)
+            b->refs[b->n++].tag = tag;
+    }
+    free(ts), free(v), free(q);
+    return rc;
 }
 
 /* ---- Committing chunks --------------------------------------------------------- */
@@ -245,42 +356,22 @@ typedef struct {
 /* Seals one group; items already snapshot. */
 static int seal_group(hist_db *db, seal_item *items, size_t nitems)
 {
-    size_t nchunks = 0;
-    uint32_t cs = db->opts.chunk_samples;
-    for (size_t i = 0; i < nitems; i++) {
-        items[i].n = hist_msamples_sort_dedupe(items[i].s, items[i].k);
-        nchunks += (items[i].n + cs - 1) / cs;
-    }
-    uint8_t **bufs = calloc(nchunks + 1, sizeof(*bufs));
-    hist_chunk_ref *refs = calloc(nchunks + 1, sizeof(*refs));
+    hist_chunk_batch b = {0};
     uint32_t *ftags = calloc(nitems + 1, sizeof(*ftags));
     uint64_t *flsns = calloc(nitems + 1, sizeof(*flsns));
-    int64_t *ts = malloc(cs * sizeof(*ts));
-    hist_value *v = malloc(cs * sizeof(*v));
-    uint32_t *q = malloc(cs * sizeof(*q));
-    int rc = (!bufs || !refs || !ftags || !flsns || !ts || !v || !q) ? HIST_ENOMEM : 0;
-    size_t built = 0;
+    int rc = (!ftags || !flsns) ? HIST_ENOMEM : 0;
     for (size_t i = 0; i < nitems && rc == 0; i++) {
         ftags[i] = items[i].id;
         flsns[i] = items[i].lsn;
-        for (size_t off = 0; off < items[i].n && rc == 0; off += cs) {
-            size_t m = items[i].n - off < cs ? items[i].n - off : cs;
-            for (size_t j = 0; j < m; j++) {
-                const hist_msample *x = &items[i].s[off + j];
-                ts[j] = x->ts, v[j] = x->v, q[j] = x->q;
-            }
-            rc = hist_chunk_build(items[i].type, ts, v, q, m, &bufs[built], &refs[built]);
-            if (rc == 0)
-                refs[built++].tag = items[i].id;
-        }
+        items[i].n = hist_msamples_sort_dedupe(items[i].s, items[i].k);
+        rc = hist_chunk_batch_add(db, &b, items[i].id, items[i].type, items[i].s, items[i].n);
     }
     if (rc == 0)
-        rc = hist_chunks_commit(db, bufs, refs, built, NULL, 0, ftags, flsns, nitems);
+        rc = hist_chunks_commit(db, b.bufs, b.refs, b.n, NULL, 0, ftags, flsns, nitems);
     if (rc == 0)
-        atomic_fetch_add(&db->chunks_sealed, built);
-    for (size_t i = 0; bufs && i < built; i++)
-        free(bufs[i]);
-    free(bufs), free(refs), free(ftags), free(flsns), free(ts), free(v), free(q);
+        atomic_fetch_add(&db->chunks_sealed, b.n);
+    hist_chunk_batch_free(&b);
+    free(ftags), free(flsns);
     if (rc)
         return rc;
     /* Drop the sealed prefixes. */
@@ -309,7 +400,28 @@ static int seal_group(hist_db *db, seal_item *items, size_t nitems)
 /* Up to 256K samples per group (an 8 MiB snapshot buffer, reused). */
 #define SEAL_GROUP_SAMPLES (1u << 18)
 
-int hist_seal_tags(hist_db *db, const uint32_t *ids, size_t n)
+/*
+ * A full buffer (cs samples, young) keeps its samples of the current clock
+ * window in memory: they go into the next chunk with the rest of that
+ * window, instead of a partial chunk now and another one later. Only a
+ * prefix in buffer (LSN) order can be sealed, so the cut is at the first
+ * sample inside the window; out-of-order samples after it wait too. The
+ * tail must stay below cs, or the buffer would be full again at once.
+ */
+static size_t held_prefix(hist_db *db, const hist_tag_state *t, size_t k)
+{
+    int64_t align = db->opts.chunk_align_ns;
+    if (align <= 0 || k < db->opts.chunk_samples || db->stop ||
+        hist_mono_ns() - t->buf.first_write_ns >= db->opts.chunk_max_age_ns)
+        return k;
+    int64_t window = hist_align_floor(t->buf.ts[k - 1], align);
+    size_t j = 0;
+    while (j < k && t->buf.ts[j] < window)
+        j++;
+    return j > 0 && k - j < db->opts.chunk_samples ? j : k;
+}
+
+int hist_seal_tags(hist_db *db, const uint32_t *ids, size_t n, bool hold_tail)
 {
     seal_item *items = calloc(n ? n : 1, sizeof(*items));
     if (!items)
@@ -335,6 +447,8 @@ int hist_seal_tags(hist_db *db, const uint32_t *ids, size_t n)
             size_t k = t ? t->buf.n : 0;
             while (k > 0 && t->buf.lsn[k - 1] > durable)
                 k--;
+            if (hold_tail)
+                k = held_prefix(db, t, k);
             if (k == 0)
                 continue;
             seal_item *it = &items[nitems];
@@ -379,7 +493,7 @@ int hist_seal_all(hist_db *db)
     pthread_mutex_unlock(&db->mu);
     if (!ids)
         return HIST_ENOMEM;
-    int rc = hist_seal_tags(db, ids, n);
+    int rc = hist_seal_tags(db, ids, n, true);
     free(ids);
     return rc;
 }
@@ -509,7 +623,7 @@ static void *sealer_main(void *arg)
         }
         pthread_mutex_unlock(&db->mu);
         pthread_mutex_lock(&db->seal_mu);
-        int rc = hist_seal_tags(db, ids, n);
+        int rc = hist_seal_tags(db, ids, n, true);
         if (rc == 0)
             rc = hist_checkpoint(db);
         maybe_retention(db);
