@@ -173,12 +173,22 @@ static void feed(agg_state *st, int64_t ts, hist_value v, uint32_t q)
     st->prev_v = x;
 }
 
-/* Merges a stats piece if allowed; returns false when it must be decoded. */
-static bool try_stats(agg_state *st, const hist_chunk_stats *cs)
+/* The stats of a piece over exactly the samples feed() counts, or NULL. */
+static const hist_chunk_stats *counted_stats(const agg_state *st, const hist_piece *p)
 {
-    const hist_query_spec *spec = st->q->spec;
-    if (cs->nan_count > 0 || cs->count == 0 || (cs->bad_count > 0 && !spec->include_bad))
+    if (!st->q->spec->include_bad)
+        return p->counted;
+    return p->stats->nan_count == 0 ? p->stats : NULL;
+}
+
+/* Merges a stats piece if allowed; returns false when it must be decoded. */
+static bool try_stats(agg_state *st, const hist_piece *p)
+{
+    const hist_chunk_stats *cs = counted_stats(st, p);
+    if (!cs)
         return false;
+    if (cs->count == 0)
+        return true; /* nothing in it counts: feeding it would change nothing */
     long k = hist_buckets_find(&st->b, cs->start_ts);
     if (k < 0 || cs->end_ts >= st->b.bound[k + 1])
         return false;
@@ -302,7 +312,7 @@ static int scan_pieces(agg_state *st)
     hist_piece p;
     while ((rc = q->src->scan_next(scan, &p)) > 0) {
         if (p.stats && p.n == 0) {
-            if (try_stats(st, p.stats)) {
+            if (try_stats(st, &p)) {
                 q->res->chunks_from_stats++;
                 continue;
             }

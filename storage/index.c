@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -209,6 +210,9 @@ static uint64_t rd64(const uint8_t *p)
     return (uint64_t)rd32(p) << 32 | rd32(p + 4);
 }
 
+/* A chunk entry without the counted stats (see hist_chunk_ref). */
+#define CHUNK_REF_SHORT offsetof(hist_chunk_ref, counted)
+
 void hist_chunk_key(uint8_t key[HIST_CHUNK_KEY_LEN], uint32_t tag, int64_t start, uint64_t seq)
 {
     be32(key, tag);
@@ -275,7 +279,8 @@ int hist_index_put_chunk(hist_index *idx, MDB_txn *txn, const hist_chunk_ref *re
 {
     uint8_t kb[HIST_CHUNK_KEY_LEN];
     hist_chunk_key(kb, ref->tag, ref->stats.start_ts, ref->seq);
-    MDB_val k = {sizeof(kb), kb}, v = {sizeof(*ref), (void *)ref};
+    size_t len = ref->flags & HIST_CHUNK_HAS_COUNTED ? sizeof(*ref) : CHUNK_REF_SHORT;
+    MDB_val k = {sizeof(kb), kb}, v = {len, (void *)ref};
     return put_err(mdb_put(txn, idx->chunk, &k, &v, 0));
 }
 
@@ -290,8 +295,14 @@ int hist_index_del_chunk(hist_index *idx, MDB_txn *txn, const hist_chunk_ref *re
 
 int hist_chunk_ref_from(const MDB_val *val, hist_chunk_ref *ref)
 {
+    if (val->mv_size == CHUNK_REF_SHORT) {
+        memcpy(ref, val->mv_data, CHUNK_REF_SHORT);
+        ref->flags &= (uint8_t)~HIST_CHUNK_HAS_COUNTED;
+        memset(&ref->counted, 0, sizeof(ref->counted));
+        return 0;
+    }
     if (val->mv_size != sizeof(*ref))
         return HIST_ECORRUPT;
     memcpy(ref, val->mv_data, sizeof(*ref));
-    return 0;
+    return (ref->flags & HIST_CHUNK_HAS_COUNTED) ? 0 : HIST_ECORRUPT;
 }

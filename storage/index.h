@@ -59,11 +59,19 @@ typedef struct {
     uint64_t offset;
     uint32_t length;
     uint32_t crc; /* crc32c of the chunk bytes */
-    uint8_t ts_codec, value_codec, quality_codec, pad;
+    uint8_t ts_codec, value_codec, quality_codec, flags;
     uint32_t pad2;
     uint64_t seq;
     hist_chunk_stats stats;
+    /* Only with HIST_CHUNK_HAS_COUNTED (the chunk holds Bad or NaN samples):
+     * the same statistics over the samples an aggregate counts by default,
+     * those neither Bad nor NaN (count 0 when there is none). The entry
+     * ends before this field when it is absent, as every entry written
+     * before it existed does. */
+    hist_chunk_stats counted;
 } hist_chunk_ref;
+
+enum { HIST_CHUNK_HAS_COUNTED = 1 };
 
 #define HIST_CHUNK_KEY_LEN 20
 

@@ -323,6 +323,10 @@ int hist_scan_next(hist_scan *s, hist_piece *p)
             s->ci = cj;
             memset(p, 0, sizeof(*p));
             p->stats = &s->stats;
+            if (c->flags & HIST_CHUNK_HAS_COUNTED)
+                p->counted = &s->stats_ref.counted;
+            else if (c->stats.bad_count == 0 && c->stats.nan_count == 0)
+                p->counted = &s->stats;
             return 1;
         }
         int rc = merge_cluster(s, s->ci, cj, s->mi, mj);

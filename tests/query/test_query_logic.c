@@ -26,7 +26,8 @@ typedef struct {
     size_t n;
     size_t chunk;  /* samples per chunk; the last partial chunk is the "memtable" */
     long decodes;  /* scan_decode calls */
-    bool no_stats; /* never offer stats pieces */
+    bool no_stats;   /* never offer stats pieces */
+    bool no_counted; /* offer stats pieces without counted stats */
 } fake_db;
 
 typedef struct {
@@ -34,7 +35,7 @@ typedef struct {
     int64_t from, to;
     unsigned flags;
     size_t pos; /* next sample index */
-    hist_chunk_stats stats;
+    hist_chunk_stats stats, counted;
     int64_t ts[4096];
     hist_value v[4096];
     uint32_t q[4096];
@@ -64,24 +65,43 @@ static int f_open(void *ctx, uint32_t tag, int64_t from, int64_t to, unsigned fl
     return 0;
 }
 
-static void fill_stats(fake_scan *s, size_t a, size_t b)
+static bool fake_counted(const fake_db *db, size_t i)
 {
-    fake_db *db = s->db;
-    hist_chunk_stats *cs = &s->stats;
+    return (db->s[i].q >> 30) < 2 && !isnan(ref_x(db->type, db->s[i].v));
+}
+
+/* Stats of samples [a, b), or of those among them that are neither Bad
+ * nor NaN (only_counted), the way the index keeps them. */
+static void fill_stats(const fake_db *db, size_t a, size_t b, bool only_counted,
+                       hist_chunk_stats *cs)
+{
     memset(cs, 0, sizeof(*cs));
-    cs->start_ts = db->s[a].ts;
-    cs->end_ts = db->s[b - 1].ts;
-    cs->count = (uint32_t)(b - a);
-    cs->first_v = db->s[a].v;
-    cs->last_v = db->s[b - 1].v;
-    cs->first_q = db->s[a].q;
-    cs->last_q = db->s[b - 1].q;
     cs->min = INFINITY;
     cs->max = -INFINITY;
+    size_t prev = SIZE_MAX;
     for (size_t i = a; i < b; i++) {
+        if (only_counted && !fake_counted(db, i))
+            continue;
         double x = ref_x(db->type, db->s[i].v);
+        if (prev == SIZE_MAX) {
+            cs->start_ts = db->s[i].ts;
+            cs->first_v = db->s[i].v;
+            cs->first_q = db->s[i].q;
+        }
+        cs->end_ts = db->s[i].ts;
+        cs->last_v = db->s[i].v;
+        cs->last_q = db->s[i].q;
+        cs->count++;
         cs->bad_count += (db->s[i].q >> 30) >= 2;
         cs->nongood_count += (db->s[i].q >> 30) != 0;
+        if (prev != SIZE_MAX) { /* time-weighted sums (linear for float64) */
+            double x0 = ref_x(db->type, db->s[prev].v);
+            double secs = (double)(db->s[i].ts - db->s[prev].ts) / 1e9;
+            cs->tw_integral += (db->type == HIST_TYPE_FLOAT64 ? (x0 + x) / 2 : x0) * secs;
+            cs->true_seconds += x0 != 0 ? secs : 0;
+            cs->increase += x >= x0 ? x - x0 : x;
+        }
+        prev = i;
         if (isnan(x)) {
             cs->nan_count++;
             continue;
@@ -96,14 +116,6 @@ static void fill_stats(fake_scan *s, size_t a, size_t b)
         }
         cs->sum += x;
         cs->sumsq += x * x;
-    }
-    /* Time-weighted sums between consecutive samples (linear for float64). */
-    for (size_t i = a + 1; i < b; i++) {
-        double x0 = ref_x(db->type, db->s[i - 1].v), x1 = ref_x(db->type, db->s[i].v);
-        double secs = (double)(db->s[i].ts - db->s[i - 1].ts) / 1e9;
-        cs->tw_integral += (db->type == HIST_TYPE_FLOAT64 ? (x0 + x1) / 2 : x0) * secs;
-        cs->true_seconds += x0 != 0 ? secs : 0;
-        cs->increase += x1 >= x0 ? x1 - x0 : x1;
     }
 }
 
@@ -121,10 +133,14 @@ static int f_next(void *scan, hist_piece *p)
         c1 = db->n;
     if (sealed && !db->no_stats && !(s->flags & HIST_SCAN_DECODE) && s->pos == c0 &&
         db->s[c0].ts >= s->from && db->s[c1 - 1].ts < s->to) {
-        fill_stats(s, c0, c1);
+        fill_stats(db, c0, c1, false, &s->stats);
+        fill_stats(db, c0, c1, true, &s->counted);
         s->c0 = c0;
         s->c1 = c1;
         p->stats = &s->stats;
+        p->counted = &s->counted;
+        if (db->no_counted) /* as the storage scan: only a chunk with nothing to leave out */
+            p->counted = s->stats.bad_count == 0 && s->stats.nan_count == 0 ? &s->stats : NULL;
         s->pos = c1;
         return 1;
     }
@@ -334,18 +350,43 @@ static void test_stats_fast_path(void)
     CHECK_EQ_I64((long)res.chunks_from_stats, 100 - 5);
     hist_result_free(&res);
 
-    /* Bad samples force decoding of their chunk unless include_bad. */
+    /* Bad samples: the chunk's counted stats (Bad and NaN left out) answer
+     * it; a chunk of only Bad samples adds nothing. Without counted stats
+     * (index entries from before they were kept) the chunk is decoded. */
     db.s[10].q = HIST_QUALITY_BAD;
+    for (size_t i = 150; i < 200; i++)
+        db.s[i].q = HIST_QUALITY_BAD;
     spec.step_ns = 1000 * SEC;
     REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
     check_agg_result(db.s, db.n, db.type, &spec, &res, "stats path bad");
-    CHECK_EQ_I64(res.chunks_decoded, 1);
+    CHECK_EQ_I64(res.chunks_decoded, 0);
     hist_result_free(&res);
+    db.no_counted = true;
+    REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+    check_agg_result(db.s, db.n, db.type, &spec, &res, "stats path bad, no counted stats");
+    CHECK_EQ_I64(res.chunks_decoded, 2);
+    hist_result_free(&res);
+    db.no_counted = false;
     spec.include_bad = true;
     REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
     check_agg_result(db.s, db.n, db.type, &spec, &res, "stats path include bad");
     CHECK_EQ_I64(res.chunks_decoded, 0);
     hist_result_free(&res);
+    /* A NaN is never counted: from the counted stats by default, decoded
+     * with include_bad (no stats over "all qualities, no NaN" are kept). */
+    hist_value keep = db.s[260].v;
+    db.s[260].v.f = NAN;
+    REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+    check_agg_result(db.s, db.n, db.type, &spec, &res, "stats path NaN include bad");
+    CHECK_EQ_I64(res.chunks_decoded, 1);
+    hist_result_free(&res);
+    spec.include_bad = false;
+    REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+    check_agg_result(db.s, db.n, db.type, &spec, &res, "stats path NaN");
+    CHECK_EQ_I64(res.chunks_decoded, 0);
+    hist_result_free(&res);
+    db.s[260].v = keep;
+    spec.include_bad = true;
 
     /* The time-weighted aggregates come from the chunks' integrals too. */
     hist_agg tw[] = {HIST_AGG_TWA, HIST_AGG_INTEGRAL, HIST_AGG_DELTA, HIST_AGG_DURATION_TRUE};

@@ -166,6 +166,32 @@ static bool stats_match_samples(hist_type type, const hist_chunk_stats *st, cons
            st->max_ts == ts[imax] && st->max_v.bits == v[imax].bits && st->max_q == q[imax];
 }
 
+/* The counted stats of a decoded chunk: those of its samples that are
+ * neither Bad nor NaN, with the count, first and last of that subset. */
+static bool counted_match_samples(hist_type type, const hist_chunk_stats *st, const int64_t *ts,
+                                  const hist_value *v, const uint32_t *q, size_t n)
+{
+    int64_t *cts = malloc((n + 1) * sizeof(*cts));
+    hist_value *cv = malloc((n + 1) * sizeof(*cv));
+    uint32_t *cq = malloc((n + 1) * sizeof(*cq));
+    REQUIRE(cts && cv && cq);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double x = hist_value_as_double(type, v[i]);
+        if (hist_quality_is_bad(q[i]) || x != x)
+            continue;
+        cts[m] = ts[i], cv[m] = v[i], cq[m] = q[i];
+        m++;
+    }
+    bool ok = st->count == m && st->bad_count == 0 && st->nan_count == 0;
+    if (ok && m > 0)
+        ok = st->start_ts == cts[0] && st->end_ts == cts[m - 1] &&
+             st->first_v.bits == cv[0].bits && st->last_v.bits == cv[m - 1].bits &&
+             stats_match_samples(type, st, cts, cv, cq, m);
+    free(cts), free(cv), free(cq);
+    return ok;
+}
+
 static int scan_all(hist_db *db, uint32_t tag, int64_t from, int64_t to, unsigned flags, result *r)
 {
     memset(r, 0, sizeof(*r));
@@ -185,7 +211,12 @@ static int scan_all(hist_db *db, uint32_t tag, int64_t from, int64_t to, unsigne
             r->stats_pieces++;
             if (flags & HIST_SCAN_DECODE)
                 bad_stats++;
-            hist_chunk_stats st = *p.stats;
+            hist_chunk_stats st = *p.stats, counted;
+            /* Every chunk this build writes knows its counted stats. */
+            if (!p.counted)
+                bad_stats++;
+            else
+                counted = *p.counted;
             rc = hist_scan_decode(s, &p);
             if (rc)
                 break;
@@ -193,6 +224,8 @@ static int scan_all(hist_db *db, uint32_t tag, int64_t from, int64_t to, unsigne
                 p.v[0].bits != st.first_v.bits || p.v[p.n - 1].bits != st.last_v.bits)
                 bad_stats++;
             if (!stats_match_samples(info.type, &st, p.ts, p.v, p.q, p.n))
+                bad_stats++;
+            if (p.counted && !counted_match_samples(info.type, &counted, p.ts, p.v, p.q, p.n))
                 bad_stats++;
             if (st.start_ts < from || st.end_ts >= to)
                 bad_stats++;
@@ -346,8 +379,8 @@ static void test_write_scan(void)
     uint32_t q[1000];
     for (int i = 0; i < 1000; i++) {
         ts[i] = 1000000000LL * i;
-        v[i].f = i * 0.5;
-        q[i] = (i % 97 == 0) ? HIST_QUALITY_BAD : 0;
+        v[i].f = i % 89 == 5 ? NAN : i * 0.5; /* NaN and Bad: the counted stats skip them */
+        q[i] = (i % 97 == 0 || (i >= 300 && i < 400)) ? HIST_QUALITY_BAD : 0;
     }
     write_one(db, tag, 1000, ts, v, q, &m);
     model_final(&m);
