@@ -12,7 +12,6 @@
  * Figures (median of --runs runs, hot cache):
  *   query.plot1000.year.ms            M4 plot, 1000 px, the year tag, whole year
  *   query.hourly_twa_100tags_30d.ms   hourly twa, every tag, whole range
- *                                     (twa decodes every chunk)
  *   query.hourly_mean_100tags_30d.ms  hourly count/mean/min/max (stats path)
  *   query.daily_report.ms             daily count/min/max/mean/last in
  *                                     Europe/Berlin, every tag (stats path)
@@ -22,7 +21,7 @@
  * was smaller than the default shape.
  *
  * Usage: bench_query [--tags N] [--days D] [--year-days Y] [--dir PATH]
- *                    [--keep] [--runs R]
+ *                    [--keep] [--runs R] [--only plot|twa|mean|daily|raw]
  * Without --dir a temp dir under /tmp is used and removed unless --keep.
  */
 #include <stdio.h>
@@ -43,8 +42,14 @@
 typedef struct {
     uint32_t tags, days, year_days, runs;
     const char *dir;
+    const char *only; /* run one query: plot, twa, mean, daily or raw */
     bool keep;
 } bench_args;
+
+static bool wanted(const bench_args *a, const char *name)
+{
+    return !a->only || strcmp(a->only, name) == 0;
+}
 
 static double now_ms(void)
 {
@@ -195,13 +200,12 @@ static void agg_spec(hist_query_spec *spec, int64_t from, int64_t to)
     spec->to = to;
 }
 
-static void run_queries(hist_db *db, const bench_args *a, const uint32_t *tags, uint32_t year_id)
+static void run_plot(hist_db *db, const bench_args *a, uint32_t year_id)
 {
     hist_query_spec spec;
     hist_result res;
     double cpu;
-    int64_t year_end = T0 + (int64_t)a->year_days * DAY, end = T0 + (int64_t)a->days * DAY;
-
+    int64_t year_end = T0 + (int64_t)a->year_days * DAY;
     hist_query_spec_init(&spec);
     spec.mode = HIST_MODE_PLOT;
     spec.from = T0;
@@ -216,15 +220,38 @@ static void run_queries(hist_db *db, const bench_args *a, const uint32_t *tags, 
     printf("query.plot1000.year.chunks_decoded %llu chunks\n",
            (unsigned long long)res.chunks_decoded);
     hist_result_free(&res);
+}
 
+static void run_twa(hist_db *db, const bench_args *a, const uint32_t *tags)
+{
+    hist_query_spec spec;
+    hist_result res;
+    double cpu;
+    int64_t end = T0 + (int64_t)a->days * DAY;
+    double ms;
     agg_spec(&spec, T0, end);
     spec.step_ns = 3600 * SEC;
     spec.naggs = 1;
     spec.aggs[0] = HIST_AGG_TWA;
-    ms = time_query(db, &spec, tags, a->tags, a->runs < 3 ? a->runs : 3, NULL, &cpu);
+    ms = time_query(db, &spec, tags, a->tags, a->runs, &res, &cpu);
     printf("query.hourly_twa_%utags_%ud.ms %.1f ms\n", a->tags, a->days, ms);
     printf("query.hourly_twa_%utags_%ud.cpu_ms %.1f ms\n", a->tags, a->days, cpu);
+    printf("query.hourly_twa.chunks_from_stats %llu chunks\n",
+           (unsigned long long)res.chunks_from_stats);
+    printf("query.hourly_twa.chunks_decoded %llu chunks\n",
+           (unsigned long long)res.chunks_decoded);
+    hist_result_free(&res);
+}
 
+static void run_mean(hist_db *db, const bench_args *a, const uint32_t *tags)
+{
+    hist_query_spec spec;
+    hist_result res;
+    double cpu;
+    int64_t end = T0 + (int64_t)a->days * DAY;
+    double ms;
+    agg_spec(&spec, T0, end);
+    spec.step_ns = 3600 * SEC;
     spec.naggs = 4;
     spec.aggs[0] = HIST_AGG_COUNT;
     spec.aggs[1] = HIST_AGG_MEAN;
@@ -238,7 +265,15 @@ static void run_queries(hist_db *db, const bench_args *a, const uint32_t *tags, 
     printf("query.hourly_mean.chunks_decoded %llu chunks\n",
            (unsigned long long)res.chunks_decoded);
     hist_result_free(&res);
+}
 
+static void run_daily(hist_db *db, const bench_args *a, const uint32_t *tags)
+{
+    hist_query_spec spec;
+    hist_result res;
+    double cpu;
+    int64_t end = T0 + (int64_t)a->days * DAY;
+    double ms;
     agg_spec(&spec, T0, end);
     spec.bucket = HIST_BUCKET_DAY;
     snprintf(spec.tz, sizeof(spec.tz), "Europe/Berlin");
@@ -256,8 +291,14 @@ static void run_queries(hist_db *db, const bench_args *a, const uint32_t *tags, 
     printf("query.daily_report.chunks_decoded %llu chunks\n",
            (unsigned long long)res.chunks_decoded);
     hist_result_free(&res);
+}
 
-    /* Raw scan: pages of 1 M samples through the whole year tag. */
+/* Raw scan: pages of 1 M samples through the whole year tag. */
+static void run_raw(hist_db *db, const bench_args *a, uint32_t year_id)
+{
+    hist_query_spec spec;
+    hist_result res;
+    int64_t year_end = T0 + (int64_t)a->year_days * DAY;
     hist_query_spec_init(&spec);
     spec.mode = HIST_MODE_RAW;
     spec.from = T0;
@@ -280,6 +321,20 @@ static void run_queries(hist_db *db, const bench_args *a, const uint32_t *tags, 
     printf("query.raw_scan.samples %llu samples\n", (unsigned long long)n);
     printf("query.raw_scan.msps %.1f Msamples/s\n", (double)n / secs / 1e6);
     printf("query.raw_scan.cpu_msps %.1f Msamples/s\n", (double)n / csecs / 1e6);
+}
+
+static void run_queries(hist_db *db, const bench_args *a, const uint32_t *tags, uint32_t year_id)
+{
+    if (wanted(a, "plot"))
+        run_plot(db, a, year_id);
+    if (wanted(a, "twa"))
+        run_twa(db, a, tags);
+    if (wanted(a, "mean"))
+        run_mean(db, a, tags);
+    if (wanted(a, "daily"))
+        run_daily(db, a, tags);
+    if (wanted(a, "raw"))
+        run_raw(db, a, year_id);
 }
 
 /* ---- Main ---- */
@@ -306,6 +361,8 @@ static int parse_args(int argc, char **argv, bench_args *a)
             a->runs = (uint32_t)strtoul(val, NULL, 10);
         else if (strcmp(arg, "--dir") == 0)
             a->dir = val;
+        else if (strcmp(arg, "--only") == 0)
+            a->only = val;
         else
             return -1;
         i++;
@@ -320,7 +377,7 @@ int main(int argc, char **argv)
     bench_args a;
     if (parse_args(argc, argv, &a) < 0) {
         fprintf(stderr, "usage: bench_query [--tags N] [--days D] [--year-days Y] [--dir PATH] "
-                        "[--keep] [--runs R]\n");
+                        "[--keep] [--runs R] [--only plot|twa|mean|daily|raw]\n");
         return 2;
     }
     char tmp[] = "/tmp/bench_query_XXXXXX";
