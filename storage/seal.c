@@ -493,7 +493,7 @@ int hist_seal_all(hist_db *db)
     pthread_mutex_unlock(&db->mu);
     if (!ids)
         return HIST_ENOMEM;
-    int rc = hist_seal_tags(db, ids, n, true);
+    int rc = hist_seal_tags(db, ids, n, false);
     free(ids);
     return rc;
 }

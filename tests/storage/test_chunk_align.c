@@ -97,6 +97,8 @@ static layout scan_layout(hist_db *db, uint32_t tag, int64_t t0, int64_t every, 
     while (hist_scan_next(s, &p) == 1) {
         if (p.stats) {
             const hist_chunk_stats *st = p.stats;
+            if (getenv("TEST_VERBOSE"))
+                fprintf(stderr, "chunk %lld..%lld n=%u\n", (long long)(st->start_ts / SEC), (long long)(st->end_ts / SEC), st->count);
             l.chunks++;
             l.crossing += window_of(st->start_ts, align) != window_of(st->end_ts, align);
             l.partial += st->start_ts != window_of(st->start_ts, align) &&
