@@ -83,6 +83,7 @@ typedef struct {
     int nshifts;
     hist_fill fill;
     bool include_bad; /* include Bad-quality samples in aggregates */
+    uint32_t threads; /* plot: at most this many threads; 0 = automatic (see plot.c) */
 } hist_query_spec;
 
 void hist_query_spec_init(hist_query_spec *spec);

@@ -19,8 +19,11 @@
  * keeps the earliest of equal extremes, and so do the stats.
  */
 #include <math.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "query/engine.h"
 
@@ -150,17 +153,91 @@ static void add_stats(plot_state *st, const hist_chunk_stats *cs)
         m4_add(&st->c, &p[i]);
 }
 
-int hist_query_plot(hist_qctx *q)
+static m4_point piece_point(hist_type type, const hist_piece *p, size_t i)
+{
+    return make_point(type, p->ts[i], p->v[i], p->q ? p->q[i] : 0);
+}
+
+static double piece_x(hist_type type, const hist_piece *p, size_t k)
+{
+    return type == HIST_TYPE_FLOAT64 ? p->v[k].f : hist_value_as_double(type, p->v[k]);
+}
+
+/* Adds samples [i, j) of a decoded piece, all in the current column: the
+ * same as m4_add on each, without copying every sample through a point.
+ * Strict comparisons keep the earliest of equal extremes, as m4_add does;
+ * NaN fails every comparison, so it is never a minimum or maximum. */
+static void add_run(plot_state *st, const hist_piece *p, size_t i, size_t j)
+{
+    hist_type type = st->q->type;
+    m4_col *c = &st->c;
+    if (!c->any) {
+        c->any = true;
+        c->first = piece_point(type, p, i);
+    }
+    c->last = piece_point(type, p, j - 1);
+    size_t k = i;
+    if (!c->any_num) { /* the first number of the column starts both */
+        while (k < j && isnan(piece_x(type, p, k)))
+            k++;
+        if (k == j)
+            return;
+        c->min = c->max = piece_point(type, p, k);
+        c->any_num = true;
+        k++;
+    }
+    double mn = c->min.x, mx = c->max.x;
+    size_t imin = SIZE_MAX, imax = SIZE_MAX;
+    if (type == HIST_TYPE_FLOAT64) {
+        for (; k < j; k++) {
+            double x = p->v[k].f;
+            if (x < mn)
+                mn = x, imin = k;
+            if (x > mx)
+                mx = x, imax = k;
+        }
+    } else {
+        for (; k < j; k++) {
+            double x = hist_value_as_double(type, p->v[k]);
+            if (x < mn)
+                mn = x, imin = k;
+            if (x > mx)
+                mx = x, imax = k;
+        }
+    }
+    if (imin != SIZE_MAX)
+        c->min = piece_point(type, p, imin);
+    if (imax != SIZE_MAX)
+        c->max = piece_point(type, p, imax);
+}
+
+/* The first index in [i, n) whose time is >= t (times sorted). */
+static size_t lower_bound(const int64_t *ts, size_t i, size_t n, int64_t t)
+{
+    while (i < n) {
+        size_t mid = i + (n - i) / 2;
+        if (ts[mid] < t)
+            i = mid + 1;
+        else
+            n = mid;
+    }
+    return i;
+}
+
+/* Plots columns [c0, c1) into q->out: the scan covers just their range. */
+static int plot_columns(hist_qctx *q, uint32_t c0, uint32_t c1)
 {
     const hist_query_spec *spec = q->spec;
     plot_state st = {.q = q};
     st.span = (uint64_t)spec->to - (uint64_t)spec->from;
     st.step = st.span / spec->points;
     st.rem = st.span % spec->points;
-    st.col = 0;
-    st.col_end = spec->points > 1 ? col_bound(&st, 1) : spec->to;
+    st.col = c0;
+    st.col_end = c0 + 1 < spec->points ? col_bound(&st, c0 + 1) : spec->to;
+    st.cap = 0; /* q->out is a fresh, empty series */
+    int64_t from = col_bound(&st, c0), to = c1 < spec->points ? col_bound(&st, c1) : spec->to;
     void *scan = NULL;
-    int rc = q->src->scan_open(q->src->ctx, q->tag, spec->from, spec->to, 0, &scan);
+    int rc = q->src->scan_open(q->src->ctx, q->tag, from, to, 0, &scan);
     if (rc < 0)
         return rc;
     hist_piece p;
@@ -177,11 +254,12 @@ int hist_query_plot(hist_qctx *q)
                 break;
             q->res->chunks_decoded++;
         }
-        for (size_t i = 0; i < p.n && rc >= 0; i++) {
+        for (size_t i = 0; i < p.n && rc >= 0;) {
             if ((rc = goto_column(&st, p.ts[i])) < 0)
                 break;
-            m4_point pt = make_point(q->type, p.ts[i], p.v[i], p.q ? p.q[i] : 0);
-            m4_add(&st.c, &pt);
+            size_t j = lower_bound(p.ts, i + 1, p.n, st.col_end);
+            add_run(&st, &p, i, j);
+            i = j;
         }
         if (rc < 0)
             break;
@@ -190,4 +268,104 @@ int hist_query_plot(hist_qctx *q)
     if (rc >= 0)
         rc = m4_emit(&st);
     return rc < 0 ? rc : 0;
+}
+
+/* ---- Parts in parallel ----------------------------------------------------
+ *
+ * Columns are independent, so a long plot is cut into parts of whole
+ * columns, each plotted by its own thread into its own series and counters,
+ * then joined in column order: the result is the one a single pass gives.
+ * Edge chunks (cut by a column bound) are what costs: decoding them is
+ * spread over the cores. spec->threads > 0 caps the parts (1: no thread);
+ * 0 means one part per online CPU (up to HIST_PLOT_MAX_PARTS), each
+ * covering at least PLOT_PART_MIN_NS, so short plots stay on one thread.
+ */
+#define HIST_PLOT_MAX_PARTS 8
+#define PLOT_PART_MIN_NS    (INT64_C(86400) * 1000000000) /* one day */
+
+typedef struct {
+    hist_qctx q;
+    hist_series_result out;
+    hist_result res;
+    uint32_t c0, c1;
+    int rc;
+    pthread_t thread;
+    bool started;
+} plot_part;
+
+static uint32_t plot_parts(const hist_qctx *q)
+{
+    const hist_query_spec *spec = q->spec;
+    uint32_t parts = spec->threads;
+    if (parts == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        uint64_t days = ((uint64_t)spec->to - (uint64_t)spec->from) / PLOT_PART_MIN_NS;
+        parts = cpus > 1 ? (uint32_t)cpus : 1;
+        if (days < parts)
+            parts = (uint32_t)days;
+    }
+    if (parts > HIST_PLOT_MAX_PARTS)
+        parts = HIST_PLOT_MAX_PARTS;
+    if (parts > spec->points / 2)
+        parts = spec->points / 2;
+    return parts ? parts : 1;
+}
+
+static void *part_main(void *arg)
+{
+    plot_part *pp = arg;
+    pp->rc = plot_columns(&pp->q, pp->c0, pp->c1);
+    return NULL;
+}
+
+/* Appends a part's rows to q->out and its counters to q->res. */
+static int join_part(hist_qctx *q, size_t *cap, const plot_part *pp)
+{
+    size_t n = q->out->n, m = pp->out.n;
+    int rc = hist_series_reserve(q->out, cap, n + m);
+    if (rc < 0)
+        return rc;
+    if (m) {
+        memcpy(q->out->ts + n, pp->out.ts, m * sizeof(*pp->out.ts));
+        memcpy(q->out->value + n, pp->out.value, m * sizeof(*pp->out.value));
+        memcpy(q->out->q + n, pp->out.q, m * sizeof(*pp->out.q));
+    }
+    q->out->n = n + m;
+    q->res->chunks_from_stats += pp->res.chunks_from_stats;
+    q->res->chunks_decoded += pp->res.chunks_decoded;
+    return 0;
+}
+
+int hist_query_plot(hist_qctx *q)
+{
+    uint32_t parts = plot_parts(q), points = q->spec->points;
+    if (parts <= 1)
+        return plot_columns(q, 0, points);
+    plot_part *pp = calloc(parts, sizeof(*pp));
+    if (!pp)
+        return HIST_ENOMEM;
+    for (uint32_t k = 0; k < parts; k++) {
+        pp[k].q = *q;
+        pp[k].q.out = &pp[k].out;
+        pp[k].q.res = &pp[k].res;
+        pp[k].c0 = (uint32_t)((uint64_t)points * k / parts);
+        pp[k].c1 = (uint32_t)((uint64_t)points * (k + 1) / parts);
+    }
+    /* Part 0 runs here; a part whose thread cannot start runs here too. */
+    for (uint32_t k = 1; k < parts; k++)
+        pp[k].started = pthread_create(&pp[k].thread, NULL, part_main, &pp[k]) == 0;
+    part_main(&pp[0]);
+    int rc = 0;
+    size_t cap = q->out->n;
+    for (uint32_t k = 0; k < parts; k++) {
+        if (k > 0 && pp[k].started)
+            pthread_join(pp[k].thread, NULL);
+        else if (k > 0)
+            part_main(&pp[k]);
+        if (rc == 0)
+            rc = pp[k].rc < 0 ? pp[k].rc : join_part(q, &cap, &pp[k]);
+        free(pp[k].out.ts), free(pp[k].out.value), free(pp[k].out.q);
+    }
+    free(pp);
+    return rc;
 }

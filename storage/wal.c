@@ -445,8 +445,9 @@ static int recover(hist_wal *wal, uint64_t min_lsn, hist_wal_report *report)
     if (min_lsn > wal->next_lsn && min_lsn < WAL_MAX_LSN) {
         /* The log lost records the checkpoint already counted: never hand
          * out those LSNs again, or replay from the checkpoint would skip
-         * new records. */
-        wal_log(wal, HIST_LOG_WARN,
+         * new records. No log at all is what a clean close leaves (see
+         * hist_wal_discard): worth a note, not a warning. */
+        wal_log(wal, n ? HIST_LOG_WARN : HIST_LOG_INFO,
                 "wal: last LSN found is %" PRIu64 ", below the checkpoint %" PRIu64
                 "; continuing from %" PRIu64,
                 prev_last, min_lsn, min_lsn);

@@ -162,7 +162,7 @@ static int f_next(void *scan, hist_piece *p)
 static int f_decode(void *scan, hist_piece *p)
 {
     fake_scan *s = scan;
-    s->db->decodes++;
+    __atomic_fetch_add(&s->db->decodes, 1, __ATOMIC_RELAXED); /* plot parts run in threads */
     size_t k = 0;
     for (size_t i = s->c0; i < s->c1; i++, k++) {
         s->ts[k] = s->db->s[i].ts;
@@ -579,11 +579,26 @@ static void test_plot(void)
         spec.to = db.s[db.n - 5].ts;
         spec.points = widths[w];
         hist_result res;
+        spec.threads = 1;
         REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
         check_m4(db.s, db.n, db.type, &spec, &res);
         CHECK(res.series[0].n <= 4 * (size_t)spec.points);
         if (w == 1)
             CHECKF(res.chunks_from_stats > 0, "plot: no chunk from stats");
+        /* Parts in parallel give the very same rows and counters. */
+        uint32_t threads[] = {2, 3, 8};
+        for (int t = 0; t < 3; t++) {
+            spec.threads = threads[t];
+            hist_result par;
+            REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &par) == 0);
+            const hist_series_result *a = &res.series[0], *b = &par.series[0];
+            bool same = a->n == b->n;
+            for (size_t i = 0; same && i < a->n; i++)
+                same = a->ts[i] == b->ts[i] && a->value[i].bits == b->value[i].bits &&
+                       a->q[i] == b->q[i];
+            CHECKF(same, "plot width %u: %u threads differ from one", spec.points, threads[t]);
+            hist_result_free(&par);
+        }
         hist_result_free(&res);
     }
     free(db.s);
