@@ -24,8 +24,10 @@
  * was smaller than the default shape.
  *
  * Usage: bench_query [--tags N] [--days D] [--year-days Y] [--dir PATH]
- *                    [--keep] [--runs R] [--only plot|twa|mean|daily|raw]
+ *                    [--keep] [--runs R] [--only plot|twa|mean|daily|raw] [--chunk-align-s S]
  * Without --dir a temp dir under /tmp is used and removed unless --keep.
+ * --chunk-align-s sets the storage's chunk_align_ns in seconds (-1: off),
+ * to measure what clock-aligned chunks cost on disk and buy in queries.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +48,7 @@ typedef struct {
     uint32_t tags, days, year_days, runs;
     const char *dir;
     const char *only; /* run one query: plot, twa, mean, daily or raw */
+    int64_t align_s;  /* chunk_align_ns in seconds; 0 = default, -1 = off */
     bool keep;
 } bench_args;
 
@@ -367,6 +370,8 @@ static int parse_args(int argc, char **argv, bench_args *a)
             a->dir = val;
         else if (strcmp(arg, "--only") == 0)
             a->only = val;
+        else if (strcmp(arg, "--chunk-align-s") == 0)
+            a->align_s = strtoll(val, NULL, 10);
         else
             return -1;
         i++;
@@ -381,7 +386,7 @@ int main(int argc, char **argv)
     bench_args a;
     if (parse_args(argc, argv, &a) < 0) {
         fprintf(stderr, "usage: bench_query [--tags N] [--days D] [--year-days Y] [--dir PATH] "
-                        "[--keep] [--runs R] [--only plot|twa|mean|daily|raw]\n");
+                        "[--keep] [--runs R] [--only plot|twa|mean|daily|raw] [--chunk-align-s S]\n");
         return 2;
     }
     char tmp[] = "/tmp/bench_query_XXXXXX";
@@ -395,6 +400,7 @@ int main(int argc, char **argv)
     hist_db_options_init(&opts);
     opts.dir = dir;
     opts.log_level = HIST_LOG_WARN;
+    opts.chunk_align_ns = a.align_s < 0 ? -1 : a.align_s * SEC;
     hist_db *db = NULL;
     int rc = hist_db_open(&opts, &db);
     if (rc < 0)
@@ -403,7 +409,8 @@ int main(int argc, char **argv)
     /* Reuse a previous load of the same shape (marker file in the dir). */
     char marker[4096], want[128], have[128] = "";
     snprintf(marker, sizeof(marker), "%s/bench_query.meta", dir);
-    snprintf(want, sizeof(want), "tags=%u days=%u year_days=%u\n", a.tags, a.days, a.year_days);
+    snprintf(want, sizeof(want), "tags=%u days=%u year_days=%u align=%lld\n", a.tags, a.days,
+             a.year_days, (long long)a.align_s);
     FILE *f = fopen(marker, "r");
     if (f) {
         if (!fgets(have, sizeof(have), f))
@@ -437,6 +444,12 @@ int main(int argc, char **argv)
     printf("bench.scaled_down %d flag\n", scaled ? 1 : 0);
     printf("bench.shape.tags %u tags\nbench.shape.days %u days\nbench.shape.year_days %u days\n",
            a.tags, a.days, a.year_days);
+    hist_db_stats dst;
+    if (hist_db_get_stats(db, &dst) == 0 && dst.samples_sealed > 0) {
+        printf("bench.disk.chunks %llu chunks\n", (unsigned long long)dst.chunks);
+        printf("bench.disk.chunk_bytes_per_sample %.3f B\n",
+               (double)dst.bytes_chunks / (double)dst.samples_sealed);
+    }
     run_queries(db, &a, tags, year_id);
     free(tags);
     rc = hist_db_close(db);

@@ -100,6 +100,67 @@ char *hist_buf_take(hist_buf *b, size_t *len_out)
     return p;
 }
 
+/* Writes |v| in decimal backwards from end; returns the first digit. */
+static char *digits_backwards(uint64_t v, char *end)
+{
+    do {
+        *--end = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return end;
+}
+
+void hist_buf_i64(hist_buf *b, int64_t v)
+{
+    char tmp[24], *end = tmp + sizeof tmp;
+    uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    char *p = digits_backwards(mag, end);
+    if (v < 0)
+        *--p = '-';
+    hist_buf_append(b, p, (size_t)(end - p));
+}
+
+static const double pow10_exact[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+
+/*
+ * The fast path for the values a plant sends (a few decimals: 73.42): the
+ * smallest k <= 9 with m / 10^k == d for an integer m of at most 15 digits.
+ * Both m and 10^k are exact doubles and IEEE division rounds correctly, so
+ * that test says the decimal m * 10^-k reads back as d; and no other
+ * decimal of at most 15 significant digits can (two of them are at least
+ * 1e-15 apart relative to d, a few hundred ulps). So it is the very string
+ * the %.15g search below finds, written without printf. Only for
+ * 1e-4 <= |d| < 1e15, where %g writes no exponent. Returns the length in
+ * out (>= 24 bytes), or 0 to take the slow path.
+ */
+static size_t format_decimal(double d, char *out)
+{
+    double a = fabs(d);
+    if (!(a >= 1e-4 && a < 1e15))
+        return 0;
+    for (int k = 1; k <= 9; k++) {
+        double m = nearbyint(a * pow10_exact[k]);
+        if (m >= 1e15)
+            return 0;
+        if (m / pow10_exact[k] != a)
+            continue;
+        char tmp[24], *end = tmp + sizeof tmp;
+        char *p = digits_backwards((uint64_t)m, end);
+        while (end - p <= k) /* 0.000123: zeros up to the point and one before */
+            *--p = '0';
+        size_t n = 0;
+        if (d < 0)
+            out[n++] = '-';
+        size_t intlen = (size_t)(end - p) - (size_t)k;
+        memcpy(out + n, p, intlen);
+        n += intlen;
+        out[n++] = '.';
+        memcpy(out + n, p + intlen, (size_t)k);
+        return n + (size_t)k;
+    }
+    return 0;
+}
+
 void hist_buf_double(hist_buf *b, double d)
 {
     if (!isfinite(d)) {
@@ -109,19 +170,30 @@ void hist_buf_double(hist_buf *b, double d)
     char tmp[40];
     if (d == floor(d) && fabs(d) < 1e15) {
         /* Integral values print as integers ("20", not "2e+01"). */
-        snprintf(tmp, sizeof tmp, "%.0f", d);
         if (d == 0 && signbit(d))
-            snprintf(tmp, sizeof tmp, "-0");
-        hist_buf_puts(b, tmp);
+            hist_buf_puts(b, "-0");
+        else
+            hist_buf_i64(b, (int64_t)d);
         return;
     }
-    /* The shortest form that reads back as d, so 0.1 prints as 0.1 and not
-     * 0.10000000000000001. When that form has p <= 15 significant digits,
-     * d lies within half an ulp of it, far inside the rounding step of 15
-     * digits, so %.15g rounds to exactly that form (and %g drops the
-     * trailing zeros): one try answers almost every value. Else 16, else
-     * 17, which always reads back. Subnormals carry fewer digits than
-     * that argument needs: they search from 1. */
+    size_t n = format_decimal(d, tmp);
+    if (n > 0) {
+        hist_buf_append(b, tmp, n);
+        return;
+    }
+    hist_buf_double_slow(b, d);
+}
+
+/* The shortest form that reads back as d, so 0.1 prints as 0.1 and not
+ * 0.10000000000000001. When that form has p <= 15 significant digits, d
+ * lies within half an ulp of it, far inside the rounding step of 15
+ * digits, so %.15g rounds to exactly that form (and %g drops the trailing
+ * zeros): one try answers almost every value. Else 16, else 17, which
+ * always reads back. Subnormals carry fewer digits than that argument
+ * needs: they search from 1. */
+void hist_buf_double_slow(hist_buf *b, double d)
+{
+    char tmp[40];
     for (int prec = fabs(d) < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
         snprintf(tmp, sizeof tmp, "%.*g", prec, d);
         if (strtod(tmp, NULL) == d)
@@ -358,7 +430,7 @@ void hist_json_stringn(hist_json *j, const char *s, size_t n)
 void hist_json_int(hist_json *j, int64_t v)
 {
     before_value(j);
-    hist_buf_printf(&j->buf, "%lld", (long long)v);
+    hist_buf_i64(&j->buf, v);
 }
 
 void hist_json_uint(hist_json *j, uint64_t v)

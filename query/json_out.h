@@ -36,6 +36,10 @@ char *hist_buf_take(hist_buf *b, size_t *len_out);
 /* Writes d with the fewest significant digits (up to 17) that parse back to
  * the same double; "null" for NaN and infinities. */
 void hist_buf_double(hist_buf *b, double d);
+/* The same text by the printf search alone (what the fast path of
+ * hist_buf_double must equal; for tests). */
+void hist_buf_double_slow(hist_buf *b, double d);
+void hist_buf_i64(hist_buf *b, int64_t v);
 
 /* Writes t (ns since the epoch, UTC) as RFC 3339 with as many fractional
  * digits as needed (0, 3, 6 or 9): "2026-01-02T03:04:05.123Z". */

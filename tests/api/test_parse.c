@@ -181,6 +181,56 @@ static void test_json_doubles(void)
     }
 }
 
+/* The printf-free paths write exactly what the printf search writes:
+ * decimals of 0..12 places at every magnitude, sign, random bit patterns,
+ * and integers at the int64 edges. */
+static void test_json_number_fast_paths(void)
+{
+    uint64_t x = 88172645463325252u; /* xorshift64 */
+    int mismatches = 0;
+    for (int i = 0; i < 400000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        double d;
+        if (i % 4 == 3) {
+            memcpy(&d, &x, sizeof d); /* any bit pattern */
+        } else {
+            int places = (int)(x % 13), mag = (int)((x >> 8) % 17) - 5;
+            double m = (double)((x >> 16) % 100000000);
+            d = m / pow(10, places) * pow(10, mag > 0 ? 0 : mag);
+            if (x & (1u << 30))
+                d = -d;
+        }
+        hist_buf fast, slow;
+        hist_buf_init(&fast);
+        hist_buf_init(&slow);
+        hist_buf_double(&fast, d);
+        if (isfinite(d) && !(d == floor(d) && fabs(d) < 1e15))
+            hist_buf_double_slow(&slow, d);
+        else
+            hist_buf_puts(&slow, fast.data); /* integral and non-finite: checked elsewhere */
+        if (strcmp(fast.data, slow.data) != 0 && mismatches++ < 5)
+            fprintf(stderr, "double %.17g: fast %s, printf %s\n", d, fast.data, slow.data);
+        hist_buf_free(&fast);
+        hist_buf_free(&slow);
+    }
+    CHECK_EQ_I64(mismatches, 0);
+    const int64_t ints[] = {0, 7, -7, 1000, INT64_MAX, INT64_MIN, INT64_MIN + 1};
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        hist_buf b;
+        hist_buf_init(&b);
+        hist_buf_i64(&b, ints[i]);
+        char want[32];
+        snprintf(want, sizeof want, "%lld", (long long)ints[i]);
+        CHECKF(strcmp(b.data, want) == 0, "int %s: got %s", want, b.data);
+        hist_buf_free(&b);
+    }
+    hist_buf b;
+    hist_buf_init(&b);
+    hist_buf_double(&b, 0.000123);
+    CHECK(strcmp(b.data, "0.000123") == 0);
+    hist_buf_free(&b);
+}
+
 static void test_json_strings(void)
 {
     /* Control characters, quotes, backslash, valid UTF-8, invalid bytes,
@@ -260,6 +310,7 @@ int main(void)
     test_names();
     test_json_doubles();
     test_json_strings();
+    test_json_number_fast_paths();
     test_rfc3339_out();
     return check_summary();
 }
