@@ -142,6 +142,47 @@ static int create_tags(hist_writer *w, const hist_in_batch *b, uint32_t *ids, hi
     return res->code;
 }
 
+/* Whether v (of type from) has an exact value of type to, put in *out. */
+static bool exact_value(hist_type from, hist_value v, hist_type to, hist_value *out)
+{
+    double x = hist_value_as_double(from, v);
+    if (to == HIST_TYPE_FLOAT64) { /* integers up to 2^53 are exact doubles */
+        out->f = x;
+        return from == HIST_TYPE_BOOL || (v.i >= -(INT64_C(1) << 53) && v.i <= INT64_C(1) << 53);
+    }
+    if (to == HIST_TYPE_BOOL) {
+        out->i = x != 0;
+        return x == 0 || x == 1;
+    }
+    if (from != HIST_TYPE_FLOAT64) {
+        out->i = v.i;
+        return true;
+    }
+    if (!(x >= -9223372036854775808.0 && x < 9223372036854775808.0) || x != (double)(int64_t)x)
+        return false;
+    out->i = (int64_t)x;
+    return true;
+}
+
+/*
+ * A gateway or a CSV file rarely knows a tag's type: 20.0 sent to an int64
+ * tag, 1 to a bool tag, 7 to a float64 tag. When every value of the series
+ * has an exact value of the tag's type, the series is converted in place
+ * (the batch is the writer's) and written; otherwise nothing of it is
+ * converted and the type conflict stands. Returns true when converted.
+ */
+static bool convert_series(hist_in_series *s, hist_type to)
+{
+    hist_value tmp;
+    for (size_t i = 0; i < s->n; i++)
+        if (!exact_value(s->type, s->v[i], to, &tmp))
+            return false;
+    for (size_t i = 0; i < s->n; i++)
+        exact_value(s->type, s->v[i], to, &s->v[i]);
+    s->type = to;
+    return true;
+}
+
 /* Resolves every series' tag; returns 0 or the error recorded in res. */
 static int resolve_tags(hist_writer *w, const hist_in_batch *b, uint32_t *ids, hist_in_result *res)
 {
@@ -154,7 +195,7 @@ static int resolve_tags(hist_writer *w, const hist_in_batch *b, uint32_t *ids, h
         tag_slot *c = cache_find(w, s->name, s->name_len);
         int rc;
         if (c) {
-            if (c->type != s->type)
+            if (c->type != s->type && !convert_series(&b->series[i], c->type))
                 hist_result_add_series_error(res, (uint32_t)i, s->name, HIST_ETYPE,
                                              "type conflict: tag is %s, series has %s values",
                                              hist_type_name(c->type), hist_type_name(s->type));
@@ -163,12 +204,16 @@ static int resolve_tags(hist_writer *w, const hist_in_batch *b, uint32_t *ids, h
             continue;
         }
         rc = hist_tag_resolve(w->db, s->name, s->name_len, s->type, false, &ids[i]);
+        hist_tag_info info;
+        if (rc == HIST_ETYPE && hist_tag_by_name(w->db, s->name, &info) == 0 &&
+            convert_series(&b->series[i], info.type)) {
+            rc = hist_tag_resolve(w->db, s->name, s->name_len, s->type, false, &ids[i]);
+        }
         if (rc == 0) {
             cache_put(w, s->name, s->name_len, ids[i], s->type);
         } else if (rc == HIST_ENOTFOUND) {
             missing = true;
         } else if (rc == HIST_ETYPE) {
-            hist_tag_info info;
             const char *have = hist_tag_by_name(w->db, s->name, &info) == 0
                                    ? hist_type_name(info.type)
                                    : "another type";

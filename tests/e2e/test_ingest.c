@@ -231,15 +231,19 @@ static void test_bad_input(const hist_harness *h)
     Historian__V1__Series *b3[1] = {&range};
     expect_refused(c, b3, 1, HIST_ERANGE, 0, "timestamp");
 
-    /* the tag of the first test is float64: int64 values conflict */
+    /* the tag of the first test is float64: int64 values past 2^53 have
+     * no exact double, so they conflict (small ones are converted, see
+     * test_type_conversion) */
+    int64_t wide[3] = {1, 2, (INT64_C(1) << 53) + 1};
     Historian__V1__Series conflict = good;
     conflict.tag = "site1/area1/line1/cell1/temp";
     conflict.n_f64 = 0;
     conflict.f64 = NULL;
     conflict.n_i64 = 3;
-    conflict.i64 = iv;
+    conflict.i64 = wide;
     Historian__V1__Series *b4[2] = {&good, &conflict};
     expect_refused(c, b4, 2, HIST_ETYPE, 1, "type conflict");
+    conflict.i64 = iv;
 
     /* two types for one tag inside a request */
     Historian__V1__Series twin = conflict;
@@ -405,6 +409,64 @@ static void test_http_pipelining(const hist_harness *h)
     CHECK_EQ_I64(ctx.status[2], 404);
 }
 
+/* Sends one series; returns the ack's code (written checked when 0). */
+static int send_one(hist_tcp_client *c, Historian__V1__Series *s, size_t want_written)
+{
+    Historian__V1__WriteRequest req = HISTORIAN__V1__WRITE_REQUEST__INIT;
+    req.batch_id = 77;
+    req.n_series = 1;
+    req.series = &s;
+    Historian__V1__WriteResponse *r = roundtrip(c, &req);
+    if (!r)
+        return INT32_MIN;
+    int code = r->code;
+    if (code == 0)
+        CHECK_EQ_I64(r->written, want_written);
+    historian__v1__write_response__free_unpacked(r, NULL);
+    return code;
+}
+
+/* Values of another type are written when each has an exact value of the
+ * tag's type (20.0 -> int64 20, 1 -> bool true, 7 -> float64 7), and read
+ * back as the tag's type; one inexact value refuses the whole series. */
+static void test_type_conversion(const hist_harness *h)
+{
+    hist_tcp_client *c = connect_ingest(h);
+    REQUIRE(c);
+    int64_t ts[2] = {T0, SEC};
+    int64_t iv[2] = {20, 21};
+    double fv[2] = {22.0, 23.0}, half[2] = {24.0, 24.5};
+    Historian__V1__Series s = HISTORIAN__V1__SERIES__INIT;
+    s.tag = "site1/conv/line1/cell1/count";
+    s.n_ts_delta = 2;
+    s.ts_delta = ts;
+    s.n_i64 = 2;
+    s.i64 = iv;
+    CHECK_EQ_I64(send_one(c, &s, 2), 0); /* creates an int64 tag */
+    int64_t ts2[2] = {T0 + 10 * SEC, SEC};
+    s.ts_delta = ts2;
+    s.n_i64 = 0, s.i64 = NULL;
+    s.n_f64 = 2, s.f64 = fv;
+    CHECK_EQ_I64(send_one(c, &s, 2), 0);
+    int64_t ts3[2] = {T0 + 20 * SEC, SEC};
+    s.ts_delta = ts3;
+    s.f64 = half;
+    CHECK_EQ_I64(send_one(c, &s, 0), HIST_ETYPE);
+    hist_tcp_client_close(c);
+
+    harness_response resp;
+    int rc = harness_http(h->http_port, "GET",
+                          "/api/v1/query?tag=site1/conv/line1/cell1/count&from=0&to=now&format=csv",
+                          NULL, NULL, 0, &resp);
+    CHECK(rc == 0);
+    if (rc)
+        return;
+    CHECKF(resp.status == 200, "status %d: %s", resp.status, resp.body);
+    CHECKF(strstr(resp.body, ",20,") && strstr(resp.body, ",23,") && !strstr(resp.body, ",24,"),
+           "int64 tag after float64 writes: %s", resp.body);
+    harness_response_free(&resp);
+}
+
 /* Read back through the query API (query/ handlers, on the thread pool). */
 static void test_query_readback(const hist_harness *h)
 {
@@ -532,6 +594,7 @@ int main(void)
     test_http_too_big(&h);
     test_query_readback(&h);
     test_bad_input(&h);
+    test_type_conversion(&h);
     test_metrics(&h);
     int status = harness_stop(&h, 20000);
     CHECKF(status == 0, "exit status %d", status);
