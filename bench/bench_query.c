@@ -245,8 +245,7 @@ static void run_twa(hist_db *db, const bench_args *a, const uint32_t *tags)
     printf("query.hourly_twa_%utags_%ud.cpu_ms %.1f ms\n", a->tags, a->days, cpu);
     printf("query.hourly_twa.chunks_from_stats %llu chunks\n",
            (unsigned long long)res.chunks_from_stats);
-    printf("query.hourly_twa.chunks_decoded %llu chunks\n",
-           (unsigned long long)res.chunks_decoded);
+    printf("query.hourly_twa.chunks_decoded %llu chunks\n", (unsigned long long)res.chunks_decoded);
     hist_result_free(&res);
 }
 
@@ -385,8 +384,9 @@ int main(int argc, char **argv)
 {
     bench_args a;
     if (parse_args(argc, argv, &a) < 0) {
-        fprintf(stderr, "usage: bench_query [--tags N] [--days D] [--year-days Y] [--dir PATH] "
-                        "[--keep] [--runs R] [--only plot|twa|mean|daily|raw] [--chunk-align-s S]\n");
+        fprintf(stderr,
+                "usage: bench_query [--tags N] [--days D] [--year-days Y] [--dir PATH] "
+                "[--keep] [--runs R] [--only plot|twa|mean|daily|raw] [--chunk-align-s S]\n");
         return 2;
     }
     char tmp[] = "/tmp/bench_query_XXXXXX";

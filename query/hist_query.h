@@ -37,13 +37,13 @@ typedef enum {
     HIST_AGG_MAX,
     HIST_AGG_SUM,
     HIST_AGG_MEAN,
-    HIST_AGG_TWA,      /* time-weighted average (step or linear by tag type) */
-    HIST_AGG_STDDEV,   /* population standard deviation */
+    HIST_AGG_TWA,    /* time-weighted average (step or linear by tag type) */
+    HIST_AGG_STDDEV, /* population standard deviation */
     HIST_AGG_FIRST,
     HIST_AGG_LAST,
-    HIST_AGG_RANGE,    /* max - min */
-    HIST_AGG_INTEGRAL, /* per second: value * seconds (flow rate -> total) */
-    HIST_AGG_DELTA,    /* counter increase, resets handled */
+    HIST_AGG_RANGE,         /* max - min */
+    HIST_AGG_INTEGRAL,      /* per second: value * seconds (flow rate -> total) */
+    HIST_AGG_DELTA,         /* counter increase, resets handled */
     HIST_AGG_DURATION_TRUE, /* seconds a bool was true */
     HIST_AGG__COUNT
 } hist_agg;
@@ -78,7 +78,7 @@ typedef struct {
     hist_agg aggs[HIST_AGG__COUNT]; /* agg: the requested aggregates, in order */
     int naggs;
     hist_bucket_kind bucket;
-    char tz[64]; /* IANA zone for calendar buckets; "" = UTC */
+    char tz[64];                          /* IANA zone for calendar buckets; "" = UTC */
     int shift_start_min[HIST_MAX_SHIFTS]; /* minutes after local midnight, ascending */
     int nshifts;
     hist_fill fill;
@@ -91,13 +91,13 @@ void hist_query_spec_init(hist_query_spec *spec);
 typedef struct {
     uint32_t tag;
     hist_type type;
-    size_t n;          /* rows */
-    int64_t *ts;       /* sample time, point time, or bucket start */
-    int64_t *ts_end;   /* agg: bucket end (exclusive); else NULL */
-    hist_value *value; /* raw, latest, interp, plot: the value (exact for raw) */
-    uint32_t *q;       /* raw, latest, interp, plot: quality */
+    size_t n;                     /* rows */
+    int64_t *ts;                  /* sample time, point time, or bucket start */
+    int64_t *ts_end;              /* agg: bucket end (exclusive); else NULL */
+    hist_value *value;            /* raw, latest, interp, plot: the value (exact for raw) */
+    uint32_t *q;                  /* raw, latest, interp, plot: quality */
     double *col[HIST_AGG__COUNT]; /* agg: col[k][row] for spec.aggs[k]; NaN = null */
-    int64_t next_ts;   /* raw: where to continue when the limit cut the result, else INT64_MIN */
+    int64_t next_ts; /* raw: where to continue when the limit cut the result, else INT64_MIN */
 } hist_series_result;
 
 typedef struct {

@@ -65,9 +65,9 @@ typedef struct {
 
 /* Quality is an OPC UA StatusCode: the top two bits say Good (00),
  * Uncertain (01) or Bad (10; 11 is reserved and treated as Bad). */
-#define HIST_QUALITY_GOOD 0u
+#define HIST_QUALITY_GOOD      0u
 #define HIST_QUALITY_UNCERTAIN 0x40000000u
-#define HIST_QUALITY_BAD 0x80000000u
+#define HIST_QUALITY_BAD       0x80000000u
 static inline bool hist_quality_is_good(uint32_t q)
 {
     return (q >> 30) == 0;
@@ -108,15 +108,15 @@ typedef struct {
     hist_io_mode io;          /* default HIST_IO_AUTO */
     size_t memtable_bytes;    /* memory budget of unsealed samples; default 256 MiB */
     uint32_t chunk_samples;   /* a tag's buffer is sealed at this many samples; default 8192 */
-    int64_t chunk_max_age_ns; /* ... or when its oldest unsealed write is this old; default 10 min */
-    int64_t chunk_align_ns;   /* chunks do not cross multiples of this (see seal.c); default
-                                 1 h, negative = no alignment */
-    int64_t retention_ns;     /* drop chunks older than now - retention; 0 = keep forever */
-    bool no_auto_create;      /* refuse writes to unknown tags instead of creating them */
-    bool no_background;       /* no sealer thread: seal only on hist_db_flush() (tests) */
-    hist_log_fn log;          /* NULL = log to stderr */
+    int64_t chunk_max_age_ns; /* ... or when its oldest write is this old; default 10 min */
+    /* Chunks do not cross multiples of this (see seal.c); default 1 h, < 0: none. */
+    int64_t chunk_align_ns;
+    int64_t retention_ns; /* drop chunks older than now - retention; 0 = keep forever */
+    bool no_auto_create;  /* refuse writes to unknown tags instead of creating them */
+    bool no_background;   /* no sealer thread: seal only on hist_db_flush() (tests) */
+    hist_log_fn log;      /* NULL = log to stderr */
     void *log_ctx;
-    int log_level;            /* default HIST_LOG_INFO */
+    int log_level; /* default HIST_LOG_INFO */
 } hist_db_options;
 
 typedef struct hist_db hist_db;
@@ -307,12 +307,12 @@ extern const double hist_sync_hist_bounds_us[HIST_SYNC_HIST_BUCKETS];
 typedef struct {
     const char *io_backend; /* "io_uring" or "sync" */
     uint64_t tags;
-    uint64_t chunks;            /* live chunks in the index */
-    uint64_t samples_sealed;    /* samples in live chunks */
-    uint64_t samples_memtable;  /* samples not yet sealed */
+    uint64_t chunks;           /* live chunks in the index */
+    uint64_t samples_sealed;   /* samples in live chunks */
+    uint64_t samples_memtable; /* samples not yet sealed */
     uint64_t memtable_bytes;
-    uint64_t bytes_segments;    /* bytes of segment files on disk */
-    uint64_t bytes_chunks;      /* bytes of live chunks (excludes dead space) */
+    uint64_t bytes_segments; /* bytes of segment files on disk */
+    uint64_t bytes_chunks;   /* bytes of live chunks (excludes dead space) */
     uint64_t bytes_wal;
     uint64_t bytes_index;
     uint64_t lsn_written, lsn_durable;

@@ -84,8 +84,8 @@ static void stats_compute(hist_type type, const int64_t *ts, const hist_value *v
 /* Stats over the samples that are neither Bad nor NaN: what an aggregate
  * counts by default (query/agg.c), so a chunk with a few Bad samples is
  * still answered from the index. */
-static int counted_stats(hist_type type, const int64_t *ts, const hist_value *v,
-                         const uint32_t *q, size_t n, hist_chunk_stats *st)
+static int counted_stats(hist_type type, const int64_t *ts, const hist_value *v, const uint32_t *q,
+                         size_t n, hist_chunk_stats *st)
 {
     int64_t *cts = malloc(n * sizeof(*cts));
     hist_value *cv = malloc(n * sizeof(*cv));

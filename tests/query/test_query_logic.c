@@ -24,8 +24,8 @@ typedef struct {
     hist_type type;
     hist_sample *s;
     size_t n;
-    size_t chunk;  /* samples per chunk; the last partial chunk is the "memtable" */
-    long decodes;  /* scan_decode calls */
+    size_t chunk;    /* samples per chunk; the last partial chunk is the "memtable" */
+    long decodes;    /* scan_decode calls */
     bool no_stats;   /* never offer stats pieces */
     bool no_counted; /* offer stats pieces without counted stats */
 } fake_db;

@@ -98,7 +98,8 @@ static layout scan_layout(hist_db *db, uint32_t tag, int64_t t0, int64_t every, 
         if (p.stats) {
             const hist_chunk_stats *st = p.stats;
             if (getenv("TEST_VERBOSE"))
-                fprintf(stderr, "chunk %lld..%lld n=%u\n", (long long)(st->start_ts / SEC), (long long)(st->end_ts / SEC), st->count);
+                fprintf(stderr, "chunk %lld..%lld n=%u\n", (long long)(st->start_ts / SEC),
+                        (long long)(st->end_ts / SEC), st->count);
             l.chunks++;
             l.crossing += window_of(st->start_ts, align) != window_of(st->end_ts, align);
             l.partial += st->start_ts != window_of(st->start_ts, align) &&
@@ -110,8 +111,8 @@ static layout scan_layout(hist_db *db, uint32_t tag, int64_t t0, int64_t every, 
         }
         for (size_t i = 0; i < p.n; i++) {
             int64_t k = (p.ts[i] - t0) / every;
-            l.wrong += p.ts[i] != t0 + k * every || p.v[i].f != (double)k ||
-                       (int64_t)l.samples != k;
+            l.wrong +=
+                p.ts[i] != t0 + k * every || p.v[i].f != (double)k || (int64_t)l.samples != k;
             l.samples++;
         }
     }

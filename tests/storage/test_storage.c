@@ -185,9 +185,8 @@ static bool counted_match_samples(hist_type type, const hist_chunk_stats *st, co
     }
     bool ok = st->count == m && st->bad_count == 0 && st->nan_count == 0;
     if (ok && m > 0)
-        ok = st->start_ts == cts[0] && st->end_ts == cts[m - 1] &&
-             st->first_v.bits == cv[0].bits && st->last_v.bits == cv[m - 1].bits &&
-             stats_match_samples(type, st, cts, cv, cq, m);
+        ok = st->start_ts == cts[0] && st->end_ts == cts[m - 1] && st->first_v.bits == cv[0].bits &&
+             st->last_v.bits == cv[m - 1].bits && stats_match_samples(type, st, cts, cv, cq, m);
     free(cts), free(cv), free(cq);
     return ok;
 }
