@@ -30,8 +30,9 @@
 #                against the same peer figures.
 #   daily        every plant tag, UTC days, mean/min/max.
 #   raw_scan     every sample of the year tag. Historian mode=raw pages of
-#                limit=1000000 following X-Historian-Next; InfluxDB SELECT
-#                value chunked; VictoriaMetrics /api/v1/export.
+#                limit=1000000 following X-Historian-Next, shape=columns (an
+#                array per column, like VictoriaMetrics' export lines);
+#                InfluxDB SELECT value chunked; VictoriaMetrics /api/v1/export.
 # Historian aggregates with include_bad=true: the peers have no quality, so
 # every engine aggregates the same samples.
 # Disk: du of each data dir after load; InfluxDB after a cold cache snapshot
@@ -169,7 +170,7 @@ hist_scan() { # OUT (pages to OUT.0, OUT.1, ...) or /dev/null: prints seconds
         [ "$out" != /dev/null ] && body="$out.$page"
         curl -fsS -G --max-time 600 -D "$tmp/h_hdr" -o "$body" "$H" \
             --data-urlencode "from=$((T0_S * 1000))" --data-urlencode "to=$((YEAR_END_S * 1000))" --data-urlencode "tag=$YEAR_TAG" \
-            --data-urlencode mode=raw --data-urlencode limit=1000000 \
+            --data-urlencode mode=raw --data-urlencode limit=1000000 --data-urlencode shape=columns \
             ${cursor:+--data-urlencode "cursor=$cursor"}
         cursor=$(awk -F': ' 'tolower($1) == "x-historian-next" {sub(/\r$/, "", $2); print $2}' \
             "$tmp/h_hdr")
@@ -197,6 +198,8 @@ n = 0
 for f in files:
     if kind == "hist":          # Historian long JSON: a list of rows
         n += len(json.load(open(f)))
+    elif kind == "hist_cols":   # Historian columns JSON: an object per tag
+        n += sum(len(o["time"]) for o in json.load(open(f)))
     elif kind == "influx":      # InfluxDB (chunked: one JSON object a line)
         for line in open(f):
             if not line.strip():
@@ -257,7 +260,7 @@ PY
 echo "check.plot1000.historian.rows $(count_json hist "$tmp/h_plot.out") rows"
 echo "check.hourly_twa.historian.rows $(count_json hist "$tmp/h_twa.out") rows"
 echo "check.daily.historian.rows $(count_json hist "$tmp/h_daily.out") rows"
-echo "check.raw_scan.historian.samples $(count_json hist "$tmp"/h_raw.out.*) samples"
+echo "check.raw_scan.historian.samples $(count_json hist_cols "$tmp"/h_raw.out.*) samples"
 
 # ---- InfluxDB 1.6 ------------------------------------------------------------
 start_influxdb

@@ -80,7 +80,7 @@ int api_tags_list(hist_db *db, const char *prefix, const char *glob, size_t max,
 
 /* ---- Query options shared by /api/v1/query and Grafana (api_query.c) ---- */
 typedef enum { API_FMT_JSON = 0, API_FMT_CSV } api_format;
-typedef enum { API_SHAPE_LONG = 0, API_SHAPE_WIDE } api_shape;
+typedef enum { API_SHAPE_LONG = 0, API_SHAPE_WIDE, API_SHAPE_COLUMNS } api_shape;
 typedef enum { API_TIME_MS = 0, API_TIME_NS, API_TIME_S, API_TIME_RFC3339 } api_time_format;
 
 typedef struct {

@@ -4,7 +4,7 @@
  * Parameters (query string, form body or JSON body; see docs/api.md):
  *   tag (repeatable) | pattern (glob, repeatable), from, to, mode, step,
  *   points, agg (comma list), bucket, tz, shifts, fill, include_bad, limit,
- *   cursor, format (json|csv|wide), shape (long|wide), time_format.
+ *   cursor, format (json|csv|wide), shape (long|wide|columns), time_format.
  * Output: by default a flat JSON array of rows, one per sample or bucket,
  * which Grafana's Infinity datasource maps to a table without any
  * transformation:
@@ -258,9 +258,13 @@ static int parse_output(api_ctx *c, const api_params *p, api_query_opts *o)
     if (shape) {
         if (!strcmp(shape, "wide"))
             o->shape = API_SHAPE_WIDE;
+        else if (!strcmp(shape, "columns"))
+            o->shape = API_SHAPE_COLUMNS;
         else if (strcmp(shape, "long"))
-            return api_error(c, 400, "shape", "shape must be long or wide"), 1;
+            return api_error(c, 400, "shape", "shape must be long, wide or columns"), 1;
     }
+    if (o->shape == API_SHAPE_COLUMNS && o->format == API_FMT_CSV)
+        return api_error(c, 400, "shape", "shape=columns is JSON only (CSV has long and wide)"), 1;
     o->time_format = o->format == API_FMT_CSV ? API_TIME_RFC3339 : API_TIME_MS;
     if (tf) {
         o->time_format_given = true;
@@ -647,10 +651,10 @@ static void csv_time(hist_buf *b, const api_query_opts *o, int64_t ns)
 {
     switch (o->time_format) {
     case API_TIME_NS:
-        hist_buf_printf(b, "%lld", (long long)ns);
+        hist_buf_i64(b, ns);
         break;
     case API_TIME_MS:
-        hist_buf_printf(b, "%lld", (long long)api_ns_to_ms(ns));
+        hist_buf_i64(b, api_ns_to_ms(ns));
         break;
     case API_TIME_S:
         hist_buf_double(b, (double)ns / 1e9);
@@ -695,6 +699,54 @@ static void render_long_json(const answer *a, const api_query_opts *o, hist_json
             }
             hist_json_end_object(j);
         }
+    }
+    hist_json_end_array(j);
+}
+
+/* Columns shape: one object per tag, an array per column. About a quarter
+ * of the long shape's bytes for raw data (the tag and the keys are written
+ * once, not per sample), and what a data frame (Grafana, pandas) holds. */
+static void render_columns_json(const answer *a, const api_query_opts *o, hist_json *j)
+{
+    hist_json_begin_array(j);
+    for (size_t t = 0; t < a->n; t++) {
+        const hist_series_result *s = a->series[t];
+        if (!s)
+            continue;
+        hist_json_begin_object(j);
+        hist_json_key(j, "tag");
+        hist_json_string(j, a->tags[t].name);
+        hist_json_key(j, "time");
+        hist_json_begin_array(j);
+        for (size_t r = 0; r < s->n; r++)
+            json_time(j, o, s->ts[r]);
+        hist_json_end_array(j);
+        if (mode_is_agg(o)) {
+            hist_json_key(j, "time_end");
+            hist_json_begin_array(j);
+            for (size_t r = 0; r < s->n; r++)
+                json_time(j, o, s->ts_end ? s->ts_end[r] : s->ts[r]);
+            hist_json_end_array(j);
+            for (int k = 0; k < o->spec.naggs; k++) {
+                hist_json_key(j, hist_agg_name(o->spec.aggs[k]));
+                hist_json_begin_array(j);
+                for (size_t r = 0; r < s->n; r++)
+                    hist_json_double(j, s->col[k] ? s->col[k][r] : NAN);
+                hist_json_end_array(j);
+            }
+        } else {
+            hist_json_key(j, "value");
+            hist_json_begin_array(j);
+            for (size_t r = 0; r < s->n; r++)
+                api_json_value(j, s->type, s->value[r]);
+            hist_json_end_array(j);
+            hist_json_key(j, "quality");
+            hist_json_begin_array(j);
+            for (size_t r = 0; r < s->n; r++)
+                hist_json_uint(j, s->q ? s->q[r] : 0);
+            hist_json_end_array(j);
+        }
+        hist_json_end_object(j);
     }
     hist_json_end_array(j);
 }
@@ -932,6 +984,8 @@ int api_query_handle(api_ctx *c)
         hist_json_init(&j);
         if (o.shape == API_SHAPE_WIDE)
             render_wide(&a, &o, &j, NULL);
+        else if (o.shape == API_SHAPE_COLUMNS)
+            render_columns_json(&a, &o, &j);
         else
             render_long_json(&a, &o, &j);
         ret = api_reply_json(c, 200, &j);

@@ -436,7 +436,10 @@ void hist_json_int(hist_json *j, int64_t v)
 void hist_json_uint(hist_json *j, uint64_t v)
 {
     before_value(j);
-    hist_buf_printf(&j->buf, "%llu", (unsigned long long)v);
+    if (v <= (uint64_t)INT64_MAX)
+        hist_buf_i64(&j->buf, (int64_t)v);
+    else
+        hist_buf_printf(&j->buf, "%llu", (unsigned long long)v);
 }
 
 void hist_json_double(hist_json *j, double v)

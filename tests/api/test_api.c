@@ -412,6 +412,29 @@ static void test_patterns_and_shapes(void)
     CHECK(json_is_number(json_object_get(row, "time_end")));
     answer_free(&a);
 
+    /* Columns: an object per tag, an array per column, same values as long. */
+    a = get("/api/v1/query", "pattern=**/temp&from=2026-01-01T00:00:00Z&to=2026-01-01T00:00:10Z"
+                             "&shape=columns");
+    CHECK(a.r.status == 200);
+    CHECK(json_array_size(a.json) == 2);
+    json_t *col = json_array_get(a.json, 0);
+    CHECK(strcmp(json_string_value(json_object_get(col, "tag")), TAGS[0]) == 0);
+    CHECK(json_array_size(json_object_get(col, "time")) == 10);
+    CHECK(json_array_size(json_object_get(col, "quality")) == 10);
+    CHECK(json_integer_value(json_array_get(json_object_get(col, "time"), 3)) ==
+          T0 / 1000000 + 3000);
+    CHECK(json_number_value(json_array_get(json_object_get(col, "value"), 3)) == value_of(0, 3).f);
+    answer_free(&a);
+    a = get("/api/v1/query",
+            "tag=%s&from=2026-01-01T00:00:00Z&to=2026-01-01T01:00:00Z&agg=min,max&step=30m"
+            "&shape=columns",
+            TAGS[0]);
+    col = json_array_get(a.json, 0);
+    CHECK(json_array_size(json_object_get(col, "time_end")) == 2);
+    CHECK(json_array_size(json_object_get(col, "max")) == 2);
+    CHECK(json_is_number(json_array_get(json_object_get(col, "min"), 1)));
+    answer_free(&a);
+
     /* CSV, by parameter and by Accept. */
     a = get("/api/v1/query", "tag=%s&from=2026-01-01T00:00:00Z&to=2026-01-01T00:00:03Z&format=csv",
             TAGS[0]);
@@ -513,6 +536,7 @@ static void test_bad_params(void)
     BAD("cursor=1:", "cursor");
     BAD("format=xml", "format");
     BAD("shape=tall", "shape");
+    BAD("shape=columns&format=csv", "shape");
     BAD("time_format=iso", "time_format");
     BAD("pattern=", "pattern");
 #undef BAD
