@@ -893,7 +893,7 @@ void hist_db_options_init(hist_db_options *opts)
     opts->io = HIST_IO_AUTO;
     opts->memtable_bytes = (size_t)256 << 20;
     opts->chunk_samples = 8192;
-    opts->chunk_max_age_ns = INT64_C(600000000000);
+    opts->chunk_max_age_ns = INT64_C(3600000000000); /* >= chunk_align_ns: whole-hour chunks */
     opts->chunk_align_ns = INT64_C(3600000000000);
     opts->log_level = HIST_LOG_INFO;
 }

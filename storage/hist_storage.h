@@ -108,7 +108,7 @@ typedef struct {
     hist_io_mode io;          /* default HIST_IO_AUTO */
     size_t memtable_bytes;    /* memory budget of unsealed samples; default 256 MiB */
     uint32_t chunk_samples;   /* a tag's buffer is sealed at this many samples; default 8192 */
-    int64_t chunk_max_age_ns; /* ... or when its oldest write is this old; default 10 min */
+    int64_t chunk_max_age_ns; /* ... or when its oldest write is this old; default 1 h */
     /* Chunks do not cross multiples of this (see seal.c); default 1 h, < 0: none. */
     int64_t chunk_align_ns;
     int64_t retention_ns; /* drop chunks older than now - retention; 0 = keep forever */

@@ -401,18 +401,20 @@ static int seal_group(hist_db *db, seal_item *items, size_t nitems)
 #define SEAL_GROUP_SAMPLES (1u << 18)
 
 /*
- * A full buffer (cs samples, young) keeps its samples of the current clock
- * window in memory: they go into the next chunk with the rest of that
+ * A buffer that is due (full, or old) keeps its samples of the current
+ * clock window in memory: they go into the next chunk with the rest of that
  * window, instead of a partial chunk now and another one later. Only a
  * prefix in buffer (LSN) order can be sealed, so the cut is at the first
- * sample inside the window; out-of-order samples after it wait too. The
- * tail must stay below cs, or the buffer would be full again at once.
+ * sample inside the window; out-of-order samples after it wait too. When
+ * every sample is inside the window the whole buffer goes (it is due). The
+ * tail must stay below cs, or the buffer would be full again at once. The
+ * tail's age restarts at the seal (memtable.c), so a held sample waits at
+ * most about two age limits.
  */
 static size_t held_prefix(hist_db *db, const hist_tag_state *t, size_t k)
 {
     int64_t align = db->opts.chunk_align_ns;
-    if (align <= 0 || k < db->opts.chunk_samples || db->stop ||
-        hist_mono_ns() - t->buf.first_write_ns >= db->opts.chunk_max_age_ns)
+    if (align <= 0 || k == 0 || db->stop)
         return k;
     int64_t window = hist_align_floor(t->buf.ts[k - 1], align);
     size_t j = 0;
@@ -538,8 +540,10 @@ static int pressure_cmp(const void *a, const void *b)
     return x->first < y->first ? -1 : x->first > y->first;
 }
 
-/* Picks the tags to seal now (mu held). Returns the count put in *out. */
-static size_t pick_tags(hist_db *db, uint32_t **out)
+/* Picks the tags to seal now (mu held). Returns the count put in *out:
+ * first the *ndue ones that are full or old (sealed holding their current
+ * window), then those picked to relieve memory pressure (sealed whole). */
+static size_t pick_tags(hist_db *db, uint32_t **out, size_t *ndue)
 {
     size_t n = db->ndirty;
     if (n == 0)
@@ -563,6 +567,7 @@ static size_t pick_tags(hist_db *db, uint32_t **out)
             all[na++] =
                 (pressure_item){t->meta.id, t->buf.first_write_ns, hist_membuf_bytes(&t->buf)};
     }
+    *ndue = k;
     if (db->mem_bytes > db->opts.memtable_bytes && na) {
         /* Over budget: the oldest buffers go until we are at 3/4 of it. */
         qsort(all, na, sizeof(*all), pressure_cmp);
@@ -604,7 +609,7 @@ static void *sealer_main(void *arg)
     pthread_mutex_lock(&db->mu);
     while (!db->stop) {
         uint32_t *ids = NULL;
-        size_t n = pick_tags(db, &ids);
+        size_t ndue = 0, n = pick_tags(db, &ids, &ndue);
         if (n == 0) {
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
@@ -623,7 +628,9 @@ static void *sealer_main(void *arg)
         }
         pthread_mutex_unlock(&db->mu);
         pthread_mutex_lock(&db->seal_mu);
-        int rc = hist_seal_tags(db, ids, n, true);
+        int rc = hist_seal_tags(db, ids, ndue, true);
+        if (rc == 0 && n > ndue)
+            rc = hist_seal_tags(db, ids + ndue, n - ndue, false);
         if (rc == 0)
             rc = hist_checkpoint(db);
         maybe_retention(db);

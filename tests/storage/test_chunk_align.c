@@ -8,8 +8,9 @@
  * public door only, by listing the chunks a scan offers as stats pieces:
  *   - a flush cuts at every window boundary, from any start time;
  *   - a slow tag gets chunks of several windows, cut at a boundary;
- *   - the background sealer, triggered by a full buffer, keeps the current
- *     window's samples in memory so sealed chunks hold whole windows;
+ *   - the background sealer, triggered by a full or an old buffer, keeps
+ *     the current window's samples in memory so sealed chunks hold whole
+ *     windows;
  *   - compaction joins partial chunks of one window, never across windows,
  *     and leaves aligned chunks alone;
  *   - chunk_align_ns < 0 turns alignment off.
@@ -37,7 +38,8 @@ static void quiet_log(void *ctx, int level, const char *msg)
         fprintf(stderr, "log: %s\n", msg);
 }
 
-static hist_db *open_db(const char *sub, uint32_t chunk_samples, int64_t align, bool background)
+static hist_db *open_db_aged(const char *sub, uint32_t chunk_samples, int64_t align,
+                            bool background, int64_t max_age)
 {
     char dir[512];
     snprintf(dir, sizeof(dir), "%s/%s", g_dir, sub);
@@ -48,11 +50,31 @@ static hist_db *open_db(const char *sub, uint32_t chunk_samples, int64_t align, 
     o.chunk_samples = chunk_samples;
     o.chunk_align_ns = align;
     o.no_background = !background;
+    o.chunk_max_age_ns = max_age;
     o.log = quiet_log;
     hist_db *db = NULL;
     int rc = hist_db_open(&o, &db);
     REQUIRE(rc == 0);
     return db;
+}
+
+static hist_db *open_db(const char *sub, uint32_t chunk_samples, int64_t align, bool background)
+{
+    return open_db_aged(sub, chunk_samples, align, background, 0);
+}
+
+/* Waits (bounded: 10 s) until the sealer has sealed more than `above`
+ * samples; returns the stats then. */
+static hist_db_stats wait_sealed(hist_db *db, uint64_t above)
+{
+    hist_db_stats st = {0};
+    for (int i = 0; i < 1000; i++) {
+        REQUIRE(hist_db_get_stats(db, &st) == 0);
+        if (st.samples_sealed > above)
+            break;
+        nanosleep(&(struct timespec){0, 10 * 1000000}, NULL);
+    }
+    return st;
 }
 
 /* Writes samples first..n-1 of the series t0 + i * every, value i, in
@@ -175,13 +197,7 @@ static void test_sealer_holds_current_window(void)
     hist_db *db = open_db("hold", 1000, align, true);
     uint32_t tag = new_tag(db, "a/held");
     write_regular(db, tag, 0, SEC, 0, 1000);
-    hist_db_stats st = {0};
-    for (int i = 0; i < 500; i++) { /* bounded wait for the sealer: 5 s */
-        REQUIRE(hist_db_get_stats(db, &st) == 0);
-        if (st.samples_sealed > 0)
-            break;
-        nanosleep(&(struct timespec){0, 10 * 1000000}, NULL);
-    }
+    hist_db_stats st = wait_sealed(db, 0);
     CHECK_EQ_I64(st.samples_sealed, 600);
     CHECK_EQ_I64(st.chunks, 1);
     write_regular(db, tag, 0, SEC, 1000, 2500);
@@ -189,6 +205,35 @@ static void test_sealer_holds_current_window(void)
     layout l = scan_layout(db, tag, 0, SEC, align);
     CHECK_EQ_I64(l.samples, 2500);
     CHECK_EQ_I64(l.wrong, 0);
+    CHECK_EQ_I64(l.crossing, 0);
+    CHECK_EQ_I64(l.partial, 0);
+    CHECK(hist_db_close(db) == 0);
+}
+
+/* A buffer sealed for its age (1 s here, never full) also keeps its
+ * current window: 900 samples over two 10-minute windows seal as 600, and
+ * after 600 more, the second window's 600; a buffer wholly inside one
+ * window goes whole. The age (restarted by each seal) leaves the test a
+ * second to look and write between seals. */
+static void test_age_holds_current_window(void)
+{
+    int64_t align = 600 * SEC;
+    hist_db *db = open_db_aged("age", 100000, align, true, SEC);
+    uint32_t tag = new_tag(db, "a/aged");
+    write_regular(db, tag, 0, SEC, 0, 900);
+    hist_db_stats st = wait_sealed(db, 0);
+    CHECK_EQ_I64(st.samples_sealed, 600);
+    CHECK_EQ_I64(st.samples_memtable, 300);
+    write_regular(db, tag, 0, SEC, 900, 1500);
+    st = wait_sealed(db, 600);
+    CHECK_EQ_I64(st.samples_sealed, 1200);
+    /* No window boundary in the buffer now: after another age it goes whole. */
+    st = wait_sealed(db, 1200);
+    CHECK_EQ_I64(st.samples_sealed, 1500);
+    layout l = scan_layout(db, tag, 0, SEC, align);
+    CHECK_EQ_I64(l.samples, 1500);
+    CHECK_EQ_I64(l.wrong, 0);
+    CHECK_EQ_I64(l.chunks, 3);
     CHECK_EQ_I64(l.crossing, 0);
     CHECK_EQ_I64(l.partial, 0);
     CHECK(hist_db_close(db) == 0);
@@ -246,6 +291,7 @@ int main(void)
     test_flush_cuts_at_hours();
     test_slow_tag_spans_windows();
     test_sealer_holds_current_window();
+    test_age_holds_current_window();
     test_compaction_joins_within_window();
     test_alignment_off();
     test_rm_rf(g_dir);
