@@ -14,7 +14,9 @@
  *   json.raw_row.bytes_per_row     its size
  *   json.raw_columns.ns_per_sample the same samples in shape=columns:
  *                                  {"tag":name,"time":[..],"value":[..],
- *                                  "quality":[..]}
+ *                                  "quality":[..]}, written as the API
+ *                                  writes columns (hist_fmt_* into the
+ *                                  buffer)
  *   json.raw_columns.bytes_per_sample  its size
  *
  * Usage: bench_json [--samples N] [--runs R]
@@ -73,33 +75,37 @@ static void pass_rows(const double *v, size_t n, hist_buf *out)
     hist_json_free(&j);
 }
 
+/* One array of n cells, written the way query/api_query.c writes a column
+ * (hist_fmt_* straight into the buffer). */
+static void column(hist_buf *b, const char *key, const double *v, size_t n, int what)
+{
+    hist_buf_puts(b, key);
+    hist_buf_puts(b, "[");
+    for (size_t i = 0; i < n; i++) {
+        char *p = hist_buf_space(b, HIST_FMT_MAX + 1);
+        if (!p)
+            return;
+        size_t k = i > 0;
+        if (i > 0)
+            p[0] = ',';
+        if (what == 0)
+            k += hist_fmt_i64(p + k, INT64_C(1767225600000) + (int64_t)i * 1000);
+        else if (what == 1)
+            k += hist_fmt_double(p + k, v[i]);
+        else
+            k += hist_fmt_i64(p + k, 0);
+        hist_buf_commit(b, k);
+    }
+    hist_buf_puts(b, "]");
+}
+
 static void pass_columns(const double *v, size_t n, hist_buf *out)
 {
-    hist_json j;
-    hist_json_init(&j);
-    hist_json_begin_array(&j);
-    hist_json_begin_object(&j);
-    hist_json_key(&j, "tag");
-    hist_json_string(&j, TAG);
-    hist_json_key(&j, "time");
-    hist_json_begin_array(&j);
-    for (size_t i = 0; i < n; i++)
-        hist_json_int(&j, INT64_C(1767225600000) + (int64_t)i * 1000);
-    hist_json_end_array(&j);
-    hist_json_key(&j, "value");
-    hist_json_begin_array(&j);
-    for (size_t i = 0; i < n; i++)
-        hist_json_double(&j, v[i]);
-    hist_json_end_array(&j);
-    hist_json_key(&j, "quality");
-    hist_json_begin_array(&j);
-    for (size_t i = 0; i < n; i++)
-        hist_json_uint(&j, 0);
-    hist_json_end_array(&j);
-    hist_json_end_object(&j);
-    hist_json_end_array(&j);
-    out->len = j.buf.len;
-    hist_json_free(&j);
+    hist_buf_puts(out, "[{\"tag\":\"" TAG "\",");
+    column(out, "\"time\":", v, n, 0);
+    column(out, ",\"value\":", v, n, 1);
+    column(out, ",\"quality\":", v, n, 2);
+    hist_buf_puts(out, "}]");
 }
 
 /* The fastest of runs passes, in ns; *bytes gets the output size. */

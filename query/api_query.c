@@ -703,6 +703,82 @@ static void render_long_json(const answer *a, const api_query_opts *o, hist_json
     hist_json_end_array(j);
 }
 
+/* One cell of a column, written into out (HIST_FMT_MAX bytes); k is the
+ * aggregate's column. */
+typedef size_t (*cell_fmt)(char *out, const hist_series_result *s, const api_query_opts *o,
+                           size_t r, int k);
+
+static size_t fmt_time_num(char *out, int64_t ns, const api_query_opts *o)
+{
+    if (o->time_format == API_TIME_NS)
+        return hist_fmt_i64(out, ns);
+    if (o->time_format == API_TIME_S)
+        return hist_fmt_double(out, (double)ns / 1e9);
+    return hist_fmt_i64(out, api_ns_to_ms(ns));
+}
+
+static size_t cell_time(char *out, const hist_series_result *s, const api_query_opts *o, size_t r,
+                        int k)
+{
+    (void)k;
+    return fmt_time_num(out, s->ts[r], o);
+}
+
+static size_t cell_time_end(char *out, const hist_series_result *s, const api_query_opts *o,
+                            size_t r, int k)
+{
+    (void)k;
+    return fmt_time_num(out, s->ts_end ? s->ts_end[r] : s->ts[r], o);
+}
+
+static size_t cell_value(char *out, const hist_series_result *s, const api_query_opts *o, size_t r,
+                         int k)
+{
+    (void)o, (void)k;
+    if (s->type == HIST_TYPE_FLOAT64)
+        return hist_fmt_double(out, s->value[r].f);
+    return hist_fmt_i64(out, s->value[r].i);
+}
+
+static size_t cell_quality(char *out, const hist_series_result *s, const api_query_opts *o,
+                           size_t r, int k)
+{
+    (void)o, (void)k;
+    return hist_fmt_i64(out, s->q ? s->q[r] : 0);
+}
+
+static size_t cell_agg(char *out, const hist_series_result *s, const api_query_opts *o, size_t r,
+                       int k)
+{
+    (void)o;
+    return hist_fmt_double(out, s->col[k] ? s->col[k][r] : NAN);
+}
+
+/* "key": [cells...], written straight into the buffer: the JSON writer's
+ * state machine runs once per column, not once per cell. RFC 3339 times
+ * (strings) take the writer's path. */
+static void json_column(hist_json *j, const char *key, const hist_series_result *s,
+                        const api_query_opts *o, int k, cell_fmt fmt)
+{
+    hist_json_key(j, key);
+    hist_json_begin_array(j);
+    if (o->time_format == API_TIME_RFC3339 && (fmt == cell_time || fmt == cell_time_end)) {
+        for (size_t r = 0; r < s->n; r++)
+            json_time(j, o, fmt == cell_time || !s->ts_end ? s->ts[r] : s->ts_end[r]);
+    } else {
+        for (size_t r = 0; r < s->n; r++) {
+            char *p = hist_buf_space(&j->buf, HIST_FMT_MAX + 1);
+            if (!p)
+                break; /* the buffer is marked failed: the reply is a 500 */
+            size_t n = r > 0;
+            if (r > 0)
+                p[0] = ',';
+            hist_buf_commit(&j->buf, n + fmt(p + n, s, o, r, k));
+        }
+    }
+    hist_json_end_array(j);
+}
+
 /* Columns shape: one object per tag, an array per column. About a quarter
  * of the long shape's bytes for raw data (the tag and the keys are written
  * once, not per sample), and what a data frame (Grafana, pandas) holds. */
@@ -716,35 +792,14 @@ static void render_columns_json(const answer *a, const api_query_opts *o, hist_j
         hist_json_begin_object(j);
         hist_json_key(j, "tag");
         hist_json_string(j, a->tags[t].name);
-        hist_json_key(j, "time");
-        hist_json_begin_array(j);
-        for (size_t r = 0; r < s->n; r++)
-            json_time(j, o, s->ts[r]);
-        hist_json_end_array(j);
+        json_column(j, "time", s, o, 0, cell_time);
         if (mode_is_agg(o)) {
-            hist_json_key(j, "time_end");
-            hist_json_begin_array(j);
-            for (size_t r = 0; r < s->n; r++)
-                json_time(j, o, s->ts_end ? s->ts_end[r] : s->ts[r]);
-            hist_json_end_array(j);
-            for (int k = 0; k < o->spec.naggs; k++) {
-                hist_json_key(j, hist_agg_name(o->spec.aggs[k]));
-                hist_json_begin_array(j);
-                for (size_t r = 0; r < s->n; r++)
-                    hist_json_double(j, s->col[k] ? s->col[k][r] : NAN);
-                hist_json_end_array(j);
-            }
+            json_column(j, "time_end", s, o, 0, cell_time_end);
+            for (int k = 0; k < o->spec.naggs; k++)
+                json_column(j, hist_agg_name(o->spec.aggs[k]), s, o, k, cell_agg);
         } else {
-            hist_json_key(j, "value");
-            hist_json_begin_array(j);
-            for (size_t r = 0; r < s->n; r++)
-                api_json_value(j, s->type, s->value[r]);
-            hist_json_end_array(j);
-            hist_json_key(j, "quality");
-            hist_json_begin_array(j);
-            for (size_t r = 0; r < s->n; r++)
-                hist_json_uint(j, s->q ? s->q[r] : 0);
-            hist_json_end_array(j);
+            json_column(j, "value", s, o, 0, cell_value);
+            json_column(j, "quality", s, o, 0, cell_quality);
         }
         hist_json_end_object(j);
     }

@@ -57,6 +57,17 @@ void hist_buf_append(hist_buf *b, const char *s, size_t n)
     b->data[b->len] = '\0';
 }
 
+char *hist_buf_space(hist_buf *b, size_t n)
+{
+    return reserve(b, n) ? b->data + b->len : NULL;
+}
+
+void hist_buf_commit(hist_buf *b, size_t n)
+{
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
 void hist_buf_puts(hist_buf *b, const char *s)
 {
     hist_buf_append(b, s, strlen(s));
@@ -100,24 +111,45 @@ char *hist_buf_take(hist_buf *b, size_t *len_out)
     return p;
 }
 
-/* Writes |v| in decimal backwards from end; returns the first digit. */
+/* "00".."99": two digits per division halves the divisions of a number. */
+static const char two_digits[201] = "00010203040506070809101112131415161718192021222324252627282930"
+                                    "31323334353637383940414243444546474849505152535455565758596061"
+                                    "62636465666768697071727374757677787980818283848586878889909192"
+                                    "93949596979899";
+
+/* Writes v in decimal backwards from end; returns the first digit. */
 static char *digits_backwards(uint64_t v, char *end)
 {
-    do {
-        *--end = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
+    while (v >= 100) {
+        unsigned d = (unsigned)(v % 100) * 2;
+        v /= 100;
+        *--end = two_digits[d + 1];
+        *--end = two_digits[d];
+    }
+    if (v >= 10) {
+        *--end = two_digits[v * 2 + 1];
+        *--end = two_digits[v * 2];
+    } else {
+        *--end = (char)('0' + v);
+    }
     return end;
 }
 
-void hist_buf_i64(hist_buf *b, int64_t v)
+size_t hist_fmt_i64(char *out, int64_t v)
 {
     char tmp[24], *end = tmp + sizeof tmp;
     uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
     char *p = digits_backwards(mag, end);
     if (v < 0)
         *--p = '-';
-    hist_buf_append(b, p, (size_t)(end - p));
+    memcpy(out, p, (size_t)(end - p));
+    return (size_t)(end - p);
+}
+
+void hist_buf_i64(hist_buf *b, int64_t v)
+{
+    char tmp[HIST_FMT_MAX];
+    hist_buf_append(b, tmp, hist_fmt_i64(tmp, v));
 }
 
 static const double pow10_exact[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
@@ -161,27 +193,31 @@ static size_t format_decimal(double d, char *out)
     return 0;
 }
 
-void hist_buf_double(hist_buf *b, double d)
+/* The shortest form that reads back as d, by printf (below). */
+static size_t fmt_double_slow(char *out, double d);
+
+size_t hist_fmt_double(char *out, double d)
 {
     if (!isfinite(d)) {
-        hist_buf_puts(b, "null");
-        return;
+        memcpy(out, "null", 4);
+        return 4;
     }
-    char tmp[40];
     if (d == floor(d) && fabs(d) < 1e15) {
         /* Integral values print as integers ("20", not "2e+01"). */
-        if (d == 0 && signbit(d))
-            hist_buf_puts(b, "-0");
-        else
-            hist_buf_i64(b, (int64_t)d);
-        return;
+        if (d == 0 && signbit(d)) {
+            memcpy(out, "-0", 2);
+            return 2;
+        }
+        return hist_fmt_i64(out, (int64_t)d);
     }
-    size_t n = format_decimal(d, tmp);
-    if (n > 0) {
-        hist_buf_append(b, tmp, n);
-        return;
-    }
-    hist_buf_double_slow(b, d);
+    size_t n = format_decimal(d, out);
+    return n > 0 ? n : fmt_double_slow(out, d);
+}
+
+void hist_buf_double(hist_buf *b, double d)
+{
+    char tmp[HIST_FMT_MAX];
+    hist_buf_append(b, tmp, hist_fmt_double(tmp, d));
 }
 
 /* The shortest form that reads back as d, so 0.1 prints as 0.1 and not
@@ -191,7 +227,7 @@ void hist_buf_double(hist_buf *b, double d)
  * zeros): one try answers almost every value. Else 16, else 17, which
  * always reads back. Subnormals carry fewer digits than that argument
  * needs: they search from 1. */
-void hist_buf_double_slow(hist_buf *b, double d)
+static size_t fmt_double_slow(char *out, double d)
 {
     char tmp[40];
     for (int prec = fabs(d) < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
@@ -199,7 +235,15 @@ void hist_buf_double_slow(hist_buf *b, double d)
         if (strtod(tmp, NULL) == d)
             break;
     }
-    hist_buf_puts(b, tmp);
+    size_t n = strlen(tmp);
+    memcpy(out, tmp, n);
+    return n;
+}
+
+void hist_buf_double_slow(hist_buf *b, double d)
+{
+    char tmp[HIST_FMT_MAX];
+    hist_buf_append(b, tmp, fmt_double_slow(tmp, d));
 }
 
 /* civil_from_days (Howard Hinnant): the inverse of days_from_civil. */

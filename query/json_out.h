@@ -41,6 +41,16 @@ void hist_buf_double(hist_buf *b, double d);
 void hist_buf_double_slow(hist_buf *b, double d);
 void hist_buf_i64(hist_buf *b, int64_t v);
 
+/* The same texts into caller memory of at least HIST_FMT_MAX bytes (not
+ * NUL-terminated); return the length. For writers of long number arrays. */
+#define HIST_FMT_MAX 40
+size_t hist_fmt_double(char *out, double d);
+size_t hist_fmt_i64(char *out, int64_t v);
+/* Room for n more bytes at the end (NULL when out of memory), then how
+ * many of them were written. */
+char *hist_buf_space(hist_buf *b, size_t n);
+void hist_buf_commit(hist_buf *b, size_t n);
+
 /* Writes t (ns since the epoch, UTC) as RFC 3339 with as many fractional
  * digits as needed (0, 3, 6 or 9): "2026-01-02T03:04:05.123Z". */
 void hist_buf_rfc3339(hist_buf *b, int64_t t_ns);

@@ -434,6 +434,15 @@ static void test_patterns_and_shapes(void)
     CHECK(json_array_size(json_object_get(col, "max")) == 2);
     CHECK(json_is_number(json_array_get(json_object_get(col, "min"), 1)));
     answer_free(&a);
+    a = get("/api/v1/query",
+            "tag=%s&from=2026-01-01T00:05:00Z&to=2026-01-01T00:05:02Z"
+            "&shape=columns&time_format=rfc3339",
+            TAGS[1]); /* bool: values 0/1, times as strings */
+    col = json_array_get(a.json, 0);
+    CHECK(strcmp(json_string_value(json_array_get(json_object_get(col, "time"), 1)),
+                 "2026-01-01T00:05:01Z") == 0);
+    CHECK(json_integer_value(json_array_get(json_object_get(col, "value"), 0)) == 1);
+    answer_free(&a);
 
     /* CSV, by parameter and by Accept. */
     a = get("/api/v1/query", "tag=%s&from=2026-01-01T00:00:00Z&to=2026-01-01T00:00:03Z&format=csv",
