@@ -77,6 +77,9 @@ bool api_glob_match(const char *pattern, const char *name);
 int api_tags_match(hist_db *db, const char *glob, size_t max, api_tag_list *out);
 /* Every tag starting with prefix and matching glob (either may be NULL). */
 int api_tags_list(hist_db *db, const char *prefix, const char *glob, size_t max, api_tag_list *out);
+/* The same, only names sorting after `after` (NULL: from the start): paging. */
+int api_tags_list_after(hist_db *db, const char *prefix, const char *glob, const char *after,
+                        size_t max, api_tag_list *out);
 
 /* ---- Query options shared by /api/v1/query and Grafana (api_query.c) ---- */
 typedef enum { API_FMT_JSON = 0, API_FMT_CSV } api_format;

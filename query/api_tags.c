@@ -1,7 +1,7 @@
 /*
  * api_tags.c: browsing the tag namespace and tag administration.
  *
- *   GET /api/v1/tags?prefix=&pattern=&limit=&format=json|csv
+ *   GET /api/v1/tags?prefix=&pattern=&limit=&after=&format=json|csv
  *   GET /api/v1/tags/{name}                  one tag's metadata (404 if none)
  *   PUT /api/v1/tags/{name}  {type, unit, description, deadband}  (admin)
  *
@@ -22,11 +22,26 @@ void api_tag_list_free(api_tag_list *l)
     memset(l, 0, sizeof *l);
 }
 
+static int tag_list_push(api_tag_list *l, const hist_tag_info *t);
+
+/* Whether tag id is among the first n entries. */
+static bool listed(const api_tag_list *l, size_t n, uint32_t id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (l->v[i].id == id)
+            return true;
+    return false;
+}
+
 int api_tag_list_add(api_tag_list *l, const hist_tag_info *t)
 {
-    for (size_t i = 0; i < l->n; i++)
-        if (l->v[i].id == t->id)
-            return 0; /* already there: a tag is listed once */
+    if (listed(l, l->n, t->id))
+        return 0; /* already there: a tag is listed once */
+    return tag_list_push(l, t);
+}
+
+static int tag_list_push(api_tag_list *l, const hist_tag_info *t)
+{
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
         hist_tag_info *v = realloc(l->v, cap * sizeof *v);
@@ -95,7 +110,9 @@ bool api_glob_match(const char *pattern, const char *name)
 
 struct collect_ctx {
     const char *glob;
+    const char *after; /* only names sorting after this one (paging) */
     size_t max;
+    size_t before; /* entries in out before this walk: the only possible duplicates */
     api_tag_list *out;
     int rc;
 };
@@ -103,13 +120,19 @@ struct collect_ctx {
 static int collect_visit(void *ctx, const hist_tag_info *tag)
 {
     struct collect_ctx *cc = ctx;
+    if (cc->after && strcmp(tag->name, cc->after) <= 0)
+        return 0;
     if (cc->glob && !api_glob_match(cc->glob, tag->name))
         return 0;
     if (cc->out->n >= cc->max) {
         cc->rc = HIST_ENOSPC;
         return 1;
     }
-    int rc = api_tag_list_add(cc->out, tag);
+    /* A walk visits each name once, so only entries of earlier walks (other
+     * patterns of one query) can repeat: a 100000-tag list stays linear. */
+    if (listed(cc->out, cc->before, tag->id))
+        return 0;
+    int rc = tag_list_push(cc->out, tag);
     if (rc < 0) {
         cc->rc = rc;
         return 1;
@@ -118,6 +141,12 @@ static int collect_visit(void *ctx, const hist_tag_info *tag)
 }
 
 int api_tags_list(hist_db *db, const char *prefix, const char *glob, size_t max, api_tag_list *out)
+{
+    return api_tags_list_after(db, prefix, glob, NULL, max, out);
+}
+
+int api_tags_list_after(hist_db *db, const char *prefix, const char *glob, const char *after,
+                        size_t max, api_tag_list *out)
 {
     /* The glob's literal head narrows the index walk. */
     char head[HIST_TAG_NAME_MAX + 1] = "";
@@ -138,7 +167,8 @@ int api_tags_list(hist_db *db, const char *prefix, const char *glob, size_t max,
         else
             return 0; /* disjoint: nothing can match both */
     }
-    struct collect_ctx cc = {.glob = glob, .max = max, .out = out, .rc = 0};
+    struct collect_ctx cc = {
+        .glob = glob, .after = after, .max = max, .before = out->n, .out = out, .rc = 0};
     int rc = hist_tag_foreach(db, walk, collect_visit, &cc);
     if (cc.rc < 0)
         return cc.rc;
@@ -213,9 +243,12 @@ static int tags_get_list(api_ctx *c, const api_params *p)
         csv = true;
     if (pattern && !*pattern)
         pattern = NULL;
+    const char *after = api_param(p, "after");
+    if (after && !*after)
+        after = NULL;
     api_tag_list list = {0};
     /* One more than the limit tells whether the answer was cut. */
-    int rc = api_tags_list(c->db, prefix, pattern, limit + 1, &list);
+    int rc = api_tags_list_after(c->db, prefix, pattern, after, limit + 1, &list);
     if (rc < 0 && rc != HIST_ENOSPC) {
         api_tag_list_free(&list);
         return api_internal_error(c, rc);
@@ -224,6 +257,8 @@ static int tags_get_list(api_ctx *c, const api_params *p)
     if (truncated) {
         list.n = limit;
         api_add_header(c, "X-Historian-Truncated", "true");
+        /* The next page: the same request with after=<this value>. */
+        api_add_header(c, "X-Historian-Next", list.v[limit - 1].name);
     }
     if (csv) {
         hist_buf b;

@@ -2,7 +2,7 @@
  * cli_tags.c: `historian tags`: browse and search the tag namespace
  * (GET /api/v1/tags), show one tag, or set a tag's metadata (PUT, admin).
  *
- *   historian tags [--prefix P] [--pattern GLOB] [--limit N] [--format F]
+ *   historian tags [--prefix P] [--pattern GLOB] [--limit N] [--after NAME] [--format F]
  *   historian tags show NAME
  *   historian tags set NAME [--type T] [--unit U] [--description D] [--deadband X]
  */
@@ -26,6 +26,7 @@ static void usage(FILE *out)
             "  -P, --prefix P        names starting with P (e.g. site1/area2/)\n"
             "  -p, --pattern GLOB    names matching GLOB (* within a segment, ** any depth)\n"
             "  -n, --limit N         at most N tags (default 1000)\n"
+            "      --after NAME      only tags after NAME in name order (the next page)\n"
             "      --type T          set: float64, int64 or bool (needed for a new tag)\n"
             "      --unit U          set: engineering unit\n"
             "      --description D   set: description\n"
@@ -41,7 +42,7 @@ static void usage(FILE *out)
             HIST_CLI_DEFAULT_SERVER);
 }
 
-enum { OPT_TYPE = HIST_CLI_OPT_OWN, OPT_UNIT, OPT_DESC, OPT_DEADBAND };
+enum { OPT_TYPE = HIST_CLI_OPT_OWN, OPT_UNIT, OPT_DESC, OPT_DEADBAND, OPT_AFTER };
 
 /* Prints one answer (an object or an array of objects) in the format. */
 static int print_answer(const char *cmd, const char *format, hist_http_response *resp)
@@ -90,6 +91,7 @@ int hist_cli_tags(int argc, char **argv)
         {"prefix", required_argument, NULL, 'P'},
         {"pattern", required_argument, NULL, 'p'},
         {"limit", required_argument, NULL, 'n'},
+        {"after", required_argument, NULL, OPT_AFTER},
         {"type", required_argument, NULL, OPT_TYPE},
         {"unit", required_argument, NULL, OPT_UNIT},
         {"description", required_argument, NULL, OPT_DESC},
@@ -102,8 +104,8 @@ int hist_cli_tags(int argc, char **argv)
     const char *cmd = "historian tags";
     hist_cli_conn conn;
     hist_cli_conn_init(&conn);
-    const char *prefix = NULL, *pattern = NULL, *limit = NULL, *type = NULL, *unit = NULL,
-               *desc = NULL, *deadband = NULL;
+    const char *prefix = NULL, *pattern = NULL, *limit = NULL, *after = NULL, *type = NULL,
+               *unit = NULL, *desc = NULL, *deadband = NULL;
     const char *format = isatty(1) ? "table" : "csv";
     int opt;
     optind = 1;
@@ -121,6 +123,9 @@ int hist_cli_tags(int argc, char **argv)
             break;
         case 'n':
             limit = optarg;
+            break;
+        case OPT_AFTER:
+            after = optarg;
             break;
         case OPT_TYPE:
             type = optarg;
@@ -183,8 +188,9 @@ int hist_cli_tags(int argc, char **argv)
             return HIST_CLI_USAGE;
         }
     } else {
-        const char *keys[] = {"prefix", "pattern", "limit"}, *vals[] = {prefix, pattern, limit};
-        for (int i = 0; i < 3; i++) {
+        const char *keys[] = {"prefix", "pattern", "limit", "after"};
+        const char *vals[] = {prefix, pattern, limit, after};
+        for (int i = 0; i < 4; i++) {
             if (!vals[i])
                 continue;
             size_t n = strlen(target);
@@ -223,7 +229,7 @@ int hist_cli_tags(int argc, char **argv)
     /* show/set answer one JSON object; csv makes no sense there. */
     rc = print_answer(cmd, (is_set || is_show) && !strcmp(format, "csv") ? "table" : format, &resp);
     if (resp.truncated)
-        fprintf(stderr, "%s: more tags match; raise --limit or narrow --prefix\n", cmd);
+        fprintf(stderr, "%s: more tags match; the next page: --after '%s'\n", cmd, resp.next);
     hist_http_response_free(&resp);
     return rc;
 }
