@@ -56,7 +56,7 @@ static int load_chunk_refs(hist_db *db, uint32_t tag, hist_chunk_ref **out, size
                 }
                 refs = nr;
             }
-            if (hist_chunk_ref_from(&d, &refs[n]) == 0)
+            if (hist_chunk_ref_from(&k, &d, &refs[n]) == 0)
                 n++;
         }
         mdb_cursor_close(cur);
@@ -346,7 +346,7 @@ static int drop_txn(hist_index *idx, MDB_txn *txn, void *arg)
             continue;
         }
         hist_chunk_ref ref;
-        if (hist_chunk_ref_from(&d, &ref) || ref.stats.end_ts >= c->t)
+        if (hist_chunk_ref_from(&k, &d, &ref) || ref.stats.end_ts >= c->t)
             continue;
         rc = mdb_cursor_del(cur, 0);
         if (rc)

@@ -940,7 +940,7 @@ static int load_index(hist_db *db)
     while (rc == 0 && mdb_cursor_get(cur, &k, &d, op) == 0) {
         op = MDB_NEXT;
         hist_chunk_ref ref;
-        if (hist_chunk_ref_from(&d, &ref) != 0) {
+        if (hist_chunk_ref_from(&k, &d, &ref) != 0) {
             hist_db_log(db, HIST_LOG_ERROR, "index: malformed chunk entry skipped");
             continue;
         }

@@ -2,10 +2,11 @@
  * index.c: the LMDB index (see index.h for the layout and the deviation from
  * DESIGN.md: chunk keys end with the chunk seq).
  *
- * Values are fixed-layout structs copied with memcpy (LMDB data is not
- * aligned); the layout is versioned by meta "version" (HIST_INDEX_FORMAT).
- * Integers inside values are in host order (little-endian machines); keys
- * that must sort are big-endian.
+ * Chunk values are packed (index_entry.c); tag values are fixed-layout
+ * structs copied with memcpy (LMDB data is not aligned), integers in host
+ * order (little-endian machines); keys that must sort are big-endian. The
+ * layout is versioned by meta "version" (HIST_INDEX_FORMAT); a format 2
+ * index (fixed-layout chunk values) is rewritten to 3 at open.
  */
 #include "storage/index.h"
 
@@ -36,6 +37,55 @@ int hist_index_err(int rc)
     if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || rc == MDB_INVALID)
         return HIST_ECORRUPT;
     return HIST_EINDEX;
+}
+
+static int put_err(int rc);
+
+/* A format 2 chunk value: the fixed-layout hist_chunk_ref, ending before
+ * `counted` unless HIST_CHUNK_HAS_COUNTED. */
+static int legacy_ref(const MDB_val *val, hist_chunk_ref *ref)
+{
+    size_t part = offsetof(hist_chunk_ref, counted);
+    memset(ref, 0, sizeof(*ref));
+    if (val->mv_size == part) {
+        memcpy(ref, val->mv_data, part);
+        ref->flags &= (uint8_t)~HIST_CHUNK_HAS_COUNTED;
+        return 0;
+    }
+    if (val->mv_size != sizeof(*ref))
+        return HIST_ECORRUPT;
+    memcpy(ref, val->mv_data, sizeof(*ref));
+    return ref->flags & HIST_CHUNK_HAS_COUNTED ? 0 : HIST_ECORRUPT;
+}
+
+/* Rewrites every chunk value of a format 2 index packed, then says 3. All
+ * in one transaction: a crash leaves format 2 whole, to be redone. An
+ * entry that does not parse is left as it is (reads skip it, as before). */
+static int upgrade_from_2(hist_index *idx, MDB_txn *txn, void *ctx)
+{
+    (void)ctx;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, idx->chunk, &cur);
+    if (rc)
+        return hist_index_err(rc);
+    MDB_val k, v;
+    int op = MDB_FIRST;
+    while (rc == 0 && mdb_cursor_get(cur, &k, &v, op) == 0) {
+        op = MDB_NEXT;
+        hist_chunk_ref ref;
+        if (k.mv_size != HIST_CHUNK_KEY_LEN || legacy_ref(&v, &ref) != 0)
+            continue;
+        uint8_t kb[HIST_CHUNK_KEY_LEN], buf[HIST_CHUNK_ENTRY_MAX];
+        memcpy(kb, k.mv_data, sizeof(kb));
+        MDB_val key = {sizeof(kb), kb}, nv = {hist_chunk_ref_pack(&ref, buf), buf};
+        /* A put that changes a value's size may move the cursor: put, then
+         * find the key again and go on from there. */
+        rc = put_err(mdb_put(txn, idx->chunk, &key, &nv, 0));
+        if (rc == 0 && mdb_cursor_get(cur, &key, &v, MDB_SET) != 0)
+            rc = HIST_EINDEX;
+    }
+    mdb_cursor_close(cur);
+    return rc ? rc : hist_meta_put(idx, txn, "version", HIST_INDEX_FORMAT);
 }
 
 int hist_index_open(hist_index *idx, const char *dir, size_t mapsize, hist_log_fn log,
@@ -85,7 +135,7 @@ int hist_index_open(hist_index *idx, const char *dir, size_t mapsize, hist_log_f
         int r = hist_meta_get(idx, txn, "version", &version);
         if (r == HIST_ENOTFOUND)
             r = hist_meta_put(idx, txn, "version", HIST_INDEX_FORMAT);
-        else if (r == 0 && version != HIST_INDEX_FORMAT)
+        else if (r == 0 && version != HIST_INDEX_FORMAT && version != 2)
             r = HIST_EUNSUPPORTED;
         if (r) {
             mdb_txn_abort(txn);
@@ -93,6 +143,14 @@ int hist_index_open(hist_index *idx, const char *dir, size_t mapsize, hist_log_f
             return r;
         }
         rc = mdb_txn_commit(txn);
+        if (rc == 0 && r == 0 && version == 2) {
+            int m = hist_index_write(idx, upgrade_from_2, NULL);
+            if (m) {
+                hist_index_close(idx);
+                return m;
+            }
+            index_log(idx, HIST_LOG_INFO, "index: chunk entries packed (format 2 -> 3)");
+        }
     } else if (txn) {
         mdb_txn_abort(txn);
     }
@@ -210,9 +268,6 @@ static uint64_t rd64(const uint8_t *p)
     return (uint64_t)rd32(p) << 32 | rd32(p + 4);
 }
 
-/* A chunk entry without the counted stats (see hist_chunk_ref). */
-#define CHUNK_REF_SHORT offsetof(hist_chunk_ref, counted)
-
 void hist_chunk_key(uint8_t key[HIST_CHUNK_KEY_LEN], uint32_t tag, int64_t start, uint64_t seq)
 {
     be32(key, tag);
@@ -279,8 +334,8 @@ int hist_index_put_chunk(hist_index *idx, MDB_txn *txn, const hist_chunk_ref *re
 {
     uint8_t kb[HIST_CHUNK_KEY_LEN];
     hist_chunk_key(kb, ref->tag, ref->stats.start_ts, ref->seq);
-    size_t len = ref->flags & HIST_CHUNK_HAS_COUNTED ? sizeof(*ref) : CHUNK_REF_SHORT;
-    MDB_val k = {sizeof(kb), kb}, v = {len, (void *)ref};
+    uint8_t buf[HIST_CHUNK_ENTRY_MAX];
+    MDB_val k = {sizeof(kb), kb}, v = {hist_chunk_ref_pack(ref, buf), buf};
     return put_err(mdb_put(txn, idx->chunk, &k, &v, 0));
 }
 
@@ -293,16 +348,13 @@ int hist_index_del_chunk(hist_index *idx, MDB_txn *txn, const hist_chunk_ref *re
     return rc == MDB_NOTFOUND ? 0 : put_err(rc);
 }
 
-int hist_chunk_ref_from(const MDB_val *val, hist_chunk_ref *ref)
+int hist_chunk_ref_from(const MDB_val *key, const MDB_val *val, hist_chunk_ref *ref)
 {
-    if (val->mv_size == CHUNK_REF_SHORT) {
-        memcpy(ref, val->mv_data, CHUNK_REF_SHORT);
-        ref->flags &= (uint8_t)~HIST_CHUNK_HAS_COUNTED;
-        memset(&ref->counted, 0, sizeof(ref->counted));
-        return 0;
-    }
-    if (val->mv_size != sizeof(*ref))
+    if (key->mv_size != HIST_CHUNK_KEY_LEN)
         return HIST_ECORRUPT;
-    memcpy(ref, val->mv_data, sizeof(*ref));
-    return (ref->flags & HIST_CHUNK_HAS_COUNTED) ? 0 : HIST_ECORRUPT;
+    uint32_t tag;
+    int64_t start;
+    uint64_t seq;
+    hist_chunk_key_parse(key->mv_data, &tag, &start, &seq);
+    return hist_chunk_ref_unpack(val->mv_data, val->mv_size, tag, start, seq, ref);
 }

@@ -5,7 +5,7 @@
  *   tag_name  tag name bytes -> u32 tag id (host order)
  *   tag       BE u32 id -> hist_index_tag (metadata + flushed_lsn + max span)
  *   chunk     BE u32 tag | BE u64 sign-flipped start ts | BE u64 chunk seq
- *             -> hist_chunk_ref
+ *             -> a packed hist_chunk_ref (index_entry.c)
  *   meta      short ASCII keys -> u64 values (version, next tag id, next
  *             chunk seq, checkpoint LSN, last segment number)
  *
@@ -28,7 +28,11 @@
 
 #include "storage/hist_storage.h"
 
-#define HIST_INDEX_FORMAT 2 /* 2: chunk stats keep min/max samples and time integrals */
+/* 2: chunk stats keep min/max samples and time integrals (fixed-layout
+ *    hist_chunk_ref values);
+ * 3: packed chunk entries (index_entry.c); a format 2 index is rewritten
+ *    to 3 in one transaction when opened. */
+#define HIST_INDEX_FORMAT 3
 
 typedef struct {
     MDB_env *env;
@@ -52,7 +56,7 @@ typedef struct {
     int64_t max_span;     /* max (end_ts - start_ts) over the tag's chunks */
 } hist_index_tag;
 
-/* A chunk's index entry (fixed layout). */
+/* A chunk's index entry, in memory (packed on disk: index_entry.c). */
 typedef struct {
     uint32_t tag;
     uint32_t segment;
@@ -65,9 +69,7 @@ typedef struct {
     hist_chunk_stats stats;
     /* Only with HIST_CHUNK_HAS_COUNTED (the chunk holds Bad or NaN samples):
      * the same statistics over the samples an aggregate counts by default,
-     * those neither Bad nor NaN (count 0 when there is none). The entry
-     * ends before this field when it is absent, as every entry written
-     * before it existed does. */
+     * those neither Bad nor NaN (count 0 when there is none). */
     hist_chunk_stats counted;
 } hist_chunk_ref;
 
@@ -105,6 +107,14 @@ int hist_index_put_chunk(hist_index *idx, MDB_txn *txn, const hist_chunk_ref *re
 int hist_index_del_chunk(hist_index *idx, MDB_txn *txn, const hist_chunk_ref *ref);
 
 /* Reads a value of a chunk cursor into ref (copy; LMDB data is unaligned). */
-int hist_chunk_ref_from(const MDB_val *val, hist_chunk_ref *ref);
+int hist_chunk_ref_from(const MDB_val *key, const MDB_val *val, hist_chunk_ref *ref);
+
+/* The packed value of a chunk entry (index_entry.c): at most
+ * HIST_CHUNK_ENTRY_MAX bytes into out; returns the length. unpack takes
+ * the key's tag, start and seq; HIST_ECORRUPT for anything malformed. */
+#define HIST_CHUNK_ENTRY_MAX 512
+size_t hist_chunk_ref_pack(const hist_chunk_ref *ref, uint8_t *out);
+int hist_chunk_ref_unpack(const uint8_t *p, size_t n, uint32_t tag, int64_t start, uint64_t seq,
+                          hist_chunk_ref *ref);
 
 #endif

@@ -165,7 +165,7 @@ static int collect_chunks(hist_scan *s)
         if (tag != s->tag || start >= s->to)
             break;
         hist_chunk_ref ref;
-        if (hist_chunk_ref_from(&d, &ref) || ref.stats.end_ts < s->from)
+        if (hist_chunk_ref_from(&k, &d, &ref) || ref.stats.end_ts < s->from)
             continue;
         if (s->nchunks == cap) {
             cap = cap ? cap * 2 : 16;

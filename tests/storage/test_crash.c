@@ -254,7 +254,7 @@ static void check_chunks(hist_db *db)
     while (mdb_cursor_get(cur, &k, &d, op) == 0) {
         op = MDB_NEXT;
         refs = realloc(refs, (n + 1) * sizeof(*refs));
-        REQUIRE(refs && hist_chunk_ref_from(&d, &refs[n]) == 0);
+        REQUIRE(refs && hist_chunk_ref_from(&k, &d, &refs[n]) == 0);
         int64_t start;
         uint32_t tag;
         hist_chunk_key_parse(k.mv_data, &tag, &start, NULL);
