@@ -29,6 +29,7 @@
  * --chunk-align-s sets the storage's chunk_align_ns in seconds (-1: off),
  * to measure what clock-aligned chunks cost on disk and buy in queries.
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -382,6 +383,10 @@ static int parse_args(int argc, char **argv, bench_args *a)
 
 int main(int argc, char **argv)
 {
+    /* The allocator settings of historiand (tools/historiand.c): answers
+     * reuse heap pages instead of faulting in fresh mmaps. */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
     bench_args a;
     if (parse_args(argc, argv, &a) < 0) {
         fprintf(stderr,

@@ -173,6 +173,20 @@ static void feed(agg_state *st, int64_t ts, hist_value v, uint32_t q)
     st->prev_v = x;
 }
 
+/* The bucket holding t: chunks come in time order, so it is nearly always
+ * the bucket of the previous one or the next; else a binary search. */
+static long bucket_of(agg_state *st, int64_t t)
+{
+    long k = st->cur;
+    if (k >= 0 && (size_t)k < st->b.n) {
+        if (t >= st->b.bound[k] && t < st->b.bound[k + 1])
+            return k;
+        if ((size_t)k + 1 < st->b.n && t >= st->b.bound[k + 1] && t < st->b.bound[k + 2])
+            return k + 1;
+    }
+    return hist_buckets_find(&st->b, t);
+}
+
 /* The stats of a piece over exactly the samples feed() counts, or NULL. */
 static const hist_chunk_stats *counted_stats(const agg_state *st, const hist_piece *p)
 {
@@ -189,7 +203,7 @@ static bool try_stats(agg_state *st, const hist_piece *p)
         return false;
     if (cs->count == 0)
         return true; /* nothing in it counts: feeding it would change nothing */
-    long k = hist_buckets_find(&st->b, cs->start_ts);
+    long k = bucket_of(st, cs->start_ts);
     if (k < 0 || cs->end_ts >= st->b.bound[k + 1])
         return false;
     hist_type type = st->q->type;

@@ -8,6 +8,7 @@
  * ingest/ (hist_server_run).
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,8 +202,24 @@ static int load_config(config *c, const char *path)
     return rc;
 }
 
+/*
+ * Query answers are built in arrays of up to tens of MiB (a raw page of a
+ * million samples). glibc serves such blocks with fresh mmaps and gives
+ * them back at free, so every answer paid a page fault per 4 KiB again
+ * (a third of a raw read's time). Keeping blocks up to 32 MiB (glibc's
+ * ceiling for this knob) in the heap and not trimming it lets the next
+ * answer reuse the pages. What stays resident is the largest answer's
+ * working set, per malloc arena.
+ */
+static void tune_malloc(void)
+{
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+}
+
 int main(int argc, char **argv)
 {
+    tune_malloc();
     config c;
     hist_server_options_init(&c.o);
     /* config file first, so the flags override it */
