@@ -12,11 +12,13 @@
  * Chunks are grouped into clusters of overlapping intervals (memtable
  * samples inside a cluster's interval join it). A cluster of one chunk, fully
  * inside [from, to), with no memtable sample in it, is offered as a stats
- * piece (unless HIST_SCAN_DECODE). Any other cluster is decoded and merged
- * by (ts, priority): chunk samples have their chunk seq, memtable samples
- * 2^63 + position, so the newest write wins (seqs follow write order per tag,
- * see seal.c and compact.c). Decoded output goes out in batches of at most
- * SCAN_BATCH samples, so pieces strictly increase in time.
+ * piece (unless HIST_SCAN_DECODE); cut by the range, or with
+ * HIST_SCAN_DECODE, it goes out decoded as it is (a chunk's samples are
+ * sorted and unique). Any other cluster is decoded and merged by (ts,
+ * priority): chunk samples have their chunk seq, memtable samples 2^63 +
+ * position, so the newest write wins (seqs follow write order per tag, see
+ * seal.c and compact.c). Merged output goes out in batches of at most
+ * SCAN_BATCH samples; pieces strictly increase in time.
  */
 #include "storage/db_internal.h"
 
@@ -287,6 +289,31 @@ static int merge_cluster(hist_scan *s, size_t ci, size_t cj, size_t mi, size_t m
     return 0;
 }
 
+/* Decodes chunk c (overlapping nothing) into the decode buffers and makes
+ * its samples inside [from, to) the piece: 1, or 0 when it holds none there
+ * or is damaged (logged and counted by hist_chunk_load), or an error. */
+static int lone_chunk(hist_scan *s, const hist_chunk_ref *c, hist_piece *p)
+{
+    free(s->dts), free(s->dv), free(s->dq);
+    s->dts = NULL, s->dv = NULL, s->dq = NULL;
+    int rc = hist_chunk_load(s->db, c, &s->dts, &s->dv, &s->dq);
+    if (rc == HIST_ECORRUPT || rc == HIST_EIO)
+        return 0;
+    if (rc)
+        return rc;
+    size_t a = 0, b = c->stats.count;
+    while (a < b && s->dts[a] < s->from)
+        a++;
+    while (b > a && s->dts[b - 1] >= s->to)
+        b--;
+    if (a == b)
+        return 0;
+    memset(p, 0, sizeof(*p));
+    p->n = b - a;
+    p->ts = s->dts + a, p->v = s->dv + a, p->q = s->dq + a;
+    return 1;
+}
+
 int hist_scan_next(hist_scan *s, hist_piece *p)
 {
     if (!s || !p)
@@ -328,6 +355,16 @@ int hist_scan_next(hist_scan *s, hist_piece *p)
             else if (c->stats.bad_count == 0 && c->stats.nan_count == 0)
                 p->counted = &s->stats;
             return 1;
+        }
+        if (cj == s->ci + 1 && mj == s->mi) {
+            /* One chunk alone: its samples are sorted and unique already,
+             * so they go out as decoded, without the merge's copy and sort
+             * (the common case of a raw read). */
+            s->ci = cj;
+            int rc = lone_chunk(s, c, p);
+            if (rc != 0)
+                return rc;
+            continue; /* damaged (logged, counted) or nothing in range */
         }
         int rc = merge_cluster(s, s->ci, cj, s->mi, mj);
         if (rc)
