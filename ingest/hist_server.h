@@ -21,6 +21,7 @@ typedef struct {
     const char *ingest_addr;   /* default "127.0.0.1:9461"; "" = no TCP ingest */
     hist_io_mode io;           /* default HIST_IO_AUTO */
     size_t memtable_bytes;     /* 0 = storage default */
+    size_t wal_bytes;          /* 0 = storage default (see hist_db_options) */
     int64_t retention_ns;      /* 0 = keep forever */
     const char *auth_file;     /* NULL = no auth: only loopback addresses may be bound */
     int log_level;             /* HIST_LOG_*; default HIST_LOG_INFO */

@@ -314,6 +314,8 @@ int hist_server_run(const hist_server_options *opts)
     dbo.io = opts->io;
     if (opts->memtable_bytes)
         dbo.memtable_bytes = opts->memtable_bytes;
+    if (opts->wal_bytes)
+        dbo.wal_bytes = opts->wal_bytes;
     dbo.retention_ns = opts->retention_ns;
     dbo.log = hist_log_storage;
     dbo.log_ctx = &srv->log;

@@ -895,6 +895,8 @@ void hist_db_options_init(hist_db_options *opts)
     opts->chunk_samples = 8192;
     opts->chunk_max_age_ns = INT64_C(3600000000000); /* >= chunk_align_ns: whole-hour chunks */
     opts->chunk_align_ns = INT64_C(3600000000000);
+    opts->wal_bytes = (size_t)1 << 30;
+    opts->wal_segment_bytes = (size_t)64 << 20;
     opts->log_level = HIST_LOG_INFO;
 }
 
@@ -1049,6 +1051,10 @@ int hist_db_open(const hist_db_options *opts, hist_db **out)
         db->opts.chunk_max_age_ns = def.chunk_max_age_ns;
     if (db->opts.chunk_align_ns == 0)
         db->opts.chunk_align_ns = def.chunk_align_ns;
+    if (!db->opts.wal_bytes)
+        db->opts.wal_bytes = def.wal_bytes;
+    if (!db->opts.wal_segment_bytes)
+        db->opts.wal_segment_bytes = def.wal_segment_bytes;
     snprintf(db->dir, sizeof(db->dir), "%s", opts->dir);
     db->opts.dir = db->dir;
     pthread_mutex_init(&db->seal_mu, NULL);
@@ -1084,7 +1090,7 @@ int hist_db_open(const hist_db_options *opts, hist_db **out)
         snprintf(path, sizeof(path), "%s/wal", db->dir);
         hist_wal_options wo = {.dir = path,
                                .io = db->opts.io,
-                               .segment_bytes = (size_t)64 << 20,
+                               .segment_bytes = db->opts.wal_segment_bytes,
                                .log = db->opts.log,
                                .log_ctx = db->opts.log_ctx,
                                .min_lsn = wal_floor(db)};

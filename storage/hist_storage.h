@@ -111,10 +111,14 @@ typedef struct {
     int64_t chunk_max_age_ns; /* ... or when its oldest write is this old; default 1 h */
     /* Chunks do not cross multiples of this (see seal.c); default 1 h, < 0: none. */
     int64_t chunk_align_ns;
-    int64_t retention_ns; /* drop chunks older than now - retention; 0 = keep forever */
-    bool no_auto_create;  /* refuse writes to unknown tags instead of creating them */
-    bool no_background;   /* no sealer thread: seal only on hist_db_flush() (tests) */
-    hist_log_fn log;      /* NULL = log to stderr */
+    /* Past this many bytes in closed WAL segments, the buffers holding the
+     * oldest writes are sealed whole, so the log can shrink; default 1 GiB. */
+    size_t wal_bytes;
+    size_t wal_segment_bytes; /* default 64 MiB */
+    int64_t retention_ns;     /* drop chunks older than now - retention; 0 = keep forever */
+    bool no_auto_create;      /* refuse writes to unknown tags instead of creating them */
+    bool no_background;       /* no sealer thread: seal only on hist_db_flush() (tests) */
+    hist_log_fn log;          /* NULL = log to stderr */
     void *log_ctx;
     int log_level; /* default HIST_LOG_INFO */
 } hist_db_options;

@@ -532,7 +532,14 @@ typedef struct {
     uint32_t id;
     int64_t first;
     size_t bytes;
+    uint64_t lsn; /* the buffer's oldest write */
 } pressure_item;
+
+static int lsn_cmp(const void *a, const void *b)
+{
+    const pressure_item *x = a, *y = b;
+    return x->lsn < y->lsn ? -1 : x->lsn > y->lsn;
+}
 
 static int pressure_cmp(const void *a, const void *b)
 {
@@ -540,9 +547,16 @@ static int pressure_cmp(const void *a, const void *b)
     return x->first < y->first ? -1 : x->first > y->first;
 }
 
+static bool wal_over_budget(hist_db *db)
+{
+    hist_wal_stats ws;
+    hist_wal_get_stats(db->wal, &ws);
+    return ws.closed_bytes > db->opts.wal_bytes;
+}
+
 /* Picks the tags to seal now (mu held). Returns the count put in *out:
  * first the *ndue ones that are full or old (sealed holding their current
- * window), then those picked to relieve memory pressure (sealed whole). */
+ * window), then those picked to relieve memory or WAL pressure (sealed whole). */
 static size_t pick_tags(hist_db *db, uint32_t **out, size_t *ndue)
 {
     size_t n = db->ndirty;
@@ -564,8 +578,8 @@ static size_t pick_tags(hist_db *db, uint32_t **out, size_t *ndue)
             now - t->buf.first_write_ns >= db->opts.chunk_max_age_ns || db->stop)
             ids[k++] = t->meta.id;
         else
-            all[na++] =
-                (pressure_item){t->meta.id, t->buf.first_write_ns, hist_membuf_bytes(&t->buf)};
+            all[na++] = (pressure_item){t->meta.id, t->buf.first_write_ns,
+                                        hist_membuf_bytes(&t->buf), t->buf.lsn[0]};
     }
     *ndue = k;
     if (db->mem_bytes > db->opts.memtable_bytes && na) {
@@ -577,6 +591,13 @@ static size_t pick_tags(hist_db *db, uint32_t **out, size_t *ndue)
             ids[k++] = all[i].id;
             have -= all[i].bytes < have ? all[i].bytes : have;
         }
+    }
+    if (k == *ndue && na && wal_over_budget(db)) {
+        /* The log keeps every record from the oldest unsealed write on: seal
+         * the quarter of the buffers holding the oldest writes, whole. */
+        qsort(all, na, sizeof(*all), lsn_cmp);
+        for (size_t i = 0; i < (na + 3) / 4; i++)
+            ids[k++] = all[i].id;
     }
     free(all);
     if (k == 0) {

@@ -874,7 +874,10 @@ void hist_wal_get_stats(hist_wal *wal, hist_wal_stats *out)
     out->syncs = wal->syncs;
     memcpy(out->sync_hist, wal->sync_hist, sizeof out->sync_hist);
     out->sync_seconds_total = wal->sync_seconds;
-    for (size_t i = 0; i < wal->nsegs; i++)
+    for (size_t i = 0; i < wal->nsegs; i++) {
         out->bytes += wal->segs[i].bytes;
+        if (wal->segs[i].no != wal->active_no)
+            out->closed_bytes += wal->segs[i].bytes;
+    }
     pthread_mutex_unlock(&wal->mu);
 }

@@ -77,7 +77,8 @@ typedef struct {
     uint64_t syncs;
     uint64_t sync_hist[HIST_SYNC_HIST_BUCKETS];
     double sync_seconds_total;
-    uint64_t bytes; /* bytes in live segment files */
+    uint64_t bytes;        /* bytes in live segment files */
+    uint64_t closed_bytes; /* ... of them in segments no longer written */
 } hist_wal_stats;
 void hist_wal_get_stats(hist_wal *wal, hist_wal_stats *out);
 

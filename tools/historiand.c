@@ -30,6 +30,8 @@ static void usage(FILE *out)
             "  --ingest ADDR:PORT  TCP ingest listener (default 127.0.0.1:9461; '' = off)\n"
             "  --io MODE           uring | sync | auto (default auto)\n"
             "  --memtable-mb N     memory budget of unsealed samples (default 256)\n"
+            "  --wal-mb N          closed WAL segments kept before the oldest buffers are\n"
+            "                      sealed (default 1024)\n"
             "  --retention DUR     drop data older than DUR (30d, 12h, 90m, 1y; default keep)\n"
             "  --auth-file FILE    tokens file: lines 'token read|write|admin[,...]';\n"
             "                      without it only loopback addresses may be bound\n"
@@ -127,6 +129,10 @@ static int apply(config *c, const char *key, const char *val)
         if (parse_size(val, &n) || n == 0 || n > (1ull << 20))
             goto bad;
         o->memtable_bytes = (size_t)n << 20;
+    } else if (!strcmp(key, "wal-mb")) {
+        if (parse_size(val, &n) || n == 0 || n > (1ull << 30))
+            goto bad;
+        o->wal_bytes = (size_t)n << 20;
     } else if (!strcmp(key, "retention")) {
         if (parse_duration(val, &o->retention_ns))
             goto bad;

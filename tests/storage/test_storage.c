@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -824,6 +825,57 @@ static void test_resolve_many(void)
     CHECK_OK(hist_db_close(db));
 }
 
+/* The WAL has a budget: with no buffer full or old and memory to spare, a
+ * log past wal_bytes of closed segments still gets the buffers holding the
+ * oldest writes sealed, and shrinks (bounded waits). */
+static void test_wal_budget(void)
+{
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/walbudget", g_dir);
+    hist_db_options o;
+    hist_db_options_init(&o);
+    o.dir = dir;
+    o.io = HIST_IO_SYNC;
+    o.log = quiet_log;
+    o.chunk_samples = 1000000; /* never full here */
+    o.wal_segment_bytes = 64 << 10;
+    o.wal_bytes = 128 << 10;
+    hist_db *db = NULL;
+    REQUIRE(hist_db_open(&o, &db) == 0);
+    uint32_t slow, busy;
+    CHECK_OK(hist_tag_resolve(db, "w/slow", 6, HIST_TYPE_FLOAT64, true, &slow));
+    CHECK_OK(hist_tag_resolve(db, "w/busy", 6, HIST_TYPE_FLOAT64, true, &busy));
+    int64_t ts[1000];
+    hist_value v[1000];
+    ts[0] = 0, v[0].f = 1;
+    write_one(db, slow, 1, ts, v, NULL, NULL);
+    hist_db_stats st = {0};
+    uint64_t x = 1;
+    for (int b = 0; b < 200; b++) {
+        for (int i = 0; i < 1000; i++) {
+            x = x * 6364136223846793005u + 1442695040888963407u; /* noisy values */
+            ts[i] = (int64_t)(b * 1000 + i) * 1000000000LL, v[i].f = (double)(x >> 11);
+        }
+        hist_series ser = {busy, 1000, ts, v, NULL};
+        uint64_t lsn;
+        CHECK_OK(hist_db_write(db, &ser, 1, &lsn));
+        CHECK_OK(hist_db_sync(db, lsn)); /* as the server's writer does: the log grows */
+    }
+    for (int i = 0; i < 500; i++) { /* up to 5 s */
+        REQUIRE(hist_db_get_stats(db, &st) == 0);
+        if (st.samples_memtable == 0 && st.bytes_wal < (512 << 10))
+            break;
+        nanosleep(&(struct timespec){0, 10 * 1000000}, NULL);
+    }
+    if (getenv("TEST_VERBOSE"))
+        fprintf(stderr, "wal %llu bytes, memtable %llu samples\n", (unsigned long long)st.bytes_wal,
+                (unsigned long long)st.samples_memtable);
+    CHECK_EQ_I64(st.samples_memtable, 0);
+    CHECK_EQ_I64(st.samples_sealed, 200001);
+    CHECKF(st.bytes_wal < (512 << 10), "WAL still %llu bytes", (unsigned long long)st.bytes_wal);
+    CHECK_OK(hist_db_close(db));
+}
+
 /* A data directory has one owner at a time: a second open fails with
  * HIST_EBUSY while the first is open (also from a forked child, as a second
  * historiand would), and succeeds again after close. */
@@ -866,6 +918,7 @@ int main(void)
     test_retention();
     test_resolve_many();
     test_single_owner();
+    test_wal_budget();
     test_rm_rf(g_dir);
     return check_summary();
 }
