@@ -199,89 +199,79 @@ static double time_query(hist_db *db, const hist_query_spec *spec, const uint32_
     return m;
 }
 
-static void agg_spec(hist_query_spec *spec, int64_t from, int64_t to)
+/* Times a query (time_query) and prints NAME.ms and NAME.cpu_ms, then
+ * COUNTS.chunks_from_stats and COUNTS.chunks_decoded of the last run, whose
+ * result it returns (the caller frees it). */
+static hist_result measure(hist_db *db, const hist_query_spec *spec, const uint32_t *tags,
+                           size_t ntags, uint32_t runs, const char *name, const char *counts)
 {
-    hist_query_spec_init(spec);
-    spec->mode = HIST_MODE_AGG;
-    spec->from = from;
-    spec->to = to;
+    hist_result res;
+    double cpu, ms = time_query(db, spec, tags, ntags, runs, &res, &cpu);
+    printf("%s.ms %.2f ms\n", name, ms);
+    printf("%s.cpu_ms %.2f ms\n", name, cpu);
+    printf("%s.chunks_from_stats %llu chunks\n", counts, (unsigned long long)res.chunks_from_stats);
+    printf("%s.chunks_decoded %llu chunks\n", counts, (unsigned long long)res.chunks_decoded);
+    return res;
 }
 
 static void run_plot(hist_db *db, const bench_args *a, uint32_t year_id)
 {
     hist_query_spec spec;
-    hist_result res;
-    double cpu;
-    int64_t year_end = T0 + (int64_t)a->year_days * DAY;
     hist_query_spec_init(&spec);
     spec.mode = HIST_MODE_PLOT;
     spec.from = T0;
-    spec.to = year_end;
+    spec.to = T0 + (int64_t)a->year_days * DAY;
     spec.points = 1000;
-    double ms = time_query(db, &spec, &year_id, 1, a->runs, &res, &cpu);
-    printf("query.plot1000.year.ms %.2f ms\n", ms);
     printf("query.cpus %ld cpus\n", sysconf(_SC_NPROCESSORS_ONLN));
-    printf("query.plot1000.year.cpu_ms %.2f ms\n", cpu);
+    hist_result res =
+        measure(db, &spec, &year_id, 1, a->runs, "query.plot1000.year", "query.plot1000.year");
     printf("query.plot1000.year.points %zu points\n", res.series[0].n);
-    printf("query.plot1000.year.chunks_from_stats %llu chunks\n",
-           (unsigned long long)res.chunks_from_stats);
-    printf("query.plot1000.year.chunks_decoded %llu chunks\n",
-           (unsigned long long)res.chunks_decoded);
+    hist_result_free(&res);
+}
+
+/* An aggregate over every plant tag and the whole range, hourly (step) or
+ * in calendar buckets; NAME and COUNTS as in measure(). */
+static void run_agg(hist_db *db, const bench_args *a, const uint32_t *tags, hist_query_spec *spec,
+                    const char *name, const char *counts)
+{
+    spec->mode = HIST_MODE_AGG;
+    spec->from = T0;
+    spec->to = T0 + (int64_t)a->days * DAY;
+    hist_result res = measure(db, spec, tags, a->tags, a->runs, name, counts);
     hist_result_free(&res);
 }
 
 static void run_twa(hist_db *db, const bench_args *a, const uint32_t *tags)
 {
     hist_query_spec spec;
-    hist_result res;
-    double cpu;
-    int64_t end = T0 + (int64_t)a->days * DAY;
-    double ms;
-    agg_spec(&spec, T0, end);
+    hist_query_spec_init(&spec);
     spec.step_ns = 3600 * SEC;
     spec.naggs = 1;
     spec.aggs[0] = HIST_AGG_TWA;
-    ms = time_query(db, &spec, tags, a->tags, a->runs, &res, &cpu);
-    printf("query.hourly_twa_%utags_%ud.ms %.1f ms\n", a->tags, a->days, ms);
-    printf("query.hourly_twa_%utags_%ud.cpu_ms %.1f ms\n", a->tags, a->days, cpu);
-    printf("query.hourly_twa.chunks_from_stats %llu chunks\n",
-           (unsigned long long)res.chunks_from_stats);
-    printf("query.hourly_twa.chunks_decoded %llu chunks\n", (unsigned long long)res.chunks_decoded);
-    hist_result_free(&res);
+    char name[96];
+    snprintf(name, sizeof(name), "query.hourly_twa_%utags_%ud", a->tags, a->days);
+    run_agg(db, a, tags, &spec, name, "query.hourly_twa");
 }
 
 static void run_mean(hist_db *db, const bench_args *a, const uint32_t *tags)
 {
     hist_query_spec spec;
-    hist_result res;
-    double cpu;
-    int64_t end = T0 + (int64_t)a->days * DAY;
-    double ms;
-    agg_spec(&spec, T0, end);
+    hist_query_spec_init(&spec);
     spec.step_ns = 3600 * SEC;
     spec.naggs = 4;
     spec.aggs[0] = HIST_AGG_COUNT;
     spec.aggs[1] = HIST_AGG_MEAN;
     spec.aggs[2] = HIST_AGG_MIN;
     spec.aggs[3] = HIST_AGG_MAX;
-    ms = time_query(db, &spec, tags, a->tags, a->runs, &res, &cpu);
-    printf("query.hourly_mean_%utags_%ud.ms %.1f ms\n", a->tags, a->days, ms);
-    printf("query.hourly_mean_%utags_%ud.cpu_ms %.1f ms\n", a->tags, a->days, cpu);
-    printf("query.hourly_mean.chunks_from_stats %llu chunks\n",
-           (unsigned long long)res.chunks_from_stats);
-    printf("query.hourly_mean.chunks_decoded %llu chunks\n",
-           (unsigned long long)res.chunks_decoded);
-    hist_result_free(&res);
+    char name[96];
+    snprintf(name, sizeof(name), "query.hourly_mean_%utags_%ud", a->tags, a->days);
+    run_agg(db, a, tags, &spec, name, "query.hourly_mean");
 }
 
 static void run_daily(hist_db *db, const bench_args *a, const uint32_t *tags)
 {
     hist_query_spec spec;
-    hist_result res;
-    double cpu;
-    int64_t end = T0 + (int64_t)a->days * DAY;
-    double ms;
-    agg_spec(&spec, T0, end);
+    hist_query_spec_init(&spec);
     spec.bucket = HIST_BUCKET_DAY;
     snprintf(spec.tz, sizeof(spec.tz), "Europe/Berlin");
     spec.naggs = 5;
@@ -290,14 +280,7 @@ static void run_daily(hist_db *db, const bench_args *a, const uint32_t *tags)
     spec.aggs[2] = HIST_AGG_MAX;
     spec.aggs[3] = HIST_AGG_MEAN;
     spec.aggs[4] = HIST_AGG_LAST;
-    ms = time_query(db, &spec, tags, a->tags, a->runs, &res, &cpu);
-    printf("query.daily_report.ms %.1f ms\n", ms);
-    printf("query.daily_report.cpu_ms %.1f ms\n", cpu);
-    printf("query.daily_report.chunks_from_stats %llu chunks\n",
-           (unsigned long long)res.chunks_from_stats);
-    printf("query.daily_report.chunks_decoded %llu chunks\n",
-           (unsigned long long)res.chunks_decoded);
-    hist_result_free(&res);
+    run_agg(db, a, tags, &spec, "query.daily_report", "query.daily_report");
 }
 
 /* Raw scan: pages of 1 M samples through the whole year tag. */
