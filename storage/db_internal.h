@@ -132,6 +132,9 @@ typedef struct {
     uint8_t **bufs;
     hist_chunk_ref *refs;
     size_t n, cap;
+    int64_t *ts;   /* one chunk's columns being built: chunk_samples each, */
+    hist_value *v; /* allocated once per batch, not once per tag */
+    uint32_t *q;
 } hist_chunk_batch;
 /* Cuts one tag's sorted unique samples into chunks (hist_chunk_run) and
  * builds them into the batch. */

@@ -174,6 +174,7 @@ void hist_chunk_batch_free(hist_chunk_batch *b)
     for (size_t i = 0; i < b->n; i++)
         free(b->bufs[i]);
     free(b->bufs), free(b->refs);
+    free(b->ts), free(b->v), free(b->q);
     memset(b, 0, sizeof(*b));
 }
 
@@ -199,22 +200,23 @@ int hist_chunk_batch_add(hist_db *db, hist_chunk_batch *b, uint32_t tag, hist_ty
                          const hist_msample *s, size_t n)
 {
     uint32_t cs = db->opts.chunk_samples;
-    int64_t *ts = malloc(cs * sizeof(*ts));
-    hist_value *v = malloc(cs * sizeof(*v));
-    uint32_t *q = malloc(cs * sizeof(*q));
-    int rc = (!ts || !v || !q) ? HIST_ENOMEM : 0;
+    if (!b->ts) {
+        b->ts = malloc(cs * sizeof(*b->ts));
+        b->v = malloc(cs * sizeof(*b->v));
+        b->q = malloc(cs * sizeof(*b->q));
+    }
+    int rc = (!b->ts || !b->v || !b->q) ? HIST_ENOMEM : 0;
     for (size_t off = 0; off < n && rc == 0;) {
         size_t m = hist_chunk_run(s + off, n - off, cs, db->opts.chunk_align_ns);
         for (size_t j = 0; j < m; j++)
-            ts[j] = s[off + j].ts, v[j] = s[off + j].v, q[j] = s[off + j].q;
+            b->ts[j] = s[off + j].ts, b->v[j] = s[off + j].v, b->q[j] = s[off + j].q;
         off += m;
         if ((rc = batch_grow(b)) != 0)
             break;
-        rc = hist_chunk_build(type, ts, v, q, m, &b->bufs[b->n], &b->refs[b->n]);
+        rc = hist_chunk_build(type, b->ts, b->v, b->q, m, &b->bufs[b->n], &b->refs[b->n]);
         if (rc == 0)
             b->refs[b->n++].tag = tag;
     }
-    free(ts), free(v), free(q);
     return rc;
 }
 
