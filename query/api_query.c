@@ -647,21 +647,16 @@ static void json_time(hist_json *j, const api_query_opts *o, int64_t ns)
     }
 }
 
+static size_t fmt_time_num(char *out, int64_t ns, const api_query_opts *o);
+
 static void csv_time(hist_buf *b, const api_query_opts *o, int64_t ns)
 {
-    switch (o->time_format) {
-    case API_TIME_NS:
-        hist_buf_i64(b, ns);
-        break;
-    case API_TIME_MS:
-        hist_buf_i64(b, api_ns_to_ms(ns));
-        break;
-    case API_TIME_S:
-        hist_buf_double(b, (double)ns / 1e9);
-        break;
-    default:
+    if (o->time_format == API_TIME_RFC3339) {
         hist_buf_rfc3339(b, ns);
+        return;
     }
+    char tmp[HIST_FMT_MAX];
+    hist_buf_append(b, tmp, fmt_time_num(tmp, ns, o));
 }
 
 static bool mode_is_agg(const api_query_opts *o)
