@@ -130,16 +130,9 @@ static void add_segment(agg_state *st, int64_t t0, double v0, int64_t t1, double
     }
 }
 
-static bool counted(const agg_state *st, hist_value v, uint32_t q)
-{
-    if (!st->q->spec->include_bad && hist_quality_is_bad(q))
-        return false;
-    return !(st->q->type == HIST_TYPE_FLOAT64 && isnan(v.f));
-}
-
 static void feed(agg_state *st, int64_t ts, hist_value v, uint32_t q)
 {
-    if (!counted(st, v, q))
+    if (!hist_sample_counted(st->q->type, v, q, st->q->spec->include_bad))
         return;
     double x = hist_value_as_double(st->q->type, v);
     if (st->cur < 0 || ts >= st->b.bound[st->cur + 1] || ts < st->b.bound[st->cur])
@@ -357,7 +350,7 @@ static int boundary_sample(agg_state *st, bool before, hist_sample *out)
             return 0;
         if (rc < 0)
             return rc;
-        if (counted(st, out->v, out->q))
+        if (hist_sample_counted(st->q->type, out->v, out->q, st->q->spec->include_bad))
             return 1;
         if (before ? out->ts == INT64_MIN : out->ts == INT64_MAX)
             return 0;

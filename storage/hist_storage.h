@@ -87,6 +87,17 @@ static inline double hist_value_as_double(hist_type type, hist_value v)
     return type == HIST_TYPE_FLOAT64 ? v.f : (double)v.i;
 }
 
+/* Whether an aggregate counts the sample: not a float64 NaN ("no number")
+ * and, unless Bad samples are included, not Bad. The chunk index's counted
+ * statistics are over exactly the samples this accepts with include_bad
+ * false (storage/seal.c, query/agg.c). */
+static inline bool hist_sample_counted(hist_type type, hist_value v, uint32_t q, bool include_bad)
+{
+    if (!include_bad && hist_quality_is_bad(q))
+        return false;
+    return !(type == HIST_TYPE_FLOAT64 && v.f != v.f);
+}
+
 const char *hist_type_name(hist_type type); /* "float64", "int64", "bool" */
 int hist_type_parse(const char *name, hist_type *out);
 

@@ -93,7 +93,7 @@ static int counted_stats(hist_type type, const int64_t *ts, const hist_value *v,
     int rc = (!cts || !cv || !cq) ? HIST_ENOMEM : 0;
     size_t m = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        if ((q && hist_quality_is_bad(q[i])) || (type == HIST_TYPE_FLOAT64 && v[i].f != v[i].f))
+        if (!hist_sample_counted(type, v[i], q ? q[i] : 0, false))
             continue;
         cts[m] = ts[i], cv[m] = v[i], cq[m] = q ? q[i] : 0;
         m++;
