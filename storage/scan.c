@@ -292,11 +292,17 @@ static int merge_cluster(hist_scan *s, size_t ci, size_t cj, size_t mi, size_t m
 /* Decodes chunk c (overlapping nothing) into the decode buffers and makes
  * its samples inside [from, to) the piece: 1, or 0 when it holds none there
  * or is damaged (logged and counted by hist_chunk_load), or an error. */
-static int lone_chunk(hist_scan *s, const hist_chunk_ref *c, hist_piece *p)
+/* Decodes chunk c into the decode buffers (the previous piece's arrays go). */
+static int decode_into_buffers(hist_scan *s, const hist_chunk_ref *c)
 {
     free(s->dts), free(s->dv), free(s->dq);
     s->dts = NULL, s->dv = NULL, s->dq = NULL;
-    int rc = hist_chunk_load(s->db, c, &s->dts, &s->dv, &s->dq);
+    return hist_chunk_load(s->db, c, &s->dts, &s->dv, &s->dq);
+}
+
+static int lone_chunk(hist_scan *s, const hist_chunk_ref *c, hist_piece *p)
+{
+    int rc = decode_into_buffers(s, c);
     if (rc == HIST_ECORRUPT || rc == HIST_EIO)
         return 0;
     if (rc)
@@ -378,9 +384,7 @@ int hist_scan_decode(hist_scan *s, hist_piece *p)
 {
     if (!s || !p || p->stats != &s->stats)
         return HIST_EINVAL;
-    free(s->dts), free(s->dv), free(s->dq);
-    s->dts = NULL, s->dv = NULL, s->dq = NULL;
-    int rc = hist_chunk_load(s->db, &s->stats_ref, &s->dts, &s->dv, &s->dq);
+    int rc = decode_into_buffers(s, &s->stats_ref);
     if (rc)
         return rc;
     p->n = s->stats.count;
