@@ -6,7 +6,8 @@
  * the samples are skipped when lsn <= the tag's flushed_lsn (they are in
  * committed chunks already), else inserted as if just written, so the
  * memtable again holds exactly the acknowledged-but-unsealed writes, in LSN
- * order. A record that does not decode is logged and skipped; a series for
+ * order. Skipping a tag's part of a record whole is safe only because a
+ * seal never cuts inside a record (rule 1 at the top of seal.c). A record that does not decode is logged and skipped; a series for
  * an unknown tag (cannot happen unless the index was replaced) likewise.
  */
 #include "storage/db_internal.h"

@@ -15,11 +15,22 @@
  * A crash between 3 and 4 leaves dead segment bytes only; between 4 and 5
  * nothing is lost, as recovery skips samples with lsn <= flushed_lsn.
  *
+ * Rule 1, what makes that skip safe: a tag's flushed point never passes a
+ * WAL record that still holds unsealed samples of the tag. Recovery skips
+ * a tag's part of a record whole when the record's LSN <= flushed_lsn, so
+ * a prefix may end only where one record ends and the next begins (k is
+ * the whole buffer, or lsn[k-1] < lsn[k]). Every way of choosing k keeps
+ * it: the durable cut and a whole buffer end at a record by construction,
+ * and the held prefix (held_prefix) steps back to the start of the record
+ * its clock-window cut fell into. Checked by HIST_ASSERT in debug builds.
+ *
  * Checkpoint: the WAL may drop every record below the smallest LSN still
  * in any buffer (or last LSN + 1 when the memtable is empty). The LSN goes
  * to meta first, then the WAL deletes its segments.
  */
 #include "storage/db_internal.h"
+
+#include "common/hist_assert.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -422,7 +433,20 @@ static size_t held_prefix(hist_db *db, const hist_tag_state *t, size_t k)
     size_t j = 0;
     while (j < k && t->buf.ts[j] < window)
         j++;
+    /* Rule 1 (see the top of this file): the cut falls between two WAL
+     * records, never inside one. A request's samples can cross the window
+     * boundary; its record then stays whole in memory. */
+    while (j > 0 && j < k && t->buf.lsn[j - 1] == t->buf.lsn[j])
+        j--;
     return j > 0 && k - j < db->opts.chunk_samples ? j : k;
+}
+
+/* Rule 1 at the place it is relied on: sealing the first k samples of a
+ * buffer moves the tag's flushed point to lsn[k-1], so no sample after the
+ * k-th may carry that LSN. */
+static bool cut_at_record_boundary(const hist_membuf *b, size_t k)
+{
+    return k == 0 || k == b->n || b->lsn[k - 1] < b->lsn[k];
 }
 
 int hist_seal_tags(hist_db *db, const uint32_t *ids, size_t n, bool hold_tail)
@@ -455,6 +479,7 @@ int hist_seal_tags(hist_db *db, const uint32_t *ids, size_t n, bool hold_tail)
                 k = held_prefix(db, t, k);
             if (k == 0)
                 continue;
+            HIST_ASSERT(cut_at_record_boundary(&t->buf, k));
             seal_item *it = &items[nitems];
             it->id = ids[i];
             it->type = (hist_type)t->meta.type;

@@ -13,14 +13,19 @@
  *     windows;
  *   - compaction joins partial chunks of one window, never across windows,
  *     and leaves aligned chunks alone;
- *   - chunk_align_ns < 0 turns alignment off.
+ *   - chunk_align_ns < 0 turns alignment off;
+ *   - a held window never splits a WAL record: a request whose samples
+ *     cross the boundary survives a crash after the seal whole (issue 9's
+ *     reproduction: it lost the samples after the boundary).
  * Every scan is also compared with what was written.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "tmpdir.h"
@@ -284,6 +289,64 @@ static void test_alignment_off(void)
     CHECK(hist_db_close(db) == 0);
 }
 
+
+/* Writes n samples from t0 at 1 Hz in requests of `per` samples in a child
+ * process, waits until the sealer has sealed some and the memtable holds
+ * still, then ends the child without closing the database: what a kill -9
+ * after the seal leaves. Reopens and returns the samples found. */
+static size_t crash_after_seal(const char *sub, int64_t t0, size_t n, size_t per)
+{
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        hist_db *db = open_db_aged(sub, 8192, 0, true, 0);
+        uint32_t tag = new_tag(db, "a/crossing");
+        enum { MAXB = 9000 };
+        static int64_t ts[MAXB];
+        static hist_value v[MAXB];
+        uint64_t lsn = 0;
+        for (size_t i = 0; i < n; i += per) {
+            size_t m = n - i < per ? n - i : per;
+            for (size_t j = 0; j < m; j++)
+                ts[j] = t0 + (int64_t)(i + j) * SEC, v[j].f = (double)(i + j);
+            hist_series s = {tag, m, ts, v, NULL};
+            if (hist_db_write(db, &s, 1, &lsn) != 0)
+                _exit(2);
+        }
+        if (hist_db_sync(db, lsn) != 0)
+            _exit(3);
+        hist_db_stats st = wait_sealed(db, 0);
+        for (int i = 0; i < 50; i++) { /* 0.5 s with no change: settled */
+            nanosleep(&(struct timespec){0, 10 * 1000000}, NULL);
+            hist_db_stats now;
+            hist_db_get_stats(db, &now);
+            if (now.samples_sealed != st.samples_sealed)
+                i = 0, st = now;
+        }
+        _exit(st.samples_sealed > 0 ? 0 : 4);
+    }
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0); /* the sealer ran */
+    hist_db *db = open_db(sub, 8192, 0, false);
+    hist_tag_info info;
+    REQUIRE(hist_tag_by_name(db, "a/crossing", &info) == 0);
+    layout l = scan_layout(db, info.id, t0, SEC, HOUR);
+    CHECK_EQ_I64(l.wrong, 0);
+    CHECK(hist_db_close(db) == 0);
+    return l.samples;
+}
+
+/* One request of 9,000 samples from 5,000 s before an hour boundary, then
+ * 820 ten-sample requests straddling one: the sealer's held hour must not
+ * cut a request, or a crash after the seal loses the request's tail. */
+static void test_held_window_keeps_requests_whole(void)
+{
+    CHECK_EQ_I64(crash_after_seal("cut1", 10 * HOUR - 5000 * SEC, 9000, 9000), 9000);
+    CHECK_EQ_I64(crash_after_seal("cut2", 10 * HOUR - 5000 * SEC, 8200, 10), 8200);
+    CHECK_EQ_I64(crash_after_seal("cut3", 20 * HOUR - 8000 * SEC, 8195, 7), 8195);
+}
+
 int main(void)
 {
     snprintf(g_dir, sizeof(g_dir), "/tmp/hist_align_XXXXXX");
@@ -294,6 +357,7 @@ int main(void)
     test_age_holds_current_window();
     test_compaction_joins_within_window();
     test_alignment_off();
+    test_held_window_keeps_requests_whole();
     test_rm_rf(g_dir);
     return check_summary();
 }
