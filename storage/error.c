@@ -24,6 +24,7 @@ const char *hist_strerror(int code)
     case HIST_EPROTO: return "malformed message";
     case HIST_EUNSUPPORTED: return "unsupported";
     case HIST_EBUSY: return "busy";
+    case HIST_EDISKFULL: return "no space left on device";
     }
     return code > 0 ? "ok" : "unknown error";
 }

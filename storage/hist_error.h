@@ -28,6 +28,7 @@ enum hist_error {
     HIST_EPROTO = -15,   /* a message does not decode */
     HIST_EUNSUPPORTED = -16, /* a valid request this build cannot serve */
     HIST_EBUSY = -17,    /* a resource is in use; try again */
+    HIST_EDISKFULL = -18, /* no space left on the device (or a quota or file-size limit) */
 };
 
 /* A short lower-case name for an error code ("corrupt data"); never NULL. */

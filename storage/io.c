@@ -14,10 +14,14 @@
  * write breaks the link, so the fsync completes with -ECANCELED and is
  * resubmitted together with the rest of the data.
  *
- * Errors: any -errno becomes HIST_EIO and is logged with the errno text. A
- * failed fdatasync is never retried: after one the kernel may have dropped
- * the dirty pages, so a second "success" would be a lie (the WAL treats an
- * error as fatal until it is reopened).
+ * Errors: a full disk, quota or file-size limit (ENOSPC, EDQUOT, EFBIG)
+ * becomes HIST_EDISKFULL, any other -errno HIST_EIO; both are logged with
+ * the errno text. A failed fdatasync is never retried, whatever its errno
+ * (EINTR included): after one the kernel may have dropped the dirty pages,
+ * so a second "success" would be a lie. Callers stop writing to a file
+ * whose durable write failed (the WAL and segments start a new file).
+ * Only writes are retried, on EINTR or EAGAIN, since a failed write left
+ * nothing behind that a later fdatasync could wrongly vouch for.
  *
  * Invariant: a hist_io is used by one thread at a time (the ring has no
  * lock); every request submitted is reaped before a call returns, so the
@@ -63,6 +67,13 @@ static void io_log(const hist_io *io, int level, const char *fmt, ...)
         io->log(io->log_ctx, level, msg);
     else if (level <= HIST_LOG_WARN)
         fprintf(stderr, "historian: %s\n", msg);
+}
+
+/* The HIST_E* code for a failed write or sync (-errno). */
+static int io_error(int neg_errno)
+{
+    int e = -neg_errno;
+    return e == ENOSPC || e == EDQUOT || e == EFBIG ? HIST_EDISKFULL : HIST_EIO;
 }
 
 /* ---- Opening ---------------------------------------------------------- */
@@ -216,7 +227,7 @@ static int uring_run(hist_io *io, int count, int *res)
  * write took (>= 0) and sets *synced when the datasync also succeeded;
  * -errno on failure. */
 static ssize_t uring_write(hist_io *io, int fd, const struct iovec *win, int n, off_t offset,
-                           bool sync, bool *synced)
+                           bool sync, bool *synced, int *sync_err)
 {
     int res[2] = {0, 0};
     struct io_uring_sqe *sqe = io_uring_get_sqe(&io->ring);
@@ -235,12 +246,15 @@ static ssize_t uring_write(hist_io *io, int fd, const struct iovec *win, int n, 
     int rc = uring_run(io, sync ? 2 : 1, res);
     if (rc < 0)
         return rc;
+    /* -ECANCELED: the write failed or was short and broke the link, so the
+     * fsync never ran; the caller resubmits the rest with a new one. Any
+     * other fsync error is final. */
+    if (sync && res[1] < 0 && res[1] != -ECANCELED) {
+        *sync_err = res[1];
+        return res[0] < 0 ? 0 : res[0];
+    }
     if (res[0] < 0)
         return res[0];
-    /* -ECANCELED: the write was short and broke the link; the caller
-     * resubmits the rest with a new fsync. Any other error is final. */
-    if (sync && res[1] < 0 && res[1] != -ECANCELED)
-        return res[1];
     *synced = sync && res[1] == 0;
     return res[0];
 }
@@ -260,7 +274,7 @@ static int uring_fdatasync(hist_io *io, int fd)
 /* ---- sync backend ------------------------------------------------------ */
 
 static ssize_t sync_write(int fd, const struct iovec *win, int n, off_t offset, bool sync,
-                          bool *synced)
+                          bool *synced, int *sync_err)
 {
     ssize_t w;
     do {
@@ -273,8 +287,9 @@ static ssize_t sync_write(int fd, const struct iovec *win, int n, off_t offset, 
         want += win[i].iov_len;
     if (sync && (size_t)w == want) {
         if (fdatasync(fd) < 0)
-            return -errno;
-        *synced = true;
+            *sync_err = -errno;
+        else
+            *synced = true;
     }
     return w;
 }
@@ -294,6 +309,7 @@ int hist_io_pwritev(hist_io *io, int fd, const struct iovec *iov, int iovcnt, of
 
     size_t done = 0;
     bool synced = false;
+    int sync_err = 0;
     while (done < total || (sync && !synced)) {
         struct iovec win[IO_WINDOW];
         size_t bytes;
@@ -303,14 +319,20 @@ int hist_io_pwritev(hist_io *io, int fd, const struct iovec *iov, int iovcnt, of
         if (n == 0) /* all written, only the sync is missing */
             return hist_io_fdatasync(io, fd);
         if (io->backend == IO_BACKEND_URING)
-            w = uring_write(io, fd, win, n, offset + (off_t)done, sync && last, &synced);
+            w = uring_write(io, fd, win, n, offset + (off_t)done, sync && last, &synced,
+                            &sync_err);
         else
-            w = sync_write(fd, win, n, offset + (off_t)done, sync && last, &synced);
+            w = sync_write(fd, win, n, offset + (off_t)done, sync && last, &synced, &sync_err);
+        if (sync_err) {
+            io_log(io, HIST_LOG_ERROR, "fdatasync after a write (fd %d, %s): %s; not retried",
+                   fd, hist_io_backend(io), strerror(-sync_err));
+            return io_error(sync_err);
+        }
         if (w < 0 && w != -EINTR && w != -EAGAIN) {
             io_log(io, HIST_LOG_ERROR, "%s of %zu bytes at offset %lld (fd %d, %s): %s",
                    sync ? "durable write" : "write", total - done,
                    (long long)(offset + (off_t)done), fd, hist_io_backend(io), strerror((int)-w));
-            return HIST_EIO;
+            return io_error((int)w);
         }
         if (w == 0) {
             /* No progress and no error: retrying would spin forever. */
@@ -327,19 +349,14 @@ int hist_io_pwritev(hist_io *io, int fd, const struct iovec *iov, int iovcnt, of
 int hist_io_fdatasync(hist_io *io, int fd)
 {
     int rc;
-    if (io->backend == IO_BACKEND_URING) {
-        do {
-            rc = uring_fdatasync(io, fd);
-        } while (rc == -EINTR);
-    } else {
-        do {
-            rc = fdatasync(fd) < 0 ? -errno : 0;
-        } while (rc == -EINTR);
-    }
+    if (io->backend == IO_BACKEND_URING)
+        rc = uring_fdatasync(io, fd);
+    else
+        rc = fdatasync(fd) < 0 ? -errno : 0;
     if (rc < 0) {
-        io_log(io, HIST_LOG_ERROR, "fdatasync (fd %d, %s): %s", fd, hist_io_backend(io),
-               strerror(-rc));
-        return HIST_EIO;
+        io_log(io, HIST_LOG_ERROR, "fdatasync (fd %d, %s): %s; not retried", fd,
+               hist_io_backend(io), strerror(-rc));
+        return io_error(rc);
     }
     return 0;
 }

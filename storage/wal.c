@@ -21,17 +21,44 @@
  *   - The leader alone touches active_fd, active_off and next_seg_no.
  *   - segs[] lists the live segment files in number (= LSN) order; a
  *     segment's records/last_lsn/bytes count only durable records.
- *   - After a failed flush `failed` is set for good: what reached the file is
- *     unknown, so further appends and syncs fail until the log is reopened
- *     (reopening cuts whatever is torn).
  *
- * Recovery (open): each segment is read whole and walked; the first record
- * that is short, fails its CRC, or whose LSN is not the previous one plus one
- * ends the segment: the file is truncated there and fsynced, and the cut is
- * reported and logged. A segment whose first LSN leaves a gap after the
- * previous segment is kept (its records are intact) and the gap is logged.
- * Segments left empty are deleted. New appends always start a new segment,
- * so a recovered file is never written again.
+ * A failed write or fdatasync (a full disk, an I/O error). What reached the
+ * active file is unknown and its fdatasync may never be retried, so:
+ *   1. the log breaks: `broken` holds the error, every record not yet
+ *      durable (durable_lsn+1 .. next_lsn-1: the batch being flushed and
+ *      everything pending) is void, its syncs fail, and appends are refused
+ *      with the same error; the active file is closed and never written or
+ *      synced again;
+ *   2. the caller (db.c) takes the void records out of the memtable, so a
+ *      refused write is never read, then calls hist_wal_resume() now and
+ *      then: it starts a new segment whose first record is a control record
+ *      "LSNs a..b are void", written and fdatasync'ed (with the directory).
+ *      Only then does the log take appends again (resume fails, and the
+ *      log stays broken, while the disk is still full);
+ *   3. recovery collects the void ranges of every control record and never
+ *      replays a void LSN, though the broken file may hold some of those
+ *      records whole. LSNs are never handed out twice, so a void LSN can
+ *      only name a refused record.
+ * A crash in the broken state, before the control record is durable, may
+ * replay records that were refused (never acknowledged): a client that
+ * retried them sees them once more; nothing acknowledged is at risk.
+ *
+ * Record framing: the top bit of the length field marks a control record;
+ * its CRC is seeded differently (WAL_CONTROL_SEED), so a flipped top bit
+ * fails the CRC instead of changing the record's kind. Logs with control
+ * records are not readable by builds from before they existed (which cut
+ * the log at the first one).
+ *
+ * Recovery (open): each segment is read whole and walked. A record that is
+ * short, fails its CRC, or breaks the LSN order is damage: the walk looks
+ * for the next intact record after it (resync: a header whose LSN follows
+ * and whose CRC holds), keeps every intact record, and counts the LSNs
+ * between as lost, exactly. What follows the last intact record (a torn
+ * write, or damage with nothing intact after it) is cut: the file is
+ * truncated there and fsynced. A segment whose first LSN leaves a gap after
+ * the previous segment is kept and the gap is logged, unless a void range
+ * explains it. Segments left empty are deleted. New appends always start a
+ * new segment, so a recovered file is never written again.
  *
  * Checkpoint keeps LSNs continuous across restarts: the newest segment that
  * holds a durable record is never deleted, so the next open always finds the
@@ -58,6 +85,14 @@
 
 #define WAL_HEADER          16                  /* len, crc, lsn */
 #define WAL_MAX_PAYLOAD     (UINT32_C(1) << 30) /* one batch; far above any sane request */
+#define WAL_CONTROL_FLAG    (UINT32_C(1) << 31) /* in the length field: a control record */
+#define WAL_CONTROL_SEED    UINT32_C(0x9e3779b9) /* its CRC's seed */
+#define WAL_CONTROL_VOID    1                    /* payload: u8 kind, 7 zero bytes, u64 from, to */
+#define WAL_CONTROL_LEN     24
+/* How far past the last intact LSN a resync looks for the next record:
+ * far more records than one segment holds, and a cheap filter before the
+ * CRC of a candidate header is computed. */
+#define WAL_RESYNC_LSNS (UINT64_C(1) << 24)
 #define WAL_DEFAULT_SEGMENT (64u << 20)
 /* LSNs from this on are damage: a real log never gets near (2^62 records),
  * and the bound keeps next_lsn from wrapping around. */
@@ -67,10 +102,15 @@
 
 typedef struct {
     uint64_t no;
+    uint64_t prev_last;           /* the last LSN before this segment (for its walk) */
     uint64_t first_lsn, last_lsn; /* both 0 while it holds no record */
     uint64_t records;
     uint64_t bytes; /* valid (durable) bytes */
 } wal_segment;
+
+typedef struct {
+    uint64_t from, to; /* LSNs refused at run time: never replayed */
+} wal_void;
 
 struct hist_wal {
     char *dir;
@@ -92,7 +132,13 @@ struct hist_wal {
     uint64_t durable_lsn;
     bool flushing;
     bool appended;
-    int failed;
+    int failed;           /* HIST_ECLOSED after discard: for good */
+    int broken;           /* the error that broke the log; 0 when healthy */
+    uint64_t void_from;   /* while broken: the void LSNs, void_from .. void_to */
+    uint64_t void_to;
+    uint64_t failures;    /* times the log broke since open */
+    wal_void *voids;      /* void ranges found at open and made since */
+    size_t nvoids, voids_cap;
     uint64_t active_no; /* segment being written; 0 = none yet since open */
     wal_segment *segs;
     size_t nsegs, segs_cap;
@@ -231,61 +277,124 @@ static int push_segment(hist_wal *wal, const wal_segment *seg)
 
 /* ---- Walking records in a buffer ----------------------------------------- */
 
+/* One intact record found in a buffer. */
+typedef struct {
+    size_t pos, size; /* buf[pos .. pos + size) */
+    uint64_t lsn;
+    bool control;
+} wal_rec;
+
 /* What walking one segment's bytes found. */
 typedef struct {
-    size_t good_len; /* bytes of intact, in-sequence records from the start */
+    size_t good_len; /* end of the last intact record */
     uint64_t records, first_lsn, last_lsn;
-    const char *why; /* why the walk stopped before the end, or NULL */
+    uint64_t holes;      /* damaged stretches with intact records after them */
+    uint64_t hole_lsns;  /* LSNs missing in those stretches: exact */
+    uint64_t hole_bytes; /* their bytes */
+    const char *why;     /* what ended the walk before the end (the cut tail), or NULL */
+    const char *hole_why;
+    size_t hole_at; /* offset of the first hole */
 } wal_walk;
 
-/* Checks the record at buf[pos..len). 0 and its total size, or a reason. */
-static const char *check_record(const uint8_t *buf, size_t len, size_t pos, size_t *size,
-                                uint64_t *lsn)
+/* Checks the record at buf[pos..len). NULL and *r, or a reason. */
+static const char *check_record(const uint8_t *buf, size_t len, size_t pos, wal_rec *r)
 {
     if (len - pos < WAL_HEADER)
         return "short header";
-    uint32_t plen = get_le32(buf + pos);
+    uint32_t field = get_le32(buf + pos);
+    bool control = (field & WAL_CONTROL_FLAG) != 0;
+    uint32_t plen = field & ~WAL_CONTROL_FLAG;
     if (plen > WAL_MAX_PAYLOAD || plen > len - pos - WAL_HEADER)
         return "short record";
-    uint32_t crc = hist_crc32c(0, buf + pos + 8, 8 + (size_t)plen);
-    if (crc != get_le32(buf + pos + 4))
+    uint32_t seed = control ? WAL_CONTROL_SEED : 0;
+    if (hist_crc32c(seed, buf + pos + 8, 8 + (size_t)plen) != get_le32(buf + pos + 4))
         return "checksum mismatch";
-    *size = WAL_HEADER + (size_t)plen;
-    *lsn = get_le64(buf + pos + 8);
+    *r = (wal_rec){pos, WAL_HEADER + (size_t)plen, get_le64(buf + pos + 8), control};
+    if (r->lsn == 0 || r->lsn >= WAL_MAX_LSN)
+        return "LSN out of range";
     return NULL;
 }
 
-/* Walks the records of one segment. prev_last is the last LSN of the
- * segments before (0 if none): the first record must come after it. */
-static void walk_segment(const uint8_t *buf, size_t len, uint64_t prev_last, wal_walk *w)
+/* The void range a control record declares; false if it declares none. */
+static bool control_void(const uint8_t *buf, const wal_rec *r, wal_void *out)
+{
+    const uint8_t *p = buf + r->pos + WAL_HEADER;
+    if (!r->control || r->size - WAL_HEADER != WAL_CONTROL_LEN || p[0] != WAL_CONTROL_VOID)
+        return false;
+    out->from = get_le64(p + 8);
+    out->to = get_le64(p + 16);
+    return out->from <= out->to && out->to < r->lsn;
+}
+
+/* The next intact record at or after pos whose LSN follows last (resync
+ * after damage). The LSN window is checked before the CRC, so a search
+ * through garbage costs about one load per byte. */
+static bool resync(const uint8_t *buf, size_t len, size_t pos, uint64_t last, wal_rec *r)
+{
+    for (; pos + WAL_HEADER <= len; pos++) {
+        uint64_t lsn = get_le64(buf + pos + 8);
+        if (lsn <= last || lsn - last > WAL_RESYNC_LSNS)
+            continue;
+        if (!check_record(buf, len, pos, r))
+            return true;
+    }
+    return false;
+}
+
+/* Called for every intact record, in order. */
+typedef int (*wal_rec_fn)(void *ctx, const uint8_t *buf, const wal_rec *r);
+
+/* Walks the records of one segment: intact records in rising LSN order,
+ * each passed to fn (may be NULL; a non-zero return stops the walk and is
+ * returned). prev_last is the last LSN of the segments before (0 if none):
+ * every record must come after it. Damage followed by an intact record is
+ * a hole (counted, skipped); damage with nothing intact after it ends the
+ * walk (w->why). The walk depends on the bytes and prev_last alone, so open
+ * and replay see the same records. */
+static int walk_segment(const uint8_t *buf, size_t len, uint64_t prev_last, wal_walk *w,
+                        wal_rec_fn fn, void *ctx)
 {
     memset(w, 0, sizeof *w);
     size_t pos = 0;
+    uint64_t last = prev_last;
     while (pos < len) {
-        size_t size;
-        uint64_t lsn;
-        const char *why = check_record(buf, len, pos, &size, &lsn);
-        if (!why && (lsn == 0 || lsn >= WAL_MAX_LSN))
-            why = "LSN out of range";
-        if (!why && w->records == 0 && lsn <= prev_last)
-            why = "LSN goes backwards from the previous segment";
-        if (!why && w->records > 0 && lsn != w->last_lsn + 1)
-            why = "LSN out of sequence";
+        wal_rec r;
+        const char *why = check_record(buf, len, pos, &r);
+        if (!why && r.lsn <= last)
+            why = w->records ? "LSN out of sequence" : "LSN goes backwards from the previous segment";
         if (why) {
-            w->why = why;
-            break;
+            if (!resync(buf, len, pos + 1, last, &r)) {
+                w->why = why;
+                break;
+            }
+            if (w->holes++ == 0)
+                w->hole_why = why, w->hole_at = pos;
+            /* Before a segment's first intact record the caller counts
+             * the gap from the previous segment instead. */
+            w->hole_lsns += w->records ? r.lsn - last - 1 : 0;
+            w->hole_bytes += r.pos - pos;
+        } else if (w->records > 0 && r.lsn != last + 1) {
+            /* Intact, but LSNs skipped inside one segment: lost records. */
+            if (w->holes++ == 0)
+                w->hole_why = "LSN out of sequence", w->hole_at = pos;
+            w->hole_lsns += r.lsn - last - 1;
         }
-        if (w->records == 0)
-            w->first_lsn = lsn;
-        w->last_lsn = lsn;
-        w->records++;
-        pos += size;
+        if (w->records++ == 0)
+            w->first_lsn = r.lsn;
+        w->last_lsn = last = r.lsn;
+        pos = r.pos + r.size;
+        w->good_len = pos;
+        int rc = fn ? fn(ctx, buf, &r) : 0;
+        if (rc)
+            return rc;
     }
-    w->good_len = pos;
+    return 0;
 }
 
-/* How many records the cut-off bytes buf[pos..len) held, following the
- * length fields as far as they fit (at least one: the damaged record). */
+/* How many records the cut-off tail buf[pos..len) held, following the
+ * length fields as far as they fit: at least one, the damaged record. Only
+ * an estimate: nothing intact follows, so no LSN tells the exact count
+ * (db.c compares the log's end with the last durable LSN the index saw). */
 static uint64_t count_cut_records(const uint8_t *buf, size_t len, size_t pos)
 {
     uint64_t n = 0;
@@ -293,12 +402,42 @@ static uint64_t count_cut_records(const uint8_t *buf, size_t len, size_t pos)
         n++;
         if (len - pos < WAL_HEADER)
             break;
-        uint64_t size = WAL_HEADER + (uint64_t)get_le32(buf + pos);
+        uint64_t size = WAL_HEADER + (uint64_t)(get_le32(buf + pos) & ~WAL_CONTROL_FLAG);
         if (size > len - pos)
             break;
         pos += (size_t)size;
     }
     return n;
+}
+
+/* Is lsn in a void range (refused at run time)? Under mu or before use. */
+static bool lsn_void(const hist_wal *wal, uint64_t lsn)
+{
+    for (size_t i = 0; i < wal->nvoids; i++)
+        if (lsn >= wal->voids[i].from && lsn <= wal->voids[i].to)
+            return true;
+    return false;
+}
+
+static int push_void(hist_wal *wal, wal_void v)
+{
+    if (wal->nvoids == wal->voids_cap) {
+        size_t cap = wal->voids_cap ? 2 * wal->voids_cap : 4;
+        wal_void *grown = realloc(wal->voids, cap * sizeof *grown);
+        if (!grown)
+            return HIST_ENOMEM;
+        wal->voids = grown;
+        wal->voids_cap = cap;
+    }
+    wal->voids[wal->nvoids++] = v;
+    return 0;
+}
+
+/* Open's per-record work: collects void ranges. */
+static int collect_voids(void *ctx, const uint8_t *buf, const wal_rec *r)
+{
+    wal_void v;
+    return control_void(buf, r, &v) ? push_void(ctx, v) : 0;
 }
 
 /* ---- Open: recovery scan --------------------------------------------------- */
@@ -349,6 +488,53 @@ static int list_segments(hist_wal *wal, uint64_t **out, size_t *count)
     return 0;
 }
 
+/* LSNs in from..to that no void range covers. */
+static uint64_t lsns_not_void(const hist_wal *wal, uint64_t from, uint64_t to)
+{
+    uint64_t n = 0;
+    for (uint64_t lsn = from; lsn <= to && lsn - from < WAL_RESYNC_LSNS; lsn++)
+        n += !lsn_void(wal, lsn);
+    return to - from < WAL_RESYNC_LSNS ? n : to - from + 1;
+}
+
+/* Logs and counts what the walk of one segment lost: holes inside it, the
+ * gap after the previous segment (unless refused records explain it), and
+ * the cut tail. */
+static void report_losses(hist_wal *wal, const char *name, const uint8_t *buf, const wal_walk *w,
+                          size_t len, uint64_t prev_last, hist_wal_report *report)
+{
+    uint64_t gap = 0;
+    if (w->records > 0 && prev_last != 0 && w->first_lsn > prev_last + 1)
+        gap = lsns_not_void(wal, prev_last + 1, w->first_lsn - 1);
+    if (w->records > 0 && prev_last == 0 && w->holes && w->hole_at == 0)
+        gap = 1; /* damage before the first intact record: at least one lost */
+    if (gap)
+        wal_log(wal, HIST_LOG_WARN,
+                "wal: %s starts at LSN %" PRIu64 ", after %" PRIu64 ": %" PRIu64
+                " record(s) before it are missing; keeping the rest",
+                name, w->first_lsn, prev_last, gap);
+    if (w->holes)
+        wal_log(wal, HIST_LOG_WARN,
+                "wal: %s: %s at offset %zu: %" PRIu64 " damaged stretch(es) of %" PRIu64
+                " byte(s) skipped, %" PRIu64 " record(s) lost in them; the %" PRIu64
+                " intact record(s) around them are kept",
+                name, w->hole_why, w->hole_at, w->holes, w->hole_bytes, w->hole_lsns,
+                w->records);
+    size_t tail = len - w->good_len;
+    uint64_t cut = tail ? count_cut_records(buf, len, w->good_len) : 0;
+    if (tail)
+        wal_log(wal, HIST_LOG_WARN,
+                "wal: %s: %s at offset %zu: cutting the last %zu byte(s) after LSN %" PRIu64
+                " (%" PRIu64 " damaged or torn record(s) by their length fields)",
+                name, w->why, w->good_len, tail, w->records ? w->last_lsn : prev_last, cut);
+    if (!report)
+        return;
+    report->lost_records += gap + w->hole_lsns;
+    report->damaged_bytes += w->hole_bytes;
+    report->dropped_records += gap + w->hole_lsns + cut;
+    report->dropped_bytes += tail;
+}
+
 /* Checks one segment file, cuts its damaged tail, and records what it
  * keeps in segs[] (or deletes it when nothing is left). *prev_last is the
  * last LSN kept so far and is advanced. */
@@ -372,26 +558,14 @@ static int recover_segment(hist_wal *wal, uint64_t no, uint64_t *prev_last, hist
     }
     size_t len = (size_t)st.st_size;
     wal_walk w;
-    walk_segment(buf, len, *prev_last, &w);
-
-    if (w.records > 0 && *prev_last != 0 && w.first_lsn > *prev_last + 1)
-        wal_log(wal, HIST_LOG_WARN,
-                "wal: %s starts at LSN %" PRIu64 ", after %" PRIu64 ": records %" PRIu64
-                "..%" PRIu64 " are missing; keeping the rest",
-                name, w.first_lsn, *prev_last, *prev_last + 1, w.first_lsn - 1);
-    if (w.good_len < len) {
-        uint64_t cut = count_cut_records(buf, len, w.good_len);
-        wal_log(wal, HIST_LOG_WARN,
-                "wal: %s: %s at offset %zu; cutting %zu bytes (%" PRIu64
-                " damaged or unreadable records)",
-                name, w.why, w.good_len, len - w.good_len, cut);
-        if (report) {
-            report->dropped_records += cut;
-            report->dropped_bytes += len - w.good_len;
-        }
-        if (w.good_len > 0 && ftruncate(fd, (off_t)w.good_len) < 0)
-            rc = -errno;
+    if (walk_segment(buf, len, *prev_last, &w, collect_voids, wal) != 0) {
+        free(buf);
+        close(fd);
+        return HIST_ENOMEM; /* the only error collect_voids returns */
     }
+    report_losses(wal, name, buf, &w, len, *prev_last, report);
+    if (w.good_len < len && w.good_len > 0 && ftruncate(fd, (off_t)w.good_len) < 0)
+        rc = -errno;
     free(buf);
     /* Make what we keep durable: a crashed process may have left it only in
      * the page cache, and replay will treat it as acknowledged. */
@@ -409,7 +583,7 @@ static int recover_segment(hist_wal *wal, uint64_t no, uint64_t *prev_last, hist
     }
     if (w.records == 0)
         return 0;
-    wal_segment seg = {no, w.first_lsn, w.last_lsn, w.records, w.good_len};
+    wal_segment seg = {no, *prev_last, w.first_lsn, w.last_lsn, w.records, w.good_len};
     if (push_segment(wal, &seg) < 0)
         return HIST_ENOMEM;
     *prev_last = w.last_lsn;
@@ -454,6 +628,15 @@ static int recover(hist_wal *wal, uint64_t min_lsn, hist_wal_report *report)
         wal->next_lsn = min_lsn;
     }
     wal->durable_lsn = wal->next_lsn - 1;
+    if (report) {
+        for (size_t i = 0; i < wal->nvoids; i++)
+            report->void_records += wal->voids[i].to - wal->voids[i].from + 1;
+        if (report->void_records)
+            wal_log(wal, HIST_LOG_INFO,
+                    "wal: %" PRIu64 " record(s) refused at run time (disk full or i/o error) "
+                    "are skipped",
+                    report->void_records);
+    }
     return rc;
 }
 
@@ -471,6 +654,7 @@ static void wal_free(hist_wal *wal)
     free(wal->pending);
     free(wal->spare);
     free(wal->segs);
+    free(wal->voids);
     free(wal->dir);
     free(wal);
 }
@@ -539,8 +723,8 @@ int hist_wal_append(hist_wal *wal, const struct iovec *iov, int iovcnt, uint64_t
     }
 
     pthread_mutex_lock(&wal->mu);
-    if (wal->failed || wal->next_lsn >= WAL_MAX_LSN) {
-        int rc = wal->failed ? wal->failed : HIST_ERANGE;
+    if (wal->failed || wal->broken || wal->next_lsn >= WAL_MAX_LSN) {
+        int rc = wal->failed ? wal->failed : wal->broken ? wal->broken : HIST_ERANGE;
         pthread_mutex_unlock(&wal->mu);
         return rc;
     }
@@ -587,13 +771,17 @@ static int roll_segment(hist_wal *wal)
     segment_name(name, wal->next_seg_no);
     int fd = openat(wal->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0 || fsync(wal->dirfd) < 0) {
+        int err = errno;
         wal_log(wal, HIST_LOG_ERROR, "wal: cannot create %s/%s: %s", wal->dir, name,
-                strerror(errno));
-        if (fd >= 0)
+                strerror(err));
+        if (fd >= 0) {
             close(fd);
-        return HIST_EIO;
+            unlinkat(wal->dirfd, name, 0);
+            wal->next_seg_no++; /* never the same name twice after a failed dir sync */
+        }
+        return err == ENOSPC || err == EDQUOT ? HIST_EDISKFULL : HIST_EIO;
     }
-    wal_segment seg = {wal->next_seg_no, 0, 0, 0, 0};
+    wal_segment seg = {wal->next_seg_no, 0, 0, 0, 0, 0};
     pthread_mutex_lock(&wal->mu);
     int rc = push_segment(wal, &seg);
     if (rc == 0)
@@ -669,6 +857,113 @@ static int flush_batch(hist_wal *wal, const uint8_t *buf, size_t len)
     return 0;
 }
 
+/* The leader's part of a failed flush (outside mu): the active file is
+ * closed for good, since its fdatasync may not be retried. A file that
+ * holds no durable record is deleted as well. */
+static void abandon_active(hist_wal *wal)
+{
+    if (wal->active_fd >= 0)
+        close(wal->active_fd);
+    wal->active_fd = -1;
+    wal->active_off = 0;
+    pthread_mutex_lock(&wal->mu);
+    wal_segment *seg = wal->nsegs ? &wal->segs[wal->nsegs - 1] : NULL;
+    bool empty = seg && seg->no == wal->active_no && seg->records == 0;
+    uint64_t no = empty ? seg->no : 0;
+    if (empty)
+        wal->nsegs--;
+    wal->active_no = 0;
+    pthread_mutex_unlock(&wal->mu);
+    if (empty) {
+        char name[WAL_NAME_MAX];
+        segment_name(name, no);
+        unlinkat(wal->dirfd, name, 0); /* best effort: at worst open finds it empty */
+    }
+}
+
+/* Breaks the log (mu held): every record not durable is void. */
+static void break_log(hist_wal *wal, int err)
+{
+    if (!wal->broken) {
+        wal->void_from = wal->durable_lsn + 1;
+        wal->failures++;
+        wal_log(wal, HIST_LOG_ERROR,
+                "wal: %s: records from LSN %" PRIu64 " on are refused until the disk takes "
+                "writes again",
+                hist_strerror(err), wal->void_from);
+    }
+    wal->broken = err;
+    wal->void_to = wal->next_lsn - 1;
+    wal->pending_len = 0; /* void: never written */
+}
+
+/* The control record declaring void from..to, with its LSN. */
+static void control_record(uint8_t *rec, uint64_t lsn, uint64_t from, uint64_t to)
+{
+    memset(rec, 0, WAL_HEADER + WAL_CONTROL_LEN);
+    put_le32(rec, WAL_CONTROL_LEN | WAL_CONTROL_FLAG);
+    put_le64(rec + 8, lsn);
+    rec[WAL_HEADER] = WAL_CONTROL_VOID;
+    put_le64(rec + WAL_HEADER + 8, from);
+    put_le64(rec + WAL_HEADER + 16, to);
+    put_le32(rec + 4, hist_crc32c(WAL_CONTROL_SEED, rec + 8, 8 + WAL_CONTROL_LEN));
+}
+
+int hist_wal_resume(hist_wal *wal)
+{
+    pthread_mutex_lock(&wal->mu);
+    int rc = wal->failed ? wal->failed : wal->flushing ? wal->broken : 0;
+    if (rc || !wal->broken) {
+        pthread_mutex_unlock(&wal->mu);
+        return rc;
+    }
+    wal->flushing = true; /* the leader's role: we own the active file now */
+    uint64_t lsn = wal->next_lsn++, from = wal->void_from, to = wal->void_to;
+    pthread_mutex_unlock(&wal->mu);
+
+    uint8_t rec[WAL_HEADER + WAL_CONTROL_LEN];
+    control_record(rec, lsn, from, to);
+    struct iovec iov = {rec, sizeof rec};
+    rc = roll_segment(wal);
+    if (rc == 0)
+        rc = hist_io_pwritev(wal->io, wal->active_fd, &iov, 1, 0, 1);
+    if (rc == 0)
+        wal->active_off = sizeof rec;
+    else if (wal->active_fd >= 0)
+        abandon_active(wal);
+
+    pthread_mutex_lock(&wal->mu);
+    wal->flushing = false;
+    if (rc == 0) {
+        wal_segment *seg = &wal->segs[wal->nsegs - 1];
+        seg->first_lsn = seg->last_lsn = lsn;
+        seg->records = 1;
+        seg->bytes = sizeof rec;
+        wal->durable_lsn = lsn;
+        wal->broken = 0;
+        wal->void_from = wal->void_to = 0;
+        wal_log(wal, HIST_LOG_WARN,
+                "wal: writes resume in a new segment; LSN %" PRIu64 "..%" PRIu64
+                " stay refused",
+                from, to);
+    } else {
+        wal->void_to = lsn; /* the control record's LSN is spent too */
+    }
+    pthread_cond_broadcast(&wal->flushed);
+    pthread_mutex_unlock(&wal->mu);
+    return rc;
+}
+
+void hist_wal_get_health(hist_wal *wal, hist_wal_health *out)
+{
+    pthread_mutex_lock(&wal->mu);
+    out->broken = wal->broken;
+    out->void_from = wal->broken ? wal->void_from : 0;
+    out->void_to = wal->broken ? wal->void_to : 0;
+    out->failures = wal->failures;
+    pthread_mutex_unlock(&wal->mu);
+}
+
 int hist_wal_sync(hist_wal *wal, uint64_t lsn)
 {
     int rc = 0;
@@ -678,8 +973,8 @@ int hist_wal_sync(hist_wal *wal, uint64_t lsn)
         return HIST_EINVAL; /* not appended yet */
     }
     while (wal->durable_lsn < lsn) {
-        if (wal->failed) {
-            rc = wal->failed;
+        if (wal->failed || wal->broken) {
+            rc = wal->failed ? wal->failed : wal->broken;
             break;
         }
         if (wal->flushing) {
@@ -699,13 +994,15 @@ int hist_wal_sync(hist_wal *wal, uint64_t lsn)
         pthread_mutex_unlock(&wal->mu);
 
         int frc = flush_batch(wal, batch, batch_len);
+        if (frc < 0)
+            abandon_active(wal);
 
         pthread_mutex_lock(&wal->mu);
         wal->spare = batch;
         wal->spare_cap = batch_cap;
         wal->flushing = false;
         if (frc < 0)
-            wal->failed = frc;
+            break_log(wal, frc);
         else
             wal->durable_lsn = batch_last;
         pthread_cond_broadcast(&wal->flushed);
@@ -732,7 +1029,25 @@ uint64_t hist_wal_durable_lsn(hist_wal *wal)
 
 /* ---- Replay ------------------------------------------------------------------- */
 
-/* Calls fn for the records of one kept segment with lsn >= from_lsn. */
+typedef struct {
+    hist_wal *wal;
+    uint64_t from_lsn;
+    hist_wal_replay_fn fn;
+    void *ctx;
+} replay_walk;
+
+/* Replay's per-record work: hands on every data record that is not void. */
+static int replay_record(void *arg, const uint8_t *buf, const wal_rec *r)
+{
+    replay_walk *rw = arg;
+    if (r->control || r->lsn < rw->from_lsn || lsn_void(rw->wal, r->lsn))
+        return 0;
+    return rw->fn(rw->ctx, r->lsn, buf + r->pos + WAL_HEADER, r->size - WAL_HEADER);
+}
+
+/* Calls fn for the records of one kept segment with lsn >= from_lsn. The
+ * walk is the one open made over the same bytes, so it finds the same
+ * records; anything else means the file changed under us. */
 static int replay_segment(hist_wal *wal, const wal_segment *seg, uint64_t from_lsn,
                           hist_wal_replay_fn fn, void *ctx)
 {
@@ -748,21 +1063,12 @@ static int replay_segment(hist_wal *wal, const wal_segment *seg, uint64_t from_l
                 strerror(-rc));
         return rc == -ENOMEM ? HIST_ENOMEM : HIST_EIO;
     }
-    size_t pos = 0;
-    uint64_t expect = seg->first_lsn;
-    while (pos < seg->bytes && rc == 0) {
-        size_t size;
-        uint64_t lsn;
-        if (check_record(buf, (size_t)seg->bytes, pos, &size, &lsn) || lsn != expect) {
-            /* Open checked these bytes: the file changed under us. */
-            wal_log(wal, HIST_LOG_ERROR, "wal: %s changed since open (offset %zu)", name, pos);
-            rc = HIST_ECORRUPT;
-            break;
-        }
-        if (lsn >= from_lsn)
-            rc = fn(ctx, lsn, buf + pos + WAL_HEADER, size - WAL_HEADER);
-        pos += size;
-        expect++;
+    replay_walk rw = {wal, from_lsn, fn, ctx};
+    wal_walk w;
+    rc = walk_segment(buf, (size_t)seg->bytes, seg->prev_last, &w, replay_record, &rw);
+    if (rc == 0 && (w.records != seg->records || w.last_lsn != seg->last_lsn || w.why)) {
+        wal_log(wal, HIST_LOG_ERROR, "wal: %s changed since open", name);
+        rc = HIST_ECORRUPT;
     }
     free(buf);
     return rc;

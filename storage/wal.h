@@ -11,10 +11,16 @@
  * otherwise one caller becomes the leader, writes everything pending and
  * fdatasyncs it, while the others wait for it and are released together.
  *
- * Recovery: hist_wal_open() reads every segment; in each, the first record
- * that is short, fails its CRC or breaks the LSN sequence ends that segment:
- * the rest of the file is cut off (truncated) and counted as dropped.
- * Appends after open go to a new segment.
+ * Recovery: hist_wal_open() reads every segment; damage between intact
+ * records is skipped and the LSNs it held are counted as lost; damage with
+ * nothing intact after it is cut off (truncated). Appends after open go to
+ * a new segment. Records refused at run time (void) are never replayed.
+ *
+ * Failure: a failed write or fdatasync breaks the log (wal.c's top comment
+ * has the design): every record not yet durable is void, appends and syncs
+ * fail with the error (HIST_EDISKFULL, HIST_EIO) until hist_wal_resume()
+ * has started a new segment, which it does only when the disk takes writes
+ * again.
  */
 #ifndef HIST_STORAGE_WAL_H
 #define HIST_STORAGE_WAL_H
@@ -34,10 +40,14 @@ typedef struct {
 } hist_wal_options;
 
 typedef struct {
-    uint64_t records; /* intact records found */
+    uint64_t records; /* intact records found (replayed when past the checkpoint) */
     uint64_t first_lsn, last_lsn;
-    uint64_t dropped_records; /* damaged records cut off (at least the torn one) */
-    uint64_t dropped_bytes;   /* bytes cut off */
+    uint64_t lost_records;    /* LSNs missing before or between intact records: exact */
+    uint64_t damaged_bytes;   /* bytes of damaged stretches skipped between intact records */
+    uint64_t dropped_records; /* lost_records, plus the records of cut tails (counted by
+                                 their length fields: at least one, the torn one) */
+    uint64_t dropped_bytes;   /* bytes cut off the ends of segments */
+    uint64_t void_records;    /* records refused at run time, never replayed */
 } hist_wal_report;
 
 /* Opens the log, checks every segment and cuts damaged tails (report may be NULL). */
@@ -57,6 +67,21 @@ int hist_wal_append(hist_wal *wal, const struct iovec *iov, int iovcnt, uint64_t
 
 /* Blocks until every record up to lsn is durable. Thread-safe. */
 int hist_wal_sync(hist_wal *wal, uint64_t lsn);
+
+/* The log's health: 0, or the error that broke it; with the void LSNs
+ * (every record that was not durable when it broke) and how often it broke. */
+typedef struct {
+    int broken;
+    uint64_t void_from, void_to; /* 0, 0 when healthy */
+    uint64_t failures;
+} hist_wal_health;
+void hist_wal_get_health(hist_wal *wal, hist_wal_health *out);
+
+/* Heals a broken log: starts a new segment whose first record declares the
+ * void LSNs, makes it durable, and takes appends again. 0 when the log is
+ * (now) healthy; the error while the disk still refuses (the log stays
+ * broken). Call only after the void records are out of every reader's way. */
+int hist_wal_resume(hist_wal *wal);
 
 uint64_t hist_wal_last_lsn(hist_wal *wal);
 uint64_t hist_wal_durable_lsn(hist_wal *wal);

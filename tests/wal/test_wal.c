@@ -11,7 +11,11 @@
  *   - checkpoint deletes exactly the segments below the LSN, never the
  *     active one nor the newest holding a record;
  *   - errors: bad directory, bad arguments, a write failure (file size
- *     limit) that fails the log until reopen, which then cuts the tail.
+ *     limit): the log breaks, refuses appends, resumes in a new segment
+ *     when writes work again, and never replays a refused record;
+ *   - damage is counted exactly: a lost record between intact ones (a
+ *     flipped bit, a damaged length field, a missing segment) costs that
+ *     record only, and the records after it are kept.
  * Everything runs on both io backends (sync, and io_uring where the kernel
  * has it; otherwise AUTO, which falls back).
  */
@@ -442,6 +446,8 @@ static void test_bit_flips(void)
 
 /* A damaged record in the middle of a segment ends it there; in an older
  * segment, the later segments are kept and the gap is logged. */
+static void segment_range(uint64_t no, uint64_t *first, uint64_t *last);
+
 static void test_middle_corruption(void)
 {
     uint8_t *bytes;
@@ -457,11 +463,45 @@ static void test_middle_corruption(void)
     hist_wal_report rep;
     hist_wal *wal = open_wal(0, &rep);
     REQUIRE(wal);
-    CHECK(rep.records == 2 && rep.last_lsn == 2);
-    CHECKF(rep.dropped_records == TORN_N - 2, "dropped %llu",
-           (unsigned long long)rep.dropped_records);
-    CHECK(rep.dropped_bytes == n - off && file_size(seg_path(1)) == (long)off);
-    check_replay(wal, 1, 2);
+    /* Record 3 is lost, exactly; the intact records after it are kept. */
+    CHECK(rep.records == TORN_N - 1 && rep.last_lsn == TORN_N);
+    CHECKF(rep.lost_records == 1 && rep.dropped_records == 1, "lost %llu dropped %llu",
+           (unsigned long long)rep.lost_records, (unsigned long long)rep.dropped_records);
+    CHECK(rep.damaged_bytes == 16 + payload_len(3) && rep.dropped_bytes == 0);
+    CHECK(file_size(seg_path(1)) == (long)n);
+    replay_check hole = {1, 0, 0, 0};
+    CHECK_OK(hist_wal_replay(wal, 1, replay_fn, &hole));
+    CHECK(hole.count == TORN_N - 1 && hole.bad == 1); /* the one jump over record 3 */
+    CHECK_OK(hist_wal_close(wal));
+    free(bytes);
+
+    /* A damaged length field (record 2 of many): the walk cannot follow the
+     * lengths past it, and still finds and keeps every record after it. */
+    fresh_dir();
+    wal = open_wal(0, NULL);
+    REQUIRE(wal);
+    for (uint64_t lsn = 1; lsn <= 100; lsn++)
+        append_lsn(wal, lsn);
+    CHECK_OK(hist_wal_sync(wal, 100));
+    CHECK_OK(hist_wal_close(wal));
+    n = read_whole(seg_path(1), &bytes);
+    bytes[16 + payload_len(1) + 2] ^= 0x40; /* record 2's length: far too long */
+    write_whole(seg_path(1), bytes, n);
+    wal = open_wal(0, &rep);
+    REQUIRE(wal);
+    CHECKF(rep.records == 99 && rep.lost_records == 1 && rep.dropped_records == 1 &&
+               rep.dropped_bytes == 0,
+           "records %llu lost %llu dropped %llu", (unsigned long long)rep.records,
+           (unsigned long long)rep.lost_records, (unsigned long long)rep.dropped_records);
+    CHECK_OK(hist_wal_close(wal));
+    /* ... and of the first record: nothing before it says how many were
+     * lost, so "at least one". */
+    bytes[16 + payload_len(1) + 2] ^= 0x40;
+    bytes[2] ^= 0x40;
+    write_whole(seg_path(1), bytes, n);
+    wal = open_wal(0, &rep);
+    REQUIRE(wal);
+    CHECK(rep.records == 99 && rep.first_lsn == 2 && rep.lost_records == 1);
     CHECK_OK(hist_wal_close(wal));
     free(bytes);
 
@@ -481,16 +521,36 @@ static void test_middle_corruption(void)
     logs.count = logs.warns = 0;
     wal = open_wal(1500, &rep);
     REQUIRE(wal);
-    CHECK(rep.dropped_records >= 1 && rep.dropped_bytes == n - 16 - payload_len(1));
-    CHECK(rep.first_lsn == 1 && rep.last_lsn == 30 && rep.records < 30);
-    CHECKF(logs.warns == 2 && strstr(logs.last, "missing"), "%d warnings, last: %s", logs.warns,
-           logs.last);
+    CHECK(rep.lost_records == 1 && rep.dropped_records == 1 && rep.dropped_bytes == 0);
+    CHECK(rep.first_lsn == 1 && rep.last_lsn == 30 && rep.records == 29);
+    CHECKF(logs.warns == 1 && strstr(logs.last, "1 record(s) lost"), "%d warnings, last: %s",
+           logs.warns, logs.last);
     replay_check r = {1, 0, 0, 0};
     CHECK_OK(hist_wal_replay(wal, 1, replay_fn, &r));
-    CHECK(r.count == rep.records && r.bad == 1); /* the one jump over the gap */
+    CHECK(r.count == rep.records && r.bad == 1); /* the one jump over the hole */
     CHECK(hist_wal_last_lsn(wal) == 30);
     CHECK_OK(hist_wal_close(wal));
     free(bytes);
+
+    /* A whole segment lost between two others: a gap, counted exactly. */
+    fresh_dir();
+    wal = open_wal(1500, NULL);
+    REQUIRE(wal);
+    for (uint64_t lsn = 1; lsn <= 30; lsn++) {
+        append_lsn(wal, lsn);
+        CHECK_OK(hist_wal_sync(wal, lsn));
+    }
+    CHECK_OK(hist_wal_close(wal));
+    uint64_t gap_first, gap_last;
+    segment_range(2, &gap_first, &gap_last);
+    REQUIRE(gap_last >= gap_first && gap_first > 1);
+    REQUIRE(unlink(seg_path(2)) == 0);
+    wal = open_wal(1500, &rep);
+    REQUIRE(wal);
+    CHECKF(rep.lost_records == gap_last - gap_first + 1 && rep.last_lsn == 30,
+           "lost %llu of LSN %llu..%llu", (unsigned long long)rep.lost_records,
+           (unsigned long long)gap_first, (unsigned long long)gap_last);
+    CHECK_OK(hist_wal_close(wal));
 
     /* A segment whose LSNs go backwards is cut entirely. */
     fresh_dir();
@@ -679,8 +739,10 @@ static void test_errors(void)
     CHECK(logs.errors == 1);
     unlink(file);
 
-    /* A write the kernel refuses (file size limit): the sync fails, the log
-     * stays failed, and reopening cuts the torn record. */
+    /* A write the kernel refuses (file size limit): the sync fails with
+     * "disk full", the log refuses appends while broken, resumes in a new
+     * segment once the limit is lifted, and reopening never replays the
+     * refused record, though part of it is in the old file. */
     fresh_dir();
     wal = open_wal(0, NULL);
     REQUIRE(wal);
@@ -702,18 +764,73 @@ static void test_errors(void)
     int rc = hist_wal_sync(wal, lsn);
     setrlimit(RLIMIT_FSIZE, &old);
     signal(SIGXFSZ, SIG_DFL);
-    CHECKF(rc == HIST_EIO, "sync: %s", hist_strerror(rc));
+    CHECKF(rc == HIST_EDISKFULL, "sync: %s", hist_strerror(rc));
     CHECK(logs.errors >= 1);
     CHECK(hist_wal_durable_lsn(wal) == 5);
-    CHECK(hist_wal_append(wal, &iov, 1, &lsn) == HIST_EIO);
-    CHECK(hist_wal_sync(wal, 6) == HIST_EIO);
-    CHECK(hist_wal_close(wal) == HIST_EIO);
+    hist_wal_health h;
+    hist_wal_get_health(wal, &h);
+    CHECK(h.broken == HIST_EDISKFULL && h.void_from == 6 && h.void_to == 6 && h.failures == 1);
+    CHECK(hist_wal_append(wal, &iov, 1, &lsn) == HIST_EDISKFULL);
+    CHECK(hist_wal_sync(wal, 6) == HIST_EDISKFULL);
+    CHECK_OK(hist_wal_sync(wal, 5)); /* what was durable still is */
     CHECK(file_size(seg_path(1)) == good + 100); /* a torn record */
+    /* Still full: resume fails and the log stays broken. */
+    lim.rlim_cur = 10;
+    signal(SIGXFSZ, SIG_IGN);
+    REQUIRE(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+    rc = hist_wal_resume(wal);
+    setrlimit(RLIMIT_FSIZE, &old);
+    signal(SIGXFSZ, SIG_DFL);
+    CHECKF(rc == HIST_EDISKFULL, "resume on a full disk: %s", hist_strerror(rc));
+    hist_wal_get_health(wal, &h);
+    CHECK(h.broken == HIST_EDISKFULL && h.void_from == 6 && h.void_to == 7);
+    CHECK(count_segments() == 1); /* the failed new segment is gone */
+    /* Room again: resume, and appends go on after the void LSNs. */
+    CHECK_OK(hist_wal_resume(wal));
+    hist_wal_get_health(wal, &h);
+    CHECK(h.broken == 0 && h.failures == 1);
+    uint64_t next = 0;
+    CHECK_OK(hist_wal_append(wal, &iov, 1, &next));
+    CHECK_EQ_I64(next, 9); /* 6 refused, 7 a failed control record, 8 the control record */
+    CHECK_OK(hist_wal_sync(wal, next));
+    CHECK_OK(hist_wal_close(wal));
     hist_wal_report rep;
     wal = open_wal(0, &rep);
     REQUIRE(wal);
-    CHECK(rep.records == 5 && rep.dropped_records == 1 && rep.dropped_bytes == 100);
-    check_replay(wal, 1, 5);
+    CHECKF(rep.records == 7 && rep.lost_records == 0 && rep.void_records == 2 &&
+               rep.dropped_bytes == 100,
+           "records %llu lost %llu void %llu", (unsigned long long)rep.records,
+           (unsigned long long)rep.lost_records, (unsigned long long)rep.void_records);
+    replay_check r = {1, 0, 0, 0};
+    CHECK_OK(hist_wal_replay(wal, 1, replay_fn, &r));
+    CHECK(r.count == 6 && r.bad == 1); /* 1..5 and 9, the jump over the void */
+    CHECK_OK(hist_wal_close(wal));
+
+    /* A refused record that reached the broken file whole is never
+     * replayed: the control record of the next segment voids it. */
+    fresh_dir();
+    wal = open_wal(0, NULL);
+    REQUIRE(wal);
+    for (uint64_t l = 1; l <= 3; l++)
+        append_lsn(wal, l);
+    CHECK_OK(hist_wal_sync(wal, 3));
+    good = file_size(seg_path(1));
+    append_lsn(wal, 4);
+    lim.rlim_cur = (rlim_t)good + 16 + payload_len(4); /* record 4 fits; the next does not */
+    signal(SIGXFSZ, SIG_IGN);
+    REQUIRE(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+    CHECK_OK(hist_wal_append(wal, &iov, 1, &lsn)); /* 5: too big for the limit */
+    rc = hist_wal_sync(wal, lsn);
+    setrlimit(RLIMIT_FSIZE, &old);
+    signal(SIGXFSZ, SIG_DFL);
+    CHECK(rc == HIST_EDISKFULL);
+    CHECK(file_size(seg_path(1)) == (long)lim.rlim_cur); /* record 4 is there, whole */
+    CHECK_OK(hist_wal_resume(wal));
+    CHECK_OK(hist_wal_close(wal));
+    wal = open_wal(0, &rep);
+    REQUIRE(wal);
+    CHECK(rep.void_records == 2 && rep.lost_records == 0);
+    check_replay(wal, 1, 3);
     CHECK_OK(hist_wal_close(wal));
 }
 
