@@ -776,6 +776,14 @@ int hist_db_write(hist_db *db, const hist_series *series, size_t nseries, uint64
     int wake = 0;
     pthread_mutex_lock(&db->mu);
     rc = db->closing ? HIST_ECLOSED : hist_wal_append(db->wal, &iov, 1, &lsn);
+    if (rc == HIST_EDISKFULL || rc == HIST_EIO) {
+        /* The log is broken: try to resume it (at most once a second). */
+        pthread_mutex_unlock(&db->mu);
+        int hrc = hist_db_heal(db);
+        pthread_mutex_lock(&db->mu);
+        if (hrc == 0 && !db->closing)
+            rc = hist_wal_append(db->wal, &iov, 1, &lsn);
+    }
     for (size_t i = 0; i < nseries && rc == 0; i++) {
         const hist_series *s = &series[i];
         if (s->n == 0)
@@ -815,7 +823,10 @@ int hist_db_sync(hist_db *db, uint64_t lsn)
 {
     if (!db)
         return HIST_EINVAL;
-    return hist_wal_sync(db->wal, lsn);
+    int rc = hist_wal_sync(db->wal, lsn);
+    if (rc)
+        hist_db_rollback_void(db); /* before the writer hears of it */
+    return rc;
 }
 
 int hist_db_latest(hist_db *db, uint32_t tag, hist_sample *out)
@@ -882,6 +893,8 @@ int hist_db_get_stats(hist_db *db, hist_db_stats *out)
     out->recovered_records = db->recovered_records;
     out->dropped_records = db->dropped_records;
     out->dropped_bytes = db->dropped_bytes;
+    out->lost_records = db->lost_records;
+    hist_db_health(db, out);
     return 0;
 }
 
@@ -912,6 +925,7 @@ static int load_index(hist_db *db)
     db->next_tag_id = hist_meta_get(&db->idx, txn, "next_tag", &v) == 0 ? (uint32_t)v : 1;
     db->next_seq = hist_meta_get(&db->idx, txn, "next_seq", &v) == 0 ? v : 1;
     db->checkpoint_lsn = hist_meta_get(&db->idx, txn, "checkpoint", &v) == 0 ? v : 1;
+    db->seen_durable_lsn = hist_meta_get(&db->idx, txn, "wal_durable", &v) == 0 ? v : 0;
     MDB_cursor *cur = NULL;
     MDB_val k, d;
     rc = hist_index_err(mdb_cursor_open(txn, db->idx.tag, &cur));
@@ -957,10 +971,11 @@ static int load_index(hist_db *db)
             t->meta.max_span = span;
         if (!t->has_latest || ref.stats.end_ts > t->latest.ts ||
             (ref.stats.end_ts == t->latest.ts && ref.seq > latest_seq[ref.tag])) {
-            t->has_latest = 1;
+            t->has_latest = t->has_sealed_latest = 1;
             t->latest.ts = ref.stats.end_ts;
             t->latest.v = ref.stats.last_v;
             t->latest.q = ref.stats.last_q;
+            t->sealed_latest = t->latest;
             latest_seq[ref.tag] = ref.seq;
         }
         if (ref.seq >= db->next_seq)
@@ -978,10 +993,31 @@ static int load_index(hist_db *db)
 static uint64_t wal_floor(hist_db *db)
 {
     uint64_t floor = db->checkpoint_lsn;
+    if (db->seen_durable_lsn + 1 > floor)
+        floor = db->seen_durable_lsn + 1;
     for (uint32_t i = 0; i < db->tags_cap; i++)
         if (db->tags[i] && db->tags[i]->meta.flushed_lsn + 1 > floor)
             floor = db->tags[i]->meta.flushed_lsn + 1;
     return floor;
+}
+
+/* A log cut at a record boundary, or emptied, looks intact: the last
+ * durable LSN the index saw (written at every checkpoint) tells. */
+static void note_missing_tail(hist_db *db, hist_wal_report *rep)
+{
+    uint64_t seen = db->seen_durable_lsn, last = rep->records ? rep->last_lsn : 0;
+    if (seen == 0 || last >= seen || seen < db->checkpoint_lsn)
+        return;
+    uint64_t from = last + 1 > db->checkpoint_lsn ? last + 1 : db->checkpoint_lsn;
+    if (from > seen)
+        return;
+    rep->lost_records += seen - from + 1;
+    rep->dropped_records += seen - from + 1;
+    hist_db_log(db, HIST_LOG_ERROR,
+                "recovery: the WAL ends at LSN %llu, but LSN %llu was durable: records "
+                "%llu..%llu are missing (the log was cut or emptied)",
+                (unsigned long long)last, (unsigned long long)seen, (unsigned long long)from,
+                (unsigned long long)seen);
 }
 
 /* One process at a time: two writers would interleave WAL segments and
@@ -1097,6 +1133,8 @@ int hist_db_open(const hist_db_options *opts, hist_db **out)
         rc = hist_wal_open(&wo, &db->wal, &rep);
     }
     if (rc == 0)
+        note_missing_tail(db, &rep);
+    if (rc == 0)
         rc = hist_recover(db, &rep);
     if (rc == 0 && !db->opts.no_background)
         rc = hist_sealer_start(db);
@@ -1123,8 +1161,15 @@ int hist_db_close(hist_db *db)
     pthread_mutex_lock(&db->mu);
     db->closing = 1;
     pthread_mutex_unlock(&db->mu);
-    if (rc)
-        hist_db_log(db, HIST_LOG_ERROR, "close: final flush failed: %s", hist_strerror(rc));
+    if (rc) {
+        /* Every acknowledged sample is in the WAL, which stays for the next
+         * open to replay: nothing is lost, so this is no error of close. */
+        hist_db_log(db, HIST_LOG_WARN,
+                    "close: could not seal everything (%s); the WAL is kept and replayed at "
+                    "the next start",
+                    hist_strerror(rc));
+        rc = 0;
+    }
     /* Everything is in committed chunks and the checkpoint LSN is durable
      * in the index (the next open continues LSNs from it): the log is no
      * longer needed. Whatever stops this just leaves it to be replayed. */

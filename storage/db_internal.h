@@ -31,6 +31,8 @@ typedef struct {
     int in_dirty; /* listed in db->dirty */
     int has_latest;
     hist_sample latest;
+    int has_sealed_latest; /* the latest sample in committed chunks, so that */
+    hist_sample sealed_latest; /* latest can be put back after a rollback */
 } hist_tag_state;
 
 struct hist_db {
@@ -62,10 +64,19 @@ struct hist_db {
     uint64_t mem_samples;
     int stop;
     int closing;
+    /* degraded.c: the disk refusing writes */
+    int64_t last_heal_ns;      /* last attempt to resume the WAL */
+    int seal_error;            /* the last seal's error; 0 when it worked */
+    uint64_t seal_failures;    /* failed seal rounds since open */
+    uint64_t seal_failures_run; /* ... since the last one that worked */
+    int64_t seal_backoff_ns;
+    uint64_t void_samples; /* samples of refused writes taken out of memory */
 
     /* --- under seal_mu --- */
     uint64_t next_seq;
     uint64_t checkpoint_lsn;
+    uint64_t seen_durable_lsn; /* the WAL's durable LSN at the last checkpoint (meta) */
+    int64_t last_durable_note_ns;
     int64_t last_retention_ns;
     hist_msample *seal_scratch; /* reused snapshot buffer (no mmap churn) */
     size_t seal_scratch_cap;
@@ -73,7 +84,7 @@ struct hist_db {
     /* --- counters (atomic) --- */
     _Atomic uint64_t chunks, samples_sealed, bytes_chunks;
     _Atomic uint64_t chunks_sealed, chunks_decoded, damaged_chunks;
-    uint64_t recovered_records, dropped_records, dropped_bytes;
+    uint64_t recovered_records, dropped_records, dropped_bytes, lost_records;
 
     pthread_t sealer;
     int has_sealer;
@@ -105,6 +116,21 @@ int hist_seal_all(hist_db *db);
 int hist_checkpoint(hist_db *db);
 int hist_sealer_start(hist_db *db);
 void hist_sealer_stop(hist_db *db);
+
+/* The disk refusing writes (degraded.c). */
+/* Takes the samples of void WAL records (not durable when the log broke)
+ * out of the memtable; a no-op while the log is healthy. */
+void hist_db_rollback_void(hist_db *db);
+/* Tries (at most once a second) to resume a broken WAL, rolling back
+ * first. 0 when the log is healthy (again), else the error that broke it. */
+int hist_db_heal(hist_db *db);
+/* Records the outcome of a seal round (logged on a change of state only);
+ * returns how long the sealer should wait before the next try (0 = none). */
+int64_t hist_db_note_seal(hist_db *db, int rc);
+/* Sleeps up to ns or until the database stops. Takes mu. */
+void hist_db_backoff(hist_db *db, int64_t ns);
+/* Fills the health fields of the stats. */
+void hist_db_health(hist_db *db, hist_db_stats *out);
 
 /* Recovery (recovery.c): replays the WAL into the memtable. */
 int hist_recover(hist_db *db, const hist_wal_report *rep);

@@ -143,7 +143,10 @@ void hist_db_options_init(hist_db_options *opts);
  * dropped. A damaged chunk is logged and skipped at read time. */
 int hist_db_open(const hist_db_options *opts, hist_db **out);
 
-/* Seals what is in the memtable, makes everything durable, closes files. */
+/* Seals what is in the memtable, makes everything durable, closes files.
+ * When sealing fails (a full disk), the WAL is kept: every acknowledged
+ * sample is in it and the next open replays it; that is logged, not an
+ * error. */
 int hist_db_close(hist_db *db);
 
 /* ---- Tags ----------------------------------------------------------- */
@@ -337,6 +340,13 @@ typedef struct {
     uint64_t chunks_sealed;  /* since open */
     uint64_t chunks_decoded; /* since open: how often a chunk was read and decoded */
     uint64_t recovered_records, dropped_records, dropped_bytes, damaged_chunks;
+    uint64_t lost_records; /* WAL records found missing at open (exact, by LSN) */
+    /* Health: while the disk refuses writes (storage/degraded.c). */
+    int wal_error;          /* 0, or why writes are refused now (HIST_EDISKFULL, HIST_EIO) */
+    uint64_t wal_failures;  /* times the WAL broke since open */
+    int seal_error;         /* 0, or why the last seal round failed */
+    uint64_t seal_failures; /* failed seal rounds since open */
+    uint64_t void_samples;  /* samples of refused writes taken out of memory */
 } hist_db_stats;
 
 int hist_db_get_stats(hist_db *db, hist_db_stats *out);

@@ -81,6 +81,31 @@ int64_t hist_membuf_drop_prefix(hist_membuf *b, size_t k, int64_t now_ns)
     return 0 - (int64_t)(before - hist_membuf_bytes(b));
 }
 
+int64_t hist_membuf_drop_lsns(hist_membuf *b, uint64_t from, uint64_t to)
+{
+    /* lsn[] is non-decreasing: the samples to drop are one run [i, j). */
+    size_t i = 0;
+    while (i < b->n && b->lsn[i] < from)
+        i++;
+    size_t j = i;
+    while (j < b->n && b->lsn[j] <= to)
+        j++;
+    if (i == j)
+        return 0;
+    if (i == 0 && j == b->n) {
+        size_t before = hist_membuf_bytes(b);
+        hist_membuf_free(b);
+        return -(int64_t)before;
+    }
+    size_t rest = b->n - j;
+    memmove(b->ts + i, b->ts + j, rest * sizeof(*b->ts));
+    memmove(b->v + i, b->v + j, rest * sizeof(*b->v));
+    memmove(b->q + i, b->q + j, rest * sizeof(*b->q));
+    memmove(b->lsn + i, b->lsn + j, rest * sizeof(*b->lsn));
+    b->n -= j - i;
+    return 0; /* the capacity stays */
+}
+
 void hist_membuf_free(hist_membuf *b)
 {
     free(b->ts);

@@ -40,6 +40,10 @@ int64_t hist_membuf_append(hist_membuf *b, const int64_t *ts, const hist_value *
  * bytes (<= 0). */
 int64_t hist_membuf_drop_prefix(hist_membuf *b, size_t k, int64_t now_ns);
 
+/* Drops the samples written at LSNs from..to (writes that were refused:
+ * storage/degraded.c). Returns the change of allocated bytes (<= 0). */
+int64_t hist_membuf_drop_lsns(hist_membuf *b, uint64_t from, uint64_t to);
+
 void hist_membuf_free(hist_membuf *b);
 
 static inline size_t hist_membuf_bytes(const hist_membuf *b)

@@ -53,10 +53,13 @@ int hist_recover(hist_db *db, const hist_wal_report *rep)
 {
     db->dropped_records = rep->dropped_records;
     db->dropped_bytes = rep->dropped_bytes;
-    if (rep->dropped_records || rep->dropped_bytes)
+    db->lost_records = rep->lost_records;
+    if (rep->lost_records || rep->dropped_bytes || rep->damaged_bytes)
         hist_db_log(db, HIST_LOG_WARN,
-                    "recovery: WAL had a damaged tail: %llu record(s), %llu byte(s) dropped",
-                    (unsigned long long)rep->dropped_records,
+                    "recovery: WAL damage: %llu record(s) lost between intact ones (%llu "
+                    "damaged byte(s) skipped), %llu byte(s) of torn or damaged tail cut",
+                    (unsigned long long)rep->lost_records,
+                    (unsigned long long)rep->damaged_bytes,
                     (unsigned long long)rep->dropped_bytes);
     replay_ctx c = {.db = db};
     pthread_mutex_lock(&db->mu);

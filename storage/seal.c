@@ -274,6 +274,18 @@ static hist_index_tag *commit_tag(hist_db *db, commit_ctx *c, size_t cap, uint32
     return &c->tags[c->ntags++];
 }
 
+/* Keeps a tag's newest sealed sample current (mu held): a new chunk has
+ * the highest seq, so it wins a tie. */
+static void note_sealed_latest(hist_tag_state *t, const hist_chunk_ref *ref)
+{
+    if (!t || ref->stats.count == 0)
+        return;
+    if (t->has_sealed_latest && ref->stats.end_ts < t->sealed_latest.ts)
+        return;
+    t->has_sealed_latest = 1;
+    t->sealed_latest = (hist_sample){ref->stats.end_ts, ref->stats.last_v, ref->stats.last_q};
+}
+
 int hist_chunks_commit(hist_db *db, uint8_t **bufs, hist_chunk_ref *refs, size_t n,
                        const hist_chunk_ref *dels, size_t ndels, const uint32_t *flushed_tags,
                        const uint64_t *flushed_lsns, size_t nflushed)
@@ -334,6 +346,8 @@ int hist_chunks_commit(hist_db *db, uint8_t **bufs, hist_chunk_ref *refs, size_t
             if (t && c.tags[i].flushed_lsn > t->meta.flushed_lsn)
                 t->meta.flushed_lsn = c.tags[i].flushed_lsn;
         }
+        for (size_t i = 0; i < n; i++)
+            note_sealed_latest(hist_db_tag(db, refs[i].tag), &refs[i]);
         pthread_mutex_unlock(&db->mu);
         uint64_t samples = 0, bytes = 0, dsamples = 0, dbytes = 0;
         for (size_t i = 0; i < n; i++)
@@ -458,6 +472,12 @@ int hist_seal_tags(hist_db *db, const uint32_t *ids, size_t n, bool hold_tail)
      * record a crash could lose, because after a restart the WAL hands out
      * that LSN again and recovery would skip the new write as "flushed". */
     int rc = hist_wal_sync(db->wal, hist_wal_last_lsn(db->wal));
+    if (rc == HIST_EDISKFULL || rc == HIST_EIO) {
+        /* A broken log: what is durable can still be sealed, once the
+         * refused writes are out of the buffers (degraded.c). */
+        hist_db_rollback_void(db);
+        rc = 0;
+    }
     uint64_t durable = hist_wal_durable_lsn(db->wal);
     if (rc == 0 && db->seal_scratch_cap < SEAL_GROUP_SAMPLES) {
         free(db->seal_scratch);
@@ -529,13 +549,25 @@ int hist_seal_all(hist_db *db)
 
 /* ---- Checkpoint ------------------------------------------------------------------------ */
 
+typedef struct {
+    uint64_t checkpoint, durable;
+} ckpt_args;
+
 static int ckpt_txn(hist_index *idx, MDB_txn *txn, void *arg)
 {
-    return hist_meta_put(idx, txn, "checkpoint", *(uint64_t *)arg);
+    const ckpt_args *a = arg;
+    int rc = hist_meta_put(idx, txn, "checkpoint", a->checkpoint);
+    return rc ? rc : hist_meta_put(idx, txn, "wal_durable", a->durable);
 }
+
+/* The durable LSN is written with the checkpoint, and on its own at most
+ * once a second, so that recovery can tell a log cut at a record boundary
+ * (or emptied) from an intact one (db.c, note_missing_tail). */
+#define DURABLE_NOTE_EVERY_NS INT64_C(1000000000)
 
 int hist_checkpoint(hist_db *db)
 {
+    uint64_t durable = hist_wal_durable_lsn(db->wal);
     pthread_mutex_lock(&db->mu);
     uint64_t ckpt = hist_wal_last_lsn(db->wal) + 1;
     for (size_t i = 0; i < db->ndirty; i++) {
@@ -544,12 +576,20 @@ int hist_checkpoint(hist_db *db)
             ckpt = t->buf.lsn[0];
     }
     pthread_mutex_unlock(&db->mu);
-    if (ckpt <= db->checkpoint_lsn) /* still lets the WAL drop segments it rolled past */
+    int64_t now = hist_mono_ns();
+    bool note = durable > db->seen_durable_lsn &&
+                now - db->last_durable_note_ns >= DURABLE_NOTE_EVERY_NS;
+    if (ckpt <= db->checkpoint_lsn && !note) /* still lets the WAL drop segments it rolled past */
         return hist_wal_checkpoint(db->wal, db->checkpoint_lsn);
-    int rc = hist_index_write(&db->idx, ckpt_txn, &ckpt);
+    if (ckpt < db->checkpoint_lsn)
+        ckpt = db->checkpoint_lsn;
+    ckpt_args a = {ckpt, durable > db->seen_durable_lsn ? durable : db->seen_durable_lsn};
+    int rc = hist_index_write(&db->idx, ckpt_txn, &a);
     if (rc)
         return rc;
     db->checkpoint_lsn = ckpt;
+    db->seen_durable_lsn = a.durable;
+    db->last_durable_note_ns = now;
     return hist_wal_checkpoint(db->wal, ckpt);
 }
 
@@ -665,6 +705,9 @@ static void *sealer_main(void *arg)
             if (until.tv_nsec >= 1000000000)
                 until.tv_sec++, until.tv_nsec -= 1000000000;
             pthread_cond_timedwait(&db->seal_cv, &db->mu, &until);
+            pthread_mutex_unlock(&db->mu);
+            (void)hist_db_heal(db);
+            pthread_mutex_lock(&db->mu);
             if (db->opts.retention_ns > 0) {
                 pthread_mutex_unlock(&db->mu);
                 pthread_mutex_lock(&db->seal_mu);
@@ -684,11 +727,10 @@ static void *sealer_main(void *arg)
         maybe_retention(db);
         pthread_mutex_unlock(&db->seal_mu);
         free(ids);
-        if (rc) {
-            hist_db_log(db, HIST_LOG_ERROR, "sealer: %s; retrying in 1 s", hist_strerror(rc));
-            struct timespec d = {1, 0};
-            nanosleep(&d, NULL);
-        }
+        int64_t wait = hist_db_note_seal(db, rc); /* logs a change of state only */
+        (void)hist_db_heal(db);                   /* a broken WAL comes back without writes */
+        if (wait)
+            hist_db_backoff(db, wait);
         pthread_mutex_lock(&db->mu);
     }
     pthread_mutex_unlock(&db->mu);

@@ -2,8 +2,15 @@
  * segment.c: append-only chunk files (see segment.h).
  *
  * Invariant: only the thread holding s->mu appends, so cur_size is the
- * exact end of the current file, and hist_io (one user at a time) is only
- * used under s->mu.
+ * exact end of what was durably written to the current file, and hist_io
+ * (one user at a time) is only used under s->mu.
+ *
+ * A failed durable append (a full disk, an I/O error) leaves the file in
+ * an unknown state past cur_size, and its fdatasync may not be retried: the
+ * file is poisoned and the next append starts a new one. Nothing in the
+ * index points past cur_size, so the dead bytes are only dead space. A new
+ * file's directory entry is fsynced before any chunk goes in, so a chunk
+ * whose index entry commits can never vanish with its file.
  */
 #include "storage/segment.h"
 
@@ -29,23 +36,36 @@ static void seg_path(hist_segs *s, uint32_t no, char *out, size_t cap)
     snprintf(out, cap, "%s/%012u.seg", s->dir, no);
 }
 
+/* Makes segment no the one appended to: the existing file, or a new one
+ * whose directory entry is made durable first. */
 static int seg_open_current(hist_segs *s, uint32_t no)
 {
     char path[4200];
     seg_path(s, no, path, sizeof(path));
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    bool created = true;
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == EEXIST) {
+        created = false;
+        fd = open(path, O_RDWR | O_CLOEXEC);
+    }
     if (fd < 0)
-        return HIST_EIO;
+        return errno == ENOSPC || errno == EDQUOT ? HIST_EDISKFULL : HIST_EIO;
     struct stat st;
-    if (fstat(fd, &st) != 0) {
+    int rc = fstat(fd, &st) != 0 ? HIST_EIO : 0;
+    if (rc == 0 && created && fsync(s->dirfd) != 0) {
+        rc = HIST_EIO;
+        unlink(path); /* never used: nothing points into it */
+    }
+    if (rc) {
         close(fd);
-        return HIST_EIO;
+        return rc;
     }
     if (s->cur_fd >= 0)
         close(s->cur_fd);
     s->cur_fd = fd;
     s->cur_no = no;
     s->cur_size = (uint64_t)st.st_size;
+    s->cur_poisoned = 0;
     return 0;
 }
 
@@ -58,11 +78,17 @@ int hist_segs_open(hist_segs *s, const char *dir, hist_io_mode mode, uint64_t ro
     s->log_ctx = log_ctx;
     s->roll_bytes = roll_bytes;
     snprintf(s->dir, sizeof(s->dir), "%s", dir);
+    s->dirfd = -1;
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
         return HIST_EIO;
     int rc = hist_io_open(mode, log, log_ctx, &s->io);
     if (rc)
         return rc;
+    s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->dirfd < 0) {
+        hist_segs_close(s);
+        return HIST_EIO;
+    }
     pthread_mutex_init(&s->mu, NULL);
     uint32_t last = 0;
     DIR *d = opendir(dir);
@@ -97,6 +123,9 @@ void hist_segs_close(hist_segs *s)
     if (s->cur_fd >= 0)
         close(s->cur_fd);
     s->cur_fd = -1;
+    if (s->dirfd >= 0)
+        close(s->dirfd);
+    s->dirfd = -1;
     if (s->io) {
         hist_io_close(s->io);
         s->io = NULL;
@@ -112,7 +141,7 @@ int hist_segs_append(hist_segs *s, const struct iovec *iov, int n, uint32_t *seg
         total += iov[i].iov_len;
     pthread_mutex_lock(&s->mu);
     int rc = 0;
-    if (s->cur_size > 0 && s->cur_size + total > s->roll_bytes)
+    if (s->cur_poisoned || (s->cur_size > 0 && s->cur_size + total > s->roll_bytes))
         rc = seg_open_current(s, s->cur_no + 1);
     if (rc == 0) {
         uint64_t off = s->cur_size;
@@ -132,9 +161,13 @@ int hist_segs_append(hist_segs *s, const struct iovec *iov, int n, uint32_t *seg
             s->cur_size = off;
             *segno = s->cur_no;
         } else {
-            seg_log(s, HIST_LOG_ERROR, "segment: durable append failed");
+            s->cur_poisoned = 1; /* never written or synced again */
+            if (!s->failing)
+                seg_log(s, HIST_LOG_ERROR,
+                        "segment: durable append failed; the next one starts a new file");
             rc = rc < 0 ? rc : HIST_EIO;
         }
+        s->failing = rc != 0;
     }
     pthread_mutex_unlock(&s->mu);
     return rc;

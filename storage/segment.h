@@ -39,6 +39,9 @@ typedef struct {
     uint32_t cur_no; /* segment being appended to (0 = none yet) */
     int cur_fd;
     uint64_t cur_size;
+    int cur_poisoned; /* an append to it failed: the next one starts a new file */
+    int failing;      /* the last append failed (its error was logged once) */
+    int dirfd;        /* seg/, fsynced when a file is created */
     hist_seg_fd *fds; /* read descriptor cache */
     size_t nfds, capfds;
     hist_log_fn log;
