@@ -7,7 +7,7 @@
  *   POST /api/v1/write   WriteRequest in (protobuf), WriteResponse out
  *                        (protobuf, or JSON with Accept: application/json);
  *                        200 written, 400 refused, 401/403 auth, 413 too big
- *   GET  /healthz        "ok"
+ *   GET  /healthz        200 "ok", or 503 and why (health.c)
  *   GET  /metrics        Prometheus text (metrics.c)
  *   paths where hist_api_owns_path() is true: hist_api_handle() on the
  *                        libuv thread pool (uv_queue_work)
@@ -171,10 +171,12 @@ static void reply_error_now(hist_conn *c, bool keep_alive, int status, const cha
 
 static void fill_write_result(hist_reply *r, const hist_in_result *res)
 {
-    int status = res->code == 0                                         ? 200
-                 : res->code == HIST_ECLOSED || res->code == HIST_EBUSY ? 503
-                 : res->code == HIST_EIO || res->code == HIST_ENOMEM    ? 500
-                                                                        : 400;
+    int status = res->code == 0 ? 200
+                 : res->code == HIST_ECLOSED || res->code == HIST_EBUSY ||
+                         res->code == HIST_EDISKFULL
+                     ? 503
+                 : res->code == HIST_EIO || res->code == HIST_ENOMEM ? 500
+                                                                     : 400;
     if (r->json) {
         char *s;
         size_t n;
@@ -430,10 +432,14 @@ static void dispatch(hist_conn *c, http_state *st)
     unsigned scopes = request_scopes(c, st, &had_token);
     bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
     if (!strcmp(path, "/healthz")) {
-        hist_reply *r = hist_conn_reply_new(c);
-        if (r) {
+        hist_reply *r = get ? hist_conn_reply_new(c) : NULL;
+        if (!get) {
+            reply_error_now(c, keep_alive, 405, "GET /healthz");
+        } else if (r) {
+            char text[256];
+            int status = hist_health_text(srv->db, text, sizeof text);
             r->keep_alive = keep_alive;
-            fill_response(r, 200, "text/plain", "ok\n", 3);
+            fill_response(r, status, "text/plain", text, strlen(text));
             hist_conn_reply_ready(r);
         }
     } else if (!strcmp(path, "/metrics")) {

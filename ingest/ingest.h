@@ -147,6 +147,10 @@ typedef struct {
 void hist_metrics_count_result(hist_metrics *m, const hist_in_result *res);
 int hist_metrics_render(const hist_metrics *m, hist_db *db, char **out, size_t *len);
 
+/* /healthz (health.c): writes the answer's line into out; returns the HTTP
+ * status, 200 when healthy, 503 when degraded. */
+int hist_health_text(hist_db *db, char *out, size_t cap);
+
 /* ---- server.c / conn.c ------------------------------------------------ */
 
 typedef struct hist_server hist_server;

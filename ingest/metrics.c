@@ -120,6 +120,21 @@ int hist_metrics_render(const hist_metrics *m, hist_db *db, char **out, size_t *
         gauge(&t, "historian_index_bytes", "Bytes of the LMDB index.", st.bytes_index);
         counter(&t, "historian_chunks_decoded_total", "Chunks read and decoded.",
                 st.chunks_decoded);
+        gauge(&t, "historian_writes_refused",
+              "1 while the WAL refuses writes (disk full or i/o error), else 0.",
+              st.wal_error != 0);
+        counter(&t, "historian_wal_failures_total",
+                "Times a WAL write or fdatasync failed and writes were refused.",
+                st.wal_failures);
+        counter(&t, "historian_refused_samples_total",
+                "Samples of writes that could not be made durable, taken out of memory.",
+                st.void_samples);
+        gauge(&t, "historian_sealing_failing", "1 while sealing chunks fails, else 0.",
+              st.seal_error != 0);
+        counter(&t, "historian_seal_failures_total", "Failed seal rounds since start.",
+                st.seal_failures);
+        gauge(&t, "historian_wal_lost_records",
+              "WAL records found missing or damaged at the last start.", st.lost_records);
     }
     if (t.oom) {
         free(t.buf);

@@ -278,6 +278,9 @@ int hist_server_run(const hist_server_options *opts)
     if (!srv->opts.max_pipeline)
         srv->opts.max_pipeline = 64;
     signal(SIGPIPE, SIG_IGN);
+    /* A file-size limit (ulimit -f) must fail a write with EFBIG, which the
+     * storage treats as a full disk, not kill the server. */
+    signal(SIGXFSZ, SIG_IGN);
     uv_loop_init(&loop);
 
     if (opts->auth_file) {
