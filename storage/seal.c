@@ -707,6 +707,9 @@ static void *sealer_main(void *arg)
             pthread_cond_timedwait(&db->seal_cv, &db->mu, &until);
             pthread_mutex_unlock(&db->mu);
             (void)hist_db_heal(db);
+            pthread_mutex_lock(&db->seal_mu);
+            (void)hist_checkpoint(db); /* notes the durable LSN, at most once a second */
+            pthread_mutex_unlock(&db->seal_mu);
             pthread_mutex_lock(&db->mu);
             if (db->opts.retention_ns > 0) {
                 pthread_mutex_unlock(&db->mu);
