@@ -488,13 +488,18 @@ static int list_segments(hist_wal *wal, uint64_t **out, size_t *count)
     return 0;
 }
 
-/* LSNs in from..to that no void range covers. */
+/* LSNs in from..to that no void range covers (void ranges never overlap:
+ * each starts above everything durable when its log broke). */
 static uint64_t lsns_not_void(const hist_wal *wal, uint64_t from, uint64_t to)
 {
-    uint64_t n = 0;
-    for (uint64_t lsn = from; lsn <= to && lsn - from < WAL_RESYNC_LSNS; lsn++)
-        n += !lsn_void(wal, lsn);
-    return to - from < WAL_RESYNC_LSNS ? n : to - from + 1;
+    uint64_t n = to - from + 1;
+    for (size_t i = 0; i < wal->nvoids; i++) {
+        uint64_t lo = wal->voids[i].from > from ? wal->voids[i].from : from;
+        uint64_t hi = wal->voids[i].to < to ? wal->voids[i].to : to;
+        if (lo <= hi)
+            n -= hi - lo + 1;
+    }
+    return n;
 }
 
 /* Logs and counts what the walk of one segment lost: holes inside it, the
