@@ -85,8 +85,8 @@
 
 #define WAL_HEADER          16                  /* len, crc, lsn */
 #define WAL_MAX_PAYLOAD     (UINT32_C(1) << 30) /* one batch; far above any sane request */
-#define WAL_CONTROL_FLAG    (UINT32_C(1) << 31) /* in the length field: a control record */
-#define WAL_CONTROL_SEED    UINT32_C(0x9e3779b9) /* its CRC's seed */
+#define WAL_CONTROL_FLAG    HIST_WAL_CONTROL_FLAG /* in the length field: a control record */
+#define WAL_CONTROL_SEED    HIST_WAL_CONTROL_SEED /* its CRC's seed */
 #define WAL_CONTROL_VOID    1                    /* payload: u8 kind, 7 zero bytes, u64 from, to */
 #define WAL_CONTROL_LEN     24
 /* How far past the last intact LSN a resync looks for the next record:
@@ -137,8 +137,9 @@ struct hist_wal {
     uint64_t void_from;   /* while broken: the void LSNs, void_from .. void_to */
     uint64_t void_to;
     uint64_t failures;    /* times the log broke since open */
-    wal_void *voids;      /* void ranges found at open and made since */
+    wal_void *voids;      /* void ranges found at open (replay skips them) */
     size_t nvoids, voids_cap;
+    uint64_t open_controls; /* control records found at open */
     uint64_t active_no; /* segment being written; 0 = none yet since open */
     wal_segment *segs;
     size_t nsegs, segs_cap;
@@ -436,8 +437,10 @@ static int push_void(hist_wal *wal, wal_void v)
 /* Open's per-record work: collects void ranges. */
 static int collect_voids(void *ctx, const uint8_t *buf, const wal_rec *r)
 {
+    hist_wal *wal = ctx;
     wal_void v;
-    return control_void(buf, r, &v) ? push_void(ctx, v) : 0;
+    wal->open_controls += r->control;
+    return control_void(buf, r, &v) ? push_void(wal, v) : 0;
 }
 
 /* ---- Open: recovery scan --------------------------------------------------- */
@@ -634,6 +637,7 @@ static int recover(hist_wal *wal, uint64_t min_lsn, hist_wal_report *report)
     }
     wal->durable_lsn = wal->next_lsn - 1;
     if (report) {
+        report->control_records = wal->open_controls;
         for (size_t i = 0; i < wal->nvoids; i++)
             report->void_records += wal->voids[i].to - wal->voids[i].from + 1;
         if (report->void_records)

@@ -4,7 +4,11 @@
  * Files wal/NNNNNNNNNNNN.wal (12 decimal digits, the segment's number).
  * Each record: u32 payload length, u32 crc32c (of lsn and payload), u64 LSN,
  * payload; little-endian. LSNs start at 1 and grow by one per record; they
- * continue across segments and restarts.
+ * continue across segments and restarts. A length with the top bit set
+ * (HIST_WAL_CONTROL_FLAG) is a control record of the log itself, never
+ * replayed; its CRC starts from HIST_WAL_CONTROL_SEED instead of 0. The one
+ * kind: "void" (u8 1, 7 zero bytes, u64 from, u64 to): LSNs from..to were
+ * refused at run time.
  *
  * Group commit: hist_wal_append() only copies the record into the pending
  * buffer. hist_wal_sync(lsn) returns at once if lsn is already durable;
@@ -27,6 +31,9 @@
 
 #include "storage/hist_storage.h"
 
+#define HIST_WAL_CONTROL_FLAG (UINT32_C(1) << 31)
+#define HIST_WAL_CONTROL_SEED UINT32_C(0x9e3779b9)
+
 typedef struct hist_wal hist_wal;
 
 typedef struct {
@@ -47,7 +54,8 @@ typedef struct {
     uint64_t dropped_records; /* lost_records, plus the records of cut tails (counted by
                                  their length fields: at least one, the torn one) */
     uint64_t dropped_bytes;   /* bytes cut off the ends of segments */
-    uint64_t void_records;    /* records refused at run time, never replayed */
+    uint64_t void_records;    /* LSNs refused at run time (never replayed) */
+    uint64_t control_records; /* intact control records (never replayed) */
 } hist_wal_report;
 
 /* Opens the log, checks every segment and cuts damaged tails (report may be NULL). */
