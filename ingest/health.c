@@ -21,6 +21,11 @@ int hist_health_text(hist_db *db, char *out, size_t cap)
         snprintf(out, cap, "degraded: storage statistics unavailable\n");
         return 503;
     }
+    if (st.fatal_error) {
+        snprintf(out, cap, "failed: %s after a WAL append; writes refused until a restart\n",
+                 hist_strerror(st.fatal_error));
+        return 503;
+    }
     if (st.wal_error) {
         snprintf(out, cap, "degraded: writes refused: %s (WAL failures since start: %llu)\n",
                  hist_strerror(st.wal_error), (unsigned long long)st.wal_failures);

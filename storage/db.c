@@ -775,8 +775,8 @@ int hist_db_write(hist_db *db, const hist_series *series, size_t nseries, uint64
     uint64_t lsn = 0;
     int wake = 0;
     pthread_mutex_lock(&db->mu);
-    rc = db->closing ? HIST_ECLOSED : hist_wal_append(db->wal, &iov, 1, &lsn);
-    if (rc == HIST_EDISKFULL || rc == HIST_EIO) {
+    rc = db->closing ? HIST_ECLOSED : db->fatal ? HIST_EIO : hist_wal_append(db->wal, &iov, 1, &lsn);
+    if (!db->fatal && (rc == HIST_EDISKFULL || rc == HIST_EIO)) {
         /* The log is broken: try to resume it (at most once a second). */
         pthread_mutex_unlock(&db->mu);
         int hrc = hist_db_heal(db);
@@ -790,9 +790,19 @@ int hist_db_write(hist_db *db, const hist_series *series, size_t nseries, uint64
             continue;
         hist_tag_state *t = db->tags[s->tag];
         rc = hist_db_insert(db, t, s->ts, s->v, s->q, s->n, lsn);
-        if (rc)
-            hist_db_log(db, HIST_LOG_ERROR, "memtable insert failed after WAL append (lsn %llu)",
-                        (unsigned long long)lsn);
+        if (rc) {
+            /* The WAL holds the whole record, memory only some of its series
+             * (each went in whole or not at all), and the writer hears of a
+             * failure for a record that may become durable. Refuse every
+             * write from now on (as LMDB's fatal flag); a restart replays
+             * the WAL and memory agrees with it again. Sealing may go on:
+             * it moves a tag's flushed point only over series it holds. */
+            db->fatal = rc;
+            hist_db_log(db, HIST_LOG_ERROR,
+                        "memtable insert failed after WAL append (lsn %llu): %s; the database "
+                        "refuses writes until it is restarted",
+                        (unsigned long long)lsn, hist_strerror(rc));
+        }
         if (t->buf.n >= db->opts.chunk_samples)
             wake = 1;
     }

@@ -64,6 +64,7 @@ struct hist_db {
     uint64_t mem_samples;
     int stop;
     int closing;
+    int fatal; /* WAL and memtable disagree: every write refused until restart (sticky) */
     /* degraded.c: the disk refusing writes */
     int64_t last_heal_ns;      /* last attempt to resume the WAL */
     int seal_error;            /* the last seal's error; 0 when it worked */

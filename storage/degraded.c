@@ -23,6 +23,11 @@
  *   (1 s doubling to SEAL_BACKOFF_MAX_NS) and the segment file that failed
  *   is never written or synced again (segment.c starts a new one).
  *
+ *   Memory (db.c, hist_db_write). A memtable insert that fails after its
+ *   WAL append leaves the two disagreeing; the database then refuses every
+ *   write (db->fatal, sticky, as LMDB's fatal flag) until a restart replays
+ *   the WAL.
+ *
  * Both states are logged once when they begin and once when they end, never
  * per retry; hist_db_get_stats() reports them (historiand's /healthz answers
  * 503 with the reason, /metrics counts them).
@@ -156,6 +161,7 @@ void hist_db_health(hist_db *db, hist_db_stats *out)
     out->wal_error = h.broken;
     out->wal_failures = h.failures;
     pthread_mutex_lock(&db->mu);
+    out->fatal_error = db->fatal;
     out->seal_error = db->seal_error;
     out->seal_failures = db->seal_failures;
     out->void_samples = db->void_samples;

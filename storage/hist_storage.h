@@ -342,6 +342,7 @@ typedef struct {
     uint64_t recovered_records, dropped_records, dropped_bytes, damaged_chunks;
     uint64_t lost_records; /* WAL records found missing at open (exact, by LSN) */
     /* Health: while the disk refuses writes (storage/degraded.c). */
+    int fatal_error;        /* 0, or why the database refuses writes until restarted */
     int wal_error;          /* 0, or why writes are refused now (HIST_EDISKFULL, HIST_EIO) */
     uint64_t wal_failures;  /* times the WAL broke since open */
     int seal_error;         /* 0, or why the last seal round failed */
