@@ -18,7 +18,9 @@
  * becomes HIST_EDISKFULL, any other -errno HIST_EIO; both are logged with
  * the errno text. A failed fdatasync is never retried, whatever its errno
  * (EINTR included): after one the kernel may have dropped the dirty pages,
- * so a second "success" would be a lie. Callers stop writing to a file
+ * so a second "success" would be a lie. The first failure of a run is
+ * logged as an error, the rest (a caller retrying on a full disk) at debug
+ * level until a durable write succeeds again. Callers stop writing to a file
  * whose durable write failed (the WAL and segments start a new file).
  * Only writes are retried, on EINTR or EAGAIN, since a failed write left
  * nothing behind that a later fdatasync could wrongly vouch for.
@@ -48,6 +50,7 @@ enum { IO_BACKEND_SYNC = 0, IO_BACKEND_URING = 1 };
 
 struct hist_io {
     int backend;
+    bool failing; /* the last durable write failed: further failures log at debug level */
     hist_log_fn log;
     void *log_ctx;
     struct io_uring ring; /* valid when backend == IO_BACKEND_URING */
@@ -55,6 +58,15 @@ struct hist_io {
 
 static void io_log(const hist_io *io, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* The level for a failure: the first of a run is an error, the rest (a
+ * caller retrying on a full disk) are detail; a success ends the run. */
+static int failure_level(hist_io *io)
+{
+    int level = io->failing ? HIST_LOG_DEBUG : HIST_LOG_ERROR;
+    io->failing = true;
+    return level;
+}
 
 static void io_log(const hist_io *io, int level, const char *fmt, ...)
 {
@@ -324,12 +336,12 @@ int hist_io_pwritev(hist_io *io, int fd, const struct iovec *iov, int iovcnt, of
         else
             w = sync_write(fd, win, n, offset + (off_t)done, sync && last, &synced, &sync_err);
         if (sync_err) {
-            io_log(io, HIST_LOG_ERROR, "fdatasync after a write (fd %d, %s): %s; not retried",
+            io_log(io, failure_level(io), "fdatasync after a write (fd %d, %s): %s; not retried",
                    fd, hist_io_backend(io), strerror(-sync_err));
             return io_error(sync_err);
         }
         if (w < 0 && w != -EINTR && w != -EAGAIN) {
-            io_log(io, HIST_LOG_ERROR, "%s of %zu bytes at offset %lld (fd %d, %s): %s",
+            io_log(io, failure_level(io), "%s of %zu bytes at offset %lld (fd %d, %s): %s",
                    sync ? "durable write" : "write", total - done,
                    (long long)(offset + (off_t)done), fd, hist_io_backend(io), strerror((int)-w));
             return io_error((int)w);
@@ -343,6 +355,7 @@ int hist_io_pwritev(hist_io *io, int fd, const struct iovec *iov, int iovcnt, of
         if (w > 0)
             done += (size_t)w;
     }
+    io->failing = false;
     return 0;
 }
 
@@ -354,9 +367,10 @@ int hist_io_fdatasync(hist_io *io, int fd)
     else
         rc = fdatasync(fd) < 0 ? -errno : 0;
     if (rc < 0) {
-        io_log(io, HIST_LOG_ERROR, "fdatasync (fd %d, %s): %s; not retried", fd,
+        io_log(io, failure_level(io), "fdatasync (fd %d, %s): %s; not retried", fd,
                hist_io_backend(io), strerror(-rc));
         return io_error(rc);
     }
+    io->failing = false;
     return 0;
 }

@@ -16,6 +16,11 @@
  *   7. the disk fills again and the server gets SIGTERM: it cannot seal, keeps
  *      the WAL, and exits 0; after the filler goes and it restarts,
  *      everything acknowledged is there.
+ * Then, with the segment directory on a tmpfs of its own (1 MiB) that is
+ * full while the WAL has room: writes are still acknowledged, memory
+ * pressure makes the sealer try and fail, /healthz says "sealing chunks
+ * fails" (503) and the log says it once; when the room comes back sealing
+ * resumes by itself, /healthz is 200 and every sample is there.
  * Every wait is bounded; the tmpfs is unmounted and removed at the end.
  */
 #include <errno.h>
@@ -80,14 +85,15 @@ static int write_batch(const hist_harness *h, uint64_t id, const batch *b, char 
     return code;
 }
 
-/* Rows of TAG in a batch's range, and how many hold the batch's values. */
-static void count_rows(const hist_harness *h, const batch *b, size_t *rows, size_t *exact)
+/* Rows of tag in a batch's range, and how many hold the batch's values. */
+static void count_tag_rows(const hist_harness *h, const char *tag, const batch *b, size_t *rows,
+                           size_t *exact)
 {
     char target[512];
     long long from_ms = (T0 + b->first * SEC) / 1000000;
     long long to_ms = from_ms + (long long)b->n * 1000;
     snprintf(target, sizeof target,
-             "/api/v1/query?tag=%s&from=%lld&to=%lld&format=csv&limit=100000", TAG, from_ms,
+             "/api/v1/query?tag=%s&from=%lld&to=%lld&format=csv&limit=100000", tag, from_ms,
              to_ms);
     harness_response r;
     *rows = *exact = 0;
@@ -153,12 +159,18 @@ static size_t log_count(const hist_harness *h, const char *needle)
     return n;
 }
 
-static void expect_rows(const hist_harness *h, const batch *b, size_t want, const char *what)
+static void expect_tag_rows(const hist_harness *h, const char *tag, const batch *b, size_t want,
+                            const char *what)
 {
     size_t rows, exact;
-    count_rows(h, b, &rows, &exact);
+    count_tag_rows(h, tag, b, &rows, &exact);
     CHECKF(rows == want && exact == want, "%s: %zu rows, %zu exact, want %zu", what, rows, exact,
            want);
+}
+
+static void expect_rows(const hist_harness *h, const batch *b, size_t want, const char *what)
+{
+    expect_tag_rows(h, TAG, b, want, what);
 }
 
 static void run(const char *io)
@@ -243,9 +255,115 @@ static void run(const char *io)
     harness_rm_rf(h.root);
 }
 
+/* Waits (bounded) until /healthz answers status; returns what it answered. */
+static int wait_health(const hist_harness *h, int status, int timeout_ms)
+{
+    int got = 0;
+    for (int waited = 0; waited < timeout_ms && got != status; waited += 100) {
+        got = get_status(h, "/healthz", NULL);
+        if (got != status)
+            sleep_ms(100);
+    }
+    return got;
+}
+
+/* SEAL_TAGS tags x 5,000 samples: about 1.4 MiB in memory, past a 1 MiB
+ * budget (so the sealer must seal) and below twice it (where writers would
+ * wait for it). */
+#define SEAL_TAGS 6
+
+static batch seal_batch(int t)
+{
+    return (batch){0, 5000, (double)(t * 10000)};
+}
+
+static int write_many(const hist_harness *h)
+{
+    char err[256];
+    int failed = 0;
+    for (int t = 0; t < SEAL_TAGS; t++) {
+        batch b = seal_batch(t);
+        char name[64];
+        snprintf(name, sizeof name, "plant/seal/t%02d", t);
+        hist_tcp_client *c = NULL;
+        if (hist_tcp_client_connect(h->ingest_addr, 5000, &c) != 0)
+            return -1;
+        int64_t *ts = malloc(b.n * sizeof *ts);
+        hist_value *v = malloc(b.n * sizeof *v);
+        for (size_t i = 0; i < b.n; i++)
+            ts[i] = T0 + (b.first + (int64_t)i) * SEC, v[i].f = b.base + (double)i;
+        hist_client_series s = {name, HIST_TYPE_FLOAT64, b.n, ts, v, NULL};
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        Historian__V1__WriteResponse *r = NULL;
+        if (hist_client_encode((uint64_t)t + 1, NULL, &s, 1, &buf, &len) != 0 ||
+            hist_tcp_client_send(c, buf, len) != 0 || hist_tcp_client_recv(c, 20000, &r) != 0)
+            failed++;
+        else if (r->code != 0)
+            failed++, snprintf(err, sizeof err, "%s", r->error ? r->error : "");
+        if (r)
+            historian__v1__write_response__free_unpacked(r, NULL);
+        free(buf), free(ts), free(v);
+        hist_tcp_client_close(c);
+    }
+    return failed;
+}
+
+static void run_seal_full(const char *io)
+{
+    printf("-- sealing on a full segment disk, --io %s\n", io);
+    long failed_before = check_failed_;
+    hist_harness h;
+    memset(&h, 0, sizeof h);
+    snprintf(h.root, sizeof h.root, "/tmp/hist-sealfull-XXXXXX");
+    REQUIRE(mkdtemp(h.root));
+    snprintf(h.data_dir, sizeof h.data_dir, "%s/data", h.root);
+    snprintf(h.log_path, sizeof h.log_path, "%s/server.log", h.root);
+    char seg[400], filler[420];
+    snprintf(seg, sizeof seg, "%s/seg", h.data_dir);
+    snprintf(filler, sizeof filler, "%s/filler", seg);
+    REQUIRE(mkdir(h.data_dir, 0755) == 0 && mkdir(seg, 0755) == 0);
+    if (mount("tmpfs", seg, "tmpfs", 0, "size=1m") != 0) {
+        printf("skipped: cannot mount a tmpfs (%s)\n", strerror(errno));
+        harness_rm_rf(h.root);
+        return;
+    }
+    const char *args[] = {"--io", io, "--memtable-mb", "1", NULL};
+    REQUIRE(harness_start(&h, args) == 0);
+    fill_disk(filler);
+    CHECK_EQ_I64(write_many(&h), 0); /* the WAL has room: all acknowledged */
+    CHECK_EQ_I64(wait_health(&h, 503, 10000), 503);
+    CHECK_EQ_I64(get_status(&h, "/healthz", "sealing chunks fails"), 503);
+    CHECK_EQ_I64(get_status(&h, "/metrics", "historian_sealing_failing 1"), 200);
+    sleep_ms(2500); /* a few retries, each one quiet */
+    CHECK_EQ_I64(log_count(&h, "retrying with a backoff"), 1);
+    REQUIRE(unlink(filler) == 0);
+    CHECK_EQ_I64(wait_health(&h, 200, 30000), 200);
+    CHECK_EQ_I64(log_count(&h, "sealing works again"), 1);
+    harness_response r;
+    REQUIRE(harness_http(h.http_port, "GET", "/api/v1/stats", NULL, NULL, 0, &r) == 0);
+    CHECKF(r.status == 200 && !strstr(r.body, "\"chunks\":0,"), "stats: %s", r.body);
+    harness_response_free(&r);
+    CHECK_EQ_I64(harness_stop(&h, 20000), 0);
+    REQUIRE(harness_restart(&h, args) == 0);
+    for (int t = 0; t < SEAL_TAGS; t++) {
+        char name[64];
+        snprintf(name, sizeof name, "plant/seal/t%02d", t);
+        batch b = seal_batch(t);
+        expect_tag_rows(&h, name, &b, b.n, name);
+    }
+    CHECK_EQ_I64(harness_stop(&h, 20000), 0);
+    if (check_failed_ > failed_before)
+        harness_dump_log(&h);
+    umount2(seg, MNT_DETACH);
+    harness_rm_rf(h.root);
+}
+
 int main(void)
 {
     run("sync");
     run("uring");
+    run_seal_full("sync");
+    run_seal_full("uring");
     return check_summary();
 }
