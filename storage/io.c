@@ -331,8 +331,7 @@ int hist_io_pwritev(hist_io *io, int fd, const struct iovec *iov, int iovcnt, of
         if (n == 0) /* all written, only the sync is missing */
             return hist_io_fdatasync(io, fd);
         if (io->backend == IO_BACKEND_URING)
-            w = uring_write(io, fd, win, n, offset + (off_t)done, sync && last, &synced,
-                            &sync_err);
+            w = uring_write(io, fd, win, n, offset + (off_t)done, sync && last, &synced, &sync_err);
         else
             w = sync_write(fd, win, n, offset + (off_t)done, sync && last, &synced, &sync_err);
         if (sync_err) {

@@ -93,8 +93,7 @@ static void count_tag_rows(const hist_harness *h, const char *tag, const batch *
     long long from_ms = (T0 + b->first * SEC) / 1000000;
     long long to_ms = from_ms + (long long)b->n * 1000;
     snprintf(target, sizeof target,
-             "/api/v1/query?tag=%s&from=%lld&to=%lld&format=csv&limit=100000", tag, from_ms,
-             to_ms);
+             "/api/v1/query?tag=%s&from=%lld&to=%lld&format=csv&limit=100000", tag, from_ms, to_ms);
     harness_response r;
     *rows = *exact = 0;
     if (harness_http(h->http_port, "GET", target, NULL, NULL, 0, &r) != 0)
@@ -198,8 +197,7 @@ static void run(const char *io)
     CHECK_EQ_I64(write_batch(&h, 1, &A, err, sizeof err), 0);
     fill_disk(filler);
     int code = write_batch(&h, 2, &B, err, sizeof err);
-    CHECKF(code == HIST_EDISKFULL && strstr(err, "no space left on device"), "B: %d %s", code,
-           err);
+    CHECKF(code == HIST_EDISKFULL && strstr(err, "no space left on device"), "B: %d %s", code, err);
     code = write_batch(&h, 3, &C, err, sizeof err);
     CHECKF(code == HIST_EDISKFULL, "C: %d %s", code, err);
     expect_rows(&h, &A, A.n, "A while full");

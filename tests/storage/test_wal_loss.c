@@ -112,8 +112,8 @@ static off_t record_end(const char *path, int k, off_t *rec_start)
     for (int i = 0; i < k; i++) {
         uint8_t h[4];
         REQUIRE(pread(fd, h, 4, pos) == 4);
-        uint32_t len = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 |
-                       (uint32_t)h[3] << 24;
+        uint32_t len =
+            (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
         if (rec_start)
             *rec_start = pos;
         pos += 16 + (off_t)len;

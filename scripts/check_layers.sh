@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# check_layers.sh: the module map of docs/architecture.md, checked.
+#
+# Rules, for every C file of the project (build trees and node_modules left
+# out):
+#   1. doors: a file includes the headers of its own module and only the
+#      doors (public headers) of the modules below it in the map;
+#      tests/ and bench/ are white-box and may include any project header;
+#   2. no #include of a .c file;
+#   3. no source or header file over 1,000 lines.
+# Prints every violation as "file:line: rule: what" and exits 1 when there
+# is one, 0 (and one summary line) when there is none.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+# module -> the modules below it (its allowed dependencies)
+declare -A below=(
+    [common]=""
+    [proto]=""
+    [storage]="common"
+    [query]="common storage"
+    [ingest]="common storage query proto"
+    [tools]="common storage query ingest proto"
+)
+# module -> its doors ("*" = every header of the module is a door)
+declare -A doors=(
+    [common]="*"
+    [proto]="proto/historian.pb-c.h"
+    [storage]="storage/hist_storage.h storage/hist_error.h"
+    [query]="query/hist_query.h query/hist_api.h"
+    [ingest]="ingest/hist_server.h"
+    [tools]="tools/cli.h tools/plantgen.h tools/client_tcp.h"
+)
+# sub-folders with a door of their own: folder -> door (their other headers
+# are private to the folder)
+declare -A subdoors=()
+[ -f layers.conf ] && . ./layers.conf
+
+violations=0
+files=0
+say() { echo "$1"; violations=$((violations + 1)); }
+
+is_door() { # module header
+    local d
+    [ "${doors[$1]}" = "*" ] && return 0
+    for d in ${doors[$1]}; do [ "$d" = "$2" ] && return 0; done
+    return 1
+}
+
+check_include() { # file line module header
+    local file=$1 line=$2 mod=$3 inc=$4 top=${4%%/*} dep sub
+    case "$inc" in
+        *.c) say "$file:$line: no .c includes: $inc"; return ;;
+    esac
+    [ "$inc" = "$top" ] && return # a system-style name without a folder
+    [ -n "${below[$top]+x}" ] || return # not a project module (check.h, harness.h, ...)
+    if [ "$top" = "$mod" ]; then
+        # inside the module: a sub-folder's private headers stay in it
+        for sub in "${!subdoors[@]}"; do
+            case "$inc" in
+                "$sub"/*) case "$file" in
+                              ./"$sub"/*) ;;
+                              *) [ "$inc" = "${subdoors[$sub]}" ] ||
+                                  say "$file:$line: doors: $inc is private to $sub/ (door: ${subdoors[$sub]})" ;;
+                          esac ;;
+            esac
+        done
+        return
+    fi
+    for dep in ${below[$mod]}; do
+        if [ "$dep" = "$top" ]; then
+            is_door "$top" "$inc" || say "$file:$line: doors: $inc is inside $top/ (doors: ${doors[$top]})"
+            return
+        fi
+    done
+    say "$file:$line: doors: $mod/ may not include $inc ($top/ is not below $mod/)"
+}
+
+while IFS= read -r file; do
+    files=$((files + 1))
+    lines=$(wc -l <"$file")
+    [ "$lines" -gt 1000 ] && say "$file:1: size: $lines lines (at most 1,000)"
+    mod=${file#./}
+    mod=${mod%%/*}
+    while IFS=: read -r line inc; do
+        inc=${inc#*\"}
+        inc=${inc%%\"*}
+        case "$mod" in
+            tests | bench) case "$inc" in *.c) say "$file:$line: no .c includes: $inc" ;; esac ;;
+            *) [ -n "${below[$mod]+x}" ] && check_include "$file" "$line" "$mod" "$inc" ;;
+        esac
+    done < <(grep -n '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' "$file" | sed 's/:.*#[[:space:]]*include[[:space:]]*/:/')
+done < <(find . \( -path ./.git -o -path '*/node_modules' -o -path './build*' \) -prune -o \
+              -type f \( -name '*.c' -o -name '*.h' \) -print | sort)
+
+if [ "$violations" -gt 0 ]; then
+    echo "layers: $violations violation(s) in $files files"
+    exit 1
+fi
+echo "layers: $files files, no violations"

@@ -1,0 +1,125 @@
+/*
+ * wal_internal.h: what the two halves of the write-ahead log share
+ * (internal to wal.c and wal_recover.c; nothing else includes it).
+ *
+ * wal.c writes: appending, group commit, breaking and resuming, checkpoints.
+ * wal_recover.c reads: the walk over a segment's records, recovery at open,
+ * replay. The format and the contract are in wal.h; the design of failure
+ * handling is at the top of wal.c, the design of recovery at the top of
+ * wal_recover.c.
+ */
+#ifndef HIST_STORAGE_WAL_INTERNAL_H
+#define HIST_STORAGE_WAL_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage/wal.h"
+#include "storage/io.h"
+
+#define WAL_HEADER       16                    /* len, crc, lsn */
+#define WAL_MAX_PAYLOAD  (UINT32_C(1) << 30)   /* one batch; far above any sane request */
+#define WAL_CONTROL_FLAG HIST_WAL_CONTROL_FLAG /* in the length field: a control record */
+#define WAL_CONTROL_SEED HIST_WAL_CONTROL_SEED /* its CRC's seed */
+#define WAL_CONTROL_VOID 1                     /* payload: u8 kind, 7 zero bytes, u64 from, to */
+#define WAL_CONTROL_LEN  24
+/* How far past the last intact LSN a resync looks for the next record:
+ * far more records than one segment holds, and a cheap filter before the
+ * CRC of a candidate header is computed. */
+#define WAL_RESYNC_LSNS     (UINT64_C(1) << 24)
+#define WAL_DEFAULT_SEGMENT (64u << 20)
+/* LSNs from this on are damage: a real log never gets near (2^62 records),
+ * and the bound keeps next_lsn from wrapping around. */
+#define WAL_MAX_LSN     (UINT64_C(1) << 62)
+#define WAL_NAME_DIGITS 12
+#define WAL_NAME_MAX    32
+
+typedef struct {
+    uint64_t no;
+    uint64_t prev_last;           /* the last LSN before this segment (for its walk) */
+    uint64_t first_lsn, last_lsn; /* both 0 while it holds no record */
+    uint64_t records;
+    uint64_t bytes; /* valid (durable) bytes */
+} wal_segment;
+
+typedef struct {
+    uint64_t from, to; /* LSNs refused at run time: never replayed */
+} wal_void;
+
+struct hist_wal {
+    char *dir;
+    int dirfd;
+    hist_io *io;
+    hist_log_fn log;
+    void *log_ctx;
+    size_t segment_bytes;
+
+    pthread_mutex_t mu;
+    pthread_cond_t flushed;
+
+    /* Under mu. */
+    uint8_t *pending;
+    size_t pending_len, pending_cap;
+    uint8_t *spare;
+    size_t spare_cap;
+    uint64_t next_lsn;
+    uint64_t durable_lsn;
+    bool flushing;
+    bool appended;
+    int failed;         /* HIST_ECLOSED after discard: for good */
+    int broken;         /* the error that broke the log; 0 when healthy */
+    uint64_t void_from; /* while broken: the void LSNs, void_from .. void_to */
+    uint64_t void_to;
+    uint64_t failures; /* times the log broke since open */
+    wal_void *voids;   /* void ranges found at open (replay skips them) */
+    size_t nvoids, voids_cap;
+    uint64_t open_controls; /* control records found at open */
+    uint64_t active_no;     /* segment being written; 0 = none yet since open */
+    wal_segment *segs;
+    size_t nsegs, segs_cap;
+    uint64_t syncs;
+    uint64_t sync_hist[HIST_SYNC_HIST_BUCKETS];
+    double sync_seconds;
+
+    /* Owned by the flush leader. */
+    int active_fd;
+    uint64_t active_off;
+    uint64_t next_seg_no;
+};
+
+/* Byte order of the format: little-endian. */
+static inline void wal__put_le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline void wal__put_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline uint32_t wal__get_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t wal__get_le64(const uint8_t *p)
+{
+    return (uint64_t)wal__get_le32(p) | (uint64_t)wal__get_le32(p + 4) << 32;
+}
+
+void wal__log(const hist_wal *wal, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* "NNNNNNNNNNNN.wal" into buf (WAL_NAME_MAX bytes). */
+void wal__segment_name(char *buf, uint64_t no);
+/* Appends seg to segs[] (mu held, or before the log is shared). */
+int wal__push_segment(hist_wal *wal, const wal_segment *seg);
+/* Recovery at open (wal_recover.c): reads every segment, collects void
+ * ranges, cuts torn tails, fills segs[], next_lsn and durable_lsn. */
+int wal__recover(hist_wal *wal, uint64_t min_lsn, hist_wal_report *report);
+
+#endif
