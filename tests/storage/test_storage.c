@@ -861,17 +861,24 @@ static void test_wal_budget(void)
         CHECK_OK(hist_db_write(db, &ser, 1, &lsn));
         CHECK_OK(hist_db_sync(db, lsn)); /* as the server's writer does: the log grows */
     }
+    /* The rule seals only while the log is over budget, so what the last
+     * writes left below the budget may stay in memory: about 14 batches of
+     * these noisy values fill the 128 KiB (plus the 64 KiB segment being
+     * written). Without the rule all 200,001 samples would stay. */
+    const uint64_t budget_samples = 30000;
     for (int i = 0; i < 500; i++) { /* up to 5 s */
         REQUIRE(hist_db_get_stats(db, &st) == 0);
-        if (st.samples_memtable == 0 && st.bytes_wal < (512 << 10))
+        if (st.samples_memtable <= budget_samples && st.bytes_wal < (512 << 10))
             break;
         nanosleep(&(struct timespec){0, 10 * 1000000}, NULL);
     }
     if (getenv("TEST_VERBOSE"))
         fprintf(stderr, "wal %llu bytes, memtable %llu samples\n", (unsigned long long)st.bytes_wal,
                 (unsigned long long)st.samples_memtable);
-    CHECK_EQ_I64(st.samples_memtable, 0);
-    CHECK_EQ_I64(st.samples_sealed, 200001);
+    CHECKF(st.samples_memtable <= budget_samples, "memtable still %llu samples",
+           (unsigned long long)st.samples_memtable);
+    CHECK_EQ_I64(st.samples_sealed + st.samples_memtable, 200001);
+    CHECK(st.samples_sealed > 0);
     CHECKF(st.bytes_wal < (512 << 10), "WAL still %llu bytes", (unsigned long long)st.bytes_wal);
     CHECK_OK(hist_db_close(db));
 }
