@@ -130,25 +130,29 @@ static void unpack(const uint8_t *src, const uint8_t *end, size_t cnt, unsigned 
 
 int codec__pfor_body(codec_rd *r, const codec_pfor_head *h, uint64_t *o, size_t cnt)
 {
-    const uint8_t *packed = codec__take(r, (cnt * h->width + 7) / 8, 1);
+    /* Locals: o may alias *h as far as the compiler knows. */
+    const uint64_t ref = h->ref;
+    const unsigned width = h->width;
+    const size_t nexc = h->nexc;
+    const uint8_t *packed = codec__take(r, (cnt * width + 7) / 8, 1);
     if (!packed)
         return CORRUPT(r);
-    if (h->width == 0) {
+    if (width == 0) {
         for (size_t i = 0; i < cnt; i++)
-            o[i] = h->ref;
+            o[i] = ref;
     } else {
-        unpack(packed, r->end, cnt, h->width, h->ref, o);
+        unpack(packed, r->end, cnt, width, ref, o);
     }
-    if (!h->nexc)
+    if (!nexc)
         return 0;
-    const uint8_t *pos = codec__take(r, h->nexc, 1);
+    const uint8_t *pos = codec__take(r, nexc, 1);
     if (!pos)
         return CORRUPT(r);
-    for (size_t e = 0; e < h->nexc; e++) {
+    for (size_t e = 0; e < nexc; e++) {
         uint64_t v;
         if (pos[e] >= cnt || !codec__get_varint(r, &v))
             return CORRUPT(r);
-        o[pos[e]] = h->ref + v;
+        o[pos[e]] = ref + v;
     }
     return 0;
 }

@@ -164,11 +164,12 @@ typedef struct {
 static int grid_sparse_block(codec_rd *r, const codec_pfor_head *h, uint64_t *o, size_t cnt,
                              grid_state *g)
 {
+    const uint64_t gns = g->gns, step = g->step, unit = g->unit, half = g->half; /* o may alias g */
     const uint8_t *pos = codec__take(r, h->nexc, 1);
     if (!pos)
         return CORRUPT(r);
     for (size_t j = 0; j < cnt; j++)
-        o[j] = g->gns + (j + 1) * g->step;
+        o[j] = gns + (j + 1) * step;
     uint64_t shift = 0;
     size_t next = 0; /* first position not yet shifted */
     for (size_t e = 0; e < h->nexc; e++) {
@@ -178,16 +179,16 @@ static int grid_sparse_block(codec_rd *r, const codec_pfor_head *h, uint64_t *o,
         if (shift)
             for (size_t j = next; j < pos[e]; j++)
                 o[j] += shift;
-        uint64_t off = codec__unzigzag(zz) * g->unit;
+        uint64_t off = codec__unzigzag(zz) * unit;
         o[pos[e]] += shift + off;
-        if (!grid_near(codec__unzigzag(zz), g->half))
+        if (!grid_near(codec__unzigzag(zz), half))
             shift += off;
         next = (size_t)pos[e] + 1;
     }
     if (shift)
         for (size_t j = next; j < cnt; j++)
             o[j] += shift;
-    g->gns += cnt * g->step + shift;
+    g->gns = gns + cnt * step + shift;
     return 0;
 }
 
@@ -200,18 +201,21 @@ static int grid_dense_block(codec_rd *r, const codec_pfor_head *h, uint64_t *o, 
     int rc = codec__pfor_body(r, h, o, cnt);
     if (rc < 0)
         return rc;
+    uint64_t gns = g->gns;
+    const uint64_t step = g->step, unit = g->unit, half = g->half; /* o may alias g */
     for (size_t i = 0; i < cnt; i++) {
-        g->gns += g->step;
+        gns += step;
         if (o[i] == 0) {
-            o[i] = g->gns;
+            o[i] = gns;
             continue;
         }
         uint64_t off = codec__unzigzag(o[i]);
-        uint64_t cur = g->gns + off * g->unit;
-        if (!grid_near(off, g->half))
-            g->gns = cur; /* a gap: the grid moves to the sample */
+        uint64_t cur = gns + off * unit;
+        if (!grid_near(off, half))
+            gns = cur; /* a gap: the grid moves to the sample */
         o[i] = cur;
     }
+    g->gns = gns;
     return 0;
 }
 
