@@ -1,5 +1,5 @@
 /*
- * bench_codec.c: size and speed of the chunk codecs (storage/chunk.c) on
+ * bench_codec.c: size and speed of the chunk codecs (storage/codec/) on
  * the plant data generator's output (tools/plantgen.c).
  *
  * Data: NTAGS tags (plant-like kind mix) for DAY_SECONDS at 1 Hz (vibration

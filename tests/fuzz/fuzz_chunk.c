@@ -1,5 +1,5 @@
 /*
- * fuzz_chunk.c: libFuzzer target for the chunk codecs (storage/chunk.c).
+ * fuzz_chunk.c: libFuzzer target for the chunk codecs (storage/codec/).
  *
  * Each input is used twice:
  *   1. as a chunk: hist_chunk_decode() must not crash or read out of bounds
@@ -8,11 +8,13 @@
  *   2. as samples: the bytes are turned into a sorted series (timestamp
  *      gaps, values as raw bits, short decimals or repeats, qualities),
  *      encoded, decoded and compared bit for bit.
- * Any mismatch aborts, which libFuzzer reports as a crash.
+ * Any mismatch aborts, which libFuzzer reports as a crash (a fresh chunk
+ * that does not decode first names the check that refused it).
  */
 #include "storage/chunk.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,8 +46,13 @@ static void roundtrip_or_abort(hist_type type, const int64_t *ts, const hist_val
     int64_t len = hist_chunk_encode(type, ts, v, q, n, buf, cap);
     if (len <= 0 || (size_t)len > cap)
         abort();
-    if (hist_chunk_decode(buf, (size_t)len, ts2, v2, q2, n) != (int64_t)n)
+    hist_chunk_fault fault;
+    int64_t got = hist_chunk_decode_traced(buf, (size_t)len, ts2, v2, q2, n, &fault);
+    if (got != (int64_t)n) { /* its own chunk refused: say which check did */
+        fprintf(stderr, "fuzz_chunk: decode of a fresh chunk returned %lld at %s:%d\n",
+                (long long)got, fault.file ? fault.file : "?", fault.line);
         abort();
+    }
     for (size_t i = 0; i < n; i++)
         if (ts2[i] != ts[i] || v2[i].bits != v[i].bits || q2[i] != (q ? q[i] : HIST_QUALITY_GOOD))
             abort();

@@ -1,0 +1,504 @@
+/*
+ * chunk.c: the chunk format (see storage/chunk.h): one tag's sorted
+ * samples in, a self-contained byte string out, and back, bit-exactly.
+ * This file owns the header and the column layout, picks each column's
+ * codec and checks the header before any codec reads a byte; the codecs
+ * are in the files of their families (ts.c, floats.c, ints.c, quality.c,
+ * on bits.c; zstd_column.c wraps any of them).
+ *
+ * Every timestamp and value codec that applies is tried; the smallest
+ * wins, per chunk and column (a tie goes to the one tried first). Then
+ * zstd is tried over the winning body and kept only where it halves it.
+ * Decoding checks every length, count and codec id against the buffer:
+ * hist_chunk_decode() never reads or writes out of bounds, whatever the
+ * input, and reports HIST_ECORRUPT; decoded timestamps are checked to be
+ * strictly increasing and bools to be 0 or 1, so a caller can rely on both.
+ *
+ * Speed: decoding is fixed-width bit unpacking plus one pass per column;
+ * no allocation except for zstd columns. Encoding tries every candidate
+ * (several passes and two scratch buffers per chunk): it is the slow side,
+ * paid once per chunk by the sealer. bench/bench_codec.c measures both.
+ *
+ * Byte format (all integers little-endian):
+ *
+ *   header, 28 bytes
+ *     0  "HCK1"
+ *     4  u8  version (1)
+ *     5  u8  type (hist_type: 1 float64, 2 int64, 3 bool)
+ *     6  u8  ts codec      7 u8 value codec      8 u8 quality codec
+ *     9  u8[3] zero
+ *     12 u32 count (>= 1: a chunk is never empty, encode of 0 samples is
+ *            HIST_EINVAL)
+ *     16 u32 ts bytes      20 u32 value bytes    24 u32 quality bytes
+ *   then the three column bodies, back to back; the chunk is exactly
+ *   28 + ts + value + quality bytes long, and each codec must use every
+ *   byte of its column.
+ *
+ *   Codec ids (the registry is in codec.h; each body's layout is in the
+ *   top comment of the file named):
+ *     timestamps  1 raw, 2 delta, 3 dod, 4 grid                    ts.c
+ *     values      16 raw, 17 const, 18 rle (any type)              floats.c
+ *                 19 gorilla, 20 alp_for, 21 alp_delta, 24 alp_dod
+ *                 (float64)                                       floats.c
+ *                 22 int_for, 23 int_delta, 25 int_dod, 26 int_dfor
+ *                 (int64 and bool)                                  ints.c
+ *     quality     32 const, 33 rle, 34 raw                       quality.c
+ *     | 0x80      zstd over that body                        zstd_column.c
+ *
+ * Chunk sizes: a column length is a u32, so a chunk holds at most
+ * HIST_CHUNK_MAX_SAMPLES samples (raw columns must fit).
+ */
+#include "storage/chunk.h"
+
+#include "storage/codec/codec.h"
+#include "storage/codec/floats.h"
+#include "storage/codec/ints.h"
+#include "storage/codec/quality.h"
+#include "storage/codec/ts.h"
+#include "storage/codec/zstd_column.h"
+
+#include <stdlib.h>
+
+#define CHUNK_MAGIC   "HCK1"
+#define CHUNK_VERSION 1
+
+/* Header field offsets. */
+enum {
+    HDR_MAGIC = 0,
+    HDR_VERSION = 4,
+    HDR_TYPE = 5,
+    HDR_CODECS = 6, /* ts, value, quality: u8 each */
+    HDR_ZERO = 9,   /* 3 bytes */
+    HDR_COUNT = 12,
+    HDR_LENS = 16, /* ts, value, quality: u32 each */
+    CHUNK_HEADER = 28,
+};
+
+_Static_assert(HDR_CODECS + 3 == HDR_ZERO && HDR_ZERO + 3 == HDR_COUNT &&
+                   HDR_COUNT + 4 == HDR_LENS && HDR_LENS + 3 * 4 == CHUNK_HEADER,
+               "the header is 28 bytes, its fields back to back");
+_Static_assert(8 * (uint64_t)HIST_CHUNK_MAX_SAMPLES + 64 <= UINT32_MAX,
+               "a raw column (and an encoder buffer) fits a u32 length");
+
+enum { COL_TS, COL_VALUE, COL_QUALITY };
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The value codecs that are an integer transform over PFOR, in the order
+ * the encoder tries them (ties go to the first). */
+typedef struct {
+    uint8_t codec;
+    codec_int_order order;
+} ordered_codec;
+
+/* float64 */
+static const ordered_codec alp_codecs[] = {
+    {CODEC_V_ALP_FOR, CODEC_INT_FOR},
+    {CODEC_V_ALP_DELTA, CODEC_INT_DELTA},
+    {CODEC_V_ALP_DOD, CODEC_INT_DOD},
+};
+/* int64, bool */
+static const ordered_codec int_codecs[] = {
+    {CODEC_V_INT_FOR, CODEC_INT_FOR},
+    {CODEC_V_INT_DELTA, CODEC_INT_DELTA},
+    {CODEC_V_INT_DOD, CODEC_INT_DOD},
+    {CODEC_V_INT_DFOR, CODEC_INT_DFOR},
+};
+
+/* The entry of codec in table t of n, or NULL. */
+static const ordered_codec *find_ordered(const ordered_codec *t, size_t n, uint8_t codec)
+{
+    for (size_t i = 0; i < n; i++)
+        if (t[i].codec == codec)
+            return &t[i];
+    return NULL;
+}
+
+/* ---- Encoder: candidates, the smallest wins --------------------------------------- */
+
+typedef struct {
+    uint8_t *best, *cand;
+    size_t cap, best_len;
+    uint8_t best_codec;
+    uint64_t *tmp; /* n scratch words */
+    int64_t *ks;   /* n scratch ints (ALP digits) */
+} enc_ctx;
+
+static void enc_begin(enc_ctx *c)
+{
+    c->best_len = SIZE_MAX;
+    c->best_codec = 0;
+}
+
+/* Opens a writer on the candidate buffer. */
+static codec_wr enc_writer(enc_ctx *c)
+{
+    codec_wr w = {c->cand, c->cand + c->cap, 0};
+    return w;
+}
+
+static void enc_swap(enc_ctx *c)
+{
+    uint8_t *t = c->best;
+    c->best = c->cand;
+    c->cand = t;
+}
+
+/* Keeps the candidate just written if it beats the best so far. */
+static void enc_offer(enc_ctx *c, const codec_wr *w, uint8_t codec)
+{
+    size_t len = (size_t)(w->p - c->cand);
+    if (w->bad || len >= c->best_len)
+        return;
+    enc_swap(c);
+    c->best_len = len;
+    c->best_codec = codec;
+}
+
+static void enc_ts(enc_ctx *c, const int64_t *ts, size_t n)
+{
+    static const uint8_t order[] = {CODEC_TS_GRID, CODEC_TS_DELTA, CODEC_TS_DOD, CODEC_TS_RAW};
+    enc_begin(c);
+    for (size_t i = 0; i < COUNT(order); i++) {
+        codec_wr w = enc_writer(c);
+        codec__ts_encode(&w, order[i], ts, n, c->tmp);
+        enc_offer(c, &w, order[i]);
+    }
+}
+
+static void enc_floats(enc_ctx *c, const hist_value *v, size_t n)
+{
+    unsigned e = codec__alp_choose_e(v, n);
+    for (size_t i = 0; i < COUNT(alp_codecs); i++) {
+        codec_wr w = enc_writer(c);
+        codec__alp_encode(&w, v, n, e, alp_codecs[i].order, c->ks, c->tmp);
+        enc_offer(c, &w, alp_codecs[i].codec);
+    }
+    codec_wr w = enc_writer(c);
+    codec__gorilla_encode(&w, v, n);
+    enc_offer(c, &w, CODEC_V_GORILLA);
+}
+
+static void enc_ints(enc_ctx *c, const hist_value *v, size_t n)
+{
+    const int64_t *x = (const int64_t *)v; /* hist_value holds an int64_t */
+    for (size_t i = 0; i < COUNT(int_codecs); i++) {
+        codec_wr w = enc_writer(c);
+        codec__ints_encode(&w, x, n, int_codecs[i].order, c->tmp);
+        enc_offer(c, &w, int_codecs[i].codec);
+    }
+}
+
+static void enc_values(enc_ctx *c, hist_type type, const hist_value *v, size_t n)
+{
+    enc_begin(c);
+    codec_wr w = enc_writer(c);
+    if (codec__v_is_const(v, n)) {
+        codec__v_const_encode(&w, v, n);
+        enc_offer(c, &w, CODEC_V_CONST);
+        return; /* nothing is smaller than 8 bytes */
+    }
+    codec__v_rle_encode(&w, v, n);
+    enc_offer(c, &w, CODEC_V_RLE);
+    if (type == HIST_TYPE_FLOAT64)
+        enc_floats(c, v, n);
+    else
+        enc_ints(c, v, n);
+    w = enc_writer(c);
+    codec__v_raw_encode(&w, v, n);
+    enc_offer(c, &w, CODEC_V_RAW);
+}
+
+static void enc_quality(enc_ctx *c, const uint32_t *q, size_t n)
+{
+    enc_begin(c);
+    codec_wr w = enc_writer(c);
+    uint8_t codec = codec__quality_encode(&w, q, n);
+    enc_offer(c, &w, codec);
+}
+
+/* Tries zstd over the best body; keeps it when smaller. */
+static void enc_try_zstd(enc_ctx *c)
+{
+    size_t z = codec__zstd_wrap(c->best, c->best_len, c->cand, c->cap);
+    if (z == 0)
+        return;
+    enc_swap(c);
+    c->best_len = z;
+    c->best_codec |= CODEC_ZSTD;
+}
+
+size_t hist_chunk_bound(size_t n)
+{
+    return CHUNK_HEADER + 20 * n + 64;
+}
+
+static int check_input(hist_type type, const int64_t *ts, const hist_value *v, size_t n)
+{
+    if (type != HIST_TYPE_FLOAT64 && type != HIST_TYPE_INT64 && type != HIST_TYPE_BOOL)
+        return HIST_EINVAL;
+    if (n == 0 || !ts || !v)
+        return HIST_EINVAL;
+    if (n > HIST_CHUNK_MAX_SAMPLES)
+        return HIST_ERANGE;
+    for (size_t i = 1; i < n; i++)
+        if (ts[i] <= ts[i - 1])
+            return HIST_EINVAL;
+    if (type == HIST_TYPE_BOOL && !codec__bools_valid(v, n))
+        return HIST_EINVAL;
+    return 0;
+}
+
+/* One allocation for all scratch: two column buffers and two arrays of n
+ * words. A candidate larger than the raw column can never win: the buffers
+ * need no more room than that, and a candidate that overflows is dropped. */
+static uint8_t *enc_alloc(enc_ctx *c, size_t n)
+{
+    c->cap = (8 * n + 64 + 7) & ~(size_t)7;
+    uint8_t *scratch = malloc(2 * c->cap + 2 * n * sizeof(uint64_t));
+    if (!scratch)
+        return NULL;
+    c->best = scratch;
+    c->cand = scratch + c->cap;
+    c->tmp = (uint64_t *)(scratch + 2 * c->cap);
+    c->ks = (int64_t *)(scratch + 2 * c->cap + n * sizeof(uint64_t));
+    return scratch;
+}
+
+static void put_header(uint8_t *out, hist_type type, size_t n, const uint8_t codecs[3],
+                       const uint32_t lens[3])
+{
+    memcpy(out + HDR_MAGIC, CHUNK_MAGIC, 4);
+    out[HDR_VERSION] = CHUNK_VERSION;
+    out[HDR_TYPE] = (uint8_t)type;
+    memcpy(out + HDR_CODECS, codecs, 3);
+    memset(out + HDR_ZERO, 0, 3);
+    codec__store32(out + HDR_COUNT, (uint32_t)n);
+    for (int col = 0; col < 3; col++)
+        codec__store32(out + HDR_LENS + 4 * col, lens[col]);
+}
+
+int64_t hist_chunk_encode(hist_type type, const int64_t *ts, const hist_value *v, const uint32_t *q,
+                          size_t n, uint8_t *out, size_t cap)
+{
+    int rc = check_input(type, ts, v, n);
+    if (rc < 0)
+        return rc;
+    enc_ctx c;
+    uint8_t *scratch = enc_alloc(&c, n);
+    if (!scratch)
+        return HIST_ENOMEM;
+    int64_t result = 0;
+    uint8_t codecs[3];
+    uint32_t lens[3];
+    size_t off = CHUNK_HEADER;
+    for (int col = COL_TS; col <= COL_QUALITY; col++) {
+        if (col == COL_TS)
+            enc_ts(&c, ts, n);
+        else if (col == COL_VALUE)
+            enc_values(&c, type, v, n);
+        else
+            enc_quality(&c, q, n);
+        if (c.best_len == SIZE_MAX) { /* cannot happen: raw always fits */
+            result = HIST_EINVAL;
+            break;
+        }
+        enc_try_zstd(&c);
+        if (off + c.best_len > cap) {
+            result = HIST_ENOSPC;
+            break;
+        }
+        memcpy(out + off, c.best, c.best_len);
+        off += c.best_len;
+        codecs[col] = c.best_codec;
+        lens[col] = (uint32_t)c.best_len;
+    }
+    if (result == 0) {
+        put_header(out, type, n, codecs, lens);
+        result = (int64_t)off;
+    }
+    free(scratch);
+    return result;
+}
+
+/* ---- Decoder -------------------------------------------------------------------------- */
+
+static int codec_valid(int col, hist_type type, uint8_t codec)
+{
+    uint8_t base = codec & (uint8_t)~CODEC_ZSTD;
+    switch (col) {
+    case COL_TS:
+        return base >= CODEC_TS_RAW && base <= CODEC_TS_GRID;
+    case COL_VALUE:
+        if (base == CODEC_V_RAW || base == CODEC_V_CONST || base == CODEC_V_RLE)
+            return 1;
+        if (type == HIST_TYPE_FLOAT64)
+            return base == CODEC_V_GORILLA ||
+                   find_ordered(alp_codecs, COUNT(alp_codecs), base) != NULL;
+        return find_ordered(int_codecs, COUNT(int_codecs), base) != NULL;
+    default:
+        return base >= CODEC_Q_CONST && base <= CODEC_Q_RAW;
+    }
+}
+
+static int peek(const uint8_t *buf, size_t len, hist_chunk_info *info, hist_chunk_fault *fault)
+{
+    if (!buf || len < CHUNK_HEADER || memcmp(buf + HDR_MAGIC, CHUNK_MAGIC, 4) != 0 ||
+        buf[HDR_VERSION] != CHUNK_VERSION || buf[HDR_ZERO] || buf[HDR_ZERO + 1] ||
+        buf[HDR_ZERO + 2])
+        return CORRUPT_AT(fault);
+    hist_type type = (hist_type)buf[HDR_TYPE];
+    if (type != HIST_TYPE_FLOAT64 && type != HIST_TYPE_INT64 && type != HIST_TYPE_BOOL)
+        return CORRUPT_AT(fault);
+    uint32_t count = codec__load32(buf + HDR_COUNT);
+    uint64_t lens[3], total = CHUNK_HEADER;
+    for (int col = 0; col < 3; col++) {
+        lens[col] = codec__load32(buf + HDR_LENS + 4 * col);
+        total += lens[col];
+        if (!codec_valid(col, type, buf[HDR_CODECS + col]))
+            return CORRUPT_AT(fault);
+    }
+    if (count == 0 || total != len)
+        return CORRUPT_AT(fault);
+    if (info) {
+        info->type = type;
+        info->count = count;
+        info->ts_codec = buf[HDR_CODECS];
+        info->value_codec = buf[HDR_CODECS + 1];
+        info->quality_codec = buf[HDR_CODECS + 2];
+        info->ts_bytes = (uint32_t)lens[COL_TS];
+        info->value_bytes = (uint32_t)lens[COL_VALUE];
+        info->quality_bytes = (uint32_t)lens[COL_QUALITY];
+    }
+    return 0;
+}
+
+int hist_chunk_peek(const uint8_t *buf, size_t len, hist_chunk_info *info)
+{
+    return peek(buf, len, info, NULL);
+}
+
+static int decode_values(codec_rd *r, uint8_t codec, hist_value *v, size_t n)
+{
+    switch (codec) {
+    case CODEC_V_RAW:
+        return codec__v_raw_decode(r, v, n);
+    case CODEC_V_CONST:
+        return codec__v_const_decode(r, v, n);
+    case CODEC_V_RLE:
+        return codec__v_rle_decode(r, v, n);
+    case CODEC_V_GORILLA:
+        return codec__gorilla_decode(r, v, n);
+    }
+    const ordered_codec *oc = find_ordered(alp_codecs, COUNT(alp_codecs), codec);
+    if (oc)
+        return codec__alp_decode(r, v, n, oc->order);
+    oc = find_ordered(int_codecs, COUNT(int_codecs), codec);
+    if (oc) /* hist_value is a union holding a uint64_t */
+        return codec__ints_decode(r, (uint64_t *)v, n, oc->order);
+    return CORRUPT(r);
+}
+
+/* The arrays one decode fills, and where it names a failed check. */
+typedef struct {
+    hist_type type;
+    size_t n;
+    int64_t *ts;
+    hist_value *v;
+    uint32_t *q;
+    hist_chunk_fault *fault;
+} dec_ctx;
+
+/* Decodes one column: unwraps zstd, runs the codec, insists it used every
+ * byte of the column. */
+static int decode_column(const dec_ctx *d, int col, uint8_t codec, const uint8_t *p, size_t len)
+{
+    codec_rd r = {p, p + len, d->fault};
+    uint8_t *owned;
+    int rc = codec__zstd_unwrap(&r, codec, d->n, &owned);
+    if (rc < 0)
+        return rc;
+    uint8_t base = codec & (uint8_t)~CODEC_ZSTD;
+    if (col == COL_TS)
+        rc = codec__ts_decode(&r, base, d->ts, d->n);
+    else if (col == COL_VALUE)
+        rc = decode_values(&r, base, d->v, d->n);
+    else
+        rc = codec__quality_decode(&r, base, d->q, d->n);
+    if (rc == 0 && r.p != r.end)
+        rc = CORRUPT(&r); /* trailing bytes: the lengths do not agree */
+    free(owned);
+    return rc;
+}
+
+static int decode_columns(const dec_ctx *d, const uint8_t *buf, const hist_chunk_info *info)
+{
+    const uint8_t *p = buf + CHUNK_HEADER;
+    int rc = decode_column(d, COL_TS, info->ts_codec, p, info->ts_bytes);
+    p += info->ts_bytes;
+    if (rc == 0)
+        rc = decode_column(d, COL_VALUE, info->value_codec, p, info->value_bytes);
+    p += info->value_bytes;
+    if (rc == 0 && d->q)
+        rc = decode_column(d, COL_QUALITY, info->quality_codec, p, info->quality_bytes);
+    if (rc == 0 && info->type == HIST_TYPE_BOOL && !codec__bools_valid(d->v, d->n))
+        rc = CORRUPT_AT(d->fault);
+    return rc;
+}
+
+int64_t hist_chunk_decode_traced(const uint8_t *buf, size_t len, int64_t *ts, hist_value *v,
+                                 uint32_t *q, size_t cap, hist_chunk_fault *fault)
+{
+    if (fault) {
+        fault->file = NULL;
+        fault->line = 0;
+    }
+    hist_chunk_info info;
+    int rc = peek(buf, len, &info, fault);
+    if (rc < 0)
+        return rc;
+    if (cap < info.count)
+        return HIST_ENOSPC;
+    if (!ts || !v)
+        return HIST_EINVAL;
+    dec_ctx d = {info.type, info.count, ts, v, q, fault};
+    rc = decode_columns(&d, buf, &info);
+    return rc < 0 ? rc : (int64_t)info.count;
+}
+
+int64_t hist_chunk_decode(const uint8_t *buf, size_t len, int64_t *ts, hist_value *v, uint32_t *q,
+                          size_t cap)
+{
+    return hist_chunk_decode_traced(buf, len, ts, v, q, cap, NULL);
+}
+
+const char *hist_chunk_codec_name(uint8_t codec)
+{
+    static const struct {
+        uint8_t id;
+        const char *name, *zname;
+    } names[] = {
+        {CODEC_TS_RAW, "ts_raw", "zstd+ts_raw"},
+        {CODEC_TS_DELTA, "ts_delta", "zstd+ts_delta"},
+        {CODEC_TS_DOD, "ts_dod", "zstd+ts_dod"},
+        {CODEC_TS_GRID, "ts_grid", "zstd+ts_grid"},
+        {CODEC_V_RAW, "raw", "zstd+raw"},
+        {CODEC_V_CONST, "const", "zstd+const"},
+        {CODEC_V_RLE, "rle", "zstd+rle"},
+        {CODEC_V_GORILLA, "gorilla", "zstd+gorilla"},
+        {CODEC_V_ALP_FOR, "alp_for", "zstd+alp_for"},
+        {CODEC_V_ALP_DELTA, "alp_delta", "zstd+alp_delta"},
+        {CODEC_V_INT_FOR, "int_for", "zstd+int_for"},
+        {CODEC_V_INT_DELTA, "int_delta", "zstd+int_delta"},
+        {CODEC_V_ALP_DOD, "alp_dod", "zstd+alp_dod"},
+        {CODEC_V_INT_DOD, "int_dod", "zstd+int_dod"},
+        {CODEC_V_INT_DFOR, "int_dfor", "zstd+int_dfor"},
+        {CODEC_Q_CONST, "q_const", "zstd+q_const"},
+        {CODEC_Q_RLE, "q_rle", "zstd+q_rle"},
+        {CODEC_Q_RAW, "q_raw", "zstd+q_raw"},
+    };
+    for (size_t i = 0; i < COUNT(names); i++)
+        if (names[i].id == (codec & (uint8_t)~CODEC_ZSTD))
+            return (codec & CODEC_ZSTD) ? names[i].zname : names[i].name;
+    return "unknown";
+}
