@@ -217,11 +217,12 @@ static int check_round(crash_run *r)
         snprintf(t->backend, sizeof(t->backend), "%s", v.backend);
     if (r->verbose || v.lost || v.wrong || v.phantom || v.bad_chunks)
         fprintf(stderr,
-                "crash: round %llu: %llu keys, %u of %zu in flight survived: lost %llu wrong %llu "
-                "phantom %llu bad chunks %llu (%s)\n",
-                (unsigned long long)t->rounds, (unsigned long long)v.keys, v.survived, nflight,
-                (unsigned long long)v.lost, (unsigned long long)v.wrong,
-                (unsigned long long)v.phantom, (unsigned long long)v.bad_chunks, v.backend);
+                "crash: round %llu: %llu keys, %llu chunks, %u of %zu in flight survived: lost "
+                "%llu wrong %llu phantom %llu bad chunks %llu (%s)\n",
+                (unsigned long long)t->rounds, (unsigned long long)v.keys,
+                (unsigned long long)v.chunks, v.survived, nflight, (unsigned long long)v.lost,
+                (unsigned long long)v.wrong, (unsigned long long)v.phantom,
+                (unsigned long long)v.bad_chunks, v.backend);
     return 0;
 }
 
@@ -299,7 +300,7 @@ static int storage_round(crash_run *r)
         crash_acked(r, &r->flight[0]);
     }
     crash_send_next(r); /* written, perhaps */
-    if (pid < 0 || !WIFSIGNALED(status)) {
+    if (pid < 0 || !WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL) {
         fprintf(stderr, "crash: the writer %s (wait status 0x%x)\n",
                 pid < 0 ? "did not start" : "ended before the kill", (unsigned)status);
         return HIST_EIO;

@@ -3,7 +3,7 @@
  *
  * A round (re)starts historiand on the run's data directory, streams the
  * plant's requests over TCP with a window of 1-8 requests in flight for
- * 0.2-1 s, reads the sealer's counters from GET /api/v1/stats, and kills
+ * 0.1-0.4 s, reads the sealer's counters from GET /api/v1/stats, and kills
  * the server with requests still in flight. An acknowledged request is in
  * the model from its ack on (the server acknowledges only durable ones).
  */
@@ -130,7 +130,7 @@ int crash_server_round(crash_run *r)
         rc = hist_tcp_client_connect(r->h.ingest_addr, 5000, &c);
     size_t window = 1 + crash_rand(r) % CRASH_FLIGHT_MAX;
     if (rc == 0)
-        rc = stream(r, c, window, crash_now_ms() + 200 + (int64_t)(crash_rand(r) % 801));
+        rc = stream(r, c, window, crash_now_ms() + 100 + (int64_t)(crash_rand(r) % 301));
     if (rc == 0)
         read_stats(r);
     harness_kill9(&r->h); /* mid-ingest: requests are in flight */

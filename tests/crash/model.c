@@ -334,11 +334,12 @@ static int chunk_refs(hist_db *db, hist_chunk_ref **out, size_t *n, uint64_t *ba
 
 /* Every chunk in the index loads, passes its CRC, decodes, and matches
  * its entry; the db's counters agree. Returns the chunks that do not. */
-static int check_chunks(hist_db *db, uint64_t *bad)
+static int check_chunks(hist_db *db, uint64_t *chunks, uint64_t *bad)
 {
     hist_chunk_ref *refs = NULL;
     size_t n = 0;
     int rc = chunk_refs(db, &refs, &n, bad);
+    *chunks = n;
     for (size_t c = 0; c < n && rc == 0; c++) {
         hist_tag_info info;
         int64_t *ts;
@@ -384,7 +385,7 @@ int model_check(const crash_model *m, hist_db *db, const plant_batch *const *inf
     if (rc == 0)
         rc = judge_prefix(&j);
     if (rc == 0)
-        rc = check_chunks(db, &out->bad_chunks);
+        rc = check_chunks(db, &out->chunks, &out->bad_chunks);
     hist_db_stats st;
     if (rc == 0 && hist_db_get_stats(db, &st) == 0)
         snprintf(out->backend, sizeof(out->backend), "%s", st.io_backend);

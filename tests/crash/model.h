@@ -53,6 +53,7 @@ typedef struct {
     uint32_t survived; /* in-flight requests found in the directory (a prefix) */
     uint64_t keys;     /* keys the model gave a value (all of them compared) */
     uint64_t lost, wrong, phantom;
+    uint64_t chunks;     /* chunks in the index, all loaded */
     uint64_t bad_chunks; /* chunks that do not load, or whose key or stats are off */
     char backend[16];    /* the I/O backend the checking open used */
     size_t nfixes;       /* fixes filled (at most max_fixes; the rest are not known) */

@@ -28,7 +28,7 @@
 #include "check.h"
 #include "crash_run.h"
 
-#define ROUNDS   16
+#define ROUNDS   20
 #define BUDGET_S 60
 
 static void run_backend(hist_io_mode io, const char *name, uint64_t seed)
