@@ -40,6 +40,10 @@ void crash_acked(crash_run *r, const plant_batch *b);
 /* The next request, as the newest in flight. */
 plant_batch *crash_send_next(crash_run *r);
 
+/* Compacts the directory (hist_db_compact) in a child that then exits
+ * without closing it, as a crash right after a compaction would. */
+int crash_compact(crash_run *r);
+
 int crash_server_round(crash_run *r);
 int crash_server_finish(crash_run *r);
 

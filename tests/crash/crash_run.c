@@ -99,6 +99,19 @@ bool crash_io_available(hist_io_mode io)
     return rc == 0;
 }
 
+int crash_compact(crash_run *r)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        hist_db *db = open_dir(r, false);
+        _exit(db && hist_db_compact(db, 0) == 0 ? 0 : 1);
+    }
+    int status = pid < 0 ? -1 : harness_wait_exit(pid, CHECK_TIMEOUT_MS / 1000);
+    if (status != 0)
+        fprintf(stderr, "crash: compacting %s failed (%d)\n", r->dir, status);
+    return status == 0 ? 0 : HIST_EIO;
+}
+
 /* ---- The checker ---------------------------------------------------------------------- */
 
 /* Keys the checker sends back for the model to adopt (model_fix). */

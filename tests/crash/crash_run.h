@@ -14,7 +14,9 @@
  *                  pipe; SIGKILL after 5-300 ms. One request is in flight.
  *   CRASH_SERVER   historiand (tests/e2e/harness.h) with --memtable-mb 1 and
  *                  --wal-mb 1; requests go over TCP, up to 8 in flight, for
- *                  0.1-0.4 s; then kill -9. The next round restarts it.
+ *                  0.1-0.4 s; then kill -9. The next round restarts it
+ *                  (every tenth compacts the directory first, in a child
+ *                  that exits without closing: historiand never compacts).
  * Then a checker process opens the directory (recovery runs), compares it
  * with the model and exits without closing it, so the next writer or
  * historiand recovers the very state the kill left: crash upon crash. The
