@@ -112,6 +112,24 @@ int crash_compact(crash_run *r)
     return status == 0 ? 0 : HIST_EIO;
 }
 
+/* fork() with a pipe from the child to the parent. In the child: 0, *fd
+ * the write end; in the parent: the child's pid, *fd the read end; -1 when
+ * it failed. */
+static pid_t fork_piped(int *fd)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]), close(fds[1]);
+        return -1;
+    }
+    close(fds[pid == 0 ? 0 : 1]);
+    *fd = fds[pid == 0 ? 1 : 0];
+    return pid;
+}
+
 /* ---- The checker ---------------------------------------------------------------------- */
 
 /* Keys the checker sends back for the model to adopt (model_fix). */
@@ -174,22 +192,17 @@ static void checker_main(crash_run *r, const plant_batch *const *inflight, size_
 static int check_in_child(crash_run *r, const plant_batch *const *inflight, size_t n,
                           model_verdict *v, model_fix *fixes)
 {
-    int fds[2];
-    if (pipe(fds) != 0)
-        return HIST_EIO;
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(fds[0]);
-        checker_main(r, inflight, n, fds[1]);
-    }
-    close(fds[1]);
+    int fd;
+    pid_t pid = fork_piped(&fd);
+    if (pid == 0)
+        checker_main(r, inflight, n, fd);
     check_answer a;
     int64_t until = crash_now_ms() + CHECK_TIMEOUT_MS;
-    int rc = pid < 0 ? HIST_EIO : read_all(fds[0], &a, sizeof(a), until);
+    int rc = pid < 0 ? HIST_EIO : read_all(fd, &a, sizeof(a), until);
     if (rc == 0 && (rc = a.rc) == 0 && a.v.nfixes <= MAX_FIXES)
-        rc = read_all(fds[0], fixes, a.v.nfixes * sizeof(*fixes), until);
-    close(fds[0]);
+        rc = read_all(fd, fixes, a.v.nfixes * sizeof(*fixes), until);
     if (pid > 0) {
+        close(fd);
         if (rc)
             kill(pid, SIGKILL); /* hung, or died: ours either way, by pid */
         waitpid(pid, NULL, 0);
@@ -284,27 +297,21 @@ static void writer_main(crash_run *r, int fd)
  * acknowledged into the model; the request after those is in flight. */
 static int storage_round(crash_run *r)
 {
-    int fds[2];
-    if (pipe(fds) != 0)
+    int fd, status = 0;
+    pid_t pid = fork_piped(&fd);
+    if (pid == 0)
+        writer_main(r, fd);
+    if (pid < 0)
         return HIST_EIO;
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(fds[0]);
-        writer_main(r, fds[1]);
-    }
-    close(fds[1]);
-    int status = 0;
-    if (pid > 0) {
-        struct timespec d = {0, (long)(5 + crash_rand(r) % 296) * 1000000L};
-        nanosleep(&d, NULL);
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-    }
+    struct timespec d = {0, (long)(5 + crash_rand(r) % 296) * 1000000L};
+    nanosleep(&d, NULL);
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
     writer_report rep, last = {0};
     uint32_t acked = 0;
-    while (read(fds[0], &rep, sizeof(rep)) == (ssize_t)sizeof(rep))
+    while (read(fd, &rep, sizeof(rep)) == (ssize_t)sizeof(rep))
         last = rep, acked = rep.request + 1;
-    close(fds[0]);
+    close(fd);
     r->tally.seals_held += last.seals_held;
     r->tally.seals_memory += last.seals_memory;
     r->tally.seals_wal += last.seals_wal;
@@ -313,9 +320,9 @@ static int storage_round(crash_run *r)
         crash_acked(r, &r->flight[0]);
     }
     crash_send_next(r); /* written, perhaps */
-    if (pid < 0 || !WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL) {
-        fprintf(stderr, "crash: the writer %s (wait status 0x%x)\n",
-                pid < 0 ? "did not start" : "ended before the kill", (unsigned)status);
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL) {
+        fprintf(stderr, "crash: the writer ended before the kill (wait status 0x%x)\n",
+                (unsigned)status);
         return HIST_EIO;
     }
     return 0;

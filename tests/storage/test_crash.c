@@ -22,45 +22,17 @@
  * TEST_VERBOSE=1 prints a line per round.
  */
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "check.h"
-#include "crash_run.h"
+#include "crash_test.h"
 
 #define ROUNDS   20
 #define BUDGET_S 60
-
-static void run_backend(hist_io_mode io, const char *name, uint64_t seed)
-{
-    if (!crash_io_available(io)) {
-        printf("%s: cannot be used here, its rounds are skipped\n", name);
-        return;
-    }
-    crash_run *r;
-    REQUIRE(crash_run_new(CRASH_STORAGE, io, seed, getenv("TEST_VERBOSE") != NULL, &r) == 0);
-    uint64_t rounds = crash_run_rounds(r, ROUNDS, BUDGET_S);
-    CHECK_OK(crash_run_finish(r));
-    const crash_tally *t = crash_run_tally(r);
-    crash_tally_print(stdout, name, t);
-    CHECKF(rounds == ROUNDS, "%s: only %llu rounds in %d s", name, (unsigned long long)rounds,
-           BUDGET_S);
-    CHECKF(t->lost == 0 && t->wrong == 0 && t->phantom == 0, "%s: samples lost or wrong", name);
-    CHECK_EQ_I64(t->bad_chunks, 0);
-    CHECK_EQ_I64(t->failures, 0);
-    CHECK(t->requests > 0);
-    CHECKF(t->seals_held > 0, "%s: no seal held a current hour", name);
-    CHECKF(t->seals_memory > 0, "%s: no seal for memory pressure", name);
-    CHECKF(t->seals_wal > 0, "%s: no seal for the WAL budget", name);
-    CHECKF(strcmp(t->backend, name) == 0, "asked for %s, got %s", name, t->backend);
-    crash_run_free(r);
-}
 
 int main(void)
 {
     uint64_t seed = crash_seed();
     printf("seed %llu\n", (unsigned long long)seed);
-    run_backend(HIST_IO_URING, "io_uring", seed);
-    run_backend(HIST_IO_SYNC, "sync", seed + 1);
+    crash_test_backend(CRASH_STORAGE, HIST_IO_URING, seed, ROUNDS, BUDGET_S);
+    crash_test_backend(CRASH_STORAGE, HIST_IO_SYNC, seed + 1, ROUNDS, BUDGET_S);
     return check_summary();
 }
