@@ -85,16 +85,8 @@ bool crash_io_available(hist_io_mode io)
     crash_run probe = {.io = io};
     if (!test_tmpdir(probe.dir, sizeof(probe.dir), "crash_probe"))
         return false;
-    hist_db_options o;
-    hist_db_options_init(&o);
-    o.dir = probe.dir;
-    o.io = io;
-    o.no_background = true;
-    o.log = crash_log;
-    hist_db *db = NULL;
-    int rc = hist_db_open(&o, &db);
-    if (rc == 0)
-        rc = hist_db_close(db);
+    hist_db *db = open_dir(&probe, false); /* says why not */
+    int rc = db ? hist_db_close(db) : HIST_EUNSUPPORTED;
     test_rm_rf(probe.dir);
     return rc == 0;
 }
