@@ -345,6 +345,12 @@ int api_stats_handle(api_ctx *c)
     hist_json_uint(&j, st.wal_syncs);
     hist_json_key(&j, "damaged_chunks");
     hist_json_uint(&j, st.damaged_chunks);
+    hist_json_key(&j, "seals_held");
+    hist_json_uint(&j, st.seals_held);
+    hist_json_key(&j, "seals_memory");
+    hist_json_uint(&j, st.seals_memory);
+    hist_json_key(&j, "seals_wal");
+    hist_json_uint(&j, st.seals_wal);
     hist_json_end_object(&j);
     return api_reply_json(c, 200, &j);
 }

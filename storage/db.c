@@ -898,6 +898,9 @@ int hist_db_get_stats(hist_db *db, hist_db_stats *out)
     memcpy(out->wal_sync_hist, ws.sync_hist, sizeof(out->wal_sync_hist));
     out->wal_sync_seconds_total = ws.sync_seconds_total;
     out->chunks_sealed = atomic_load(&db->chunks_sealed);
+    out->seals_held = atomic_load(&db->seals_held);
+    out->seals_memory = atomic_load(&db->seals_memory);
+    out->seals_wal = atomic_load(&db->seals_wal);
     out->chunks_decoded = atomic_load(&db->chunks_decoded);
     out->damaged_chunks = atomic_load(&db->damaged_chunks);
     out->recovered_records = db->recovered_records;

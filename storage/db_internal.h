@@ -85,6 +85,7 @@ struct hist_db {
     /* --- counters (atomic) --- */
     _Atomic uint64_t chunks, samples_sealed, bytes_chunks;
     _Atomic uint64_t chunks_sealed, chunks_decoded, damaged_chunks;
+    _Atomic uint64_t seals_held, seals_memory, seals_wal; /* see hist_db_stats */
     uint64_t recovered_records, dropped_records, dropped_bytes, lost_records;
 
     pthread_t sealer;

@@ -339,6 +339,11 @@ typedef struct {
     double wal_sync_seconds_total;
     uint64_t chunks_sealed;  /* since open */
     uint64_t chunks_decoded; /* since open: how often a chunk was read and decoded */
+    /* Since open, tag buffers the sealer thread took, by why. seals_held:
+     * due (full or old) and sealed up to the current clock hour, which
+     * stayed in memory (counted only when something stayed); seals_memory,
+     * seals_wal: the memtable or the WAL was over its budget (sealed whole). */
+    uint64_t seals_held, seals_memory, seals_wal;
     uint64_t recovered_records, dropped_records, dropped_bytes, damaged_chunks;
     uint64_t lost_records; /* WAL records found missing at open (exact, by LSN) */
     /* Health: while the disk refuses writes (storage/degraded.c). */

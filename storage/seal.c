@@ -495,10 +495,13 @@ int hist_seal_tags(hist_db *db, const uint32_t *ids, size_t n, bool hold_tail)
             size_t k = t ? t->buf.n : 0;
             while (k > 0 && t->buf.lsn[k - 1] > durable)
                 k--;
+            size_t durable_k = k;
             if (hold_tail)
                 k = held_prefix(db, t, k);
             if (k == 0)
                 continue;
+            if (k < durable_k)
+                atomic_fetch_add(&db->seals_held, 1);
             HIST_ASSERT(cut_at_record_boundary(&t->buf, k));
             seal_item *it = &items[nitems];
             it->id = ids[i];
@@ -658,6 +661,7 @@ static size_t pick_tags(hist_db *db, uint32_t **out, size_t *ndue)
             ids[k++] = all[i].id;
             have -= all[i].bytes < have ? all[i].bytes : have;
         }
+        atomic_fetch_add(&db->seals_memory, k - *ndue);
     }
     if (k == *ndue && na && wal_over_budget(db)) {
         /* The log keeps every record from the oldest unsealed write on: seal
@@ -665,6 +669,7 @@ static size_t pick_tags(hist_db *db, uint32_t **out, size_t *ndue)
         qsort(all, na, sizeof(*all), lsn_cmp);
         for (size_t i = 0; i < (na + 3) / 4; i++)
             ids[k++] = all[i].id;
+        atomic_fetch_add(&db->seals_wal, k - *ndue);
     }
     free(all);
     if (k == 0) {

@@ -233,9 +233,13 @@ int harness_wait_healthy(const hist_harness *h, int timeout_ms)
             if (ok)
                 return 0;
         }
-        int status;
-        if (h->pid > 0 && waitpid(h->pid, &status, WNOHANG) == h->pid)
-            return -1; /* it died */
+        /* Died? Left unreaped (WNOWAIT), so the pid stays ours until
+         * harness_stop() reaps it and never names another process. */
+        siginfo_t si;
+        memset(&si, 0, sizeof si);
+        if (h->pid > 0 && waitid(P_PID, (id_t)h->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+            si.si_pid == h->pid)
+            return -1;
         usleep(20000);
     }
     return -1;

@@ -44,7 +44,7 @@ static void quiet_log(void *ctx, int level, const char *msg)
 }
 
 static hist_db *open_db_aged(const char *sub, uint32_t chunk_samples, int64_t align,
-                            bool background, int64_t max_age)
+                             bool background, int64_t max_age)
 {
     char dir[512];
     snprintf(dir, sizeof(dir), "%s/%s", g_dir, sub);
@@ -235,6 +235,8 @@ static void test_age_holds_current_window(void)
     /* No window boundary in the buffer now: after another age it goes whole. */
     st = wait_sealed(db, 1200);
     CHECK_EQ_I64(st.samples_sealed, 1500);
+    CHECK_EQ_I64(st.seals_held, 2); /* the whole last seal kept nothing */
+    CHECK_EQ_I64(st.seals_memory + st.seals_wal, 0);
     layout l = scan_layout(db, tag, 0, SEC, align);
     CHECK_EQ_I64(l.samples, 1500);
     CHECK_EQ_I64(l.wrong, 0);
@@ -288,7 +290,6 @@ static void test_alignment_off(void)
     CHECK_EQ_I64(l.chunks, 2); /* 8192 + 3808 */
     CHECK(hist_db_close(db) == 0);
 }
-
 
 /* Writes n samples from t0 at 1 Hz in requests of `per` samples in a child
  * process, waits until the sealer has sealed some and the memtable holds

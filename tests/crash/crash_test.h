@@ -1,0 +1,49 @@
+/*
+ * crash_test.h: what the two crash tests (tests/storage/test_crash.c,
+ * tests/e2e/test_crash.c) assert about a run on one I/O backend.
+ *
+ * Header-only, like check.h, so its CHECKs count in the test that
+ * includes it: `rounds` rounds (at most budget_s seconds), a clean finish,
+ * nothing lost, wrong or phantom, every chunk right, no failed round, every
+ * seal path taken (held current hour, memory pressure, WAL budget), and
+ * the backend asked for really used. A backend this machine cannot use is
+ * skipped with a note.
+ */
+#ifndef HIST_TESTS_CRASH_TEST_H
+#define HIST_TESTS_CRASH_TEST_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "crash_run.h"
+
+static inline void crash_test_backend(crash_target target, hist_io_mode io, uint64_t seed,
+                                      uint64_t rounds, double budget_s)
+{
+    const char *name = io == HIST_IO_URING ? "io_uring" : "sync";
+    if (!crash_io_available(io)) {
+        printf("%s: cannot be used here, its rounds are skipped\n", name);
+        return;
+    }
+    crash_run *r;
+    REQUIRE(crash_run_new(target, io, seed, getenv("TEST_VERBOSE") != NULL, &r) == 0);
+    uint64_t ran = crash_run_rounds(r, rounds, budget_s);
+    CHECK_OK(crash_run_finish(r));
+    const crash_tally *t = crash_run_tally(r);
+    crash_tally_print(stdout, name, t);
+    CHECKF(ran == rounds, "%s: only %llu rounds in %.0f s", name, (unsigned long long)ran,
+           budget_s);
+    CHECKF(t->lost == 0 && t->wrong == 0 && t->phantom == 0, "%s: samples lost or wrong", name);
+    CHECK_EQ_I64(t->bad_chunks, 0);
+    CHECK_EQ_I64(t->failures, 0);
+    CHECK(t->requests > 0);
+    CHECKF(t->seals_held > 0, "%s: no seal held a current hour", name);
+    CHECKF(t->seals_memory > 0, "%s: no seal for memory pressure", name);
+    CHECKF(t->seals_wal > 0, "%s: no seal for the WAL budget", name);
+    CHECKF(strcmp(t->backend, name) == 0, "asked for %s, the writer used %s", name, t->backend);
+    crash_run_free(r);
+}
+
+#endif
