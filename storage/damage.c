@@ -237,8 +237,8 @@ int hist_damage_mark(hist_db *db, const hist_chunk_ref *ref, int why)
     char msg[768];
     hist_damaged_chunk d = hist_damage_of(ref, why);
     hist_damage_describe(db, &d, msg, sizeof(msg));
-    hist_db_log(db, HIST_LOG_ERROR,
-                "damaged chunk marked, left out of every answer from now on: %s", msg);
+    hist_db_log(db, HIST_LOG_WARN, "damaged chunk marked, left out of every answer from now on: %s",
+                msg);
     return 1;
 }
 
