@@ -169,9 +169,14 @@ int harness_rm_rf(const char *path)
 
 pid_t harness_run_cli(const char *out_path, const char *const *args)
 {
+    return harness_run_tool("historian", out_path, args);
+}
+
+pid_t harness_run_tool(const char *tool, const char *out_path, const char *const *args)
+{
     char bin[512];
     const char *dir = getenv("HIST_BIN_DIR");
-    snprintf(bin, sizeof bin, "%s/historian", dir ? dir : "./tools");
+    snprintf(bin, sizeof bin, "%s/%s", dir ? dir : "./tools", tool);
     const char *argv[64];
     int n = 0;
     argv[n++] = bin;
