@@ -186,7 +186,7 @@ static int check_registry(scrub_pass *ps)
     int rc = hist_index_read_begin(&db->idx, &txn);
     if (rc)
         return rc;
-    uint64_t next_tag = 1;
+    uint64_t next_tag = UINT64_MAX; /* an index without it: nothing to compare */
     hist_meta_get(&db->idx, txn, "next_tag", &next_tag);
     MDB_cursor *cur;
     MDB_val k, v;
