@@ -61,13 +61,6 @@ const char *hist_damage_reason_name(int reason)
     }
 }
 
-static int64_t wall_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
 hist_damaged_chunk hist_damage_of(const hist_chunk_ref *ref, int why)
 {
     return (hist_damaged_chunk){.tag = ref->tag,
@@ -225,7 +218,7 @@ int hist_damage_mark(hist_db *db, const hist_chunk_ref *ref, int why)
                             .offset = ref->offset,
                             .length = ref->length,
                             .end_ts = ref->stats.end_ts,
-                            .found_ns = wall_ns()}};
+                            .found_ns = hist_db_wall_ns()}};
     int rc = hist_index_write(&db->idx, mark_txn, &c);
     if (rc) {
         hist_db_log(db, HIST_LOG_ERROR, "could not mark a damaged chunk: %s", hist_strerror(rc));

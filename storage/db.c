@@ -226,7 +226,7 @@ static void tag_info_from(const hist_index_tag *m, hist_tag_info *out)
     out->created_ns = m->created_ns;
 }
 
-static int64_t wall_ns(void)
+int64_t hist_db_wall_ns(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_REALTIME, &t);
@@ -262,7 +262,7 @@ static int tags_create(hist_db *db, hist_index_tag *metas, size_t n)
     pthread_mutex_unlock(&db->mu);
     if (n > UINT32_MAX - first)
         return HIST_ERANGE;
-    int64_t now = wall_ns();
+    int64_t now = hist_db_wall_ns();
     for (size_t i = 0; i < n; i++) {
         metas[i].id = first + (uint32_t)i;
         metas[i].created_ns = now;

@@ -89,6 +89,8 @@ struct hist_db {
 
 void hist_db_log(hist_db *db, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The wall clock in ns since the epoch (db.c). */
+int64_t hist_db_wall_ns(void);
 
 /* Tag cache (db.c). Call with mu held. */
 hist_tag_state *hist_db_tag(hist_db *db, uint32_t id);

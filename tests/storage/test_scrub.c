@@ -355,14 +355,20 @@ static void test_clean(void)
     CHECK_OK(hist_db_close(db));
 }
 
+/* A closed directory sub holding the data; its path in dir. */
+static void make_dir(const char *sub, char *dir, size_t cap, uint32_t *ids)
+{
+    sub_dir(sub, dir, cap);
+    hist_db *db = open_db(sub, NULL);
+    write_tags(db, ids);
+    CHECK_OK(hist_db_close(db));
+}
+
 static void test_scrub_marks(void)
 {
     char dir[512];
-    sub_dir("dmg", dir, sizeof(dir));
-    hist_db *db = open_db("dmg", NULL);
     uint32_t ids[NTAGS];
-    write_tags(db, ids);
-    CHECK_OK(hist_db_close(db));
+    make_dir("dmg", dir, sizeof(dir), ids);
 
     /* a: a bit of hour 1; b: hour 2's entry says a max its bytes do not
      * hold; c: a bit of its last chunk (the 100 samples after hour 3). */
@@ -374,7 +380,7 @@ static void test_scrub_marks(void)
     CHECK_OK(test_skew_entry_max(dir, &rb, 1.0));
     CHECK(test_flip_chunk_bit(dir, &rc, rc.length / 2, 0) == 0);
 
-    db = open_db("dmg", NULL);
+    hist_db *db = open_db("dmg", NULL);
     problems pr;
     hist_scrub_report r = scrub(db, &pr);
     CHECK_EQ_I64(r.damaged_new, 3);
@@ -457,16 +463,13 @@ static void test_scrub_marks(void)
 static void test_read_marks(void)
 {
     char dir[512];
-    sub_dir("rd", dir, sizeof(dir));
-    hist_db *db = open_db("rd", NULL);
     uint32_t ids[NTAGS];
-    write_tags(db, ids);
-    CHECK_OK(hist_db_close(db));
+    make_dir("rd", dir, sizeof(dir), ids);
     hist_chunk_ref ra = find_chunk(dir, ids[0], T0 + HOUR, false);
     CHECK(test_flip_chunk_bit(dir, &ra, 40, 6) == 0);
 
     log_count lc = {0};
-    db = open_db("rd", &lc);
+    hist_db *db = open_db("rd", &lc);
     int64_t lost[2] = {ra.stats.start_ts, ra.stats.end_ts};
     expect want = expected(0, lost, 2);
     for (int k = 0; k < 3; k++) { /* the first read finds it; later ones skip it */
