@@ -193,6 +193,15 @@ pid_t harness_run_tool(const char *tool, const char *out_path, const char *const
     return pid;
 }
 
+void harness_slurp(const char *path, char *buf, size_t len)
+{
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, len - 1, f) : 0;
+    buf[n] = 0;
+    if (f)
+        fclose(f);
+}
+
 int harness_wait_exit(pid_t pid, int timeout_s)
 {
     for (int i = 0; i < timeout_s * 100; i++) {

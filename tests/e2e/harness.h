@@ -69,6 +69,10 @@ pid_t harness_run_tool(const char *tool, const char *out_path, const char *const
  * by a signal, -1 when it had to be killed at the deadline. */
 int harness_wait_exit(pid_t pid, int timeout_s);
 
+/* The first len - 1 bytes of a file into buf, NUL-terminated ("" when
+ * it cannot be read). */
+void harness_slurp(const char *path, char *buf, size_t len);
+
 /* rm -rf for a temp dir (refuses paths outside /tmp). */
 int harness_rm_rf(const char *path);
 

@@ -31,15 +31,6 @@
 static hist_harness h;
 static char tokens[400];
 
-static void slurp(const char *path, char *buf, size_t len)
-{
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(buf, 1, len - 1, f) : 0;
-    buf[n] = 0;
-    if (f)
-        fclose(f);
-}
-
 static const char *const server_args[] = {"--auth-file", tokens, "--log-level", "warn", NULL};
 
 static void import_data(void)
@@ -56,7 +47,7 @@ static void import_data(void)
     const char *args[] = {"import",   csv,       "--ingest", h.ingest_addr, "--token",
                           "admintok", "--batch", "1000",     NULL};
     int st = harness_wait_exit(harness_run_cli(out, args), 120);
-    slurp(out, text, sizeof text);
+    harness_slurp(out, text, sizeof text);
     CHECKF(st == 0, "import exit %d: %s", st, text);
 }
 
@@ -88,7 +79,7 @@ static int check_data(char *text, size_t len)
     snprintf(out, sizeof out, "%s/check.txt", h.root);
     const char *args[] = {"--check-data", h.data_dir, NULL};
     int st = harness_wait_exit(harness_run_tool("historiand", out, args), 120);
-    slurp(out, text, len);
+    harness_slurp(out, text, len);
     return st;
 }
 
