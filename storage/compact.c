@@ -10,6 +10,11 @@
  * then ONE txn deletes the old entries and puts the new ones. Until that
  * commit the old entries are valid; after it the new ones. A rewritten
  * segment is unlinked only after the txn that moved its live chunks away.
+ *
+ * Damaged chunks (damage.c): a merge leaves a marked chunk out (its
+ * samples are out of every read, so they must not come back inside a new
+ * chunk); a segment rewrite moves its bytes as they are, mark and all;
+ * retention drops its mark with it.
  */
 #include "storage/db_internal.h"
 
