@@ -31,6 +31,9 @@ typedef struct {
     unsigned idle_timeout_ms;  /* idle or stalled-mid-message connections are closed; 60 s */
     size_t writer_queue_bytes; /* backpressure: stop reading sockets above this; 64 MiB */
     unsigned max_pipeline;     /* unanswered requests per connection before reading pauses; 64 */
+    /* Percent of one thread's time the start-up scrub may spend checking
+     * chunks (it sleeps the rest); 0 = no scrub at start-up; default 10. */
+    unsigned scrub_share;
 } hist_server_options;
 
 void hist_server_options_init(hist_server_options *opts);

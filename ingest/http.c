@@ -59,6 +59,8 @@ static const char *status_text(int status)
     switch (status) {
     case 200:
         return "OK";
+    case 202:
+        return "Accepted";
     case 204:
         return "No Content";
     case 400:

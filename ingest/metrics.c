@@ -2,8 +2,9 @@
  * metrics.c: the GET /metrics page in the Prometheus text format (0.0.4).
  *
  * Front-end counters live in hist_metrics (loop thread only); storage
- * figures (WAL syncs and their latency histogram, memtable, chunks) come
- * from hist_db_get_stats() at scrape time.
+ * figures (WAL syncs and their latency histogram, memtable, chunks,
+ * damaged chunks and the scrub's progress) come from hist_db_get_stats()
+ * at scrape time.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -135,6 +136,16 @@ int hist_metrics_render(const hist_metrics *m, hist_db *db, char **out, size_t *
                 st.seal_failures);
         gauge(&t, "historian_wal_lost_records",
               "WAL records found missing or damaged at the last start.", st.lost_records);
+        gauge(&t, "historian_damaged_chunks",
+              "Chunks marked damaged in the index (left out of every answer).", st.damaged_chunks);
+        counter(&t, "historian_chunk_load_failures_total",
+                "Chunk reads that failed (damaged bytes or I/O errors).", st.chunk_load_failures);
+        gauge(&t, "historian_scrub_running", "1 while a scrub pass runs.", st.scrub_running);
+        counter(&t, "historian_scrub_passes_total", "Scrub passes finished.", st.scrub_passes);
+        counter(&t, "historian_scrub_chunks_checked_total", "Chunks verified by scrub passes.",
+                st.scrub_chunks_checked);
+        counter(&t, "historian_scrub_damaged_found_total",
+                "Chunks scrub passes found damaged and marked.", st.scrub_damaged_found);
     }
     if (t.oom) {
         free(t.buf);

@@ -2,7 +2,8 @@
  * server.c: the loop, the listeners, signals and shutdown.
  *
  * Startup: open the data directory (recovery runs here), start the writer
- * thread, bind the HTTP and TCP ingest listeners, print one line with the
+ * thread and the start-up scrub (storage's background pass over every
+ * chunk), bind the HTTP and TCP ingest listeners, print one line with the
  * addresses. Without a tokens file only loopback addresses may be bound:
  * an unauthenticated historian must not be reachable from the network.
  *
@@ -47,6 +48,7 @@ void hist_server_options_init(hist_server_options *o)
     o->idle_timeout_ms = 60000;
     o->writer_queue_bytes = 64u << 20;
     o->max_pipeline = 64;
+    o->scrub_share = 10;
 }
 
 /* "ADDR:PORT", "[v6]:PORT" or "localhost:PORT" -> sockaddr. */
@@ -258,6 +260,20 @@ static void on_signal(uv_signal_t *h, int signum)
     begin_shutdown(srv);
 }
 
+/* The start-up scrub: every chunk checked in the background, with a
+ * bounded share of the time; hist_db_close() stops it. */
+static void start_scrub(hist_server *srv)
+{
+    if (!srv->opts.scrub_share)
+        return;
+    hist_scrub_options so;
+    hist_scrub_options_init(&so);
+    so.share_pct = srv->opts.scrub_share;
+    int rc = hist_db_scrub_start(srv->db, &so);
+    if (rc < 0)
+        hist_log(&srv->log, HIST_LOG_WARN, "start-up scrub not started: %s", hist_strerror(rc));
+}
+
 static void close_any(uv_handle_t *h, void *arg)
 {
     if (!uv_is_closing(h))
@@ -332,6 +348,7 @@ int hist_server_run(const hist_server_options *opts)
     rc = hist_writer_start(&loop, srv->db, &srv->log, &srv->writer);
     if (rc < 0)
         goto fail_db;
+    start_scrub(srv);
     hist_writer_on_drain(srv->writer, on_writer_drain, srv);
     if (opts->http_addr && *opts->http_addr) {
         rc = listen_on(srv, &srv->http_listener, opts->http_addr, http_bound, sizeof http_bound);

@@ -323,10 +323,10 @@ static int scan_pieces(agg_state *st)
                 q->res->chunks_from_stats++;
                 continue;
             }
-            rc = q->src->scan_decode(scan, &p);
-            if (rc < 0)
+            if ((rc = hist_qdecode(q, scan, &p)) < 0)
                 break;
-            q->res->chunks_decoded++;
+            if (rc == 0)
+                continue; /* damaged: left out */
         }
         for (size_t i = 0; i < p.n; i++)
             feed(st, p.ts[i], p.v[i], p.q ? p.q[i] : 0);

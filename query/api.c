@@ -7,7 +7,10 @@
  *   GET      /api/v1/tags[/{name}]  api_tags.c       scope READ
  *   PUT      /api/v1/tags/{name}    api_tags.c       scope ADMIN
  *   GET      /api/v1/stats          here             scope READ
+ *   GET|POST /api/v1/admin/scrub    api_admin.c      scope ADMIN
  *   GET|POST /grafana/...           grafana.c        scope READ
+ * An answer that left damaged chunks out says how many in the header
+ * X-Historian-Damaged-Chunks.
  * Bad input always gets a 4xx with {"error": "...", "param": "..."}; a 500
  * only reports a storage failure.
  */
@@ -351,6 +354,8 @@ int api_stats_handle(api_ctx *c)
     hist_json_uint(&j, st.seals_memory);
     hist_json_key(&j, "seals_wal");
     hist_json_uint(&j, st.seals_wal);
+    hist_json_key(&j, "chunk_load_failures");
+    hist_json_uint(&j, st.chunk_load_failures);
     hist_json_end_object(&j);
     return api_reply_json(c, 200, &j);
 }
@@ -375,7 +380,8 @@ int hist_api_owns_path(const char *path)
     if (!path)
         return 0;
     return path_under(path, "/api/v1/query", &rest) || path_under(path, "/api/v1/tags", &rest) ||
-           path_under(path, "/api/v1/stats", &rest) || path_under(path, "/grafana", &rest);
+           path_under(path, "/api/v1/stats", &rest) || path_under(path, "/api/v1/admin", &rest) ||
+           path_under(path, "/grafana", &rest);
 }
 
 static bool method_is(const api_ctx *c, const char *m)
@@ -433,6 +439,13 @@ static int route(api_ctx *c)
             return 0;
         return api_stats_handle(c);
     }
+    if (path_under(path, "/api/v1/admin/scrub", &rest) && *rest == '\0') {
+        if (!method_is(c, "GET") && !method_is(c, "POST"))
+            return not_allowed(c, "GET, POST");
+        if (need_scope(c, HIST_SCOPE_ADMIN))
+            return 0;
+        return api_admin_scrub_handle(c);
+    }
     if (path_under(path, "/grafana", &rest)) {
         if (need_scope(c, HIST_SCOPE_READ))
             return 0;
@@ -450,5 +463,10 @@ int hist_api_handle(hist_db *db, const hist_api_request *req, hist_api_response 
         rc = api_internal_error(&c, rc);
     if (!c.answered)
         api_error(&c, 500, NULL, "no answer was produced");
+    if (c.damaged_chunks && resp->status == 200) {
+        char n[24];
+        snprintf(n, sizeof n, "%llu", (unsigned long long)c.damaged_chunks);
+        api_add_header(&c, "X-Historian-Damaged-Chunks", n);
+    }
     return c.answered ? 0 : HIST_ENOMEM;
 }

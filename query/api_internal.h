@@ -31,6 +31,9 @@ typedef struct {
     const hist_api_request *req;
     hist_api_response *resp;
     bool answered; /* resp holds a complete answer (maybe an error) */
+    /* Damaged chunks the answer left out, summed over its queries: sent as
+     * X-Historian-Damaged-Chunks when not 0 (hist_api_handle). */
+    uint64_t damaged_chunks;
 } api_ctx;
 
 /* ---- Answers (api.c) ---- */
@@ -109,5 +112,7 @@ int api_query_handle(api_ctx *c);
 int api_tags_handle(api_ctx *c, const char *name); /* name: after /api/v1/tags/, or NULL */
 int api_grafana_handle(api_ctx *c, const char *sub);
 int api_stats_handle(api_ctx *c);
+/* GET or POST /api/v1/admin/scrub (api_admin.c). */
+int api_admin_scrub_handle(api_ctx *c);
 
 #endif

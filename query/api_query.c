@@ -11,7 +11,8 @@
  *   raw/latest/interp/plot  {"time": ms, "tag": name, "value": v, "quality": q}
  *   aggregate               {"time": ms, "time_end": ms, "tag": name, "<agg>": v...}
  * A raw answer cut by the limit carries the continuation in the header
- * X-Historian-Next (pass it back as cursor=...).
+ * X-Historian-Next (pass it back as cursor=...); one that left damaged
+ * chunks out says how many in X-Historian-Damaged-Chunks (api.c).
  */
 #include <ctype.h>
 #include <math.h>
@@ -597,6 +598,7 @@ static int run(api_ctx *c, api_query_opts *o, api_tag_list *tags, answer *a)
     if (!cur) {
         rc = hist_query_run(c->db, &o->spec, ids, tags->n, &a->results[0]);
         if (rc >= 0) {
+            c->damaged_chunks += a->results[0].damaged_chunks;
             a->nresults = 1;
             for (size_t i = 0; i < tags->n && i < a->results[0].nseries; i++)
                 a->series[i] = &a->results[0].series[i];
@@ -611,6 +613,7 @@ static int run(api_ctx *c, api_query_opts *o, api_tag_list *tags, answer *a)
                 spec.from = spec.to - 1;
             rc = hist_query_run(c->db, &spec, &ids[i], 1, &a->results[i]);
             if (rc >= 0) {
+                c->damaged_chunks += a->results[i].damaged_chunks;
                 a->nresults++;
                 a->series[i] = a->results[i].nseries ? &a->results[i].series[0] : NULL;
             }

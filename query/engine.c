@@ -18,6 +18,9 @@
  * decoding; res->chunks_decoded counts stats pieces the engine had to
  * decode (hist_scan_decode). Chunks the scan decodes by itself (cut by the
  * range edges, overlapping others) show only in hist_db_stats.chunks_decoded.
+ * res->damaged_chunks counts, per tag once the mode has run, the damaged
+ * chunks the answer left out (the scans skip them; a stats piece whose
+ * chunk fails to decode is skipped too, and storage has marked it by then).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -70,6 +73,17 @@ int hist_series_push(hist_series_result *s, size_t *cap, int64_t ts, hist_value 
     return 0;
 }
 
+int hist_qdecode(hist_qctx *q, void *scan, hist_piece *p)
+{
+    int rc = q->src->scan_decode(scan, p);
+    if (rc == HIST_ECORRUPT || rc == HIST_EIO)
+        return 0;
+    if (rc < 0)
+        return rc;
+    q->res->chunks_decoded++;
+    return 1;
+}
+
 int hist_qcursor_open(hist_qcursor *c, hist_qctx *q, int64_t from, int64_t to)
 {
     memset(c, 0, sizeof(*c));
@@ -91,11 +105,10 @@ int hist_qcursor_next(hist_qcursor *c, hist_sample *out)
             return 0;
         }
         c->i = 0;
-        if (c->p.stats && c->p.n == 0) {
-            rc = c->q->src->scan_decode(c->scan, &c->p);
+        if (c->p.stats && c->p.n == 0 && (rc = hist_qdecode(c->q, c->scan, &c->p)) <= 0) {
             if (rc < 0)
                 return rc;
-            c->q->res->chunks_decoded++;
+            c->p.n = 0; /* damaged: on to the next piece */
         }
     }
     out->ts = c->p.ts[c->i];
@@ -185,6 +198,23 @@ static int validate(const hist_query_spec *spec)
     }
 }
 
+/* Adds the damaged chunks the answer of one tag left out to res. */
+static int count_damaged(const hist_qsource *src, const hist_query_spec *spec,
+                         const hist_series_result *s, hist_result *res)
+{
+    if (!src->damaged)
+        return 0;
+    int64_t from = spec->from, to = spec->to;
+    if (spec->mode == HIST_MODE_LATEST) { /* what could hold a later sample */
+        from = s->n ? s->ts[0] + 1 : HIST_TS_MIN;
+        to = HIST_TS_MAX + 1;
+    }
+    uint64_t n = 0;
+    int rc = from < to ? src->damaged(src->ctx, s->tag, from, to, &n) : 0;
+    res->damaged_chunks += n;
+    return rc;
+}
+
 static int run_one(const hist_qsource *src, const hist_query_spec *spec,
                    const hist_buckets *buckets, uint32_t tag, hist_series_result *s,
                    hist_result *res)
@@ -198,17 +228,24 @@ static int run_one(const hist_qsource *src, const hist_query_spec *spec,
     s->type = q.type;
     switch (spec->mode) {
     case HIST_MODE_RAW:
-        return hist_query_raw(&q);
+        rc = hist_query_raw(&q);
+        break;
     case HIST_MODE_LATEST:
-        return hist_query_latest(&q);
+        rc = hist_query_latest(&q);
+        break;
     case HIST_MODE_INTERP:
-        return hist_query_interp(&q);
+        rc = hist_query_interp(&q);
+        break;
     case HIST_MODE_AGG:
-        return hist_query_agg(&q);
+        rc = hist_query_agg(&q);
+        break;
     case HIST_MODE_PLOT:
-        return hist_query_plot(&q);
+        rc = hist_query_plot(&q);
+        break;
+    default:
+        return HIST_EINVAL;
     }
-    return HIST_EINVAL;
+    return rc < 0 ? rc : count_damaged(src, spec, s, res);
 }
 
 int hist_query_run_source(const hist_qsource *src, const hist_query_spec *spec,
@@ -300,6 +337,11 @@ static int db_latest(void *ctx, uint32_t tag, hist_sample *out)
     return hist_db_latest(ctx, tag, out);
 }
 
+static int db_damaged(void *ctx, uint32_t tag, int64_t from, int64_t to, uint64_t *out)
+{
+    return hist_db_damaged_count(ctx, tag, from, to, out);
+}
+
 int hist_query_run(hist_db *db, const hist_query_spec *spec, const uint32_t *tags, size_t ntags,
                    hist_result *out)
 {
@@ -313,6 +355,7 @@ int hist_query_run(hist_db *db, const hist_query_spec *spec, const uint32_t *tag
         .sample_before = db_sample_before,
         .sample_at_or_after = db_sample_at_or_after,
         .latest = db_latest,
+        .damaged = db_damaged,
     };
     if (!db || !spec || !out || (ntags > 0 && !tags)) {
         if (out)

@@ -27,6 +27,9 @@ typedef struct {
     int (*sample_before)(void *ctx, uint32_t tag, int64_t t, unsigned flags, hist_sample *out);
     int (*sample_at_or_after)(void *ctx, uint32_t tag, int64_t t, unsigned flags, hist_sample *out);
     int (*latest)(void *ctx, uint32_t tag, hist_sample *out);
+    /* Damaged chunks of tag overlapping [from, to) (hist_db_damaged_count);
+     * NULL: the source has none. */
+    int (*damaged)(void *ctx, uint32_t tag, int64_t from, int64_t to, uint64_t *out);
 } hist_qsource;
 
 /* hist_query_run() over any source. */
@@ -52,6 +55,11 @@ int hist_query_latest(hist_qctx *q);
 int hist_query_interp(hist_qctx *q);
 int hist_query_agg(hist_qctx *q);
 int hist_query_plot(hist_qctx *q);
+
+/* Decodes a stats piece the mode cannot answer from its statistics: 1,
+ * 0 when its chunk turned out damaged (storage marked it; skip the piece:
+ * the answer counts it), or a negative error. Counts chunks_decoded. */
+int hist_qdecode(hist_qctx *q, void *scan, hist_piece *p);
 
 /* Appends one (ts, value, quality) row to a sample-shaped series, growing
  * its arrays; *cap is the capacity the caller tracks. */

@@ -842,6 +842,7 @@ static int query_target(api_ctx *c, json_t *target, const gf_range *range, const
             goto out;
         }
         have_res = true;
+        c->damaged_chunks += res.damaged_chunks;
         for (size_t i = 0; i < tags.n && i < res.nseries; i++)
             series[i] = &res.series[i];
     }

@@ -2,8 +2,9 @@
  * hist_api.h: the HTTP read API, independent of the transport.
  *
  * ingest/ owns sockets and HTTP parsing; for every request under
- * /api/v1/query, /api/v1/tags and /grafana/ it fills a hist_api_request and
- * calls hist_api_handle() off the event loop (queries can be long). The
+ * /api/v1/query, /api/v1/tags, /api/v1/stats, /api/v1/admin and /grafana/
+ * it fills a hist_api_request and calls hist_api_handle() off the event
+ * loop (queries can be long). The
  * handler never returns 500 for bad input: a 400 with a JSON body
  * {"error": "...", "param": "..."} names what is wrong.
  */
@@ -31,7 +32,7 @@ typedef struct {
 } hist_api_request;
 
 typedef struct {
-    int status;               /* 200, 400, 403, 404, 405, 500 */
+    int status;               /* 200, 202, 400, 403, 404, 405, 500 */
     const char *content_type; /* static string */
     char *body;               /* malloc'd; the caller frees it */
     size_t body_len;

@@ -14,6 +14,8 @@
  *            the line drawn from the result is the line drawn from raw data
  * The engine answers buckets that cover whole chunks from the chunk
  * statistics in the index and decodes only the chunks at bucket edges.
+ * Chunks marked damaged are left out of every mode alike, and counted in
+ * hist_result.damaged_chunks.
  *
  * Results are columnar per tag (hist_series_result). Aggregate columns hold
  * NaN where a bucket has no value (empty bucket with fill "null").
@@ -105,6 +107,11 @@ typedef struct {
     hist_series_result *series;
     uint64_t chunks_from_stats; /* chunks answered by their statistics */
     uint64_t chunks_decoded;    /* chunks read and decoded */
+    /* Chunks left out because they are damaged (hist_storage.h): per tag,
+     * those overlapping [from, to); for latest, those that could hold a
+     * sample later than the one answered. Every mode leaves them out the
+     * same way, so raw and aggregates from statistics agree. */
+    uint64_t damaged_chunks;
 } hist_result;
 
 /* Runs spec over ntags tags. On success *out holds one series per tag, in

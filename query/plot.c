@@ -250,9 +250,10 @@ static int plot_columns(hist_qctx *q, uint32_t c0, uint32_t c1)
                 q->res->chunks_from_stats++;
                 continue;
             }
-            if ((rc = q->src->scan_decode(scan, &p)) < 0)
+            if ((rc = hist_qdecode(q, scan, &p)) < 0)
                 break;
-            q->res->chunks_decoded++;
+            if (rc == 0)
+                continue; /* damaged: left out */
         }
         for (size_t i = 0; i < p.n && rc >= 0;) {
             if ((rc = goto_column(&st, p.ts[i])) < 0)

@@ -26,13 +26,12 @@ int hist_query_raw(hist_qctx *q)
     hist_piece p;
     bool full = false;
     while (!full && (rc = q->src->scan_next(scan, &p)) > 0) {
-        if (p.stats && p.n == 0) {
-            /* Storage offers stats pieces only without HIST_SCAN_DECODE, but
-             * decode defensively rather than lose samples. */
-            rc = q->src->scan_decode(scan, &p);
+        /* Storage offers stats pieces only without HIST_SCAN_DECODE, but
+         * decode defensively rather than lose samples. */
+        if (p.stats && p.n == 0 && (rc = hist_qdecode(q, scan, &p)) <= 0) {
             if (rc < 0)
                 break;
-            q->res->chunks_decoded++;
+            continue; /* damaged: left out */
         }
         /* Copy the piece in bulk, up to the limit. */
         size_t take = p.n;

@@ -10,6 +10,11 @@
  * then ONE txn deletes the old entries and puts the new ones. Until that
  * commit the old entries are valid; after it the new ones. A rewritten
  * segment is unlinked only after the txn that moved its live chunks away.
+ *
+ * Damaged chunks (damage.c): a merge leaves a marked chunk out (its
+ * samples are out of every read, so they must not come back inside a new
+ * chunk); a segment rewrite moves its bytes as they are, mark and all;
+ * retention drops its mark with it.
  */
 #include "storage/db_internal.h"
 
@@ -21,8 +26,12 @@
 #define COMPACT_GROUP_SAMPLES (4u << 20)
 
 /* Loads the index entries of one tag's chunks in key (time) order, or of
- * every chunk when tag == 0. Entries that do not parse are left out. */
-static int load_chunk_refs(hist_db *db, uint32_t tag, hist_chunk_ref **out, size_t *nout)
+ * every chunk when tag == 0. Entries that do not parse are left out, and
+ * with skip_damaged those marked damaged: a merge must not take them in
+ * (their samples are left out of every read), while a segment rewrite
+ * moves them byte for byte like the others, mark and all. */
+static int load_chunk_refs(hist_db *db, uint32_t tag, bool skip_damaged, hist_chunk_ref **out,
+                           size_t *nout)
 {
     MDB_txn *txn;
     int rc = hist_index_read_begin(&db->idx, &txn);
@@ -35,9 +44,12 @@ static int load_chunk_refs(hist_db *db, uint32_t tag, hist_chunk_ref **out, size
     if (rc == 0) {
         uint8_t kb[HIST_CHUNK_KEY_LEN];
         hist_chunk_key(kb, tag, HIST_TS_MIN - 1, 0);
+        hist_marks marks = {0};
+        if (skip_damaged)
+            rc = hist_marks_open(&db->idx, txn, tag ? kb : NULL, &marks);
         MDB_val k = {sizeof(kb), kb}, d;
         int op = tag ? MDB_SET_RANGE : MDB_FIRST;
-        while (mdb_cursor_get(cur, &k, &d, op) == 0) {
+        while (rc == 0 && mdb_cursor_get(cur, &k, &d, op) == 0) {
             op = MDB_NEXT;
             if (tag) {
                 uint32_t ktag;
@@ -56,9 +68,10 @@ static int load_chunk_refs(hist_db *db, uint32_t tag, hist_chunk_ref **out, size
                 }
                 refs = nr;
             }
-            if (hist_chunk_ref_from(&k, &d, &refs[n]) == 0)
+            if (!hist_marks_has(&marks, &k) && hist_chunk_ref_from(&k, &d, &refs[n]) == 0)
                 n++;
         }
+        hist_marks_close(&marks);
         mdb_cursor_close(cur);
     }
     hist_index_read_end(&db->idx, txn);
@@ -140,7 +153,7 @@ static int compact_tag(hist_db *db, uint32_t tag)
         return HIST_ENOTFOUND;
     hist_chunk_ref *refs;
     size_t n;
-    int rc = load_chunk_refs(db, tag, &refs, &n);
+    int rc = load_chunk_refs(db, tag, true, &refs, &n);
     if (rc)
         return rc;
     uint32_t small = db->opts.chunk_samples / 2, tiny = db->opts.chunk_samples / 16;
@@ -249,7 +262,7 @@ static int rewrite_segments(hist_db *db)
     /* Every live chunk, grouped by segment. */
     hist_chunk_ref *refs = NULL;
     size_t n = 0;
-    int rc = load_chunk_refs(db, 0, &refs, &n);
+    int rc = load_chunk_refs(db, 0, false, &refs, &n);
     if (rc)
         return rc;
     if (n)
@@ -348,9 +361,16 @@ static int drop_txn(hist_index *idx, MDB_txn *txn, void *arg)
         hist_chunk_ref ref;
         if (hist_chunk_ref_from(&k, &d, &ref) || ref.stats.end_ts >= c->t)
             continue;
+        uint8_t kb[HIST_CHUNK_KEY_LEN];
+        memcpy(kb, k.mv_data, sizeof(kb));
         rc = mdb_cursor_del(cur, 0);
         if (rc)
             break;
+        int mrc = hist_index_del_mark(idx, txn, kb); /* a dropped chunk's mark goes too */
+        if (mrc) {
+            mdb_cursor_close(cur);
+            return mrc;
+        }
         c->chunks++, c->samples += ref.stats.count, c->bytes += ref.length;
         op = MDB_NEXT; /* LMDB: after a delete, NEXT yields the entry that moved up */
     }

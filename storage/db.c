@@ -226,7 +226,7 @@ static void tag_info_from(const hist_index_tag *m, hist_tag_info *out)
     out->created_ns = m->created_ns;
 }
 
-static int64_t wall_ns(void)
+int64_t hist_db_wall_ns(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_REALTIME, &t);
@@ -262,7 +262,7 @@ static int tags_create(hist_db *db, hist_index_tag *metas, size_t n)
     pthread_mutex_unlock(&db->mu);
     if (n > UINT32_MAX - first)
         return HIST_ERANGE;
-    int64_t now = wall_ns();
+    int64_t now = hist_db_wall_ns();
     for (size_t i = 0; i < n; i++) {
         metas[i].id = first + (uint32_t)i;
         metas[i].created_ns = now;
@@ -843,6 +843,7 @@ int hist_db_latest(hist_db *db, uint32_t tag, hist_sample *out)
 {
     if (!db || !out)
         return HIST_EINVAL;
+    hist_damage_refresh_latest(db, tag);
     pthread_mutex_lock(&db->mu);
     hist_tag_state *t = hist_db_tag(db, tag);
     int rc = !t ? HIST_ENOTFOUND : !t->has_latest ? HIST_ENOTFOUND : 0;
@@ -902,12 +903,13 @@ int hist_db_get_stats(hist_db *db, hist_db_stats *out)
     out->seals_memory = atomic_load(&db->seals_memory);
     out->seals_wal = atomic_load(&db->seals_wal);
     out->chunks_decoded = atomic_load(&db->chunks_decoded);
-    out->damaged_chunks = atomic_load(&db->damaged_chunks);
     out->recovered_records = db->recovered_records;
     out->dropped_records = db->dropped_records;
     out->dropped_bytes = db->dropped_bytes;
     out->lost_records = db->lost_records;
     hist_db_health(db, out);
+    out->chunk_load_failures = atomic_load(&db->chunk_load_failures);
+    hist_scrub_fill_stats(db, out);
     return 0;
 }
 
@@ -927,7 +929,7 @@ void hist_db_options_init(hist_db_options *opts)
 }
 
 /* Loads tags, then walks every chunk once for counters, max spans and the
- * latest sample of each tag. */
+ * latest sample of each tag (never from a chunk marked damaged). */
 static int load_index(hist_db *db)
 {
     MDB_txn *txn;
@@ -959,6 +961,9 @@ static int load_index(hist_db *db)
     cur = NULL;
     if (rc == 0)
         rc = hist_index_err(mdb_cursor_open(txn, db->idx.chunk, &cur));
+    hist_marks marks = {0};
+    if (rc == 0)
+        rc = hist_marks_open(&db->idx, txn, NULL, &marks);
     op = MDB_FIRST;
     uint64_t *latest_seq = NULL;
     if (rc == 0 && db->tags_cap) {
@@ -982,8 +987,9 @@ static int load_index(hist_db *db)
         int64_t span = ref.stats.end_ts - ref.stats.start_ts;
         if (span > t->meta.max_span)
             t->meta.max_span = span;
-        if (!t->has_latest || ref.stats.end_ts > t->latest.ts ||
-            (ref.stats.end_ts == t->latest.ts && ref.seq > latest_seq[ref.tag])) {
+        bool damaged = hist_marks_has(&marks, &k); /* its last sample is no answer */
+        if (!damaged && (!t->has_latest || ref.stats.end_ts > t->latest.ts ||
+                         (ref.stats.end_ts == t->latest.ts && ref.seq > latest_seq[ref.tag]))) {
             t->has_latest = t->has_sealed_latest = 1;
             t->latest.ts = ref.stats.end_ts;
             t->latest.v = ref.stats.last_v;
@@ -995,6 +1001,7 @@ static int load_index(hist_db *db)
             db->next_seq = ref.seq + 1;
     }
     free(latest_seq);
+    hist_marks_close(&marks);
     if (cur)
         mdb_cursor_close(cur);
     hist_index_read_end(&db->idx, txn);
@@ -1056,6 +1063,7 @@ static int lock_dir(hist_db *db)
 
 static void db_free(hist_db *db)
 {
+    hist_scrub_free(db);
     if (db->wal)
         hist_wal_close(db->wal);
     if (db->lock_fd >= 0)
@@ -1112,9 +1120,9 @@ int hist_db_open(const hist_db_options *opts, hist_db **out)
     pthread_cond_init(&db->seal_cv, NULL);
     pthread_cond_init(&db->room_cv, NULL);
 
-    int rc = 0;
+    int rc = hist_scrub_init(db);
     char path[4200];
-    if (mkdir(db->dir, 0755) != 0 && errno != EEXIST) {
+    if (rc == 0 && mkdir(db->dir, 0755) != 0 && errno != EEXIST) {
         hist_db_log(db, HIST_LOG_ERROR, "cannot create %s: %s", db->dir, strerror(errno));
         rc = HIST_EIO;
     }
@@ -1164,6 +1172,7 @@ int hist_db_close(hist_db *db)
 {
     if (!db)
         return HIST_EINVAL;
+    hist_scrub_stop(db);
     pthread_mutex_lock(&db->mu);
     db->stop = 1;
     pthread_cond_broadcast(&db->seal_cv);

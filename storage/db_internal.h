@@ -1,6 +1,7 @@
 /*
  * db_internal.h: the hist_db struct shared by the storage engine's files
- * (db.c, seal.c, recovery.c, scan.c, compact.c). Not part of the door.
+ * (db.c, seal.c, recovery.c, scan.c, compact.c, damage.c, scrub.c). Not
+ * part of the door.
  *
  * Locks, in the order they may be taken:
  *   seal_mu  one sealer/compactor/dropper at a time. Holding it means the
@@ -30,10 +31,15 @@ typedef struct {
     hist_membuf buf;
     int in_dirty; /* listed in db->dirty */
     int has_latest;
+    /* latest may come from a chunk whose damage mark changed since it was
+     * set: hist_db_latest() looks it up again (damage.c). */
+    int latest_stale;
     hist_sample latest;
     int has_sealed_latest; /* the latest sample in committed chunks, so that */
     hist_sample sealed_latest; /* latest can be put back after a rollback */
 } hist_tag_state;
+
+typedef struct hist_scrubber hist_scrubber; /* scrub.c */
 
 struct hist_db {
     hist_db_options opts;
@@ -84,16 +90,20 @@ struct hist_db {
 
     /* --- counters (atomic) --- */
     _Atomic uint64_t chunks, samples_sealed, bytes_chunks;
-    _Atomic uint64_t chunks_sealed, chunks_decoded, damaged_chunks;
+    _Atomic uint64_t chunks_sealed, chunks_decoded, chunk_load_failures;
     _Atomic uint64_t seals_held, seals_memory, seals_wal; /* see hist_db_stats */
     uint64_t recovered_records, dropped_records, dropped_bytes, lost_records;
 
     pthread_t sealer;
     int has_sealer;
+
+    hist_scrubber *scrub; /* the scrub's thread and progress (scrub.c) */
 };
 
 void hist_db_log(hist_db *db, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The wall clock in ns since the epoch (db.c). */
+int64_t hist_db_wall_ns(void);
 
 /* Tag cache (db.c). Call with mu held. */
 hist_tag_state *hist_db_tag(hist_db *db, uint32_t id);
@@ -137,10 +147,23 @@ void hist_db_health(hist_db *db, hist_db_stats *out);
 /* Recovery (recovery.c): replays the WAL into the memtable. */
 int hist_recover(hist_db *db, const hist_wal_report *rep);
 
-/* Chunks (scan.c): reads, verifies and decodes one chunk into malloc'ed
- * arrays (*ts, *v, *q; caller frees). Logs and counts a damaged chunk. */
+/* Chunks (scan.c): reads, verifies (crc32c) and decodes one chunk into
+ * malloc'ed arrays (*ts, *v, *q; caller frees). HIST_ECORRUPT or HIST_EIO
+ * for a chunk that fails, *why then saying how (hist_damage_reason). No
+ * side effects: the checker of scrub.c uses it as it is. */
+int hist_chunk_read(hist_db *db, const hist_chunk_ref *ref, int64_t **ts, hist_value **v,
+                    uint32_t **q, int *why);
+/* hist_chunk_read() for queries and compaction: counts the read; a chunk
+ * whose bytes are damaged is marked (hist_damage_mark), an I/O error is
+ * logged (it may pass, so it marks nothing). */
 int hist_chunk_load(hist_db *db, const hist_chunk_ref *ref, int64_t **ts, hist_value **v,
                     uint32_t **q);
+/* The statistics hist_chunk_build() keeps for sorted unique samples (n > 0):
+ * ref->stats, and ref->counted with HIST_CHUNK_HAS_COUNTED in ref->flags
+ * when some sample is Bad or NaN (seal.c). The scrub recomputes them with
+ * this same function, so a healthy chunk's entry matches bit for bit. */
+int hist_chunk_stats_fill(hist_type type, const int64_t *ts, const hist_value *v, const uint32_t *q,
+                          size_t n, hist_chunk_ref *ref);
 /* Encodes sorted unique samples of one tag into a chunk in a malloc'ed
  * buffer and fills ref's stats/codecs/crc/length (seal.c). */
 int hist_chunk_build(hist_type type, const int64_t *ts, const hist_value *v, const uint32_t *q,
@@ -174,5 +197,50 @@ void hist_chunk_batch_free(hist_chunk_batch *b);
 int hist_chunks_commit(hist_db *db, uint8_t **bufs, hist_chunk_ref *refs, size_t n,
                        const hist_chunk_ref *dels, size_t ndels, const uint32_t *flushed_tags,
                        const uint64_t *flushed_lsns, size_t nflushed);
+
+/* ---- Damage marks (damage.c) ----------------------------------------------
+ * A mark lives in the index's `damaged` database under the chunk's key.
+ * Invariant: a chunk entry with a mark is left out of every read (scans,
+ * the latest value at open, compaction's merges). */
+
+/* The marks of a key range, walked beside a chunk cursor of the same txn
+ * (both in key order): costs nothing when there is no mark at all. */
+typedef struct {
+    MDB_cursor *cur;
+    MDB_val key;
+    bool more; /* key holds the next mark */
+} hist_marks;
+
+/* from_key: the first chunk key the walk will be asked about, or NULL for
+ * the first key of all. */
+int hist_marks_open(hist_index *idx, MDB_txn *txn, const uint8_t *from_key, hist_marks *m);
+/* Whether chunk_key is marked; ask in ascending key order. */
+bool hist_marks_has(hist_marks *m, const MDB_val *chunk_key);
+void hist_marks_close(hist_marks *m);
+
+/* Marks the chunk of ref damaged, durably, unless it is marked already or
+ * its entry no longer says what ref says (moved or gone since it was
+ * read: the verdict was about other bytes). 1 when newly marked (logged,
+ * once per chunk), 0 when not, or a negative error. */
+int hist_damage_mark(hist_db *db, const hist_chunk_ref *ref, int why);
+/* Removes the mark of a chunk that verifies again: 1 when removed (logged). */
+int hist_damage_clear(hist_db *db, const hist_chunk_ref *ref);
+/* Removes marks whose chunk entry is gone; *removed counts them. */
+int hist_damage_drop_dangling(hist_db *db, uint64_t *removed);
+/* Number of marks, for hist_db_get_stats(). */
+uint64_t hist_damage_total(hist_db *db);
+/* The damaged-chunk description of a chunk entry. */
+hist_damaged_chunk hist_damage_of(const hist_chunk_ref *ref, int why);
+/* One line naming the chunk's tag, time span, place and reason. */
+void hist_damage_describe(hist_db *db, const hist_damaged_chunk *c, char *out, size_t cap);
+/* hist_db_latest(): recomputes a tag's latest value marked stale. */
+void hist_damage_refresh_latest(hist_db *db, uint32_t tag);
+
+/* ---- The scrub (scrub.c) ---------------------------------------------------- */
+int hist_scrub_init(hist_db *db);
+/* Stops a background pass between two chunks and waits for its thread. */
+void hist_scrub_stop(hist_db *db);
+void hist_scrub_free(hist_db *db);
+void hist_scrub_fill_stats(hist_db *db, hist_db_stats *out);
 
 #endif

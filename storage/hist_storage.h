@@ -140,7 +140,9 @@ void hist_db_options_init(hist_db_options *opts);
 
 /* Opens (creating if needed) and recovers a data directory: replays the WAL
  * after the checkpoint, cuts a torn or corrupt tail and logs what was
- * dropped. A damaged chunk is logged and skipped at read time. */
+ * dropped. A chunk found damaged (at read time or by a scrub) is marked in
+ * the index and left out of every answer from then on; see "Damaged
+ * chunks" below. */
 int hist_db_open(const hist_db_options *opts, hist_db **out);
 
 /* Seals what is in the memtable, makes everything durable, closes files.
@@ -315,6 +317,111 @@ int hist_db_compact(hist_db *db, uint32_t tag);
 /* Drops sealed chunks whose samples are all older than t. */
 int hist_db_drop_before(hist_db *db, int64_t t);
 
+/* ---- Damaged chunks and the scrub -------------------------------------
+ *
+ * A chunk whose bytes no longer match its index entry (unreadable, cut
+ * short, crc32c mismatch, undecodable, or samples that disagree with the
+ * entry's statistics) is marked damaged in the index, durably and once.
+ * From then on every read leaves it out the same way: scans skip it, so
+ * raw, interpolated, aggregate (also from statistics), calendar and plot
+ * answers and the latest value agree with each other. hist_db_damaged_count()
+ * says how many such chunks a range lost. A read that meets a damaged
+ * chunk not yet marked marks it (an I/O error is only logged: it may pass);
+ * the scrub finds the rest: it verifies every chunk against its entry,
+ * marks what fails, and removes the mark of a chunk that verifies again
+ * (its segment restored from a backup). One checker serves the background
+ * pass, the admin route and `historiand --check-data`. */
+
+typedef enum {
+    HIST_DAMAGE_UNREADABLE = 1, /* the segment could not be read (I/O error, file missing) */
+    HIST_DAMAGE_SHORT = 2,      /* the segment file ends inside the chunk */
+    HIST_DAMAGE_CRC = 3,        /* the bytes do not match the entry's crc32c */
+    HIST_DAMAGE_DECODE = 4,     /* the bytes do not decode to the entry's sorted samples */
+    HIST_DAMAGE_STATS = 5,      /* the samples disagree with the entry's statistics */
+} hist_damage_reason;
+
+const char *hist_damage_reason_name(int reason); /* "crc32c mismatch" ... */
+
+/* A damaged chunk as marked: where it was and why. */
+typedef struct {
+    uint32_t tag;
+    int64_t start_ts, end_ts;
+    uint64_t seq;
+    uint32_t segment;
+    uint64_t offset;
+    uint32_t length;
+    int reason;       /* hist_damage_reason */
+    int64_t found_ns; /* wall clock when it was marked */
+} hist_damaged_chunk;
+
+/* Calls fn for every marked chunk, in (tag, start) order; fn returns 0 to
+ * go on, non-zero to stop (that value is returned). */
+typedef int (*hist_damaged_visit_fn)(void *ctx, const hist_damaged_chunk *chunk);
+int hist_db_damaged_foreach(hist_db *db, hist_damaged_visit_fn fn, void *ctx);
+
+/* How many marked chunks of tag overlap [from, to): what a read of that
+ * range left out. */
+int hist_db_damaged_count(hist_db *db, uint32_t tag, int64_t from, int64_t to, uint64_t *out);
+
+/* One problem a scrub found. */
+enum {
+    HIST_PROBLEM_CHUNK = 1, /* a damaged chunk (chunk is filled) */
+    HIST_PROBLEM_INDEX = 2, /* a chunk entry that does not parse or names no tag */
+    HIST_PROBLEM_TAG = 3,   /* a tag registry entry that is inconsistent */
+};
+typedef struct {
+    int kind;
+    bool known;               /* chunk: marked before this pass */
+    hist_damaged_chunk chunk; /* kind HIST_PROBLEM_CHUNK */
+    const char *message;      /* one line naming the tag, place and reason */
+} hist_scrub_problem;
+
+typedef struct {
+    /* The share of the time the pass may spend checking, 1..100 (it sleeps
+     * the rest, so a background pass leaves the disk to ingest and
+     * queries); 0 means 100. */
+    unsigned share_pct;
+    void (*problem)(void *ctx, const hist_scrub_problem *p); /* NULL: none */
+    void *ctx;
+} hist_scrub_options;
+
+typedef struct {
+    uint64_t chunks_checked, bytes_checked;
+    uint64_t damaged_new;   /* found damaged and marked by this pass */
+    uint64_t damaged_known; /* marked before, still damaged */
+    uint64_t repaired;      /* marked before, verified now: mark removed */
+    uint64_t marks_dropped; /* marks whose chunk is gone (retention): removed */
+    /* Chunks whose segment failed to read for a reason that may pass (too
+     * many open files...): neither marked nor cleared. */
+    uint64_t chunks_unchecked;
+    uint64_t index_problems, tags_checked, tag_problems;
+    /* The WAL as hist_db_open() found it (recovery cut damaged tails). */
+    uint64_t wal_records_replayed, wal_records_dropped, wal_bytes_dropped;
+    bool stopped; /* cut short by hist_db_close() */
+    double seconds;
+} hist_scrub_report;
+
+void hist_scrub_options_init(hist_scrub_options *opts);
+
+/* Checks the tag registry and every chunk in the calling thread; fills
+ * *out (may be NULL). Marks and unmarks as described above. */
+int hist_db_scrub(hist_db *db, const hist_scrub_options *opts, hist_scrub_report *out);
+
+/* The same pass on a background thread; HIST_EBUSY while one runs.
+ * hist_db_close() stops it between two chunks. */
+int hist_db_scrub_start(hist_db *db, const hist_scrub_options *opts);
+
+typedef struct {
+    bool running;
+    uint64_t passes;         /* finished since open */
+    uint64_t chunks_checked; /* since open, all passes */
+    uint64_t damaged_found;  /* chunks newly marked by passes since open */
+    bool has_last;
+    hist_scrub_report last; /* the last finished pass */
+} hist_scrub_status;
+
+int hist_db_scrub_status(hist_db *db, hist_scrub_status *out);
+
 /* ---- Statistics ------------------------------------------------------- */
 
 #define HIST_SYNC_HIST_BUCKETS 12
@@ -344,7 +451,10 @@ typedef struct {
      * stayed in memory (counted only when something stayed); seals_memory,
      * seals_wal: the memtable or the WAL was over its budget (sealed whole). */
     uint64_t seals_held, seals_memory, seals_wal;
-    uint64_t recovered_records, dropped_records, dropped_bytes, damaged_chunks;
+    uint64_t recovered_records, dropped_records, dropped_bytes;
+    uint64_t damaged_chunks;      /* chunks marked damaged in the index (left out of answers) */
+    uint64_t chunk_load_failures; /* since open: chunk reads that failed (damaged or I/O) */
+    uint64_t scrub_running, scrub_passes, scrub_chunks_checked, scrub_damaged_found;
     uint64_t lost_records; /* WAL records found missing at open (exact, by LSN) */
     /* Health: while the disk refuses writes (storage/degraded.c). */
     int fatal_error;        /* 0, or why the database refuses writes until restarted */

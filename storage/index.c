@@ -39,7 +39,10 @@ int hist_index_err(int rc)
     return HIST_EINDEX;
 }
 
-static int put_err(int rc);
+int hist_index_put_err(int rc)
+{
+    return rc == MDB_MAP_FULL ? HIST_ENOSPC : hist_index_err(rc);
+}
 
 /* A format 2 chunk value: the fixed-layout hist_chunk_ref, ending before
  * `counted` unless HIST_CHUNK_HAS_COUNTED. */
@@ -80,7 +83,7 @@ static int upgrade_from_2(hist_index *idx, MDB_txn *txn, void *ctx)
         MDB_val key = {sizeof(kb), kb}, nv = {hist_chunk_ref_pack(&ref, buf), buf};
         /* A put that changes a value's size may move the cursor: put, then
          * find the key again and go on from there. */
-        rc = put_err(mdb_put(txn, idx->chunk, &key, &nv, 0));
+        rc = hist_index_put_err(mdb_put(txn, idx->chunk, &key, &nv, 0));
         if (rc == 0 && mdb_cursor_get(cur, &key, &v, MDB_SET) != 0)
             rc = HIST_EINDEX;
     }
@@ -130,6 +133,8 @@ int hist_index_open(hist_index *idx, const char *dir, size_t mapsize, hist_log_f
         rc = mdb_dbi_open(txn, "chunk", MDB_CREATE, &idx->chunk);
     if (!rc)
         rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &idx->meta);
+    if (!rc)
+        rc = mdb_dbi_open(txn, "damaged", MDB_CREATE, &idx->damaged);
     if (!rc) {
         uint64_t version;
         int r = hist_meta_get(idx, txn, "version", &version);
@@ -244,11 +249,6 @@ int hist_index_write(hist_index *idx, hist_index_write_fn fn, void *ctx)
     return HIST_EINDEX;
 }
 
-static int put_err(int rc)
-{
-    return rc == MDB_MAP_FULL ? HIST_ENOSPC : hist_index_err(rc);
-}
-
 static void be32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8),
@@ -300,7 +300,7 @@ int hist_meta_get(hist_index *idx, MDB_txn *txn, const char *key, uint64_t *out)
 int hist_meta_put(hist_index *idx, MDB_txn *txn, const char *key, uint64_t val)
 {
     MDB_val k = {strlen(key), (void *)key}, v = {8, &val};
-    return put_err(mdb_put(txn, idx->meta, &k, &v, 0));
+    return hist_index_put_err(mdb_put(txn, idx->meta, &k, &v, 0));
 }
 
 int hist_index_put_tag(hist_index *idx, MDB_txn *txn, const hist_index_tag *t)
@@ -310,10 +310,10 @@ int hist_index_put_tag(hist_index *idx, MDB_txn *txn, const hist_index_tag *t)
     MDB_val k = {4, kb}, v = {sizeof(*t), (void *)t};
     int rc = mdb_put(txn, idx->tag, &k, &v, 0);
     if (rc)
-        return put_err(rc);
+        return hist_index_put_err(rc);
     uint32_t id = t->id;
     MDB_val nk = {strlen(t->name), (void *)t->name}, nv = {4, &id};
-    return put_err(mdb_put(txn, idx->tag_name, &nk, &nv, 0));
+    return hist_index_put_err(mdb_put(txn, idx->tag_name, &nk, &nv, 0));
 }
 
 int hist_index_get_tag(hist_index *idx, MDB_txn *txn, uint32_t id, hist_index_tag *out)
@@ -336,7 +336,7 @@ int hist_index_put_chunk(hist_index *idx, MDB_txn *txn, const hist_chunk_ref *re
     hist_chunk_key(kb, ref->tag, ref->stats.start_ts, ref->seq);
     uint8_t buf[HIST_CHUNK_ENTRY_MAX];
     MDB_val k = {sizeof(kb), kb}, v = {hist_chunk_ref_pack(ref, buf), buf};
-    return put_err(mdb_put(txn, idx->chunk, &k, &v, 0));
+    return hist_index_put_err(mdb_put(txn, idx->chunk, &k, &v, 0));
 }
 
 int hist_index_del_chunk(hist_index *idx, MDB_txn *txn, const hist_chunk_ref *ref)
@@ -345,7 +345,15 @@ int hist_index_del_chunk(hist_index *idx, MDB_txn *txn, const hist_chunk_ref *re
     hist_chunk_key(kb, ref->tag, ref->stats.start_ts, ref->seq);
     MDB_val k = {sizeof(kb), kb};
     int rc = mdb_del(txn, idx->chunk, &k, NULL);
-    return rc == MDB_NOTFOUND ? 0 : put_err(rc);
+    rc = rc == MDB_NOTFOUND ? 0 : hist_index_put_err(rc);
+    return rc ? rc : hist_index_del_mark(idx, txn, kb);
+}
+
+int hist_index_del_mark(hist_index *idx, MDB_txn *txn, const uint8_t *key)
+{
+    MDB_val k = {HIST_CHUNK_KEY_LEN, (void *)key};
+    int rc = mdb_del(txn, idx->damaged, &k, NULL);
+    return rc == MDB_NOTFOUND ? 0 : hist_index_put_err(rc);
 }
 
 int hist_chunk_ref_from(const MDB_val *key, const MDB_val *val, hist_chunk_ref *ref)

@@ -1,13 +1,18 @@
 /*
  * index.h: the LMDB index of a data directory (internal to storage/).
  *
- * One LMDB environment in DATA/index/ with four named databases:
+ * One LMDB environment in DATA/index/ with five named databases:
  *   tag_name  tag name bytes -> u32 tag id (host order)
  *   tag       BE u32 id -> hist_index_tag (metadata + flushed_lsn + max span)
  *   chunk     BE u32 tag | BE u64 sign-flipped start ts | BE u64 chunk seq
  *             -> a packed hist_chunk_ref (index_entry.c)
  *   meta      short ASCII keys -> u64 values (version, next tag id, next
  *             chunk seq, checkpoint LSN, last segment number)
+ *   damaged   a chunk key -> why and when that chunk was found damaged
+ *             (damage.c); the chunk entry itself stays as it was sealed.
+ *             Added within format 3: an index without it gets an empty one
+ *             at open, and an older binary never opens it (it then answers
+ *             from damaged chunks' statistics, as it always did).
  *
  * Deviation from DESIGN.md: the chunk key carries the chunk's sequence number
  * after the start time, so two chunks of one tag may start at the same time
@@ -36,7 +41,7 @@
 
 typedef struct {
     MDB_env *env;
-    MDB_dbi tag_name, tag, chunk, meta;
+    MDB_dbi tag_name, tag, chunk, meta, damaged;
     size_t mapsize;
     pthread_rwlock_t resize; /* read side: any live txn; write side: resize */
     hist_log_fn log;
@@ -92,6 +97,9 @@ int hist_index_write(hist_index *idx, hist_index_write_fn fn, void *ctx);
 
 /* Maps an LMDB return code to HIST_E* (MDB_NOTFOUND -> HIST_ENOTFOUND). */
 int hist_index_err(int rc);
+/* The same for a put or delete, but MDB_MAP_FULL -> HIST_ENOSPC, which
+ * makes hist_index_write() grow the map and retry. */
+int hist_index_put_err(int rc);
 
 /* Key helpers. */
 void hist_chunk_key(uint8_t key[HIST_CHUNK_KEY_LEN], uint32_t tag, int64_t start, uint64_t seq);
@@ -104,7 +112,10 @@ int hist_meta_put(hist_index *idx, MDB_txn *txn, const char *key, uint64_t v);
 int hist_index_put_tag(hist_index *idx, MDB_txn *txn, const hist_index_tag *t);
 int hist_index_get_tag(hist_index *idx, MDB_txn *txn, uint32_t id, hist_index_tag *out);
 int hist_index_put_chunk(hist_index *idx, MDB_txn *txn, const hist_chunk_ref *ref);
+/* Deletes a chunk entry and its damage mark, if any (they share the key). */
 int hist_index_del_chunk(hist_index *idx, MDB_txn *txn, const hist_chunk_ref *ref);
+/* Deletes the damage mark of a chunk key (HIST_CHUNK_KEY_LEN bytes), if any. */
+int hist_index_del_mark(hist_index *idx, MDB_txn *txn, const uint8_t *key);
 
 /* Reads a value of a chunk cursor into ref (copy; LMDB data is unaligned). */
 int hist_chunk_ref_from(const MDB_val *key, const MDB_val *val, hist_chunk_ref *ref);

@@ -7,7 +7,9 @@
  * LMDB read txn: seek (tag, from - max_span), walk while start < to. This
  * order matters: a seal commits its chunks before it drops the samples from
  * the memtable, so a sample is in the copy or in the chunk set (or both;
- * the merge removes the duplicate).
+ * the merge removes the duplicate). A chunk marked damaged (damage.c) is
+ * never collected, so every mode leaves it out alike; one that fails to
+ * load while read is marked then (hist_chunk_load) and skipped.
  *
  * Chunks are grouped into clusters of overlapping intervals (memtable
  * samples inside a cluster's interval join it). A cluster of one chunk, fully
@@ -55,15 +57,18 @@ struct hist_scan {
 
 /* ---- Loading one chunk --------------------------------------------------------------- */
 
-int hist_chunk_load(hist_db *db, const hist_chunk_ref *ref, int64_t **ts_out, hist_value **v_out,
-                    uint32_t **q_out)
+int hist_chunk_read(hist_db *db, const hist_chunk_ref *ref, int64_t **ts_out, hist_value **v_out,
+                    uint32_t **q_out, int *why)
 {
+    *why = 0;
     uint8_t *buf = malloc(ref->length ? ref->length : 1);
     if (!buf)
         return HIST_ENOMEM;
     int rc = hist_segs_read(&db->segs, ref->segment, ref->offset, buf, ref->length);
+    if (rc)
+        *why = rc == HIST_ECORRUPT ? HIST_DAMAGE_SHORT : HIST_DAMAGE_UNREADABLE;
     if (rc == 0 && hist_crc32c(0, buf, ref->length) != ref->crc)
-        rc = HIST_ECORRUPT;
+        rc = HIST_ECORRUPT, *why = HIST_DAMAGE_CRC;
     int64_t *ts = NULL;
     hist_value *v = NULL;
     uint32_t *q = NULL;
@@ -77,24 +82,40 @@ int hist_chunk_load(hist_db *db, const hist_chunk_ref *ref, int64_t **ts_out, hi
     }
     if (rc == 0) {
         int64_t got = hist_chunk_decode(buf, ref->length, ts, v, q, n);
+        /* Bytes that match their crc32c but not their entry (another count,
+         * a header asking for more room) are damage too. */
         if (got != (int64_t)n)
-            rc = got < 0 ? (int)got : HIST_ECORRUPT;
+            rc = got == HIST_ENOMEM ? HIST_ENOMEM : HIST_ECORRUPT;
+        if (rc == HIST_ECORRUPT)
+            *why = HIST_DAMAGE_DECODE;
     }
     free(buf);
     if (rc) {
         free(ts), free(v), free(q);
-        if (rc == HIST_ECORRUPT || rc == HIST_EIO) {
-            atomic_fetch_add(&db->damaged_chunks, 1);
-            hist_db_log(db, HIST_LOG_ERROR,
-                        "damaged chunk skipped: tag %u, segment %u, offset %llu, %u bytes: %s",
-                        ref->tag, ref->segment, (unsigned long long)ref->offset, ref->length,
-                        hist_strerror(rc));
-        }
         return rc;
     }
-    atomic_fetch_add(&db->chunks_decoded, 1);
     *ts_out = ts, *v_out = v, *q_out = q;
     return 0;
+}
+
+int hist_chunk_load(hist_db *db, const hist_chunk_ref *ref, int64_t **ts_out, hist_value **v_out,
+                    uint32_t **q_out)
+{
+    int why;
+    int rc = hist_chunk_read(db, ref, ts_out, v_out, q_out, &why);
+    if (rc == 0)
+        atomic_fetch_add(&db->chunks_decoded, 1);
+    if (rc != HIST_ECORRUPT && rc != HIST_EIO)
+        return rc;
+    atomic_fetch_add(&db->chunk_load_failures, 1);
+    if (why != HIST_DAMAGE_UNREADABLE)
+        hist_damage_mark(db, ref, why); /* logs it, once */
+    else
+        hist_db_log(db, HIST_LOG_ERROR,
+                    "unreadable chunk skipped: tag %u, segment %u, offset %llu, %u bytes: %s",
+                    ref->tag, ref->segment, (unsigned long long)ref->offset, ref->length,
+                    hist_strerror(rc));
+    return rc;
 }
 
 /* ---- Opening -------------------------------------------------------------------------- */
@@ -154,10 +175,12 @@ static int collect_chunks(hist_scan *s)
     int64_t lo = s->from < HIST_TS_MIN ? HIST_TS_MIN : s->from;
     uint8_t kb[HIST_CHUNK_KEY_LEN];
     hist_chunk_key(kb, s->tag, sat_sub(lo, span), 0);
+    hist_marks marks;
+    rc = hist_marks_open(&db->idx, txn, kb, &marks);
     MDB_val k = {sizeof(kb), kb}, d;
     size_t cap = 0;
     int op = MDB_SET_RANGE;
-    while (mdb_cursor_get(cur, &k, &d, op) == 0) {
+    while (rc == 0 && mdb_cursor_get(cur, &k, &d, op) == 0) {
         op = MDB_NEXT;
         uint32_t tag;
         int64_t start;
@@ -167,8 +190,9 @@ static int collect_chunks(hist_scan *s)
         if (tag != s->tag || start >= s->to)
             break;
         hist_chunk_ref ref;
-        if (hist_chunk_ref_from(&k, &d, &ref) || ref.stats.end_ts < s->from)
-            continue;
+        if (hist_marks_has(&marks, &k) || hist_chunk_ref_from(&k, &d, &ref) ||
+            ref.stats.end_ts < s->from)
+            continue; /* damaged (left out of every read), malformed or before from */
         if (s->nchunks == cap) {
             cap = cap ? cap * 2 : 16;
             hist_chunk_ref *nc = realloc(s->chunks, cap * sizeof(*nc));
@@ -180,6 +204,7 @@ static int collect_chunks(hist_scan *s)
         }
         s->chunks[s->nchunks++] = ref;
     }
+    hist_marks_close(&marks);
     mdb_cursor_close(cur);
     hist_index_read_end(&db->idx, txn);
     return rc;
@@ -273,7 +298,7 @@ static int merge_cluster(hist_scan *s, size_t ci, size_t cj, size_t mi, size_t m
         uint32_t *q;
         int rc = hist_chunk_load(s->db, &s->chunks[i], &ts, &v, &q);
         if (rc == HIST_ECORRUPT || rc == HIST_EIO)
-            continue; /* logged and counted; the rest stays readable */
+            continue; /* marked or logged; the rest stays readable */
         if (rc)
             return rc;
         for (size_t j = 0; j < s->chunks[i].stats.count; j++)
@@ -289,9 +314,6 @@ static int merge_cluster(hist_scan *s, size_t ci, size_t cj, size_t mi, size_t m
     return 0;
 }
 
-/* Decodes chunk c (overlapping nothing) into the decode buffers and makes
- * its samples inside [from, to) the piece: 1, or 0 when it holds none there
- * or is damaged (logged and counted by hist_chunk_load), or an error. */
 /* Decodes chunk c into the decode buffers (the previous piece's arrays go). */
 static int decode_into_buffers(hist_scan *s, const hist_chunk_ref *c)
 {
@@ -300,6 +322,9 @@ static int decode_into_buffers(hist_scan *s, const hist_chunk_ref *c)
     return hist_chunk_load(s->db, c, &s->dts, &s->dv, &s->dq);
 }
 
+/* Decodes chunk c (overlapping nothing) into the decode buffers and makes
+ * its samples inside [from, to) the piece: 1, or 0 when it holds none there
+ * or is damaged (marked or logged by hist_chunk_load), or an error. */
 static int lone_chunk(hist_scan *s, const hist_chunk_ref *c, hist_piece *p)
 {
     int rc = decode_into_buffers(s, c);

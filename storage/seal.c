@@ -117,6 +117,16 @@ static int counted_stats(hist_type type, const int64_t *ts, const hist_value *v,
     return rc;
 }
 
+int hist_chunk_stats_fill(hist_type type, const int64_t *ts, const hist_value *v, const uint32_t *q,
+                          size_t n, hist_chunk_ref *ref)
+{
+    stats_compute(type, ts, v, q, n, &ref->stats);
+    if (ref->stats.bad_count == 0 && ref->stats.nan_count == 0)
+        return 0;
+    ref->flags |= HIST_CHUNK_HAS_COUNTED;
+    return counted_stats(type, ts, v, q, n, &ref->counted);
+}
+
 int hist_chunk_build(hist_type type, const int64_t *ts, const hist_value *v, const uint32_t *q,
                      size_t n, uint8_t **buf, hist_chunk_ref *ref)
 {
@@ -138,12 +148,7 @@ int hist_chunk_build(hist_type type, const int64_t *ts, const hist_value *v, con
     ref->ts_codec = info.ts_codec;
     ref->value_codec = info.value_codec;
     ref->quality_codec = info.quality_codec;
-    stats_compute(type, ts, v, q, n, &ref->stats);
-    int rc = 0;
-    if (ref->stats.bad_count > 0 || ref->stats.nan_count > 0) {
-        rc = counted_stats(type, ts, v, q, n, &ref->counted);
-        ref->flags |= HIST_CHUNK_HAS_COUNTED;
-    }
+    int rc = hist_chunk_stats_fill(type, ts, v, q, n, ref);
     if (rc) {
         free(b);
         return rc;

@@ -5,7 +5,8 @@
  * HTTP on 127.0.0.1:9460, TCP ingest on 127.0.0.1:9461. Options may also
  * come from --config FILE (key=value lines named like the flags, without
  * the dashes); flags given on the command line win. Everything else is in
- * ingest/ (hist_server_run).
+ * ingest/ (hist_server_run). `historiand --check-data DIR` checks a data
+ * directory instead of serving it (check_data.c).
  */
 #include <errno.h>
 #include <malloc.h>
@@ -14,17 +15,20 @@
 #include <string.h>
 
 #include "ingest/hist_server.h"
+#include "tools/check_data.h"
 
 /* Strings from the config file live as long as the process. */
 typedef struct {
     hist_server_options o;
     int log_level_set;
+    const char *check_dir; /* --check-data: check this directory and exit */
 } config;
 
 static void usage(FILE *out)
 {
     fprintf(out,
             "usage: historiand [options]\n"
+            "       historiand --check-data DIR\n"
             "  --data DIR          data directory (default ./historian-data)\n"
             "  --http ADDR:PORT    HTTP listener (default 127.0.0.1:9460; '' = off)\n"
             "  --ingest ADDR:PORT  TCP ingest listener (default 127.0.0.1:9461; '' = off)\n"
@@ -41,6 +45,11 @@ static void usage(FILE *out)
             "  --idle-timeout S    close idle or stalled connections after S seconds (60)\n"
             "  --writer-queue-mb N stop reading sockets while more than N MiB of requests\n"
             "                      wait for the storage writer (backpressure; default 64)\n"
+            "  --scrub-share PCT   percent of one thread's time the start-up scrub may spend\n"
+            "                      checking chunks (1-100, default 10; 0 = no scrub)\n"
+            "  --check-data DIR    check DIR (not in use by a server): every chunk against\n"
+            "                      its index entry, the WAL, the tag registry; damaged chunks\n"
+            "                      are marked; exit 0 clean, 1 damage found, 2 not checked\n"
             "  --config FILE       key=value lines with the options above (flags win)\n"
             "  --help\n");
 }
@@ -153,6 +162,12 @@ static int apply(config *c, const char *key, const char *val)
         if (parse_size(val, &n) || n == 0 || n > (1ull << 20))
             goto bad;
         o->writer_queue_bytes = (size_t)n << 20;
+    } else if (!strcmp(key, "scrub-share")) {
+        if (parse_size(val, &n) || n > 100)
+            goto bad;
+        o->scrub_share = (unsigned)n;
+    } else if (!strcmp(key, "check-data")) {
+        c->check_dir = val;
     } else if (!strcmp(key, "idle-timeout")) {
         if (parse_size(val, &n) || n == 0 || n > 86400)
             goto bad;
@@ -226,7 +241,7 @@ static void tune_malloc(void)
 int main(int argc, char **argv)
 {
     tune_malloc();
-    config c;
+    config c = {0};
     hist_server_options_init(&c.o);
     /* config file first, so the flags override it */
     for (int i = 1; i < argc; i++) {
@@ -269,5 +284,7 @@ int main(int argc, char **argv)
         if (apply(&c, key, val) < 0)
             return 2;
     }
+    if (c.check_dir)
+        return hist_check_data(c.check_dir, stdout);
     return hist_server_run(&c.o) < 0 ? 1 : 0;
 }

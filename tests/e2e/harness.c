@@ -169,9 +169,14 @@ int harness_rm_rf(const char *path)
 
 pid_t harness_run_cli(const char *out_path, const char *const *args)
 {
+    return harness_run_tool("historian", out_path, args);
+}
+
+pid_t harness_run_tool(const char *tool, const char *out_path, const char *const *args)
+{
     char bin[512];
     const char *dir = getenv("HIST_BIN_DIR");
-    snprintf(bin, sizeof bin, "%s/historian", dir ? dir : "./tools");
+    snprintf(bin, sizeof bin, "%s/%s", dir ? dir : "./tools", tool);
     const char *argv[64];
     int n = 0;
     argv[n++] = bin;
@@ -186,6 +191,15 @@ pid_t harness_run_cli(const char *out_path, const char *const *args)
         _exit(127);
     }
     return pid;
+}
+
+void harness_slurp(const char *path, char *buf, size_t len)
+{
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, len - 1, f) : 0;
+    buf[n] = 0;
+    if (f)
+        fclose(f);
 }
 
 int harness_wait_exit(pid_t pid, int timeout_s)

@@ -63,9 +63,15 @@ void harness_response_free(harness_response *resp);
 /* Runs the historian CLI ($HIST_BIN_DIR/historian) with args (NULL-ended,
  * without argv[0]) and its stdout in out_path; returns the child's pid. */
 pid_t harness_run_cli(const char *out_path, const char *const *args);
+/* The same for another program of $HIST_BIN_DIR ("historiand --check-data"). */
+pid_t harness_run_tool(const char *tool, const char *out_path, const char *const *args);
 /* Waits for pid at most timeout_s seconds: its exit code, 128 when killed
  * by a signal, -1 when it had to be killed at the deadline. */
 int harness_wait_exit(pid_t pid, int timeout_s);
+
+/* The first len - 1 bytes of a file into buf, NUL-terminated ("" when
+ * it cannot be read). */
+void harness_slurp(const char *path, char *buf, size_t len);
 
 /* rm -rf for a temp dir (refuses paths outside /tmp). */
 int harness_rm_rf(const char *path);

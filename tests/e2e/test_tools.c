@@ -19,15 +19,6 @@
 #include "check.h"
 #include "harness.h"
 
-static void slurp(const char *path, char *buf, size_t len)
-{
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(buf, 1, len - 1, f) : 0;
-    buf[n] = 0;
-    if (f)
-        fclose(f);
-}
-
 static size_t count(hist_db *db, const char *tag, hist_sample *out, size_t max)
 {
     hist_tag_info info;
@@ -74,7 +65,7 @@ int main(void)
     /* import: 5 rows written, one bad line -> exit 1 with a summary */
     const char *imp[] = {"import", csv, "--ingest", h.ingest_addr, "--batch", "2", NULL};
     int st = harness_wait_exit(harness_run_cli(out, imp), 60);
-    slurp(out, text, sizeof text);
+    harness_slurp(out, text, sizeof text);
     CHECKF(st == 1, "import exit %d", st);
     CHECKF(strstr(text, "imported 5 samples") && strstr(text, "1 bad lines"), "%s", text);
 
@@ -86,7 +77,7 @@ int main(void)
     const char *simcsv[] = {"simulate", "--csv", csv,       "--ingest", h.ingest_addr,
                             "--spool",  spool,   "--batch", "1",        NULL};
     st = harness_wait_exit(harness_run_cli(out, simcsv), 60);
-    slurp(out, text, sizeof text);
+    harness_slurp(out, text, sizeof text);
     CHECKF(st == 0 && strstr(text, "sent 2 acked 2 spooled 0"), "exit %d: %s", st, text);
 
     /* simulate while the server is down: it spools, then delivers */
@@ -99,7 +90,7 @@ int main(void)
     usleep(1500 * 1000);
     CHECK(harness_restart(&h, args) == 0);
     st = harness_wait_exit(pid, 90);
-    slurp(out, text, sizeof text);
+    harness_slurp(out, text, sizeof text);
     CHECKF(st == 0 && strstr(text, "sent 120 acked 120 spooled 0"), "exit %d: %s", st, text);
 
     /* --catch-up: a backlog 100 s deep at 10 Hz is sent at once rather than
@@ -111,7 +102,7 @@ int main(void)
                              "101",         "--batch", "500", "--start",    start_ms, "--ingest",
                              h.ingest_addr, "--spool", spool, "--catch-up", NULL};
     st = harness_wait_exit(harness_run_cli(out, catchup), 60);
-    slurp(out, text, sizeof text);
+    harness_slurp(out, text, sizeof text);
     CHECKF(st == 0 && strstr(text, "sent 2020 acked 2020 spooled 0"), "exit %d: %s", st, text);
     CHECK_EQ_I64(harness_stop(&h, 20000), 0);
 

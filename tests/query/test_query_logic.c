@@ -214,7 +214,8 @@ static int f_latest(void *ctx, uint32_t tag, hist_sample *out)
 
 static hist_qsource fake_source(fake_db *db)
 {
-    hist_qsource src = {db, f_type, f_open, f_next, f_decode, f_close, f_before, f_after, f_latest};
+    hist_qsource src = {db,      f_type,   f_open,  f_next,   f_decode,
+                        f_close, f_before, f_after, f_latest, NULL};
     return src;
 }
 

@@ -1,0 +1,171 @@
+/*
+ * api_admin.c: administration routes (scope ADMIN, checked in api.c).
+ *
+ *   POST /api/v1/admin/scrub  starts a scrub pass on storage's background
+ *                             thread (share=1..100, the percent of the time
+ *                             it may spend checking; default 10): 202 and
+ *                             the status, or 200 with "started": false
+ *                             while a pass runs already
+ *   GET  /api/v1/admin/scrub  the status: progress, the last pass's report
+ *                             and the chunks marked damaged (first 1000)
+ * The pass is the same checker as historiand's start-up pass and
+ * `historiand --check-data` (storage/scrub.c).
+ */
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "query/api_internal.h"
+
+#define ADMIN_SCRUB_SHARE 10
+#define ADMIN_MAX_DAMAGED 1000
+
+static void json_report(hist_json *j, const hist_scrub_report *r)
+{
+    static const struct {
+        const char *key;
+        size_t off;
+    } fields[] = {
+        {"chunks_checked", offsetof(hist_scrub_report, chunks_checked)},
+        {"bytes_checked", offsetof(hist_scrub_report, bytes_checked)},
+        {"damaged_new", offsetof(hist_scrub_report, damaged_new)},
+        {"damaged_known", offsetof(hist_scrub_report, damaged_known)},
+        {"repaired", offsetof(hist_scrub_report, repaired)},
+        {"marks_dropped", offsetof(hist_scrub_report, marks_dropped)},
+        {"chunks_unchecked", offsetof(hist_scrub_report, chunks_unchecked)},
+        {"index_problems", offsetof(hist_scrub_report, index_problems)},
+        {"tags_checked", offsetof(hist_scrub_report, tags_checked)},
+        {"tag_problems", offsetof(hist_scrub_report, tag_problems)},
+        {"wal_records_dropped", offsetof(hist_scrub_report, wal_records_dropped)},
+        {"wal_bytes_dropped", offsetof(hist_scrub_report, wal_bytes_dropped)},
+    };
+    hist_json_begin_object(j);
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        uint64_t v;
+        memcpy(&v, (const char *)r + fields[i].off, sizeof v);
+        hist_json_key(j, fields[i].key);
+        hist_json_uint(j, v);
+    }
+    hist_json_key(j, "seconds");
+    hist_json_double(j, r->seconds);
+    hist_json_key(j, "stopped");
+    hist_json_bool(j, r->stopped);
+    hist_json_end_object(j);
+}
+
+typedef struct {
+    hist_db *db;
+    hist_json *j;
+    size_t n;
+} damaged_ctx;
+
+static int json_damaged(void *arg, const hist_damaged_chunk *d)
+{
+    damaged_ctx *c = arg;
+    if (c->n++ >= ADMIN_MAX_DAMAGED)
+        return 1;
+    hist_json *j = c->j;
+    hist_tag_info info;
+    hist_json_begin_object(j);
+    hist_json_key(j, "tag");
+    if (hist_tag_by_id(c->db, d->tag, &info) == 0)
+        hist_json_string(j, info.name);
+    else
+        hist_json_null(j);
+    hist_json_key(j, "start");
+    hist_json_int(j, api_ns_to_ms(d->start_ts));
+    hist_json_key(j, "end");
+    hist_json_int(j, api_ns_to_ms(d->end_ts));
+    hist_json_key(j, "seq");
+    hist_json_uint(j, d->seq);
+    hist_json_key(j, "segment");
+    hist_json_uint(j, d->segment);
+    hist_json_key(j, "offset");
+    hist_json_uint(j, d->offset);
+    hist_json_key(j, "length");
+    hist_json_uint(j, d->length);
+    hist_json_key(j, "reason");
+    hist_json_string(j, hist_damage_reason_name(d->reason));
+    hist_json_key(j, "found");
+    hist_json_int(j, api_ns_to_ms(d->found_ns));
+    hist_json_end_object(j);
+    return 0;
+}
+
+/* The status object; started: NULL on a GET, else whether the POST began a pass. */
+static int reply_status(api_ctx *c, int status, const bool *started)
+{
+    hist_scrub_status st;
+    hist_db_stats ds;
+    int rc = hist_db_scrub_status(c->db, &st);
+    if (rc == 0)
+        rc = hist_db_get_stats(c->db, &ds);
+    if (rc < 0)
+        return api_internal_error(c, rc);
+    hist_json j;
+    hist_json_init(&j);
+    hist_json_begin_object(&j);
+    if (started) {
+        hist_json_key(&j, "started");
+        hist_json_bool(&j, *started);
+    }
+    hist_json_key(&j, "running");
+    hist_json_bool(&j, st.running);
+    hist_json_key(&j, "passes");
+    hist_json_uint(&j, st.passes);
+    hist_json_key(&j, "chunks_checked");
+    hist_json_uint(&j, st.chunks_checked);
+    hist_json_key(&j, "damaged_found");
+    hist_json_uint(&j, st.damaged_found);
+    hist_json_key(&j, "damaged_chunks");
+    hist_json_uint(&j, ds.damaged_chunks);
+    hist_json_key(&j, "last");
+    if (st.has_last)
+        json_report(&j, &st.last);
+    else
+        hist_json_null(&j);
+    hist_json_key(&j, "damaged");
+    hist_json_begin_array(&j);
+    damaged_ctx dc = {c->db, &j, 0};
+    rc = hist_db_damaged_foreach(c->db, json_damaged, &dc);
+    hist_json_end_array(&j);
+    hist_json_end_object(&j);
+    if (rc < 0) {
+        hist_json_free(&j);
+        return api_internal_error(c, rc);
+    }
+    return api_reply_json(c, status, &j);
+}
+
+static int scrub_start(api_ctx *c)
+{
+    api_params p = {0};
+    if (api_params_from_request(c, &p))
+        return 0;
+    hist_scrub_options o;
+    hist_scrub_options_init(&o);
+    o.share_pct = ADMIN_SCRUB_SHARE;
+    const char *s = api_param(&p, "share");
+    if (s) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (!*s || *end || v < 1 || v > 100) {
+            api_params_free(&p);
+            return api_error(c, 400, "share", "share must be a whole number from 1 to 100");
+        }
+        o.share_pct = (unsigned)v;
+    }
+    api_params_free(&p);
+    int rc = hist_db_scrub_start(c->db, &o);
+    if (rc < 0 && rc != HIST_EBUSY)
+        return api_internal_error(c, rc);
+    bool started = rc == 0;
+    return reply_status(c, started ? 202 : 200, &started);
+}
+
+int api_admin_scrub_handle(api_ctx *c)
+{
+    if (!strcmp(c->req->method, "POST"))
+        return scrub_start(c);
+    return reply_status(c, 200, NULL);
+}
