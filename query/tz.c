@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "query/tz.h"
-#include "storage/hist_error.h"
+#include "common/hist_error.h"
 
 #define TZ_MAX_FILE   (1u << 20)
 #define TZ_MAX_OFFSET (26 * 3600)

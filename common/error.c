@@ -1,7 +1,7 @@
 /*
  * error.c: names for the HIST_E* codes declared in hist_error.h.
  */
-#include "storage/hist_error.h"
+#include "common/hist_error.h"
 
 const char *hist_strerror(int code)
 {

@@ -6,8 +6,8 @@
  * names a code for logs and protocol error messages. Codes are stable: they
  * travel in WriteResponse errors and must not be renumbered.
  */
-#ifndef HIST_ERROR_H
-#define HIST_ERROR_H
+#ifndef HIST_COMMON_ERROR_H
+#define HIST_COMMON_ERROR_H
 
 enum hist_error {
     HIST_OK = 0,
