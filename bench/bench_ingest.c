@@ -34,10 +34,8 @@
 #include <ftw.h>
 #include <fcntl.h>
 
+#include "tools/client/hist_client.h"
 #include "tools/plantgen.h"
-/* bench/CMakeLists.txt links only the libraries; the TCP client is one
- * small file, compiled into this bench directly. */
-#include "tools/client_tcp.c"
 
 typedef struct {
     uint8_t *buf;

@@ -43,33 +43,10 @@ static void progress(long done, long total, uint64_t samples, double t0)
             (unsigned long long)samples, el > 0 ? (double)samples / el : 0.0);
 }
 
-static int send_batch(hist_sender *s, hist_batch_builder *bb, uint64_t *next_id, const char *token)
-{
-    uint64_t n = hist_bb_samples(bb);
-    if (!n)
-        return 0;
-    uint8_t *buf;
-    size_t len;
-    uint64_t id = (*next_id)++;
-    int rc = hist_bb_encode(bb, id, token, &buf, &len);
-    if (rc == 0)
-        rc = hist_sender_push(s, id, buf, len, n);
-    /* keep the backlog small: wait while the window is full */
-    hist_sender_stats st;
-    for (;;) {
-        hist_sender_get_stats(s, &st);
-        if (st.queued_batches < 32)
-            break;
-        hist_sender_pump(s, 100);
-    }
-    return rc;
-}
-
 /* What the CSV reader's callbacks need. */
 typedef struct {
     hist_sender *s;
     hist_batch_builder *bb;
-    uint64_t next_id;
     const char *token;
     FILE *f;
     long total;
@@ -77,10 +54,20 @@ typedef struct {
     double t0, last_draw;
 } import_state;
 
+/* Queues what the builder holds, then waits while 32 batches are
+ * unacknowledged (the backlog stays small). */
 static int import_flush(void *ctx)
 {
     import_state *is = ctx;
-    return send_batch(is->s, is->bb, &is->next_id, is->token);
+    int rc = hist_sender_push_batch(is->s, is->bb, is->token, NULL);
+    hist_sender_stats st;
+    for (;;) {
+        hist_sender_get_stats(is->s, &st);
+        if (st.queued_batches < 32)
+            break;
+        hist_sender_pump(is->s, 100);
+    }
+    return rc;
 }
 
 /* Redraws the progress bar on a terminal, at most five times a second. */
@@ -144,7 +131,6 @@ int hist_cli_import(int argc, char **argv)
     }
     import_state is = {.s = s,
                        .bb = hist_bb_new(),
-                       .next_id = 1,
                        .token = token,
                        .f = f,
                        .total = total,
@@ -155,14 +141,9 @@ int hist_cli_import(int argc, char **argv)
     fclose(f);
     if (rc == 0)
         rc = import_flush(&is);
+    hist_sender_drain(s, 60000);
     hist_sender_stats st;
-    double give_up = now_s() + 60;
-    for (;;) {
-        hist_sender_get_stats(s, &st);
-        if (st.queued_batches == 0 || now_s() > give_up)
-            break;
-        hist_sender_pump(s, 200);
-    }
+    hist_sender_get_stats(s, &st);
     if (is.tty) {
         progress(total, total, st.acked, is.t0);
         fputc('\n', stderr);
@@ -170,7 +151,7 @@ int hist_cli_import(int argc, char **argv)
     double el = now_s() - is.t0;
     printf("imported %llu samples in %llu batches in %.2f s (%.0f samples/s); "
            "%llu refused, %llu not acknowledged, %llu bad lines\n",
-           (unsigned long long)st.acked, (unsigned long long)(is.next_id - 1), el,
+           (unsigned long long)st.acked, (unsigned long long)st.batches, el,
            el > 0 ? (double)st.acked / el : 0.0, (unsigned long long)st.rejected,
            (unsigned long long)st.queued, (unsigned long long)bad);
     hist_bb_free(is.bb);

@@ -172,22 +172,14 @@ static int parse_opts(int argc, char **argv, sim_opts *o)
 typedef struct {
     hist_sender *sender;
     hist_batch_builder *bb;
-    uint64_t next_id;
     const char *token;
     size_t batch;
 } sim_state;
 
 static int flush_batch(sim_state *st)
 {
-    if (hist_bb_samples(st->bb) == 0)
-        return 0;
-    uint64_t samples = hist_bb_samples(st->bb);
-    uint8_t *buf;
-    size_t len;
-    uint64_t id = st->next_id++;
-    int rc = hist_bb_encode(st->bb, id, st->token, &buf, &len);
-    if (rc == 0)
-        rc = hist_sender_push(st->sender, id, buf, len, samples);
+    uint64_t id;
+    int rc = hist_sender_push_batch(st->sender, st->bb, st->token, &id);
     if (rc < 0)
         fprintf(stderr, "simulate: cannot spool batch %llu: %s\n", (unsigned long long)id,
                 hist_strerror(rc));
@@ -283,20 +275,11 @@ int hist_cli_simulate(int argc, char **argv)
     if (hist_sender_new(o.ingest, o.spool, o.window, &st.sender) < 0)
         return HIST_CLI_SERVER;
     st.bb = hist_bb_new();
-    /* ids continue after whatever an earlier run left in the spool */
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    st.next_id = hist_sender_spool_max_id(st.sender) + 1;
+    /* batch ids continue after whatever an earlier run left in the spool */
     int rc = o.csv ? run_csv(&o, &st) : run_generator(&o, &st);
     /* drain: resend until everything is acknowledged or the time is up */
-    int64_t give_up = mono_ns() + (int64_t)(o.drain_s * 1e9);
+    hist_sender_drain(st.sender, (int64_t)(o.drain_s * 1e3));
     hist_sender_stats ss;
-    for (;;) {
-        hist_sender_get_stats(st.sender, &ss);
-        if (ss.queued_batches == 0 || mono_ns() > give_up)
-            break;
-        hist_sender_pump(st.sender, 200);
-    }
     hist_sender_get_stats(st.sender, &ss);
     printf("sent %llu acked %llu spooled %llu\n", (unsigned long long)ss.sent,
            (unsigned long long)ss.acked, (unsigned long long)ss.queued);

@@ -10,7 +10,7 @@
 #include <jansson.h>
 #include <stdio.h>
 
-#include "tools/client_http.h"
+#include "tools/client/hist_client.h"
 
 typedef struct {
     const char *server; /* default HIST_CLI_DEFAULT_SERVER */

@@ -7,7 +7,7 @@
  * SIGTERM, waits with a timeout, then SIGKILLs. The server's stdout/stderr
  * go to <root>/server.log (printed by harness_dump_log on failure).
  * Also: a tiny blocking HTTP/1.1 client (responses parsed by http_parser)
- * and, through tools/client_tcp.h, the TCP ingest client.
+ * and, through tools/client/hist_client.h, the TCP ingest client.
  */
 #ifndef HIST_TESTS_E2E_HARNESS_H
 #define HIST_TESTS_E2E_HARNESS_H
@@ -15,7 +15,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "tools/client_tcp.h"
+#include "storage/hist_storage.h"
+#include "tools/client/hist_client.h"
 
 typedef struct {
     pid_t pid;
