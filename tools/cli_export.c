@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "query/hist_query.h"
+#include "common/hist_time.h"
 #include "tools/cli.h"
 #include "tools/client_table.h"
 

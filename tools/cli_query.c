@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "query/hist_query.h"
+#include "common/hist_time.h"
 #include "tools/cli.h"
 #include "tools/client_table.h"
 

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "query/json_out.h"
+#include "common/hist_time.h"
 #include "tools/cli.h"
 #include "tools/client_table.h"
 
@@ -65,12 +65,9 @@ static int print_answer(const char *cmd, const char *format, hist_http_response 
     {
         json_t *created = json_object_get(row, "created");
         if (json_is_integer(created)) {
-            hist_buf b;
-            hist_buf_init(&b);
-            hist_buf_rfc3339(&b, (int64_t)json_integer_value(created) * 1000000);
-            if (b.data)
-                json_object_set_new(row, "created", json_string(b.data));
-            hist_buf_free(&b);
+            char text[HIST_RFC3339_MAX];
+            hist_time_rfc3339(text, (int64_t)json_integer_value(created) * 1000000);
+            json_object_set_new(row, "created", json_string(text));
         }
     }
     if (json_is_object(j)) {
