@@ -27,7 +27,7 @@ static int digits(const char *s, int n, int *out)
     return 0;
 }
 
-int hist_cli_parse_time(const char *s, int64_t *ns_out)
+int cli_parse_time(const char *s, int64_t *ns_out)
 {
     if (!strcmp(s, "now")) {
         struct timespec ts;
@@ -113,7 +113,7 @@ static char *trim(char *s)
     return s;
 }
 
-int hist_csv_parse_line(char *line, hist_csv_row *row, const char **err)
+int cli_csv_parse_line(char *line, cli_csv_row *row, const char **err)
 {
     char *f[5];
     int n = 0;
@@ -139,7 +139,7 @@ int hist_csv_parse_line(char *line, hist_csv_row *row, const char **err)
     if (!strcasecmp(f[0], "tag") && !strcasecmp(f[1], "time"))
         return 0; /* header */
     row->tag = f[0];
-    if (hist_cli_parse_time(f[1], &row->ts) < 0) {
+    if (cli_parse_time(f[1], &row->ts) < 0) {
         *err = "bad time (epoch ms or RFC 3339)";
         return HIST_EINVAL;
     }
@@ -171,9 +171,9 @@ int hist_csv_parse_line(char *line, hist_csv_row *row, const char **err)
 
 /* ---- reading a file ---------------------------------------------------- */
 
-int hist_csv_read(FILE *f, const char *path, hist_batch_builder *bb, size_t batch,
-                  int (*flush)(void *ctx), void (*progress)(void *ctx), void *ctx, uint64_t *rows,
-                  uint64_t *bad)
+int cli_csv_read(FILE *f, const char *path, hist_batch_builder *bb, size_t batch,
+                 int (*flush)(void *ctx), void (*progress)(void *ctx), void *ctx, uint64_t *rows,
+                 uint64_t *bad)
 {
     char *line = NULL;
     size_t cap = 0;
@@ -182,9 +182,9 @@ int hist_csv_read(FILE *f, const char *path, hist_batch_builder *bb, size_t batc
     *rows = *bad = 0;
     while (rc == 0 && getline(&line, &cap, f) > 0) {
         lineno++;
-        hist_csv_row row;
+        cli_csv_row row;
         const char *err = NULL;
-        int r = hist_csv_parse_line(line, &row, &err);
+        int r = cli_csv_parse_line(line, &row, &err);
         if (r < 0 && (*bad)++ < 10)
             fprintf(stderr, "%s:%ld: %s\n", path, lineno, err);
         if (r <= 0)

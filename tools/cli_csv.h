@@ -16,7 +16,7 @@
 
 /* "now", epoch milliseconds ("1700000000000"), or RFC 3339
  * ("2024-01-01T00:00:00Z", "2024-01-01T00:00:00.250+01:00"). */
-int hist_cli_parse_time(const char *s, int64_t *ns_out);
+int cli_parse_time(const char *s, int64_t *ns_out);
 
 typedef struct {
     const char *tag; /* points into the line */
@@ -24,11 +24,11 @@ typedef struct {
     hist_type type; /* "true"/"false" -> bool, else float64 */
     hist_value v;
     uint32_t q;
-} hist_csv_row;
+} cli_csv_row;
 
 /* Parses one line in place. 1 = a row, 0 = blank/comment/header, negative
  * = bad line with *err set. */
-int hist_csv_parse_line(char *line, hist_csv_row *row, const char **err);
+int cli_csv_parse_line(char *line, cli_csv_row *row, const char **err);
 
 /* Reads tag,time,value[,quality] rows from f (named path in messages) into
  * bb. Calls flush(ctx) whenever bb holds `batch` samples, and before a row
@@ -37,8 +37,8 @@ int hist_csv_parse_line(char *line, hist_csv_row *row, const char **err);
  * are reported on stderr; *rows and *bad count data rows and bad lines.
  * Returns 0 or the first error of flush. What is left in bb is the
  * caller's to flush. */
-int hist_csv_read(FILE *f, const char *path, hist_batch_builder *bb, size_t batch,
-                  int (*flush)(void *ctx), void (*progress)(void *ctx), void *ctx, uint64_t *rows,
-                  uint64_t *bad);
+int cli_csv_read(FILE *f, const char *path, hist_batch_builder *bb, size_t batch,
+                 int (*flush)(void *ctx), void (*progress)(void *ctx), void *ctx, uint64_t *rows,
+                 uint64_t *bad);
 
 #endif

@@ -17,7 +17,7 @@
 
 #include "common/hist_time.h"
 #include "tools/cli.h"
-#include "tools/client_table.h"
+#include "tools/cli_read.h"
 
 static void usage(FILE *out)
 {
@@ -40,10 +40,10 @@ static void usage(FILE *out)
             "\n"
             "Exit status: 0 ok, 1 server or network error (or a write error), 2 bad\n"
             "command line.\n",
-            HIST_CLI_DEFAULT_SERVER);
+            CLI_DEFAULT_SERVER);
 }
 
-int hist_cli_export(int argc, char **argv)
+int cli_export(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"pattern", required_argument, NULL, 'p'},
@@ -52,20 +52,20 @@ int hist_cli_export(int argc, char **argv)
         {"out", required_argument, NULL, 'o'},
         {"page", required_argument, NULL, 'n'},
         {"format", required_argument, NULL, 'F'},
-        HIST_CLI_CONN_LONGOPTS,
+        CLI_CONN_LONGOPTS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *cmd = "historian export";
-    hist_cli_conn conn;
-    hist_cli_conn_init(&conn);
+    cli_conn conn;
+    cli_conn_init(&conn);
     size_t cap = 65536;
     char *target = malloc(cap), *base = NULL;
     if (!target)
-        return HIST_CLI_SERVER;
+        return CLI_SERVER;
     snprintf(target, cap, "/api/v1/query?mode=raw&time_format=rfc3339");
     const char *out_path = NULL, *page = "100000", *format = "csv";
-    int rc = HIST_CLI_USAGE, opt;
+    int rc = CLI_USAGE, opt;
     int64_t now = (int64_t)time(NULL) * 1000000000, t;
     bool any_tag = false;
     FILE *out = stdout;
@@ -77,9 +77,9 @@ int hist_cli_export(int argc, char **argv)
         case 'h':
             usage(stdout);
             free(target);
-            return HIST_CLI_OK;
+            return CLI_OK;
         case 'p':
-            if (hist_cli_add_param(target, cap, "pattern", optarg) < 0)
+            if (cli_add_param(target, cap, "pattern", optarg) < 0)
                 goto too_long;
             any_tag = true;
             break;
@@ -90,7 +90,7 @@ int hist_cli_export(int argc, char **argv)
                         optarg);
                 goto out;
             }
-            if (hist_cli_add_param(target, cap, opt == 'f' ? "from" : "to", optarg) < 0)
+            if (cli_add_param(target, cap, opt == 'f' ? "from" : "to", optarg) < 0)
                 goto too_long;
             break;
         case 'o':
@@ -101,11 +101,11 @@ int hist_cli_export(int argc, char **argv)
             break;
         case 'F':
             format = optarg;
-            if (hist_cli_format_check(cmd, format, "csv|json"))
+            if (cli_format_check(cmd, format, "csv|json"))
                 goto out;
             break;
         default:
-            if (hist_cli_conn_option(&conn, opt, optarg))
+            if (cli_conn_option(&conn, opt, optarg))
                 break;
             fprintf(stderr, "%s: unknown or incomplete option '%s'\n", cmd, argv[optind - 1]);
             usage(stderr);
@@ -113,7 +113,7 @@ int hist_cli_export(int argc, char **argv)
         }
     }
     for (int i = optind; i < argc; i++) {
-        if (hist_cli_add_param(target, cap, "tag", argv[i]) < 0)
+        if (cli_add_param(target, cap, "tag", argv[i]) < 0)
             goto too_long;
         any_tag = true;
     }
@@ -123,14 +123,14 @@ int hist_cli_export(int argc, char **argv)
         goto out;
     }
     bool csv = !strcmp(format, "csv");
-    if (hist_cli_add_param(target, cap, "limit", page) < 0 ||
-        (csv && hist_cli_add_param(target, cap, "format", "csv") < 0))
+    if (cli_add_param(target, cap, "limit", page) < 0 ||
+        (csv && cli_add_param(target, cap, "format", "csv") < 0))
         goto too_long;
-    if ((rc = hist_cli_conn_ready(&conn, cmd)) != HIST_CLI_OK)
+    if ((rc = cli_conn_ready(&conn, cmd)) != CLI_OK)
         goto out;
     if (out_path && !(out = fopen(out_path, "w"))) {
         fprintf(stderr, "%s: cannot write %s\n", cmd, out_path);
-        rc = HIST_CLI_SERVER;
+        rc = CLI_SERVER;
         goto out;
     }
     base = strdup(target);
@@ -138,11 +138,11 @@ int hist_cli_export(int argc, char **argv)
     char next[1024] = "";
     for (int n = 0; base && rows; n++) {
         snprintf(target, cap, "%s", base);
-        if (next[0] && hist_cli_add_param(target, cap, "cursor", next) < 0)
+        if (next[0] && cli_add_param(target, cap, "cursor", next) < 0)
             goto too_long;
         hist_http_response resp;
-        rc = hist_cli_fetch(&conn, cmd, "GET", target, NULL, NULL, &resp);
-        if (rc != HIST_CLI_OK)
+        rc = cli_fetch(&conn, cmd, "GET", target, NULL, NULL, &resp);
+        if (rc != CLI_OK)
             break;
         if (csv) {
             const char *body = resp.body; /* every page starts with the header */
@@ -160,19 +160,19 @@ int hist_cli_export(int argc, char **argv)
         if (!next[0])
             break;
     }
-    if (rc == HIST_CLI_OK && !csv) {
+    if (rc == CLI_OK && !csv) {
         json_dumpf(rows, out, JSON_COMPACT | JSON_REAL_PRECISION(17));
         fputc('\n', out);
     }
-    if (out != stdout && fclose(out) != 0 && rc == HIST_CLI_OK) {
+    if (out != stdout && fclose(out) != 0 && rc == CLI_OK) {
         fprintf(stderr, "%s: writing %s failed\n", cmd, out_path);
-        rc = HIST_CLI_SERVER;
+        rc = CLI_SERVER;
     }
     out = stdout;
     goto out;
 too_long:
     fprintf(stderr, "%s: the command line is too long\n", cmd);
-    rc = HIST_CLI_USAGE;
+    rc = CLI_USAGE;
 out:
     if (out != stdout)
         fclose(out);

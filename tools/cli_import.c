@@ -82,14 +82,14 @@ static void import_progress(void *ctx)
     is->last_draw = now_s();
 }
 
-int hist_cli_import(int argc, char **argv)
+int cli_import(int argc, char **argv)
 {
     static const struct option longs[] = {{"ingest", 1, 0, 'i'},
                                           {"batch", 1, 0, 'b'},
                                           {"token", 1, 0, 'k'},
                                           {"help", 0, 0, 'h'},
                                           {0, 0, 0, 0}};
-    const char *ingest = HIST_CLI_DEFAULT_INGEST, *token = NULL;
+    const char *ingest = CLI_DEFAULT_INGEST, *token = NULL;
     size_t batch = 5000;
     int ch;
     optind = 1;
@@ -106,28 +106,28 @@ int hist_cli_import(int argc, char **argv)
             break;
         case 'h':
             usage(stdout);
-            return HIST_CLI_OK;
+            return CLI_OK;
         default:
             usage(stderr);
-            return HIST_CLI_USAGE;
+            return CLI_USAGE;
         }
     }
     if (optind != argc - 1 || batch == 0) {
         usage(stderr);
-        return HIST_CLI_USAGE;
+        return CLI_USAGE;
     }
     const char *path = argv[optind];
     FILE *f = fopen(path, "r");
     if (!f) {
         perror(path);
-        return HIST_CLI_USAGE;
+        return CLI_USAGE;
     }
     struct stat sb;
     long total = fstat(fileno(f), &sb) == 0 ? (long)sb.st_size : 0;
     hist_sender *s;
     if (hist_sender_new(ingest, NULL, 16, &s) < 0) {
         fclose(f);
-        return HIST_CLI_SERVER;
+        return CLI_SERVER;
     }
     import_state is = {.s = s,
                        .bb = hist_bb_new(),
@@ -137,7 +137,7 @@ int hist_cli_import(int argc, char **argv)
                        .tty = isatty(2),
                        .t0 = now_s()};
     uint64_t rows, bad;
-    int rc = hist_csv_read(f, path, is.bb, batch, import_flush, import_progress, &is, &rows, &bad);
+    int rc = cli_csv_read(f, path, is.bb, batch, import_flush, import_progress, &is, &rows, &bad);
     fclose(f);
     if (rc == 0)
         rc = import_flush(&is);
@@ -156,6 +156,5 @@ int hist_cli_import(int argc, char **argv)
            (unsigned long long)st.queued, (unsigned long long)bad);
     hist_bb_free(is.bb);
     hist_sender_free(s);
-    return rc == 0 && st.queued == 0 && st.rejected == 0 && bad == 0 ? HIST_CLI_OK
-                                                                     : HIST_CLI_SERVER;
+    return rc == 0 && st.queued == 0 && st.rejected == 0 && bad == 0 ? CLI_OK : CLI_SERVER;
 }

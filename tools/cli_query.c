@@ -16,7 +16,7 @@
 
 #include "common/hist_time.h"
 #include "tools/cli.h"
-#include "tools/client_table.h"
+#include "tools/cli_read.h"
 
 static void usage(FILE *out)
 {
@@ -51,11 +51,11 @@ static void usage(FILE *out)
             "  -h, --help\n"
             "\n"
             "Exit status: 0 ok, 1 server or network error, 2 bad command line.\n",
-            HIST_CLI_DEFAULT_SERVER);
+            CLI_DEFAULT_SERVER);
 }
 
 enum {
-    OPT_POINTS = HIST_CLI_OPT_OWN,
+    OPT_POINTS = CLI_OPT_OWN,
     OPT_TZ,
     OPT_SHIFTS,
     OPT_FILL,
@@ -64,7 +64,7 @@ enum {
     OPT_CURSOR,
 };
 
-int hist_cli_query(int argc, char **argv)
+int cli_query(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"pattern", required_argument, NULL, 'p'},
@@ -83,22 +83,22 @@ int hist_cli_query(int argc, char **argv)
         {"all", no_argument, NULL, OPT_ALL},
         {"cursor", required_argument, NULL, OPT_CURSOR},
         {"format", required_argument, NULL, 'F'},
-        HIST_CLI_CONN_LONGOPTS,
+        CLI_CONN_LONGOPTS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *cmd = "historian query";
-    hist_cli_conn conn;
-    hist_cli_conn_init(&conn);
+    cli_conn conn;
+    cli_conn_init(&conn);
     size_t cap = 65536;
     char *target = malloc(cap);
     char *base = NULL;
     if (!target)
-        return HIST_CLI_SERVER;
+        return CLI_SERVER;
     snprintf(target, cap, "/api/v1/query");
     const char *format = isatty(1) ? "table" : "csv", *cursor = NULL;
     bool all = false;
-    int rc = HIST_CLI_USAGE, opt;
+    int rc = CLI_USAGE, opt;
     int64_t now = (int64_t)time(NULL) * 1000000000, t;
     optind = 1;
     opterr = 0;
@@ -108,7 +108,7 @@ int hist_cli_query(int argc, char **argv)
         case 'h':
             usage(stdout);
             free(target);
-            return HIST_CLI_OK;
+            return CLI_OK;
         case 'p':
             key = "pattern";
             break;
@@ -150,7 +150,7 @@ int hist_cli_query(int argc, char **argv)
             key = "fill";
             break;
         case OPT_INCLUDE_BAD:
-            if (hist_cli_add_param(target, cap, "include_bad", "true") < 0)
+            if (cli_add_param(target, cap, "include_bad", "true") < 0)
                 goto too_long;
             break;
         case 'n':
@@ -164,22 +164,22 @@ int hist_cli_query(int argc, char **argv)
             break;
         case 'F':
             format = optarg;
-            if (hist_cli_format_check(cmd, format, "table|csv|json|wide"))
+            if (cli_format_check(cmd, format, "table|csv|json|wide"))
                 goto out;
             break;
         default:
-            if (hist_cli_conn_option(&conn, opt, optarg))
+            if (cli_conn_option(&conn, opt, optarg))
                 break;
             fprintf(stderr, "%s: unknown or incomplete option '%s'\n", cmd, argv[optind - 1]);
             usage(stderr);
             goto out;
         }
-        if (key && hist_cli_add_param(target, cap, key, optarg) < 0)
+        if (key && cli_add_param(target, cap, key, optarg) < 0)
             goto too_long;
     }
     bool any_tag = strstr(target, "pattern=") != NULL;
     for (int i = optind; i < argc; i++) {
-        if (hist_cli_add_param(target, cap, "tag", argv[i]) < 0)
+        if (cli_add_param(target, cap, "tag", argv[i]) < 0)
             goto too_long;
         any_tag = true;
     }
@@ -188,18 +188,18 @@ int hist_cli_query(int argc, char **argv)
         usage(stderr);
         goto out;
     }
-    if ((rc = hist_cli_conn_ready(&conn, cmd)) != HIST_CLI_OK)
+    if ((rc = cli_conn_ready(&conn, cmd)) != CLI_OK)
         goto out;
     bool csv = !strcmp(format, "csv");
-    if (csv && hist_cli_add_param(target, cap, "format", "csv") < 0)
+    if (csv && cli_add_param(target, cap, "format", "csv") < 0)
         goto too_long;
-    if (!strcmp(format, "wide") && hist_cli_add_param(target, cap, "format", "wide") < 0)
+    if (!strcmp(format, "wide") && cli_add_param(target, cap, "format", "wide") < 0)
         goto too_long;
-    if (!strcmp(format, "table") && hist_cli_add_param(target, cap, "time_format", "rfc3339") < 0)
+    if (!strcmp(format, "table") && cli_add_param(target, cap, "time_format", "rfc3339") < 0)
         goto too_long;
     base = strdup(target);
     if (!base) {
-        rc = HIST_CLI_SERVER;
+        rc = CLI_SERVER;
         goto out;
     }
 
@@ -208,14 +208,14 @@ int hist_cli_query(int argc, char **argv)
     char *single = NULL;
     for (int page = 0;; page++) {
         snprintf(target, cap, "%s", base);
-        if (cursor && hist_cli_add_param(target, cap, "cursor", cursor) < 0) {
+        if (cursor && cli_add_param(target, cap, "cursor", cursor) < 0) {
             json_decref(rows);
             free(single);
             goto too_long;
         }
         hist_http_response resp;
-        rc = hist_cli_fetch(&conn, cmd, "GET", target, NULL, NULL, &resp);
-        if (rc != HIST_CLI_OK)
+        rc = cli_fetch(&conn, cmd, "GET", target, NULL, NULL, &resp);
+        if (rc != CLI_OK)
             break;
         if (csv) {
             /* Later pages repeat the header line: print it once. */
@@ -229,7 +229,7 @@ int hist_cli_query(int argc, char **argv)
                 fprintf(stderr, "%s: the server's answer is not a JSON array\n", cmd);
                 json_decref(arr);
                 hist_http_response_free(&resp);
-                rc = HIST_CLI_SERVER;
+                rc = CLI_SERVER;
                 break;
             }
             json_array_extend(rows, arr);
@@ -249,9 +249,9 @@ int hist_cli_query(int argc, char **argv)
         }
         cursor = next;
     }
-    if (rc == HIST_CLI_OK && !csv) {
+    if (rc == CLI_OK && !csv) {
         if (!strcmp(format, "table"))
-            hist_cli_print_table(stdout, rows);
+            cli_print_table(stdout, rows);
         else if (single)
             printf("%s\n", single);
         else {
@@ -264,7 +264,7 @@ int hist_cli_query(int argc, char **argv)
     goto out;
 too_long:
     fprintf(stderr, "%s: the command line is too long\n", cmd);
-    rc = HIST_CLI_USAGE;
+    rc = CLI_USAGE;
 out:
     free(base);
     free(target);

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "tools/cli.h"
-#include "tools/client_table.h"
+#include "tools/cli_read.h"
 
 static void usage(FILE *out)
 {
@@ -25,7 +25,7 @@ static void usage(FILE *out)
             "  -h, --help\n"
             "\n"
             "Exit status: 0 ok, 1 server or network error, 2 bad command line.\n",
-            HIST_CLI_DEFAULT_SERVER);
+            CLI_DEFAULT_SERVER);
 }
 
 static void human_bytes(double b, char *out, size_t cap)
@@ -39,17 +39,17 @@ static void human_bytes(double b, char *out, size_t cap)
     snprintf(out, cap, u ? "%.1f %s" : "%.0f %s", b, units[u]);
 }
 
-int hist_cli_stats(int argc, char **argv)
+int cli_stats(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"format", required_argument, NULL, 'F'},
-        HIST_CLI_CONN_LONGOPTS,
+        CLI_CONN_LONGOPTS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *cmd = "historian stats";
-    hist_cli_conn conn;
-    hist_cli_conn_init(&conn);
+    cli_conn conn;
+    cli_conn_init(&conn);
     const char *format = isatty(1) ? "table" : "csv";
     int opt;
     optind = 1;
@@ -58,37 +58,37 @@ int hist_cli_stats(int argc, char **argv)
         switch (opt) {
         case 'h':
             usage(stdout);
-            return HIST_CLI_OK;
+            return CLI_OK;
         case 'F':
             format = optarg;
-            if (hist_cli_format_check(cmd, format, "table|csv|json"))
-                return HIST_CLI_USAGE;
+            if (cli_format_check(cmd, format, "table|csv|json"))
+                return CLI_USAGE;
             break;
         default:
-            if (hist_cli_conn_option(&conn, opt, optarg))
+            if (cli_conn_option(&conn, opt, optarg))
                 break;
             fprintf(stderr, "%s: unknown or incomplete option '%s'\n", cmd, argv[optind - 1]);
             usage(stderr);
-            return HIST_CLI_USAGE;
+            return CLI_USAGE;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "%s: unexpected argument '%s'\n", cmd, argv[optind]);
-        return HIST_CLI_USAGE;
+        return CLI_USAGE;
     }
-    int rc = hist_cli_conn_ready(&conn, cmd);
-    if (rc != HIST_CLI_OK)
+    int rc = cli_conn_ready(&conn, cmd);
+    if (rc != CLI_OK)
         return rc;
     hist_http_response resp;
-    rc = hist_cli_fetch(&conn, cmd, "GET", "/api/v1/stats", NULL, NULL, &resp);
-    if (rc != HIST_CLI_OK)
+    rc = cli_fetch(&conn, cmd, "GET", "/api/v1/stats", NULL, NULL, &resp);
+    if (rc != CLI_OK)
         return rc;
     json_t *j = json_loadb(resp.body, resp.body_len, 0, NULL);
     if (!json_is_object(j)) {
         fprintf(stderr, "%s: the server's answer is not a JSON object\n", cmd);
         json_decref(j);
         hist_http_response_free(&resp);
-        return HIST_CLI_SERVER;
+        return CLI_SERVER;
     }
     if (!strcmp(format, "json")) {
         printf("%s\n", resp.body);
@@ -122,5 +122,5 @@ int hist_cli_stats(int argc, char **argv)
     }
     json_decref(j);
     hist_http_response_free(&resp);
-    return HIST_CLI_OK;
+    return CLI_OK;
 }

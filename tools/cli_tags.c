@@ -14,7 +14,7 @@
 
 #include "common/hist_time.h"
 #include "tools/cli.h"
-#include "tools/client_table.h"
+#include "tools/cli_read.h"
 
 static void usage(FILE *out)
 {
@@ -39,10 +39,10 @@ static void usage(FILE *out)
             "  -h, --help\n"
             "\n"
             "Exit status: 0 ok, 1 server or network error, 2 bad command line.\n",
-            HIST_CLI_DEFAULT_SERVER);
+            CLI_DEFAULT_SERVER);
 }
 
-enum { OPT_TYPE = HIST_CLI_OPT_OWN, OPT_UNIT, OPT_DESC, OPT_DEADBAND, OPT_AFTER };
+enum { OPT_TYPE = CLI_OPT_OWN, OPT_UNIT, OPT_DESC, OPT_DEADBAND, OPT_AFTER };
 
 /* Prints one answer (an object or an array of objects) in the format. */
 static int print_answer(const char *cmd, const char *format, hist_http_response *resp)
@@ -51,12 +51,12 @@ static int print_answer(const char *cmd, const char *format, hist_http_response 
         fputs(resp->body, stdout);
         if (resp->body_len && resp->body[resp->body_len - 1] != '\n')
             fputc('\n', stdout);
-        return HIST_CLI_OK;
+        return CLI_OK;
     }
     json_t *j = json_loadb(resp->body, resp->body_len, 0, NULL);
     if (!j) {
         fprintf(stderr, "%s: the server's answer is not JSON\n", cmd);
-        return HIST_CLI_SERVER;
+        return CLI_SERVER;
     }
     /* "created" is epoch ms in the API; people read dates. */
     json_t *rows = json_is_object(j) ? NULL : j, *row;
@@ -73,16 +73,16 @@ static int print_answer(const char *cmd, const char *format, hist_http_response 
     if (json_is_object(j)) {
         json_t *arr = json_array();
         json_array_append(arr, j);
-        hist_cli_print_table(stdout, arr);
+        cli_print_table(stdout, arr);
         json_decref(arr);
     } else {
-        hist_cli_print_table(stdout, j);
+        cli_print_table(stdout, j);
     }
     json_decref(j);
-    return HIST_CLI_OK;
+    return CLI_OK;
 }
 
-int hist_cli_tags(int argc, char **argv)
+int cli_tags(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"prefix", required_argument, NULL, 'P'},
@@ -94,13 +94,13 @@ int hist_cli_tags(int argc, char **argv)
         {"description", required_argument, NULL, OPT_DESC},
         {"deadband", required_argument, NULL, OPT_DEADBAND},
         {"format", required_argument, NULL, 'F'},
-        HIST_CLI_CONN_LONGOPTS,
+        CLI_CONN_LONGOPTS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *cmd = "historian tags";
-    hist_cli_conn conn;
-    hist_cli_conn_init(&conn);
+    cli_conn conn;
+    cli_conn_init(&conn);
     const char *prefix = NULL, *pattern = NULL, *limit = NULL, *after = NULL, *type = NULL,
                *unit = NULL, *desc = NULL, *deadband = NULL;
     const char *format = isatty(1) ? "table" : "csv";
@@ -111,7 +111,7 @@ int hist_cli_tags(int argc, char **argv)
         switch (opt) {
         case 'h':
             usage(stdout);
-            return HIST_CLI_OK;
+            return CLI_OK;
         case 'P':
             prefix = optarg;
             break;
@@ -138,15 +138,15 @@ int hist_cli_tags(int argc, char **argv)
             break;
         case 'F':
             format = optarg;
-            if (hist_cli_format_check(cmd, format, "table|csv|json"))
-                return HIST_CLI_USAGE;
+            if (cli_format_check(cmd, format, "table|csv|json"))
+                return CLI_USAGE;
             break;
         default:
-            if (hist_cli_conn_option(&conn, opt, optarg))
+            if (cli_conn_option(&conn, opt, optarg))
                 break;
             fprintf(stderr, "%s: unknown or incomplete option '%s'\n", cmd, argv[optind - 1]);
             usage(stderr);
-            return HIST_CLI_USAGE;
+            return CLI_USAGE;
         }
     }
     const char *action = optind < argc ? argv[optind] : "list";
@@ -155,26 +155,26 @@ int hist_cli_tags(int argc, char **argv)
     if (!is_set && !is_show && strcmp(action, "list")) {
         fprintf(stderr, "%s: unknown action '%s' (list, show, set)\n", cmd, action);
         usage(stderr);
-        return HIST_CLI_USAGE;
+        return CLI_USAGE;
     }
     if ((is_set || is_show) && (!name || optind + 2 != argc)) {
         fprintf(stderr, "%s %s: give exactly one tag NAME\n", cmd, action);
-        return HIST_CLI_USAGE;
+        return CLI_USAGE;
     }
     if (!is_set && (type || unit || desc || deadband)) {
         fprintf(stderr, "%s: --type, --unit, --description, --deadband go with 'set'\n", cmd);
-        return HIST_CLI_USAGE;
+        return CLI_USAGE;
     }
     if (deadband) {
         char *end;
         double d = strtod(deadband, &end);
         if (*end || end == deadband || !(d >= 0)) {
             fprintf(stderr, "%s: --deadband must be a number >= 0\n", cmd);
-            return HIST_CLI_USAGE;
+            return CLI_USAGE;
         }
     }
-    int rc = hist_cli_conn_ready(&conn, cmd);
-    if (rc != HIST_CLI_OK)
+    int rc = cli_conn_ready(&conn, cmd);
+    if (rc != CLI_OK)
         return rc;
 
     char target[2048] = "/api/v1/tags";
@@ -182,7 +182,7 @@ int hist_cli_tags(int argc, char **argv)
         strcat(target, "/");
         if (hist_url_encode(name, target, sizeof target) < 0) {
             fprintf(stderr, "%s: name too long\n", cmd);
-            return HIST_CLI_USAGE;
+            return CLI_USAGE;
         }
     } else {
         const char *keys[] = {"prefix", "pattern", "limit", "after"};
@@ -195,7 +195,7 @@ int hist_cli_tags(int argc, char **argv)
                      keys[i]);
             if (hist_url_encode(vals[i], target, sizeof target) < 0) {
                 fprintf(stderr, "%s: arguments too long\n", cmd);
-                return HIST_CLI_USAGE;
+                return CLI_USAGE;
             }
         }
         if (!strcmp(format, "csv"))
@@ -215,13 +215,13 @@ int hist_cli_tags(int argc, char **argv)
         char *text = json_dumps(body, JSON_COMPACT);
         json_decref(body);
         if (!text)
-            return HIST_CLI_SERVER;
-        rc = hist_cli_fetch(&conn, cmd, "PUT", target, "application/json", text, &resp);
+            return CLI_SERVER;
+        rc = cli_fetch(&conn, cmd, "PUT", target, "application/json", text, &resp);
         free(text);
     } else {
-        rc = hist_cli_fetch(&conn, cmd, "GET", target, NULL, NULL, &resp);
+        rc = cli_fetch(&conn, cmd, "GET", target, NULL, NULL, &resp);
     }
-    if (rc != HIST_CLI_OK)
+    if (rc != CLI_OK)
         return rc;
     /* show/set answer one JSON object; csv makes no sense there. */
     rc = print_answer(cmd, (is_set || is_show) && !strcmp(format, "csv") ? "table" : format, &resp);

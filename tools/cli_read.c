@@ -1,30 +1,30 @@
 /*
- * client_table.c: shared plumbing of the CLI's read commands (see
- * client_table.h): connection options, one checked request, tables.
+ * cli_read.c: shared plumbing of the CLI's read commands (see
+ * cli_read.h): connection options, one checked request, tables.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "tools/cli.h"
-#include "tools/client_table.h"
+#include "tools/cli_read.h"
 
-int hist_cli_conn_option(hist_cli_conn *c, int opt, const char *arg)
+int cli_conn_option(cli_conn *c, int opt, const char *arg)
 {
     switch (opt) {
-    case HIST_CLI_OPT_SERVER:
+    case CLI_OPT_SERVER:
         c->server = arg;
         return 1;
-    case HIST_CLI_OPT_TOKEN:
+    case CLI_OPT_TOKEN:
         c->token = arg;
         return 1;
-    case HIST_CLI_OPT_TIMEOUT:
-        c->timeout_ms = atoi(arg) * 1000; /* <= 0 is refused by hist_cli_conn_ready() */
+    case CLI_OPT_TIMEOUT:
+        c->timeout_ms = atoi(arg) * 1000; /* <= 0 is refused by cli_conn_ready() */
         return 1;
     }
     return 0;
 }
 
-int hist_cli_add_param(char *target, size_t cap, const char *key, const char *value)
+int cli_add_param(char *target, size_t cap, const char *key, const char *value)
 {
     size_t n = strlen(target);
     if (n + strlen(key) + 3 >= cap)
@@ -33,7 +33,7 @@ int hist_cli_add_param(char *target, size_t cap, const char *key, const char *va
     return hist_url_encode(value, target, cap);
 }
 
-int hist_cli_format_check(const char *cmd, const char *format, const char *allowed)
+int cli_format_check(const char *cmd, const char *format, const char *allowed)
 {
     size_t n = strlen(format);
     for (const char *a = allowed; *a;) {
@@ -44,44 +44,44 @@ int hist_cli_format_check(const char *cmd, const char *format, const char *allow
         a += len + (bar != NULL);
     }
     fprintf(stderr, "%s: --format must be one of %s\n", cmd, allowed);
-    return HIST_CLI_USAGE;
+    return CLI_USAGE;
 }
 
-void hist_cli_conn_init(hist_cli_conn *c)
+void cli_conn_init(cli_conn *c)
 {
     memset(c, 0, sizeof *c);
     c->server = getenv("HISTORIAN_SERVER");
     if (!c->server || !*c->server)
-        c->server = HIST_CLI_DEFAULT_SERVER;
+        c->server = CLI_DEFAULT_SERVER;
     c->token = getenv("HISTORIAN_TOKEN");
     c->timeout_ms = 30000;
 }
 
-int hist_cli_conn_ready(hist_cli_conn *c, const char *cmd)
+int cli_conn_ready(cli_conn *c, const char *cmd)
 {
     if (hist_http_url_parse(c->server, &c->url) < 0) {
         fprintf(stderr, "%s: --server must look like http://host:port (got '%s')\n", cmd,
                 c->server);
-        return HIST_CLI_USAGE;
+        return CLI_USAGE;
     }
     if (c->timeout_ms <= 0) {
         fprintf(stderr, "%s: --timeout must be a positive number of seconds\n", cmd);
-        return HIST_CLI_USAGE;
+        return CLI_USAGE;
     }
-    return HIST_CLI_OK;
+    return CLI_OK;
 }
 
-int hist_cli_fetch(hist_cli_conn *c, const char *cmd, const char *method, const char *target,
-                   const char *content_type, const char *body, hist_http_response *resp)
+int cli_fetch(cli_conn *c, const char *cmd, const char *method, const char *target,
+              const char *content_type, const char *body, hist_http_response *resp)
 {
     char err[512];
     if (hist_http_request(&c->url, method, target, c->token, content_type, body,
                           body ? strlen(body) : 0, c->timeout_ms, resp, err, sizeof err) < 0) {
         fprintf(stderr, "%s: %s\n", cmd, err);
-        return HIST_CLI_SERVER;
+        return CLI_SERVER;
     }
     if (resp->status >= 200 && resp->status < 300)
-        return HIST_CLI_OK;
+        return CLI_OK;
     /* The API's errors are {"error": ..., "param": ...}. */
     json_t *j = json_loadb(resp->body, resp->body_len, 0, NULL);
     const char *msg = json_string_value(json_object_get(j, "error"));
@@ -94,7 +94,7 @@ int hist_cli_fetch(hist_cli_conn *c, const char *cmd, const char *method, const 
         fprintf(stderr, "%s: server said %d: %.200s\n", cmd, resp->status, resp->body);
     json_decref(j);
     hist_http_response_free(resp);
-    return HIST_CLI_SERVER;
+    return CLI_SERVER;
 }
 
 /* A cell's text: strings as they are, numbers compact, null empty. */
@@ -107,7 +107,7 @@ static char *cell_text(json_t *v)
     return json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(10));
 }
 
-void hist_cli_print_table(FILE *out, json_t *rows)
+void cli_print_table(FILE *out, json_t *rows)
 {
     json_t *cols = json_array();
     size_t i, k;
