@@ -1,10 +1,12 @@
 /*
  * cli_read.c: shared plumbing of the CLI's read commands (see
- * cli_read.h): connection options, one checked request, tables.
+ * cli_read.h): connection options, one checked request, pages, tables.
  */
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hist_time.h"
 #include "tools/cli.h"
 #include "tools/cli_read.h"
 
@@ -22,6 +24,30 @@ int cli_conn_option(cli_conn *c, int opt, const char *arg)
         return 1;
     }
     return 0;
+}
+
+int cli_other_option(cli_conn *c, const char *cmd, int opt, char **argv, void (*usage)(FILE *))
+{
+    if (cli_conn_option(c, opt, optarg))
+        return CLI_CONTINUE;
+    fprintf(stderr, "%s: unknown or incomplete option '%s'\n", cmd, argv[optind - 1]);
+    usage(stderr);
+    return CLI_USAGE;
+}
+
+int cli_check_time(const char *cmd, const char *text, int64_t now_ns)
+{
+    int64_t t;
+    if (hist_time_parse(text, now_ns, &t) == 0)
+        return CLI_CONTINUE;
+    fprintf(stderr, "%s: cannot read time '%s' (RFC 3339, epoch ms, now, -24h)\n", cmd, text);
+    return CLI_USAGE;
+}
+
+int cli_too_long(const char *cmd)
+{
+    fprintf(stderr, "%s: the command line is too long\n", cmd);
+    return CLI_USAGE;
 }
 
 int cli_add_param(char *target, size_t cap, const char *key, const char *value)
@@ -71,6 +97,22 @@ int cli_conn_ready(cli_conn *c, const char *cmd)
     return CLI_OK;
 }
 
+/* The server's refusal, with its message and parameter when it sent them
+ * (the API's errors are {"error": ..., "param": ...}). */
+static void report_refusal(const char *cmd, const hist_http_response *resp)
+{
+    json_t *j = json_loadb(resp->body, resp->body_len, 0, NULL);
+    const char *msg = json_string_value(json_object_get(j, "error"));
+    const char *param = json_string_value(json_object_get(j, "param"));
+    if (msg && param)
+        fprintf(stderr, "%s: server said %d: %s (parameter '%s')\n", cmd, resp->status, msg, param);
+    else if (msg)
+        fprintf(stderr, "%s: server said %d: %s\n", cmd, resp->status, msg);
+    else
+        fprintf(stderr, "%s: server said %d: %.200s\n", cmd, resp->status, resp->body);
+    json_decref(j);
+}
+
 int cli_fetch(cli_conn *c, const char *cmd, const char *method, const char *target,
               const char *content_type, const char *body, hist_http_response *resp)
 {
@@ -82,20 +124,62 @@ int cli_fetch(cli_conn *c, const char *cmd, const char *method, const char *targ
     }
     if (resp->status >= 200 && resp->status < 300)
         return CLI_OK;
-    /* The API's errors are {"error": ..., "param": ...}. */
-    json_t *j = json_loadb(resp->body, resp->body_len, 0, NULL);
-    const char *msg = json_string_value(json_object_get(j, "error"));
-    const char *param = json_string_value(json_object_get(j, "param"));
-    if (msg && param)
-        fprintf(stderr, "%s: server said %d: %s (parameter '%s')\n", cmd, resp->status, msg, param);
-    else if (msg)
-        fprintf(stderr, "%s: server said %d: %s\n", cmd, resp->status, msg);
-    else
-        fprintf(stderr, "%s: server said %d: %.200s\n", cmd, resp->status, resp->body);
-    json_decref(j);
+    report_refusal(cmd, resp);
     hist_http_response_free(resp);
     return CLI_SERVER;
 }
+
+/* ---- Pages ---- */
+
+/* Fetches the page that starts at cursor (NULL: at the start) into resp. */
+static int fetch_page(cli_conn *c, const cli_pager *p, char *target, const char *cursor,
+                      hist_http_response *resp)
+{
+    snprintf(target, p->cap, "%s", p->base);
+    if (cursor && cli_add_param(target, p->cap, "cursor", cursor) < 0)
+        return cli_too_long(p->cmd);
+    return cli_fetch(c, p->cmd, "GET", target, NULL, NULL, resp);
+}
+
+int cli_fetch_pages(cli_conn *c, const cli_pager *p)
+{
+    char *target = malloc(p->cap);
+    if (!target)
+        return CLI_SERVER;
+    char next[1024];
+    const char *cursor = p->cursor;
+    int rc = CLI_OK;
+    for (long page = 0;; page++) {
+        hist_http_response resp;
+        if ((rc = fetch_page(c, p, target, cursor, &resp)) != CLI_OK)
+            break;
+        int taken = p->take_page(p->ctx, (int)page, &resp);
+        snprintf(next, sizeof next, "%s", resp.next);
+        hist_http_response_free(&resp);
+        if (taken != CLI_CONTINUE) {
+            rc = taken;
+            break;
+        }
+        if (!next[0])
+            break;
+        if (page + 1 >= p->max_pages) {
+            fprintf(stderr, "%s: more data: add --all, or --cursor %s\n", p->cmd, next);
+            break;
+        }
+        cursor = next;
+    }
+    free(target);
+    return rc;
+}
+
+void cli_write_csv_page(FILE *out, int page, const char *body)
+{
+    if (page > 0 && strchr(body, '\n'))
+        body = strchr(body, '\n') + 1;
+    fputs(body, out);
+}
+
+/* ---- Tables ---- */
 
 /* A cell's text: strings as they are, numbers compact, null empty. */
 static char *cell_text(json_t *v)
@@ -107,7 +191,8 @@ static char *cell_text(json_t *v)
     return json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(10));
 }
 
-void cli_print_table(FILE *out, json_t *rows)
+/* The column names: every row's keys, in first-seen order. */
+static json_t *table_columns(json_t *rows)
 {
     json_t *cols = json_array();
     size_t i, k;
@@ -124,12 +209,14 @@ void cli_print_table(FILE *out, json_t *rows)
                 json_array_append_new(cols, json_string(key));
         }
     }
-    size_t ncol = json_array_size(cols);
-    size_t *width = calloc(ncol ? ncol : 1, sizeof *width);
-    if (!width) {
-        json_decref(cols);
-        return;
-    }
+    return cols;
+}
+
+/* Each column's width: its name's or its longest cell's. */
+static void table_widths(json_t *rows, json_t *cols, size_t *width)
+{
+    size_t i, k;
+    json_t *row, *col;
     json_array_foreach(cols, k, col) width[k] = strlen(json_string_value(col));
     json_array_foreach(rows, i, row)
     {
@@ -141,6 +228,13 @@ void cli_print_table(FILE *out, json_t *rows)
             free(t);
         }
     }
+}
+
+/* The column names, underlined. */
+static void print_table_head(FILE *out, json_t *cols, const size_t *width)
+{
+    size_t k, ncol = json_array_size(cols);
+    json_t *col;
     json_array_foreach(cols, k, col)
         fprintf(out, "%-*s%s", (int)width[k], json_string_value(col), k + 1 < ncol ? "  " : "\n");
     json_array_foreach(cols, k, col)
@@ -149,21 +243,40 @@ void cli_print_table(FILE *out, json_t *rows)
             fputc('-', out);
         fputs(k + 1 < ncol ? "  " : "\n", out);
     }
-    json_array_foreach(rows, i, row)
+}
+
+/* One row: numbers right-aligned, text left-aligned. */
+static void print_table_row(FILE *out, json_t *row, json_t *cols, const size_t *width)
+{
+    size_t k, ncol = json_array_size(cols);
+    json_t *col;
+    json_array_foreach(cols, k, col)
     {
-        json_array_foreach(cols, k, col)
-        {
-            json_t *v = json_object_get(row, json_string_value(col));
-            char *t = cell_text(v);
-            /* Numbers right-aligned, text left-aligned. */
-            if (json_is_number(v))
-                fprintf(out, "%*s", (int)width[k], t ? t : "");
-            else
-                fprintf(out, "%-*s", (int)width[k], t ? t : "");
-            fputs(k + 1 < ncol ? "  " : "\n", out);
-            free(t);
-        }
+        json_t *v = json_object_get(row, json_string_value(col));
+        char *t = cell_text(v);
+        if (json_is_number(v))
+            fprintf(out, "%*s", (int)width[k], t ? t : "");
+        else
+            fprintf(out, "%-*s", (int)width[k], t ? t : "");
+        fputs(k + 1 < ncol ? "  " : "\n", out);
+        free(t);
     }
+}
+
+void cli_print_table(FILE *out, json_t *rows)
+{
+    json_t *cols = table_columns(rows);
+    size_t ncol = json_array_size(cols);
+    size_t *width = calloc(ncol ? ncol : 1, sizeof *width);
+    if (!width) {
+        json_decref(cols);
+        return;
+    }
+    table_widths(rows, cols, width);
+    print_table_head(out, cols, width);
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row) print_table_row(out, row, cols, width);
     fprintf(out, "(%zu row%s)\n", json_array_size(rows), json_array_size(rows) == 1 ? "" : "s");
     free(width);
     json_decref(cols);
