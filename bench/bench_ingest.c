@@ -4,9 +4,10 @@
  * Starts historiand (next to this binary: ../tools/historiand, or
  * $HIST_BIN_DIR/historiand) on free loopback ports with a temp data dir,
  * then N connections each send pre-encoded WriteRequests of B samples,
- * pipelined (window W), and wait for every ack. An ack means durable
- * (group commit), so the figure is acknowledged, durable samples per
- * second. Data: plant-like series from tools/plantgen.h, each tag's samples
+ * pipelined (window W) by the gateway client's store-and-forward sender
+ * (tools/client/hist_client.h, without a spool), and wait for every ack.
+ * An ack means durable (group commit), so the figure is acknowledged,
+ * durable samples per second. Data: plant-like series from tools/plantgen.h, each tag's samples
  * in time order, no sample sent twice.
  *
  *   bench_ingest [--conns N] [--batch B] [--samples TOTAL] [--window W]
@@ -24,6 +25,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,20 +36,19 @@
 #include <ftw.h>
 #include <fcntl.h>
 
+#include "tools/client/hist_client.h"
 #include "tools/plantgen.h"
-/* bench/CMakeLists.txt links only the libraries; the TCP client is one
- * small file, compiled into this bench directly. */
-#include "tools/client_tcp.c"
 
 typedef struct {
-    uint8_t *buf;
+    uint64_t id;
+    uint8_t *buf; /* NULL once a sender owns it */
     size_t len;
     uint64_t samples;
 } frame;
 
 typedef struct {
     const char *addr;
-    frame *frames;
+    frame **frames;
     size_t nframes;
     unsigned window;
     uint64_t acked;
@@ -77,39 +78,41 @@ static int free_port(void)
     return ntohs(a.sin_port);
 }
 
+/* Drains s while acks keep coming: false when a minute passes without one
+ * or the server refused a batch. */
+static bool drain_all(hist_sender *s, hist_sender_stats *st)
+{
+    uint64_t before;
+    do {
+        hist_sender_get_stats(s, st);
+        before = st->acked;
+        hist_sender_drain(s, 60000);
+        hist_sender_get_stats(s, st);
+    } while (st->queued_batches && st->acked > before);
+    return st->queued_batches == 0 && st->rejected == 0;
+}
+
+/* One connection's frames, in order, through the gateway client's sender
+ * (pipelined up to the window; it owns the frames once they are pushed). */
 static void *run_conn(void *arg)
 {
     conn_job *j = arg;
-    hist_tcp_client *c;
-    if (hist_tcp_client_connect(j->addr, 5000, &c) != 0) {
+    hist_sender *s;
+    if (hist_sender_new(j->addr, NULL, j->window, &s) != 0) {
         j->failed = 1;
         return NULL;
     }
-    size_t sent = 0, got = 0;
-    while (got < j->nframes) {
-        while (sent < j->nframes && sent - got < j->window) {
-            if (hist_tcp_client_send(c, j->frames[sent].buf, j->frames[sent].len) != 0) {
-                j->failed = 1;
-                goto out;
-            }
-            sent++;
-        }
-        Historian__V1__WriteResponse *r = NULL;
-        if (hist_tcp_client_recv(c, 60000, &r) != 0) {
+    for (size_t k = 0; k < j->nframes; k++) {
+        frame *f = j->frames[k];
+        if (hist_sender_push(s, f->id, f->buf, f->len, f->samples) != 0)
             j->failed = 1;
-            goto out;
-        }
-        if (r->code != 0) {
-            fprintf(stderr, "bench_ingest: batch refused: %s\n", r->error);
-            j->failed = 1;
-        } else {
-            j->acked += r->written;
-        }
-        historian__v1__write_response__free_unpacked(r, NULL);
-        got++;
+        f->buf = NULL;
     }
-out:
-    hist_tcp_client_close(c);
+    hist_sender_stats st;
+    if (!drain_all(s, &st))
+        j->failed = 1;
+    j->acked = st.acked;
+    hist_sender_free(s);
     return NULL;
 }
 
@@ -200,22 +203,12 @@ static pid_t start_server(const char *bin, const char *data, const char *io, int
     return pid;
 }
 
-/* One run: returns acknowledged Msamples/s, or -1. */
-static double run(const char *bin, unsigned conns, size_t batch, uint64_t total, unsigned window,
-                  uint32_t ntags, const char *io)
+/* Pre-encodes the data set: frame k holds `batch` samples, per_tag from
+ * each of a window of tags; tags continue in time from frame to frame.
+ * *samples_out counts them all. */
+static frame *encode_frames(size_t batch, uint64_t total, uint32_t ntags, size_t *nframes_out,
+                            uint64_t *samples_out)
 {
-    char root[] = "/tmp/hist-bench-ingest-XXXXXX";
-    if (!mkdtemp(root))
-        return -1;
-    char data[128];
-    snprintf(data, sizeof data, "%s/data", root);
-    int hp = free_port(), ip = free_port();
-    pid_t pid = start_server(bin, data, io, hp, ip);
-    char addr[64];
-    snprintf(addr, sizeof addr, "127.0.0.1:%d", ip);
-
-    /* pre-encode: frame k holds `batch` samples, per_tag from each of a
-     * window of tags; tags continue in time from frame to frame */
     size_t per_tag = batch >= 100 ? 100 : batch;
     size_t tags_per_frame = batch / per_tag;
     if (tags_per_frame > ntags)
@@ -244,6 +237,7 @@ static double run(const char *bin, unsigned conns, size_t batch, uint64_t total,
                                          q + off};
             frames[k].samples += n;
         }
+        frames[k].id = k + 1;
         hist_client_encode(k + 1, NULL, cs, tags_per_frame, &frames[k].buf, &frames[k].len);
         samples += frames[k].samples;
     }
@@ -252,100 +246,114 @@ static double run(const char *bin, unsigned conns, size_t batch, uint64_t total,
     free(v);
     free(q);
     hist_gen_free(gen);
+    *nframes_out = nframes;
+    *samples_out = samples;
+    return frames;
+}
 
-    /* wait for the server */
-    hist_tcp_client *probe = NULL;
-    for (int i = 0; i < 500; i++) {
-        if (hist_tcp_client_connect(addr, 1000, &probe) == 0)
-            break;
-        probe = NULL;
-        usleep(20000);
+/* Warm-up, not timed, and the wait for the server to come up: creates
+ * every tag (tag creation commits the LMDB index once per new tag) by
+ * writing each tag's first sample, which the timed run rewrites with the
+ * same value (last write wins: no extra samples). true once acknowledged. */
+static bool warm_up(const char *addr, uint32_t ntags)
+{
+    dataset w;
+    dataset_open(&w, ntags);
+    hist_batch_builder *bb = hist_bb_new();
+    hist_sender *s = NULL;
+    bool ok = bb && hist_sender_new(addr, NULL, 1, &s) == 0;
+    for (uint32_t t = 0; ok && t < ntags; t++) {
+        int64_t ts;
+        hist_value v;
+        uint32_t q;
+        hist_gen_next(w.gen, t, 1, &ts, &v, &q);
+        ok = hist_bb_add(bb, hist_gen_tag_name(w.gen, t), hist_gen_tag_type(w.gen, t), ts, v, q) ==
+             0;
     }
+    hist_sender_stats st;
+    ok = ok && hist_sender_push_batch(s, bb, NULL, NULL) == 0 && drain_all(s, &st);
+    hist_sender_free(s);
+    hist_bb_free(bb);
+    hist_gen_free(w.gen);
+    return ok;
+}
+
+/* The timed part: frame k goes to connection k % conns, so each
+ * connection sends its frames in order. Acknowledged Msamples/s, or -1. */
+static double send_timed(const char *addr, frame *frames, size_t nframes, uint64_t samples,
+                         unsigned conns, unsigned window)
+{
+    conn_job *jobs = calloc(conns, sizeof *jobs);
+    pthread_t *th = calloc(conns, sizeof *th);
+    frame **per = calloc(nframes, sizeof *per);
+    size_t at = 0;
+    for (unsigned c = 0; c < conns; c++) {
+        jobs[c].frames = per + at;
+        for (size_t k = c; k < nframes; k += conns)
+            per[at++] = &frames[k];
+        jobs[c].nframes = (size_t)(per + at - jobs[c].frames);
+        jobs[c].addr = addr;
+        jobs[c].window = window;
+    }
+    double t0 = now_s();
+    for (unsigned c = 0; c < conns; c++)
+        pthread_create(&th[c], NULL, run_conn, &jobs[c]);
+    uint64_t acked = 0;
+    int failed = 0;
+    for (unsigned c = 0; c < conns; c++) {
+        pthread_join(th[c], NULL);
+        acked += jobs[c].acked;
+        failed |= jobs[c].failed;
+    }
+    double el = now_s() - t0;
+    free(per);
+    free(jobs);
+    free(th);
+    if (!failed && acked == samples)
+        return (double)acked / el / 1e6;
+    fprintf(stderr, "bench_ingest: %llu of %llu samples acked\n", (unsigned long long)acked,
+            (unsigned long long)samples);
+    return -1;
+}
+
+static void print_figures(unsigned conns, size_t batch, double msps, uint64_t samples)
+{
+    printf("ingest.conns%u.batch%zu.msps %.3f Msamples/s\n", conns, batch, msps);
+    printf("ingest.conns%u.batch%zu.bytes_per_sample %.3f B\n", conns, batch,
+           (double)disk_bytes / (double)samples);
+    /* segments + index only: what stays once the WAL is checkpointed */
+    printf("ingest.conns%u.batch%zu.bytes_per_sample_sealed %.3f B\n", conns, batch,
+           (double)(disk_bytes - wal_bytes) / (double)samples);
+    fflush(stdout);
+}
+
+/* One run: returns acknowledged Msamples/s, or -1. */
+static double run(const char *bin, unsigned conns, size_t batch, uint64_t total, unsigned window,
+                  uint32_t ntags, const char *io)
+{
+    char root[] = "/tmp/hist-bench-ingest-XXXXXX";
+    if (!mkdtemp(root))
+        return -1;
+    char data[128];
+    snprintf(data, sizeof data, "%s/data", root);
+    int hp = free_port(), ip = free_port();
+    pid_t pid = start_server(bin, data, io, hp, ip);
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", ip);
+    size_t nframes;
+    uint64_t samples;
+    frame *frames = encode_frames(batch, total, ntags, &nframes, &samples);
     double msps = -1;
-    if (probe) {
-        /* warm-up, not timed: create every tag (tag creation commits the
-         * LMDB index once per new tag) by writing each tag's first sample,
-         * which the timed run rewrites with the same value (last write wins:
-         * no extra samples) */
-        dataset w;
-        dataset_open(&w, ntags);
-        hist_client_series *ws = calloc(ntags, sizeof *ws);
-        int64_t *wts = calloc(ntags, sizeof *wts);
-        hist_value *wv = calloc(ntags, sizeof *wv);
-        uint32_t *wq = calloc(ntags, sizeof *wq);
-        for (uint32_t t = 0; t < ntags; t++) {
-            hist_gen_next(w.gen, t, 1, &wts[t], &wv[t], &wq[t]);
-            ws[t] = (hist_client_series){hist_gen_tag_name(w.gen, t),
-                                         hist_gen_tag_type(w.gen, t),
-                                         1,
-                                         &wts[t],
-                                         &wv[t],
-                                         &wq[t]};
-        }
-        uint8_t *wbuf = NULL;
-        size_t wlen = 0;
-        Historian__V1__WriteResponse *wr = NULL;
-        if (hist_client_encode(0, NULL, ws, ntags, &wbuf, &wlen) != 0 ||
-            hist_tcp_client_send(probe, wbuf, wlen) != 0 ||
-            hist_tcp_client_recv(probe, 120000, &wr) != 0 || wr->code != 0)
-            fprintf(stderr, "bench_ingest: warm-up failed\n");
-        if (wr)
-            historian__v1__write_response__free_unpacked(wr, NULL);
-        free(wbuf);
-        free(ws);
-        free(wts);
-        free(wv);
-        free(wq);
-        hist_gen_free(w.gen);
-        hist_tcp_client_close(probe);
-        conn_job *jobs = calloc(conns, sizeof *jobs);
-        pthread_t *th = calloc(conns, sizeof *th);
-        /* frame k goes to connection k % conns: each conn's frames in order */
-        frame *per = calloc(nframes, sizeof *per);
-        size_t at = 0;
-        for (unsigned c = 0; c < conns; c++) {
-            jobs[c].frames = per + at;
-            for (size_t k = c; k < nframes; k += conns)
-                per[at++] = frames[k];
-            jobs[c].nframes = (size_t)(per + at - jobs[c].frames);
-            jobs[c].addr = addr;
-            jobs[c].window = window;
-        }
-        double t0 = now_s();
-        for (unsigned c = 0; c < conns; c++)
-            pthread_create(&th[c], NULL, run_conn, &jobs[c]);
-        uint64_t acked = 0;
-        int failed = 0;
-        for (unsigned c = 0; c < conns; c++) {
-            pthread_join(th[c], NULL);
-            acked += jobs[c].acked;
-            failed |= jobs[c].failed;
-        }
-        double el = now_s() - t0;
-        if (!failed && acked == samples)
-            msps = (double)acked / el / 1e6;
-        else
-            fprintf(stderr, "bench_ingest: %llu of %llu samples acked\n", (unsigned long long)acked,
-                    (unsigned long long)samples);
-        free(per);
-        free(jobs);
-        free(th);
-    } else {
-        fprintf(stderr, "bench_ingest: server at %s did not come up\n", addr);
-    }
+    if (warm_up(addr, ntags))
+        msps = send_timed(addr, frames, nframes, samples, conns, window);
+    else
+        fprintf(stderr, "bench_ingest: server at %s did not take the warm-up\n", addr);
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0); /* closing seals the memtable into chunks */
     disk_bytes = wal_bytes = 0;
     nftw(data, add_size, 16, FTW_PHYS);
-    if (msps > 0) {
-        printf("ingest.conns%u.batch%zu.msps %.3f Msamples/s\n", conns, batch, msps);
-        printf("ingest.conns%u.batch%zu.bytes_per_sample %.3f B\n", conns, batch,
-               (double)disk_bytes / (double)samples);
-        /* segments + index only: what stays once the WAL is checkpointed */
-        printf("ingest.conns%u.batch%zu.bytes_per_sample_sealed %.3f B\n", conns, batch,
-               (double)(disk_bytes - wal_bytes) / (double)samples);
-        fflush(stdout);
-    }
+    if (msps > 0)
+        print_figures(conns, batch, msps, samples);
     for (size_t k = 0; k < nframes; k++)
         free(frames[k].buf);
     free(frames);

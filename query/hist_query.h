@@ -23,6 +23,7 @@
 #ifndef HIST_QUERY_H
 #define HIST_QUERY_H
 
+#include "common/hist_time.h"
 #include "storage/hist_storage.h"
 
 typedef enum {
@@ -128,10 +129,7 @@ int hist_agg_parse(const char *name, hist_agg *out);
 const char *hist_mode_name(hist_mode mode);
 int hist_mode_parse(const char *name, hist_mode *out);
 int hist_fill_parse(const char *name, hist_fill *out);
-/* "1s".."30d" style durations: a number and one of ns us ms s m h d w. */
-int hist_duration_parse(const char *text, int64_t *ns_out);
-/* RFC 3339 ("2026-01-02T03:04:05.123Z", offsets too), epoch ms (all digits),
- * "now", or relative to now ("-24h", "now-7d"). */
-int hist_time_parse(const char *text, int64_t now_ns, int64_t *ns_out);
+/* Durations and times: hist_duration_parse(), hist_time_parse() in
+ * common/hist_time.h (included above). */
 
 #endif

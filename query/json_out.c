@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hist_time.h"
 #include "query/json_out.h"
 
 void hist_buf_init(hist_buf *b)
@@ -246,46 +247,10 @@ void hist_buf_double_slow(hist_buf *b, double d)
     hist_buf_append(b, tmp, fmt_double_slow(tmp, d));
 }
 
-/* civil_from_days (Howard Hinnant): the inverse of days_from_civil. */
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
 void hist_buf_rfc3339(hist_buf *b, int64_t t_ns)
 {
-    int64_t secs = t_ns / 1000000000, frac = t_ns % 1000000000;
-    if (frac < 0) {
-        frac += 1000000000;
-        secs -= 1;
-    }
-    int64_t days = secs / 86400, sod = secs % 86400;
-    if (sod < 0) {
-        sod += 86400;
-        days -= 1;
-    }
-    int64_t y;
-    unsigned m, d;
-    civil_from_days(days, &y, &m, &d);
-    hist_buf_printf(b, "%04lld-%02u-%02uT%02d:%02d:%02d", (long long)y, m, d, (int)(sod / 3600),
-                    (int)(sod / 60 % 60), (int)(sod % 60));
-    if (frac == 0)
-        ;
-    else if (frac % 1000000 == 0)
-        hist_buf_printf(b, ".%03lld", (long long)(frac / 1000000));
-    else if (frac % 1000 == 0)
-        hist_buf_printf(b, ".%06lld", (long long)(frac / 1000));
-    else
-        hist_buf_printf(b, ".%09lld", (long long)frac);
-    hist_buf_puts(b, "Z");
+    char tmp[HIST_RFC3339_MAX];
+    hist_buf_append(b, tmp, hist_time_rfc3339(tmp, t_ns));
 }
 
 void hist_buf_csv_field(hist_buf *b, const char *s)

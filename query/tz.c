@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "query/tz.h"
-#include "storage/hist_error.h"
+#include "common/hist_error.h"
 
 #define TZ_MAX_FILE   (1u << 20)
 #define TZ_MAX_OFFSET (26 * 3600)
@@ -48,48 +48,12 @@ struct hist_tz {
     tz_rule rule;
 };
 
-/* ---- Calendar arithmetic (days since 1970-01-01, proleptic Gregorian) ---- */
-
-int64_t hist_days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-void hist_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
 static int64_t floor_div64(int64_t a, int64_t b)
 {
     int64_t q = a / b;
     if ((a % b != 0) && ((a < 0) != (b < 0)))
         q--;
     return q;
-}
-
-static bool is_leap(int64_t y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int month_days(int64_t y, int m)
-{
-    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return days[m - 1] + (m == 2 && is_leap(y));
 }
 
 /* ---- POSIX TZ string ---- */
@@ -201,13 +165,13 @@ static int64_t date_day(const tz_date *dt, int64_t y)
 {
     int64_t jan1 = hist_days_from_civil(y, 1, 1);
     if (dt->kind == 'J')
-        return jan1 + dt->n - 1 + (is_leap(y) && dt->n >= 60);
+        return jan1 + dt->n - 1 + (hist_leap_year(y) && dt->n >= 60);
     if (dt->kind == 'N')
         return jan1 + dt->n;
     int64_t d1 = hist_days_from_civil(y, dt->m, 1);
     int wd1 = (int)(((d1 % 7) + 7 + 4) % 7); /* 1970-01-01 was a Thursday (4) */
     int64_t day = d1 + (dt->d - wd1 + 7) % 7 + (int64_t)(dt->w - 1) * 7;
-    while (day >= d1 + month_days(y, dt->m))
+    while (day >= d1 + hist_days_in_month(y, dt->m))
         day -= 7;
     return day;
 }

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/hist_time.h"
+
 typedef struct hist_tz hist_tz;
 
 /* Loads a zone by IANA name ("Europe/Berlin"). "" and "UTC" give UTC
@@ -34,8 +36,7 @@ int32_t hist_tz_offset(const hist_tz *tz, int64_t utc);
  * instant after the gap, i.e. the transition itself. */
 int hist_tz_local_to_utc(const hist_tz *tz, int64_t local, int64_t out[2]);
 
-/* Proleptic Gregorian calendar: days since 1970-01-01 <-> y/m/d. */
-int64_t hist_days_from_civil(int64_t y, int m, int d);
-void hist_civil_from_days(int64_t days, int64_t *y, int *m, int *d);
+/* The calendar (hist_days_from_civil() and its inverse) is in
+ * common/hist_time.h. */
 
 #endif

@@ -37,49 +37,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "storage/hist_error.h"
+#include "common/hist_error.h"
+#include "common/hist_types.h"
 
-/* ---- Values, qualities, time ---------------------------------------- */
-
-typedef enum {
-    HIST_TYPE_FLOAT64 = 1,
-    HIST_TYPE_INT64 = 2,
-    HIST_TYPE_BOOL = 3,
-} hist_type;
-
-typedef union {
-    double f;      /* HIST_TYPE_FLOAT64 */
-    int64_t i;     /* HIST_TYPE_INT64, HIST_TYPE_BOOL (0 or 1) */
-    uint64_t bits; /* the raw 64 bits, for codecs and exact comparison */
-} hist_value;
-
-typedef struct {
-    int64_t ts;
-    hist_value v;
-    uint32_t q;
-} hist_sample;
-
-/* ~200 years either side of the epoch, in ns (200 * 365.2425 * 86400e9). */
-#define HIST_TS_MAX INT64_C(6311390400000000000)
-#define HIST_TS_MIN (-HIST_TS_MAX)
-
-/* Quality is an OPC UA StatusCode: the top two bits say Good (00),
- * Uncertain (01) or Bad (10; 11 is reserved and treated as Bad). */
-#define HIST_QUALITY_GOOD      0u
-#define HIST_QUALITY_UNCERTAIN 0x40000000u
-#define HIST_QUALITY_BAD       0x80000000u
-static inline bool hist_quality_is_good(uint32_t q)
-{
-    return (q >> 30) == 0;
-}
-static inline bool hist_quality_is_uncertain(uint32_t q)
-{
-    return (q >> 30) == 1;
-}
-static inline bool hist_quality_is_bad(uint32_t q)
-{
-    return (q >> 30) >= 2;
-}
+/* ---- Values, qualities, time (the types: common/hist_types.h) ------- */
 
 /* A value as a double, for aggregates (int64 beyond 2^53 loses precision). */
 static inline double hist_value_as_double(hist_type type, hist_value v)

@@ -1,25 +1,32 @@
 /*
  * cli.h: the subcommands of the `historian` CLI, one file each
- * (tools/cli_<name>.c). historian.c only dispatches.
+ * (tools/cli_<name>.c). historian.c only dispatches. This header, like
+ * every tools/cli_*.h, is the program's own: its names carry the cli_
+ * prefix, not hist_ (the CLI is no library; its door is the command line).
  *
  * Each command gets argv with argv[0] = its own name, parses its own
  * options (every command has --help) and returns the process exit code:
- * HIST_CLI_OK, HIST_CLI_SERVER (the server or the network reported an
- * error) or HIST_CLI_USAGE (bad command line).
+ * CLI_OK, CLI_SERVER (the server or the network reported an error) or
+ * CLI_USAGE (bad command line).
+ *
+ * A command runs in phases, each a short function: parse the options,
+ * build the request, fetch it (page by page where the server pages), print
+ * the answer. A phase returns CLI_CONTINUE to let the next one run, or the
+ * exit code to stop with.
  */
 #ifndef HIST_TOOLS_CLI_H
 #define HIST_TOOLS_CLI_H
 
-enum { HIST_CLI_OK = 0, HIST_CLI_SERVER = 1, HIST_CLI_USAGE = 2 };
+enum { CLI_CONTINUE = -1, CLI_OK = 0, CLI_SERVER = 1, CLI_USAGE = 2 };
 
-#define HIST_CLI_DEFAULT_SERVER "http://127.0.0.1:9460"
-#define HIST_CLI_DEFAULT_INGEST "127.0.0.1:9461"
+#define CLI_DEFAULT_SERVER "http://127.0.0.1:9460"
+#define CLI_DEFAULT_INGEST "127.0.0.1:9461"
 
-int hist_cli_query(int argc, char **argv);
-int hist_cli_tags(int argc, char **argv);
-int hist_cli_export(int argc, char **argv);
-int hist_cli_stats(int argc, char **argv);
-int hist_cli_import(int argc, char **argv);
-int hist_cli_simulate(int argc, char **argv);
+int cli_query(int argc, char **argv);
+int cli_tags(int argc, char **argv);
+int cli_export(int argc, char **argv);
+int cli_stats(int argc, char **argv);
+int cli_import(int argc, char **argv);
+int cli_simulate(int argc, char **argv);
 
 #endif

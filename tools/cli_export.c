@@ -10,14 +10,16 @@
  * through the server's continuation (X-Historian-Next) until the end.
  */
 #include <getopt.h>
+#include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "query/hist_query.h"
+#include "common/hist_time.h"
 #include "tools/cli.h"
-#include "tools/client_table.h"
+#include "tools/cli_read.h"
 
 static void usage(FILE *out)
 {
@@ -40,144 +42,188 @@ static void usage(FILE *out)
             "\n"
             "Exit status: 0 ok, 1 server or network error (or a write error), 2 bad\n"
             "command line.\n",
-            HIST_CLI_DEFAULT_SERVER);
+            CLI_DEFAULT_SERVER);
 }
 
-int hist_cli_export(int argc, char **argv)
+static const struct option export_options[] = {
+    {"pattern", required_argument, NULL, 'p'},
+    {"from", required_argument, NULL, 'f'},
+    {"to", required_argument, NULL, 't'},
+    {"out", required_argument, NULL, 'o'},
+    {"page", required_argument, NULL, 'n'},
+    {"format", required_argument, NULL, 'F'},
+    CLI_CONN_LONGOPTS,
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+#define EXPORT_CMD "historian export"
+#define EXPORT_CAP 65536 /* the longest request target */
+
+typedef struct {
+    cli_conn conn;
+    char *target; /* the request; options append their parameters as they come */
+    const char *out_path, *page, *format;
+    bool any_tag, csv;
+    int64_t now_ns;
+    FILE *out;    /* stdout, or the --out file */
+    json_t *rows; /* -F json: the rows of every page */
+} export_command;
+
+static int export_add_param(export_command *e, const char *key, const char *value)
 {
-    static const struct option opts[] = {
-        {"pattern", required_argument, NULL, 'p'},
-        {"from", required_argument, NULL, 'f'},
-        {"to", required_argument, NULL, 't'},
-        {"out", required_argument, NULL, 'o'},
-        {"page", required_argument, NULL, 'n'},
-        {"format", required_argument, NULL, 'F'},
-        HIST_CLI_CONN_LONGOPTS,
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *cmd = "historian export";
-    hist_cli_conn conn;
-    hist_cli_conn_init(&conn);
-    size_t cap = 65536;
-    char *target = malloc(cap), *base = NULL;
-    if (!target)
-        return HIST_CLI_SERVER;
-    snprintf(target, cap, "/api/v1/query?mode=raw&time_format=rfc3339");
-    const char *out_path = NULL, *page = "100000", *format = "csv";
-    int rc = HIST_CLI_USAGE, opt;
-    int64_t now = (int64_t)time(NULL) * 1000000000, t;
-    bool any_tag = false;
-    FILE *out = stdout;
-    json_t *rows = NULL;
+    return cli_add_param(e->target, EXPORT_CAP, key, value) < 0 ? cli_too_long(EXPORT_CMD)
+                                                                : CLI_CONTINUE;
+}
+
+static int export_take_option(export_command *e, int opt, char **argv)
+{
+    int rc;
+    switch (opt) {
+    case 'h':
+        usage(stdout);
+        return CLI_OK;
+    case 'p':
+        e->any_tag = true;
+        return export_add_param(e, "pattern", optarg);
+    case 'f':
+    case 't':
+        rc = cli_check_time(EXPORT_CMD, optarg, e->now_ns);
+        return rc != CLI_CONTINUE ? rc : export_add_param(e, opt == 'f' ? "from" : "to", optarg);
+    case 'o':
+        e->out_path = optarg;
+        return CLI_CONTINUE;
+    case 'n':
+        e->page = optarg;
+        return CLI_CONTINUE;
+    case 'F':
+        e->format = optarg;
+        return cli_format_check(EXPORT_CMD, e->format, "csv|json") ? CLI_USAGE : CLI_CONTINUE;
+    }
+    return cli_other_option(&e->conn, EXPORT_CMD, opt, argv, usage);
+}
+
+/* The options, then the TAGs: at least one TAG or --pattern. */
+static int export_parse_options(export_command *e, int argc, char **argv)
+{
+    int opt, rc;
     optind = 1;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "p:f:t:o:n:F:h", opts, NULL)) != -1) {
-        switch (opt) {
-        case 'h':
-            usage(stdout);
-            free(target);
-            return HIST_CLI_OK;
-        case 'p':
-            if (hist_cli_add_param(target, cap, "pattern", optarg) < 0)
-                goto too_long;
-            any_tag = true;
-            break;
-        case 'f':
-        case 't':
-            if (hist_time_parse(optarg, now, &t) < 0) {
-                fprintf(stderr, "%s: cannot read time '%s' (RFC 3339, epoch ms, now, -24h)\n", cmd,
-                        optarg);
-                goto out;
-            }
-            if (hist_cli_add_param(target, cap, opt == 'f' ? "from" : "to", optarg) < 0)
-                goto too_long;
-            break;
-        case 'o':
-            out_path = optarg;
-            break;
-        case 'n':
-            page = optarg;
-            break;
-        case 'F':
-            format = optarg;
-            if (hist_cli_format_check(cmd, format, "csv|json"))
-                goto out;
-            break;
-        default:
-            if (hist_cli_conn_option(&conn, opt, optarg))
-                break;
-            fprintf(stderr, "%s: unknown or incomplete option '%s'\n", cmd, argv[optind - 1]);
-            usage(stderr);
-            goto out;
-        }
-    }
+    while ((opt = getopt_long(argc, argv, "p:f:t:o:n:F:h", export_options, NULL)) != -1)
+        if ((rc = export_take_option(e, opt, argv)) != CLI_CONTINUE)
+            return rc;
     for (int i = optind; i < argc; i++) {
-        if (hist_cli_add_param(target, cap, "tag", argv[i]) < 0)
-            goto too_long;
-        any_tag = true;
+        if ((rc = export_add_param(e, "tag", argv[i])) != CLI_CONTINUE)
+            return rc;
+        e->any_tag = true;
     }
-    if (!any_tag) {
-        fprintf(stderr, "%s: name at least one TAG or --pattern\n", cmd);
+    if (!e->any_tag) {
+        fprintf(stderr, "%s: name at least one TAG or --pattern\n", EXPORT_CMD);
         usage(stderr);
-        goto out;
+        return CLI_USAGE;
     }
-    bool csv = !strcmp(format, "csv");
-    if (hist_cli_add_param(target, cap, "limit", page) < 0 ||
-        (csv && hist_cli_add_param(target, cap, "format", "csv") < 0))
-        goto too_long;
-    if ((rc = hist_cli_conn_ready(&conn, cmd)) != HIST_CLI_OK)
-        goto out;
-    if (out_path && !(out = fopen(out_path, "w"))) {
-        fprintf(stderr, "%s: cannot write %s\n", cmd, out_path);
-        rc = HIST_CLI_SERVER;
-        goto out;
+    return CLI_CONTINUE;
+}
+
+/* The page size and the format, then the server named. */
+static int export_build_request(export_command *e)
+{
+    e->csv = !strcmp(e->format, "csv");
+    if (cli_add_param(e->target, EXPORT_CAP, "limit", e->page) < 0 ||
+        (e->csv && cli_add_param(e->target, EXPORT_CAP, "format", "csv") < 0))
+        return cli_too_long(EXPORT_CMD);
+    int rc = cli_conn_ready(&e->conn, EXPORT_CMD);
+    return rc == CLI_OK ? CLI_CONTINUE : rc;
+}
+
+static int export_open_output(export_command *e)
+{
+    if (!e->out_path)
+        return CLI_CONTINUE;
+    FILE *f = fopen(e->out_path, "w");
+    if (!f) {
+        fprintf(stderr, "%s: cannot write %s\n", EXPORT_CMD, e->out_path);
+        return CLI_SERVER;
     }
-    base = strdup(target);
-    rows = json_array();
-    char next[1024] = "";
-    for (int n = 0; base && rows; n++) {
-        snprintf(target, cap, "%s", base);
-        if (next[0] && hist_cli_add_param(target, cap, "cursor", next) < 0)
-            goto too_long;
-        hist_http_response resp;
-        rc = hist_cli_fetch(&conn, cmd, "GET", target, NULL, NULL, &resp);
-        if (rc != HIST_CLI_OK)
-            break;
-        if (csv) {
-            const char *body = resp.body; /* every page starts with the header */
-            if (n > 0 && strchr(body, '\n'))
-                body = strchr(body, '\n') + 1;
-            fputs(body, out);
-        } else {
-            json_t *arr = json_loadb(resp.body, resp.body_len, 0, NULL);
-            if (json_is_array(arr))
-                json_array_extend(rows, arr);
-            json_decref(arr);
-        }
-        snprintf(next, sizeof next, "%s", resp.next);
-        hist_http_response_free(&resp);
-        if (!next[0])
-            break;
+    e->out = f;
+    return CLI_CONTINUE;
+}
+
+/* CSV pages are written as they come; JSON pages are joined into rows. */
+static int export_take_page(void *ctx, int page, const hist_http_response *resp)
+{
+    export_command *e = ctx;
+    if (e->csv) {
+        cli_write_csv_page(e->out, page, resp->body);
+        return CLI_CONTINUE;
     }
-    if (rc == HIST_CLI_OK && !csv) {
-        json_dumpf(rows, out, JSON_COMPACT | JSON_REAL_PRECISION(17));
-        fputc('\n', out);
+    json_t *arr = json_loadb(resp->body, resp->body_len, 0, NULL);
+    if (json_is_array(arr))
+        json_array_extend(e->rows, arr);
+    json_decref(arr);
+    return CLI_CONTINUE;
+}
+
+/* Every page: the command follows the continuation to the end. */
+static int export_fetch_pages(export_command *e)
+{
+    char *base = strdup(e->target);
+    e->rows = json_array();
+    if (!base || !e->rows) {
+        free(base);
+        return CLI_SERVER;
     }
-    if (out != stdout && fclose(out) != 0 && rc == HIST_CLI_OK) {
-        fprintf(stderr, "%s: writing %s failed\n", cmd, out_path);
-        rc = HIST_CLI_SERVER;
-    }
-    out = stdout;
-    goto out;
-too_long:
-    fprintf(stderr, "%s: the command line is too long\n", cmd);
-    rc = HIST_CLI_USAGE;
-out:
-    if (out != stdout)
-        fclose(out);
-    json_decref(rows);
+    cli_pager pager = {.cmd = EXPORT_CMD,
+                       .base = base,
+                       .cap = EXPORT_CAP,
+                       .max_pages = LONG_MAX,
+                       .take_page = export_take_page,
+                       .ctx = e};
+    int rc = cli_fetch_pages(&e->conn, &pager);
     free(base);
-    free(target);
+    return rc == CLI_OK ? CLI_CONTINUE : rc;
+}
+
+/* -F json: the joined rows; then the output file closes. */
+static int export_print_answer(export_command *e)
+{
+    if (!e->csv) {
+        json_dumpf(e->rows, e->out, JSON_COMPACT | JSON_REAL_PRECISION(17));
+        fputc('\n', e->out);
+    }
+    if (e->out == stdout)
+        return CLI_OK;
+    FILE *f = e->out;
+    e->out = stdout;
+    if (fclose(f) == 0)
+        return CLI_OK;
+    fprintf(stderr, "%s: writing %s failed\n", EXPORT_CMD, e->out_path);
+    return CLI_SERVER;
+}
+
+int cli_export(int argc, char **argv)
+{
+    export_command e = {.page = "100000",
+                        .format = "csv",
+                        .now_ns = (int64_t)time(NULL) * 1000000000,
+                        .out = stdout,
+                        .target = malloc(EXPORT_CAP)};
+    if (!e.target)
+        return CLI_SERVER;
+    cli_conn_init(&e.conn);
+    snprintf(e.target, EXPORT_CAP, "/api/v1/query?mode=raw&time_format=rfc3339");
+    int rc = export_parse_options(&e, argc, argv);
+    if (rc == CLI_CONTINUE)
+        rc = export_build_request(&e);
+    if (rc == CLI_CONTINUE)
+        rc = export_open_output(&e);
+    if (rc == CLI_CONTINUE)
+        rc = export_fetch_pages(&e);
+    if (rc == CLI_CONTINUE)
+        rc = export_print_answer(&e);
+    if (e.out != stdout)
+        fclose(e.out);
+    json_decref(e.rows);
+    free(e.target);
     return rc;
 }

@@ -43,33 +43,10 @@ static void progress(long done, long total, uint64_t samples, double t0)
             (unsigned long long)samples, el > 0 ? (double)samples / el : 0.0);
 }
 
-static int send_batch(hist_sender *s, hist_batch_builder *bb, uint64_t *next_id, const char *token)
-{
-    uint64_t n = hist_bb_samples(bb);
-    if (!n)
-        return 0;
-    uint8_t *buf;
-    size_t len;
-    uint64_t id = (*next_id)++;
-    int rc = hist_bb_encode(bb, id, token, &buf, &len);
-    if (rc == 0)
-        rc = hist_sender_push(s, id, buf, len, n);
-    /* keep the backlog small: wait while the window is full */
-    hist_sender_stats st;
-    for (;;) {
-        hist_sender_get_stats(s, &st);
-        if (st.queued_batches < 32)
-            break;
-        hist_sender_pump(s, 100);
-    }
-    return rc;
-}
-
 /* What the CSV reader's callbacks need. */
 typedef struct {
     hist_sender *s;
     hist_batch_builder *bb;
-    uint64_t next_id;
     const char *token;
     FILE *f;
     long total;
@@ -77,10 +54,20 @@ typedef struct {
     double t0, last_draw;
 } import_state;
 
+/* Queues what the builder holds, then waits while 32 batches are
+ * unacknowledged (the backlog stays small). */
 static int import_flush(void *ctx)
 {
     import_state *is = ctx;
-    return send_batch(is->s, is->bb, &is->next_id, is->token);
+    int rc = hist_sender_push_batch(is->s, is->bb, is->token, NULL);
+    hist_sender_stats st;
+    for (;;) {
+        hist_sender_get_stats(is->s, &st);
+        if (st.queued_batches < 32)
+            break;
+        hist_sender_pump(is->s, 100);
+    }
+    return rc;
 }
 
 /* Redraws the progress bar on a terminal, at most five times a second. */
@@ -95,14 +82,14 @@ static void import_progress(void *ctx)
     is->last_draw = now_s();
 }
 
-int hist_cli_import(int argc, char **argv)
+int cli_import(int argc, char **argv)
 {
     static const struct option longs[] = {{"ingest", 1, 0, 'i'},
                                           {"batch", 1, 0, 'b'},
                                           {"token", 1, 0, 'k'},
                                           {"help", 0, 0, 'h'},
                                           {0, 0, 0, 0}};
-    const char *ingest = HIST_CLI_DEFAULT_INGEST, *token = NULL;
+    const char *ingest = CLI_DEFAULT_INGEST, *token = NULL;
     size_t batch = 5000;
     int ch;
     optind = 1;
@@ -119,50 +106,44 @@ int hist_cli_import(int argc, char **argv)
             break;
         case 'h':
             usage(stdout);
-            return HIST_CLI_OK;
+            return CLI_OK;
         default:
             usage(stderr);
-            return HIST_CLI_USAGE;
+            return CLI_USAGE;
         }
     }
     if (optind != argc - 1 || batch == 0) {
         usage(stderr);
-        return HIST_CLI_USAGE;
+        return CLI_USAGE;
     }
     const char *path = argv[optind];
     FILE *f = fopen(path, "r");
     if (!f) {
         perror(path);
-        return HIST_CLI_USAGE;
+        return CLI_USAGE;
     }
     struct stat sb;
     long total = fstat(fileno(f), &sb) == 0 ? (long)sb.st_size : 0;
     hist_sender *s;
     if (hist_sender_new(ingest, NULL, 16, &s) < 0) {
         fclose(f);
-        return HIST_CLI_SERVER;
+        return CLI_SERVER;
     }
     import_state is = {.s = s,
                        .bb = hist_bb_new(),
-                       .next_id = 1,
                        .token = token,
                        .f = f,
                        .total = total,
                        .tty = isatty(2),
                        .t0 = now_s()};
     uint64_t rows, bad;
-    int rc = hist_csv_read(f, path, is.bb, batch, import_flush, import_progress, &is, &rows, &bad);
+    int rc = cli_csv_read(f, path, is.bb, batch, import_flush, import_progress, &is, &rows, &bad);
     fclose(f);
     if (rc == 0)
         rc = import_flush(&is);
+    hist_sender_drain(s, 60000);
     hist_sender_stats st;
-    double give_up = now_s() + 60;
-    for (;;) {
-        hist_sender_get_stats(s, &st);
-        if (st.queued_batches == 0 || now_s() > give_up)
-            break;
-        hist_sender_pump(s, 200);
-    }
+    hist_sender_get_stats(s, &st);
     if (is.tty) {
         progress(total, total, st.acked, is.t0);
         fputc('\n', stderr);
@@ -170,11 +151,10 @@ int hist_cli_import(int argc, char **argv)
     double el = now_s() - is.t0;
     printf("imported %llu samples in %llu batches in %.2f s (%.0f samples/s); "
            "%llu refused, %llu not acknowledged, %llu bad lines\n",
-           (unsigned long long)st.acked, (unsigned long long)(is.next_id - 1), el,
+           (unsigned long long)st.acked, (unsigned long long)st.batches, el,
            el > 0 ? (double)st.acked / el : 0.0, (unsigned long long)st.rejected,
            (unsigned long long)st.queued, (unsigned long long)bad);
     hist_bb_free(is.bb);
     hist_sender_free(s);
-    return rc == 0 && st.queued == 0 && st.rejected == 0 && bad == 0 ? HIST_CLI_OK
-                                                                     : HIST_CLI_SERVER;
+    return rc == 0 && st.queued == 0 && st.rejected == 0 && bad == 0 ? CLI_OK : CLI_SERVER;
 }

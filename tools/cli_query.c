@@ -9,14 +9,16 @@
  * message and the parameter it names).
  */
 #include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "query/hist_query.h"
+#include "common/hist_time.h"
 #include "tools/cli.h"
-#include "tools/client_table.h"
+#include "tools/cli_read.h"
 
 static void usage(FILE *out)
 {
@@ -51,11 +53,11 @@ static void usage(FILE *out)
             "  -h, --help\n"
             "\n"
             "Exit status: 0 ok, 1 server or network error, 2 bad command line.\n",
-            HIST_CLI_DEFAULT_SERVER);
+            CLI_DEFAULT_SERVER);
 }
 
 enum {
-    OPT_POINTS = HIST_CLI_OPT_OWN,
+    OPT_POINTS = CLI_OPT_OWN,
     OPT_TZ,
     OPT_SHIFTS,
     OPT_FILL,
@@ -64,209 +66,217 @@ enum {
     OPT_CURSOR,
 };
 
-int hist_cli_query(int argc, char **argv)
+static const struct option query_options[] = {
+    {"pattern", required_argument, NULL, 'p'},
+    {"from", required_argument, NULL, 'f'},
+    {"to", required_argument, NULL, 't'},
+    {"mode", required_argument, NULL, 'm'},
+    {"step", required_argument, NULL, 's'},
+    {"points", required_argument, NULL, OPT_POINTS},
+    {"agg", required_argument, NULL, 'a'},
+    {"bucket", required_argument, NULL, 'b'},
+    {"tz", required_argument, NULL, OPT_TZ},
+    {"shifts", required_argument, NULL, OPT_SHIFTS},
+    {"fill", required_argument, NULL, OPT_FILL},
+    {"include-bad", no_argument, NULL, OPT_INCLUDE_BAD},
+    {"limit", required_argument, NULL, 'n'},
+    {"all", no_argument, NULL, OPT_ALL},
+    {"cursor", required_argument, NULL, OPT_CURSOR},
+    {"format", required_argument, NULL, 'F'},
+    CLI_CONN_LONGOPTS,
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* The options that go to the server as they are: the query parameter of each. */
+static const struct {
+    int opt;
+    const char *key;
+} query_params[] = {
+    {'p', "pattern"}, {'f', "from"},          {'t', "to"},        {'m', "mode"},
+    {'s', "step"},    {OPT_POINTS, "points"}, {'a', "agg"},       {'b', "bucket"},
+    {OPT_TZ, "tz"},   {OPT_SHIFTS, "shifts"}, {OPT_FILL, "fill"}, {'n', "limit"},
+};
+
+#define QUERY_CMD "historian query"
+#define QUERY_CAP 65536 /* the longest request target */
+
+typedef struct {
+    cli_conn conn;
+    char *target;       /* the request; options append their parameters as they come */
+    const char *format; /* table, csv, json or wide */
+    const char *cursor; /* --cursor */
+    bool all, csv;
+    int64_t now_ns;
+    json_t *rows; /* JSON answers: the rows of every page */
+    char *single; /* the answer's text while it is one page */
+} query_command;
+
+static const char *query_param_key(int opt)
 {
-    static const struct option opts[] = {
-        {"pattern", required_argument, NULL, 'p'},
-        {"from", required_argument, NULL, 'f'},
-        {"to", required_argument, NULL, 't'},
-        {"mode", required_argument, NULL, 'm'},
-        {"step", required_argument, NULL, 's'},
-        {"points", required_argument, NULL, OPT_POINTS},
-        {"agg", required_argument, NULL, 'a'},
-        {"bucket", required_argument, NULL, 'b'},
-        {"tz", required_argument, NULL, OPT_TZ},
-        {"shifts", required_argument, NULL, OPT_SHIFTS},
-        {"fill", required_argument, NULL, OPT_FILL},
-        {"include-bad", no_argument, NULL, OPT_INCLUDE_BAD},
-        {"limit", required_argument, NULL, 'n'},
-        {"all", no_argument, NULL, OPT_ALL},
-        {"cursor", required_argument, NULL, OPT_CURSOR},
-        {"format", required_argument, NULL, 'F'},
-        HIST_CLI_CONN_LONGOPTS,
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *cmd = "historian query";
-    hist_cli_conn conn;
-    hist_cli_conn_init(&conn);
-    size_t cap = 65536;
-    char *target = malloc(cap);
-    char *base = NULL;
-    if (!target)
-        return HIST_CLI_SERVER;
-    snprintf(target, cap, "/api/v1/query");
-    const char *format = isatty(1) ? "table" : "csv", *cursor = NULL;
-    bool all = false;
-    int rc = HIST_CLI_USAGE, opt;
-    int64_t now = (int64_t)time(NULL) * 1000000000, t;
+    for (size_t i = 0; i < sizeof query_params / sizeof query_params[0]; i++)
+        if (query_params[i].opt == opt)
+            return query_params[i].key;
+    return NULL;
+}
+
+/* Checks what this command checks itself (times, steps, the format) and
+ * takes the options that are no query parameters. */
+static int query_check_option(query_command *q, int opt, char **argv)
+{
+    int64_t t;
+    switch (opt) {
+    case 'h':
+        usage(stdout);
+        return CLI_OK;
+    case 'f':
+    case 't':
+        return cli_check_time(QUERY_CMD, optarg, q->now_ns);
+    case 's':
+        if (hist_duration_parse(optarg, &t) == 0 && t > 0)
+            return CLI_CONTINUE;
+        fprintf(stderr, "%s: --step wants a duration such as 10s, 5m, 1h\n", QUERY_CMD);
+        return CLI_USAGE;
+    case OPT_INCLUDE_BAD:
+        if (cli_add_param(q->target, QUERY_CAP, "include_bad", "true") < 0)
+            return cli_too_long(QUERY_CMD);
+        return CLI_CONTINUE;
+    case OPT_ALL:
+        q->all = true;
+        return CLI_CONTINUE;
+    case OPT_CURSOR:
+        q->cursor = optarg;
+        return CLI_CONTINUE;
+    case 'F':
+        q->format = optarg;
+        return cli_format_check(QUERY_CMD, q->format, "table|csv|json|wide") ? CLI_USAGE
+                                                                             : CLI_CONTINUE;
+    }
+    if (query_param_key(opt))
+        return CLI_CONTINUE;
+    return cli_other_option(&q->conn, QUERY_CMD, opt, argv, usage);
+}
+
+static int query_take_option(query_command *q, int opt, char **argv)
+{
+    int rc = query_check_option(q, opt, argv);
+    const char *key = query_param_key(opt);
+    if (rc == CLI_CONTINUE && key && cli_add_param(q->target, QUERY_CAP, key, optarg) < 0)
+        return cli_too_long(QUERY_CMD);
+    return rc;
+}
+
+/* The options, then the TAGs: at least one TAG or --pattern. */
+static int query_parse_options(query_command *q, int argc, char **argv)
+{
+    int opt, rc;
     optind = 1;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "p:f:t:m:s:a:b:n:F:h", opts, NULL)) != -1) {
-        const char *key = NULL;
-        switch (opt) {
-        case 'h':
-            usage(stdout);
-            free(target);
-            return HIST_CLI_OK;
-        case 'p':
-            key = "pattern";
-            break;
-        case 'f':
-        case 't':
-            if (hist_time_parse(optarg, now, &t) < 0) {
-                fprintf(stderr, "%s: cannot read time '%s' (RFC 3339, epoch ms, now, -24h)\n", cmd,
-                        optarg);
-                goto out;
-            }
-            key = opt == 'f' ? "from" : "to";
-            break;
-        case 'm':
-            key = "mode";
-            break;
-        case 's':
-            if (hist_duration_parse(optarg, &t) < 0 || t <= 0) {
-                fprintf(stderr, "%s: --step wants a duration such as 10s, 5m, 1h\n", cmd);
-                goto out;
-            }
-            key = "step";
-            break;
-        case OPT_POINTS:
-            key = "points";
-            break;
-        case 'a':
-            key = "agg";
-            break;
-        case 'b':
-            key = "bucket";
-            break;
-        case OPT_TZ:
-            key = "tz";
-            break;
-        case OPT_SHIFTS:
-            key = "shifts";
-            break;
-        case OPT_FILL:
-            key = "fill";
-            break;
-        case OPT_INCLUDE_BAD:
-            if (hist_cli_add_param(target, cap, "include_bad", "true") < 0)
-                goto too_long;
-            break;
-        case 'n':
-            key = "limit";
-            break;
-        case OPT_ALL:
-            all = true;
-            break;
-        case OPT_CURSOR:
-            cursor = optarg;
-            break;
-        case 'F':
-            format = optarg;
-            if (hist_cli_format_check(cmd, format, "table|csv|json|wide"))
-                goto out;
-            break;
-        default:
-            if (hist_cli_conn_option(&conn, opt, optarg))
-                break;
-            fprintf(stderr, "%s: unknown or incomplete option '%s'\n", cmd, argv[optind - 1]);
-            usage(stderr);
-            goto out;
-        }
-        if (key && hist_cli_add_param(target, cap, key, optarg) < 0)
-            goto too_long;
-    }
-    bool any_tag = strstr(target, "pattern=") != NULL;
+    while ((opt = getopt_long(argc, argv, "p:f:t:m:s:a:b:n:F:h", query_options, NULL)) != -1)
+        if ((rc = query_take_option(q, opt, argv)) != CLI_CONTINUE)
+            return rc;
+    bool any_tag = strstr(q->target, "pattern=") != NULL;
     for (int i = optind; i < argc; i++) {
-        if (hist_cli_add_param(target, cap, "tag", argv[i]) < 0)
-            goto too_long;
+        if (cli_add_param(q->target, QUERY_CAP, "tag", argv[i]) < 0)
+            return cli_too_long(QUERY_CMD);
         any_tag = true;
     }
     if (!any_tag) {
-        fprintf(stderr, "%s: name at least one TAG or --pattern\n", cmd);
+        fprintf(stderr, "%s: name at least one TAG or --pattern\n", QUERY_CMD);
         usage(stderr);
-        goto out;
+        return CLI_USAGE;
     }
-    if ((rc = hist_cli_conn_ready(&conn, cmd)) != HIST_CLI_OK)
-        goto out;
-    bool csv = !strcmp(format, "csv");
-    if (csv && hist_cli_add_param(target, cap, "format", "csv") < 0)
-        goto too_long;
-    if (!strcmp(format, "wide") && hist_cli_add_param(target, cap, "format", "wide") < 0)
-        goto too_long;
-    if (!strcmp(format, "table") && hist_cli_add_param(target, cap, "time_format", "rfc3339") < 0)
-        goto too_long;
-    base = strdup(target);
-    if (!base) {
-        rc = HIST_CLI_SERVER;
-        goto out;
-    }
+    rc = cli_conn_ready(&q->conn, QUERY_CMD);
+    return rc == CLI_OK ? CLI_CONTINUE : rc;
+}
 
-    /* Pages: one request, or with --all until no continuation is left. */
-    json_t *rows = json_array();
-    char *single = NULL;
-    for (int page = 0;; page++) {
-        snprintf(target, cap, "%s", base);
-        if (cursor && hist_cli_add_param(target, cap, "cursor", cursor) < 0) {
-            json_decref(rows);
-            free(single);
-            goto too_long;
-        }
-        hist_http_response resp;
-        rc = hist_cli_fetch(&conn, cmd, "GET", target, NULL, NULL, &resp);
-        if (rc != HIST_CLI_OK)
-            break;
-        if (csv) {
-            /* Later pages repeat the header line: print it once. */
-            const char *body = resp.body;
-            if (page > 0 && strchr(body, '\n'))
-                body = strchr(body, '\n') + 1;
-            fputs(body, stdout);
-        } else {
-            json_t *arr = json_loadb(resp.body, resp.body_len, 0, NULL);
-            if (!json_is_array(arr)) {
-                fprintf(stderr, "%s: the server's answer is not a JSON array\n", cmd);
-                json_decref(arr);
-                hist_http_response_free(&resp);
-                rc = HIST_CLI_SERVER;
-                break;
-            }
-            json_array_extend(rows, arr);
-            json_decref(arr);
-            /* One page prints as the server sent it (its number format). */
-            free(single);
-            single = page == 0 ? strdup(resp.body) : NULL;
-        }
-        static char next[1024];
-        snprintf(next, sizeof next, "%s", resp.next);
-        hist_http_response_free(&resp);
-        if (!next[0])
-            break;
-        if (!all || page >= 100000) {
-            fprintf(stderr, "%s: more data: add --all, or --cursor %s\n", cmd, next);
-            break;
-        }
-        cursor = next;
+/* What the format asks of the server: CSV, one row per time, or RFC 3339
+ * times for a table. */
+static int query_build_request(query_command *q)
+{
+    q->csv = !strcmp(q->format, "csv");
+    bool wide = !strcmp(q->format, "wide"), table = !strcmp(q->format, "table");
+    if ((q->csv && cli_add_param(q->target, QUERY_CAP, "format", "csv") < 0) ||
+        (wide && cli_add_param(q->target, QUERY_CAP, "format", "wide") < 0) ||
+        (table && cli_add_param(q->target, QUERY_CAP, "time_format", "rfc3339") < 0))
+        return cli_too_long(QUERY_CMD);
+    return CLI_CONTINUE;
+}
+
+/* CSV pages are printed as they come; JSON pages are joined into rows. */
+static int query_take_page(void *ctx, int page, const hist_http_response *resp)
+{
+    query_command *q = ctx;
+    if (q->csv) {
+        cli_write_csv_page(stdout, page, resp->body);
+        return CLI_CONTINUE;
     }
-    if (rc == HIST_CLI_OK && !csv) {
-        if (!strcmp(format, "table"))
-            hist_cli_print_table(stdout, rows);
-        else if (single)
-            printf("%s\n", single);
-        else {
-            json_dumpf(rows, stdout, JSON_COMPACT | JSON_REAL_PRECISION(17));
-            fputc('\n', stdout);
-        }
+    json_t *arr = json_loadb(resp->body, resp->body_len, 0, NULL);
+    if (!json_is_array(arr)) {
+        fprintf(stderr, "%s: the server's answer is not a JSON array\n", QUERY_CMD);
+        json_decref(arr);
+        return CLI_SERVER;
     }
-    free(single);
-    json_decref(rows);
-    goto out;
-too_long:
-    fprintf(stderr, "%s: the command line is too long\n", cmd);
-    rc = HIST_CLI_USAGE;
-out:
+    json_array_extend(q->rows, arr);
+    json_decref(arr);
+    /* One page prints as the server sent it (its number format). */
+    free(q->single);
+    q->single = page == 0 ? strdup(resp->body) : NULL;
+    return CLI_CONTINUE;
+}
+
+/* One page, or with --all every page until no continuation is left. */
+static int query_fetch_pages(query_command *q)
+{
+    char *base = strdup(q->target);
+    q->rows = json_array();
+    if (!base)
+        return CLI_SERVER;
+    cli_pager pager = {.cmd = QUERY_CMD,
+                       .base = base,
+                       .cap = QUERY_CAP,
+                       .cursor = q->cursor,
+                       .max_pages = q->all ? 100001 : 1,
+                       .take_page = query_take_page,
+                       .ctx = q};
+    int rc = cli_fetch_pages(&q->conn, &pager);
     free(base);
-    free(target);
+    return rc == CLI_OK ? CLI_CONTINUE : rc;
+}
+
+static int query_print_answer(const query_command *q)
+{
+    if (q->csv)
+        return CLI_OK; /* printed page by page */
+    if (!strcmp(q->format, "table")) {
+        cli_print_table(stdout, q->rows);
+    } else if (q->single) {
+        printf("%s\n", q->single);
+    } else {
+        json_dumpf(q->rows, stdout, JSON_COMPACT | JSON_REAL_PRECISION(17));
+        fputc('\n', stdout);
+    }
+    return CLI_OK;
+}
+
+int cli_query(int argc, char **argv)
+{
+    query_command q = {.format = isatty(1) ? "table" : "csv",
+                       .now_ns = (int64_t)time(NULL) * 1000000000,
+                       .target = malloc(QUERY_CAP)};
+    if (!q.target)
+        return CLI_SERVER;
+    cli_conn_init(&q.conn);
+    snprintf(q.target, QUERY_CAP, "/api/v1/query");
+    int rc = query_parse_options(&q, argc, argv);
+    if (rc == CLI_CONTINUE)
+        rc = query_build_request(&q);
+    if (rc == CLI_CONTINUE)
+        rc = query_fetch_pages(&q);
+    if (rc == CLI_CONTINUE)
+        rc = query_print_answer(&q);
+    free(q.single);
+    json_decref(q.rows);
+    free(q.target);
     return rc;
 }

@@ -50,7 +50,7 @@ static void usage(FILE *out)
             "  --rate R          samples per second per tag (default 1)\n"
             "  --duration S      seconds of data (default 60)\n"
             "  --batch N         samples per request (default 1000)\n"
-            "  --ingest H:P      TCP ingest address (default " HIST_CLI_DEFAULT_INGEST ")\n"
+            "  --ingest H:P      TCP ingest address (default " CLI_DEFAULT_INGEST ")\n"
             "  --spool DIR       store-and-forward directory (default ./historian-spool)\n"
             "  --seed N          generator seed (default 1)\n"
             "  --start TIME      first timestamp: now, epoch ms or RFC 3339 (default now)\n"
@@ -90,7 +90,7 @@ static int parse_opts(int argc, char **argv, sim_opts *o)
                     .rate = 1,
                     .duration = 60,
                     .batch = 1000,
-                    .ingest = HIST_CLI_DEFAULT_INGEST,
+                    .ingest = CLI_DEFAULT_INGEST,
                     .spool = "./historian-spool",
                     .seed = 1,
                     .window = 16,
@@ -123,7 +123,7 @@ static int parse_opts(int argc, char **argv, sim_opts *o)
             o->seed = strtoull(optarg, &end, 10);
             break;
         case 'T':
-            if (hist_cli_parse_time(optarg, &o->start_ns) < 0) {
+            if (cli_parse_time(optarg, &o->start_ns) < 0) {
                 fprintf(stderr, "simulate: bad --start '%s'\n", optarg);
                 return -1;
             }
@@ -165,29 +165,21 @@ static int parse_opts(int argc, char **argv, sim_opts *o)
         return -1;
     }
     if (!start_set)
-        hist_cli_parse_time("now", &o->start_ns);
+        cli_parse_time("now", &o->start_ns);
     return 0;
 }
 
 typedef struct {
     hist_sender *sender;
     hist_batch_builder *bb;
-    uint64_t next_id;
     const char *token;
     size_t batch;
 } sim_state;
 
 static int flush_batch(sim_state *st)
 {
-    if (hist_bb_samples(st->bb) == 0)
-        return 0;
-    uint64_t samples = hist_bb_samples(st->bb);
-    uint8_t *buf;
-    size_t len;
-    uint64_t id = st->next_id++;
-    int rc = hist_bb_encode(st->bb, id, st->token, &buf, &len);
-    if (rc == 0)
-        rc = hist_sender_push(st->sender, id, buf, len, samples);
+    uint64_t id;
+    int rc = hist_sender_push_batch(st->sender, st->bb, st->token, &id);
     if (rc < 0)
         fprintf(stderr, "simulate: cannot spool batch %llu: %s\n", (unsigned long long)id,
                 hist_strerror(rc));
@@ -266,37 +258,28 @@ static int run_csv(const sim_opts *o, sim_state *st)
         return HIST_EIO;
     }
     uint64_t rows, bad;
-    int rc = hist_csv_read(f, o->csv, st->bb, st->batch, flush_and_pump, NULL, st, &rows, &bad);
+    int rc = cli_csv_read(f, o->csv, st->bb, st->batch, flush_and_pump, NULL, st, &rows, &bad);
     fclose(f);
     return rc ? rc : flush_batch(st);
 }
 
-int hist_cli_simulate(int argc, char **argv)
+int cli_simulate(int argc, char **argv)
 {
     sim_opts o;
     int r = parse_opts(argc, argv, &o);
     if (r != 0)
-        return r > 0 ? HIST_CLI_OK : HIST_CLI_USAGE;
+        return r > 0 ? CLI_OK : CLI_USAGE;
     sim_state st = {0};
     st.token = o.token;
     st.batch = o.batch;
     if (hist_sender_new(o.ingest, o.spool, o.window, &st.sender) < 0)
-        return HIST_CLI_SERVER;
+        return CLI_SERVER;
     st.bb = hist_bb_new();
-    /* ids continue after whatever an earlier run left in the spool */
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    st.next_id = hist_sender_spool_max_id(st.sender) + 1;
+    /* batch ids continue after whatever an earlier run left in the spool */
     int rc = o.csv ? run_csv(&o, &st) : run_generator(&o, &st);
     /* drain: resend until everything is acknowledged or the time is up */
-    int64_t give_up = mono_ns() + (int64_t)(o.drain_s * 1e9);
+    hist_sender_drain(st.sender, (int64_t)(o.drain_s * 1e3));
     hist_sender_stats ss;
-    for (;;) {
-        hist_sender_get_stats(st.sender, &ss);
-        if (ss.queued_batches == 0 || mono_ns() > give_up)
-            break;
-        hist_sender_pump(st.sender, 200);
-    }
     hist_sender_get_stats(st.sender, &ss);
     printf("sent %llu acked %llu spooled %llu\n", (unsigned long long)ss.sent,
            (unsigned long long)ss.acked, (unsigned long long)ss.queued);
@@ -306,5 +289,5 @@ int hist_cli_simulate(int argc, char **argv)
                 (unsigned long long)ss.rejected);
     hist_bb_free(st.bb);
     hist_sender_free(st.sender);
-    return rc == 0 && ss.queued == 0 && ss.rejected == 0 ? HIST_CLI_OK : HIST_CLI_SERVER;
+    return rc == 0 && ss.queued == 0 && ss.rejected == 0 ? CLI_OK : CLI_SERVER;
 }

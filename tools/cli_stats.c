@@ -3,12 +3,14 @@
  * per sample, from the server's GET /api/v1/stats.
  */
 #include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "tools/cli.h"
-#include "tools/client_table.h"
+#include "tools/cli_read.h"
 
 static void usage(FILE *out)
 {
@@ -25,7 +27,7 @@ static void usage(FILE *out)
             "  -h, --help\n"
             "\n"
             "Exit status: 0 ok, 1 server or network error, 2 bad command line.\n",
-            HIST_CLI_DEFAULT_SERVER);
+            CLI_DEFAULT_SERVER);
 }
 
 static void human_bytes(double b, char *out, size_t cap)
@@ -39,88 +41,122 @@ static void human_bytes(double b, char *out, size_t cap)
     snprintf(out, cap, u ? "%.1f %s" : "%.0f %s", b, units[u]);
 }
 
-int hist_cli_stats(int argc, char **argv)
+static const struct option stats_options[] = {
+    {"format", required_argument, NULL, 'F'},
+    CLI_CONN_LONGOPTS,
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+#define STATS_CMD "historian stats"
+
+typedef struct {
+    cli_conn conn;
+    const char *format;
+    hist_http_response resp;
+    json_t *stats; /* the answer, an object */
+} stats_command;
+
+static int stats_take_option(stats_command *c, int opt, char **argv)
 {
-    static const struct option opts[] = {
-        {"format", required_argument, NULL, 'F'},
-        HIST_CLI_CONN_LONGOPTS,
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *cmd = "historian stats";
-    hist_cli_conn conn;
-    hist_cli_conn_init(&conn);
-    const char *format = isatty(1) ? "table" : "csv";
-    int opt;
+    switch (opt) {
+    case 'h':
+        usage(stdout);
+        return CLI_OK;
+    case 'F':
+        c->format = optarg;
+        return cli_format_check(STATS_CMD, c->format, "table|csv|json") ? CLI_USAGE : CLI_CONTINUE;
+    }
+    return cli_other_option(&c->conn, STATS_CMD, opt, argv, usage);
+}
+
+static int stats_parse_options(stats_command *c, int argc, char **argv)
+{
+    int opt, rc;
     optind = 1;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "F:h", opts, NULL)) != -1) {
-        switch (opt) {
-        case 'h':
-            usage(stdout);
-            return HIST_CLI_OK;
-        case 'F':
-            format = optarg;
-            if (hist_cli_format_check(cmd, format, "table|csv|json"))
-                return HIST_CLI_USAGE;
-            break;
-        default:
-            if (hist_cli_conn_option(&conn, opt, optarg))
-                break;
-            fprintf(stderr, "%s: unknown or incomplete option '%s'\n", cmd, argv[optind - 1]);
-            usage(stderr);
-            return HIST_CLI_USAGE;
-        }
-    }
+    while ((opt = getopt_long(argc, argv, "F:h", stats_options, NULL)) != -1)
+        if ((rc = stats_take_option(c, opt, argv)) != CLI_CONTINUE)
+            return rc;
     if (optind < argc) {
-        fprintf(stderr, "%s: unexpected argument '%s'\n", cmd, argv[optind]);
-        return HIST_CLI_USAGE;
+        fprintf(stderr, "%s: unexpected argument '%s'\n", STATS_CMD, argv[optind]);
+        return CLI_USAGE;
     }
-    int rc = hist_cli_conn_ready(&conn, cmd);
-    if (rc != HIST_CLI_OK)
+    rc = cli_conn_ready(&c->conn, STATS_CMD);
+    return rc == CLI_OK ? CLI_CONTINUE : rc;
+}
+
+/* GET /api/v1/stats: the request has no options. */
+static int stats_fetch(stats_command *c)
+{
+    int rc = cli_fetch(&c->conn, STATS_CMD, "GET", "/api/v1/stats", NULL, NULL, &c->resp);
+    if (rc != CLI_OK)
         return rc;
-    hist_http_response resp;
-    rc = hist_cli_fetch(&conn, cmd, "GET", "/api/v1/stats", NULL, NULL, &resp);
-    if (rc != HIST_CLI_OK)
-        return rc;
-    json_t *j = json_loadb(resp.body, resp.body_len, 0, NULL);
-    if (!json_is_object(j)) {
-        fprintf(stderr, "%s: the server's answer is not a JSON object\n", cmd);
-        json_decref(j);
-        hist_http_response_free(&resp);
-        return HIST_CLI_SERVER;
+    c->stats = json_loadb(c->resp.body, c->resp.body_len, 0, NULL);
+    if (!json_is_object(c->stats)) {
+        fprintf(stderr, "%s: the server's answer is not a JSON object\n", STATS_CMD);
+        return CLI_SERVER;
     }
-    if (!strcmp(format, "json")) {
-        printf("%s\n", resp.body);
-    } else {
-        const char *key;
-        json_t *v;
-        if (!strcmp(format, "csv"))
-            printf("name,value\n");
-        json_object_foreach(j, key, v)
-        {
-            char text[64];
-            if (json_is_integer(v))
-                snprintf(text, sizeof text, "%lld", (long long)json_integer_value(v));
-            else if (json_is_real(v))
-                snprintf(text, sizeof text, "%.3f", json_real_value(v));
-            else if (json_is_string(v))
-                snprintf(text, sizeof text, "%s", json_string_value(v));
-            else
-                text[0] = '\0';
-            if (!strcmp(format, "csv")) {
-                printf("%s,%s\n", key, text);
-                continue;
-            }
-            char human[32] = "";
-            if (!strncmp(key, "bytes_", 6) && strcmp(key, "bytes_per_sample") && json_is_integer(v))
-                human_bytes((double)json_integer_value(v), human, sizeof human);
-            else if (!strcmp(key, "memtable_bytes") && json_is_integer(v))
-                human_bytes((double)json_integer_value(v), human, sizeof human);
-            printf("%-22s %16s%s%s\n", key, text, human[0] ? "  " : "", human);
-        }
+    return CLI_CONTINUE;
+}
+
+/* A figure's text: integers whole, reals with 3 decimals. */
+static void stats_value_text(json_t *v, char *text, size_t cap)
+{
+    if (json_is_integer(v))
+        snprintf(text, cap, "%lld", (long long)json_integer_value(v));
+    else if (json_is_real(v))
+        snprintf(text, cap, "%.3f", json_real_value(v));
+    else if (json_is_string(v))
+        snprintf(text, cap, "%s", json_string_value(v));
+    else
+        text[0] = '\0';
+}
+
+/* A table row: name, value and, for byte counts, the size for people. */
+static void stats_print_row(const char *key, json_t *v, const char *text)
+{
+    char human[32] = "";
+    if (!strncmp(key, "bytes_", 6) && strcmp(key, "bytes_per_sample") && json_is_integer(v))
+        human_bytes((double)json_integer_value(v), human, sizeof human);
+    else if (!strcmp(key, "memtable_bytes") && json_is_integer(v))
+        human_bytes((double)json_integer_value(v), human, sizeof human);
+    printf("%-22s %16s%s%s\n", key, text, human[0] ? "  " : "", human);
+}
+
+static int stats_print(const stats_command *c)
+{
+    if (!strcmp(c->format, "json")) {
+        printf("%s\n", c->resp.body);
+        return CLI_OK;
     }
-    json_decref(j);
-    hist_http_response_free(&resp);
-    return HIST_CLI_OK;
+    bool csv = !strcmp(c->format, "csv");
+    if (csv)
+        printf("name,value\n");
+    const char *key;
+    json_t *v;
+    json_object_foreach(c->stats, key, v)
+    {
+        char text[64];
+        stats_value_text(v, text, sizeof text);
+        if (csv)
+            printf("%s,%s\n", key, text);
+        else
+            stats_print_row(key, v, text);
+    }
+    return CLI_OK;
+}
+
+int cli_stats(int argc, char **argv)
+{
+    stats_command c = {.format = isatty(1) ? "table" : "csv"};
+    cli_conn_init(&c.conn);
+    int rc = stats_parse_options(&c, argc, argv);
+    if (rc == CLI_CONTINUE)
+        rc = stats_fetch(&c);
+    if (rc == CLI_CONTINUE)
+        rc = stats_print(&c);
+    json_decref(c.stats);
+    hist_http_response_free(&c.resp);
+    return rc;
 }

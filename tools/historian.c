@@ -14,12 +14,12 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"query", hist_cli_query, "read raw, latest, interpolated, aggregated or plot data"},
-    {"tags", hist_cli_tags, "browse and search the tag namespace"},
-    {"import", hist_cli_import, "load a CSV file (tag,time,value[,quality])"},
-    {"export", hist_cli_export, "write a tag range as CSV"},
-    {"stats", hist_cli_stats, "tags, samples, bytes on disk, bytes per sample"},
-    {"simulate", hist_cli_simulate, "gateway simulator: stream plant data with store-and-forward"},
+    {"query", cli_query, "read raw, latest, interpolated, aggregated or plot data"},
+    {"tags", cli_tags, "browse and search the tag namespace"},
+    {"import", cli_import, "load a CSV file (tag,time,value[,quality])"},
+    {"export", cli_export, "write a tag range as CSV"},
+    {"stats", cli_stats, "tags, samples, bytes on disk, bytes per sample"},
+    {"simulate", cli_simulate, "gateway simulator: stream plant data with store-and-forward"},
 };
 
 static void usage(FILE *out)
@@ -33,16 +33,16 @@ int main(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
-        return HIST_CLI_USAGE;
+        return CLI_USAGE;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
-        return HIST_CLI_OK;
+        return CLI_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "historian: unknown command '%s'\n", argv[1]);
     usage(stderr);
-    return HIST_CLI_USAGE;
+    return CLI_USAGE;
 }

@@ -12,7 +12,9 @@
 #ifndef HIST_TOOLS_PLANTGEN_H
 #define HIST_TOOLS_PLANTGEN_H
 
-#include "storage/hist_storage.h"
+#include <stddef.h>
+
+#include "common/hist_types.h"
 
 typedef enum {
     HIST_GEN_ANALOG = 0, /* temperature, pressure, level: quantised, slow, noisy */

@@ -1,16 +1,12 @@
 /*
  * harness.c: see harness.h.
  */
-#include <errno.h>
 #include <fcntl.h>
-#include <http_parser.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -259,151 +255,33 @@ int harness_wait_healthy(const hist_harness *h, int timeout_ms)
     return -1;
 }
 
-/* ---- HTTP client ----------------------------------------------------- */
-
-typedef struct {
-    harness_response *resp;
-    char field[128];
-    size_t flen;
-    bool in_value;
-    bool is_ctype;
-    size_t hlen;
-    bool done;
-} parse_ctx;
-
-static int append(char **buf, size_t *len, const char *at, size_t n)
-{
-    char *g = realloc(*buf, *len + n + 1);
-    if (!g)
-        return -1;
-    memcpy(g + *len, at, n);
-    *len += n;
-    g[*len] = 0;
-    *buf = g;
-    return 0;
-}
-
-static int on_hfield(http_parser *p, const char *at, size_t n)
-{
-    parse_ctx *c = p->data;
-    if (c->in_value) {
-        append(&c->resp->headers, &c->hlen, "\n", 1);
-        c->in_value = false;
-        c->flen = 0;
-    }
-    if (c->flen + n < sizeof c->field) {
-        memcpy(c->field + c->flen, at, n);
-        c->flen += n;
-        c->field[c->flen] = 0;
-    }
-    return append(&c->resp->headers, &c->hlen, at, n);
-}
-
-static int on_hvalue(http_parser *p, const char *at, size_t n)
-{
-    parse_ctx *c = p->data;
-    if (!c->in_value) {
-        c->in_value = true;
-        c->is_ctype = !strcasecmp(c->field, "Content-Type");
-        append(&c->resp->headers, &c->hlen, ": ", 2);
-    }
-    if (c->is_ctype) {
-        size_t have = strlen(c->resp->content_type);
-        if (have + n < sizeof c->resp->content_type) {
-            memcpy(c->resp->content_type + have, at, n);
-            c->resp->content_type[have + n] = 0;
-        }
-    }
-    return append(&c->resp->headers, &c->hlen, at, n);
-}
-
-static int on_hbody(http_parser *p, const char *at, size_t n)
-{
-    parse_ctx *c = p->data;
-    return append(&c->resp->body, &c->resp->body_len, at, n);
-}
-
-static int on_hdone(http_parser *p)
-{
-    parse_ctx *c = p->data;
-    c->resp->status = (int)p->status_code;
-    c->done = true;
-    return 0;
-}
+/* ---- HTTP ------------------------------------------------------------ */
 
 int harness_http(int port, const char *method, const char *target, const char *extra_headers,
                  const void *body, size_t body_len, harness_response *resp)
 {
-    memset(resp, 0, sizeof *resp);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {30, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
-        close(fd);
-        return -1;
-    }
+    hist_http_url url = {.host = "127.0.0.1"};
+    snprintf(url.port, sizeof url.port, "%d", port);
     size_t cap =
         512 + strlen(method) + strlen(target) + (extra_headers ? strlen(extra_headers) : 0);
     char *head = malloc(cap);
     if (!head) {
-        close(fd);
+        memset(resp, 0, sizeof *resp);
         return -1;
     }
-    int n = snprintf(head, cap,
-                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n"
-                     "Content-Length: %zu\r\n%s\r\n",
-                     method, target, port, body_len, extra_headers ? extra_headers : "");
-    /* the server may answer (431, 413) and close before it read it all */
-    int sent_ok = send(fd, head, (size_t)n, MSG_NOSIGNAL) == n &&
-                  (!body_len || send(fd, body, body_len, MSG_NOSIGNAL) == (ssize_t)body_len);
+    snprintf(head, cap,
+             "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n"
+             "Content-Length: %zu\r\n%s\r\n",
+             method, target, port, body_len, extra_headers ? extra_headers : "");
+    char err[256];
+    /* the server may answer (431, 413) and close before it read it all:
+     * hist_http_send_raw() reads the answer all the same */
+    int rc = hist_http_send_raw(&url, head, body, body_len, 60000, resp, err, sizeof err);
     free(head);
-    (void)sent_ok;
-    http_parser parser;
-    http_parser_settings s;
-    http_parser_settings_init(&s);
-    s.on_header_field = on_hfield;
-    s.on_header_value = on_hvalue;
-    s.on_body = on_hbody;
-    s.on_message_complete = on_hdone;
-    parse_ctx ctx;
-    memset(&ctx, 0, sizeof ctx);
-    ctx.resp = resp;
-    http_parser_init(&parser, HTTP_RESPONSE);
-    parser.data = &ctx;
-    char buf[65536];
-    for (;;) {
-        ssize_t got = recv(fd, buf, sizeof buf, 0);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            break;
-        http_parser_execute(&parser, &s, buf, (size_t)got);
-        if (got == 0 || ctx.done || HTTP_PARSER_ERRNO(&parser) != HPE_OK)
-            break;
-    }
-    close(fd);
-    if (!ctx.done) {
-        harness_response_free(resp);
-        return -1;
-    }
-    if (!resp->body)
-        resp->body = calloc(1, 1);
-    if (!resp->headers)
-        resp->headers = calloc(1, 1);
-    return 0;
+    return rc;
 }
 
 void harness_response_free(harness_response *resp)
 {
-    free(resp->body);
-    free(resp->headers);
-    resp->body = resp->headers = NULL;
+    hist_http_response_free(resp);
 }

@@ -6,8 +6,8 @@
  * and waits for GET /healthz within a deadline. harness_stop() sends
  * SIGTERM, waits with a timeout, then SIGKILLs. The server's stdout/stderr
  * go to <root>/server.log (printed by harness_dump_log on failure).
- * Also: a tiny blocking HTTP/1.1 client (responses parsed by http_parser)
- * and, through tools/client_tcp.h, the TCP ingest client.
+ * Also: HTTP requests as a test writes them and, both through the gateway
+ * client library (tools/client/hist_client.h), the TCP ingest client.
  */
 #ifndef HIST_TESTS_E2E_HARNESS_H
 #define HIST_TESTS_E2E_HARNESS_H
@@ -15,7 +15,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "tools/client_tcp.h"
+#include "storage/hist_storage.h"
+#include "tools/client/hist_client.h"
 
 typedef struct {
     pid_t pid;
@@ -26,13 +27,9 @@ typedef struct {
     char http_addr[64], ingest_addr[64];
 } hist_harness;
 
-typedef struct {
-    int status;
-    char content_type[128];
-    char *body; /* NUL-terminated, malloc'd */
-    size_t body_len;
-    char *headers; /* all response header lines "Name: value\n", malloc'd */
-} harness_response;
+/* An answer of harness_http(): status, content_type, body (NUL-terminated)
+ * and headers (every header line as "Name: value\n"). */
+typedef hist_http_response harness_response;
 
 /* A port nobody listens on right now (127.0.0.1). */
 int harness_free_port(void);

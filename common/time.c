@@ -1,0 +1,298 @@
+/*
+ * time.c: durations and instants from text, instants as RFC 3339, and the
+ * calendar arithmetic under them (see hist_time.h).
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/hist_error.h"
+#include "common/hist_time.h"
+#include "common/hist_types.h"
+
+/* ---- Calendar (days since 1970-01-01, proleptic Gregorian) ---------------- */
+
+/* days_from_civil and civil_from_days are Howard Hinnant's algorithms. */
+int64_t hist_days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+void hist_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+bool hist_leap_year(int64_t y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+int hist_days_in_month(int64_t y, int m)
+{
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return days[m - 1] + (m == 2 && hist_leap_year(y));
+}
+
+/* ---- Durations ---------------------------------------------------------- */
+
+/* Parses "<digits>[.<digits>]<unit>" at *pp, advancing it. The result is
+ * exact for integers; a fraction is rounded down to whole nanoseconds. */
+static int parse_duration_at(const char **pp, int64_t *ns_out)
+{
+    static const struct {
+        const char *unit;
+        int64_t ns;
+    } units[] = {
+        /* Longest first so "ms" is not read as "m" followed by "s". */
+        {"ns", 1},
+        {"us", INT64_C(1000)},
+        {"ms", INT64_C(1000000)},
+        {"s", INT64_C(1000000000)},
+        {"m", INT64_C(60000000000)},
+        {"h", INT64_C(3600000000000)},
+        {"d", INT64_C(86400000000000)},
+        {"w", INT64_C(604800000000000)},
+    };
+    const char *p = *pp;
+    if (!isdigit((unsigned char)*p))
+        return HIST_EINVAL;
+    uint64_t whole = 0;
+    while (isdigit((unsigned char)*p)) {
+        if (whole > (UINT64_MAX - 9) / 10)
+            return HIST_ERANGE;
+        whole = whole * 10 + (uint64_t)(*p++ - '0');
+    }
+    uint64_t frac = 0, frac_scale = 1;
+    if (*p == '.') {
+        p++;
+        if (!isdigit((unsigned char)*p))
+            return HIST_EINVAL;
+        while (isdigit((unsigned char)*p)) {
+            if (frac_scale < UINT64_C(1000000000000000000)) { /* ignore digits past 18 */
+                frac = frac * 10 + (uint64_t)(*p - '0');
+                frac_scale *= 10;
+            }
+            p++;
+        }
+    }
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        size_t ul = strlen(units[i].unit);
+        if (strncmp(p, units[i].unit, ul) != 0)
+            continue;
+        /* "m" must not match the start of "ms"; the table order handles
+         * that, and a longer alphabetic tail is caught by the caller's
+         * end-of-text check. */
+        uint64_t unit = (uint64_t)units[i].ns;
+        if (whole > (uint64_t)INT64_MAX / unit)
+            return HIST_ERANGE;
+        uint64_t ns = whole * unit;
+        /* frac / frac_scale * unit, exact (rounded down): the product of
+         * two values below 10^18 fits in 128 bits. */
+        uint64_t part = (uint64_t)((unsigned __int128)frac * unit / frac_scale);
+        if ((uint64_t)INT64_MAX - ns < part)
+            return HIST_ERANGE;
+        ns += part;
+        *ns_out = (int64_t)ns;
+        *pp = p + ul;
+        return 0;
+    }
+    return HIST_EINVAL;
+}
+
+int hist_duration_parse(const char *text, int64_t *ns_out)
+{
+    if (!text)
+        return HIST_EINVAL;
+    const char *p = text;
+    int64_t ns;
+    int rc = parse_duration_at(&p, &ns);
+    if (rc < 0)
+        return rc;
+    if (*p != '\0')
+        return HIST_EINVAL;
+    *ns_out = ns;
+    return 0;
+}
+
+/* ---- Times ---------------------------------------------------------------- */
+
+/* Reads exactly n digits at *pp. */
+static int read_digits(const char **pp, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        char c = (*pp)[i];
+        if (c < '0' || c > '9')
+            return HIST_EINVAL;
+        v = v * 10 + (c - '0');
+    }
+    *pp += n;
+    *out = v;
+    return 0;
+}
+
+static int expect_char(const char **pp, char c)
+{
+    if (**pp != c)
+        return HIST_EINVAL;
+    (*pp)++;
+    return 0;
+}
+
+/* RFC 3339: YYYY-MM-DD('T'|'t'|' ')hh:mm:ss[.frac](Z|z|+hh:mm|-hh:mm). A
+ * date alone ("2026-01-02") means midnight UTC. */
+static int parse_rfc3339(const char *p, int64_t *ns_out)
+{
+    int year, mon, day, hh = 0, mm = 0, ss = 0;
+    int64_t frac_ns = 0, offset_s = 0;
+    if (read_digits(&p, 4, &year) || expect_char(&p, '-') || read_digits(&p, 2, &mon) ||
+        expect_char(&p, '-') || read_digits(&p, 2, &day))
+        return HIST_EINVAL;
+    if (mon < 1 || mon > 12 || day < 1)
+        return HIST_EINVAL;
+    if (day > hist_days_in_month(year, mon))
+        return HIST_EINVAL;
+    if (*p != '\0') {
+        if (*p != 'T' && *p != 't' && *p != ' ')
+            return HIST_EINVAL;
+        p++;
+        if (read_digits(&p, 2, &hh) || expect_char(&p, ':') || read_digits(&p, 2, &mm) ||
+            expect_char(&p, ':') || read_digits(&p, 2, &ss))
+            return HIST_EINVAL;
+        /* 60 is a leap second: accepted and folded into the next second. */
+        if (hh > 23 || mm > 59 || ss > 60)
+            return HIST_EINVAL;
+        if (*p == '.') {
+            p++;
+            if (!isdigit((unsigned char)*p))
+                return HIST_EINVAL;
+            int64_t scale = 100000000;
+            while (isdigit((unsigned char)*p)) {
+                frac_ns += (*p - '0') * scale; /* digits past the 9th add 0 */
+                scale /= 10;
+                p++;
+            }
+        }
+        if (*p == 'Z' || *p == 'z') {
+            p++;
+        } else if (*p == '+' || *p == '-') {
+            int sign = *p == '-' ? -1 : 1, oh, om;
+            p++;
+            if (read_digits(&p, 2, &oh) || expect_char(&p, ':') || read_digits(&p, 2, &om))
+                return HIST_EINVAL;
+            if (oh > 23 || om > 59)
+                return HIST_EINVAL;
+            offset_s = sign * (oh * 3600 + om * 60);
+        } else {
+            return HIST_EINVAL; /* RFC 3339 requires the offset */
+        }
+        if (*p != '\0')
+            return HIST_EINVAL;
+    }
+    int64_t days = hist_days_from_civil(year, mon, day);
+    int64_t secs = days * 86400 + hh * 3600 + mm * 60 + ss - offset_s;
+    /* Years 0000..9999 keep secs within +-3e11: no overflow before the check. */
+    if (secs > HIST_TS_MAX / 1000000000 || secs < HIST_TS_MIN / 1000000000)
+        return HIST_ERANGE;
+    int64_t ns = secs * 1000000000 + frac_ns;
+    if (ns > HIST_TS_MAX || ns < HIST_TS_MIN)
+        return HIST_ERANGE;
+    *ns_out = ns;
+    return 0;
+}
+
+/* "-24h", "+1h", "-1.5d": a signed duration after "now". */
+static int parse_relative(const char *p, int64_t now_ns, int64_t *ns_out)
+{
+    int sign = *p == '-' ? -1 : 1;
+    p++;
+    int64_t d;
+    int rc = parse_duration_at(&p, &d);
+    if (rc < 0)
+        return rc;
+    if (*p != '\0')
+        return HIST_EINVAL;
+    if (d > HIST_TS_MAX)
+        return HIST_ERANGE;
+    int64_t t = now_ns + sign * d; /* |now| and d are both <= HIST_TS_MAX: no overflow */
+    if (t > HIST_TS_MAX || t < HIST_TS_MIN)
+        return HIST_ERANGE;
+    *ns_out = t;
+    return 0;
+}
+
+int hist_time_parse(const char *text, int64_t now_ns, int64_t *ns_out)
+{
+    if (!text || !*text)
+        return HIST_EINVAL;
+    if (!strcmp(text, "now")) {
+        *ns_out = now_ns;
+        return 0;
+    }
+    if (!strncmp(text, "now", 3) && (text[3] == '-' || text[3] == '+'))
+        return parse_relative(text + 3, now_ns, ns_out);
+    if (text[0] == '-' || text[0] == '+')
+        return parse_relative(text, now_ns, ns_out);
+
+    size_t ndig = strspn(text, "0123456789");
+    if (text[ndig] == '\0') { /* epoch milliseconds */
+        if (ndig > 15)
+            return HIST_ERANGE; /* 10^15 ms is ~31700 years */
+        int64_t ms = 0;
+        for (size_t i = 0; i < ndig; i++)
+            ms = ms * 10 + (text[i] - '0');
+        if (ms > HIST_TS_MAX / 1000000)
+            return HIST_ERANGE;
+        *ns_out = ms * 1000000;
+        return 0;
+    }
+    if (ndig == 4 && text[4] == '-')
+        return parse_rfc3339(text, ns_out);
+    return HIST_EINVAL;
+}
+
+/* ---- RFC 3339 out ---------------------------------------------------------- */
+
+size_t hist_time_rfc3339(char *out, int64_t t_ns)
+{
+    int64_t secs = t_ns / 1000000000, frac = t_ns % 1000000000;
+    if (frac < 0) {
+        frac += 1000000000;
+        secs -= 1;
+    }
+    int64_t days = secs / 86400, sod = secs % 86400;
+    if (sod < 0) {
+        sod += 86400;
+        days -= 1;
+    }
+    int64_t y;
+    int m, d;
+    hist_civil_from_days(days, &y, &m, &d);
+    int n = snprintf(out, HIST_RFC3339_MAX, "%04lld-%02d-%02dT%02d:%02d:%02d", (long long)y, m, d,
+                     (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60));
+    if (frac == 0)
+        ;
+    else if (frac % 1000000 == 0)
+        n +=
+            snprintf(out + n, HIST_RFC3339_MAX - (size_t)n, ".%03lld", (long long)(frac / 1000000));
+    else if (frac % 1000 == 0)
+        n += snprintf(out + n, HIST_RFC3339_MAX - (size_t)n, ".%06lld", (long long)(frac / 1000));
+    else
+        n += snprintf(out + n, HIST_RFC3339_MAX - (size_t)n, ".%09lld", (long long)frac);
+    n += snprintf(out + n, HIST_RFC3339_MAX - (size_t)n, "Z");
+    return (size_t)n;
+}
