@@ -1,6 +1,7 @@
 /*
  * db_internal.h: the hist_db struct shared by the storage engine's files
- * (db.c, seal.c, recovery.c, scan.c, compact.c, damage.c, scrub.c). Not
+ * (db.c, tags.c, wal_payload.c, seal.c, recovery.c, scan.c, compact.c,
+ * damage.c, scrub.c, degraded.c). Not
  * part of the door.
  *
  * Locks, in the order they may be taken:
@@ -105,7 +106,7 @@ void hist_db_log(hist_db *db, int level, const char *fmt, ...)
 /* The wall clock in ns since the epoch (db.c). */
 int64_t hist_db_wall_ns(void);
 
-/* Tag cache (db.c). Call with mu held. */
+/* Tag cache (tags.c). Call with mu held. */
 hist_tag_state *hist_db_tag(hist_db *db, uint32_t id);
 /* Adds a fresh tag state to the cache (mu held). */
 int hist_db_cache_tag(hist_db *db, const hist_index_tag *meta);
@@ -115,10 +116,14 @@ int hist_db_mark_dirty(hist_db *db, uint32_t id);
 int hist_db_insert(hist_db *db, hist_tag_state *t, const int64_t *ts, const hist_value *v,
                    const uint32_t *q, size_t n, uint64_t lsn);
 
-/* WAL payload codec (db.c). decode calls fn per series. */
+/* WAL payload codec (wal_payload.c). decode calls fn per series. */
 typedef int (*hist_payload_fn)(void *ctx, uint32_t tag, size_t n, const int64_t *ts,
                                const hist_value *v, const uint32_t *q);
 int hist_payload_decode(const uint8_t *p, size_t len, hist_payload_fn fn, void *ctx);
+/* The most bytes hist_payload_encode() writes for these series. */
+size_t hist_payload_bound(const hist_series *s, size_t ns);
+/* Encodes the series into out (hist_payload_bound bytes); returns the length. */
+size_t hist_payload_encode(const hist_series *s, size_t ns, uint8_t *out);
 
 /* Sealing (seal.c). seal_mu held. hold_tail: a full buffer keeps its
  * samples of the current clock window (the sealer's choice; flush seals

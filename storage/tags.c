@@ -1,0 +1,498 @@
+/*
+ * tags.c: the tag registry: value type names, the tag-name rules, the
+ * in-memory tag cache (id -> state, name -> id), creating tags (one index
+ * transaction for a request's new tags), metadata, and listing.
+ *
+ * Locks (db_internal.h): creation and metadata updates hold tag_mu for the
+ * LMDB write; the cache is read and changed under mu.
+ */
+#include "storage/db_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- Types and names --------------------------------------------------- */
+
+const char *hist_type_name(hist_type type)
+{
+    switch (type) {
+    case HIST_TYPE_FLOAT64:
+        return "float64";
+    case HIST_TYPE_INT64:
+        return "int64";
+    case HIST_TYPE_BOOL:
+        return "bool";
+    }
+    return "unknown";
+}
+
+int hist_type_parse(const char *name, hist_type *out)
+{
+    static const struct {
+        const char *name;
+        hist_type type;
+    } names[] = {{"float64", HIST_TYPE_FLOAT64}, {"double", HIST_TYPE_FLOAT64},
+                 {"float", HIST_TYPE_FLOAT64},   {"int64", HIST_TYPE_INT64},
+                 {"int", HIST_TYPE_INT64},       {"bool", HIST_TYPE_BOOL},
+                 {"boolean", HIST_TYPE_BOOL}};
+    if (!name)
+        return HIST_EINVAL;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(name, names[i].name) == 0) {
+            *out = names[i].type;
+            return 0;
+        }
+    return HIST_EINVAL;
+}
+
+static int type_valid(hist_type t)
+{
+    return t == HIST_TYPE_FLOAT64 || t == HIST_TYPE_INT64 || t == HIST_TYPE_BOOL;
+}
+
+/* Length of the UTF-8 sequence at p (at most left bytes), 0 if invalid. */
+static size_t utf8_seq(const unsigned char *p, size_t left)
+{
+    unsigned c = p[0];
+    size_t len;
+    uint32_t cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF)
+        len = 3, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4)
+        len = 4, cp = c & 0x07;
+    else
+        return 0;
+    if (len > left)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        cp = cp << 6 | (p[i] & 0x3F);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0; /* overlong, out of range, surrogate */
+    if (cp >= 0x80 && cp <= 0x9F)
+        return 0; /* C1 control characters */
+    return len;
+}
+
+int hist_tag_name_check(const char *name, size_t len)
+{
+    if (!name || len == 0 || len > HIST_TAG_NAME_MAX)
+        return HIST_ENAME;
+    const unsigned char *p = (const unsigned char *)name;
+    size_t seg = 0;
+    for (size_t i = 0; i < len;) {
+        if (p[i] == '/') {
+            if (seg == 0)
+                return HIST_ENAME; /* empty segment (or leading '/') */
+            seg = 0;
+            i++;
+            continue;
+        }
+        if (p[i] < 0x20 || p[i] == 0x7F)
+            return HIST_ENAME;
+        size_t l = utf8_seq(p + i, len - i);
+        if (l == 0)
+            return HIST_ENAME;
+        i += l;
+        seg += l;
+    }
+    return seg == 0 ? HIST_ENAME : 0; /* trailing '/' */
+}
+
+/* ---- Tag cache ----------------------------------------------------------- */
+
+static uint64_t name_hash(const char *s, size_t len)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return h;
+}
+
+hist_tag_state *hist_db_tag(hist_db *db, uint32_t id)
+{
+    return id < db->tags_cap ? db->tags[id] : NULL;
+}
+
+static uint32_t cache_find(hist_db *db, const char *name, size_t len)
+{
+    if (!db->hash_cap)
+        return 0;
+    size_t mask = db->hash_cap - 1;
+    for (size_t i = name_hash(name, len) & mask;; i = (i + 1) & mask) {
+        uint32_t id = db->name_hash[i];
+        if (id == 0)
+            return 0;
+        const char *n = db->tags[id]->meta.name;
+        if (strlen(n) == len && memcmp(n, name, len) == 0)
+            return id;
+    }
+}
+
+static void hash_insert(uint32_t *tab, size_t cap, const char *name, uint32_t id)
+{
+    size_t mask = cap - 1;
+    size_t i = name_hash(name, strlen(name)) & mask;
+    while (tab[i])
+        i = (i + 1) & mask;
+    tab[i] = id;
+}
+
+int hist_db_cache_tag(hist_db *db, const hist_index_tag *meta)
+{
+    if (meta->id >= db->tags_cap) {
+        uint32_t cap = db->tags_cap ? db->tags_cap : 64;
+        while (cap <= meta->id)
+            cap *= 2;
+        hist_tag_state **nt = realloc(db->tags, cap * sizeof(*nt));
+        if (!nt)
+            return HIST_ENOMEM;
+        memset(nt + db->tags_cap, 0, (cap - db->tags_cap) * sizeof(*nt));
+        db->tags = nt;
+        db->tags_cap = cap;
+    }
+    if ((db->ntags + 1) * 2 > db->hash_cap) {
+        size_t cap = db->hash_cap ? db->hash_cap * 2 : 128;
+        uint32_t *tab = calloc(cap, sizeof(*tab));
+        if (!tab)
+            return HIST_ENOMEM;
+        for (size_t i = 0; i < db->hash_cap; i++)
+            if (db->name_hash[i])
+                hash_insert(tab, cap, db->tags[db->name_hash[i]]->meta.name, db->name_hash[i]);
+        free(db->name_hash);
+        db->name_hash = tab;
+        db->hash_cap = cap;
+    }
+    hist_tag_state *t = calloc(1, sizeof(*t));
+    if (!t)
+        return HIST_ENOMEM;
+    t->meta = *meta;
+    db->tags[meta->id] = t;
+    hash_insert(db->name_hash, db->hash_cap, meta->name, meta->id);
+    db->ntags++;
+    if (meta->id >= db->next_tag_id)
+        db->next_tag_id = meta->id + 1;
+    return 0;
+}
+
+static void tag_info_from(const hist_index_tag *m, hist_tag_info *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->id = m->id;
+    out->type = (hist_type)m->type;
+    memcpy(out->name, m->name, sizeof(out->name));
+    memcpy(out->unit, m->unit, sizeof(out->unit));
+    memcpy(out->description, m->description, sizeof(out->description));
+    out->deadband = m->deadband;
+    out->created_ns = m->created_ns;
+}
+
+/* Tag rows written in one index transaction. */
+typedef struct {
+    hist_index_tag *tags;
+    size_t n;
+    int set_next; /* the rows are new: move next_tag past the last one */
+} tag_put_ctx;
+
+static int tag_put_txn(hist_index *idx, MDB_txn *txn, void *arg)
+{
+    tag_put_ctx *c = arg;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < c->n; i++)
+        rc = hist_index_put_tag(idx, txn, &c->tags[i]);
+    if (!rc && c->set_next && c->n)
+        rc = hist_meta_put(idx, txn, "next_tag", (uint64_t)c->tags[c->n - 1].id + 1);
+    return rc;
+}
+
+/* Creates n new tags (names unique and unknown; name, type and metadata
+ * filled) in ONE durable index transaction, assigning their ids, then
+ * caches them. Caller holds tag_mu (every creation does, so the cache is
+ * authoritative for it), not mu. */
+static int tags_create(hist_db *db, hist_index_tag *metas, size_t n)
+{
+    pthread_mutex_lock(&db->mu);
+    uint32_t first = db->next_tag_id;
+    pthread_mutex_unlock(&db->mu);
+    if (n > UINT32_MAX - first)
+        return HIST_ERANGE;
+    int64_t now = hist_db_wall_ns();
+    for (size_t i = 0; i < n; i++) {
+        metas[i].id = first + (uint32_t)i;
+        metas[i].created_ns = now;
+    }
+    tag_put_ctx c = {metas, n, 1};
+    int rc = hist_index_write(&db->idx, tag_put_txn, &c);
+    pthread_mutex_lock(&db->mu);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = hist_db_cache_tag(db, &metas[i]);
+    pthread_mutex_unlock(&db->mu);
+    return rc;
+}
+
+/* Looks refs[i] up in the cache: 0 with ids[i], HIST_ETYPE (ids[i] set),
+ * or 1 when the tag does not exist. */
+static int lookup_ref(hist_db *db, const hist_tag_ref *r, uint32_t *id)
+{
+    pthread_mutex_lock(&db->mu);
+    *id = cache_find(db, r->name, r->len);
+    hist_type have = *id ? (hist_type)db->tags[*id]->meta.type : r->type;
+    pthread_mutex_unlock(&db->mu);
+    if (!*id)
+        return 1;
+    return have == r->type ? 0 : HIST_ETYPE;
+}
+
+typedef struct {
+    const char *name;
+    size_t len;
+    size_t ref;  /* index into refs */
+    size_t meta; /* the new tag it becomes */
+} name_slot;
+
+static int name_cmp(const name_slot *x, const name_slot *y)
+{
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->name, y->name, n);
+    if (c || x->len == y->len)
+        return c;
+    return x->len < y->len ? -1 : 1;
+}
+
+/* By name, then by position, so the first mention of a name sorts first
+ * (it decides the type). */
+static int name_slot_cmp(const void *a, const void *b)
+{
+    const name_slot *x = a, *y = b;
+    int c = name_cmp(x, y);
+    if (c)
+        return c;
+    return x->ref < y->ref ? -1 : x->ref > y->ref;
+}
+
+/* Creates the refs still marked 1 in rcs (tag_mu held): names sorted so a
+ * name mentioned twice becomes one tag, then one transaction for all. */
+static int create_missing(hist_db *db, const hist_tag_ref *refs, size_t n, uint32_t *ids, int *rcs)
+{
+    size_t npend = 0;
+    for (size_t i = 0; i < n; i++)
+        if (rcs[i] == 1 && (rcs[i] = lookup_ref(db, &refs[i], &ids[i])) == 1)
+            npend++; /* still missing now that tag_mu is held */
+    if (npend == 0)
+        return 0;
+    name_slot *slots = malloc(npend * sizeof(*slots));
+    hist_index_tag *metas = calloc(npend, sizeof(*metas));
+    if (!slots || !metas) {
+        free(slots), free(metas);
+        return HIST_ENOMEM;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (rcs[i] == 1)
+            slots[k++] = (name_slot){refs[i].name, refs[i].len, i, 0};
+    qsort(slots, npend, sizeof(*slots), name_slot_cmp);
+    size_t nnew = 0;
+    for (size_t j = 0; j < npend; j++) {
+        const hist_tag_ref *r = &refs[slots[j].ref];
+        if (j == 0 || name_cmp(&slots[j - 1], &slots[j]) != 0) {
+            memcpy(metas[nnew].name, r->name, r->len);
+            metas[nnew].type = (uint32_t)r->type;
+            nnew++;
+        }
+        slots[j].meta = nnew - 1;
+    }
+    int rc = tags_create(db, metas, nnew);
+    for (size_t j = 0; j < npend; j++) {
+        size_t i = slots[j].ref;
+        const hist_index_tag *m = &metas[slots[j].meta];
+        ids[i] = rc ? 0 : m->id;
+        rcs[i] = rc ? rc : ((hist_type)m->type == refs[i].type ? 0 : HIST_ETYPE);
+    }
+    free(slots);
+    free(metas);
+    return rc;
+}
+
+int hist_tag_resolve_many(hist_db *db, const hist_tag_ref *refs, size_t n, bool create,
+                          uint32_t *ids, int *rcs)
+{
+    if (!db || (n && (!refs || !ids || !rcs)))
+        return HIST_EINVAL;
+    bool missing = false;
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = 0;
+        if (!refs[i].name)
+            rcs[i] = HIST_EINVAL;
+        else if ((rcs[i] = hist_tag_name_check(refs[i].name, refs[i].len)) == 0 &&
+                 (rcs[i] = lookup_ref(db, &refs[i], &ids[i])) == 1) {
+            if (!create || db->opts.no_auto_create)
+                rcs[i] = HIST_ENOTFOUND;
+            else if (!type_valid(refs[i].type))
+                rcs[i] = HIST_ETYPE;
+            else
+                missing = true;
+        }
+    }
+    if (!missing)
+        return 0;
+    pthread_mutex_lock(&db->tag_mu);
+    int rc = create_missing(db, refs, n, ids, rcs);
+    pthread_mutex_unlock(&db->tag_mu);
+    return rc;
+}
+
+int hist_tag_resolve(hist_db *db, const char *name, size_t len, hist_type type, bool create,
+                     uint32_t *id_out)
+{
+    if (!db || !name || !id_out)
+        return HIST_EINVAL;
+    hist_tag_ref ref = {name, len, type};
+    int trc;
+    int rc = hist_tag_resolve_many(db, &ref, 1, create, id_out, &trc);
+    return rc ? rc : trc;
+}
+
+int hist_tag_by_name(hist_db *db, const char *name, hist_tag_info *out)
+{
+    if (!db || !name || !out)
+        return HIST_EINVAL;
+    pthread_mutex_lock(&db->mu);
+    uint32_t id = cache_find(db, name, strlen(name));
+    if (id)
+        tag_info_from(&db->tags[id]->meta, out);
+    pthread_mutex_unlock(&db->mu);
+    return id ? 0 : HIST_ENOTFOUND;
+}
+
+int hist_tag_by_id(hist_db *db, uint32_t id, hist_tag_info *out)
+{
+    if (!db || !out)
+        return HIST_EINVAL;
+    pthread_mutex_lock(&db->mu);
+    hist_tag_state *t = hist_db_tag(db, id);
+    if (t)
+        tag_info_from(&t->meta, out);
+    pthread_mutex_unlock(&db->mu);
+    return t ? 0 : HIST_ENOTFOUND;
+}
+
+int hist_tag_put(hist_db *db, hist_tag_info *info)
+{
+    if (!db || !info)
+        return HIST_EINVAL;
+    size_t len = strnlen(info->name, sizeof(info->name));
+    int rc = hist_tag_name_check(info->name, len);
+    if (rc)
+        return rc;
+    if (!type_valid(info->type))
+        return HIST_ETYPE;
+    if (strnlen(info->unit, sizeof(info->unit)) > HIST_TAG_UNIT_MAX ||
+        strnlen(info->description, sizeof(info->description)) > HIST_TAG_DESC_MAX)
+        return HIST_EINVAL;
+    pthread_mutex_lock(&db->tag_mu);
+    pthread_mutex_lock(&db->mu);
+    uint32_t id = cache_find(db, info->name, len);
+    hist_index_tag meta;
+    memset(&meta, 0, sizeof(meta));
+    if (id)
+        meta = db->tags[id]->meta;
+    pthread_mutex_unlock(&db->mu);
+    if (!id) {
+        memcpy(meta.name, info->name, len);
+        meta.type = (uint32_t)info->type;
+        snprintf(meta.unit, sizeof(meta.unit), "%s", info->unit);
+        snprintf(meta.description, sizeof(meta.description), "%s", info->description);
+        meta.deadband = info->deadband;
+        rc = tags_create(db, &meta, 1);
+        if (!rc) {
+            info->id = meta.id;
+            info->created_ns = meta.created_ns;
+        }
+        pthread_mutex_unlock(&db->tag_mu);
+        return rc;
+    }
+    if ((hist_type)meta.type != info->type) {
+        pthread_mutex_unlock(&db->tag_mu);
+        return HIST_ETYPE;
+    }
+    memset(meta.unit, 0, sizeof(meta.unit));
+    memset(meta.description, 0, sizeof(meta.description));
+    snprintf(meta.unit, sizeof(meta.unit), "%s", info->unit);
+    snprintf(meta.description, sizeof(meta.description), "%s", info->description);
+    meta.deadband = info->deadband;
+    /* flushed_lsn / max_span are owned by the sealer: the stored copy may be
+     * refreshed by its next commit, and the cached one is authoritative. */
+    tag_put_ctx c = {&meta, 1, 0};
+    rc = hist_index_write(&db->idx, tag_put_txn, &c);
+    if (!rc) {
+        pthread_mutex_lock(&db->mu);
+        hist_tag_state *t = db->tags[id];
+        memcpy(t->meta.unit, meta.unit, sizeof(meta.unit));
+        memcpy(t->meta.description, meta.description, sizeof(meta.description));
+        t->meta.deadband = meta.deadband;
+        info->id = id;
+        info->created_ns = t->meta.created_ns;
+        pthread_mutex_unlock(&db->mu);
+    }
+    pthread_mutex_unlock(&db->tag_mu);
+    return rc;
+}
+
+int hist_tag_foreach(hist_db *db, const char *prefix, hist_tag_visit_fn fn, void *ctx)
+{
+    if (!db || !fn)
+        return HIST_EINVAL;
+    if (!prefix)
+        prefix = "";
+    size_t plen = strlen(prefix);
+    uint32_t *ids = NULL;
+    size_t n = 0, cap = 0;
+    MDB_txn *txn;
+    int rc = hist_index_read_begin(&db->idx, &txn);
+    if (rc)
+        return rc;
+    MDB_cursor *cur;
+    rc = mdb_cursor_open(txn, db->idx.tag_name, &cur);
+    if (rc) {
+        hist_index_read_end(&db->idx, txn);
+        return hist_index_err(rc);
+    }
+    MDB_val k = {plen, (void *)prefix}, v;
+    int op = plen ? MDB_SET_RANGE : MDB_FIRST;
+    int r = 0;
+    while ((rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
+        op = MDB_NEXT;
+        if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+            break;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 256;
+            uint32_t *ni = realloc(ids, cap * sizeof(*ni));
+            if (!ni) {
+                r = HIST_ENOMEM;
+                break;
+            }
+            ids = ni;
+        }
+        if (v.mv_size == 4)
+            memcpy(&ids[n++], v.mv_data, 4);
+    }
+    mdb_cursor_close(cur);
+    hist_index_read_end(&db->idx, txn);
+    /* Visit without holding a txn: fn may call back into the db. */
+    for (size_t i = 0; i < n && r == 0; i++) {
+        hist_tag_info info;
+        if (hist_tag_by_id(db, ids[i], &info) == 0)
+            r = fn(ctx, &info);
+    }
+    free(ids);
+    return r;
+}
