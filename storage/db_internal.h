@@ -1,8 +1,7 @@
 /*
  * db_internal.h: the hist_db struct shared by the storage engine's files
  * (db.c, tags.c, wal_payload.c, seal.c, recovery.c, scan.c, compact.c,
- * damage.c, scrub.c, degraded.c). Not
- * part of the door.
+ * damage.c, scrub.c, degraded.c). Not part of the door.
  *
  * Locks, in the order they may be taken:
  *   seal_mu  one sealer/compactor/dropper at a time. Holding it means the
