@@ -101,6 +101,14 @@ typedef struct {
 
 /* Fills opts from parameters. from/to default to the given values; mode to
  * default_mode. 0, or 1 when an error answer was set. */
+/* What one /api/v1/query request may ask for (api_query.c, api_query_opts.c). */
+#define API_MAX_TAGS      10000
+#define API_DEFAULT_LIMIT 10000
+#define API_MAX_LIMIT     1000000
+#define API_MAX_POINTS    100000
+#define API_MAX_BUCKETS   1000000
+#define API_MAX_ROWS      20000000 /* rows per answer, all tags together */
+
 int api_query_opts_parse(api_ctx *c, const api_params *p, int64_t default_from, int64_t default_to,
                          hist_mode default_mode, api_query_opts *o);
 /* Writes v of a tag of the given type as a JSON number (bool as 0/1). */

@@ -1,0 +1,387 @@
+/*
+ * api_query_opts.c: the options of GET|POST /api/v1/query, from parameters
+ * to an api_query_opts (and the engine's hist_query_spec inside it).
+ *
+ * Every parameter is checked strictly (docs/api.md): a bad value is a 400
+ * naming the parameter, set here through api_error(); a non-zero return
+ * means that reply is already set. The limits on what one request may ask
+ * for are in api_internal.h.
+ */
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "query/api_internal.h"
+#include "query/tz.h"
+
+/* ---- Options ------------------------------------------------------------------- */
+
+static int parse_uint(const char *s, unsigned long long max, unsigned long long *out)
+{
+    if (!s || !isdigit((unsigned char)*s))
+        return HIST_EINVAL;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end)
+        return HIST_EINVAL;
+    if (v > max)
+        return HIST_ERANGE;
+    *out = v;
+    return 0;
+}
+
+static int parse_bool(const char *s, bool *out)
+{
+    if (!strcmp(s, "true") || !strcmp(s, "1") || !strcmp(s, "yes") || !strcmp(s, "")) {
+        *out = true;
+        return 0;
+    }
+    if (!strcmp(s, "false") || !strcmp(s, "0") || !strcmp(s, "no")) {
+        *out = false;
+        return 0;
+    }
+    return HIST_EINVAL;
+}
+
+/* A time zone name that is safe to hand to the engine: letters, digits and
+ * _ + - /, no "..", at most 63 bytes. The engine checks it exists. */
+static bool tz_name_ok(const char *tz)
+{
+    size_t n = strlen(tz);
+    if (n == 0 || n >= 64 || strstr(tz, "..") || tz[0] == '/')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)tz[i];
+        if (!isalnum(ch) && ch != '_' && ch != '+' && ch != '-' && ch != '/')
+            return false;
+    }
+    return true;
+}
+
+/* "06:00,14:00,22:00" -> minutes after midnight, strictly ascending. */
+static int parse_shifts(const char *s, hist_query_spec *spec)
+{
+    int n = 0, prev = -1;
+    const char *p = s;
+    while (*p) {
+        if (n >= HIST_MAX_SHIFTS)
+            return HIST_ERANGE;
+        if (!isdigit((unsigned char)p[0]) || !isdigit((unsigned char)p[1]) || p[2] != ':' ||
+            !isdigit((unsigned char)p[3]) || !isdigit((unsigned char)p[4]))
+            return HIST_EINVAL;
+        int h = (p[0] - '0') * 10 + (p[1] - '0'), m = (p[3] - '0') * 10 + (p[4] - '0');
+        if (h > 23 || m > 59)
+            return HIST_EINVAL;
+        int min = h * 60 + m;
+        if (min <= prev)
+            return HIST_EINVAL;
+        spec->shift_start_min[n++] = prev = min;
+        p += 5;
+        if (*p == ',')
+            p++;
+        else if (*p)
+            return HIST_EINVAL;
+    }
+    if (n == 0)
+        return HIST_EINVAL;
+    spec->nshifts = n;
+    return 0;
+}
+
+/* Every "agg" value, each a comma list, in order; duplicates dropped. */
+static int parse_aggs(api_ctx *c, const api_params *p, hist_query_spec *spec)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        if (strcmp(p->v[i].key, "agg") != 0)
+            continue;
+        const char *s = p->v[i].value;
+        while (*s) {
+            while (*s == ' ') /* "min, max" as people type it */
+                s++;
+            size_t len = strcspn(s, ",");
+            char name[32];
+            hist_agg a;
+            if (len == 0 || len >= sizeof name)
+                return api_error(c, 400, "agg", "agg: empty or unknown aggregate in '%s'",
+                                 p->v[i].value),
+                       1;
+            memcpy(name, s, len);
+            name[len] = '\0';
+            for (size_t e = len; e > 0 && name[e - 1] == ' ';)
+                name[--e] = '\0';
+            if (hist_agg_parse(name, &a) < 0)
+                return api_error(c, 400, "agg",
+                                 "unknown aggregate '%s' (count, min, max, sum, mean, twa, "
+                                 "stddev, first, last, range, integral, delta, duration_true)",
+                                 name),
+                       1;
+            bool dup = false;
+            for (int k = 0; k < spec->naggs; k++)
+                dup |= spec->aggs[k] == a;
+            if (!dup)
+                spec->aggs[spec->naggs++] = a;
+            s += len;
+            if (*s == ',')
+                s++;
+        }
+    }
+    return 0;
+}
+
+static int parse_time_param(api_ctx *c, const api_params *p, const char *key, int64_t def,
+                            int64_t *out)
+{
+    const char *s = api_param(p, key);
+    if (!s || !*s) {
+        *out = def;
+        return 0;
+    }
+    int rc = hist_time_parse(s, c->req->now_ns, out);
+    if (rc == HIST_ERANGE)
+        return api_error(c, 400, key, "%s: time '%s' is out of range", key, s), 1;
+    if (rc < 0)
+        return api_error(c, 400, key,
+                         "%s: cannot read time '%s' (RFC 3339, epoch ms, now, -24h, now-7d)", key,
+                         s),
+               1;
+    return 0;
+}
+
+static int parse_duration_param(api_ctx *c, const char *key, const char *s, int64_t *out)
+{
+    int rc = hist_duration_parse(s, out);
+    if (rc < 0 || *out <= 0)
+        return api_error(c, 400, key,
+                         "%s: '%s' is not a positive duration (number + ns|us|ms|s|m|h|d|w)", key,
+                         s),
+               1;
+    return 0;
+}
+
+static int parse_bucket(api_ctx *c, const char *s, api_query_opts *o)
+{
+    static const struct {
+        const char *name;
+        hist_bucket_kind kind;
+    } kinds[] = {
+        {"hour", HIST_BUCKET_HOUR},   {"day", HIST_BUCKET_DAY},     {"week", HIST_BUCKET_WEEK},
+        {"month", HIST_BUCKET_MONTH}, {"shift", HIST_BUCKET_SHIFT},
+    };
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        if (!strcmp(s, kinds[i].name)) {
+            o->spec.bucket = kinds[i].kind;
+            o->bucket_given = true;
+            return 0;
+        }
+    }
+    int64_t step;
+    if (hist_duration_parse(s, &step) == 0 && step > 0) {
+        o->spec.bucket = HIST_BUCKET_FIXED;
+        o->spec.step_ns = step;
+        o->step_given = true;
+        return 0;
+    }
+    return api_error(c, 400, "bucket",
+                     "bucket must be hour, day, week, month, shift or a duration"),
+           1;
+}
+
+static int parse_output(api_ctx *c, const api_params *p, api_query_opts *o)
+{
+    const char *format = api_param(p, "format"), *shape = api_param(p, "shape");
+    const char *tf = api_param(p, "time_format");
+    o->format = API_FMT_JSON;
+    o->shape = API_SHAPE_LONG;
+    if (format) {
+        if (!strcmp(format, "json") || !strcmp(format, "long"))
+            ;
+        else if (!strcmp(format, "csv"))
+            o->format = API_FMT_CSV;
+        else if (!strcmp(format, "wide"))
+            o->shape = API_SHAPE_WIDE;
+        else if (!strcmp(format, "table") || !strcmp(format, "timeseries"))
+            ; /* Grafana's words; grafana.c reads them itself */
+        else
+            return api_error(c, 400, "format", "format must be json, csv or wide"), 1;
+    } else if (c->req->accept && strstr(c->req->accept, "text/csv")) {
+        o->format = API_FMT_CSV;
+    }
+    if (shape) {
+        if (!strcmp(shape, "wide"))
+            o->shape = API_SHAPE_WIDE;
+        else if (!strcmp(shape, "columns"))
+            o->shape = API_SHAPE_COLUMNS;
+        else if (strcmp(shape, "long"))
+            return api_error(c, 400, "shape", "shape must be long, wide or columns"), 1;
+    }
+    if (o->shape == API_SHAPE_COLUMNS && o->format == API_FMT_CSV)
+        return api_error(c, 400, "shape", "shape=columns is JSON only (CSV has long and wide)"), 1;
+    o->time_format = o->format == API_FMT_CSV ? API_TIME_RFC3339 : API_TIME_MS;
+    if (tf) {
+        o->time_format_given = true;
+        if (!strcmp(tf, "ms"))
+            o->time_format = API_TIME_MS;
+        else if (!strcmp(tf, "ns"))
+            o->time_format = API_TIME_NS;
+        else if (!strcmp(tf, "s"))
+            o->time_format = API_TIME_S;
+        else if (!strcmp(tf, "rfc3339"))
+            o->time_format = API_TIME_RFC3339;
+        else
+            return api_error(c, 400, "time_format", "time_format must be ms, ns, s or rfc3339"), 1;
+    }
+    return 0;
+}
+
+int api_query_opts_parse(api_ctx *c, const api_params *p, int64_t default_from, int64_t default_to,
+                         hist_mode default_mode, api_query_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    hist_query_spec *spec = &o->spec;
+    hist_query_spec_init(spec);
+    spec->mode = default_mode;
+    spec->fill = HIST_FILL_NULL;
+    const char *s;
+
+    if (parse_aggs(c, p, spec))
+        return 1;
+    if ((s = api_param(p, "mode")) && *s) {
+        if (hist_mode_parse(s, &spec->mode) < 0)
+            return api_error(c, 400, "mode", "mode must be raw, latest, interp, aggregate or plot"),
+                   1;
+    } else if (spec->naggs > 0) {
+        spec->mode = HIST_MODE_AGG; /* agg=... alone asks for aggregates */
+    }
+    if (parse_time_param(c, p, "to", default_to, &spec->to))
+        return 1;
+    if (parse_time_param(c, p, "from", default_from, &spec->from))
+        return 1;
+    if (!api_param(p, "from") && !api_param(p, "to") && spec->to <= spec->from)
+        spec->from = spec->to - INT64_C(3600000000000);
+    if (spec->mode == HIST_MODE_LATEST && spec->from >= spec->to)
+        spec->from = spec->to - 1; /* latest ignores the range */
+    if (spec->from >= spec->to)
+        return api_error(c, 400, "from", "from must be before to"), 1;
+
+    unsigned long long u;
+    if ((s = api_param(p, "limit"))) {
+        if (parse_uint(s, API_MAX_LIMIT, &u) < 0 || u == 0)
+            return api_error(c, 400, "limit", "limit must be a whole number from 1 to %d",
+                             API_MAX_LIMIT),
+                   1;
+        spec->limit = (size_t)u;
+    } else {
+        spec->limit = API_DEFAULT_LIMIT;
+    }
+    if ((s = api_param(p, "points"))) {
+        if (parse_uint(s, API_MAX_POINTS, &u) < 0 || u == 0)
+            return api_error(c, 400, "points", "points must be a whole number from 1 to %d",
+                             API_MAX_POINTS),
+                   1;
+        spec->points = (uint32_t)u;
+    }
+    if ((s = api_param(p, "step"))) {
+        if (parse_duration_param(c, "step", s, &spec->step_ns))
+            return 1;
+        o->step_given = true;
+    }
+    if ((s = api_param(p, "tz")) && *s) {
+        if (!tz_name_ok(s))
+            return api_error(c, 400, "tz",
+                             "tz must be an IANA time zone name such as "
+                             "Europe/Berlin"),
+                   1;
+        /* Loaded once here so an unknown zone is a 400 naming tz, not a
+         * refusal from deep inside the engine. */
+        hist_tz *tz = NULL;
+        if (hist_tz_load(s, &tz) < 0)
+            return api_error(c, 400, "tz", "unknown time zone '%s'", s), 1;
+        hist_tz_free(tz);
+        snprintf(spec->tz, sizeof spec->tz, "%s", s);
+    }
+    if ((s = api_param(p, "shifts")) && *s) {
+        /* Several "shifts" values (a JSON array) are joined by commas. */
+        char joined[128] = "";
+        for (size_t i = 0; i < p->n; i++) {
+            if (strcmp(p->v[i].key, "shifts"))
+                continue;
+            size_t have = strlen(joined);
+            snprintf(joined + have, sizeof joined - have, "%s%s", have ? "," : "", p->v[i].value);
+        }
+        if (parse_shifts(joined, spec) < 0)
+            return api_error(c, 400, "shifts",
+                             "shifts must be ascending local start times such as "
+                             "06:00,14:00,22:00 (at most %d)",
+                             HIST_MAX_SHIFTS),
+                   1;
+    }
+    if ((s = api_param(p, "bucket")) && *s) {
+        if (parse_bucket(c, s, o))
+            return 1;
+    } else if (spec->nshifts > 0) {
+        spec->bucket = HIST_BUCKET_SHIFT;
+        o->bucket_given = true;
+    }
+    if (spec->bucket == HIST_BUCKET_SHIFT && spec->nshifts == 0) {
+        spec->shift_start_min[0] = 6 * 60; /* the classic three-shift day */
+        spec->shift_start_min[1] = 14 * 60;
+        spec->shift_start_min[2] = 22 * 60;
+        spec->nshifts = 3;
+    }
+    if ((s = api_param(p, "fill")) && *s) {
+        if (hist_fill_parse(s, &spec->fill) < 0)
+            return api_error(c, 400, "fill", "fill must be none, null, previous or linear"), 1;
+    }
+    if ((s = api_param(p, "include_bad"))) {
+        if (parse_bool(s, &spec->include_bad) < 0)
+            return api_error(c, 400, "include_bad", "include_bad must be true or false"), 1;
+    }
+    o->cursor = api_param(p, "cursor");
+    if (o->cursor && !*o->cursor)
+        o->cursor = NULL;
+    if (parse_output(c, p, o))
+        return 1;
+
+    /* Mode-specific requirements. */
+    uint64_t span = (uint64_t)(spec->to - spec->from);
+    switch (spec->mode) {
+    case HIST_MODE_INTERP:
+        if (!o->step_given && spec->points)
+            spec->step_ns = (int64_t)((span + spec->points - 1) / spec->points);
+        else if (!o->step_given)
+            return api_error(c, 400, "step", "interp needs step (e.g. 1m) or points"), 1;
+        if (span / (uint64_t)spec->step_ns > API_MAX_BUCKETS)
+            return api_error(c, 400, "step", "step too small: more than %d points per tag",
+                             API_MAX_BUCKETS),
+                   1;
+        break;
+    case HIST_MODE_AGG:
+        if (spec->naggs == 0) {
+            spec->aggs[0] = HIST_AGG_MEAN;
+            spec->naggs = 1;
+        }
+        if (spec->bucket == HIST_BUCKET_FIXED) {
+            if (!o->step_given && spec->points)
+                spec->step_ns = (int64_t)((span + spec->points - 1) / spec->points);
+            else if (!o->step_given)
+                return api_error(c, 400, "step",
+                                 "aggregate needs step (e.g. 1h), bucket (hour, day, week, "
+                                 "month, shift) or points"),
+                       1;
+            if (span / (uint64_t)spec->step_ns > API_MAX_BUCKETS)
+                return api_error(c, 400, "step", "step too small: more than %d buckets per tag",
+                                 API_MAX_BUCKETS),
+                       1;
+        }
+        break;
+    case HIST_MODE_PLOT:
+        if (!spec->points)
+            spec->points = 1000;
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
