@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (README, second command):
+#   0. the layer check (scripts/check_layers.sh);
 #   1. install missing Debian packages, build with -Werror, run ctest;
 #   2. rebuild with AddressSanitizer + UndefinedBehaviorSanitizer, run ctest;
 #   3. build the libFuzzer targets with clang and run each briefly;
@@ -12,6 +13,9 @@ jobs=$(nproc)
 status=0
 
 stage() { echo; echo "=== $*"; }
+
+stage "layers (scripts/check_layers.sh: doors, no .c includes, files <= 1,000 lines)"
+./scripts/check_layers.sh || status=1
 
 stage "build (RelWithDebInfo, -Werror)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHIST_WERROR=ON >/dev/null
