@@ -64,8 +64,9 @@ static const struct option import_options[] = {{"ingest", 1, 0, 'i'},
                                                {"help", 0, 0, 'h'},
                                                {0, 0, 0, 0}};
 
-static int import_take_option(import_command *c, int ch)
+static int import_take_option(void *ctx, int ch, char **argv)
 {
+    import_command *c = ctx;
     switch (ch) {
     case 'i':
         c->ingest = optarg;
@@ -87,11 +88,9 @@ static int import_take_option(import_command *c, int ch)
 /* The options, then exactly one FILE. */
 static int import_parse_options(import_command *c, int argc, char **argv)
 {
-    int ch, rc;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "", import_options, NULL)) != -1)
-        if ((rc = import_take_option(c, ch)) != CLI_CONTINUE)
-            return rc;
+    int rc = cli_each_option(argc, argv, "", import_options, true, import_take_option, c);
+    if (rc != CLI_CONTINUE)
+        return rc;
     if (optind != argc - 1 || c->batch == 0) {
         usage(stderr);
         return CLI_USAGE;

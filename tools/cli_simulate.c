@@ -43,6 +43,7 @@ typedef struct {
     bool catch_up;
     unsigned window;
     double drain_s;
+    bool start_set; /* --start given */
 } sim_opts;
 
 static void usage(FILE *out)
@@ -119,7 +120,7 @@ static bool simulate_take_number(sim_opts *o, int ch, char **end)
 }
 
 /* The options that are flags or text. */
-static int simulate_take_option(sim_opts *o, int ch, bool *start_set)
+static int simulate_take_text(sim_opts *o, int ch)
 {
     switch (ch) {
     case 'i':
@@ -133,7 +134,7 @@ static int simulate_take_option(sim_opts *o, int ch, bool *start_set)
             fprintf(stderr, "simulate: bad --start '%s'\n", optarg);
             return CLI_USAGE;
         }
-        *start_set = true;
+        o->start_set = true;
         return CLI_CONTINUE;
     case 'c':
         o->csv = optarg;
@@ -155,6 +156,19 @@ static int simulate_take_option(sim_opts *o, int ch, bool *start_set)
     return CLI_USAGE;
 }
 
+static int simulate_take_option(void *ctx, int ch, char **argv)
+{
+    sim_opts *o = ctx;
+    char *end = NULL;
+    if (!simulate_take_number(o, ch, &end))
+        return simulate_take_text(o, ch);
+    if (*end) {
+        fprintf(stderr, "simulate: bad number '%s'\n", optarg);
+        return CLI_USAGE;
+    }
+    return CLI_CONTINUE;
+}
+
 static int simulate_parse_options(int argc, char **argv, sim_opts *o)
 {
     *o = (sim_opts){.tags = 100,
@@ -166,25 +180,15 @@ static int simulate_parse_options(int argc, char **argv, sim_opts *o)
                     .seed = 1,
                     .window = 16,
                     .drain_s = 60};
-    bool start_set = false;
-    int ch, rc;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "", simulate_options, NULL)) != -1) {
-        char *end = NULL;
-        if (!simulate_take_number(o, ch, &end)) {
-            if ((rc = simulate_take_option(o, ch, &start_set)) != CLI_CONTINUE)
-                return rc;
-        } else if (*end) {
-            fprintf(stderr, "simulate: bad number '%s'\n", optarg);
-            return CLI_USAGE;
-        }
-    }
+    int rc = cli_each_option(argc, argv, "", simulate_options, true, simulate_take_option, o);
+    if (rc != CLI_CONTINUE)
+        return rc;
     if (optind < argc || o->tags == 0 || o->rate <= 0 || o->duration <= 0 || o->batch == 0 ||
         o->window == 0) {
         usage(stderr);
         return CLI_USAGE;
     }
-    if (!start_set)
+    if (!o->start_set)
         cli_parse_time("now", &o->start_ns);
     return CLI_CONTINUE;
 }
