@@ -18,6 +18,7 @@
 #define HIST_TOOLS_CLI_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 enum { CLI_CONTINUE = -1, CLI_OK = 0, CLI_SERVER = 1, CLI_USAGE = 2 };
 
@@ -32,6 +33,10 @@ struct option;
  * not. report: getopt prints its own messages about unknown options. */
 int cli_each_option(int argc, char **argv, const char *shorts, const struct option *longs,
                     bool report, int (*take)(void *ctx, int opt, char **argv), void *ctx);
+
+/* The end of an option switch: --help (opt 'h') prints the usage on
+ * stdout (CLI_OK), any other option the usage on stderr (CLI_USAGE). */
+int cli_help_or_usage(int opt, void (*usage)(FILE *out));
 
 int cli_query(int argc, char **argv);
 int cli_tags(int argc, char **argv);

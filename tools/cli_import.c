@@ -77,12 +77,8 @@ static int import_take_option(void *ctx, int ch, char **argv)
     case 'k':
         c->token = optarg;
         return CLI_CONTINUE;
-    case 'h':
-        usage(stdout);
-        return CLI_OK;
     }
-    usage(stderr);
-    return CLI_USAGE;
+    return cli_help_or_usage(ch, usage);
 }
 
 /* The options, then exactly one FILE. */

@@ -1,10 +1,17 @@
 /*
- * cli_options.c: the option loop every historian command runs (see cli.h).
+ * cli_options.c: the option loop every historian command runs, and the
+ * end of its switch (see cli.h).
  */
 #include <getopt.h>
 #include <stddef.h>
 
 #include "tools/cli.h"
+
+int cli_help_or_usage(int opt, void (*usage)(FILE *out))
+{
+    usage(opt == 'h' ? stdout : stderr);
+    return opt == 'h' ? CLI_OK : CLI_USAGE;
+}
 
 int cli_each_option(int argc, char **argv, const char *shorts, const struct option *longs,
                     bool report, int (*take)(void *ctx, int opt, char **argv), void *ctx)

@@ -148,12 +148,8 @@ static int simulate_take_text(sim_opts *o, int ch)
     case 'C':
         o->catch_up = true;
         return CLI_CONTINUE;
-    case 'h':
-        usage(stdout);
-        return CLI_OK;
     }
-    usage(stderr);
-    return CLI_USAGE;
+    return cli_help_or_usage(ch, usage);
 }
 
 static int simulate_take_option(void *ctx, int ch, char **argv)
