@@ -361,6 +361,23 @@ static double run(const char *bin, unsigned conns, size_t batch, uint64_t total,
     return msps;
 }
 
+/* $HIST_BIN_DIR/historiand, or ../tools/historiand next to this binary. */
+static void server_binary(char *bin, size_t cap)
+{
+    const char *dir = getenv("HIST_BIN_DIR");
+    if (dir) {
+        snprintf(bin, cap, "%s/historiand", dir);
+        return;
+    }
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[n > 0 ? n : 0] = 0;
+    char *slash = strrchr(self, '/');
+    if (slash)
+        *slash = 0;
+    snprintf(bin, cap, "%s/../tools/historiand", self);
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longs[] = {
@@ -411,18 +428,7 @@ int main(int argc, char **argv)
     if (dump)
         return dump_lp(dump, batch, total, ntags) == 0 ? 0 : 1;
     char bin[PATH_MAX + 32];
-    const char *dir = getenv("HIST_BIN_DIR");
-    if (dir) {
-        snprintf(bin, sizeof bin, "%s/historiand", dir);
-    } else {
-        char self[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-        self[n > 0 ? n : 0] = 0;
-        char *slash = strrchr(self, '/');
-        if (slash)
-            *slash = 0;
-        snprintf(bin, sizeof bin, "%s/../tools/historiand", self);
-    }
+    server_binary(bin, sizeof bin);
     signal(SIGPIPE, SIG_IGN);
     static const unsigned mconns[] = {1, 4, 16};
     static const size_t mbatch[] = {1000, 10000};

@@ -49,24 +49,27 @@ int hist_days_in_month(int64_t y, int m)
 
 /* ---- Durations ---------------------------------------------------------- */
 
-/* Parses "<digits>[.<digits>]<unit>" at *pp, advancing it. The result is
- * exact for integers; a fraction is rounded down to whole nanoseconds. */
-static int parse_duration_at(const char **pp, int64_t *ns_out)
+/* The units of a duration, longest first so "ms" is not read as "m"
+ * followed by "s". */
+static const struct {
+    const char *unit;
+    int64_t ns;
+} duration_units[] = {
+    {"ns", 1},
+    {"us", INT64_C(1000)},
+    {"ms", INT64_C(1000000)},
+    {"s", INT64_C(1000000000)},
+    {"m", INT64_C(60000000000)},
+    {"h", INT64_C(3600000000000)},
+    {"d", INT64_C(86400000000000)},
+    {"w", INT64_C(604800000000000)},
+};
+
+/* "<digits>[.<digits>]" at *pp, advancing it: the whole part, and the
+ * fraction as frac / frac_scale (digits past the 18th ignored). */
+static int parse_decimal(const char **pp, uint64_t *whole_out, uint64_t *frac_out,
+                         uint64_t *scale_out)
 {
-    static const struct {
-        const char *unit;
-        int64_t ns;
-    } units[] = {
-        /* Longest first so "ms" is not read as "m" followed by "s". */
-        {"ns", 1},
-        {"us", INT64_C(1000)},
-        {"ms", INT64_C(1000000)},
-        {"s", INT64_C(1000000000)},
-        {"m", INT64_C(60000000000)},
-        {"h", INT64_C(3600000000000)},
-        {"d", INT64_C(86400000000000)},
-        {"w", INT64_C(604800000000000)},
-    };
     const char *p = *pp;
     if (!isdigit((unsigned char)*p))
         return HIST_EINVAL;
@@ -81,22 +84,37 @@ static int parse_duration_at(const char **pp, int64_t *ns_out)
         p++;
         if (!isdigit((unsigned char)*p))
             return HIST_EINVAL;
-        while (isdigit((unsigned char)*p)) {
-            if (frac_scale < UINT64_C(1000000000000000000)) { /* ignore digits past 18 */
+        for (; isdigit((unsigned char)*p); p++) {
+            if (frac_scale < UINT64_C(1000000000000000000)) {
                 frac = frac * 10 + (uint64_t)(*p - '0');
                 frac_scale *= 10;
             }
-            p++;
         }
     }
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-        size_t ul = strlen(units[i].unit);
-        if (strncmp(p, units[i].unit, ul) != 0)
+    *pp = p;
+    *whole_out = whole;
+    *frac_out = frac;
+    *scale_out = frac_scale;
+    return 0;
+}
+
+/* Parses "<digits>[.<digits>]<unit>" at *pp, advancing it. The result is
+ * exact for integers; a fraction is rounded down to whole nanoseconds. */
+static int parse_duration_at(const char **pp, int64_t *ns_out)
+{
+    const char *p = *pp;
+    uint64_t whole, frac, frac_scale;
+    int rc = parse_decimal(&p, &whole, &frac, &frac_scale);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < sizeof duration_units / sizeof duration_units[0]; i++) {
+        size_t ul = strlen(duration_units[i].unit);
+        if (strncmp(p, duration_units[i].unit, ul) != 0)
             continue;
         /* "m" must not match the start of "ms"; the table order handles
          * that, and a longer alphabetic tail is caught by the caller's
          * end-of-text check. */
-        uint64_t unit = (uint64_t)units[i].ns;
+        uint64_t unit = (uint64_t)duration_units[i].ns;
         if (whole > (uint64_t)INT64_MAX / unit)
             return HIST_ERANGE;
         uint64_t ns = whole * unit;
@@ -105,8 +123,7 @@ static int parse_duration_at(const char **pp, int64_t *ns_out)
         uint64_t part = (uint64_t)((unsigned __int128)frac * unit / frac_scale);
         if ((uint64_t)INT64_MAX - ns < part)
             return HIST_ERANGE;
-        ns += part;
-        *ns_out = (int64_t)ns;
+        *ns_out = (int64_t)(ns + part);
         *pp = p + ul;
         return 0;
     }
@@ -153,58 +170,80 @@ static int expect_char(const char **pp, char c)
     return 0;
 }
 
+/* YYYY-MM-DD at *pp, a day that exists. */
+static int parse_date(const char **pp, int *year, int *mon, int *day)
+{
+    if (read_digits(pp, 4, year) || expect_char(pp, '-') || read_digits(pp, 2, mon) ||
+        expect_char(pp, '-') || read_digits(pp, 2, day))
+        return HIST_EINVAL;
+    if (*mon < 1 || *mon > 12 || *day < 1)
+        return HIST_EINVAL;
+    return *day > hist_days_in_month(*year, *mon) ? HIST_EINVAL : 0;
+}
+
+/* hh:mm:ss[.frac] at *pp. 60 is a leap second: accepted and folded into
+ * the next second. */
+static int parse_clock(const char **pp, int *secs_out, int64_t *frac_out)
+{
+    int hh, mm, ss;
+    if (read_digits(pp, 2, &hh) || expect_char(pp, ':') || read_digits(pp, 2, &mm) ||
+        expect_char(pp, ':') || read_digits(pp, 2, &ss))
+        return HIST_EINVAL;
+    if (hh > 23 || mm > 59 || ss > 60)
+        return HIST_EINVAL;
+    *secs_out = hh * 3600 + mm * 60 + ss;
+    *frac_out = 0;
+    if (**pp != '.')
+        return 0;
+    (*pp)++;
+    if (!isdigit((unsigned char)**pp))
+        return HIST_EINVAL;
+    int64_t scale = 100000000;
+    for (; isdigit((unsigned char)**pp); (*pp)++) {
+        *frac_out += (**pp - '0') * scale; /* digits past the 9th add 0 */
+        scale /= 10;
+    }
+    return 0;
+}
+
+/* Z, z, +hh:mm or -hh:mm at *pp (RFC 3339 requires one): seconds east. */
+static int parse_offset(const char **pp, int64_t *offset_out)
+{
+    *offset_out = 0;
+    if (**pp == 'Z' || **pp == 'z') {
+        (*pp)++;
+        return 0;
+    }
+    if (**pp != '+' && **pp != '-')
+        return HIST_EINVAL;
+    int sign = **pp == '-' ? -1 : 1, oh, om;
+    (*pp)++;
+    if (read_digits(pp, 2, &oh) || expect_char(pp, ':') || read_digits(pp, 2, &om))
+        return HIST_EINVAL;
+    if (oh > 23 || om > 59)
+        return HIST_EINVAL;
+    *offset_out = sign * (oh * 3600 + om * 60);
+    return 0;
+}
+
 /* RFC 3339: YYYY-MM-DD('T'|'t'|' ')hh:mm:ss[.frac](Z|z|+hh:mm|-hh:mm). A
  * date alone ("2026-01-02") means midnight UTC. */
 static int parse_rfc3339(const char *p, int64_t *ns_out)
 {
-    int year, mon, day, hh = 0, mm = 0, ss = 0;
+    int year, mon, day, clock_s = 0;
     int64_t frac_ns = 0, offset_s = 0;
-    if (read_digits(&p, 4, &year) || expect_char(&p, '-') || read_digits(&p, 2, &mon) ||
-        expect_char(&p, '-') || read_digits(&p, 2, &day))
-        return HIST_EINVAL;
-    if (mon < 1 || mon > 12 || day < 1)
-        return HIST_EINVAL;
-    if (day > hist_days_in_month(year, mon))
+    if (parse_date(&p, &year, &mon, &day) < 0)
         return HIST_EINVAL;
     if (*p != '\0') {
         if (*p != 'T' && *p != 't' && *p != ' ')
             return HIST_EINVAL;
         p++;
-        if (read_digits(&p, 2, &hh) || expect_char(&p, ':') || read_digits(&p, 2, &mm) ||
-            expect_char(&p, ':') || read_digits(&p, 2, &ss))
-            return HIST_EINVAL;
-        /* 60 is a leap second: accepted and folded into the next second. */
-        if (hh > 23 || mm > 59 || ss > 60)
-            return HIST_EINVAL;
-        if (*p == '.') {
-            p++;
-            if (!isdigit((unsigned char)*p))
-                return HIST_EINVAL;
-            int64_t scale = 100000000;
-            while (isdigit((unsigned char)*p)) {
-                frac_ns += (*p - '0') * scale; /* digits past the 9th add 0 */
-                scale /= 10;
-                p++;
-            }
-        }
-        if (*p == 'Z' || *p == 'z') {
-            p++;
-        } else if (*p == '+' || *p == '-') {
-            int sign = *p == '-' ? -1 : 1, oh, om;
-            p++;
-            if (read_digits(&p, 2, &oh) || expect_char(&p, ':') || read_digits(&p, 2, &om))
-                return HIST_EINVAL;
-            if (oh > 23 || om > 59)
-                return HIST_EINVAL;
-            offset_s = sign * (oh * 3600 + om * 60);
-        } else {
-            return HIST_EINVAL; /* RFC 3339 requires the offset */
-        }
-        if (*p != '\0')
+        if (parse_clock(&p, &clock_s, &frac_ns) < 0 || parse_offset(&p, &offset_s) < 0 ||
+            *p != '\0')
             return HIST_EINVAL;
     }
     int64_t days = hist_days_from_civil(year, mon, day);
-    int64_t secs = days * 86400 + hh * 3600 + mm * 60 + ss - offset_s;
+    int64_t secs = days * 86400 + clock_s - offset_s;
     /* Years 0000..9999 keep secs within +-3e11: no overflow before the check. */
     if (secs > HIST_TS_MAX / 1000000000 || secs < HIST_TS_MIN / 1000000000)
         return HIST_ERANGE;

@@ -17,10 +17,26 @@
 #ifndef HIST_TOOLS_CLI_H
 #define HIST_TOOLS_CLI_H
 
+#include <stdbool.h>
+#include <stdio.h>
+
 enum { CLI_CONTINUE = -1, CLI_OK = 0, CLI_SERVER = 1, CLI_USAGE = 2 };
 
 #define CLI_DEFAULT_SERVER "http://127.0.0.1:9460"
 #define CLI_DEFAULT_INGEST "127.0.0.1:9461"
+
+struct option;
+
+/* Runs getopt_long over argv from its start and hands every option to
+ * take(ctx, opt, argv) (optarg and optind as getopt left them):
+ * CLI_CONTINUE once all were taken, else the first answer of take that was
+ * not. report: getopt prints its own messages about unknown options. */
+int cli_each_option(int argc, char **argv, const char *shorts, const struct option *longs,
+                    bool report, int (*take)(void *ctx, int opt, char **argv), void *ctx);
+
+/* The end of an option switch: --help (opt 'h') prints the usage on
+ * stdout (CLI_OK), any other option the usage on stderr (CLI_USAGE). */
+int cli_help_or_usage(int opt, void (*usage)(FILE *out));
 
 int cli_query(int argc, char **argv);
 int cli_tags(int argc, char **argv);

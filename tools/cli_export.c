@@ -76,8 +76,9 @@ static int export_add_param(export_command *e, const char *key, const char *valu
                                                                 : CLI_CONTINUE;
 }
 
-static int export_take_option(export_command *e, int opt, char **argv)
+static int export_take_option(void *ctx, int opt, char **argv)
 {
+    export_command *e = ctx;
     int rc;
     switch (opt) {
     case 'h':
@@ -98,7 +99,7 @@ static int export_take_option(export_command *e, int opt, char **argv)
         return CLI_CONTINUE;
     case 'F':
         e->format = optarg;
-        return cli_format_check(EXPORT_CMD, e->format, "csv|json") ? CLI_USAGE : CLI_CONTINUE;
+        return cli_format_check(EXPORT_CMD, e->format, "csv|json");
     }
     return cli_other_option(&e->conn, EXPORT_CMD, opt, argv, usage);
 }
@@ -106,12 +107,10 @@ static int export_take_option(export_command *e, int opt, char **argv)
 /* The options, then the TAGs: at least one TAG or --pattern. */
 static int export_parse_options(export_command *e, int argc, char **argv)
 {
-    int opt, rc;
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "p:f:t:o:n:F:h", export_options, NULL)) != -1)
-        if ((rc = export_take_option(e, opt, argv)) != CLI_CONTINUE)
-            return rc;
+    int rc =
+        cli_each_option(argc, argv, "p:f:t:o:n:F:h", export_options, false, export_take_option, e);
+    if (rc != CLI_CONTINUE)
+        return rc;
     for (int i = optind; i < argc; i++) {
         if ((rc = export_add_param(e, "tag", argv[i])) != CLI_CONTINUE)
             return rc;

@@ -3,8 +3,11 @@
  * rows over TCP ingest, pipelined, each batch acknowledged durable.
  * A progress bar goes to stderr when it is a terminal; a summary line ends
  * the run. Rows that do not parse are counted and named (first 10).
+ * Phases: parse the options, open the file and the sender, send every
+ * row in batches, print the summary.
  */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,29 +46,85 @@ static void progress(long done, long total, uint64_t samples, double t0)
             (unsigned long long)samples, el > 0 ? (double)samples / el : 0.0);
 }
 
-/* What the CSV reader's callbacks need. */
 typedef struct {
+    const char *ingest, *token, *path;
+    size_t batch;
+    FILE *f;
+    long total; /* the file's size, for the progress bar */
     hist_sender *s;
     hist_batch_builder *bb;
-    const char *token;
-    FILE *f;
-    long total;
     bool tty;
     double t0, last_draw;
-} import_state;
+    uint64_t bad; /* lines that did not parse */
+} import_command;
+
+static const struct option import_options[] = {{"ingest", 1, 0, 'i'},
+                                               {"batch", 1, 0, 'b'},
+                                               {"token", 1, 0, 'k'},
+                                               {"help", 0, 0, 'h'},
+                                               {0, 0, 0, 0}};
+
+static int import_take_option(void *ctx, int ch, char **argv)
+{
+    import_command *c = ctx;
+    switch (ch) {
+    case 'i':
+        c->ingest = optarg;
+        return CLI_CONTINUE;
+    case 'b':
+        c->batch = strtoul(optarg, NULL, 10);
+        return CLI_CONTINUE;
+    case 'k':
+        c->token = optarg;
+        return CLI_CONTINUE;
+    }
+    return cli_help_or_usage(ch, usage);
+}
+
+/* The options, then exactly one FILE. */
+static int import_parse_options(import_command *c, int argc, char **argv)
+{
+    int rc = cli_each_option(argc, argv, "", import_options, true, import_take_option, c);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    if (optind != argc - 1 || c->batch == 0) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    c->path = argv[optind];
+    return CLI_CONTINUE;
+}
+
+/* The file to read and the sender to write it with. */
+static int import_open(import_command *c)
+{
+    c->f = fopen(c->path, "r");
+    if (!c->f) {
+        perror(c->path);
+        return CLI_USAGE;
+    }
+    struct stat sb;
+    c->total = fstat(fileno(c->f), &sb) == 0 ? (long)sb.st_size : 0;
+    if (hist_sender_new(c->ingest, NULL, 16, &c->s) < 0)
+        return CLI_SERVER;
+    c->bb = hist_bb_new();
+    c->tty = isatty(2);
+    c->t0 = now_s();
+    return CLI_CONTINUE;
+}
 
 /* Queues what the builder holds, then waits while 32 batches are
  * unacknowledged (the backlog stays small). */
 static int import_flush(void *ctx)
 {
-    import_state *is = ctx;
-    int rc = hist_sender_push_batch(is->s, is->bb, is->token, NULL);
+    import_command *c = ctx;
+    int rc = hist_sender_push_batch(c->s, c->bb, c->token, NULL);
     hist_sender_stats st;
     for (;;) {
-        hist_sender_get_stats(is->s, &st);
+        hist_sender_get_stats(c->s, &st);
         if (st.queued_batches < 32)
             break;
-        hist_sender_pump(is->s, 100);
+        hist_sender_pump(c->s, 100);
     }
     return rc;
 }
@@ -73,88 +132,59 @@ static int import_flush(void *ctx)
 /* Redraws the progress bar on a terminal, at most five times a second. */
 static void import_progress(void *ctx)
 {
-    import_state *is = ctx;
-    if (!is->tty || now_s() - is->last_draw <= 0.2)
+    import_command *c = ctx;
+    if (!c->tty || now_s() - c->last_draw <= 0.2)
         return;
     hist_sender_stats st;
-    hist_sender_get_stats(is->s, &st);
-    progress(ftell(is->f), is->total, st.acked, is->t0);
-    is->last_draw = now_s();
+    hist_sender_get_stats(c->s, &st);
+    progress(ftell(c->f), c->total, st.acked, c->t0);
+    c->last_draw = now_s();
 }
 
-int cli_import(int argc, char **argv)
+/* Every row in batches, then up to a minute for the last acks. 0 or the
+ * first error of queueing a batch. */
+static int import_send(import_command *c)
 {
-    static const struct option longs[] = {{"ingest", 1, 0, 'i'},
-                                          {"batch", 1, 0, 'b'},
-                                          {"token", 1, 0, 'k'},
-                                          {"help", 0, 0, 'h'},
-                                          {0, 0, 0, 0}};
-    const char *ingest = CLI_DEFAULT_INGEST, *token = NULL;
-    size_t batch = 5000;
-    int ch;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "", longs, NULL)) != -1) {
-        switch (ch) {
-        case 'i':
-            ingest = optarg;
-            break;
-        case 'b':
-            batch = strtoul(optarg, NULL, 10);
-            break;
-        case 'k':
-            token = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return CLI_OK;
-        default:
-            usage(stderr);
-            return CLI_USAGE;
-        }
-    }
-    if (optind != argc - 1 || batch == 0) {
-        usage(stderr);
-        return CLI_USAGE;
-    }
-    const char *path = argv[optind];
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        perror(path);
-        return CLI_USAGE;
-    }
-    struct stat sb;
-    long total = fstat(fileno(f), &sb) == 0 ? (long)sb.st_size : 0;
-    hist_sender *s;
-    if (hist_sender_new(ingest, NULL, 16, &s) < 0) {
-        fclose(f);
-        return CLI_SERVER;
-    }
-    import_state is = {.s = s,
-                       .bb = hist_bb_new(),
-                       .token = token,
-                       .f = f,
-                       .total = total,
-                       .tty = isatty(2),
-                       .t0 = now_s()};
-    uint64_t rows, bad;
-    int rc = cli_csv_read(f, path, is.bb, batch, import_flush, import_progress, &is, &rows, &bad);
-    fclose(f);
+    uint64_t rows;
+    int rc = cli_csv_read(c->f, c->path, c->bb, c->batch, import_flush, import_progress, c, &rows,
+                          &c->bad);
+    fclose(c->f);
+    c->f = NULL;
     if (rc == 0)
-        rc = import_flush(&is);
-    hist_sender_drain(s, 60000);
+        rc = import_flush(c);
+    hist_sender_drain(c->s, 60000);
+    return rc;
+}
+
+/* The summary line; the exit code says whether every row arrived. */
+static int import_print_summary(const import_command *c, int send_rc)
+{
     hist_sender_stats st;
-    hist_sender_get_stats(s, &st);
-    if (is.tty) {
-        progress(total, total, st.acked, is.t0);
+    hist_sender_get_stats(c->s, &st);
+    if (c->tty) {
+        progress(c->total, c->total, st.acked, c->t0);
         fputc('\n', stderr);
     }
-    double el = now_s() - is.t0;
+    double el = now_s() - c->t0;
     printf("imported %llu samples in %llu batches in %.2f s (%.0f samples/s); "
            "%llu refused, %llu not acknowledged, %llu bad lines\n",
            (unsigned long long)st.acked, (unsigned long long)st.batches, el,
            el > 0 ? (double)st.acked / el : 0.0, (unsigned long long)st.rejected,
-           (unsigned long long)st.queued, (unsigned long long)bad);
-    hist_bb_free(is.bb);
-    hist_sender_free(s);
-    return rc == 0 && st.queued == 0 && st.rejected == 0 && bad == 0 ? CLI_OK : CLI_SERVER;
+           (unsigned long long)st.queued, (unsigned long long)c->bad);
+    return send_rc == 0 && st.queued == 0 && st.rejected == 0 && c->bad == 0 ? CLI_OK : CLI_SERVER;
+}
+
+int cli_import(int argc, char **argv)
+{
+    import_command c = {.ingest = CLI_DEFAULT_INGEST, .batch = 5000};
+    int rc = import_parse_options(&c, argc, argv);
+    if (rc == CLI_CONTINUE)
+        rc = import_open(&c);
+    if (rc == CLI_CONTINUE)
+        rc = import_print_summary(&c, import_send(&c));
+    if (c.f)
+        fclose(c.f);
+    hist_bb_free(c.bb);
+    hist_sender_free(c.s);
+    return rc;
 }

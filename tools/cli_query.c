@@ -149,16 +149,16 @@ static int query_check_option(query_command *q, int opt, char **argv)
         return CLI_CONTINUE;
     case 'F':
         q->format = optarg;
-        return cli_format_check(QUERY_CMD, q->format, "table|csv|json|wide") ? CLI_USAGE
-                                                                             : CLI_CONTINUE;
+        return cli_format_check(QUERY_CMD, q->format, "table|csv|json|wide");
     }
     if (query_param_key(opt))
         return CLI_CONTINUE;
     return cli_other_option(&q->conn, QUERY_CMD, opt, argv, usage);
 }
 
-static int query_take_option(query_command *q, int opt, char **argv)
+static int query_take_option(void *ctx, int opt, char **argv)
 {
+    query_command *q = ctx;
     int rc = query_check_option(q, opt, argv);
     const char *key = query_param_key(opt);
     if (rc == CLI_CONTINUE && key && cli_add_param(q->target, QUERY_CAP, key, optarg) < 0)
@@ -169,12 +169,10 @@ static int query_take_option(query_command *q, int opt, char **argv)
 /* The options, then the TAGs: at least one TAG or --pattern. */
 static int query_parse_options(query_command *q, int argc, char **argv)
 {
-    int opt, rc;
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "p:f:t:m:s:a:b:n:F:h", query_options, NULL)) != -1)
-        if ((rc = query_take_option(q, opt, argv)) != CLI_CONTINUE)
-            return rc;
+    int rc = cli_each_option(argc, argv, "p:f:t:m:s:a:b:n:F:h", query_options, false,
+                             query_take_option, q);
+    if (rc != CLI_CONTINUE)
+        return rc;
     bool any_tag = strstr(q->target, "pattern=") != NULL;
     for (int i = optind; i < argc; i++) {
         if (cli_add_param(q->target, QUERY_CAP, "tag", argv[i]) < 0)

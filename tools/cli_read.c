@@ -66,7 +66,7 @@ int cli_format_check(const char *cmd, const char *format, const char *allowed)
         const char *bar = strchr(a, '|');
         size_t len = bar ? (size_t)(bar - a) : strlen(a);
         if (len == n && !strncmp(a, format, n))
-            return 0;
+            return CLI_CONTINUE;
         a += len + (bar != NULL);
     }
     fprintf(stderr, "%s: --format must be one of %s\n", cmd, allowed);

@@ -45,8 +45,9 @@ int cli_check_time(const char *cmd, const char *text, int64_t now_ns);
 /* Prints "<cmd>: the command line is too long"; CLI_USAGE. */
 int cli_too_long(const char *cmd);
 
-/* 0 when format is one of `allowed` ("table|csv|json"); otherwise prints
- * "<cmd>: --format must be one of table|csv|json" and returns CLI_USAGE. */
+/* CLI_CONTINUE when format is one of `allowed` ("table|csv|json");
+ * otherwise prints "<cmd>: --format must be one of table|csv|json" and
+ * returns CLI_USAGE. */
 int cli_format_check(const char *cmd, const char *format, const char *allowed);
 
 /* Appends "?key=value" or "&key=value" (value percent-encoded) to the

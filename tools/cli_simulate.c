@@ -13,6 +13,9 @@
  *
  * Pacing: by default data is produced in real time (rate samples per
  * second per tag); --fast produces it as fast as the server takes it.
+ *
+ * Phases: parse the options, open the sender (and its spool), generate or
+ * replay into batches, drain, print the summary.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -40,6 +43,7 @@ typedef struct {
     bool catch_up;
     unsigned window;
     double drain_s;
+    bool start_set; /* --start given */
 } sim_opts;
 
 static void usage(FILE *out)
@@ -77,15 +81,92 @@ static int64_t mono_ns(void)
     return clock_ns(CLOCK_MONOTONIC);
 }
 
-static int parse_opts(int argc, char **argv, sim_opts *o)
+static const struct option simulate_options[] = {
+    {"tags", 1, 0, 't'},   {"rate", 1, 0, 'r'},          {"duration", 1, 0, 'd'},
+    {"batch", 1, 0, 'b'},  {"ingest", 1, 0, 'i'},        {"spool", 1, 0, 's'},
+    {"seed", 1, 0, 'S'},   {"start", 1, 0, 'T'},         {"csv", 1, 0, 'c'},
+    {"token", 1, 0, 'k'},  {"fast", 0, 0, 'f'},          {"catch-up", 0, 0, 'C'},
+    {"window", 1, 0, 'w'}, {"drain-timeout", 1, 0, 'D'}, {"help", 0, 0, 'h'},
+    {0, 0, 0, 0}};
+
+/* The options that take a number: true when ch is one (parsed into o,
+ * *end where the number stopped). */
+static bool simulate_take_number(sim_opts *o, int ch, char **end)
 {
-    static const struct option longs[] = {
-        {"tags", 1, 0, 't'},   {"rate", 1, 0, 'r'},          {"duration", 1, 0, 'd'},
-        {"batch", 1, 0, 'b'},  {"ingest", 1, 0, 'i'},        {"spool", 1, 0, 's'},
-        {"seed", 1, 0, 'S'},   {"start", 1, 0, 'T'},         {"csv", 1, 0, 'c'},
-        {"token", 1, 0, 'k'},  {"fast", 0, 0, 'f'},          {"catch-up", 0, 0, 'C'},
-        {"window", 1, 0, 'w'}, {"drain-timeout", 1, 0, 'D'}, {"help", 0, 0, 'h'},
-        {0, 0, 0, 0}};
+    switch (ch) {
+    case 't':
+        o->tags = (uint32_t)strtoul(optarg, end, 10);
+        return true;
+    case 'r':
+        o->rate = strtod(optarg, end);
+        return true;
+    case 'd':
+        o->duration = strtod(optarg, end);
+        return true;
+    case 'b':
+        o->batch = strtoul(optarg, end, 10);
+        return true;
+    case 'S':
+        o->seed = strtoull(optarg, end, 10);
+        return true;
+    case 'w':
+        o->window = (unsigned)strtoul(optarg, end, 10);
+        return true;
+    case 'D':
+        o->drain_s = strtod(optarg, end);
+        return true;
+    }
+    return false;
+}
+
+/* The options that are flags or text. */
+static int simulate_take_text(sim_opts *o, int ch)
+{
+    switch (ch) {
+    case 'i':
+        o->ingest = optarg;
+        return CLI_CONTINUE;
+    case 's':
+        o->spool = optarg;
+        return CLI_CONTINUE;
+    case 'T':
+        if (cli_parse_time(optarg, &o->start_ns) < 0) {
+            fprintf(stderr, "simulate: bad --start '%s'\n", optarg);
+            return CLI_USAGE;
+        }
+        o->start_set = true;
+        return CLI_CONTINUE;
+    case 'c':
+        o->csv = optarg;
+        return CLI_CONTINUE;
+    case 'k':
+        o->token = optarg;
+        return CLI_CONTINUE;
+    case 'f':
+        o->fast = true;
+        return CLI_CONTINUE;
+    case 'C':
+        o->catch_up = true;
+        return CLI_CONTINUE;
+    }
+    return cli_help_or_usage(ch, usage);
+}
+
+static int simulate_take_option(void *ctx, int ch, char **argv)
+{
+    sim_opts *o = ctx;
+    char *end = NULL;
+    if (!simulate_take_number(o, ch, &end))
+        return simulate_take_text(o, ch);
+    if (*end) {
+        fprintf(stderr, "simulate: bad number '%s'\n", optarg);
+        return CLI_USAGE;
+    }
+    return CLI_CONTINUE;
+}
+
+static int simulate_parse_options(int argc, char **argv, sim_opts *o)
+{
     *o = (sim_opts){.tags = 100,
                     .rate = 1,
                     .duration = 60,
@@ -95,78 +176,17 @@ static int parse_opts(int argc, char **argv, sim_opts *o)
                     .seed = 1,
                     .window = 16,
                     .drain_s = 60};
-    bool start_set = false;
-    int ch;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "", longs, NULL)) != -1) {
-        char *end = NULL;
-        switch (ch) {
-        case 't':
-            o->tags = (uint32_t)strtoul(optarg, &end, 10);
-            break;
-        case 'r':
-            o->rate = strtod(optarg, &end);
-            break;
-        case 'd':
-            o->duration = strtod(optarg, &end);
-            break;
-        case 'b':
-            o->batch = strtoul(optarg, &end, 10);
-            break;
-        case 'i':
-            o->ingest = optarg;
-            break;
-        case 's':
-            o->spool = optarg;
-            break;
-        case 'S':
-            o->seed = strtoull(optarg, &end, 10);
-            break;
-        case 'T':
-            if (cli_parse_time(optarg, &o->start_ns) < 0) {
-                fprintf(stderr, "simulate: bad --start '%s'\n", optarg);
-                return -1;
-            }
-            start_set = true;
-            break;
-        case 'c':
-            o->csv = optarg;
-            break;
-        case 'k':
-            o->token = optarg;
-            break;
-        case 'f':
-            o->fast = true;
-            break;
-        case 'C':
-            o->catch_up = true;
-            break;
-        case 'w':
-            o->window = (unsigned)strtoul(optarg, &end, 10);
-            break;
-        case 'D':
-            o->drain_s = strtod(optarg, &end);
-            break;
-        case 'h':
-            usage(stdout);
-            return 1;
-        default:
-            usage(stderr);
-            return -1;
-        }
-        if (end && *end) {
-            fprintf(stderr, "simulate: bad number '%s'\n", optarg);
-            return -1;
-        }
-    }
+    int rc = cli_each_option(argc, argv, "", simulate_options, true, simulate_take_option, o);
+    if (rc != CLI_CONTINUE)
+        return rc;
     if (optind < argc || o->tags == 0 || o->rate <= 0 || o->duration <= 0 || o->batch == 0 ||
         o->window == 0) {
         usage(stderr);
-        return -1;
+        return CLI_USAGE;
     }
-    if (!start_set)
+    if (!o->start_set)
         cli_parse_time("now", &o->start_ns);
-    return 0;
+    return CLI_CONTINUE;
 }
 
 typedef struct {
@@ -186,59 +206,88 @@ static int flush_batch(sim_state *st)
     return rc;
 }
 
-/* Generated data: in rounds of `step` samples per tag, each released when
- * its time has come (unless --fast). */
-static int run_generator(const sim_opts *o, sim_state *st)
+/* The generator and its buffers for one round (step samples of a tag). */
+typedef struct {
+    hist_gen *gen;
+    size_t step;
+    int64_t *ts;
+    hist_value *v;
+    uint32_t *q;
+} sim_generator;
+
+static int generator_open(const sim_opts *o, sim_generator *g)
 {
     int64_t period = (int64_t)(1e9 / o->rate);
     if (period < 1)
         period = 1;
-    hist_gen *gen = hist_gen_new(o->tags, o->seed, o->start_ns, period);
-    if (!gen)
+    g->gen = hist_gen_new(o->tags, o->seed, o->start_ns, period);
+    if (!g->gen)
         return HIST_ENOMEM;
+    g->step = (size_t)(o->rate / 10);
+    if (g->step < 1)
+        g->step = 1;
+    g->ts = malloc(g->step * sizeof *g->ts);
+    g->v = malloc(g->step * sizeof *g->v);
+    g->q = malloc(g->step * sizeof *g->q);
+    return 0;
+}
+
+static void generator_close(sim_generator *g)
+{
+    free(g->ts);
+    free(g->v);
+    free(g->q);
+    hist_gen_free(g->gen);
+}
+
+/* The next n samples of every tag into batches. */
+static int generate_round(const sim_opts *o, sim_state *st, sim_generator *g, size_t n)
+{
+    int rc = 0;
+    for (uint32_t i = 0; rc == 0 && i < o->tags; i++) {
+        size_t got = hist_gen_next(g->gen, i, n, g->ts, g->v, g->q);
+        rc = hist_bb_add_many(st->bb, hist_gen_tag_name(g->gen, i), hist_gen_tag_type(g->gen, i),
+                              got, g->ts, g->v, g->q);
+        if (rc == 0 && hist_bb_samples(st->bb) >= st->batch)
+            rc = flush_batch(st);
+    }
+    return rc;
+}
+
+/* Keeps the network moving until the next round is due on the pace
+ * clock; --fast pumps once, waiting 50 ms when the backlog is large. */
+static void keep_pace(const sim_opts *o, sim_state *st, clockid_t pace, int64_t due)
+{
+    do {
+        int64_t left_ms = o->fast ? 0 : (due - clock_ns(pace)) / 1000000;
+        hist_sender_stats ss;
+        hist_sender_get_stats(st->sender, &ss);
+        int wait = left_ms > 0 ? (int)left_ms : (ss.queued_batches > 4u * o->window ? 50 : 0);
+        hist_sender_pump(st->sender, wait);
+    } while (!o->fast && clock_ns(pace) < due);
+}
+
+/* Generated data: in rounds of `step` samples per tag, each released when
+ * its time has come (unless --fast). */
+static int simulate_generate(const sim_opts *o, sim_state *st)
+{
+    sim_generator g = {0};
+    int rc = generator_open(o, &g);
     uint64_t per_tag = (uint64_t)(o->rate * o->duration + 0.5);
-    size_t step = (size_t)(o->rate / 10);
-    if (step < 1)
-        step = 1;
-    int64_t *ts = malloc(step * sizeof *ts);
-    hist_value *v = malloc(step * sizeof *v);
-    uint32_t *q = malloc(step * sizeof *q);
     /* A round is due done/rate seconds after t0: the simulator's own start,
      * or with --catch-up the first sample's time on the wall clock, the way
      * a gateway sends a backlog at once and then keeps pace. */
     clockid_t pace = o->catch_up ? CLOCK_REALTIME : CLOCK_MONOTONIC;
     int64_t t0 = o->catch_up ? o->start_ns : mono_ns();
-    int rc = 0;
     for (uint64_t done = 0; rc == 0 && done < per_tag;) {
-        size_t n = per_tag - done < step ? (size_t)(per_tag - done) : step;
-        for (uint32_t i = 0; rc == 0 && i < o->tags; i++) {
-            size_t got = hist_gen_next(gen, i, n, ts, v, q);
-            rc = hist_bb_add_many(st->bb, hist_gen_tag_name(gen, i), hist_gen_tag_type(gen, i), got,
-                                  ts, v, q);
-            if (rc == 0 && hist_bb_samples(st->bb) >= st->batch)
-                rc = flush_batch(st);
-        }
+        size_t n = per_tag - done < g.step ? (size_t)(per_tag - done) : g.step;
+        rc = generate_round(o, st, &g, n);
         done += n;
-        /* keep the network moving until the next round is due */
-        int64_t due = t0 + (int64_t)((double)done / o->rate * 1e9);
-        do {
-            int64_t left_ms = o->fast ? 0 : (due - clock_ns(pace)) / 1000000;
-            hist_sender_stats ss;
-            hist_sender_get_stats(st->sender, &ss);
-            /* --fast: do not let the backlog grow without bound */
-            int wait = left_ms > 0 ? (int)left_ms : (ss.queued_batches > 4u * o->window ? 50 : 0);
-            hist_sender_pump(st->sender, wait);
-            hist_sender_get_stats(st->sender, &ss);
-            if (o->fast && ss.queued_batches > 4u * o->window)
-                continue;
-        } while (!o->fast && clock_ns(pace) < due);
+        keep_pace(o, st, pace, t0 + (int64_t)((double)done / o->rate * 1e9));
     }
     if (rc == 0)
         rc = flush_batch(st);
-    free(ts);
-    free(v);
-    free(q);
-    hist_gen_free(gen);
+    generator_close(&g);
     return rc;
 }
 
@@ -250,7 +299,7 @@ static int flush_and_pump(void *ctx)
     return rc;
 }
 
-static int run_csv(const sim_opts *o, sim_state *st)
+static int simulate_replay_csv(const sim_opts *o, sim_state *st)
 {
     FILE *f = fopen(o->csv, "r");
     if (!f) {
@@ -263,31 +312,36 @@ static int run_csv(const sim_opts *o, sim_state *st)
     return rc ? rc : flush_batch(st);
 }
 
-int cli_simulate(int argc, char **argv)
+/* "sent N acked N spooled N"; the exit code says whether all arrived. */
+static int simulate_print_summary(const sim_state *st, int send_rc)
 {
-    sim_opts o;
-    int r = parse_opts(argc, argv, &o);
-    if (r != 0)
-        return r > 0 ? CLI_OK : CLI_USAGE;
-    sim_state st = {0};
-    st.token = o.token;
-    st.batch = o.batch;
-    if (hist_sender_new(o.ingest, o.spool, o.window, &st.sender) < 0)
-        return CLI_SERVER;
-    st.bb = hist_bb_new();
-    /* batch ids continue after whatever an earlier run left in the spool */
-    int rc = o.csv ? run_csv(&o, &st) : run_generator(&o, &st);
-    /* drain: resend until everything is acknowledged or the time is up */
-    hist_sender_drain(st.sender, (int64_t)(o.drain_s * 1e3));
     hist_sender_stats ss;
-    hist_sender_get_stats(st.sender, &ss);
+    hist_sender_get_stats(st->sender, &ss);
     printf("sent %llu acked %llu spooled %llu\n", (unsigned long long)ss.sent,
            (unsigned long long)ss.acked, (unsigned long long)ss.queued);
     fflush(stdout);
     if (ss.rejected)
         fprintf(stderr, "simulate: %llu samples refused by the server\n",
                 (unsigned long long)ss.rejected);
+    return send_rc == 0 && ss.queued == 0 && ss.rejected == 0 ? CLI_OK : CLI_SERVER;
+}
+
+int cli_simulate(int argc, char **argv)
+{
+    sim_opts o;
+    int rc = simulate_parse_options(argc, argv, &o);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    sim_state st = {.token = o.token, .batch = o.batch};
+    /* batch ids continue after whatever an earlier run left in the spool */
+    if (hist_sender_new(o.ingest, o.spool, o.window, &st.sender) < 0)
+        return CLI_SERVER;
+    st.bb = hist_bb_new();
+    int send_rc = o.csv ? simulate_replay_csv(&o, &st) : simulate_generate(&o, &st);
+    /* drain: resend until everything is acknowledged or the time is up */
+    hist_sender_drain(st.sender, (int64_t)(o.drain_s * 1e3));
+    rc = simulate_print_summary(&st, send_rc);
     hist_bb_free(st.bb);
     hist_sender_free(st.sender);
-    return rc == 0 && ss.queued == 0 && ss.rejected == 0 ? CLI_OK : CLI_SERVER;
+    return rc;
 }

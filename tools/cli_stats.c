@@ -57,27 +57,25 @@ typedef struct {
     json_t *stats; /* the answer, an object */
 } stats_command;
 
-static int stats_take_option(stats_command *c, int opt, char **argv)
+static int stats_take_option(void *ctx, int opt, char **argv)
 {
+    stats_command *c = ctx;
     switch (opt) {
     case 'h':
         usage(stdout);
         return CLI_OK;
     case 'F':
         c->format = optarg;
-        return cli_format_check(STATS_CMD, c->format, "table|csv|json") ? CLI_USAGE : CLI_CONTINUE;
+        return cli_format_check(STATS_CMD, c->format, "table|csv|json");
     }
     return cli_other_option(&c->conn, STATS_CMD, opt, argv, usage);
 }
 
 static int stats_parse_options(stats_command *c, int argc, char **argv)
 {
-    int opt, rc;
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "F:h", stats_options, NULL)) != -1)
-        if ((rc = stats_take_option(c, opt, argv)) != CLI_CONTINUE)
-            return rc;
+    int rc = cli_each_option(argc, argv, "F:h", stats_options, false, stats_take_option, c);
+    if (rc != CLI_CONTINUE)
+        return rc;
     if (optind < argc) {
         fprintf(stderr, "%s: unexpected argument '%s'\n", STATS_CMD, argv[optind]);
         return CLI_USAGE;

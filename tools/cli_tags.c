@@ -141,8 +141,9 @@ static const char **tags_option_slot(tags_command *t, int opt)
     return NULL;
 }
 
-static int tags_take_option(tags_command *t, int opt, char **argv)
+static int tags_take_option(void *ctx, int opt, char **argv)
 {
+    tags_command *t = ctx;
     const char **slot = tags_option_slot(t, opt);
     if (slot) {
         *slot = optarg;
@@ -154,7 +155,7 @@ static int tags_take_option(tags_command *t, int opt, char **argv)
         return CLI_OK;
     case 'F':
         t->format = optarg;
-        return cli_format_check(TAGS_CMD, t->format, "table|csv|json") ? CLI_USAGE : CLI_CONTINUE;
+        return cli_format_check(TAGS_CMD, t->format, "table|csv|json");
     }
     return cli_other_option(&t->conn, TAGS_CMD, opt, argv, usage);
 }
@@ -198,12 +199,9 @@ static int tags_check_metadata(const tags_command *t)
 
 static int tags_parse_options(tags_command *t, int argc, char **argv)
 {
-    int opt, rc;
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "P:p:n:F:h", tags_options, NULL)) != -1)
-        if ((rc = tags_take_option(t, opt, argv)) != CLI_CONTINUE)
-            return rc;
+    int rc = cli_each_option(argc, argv, "P:p:n:F:h", tags_options, false, tags_take_option, t);
+    if (rc != CLI_CONTINUE)
+        return rc;
     if ((rc = tags_parse_action(t, argc, argv)) != CLI_CONTINUE ||
         (rc = tags_check_metadata(t)) != CLI_CONTINUE)
         return rc;
