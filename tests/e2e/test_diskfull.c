@@ -57,8 +57,9 @@ static void sleep_ms(int ms)
     nanosleep(&(struct timespec){ms / 1000, (long)(ms % 1000) * 1000000}, NULL);
 }
 
-/* Sends one batch over TCP; the ack's code (0 = acknowledged). */
-static int write_batch(const hist_harness *h, uint64_t id, const batch *b, char *err, size_t cap)
+/* Sends one batch of tag over TCP; the ack's code (0 = acknowledged). */
+static int write_tag_batch(const hist_harness *h, uint64_t id, const char *tag, const batch *b,
+                           char *err, size_t cap)
 {
     hist_tcp_client *c = NULL;
     if (hist_tcp_client_connect(h->ingest_addr, 5000, &c) != 0)
@@ -67,7 +68,7 @@ static int write_batch(const hist_harness *h, uint64_t id, const batch *b, char 
     hist_value *v = malloc(b->n * sizeof *v);
     for (size_t i = 0; i < b->n; i++)
         ts[i] = T0 + (b->first + (int64_t)i) * SEC, v[i].f = b->base + (double)i;
-    hist_client_series s = {TAG, HIST_TYPE_FLOAT64, b->n, ts, v, NULL};
+    hist_client_series s = {tag, HIST_TYPE_FLOAT64, b->n, ts, v, NULL};
     uint8_t *buf = NULL;
     size_t len = 0;
     int code = hist_client_encode(id, NULL, &s, 1, &buf, &len);
@@ -83,6 +84,11 @@ static int write_batch(const hist_harness *h, uint64_t id, const batch *b, char 
     free(buf), free(ts), free(v);
     hist_tcp_client_close(c);
     return code;
+}
+
+static int write_batch(const hist_harness *h, uint64_t id, const batch *b, char *err, size_t cap)
+{
+    return write_tag_batch(h, id, TAG, b, err, cap);
 }
 
 /* Rows of tag in a batch's range, and how many hold the batch's values. */
@@ -283,26 +289,7 @@ static int write_many(const hist_harness *h)
         batch b = seal_batch(t);
         char name[64];
         snprintf(name, sizeof name, "plant/seal/t%02d", t);
-        hist_tcp_client *c = NULL;
-        if (hist_tcp_client_connect(h->ingest_addr, 5000, &c) != 0)
-            return -1;
-        int64_t *ts = malloc(b.n * sizeof *ts);
-        hist_value *v = malloc(b.n * sizeof *v);
-        for (size_t i = 0; i < b.n; i++)
-            ts[i] = T0 + (b.first + (int64_t)i) * SEC, v[i].f = b.base + (double)i;
-        hist_client_series s = {name, HIST_TYPE_FLOAT64, b.n, ts, v, NULL};
-        uint8_t *buf = NULL;
-        size_t len = 0;
-        Historian__V1__WriteResponse *r = NULL;
-        if (hist_client_encode((uint64_t)t + 1, NULL, &s, 1, &buf, &len) != 0 ||
-            hist_tcp_client_send(c, buf, len) != 0 || hist_tcp_client_recv(c, 20000, &r) != 0)
-            failed++;
-        else if (r->code != 0)
-            failed++, snprintf(err, sizeof err, "%s", r->error ? r->error : "");
-        if (r)
-            historian__v1__write_response__free_unpacked(r, NULL);
-        free(buf), free(ts), free(v);
-        hist_tcp_client_close(c);
+        failed += write_tag_batch(h, (uint64_t)t + 1, name, &b, err, sizeof err) != 0;
     }
     return failed;
 }
