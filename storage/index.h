@@ -60,6 +60,10 @@ typedef struct {
     uint64_t flushed_lsn; /* every write of this tag with lsn <= this is in chunks */
     int64_t max_span;     /* max (end_ts - start_ts) over the tag's chunks */
 } hist_index_tag;
+/* Stored as it is in memory (a fixed layout): no padding may reach disk, and
+ * a change of size is a change of the index format. */
+_Static_assert(sizeof(hist_index_tag) == 4 + 4 + 256 + 32 + 256 + 8 + 8 + 8 + 8,
+               "hist_index_tag is stored raw: its layout is the index format");
 
 /* A chunk's index entry, in memory (packed on disk: index_entry.c). */
 typedef struct {

@@ -3,6 +3,8 @@
  */
 #include "storage/memtable.h"
 
+#include "common/hist_assert.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -42,6 +44,8 @@ static int membuf_reserve(hist_membuf *b, size_t need)
 int64_t hist_membuf_append(hist_membuf *b, const int64_t *ts, const hist_value *v,
                            const uint32_t *q, size_t n, uint64_t lsn, int64_t now_ns)
 {
+    /* lsn[] is non-decreasing (memtable.h): sealing and rollback rely on it. */
+    HIST_ASSERT(b->n == 0 || b->lsn[b->n - 1] <= lsn);
     size_t before = hist_membuf_bytes(b);
     if (membuf_reserve(b, b->n + n))
         return HIST_ENOMEM;
