@@ -15,21 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hist_bytes.h"
 #include "ingest/ingest.h"
 #include "query/hist_api.h"
-
-static uint32_t get_be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
 
 /* Fills a reply slot with a WriteResponse frame. */
 static void fill_reply(hist_reply *r, const hist_in_result *res)
@@ -37,7 +25,7 @@ static void fill_reply(hist_reply *r, const hist_in_result *res)
     uint8_t *buf;
     size_t len;
     if (hist_result_to_proto(res, 4, &buf, &len) == 0) {
-        put_be32(buf, (uint32_t)(len - 4));
+        hist_put_be32(buf, (uint32_t)(len - 4));
         r->data = (char *)buf;
         r->len = len;
     } else {
@@ -125,7 +113,7 @@ void hist_tcp_on_data(hist_conn *c)
     size_t off = 0;
     size_t max = c->srv->opts.max_frame;
     while (!c->closing && !c->stop_parsing && c->in_len - off >= 4) {
-        uint32_t flen = get_be32(c->in + off);
+        uint32_t flen = hist_get_be32(c->in + off);
         if (flen > max) {
             hist_in_result res;
             memset(&res, 0, sizeof res);
@@ -156,8 +144,8 @@ void hist_tcp_on_data(hist_conn *c)
         memmove(c->in, c->in + off, c->in_len - off);
         c->in_len -= off;
         c->msg_start_ms = c->in_len ? hist_now_ms() : 0;
-        if (c->in_len >= 4 && get_be32(c->in) <= max)
-            hist_conn_ensure_room(c, 4 + (size_t)get_be32(c->in) - c->in_len);
+        if (c->in_len >= 4 && hist_get_be32(c->in) <= max)
+            hist_conn_ensure_room(c, 4 + (size_t)hist_get_be32(c->in) - c->in_len);
     } else if (c->in_len && !c->msg_start_ms) {
         c->msg_start_ms = hist_now_ms();
     }

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "query/tz.h"
+#include "common/hist_bytes.h"
 #include "common/hist_error.h"
 
 #define TZ_MAX_FILE   (1u << 20)
@@ -197,14 +198,9 @@ typedef struct {
     size_t left;
 } reader;
 
-static uint32_t be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 static int64_t be64(const uint8_t *p)
 {
-    return (int64_t)((uint64_t)be32(p) << 32 | be32(p + 4));
+    return (int64_t)hist_get_be64(p);
 }
 
 typedef struct {
@@ -220,12 +216,12 @@ static bool read_header(reader *r, tzif_header *h)
     if (h->version < 1 || h->version > 9)
         return false;
     const uint8_t *c = r->p + 20;
-    h->isutcnt = be32(c);
-    h->isstdcnt = be32(c + 4);
-    h->leapcnt = be32(c + 8);
-    h->timecnt = be32(c + 12);
-    h->typecnt = be32(c + 16);
-    h->charcnt = be32(c + 20);
+    h->isutcnt = hist_get_be32(c);
+    h->isstdcnt = hist_get_be32(c + 4);
+    h->leapcnt = hist_get_be32(c + 8);
+    h->timecnt = hist_get_be32(c + 12);
+    h->typecnt = hist_get_be32(c + 16);
+    h->charcnt = hist_get_be32(c + 20);
     r->p += 44;
     r->left -= 44;
     if (h->typecnt == 0 || h->typecnt > 256 || h->charcnt == 0 || h->timecnt > 100000 ||
@@ -251,7 +247,7 @@ static int read_block(reader *r, const tzif_header *h, size_t tsize, hist_tz *tz
     const uint8_t *types = idx + h->timecnt;
     int32_t offs[256];
     for (uint32_t i = 0; i < h->typecnt; i++) {
-        int32_t off = (int32_t)be32(types + 6 * i);
+        int32_t off = (int32_t)hist_get_be32(types + 6 * i);
         if (off < -TZ_MAX_OFFSET || off > TZ_MAX_OFFSET || types[6 * i + 4] > 1 ||
             types[6 * i + 5] >= h->charcnt)
             return HIST_ECORRUPT;
@@ -262,7 +258,7 @@ static int read_block(reader *r, const tzif_header *h, size_t tsize, hist_tz *tz
     if (!tz->trans || !tz->trans_off)
         return HIST_ENOMEM;
     for (uint32_t i = 0; i < h->timecnt; i++) {
-        int64_t t = tsize == 8 ? be64(times + 8 * i) : (int32_t)be32(times + 4 * i);
+        int64_t t = tsize == 8 ? be64(times + 8 * i) : (int32_t)hist_get_be32(times + 4 * i);
         if (idx[i] >= h->typecnt || (i > 0 && t <= tz->trans[i - 1]))
             return HIST_ECORRUPT;
         tz->trans[i] = t;

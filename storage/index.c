@@ -10,6 +10,8 @@
  */
 #include "storage/index.h"
 
+#include "common/hist_bytes.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stddef.h>
@@ -249,40 +251,21 @@ int hist_index_write(hist_index *idx, hist_index_write_fn fn, void *ctx)
     return HIST_EINDEX;
 }
 
-static void be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8),
-    p[3] = (uint8_t)v;
-}
-static void be64(uint8_t *p, uint64_t v)
-{
-    be32(p, (uint32_t)(v >> 32));
-    be32(p + 4, (uint32_t)v);
-}
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-static uint64_t rd64(const uint8_t *p)
-{
-    return (uint64_t)rd32(p) << 32 | rd32(p + 4);
-}
-
 void hist_chunk_key(uint8_t key[HIST_CHUNK_KEY_LEN], uint32_t tag, int64_t start, uint64_t seq)
 {
-    be32(key, tag);
-    be64(key + 4, (uint64_t)start ^ (UINT64_C(1) << 63));
-    be64(key + 12, seq);
+    hist_put_be32(key, tag);
+    hist_put_be64(key + 4, (uint64_t)start ^ (UINT64_C(1) << 63));
+    hist_put_be64(key + 12, seq);
 }
 
 void hist_chunk_key_parse(const uint8_t *key, uint32_t *tag, int64_t *start, uint64_t *seq)
 {
     if (tag)
-        *tag = rd32(key);
+        *tag = hist_get_be32(key);
     if (start)
-        *start = (int64_t)(rd64(key + 4) ^ (UINT64_C(1) << 63));
+        *start = (int64_t)(hist_get_be64(key + 4) ^ (UINT64_C(1) << 63));
     if (seq)
-        *seq = rd64(key + 12);
+        *seq = hist_get_be64(key + 12);
 }
 
 int hist_meta_get(hist_index *idx, MDB_txn *txn, const char *key, uint64_t *out)
@@ -306,7 +289,7 @@ int hist_meta_put(hist_index *idx, MDB_txn *txn, const char *key, uint64_t val)
 int hist_index_put_tag(hist_index *idx, MDB_txn *txn, const hist_index_tag *t)
 {
     uint8_t kb[4];
-    be32(kb, t->id);
+    hist_put_be32(kb, t->id);
     MDB_val k = {4, kb}, v = {sizeof(*t), (void *)t};
     int rc = mdb_put(txn, idx->tag, &k, &v, 0);
     if (rc)
@@ -319,7 +302,7 @@ int hist_index_put_tag(hist_index *idx, MDB_txn *txn, const hist_index_tag *t)
 int hist_index_get_tag(hist_index *idx, MDB_txn *txn, uint32_t id, hist_index_tag *out)
 {
     uint8_t kb[4];
-    be32(kb, id);
+    hist_put_be32(kb, id);
     MDB_val k = {4, kb}, v;
     int rc = mdb_get(txn, idx->tag, &k, &v);
     if (rc)

@@ -233,15 +233,15 @@ int hist_wal_append(hist_wal *wal, const struct iovec *iov, int iovcnt, uint64_t
     }
     uint8_t *rec = wal->pending + wal->pending_len;
     uint64_t lsn = wal->next_lsn++;
-    wal__put_le32(rec, (uint32_t)len);
-    wal__put_le64(rec + 8, lsn);
+    hist_put_le32(rec, (uint32_t)len);
+    hist_put_le64(rec + 8, lsn);
     size_t off = WAL_HEADER;
     for (int i = 0; i < iovcnt; i++) {
         if (iov[i].iov_len)
             memcpy(rec + off, iov[i].iov_base, iov[i].iov_len);
         off += iov[i].iov_len;
     }
-    wal__put_le32(rec + 4, hist_crc32c(0, rec + 8, 8 + len));
+    hist_put_le32(rec + 4, hist_crc32c(0, rec + 8, 8 + len));
     wal->pending_len = need;
     wal->appended = true;
     pthread_mutex_unlock(&wal->mu);
@@ -315,10 +315,10 @@ static int flush_batch(hist_wal *wal, const uint8_t *buf, size_t len)
         size_t take = 0;
         uint64_t n = 0, first = 0, last = 0;
         while (pos + take < len) {
-            uint64_t lsn = wal__get_le64(buf + pos + take + 8);
+            uint64_t lsn = hist_get_le64(buf + pos + take + 8);
             first = n++ ? first : lsn;
             last = lsn;
-            take += WAL_HEADER + wal__get_le32(buf + pos + take);
+            take += WAL_HEADER + hist_get_le32(buf + pos + take);
             if (wal->active_off + take >= wal->segment_bytes)
                 break;
         }
@@ -391,12 +391,12 @@ static void break_log(hist_wal *wal, int err)
 static void control_record(uint8_t *rec, uint64_t lsn, uint64_t from, uint64_t to)
 {
     memset(rec, 0, WAL_HEADER + WAL_CONTROL_LEN);
-    wal__put_le32(rec, WAL_CONTROL_LEN | WAL_CONTROL_FLAG);
-    wal__put_le64(rec + 8, lsn);
+    hist_put_le32(rec, WAL_CONTROL_LEN | WAL_CONTROL_FLAG);
+    hist_put_le64(rec + 8, lsn);
     rec[WAL_HEADER] = WAL_CONTROL_VOID;
-    wal__put_le64(rec + WAL_HEADER + 8, from);
-    wal__put_le64(rec + WAL_HEADER + 16, to);
-    wal__put_le32(rec + 4, hist_crc32c(WAL_CONTROL_SEED, rec + 8, 8 + WAL_CONTROL_LEN));
+    hist_put_le64(rec + WAL_HEADER + 8, from);
+    hist_put_le64(rec + WAL_HEADER + 16, to);
+    hist_put_le32(rec + 4, hist_crc32c(WAL_CONTROL_SEED, rec + 8, 8 + WAL_CONTROL_LEN));
 }
 
 int hist_wal_resume(hist_wal *wal)

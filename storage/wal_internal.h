@@ -18,6 +18,7 @@
 
 #include "storage/wal.h"
 #include "storage/io.h"
+#include "common/hist_bytes.h"
 
 #define WAL_HEADER       16                    /* len, crc, lsn */
 #define WAL_MAX_PAYLOAD  (UINT32_C(1) << 30)   /* one batch; far above any sane request */
@@ -88,29 +89,6 @@ struct hist_wal {
     uint64_t active_off;
     uint64_t next_seg_no;
 };
-
-/* Byte order of the format: little-endian. */
-static inline void wal__put_le32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static inline void wal__put_le64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static inline uint32_t wal__get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static inline uint64_t wal__get_le64(const uint8_t *p)
-{
-    return (uint64_t)wal__get_le32(p) | (uint64_t)wal__get_le32(p + 4) << 32;
-}
 
 void wal__log(const hist_wal *wal, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

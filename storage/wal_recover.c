@@ -93,15 +93,15 @@ static const char *check_record(const uint8_t *buf, size_t len, size_t pos, wal_
 {
     if (len - pos < WAL_HEADER)
         return "short header";
-    uint32_t field = wal__get_le32(buf + pos);
+    uint32_t field = hist_get_le32(buf + pos);
     bool control = (field & WAL_CONTROL_FLAG) != 0;
     uint32_t plen = field & ~WAL_CONTROL_FLAG;
     if (plen > WAL_MAX_PAYLOAD || plen > len - pos - WAL_HEADER)
         return "short record";
     uint32_t seed = control ? WAL_CONTROL_SEED : 0;
-    if (hist_crc32c(seed, buf + pos + 8, 8 + (size_t)plen) != wal__get_le32(buf + pos + 4))
+    if (hist_crc32c(seed, buf + pos + 8, 8 + (size_t)plen) != hist_get_le32(buf + pos + 4))
         return "checksum mismatch";
-    *r = (wal_rec){pos, WAL_HEADER + (size_t)plen, wal__get_le64(buf + pos + 8), control};
+    *r = (wal_rec){pos, WAL_HEADER + (size_t)plen, hist_get_le64(buf + pos + 8), control};
     if (r->lsn == 0 || r->lsn >= WAL_MAX_LSN)
         return "LSN out of range";
     return NULL;
@@ -113,8 +113,8 @@ static bool control_void(const uint8_t *buf, const wal_rec *r, wal_void *out)
     const uint8_t *p = buf + r->pos + WAL_HEADER;
     if (!r->control || r->size - WAL_HEADER != WAL_CONTROL_LEN || p[0] != WAL_CONTROL_VOID)
         return false;
-    out->from = wal__get_le64(p + 8);
-    out->to = wal__get_le64(p + 16);
+    out->from = hist_get_le64(p + 8);
+    out->to = hist_get_le64(p + 16);
     return out->from <= out->to && out->to < r->lsn;
 }
 
@@ -124,7 +124,7 @@ static bool control_void(const uint8_t *buf, const wal_rec *r, wal_void *out)
 static bool resync(const uint8_t *buf, size_t len, size_t pos, uint64_t last, wal_rec *r)
 {
     for (; pos + WAL_HEADER <= len; pos++) {
-        uint64_t lsn = wal__get_le64(buf + pos + 8);
+        uint64_t lsn = hist_get_le64(buf + pos + 8);
         if (lsn <= last || lsn - last > WAL_RESYNC_LSNS)
             continue;
         if (!check_record(buf, len, pos, r))
@@ -195,7 +195,7 @@ static uint64_t count_cut_records(const uint8_t *buf, size_t len, size_t pos)
         n++;
         if (len - pos < WAL_HEADER)
             break;
-        uint64_t size = WAL_HEADER + (uint64_t)(wal__get_le32(buf + pos) & ~WAL_CONTROL_FLAG);
+        uint64_t size = WAL_HEADER + (uint64_t)(hist_get_le32(buf + pos) & ~WAL_CONTROL_FLAG);
         if (size > len - pos)
             break;
         pos += (size_t)size;

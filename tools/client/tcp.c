@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/hist_bytes.h"
 #include "tools/client/client_internal.h"
 #include "tools/client/hist_client.h"
 
@@ -97,8 +98,8 @@ int hist_tcp_client_send_bytes(hist_tcp_client *c, const void *bytes, size_t len
 
 int hist_tcp_client_send(hist_tcp_client *c, const void *payload, size_t len)
 {
-    uint8_t head[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
-                       (uint8_t)len};
+    uint8_t head[4];
+    hist_put_be32(head, (uint32_t)len); /* frames are far below 4 GiB (the server's limit) */
     int rc = hist_tcp_client_send_bytes(c, head, 4);
     return rc ? rc : hist_tcp_client_send_bytes(c, payload, len);
 }
@@ -153,8 +154,7 @@ int hist_tcp_client_recv(hist_tcp_client *c, int timeout_ms, Historian__V1__Writ
     int rc = fill(c, 4, deadline);
     if (rc)
         return rc;
-    size_t flen =
-        (size_t)c->buf[0] << 24 | (size_t)c->buf[1] << 16 | (size_t)c->buf[2] << 8 | c->buf[3];
+    size_t flen = hist_get_be32(c->buf);
     if (flen > (64u << 20))
         return HIST_EPROTO;
     rc = fill(c, 4 + flen, deadline);
