@@ -76,14 +76,8 @@ int hist_db_insert(hist_db *db, hist_tag_state *t, const int64_t *ts, const hist
         return (int)delta;
     db->mem_bytes += (size_t)delta;
     db->mem_samples += n;
-    for (size_t i = 0; i < n; i++) {
-        if (!t->has_latest || ts[i] >= t->latest.ts) {
-            t->has_latest = 1;
-            t->latest.ts = ts[i];
-            t->latest.v = v[i];
-            t->latest.q = q ? q[i] : 0;
-        }
-    }
+    for (size_t i = 0; i < n; i++)
+        hist_tag_note_latest(t, ts[i], v[i], q ? q[i] : 0);
     return 0;
 }
 
@@ -219,7 +213,7 @@ int hist_db_flush(hist_db *db)
     if (!db)
         return HIST_EINVAL;
     /* WAL first: the checkpoint can only drop segments it knows are synced. */
-    int rc = hist_wal_sync(db->wal, hist_wal_last_lsn(db->wal));
+    int rc = hist_db_sync(db, hist_wal_last_lsn(db->wal));
     pthread_mutex_lock(&db->seal_mu);
     if (rc == 0)
         rc = hist_seal_all(db);
@@ -385,8 +379,7 @@ static uint64_t wal_floor(hist_db *db)
 static void note_missing_tail(hist_db *db, hist_wal_report *rep)
 {
     uint64_t seen = db->seen_durable_lsn, last = rep->records ? rep->last_lsn : 0;
-    if (seen == 0 || last >= seen || seen < db->checkpoint_lsn)
-        return;
+    /* Records below the checkpoint are in chunks: their loss costs nothing. */
     uint64_t from = last + 1 > db->checkpoint_lsn ? last + 1 : db->checkpoint_lsn;
     if (from > seen)
         return;

@@ -35,7 +35,7 @@ typedef struct {
      * set: hist_db_latest() looks it up again (damage.c). */
     int latest_stale;
     hist_sample latest;
-    int has_sealed_latest; /* the latest sample in committed chunks, so that */
+    int has_sealed_latest;     /* the latest sample in committed chunks, so that */
     hist_sample sealed_latest; /* latest can be put back after a rollback */
 } hist_tag_state;
 
@@ -72,12 +72,11 @@ struct hist_db {
     int closing;
     int fatal; /* WAL and memtable disagree: every write refused until restart (sticky) */
     /* degraded.c: the disk refusing writes */
-    int64_t last_heal_ns;      /* last attempt to resume the WAL */
-    int seal_error;            /* the last seal's error; 0 when it worked */
-    uint64_t seal_failures;    /* failed seal rounds since open */
-    uint64_t seal_failures_run; /* ... since the last one that worked */
-    int64_t seal_backoff_ns;
-    uint64_t void_samples; /* samples of refused writes taken out of memory */
+    int64_t last_heal_ns;       /* last attempt to resume the WAL */
+    int seal_error;             /* the last seal's error; 0 when it worked */
+    uint64_t seal_failures;     /* failed seal rounds since open */
+    uint64_t seal_failures_run; /* ... since the last one that worked (sets the backoff) */
+    uint64_t void_samples;      /* samples of refused writes taken out of memory */
 
     /* --- under seal_mu --- */
     uint64_t next_seq;
@@ -111,6 +110,15 @@ hist_tag_state *hist_db_tag(hist_db *db, uint32_t id);
 int hist_db_cache_tag(hist_db *db, const hist_index_tag *meta);
 /* Marks a tag's buffer non-empty (mu held). */
 int hist_db_mark_dirty(hist_db *db, uint32_t id);
+/* Raises a tag's latest value to (ts, v, q) unless it is older (mu held):
+ * on equal timestamps the later write wins. */
+static inline void hist_tag_note_latest(hist_tag_state *t, int64_t ts, hist_value v, uint32_t q)
+{
+    if (t->has_latest && ts < t->latest.ts)
+        return;
+    t->has_latest = 1;
+    t->latest = (hist_sample){ts, v, q};
+}
 /* Inserts samples into a tag's buffer and updates latest (mu held). */
 int hist_db_insert(hist_db *db, hist_tag_state *t, const int64_t *ts, const hist_value *v,
                    const uint32_t *q, size_t n, uint64_t lsn);

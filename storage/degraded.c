@@ -53,12 +53,8 @@ static void restore_latest(hist_tag_state *t)
 {
     t->has_latest = t->has_sealed_latest;
     t->latest = t->sealed_latest;
-    for (size_t i = 0; i < t->buf.n; i++) {
-        if (!t->has_latest || t->buf.ts[i] >= t->latest.ts) {
-            t->has_latest = 1;
-            t->latest = (hist_sample){t->buf.ts[i], t->buf.v[i], t->buf.q[i]};
-        }
-    }
+    for (size_t i = 0; i < t->buf.n; i++)
+        hist_tag_note_latest(t, t->buf.ts[i], t->buf.v[i], t->buf.q[i]);
 }
 
 void hist_db_rollback_void(hist_db *db)
@@ -115,16 +111,13 @@ int64_t hist_db_note_seal(hist_db *db, int rc)
     int was = db->seal_error;
     uint64_t failures = db->seal_failures_run;
     db->seal_error = rc;
-    if (rc) {
-        db->seal_failures++;
-        db->seal_failures_run++;
-        int64_t b = db->seal_backoff_ns ? 2 * db->seal_backoff_ns : SEAL_BACKOFF_MIN_NS;
-        db->seal_backoff_ns = b < SEAL_BACKOFF_MAX_NS ? b : SEAL_BACKOFF_MAX_NS;
-    } else {
-        db->seal_failures_run = 0;
-        db->seal_backoff_ns = 0;
-    }
-    int64_t wait = db->seal_backoff_ns;
+    db->seal_failures += rc != 0;
+    db->seal_failures_run = rc ? failures + 1 : 0;
+    /* 1 s after the first failure of a run, doubling to the cap. */
+    int64_t wait = 0;
+    for (uint64_t i = 0; i < db->seal_failures_run && wait < SEAL_BACKOFF_MAX_NS; i++)
+        wait = wait ? 2 * wait : SEAL_BACKOFF_MIN_NS;
+    wait = wait < SEAL_BACKOFF_MAX_NS ? wait : SEAL_BACKOFF_MAX_NS;
     pthread_mutex_unlock(&db->mu);
     if (rc && !was)
         hist_db_log(db, HIST_LOG_ERROR,

@@ -7,8 +7,9 @@
  * committed chunks already), else inserted as if just written, so the
  * memtable again holds exactly the acknowledged-but-unsealed writes, in LSN
  * order. Skipping a tag's part of a record whole is safe only because a
- * seal never cuts inside a record (rule 1 at the top of seal.c). A record that does not decode is logged and skipped; a series for
- * an unknown tag (cannot happen unless the index was replaced) likewise.
+ * seal never cuts inside a record (rule 1 at the top of seal.c). A record
+ * that does not decode is logged and skipped; a series for an unknown tag
+ * (cannot happen unless the index was replaced) likewise.
  */
 #include "storage/db_internal.h"
 
@@ -58,8 +59,7 @@ int hist_recover(hist_db *db, const hist_wal_report *rep)
         hist_db_log(db, HIST_LOG_WARN,
                     "recovery: WAL damage: %llu record(s) lost between intact ones (%llu "
                     "damaged byte(s) skipped), %llu byte(s) of torn or damaged tail cut",
-                    (unsigned long long)rep->lost_records,
-                    (unsigned long long)rep->damaged_bytes,
+                    (unsigned long long)rep->lost_records, (unsigned long long)rep->damaged_bytes,
                     (unsigned long long)rep->dropped_bytes);
     replay_ctx c = {.db = db};
     pthread_mutex_lock(&db->mu);

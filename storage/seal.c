@@ -476,13 +476,10 @@ int hist_seal_tags(hist_db *db, const uint32_t *ids, size_t n, bool hold_tail)
     /* Seal only durable writes: a chunk must never hold a write whose WAL
      * record a crash could lose, because after a restart the WAL hands out
      * that LSN again and recovery would skip the new write as "flushed". */
-    int rc = hist_wal_sync(db->wal, hist_wal_last_lsn(db->wal));
-    if (rc == HIST_EDISKFULL || rc == HIST_EIO) {
-        /* A broken log: what is durable can still be sealed, once the
-         * refused writes are out of the buffers (degraded.c). */
-        hist_db_rollback_void(db);
-        rc = 0;
-    }
+    int rc = hist_db_sync(db, hist_wal_last_lsn(db->wal));
+    if (rc == HIST_EDISKFULL || rc == HIST_EIO)
+        rc = 0; /* a broken log: what is durable can still be sealed (the
+                   refused writes are out of the buffers: hist_db_sync) */
     uint64_t durable = hist_wal_durable_lsn(db->wal);
     if (rc == 0 && db->seal_scratch_cap < SEAL_GROUP_SAMPLES) {
         free(db->seal_scratch);
@@ -585,8 +582,8 @@ int hist_checkpoint(hist_db *db)
     }
     pthread_mutex_unlock(&db->mu);
     int64_t now = hist_mono_ns();
-    bool note = durable > db->seen_durable_lsn &&
-                now - db->last_durable_note_ns >= DURABLE_NOTE_EVERY_NS;
+    bool note =
+        durable > db->seen_durable_lsn && now - db->last_durable_note_ns >= DURABLE_NOTE_EVERY_NS;
     if (ckpt <= db->checkpoint_lsn && !note) /* still lets the WAL drop segments it rolled past */
         return hist_wal_checkpoint(db->wal, db->checkpoint_lsn);
     if (ckpt < db->checkpoint_lsn)
@@ -719,15 +716,9 @@ static void *sealer_main(void *arg)
             (void)hist_db_heal(db);
             pthread_mutex_lock(&db->seal_mu);
             (void)hist_checkpoint(db); /* notes the durable LSN, at most once a second */
+            maybe_retention(db);
             pthread_mutex_unlock(&db->seal_mu);
             pthread_mutex_lock(&db->mu);
-            if (db->opts.retention_ns > 0) {
-                pthread_mutex_unlock(&db->mu);
-                pthread_mutex_lock(&db->seal_mu);
-                maybe_retention(db);
-                pthread_mutex_unlock(&db->seal_mu);
-                pthread_mutex_lock(&db->mu);
-            }
             continue;
         }
         pthread_mutex_unlock(&db->mu);

@@ -447,8 +447,8 @@ void hist_wal_get_health(hist_wal *wal, hist_wal_health *out)
 {
     pthread_mutex_lock(&wal->mu);
     out->broken = wal->broken;
-    out->void_from = wal->broken ? wal->void_from : 0;
-    out->void_to = wal->broken ? wal->void_to : 0;
+    out->void_from = wal->void_from; /* both 0 while healthy */
+    out->void_to = wal->void_to;
     out->failures = wal->failures;
     pthread_mutex_unlock(&wal->mu);
 }

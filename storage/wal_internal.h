@@ -69,9 +69,10 @@ struct hist_wal {
     uint64_t durable_lsn;
     bool flushing;
     bool appended;
-    int failed;         /* HIST_ECLOSED after discard: for good */
-    int broken;         /* the error that broke the log; 0 when healthy */
-    uint64_t void_from; /* while broken: the void LSNs, void_from .. void_to */
+    int failed; /* HIST_ECLOSED after discard: for good */
+    int broken; /* the error that broke the log; 0 when healthy */
+    uint64_t
+        void_from; /* while broken: the void LSNs, void_from .. void_to; both 0 while healthy */
     uint64_t void_to;
     uint64_t failures; /* times the log broke since open */
     wal_void *voids;   /* void ranges found at open (replay skips them) */
