@@ -326,11 +326,7 @@ static void test_cli(void)
 
 int main(void)
 {
-    memset(&h, 0, sizeof h);
-    snprintf(h.root, sizeof h.root, "/tmp/hist-api-e2e-XXXXXX");
-    REQUIRE(mkdtemp(h.root));
-    snprintf(h.data_dir, sizeof h.data_dir, "%s/data", h.root);
-    snprintf(h.log_path, sizeof h.log_path, "%s/server.log", h.root);
+    REQUIRE(harness_init(&h, "hist-api-e2e") == 0);
     char tokens[400];
     snprintf(tokens, sizeof tokens, "%s/tokens", h.root);
     FILE *f = fopen(tokens, "w");

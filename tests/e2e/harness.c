@@ -76,16 +76,21 @@ static int spawn(hist_harness *h, const char *const *extra)
     return 0;
 }
 
+int harness_init(hist_harness *h, const char *name)
+{
+    memset(h, 0, sizeof *h);
+    snprintf(h->root, sizeof h->root, "/tmp/%s-XXXXXX", name);
+    if (!mkdtemp(h->root))
+        return -1;
+    snprintf(h->data_dir, sizeof h->data_dir, "%s/data", h->root);
+    snprintf(h->log_path, sizeof h->log_path, "%s/server.log", h->root);
+    return 0;
+}
+
 int harness_start(hist_harness *h, const char *const *extra_args)
 {
-    if (!h->root[0]) {
-        memset(h, 0, sizeof *h);
-        snprintf(h->root, sizeof h->root, "/tmp/hist-e2e-XXXXXX");
-        if (!mkdtemp(h->root))
-            return -1;
-        snprintf(h->data_dir, sizeof h->data_dir, "%s/data", h->root);
-        snprintf(h->log_path, sizeof h->log_path, "%s/server.log", h->root);
-    }
+    if (!h->root[0] && harness_init(h, "hist-e2e") != 0)
+        return -1;
     /* a port may be taken between the probe and the bind: retry */
     for (int attempt = 0; attempt < 5; attempt++) {
         h->http_port = harness_free_port();

@@ -34,6 +34,10 @@ typedef hist_http_response harness_response;
 /* A port nobody listens on right now (127.0.0.1). */
 int harness_free_port(void);
 
+/* Fills h for a new temp root /tmp/<name>-XXXXXX (created) with root/data
+ * as the data dir and root/server.log; 0, or -1 when mkdtemp fails. For a
+ * test that prepares the directory or the addresses before the start. */
+int harness_init(hist_harness *h, const char *name);
 /* Creates the temp root (when h->root is empty) and starts the server;
  * extra_args: NULL-terminated extra flags or NULL. 0 once healthy. */
 int harness_start(hist_harness *h, const char *const *extra_args);

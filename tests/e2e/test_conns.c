@@ -221,11 +221,7 @@ static void test_backpressure(void)
 static void test_loopback_only(void)
 {
     hist_harness h;
-    memset(&h, 0, sizeof h);
-    snprintf(h.root, sizeof h.root, "/tmp/hist-e2e-XXXXXX");
-    REQUIRE(mkdtemp(h.root));
-    snprintf(h.data_dir, sizeof h.data_dir, "%s/data", h.root);
-    snprintf(h.log_path, sizeof h.log_path, "%s/server.log", h.root);
+    REQUIRE(harness_init(&h, "hist-e2e") == 0);
     int port = harness_free_port();
     snprintf(h.http_addr, sizeof h.http_addr, "0.0.0.0:%d", port);
     snprintf(h.ingest_addr, sizeof h.ingest_addr, "127.0.0.1:%d", harness_free_port());
@@ -248,11 +244,7 @@ static void test_loopback_only(void)
 static void test_auth(void)
 {
     hist_harness h;
-    memset(&h, 0, sizeof h);
-    snprintf(h.root, sizeof h.root, "/tmp/hist-e2e-XXXXXX");
-    REQUIRE(mkdtemp(h.root));
-    snprintf(h.data_dir, sizeof h.data_dir, "%s/data", h.root);
-    snprintf(h.log_path, sizeof h.log_path, "%s/server.log", h.root);
+    REQUIRE(harness_init(&h, "hist-e2e") == 0);
     char tokens[400];
     snprintf(tokens, sizeof tokens, "%s/tokens", h.root);
     FILE *f = fopen(tokens, "w");

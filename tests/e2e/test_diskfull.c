@@ -178,23 +178,38 @@ static void expect_rows(const hist_harness *h, const batch *b, size_t want, cons
     expect_tag_rows(h, TAG, b, want, what);
 }
 
+/* Mounts a tmpfs of size at dir (made); false, saying so, where it cannot
+ * (the root is removed then). */
+static bool mount_tmpfs(const hist_harness *h, const char *dir, const char *size)
+{
+    REQUIRE(mkdir(dir, 0755) == 0);
+    char opts[32];
+    snprintf(opts, sizeof opts, "size=%s", size);
+    if (mount("tmpfs", dir, "tmpfs", 0, opts) == 0)
+        return true;
+    printf("skipped: cannot mount a tmpfs (%s): the full-disk test needs root\n", strerror(errno));
+    harness_rm_rf(h->root);
+    return false;
+}
+
+/* The end of a phase: the server's log when the phase failed, then the
+ * tmpfs and the root go. */
+static void finish(hist_harness *h, const char *mnt, long failed_before)
+{
+    if (check_failed_ > failed_before)
+        harness_dump_log(h);
+    umount2(mnt, MNT_DETACH);
+    harness_rm_rf(h->root);
+}
+
 static void run(const char *io)
 {
     printf("-- --io %s\n", io);
     long failed_before = check_failed_;
     hist_harness h;
-    memset(&h, 0, sizeof h);
-    snprintf(h.root, sizeof h.root, "/tmp/hist-diskfull-XXXXXX");
-    REQUIRE(mkdtemp(h.root));
-    snprintf(h.data_dir, sizeof h.data_dir, "%s/data", h.root);
-    snprintf(h.log_path, sizeof h.log_path, "%s/server.log", h.root);
-    REQUIRE(mkdir(h.data_dir, 0755) == 0);
-    if (mount("tmpfs", h.data_dir, "tmpfs", 0, "size=24m") != 0) {
-        printf("skipped: cannot mount a tmpfs (%s): the full-disk test needs root\n",
-               strerror(errno));
-        harness_rm_rf(h.root);
+    REQUIRE(harness_init(&h, "hist-diskfull") == 0);
+    if (!mount_tmpfs(&h, h.data_dir, "24m"))
         return;
-    }
     const char *args[] = {"--io", io, "--memtable-mb", "4", NULL};
     char filler[400], err[512];
     snprintf(filler, sizeof filler, "%s/filler", h.data_dir);
@@ -252,11 +267,7 @@ static void run(const char *io)
     expect_rows(&h, &D, D.n, "D after a full-disk shutdown");
     expect_rows(&h, &B, 0, "B after a full-disk shutdown");
     CHECK_EQ_I64(harness_stop(&h, 20000), 0);
-
-    if (check_failed_ > failed_before)
-        harness_dump_log(&h);
-    umount2(h.data_dir, MNT_DETACH);
-    harness_rm_rf(h.root);
+    finish(&h, h.data_dir, failed_before);
 }
 
 /* Waits (bounded) until /healthz answers status; returns what it answered. */
@@ -299,20 +310,13 @@ static void run_seal_full(const char *io)
     printf("-- sealing on a full segment disk, --io %s\n", io);
     long failed_before = check_failed_;
     hist_harness h;
-    memset(&h, 0, sizeof h);
-    snprintf(h.root, sizeof h.root, "/tmp/hist-sealfull-XXXXXX");
-    REQUIRE(mkdtemp(h.root));
-    snprintf(h.data_dir, sizeof h.data_dir, "%s/data", h.root);
-    snprintf(h.log_path, sizeof h.log_path, "%s/server.log", h.root);
+    REQUIRE(harness_init(&h, "hist-sealfull") == 0);
     char seg[400], filler[420];
     snprintf(seg, sizeof seg, "%s/seg", h.data_dir);
     snprintf(filler, sizeof filler, "%s/filler", seg);
-    REQUIRE(mkdir(h.data_dir, 0755) == 0 && mkdir(seg, 0755) == 0);
-    if (mount("tmpfs", seg, "tmpfs", 0, "size=1m") != 0) {
-        printf("skipped: cannot mount a tmpfs (%s)\n", strerror(errno));
-        harness_rm_rf(h.root);
+    REQUIRE(mkdir(h.data_dir, 0755) == 0);
+    if (!mount_tmpfs(&h, seg, "1m"))
         return;
-    }
     const char *args[] = {"--io", io, "--memtable-mb", "1", NULL};
     REQUIRE(harness_start(&h, args) == 0);
     fill_disk(filler);
@@ -338,10 +342,7 @@ static void run_seal_full(const char *io)
         expect_tag_rows(&h, name, &b, b.n, name);
     }
     CHECK_EQ_I64(harness_stop(&h, 20000), 0);
-    if (check_failed_ > failed_before)
-        harness_dump_log(&h);
-    umount2(seg, MNT_DETACH);
-    harness_rm_rf(h.root);
+    finish(&h, seg, failed_before);
 }
 
 int main(void)

@@ -187,10 +187,7 @@ static bool wait_startup_scrub(char *text, size_t len)
 
 int main(void)
 {
-    snprintf(h.root, sizeof h.root, "/tmp/hist-e2e-scrub-XXXXXX");
-    REQUIRE(mkdtemp(h.root));
-    snprintf(h.data_dir, sizeof h.data_dir, "%s/data", h.root);
-    snprintf(h.log_path, sizeof h.log_path, "%s/server.log", h.root);
+    REQUIRE(harness_init(&h, "hist-e2e-scrub") == 0);
     snprintf(tokens, sizeof tokens, "%s/tokens", h.root);
     FILE *f = fopen(tokens, "w");
     REQUIRE(f);
