@@ -100,6 +100,24 @@ static void append_lsn(hist_wal *wal, uint64_t lsn)
     CHECK_EQ_I64(got, lsn);
 }
 
+/* A new log in a fresh directory holding records 1..n, durable: synced
+ * one by one (each its own flush, so segments fill record by record) or all
+ * at once. */
+static hist_wal *fresh_log(size_t segment_bytes, uint64_t n, bool sync_each)
+{
+    fresh_dir();
+    hist_wal *wal = open_wal(segment_bytes, NULL);
+    REQUIRE(wal);
+    for (uint64_t lsn = 1; lsn <= n; lsn++) {
+        append_lsn(wal, lsn);
+        if (sync_each)
+            CHECK_OK(hist_wal_sync(wal, lsn));
+    }
+    if (!sync_each && n)
+        CHECK_OK(hist_wal_sync(wal, n));
+    return wal;
+}
+
 typedef struct {
     uint64_t next; /* the LSN expected next */
     uint64_t count;
@@ -477,12 +495,7 @@ static void test_middle_corruption(void)
 
     /* A damaged length field (record 2 of many): the walk cannot follow the
      * lengths past it, and still finds and keeps every record after it. */
-    fresh_dir();
-    wal = open_wal(0, NULL);
-    REQUIRE(wal);
-    for (uint64_t lsn = 1; lsn <= 100; lsn++)
-        append_lsn(wal, lsn);
-    CHECK_OK(hist_wal_sync(wal, 100));
+    wal = fresh_log(0, 100, false);
     CHECK_OK(hist_wal_close(wal));
     n = read_whole(seg_path(1), &bytes);
     bytes[16 + payload_len(1) + 2] ^= 0x40; /* record 2's length: far too long */
@@ -506,13 +519,7 @@ static void test_middle_corruption(void)
     free(bytes);
 
     /* Three segments; damage the middle of the first. */
-    fresh_dir();
-    wal = open_wal(1500, NULL);
-    REQUIRE(wal);
-    for (uint64_t lsn = 1; lsn <= 30; lsn++) {
-        append_lsn(wal, lsn);
-        CHECK_OK(hist_wal_sync(wal, lsn));
-    }
+    wal = fresh_log(1500, 30, true);
     CHECK_OK(hist_wal_close(wal));
     REQUIRE(count_segments() >= 3);
     n = read_whole(seg_path(1), &bytes);
@@ -533,13 +540,7 @@ static void test_middle_corruption(void)
     free(bytes);
 
     /* A whole segment lost between two others: a gap, counted exactly. */
-    fresh_dir();
-    wal = open_wal(1500, NULL);
-    REQUIRE(wal);
-    for (uint64_t lsn = 1; lsn <= 30; lsn++) {
-        append_lsn(wal, lsn);
-        CHECK_OK(hist_wal_sync(wal, lsn));
-    }
+    wal = fresh_log(1500, 30, true);
     CHECK_OK(hist_wal_close(wal));
     uint64_t gap_first, gap_last;
     segment_range(2, &gap_first, &gap_last);
@@ -590,13 +591,7 @@ static void segment_range(uint64_t no, uint64_t *first, uint64_t *last)
 
 static void test_checkpoint(void)
 {
-    fresh_dir();
-    hist_wal *wal = open_wal(2000, NULL);
-    REQUIRE(wal);
-    for (uint64_t lsn = 1; lsn <= 100; lsn++) {
-        append_lsn(wal, lsn);
-        CHECK_OK(hist_wal_sync(wal, lsn));
-    }
+    hist_wal *wal = fresh_log(2000, 100, true);
     int segs = count_segments();
     REQUIRE(segs >= 5);
     uint64_t first[64], last[64];
@@ -743,12 +738,7 @@ static void test_errors(void)
      * "disk full", the log refuses appends while broken, resumes in a new
      * segment once the limit is lifted, and reopening never replays the
      * refused record, though part of it is in the old file. */
-    fresh_dir();
-    wal = open_wal(0, NULL);
-    REQUIRE(wal);
-    for (uint64_t lsn = 1; lsn <= 5; lsn++)
-        append_lsn(wal, lsn);
-    CHECK_OK(hist_wal_sync(wal, 5));
+    wal = fresh_log(0, 5, false);
     long good = file_size(seg_path(1));
     static uint8_t big[8192];
     struct iovec iov = {big, sizeof big};
@@ -772,7 +762,7 @@ static void test_errors(void)
     CHECK(h.broken == HIST_EDISKFULL && h.void_from == 6 && h.void_to == 6 && h.failures == 1);
     CHECK(hist_wal_append(wal, &iov, 1, &lsn) == HIST_EDISKFULL);
     CHECK(hist_wal_sync(wal, 6) == HIST_EDISKFULL);
-    CHECK_OK(hist_wal_sync(wal, 5)); /* what was durable still is */
+    CHECK_OK(hist_wal_sync(wal, 5));             /* what was durable still is */
     CHECK(file_size(seg_path(1)) == good + 100); /* a torn record */
     /* Still full: resume fails and the log stays broken. */
     lim.rlim_cur = 10;
@@ -808,12 +798,7 @@ static void test_errors(void)
 
     /* A refused record that reached the broken file whole is never
      * replayed: the control record of the next segment voids it. */
-    fresh_dir();
-    wal = open_wal(0, NULL);
-    REQUIRE(wal);
-    for (uint64_t l = 1; l <= 3; l++)
-        append_lsn(wal, l);
-    CHECK_OK(hist_wal_sync(wal, 3));
+    wal = fresh_log(0, 3, false);
     good = file_size(seg_path(1));
     append_lsn(wal, 4);
     lim.rlim_cur = (rlim_t)good + 16 + payload_len(4); /* record 4 fits; the next does not */
