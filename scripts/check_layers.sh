@@ -10,7 +10,12 @@
 #   3. no source or header file over 1,000 lines;
 #   4. the historian CLI and the gateway client (tools/cli_*, historian.c,
 #      tools/client/) include nothing of storage/, query/ or ingest/: the
-#      CLI does not link the engine.
+#      CLI does not link the engine;
+#   5. names: a function defined without `static` in a module's .c file is
+#      either a door (named hist_..., declared in a door of its module) or
+#      a cross-file internal with a module-private prefix (`unit__name`,
+#      libuv's uv__ habit; the CLI's cli_ and the client library's client_
+#      are theirs); main() is main. tests/ and bench/ are not checked.
 # Prints every violation as "file:line: rule: what" and exits 1 when there
 # is one, 0 (and one summary line) when there is none.
 set -uo pipefail
@@ -108,6 +113,55 @@ while IFS= read -r file; do
     done < <(grep -n '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' "$file" | sed 's/:.*#[[:space:]]*include[[:space:]]*/:/')
 done < <(find . \( -path ./.git -o -path '*/node_modules' -o -path './build*' \) -prune -o \
               -type f \( -name '*.c' -o -name '*.h' \) -print | sort)
+
+# rule 5: "file:line name" for every function defined without static
+defined_functions() { # file
+    awk '
+        pending != "" {
+            sig = sig " " $0
+            if ($0 ~ /\)[[:space:]]*$/) { closed = 1 }
+            else if ($0 ~ /^\{/ && closed) { print FILENAME ":" start " " name; pending = "" ; next }
+            else if (closed || $0 ~ /;[[:space:]]*$/) { pending = "" }
+            if (pending != "" && closed && $0 !~ /\)[[:space:]]*$/) pending = ""
+            if (pending != "" && $0 ~ /^\{/) { print FILENAME ":" start " " name; pending = ""; next }
+            next
+        }
+        /^[A-Za-z_]/ && !/^(static|typedef|extern|struct|union|enum)[[:space:]]/ && /\(/ && !/;[[:space:]]*$/ {
+            line = $0; sub(/\(.*/, "", line); n = split(line, w, /[^A-Za-z0-9_]+/)
+            name = w[n]; if (name == "") next
+            start = FNR; pending = name; closed = ($0 ~ /\)[[:space:]]*$/); sig = $0
+        }
+    ' "$1"
+}
+door_headers_of() { # file -> the door headers its names may be declared in
+    local f=${1#./} d
+    case "$f" in
+        tools/client/*) echo "tools/client/hist_client.h"; return ;;
+    esac
+    d=${doors[${f%%/*}]}
+    [ "$d" = "*" ] && d=$(ls "${f%%/*}"/hist_*.h)
+    echo "$d"
+}
+check_names() { # file
+    local file=$1 where name heads
+    heads=$(door_headers_of "$file")
+    while read -r where name; do
+        case "$name" in
+            main | *__*) continue ;;
+            hist_*)
+                # shellcheck disable=SC2086
+                grep -qw "$name" $heads ||
+                    say "$where: names: $name is not in a door ($heads); a cross-file internal is unit__name" ;;
+            cli_* | client_*) case "$file" in ./tools/*) continue ;; esac
+                say "$where: names: $name has no module-private prefix (unit__name)" ;;
+            *) say "$where: names: $name has no module-private prefix (unit__name)" ;;
+        esac
+    done < <(defined_functions "$file")
+}
+while IFS= read -r file; do
+    check_names "$file"
+done < <(find ./common ./storage ./query ./ingest ./tools -path '*/node_modules' -prune -o \
+              -type f -name '*.c' -print | sort)
 
 if [ "$violations" -gt 0 ]; then
     echo "layers: $violations violation(s) in $files files"
