@@ -15,7 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* "1s".."30d" style durations: a number and one of ns us ms s m h d w. */
+/* "1s".."30d" style durations: a number and one of ns us ms s m h d w y
+ * (y = 365 d). */
 int hist_duration_parse(const char *text, int64_t *ns_out);
 /* RFC 3339 ("2026-01-02T03:04:05.123Z", offsets too), epoch ms (all digits),
  * "now", or relative to now ("-24h", "now-7d"). */

@@ -63,6 +63,7 @@ static const struct {
     {"h", INT64_C(3600000000000)},
     {"d", INT64_C(86400000000000)},
     {"w", INT64_C(604800000000000)},
+    {"y", INT64_C(31536000000000000)}, /* 365 d: retention's "1y" */
 };
 
 /* "<digits>[.<digits>]" at *pp, advancing it: the whole part, and the

@@ -12,125 +12,30 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/hist_time.h"
 #include "common/hist_types.h"
 #include "tools/cli_csv.h"
 
 /* ---- time ------------------------------------------------------------ */
 
-static int digits(const char *s, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)s[i]))
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
-/* All digits (with an optional '-'): epoch milliseconds. */
-static bool is_epoch_ms(const char *s)
-{
-    size_t len = strlen(s);
-    bool all_digits = len > 0;
-    for (size_t i = (s[0] == '-'); i < len; i++)
-        if (!isdigit((unsigned char)s[i]))
-            all_digits = false;
-    return all_digits;
-}
-
-static int parse_epoch_ms(const char *s, int64_t *ns_out)
-{
-    char *end;
-    errno = 0;
-    long long ms = strtoll(s, &end, 10);
-    if (errno || *end || ms > HIST_TS_MAX / 1000000 || ms < HIST_TS_MIN / 1000000)
-        return HIST_ERANGE;
-    *ns_out = (int64_t)ms * 1000000;
-    return 0;
-}
-
-/* [.frac] at *pp, as nanoseconds. */
-static int parse_fraction(const char **pp, int64_t *frac_out)
-{
-    const char *p = *pp;
-    int64_t frac = 0;
-    if (*p == '.') {
-        int64_t scale = 100000000;
-        p++;
-        if (!isdigit((unsigned char)*p))
-            return HIST_EINVAL;
-        for (; isdigit((unsigned char)*p); p++) {
-            frac += (*p - '0') * scale;
-            scale /= 10;
-        }
-    }
-    *pp = p;
-    *frac_out = frac;
-    return 0;
-}
-
-/* Z, +HH:MM or -HH:MM at *pp, as seconds east of UTC; nothing may follow. */
-static int parse_offset(const char *p, int *offset_out)
-{
-    int offset = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int oh, om;
-        if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om))
-            return HIST_EINVAL;
-        offset = (oh * 60 + om) * 60 * (*p == '-' ? -1 : 1);
-        p += 6;
-    } else {
-        return HIST_EINVAL;
-    }
-    if (*p)
-        return HIST_EINVAL;
-    *offset_out = offset;
-    return 0;
-}
-
-/* RFC 3339: YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM). Out-of-range days
- * roll over as timegm() rolls them (2023-02-30 is March 2). */
-static int parse_rfc3339(const char *s, int64_t *ns_out)
-{
-    int Y, M, D, h, m, sec;
-    if (strlen(s) < 20 || digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) || s[7] != '-' ||
-        digits(s + 8, 2, &D) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-        digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &m) || s[16] != ':' ||
-        digits(s + 17, 2, &sec))
-        return HIST_EINVAL;
-    if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
-        return HIST_EINVAL;
-    const char *p = s + 19;
-    int64_t frac;
-    int offset;
-    if (parse_fraction(&p, &frac) < 0 || parse_offset(p, &offset) < 0)
-        return HIST_EINVAL;
-    struct tm tm = {.tm_year = Y - 1900,
-                    .tm_mon = M - 1,
-                    .tm_mday = D,
-                    .tm_hour = h,
-                    .tm_min = m,
-                    .tm_sec = sec};
-    int64_t t = (int64_t)timegm(&tm) - offset;
-    *ns_out = t * 1000000000 + frac;
-    return 0;
-}
-
+/* Every time goes through common/'s one parser (the API's): RFC 3339 with a
+ * day that exists, epoch milliseconds, "now" and "-24h" style relative
+ * times. A CSV row may also hold negative epoch milliseconds ("-1000", a
+ * time before 1970), which that parser would read as a relative time
+ * without a unit. */
 int cli_parse_time(const char *s, int64_t *ns_out)
 {
-    if (!strcmp(s, "now")) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        *ns_out = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-        return 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    if (s[0] == '-' && s[1] && s[strspn(s + 1, "0123456789") + 1] == '\0') {
+        int64_t t;
+        int rc = hist_time_parse(s + 1, now_ns, &t);
+        if (rc == 0)
+            *ns_out = -t;
+        return rc;
     }
-    if (is_epoch_ms(s))
-        return parse_epoch_ms(s, ns_out);
-    return parse_rfc3339(s, ns_out);
+    return hist_time_parse(s, now_ns, ns_out);
 }
 
 /* ---- CSV -------------------------------------------------------------- */

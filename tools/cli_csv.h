@@ -14,8 +14,9 @@
 
 #include "tools/client/hist_client.h"
 
-/* "now", epoch milliseconds ("1700000000000"), or RFC 3339
- * ("2024-01-01T00:00:00Z", "2024-01-01T00:00:00.250+01:00"). */
+/* What hist_time_parse() reads ("now", "-24h", epoch milliseconds, RFC 3339
+ * such as "2024-01-01T00:00:00.250+01:00"), and negative epoch
+ * milliseconds. */
 int cli_parse_time(const char *s, int64_t *ns_out);
 
 typedef struct {

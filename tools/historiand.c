@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hist_time.h"
 #include "ingest/hist_server.h"
 #include "tools/check_data.h"
 
@@ -52,46 +53,6 @@ static void usage(FILE *out)
             "                      are marked; exit 0 clean, 1 damage found, 2 not checked\n"
             "  --config FILE       key=value lines with the options above (flags win)\n"
             "  --help\n");
-}
-
-/* "30d" -> ns; units s, m, h, d, w, y (365 d). */
-static int parse_duration(const char *s, int64_t *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || v < 0)
-        return -1;
-    double mult;
-    switch (*end) {
-    case 's':
-        mult = 1;
-        break;
-    case 'm':
-        mult = 60;
-        break;
-    case 'h':
-        mult = 3600;
-        break;
-    case 'd':
-        mult = 86400;
-        break;
-    case 'w':
-        mult = 7 * 86400;
-        break;
-    case 'y':
-        mult = 365 * 86400.0;
-        break;
-    default:
-        return -1;
-    }
-    if (end[1])
-        return -1;
-    double ns = v * mult * 1e9;
-    if (ns > 9e18)
-        return -1;
-    *out = (int64_t)ns;
-    return 0;
 }
 
 static int parse_size(const char *s, unsigned long long *out)
@@ -143,7 +104,7 @@ static int apply(config *c, const char *key, const char *val)
             goto bad;
         o->wal_bytes = (size_t)n << 20;
     } else if (!strcmp(key, "retention")) {
-        if (parse_duration(val, &o->retention_ns))
+        if (hist_duration_parse(val, &o->retention_ns))
             goto bad;
     } else if (!strcmp(key, "auth-file")) {
         o->auth_file = val;

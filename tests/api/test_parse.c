@@ -106,6 +106,8 @@ static void test_durations(void)
     check_dur("8h", 8 * 3600 * NS);
     check_dur("30d", 30 * 86400 * NS);
     check_dur("2w", 14 * 86400 * NS);
+    check_dur("1y", 365 * 86400 * NS); /* a year of retention is 365 days */
+    check_dur("292y", INT64_C(292) * 365 * 86400 * NS);
     check_dur("1.5s", 1500000000);
     check_dur("0.001ms", 1000);
     check_dur("0s", 0);
@@ -120,6 +122,7 @@ static void test_durations(void)
     check_dur_bad(" 5s", HIST_EINVAL);
     check_dur_bad("1.s", HIST_EINVAL);
     check_dur_bad("100000000000d", HIST_ERANGE);
+    check_dur_bad("293y", HIST_ERANGE);
     check_dur_bad("99999999999999999999999s", HIST_ERANGE);
 }
 

@@ -1,11 +1,13 @@
 /*
  * test_tools.c: the gateway-side tools against a real historiand.
  *
- *   - `historian import FILE.csv`: epoch-ms and RFC 3339 times, bool and
- *     float values, qualities, a header and a bad line (counted, exit 1).
+ *   - `historian import FILE.csv`: epoch-ms (also before 1970) and RFC 3339
+ *     times, bool and float values, qualities, a header and bad lines (a
+ *     day that does not exist, a line without fields: counted, exit 1).
  *   - `historian simulate` started while the server is down: it spools,
  *     keeps retrying, and delivers everything once the server comes up.
- *   - `historian simulate --csv` replays a file.
+ *   - `historian simulate --csv` replays a file; `--start -100s` is a time
+ *     relative to now, read as `query --from` reads it.
  * Read back with the storage API after a clean stop.
  */
 #include <signal.h>
@@ -59,15 +61,19 @@ int main(void)
                "plant/imp/a,2023-11-14T23:13:22.500+01:00,3.5,0x40000000\n"
                "plant/imp/run,1700000000000,true\n"
                "plant/imp/run,1700000001000,false\n"
+               "plant/imp/old,-1000,4.5\n"
+               "plant/imp/a,2023-02-30T00:00:00Z,9\n"
                "this line is broken\n");
     fclose(f);
 
-    /* import: 5 rows written, one bad line -> exit 1 with a summary */
+    /* import: 6 rows written (one before 1970 in negative epoch ms), two
+     * bad lines (February 30th does not exist, and a line without fields)
+     * -> exit 1 with a summary */
     const char *imp[] = {"import", csv, "--ingest", h.ingest_addr, "--batch", "2", NULL};
     int st = harness_wait_exit(harness_run_cli(out, imp), 60);
     harness_slurp(out, text, sizeof text);
     CHECKF(st == 1, "import exit %d", st);
-    CHECKF(strstr(text, "imported 5 samples") && strstr(text, "1 bad lines"), "%s", text);
+    CHECKF(strstr(text, "imported 6 samples") && strstr(text, "2 bad lines"), "%s", text);
 
     /* simulate --csv replays the same rows (idempotent: same samples) */
     f = fopen(csv, "w");
@@ -93,13 +99,12 @@ int main(void)
     harness_slurp(out, text, sizeof text);
     CHECKF(st == 0 && strstr(text, "sent 120 acked 120 spooled 0"), "exit %d: %s", st, text);
 
-    /* --catch-up: a backlog 100 s deep at 10 Hz is sent at once rather than
-     * paced over 100 s (60 s is the bound of wait_exit, not a speed claim),
-     * then the last second is paced and everything is acknowledged. */
-    char start_ms[32];
-    snprintf(start_ms, sizeof start_ms, "%lld", (long long)(time(NULL) - 100) * 1000);
+    /* --catch-up: a backlog 100 s deep at 10 Hz (--start relative to now, as
+     * query --from takes it) is sent at once rather than paced over 100 s
+     * (60 s is the bound of wait_exit, not a speed claim), then the last
+     * second is paced and everything is acknowledged. */
     const char *catchup[] = {"simulate",    "--tags",  "2",   "--rate",     "10",     "--duration",
-                             "101",         "--batch", "500", "--start",    start_ms, "--ingest",
+                             "101",         "--batch", "500", "--start",    "-100s",  "--ingest",
                              h.ingest_addr, "--spool", spool, "--catch-up", NULL};
     st = harness_wait_exit(harness_run_cli(out, catchup), 60);
     harness_slurp(out, text, sizeof text);
@@ -121,6 +126,8 @@ int main(void)
     CHECK(s[0].v.i == 1 && s[1].v.i == 0);
     hist_tag_info info;
     CHECK(hist_tag_by_name(db, "plant/imp/run", &info) == 0 && info.type == HIST_TYPE_BOOL);
+    CHECK_EQ_I64(count(db, "plant/imp/old", s, 16), 1);
+    CHECK(s[0].ts == INT64_C(-1000000000) && s[0].v.f == 4.5);
     CHECK_EQ_I64(count(db, "plant/sim/csv", s, 16), 2);
     CHECK_OK(hist_db_close(db));
     if (check_failed_)
