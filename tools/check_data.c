@@ -49,7 +49,7 @@ static void print_summary(FILE *out, const hist_scrub_report *r, bool damage)
     fprintf(out, "result: %s\n", damage ? "damage found" : "clean");
 }
 
-int hist_check_data(const char *dir, FILE *out)
+int check_data__run(const char *dir, FILE *out)
 {
     hist_db_options o;
     hist_db_options_init(&o);

@@ -9,6 +9,6 @@
 
 /* Checks dir, printing every problem and a summary to out. Returns the
  * exit status: 0 clean, 1 damage found, 2 the check could not run. */
-int hist_check_data(const char *dir, FILE *out);
+int check_data__run(const char *dir, FILE *out);
 
 #endif

@@ -246,6 +246,6 @@ int main(int argc, char **argv)
             return 2;
     }
     if (c.check_dir)
-        return hist_check_data(c.check_dir, stdout);
+        return check_data__run(c.check_dir, stdout);
     return hist_server_run(&c.o) < 0 ? 1 : 0;
 }
