@@ -31,7 +31,7 @@ static void log_line(int level, const char *msg)
     fprintf(stderr, "%s.%03ldZ %s %s\n", stamp, now.tv_nsec / 1000000, level_names[level], msg);
 }
 
-void hist_log(const hist_logger *lg, int level, const char *fmt, ...)
+void log__printf(const hist_logger *lg, int level, const char *fmt, ...)
 {
     char msg[1024];
     va_list ap;
@@ -43,7 +43,7 @@ void hist_log(const hist_logger *lg, int level, const char *fmt, ...)
     log_line(level, msg);
 }
 
-void hist_log_storage(void *ctx, int level, const char *msg)
+void log__storage(void *ctx, int level, const char *msg)
 {
     const hist_logger *lg = ctx;
     if (lg && level > lg->level)
@@ -51,7 +51,7 @@ void hist_log_storage(void *ctx, int level, const char *msg)
     log_line(level, msg);
 }
 
-int hist_log_level_parse(const char *name)
+int log__level_parse(const char *name)
 {
     for (int i = 0; i < 4; i++)
         if (!strcasecmp(name, level_names[i]))

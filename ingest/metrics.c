@@ -56,7 +56,7 @@ static void gauge(text_buf *t, const char *name, const char *help, uint64_t v)
         (unsigned long long)v);
 }
 
-void hist_metrics_count_result(hist_metrics *m, const hist_in_result *res)
+void metrics__count_result(hist_metrics *m, const hist_in_result *res)
 {
     if (res->code == 0) {
         m->batches_accepted++;
@@ -67,7 +67,7 @@ void hist_metrics_count_result(hist_metrics *m, const hist_in_result *res)
     }
 }
 
-int hist_metrics_render(const hist_metrics *m, hist_db *db, char **out, size_t *len)
+int metrics__render(const hist_metrics *m, hist_db *db, char **out, size_t *len)
 {
     text_buf t = {malloc(4096), 0, 4096, false};
     if (!t.buf)
@@ -125,8 +125,7 @@ int hist_metrics_render(const hist_metrics *m, hist_db *db, char **out, size_t *
               "1 while the WAL refuses writes (disk full or i/o error), else 0.",
               st.wal_error != 0);
         counter(&t, "historian_wal_failures_total",
-                "Times a WAL write or fdatasync failed and writes were refused.",
-                st.wal_failures);
+                "Times a WAL write or fdatasync failed and writes were refused.", st.wal_failures);
         counter(&t, "historian_refused_samples_total",
                 "Samples of writes that could not be made durable, taken out of memory.",
                 st.void_samples);
