@@ -287,3 +287,14 @@ void conn__reply_ready(hist_reply *r)
     }
     conn_unref(c);
 }
+
+void conn__write_done(hist_job *job)
+{
+    hist_reply *r = job->owner;
+    metrics__count_result(&r->conn->srv->metrics, &job->result);
+    if (!r->conn->closing)
+        r->conn->proto->fill_result(r, &job->result);
+    decode__result_clear(&job->result);
+    free(job);
+    conn__reply_ready(r);
+}

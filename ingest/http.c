@@ -198,17 +198,6 @@ static void fill_write_result(hist_reply *r, const hist_in_result *res)
     fill_error(r, 500, "out of memory");
 }
 
-static void on_write_done(hist_job *job)
-{
-    hist_reply *r = job->owner;
-    metrics__count_result(&r->conn->srv->metrics, &job->result);
-    if (!r->conn->closing)
-        fill_write_result(r, &job->result);
-    decode__result_clear(&job->result);
-    free(job);
-    conn__reply_ready(r);
-}
-
 static bool is_protobuf_type(const char *ct)
 {
     if (!ct || !*ct)
@@ -258,7 +247,7 @@ static void route_write(hist_conn *c, http_state *st, bool keep_alive, bool json
     job->bytes = st->body_len;
     job->result = res;
     job->owner = r;
-    job->done = on_write_done;
+    job->done = conn__write_done;
     conn__submit(srv, job);
 }
 
@@ -714,5 +703,6 @@ const conn__proto http__proto = {
     .init_state = init_state,
     .on_data = on_data,
     .free_state = free_state,
+    .fill_result = fill_write_result,
     .eof_mid_message = NULL,
 };

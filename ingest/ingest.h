@@ -16,8 +16,9 @@
  *      metrics.c  counters and the Prometheus text page
  *   3. writer.c   the storage writer thread (group commit, completions)
  *   4. conn.c     connection lifecycle, in-order replies, read gating and
- *                 backpressure (conn__submit); knows no protocol: it calls
- *                 the connection's conn__proto
+ *                 backpressure (conn__submit), a write job's completion
+ *                 (conn__write_done); knows no protocol: it calls the
+ *                 connection's conn__proto
  *   5. tcp.c      length-prefixed protobuf frames (tcp__proto)
  *      http.c     HTTP/1.1 on http_parser, routing (http__proto)
  *                 tcp.c and http.c never call each other or server.c
@@ -186,6 +187,8 @@ typedef struct {
     void (*on_data)(hist_conn *c, size_t off, size_t n);
     /* Frees c->proto_state; also when init_state failed or never ran. */
     void (*free_state)(hist_conn *c);
+    /* Fills a write's reply slot with its result (conn__write_done). */
+    void (*fill_result)(hist_reply *r, const hist_in_result *res);
     /* The close reason when the peer closes with a message half in c->in;
      * NULL when input is never kept between reads. */
     const char *eof_mid_message;
@@ -269,5 +272,9 @@ void conn__ensure_room(hist_conn *c, size_t want);
 /* Submits a decoded batch to the writer; done runs on the loop. Past
  * writer_queue_bytes every connection stops reading (backpressure). */
 void conn__submit(hist_server *srv, hist_job *job);
+/* A write job's done (job->owner is its reply slot): counts the result in
+ * the metrics, has the protocol fill the slot, frees the job and marks the
+ * slot ready. */
+void conn__write_done(hist_job *job);
 
 #endif

@@ -48,17 +48,6 @@ static void reply_now(hist_conn *c, const hist_in_result *res, bool close_after)
     conn__reply_ready(r);
 }
 
-static void on_job_done(hist_job *job)
-{
-    hist_reply *r = job->owner;
-    metrics__count_result(&r->conn->srv->metrics, &job->result);
-    if (!r->conn->closing)
-        fill_reply(r, &job->result);
-    decode__result_clear(&job->result);
-    free(job);
-    conn__reply_ready(r);
-}
-
 static void handle_frame(hist_conn *c, const uint8_t *frame, size_t len)
 {
     hist_server *srv = c->srv;
@@ -104,7 +93,7 @@ static void handle_frame(hist_conn *c, const uint8_t *frame, size_t len)
     job->bytes = len;
     job->result = res;
     job->owner = r;
-    job->done = on_job_done;
+    job->done = conn__write_done;
     conn__submit(srv, job);
 }
 
@@ -170,5 +159,6 @@ const conn__proto tcp__proto = {
     .init_state = init_state,
     .on_data = on_data,
     .free_state = free_state,
+    .fill_result = fill_reply,
     .eof_mid_message = "peer closed mid-frame (truncated frame)",
 };
