@@ -1,5 +1,8 @@
 /*
- * conn.c: one client connection, whatever its protocol.
+ * conn.c: one client connection, whatever its protocol. The protocol is
+ * the connection's conn__proto (ingest.h), picked by the listener that
+ * accepted it: conn.c hands it the bytes read and frees its state, and
+ * knows nothing of frames or HTTP; the protocols call down into conn.c.
  *
  * Replies go out strictly in request order: each request takes a reply
  * slot at the tail of the connection's queue when it arrives, and a slot is

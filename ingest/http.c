@@ -173,11 +173,12 @@ static void reply_error_now(hist_conn *c, bool keep_alive, int status, const cha
 
 static void fill_write_result(hist_reply *r, const hist_in_result *res)
 {
-    int status =
-        res->code == 0                                                                        ? 200
-        : res->code == HIST_ECLOSED || res->code == HIST_EBUSY || res->code == HIST_EDISKFULL ? 503
-        : res->code == HIST_EIO || res->code == HIST_ENOMEM                                   ? 500
-                                                                                              : 400;
+    int status = res->code == 0 ? 200
+                 : res->code == HIST_ECLOSED || res->code == HIST_EBUSY ||
+                         res->code == HIST_EDISKFULL
+                     ? 503
+                 : res->code == HIST_EIO || res->code == HIST_ENOMEM ? 500
+                                                                     : 400;
     if (r->json) {
         char *s;
         size_t n;
