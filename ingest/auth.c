@@ -42,7 +42,7 @@ static int parse_scopes(char *list, unsigned *out)
     return scopes ? 0 : -1;
 }
 
-int hist_auth_load(const char *path, hist_auth **out, char *err, size_t errlen)
+int auth__load(const char *path, hist_auth **out, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -90,14 +90,14 @@ int hist_auth_load(const char *path, hist_auth **out, char *err, size_t errlen)
         rc = HIST_EINVAL;
     }
     if (rc < 0) {
-        hist_auth_free(a);
+        auth__free(a);
         return rc;
     }
     *out = a;
     return 0;
 }
 
-void hist_auth_free(hist_auth *auth)
+void auth__free(hist_auth *auth)
 {
     if (!auth)
         return;
@@ -118,7 +118,7 @@ static bool token_equal(const char *known, const char *given, size_t len)
     return diff == 0;
 }
 
-unsigned hist_auth_scopes(const hist_auth *auth, const char *token, size_t len)
+unsigned auth__scopes(const hist_auth *auth, const char *token, size_t len)
 {
     if (!auth)
         return HIST_SCOPE_READ | HIST_SCOPE_WRITE | HIST_SCOPE_ADMIN;

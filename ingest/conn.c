@@ -1,5 +1,8 @@
 /*
- * conn.c: one client connection, whatever its protocol.
+ * conn.c: one client connection, whatever its protocol. The protocol is
+ * the connection's conn__proto (ingest.h), picked by the listener that
+ * accepted it: conn.c hands it the bytes read and frees its state, and
+ * knows nothing of frames or HTTP; the protocols call down into conn.c.
  *
  * Replies go out strictly in request order: each request takes a reply
  * slot at the tail of the connection's queue when it arrives, and a slot is
@@ -8,7 +11,7 @@
  * never sent before its batch (and every earlier one) is durable.
  *
  * Lifetime: refs counts the libuv handle plus every slot still waiting for
- * a job (writer or API). hist_conn_close() closes the handle at once; the
+ * a job (writer or API). conn__close() closes the handle at once; the
  * struct is freed when the last ref goes, so late completions find it.
  *
  * Read gating (backpressure): a connection reads only while the server is
@@ -36,26 +39,23 @@ static void reply_free(hist_reply *r)
     free(r);
 }
 
-hist_conn *hist_conn_new(hist_server *srv, int kind)
+hist_conn *conn__new(hist_server *srv, const conn__proto *proto)
 {
     hist_conn *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
     c->srv = srv;
-    c->kind = kind;
+    c->proto = proto;
     c->id = ++srv->next_conn_id;
     c->refs = 1;
     c->tcp.data = c;
-    c->last_activity_ms = hist_now_ms();
+    c->last_activity_ms = clock__now_ms();
     return c;
 }
 
 static void conn_free(hist_conn *c)
 {
-    if (c->kind == HIST_CONN_TCP)
-        hist_tcp_free_state(c);
-    else
-        hist_http_free_state(c);
+    c->proto->free_state(c);
     free(c->in);
     free(c);
 }
@@ -71,7 +71,19 @@ static void on_closed(uv_handle_t *h)
     conn_unref(h->data);
 }
 
-void hist_conn_ensure_room(hist_conn *c, size_t want)
+static void free_refused(uv_handle_t *h)
+{
+    free(h->data); /* a hist_conn that never started */
+}
+
+void conn__refuse(hist_conn *c)
+{
+    c->closing = true;
+    c->proto->free_state(c);
+    uv_close((uv_handle_t *)&c->tcp, free_refused);
+}
+
+void conn__ensure_room(hist_conn *c, size_t want)
 {
     if (c->in_cap - c->in_len >= want)
         return;
@@ -88,7 +100,7 @@ void hist_conn_ensure_room(hist_conn *c, size_t want)
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     hist_conn *c = h->data;
-    hist_conn_ensure_room(c, READ_CHUNK);
+    conn__ensure_room(c, READ_CHUNK);
     size_t room = c->in_cap - c->in_len;
     *buf = uv_buf_init(room ? (char *)c->in + c->in_len : NULL, (unsigned)room);
 }
@@ -99,29 +111,23 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (nread == 0 || c->closing)
         return;
     if (nread < 0) {
-        if (nread == UV_EOF && c->in_len && c->kind == HIST_CONN_TCP && !c->stop_parsing)
-            hist_conn_close(c, "peer closed mid-frame (truncated frame)");
+        if (nread == UV_EOF && c->in_len && c->proto->eof_mid_message && !c->stop_parsing)
+            conn__close(c, c->proto->eof_mid_message);
         else
-            hist_conn_close(c, nread == UV_EOF ? "peer closed" : uv_strerror((int)nread));
+            conn__close(c, nread == UV_EOF ? "peer closed" : uv_strerror((int)nread));
         return;
     }
-    c->last_activity_ms = hist_now_ms();
+    c->last_activity_ms = clock__now_ms();
     if (c->stop_parsing)
         return; /* framing was lost: input is discarded until the close */
     size_t off = c->in_len;
     c->in_len += (size_t)nread;
-    if (c->kind == HIST_CONN_TCP) {
-        hist_tcp_on_data(c);
-    } else {
-        c->in_len = 0; /* http_parser keeps its own state */
-        hist_http_on_data(c, off, (size_t)nread);
-        c->in_len = 0;
-    }
+    c->proto->on_data(c, off, (size_t)nread);
     if (!c->closing)
-        hist_conn_update_reading(c);
+        conn__update_reading(c);
 }
 
-void hist_conn_update_reading(hist_conn *c)
+void conn__update_reading(hist_conn *c)
 {
     hist_server *srv = c->srv;
     if (c->closing)
@@ -137,13 +143,23 @@ void hist_conn_update_reading(hist_conn *c)
     }
 }
 
-void hist_server_update_reading_all(hist_server *srv)
+void conn__update_reading_all(hist_server *srv)
 {
     for (hist_conn *c = srv->conns; c; c = c->next)
-        hist_conn_update_reading(c);
+        conn__update_reading(c);
 }
 
-void hist_conn_start(hist_conn *c)
+void conn__submit(hist_server *srv, hist_job *job)
+{
+    size_t queued = writer__submit(srv->writer, job);
+    if (queued > srv->opts.writer_queue_bytes && !srv->paused) {
+        srv->paused = true;
+        srv->metrics.backpressure_pauses++;
+        conn__update_reading_all(srv);
+    }
+}
+
+void conn__start(hist_conn *c)
 {
     hist_server *srv = c->srv;
     c->next = srv->conns;
@@ -151,12 +167,12 @@ void hist_conn_start(hist_conn *c)
         srv->conns->prev = c;
     srv->conns = c;
     srv->metrics.connections_open++;
-    hist_log(&srv->log, HIST_LOG_INFO, "conn %llu open %s from %s", (unsigned long long)c->id,
-             c->kind == HIST_CONN_TCP ? "tcp" : "http", c->peer);
-    hist_conn_update_reading(c);
+    log__printf(&srv->log, HIST_LOG_INFO, "conn %llu open %s from %s", (unsigned long long)c->id,
+                c->proto->name, c->peer);
+    conn__update_reading(c);
 }
 
-void hist_conn_close(hist_conn *c, const char *why)
+void conn__close(hist_conn *c, const char *why)
 {
     if (c->closing)
         return;
@@ -170,9 +186,9 @@ void hist_conn_close(hist_conn *c, const char *why)
         c->next->prev = c->prev;
     c->prev = c->next = NULL;
     srv->metrics.connections_open--;
-    hist_log(&srv->log, HIST_LOG_INFO, "conn %llu close: %s", (unsigned long long)c->id, why);
+    log__printf(&srv->log, HIST_LOG_INFO, "conn %llu close: %s", (unsigned long long)c->id, why);
     /* Filled slots are dropped now; slots still owned by a job are freed
-     * when that job completes (hist_conn_reply_ready sees c->closing). */
+     * when that job completes (conn__reply_ready sees c->closing). */
     for (hist_reply *r = c->head, *next; r; r = next) {
         next = r->next;
         r->next = NULL;
@@ -184,7 +200,7 @@ void hist_conn_close(hist_conn *c, const char *why)
     uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
 
-hist_reply *hist_conn_reply_new(hist_conn *c)
+hist_reply *conn__reply_new(hist_conn *c)
 {
     hist_reply *r = calloc(1, sizeof *r);
     if (!r)
@@ -209,14 +225,14 @@ static void on_written(uv_write_t *req, int status)
     hist_conn *c = w->conn;
     free(w);
     if (!c->closing)
-        hist_conn_update_reading(c);
+        conn__update_reading(c);
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status)
 {
     hist_conn *c = req->data;
     free(req);
-    hist_conn_close(c, "closed after the error reply");
+    conn__close(c, "closed after the error reply");
 }
 
 static void flush(hist_conn *c)
@@ -246,7 +262,7 @@ static void flush(hist_conn *c)
         reply_free(r);
         if (close_after) {
             c->stop_parsing = true;
-            hist_conn_update_reading(c);
+            conn__update_reading(c);
             uv_shutdown_t *sd = calloc(1, sizeof *sd);
             if (sd) {
                 sd->data = c;
@@ -254,15 +270,15 @@ static void flush(hist_conn *c)
                     return;
                 free(sd);
             }
-            hist_conn_close(c, "closed after the error reply");
+            conn__close(c, "closed after the error reply");
             return;
         }
     }
     if (!c->closing)
-        hist_conn_update_reading(c);
+        conn__update_reading(c);
 }
 
-void hist_conn_reply_ready(hist_reply *r)
+void conn__reply_ready(hist_reply *r)
 {
     hist_conn *c = r->conn;
     r->ready = true;
@@ -275,7 +291,13 @@ void hist_conn_reply_ready(hist_reply *r)
     conn_unref(c);
 }
 
-void hist_conn_reply_orphan_done(hist_reply *r)
+void conn__write_done(hist_job *job)
 {
-    hist_conn_reply_ready(r);
+    hist_reply *r = job->owner;
+    metrics__count_result(&r->conn->srv->metrics, &job->result);
+    if (!r->conn->closing)
+        r->conn->proto->fill_result(r, &job->result);
+    decode__result_clear(&job->result);
+    free(job);
+    conn__reply_ready(r);
 }

@@ -34,7 +34,7 @@ static char *vfmt(const char *fmt, va_list ap)
     return strdup(buf);
 }
 
-void hist_result_clear(hist_in_result *res)
+void decode__result_clear(hist_in_result *res)
 {
     free(res->error);
     for (size_t i = 0; i < res->nerrors; i++) {
@@ -48,7 +48,7 @@ void hist_result_clear(hist_in_result *res)
     res->samples = samples;
 }
 
-int hist_result_set_error(hist_in_result *res, int code, const char *fmt, ...)
+int decode__set_error(hist_in_result *res, int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -60,8 +60,8 @@ int hist_result_set_error(hist_in_result *res, int code, const char *fmt, ...)
     return code;
 }
 
-int hist_result_add_series_error(hist_in_result *res, uint32_t index, const char *tag, int code,
-                                 const char *fmt, ...)
+int decode__add_series_error(hist_in_result *res, uint32_t index, const char *tag, int code,
+                             const char *fmt, ...)
 {
     if (res->code == 0)
         res->code = code;
@@ -147,7 +147,7 @@ static int check_types_agree(const Historian__V1__WriteRequest *req, const hist_
             uint32_t k = slots[j] - 1;
             if (!strcmp(req->series[k]->tag, name)) {
                 if (types[k] != types[i])
-                    rc = hist_result_add_series_error(
+                    rc = decode__add_series_error(
                         res, (uint32_t)i, name, HIST_ETYPE,
                         "type conflict: series %zu has %s values, series %u of the same tag %s", i,
                         hist_type_name(types[i]), k, hist_type_name(types[k]));
@@ -168,39 +168,39 @@ static int check_series(const Historian__V1__Series *s, uint32_t index, hist_typ
     hist_type type = type_of(s, &nfilled);
     *type_out = type;
     if (hist_tag_name_check(tag, strlen(tag)) < 0)
-        return hist_result_add_series_error(res, index, tag, HIST_ENAME,
-                                            "bad tag name: 1..255 bytes of UTF-8, '/'-separated "
-                                            "segments, none empty, no control characters");
+        return decode__add_series_error(res, index, tag, HIST_ENAME,
+                                        "bad tag name: 1..255 bytes of UTF-8, '/'-separated "
+                                        "segments, none empty, no control characters");
     if (nfilled > 1)
-        return hist_result_add_series_error(res, index, tag, HIST_EINVAL,
-                                            "more than one of f64, i64, b is filled");
+        return decode__add_series_error(res, index, tag, HIST_EINVAL,
+                                        "more than one of f64, i64, b is filled");
     if (values_len(s) != n)
-        return hist_result_add_series_error(res, index, tag, HIST_EINVAL,
-                                            "unequal arrays: %zu timestamps, %zu values", n,
-                                            values_len(s));
+        return decode__add_series_error(res, index, tag, HIST_EINVAL,
+                                        "unequal arrays: %zu timestamps, %zu values", n,
+                                        values_len(s));
     if (s->n_quality != 0 && s->n_quality != n)
-        return hist_result_add_series_error(res, index, tag, HIST_EINVAL,
-                                            "unequal arrays: %zu timestamps, %zu qualities", n,
-                                            s->n_quality);
+        return decode__add_series_error(res, index, tag, HIST_EINVAL,
+                                        "unequal arrays: %zu timestamps, %zu qualities", n,
+                                        s->n_quality);
     if (s->type != HISTORIAN__V1__VALUE_TYPE__VALUE_TYPE_UNSPECIFIED) {
         int hint = (int)s->type;
         if (hint < 1 || hint > 3)
-            return hist_result_add_series_error(res, index, tag, HIST_EINVAL,
-                                                "unknown type hint %d", hint);
+            return decode__add_series_error(res, index, tag, HIST_EINVAL, "unknown type hint %d",
+                                            hint);
         if (nfilled && (hist_type)hint != type)
-            return hist_result_add_series_error(
-                res, index, tag, HIST_ETYPE, "type hint %s but %s values",
-                hist_type_name((hist_type)hint), hist_type_name(type));
+            return decode__add_series_error(res, index, tag, HIST_ETYPE,
+                                            "type hint %s but %s values",
+                                            hist_type_name((hist_type)hint), hist_type_name(type));
     }
     int64_t t = 0;
     for (size_t i = 0; i < n; i++) {
         if (i == 0)
             t = s->ts_delta[0];
         else if (__builtin_add_overflow(t, s->ts_delta[i], &t))
-            return hist_result_add_series_error(res, index, tag, HIST_ERANGE,
-                                                "sample %zu: timestamp overflows int64", i);
+            return decode__add_series_error(res, index, tag, HIST_ERANGE,
+                                            "sample %zu: timestamp overflows int64", i);
         if (t < HIST_TS_MIN || t > HIST_TS_MAX)
-            return hist_result_add_series_error(
+            return decode__add_series_error(
                 res, index, tag, HIST_ERANGE,
                 "sample %zu: timestamp %lld ns outside the allowed range (+-200 years)", i,
                 (long long)t);
@@ -271,8 +271,8 @@ static hist_in_batch *build_batch(const Historian__V1__WriteRequest *req, const 
     return b;
 }
 
-int hist_decode_request(const uint8_t *buf, size_t len, hist_in_batch **out, hist_in_result *res,
-                        char **token_out)
+int decode__request(const uint8_t *buf, size_t len, hist_in_batch **out, hist_in_result *res,
+                    char **token_out)
 {
     memset(res, 0, sizeof *res);
     *out = NULL;
@@ -280,8 +280,8 @@ int hist_decode_request(const uint8_t *buf, size_t len, hist_in_batch **out, his
         *token_out = NULL;
     Historian__V1__WriteRequest *req = historian__v1__write_request__unpack(NULL, len, buf);
     if (!req)
-        return hist_result_set_error(res, HIST_EPROTO,
-                                     "the %zu-byte message does not decode as a WriteRequest", len);
+        return decode__set_error(res, HIST_EPROTO,
+                                 "the %zu-byte message does not decode as a WriteRequest", len);
     res->batch_id = req->batch_id;
     for (size_t i = 0; i < req->n_series; i++)
         res->samples += req->series[i]->n_ts_delta;
@@ -302,7 +302,7 @@ int hist_decode_request(const uint8_t *buf, size_t len, hist_in_batch **out, his
             rc = HIST_ENOMEM;
     }
     if (rc == HIST_ENOMEM)
-        hist_result_set_error(res, rc, "out of memory decoding the request");
+        decode__set_error(res, rc, "out of memory decoding the request");
     free(types);
     historian__v1__write_request__free_unpacked(req, NULL);
     return res->code ? res->code : rc;
@@ -310,7 +310,8 @@ int hist_decode_request(const uint8_t *buf, size_t len, hist_in_batch **out, his
 
 /* ---- responses ----------------------------------------------------- */
 
-int hist_result_to_proto(const hist_in_result *res, size_t prefix_len, uint8_t **out, size_t *len)
+int decode__result_to_proto(const hist_in_result *res, size_t prefix_len, uint8_t **out,
+                            size_t *len)
 {
     Historian__V1__WriteResponse msg = HISTORIAN__V1__WRITE_RESPONSE__INIT;
     Historian__V1__SeriesError *errs = calloc(res->nerrors + 1, sizeof *errs);
@@ -348,7 +349,7 @@ int hist_result_to_proto(const hist_in_result *res, size_t prefix_len, uint8_t *
     return 0;
 }
 
-int hist_result_to_json(const hist_in_result *res, char **out, size_t *len)
+int decode__result_to_json(const hist_in_result *res, char **out, size_t *len)
 {
     json_t *o = json_object();
     json_object_set_new(o, "batch_id", json_integer((json_int_t)res->batch_id));

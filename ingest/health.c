@@ -13,7 +13,7 @@
 
 #include "ingest/ingest.h"
 
-int hist_health_text(hist_db *db, char *out, size_t cap)
+int health__text(hist_db *db, char *out, size_t cap)
 {
     hist_db_stats st;
     memset(&st, 0, sizeof st);

@@ -157,16 +157,16 @@ static void fill_error(hist_reply *r, int status, const char *msg)
 
 static void reply_error_now(hist_conn *c, bool keep_alive, int status, const char *msg)
 {
-    hist_reply *r = hist_conn_reply_new(c);
+    hist_reply *r = conn__reply_new(c);
     if (!r) {
-        hist_conn_close(c, "out of memory");
+        conn__close(c, "out of memory");
         return;
     }
     r->keep_alive = keep_alive;
     fill_error(r, status, msg);
     if (!keep_alive)
         c->stop_parsing = true;
-    hist_conn_reply_ready(r);
+    conn__reply_ready(r);
 }
 
 /* ---- write ---------------------------------------------------------- */
@@ -182,7 +182,7 @@ static void fill_write_result(hist_reply *r, const hist_in_result *res)
     if (r->json) {
         char *s;
         size_t n;
-        if (hist_result_to_json(res, &s, &n) == 0) {
+        if (decode__result_to_json(res, &s, &n) == 0) {
             fill_response(r, status, "application/json", s, n);
             free(s);
             return;
@@ -190,24 +190,13 @@ static void fill_write_result(hist_reply *r, const hist_in_result *res)
     } else {
         uint8_t *b;
         size_t n;
-        if (hist_result_to_proto(res, 0, &b, &n) == 0) {
+        if (decode__result_to_proto(res, 0, &b, &n) == 0) {
             fill_response(r, status, "application/x-protobuf", b, n);
             free(b);
             return;
         }
     }
     fill_error(r, 500, "out of memory");
-}
-
-static void on_write_done(hist_job *job)
-{
-    hist_reply *r = job->owner;
-    hist_metrics_count_result(&r->conn->srv->metrics, &job->result);
-    if (!r->conn->closing)
-        fill_write_result(r, &job->result);
-    hist_result_clear(&job->result);
-    free(job);
-    hist_conn_reply_ready(r);
 }
 
 static bool is_protobuf_type(const char *ct)
@@ -229,13 +218,13 @@ static void route_write(hist_conn *c, http_state *st, bool keep_alive, bool json
     hist_in_batch *batch = NULL;
     hist_in_result res;
     srv->metrics.bytes_in += st->body_len;
-    int rc = hist_decode_request(st->body ? st->body : (const uint8_t *)"", st->body_len, &batch,
-                                 &res, NULL);
-    hist_reply *r = hist_conn_reply_new(c);
+    int rc = decode__request(st->body ? st->body : (const uint8_t *)"", st->body_len, &batch, &res,
+                             NULL);
+    hist_reply *r = conn__reply_new(c);
     if (!r) {
         free(batch);
-        hist_result_clear(&res);
-        hist_conn_close(c, "out of memory");
+        decode__result_clear(&res);
+        conn__close(c, "out of memory");
         return;
     }
     r->keep_alive = keep_alive;
@@ -244,23 +233,23 @@ static void route_write(hist_conn *c, http_state *st, bool keep_alive, bool json
         srv->metrics.batches_rejected++;
         srv->metrics.samples_rejected += res.samples;
         fill_write_result(r, &res);
-        hist_result_clear(&res);
-        hist_conn_reply_ready(r);
+        decode__result_clear(&res);
+        conn__reply_ready(r);
         return;
     }
     hist_job *job = calloc(1, sizeof *job);
     if (!job) {
         free(batch);
         fill_error(r, 500, "out of memory");
-        hist_conn_reply_ready(r);
+        conn__reply_ready(r);
         return;
     }
     job->batch = batch;
     job->bytes = st->body_len;
     job->result = res;
     job->owner = r;
-    job->done = on_write_done;
-    hist_server_submit(srv, job);
+    job->done = conn__write_done;
+    conn__submit(srv, job);
 }
 
 /* ---- read API on the thread pool ----------------------------------- */
@@ -294,17 +283,17 @@ static void api_after(uv_work_t *w, int status)
     free(a->accept);
     free(a->body);
     free(a);
-    hist_conn_reply_ready(r);
+    conn__reply_ready(r);
 }
 
 static void route_api(hist_conn *c, http_state *st, bool keep_alive, const char *path,
                       const char *query, unsigned scopes)
 {
     api_work *a = calloc(1, sizeof *a);
-    hist_reply *r = a ? hist_conn_reply_new(c) : NULL;
+    hist_reply *r = a ? conn__reply_new(c) : NULL;
     if (!r) {
         free(a);
-        hist_conn_close(c, "out of memory");
+        conn__close(c, "out of memory");
         return;
     }
     r->keep_alive = keep_alive;
@@ -340,7 +329,7 @@ static void route_api(hist_conn *c, http_state *st, bool keep_alive, const char 
         free(a->accept);
         free(a->body);
         free(a);
-        hist_conn_reply_ready(r);
+        conn__reply_ready(r);
         return;
     }
     c->srv->api_inflight++;
@@ -389,14 +378,14 @@ static unsigned request_scopes(hist_conn *c, http_state *st, bool *had_token)
     const char *auth = st->hdr[H_AUTH];
     *had_token = false;
     if (!c->srv->auth)
-        return hist_auth_scopes(NULL, NULL, 0);
+        return auth__scopes(NULL, NULL, 0);
     if (!auth || strncasecmp(auth, "Bearer ", 7))
         return 0;
     const char *tok = auth + 7;
     while (*tok == ' ')
         tok++;
     *had_token = true;
-    return hist_auth_scopes(c->srv->auth, tok, strlen(tok));
+    return auth__scopes(c->srv->auth, tok, strlen(tok));
 }
 
 static bool allowed(hist_conn *c, bool keep_alive, unsigned scopes, unsigned need, bool had)
@@ -434,15 +423,15 @@ static void dispatch(hist_conn *c, http_state *st)
     unsigned scopes = request_scopes(c, st, &had_token);
     bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
     if (!strcmp(path, "/healthz")) {
-        hist_reply *r = get ? hist_conn_reply_new(c) : NULL;
+        hist_reply *r = get ? conn__reply_new(c) : NULL;
         if (!get) {
             reply_error_now(c, keep_alive, 405, "GET /healthz");
         } else if (r) {
             char text[256];
-            int status = hist_health_text(srv->db, text, sizeof text);
+            int status = health__text(srv->db, text, sizeof text);
             r->keep_alive = keep_alive;
             fill_response(r, status, "text/plain", text, strlen(text));
-            hist_conn_reply_ready(r);
+            conn__reply_ready(r);
         }
     } else if (!strcmp(path, "/metrics")) {
         if (!get) {
@@ -450,16 +439,16 @@ static void dispatch(hist_conn *c, http_state *st)
         } else if (allowed(c, keep_alive, scopes, HIST_SCOPE_READ, had_token)) {
             char *text;
             size_t len;
-            hist_reply *r = hist_conn_reply_new(c);
+            hist_reply *r = conn__reply_new(c);
             if (r) {
                 r->keep_alive = keep_alive;
-                if (hist_metrics_render(&srv->metrics, srv->db, &text, &len) == 0) {
+                if (metrics__render(&srv->metrics, srv->db, &text, &len) == 0) {
                     fill_response(r, 200, "text/plain; version=0.0.4", text, len);
                     free(text);
                 } else {
                     fill_error(r, 500, "out of memory");
                 }
-                hist_conn_reply_ready(r);
+                conn__reply_ready(r);
             }
         }
     } else if (!strcmp(path, "/api/v1/write")) {
@@ -528,7 +517,7 @@ static int on_message_begin(http_parser *p)
 {
     hist_conn *c = p->data;
     reset_message(c->proto_state);
-    c->msg_start_ms = hist_now_ms();
+    c->msg_start_ms = clock__now_ms();
     return 0;
 }
 
@@ -670,7 +659,7 @@ static const http_parser_settings settings = {
     .on_message_complete = on_message_complete,
 };
 
-int hist_http_init_state(hist_conn *c)
+static int init_state(hist_conn *c)
 {
     http_state *st = calloc(1, sizeof *st);
     if (!st)
@@ -681,9 +670,10 @@ int hist_http_init_state(hist_conn *c)
     return 0;
 }
 
-void hist_http_on_data(hist_conn *c, size_t off, size_t n)
+static void on_data(hist_conn *c, size_t off, size_t n)
 {
     http_state *st = c->proto_state;
+    c->in_len = 0; /* http_parser keeps its own state: c->in is only the read buffer */
     size_t used = http_parser_execute(&st->parser, &settings, (const char *)c->in + off, n);
     if (c->closing || c->stop_parsing)
         return;
@@ -698,7 +688,7 @@ void hist_http_on_data(hist_conn *c, size_t off, size_t n)
     }
 }
 
-void hist_http_free_state(hist_conn *c)
+static void free_state(hist_conn *c)
 {
     http_state *st = c->proto_state;
     if (!st)
@@ -708,3 +698,12 @@ void hist_http_free_state(hist_conn *c)
     free(st);
     c->proto_state = NULL;
 }
+
+const conn__proto http__proto = {
+    .name = "http",
+    .init_state = init_state,
+    .on_data = on_data,
+    .free_state = free_state,
+    .fill_result = fill_write_result,
+    .eof_mid_message = NULL,
+};

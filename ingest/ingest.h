@@ -1,16 +1,29 @@
 /*
  * ingest.h: what the files of ingest/ share; nothing outside ingest/
- * includes it (the door is hist_server.h).
+ * includes it (the door is hist_server.h). Names here are unit__name (the
+ * file's unit: conn__close, writer__submit); hist_ names are the door's.
  *
- *   log.c      leveled one-line logging to stderr
- *   auth.c     the tokens file and scope checks
- *   decode.c   protobuf WriteRequest -> validated batch; results -> wire
- *   writer.c   the storage writer thread (group commit, completions)
- *   conn.c     connection lifecycle, in-order replies, read gating
- *   tcp.c      length-prefixed protobuf frames
- *   http.c     HTTP/1.1 on http_parser, routing
- *   metrics.c  counters and the Prometheus text page
- *   server.c   loop, listeners, signals, shutdown
+ * Layering: calls go one way, down this list; a file calls only the files
+ * below it (and the doors of query/, storage/, common/), never one on its
+ * own level or above (calls back up go through function pointers: a job's
+ * done, a connection's conn__proto):
+ *   1. clock.c    the monotonic millisecond clock
+ *      log.c      leveled one-line logging to stderr (the only level
+ *                 filter and level names of ingest/)
+ *   2. auth.c     the tokens file and scope checks
+ *      decode.c   protobuf WriteRequest -> validated batch; results -> wire
+ *      health.c   what GET /healthz says
+ *      metrics.c  counters and the Prometheus text page
+ *   3. writer.c   the storage writer thread (group commit, completions)
+ *   4. conn.c     connection lifecycle, in-order replies, read gating and
+ *                 backpressure (conn__submit), a write job's completion
+ *                 (conn__write_done); knows no protocol: it calls the
+ *                 connection's conn__proto
+ *   5. tcp.c      length-prefixed protobuf frames (tcp__proto)
+ *      http.c     HTTP/1.1 on http_parser, routing (http__proto)
+ *                 tcp.c and http.c never call each other or server.c
+ *   6. server.c   loop, listeners (each picks its conn__proto), signals,
+ *                 the idle sweep, shutdown; hist_server_run()
  *
  * Threads: everything runs on the loop thread except the writer thread
  * (writer.c) and hist_api_handle() on the libuv thread pool. They meet only
@@ -30,26 +43,30 @@
 #include "ingest/hist_server.h"
 #include "storage/hist_storage.h"
 
+/* ---- clock.c -------------------------------------------------------- */
+
+uint64_t clock__now_ms(void); /* CLOCK_MONOTONIC, milliseconds */
+
 /* ---- log.c ---------------------------------------------------------- */
 
 typedef struct {
     int level;
 } hist_logger;
 
-void hist_log(const hist_logger *lg, int level, const char *fmt, ...)
+void log__printf(const hist_logger *lg, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Adapter for hist_db_options.log (ctx is a hist_logger). */
-void hist_log_storage(void *ctx, int level, const char *msg);
-int hist_log_level_parse(const char *name); /* -1 when unknown */
+void log__storage(void *ctx, int level, const char *msg);
+int log__level_parse(const char *name); /* -1 when unknown */
 
 /* ---- auth.c --------------------------------------------------------- */
 
 typedef struct hist_auth hist_auth;
 /* Loads "token scope[,scope]" lines ('#' comments, blank lines ignored). */
-int hist_auth_load(const char *path, hist_auth **out, char *err, size_t errlen);
-void hist_auth_free(hist_auth *auth);
+int auth__load(const char *path, hist_auth **out, char *err, size_t errlen);
+void auth__free(hist_auth *auth);
 /* Scopes (HIST_SCOPE_*) of a token; 0 when unknown. auth == NULL: all. */
-unsigned hist_auth_scopes(const hist_auth *auth, const char *token, size_t len);
+unsigned auth__scopes(const hist_auth *auth, const char *token, size_t len);
 
 /* ---- decode.c ------------------------------------------------------- */
 
@@ -94,17 +111,18 @@ typedef struct {
  * allocation, free()), or a negative code with *res describing why (the
  * batch id is filled when the message decoded). *token_out (may be NULL)
  * gets a malloc'd copy of the token field, or NULL when empty. */
-int hist_decode_request(const uint8_t *buf, size_t len, hist_in_batch **out, hist_in_result *res,
-                        char **token_out);
-void hist_result_clear(hist_in_result *res);
-int hist_result_set_error(hist_in_result *res, int code, const char *fmt, ...)
+int decode__request(const uint8_t *buf, size_t len, hist_in_batch **out, hist_in_result *res,
+                    char **token_out);
+void decode__result_clear(hist_in_result *res);
+int decode__set_error(hist_in_result *res, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-int hist_result_add_series_error(hist_in_result *res, uint32_t index, const char *tag, int code,
-                                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+int decode__add_series_error(hist_in_result *res, uint32_t index, const char *tag, int code,
+                             const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Encodes a result as a WriteResponse (malloc'd). prefix_len bytes are left
  * free at the front (the TCP frame header). */
-int hist_result_to_proto(const hist_in_result *res, size_t prefix_len, uint8_t **out, size_t *len);
-int hist_result_to_json(const hist_in_result *res, char **out, size_t *len);
+int decode__result_to_proto(const hist_in_result *res, size_t prefix_len, uint8_t **out,
+                            size_t *len);
+int decode__result_to_json(const hist_in_result *res, char **out, size_t *len);
 
 /* ---- writer.c ------------------------------------------------------- */
 
@@ -121,15 +139,15 @@ struct hist_job {
 
 typedef struct hist_writer hist_writer;
 typedef void (*hist_writer_drained_fn)(void *ctx);
-int hist_writer_start(uv_loop_t *loop, hist_db *db, const hist_logger *lg, hist_writer **out);
+int writer__start(uv_loop_t *loop, hist_db *db, const hist_logger *lg, hist_writer **out);
 /* Queues a job (loop thread). Returns the queued bytes after adding. */
-size_t hist_writer_submit(hist_writer *w, hist_job *job);
-size_t hist_writer_queued_bytes(hist_writer *w);
-unsigned hist_writer_inflight(hist_writer *w); /* submitted, done callback not yet run */
+size_t writer__submit(hist_writer *w, hist_job *job);
+size_t writer__queued_bytes(hist_writer *w);
+unsigned writer__inflight(hist_writer *w); /* submitted, done callback not yet run */
 /* Called on the loop thread after each round of completions. */
-void hist_writer_on_drain(hist_writer *w, hist_writer_drained_fn fn, void *ctx);
+void writer__on_drain(hist_writer *w, hist_writer_drained_fn fn, void *ctx);
 /* Stops the thread after the queue is empty and closes its handle. */
-void hist_writer_stop(hist_writer *w);
+void writer__stop(hist_writer *w);
 
 /* ---- metrics.c ------------------------------------------------------- */
 
@@ -144,20 +162,40 @@ typedef struct {
 
 /* The Prometheus text page (malloc'd). */
 /* Counts one answered write request as accepted or rejected. */
-void hist_metrics_count_result(hist_metrics *m, const hist_in_result *res);
-int hist_metrics_render(const hist_metrics *m, hist_db *db, char **out, size_t *len);
+void metrics__count_result(hist_metrics *m, const hist_in_result *res);
+int metrics__render(const hist_metrics *m, hist_db *db, char **out, size_t *len);
 
 /* /healthz (health.c): writes the answer's line into out; returns the HTTP
  * status, 200 when healthy, 503 when degraded. */
-int hist_health_text(hist_db *db, char *out, size_t cap);
+int health__text(hist_db *db, char *out, size_t cap);
 
-/* ---- server.c / conn.c ------------------------------------------------ */
+/* ---- conn.c and the protocols ---------------------------------------- */
 
 typedef struct hist_server hist_server;
 typedef struct hist_conn hist_conn;
 typedef struct hist_reply hist_reply;
 
-enum { HIST_CONN_TCP = 1, HIST_CONN_HTTP = 2 };
+/* A protocol a connection speaks (tcp.c, http.c). The listener that
+ * accepted the connection picks it (server.c); conn.c calls the protocol
+ * only through it, the protocol calls conn.c's functions. */
+typedef struct {
+    const char *name; /* "tcp", "http": the connection's open line in the log */
+    /* Sets up c->proto_state at accept; < 0 refuses the connection. */
+    int (*init_state)(hist_conn *c);
+    /* n bytes arrived at c->in + off (c->in_len counts them). The protocol
+     * keeps what it needs in c->in, or sets c->in_len to 0. */
+    void (*on_data)(hist_conn *c, size_t off, size_t n);
+    /* Frees c->proto_state; also when init_state failed or never ran. */
+    void (*free_state)(hist_conn *c);
+    /* Fills a write's reply slot with its result (conn__write_done). */
+    void (*fill_result)(hist_reply *r, const hist_in_result *res);
+    /* The close reason when the peer closes with a message half in c->in;
+     * NULL when input is never kept between reads. */
+    const char *eof_mid_message;
+} conn__proto;
+
+extern const conn__proto tcp__proto;  /* tcp.c */
+extern const conn__proto http__proto; /* http.c */
 
 struct hist_reply {
     hist_reply *next;
@@ -177,7 +215,7 @@ struct hist_reply {
 struct hist_conn {
     uv_tcp_t tcp;
     hist_server *srv;
-    int kind;
+    const conn__proto *proto;
     uint64_t id;
     char peer[64];
     hist_conn *prev, *next;
@@ -194,7 +232,7 @@ struct hist_conn {
     /* input buffer (TCP frames; HTTP uses it as the read buffer) */
     uint8_t *in;
     size_t in_len, in_cap;
-    void *proto_state; /* tcp.c / http.c private state */
+    void *proto_state; /* the protocol's private state */
 };
 
 struct hist_server {
@@ -218,29 +256,25 @@ struct hist_server {
     int signals;
 };
 
-/* conn.c */
-hist_conn *hist_conn_new(hist_server *srv, int kind);
-void hist_conn_start(hist_conn *c); /* after accept */
-void hist_conn_close(hist_conn *c, const char *why);
+hist_conn *conn__new(hist_server *srv, const conn__proto *proto);
+/* An accepted connection that is not started (over the limit, no state):
+ * its state, handle and struct go. */
+void conn__refuse(hist_conn *c);
+void conn__start(hist_conn *c); /* after accept and the protocol's init_state */
+void conn__close(hist_conn *c, const char *why);
 /* Appends a reply slot; replies go out strictly in the order of slots. */
-hist_reply *hist_conn_reply_new(hist_conn *c);
+hist_reply *conn__reply_new(hist_conn *c);
 /* Marks a slot filled and sends every ready reply at the head. */
-void hist_conn_reply_ready(hist_reply *r);
-/* A reply slot whose job finished after its connection closed. */
-void hist_conn_reply_orphan_done(hist_reply *r);
-void hist_conn_update_reading(hist_conn *c);
-void hist_server_update_reading_all(hist_server *srv);
-void hist_conn_ensure_room(hist_conn *c, size_t want);
-
-/* tcp.c / http.c: called by conn.c */
-void hist_tcp_on_data(hist_conn *c);
-void hist_tcp_free_state(hist_conn *c);
-int hist_http_init_state(hist_conn *c);
-void hist_http_on_data(hist_conn *c, size_t off, size_t n);
-void hist_http_free_state(hist_conn *c);
-
-/* server.c: submit a decoded batch; done runs on the loop */
-void hist_server_submit(hist_server *srv, hist_job *job);
-uint64_t hist_now_ms(void);
+void conn__reply_ready(hist_reply *r);
+void conn__update_reading(hist_conn *c);
+void conn__update_reading_all(hist_server *srv);
+void conn__ensure_room(hist_conn *c, size_t want);
+/* Submits a decoded batch to the writer; done runs on the loop. Past
+ * writer_queue_bytes every connection stops reading (backpressure). */
+void conn__submit(hist_server *srv, hist_job *job);
+/* A write job's done (job->owner is its reply slot): counts the result in
+ * the metrics, has the protocol fill the slot, frees the job and marks the
+ * slot ready. */
+void conn__write_done(hist_job *job);
 
 #endif

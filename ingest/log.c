@@ -4,6 +4,9 @@
  * Format: "2026-11-22T04:30:00.123Z INFO message". Connections log one line
  * at open and one at close (info); nothing is ever logged per sample or per
  * batch above debug level, so logging cannot become the bottleneck.
+ *
+ * The level names, their parsing and the level filter are here and only
+ * here in ingest/; every other file logs through log__printf().
  */
 #include <stdio.h>
 #include <string.h>
@@ -31,11 +34,18 @@ static void log_line(int level, const char *msg)
     fprintf(stderr, "%s.%03ldZ %s %s\n", stamp, now.tv_nsec / 1000000, level_names[level], msg);
 }
 
-void hist_log(const hist_logger *lg, int level, const char *fmt, ...)
+/* The one level filter: a line passes when it is no more verbose than the
+ * logger's (NULL logger: every line). */
+static bool enabled(const hist_logger *lg, int level)
+{
+    return !lg || level <= lg->level;
+}
+
+void log__printf(const hist_logger *lg, int level, const char *fmt, ...)
 {
     char msg[1024];
     va_list ap;
-    if (lg && level > lg->level)
+    if (!enabled(lg, level))
         return;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
@@ -43,15 +53,13 @@ void hist_log(const hist_logger *lg, int level, const char *fmt, ...)
     log_line(level, msg);
 }
 
-void hist_log_storage(void *ctx, int level, const char *msg)
+void log__storage(void *ctx, int level, const char *msg)
 {
-    const hist_logger *lg = ctx;
-    if (lg && level > lg->level)
-        return;
-    log_line(level, msg);
+    if (enabled(ctx, level))
+        log_line(level, msg);
 }
 
-int hist_log_level_parse(const char *name)
+int log__level_parse(const char *name)
 {
     for (int i = 0; i < 4; i++)
         if (!strcasecmp(name, level_names[i]))

@@ -56,7 +56,7 @@ static void gauge(text_buf *t, const char *name, const char *help, uint64_t v)
         (unsigned long long)v);
 }
 
-void hist_metrics_count_result(hist_metrics *m, const hist_in_result *res)
+void metrics__count_result(hist_metrics *m, const hist_in_result *res)
 {
     if (res->code == 0) {
         m->batches_accepted++;
@@ -67,7 +67,7 @@ void hist_metrics_count_result(hist_metrics *m, const hist_in_result *res)
     }
 }
 
-int hist_metrics_render(const hist_metrics *m, hist_db *db, char **out, size_t *len)
+int metrics__render(const hist_metrics *m, hist_db *db, char **out, size_t *len)
 {
     text_buf t = {malloc(4096), 0, 4096, false};
     if (!t.buf)

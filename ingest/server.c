@@ -20,19 +20,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ingest/ingest.h"
 
 #define DRAIN_LIMIT_MS 10000
-
-uint64_t hist_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 void hist_server_options_init(hist_server_options *o)
 {
@@ -104,28 +96,13 @@ static void addr_text(const struct sockaddr *sa, char *out, size_t len)
     }
 }
 
-void hist_server_submit(hist_server *srv, hist_job *job)
-{
-    size_t queued = hist_writer_submit(srv->writer, job);
-    if (queued > srv->opts.writer_queue_bytes && !srv->paused) {
-        srv->paused = true;
-        srv->metrics.backpressure_pauses++;
-        hist_server_update_reading_all(srv);
-    }
-}
-
 static void on_writer_drain(void *ctx)
 {
     hist_server *srv = ctx;
-    if (srv->paused && hist_writer_queued_bytes(srv->writer) < srv->opts.writer_queue_bytes / 2) {
+    if (srv->paused && writer__queued_bytes(srv->writer) < srv->opts.writer_queue_bytes / 2) {
         srv->paused = false;
-        hist_server_update_reading_all(srv);
+        conn__update_reading_all(srv);
     }
-}
-
-static void free_refused(uv_handle_t *h)
-{
-    free(h->data); /* a hist_conn that never started */
 }
 
 static void on_connection(uv_stream_t *listener, int status)
@@ -133,25 +110,23 @@ static void on_connection(uv_stream_t *listener, int status)
     hist_server *srv = listener->data;
     if (status < 0 || srv->draining)
         return;
-    int kind = listener == (uv_stream_t *)&srv->tcp_listener ? HIST_CONN_TCP : HIST_CONN_HTTP;
-    hist_conn *c = hist_conn_new(srv, kind);
+    /* each listener speaks one protocol (docs/protocol.md, docs/api.md) */
+    const conn__proto *proto =
+        listener == (uv_stream_t *)&srv->tcp_listener ? &tcp__proto : &http__proto;
+    hist_conn *c = conn__new(srv, proto);
     if (!c)
         return;
     uv_tcp_init(srv->loop, &c->tcp);
     if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
-        c->closing = true;
-        uv_close((uv_handle_t *)&c->tcp, free_refused);
+        conn__refuse(c);
         return;
     }
     srv->metrics.connections_total++;
-    if (srv->metrics.connections_open >= srv->opts.max_connections ||
-        (kind == HIST_CONN_HTTP && hist_http_init_state(c) < 0)) {
+    if (srv->metrics.connections_open >= srv->opts.max_connections || proto->init_state(c) < 0) {
         srv->metrics.connections_refused++;
-        hist_log(&srv->log, HIST_LOG_DEBUG, "connection refused: limit of %u reached",
-                 srv->opts.max_connections);
-        c->closing = true;
-        hist_http_free_state(c);
-        uv_close((uv_handle_t *)&c->tcp, free_refused);
+        log__printf(&srv->log, HIST_LOG_DEBUG, "connection refused: limit of %u reached",
+                    srv->opts.max_connections);
+        conn__refuse(c);
         return;
     }
     struct sockaddr_storage peer;
@@ -159,21 +134,21 @@ static void on_connection(uv_stream_t *listener, int status)
     if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&peer, &plen) == 0)
         addr_text((struct sockaddr *)&peer, c->peer, sizeof c->peer);
     uv_tcp_nodelay(&c->tcp, 1);
-    hist_conn_start(c);
+    conn__start(c);
 }
 
 static int listen_on(hist_server *srv, uv_tcp_t *h, const char *addr, char *bound, size_t blen)
 {
     struct sockaddr_storage sa;
     if (parse_addr(addr, &sa) < 0) {
-        hist_log(&srv->log, HIST_LOG_ERROR, "bad address '%s' (want ADDR:PORT)", addr);
+        log__printf(&srv->log, HIST_LOG_ERROR, "bad address '%s' (want ADDR:PORT)", addr);
         return HIST_EINVAL;
     }
     if (!srv->auth && !is_loopback(&sa)) {
-        hist_log(&srv->log, HIST_LOG_ERROR,
-                 "refusing to listen on %s without a tokens file (--auth-file): "
-                 "only loopback addresses may be bound unauthenticated",
-                 addr);
+        log__printf(&srv->log, HIST_LOG_ERROR,
+                    "refusing to listen on %s without a tokens file (--auth-file): "
+                    "only loopback addresses may be bound unauthenticated",
+                    addr);
         return HIST_EAUTH;
     }
     uv_tcp_init(srv->loop, h);
@@ -182,7 +157,7 @@ static int listen_on(hist_server *srv, uv_tcp_t *h, const char *addr, char *boun
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)h, 1024, on_connection);
     if (rc != 0) {
-        hist_log(&srv->log, HIST_LOG_ERROR, "cannot listen on %s: %s", addr, uv_strerror(rc));
+        log__printf(&srv->log, HIST_LOG_ERROR, "cannot listen on %s: %s", addr, uv_strerror(rc));
         return HIST_EIO;
     }
     struct sockaddr_storage got;
@@ -194,7 +169,7 @@ static int listen_on(hist_server *srv, uv_tcp_t *h, const char *addr, char *boun
 
 static bool drained(hist_server *srv)
 {
-    if (hist_writer_inflight(srv->writer) || srv->api_inflight)
+    if (writer__inflight(srv->writer) || srv->api_inflight)
         return false;
     for (hist_conn *c = srv->conns; c; c = c->next)
         if (c->pending || c->tcp.write_queue_size)
@@ -205,8 +180,8 @@ static bool drained(hist_server *srv)
 static void finish_shutdown(hist_server *srv)
 {
     while (srv->conns)
-        hist_conn_close(srv->conns, "server shutting down");
-    hist_writer_stop(srv->writer);
+        conn__close(srv->conns, "server shutting down");
+    writer__stop(srv->writer);
     uv_close((uv_handle_t *)&srv->sweep, NULL);
     uv_close((uv_handle_t *)&srv->sigint, NULL);
     uv_close((uv_handle_t *)&srv->sigterm, NULL);
@@ -215,11 +190,11 @@ static void finish_shutdown(hist_server *srv)
 static void on_sweep(uv_timer_t *t)
 {
     hist_server *srv = t->data;
-    uint64_t now = hist_now_ms();
+    uint64_t now = clock__now_ms();
     if (srv->draining) {
         if (drained(srv) || now > srv->drain_deadline_ms) {
             if (!drained(srv))
-                hist_log(&srv->log, HIST_LOG_WARN, "shutdown: gave up waiting for slow clients");
+                log__printf(&srv->log, HIST_LOG_WARN, "shutdown: gave up waiting for slow clients");
             uv_timer_stop(t);
             finish_shutdown(srv);
         }
@@ -229,23 +204,23 @@ static void on_sweep(uv_timer_t *t)
     for (hist_conn *c = srv->conns, *next; c; c = next) {
         next = c->next;
         if (c->msg_start_ms && now - c->msg_start_ms > limit)
-            hist_conn_close(c, "message incomplete for too long (slow client)");
+            conn__close(c, "message incomplete for too long (slow client)");
         else if (!c->pending && !c->msg_start_ms && now - c->last_activity_ms > limit)
-            hist_conn_close(c, "idle timeout");
+            conn__close(c, "idle timeout");
     }
 }
 
 static void begin_shutdown(hist_server *srv)
 {
-    hist_log(&srv->log, HIST_LOG_INFO, "shutting down: finishing in-flight batches");
+    log__printf(&srv->log, HIST_LOG_INFO, "shutting down: finishing in-flight batches");
     srv->draining = true;
-    srv->drain_deadline_ms = hist_now_ms() + DRAIN_LIMIT_MS;
+    srv->drain_deadline_ms = clock__now_ms() + DRAIN_LIMIT_MS;
     if (srv->http_on)
         uv_close((uv_handle_t *)&srv->http_listener, NULL);
     if (srv->tcp_on)
         uv_close((uv_handle_t *)&srv->tcp_listener, NULL);
     srv->http_on = srv->tcp_on = false;
-    hist_server_update_reading_all(srv);
+    conn__update_reading_all(srv);
     uv_timer_start(&srv->sweep, on_sweep, 0, 20);
 }
 
@@ -253,10 +228,10 @@ static void on_signal(uv_signal_t *h, int signum)
 {
     hist_server *srv = h->data;
     if (++srv->signals > 1) {
-        hist_log(&srv->log, HIST_LOG_WARN, "second signal: exiting now");
+        log__printf(&srv->log, HIST_LOG_WARN, "second signal: exiting now");
         _exit(1);
     }
-    hist_log(&srv->log, HIST_LOG_INFO, "signal %d", signum);
+    log__printf(&srv->log, HIST_LOG_INFO, "signal %d", signum);
     begin_shutdown(srv);
 }
 
@@ -271,7 +246,7 @@ static void start_scrub(hist_server *srv)
     so.share_pct = srv->opts.scrub_share;
     int rc = hist_db_scrub_start(srv->db, &so);
     if (rc < 0)
-        hist_log(&srv->log, HIST_LOG_WARN, "start-up scrub not started: %s", hist_strerror(rc));
+        log__printf(&srv->log, HIST_LOG_WARN, "start-up scrub not started: %s", hist_strerror(rc));
 }
 
 static void close_any(uv_handle_t *h, void *arg)
@@ -301,9 +276,9 @@ int hist_server_run(const hist_server_options *opts)
 
     if (opts->auth_file) {
         char err[256];
-        rc = hist_auth_load(opts->auth_file, &srv->auth, err, sizeof err);
+        rc = auth__load(opts->auth_file, &srv->auth, err, sizeof err);
         if (rc < 0) {
-            hist_log(&srv->log, HIST_LOG_ERROR, "%s", err);
+            log__printf(&srv->log, HIST_LOG_ERROR, "%s", err);
             goto fail_loop;
         }
     }
@@ -314,15 +289,15 @@ int hist_server_run(const hist_server_options *opts)
         if (!addrs[i] || !*addrs[i])
             continue;
         if (parse_addr(addrs[i], &sa) < 0) {
-            hist_log(&srv->log, HIST_LOG_ERROR, "bad address '%s' (want ADDR:PORT)", addrs[i]);
+            log__printf(&srv->log, HIST_LOG_ERROR, "bad address '%s' (want ADDR:PORT)", addrs[i]);
             rc = HIST_EINVAL;
             goto fail_loop;
         }
         if (!srv->auth && !is_loopback(&sa)) {
-            hist_log(&srv->log, HIST_LOG_ERROR,
-                     "refusing to listen on %s without a tokens file (--auth-file): "
-                     "only loopback addresses may be bound unauthenticated",
-                     addrs[i]);
+            log__printf(&srv->log, HIST_LOG_ERROR,
+                        "refusing to listen on %s without a tokens file (--auth-file): "
+                        "only loopback addresses may be bound unauthenticated",
+                        addrs[i]);
             rc = HIST_EAUTH;
             goto fail_loop;
         }
@@ -336,20 +311,20 @@ int hist_server_run(const hist_server_options *opts)
     if (opts->wal_bytes)
         dbo.wal_bytes = opts->wal_bytes;
     dbo.retention_ns = opts->retention_ns;
-    dbo.log = hist_log_storage;
+    dbo.log = log__storage;
     dbo.log_ctx = &srv->log;
     dbo.log_level = opts->log_level;
     rc = hist_db_open(&dbo, &srv->db);
     if (rc < 0) {
-        hist_log(&srv->log, HIST_LOG_ERROR, "cannot open data directory %s: %s", opts->data_dir,
-                 hist_strerror(rc));
+        log__printf(&srv->log, HIST_LOG_ERROR, "cannot open data directory %s: %s", opts->data_dir,
+                    hist_strerror(rc));
         goto fail_loop;
     }
-    rc = hist_writer_start(&loop, srv->db, &srv->log, &srv->writer);
+    rc = writer__start(&loop, srv->db, &srv->log, &srv->writer);
     if (rc < 0)
         goto fail_db;
     start_scrub(srv);
-    hist_writer_on_drain(srv->writer, on_writer_drain, srv);
+    writer__on_drain(srv->writer, on_writer_drain, srv);
     if (opts->http_addr && *opts->http_addr) {
         rc = listen_on(srv, &srv->http_listener, opts->http_addr, http_bound, sizeof http_bound);
         srv->http_on = true;
@@ -380,23 +355,23 @@ int hist_server_run(const hist_server_options *opts)
     uv_run(&loop, UV_RUN_DEFAULT);
     rc = hist_db_close(srv->db);
     if (rc < 0)
-        hist_log(&srv->log, HIST_LOG_ERROR, "closing the database: %s", hist_strerror(rc));
+        log__printf(&srv->log, HIST_LOG_ERROR, "closing the database: %s", hist_strerror(rc));
     else
-        hist_log(&srv->log, HIST_LOG_INFO, "stopped cleanly");
+        log__printf(&srv->log, HIST_LOG_INFO, "stopped cleanly");
     uv_loop_close(&loop);
-    hist_auth_free(srv->auth);
+    auth__free(srv->auth);
     free(srv);
     return rc < 0 ? rc : 0;
 
 fail_listen:
-    hist_writer_stop(srv->writer);
+    writer__stop(srv->writer);
     uv_walk(&loop, close_any, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
 fail_db:
     hist_db_close(srv->db);
 fail_loop:
     uv_loop_close(&loop);
-    hist_auth_free(srv->auth);
+    auth__free(srv->auth);
     free(srv);
     return rc;
 }

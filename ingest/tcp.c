@@ -24,7 +24,7 @@ static void fill_reply(hist_reply *r, const hist_in_result *res)
 {
     uint8_t *buf;
     size_t len;
-    if (hist_result_to_proto(res, 4, &buf, &len) == 0) {
+    if (decode__result_to_proto(res, 4, &buf, &len) == 0) {
         hist_put_be32(buf, (uint32_t)(len - 4));
         r->data = (char *)buf;
         r->len = len;
@@ -35,9 +35,9 @@ static void fill_reply(hist_reply *r, const hist_in_result *res)
 
 static void reply_now(hist_conn *c, const hist_in_result *res, bool close_after)
 {
-    hist_reply *r = hist_conn_reply_new(c);
+    hist_reply *r = conn__reply_new(c);
     if (!r) {
-        hist_conn_close(c, "out of memory");
+        conn__close(c, "out of memory");
         return;
     }
     fill_reply(r, res);
@@ -45,18 +45,7 @@ static void reply_now(hist_conn *c, const hist_in_result *res, bool close_after)
         r->close_after = true;
         c->stop_parsing = true;
     }
-    hist_conn_reply_ready(r);
-}
-
-static void on_job_done(hist_job *job)
-{
-    hist_reply *r = job->owner;
-    hist_metrics_count_result(&r->conn->srv->metrics, &job->result);
-    if (!r->conn->closing)
-        fill_reply(r, &job->result);
-    hist_result_clear(&job->result);
-    free(job);
-    hist_conn_reply_ready(r);
+    conn__reply_ready(r);
 }
 
 static void handle_frame(hist_conn *c, const uint8_t *frame, size_t len)
@@ -66,19 +55,19 @@ static void handle_frame(hist_conn *c, const uint8_t *frame, size_t len)
     hist_in_result res;
     char *token = NULL;
     srv->metrics.bytes_in += len + 4;
-    int rc = hist_decode_request(frame, len, &batch, &res, &token);
+    int rc = decode__request(frame, len, &batch, &res, &token);
     if (!c->authed) {
-        c->scopes = hist_auth_scopes(srv->auth, token, token ? strlen(token) : 0);
+        c->scopes = auth__scopes(srv->auth, token, token ? strlen(token) : 0);
         if (!(c->scopes & HIST_SCOPE_WRITE)) {
             free(batch);
-            hist_result_clear(&res);
-            hist_result_set_error(&res, HIST_EAUTH,
-                                  token ? "token refused: it lacks the write scope or is unknown"
-                                        : "authentication required: the first frame must carry "
-                                          "WriteRequest.token");
+            decode__result_clear(&res);
+            decode__set_error(&res, HIST_EAUTH,
+                              token ? "token refused: it lacks the write scope or is unknown"
+                                    : "authentication required: the first frame must carry "
+                                      "WriteRequest.token");
             srv->metrics.batches_rejected++;
             reply_now(c, &res, true);
-            hist_result_clear(&res);
+            decode__result_clear(&res);
             free(token);
             return;
         }
@@ -89,27 +78,30 @@ static void handle_frame(hist_conn *c, const uint8_t *frame, size_t len)
         srv->metrics.batches_rejected++;
         srv->metrics.samples_rejected += res.samples;
         reply_now(c, &res, false);
-        hist_result_clear(&res);
+        decode__result_clear(&res);
         return;
     }
     hist_job *job = calloc(1, sizeof *job);
-    hist_reply *r = job ? hist_conn_reply_new(c) : NULL;
+    hist_reply *r = job ? conn__reply_new(c) : NULL;
     if (!r) {
         free(job);
         free(batch);
-        hist_conn_close(c, "out of memory");
+        conn__close(c, "out of memory");
         return;
     }
     job->batch = batch;
     job->bytes = len;
     job->result = res;
     job->owner = r;
-    job->done = on_job_done;
-    hist_server_submit(srv, job);
+    job->done = conn__write_done;
+    conn__submit(srv, job);
 }
 
-void hist_tcp_on_data(hist_conn *c)
+/* Frames stay in c->in until whole: the new bytes (at, n) are in in_len. */
+static void on_data(hist_conn *c, size_t at, size_t n)
 {
+    (void)at;
+    (void)n;
     size_t off = 0;
     size_t max = c->srv->opts.max_frame;
     while (!c->closing && !c->stop_parsing && c->in_len - off >= 4) {
@@ -117,18 +109,18 @@ void hist_tcp_on_data(hist_conn *c)
         if (flen > max) {
             hist_in_result res;
             memset(&res, 0, sizeof res);
-            hist_result_set_error(&res, HIST_ETOOBIG,
-                                  "frame of %u bytes exceeds the limit of %zu bytes; "
-                                  "framing lost, closing",
-                                  flen, max);
+            decode__set_error(&res, HIST_ETOOBIG,
+                              "frame of %u bytes exceeds the limit of %zu bytes; "
+                              "framing lost, closing",
+                              flen, max);
             c->srv->metrics.batches_rejected++;
             reply_now(c, &res, true);
-            hist_result_clear(&res);
+            decode__result_clear(&res);
             break;
         }
         if (c->in_len - off - 4 < flen) {
             if (off == 0)
-                hist_conn_ensure_room(c, 4 + (size_t)flen - c->in_len);
+                conn__ensure_room(c, 4 + (size_t)flen - c->in_len);
             break;
         }
         handle_frame(c, c->in + off + 4, flen);
@@ -143,15 +135,30 @@ void hist_tcp_on_data(hist_conn *c)
     if (off) {
         memmove(c->in, c->in + off, c->in_len - off);
         c->in_len -= off;
-        c->msg_start_ms = c->in_len ? hist_now_ms() : 0;
+        c->msg_start_ms = c->in_len ? clock__now_ms() : 0;
         if (c->in_len >= 4 && hist_get_be32(c->in) <= max)
-            hist_conn_ensure_room(c, 4 + (size_t)hist_get_be32(c->in) - c->in_len);
+            conn__ensure_room(c, 4 + (size_t)hist_get_be32(c->in) - c->in_len);
     } else if (c->in_len && !c->msg_start_ms) {
-        c->msg_start_ms = hist_now_ms();
+        c->msg_start_ms = clock__now_ms();
     }
 }
 
-void hist_tcp_free_state(hist_conn *c)
+static int init_state(hist_conn *c)
+{
+    (void)c; /* a TCP connection's state is its input buffer and conn's flags */
+    return 0;
+}
+
+static void free_state(hist_conn *c)
 {
     (void)c;
 }
+
+const conn__proto tcp__proto = {
+    .name = "tcp",
+    .init_state = init_state,
+    .on_data = on_data,
+    .free_state = free_state,
+    .fill_result = fill_reply,
+    .eof_mid_message = "peer closed mid-frame (truncated frame)",
+};

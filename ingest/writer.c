@@ -1,7 +1,7 @@
 /*
  * writer.c: the storage writer thread and its group commit.
  *
- * The loop thread queues decoded batches (hist_writer_submit). The writer
+ * The loop thread queues decoded batches (writer__submit). The writer
  * takes everything queued at once, resolves tag names to ids (creating
  * tags on first write), calls hist_db_write() for each batch, then ONE
  * hist_db_sync() for the highest LSN: every batch of the round shares that
@@ -124,7 +124,7 @@ static int create_tags(hist_writer *w, const hist_in_batch *b, uint32_t *ids, hi
     if (rc == 0)
         rc = hist_tag_resolve_many(w->db, refs, n, true, got, rcs);
     if (rc)
-        hist_result_set_error(res, rc, "tag creation failed: %s", hist_strerror(rc));
+        decode__set_error(res, rc, "tag creation failed: %s", hist_strerror(rc));
     for (size_t k = 0; rc == 0 && k < n; k++) {
         size_t i = which[k];
         const hist_in_series *s = &b->series[i];
@@ -132,10 +132,9 @@ static int create_tags(hist_writer *w, const hist_in_batch *b, uint32_t *ids, hi
             ids[i] = got[k];
             cache_put(w, s->name, s->name_len, ids[i], s->type);
         } else {
-            hist_result_add_series_error(
-                res, (uint32_t)i, s->name, rcs[k], "tag creation failed: %s",
-                rcs[k] == HIST_ENOTFOUND ? "unknown tag, auto-create is off"
-                                         : hist_strerror(rcs[k]));
+            decode__add_series_error(res, (uint32_t)i, s->name, rcs[k], "tag creation failed: %s",
+                                     rcs[k] == HIST_ENOTFOUND ? "unknown tag, auto-create is off"
+                                                              : hist_strerror(rcs[k]));
         }
     }
     free(refs), free(which), free(got), free(rcs);
@@ -196,9 +195,9 @@ static int resolve_tags(hist_writer *w, const hist_in_batch *b, uint32_t *ids, h
         int rc;
         if (c) {
             if (c->type != s->type && !convert_series(&b->series[i], c->type))
-                hist_result_add_series_error(res, (uint32_t)i, s->name, HIST_ETYPE,
-                                             "type conflict: tag is %s, series has %s values",
-                                             hist_type_name(c->type), hist_type_name(s->type));
+                decode__add_series_error(res, (uint32_t)i, s->name, HIST_ETYPE,
+                                         "type conflict: tag is %s, series has %s values",
+                                         hist_type_name(c->type), hist_type_name(s->type));
             else
                 ids[i] = c->id;
             continue;
@@ -217,12 +216,12 @@ static int resolve_tags(hist_writer *w, const hist_in_batch *b, uint32_t *ids, h
             const char *have = hist_tag_by_name(w->db, s->name, &info) == 0
                                    ? hist_type_name(info.type)
                                    : "another type";
-            hist_result_add_series_error(res, (uint32_t)i, s->name, HIST_ETYPE,
-                                         "type conflict: tag is %s, series has %s values", have,
-                                         hist_type_name(s->type));
+            decode__add_series_error(res, (uint32_t)i, s->name, HIST_ETYPE,
+                                     "type conflict: tag is %s, series has %s values", have,
+                                     hist_type_name(s->type));
         } else {
-            hist_result_add_series_error(res, (uint32_t)i, s->name, rc, "tag lookup failed: %s",
-                                         hist_strerror(rc));
+            decode__add_series_error(res, (uint32_t)i, s->name, rc, "tag lookup failed: %s",
+                                     hist_strerror(rc));
         }
     }
     if (res->code || !missing)
@@ -240,7 +239,7 @@ static uint64_t write_batch(hist_writer *w, hist_job *job)
     hist_series *series = calloc(b->nseries + 1, sizeof *series);
     uint64_t lsn = 0;
     if (!ids || !series) {
-        hist_result_set_error(res, HIST_ENOMEM, "out of memory");
+        decode__set_error(res, HIST_ENOMEM, "out of memory");
         goto out;
     }
     if (resolve_tags(w, b, ids, res) < 0)
@@ -259,7 +258,7 @@ static uint64_t write_batch(hist_writer *w, hist_job *job)
     if (n) {
         int rc = hist_db_write(w->db, series, n, &lsn);
         if (rc < 0) {
-            hist_result_set_error(res, rc, "storage refused the batch: %s", hist_strerror(rc));
+            decode__set_error(res, rc, "storage refused the batch: %s", hist_strerror(rc));
             lsn = 0;
             goto out;
         }
@@ -338,10 +337,10 @@ static void syncer_main(void *arg)
         if (lsn) {
             int rc = hist_db_sync(w->db, lsn);
             if (rc < 0) {
-                hist_log(w->log, HIST_LOG_ERROR, "WAL sync failed: %s", hist_strerror(rc));
+                log__printf(w->log, HIST_LOG_ERROR, "WAL sync failed: %s", hist_strerror(rc));
                 for (hist_job *j = jobs; j; j = j->next)
                     if (j->result.code == 0)
-                        hist_result_set_error(&j->result, rc, "not durable: %s", hist_strerror(rc));
+                        decode__set_error(&j->result, rc, "not durable: %s", hist_strerror(rc));
             }
         }
         uv_mutex_lock(&w->mu);
@@ -373,7 +372,7 @@ static void on_async(uv_async_t *handle)
         w->on_drain(w->on_drain_ctx);
 }
 
-int hist_writer_start(uv_loop_t *loop, hist_db *db, const hist_logger *lg, hist_writer **out)
+int writer__start(uv_loop_t *loop, hist_db *db, const hist_logger *lg, hist_writer **out)
 {
     hist_writer *w = calloc(1, sizeof *w);
     if (!w)
@@ -403,7 +402,7 @@ int hist_writer_start(uv_loop_t *loop, hist_db *db, const hist_logger *lg, hist_
     return 0;
 }
 
-size_t hist_writer_submit(hist_writer *w, hist_job *job)
+size_t writer__submit(hist_writer *w, hist_job *job)
 {
     job->next = NULL;
     w->inflight++;
@@ -420,7 +419,7 @@ size_t hist_writer_submit(hist_writer *w, hist_job *job)
     return q;
 }
 
-size_t hist_writer_queued_bytes(hist_writer *w)
+size_t writer__queued_bytes(hist_writer *w)
 {
     uv_mutex_lock(&w->mu);
     size_t q = w->queued_bytes;
@@ -428,12 +427,12 @@ size_t hist_writer_queued_bytes(hist_writer *w)
     return q;
 }
 
-unsigned hist_writer_inflight(hist_writer *w)
+unsigned writer__inflight(hist_writer *w)
 {
     return w->inflight;
 }
 
-void hist_writer_on_drain(hist_writer *w, hist_writer_drained_fn fn, void *ctx)
+void writer__on_drain(hist_writer *w, hist_writer_drained_fn fn, void *ctx)
 {
     w->on_drain = fn;
     w->on_drain_ctx = ctx;
@@ -451,7 +450,7 @@ static void free_writer(uv_handle_t *h)
     free(w);
 }
 
-void hist_writer_stop(hist_writer *w)
+void writer__stop(hist_writer *w)
 {
     uv_mutex_lock(&w->mu);
     w->stop = true;

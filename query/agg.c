@@ -107,7 +107,7 @@ static void add_segment(agg_state *st, int64_t t0, double v0, int64_t t1, double
     /* Most segments lie in the bucket of the previous one: try it first. */
     long k = st->seg;
     if (k < 0 || a < st->b.bound[k] || a >= st->b.bound[k + 1])
-        k = hist_buckets_find(&st->b, a);
+        k = buckets__find(&st->b, a);
     st->seg = k;
     double span = (double)(t1 - t0);
     for (; k >= 0 && (size_t)k < st->b.n && st->b.bound[k] < z; k++) {
@@ -136,7 +136,7 @@ static void feed(agg_state *st, int64_t ts, hist_value v, uint32_t q)
         return;
     double x = hist_value_as_double(st->q->type, v);
     if (st->cur < 0 || ts >= st->b.bound[st->cur + 1] || ts < st->b.bound[st->cur])
-        st->cur = hist_buckets_find(&st->b, ts);
+        st->cur = buckets__find(&st->b, ts);
     if (st->cur >= 0) {
         bucket_acc *a = &st->acc[st->cur];
         if (a->n == 0) {
@@ -177,7 +177,7 @@ static long bucket_of(agg_state *st, int64_t t)
         if ((size_t)k + 1 < st->b.n && t >= st->b.bound[k + 1] && t < st->b.bound[k + 2])
             return k + 1;
     }
-    return hist_buckets_find(&st->b, t);
+    return buckets__find(&st->b, t);
 }
 
 /* The stats of a piece over exactly the samples feed() counts, or NULL. */
@@ -323,7 +323,7 @@ static int scan_pieces(agg_state *st)
                 q->res->chunks_from_stats++;
                 continue;
             }
-            if ((rc = hist_qdecode(q, scan, &p)) < 0)
+            if ((rc = cursor__decode(q, scan, &p)) < 0)
                 break;
             if (rc == 0)
                 continue; /* damaged: left out */
@@ -398,7 +398,7 @@ static int compute(agg_state *st)
     return 0;
 }
 
-int hist_query_agg(hist_qctx *q)
+int agg__run(hist_qctx *q)
 {
     const hist_query_spec *spec = q->spec;
     agg_state st = {.q = q, .lo = spec->from, .hi = spec->to, .cur = -1, .seg = -1};
@@ -407,7 +407,7 @@ int hist_query_agg(hist_qctx *q)
     bool own_buckets = q->buckets == NULL;
     int rc = 0;
     if (own_buckets)
-        rc = hist_buckets_make(spec, &st.b);
+        rc = buckets__make(spec, &st.b);
     else
         st.b = *q->buckets;
     if (rc < 0)
@@ -439,6 +439,6 @@ int hist_query_agg(hist_qctx *q)
     free(empty);
     free(st.acc);
     if (own_buckets)
-        hist_buckets_free(&st.b);
+        buckets__free(&st.b);
     return rc;
 }

@@ -296,9 +296,9 @@ int api_query_opts_parse(api_ctx *c, const api_params *p, int64_t default_from, 
         /* Loaded once here so an unknown zone is a 400 naming tz, not a
          * refusal from deep inside the engine. */
         hist_tz *tz = NULL;
-        if (hist_tz_load(s, &tz) < 0)
+        if (tz__load(s, &tz) < 0)
             return api_error(c, 400, "tz", "unknown time zone '%s'", s), 1;
-        hist_tz_free(tz);
+        tz__free(tz);
         snprintf(spec->tz, sizeof spec->tz, "%s", s);
     }
     if ((s = api_param(p, "shifts")) && *s) {

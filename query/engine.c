@@ -4,7 +4,9 @@
  *
  * Modes live in their own files (raw.c, interp.c, agg.c, plot.c); they
  * read through a hist_qsource (engine.h) so the same code serves the real
- * storage and the array-backed sources of the unit tests.
+ * storage and the array-backed sources of the unit tests. What the modes
+ * share (series.c, cursor.c) sits below them: engine.c calls the modes,
+ * the modes never call engine.c (the layering is at the top of engine.h).
  *
  * Validation rules (HIST_EINVAL): from < to for every mode but latest;
  * interp needs step_ns > 0; agg needs 1..HIST_AGG__COUNT known aggregates
@@ -34,95 +36,6 @@ void hist_query_spec_init(hist_query_spec *spec)
     spec->mode = HIST_MODE_RAW;
     spec->bucket = HIST_BUCKET_FIXED;
     spec->fill = HIST_FILL_NONE;
-}
-
-int hist_series_reserve(hist_series_result *s, size_t *cap, size_t need)
-{
-    if (need > *cap) {
-        size_t ncap = *cap ? *cap : 64;
-        while (ncap < need)
-            ncap *= 2;
-        int64_t *nts = realloc(s->ts, ncap * sizeof(*nts));
-        if (!nts)
-            return HIST_ENOMEM;
-        s->ts = nts;
-        hist_value *nv = realloc(s->value, ncap * sizeof(*nv));
-        if (!nv)
-            return HIST_ENOMEM;
-        s->value = nv;
-        uint32_t *nq = realloc(s->q, ncap * sizeof(*nq));
-        if (!nq)
-            return HIST_ENOMEM;
-        s->q = nq;
-        *cap = ncap;
-    }
-    return 0;
-}
-
-int hist_series_push(hist_series_result *s, size_t *cap, int64_t ts, hist_value v, uint32_t q)
-{
-    if (s->n == *cap) {
-        int rc = hist_series_reserve(s, cap, s->n + 1);
-        if (rc < 0)
-            return rc;
-    }
-    s->ts[s->n] = ts;
-    s->value[s->n] = v;
-    s->q[s->n] = q;
-    s->n++;
-    return 0;
-}
-
-int hist_qdecode(hist_qctx *q, void *scan, hist_piece *p)
-{
-    int rc = q->src->scan_decode(scan, p);
-    if (rc == HIST_ECORRUPT || rc == HIST_EIO)
-        return 0;
-    if (rc < 0)
-        return rc;
-    q->res->chunks_decoded++;
-    return 1;
-}
-
-int hist_qcursor_open(hist_qcursor *c, hist_qctx *q, int64_t from, int64_t to)
-{
-    memset(c, 0, sizeof(*c));
-    c->q = q;
-    return q->src->scan_open(q->src->ctx, q->tag, from, to, 0, &c->scan);
-}
-
-int hist_qcursor_next(hist_qcursor *c, hist_sample *out)
-{
-    while (c->i >= c->p.n) {
-        if (c->done)
-            return 0;
-        int rc = c->q->src->scan_next(c->scan, &c->p);
-        if (rc < 0)
-            return rc;
-        if (rc == 0) {
-            c->done = true;
-            c->p.n = 0;
-            return 0;
-        }
-        c->i = 0;
-        if (c->p.stats && c->p.n == 0 && (rc = hist_qdecode(c->q, c->scan, &c->p)) <= 0) {
-            if (rc < 0)
-                return rc;
-            c->p.n = 0; /* damaged: on to the next piece */
-        }
-    }
-    out->ts = c->p.ts[c->i];
-    out->v = c->p.v[c->i];
-    out->q = c->p.q ? c->p.q[c->i] : 0;
-    c->i++;
-    return 1;
-}
-
-void hist_qcursor_close(hist_qcursor *c)
-{
-    if (c->scan)
-        c->q->src->scan_close(c->scan);
-    c->scan = NULL;
 }
 
 static void series_free(hist_series_result *s)
@@ -228,19 +141,19 @@ static int run_one(const hist_qsource *src, const hist_query_spec *spec,
     s->type = q.type;
     switch (spec->mode) {
     case HIST_MODE_RAW:
-        rc = hist_query_raw(&q);
+        rc = raw__run(&q);
         break;
     case HIST_MODE_LATEST:
-        rc = hist_query_latest(&q);
+        rc = raw__latest(&q);
         break;
     case HIST_MODE_INTERP:
-        rc = hist_query_interp(&q);
+        rc = interp__run(&q);
         break;
     case HIST_MODE_AGG:
-        rc = hist_query_agg(&q);
+        rc = agg__run(&q);
         break;
     case HIST_MODE_PLOT:
-        rc = hist_query_plot(&q);
+        rc = plot__run(&q);
         break;
     default:
         return HIST_EINVAL;
@@ -248,8 +161,8 @@ static int run_one(const hist_qsource *src, const hist_query_spec *spec,
     return rc < 0 ? rc : count_damaged(src, spec, s, res);
 }
 
-int hist_query_run_source(const hist_qsource *src, const hist_query_spec *spec,
-                          const uint32_t *tags, size_t ntags, hist_result *out)
+int engine__run_source(const hist_qsource *src, const hist_query_spec *spec, const uint32_t *tags,
+                       size_t ntags, hist_result *out)
 {
     memset(out, 0, sizeof(*out));
     /* No sample lies outside [HIST_TS_MIN, HIST_TS_MAX]: clamping the range
@@ -270,14 +183,14 @@ int hist_query_run_source(const hist_qsource *src, const hist_query_spec *spec,
         return HIST_ENOMEM;
     out->nseries = ntags;
     hist_buckets buckets = {0};
-    if (spec->mode == HIST_MODE_AGG && (rc = hist_buckets_make(spec, &buckets)) < 0) {
+    if (spec->mode == HIST_MODE_AGG && (rc = buckets__make(spec, &buckets)) < 0) {
         hist_result_free(out);
         return rc;
     }
     for (size_t i = 0; i < ntags && rc >= 0; i++)
         rc = run_one(src, spec, spec->mode == HIST_MODE_AGG ? &buckets : NULL, tags[i],
                      &out->series[i], out);
-    hist_buckets_free(&buckets);
+    buckets__free(&buckets);
     if (rc < 0) {
         hist_result_free(out);
         return rc;
@@ -362,5 +275,5 @@ int hist_query_run(hist_db *db, const hist_query_spec *spec, const uint32_t *tag
             memset(out, 0, sizeof(*out));
         return HIST_EINVAL;
     }
-    return hist_query_run_source(&src, spec, tags, ntags, out);
+    return engine__run_source(&src, spec, tags, ntags, out);
 }

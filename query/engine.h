@@ -1,6 +1,8 @@
 /*
  * engine.h: internals shared by the query engine's files (not a door:
- * only query/ and its tests include it).
+ * only query/ and its tests include it). Names here are unit__name (the
+ * file's unit: series__push, cursor__next, raw__run); hist_ names are the
+ * door's (hist_query.h).
  *
  * The engine reads through a hist_qsource, a small table of functions with
  * the shape of the storage read API (hist_scan_*, hist_db_sample_*,
@@ -8,8 +10,19 @@
  * a hist_db; tests can pass an array-backed source to exercise pure logic
  * (stats pieces, bucket edges) without a data directory.
  *
- * One concern per file: engine.c (validation, dispatch, result memory),
- * raw.c (raw and latest), interp.c, agg.c, buckets.c (+ tz.c), plot.c.
+ * Layering: calls go one way, down this list; a file calls only the files
+ * below it (and common/, storage's door), never one on its own level or
+ * above:
+ *   1. tz.c (+ tz.h)   IANA zones from TZif files; parse.c: names of modes,
+ *                      aggregates and fills (door functions)
+ *   2. buckets.c       calendar and fixed bucket bounds (uses tz.c)
+ *   3. series.c        growing a sample-shaped result series;
+ *      cursor.c        decoding stats pieces, the sample-by-sample cursor
+ *   4. raw.c (raw and latest), interp.c, agg.c (uses buckets.c), plot.c:
+ *                      the modes, one concern each; they never call each
+ *                      other or engine.c
+ *   5. engine.c        validation, dispatch to the modes, result memory,
+ *                      the hist_db-backed source
  */
 #ifndef HIST_QUERY_ENGINE_H
 #define HIST_QUERY_ENGINE_H
@@ -32,10 +45,6 @@ typedef struct {
     int (*damaged)(void *ctx, uint32_t tag, int64_t from, int64_t to, uint64_t *out);
 } hist_qsource;
 
-/* hist_query_run() over any source. */
-int hist_query_run_source(const hist_qsource *src, const hist_query_spec *spec,
-                          const uint32_t *tags, size_t ntags, hist_result *out);
-
 /* What one mode needs to answer one tag. out->tag and out->type are set;
  * the mode fills the rows. res counts chunks from stats / decoded. */
 typedef struct hist_buckets hist_buckets;
@@ -50,21 +59,38 @@ typedef struct {
     hist_result *res;
 } hist_qctx;
 
-int hist_query_raw(hist_qctx *q);
-int hist_query_latest(hist_qctx *q);
-int hist_query_interp(hist_qctx *q);
-int hist_query_agg(hist_qctx *q);
-int hist_query_plot(hist_qctx *q);
+/* Limits on result rows per series, so a tiny step cannot exhaust memory. */
+#define HIST_QUERY_MAX_ROWS      ((size_t)10000000)
+#define HIST_QUERY_MAX_POINTS    1000000u
+#define HIST_QUERY_DEFAULT_LIMIT 100000
+
+/* ---- 2. buckets.c ---- */
+
+/* Contiguous buckets: bucket k is [bound[k], bound[k+1]) nominally; data is
+ * read only inside [from, to), so the first and last bucket may be cut. */
+struct hist_buckets {
+    size_t n;
+    int64_t *bound; /* n + 1 entries, strictly increasing */
+};
+
+int buckets__make(const hist_query_spec *spec, hist_buckets *out);
+void buckets__free(hist_buckets *b);
+/* Index of the bucket holding t (bound[0] <= t < bound[n]); -1 outside. */
+long buckets__find(const hist_buckets *b, int64_t t);
+
+/* ---- 3. series.c ---- */
+
+/* Appends one (ts, value, quality) row to a sample-shaped series, growing
+ * its arrays; *cap is the capacity the caller tracks. */
+int series__reserve(hist_series_result *s, size_t *cap, size_t need);
+int series__push(hist_series_result *s, size_t *cap, int64_t ts, hist_value v, uint32_t q);
+
+/* ---- 3. cursor.c ---- */
 
 /* Decodes a stats piece the mode cannot answer from its statistics: 1,
  * 0 when its chunk turned out damaged (storage marked it; skip the piece:
  * the answer counts it), or a negative error. Counts chunks_decoded. */
-int hist_qdecode(hist_qctx *q, void *scan, hist_piece *p);
-
-/* Appends one (ts, value, quality) row to a sample-shaped series, growing
- * its arrays; *cap is the capacity the caller tracks. */
-int hist_series_reserve(hist_series_result *s, size_t *cap, size_t need);
-int hist_series_push(hist_series_result *s, size_t *cap, int64_t ts, hist_value v, uint32_t q);
+int cursor__decode(hist_qctx *q, void *scan, hist_piece *p);
 
 /* Walks the samples of [from, to) one by one, decoding stats pieces
  * (counted in res->chunks_decoded). For modes that need every sample. */
@@ -76,37 +102,23 @@ typedef struct {
     bool done;
 } hist_qcursor;
 
-int hist_qcursor_open(hist_qcursor *c, hist_qctx *q, int64_t from, int64_t to);
+int cursor__open(hist_qcursor *c, hist_qctx *q, int64_t from, int64_t to);
 /* 1 and *out, 0 at the end, negative on error. */
-int hist_qcursor_next(hist_qcursor *c, hist_sample *out);
-void hist_qcursor_close(hist_qcursor *c);
+int cursor__next(hist_qcursor *c, hist_sample *out);
+void cursor__close(hist_qcursor *c);
 
-/* Limits on result rows per series, so a tiny step cannot exhaust memory. */
-#define HIST_QUERY_MAX_ROWS      ((size_t)10000000)
-#define HIST_QUERY_MAX_POINTS    1000000u
-#define HIST_QUERY_DEFAULT_LIMIT 100000
+/* ---- 4. the modes: raw.c, interp.c, agg.c, plot.c ---- */
 
-/* ---- Buckets (buckets.c) ---- */
+int raw__run(hist_qctx *q);
+int raw__latest(hist_qctx *q);
+int interp__run(hist_qctx *q);
+int agg__run(hist_qctx *q);
+int plot__run(hist_qctx *q);
 
-/* Contiguous buckets: bucket k is [bound[k], bound[k+1]) nominally; data is
- * read only inside [from, to), so the first and last bucket may be cut. */
-struct hist_buckets {
-    size_t n;
-    int64_t *bound; /* n + 1 entries, strictly increasing */
-};
+/* ---- 5. engine.c ---- */
 
-int hist_buckets_make(const hist_query_spec *spec, hist_buckets *out);
-void hist_buckets_free(hist_buckets *b);
-/* Index of the bucket holding t (bound[0] <= t < bound[n]); -1 outside. */
-long hist_buckets_find(const hist_buckets *b, int64_t t);
-
-/* Floor division for int64 (rounds toward minus infinity). */
-static inline int64_t hist_floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    if ((a % b != 0) && ((a < 0) != (b < 0)))
-        q--;
-    return q;
-}
+/* hist_query_run() over any source. */
+int engine__run_source(const hist_qsource *src, const hist_query_spec *spec, const uint32_t *tags,
+                       size_t ntags, hist_result *out);
 
 #endif

@@ -29,7 +29,7 @@ typedef struct {
  * sample at/after to. */
 static int stream_next(sample_stream *st, hist_sample *out)
 {
-    int rc = hist_qcursor_next(&st->cur, out);
+    int rc = cursor__next(&st->cur, out);
     if (rc != 0 || st->tail_used)
         return rc;
     st->tail_used = true;
@@ -50,7 +50,7 @@ static hist_value interp_value(hist_type type, const hist_sample *a, const hist_
     return v;
 }
 
-int hist_query_interp(hist_qctx *q)
+int interp__run(hist_qctx *q)
 {
     const hist_query_spec *spec = q->spec;
     hist_sample a, b;
@@ -62,7 +62,7 @@ int hist_query_interp(hist_qctx *q)
         return rc;
 
     sample_stream st = {.q = q};
-    rc = hist_qcursor_open(&st.cur, q, spec->from, spec->to);
+    rc = cursor__open(&st.cur, q, spec->from, spec->to);
     if (rc < 0)
         return rc;
     rc = stream_next(&st, &b);
@@ -99,13 +99,13 @@ int hist_query_interp(hist_qctx *q)
                         (q->type != HIST_TYPE_FLOAT64 || hist_quality_is_good(b.q));
             qual = good ? HIST_QUALITY_GOOD : HIST_QUALITY_UNCERTAIN;
         }
-        rc = hist_series_push(q->out, &cap, t, v, qual);
+        rc = series__push(q->out, &cap, t, v, qual);
         if (rc < 0)
             break;
         if ((uint64_t)spec->to - (uint64_t)t <= (uint64_t)spec->step_ns)
             break; /* the next t would reach to (unsigned: no overflow) */
         t += spec->step_ns;
     }
-    hist_qcursor_close(&st.cur);
+    cursor__close(&st.cur);
     return rc < 0 ? rc : 0;
 }

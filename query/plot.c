@@ -98,7 +98,7 @@ static int m4_emit(plot_state *st)
     for (int i = 0; i < n; i++) {
         if (i > 0 && pts[i].ts == pts[i - 1].ts)
             continue; /* the same sample */
-        int rc = hist_series_push(st->q->out, &st->cap, pts[i].ts, pts[i].v, pts[i].q);
+        int rc = series__push(st->q->out, &st->cap, pts[i].ts, pts[i].v, pts[i].q);
         if (rc < 0)
             return rc;
     }
@@ -250,7 +250,7 @@ static int plot_columns(hist_qctx *q, uint32_t c0, uint32_t c1)
                 q->res->chunks_from_stats++;
                 continue;
             }
-            if ((rc = hist_qdecode(q, scan, &p)) < 0)
+            if ((rc = cursor__decode(q, scan, &p)) < 0)
                 break;
             if (rc == 0)
                 continue; /* damaged: left out */
@@ -323,7 +323,7 @@ static void *part_main(void *arg)
 static int join_part(hist_qctx *q, size_t *cap, const plot_part *pp)
 {
     size_t n = q->out->n, m = pp->out.n;
-    int rc = hist_series_reserve(q->out, cap, n + m);
+    int rc = series__reserve(q->out, cap, n + m);
     if (rc < 0)
         return rc;
     if (m) {
@@ -337,7 +337,7 @@ static int join_part(hist_qctx *q, size_t *cap, const plot_part *pp)
     return 0;
 }
 
-int hist_query_plot(hist_qctx *q)
+int plot__run(hist_qctx *q)
 {
     uint32_t parts = plot_parts(q), points = q->spec->points;
     if (parts <= 1)

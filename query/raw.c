@@ -14,7 +14,7 @@
 
 #include "query/engine.h"
 
-int hist_query_raw(hist_qctx *q)
+int raw__run(hist_qctx *q)
 {
     const hist_query_spec *spec = q->spec;
     size_t limit = spec->limit ? spec->limit : HIST_QUERY_DEFAULT_LIMIT;
@@ -28,7 +28,7 @@ int hist_query_raw(hist_qctx *q)
     while (!full && (rc = q->src->scan_next(scan, &p)) > 0) {
         /* Storage offers stats pieces only without HIST_SCAN_DECODE, but
          * decode defensively rather than lose samples. */
-        if (p.stats && p.n == 0 && (rc = hist_qdecode(q, scan, &p)) <= 0) {
+        if (p.stats && p.n == 0 && (rc = cursor__decode(q, scan, &p)) <= 0) {
             if (rc < 0)
                 break;
             continue; /* damaged: left out */
@@ -40,7 +40,7 @@ int hist_query_raw(hist_qctx *q)
             q->out->next_ts = p.ts[take];
             full = true;
         }
-        if ((rc = hist_series_reserve(q->out, &cap, q->out->n + take)) < 0)
+        if ((rc = series__reserve(q->out, &cap, q->out->n + take)) < 0)
             break;
         hist_series_result *s = q->out;
         if (take == 0)
@@ -57,7 +57,7 @@ int hist_query_raw(hist_qctx *q)
     return rc < 0 ? rc : 0;
 }
 
-int hist_query_latest(hist_qctx *q)
+int raw__latest(hist_qctx *q)
 {
     hist_sample s;
     int rc = q->src->latest(q->src->ctx, q->tag, &s);
@@ -66,5 +66,5 @@ int hist_query_latest(hist_qctx *q)
     if (rc < 0)
         return rc;
     size_t cap = 0;
-    return hist_series_push(q->out, &cap, s.ts, s.v, s.q);
+    return series__push(q->out, &cap, s.ts, s.v, s.q);
 }

@@ -3,7 +3,7 @@
  * that touches bytes from the network (a TCP frame body or an HTTP
  * POST /api/v1/write body).
  *
- * For any input, hist_decode_request() must either refuse it with a
+ * For any input, decode__request() must either refuse it with a
  * negative code and a result that names the reason, or return a batch
  * whose every series keeps the rules the storage writer relies on: a valid
  * tag name, a known type, parallel arrays (n may be 0: an empty series
@@ -46,7 +46,7 @@ static void check_result_encodes(const hist_in_result *res)
 {
     uint8_t *wire = NULL;
     size_t len = 0;
-    if (hist_result_to_proto(res, 4, &wire, &len) == 0) {
+    if (decode__result_to_proto(res, 4, &wire, &len) == 0) {
         Historian__V1__WriteResponse *r =
             historian__v1__write_response__unpack(NULL, len - 4, wire + 4);
         if (!r || r->batch_id != res->batch_id)
@@ -55,7 +55,7 @@ static void check_result_encodes(const hist_in_result *res)
     }
     free(wire);
     char *json = NULL;
-    if (hist_result_to_json(res, &json, &len) == 0) {
+    if (decode__result_to_json(res, &json, &len) == 0) {
         json_error_t err;
         json_t *j = json_loadb(json, len, 0, &err);
         if (!j)
@@ -71,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     hist_in_result res;
     memset(&res, 0, sizeof(res));
     char *token = NULL;
-    int rc = hist_decode_request(data, size, &batch, &res, &token);
+    int rc = decode__request(data, size, &batch, &res, &token);
     if (rc == 0) {
         if (!batch)
             abort();
@@ -80,7 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort(); /* a refusal must say why */
     }
     check_result_encodes(&res);
-    hist_result_clear(&res);
+    decode__result_clear(&res);
     free(batch);
     free(token);
     return 0;

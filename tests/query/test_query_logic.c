@@ -284,7 +284,7 @@ static void test_agg_random(hist_type type)
         spec.naggs = HIST_AGG__COUNT;
         memcpy(spec.aggs, all_aggs, sizeof(all_aggs));
         hist_result res;
-        int rc = hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res);
+        int rc = engine__run_source(&src, &spec, (uint32_t[]){1}, 1, &res);
         CHECKF(rc == 0, "agg run rc %d", rc);
         if (rc == 0) {
             char what[64];
@@ -315,7 +315,7 @@ static void test_stats_fast_path(void)
     spec.naggs = 9;
     memcpy(spec.aggs, aggs, sizeof(aggs));
     hist_result res;
-    REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+    REQUIRE(engine__run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
     check_agg_result(db.s, db.n, db.type, &spec, &res, "stats path");
     /* Chunk k holds samples 50k+1..50k+50 s; a bucket edge at 1000j s cuts
      * the chunk holding 1000j and 1000j-1 only when they differ: 1000j is
@@ -331,7 +331,7 @@ static void test_stats_fast_path(void)
     spec.step_ns = 1000 * SEC;
     spec.to = 5025 * SEC;
     db.decodes = 0;
-    REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+    REQUIRE(engine__run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
     check_agg_result(db.s, db.n, db.type, &spec, &res, "stats path shifted");
     /* Buckets aligned to the epoch: edges at 1000, 2000, ... 5000 s. The scan
      * range [25, 5025) cuts the first and last chunk (not stats pieces); the
@@ -343,7 +343,7 @@ static void test_stats_fast_path(void)
     spec.to = 6000 * SEC;
     spec.step_ns = 730 * SEC; /* edges inside chunks */
     db.decodes = 0;
-    REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+    REQUIRE(engine__run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
     check_agg_result(db.s, db.n, db.type, &spec, &res, "stats path 730");
     /* Edges at 730k s, k=1..6: each inside one chunk (730k is not a chunk
      * end since 730k mod 50 != 0 for k=1..6 except k=5 (3650)). */
@@ -358,18 +358,18 @@ static void test_stats_fast_path(void)
     for (size_t i = 150; i < 200; i++)
         db.s[i].q = HIST_QUALITY_BAD;
     spec.step_ns = 1000 * SEC;
-    REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+    REQUIRE(engine__run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
     check_agg_result(db.s, db.n, db.type, &spec, &res, "stats path bad");
     CHECK_EQ_I64(res.chunks_decoded, 0);
     hist_result_free(&res);
     db.no_counted = true;
-    REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+    REQUIRE(engine__run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
     check_agg_result(db.s, db.n, db.type, &spec, &res, "stats path bad, no counted stats");
     CHECK_EQ_I64(res.chunks_decoded, 2);
     hist_result_free(&res);
     db.no_counted = false;
     spec.include_bad = true;
-    REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+    REQUIRE(engine__run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
     check_agg_result(db.s, db.n, db.type, &spec, &res, "stats path include bad");
     CHECK_EQ_I64(res.chunks_decoded, 0);
     hist_result_free(&res);
@@ -377,12 +377,12 @@ static void test_stats_fast_path(void)
      * with include_bad (no stats over "all qualities, no NaN" are kept). */
     hist_value keep = db.s[260].v;
     db.s[260].v.f = NAN;
-    REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+    REQUIRE(engine__run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
     check_agg_result(db.s, db.n, db.type, &spec, &res, "stats path NaN include bad");
     CHECK_EQ_I64(res.chunks_decoded, 1);
     hist_result_free(&res);
     spec.include_bad = false;
-    REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+    REQUIRE(engine__run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
     check_agg_result(db.s, db.n, db.type, &spec, &res, "stats path NaN");
     CHECK_EQ_I64(res.chunks_decoded, 0);
     hist_result_free(&res);
@@ -394,7 +394,7 @@ static void test_stats_fast_path(void)
     for (int i = 0; i < 4; i++) {
         spec.naggs = 1;
         spec.aggs[0] = tw[i];
-        REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+        REQUIRE(engine__run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
         check_agg_result(db.s, db.n, db.type, &spec, &res, hist_agg_name(tw[i]));
         CHECK_EQ_I64(res.chunks_from_stats, 100);
         CHECK_EQ_I64(res.chunks_decoded, 0);
@@ -422,7 +422,7 @@ static void test_fill(void)
     spec.aggs[1] = HIST_AGG_COUNT;
     hist_result res;
     /* none: buckets 10 and 40 only */
-    REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+    REQUIRE(engine__run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
     REQUIRE(res.series[0].n == 2);
     CHECK(res.series[0].ts[0] == 10 * SEC && res.series[0].col[0][0] == 2);
     CHECK(res.series[0].ts[1] == 40 * SEC && res.series[0].col[0][1] == 7);
@@ -430,14 +430,14 @@ static void test_fill(void)
     hist_result_free(&res);
     /* null: 6 rows, NaN where empty */
     spec.fill = HIST_FILL_NULL;
-    REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+    REQUIRE(engine__run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
     REQUIRE(res.series[0].n == 6);
     CHECK(isnan(res.series[0].col[0][0]) && isnan(res.series[0].col[1][2]));
     CHECK(res.series[0].col[0][1] == 2 && isnan(res.series[0].col[0][5]));
     hist_result_free(&res);
     /* previous */
     spec.fill = HIST_FILL_PREVIOUS;
-    REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+    REQUIRE(engine__run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
     REQUIRE(res.series[0].n == 6);
     CHECK(isnan(res.series[0].col[0][0]));
     CHECK(res.series[0].col[0][2] == 2 && res.series[0].col[0][3] == 2);
@@ -445,7 +445,7 @@ static void test_fill(void)
     hist_result_free(&res);
     /* linear between buckets 10 (2) and 40 (7): 20 -> 2+5/3, 30 -> 2+10/3 */
     spec.fill = HIST_FILL_LINEAR;
-    REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+    REQUIRE(engine__run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
     REQUIRE(res.series[0].n == 6);
     CHECK(ref_close(res.series[0].col[0][2], 2 + 5.0 / 3));
     CHECK(ref_close(res.series[0].col[0][3], 2 + 10.0 / 3));
@@ -476,7 +476,7 @@ static void test_twa_by_hand(void)
     spec.aggs[3] = HIST_AGG_COUNT;
     spec.fill = HIST_FILL_NULL;
     hist_result res;
-    REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+    REQUIRE(engine__run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
     const hist_series_result *r = &res.series[0];
     REQUIRE(r->n == 2);
     CHECK(r->ts[0] == 0 && r->ts_end[0] == 40 * SEC);
@@ -486,7 +486,7 @@ static void test_twa_by_hand(void)
     CHECK(ref_close(r->col[2][1], 30));  /* 10 -> 40 */
     hist_result_free(&res);
     spec.include_bad = true; /* now 20 counts: [20,30) 10, [30,40) 20 */
-    REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+    REQUIRE(engine__run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
     r = &res.series[0];
     CHECK(ref_close(r->col[0][0], 15));
     CHECK(ref_close(r->col[1][0], 300));
@@ -511,7 +511,7 @@ static void test_raw_latest_interp(void)
     int pages = 0;
     for (;;) {
         hist_result res;
-        REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+        REQUIRE(engine__run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
         const hist_series_result *r = &res.series[0];
         for (size_t i = 0; i < r->n; i++, got++)
             CHECK(r->ts[i] == db.s[got].ts && r->value[i].bits == db.s[got].v.bits &&
@@ -531,7 +531,7 @@ static void test_raw_latest_interp(void)
 
     spec.mode = HIST_MODE_LATEST;
     hist_result res;
-    REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+    REQUIRE(engine__run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
     CHECK(res.series[0].n == 1 && res.series[0].ts[0] == db.s[db.n - 1].ts);
     hist_result_free(&res);
 
@@ -545,7 +545,7 @@ static void test_raw_latest_interp(void)
         spec.from = db.s[0].ts - 30 * SEC;
         spec.to = db.s[db.n - 1].ts + 30 * SEC;
         spec.step_ns = ti == 1 ? SEC : 7 * SEC + 1;
-        REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+        REQUIRE(engine__run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
         const hist_series_result *r = &res.series[0];
         size_t rows = (size_t)((spec.to - spec.from + spec.step_ns - 1) / spec.step_ns);
         CHECK_EQ_I64(r->n, rows);
@@ -581,7 +581,7 @@ static void test_plot(void)
         spec.points = widths[w];
         hist_result res;
         spec.threads = 1;
-        REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+        REQUIRE(engine__run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
         check_m4(db.s, db.n, db.type, &spec, &res);
         CHECK(res.series[0].n <= 4 * (size_t)spec.points);
         if (w == 1)
@@ -591,7 +591,7 @@ static void test_plot(void)
         for (int t = 0; t < 3; t++) {
             spec.threads = threads[t];
             hist_result par;
-            REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &par) == 0);
+            REQUIRE(engine__run_source(&src, &spec, (uint32_t[]){1}, 1, &par) == 0);
             const hist_series_result *a = &res.series[0], *b = &par.series[0];
             bool same = a->n == b->n;
             for (size_t i = 0; same && i < a->n; i++)
@@ -614,45 +614,45 @@ static void test_invalid(void)
     hist_query_spec_init(&spec);
     spec.from = 10;
     spec.to = 10;
-    CHECK(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == HIST_EINVAL);
+    CHECK(engine__run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == HIST_EINVAL);
     spec.to = 20;
-    CHECK(hist_query_run_source(&src, &spec, (uint32_t[]){2}, 1, &res) == HIST_ENOTFOUND);
+    CHECK(engine__run_source(&src, &spec, (uint32_t[]){2}, 1, &res) == HIST_ENOTFOUND);
     CHECK(res.series == NULL && res.nseries == 0);
     spec.mode = HIST_MODE_INTERP;
-    CHECK(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == HIST_EINVAL);
+    CHECK(engine__run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == HIST_EINVAL);
     spec.step_ns = 1;
     spec.to = INT64_C(1) << 40;
-    CHECK(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == HIST_ETOOBIG);
+    CHECK(engine__run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == HIST_ETOOBIG);
     spec.mode = HIST_MODE_AGG;
     spec.to = 20;
-    CHECK(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == HIST_EINVAL); /* naggs */
+    CHECK(engine__run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == HIST_EINVAL); /* naggs */
     spec.naggs = 1;
     spec.aggs[0] = HIST_AGG__COUNT;
-    CHECK(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == HIST_EINVAL);
+    CHECK(engine__run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == HIST_EINVAL);
     spec.aggs[0] = HIST_AGG_MAX;
     spec.from = HIST_TS_MIN;
     spec.to = HIST_TS_MAX;
-    CHECK(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == HIST_ETOOBIG);
+    CHECK(engine__run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == HIST_ETOOBIG);
     spec.from = 10;
     spec.to = 20;
     spec.bucket = HIST_BUCKET_DAY;
     snprintf(spec.tz, sizeof(spec.tz), "Not/AZone");
-    CHECK(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == HIST_EINVAL);
+    CHECK(engine__run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == HIST_EINVAL);
     snprintf(spec.tz, sizeof(spec.tz), "../etc/passwd");
-    CHECK(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == HIST_EINVAL);
+    CHECK(engine__run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == HIST_EINVAL);
     snprintf(spec.tz, sizeof(spec.tz), "/etc/passwd");
-    CHECK(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == HIST_EINVAL);
+    CHECK(engine__run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == HIST_EINVAL);
     snprintf(spec.tz, sizeof(spec.tz), "Europe/Berlin");
-    CHECK(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+    CHECK(engine__run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
     hist_result_free(&res);
     spec.bucket = HIST_BUCKET_SHIFT;
     spec.nshifts = 2;
     spec.shift_start_min[0] = 600;
     spec.shift_start_min[1] = 300;
-    CHECK(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == HIST_EINVAL);
+    CHECK(engine__run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == HIST_EINVAL);
     spec.mode = HIST_MODE_PLOT;
     spec.points = 0;
-    CHECK(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == HIST_EINVAL);
+    CHECK(engine__run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == HIST_EINVAL);
     /* Extreme ranges: clamped to the timestamp range, no overflow (UBSan). */
     fake_db full = {.chunk = 16};
     make_data(&full, HIST_TYPE_FLOAT64, 100, 0, false);
@@ -669,7 +669,7 @@ static void test_invalid(void)
         spec.aggs[0] = HIST_AGG_COUNT;
         spec.aggs[1] = HIST_AGG_TWA;
         spec.include_bad = true;
-        int rc = hist_query_run_source(&fsrc, &spec, (uint32_t[]){1}, 1, &res);
+        int rc = engine__run_source(&fsrc, &spec, (uint32_t[]){1}, 1, &res);
         CHECKF(rc == 0 || rc == HIST_ERANGE, "extreme range mode %d: rc %d", m, rc);
         if (rc == 0) {
             size_t want = modes[m] == HIST_MODE_INTERP ? 3 : modes[m] == HIST_MODE_RAW ? 100 : 0;
@@ -678,7 +678,7 @@ static void test_invalid(void)
             hist_result_free(&res);
         }
         spec.step_ns = INT64_C(1000000000000000000);
-        rc = hist_query_run_source(&fsrc, &spec, (uint32_t[]){1}, 1, &res);
+        rc = engine__run_source(&fsrc, &spec, (uint32_t[]){1}, 1, &res);
         CHECKF(rc == 0, "extreme range mode %d step 1e18: rc %d", m, rc);
         if (rc == 0 && modes[m] == HIST_MODE_AGG) {
             double total = 0;
@@ -693,7 +693,7 @@ static void test_invalid(void)
 
     /* No tags: an empty result, not an error. */
     spec.points = 10;
-    CHECK(hist_query_run_source(&src, &spec, NULL, 0, &res) == 0 && res.nseries == 0);
+    CHECK(engine__run_source(&src, &spec, NULL, 0, &res) == 0 && res.nseries == 0);
 }
 
 /* Calendar buckets end to end: one sample per minute across the 2026 DST
@@ -723,7 +723,7 @@ static void test_calendar_counts(const char *zone, int64_t spring_day, int64_t a
         spec.aggs[0] = HIST_AGG_COUNT;
         spec.aggs[1] = HIST_AGG_TWA;
         hist_result res;
-        REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+        REQUIRE(engine__run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
         const hist_series_result *r = &res.series[0];
         int odd = 0;
         for (size_t i = 1; i + 1 < r->n; i++) { /* inner (whole) days */
@@ -739,7 +739,7 @@ static void test_calendar_counts(const char *zone, int64_t spring_day, int64_t a
         hist_result_free(&res);
 
         spec.bucket = HIST_BUCKET_HOUR;
-        REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+        REQUIRE(engine__run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
         r = &res.series[0];
         for (size_t i = 1; i + 1 < r->n; i++)
             CHECK(r->col[0][i] == 60);
@@ -754,7 +754,7 @@ static void test_calendar_counts(const char *zone, int64_t spring_day, int64_t a
         spec.shift_start_min[0] = 6 * 60;
         spec.shift_start_min[1] = 14 * 60;
         spec.shift_start_min[2] = 22 * 60;
-        REQUIRE(hist_query_run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
+        REQUIRE(engine__run_source(&src, &spec, (uint32_t[]){1}, 1, &res) == 0);
         r = &res.series[0];
         int night = 0;
         for (size_t i = 1; i + 1 < r->n; i++)

@@ -29,7 +29,7 @@ static int64_t utc_ns(int y, int mo, int d, int h, int mi)
 static void test_offsets_vs_libc(const char *zone)
 {
     hist_tz *tz = NULL;
-    REQUIRE(hist_tz_load(zone, &tz) == 0);
+    REQUIRE(tz__load(zone, &tz) == 0);
     setenv("TZ", zone, 1);
     tzset();
     uint64_t x = 0x9E3779B97F4A7C15ull;
@@ -41,14 +41,14 @@ static void test_offsets_vs_libc(const char *zone)
         time_t tt = (time_t)t;
         struct tm tm;
         localtime_r(&tt, &tm);
-        if (hist_tz_offset(tz, t) != tm.tm_gmtoff && bad++ < 5)
-            fprintf(stderr, "%s at %lld: %d vs libc %ld\n", zone, (long long)t,
-                    hist_tz_offset(tz, t), (long)tm.tm_gmtoff);
+        if (tz__offset(tz, t) != tm.tm_gmtoff && bad++ < 5)
+            fprintf(stderr, "%s at %lld: %d vs libc %ld\n", zone, (long long)t, tz__offset(tz, t),
+                    (long)tm.tm_gmtoff);
     }
     CHECKF(bad == 0, "%s: %ld offsets differ from libc", zone, bad);
     unsetenv("TZ");
     tzset();
-    hist_tz_free(tz);
+    tz__free(tz);
 }
 
 static hist_buckets buckets(const char *zone, hist_bucket_kind kind, int64_t from, int64_t to)
@@ -65,7 +65,7 @@ static hist_buckets buckets(const char *zone, hist_bucket_kind kind, int64_t fro
     spec.shift_start_min[1] = 14 * 60;
     spec.shift_start_min[2] = 22 * 60;
     hist_buckets b = {0};
-    int rc = hist_buckets_make(&spec, &b);
+    int rc = buckets__make(&spec, &b);
     CHECKF(rc == 0, "buckets %s kind %d rc %d", zone, kind, rc);
     return b;
 }
@@ -90,24 +90,24 @@ static void test_berlin(void)
     CHECK_EQ_I64(len_at(&b, utc_ns(2026, 3, 27, 23, 0)), 24 * HOUR);
     CHECK_EQ_I64(len_at(&b, utc_ns(2026, 3, 28, 23, 0)), 23 * HOUR);
     CHECK_EQ_I64(len_at(&b, utc_ns(2026, 3, 29, 22, 0)), 24 * HOUR);
-    hist_buckets_free(&b);
+    buckets__free(&b);
     b = buckets(z, HIST_BUCKET_DAY, utc_ns(2026, 10, 24, 0, 0), utc_ns(2026, 10, 27, 0, 0));
     CHECK_EQ_I64(len_at(&b, utc_ns(2026, 10, 24, 22, 0)), 25 * HOUR);
     CHECK_EQ_I64(len_at(&b, utc_ns(2026, 10, 25, 23, 0)), 24 * HOUR);
-    hist_buckets_free(&b);
+    buckets__free(&b);
 
     /* Hours of the spring day: 23 buckets, all 1 h (02:00 local skipped). */
     b = buckets(z, HIST_BUCKET_HOUR, utc_ns(2026, 3, 28, 23, 0), utc_ns(2026, 3, 29, 22, 0));
     CHECK_EQ_I64(b.n, 23);
     for (size_t i = 0; i < b.n; i++)
         CHECK_EQ_I64(b.bound[i + 1] - b.bound[i], HOUR);
-    hist_buckets_free(&b);
+    buckets__free(&b);
     /* Autumn: 25 hourly buckets (02:00 local twice). */
     b = buckets(z, HIST_BUCKET_HOUR, utc_ns(2026, 10, 24, 22, 0), utc_ns(2026, 10, 25, 23, 0));
     CHECK_EQ_I64(b.n, 25);
     CHECK_EQ_I64(b.bound[2], utc_ns(2026, 10, 25, 0, 0)); /* 02:00 CEST */
     CHECK_EQ_I64(b.bound[3], utc_ns(2026, 10, 25, 1, 0)); /* 02:00 CET */
-    hist_buckets_free(&b);
+    buckets__free(&b);
 
     /* Shifts 06/14/22: the night shift over the spring change is 7 h, over
      * the autumn change 9 h, others 8 h. */
@@ -115,11 +115,11 @@ static void test_berlin(void)
     CHECK_EQ_I64(len_at(&b, utc_ns(2026, 3, 28, 5, 0)), 8 * HOUR);  /* 06:00 CET */
     CHECK_EQ_I64(len_at(&b, utc_ns(2026, 3, 28, 21, 0)), 7 * HOUR); /* 22:00 CET */
     CHECK_EQ_I64(len_at(&b, utc_ns(2026, 3, 29, 4, 0)), 8 * HOUR);  /* 06:00 CEST */
-    hist_buckets_free(&b);
+    buckets__free(&b);
     b = buckets(z, HIST_BUCKET_SHIFT, utc_ns(2026, 10, 24, 0, 0), utc_ns(2026, 10, 26, 0, 0));
     CHECK_EQ_I64(len_at(&b, utc_ns(2026, 10, 24, 20, 0)), 9 * HOUR); /* 22:00 CEST */
     CHECK_EQ_I64(len_at(&b, utc_ns(2026, 10, 25, 5, 0)), 8 * HOUR);  /* 06:00 CET */
-    hist_buckets_free(&b);
+    buckets__free(&b);
 
     /* A shift starting in the gap (02:30) starts at 03:00 CEST = 01:00Z. */
     hist_query_spec spec;
@@ -132,24 +132,24 @@ static void test_berlin(void)
     spec.shift_start_min[0] = 150; /* 02:30 */
     spec.shift_start_min[1] = 14 * 60 + 30;
     b = (hist_buckets){0};
-    REQUIRE(hist_buckets_make(&spec, &b) == 0);
+    REQUIRE(buckets__make(&spec, &b) == 0);
     CHECK_EQ_I64(len_at(&b, utc_ns(2026, 3, 29, 1, 0)), 11 * HOUR + 30 * 60 * SEC);
     CHECK_EQ_I64(len_at(&b, utc_ns(2026, 3, 28, 13, 30)), 11 * HOUR + 30 * 60 * SEC);
-    hist_buckets_free(&b);
+    buckets__free(&b);
 
     /* Weeks start Monday 00:00 local: 2026-03-23 is a Monday. */
     b = buckets(z, HIST_BUCKET_WEEK, utc_ns(2026, 3, 25, 0, 0), utc_ns(2026, 4, 10, 0, 0));
     CHECK_EQ_I64(b.bound[0], utc_ns(2026, 3, 22, 23, 0));
     CHECK_EQ_I64(b.bound[1], utc_ns(2026, 3, 29, 22, 0)); /* 7 days - 1 h */
     CHECK_EQ_I64(b.bound[2], utc_ns(2026, 4, 5, 22, 0));
-    hist_buckets_free(&b);
+    buckets__free(&b);
     /* Months: March 2026 is 31 days - 1 h, February 28 days. */
     b = buckets(z, HIST_BUCKET_MONTH, utc_ns(2026, 2, 10, 0, 0), utc_ns(2026, 4, 2, 0, 0));
     CHECK_EQ_I64(b.n, 3);
     CHECK_EQ_I64(b.bound[0], utc_ns(2026, 1, 31, 23, 0));
     CHECK_EQ_I64(b.bound[1] - b.bound[0], 28 * 24 * HOUR);
     CHECK_EQ_I64(b.bound[2] - b.bound[1], 31 * 24 * HOUR - HOUR);
-    hist_buckets_free(&b);
+    buckets__free(&b);
 }
 
 static void test_new_york(void)
@@ -160,22 +160,22 @@ static void test_new_york(void)
     CHECK_EQ_I64(len_at(&b, utc_ns(2026, 3, 7, 5, 0)), 24 * HOUR);
     CHECK_EQ_I64(len_at(&b, utc_ns(2026, 3, 8, 5, 0)), 23 * HOUR);
     CHECK_EQ_I64(len_at(&b, utc_ns(2026, 3, 9, 4, 0)), 24 * HOUR);
-    hist_buckets_free(&b);
+    buckets__free(&b);
     b = buckets(z, HIST_BUCKET_DAY, utc_ns(2026, 11, 1, 12, 0), utc_ns(2026, 11, 2, 12, 0));
     CHECK_EQ_I64(b.bound[0], utc_ns(2026, 11, 1, 4, 0));
     CHECK_EQ_I64(b.bound[1] - b.bound[0], 25 * HOUR);
-    hist_buckets_free(&b);
+    buckets__free(&b);
     b = buckets(z, HIST_BUCKET_HOUR, utc_ns(2026, 3, 8, 5, 0), utc_ns(2026, 3, 9, 4, 0));
     CHECK_EQ_I64(b.n, 23);
-    hist_buckets_free(&b);
+    buckets__free(&b);
     b = buckets(z, HIST_BUCKET_HOUR, utc_ns(2026, 11, 1, 4, 0), utc_ns(2026, 11, 2, 5, 0));
     CHECK_EQ_I64(b.n, 25);
-    hist_buckets_free(&b);
+    buckets__free(&b);
     b = buckets(z, HIST_BUCKET_SHIFT, utc_ns(2026, 11, 1, 3, 0), utc_ns(2026, 11, 2, 0, 0));
     /* 22:00 EDT on 31 Oct = 02:00Z 1 Nov, to 06:00 EST = 11:00Z: 9 h. */
     CHECK_EQ_I64(b.bound[0], utc_ns(2026, 11, 1, 2, 0));
     CHECK_EQ_I64(b.bound[1] - b.bound[0], 9 * HOUR);
-    hist_buckets_free(&b);
+    buckets__free(&b);
     /* Far future: the footer rule (no transitions listed in the table). */
     b = buckets(z, HIST_BUCKET_DAY, utc_ns(2150, 3, 1, 12, 0), utc_ns(2150, 12, 1, 0, 0));
     int short_days = 0, long_days = 0;
@@ -185,25 +185,25 @@ static void test_new_york(void)
         long_days += l == 25 * HOUR;
     }
     CHECK(short_days == 1 && long_days == 1);
-    hist_buckets_free(&b);
+    buckets__free(&b);
 }
 
 static void test_load_errors(void)
 {
     hist_tz *tz = NULL;
-    CHECK(hist_tz_load("Nowhere/Atlantis", &tz) == HIST_EINVAL && tz == NULL);
-    CHECK(hist_tz_load("../../etc/passwd", &tz) == HIST_EINVAL);
-    CHECK(hist_tz_load("/etc/localtime", &tz) == HIST_EINVAL);
-    CHECK(hist_tz_load("Europe", &tz) == HIST_EINVAL); /* a directory */
-    CHECK(hist_tz_load("Europe/Berlin\n", &tz) == HIST_EINVAL);
-    CHECK(hist_tz_load("", &tz) == 0 && hist_tz_offset(tz, 1234567) == 0);
-    hist_tz_free(tz);
+    CHECK(tz__load("Nowhere/Atlantis", &tz) == HIST_EINVAL && tz == NULL);
+    CHECK(tz__load("../../etc/passwd", &tz) == HIST_EINVAL);
+    CHECK(tz__load("/etc/localtime", &tz) == HIST_EINVAL);
+    CHECK(tz__load("Europe", &tz) == HIST_EINVAL); /* a directory */
+    CHECK(tz__load("Europe/Berlin\n", &tz) == HIST_EINVAL);
+    CHECK(tz__load("", &tz) == 0 && tz__offset(tz, 1234567) == 0);
+    tz__free(tz);
     /* TZDIR is honoured. */
     setenv("TZDIR", "/nonexistent-zoneinfo", 1);
-    CHECK(hist_tz_load("Europe/Berlin", &tz) == HIST_EINVAL);
+    CHECK(tz__load("Europe/Berlin", &tz) == HIST_EINVAL);
     setenv("TZDIR", "/usr/share/zoneinfo", 1);
-    CHECK(hist_tz_load("Europe/Berlin", &tz) == 0);
-    hist_tz_free(tz);
+    CHECK(tz__load("Europe/Berlin", &tz) == 0);
+    tz__free(tz);
     unsetenv("TZDIR");
 
     /* Every truncation and some corruptions of a real file: no crash, and a
@@ -213,24 +213,24 @@ static void test_load_errors(void)
     static uint8_t buf[1 << 16];
     size_t len = fread(buf, 1, sizeof(buf), f);
     fclose(f);
-    REQUIRE(hist_tz_parse(buf, len, &tz) == 0);
-    hist_tz_free(tz);
+    REQUIRE(tz__parse(buf, len, &tz) == 0);
+    tz__free(tz);
     long accepted = 0;
     for (size_t n = 0; n + 1 < len; n++) {
-        if (hist_tz_parse(buf, n, &tz) == 0) {
+        if (tz__parse(buf, n, &tz) == 0) {
             accepted++;
-            hist_tz_free(tz);
+            tz__free(tz);
         }
     }
     CHECK_EQ_I64(accepted, 0);
     for (size_t i = 0; i < len; i += 7) {
         uint8_t save = buf[i];
         buf[i] ^= 0x5a;
-        if (hist_tz_parse(buf, len, &tz) == 0) {
-            (void)hist_tz_offset(tz, 0);
+        if (tz__parse(buf, len, &tz) == 0) {
+            (void)tz__offset(tz, 0);
             int64_t u[2];
-            (void)hist_tz_local_to_utc(tz, 1700000000, u);
-            hist_tz_free(tz);
+            (void)tz__local_to_utc(tz, 1700000000, u);
+            tz__free(tz);
         }
         buf[i] = save;
     }

@@ -1,0 +1,45 @@
+/*
+ * series.c: growing a sample-shaped result series (ts, value, quality
+ * rows), for the modes that emit samples (raw, latest, interp, plot).
+ * Below the modes; calls nothing of the engine.
+ */
+#include <stdlib.h>
+
+#include "query/engine.h"
+
+int series__reserve(hist_series_result *s, size_t *cap, size_t need)
+{
+    if (need > *cap) {
+        size_t ncap = *cap ? *cap : 64;
+        while (ncap < need)
+            ncap *= 2;
+        int64_t *nts = realloc(s->ts, ncap * sizeof(*nts));
+        if (!nts)
+            return HIST_ENOMEM;
+        s->ts = nts;
+        hist_value *nv = realloc(s->value, ncap * sizeof(*nv));
+        if (!nv)
+            return HIST_ENOMEM;
+        s->value = nv;
+        uint32_t *nq = realloc(s->q, ncap * sizeof(*nq));
+        if (!nq)
+            return HIST_ENOMEM;
+        s->q = nq;
+        *cap = ncap;
+    }
+    return 0;
+}
+
+int series__push(hist_series_result *s, size_t *cap, int64_t ts, hist_value v, uint32_t q)
+{
+    if (s->n == *cap) {
+        int rc = series__reserve(s, cap, s->n + 1);
+        if (rc < 0)
+            return rc;
+    }
+    s->ts[s->n] = ts;
+    s->value[s->n] = v;
+    s->q[s->n] = q;
+    s->n++;
+    return 0;
+}
