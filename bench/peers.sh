@@ -236,9 +236,10 @@ for T in "${tag_list[@]}"; do
     declare -A F=()
     for s in $SYSTEMS; do
         log "$T tags: $s"
-        out=$(run_"$s" "$p.$s") || exit 1
-        echo "$out"
-        while read -r name value _; do F[$name]=$value; done <<<"$out"
+        # not in a subshell: its server's PID must reach the EXIT trap
+        run_"$s" "$p.$s" >"$tmp/system.out"
+        cat "$tmp/system.out"
+        while read -r name value _; do F[$name]=$value; done <"$tmp/system.out"
     done
     for peer in influxdb victoriametrics; do
         case " $SYSTEMS " in *" historian "*) ;; *) continue ;; esac
