@@ -2,7 +2,7 @@
  * bench_thin.c: one thin HTTP/1.1 client, the same for every system that
  * bench/peers.sh feeds (Historian, InfluxDB, VictoriaMetrics).
  *
- *   bench_thin --bodies FILE --port P --path PATH [--host 127.0.0.1]
+ *   bench_thin --bodies FILE [--lp-lines N] --port P --path PATH [--host 127.0.0.1]
  *              [--content-type CT] [--header 'Name: value']...
  *              [--streams S] [--warmup N] [--timeout-ms MS]
  *              [--deadline-s S] [--name NAME]
@@ -10,7 +10,9 @@
  * FILE holds pre-encoded request bodies with their sample counts
  * (bench_gen writes it: "THINBOD1", then per body two little-endian u32,
  * length and samples, and the body); it is read whole before the first
- * request, so neither encoding nor disk reads are timed.
+ * request, so neither encoding nor disk reads are timed. With --lp-lines N,
+ * FILE is plain text (line protocol) instead, cut into bodies of N whole
+ * lines at load time, one sample a line.
  * S streams (default 2), each one keep-alive HTTP/1.1 connection with
  * exactly one request in flight, take the bodies in file order from one
  * shared counter and POST them. Every answer's status is checked: 2xx
@@ -470,6 +472,8 @@ static uint8_t *load_bodies(const char *path, body **out, size_t *nout)
     struct stat sb;
     if (!f || fstat(fileno(f), &sb) < 0) {
         perror(path);
+        if (f)
+            fclose(f);
         return NULL;
     }
     size_t size = (size_t)sb.st_size;
@@ -498,8 +502,11 @@ static uint8_t *load_bodies(const char *path, body **out, size_t *nout)
         if (n == cap) {
             cap *= 2;
             body *nb = realloc(b, cap * sizeof *b);
-            if (!nb)
+            if (!nb) {
+                free(b);
+                b = NULL;
                 break;
+            }
             b = nb;
         }
         b[n] = (body){data + at + 8, get_u32le(data + at), get_u32le(data + at + 4)};
@@ -516,29 +523,83 @@ static uint8_t *load_bodies(const char *path, body **out, size_t *nout)
     return data;
 }
 
+/* --lp-lines: FILE as text, bodies of `lines` whole lines (a sample each). */
+static uint8_t *load_lines(const char *path, size_t lines, body **out, size_t *nout)
+{
+    FILE *f = fopen(path, "rb");
+    struct stat sb;
+    if (!f || fstat(fileno(f), &sb) < 0) {
+        perror(path);
+        if (f)
+            fclose(f);
+        return NULL;
+    }
+    size_t size = (size_t)sb.st_size;
+    uint8_t *data = malloc(size ? size : 1);
+    if (!data || fread(data, 1, size, f) != size) {
+        fprintf(stderr, "bench_thin: cannot read %s\n", path);
+        fclose(f);
+        free(data);
+        return NULL;
+    }
+    fclose(f);
+    size_t n = 0, cap = 1024;
+    body *b = malloc(cap * sizeof *b);
+    for (size_t at = 0; b && at < size;) {
+        size_t end = at;
+        uint32_t k = 0;
+        while (end < size && k < lines) {
+            const uint8_t *nl = memchr(data + end, '\n', size - end);
+            end = nl ? (size_t)(nl - data) + 1 : size;
+            k++;
+        }
+        if (end - at > UINT32_MAX) {
+            fprintf(stderr, "bench_thin: %s: a body over 4 GiB\n", path);
+            free(b);
+            free(data);
+            return NULL;
+        }
+        if (n == cap) {
+            cap *= 2;
+            body *nb = realloc(b, cap * sizeof *b);
+            if (!nb) {
+                free(b);
+                b = NULL;
+                break;
+            }
+            b = nb;
+        }
+        b[n++] = (body){data + at, (uint32_t)(end - at), k};
+        at = end;
+    }
+    if (!b) {
+        fprintf(stderr, "bench_thin: out of memory\n");
+        free(data);
+        return NULL;
+    }
+    *out = b;
+    *nout = n;
+    return data;
+}
+
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: bench_thin --bodies FILE --port P --path PATH [--host H] [--content-type CT]\n"
+            "usage: bench_thin --bodies FILE [--lp-lines N] --port P --path PATH [--host H]\n"
+            "                  [--content-type CT]\n"
             "                  [--header 'Name: value']... [--streams S] [--warmup N]\n"
             "                  [--timeout-ms MS] [--deadline-s S] [--name NAME]\n");
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option longs[] = {{"bodies", 1, 0, 'b'},
-                                          {"host", 1, 0, 'H'},
-                                          {"port", 1, 0, 'p'},
-                                          {"path", 1, 0, 'P'},
-                                          {"content-type", 1, 0, 'c'},
-                                          {"header", 1, 0, 'x'},
-                                          {"streams", 1, 0, 's'},
-                                          {"warmup", 1, 0, 'w'},
-                                          {"timeout-ms", 1, 0, 't'},
-                                          {"deadline-s", 1, 0, 'd'},
-                                          {"name", 1, 0, 'n'},
-                                          {"help", 0, 0, 'h'},
-                                          {0, 0, 0, 0}};
+    static const struct option longs[] = {{"bodies", 1, 0, 'b'},       {"host", 1, 0, 'H'},
+                                          {"port", 1, 0, 'p'},         {"path", 1, 0, 'P'},
+                                          {"content-type", 1, 0, 'c'}, {"header", 1, 0, 'x'},
+                                          {"streams", 1, 0, 's'},      {"warmup", 1, 0, 'w'},
+                                          {"timeout-ms", 1, 0, 't'},   {"deadline-s", 1, 0, 'd'},
+                                          {"name", 1, 0, 'n'},         {"lp-lines", 1, 0, 'L'},
+                                          {"help", 0, 0, 'h'},         {0, 0, 0, 0}};
     run_ctx c = {.host = "127.0.0.1",
                  .ctype = "application/octet-stream",
                  .name = "thin",
@@ -546,6 +607,7 @@ int main(int argc, char **argv)
     const char *path = NULL;
     int nstreams = 2, ch;
     long warmup = 0;
+    size_t lp_lines = 0;
     double deadline_s = 3600;
     while ((ch = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         switch (ch) {
@@ -587,6 +649,13 @@ int main(int argc, char **argv)
         case 'n':
             c.name = optarg;
             break;
+        case 'L':
+            lp_lines = strtoul(optarg, NULL, 10);
+            if (!lp_lines) {
+                usage();
+                return 2;
+            }
+            break;
         default:
             usage();
             return ch == 'h' ? 0 : 2;
@@ -598,7 +667,8 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
-    uint8_t *data = load_bodies(path, &c.bodies, &c.nbodies);
+    uint8_t *data = lp_lines ? load_lines(path, lp_lines, &c.bodies, &c.nbodies)
+                             : load_bodies(path, &c.bodies, &c.nbodies);
     if (!data)
         return 1;
     if ((size_t)warmup > c.nbodies)
