@@ -4,7 +4,7 @@
 # VictoriaMetrics, each in its own temp dir on 127.0.0.1.
 #
 # Sourced, not run. The caller sets: tmp (its temp dir), pids (an array its
-# EXIT trap kills and reaps), LP_BATCH and CONNS (for feed), and writes the
+# EXIT trap kills and reaps), BUILD, LP_BATCH and CONNS (for feed), and writes the
 # data set to $tmp/data.lp before feeding. The start_* functions return 1
 # (and say why, with the end of the server's log) when a server does not
 # come up; callers check it (set -e does not reach into `f || ...`).
@@ -41,16 +41,16 @@ now() { date +%s.%N; }
 du_bytes() { du -s --block-size=1 "$@" | awk '{s += $1} END {print s}'; }
 stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
-# Posts $tmp/data.lp to url in LP_BATCH-line bodies, CONNS at a time.
-feed() { # url
-    rm -rf "$tmp/chunks" && mkdir "$tmp/chunks"
-    split -l "$LP_BATCH" -a 6 "$tmp/data.lp" "$tmp/chunks/c"
-    ls "$tmp/chunks"/c* | xargs -P "$CONNS" -n 16 sh -c '
-        url=$0
-        for f in "$@"; do
-            curl -fsS --max-time 120 -o /dev/null -XPOST "$url" --data-binary "@$f" || exit 255
-        done' "$1"
-    rm -rf "$tmp/chunks"
+# Posts $tmp/data.lp to url in LP_BATCH-line bodies over CONNS keep-alive
+# connections, one request in flight on each (bench_thin, which the caller's
+# $BUILD holds); fails when any answer is not 2xx.
+feed() { # url: http://host:port/path?query
+    local rest=${1#http://}
+    local hostport=${rest%%/*}
+    "$BUILD/bench/bench_thin" --bodies "$tmp/data.lp" --lp-lines "$LP_BATCH" \
+        --host "${hostport%:*}" --port "${hostport##*:}" --path "/${rest#*/}" \
+        --content-type "text/plain; charset=utf-8" --streams "$CONNS" --timeout-ms 120000 \
+        --name feed >/dev/null
 }
 
 # Starts influxd on a free loopback port with data in $tmp/influx and a
