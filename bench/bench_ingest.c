@@ -16,8 +16,10 @@
  *          ingest.conns<N>.batch<B>.bytes_per_sample <value> B  (data dir
  *          after a clean shutdown, allocated blocks)
  *   bench_ingest --dump-lp FILE [--batch B --samples N --tags T] writes the
- *   same data set as InfluxDB line protocol (bench/peers.sh feeds it to
- *   InfluxDB and VictoriaMetrics).
+ *   same data set as InfluxDB line protocol. bench/peers.sh no longer uses
+ *   it: it feeds every system bench_gen's bodies through bench_thin, and
+ *   prints this program's figure apart, as Historian's native pipelined
+ *   client on its own data order.
  */
 #include <arpa/inet.h>
 #include <getopt.h>

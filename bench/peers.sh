@@ -1,33 +1,94 @@
 #!/usr/bin/env bash
-# bench/peers.sh: ingest throughput and bytes per sample of Historian next to
-# InfluxDB 1.6 and VictoriaMetrics, on the same data set. Not run by ctest.
+# bench/peers.sh: ingest of Historian next to InfluxDB 1.6 and
+# VictoriaMetrics, fed the same pre-encoded batches by the same thin HTTP
+# client, at several tag counts. Not run by ctest.
 #
-#   bench/peers.sh [BUILD_DIR]        (default: build)
-#   SAMPLES=10000000 BATCH=10000 CONNS=4 LP_BATCH=5000 bench/peers.sh
+#   bench/peers.sh [BUILD_DIR]                        (default: build)
+#   TAGS="1000 100000" DURATION_S="600 10" STREAMS=2 BATCH=5000 bench/peers.sh
 #
-# 1. bench_ingest --dump-lp writes the data set once (plantgen, seed 42) as
-#    InfluxDB line protocol: measurements f/i/b, tag "tag", field "value".
-# 2. Historian: bench_ingest generates the identical samples in memory and
-#    sends them as protobuf over TCP (acked = durable).
-# 3. InfluxDB (influxd, generated config, temp dir, loopback) and
-#    VictoriaMetrics (temp dir, loopback) get the file over HTTP /write in
-#    LP_BATCH-line bodies, CONNS in parallel (curl).
-# 4. Each peer is flushed/compacted, then its data dir is measured (du),
-#    and stopped by its PID.
-# Prints lines "name value unit" and our ratio to each peer.
+# For each tag count T in TAGS (default 1000 100000 1000000):
+# 1. bench_gen writes the data once per wire format, before anything is
+#    timed: the plant generator (tools/plantgen.h) at T tags, 1 Hz (its
+#    vibration tags 10 Hz), for the point's duration, in time order (second
+#    0 of every tag, then second 1, ...), cut into bodies of BATCH samples;
+#    the same samples in the same bodies as Historian's HTTP write request
+#    (protobuf WriteRequest) and as InfluxDB line protocol.
+# 2. Each system in SYSTEMS is started here, on free loopback ports in a
+#    temp dir, with its default settings except where said below:
+#      historian        historiand, a write token (--auth-file), logs at warn
+#      influxdb         influxd 1.6 (Debian's influxdb), index tsi1, no
+#                       series or tag-value limits (bench/peers_lib.sh)
+#      victoriametrics  Debian's victoria-metrics, retention 100y
+#    bench_thin posts the bodies: STREAMS keep-alive connections, one
+#    request in flight on each, every answer's status checked. Historian
+#    gets POST /api/v1/write (application/x-protobuf, Authorization:
+#    Bearer); InfluxDB POST /write?db=bench&precision=ns and
+#    VictoriaMetrics POST /write (text/plain line protocol).
+#    The bodies holding second 0 of every tag (each tag's first contact:
+#    series creation) are sent first and reported on their own
+#    (*.first_contact.*); the rest is the steady figure (*.samples_per_s).
+# 3. Peak RSS: VmHWM from /proc/PID/status (the kernel's high-water mark),
+#    read after ingest and again after the flush, just before the stop.
+#    On disk: allocated bytes of the data dir after each system's flush,
+#    per sample sent: Historian after a clean stop (which seals every
+#    buffer and deletes the WAL), InfluxDB after SETTLE_S seconds (cold
+#    snapshot after 2 s and full compaction after 5 s are configured; WAL
+#    dir included), VictoriaMetrics after /internal/force_flush,
+#    /internal/force_merge and SETTLE_S seconds. Each server is stopped by
+#    its PID (SIGTERM; SIGKILL and a failure after STOP_S seconds).
+# 4. Ratios Historian / peer from this one run (> 1: Historian ingests
+#    faster, or takes more bytes or memory).
+# 5. NATIVE_TAGS (default 1000): bench_ingest, Historian's own pipelined
+#    TCP client (window 8) on its own data order, printed as native.*:
+#    not the same client or data as above, so never in a ratio.
+#
+# Every line is "name value unit", except the durability.* lines (text).
+# Exits nonzero, saying why, when a system does not start, a request is not
+# answered 2xx within TIMEOUT_MS, a point passes DEADLINE_S, or a server
+# does not stop.
+#
+# Environment (defaults):
+#   TAGS        "1000 100000 1000000"
+#   DURATION_S  seconds of data per point: one value for every point, or one
+#               per TAGS entry (default 1800 s at 1000 tags, 15 s at 100000,
+#               2 s at 1000000, else 2,000,000 / T, at least 2; about
+#               2.9 M samples each, vibration tags included)
+#   BATCH 5000  STREAMS 2  SYSTEMS "historian influxdb victoriametrics"
+#   SETTLE_S 15  TIMEOUT_MS 60000 (per request)  DEADLINE_S 1200 (per
+#   system and point)  STOP_S 600  NATIVE_TAGS 1000  NATIVE_SAMPLES 5000000
+# Packages: influxdb and victoria-metrics from Debian, through
+# scripts/deps.sh (apt-get only).
 set -euo pipefail
+shopt -s inherit_errexit
 here=$(cd "$(dirname "$0")" && pwd)
-BUILD=${1:-$here/../build}
-SAMPLES=${SAMPLES:-10000000}
-BATCH=${BATCH:-10000}
-CONNS=${CONNS:-4}
-LP_BATCH=${LP_BATCH:-5000}
+root=$(cd "$here/.." && pwd)
+BUILD=${1:-${BUILD_DIR:-$root/build}}
+case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
+TAGS=${TAGS:-"1000 100000 1000000"}
+DURATION_S=${DURATION_S:-}
+BATCH=${BATCH:-5000}
+STREAMS=${STREAMS:-2}
+SYSTEMS=${SYSTEMS:-"historian influxdb victoriametrics"}
+SETTLE_S=${SETTLE_S:-15}
+TIMEOUT_MS=${TIMEOUT_MS:-60000}
+DEADLINE_S=${DEADLINE_S:-1200}
+STOP_S=${STOP_S:-600}
+NATIVE_TAGS=${NATIVE_TAGS-1000}
+NATIVE_SAMPLES=${NATIVE_SAMPLES:-5000000}
+TOKEN=peers-bench-write-token
+
+die() {
+    echo "peers.sh: FAILED: $*" >&2
+    exit 1
+}
+log() { echo "peers.sh: $*" >&2; }
 
 command -v influxd >/dev/null && command -v victoria-metrics >/dev/null ||
-    HIST_DEPS_EXTRA="influxdb victoria-metrics" "$here/../scripts/deps.sh"
-for b in "$BUILD/bench/bench_ingest" "$BUILD/tools/historiand"; do
-    [ -x "$b" ] || { echo "peers.sh: build $b first" >&2; exit 2; }
+    HIST_DEPS_EXTRA="influxdb victoria-metrics" "$root/scripts/deps.sh"
+for b in bench/bench_gen bench/bench_thin bench/bench_ingest tools/historiand; do
+    [ -x "$BUILD/$b" ] || die "build $BUILD/$b first (cmake --build $BUILD -j2)"
 done
+thin=$BUILD/bench/bench_thin
 
 tmp=$(mktemp -d /tmp/hist-peers-XXXXXX)
 pids=()
@@ -37,54 +98,178 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 . "$here/peers_lib.sh"
 
-echo "peers: data set of $SAMPLES samples" >&2
-"$BUILD/bench/bench_ingest" --dump-lp "$tmp/data.lp" --samples "$SAMPLES" --batch "$BATCH"
-n=$(wc -l < "$tmp/data.lp")
+# stop_bounded PID NAME: SIGTERM, then waits up to STOP_S for the exit.
+stop_bounded() {
+    kill "$1" 2>/dev/null || true
+    local n=0
+    while kill -0 "$1" 2>/dev/null; do
+        if [ "$n" -ge $((STOP_S * 10)) ]; then
+            kill -KILL "$1" 2>/dev/null || true
+            wait "$1" 2>/dev/null || true
+            die "$2 did not stop within $STOP_S s of SIGTERM (killed)"
+        fi
+        sleep 0.1
+        n=$((n + 1))
+    done
+    wait "$1" 2>/dev/null || true
+}
 
-# ---- Historian -----------------------------------------------------------
-ours=$("$BUILD/bench/bench_ingest" --samples "$SAMPLES" --batch "$BATCH" --conns "$CONNS")
-echo "$ours"
-our_msps=$(echo "$ours" | awk '/\.msps /{print $2}')
-our_bps=$(echo "$ours" | awk '/bytes_per_sample /{print $2}')
-our_sealed=$(echo "$ours" | awk '/bytes_per_sample_sealed /{print $2}')
+default_duration() { # tags
+    case $1 in
+    1000) echo 1800 ;;
+    100000) echo 15 ;;
+    1000000) echo 2 ;;
+    *) awk -v t="$1" 'BEGIN {d = int(2000000 / t); print d < 2 ? 2 : d}' ;;
+    esac
+}
 
-# ---- InfluxDB 1.6 --------------------------------------------------------
-start_influxdb
-t0=$(now)
-feed "http://127.0.0.1:$INFLUX_PORT/write?db=bench&precision=ns"
-t1=$(now)
-influx_msps=$(echo "$n $t0 $t1" | awk '{printf "%.3f", $1/($3-$2)/1e6}')
-sleep 20 # cold snapshot + full compaction
-influx_bps=$(echo "$(du_bytes "$tmp/influx/data") $(du_bytes "$tmp/influx/wal") $n" |
-    awk '{printf "%.3f", ($1+$2)/$3}')
-stop_pid "$INFLUX_PID"
-echo "peers.influxdb.conns$CONNS.batch$LP_BATCH.msps $influx_msps Msamples/s"
-echo "peers.influxdb.bytes_per_sample $influx_bps B"
+# thin_feed NAME FILE PORT PATH CTYPE [header...]: runs bench_thin with the
+# point's first-contact bodies as its warm-up; prints its lines.
+thin_feed() {
+    local name=$1 file=$2 port=$3 path=$4 ctype=$5
+    shift 5
+    local hdr=()
+    for h in "$@"; do hdr+=(--header "$h"); done
+    "$thin" --bodies "$file" --port "$port" --path "$path" --content-type "$ctype" \
+        "${hdr[@]}" --streams "$STREAMS" --warmup "$FIRST" --timeout-ms "$TIMEOUT_MS" \
+        --deadline-s "$DEADLINE_S" --name "$name" | sed 's/\.warmup\./.first_contact./'
+}
 
-# ---- VictoriaMetrics -----------------------------------------------------
-start_victoriametrics
-t0=$(now)
-feed "http://127.0.0.1:$VM_PORT/write"
-curl -fsS -o /dev/null "http://127.0.0.1:$VM_PORT/internal/force_flush"
-t1=$(now)
-vm_msps=$(echo "$n $t0 $t1" | awk '{printf "%.3f", $1/($3-$2)/1e6}')
-curl -fsS -o /dev/null "http://127.0.0.1:$VM_PORT/internal/force_merge" || true
-sleep 20
-vm_bps=$(echo "$(du_bytes "$tmp/vm") $n" | awk '{printf "%.3f", $1/$2}')
-stop_pid "$VM_PID"
-echo "peers.victoriametrics.conns$CONNS.batch$LP_BATCH.msps $vm_msps Msamples/s"
-echo "peers.victoriametrics.bytes_per_sample $vm_bps B"
+figure() { awk -v n="$1" '$1 == n {print $2}'; } # from stdin
 
-# ---- ratios ---------------------------------------------------------------
-awk -v o="$our_msps" -v i="$influx_msps" -v v="$vm_msps" 'BEGIN {
-    printf "peers.ratio.ingest_vs_influxdb %.2f x\n", o / i
-    printf "peers.ratio.ingest_vs_victoriametrics %.2f x\n", o / v }'
-# size: whole data dir (WAL included), and segments + index only
-awk -v o="$our_bps" -v s="$our_sealed" -v i="$influx_bps" -v v="$vm_bps" 'BEGIN {
-    printf "peers.ratio.size_vs_influxdb %.2f x\n", o / i
-    printf "peers.ratio.size_vs_victoriametrics %.2f x\n", o / v
-    printf "peers.ratio.sealed_size_vs_influxdb %.2f x\n", s / i
-    printf "peers.ratio.sealed_size_vs_victoriametrics %.2f x\n", s / v }'
+run_historian() { # prefix
+    local d=$tmp/hist hp ip
+    mkdir -p "$d"
+    echo "$TOKEN write" >"$d/tokens"
+    hp=$(free_port)
+    ip=$(free_port)
+    "$BUILD/tools/historiand" --data "$d/data" --http "127.0.0.1:$hp" --ingest "127.0.0.1:$ip" \
+        --auth-file "$d/tokens" --log-level warn ${HISTORIAND_ARGS:-} >"$d/log" 2>&1 &
+    local pid=$!
+    pids+=("$pid")
+    wait_http "http://127.0.0.1:$hp/healthz" "$pid" || start_failed historiand "$d/log" ||
+        die "historian did not start"
+    thin_feed "$1" "$tmp/bodies.hist" "$hp" /api/v1/write application/x-protobuf \
+        "Authorization: Bearer $TOKEN" >"$tmp/out" ||
+        { tail -n 20 "$d/log" >&2; die "historian at $T tags: a write failed (above)"; }
+    cat "$tmp/out"
+    local rss t0 t1
+    rss=$(peak_rss_kib "$pid")
+    t0=$(now)
+    stop_bounded "$pid" historiand # a clean stop seals every buffer
+    t1=$(now)
+    echo "$1.stop_seconds $(echo "$t0 $t1" | awk '{printf "%.1f", $2 - $1}') s"
+    echo "$1.peak_rss_mib $(awk -v k="$rss" 'BEGIN {printf "%.0f", k / 1024}') MiB"
+    echo "$1.bytes_per_sample $(echo "$(du_bytes "$d/data") $NS" | awk '{printf "%.3f", $1 / $2}') B"
+    rm -rf "$d"
+}
+
+run_influxdb() { # prefix
+    start_influxdb || die "influxdb did not start"
+    local pid=$INFLUX_PID delay
+    delay=$(awk -F'"' '$1 ~ /^ *wal-fsync-delay *= *$/ {print $2}' "$tmp/influx/influxdb.conf")
+    [ -n "$delay" ] || die "no wal-fsync-delay in $tmp/influx/influxdb.conf"
+    echo "$delay" >"$tmp/influx_fsync_delay" # for its durability line
+    thin_feed "$1" "$tmp/bodies.lp" "$INFLUX_PORT" "/write?db=bench&precision=ns" \
+        "text/plain; charset=utf-8" >"$tmp/out" ||
+        { tail -n 20 "$tmp/influx/log" >&2; die "influxdb at $T tags: a write failed (above)"; }
+    cat "$tmp/out"
+    sleep "$SETTLE_S" # cold snapshot (2 s) and full compaction (5 s)
+    local rss
+    rss=$(peak_rss_kib "$pid")
+    echo "$1.peak_rss_mib $(awk -v k="$rss" 'BEGIN {printf "%.0f", k / 1024}') MiB"
+    echo "$1.bytes_per_sample $(echo "$(du_bytes "$tmp/influx/data" "$tmp/influx/wal") $NS" |
+        awk '{printf "%.3f", $1 / $2}') B"
+    stop_bounded "$pid" influxd
+    rm -rf "$tmp/influx"
+}
+
+run_victoriametrics() { # prefix
+    start_victoriametrics || die "victoria-metrics did not start"
+    local pid=$VM_PID
+    thin_feed "$1" "$tmp/bodies.lp" "$VM_PORT" /write "text/plain; charset=utf-8" >"$tmp/out" ||
+        { tail -n 20 "$tmp/vm.log" >&2; die "victoria-metrics at $T tags: a write failed (above)"; }
+    cat "$tmp/out"
+    curl -fsS -o /dev/null "http://127.0.0.1:$VM_PORT/internal/force_flush" ||
+        die "victoria-metrics: force_flush failed"
+    curl -fsS -o /dev/null "http://127.0.0.1:$VM_PORT/internal/force_merge" ||
+        die "victoria-metrics: force_merge failed"
+    sleep "$SETTLE_S"
+    local rss
+    rss=$(peak_rss_kib "$pid")
+    echo "$1.peak_rss_mib $(awk -v k="$rss" 'BEGIN {printf "%.0f", k / 1024}') MiB"
+    echo "$1.bytes_per_sample $(echo "$(du_bytes "$tmp/vm") $NS" | awk '{printf "%.3f", $1 / $2}') B"
+    stop_bounded "$pid" victoria-metrics
+    rm -rf "$tmp/vm" "$tmp/vm.log"
+}
+
+for s in $SYSTEMS; do
+    case $s in historian | influxdb | victoriametrics) ;;
+    *) die "unknown system '$s' in SYSTEMS (historian influxdb victoriametrics)" ;;
+    esac
+done
+echo "peers.batch $BATCH samples"
+echo "peers.streams $STREAMS streams"
+
+# ---- one point per tag count ---------------------------------------------
+read -r -a durations <<<"$DURATION_S"
+read -r -a tag_list <<<"$TAGS"
+[ ${#durations[@]} -le 1 ] || [ ${#durations[@]} -eq ${#tag_list[@]} ] ||
+    die "DURATION_S has ${#durations[@]} values for ${#tag_list[@]} TAGS"
+i=0
+for T in "${tag_list[@]}"; do
+    D=${durations[$i]:-${durations[0]:-$(default_duration "$T")}}
+    i=$((i + 1))
+    p=peers.tags$T
+    log "$T tags x $D s: generating the bodies"
+    gen=$("$BUILD/bench/bench_gen" --tags "$T" --seconds "$D" --batch "$BATCH" \
+        --hist "$tmp/bodies.hist" --lp "$tmp/bodies.lp") || die "bench_gen failed at $T tags"
+    NS=$(echo "$gen" | figure gen.samples)
+    FIRST=$(echo "$gen" | figure gen.first_contact_bodies)
+    echo "$p.tags $T tags"
+    echo "$p.seconds_of_data $D s"
+    echo "$gen" | sed "s/^gen\./$p./"
+    declare -A F=()
+    for s in $SYSTEMS; do
+        log "$T tags: $s"
+        # not in a subshell: its server's PID must reach the EXIT trap
+        run_"$s" "$p.$s" >"$tmp/system.out"
+        cat "$tmp/system.out"
+        while read -r name value _; do F[$name]=$value; done <"$tmp/system.out"
+    done
+    for peer in influxdb victoriametrics; do
+        case " $SYSTEMS " in *" historian "*) ;; *) continue ;; esac
+        case " $SYSTEMS " in *" $peer "*) ;; *) continue ;; esac
+        for m in samples_per_s first_contact.samples_per_s peak_rss_mib bytes_per_sample; do
+            awk -v h="${F[$p.historian.$m]}" -v o="${F[$p.$peer.$m]}" -v n="$p.ratio.historian_vs_$peer.$m" \
+                'BEGIN {if (o > 0) printf "%s %.2f x\n", n, h / o}'
+        done
+    done
+    unset F
+    rm -f "$tmp/bodies.hist" "$tmp/bodies.lp"
+done
+
+# ---- Historian's own pipelined TCP client (not a ratio) -------------------
+for T in $NATIVE_TAGS; do
+    log "native: bench_ingest at $T tags"
+    out=$("$BUILD/bench/bench_ingest" --tags "$T" --samples "$NATIVE_SAMPLES" --batch "$BATCH" \
+        --conns "$STREAMS" --window 8) || die "bench_ingest failed at $T tags"
+    echo "$out" | sed "s/^ingest\./native.historian_tcp_pipelined_window8.tags$T./"
+done
+
+# ---- what an acknowledgement meant, for the systems in this run ------------
+for s in $SYSTEMS; do
+    case $s in
+    historian)
+        echo "durability.historian: acknowledged after the request's WAL record is fdatasync'ed (group commit: one fdatasync for every request the writer drained; historiand's default)" ;;
+    influxdb)
+        [ -s "$tmp/influx_fsync_delay" ] || continue
+        echo "durability.influxdb: acknowledged after its WAL write is fsync'ed; wal-fsync-delay = \"$(cat "$tmp/influx_fsync_delay")\" in the config this script wrote (0s: the fsync is not delayed; writes that arrive meanwhile share it)" ;;
+    victoriametrics)
+        echo "durability.victoriametrics: acknowledged before any fsync (rows wait in memory, about a second, before they reach disk; a crash loses them)" ;;
+    esac
+done

@@ -4,42 +4,63 @@
 # VictoriaMetrics, each in its own temp dir on 127.0.0.1.
 #
 # Sourced, not run. The caller sets: tmp (its temp dir), pids (an array its
-# EXIT trap kills and reaps), LP_BATCH and CONNS (for feed), and writes the
-# data set to $tmp/data.lp before feeding.
+# EXIT trap kills and reaps), BUILD, LP_BATCH and CONNS (for feed), and writes the
+# data set to $tmp/data.lp before feeding. The start_* functions return 1
+# (and say why, with the end of the server's log) when a server does not
+# come up; callers check it (set -e does not reach into `f || ...`).
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
-wait_http() { # url: up to 30 s
+wait_http() { # url [pid]: up to 30 s; gives up at once when pid has exited
     for _ in $(seq 1 300); do
         curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+        if [ -n "${2:-}" ] && ! kill -0 "$2" 2>/dev/null; then
+            echo "$(basename "$0"): the server for $1 exited" >&2
+            return 1
+        fi
         sleep 0.1
     done
     echo "$(basename "$0"): $1 did not come up" >&2
     return 1
 }
 
+# Says why a server did not start: its log's last lines. Returns 1.
+start_failed() { # name log
+    echo "$(basename "$0"): $1 did not start; the end of $2:" >&2
+    tail -n 20 "$2" >&2 || true
+    return 1
+}
+
+# Peak resident memory of a running process in KiB (VmHWM: the kernel's
+# high-water mark since the process started), or 0 once it is gone.
+peak_rss_kib() { awk '/^VmHWM:/ {print $2; f = 1} END {if (!f) print 0}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
 now() { date +%s.%N; }
 du_bytes() { du -s --block-size=1 "$@" | awk '{s += $1} END {print s}'; }
 stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
-# Posts $tmp/data.lp to url in LP_BATCH-line bodies, CONNS at a time.
-feed() { # url
-    rm -rf "$tmp/chunks" && mkdir "$tmp/chunks"
-    split -l "$LP_BATCH" -a 6 "$tmp/data.lp" "$tmp/chunks/c"
-    ls "$tmp/chunks"/c* | xargs -P "$CONNS" -n 16 sh -c '
-        url=$0
-        for f in "$@"; do
-            curl -fsS --max-time 120 -o /dev/null -XPOST "$url" --data-binary "@$f" || exit 255
-        done' "$1"
-    rm -rf "$tmp/chunks"
+# Posts $tmp/data.lp to url in LP_BATCH-line bodies over CONNS keep-alive
+# connections, one request in flight on each (bench_thin, which the caller's
+# $BUILD holds); fails when any answer is not 2xx.
+feed() { # url: http://host:port/path?query
+    local rest=${1#http://}
+    local hostport=${rest%%/*}
+    "$BUILD/bench/bench_thin" --bodies "$tmp/data.lp" --lp-lines "$LP_BATCH" \
+        --host "${hostport%:*}" --port "${hostport##*:}" --path "/${rest#*/}" \
+        --content-type "text/plain; charset=utf-8" --streams "$CONNS" --timeout-ms 120000 \
+        --name feed >/dev/null
 }
 
 # Starts influxd on a free loopback port with data in $tmp/influx and a
-# database "bench"; sets INFLUX_PORT and INFLUX_PID. Fast cold snapshots
+# database "bench"; sets INFLUX_PORT and INFLUX_PID. Index INFLUX_INDEX
+# (default tsi1, the disk-based index meant for high cardinality; 1.6's own
+# default is inmem). No per-database series or per-tag value limits (the
+# defaults, 1 M and 100 k, refuse the 1 M-tag point). Fast cold snapshots
 # and full compactions, so on-disk size settles within seconds; no query
-# timeout or row limit, so a full scan returns everything.
+# timeout or row limit, so a full scan returns everything. The WAL is
+# fsync'ed before a write is answered, after wal-fsync-delay (0s: at once).
 start_influxdb() {
     INFLUX_PORT=$(free_port)
     local rpc
@@ -54,6 +75,9 @@ bind-address = "127.0.0.1:$rpc"
   dir = "$tmp/influx/data"
   wal-dir = "$tmp/influx/wal"
   wal-fsync-delay = "0s"
+  index-version = "${INFLUX_INDEX:-tsi1}"
+  max-series-per-database = 0
+  max-values-per-tag = 0
   query-log-enabled = false
   cache-snapshot-write-cold-duration = "2s"
   compact-full-write-cold-duration = "5s"
@@ -72,9 +96,11 @@ CONF
     influxd -config "$tmp/influx/influxdb.conf" >"$tmp/influx/log" 2>&1 &
     INFLUX_PID=$!
     pids+=("$INFLUX_PID")
-    wait_http "http://127.0.0.1:$INFLUX_PORT/ping"
+    wait_http "http://127.0.0.1:$INFLUX_PORT/ping" "$INFLUX_PID" ||
+        start_failed influxdb "$tmp/influx/log" || return 1
     curl -fsS -o /dev/null -XPOST "http://127.0.0.1:$INFLUX_PORT/query" \
-        --data-urlencode "q=CREATE DATABASE bench"
+        --data-urlencode "q=CREATE DATABASE bench" ||
+        start_failed "influxdb (CREATE DATABASE bench)" "$tmp/influx/log" || return 1
 }
 
 # Starts victoria-metrics on a free loopback port with data in $tmp/vm;
@@ -86,5 +112,6 @@ start_victoriametrics() {
         >"$tmp/vm.log" 2>&1 &
     VM_PID=$!
     pids+=("$VM_PID")
-    wait_http "http://127.0.0.1:$VM_PORT/health"
+    wait_http "http://127.0.0.1:$VM_PORT/health" "$VM_PID" ||
+        start_failed victoria-metrics "$tmp/vm.log" || return 1
 }

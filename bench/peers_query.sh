@@ -15,7 +15,8 @@
 #     it), then historiand serves that dir.
 #   Peers: bench_query_peers writes the same samples as line protocol
 #     (measurement y = the year tag, p = plant tags, tag "tag", field
-#     "value", every value a float), posted to /write in LP_BATCH-line bodies.
+#     "value", every value a float), posted to /write in LP_BATCH-line bodies
+#     by bench_thin (CONNS keep-alive connections, every answer checked).
 #
 # Queries (all over HTTP, JSON out, time per request = curl's time_total,
 # median of RUNS after one warm-up; the raw scan is timed end to end):
@@ -61,9 +62,9 @@ PEER_SETTLE_S=${PEER_SETTLE_S:-20}
 command -v influxd >/dev/null && command -v victoria-metrics >/dev/null ||
     HIST_DEPS_EXTRA="influxdb victoria-metrics" "$root/scripts/deps.sh"
 if [ ! -x "$BUILD/bench/bench_query" ] || [ ! -x "$BUILD/bench/bench_query_peers" ] ||
-    [ ! -x "$HIST_BIN_DIR/historiand" ]; then
+    [ ! -x "$BUILD/bench/bench_thin" ] || [ ! -x "$HIST_BIN_DIR/historiand" ]; then
     cmake -S "$root" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-    cmake --build "$BUILD" -j2 --target historiand bench_query bench_query_peers >/dev/null
+    cmake --build "$BUILD" -j2 --target historiand bench_query bench_query_peers bench_thin >/dev/null
 fi
 
 tmp=$(mktemp -d /tmp/hist-peers-query-XXXXXX)
