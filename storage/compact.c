@@ -1,8 +1,9 @@
 /*
- * compact.c: merging a tag's small or overlapping chunks, rewriting segments
- * with little live data, and dropping old chunks (retention).
+ * compact.c: merging a tag's small or overlapping chunks, and rewriting
+ * segments with little live data. Dropping old chunks (retention) is
+ * retention.c.
  *
- * All three run under seal_mu, so no seal interleaves: a merged chunk takes
+ * Both run under seal_mu, so no seal interleaves: a merged chunk takes
  * a fresh (highest) seq, which is right because it replaces a whole overlap
  * cluster (or several adjacent ones) and so overlaps no chunk outside it.
  *
@@ -18,7 +19,6 @@
  */
 #include "storage/db_internal.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -316,84 +316,6 @@ int hist_db_compact(hist_db *db, uint32_t tag)
     }
     if (rc == 0)
         rc = rewrite_segments(db);
-    pthread_mutex_unlock(&db->seal_mu);
-    return rc;
-}
-
-/* ---- Dropping old chunks -----------------------------------------------------------------------
- */
-
-typedef struct {
-    int64_t t;
-    uint64_t chunks, samples, bytes;
-} drop_ctx;
-
-static int drop_txn(hist_index *idx, MDB_txn *txn, void *arg)
-{
-    drop_ctx *c = arg;
-    c->chunks = c->samples = c->bytes = 0;
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, idx->chunk, &cur);
-    if (rc)
-        return hist_index_err(rc);
-    MDB_val k, d;
-    int op = MDB_FIRST;
-    while ((rc = mdb_cursor_get(cur, &k, &d, op)) == 0) {
-        op = MDB_NEXT;
-        uint32_t tag;
-        int64_t start;
-        if (k.mv_size != HIST_CHUNK_KEY_LEN)
-            continue;
-        hist_chunk_key_parse(k.mv_data, &tag, &start, NULL);
-        if (start >= c->t) {
-            /* Sorted by start: skip to the next tag. */
-            if (tag == UINT32_MAX)
-                break;
-            uint8_t kb[HIST_CHUNK_KEY_LEN];
-            hist_chunk_key(kb, tag + 1, HIST_TS_MIN - 1, 0);
-            k = (MDB_val){sizeof(kb), kb};
-            rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
-            if (rc)
-                break;
-            op = MDB_GET_CURRENT;
-            continue;
-        }
-        hist_chunk_ref ref;
-        if (hist_chunk_ref_from(&k, &d, &ref) || ref.stats.end_ts >= c->t)
-            continue;
-        uint8_t kb[HIST_CHUNK_KEY_LEN];
-        memcpy(kb, k.mv_data, sizeof(kb));
-        rc = mdb_cursor_del(cur, 0);
-        if (rc)
-            break;
-        int mrc = hist_index_del_mark(idx, txn, kb); /* a dropped chunk's mark goes too */
-        if (mrc) {
-            mdb_cursor_close(cur);
-            return mrc;
-        }
-        c->chunks++, c->samples += ref.stats.count, c->bytes += ref.length;
-        op = MDB_NEXT; /* LMDB: after a delete, NEXT yields the entry that moved up */
-    }
-    mdb_cursor_close(cur);
-    if (rc == MDB_NOTFOUND || rc == EINVAL)
-        rc = 0;
-    return rc == MDB_MAP_FULL ? HIST_ENOSPC : hist_index_err(rc);
-}
-
-int hist_db_drop_before(hist_db *db, int64_t t)
-{
-    if (!db)
-        return HIST_EINVAL;
-    pthread_mutex_lock(&db->seal_mu);
-    drop_ctx c = {.t = t};
-    int rc = hist_index_write(&db->idx, drop_txn, &c);
-    if (rc == 0 && c.chunks) {
-        atomic_fetch_sub(&db->chunks, c.chunks);
-        atomic_fetch_sub(&db->samples_sealed, c.samples);
-        atomic_fetch_sub(&db->bytes_chunks, c.bytes);
-        hist_db_log(db, HIST_LOG_INFO, "dropped %llu chunk(s) older than %lld",
-                    (unsigned long long)c.chunks, (long long)t);
-    }
     pthread_mutex_unlock(&db->seal_mu);
     return rc;
 }

@@ -159,7 +159,12 @@ void hist_db_health(hist_db *db, hist_db_stats *out);
 /* Recovery (recovery.c): replays the WAL into the memtable. */
 int hist_recover(hist_db *db, const hist_wal_report *rep);
 
-/* Chunks (scan.c): reads, verifies (crc32c) and decodes one chunk into
+/* Retention (retention.c): drops the chunks older than opts.retention_ns,
+ * at most every 10 s (seal_mu held; the sealer calls it). */
+void retention__apply(hist_db *db);
+
+/* ---- Chunks (chunk_store.c) ----------------------------------------------
+ * Reads, verifies (crc32c) and decodes one chunk into
  * malloc'ed arrays (*ts, *v, *q; caller frees). HIST_ECORRUPT or HIST_EIO
  * for a chunk that fails, *why then saying how (hist_damage_reason). No
  * side effects: the checker of scrub.c uses it as it is. */
@@ -172,12 +177,12 @@ int hist_chunk_load(hist_db *db, const hist_chunk_ref *ref, int64_t **ts, hist_v
                     uint32_t **q);
 /* The statistics hist_chunk_build() keeps for sorted unique samples (n > 0):
  * ref->stats, and ref->counted with HIST_CHUNK_HAS_COUNTED in ref->flags
- * when some sample is Bad or NaN (seal.c). The scrub recomputes them with
+ * when some sample is Bad or NaN. The scrub recomputes them with
  * this same function, so a healthy chunk's entry matches bit for bit. */
 int hist_chunk_stats_fill(hist_type type, const int64_t *ts, const hist_value *v, const uint32_t *q,
                           size_t n, hist_chunk_ref *ref);
 /* Encodes sorted unique samples of one tag into a chunk in a malloc'ed
- * buffer and fills ref's stats/codecs/crc/length (seal.c). */
+ * buffer and fills ref's stats/codecs/crc/length. */
 int hist_chunk_build(hist_type type, const int64_t *ts, const hist_value *v, const uint32_t *q,
                      size_t n, uint8_t **buf, hist_chunk_ref *ref);
 /* The multiple of align at or below t (align > 0). */
@@ -188,7 +193,7 @@ static inline int64_t hist_align_floor(int64_t t, int64_t align)
 }
 /* The length of the first chunk cut from sorted unique samples s[0..n):
  * at most cs, ending at an `align` boundary of the clock once it has cs/16
- * samples (align <= 0: no boundaries). See seal.c. */
+ * samples (align <= 0: no boundaries). See chunk_store.c. */
 size_t hist_chunk_run(const hist_msample *s, size_t n, uint32_t cs, int64_t align);
 /* Chunks built for one commit: bufs[i] is the encoding of refs[i]. */
 typedef struct {
@@ -205,7 +210,7 @@ int hist_chunk_batch_add(hist_db *db, hist_chunk_batch *b, uint32_t tag, hist_ty
                          const hist_msample *s, size_t n);
 void hist_chunk_batch_free(hist_chunk_batch *b);
 /* Writes encoded chunks durably and commits their index entries in one txn,
- * deleting old entries in the same txn (seal.c; seal_mu held). */
+ * deleting old entries in the same txn (seal_mu held). */
 int hist_chunks_commit(hist_db *db, uint8_t **bufs, hist_chunk_ref *refs, size_t n,
                        const hist_chunk_ref *dels, size_t ndels, const uint32_t *flushed_tags,
                        const uint64_t *flushed_lsns, size_t nflushed);

@@ -28,7 +28,6 @@
 #include <string.h>
 
 #include "storage/chunk.h"
-#include "storage/crc32c.h"
 
 #define SCAN_BATCH 65536
 #define MEM_PRIO   (UINT64_C(1) << 63)
@@ -54,69 +53,6 @@ struct hist_scan {
     hist_value *dv;
     uint32_t *dq;
 };
-
-/* ---- Loading one chunk --------------------------------------------------------------- */
-
-int hist_chunk_read(hist_db *db, const hist_chunk_ref *ref, int64_t **ts_out, hist_value **v_out,
-                    uint32_t **q_out, int *why)
-{
-    *why = 0;
-    uint8_t *buf = malloc(ref->length ? ref->length : 1);
-    if (!buf)
-        return HIST_ENOMEM;
-    int rc = hist_segs_read(&db->segs, ref->segment, ref->offset, buf, ref->length);
-    if (rc)
-        *why = rc == HIST_ECORRUPT ? HIST_DAMAGE_SHORT : HIST_DAMAGE_UNREADABLE;
-    if (rc == 0 && hist_crc32c(0, buf, ref->length) != ref->crc)
-        rc = HIST_ECORRUPT, *why = HIST_DAMAGE_CRC;
-    int64_t *ts = NULL;
-    hist_value *v = NULL;
-    uint32_t *q = NULL;
-    size_t n = ref->stats.count;
-    if (rc == 0) {
-        ts = malloc((n ? n : 1) * sizeof(*ts));
-        v = malloc((n ? n : 1) * sizeof(*v));
-        q = malloc((n ? n : 1) * sizeof(*q));
-        if (!ts || !v || !q)
-            rc = HIST_ENOMEM;
-    }
-    if (rc == 0) {
-        int64_t got = hist_chunk_decode(buf, ref->length, ts, v, q, n);
-        /* Bytes that match their crc32c but not their entry (another count,
-         * a header asking for more room) are damage too. */
-        if (got != (int64_t)n)
-            rc = got == HIST_ENOMEM ? HIST_ENOMEM : HIST_ECORRUPT;
-        if (rc == HIST_ECORRUPT)
-            *why = HIST_DAMAGE_DECODE;
-    }
-    free(buf);
-    if (rc) {
-        free(ts), free(v), free(q);
-        return rc;
-    }
-    *ts_out = ts, *v_out = v, *q_out = q;
-    return 0;
-}
-
-int hist_chunk_load(hist_db *db, const hist_chunk_ref *ref, int64_t **ts_out, hist_value **v_out,
-                    uint32_t **q_out)
-{
-    int why;
-    int rc = hist_chunk_read(db, ref, ts_out, v_out, q_out, &why);
-    if (rc == 0)
-        atomic_fetch_add(&db->chunks_decoded, 1);
-    if (rc != HIST_ECORRUPT && rc != HIST_EIO)
-        return rc;
-    atomic_fetch_add(&db->chunk_load_failures, 1);
-    if (why != HIST_DAMAGE_UNREADABLE)
-        hist_damage_mark(db, ref, why); /* logs it, once */
-    else
-        hist_db_log(db, HIST_LOG_ERROR,
-                    "unreadable chunk skipped: tag %u, segment %u, offset %llu, %u bytes: %s",
-                    ref->tag, ref->segment, (unsigned long long)ref->offset, ref->length,
-                    hist_strerror(rc));
-    return rc;
-}
 
 /* ---- Opening -------------------------------------------------------------------------- */
 
