@@ -344,8 +344,8 @@ int hist_chunks_commit(hist_db *db, uint8_t **bufs, hist_chunk_ref *refs, size_t
         atomic_fetch_add(&db->bytes_chunks, bytes);
         atomic_fetch_sub(&db->bytes_chunks, dbytes);
     } else {
-        hist_db_log(db, HIST_LOG_ERROR, "index commit of %zu chunks failed: %s", n,
-                    hist_strerror(rc));
+        hist_logf(&db->log, HIST_LOG_ERROR, "index commit of %zu chunks failed: %s", n,
+                  hist_strerror(rc));
     }
     pthread_mutex_unlock(&db->tag_mu);
     free(c.tags);
@@ -408,9 +408,9 @@ int hist_chunk_load(hist_db *db, const hist_chunk_ref *ref, int64_t **ts_out, hi
     if (why != HIST_DAMAGE_UNREADABLE)
         hist_damage_mark(db, ref, why); /* logs it, once */
     else
-        hist_db_log(db, HIST_LOG_ERROR,
-                    "unreadable chunk skipped: tag %u, segment %u, offset %llu, %u bytes: %s",
-                    ref->tag, ref->segment, (unsigned long long)ref->offset, ref->length,
-                    hist_strerror(rc));
+        hist_logf(&db->log, HIST_LOG_ERROR,
+                  "unreadable chunk skipped: tag %u, segment %u, offset %llu, %u bytes: %s",
+                  ref->tag, ref->segment, (unsigned long long)ref->offset, ref->length,
+                  hist_strerror(rc));
     return rc;
 }

@@ -244,8 +244,8 @@ static int rewrite_segment(hist_db *db, uint32_t no, hist_chunk_ref *refs, size_
         free(bufs[i]);
     free(bufs), free(iov), free(offs);
     if (rc)
-        hist_db_log(db, HIST_LOG_WARN, "compact: segment %u not rewritten: %s", no,
-                    hist_strerror(rc));
+        hist_logf(&db->log, HIST_LOG_WARN, "compact: segment %u not rewritten: %s", no,
+                  hist_strerror(rc));
     return rc;
 }
 

@@ -221,7 +221,8 @@ int hist_damage_mark(hist_db *db, const hist_chunk_ref *ref, int why)
                             .found_ns = hist_db_wall_ns()}};
     int rc = hist_index_write(&db->idx, mark_txn, &c);
     if (rc) {
-        hist_db_log(db, HIST_LOG_ERROR, "could not mark a damaged chunk: %s", hist_strerror(rc));
+        hist_logf(&db->log, HIST_LOG_ERROR, "could not mark a damaged chunk: %s",
+                  hist_strerror(rc));
         return rc;
     }
     if (!c.done)
@@ -230,8 +231,8 @@ int hist_damage_mark(hist_db *db, const hist_chunk_ref *ref, int why)
     char msg[768];
     hist_damaged_chunk d = hist_damage_of(ref, why);
     hist_damage_describe(db, &d, msg, sizeof(msg));
-    hist_db_log(db, HIST_LOG_WARN, "damaged chunk marked, left out of every answer from now on: %s",
-                msg);
+    hist_logf(&db->log, HIST_LOG_WARN,
+              "damaged chunk marked, left out of every answer from now on: %s", msg);
     return 1;
 }
 
@@ -245,7 +246,7 @@ int hist_damage_clear(hist_db *db, const hist_chunk_ref *ref)
     char msg[768];
     hist_damaged_chunk d = hist_damage_of(ref, 0);
     hist_damage_describe(db, &d, msg, sizeof(msg));
-    hist_db_log(db, HIST_LOG_WARN, "chunk verifies again, damage mark removed: %s", msg);
+    hist_logf(&db->log, HIST_LOG_WARN, "chunk verifies again, damage mark removed: %s", msg);
     return 1;
 }
 

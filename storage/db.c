@@ -10,7 +10,6 @@
 #include "storage/db_internal.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,23 +19,6 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
-
-/* ---- Logging ----------------------------------------------------------- */
-
-void hist_db_log(hist_db *db, int level, const char *fmt, ...)
-{
-    if (level > db->opts.log_level)
-        return;
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (db->opts.log)
-        db->opts.log(db->opts.log_ctx, level, msg);
-    else
-        fprintf(stderr, "historian: %s\n", msg);
-}
 
 int64_t hist_db_wall_ns(void)
 {
@@ -151,10 +133,10 @@ int hist_db_write(hist_db *db, const hist_series *series, size_t nseries, uint64
              * the WAL and memory agrees with it again. Sealing may go on:
              * it moves a tag's flushed point only over series it holds. */
             db->fatal = rc;
-            hist_db_log(db, HIST_LOG_ERROR,
-                        "memtable insert failed after WAL append (lsn %llu): %s; the database "
-                        "refuses writes until it is restarted",
-                        (unsigned long long)lsn, hist_strerror(rc));
+            hist_logf(&db->log, HIST_LOG_ERROR,
+                      "memtable insert failed after WAL append (lsn %llu): %s; the database "
+                      "refuses writes until it is restarted",
+                      (unsigned long long)lsn, hist_strerror(rc));
         }
         if (t->buf.n >= db->opts.chunk_samples)
             wake = 1;
@@ -328,7 +310,7 @@ static int load_index(hist_db *db)
         op = MDB_NEXT;
         hist_chunk_ref ref;
         if (hist_chunk_ref_from(&k, &d, &ref) != 0) {
-            hist_db_log(db, HIST_LOG_ERROR, "index: malformed chunk entry skipped");
+            hist_logf(&db->log, HIST_LOG_ERROR, "index: malformed chunk entry skipped");
             continue;
         }
         hist_tag_state *t = hist_db_tag(db, ref.tag);
@@ -385,11 +367,11 @@ static void note_missing_tail(hist_db *db, hist_wal_report *rep)
         return;
     rep->lost_records += seen - from + 1;
     rep->dropped_records += seen - from + 1;
-    hist_db_log(db, HIST_LOG_ERROR,
-                "recovery: the WAL ends at LSN %llu, but LSN %llu was durable: records "
-                "%llu..%llu are missing (the log was cut or emptied)",
-                (unsigned long long)last, (unsigned long long)seen, (unsigned long long)from,
-                (unsigned long long)seen);
+    hist_logf(&db->log, HIST_LOG_ERROR,
+              "recovery: the WAL ends at LSN %llu, but LSN %llu was durable: records "
+              "%llu..%llu are missing (the log was cut or emptied)",
+              (unsigned long long)last, (unsigned long long)seen, (unsigned long long)from,
+              (unsigned long long)seen);
 }
 
 /* One process at a time: two writers would interleave WAL segments and
@@ -401,13 +383,13 @@ static int lock_dir(hist_db *db)
     snprintf(path, sizeof(path), "%s/LOCK", db->dir);
     db->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (db->lock_fd < 0) {
-        hist_db_log(db, HIST_LOG_ERROR, "cannot open %s: %s", path, strerror(errno));
+        hist_logf(&db->log, HIST_LOG_ERROR, "cannot open %s: %s", path, strerror(errno));
         return HIST_EIO;
     }
     if (flock(db->lock_fd, LOCK_EX | LOCK_NB) != 0) {
         int busy = errno == EWOULDBLOCK;
-        hist_db_log(db, HIST_LOG_ERROR, "%s: %s", db->dir,
-                    busy ? "the data directory is in use by another process" : strerror(errno));
+        hist_logf(&db->log, HIST_LOG_ERROR, "%s: %s", db->dir,
+                  busy ? "the data directory is in use by another process" : strerror(errno));
         return busy ? HIST_EBUSY : HIST_EIO;
     }
     return 0;
@@ -466,6 +448,8 @@ int hist_db_open(const hist_db_options *opts, hist_db **out)
         db->opts.wal_segment_bytes = def.wal_segment_bytes;
     snprintf(db->dir, sizeof(db->dir), "%s", opts->dir);
     db->opts.dir = db->dir;
+    /* opts.log_level filters what the db itself says, to the callback too */
+    db->log = (hist_log_sink){db->opts.log, db->opts.log_ctx, db->opts.log_level, HIST_LOG_DEBUG};
     pthread_mutex_init(&db->seal_mu, NULL);
     pthread_mutex_init(&db->tag_mu, NULL);
     pthread_mutex_init(&db->mu, NULL);
@@ -475,7 +459,7 @@ int hist_db_open(const hist_db_options *opts, hist_db **out)
     int rc = hist_scrub_init(db);
     char path[4200];
     if (rc == 0 && mkdir(db->dir, 0755) != 0 && errno != EEXIST) {
-        hist_db_log(db, HIST_LOG_ERROR, "cannot create %s: %s", db->dir, strerror(errno));
+        hist_logf(&db->log, HIST_LOG_ERROR, "cannot create %s: %s", db->dir, strerror(errno));
         rc = HIST_EIO;
     }
     if (rc == 0)
@@ -512,7 +496,7 @@ int hist_db_open(const hist_db_options *opts, hist_db **out)
     if (rc == 0 && !db->opts.no_background)
         rc = hist_sealer_start(db);
     if (rc) {
-        hist_db_log(db, HIST_LOG_ERROR, "cannot open %s: %s", db->dir, hist_strerror(rc));
+        hist_logf(&db->log, HIST_LOG_ERROR, "cannot open %s: %s", db->dir, hist_strerror(rc));
         db_free(db);
         return rc;
     }
@@ -538,10 +522,10 @@ int hist_db_close(hist_db *db)
     if (rc) {
         /* Every acknowledged sample is in the WAL, which stays for the next
          * open to replay: nothing is lost, so this is no error of close. */
-        hist_db_log(db, HIST_LOG_WARN,
-                    "close: could not seal everything (%s); the WAL is kept and replayed at "
-                    "the next start",
-                    hist_strerror(rc));
+        hist_logf(&db->log, HIST_LOG_WARN,
+                  "close: could not seal everything (%s); the WAL is kept and replayed at "
+                  "the next start",
+                  hist_strerror(rc));
         rc = 0;
     }
     /* Everything is in committed chunks and the checkpoint LSN is durable
@@ -550,7 +534,7 @@ int hist_db_close(hist_db *db)
     else {
         int drc = hist_wal_discard(db->wal, db->checkpoint_lsn);
         if (drc)
-            hist_db_log(db, HIST_LOG_WARN, "close: WAL kept: %s", hist_strerror(drc));
+            hist_logf(&db->log, HIST_LOG_WARN, "close: WAL kept: %s", hist_strerror(drc));
     }
     db_free(db);
     return rc;

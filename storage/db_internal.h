@@ -43,6 +43,7 @@ typedef struct hist_scrubber hist_scrubber; /* scrub.c */
 
 struct hist_db {
     hist_db_options opts;
+    hist_log_sink log; /* opts.log, filtered by opts.log_level */
     char dir[4096];
     int lock_fd; /* DATA/LOCK, flock'ed for as long as the db is open; -1 when not */
     hist_index idx;
@@ -99,8 +100,6 @@ struct hist_db {
     hist_scrubber *scrub; /* the scrub's thread and progress (scrub.c) */
 };
 
-void hist_db_log(hist_db *db, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 /* The wall clock in ns since the epoch (db.c). */
 int64_t hist_db_wall_ns(void);
 

@@ -81,10 +81,10 @@ void hist_db_rollback_void(hist_db *db)
     db->void_samples += dropped;
     pthread_mutex_unlock(&db->mu);
     if (dropped)
-        hist_db_log(db, HIST_LOG_WARN,
-                    "%llu sample(s) of refused writes (LSN %llu..%llu) taken out of memory",
-                    (unsigned long long)dropped, (unsigned long long)h.void_from,
-                    (unsigned long long)h.void_to);
+        hist_logf(&db->log, HIST_LOG_WARN,
+                  "%llu sample(s) of refused writes (LSN %llu..%llu) taken out of memory",
+                  (unsigned long long)dropped, (unsigned long long)h.void_from,
+                  (unsigned long long)h.void_to);
 }
 
 int hist_db_heal(hist_db *db)
@@ -120,13 +120,14 @@ int64_t hist_db_note_seal(hist_db *db, int rc)
     wait = wait < SEAL_BACKOFF_MAX_NS ? wait : SEAL_BACKOFF_MAX_NS;
     pthread_mutex_unlock(&db->mu);
     if (rc && !was)
-        hist_db_log(db, HIST_LOG_ERROR,
-                    "sealer: %s; acknowledged samples stay in the WAL; retrying with a backoff "
-                    "up to %d s (counted in the stats, not logged again)",
-                    hist_strerror(rc), (int)(SEAL_BACKOFF_MAX_NS / 1000000000));
+        hist_logf(&db->log, HIST_LOG_ERROR,
+                  "sealer: %s; acknowledged samples stay in the WAL; retrying with a backoff "
+                  "up to %d s (counted in the stats, not logged again)",
+                  hist_strerror(rc), (int)(SEAL_BACKOFF_MAX_NS / 1000000000));
     else if (!rc && was)
-        hist_db_log(db, HIST_LOG_WARN, "sealer: sealing works again after %llu failed attempt(s)",
-                    (unsigned long long)failures);
+        hist_logf(&db->log, HIST_LOG_WARN,
+                  "sealer: sealing works again after %llu failed attempt(s)",
+                  (unsigned long long)failures);
     return wait;
 }
 

@@ -18,14 +18,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static void index_log(hist_index *idx, int level, const char *msg)
-{
-    if (idx->log)
-        idx->log(idx->log_ctx, level, msg);
-    else
-        fprintf(stderr, "historian: %s\n", msg);
-}
-
 int hist_index_err(int rc)
 {
     if (rc == 0)
@@ -97,8 +89,7 @@ int hist_index_open(hist_index *idx, const char *dir, size_t mapsize, hist_log_f
                     void *log_ctx)
 {
     memset(idx, 0, sizeof(*idx));
-    idx->log = log;
-    idx->log_ctx = log_ctx;
+    idx->log = hist_log_sink_make(log, log_ctx, HIST_LOG_DEBUG);
     idx->mapsize = mapsize;
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
         return HIST_EIO;
@@ -109,9 +100,7 @@ int hist_index_open(hist_index *idx, const char *dir, size_t mapsize, hist_log_f
     mdb_env_set_mapsize(idx->env, mapsize);
     rc = mdb_env_open(idx->env, dir, MDB_NOTLS, 0644);
     if (rc) {
-        char msg[300];
-        snprintf(msg, sizeof(msg), "index: cannot open %s: %s", dir, mdb_strerror(rc));
-        index_log(idx, HIST_LOG_ERROR, msg);
+        hist_logf(&idx->log, HIST_LOG_ERROR, "index: cannot open %s: %s", dir, mdb_strerror(rc));
         mdb_env_close(idx->env);
         idx->env = NULL;
         return hist_index_err(rc);
@@ -156,7 +145,7 @@ int hist_index_open(hist_index *idx, const char *dir, size_t mapsize, hist_log_f
                 hist_index_close(idx);
                 return m;
             }
-            index_log(idx, HIST_LOG_INFO, "index: chunk entries packed (format 2 -> 3)");
+            hist_logf(&idx->log, HIST_LOG_INFO, "index: chunk entries packed (format 2 -> 3)");
         }
     } else if (txn) {
         mdb_txn_abort(txn);
@@ -204,9 +193,7 @@ static int index_grow(hist_index *idx, size_t seen)
         rc = mdb_env_set_mapsize(idx->env, next);
         if (!rc) {
             idx->mapsize = next;
-            char msg[96];
-            snprintf(msg, sizeof(msg), "index: map grown to %zu MiB", next >> 20);
-            index_log(idx, HIST_LOG_INFO, msg);
+            hist_logf(&idx->log, HIST_LOG_INFO, "index: map grown to %zu MiB", next >> 20);
         }
     }
     pthread_rwlock_unlock(&idx->resize);

@@ -44,8 +44,7 @@ typedef struct {
     MDB_dbi tag_name, tag, chunk, meta, damaged;
     size_t mapsize;
     pthread_rwlock_t resize; /* read side: any live txn; write side: resize */
-    hist_log_fn log;
-    void *log_ctx;
+    hist_log_sink log;
 } hist_index;
 
 /* Tag metadata as stored (fixed layout; strings NUL-padded). */

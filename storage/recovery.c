@@ -43,8 +43,8 @@ static int replay_record(void *arg, uint64_t lsn, const uint8_t *payload, size_t
     c->records++;
     int rc = hist_payload_decode(payload, len, replay_series, c);
     if (rc == HIST_ECORRUPT) {
-        hist_db_log(c->db, HIST_LOG_ERROR, "recovery: WAL record %llu does not decode; skipped",
-                    (unsigned long long)lsn);
+        hist_logf(&c->db->log, HIST_LOG_ERROR, "recovery: WAL record %llu does not decode; skipped",
+                  (unsigned long long)lsn);
         return 0;
     }
     return rc;
@@ -56,24 +56,24 @@ int hist_recover(hist_db *db, const hist_wal_report *rep)
     db->dropped_bytes = rep->dropped_bytes;
     db->lost_records = rep->lost_records;
     if (rep->lost_records || rep->dropped_bytes || rep->damaged_bytes)
-        hist_db_log(db, HIST_LOG_WARN,
-                    "recovery: WAL damage: %llu record(s) lost between intact ones (%llu "
-                    "damaged byte(s) skipped), %llu byte(s) of torn or damaged tail cut",
-                    (unsigned long long)rep->lost_records, (unsigned long long)rep->damaged_bytes,
-                    (unsigned long long)rep->dropped_bytes);
+        hist_logf(&db->log, HIST_LOG_WARN,
+                  "recovery: WAL damage: %llu record(s) lost between intact ones (%llu "
+                  "damaged byte(s) skipped), %llu byte(s) of torn or damaged tail cut",
+                  (unsigned long long)rep->lost_records, (unsigned long long)rep->damaged_bytes,
+                  (unsigned long long)rep->dropped_bytes);
     replay_ctx c = {.db = db};
     pthread_mutex_lock(&db->mu);
     int rc = hist_wal_replay(db->wal, db->checkpoint_lsn, replay_record, &c);
     pthread_mutex_unlock(&db->mu);
     db->recovered_records = c.records;
     if (c.unknown)
-        hist_db_log(db, HIST_LOG_WARN, "recovery: %llu sample(s) of unknown tags skipped",
-                    (unsigned long long)c.unknown);
+        hist_logf(&db->log, HIST_LOG_WARN, "recovery: %llu sample(s) of unknown tags skipped",
+                  (unsigned long long)c.unknown);
     if (c.records)
-        hist_db_log(db, HIST_LOG_INFO,
-                    "recovery: replayed %llu WAL record(s) from lsn %llu: %llu sample(s) to the "
-                    "memtable, %llu already sealed",
-                    (unsigned long long)c.records, (unsigned long long)db->checkpoint_lsn,
-                    (unsigned long long)c.samples, (unsigned long long)c.skipped);
+        hist_logf(&db->log, HIST_LOG_INFO,
+                  "recovery: replayed %llu WAL record(s) from lsn %llu: %llu sample(s) to the "
+                  "memtable, %llu already sealed",
+                  (unsigned long long)c.records, (unsigned long long)db->checkpoint_lsn,
+                  (unsigned long long)c.samples, (unsigned long long)c.skipped);
     return rc;
 }

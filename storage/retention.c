@@ -80,8 +80,8 @@ static int drop_before(hist_db *db, int64_t t)
         atomic_fetch_sub(&db->chunks, c.chunks);
         atomic_fetch_sub(&db->samples_sealed, c.samples);
         atomic_fetch_sub(&db->bytes_chunks, c.bytes);
-        hist_db_log(db, HIST_LOG_INFO, "dropped %llu chunk(s) older than %lld",
-                    (unsigned long long)c.chunks, (long long)t);
+        hist_logf(&db->log, HIST_LOG_INFO, "dropped %llu chunk(s) older than %lld",
+                  (unsigned long long)c.chunks, (long long)t);
     }
     return rc;
 }

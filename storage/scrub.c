@@ -444,15 +444,15 @@ static int run_pass(hist_db *db, const hist_scrub_options *o, hist_scrub_report 
     s->last = *r;
     s->has_last = true;
     pthread_mutex_unlock(&s->mu);
-    hist_db_log(db, rc ? HIST_LOG_WARN : HIST_LOG_INFO,
-                "scrub%s: %llu chunk(s), %.1f MiB checked in %.2f s: %llu damaged (%llu new), %llu "
-                "repaired, %llu not checked, %llu index and %llu tag problem(s)%s%s",
-                r->stopped ? " (stopped)" : "", (unsigned long long)r->chunks_checked,
-                (double)r->bytes_checked / 1048576.0, r->seconds,
-                (unsigned long long)(r->damaged_new + r->damaged_known),
-                (unsigned long long)r->damaged_new, (unsigned long long)r->repaired,
-                (unsigned long long)r->chunks_unchecked, (unsigned long long)r->index_problems,
-                (unsigned long long)r->tag_problems, rc ? ": " : "", rc ? hist_strerror(rc) : "");
+    hist_logf(&db->log, rc ? HIST_LOG_WARN : HIST_LOG_INFO,
+              "scrub%s: %llu chunk(s), %.1f MiB checked in %.2f s: %llu damaged (%llu new), %llu "
+              "repaired, %llu not checked, %llu index and %llu tag problem(s)%s%s",
+              r->stopped ? " (stopped)" : "", (unsigned long long)r->chunks_checked,
+              (double)r->bytes_checked / 1048576.0, r->seconds,
+              (unsigned long long)(r->damaged_new + r->damaged_known),
+              (unsigned long long)r->damaged_new, (unsigned long long)r->repaired,
+              (unsigned long long)r->chunks_unchecked, (unsigned long long)r->index_problems,
+              (unsigned long long)r->tag_problems, rc ? ": " : "", rc ? hist_strerror(rc) : "");
     return rc;
 }
 

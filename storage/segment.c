@@ -23,14 +23,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void seg_log(hist_segs *s, int level, const char *msg)
-{
-    if (s->log)
-        s->log(s->log_ctx, level, msg);
-    else
-        fprintf(stderr, "historian: %s\n", msg);
-}
-
 static void seg_path(hist_segs *s, uint32_t no, char *out, size_t cap)
 {
     snprintf(out, cap, "%s/%012u.seg", s->dir, no);
@@ -74,8 +66,7 @@ int hist_segs_open(hist_segs *s, const char *dir, hist_io_mode mode, uint64_t ro
 {
     memset(s, 0, sizeof(*s));
     s->cur_fd = -1;
-    s->log = log;
-    s->log_ctx = log_ctx;
+    s->log = hist_log_sink_make(log, log_ctx, HIST_LOG_DEBUG);
     s->roll_bytes = roll_bytes;
     snprintf(s->dir, sizeof(s->dir), "%s", dir);
     s->dirfd = -1;
@@ -163,8 +154,8 @@ int hist_segs_append(hist_segs *s, const struct iovec *iov, int n, uint32_t *seg
         } else {
             s->cur_poisoned = 1; /* never written or synced again */
             if (!s->failing)
-                seg_log(s, HIST_LOG_ERROR,
-                        "segment: durable append failed; the next one starts a new file");
+                hist_logf(&s->log, HIST_LOG_ERROR,
+                          "segment: durable append failed; the next one starts a new file");
             rc = rc < 0 ? rc : HIST_EIO;
         }
         s->failing = rc != 0;

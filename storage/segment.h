@@ -44,8 +44,7 @@ typedef struct {
     int dirfd;        /* seg/, fsynced when a file is created */
     hist_seg_fd *fds; /* read descriptor cache */
     size_t nfds, capfds;
-    hist_log_fn log;
-    void *log_ctx;
+    hist_log_sink log;
 } hist_segs;
 
 /* Opens seg/ (created if missing); appends continue in the highest-numbered

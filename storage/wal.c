@@ -68,19 +68,6 @@
 
 /* ---- Small helpers ---------------------------------------------------- */
 
-void wal__log(const hist_wal *wal, int level, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (wal->log)
-        wal->log(wal->log_ctx, level, msg);
-    else if (level <= HIST_LOG_WARN)
-        fprintf(stderr, "historian: %s\n", msg);
-}
-
 static double now_seconds(void)
 {
     struct timespec ts;
@@ -161,8 +148,7 @@ int hist_wal_open(const hist_wal_options *opts, hist_wal **out, hist_wal_report 
         return HIST_ENOMEM;
     wal->dirfd = -1;
     wal->active_fd = -1;
-    wal->log = opts->log;
-    wal->log_ctx = opts->log_ctx;
+    wal->log = hist_log_sink_make(opts->log, opts->log_ctx, HIST_LOG_WARN);
     wal->segment_bytes = opts->segment_bytes ? opts->segment_bytes : WAL_DEFAULT_SEGMENT;
     pthread_mutex_init(&wal->mu, NULL);
     pthread_cond_init(&wal->flushed, NULL);
@@ -175,7 +161,8 @@ int hist_wal_open(const hist_wal_options *opts, hist_wal **out, hist_wal_report 
     if (rc == 0 && (wal->dirfd = open(wal->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
         rc = -errno;
     if (rc < 0) {
-        wal__log(wal, HIST_LOG_ERROR, "wal: cannot create or open %s: %s", wal->dir, strerror(-rc));
+        hist_logf(&wal->log, HIST_LOG_ERROR, "wal: cannot create or open %s: %s", wal->dir,
+                  strerror(-rc));
         wal_free(wal);
         return HIST_EIO;
     }
@@ -262,8 +249,8 @@ static int roll_segment(hist_wal *wal)
     int fd = openat(wal->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0 || fsync(wal->dirfd) < 0) {
         int err = errno;
-        wal__log(wal, HIST_LOG_ERROR, "wal: cannot create %s/%s: %s", wal->dir, name,
-                 strerror(err));
+        hist_logf(&wal->log, HIST_LOG_ERROR, "wal: cannot create %s/%s: %s", wal->dir, name,
+                  strerror(err));
         if (fd >= 0) {
             close(fd);
             unlinkat(wal->dirfd, name, 0);
@@ -327,8 +314,9 @@ static int flush_batch(hist_wal *wal, const uint8_t *buf, size_t len)
         int rc = hist_io_pwritev(wal->io, wal->active_fd, &iov, 1, (off_t)wal->active_off, 1);
         double dt = now_seconds() - t0;
         if (rc < 0) {
-            wal__log(wal, HIST_LOG_ERROR, "wal: write of LSN %" PRIu64 "..%" PRIu64 " failed: %s",
-                     first, last, hist_strerror(rc));
+            hist_logf(&wal->log, HIST_LOG_ERROR,
+                      "wal: write of LSN %" PRIu64 "..%" PRIu64 " failed: %s", first, last,
+                      hist_strerror(rc));
             return rc;
         }
         wal->active_off += take;
@@ -377,10 +365,10 @@ static void break_log(hist_wal *wal, int err)
     if (!wal->broken) {
         wal->void_from = wal->durable_lsn + 1;
         wal->failures++;
-        wal__log(wal, HIST_LOG_ERROR,
-                 "wal: %s: records from LSN %" PRIu64 " on are refused until the disk takes "
-                 "writes again",
-                 hist_strerror(err), wal->void_from);
+        hist_logf(&wal->log, HIST_LOG_ERROR,
+                  "wal: %s: records from LSN %" PRIu64 " on are refused until the disk takes "
+                  "writes again",
+                  hist_strerror(err), wal->void_from);
     }
     wal->broken = err;
     wal->void_to = wal->next_lsn - 1;
@@ -432,9 +420,9 @@ int hist_wal_resume(hist_wal *wal)
         wal->durable_lsn = lsn;
         wal->broken = 0;
         wal->void_from = wal->void_to = 0;
-        wal__log(wal, HIST_LOG_WARN,
-                 "wal: writes resume in a new segment; LSN %" PRIu64 "..%" PRIu64 " stay refused",
-                 from, to);
+        hist_logf(&wal->log, HIST_LOG_WARN,
+                  "wal: writes resume in a new segment; LSN %" PRIu64 "..%" PRIu64 " stay refused",
+                  from, to);
     } else {
         wal->void_to = lsn; /* the control record's LSN is spent too */
     }
@@ -548,13 +536,13 @@ int hist_wal_checkpoint(hist_wal *wal, uint64_t lsn)
         char name[WAL_NAME_MAX];
         wal__segment_name(name, doomed[i]);
         if (unlinkat(wal->dirfd, name, 0) < 0 && errno != ENOENT) {
-            wal__log(wal, HIST_LOG_ERROR, "wal: cannot delete %s/%s: %s", wal->dir, name,
-                     strerror(errno));
+            hist_logf(&wal->log, HIST_LOG_ERROR, "wal: cannot delete %s/%s: %s", wal->dir, name,
+                      strerror(errno));
             rc = HIST_EIO;
         }
     }
     if (ndoomed && fsync(wal->dirfd) < 0) {
-        wal__log(wal, HIST_LOG_ERROR, "wal: fsync %s: %s", wal->dir, strerror(errno));
+        hist_logf(&wal->log, HIST_LOG_ERROR, "wal: fsync %s: %s", wal->dir, strerror(errno));
         rc = HIST_EIO;
     }
     free(doomed);
@@ -576,15 +564,15 @@ int hist_wal_discard(hist_wal *wal, uint64_t lsn)
         char name[WAL_NAME_MAX];
         wal__segment_name(name, wal->segs[i].no);
         if (unlinkat(wal->dirfd, name, 0) < 0 && errno != ENOENT) {
-            wal__log(wal, HIST_LOG_ERROR, "wal: cannot delete %s/%s: %s", wal->dir, name,
-                     strerror(errno));
+            hist_logf(&wal->log, HIST_LOG_ERROR, "wal: cannot delete %s/%s: %s", wal->dir, name,
+                      strerror(errno));
             rc = HIST_EIO;
         }
     }
     wal->nsegs = 0;
     pthread_mutex_unlock(&wal->mu);
     if (fsync(wal->dirfd) < 0) {
-        wal__log(wal, HIST_LOG_ERROR, "wal: fsync %s: %s", wal->dir, strerror(errno));
+        hist_logf(&wal->log, HIST_LOG_ERROR, "wal: fsync %s: %s", wal->dir, strerror(errno));
         rc = HIST_EIO;
     }
     return rc;

@@ -53,8 +53,7 @@ struct hist_wal {
     char *dir;
     int dirfd;
     hist_io *io;
-    hist_log_fn log;
-    void *log_ctx;
+    hist_log_sink log;
     size_t segment_bytes;
 
     pthread_mutex_t mu;
@@ -91,8 +90,6 @@ struct hist_wal {
     uint64_t next_seg_no;
 };
 
-void wal__log(const hist_wal *wal, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 /* "NNNNNNNNNNNN.wal" into buf (WAL_NAME_MAX bytes). */
 void wal__segment_name(char *buf, uint64_t no);
 /* Appends seg to segs[] (mu held, or before the log is shared). */
