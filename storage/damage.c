@@ -218,7 +218,7 @@ int hist_damage_mark(hist_db *db, const hist_chunk_ref *ref, int why)
                             .offset = ref->offset,
                             .length = ref->length,
                             .end_ts = ref->stats.end_ts,
-                            .found_ns = hist_db_wall_ns()}};
+                            .found_ns = clock__wall_ns()}};
     int rc = hist_index_write(&db->idx, mark_txn, &c);
     if (rc) {
         hist_logf(&db->log, HIST_LOG_ERROR, "could not mark a damaged chunk: %s",
@@ -397,34 +397,4 @@ void hist_damage_describe(hist_db *db, const hist_damaged_chunk *c, char *out, s
         (unsigned long long)c->offset, c->length);
     if (c->reason && n > 0 && (size_t)n < cap)
         snprintf(out + n, cap - (size_t)n, ": %s", hist_damage_reason_name(c->reason));
-}
-
-void hist_damage_refresh_latest(hist_db *db, uint32_t tag)
-{
-    pthread_mutex_lock(&db->mu);
-    hist_tag_state *t = hist_db_tag(db, tag);
-    if (!t || !t->latest_stale) {
-        pthread_mutex_unlock(&db->mu);
-        return;
-    }
-    hist_sample hint = t->latest;
-    t->latest_stale = 0;
-    pthread_mutex_unlock(&db->mu);
-    /* latest.ts bounds the answer from above; the scans leave marked
-     * chunks out and see the memtable, so this is the latest sample. */
-    hist_sample s;
-    int rc = hist_db_sample_before(db, tag, hint.ts + 1, 0, &s);
-    pthread_mutex_lock(&db->mu);
-    /* A write meanwhile changed latest itself: it wins. (One that wrote the
-     * very same sample again would be replaced by s, a narrow race whose
-     * cost is an older latest value until restart.) */
-    if (t->latest.ts == hint.ts && t->latest.v.bits == hint.v.bits && t->latest.q == hint.q) {
-        if (rc == 0)
-            t->latest = s;
-        else if (rc == HIST_ENOTFOUND)
-            t->has_latest = 0;
-        else
-            t->latest_stale = 1; /* try again on the next read */
-    }
-    pthread_mutex_unlock(&db->mu);
 }

@@ -1,7 +1,8 @@
 /*
  * db.c: opening and closing a data directory, the write path (validate ->
  * one WAL record -> memtable), latest values and stats. The tag registry
- * is tags.c, the WAL record's payload wal_payload.c.
+ * and a tag's buffer are tags.c, the WAL record's payload wal_payload.c,
+ * the sync (hist_db_sync) degraded.c, with the rollback a failed one needs.
  *
  * Write path invariant: the WAL append and the memtable insert happen under
  * db->mu together, so the order of samples in every tag buffer is the LSN
@@ -20,48 +21,7 @@
 #include <sys/uio.h>
 #include <time.h>
 
-int64_t hist_db_wall_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
 /* ---- Writing --------------------------------------------------------------- */
-
-int hist_db_mark_dirty(hist_db *db, uint32_t id)
-{
-    hist_tag_state *t = db->tags[id];
-    if (t->in_dirty)
-        return 0;
-    if (db->ndirty == db->capdirty) {
-        size_t cap = db->capdirty ? db->capdirty * 2 : 64;
-        uint32_t *nd = realloc(db->dirty, cap * sizeof(*nd));
-        if (!nd)
-            return HIST_ENOMEM;
-        db->dirty = nd;
-        db->capdirty = cap;
-    }
-    db->dirty[db->ndirty++] = id;
-    t->in_dirty = 1;
-    return 0;
-}
-
-int hist_db_insert(hist_db *db, hist_tag_state *t, const int64_t *ts, const hist_value *v,
-                   const uint32_t *q, size_t n, uint64_t lsn)
-{
-    int rc = hist_db_mark_dirty(db, t->meta.id);
-    if (rc)
-        return rc;
-    int64_t delta = hist_membuf_append(&t->buf, ts, v, q, n, lsn, hist_mono_ns());
-    if (delta < 0)
-        return (int)delta;
-    db->mem_bytes += (size_t)delta;
-    db->mem_samples += n;
-    for (size_t i = 0; i < n; i++)
-        hist_tag_note_latest(t, ts[i], v[i], q ? q[i] : 0);
-    return 0;
-}
 
 static int series_check(hist_db *db, const hist_series *s)
 {
@@ -161,16 +121,6 @@ int hist_db_write(hist_db *db, const hist_series *series, size_t nseries, uint64
     free(buf);
     if (rc == 0 && lsn_out)
         *lsn_out = lsn;
-    return rc;
-}
-
-int hist_db_sync(hist_db *db, uint64_t lsn)
-{
-    if (!db)
-        return HIST_EINVAL;
-    int rc = hist_wal_sync(db->wal, lsn);
-    if (rc)
-        hist_db_rollback_void(db); /* before the writer hears of it */
     return rc;
 }
 

@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "storage/clock.h"
 #include "storage/hist_storage.h"
 #include "storage/index.h"
 #include "storage/memtable.h"
@@ -99,9 +100,6 @@ struct hist_db {
 
     hist_scrubber *scrub; /* the scrub's thread and progress (scrub.c) */
 };
-
-/* The wall clock in ns since the epoch (db.c). */
-int64_t hist_db_wall_ns(void);
 
 /* Tag cache (tags.c). Call with mu held. */
 hist_tag_state *hist_db_tag(hist_db *db, uint32_t id);
@@ -249,7 +247,8 @@ uint64_t hist_damage_total(hist_db *db);
 hist_damaged_chunk hist_damage_of(const hist_chunk_ref *ref, int why);
 /* One line naming the chunk's tag, time span, place and reason. */
 void hist_damage_describe(hist_db *db, const hist_damaged_chunk *c, char *out, size_t cap);
-/* hist_db_latest(): recomputes a tag's latest value marked stale. */
+/* hist_db_latest(): recomputes a tag's latest value marked stale (scan.c:
+ * a scan looks it up). */
 void hist_damage_refresh_latest(hist_db *db, uint32_t tag);
 
 /* ---- The scrub (scrub.c) ---------------------------------------------------- */

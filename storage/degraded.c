@@ -17,6 +17,8 @@
  *        most once per HEAL_EVERY_NS: it rolls back (again: it is
  *        idempotent), then asks the WAL to resume in a new segment. Until
  *        that works every write is refused with the same error.
+ *   hist_db_sync() (the writer's group commit, flush and the sealer) is
+ *   here for that reason: a failed sync rolls back before it returns.
  *
  *   Sealing (segment appends, LMDB commits). Acknowledged samples are safe
  *   in the WAL meanwhile, so a failed seal only waits: the sealer backs off
@@ -87,13 +89,23 @@ void hist_db_rollback_void(hist_db *db)
                   (unsigned long long)h.void_to);
 }
 
+int hist_db_sync(hist_db *db, uint64_t lsn)
+{
+    if (!db)
+        return HIST_EINVAL;
+    int rc = hist_wal_sync(db->wal, lsn);
+    if (rc)
+        hist_db_rollback_void(db); /* before the writer hears of it */
+    return rc;
+}
+
 int hist_db_heal(hist_db *db)
 {
     hist_wal_health h;
     hist_wal_get_health(db->wal, &h);
     if (!h.broken)
         return 0;
-    int64_t now = hist_mono_ns();
+    int64_t now = clock__mono_ns();
     pthread_mutex_lock(&db->mu);
     bool due = now - db->last_heal_ns >= HEAL_EVERY_NS;
     if (due)

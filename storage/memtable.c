@@ -9,13 +9,6 @@
 #include <string.h>
 #include <time.h>
 
-int64_t hist_mono_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
 static int membuf_reserve(hist_membuf *b, size_t need)
 {
     if (need <= b->cap)

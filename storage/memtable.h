@@ -64,7 +64,4 @@ typedef struct {
  * count. */
 size_t hist_msamples_sort_dedupe(hist_msample *s, size_t n);
 
-/* Monotonic clock in ns. */
-int64_t hist_mono_ns(void);
-
 #endif

@@ -100,12 +100,9 @@ void retention__apply(hist_db *db)
 {
     if (db->opts.retention_ns <= 0)
         return;
-    int64_t now = hist_mono_ns();
+    int64_t now = clock__mono_ns();
     if (db->last_retention_ns && now - db->last_retention_ns < INT64_C(10000000000))
         return;
     db->last_retention_ns = now;
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    int64_t wall = (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-    (void)drop_before(db, wall - db->opts.retention_ns);
+    (void)drop_before(db, clock__wall_ns() - db->opts.retention_ns);
 }

@@ -500,3 +500,35 @@ int hist_db_sample_at_or_after(hist_db *db, uint32_t tag, int64_t t, unsigned fl
     }
     return HIST_ENOTFOUND;
 }
+
+/* hist_db_latest(): a latest value marked stale (damage.c) is looked up
+ * again by a scan. */
+void hist_damage_refresh_latest(hist_db *db, uint32_t tag)
+{
+    pthread_mutex_lock(&db->mu);
+    hist_tag_state *t = hist_db_tag(db, tag);
+    if (!t || !t->latest_stale) {
+        pthread_mutex_unlock(&db->mu);
+        return;
+    }
+    hist_sample hint = t->latest;
+    t->latest_stale = 0;
+    pthread_mutex_unlock(&db->mu);
+    /* latest.ts bounds the answer from above; the scans leave marked
+     * chunks out and see the memtable, so this is the latest sample. */
+    hist_sample s;
+    int rc = hist_db_sample_before(db, tag, hint.ts + 1, 0, &s);
+    pthread_mutex_lock(&db->mu);
+    /* A write meanwhile changed latest itself: it wins. (One that wrote the
+     * very same sample again would be replaced by s, a narrow race whose
+     * cost is an older latest value until restart.) */
+    if (t->latest.ts == hint.ts && t->latest.v.bits == hint.v.bits && t->latest.q == hint.q) {
+        if (rc == 0)
+            t->latest = s;
+        else if (rc == HIST_ENOTFOUND)
+            t->has_latest = 0;
+        else
+            t->latest_stale = 1; /* try again on the next read */
+    }
+    pthread_mutex_unlock(&db->mu);
+}

@@ -68,13 +68,6 @@ typedef struct {
     bool marked;
 } scrub_item;
 
-static int64_t mono_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
 void hist_scrub_options_init(hist_scrub_options *opts)
 {
     memset(opts, 0, sizeof(*opts));
@@ -363,7 +356,7 @@ static int check_item(scrub_pass *ps, const scrub_item *it)
         report(ps, HIST_PROBLEM_INDEX, false, &c, msg);
         return 0;
     }
-    int64_t t0 = mono_ns();
+    int64_t t0 = clock__mono_ns();
     bool unchecked;
     int why = verify_chunk(db, ref, info.type, &unchecked);
     if (why < 0)
@@ -394,7 +387,7 @@ static int check_item(scrub_pass *ps, const scrub_item *it)
             return rc;
         ps->r->repaired += rc == 1;
     }
-    ps->work_ns += mono_ns() - t0;
+    ps->work_ns += clock__mono_ns() - t0;
     return 0;
 }
 
@@ -427,7 +420,7 @@ static int check_chunks(scrub_pass *ps)
 static int run_pass(hist_db *db, const hist_scrub_options *o, hist_scrub_report *r)
 {
     memset(r, 0, sizeof(*r));
-    int64_t t0 = mono_ns();
+    int64_t t0 = clock__mono_ns();
     r->wal_records_replayed = db->recovered_records;
     r->wal_records_dropped = db->dropped_records;
     r->wal_bytes_dropped = db->dropped_bytes;
@@ -437,7 +430,7 @@ static int run_pass(hist_db *db, const hist_scrub_options *o, hist_scrub_report 
         rc = check_chunks(&ps);
     if (rc == 0 && !r->stopped)
         rc = hist_damage_drop_dangling(db, &r->marks_dropped);
-    r->seconds = (double)(mono_ns() - t0) / 1e9;
+    r->seconds = (double)(clock__mono_ns() - t0) / 1e9;
     hist_scrubber *s = db->scrub;
     pthread_mutex_lock(&s->mu);
     s->passes++;

@@ -70,7 +70,7 @@ static int seal_group(hist_db *db, seal_item *items, size_t nitems)
         return rc;
     /* Drop the sealed prefixes. */
     pthread_mutex_lock(&db->mu);
-    int64_t now = hist_mono_ns();
+    int64_t now = clock__mono_ns();
     for (size_t i = 0; i < nitems; i++) {
         hist_tag_state *t = hist_db_tag(db, items[i].id);
         int64_t d = hist_membuf_drop_prefix(&t->buf, items[i].k, now);
@@ -243,7 +243,7 @@ int hist_checkpoint(hist_db *db)
             ckpt = t->buf.lsn[0];
     }
     pthread_mutex_unlock(&db->mu);
-    int64_t now = hist_mono_ns();
+    int64_t now = clock__mono_ns();
     bool note =
         durable > db->seen_durable_lsn && now - db->last_durable_note_ns >= DURABLE_NOTE_EVERY_NS;
     if (ckpt <= db->checkpoint_lsn && !note) /* still lets the WAL drop segments it rolled past */
@@ -302,7 +302,7 @@ static size_t pick_tags(hist_db *db, uint32_t **out, size_t *ndue)
         free(ids), free(all);
         return 0;
     }
-    int64_t now = hist_mono_ns();
+    int64_t now = clock__mono_ns();
     size_t k = 0, na = 0;
     for (size_t i = 0; i < n; i++) {
         hist_tag_state *t = db->tags[db->dirty[i]];

@@ -1,7 +1,9 @@
 /*
  * tags.c: the tag registry: value type names, the tag-name rules, the
  * in-memory tag cache (id -> state, name -> id), creating tags (one index
- * transaction for a request's new tags), metadata, and listing.
+ * transaction for a request's new tags), metadata, and listing; and a
+ * tag's buffer: samples inserted by the write path (db.c) and recovery
+ * (recovery.c), the list of tags with a non-empty buffer.
  *
  * Locks (db_internal.h): creation and metadata updates hold tag_mu for the
  * LMDB write; the cache is read and changed under mu.
@@ -225,7 +227,7 @@ static int tags_create(hist_db *db, hist_index_tag *metas, size_t n)
     pthread_mutex_unlock(&db->mu);
     if (n > UINT32_MAX - first)
         return HIST_ERANGE;
-    int64_t now = hist_db_wall_ns();
+    int64_t now = clock__wall_ns();
     for (size_t i = 0; i < n; i++) {
         metas[i].id = first + (uint32_t)i;
         metas[i].created_ns = now;
@@ -495,4 +497,40 @@ int hist_tag_foreach(hist_db *db, const char *prefix, hist_tag_visit_fn fn, void
     }
     free(ids);
     return r;
+}
+
+/* ---- A tag's buffer ------------------------------------------------------- */
+
+int hist_db_mark_dirty(hist_db *db, uint32_t id)
+{
+    hist_tag_state *t = db->tags[id];
+    if (t->in_dirty)
+        return 0;
+    if (db->ndirty == db->capdirty) {
+        size_t cap = db->capdirty ? db->capdirty * 2 : 64;
+        uint32_t *nd = realloc(db->dirty, cap * sizeof(*nd));
+        if (!nd)
+            return HIST_ENOMEM;
+        db->dirty = nd;
+        db->capdirty = cap;
+    }
+    db->dirty[db->ndirty++] = id;
+    t->in_dirty = 1;
+    return 0;
+}
+
+int hist_db_insert(hist_db *db, hist_tag_state *t, const int64_t *ts, const hist_value *v,
+                   const uint32_t *q, size_t n, uint64_t lsn)
+{
+    int rc = hist_db_mark_dirty(db, t->meta.id);
+    if (rc)
+        return rc;
+    int64_t delta = hist_membuf_append(&t->buf, ts, v, q, n, lsn, clock__mono_ns());
+    if (delta < 0)
+        return (int)delta;
+    db->mem_bytes += (size_t)delta;
+    db->mem_samples += n;
+    for (size_t i = 0; i < n; i++)
+        hist_tag_note_latest(t, ts[i], v[i], q ? q[i] : 0);
+    return 0;
 }

@@ -75,11 +75,6 @@ static double now_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-void wal__segment_name(char *buf, uint64_t no)
-{
-    snprintf(buf, WAL_NAME_MAX, "%012" PRIu64 ".wal", no);
-}
-
 /* mkdir -p: creates dir and its missing parents. 0 or -errno. */
 static int make_dirs(const char *dir)
 {
@@ -101,20 +96,6 @@ static int make_dirs(const char *dir)
     if (stat(dir, &st) < 0)
         return -errno;
     return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
-}
-
-int wal__push_segment(hist_wal *wal, const wal_segment *seg)
-{
-    if (wal->nsegs == wal->segs_cap) {
-        size_t cap = wal->segs_cap ? 2 * wal->segs_cap : 16;
-        wal_segment *segs = realloc(wal->segs, cap * sizeof *segs);
-        if (!segs)
-            return HIST_ENOMEM;
-        wal->segs = segs;
-        wal->segs_cap = cap;
-    }
-    wal->segs[wal->nsegs++] = *seg;
-    return 0;
 }
 
 /* ---- Open and close ---------------------------------------------------------- */
