@@ -273,6 +273,7 @@ int hist_chunks_commit(hist_db *db, uint8_t **bufs, hist_chunk_ref *refs, size_t
                        const hist_chunk_ref *dels, size_t ndels, const uint32_t *flushed_tags,
                        const uint64_t *flushed_lsns, size_t nflushed)
 {
+    HIST_ASSERT(mu_held(&db->seal_mu));
     int rc = 0;
     if (n > 0) {
         struct iovec *iov = malloc(n * sizeof(*iov));
@@ -302,8 +303,8 @@ int hist_chunks_commit(hist_db *db, uint8_t **bufs, hist_chunk_ref *refs, size_t
         refs[i].seq = db->next_seq++;
     c.next_seq = db->next_seq;
 
-    pthread_mutex_lock(&db->tag_mu);
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->tag_mu);
+    mu_lock(&db->mu);
     /* Raise max spans in the cache before the entries become visible: a
      * scan seeks (from - max_span), and an overestimate is harmless. */
     for (size_t i = 0; i < n; i++) {
@@ -320,10 +321,10 @@ int hist_chunks_commit(hist_db *db, uint8_t **bufs, hist_chunk_ref *refs, size_t
         if (row && flushed_lsns[i] > row->flushed_lsn)
             row->flushed_lsn = flushed_lsns[i];
     }
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     rc = hist_index_write(&db->idx, commit_txn, &c);
     if (rc == 0) {
-        pthread_mutex_lock(&db->mu);
+        mu_lock(&db->mu);
         for (size_t i = 0; i < c.ntags; i++) {
             hist_tag_state *t = hist_db_tag(db, c.tags[i].id);
             if (t && c.tags[i].flushed_lsn > t->meta.flushed_lsn)
@@ -331,7 +332,7 @@ int hist_chunks_commit(hist_db *db, uint8_t **bufs, hist_chunk_ref *refs, size_t
         }
         for (size_t i = 0; i < n; i++)
             note_sealed_latest(hist_db_tag(db, refs[i].tag), &refs[i]);
-        pthread_mutex_unlock(&db->mu);
+        mu_unlock(&db->mu);
         uint64_t samples = 0, bytes = 0, dsamples = 0, dbytes = 0;
         for (size_t i = 0; i < n; i++)
             samples += refs[i].stats.count, bytes += refs[i].length;
@@ -347,7 +348,7 @@ int hist_chunks_commit(hist_db *db, uint8_t **bufs, hist_chunk_ref *refs, size_t
         hist_logf(&db->log, HIST_LOG_ERROR, "index commit of %zu chunks failed: %s", n,
                   hist_strerror(rc));
     }
-    pthread_mutex_unlock(&db->tag_mu);
+    mu_unlock(&db->tag_mu);
     free(c.tags);
     return rc;
 }

@@ -145,10 +145,11 @@ static bool shares_window(const hist_db *db, const hist_chunk_ref *refs, size_t 
 
 static int compact_tag(hist_db *db, uint32_t tag)
 {
-    pthread_mutex_lock(&db->mu);
+    HIST_ASSERT(mu_held(&db->seal_mu));
+    mu_lock(&db->mu);
     hist_tag_state *t = hist_db_tag(db, tag);
     hist_type type = t ? (hist_type)t->meta.type : HIST_TYPE_FLOAT64;
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     if (!t)
         return HIST_ENOTFOUND;
     hist_chunk_ref *refs;
@@ -297,25 +298,25 @@ int hist_db_compact(hist_db *db, uint32_t tag)
 {
     if (!db)
         return HIST_EINVAL;
-    pthread_mutex_lock(&db->seal_mu);
+    mu_lock(&db->seal_mu);
     hist_segs_reap(&db->segs); /* fds of segments deleted by the last run */
     int rc = 0;
     if (tag) {
         rc = compact_tag(db, tag);
     } else {
-        pthread_mutex_lock(&db->mu);
+        mu_lock(&db->mu);
         uint32_t cap = db->tags_cap;
-        pthread_mutex_unlock(&db->mu);
+        mu_unlock(&db->mu);
         for (uint32_t id = 1; id < cap && rc == 0; id++) {
-            pthread_mutex_lock(&db->mu);
+            mu_lock(&db->mu);
             int exists = hist_db_tag(db, id) != NULL;
-            pthread_mutex_unlock(&db->mu);
+            mu_unlock(&db->mu);
             if (exists)
                 rc = compact_tag(db, id);
         }
     }
     if (rc == 0)
         rc = rewrite_segments(db);
-    pthread_mutex_unlock(&db->seal_mu);
+    mu_unlock(&db->seal_mu);
     return rc;
 }

@@ -194,7 +194,7 @@ static int clear_txn(hist_index *idx, MDB_txn *txn, void *arg)
  * chunk (or now lies in it); hist_db_latest() looks it up again. */
 static void latest_after_change(hist_db *db, const hist_chunk_ref *ref, bool marked)
 {
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     hist_tag_state *t = hist_db_tag(db, ref->tag);
     if (t && marked && t->has_latest && t->latest.ts >= ref->stats.start_ts &&
         t->latest.ts <= ref->stats.end_ts)
@@ -206,7 +206,7 @@ static void latest_after_change(hist_db *db, const hist_chunk_ref *ref, bool mar
         t->has_latest = 1;
         t->latest_stale = 1;
     }
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
 }
 
 int hist_damage_mark(hist_db *db, const hist_chunk_ref *ref, int why)

@@ -47,13 +47,13 @@ int hist_db_write(hist_db *db, const hist_series *series, size_t nseries, uint64
     if (!db || (nseries && !series))
         return HIST_EINVAL;
     size_t total = 0;
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     int rc = db->closing ? HIST_ECLOSED : 0;
     for (size_t i = 0; i < nseries && rc == 0; i++) {
         rc = series_check(db, &series[i]);
         total += series[i].n;
     }
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     if (rc)
         return rc;
     if (total == 0) {
@@ -67,15 +67,15 @@ int hist_db_write(hist_db *db, const hist_series *series, size_t nseries, uint64
     struct iovec iov = {buf, hist_payload_encode(series, nseries, buf)};
     uint64_t lsn = 0;
     int wake = 0;
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     rc = db->closing ? HIST_ECLOSED
          : db->fatal ? HIST_EIO
                      : hist_wal_append(db->wal, &iov, 1, &lsn);
     if (!db->fatal && (rc == HIST_EDISKFULL || rc == HIST_EIO)) {
         /* The log is broken: try to resume it (at most once a second). */
-        pthread_mutex_unlock(&db->mu);
+        mu_unlock(&db->mu);
         int hrc = hist_db_heal(db);
-        pthread_mutex_lock(&db->mu);
+        mu_lock(&db->mu);
         if (hrc == 0 && !db->closing)
             rc = hist_wal_append(db->wal, &iov, 1, &lsn);
     }
@@ -115,9 +115,9 @@ int hist_db_write(hist_db *db, const hist_series *series, size_t nseries, uint64
         until.tv_nsec += 100 * 1000000;
         if (until.tv_nsec >= 1000000000)
             until.tv_sec++, until.tv_nsec -= 1000000000;
-        pthread_cond_timedwait(&db->room_cv, &db->mu, &until);
+        mu_wait(&db->room_cv, &db->mu, &until);
     }
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     free(buf);
     if (rc == 0 && lsn_out)
         *lsn_out = lsn;
@@ -129,12 +129,12 @@ int hist_db_latest(hist_db *db, uint32_t tag, hist_sample *out)
     if (!db || !out)
         return HIST_EINVAL;
     hist_damage_refresh_latest(db, tag);
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     hist_tag_state *t = hist_db_tag(db, tag);
     int rc = !t ? HIST_ENOTFOUND : !t->has_latest ? HIST_ENOTFOUND : 0;
     if (rc == 0)
         *out = t->latest;
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     return rc;
 }
 
@@ -146,12 +146,12 @@ int hist_db_flush(hist_db *db)
         return HIST_EINVAL;
     /* WAL first: the checkpoint can only drop segments it knows are synced. */
     int rc = hist_db_sync(db, hist_wal_last_lsn(db->wal));
-    pthread_mutex_lock(&db->seal_mu);
+    mu_lock(&db->seal_mu);
     if (rc == 0)
         rc = hist_seal_all(db);
     if (rc == 0)
         rc = hist_checkpoint(db);
-    pthread_mutex_unlock(&db->seal_mu);
+    mu_unlock(&db->seal_mu);
     return rc;
 }
 
@@ -163,11 +163,11 @@ int hist_db_get_stats(hist_db *db, hist_db_stats *out)
     hist_wal_stats ws;
     hist_wal_get_stats(db->wal, &ws);
     out->io_backend = hist_segs_backend(&db->segs);
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     out->tags = db->ntags;
     out->samples_memtable = db->mem_samples;
     out->memtable_bytes = db->mem_bytes;
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     out->chunks = atomic_load(&db->chunks);
     out->samples_sealed = atomic_load(&db->samples_sealed);
     out->bytes_chunks = atomic_load(&db->bytes_chunks);
@@ -221,6 +221,7 @@ static int load_index(hist_db *db)
     int rc = hist_index_read_begin(&db->idx, &txn);
     if (rc)
         return rc;
+    mu_lock(&db->mu); /* the tag cache is under mu (no other thread yet) */
     uint64_t v;
     db->next_tag_id = hist_meta_get(&db->idx, txn, "next_tag", &v) == 0 ? (uint32_t)v : 1;
     db->next_seq = hist_meta_get(&db->idx, txn, "next_seq", &v) == 0 ? v : 1;
@@ -289,6 +290,7 @@ static int load_index(hist_db *db)
     hist_marks_close(&marks);
     if (cur)
         mdb_cursor_close(cur);
+    mu_unlock(&db->mu);
     hist_index_read_end(&db->idx, txn);
     return rc;
 }
@@ -365,9 +367,9 @@ static void db_free(hist_db *db)
     free(db->name_hash);
     free(db->dirty);
     free(db->seal_scratch);
-    pthread_mutex_destroy(&db->seal_mu);
-    pthread_mutex_destroy(&db->tag_mu);
-    pthread_mutex_destroy(&db->mu);
+    mu_destroy(&db->seal_mu);
+    mu_destroy(&db->tag_mu);
+    mu_destroy(&db->mu);
     pthread_cond_destroy(&db->seal_cv);
     pthread_cond_destroy(&db->room_cv);
     free(db);
@@ -400,9 +402,9 @@ int hist_db_open(const hist_db_options *opts, hist_db **out)
     db->opts.dir = db->dir;
     /* opts.log_level filters what the db itself says, to the callback too */
     db->log = (hist_log_sink){db->opts.log, db->opts.log_ctx, db->opts.log_level, HIST_LOG_DEBUG};
-    pthread_mutex_init(&db->seal_mu, NULL);
-    pthread_mutex_init(&db->tag_mu, NULL);
-    pthread_mutex_init(&db->mu, NULL);
+    mu_init(&db->seal_mu);
+    mu_init(&db->tag_mu);
+    mu_init(&db->mu);
     pthread_cond_init(&db->seal_cv, NULL);
     pthread_cond_init(&db->room_cv, NULL);
 
@@ -459,16 +461,16 @@ int hist_db_close(hist_db *db)
     if (!db)
         return HIST_EINVAL;
     hist_scrub_stop(db);
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     db->stop = 1;
     pthread_cond_broadcast(&db->seal_cv);
     pthread_cond_broadcast(&db->room_cv);
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     hist_sealer_stop(db);
     int rc = hist_db_flush(db);
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     db->closing = 1;
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     if (rc) {
         /* Every acknowledged sample is in the WAL, which stays for the next
          * open to replay: nothing is lost, so this is no error of close. */

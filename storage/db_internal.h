@@ -21,6 +21,8 @@
 #include <stdatomic.h>
 
 #include "storage/clock.h"
+#include "common/hist_assert.h"
+#include "storage/mutex.h"
 #include "storage/hist_storage.h"
 #include "storage/index.h"
 #include "storage/memtable.h"
@@ -53,9 +55,9 @@ struct hist_db {
     int segs_open;
     hist_wal *wal;
 
-    pthread_mutex_t seal_mu;
-    pthread_mutex_t tag_mu;
-    pthread_mutex_t mu;
+    db_mutex seal_mu;
+    db_mutex tag_mu;
+    db_mutex mu;
     pthread_cond_t seal_cv; /* wakes the sealer (under mu) */
     pthread_cond_t room_cv; /* wakes writers held back by the memory budget */
 

@@ -65,7 +65,7 @@ void hist_db_rollback_void(hist_db *db)
     hist_wal_get_health(db->wal, &h);
     if (!h.broken)
         return;
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     uint64_t dropped = 0;
     for (size_t i = 0; i < db->ndirty; i++) {
         hist_tag_state *t = db->tags[db->dirty[i]];
@@ -81,7 +81,7 @@ void hist_db_rollback_void(hist_db *db)
         restore_latest(t);
     }
     db->void_samples += dropped;
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     if (dropped)
         hist_logf(&db->log, HIST_LOG_WARN,
                   "%llu sample(s) of refused writes (LSN %llu..%llu) taken out of memory",
@@ -106,11 +106,11 @@ int hist_db_heal(hist_db *db)
     if (!h.broken)
         return 0;
     int64_t now = clock__mono_ns();
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     bool due = now - db->last_heal_ns >= HEAL_EVERY_NS;
     if (due)
         db->last_heal_ns = now;
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     if (!due)
         return h.broken;
     hist_db_rollback_void(db);
@@ -119,7 +119,7 @@ int hist_db_heal(hist_db *db)
 
 int64_t hist_db_note_seal(hist_db *db, int rc)
 {
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     int was = db->seal_error;
     uint64_t failures = db->seal_failures_run;
     db->seal_error = rc;
@@ -130,7 +130,7 @@ int64_t hist_db_note_seal(hist_db *db, int rc)
     for (uint64_t i = 0; i < db->seal_failures_run && wait < SEAL_BACKOFF_MAX_NS; i++)
         wait = wait ? 2 * wait : SEAL_BACKOFF_MIN_NS;
     wait = wait < SEAL_BACKOFF_MAX_NS ? wait : SEAL_BACKOFF_MAX_NS;
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     if (rc && !was)
         hist_logf(&db->log, HIST_LOG_ERROR,
                   "sealer: %s; acknowledged samples stay in the WAL; retrying with a backoff "
@@ -152,12 +152,12 @@ void hist_db_backoff(hist_db *db, int64_t ns)
     until.tv_nsec += (long)(ns % 1000000000);
     if (until.tv_nsec >= 1000000000)
         until.tv_sec++, until.tv_nsec -= 1000000000;
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     while (!db->stop) {
-        if (pthread_cond_timedwait(&db->seal_cv, &db->mu, &until) != 0)
+        if (mu_wait(&db->seal_cv, &db->mu, &until) != 0)
             break;
     }
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
 }
 
 void hist_db_health(hist_db *db, hist_db_stats *out)
@@ -166,10 +166,10 @@ void hist_db_health(hist_db *db, hist_db_stats *out)
     hist_wal_get_health(db->wal, &h);
     out->wal_error = h.broken;
     out->wal_failures = h.failures;
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     out->fatal_error = db->fatal;
     out->seal_error = db->seal_error;
     out->seal_failures = db->seal_failures;
     out->void_samples = db->void_samples;
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
 }

@@ -62,9 +62,9 @@ int hist_recover(hist_db *db, const hist_wal_report *rep)
                   (unsigned long long)rep->lost_records, (unsigned long long)rep->damaged_bytes,
                   (unsigned long long)rep->dropped_bytes);
     replay_ctx c = {.db = db};
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     int rc = hist_wal_replay(db->wal, db->checkpoint_lsn, replay_record, &c);
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     db->recovered_records = c.records;
     if (c.unknown)
         hist_logf(&db->log, HIST_LOG_WARN, "recovery: %llu sample(s) of unknown tags skipped",

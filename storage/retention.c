@@ -74,6 +74,7 @@ static int drop_txn(hist_index *idx, MDB_txn *txn, void *arg)
 /* Drops the chunks that end before t (seal_mu held). */
 static int drop_before(hist_db *db, int64_t t)
 {
+    HIST_ASSERT(mu_held(&db->seal_mu));
     drop_ctx c = {.t = t};
     int rc = hist_index_write(&db->idx, drop_txn, &c);
     if (rc == 0 && c.chunks) {
@@ -90,14 +91,15 @@ int hist_db_drop_before(hist_db *db, int64_t t)
 {
     if (!db)
         return HIST_EINVAL;
-    pthread_mutex_lock(&db->seal_mu);
+    mu_lock(&db->seal_mu);
     int rc = drop_before(db, t);
-    pthread_mutex_unlock(&db->seal_mu);
+    mu_unlock(&db->seal_mu);
     return rc;
 }
 
 void retention__apply(hist_db *db)
 {
+    HIST_ASSERT(mu_held(&db->seal_mu));
     if (db->opts.retention_ns <= 0)
         return;
     int64_t now = clock__mono_ns();

@@ -59,10 +59,10 @@ struct hist_scan {
 static int copy_memtable(hist_scan *s)
 {
     hist_db *db = s->db;
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     hist_tag_state *t = hist_db_tag(db, s->tag);
     if (!t) {
-        pthread_mutex_unlock(&db->mu);
+        mu_unlock(&db->mu);
         return HIST_ENOTFOUND;
     }
     size_t n = 0;
@@ -78,7 +78,7 @@ static int copy_memtable(hist_scan *s)
                 s->mem[s->nmem++] =
                     (hist_msample){t->buf.ts[i], MEM_PRIO + i, t->buf.v[i], t->buf.q[i]};
     }
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     if (rc == 0)
         s->nmem = hist_msamples_sort_dedupe(s->mem, s->nmem);
     return rc;
@@ -99,9 +99,9 @@ static int collect_chunks(hist_scan *s)
         return rc;
     /* Read max_span after the txn began: a larger span is raised in the
      * cache before the commit that needs it, so we see it here. */
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     int64_t span = db->tags[s->tag]->meta.max_span;
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     MDB_cursor *cur;
     rc = hist_index_err(mdb_cursor_open(txn, db->idx.chunk, &cur));
     if (rc) {
@@ -165,9 +165,9 @@ int hist_scan_open(hist_db *db, uint32_t tag, int64_t from, int64_t to, unsigned
         if (rc == 0)
             rc = collect_chunks(s);
     } else {
-        pthread_mutex_lock(&db->mu);
+        mu_lock(&db->mu);
         rc = hist_db_tag(db, tag) ? 0 : HIST_ENOTFOUND;
-        pthread_mutex_unlock(&db->mu);
+        mu_unlock(&db->mu);
     }
     if (rc) {
         hist_scan_close(s);
@@ -419,10 +419,10 @@ static int window_pick(hist_db *db, uint32_t tag, int64_t lo, int64_t hi, unsign
 /* Earliest time the tag may have data: first chunk start, memtable min. */
 static int tag_bounds(hist_db *db, uint32_t tag, int64_t *lo, int64_t *hi, int64_t *span)
 {
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     hist_tag_state *t = hist_db_tag(db, tag);
     if (!t || !t->has_latest) {
-        pthread_mutex_unlock(&db->mu);
+        mu_unlock(&db->mu);
         return HIST_ENOTFOUND;
     }
     *hi = t->latest.ts;
@@ -431,7 +431,7 @@ static int tag_bounds(hist_db *db, uint32_t tag, int64_t *lo, int64_t *hi, int64
     for (size_t i = 0; i < t->buf.n; i++)
         if (t->buf.ts[i] < *lo)
             *lo = t->buf.ts[i];
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     MDB_txn *txn;
     int rc = hist_index_read_begin(&db->idx, &txn);
     if (rc)
@@ -505,20 +505,20 @@ int hist_db_sample_at_or_after(hist_db *db, uint32_t tag, int64_t t, unsigned fl
  * again by a scan. */
 void hist_damage_refresh_latest(hist_db *db, uint32_t tag)
 {
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     hist_tag_state *t = hist_db_tag(db, tag);
     if (!t || !t->latest_stale) {
-        pthread_mutex_unlock(&db->mu);
+        mu_unlock(&db->mu);
         return;
     }
     hist_sample hint = t->latest;
     t->latest_stale = 0;
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     /* latest.ts bounds the answer from above; the scans leave marked
      * chunks out and see the memtable, so this is the latest sample. */
     hist_sample s;
     int rc = hist_db_sample_before(db, tag, hint.ts + 1, 0, &s);
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     /* A write meanwhile changed latest itself: it wins. (One that wrote the
      * very same sample again would be replaced by s, a narrow race whose
      * cost is an older latest value until restart.) */
@@ -530,5 +530,5 @@ void hist_damage_refresh_latest(hist_db *db, uint32_t tag)
         else
             t->latest_stale = 1; /* try again on the next read */
     }
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
 }

@@ -69,7 +69,7 @@ static int seal_group(hist_db *db, seal_item *items, size_t nitems)
     if (rc)
         return rc;
     /* Drop the sealed prefixes. */
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     int64_t now = clock__mono_ns();
     for (size_t i = 0; i < nitems; i++) {
         hist_tag_state *t = hist_db_tag(db, items[i].id);
@@ -87,7 +87,7 @@ static int seal_group(hist_db *db, seal_item *items, size_t nitems)
     }
     db->ndirty = w;
     pthread_cond_broadcast(&db->room_cv);
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     return 0;
 }
 
@@ -132,6 +132,7 @@ static bool cut_at_record_boundary(const hist_membuf *b, size_t k)
 
 int hist_seal_tags(hist_db *db, const uint32_t *ids, size_t n, bool hold_tail)
 {
+    HIST_ASSERT(mu_held(&db->seal_mu));
     seal_item *items = calloc(n ? n : 1, sizeof(*items));
     if (!items)
         return HIST_ENOMEM;
@@ -153,7 +154,7 @@ int hist_seal_tags(hist_db *db, const uint32_t *ids, size_t n, bool hold_tail)
     size_t i = 0;
     while (i < n && rc == 0) {
         size_t nitems = 0, total = 0;
-        pthread_mutex_lock(&db->mu);
+        mu_lock(&db->mu);
         for (; i < n && total < SEAL_GROUP_SAMPLES; i++) {
             hist_tag_state *t = hist_db_tag(db, ids[i]);
             size_t k = t ? t->buf.n : 0;
@@ -190,7 +191,7 @@ int hist_seal_tags(hist_db *db, const uint32_t *ids, size_t n, bool hold_tail)
             total += it->k;
             nitems++;
         }
-        pthread_mutex_unlock(&db->mu);
+        mu_unlock(&db->mu);
         if (rc == 0 && nitems)
             rc = seal_group(db, items, nitems);
         memset(items, 0, nitems * sizeof(*items));
@@ -201,12 +202,13 @@ int hist_seal_tags(hist_db *db, const uint32_t *ids, size_t n, bool hold_tail)
 
 int hist_seal_all(hist_db *db)
 {
-    pthread_mutex_lock(&db->mu);
+    HIST_ASSERT(mu_held(&db->seal_mu));
+    mu_lock(&db->mu);
     size_t n = db->ndirty;
     uint32_t *ids = malloc((n ? n : 1) * sizeof(*ids));
     if (ids && n)
         memcpy(ids, db->dirty, n * sizeof(*ids));
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     if (!ids)
         return HIST_ENOMEM;
     int rc = hist_seal_tags(db, ids, n, false);
@@ -234,15 +236,16 @@ static int ckpt_txn(hist_index *idx, MDB_txn *txn, void *arg)
 
 int hist_checkpoint(hist_db *db)
 {
+    HIST_ASSERT(mu_held(&db->seal_mu));
     uint64_t durable = hist_wal_durable_lsn(db->wal);
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     uint64_t ckpt = hist_wal_last_lsn(db->wal) + 1;
     for (size_t i = 0; i < db->ndirty; i++) {
         hist_tag_state *t = db->tags[db->dirty[i]];
         if (t->buf.n > 0 && t->buf.lsn[0] < ckpt)
             ckpt = t->buf.lsn[0];
     }
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     int64_t now = clock__mono_ns();
     bool note =
         durable > db->seen_durable_lsn && now - db->last_durable_note_ns >= DURABLE_NOTE_EVERY_NS;
@@ -293,6 +296,7 @@ static bool wal_over_budget(hist_db *db)
  * window), then those picked to relieve memory or WAL pressure (sealed whole). */
 static size_t pick_tags(hist_db *db, uint32_t **out, size_t *ndue)
 {
+    HIST_ASSERT(mu_held(&db->mu));
     size_t n = db->ndirty;
     if (n == 0)
         return 0;
@@ -347,7 +351,7 @@ static size_t pick_tags(hist_db *db, uint32_t **out, size_t *ndue)
 static void *sealer_main(void *arg)
 {
     hist_db *db = arg;
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     while (!db->stop) {
         uint32_t *ids = NULL;
         size_t ndue = 0, n = pick_tags(db, &ids, &ndue);
@@ -357,33 +361,33 @@ static void *sealer_main(void *arg)
             until.tv_nsec += 100 * 1000000;
             if (until.tv_nsec >= 1000000000)
                 until.tv_sec++, until.tv_nsec -= 1000000000;
-            pthread_cond_timedwait(&db->seal_cv, &db->mu, &until);
-            pthread_mutex_unlock(&db->mu);
+            mu_wait(&db->seal_cv, &db->mu, &until);
+            mu_unlock(&db->mu);
             (void)hist_db_heal(db);
-            pthread_mutex_lock(&db->seal_mu);
+            mu_lock(&db->seal_mu);
             (void)hist_checkpoint(db); /* notes the durable LSN, at most once a second */
             retention__apply(db);
-            pthread_mutex_unlock(&db->seal_mu);
-            pthread_mutex_lock(&db->mu);
+            mu_unlock(&db->seal_mu);
+            mu_lock(&db->mu);
             continue;
         }
-        pthread_mutex_unlock(&db->mu);
-        pthread_mutex_lock(&db->seal_mu);
+        mu_unlock(&db->mu);
+        mu_lock(&db->seal_mu);
         int rc = hist_seal_tags(db, ids, ndue, true);
         if (rc == 0 && n > ndue)
             rc = hist_seal_tags(db, ids + ndue, n - ndue, false);
         if (rc == 0)
             rc = hist_checkpoint(db);
         retention__apply(db);
-        pthread_mutex_unlock(&db->seal_mu);
+        mu_unlock(&db->seal_mu);
         free(ids);
         int64_t wait = hist_db_note_seal(db, rc); /* logs a change of state only */
         (void)hist_db_heal(db);                   /* a broken WAL comes back without writes */
         if (wait)
             hist_db_backoff(db, wait);
-        pthread_mutex_lock(&db->mu);
+        mu_lock(&db->mu);
     }
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     return NULL;
 }
 

@@ -122,6 +122,7 @@ static uint64_t name_hash(const char *s, size_t len)
 
 hist_tag_state *hist_db_tag(hist_db *db, uint32_t id)
 {
+    HIST_ASSERT(mu_held(&db->mu));
     return id < db->tags_cap ? db->tags[id] : NULL;
 }
 
@@ -151,6 +152,7 @@ static void hash_insert(uint32_t *tab, size_t cap, const char *name, uint32_t id
 
 int hist_db_cache_tag(hist_db *db, const hist_index_tag *meta)
 {
+    HIST_ASSERT(mu_held(&db->mu));
     if (meta->id >= db->tags_cap) {
         uint32_t cap = db->tags_cap ? db->tags_cap : 64;
         while (cap <= meta->id)
@@ -222,9 +224,9 @@ static int tag_put_txn(hist_index *idx, MDB_txn *txn, void *arg)
  * authoritative for it), not mu. */
 static int tags_create(hist_db *db, hist_index_tag *metas, size_t n)
 {
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     uint32_t first = db->next_tag_id;
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     if (n > UINT32_MAX - first)
         return HIST_ERANGE;
     int64_t now = clock__wall_ns();
@@ -234,10 +236,10 @@ static int tags_create(hist_db *db, hist_index_tag *metas, size_t n)
     }
     tag_put_ctx c = {metas, n, 1};
     int rc = hist_index_write(&db->idx, tag_put_txn, &c);
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = hist_db_cache_tag(db, &metas[i]);
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     return rc;
 }
 
@@ -245,10 +247,10 @@ static int tags_create(hist_db *db, hist_index_tag *metas, size_t n)
  * or 1 when the tag does not exist. */
 static int lookup_ref(hist_db *db, const hist_tag_ref *r, uint32_t *id)
 {
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     *id = cache_find(db, r->name, r->len);
     hist_type have = *id ? (hist_type)db->tags[*id]->meta.type : r->type;
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     if (!*id)
         return 1;
     return have == r->type ? 0 : HIST_ETYPE;
@@ -285,6 +287,7 @@ static int name_slot_cmp(const void *a, const void *b)
  * name mentioned twice becomes one tag, then one transaction for all. */
 static int create_missing(hist_db *db, const hist_tag_ref *refs, size_t n, uint32_t *ids, int *rcs)
 {
+    HIST_ASSERT(mu_held(&db->tag_mu));
     size_t npend = 0;
     for (size_t i = 0; i < n; i++)
         if (rcs[i] == 1 && (rcs[i] = lookup_ref(db, &refs[i], &ids[i])) == 1)
@@ -346,9 +349,9 @@ int hist_tag_resolve_many(hist_db *db, const hist_tag_ref *refs, size_t n, bool 
     }
     if (!missing)
         return 0;
-    pthread_mutex_lock(&db->tag_mu);
+    mu_lock(&db->tag_mu);
     int rc = create_missing(db, refs, n, ids, rcs);
-    pthread_mutex_unlock(&db->tag_mu);
+    mu_unlock(&db->tag_mu);
     return rc;
 }
 
@@ -367,11 +370,11 @@ int hist_tag_by_name(hist_db *db, const char *name, hist_tag_info *out)
 {
     if (!db || !name || !out)
         return HIST_EINVAL;
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     uint32_t id = cache_find(db, name, strlen(name));
     if (id)
         tag_info_from(&db->tags[id]->meta, out);
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     return id ? 0 : HIST_ENOTFOUND;
 }
 
@@ -379,11 +382,11 @@ int hist_tag_by_id(hist_db *db, uint32_t id, hist_tag_info *out)
 {
     if (!db || !out)
         return HIST_EINVAL;
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     hist_tag_state *t = hist_db_tag(db, id);
     if (t)
         tag_info_from(&t->meta, out);
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     return t ? 0 : HIST_ENOTFOUND;
 }
 
@@ -400,14 +403,14 @@ int hist_tag_put(hist_db *db, hist_tag_info *info)
     if (strnlen(info->unit, sizeof(info->unit)) > HIST_TAG_UNIT_MAX ||
         strnlen(info->description, sizeof(info->description)) > HIST_TAG_DESC_MAX)
         return HIST_EINVAL;
-    pthread_mutex_lock(&db->tag_mu);
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->tag_mu);
+    mu_lock(&db->mu);
     uint32_t id = cache_find(db, info->name, len);
     hist_index_tag meta;
     memset(&meta, 0, sizeof(meta));
     if (id)
         meta = db->tags[id]->meta;
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     if (!id) {
         memcpy(meta.name, info->name, len);
         meta.type = (uint32_t)info->type;
@@ -419,11 +422,11 @@ int hist_tag_put(hist_db *db, hist_tag_info *info)
             info->id = meta.id;
             info->created_ns = meta.created_ns;
         }
-        pthread_mutex_unlock(&db->tag_mu);
+        mu_unlock(&db->tag_mu);
         return rc;
     }
     if ((hist_type)meta.type != info->type) {
-        pthread_mutex_unlock(&db->tag_mu);
+        mu_unlock(&db->tag_mu);
         return HIST_ETYPE;
     }
     memset(meta.unit, 0, sizeof(meta.unit));
@@ -436,16 +439,16 @@ int hist_tag_put(hist_db *db, hist_tag_info *info)
     tag_put_ctx c = {&meta, 1, 0};
     rc = hist_index_write(&db->idx, tag_put_txn, &c);
     if (!rc) {
-        pthread_mutex_lock(&db->mu);
+        mu_lock(&db->mu);
         hist_tag_state *t = db->tags[id];
         memcpy(t->meta.unit, meta.unit, sizeof(meta.unit));
         memcpy(t->meta.description, meta.description, sizeof(meta.description));
         t->meta.deadband = meta.deadband;
         info->id = id;
         info->created_ns = t->meta.created_ns;
-        pthread_mutex_unlock(&db->mu);
+        mu_unlock(&db->mu);
     }
-    pthread_mutex_unlock(&db->tag_mu);
+    mu_unlock(&db->tag_mu);
     return rc;
 }
 
@@ -503,6 +506,7 @@ int hist_tag_foreach(hist_db *db, const char *prefix, hist_tag_visit_fn fn, void
 
 int hist_db_mark_dirty(hist_db *db, uint32_t id)
 {
+    HIST_ASSERT(mu_held(&db->mu));
     hist_tag_state *t = db->tags[id];
     if (t->in_dirty)
         return 0;
@@ -522,6 +526,7 @@ int hist_db_mark_dirty(hist_db *db, uint32_t id)
 int hist_db_insert(hist_db *db, hist_tag_state *t, const int64_t *ts, const hist_value *v,
                    const uint32_t *q, size_t n, uint64_t lsn)
 {
+    HIST_ASSERT(mu_held(&db->mu));
     int rc = hist_db_mark_dirty(db, t->meta.id);
     if (rc)
         return rc;

@@ -107,7 +107,7 @@ static void wal_free(hist_wal *wal)
     if (wal->dirfd >= 0)
         close(wal->dirfd);
     hist_io_close(wal->io);
-    pthread_mutex_destroy(&wal->mu);
+    mu_destroy(&wal->mu);
     pthread_cond_destroy(&wal->flushed);
     free(wal->pending);
     free(wal->spare);
@@ -131,7 +131,7 @@ int hist_wal_open(const hist_wal_options *opts, hist_wal **out, hist_wal_report 
     wal->active_fd = -1;
     wal->log = hist_log_sink_make(opts->log, opts->log_ctx, HIST_LOG_WARN);
     wal->segment_bytes = opts->segment_bytes ? opts->segment_bytes : WAL_DEFAULT_SEGMENT;
-    pthread_mutex_init(&wal->mu, NULL);
+    mu_init(&wal->mu);
     pthread_cond_init(&wal->flushed, NULL);
     wal->dir = strdup(opts->dir);
     if (!wal->dir) {
@@ -180,10 +180,10 @@ int hist_wal_append(hist_wal *wal, const struct iovec *iov, int iovcnt, uint64_t
         len += iov[i].iov_len;
     }
 
-    pthread_mutex_lock(&wal->mu);
+    mu_lock(&wal->mu);
     if (wal->failed || wal->broken || wal->next_lsn >= WAL_MAX_LSN) {
         int rc = wal->failed ? wal->failed : wal->broken ? wal->broken : HIST_ERANGE;
-        pthread_mutex_unlock(&wal->mu);
+        mu_unlock(&wal->mu);
         return rc;
     }
     size_t need = wal->pending_len + WAL_HEADER + len;
@@ -193,7 +193,7 @@ int hist_wal_append(hist_wal *wal, const struct iovec *iov, int iovcnt, uint64_t
             cap *= 2;
         uint8_t *grown = realloc(wal->pending, cap);
         if (!grown) {
-            pthread_mutex_unlock(&wal->mu);
+            mu_unlock(&wal->mu);
             return HIST_ENOMEM;
         }
         wal->pending = grown;
@@ -212,7 +212,7 @@ int hist_wal_append(hist_wal *wal, const struct iovec *iov, int iovcnt, uint64_t
     hist_put_le32(rec + 4, hist_crc32c(0, rec + 8, 8 + len));
     wal->pending_len = need;
     wal->appended = true;
-    pthread_mutex_unlock(&wal->mu);
+    mu_unlock(&wal->mu);
     if (lsn_out)
         *lsn_out = lsn;
     return 0;
@@ -240,11 +240,11 @@ static int roll_segment(hist_wal *wal)
         return err == ENOSPC || err == EDQUOT ? HIST_EDISKFULL : HIST_EIO;
     }
     wal_segment seg = {wal->next_seg_no, 0, 0, 0, 0, 0};
-    pthread_mutex_lock(&wal->mu);
+    mu_lock(&wal->mu);
     int rc = wal__push_segment(wal, &seg);
     if (rc == 0)
         wal->active_no = seg.no;
-    pthread_mutex_unlock(&wal->mu);
+    mu_unlock(&wal->mu);
     if (rc < 0) {
         close(fd);
         return rc;
@@ -303,7 +303,7 @@ static int flush_batch(hist_wal *wal, const uint8_t *buf, size_t len)
         wal->active_off += take;
         pos += take;
 
-        pthread_mutex_lock(&wal->mu);
+        mu_lock(&wal->mu);
         wal_segment *seg = &wal->segs[wal->nsegs - 1]; /* the active one is the newest */
         if (seg->records == 0)
             seg->first_lsn = first;
@@ -311,7 +311,7 @@ static int flush_batch(hist_wal *wal, const uint8_t *buf, size_t len)
         seg->records += n;
         seg->bytes += take;
         note_sync(wal, dt);
-        pthread_mutex_unlock(&wal->mu);
+        mu_unlock(&wal->mu);
     }
     return 0;
 }
@@ -325,14 +325,14 @@ static void abandon_active(hist_wal *wal)
         close(wal->active_fd);
     wal->active_fd = -1;
     wal->active_off = 0;
-    pthread_mutex_lock(&wal->mu);
+    mu_lock(&wal->mu);
     wal_segment *seg = wal->nsegs ? &wal->segs[wal->nsegs - 1] : NULL;
     bool empty = seg && seg->no == wal->active_no && seg->records == 0;
     uint64_t no = empty ? seg->no : 0;
     if (empty)
         wal->nsegs--;
     wal->active_no = 0;
-    pthread_mutex_unlock(&wal->mu);
+    mu_unlock(&wal->mu);
     if (empty) {
         char name[WAL_NAME_MAX];
         wal__segment_name(name, no);
@@ -343,6 +343,7 @@ static void abandon_active(hist_wal *wal)
 /* Breaks the log (mu held): every record not durable is void. */
 static void break_log(hist_wal *wal, int err)
 {
+    HIST_ASSERT(mu_held(&wal->mu));
     if (!wal->broken) {
         wal->void_from = wal->durable_lsn + 1;
         wal->failures++;
@@ -370,15 +371,15 @@ static void control_record(uint8_t *rec, uint64_t lsn, uint64_t from, uint64_t t
 
 int hist_wal_resume(hist_wal *wal)
 {
-    pthread_mutex_lock(&wal->mu);
+    mu_lock(&wal->mu);
     int rc = wal->failed ? wal->failed : wal->flushing ? wal->broken : 0;
     if (rc || !wal->broken) {
-        pthread_mutex_unlock(&wal->mu);
+        mu_unlock(&wal->mu);
         return rc;
     }
     wal->flushing = true; /* the leader's role: we own the active file now */
     uint64_t lsn = wal->next_lsn++, from = wal->void_from, to = wal->void_to;
-    pthread_mutex_unlock(&wal->mu);
+    mu_unlock(&wal->mu);
 
     uint8_t rec[WAL_HEADER + WAL_CONTROL_LEN];
     control_record(rec, lsn, from, to);
@@ -391,7 +392,7 @@ int hist_wal_resume(hist_wal *wal)
     else if (wal->active_fd >= 0)
         abandon_active(wal);
 
-    pthread_mutex_lock(&wal->mu);
+    mu_lock(&wal->mu);
     wal->flushing = false;
     if (rc == 0) {
         wal_segment *seg = &wal->segs[wal->nsegs - 1];
@@ -408,26 +409,26 @@ int hist_wal_resume(hist_wal *wal)
         wal->void_to = lsn; /* the control record's LSN is spent too */
     }
     pthread_cond_broadcast(&wal->flushed);
-    pthread_mutex_unlock(&wal->mu);
+    mu_unlock(&wal->mu);
     return rc;
 }
 
 void hist_wal_get_health(hist_wal *wal, hist_wal_health *out)
 {
-    pthread_mutex_lock(&wal->mu);
+    mu_lock(&wal->mu);
     out->broken = wal->broken;
     out->void_from = wal->void_from; /* both 0 while healthy */
     out->void_to = wal->void_to;
     out->failures = wal->failures;
-    pthread_mutex_unlock(&wal->mu);
+    mu_unlock(&wal->mu);
 }
 
 int hist_wal_sync(hist_wal *wal, uint64_t lsn)
 {
     int rc = 0;
-    pthread_mutex_lock(&wal->mu);
+    mu_lock(&wal->mu);
     if (lsn >= wal->next_lsn) {
-        pthread_mutex_unlock(&wal->mu);
+        mu_unlock(&wal->mu);
         return HIST_EINVAL; /* not appended yet */
     }
     while (wal->durable_lsn < lsn) {
@@ -436,7 +437,7 @@ int hist_wal_sync(hist_wal *wal, uint64_t lsn)
             break;
         }
         if (wal->flushing) {
-            pthread_cond_wait(&wal->flushed, &wal->mu);
+            mu_wait(&wal->flushed, &wal->mu, NULL);
             continue;
         }
         /* Leader: take the whole pending batch; appends go to the spare. */
@@ -449,13 +450,13 @@ int hist_wal_sync(hist_wal *wal, uint64_t lsn)
         wal->spare = NULL;
         wal->spare_cap = 0;
         wal->flushing = true;
-        pthread_mutex_unlock(&wal->mu);
+        mu_unlock(&wal->mu);
 
         int frc = flush_batch(wal, batch, batch_len);
         if (frc < 0)
             abandon_active(wal);
 
-        pthread_mutex_lock(&wal->mu);
+        mu_lock(&wal->mu);
         wal->spare = batch;
         wal->spare_cap = batch_cap;
         wal->flushing = false;
@@ -465,23 +466,23 @@ int hist_wal_sync(hist_wal *wal, uint64_t lsn)
             wal->durable_lsn = batch_last;
         pthread_cond_broadcast(&wal->flushed);
     }
-    pthread_mutex_unlock(&wal->mu);
+    mu_unlock(&wal->mu);
     return rc;
 }
 
 uint64_t hist_wal_last_lsn(hist_wal *wal)
 {
-    pthread_mutex_lock(&wal->mu);
+    mu_lock(&wal->mu);
     uint64_t lsn = wal->next_lsn - 1;
-    pthread_mutex_unlock(&wal->mu);
+    mu_unlock(&wal->mu);
     return lsn;
 }
 
 uint64_t hist_wal_durable_lsn(hist_wal *wal)
 {
-    pthread_mutex_lock(&wal->mu);
+    mu_lock(&wal->mu);
     uint64_t lsn = wal->durable_lsn;
-    pthread_mutex_unlock(&wal->mu);
+    mu_unlock(&wal->mu);
     return lsn;
 }
 
@@ -489,7 +490,7 @@ uint64_t hist_wal_durable_lsn(hist_wal *wal)
 
 int hist_wal_checkpoint(hist_wal *wal, uint64_t lsn)
 {
-    pthread_mutex_lock(&wal->mu);
+    mu_lock(&wal->mu);
     /* Keep the newest segment holding a record: it carries the LSN on. */
     size_t keep_from = wal->nsegs;
     while (keep_from > 0 && wal->segs[keep_from - 1].records == 0)
@@ -498,7 +499,7 @@ int hist_wal_checkpoint(hist_wal *wal, uint64_t lsn)
         keep_from--;
     uint64_t *doomed = keep_from ? malloc(keep_from * sizeof *doomed) : NULL;
     if (keep_from && !doomed) {
-        pthread_mutex_unlock(&wal->mu);
+        mu_unlock(&wal->mu);
         return HIST_ENOMEM;
     }
     size_t ndoomed = 0, kept = 0;
@@ -510,7 +511,7 @@ int hist_wal_checkpoint(hist_wal *wal, uint64_t lsn)
             wal->segs[kept++] = *seg;
     }
     wal->nsegs = kept;
-    pthread_mutex_unlock(&wal->mu);
+    mu_unlock(&wal->mu);
 
     int rc = 0;
     for (size_t i = 0; i < ndoomed; i++) {
@@ -535,9 +536,9 @@ int hist_wal_discard(hist_wal *wal, uint64_t lsn)
     int rc = hist_wal_sync(wal, hist_wal_last_lsn(wal));
     if (rc)
         return rc;
-    pthread_mutex_lock(&wal->mu);
+    mu_lock(&wal->mu);
     if (wal->next_lsn > lsn || wal->pending_len > 0) {
-        pthread_mutex_unlock(&wal->mu);
+        mu_unlock(&wal->mu);
         return HIST_EBUSY;
     }
     wal->failed = HIST_ECLOSED;
@@ -551,7 +552,7 @@ int hist_wal_discard(hist_wal *wal, uint64_t lsn)
         }
     }
     wal->nsegs = 0;
-    pthread_mutex_unlock(&wal->mu);
+    mu_unlock(&wal->mu);
     if (fsync(wal->dirfd) < 0) {
         hist_logf(&wal->log, HIST_LOG_ERROR, "wal: fsync %s: %s", wal->dir, strerror(errno));
         rc = HIST_EIO;
@@ -563,7 +564,7 @@ void hist_wal_get_stats(hist_wal *wal, hist_wal_stats *out)
 {
     memset(out, 0, sizeof *out);
     out->io_backend = hist_io_backend(wal->io);
-    pthread_mutex_lock(&wal->mu);
+    mu_lock(&wal->mu);
     out->syncs = wal->syncs;
     memcpy(out->sync_hist, wal->sync_hist, sizeof out->sync_hist);
     out->sync_seconds_total = wal->sync_seconds;
@@ -572,5 +573,5 @@ void hist_wal_get_stats(hist_wal *wal, hist_wal_stats *out)
         if (wal->segs[i].no != wal->active_no)
             out->closed_bytes += wal->segs[i].bytes;
     }
-    pthread_mutex_unlock(&wal->mu);
+    mu_unlock(&wal->mu);
 }

@@ -23,6 +23,8 @@
 
 #include "storage/wal.h"
 #include "storage/io.h"
+#include "common/hist_assert.h"
+#include "storage/mutex.h"
 #include "common/hist_bytes.h"
 
 #define WAL_HEADER       16                    /* len, crc, lsn */
@@ -61,7 +63,7 @@ struct hist_wal {
     hist_log_sink log;
     size_t segment_bytes;
 
-    pthread_mutex_t mu;
+    db_mutex mu;
     pthread_cond_t flushed;
 
     /* Under mu. */

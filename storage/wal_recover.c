@@ -492,13 +492,13 @@ static int replay_segment(hist_wal *wal, const wal_segment *seg, uint64_t from_l
 
 int hist_wal_replay(hist_wal *wal, uint64_t from_lsn, hist_wal_replay_fn fn, void *ctx)
 {
-    pthread_mutex_lock(&wal->mu);
+    mu_lock(&wal->mu);
     bool appended = wal->appended;
     size_t n = wal->nsegs;
     wal_segment *segs = n ? malloc(n * sizeof *segs) : NULL;
     if (segs)
         memcpy(segs, wal->segs, n * sizeof *segs);
-    pthread_mutex_unlock(&wal->mu);
+    mu_unlock(&wal->mu);
     if (appended) {
         free(segs);
         return HIST_EINVAL; /* the contract: replay comes before the first append */
