@@ -95,8 +95,8 @@ static int counted_stats(hist_type type, const int64_t *ts, const hist_value *v,
     return rc;
 }
 
-int hist_chunk_stats_fill(hist_type type, const int64_t *ts, const hist_value *v, const uint32_t *q,
-                          size_t n, hist_chunk_ref *ref)
+int chunk__stats_fill(hist_type type, const int64_t *ts, const hist_value *v, const uint32_t *q,
+                      size_t n, hist_chunk_ref *ref)
 {
     stats_compute(type, ts, v, q, n, &ref->stats);
     if (ref->stats.bad_count == 0 && ref->stats.nan_count == 0)
@@ -105,28 +105,28 @@ int hist_chunk_stats_fill(hist_type type, const int64_t *ts, const hist_value *v
     return counted_stats(type, ts, v, q, n, &ref->counted);
 }
 
-int hist_chunk_build(hist_type type, const int64_t *ts, const hist_value *v, const uint32_t *q,
-                     size_t n, uint8_t **buf, hist_chunk_ref *ref)
+int chunk__build(hist_type type, const int64_t *ts, const hist_value *v, const uint32_t *q,
+                 size_t n, uint8_t **buf, hist_chunk_ref *ref)
 {
-    size_t cap = hist_chunk_bound(n);
+    size_t cap = chunk__bound(n);
     uint8_t *b = malloc(cap);
     if (!b)
         return HIST_ENOMEM;
-    int64_t len = hist_chunk_encode(type, ts, v, q, n, b, cap);
+    int64_t len = chunk__encode(type, ts, v, q, n, b, cap);
     if (len <= 0) {
         free(b);
         return len < 0 ? (int)len : HIST_EINVAL;
     }
     hist_chunk_info info;
     memset(&info, 0, sizeof(info));
-    (void)hist_chunk_peek(b, (size_t)len, &info);
+    (void)chunk__peek(b, (size_t)len, &info);
     memset(ref, 0, sizeof(*ref));
     ref->length = (uint32_t)len;
-    ref->crc = hist_crc32c(0, b, (size_t)len);
+    ref->crc = crc32c__compute(0, b, (size_t)len);
     ref->ts_codec = info.ts_codec;
     ref->value_codec = info.value_codec;
     ref->quality_codec = info.quality_codec;
-    int rc = hist_chunk_stats_fill(type, ts, v, q, n, ref);
+    int rc = chunk__stats_fill(type, ts, v, q, n, ref);
     if (rc) {
         free(b);
         return rc;
@@ -146,24 +146,24 @@ int hist_chunk_build(hist_type type, const int64_t *ts, const hist_value *v, con
  * query engine answers it from chunk statistics alone. A slow tag does not
  * get tiny chunks: below cs/16 samples a run goes on across the boundary.
  */
-size_t hist_chunk_run(const hist_msample *s, size_t n, uint32_t cs, int64_t align)
+size_t chunk__run(const hist_msample *s, size_t n, uint32_t cs, int64_t align)
 {
     size_t max = n < cs ? n : cs;
     if (align <= 0 || max == 0)
         return max;
     size_t min = cs / 16 ? cs / 16 : 1;
-    int64_t window = hist_align_floor(s[0].ts, align);
+    int64_t window = chunk__align_floor(s[0].ts, align);
     for (size_t i = 1; i < max; i++) {
         if (s[i].ts - window < align)
             continue;
         if (i >= min)
             return i;
-        window = hist_align_floor(s[i].ts, align);
+        window = chunk__align_floor(s[i].ts, align);
     }
     return max;
 }
 
-void hist_chunk_batch_free(hist_chunk_batch *b)
+void chunk__batch_free(hist_chunk_batch *b)
 {
     for (size_t i = 0; i < b->n; i++)
         free(b->bufs[i]);
@@ -190,8 +190,8 @@ static int batch_grow(hist_chunk_batch *b)
     return 0;
 }
 
-int hist_chunk_batch_add(hist_db *db, hist_chunk_batch *b, uint32_t tag, hist_type type,
-                         const hist_msample *s, size_t n)
+int chunk__batch_add(hist_db *db, hist_chunk_batch *b, uint32_t tag, hist_type type,
+                     const hist_msample *s, size_t n)
 {
     uint32_t cs = db->opts.chunk_samples;
     if (!b->ts) {
@@ -201,13 +201,13 @@ int hist_chunk_batch_add(hist_db *db, hist_chunk_batch *b, uint32_t tag, hist_ty
     }
     int rc = (!b->ts || !b->v || !b->q) ? HIST_ENOMEM : 0;
     for (size_t off = 0; off < n && rc == 0;) {
-        size_t m = hist_chunk_run(s + off, n - off, cs, db->opts.chunk_align_ns);
+        size_t m = chunk__run(s + off, n - off, cs, db->opts.chunk_align_ns);
         for (size_t j = 0; j < m; j++)
             b->ts[j] = s[off + j].ts, b->v[j] = s[off + j].v, b->q[j] = s[off + j].q;
         off += m;
         if ((rc = batch_grow(b)) != 0)
             break;
-        rc = hist_chunk_build(type, b->ts, b->v, b->q, m, &b->bufs[b->n], &b->refs[b->n]);
+        rc = chunk__build(type, b->ts, b->v, b->q, m, &b->bufs[b->n], &b->refs[b->n]);
         if (rc == 0)
             b->refs[b->n++].tag = tag;
     }
@@ -232,13 +232,13 @@ static int commit_txn(hist_index *idx, MDB_txn *txn, void *arg)
     commit_ctx *c = arg;
     int rc = 0;
     for (size_t i = 0; i < c->ndels && rc == 0; i++)
-        rc = hist_index_del_chunk(idx, txn, &c->dels[i]);
+        rc = index__del_chunk(idx, txn, &c->dels[i]);
     for (size_t i = 0; i < c->n && rc == 0; i++)
-        rc = hist_index_put_chunk(idx, txn, &c->refs[i]);
+        rc = index__put_chunk(idx, txn, &c->refs[i]);
     for (size_t i = 0; i < c->ntags && rc == 0; i++)
-        rc = hist_index_put_tag(idx, txn, &c->tags[i]);
+        rc = index__put_tag(idx, txn, &c->tags[i]);
     if (rc == 0)
-        rc = hist_meta_put(idx, txn, "next_seq", c->next_seq);
+        rc = index__meta_put(idx, txn, "next_seq", c->next_seq);
     return rc;
 }
 
@@ -250,7 +250,7 @@ static hist_index_tag *commit_tag(hist_db *db, commit_ctx *c, size_t cap, uint32
             return &c->tags[i];
     if (c->ntags == cap)
         return NULL;
-    hist_tag_state *t = hist_db_tag(db, id);
+    hist_tag_state *t = tags__get(db, id);
     if (!t)
         return NULL;
     c->tags[c->ntags] = t->meta;
@@ -269,9 +269,9 @@ static void note_sealed_latest(hist_tag_state *t, const hist_chunk_ref *ref)
     t->sealed_latest = (hist_sample){ref->stats.end_ts, ref->stats.last_v, ref->stats.last_q};
 }
 
-int hist_chunks_commit(hist_db *db, uint8_t **bufs, hist_chunk_ref *refs, size_t n,
-                       const hist_chunk_ref *dels, size_t ndels, const uint32_t *flushed_tags,
-                       const uint64_t *flushed_lsns, size_t nflushed)
+int chunk__commit(hist_db *db, uint8_t **bufs, hist_chunk_ref *refs, size_t n,
+                  const hist_chunk_ref *dels, size_t ndels, const uint32_t *flushed_tags,
+                  const uint64_t *flushed_lsns, size_t nflushed)
 {
     HIST_ASSERT(mu_held(&db->seal_mu));
     int rc = 0;
@@ -284,7 +284,7 @@ int hist_chunks_commit(hist_db *db, uint8_t **bufs, hist_chunk_ref *refs, size_t
         for (size_t i = 0; i < n && rc == 0; i++)
             iov[i] = (struct iovec){bufs[i], refs[i].length};
         if (rc == 0)
-            rc = hist_segs_append(&db->segs, iov, (int)n, &segno, offs);
+            rc = segs__append(&db->segs, iov, (int)n, &segno, offs);
         for (size_t i = 0; i < n && rc == 0; i++) {
             refs[i].segment = segno;
             refs[i].offset = offs[i];
@@ -308,7 +308,7 @@ int hist_chunks_commit(hist_db *db, uint8_t **bufs, hist_chunk_ref *refs, size_t
     /* Raise max spans in the cache before the entries become visible: a
      * scan seeks (from - max_span), and an overestimate is harmless. */
     for (size_t i = 0; i < n; i++) {
-        hist_tag_state *t = hist_db_tag(db, refs[i].tag);
+        hist_tag_state *t = tags__get(db, refs[i].tag);
         int64_t span = refs[i].stats.end_ts - refs[i].stats.start_ts;
         if (t && span > t->meta.max_span)
             t->meta.max_span = span;
@@ -322,16 +322,16 @@ int hist_chunks_commit(hist_db *db, uint8_t **bufs, hist_chunk_ref *refs, size_t
             row->flushed_lsn = flushed_lsns[i];
     }
     mu_unlock(&db->mu);
-    rc = hist_index_write(&db->idx, commit_txn, &c);
+    rc = index__write(&db->idx, commit_txn, &c);
     if (rc == 0) {
         mu_lock(&db->mu);
         for (size_t i = 0; i < c.ntags; i++) {
-            hist_tag_state *t = hist_db_tag(db, c.tags[i].id);
+            hist_tag_state *t = tags__get(db, c.tags[i].id);
             if (t && c.tags[i].flushed_lsn > t->meta.flushed_lsn)
                 t->meta.flushed_lsn = c.tags[i].flushed_lsn;
         }
         for (size_t i = 0; i < n; i++)
-            note_sealed_latest(hist_db_tag(db, refs[i].tag), &refs[i]);
+            note_sealed_latest(tags__get(db, refs[i].tag), &refs[i]);
         mu_unlock(&db->mu);
         uint64_t samples = 0, bytes = 0, dsamples = 0, dbytes = 0;
         for (size_t i = 0; i < n; i++)
@@ -355,17 +355,17 @@ int hist_chunks_commit(hist_db *db, uint8_t **bufs, hist_chunk_ref *refs, size_t
 
 /* ---- Loading one chunk --------------------------------------------------------------- */
 
-int hist_chunk_read(hist_db *db, const hist_chunk_ref *ref, int64_t **ts_out, hist_value **v_out,
-                    uint32_t **q_out, int *why)
+int chunk__read(hist_db *db, const hist_chunk_ref *ref, int64_t **ts_out, hist_value **v_out,
+                uint32_t **q_out, int *why)
 {
     *why = 0;
     uint8_t *buf = malloc(ref->length ? ref->length : 1);
     if (!buf)
         return HIST_ENOMEM;
-    int rc = hist_segs_read(&db->segs, ref->segment, ref->offset, buf, ref->length);
+    int rc = segs__read(&db->segs, ref->segment, ref->offset, buf, ref->length);
     if (rc)
         *why = rc == HIST_ECORRUPT ? HIST_DAMAGE_SHORT : HIST_DAMAGE_UNREADABLE;
-    if (rc == 0 && hist_crc32c(0, buf, ref->length) != ref->crc)
+    if (rc == 0 && crc32c__compute(0, buf, ref->length) != ref->crc)
         rc = HIST_ECORRUPT, *why = HIST_DAMAGE_CRC;
     int64_t *ts = NULL;
     hist_value *v = NULL;
@@ -379,7 +379,7 @@ int hist_chunk_read(hist_db *db, const hist_chunk_ref *ref, int64_t **ts_out, hi
             rc = HIST_ENOMEM;
     }
     if (rc == 0) {
-        int64_t got = hist_chunk_decode(buf, ref->length, ts, v, q, n);
+        int64_t got = chunk__decode(buf, ref->length, ts, v, q, n);
         /* Bytes that match their crc32c but not their entry (another count,
          * a header asking for more room) are damage too. */
         if (got != (int64_t)n)
@@ -396,18 +396,18 @@ int hist_chunk_read(hist_db *db, const hist_chunk_ref *ref, int64_t **ts_out, hi
     return 0;
 }
 
-int hist_chunk_load(hist_db *db, const hist_chunk_ref *ref, int64_t **ts_out, hist_value **v_out,
-                    uint32_t **q_out)
+int chunk__load(hist_db *db, const hist_chunk_ref *ref, int64_t **ts_out, hist_value **v_out,
+                uint32_t **q_out)
 {
     int why;
-    int rc = hist_chunk_read(db, ref, ts_out, v_out, q_out, &why);
+    int rc = chunk__read(db, ref, ts_out, v_out, q_out, &why);
     if (rc == 0)
         atomic_fetch_add(&db->chunks_decoded, 1);
     if (rc != HIST_ECORRUPT && rc != HIST_EIO)
         return rc;
     atomic_fetch_add(&db->chunk_load_failures, 1);
     if (why != HIST_DAMAGE_UNREADABLE)
-        hist_damage_mark(db, ref, why); /* logs it, once */
+        damage__mark(db, ref, why); /* logs it, once */
     else
         hist_logf(&db->log, HIST_LOG_ERROR,
                   "unreadable chunk skipped: tag %u, segment %u, offset %llu, %u bytes: %s",

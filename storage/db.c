@@ -25,7 +25,7 @@
 
 static int series_check(hist_db *db, const hist_series *s)
 {
-    hist_tag_state *t = hist_db_tag(db, s->tag);
+    hist_tag_state *t = tags__get(db, s->tag);
     if (!t)
         return HIST_ENOTFOUND;
     if (s->n == 0)
@@ -58,33 +58,31 @@ int hist_db_write(hist_db *db, const hist_series *series, size_t nseries, uint64
         return rc;
     if (total == 0) {
         if (lsn_out)
-            *lsn_out = hist_wal_last_lsn(db->wal);
+            *lsn_out = wal__last_lsn(db->wal);
         return 0;
     }
-    uint8_t *buf = malloc(hist_payload_bound(series, nseries));
+    uint8_t *buf = malloc(payload__bound(series, nseries));
     if (!buf)
         return HIST_ENOMEM;
-    struct iovec iov = {buf, hist_payload_encode(series, nseries, buf)};
+    struct iovec iov = {buf, payload__encode(series, nseries, buf)};
     uint64_t lsn = 0;
     int wake = 0;
     mu_lock(&db->mu);
-    rc = db->closing ? HIST_ECLOSED
-         : db->fatal ? HIST_EIO
-                     : hist_wal_append(db->wal, &iov, 1, &lsn);
+    rc = db->closing ? HIST_ECLOSED : db->fatal ? HIST_EIO : wal__append(db->wal, &iov, 1, &lsn);
     if (!db->fatal && (rc == HIST_EDISKFULL || rc == HIST_EIO)) {
         /* The log is broken: try to resume it (at most once a second). */
         mu_unlock(&db->mu);
-        int hrc = hist_db_heal(db);
+        int hrc = degraded__heal(db);
         mu_lock(&db->mu);
         if (hrc == 0 && !db->closing)
-            rc = hist_wal_append(db->wal, &iov, 1, &lsn);
+            rc = wal__append(db->wal, &iov, 1, &lsn);
     }
     for (size_t i = 0; i < nseries && rc == 0; i++) {
         const hist_series *s = &series[i];
         if (s->n == 0)
             continue;
         hist_tag_state *t = db->tags[s->tag];
-        rc = hist_db_insert(db, t, s->ts, s->v, s->q, s->n, lsn);
+        rc = tags__insert(db, t, s->ts, s->v, s->q, s->n, lsn);
         if (rc) {
             /* The WAL holds the whole record, memory only some of its series
              * (each went in whole or not at all), and the writer hears of a
@@ -128,9 +126,9 @@ int hist_db_latest(hist_db *db, uint32_t tag, hist_sample *out)
 {
     if (!db || !out)
         return HIST_EINVAL;
-    hist_damage_refresh_latest(db, tag);
+    scan__refresh_latest(db, tag);
     mu_lock(&db->mu);
-    hist_tag_state *t = hist_db_tag(db, tag);
+    hist_tag_state *t = tags__get(db, tag);
     int rc = !t ? HIST_ENOTFOUND : !t->has_latest ? HIST_ENOTFOUND : 0;
     if (rc == 0)
         *out = t->latest;
@@ -145,12 +143,12 @@ int hist_db_flush(hist_db *db)
     if (!db)
         return HIST_EINVAL;
     /* WAL first: the checkpoint can only drop segments it knows are synced. */
-    int rc = hist_db_sync(db, hist_wal_last_lsn(db->wal));
+    int rc = hist_db_sync(db, wal__last_lsn(db->wal));
     mu_lock(&db->seal_mu);
     if (rc == 0)
-        rc = hist_seal_all(db);
+        rc = seal__all(db);
     if (rc == 0)
-        rc = hist_checkpoint(db);
+        rc = seal__checkpoint(db);
     mu_unlock(&db->seal_mu);
     return rc;
 }
@@ -161,8 +159,8 @@ int hist_db_get_stats(hist_db *db, hist_db_stats *out)
         return HIST_EINVAL;
     memset(out, 0, sizeof(*out));
     hist_wal_stats ws;
-    hist_wal_get_stats(db->wal, &ws);
-    out->io_backend = hist_segs_backend(&db->segs);
+    wal__get_stats(db->wal, &ws);
+    out->io_backend = segs__backend(&db->segs);
     mu_lock(&db->mu);
     out->tags = db->ntags;
     out->samples_memtable = db->mem_samples;
@@ -171,15 +169,15 @@ int hist_db_get_stats(hist_db *db, hist_db_stats *out)
     out->chunks = atomic_load(&db->chunks);
     out->samples_sealed = atomic_load(&db->samples_sealed);
     out->bytes_chunks = atomic_load(&db->bytes_chunks);
-    out->bytes_segments = hist_segs_bytes(&db->segs);
+    out->bytes_segments = segs__bytes(&db->segs);
     out->bytes_wal = ws.bytes;
     char path[4200];
     snprintf(path, sizeof(path), "%s/index/data.mdb", db->dir);
     struct stat st;
     if (stat(path, &st) == 0)
         out->bytes_index = (uint64_t)st.st_size;
-    out->lsn_written = hist_wal_last_lsn(db->wal);
-    out->lsn_durable = hist_wal_durable_lsn(db->wal);
+    out->lsn_written = wal__last_lsn(db->wal);
+    out->lsn_durable = wal__durable_lsn(db->wal);
     out->wal_syncs = ws.syncs;
     memcpy(out->wal_sync_hist, ws.sync_hist, sizeof(out->wal_sync_hist));
     out->wal_sync_seconds_total = ws.sync_seconds_total;
@@ -192,9 +190,9 @@ int hist_db_get_stats(hist_db *db, hist_db_stats *out)
     out->dropped_records = db->dropped_records;
     out->dropped_bytes = db->dropped_bytes;
     out->lost_records = db->lost_records;
-    hist_db_health(db, out);
+    degraded__health(db, out);
     out->chunk_load_failures = atomic_load(&db->chunk_load_failures);
-    hist_scrub_fill_stats(db, out);
+    scrub__fill_stats(db, out);
     return 0;
 }
 
@@ -218,18 +216,18 @@ void hist_db_options_init(hist_db_options *opts)
 static int load_index(hist_db *db)
 {
     MDB_txn *txn;
-    int rc = hist_index_read_begin(&db->idx, &txn);
+    int rc = index__read_begin(&db->idx, &txn);
     if (rc)
         return rc;
     mu_lock(&db->mu); /* the tag cache is under mu (no other thread yet) */
     uint64_t v;
-    db->next_tag_id = hist_meta_get(&db->idx, txn, "next_tag", &v) == 0 ? (uint32_t)v : 1;
-    db->next_seq = hist_meta_get(&db->idx, txn, "next_seq", &v) == 0 ? v : 1;
-    db->checkpoint_lsn = hist_meta_get(&db->idx, txn, "checkpoint", &v) == 0 ? v : 1;
-    db->seen_durable_lsn = hist_meta_get(&db->idx, txn, "wal_durable", &v) == 0 ? v : 0;
+    db->next_tag_id = index__meta_get(&db->idx, txn, "next_tag", &v) == 0 ? (uint32_t)v : 1;
+    db->next_seq = index__meta_get(&db->idx, txn, "next_seq", &v) == 0 ? v : 1;
+    db->checkpoint_lsn = index__meta_get(&db->idx, txn, "checkpoint", &v) == 0 ? v : 1;
+    db->seen_durable_lsn = index__meta_get(&db->idx, txn, "wal_durable", &v) == 0 ? v : 0;
     MDB_cursor *cur = NULL;
     MDB_val k, d;
-    rc = hist_index_err(mdb_cursor_open(txn, db->idx.tag, &cur));
+    rc = index__err(mdb_cursor_open(txn, db->idx.tag, &cur));
     int op = MDB_FIRST;
     while (rc == 0 && mdb_cursor_get(cur, &k, &d, op) == 0) {
         op = MDB_NEXT;
@@ -240,16 +238,16 @@ static int load_index(hist_db *db)
         }
         memcpy(&t, d.mv_data, sizeof(t));
         t.max_span = 0; /* recomputed below from the chunks themselves */
-        rc = hist_db_cache_tag(db, &t);
+        rc = tags__cache(db, &t);
     }
     if (cur)
         mdb_cursor_close(cur);
     cur = NULL;
     if (rc == 0)
-        rc = hist_index_err(mdb_cursor_open(txn, db->idx.chunk, &cur));
+        rc = index__err(mdb_cursor_open(txn, db->idx.chunk, &cur));
     hist_marks marks = {0};
     if (rc == 0)
-        rc = hist_marks_open(&db->idx, txn, NULL, &marks);
+        rc = marks__open(&db->idx, txn, NULL, &marks);
     op = MDB_FIRST;
     uint64_t *latest_seq = NULL;
     if (rc == 0 && db->tags_cap) {
@@ -260,11 +258,11 @@ static int load_index(hist_db *db)
     while (rc == 0 && mdb_cursor_get(cur, &k, &d, op) == 0) {
         op = MDB_NEXT;
         hist_chunk_ref ref;
-        if (hist_chunk_ref_from(&k, &d, &ref) != 0) {
+        if (index__chunk_ref_from(&k, &d, &ref) != 0) {
             hist_logf(&db->log, HIST_LOG_ERROR, "index: malformed chunk entry skipped");
             continue;
         }
-        hist_tag_state *t = hist_db_tag(db, ref.tag);
+        hist_tag_state *t = tags__get(db, ref.tag);
         if (!t)
             continue;
         atomic_fetch_add(&db->chunks, 1);
@@ -273,7 +271,7 @@ static int load_index(hist_db *db)
         int64_t span = ref.stats.end_ts - ref.stats.start_ts;
         if (span > t->meta.max_span)
             t->meta.max_span = span;
-        bool damaged = hist_marks_has(&marks, &k); /* its last sample is no answer */
+        bool damaged = marks__has(&marks, &k); /* its last sample is no answer */
         if (!damaged && (!t->has_latest || ref.stats.end_ts > t->latest.ts ||
                          (ref.stats.end_ts == t->latest.ts && ref.seq > latest_seq[ref.tag]))) {
             t->has_latest = t->has_sealed_latest = 1;
@@ -287,11 +285,11 @@ static int load_index(hist_db *db)
             db->next_seq = ref.seq + 1;
     }
     free(latest_seq);
-    hist_marks_close(&marks);
+    marks__close(&marks);
     if (cur)
         mdb_cursor_close(cur);
     mu_unlock(&db->mu);
-    hist_index_read_end(&db->idx, txn);
+    index__read_end(&db->idx, txn);
     return rc;
 }
 
@@ -349,18 +347,18 @@ static int lock_dir(hist_db *db)
 
 static void db_free(hist_db *db)
 {
-    hist_scrub_free(db);
+    scrub__free(db);
     if (db->wal)
-        hist_wal_close(db->wal);
+        wal__close(db->wal);
     if (db->lock_fd >= 0)
         close(db->lock_fd); /* releases the flock */
     if (db->segs_open)
-        hist_segs_close(&db->segs);
+        segs__close(&db->segs);
     if (db->idx_open)
-        hist_index_close(&db->idx);
+        index__close(&db->idx);
     for (uint32_t i = 0; i < db->tags_cap; i++)
         if (db->tags[i]) {
-            hist_membuf_free(&db->tags[i]->buf);
+            membuf__free(&db->tags[i]->buf);
             free(db->tags[i]);
         }
     free(db->tags);
@@ -408,7 +406,7 @@ int hist_db_open(const hist_db_options *opts, hist_db **out)
     pthread_cond_init(&db->seal_cv, NULL);
     pthread_cond_init(&db->room_cv, NULL);
 
-    int rc = hist_scrub_init(db);
+    int rc = scrub__init(db);
     char path[4200];
     if (rc == 0 && mkdir(db->dir, 0755) != 0 && errno != EEXIST) {
         hist_logf(&db->log, HIST_LOG_ERROR, "cannot create %s: %s", db->dir, strerror(errno));
@@ -418,13 +416,13 @@ int hist_db_open(const hist_db_options *opts, hist_db **out)
         rc = lock_dir(db);
     if (rc == 0) {
         snprintf(path, sizeof(path), "%s/index", db->dir);
-        rc = hist_index_open(&db->idx, path, (size_t)64 << 20, db->opts.log, db->opts.log_ctx);
+        rc = index__open(&db->idx, path, (size_t)64 << 20, db->opts.log, db->opts.log_ctx);
         db->idx_open = rc == 0;
     }
     if (rc == 0) {
         snprintf(path, sizeof(path), "%s/seg", db->dir);
-        rc = hist_segs_open(&db->segs, path, db->opts.io, (uint64_t)64 << 20, db->opts.log,
-                            db->opts.log_ctx);
+        rc = segs__open(&db->segs, path, db->opts.io, (uint64_t)64 << 20, db->opts.log,
+                        db->opts.log_ctx);
         db->segs_open = rc == 0;
     }
     if (rc == 0)
@@ -439,14 +437,14 @@ int hist_db_open(const hist_db_options *opts, hist_db **out)
                                .log = db->opts.log,
                                .log_ctx = db->opts.log_ctx,
                                .min_lsn = wal_floor(db)};
-        rc = hist_wal_open(&wo, &db->wal, &rep);
+        rc = wal__open(&wo, &db->wal, &rep);
     }
     if (rc == 0)
         note_missing_tail(db, &rep);
     if (rc == 0)
-        rc = hist_recover(db, &rep);
+        rc = recovery__run(db, &rep);
     if (rc == 0 && !db->opts.no_background)
-        rc = hist_sealer_start(db);
+        rc = seal__start(db);
     if (rc) {
         hist_logf(&db->log, HIST_LOG_ERROR, "cannot open %s: %s", db->dir, hist_strerror(rc));
         db_free(db);
@@ -460,13 +458,13 @@ int hist_db_close(hist_db *db)
 {
     if (!db)
         return HIST_EINVAL;
-    hist_scrub_stop(db);
+    scrub__stop(db);
     mu_lock(&db->mu);
     db->stop = 1;
     pthread_cond_broadcast(&db->seal_cv);
     pthread_cond_broadcast(&db->room_cv);
     mu_unlock(&db->mu);
-    hist_sealer_stop(db);
+    seal__stop(db);
     int rc = hist_db_flush(db);
     mu_lock(&db->mu);
     db->closing = 1;
@@ -484,7 +482,7 @@ int hist_db_close(hist_db *db)
      * in the index (the next open continues LSNs from it): the log is no
      * longer needed. Whatever stops this just leaves it to be replayed. */
     else {
-        int drc = hist_wal_discard(db->wal, db->checkpoint_lsn);
+        int drc = wal__discard(db->wal, db->checkpoint_lsn);
         if (drc)
             hist_logf(&db->log, HIST_LOG_WARN, "close: WAL kept: %s", hist_strerror(drc));
     }

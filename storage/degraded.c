@@ -7,13 +7,13 @@
  *   The WAL (wal.c's top comment has its side). A failed write or fdatasync
  *   breaks the log: every record that was not yet durable is void and its
  *   writers are told "not durable". Here:
- *     1. hist_db_rollback_void() takes the void records' samples out of the
+ *     1. degraded__rollback_void() takes the void records' samples out of the
  *        memtable (buffers are in LSN order, so they are a run at the tail
  *        of each buffer), and puts back each touched tag's latest value, so
  *        a refused write is never read from then on. It runs when a sync
  *        fails, before the error reaches the writer, so a write is taken
  *        out before anyone is told it was refused.
- *     2. hist_db_heal() is tried by the next write and by the sealer, at
+ *     2. degraded__heal() is tried by the next write and by the sealer, at
  *        most once per HEAL_EVERY_NS: it rolls back (again: it is
  *        idempotent), then asks the WAL to resume in a new segment. Until
  *        that works every write is refused with the same error.
@@ -56,13 +56,13 @@ static void restore_latest(hist_tag_state *t)
     t->has_latest = t->has_sealed_latest;
     t->latest = t->sealed_latest;
     for (size_t i = 0; i < t->buf.n; i++)
-        hist_tag_note_latest(t, t->buf.ts[i], t->buf.v[i], t->buf.q[i]);
+        tags__note_latest(t, t->buf.ts[i], t->buf.v[i], t->buf.q[i]);
 }
 
-void hist_db_rollback_void(hist_db *db)
+void degraded__rollback_void(hist_db *db)
 {
     hist_wal_health h;
-    hist_wal_get_health(db->wal, &h);
+    wal__get_health(db->wal, &h);
     if (!h.broken)
         return;
     mu_lock(&db->mu);
@@ -70,7 +70,7 @@ void hist_db_rollback_void(hist_db *db)
     for (size_t i = 0; i < db->ndirty; i++) {
         hist_tag_state *t = db->tags[db->dirty[i]];
         size_t before = t->buf.n;
-        int64_t d = hist_membuf_drop_lsns(&t->buf, h.void_from, h.void_to);
+        int64_t d = membuf__drop_lsns(&t->buf, h.void_from, h.void_to);
         if (t->buf.n == before)
             continue;
         HIST_ASSERT(t->buf.n == 0 || t->buf.lsn[t->buf.n - 1] < h.void_from ||
@@ -93,16 +93,16 @@ int hist_db_sync(hist_db *db, uint64_t lsn)
 {
     if (!db)
         return HIST_EINVAL;
-    int rc = hist_wal_sync(db->wal, lsn);
+    int rc = wal__sync(db->wal, lsn);
     if (rc)
-        hist_db_rollback_void(db); /* before the writer hears of it */
+        degraded__rollback_void(db); /* before the writer hears of it */
     return rc;
 }
 
-int hist_db_heal(hist_db *db)
+int degraded__heal(hist_db *db)
 {
     hist_wal_health h;
-    hist_wal_get_health(db->wal, &h);
+    wal__get_health(db->wal, &h);
     if (!h.broken)
         return 0;
     int64_t now = clock__mono_ns();
@@ -113,11 +113,11 @@ int hist_db_heal(hist_db *db)
     mu_unlock(&db->mu);
     if (!due)
         return h.broken;
-    hist_db_rollback_void(db);
-    return hist_wal_resume(db->wal);
+    degraded__rollback_void(db);
+    return wal__resume(db->wal);
 }
 
-int64_t hist_db_note_seal(hist_db *db, int rc)
+int64_t degraded__note_seal(hist_db *db, int rc)
 {
     mu_lock(&db->mu);
     int was = db->seal_error;
@@ -144,7 +144,7 @@ int64_t hist_db_note_seal(hist_db *db, int rc)
 }
 
 /* Sleeps up to ns, waking early when the database stops (mu not held). */
-void hist_db_backoff(hist_db *db, int64_t ns)
+void degraded__backoff(hist_db *db, int64_t ns)
 {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
@@ -160,10 +160,10 @@ void hist_db_backoff(hist_db *db, int64_t ns)
     mu_unlock(&db->mu);
 }
 
-void hist_db_health(hist_db *db, hist_db_stats *out)
+void degraded__health(hist_db *db, hist_db_stats *out)
 {
     hist_wal_health h;
-    hist_wal_get_health(db->wal, &h);
+    wal__get_health(db->wal, &h);
     out->wal_error = h.broken;
     out->wal_failures = h.failures;
     mu_lock(&db->mu);

@@ -112,7 +112,7 @@ static uint8_t *put_stats(uint8_t *p, const hist_chunk_stats *st, int64_t base)
     return p;
 }
 
-size_t hist_chunk_ref_pack(const hist_chunk_ref *ref, uint8_t *out)
+size_t entry__pack(const hist_chunk_ref *ref, uint8_t *out)
 {
     uint8_t *p = out;
     *p++ = ENTRY_FORMAT;
@@ -223,8 +223,8 @@ static void get_stats(reader *r, hist_chunk_stats *st, int64_t base)
     st->increase = double_of(f[10]);
 }
 
-int hist_chunk_ref_unpack(const uint8_t *p, size_t n, uint32_t tag, int64_t start, uint64_t seq,
-                          hist_chunk_ref *ref)
+int entry__unpack(const uint8_t *p, size_t n, uint32_t tag, int64_t start, uint64_t seq,
+                  hist_chunk_ref *ref)
 {
     memset(ref, 0, sizeof(*ref));
     reader r = {p, p + n, false};

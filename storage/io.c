@@ -1,7 +1,7 @@
 /*
  * io.c: durable writes for the WAL and segment files (see io.h).
  *
- * Two backends behind one call, hist_io_pwritev():
+ * Two backends behind one call, io__pwritev():
  *   - io_uring: an IORING_OP_WRITEV linked (IOSQE_IO_LINK) to an
  *     IORING_OP_FSYNC with IORING_FSYNC_DATASYNC, submitted together, so the
  *     write and the flush cost one trip into the kernel and one wait;
@@ -114,7 +114,7 @@ static int uring_setup(struct io_uring *ring)
     return 0;
 }
 
-int hist_io_open(hist_io_mode mode, hist_log_fn log, void *log_ctx, hist_io **out)
+int io__open(hist_io_mode mode, hist_log_fn log, void *log_ctx, hist_io **out)
 {
     *out = NULL;
     if (mode != HIST_IO_AUTO && mode != HIST_IO_URING && mode != HIST_IO_SYNC)
@@ -141,7 +141,7 @@ int hist_io_open(hist_io_mode mode, hist_log_fn log, void *log_ctx, hist_io **ou
     return 0;
 }
 
-void hist_io_close(hist_io *io)
+void io__close(hist_io *io)
 {
     if (!io)
         return;
@@ -150,7 +150,7 @@ void hist_io_close(hist_io *io)
     free(io);
 }
 
-const char *hist_io_backend(const hist_io *io)
+const char *io__backend(const hist_io *io)
 {
     return io->backend == IO_BACKEND_URING ? "io_uring" : "sync";
 }
@@ -290,8 +290,7 @@ static ssize_t sync_write(int fd, const struct iovec *win, int n, off_t offset, 
 
 /* ---- The calls ---------------------------------------------------------- */
 
-int hist_io_pwritev(hist_io *io, int fd, const struct iovec *iov, int iovcnt, off_t offset,
-                    int sync)
+int io__pwritev(hist_io *io, int fd, const struct iovec *iov, int iovcnt, off_t offset, int sync)
 {
     if (iovcnt < 0 || offset < 0)
         return HIST_EINVAL;
@@ -299,7 +298,7 @@ int hist_io_pwritev(hist_io *io, int fd, const struct iovec *iov, int iovcnt, of
     for (int i = 0; i < iovcnt; i++)
         total += iov[i].iov_len;
     if (total == 0)
-        return sync ? hist_io_fdatasync(io, fd) : 0;
+        return sync ? io__fdatasync(io, fd) : 0;
 
     size_t done = 0;
     bool synced = false;
@@ -311,22 +310,21 @@ int hist_io_pwritev(hist_io *io, int fd, const struct iovec *iov, int iovcnt, of
         bool last = done + bytes == total;
         ssize_t w;
         if (n == 0) /* all written, only the sync is missing */
-            return hist_io_fdatasync(io, fd);
+            return io__fdatasync(io, fd);
         if (io->backend == IO_BACKEND_URING)
             w = uring_write(io, fd, win, n, offset + (off_t)done, sync && last, &synced, &sync_err);
         else
             w = sync_write(fd, win, n, offset + (off_t)done, sync && last, &synced, &sync_err);
         if (sync_err) {
             hist_logf(&io->log, failure_level(io),
-                      "fdatasync after a write (fd %d, %s): %s; not retried", fd,
-                      hist_io_backend(io), strerror(-sync_err));
+                      "fdatasync after a write (fd %d, %s): %s; not retried", fd, io__backend(io),
+                      strerror(-sync_err));
             return io_error(sync_err);
         }
         if (w < 0 && w != -EINTR && w != -EAGAIN) {
             hist_logf(&io->log, failure_level(io), "%s of %zu bytes at offset %lld (fd %d, %s): %s",
                       sync ? "durable write" : "write", total - done,
-                      (long long)(offset + (off_t)done), fd, hist_io_backend(io),
-                      strerror((int)-w));
+                      (long long)(offset + (off_t)done), fd, io__backend(io), strerror((int)-w));
             return io_error((int)w);
         }
         if (w == 0) {
@@ -342,7 +340,7 @@ int hist_io_pwritev(hist_io *io, int fd, const struct iovec *iov, int iovcnt, of
     return 0;
 }
 
-int hist_io_fdatasync(hist_io *io, int fd)
+int io__fdatasync(hist_io *io, int fd)
 {
     int rc;
     if (io->backend == IO_BACKEND_URING)
@@ -351,7 +349,7 @@ int hist_io_fdatasync(hist_io *io, int fd)
         rc = fdatasync(fd) < 0 ? -errno : 0;
     if (rc < 0) {
         hist_logf(&io->log, failure_level(io), "fdatasync (fd %d, %s): %s; not retried", fd,
-                  hist_io_backend(io), strerror(-rc));
+                  io__backend(io), strerror(-rc));
         return io_error(rc);
     }
     io->failing = false;

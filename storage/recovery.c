@@ -1,7 +1,7 @@
 /*
  * recovery.c: at open, replays the WAL from the checkpoint into the memtable.
  *
- * hist_wal_open() has already cut damaged tails (its report says what was
+ * wal__open() has already cut damaged tails (its report says what was
  * dropped). Every record with lsn >= checkpoint is decoded; for each series
  * the samples are skipped when lsn <= the tag's flushed_lsn (they are in
  * committed chunks already), else inserted as if just written, so the
@@ -23,7 +23,7 @@ static int replay_series(void *arg, uint32_t tag, size_t n, const int64_t *ts, c
                          const uint32_t *q)
 {
     replay_ctx *c = arg;
-    hist_tag_state *t = hist_db_tag(c->db, tag);
+    hist_tag_state *t = tags__get(c->db, tag);
     if (!t) {
         c->unknown += n;
         return 0;
@@ -33,7 +33,7 @@ static int replay_series(void *arg, uint32_t tag, size_t n, const int64_t *ts, c
         return 0;
     }
     c->samples += n;
-    return hist_db_insert(c->db, t, ts, v, q, n, c->lsn);
+    return tags__insert(c->db, t, ts, v, q, n, c->lsn);
 }
 
 static int replay_record(void *arg, uint64_t lsn, const uint8_t *payload, size_t len)
@@ -41,7 +41,7 @@ static int replay_record(void *arg, uint64_t lsn, const uint8_t *payload, size_t
     replay_ctx *c = arg;
     c->lsn = lsn;
     c->records++;
-    int rc = hist_payload_decode(payload, len, replay_series, c);
+    int rc = payload__decode(payload, len, replay_series, c);
     if (rc == HIST_ECORRUPT) {
         hist_logf(&c->db->log, HIST_LOG_ERROR, "recovery: WAL record %llu does not decode; skipped",
                   (unsigned long long)lsn);
@@ -50,7 +50,7 @@ static int replay_record(void *arg, uint64_t lsn, const uint8_t *payload, size_t
     return rc;
 }
 
-int hist_recover(hist_db *db, const hist_wal_report *rep)
+int recovery__run(hist_db *db, const hist_wal_report *rep)
 {
     db->dropped_records = rep->dropped_records;
     db->dropped_bytes = rep->dropped_bytes;
@@ -63,7 +63,7 @@ int hist_recover(hist_db *db, const hist_wal_report *rep)
                   (unsigned long long)rep->dropped_bytes);
     replay_ctx c = {.db = db};
     mu_lock(&db->mu);
-    int rc = hist_wal_replay(db->wal, db->checkpoint_lsn, replay_record, &c);
+    int rc = wal__replay(db->wal, db->checkpoint_lsn, replay_record, &c);
     mu_unlock(&db->mu);
     db->recovered_records = c.records;
     if (c.unknown)

@@ -26,7 +26,7 @@ static int drop_txn(hist_index *idx, MDB_txn *txn, void *arg)
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, idx->chunk, &cur);
     if (rc)
-        return hist_index_err(rc);
+        return index__err(rc);
     MDB_val k, d;
     int op = MDB_FIRST;
     while ((rc = mdb_cursor_get(cur, &k, &d, op)) == 0) {
@@ -35,13 +35,13 @@ static int drop_txn(hist_index *idx, MDB_txn *txn, void *arg)
         int64_t start;
         if (k.mv_size != HIST_CHUNK_KEY_LEN)
             continue;
-        hist_chunk_key_parse(k.mv_data, &tag, &start, NULL);
+        index__chunk_key_parse(k.mv_data, &tag, &start, NULL);
         if (start >= c->t) {
             /* Sorted by start: skip to the next tag. */
             if (tag == UINT32_MAX)
                 break;
             uint8_t kb[HIST_CHUNK_KEY_LEN];
-            hist_chunk_key(kb, tag + 1, HIST_TS_MIN - 1, 0);
+            index__chunk_key(kb, tag + 1, HIST_TS_MIN - 1, 0);
             k = (MDB_val){sizeof(kb), kb};
             rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
             if (rc)
@@ -50,14 +50,14 @@ static int drop_txn(hist_index *idx, MDB_txn *txn, void *arg)
             continue;
         }
         hist_chunk_ref ref;
-        if (hist_chunk_ref_from(&k, &d, &ref) || ref.stats.end_ts >= c->t)
+        if (index__chunk_ref_from(&k, &d, &ref) || ref.stats.end_ts >= c->t)
             continue;
         uint8_t kb[HIST_CHUNK_KEY_LEN];
         memcpy(kb, k.mv_data, sizeof(kb));
         rc = mdb_cursor_del(cur, 0);
         if (rc)
             break;
-        int mrc = hist_index_del_mark(idx, txn, kb); /* a dropped chunk's mark goes too */
+        int mrc = index__del_mark(idx, txn, kb); /* a dropped chunk's mark goes too */
         if (mrc) {
             mdb_cursor_close(cur);
             return mrc;
@@ -68,7 +68,7 @@ static int drop_txn(hist_index *idx, MDB_txn *txn, void *arg)
     mdb_cursor_close(cur);
     if (rc == MDB_NOTFOUND || rc == EINVAL)
         rc = 0;
-    return rc == MDB_MAP_FULL ? HIST_ENOSPC : hist_index_err(rc);
+    return rc == MDB_MAP_FULL ? HIST_ENOSPC : index__err(rc);
 }
 
 /* Drops the chunks that end before t (seal_mu held). */
@@ -76,7 +76,7 @@ static int drop_before(hist_db *db, int64_t t)
 {
     HIST_ASSERT(mu_held(&db->seal_mu));
     drop_ctx c = {.t = t};
-    int rc = hist_index_write(&db->idx, drop_txn, &c);
+    int rc = index__write(&db->idx, drop_txn, &c);
     if (rc == 0 && c.chunks) {
         atomic_fetch_sub(&db->chunks, c.chunks);
         atomic_fetch_sub(&db->samples_sealed, c.samples);

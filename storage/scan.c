@@ -9,7 +9,7 @@
  * the memtable, so a sample is in the copy or in the chunk set (or both;
  * the merge removes the duplicate). A chunk marked damaged (damage.c) is
  * never collected, so every mode leaves it out alike; one that fails to
- * load while read is marked then (hist_chunk_load) and skipped.
+ * load while read is marked then (chunk__load) and skipped.
  *
  * Chunks are grouped into clusters of overlapping intervals (memtable
  * samples inside a cluster's interval join it). A cluster of one chunk, fully
@@ -60,7 +60,7 @@ static int copy_memtable(hist_scan *s)
 {
     hist_db *db = s->db;
     mu_lock(&db->mu);
-    hist_tag_state *t = hist_db_tag(db, s->tag);
+    hist_tag_state *t = tags__get(db, s->tag);
     if (!t) {
         mu_unlock(&db->mu);
         return HIST_ENOTFOUND;
@@ -80,7 +80,7 @@ static int copy_memtable(hist_scan *s)
     }
     mu_unlock(&db->mu);
     if (rc == 0)
-        s->nmem = hist_msamples_sort_dedupe(s->mem, s->nmem);
+        s->nmem = msamples__sort_dedupe(s->mem, s->nmem);
     return rc;
 }
 
@@ -94,7 +94,7 @@ static int collect_chunks(hist_scan *s)
 {
     hist_db *db = s->db;
     MDB_txn *txn;
-    int rc = hist_index_read_begin(&db->idx, &txn);
+    int rc = index__read_begin(&db->idx, &txn);
     if (rc)
         return rc;
     /* Read max_span after the txn began: a larger span is raised in the
@@ -103,16 +103,16 @@ static int collect_chunks(hist_scan *s)
     int64_t span = db->tags[s->tag]->meta.max_span;
     mu_unlock(&db->mu);
     MDB_cursor *cur;
-    rc = hist_index_err(mdb_cursor_open(txn, db->idx.chunk, &cur));
+    rc = index__err(mdb_cursor_open(txn, db->idx.chunk, &cur));
     if (rc) {
-        hist_index_read_end(&db->idx, txn);
+        index__read_end(&db->idx, txn);
         return rc;
     }
     int64_t lo = s->from < HIST_TS_MIN ? HIST_TS_MIN : s->from;
     uint8_t kb[HIST_CHUNK_KEY_LEN];
-    hist_chunk_key(kb, s->tag, sat_sub(lo, span), 0);
+    index__chunk_key(kb, s->tag, sat_sub(lo, span), 0);
     hist_marks marks;
-    rc = hist_marks_open(&db->idx, txn, kb, &marks);
+    rc = marks__open(&db->idx, txn, kb, &marks);
     MDB_val k = {sizeof(kb), kb}, d;
     size_t cap = 0;
     int op = MDB_SET_RANGE;
@@ -122,11 +122,11 @@ static int collect_chunks(hist_scan *s)
         int64_t start;
         if (k.mv_size != HIST_CHUNK_KEY_LEN)
             break;
-        hist_chunk_key_parse(k.mv_data, &tag, &start, NULL);
+        index__chunk_key_parse(k.mv_data, &tag, &start, NULL);
         if (tag != s->tag || start >= s->to)
             break;
         hist_chunk_ref ref;
-        if (hist_marks_has(&marks, &k) || hist_chunk_ref_from(&k, &d, &ref) ||
+        if (marks__has(&marks, &k) || index__chunk_ref_from(&k, &d, &ref) ||
             ref.stats.end_ts < s->from)
             continue; /* damaged (left out of every read), malformed or before from */
         if (s->nchunks == cap) {
@@ -140,9 +140,9 @@ static int collect_chunks(hist_scan *s)
         }
         s->chunks[s->nchunks++] = ref;
     }
-    hist_marks_close(&marks);
+    marks__close(&marks);
     mdb_cursor_close(cur);
-    hist_index_read_end(&db->idx, txn);
+    index__read_end(&db->idx, txn);
     return rc;
 }
 
@@ -166,7 +166,7 @@ int hist_scan_open(hist_db *db, uint32_t tag, int64_t from, int64_t to, unsigned
             rc = collect_chunks(s);
     } else {
         mu_lock(&db->mu);
-        rc = hist_db_tag(db, tag) ? 0 : HIST_ENOTFOUND;
+        rc = tags__get(db, tag) ? 0 : HIST_ENOTFOUND;
         mu_unlock(&db->mu);
     }
     if (rc) {
@@ -232,7 +232,7 @@ static int merge_cluster(hist_scan *s, size_t ci, size_t cj, size_t mi, size_t m
         int64_t *ts;
         hist_value *v;
         uint32_t *q;
-        int rc = hist_chunk_load(s->db, &s->chunks[i], &ts, &v, &q);
+        int rc = chunk__load(s->db, &s->chunks[i], &ts, &v, &q);
         if (rc == HIST_ECORRUPT || rc == HIST_EIO)
             continue; /* marked or logged; the rest stays readable */
         if (rc)
@@ -245,7 +245,7 @@ static int merge_cluster(hist_scan *s, size_t ci, size_t cj, size_t mi, size_t m
     if (mj > mi)
         memcpy(s->merged + n, s->mem + mi, (mj - mi) * sizeof(*s->merged));
     n += mj - mi;
-    s->nmerged = hist_msamples_sort_dedupe(s->merged, n);
+    s->nmerged = msamples__sort_dedupe(s->merged, n);
     s->mpos = 0;
     return 0;
 }
@@ -255,12 +255,12 @@ static int decode_into_buffers(hist_scan *s, const hist_chunk_ref *c)
 {
     free(s->dts), free(s->dv), free(s->dq);
     s->dts = NULL, s->dv = NULL, s->dq = NULL;
-    return hist_chunk_load(s->db, c, &s->dts, &s->dv, &s->dq);
+    return chunk__load(s->db, c, &s->dts, &s->dv, &s->dq);
 }
 
 /* Decodes chunk c (overlapping nothing) into the decode buffers and makes
  * its samples inside [from, to) the piece: 1, or 0 when it holds none there
- * or is damaged (marked or logged by hist_chunk_load), or an error. */
+ * or is damaged (marked or logged by chunk__load), or an error. */
 static int lone_chunk(hist_scan *s, const hist_chunk_ref *c, hist_piece *p)
 {
     int rc = decode_into_buffers(s, c);
@@ -420,7 +420,7 @@ static int window_pick(hist_db *db, uint32_t tag, int64_t lo, int64_t hi, unsign
 static int tag_bounds(hist_db *db, uint32_t tag, int64_t *lo, int64_t *hi, int64_t *span)
 {
     mu_lock(&db->mu);
-    hist_tag_state *t = hist_db_tag(db, tag);
+    hist_tag_state *t = tags__get(db, tag);
     if (!t || !t->has_latest) {
         mu_unlock(&db->mu);
         return HIST_ENOTFOUND;
@@ -433,24 +433,24 @@ static int tag_bounds(hist_db *db, uint32_t tag, int64_t *lo, int64_t *hi, int64
             *lo = t->buf.ts[i];
     mu_unlock(&db->mu);
     MDB_txn *txn;
-    int rc = hist_index_read_begin(&db->idx, &txn);
+    int rc = index__read_begin(&db->idx, &txn);
     if (rc)
         return rc;
     MDB_cursor *cur;
     if (mdb_cursor_open(txn, db->idx.chunk, &cur) == 0) {
         uint8_t kb[HIST_CHUNK_KEY_LEN];
-        hist_chunk_key(kb, tag, HIST_TS_MIN - 1, 0);
+        index__chunk_key(kb, tag, HIST_TS_MIN - 1, 0);
         MDB_val k = {sizeof(kb), kb}, d;
         if (mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE) == 0 && k.mv_size == HIST_CHUNK_KEY_LEN) {
             uint32_t ktag;
             int64_t start;
-            hist_chunk_key_parse(k.mv_data, &ktag, &start, NULL);
+            index__chunk_key_parse(k.mv_data, &ktag, &start, NULL);
             if (ktag == tag && start < *lo)
                 *lo = start;
         }
         mdb_cursor_close(cur);
     }
-    hist_index_read_end(&db->idx, txn);
+    index__read_end(&db->idx, txn);
     return 0;
 }
 
@@ -503,10 +503,10 @@ int hist_db_sample_at_or_after(hist_db *db, uint32_t tag, int64_t t, unsigned fl
 
 /* hist_db_latest(): a latest value marked stale (damage.c) is looked up
  * again by a scan. */
-void hist_damage_refresh_latest(hist_db *db, uint32_t tag)
+void scan__refresh_latest(hist_db *db, uint32_t tag)
 {
     mu_lock(&db->mu);
-    hist_tag_state *t = hist_db_tag(db, tag);
+    hist_tag_state *t = tags__get(db, tag);
     if (!t || !t->latest_stale) {
         mu_unlock(&db->mu);
         return;

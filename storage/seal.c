@@ -3,7 +3,7 @@
  * background sealer thread.
  *
  * Sealing a group of tags (seal_mu held throughout):
- *   0. sync the WAL: only durable writes are sealed (see hist_seal_tags);
+ *   0. sync the WAL: only durable writes are sealed (see seal__tags);
  *   1. under mu, snapshot each buffer's first k samples (all durable ones);
  *   2. without mu: sort by (ts, arrival), keep the last write of each ts,
  *      split into chunks of <= chunk_samples, encode, compute stats;
@@ -57,14 +57,14 @@ static int seal_group(hist_db *db, seal_item *items, size_t nitems)
     for (size_t i = 0; i < nitems && rc == 0; i++) {
         ftags[i] = items[i].id;
         flsns[i] = items[i].lsn;
-        items[i].n = hist_msamples_sort_dedupe(items[i].s, items[i].k);
-        rc = hist_chunk_batch_add(db, &b, items[i].id, items[i].type, items[i].s, items[i].n);
+        items[i].n = msamples__sort_dedupe(items[i].s, items[i].k);
+        rc = chunk__batch_add(db, &b, items[i].id, items[i].type, items[i].s, items[i].n);
     }
     if (rc == 0)
-        rc = hist_chunks_commit(db, b.bufs, b.refs, b.n, NULL, 0, ftags, flsns, nitems);
+        rc = chunk__commit(db, b.bufs, b.refs, b.n, NULL, 0, ftags, flsns, nitems);
     if (rc == 0)
         atomic_fetch_add(&db->chunks_sealed, b.n);
-    hist_chunk_batch_free(&b);
+    chunk__batch_free(&b);
     free(ftags), free(flsns);
     if (rc)
         return rc;
@@ -72,8 +72,8 @@ static int seal_group(hist_db *db, seal_item *items, size_t nitems)
     mu_lock(&db->mu);
     int64_t now = clock__mono_ns();
     for (size_t i = 0; i < nitems; i++) {
-        hist_tag_state *t = hist_db_tag(db, items[i].id);
-        int64_t d = hist_membuf_drop_prefix(&t->buf, items[i].k, now);
+        hist_tag_state *t = tags__get(db, items[i].id);
+        int64_t d = membuf__drop_prefix(&t->buf, items[i].k, now);
         db->mem_bytes -= (size_t)(-d);
         db->mem_samples -= items[i].k;
     }
@@ -110,7 +110,7 @@ static size_t held_prefix(hist_db *db, const hist_tag_state *t, size_t k)
     int64_t align = db->opts.chunk_align_ns;
     if (align <= 0 || k == 0 || db->stop)
         return k;
-    int64_t window = hist_align_floor(t->buf.ts[k - 1], align);
+    int64_t window = chunk__align_floor(t->buf.ts[k - 1], align);
     size_t j = 0;
     while (j < k && t->buf.ts[j] < window)
         j++;
@@ -130,7 +130,7 @@ static bool cut_at_record_boundary(const hist_membuf *b, size_t k)
     return k == 0 || k == b->n || b->lsn[k - 1] < b->lsn[k];
 }
 
-int hist_seal_tags(hist_db *db, const uint32_t *ids, size_t n, bool hold_tail)
+int seal__tags(hist_db *db, const uint32_t *ids, size_t n, bool hold_tail)
 {
     HIST_ASSERT(mu_held(&db->seal_mu));
     seal_item *items = calloc(n ? n : 1, sizeof(*items));
@@ -139,11 +139,11 @@ int hist_seal_tags(hist_db *db, const uint32_t *ids, size_t n, bool hold_tail)
     /* Seal only durable writes: a chunk must never hold a write whose WAL
      * record a crash could lose, because after a restart the WAL hands out
      * that LSN again and recovery would skip the new write as "flushed". */
-    int rc = hist_db_sync(db, hist_wal_last_lsn(db->wal));
+    int rc = hist_db_sync(db, wal__last_lsn(db->wal));
     if (rc == HIST_EDISKFULL || rc == HIST_EIO)
         rc = 0; /* a broken log: what is durable can still be sealed (the
                    refused writes are out of the buffers: hist_db_sync) */
-    uint64_t durable = hist_wal_durable_lsn(db->wal);
+    uint64_t durable = wal__durable_lsn(db->wal);
     if (rc == 0 && db->seal_scratch_cap < SEAL_GROUP_SAMPLES) {
         free(db->seal_scratch);
         db->seal_scratch = malloc(SEAL_GROUP_SAMPLES * sizeof(*db->seal_scratch));
@@ -156,7 +156,7 @@ int hist_seal_tags(hist_db *db, const uint32_t *ids, size_t n, bool hold_tail)
         size_t nitems = 0, total = 0;
         mu_lock(&db->mu);
         for (; i < n && total < SEAL_GROUP_SAMPLES; i++) {
-            hist_tag_state *t = hist_db_tag(db, ids[i]);
+            hist_tag_state *t = tags__get(db, ids[i]);
             size_t k = t ? t->buf.n : 0;
             while (k > 0 && t->buf.lsn[k - 1] > durable)
                 k--;
@@ -200,7 +200,7 @@ int hist_seal_tags(hist_db *db, const uint32_t *ids, size_t n, bool hold_tail)
     return rc;
 }
 
-int hist_seal_all(hist_db *db)
+int seal__all(hist_db *db)
 {
     HIST_ASSERT(mu_held(&db->seal_mu));
     mu_lock(&db->mu);
@@ -211,7 +211,7 @@ int hist_seal_all(hist_db *db)
     mu_unlock(&db->mu);
     if (!ids)
         return HIST_ENOMEM;
-    int rc = hist_seal_tags(db, ids, n, false);
+    int rc = seal__tags(db, ids, n, false);
     free(ids);
     return rc;
 }
@@ -225,8 +225,8 @@ typedef struct {
 static int ckpt_txn(hist_index *idx, MDB_txn *txn, void *arg)
 {
     const ckpt_args *a = arg;
-    int rc = hist_meta_put(idx, txn, "checkpoint", a->checkpoint);
-    return rc ? rc : hist_meta_put(idx, txn, "wal_durable", a->durable);
+    int rc = index__meta_put(idx, txn, "checkpoint", a->checkpoint);
+    return rc ? rc : index__meta_put(idx, txn, "wal_durable", a->durable);
 }
 
 /* The durable LSN is written with the checkpoint, and on its own at most
@@ -234,12 +234,12 @@ static int ckpt_txn(hist_index *idx, MDB_txn *txn, void *arg)
  * (or emptied) from an intact one (db.c, note_missing_tail). */
 #define DURABLE_NOTE_EVERY_NS INT64_C(1000000000)
 
-int hist_checkpoint(hist_db *db)
+int seal__checkpoint(hist_db *db)
 {
     HIST_ASSERT(mu_held(&db->seal_mu));
-    uint64_t durable = hist_wal_durable_lsn(db->wal);
+    uint64_t durable = wal__durable_lsn(db->wal);
     mu_lock(&db->mu);
-    uint64_t ckpt = hist_wal_last_lsn(db->wal) + 1;
+    uint64_t ckpt = wal__last_lsn(db->wal) + 1;
     for (size_t i = 0; i < db->ndirty; i++) {
         hist_tag_state *t = db->tags[db->dirty[i]];
         if (t->buf.n > 0 && t->buf.lsn[0] < ckpt)
@@ -250,17 +250,17 @@ int hist_checkpoint(hist_db *db)
     bool note =
         durable > db->seen_durable_lsn && now - db->last_durable_note_ns >= DURABLE_NOTE_EVERY_NS;
     if (ckpt <= db->checkpoint_lsn && !note) /* still lets the WAL drop segments it rolled past */
-        return hist_wal_checkpoint(db->wal, db->checkpoint_lsn);
+        return wal__checkpoint(db->wal, db->checkpoint_lsn);
     if (ckpt < db->checkpoint_lsn)
         ckpt = db->checkpoint_lsn;
     ckpt_args a = {ckpt, durable > db->seen_durable_lsn ? durable : db->seen_durable_lsn};
-    int rc = hist_index_write(&db->idx, ckpt_txn, &a);
+    int rc = index__write(&db->idx, ckpt_txn, &a);
     if (rc)
         return rc;
     db->checkpoint_lsn = ckpt;
     db->seen_durable_lsn = a.durable;
     db->last_durable_note_ns = now;
-    return hist_wal_checkpoint(db->wal, ckpt);
+    return wal__checkpoint(db->wal, ckpt);
 }
 
 /* ---- The sealer thread -------------------------------------------------------------------- */
@@ -287,7 +287,7 @@ static int pressure_cmp(const void *a, const void *b)
 static bool wal_over_budget(hist_db *db)
 {
     hist_wal_stats ws;
-    hist_wal_get_stats(db->wal, &ws);
+    wal__get_stats(db->wal, &ws);
     return ws.closed_bytes > db->opts.wal_bytes;
 }
 
@@ -316,8 +316,8 @@ static size_t pick_tags(hist_db *db, uint32_t **out, size_t *ndue)
             now - t->buf.first_write_ns >= db->opts.chunk_max_age_ns || db->stop)
             ids[k++] = t->meta.id;
         else
-            all[na++] = (pressure_item){t->meta.id, t->buf.first_write_ns,
-                                        hist_membuf_bytes(&t->buf), t->buf.lsn[0]};
+            all[na++] = (pressure_item){t->meta.id, t->buf.first_write_ns, membuf__bytes(&t->buf),
+                                        t->buf.lsn[0]};
     }
     *ndue = k;
     if (db->mem_bytes > db->opts.memtable_bytes && na) {
@@ -363,9 +363,9 @@ static void *sealer_main(void *arg)
                 until.tv_sec++, until.tv_nsec -= 1000000000;
             mu_wait(&db->seal_cv, &db->mu, &until);
             mu_unlock(&db->mu);
-            (void)hist_db_heal(db);
+            (void)degraded__heal(db);
             mu_lock(&db->seal_mu);
-            (void)hist_checkpoint(db); /* notes the durable LSN, at most once a second */
+            (void)seal__checkpoint(db); /* notes the durable LSN, at most once a second */
             retention__apply(db);
             mu_unlock(&db->seal_mu);
             mu_lock(&db->mu);
@@ -373,25 +373,25 @@ static void *sealer_main(void *arg)
         }
         mu_unlock(&db->mu);
         mu_lock(&db->seal_mu);
-        int rc = hist_seal_tags(db, ids, ndue, true);
+        int rc = seal__tags(db, ids, ndue, true);
         if (rc == 0 && n > ndue)
-            rc = hist_seal_tags(db, ids + ndue, n - ndue, false);
+            rc = seal__tags(db, ids + ndue, n - ndue, false);
         if (rc == 0)
-            rc = hist_checkpoint(db);
+            rc = seal__checkpoint(db);
         retention__apply(db);
         mu_unlock(&db->seal_mu);
         free(ids);
-        int64_t wait = hist_db_note_seal(db, rc); /* logs a change of state only */
-        (void)hist_db_heal(db);                   /* a broken WAL comes back without writes */
+        int64_t wait = degraded__note_seal(db, rc); /* logs a change of state only */
+        (void)degraded__heal(db);                   /* a broken WAL comes back without writes */
         if (wait)
-            hist_db_backoff(db, wait);
+            degraded__backoff(db, wait);
         mu_lock(&db->mu);
     }
     mu_unlock(&db->mu);
     return NULL;
 }
 
-int hist_sealer_start(hist_db *db)
+int seal__start(hist_db *db)
 {
     if (pthread_create(&db->sealer, NULL, sealer_main, db) != 0)
         return HIST_ENOMEM;
@@ -399,7 +399,7 @@ int hist_sealer_start(hist_db *db)
     return 0;
 }
 
-void hist_sealer_stop(hist_db *db)
+void seal__stop(hist_db *db)
 {
     if (!db->has_sealer)
         return;

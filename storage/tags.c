@@ -120,7 +120,7 @@ static uint64_t name_hash(const char *s, size_t len)
     return h;
 }
 
-hist_tag_state *hist_db_tag(hist_db *db, uint32_t id)
+hist_tag_state *tags__get(hist_db *db, uint32_t id)
 {
     HIST_ASSERT(mu_held(&db->mu));
     return id < db->tags_cap ? db->tags[id] : NULL;
@@ -150,7 +150,7 @@ static void hash_insert(uint32_t *tab, size_t cap, const char *name, uint32_t id
     tab[i] = id;
 }
 
-int hist_db_cache_tag(hist_db *db, const hist_index_tag *meta)
+int tags__cache(hist_db *db, const hist_index_tag *meta)
 {
     HIST_ASSERT(mu_held(&db->mu));
     if (meta->id >= db->tags_cap) {
@@ -212,9 +212,9 @@ static int tag_put_txn(hist_index *idx, MDB_txn *txn, void *arg)
     tag_put_ctx *c = arg;
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < c->n; i++)
-        rc = hist_index_put_tag(idx, txn, &c->tags[i]);
+        rc = index__put_tag(idx, txn, &c->tags[i]);
     if (!rc && c->set_next && c->n)
-        rc = hist_meta_put(idx, txn, "next_tag", (uint64_t)c->tags[c->n - 1].id + 1);
+        rc = index__meta_put(idx, txn, "next_tag", (uint64_t)c->tags[c->n - 1].id + 1);
     return rc;
 }
 
@@ -235,10 +235,10 @@ static int tags_create(hist_db *db, hist_index_tag *metas, size_t n)
         metas[i].created_ns = now;
     }
     tag_put_ctx c = {metas, n, 1};
-    int rc = hist_index_write(&db->idx, tag_put_txn, &c);
+    int rc = index__write(&db->idx, tag_put_txn, &c);
     mu_lock(&db->mu);
     for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = hist_db_cache_tag(db, &metas[i]);
+        rc = tags__cache(db, &metas[i]);
     mu_unlock(&db->mu);
     return rc;
 }
@@ -383,7 +383,7 @@ int hist_tag_by_id(hist_db *db, uint32_t id, hist_tag_info *out)
     if (!db || !out)
         return HIST_EINVAL;
     mu_lock(&db->mu);
-    hist_tag_state *t = hist_db_tag(db, id);
+    hist_tag_state *t = tags__get(db, id);
     if (t)
         tag_info_from(&t->meta, out);
     mu_unlock(&db->mu);
@@ -437,7 +437,7 @@ int hist_tag_put(hist_db *db, hist_tag_info *info)
     /* flushed_lsn / max_span are owned by the sealer: the stored copy may be
      * refreshed by its next commit, and the cached one is authoritative. */
     tag_put_ctx c = {&meta, 1, 0};
-    rc = hist_index_write(&db->idx, tag_put_txn, &c);
+    rc = index__write(&db->idx, tag_put_txn, &c);
     if (!rc) {
         mu_lock(&db->mu);
         hist_tag_state *t = db->tags[id];
@@ -462,14 +462,14 @@ int hist_tag_foreach(hist_db *db, const char *prefix, hist_tag_visit_fn fn, void
     uint32_t *ids = NULL;
     size_t n = 0, cap = 0;
     MDB_txn *txn;
-    int rc = hist_index_read_begin(&db->idx, &txn);
+    int rc = index__read_begin(&db->idx, &txn);
     if (rc)
         return rc;
     MDB_cursor *cur;
     rc = mdb_cursor_open(txn, db->idx.tag_name, &cur);
     if (rc) {
-        hist_index_read_end(&db->idx, txn);
-        return hist_index_err(rc);
+        index__read_end(&db->idx, txn);
+        return index__err(rc);
     }
     MDB_val k = {plen, (void *)prefix}, v;
     int op = plen ? MDB_SET_RANGE : MDB_FIRST;
@@ -491,7 +491,7 @@ int hist_tag_foreach(hist_db *db, const char *prefix, hist_tag_visit_fn fn, void
             memcpy(&ids[n++], v.mv_data, 4);
     }
     mdb_cursor_close(cur);
-    hist_index_read_end(&db->idx, txn);
+    index__read_end(&db->idx, txn);
     /* Visit without holding a txn: fn may call back into the db. */
     for (size_t i = 0; i < n && r == 0; i++) {
         hist_tag_info info;
@@ -504,7 +504,7 @@ int hist_tag_foreach(hist_db *db, const char *prefix, hist_tag_visit_fn fn, void
 
 /* ---- A tag's buffer ------------------------------------------------------- */
 
-int hist_db_mark_dirty(hist_db *db, uint32_t id)
+int tags__mark_dirty(hist_db *db, uint32_t id)
 {
     HIST_ASSERT(mu_held(&db->mu));
     hist_tag_state *t = db->tags[id];
@@ -523,19 +523,19 @@ int hist_db_mark_dirty(hist_db *db, uint32_t id)
     return 0;
 }
 
-int hist_db_insert(hist_db *db, hist_tag_state *t, const int64_t *ts, const hist_value *v,
-                   const uint32_t *q, size_t n, uint64_t lsn)
+int tags__insert(hist_db *db, hist_tag_state *t, const int64_t *ts, const hist_value *v,
+                 const uint32_t *q, size_t n, uint64_t lsn)
 {
     HIST_ASSERT(mu_held(&db->mu));
-    int rc = hist_db_mark_dirty(db, t->meta.id);
+    int rc = tags__mark_dirty(db, t->meta.id);
     if (rc)
         return rc;
-    int64_t delta = hist_membuf_append(&t->buf, ts, v, q, n, lsn, clock__mono_ns());
+    int64_t delta = membuf__append(&t->buf, ts, v, q, n, lsn, clock__mono_ns());
     if (delta < 0)
         return (int)delta;
     db->mem_bytes += (size_t)delta;
     db->mem_samples += n;
     for (size_t i = 0; i < n; i++)
-        hist_tag_note_latest(t, ts[i], v[i], q ? q[i] : 0);
+        tags__note_latest(t, ts[i], v[i], q ? q[i] : 0);
     return 0;
 }

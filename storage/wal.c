@@ -7,8 +7,8 @@
  * payload, all little-endian, records back to back in segment files
  * wal/NNNNNNNNNNNN.wal.
  *
- * Group commit. hist_wal_append() only assigns the LSN and copies the framed
- * record into `pending` under the mutex. hist_wal_sync(lsn) either finds lsn
+ * Group commit. wal__append() only assigns the LSN and copies the framed
+ * record into `pending` under the mutex. wal__sync(lsn) either finds lsn
  * durable, or waits while another thread flushes, or becomes the leader: it
  * swaps `pending` with the empty `spare` buffer (so appends go on), writes
  * the batch with one linked write+fdatasync outside the mutex, then
@@ -30,7 +30,7 @@
  *      with the same error; the active file is closed and never written or
  *      synced again;
  *   2. the caller (db.c) takes the void records out of the memtable, so a
- *      refused write is never read, then calls hist_wal_resume() now and
+ *      refused write is never read, then calls wal__resume() now and
  *      then: it starts a new segment whose first record is a control record
  *      "LSNs a..b are void", written and fdatasync'ed (with the directory).
  *      Only then does the log take appends again (resume fails, and the
@@ -106,7 +106,7 @@ static void wal_free(hist_wal *wal)
         close(wal->active_fd);
     if (wal->dirfd >= 0)
         close(wal->dirfd);
-    hist_io_close(wal->io);
+    io__close(wal->io);
     mu_destroy(&wal->mu);
     pthread_cond_destroy(&wal->flushed);
     free(wal->pending);
@@ -117,7 +117,7 @@ static void wal_free(hist_wal *wal)
     free(wal);
 }
 
-int hist_wal_open(const hist_wal_options *opts, hist_wal **out, hist_wal_report *report)
+int wal__open(const hist_wal_options *opts, hist_wal **out, hist_wal_report *report)
 {
     *out = NULL;
     if (report)
@@ -147,7 +147,7 @@ int hist_wal_open(const hist_wal_options *opts, hist_wal **out, hist_wal_report 
         wal_free(wal);
         return HIST_EIO;
     }
-    rc = hist_io_open(opts->io, opts->log, opts->log_ctx, &wal->io);
+    rc = io__open(opts->io, opts->log, opts->log_ctx, &wal->io);
     if (rc == 0)
         rc = wal__recover(wal, opts->min_lsn, report);
     if (rc < 0) {
@@ -158,18 +158,18 @@ int hist_wal_open(const hist_wal_options *opts, hist_wal **out, hist_wal_report 
     return 0;
 }
 
-int hist_wal_close(hist_wal *wal)
+int wal__close(hist_wal *wal)
 {
     if (!wal)
         return 0;
-    int rc = hist_wal_sync(wal, hist_wal_last_lsn(wal));
+    int rc = wal__sync(wal, wal__last_lsn(wal));
     wal_free(wal);
     return rc;
 }
 
 /* ---- Appending ------------------------------------------------------------ */
 
-int hist_wal_append(hist_wal *wal, const struct iovec *iov, int iovcnt, uint64_t *lsn_out)
+int wal__append(hist_wal *wal, const struct iovec *iov, int iovcnt, uint64_t *lsn_out)
 {
     if (iovcnt < 0 || (iovcnt > 0 && !iov))
         return HIST_EINVAL;
@@ -209,7 +209,7 @@ int hist_wal_append(hist_wal *wal, const struct iovec *iov, int iovcnt, uint64_t
             memcpy(rec + off, iov[i].iov_base, iov[i].iov_len);
         off += iov[i].iov_len;
     }
-    hist_put_le32(rec + 4, hist_crc32c(0, rec + 8, 8 + len));
+    hist_put_le32(rec + 4, crc32c__compute(0, rec + 8, 8 + len));
     wal->pending_len = need;
     wal->appended = true;
     mu_unlock(&wal->mu);
@@ -292,7 +292,7 @@ static int flush_batch(hist_wal *wal, const uint8_t *buf, size_t len)
         }
         struct iovec iov = {(void *)(buf + pos), take};
         double t0 = now_seconds();
-        int rc = hist_io_pwritev(wal->io, wal->active_fd, &iov, 1, (off_t)wal->active_off, 1);
+        int rc = io__pwritev(wal->io, wal->active_fd, &iov, 1, (off_t)wal->active_off, 1);
         double dt = now_seconds() - t0;
         if (rc < 0) {
             hist_logf(&wal->log, HIST_LOG_ERROR,
@@ -366,10 +366,10 @@ static void control_record(uint8_t *rec, uint64_t lsn, uint64_t from, uint64_t t
     rec[WAL_HEADER] = WAL_CONTROL_VOID;
     hist_put_le64(rec + WAL_HEADER + 8, from);
     hist_put_le64(rec + WAL_HEADER + 16, to);
-    hist_put_le32(rec + 4, hist_crc32c(WAL_CONTROL_SEED, rec + 8, 8 + WAL_CONTROL_LEN));
+    hist_put_le32(rec + 4, crc32c__compute(WAL_CONTROL_SEED, rec + 8, 8 + WAL_CONTROL_LEN));
 }
 
-int hist_wal_resume(hist_wal *wal)
+int wal__resume(hist_wal *wal)
 {
     mu_lock(&wal->mu);
     int rc = wal->failed ? wal->failed : wal->flushing ? wal->broken : 0;
@@ -386,7 +386,7 @@ int hist_wal_resume(hist_wal *wal)
     struct iovec iov = {rec, sizeof rec};
     rc = roll_segment(wal);
     if (rc == 0)
-        rc = hist_io_pwritev(wal->io, wal->active_fd, &iov, 1, 0, 1);
+        rc = io__pwritev(wal->io, wal->active_fd, &iov, 1, 0, 1);
     if (rc == 0)
         wal->active_off = sizeof rec;
     else if (wal->active_fd >= 0)
@@ -413,7 +413,7 @@ int hist_wal_resume(hist_wal *wal)
     return rc;
 }
 
-void hist_wal_get_health(hist_wal *wal, hist_wal_health *out)
+void wal__get_health(hist_wal *wal, hist_wal_health *out)
 {
     mu_lock(&wal->mu);
     out->broken = wal->broken;
@@ -423,7 +423,7 @@ void hist_wal_get_health(hist_wal *wal, hist_wal_health *out)
     mu_unlock(&wal->mu);
 }
 
-int hist_wal_sync(hist_wal *wal, uint64_t lsn)
+int wal__sync(hist_wal *wal, uint64_t lsn)
 {
     int rc = 0;
     mu_lock(&wal->mu);
@@ -470,7 +470,7 @@ int hist_wal_sync(hist_wal *wal, uint64_t lsn)
     return rc;
 }
 
-uint64_t hist_wal_last_lsn(hist_wal *wal)
+uint64_t wal__last_lsn(hist_wal *wal)
 {
     mu_lock(&wal->mu);
     uint64_t lsn = wal->next_lsn - 1;
@@ -478,7 +478,7 @@ uint64_t hist_wal_last_lsn(hist_wal *wal)
     return lsn;
 }
 
-uint64_t hist_wal_durable_lsn(hist_wal *wal)
+uint64_t wal__durable_lsn(hist_wal *wal)
 {
     mu_lock(&wal->mu);
     uint64_t lsn = wal->durable_lsn;
@@ -488,7 +488,7 @@ uint64_t hist_wal_durable_lsn(hist_wal *wal)
 
 /* ---- Checkpoint and stats --------------------------------------------------------- */
 
-int hist_wal_checkpoint(hist_wal *wal, uint64_t lsn)
+int wal__checkpoint(hist_wal *wal, uint64_t lsn)
 {
     mu_lock(&wal->mu);
     /* Keep the newest segment holding a record: it carries the LSN on. */
@@ -531,9 +531,9 @@ int hist_wal_checkpoint(hist_wal *wal, uint64_t lsn)
     return rc;
 }
 
-int hist_wal_discard(hist_wal *wal, uint64_t lsn)
+int wal__discard(hist_wal *wal, uint64_t lsn)
 {
-    int rc = hist_wal_sync(wal, hist_wal_last_lsn(wal));
+    int rc = wal__sync(wal, wal__last_lsn(wal));
     if (rc)
         return rc;
     mu_lock(&wal->mu);
@@ -560,10 +560,10 @@ int hist_wal_discard(hist_wal *wal, uint64_t lsn)
     return rc;
 }
 
-void hist_wal_get_stats(hist_wal *wal, hist_wal_stats *out)
+void wal__get_stats(hist_wal *wal, hist_wal_stats *out)
 {
     memset(out, 0, sizeof *out);
-    out->io_backend = hist_io_backend(wal->io);
+    out->io_backend = io__backend(wal->io);
     mu_lock(&wal->mu);
     out->syncs = wal->syncs;
     memcpy(out->sync_hist, wal->sync_hist, sizeof out->sync_hist);

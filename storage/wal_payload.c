@@ -19,7 +19,7 @@
 
 /* ---- WAL payload ----------------------------------------------------------- */
 
-size_t hist_payload_bound(const hist_series *s, size_t ns)
+size_t payload__bound(const hist_series *s, size_t ns)
 {
     size_t b = 1 + 10;
     for (size_t i = 0; i < ns; i++)
@@ -27,7 +27,7 @@ size_t hist_payload_bound(const hist_series *s, size_t ns)
     return b;
 }
 
-size_t hist_payload_encode(const hist_series *s, size_t ns, uint8_t *out)
+size_t payload__encode(const hist_series *s, size_t ns, uint8_t *out)
 {
     uint8_t *p = out;
     *p++ = 1;
@@ -67,7 +67,7 @@ size_t hist_payload_encode(const hist_series *s, size_t ns, uint8_t *out)
     return (size_t)(p - out);
 }
 
-int hist_payload_decode(const uint8_t *p, size_t len, hist_payload_fn fn, void *ctx)
+int payload__decode(const uint8_t *p, size_t len, hist_payload_fn fn, void *ctx)
 {
     const uint8_t *end = p + len;
     if (len < 1 || *p++ != 1)

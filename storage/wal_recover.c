@@ -99,7 +99,7 @@ static const char *check_record(const uint8_t *buf, size_t len, size_t pos, wal_
     if (plen > WAL_MAX_PAYLOAD || plen > len - pos - WAL_HEADER)
         return "short record";
     uint32_t seed = control ? WAL_CONTROL_SEED : 0;
-    if (hist_crc32c(seed, buf + pos + 8, 8 + (size_t)plen) != hist_get_le32(buf + pos + 4))
+    if (crc32c__compute(seed, buf + pos + 8, 8 + (size_t)plen) != hist_get_le32(buf + pos + 4))
         return "checksum mismatch";
     *r = (wal_rec){pos, WAL_HEADER + (size_t)plen, hist_get_le64(buf + pos + 8), control};
     if (r->lsn == 0 || r->lsn >= WAL_MAX_LSN)
@@ -422,7 +422,7 @@ int wal__recover(hist_wal *wal, uint64_t min_lsn, hist_wal_report *report)
         /* The log lost records the checkpoint already counted: never hand
          * out those LSNs again, or replay from the checkpoint would skip
          * new records. No log at all is what a clean close leaves (see
-         * hist_wal_discard): worth a note, not a warning. */
+         * wal__discard): worth a note, not a warning. */
         hist_logf(&wal->log, n ? HIST_LOG_WARN : HIST_LOG_INFO,
                   "wal: last LSN found is %" PRIu64 ", below the checkpoint %" PRIu64
                   "; continuing from %" PRIu64,
@@ -490,7 +490,7 @@ static int replay_segment(hist_wal *wal, const wal_segment *seg, uint64_t from_l
     return rc;
 }
 
-int hist_wal_replay(hist_wal *wal, uint64_t from_lsn, hist_wal_replay_fn fn, void *ctx)
+int wal__replay(hist_wal *wal, uint64_t from_lsn, hist_wal_replay_fn fn, void *ctx)
 {
     mu_lock(&wal->mu);
     bool appended = wal->appended;
