@@ -1,7 +1,31 @@
 /*
- * db_internal.h: the hist_db struct shared by the storage engine's files
- * (db.c, tags.c, wal_payload.c, seal.c, recovery.c, scan.c, compact.c,
- * damage.c, scrub.c, degraded.c). Not part of the door.
+ * db_internal.h: the hist_db struct shared by the storage engine's files.
+ * Not part of the door.
+ *
+ * Who may call whom (SQLite pager.c habit). A file calls functions of
+ * files with a higher number only, never of its own level or above, so
+ * calls go one way (scripts/check_layers.sh does not check this; the
+ * list is kept by hand):
+ *   1. db.c           open and close, the write path, latest, flush, stats.
+ *   2. seal.c         sealing buffers, the WAL checkpoint, the sealer thread;
+ *      compact.c      merging chunks, rewriting segments;
+ *      scan.c         reads, sample before / at or after, a stale latest;
+ *      scrub.c        the checker of chunks and the registry.
+ *   3. chunk_store.c  a chunk built, cut, committed (segment + index), loaded.
+ *   4. damage.c       damage marks;
+ *      degraded.c     the sync, rollback of void writes, healing, seal backoff;
+ *      recovery.c     WAL replay into the memtable at open;
+ *      retention.c    dropping old chunks.
+ *   5. tags.c         the registry, the tag cache, a tag's buffer;
+ *      wal.c          the WAL, writing (wal_internal.h, shared with 6).
+ *   6. index.c        the LMDB index;
+ *      segment.c      the segment files;
+ *      wal_recover.c  the WAL, reading: the record walk, recovery, replay.
+ *   7. index_entry.c, io.c, crc32c.c, memtable.c, wal_payload.c,
+ *      stats_bounds.c, codec/ (the chunk format; its files call only each
+ *      other): the leaves.
+ * Below them all: common/ (errors, types, hist_logf, hist_varint) and the
+ * inline headers clock.h and mutex.h.
  *
  * Locks, in the order they may be taken:
  *   seal_mu  one sealer/compactor/dropper at a time. Holding it means the
@@ -13,6 +37,8 @@
  *            (except the WAL append, which is a memcpy into its buffer, so
  *            memtable order == LSN order).
  * LMDB transactions are taken through index.c (its own resize lock).
+ * A function whose comment says its caller holds one of them asserts
+ * mu_held() first (mutex.h; debug builds).
  */
 #ifndef HIST_STORAGE_DB_INTERNAL_H
 #define HIST_STORAGE_DB_INTERNAL_H
