@@ -118,7 +118,7 @@ int main(int argc, char **argv)
     int64_t *ts = malloc(CHUNK * sizeof(*ts));
     hist_value *v = malloc(CHUNK * sizeof(*v));
     uint32_t *q = malloc(CHUNK * sizeof(*q));
-    size_t bound = hist_chunk_bound(CHUNK);
+    size_t bound = chunk__bound(CHUNK);
     uint8_t *buf = malloc(bound);
     size_t nchunks = 0, cap_chunks = 1024;
     enc_chunk *chunks = malloc(cap_chunks * sizeof(*chunks));
@@ -138,14 +138,14 @@ int main(int argc, char **argv)
             size_t n = hist_gen_next(gen, tag, want, ts, v, q);
             done += (int64_t)n;
             double t0 = now_s();
-            int64_t len = hist_chunk_encode(type, ts, v, q, n, buf, bound);
+            int64_t len = chunk__encode(type, ts, v, q, n, buf, bound);
             ks[kind].enc_s += now_s() - t0;
             if (len <= 0) {
                 fprintf(stderr, "encode failed: %s\n", hist_strerror((int)len));
                 return 1;
             }
             hist_chunk_info info;
-            hist_chunk_peek(buf, (size_t)len, &info);
+            chunk__peek(buf, (size_t)len, &info);
             wins[info.value_codec]++;
             ts_wins[info.ts_codec]++;
             ks[kind].samples += n;
@@ -177,7 +177,7 @@ int main(int argc, char **argv)
             for (size_t c = 0; c < nchunks; c++) {
                 if (chunks[c].kind != (hist_gen_kind)k)
                     continue;
-                int64_t got = hist_chunk_decode(chunks[c].bytes, chunks[c].len, ts, v, q, CHUNK);
+                int64_t got = chunk__decode(chunks[c].bytes, chunks[c].len, ts, v, q, CHUNK);
                 if (got <= 0) {
                     fprintf(stderr, "decode failed: %s\n", hist_strerror((int)got));
                     return 1;
@@ -223,11 +223,11 @@ int main(int argc, char **argv)
     printf("codec.overall.raw_over_ours %.1f x\n", 16.0 / bps); /* 8 B ts + 8 B value */
     for (int id = 0; id < 256; id++)
         if (wins[id])
-            printf("codec.wins.%s %llu chunks\n", hist_chunk_codec_name((uint8_t)id),
+            printf("codec.wins.%s %llu chunks\n", chunk__codec_name((uint8_t)id),
                    (unsigned long long)wins[id]);
     for (int id = 0; id < 256; id++)
         if (ts_wins[id])
-            printf("codec.ts_wins.%s %llu chunks\n", hist_chunk_codec_name((uint8_t)id),
+            printf("codec.ts_wins.%s %llu chunks\n", chunk__codec_name((uint8_t)id),
                    (unsigned long long)ts_wins[id]);
 
     for (size_t c = 0; c < nchunks; c++)

@@ -2,7 +2,7 @@
  * bench_wal.c: durable WAL append throughput with group commit.
  *
  * N threads (1, 4, 16) each loop: append one record of 10,000 bytes (about
- * 1,000 samples' worth of a write batch), then hist_wal_sync() it; every
+ * 1,000 samples' worth of a write batch), then wal__sync() it; every
  * sync shares its fdatasync with whatever the other threads appended
  * meanwhile. Runs on both io backends (io_uring where the kernel has it).
  *
@@ -10,7 +10,7 @@
  *   wal.<backend>.threads<N>.records_per_s   durable records per second
  *   wal.<backend>.threads<N>.mb_per_s        payload MB (1e6 bytes) per second
  *   wal.<backend>.threads<N>.samples_per_s   records * 1,000 samples
- *   wal.<backend>.threads<N>.commit_p50_us   median hist_wal_sync() latency
+ *   wal.<backend>.threads<N>.commit_p50_us   median wal__sync() latency
  *   wal.<backend>.threads<N>.records_per_fsync  group commit factor
  *   wal.<backend>.fsync_p50_us               median write+fdatasync of one
  *                                            record (the 1-thread commit)
@@ -65,7 +65,7 @@ static void *work(void *arg)
     while (now() < w->deadline) {
         uint64_t lsn;
         double t0 = now();
-        if (hist_wal_append(w->wal, &iov, 1, &lsn) != 0 || hist_wal_sync(w->wal, lsn) != 0) {
+        if (wal__append(w->wal, &iov, 1, &lsn) != 0 || wal__sync(w->wal, lsn) != 0) {
             w->failed = 1;
             break;
         }
@@ -96,7 +96,7 @@ static double run(const char *dir, hist_io_mode mode, const char *backend, int t
     snprintf(waldir, sizeof waldir, "%s/wal-%s-%d", dir, backend, threads);
     hist_wal_options o = {.dir = waldir, .io = mode};
     hist_wal *wal;
-    if (hist_wal_open(&o, &wal, NULL) != 0) {
+    if (wal__open(&o, &wal, NULL) != 0) {
         fprintf(stderr, "bench_wal: cannot open %s\n", waldir);
         return -1;
     }
@@ -118,8 +118,8 @@ static double run(const char *dir, hist_io_mode mode, const char *backend, int t
     }
     double elapsed = now() - t0;
     hist_wal_stats st;
-    hist_wal_get_stats(wal, &st);
-    hist_wal_close(wal);
+    wal__get_stats(wal, &st);
+    wal__close(wal);
     nftw(waldir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 
     double *all = malloc((nlat ? nlat : 1) * sizeof *all);
@@ -165,11 +165,11 @@ int main(int argc, char **argv)
     int rc = 0;
     for (size_t b = 0; b < 2; b++) {
         hist_io *io;
-        if (hist_io_open(backends[b].mode, NULL, NULL, &io) != 0) {
+        if (io__open(backends[b].mode, NULL, NULL, &io) != 0) {
             printf("# %s unavailable here, skipped\n", backends[b].name);
             continue;
         }
-        hist_io_close(io);
+        io__close(io);
         for (size_t t = 0; t < 3; t++) {
             double p50 = run(dir, backends[b].mode, backends[b].name, thread_counts[t], seconds);
             if (p50 < 0)

@@ -24,7 +24,7 @@
  * storage/codec/chunk.c (header, columns) and of each codec file (bodies).
  *
  * Lossless: every float64 bit pattern and every int64 comes back exactly.
- * hist_chunk_decode() checks every length and count against the buffer and
+ * chunk__decode() checks every length and count against the buffer and
  * never reads or writes out of bounds, whatever the input (it is fuzzed);
  * what it returns has strictly increasing timestamps and bools of 0 or 1.
  */
@@ -54,33 +54,33 @@ typedef struct {
 } hist_chunk_fault;
 
 /* Upper bound of the encoded size of n samples. */
-size_t hist_chunk_bound(size_t n);
+size_t chunk__bound(size_t n);
 
 /* Encodes n samples (sorted, unique timestamps; q may be NULL = all Good)
  * into out[0..cap). Returns the encoded length (> 0) or a negative error:
  * HIST_EINVAL for n == 0, unsorted or duplicate timestamps, an unknown
  * type or a bool other than 0/1; HIST_ERANGE for too many samples;
  * HIST_ENOSPC if cap is too small; HIST_ENOMEM. */
-int64_t hist_chunk_encode(hist_type type, const int64_t *ts, const hist_value *v, const uint32_t *q,
-                          size_t n, uint8_t *out, size_t cap);
+int64_t chunk__encode(hist_type type, const int64_t *ts, const hist_value *v, const uint32_t *q,
+                      size_t n, uint8_t *out, size_t cap);
 
 /* Reads and checks the header only. 0 or HIST_ECORRUPT. */
-int hist_chunk_peek(const uint8_t *buf, size_t len, hist_chunk_info *info);
+int chunk__peek(const uint8_t *buf, size_t len, hist_chunk_info *info);
 
 /* Decodes a chunk into arrays of room for cap samples each (cap must be at
  * least info.count). q may be NULL: the quality column is then neither
  * decoded nor checked. Returns the sample count or a negative error
  * (HIST_ECORRUPT for anything malformed, HIST_ENOSPC if cap is too small,
  * HIST_ENOMEM if a zstd column cannot be inflated for want of memory). */
-int64_t hist_chunk_decode(const uint8_t *buf, size_t len, int64_t *ts, hist_value *v, uint32_t *q,
-                          size_t cap);
+int64_t chunk__decode(const uint8_t *buf, size_t len, int64_t *ts, hist_value *v, uint32_t *q,
+                      size_t cap);
 
-/* hist_chunk_decode(), saying in *fault (may be NULL) which check failed
+/* chunk__decode(), saying in *fault (may be NULL) which check failed
  * when the result is HIST_ECORRUPT (debug builds; see hist_chunk_fault). */
-int64_t hist_chunk_decode_traced(const uint8_t *buf, size_t len, int64_t *ts, hist_value *v,
-                                 uint32_t *q, size_t cap, hist_chunk_fault *fault);
+int64_t chunk__decode_traced(const uint8_t *buf, size_t len, int64_t *ts, hist_value *v,
+                             uint32_t *q, size_t cap, hist_chunk_fault *fault);
 
 /* Codec names, for benches and `historian stats`. */
-const char *hist_chunk_codec_name(uint8_t codec);
+const char *chunk__codec_name(uint8_t codec);
 
 #endif

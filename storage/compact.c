@@ -1,8 +1,9 @@
 /*
- * compact.c: merging a tag's small or overlapping chunks, rewriting segments
- * with little live data, and dropping old chunks (retention).
+ * compact.c: merging a tag's small or overlapping chunks, and rewriting
+ * segments with little live data. Dropping old chunks (retention) is
+ * retention.c.
  *
- * All three run under seal_mu, so no seal interleaves: a merged chunk takes
+ * Both run under seal_mu, so no seal interleaves: a merged chunk takes
  * a fresh (highest) seq, which is right because it replaces a whole overlap
  * cluster (or several adjacent ones) and so overlaps no chunk outside it.
  *
@@ -18,7 +19,6 @@
  */
 #include "storage/db_internal.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,19 +34,19 @@ static int load_chunk_refs(hist_db *db, uint32_t tag, bool skip_damaged, hist_ch
                            size_t *nout)
 {
     MDB_txn *txn;
-    int rc = hist_index_read_begin(&db->idx, &txn);
+    int rc = index__read_begin(&db->idx, &txn);
     if (rc)
         return rc;
     MDB_cursor *cur;
-    rc = hist_index_err(mdb_cursor_open(txn, db->idx.chunk, &cur));
+    rc = index__err(mdb_cursor_open(txn, db->idx.chunk, &cur));
     hist_chunk_ref *refs = NULL;
     size_t n = 0, cap = 0;
     if (rc == 0) {
         uint8_t kb[HIST_CHUNK_KEY_LEN];
-        hist_chunk_key(kb, tag, HIST_TS_MIN - 1, 0);
+        index__chunk_key(kb, tag, HIST_TS_MIN - 1, 0);
         hist_marks marks = {0};
         if (skip_damaged)
-            rc = hist_marks_open(&db->idx, txn, tag ? kb : NULL, &marks);
+            rc = marks__open(&db->idx, txn, tag ? kb : NULL, &marks);
         MDB_val k = {sizeof(kb), kb}, d;
         int op = tag ? MDB_SET_RANGE : MDB_FIRST;
         while (rc == 0 && mdb_cursor_get(cur, &k, &d, op) == 0) {
@@ -55,7 +55,7 @@ static int load_chunk_refs(hist_db *db, uint32_t tag, bool skip_damaged, hist_ch
                 uint32_t ktag;
                 if (k.mv_size != HIST_CHUNK_KEY_LEN)
                     break;
-                hist_chunk_key_parse(k.mv_data, &ktag, NULL, NULL);
+                index__chunk_key_parse(k.mv_data, &ktag, NULL, NULL);
                 if (ktag != tag)
                     break;
             }
@@ -68,13 +68,13 @@ static int load_chunk_refs(hist_db *db, uint32_t tag, bool skip_damaged, hist_ch
                 }
                 refs = nr;
             }
-            if (!hist_marks_has(&marks, &k) && hist_chunk_ref_from(&k, &d, &refs[n]) == 0)
+            if (!marks__has(&marks, &k) && index__chunk_ref_from(&k, &d, &refs[n]) == 0)
                 n++;
         }
-        hist_marks_close(&marks);
+        marks__close(&marks);
         mdb_cursor_close(cur);
     }
-    hist_index_read_end(&db->idx, txn);
+    index__read_end(&db->idx, txn);
     if (rc) {
         free(refs);
         return rc;
@@ -100,7 +100,7 @@ static int merge_group(hist_db *db, hist_type type, const hist_chunk_ref *refs, 
         int64_t *ts;
         hist_value *v;
         uint32_t *q;
-        rc = hist_chunk_load(db, &refs[i], &ts, &v, &q);
+        rc = chunk__load(db, &refs[i], &ts, &v, &q);
         if (rc)
             break; /* a damaged member: leave the whole group as it is */
         for (size_t j = 0; j < refs[i].stats.count; j++)
@@ -111,15 +111,15 @@ static int merge_group(hist_db *db, hist_type type, const hist_chunk_ref *refs, 
         free(m);
         return rc == HIST_ECORRUPT || rc == HIST_EIO ? 0 : rc;
     }
-    n = hist_msamples_sort_dedupe(m, n);
+    n = msamples__sort_dedupe(m, n);
     hist_chunk_batch out = {0};
-    rc = hist_chunk_batch_add(db, &out, refs[a].tag, type, m, n);
+    rc = chunk__batch_add(db, &out, refs[a].tag, type, m, n);
     /* Cutting at clock boundaries can give back the chunks we started from
      * (small chunks of adjacent hours): then there is nothing to gain. */
     bool gain = out.n < b - a || overlapping;
     if (rc == 0 && gain)
-        rc = hist_chunks_commit(db, out.bufs, out.refs, out.n, refs + a, b - a, NULL, NULL, 0);
-    hist_chunk_batch_free(&out);
+        rc = chunk__commit(db, out.bufs, out.refs, out.n, refs + a, b - a, NULL, NULL, 0);
+    chunk__batch_free(&out);
     free(m);
     return rc;
 }
@@ -133,22 +133,23 @@ static bool shares_window(const hist_db *db, const hist_chunk_ref *refs, size_t 
     int64_t align = db->opts.chunk_align_ns;
     if (align <= 0)
         return true;
-    int64_t first = hist_align_floor(refs[i].stats.start_ts, align);
+    int64_t first = chunk__align_floor(refs[i].stats.start_ts, align);
     int64_t last = first;
     for (size_t k = i; k < j; k++) {
-        int64_t w = hist_align_floor(refs[k].stats.end_ts, align);
+        int64_t w = chunk__align_floor(refs[k].stats.end_ts, align);
         last = w > last ? w : last;
     }
-    return (i > 0 && hist_align_floor(refs[i - 1].stats.end_ts, align) == first) ||
-           (j < n && hist_align_floor(refs[j].stats.start_ts, align) == last);
+    return (i > 0 && chunk__align_floor(refs[i - 1].stats.end_ts, align) == first) ||
+           (j < n && chunk__align_floor(refs[j].stats.start_ts, align) == last);
 }
 
 static int compact_tag(hist_db *db, uint32_t tag)
 {
-    pthread_mutex_lock(&db->mu);
-    hist_tag_state *t = hist_db_tag(db, tag);
+    HIST_ASSERT(mu_held(&db->seal_mu));
+    mu_lock(&db->mu);
+    hist_tag_state *t = tags__get(db, tag);
     hist_type type = t ? (hist_type)t->meta.type : HIST_TYPE_FLOAT64;
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     if (!t)
         return HIST_ENOTFOUND;
     hist_chunk_ref *refs;
@@ -209,7 +210,7 @@ static int move_txn(hist_index *idx, MDB_txn *txn, void *arg)
     move_ctx *c = arg;
     int rc = 0;
     for (size_t i = 0; i < c->n && rc == 0; i++)
-        rc = hist_index_put_chunk(idx, txn, &c->refs[i]);
+        rc = index__put_chunk(idx, txn, &c->refs[i]);
     return rc;
 }
 
@@ -226,26 +227,26 @@ static int rewrite_segment(hist_db *db, uint32_t no, hist_chunk_ref *refs, size_
             rc = HIST_ENOMEM;
             break;
         }
-        rc = hist_segs_read(&db->segs, no, refs[i].offset, bufs[i], refs[i].length);
+        rc = segs__read(&db->segs, no, refs[i].offset, bufs[i], refs[i].length);
         iov[i] = (struct iovec){bufs[i], refs[i].length};
     }
     uint32_t segno = 0;
     if (rc == 0 && n)
-        rc = hist_segs_append(&db->segs, iov, (int)n, &segno, offs);
+        rc = segs__append(&db->segs, iov, (int)n, &segno, offs);
     if (rc == 0) {
         for (size_t i = 0; i < n; i++)
             refs[i].segment = segno, refs[i].offset = offs[i];
         move_ctx c = {refs, n};
-        rc = n ? hist_index_write(&db->idx, move_txn, &c) : 0;
+        rc = n ? index__write(&db->idx, move_txn, &c) : 0;
     }
     if (rc == 0)
-        rc = hist_segs_remove(&db->segs, no);
+        rc = segs__remove(&db->segs, no);
     for (size_t i = 0; bufs && i < n; i++)
         free(bufs[i]);
     free(bufs), free(iov), free(offs);
     if (rc)
-        hist_db_log(db, HIST_LOG_WARN, "compact: segment %u not rewritten: %s", no,
-                    hist_strerror(rc));
+        hist_logf(&db->log, HIST_LOG_WARN, "compact: segment %u not rewritten: %s", no,
+                  hist_strerror(rc));
     return rc;
 }
 
@@ -267,14 +268,14 @@ static int rewrite_segments(hist_db *db)
         return rc;
     if (n)
         qsort(refs, n, sizeof(*refs), ref_seg_cmp);
-    uint32_t current = hist_segs_current(&db->segs);
+    uint32_t current = segs__current(&db->segs);
     for (size_t i = 0; i < n && rc == 0;) {
         size_t j = i;
         uint64_t live = 0;
         while (j < n && refs[j].segment == refs[i].segment)
             live += refs[j++].length;
         uint32_t no = refs[i].segment;
-        uint64_t size = hist_segs_size(&db->segs, no);
+        uint64_t size = segs__size(&db->segs, no);
         if (no != current && size > 0 && live * 2 < size)
             rc = rewrite_segment(db, no, refs + i, j - i);
         i = j;
@@ -286,8 +287,8 @@ static int rewrite_segments(hist_db *db)
         while (r < n && refs[r].segment < no)
             r++;
         int named = r < n && refs[r].segment == no;
-        if (!named && hist_segs_size(&db->segs, no) > 0)
-            rc = hist_segs_remove(&db->segs, no);
+        if (!named && segs__size(&db->segs, no) > 0)
+            rc = segs__remove(&db->segs, no);
     }
     free(refs);
     return rc;
@@ -297,103 +298,25 @@ int hist_db_compact(hist_db *db, uint32_t tag)
 {
     if (!db)
         return HIST_EINVAL;
-    pthread_mutex_lock(&db->seal_mu);
-    hist_segs_reap(&db->segs); /* fds of segments deleted by the last run */
+    mu_lock(&db->seal_mu);
+    segs__reap(&db->segs); /* fds of segments deleted by the last run */
     int rc = 0;
     if (tag) {
         rc = compact_tag(db, tag);
     } else {
-        pthread_mutex_lock(&db->mu);
+        mu_lock(&db->mu);
         uint32_t cap = db->tags_cap;
-        pthread_mutex_unlock(&db->mu);
+        mu_unlock(&db->mu);
         for (uint32_t id = 1; id < cap && rc == 0; id++) {
-            pthread_mutex_lock(&db->mu);
-            int exists = hist_db_tag(db, id) != NULL;
-            pthread_mutex_unlock(&db->mu);
+            mu_lock(&db->mu);
+            int exists = tags__get(db, id) != NULL;
+            mu_unlock(&db->mu);
             if (exists)
                 rc = compact_tag(db, id);
         }
     }
     if (rc == 0)
         rc = rewrite_segments(db);
-    pthread_mutex_unlock(&db->seal_mu);
-    return rc;
-}
-
-/* ---- Dropping old chunks -----------------------------------------------------------------------
- */
-
-typedef struct {
-    int64_t t;
-    uint64_t chunks, samples, bytes;
-} drop_ctx;
-
-static int drop_txn(hist_index *idx, MDB_txn *txn, void *arg)
-{
-    drop_ctx *c = arg;
-    c->chunks = c->samples = c->bytes = 0;
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, idx->chunk, &cur);
-    if (rc)
-        return hist_index_err(rc);
-    MDB_val k, d;
-    int op = MDB_FIRST;
-    while ((rc = mdb_cursor_get(cur, &k, &d, op)) == 0) {
-        op = MDB_NEXT;
-        uint32_t tag;
-        int64_t start;
-        if (k.mv_size != HIST_CHUNK_KEY_LEN)
-            continue;
-        hist_chunk_key_parse(k.mv_data, &tag, &start, NULL);
-        if (start >= c->t) {
-            /* Sorted by start: skip to the next tag. */
-            if (tag == UINT32_MAX)
-                break;
-            uint8_t kb[HIST_CHUNK_KEY_LEN];
-            hist_chunk_key(kb, tag + 1, HIST_TS_MIN - 1, 0);
-            k = (MDB_val){sizeof(kb), kb};
-            rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
-            if (rc)
-                break;
-            op = MDB_GET_CURRENT;
-            continue;
-        }
-        hist_chunk_ref ref;
-        if (hist_chunk_ref_from(&k, &d, &ref) || ref.stats.end_ts >= c->t)
-            continue;
-        uint8_t kb[HIST_CHUNK_KEY_LEN];
-        memcpy(kb, k.mv_data, sizeof(kb));
-        rc = mdb_cursor_del(cur, 0);
-        if (rc)
-            break;
-        int mrc = hist_index_del_mark(idx, txn, kb); /* a dropped chunk's mark goes too */
-        if (mrc) {
-            mdb_cursor_close(cur);
-            return mrc;
-        }
-        c->chunks++, c->samples += ref.stats.count, c->bytes += ref.length;
-        op = MDB_NEXT; /* LMDB: after a delete, NEXT yields the entry that moved up */
-    }
-    mdb_cursor_close(cur);
-    if (rc == MDB_NOTFOUND || rc == EINVAL)
-        rc = 0;
-    return rc == MDB_MAP_FULL ? HIST_ENOSPC : hist_index_err(rc);
-}
-
-int hist_db_drop_before(hist_db *db, int64_t t)
-{
-    if (!db)
-        return HIST_EINVAL;
-    pthread_mutex_lock(&db->seal_mu);
-    drop_ctx c = {.t = t};
-    int rc = hist_index_write(&db->idx, drop_txn, &c);
-    if (rc == 0 && c.chunks) {
-        atomic_fetch_sub(&db->chunks, c.chunks);
-        atomic_fetch_sub(&db->samples_sealed, c.samples);
-        atomic_fetch_sub(&db->bytes_chunks, c.bytes);
-        hist_db_log(db, HIST_LOG_INFO, "dropped %llu chunk(s) older than %lld",
-                    (unsigned long long)c.chunks, (long long)t);
-    }
-    pthread_mutex_unlock(&db->seal_mu);
+    mu_unlock(&db->seal_mu);
     return rc;
 }

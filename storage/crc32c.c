@@ -8,7 +8,7 @@
  * the standard check value crc32c("123456789") = 0xE3069283.
  *
  * Convention: the value passed in and returned is the finished CRC (already
- * inverted), so hist_crc32c(hist_crc32c(0, a, n), b, m) equals the CRC of a
+ * inverted), so crc32c__compute(crc32c__compute(0, a, n), b, m) equals the CRC of a
  * followed by b. Internally the register is inverted on entry and on exit.
  */
 #include "storage/crc32c.h"
@@ -57,9 +57,9 @@ static const uint32_t crc32c_table[256] = {
 
 /* Exported (without a header declaration) only so the test can compare the
  * table path with the hardware path on any CPU. */
-uint32_t hist_crc32c_portable(uint32_t crc, const void *data, size_t len);
+uint32_t crc32c__portable(uint32_t crc, const void *data, size_t len);
 
-uint32_t hist_crc32c_portable(uint32_t crc, const void *data, size_t len)
+uint32_t crc32c__portable(uint32_t crc, const void *data, size_t len)
 {
     const uint8_t *p = data;
     uint32_t c = ~crc;
@@ -91,7 +91,7 @@ __attribute__((target("sse4.2"))) static uint32_t crc32c_sse42(uint32_t crc, con
 }
 #endif
 
-uint32_t hist_crc32c(uint32_t crc, const void *data, size_t len)
+uint32_t crc32c__compute(uint32_t crc, const void *data, size_t len)
 {
 #ifdef HIST_CRC32C_HAVE_SSE42
     /* __builtin_cpu_supports reads a table the runtime fills at start-up:
@@ -100,5 +100,5 @@ uint32_t hist_crc32c(uint32_t crc, const void *data, size_t len)
     if (__builtin_cpu_supports("sse4.2"))
         return crc32c_sse42(crc, data, len);
 #endif
-    return hist_crc32c_portable(crc, data, len);
+    return crc32c__portable(crc, data, len);
 }

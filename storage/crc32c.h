@@ -9,6 +9,6 @@
 #include <stdint.h>
 
 /* Extends crc (0 to start) over len bytes. */
-uint32_t hist_crc32c(uint32_t crc, const void *data, size_t len);
+uint32_t crc32c__compute(uint32_t crc, const void *data, size_t len);
 
 #endif

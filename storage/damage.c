@@ -19,7 +19,7 @@
  *     (segment, offset, length, crc32c): a verdict about bytes a compaction
  *     moved away since is dropped, so a healthy moved chunk is never marked;
  *   - a mark is logged once, when it is made (MDB_NOOVERWRITE tells);
- *   - a chunk entry deleted takes its mark along (hist_index_del_chunk and
+ *   - a chunk entry deleted takes its mark along (index__del_chunk and
  *     retention), and the scrub removes marks left without an entry;
  *   - when a mark appears or goes, a tag latest value that may have come
  *     from that chunk is marked stale and looked up again on next read.
@@ -61,7 +61,7 @@ const char *hist_damage_reason_name(int reason)
     }
 }
 
-hist_damaged_chunk hist_damage_of(const hist_chunk_ref *ref, int why)
+hist_damaged_chunk damage__of(const hist_chunk_ref *ref, int why)
 {
     return (hist_damaged_chunk){.tag = ref->tag,
                                 .start_ts = ref->stats.start_ts,
@@ -79,7 +79,7 @@ static hist_damaged_chunk mark_parse(const MDB_val *k, const MDB_val *v)
 {
     hist_damaged_chunk c;
     memset(&c, 0, sizeof(c));
-    hist_chunk_key_parse(k->mv_data, &c.tag, &c.start_ts, &c.seq);
+    index__chunk_key_parse(k->mv_data, &c.tag, &c.start_ts, &c.seq);
     mark_value m;
     if (v->mv_size == sizeof(m)) {
         memcpy(&m, v->mv_data, sizeof(m));
@@ -95,16 +95,16 @@ static hist_damaged_chunk mark_parse(const MDB_val *k, const MDB_val *v)
 
 /* ---- Walking marks beside chunks ------------------------------------------------ */
 
-int hist_marks_open(hist_index *idx, MDB_txn *txn, const uint8_t *from_key, hist_marks *m)
+int marks__open(hist_index *idx, MDB_txn *txn, const uint8_t *from_key, hist_marks *m)
 {
     memset(m, 0, sizeof(*m));
     MDB_stat st;
     int rc = mdb_stat(txn, idx->damaged, &st);
     if (rc || st.ms_entries == 0)
-        return hist_index_err(rc);
+        return index__err(rc);
     rc = mdb_cursor_open(txn, idx->damaged, &m->cur);
     if (rc)
-        return hist_index_err(rc);
+        return index__err(rc);
     MDB_val d;
     if (from_key) {
         m->key = (MDB_val){HIST_CHUNK_KEY_LEN, (void *)from_key};
@@ -122,7 +122,7 @@ static int key_cmp(const MDB_val *a, const MDB_val *b)
     return c ? c : (a->mv_size > b->mv_size) - (a->mv_size < b->mv_size);
 }
 
-bool hist_marks_has(hist_marks *m, const MDB_val *chunk_key)
+bool marks__has(hist_marks *m, const MDB_val *chunk_key)
 {
     MDB_val d;
     while (m->more && key_cmp(&m->key, chunk_key) < 0)
@@ -130,7 +130,7 @@ bool hist_marks_has(hist_marks *m, const MDB_val *chunk_key)
     return m->more && key_cmp(&m->key, chunk_key) == 0;
 }
 
-void hist_marks_close(hist_marks *m)
+void marks__close(hist_marks *m)
 {
     if (m->cur)
         mdb_cursor_close(m->cur);
@@ -157,22 +157,22 @@ static int mark_txn(hist_index *idx, MDB_txn *txn, void *arg)
     mark_ctx *c = arg;
     c->done = 0; /* a write callback may run twice (index.h) */
     uint8_t kb[HIST_CHUNK_KEY_LEN];
-    hist_chunk_key(kb, c->ref->tag, c->ref->stats.start_ts, c->ref->seq);
+    index__chunk_key(kb, c->ref->tag, c->ref->stats.start_ts, c->ref->seq);
     MDB_val k = {sizeof(kb), kb}, v;
     int rc = mdb_get(txn, idx->chunk, &k, &v);
     if (rc == MDB_NOTFOUND)
         return 0; /* merged or dropped meanwhile */
     if (rc)
-        return hist_index_err(rc);
+        return index__err(rc);
     hist_chunk_ref now;
-    if (hist_chunk_ref_from(&k, &v, &now) == 0 && !same_place(&now, c->ref))
+    if (index__chunk_ref_from(&k, &v, &now) == 0 && !same_place(&now, c->ref))
         return 0; /* moved since it was read: the verdict was about other bytes */
     MDB_val mv = {sizeof(c->value), &c->value};
     rc = mdb_put(txn, idx->damaged, &k, &mv, MDB_NOOVERWRITE);
     if (rc == MDB_KEYEXIST)
         return 0;
     if (rc)
-        return hist_index_put_err(rc);
+        return index__put_err(rc);
     c->done = 1;
     return 0;
 }
@@ -181,21 +181,21 @@ static int clear_txn(hist_index *idx, MDB_txn *txn, void *arg)
 {
     mark_ctx *c = arg;
     uint8_t kb[HIST_CHUNK_KEY_LEN];
-    hist_chunk_key(kb, c->ref->tag, c->ref->stats.start_ts, c->ref->seq);
+    index__chunk_key(kb, c->ref->tag, c->ref->stats.start_ts, c->ref->seq);
     MDB_val k = {sizeof(kb), kb}, v;
     int rc = mdb_get(txn, idx->damaged, &k, &v);
     c->done = rc == 0;
     if (rc == MDB_NOTFOUND)
         return 0;
-    return rc ? hist_index_err(rc) : hist_index_del_mark(idx, txn, kb);
+    return rc ? index__err(rc) : index__del_mark(idx, txn, kb);
 }
 
 /* After a mark came or went: the tag's latest value may have come from the
  * chunk (or now lies in it); hist_db_latest() looks it up again. */
 static void latest_after_change(hist_db *db, const hist_chunk_ref *ref, bool marked)
 {
-    pthread_mutex_lock(&db->mu);
-    hist_tag_state *t = hist_db_tag(db, ref->tag);
+    mu_lock(&db->mu);
+    hist_tag_state *t = tags__get(db, ref->tag);
     if (t && marked && t->has_latest && t->latest.ts >= ref->stats.start_ts &&
         t->latest.ts <= ref->stats.end_ts)
         t->latest_stale = 1;
@@ -206,10 +206,10 @@ static void latest_after_change(hist_db *db, const hist_chunk_ref *ref, bool mar
         t->has_latest = 1;
         t->latest_stale = 1;
     }
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
 }
 
-int hist_damage_mark(hist_db *db, const hist_chunk_ref *ref, int why)
+int damage__mark(hist_db *db, const hist_chunk_ref *ref, int why)
 {
     mark_ctx c = {.ref = ref,
                   .value = {.version = MARK_VERSION,
@@ -218,34 +218,35 @@ int hist_damage_mark(hist_db *db, const hist_chunk_ref *ref, int why)
                             .offset = ref->offset,
                             .length = ref->length,
                             .end_ts = ref->stats.end_ts,
-                            .found_ns = hist_db_wall_ns()}};
-    int rc = hist_index_write(&db->idx, mark_txn, &c);
+                            .found_ns = clock__wall_ns()}};
+    int rc = index__write(&db->idx, mark_txn, &c);
     if (rc) {
-        hist_db_log(db, HIST_LOG_ERROR, "could not mark a damaged chunk: %s", hist_strerror(rc));
+        hist_logf(&db->log, HIST_LOG_ERROR, "could not mark a damaged chunk: %s",
+                  hist_strerror(rc));
         return rc;
     }
     if (!c.done)
         return 0;
     latest_after_change(db, ref, true);
     char msg[768];
-    hist_damaged_chunk d = hist_damage_of(ref, why);
-    hist_damage_describe(db, &d, msg, sizeof(msg));
-    hist_db_log(db, HIST_LOG_WARN, "damaged chunk marked, left out of every answer from now on: %s",
-                msg);
+    hist_damaged_chunk d = damage__of(ref, why);
+    damage__describe(db, &d, msg, sizeof(msg));
+    hist_logf(&db->log, HIST_LOG_WARN,
+              "damaged chunk marked, left out of every answer from now on: %s", msg);
     return 1;
 }
 
-int hist_damage_clear(hist_db *db, const hist_chunk_ref *ref)
+int damage__clear(hist_db *db, const hist_chunk_ref *ref)
 {
     mark_ctx c = {.ref = ref};
-    int rc = hist_index_write(&db->idx, clear_txn, &c);
+    int rc = index__write(&db->idx, clear_txn, &c);
     if (rc || !c.done)
         return rc;
     latest_after_change(db, ref, false);
     char msg[768];
-    hist_damaged_chunk d = hist_damage_of(ref, 0);
-    hist_damage_describe(db, &d, msg, sizeof(msg));
-    hist_db_log(db, HIST_LOG_WARN, "chunk verifies again, damage mark removed: %s", msg);
+    hist_damaged_chunk d = damage__of(ref, 0);
+    damage__describe(db, &d, msg, sizeof(msg));
+    hist_logf(&db->log, HIST_LOG_WARN, "chunk verifies again, damage mark removed: %s", msg);
     return 1;
 }
 
@@ -256,14 +257,14 @@ static int dangling_txn(hist_index *idx, MDB_txn *txn, void *arg)
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, idx->damaged, &cur);
     if (rc)
-        return hist_index_err(rc);
+        return index__err(rc);
     MDB_val k, v, e;
     int op = MDB_FIRST;
     while (rc == 0 && mdb_cursor_get(cur, &k, &v, op) == 0) {
         op = MDB_NEXT;
         if (mdb_get(txn, idx->chunk, &k, &e) != MDB_NOTFOUND)
             continue;
-        rc = hist_index_put_err(mdb_cursor_del(cur, 0));
+        rc = index__put_err(mdb_cursor_del(cur, 0));
         (*removed)++;
         op = MDB_NEXT; /* LMDB: after a delete, NEXT yields the entry that moved up */
     }
@@ -271,21 +272,21 @@ static int dangling_txn(hist_index *idx, MDB_txn *txn, void *arg)
     return rc;
 }
 
-int hist_damage_drop_dangling(hist_db *db, uint64_t *removed)
+int damage__drop_dangling(hist_db *db, uint64_t *removed)
 {
-    return hist_index_write(&db->idx, dangling_txn, removed);
+    return index__write(&db->idx, dangling_txn, removed);
 }
 
 /* ---- Reading marks -------------------------------------------------------------- */
 
-uint64_t hist_damage_total(hist_db *db)
+uint64_t damage__total(hist_db *db)
 {
     MDB_txn *txn;
-    if (hist_index_read_begin(&db->idx, &txn))
+    if (index__read_begin(&db->idx, &txn))
         return 0;
     MDB_stat st;
     uint64_t n = mdb_stat(txn, db->idx.damaged, &st) == 0 ? st.ms_entries : 0;
-    hist_index_read_end(&db->idx, txn);
+    index__read_end(&db->idx, txn);
     return n;
 }
 
@@ -299,13 +300,13 @@ static int marks_collect(hist_db *db, uint32_t tag, mark_list *out)
 {
     memset(out, 0, sizeof(*out));
     MDB_txn *txn;
-    int rc = hist_index_read_begin(&db->idx, &txn);
+    int rc = index__read_begin(&db->idx, &txn);
     if (rc)
         return rc;
     uint8_t kb[HIST_CHUNK_KEY_LEN];
-    hist_chunk_key(kb, tag, HIST_TS_MIN - 1, 0);
+    index__chunk_key(kb, tag, HIST_TS_MIN - 1, 0);
     hist_marks m;
-    rc = hist_marks_open(&db->idx, txn, tag ? kb : NULL, &m);
+    rc = marks__open(&db->idx, txn, tag ? kb : NULL, &m);
     while (rc == 0 && m.more) {
         MDB_val v;
         if (m.key.mv_size != HIST_CHUNK_KEY_LEN ||
@@ -326,8 +327,8 @@ static int marks_collect(hist_db *db, uint32_t tag, mark_list *out)
         out->v[out->n++] = c;
         m.more = mdb_cursor_get(m.cur, &m.key, &v, MDB_NEXT) == 0;
     }
-    hist_marks_close(&m);
-    hist_index_read_end(&db->idx, txn);
+    marks__close(&m);
+    index__read_end(&db->idx, txn);
     if (rc) {
         free(out->v);
         out->v = NULL;
@@ -382,7 +383,7 @@ static void format_time(int64_t ns, char *out, size_t cap)
         snprintf(out + n, cap - n, "Z");
 }
 
-void hist_damage_describe(hist_db *db, const hist_damaged_chunk *c, char *out, size_t cap)
+void damage__describe(hist_db *db, const hist_damaged_chunk *c, char *out, size_t cap)
 {
     hist_tag_info info;
     if (hist_tag_by_id(db, c->tag, &info) != 0)
@@ -396,34 +397,4 @@ void hist_damage_describe(hist_db *db, const hist_damaged_chunk *c, char *out, s
         (unsigned long long)c->offset, c->length);
     if (c->reason && n > 0 && (size_t)n < cap)
         snprintf(out + n, cap - (size_t)n, ": %s", hist_damage_reason_name(c->reason));
-}
-
-void hist_damage_refresh_latest(hist_db *db, uint32_t tag)
-{
-    pthread_mutex_lock(&db->mu);
-    hist_tag_state *t = hist_db_tag(db, tag);
-    if (!t || !t->latest_stale) {
-        pthread_mutex_unlock(&db->mu);
-        return;
-    }
-    hist_sample hint = t->latest;
-    t->latest_stale = 0;
-    pthread_mutex_unlock(&db->mu);
-    /* latest.ts bounds the answer from above; the scans leave marked
-     * chunks out and see the memtable, so this is the latest sample. */
-    hist_sample s;
-    int rc = hist_db_sample_before(db, tag, hint.ts + 1, 0, &s);
-    pthread_mutex_lock(&db->mu);
-    /* A write meanwhile changed latest itself: it wins. (One that wrote the
-     * very same sample again would be replaced by s, a narrow race whose
-     * cost is an older latest value until restart.) */
-    if (t->latest.ts == hint.ts && t->latest.v.bits == hint.v.bits && t->latest.q == hint.q) {
-        if (rc == 0)
-            t->latest = s;
-        else if (rc == HIST_ENOTFOUND)
-            t->has_latest = 0;
-        else
-            t->latest_stale = 1; /* try again on the next read */
-    }
-    pthread_mutex_unlock(&db->mu);
 }

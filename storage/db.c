@@ -1,7 +1,8 @@
 /*
  * db.c: opening and closing a data directory, the write path (validate ->
  * one WAL record -> memtable), latest values and stats. The tag registry
- * is tags.c, the WAL record's payload wal_payload.c.
+ * and a tag's buffer are tags.c, the WAL record's payload wal_payload.c,
+ * the sync (hist_db_sync) degraded.c, with the rollback a failed one needs.
  *
  * Write path invariant: the WAL append and the memtable insert happen under
  * db->mu together, so the order of samples in every tag buffer is the LSN
@@ -10,7 +11,6 @@
 #include "storage/db_internal.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,69 +21,11 @@
 #include <sys/uio.h>
 #include <time.h>
 
-/* ---- Logging ----------------------------------------------------------- */
-
-void hist_db_log(hist_db *db, int level, const char *fmt, ...)
-{
-    if (level > db->opts.log_level)
-        return;
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (db->opts.log)
-        db->opts.log(db->opts.log_ctx, level, msg);
-    else
-        fprintf(stderr, "historian: %s\n", msg);
-}
-
-int64_t hist_db_wall_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
 /* ---- Writing --------------------------------------------------------------- */
-
-int hist_db_mark_dirty(hist_db *db, uint32_t id)
-{
-    hist_tag_state *t = db->tags[id];
-    if (t->in_dirty)
-        return 0;
-    if (db->ndirty == db->capdirty) {
-        size_t cap = db->capdirty ? db->capdirty * 2 : 64;
-        uint32_t *nd = realloc(db->dirty, cap * sizeof(*nd));
-        if (!nd)
-            return HIST_ENOMEM;
-        db->dirty = nd;
-        db->capdirty = cap;
-    }
-    db->dirty[db->ndirty++] = id;
-    t->in_dirty = 1;
-    return 0;
-}
-
-int hist_db_insert(hist_db *db, hist_tag_state *t, const int64_t *ts, const hist_value *v,
-                   const uint32_t *q, size_t n, uint64_t lsn)
-{
-    int rc = hist_db_mark_dirty(db, t->meta.id);
-    if (rc)
-        return rc;
-    int64_t delta = hist_membuf_append(&t->buf, ts, v, q, n, lsn, hist_mono_ns());
-    if (delta < 0)
-        return (int)delta;
-    db->mem_bytes += (size_t)delta;
-    db->mem_samples += n;
-    for (size_t i = 0; i < n; i++)
-        hist_tag_note_latest(t, ts[i], v[i], q ? q[i] : 0);
-    return 0;
-}
 
 static int series_check(hist_db *db, const hist_series *s)
 {
-    hist_tag_state *t = hist_db_tag(db, s->tag);
+    hist_tag_state *t = tags__get(db, s->tag);
     if (!t)
         return HIST_ENOTFOUND;
     if (s->n == 0)
@@ -105,44 +47,42 @@ int hist_db_write(hist_db *db, const hist_series *series, size_t nseries, uint64
     if (!db || (nseries && !series))
         return HIST_EINVAL;
     size_t total = 0;
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     int rc = db->closing ? HIST_ECLOSED : 0;
     for (size_t i = 0; i < nseries && rc == 0; i++) {
         rc = series_check(db, &series[i]);
         total += series[i].n;
     }
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     if (rc)
         return rc;
     if (total == 0) {
         if (lsn_out)
-            *lsn_out = hist_wal_last_lsn(db->wal);
+            *lsn_out = wal__last_lsn(db->wal);
         return 0;
     }
-    uint8_t *buf = malloc(hist_payload_bound(series, nseries));
+    uint8_t *buf = malloc(payload__bound(series, nseries));
     if (!buf)
         return HIST_ENOMEM;
-    struct iovec iov = {buf, hist_payload_encode(series, nseries, buf)};
+    struct iovec iov = {buf, payload__encode(series, nseries, buf)};
     uint64_t lsn = 0;
     int wake = 0;
-    pthread_mutex_lock(&db->mu);
-    rc = db->closing ? HIST_ECLOSED
-         : db->fatal ? HIST_EIO
-                     : hist_wal_append(db->wal, &iov, 1, &lsn);
+    mu_lock(&db->mu);
+    rc = db->closing ? HIST_ECLOSED : db->fatal ? HIST_EIO : wal__append(db->wal, &iov, 1, &lsn);
     if (!db->fatal && (rc == HIST_EDISKFULL || rc == HIST_EIO)) {
         /* The log is broken: try to resume it (at most once a second). */
-        pthread_mutex_unlock(&db->mu);
-        int hrc = hist_db_heal(db);
-        pthread_mutex_lock(&db->mu);
+        mu_unlock(&db->mu);
+        int hrc = degraded__heal(db);
+        mu_lock(&db->mu);
         if (hrc == 0 && !db->closing)
-            rc = hist_wal_append(db->wal, &iov, 1, &lsn);
+            rc = wal__append(db->wal, &iov, 1, &lsn);
     }
     for (size_t i = 0; i < nseries && rc == 0; i++) {
         const hist_series *s = &series[i];
         if (s->n == 0)
             continue;
         hist_tag_state *t = db->tags[s->tag];
-        rc = hist_db_insert(db, t, s->ts, s->v, s->q, s->n, lsn);
+        rc = tags__insert(db, t, s->ts, s->v, s->q, s->n, lsn);
         if (rc) {
             /* The WAL holds the whole record, memory only some of its series
              * (each went in whole or not at all), and the writer hears of a
@@ -151,10 +91,10 @@ int hist_db_write(hist_db *db, const hist_series *series, size_t nseries, uint64
              * the WAL and memory agrees with it again. Sealing may go on:
              * it moves a tag's flushed point only over series it holds. */
             db->fatal = rc;
-            hist_db_log(db, HIST_LOG_ERROR,
-                        "memtable insert failed after WAL append (lsn %llu): %s; the database "
-                        "refuses writes until it is restarted",
-                        (unsigned long long)lsn, hist_strerror(rc));
+            hist_logf(&db->log, HIST_LOG_ERROR,
+                      "memtable insert failed after WAL append (lsn %llu): %s; the database "
+                      "refuses writes until it is restarted",
+                      (unsigned long long)lsn, hist_strerror(rc));
         }
         if (t->buf.n >= db->opts.chunk_samples)
             wake = 1;
@@ -173,22 +113,12 @@ int hist_db_write(hist_db *db, const hist_series *series, size_t nseries, uint64
         until.tv_nsec += 100 * 1000000;
         if (until.tv_nsec >= 1000000000)
             until.tv_sec++, until.tv_nsec -= 1000000000;
-        pthread_cond_timedwait(&db->room_cv, &db->mu, &until);
+        mu_wait(&db->room_cv, &db->mu, &until);
     }
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     free(buf);
     if (rc == 0 && lsn_out)
         *lsn_out = lsn;
-    return rc;
-}
-
-int hist_db_sync(hist_db *db, uint64_t lsn)
-{
-    if (!db)
-        return HIST_EINVAL;
-    int rc = hist_wal_sync(db->wal, lsn);
-    if (rc)
-        hist_db_rollback_void(db); /* before the writer hears of it */
     return rc;
 }
 
@@ -196,13 +126,13 @@ int hist_db_latest(hist_db *db, uint32_t tag, hist_sample *out)
 {
     if (!db || !out)
         return HIST_EINVAL;
-    hist_damage_refresh_latest(db, tag);
-    pthread_mutex_lock(&db->mu);
-    hist_tag_state *t = hist_db_tag(db, tag);
+    scan__refresh_latest(db, tag);
+    mu_lock(&db->mu);
+    hist_tag_state *t = tags__get(db, tag);
     int rc = !t ? HIST_ENOTFOUND : !t->has_latest ? HIST_ENOTFOUND : 0;
     if (rc == 0)
         *out = t->latest;
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     return rc;
 }
 
@@ -213,13 +143,13 @@ int hist_db_flush(hist_db *db)
     if (!db)
         return HIST_EINVAL;
     /* WAL first: the checkpoint can only drop segments it knows are synced. */
-    int rc = hist_db_sync(db, hist_wal_last_lsn(db->wal));
-    pthread_mutex_lock(&db->seal_mu);
+    int rc = hist_db_sync(db, wal__last_lsn(db->wal));
+    mu_lock(&db->seal_mu);
     if (rc == 0)
-        rc = hist_seal_all(db);
+        rc = seal__all(db);
     if (rc == 0)
-        rc = hist_checkpoint(db);
-    pthread_mutex_unlock(&db->seal_mu);
+        rc = seal__checkpoint(db);
+    mu_unlock(&db->seal_mu);
     return rc;
 }
 
@@ -229,25 +159,25 @@ int hist_db_get_stats(hist_db *db, hist_db_stats *out)
         return HIST_EINVAL;
     memset(out, 0, sizeof(*out));
     hist_wal_stats ws;
-    hist_wal_get_stats(db->wal, &ws);
-    out->io_backend = hist_segs_backend(&db->segs);
-    pthread_mutex_lock(&db->mu);
+    wal__get_stats(db->wal, &ws);
+    out->io_backend = segs__backend(&db->segs);
+    mu_lock(&db->mu);
     out->tags = db->ntags;
     out->samples_memtable = db->mem_samples;
     out->memtable_bytes = db->mem_bytes;
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     out->chunks = atomic_load(&db->chunks);
     out->samples_sealed = atomic_load(&db->samples_sealed);
     out->bytes_chunks = atomic_load(&db->bytes_chunks);
-    out->bytes_segments = hist_segs_bytes(&db->segs);
+    out->bytes_segments = segs__bytes(&db->segs);
     out->bytes_wal = ws.bytes;
     char path[4200];
     snprintf(path, sizeof(path), "%s/index/data.mdb", db->dir);
     struct stat st;
     if (stat(path, &st) == 0)
         out->bytes_index = (uint64_t)st.st_size;
-    out->lsn_written = hist_wal_last_lsn(db->wal);
-    out->lsn_durable = hist_wal_durable_lsn(db->wal);
+    out->lsn_written = wal__last_lsn(db->wal);
+    out->lsn_durable = wal__durable_lsn(db->wal);
     out->wal_syncs = ws.syncs;
     memcpy(out->wal_sync_hist, ws.sync_hist, sizeof(out->wal_sync_hist));
     out->wal_sync_seconds_total = ws.sync_seconds_total;
@@ -260,9 +190,9 @@ int hist_db_get_stats(hist_db *db, hist_db_stats *out)
     out->dropped_records = db->dropped_records;
     out->dropped_bytes = db->dropped_bytes;
     out->lost_records = db->lost_records;
-    hist_db_health(db, out);
+    degraded__health(db, out);
     out->chunk_load_failures = atomic_load(&db->chunk_load_failures);
-    hist_scrub_fill_stats(db, out);
+    scrub__fill_stats(db, out);
     return 0;
 }
 
@@ -286,17 +216,18 @@ void hist_db_options_init(hist_db_options *opts)
 static int load_index(hist_db *db)
 {
     MDB_txn *txn;
-    int rc = hist_index_read_begin(&db->idx, &txn);
+    int rc = index__read_begin(&db->idx, &txn);
     if (rc)
         return rc;
+    mu_lock(&db->mu); /* the tag cache is under mu (no other thread yet) */
     uint64_t v;
-    db->next_tag_id = hist_meta_get(&db->idx, txn, "next_tag", &v) == 0 ? (uint32_t)v : 1;
-    db->next_seq = hist_meta_get(&db->idx, txn, "next_seq", &v) == 0 ? v : 1;
-    db->checkpoint_lsn = hist_meta_get(&db->idx, txn, "checkpoint", &v) == 0 ? v : 1;
-    db->seen_durable_lsn = hist_meta_get(&db->idx, txn, "wal_durable", &v) == 0 ? v : 0;
+    db->next_tag_id = index__meta_get(&db->idx, txn, "next_tag", &v) == 0 ? (uint32_t)v : 1;
+    db->next_seq = index__meta_get(&db->idx, txn, "next_seq", &v) == 0 ? v : 1;
+    db->checkpoint_lsn = index__meta_get(&db->idx, txn, "checkpoint", &v) == 0 ? v : 1;
+    db->seen_durable_lsn = index__meta_get(&db->idx, txn, "wal_durable", &v) == 0 ? v : 0;
     MDB_cursor *cur = NULL;
     MDB_val k, d;
-    rc = hist_index_err(mdb_cursor_open(txn, db->idx.tag, &cur));
+    rc = index__err(mdb_cursor_open(txn, db->idx.tag, &cur));
     int op = MDB_FIRST;
     while (rc == 0 && mdb_cursor_get(cur, &k, &d, op) == 0) {
         op = MDB_NEXT;
@@ -307,16 +238,16 @@ static int load_index(hist_db *db)
         }
         memcpy(&t, d.mv_data, sizeof(t));
         t.max_span = 0; /* recomputed below from the chunks themselves */
-        rc = hist_db_cache_tag(db, &t);
+        rc = tags__cache(db, &t);
     }
     if (cur)
         mdb_cursor_close(cur);
     cur = NULL;
     if (rc == 0)
-        rc = hist_index_err(mdb_cursor_open(txn, db->idx.chunk, &cur));
+        rc = index__err(mdb_cursor_open(txn, db->idx.chunk, &cur));
     hist_marks marks = {0};
     if (rc == 0)
-        rc = hist_marks_open(&db->idx, txn, NULL, &marks);
+        rc = marks__open(&db->idx, txn, NULL, &marks);
     op = MDB_FIRST;
     uint64_t *latest_seq = NULL;
     if (rc == 0 && db->tags_cap) {
@@ -327,11 +258,11 @@ static int load_index(hist_db *db)
     while (rc == 0 && mdb_cursor_get(cur, &k, &d, op) == 0) {
         op = MDB_NEXT;
         hist_chunk_ref ref;
-        if (hist_chunk_ref_from(&k, &d, &ref) != 0) {
-            hist_db_log(db, HIST_LOG_ERROR, "index: malformed chunk entry skipped");
+        if (index__chunk_ref_from(&k, &d, &ref) != 0) {
+            hist_logf(&db->log, HIST_LOG_ERROR, "index: malformed chunk entry skipped");
             continue;
         }
-        hist_tag_state *t = hist_db_tag(db, ref.tag);
+        hist_tag_state *t = tags__get(db, ref.tag);
         if (!t)
             continue;
         atomic_fetch_add(&db->chunks, 1);
@@ -340,7 +271,7 @@ static int load_index(hist_db *db)
         int64_t span = ref.stats.end_ts - ref.stats.start_ts;
         if (span > t->meta.max_span)
             t->meta.max_span = span;
-        bool damaged = hist_marks_has(&marks, &k); /* its last sample is no answer */
+        bool damaged = marks__has(&marks, &k); /* its last sample is no answer */
         if (!damaged && (!t->has_latest || ref.stats.end_ts > t->latest.ts ||
                          (ref.stats.end_ts == t->latest.ts && ref.seq > latest_seq[ref.tag]))) {
             t->has_latest = t->has_sealed_latest = 1;
@@ -354,10 +285,11 @@ static int load_index(hist_db *db)
             db->next_seq = ref.seq + 1;
     }
     free(latest_seq);
-    hist_marks_close(&marks);
+    marks__close(&marks);
     if (cur)
         mdb_cursor_close(cur);
-    hist_index_read_end(&db->idx, txn);
+    mu_unlock(&db->mu);
+    index__read_end(&db->idx, txn);
     return rc;
 }
 
@@ -385,11 +317,11 @@ static void note_missing_tail(hist_db *db, hist_wal_report *rep)
         return;
     rep->lost_records += seen - from + 1;
     rep->dropped_records += seen - from + 1;
-    hist_db_log(db, HIST_LOG_ERROR,
-                "recovery: the WAL ends at LSN %llu, but LSN %llu was durable: records "
-                "%llu..%llu are missing (the log was cut or emptied)",
-                (unsigned long long)last, (unsigned long long)seen, (unsigned long long)from,
-                (unsigned long long)seen);
+    hist_logf(&db->log, HIST_LOG_ERROR,
+              "recovery: the WAL ends at LSN %llu, but LSN %llu was durable: records "
+              "%llu..%llu are missing (the log was cut or emptied)",
+              (unsigned long long)last, (unsigned long long)seen, (unsigned long long)from,
+              (unsigned long long)seen);
 }
 
 /* One process at a time: two writers would interleave WAL segments and
@@ -401,13 +333,13 @@ static int lock_dir(hist_db *db)
     snprintf(path, sizeof(path), "%s/LOCK", db->dir);
     db->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (db->lock_fd < 0) {
-        hist_db_log(db, HIST_LOG_ERROR, "cannot open %s: %s", path, strerror(errno));
+        hist_logf(&db->log, HIST_LOG_ERROR, "cannot open %s: %s", path, strerror(errno));
         return HIST_EIO;
     }
     if (flock(db->lock_fd, LOCK_EX | LOCK_NB) != 0) {
         int busy = errno == EWOULDBLOCK;
-        hist_db_log(db, HIST_LOG_ERROR, "%s: %s", db->dir,
-                    busy ? "the data directory is in use by another process" : strerror(errno));
+        hist_logf(&db->log, HIST_LOG_ERROR, "%s: %s", db->dir,
+                  busy ? "the data directory is in use by another process" : strerror(errno));
         return busy ? HIST_EBUSY : HIST_EIO;
     }
     return 0;
@@ -415,27 +347,27 @@ static int lock_dir(hist_db *db)
 
 static void db_free(hist_db *db)
 {
-    hist_scrub_free(db);
+    scrub__free(db);
     if (db->wal)
-        hist_wal_close(db->wal);
+        wal__close(db->wal);
     if (db->lock_fd >= 0)
         close(db->lock_fd); /* releases the flock */
     if (db->segs_open)
-        hist_segs_close(&db->segs);
+        segs__close(&db->segs);
     if (db->idx_open)
-        hist_index_close(&db->idx);
+        index__close(&db->idx);
     for (uint32_t i = 0; i < db->tags_cap; i++)
         if (db->tags[i]) {
-            hist_membuf_free(&db->tags[i]->buf);
+            membuf__free(&db->tags[i]->buf);
             free(db->tags[i]);
         }
     free(db->tags);
     free(db->name_hash);
     free(db->dirty);
     free(db->seal_scratch);
-    pthread_mutex_destroy(&db->seal_mu);
-    pthread_mutex_destroy(&db->tag_mu);
-    pthread_mutex_destroy(&db->mu);
+    mu_destroy(&db->seal_mu);
+    mu_destroy(&db->tag_mu);
+    mu_destroy(&db->mu);
     pthread_cond_destroy(&db->seal_cv);
     pthread_cond_destroy(&db->room_cv);
     free(db);
@@ -466,29 +398,31 @@ int hist_db_open(const hist_db_options *opts, hist_db **out)
         db->opts.wal_segment_bytes = def.wal_segment_bytes;
     snprintf(db->dir, sizeof(db->dir), "%s", opts->dir);
     db->opts.dir = db->dir;
-    pthread_mutex_init(&db->seal_mu, NULL);
-    pthread_mutex_init(&db->tag_mu, NULL);
-    pthread_mutex_init(&db->mu, NULL);
+    /* opts.log_level filters what the db itself says, to the callback too */
+    db->log = (hist_log_sink){db->opts.log, db->opts.log_ctx, db->opts.log_level, HIST_LOG_DEBUG};
+    mu_init(&db->seal_mu);
+    mu_init(&db->tag_mu);
+    mu_init(&db->mu);
     pthread_cond_init(&db->seal_cv, NULL);
     pthread_cond_init(&db->room_cv, NULL);
 
-    int rc = hist_scrub_init(db);
+    int rc = scrub__init(db);
     char path[4200];
     if (rc == 0 && mkdir(db->dir, 0755) != 0 && errno != EEXIST) {
-        hist_db_log(db, HIST_LOG_ERROR, "cannot create %s: %s", db->dir, strerror(errno));
+        hist_logf(&db->log, HIST_LOG_ERROR, "cannot create %s: %s", db->dir, strerror(errno));
         rc = HIST_EIO;
     }
     if (rc == 0)
         rc = lock_dir(db);
     if (rc == 0) {
         snprintf(path, sizeof(path), "%s/index", db->dir);
-        rc = hist_index_open(&db->idx, path, (size_t)64 << 20, db->opts.log, db->opts.log_ctx);
+        rc = index__open(&db->idx, path, (size_t)64 << 20, db->opts.log, db->opts.log_ctx);
         db->idx_open = rc == 0;
     }
     if (rc == 0) {
         snprintf(path, sizeof(path), "%s/seg", db->dir);
-        rc = hist_segs_open(&db->segs, path, db->opts.io, (uint64_t)64 << 20, db->opts.log,
-                            db->opts.log_ctx);
+        rc = segs__open(&db->segs, path, db->opts.io, (uint64_t)64 << 20, db->opts.log,
+                        db->opts.log_ctx);
         db->segs_open = rc == 0;
     }
     if (rc == 0)
@@ -503,16 +437,16 @@ int hist_db_open(const hist_db_options *opts, hist_db **out)
                                .log = db->opts.log,
                                .log_ctx = db->opts.log_ctx,
                                .min_lsn = wal_floor(db)};
-        rc = hist_wal_open(&wo, &db->wal, &rep);
+        rc = wal__open(&wo, &db->wal, &rep);
     }
     if (rc == 0)
         note_missing_tail(db, &rep);
     if (rc == 0)
-        rc = hist_recover(db, &rep);
+        rc = recovery__run(db, &rep);
     if (rc == 0 && !db->opts.no_background)
-        rc = hist_sealer_start(db);
+        rc = seal__start(db);
     if (rc) {
-        hist_db_log(db, HIST_LOG_ERROR, "cannot open %s: %s", db->dir, hist_strerror(rc));
+        hist_logf(&db->log, HIST_LOG_ERROR, "cannot open %s: %s", db->dir, hist_strerror(rc));
         db_free(db);
         return rc;
     }
@@ -524,33 +458,33 @@ int hist_db_close(hist_db *db)
 {
     if (!db)
         return HIST_EINVAL;
-    hist_scrub_stop(db);
-    pthread_mutex_lock(&db->mu);
+    scrub__stop(db);
+    mu_lock(&db->mu);
     db->stop = 1;
     pthread_cond_broadcast(&db->seal_cv);
     pthread_cond_broadcast(&db->room_cv);
-    pthread_mutex_unlock(&db->mu);
-    hist_sealer_stop(db);
+    mu_unlock(&db->mu);
+    seal__stop(db);
     int rc = hist_db_flush(db);
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     db->closing = 1;
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     if (rc) {
         /* Every acknowledged sample is in the WAL, which stays for the next
          * open to replay: nothing is lost, so this is no error of close. */
-        hist_db_log(db, HIST_LOG_WARN,
-                    "close: could not seal everything (%s); the WAL is kept and replayed at "
-                    "the next start",
-                    hist_strerror(rc));
+        hist_logf(&db->log, HIST_LOG_WARN,
+                  "close: could not seal everything (%s); the WAL is kept and replayed at "
+                  "the next start",
+                  hist_strerror(rc));
         rc = 0;
     }
     /* Everything is in committed chunks and the checkpoint LSN is durable
      * in the index (the next open continues LSNs from it): the log is no
      * longer needed. Whatever stops this just leaves it to be replayed. */
     else {
-        int drc = hist_wal_discard(db->wal, db->checkpoint_lsn);
+        int drc = wal__discard(db->wal, db->checkpoint_lsn);
         if (drc)
-            hist_db_log(db, HIST_LOG_WARN, "close: WAL kept: %s", hist_strerror(drc));
+            hist_logf(&db->log, HIST_LOG_WARN, "close: WAL kept: %s", hist_strerror(drc));
     }
     db_free(db);
     return rc;

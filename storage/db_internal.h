@@ -1,7 +1,31 @@
 /*
- * db_internal.h: the hist_db struct shared by the storage engine's files
- * (db.c, tags.c, wal_payload.c, seal.c, recovery.c, scan.c, compact.c,
- * damage.c, scrub.c, degraded.c). Not part of the door.
+ * db_internal.h: the hist_db struct shared by the storage engine's files.
+ * Not part of the door.
+ *
+ * Who may call whom (SQLite pager.c habit). A file calls functions of
+ * files with a higher number only, never of its own level or above, so
+ * calls go one way (scripts/check_layers.sh does not check this; the
+ * list is kept by hand):
+ *   1. db.c           open and close, the write path, latest, flush, stats.
+ *   2. seal.c         sealing buffers, the WAL checkpoint, the sealer thread;
+ *      compact.c      merging chunks, rewriting segments;
+ *      scan.c         reads, sample before / at or after, a stale latest;
+ *      scrub.c        the checker of chunks and the registry.
+ *   3. chunk_store.c  a chunk built, cut, committed (segment + index), loaded.
+ *   4. damage.c       damage marks;
+ *      degraded.c     the sync, rollback of void writes, healing, seal backoff;
+ *      recovery.c     WAL replay into the memtable at open;
+ *      retention.c    dropping old chunks.
+ *   5. tags.c         the registry, the tag cache, a tag's buffer;
+ *      wal.c          the WAL, writing (wal_internal.h, shared with 6).
+ *   6. index.c        the LMDB index;
+ *      segment.c      the segment files;
+ *      wal_recover.c  the WAL, reading: the record walk, recovery, replay.
+ *   7. index_entry.c, io.c, crc32c.c, memtable.c, wal_payload.c,
+ *      stats_bounds.c, codec/ (the chunk format; its files call only each
+ *      other): the leaves.
+ * Below them all: common/ (errors, types, hist_logf, hist_varint) and the
+ * inline headers clock.h and mutex.h.
  *
  * Locks, in the order they may be taken:
  *   seal_mu  one sealer/compactor/dropper at a time. Holding it means the
@@ -13,6 +37,8 @@
  *            (except the WAL append, which is a memcpy into its buffer, so
  *            memtable order == LSN order).
  * LMDB transactions are taken through index.c (its own resize lock).
+ * A function whose comment says its caller holds one of them asserts
+ * mu_held() first (mutex.h; debug builds).
  */
 #ifndef HIST_STORAGE_DB_INTERNAL_H
 #define HIST_STORAGE_DB_INTERNAL_H
@@ -20,6 +46,9 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "storage/clock.h"
+#include "common/hist_assert.h"
+#include "storage/mutex.h"
 #include "storage/hist_storage.h"
 #include "storage/index.h"
 #include "storage/memtable.h"
@@ -43,6 +72,7 @@ typedef struct hist_scrubber hist_scrubber; /* scrub.c */
 
 struct hist_db {
     hist_db_options opts;
+    hist_log_sink log; /* opts.log, filtered by opts.log_level */
     char dir[4096];
     int lock_fd; /* DATA/LOCK, flock'ed for as long as the db is open; -1 when not */
     hist_index idx;
@@ -51,9 +81,9 @@ struct hist_db {
     int segs_open;
     hist_wal *wal;
 
-    pthread_mutex_t seal_mu;
-    pthread_mutex_t tag_mu;
-    pthread_mutex_t mu;
+    db_mutex seal_mu;
+    db_mutex tag_mu;
+    db_mutex mu;
     pthread_cond_t seal_cv; /* wakes the sealer (under mu) */
     pthread_cond_t room_cv; /* wakes writers held back by the memory budget */
 
@@ -99,20 +129,15 @@ struct hist_db {
     hist_scrubber *scrub; /* the scrub's thread and progress (scrub.c) */
 };
 
-void hist_db_log(hist_db *db, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-/* The wall clock in ns since the epoch (db.c). */
-int64_t hist_db_wall_ns(void);
-
 /* Tag cache (tags.c). Call with mu held. */
-hist_tag_state *hist_db_tag(hist_db *db, uint32_t id);
+hist_tag_state *tags__get(hist_db *db, uint32_t id);
 /* Adds a fresh tag state to the cache (mu held). */
-int hist_db_cache_tag(hist_db *db, const hist_index_tag *meta);
+int tags__cache(hist_db *db, const hist_index_tag *meta);
 /* Marks a tag's buffer non-empty (mu held). */
-int hist_db_mark_dirty(hist_db *db, uint32_t id);
+int tags__mark_dirty(hist_db *db, uint32_t id);
 /* Raises a tag's latest value to (ts, v, q) unless it is older (mu held):
  * on equal timestamps the later write wins. */
-static inline void hist_tag_note_latest(hist_tag_state *t, int64_t ts, hist_value v, uint32_t q)
+static inline void tags__note_latest(hist_tag_state *t, int64_t ts, hist_value v, uint32_t q)
 {
     if (t->has_latest && ts < t->latest.ts)
         return;
@@ -120,76 +145,80 @@ static inline void hist_tag_note_latest(hist_tag_state *t, int64_t ts, hist_valu
     t->latest = (hist_sample){ts, v, q};
 }
 /* Inserts samples into a tag's buffer and updates latest (mu held). */
-int hist_db_insert(hist_db *db, hist_tag_state *t, const int64_t *ts, const hist_value *v,
-                   const uint32_t *q, size_t n, uint64_t lsn);
+int tags__insert(hist_db *db, hist_tag_state *t, const int64_t *ts, const hist_value *v,
+                 const uint32_t *q, size_t n, uint64_t lsn);
 
 /* WAL payload codec (wal_payload.c). decode calls fn per series. */
 typedef int (*hist_payload_fn)(void *ctx, uint32_t tag, size_t n, const int64_t *ts,
                                const hist_value *v, const uint32_t *q);
-int hist_payload_decode(const uint8_t *p, size_t len, hist_payload_fn fn, void *ctx);
-/* The most bytes hist_payload_encode() writes for these series. */
-size_t hist_payload_bound(const hist_series *s, size_t ns);
-/* Encodes the series into out (hist_payload_bound bytes); returns the length. */
-size_t hist_payload_encode(const hist_series *s, size_t ns, uint8_t *out);
+int payload__decode(const uint8_t *p, size_t len, hist_payload_fn fn, void *ctx);
+/* The most bytes payload__encode() writes for these series. */
+size_t payload__bound(const hist_series *s, size_t ns);
+/* Encodes the series into out (payload__bound bytes); returns the length. */
+size_t payload__encode(const hist_series *s, size_t ns, uint8_t *out);
 
 /* Sealing (seal.c). seal_mu held. hold_tail: a full buffer keeps its
  * samples of the current clock window (the sealer's choice; flush seals
  * everything). */
-int hist_seal_tags(hist_db *db, const uint32_t *ids, size_t n, bool hold_tail);
-int hist_seal_all(hist_db *db);
-int hist_checkpoint(hist_db *db);
-int hist_sealer_start(hist_db *db);
-void hist_sealer_stop(hist_db *db);
+int seal__tags(hist_db *db, const uint32_t *ids, size_t n, bool hold_tail);
+int seal__all(hist_db *db);
+int seal__checkpoint(hist_db *db);
+int seal__start(hist_db *db);
+void seal__stop(hist_db *db);
 
 /* The disk refusing writes (degraded.c). */
 /* Takes the samples of void WAL records (not durable when the log broke)
  * out of the memtable; a no-op while the log is healthy. */
-void hist_db_rollback_void(hist_db *db);
+void degraded__rollback_void(hist_db *db);
 /* Tries (at most once a second) to resume a broken WAL, rolling back
  * first. 0 when the log is healthy (again), else the error that broke it. */
-int hist_db_heal(hist_db *db);
+int degraded__heal(hist_db *db);
 /* Records the outcome of a seal round (logged on a change of state only);
  * returns how long the sealer should wait before the next try (0 = none). */
-int64_t hist_db_note_seal(hist_db *db, int rc);
+int64_t degraded__note_seal(hist_db *db, int rc);
 /* Sleeps up to ns or until the database stops. Takes mu. */
-void hist_db_backoff(hist_db *db, int64_t ns);
+void degraded__backoff(hist_db *db, int64_t ns);
 /* Fills the health fields of the stats. */
-void hist_db_health(hist_db *db, hist_db_stats *out);
+void degraded__health(hist_db *db, hist_db_stats *out);
 
 /* Recovery (recovery.c): replays the WAL into the memtable. */
-int hist_recover(hist_db *db, const hist_wal_report *rep);
+int recovery__run(hist_db *db, const hist_wal_report *rep);
 
-/* Chunks (scan.c): reads, verifies (crc32c) and decodes one chunk into
+/* Retention (retention.c): drops the chunks older than opts.retention_ns,
+ * at most every 10 s (seal_mu held; the sealer calls it). */
+void retention__apply(hist_db *db);
+
+/* ---- Chunks (chunk_store.c) ----------------------------------------------
+ * Reads, verifies (crc32c) and decodes one chunk into
  * malloc'ed arrays (*ts, *v, *q; caller frees). HIST_ECORRUPT or HIST_EIO
  * for a chunk that fails, *why then saying how (hist_damage_reason). No
  * side effects: the checker of scrub.c uses it as it is. */
-int hist_chunk_read(hist_db *db, const hist_chunk_ref *ref, int64_t **ts, hist_value **v,
-                    uint32_t **q, int *why);
-/* hist_chunk_read() for queries and compaction: counts the read; a chunk
- * whose bytes are damaged is marked (hist_damage_mark), an I/O error is
+int chunk__read(hist_db *db, const hist_chunk_ref *ref, int64_t **ts, hist_value **v, uint32_t **q,
+                int *why);
+/* chunk__read() for queries and compaction: counts the read; a chunk
+ * whose bytes are damaged is marked (damage__mark), an I/O error is
  * logged (it may pass, so it marks nothing). */
-int hist_chunk_load(hist_db *db, const hist_chunk_ref *ref, int64_t **ts, hist_value **v,
-                    uint32_t **q);
-/* The statistics hist_chunk_build() keeps for sorted unique samples (n > 0):
+int chunk__load(hist_db *db, const hist_chunk_ref *ref, int64_t **ts, hist_value **v, uint32_t **q);
+/* The statistics chunk__build() keeps for sorted unique samples (n > 0):
  * ref->stats, and ref->counted with HIST_CHUNK_HAS_COUNTED in ref->flags
- * when some sample is Bad or NaN (seal.c). The scrub recomputes them with
+ * when some sample is Bad or NaN. The scrub recomputes them with
  * this same function, so a healthy chunk's entry matches bit for bit. */
-int hist_chunk_stats_fill(hist_type type, const int64_t *ts, const hist_value *v, const uint32_t *q,
-                          size_t n, hist_chunk_ref *ref);
+int chunk__stats_fill(hist_type type, const int64_t *ts, const hist_value *v, const uint32_t *q,
+                      size_t n, hist_chunk_ref *ref);
 /* Encodes sorted unique samples of one tag into a chunk in a malloc'ed
- * buffer and fills ref's stats/codecs/crc/length (seal.c). */
-int hist_chunk_build(hist_type type, const int64_t *ts, const hist_value *v, const uint32_t *q,
-                     size_t n, uint8_t **buf, hist_chunk_ref *ref);
+ * buffer and fills ref's stats/codecs/crc/length. */
+int chunk__build(hist_type type, const int64_t *ts, const hist_value *v, const uint32_t *q,
+                 size_t n, uint8_t **buf, hist_chunk_ref *ref);
 /* The multiple of align at or below t (align > 0). */
-static inline int64_t hist_align_floor(int64_t t, int64_t align)
+static inline int64_t chunk__align_floor(int64_t t, int64_t align)
 {
     int64_t f = t / align * align;
     return f > t ? f - align : f; /* C division rounds toward 0 */
 }
 /* The length of the first chunk cut from sorted unique samples s[0..n):
  * at most cs, ending at an `align` boundary of the clock once it has cs/16
- * samples (align <= 0: no boundaries). See seal.c. */
-size_t hist_chunk_run(const hist_msample *s, size_t n, uint32_t cs, int64_t align);
+ * samples (align <= 0: no boundaries). See chunk_store.c. */
+size_t chunk__run(const hist_msample *s, size_t n, uint32_t cs, int64_t align);
 /* Chunks built for one commit: bufs[i] is the encoding of refs[i]. */
 typedef struct {
     uint8_t **bufs;
@@ -199,16 +228,16 @@ typedef struct {
     hist_value *v; /* allocated once per batch, not once per tag */
     uint32_t *q;
 } hist_chunk_batch;
-/* Cuts one tag's sorted unique samples into chunks (hist_chunk_run) and
+/* Cuts one tag's sorted unique samples into chunks (chunk__run) and
  * builds them into the batch. */
-int hist_chunk_batch_add(hist_db *db, hist_chunk_batch *b, uint32_t tag, hist_type type,
-                         const hist_msample *s, size_t n);
-void hist_chunk_batch_free(hist_chunk_batch *b);
+int chunk__batch_add(hist_db *db, hist_chunk_batch *b, uint32_t tag, hist_type type,
+                     const hist_msample *s, size_t n);
+void chunk__batch_free(hist_chunk_batch *b);
 /* Writes encoded chunks durably and commits their index entries in one txn,
- * deleting old entries in the same txn (seal.c; seal_mu held). */
-int hist_chunks_commit(hist_db *db, uint8_t **bufs, hist_chunk_ref *refs, size_t n,
-                       const hist_chunk_ref *dels, size_t ndels, const uint32_t *flushed_tags,
-                       const uint64_t *flushed_lsns, size_t nflushed);
+ * deleting old entries in the same txn (seal_mu held). */
+int chunk__commit(hist_db *db, uint8_t **bufs, hist_chunk_ref *refs, size_t n,
+                  const hist_chunk_ref *dels, size_t ndels, const uint32_t *flushed_tags,
+                  const uint64_t *flushed_lsns, size_t nflushed);
 
 /* ---- Damage marks (damage.c) ----------------------------------------------
  * A mark lives in the index's `damaged` database under the chunk's key.
@@ -225,34 +254,35 @@ typedef struct {
 
 /* from_key: the first chunk key the walk will be asked about, or NULL for
  * the first key of all. */
-int hist_marks_open(hist_index *idx, MDB_txn *txn, const uint8_t *from_key, hist_marks *m);
+int marks__open(hist_index *idx, MDB_txn *txn, const uint8_t *from_key, hist_marks *m);
 /* Whether chunk_key is marked; ask in ascending key order. */
-bool hist_marks_has(hist_marks *m, const MDB_val *chunk_key);
-void hist_marks_close(hist_marks *m);
+bool marks__has(hist_marks *m, const MDB_val *chunk_key);
+void marks__close(hist_marks *m);
 
 /* Marks the chunk of ref damaged, durably, unless it is marked already or
  * its entry no longer says what ref says (moved or gone since it was
  * read: the verdict was about other bytes). 1 when newly marked (logged,
  * once per chunk), 0 when not, or a negative error. */
-int hist_damage_mark(hist_db *db, const hist_chunk_ref *ref, int why);
+int damage__mark(hist_db *db, const hist_chunk_ref *ref, int why);
 /* Removes the mark of a chunk that verifies again: 1 when removed (logged). */
-int hist_damage_clear(hist_db *db, const hist_chunk_ref *ref);
+int damage__clear(hist_db *db, const hist_chunk_ref *ref);
 /* Removes marks whose chunk entry is gone; *removed counts them. */
-int hist_damage_drop_dangling(hist_db *db, uint64_t *removed);
+int damage__drop_dangling(hist_db *db, uint64_t *removed);
 /* Number of marks, for hist_db_get_stats(). */
-uint64_t hist_damage_total(hist_db *db);
+uint64_t damage__total(hist_db *db);
 /* The damaged-chunk description of a chunk entry. */
-hist_damaged_chunk hist_damage_of(const hist_chunk_ref *ref, int why);
+hist_damaged_chunk damage__of(const hist_chunk_ref *ref, int why);
 /* One line naming the chunk's tag, time span, place and reason. */
-void hist_damage_describe(hist_db *db, const hist_damaged_chunk *c, char *out, size_t cap);
-/* hist_db_latest(): recomputes a tag's latest value marked stale. */
-void hist_damage_refresh_latest(hist_db *db, uint32_t tag);
+void damage__describe(hist_db *db, const hist_damaged_chunk *c, char *out, size_t cap);
+/* hist_db_latest(): recomputes a tag's latest value marked stale (scan.c:
+ * a scan looks it up). */
+void scan__refresh_latest(hist_db *db, uint32_t tag);
 
 /* ---- The scrub (scrub.c) ---------------------------------------------------- */
-int hist_scrub_init(hist_db *db);
+int scrub__init(hist_db *db);
 /* Stops a background pass between two chunks and waits for its thread. */
-void hist_scrub_stop(hist_db *db);
-void hist_scrub_free(hist_db *db);
-void hist_scrub_fill_stats(hist_db *db, hist_db_stats *out);
+void scrub__stop(hist_db *db);
+void scrub__free(hist_db *db);
+void scrub__fill_stats(hist_db *db, hist_db_stats *out);
 
 #endif

@@ -7,16 +7,18 @@
  *   The WAL (wal.c's top comment has its side). A failed write or fdatasync
  *   breaks the log: every record that was not yet durable is void and its
  *   writers are told "not durable". Here:
- *     1. hist_db_rollback_void() takes the void records' samples out of the
+ *     1. degraded__rollback_void() takes the void records' samples out of the
  *        memtable (buffers are in LSN order, so they are a run at the tail
  *        of each buffer), and puts back each touched tag's latest value, so
  *        a refused write is never read from then on. It runs when a sync
  *        fails, before the error reaches the writer, so a write is taken
  *        out before anyone is told it was refused.
- *     2. hist_db_heal() is tried by the next write and by the sealer, at
+ *     2. degraded__heal() is tried by the next write and by the sealer, at
  *        most once per HEAL_EVERY_NS: it rolls back (again: it is
  *        idempotent), then asks the WAL to resume in a new segment. Until
  *        that works every write is refused with the same error.
+ *   hist_db_sync() (the writer's group commit, flush and the sealer) is
+ *   here for that reason: a failed sync rolls back before it returns.
  *
  *   Sealing (segment appends, LMDB commits). Acknowledged samples are safe
  *   in the WAL meanwhile, so a failed seal only waits: the sealer backs off
@@ -54,21 +56,21 @@ static void restore_latest(hist_tag_state *t)
     t->has_latest = t->has_sealed_latest;
     t->latest = t->sealed_latest;
     for (size_t i = 0; i < t->buf.n; i++)
-        hist_tag_note_latest(t, t->buf.ts[i], t->buf.v[i], t->buf.q[i]);
+        tags__note_latest(t, t->buf.ts[i], t->buf.v[i], t->buf.q[i]);
 }
 
-void hist_db_rollback_void(hist_db *db)
+void degraded__rollback_void(hist_db *db)
 {
     hist_wal_health h;
-    hist_wal_get_health(db->wal, &h);
+    wal__get_health(db->wal, &h);
     if (!h.broken)
         return;
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     uint64_t dropped = 0;
     for (size_t i = 0; i < db->ndirty; i++) {
         hist_tag_state *t = db->tags[db->dirty[i]];
         size_t before = t->buf.n;
-        int64_t d = hist_membuf_drop_lsns(&t->buf, h.void_from, h.void_to);
+        int64_t d = membuf__drop_lsns(&t->buf, h.void_from, h.void_to);
         if (t->buf.n == before)
             continue;
         HIST_ASSERT(t->buf.n == 0 || t->buf.lsn[t->buf.n - 1] < h.void_from ||
@@ -79,35 +81,45 @@ void hist_db_rollback_void(hist_db *db)
         restore_latest(t);
     }
     db->void_samples += dropped;
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     if (dropped)
-        hist_db_log(db, HIST_LOG_WARN,
-                    "%llu sample(s) of refused writes (LSN %llu..%llu) taken out of memory",
-                    (unsigned long long)dropped, (unsigned long long)h.void_from,
-                    (unsigned long long)h.void_to);
+        hist_logf(&db->log, HIST_LOG_WARN,
+                  "%llu sample(s) of refused writes (LSN %llu..%llu) taken out of memory",
+                  (unsigned long long)dropped, (unsigned long long)h.void_from,
+                  (unsigned long long)h.void_to);
 }
 
-int hist_db_heal(hist_db *db)
+int hist_db_sync(hist_db *db, uint64_t lsn)
+{
+    if (!db)
+        return HIST_EINVAL;
+    int rc = wal__sync(db->wal, lsn);
+    if (rc)
+        degraded__rollback_void(db); /* before the writer hears of it */
+    return rc;
+}
+
+int degraded__heal(hist_db *db)
 {
     hist_wal_health h;
-    hist_wal_get_health(db->wal, &h);
+    wal__get_health(db->wal, &h);
     if (!h.broken)
         return 0;
-    int64_t now = hist_mono_ns();
-    pthread_mutex_lock(&db->mu);
+    int64_t now = clock__mono_ns();
+    mu_lock(&db->mu);
     bool due = now - db->last_heal_ns >= HEAL_EVERY_NS;
     if (due)
         db->last_heal_ns = now;
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     if (!due)
         return h.broken;
-    hist_db_rollback_void(db);
-    return hist_wal_resume(db->wal);
+    degraded__rollback_void(db);
+    return wal__resume(db->wal);
 }
 
-int64_t hist_db_note_seal(hist_db *db, int rc)
+int64_t degraded__note_seal(hist_db *db, int rc)
 {
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     int was = db->seal_error;
     uint64_t failures = db->seal_failures_run;
     db->seal_error = rc;
@@ -118,20 +130,21 @@ int64_t hist_db_note_seal(hist_db *db, int rc)
     for (uint64_t i = 0; i < db->seal_failures_run && wait < SEAL_BACKOFF_MAX_NS; i++)
         wait = wait ? 2 * wait : SEAL_BACKOFF_MIN_NS;
     wait = wait < SEAL_BACKOFF_MAX_NS ? wait : SEAL_BACKOFF_MAX_NS;
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     if (rc && !was)
-        hist_db_log(db, HIST_LOG_ERROR,
-                    "sealer: %s; acknowledged samples stay in the WAL; retrying with a backoff "
-                    "up to %d s (counted in the stats, not logged again)",
-                    hist_strerror(rc), (int)(SEAL_BACKOFF_MAX_NS / 1000000000));
+        hist_logf(&db->log, HIST_LOG_ERROR,
+                  "sealer: %s; acknowledged samples stay in the WAL; retrying with a backoff "
+                  "up to %d s (counted in the stats, not logged again)",
+                  hist_strerror(rc), (int)(SEAL_BACKOFF_MAX_NS / 1000000000));
     else if (!rc && was)
-        hist_db_log(db, HIST_LOG_WARN, "sealer: sealing works again after %llu failed attempt(s)",
-                    (unsigned long long)failures);
+        hist_logf(&db->log, HIST_LOG_WARN,
+                  "sealer: sealing works again after %llu failed attempt(s)",
+                  (unsigned long long)failures);
     return wait;
 }
 
 /* Sleeps up to ns, waking early when the database stops (mu not held). */
-void hist_db_backoff(hist_db *db, int64_t ns)
+void degraded__backoff(hist_db *db, int64_t ns)
 {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
@@ -139,24 +152,24 @@ void hist_db_backoff(hist_db *db, int64_t ns)
     until.tv_nsec += (long)(ns % 1000000000);
     if (until.tv_nsec >= 1000000000)
         until.tv_sec++, until.tv_nsec -= 1000000000;
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     while (!db->stop) {
-        if (pthread_cond_timedwait(&db->seal_cv, &db->mu, &until) != 0)
+        if (mu_wait(&db->seal_cv, &db->mu, &until) != 0)
             break;
     }
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
 }
 
-void hist_db_health(hist_db *db, hist_db_stats *out)
+void degraded__health(hist_db *db, hist_db_stats *out)
 {
     hist_wal_health h;
-    hist_wal_get_health(db->wal, &h);
+    wal__get_health(db->wal, &h);
     out->wal_error = h.broken;
     out->wal_failures = h.failures;
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     out->fatal_error = db->fatal;
     out->seal_error = db->seal_error;
     out->seal_failures = db->seal_failures;
     out->void_samples = db->void_samples;
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
 }

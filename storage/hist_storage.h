@@ -38,6 +38,7 @@
 #include <stdint.h>
 
 #include "common/hist_error.h"
+#include "common/hist_log.h"
 #include "common/hist_types.h"
 
 /* ---- Values, qualities, time (the types: common/hist_types.h) ------- */
@@ -61,11 +62,6 @@ static inline bool hist_sample_counted(hist_type type, hist_value v, uint32_t q,
 
 const char *hist_type_name(hist_type type); /* "float64", "int64", "bool" */
 int hist_type_parse(const char *name, hist_type *out);
-
-/* ---- Logging --------------------------------------------------------- */
-
-enum { HIST_LOG_ERROR = 0, HIST_LOG_WARN = 1, HIST_LOG_INFO = 2, HIST_LOG_DEBUG = 3 };
-typedef void (*hist_log_fn)(void *ctx, int level, const char *msg);
 
 /* ---- Opening a data directory ---------------------------------------- */
 

@@ -18,15 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static void index_log(hist_index *idx, int level, const char *msg)
-{
-    if (idx->log)
-        idx->log(idx->log_ctx, level, msg);
-    else
-        fprintf(stderr, "historian: %s\n", msg);
-}
-
-int hist_index_err(int rc)
+int index__err(int rc)
 {
     if (rc == 0)
         return 0;
@@ -41,9 +33,9 @@ int hist_index_err(int rc)
     return HIST_EINDEX;
 }
 
-int hist_index_put_err(int rc)
+int index__put_err(int rc)
 {
-    return rc == MDB_MAP_FULL ? HIST_ENOSPC : hist_index_err(rc);
+    return rc == MDB_MAP_FULL ? HIST_ENOSPC : index__err(rc);
 }
 
 /* A format 2 chunk value: the fixed-layout hist_chunk_ref, ending before
@@ -72,7 +64,7 @@ static int upgrade_from_2(hist_index *idx, MDB_txn *txn, void *ctx)
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, idx->chunk, &cur);
     if (rc)
-        return hist_index_err(rc);
+        return index__err(rc);
     MDB_val k, v;
     int op = MDB_FIRST;
     while (rc == 0 && mdb_cursor_get(cur, &k, &v, op) == 0) {
@@ -82,39 +74,35 @@ static int upgrade_from_2(hist_index *idx, MDB_txn *txn, void *ctx)
             continue;
         uint8_t kb[HIST_CHUNK_KEY_LEN], buf[HIST_CHUNK_ENTRY_MAX];
         memcpy(kb, k.mv_data, sizeof(kb));
-        MDB_val key = {sizeof(kb), kb}, nv = {hist_chunk_ref_pack(&ref, buf), buf};
+        MDB_val key = {sizeof(kb), kb}, nv = {entry__pack(&ref, buf), buf};
         /* A put that changes a value's size may move the cursor: put, then
          * find the key again and go on from there. */
-        rc = hist_index_put_err(mdb_put(txn, idx->chunk, &key, &nv, 0));
+        rc = index__put_err(mdb_put(txn, idx->chunk, &key, &nv, 0));
         if (rc == 0 && mdb_cursor_get(cur, &key, &v, MDB_SET) != 0)
             rc = HIST_EINDEX;
     }
     mdb_cursor_close(cur);
-    return rc ? rc : hist_meta_put(idx, txn, "version", HIST_INDEX_FORMAT);
+    return rc ? rc : index__meta_put(idx, txn, "version", HIST_INDEX_FORMAT);
 }
 
-int hist_index_open(hist_index *idx, const char *dir, size_t mapsize, hist_log_fn log,
-                    void *log_ctx)
+int index__open(hist_index *idx, const char *dir, size_t mapsize, hist_log_fn log, void *log_ctx)
 {
     memset(idx, 0, sizeof(*idx));
-    idx->log = log;
-    idx->log_ctx = log_ctx;
+    idx->log = hist_log_sink_make(log, log_ctx, HIST_LOG_DEBUG);
     idx->mapsize = mapsize;
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
         return HIST_EIO;
     int rc = mdb_env_create(&idx->env);
     if (rc)
-        return hist_index_err(rc);
+        return index__err(rc);
     mdb_env_set_maxdbs(idx->env, 8);
     mdb_env_set_mapsize(idx->env, mapsize);
     rc = mdb_env_open(idx->env, dir, MDB_NOTLS, 0644);
     if (rc) {
-        char msg[300];
-        snprintf(msg, sizeof(msg), "index: cannot open %s: %s", dir, mdb_strerror(rc));
-        index_log(idx, HIST_LOG_ERROR, msg);
+        hist_logf(&idx->log, HIST_LOG_ERROR, "index: cannot open %s: %s", dir, mdb_strerror(rc));
         mdb_env_close(idx->env);
         idx->env = NULL;
-        return hist_index_err(rc);
+        return index__err(rc);
     }
     /* Reader slots left by a killed process would pin old pages forever. */
     int dead = 0;
@@ -139,36 +127,36 @@ int hist_index_open(hist_index *idx, const char *dir, size_t mapsize, hist_log_f
         rc = mdb_dbi_open(txn, "damaged", MDB_CREATE, &idx->damaged);
     if (!rc) {
         uint64_t version;
-        int r = hist_meta_get(idx, txn, "version", &version);
+        int r = index__meta_get(idx, txn, "version", &version);
         if (r == HIST_ENOTFOUND)
-            r = hist_meta_put(idx, txn, "version", HIST_INDEX_FORMAT);
+            r = index__meta_put(idx, txn, "version", HIST_INDEX_FORMAT);
         else if (r == 0 && version != HIST_INDEX_FORMAT && version != 2)
             r = HIST_EUNSUPPORTED;
         if (r) {
             mdb_txn_abort(txn);
-            hist_index_close(idx);
+            index__close(idx);
             return r;
         }
         rc = mdb_txn_commit(txn);
         if (rc == 0 && r == 0 && version == 2) {
-            int m = hist_index_write(idx, upgrade_from_2, NULL);
+            int m = index__write(idx, upgrade_from_2, NULL);
             if (m) {
-                hist_index_close(idx);
+                index__close(idx);
                 return m;
             }
-            index_log(idx, HIST_LOG_INFO, "index: chunk entries packed (format 2 -> 3)");
+            hist_logf(&idx->log, HIST_LOG_INFO, "index: chunk entries packed (format 2 -> 3)");
         }
     } else if (txn) {
         mdb_txn_abort(txn);
     }
     if (rc) {
-        hist_index_close(idx);
-        return hist_index_err(rc);
+        index__close(idx);
+        return index__err(rc);
     }
     return 0;
 }
 
-void hist_index_close(hist_index *idx)
+void index__close(hist_index *idx)
 {
     if (idx->env) {
         mdb_env_close(idx->env);
@@ -177,18 +165,18 @@ void hist_index_close(hist_index *idx)
     }
 }
 
-int hist_index_read_begin(hist_index *idx, MDB_txn **txn)
+int index__read_begin(hist_index *idx, MDB_txn **txn)
 {
     pthread_rwlock_rdlock(&idx->resize);
     int rc = mdb_txn_begin(idx->env, NULL, MDB_RDONLY, txn);
     if (rc) {
         pthread_rwlock_unlock(&idx->resize);
-        return hist_index_err(rc);
+        return index__err(rc);
     }
     return 0;
 }
 
-void hist_index_read_end(hist_index *idx, MDB_txn *txn)
+void index__read_end(hist_index *idx, MDB_txn *txn)
 {
     mdb_txn_abort(txn);
     pthread_rwlock_unlock(&idx->resize);
@@ -204,16 +192,14 @@ static int index_grow(hist_index *idx, size_t seen)
         rc = mdb_env_set_mapsize(idx->env, next);
         if (!rc) {
             idx->mapsize = next;
-            char msg[96];
-            snprintf(msg, sizeof(msg), "index: map grown to %zu MiB", next >> 20);
-            index_log(idx, HIST_LOG_INFO, msg);
+            hist_logf(&idx->log, HIST_LOG_INFO, "index: map grown to %zu MiB", next >> 20);
         }
     }
     pthread_rwlock_unlock(&idx->resize);
-    return hist_index_err(rc);
+    return index__err(rc);
 }
 
-int hist_index_write(hist_index *idx, hist_index_write_fn fn, void *ctx)
+int index__write(hist_index *idx, hist_index_write_fn fn, void *ctx)
 {
     for (int attempt = 0; attempt < 40; attempt++) {
         pthread_rwlock_rdlock(&idx->resize);
@@ -226,7 +212,7 @@ int hist_index_write(hist_index *idx, hist_index_write_fn fn, void *ctx)
                 mdb_env_set_mapsize(idx->env, 0);
                 continue;
             }
-            return hist_index_err(rc);
+            return index__err(rc);
         }
         int r = fn(idx, txn, ctx);
         bool full = false;
@@ -235,7 +221,7 @@ int hist_index_write(hist_index *idx, hist_index_write_fn fn, void *ctx)
             if (rc == MDB_MAP_FULL)
                 full = true;
             else if (rc)
-                r = hist_index_err(rc);
+                r = index__err(rc);
         } else {
             mdb_txn_abort(txn);
             if (r == HIST_ENOSPC)
@@ -251,14 +237,14 @@ int hist_index_write(hist_index *idx, hist_index_write_fn fn, void *ctx)
     return HIST_EINDEX;
 }
 
-void hist_chunk_key(uint8_t key[HIST_CHUNK_KEY_LEN], uint32_t tag, int64_t start, uint64_t seq)
+void index__chunk_key(uint8_t key[HIST_CHUNK_KEY_LEN], uint32_t tag, int64_t start, uint64_t seq)
 {
     hist_put_be32(key, tag);
     hist_put_be64(key + 4, (uint64_t)start ^ (UINT64_C(1) << 63));
     hist_put_be64(key + 12, seq);
 }
 
-void hist_chunk_key_parse(const uint8_t *key, uint32_t *tag, int64_t *start, uint64_t *seq)
+void index__chunk_key_parse(const uint8_t *key, uint32_t *tag, int64_t *start, uint64_t *seq)
 {
     if (tag)
         *tag = hist_get_be32(key);
@@ -268,84 +254,84 @@ void hist_chunk_key_parse(const uint8_t *key, uint32_t *tag, int64_t *start, uin
         *seq = hist_get_be64(key + 12);
 }
 
-int hist_meta_get(hist_index *idx, MDB_txn *txn, const char *key, uint64_t *out)
+int index__meta_get(hist_index *idx, MDB_txn *txn, const char *key, uint64_t *out)
 {
     MDB_val k = {strlen(key), (void *)key}, v;
     int rc = mdb_get(txn, idx->meta, &k, &v);
     if (rc)
-        return hist_index_err(rc);
+        return index__err(rc);
     if (v.mv_size != 8)
         return HIST_ECORRUPT;
     memcpy(out, v.mv_data, 8);
     return 0;
 }
 
-int hist_meta_put(hist_index *idx, MDB_txn *txn, const char *key, uint64_t val)
+int index__meta_put(hist_index *idx, MDB_txn *txn, const char *key, uint64_t val)
 {
     MDB_val k = {strlen(key), (void *)key}, v = {8, &val};
-    return hist_index_put_err(mdb_put(txn, idx->meta, &k, &v, 0));
+    return index__put_err(mdb_put(txn, idx->meta, &k, &v, 0));
 }
 
-int hist_index_put_tag(hist_index *idx, MDB_txn *txn, const hist_index_tag *t)
+int index__put_tag(hist_index *idx, MDB_txn *txn, const hist_index_tag *t)
 {
     uint8_t kb[4];
     hist_put_be32(kb, t->id);
     MDB_val k = {4, kb}, v = {sizeof(*t), (void *)t};
     int rc = mdb_put(txn, idx->tag, &k, &v, 0);
     if (rc)
-        return hist_index_put_err(rc);
+        return index__put_err(rc);
     uint32_t id = t->id;
     MDB_val nk = {strlen(t->name), (void *)t->name}, nv = {4, &id};
-    return hist_index_put_err(mdb_put(txn, idx->tag_name, &nk, &nv, 0));
+    return index__put_err(mdb_put(txn, idx->tag_name, &nk, &nv, 0));
 }
 
-int hist_index_get_tag(hist_index *idx, MDB_txn *txn, uint32_t id, hist_index_tag *out)
+int index__get_tag(hist_index *idx, MDB_txn *txn, uint32_t id, hist_index_tag *out)
 {
     uint8_t kb[4];
     hist_put_be32(kb, id);
     MDB_val k = {4, kb}, v;
     int rc = mdb_get(txn, idx->tag, &k, &v);
     if (rc)
-        return hist_index_err(rc);
+        return index__err(rc);
     if (v.mv_size != sizeof(*out))
         return HIST_ECORRUPT;
     memcpy(out, v.mv_data, sizeof(*out));
     return 0;
 }
 
-int hist_index_put_chunk(hist_index *idx, MDB_txn *txn, const hist_chunk_ref *ref)
+int index__put_chunk(hist_index *idx, MDB_txn *txn, const hist_chunk_ref *ref)
 {
     uint8_t kb[HIST_CHUNK_KEY_LEN];
-    hist_chunk_key(kb, ref->tag, ref->stats.start_ts, ref->seq);
+    index__chunk_key(kb, ref->tag, ref->stats.start_ts, ref->seq);
     uint8_t buf[HIST_CHUNK_ENTRY_MAX];
-    MDB_val k = {sizeof(kb), kb}, v = {hist_chunk_ref_pack(ref, buf), buf};
-    return hist_index_put_err(mdb_put(txn, idx->chunk, &k, &v, 0));
+    MDB_val k = {sizeof(kb), kb}, v = {entry__pack(ref, buf), buf};
+    return index__put_err(mdb_put(txn, idx->chunk, &k, &v, 0));
 }
 
-int hist_index_del_chunk(hist_index *idx, MDB_txn *txn, const hist_chunk_ref *ref)
+int index__del_chunk(hist_index *idx, MDB_txn *txn, const hist_chunk_ref *ref)
 {
     uint8_t kb[HIST_CHUNK_KEY_LEN];
-    hist_chunk_key(kb, ref->tag, ref->stats.start_ts, ref->seq);
+    index__chunk_key(kb, ref->tag, ref->stats.start_ts, ref->seq);
     MDB_val k = {sizeof(kb), kb};
     int rc = mdb_del(txn, idx->chunk, &k, NULL);
-    rc = rc == MDB_NOTFOUND ? 0 : hist_index_put_err(rc);
-    return rc ? rc : hist_index_del_mark(idx, txn, kb);
+    rc = rc == MDB_NOTFOUND ? 0 : index__put_err(rc);
+    return rc ? rc : index__del_mark(idx, txn, kb);
 }
 
-int hist_index_del_mark(hist_index *idx, MDB_txn *txn, const uint8_t *key)
+int index__del_mark(hist_index *idx, MDB_txn *txn, const uint8_t *key)
 {
     MDB_val k = {HIST_CHUNK_KEY_LEN, (void *)key};
     int rc = mdb_del(txn, idx->damaged, &k, NULL);
-    return rc == MDB_NOTFOUND ? 0 : hist_index_put_err(rc);
+    return rc == MDB_NOTFOUND ? 0 : index__put_err(rc);
 }
 
-int hist_chunk_ref_from(const MDB_val *key, const MDB_val *val, hist_chunk_ref *ref)
+int index__chunk_ref_from(const MDB_val *key, const MDB_val *val, hist_chunk_ref *ref)
 {
     if (key->mv_size != HIST_CHUNK_KEY_LEN)
         return HIST_ECORRUPT;
     uint32_t tag;
     int64_t start;
     uint64_t seq;
-    hist_chunk_key_parse(key->mv_data, &tag, &start, &seq);
-    return hist_chunk_ref_unpack(val->mv_data, val->mv_size, tag, start, seq, ref);
+    index__chunk_key_parse(key->mv_data, &tag, &start, &seq);
+    return entry__unpack(val->mv_data, val->mv_size, tag, start, seq, ref);
 }

@@ -44,8 +44,7 @@ typedef struct {
     MDB_dbi tag_name, tag, chunk, meta, damaged;
     size_t mapsize;
     pthread_rwlock_t resize; /* read side: any live txn; write side: resize */
-    hist_log_fn log;
-    void *log_ctx;
+    hist_log_sink log;
 } hist_index;
 
 /* Tag metadata as stored (fixed layout; strings NUL-padded). */
@@ -86,50 +85,49 @@ enum { HIST_CHUNK_HAS_COUNTED = 1 };
 
 #define HIST_CHUNK_KEY_LEN 20
 
-int hist_index_open(hist_index *idx, const char *dir, size_t mapsize, hist_log_fn log,
-                    void *log_ctx);
-void hist_index_close(hist_index *idx);
+int index__open(hist_index *idx, const char *dir, size_t mapsize, hist_log_fn log, void *log_ctx);
+void index__close(hist_index *idx);
 
 /* Read transactions (MDB_RDONLY), short-lived. */
-int hist_index_read_begin(hist_index *idx, MDB_txn **txn);
-void hist_index_read_end(hist_index *idx, MDB_txn *txn);
+int index__read_begin(hist_index *idx, MDB_txn **txn);
+void index__read_end(hist_index *idx, MDB_txn *txn);
 
 /* Runs fn inside one write transaction and commits; retries after growing the
  * map on MDB_MAP_FULL. fn returns 0 or a HIST_E* code (then the txn aborts). */
 typedef int (*hist_index_write_fn)(hist_index *idx, MDB_txn *txn, void *ctx);
-int hist_index_write(hist_index *idx, hist_index_write_fn fn, void *ctx);
+int index__write(hist_index *idx, hist_index_write_fn fn, void *ctx);
 
 /* Maps an LMDB return code to HIST_E* (MDB_NOTFOUND -> HIST_ENOTFOUND). */
-int hist_index_err(int rc);
+int index__err(int rc);
 /* The same for a put or delete, but MDB_MAP_FULL -> HIST_ENOSPC, which
- * makes hist_index_write() grow the map and retry. */
-int hist_index_put_err(int rc);
+ * makes index__write() grow the map and retry. */
+int index__put_err(int rc);
 
 /* Key helpers. */
-void hist_chunk_key(uint8_t key[HIST_CHUNK_KEY_LEN], uint32_t tag, int64_t start, uint64_t seq);
-void hist_chunk_key_parse(const uint8_t *key, uint32_t *tag, int64_t *start, uint64_t *seq);
+void index__chunk_key(uint8_t key[HIST_CHUNK_KEY_LEN], uint32_t tag, int64_t start, uint64_t seq);
+void index__chunk_key_parse(const uint8_t *key, uint32_t *tag, int64_t *start, uint64_t *seq);
 
 /* Meta values (u64). get returns HIST_ENOTFOUND when missing. */
-int hist_meta_get(hist_index *idx, MDB_txn *txn, const char *key, uint64_t *out);
-int hist_meta_put(hist_index *idx, MDB_txn *txn, const char *key, uint64_t v);
+int index__meta_get(hist_index *idx, MDB_txn *txn, const char *key, uint64_t *out);
+int index__meta_put(hist_index *idx, MDB_txn *txn, const char *key, uint64_t v);
 
-int hist_index_put_tag(hist_index *idx, MDB_txn *txn, const hist_index_tag *t);
-int hist_index_get_tag(hist_index *idx, MDB_txn *txn, uint32_t id, hist_index_tag *out);
-int hist_index_put_chunk(hist_index *idx, MDB_txn *txn, const hist_chunk_ref *ref);
+int index__put_tag(hist_index *idx, MDB_txn *txn, const hist_index_tag *t);
+int index__get_tag(hist_index *idx, MDB_txn *txn, uint32_t id, hist_index_tag *out);
+int index__put_chunk(hist_index *idx, MDB_txn *txn, const hist_chunk_ref *ref);
 /* Deletes a chunk entry and its damage mark, if any (they share the key). */
-int hist_index_del_chunk(hist_index *idx, MDB_txn *txn, const hist_chunk_ref *ref);
+int index__del_chunk(hist_index *idx, MDB_txn *txn, const hist_chunk_ref *ref);
 /* Deletes the damage mark of a chunk key (HIST_CHUNK_KEY_LEN bytes), if any. */
-int hist_index_del_mark(hist_index *idx, MDB_txn *txn, const uint8_t *key);
+int index__del_mark(hist_index *idx, MDB_txn *txn, const uint8_t *key);
 
 /* Reads a value of a chunk cursor into ref (copy; LMDB data is unaligned). */
-int hist_chunk_ref_from(const MDB_val *key, const MDB_val *val, hist_chunk_ref *ref);
+int index__chunk_ref_from(const MDB_val *key, const MDB_val *val, hist_chunk_ref *ref);
 
 /* The packed value of a chunk entry (index_entry.c): at most
  * HIST_CHUNK_ENTRY_MAX bytes into out; returns the length. unpack takes
  * the key's tag, start and seq; HIST_ECORRUPT for anything malformed. */
 #define HIST_CHUNK_ENTRY_MAX 512
-size_t hist_chunk_ref_pack(const hist_chunk_ref *ref, uint8_t *out);
-int hist_chunk_ref_unpack(const uint8_t *p, size_t n, uint32_t tag, int64_t start, uint64_t seq,
-                          hist_chunk_ref *ref);
+size_t entry__pack(const hist_chunk_ref *ref, uint8_t *out);
+int entry__unpack(const uint8_t *p, size_t n, uint32_t tag, int64_t start, uint64_t seq,
+                  hist_chunk_ref *ref);
 
 #endif

@@ -28,6 +28,8 @@
  */
 #include "storage/index.h"
 
+#include "common/hist_varint.h"
+
 #include <string.h>
 
 enum {
@@ -47,16 +49,6 @@ enum {
 };
 
 /* ---- Writing ---- */
-
-static uint8_t *put_varint(uint8_t *p, uint64_t v)
-{
-    while (v >= 0x80) {
-        *p++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *p++ = (uint8_t)v;
-    return p;
-}
 
 static uint8_t *put_le(uint8_t *p, uint64_t v, int bytes)
 {
@@ -91,18 +83,18 @@ static void wide_fields(const hist_chunk_stats *st, uint64_t f[11])
 static uint8_t *put_stats(uint8_t *p, const hist_chunk_stats *st, int64_t base)
 {
     uint64_t start = (uint64_t)st->start_ts;
-    p = put_varint(p, start - (uint64_t)base);
-    p = put_varint(p, (uint64_t)st->end_ts - start);
-    p = put_varint(p, st->count);
-    p = put_varint(p, st->bad_count);
-    p = put_varint(p, st->nongood_count);
-    p = put_varint(p, st->nan_count);
-    p = put_varint(p, (uint64_t)st->min_ts - start);
-    p = put_varint(p, (uint64_t)st->max_ts - start);
-    p = put_varint(p, st->first_q);
-    p = put_varint(p, st->last_q);
-    p = put_varint(p, st->min_q);
-    p = put_varint(p, st->max_q);
+    p = hist_varint_put(p, start - (uint64_t)base);
+    p = hist_varint_put(p, (uint64_t)st->end_ts - start);
+    p = hist_varint_put(p, st->count);
+    p = hist_varint_put(p, st->bad_count);
+    p = hist_varint_put(p, st->nongood_count);
+    p = hist_varint_put(p, st->nan_count);
+    p = hist_varint_put(p, (uint64_t)st->min_ts - start);
+    p = hist_varint_put(p, (uint64_t)st->max_ts - start);
+    p = hist_varint_put(p, st->first_q);
+    p = hist_varint_put(p, st->last_q);
+    p = hist_varint_put(p, st->min_q);
+    p = hist_varint_put(p, st->max_q);
     uint64_t f[11];
     wide_fields(st, f);
     unsigned mask = 0;
@@ -120,7 +112,7 @@ static uint8_t *put_stats(uint8_t *p, const hist_chunk_stats *st, int64_t base)
     return p;
 }
 
-size_t hist_chunk_ref_pack(const hist_chunk_ref *ref, uint8_t *out)
+size_t entry__pack(const hist_chunk_ref *ref, uint8_t *out)
 {
     uint8_t *p = out;
     *p++ = ENTRY_FORMAT;
@@ -128,9 +120,9 @@ size_t hist_chunk_ref_pack(const hist_chunk_ref *ref, uint8_t *out)
     *p++ = ref->ts_codec;
     *p++ = ref->value_codec;
     *p++ = ref->quality_codec;
-    p = put_varint(p, ref->segment);
-    p = put_varint(p, ref->offset);
-    p = put_varint(p, ref->length);
+    p = hist_varint_put(p, ref->segment);
+    p = hist_varint_put(p, ref->offset);
+    p = hist_varint_put(p, ref->length);
     p = put_le(p, ref->crc, 4);
     p = put_stats(p, &ref->stats, ref->stats.start_ts);
     if (ref->flags & HIST_CHUNK_HAS_COUNTED)
@@ -147,21 +139,12 @@ typedef struct {
 
 static uint64_t get_varint(reader *r)
 {
-    if (r->p < r->end && *r->p < 0x80)
-        return *r->p++; /* most fields fit a byte: the common case first */
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (r->p >= r->end) {
-            r->bad = true;
-            return 0;
-        }
-        uint8_t b = *r->p++;
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80))
-            return v;
+    uint64_t v;
+    if (hist_varint_get(&r->p, r->end, &v) != 0) {
+        r->bad = true; /* cut short, or more than 64 bits */
+        return 0;
     }
-    r->bad = true; /* more than ten bytes */
-    return 0;
+    return v;
 }
 
 static uint32_t get_varint32(reader *r)
@@ -240,8 +223,8 @@ static void get_stats(reader *r, hist_chunk_stats *st, int64_t base)
     st->increase = double_of(f[10]);
 }
 
-int hist_chunk_ref_unpack(const uint8_t *p, size_t n, uint32_t tag, int64_t start, uint64_t seq,
-                          hist_chunk_ref *ref)
+int entry__unpack(const uint8_t *p, size_t n, uint32_t tag, int64_t start, uint64_t seq,
+                  hist_chunk_ref *ref)
 {
     memset(ref, 0, sizeof(*ref));
     reader r = {p, p + n, false};

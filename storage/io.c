@@ -1,7 +1,7 @@
 /*
  * io.c: durable writes for the WAL and segment files (see io.h).
  *
- * Two backends behind one call, hist_io_pwritev():
+ * Two backends behind one call, io__pwritev():
  *   - io_uring: an IORING_OP_WRITEV linked (IOSQE_IO_LINK) to an
  *     IORING_OP_FSYNC with IORING_FSYNC_DATASYNC, submitted together, so the
  *     write and the flush cost one trip into the kernel and one wait;
@@ -51,13 +51,9 @@ enum { IO_BACKEND_SYNC = 0, IO_BACKEND_URING = 1 };
 struct hist_io {
     int backend;
     bool failing; /* the last durable write failed: further failures log at debug level */
-    hist_log_fn log;
-    void *log_ctx;
+    hist_log_sink log;
     struct io_uring ring; /* valid when backend == IO_BACKEND_URING */
 };
-
-static void io_log(const hist_io *io, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* The level for a failure: the first of a run is an error, the rest (a
  * caller retrying on a full disk) are detail; a success ends the run. */
@@ -66,19 +62,6 @@ static int failure_level(hist_io *io)
     int level = io->failing ? HIST_LOG_DEBUG : HIST_LOG_ERROR;
     io->failing = true;
     return level;
-}
-
-static void io_log(const hist_io *io, int level, const char *fmt, ...)
-{
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (io->log)
-        io->log(io->log_ctx, level, msg);
-    else if (level <= HIST_LOG_WARN)
-        fprintf(stderr, "historian: %s\n", msg);
 }
 
 /* The HIST_E* code for a failed write or sync (-errno). */
@@ -131,7 +114,7 @@ static int uring_setup(struct io_uring *ring)
     return 0;
 }
 
-int hist_io_open(hist_io_mode mode, hist_log_fn log, void *log_ctx, hist_io **out)
+int io__open(hist_io_mode mode, hist_log_fn log, void *log_ctx, hist_io **out)
 {
     *out = NULL;
     if (mode != HIST_IO_AUTO && mode != HIST_IO_URING && mode != HIST_IO_SYNC)
@@ -139,27 +122,26 @@ int hist_io_open(hist_io_mode mode, hist_log_fn log, void *log_ctx, hist_io **ou
     hist_io *io = calloc(1, sizeof *io);
     if (!io)
         return HIST_ENOMEM;
-    io->log = log;
-    io->log_ctx = log_ctx;
+    io->log = hist_log_sink_make(log, log_ctx, HIST_LOG_WARN);
     io->backend = IO_BACKEND_SYNC;
     if (mode != HIST_IO_SYNC) {
         int rc = uring_setup(&io->ring);
         if (rc == 0) {
             io->backend = IO_BACKEND_URING;
         } else if (mode == HIST_IO_URING) {
-            io_log(io, HIST_LOG_ERROR, "io_uring unavailable (%s)", strerror(-rc));
+            hist_logf(&io->log, HIST_LOG_ERROR, "io_uring unavailable (%s)", strerror(-rc));
             free(io);
             return HIST_EUNSUPPORTED;
         } else {
-            io_log(io, HIST_LOG_WARN, "io_uring unavailable (%s), using pwritev+fdatasync",
-                   strerror(-rc));
+            hist_logf(&io->log, HIST_LOG_WARN, "io_uring unavailable (%s), using pwritev+fdatasync",
+                      strerror(-rc));
         }
     }
     *out = io;
     return 0;
 }
 
-void hist_io_close(hist_io *io)
+void io__close(hist_io *io)
 {
     if (!io)
         return;
@@ -168,7 +150,7 @@ void hist_io_close(hist_io *io)
     free(io);
 }
 
-const char *hist_io_backend(const hist_io *io)
+const char *io__backend(const hist_io *io)
 {
     return io->backend == IO_BACKEND_URING ? "io_uring" : "sync";
 }
@@ -308,8 +290,7 @@ static ssize_t sync_write(int fd, const struct iovec *win, int n, off_t offset, 
 
 /* ---- The calls ---------------------------------------------------------- */
 
-int hist_io_pwritev(hist_io *io, int fd, const struct iovec *iov, int iovcnt, off_t offset,
-                    int sync)
+int io__pwritev(hist_io *io, int fd, const struct iovec *iov, int iovcnt, off_t offset, int sync)
 {
     if (iovcnt < 0 || offset < 0)
         return HIST_EINVAL;
@@ -317,7 +298,7 @@ int hist_io_pwritev(hist_io *io, int fd, const struct iovec *iov, int iovcnt, of
     for (int i = 0; i < iovcnt; i++)
         total += iov[i].iov_len;
     if (total == 0)
-        return sync ? hist_io_fdatasync(io, fd) : 0;
+        return sync ? io__fdatasync(io, fd) : 0;
 
     size_t done = 0;
     bool synced = false;
@@ -329,26 +310,27 @@ int hist_io_pwritev(hist_io *io, int fd, const struct iovec *iov, int iovcnt, of
         bool last = done + bytes == total;
         ssize_t w;
         if (n == 0) /* all written, only the sync is missing */
-            return hist_io_fdatasync(io, fd);
+            return io__fdatasync(io, fd);
         if (io->backend == IO_BACKEND_URING)
             w = uring_write(io, fd, win, n, offset + (off_t)done, sync && last, &synced, &sync_err);
         else
             w = sync_write(fd, win, n, offset + (off_t)done, sync && last, &synced, &sync_err);
         if (sync_err) {
-            io_log(io, failure_level(io), "fdatasync after a write (fd %d, %s): %s; not retried",
-                   fd, hist_io_backend(io), strerror(-sync_err));
+            hist_logf(&io->log, failure_level(io),
+                      "fdatasync after a write (fd %d, %s): %s; not retried", fd, io__backend(io),
+                      strerror(-sync_err));
             return io_error(sync_err);
         }
         if (w < 0 && w != -EINTR && w != -EAGAIN) {
-            io_log(io, failure_level(io), "%s of %zu bytes at offset %lld (fd %d, %s): %s",
-                   sync ? "durable write" : "write", total - done,
-                   (long long)(offset + (off_t)done), fd, hist_io_backend(io), strerror((int)-w));
+            hist_logf(&io->log, failure_level(io), "%s of %zu bytes at offset %lld (fd %d, %s): %s",
+                      sync ? "durable write" : "write", total - done,
+                      (long long)(offset + (off_t)done), fd, io__backend(io), strerror((int)-w));
             return io_error((int)w);
         }
         if (w == 0) {
             /* No progress and no error: retrying would spin forever. */
-            io_log(io, HIST_LOG_ERROR, "write at offset %lld (fd %d) made no progress",
-                   (long long)(offset + (off_t)done), fd);
+            hist_logf(&io->log, HIST_LOG_ERROR, "write at offset %lld (fd %d) made no progress",
+                      (long long)(offset + (off_t)done), fd);
             return HIST_EIO;
         }
         if (w > 0)
@@ -358,7 +340,7 @@ int hist_io_pwritev(hist_io *io, int fd, const struct iovec *iov, int iovcnt, of
     return 0;
 }
 
-int hist_io_fdatasync(hist_io *io, int fd)
+int io__fdatasync(hist_io *io, int fd)
 {
     int rc;
     if (io->backend == IO_BACKEND_URING)
@@ -366,8 +348,8 @@ int hist_io_fdatasync(hist_io *io, int fd)
     else
         rc = fdatasync(fd) < 0 ? -errno : 0;
     if (rc < 0) {
-        io_log(io, failure_level(io), "fdatasync (fd %d, %s): %s; not retried", fd,
-               hist_io_backend(io), strerror(-rc));
+        hist_logf(&io->log, failure_level(io), "fdatasync (fd %d, %s): %s; not retried", fd,
+                  io__backend(io), strerror(-rc));
         return io_error(rc);
     }
     io->failing = false;

@@ -4,7 +4,7 @@
  * segment files).
  *
  * A hist_io is used by one thread at a time (it owns one ring). With
- * HIST_IO_AUTO, hist_io_open() tries io_uring and falls back to the sync
+ * HIST_IO_AUTO, io__open() tries io_uring and falls back to the sync
  * backend, logging the reason once.
  */
 #ifndef HIST_STORAGE_IO_H
@@ -17,18 +17,17 @@
 
 typedef struct hist_io hist_io;
 
-int hist_io_open(hist_io_mode mode, hist_log_fn log, void *log_ctx, hist_io **out);
-void hist_io_close(hist_io *io);
+int io__open(hist_io_mode mode, hist_log_fn log, void *log_ctx, hist_io **out);
+void io__close(hist_io *io);
 
 /* "io_uring" or "sync". */
-const char *hist_io_backend(const hist_io *io);
+const char *io__backend(const hist_io *io);
 
 /* Writes all of iov at offset; with sync != 0 the data is durable
  * (fdatasync, linked after the write on io_uring) when this returns. */
-int hist_io_pwritev(hist_io *io, int fd, const struct iovec *iov, int iovcnt, off_t offset,
-                    int sync);
+int io__pwritev(hist_io *io, int fd, const struct iovec *iov, int iovcnt, off_t offset, int sync);
 
 /* Makes earlier writes to fd durable (fdatasync). */
-int hist_io_fdatasync(hist_io *io, int fd);
+int io__fdatasync(hist_io *io, int fd);
 
 #endif

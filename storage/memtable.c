@@ -9,13 +9,6 @@
 #include <string.h>
 #include <time.h>
 
-int64_t hist_mono_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
 static int membuf_reserve(hist_membuf *b, size_t need)
 {
     if (need <= b->cap)
@@ -41,12 +34,12 @@ static int membuf_reserve(hist_membuf *b, size_t need)
     return 0;
 }
 
-int64_t hist_membuf_append(hist_membuf *b, const int64_t *ts, const hist_value *v,
-                           const uint32_t *q, size_t n, uint64_t lsn, int64_t now_ns)
+int64_t membuf__append(hist_membuf *b, const int64_t *ts, const hist_value *v, const uint32_t *q,
+                       size_t n, uint64_t lsn, int64_t now_ns)
 {
     /* lsn[] is non-decreasing (memtable.h): sealing and rollback rely on it. */
     HIST_ASSERT(b->n == 0 || b->lsn[b->n - 1] <= lsn);
-    size_t before = hist_membuf_bytes(b);
+    size_t before = membuf__bytes(b);
     if (membuf_reserve(b, b->n + n))
         return HIST_ENOMEM;
     if (b->n == 0)
@@ -60,18 +53,18 @@ int64_t hist_membuf_append(hist_membuf *b, const int64_t *ts, const hist_value *
     for (size_t i = 0; i < n; i++)
         b->lsn[b->n + i] = lsn;
     b->n += n;
-    return (int64_t)(hist_membuf_bytes(b) - before);
+    return (int64_t)(membuf__bytes(b) - before);
 }
 
-int64_t hist_membuf_drop_prefix(hist_membuf *b, size_t k, int64_t now_ns)
+int64_t membuf__drop_prefix(hist_membuf *b, size_t k, int64_t now_ns)
 {
-    size_t before = hist_membuf_bytes(b);
+    size_t before = membuf__bytes(b);
     if (k > b->n)
         k = b->n;
     size_t rest = b->n - k;
     if (rest == 0) {
         /* Free fully sealed buffers: idle tags should cost nothing. */
-        hist_membuf_free(b);
+        membuf__free(b);
         return -(int64_t)before;
     }
     memmove(b->ts, b->ts + k, rest * sizeof(*b->ts));
@@ -82,10 +75,10 @@ int64_t hist_membuf_drop_prefix(hist_membuf *b, size_t k, int64_t now_ns)
     /* The remaining writes arrived during the seal: their age starts now
      * (close enough; they are newer than the sealed ones). */
     b->first_write_ns = now_ns;
-    return 0 - (int64_t)(before - hist_membuf_bytes(b));
+    return 0 - (int64_t)(before - membuf__bytes(b));
 }
 
-int64_t hist_membuf_drop_lsns(hist_membuf *b, uint64_t from, uint64_t to)
+int64_t membuf__drop_lsns(hist_membuf *b, uint64_t from, uint64_t to)
 {
     /* lsn[] is non-decreasing: the samples to drop are one run [i, j). */
     size_t i = 0;
@@ -97,8 +90,8 @@ int64_t hist_membuf_drop_lsns(hist_membuf *b, uint64_t from, uint64_t to)
     if (i == j)
         return 0;
     if (i == 0 && j == b->n) {
-        size_t before = hist_membuf_bytes(b);
-        hist_membuf_free(b);
+        size_t before = membuf__bytes(b);
+        membuf__free(b);
         return -(int64_t)before;
     }
     size_t rest = b->n - j;
@@ -110,7 +103,7 @@ int64_t hist_membuf_drop_lsns(hist_membuf *b, uint64_t from, uint64_t to)
     return 0; /* the capacity stays */
 }
 
-void hist_membuf_free(hist_membuf *b)
+void membuf__free(hist_membuf *b)
 {
     free(b->ts);
     free(b->v);
@@ -129,7 +122,7 @@ static int msample_cmp(const void *a, const void *b)
     return 0;
 }
 
-size_t hist_msamples_sort_dedupe(hist_msample *s, size_t n)
+size_t msamples__sort_dedupe(hist_msample *s, size_t n)
 {
     int sorted = 1;
     for (size_t i = 1; i < n && sorted; i++)

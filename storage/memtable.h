@@ -4,7 +4,7 @@
  *
  * A buffer holds samples in arrival (= LSN) order: ts, value, quality and
  * the LSN of the write that carried each one. Out-of-order and duplicate
- * timestamps are kept as they came; hist_msamples_sort_dedupe() resolves
+ * timestamps are kept as they came; msamples__sort_dedupe() resolves
  * them (sort by (ts, priority), keep the last of each ts) when a buffer is
  * sealed or scanned. The caller (db.c) serializes access with the db mutex.
  *
@@ -33,20 +33,20 @@ typedef struct {
 
 /* Appends n samples written at lsn (q NULL = Good). Returns the change of
  * allocated bytes (>= 0) or HIST_ENOMEM (nothing appended). */
-int64_t hist_membuf_append(hist_membuf *b, const int64_t *ts, const hist_value *v,
-                           const uint32_t *q, size_t n, uint64_t lsn, int64_t now_ns);
+int64_t membuf__append(hist_membuf *b, const int64_t *ts, const hist_value *v, const uint32_t *q,
+                       size_t n, uint64_t lsn, int64_t now_ns);
 
 /* Drops the first k samples (sealed). Returns the change of allocated
  * bytes (<= 0). */
-int64_t hist_membuf_drop_prefix(hist_membuf *b, size_t k, int64_t now_ns);
+int64_t membuf__drop_prefix(hist_membuf *b, size_t k, int64_t now_ns);
 
 /* Drops the samples written at LSNs from..to (writes that were refused:
  * storage/degraded.c). Returns the change of allocated bytes (<= 0). */
-int64_t hist_membuf_drop_lsns(hist_membuf *b, uint64_t from, uint64_t to);
+int64_t membuf__drop_lsns(hist_membuf *b, uint64_t from, uint64_t to);
 
-void hist_membuf_free(hist_membuf *b);
+void membuf__free(hist_membuf *b);
 
-static inline size_t hist_membuf_bytes(const hist_membuf *b)
+static inline size_t membuf__bytes(const hist_membuf *b)
 {
     return b->cap * HIST_MEMBUF_SAMPLE_BYTES;
 }
@@ -62,9 +62,6 @@ typedef struct {
 
 /* Sorts by (ts, prio) and keeps the last sample of each ts. Returns the new
  * count. */
-size_t hist_msamples_sort_dedupe(hist_msample *s, size_t n);
-
-/* Monotonic clock in ns. */
-int64_t hist_mono_ns(void);
+size_t msamples__sort_dedupe(hist_msample *s, size_t n);
 
 #endif

@@ -9,7 +9,7 @@
  * the memtable, so a sample is in the copy or in the chunk set (or both;
  * the merge removes the duplicate). A chunk marked damaged (damage.c) is
  * never collected, so every mode leaves it out alike; one that fails to
- * load while read is marked then (hist_chunk_load) and skipped.
+ * load while read is marked then (chunk__load) and skipped.
  *
  * Chunks are grouped into clusters of overlapping intervals (memtable
  * samples inside a cluster's interval join it). A cluster of one chunk, fully
@@ -28,7 +28,6 @@
 #include <string.h>
 
 #include "storage/chunk.h"
-#include "storage/crc32c.h"
 
 #define SCAN_BATCH 65536
 #define MEM_PRIO   (UINT64_C(1) << 63)
@@ -55,78 +54,15 @@ struct hist_scan {
     uint32_t *dq;
 };
 
-/* ---- Loading one chunk --------------------------------------------------------------- */
-
-int hist_chunk_read(hist_db *db, const hist_chunk_ref *ref, int64_t **ts_out, hist_value **v_out,
-                    uint32_t **q_out, int *why)
-{
-    *why = 0;
-    uint8_t *buf = malloc(ref->length ? ref->length : 1);
-    if (!buf)
-        return HIST_ENOMEM;
-    int rc = hist_segs_read(&db->segs, ref->segment, ref->offset, buf, ref->length);
-    if (rc)
-        *why = rc == HIST_ECORRUPT ? HIST_DAMAGE_SHORT : HIST_DAMAGE_UNREADABLE;
-    if (rc == 0 && hist_crc32c(0, buf, ref->length) != ref->crc)
-        rc = HIST_ECORRUPT, *why = HIST_DAMAGE_CRC;
-    int64_t *ts = NULL;
-    hist_value *v = NULL;
-    uint32_t *q = NULL;
-    size_t n = ref->stats.count;
-    if (rc == 0) {
-        ts = malloc((n ? n : 1) * sizeof(*ts));
-        v = malloc((n ? n : 1) * sizeof(*v));
-        q = malloc((n ? n : 1) * sizeof(*q));
-        if (!ts || !v || !q)
-            rc = HIST_ENOMEM;
-    }
-    if (rc == 0) {
-        int64_t got = hist_chunk_decode(buf, ref->length, ts, v, q, n);
-        /* Bytes that match their crc32c but not their entry (another count,
-         * a header asking for more room) are damage too. */
-        if (got != (int64_t)n)
-            rc = got == HIST_ENOMEM ? HIST_ENOMEM : HIST_ECORRUPT;
-        if (rc == HIST_ECORRUPT)
-            *why = HIST_DAMAGE_DECODE;
-    }
-    free(buf);
-    if (rc) {
-        free(ts), free(v), free(q);
-        return rc;
-    }
-    *ts_out = ts, *v_out = v, *q_out = q;
-    return 0;
-}
-
-int hist_chunk_load(hist_db *db, const hist_chunk_ref *ref, int64_t **ts_out, hist_value **v_out,
-                    uint32_t **q_out)
-{
-    int why;
-    int rc = hist_chunk_read(db, ref, ts_out, v_out, q_out, &why);
-    if (rc == 0)
-        atomic_fetch_add(&db->chunks_decoded, 1);
-    if (rc != HIST_ECORRUPT && rc != HIST_EIO)
-        return rc;
-    atomic_fetch_add(&db->chunk_load_failures, 1);
-    if (why != HIST_DAMAGE_UNREADABLE)
-        hist_damage_mark(db, ref, why); /* logs it, once */
-    else
-        hist_db_log(db, HIST_LOG_ERROR,
-                    "unreadable chunk skipped: tag %u, segment %u, offset %llu, %u bytes: %s",
-                    ref->tag, ref->segment, (unsigned long long)ref->offset, ref->length,
-                    hist_strerror(rc));
-    return rc;
-}
-
 /* ---- Opening -------------------------------------------------------------------------- */
 
 static int copy_memtable(hist_scan *s)
 {
     hist_db *db = s->db;
-    pthread_mutex_lock(&db->mu);
-    hist_tag_state *t = hist_db_tag(db, s->tag);
+    mu_lock(&db->mu);
+    hist_tag_state *t = tags__get(db, s->tag);
     if (!t) {
-        pthread_mutex_unlock(&db->mu);
+        mu_unlock(&db->mu);
         return HIST_ENOTFOUND;
     }
     size_t n = 0;
@@ -142,9 +78,9 @@ static int copy_memtable(hist_scan *s)
                 s->mem[s->nmem++] =
                     (hist_msample){t->buf.ts[i], MEM_PRIO + i, t->buf.v[i], t->buf.q[i]};
     }
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     if (rc == 0)
-        s->nmem = hist_msamples_sort_dedupe(s->mem, s->nmem);
+        s->nmem = msamples__sort_dedupe(s->mem, s->nmem);
     return rc;
 }
 
@@ -158,25 +94,25 @@ static int collect_chunks(hist_scan *s)
 {
     hist_db *db = s->db;
     MDB_txn *txn;
-    int rc = hist_index_read_begin(&db->idx, &txn);
+    int rc = index__read_begin(&db->idx, &txn);
     if (rc)
         return rc;
     /* Read max_span after the txn began: a larger span is raised in the
      * cache before the commit that needs it, so we see it here. */
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     int64_t span = db->tags[s->tag]->meta.max_span;
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     MDB_cursor *cur;
-    rc = hist_index_err(mdb_cursor_open(txn, db->idx.chunk, &cur));
+    rc = index__err(mdb_cursor_open(txn, db->idx.chunk, &cur));
     if (rc) {
-        hist_index_read_end(&db->idx, txn);
+        index__read_end(&db->idx, txn);
         return rc;
     }
     int64_t lo = s->from < HIST_TS_MIN ? HIST_TS_MIN : s->from;
     uint8_t kb[HIST_CHUNK_KEY_LEN];
-    hist_chunk_key(kb, s->tag, sat_sub(lo, span), 0);
+    index__chunk_key(kb, s->tag, sat_sub(lo, span), 0);
     hist_marks marks;
-    rc = hist_marks_open(&db->idx, txn, kb, &marks);
+    rc = marks__open(&db->idx, txn, kb, &marks);
     MDB_val k = {sizeof(kb), kb}, d;
     size_t cap = 0;
     int op = MDB_SET_RANGE;
@@ -186,11 +122,11 @@ static int collect_chunks(hist_scan *s)
         int64_t start;
         if (k.mv_size != HIST_CHUNK_KEY_LEN)
             break;
-        hist_chunk_key_parse(k.mv_data, &tag, &start, NULL);
+        index__chunk_key_parse(k.mv_data, &tag, &start, NULL);
         if (tag != s->tag || start >= s->to)
             break;
         hist_chunk_ref ref;
-        if (hist_marks_has(&marks, &k) || hist_chunk_ref_from(&k, &d, &ref) ||
+        if (marks__has(&marks, &k) || index__chunk_ref_from(&k, &d, &ref) ||
             ref.stats.end_ts < s->from)
             continue; /* damaged (left out of every read), malformed or before from */
         if (s->nchunks == cap) {
@@ -204,9 +140,9 @@ static int collect_chunks(hist_scan *s)
         }
         s->chunks[s->nchunks++] = ref;
     }
-    hist_marks_close(&marks);
+    marks__close(&marks);
     mdb_cursor_close(cur);
-    hist_index_read_end(&db->idx, txn);
+    index__read_end(&db->idx, txn);
     return rc;
 }
 
@@ -229,9 +165,9 @@ int hist_scan_open(hist_db *db, uint32_t tag, int64_t from, int64_t to, unsigned
         if (rc == 0)
             rc = collect_chunks(s);
     } else {
-        pthread_mutex_lock(&db->mu);
-        rc = hist_db_tag(db, tag) ? 0 : HIST_ENOTFOUND;
-        pthread_mutex_unlock(&db->mu);
+        mu_lock(&db->mu);
+        rc = tags__get(db, tag) ? 0 : HIST_ENOTFOUND;
+        mu_unlock(&db->mu);
     }
     if (rc) {
         hist_scan_close(s);
@@ -296,7 +232,7 @@ static int merge_cluster(hist_scan *s, size_t ci, size_t cj, size_t mi, size_t m
         int64_t *ts;
         hist_value *v;
         uint32_t *q;
-        int rc = hist_chunk_load(s->db, &s->chunks[i], &ts, &v, &q);
+        int rc = chunk__load(s->db, &s->chunks[i], &ts, &v, &q);
         if (rc == HIST_ECORRUPT || rc == HIST_EIO)
             continue; /* marked or logged; the rest stays readable */
         if (rc)
@@ -309,7 +245,7 @@ static int merge_cluster(hist_scan *s, size_t ci, size_t cj, size_t mi, size_t m
     if (mj > mi)
         memcpy(s->merged + n, s->mem + mi, (mj - mi) * sizeof(*s->merged));
     n += mj - mi;
-    s->nmerged = hist_msamples_sort_dedupe(s->merged, n);
+    s->nmerged = msamples__sort_dedupe(s->merged, n);
     s->mpos = 0;
     return 0;
 }
@@ -319,12 +255,12 @@ static int decode_into_buffers(hist_scan *s, const hist_chunk_ref *c)
 {
     free(s->dts), free(s->dv), free(s->dq);
     s->dts = NULL, s->dv = NULL, s->dq = NULL;
-    return hist_chunk_load(s->db, c, &s->dts, &s->dv, &s->dq);
+    return chunk__load(s->db, c, &s->dts, &s->dv, &s->dq);
 }
 
 /* Decodes chunk c (overlapping nothing) into the decode buffers and makes
  * its samples inside [from, to) the piece: 1, or 0 when it holds none there
- * or is damaged (marked or logged by hist_chunk_load), or an error. */
+ * or is damaged (marked or logged by chunk__load), or an error. */
 static int lone_chunk(hist_scan *s, const hist_chunk_ref *c, hist_piece *p)
 {
     int rc = decode_into_buffers(s, c);
@@ -483,10 +419,10 @@ static int window_pick(hist_db *db, uint32_t tag, int64_t lo, int64_t hi, unsign
 /* Earliest time the tag may have data: first chunk start, memtable min. */
 static int tag_bounds(hist_db *db, uint32_t tag, int64_t *lo, int64_t *hi, int64_t *span)
 {
-    pthread_mutex_lock(&db->mu);
-    hist_tag_state *t = hist_db_tag(db, tag);
+    mu_lock(&db->mu);
+    hist_tag_state *t = tags__get(db, tag);
     if (!t || !t->has_latest) {
-        pthread_mutex_unlock(&db->mu);
+        mu_unlock(&db->mu);
         return HIST_ENOTFOUND;
     }
     *hi = t->latest.ts;
@@ -495,26 +431,26 @@ static int tag_bounds(hist_db *db, uint32_t tag, int64_t *lo, int64_t *hi, int64
     for (size_t i = 0; i < t->buf.n; i++)
         if (t->buf.ts[i] < *lo)
             *lo = t->buf.ts[i];
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     MDB_txn *txn;
-    int rc = hist_index_read_begin(&db->idx, &txn);
+    int rc = index__read_begin(&db->idx, &txn);
     if (rc)
         return rc;
     MDB_cursor *cur;
     if (mdb_cursor_open(txn, db->idx.chunk, &cur) == 0) {
         uint8_t kb[HIST_CHUNK_KEY_LEN];
-        hist_chunk_key(kb, tag, HIST_TS_MIN - 1, 0);
+        index__chunk_key(kb, tag, HIST_TS_MIN - 1, 0);
         MDB_val k = {sizeof(kb), kb}, d;
         if (mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE) == 0 && k.mv_size == HIST_CHUNK_KEY_LEN) {
             uint32_t ktag;
             int64_t start;
-            hist_chunk_key_parse(k.mv_data, &ktag, &start, NULL);
+            index__chunk_key_parse(k.mv_data, &ktag, &start, NULL);
             if (ktag == tag && start < *lo)
                 *lo = start;
         }
         mdb_cursor_close(cur);
     }
-    hist_index_read_end(&db->idx, txn);
+    index__read_end(&db->idx, txn);
     return 0;
 }
 
@@ -563,4 +499,36 @@ int hist_db_sample_at_or_after(hist_db *db, uint32_t tag, int64_t t, unsigned fl
         w = w > INT64_MAX / 4 ? INT64_MAX : w * 4;
     }
     return HIST_ENOTFOUND;
+}
+
+/* hist_db_latest(): a latest value marked stale (damage.c) is looked up
+ * again by a scan. */
+void scan__refresh_latest(hist_db *db, uint32_t tag)
+{
+    mu_lock(&db->mu);
+    hist_tag_state *t = tags__get(db, tag);
+    if (!t || !t->latest_stale) {
+        mu_unlock(&db->mu);
+        return;
+    }
+    hist_sample hint = t->latest;
+    t->latest_stale = 0;
+    mu_unlock(&db->mu);
+    /* latest.ts bounds the answer from above; the scans leave marked
+     * chunks out and see the memtable, so this is the latest sample. */
+    hist_sample s;
+    int rc = hist_db_sample_before(db, tag, hint.ts + 1, 0, &s);
+    mu_lock(&db->mu);
+    /* A write meanwhile changed latest itself: it wins. (One that wrote the
+     * very same sample again would be replaced by s, a narrow race whose
+     * cost is an older latest value until restart.) */
+    if (t->latest.ts == hint.ts && t->latest.v.bits == hint.v.bits && t->latest.q == hint.q) {
+        if (rc == 0)
+            t->latest = s;
+        else if (rc == HIST_ENOTFOUND)
+            t->has_latest = 0;
+        else
+            t->latest_stale = 1; /* try again on the next read */
+    }
+    mu_unlock(&db->mu);
 }

@@ -13,8 +13,8 @@
  *      one short read txn each (a txn held for the whole pass would pin old
  *      pages while the sealer writes): the entry parses and names a known
  *      tag; its bytes read, match the crc32c and decode to `count` strictly
- *      increasing samples (hist_chunk_read); and those samples give back
- *      the entry's statistics bit for bit (hist_chunk_stats_fill, the very
+ *      increasing samples (chunk__read); and those samples give back
+ *      the entry's statistics bit for bit (chunk__stats_fill, the very
  *      function sealing used, so a healthy entry matches exactly);
  *   3. a chunk that fails is marked (damage.c: once, logged, and only while
  *      its entry still says what was checked); a marked chunk that now
@@ -67,13 +67,6 @@ typedef struct {
     hist_chunk_ref ref;
     bool marked;
 } scrub_item;
-
-static int64_t mono_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
 
 void hist_scrub_options_init(hist_scrub_options *opts)
 {
@@ -172,7 +165,7 @@ static const char *name_row_problem(hist_db *db, MDB_txn *txn, const MDB_val *k,
     uint32_t id;
     memcpy(&id, v->mv_data, 4);
     hist_index_tag t;
-    if (hist_index_get_tag(&db->idx, txn, id, &t) != 0)
+    if (index__get_tag(&db->idx, txn, id, &t) != 0)
         return "a name index row naming a missing tag";
     if (strlen(t.name) != k->mv_size || memcmp(t.name, k->mv_data, k->mv_size) != 0)
         return "a name index row naming a tag of another name";
@@ -183,15 +176,15 @@ static int check_registry(scrub_pass *ps)
 {
     hist_db *db = ps->db;
     MDB_txn *txn;
-    int rc = hist_index_read_begin(&db->idx, &txn);
+    int rc = index__read_begin(&db->idx, &txn);
     if (rc)
         return rc;
     uint64_t next_tag = UINT64_MAX; /* an index without it: nothing to compare */
-    hist_meta_get(&db->idx, txn, "next_tag", &next_tag);
+    index__meta_get(&db->idx, txn, "next_tag", &next_tag);
     MDB_cursor *cur;
     MDB_val k, v;
     char msg[512];
-    rc = hist_index_err(mdb_cursor_open(txn, db->idx.tag, &cur));
+    rc = index__err(mdb_cursor_open(txn, db->idx.tag, &cur));
     for (int op = MDB_FIRST; rc == 0 && mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT) {
         ps->r->tags_checked++;
         hist_index_tag t;
@@ -205,7 +198,7 @@ static int check_registry(scrub_pass *ps)
     if (rc == 0)
         mdb_cursor_close(cur);
     if (rc == 0)
-        rc = hist_index_err(mdb_cursor_open(txn, db->idx.tag_name, &cur));
+        rc = index__err(mdb_cursor_open(txn, db->idx.tag_name, &cur));
     for (int op = MDB_FIRST; rc == 0 && mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT) {
         const char *what = name_row_problem(db, txn, &k, &v);
         if (what) {
@@ -216,7 +209,7 @@ static int check_registry(scrub_pass *ps)
     }
     if (rc == 0)
         mdb_cursor_close(cur);
-    hist_index_read_end(&db->idx, txn);
+    index__read_end(&db->idx, txn);
     return rc;
 }
 
@@ -231,14 +224,14 @@ static int load_batch(scrub_pass *ps, uint8_t *after, bool *have_after, scrub_it
     hist_db *db = ps->db;
     *n = 0;
     MDB_txn *txn;
-    int rc = hist_index_read_begin(&db->idx, &txn);
+    int rc = index__read_begin(&db->idx, &txn);
     if (rc)
         return rc;
     MDB_cursor *cur = NULL;
-    rc = hist_index_err(mdb_cursor_open(txn, db->idx.chunk, &cur));
+    rc = index__err(mdb_cursor_open(txn, db->idx.chunk, &cur));
     hist_marks marks = {0};
     if (rc == 0)
-        rc = hist_marks_open(&db->idx, txn, *have_after ? after : NULL, &marks);
+        rc = marks__open(&db->idx, txn, *have_after ? after : NULL, &marks);
     MDB_val k = {HIST_CHUNK_KEY_LEN, after}, v;
     int ok = rc == 0 && mdb_cursor_get(cur, &k, &v, *have_after ? MDB_SET_RANGE : MDB_FIRST) == 0;
     if (ok && *have_after && k.mv_size == HIST_CHUNK_KEY_LEN &&
@@ -250,15 +243,15 @@ static int load_batch(scrub_pass *ps, uint8_t *after, bool *have_after, scrub_it
             memcpy(after, k.mv_data, HIST_CHUNK_KEY_LEN);
             *have_after = true;
         }
-        it->marked = hist_marks_has(&marks, &k);
-        if (hist_chunk_ref_from(&k, &v, &it->ref) == 0) {
+        it->marked = marks__has(&marks, &k);
+        if (index__chunk_ref_from(&k, &v, &it->ref) == 0) {
             (*n)++;
             continue;
         }
         char msg[256];
         hist_damaged_chunk c = {0};
         if (k.mv_size == HIST_CHUNK_KEY_LEN)
-            hist_chunk_key_parse(k.mv_data, &c.tag, &c.start_ts, &c.seq);
+            index__chunk_key_parse(k.mv_data, &c.tag, &c.start_ts, &c.seq);
         snprintf(
             msg, sizeof(msg),
             "index: the chunk entry of tag id %u starting at %lld ns (seq %llu) does not parse",
@@ -267,10 +260,10 @@ static int load_batch(scrub_pass *ps, uint8_t *after, bool *have_after, scrub_it
         if (k.mv_size != HIST_CHUNK_KEY_LEN)
             break; /* cannot resume after a key of another shape */
     }
-    hist_marks_close(&marks);
+    marks__close(&marks);
     if (cur)
         mdb_cursor_close(cur);
-    hist_index_read_end(&db->idx, txn);
+    index__read_end(&db->idx, txn);
     return rc;
 }
 
@@ -286,7 +279,7 @@ static int samples_verdict(hist_type type, const hist_chunk_ref *ref, const int6
             return HIST_DAMAGE_DECODE;
     hist_chunk_ref want;
     memset(&want, 0, sizeof(want));
-    int rc = hist_chunk_stats_fill(type, ts, v, q, n, &want);
+    int rc = chunk__stats_fill(type, ts, v, q, n, &want);
     if (rc < 0)
         return rc;
     /* Both sides are zeroed before they are filled (hist_chunk_stats has no
@@ -333,7 +326,7 @@ static int verify_chunk(hist_db *db, const hist_chunk_ref *ref, hist_type type, 
     uint32_t *q;
     int why;
     *unchecked = false;
-    int rc = hist_chunk_read(db, ref, &ts, &v, &q, &why);
+    int rc = chunk__read(db, ref, &ts, &v, &q, &why);
     if (rc == HIST_EIO) {
         int err;
         why = unreadable_lasts(db, ref, &err);
@@ -357,13 +350,13 @@ static int check_item(scrub_pass *ps, const scrub_item *it)
     hist_tag_info info;
     char msg[768];
     if (hist_tag_by_id(db, ref->tag, &info) != 0) {
-        hist_damaged_chunk c = hist_damage_of(ref, 0);
+        hist_damaged_chunk c = damage__of(ref, 0);
         snprintf(msg, sizeof(msg), "index: a chunk of tag id %u, which the registry does not know",
                  ref->tag);
         report(ps, HIST_PROBLEM_INDEX, false, &c, msg);
         return 0;
     }
-    int64_t t0 = mono_ns();
+    int64_t t0 = clock__mono_ns();
     bool unchecked;
     int why = verify_chunk(db, ref, info.type, &unchecked);
     if (why < 0)
@@ -371,30 +364,30 @@ static int check_item(scrub_pass *ps, const scrub_item *it)
     ps->r->chunks_checked++;
     ps->r->bytes_checked += ref->length;
     atomic_fetch_add(&ps->s->chunks_checked, 1);
-    hist_damaged_chunk c = hist_damage_of(ref, why);
+    hist_damaged_chunk c = damage__of(ref, why);
     if (unchecked) {
         ps->r->chunks_unchecked++;
     } else if (why && !it->marked) {
-        int rc = hist_damage_mark(db, ref, why);
+        int rc = damage__mark(db, ref, why);
         if (rc < 0)
             return rc;
         if (rc == 1) { /* 0: moved or gone meanwhile; the next pass sees it */
             ps->r->damaged_new++;
             atomic_fetch_add(&ps->s->damaged_found, 1);
-            hist_damage_describe(db, &c, msg, sizeof(msg));
+            damage__describe(db, &c, msg, sizeof(msg));
             report(ps, HIST_PROBLEM_CHUNK, false, &c, msg);
         }
     } else if (why) {
         ps->r->damaged_known++;
-        hist_damage_describe(db, &c, msg, sizeof(msg));
+        damage__describe(db, &c, msg, sizeof(msg));
         report(ps, HIST_PROBLEM_CHUNK, true, &c, msg);
     } else if (it->marked) {
-        int rc = hist_damage_clear(db, ref);
+        int rc = damage__clear(db, ref);
         if (rc < 0)
             return rc;
         ps->r->repaired += rc == 1;
     }
-    ps->work_ns += mono_ns() - t0;
+    ps->work_ns += clock__mono_ns() - t0;
     return 0;
 }
 
@@ -427,7 +420,7 @@ static int check_chunks(scrub_pass *ps)
 static int run_pass(hist_db *db, const hist_scrub_options *o, hist_scrub_report *r)
 {
     memset(r, 0, sizeof(*r));
-    int64_t t0 = mono_ns();
+    int64_t t0 = clock__mono_ns();
     r->wal_records_replayed = db->recovered_records;
     r->wal_records_dropped = db->dropped_records;
     r->wal_bytes_dropped = db->dropped_bytes;
@@ -436,23 +429,23 @@ static int run_pass(hist_db *db, const hist_scrub_options *o, hist_scrub_report 
     if (rc == 0)
         rc = check_chunks(&ps);
     if (rc == 0 && !r->stopped)
-        rc = hist_damage_drop_dangling(db, &r->marks_dropped);
-    r->seconds = (double)(mono_ns() - t0) / 1e9;
+        rc = damage__drop_dangling(db, &r->marks_dropped);
+    r->seconds = (double)(clock__mono_ns() - t0) / 1e9;
     hist_scrubber *s = db->scrub;
     pthread_mutex_lock(&s->mu);
     s->passes++;
     s->last = *r;
     s->has_last = true;
     pthread_mutex_unlock(&s->mu);
-    hist_db_log(db, rc ? HIST_LOG_WARN : HIST_LOG_INFO,
-                "scrub%s: %llu chunk(s), %.1f MiB checked in %.2f s: %llu damaged (%llu new), %llu "
-                "repaired, %llu not checked, %llu index and %llu tag problem(s)%s%s",
-                r->stopped ? " (stopped)" : "", (unsigned long long)r->chunks_checked,
-                (double)r->bytes_checked / 1048576.0, r->seconds,
-                (unsigned long long)(r->damaged_new + r->damaged_known),
-                (unsigned long long)r->damaged_new, (unsigned long long)r->repaired,
-                (unsigned long long)r->chunks_unchecked, (unsigned long long)r->index_problems,
-                (unsigned long long)r->tag_problems, rc ? ": " : "", rc ? hist_strerror(rc) : "");
+    hist_logf(&db->log, rc ? HIST_LOG_WARN : HIST_LOG_INFO,
+              "scrub%s: %llu chunk(s), %.1f MiB checked in %.2f s: %llu damaged (%llu new), %llu "
+              "repaired, %llu not checked, %llu index and %llu tag problem(s)%s%s",
+              r->stopped ? " (stopped)" : "", (unsigned long long)r->chunks_checked,
+              (double)r->bytes_checked / 1048576.0, r->seconds,
+              (unsigned long long)(r->damaged_new + r->damaged_known),
+              (unsigned long long)r->damaged_new, (unsigned long long)r->repaired,
+              (unsigned long long)r->chunks_unchecked, (unsigned long long)r->index_problems,
+              (unsigned long long)r->tag_problems, rc ? ": " : "", rc ? hist_strerror(rc) : "");
     return rc;
 }
 
@@ -526,11 +519,11 @@ int hist_db_scrub_status(hist_db *db, hist_scrub_status *out)
     return 0;
 }
 
-void hist_scrub_fill_stats(hist_db *db, hist_db_stats *out)
+void scrub__fill_stats(hist_db *db, hist_db_stats *out)
 {
     hist_scrub_status st;
     hist_db_scrub_status(db, &st);
-    out->damaged_chunks = hist_damage_total(db);
+    out->damaged_chunks = damage__total(db);
     out->scrub_running = st.running;
     out->scrub_passes = st.passes;
     out->scrub_chunks_checked = st.chunks_checked;
@@ -539,7 +532,7 @@ void hist_scrub_fill_stats(hist_db *db, hist_db_stats *out)
 
 /* ---- Life cycle ---------------------------------------------------------------- */
 
-int hist_scrub_init(hist_db *db)
+int scrub__init(hist_db *db)
 {
     hist_scrubber *s = calloc(1, sizeof(*s));
     if (!s)
@@ -555,7 +548,7 @@ int hist_scrub_init(hist_db *db)
     return 0;
 }
 
-void hist_scrub_stop(hist_db *db)
+void scrub__stop(hist_db *db)
 {
     hist_scrubber *s = db->scrub;
     if (!s)
@@ -570,12 +563,12 @@ void hist_scrub_stop(hist_db *db)
         pthread_join(s->thread, NULL);
 }
 
-void hist_scrub_free(hist_db *db)
+void scrub__free(hist_db *db)
 {
     hist_scrubber *s = db->scrub;
     if (!s)
         return;
-    hist_scrub_stop(db);
+    scrub__stop(db);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     free(s);

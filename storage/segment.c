@@ -23,14 +23,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void seg_log(hist_segs *s, int level, const char *msg)
-{
-    if (s->log)
-        s->log(s->log_ctx, level, msg);
-    else
-        fprintf(stderr, "historian: %s\n", msg);
-}
-
 static void seg_path(hist_segs *s, uint32_t no, char *out, size_t cap)
 {
     snprintf(out, cap, "%s/%012u.seg", s->dir, no);
@@ -69,31 +61,30 @@ static int seg_open_current(hist_segs *s, uint32_t no)
     return 0;
 }
 
-int hist_segs_open(hist_segs *s, const char *dir, hist_io_mode mode, uint64_t roll_bytes,
-                   hist_log_fn log, void *log_ctx)
+int segs__open(hist_segs *s, const char *dir, hist_io_mode mode, uint64_t roll_bytes,
+               hist_log_fn log, void *log_ctx)
 {
     memset(s, 0, sizeof(*s));
     s->cur_fd = -1;
-    s->log = log;
-    s->log_ctx = log_ctx;
+    s->log = hist_log_sink_make(log, log_ctx, HIST_LOG_DEBUG);
     s->roll_bytes = roll_bytes;
     snprintf(s->dir, sizeof(s->dir), "%s", dir);
     s->dirfd = -1;
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
         return HIST_EIO;
-    int rc = hist_io_open(mode, log, log_ctx, &s->io);
+    int rc = io__open(mode, log, log_ctx, &s->io);
     if (rc)
         return rc;
     s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (s->dirfd < 0) {
-        hist_segs_close(s);
+        segs__close(s);
         return HIST_EIO;
     }
     pthread_mutex_init(&s->mu, NULL);
     uint32_t last = 0;
     DIR *d = opendir(dir);
     if (!d) {
-        hist_segs_close(s);
+        segs__close(s);
         return HIST_EIO;
     }
     struct dirent *e;
@@ -107,13 +98,13 @@ int hist_segs_open(hist_segs *s, const char *dir, hist_io_mode mode, uint64_t ro
     closedir(d);
     rc = seg_open_current(s, last ? last : 1);
     if (rc) {
-        hist_segs_close(s);
+        segs__close(s);
         return rc;
     }
     return 0;
 }
 
-void hist_segs_close(hist_segs *s)
+void segs__close(hist_segs *s)
 {
     for (size_t i = 0; i < s->nfds; i++)
         close(s->fds[i].fd);
@@ -127,14 +118,13 @@ void hist_segs_close(hist_segs *s)
         close(s->dirfd);
     s->dirfd = -1;
     if (s->io) {
-        hist_io_close(s->io);
+        io__close(s->io);
         s->io = NULL;
         pthread_mutex_destroy(&s->mu);
     }
 }
 
-int hist_segs_append(hist_segs *s, const struct iovec *iov, int n, uint32_t *segno,
-                     uint64_t *offsets)
+int segs__append(hist_segs *s, const struct iovec *iov, int n, uint32_t *segno, uint64_t *offsets)
 {
     uint64_t total = 0;
     for (int i = 0; i < n; i++)
@@ -153,7 +143,7 @@ int hist_segs_append(hist_segs *s, const struct iovec *iov, int n, uint32_t *seg
         uint64_t at = s->cur_size;
         for (int i = 0; i < n && rc == 0; i += 512) {
             int m = n - i < 512 ? n - i : 512;
-            rc = hist_io_pwritev(s->io, s->cur_fd, iov + i, m, (off_t)at, i + m == n);
+            rc = io__pwritev(s->io, s->cur_fd, iov + i, m, (off_t)at, i + m == n);
             for (int j = 0; j < m; j++)
                 at += iov[i + j].iov_len;
         }
@@ -163,8 +153,8 @@ int hist_segs_append(hist_segs *s, const struct iovec *iov, int n, uint32_t *seg
         } else {
             s->cur_poisoned = 1; /* never written or synced again */
             if (!s->failing)
-                seg_log(s, HIST_LOG_ERROR,
-                        "segment: durable append failed; the next one starts a new file");
+                hist_logf(&s->log, HIST_LOG_ERROR,
+                          "segment: durable append failed; the next one starts a new file");
             rc = rc < 0 ? rc : HIST_EIO;
         }
         s->failing = rc != 0;
@@ -198,14 +188,14 @@ static int seg_read_fd(hist_segs *s, uint32_t no)
     return fd;
 }
 
-int hist_segs_read(hist_segs *s, uint32_t no, uint64_t off, void *buf, uint32_t len)
+int segs__read(hist_segs *s, uint32_t no, uint64_t off, void *buf, uint32_t len)
 {
     pthread_mutex_lock(&s->mu);
     int fd = seg_read_fd(s, no);
     pthread_mutex_unlock(&s->mu);
     if (fd < 0)
         return HIST_EIO;
-    /* The fd stays open until hist_segs_reap/close, which never race with a
+    /* The fd stays open until segs__reap/close, which never race with a
      * read (reap runs under the db's seal lock after scans took their refs;
      * see compact.c). */
     size_t done = 0;
@@ -223,7 +213,7 @@ int hist_segs_read(hist_segs *s, uint32_t no, uint64_t off, void *buf, uint32_t 
     return 0;
 }
 
-int hist_segs_remove(hist_segs *s, uint32_t no)
+int segs__remove(hist_segs *s, uint32_t no)
 {
     pthread_mutex_lock(&s->mu);
     if (no == s->cur_no) {
@@ -242,7 +232,7 @@ int hist_segs_remove(hist_segs *s, uint32_t no)
     return rc;
 }
 
-void hist_segs_reap(hist_segs *s)
+void segs__reap(hist_segs *s)
 {
     pthread_mutex_lock(&s->mu);
     size_t w = 0;
@@ -256,7 +246,7 @@ void hist_segs_reap(hist_segs *s)
     pthread_mutex_unlock(&s->mu);
 }
 
-uint32_t hist_segs_current(hist_segs *s)
+uint32_t segs__current(hist_segs *s)
 {
     pthread_mutex_lock(&s->mu);
     uint32_t no = s->cur_no;
@@ -264,7 +254,7 @@ uint32_t hist_segs_current(hist_segs *s)
     return no;
 }
 
-uint64_t hist_segs_size(hist_segs *s, uint32_t no)
+uint64_t segs__size(hist_segs *s, uint32_t no)
 {
     char path[4200];
     seg_path(s, no, path, sizeof(path));
@@ -272,7 +262,7 @@ uint64_t hist_segs_size(hist_segs *s, uint32_t no)
     return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
 }
 
-uint64_t hist_segs_bytes(hist_segs *s)
+uint64_t segs__bytes(hist_segs *s)
 {
     uint64_t total = 0;
     DIR *d = opendir(s->dir);
@@ -293,7 +283,7 @@ uint64_t hist_segs_bytes(hist_segs *s)
     return total;
 }
 
-const char *hist_segs_backend(hist_segs *s)
+const char *segs__backend(hist_segs *s)
 {
-    return hist_io_backend(s->io);
+    return io__backend(s->io);
 }

@@ -11,8 +11,8 @@
  * new file.
  *
  * Reads use pread on a cached descriptor per segment. A deleted segment
- * (hist_segs_remove) is unlinked at once, but its descriptor stays open until
- * the next hist_segs_reap(), so a scan that already holds its chunk refs can
+ * (segs__remove) is unlinked at once, but its descriptor stays open until
+ * the next segs__reap(), so a scan that already holds its chunk refs can
  * still read it.
  */
 #ifndef HIST_STORAGE_SEGMENT_H
@@ -44,38 +44,36 @@ typedef struct {
     int dirfd;        /* seg/, fsynced when a file is created */
     hist_seg_fd *fds; /* read descriptor cache */
     size_t nfds, capfds;
-    hist_log_fn log;
-    void *log_ctx;
+    hist_log_sink log;
 } hist_segs;
 
 /* Opens seg/ (created if missing); appends continue in the highest-numbered
  * existing file (at its end) or start file 1. */
-int hist_segs_open(hist_segs *s, const char *dir, hist_io_mode mode, uint64_t roll_bytes,
-                   hist_log_fn log, void *log_ctx);
-void hist_segs_close(hist_segs *s);
+int segs__open(hist_segs *s, const char *dir, hist_io_mode mode, uint64_t roll_bytes,
+               hist_log_fn log, void *log_ctx);
+void segs__close(hist_segs *s);
 
 /* Appends n buffers back to back, durably, in one segment. offsets[i]
  * receives each buffer's offset; *segno the segment number. */
-int hist_segs_append(hist_segs *s, const struct iovec *iov, int n, uint32_t *segno,
-                     uint64_t *offsets);
+int segs__append(hist_segs *s, const struct iovec *iov, int n, uint32_t *segno, uint64_t *offsets);
 
 /* Reads len bytes at off of segment no. HIST_EIO / HIST_ECORRUPT on failure
  * (short read: ECORRUPT). */
-int hist_segs_read(hist_segs *s, uint32_t no, uint64_t off, void *buf, uint32_t len);
+int segs__read(hist_segs *s, uint32_t no, uint64_t off, void *buf, uint32_t len);
 
 /* Unlinks segment no (never the current one); its fd is closed at reap. */
-int hist_segs_remove(hist_segs *s, uint32_t no);
-void hist_segs_reap(hist_segs *s);
+int segs__remove(hist_segs *s, uint32_t no);
+void segs__reap(hist_segs *s);
 
 /* Starts a new segment for the next append (used by segment rewriting). */
-uint32_t hist_segs_current(hist_segs *s);
+uint32_t segs__current(hist_segs *s);
 
 /* Sum of the sizes of segment files and their count; sizes[no] not kept. */
-uint64_t hist_segs_bytes(hist_segs *s);
+uint64_t segs__bytes(hist_segs *s);
 
 /* Size of one segment file (0 if missing). */
-uint64_t hist_segs_size(hist_segs *s, uint32_t no);
+uint64_t segs__size(hist_segs *s, uint32_t no);
 
-const char *hist_segs_backend(hist_segs *s);
+const char *segs__backend(hist_segs *s);
 
 #endif

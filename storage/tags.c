@@ -1,7 +1,9 @@
 /*
  * tags.c: the tag registry: value type names, the tag-name rules, the
  * in-memory tag cache (id -> state, name -> id), creating tags (one index
- * transaction for a request's new tags), metadata, and listing.
+ * transaction for a request's new tags), metadata, and listing; and a
+ * tag's buffer: samples inserted by the write path (db.c) and recovery
+ * (recovery.c), the list of tags with a non-empty buffer.
  *
  * Locks (db_internal.h): creation and metadata updates hold tag_mu for the
  * LMDB write; the cache is read and changed under mu.
@@ -118,8 +120,9 @@ static uint64_t name_hash(const char *s, size_t len)
     return h;
 }
 
-hist_tag_state *hist_db_tag(hist_db *db, uint32_t id)
+hist_tag_state *tags__get(hist_db *db, uint32_t id)
 {
+    HIST_ASSERT(mu_held(&db->mu));
     return id < db->tags_cap ? db->tags[id] : NULL;
 }
 
@@ -147,8 +150,9 @@ static void hash_insert(uint32_t *tab, size_t cap, const char *name, uint32_t id
     tab[i] = id;
 }
 
-int hist_db_cache_tag(hist_db *db, const hist_index_tag *meta)
+int tags__cache(hist_db *db, const hist_index_tag *meta)
 {
+    HIST_ASSERT(mu_held(&db->mu));
     if (meta->id >= db->tags_cap) {
         uint32_t cap = db->tags_cap ? db->tags_cap : 64;
         while (cap <= meta->id)
@@ -208,9 +212,9 @@ static int tag_put_txn(hist_index *idx, MDB_txn *txn, void *arg)
     tag_put_ctx *c = arg;
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < c->n; i++)
-        rc = hist_index_put_tag(idx, txn, &c->tags[i]);
+        rc = index__put_tag(idx, txn, &c->tags[i]);
     if (!rc && c->set_next && c->n)
-        rc = hist_meta_put(idx, txn, "next_tag", (uint64_t)c->tags[c->n - 1].id + 1);
+        rc = index__meta_put(idx, txn, "next_tag", (uint64_t)c->tags[c->n - 1].id + 1);
     return rc;
 }
 
@@ -220,22 +224,22 @@ static int tag_put_txn(hist_index *idx, MDB_txn *txn, void *arg)
  * authoritative for it), not mu. */
 static int tags_create(hist_db *db, hist_index_tag *metas, size_t n)
 {
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     uint32_t first = db->next_tag_id;
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     if (n > UINT32_MAX - first)
         return HIST_ERANGE;
-    int64_t now = hist_db_wall_ns();
+    int64_t now = clock__wall_ns();
     for (size_t i = 0; i < n; i++) {
         metas[i].id = first + (uint32_t)i;
         metas[i].created_ns = now;
     }
     tag_put_ctx c = {metas, n, 1};
-    int rc = hist_index_write(&db->idx, tag_put_txn, &c);
-    pthread_mutex_lock(&db->mu);
+    int rc = index__write(&db->idx, tag_put_txn, &c);
+    mu_lock(&db->mu);
     for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = hist_db_cache_tag(db, &metas[i]);
-    pthread_mutex_unlock(&db->mu);
+        rc = tags__cache(db, &metas[i]);
+    mu_unlock(&db->mu);
     return rc;
 }
 
@@ -243,10 +247,10 @@ static int tags_create(hist_db *db, hist_index_tag *metas, size_t n)
  * or 1 when the tag does not exist. */
 static int lookup_ref(hist_db *db, const hist_tag_ref *r, uint32_t *id)
 {
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     *id = cache_find(db, r->name, r->len);
     hist_type have = *id ? (hist_type)db->tags[*id]->meta.type : r->type;
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     if (!*id)
         return 1;
     return have == r->type ? 0 : HIST_ETYPE;
@@ -283,6 +287,7 @@ static int name_slot_cmp(const void *a, const void *b)
  * name mentioned twice becomes one tag, then one transaction for all. */
 static int create_missing(hist_db *db, const hist_tag_ref *refs, size_t n, uint32_t *ids, int *rcs)
 {
+    HIST_ASSERT(mu_held(&db->tag_mu));
     size_t npend = 0;
     for (size_t i = 0; i < n; i++)
         if (rcs[i] == 1 && (rcs[i] = lookup_ref(db, &refs[i], &ids[i])) == 1)
@@ -344,9 +349,9 @@ int hist_tag_resolve_many(hist_db *db, const hist_tag_ref *refs, size_t n, bool 
     }
     if (!missing)
         return 0;
-    pthread_mutex_lock(&db->tag_mu);
+    mu_lock(&db->tag_mu);
     int rc = create_missing(db, refs, n, ids, rcs);
-    pthread_mutex_unlock(&db->tag_mu);
+    mu_unlock(&db->tag_mu);
     return rc;
 }
 
@@ -365,11 +370,11 @@ int hist_tag_by_name(hist_db *db, const char *name, hist_tag_info *out)
 {
     if (!db || !name || !out)
         return HIST_EINVAL;
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->mu);
     uint32_t id = cache_find(db, name, strlen(name));
     if (id)
         tag_info_from(&db->tags[id]->meta, out);
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     return id ? 0 : HIST_ENOTFOUND;
 }
 
@@ -377,11 +382,11 @@ int hist_tag_by_id(hist_db *db, uint32_t id, hist_tag_info *out)
 {
     if (!db || !out)
         return HIST_EINVAL;
-    pthread_mutex_lock(&db->mu);
-    hist_tag_state *t = hist_db_tag(db, id);
+    mu_lock(&db->mu);
+    hist_tag_state *t = tags__get(db, id);
     if (t)
         tag_info_from(&t->meta, out);
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     return t ? 0 : HIST_ENOTFOUND;
 }
 
@@ -398,14 +403,14 @@ int hist_tag_put(hist_db *db, hist_tag_info *info)
     if (strnlen(info->unit, sizeof(info->unit)) > HIST_TAG_UNIT_MAX ||
         strnlen(info->description, sizeof(info->description)) > HIST_TAG_DESC_MAX)
         return HIST_EINVAL;
-    pthread_mutex_lock(&db->tag_mu);
-    pthread_mutex_lock(&db->mu);
+    mu_lock(&db->tag_mu);
+    mu_lock(&db->mu);
     uint32_t id = cache_find(db, info->name, len);
     hist_index_tag meta;
     memset(&meta, 0, sizeof(meta));
     if (id)
         meta = db->tags[id]->meta;
-    pthread_mutex_unlock(&db->mu);
+    mu_unlock(&db->mu);
     if (!id) {
         memcpy(meta.name, info->name, len);
         meta.type = (uint32_t)info->type;
@@ -417,11 +422,11 @@ int hist_tag_put(hist_db *db, hist_tag_info *info)
             info->id = meta.id;
             info->created_ns = meta.created_ns;
         }
-        pthread_mutex_unlock(&db->tag_mu);
+        mu_unlock(&db->tag_mu);
         return rc;
     }
     if ((hist_type)meta.type != info->type) {
-        pthread_mutex_unlock(&db->tag_mu);
+        mu_unlock(&db->tag_mu);
         return HIST_ETYPE;
     }
     memset(meta.unit, 0, sizeof(meta.unit));
@@ -432,18 +437,18 @@ int hist_tag_put(hist_db *db, hist_tag_info *info)
     /* flushed_lsn / max_span are owned by the sealer: the stored copy may be
      * refreshed by its next commit, and the cached one is authoritative. */
     tag_put_ctx c = {&meta, 1, 0};
-    rc = hist_index_write(&db->idx, tag_put_txn, &c);
+    rc = index__write(&db->idx, tag_put_txn, &c);
     if (!rc) {
-        pthread_mutex_lock(&db->mu);
+        mu_lock(&db->mu);
         hist_tag_state *t = db->tags[id];
         memcpy(t->meta.unit, meta.unit, sizeof(meta.unit));
         memcpy(t->meta.description, meta.description, sizeof(meta.description));
         t->meta.deadband = meta.deadband;
         info->id = id;
         info->created_ns = t->meta.created_ns;
-        pthread_mutex_unlock(&db->mu);
+        mu_unlock(&db->mu);
     }
-    pthread_mutex_unlock(&db->tag_mu);
+    mu_unlock(&db->tag_mu);
     return rc;
 }
 
@@ -457,14 +462,14 @@ int hist_tag_foreach(hist_db *db, const char *prefix, hist_tag_visit_fn fn, void
     uint32_t *ids = NULL;
     size_t n = 0, cap = 0;
     MDB_txn *txn;
-    int rc = hist_index_read_begin(&db->idx, &txn);
+    int rc = index__read_begin(&db->idx, &txn);
     if (rc)
         return rc;
     MDB_cursor *cur;
     rc = mdb_cursor_open(txn, db->idx.tag_name, &cur);
     if (rc) {
-        hist_index_read_end(&db->idx, txn);
-        return hist_index_err(rc);
+        index__read_end(&db->idx, txn);
+        return index__err(rc);
     }
     MDB_val k = {plen, (void *)prefix}, v;
     int op = plen ? MDB_SET_RANGE : MDB_FIRST;
@@ -486,7 +491,7 @@ int hist_tag_foreach(hist_db *db, const char *prefix, hist_tag_visit_fn fn, void
             memcpy(&ids[n++], v.mv_data, 4);
     }
     mdb_cursor_close(cur);
-    hist_index_read_end(&db->idx, txn);
+    index__read_end(&db->idx, txn);
     /* Visit without holding a txn: fn may call back into the db. */
     for (size_t i = 0; i < n && r == 0; i++) {
         hist_tag_info info;
@@ -495,4 +500,42 @@ int hist_tag_foreach(hist_db *db, const char *prefix, hist_tag_visit_fn fn, void
     }
     free(ids);
     return r;
+}
+
+/* ---- A tag's buffer ------------------------------------------------------- */
+
+int tags__mark_dirty(hist_db *db, uint32_t id)
+{
+    HIST_ASSERT(mu_held(&db->mu));
+    hist_tag_state *t = db->tags[id];
+    if (t->in_dirty)
+        return 0;
+    if (db->ndirty == db->capdirty) {
+        size_t cap = db->capdirty ? db->capdirty * 2 : 64;
+        uint32_t *nd = realloc(db->dirty, cap * sizeof(*nd));
+        if (!nd)
+            return HIST_ENOMEM;
+        db->dirty = nd;
+        db->capdirty = cap;
+    }
+    db->dirty[db->ndirty++] = id;
+    t->in_dirty = 1;
+    return 0;
+}
+
+int tags__insert(hist_db *db, hist_tag_state *t, const int64_t *ts, const hist_value *v,
+                 const uint32_t *q, size_t n, uint64_t lsn)
+{
+    HIST_ASSERT(mu_held(&db->mu));
+    int rc = tags__mark_dirty(db, t->meta.id);
+    if (rc)
+        return rc;
+    int64_t delta = membuf__append(&t->buf, ts, v, q, n, lsn, clock__mono_ns());
+    if (delta < 0)
+        return (int)delta;
+    db->mem_bytes += (size_t)delta;
+    db->mem_samples += n;
+    for (size_t i = 0; i < n; i++)
+        tags__note_latest(t, ts[i], v[i], q ? q[i] : 0);
+    return 0;
 }

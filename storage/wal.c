@@ -7,8 +7,8 @@
  * payload, all little-endian, records back to back in segment files
  * wal/NNNNNNNNNNNN.wal.
  *
- * Group commit. hist_wal_append() only assigns the LSN and copies the framed
- * record into `pending` under the mutex. hist_wal_sync(lsn) either finds lsn
+ * Group commit. wal__append() only assigns the LSN and copies the framed
+ * record into `pending` under the mutex. wal__sync(lsn) either finds lsn
  * durable, or waits while another thread flushes, or becomes the leader: it
  * swaps `pending` with the empty `spare` buffer (so appends go on), writes
  * the batch with one linked write+fdatasync outside the mutex, then
@@ -30,7 +30,7 @@
  *      with the same error; the active file is closed and never written or
  *      synced again;
  *   2. the caller (db.c) takes the void records out of the memtable, so a
- *      refused write is never read, then calls hist_wal_resume() now and
+ *      refused write is never read, then calls wal__resume() now and
  *      then: it starts a new segment whose first record is a control record
  *      "LSNs a..b are void", written and fdatasync'ed (with the directory).
  *      Only then does the log take appends again (resume fails, and the
@@ -68,29 +68,11 @@
 
 /* ---- Small helpers ---------------------------------------------------- */
 
-void wal__log(const hist_wal *wal, int level, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (wal->log)
-        wal->log(wal->log_ctx, level, msg);
-    else if (level <= HIST_LOG_WARN)
-        fprintf(stderr, "historian: %s\n", msg);
-}
-
 static double now_seconds(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-void wal__segment_name(char *buf, uint64_t no)
-{
-    snprintf(buf, WAL_NAME_MAX, "%012" PRIu64 ".wal", no);
 }
 
 /* mkdir -p: creates dir and its missing parents. 0 or -errno. */
@@ -116,20 +98,6 @@ static int make_dirs(const char *dir)
     return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
-int wal__push_segment(hist_wal *wal, const wal_segment *seg)
-{
-    if (wal->nsegs == wal->segs_cap) {
-        size_t cap = wal->segs_cap ? 2 * wal->segs_cap : 16;
-        wal_segment *segs = realloc(wal->segs, cap * sizeof *segs);
-        if (!segs)
-            return HIST_ENOMEM;
-        wal->segs = segs;
-        wal->segs_cap = cap;
-    }
-    wal->segs[wal->nsegs++] = *seg;
-    return 0;
-}
-
 /* ---- Open and close ---------------------------------------------------------- */
 
 static void wal_free(hist_wal *wal)
@@ -138,8 +106,8 @@ static void wal_free(hist_wal *wal)
         close(wal->active_fd);
     if (wal->dirfd >= 0)
         close(wal->dirfd);
-    hist_io_close(wal->io);
-    pthread_mutex_destroy(&wal->mu);
+    io__close(wal->io);
+    mu_destroy(&wal->mu);
     pthread_cond_destroy(&wal->flushed);
     free(wal->pending);
     free(wal->spare);
@@ -149,7 +117,7 @@ static void wal_free(hist_wal *wal)
     free(wal);
 }
 
-int hist_wal_open(const hist_wal_options *opts, hist_wal **out, hist_wal_report *report)
+int wal__open(const hist_wal_options *opts, hist_wal **out, hist_wal_report *report)
 {
     *out = NULL;
     if (report)
@@ -161,10 +129,9 @@ int hist_wal_open(const hist_wal_options *opts, hist_wal **out, hist_wal_report 
         return HIST_ENOMEM;
     wal->dirfd = -1;
     wal->active_fd = -1;
-    wal->log = opts->log;
-    wal->log_ctx = opts->log_ctx;
+    wal->log = hist_log_sink_make(opts->log, opts->log_ctx, HIST_LOG_WARN);
     wal->segment_bytes = opts->segment_bytes ? opts->segment_bytes : WAL_DEFAULT_SEGMENT;
-    pthread_mutex_init(&wal->mu, NULL);
+    mu_init(&wal->mu);
     pthread_cond_init(&wal->flushed, NULL);
     wal->dir = strdup(opts->dir);
     if (!wal->dir) {
@@ -175,11 +142,12 @@ int hist_wal_open(const hist_wal_options *opts, hist_wal **out, hist_wal_report 
     if (rc == 0 && (wal->dirfd = open(wal->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
         rc = -errno;
     if (rc < 0) {
-        wal__log(wal, HIST_LOG_ERROR, "wal: cannot create or open %s: %s", wal->dir, strerror(-rc));
+        hist_logf(&wal->log, HIST_LOG_ERROR, "wal: cannot create or open %s: %s", wal->dir,
+                  strerror(-rc));
         wal_free(wal);
         return HIST_EIO;
     }
-    rc = hist_io_open(opts->io, opts->log, opts->log_ctx, &wal->io);
+    rc = io__open(opts->io, opts->log, opts->log_ctx, &wal->io);
     if (rc == 0)
         rc = wal__recover(wal, opts->min_lsn, report);
     if (rc < 0) {
@@ -190,18 +158,18 @@ int hist_wal_open(const hist_wal_options *opts, hist_wal **out, hist_wal_report 
     return 0;
 }
 
-int hist_wal_close(hist_wal *wal)
+int wal__close(hist_wal *wal)
 {
     if (!wal)
         return 0;
-    int rc = hist_wal_sync(wal, hist_wal_last_lsn(wal));
+    int rc = wal__sync(wal, wal__last_lsn(wal));
     wal_free(wal);
     return rc;
 }
 
 /* ---- Appending ------------------------------------------------------------ */
 
-int hist_wal_append(hist_wal *wal, const struct iovec *iov, int iovcnt, uint64_t *lsn_out)
+int wal__append(hist_wal *wal, const struct iovec *iov, int iovcnt, uint64_t *lsn_out)
 {
     if (iovcnt < 0 || (iovcnt > 0 && !iov))
         return HIST_EINVAL;
@@ -212,10 +180,10 @@ int hist_wal_append(hist_wal *wal, const struct iovec *iov, int iovcnt, uint64_t
         len += iov[i].iov_len;
     }
 
-    pthread_mutex_lock(&wal->mu);
+    mu_lock(&wal->mu);
     if (wal->failed || wal->broken || wal->next_lsn >= WAL_MAX_LSN) {
         int rc = wal->failed ? wal->failed : wal->broken ? wal->broken : HIST_ERANGE;
-        pthread_mutex_unlock(&wal->mu);
+        mu_unlock(&wal->mu);
         return rc;
     }
     size_t need = wal->pending_len + WAL_HEADER + len;
@@ -225,7 +193,7 @@ int hist_wal_append(hist_wal *wal, const struct iovec *iov, int iovcnt, uint64_t
             cap *= 2;
         uint8_t *grown = realloc(wal->pending, cap);
         if (!grown) {
-            pthread_mutex_unlock(&wal->mu);
+            mu_unlock(&wal->mu);
             return HIST_ENOMEM;
         }
         wal->pending = grown;
@@ -241,10 +209,10 @@ int hist_wal_append(hist_wal *wal, const struct iovec *iov, int iovcnt, uint64_t
             memcpy(rec + off, iov[i].iov_base, iov[i].iov_len);
         off += iov[i].iov_len;
     }
-    hist_put_le32(rec + 4, hist_crc32c(0, rec + 8, 8 + len));
+    hist_put_le32(rec + 4, crc32c__compute(0, rec + 8, 8 + len));
     wal->pending_len = need;
     wal->appended = true;
-    pthread_mutex_unlock(&wal->mu);
+    mu_unlock(&wal->mu);
     if (lsn_out)
         *lsn_out = lsn;
     return 0;
@@ -262,8 +230,8 @@ static int roll_segment(hist_wal *wal)
     int fd = openat(wal->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0 || fsync(wal->dirfd) < 0) {
         int err = errno;
-        wal__log(wal, HIST_LOG_ERROR, "wal: cannot create %s/%s: %s", wal->dir, name,
-                 strerror(err));
+        hist_logf(&wal->log, HIST_LOG_ERROR, "wal: cannot create %s/%s: %s", wal->dir, name,
+                  strerror(err));
         if (fd >= 0) {
             close(fd);
             unlinkat(wal->dirfd, name, 0);
@@ -272,11 +240,11 @@ static int roll_segment(hist_wal *wal)
         return err == ENOSPC || err == EDQUOT ? HIST_EDISKFULL : HIST_EIO;
     }
     wal_segment seg = {wal->next_seg_no, 0, 0, 0, 0, 0};
-    pthread_mutex_lock(&wal->mu);
+    mu_lock(&wal->mu);
     int rc = wal__push_segment(wal, &seg);
     if (rc == 0)
         wal->active_no = seg.no;
-    pthread_mutex_unlock(&wal->mu);
+    mu_unlock(&wal->mu);
     if (rc < 0) {
         close(fd);
         return rc;
@@ -324,17 +292,18 @@ static int flush_batch(hist_wal *wal, const uint8_t *buf, size_t len)
         }
         struct iovec iov = {(void *)(buf + pos), take};
         double t0 = now_seconds();
-        int rc = hist_io_pwritev(wal->io, wal->active_fd, &iov, 1, (off_t)wal->active_off, 1);
+        int rc = io__pwritev(wal->io, wal->active_fd, &iov, 1, (off_t)wal->active_off, 1);
         double dt = now_seconds() - t0;
         if (rc < 0) {
-            wal__log(wal, HIST_LOG_ERROR, "wal: write of LSN %" PRIu64 "..%" PRIu64 " failed: %s",
-                     first, last, hist_strerror(rc));
+            hist_logf(&wal->log, HIST_LOG_ERROR,
+                      "wal: write of LSN %" PRIu64 "..%" PRIu64 " failed: %s", first, last,
+                      hist_strerror(rc));
             return rc;
         }
         wal->active_off += take;
         pos += take;
 
-        pthread_mutex_lock(&wal->mu);
+        mu_lock(&wal->mu);
         wal_segment *seg = &wal->segs[wal->nsegs - 1]; /* the active one is the newest */
         if (seg->records == 0)
             seg->first_lsn = first;
@@ -342,7 +311,7 @@ static int flush_batch(hist_wal *wal, const uint8_t *buf, size_t len)
         seg->records += n;
         seg->bytes += take;
         note_sync(wal, dt);
-        pthread_mutex_unlock(&wal->mu);
+        mu_unlock(&wal->mu);
     }
     return 0;
 }
@@ -356,14 +325,14 @@ static void abandon_active(hist_wal *wal)
         close(wal->active_fd);
     wal->active_fd = -1;
     wal->active_off = 0;
-    pthread_mutex_lock(&wal->mu);
+    mu_lock(&wal->mu);
     wal_segment *seg = wal->nsegs ? &wal->segs[wal->nsegs - 1] : NULL;
     bool empty = seg && seg->no == wal->active_no && seg->records == 0;
     uint64_t no = empty ? seg->no : 0;
     if (empty)
         wal->nsegs--;
     wal->active_no = 0;
-    pthread_mutex_unlock(&wal->mu);
+    mu_unlock(&wal->mu);
     if (empty) {
         char name[WAL_NAME_MAX];
         wal__segment_name(name, no);
@@ -374,13 +343,14 @@ static void abandon_active(hist_wal *wal)
 /* Breaks the log (mu held): every record not durable is void. */
 static void break_log(hist_wal *wal, int err)
 {
+    HIST_ASSERT(mu_held(&wal->mu));
     if (!wal->broken) {
         wal->void_from = wal->durable_lsn + 1;
         wal->failures++;
-        wal__log(wal, HIST_LOG_ERROR,
-                 "wal: %s: records from LSN %" PRIu64 " on are refused until the disk takes "
-                 "writes again",
-                 hist_strerror(err), wal->void_from);
+        hist_logf(&wal->log, HIST_LOG_ERROR,
+                  "wal: %s: records from LSN %" PRIu64 " on are refused until the disk takes "
+                  "writes again",
+                  hist_strerror(err), wal->void_from);
     }
     wal->broken = err;
     wal->void_to = wal->next_lsn - 1;
@@ -396,33 +366,33 @@ static void control_record(uint8_t *rec, uint64_t lsn, uint64_t from, uint64_t t
     rec[WAL_HEADER] = WAL_CONTROL_VOID;
     hist_put_le64(rec + WAL_HEADER + 8, from);
     hist_put_le64(rec + WAL_HEADER + 16, to);
-    hist_put_le32(rec + 4, hist_crc32c(WAL_CONTROL_SEED, rec + 8, 8 + WAL_CONTROL_LEN));
+    hist_put_le32(rec + 4, crc32c__compute(WAL_CONTROL_SEED, rec + 8, 8 + WAL_CONTROL_LEN));
 }
 
-int hist_wal_resume(hist_wal *wal)
+int wal__resume(hist_wal *wal)
 {
-    pthread_mutex_lock(&wal->mu);
+    mu_lock(&wal->mu);
     int rc = wal->failed ? wal->failed : wal->flushing ? wal->broken : 0;
     if (rc || !wal->broken) {
-        pthread_mutex_unlock(&wal->mu);
+        mu_unlock(&wal->mu);
         return rc;
     }
     wal->flushing = true; /* the leader's role: we own the active file now */
     uint64_t lsn = wal->next_lsn++, from = wal->void_from, to = wal->void_to;
-    pthread_mutex_unlock(&wal->mu);
+    mu_unlock(&wal->mu);
 
     uint8_t rec[WAL_HEADER + WAL_CONTROL_LEN];
     control_record(rec, lsn, from, to);
     struct iovec iov = {rec, sizeof rec};
     rc = roll_segment(wal);
     if (rc == 0)
-        rc = hist_io_pwritev(wal->io, wal->active_fd, &iov, 1, 0, 1);
+        rc = io__pwritev(wal->io, wal->active_fd, &iov, 1, 0, 1);
     if (rc == 0)
         wal->active_off = sizeof rec;
     else if (wal->active_fd >= 0)
         abandon_active(wal);
 
-    pthread_mutex_lock(&wal->mu);
+    mu_lock(&wal->mu);
     wal->flushing = false;
     if (rc == 0) {
         wal_segment *seg = &wal->segs[wal->nsegs - 1];
@@ -432,33 +402,33 @@ int hist_wal_resume(hist_wal *wal)
         wal->durable_lsn = lsn;
         wal->broken = 0;
         wal->void_from = wal->void_to = 0;
-        wal__log(wal, HIST_LOG_WARN,
-                 "wal: writes resume in a new segment; LSN %" PRIu64 "..%" PRIu64 " stay refused",
-                 from, to);
+        hist_logf(&wal->log, HIST_LOG_WARN,
+                  "wal: writes resume in a new segment; LSN %" PRIu64 "..%" PRIu64 " stay refused",
+                  from, to);
     } else {
         wal->void_to = lsn; /* the control record's LSN is spent too */
     }
     pthread_cond_broadcast(&wal->flushed);
-    pthread_mutex_unlock(&wal->mu);
+    mu_unlock(&wal->mu);
     return rc;
 }
 
-void hist_wal_get_health(hist_wal *wal, hist_wal_health *out)
+void wal__get_health(hist_wal *wal, hist_wal_health *out)
 {
-    pthread_mutex_lock(&wal->mu);
+    mu_lock(&wal->mu);
     out->broken = wal->broken;
     out->void_from = wal->void_from; /* both 0 while healthy */
     out->void_to = wal->void_to;
     out->failures = wal->failures;
-    pthread_mutex_unlock(&wal->mu);
+    mu_unlock(&wal->mu);
 }
 
-int hist_wal_sync(hist_wal *wal, uint64_t lsn)
+int wal__sync(hist_wal *wal, uint64_t lsn)
 {
     int rc = 0;
-    pthread_mutex_lock(&wal->mu);
+    mu_lock(&wal->mu);
     if (lsn >= wal->next_lsn) {
-        pthread_mutex_unlock(&wal->mu);
+        mu_unlock(&wal->mu);
         return HIST_EINVAL; /* not appended yet */
     }
     while (wal->durable_lsn < lsn) {
@@ -467,7 +437,7 @@ int hist_wal_sync(hist_wal *wal, uint64_t lsn)
             break;
         }
         if (wal->flushing) {
-            pthread_cond_wait(&wal->flushed, &wal->mu);
+            mu_wait(&wal->flushed, &wal->mu, NULL);
             continue;
         }
         /* Leader: take the whole pending batch; appends go to the spare. */
@@ -480,13 +450,13 @@ int hist_wal_sync(hist_wal *wal, uint64_t lsn)
         wal->spare = NULL;
         wal->spare_cap = 0;
         wal->flushing = true;
-        pthread_mutex_unlock(&wal->mu);
+        mu_unlock(&wal->mu);
 
         int frc = flush_batch(wal, batch, batch_len);
         if (frc < 0)
             abandon_active(wal);
 
-        pthread_mutex_lock(&wal->mu);
+        mu_lock(&wal->mu);
         wal->spare = batch;
         wal->spare_cap = batch_cap;
         wal->flushing = false;
@@ -496,31 +466,31 @@ int hist_wal_sync(hist_wal *wal, uint64_t lsn)
             wal->durable_lsn = batch_last;
         pthread_cond_broadcast(&wal->flushed);
     }
-    pthread_mutex_unlock(&wal->mu);
+    mu_unlock(&wal->mu);
     return rc;
 }
 
-uint64_t hist_wal_last_lsn(hist_wal *wal)
+uint64_t wal__last_lsn(hist_wal *wal)
 {
-    pthread_mutex_lock(&wal->mu);
+    mu_lock(&wal->mu);
     uint64_t lsn = wal->next_lsn - 1;
-    pthread_mutex_unlock(&wal->mu);
+    mu_unlock(&wal->mu);
     return lsn;
 }
 
-uint64_t hist_wal_durable_lsn(hist_wal *wal)
+uint64_t wal__durable_lsn(hist_wal *wal)
 {
-    pthread_mutex_lock(&wal->mu);
+    mu_lock(&wal->mu);
     uint64_t lsn = wal->durable_lsn;
-    pthread_mutex_unlock(&wal->mu);
+    mu_unlock(&wal->mu);
     return lsn;
 }
 
 /* ---- Checkpoint and stats --------------------------------------------------------- */
 
-int hist_wal_checkpoint(hist_wal *wal, uint64_t lsn)
+int wal__checkpoint(hist_wal *wal, uint64_t lsn)
 {
-    pthread_mutex_lock(&wal->mu);
+    mu_lock(&wal->mu);
     /* Keep the newest segment holding a record: it carries the LSN on. */
     size_t keep_from = wal->nsegs;
     while (keep_from > 0 && wal->segs[keep_from - 1].records == 0)
@@ -529,7 +499,7 @@ int hist_wal_checkpoint(hist_wal *wal, uint64_t lsn)
         keep_from--;
     uint64_t *doomed = keep_from ? malloc(keep_from * sizeof *doomed) : NULL;
     if (keep_from && !doomed) {
-        pthread_mutex_unlock(&wal->mu);
+        mu_unlock(&wal->mu);
         return HIST_ENOMEM;
     }
     size_t ndoomed = 0, kept = 0;
@@ -541,34 +511,34 @@ int hist_wal_checkpoint(hist_wal *wal, uint64_t lsn)
             wal->segs[kept++] = *seg;
     }
     wal->nsegs = kept;
-    pthread_mutex_unlock(&wal->mu);
+    mu_unlock(&wal->mu);
 
     int rc = 0;
     for (size_t i = 0; i < ndoomed; i++) {
         char name[WAL_NAME_MAX];
         wal__segment_name(name, doomed[i]);
         if (unlinkat(wal->dirfd, name, 0) < 0 && errno != ENOENT) {
-            wal__log(wal, HIST_LOG_ERROR, "wal: cannot delete %s/%s: %s", wal->dir, name,
-                     strerror(errno));
+            hist_logf(&wal->log, HIST_LOG_ERROR, "wal: cannot delete %s/%s: %s", wal->dir, name,
+                      strerror(errno));
             rc = HIST_EIO;
         }
     }
     if (ndoomed && fsync(wal->dirfd) < 0) {
-        wal__log(wal, HIST_LOG_ERROR, "wal: fsync %s: %s", wal->dir, strerror(errno));
+        hist_logf(&wal->log, HIST_LOG_ERROR, "wal: fsync %s: %s", wal->dir, strerror(errno));
         rc = HIST_EIO;
     }
     free(doomed);
     return rc;
 }
 
-int hist_wal_discard(hist_wal *wal, uint64_t lsn)
+int wal__discard(hist_wal *wal, uint64_t lsn)
 {
-    int rc = hist_wal_sync(wal, hist_wal_last_lsn(wal));
+    int rc = wal__sync(wal, wal__last_lsn(wal));
     if (rc)
         return rc;
-    pthread_mutex_lock(&wal->mu);
+    mu_lock(&wal->mu);
     if (wal->next_lsn > lsn || wal->pending_len > 0) {
-        pthread_mutex_unlock(&wal->mu);
+        mu_unlock(&wal->mu);
         return HIST_EBUSY;
     }
     wal->failed = HIST_ECLOSED;
@@ -576,25 +546,25 @@ int hist_wal_discard(hist_wal *wal, uint64_t lsn)
         char name[WAL_NAME_MAX];
         wal__segment_name(name, wal->segs[i].no);
         if (unlinkat(wal->dirfd, name, 0) < 0 && errno != ENOENT) {
-            wal__log(wal, HIST_LOG_ERROR, "wal: cannot delete %s/%s: %s", wal->dir, name,
-                     strerror(errno));
+            hist_logf(&wal->log, HIST_LOG_ERROR, "wal: cannot delete %s/%s: %s", wal->dir, name,
+                      strerror(errno));
             rc = HIST_EIO;
         }
     }
     wal->nsegs = 0;
-    pthread_mutex_unlock(&wal->mu);
+    mu_unlock(&wal->mu);
     if (fsync(wal->dirfd) < 0) {
-        wal__log(wal, HIST_LOG_ERROR, "wal: fsync %s: %s", wal->dir, strerror(errno));
+        hist_logf(&wal->log, HIST_LOG_ERROR, "wal: fsync %s: %s", wal->dir, strerror(errno));
         rc = HIST_EIO;
     }
     return rc;
 }
 
-void hist_wal_get_stats(hist_wal *wal, hist_wal_stats *out)
+void wal__get_stats(hist_wal *wal, hist_wal_stats *out)
 {
     memset(out, 0, sizeof *out);
-    out->io_backend = hist_io_backend(wal->io);
-    pthread_mutex_lock(&wal->mu);
+    out->io_backend = io__backend(wal->io);
+    mu_lock(&wal->mu);
     out->syncs = wal->syncs;
     memcpy(out->sync_hist, wal->sync_hist, sizeof out->sync_hist);
     out->sync_seconds_total = wal->sync_seconds;
@@ -603,5 +573,5 @@ void hist_wal_get_stats(hist_wal *wal, hist_wal_stats *out)
         if (wal->segs[i].no != wal->active_no)
             out->closed_bytes += wal->segs[i].bytes;
     }
-    pthread_mutex_unlock(&wal->mu);
+    mu_unlock(&wal->mu);
 }

@@ -10,19 +10,19 @@
  * kind: "void" (u8 1, 7 zero bytes, u64 from, u64 to): LSNs from..to were
  * refused at run time.
  *
- * Group commit: hist_wal_append() only copies the record into the pending
- * buffer. hist_wal_sync(lsn) returns at once if lsn is already durable;
+ * Group commit: wal__append() only copies the record into the pending
+ * buffer. wal__sync(lsn) returns at once if lsn is already durable;
  * otherwise one caller becomes the leader, writes everything pending and
  * fdatasyncs it, while the others wait for it and are released together.
  *
- * Recovery: hist_wal_open() reads every segment; damage between intact
+ * Recovery: wal__open() reads every segment; damage between intact
  * records is skipped and the LSNs it held are counted as lost; damage with
  * nothing intact after it is cut off (truncated). Appends after open go to
  * a new segment. Records refused at run time (void) are never replayed.
  *
  * Failure: a failed write or fdatasync breaks the log (wal.c's top comment
  * has the design): every record not yet durable is void, appends and syncs
- * fail with the error (HIST_EDISKFULL, HIST_EIO) until hist_wal_resume()
+ * fail with the error (HIST_EDISKFULL, HIST_EIO) until wal__resume()
  * has started a new segment, which it does only when the disk takes writes
  * again.
  */
@@ -59,22 +59,22 @@ typedef struct {
 } hist_wal_report;
 
 /* Opens the log, checks every segment and cuts damaged tails (report may be NULL). */
-int hist_wal_open(const hist_wal_options *opts, hist_wal **out, hist_wal_report *report);
-int hist_wal_close(hist_wal *wal); /* syncs what is pending */
+int wal__open(const hist_wal_options *opts, hist_wal **out, hist_wal_report *report);
+int wal__close(hist_wal *wal); /* syncs what is pending */
 
 /* Calls fn(ctx, lsn, payload, len) for every intact record with
  * lsn >= from_lsn, in LSN order. Stops early if fn returns non-zero (and
  * returns that value). Call before the first append. */
 typedef int (*hist_wal_replay_fn)(void *ctx, uint64_t lsn, const uint8_t *payload, size_t len);
-int hist_wal_replay(hist_wal *wal, uint64_t from_lsn, hist_wal_replay_fn fn, void *ctx);
+int wal__replay(hist_wal *wal, uint64_t from_lsn, hist_wal_replay_fn fn, void *ctx);
 
 /* Appends one record; *lsn_out is its LSN. Thread-safe. The payload may be
  * given in pieces (iov), written back to back. */
 struct iovec;
-int hist_wal_append(hist_wal *wal, const struct iovec *iov, int iovcnt, uint64_t *lsn_out);
+int wal__append(hist_wal *wal, const struct iovec *iov, int iovcnt, uint64_t *lsn_out);
 
 /* Blocks until every record up to lsn is durable. Thread-safe. */
-int hist_wal_sync(hist_wal *wal, uint64_t lsn);
+int wal__sync(hist_wal *wal, uint64_t lsn);
 
 /* The log's health: 0, or the error that broke it; with the void LSNs
  * (every record that was not durable when it broke) and how often it broke. */
@@ -83,27 +83,27 @@ typedef struct {
     uint64_t void_from, void_to; /* 0, 0 when healthy */
     uint64_t failures;
 } hist_wal_health;
-void hist_wal_get_health(hist_wal *wal, hist_wal_health *out);
+void wal__get_health(hist_wal *wal, hist_wal_health *out);
 
 /* Heals a broken log: starts a new segment whose first record declares the
  * void LSNs, makes it durable, and takes appends again. 0 when the log is
  * (now) healthy; the error while the disk still refuses (the log stays
  * broken). Call only after the void records are out of every reader's way. */
-int hist_wal_resume(hist_wal *wal);
+int wal__resume(hist_wal *wal);
 
-uint64_t hist_wal_last_lsn(hist_wal *wal);
-uint64_t hist_wal_durable_lsn(hist_wal *wal);
+uint64_t wal__last_lsn(hist_wal *wal);
+uint64_t wal__durable_lsn(hist_wal *wal);
 
 /* Deletes every segment whose records all have LSN < lsn (they are in
  * committed chunks). The segment being written is never deleted. */
-int hist_wal_checkpoint(hist_wal *wal, uint64_t lsn);
+int wal__checkpoint(hist_wal *wal, uint64_t lsn);
 
 /* For a clean shutdown: when every record has LSN < lsn (all of them are
  * in committed chunks), deletes every segment, the active one too, and
  * refuses further appends (HIST_ECLOSED); HIST_EBUSY when a record is not
  * covered. The caller must reopen with min_lsn >= lsn, since no segment is
  * left to carry the LSN on. */
-int hist_wal_discard(hist_wal *wal, uint64_t lsn);
+int wal__discard(hist_wal *wal, uint64_t lsn);
 
 typedef struct {
     const char *io_backend;
@@ -113,6 +113,6 @@ typedef struct {
     uint64_t bytes;        /* bytes in live segment files */
     uint64_t closed_bytes; /* ... of them in segments no longer written */
 } hist_wal_stats;
-void hist_wal_get_stats(hist_wal *wal, hist_wal_stats *out);
+void wal__get_stats(hist_wal *wal, hist_wal_stats *out);
 
 #endif

@@ -14,10 +14,17 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <inttypes.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "common/hist_error.h"
 
 #include "storage/wal.h"
 #include "storage/io.h"
+#include "common/hist_assert.h"
+#include "storage/mutex.h"
 #include "common/hist_bytes.h"
 
 #define WAL_HEADER       16                    /* len, crc, lsn */
@@ -53,11 +60,10 @@ struct hist_wal {
     char *dir;
     int dirfd;
     hist_io *io;
-    hist_log_fn log;
-    void *log_ctx;
+    hist_log_sink log;
     size_t segment_bytes;
 
-    pthread_mutex_t mu;
+    db_mutex mu;
     pthread_cond_t flushed;
 
     /* Under mu. */
@@ -91,12 +97,29 @@ struct hist_wal {
     uint64_t next_seg_no;
 };
 
-void wal__log(const hist_wal *wal, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* Shared by both halves, so inline here: calls between wal.c and
+ * wal_recover.c go one way (wal.c opens the log with wal__recover). */
+
 /* "NNNNNNNNNNNN.wal" into buf (WAL_NAME_MAX bytes). */
-void wal__segment_name(char *buf, uint64_t no);
+static inline void wal__segment_name(char *buf, uint64_t no)
+{
+    snprintf(buf, WAL_NAME_MAX, "%012" PRIu64 ".wal", no);
+}
+
 /* Appends seg to segs[] (mu held, or before the log is shared). */
-int wal__push_segment(hist_wal *wal, const wal_segment *seg);
+static inline int wal__push_segment(hist_wal *wal, const wal_segment *seg)
+{
+    if (wal->nsegs == wal->segs_cap) {
+        size_t cap = wal->segs_cap ? 2 * wal->segs_cap : 16;
+        wal_segment *segs = realloc(wal->segs, cap * sizeof *segs);
+        if (!segs)
+            return HIST_ENOMEM;
+        wal->segs = segs;
+        wal->segs_cap = cap;
+    }
+    wal->segs[wal->nsegs++] = *seg;
+    return 0;
+}
 /* Recovery at open (wal_recover.c): reads every segment, collects void
  * ranges, cuts torn tails, fills segs[], next_lsn and durable_lsn. */
 int wal__recover(hist_wal *wal, uint64_t min_lsn, hist_wal_report *report);

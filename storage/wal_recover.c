@@ -99,7 +99,7 @@ static const char *check_record(const uint8_t *buf, size_t len, size_t pos, wal_
     if (plen > WAL_MAX_PAYLOAD || plen > len - pos - WAL_HEADER)
         return "short record";
     uint32_t seed = control ? WAL_CONTROL_SEED : 0;
-    if (hist_crc32c(seed, buf + pos + 8, 8 + (size_t)plen) != hist_get_le32(buf + pos + 4))
+    if (crc32c__compute(seed, buf + pos + 8, 8 + (size_t)plen) != hist_get_le32(buf + pos + 4))
         return "checksum mismatch";
     *r = (wal_rec){pos, WAL_HEADER + (size_t)plen, hist_get_le64(buf + pos + 8), control};
     if (r->lsn == 0 || r->lsn >= WAL_MAX_LSN)
@@ -309,23 +309,23 @@ static void report_losses(hist_wal *wal, const char *name, const uint8_t *buf, c
     if (w->records > 0 && prev_last == 0 && w->holes && w->hole_at == 0)
         gap = 1; /* damage before the first intact record: at least one lost */
     if (gap)
-        wal__log(wal, HIST_LOG_WARN,
-                 "wal: %s starts at LSN %" PRIu64 ", after %" PRIu64 ": %" PRIu64
-                 " record(s) before it are missing; keeping the rest",
-                 name, w->first_lsn, prev_last, gap);
+        hist_logf(&wal->log, HIST_LOG_WARN,
+                  "wal: %s starts at LSN %" PRIu64 ", after %" PRIu64 ": %" PRIu64
+                  " record(s) before it are missing; keeping the rest",
+                  name, w->first_lsn, prev_last, gap);
     if (w->holes)
-        wal__log(wal, HIST_LOG_WARN,
-                 "wal: %s: %s at offset %zu: %" PRIu64 " damaged stretch(es) of %" PRIu64
-                 " byte(s) skipped, %" PRIu64 " record(s) lost in them; the %" PRIu64
-                 " intact record(s) around them are kept",
-                 name, w->hole_why, w->hole_at, w->holes, w->hole_bytes, w->hole_lsns, w->records);
+        hist_logf(&wal->log, HIST_LOG_WARN,
+                  "wal: %s: %s at offset %zu: %" PRIu64 " damaged stretch(es) of %" PRIu64
+                  " byte(s) skipped, %" PRIu64 " record(s) lost in them; the %" PRIu64
+                  " intact record(s) around them are kept",
+                  name, w->hole_why, w->hole_at, w->holes, w->hole_bytes, w->hole_lsns, w->records);
     size_t tail = len - w->good_len;
     uint64_t cut = tail ? count_cut_records(buf, len, w->good_len) : 0;
     if (tail)
-        wal__log(wal, HIST_LOG_WARN,
-                 "wal: %s: %s at offset %zu: cutting the last %zu byte(s) after LSN %" PRIu64
-                 " (%" PRIu64 " damaged or torn record(s) by their length fields)",
-                 name, w->why, w->good_len, tail, w->records ? w->last_lsn : prev_last, cut);
+        hist_logf(&wal->log, HIST_LOG_WARN,
+                  "wal: %s: %s at offset %zu: cutting the last %zu byte(s) after LSN %" PRIu64
+                  " (%" PRIu64 " damaged or torn record(s) by their length fields)",
+                  name, w->why, w->good_len, tail, w->records ? w->last_lsn : prev_last, cut);
     if (!report)
         return;
     report->lost_records += gap + w->hole_lsns;
@@ -344,15 +344,16 @@ static int recover_segment(hist_wal *wal, uint64_t no, uint64_t *prev_last, hist
     wal__segment_name(name, no);
     int fd = openat(wal->dirfd, name, O_RDWR | O_CLOEXEC);
     if (fd < 0) {
-        wal__log(wal, HIST_LOG_ERROR, "wal: cannot open %s/%s: %s", wal->dir, name,
-                 strerror(errno));
+        hist_logf(&wal->log, HIST_LOG_ERROR, "wal: cannot open %s/%s: %s", wal->dir, name,
+                  strerror(errno));
         return HIST_EIO;
     }
     struct stat st;
     uint8_t *buf = NULL;
     int rc = fstat(fd, &st) < 0 ? -errno : read_prefix(fd, (size_t)st.st_size, &buf);
     if (rc < 0) {
-        wal__log(wal, HIST_LOG_ERROR, "wal: cannot read %s/%s: %s", wal->dir, name, strerror(-rc));
+        hist_logf(&wal->log, HIST_LOG_ERROR, "wal: cannot read %s/%s: %s", wal->dir, name,
+                  strerror(-rc));
         close(fd);
         return rc == -ENOMEM ? HIST_ENOMEM : HIST_EIO;
     }
@@ -378,8 +379,8 @@ static int recover_segment(hist_wal *wal, uint64_t no, uint64_t *prev_last, hist
         *dir_changed = true;
     }
     if (rc < 0) {
-        wal__log(wal, HIST_LOG_ERROR, "wal: cannot repair %s/%s: %s", wal->dir, name,
-                 strerror(-rc));
+        hist_logf(&wal->log, HIST_LOG_ERROR, "wal: cannot repair %s/%s: %s", wal->dir, name,
+                  strerror(-rc));
         return HIST_EIO;
     }
     if (w.records == 0)
@@ -403,7 +404,7 @@ int wal__recover(hist_wal *wal, uint64_t min_lsn, hist_wal_report *report)
     size_t n = 0;
     int rc = list_segments(wal, &nos, &n);
     if (rc < 0) {
-        wal__log(wal, HIST_LOG_ERROR, "wal: cannot list %s: %s", wal->dir, strerror(-rc));
+        hist_logf(&wal->log, HIST_LOG_ERROR, "wal: cannot list %s: %s", wal->dir, strerror(-rc));
         return rc == -ENOMEM ? HIST_ENOMEM : HIST_EIO;
     }
     uint64_t prev_last = 0;
@@ -413,7 +414,7 @@ int wal__recover(hist_wal *wal, uint64_t min_lsn, hist_wal_report *report)
     wal->next_seg_no = n ? nos[n - 1] + 1 : 1;
     free(nos);
     if (rc == 0 && dir_changed && fsync(wal->dirfd) < 0) {
-        wal__log(wal, HIST_LOG_ERROR, "wal: fsync %s: %s", wal->dir, strerror(errno));
+        hist_logf(&wal->log, HIST_LOG_ERROR, "wal: fsync %s: %s", wal->dir, strerror(errno));
         rc = HIST_EIO;
     }
     wal->next_lsn = prev_last + 1;
@@ -421,11 +422,11 @@ int wal__recover(hist_wal *wal, uint64_t min_lsn, hist_wal_report *report)
         /* The log lost records the checkpoint already counted: never hand
          * out those LSNs again, or replay from the checkpoint would skip
          * new records. No log at all is what a clean close leaves (see
-         * hist_wal_discard): worth a note, not a warning. */
-        wal__log(wal, n ? HIST_LOG_WARN : HIST_LOG_INFO,
-                 "wal: last LSN found is %" PRIu64 ", below the checkpoint %" PRIu64
-                 "; continuing from %" PRIu64,
-                 prev_last, min_lsn, min_lsn);
+         * wal__discard): worth a note, not a warning. */
+        hist_logf(&wal->log, n ? HIST_LOG_WARN : HIST_LOG_INFO,
+                  "wal: last LSN found is %" PRIu64 ", below the checkpoint %" PRIu64
+                  "; continuing from %" PRIu64,
+                  prev_last, min_lsn, min_lsn);
         wal->next_lsn = min_lsn;
     }
     wal->durable_lsn = wal->next_lsn - 1;
@@ -434,10 +435,10 @@ int wal__recover(hist_wal *wal, uint64_t min_lsn, hist_wal_report *report)
         for (size_t i = 0; i < wal->nvoids; i++)
             report->void_records += wal->voids[i].to - wal->voids[i].from + 1;
         if (report->void_records)
-            wal__log(wal, HIST_LOG_INFO,
-                     "wal: %" PRIu64 " record(s) refused at run time (disk full or i/o error) "
-                     "are skipped",
-                     report->void_records);
+            hist_logf(&wal->log, HIST_LOG_INFO,
+                      "wal: %" PRIu64 " record(s) refused at run time (disk full or i/o error) "
+                      "are skipped",
+                      report->void_records);
     }
     return rc;
 }
@@ -474,30 +475,30 @@ static int replay_segment(hist_wal *wal, const wal_segment *seg, uint64_t from_l
     if (fd >= 0)
         close(fd);
     if (rc < 0) {
-        wal__log(wal, HIST_LOG_ERROR, "wal: cannot read %s/%s for replay: %s", wal->dir, name,
-                 strerror(-rc));
+        hist_logf(&wal->log, HIST_LOG_ERROR, "wal: cannot read %s/%s for replay: %s", wal->dir,
+                  name, strerror(-rc));
         return rc == -ENOMEM ? HIST_ENOMEM : HIST_EIO;
     }
     replay_walk rw = {wal, from_lsn, fn, ctx};
     wal_walk w;
     rc = walk_segment(buf, (size_t)seg->bytes, seg->prev_last, &w, replay_record, &rw);
     if (rc == 0 && (w.records != seg->records || w.last_lsn != seg->last_lsn || w.why)) {
-        wal__log(wal, HIST_LOG_ERROR, "wal: %s changed since open", name);
+        hist_logf(&wal->log, HIST_LOG_ERROR, "wal: %s changed since open", name);
         rc = HIST_ECORRUPT;
     }
     free(buf);
     return rc;
 }
 
-int hist_wal_replay(hist_wal *wal, uint64_t from_lsn, hist_wal_replay_fn fn, void *ctx)
+int wal__replay(hist_wal *wal, uint64_t from_lsn, hist_wal_replay_fn fn, void *ctx)
 {
-    pthread_mutex_lock(&wal->mu);
+    mu_lock(&wal->mu);
     bool appended = wal->appended;
     size_t n = wal->nsegs;
     wal_segment *segs = n ? malloc(n * sizeof *segs) : NULL;
     if (segs)
         memcpy(segs, wal->segs, n * sizeof *segs);
-    pthread_mutex_unlock(&wal->mu);
+    mu_unlock(&wal->mu);
     if (appended) {
         free(segs);
         return HIST_EINVAL; /* the contract: replay comes before the first append */

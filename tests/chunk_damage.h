@@ -22,7 +22,7 @@ static inline int test_index_open_(const char *dir, hist_index *idx)
 {
     char path[600];
     snprintf(path, sizeof(path), "%s/index", dir);
-    return hist_index_open(idx, path, (size_t)64 << 20, NULL, NULL);
+    return index__open(idx, path, (size_t)64 << 20, NULL, NULL);
 }
 
 /* Up to cap chunk entries of dir in key (tag, start) order: the count, or
@@ -35,18 +35,18 @@ static inline int test_chunk_refs(const char *dir, hist_chunk_ref *out, int cap)
         return rc;
     MDB_txn *txn;
     int n = 0;
-    if ((rc = hist_index_read_begin(&idx, &txn)) == 0) {
+    if ((rc = index__read_begin(&idx, &txn)) == 0) {
         MDB_cursor *cur;
-        if ((rc = hist_index_err(mdb_cursor_open(txn, idx.chunk, &cur))) == 0) {
+        if ((rc = index__err(mdb_cursor_open(txn, idx.chunk, &cur))) == 0) {
             MDB_val k, v;
             for (int op = MDB_FIRST; n < cap && mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT)
-                if (hist_chunk_ref_from(&k, &v, &out[n]) == 0)
+                if (index__chunk_ref_from(&k, &v, &out[n]) == 0)
                     n++;
             mdb_cursor_close(cur);
         }
-        hist_index_read_end(&idx, txn);
+        index__read_end(&idx, txn);
     }
-    hist_index_close(&idx);
+    index__close(&idx);
     return rc ? rc : n;
 }
 
@@ -79,7 +79,7 @@ static int test_skew_txn_(hist_index *idx, MDB_txn *txn, void *arg)
     test_skew_ *s = arg;
     hist_chunk_ref r = s->ref;
     r.stats.max += s->delta;
-    return hist_index_put_chunk(idx, txn, &r);
+    return index__put_chunk(idx, txn, &r);
 }
 
 /* Rewrites the chunk's entry with its max raised by delta. */
@@ -90,8 +90,8 @@ static inline int test_skew_entry_max(const char *dir, const hist_chunk_ref *ref
     if (rc)
         return rc;
     test_skew_ s = {*ref, delta};
-    rc = hist_index_write(&idx, test_skew_txn_, &s);
-    hist_index_close(&idx);
+    rc = index__write(&idx, test_skew_txn_, &s);
+    index__close(&idx);
     return rc;
 }
 

@@ -10,7 +10,7 @@
  * wins, per chunk and column (a tie goes to the one tried first). Then
  * zstd is tried over the winning body and kept only where it halves it.
  * Decoding checks every length, count and codec id against the buffer:
- * hist_chunk_decode() never reads or writes out of bounds, whatever the
+ * chunk__decode() never reads or writes out of bounds, whatever the
  * input, and reports HIST_ECORRUPT; decoded timestamps are checked to be
  * strictly increasing and bools to be 0 or 1, so a caller can rely on both.
  *
@@ -228,7 +228,7 @@ static void enc_try_zstd(enc_ctx *c)
     c->best_codec |= CODEC_ZSTD;
 }
 
-size_t hist_chunk_bound(size_t n)
+size_t chunk__bound(size_t n)
 {
     return CHUNK_HEADER + 20 * n + 64;
 }
@@ -278,8 +278,8 @@ static void put_header(uint8_t *out, hist_type type, size_t n, const uint8_t cod
         codec__store32(out + HDR_LENS + 4 * col, lens[col]);
 }
 
-int64_t hist_chunk_encode(hist_type type, const int64_t *ts, const hist_value *v, const uint32_t *q,
-                          size_t n, uint8_t *out, size_t cap)
+int64_t chunk__encode(hist_type type, const int64_t *ts, const hist_value *v, const uint32_t *q,
+                      size_t n, uint8_t *out, size_t cap)
 {
     int rc = check_input(type, ts, v, n);
     if (rc < 0)
@@ -373,7 +373,7 @@ static int peek(const uint8_t *buf, size_t len, hist_chunk_info *info, hist_chun
     return 0;
 }
 
-int hist_chunk_peek(const uint8_t *buf, size_t len, hist_chunk_info *info)
+int chunk__peek(const uint8_t *buf, size_t len, hist_chunk_info *info)
 {
     return peek(buf, len, info, NULL);
 }
@@ -446,8 +446,8 @@ static int decode_columns(const dec_ctx *d, const uint8_t *buf, const hist_chunk
     return rc;
 }
 
-int64_t hist_chunk_decode_traced(const uint8_t *buf, size_t len, int64_t *ts, hist_value *v,
-                                 uint32_t *q, size_t cap, hist_chunk_fault *fault)
+int64_t chunk__decode_traced(const uint8_t *buf, size_t len, int64_t *ts, hist_value *v,
+                             uint32_t *q, size_t cap, hist_chunk_fault *fault)
 {
     if (fault) {
         fault->file = NULL;
@@ -466,13 +466,13 @@ int64_t hist_chunk_decode_traced(const uint8_t *buf, size_t len, int64_t *ts, hi
     return rc < 0 ? rc : (int64_t)info.count;
 }
 
-int64_t hist_chunk_decode(const uint8_t *buf, size_t len, int64_t *ts, hist_value *v, uint32_t *q,
-                          size_t cap)
+int64_t chunk__decode(const uint8_t *buf, size_t len, int64_t *ts, hist_value *v, uint32_t *q,
+                      size_t cap)
 {
-    return hist_chunk_decode_traced(buf, len, ts, v, q, cap, NULL);
+    return chunk__decode_traced(buf, len, ts, v, q, cap, NULL);
 }
 
-const char *hist_chunk_codec_name(uint8_t codec)
+const char *chunk__codec_name(uint8_t codec)
 {
     static const struct {
         uint8_t id;

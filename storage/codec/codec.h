@@ -7,7 +7,8 @@
  * Byte layout owned here: integers are little-endian; "varint" is unsigned
  * LEB128, at most 10 bytes and at most 64 bits (a 10th byte above 1 is
  * corrupt); zz(x) is the zigzag of a signed 64-bit x (0, -1, 1, -2, ... as
- * 0, 1, 2, 3, ...).
+ * 0, 1, 2, 3, ...). Both are common/hist_varint.h's, shared with the WAL
+ * payload and the chunk index entries.
  *
  * Writers never fail midway: a writer that runs out of room goes "bad" and
  * stays so, and the encoder drops that candidate (a candidate longer than
@@ -18,6 +19,7 @@
 #ifndef HIST_STORAGE_CODEC_CODEC_H
 #define HIST_STORAGE_CODEC_CODEC_H
 
+#include "common/hist_varint.h"
 #include "storage/chunk.h"
 
 #include <stdbool.h>
@@ -81,12 +83,12 @@ static inline int codec__corrupt(hist_chunk_fault *fault, const char *file, int 
 
 static inline uint64_t codec__zigzag(uint64_t x)
 {
-    return (x << 1) ^ (uint64_t)(-(int64_t)(x >> 63));
+    return hist_zigzag((int64_t)x);
 }
 
 static inline uint64_t codec__unzigzag(uint64_t u)
 {
-    return (u >> 1) ^ (uint64_t)(-(int64_t)(u & 1));
+    return (uint64_t)hist_unzigzag(u);
 }
 
 static inline unsigned codec__bit_length(uint64_t x)
@@ -163,14 +165,8 @@ static inline void codec__put_u64(codec_wr *w, uint64_t x)
 
 static inline void codec__put_varint(codec_wr *w, uint64_t x)
 {
-    uint8_t b[10];
-    size_t n = 0;
-    while (x >= 0x80) {
-        b[n++] = (uint8_t)(x | 0x80);
-        x >>= 7;
-    }
-    b[n++] = (uint8_t)x;
-    codec__put(w, b, n);
+    uint8_t b[HIST_VARINT_MAX];
+    codec__put(w, b, (size_t)(hist_varint_put(b, x) - b));
 }
 
 /* n words as n x u64: the raw timestamp and value columns. */
@@ -201,20 +197,7 @@ static inline bool codec__get_u64(codec_rd *r, uint64_t *x)
 
 static inline bool codec__get_varint(codec_rd *r, uint64_t *x)
 {
-    uint64_t v = 0;
-    for (unsigned shift = 0; shift < 70; shift += 7) {
-        uint8_t b;
-        if (!codec__get_u8(r, &b))
-            return false;
-        if (shift == 63 && b > 1)
-            return false; /* more than 64 bits */
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *x = v;
-            return true;
-        }
-    }
-    return false;
+    return hist_varint_get(&r->p, r->end, x) == 0;
 }
 
 /* A varint count that must be 1..max: a number of runs, a run's length. */

@@ -1,5 +1,5 @@
 /*
- * test_chunk_fault.c: hist_chunk_decode_traced() names the check that
+ * test_chunk_fault.c: chunk__decode_traced() names the check that
  * found a chunk corrupt (storage/codec/codec.h, CORRUPT()).
  *
  * In debug builds (HIST_DEBUG_CHECKS) every HIST_ECORRUPT comes with a
@@ -54,8 +54,8 @@ static void decode_checked(sites *s, const uint8_t *buf, size_t len, size_t cap)
     uint32_t *q = malloc((cap + 1) * sizeof(*q));
     REQUIRE(ts && v && q);
     hist_chunk_fault f = {"stale", -1};
-    int64_t got = hist_chunk_decode_traced(buf, len, ts, v, q, cap, &f);
-    s->disagree += hist_chunk_decode(buf, len, ts, v, q, cap) != got;
+    int64_t got = chunk__decode_traced(buf, len, ts, v, q, cap, &f);
+    s->disagree += chunk__decode(buf, len, ts, v, q, cap) != got;
     if (got == HIST_ECORRUPT) {
         s->corrupt++;
 #ifdef HIST_DEBUG_CHECKS
@@ -121,13 +121,13 @@ int main(void)
     int64_t *ts = malloc(n * sizeof(*ts));
     hist_value *v = malloc(n * sizeof(*v));
     uint32_t *q = malloc(n * sizeof(*q));
-    uint8_t *buf = malloc(hist_chunk_bound(n));
+    uint8_t *buf = malloc(chunk__bound(n));
     REQUIRE(ts && v && q && buf);
     static sites s;
     for (int type = HIST_TYPE_FLOAT64; type <= HIST_TYPE_BOOL; type++) {
         for (int shape = 0; shape < 4; shape++) {
             fill((hist_type)type, shape, ts, v, q, n);
-            int64_t len = hist_chunk_encode((hist_type)type, ts, v, q, n, buf, hist_chunk_bound(n));
+            int64_t len = chunk__encode((hist_type)type, ts, v, q, n, buf, chunk__bound(n));
             REQUIRE(len > 0);
             size_t before = s.corrupt;
             decode_checked(&s, buf, (size_t)len, n);     /* intact: no fault */

@@ -7,7 +7,7 @@
  * get their error codes; damaged chunks (truncated, bit-flipped, lengths
  * rewritten, garbage) decode to HIST_ECORRUPT or to valid sorted output,
  * never a crash (ASan/UBSan builds check the "never"). Every codec must be
- * chosen by at least one input, checked through hist_chunk_peek().
+ * chosen by at least one input, checked through chunk__peek().
  *
  * Decided and tested here: encoding 0 samples is HIST_EINVAL (a chunk always
  * has a first and a last sample).
@@ -58,29 +58,29 @@ static hist_value fval(double f)
 static int roundtrip(const char *what, hist_type type, const int64_t *ts, const hist_value *v,
                      const uint32_t *q, size_t n)
 {
-    size_t cap = hist_chunk_bound(n);
+    size_t cap = chunk__bound(n);
     uint8_t *buf = malloc(cap);
     int64_t *ts2 = malloc((n + 1) * sizeof(*ts2));
     hist_value *v2 = malloc((n + 1) * sizeof(*v2));
     uint32_t *q2 = malloc((n + 1) * sizeof(*q2));
     REQUIRE(buf && ts2 && v2 && q2);
     int result = -1;
-    int64_t len = hist_chunk_encode(type, ts, v, q, n, buf, cap);
+    int64_t len = chunk__encode(type, ts, v, q, n, buf, cap);
     CHECKF(len > 0, "%s: encode returned %lld", what, (long long)len);
     if (len <= 0)
         goto out;
     CHECKF((size_t)len <= cap, "%s: %lld > bound %zu", what, (long long)len, cap);
     hist_chunk_info info;
-    CHECK_OK(hist_chunk_peek(buf, (size_t)len, &info));
+    CHECK_OK(chunk__peek(buf, (size_t)len, &info));
     CHECK(info.count == n && info.type == type);
     CHECK(28 + (int64_t)info.ts_bytes + info.value_bytes + info.quality_bytes == len);
-    CHECK(strcmp(hist_chunk_codec_name(info.ts_codec), "unknown") != 0);
-    CHECK(strcmp(hist_chunk_codec_name(info.value_codec), "unknown") != 0);
-    CHECK(strcmp(hist_chunk_codec_name(info.quality_codec), "unknown") != 0);
+    CHECK(strcmp(chunk__codec_name(info.ts_codec), "unknown") != 0);
+    CHECK(strcmp(chunk__codec_name(info.value_codec), "unknown") != 0);
+    CHECK(strcmp(chunk__codec_name(info.quality_codec), "unknown") != 0);
     seen_codec[info.ts_codec]++;
     seen_codec[info.value_codec]++;
     seen_codec[info.quality_codec]++;
-    int64_t got = hist_chunk_decode(buf, (size_t)len, ts2, v2, q2, n);
+    int64_t got = chunk__decode(buf, (size_t)len, ts2, v2, q2, n);
     CHECKF(got == (int64_t)n, "%s: decode returned %lld, want %zu", what, (long long)got, n);
     if (got != (int64_t)n)
         goto out;
@@ -92,12 +92,12 @@ static int roundtrip(const char *what, hist_type type, const int64_t *ts, const 
     }
     CHECKF(bad_ts == 0 && bad_v == 0 && bad_q == 0,
            "%s: %zu ts, %zu values, %zu qualities differ (codecs %s/%s/%s)", what, bad_ts, bad_v,
-           bad_q, hist_chunk_codec_name(info.ts_codec), hist_chunk_codec_name(info.value_codec),
-           hist_chunk_codec_name(info.quality_codec));
+           bad_q, chunk__codec_name(info.ts_codec), chunk__codec_name(info.value_codec),
+           chunk__codec_name(info.quality_codec));
     /* Room for one sample less is refused. */
-    CHECK(hist_chunk_decode(buf, (size_t)len, ts2, v2, q2, n - 1) == HIST_ENOSPC);
+    CHECK(chunk__decode(buf, (size_t)len, ts2, v2, q2, n - 1) == HIST_ENOSPC);
     /* Skipping the quality column is allowed. */
-    CHECK(hist_chunk_decode(buf, (size_t)len, ts2, v2, NULL, n) == (int64_t)n);
+    CHECK(chunk__decode(buf, (size_t)len, ts2, v2, NULL, n) == (int64_t)n);
     result = info.value_codec;
 out:
     free(buf);
@@ -122,29 +122,27 @@ static void test_errors(void)
     int64_t ts[3] = {1, 2, 3};
     hist_value v[3] = {fval(1), fval(2), fval(3)};
     uint8_t buf[512];
-    CHECK(hist_chunk_encode(HIST_TYPE_FLOAT64, ts, v, NULL, 0, buf, sizeof(buf)) == HIST_EINVAL);
-    CHECK(hist_chunk_encode((hist_type)9, ts, v, NULL, 3, buf, sizeof(buf)) == HIST_EINVAL);
+    CHECK(chunk__encode(HIST_TYPE_FLOAT64, ts, v, NULL, 0, buf, sizeof(buf)) == HIST_EINVAL);
+    CHECK(chunk__encode((hist_type)9, ts, v, NULL, 3, buf, sizeof(buf)) == HIST_EINVAL);
     int64_t dup[3] = {1, 2, 2}, unsorted[3] = {1, 3, 2};
-    CHECK(hist_chunk_encode(HIST_TYPE_FLOAT64, dup, v, NULL, 3, buf, sizeof(buf)) == HIST_EINVAL);
-    CHECK(hist_chunk_encode(HIST_TYPE_FLOAT64, unsorted, v, NULL, 3, buf, sizeof(buf)) ==
-          HIST_EINVAL);
+    CHECK(chunk__encode(HIST_TYPE_FLOAT64, dup, v, NULL, 3, buf, sizeof(buf)) == HIST_EINVAL);
+    CHECK(chunk__encode(HIST_TYPE_FLOAT64, unsorted, v, NULL, 3, buf, sizeof(buf)) == HIST_EINVAL);
     hist_value b[3] = {fbits(0), fbits(2), fbits(1)};
-    CHECK(hist_chunk_encode(HIST_TYPE_BOOL, ts, b, NULL, 3, buf, sizeof(buf)) == HIST_EINVAL);
-    CHECK(hist_chunk_encode(HIST_TYPE_FLOAT64, ts, v, NULL, 3, buf, 10) == HIST_ENOSPC);
-    int64_t len = hist_chunk_encode(HIST_TYPE_FLOAT64, ts, v, NULL, 3, buf, sizeof(buf));
+    CHECK(chunk__encode(HIST_TYPE_BOOL, ts, b, NULL, 3, buf, sizeof(buf)) == HIST_EINVAL);
+    CHECK(chunk__encode(HIST_TYPE_FLOAT64, ts, v, NULL, 3, buf, 10) == HIST_ENOSPC);
+    int64_t len = chunk__encode(HIST_TYPE_FLOAT64, ts, v, NULL, 3, buf, sizeof(buf));
     REQUIRE(len > 0);
     /* Exactly enough room works. */
     uint8_t exact[512];
-    CHECK(hist_chunk_encode(HIST_TYPE_FLOAT64, ts, v, NULL, 3, exact, (size_t)len) == len);
-    CHECK(hist_chunk_encode(HIST_TYPE_FLOAT64, ts, v, NULL, 3, exact, (size_t)len - 1) ==
-          HIST_ENOSPC);
+    CHECK(chunk__encode(HIST_TYPE_FLOAT64, ts, v, NULL, 3, exact, (size_t)len) == len);
+    CHECK(chunk__encode(HIST_TYPE_FLOAT64, ts, v, NULL, 3, exact, (size_t)len - 1) == HIST_ENOSPC);
     int64_t ts2[3];
     hist_value v2[3];
-    CHECK(hist_chunk_decode(buf, (size_t)len, ts2, v2, NULL, 2) == HIST_ENOSPC);
-    CHECK(hist_chunk_decode(NULL, 0, ts2, v2, NULL, 3) == HIST_ECORRUPT);
-    CHECK(hist_chunk_peek(buf, 5, NULL) == HIST_ECORRUPT);
-    CHECK(strcmp(hist_chunk_codec_name(0), "unknown") == 0);
-    CHECK(strcmp(hist_chunk_codec_name(255), "unknown") == 0);
+    CHECK(chunk__decode(buf, (size_t)len, ts2, v2, NULL, 2) == HIST_ENOSPC);
+    CHECK(chunk__decode(NULL, 0, ts2, v2, NULL, 3) == HIST_ECORRUPT);
+    CHECK(chunk__peek(buf, 5, NULL) == HIST_ECORRUPT);
+    CHECK(strcmp(chunk__codec_name(0), "unknown") == 0);
+    CHECK(strcmp(chunk__codec_name(255), "unknown") == 0);
 }
 
 /* ---- Small n, every type ------------------------------------------------- */
@@ -201,8 +199,8 @@ static void test_float_specials(void)
     for (size_t k = 0; k < ns; k++)
         v[k * 61 % n] = fbits(special[k]);
     int c = roundtrip("decimals + specials", HIST_TYPE_FLOAT64, ts, v, NULL, n);
-    CHECKF(c >= 0 && strstr(hist_chunk_codec_name((uint8_t)c), "alp"), "codec %s",
-           c >= 0 ? hist_chunk_codec_name((uint8_t)c) : "?");
+    CHECKF(c >= 0 && strstr(chunk__codec_name((uint8_t)c), "alp"), "codec %s",
+           c >= 0 ? chunk__codec_name((uint8_t)c) : "?");
     /* Each special alone as a constant column, and every special at the
      * first and at the last position of a decimal column. */
     for (size_t s = 0; s < ns; s++) {
@@ -242,8 +240,8 @@ static void test_float_shapes(void)
     for (size_t k = 0; k < n; k++)
         v[k] = fval((double)(long)(k % 2000) * 0.5 + (k % 2000 > 1500 ? 0.1 : 0.0));
     int c = roundtrip("ramps", HIST_TYPE_FLOAT64, ts, v, NULL, n);
-    CHECKF(c >= 0 && strstr(hist_chunk_codec_name((uint8_t)c), "alp_dod"), "ramps: codec %s",
-           c >= 0 ? hist_chunk_codec_name((uint8_t)c) : "?");
+    CHECKF(c >= 0 && strstr(chunk__codec_name((uint8_t)c), "alp_dod"), "ramps: codec %s",
+           c >= 0 ? chunk__codec_name((uint8_t)c) : "?");
 
     /* Random walks with 0..6 decimals, and the same as uniform noise. */
     for (int digits = 0; digits <= 6; digits++) {
@@ -254,8 +252,8 @@ static void test_float_shapes(void)
         }
         snprintf(what, sizeof(what), "walk %d decimals", digits);
         int cr = roundtrip(what, HIST_TYPE_FLOAT64, ts, v, NULL, n);
-        CHECKF(cr >= 0 && strstr(hist_chunk_codec_name((uint8_t)cr), "alp"), "%s: codec %s", what,
-               cr >= 0 ? hist_chunk_codec_name((uint8_t)cr) : "?");
+        CHECKF(cr >= 0 && strstr(chunk__codec_name((uint8_t)cr), "alp"), "%s: codec %s", what,
+               cr >= 0 ? chunk__codec_name((uint8_t)cr) : "?");
         for (size_t k = 0; k < n; k++)
             v[k] = fval((double)llround((rnd_unit() * 2000 - 1000) * scale) / scale);
         snprintf(what, sizeof(what), "uniform %d decimals", digits);
@@ -383,7 +381,7 @@ static void test_timestamps(void)
      * jitter the deltas, so that the grid drifts. */
     int grid_chosen = 0;
     int64_t *tg = malloc(n * sizeof(*tg));
-    uint8_t *buf = malloc(hist_chunk_bound(n));
+    uint8_t *buf = malloc(chunk__bound(n));
     for (int trial = 0; trial < 60; trial++) {
         size_t m = 200 + rnd() % 800;
         int64_t base = (int64_t)(rnd() % 1000) * 1000000000ll;
@@ -424,11 +422,10 @@ static void test_timestamps(void)
             }
         }
         roundtrip("grid jitter and gaps", HIST_TYPE_FLOAT64, tg, v, NULL, m);
-        int64_t len =
-            hist_chunk_encode(HIST_TYPE_FLOAT64, tg, v, NULL, m, buf, hist_chunk_bound(n));
+        int64_t len = chunk__encode(HIST_TYPE_FLOAT64, tg, v, NULL, m, buf, chunk__bound(n));
         hist_chunk_info info;
-        if (len > 0 && hist_chunk_peek(buf, (size_t)len, &info) == 0 && trial % 2 == 0)
-            grid_chosen += strcmp(hist_chunk_codec_name(info.ts_codec), "ts_grid") == 0;
+        if (len > 0 && chunk__peek(buf, (size_t)len, &info) == 0 && trial % 2 == 0)
+            grid_chosen += strcmp(chunk__codec_name(info.ts_codec), "ts_grid") == 0;
     }
     CHECKF(grid_chosen > 10, "grid chosen %d times of 30", grid_chosen);
     free(tg);
@@ -581,11 +578,11 @@ static int decode_damaged(const uint8_t *buf, size_t len, size_t cap)
     int64_t *ts = malloc(cap * sizeof(*ts));
     hist_value *v = malloc(cap * sizeof(*v));
     uint32_t *q = malloc(cap * sizeof(*q));
-    int64_t got = hist_chunk_decode(buf, len, ts, v, q, cap);
+    int64_t got = chunk__decode(buf, len, ts, v, q, cap);
     int ok = got == HIST_ECORRUPT || got == HIST_ENOSPC;
     if (got > 0) {
         hist_chunk_info info;
-        ok = hist_chunk_peek(buf, len, &info) == 0 && (size_t)got == info.count;
+        ok = chunk__peek(buf, len, &info) == 0 && (size_t)got == info.count;
         for (int64_t k = 1; k < got; k++)
             ok &= ts[k] > ts[k - 1];
         if (info.type == HIST_TYPE_BOOL)
@@ -601,20 +598,19 @@ static int decode_damaged(const uint8_t *buf, size_t len, size_t cap)
 static void damage_one(const char *what, hist_type type, const int64_t *ts, const hist_value *v,
                        const uint32_t *q, size_t n)
 {
-    size_t cap = hist_chunk_bound(n);
+    size_t cap = chunk__bound(n);
     uint8_t *buf = malloc(cap), *bad = malloc(cap);
-    int64_t len = hist_chunk_encode(type, ts, v, q, n, buf, cap);
+    int64_t len = chunk__encode(type, ts, v, q, n, buf, cap);
     REQUIRE(len > 0);
     size_t L = (size_t)len, fails = 0;
     /* Truncation at every length: the header no longer adds up. */
     for (size_t cut = 0; cut < L; cut++) {
         uint8_t *t = malloc(cut ? cut : 1); /* exact size, so ASan sees overreads */
         memcpy(t, buf, cut);
-        fails +=
-            hist_chunk_decode(t, cut, (int64_t *)bad, (hist_value *)bad, NULL, 0) != HIST_ECORRUPT;
+        fails += chunk__decode(t, cut, (int64_t *)bad, (hist_value *)bad, NULL, 0) != HIST_ECORRUPT;
         int64_t *ts2 = malloc(n * sizeof(*ts2));
         hist_value *v2 = malloc(n * sizeof(*v2));
-        fails += hist_chunk_decode(t, cut, ts2, v2, NULL, n) != HIST_ECORRUPT;
+        fails += chunk__decode(t, cut, ts2, v2, NULL, n) != HIST_ECORRUPT;
         free(ts2);
         free(v2);
         free(t);
@@ -622,7 +618,7 @@ static void damage_one(const char *what, hist_type type, const int64_t *ts, cons
     CHECKF(fails == 0, "%s: %zu truncations not refused", what, fails);
     /* Columns cut short with the header lengths rewritten to match. */
     hist_chunk_info info;
-    REQUIRE(hist_chunk_peek(buf, L, &info) == 0);
+    REQUIRE(chunk__peek(buf, L, &info) == 0);
     fails = 0;
     for (int col = 0; col < 3; col++) {
         uint32_t clen = col == 0 ? info.ts_bytes : col == 1 ? info.value_bytes : info.quality_bytes;
@@ -739,18 +735,17 @@ static void test_coverage(void)
         int found = 0;
         for (int id = 0; id < 256; id++)
             if (seen_codec[id] && (id & 0x80) == 0 &&
-                strcmp(hist_chunk_codec_name((uint8_t)id), want[w]) == 0)
+                strcmp(chunk__codec_name((uint8_t)id), want[w]) == 0)
                 found = 1;
         CHECKF(found, "codec %s never chosen", want[w]);
     }
     int zstd = 0;
     for (int id = 0x80; id < 256; id++)
-        zstd |= seen_codec[id] != 0 && strncmp(hist_chunk_codec_name((uint8_t)id), "zstd+", 5) == 0;
+        zstd |= seen_codec[id] != 0 && strncmp(chunk__codec_name((uint8_t)id), "zstd+", 5) == 0;
     CHECKF(zstd, "zstd never chosen");
     for (int id = 0; id < 256; id++)
         if (seen_codec[id])
-            printf("codec %-16s chosen %u times\n", hist_chunk_codec_name((uint8_t)id),
-                   seen_codec[id]);
+            printf("codec %-16s chosen %u times\n", chunk__codec_name((uint8_t)id), seen_codec[id]);
 }
 
 int main(void)

@@ -296,11 +296,11 @@ static bool chunk_agrees(const hist_chunk_ref *r, hist_type type, const int64_t 
 static int chunk_refs(hist_db *db, hist_chunk_ref **out, size_t *n, uint64_t *bad)
 {
     MDB_txn *txn;
-    int rc = hist_index_read_begin(&db->idx, &txn);
+    int rc = index__read_begin(&db->idx, &txn);
     if (rc)
         return rc;
     MDB_cursor *cur = NULL;
-    rc = hist_index_err(mdb_cursor_open(txn, db->idx.chunk, &cur));
+    rc = index__err(mdb_cursor_open(txn, db->idx.chunk, &cur));
     hist_chunk_ref *refs = NULL;
     size_t cap = 0;
     *n = 0;
@@ -317,17 +317,17 @@ static int chunk_refs(hist_db *db, hist_chunk_ref **out, size_t *n, uint64_t *ba
         }
         int64_t start;
         uint32_t tag;
-        if (hist_chunk_ref_from(&k, &d, &refs[*n]) != 0) {
+        if (index__chunk_ref_from(&k, &d, &refs[*n]) != 0) {
             (*bad)++;
             continue;
         }
-        hist_chunk_key_parse(k.mv_data, &tag, &start, NULL);
+        index__chunk_key_parse(k.mv_data, &tag, &start, NULL);
         *bad += tag != refs[*n].tag || start != refs[*n].stats.start_ts;
         (*n)++;
     }
     if (cur)
         mdb_cursor_close(cur);
-    hist_index_read_end(&db->idx, txn);
+    index__read_end(&db->idx, txn);
     *out = refs;
     return rc;
 }
@@ -346,7 +346,7 @@ static int check_chunks(hist_db *db, uint64_t *chunks, uint64_t *bad)
         hist_value *v;
         uint32_t *q;
         if (hist_tag_by_id(db, refs[c].tag, &info) != 0 ||
-            hist_chunk_load(db, &refs[c], &ts, &v, &q) != 0) {
+            chunk__load(db, &refs[c], &ts, &v, &q) != 0) {
             (*bad)++;
             continue;
         }

@@ -2,7 +2,7 @@
  * fuzz_chunk.c: libFuzzer target for the chunk codecs (storage/codec/).
  *
  * Each input is used twice:
- *   1. as a chunk: hist_chunk_decode() must not crash or read out of bounds
+ *   1. as a chunk: chunk__decode() must not crash or read out of bounds
  *      (ASan), and what it accepts must be valid (sorted unique timestamps,
  *      bools 0/1): it is re-encoded and decoded again, bit-exactly;
  *   2. as samples: the bytes are turned into a sorted series (timestamp
@@ -36,18 +36,18 @@ static uint64_t take(byte_source *s, unsigned nbytes)
 static void roundtrip_or_abort(hist_type type, const int64_t *ts, const hist_value *v,
                                const uint32_t *q, size_t n)
 {
-    size_t cap = hist_chunk_bound(n);
+    size_t cap = chunk__bound(n);
     uint8_t *buf = malloc(cap);
     int64_t *ts2 = malloc(n * sizeof(*ts2));
     hist_value *v2 = malloc(n * sizeof(*v2));
     uint32_t *q2 = malloc(n * sizeof(*q2));
     if (!buf || !ts2 || !v2 || !q2)
         abort();
-    int64_t len = hist_chunk_encode(type, ts, v, q, n, buf, cap);
+    int64_t len = chunk__encode(type, ts, v, q, n, buf, cap);
     if (len <= 0 || (size_t)len > cap)
         abort();
     hist_chunk_fault fault;
-    int64_t got = hist_chunk_decode_traced(buf, (size_t)len, ts2, v2, q2, n, &fault);
+    int64_t got = chunk__decode_traced(buf, (size_t)len, ts2, v2, q2, n, &fault);
     if (got != (int64_t)n) { /* its own chunk refused: say which check did */
         fprintf(stderr, "fuzz_chunk: decode of a fresh chunk returned %lld at %s:%d\n",
                 (long long)got, fault.file ? fault.file : "?", fault.line);
@@ -70,10 +70,10 @@ static void fuzz_decode(const uint8_t *data, size_t size, int64_t *ts, hist_valu
         abort();
     if (size)
         memcpy(copy, data, size);
-    int64_t n = hist_chunk_decode(copy, size, ts, v, q, FUZZ_CAP);
+    int64_t n = chunk__decode(copy, size, ts, v, q, FUZZ_CAP);
     if (n > 0) {
         hist_chunk_info info;
-        if (hist_chunk_peek(copy, size, &info) != 0 || info.count != (uint32_t)n)
+        if (chunk__peek(copy, size, &info) != 0 || info.count != (uint32_t)n)
             abort();
         for (int64_t i = 1; i < n; i++)
             if (ts[i] <= ts[i - 1])

@@ -80,13 +80,13 @@ static void fix_crcs(uint8_t *p, size_t n)
 {
     size_t pos = 0;
     while (n - pos >= 16) {
-        uint32_t field = (uint32_t)p[pos] | (uint32_t)p[pos + 1] << 8 |
-                         (uint32_t)p[pos + 2] << 16 | (uint32_t)p[pos + 3] << 24;
+        uint32_t field = (uint32_t)p[pos] | (uint32_t)p[pos + 1] << 8 | (uint32_t)p[pos + 2] << 16 |
+                         (uint32_t)p[pos + 3] << 24;
         uint32_t len = field & ~HIST_WAL_CONTROL_FLAG;
         if (len > n - pos - 16)
             break;
         uint32_t seed = field & HIST_WAL_CONTROL_FLAG ? HIST_WAL_CONTROL_SEED : 0;
-        uint32_t crc = hist_crc32c(seed, p + pos + 8, 8 + (size_t)len);
+        uint32_t crc = crc32c__compute(seed, p + pos + 8, 8 + (size_t)len);
         for (int i = 0; i < 4; i++)
             p[pos + 4 + (size_t)i] = (uint8_t)(crc >> (8 * i));
         pos += 16 + (size_t)len;
@@ -168,7 +168,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .dir = waldir, .io = HIST_IO_SYNC, .segment_bytes = 4096, .log = quiet_log};
     hist_wal_report rep;
     hist_wal *wal = NULL;
-    if (hist_wal_open(&opts, &wal, &rep) != 0)
+    if (wal__open(&opts, &wal, &rep) != 0)
         abort();
     if (bytes_on_disk() + rep.dropped_bytes != given)
         abort();
@@ -178,11 +178,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* Control records are never replayed, nor are void ones. */
     uint64_t data_records = rep.records - rep.control_records;
     replay_seen seen = {0, 0, 0};
-    if (hist_wal_replay(wal, 0, on_record, &seen) != 0 || seen.count > data_records ||
+    if (wal__replay(wal, 0, on_record, &seen) != 0 || seen.count > data_records ||
         (rep.void_records == 0 && seen.count != data_records) || seen.disorder ||
         (seen.count && seen.last > rep.last_lsn))
         abort();
-    if (hist_wal_last_lsn(wal) != rep.last_lsn)
+    if (wal__last_lsn(wal) != rep.last_lsn)
         abort();
 
     /* The repaired log must take a new record and keep it. */
@@ -190,22 +190,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint64_t lsn;
     if (rep.last_lsn + 1 >= (UINT64_C(1) << 62)) {
         /* LSNs this high are refused: the log is full, not broken. */
-        if (hist_wal_append(wal, &iov, 1, &lsn) != HIST_ERANGE)
+        if (wal__append(wal, &iov, 1, &lsn) != HIST_ERANGE)
             abort();
-        hist_wal_close(wal);
+        wal__close(wal);
         return 0;
     }
-    if (hist_wal_append(wal, &iov, 1, &lsn) != 0 || lsn != rep.last_lsn + 1)
+    if (wal__append(wal, &iov, 1, &lsn) != 0 || lsn != rep.last_lsn + 1)
         abort();
-    if (hist_wal_close(wal) != 0)
+    if (wal__close(wal) != 0)
         abort();
     hist_wal_report again;
-    if (hist_wal_open(&opts, &wal, &again) != 0)
+    if (wal__open(&opts, &wal, &again) != 0)
         abort();
     /* Holes stay in the files (only tails are cut): the same ones again. */
     if (again.records != rep.records + 1 || again.last_lsn != lsn || again.dropped_bytes ||
         again.lost_records != rep.lost_records || again.dropped_records != again.lost_records)
         abort();
-    hist_wal_close(wal);
+    wal__close(wal);
     return 0;
 }

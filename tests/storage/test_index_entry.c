@@ -71,9 +71,9 @@ static void test_round_trip(void)
         for (int counted = 0; counted < 2; counted++) {
             hist_chunk_ref a = sample_ref(starts[i], counted), b;
             uint8_t buf[HIST_CHUNK_ENTRY_MAX];
-            size_t n = hist_chunk_ref_pack(&a, buf);
+            size_t n = entry__pack(&a, buf);
             CHECK(n > 0 && n <= sizeof(buf));
-            CHECK_EQ_I64(hist_chunk_ref_unpack(buf, n, a.tag, starts[i], a.seq, &b), 0);
+            CHECK_EQ_I64(entry__unpack(buf, n, a.tag, starts[i], a.seq, &b), 0);
             CHECKF(memcmp(&a, &b, sizeof(a)) == 0, "start %lld counted %d: entry differs",
                    (long long)starts[i], counted);
             /* Smaller than the fixed layout it replaces. */
@@ -82,18 +82,17 @@ static void test_round_trip(void)
             /* Every cut is refused, and so is a byte too many. */
             int accepted = 0;
             for (size_t cut = 0; cut < n; cut++)
-                accepted += hist_chunk_ref_unpack(buf, cut, a.tag, starts[i], a.seq, &b) == 0;
+                accepted += entry__unpack(buf, cut, a.tag, starts[i], a.seq, &b) == 0;
             CHECK_EQ_I64(accepted, 0);
             uint8_t longer[HIST_CHUNK_ENTRY_MAX + 1];
             memcpy(longer, buf, n);
             longer[n] = 0;
-            CHECK_EQ_I64(hist_chunk_ref_unpack(longer, n + 1, a.tag, starts[i], a.seq, &b),
-                         HIST_ECORRUPT);
+            CHECK_EQ_I64(entry__unpack(longer, n + 1, a.tag, starts[i], a.seq, &b), HIST_ECORRUPT);
             buf[0] = 2; /* not format 3 */
-            CHECK_EQ_I64(hist_chunk_ref_unpack(buf, n, a.tag, starts[i], a.seq, &b), HIST_ECORRUPT);
+            CHECK_EQ_I64(entry__unpack(buf, n, a.tag, starts[i], a.seq, &b), HIST_ECORRUPT);
             buf[0] = 3;
             buf[1] |= 0x40; /* an unknown flag */
-            CHECK_EQ_I64(hist_chunk_ref_unpack(buf, n, a.tag, starts[i], a.seq, &b), HIST_ECORRUPT);
+            CHECK_EQ_I64(entry__unpack(buf, n, a.tag, starts[i], a.seq, &b), HIST_ECORRUPT);
         }
     }
 }
@@ -110,7 +109,7 @@ static int put_legacy(hist_index *idx, MDB_txn *txn, void *ctx)
     while (rc == 0 && mdb_cursor_get(cur, &k, &v, op) == 0) {
         op = MDB_NEXT;
         hist_chunk_ref ref;
-        REQUIRE(hist_chunk_ref_from(&k, &v, &ref) == 0);
+        REQUIRE(index__chunk_ref_from(&k, &v, &ref) == 0);
         MDB_val old = {ref.flags & HIST_CHUNK_HAS_COUNTED ? sizeof(ref)
                                                           : offsetof(hist_chunk_ref, counted),
                        &ref};
@@ -122,7 +121,7 @@ static int put_legacy(hist_index *idx, MDB_txn *txn, void *ctx)
                  : 0;
     }
     mdb_cursor_close(cur);
-    return rc ? rc : hist_meta_put(idx, txn, "version", 2);
+    return rc ? rc : index__meta_put(idx, txn, "version", 2);
 }
 
 static hist_db *open_db(const char *dir)
@@ -188,9 +187,9 @@ static void test_upgrade_from_2(void)
     char idir[600];
     snprintf(idir, sizeof(idir), "%s/index", dir);
     hist_index idx;
-    REQUIRE(hist_index_open(&idx, idir, 64 << 20, quiet_log, NULL) == 0);
-    REQUIRE(hist_index_write(&idx, put_legacy, NULL) == 0);
-    hist_index_close(&idx);
+    REQUIRE(index__open(&idx, idir, 64 << 20, quiet_log, NULL) == 0);
+    REQUIRE(index__write(&idx, put_legacy, NULL) == 0);
+    index__close(&idx);
 
     db = open_db(dir); /* upgrades */
     size_t n1, st1, c1;
@@ -201,13 +200,13 @@ static void test_upgrade_from_2(void)
     CHECK_EQ_I64(c1, c0);
     CHECK(sum1 == sum0);
     REQUIRE(hist_db_close(db) == 0);
-    REQUIRE(hist_index_open(&idx, idir, 64 << 20, quiet_log, NULL) == 0);
+    REQUIRE(index__open(&idx, idir, 64 << 20, quiet_log, NULL) == 0);
     MDB_txn *txn;
-    REQUIRE(hist_index_read_begin(&idx, &txn) == 0);
+    REQUIRE(index__read_begin(&idx, &txn) == 0);
     uint64_t version = 0;
-    CHECK(hist_meta_get(&idx, txn, "version", &version) == 0 && version == HIST_INDEX_FORMAT);
-    hist_index_read_end(&idx, txn);
-    hist_index_close(&idx);
+    CHECK(index__meta_get(&idx, txn, "version", &version) == 0 && version == HIST_INDEX_FORMAT);
+    index__read_end(&idx, txn);
+    index__close(&idx);
     test_rm_rf(dir);
 }
 

@@ -705,7 +705,7 @@ static int fill_txn(hist_index *idx, MDB_txn *txn, void *arg)
         ref.tag = 1;
         ref.seq = (uint64_t)(c->i * 2000 + k);
         ref.stats.start_ts = ref.seq;
-        int rc = hist_index_put_chunk(idx, txn, &ref);
+        int rc = index__put_chunk(idx, txn, &ref);
         if (rc)
             return rc;
     }
@@ -717,22 +717,22 @@ static void test_map_growth(void)
     char dir[600];
     snprintf(dir, sizeof(dir), "%s/mapfull", g_dir);
     hist_index idx;
-    REQUIRE(hist_index_open(&idx, dir, 256 * 1024, quiet_log, NULL) == 0);
+    REQUIRE(index__open(&idx, dir, 256 * 1024, quiet_log, NULL) == 0);
     size_t start = idx.mapsize;
     int ok = 1;
     for (int i = 0; i < 10 && ok; i++) {
         fill_ctx c = {i};
-        ok = hist_index_write(&idx, fill_txn, &c) == 0;
+        ok = index__write(&idx, fill_txn, &c) == 0;
     }
     CHECK(ok);
     CHECKF(idx.mapsize > start, "map %zu -> %zu", start, idx.mapsize);
     MDB_txn *txn;
-    REQUIRE(hist_index_read_begin(&idx, &txn) == 0);
+    REQUIRE(index__read_begin(&idx, &txn) == 0);
     MDB_stat ms;
     mdb_stat(txn, idx.chunk, &ms);
     CHECK(ms.ms_entries == 20000);
-    hist_index_read_end(&idx, txn);
-    hist_index_close(&idx);
+    index__read_end(&idx, txn);
+    index__close(&idx);
 }
 
 /* Retention: the sealer drops chunks older than now - retention_ns. */

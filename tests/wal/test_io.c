@@ -1,6 +1,6 @@
 /*
  * test_io.c: the durable-write layer on both backends: data written through
- * hist_io_pwritev() reads back exactly (one piece, many pieces, more pieces
+ * io__pwritev() reads back exactly (one piece, many pieces, more pieces
  * than one kernel request takes, empty pieces), errors come back as
  * HIST_EIO and are logged (bad fd, read-only fd), a file size limit that
  * makes the kernel write short and then refuse as HIST_EDISKFULL, and the mode rules: in a
@@ -80,7 +80,7 @@ static void test_roundtrip(hist_io *io)
     REQUIRE(fd >= 0);
 
     struct iovec one = {data, 100};
-    CHECK_OK(hist_io_pwritev(io, fd, &one, 1, 0, 1));
+    CHECK_OK(io__pwritev(io, fd, &one, 1, 0, 1));
     CHECK(file_equals(fd, data, 100));
 
     size_t off = 100;
@@ -90,17 +90,17 @@ static void test_roundtrip(hist_io *io)
         iov[i].iov_len = len;
         off += len;
     }
-    CHECK_OK(hist_io_pwritev(io, fd, iov, N, 100, 1));
+    CHECK_OK(io__pwritev(io, fd, iov, N, 100, 1));
     CHECK(file_equals(fd, data, off));
 
     /* No sync, then an explicit fdatasync; then an empty write with sync. */
     struct iovec tail = {data + off, 50};
-    CHECK_OK(hist_io_pwritev(io, fd, &tail, 1, (off_t)off, 0));
-    CHECK_OK(hist_io_fdatasync(io, fd));
+    CHECK_OK(io__pwritev(io, fd, &tail, 1, (off_t)off, 0));
+    CHECK_OK(io__fdatasync(io, fd));
     CHECK(file_equals(fd, data, off + 50));
-    CHECK_OK(hist_io_pwritev(io, fd, NULL, 0, 0, 1));
-    CHECK(hist_io_pwritev(io, fd, &one, -1, 0, 1) == HIST_EINVAL);
-    CHECK(hist_io_pwritev(io, fd, &one, 1, -5, 1) == HIST_EINVAL);
+    CHECK_OK(io__pwritev(io, fd, NULL, 0, 0, 1));
+    CHECK(io__pwritev(io, fd, &one, -1, 0, 1) == HIST_EINVAL);
+    CHECK(io__pwritev(io, fd, &one, 1, -5, 1) == HIST_EINVAL);
     close(fd);
 }
 
@@ -111,9 +111,9 @@ static void test_errors(hist_io *io, log_capture *log)
     struct iovec iov = {buf, sizeof buf};
 
     log->count = 0;
-    CHECK(hist_io_pwritev(io, -1, &iov, 1, 0, 1) == HIST_EIO);
+    CHECK(io__pwritev(io, -1, &iov, 1, 0, 1) == HIST_EIO);
     CHECK(log->count >= 1 && log->worst == HIST_LOG_ERROR);
-    CHECK(hist_io_fdatasync(io, -1) == HIST_EIO);
+    CHECK(io__fdatasync(io, -1) == HIST_EIO);
 
     int fd = open_file("ro", O_RDWR | O_CREAT | O_TRUNC);
     REQUIRE(fd >= 0);
@@ -121,7 +121,7 @@ static void test_errors(hist_io *io, log_capture *log)
     fd = open_file("ro", O_RDONLY);
     REQUIRE(fd >= 0);
     log->count = 0;
-    CHECK(hist_io_pwritev(io, fd, &iov, 1, 0, 1) == HIST_EIO);
+    CHECK(io__pwritev(io, fd, &iov, 1, 0, 1) == HIST_EIO);
     CHECKF(log->count >= 1 && strstr(log->last, "Bad file descriptor"), "log: %s", log->last);
     close(fd);
 }
@@ -143,7 +143,7 @@ static void test_short_write(hist_io *io, log_capture *log)
     signal(SIGXFSZ, SIG_IGN);
     REQUIRE(setrlimit(RLIMIT_FSIZE, &lim) == 0);
     log->count = 0;
-    int rc = hist_io_pwritev(io, fd, iov, 2, 0, 1);
+    int rc = io__pwritev(io, fd, iov, 2, 0, 1);
     setrlimit(RLIMIT_FSIZE, &old);
     signal(SIGXFSZ, SIG_DFL);
 
@@ -152,7 +152,7 @@ static void test_short_write(hist_io *io, log_capture *log)
     CHECK(file_equals(fd, buf, 10000)); /* the short part landed, intact */
 
     /* Within the limit again: the same call now succeeds. */
-    CHECK_OK(hist_io_pwritev(io, fd, iov, 2, 0, 1));
+    CHECK_OK(io__pwritev(io, fd, iov, 2, 0, 1));
     CHECK(file_equals(fd, buf, sizeof buf));
     close(fd);
 }
@@ -161,29 +161,28 @@ static void test_backend(hist_io_mode mode, const char *want)
 {
     log_capture log = {0};
     hist_io *io = NULL;
-    int rc = hist_io_open(mode, capture_log, &log, &io);
+    int rc = io__open(mode, capture_log, &log, &io);
     if (mode == HIST_IO_URING && rc == HIST_EUNSUPPORTED) {
         printf("io_uring unavailable here: checking the AUTO fallback instead\n");
         CHECK(io == NULL && log.count == 1);
         log.count = 0;
-        CHECK_OK(hist_io_open(HIST_IO_AUTO, capture_log, &log, &io));
+        CHECK_OK(io__open(HIST_IO_AUTO, capture_log, &log, &io));
         REQUIRE(io != NULL);
-        CHECK(strcmp(hist_io_backend(io), "sync") == 0);
+        CHECK(strcmp(io__backend(io), "sync") == 0);
         CHECKF(log.count == 1 && log.worst == HIST_LOG_WARN &&
                    strstr(log.last, "using pwritev+fdatasync"),
                "log: %s", log.last);
         want = "sync";
     } else {
-        CHECKF(rc == 0, "hist_io_open(%d): %d", (int)mode, rc);
+        CHECKF(rc == 0, "io__open(%d): %d", (int)mode, rc);
         REQUIRE(io != NULL);
         CHECK(log.count == 0);
     }
-    CHECKF(strcmp(hist_io_backend(io), want) == 0, "backend %s, want %s", hist_io_backend(io),
-           want);
+    CHECKF(strcmp(io__backend(io), want) == 0, "backend %s, want %s", io__backend(io), want);
     test_roundtrip(io);
     test_errors(io, &log);
     test_short_write(io, &log);
-    hist_io_close(io);
+    io__close(io);
 }
 
 #if defined(__x86_64__)
@@ -218,13 +217,13 @@ static void test_refused(long nr, const char *what)
             _exit(100);
         log_capture log = {0};
         hist_io *io = NULL;
-        fails += hist_io_open(HIST_IO_URING, capture_log, &log, &io) != HIST_EUNSUPPORTED;
+        fails += io__open(HIST_IO_URING, capture_log, &log, &io) != HIST_EUNSUPPORTED;
         fails += io != NULL;
         log.count = 0;
-        fails += hist_io_open(HIST_IO_AUTO, capture_log, &log, &io) != 0 || !io;
+        fails += io__open(HIST_IO_AUTO, capture_log, &log, &io) != 0 || !io;
         if (!io)
             _exit(fails + 50);
-        fails += strcmp(hist_io_backend(io), "sync") != 0;
+        fails += strcmp(io__backend(io), "sync") != 0;
         fails += log.count != 1 || log.worst != HIST_LOG_WARN ||
                  !strstr(log.last, "io_uring unavailable (Operation not permitted), using "
                                    "pwritev+fdatasync");
@@ -232,10 +231,10 @@ static void test_refused(long nr, const char *what)
         fill(buf, sizeof buf, 1);
         struct iovec iov = {buf, sizeof buf};
         int fd = open_file("refused", O_RDWR | O_CREAT | O_TRUNC);
-        fails += fd < 0 || hist_io_pwritev(io, fd, &iov, 1, 0, 1) != 0 ||
-                 !file_equals(fd, buf, sizeof buf);
+        fails +=
+            fd < 0 || io__pwritev(io, fd, &iov, 1, 0, 1) != 0 || !file_equals(fd, buf, sizeof buf);
         close(fd);
-        hist_io_close(io);
+        io__close(io);
         _exit(fails);
     }
     int status;
@@ -254,12 +253,12 @@ int main(void)
     test_backend(HIST_IO_URING, "io_uring");
 
     hist_io *io = NULL;
-    CHECK_OK(hist_io_open(HIST_IO_AUTO, NULL, NULL, &io));
+    CHECK_OK(io__open(HIST_IO_AUTO, NULL, NULL, &io));
     REQUIRE(io != NULL);
-    CHECK(strcmp(hist_io_backend(io), "io_uring") == 0 || strcmp(hist_io_backend(io), "sync") == 0);
-    hist_io_close(io);
-    hist_io_close(NULL);
-    CHECK(hist_io_open((hist_io_mode)7, NULL, NULL, &io) == HIST_EINVAL && io == NULL);
+    CHECK(strcmp(io__backend(io), "io_uring") == 0 || strcmp(io__backend(io), "sync") == 0);
+    io__close(io);
+    io__close(NULL);
+    CHECK(io__open((hist_io_mode)7, NULL, NULL, &io) == HIST_EINVAL && io == NULL);
 #if defined(__x86_64__)
     test_refused(__NR_io_uring_setup, "io_uring_setup");
     test_refused(__NR_io_uring_enter, "io_uring_enter");

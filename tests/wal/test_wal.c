@@ -71,8 +71,8 @@ static hist_wal *open_wal(size_t segment_bytes, hist_wal_report *report)
                           .log = capture_log,
                           .log_ctx = &logs};
     hist_wal *wal = NULL;
-    int rc = hist_wal_open(&o, &wal, report);
-    CHECKF(rc == 0 && wal, "hist_wal_open: %s", hist_strerror(rc));
+    int rc = wal__open(&o, &wal, report);
+    CHECKF(rc == 0 && wal, "wal__open: %s", hist_strerror(rc));
     return wal;
 }
 
@@ -96,7 +96,7 @@ static void append_lsn(hist_wal *wal, uint64_t lsn)
     size_t n = payload_len(lsn), a = n / 3, b = n / 2;
     struct iovec iov[3] = {{buf, a}, {buf + a, b - a}, {buf + b, n - b}};
     uint64_t got = 0;
-    CHECK_OK(hist_wal_append(wal, iov, 3, &got));
+    CHECK_OK(wal__append(wal, iov, 3, &got));
     CHECK_EQ_I64(got, lsn);
 }
 
@@ -111,10 +111,10 @@ static hist_wal *fresh_log(size_t segment_bytes, uint64_t n, bool sync_each)
     for (uint64_t lsn = 1; lsn <= n; lsn++) {
         append_lsn(wal, lsn);
         if (sync_each)
-            CHECK_OK(hist_wal_sync(wal, lsn));
+            CHECK_OK(wal__sync(wal, lsn));
     }
     if (!sync_each && n)
-        CHECK_OK(hist_wal_sync(wal, n));
+        CHECK_OK(wal__sync(wal, n));
     return wal;
 }
 
@@ -141,7 +141,7 @@ static int replay_fn(void *ctx, uint64_t lsn, const uint8_t *payload, size_t len
 static void check_replay(hist_wal *wal, uint64_t from, uint64_t last)
 {
     replay_check r = {from, 0, 0, 0};
-    CHECK_OK(hist_wal_replay(wal, from, replay_fn, &r));
+    CHECK_OK(wal__replay(wal, from, replay_fn, &r));
     CHECKF(r.bad == 0 && r.count == last - from + 1, "from %llu: %llu records, %d bad",
            (unsigned long long)from, (unsigned long long)r.count, r.bad);
 }
@@ -198,16 +198,16 @@ static void test_roundtrip(void)
     hist_wal_report rep;
     hist_wal *wal = open_wal(4096, &rep);
     REQUIRE(wal);
-    CHECK(rep.records == 0 && rep.dropped_records == 0 && hist_wal_last_lsn(wal) == 0);
-    CHECK_OK(hist_wal_sync(wal, 0)); /* nothing to do */
+    CHECK(rep.records == 0 && rep.dropped_records == 0 && wal__last_lsn(wal) == 0);
+    CHECK_OK(wal__sync(wal, 0)); /* nothing to do */
     for (uint64_t lsn = 1; lsn <= 200; lsn++) {
         append_lsn(wal, lsn);
         if (lsn % 10 == 0)
-            CHECK_OK(hist_wal_sync(wal, lsn));
+            CHECK_OK(wal__sync(wal, lsn));
     }
-    CHECK(hist_wal_last_lsn(wal) == 200 && hist_wal_durable_lsn(wal) == 200);
+    CHECK(wal__last_lsn(wal) == 200 && wal__durable_lsn(wal) == 200);
     hist_wal_stats st;
-    hist_wal_get_stats(wal, &st);
+    wal__get_stats(wal, &st);
     CHECK(st.syncs >= 20 && st.bytes > 200 * 16);
     uint64_t in_hist = 0;
     for (int i = 0; i < HIST_SYNC_HIST_BUCKETS; i++)
@@ -215,11 +215,11 @@ static void test_roundtrip(void)
     CHECK(in_hist == st.syncs && st.sync_seconds_total > 0);
     CHECK(strcmp(st.io_backend, io_mode == HIST_IO_SYNC ? "sync" : "io_uring") == 0 ||
           io_mode == HIST_IO_AUTO);
-    CHECK(hist_wal_replay(wal, 1, replay_fn, &(replay_check){1, 0, 0, 0}) == HIST_EINVAL);
-    CHECK(hist_wal_sync(wal, 201) == HIST_EINVAL);
+    CHECK(wal__replay(wal, 1, replay_fn, &(replay_check){1, 0, 0, 0}) == HIST_EINVAL);
+    CHECK(wal__sync(wal, 201) == HIST_EINVAL);
     for (uint64_t lsn = 201; lsn <= 205; lsn++)
         append_lsn(wal, lsn); /* not synced: close syncs them */
-    CHECK_OK(hist_wal_close(wal));
+    CHECK_OK(wal__close(wal));
     int segs = count_segments();
     CHECKF(segs > 5, "%d segments", segs); /* ~30 KB in 4 KB segments */
 
@@ -231,29 +231,29 @@ static void test_roundtrip(void)
            "dropped %llu records, %llu bytes, %d warnings (last: %s)",
            (unsigned long long)rep.dropped_records, (unsigned long long)rep.dropped_bytes,
            logs.warns, logs.last);
-    CHECK(hist_wal_last_lsn(wal) == 205 && hist_wal_durable_lsn(wal) == 205);
+    CHECK(wal__last_lsn(wal) == 205 && wal__durable_lsn(wal) == 205);
     check_replay(wal, 1, 205);
     check_replay(wal, 150, 205);
     check_replay(wal, 205, 205);
     replay_check r = {1, 0, 0, 42};
-    CHECK(hist_wal_replay(wal, 1, replay_fn, &r) == 7 && r.count == 42);
+    CHECK(wal__replay(wal, 1, replay_fn, &r) == 7 && r.count == 42);
     r = (replay_check){1, 0, 0, 0};
-    CHECK_OK(hist_wal_replay(wal, 206, replay_fn, &r));
+    CHECK_OK(wal__replay(wal, 206, replay_fn, &r));
     CHECK(r.count == 0);
     CHECK(count_segments() == segs); /* opening writes nothing */
 
     /* LSNs continue; new appends go to a new segment. */
     append_lsn(wal, 206);
-    CHECK_OK(hist_wal_sync(wal, 206));
+    CHECK_OK(wal__sync(wal, 206));
     CHECK(count_segments() == segs + 1);
     CHECK(file_size(seg_path((uint64_t)segs + 1)) == 16 + (long)payload_len(206));
-    CHECK_OK(hist_wal_close(wal));
+    CHECK_OK(wal__close(wal));
     wal = open_wal(4096, &rep);
     REQUIRE(wal);
     CHECK(rep.records == 206 && rep.last_lsn == 206 && rep.dropped_records == 0);
     check_replay(wal, 1, 206);
-    CHECK_OK(hist_wal_close(wal));
-    CHECK_OK(hist_wal_close(NULL));
+    CHECK_OK(wal__close(wal));
+    CHECK_OK(wal__close(NULL));
 }
 
 /* A record too large for one segment still goes in whole; empty payloads
@@ -267,23 +267,23 @@ static void test_sizes(void)
     memset(big, 0xab, sizeof big);
     struct iovec iov = {big, sizeof big};
     uint64_t lsn;
-    CHECK_OK(hist_wal_append(wal, &iov, 1, &lsn));
-    CHECK_OK(hist_wal_append(wal, NULL, 0, &lsn));
+    CHECK_OK(wal__append(wal, &iov, 1, &lsn));
+    CHECK_OK(wal__append(wal, NULL, 0, &lsn));
     CHECK(lsn == 2);
-    CHECK_OK(hist_wal_sync(wal, 2));
+    CHECK_OK(wal__sync(wal, 2));
     /* The big record passes the size at once: the next one rolls. */
     CHECK(count_segments() == 2 && file_size(seg_path(1)) == 5000 + 16);
     CHECK(file_size(seg_path(2)) == 16);
-    CHECK_OK(hist_wal_append(wal, &iov, 1, &lsn));
-    CHECK_OK(hist_wal_sync(wal, 3));
+    CHECK_OK(wal__append(wal, &iov, 1, &lsn));
+    CHECK_OK(wal__sync(wal, 3));
     CHECK(count_segments() == 2 && file_size(seg_path(2)) == 5000 + 32);
-    CHECK_OK(hist_wal_append(wal, NULL, 0, &lsn));
-    CHECK_OK(hist_wal_sync(wal, 4));
+    CHECK_OK(wal__append(wal, NULL, 0, &lsn));
+    CHECK_OK(wal__sync(wal, 4));
     CHECK(count_segments() == 3 && file_size(seg_path(3)) == 16);
     struct iovec huge = {big, ((size_t)1 << 30) + 1};
-    CHECK(hist_wal_append(wal, &huge, 1, &lsn) == HIST_ETOOBIG);
-    CHECK(hist_wal_append(wal, NULL, -1, &lsn) == HIST_EINVAL);
-    CHECK_OK(hist_wal_close(wal));
+    CHECK(wal__append(wal, &huge, 1, &lsn) == HIST_ETOOBIG);
+    CHECK(wal__append(wal, NULL, -1, &lsn) == HIST_EINVAL);
+    CHECK_OK(wal__close(wal));
 
     write_whole(seg_path(7), big, 0); /* empty segment */
     char other[256];
@@ -294,8 +294,8 @@ static void test_sizes(void)
     REQUIRE(wal);
     CHECK(rep.records == 4 && rep.dropped_records == 0);
     CHECK(file_size(seg_path(7)) == -1 && file_size(other) == 10);
-    CHECK(hist_wal_last_lsn(wal) == 4);
-    CHECK_OK(hist_wal_close(wal));
+    CHECK(wal__last_lsn(wal) == 4);
+    CHECK_OK(wal__close(wal));
 }
 
 /* ---- Group commit ------------------------------------------------------- */
@@ -317,8 +317,8 @@ static void *gc_run(void *arg)
         memcpy(payload, &i, sizeof i);
         struct iovec iov = {payload, 8 + (size_t)(i % 50)};
         uint64_t lsn;
-        if (hist_wal_append(t->wal, &iov, 1, &lsn) != 0 || hist_wal_sync(t->wal, lsn) != 0 ||
-            hist_wal_durable_lsn(t->wal) < lsn)
+        if (wal__append(t->wal, &iov, 1, &lsn) != 0 || wal__sync(t->wal, lsn) != 0 ||
+            wal__durable_lsn(t->wal) < lsn)
             t->failures++;
     }
     return NULL;
@@ -360,14 +360,14 @@ static void test_group_commit(void)
     }
     CHECK(failures == 0);
     hist_wal_stats st;
-    hist_wal_get_stats(wal, &st);
+    wal__get_stats(wal, &st);
     uint64_t calls = GC_THREADS * GC_PER_THREAD;
     CHECKF(st.syncs < calls, "%llu fdatasyncs for %llu sync calls", (unsigned long long)st.syncs,
            (unsigned long long)calls);
     printf("group commit: %llu fdatasyncs for %llu sync calls\n", (unsigned long long)st.syncs,
            (unsigned long long)calls);
-    CHECK(hist_wal_durable_lsn(wal) == calls);
-    CHECK_OK(hist_wal_close(wal));
+    CHECK(wal__durable_lsn(wal) == calls);
+    CHECK_OK(wal__close(wal));
 
     hist_wal_report rep;
     wal = open_wal(64 * 1024, &rep);
@@ -375,13 +375,13 @@ static void test_group_commit(void)
     CHECK(rep.records == calls && rep.dropped_records == 0);
     static gc_seen seen;
     memset(&seen, 0, sizeof seen);
-    CHECK_OK(hist_wal_replay(wal, 1, gc_replay, &seen));
+    CHECK_OK(wal__replay(wal, 1, gc_replay, &seen));
     int missing = 0;
     for (int i = 0; i < GC_THREADS; i++)
         for (int j = 0; j < GC_PER_THREAD; j++)
             missing += seen.seen[i][j] != 1;
     CHECKF(seen.bad == 0 && missing == 0, "%d bad, %d missing or repeated", seen.bad, missing);
-    CHECK_OK(hist_wal_close(wal));
+    CHECK_OK(wal__close(wal));
 }
 
 /* ---- Torn and corrupt records -------------------------------------------- */
@@ -397,7 +397,7 @@ static size_t make_segment(uint8_t **bytes, size_t *last_start)
     REQUIRE(wal);
     for (uint64_t lsn = 1; lsn <= TORN_N; lsn++)
         append_lsn(wal, lsn);
-    CHECK_OK(hist_wal_close(wal));
+    CHECK_OK(wal__close(wal));
     size_t n = read_whole(seg_path(1), bytes);
     *last_start = n - 16 - payload_len(TORN_N);
     return n;
@@ -421,14 +421,14 @@ static int check_recovery(const uint8_t *bytes, size_t n, uint64_t kept, size_t 
                           : rep.dropped_records == 0 && logs.warns == 0);
     ok = ok && file_size(seg_path(1)) == (keep_len ? (long)keep_len : -1);
     replay_check r = {1, 0, 0, 0};
-    ok = ok && hist_wal_replay(wal, 1, replay_fn, &r) == 0 && r.count == kept && r.bad == 0;
-    ok = ok && hist_wal_last_lsn(wal) == kept;
+    ok = ok && wal__replay(wal, 1, replay_fn, &r) == 0 && r.count == kept && r.bad == 0;
+    ok = ok && wal__last_lsn(wal) == kept;
     /* The log goes on after the cut: the next LSN follows the kept ones. */
     append_lsn(wal, kept + 1);
-    ok = ok && hist_wal_close(wal) == 0;
+    ok = ok && wal__close(wal) == 0;
     wal = open_wal(0, &rep);
     ok = ok && wal && rep.records == kept + 1 && rep.dropped_records == 0;
-    hist_wal_close(wal);
+    wal__close(wal);
     return ok;
 }
 
@@ -488,15 +488,15 @@ static void test_middle_corruption(void)
     CHECK(rep.damaged_bytes == 16 + payload_len(3) && rep.dropped_bytes == 0);
     CHECK(file_size(seg_path(1)) == (long)n);
     replay_check hole = {1, 0, 0, 0};
-    CHECK_OK(hist_wal_replay(wal, 1, replay_fn, &hole));
+    CHECK_OK(wal__replay(wal, 1, replay_fn, &hole));
     CHECK(hole.count == TORN_N - 1 && hole.bad == 1); /* the one jump over record 3 */
-    CHECK_OK(hist_wal_close(wal));
+    CHECK_OK(wal__close(wal));
     free(bytes);
 
     /* A damaged length field (record 2 of many): the walk cannot follow the
      * lengths past it, and still finds and keeps every record after it. */
     wal = fresh_log(0, 100, false);
-    CHECK_OK(hist_wal_close(wal));
+    CHECK_OK(wal__close(wal));
     n = read_whole(seg_path(1), &bytes);
     bytes[16 + payload_len(1) + 2] ^= 0x40; /* record 2's length: far too long */
     write_whole(seg_path(1), bytes, n);
@@ -506,7 +506,7 @@ static void test_middle_corruption(void)
                rep.dropped_bytes == 0,
            "records %llu lost %llu dropped %llu", (unsigned long long)rep.records,
            (unsigned long long)rep.lost_records, (unsigned long long)rep.dropped_records);
-    CHECK_OK(hist_wal_close(wal));
+    CHECK_OK(wal__close(wal));
     /* ... and of the first record: nothing before it says how many were
      * lost, so "at least one". */
     bytes[16 + payload_len(1) + 2] ^= 0x40;
@@ -515,12 +515,12 @@ static void test_middle_corruption(void)
     wal = open_wal(0, &rep);
     REQUIRE(wal);
     CHECK(rep.records == 99 && rep.first_lsn == 2 && rep.lost_records == 1);
-    CHECK_OK(hist_wal_close(wal));
+    CHECK_OK(wal__close(wal));
     free(bytes);
 
     /* Three segments; damage the middle of the first. */
     wal = fresh_log(1500, 30, true);
-    CHECK_OK(hist_wal_close(wal));
+    CHECK_OK(wal__close(wal));
     REQUIRE(count_segments() >= 3);
     n = read_whole(seg_path(1), &bytes);
     bytes[16 + payload_len(1) + 20] ^= 1; /* record 2 */
@@ -533,15 +533,15 @@ static void test_middle_corruption(void)
     CHECKF(logs.warns == 1 && strstr(logs.last, "1 record(s) lost"), "%d warnings, last: %s",
            logs.warns, logs.last);
     replay_check r = {1, 0, 0, 0};
-    CHECK_OK(hist_wal_replay(wal, 1, replay_fn, &r));
+    CHECK_OK(wal__replay(wal, 1, replay_fn, &r));
     CHECK(r.count == rep.records && r.bad == 1); /* the one jump over the hole */
-    CHECK(hist_wal_last_lsn(wal) == 30);
-    CHECK_OK(hist_wal_close(wal));
+    CHECK(wal__last_lsn(wal) == 30);
+    CHECK_OK(wal__close(wal));
     free(bytes);
 
     /* A whole segment lost between two others: a gap, counted exactly. */
     wal = fresh_log(1500, 30, true);
-    CHECK_OK(hist_wal_close(wal));
+    CHECK_OK(wal__close(wal));
     uint64_t gap_first, gap_last;
     segment_range(2, &gap_first, &gap_last);
     REQUIRE(gap_last >= gap_first && gap_first > 1);
@@ -551,7 +551,7 @@ static void test_middle_corruption(void)
     CHECKF(rep.lost_records == gap_last - gap_first + 1 && rep.last_lsn == 30,
            "lost %llu of LSN %llu..%llu", (unsigned long long)rep.lost_records,
            (unsigned long long)gap_first, (unsigned long long)gap_last);
-    CHECK_OK(hist_wal_close(wal));
+    CHECK_OK(wal__close(wal));
 
     /* A segment whose LSNs go backwards is cut entirely. */
     fresh_dir();
@@ -562,7 +562,7 @@ static void test_middle_corruption(void)
     REQUIRE(wal);
     CHECK(rep.records == TORN_N && rep.dropped_records == TORN_N && rep.dropped_bytes == n);
     CHECK(file_size(seg_path(2)) == -1);
-    CHECK_OK(hist_wal_close(wal));
+    CHECK_OK(wal__close(wal));
     free(bytes);
 }
 
@@ -601,19 +601,19 @@ static void test_checkpoint(void)
 
     /* Checkpoint just past the end of segment 3: 1..3 go, 4.. stay. */
     hist_wal_stats before, after;
-    hist_wal_get_stats(wal, &before);
-    CHECK_OK(hist_wal_checkpoint(wal, last[3] + 1));
-    hist_wal_get_stats(wal, &after);
+    wal__get_stats(wal, &before);
+    CHECK_OK(wal__checkpoint(wal, last[3] + 1));
+    wal__get_stats(wal, &after);
     CHECK(file_size(seg_path(1)) == -1 && file_size(seg_path(3)) == -1);
     CHECK(file_size(seg_path(4)) > 0 && count_segments() == segs - 3);
     CHECK(after.bytes < before.bytes);
     /* An LSN inside segment 4 keeps it (not all its records are below). */
-    CHECK_OK(hist_wal_checkpoint(wal, last[4]));
+    CHECK_OK(wal__checkpoint(wal, last[4]));
     CHECK(file_size(seg_path(4)) > 0);
     /* Everything: the active segment stays. */
-    CHECK_OK(hist_wal_checkpoint(wal, UINT64_MAX));
+    CHECK_OK(wal__checkpoint(wal, UINT64_MAX));
     CHECK(count_segments() == 1 && file_size(seg_path((uint64_t)segs)) > 0);
-    CHECK_OK(hist_wal_close(wal));
+    CHECK_OK(wal__close(wal));
 
     /* After reopen nothing is active: the newest segment with a record is
      * still kept, so the LSNs carry on. */
@@ -621,18 +621,18 @@ static void test_checkpoint(void)
     wal = open_wal(2000, &rep);
     REQUIRE(wal);
     CHECK(rep.first_lsn == first[segs] && rep.last_lsn == 100);
-    CHECK_OK(hist_wal_checkpoint(wal, UINT64_MAX));
+    CHECK_OK(wal__checkpoint(wal, UINT64_MAX));
     CHECK(count_segments() == 1);
     append_lsn(wal, 101);
-    CHECK_OK(hist_wal_sync(wal, 101));
-    CHECK_OK(hist_wal_checkpoint(wal, UINT64_MAX)); /* now the old one can go */
+    CHECK_OK(wal__sync(wal, 101));
+    CHECK_OK(wal__checkpoint(wal, UINT64_MAX)); /* now the old one can go */
     CHECK(count_segments() == 1 && file_size(seg_path((uint64_t)segs + 1)) > 0);
-    CHECK_OK(hist_wal_close(wal));
+    CHECK_OK(wal__close(wal));
     wal = open_wal(2000, &rep);
     REQUIRE(wal);
-    CHECK(rep.records == 1 && rep.first_lsn == 101 && hist_wal_last_lsn(wal) == 101);
+    CHECK(rep.records == 1 && rep.first_lsn == 101 && wal__last_lsn(wal) == 101);
     check_replay(wal, 101, 101);
-    CHECK_OK(hist_wal_close(wal));
+    CHECK_OK(wal__close(wal));
 }
 
 /* min_lsn: LSNs never fall back below the caller's checkpoint, even when
@@ -644,25 +644,25 @@ static void test_min_lsn(void)
         .dir = waldir, .io = io_mode, .log = capture_log, .log_ctx = &logs, .min_lsn = 50};
     hist_wal *wal = NULL;
     hist_wal_report rep;
-    CHECK_OK(hist_wal_open(&o, &wal, &rep));
+    CHECK_OK(wal__open(&o, &wal, &rep));
     REQUIRE(wal);
-    CHECK(rep.records == 0 && hist_wal_last_lsn(wal) == 49 && hist_wal_durable_lsn(wal) == 49);
-    CHECK_OK(hist_wal_sync(wal, 49)); /* nothing below the floor to wait for */
+    CHECK(rep.records == 0 && wal__last_lsn(wal) == 49 && wal__durable_lsn(wal) == 49);
+    CHECK_OK(wal__sync(wal, 49)); /* nothing below the floor to wait for */
     uint8_t buf[300];
     payload_fill(50, buf);
     struct iovec iov = {buf, payload_len(50)};
     uint64_t lsn;
-    CHECK_OK(hist_wal_append(wal, &iov, 1, &lsn));
+    CHECK_OK(wal__append(wal, &iov, 1, &lsn));
     CHECK(lsn == 50);
-    CHECK_OK(hist_wal_close(wal));
+    CHECK_OK(wal__close(wal));
 
     /* A floor below what the log holds changes nothing. */
     o.min_lsn = 10;
-    CHECK_OK(hist_wal_open(&o, &wal, &rep));
+    CHECK_OK(wal__open(&o, &wal, &rep));
     REQUIRE(wal);
-    CHECK(rep.records == 1 && rep.first_lsn == 50 && hist_wal_last_lsn(wal) == 50);
+    CHECK(rep.records == 1 && rep.first_lsn == 50 && wal__last_lsn(wal) == 50);
     check_replay(wal, 50, 50);
-    CHECK_OK(hist_wal_close(wal));
+    CHECK_OK(wal__close(wal));
 }
 
 /* kill -9 in the middle of appending: every LSN whose sync returned in the
@@ -679,7 +679,7 @@ static void test_kill9(void)
         hist_wal *wal = open_wal(8192, NULL);
         for (uint64_t lsn = 1; wal && lsn < 1000000; lsn++) {
             append_lsn(wal, lsn);
-            if (hist_wal_sync(wal, lsn) != 0 || write(fds[1], &lsn, sizeof lsn) != sizeof lsn)
+            if (wal__sync(wal, lsn) != 0 || write(fds[1], &lsn, sizeof lsn) != sizeof lsn)
                 break;
         }
         _exit(1); /* only reached on failure */
@@ -711,7 +711,7 @@ static void test_kill9(void)
            (unsigned long long)rep.first_lsn, (unsigned long long)rep.last_lsn,
            (unsigned long long)rep.records);
     check_replay(wal, 1, rep.last_lsn);
-    CHECK_OK(hist_wal_close(wal));
+    CHECK_OK(wal__close(wal));
 }
 
 /* ---- Errors ------------------------------------------------------------------ */
@@ -719,9 +719,9 @@ static void test_kill9(void)
 static void test_errors(void)
 {
     hist_wal *wal = NULL;
-    CHECK(hist_wal_open(NULL, &wal, NULL) == HIST_EINVAL && !wal);
+    CHECK(wal__open(NULL, &wal, NULL) == HIST_EINVAL && !wal);
     hist_wal_options o = {.io = io_mode, .log = capture_log, .log_ctx = &logs};
-    CHECK(hist_wal_open(&o, &wal, NULL) == HIST_EINVAL);
+    CHECK(wal__open(&o, &wal, NULL) == HIST_EINVAL);
 
     /* A directory that cannot exist: below a regular file. */
     char file[160], bad[200];
@@ -730,7 +730,7 @@ static void test_errors(void)
     snprintf(bad, sizeof bad, "%s/wal", file);
     o.dir = bad;
     logs.errors = 0;
-    CHECK(hist_wal_open(&o, &wal, NULL) == HIST_EIO && !wal);
+    CHECK(wal__open(&o, &wal, NULL) == HIST_EIO && !wal);
     CHECK(logs.errors == 1);
     unlink(file);
 
@@ -743,7 +743,7 @@ static void test_errors(void)
     static uint8_t big[8192];
     struct iovec iov = {big, sizeof big};
     uint64_t lsn;
-    CHECK_OK(hist_wal_append(wal, &iov, 1, &lsn));
+    CHECK_OK(wal__append(wal, &iov, 1, &lsn));
     struct rlimit old, lim;
     getrlimit(RLIMIT_FSIZE, &old);
     lim = old;
@@ -751,39 +751,39 @@ static void test_errors(void)
     signal(SIGXFSZ, SIG_IGN);
     REQUIRE(setrlimit(RLIMIT_FSIZE, &lim) == 0);
     logs.errors = 0;
-    int rc = hist_wal_sync(wal, lsn);
+    int rc = wal__sync(wal, lsn);
     setrlimit(RLIMIT_FSIZE, &old);
     signal(SIGXFSZ, SIG_DFL);
     CHECKF(rc == HIST_EDISKFULL, "sync: %s", hist_strerror(rc));
     CHECK(logs.errors >= 1);
-    CHECK(hist_wal_durable_lsn(wal) == 5);
+    CHECK(wal__durable_lsn(wal) == 5);
     hist_wal_health h;
-    hist_wal_get_health(wal, &h);
+    wal__get_health(wal, &h);
     CHECK(h.broken == HIST_EDISKFULL && h.void_from == 6 && h.void_to == 6 && h.failures == 1);
-    CHECK(hist_wal_append(wal, &iov, 1, &lsn) == HIST_EDISKFULL);
-    CHECK(hist_wal_sync(wal, 6) == HIST_EDISKFULL);
-    CHECK_OK(hist_wal_sync(wal, 5));             /* what was durable still is */
+    CHECK(wal__append(wal, &iov, 1, &lsn) == HIST_EDISKFULL);
+    CHECK(wal__sync(wal, 6) == HIST_EDISKFULL);
+    CHECK_OK(wal__sync(wal, 5));                 /* what was durable still is */
     CHECK(file_size(seg_path(1)) == good + 100); /* a torn record */
     /* Still full: resume fails and the log stays broken. */
     lim.rlim_cur = 10;
     signal(SIGXFSZ, SIG_IGN);
     REQUIRE(setrlimit(RLIMIT_FSIZE, &lim) == 0);
-    rc = hist_wal_resume(wal);
+    rc = wal__resume(wal);
     setrlimit(RLIMIT_FSIZE, &old);
     signal(SIGXFSZ, SIG_DFL);
     CHECKF(rc == HIST_EDISKFULL, "resume on a full disk: %s", hist_strerror(rc));
-    hist_wal_get_health(wal, &h);
+    wal__get_health(wal, &h);
     CHECK(h.broken == HIST_EDISKFULL && h.void_from == 6 && h.void_to == 7);
     CHECK(count_segments() == 1); /* the failed new segment is gone */
     /* Room again: resume, and appends go on after the void LSNs. */
-    CHECK_OK(hist_wal_resume(wal));
-    hist_wal_get_health(wal, &h);
+    CHECK_OK(wal__resume(wal));
+    wal__get_health(wal, &h);
     CHECK(h.broken == 0 && h.failures == 1);
     uint64_t next = 0;
-    CHECK_OK(hist_wal_append(wal, &iov, 1, &next));
+    CHECK_OK(wal__append(wal, &iov, 1, &next));
     CHECK_EQ_I64(next, 9); /* 6 refused, 7 a failed control record, 8 the control record */
-    CHECK_OK(hist_wal_sync(wal, next));
-    CHECK_OK(hist_wal_close(wal));
+    CHECK_OK(wal__sync(wal, next));
+    CHECK_OK(wal__close(wal));
     hist_wal_report rep;
     wal = open_wal(0, &rep);
     REQUIRE(wal);
@@ -792,9 +792,9 @@ static void test_errors(void)
            "records %llu lost %llu void %llu", (unsigned long long)rep.records,
            (unsigned long long)rep.lost_records, (unsigned long long)rep.void_records);
     replay_check r = {1, 0, 0, 0};
-    CHECK_OK(hist_wal_replay(wal, 1, replay_fn, &r));
+    CHECK_OK(wal__replay(wal, 1, replay_fn, &r));
     CHECK(r.count == 6 && r.bad == 1); /* 1..5 and 9, the jump over the void */
-    CHECK_OK(hist_wal_close(wal));
+    CHECK_OK(wal__close(wal));
 
     /* A refused record that reached the broken file whole is never
      * replayed: the control record of the next segment voids it. */
@@ -804,19 +804,19 @@ static void test_errors(void)
     lim.rlim_cur = (rlim_t)good + 16 + payload_len(4); /* record 4 fits; the next does not */
     signal(SIGXFSZ, SIG_IGN);
     REQUIRE(setrlimit(RLIMIT_FSIZE, &lim) == 0);
-    CHECK_OK(hist_wal_append(wal, &iov, 1, &lsn)); /* 5: too big for the limit */
-    rc = hist_wal_sync(wal, lsn);
+    CHECK_OK(wal__append(wal, &iov, 1, &lsn)); /* 5: too big for the limit */
+    rc = wal__sync(wal, lsn);
     setrlimit(RLIMIT_FSIZE, &old);
     signal(SIGXFSZ, SIG_DFL);
     CHECK(rc == HIST_EDISKFULL);
     CHECK(file_size(seg_path(1)) == (long)lim.rlim_cur); /* record 4 is there, whole */
-    CHECK_OK(hist_wal_resume(wal));
-    CHECK_OK(hist_wal_close(wal));
+    CHECK_OK(wal__resume(wal));
+    CHECK_OK(wal__close(wal));
     wal = open_wal(0, &rep);
     REQUIRE(wal);
     CHECK(rep.void_records == 2 && rep.lost_records == 0);
     check_replay(wal, 1, 3);
-    CHECK_OK(hist_wal_close(wal));
+    CHECK_OK(wal__close(wal));
 }
 
 static void run_all(hist_io_mode mode, const char *label)
@@ -847,8 +847,8 @@ int main(void)
 
     run_all(HIST_IO_SYNC, "sync");
     hist_io *io = NULL;
-    if (hist_io_open(HIST_IO_URING, capture_log, &logs, &io) == 0) {
-        hist_io_close(io);
+    if (io__open(HIST_IO_URING, capture_log, &logs, &io) == 0) {
+        io__close(io);
         run_all(HIST_IO_URING, "io_uring");
     } else {
         printf("io_uring unavailable here: running with HIST_IO_AUTO (falls back)\n");
