@@ -1,5 +1,5 @@
 /*
- * bench_json.c: what writing query answers as JSON costs (query/json_out.c),
+ * bench_json.c: what writing query answers as JSON costs (query/api/json_out.c),
  * the part of a raw read over HTTP that is not the engine.
  *
  * Data: a random walk of values with two decimals (what a plant sends,
@@ -27,7 +27,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "query/json_out.h"
+#include "query/api/json_out.h"
 
 #define TAG "site1/area1/line1/cell1/temperature_pv"
 
@@ -75,7 +75,7 @@ static void pass_rows(const double *v, size_t n, hist_buf *out)
     hist_json_free(&j);
 }
 
-/* One array of n cells, written the way query/api_query.c writes a column
+/* One array of n cells, written the way query/api/api_query.c writes a column
  * (hist_fmt_* straight into the buffer). */
 static void column(hist_buf *b, const char *key, const double *v, size_t n, int what)
 {

@@ -21,7 +21,7 @@
 #include <time.h>
 
 #include "ingest/ingest.h"
-#include "query/hist_api.h"
+#include "query/api/hist_api.h"
 
 enum { H_NONE, H_CTYPE, H_ACCEPT, H_AUTH, H_EXPECT, H_COUNT };
 

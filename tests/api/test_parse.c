@@ -1,6 +1,6 @@
 /*
  * test_parse.c: query/parse.c (names, durations, times) and the JSON
- * writer (query/json_out.c): every accepted format, and the strictness
+ * writer (query/api/json_out.c): every accepted format, and the strictness
  * (trailing garbage, out-of-range numbers) the API relies on for its 400s.
  */
 #include <jansson.h>
@@ -9,7 +9,7 @@
 
 #include "check.h"
 #include "query/hist_query.h"
-#include "query/json_out.h"
+#include "query/api/json_out.h"
 
 #define NS INT64_C(1000000000)
 static const int64_t NOW = INT64_C(1767225600) * NS; /* 2026-01-01T00:00:00Z */

@@ -20,7 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "query/api_internal.h"
+#include "query/api/api_internal.h"
 
 /* ---- Answers ---------------------------------------------------------------- */
 

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "query/api_internal.h"
+#include "query/api/api_internal.h"
 #include "query/tz.h"
 
 int64_t api_ns_to_ms(int64_t ns)

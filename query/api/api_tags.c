@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "query/api_internal.h"
+#include "query/api/api_internal.h"
 
 /* ---- Tag lists and globs -------------------------------------------------- */
 

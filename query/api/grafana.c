@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "query/api_internal.h"
+#include "query/api/api_internal.h"
 
 #define GF_MAX_TAGS   10000
 #define GF_MAX_VALUES 10000

@@ -1,6 +1,6 @@
 /*
  * json_out.h: a small writer for JSON and CSV into a growable buffer, used
- * by the HTTP read API and the Grafana endpoints (query/api*.c, grafana.c).
+ * by the HTTP read API and the Grafana endpoints (query/api/).
  *
  * Output is valid JSON for every input: NaN and infinities become null,
  * doubles are printed with the fewest digits that read back bit-exactly,

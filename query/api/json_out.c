@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "common/hist_time.h"
-#include "query/json_out.h"
+#include "query/api/json_out.h"
 
 void hist_buf_init(hist_buf *b)
 {

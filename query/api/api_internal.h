@@ -1,7 +1,7 @@
 /*
  * api_internal.h: what the HTTP read API's files share (api.c routes,
- * api_query.c, api_tags.c, grafana.c). Not a door: only query/api*.c and
- * query/grafana.c include it.
+ * api_query.c, api_tags.c, grafana.c). Not a door: only the files of
+ * query/api/ include it.
  *
  * Requests are turned into a flat list of string parameters (query string,
  * form body or JSON body alike), so every endpoint validates its input with
@@ -13,9 +13,9 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#include "query/hist_api.h"
+#include "query/api/hist_api.h"
 #include "query/hist_query.h"
-#include "query/json_out.h"
+#include "query/api/json_out.h"
 
 typedef struct {
     char *key, *value;

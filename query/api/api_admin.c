@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "query/api_internal.h"
+#include "query/api/api_internal.h"
 
 #define ADMIN_SCRUB_SHARE 10
 #define ADMIN_MAX_DAMAGED 1000
