@@ -17,21 +17,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/hist_buf.h"
+
 #define HIST_JSON_MAX_DEPTH 32
-
-typedef struct {
-    char *data; /* NUL-terminated when not failed */
-    size_t len, cap;
-    bool failed;
-} hist_buf;
-
-void hist_buf_init(hist_buf *b);
-void hist_buf_free(hist_buf *b);
-void hist_buf_append(hist_buf *b, const char *s, size_t n);
-void hist_buf_puts(hist_buf *b, const char *s);
-void hist_buf_printf(hist_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Hands the data over (malloc'd, NUL-terminated); the buffer is empty after. */
-char *hist_buf_take(hist_buf *b, size_t *len_out);
 
 /* Writes d with the fewest significant digits (up to 17) that parse back to
  * the same double; "null" for NaN and infinities. */
@@ -42,14 +30,11 @@ void hist_buf_double_slow(hist_buf *b, double d);
 void hist_buf_i64(hist_buf *b, int64_t v);
 
 /* The same texts into caller memory of at least HIST_FMT_MAX bytes (not
- * NUL-terminated); return the length. For writers of long number arrays. */
+ * NUL-terminated); return the length. For writers of long number arrays
+ * (with hist_buf_space() and hist_buf_commit()). */
 #define HIST_FMT_MAX 40
 size_t hist_fmt_double(char *out, double d);
 size_t hist_fmt_i64(char *out, int64_t v);
-/* Room for n more bytes at the end (NULL when out of memory), then how
- * many of them were written. */
-char *hist_buf_space(hist_buf *b, size_t n);
-void hist_buf_commit(hist_buf *b, size_t n);
 
 /* Writes t (ns since the epoch, UTC) as RFC 3339 with as many fractional
  * digits as needed (0, 3, 6 or 9): "2026-01-02T03:04:05.123Z". */
