@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/hist_text.h"
 #include "query/api/api_internal.h"
 
 /* ---- Answers ---------------------------------------------------------------- */
@@ -129,40 +130,6 @@ int api_params_add(api_params *p, const char *key, size_t klen, const char *val,
     return 0;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decodes s[0..len) into a new string; '+' means space. A '%' not
- * followed by two hex digits is kept as it is. */
-static char *url_decode(const char *s, size_t len, size_t *out_len)
-{
-    char *out = malloc(len + 1);
-    if (!out)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '+') {
-            out[o++] = ' ';
-        } else if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            out[o++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-            i += 2;
-        } else {
-            out[o++] = s[i];
-        }
-    }
-    out[o] = '\0';
-    *out_len = o;
-    return out;
-}
-
 int api_params_from_urlencoded(api_params *p, const char *s, size_t len)
 {
     size_t i = 0;
@@ -174,11 +141,16 @@ int api_params_from_urlencoded(api_params *p, const char *s, size_t len)
             size_t eq = i;
             while (eq < end && s[eq] != '=')
                 eq++;
-            size_t kl, vl;
-            char *k = url_decode(s + i, eq - i, &kl);
-            char *v = eq < end ? url_decode(s + eq + 1, end - eq - 1, &vl) : strdup("");
-            if (eq >= end)
-                vl = 0;
+            /* '+' is a space; a malformed '%' is kept as it is, and "%00"
+             * ends the text (hist_text.h, HIST_URL_LENIENT). */
+            const unsigned how = HIST_URL_FORM | HIST_URL_LENIENT;
+            size_t kl = 0, vl = 0;
+            char *k = NULL, *v = NULL;
+            hist_url_decode(s + i, eq - i, how, &k, &kl);
+            if (eq < end)
+                hist_url_decode(s + eq + 1, end - eq - 1, how, &v, &vl);
+            else
+                v = strdup("");
             int rc = (k && v) ? api_params_add(p, k, kl, v, vl) : HIST_ENOMEM;
             free(k);
             free(v);
