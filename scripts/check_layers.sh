@@ -160,6 +160,9 @@ door_headers_of() { # file -> the door headers its names may be declared in
     done
     d=${doors[${f%%/*}]}
     [ "$d" = "*" ] && d=$(ls "${f%%/*}"/hist_*.h)
+    for sub in "${!subdoors[@]}"; do # a sub-folder's door is not its module's
+        d=$(echo "$d" | tr ' ' '\n' | grep -vx "${subdoors[$sub]}" | paste -sd' ')
+    done
     echo "$d"
 }
 check_names() { # file
