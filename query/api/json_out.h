@@ -23,25 +23,25 @@
 
 /* Writes d with the fewest significant digits (up to 17) that parse back to
  * the same double; "null" for NaN and infinities. */
-void hist_buf_double(hist_buf *b, double d);
+void json__buf_double(hist_buf *b, double d);
 /* The same text by the printf search alone (what the fast path of
- * hist_buf_double must equal; for tests). */
-void hist_buf_double_slow(hist_buf *b, double d);
-void hist_buf_i64(hist_buf *b, int64_t v);
+ * json__buf_double must equal; for tests). */
+void json__buf_double_slow(hist_buf *b, double d);
+void json__buf_i64(hist_buf *b, int64_t v);
 
 /* The same texts into caller memory of at least HIST_FMT_MAX bytes (not
  * NUL-terminated); return the length. For writers of long number arrays
  * (with hist_buf_space() and hist_buf_commit()). */
 #define HIST_FMT_MAX 40
-size_t hist_fmt_double(char *out, double d);
-size_t hist_fmt_i64(char *out, int64_t v);
+size_t json__fmt_double(char *out, double d);
+size_t json__fmt_i64(char *out, int64_t v);
 
 /* Writes t (ns since the epoch, UTC) as RFC 3339 with as many fractional
  * digits as needed (0, 3, 6 or 9): "2026-01-02T03:04:05.123Z". */
-void hist_buf_rfc3339(hist_buf *b, int64_t t_ns);
+void json__buf_rfc3339(hist_buf *b, int64_t t_ns);
 
 /* A CSV field: quoted (with "" for ") when it holds , " CR or LF. */
-void hist_buf_csv_field(hist_buf *b, const char *s);
+void json__buf_csv_field(hist_buf *b, const char *s);
 
 typedef struct {
     hist_buf buf;
@@ -50,22 +50,22 @@ typedef struct {
     bool after_key;
 } hist_json;
 
-void hist_json_init(hist_json *j);
-void hist_json_free(hist_json *j);
-void hist_json_begin_object(hist_json *j);
-void hist_json_end_object(hist_json *j);
-void hist_json_begin_array(hist_json *j);
-void hist_json_end_array(hist_json *j);
-void hist_json_key(hist_json *j, const char *key);
-void hist_json_string(hist_json *j, const char *s);
-void hist_json_stringn(hist_json *j, const char *s, size_t n);
-void hist_json_int(hist_json *j, int64_t v);
-void hist_json_uint(hist_json *j, uint64_t v);
-void hist_json_double(hist_json *j, double v);
-void hist_json_bool(hist_json *j, bool v);
-void hist_json_null(hist_json *j);
+void json__init(hist_json *j);
+void json__free(hist_json *j);
+void json__begin_object(hist_json *j);
+void json__end_object(hist_json *j);
+void json__begin_array(hist_json *j);
+void json__end_array(hist_json *j);
+void json__key(hist_json *j, const char *key);
+void json__string(hist_json *j, const char *s);
+void json__stringn(hist_json *j, const char *s, size_t n);
+void json__int(hist_json *j, int64_t v);
+void json__uint(hist_json *j, uint64_t v);
+void json__double(hist_json *j, double v);
+void json__bool(hist_json *j, bool v);
+void json__null(hist_json *j);
 
 /* Escapes s (n bytes) as a JSON string literal including the quotes. */
-void hist_buf_json_string(hist_buf *b, const char *s, size_t n);
+void json__buf_string(hist_buf *b, const char *s, size_t n);
 
 #endif
