@@ -1,13 +1,13 @@
 /*
- * bench_json.c: what writing query answers as JSON costs (query/json_out.c),
+ * bench_json.c: what writing query answers as JSON costs (query/api/json_out.c),
  * the part of a raw read over HTTP that is not the engine.
  *
  * Data: a random walk of values with two decimals (what a plant sends,
  * 73.42), one sample a second. Figures (best of --runs passes over
  * --samples values, one core):
- *   json.double.ns_per_value       hist_buf_double: shortest round-trip text
+ *   json.double.ns_per_value       json__buf_double: shortest round-trip text
  *   json.double_printf.ns_per_value  the same text by the printf search alone
- *                                  (hist_buf_double_slow): what the fast
+ *                                  (json__buf_double_slow): what the fast
  *                                  path saves
  *   json.raw_row.ns_per_row        one raw row as the HTTP API writes it:
  *                                  {"time":ms,"tag":name,"value":v,"quality":q}
@@ -15,7 +15,7 @@
  *   json.raw_columns.ns_per_sample the same samples in shape=columns:
  *                                  {"tag":name,"time":[..],"value":[..],
  *                                  "quality":[..]}, written as the API
- *                                  writes columns (hist_fmt_* into the
+ *                                  writes columns (json__fmt_* into the
  *                                  buffer)
  *   json.raw_columns.bytes_per_sample  its size
  *
@@ -27,7 +27,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "query/json_out.h"
+#include "query/api/json_out.h"
 
 #define TAG "site1/area1/line1/cell1/temperature_pv"
 
@@ -44,39 +44,39 @@ typedef void (*pass_fn)(const double *v, size_t n, hist_buf *b);
 static void pass_double(const double *v, size_t n, hist_buf *b)
 {
     for (size_t i = 0; i < n; i++)
-        hist_buf_double(b, v[i]);
+        json__buf_double(b, v[i]);
 }
 
 static void pass_double_printf(const double *v, size_t n, hist_buf *b)
 {
     for (size_t i = 0; i < n; i++)
-        hist_buf_double_slow(b, v[i]);
+        json__buf_double_slow(b, v[i]);
 }
 
 static void pass_rows(const double *v, size_t n, hist_buf *out)
 {
     hist_json j;
-    hist_json_init(&j);
-    hist_json_begin_array(&j);
+    json__init(&j);
+    json__begin_array(&j);
     for (size_t i = 0; i < n; i++) {
-        hist_json_begin_object(&j);
-        hist_json_key(&j, "time");
-        hist_json_int(&j, INT64_C(1767225600000) + (int64_t)i * 1000);
-        hist_json_key(&j, "tag");
-        hist_json_string(&j, TAG);
-        hist_json_key(&j, "value");
-        hist_json_double(&j, v[i]);
-        hist_json_key(&j, "quality");
-        hist_json_int(&j, 0);
-        hist_json_end_object(&j);
+        json__begin_object(&j);
+        json__key(&j, "time");
+        json__int(&j, INT64_C(1767225600000) + (int64_t)i * 1000);
+        json__key(&j, "tag");
+        json__string(&j, TAG);
+        json__key(&j, "value");
+        json__double(&j, v[i]);
+        json__key(&j, "quality");
+        json__int(&j, 0);
+        json__end_object(&j);
     }
-    hist_json_end_array(&j);
+    json__end_array(&j);
     out->len = j.buf.len;
-    hist_json_free(&j);
+    json__free(&j);
 }
 
-/* One array of n cells, written the way query/api_query.c writes a column
- * (hist_fmt_* straight into the buffer). */
+/* One array of n cells, written the way query/api/api_query.c writes a column
+ * (json__fmt_* straight into the buffer). */
 static void column(hist_buf *b, const char *key, const double *v, size_t n, int what)
 {
     hist_buf_puts(b, key);
@@ -89,11 +89,11 @@ static void column(hist_buf *b, const char *key, const double *v, size_t n, int 
         if (i > 0)
             p[0] = ',';
         if (what == 0)
-            k += hist_fmt_i64(p + k, INT64_C(1767225600000) + (int64_t)i * 1000);
+            k += json__fmt_i64(p + k, INT64_C(1767225600000) + (int64_t)i * 1000);
         else if (what == 1)
-            k += hist_fmt_double(p + k, v[i]);
+            k += json__fmt_double(p + k, v[i]);
         else
-            k += hist_fmt_i64(p + k, 0);
+            k += json__fmt_i64(p + k, 0);
         hist_buf_commit(b, k);
     }
     hist_buf_puts(b, "]");

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "ingest/ingest.h"
-#include "query/hist_api.h"
+#include "query/api/hist_api.h"
 
 typedef struct {
     char *token;

@@ -20,8 +20,9 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/hist_text.h"
 #include "ingest/ingest.h"
-#include "query/hist_api.h"
+#include "query/api/hist_api.h"
 
 enum { H_NONE, H_CTYPE, H_ACCEPT, H_AUTH, H_EXPECT, H_COUNT };
 
@@ -337,42 +338,6 @@ static void route_api(hist_conn *c, http_state *st, bool keep_alive, const char 
 
 /* ---- dispatch -------------------------------------------------------- */
 
-static int hexval(int ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decodes src[0..n) into a new string; NULL on a bad escape or NUL. */
-static char *url_decode(const char *src, size_t n)
-{
-    char *out = malloc(n + 1);
-    size_t k = 0;
-    if (!out)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (src[i] == '%') {
-            int hi = i + 2 < n ? hexval(src[i + 1]) : -1;
-            int lo = i + 2 < n ? hexval(src[i + 2]) : -1;
-            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-                free(out);
-                return NULL;
-            }
-            out[k++] = (char)(hi * 16 + lo);
-            i += 2;
-        } else {
-            out[k++] = src[i];
-        }
-    }
-    out[k] = 0;
-    return out;
-}
-
 static unsigned request_scopes(hist_conn *c, http_state *st, bool *had_token)
 {
     const char *auth = st->hdr[H_AUTH];
@@ -411,7 +376,8 @@ static void dispatch(hist_conn *c, http_state *st)
         reply_error_now(c, keep_alive, 400, "bad request target");
         return;
     }
-    char *path = url_decode(st->url + u.field_data[UF_PATH].off, u.field_data[UF_PATH].len);
+    char *path; /* NULL on a bad escape or %00 (hist_text.h) */
+    hist_url_decode(st->url + u.field_data[UF_PATH].off, u.field_data[UF_PATH].len, 0, &path, NULL);
     char *query = (u.field_set & (1 << UF_QUERY))
                       ? strndup(st->url + u.field_data[UF_QUERY].off, u.field_data[UF_QUERY].len)
                       : strdup("");

@@ -6,54 +6,23 @@
  * damaged chunks and the scrub's progress) come from hist_db_get_stats()
  * at scrape time.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hist_buf.h"
 #include "ingest/ingest.h"
 
-typedef struct {
-    char *buf;
-    size_t len, cap;
-    bool oom;
-} text_buf;
-
-static void put(text_buf *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(text_buf *t, const char *fmt, ...)
+static void counter(hist_buf *t, const char *name, const char *help, uint64_t v)
 {
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
-        va_end(ap);
-        if (n < 0 || t->oom)
-            return;
-        if ((size_t)n < t->cap - t->len) {
-            t->len += (size_t)n;
-            return;
-        }
-        size_t cap = t->cap * 2 + (size_t)n;
-        char *grown = realloc(t->buf, cap);
-        if (!grown) {
-            t->oom = true;
-            return;
-        }
-        t->buf = grown;
-        t->cap = cap;
-    }
+    hist_buf_printf(t, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
+                    (unsigned long long)v);
 }
 
-static void counter(text_buf *t, const char *name, const char *help, uint64_t v)
+static void gauge(hist_buf *t, const char *name, const char *help, uint64_t v)
 {
-    put(t, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
-        (unsigned long long)v);
-}
-
-static void gauge(text_buf *t, const char *name, const char *help, uint64_t v)
-{
-    put(t, "# HELP %s %s\n# TYPE %s gauge\n%s %llu\n", name, help, name, name,
-        (unsigned long long)v);
+    hist_buf_printf(t, "# HELP %s %s\n# TYPE %s gauge\n%s %llu\n", name, help, name, name,
+                    (unsigned long long)v);
 }
 
 void metrics__count_result(hist_metrics *m, const hist_in_result *res)
@@ -69,10 +38,8 @@ void metrics__count_result(hist_metrics *m, const hist_in_result *res)
 
 int metrics__render(const hist_metrics *m, hist_db *db, char **out, size_t *len)
 {
-    text_buf t = {malloc(4096), 0, 4096, false};
-    if (!t.buf)
-        return HIST_ENOMEM;
-    t.buf[0] = 0;
+    hist_buf t;
+    hist_buf_init(&t);
     counter(&t, "historian_samples_accepted_total", "Samples written and acknowledged.",
             m->samples_accepted);
     counter(&t, "historian_samples_rejected_total", "Samples in refused requests.",
@@ -93,20 +60,20 @@ int metrics__render(const hist_metrics *m, hist_db *db, char **out, size_t *len)
     if (db && hist_db_get_stats(db, &st) == 0) {
         counter(&t, "historian_wal_syncs_total", "WAL fdatasync calls (group commits).",
                 st.wal_syncs);
-        put(&t, "# HELP historian_wal_sync_seconds WAL sync latency.\n"
-                "# TYPE historian_wal_sync_seconds histogram\n");
+        hist_buf_printf(&t, "# HELP historian_wal_sync_seconds WAL sync latency.\n"
+                            "# TYPE historian_wal_sync_seconds histogram\n");
         uint64_t cum = 0;
         for (int i = 0; i < HIST_SYNC_HIST_BUCKETS; i++) {
             cum += st.wal_sync_hist[i];
             if (i == HIST_SYNC_HIST_BUCKETS - 1)
-                put(&t, "historian_wal_sync_seconds_bucket{le=\"+Inf\"} %llu\n",
-                    (unsigned long long)cum);
+                hist_buf_printf(&t, "historian_wal_sync_seconds_bucket{le=\"+Inf\"} %llu\n",
+                                (unsigned long long)cum);
             else
-                put(&t, "historian_wal_sync_seconds_bucket{le=\"%g\"} %llu\n",
-                    hist_sync_hist_bounds_us[i] / 1e6, (unsigned long long)cum);
+                hist_buf_printf(&t, "historian_wal_sync_seconds_bucket{le=\"%g\"} %llu\n",
+                                hist_sync_hist_bounds_us[i] / 1e6, (unsigned long long)cum);
         }
-        put(&t, "historian_wal_sync_seconds_sum %.9f\n", st.wal_sync_seconds_total);
-        put(&t, "historian_wal_sync_seconds_count %llu\n", (unsigned long long)cum);
+        hist_buf_printf(&t, "historian_wal_sync_seconds_sum %.9f\n", st.wal_sync_seconds_total);
+        hist_buf_printf(&t, "historian_wal_sync_seconds_count %llu\n", (unsigned long long)cum);
         gauge(&t, "historian_memtable_bytes", "Bytes of unsealed samples in memory.",
               st.memtable_bytes);
         gauge(&t, "historian_memtable_samples", "Samples not yet sealed into chunks.",
@@ -147,11 +114,6 @@ int metrics__render(const hist_metrics *m, hist_db *db, char **out, size_t *len)
         counter(&t, "historian_scrub_damaged_found_total",
                 "Chunks scrub passes found damaged and marked.", st.scrub_damaged_found);
     }
-    if (t.oom) {
-        free(t.buf);
-        return HIST_ENOMEM;
-    }
-    *out = t.buf;
-    *len = t.len;
-    return 0;
+    *out = hist_buf_take(&t, len);
+    return *out ? 0 : HIST_ENOMEM;
 }

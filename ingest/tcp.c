@@ -17,7 +17,7 @@
 
 #include "common/hist_bytes.h"
 #include "ingest/ingest.h"
-#include "query/hist_api.h"
+#include "query/api/hist_api.h"
 
 /* Fills a reply slot with a WriteResponse frame. */
 static void fill_reply(hist_reply *r, const hist_in_result *res)

@@ -4,7 +4,11 @@
 # Rules, for every C file of the project (build trees and node_modules left
 # out):
 #   1. doors: a file includes the headers of its own module and only the
-#      doors (public headers) of the modules below it in the map;
+#      doors (public headers) of the modules below it in the map; a
+#      sub-folder with a door of its own (tools/client/, query/api/) keeps
+#      its other headers to itself, and one that stands above the rest of
+#      its module (query/api/, the HTTP read API over the query engine) is
+#      not included at all by the module's other files;
 #      tests/ and bench/ are white-box and may include any project header;
 #   2. no #include of a .c file;
 #   3. no source or header file over 1,000 lines;
@@ -35,13 +39,17 @@ declare -A doors=(
     [common]="*"
     [proto]="proto/historian.pb-c.h"
     [storage]="storage/hist_storage.h"
-    [query]="query/hist_query.h query/hist_api.h"
+    [query]="query/hist_query.h query/api/hist_api.h"
     [ingest]="ingest/hist_server.h"
     [tools]="tools/cli.h tools/plantgen.h tools/client/hist_client.h"
 )
 # sub-folders with a door of their own: folder -> door (their other headers
 # are private to the folder)
-declare -A subdoors=([tools/client]=tools/client/hist_client.h)
+declare -A subdoors=([tools/client]=tools/client/hist_client.h [query/api]=query/api/hist_api.h)
+# sub-folders above the rest of their module: the module's other files may
+# not include anything of them, not even their door (the engine is below
+# the API)
+subabove=(query/api)
 # files that stay off the engine: the historian CLI and the gateway client
 # link common/, the client and the generator only (never storage, query,
 # ingest); a pattern of paths -> the folders they may not include
@@ -68,7 +76,17 @@ check_include() { # file line module header
     [ "$inc" = "$top" ] && return # a system-style name without a folder
     [ -n "${below[$top]+x}" ] || return # not a project module (check.h, harness.h, ...)
     if [ "$top" = "$mod" ]; then
-        # inside the module: a sub-folder's private headers stay in it
+        # inside the module: a sub-folder above the rest is not included by
+        # the rest, and a sub-folder's private headers stay in it
+        for sub in "${subabove[@]}"; do
+            case "$inc" in
+                "$sub"/*) case "$file" in
+                              ./"$sub"/*) ;;
+                              *) say "$file:$line: below: $inc is in $sub/, which stands above the rest of $mod/"
+                                 return ;;
+                          esac ;;
+            esac
+        done
         for sub in "${!subdoors[@]}"; do
             case "$inc" in
                 "$sub"/*) case "$file" in
@@ -134,12 +152,17 @@ defined_functions() { # file
     ' "$1"
 }
 door_headers_of() { # file -> the door headers its names may be declared in
-    local f=${1#./} d
-    case "$f" in
-        tools/client/*) echo "tools/client/hist_client.h"; return ;;
-    esac
+    local f=${1#./} d sub
+    for sub in "${!subdoors[@]}"; do
+        case "$f" in
+            "$sub"/*) echo "${subdoors[$sub]}"; return ;;
+        esac
+    done
     d=${doors[${f%%/*}]}
     [ "$d" = "*" ] && d=$(ls "${f%%/*}"/hist_*.h)
+    for sub in "${!subdoors[@]}"; do # a sub-folder's door is not its module's
+        d=$(echo "$d" | tr ' ' '\n' | grep -vx "${subdoors[$sub]}" | paste -sd' ')
+    done
     echo "$d"
 }
 check_names() { # file

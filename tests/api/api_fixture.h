@@ -20,7 +20,7 @@
 
 #include "check.h"
 #include "tmpdir.h"
-#include "query/hist_api.h"
+#include "query/api/hist_api.h"
 #include "query/hist_query.h"
 
 #define NS INT64_C(1000000000)

@@ -1,5 +1,5 @@
 /*
- * test_api_grafana.c: the Grafana JSON datasource endpoints (query/grafana.c)
+ * test_api_grafana.c: the Grafana JSON datasource endpoints (query/api/grafana.c)
  * through hist_api_handle(), with bodies shaped the way the simPod plugin
  * sends them, on the data of api_fixture.h.
  */

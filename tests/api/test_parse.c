@@ -1,6 +1,6 @@
 /*
  * test_parse.c: query/parse.c (names, durations, times) and the JSON
- * writer (query/json_out.c): every accepted format, and the strictness
+ * writer (query/api/json_out.c): every accepted format, and the strictness
  * (trailing garbage, out-of-range numbers) the API relies on for its 400s.
  */
 #include <jansson.h>
@@ -9,7 +9,7 @@
 
 #include "check.h"
 #include "query/hist_query.h"
-#include "query/json_out.h"
+#include "query/api/json_out.h"
 
 #define NS INT64_C(1000000000)
 static const int64_t NOW = INT64_C(1767225600) * NS; /* 2026-01-01T00:00:00Z */
@@ -163,7 +163,7 @@ static void test_json_doubles(void)
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
         hist_buf b;
         hist_buf_init(&b);
-        hist_buf_double(&b, vals[i]);
+        json__buf_double(&b, vals[i]);
         json_error_t err;
         json_t *v = json_loads(b.data, JSON_DECODE_ANY, &err);
         CHECKF(v && json_is_number(v) && json_number_value(v) == vals[i], "%s", b.data);
@@ -172,13 +172,13 @@ static void test_json_doubles(void)
     }
     hist_buf b;
     hist_buf_init(&b);
-    hist_buf_double(&b, 0.1);
+    json__buf_double(&b, 0.1);
     CHECK(strcmp(b.data, "0.1") == 0); /* shortest form, not 0.10000000000000001 */
     hist_buf_free(&b);
     const double bad[] = {NAN, INFINITY, -INFINITY};
     for (int i = 0; i < 3; i++) {
         hist_buf_init(&b);
-        hist_buf_double(&b, bad[i]);
+        json__buf_double(&b, bad[i]);
         CHECK(strcmp(b.data, "null") == 0);
         hist_buf_free(&b);
     }
@@ -206,9 +206,9 @@ static void test_json_number_fast_paths(void)
         hist_buf fast, slow;
         hist_buf_init(&fast);
         hist_buf_init(&slow);
-        hist_buf_double(&fast, d);
+        json__buf_double(&fast, d);
         if (isfinite(d) && !(d == floor(d) && fabs(d) < 1e15))
-            hist_buf_double_slow(&slow, d);
+            json__buf_double_slow(&slow, d);
         else
             hist_buf_puts(&slow, fast.data); /* integral and non-finite: checked elsewhere */
         if (strcmp(fast.data, slow.data) != 0 && mismatches++ < 5)
@@ -221,7 +221,7 @@ static void test_json_number_fast_paths(void)
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
         hist_buf b;
         hist_buf_init(&b);
-        hist_buf_i64(&b, ints[i]);
+        json__buf_i64(&b, ints[i]);
         char want[32];
         snprintf(want, sizeof want, "%lld", (long long)ints[i]);
         CHECKF(strcmp(b.data, want) == 0, "int %s: got %s", want, b.data);
@@ -229,7 +229,7 @@ static void test_json_number_fast_paths(void)
     }
     hist_buf b;
     hist_buf_init(&b);
-    hist_buf_double(&b, 0.000123);
+    json__buf_double(&b, 0.000123);
     CHECK(strcmp(b.data, "0.000123") == 0);
     hist_buf_free(&b);
 }
@@ -240,21 +240,21 @@ static void test_json_strings(void)
      * an overlong encoding and a surrogate. */
     const char in[] = "a\"b\\c\n\t\x01\x7f é € 😀 \xff \xc0\xaf \xed\xa0\x80 end";
     hist_json j;
-    hist_json_init(&j);
-    hist_json_begin_object(&j);
-    hist_json_key(&j, "s");
-    hist_json_stringn(&j, in, sizeof in - 1);
-    hist_json_key(&j, "arr");
-    hist_json_begin_array(&j);
-    hist_json_int(&j, INT64_MIN);
-    hist_json_uint(&j, UINT64_C(1) << 62);
-    hist_json_double(&j, NAN);
-    hist_json_bool(&j, true);
-    hist_json_null(&j);
-    hist_json_begin_object(&j);
-    hist_json_end_object(&j);
-    hist_json_end_array(&j);
-    hist_json_end_object(&j);
+    json__init(&j);
+    json__begin_object(&j);
+    json__key(&j, "s");
+    json__stringn(&j, in, sizeof in - 1);
+    json__key(&j, "arr");
+    json__begin_array(&j);
+    json__int(&j, INT64_MIN);
+    json__uint(&j, UINT64_C(1) << 62);
+    json__double(&j, NAN);
+    json__bool(&j, true);
+    json__null(&j);
+    json__begin_object(&j);
+    json__end_object(&j);
+    json__end_array(&j);
+    json__end_object(&j);
     REQUIRE(!j.buf.failed);
     json_error_t err;
     json_t *root = json_loads(j.buf.data, 0, &err);
@@ -271,13 +271,13 @@ static void test_json_strings(void)
         CHECK(json_integer_value(json_array_get(arr, 0)) == INT64_MIN);
         json_decref(root);
     }
-    hist_json_free(&j);
+    json__free(&j);
 
     hist_buf b;
     hist_buf_init(&b);
-    hist_buf_csv_field(&b, "plain");
+    json__buf_csv_field(&b, "plain");
     hist_buf_puts(&b, "|");
-    hist_buf_csv_field(&b, "a,\"b\"\nc");
+    json__buf_csv_field(&b, "a,\"b\"\nc");
     CHECK(strcmp(b.data, "plain|\"a,\"\"b\"\"\nc\"") == 0);
     hist_buf_free(&b);
 }
@@ -298,7 +298,7 @@ static void test_rfc3339_out(void)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         hist_buf b;
         hist_buf_init(&b);
-        hist_buf_rfc3339(&b, cases[i].t);
+        json__buf_rfc3339(&b, cases[i].t);
         CHECKF(strcmp(b.data, cases[i].want) == 0, "%s != %s", b.data, cases[i].want);
         int64_t back;
         CHECK(hist_time_parse(b.data, 0, &back) == 0 && back == cases[i].t);

@@ -1,6 +1,6 @@
 /*
- * fuzz_api.c: libFuzzer target for the HTTP read API (query/api*.c,
- * query/grafana.c), which parses query strings, form and JSON bodies that
+ * fuzz_api.c: libFuzzer target for the HTTP read API (query/api/,
+ * Grafana included), which parses query strings, form and JSON bodies that
  * come from the network.
  *
  * Input layout: byte 0 picks the method and path from a fixed table (every
@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "query/hist_api.h"
+#include "query/api/hist_api.h"
 #include "tests/tmpdir.h"
 
 #define SEC INT64_C(1000000000)

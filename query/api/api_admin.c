@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "query/api_internal.h"
+#include "query/api/api_internal.h"
 
 #define ADMIN_SCRUB_SHARE 10
 #define ADMIN_MAX_DAMAGED 1000
@@ -39,18 +39,18 @@ static void json_report(hist_json *j, const hist_scrub_report *r)
         {"wal_records_dropped", offsetof(hist_scrub_report, wal_records_dropped)},
         {"wal_bytes_dropped", offsetof(hist_scrub_report, wal_bytes_dropped)},
     };
-    hist_json_begin_object(j);
+    json__begin_object(j);
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         uint64_t v;
         memcpy(&v, (const char *)r + fields[i].off, sizeof v);
-        hist_json_key(j, fields[i].key);
-        hist_json_uint(j, v);
+        json__key(j, fields[i].key);
+        json__uint(j, v);
     }
-    hist_json_key(j, "seconds");
-    hist_json_double(j, r->seconds);
-    hist_json_key(j, "stopped");
-    hist_json_bool(j, r->stopped);
-    hist_json_end_object(j);
+    json__key(j, "seconds");
+    json__double(j, r->seconds);
+    json__key(j, "stopped");
+    json__bool(j, r->stopped);
+    json__end_object(j);
 }
 
 typedef struct {
@@ -66,29 +66,29 @@ static int json_damaged(void *arg, const hist_damaged_chunk *d)
         return 1;
     hist_json *j = c->j;
     hist_tag_info info;
-    hist_json_begin_object(j);
-    hist_json_key(j, "tag");
+    json__begin_object(j);
+    json__key(j, "tag");
     if (hist_tag_by_id(c->db, d->tag, &info) == 0)
-        hist_json_string(j, info.name);
+        json__string(j, info.name);
     else
-        hist_json_null(j);
-    hist_json_key(j, "start");
-    hist_json_int(j, api_ns_to_ms(d->start_ts));
-    hist_json_key(j, "end");
-    hist_json_int(j, api_ns_to_ms(d->end_ts));
-    hist_json_key(j, "seq");
-    hist_json_uint(j, d->seq);
-    hist_json_key(j, "segment");
-    hist_json_uint(j, d->segment);
-    hist_json_key(j, "offset");
-    hist_json_uint(j, d->offset);
-    hist_json_key(j, "length");
-    hist_json_uint(j, d->length);
-    hist_json_key(j, "reason");
-    hist_json_string(j, hist_damage_reason_name(d->reason));
-    hist_json_key(j, "found");
-    hist_json_int(j, api_ns_to_ms(d->found_ns));
-    hist_json_end_object(j);
+        json__null(j);
+    json__key(j, "start");
+    json__int(j, api__ns_to_ms(d->start_ts));
+    json__key(j, "end");
+    json__int(j, api__ns_to_ms(d->end_ts));
+    json__key(j, "seq");
+    json__uint(j, d->seq);
+    json__key(j, "segment");
+    json__uint(j, d->segment);
+    json__key(j, "offset");
+    json__uint(j, d->offset);
+    json__key(j, "length");
+    json__uint(j, d->length);
+    json__key(j, "reason");
+    json__string(j, hist_damage_reason_name(d->reason));
+    json__key(j, "found");
+    json__int(j, api__ns_to_ms(d->found_ns));
+    json__end_object(j);
     return 0;
 }
 
@@ -101,69 +101,69 @@ static int reply_status(api_ctx *c, int status, const bool *started)
     if (rc == 0)
         rc = hist_db_get_stats(c->db, &ds);
     if (rc < 0)
-        return api_internal_error(c, rc);
+        return api__reply_internal(c, rc);
     hist_json j;
-    hist_json_init(&j);
-    hist_json_begin_object(&j);
+    json__init(&j);
+    json__begin_object(&j);
     if (started) {
-        hist_json_key(&j, "started");
-        hist_json_bool(&j, *started);
+        json__key(&j, "started");
+        json__bool(&j, *started);
     }
-    hist_json_key(&j, "running");
-    hist_json_bool(&j, st.running);
-    hist_json_key(&j, "passes");
-    hist_json_uint(&j, st.passes);
-    hist_json_key(&j, "chunks_checked");
-    hist_json_uint(&j, st.chunks_checked);
-    hist_json_key(&j, "damaged_found");
-    hist_json_uint(&j, st.damaged_found);
-    hist_json_key(&j, "damaged_chunks");
-    hist_json_uint(&j, ds.damaged_chunks);
-    hist_json_key(&j, "last");
+    json__key(&j, "running");
+    json__bool(&j, st.running);
+    json__key(&j, "passes");
+    json__uint(&j, st.passes);
+    json__key(&j, "chunks_checked");
+    json__uint(&j, st.chunks_checked);
+    json__key(&j, "damaged_found");
+    json__uint(&j, st.damaged_found);
+    json__key(&j, "damaged_chunks");
+    json__uint(&j, ds.damaged_chunks);
+    json__key(&j, "last");
     if (st.has_last)
         json_report(&j, &st.last);
     else
-        hist_json_null(&j);
-    hist_json_key(&j, "damaged");
-    hist_json_begin_array(&j);
+        json__null(&j);
+    json__key(&j, "damaged");
+    json__begin_array(&j);
     damaged_ctx dc = {c->db, &j, 0};
     rc = hist_db_damaged_foreach(c->db, json_damaged, &dc);
-    hist_json_end_array(&j);
-    hist_json_end_object(&j);
+    json__end_array(&j);
+    json__end_object(&j);
     if (rc < 0) {
-        hist_json_free(&j);
-        return api_internal_error(c, rc);
+        json__free(&j);
+        return api__reply_internal(c, rc);
     }
-    return api_reply_json(c, status, &j);
+    return api__reply_json(c, status, &j);
 }
 
 static int scrub_start(api_ctx *c)
 {
     api_params p = {0};
-    if (api_params_from_request(c, &p))
-        return 0;
+    if (api__params_or_reply(c, &p))
+        return API_ANSWERED;
     hist_scrub_options o;
     hist_scrub_options_init(&o);
     o.share_pct = ADMIN_SCRUB_SHARE;
-    const char *s = api_param(&p, "share");
+    const char *s = api__param(&p, "share");
     if (s) {
         char *end;
         long v = strtol(s, &end, 10);
         if (!*s || *end || v < 1 || v > 100) {
-            api_params_free(&p);
-            return api_error(c, 400, "share", "share must be a whole number from 1 to 100");
+            api__params_free(&p);
+            return api__reply_error(c, 400, "share", "share must be a whole number from 1 to 100");
         }
         o.share_pct = (unsigned)v;
     }
-    api_params_free(&p);
+    api__params_free(&p);
     int rc = hist_db_scrub_start(c->db, &o);
     if (rc < 0 && rc != HIST_EBUSY)
-        return api_internal_error(c, rc);
+        return api__reply_internal(c, rc);
     bool started = rc == 0;
     return reply_status(c, started ? 202 : 200, &started);
 }
 
-int api_admin_scrub_handle(api_ctx *c)
+int api__admin_scrub_handle(api_ctx *c)
 {
     if (!strcmp(c->req->method, "POST"))
         return scrub_start(c);

@@ -3,7 +3,7 @@
  * to an api_query_opts (and the engine's hist_query_spec inside it).
  *
  * Every parameter is checked strictly (docs/api.md): a bad value is a 400
- * naming the parameter, set here through api_error(); a non-zero return
+ * naming the parameter, set here through api__reply_error(); a non-zero return
  * means that reply is already set. The limits on what one request may ask
  * for are in api_internal.h.
  */
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "query/api_internal.h"
+#include "query/api/api_internal.h"
 #include "query/tz.h"
 
 /* ---- Options ------------------------------------------------------------------- */
@@ -91,7 +91,7 @@ static int parse_shifts(const char *s, hist_query_spec *spec)
 }
 
 /* Every "agg" value, each a comma list, in order; duplicates dropped. */
-static int parse_aggs(api_ctx *c, const api_params *p, hist_query_spec *spec)
+static int aggs_or_reply(api_ctx *c, const api_params *p, hist_query_spec *spec)
 {
     for (size_t i = 0; i < p->n; i++) {
         if (strcmp(p->v[i].key, "agg") != 0)
@@ -104,19 +104,18 @@ static int parse_aggs(api_ctx *c, const api_params *p, hist_query_spec *spec)
             char name[32];
             hist_agg a;
             if (len == 0 || len >= sizeof name)
-                return api_error(c, 400, "agg", "agg: empty or unknown aggregate in '%s'",
-                                 p->v[i].value),
-                       1;
+                return api__reply_error(c, 400, "agg", "agg: empty or unknown aggregate in '%s'",
+                                        p->v[i].value);
             memcpy(name, s, len);
             name[len] = '\0';
             for (size_t e = len; e > 0 && name[e - 1] == ' ';)
                 name[--e] = '\0';
             if (hist_agg_parse(name, &a) < 0)
-                return api_error(c, 400, "agg",
-                                 "unknown aggregate '%s' (count, min, max, sum, mean, twa, "
-                                 "stddev, first, last, range, integral, delta, duration_true)",
-                                 name),
-                       1;
+                return api__reply_error(
+                    c, 400, "agg",
+                    "unknown aggregate '%s' (count, min, max, sum, mean, twa, "
+                    "stddev, first, last, range, integral, delta, duration_true)",
+                    name);
             bool dup = false;
             for (int k = 0; k < spec->naggs; k++)
                 dup |= spec->aggs[k] == a;
@@ -130,37 +129,35 @@ static int parse_aggs(api_ctx *c, const api_params *p, hist_query_spec *spec)
     return 0;
 }
 
-static int parse_time_param(api_ctx *c, const api_params *p, const char *key, int64_t def,
-                            int64_t *out)
+static int param_time_or_reply(api_ctx *c, const api_params *p, const char *key, int64_t def,
+                               int64_t *out)
 {
-    const char *s = api_param(p, key);
+    const char *s = api__param(p, key);
     if (!s || !*s) {
         *out = def;
         return 0;
     }
     int rc = hist_time_parse(s, c->req->now_ns, out);
     if (rc == HIST_ERANGE)
-        return api_error(c, 400, key, "%s: time '%s' is out of range", key, s), 1;
+        return api__reply_error(c, 400, key, "%s: time '%s' is out of range", key, s);
     if (rc < 0)
-        return api_error(c, 400, key,
-                         "%s: cannot read time '%s' (RFC 3339, epoch ms, now, -24h, now-7d)", key,
-                         s),
-               1;
+        return api__reply_error(c, 400, key,
+                                "%s: cannot read time '%s' (RFC 3339, epoch ms, now, -24h, now-7d)",
+                                key, s);
     return 0;
 }
 
-static int parse_duration_param(api_ctx *c, const char *key, const char *s, int64_t *out)
+static int param_duration_or_reply(api_ctx *c, const char *key, const char *s, int64_t *out)
 {
     int rc = hist_duration_parse(s, out);
     if (rc < 0 || *out <= 0)
-        return api_error(c, 400, key,
-                         "%s: '%s' is not a positive duration (number + ns|us|ms|s|m|h|d|w)", key,
-                         s),
-               1;
+        return api__reply_error(c, 400, key,
+                                "%s: '%s' is not a positive duration (number + ns|us|ms|s|m|h|d|w)",
+                                key, s);
     return 0;
 }
 
-static int parse_bucket(api_ctx *c, const char *s, api_query_opts *o)
+static int bucket_or_reply(api_ctx *c, const char *s, api_query_opts *o)
 {
     static const struct {
         const char *name;
@@ -183,15 +180,14 @@ static int parse_bucket(api_ctx *c, const char *s, api_query_opts *o)
         o->step_given = true;
         return 0;
     }
-    return api_error(c, 400, "bucket",
-                     "bucket must be hour, day, week, month, shift or a duration"),
-           1;
+    return api__reply_error(c, 400, "bucket",
+                            "bucket must be hour, day, week, month, shift or a duration");
 }
 
-static int parse_output(api_ctx *c, const api_params *p, api_query_opts *o)
+static int output_or_reply(api_ctx *c, const api_params *p, api_query_opts *o)
 {
-    const char *format = api_param(p, "format"), *shape = api_param(p, "shape");
-    const char *tf = api_param(p, "time_format");
+    const char *format = api__param(p, "format"), *shape = api__param(p, "shape");
+    const char *tf = api__param(p, "time_format");
     o->format = API_FMT_JSON;
     o->shape = API_SHAPE_LONG;
     if (format) {
@@ -204,7 +200,7 @@ static int parse_output(api_ctx *c, const api_params *p, api_query_opts *o)
         else if (!strcmp(format, "table") || !strcmp(format, "timeseries"))
             ; /* Grafana's words; grafana.c reads them itself */
         else
-            return api_error(c, 400, "format", "format must be json, csv or wide"), 1;
+            return api__reply_error(c, 400, "format", "format must be json, csv or wide");
     } else if (c->req->accept && strstr(c->req->accept, "text/csv")) {
         o->format = API_FMT_CSV;
     }
@@ -214,10 +210,11 @@ static int parse_output(api_ctx *c, const api_params *p, api_query_opts *o)
         else if (!strcmp(shape, "columns"))
             o->shape = API_SHAPE_COLUMNS;
         else if (strcmp(shape, "long"))
-            return api_error(c, 400, "shape", "shape must be long, wide or columns"), 1;
+            return api__reply_error(c, 400, "shape", "shape must be long, wide or columns");
     }
     if (o->shape == API_SHAPE_COLUMNS && o->format == API_FMT_CSV)
-        return api_error(c, 400, "shape", "shape=columns is JSON only (CSV has long and wide)"), 1;
+        return api__reply_error(c, 400, "shape",
+                                "shape=columns is JSON only (CSV has long and wide)");
     o->time_format = o->format == API_FMT_CSV ? API_TIME_RFC3339 : API_TIME_MS;
     if (tf) {
         o->time_format_given = true;
@@ -230,13 +227,14 @@ static int parse_output(api_ctx *c, const api_params *p, api_query_opts *o)
         else if (!strcmp(tf, "rfc3339"))
             o->time_format = API_TIME_RFC3339;
         else
-            return api_error(c, 400, "time_format", "time_format must be ms, ns, s or rfc3339"), 1;
+            return api__reply_error(c, 400, "time_format",
+                                    "time_format must be ms, ns, s or rfc3339");
     }
     return 0;
 }
 
-int api_query_opts_parse(api_ctx *c, const api_params *p, int64_t default_from, int64_t default_to,
-                         hist_mode default_mode, api_query_opts *o)
+int api__query_opts_or_reply(api_ctx *c, const api_params *p, int64_t default_from,
+                             int64_t default_to, hist_mode default_mode, api_query_opts *o)
 {
     memset(o, 0, sizeof *o);
     hist_query_spec *spec = &o->spec;
@@ -245,63 +243,60 @@ int api_query_opts_parse(api_ctx *c, const api_params *p, int64_t default_from, 
     spec->fill = HIST_FILL_NULL;
     const char *s;
 
-    if (parse_aggs(c, p, spec))
-        return 1;
-    if ((s = api_param(p, "mode")) && *s) {
+    if (aggs_or_reply(c, p, spec))
+        return API_ANSWERED;
+    if ((s = api__param(p, "mode")) && *s) {
         if (hist_mode_parse(s, &spec->mode) < 0)
-            return api_error(c, 400, "mode", "mode must be raw, latest, interp, aggregate or plot"),
-                   1;
+            return api__reply_error(c, 400, "mode",
+                                    "mode must be raw, latest, interp, aggregate or plot");
     } else if (spec->naggs > 0) {
         spec->mode = HIST_MODE_AGG; /* agg=... alone asks for aggregates */
     }
-    if (parse_time_param(c, p, "to", default_to, &spec->to))
-        return 1;
-    if (parse_time_param(c, p, "from", default_from, &spec->from))
-        return 1;
-    if (!api_param(p, "from") && !api_param(p, "to") && spec->to <= spec->from)
+    if (param_time_or_reply(c, p, "to", default_to, &spec->to))
+        return API_ANSWERED;
+    if (param_time_or_reply(c, p, "from", default_from, &spec->from))
+        return API_ANSWERED;
+    if (!api__param(p, "from") && !api__param(p, "to") && spec->to <= spec->from)
         spec->from = spec->to - INT64_C(3600000000000);
     if (spec->mode == HIST_MODE_LATEST && spec->from >= spec->to)
         spec->from = spec->to - 1; /* latest ignores the range */
     if (spec->from >= spec->to)
-        return api_error(c, 400, "from", "from must be before to"), 1;
+        return api__reply_error(c, 400, "from", "from must be before to");
 
     unsigned long long u;
-    if ((s = api_param(p, "limit"))) {
+    if ((s = api__param(p, "limit"))) {
         if (parse_uint(s, API_MAX_LIMIT, &u) < 0 || u == 0)
-            return api_error(c, 400, "limit", "limit must be a whole number from 1 to %d",
-                             API_MAX_LIMIT),
-                   1;
+            return api__reply_error(c, 400, "limit", "limit must be a whole number from 1 to %d",
+                                    API_MAX_LIMIT);
         spec->limit = (size_t)u;
     } else {
         spec->limit = API_DEFAULT_LIMIT;
     }
-    if ((s = api_param(p, "points"))) {
+    if ((s = api__param(p, "points"))) {
         if (parse_uint(s, API_MAX_POINTS, &u) < 0 || u == 0)
-            return api_error(c, 400, "points", "points must be a whole number from 1 to %d",
-                             API_MAX_POINTS),
-                   1;
+            return api__reply_error(c, 400, "points", "points must be a whole number from 1 to %d",
+                                    API_MAX_POINTS);
         spec->points = (uint32_t)u;
     }
-    if ((s = api_param(p, "step"))) {
-        if (parse_duration_param(c, "step", s, &spec->step_ns))
-            return 1;
+    if ((s = api__param(p, "step"))) {
+        if (param_duration_or_reply(c, "step", s, &spec->step_ns))
+            return API_ANSWERED;
         o->step_given = true;
     }
-    if ((s = api_param(p, "tz")) && *s) {
+    if ((s = api__param(p, "tz")) && *s) {
         if (!tz_name_ok(s))
-            return api_error(c, 400, "tz",
-                             "tz must be an IANA time zone name such as "
-                             "Europe/Berlin"),
-                   1;
+            return api__reply_error(c, 400, "tz",
+                                    "tz must be an IANA time zone name such as "
+                                    "Europe/Berlin");
         /* Loaded once here so an unknown zone is a 400 naming tz, not a
          * refusal from deep inside the engine. */
         hist_tz *tz = NULL;
         if (tz__load(s, &tz) < 0)
-            return api_error(c, 400, "tz", "unknown time zone '%s'", s), 1;
+            return api__reply_error(c, 400, "tz", "unknown time zone '%s'", s);
         tz__free(tz);
         snprintf(spec->tz, sizeof spec->tz, "%s", s);
     }
-    if ((s = api_param(p, "shifts")) && *s) {
+    if ((s = api__param(p, "shifts")) && *s) {
         /* Several "shifts" values (a JSON array) are joined by commas. */
         char joined[128] = "";
         for (size_t i = 0; i < p->n; i++) {
@@ -311,15 +306,14 @@ int api_query_opts_parse(api_ctx *c, const api_params *p, int64_t default_from, 
             snprintf(joined + have, sizeof joined - have, "%s%s", have ? "," : "", p->v[i].value);
         }
         if (parse_shifts(joined, spec) < 0)
-            return api_error(c, 400, "shifts",
-                             "shifts must be ascending local start times such as "
-                             "06:00,14:00,22:00 (at most %d)",
-                             HIST_MAX_SHIFTS),
-                   1;
+            return api__reply_error(c, 400, "shifts",
+                                    "shifts must be ascending local start times such as "
+                                    "06:00,14:00,22:00 (at most %d)",
+                                    HIST_MAX_SHIFTS);
     }
-    if ((s = api_param(p, "bucket")) && *s) {
-        if (parse_bucket(c, s, o))
-            return 1;
+    if ((s = api__param(p, "bucket")) && *s) {
+        if (bucket_or_reply(c, s, o))
+            return API_ANSWERED;
     } else if (spec->nshifts > 0) {
         spec->bucket = HIST_BUCKET_SHIFT;
         o->bucket_given = true;
@@ -330,19 +324,19 @@ int api_query_opts_parse(api_ctx *c, const api_params *p, int64_t default_from, 
         spec->shift_start_min[2] = 22 * 60;
         spec->nshifts = 3;
     }
-    if ((s = api_param(p, "fill")) && *s) {
+    if ((s = api__param(p, "fill")) && *s) {
         if (hist_fill_parse(s, &spec->fill) < 0)
-            return api_error(c, 400, "fill", "fill must be none, null, previous or linear"), 1;
+            return api__reply_error(c, 400, "fill", "fill must be none, null, previous or linear");
     }
-    if ((s = api_param(p, "include_bad"))) {
+    if ((s = api__param(p, "include_bad"))) {
         if (parse_bool(s, &spec->include_bad) < 0)
-            return api_error(c, 400, "include_bad", "include_bad must be true or false"), 1;
+            return api__reply_error(c, 400, "include_bad", "include_bad must be true or false");
     }
-    o->cursor = api_param(p, "cursor");
+    o->cursor = api__param(p, "cursor");
     if (o->cursor && !*o->cursor)
         o->cursor = NULL;
-    if (parse_output(c, p, o))
-        return 1;
+    if (output_or_reply(c, p, o))
+        return API_ANSWERED;
 
     /* Mode-specific requirements. */
     uint64_t span = (uint64_t)(spec->to - spec->from);
@@ -351,11 +345,10 @@ int api_query_opts_parse(api_ctx *c, const api_params *p, int64_t default_from, 
         if (!o->step_given && spec->points)
             spec->step_ns = (int64_t)((span + spec->points - 1) / spec->points);
         else if (!o->step_given)
-            return api_error(c, 400, "step", "interp needs step (e.g. 1m) or points"), 1;
+            return api__reply_error(c, 400, "step", "interp needs step (e.g. 1m) or points");
         if (span / (uint64_t)spec->step_ns > API_MAX_BUCKETS)
-            return api_error(c, 400, "step", "step too small: more than %d points per tag",
-                             API_MAX_BUCKETS),
-                   1;
+            return api__reply_error(c, 400, "step", "step too small: more than %d points per tag",
+                                    API_MAX_BUCKETS);
         break;
     case HIST_MODE_AGG:
         if (spec->naggs == 0) {
@@ -366,14 +359,13 @@ int api_query_opts_parse(api_ctx *c, const api_params *p, int64_t default_from, 
             if (!o->step_given && spec->points)
                 spec->step_ns = (int64_t)((span + spec->points - 1) / spec->points);
             else if (!o->step_given)
-                return api_error(c, 400, "step",
-                                 "aggregate needs step (e.g. 1h), bucket (hour, day, week, "
-                                 "month, shift) or points"),
-                       1;
+                return api__reply_error(c, 400, "step",
+                                        "aggregate needs step (e.g. 1h), bucket (hour, day, week, "
+                                        "month, shift) or points");
             if (span / (uint64_t)spec->step_ns > API_MAX_BUCKETS)
-                return api_error(c, 400, "step", "step too small: more than %d buckets per tag",
-                                 API_MAX_BUCKETS),
-                       1;
+                return api__reply_error(c, 400, "step",
+                                        "step too small: more than %d buckets per tag",
+                                        API_MAX_BUCKETS);
         }
         break;
     case HIST_MODE_PLOT:

@@ -11,106 +11,7 @@
 #include <string.h>
 
 #include "common/hist_time.h"
-#include "query/json_out.h"
-
-void hist_buf_init(hist_buf *b)
-{
-    memset(b, 0, sizeof *b);
-}
-
-void hist_buf_free(hist_buf *b)
-{
-    free(b->data);
-    memset(b, 0, sizeof *b);
-}
-
-/* Makes room for n more bytes plus the terminating NUL. */
-static bool reserve(hist_buf *b, size_t n)
-{
-    if (b->failed)
-        return false;
-    if (b->len + n + 1 <= b->cap)
-        return true;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + n + 1) {
-        if (cap > SIZE_MAX / 2) {
-            b->failed = true;
-            return false;
-        }
-        cap *= 2;
-    }
-    char *p = realloc(b->data, cap);
-    if (!p) {
-        b->failed = true;
-        return false;
-    }
-    b->data = p;
-    b->cap = cap;
-    return true;
-}
-
-void hist_buf_append(hist_buf *b, const char *s, size_t n)
-{
-    if (!reserve(b, n))
-        return;
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-char *hist_buf_space(hist_buf *b, size_t n)
-{
-    return reserve(b, n) ? b->data + b->len : NULL;
-}
-
-void hist_buf_commit(hist_buf *b, size_t n)
-{
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-void hist_buf_puts(hist_buf *b, const char *s)
-{
-    hist_buf_append(b, s, strlen(s));
-}
-
-void hist_buf_printf(hist_buf *b, const char *fmt, ...)
-{
-    char small[128];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof small, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        b->failed = true;
-        return;
-    }
-    if ((size_t)n < sizeof small) {
-        hist_buf_append(b, small, (size_t)n);
-        return;
-    }
-    if (!reserve(b, (size_t)n))
-        return;
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
-char *hist_buf_take(hist_buf *b, size_t *len_out)
-{
-    if (b->failed) {
-        hist_buf_free(b);
-        return NULL;
-    }
-    if (!b->data && !reserve(b, 0))
-        return NULL;
-    char *p = b->data;
-    if (len_out)
-        *len_out = b->len;
-    memset(b, 0, sizeof *b);
-    return p;
-}
+#include "query/api/json_out.h"
 
 /* "00".."99": two digits per division halves the divisions of a number. */
 static const char two_digits[201] = "00010203040506070809101112131415161718192021222324252627282930"
@@ -136,7 +37,7 @@ static char *digits_backwards(uint64_t v, char *end)
     return end;
 }
 
-size_t hist_fmt_i64(char *out, int64_t v)
+size_t json__fmt_i64(char *out, int64_t v)
 {
     char tmp[24], *end = tmp + sizeof tmp;
     uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
@@ -147,10 +48,10 @@ size_t hist_fmt_i64(char *out, int64_t v)
     return (size_t)(end - p);
 }
 
-void hist_buf_i64(hist_buf *b, int64_t v)
+void json__buf_i64(hist_buf *b, int64_t v)
 {
     char tmp[HIST_FMT_MAX];
-    hist_buf_append(b, tmp, hist_fmt_i64(tmp, v));
+    hist_buf_append(b, tmp, json__fmt_i64(tmp, v));
 }
 
 static const double pow10_exact[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
@@ -197,7 +98,7 @@ static size_t format_decimal(double d, char *out)
 /* The shortest form that reads back as d, by printf (below). */
 static size_t fmt_double_slow(char *out, double d);
 
-size_t hist_fmt_double(char *out, double d)
+size_t json__fmt_double(char *out, double d)
 {
     if (!isfinite(d)) {
         memcpy(out, "null", 4);
@@ -209,16 +110,16 @@ size_t hist_fmt_double(char *out, double d)
             memcpy(out, "-0", 2);
             return 2;
         }
-        return hist_fmt_i64(out, (int64_t)d);
+        return json__fmt_i64(out, (int64_t)d);
     }
     size_t n = format_decimal(d, out);
     return n > 0 ? n : fmt_double_slow(out, d);
 }
 
-void hist_buf_double(hist_buf *b, double d)
+void json__buf_double(hist_buf *b, double d)
 {
     char tmp[HIST_FMT_MAX];
-    hist_buf_append(b, tmp, hist_fmt_double(tmp, d));
+    hist_buf_append(b, tmp, json__fmt_double(tmp, d));
 }
 
 /* The shortest form that reads back as d, so 0.1 prints as 0.1 and not
@@ -241,19 +142,19 @@ static size_t fmt_double_slow(char *out, double d)
     return n;
 }
 
-void hist_buf_double_slow(hist_buf *b, double d)
+void json__buf_double_slow(hist_buf *b, double d)
 {
     char tmp[HIST_FMT_MAX];
     hist_buf_append(b, tmp, fmt_double_slow(tmp, d));
 }
 
-void hist_buf_rfc3339(hist_buf *b, int64_t t_ns)
+void json__buf_rfc3339(hist_buf *b, int64_t t_ns)
 {
     char tmp[HIST_RFC3339_MAX];
     hist_buf_append(b, tmp, hist_time_rfc3339(tmp, t_ns));
 }
 
-void hist_buf_csv_field(hist_buf *b, const char *s)
+void json__buf_csv_field(hist_buf *b, const char *s)
 {
     if (!strpbrk(s, ",\"\r\n")) {
         hist_buf_puts(b, s);
@@ -305,7 +206,7 @@ static size_t utf8_valid_len(const unsigned char *s, size_t n)
     return len;
 }
 
-void hist_buf_json_string(hist_buf *b, const char *str, size_t n)
+void json__buf_string(hist_buf *b, const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
     hist_buf_append(b, "\"", 1);
@@ -352,13 +253,13 @@ void hist_buf_json_string(hist_buf *b, const char *str, size_t n)
 
 /* ---- Structured JSON ------------------------------------------------------- */
 
-void hist_json_init(hist_json *j)
+void json__init(hist_json *j)
 {
     memset(j, 0, sizeof *j);
     hist_buf_init(&j->buf);
 }
 
-void hist_json_free(hist_json *j)
+void json__free(hist_json *j)
 {
     hist_buf_free(&j->buf);
 }
@@ -396,74 +297,74 @@ static void close_container(hist_json *j, const char *c)
     hist_buf_append(&j->buf, c, 1);
 }
 
-void hist_json_begin_object(hist_json *j)
+void json__begin_object(hist_json *j)
 {
     open_container(j, "{");
 }
 
-void hist_json_end_object(hist_json *j)
+void json__end_object(hist_json *j)
 {
     close_container(j, "}");
 }
 
-void hist_json_begin_array(hist_json *j)
+void json__begin_array(hist_json *j)
 {
     open_container(j, "[");
 }
 
-void hist_json_end_array(hist_json *j)
+void json__end_array(hist_json *j)
 {
     close_container(j, "]");
 }
 
-void hist_json_key(hist_json *j, const char *key)
+void json__key(hist_json *j, const char *key)
 {
     before_value(j);
-    hist_buf_json_string(&j->buf, key, strlen(key));
+    json__buf_string(&j->buf, key, strlen(key));
     hist_buf_append(&j->buf, ":", 1);
     j->after_key = true;
 }
 
-void hist_json_string(hist_json *j, const char *s)
+void json__string(hist_json *j, const char *s)
 {
     before_value(j);
-    hist_buf_json_string(&j->buf, s, strlen(s));
+    json__buf_string(&j->buf, s, strlen(s));
 }
 
-void hist_json_stringn(hist_json *j, const char *s, size_t n)
+void json__stringn(hist_json *j, const char *s, size_t n)
 {
     before_value(j);
-    hist_buf_json_string(&j->buf, s, n);
+    json__buf_string(&j->buf, s, n);
 }
 
-void hist_json_int(hist_json *j, int64_t v)
+void json__int(hist_json *j, int64_t v)
 {
     before_value(j);
-    hist_buf_i64(&j->buf, v);
+    json__buf_i64(&j->buf, v);
 }
 
-void hist_json_uint(hist_json *j, uint64_t v)
+void json__uint(hist_json *j, uint64_t v)
 {
     before_value(j);
     if (v <= (uint64_t)INT64_MAX)
-        hist_buf_i64(&j->buf, (int64_t)v);
+        json__buf_i64(&j->buf, (int64_t)v);
     else
         hist_buf_printf(&j->buf, "%llu", (unsigned long long)v);
 }
 
-void hist_json_double(hist_json *j, double v)
+void json__double(hist_json *j, double v)
 {
     before_value(j);
-    hist_buf_double(&j->buf, v);
+    json__buf_double(&j->buf, v);
 }
 
-void hist_json_bool(hist_json *j, bool v)
+void json__bool(hist_json *j, bool v)
 {
     before_value(j);
     hist_buf_puts(&j->buf, v ? "true" : "false");
 }
 
-void hist_json_null(hist_json *j)
+void json__null(hist_json *j)
 {
     before_value(j);
     hist_buf_puts(&j->buf, "null");

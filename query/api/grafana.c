@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "query/api_internal.h"
+#include "query/api/api_internal.h"
 
 #define GF_MAX_TAGS   10000
 #define GF_MAX_VALUES 10000
@@ -35,7 +35,7 @@ static const char *const level_keys[] = {"site", "area", "line", "cell", "signal
 
 /* The request body as a JSON object; an empty body is {}. NULL with an error
  * answer set when the body is not a JSON object. */
-static json_t *load_body(api_ctx *c)
+static json_t *body_or_reply(api_ctx *c)
 {
     const hist_api_request *r = c->req;
     size_t i = 0;
@@ -47,13 +47,13 @@ static json_t *load_body(api_ctx *c)
     json_error_t err;
     json_t *root = json_loadb((const char *)r->body, r->body_len, 0, &err);
     if (!root) {
-        api_error(c, 400, "body", "malformed JSON body: %s (line %d, column %d)", err.text,
-                  err.line, err.column);
+        api__reply_error(c, 400, "body", "malformed JSON body: %s (line %d, column %d)", err.text,
+                         err.line, err.column);
         return NULL;
     }
     if (!json_is_object(root)) {
         json_decref(root);
-        api_error(c, 400, "body", "the JSON body must be an object");
+        api__reply_error(c, 400, "body", "the JSON body must be an object");
         return NULL;
     }
     return root;
@@ -62,7 +62,7 @@ static json_t *load_body(api_ctx *c)
 /* A payload may be an object, a JSON text in a string (older plugin
  * versions), or absent. Returns a new reference to an object, or NULL with
  * an error answer set. */
-static json_t *payload_object(api_ctx *c, json_t *payload, const char *param)
+static json_t *payload_or_reply(api_ctx *c, json_t *payload, const char *param)
 {
     if (!payload || json_is_null(payload))
         return json_object();
@@ -85,12 +85,12 @@ static json_t *payload_object(api_ctx *c, json_t *payload, const char *param)
         json_t *o = json_loads(s, 0, &err);
         if (!o || !json_is_object(o)) {
             json_decref(o);
-            api_error(c, 400, param, "payload is not a JSON object: %s", o ? "" : err.text);
+            api__reply_error(c, 400, param, "payload is not a JSON object: %s", o ? "" : err.text);
             return NULL;
         }
         return o;
     }
-    api_error(c, 400, param, "payload must be a JSON object");
+    api__reply_error(c, 400, param, "payload must be a JSON object");
     return NULL;
 }
 
@@ -178,8 +178,8 @@ static void filters_free(gf_filters *f)
 }
 
 /* Reads "adhocFilters" and "filters" (both spellings are in use). The
- * strings stay owned by root. 0, or 1 with an error answer set. */
-static int filters_load(api_ctx *c, json_t *root, gf_filters *f)
+ * strings stay owned by root. 0, or API_ANSWERED (a 400). */
+static int filters_or_reply(api_ctx *c, json_t *root, gf_filters *f)
 {
     static const char *const names[] = {"adhocFilters", "filters"};
     memset(f, 0, sizeof *f);
@@ -193,7 +193,7 @@ static int filters_load(api_ctx *c, json_t *root, gf_filters *f)
         return 0;
     f->v = calloc(total, sizeof *f->v);
     if (!f->v)
-        return api_internal_error(c, HIST_ENOMEM), 1;
+        return api__reply_internal(c, HIST_ENOMEM);
     for (int k = 0; k < 2; k++) {
         json_t *arr = json_object_get(root, names[k]), *el;
         size_t i;
@@ -207,8 +207,8 @@ static int filters_load(api_ctx *c, json_t *root, gf_filters *f)
             const char *value = json_string_value(jv);
             if (!key || !value) {
                 filters_free(f);
-                return api_error(c, 400, names[k], "each filter needs string fields key and value"),
-                       1;
+                return api__reply_error(c, 400, names[k],
+                                        "each filter needs string fields key and value");
             }
             if (!op)
                 op = "=";
@@ -222,19 +222,19 @@ static int filters_load(api_ctx *c, json_t *root, gf_filters *f)
                 char *pat = malloc(len);
                 if (!pat) {
                     filters_free(f);
-                    return api_internal_error(c, HIST_ENOMEM), 1;
+                    return api__reply_internal(c, HIST_ENOMEM);
                 }
                 snprintf(pat, len, "^(%s)$", value);
                 int rc = regcomp(&g->re, pat, REG_EXTENDED | REG_NOSUB);
                 free(pat);
                 if (rc != 0) {
                     filters_free(f);
-                    return api_error(c, 400, names[k], "bad regular expression '%s'", value), 1;
+                    return api__reply_error(c, 400, names[k], "bad regular expression '%s'", value);
                 }
                 g->has_re = true;
             } else if (strcmp(op, "=") && strcmp(op, "!=") && strcmp(op, "<") && strcmp(op, ">")) {
                 filters_free(f);
-                return api_error(c, 400, names[k], "unknown filter operator '%s'", op), 1;
+                return api__reply_error(c, 400, names[k], "unknown filter operator '%s'", op);
             }
         }
     }
@@ -281,11 +281,11 @@ static int target_tags(hist_db *db, const char *target, api_tag_list *out)
         char *save = NULL;
         for (char *tok = strtok_r(copy, ",", &save); tok && rc >= 0;
              tok = strtok_r(NULL, ",", &save))
-            rc = api_tags_match(db, tok, GF_MAX_TAGS, out);
+            rc = api__tags_match(db, tok, GF_MAX_TAGS, out);
         free(copy);
         return rc;
     }
-    return api_tags_match(db, target, GF_MAX_TAGS, out);
+    return api__tags_match(db, target, GF_MAX_TAGS, out);
 }
 
 /* ---- Simple endpoints ------------------------------------------------------------------- */
@@ -293,24 +293,24 @@ static int target_tags(hist_db *db, const char *target, api_tag_list *out)
 static int gf_root(api_ctx *c)
 {
     hist_json j;
-    hist_json_init(&j);
-    hist_json_begin_object(&j);
-    hist_json_key(&j, "status");
-    hist_json_string(&j, "ok");
-    hist_json_key(&j, "service");
-    hist_json_string(&j, "historian");
-    hist_json_end_object(&j);
-    return api_reply_json(c, 200, &j);
+    json__init(&j);
+    json__begin_object(&j);
+    json__key(&j, "status");
+    json__string(&j, "ok");
+    json__key(&j, "service");
+    json__string(&j, "historian");
+    json__end_object(&j);
+    return api__reply_json(c, 200, &j);
 }
 
 static void option(hist_json *j, const char *label, const char *value)
 {
-    hist_json_begin_object(j);
-    hist_json_key(j, "label");
-    hist_json_string(j, label);
-    hist_json_key(j, "value");
-    hist_json_string(j, value);
-    hist_json_end_object(j);
+    json__begin_object(j);
+    json__key(j, "label");
+    json__string(j, label);
+    json__key(j, "value");
+    json__string(j, value);
+    json__end_object(j);
 }
 
 /* The choices of one payload field; false if the field has none. */
@@ -346,24 +346,24 @@ static bool payload_options(hist_json *j, const char *name)
 static void payload_field(hist_json *j, const char *name, const char *label, const char *type,
                           const char *placeholder)
 {
-    hist_json_begin_object(j);
-    hist_json_key(j, "name");
-    hist_json_string(j, name);
-    hist_json_key(j, "label");
-    hist_json_string(j, label);
-    hist_json_key(j, "type");
-    hist_json_string(j, type);
+    json__begin_object(j);
+    json__key(j, "name");
+    json__string(j, name);
+    json__key(j, "label");
+    json__string(j, label);
+    json__key(j, "type");
+    json__string(j, type);
     if (placeholder) {
-        hist_json_key(j, "placeholder");
-        hist_json_string(j, placeholder);
+        json__key(j, "placeholder");
+        json__string(j, placeholder);
     }
     if (strcmp(type, "input") != 0) {
-        hist_json_key(j, "options");
-        hist_json_begin_array(j);
+        json__key(j, "options");
+        json__begin_array(j);
         payload_options(j, name);
-        hist_json_end_array(j);
+        json__end_array(j);
     }
-    hist_json_end_object(j);
+    json__end_object(j);
 }
 
 static int gf_metrics(api_ctx *c, json_t *root)
@@ -371,25 +371,25 @@ static int gf_metrics(api_ctx *c, json_t *root)
     const char *metric = json_string_value(json_object_get(root, "metric"));
     api_tag_list tags = {0};
     int rc;
-    if (metric && *metric && api_has_wildcard(metric))
-        rc = api_tags_list(c->db, NULL, metric, GF_MAX_TAGS, &tags);
+    if (metric && *metric && api__has_wildcard(metric))
+        rc = api__tags_list(c->db, NULL, metric, GF_MAX_TAGS, &tags);
     else
-        rc = api_tags_list(c->db, metric, NULL, GF_MAX_TAGS, &tags);
+        rc = api__tags_list(c->db, metric, NULL, GF_MAX_TAGS, &tags);
     if (rc < 0 && rc != HIST_ENOSPC) {
-        api_tag_list_free(&tags);
-        return api_internal_error(c, rc);
+        api__tag_list_free(&tags);
+        return api__reply_internal(c, rc);
     }
     hist_json j;
-    hist_json_init(&j);
-    hist_json_begin_array(&j);
+    json__init(&j);
+    json__begin_array(&j);
     for (size_t i = 0; i < tags.n; i++) {
-        hist_json_begin_object(&j);
-        hist_json_key(&j, "label");
-        hist_json_string(&j, tags.v[i].name);
-        hist_json_key(&j, "value");
-        hist_json_string(&j, tags.v[i].name);
-        hist_json_key(&j, "payloads");
-        hist_json_begin_array(&j);
+        json__begin_object(&j);
+        json__key(&j, "label");
+        json__string(&j, tags.v[i].name);
+        json__key(&j, "value");
+        json__string(&j, tags.v[i].name);
+        json__key(&j, "payloads");
+        json__begin_array(&j);
         payload_field(&j, "mode", "Mode", "select", "plot");
         payload_field(&j, "agg", "Aggregates", "multi-select", "twa");
         payload_field(&j, "bucket", "Bucket", "select", "step = interval");
@@ -398,47 +398,47 @@ static int gf_metrics(api_ctx *c, json_t *root)
         payload_field(&j, "fill", "Fill", "select", "null");
         payload_field(&j, "format", "Format", "select", "timeseries");
         payload_field(&j, "include_bad", "Include Bad quality", "select", "false");
-        hist_json_end_array(&j);
-        hist_json_end_object(&j);
+        json__end_array(&j);
+        json__end_object(&j);
     }
-    hist_json_end_array(&j);
-    api_tag_list_free(&tags);
-    return api_reply_json(c, 200, &j);
+    json__end_array(&j);
+    api__tag_list_free(&tags);
+    return api__reply_json(c, 200, &j);
 }
 
 static int gf_payload_options(api_ctx *c, json_t *root)
 {
     const char *name = json_string_value(json_object_get(root, "name"));
     hist_json j;
-    hist_json_init(&j);
-    hist_json_begin_array(&j);
+    json__init(&j);
+    json__begin_array(&j);
     if (name)
         payload_options(&j, name); /* an unknown field has no choices: [] */
-    hist_json_end_array(&j);
-    return api_reply_json(c, 200, &j);
+    json__end_array(&j);
+    return api__reply_json(c, 200, &j);
 }
 
 static int gf_tag_keys(api_ctx *c)
 {
     hist_json j;
-    hist_json_init(&j);
-    hist_json_begin_array(&j);
+    json__init(&j);
+    json__begin_array(&j);
     for (int i = 0; i < NLEVELS; i++) {
-        hist_json_begin_object(&j);
-        hist_json_key(&j, "type");
-        hist_json_string(&j, "string");
-        hist_json_key(&j, "text");
-        hist_json_string(&j, level_keys[i]);
-        hist_json_end_object(&j);
+        json__begin_object(&j);
+        json__key(&j, "type");
+        json__string(&j, "string");
+        json__key(&j, "text");
+        json__string(&j, level_keys[i]);
+        json__end_object(&j);
     }
-    hist_json_begin_object(&j);
-    hist_json_key(&j, "type");
-    hist_json_string(&j, "string");
-    hist_json_key(&j, "text");
-    hist_json_string(&j, "unit");
-    hist_json_end_object(&j);
-    hist_json_end_array(&j);
-    return api_reply_json(c, 200, &j);
+    json__begin_object(&j);
+    json__key(&j, "type");
+    json__string(&j, "string");
+    json__key(&j, "text");
+    json__string(&j, "unit");
+    json__end_object(&j);
+    json__end_array(&j);
+    return api__reply_json(c, 200, &j);
 }
 
 /* Distinct values of a level over all tags (filtered), sorted. */
@@ -531,40 +531,40 @@ static int gf_tag_values(api_ctx *c, json_t *root)
 {
     const char *key = json_string_value(json_object_get(root, "key"));
     if (!key)
-        return api_error(c, 400, "key",
-                         "tag-values needs a key (site, area, line, cell, "
-                         "signal or unit)");
+        return api__reply_error(c, 400, "key",
+                                "tag-values needs a key (site, area, line, cell, "
+                                "signal or unit)");
     hist_json j;
-    hist_json_init(&j);
-    hist_json_begin_array(&j);
+    json__init(&j);
+    json__begin_array(&j);
     if (known_key(key)) {
         struct values_ctx vc;
         int rc = distinct_values(c->db, key, NULL, &vc);
         if (rc < 0) {
             values_free(&vc);
-            hist_json_free(&j);
-            return api_internal_error(c, rc);
+            json__free(&j);
+            return api__reply_internal(c, rc);
         }
         for (size_t i = 0; i < vc.n && i < GF_MAX_VALUES; i++) {
-            hist_json_begin_object(&j);
-            hist_json_key(&j, "text");
-            hist_json_string(&j, vc.v[i]);
-            hist_json_end_object(&j);
+            json__begin_object(&j);
+            json__key(&j, "text");
+            json__string(&j, vc.v[i]);
+            json__end_object(&j);
         }
         values_free(&vc);
     }
-    hist_json_end_array(&j);
-    return api_reply_json(c, 200, &j);
+    json__end_array(&j);
+    return api__reply_json(c, 200, &j);
 }
 
 static void variable_item(hist_json *j, const char *s)
 {
-    hist_json_begin_object(j);
-    hist_json_key(j, "__text");
-    hist_json_string(j, s);
-    hist_json_key(j, "__value");
-    hist_json_string(j, s);
-    hist_json_end_object(j);
+    json__begin_object(j);
+    json__key(j, "__text");
+    json__string(j, s);
+    json__key(j, "__value");
+    json__string(j, s);
+    json__end_object(j);
 }
 
 /* /variable: payload {"prefix": p} | {"pattern": g} | {"target": g or p} |
@@ -574,41 +574,41 @@ static int gf_variable(api_ctx *c, json_t *root)
     json_t *raw = json_object_get(root, "payload");
     if (!raw)
         raw = json_object_get(root, "target") ? root : NULL;
-    json_t *payload = payload_object(c, raw, "payload");
+    json_t *payload = payload_or_reply(c, raw, "payload");
     if (!payload)
-        return 0;
+        return API_ANSWERED;
     gf_filters f;
-    if (filters_load(c, root, &f)) {
+    if (filters_or_reply(c, root, &f)) {
         json_decref(payload);
-        return 0;
+        return API_ANSWERED;
     }
     const char *prefix = json_string_value(json_object_get(payload, "prefix"));
     const char *pattern = json_string_value(json_object_get(payload, "pattern"));
     const char *target = json_string_value(json_object_get(payload, "target"));
     const char *key = json_string_value(json_object_get(payload, "key"));
-    if (!pattern && target && api_has_wildcard(target))
+    if (!pattern && target && api__has_wildcard(target))
         pattern = target;
     else if (!prefix && target)
         prefix = target;
     hist_json j;
-    hist_json_init(&j);
-    hist_json_begin_array(&j);
+    json__init(&j);
+    json__begin_array(&j);
     int ret = 0;
     if (key) {
         if (!known_key(key)) {
-            ret = api_error(c, 400, "key",
-                            "unknown key '%s' (site, area, line, cell, signal, "
-                            "unit)",
-                            key);
-            hist_json_free(&j);
+            ret = api__reply_error(c, 400, "key",
+                                   "unknown key '%s' (site, area, line, cell, signal, "
+                                   "unit)",
+                                   key);
+            json__free(&j);
             goto out;
         }
         struct values_ctx vc;
         int rc = distinct_values(c->db, key, &f, &vc);
         if (rc < 0) {
             values_free(&vc);
-            hist_json_free(&j);
-            ret = api_internal_error(c, rc);
+            json__free(&j);
+            ret = api__reply_internal(c, rc);
             goto out;
         }
         for (size_t i = 0; i < vc.n && i < GF_MAX_VALUES; i++)
@@ -616,20 +616,20 @@ static int gf_variable(api_ctx *c, json_t *root)
         values_free(&vc);
     } else {
         api_tag_list tags = {0};
-        int rc = api_tags_list(c->db, prefix, pattern, GF_MAX_TAGS, &tags);
+        int rc = api__tags_list(c->db, prefix, pattern, GF_MAX_TAGS, &tags);
         if (rc < 0 && rc != HIST_ENOSPC) {
-            api_tag_list_free(&tags);
-            hist_json_free(&j);
-            ret = api_internal_error(c, rc);
+            api__tag_list_free(&tags);
+            json__free(&j);
+            ret = api__reply_internal(c, rc);
             goto out;
         }
         for (size_t i = 0; i < tags.n; i++)
             if (filters_pass(&f, &tags.v[i]))
                 variable_item(&j, tags.v[i].name);
-        api_tag_list_free(&tags);
+        api__tag_list_free(&tags);
     }
-    hist_json_end_array(&j);
-    ret = api_reply_json(c, 200, &j);
+    json__end_array(&j);
+    ret = api__reply_json(c, 200, &j);
 out:
     filters_free(&f);
     json_decref(payload);
@@ -646,7 +646,7 @@ typedef struct {
 
 static void datapoint_value(hist_json *j, const hist_series_result *s, size_t r)
 {
-    api_json_value(j, s->type, s->value[r]);
+    api__json_value(j, s->type, s->value[r]);
 }
 
 static void write_timeseries(hist_json *j, const api_query_opts *o, const hist_tag_info *tag,
@@ -655,47 +655,47 @@ static void write_timeseries(hist_json *j, const api_query_opts *o, const hist_t
     bool agg = o->spec.mode == HIST_MODE_AGG;
     int ncol = agg ? o->spec.naggs : 1;
     for (int k = 0; k < ncol; k++) {
-        hist_json_begin_object(j);
-        hist_json_key(j, "target");
+        json__begin_object(j);
+        json__key(j, "target");
         if (agg && o->spec.naggs > 1) {
             char name[HIST_TAG_NAME_MAX + 40];
             snprintf(name, sizeof name, "%s:%s", tag->name, hist_agg_name(o->spec.aggs[k]));
-            hist_json_string(j, name);
+            json__string(j, name);
         } else {
-            hist_json_string(j, tag->name);
+            json__string(j, tag->name);
         }
         if (ref_id) {
-            hist_json_key(j, "refId");
-            hist_json_string(j, ref_id);
+            json__key(j, "refId");
+            json__string(j, ref_id);
         }
         if (tag->unit[0]) {
-            hist_json_key(j, "unit");
-            hist_json_string(j, tag->unit);
+            json__key(j, "unit");
+            json__string(j, tag->unit);
         }
-        hist_json_key(j, "datapoints");
-        hist_json_begin_array(j);
+        json__key(j, "datapoints");
+        json__begin_array(j);
         for (size_t r = 0; s && r < s->n; r++) {
-            hist_json_begin_array(j);
+            json__begin_array(j);
             if (agg)
-                hist_json_double(j, s->col[k] ? s->col[k][r] : NAN);
+                json__double(j, s->col[k] ? s->col[k][r] : NAN);
             else
                 datapoint_value(j, s, r);
-            hist_json_int(j, api_ns_to_ms(s->ts[r]));
-            hist_json_end_array(j);
+            json__int(j, api__ns_to_ms(s->ts[r]));
+            json__end_array(j);
         }
-        hist_json_end_array(j);
-        hist_json_end_object(j);
+        json__end_array(j);
+        json__end_object(j);
     }
 }
 
 static void column(hist_json *j, const char *text, const char *type)
 {
-    hist_json_begin_object(j);
-    hist_json_key(j, "text");
-    hist_json_string(j, text);
-    hist_json_key(j, "type");
-    hist_json_string(j, type);
-    hist_json_end_object(j);
+    json__begin_object(j);
+    json__key(j, "text");
+    json__string(j, text);
+    json__key(j, "type");
+    json__string(j, type);
+    json__end_object(j);
 }
 
 /* One table frame for every tag of a target (a report). */
@@ -703,15 +703,15 @@ static void write_table(hist_json *j, const api_query_opts *o, const api_tag_lis
                         hist_series_result *const *series, const char *ref_id)
 {
     bool agg = o->spec.mode == HIST_MODE_AGG;
-    hist_json_begin_object(j);
-    hist_json_key(j, "type");
-    hist_json_string(j, "table");
+    json__begin_object(j);
+    json__key(j, "type");
+    json__string(j, "table");
     if (ref_id) {
-        hist_json_key(j, "refId");
-        hist_json_string(j, ref_id);
+        json__key(j, "refId");
+        json__string(j, ref_id);
     }
-    hist_json_key(j, "columns");
-    hist_json_begin_array(j);
+    json__key(j, "columns");
+    json__begin_array(j);
     column(j, "Time", "time");
     if (agg)
         column(j, "Time end", "time");
@@ -724,30 +724,30 @@ static void write_table(hist_json *j, const api_query_opts *o, const api_tag_lis
         column(j, "Quality", "number");
     }
     column(j, "Unit", "string");
-    hist_json_end_array(j);
-    hist_json_key(j, "rows");
-    hist_json_begin_array(j);
+    json__end_array(j);
+    json__key(j, "rows");
+    json__begin_array(j);
     for (size_t t = 0; t < tags->n; t++) {
         const hist_series_result *s = series[t];
         for (size_t r = 0; s && r < s->n; r++) {
-            hist_json_begin_array(j);
-            hist_json_int(j, api_ns_to_ms(s->ts[r]));
+            json__begin_array(j);
+            json__int(j, api__ns_to_ms(s->ts[r]));
             if (agg)
-                hist_json_int(j, api_ns_to_ms(s->ts_end ? s->ts_end[r] : s->ts[r]));
-            hist_json_string(j, tags->v[t].name);
+                json__int(j, api__ns_to_ms(s->ts_end ? s->ts_end[r] : s->ts[r]));
+            json__string(j, tags->v[t].name);
             if (agg) {
                 for (int k = 0; k < o->spec.naggs; k++)
-                    hist_json_double(j, s->col[k] ? s->col[k][r] : NAN);
+                    json__double(j, s->col[k] ? s->col[k][r] : NAN);
             } else {
                 datapoint_value(j, s, r);
-                hist_json_uint(j, s->q ? s->q[r] : 0);
+                json__uint(j, s->q ? s->q[r] : 0);
             }
-            hist_json_string(j, tags->v[t].unit);
-            hist_json_end_array(j);
+            json__string(j, tags->v[t].unit);
+            json__end_array(j);
         }
     }
-    hist_json_end_array(j);
-    hist_json_end_object(j);
+    json__end_array(j);
+    json__end_object(j);
 }
 
 /* Fills in what a payload leaves out from the panel: points from
@@ -755,31 +755,31 @@ static void write_table(hist_json *j, const api_query_opts *o, const api_tag_lis
 static int add_panel_defaults(api_params *p, const gf_range *range)
 {
     char buf[32];
-    if (!api_param(p, "points")) {
+    if (!api__param(p, "points")) {
         snprintf(buf, sizeof buf, "%lld", (long long)range->max_points);
-        if (api_params_add(p, "points", 6, buf, strlen(buf)) < 0)
+        if (api__params_add(p, "points", 6, buf, strlen(buf)) < 0)
             return HIST_ENOMEM;
     }
-    if (!api_param(p, "step") && !api_param(p, "bucket") && range->interval_ms > 0) {
+    if (!api__param(p, "step") && !api__param(p, "bucket") && range->interval_ms > 0) {
         snprintf(buf, sizeof buf, "%lldms", (long long)range->interval_ms);
-        if (api_params_add(p, "step", 4, buf, strlen(buf)) < 0)
+        if (api__params_add(p, "step", 4, buf, strlen(buf)) < 0)
             return HIST_ENOMEM;
     }
     return 0;
 }
 
-/* Answers one target into j. 0, or 1 with an error answer set. */
-static int query_target(api_ctx *c, json_t *target, const gf_range *range, const gf_filters *f,
-                        hist_json *j)
+/* Answers one target into j. 0, or API_ANSWERED (an error answer). */
+static int target_or_reply(api_ctx *c, json_t *target, const gf_range *range, const gf_filters *f,
+                           hist_json *j)
 {
     json_t *hide = json_object_get(target, "hide");
     if (json_is_true(hide))
         return 0;
     const char *name = json_string_value(json_object_get(target, "target"));
     const char *ref_id = json_string_value(json_object_get(target, "refId"));
-    json_t *payload = payload_object(c, json_object_get(target, "payload"), "payload");
+    json_t *payload = payload_or_reply(c, json_object_get(target, "payload"), "payload");
     if (!payload)
-        return 1;
+        return API_ANSWERED;
     int ret = 0;
     api_params p = {0};
     api_tag_list tags = {0};
@@ -789,25 +789,26 @@ static int query_target(api_ctx *c, json_t *target, const gf_range *range, const
         name = json_string_value(json_object_get(payload, "target"));
     if (!name || !*name)
         goto out; /* an empty query row in the editor: nothing to draw */
-    if (api_params_from_json(&p, payload) < 0 || add_panel_defaults(&p, range) < 0) {
-        ret = (api_internal_error(c, HIST_ENOMEM), 1);
+    if (api__params_from_json(&p, payload) < 0 || add_panel_defaults(&p, range) < 0) {
+        ret = api__reply_internal(c, HIST_ENOMEM);
         goto out;
     }
     api_query_opts o;
-    if (api_query_opts_parse(c, &p, range->from, range->to, HIST_MODE_PLOT, &o)) {
-        ret = 1;
+    if (api__query_opts_or_reply(c, &p, range->from, range->to, HIST_MODE_PLOT, &o)) {
+        ret = API_ANSWERED;
         goto out;
     }
-    const char *format = api_param(&p, "format");
+    const char *format = api__param(&p, "format");
     const char *type = json_string_value(json_object_get(target, "type"));
     bool table = (format && !strcmp(format, "table")) || (type && !strcmp(type, "table"));
     int rc = target_tags(c->db, name, &tags);
     if (rc == HIST_ENOSPC) {
-        ret = (api_error(c, 400, "target", "'%s' matches more than %d tags", name, GF_MAX_TAGS), 1);
+        ret =
+            api__reply_error(c, 400, "target", "'%s' matches more than %d tags", name, GF_MAX_TAGS);
         goto out;
     }
     if (rc < 0) {
-        ret = (api_internal_error(c, rc), 1);
+        ret = api__reply_internal(c, rc);
         goto out;
     }
     size_t k = 0;
@@ -817,14 +818,14 @@ static int query_target(api_ctx *c, json_t *target, const gf_range *range, const
     tags.n = k;
     hist_series_result **series = calloc(tags.n ? tags.n : 1, sizeof *series);
     if (!series) {
-        ret = (api_internal_error(c, HIST_ENOMEM), 1);
+        ret = api__reply_internal(c, HIST_ENOMEM);
         goto out;
     }
     if (tags.n > 0) {
         uint32_t *ids = malloc(tags.n * sizeof *ids);
         if (!ids) {
             free(series);
-            ret = (api_internal_error(c, HIST_ENOMEM), 1);
+            ret = api__reply_internal(c, HIST_ENOMEM);
             goto out;
         }
         for (size_t i = 0; i < tags.n; i++)
@@ -834,11 +835,12 @@ static int query_target(api_ctx *c, json_t *target, const gf_range *range, const
         if (rc < 0) {
             free(series);
             if (rc == HIST_EINVAL || rc == HIST_ERANGE)
-                ret = (api_error(c, 400, "payload", "the query engine refused target '%s': %s",
-                                 name, hist_strerror(rc)),
-                       1);
+                ret =
+                    (api__reply_error(c, 400, "payload", "the query engine refused target '%s': %s",
+                                      name, hist_strerror(rc)),
+                     1);
             else
-                ret = (api_internal_error(c, rc), 1);
+                ret = api__reply_internal(c, rc);
             goto out;
         }
         have_res = true;
@@ -855,8 +857,8 @@ static int query_target(api_ctx *c, json_t *target, const gf_range *range, const
 out:
     if (have_res)
         hist_result_free(&res);
-    api_tag_list_free(&tags);
-    api_params_free(&p);
+    api__tag_list_free(&tags);
+    api__params_free(&p);
     json_decref(payload);
     return ret;
 }
@@ -871,11 +873,11 @@ static int gf_query(api_ctx *c, json_t *root)
     json_t *jf = r ? json_object_get(r, "from") : json_object_get(root, "from");
     json_t *jt = r ? json_object_get(r, "to") : json_object_get(root, "to");
     if (jf && json_time(c, jf, &range.from) < 0)
-        return api_error(c, 400, "range.from", "range.from must be ISO 8601 or epoch ms");
+        return api__reply_error(c, 400, "range.from", "range.from must be ISO 8601 or epoch ms");
     if (jt && json_time(c, jt, &range.to) < 0)
-        return api_error(c, 400, "range.to", "range.to must be ISO 8601 or epoch ms");
+        return api__reply_error(c, 400, "range.to", "range.to must be ISO 8601 or epoch ms");
     if (range.from >= range.to)
-        return api_error(c, 400, "range.from", "range.from must be before range.to");
+        return api__reply_error(c, 400, "range.from", "range.from must be before range.to");
     json_t *iv = json_object_get(root, "intervalMs");
     if (iv && json_is_number(iv) && json_number_value(iv) > 0 && json_number_value(iv) < 1e12)
         range.interval_ms = (int64_t)json_number_value(iv);
@@ -886,40 +888,42 @@ static int gf_query(api_ctx *c, json_t *root)
         range.max_points = (int64_t)json_number_value(mdp);
     json_t *targets = json_object_get(root, "targets");
     if (targets && !json_is_array(targets))
-        return api_error(c, 400, "targets", "targets must be an array");
+        return api__reply_error(c, 400, "targets", "targets must be an array");
     gf_filters f;
-    if (filters_load(c, root, &f))
-        return 0;
+    if (filters_or_reply(c, root, &f))
+        return API_ANSWERED;
     hist_json j;
-    hist_json_init(&j);
-    hist_json_begin_array(&j);
+    json__init(&j);
+    json__begin_array(&j);
     size_t i;
     json_t *t;
     int ret = 0;
     json_array_foreach(targets, i, t)
     {
         if (!json_is_object(t)) {
-            ret = api_error(c, 400, "targets", "each target must be an object");
+            ret = api__reply_error(c, 400, "targets", "each target must be an object");
             goto fail;
         }
-        if (query_target(c, t, &range, &f, &j))
-            goto fail; /* the error answer is set */
+        if (target_or_reply(c, t, &range, &f, &j)) {
+            ret = API_ANSWERED; /* the error answer is set */
+            goto fail;
+        }
     }
-    hist_json_end_array(&j);
+    json__end_array(&j);
     filters_free(&f);
-    return api_reply_json(c, 200, &j);
+    return api__reply_json(c, 200, &j);
 fail:
-    hist_json_free(&j);
+    json__free(&j);
     filters_free(&f);
     return ret;
 }
 
-int api_grafana_handle(api_ctx *c, const char *sub)
+int grafana__handle(api_ctx *c, const char *sub)
 {
     const char *m = c->req->method ? c->req->method : "";
     if (!strcmp(sub, "/") || !strcmp(sub, "")) {
         if (strcmp(m, "GET") && strcmp(m, "HEAD") && strcmp(m, "POST"))
-            return api_error(c, 405, NULL, "method %s not allowed here", m);
+            return api__reply_error(c, 405, NULL, "method %s not allowed here", m);
         return gf_root(c);
     }
     static const char *const posts[] = {
@@ -929,12 +933,12 @@ int api_grafana_handle(api_ctx *c, const char *sub)
     for (size_t i = 0; i < sizeof posts / sizeof posts[0]; i++)
         known |= !strcmp(sub, posts[i]);
     if (!known)
-        return api_error(c, 404, NULL, "no such Grafana endpoint: %s", sub);
+        return api__reply_error(c, 404, NULL, "no such Grafana endpoint: %s", sub);
     if (strcmp(m, "POST"))
-        return api_error(c, 405, NULL, "%s takes POST", sub);
-    json_t *root = load_body(c);
+        return api__reply_error(c, 405, NULL, "%s takes POST", sub);
+    json_t *root = body_or_reply(c);
     if (!root)
-        return 0;
+        return API_ANSWERED;
     int ret;
     if (!strcmp(sub, "/metrics"))
         ret = gf_metrics(c, root);
@@ -942,20 +946,21 @@ int api_grafana_handle(api_ctx *c, const char *sub)
         /* The older SimpleJSON protocol: {"target": prefix or glob} -> names. */
         const char *tgt = json_string_value(json_object_get(root, "target"));
         api_tag_list tags = {0};
-        int rc = tgt && api_has_wildcard(tgt) ? api_tags_list(c->db, NULL, tgt, GF_MAX_TAGS, &tags)
-                                              : api_tags_list(c->db, tgt, NULL, GF_MAX_TAGS, &tags);
+        int rc = tgt && api__has_wildcard(tgt)
+                     ? api__tags_list(c->db, NULL, tgt, GF_MAX_TAGS, &tags)
+                     : api__tags_list(c->db, tgt, NULL, GF_MAX_TAGS, &tags);
         if (rc < 0 && rc != HIST_ENOSPC) {
-            ret = api_internal_error(c, rc);
+            ret = api__reply_internal(c, rc);
         } else {
             hist_json j;
-            hist_json_init(&j);
-            hist_json_begin_array(&j);
+            json__init(&j);
+            json__begin_array(&j);
             for (size_t i = 0; i < tags.n; i++)
-                hist_json_string(&j, tags.v[i].name);
-            hist_json_end_array(&j);
-            ret = api_reply_json(c, 200, &j);
+                json__string(&j, tags.v[i].name);
+            json__end_array(&j);
+            ret = api__reply_json(c, 200, &j);
         }
-        api_tag_list_free(&tags);
+        api__tag_list_free(&tags);
     } else if (!strcmp(sub, "/metric-payload-options"))
         ret = gf_payload_options(c, root);
     else if (!strcmp(sub, "/query"))

@@ -20,24 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "query/api_internal.h"
+#include "query/api/api_internal.h"
 #include "query/tz.h"
-
-int64_t api_ns_to_ms(int64_t ns)
-{
-    int64_t ms = ns / 1000000;
-    if (ns % 1000000 < 0)
-        ms--; /* floor, so times before 1970 stay ordered */
-    return ms;
-}
-
-void api_json_value(hist_json *j, hist_type type, hist_value v)
-{
-    if (type == HIST_TYPE_FLOAT64)
-        hist_json_double(j, v.f);
-    else
-        hist_json_int(j, v.i);
-}
 
 /* A value in CSV: what `historian import` reads back to the same sample
  * (bool as true/false, NaN and infinities spelled out for strtod). */
@@ -45,7 +29,7 @@ static void buf_value(hist_buf *b, hist_type type, hist_value v)
 {
     if (type == HIST_TYPE_FLOAT64) {
         if (isfinite(v.f))
-            hist_buf_double(b, v.f);
+            json__buf_double(b, v.f);
         else if (isnan(v.f))
             hist_buf_puts(b, "NaN");
         else
@@ -59,7 +43,9 @@ static void buf_value(hist_buf *b, hist_type type, hist_value v)
 
 /* ---- Tags of the request ------------------------------------------------------ */
 
-static int collect_tags(api_ctx *c, const api_params *p, api_tag_list *tags)
+/* The tags named (tag=) or matched (pattern=). 0, or API_ANSWERED (a 404
+ * for an unknown tag, a 400 for too many). */
+static int tags_or_reply(api_ctx *c, const api_params *p, api_tag_list *tags)
 {
     bool any = false;
     for (size_t i = 0; i < p->n; i++) {
@@ -69,28 +55,28 @@ static int collect_tags(api_ctx *c, const api_params *p, api_tag_list *tags)
             hist_tag_info info;
             int rc = hist_tag_by_name(c->db, v, &info);
             if (rc == HIST_ENOTFOUND)
-                return api_error(c, 404, "tag", "unknown tag '%s'", v), 1;
+                return api__reply_error(c, 404, "tag", "unknown tag '%s'", v);
             if (rc < 0)
-                return api_internal_error(c, rc), 1;
+                return api__reply_internal(c, rc);
             if (tags->n >= API_MAX_TAGS)
-                return api_error(c, 400, "tag", "more than %d tags in one query", API_MAX_TAGS), 1;
-            if (api_tag_list_add(tags, &info) < 0)
-                return api_internal_error(c, HIST_ENOMEM), 1;
+                return api__reply_error(c, 400, "tag", "more than %d tags in one query",
+                                        API_MAX_TAGS);
+            if (api__tag_list_add(tags, &info) < 0)
+                return api__reply_internal(c, HIST_ENOMEM);
         } else if (!strcmp(k, "pattern")) {
             any = true;
             if (!*v)
-                return api_error(c, 400, "pattern", "empty pattern"), 1;
-            int rc = api_tags_match(c->db, v, API_MAX_TAGS, tags);
+                return api__reply_error(c, 400, "pattern", "empty pattern");
+            int rc = api__tags_match(c->db, v, API_MAX_TAGS, tags);
             if (rc == HIST_ENOSPC)
-                return api_error(c, 400, "pattern", "pattern matches more than %d tags",
-                                 API_MAX_TAGS),
-                       1;
+                return api__reply_error(c, 400, "pattern", "pattern matches more than %d tags",
+                                        API_MAX_TAGS);
             if (rc < 0)
-                return api_internal_error(c, rc), 1;
+                return api__reply_internal(c, rc);
         }
     }
     if (!any)
-        return api_error(c, 400, "tag", "name at least one tag (tag=...) or a pattern"), 1;
+        return api__reply_error(c, 400, "tag", "name at least one tag (tag=...) or a pattern");
     return 0;
 }
 
@@ -163,28 +149,30 @@ static void answer_free(answer *a)
     memset(a, 0, sizeof *a);
 }
 
-static int engine_error(api_ctx *c, int rc)
+static int reply_engine_error(api_ctx *c, int rc)
 {
     if (rc == HIST_EINVAL || rc == HIST_ERANGE)
-        return api_error(c, 400, NULL,
-                         "the query engine refused the request: %s "
-                         "(check range, step, bucket and tz)",
-                         hist_strerror(rc));
+        return api__reply_error(c, 400, NULL,
+                                "the query engine refused the request: %s "
+                                "(check range, step, bucket and tz)",
+                                hist_strerror(rc));
     if (rc == HIST_EUNSUPPORTED)
-        return api_error(c, 400, "mode", "not supported by this build: %s", hist_strerror(rc));
-    return api_internal_error(c, rc);
+        return api__reply_error(c, 400, "mode", "not supported by this build: %s",
+                                hist_strerror(rc));
+    return api__reply_internal(c, rc);
 }
 
 /* Runs the query over tags; with a cursor each listed tag resumes at its own
- * time and unlisted tags are done. 0, or 1 with an error answer set. */
-static int run(api_ctx *c, api_query_opts *o, api_tag_list *tags, answer *a)
+ * time and unlisted tags are done. 0, or API_ANSWERED (an error). */
+static int run_or_reply(api_ctx *c, api_query_opts *o, api_tag_list *tags, answer *a)
 {
     memset(a, 0, sizeof *a);
     cursor_entry *cur = NULL;
     size_t ncur = 0;
     if (o->cursor && o->spec.mode == HIST_MODE_RAW) {
         if (parse_cursor(o->cursor, &cur, &ncur) < 0)
-            return api_error(c, 400, "cursor", "malformed cursor (pass X-Historian-Next back)"), 1;
+            return api__reply_error(c, 400, "cursor",
+                                    "malformed cursor (pass X-Historian-Next back)");
         /* Keep only tags named by the cursor, in request order. */
         size_t k = 0;
         for (size_t i = 0; i < tags->n; i++) {
@@ -204,7 +192,7 @@ static int run(api_ctx *c, api_query_opts *o, api_tag_list *tags, answer *a)
     a->series = calloc(tags->n ? tags->n : 1, sizeof *a->series);
     if (!a->results || !a->series) {
         free(cur);
-        return api_internal_error(c, HIST_ENOMEM), 1;
+        return api__reply_internal(c, HIST_ENOMEM);
     }
     if (tags->n == 0) {
         free(cur);
@@ -213,7 +201,7 @@ static int run(api_ctx *c, api_query_opts *o, api_tag_list *tags, answer *a)
     uint32_t *ids = malloc(tags->n * sizeof *ids);
     if (!ids) {
         free(cur);
-        return api_internal_error(c, HIST_ENOMEM), 1;
+        return api__reply_internal(c, HIST_ENOMEM);
     }
     for (size_t i = 0; i < tags->n; i++)
         ids[i] = tags->v[i].id;
@@ -245,7 +233,7 @@ static int run(api_ctx *c, api_query_opts *o, api_tag_list *tags, answer *a)
     free(ids);
     free(cur);
     if (rc < 0)
-        return engine_error(c, rc), 1;
+        return reply_engine_error(c, rc);
     return 0;
 }
 
@@ -255,21 +243,21 @@ static void json_time(hist_json *j, const api_query_opts *o, int64_t ns)
 {
     switch (o->time_format) {
     case API_TIME_NS:
-        hist_json_int(j, ns);
+        json__int(j, ns);
         break;
     case API_TIME_S:
-        hist_json_double(j, (double)ns / 1e9);
+        json__double(j, (double)ns / 1e9);
         break;
     case API_TIME_RFC3339: {
         hist_buf b;
         hist_buf_init(&b);
-        hist_buf_rfc3339(&b, ns);
-        hist_json_string(j, b.data ? b.data : "");
+        json__buf_rfc3339(&b, ns);
+        json__string(j, b.data ? b.data : "");
         hist_buf_free(&b);
         break;
     }
     default:
-        hist_json_int(j, api_ns_to_ms(ns));
+        json__int(j, api__ns_to_ms(ns));
     }
 }
 
@@ -278,7 +266,7 @@ static size_t fmt_time_num(char *out, int64_t ns, const api_query_opts *o);
 static void csv_time(hist_buf *b, const api_query_opts *o, int64_t ns)
 {
     if (o->time_format == API_TIME_RFC3339) {
-        hist_buf_rfc3339(b, ns);
+        json__buf_rfc3339(b, ns);
         return;
     }
     char tmp[HIST_FMT_MAX];
@@ -292,36 +280,36 @@ static bool mode_is_agg(const api_query_opts *o)
 
 static void render_long_json(const answer *a, const api_query_opts *o, hist_json *j)
 {
-    hist_json_begin_array(j);
+    json__begin_array(j);
     for (size_t t = 0; t < a->n; t++) {
         const hist_series_result *s = a->series[t];
         if (!s)
             continue;
         for (size_t r = 0; r < s->n; r++) {
-            hist_json_begin_object(j);
-            hist_json_key(j, "time");
+            json__begin_object(j);
+            json__key(j, "time");
             json_time(j, o, s->ts[r]);
             if (mode_is_agg(o)) {
-                hist_json_key(j, "time_end");
+                json__key(j, "time_end");
                 json_time(j, o, s->ts_end ? s->ts_end[r] : s->ts[r]);
             }
-            hist_json_key(j, "tag");
-            hist_json_string(j, a->tags[t].name);
+            json__key(j, "tag");
+            json__string(j, a->tags[t].name);
             if (mode_is_agg(o)) {
                 for (int k = 0; k < o->spec.naggs; k++) {
-                    hist_json_key(j, hist_agg_name(o->spec.aggs[k]));
-                    hist_json_double(j, s->col[k] ? s->col[k][r] : NAN);
+                    json__key(j, hist_agg_name(o->spec.aggs[k]));
+                    json__double(j, s->col[k] ? s->col[k][r] : NAN);
                 }
             } else {
-                hist_json_key(j, "value");
-                api_json_value(j, s->type, s->value[r]);
-                hist_json_key(j, "quality");
-                hist_json_uint(j, s->q ? s->q[r] : 0);
+                json__key(j, "value");
+                api__json_value(j, s->type, s->value[r]);
+                json__key(j, "quality");
+                json__uint(j, s->q ? s->q[r] : 0);
             }
-            hist_json_end_object(j);
+            json__end_object(j);
         }
     }
-    hist_json_end_array(j);
+    json__end_array(j);
 }
 
 /* One cell of a column, written into out (HIST_FMT_MAX bytes); k is the
@@ -332,10 +320,10 @@ typedef size_t (*cell_fmt)(char *out, const hist_series_result *s, const api_que
 static size_t fmt_time_num(char *out, int64_t ns, const api_query_opts *o)
 {
     if (o->time_format == API_TIME_NS)
-        return hist_fmt_i64(out, ns);
+        return json__fmt_i64(out, ns);
     if (o->time_format == API_TIME_S)
-        return hist_fmt_double(out, (double)ns / 1e9);
-    return hist_fmt_i64(out, api_ns_to_ms(ns));
+        return json__fmt_double(out, (double)ns / 1e9);
+    return json__fmt_i64(out, api__ns_to_ms(ns));
 }
 
 static size_t cell_time(char *out, const hist_series_result *s, const api_query_opts *o, size_t r,
@@ -357,22 +345,22 @@ static size_t cell_value(char *out, const hist_series_result *s, const api_query
 {
     (void)o, (void)k;
     if (s->type == HIST_TYPE_FLOAT64)
-        return hist_fmt_double(out, s->value[r].f);
-    return hist_fmt_i64(out, s->value[r].i);
+        return json__fmt_double(out, s->value[r].f);
+    return json__fmt_i64(out, s->value[r].i);
 }
 
 static size_t cell_quality(char *out, const hist_series_result *s, const api_query_opts *o,
                            size_t r, int k)
 {
     (void)o, (void)k;
-    return hist_fmt_i64(out, s->q ? s->q[r] : 0);
+    return json__fmt_i64(out, s->q ? s->q[r] : 0);
 }
 
 static size_t cell_agg(char *out, const hist_series_result *s, const api_query_opts *o, size_t r,
                        int k)
 {
     (void)o;
-    return hist_fmt_double(out, s->col[k] ? s->col[k][r] : NAN);
+    return json__fmt_double(out, s->col[k] ? s->col[k][r] : NAN);
 }
 
 /* "key": [cells...], written straight into the buffer: the JSON writer's
@@ -381,8 +369,8 @@ static size_t cell_agg(char *out, const hist_series_result *s, const api_query_o
 static void json_column(hist_json *j, const char *key, const hist_series_result *s,
                         const api_query_opts *o, int k, cell_fmt fmt)
 {
-    hist_json_key(j, key);
-    hist_json_begin_array(j);
+    json__key(j, key);
+    json__begin_array(j);
     if (o->time_format == API_TIME_RFC3339 && (fmt == cell_time || fmt == cell_time_end)) {
         for (size_t r = 0; r < s->n; r++)
             json_time(j, o, fmt == cell_time || !s->ts_end ? s->ts[r] : s->ts_end[r]);
@@ -397,7 +385,7 @@ static void json_column(hist_json *j, const char *key, const hist_series_result 
             hist_buf_commit(&j->buf, n + fmt(p + n, s, o, r, k));
         }
     }
-    hist_json_end_array(j);
+    json__end_array(j);
 }
 
 /* Columns shape: one object per tag, an array per column. About a quarter
@@ -405,14 +393,14 @@ static void json_column(hist_json *j, const char *key, const hist_series_result 
  * once, not per sample), and what a data frame (Grafana, pandas) holds. */
 static void render_columns_json(const answer *a, const api_query_opts *o, hist_json *j)
 {
-    hist_json_begin_array(j);
+    json__begin_array(j);
     for (size_t t = 0; t < a->n; t++) {
         const hist_series_result *s = a->series[t];
         if (!s)
             continue;
-        hist_json_begin_object(j);
-        hist_json_key(j, "tag");
-        hist_json_string(j, a->tags[t].name);
+        json__begin_object(j);
+        json__key(j, "tag");
+        json__string(j, a->tags[t].name);
         json_column(j, "time", s, o, 0, cell_time);
         if (mode_is_agg(o)) {
             json_column(j, "time_end", s, o, 0, cell_time_end);
@@ -422,9 +410,9 @@ static void render_columns_json(const answer *a, const api_query_opts *o, hist_j
             json_column(j, "value", s, o, 0, cell_value);
             json_column(j, "quality", s, o, 0, cell_quality);
         }
-        hist_json_end_object(j);
+        json__end_object(j);
     }
-    hist_json_end_array(j);
+    json__end_array(j);
 }
 
 static void render_long_csv(const answer *a, const api_query_opts *o, hist_buf *b)
@@ -442,7 +430,7 @@ static void render_long_csv(const answer *a, const api_query_opts *o, hist_buf *
         if (!s)
             continue;
         for (size_t r = 0; r < s->n; r++) {
-            hist_buf_csv_field(b, a->tags[t].name);
+            json__buf_csv_field(b, a->tags[t].name);
             hist_buf_puts(b, ",");
             csv_time(b, o, s->ts[r]);
             if (mode_is_agg(o)) {
@@ -452,7 +440,7 @@ static void render_long_csv(const answer *a, const api_query_opts *o, hist_buf *
                     hist_buf_puts(b, ",");
                     double v = s->col[k] ? s->col[k][r] : NAN;
                     if (isfinite(v))
-                        hist_buf_double(b, v);
+                        json__buf_double(b, v);
                 }
             } else {
                 hist_buf_puts(b, ",");
@@ -484,12 +472,12 @@ static int render_wide(const answer *a, const api_query_opts *o, hist_json *j, h
                 else
                     snprintf(name, sizeof name, "%s", a->tags[t].name);
                 hist_buf_puts(b, ",");
-                hist_buf_csv_field(b, name);
+                json__buf_csv_field(b, name);
             }
         }
         hist_buf_puts(b, "\n");
     } else {
-        hist_json_begin_array(j);
+        json__begin_array(j);
     }
     for (;;) {
         int64_t t_min = INT64_MAX, t_end = INT64_MAX;
@@ -517,11 +505,11 @@ static int render_wide(const answer *a, const api_query_opts *o, hist_json *j, h
                 csv_time(b, o, t_end);
             }
         } else {
-            hist_json_begin_object(j);
-            hist_json_key(j, "time");
+            json__begin_object(j);
+            json__key(j, "time");
             json_time(j, o, t_min);
             if (agg) {
-                hist_json_key(j, "time_end");
+                json__key(j, "time_end");
                 json_time(j, o, t_end);
             }
         }
@@ -537,17 +525,17 @@ static int render_wide(const answer *a, const api_query_opts *o, hist_json *j, h
                 if (b) {
                     hist_buf_puts(b, ",");
                     if (here && agg && s->col[k] && isfinite(s->col[k][pos[t]]))
-                        hist_buf_double(b, s->col[k][pos[t]]);
+                        json__buf_double(b, s->col[k][pos[t]]);
                     else if (here && !agg)
                         buf_value(b, s->type, s->value[pos[t]]);
                 } else {
-                    hist_json_key(j, name);
+                    json__key(j, name);
                     if (!here)
-                        hist_json_null(j);
+                        json__null(j);
                     else if (agg)
-                        hist_json_double(j, s->col[k] ? s->col[k][pos[t]] : NAN);
+                        json__double(j, s->col[k] ? s->col[k][pos[t]] : NAN);
                     else
-                        api_json_value(j, s->type, s->value[pos[t]]);
+                        api__json_value(j, s->type, s->value[pos[t]]);
                 }
             }
             if (here)
@@ -556,10 +544,10 @@ static int render_wide(const answer *a, const api_query_opts *o, hist_json *j, h
         if (b)
             hist_buf_puts(b, "\n");
         else
-            hist_json_end_object(j);
+            json__end_object(j);
     }
     if (!b)
-        hist_json_end_array(j);
+        json__end_array(j);
     free(pos);
     return 0;
 }
@@ -578,13 +566,13 @@ static void add_next_header(api_ctx *c, const answer *a, const api_query_opts *o
                             (long long)s->next_ts);
     }
     if (b.len && !b.failed)
-        api_add_header(c, "X-Historian-Next", b.data);
+        api__add_header(c, "X-Historian-Next", b.data);
     hist_buf_free(&b);
 }
 
 /* Rows per tag times tags: refuses answers that would not fit in memory
- * before the engine builds them. 0, or 1 with an error answer set. */
-static int answer_too_big(api_ctx *c, const api_query_opts *o, size_t ntags)
+ * before the engine builds them. 0, or API_ANSWERED (a 400). */
+static int size_or_reply(api_ctx *c, const api_query_opts *o, size_t ntags)
 {
     const hist_query_spec *s = &o->spec;
     uint64_t span = (uint64_t)(s->to - s->from), per_tag = 1;
@@ -614,37 +602,35 @@ static int answer_too_big(api_ctx *c, const api_query_opts *o, size_t ntags)
         break;
     }
     if (per_tag > API_MAX_BUCKETS)
-        return api_error(c, 400, param,
-                         "more than %d rows per tag: narrow the range or widen "
-                         "the step",
-                         API_MAX_BUCKETS),
-               1;
+        return api__reply_error(c, 400, param,
+                                "more than %d rows per tag: narrow the range or widen "
+                                "the step",
+                                API_MAX_BUCKETS);
     if (per_tag * ntags > API_MAX_ROWS)
-        return api_error(c, 400, param,
-                         "the answer could reach %llu rows (more than %d): fewer "
-                         "tags, a shorter range or a smaller limit",
-                         (unsigned long long)(per_tag * ntags), API_MAX_ROWS),
-               1;
+        return api__reply_error(c, 400, param,
+                                "the answer could reach %llu rows (more than %d): fewer "
+                                "tags, a shorter range or a smaller limit",
+                                (unsigned long long)(per_tag * ntags), API_MAX_ROWS);
     return 0;
 }
 
-int api_query_handle(api_ctx *c)
+int api__query_handle(api_ctx *c)
 {
     api_params p = {0};
     api_tag_list tags = {0};
     answer a = {0};
     api_query_opts o;
-    int ret = 0;
+    int ret = API_ANSWERED;
     int64_t now = c->req->now_ns;
-    if (api_params_from_request(c, &p))
+    if (api__params_or_reply(c, &p))
         goto out;
-    if (api_query_opts_parse(c, &p, now - INT64_C(3600000000000), now, HIST_MODE_RAW, &o))
+    if (api__query_opts_or_reply(c, &p, now - INT64_C(3600000000000), now, HIST_MODE_RAW, &o))
         goto out;
-    if (collect_tags(c, &p, &tags))
+    if (tags_or_reply(c, &p, &tags))
         goto out;
-    if (answer_too_big(c, &o, tags.n))
+    if (size_or_reply(c, &o, tags.n))
         goto out;
-    if (run(c, &o, &tags, &a))
+    if (run_or_reply(c, &o, &tags, &a))
         goto out;
     add_next_header(c, &a, &o);
     if (o.format == API_FMT_CSV) {
@@ -654,21 +640,21 @@ int api_query_handle(api_ctx *c)
             render_wide(&a, &o, NULL, &b);
         else
             render_long_csv(&a, &o, &b);
-        ret = api_reply_buf(c, 200, "text/csv; charset=utf-8", &b);
+        ret = api__reply_buf(c, 200, "text/csv; charset=utf-8", &b);
     } else {
         hist_json j;
-        hist_json_init(&j);
+        json__init(&j);
         if (o.shape == API_SHAPE_WIDE)
             render_wide(&a, &o, &j, NULL);
         else if (o.shape == API_SHAPE_COLUMNS)
             render_columns_json(&a, &o, &j);
         else
             render_long_json(&a, &o, &j);
-        ret = api_reply_json(c, 200, &j);
+        ret = api__reply_json(c, 200, &j);
     }
 out:
     answer_free(&a);
-    api_tag_list_free(&tags);
-    api_params_free(&p);
+    api__tag_list_free(&tags);
+    api__params_free(&p);
     return ret;
 }

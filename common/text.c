@@ -1,0 +1,57 @@
+/*
+ * text.c: hist_url_decode() (hist_text.h), one rule set for request paths,
+ * query strings and form bodies.
+ */
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "common/hist_error.h"
+#include "common/hist_text.h"
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int hist_url_decode(const char *src, size_t n, unsigned flags, char **out, size_t *out_len)
+{
+    *out = NULL;
+    char *d = malloc(n + 1);
+    if (!d)
+        return HIST_ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (src[i] == '+' && (flags & HIST_URL_FORM)) {
+            d[k++] = ' ';
+            continue;
+        }
+        if (src[i] != '%') {
+            d[k++] = src[i];
+            continue;
+        }
+        int hi = i + 2 < n ? hex_digit(src[i + 1]) : -1;
+        int lo = i + 2 < n ? hex_digit(src[i + 2]) : -1;
+        bool bad = hi < 0 || lo < 0;
+        if (!(flags & HIST_URL_LENIENT) && (bad || (hi == 0 && lo == 0))) {
+            free(d);
+            return HIST_EINVAL;
+        }
+        if (bad) {
+            d[k++] = '%';
+            continue;
+        }
+        d[k++] = (char)(hi * 16 + lo);
+        i += 2;
+    }
+    d[k] = '\0';
+    *out = d;
+    if (out_len)
+        *out_len = k;
+    return 0;
+}

@@ -1,0 +1,104 @@
+/*
+ * reply.c: building the answer every endpoint sends (api_internal.h, the
+ * bottom of the API's call order): an error {"error": ..., "param": ...},
+ * a JSON or buffer body, extra header lines, and the value and time
+ * formats the endpoints share. Calls nothing of the API above it. Every
+ * api__reply_* returns API_ANSWERED; when not even a fixed out-of-memory
+ * body could be allocated c->answered stays false and hist_api_handle()
+ * notices.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "query/api/api_internal.h"
+
+static void set_answer(api_ctx *c, int status, const char *ctype, char *body, size_t len)
+{
+    free(c->resp->body);
+    c->resp->status = status;
+    c->resp->content_type = ctype;
+    c->resp->body = body;
+    c->resp->body_len = len;
+    c->answered = true;
+}
+
+int api__reply_error(api_ctx *c, int status, const char *param, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    hist_json j;
+    json__init(&j);
+    json__begin_object(&j);
+    json__key(&j, "error");
+    json__string(&j, msg);
+    json__key(&j, "param");
+    if (param)
+        json__string(&j, param);
+    else
+        json__null(&j);
+    json__end_object(&j);
+    return api__reply_json(c, status, &j);
+}
+
+int api__reply_buf(api_ctx *c, int status, const char *content_type, hist_buf *b)
+{
+    size_t len = 0;
+    char *body = hist_buf_take(b, &len);
+    if (!body) {
+        /* Out of memory: a fixed body the caller can still free. */
+        body = strdup("{\"error\":\"out of memory\",\"param\":null}");
+        if (!body)
+            return API_ANSWERED; /* unanswered: hist_api_handle notices */
+        set_answer(c, 500, "application/json", body, strlen(body));
+        return API_ANSWERED;
+    }
+    set_answer(c, status, content_type, body, len);
+    return API_ANSWERED;
+}
+
+int api__reply_json(api_ctx *c, int status, hist_json *j)
+{
+    return api__reply_buf(c, status, "application/json", &j->buf);
+}
+
+void api__add_header(api_ctx *c, const char *name, const char *value)
+{
+    hist_buf b;
+    hist_buf_init(&b);
+    if (c->resp->headers)
+        hist_buf_puts(&b, c->resp->headers);
+    hist_buf_printf(&b, "%s: %s\r\n", name, value);
+    char *h = hist_buf_take(&b, NULL);
+    if (h) {
+        free(c->resp->headers);
+        c->resp->headers = h;
+    }
+}
+
+int api__reply_internal(api_ctx *c, int rc)
+{
+    return api__reply_error(c, 500, NULL, "storage error: %s", hist_strerror(rc));
+}
+
+/* ---- Values shared by the endpoints ------------------------------------------ */
+
+int64_t api__ns_to_ms(int64_t ns)
+{
+    int64_t ms = ns / 1000000;
+    if (ns % 1000000 < 0)
+        ms--; /* floor, so times before 1970 stay ordered */
+    return ms;
+}
+
+void api__json_value(hist_json *j, hist_type type, hist_value v)
+{
+    if (type == HIST_TYPE_FLOAT64)
+        json__double(j, v.f);
+    else
+        json__int(j, v.i);
+}

@@ -1,0 +1,187 @@
+/*
+ * tag_match.c: the tag lists and globbing shared by /api/v1/query, the tag
+ * listing and the Grafana endpoints (api_internal.h): '*' = any run inside
+ * one segment, '?' = one character, '**' = any depth. Below the endpoints:
+ * calls only the store.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "query/api/api_internal.h"
+
+void api__tag_list_free(api_tag_list *l)
+{
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+static int tag_list_push(api_tag_list *l, const hist_tag_info *t);
+
+/* Whether tag id is among the first n entries. */
+static bool listed(const api_tag_list *l, size_t n, uint32_t id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (l->v[i].id == id)
+            return true;
+    return false;
+}
+
+int api__tag_list_add(api_tag_list *l, const hist_tag_info *t)
+{
+    if (listed(l, l->n, t->id))
+        return 0; /* already there: a tag is listed once */
+    return tag_list_push(l, t);
+}
+
+static int tag_list_push(api_tag_list *l, const hist_tag_info *t)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        hist_tag_info *v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return HIST_ENOMEM;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = *t;
+    return 0;
+}
+
+bool api__has_wildcard(const char *s)
+{
+    return strpbrk(s, "*?") != NULL;
+}
+
+/* Recursive matcher with a step budget: a pathological pattern ("*a*a*a..")
+ * stops with "no match" instead of taking exponential time. */
+static bool glob_at(const char *p, const char *n, long *budget)
+{
+    if (--*budget < 0)
+        return false;
+    for (;;) {
+        if (*p == '\0')
+            return *n == '\0';
+        if (p[0] == '/' && p[1] == '*' && p[2] == '*' && p[3] == '\0' && *n == '\0')
+            return true; /* "a/ **" matches "a" itself */
+        if (p[0] == '*' && p[1] == '*') {
+            const char *rest = p + 2;
+            while (*rest == '*')
+                rest++;
+            if (*rest == '/' && glob_at(rest + 1, n, budget))
+                return true; /* zero segments: "a/ ** /b" matches "a/b" */
+            for (const char *q = n;; q++) {
+                if (glob_at(rest, q, budget))
+                    return true;
+                if (*q == '\0')
+                    return false;
+            }
+        }
+        if (*p == '*') {
+            for (const char *q = n;; q++) {
+                if (glob_at(p + 1, q, budget))
+                    return true;
+                if (*q == '\0' || *q == '/')
+                    return false;
+            }
+        }
+        if (*p == '?') {
+            if (*n == '\0' || *n == '/')
+                return false;
+        } else if (*p != *n) {
+            return false;
+        }
+        p++;
+        n++;
+    }
+}
+
+/* Glob over tag names: '*' any run within one segment, '?' one character
+ * (not '/'), '**' any run across segments ("a/ **" also matches "a"). */
+static bool glob_match(const char *pattern, const char *name)
+{
+    long budget = 100000;
+    return glob_at(pattern, name, &budget);
+}
+
+struct collect_ctx {
+    const char *glob;
+    const char *after; /* only names sorting after this one (paging) */
+    size_t max;
+    size_t before; /* entries in out before this walk: the only possible duplicates */
+    api_tag_list *out;
+    int rc;
+};
+
+static int collect_visit(void *ctx, const hist_tag_info *tag)
+{
+    struct collect_ctx *cc = ctx;
+    if (cc->after && strcmp(tag->name, cc->after) <= 0)
+        return 0;
+    if (cc->glob && !glob_match(cc->glob, tag->name))
+        return 0;
+    if (cc->out->n >= cc->max) {
+        cc->rc = HIST_ENOSPC;
+        return 1;
+    }
+    /* A walk visits each name once, so only entries of earlier walks (other
+     * patterns of one query) can repeat: a 100000-tag list stays linear. */
+    if (listed(cc->out, cc->before, tag->id))
+        return 0;
+    int rc = tag_list_push(cc->out, tag);
+    if (rc < 0) {
+        cc->rc = rc;
+        return 1;
+    }
+    return 0;
+}
+
+int api__tags_list(hist_db *db, const char *prefix, const char *glob, size_t max, api_tag_list *out)
+{
+    return api__tags_list_after(db, prefix, glob, NULL, max, out);
+}
+
+int api__tags_list_after(hist_db *db, const char *prefix, const char *glob, const char *after,
+                         size_t max, api_tag_list *out)
+{
+    /* The glob's literal head narrows the index walk. */
+    char head[HIST_TAG_NAME_MAX + 1] = "";
+    if (glob) {
+        size_t lit = strcspn(glob, "*?");
+        if (lit > HIST_TAG_NAME_MAX)
+            lit = HIST_TAG_NAME_MAX;
+        memcpy(head, glob, lit);
+        head[lit] = '\0';
+    }
+    const char *walk = head;
+    if (prefix && *prefix) {
+        /* Walk from the longer of the two when one extends the other. */
+        if (!strncmp(head, prefix, strlen(prefix)))
+            walk = head;
+        else if (!strncmp(prefix, head, strlen(head)))
+            walk = prefix;
+        else
+            return 0; /* disjoint: nothing can match both */
+    }
+    struct collect_ctx cc = {
+        .glob = glob, .after = after, .max = max, .before = out->n, .out = out, .rc = 0};
+    int rc = hist_tag_foreach(db, walk, collect_visit, &cc);
+    if (cc.rc < 0)
+        return cc.rc;
+    return rc < 0 ? rc : 0;
+}
+
+int api__tags_match(hist_db *db, const char *glob, size_t max, api_tag_list *out)
+{
+    if (!api__has_wildcard(glob)) {
+        hist_tag_info info;
+        int rc = hist_tag_by_name(db, glob, &info);
+        if (rc == HIST_ENOTFOUND)
+            return 0;
+        if (rc < 0)
+            return rc;
+        if (out->n >= max)
+            return HIST_ENOSPC;
+        return api__tag_list_add(out, &info);
+    }
+    return api__tags_list(db, NULL, glob, max, out);
+}
