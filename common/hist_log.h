@@ -1,6 +1,6 @@
 /*
- * hist_log.h: log levels, the log callback, and the one sink every
- * storage unit logs through.
+ * hist_log.h: log levels and their names, the log callback, and the one
+ * sink every storage unit and the server log through.
  *
  * A sink is where a unit's messages go (fn and its ctx, or stderr as
  * "historian: msg" when fn is NULL) and which of them: level is the most
@@ -33,5 +33,11 @@ static inline hist_log_sink hist_log_sink_make(hist_log_fn fn, void *ctx, int st
 
 void hist_logf(const hist_log_sink *sink, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* "error", "warn" (or "warning"), "info", "debug", in any case -> the
+ * level; -1 when unknown. */
+int hist_log_level_parse(const char *name);
+/* The level's name in capitals ("WARN"); levels out of range are clamped. */
+const char *hist_log_level_name(int level);
 
 #endif

@@ -1,10 +1,33 @@
 /*
- * log.c: hist_logf(), the one formatter and filter of hist_log_sink.
+ * log.c: hist_logf(), the one formatter and filter of hist_log_sink, and
+ * the one table of level names.
  */
 #include "common/hist_log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <strings.h>
+
+static const char *const level_names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
+
+int hist_log_level_parse(const char *name)
+{
+    for (int i = HIST_LOG_ERROR; i <= HIST_LOG_DEBUG; i++)
+        if (!strcasecmp(name, level_names[i]))
+            return i;
+    if (!strcasecmp(name, "warning"))
+        return HIST_LOG_WARN;
+    return -1;
+}
+
+const char *hist_log_level_name(int level)
+{
+    if (level < HIST_LOG_ERROR)
+        level = HIST_LOG_ERROR;
+    if (level > HIST_LOG_DEBUG)
+        level = HIST_LOG_DEBUG;
+    return level_names[level];
+}
 
 void hist_logf(const hist_log_sink *sink, int level, const char *fmt, ...)
 {

@@ -167,7 +167,7 @@ void conn__start(hist_conn *c)
         srv->conns->prev = c;
     srv->conns = c;
     srv->metrics.connections_open++;
-    log__printf(&srv->log, HIST_LOG_INFO, "conn %llu open %s from %s", (unsigned long long)c->id,
+    hist_logf(&srv->log, HIST_LOG_INFO, "conn %llu open %s from %s", (unsigned long long)c->id,
                 c->proto->name, c->peer);
     conn__update_reading(c);
 }
@@ -186,7 +186,7 @@ void conn__close(hist_conn *c, const char *why)
         c->next->prev = c->prev;
     c->prev = c->next = NULL;
     srv->metrics.connections_open--;
-    log__printf(&srv->log, HIST_LOG_INFO, "conn %llu close: %s", (unsigned long long)c->id, why);
+    hist_logf(&srv->log, HIST_LOG_INFO, "conn %llu close: %s", (unsigned long long)c->id, why);
     /* Filled slots are dropped now; slots still owned by a job are freed
      * when that job completes (conn__reply_ready sees c->closing). */
     for (hist_reply *r = c->head, *next; r; r = next) {

@@ -49,15 +49,14 @@ uint64_t clock__now_ms(void); /* CLOCK_MONOTONIC, milliseconds */
 
 /* ---- log.c ---------------------------------------------------------- */
 
-typedef struct {
-    int level;
-} hist_logger;
-
-void log__printf(const hist_logger *lg, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-/* Adapter for hist_db_options.log (ctx is a hist_logger). */
-void log__storage(void *ctx, int level, const char *msg);
-int log__level_parse(const char *name); /* -1 when unknown */
+/* The server's sink (common/hist_log.h) for its own lines and the storage
+ * engine's: every line goes to log__line, filtered by the --log-level. */
+hist_log_sink log__sink(int level);
+/* A hist_log_fn: one timestamped line on stderr (ctx unused). */
+void log__line(void *ctx, int level, const char *msg);
+/* hist_db_options.log with ctx the server's sink: the engine's lines
+ * (its index and segments pass every level) filtered as the server's. */
+void log__from_storage(void *ctx, int level, const char *msg);
 
 /* ---- auth.c --------------------------------------------------------- */
 
@@ -139,7 +138,7 @@ struct hist_job {
 
 typedef struct hist_writer hist_writer;
 typedef void (*hist_writer_drained_fn)(void *ctx);
-int writer__start(uv_loop_t *loop, hist_db *db, const hist_logger *lg, hist_writer **out);
+int writer__start(uv_loop_t *loop, hist_db *db, const hist_log_sink *lg, hist_writer **out);
 /* Queues a job (loop thread). Returns the queued bytes after adding. */
 size_t writer__submit(hist_writer *w, hist_job *job);
 size_t writer__queued_bytes(hist_writer *w);
@@ -239,7 +238,7 @@ struct hist_server {
     hist_server_options opts;
     uv_loop_t *loop;
     hist_db *db;
-    hist_logger log;
+    hist_log_sink log;
     hist_auth *auth; /* NULL = everything allowed */
     hist_writer *writer;
     hist_metrics metrics;

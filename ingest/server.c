@@ -124,8 +124,8 @@ static void on_connection(uv_stream_t *listener, int status)
     srv->metrics.connections_total++;
     if (srv->metrics.connections_open >= srv->opts.max_connections || proto->init_state(c) < 0) {
         srv->metrics.connections_refused++;
-        log__printf(&srv->log, HIST_LOG_DEBUG, "connection refused: limit of %u reached",
-                    srv->opts.max_connections);
+        hist_logf(&srv->log, HIST_LOG_DEBUG, "connection refused: limit of %u reached",
+                  srv->opts.max_connections);
         conn__refuse(c);
         return;
     }
@@ -141,14 +141,14 @@ static int listen_on(hist_server *srv, uv_tcp_t *h, const char *addr, char *boun
 {
     struct sockaddr_storage sa;
     if (parse_addr(addr, &sa) < 0) {
-        log__printf(&srv->log, HIST_LOG_ERROR, "bad address '%s' (want ADDR:PORT)", addr);
+        hist_logf(&srv->log, HIST_LOG_ERROR, "bad address '%s' (want ADDR:PORT)", addr);
         return HIST_EINVAL;
     }
     if (!srv->auth && !is_loopback(&sa)) {
-        log__printf(&srv->log, HIST_LOG_ERROR,
-                    "refusing to listen on %s without a tokens file (--auth-file): "
-                    "only loopback addresses may be bound unauthenticated",
-                    addr);
+        hist_logf(&srv->log, HIST_LOG_ERROR,
+                  "refusing to listen on %s without a tokens file (--auth-file): "
+                  "only loopback addresses may be bound unauthenticated",
+                  addr);
         return HIST_EAUTH;
     }
     uv_tcp_init(srv->loop, h);
@@ -157,7 +157,7 @@ static int listen_on(hist_server *srv, uv_tcp_t *h, const char *addr, char *boun
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)h, 1024, on_connection);
     if (rc != 0) {
-        log__printf(&srv->log, HIST_LOG_ERROR, "cannot listen on %s: %s", addr, uv_strerror(rc));
+        hist_logf(&srv->log, HIST_LOG_ERROR, "cannot listen on %s: %s", addr, uv_strerror(rc));
         return HIST_EIO;
     }
     struct sockaddr_storage got;
@@ -194,7 +194,7 @@ static void on_sweep(uv_timer_t *t)
     if (srv->draining) {
         if (drained(srv) || now > srv->drain_deadline_ms) {
             if (!drained(srv))
-                log__printf(&srv->log, HIST_LOG_WARN, "shutdown: gave up waiting for slow clients");
+                hist_logf(&srv->log, HIST_LOG_WARN, "shutdown: gave up waiting for slow clients");
             uv_timer_stop(t);
             finish_shutdown(srv);
         }
@@ -212,7 +212,7 @@ static void on_sweep(uv_timer_t *t)
 
 static void begin_shutdown(hist_server *srv)
 {
-    log__printf(&srv->log, HIST_LOG_INFO, "shutting down: finishing in-flight batches");
+    hist_logf(&srv->log, HIST_LOG_INFO, "shutting down: finishing in-flight batches");
     srv->draining = true;
     srv->drain_deadline_ms = clock__now_ms() + DRAIN_LIMIT_MS;
     if (srv->http_on)
@@ -228,10 +228,10 @@ static void on_signal(uv_signal_t *h, int signum)
 {
     hist_server *srv = h->data;
     if (++srv->signals > 1) {
-        log__printf(&srv->log, HIST_LOG_WARN, "second signal: exiting now");
+        hist_logf(&srv->log, HIST_LOG_WARN, "second signal: exiting now");
         _exit(1);
     }
-    log__printf(&srv->log, HIST_LOG_INFO, "signal %d", signum);
+    hist_logf(&srv->log, HIST_LOG_INFO, "signal %d", signum);
     begin_shutdown(srv);
 }
 
@@ -246,7 +246,7 @@ static void start_scrub(hist_server *srv)
     so.share_pct = srv->opts.scrub_share;
     int rc = hist_db_scrub_start(srv->db, &so);
     if (rc < 0)
-        log__printf(&srv->log, HIST_LOG_WARN, "start-up scrub not started: %s", hist_strerror(rc));
+        hist_logf(&srv->log, HIST_LOG_WARN, "start-up scrub not started: %s", hist_strerror(rc));
 }
 
 static void close_any(uv_handle_t *h, void *arg)
@@ -264,7 +264,7 @@ int hist_server_run(const hist_server_options *opts)
     if (!srv)
         return HIST_ENOMEM;
     srv->opts = *opts;
-    srv->log.level = opts->log_level;
+    srv->log = log__sink(opts->log_level);
     srv->loop = &loop;
     if (!srv->opts.max_pipeline)
         srv->opts.max_pipeline = 64;
@@ -278,7 +278,7 @@ int hist_server_run(const hist_server_options *opts)
         char err[256];
         rc = auth__load(opts->auth_file, &srv->auth, err, sizeof err);
         if (rc < 0) {
-            log__printf(&srv->log, HIST_LOG_ERROR, "%s", err);
+            hist_logf(&srv->log, HIST_LOG_ERROR, "%s", err);
             goto fail_loop;
         }
     }
@@ -289,15 +289,15 @@ int hist_server_run(const hist_server_options *opts)
         if (!addrs[i] || !*addrs[i])
             continue;
         if (parse_addr(addrs[i], &sa) < 0) {
-            log__printf(&srv->log, HIST_LOG_ERROR, "bad address '%s' (want ADDR:PORT)", addrs[i]);
+            hist_logf(&srv->log, HIST_LOG_ERROR, "bad address '%s' (want ADDR:PORT)", addrs[i]);
             rc = HIST_EINVAL;
             goto fail_loop;
         }
         if (!srv->auth && !is_loopback(&sa)) {
-            log__printf(&srv->log, HIST_LOG_ERROR,
-                        "refusing to listen on %s without a tokens file (--auth-file): "
-                        "only loopback addresses may be bound unauthenticated",
-                        addrs[i]);
+            hist_logf(&srv->log, HIST_LOG_ERROR,
+                      "refusing to listen on %s without a tokens file (--auth-file): "
+                      "only loopback addresses may be bound unauthenticated",
+                      addrs[i]);
             rc = HIST_EAUTH;
             goto fail_loop;
         }
@@ -311,13 +311,13 @@ int hist_server_run(const hist_server_options *opts)
     if (opts->wal_bytes)
         dbo.wal_bytes = opts->wal_bytes;
     dbo.retention_ns = opts->retention_ns;
-    dbo.log = log__storage;
+    dbo.log = log__from_storage;
     dbo.log_ctx = &srv->log;
     dbo.log_level = opts->log_level;
     rc = hist_db_open(&dbo, &srv->db);
     if (rc < 0) {
-        log__printf(&srv->log, HIST_LOG_ERROR, "cannot open data directory %s: %s", opts->data_dir,
-                    hist_strerror(rc));
+        hist_logf(&srv->log, HIST_LOG_ERROR, "cannot open data directory %s: %s", opts->data_dir,
+                  hist_strerror(rc));
         goto fail_loop;
     }
     rc = writer__start(&loop, srv->db, &srv->log, &srv->writer);
@@ -355,9 +355,9 @@ int hist_server_run(const hist_server_options *opts)
     uv_run(&loop, UV_RUN_DEFAULT);
     rc = hist_db_close(srv->db);
     if (rc < 0)
-        log__printf(&srv->log, HIST_LOG_ERROR, "closing the database: %s", hist_strerror(rc));
+        hist_logf(&srv->log, HIST_LOG_ERROR, "closing the database: %s", hist_strerror(rc));
     else
-        log__printf(&srv->log, HIST_LOG_INFO, "stopped cleanly");
+        hist_logf(&srv->log, HIST_LOG_INFO, "stopped cleanly");
     uv_loop_close(&loop);
     auth__free(srv->auth);
     free(srv);

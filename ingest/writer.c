@@ -44,7 +44,7 @@ struct hist_writer {
     bool stop;
     uv_async_t async;
     hist_db *db;
-    const hist_logger *log;
+    const hist_log_sink *log;
     hist_writer_drained_fn on_drain;
     void *on_drain_ctx;
     /* writer-thread only */
@@ -337,7 +337,7 @@ static void syncer_main(void *arg)
         if (lsn) {
             int rc = hist_db_sync(w->db, lsn);
             if (rc < 0) {
-                log__printf(w->log, HIST_LOG_ERROR, "WAL sync failed: %s", hist_strerror(rc));
+                hist_logf(w->log, HIST_LOG_ERROR, "WAL sync failed: %s", hist_strerror(rc));
                 for (hist_job *j = jobs; j; j = j->next)
                     if (j->result.code == 0)
                         decode__set_error(&j->result, rc, "not durable: %s", hist_strerror(rc));
@@ -372,7 +372,7 @@ static void on_async(uv_async_t *handle)
         w->on_drain(w->on_drain_ctx);
 }
 
-int writer__start(uv_loop_t *loop, hist_db *db, const hist_logger *lg, hist_writer **out)
+int writer__start(uv_loop_t *loop, hist_db *db, const hist_log_sink *lg, hist_writer **out)
 {
     hist_writer *w = calloc(1, sizeof *w);
     if (!w)

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hist_log.h"
 #include "common/hist_time.h"
 #include "ingest/hist_server.h"
 #include "tools/check_data.h"
@@ -66,15 +67,6 @@ static int parse_size(const char *s, unsigned long long *out)
     return 0;
 }
 
-static int level_of(const char *s)
-{
-    static const char *const names[] = {"error", "warn", "info", "debug"};
-    for (int i = 0; i < 4; i++)
-        if (!strcmp(s, names[i]))
-            return i;
-    return -1;
-}
-
 /* Applies one option; key without dashes. Returns 0 or -1 (message printed). */
 static int apply(config *c, const char *key, const char *val)
 {
@@ -109,7 +101,7 @@ static int apply(config *c, const char *key, const char *val)
     } else if (!strcmp(key, "auth-file")) {
         o->auth_file = val;
     } else if (!strcmp(key, "log-level")) {
-        if ((o->log_level = level_of(val)) < 0)
+        if ((o->log_level = hist_log_level_parse(val)) < 0)
             goto bad;
     } else if (!strcmp(key, "max-frame")) {
         if (parse_size(val, &n) || n < 64 || n > (1ull << 30))
