@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hist_array.h"
 #include "common/hist_buf.h"
 
 void hist_buf_init(hist_buf *b)
@@ -25,23 +26,14 @@ static bool reserve(hist_buf *b, size_t n)
 {
     if (b->failed)
         return false;
-    if (b->len + n + 1 <= b->cap)
-        return true;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + n + 1) {
-        if (cap > SIZE_MAX / 2) {
-            b->failed = true;
-            return false;
-        }
-        cap *= 2;
-    }
-    char *p = realloc(b->data, cap);
-    if (!p) {
+    if (n >= SIZE_MAX - b->len) {
         b->failed = true;
         return false;
     }
-    b->data = p;
-    b->cap = cap;
+    if (HIST_ARRAY_RESERVE(b->data, b->cap, b->len + n + 1, 256) < 0) {
+        b->failed = true;
+        return false;
+    }
     return true;
 }
 

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hist_array.h"
 #include "ingest/ingest.h"
 
 #define MAX_UNSENT_OUTPUT (8u << 20)
@@ -85,16 +86,10 @@ void conn__refuse(hist_conn *c)
 
 void conn__ensure_room(hist_conn *c, size_t want)
 {
-    if (c->in_cap - c->in_len >= want)
+    if (want > SIZE_MAX - c->in_len)
         return;
-    size_t cap = c->in_cap ? c->in_cap : READ_CHUNK;
-    while (cap - c->in_len < want)
-        cap *= 2;
-    uint8_t *grown = realloc(c->in, cap);
-    if (!grown)
+    if (HIST_ARRAY_RESERVE(c->in, c->in_cap, c->in_len + want, READ_CHUNK) < 0)
         return; /* alloc_cb then hands libuv an empty buffer: UV_ENOBUFS */
-    c->in = grown;
-    c->in_cap = cap;
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -168,7 +163,7 @@ void conn__start(hist_conn *c)
     srv->conns = c;
     srv->metrics.connections_open++;
     hist_logf(&srv->log, HIST_LOG_INFO, "conn %llu open %s from %s", (unsigned long long)c->id,
-                c->proto->name, c->peer);
+              c->proto->name, c->peer);
     conn__update_reading(c);
 }
 

@@ -24,6 +24,7 @@
  */
 #include <stdlib.h>
 
+#include "common/hist_array.h"
 #include "query/engine.h"
 #include "query/tz.h"
 
@@ -38,14 +39,8 @@ static int bl_push(bound_list *bl, int64_t t)
 {
     if (bl->n > 0 && bl->v[bl->n - 1] >= t)
         return 0; /* merged with the previous bound (gap or repeat) */
-    if (bl->n == bl->cap) {
-        size_t ncap = bl->cap ? bl->cap * 2 : 64;
-        int64_t *nv = realloc(bl->v, ncap * sizeof(*nv));
-        if (!nv)
-            return HIST_ENOMEM;
-        bl->v = nv;
-        bl->cap = ncap;
-    }
+    if (HIST_ARRAY_RESERVE(bl->v, bl->cap, bl->n + 1, 64) < 0)
+        return HIST_ENOMEM;
     bl->v[bl->n++] = t;
     return 0;
 }

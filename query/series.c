@@ -5,14 +5,15 @@
  */
 #include <stdlib.h>
 
+#include "common/hist_array.h"
 #include "query/engine.h"
 
 int series__reserve(hist_series_result *s, size_t *cap, size_t need)
 {
     if (need > *cap) {
-        size_t ncap = *cap ? *cap : 64;
-        while (ncap < need)
-            ncap *= 2;
+        size_t ncap = hist_array_cap(*cap, need, sizeof(hist_value), 64);
+        if (ncap == 0)
+            return HIST_ENOMEM;
         int64_t *nts = realloc(s->ts, ncap * sizeof(*nts));
         if (!nts)
             return HIST_ENOMEM;

@@ -9,6 +9,7 @@
  * (scan.c), compaction and the scrub (scrub.c) load. A chunk that fails
  * to load as damage is marked here (damage.c).
  */
+#include "common/hist_array.h"
 #include "storage/db_internal.h"
 
 #include <stdlib.h>
@@ -177,7 +178,9 @@ static int batch_grow(hist_chunk_batch *b)
 {
     if (b->n < b->cap)
         return 0;
-    size_t cap = b->cap ? b->cap * 2 : 16;
+    size_t cap = hist_array_cap(b->cap, b->n + 1, sizeof(hist_chunk_ref), 16);
+    if (cap == 0)
+        return HIST_ENOMEM;
     uint8_t **nb = realloc(b->bufs, cap * sizeof(*nb));
     if (!nb)
         return HIST_ENOMEM;

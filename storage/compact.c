@@ -17,6 +17,7 @@
  * chunk); a segment rewrite moves its bytes as they are, mark and all;
  * retention drops its mark with it.
  */
+#include "common/hist_array.h"
 #include "storage/db_internal.h"
 
 #include <stdlib.h>
@@ -59,14 +60,9 @@ static int load_chunk_refs(hist_db *db, uint32_t tag, bool skip_damaged, hist_ch
                 if (ktag != tag)
                     break;
             }
-            if (n == cap) {
-                cap = cap ? cap * 2 : 64;
-                hist_chunk_ref *nr = realloc(refs, cap * sizeof(*nr));
-                if (!nr) {
-                    rc = HIST_ENOMEM;
-                    break;
-                }
-                refs = nr;
+            if (HIST_ARRAY_RESERVE(refs, cap, n + 1, 64) < 0) {
+                rc = HIST_ENOMEM;
+                break;
             }
             if (!marks__has(&marks, &k) && index__chunk_ref_from(&k, &d, &refs[n]) == 0)
                 n++;

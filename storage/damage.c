@@ -24,6 +24,7 @@
  *   - when a mark appears or goes, a tag latest value that may have come
  *     from that chunk is marked stale and looked up again on next read.
  */
+#include "common/hist_array.h"
 #include "storage/db_internal.h"
 
 #include <stdio.h>
@@ -315,14 +316,9 @@ static int marks_collect(hist_db *db, uint32_t tag, mark_list *out)
         hist_damaged_chunk c = mark_parse(&m.key, &v);
         if (tag && c.tag != tag)
             break;
-        if (out->n == out->cap) {
-            size_t cap = out->cap ? out->cap * 2 : 16;
-            hist_damaged_chunk *nv = realloc(out->v, cap * sizeof(*nv));
-            if (!nv) {
-                rc = HIST_ENOMEM;
-                break;
-            }
-            out->v = nv, out->cap = cap;
+        if (HIST_ARRAY_RESERVE(out->v, out->cap, out->n + 1, 16) < 0) {
+            rc = HIST_ENOMEM;
+            break;
         }
         out->v[out->n++] = c;
         m.more = mdb_cursor_get(m.cur, &m.key, &v, MDB_NEXT) == 0;

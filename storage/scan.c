@@ -22,6 +22,7 @@
  * seal.c and compact.c). Merged output goes out in batches of at most
  * SCAN_BATCH samples; pieces strictly increase in time.
  */
+#include "common/hist_array.h"
 #include "storage/db_internal.h"
 
 #include <stdlib.h>
@@ -129,14 +130,9 @@ static int collect_chunks(hist_scan *s)
         if (marks__has(&marks, &k) || index__chunk_ref_from(&k, &d, &ref) ||
             ref.stats.end_ts < s->from)
             continue; /* damaged (left out of every read), malformed or before from */
-        if (s->nchunks == cap) {
-            cap = cap ? cap * 2 : 16;
-            hist_chunk_ref *nc = realloc(s->chunks, cap * sizeof(*nc));
-            if (!nc) {
-                rc = HIST_ENOMEM;
-                break;
-            }
-            s->chunks = nc;
+        if (HIST_ARRAY_RESERVE(s->chunks, cap, s->nchunks + 1, 16) < 0) {
+            rc = HIST_ENOMEM;
+            break;
         }
         s->chunks[s->nchunks++] = ref;
     }

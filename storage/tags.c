@@ -8,6 +8,7 @@
  * Locks (db_internal.h): creation and metadata updates hold tag_mu for the
  * LMDB write; the cache is read and changed under mu.
  */
+#include "common/hist_array.h"
 #include "storage/db_internal.h"
 
 #include <stdio.h>
@@ -478,14 +479,9 @@ int hist_tag_foreach(hist_db *db, const char *prefix, hist_tag_visit_fn fn, void
         op = MDB_NEXT;
         if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
             break;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 256;
-            uint32_t *ni = realloc(ids, cap * sizeof(*ni));
-            if (!ni) {
-                r = HIST_ENOMEM;
-                break;
-            }
-            ids = ni;
+        if (HIST_ARRAY_RESERVE(ids, cap, n + 1, 256) < 0) {
+            r = HIST_ENOMEM;
+            break;
         }
         if (v.mv_size == 4)
             memcpy(&ids[n++], v.mv_data, 4);
@@ -510,14 +506,8 @@ int tags__mark_dirty(hist_db *db, uint32_t id)
     hist_tag_state *t = db->tags[id];
     if (t->in_dirty)
         return 0;
-    if (db->ndirty == db->capdirty) {
-        size_t cap = db->capdirty ? db->capdirty * 2 : 64;
-        uint32_t *nd = realloc(db->dirty, cap * sizeof(*nd));
-        if (!nd)
-            return HIST_ENOMEM;
-        db->dirty = nd;
-        db->capdirty = cap;
-    }
+    if (HIST_ARRAY_RESERVE(db->dirty, db->capdirty, db->ndirty + 1, 64) < 0)
+        return HIST_ENOMEM;
     db->dirty[db->ndirty++] = id;
     t->in_dirty = 1;
     return 0;

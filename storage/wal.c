@@ -50,6 +50,7 @@
  * Reading the log back (the record walk, recovery at open, replay) is
  * wal_recover.c; what both files share is wal_internal.h.
  */
+#include "common/hist_array.h"
 #include "storage/wal_internal.h"
 
 #include <errno.h>
@@ -187,17 +188,9 @@ int wal__append(hist_wal *wal, const struct iovec *iov, int iovcnt, uint64_t *ls
         return rc;
     }
     size_t need = wal->pending_len + WAL_HEADER + len;
-    if (need > wal->pending_cap) {
-        size_t cap = wal->pending_cap ? wal->pending_cap : 64 * 1024;
-        while (cap < need)
-            cap *= 2;
-        uint8_t *grown = realloc(wal->pending, cap);
-        if (!grown) {
-            mu_unlock(&wal->mu);
-            return HIST_ENOMEM;
-        }
-        wal->pending = grown;
-        wal->pending_cap = cap;
+    if (HIST_ARRAY_RESERVE(wal->pending, wal->pending_cap, need, 64 * 1024) < 0) {
+        mu_unlock(&wal->mu);
+        return HIST_ENOMEM;
     }
     uint8_t *rec = wal->pending + wal->pending_len;
     uint64_t lsn = wal->next_lsn++;

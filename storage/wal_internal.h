@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "common/hist_array.h"
 #include "common/hist_error.h"
 
 #include "storage/wal.h"
@@ -109,14 +110,8 @@ static inline void wal__segment_name(char *buf, uint64_t no)
 /* Appends seg to segs[] (mu held, or before the log is shared). */
 static inline int wal__push_segment(hist_wal *wal, const wal_segment *seg)
 {
-    if (wal->nsegs == wal->segs_cap) {
-        size_t cap = wal->segs_cap ? 2 * wal->segs_cap : 16;
-        wal_segment *segs = realloc(wal->segs, cap * sizeof *segs);
-        if (!segs)
-            return HIST_ENOMEM;
-        wal->segs = segs;
-        wal->segs_cap = cap;
-    }
+    if (HIST_ARRAY_RESERVE(wal->segs, wal->segs_cap, wal->nsegs + 1, 16) < 0)
+        return HIST_ENOMEM;
     wal->segs[wal->nsegs++] = *seg;
     return 0;
 }

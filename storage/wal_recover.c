@@ -20,6 +20,7 @@
  * explains it. Segments left empty are deleted. New appends always start a
  * new segment, so a recovered file is never written again.
  */
+#include "common/hist_array.h"
 #include "storage/wal_internal.h"
 
 #include <dirent.h>
@@ -214,14 +215,8 @@ static bool lsn_void(const hist_wal *wal, uint64_t lsn)
 
 static int push_void(hist_wal *wal, wal_void v)
 {
-    if (wal->nvoids == wal->voids_cap) {
-        size_t cap = wal->voids_cap ? 2 * wal->voids_cap : 4;
-        wal_void *grown = realloc(wal->voids, cap * sizeof *grown);
-        if (!grown)
-            return HIST_ENOMEM;
-        wal->voids = grown;
-        wal->voids_cap = cap;
-    }
+    if (HIST_ARRAY_RESERVE(wal->voids, wal->voids_cap, wal->nvoids + 1, 4) < 0)
+        return HIST_ENOMEM;
     wal->voids[wal->nvoids++] = v;
     return 0;
 }
@@ -263,15 +258,10 @@ static int list_segments(hist_wal *wal, uint64_t **out, size_t *count)
         uint64_t no = segment_number(e->d_name);
         if (no == 0)
             continue;
-        if (n == cap) {
-            cap = cap ? 2 * cap : 16;
-            uint64_t *grown = realloc(nos, cap * sizeof *nos);
-            if (!grown) {
-                free(nos);
-                closedir(d);
-                return -ENOMEM;
-            }
-            nos = grown;
+        if (HIST_ARRAY_RESERVE(nos, cap, n + 1, 16) < 0) {
+            free(nos);
+            closedir(d);
+            return -ENOMEM;
         }
         nos[n++] = no;
     }

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hist_array.h"
 #include "query/api/api_internal.h"
 
 #define GF_MAX_TAGS   10000
@@ -464,15 +465,9 @@ static int values_visit(void *ctx, const hist_tag_info *t)
         return 0;
     if (vc->n >= GF_MAX_VALUES * 4)
         return 1;
-    if (vc->n == vc->cap) {
-        size_t cap = vc->cap ? vc->cap * 2 : 64;
-        char **v = realloc(vc->v, cap * sizeof *v);
-        if (!v) {
-            vc->rc = HIST_ENOMEM;
-            return 1;
-        }
-        vc->v = v;
-        vc->cap = cap;
+    if (HIST_ARRAY_RESERVE(vc->v, vc->cap, vc->n + 1, 64) < 0) {
+        vc->rc = HIST_ENOMEM;
+        return 1;
     }
     if (!(vc->v[vc->n] = strdup(field))) {
         vc->rc = HIST_ENOMEM;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/hist_array.h"
 #include "common/hist_text.h"
 #include "query/api/api_internal.h"
 
@@ -24,14 +25,8 @@ void api__params_free(api_params *p)
 
 int api__params_add(api_params *p, const char *key, size_t klen, const char *val, size_t vlen)
 {
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 16;
-        api_kv *v = realloc(p->v, cap * sizeof *v);
-        if (!v)
-            return HIST_ENOMEM;
-        p->v = v;
-        p->cap = cap;
-    }
+    if (HIST_ARRAY_RESERVE(p->v, p->cap, p->n + 1, 16) < 0)
+        return HIST_ENOMEM;
     char *k = strndup(key, klen), *s = strndup(val, vlen);
     if (!k || !s) {
         free(k);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hist_array.h"
 #include "query/api/api_internal.h"
 
 void api__tag_list_free(api_tag_list *l)
@@ -35,14 +36,8 @@ int api__tag_list_add(api_tag_list *l, const hist_tag_info *t)
 
 static int tag_list_push(api_tag_list *l, const hist_tag_info *t)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        hist_tag_info *v = realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return HIST_ENOMEM;
-        l->v = v;
-        l->cap = cap;
-    }
+    if (HIST_ARRAY_RESERVE(l->v, l->cap, l->n + 1, 16) < 0)
+        return HIST_ENOMEM;
     l->v[l->n++] = *t;
     return 0;
 }

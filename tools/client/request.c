@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hist_array.h"
 #include "tools/client/hist_client.h"
 
 /* ---- WriteRequest ------------------------------------------------------ */
@@ -199,14 +200,8 @@ static int bb_grow_slots(hist_batch_builder *bb)
 /* A new, empty series for tag in slot j. */
 static bb_series *bb_append(hist_batch_builder *bb, size_t j, const char *tag, hist_type type)
 {
-    if (bb->n == bb->cap) {
-        size_t cap = bb->cap ? bb->cap * 2 : 64;
-        bb_series *g = realloc(bb->series, cap * sizeof *g);
-        if (!g)
-            return NULL;
-        bb->series = g;
-        bb->cap = cap;
-    }
+    if (HIST_ARRAY_RESERVE(bb->series, bb->cap, bb->n + 1, 64) < 0)
+        return NULL;
     bb_series *s = &bb->series[bb->n];
     memset(s, 0, sizeof *s);
     s->tag = strdup(tag);
@@ -234,9 +229,11 @@ static int bb_reserve(bb_series *s, size_t n)
 {
     if (s->n + n <= s->cap)
         return 0;
-    size_t cap = s->cap ? s->cap : 16;
-    while (cap < s->n + n)
-        cap *= 2;
+    if (n > SIZE_MAX - s->n)
+        return HIST_ENOMEM;
+    size_t cap = hist_array_cap(s->cap, s->n + n, sizeof(hist_value), 16);
+    if (cap == 0)
+        return HIST_ENOMEM;
     int64_t *t2 = realloc(s->ts, cap * sizeof *t2);
     if (t2)
         s->ts = t2;

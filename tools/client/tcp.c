@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/hist_array.h"
 #include "common/hist_bytes.h"
 #include "tools/client/client_internal.h"
 #include "tools/client/hist_client.h"
@@ -107,17 +108,7 @@ int hist_tcp_client_send(hist_tcp_client *c, const void *payload, size_t len)
 /* Room for want bytes in the receive buffer. */
 static int reserve(hist_tcp_client *c, size_t want)
 {
-    if (c->cap >= want)
-        return 0;
-    size_t cap = c->cap ? c->cap : 4096;
-    while (cap < want)
-        cap *= 2;
-    uint8_t *g = realloc(c->buf, cap);
-    if (!g)
-        return HIST_ENOMEM;
-    c->buf = g;
-    c->cap = cap;
-    return 0;
+    return HIST_ARRAY_RESERVE(c->buf, c->cap, want, 4096);
 }
 
 /* Reads until at least want bytes are buffered. */
