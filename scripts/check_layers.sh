@@ -19,7 +19,12 @@
 #      either a door (named hist_..., declared in a door of its module) or
 #      a cross-file internal with a module-private prefix (`unit__name`,
 #      libuv's uv__ habit; the CLI's cli_ and the client library's client_
-#      are theirs); main() is main. tests/ and bench/ are not checked.
+#      are theirs); main() is main. tests/ and bench/ are not checked;
+#   6. calls go one way inside a folder: among the .c files of one folder
+#      (storage/, storage/codec/, query/, query/api/, ingest/, tools/client/,
+#      common/), the graph "a.c calls a function defined in b.c" has no
+#      cycle (comments and strings left out; calls through a function
+#      pointer are not seen, which is how a lower file calls back up).
 # Prints every violation as "file:line: rule: what" and exits 1 when there
 # is one, 0 (and one summary line) when there is none.
 set -uo pipefail
@@ -185,6 +190,31 @@ while IFS= read -r file; do
     check_names "$file"
 done < <(find ./common ./storage ./query ./ingest ./tools -path '*/node_modules' -prune -o \
               -type f -name '*.c' -print | sort)
+
+# rule 6: "caller callee" file pairs inside one folder, then tsort finds loops
+call_edges() { # folder
+    local dir=$1 f defs
+    defs=$(for f in "$dir"/*.c; do defined_functions "$f"; done | sed 's/:[0-9]* / /')
+    [ -n "$defs" ] || return 0
+    for f in "$dir"/*.c; do
+        printf '%s %s\n' "$f" "$f" # every file is a node
+        # shellcheck disable=SC2016
+        perl -0777 -ne '
+            BEGIN { my %d; }
+            s{/\*.*?\*/}{ }gs; s{//[^\n]*}{}g; s{"(?:\\.|[^"\\\n])*"}{""}g;
+            print "$1\n" while /\b([A-Za-z_]\w*)\s*\(/g' "$f" | sort -u |
+            awk -v me="$f" 'NR == FNR { def[$2] = $1; next } ($1 in def) && def[$1] != me { print me, def[$1] }' \
+                <(printf '%s\n' "$defs") -
+    done | sort -u
+}
+check_calls() { # folder
+    local loop
+    loop=$(call_edges "$1" | tsort 2>&1 >/dev/null | grep -v 'input contains a loop' | sed 's/^tsort: //' | tr '\n' ' ')
+    [ -z "$loop" ] || say "$1: calls: a cycle among ${loop% } (a file may call only files below it)"
+}
+for dir in ./storage ./storage/codec ./query ./query/api ./ingest ./tools/client ./common; do
+    check_calls "$dir"
+done
 
 if [ "$violations" -gt 0 ]; then
     echo "layers: $violations violation(s) in $files files"
