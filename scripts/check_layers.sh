@@ -22,8 +22,7 @@
 #      are theirs); main() is main. tests/ and bench/ are not checked;
 #   6. calls go one way inside a folder: among the .c files of one folder
 #      (storage/, storage/codec/, query/, query/api/, ingest/, tools/,
-#      tools/client/,
-#      common/), the graph "a.c calls a function defined in b.c" has no
+#      tools/client/, common/), the graph "a.c calls a function defined in b.c" has no
 #      cycle (comments and strings left out; calls through a function
 #      pointer are not seen, which is how a lower file calls back up).
 # Prints every violation as "file:line: rule: what" and exits 1 when there
