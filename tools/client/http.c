@@ -16,6 +16,7 @@
 
 #include <http_parser.h>
 
+#include "common/hist_array.h"
 #include "tools/client/client_internal.h"
 #include "tools/client/hist_client.h"
 
@@ -131,16 +132,8 @@ typedef struct {
 /* Appends n bytes to a growing NUL-terminated text: 0, or -1 out of memory. */
 static int append_grow(char **buf, size_t *len, size_t *cap, const char *at, size_t n)
 {
-    if (*len + n + 1 > *cap) {
-        size_t c = *cap ? *cap : 4096;
-        while (c < *len + n + 1)
-            c *= 2;
-        char *g = realloc(*buf, c);
-        if (!g)
-            return -1;
-        *buf = g;
-        *cap = c;
-    }
+    if (n >= SIZE_MAX - *len || HIST_ARRAY_RESERVE(*buf, *cap, *len + n + 1, 4096) < 0)
+        return -1;
     memcpy(*buf + *len, at, n);
     *len += n;
     (*buf)[*len] = '\0';
