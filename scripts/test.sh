@@ -14,7 +14,7 @@ status=0
 
 stage() { echo; echo "=== $*"; }
 
-stage "layers (scripts/check_layers.sh: doors, no .c includes, files <= 1,000 lines)"
+stage "layers (scripts/check_layers.sh: doors, no .c includes, files <= 1,000 lines, names, one-way calls)"
 ./scripts/check_layers.sh || status=1
 
 stage "build (RelWithDebInfo, -Werror)"
