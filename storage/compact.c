@@ -490,9 +490,10 @@ int hist_db_compact(hist_db *db, uint32_t tag)
  * it afterwards is still correct: the memtable wins over chunks, and its
  * later chunk takes a higher seq than the merged one (seqs are handed out
  * under seal_mu in order). The merged chunk may take the highest seq
- * because it replaces every chunk that overlaps its span: a window whose
- * chunks overlap a chunk outside it (a slow tag's chunk of several hours)
- * is left to hist_db_compact.
+ * because it replaces every chunk that overlaps its span: the windows a
+ * merge takes grow until no chunk crosses their edges (load_chain: a
+ * short run sealed across an hour boundary chains two windows), up to
+ * COMPACT_MAX_WINDOWS; wider chains are left to hist_db_compact.
  */
 
 typedef struct {
@@ -508,20 +509,29 @@ static int tag_hour_cmp(const void *a, const void *b)
     return x->tag < y->tag ? -1 : x->tag > y->tag;
 }
 
-/* The run of one (tag, window) while the index is scanned in key order. */
+/* The run of one tag's chunks while the index is scanned in key order: a
+ * chain of chunks each starting in a window the run already reaches (a
+ * chunk of several windows, a short run sealed across a boundary, chains
+ * its windows together). */
 typedef struct {
     tag_hour *v;
     size_t n, cap;
     bool open;
-    tag_hour cur;
+    tag_hour cur; /* the run's first window */
+    int64_t last; /* the last window it reaches */
     size_t chunks;
     uint64_t samples;
 } scan_acc;
 
+/* A run is worth merging when it has more chunks than windows and more
+ * than its samples need (merging gives one chunk per window, or
+ * ceil(samples / chunk_samples) within one). */
 static int scan_close_run(hist_db *db, scan_acc *a)
 {
-    uint64_t cs = db->opts.chunk_samples;
-    bool more = a->open && a->chunks > 1 && a->chunks > (a->samples + cs - 1) / cs;
+    uint64_t cs = db->opts.chunk_samples, need = (a->samples + cs - 1) / cs;
+    uint64_t windows =
+        a->open ? (uint64_t)((a->last - a->cur.window) / db->opts.chunk_align_ns) + 1 : 0;
+    bool more = a->open && a->chunks > 1 && a->chunks > need && a->chunks > windows;
     a->open = false;
     if (!more)
         return 0;
@@ -535,14 +545,14 @@ static int scan_add(hist_db *db, scan_acc *a, const hist_chunk_ref *ref)
 {
     int64_t align = db->opts.chunk_align_ns;
     int64_t w = chunk__align_floor(ref->stats.start_ts, align);
-    if (w != chunk__align_floor(ref->stats.end_ts, align))
-        return scan_close_run(db, a); /* a chunk of several windows ends any run */
-    if (!a->open || a->cur.tag != ref->tag || a->cur.window != w) {
+    int64_t we = chunk__align_floor(ref->stats.end_ts, align);
+    if (!a->open || a->cur.tag != ref->tag || w > a->last) {
         int rc = scan_close_run(db, a);
         if (rc)
             return rc;
-        *a = (scan_acc){a->v, a->n, a->cap, true, {ref->tag, w}, 0, 0};
+        *a = (scan_acc){a->v, a->n, a->cap, true, {ref->tag, w}, we, 0, 0};
     }
+    a->last = we > a->last ? we : a->last;
     a->chunks++;
     a->samples += ref->stats.count;
     return 0;
@@ -628,23 +638,68 @@ static bool buffer_touches(hist_db *db, const hist_membuf *b, int64_t from, int6
     return false;
 }
 
-/* Whether window w of the tag is settled (see above); its type and max span. */
-static bool window_settled(hist_db *db, uint32_t tag, int64_t w, hist_type *type, int64_t *span)
+/* A tag's type and max span; false when there is no such tag. */
+static bool tag_info(hist_db *db, uint32_t tag, hist_type *type, int64_t *span)
 {
-    int64_t align = db->opts.chunk_align_ns;
-    if (w > HIST_TS_MAX - align)
-        return false;
-    int64_t end = w + align, now = chunk__align_floor(clock__wall_ns(), align);
     mu_lock(&db->mu);
     hist_tag_state *t = tags__get(db, tag);
-    bool ok = t != NULL;
     if (t) {
-        ok = end <= now && !buffer_touches(db, &t->buf, w, end);
         *type = (hist_type)t->meta.type;
         *span = t->meta.max_span > 0 ? t->meta.max_span : 0;
     }
     mu_unlock(&db->mu);
+    return t != NULL;
+}
+
+/* Whether the windows [lo, hi) of a tag are settled (see above). */
+static bool range_settled(hist_db *db, uint32_t tag, int64_t lo, int64_t hi)
+{
+    int64_t now = chunk__align_floor(clock__wall_ns(), db->opts.chunk_align_ns);
+    if (hi > now)
+        return false;
+    mu_lock(&db->mu);
+    hist_tag_state *t = tags__get(db, tag);
+    bool ok = t && !buffer_touches(db, &t->buf, lo, hi);
+    mu_unlock(&db->mu);
     return ok;
+}
+
+/* Windows a merge may span at most (a chain of short runs sealed across
+ * boundaries). */
+#define COMPACT_MAX_WINDOWS 48
+
+/* The chunks of a tag in the windows around w that overlap each other
+ * (transitively): [*lo, *hi) grows until no chunk crosses its edges. */
+static int load_chain(hist_db *db, uint32_t tag, int64_t w, int64_t span, int64_t *lo, int64_t *hi,
+                      hist_chunk_ref **refs, size_t *n)
+{
+    int64_t align = db->opts.chunk_align_ns;
+    *lo = w, *hi = w + align;
+    for (int iter = 0; iter < COMPACT_MAX_WINDOWS; iter++) {
+        int64_t from = *lo - span > HIST_TS_MIN - 1 ? *lo - span : HIST_TS_MIN - 1;
+        int rc = load_range_refs(db, tag, from, *hi, true, refs, n);
+        if (rc)
+            return rc;
+        int64_t nlo = *lo, nhi = *hi;
+        for (size_t i = 0; i < *n; i++) {
+            const hist_chunk_stats *st = &(*refs)[i].stats;
+            if (st->end_ts < *lo)
+                continue;
+            int64_t a = chunk__align_floor(st->start_ts, align);
+            int64_t b = chunk__align_floor(st->end_ts, align);
+            nlo = a < nlo ? a : nlo;
+            nhi = b >= nhi && b <= HIST_TS_MAX - align ? b + align : nhi;
+        }
+        if (nlo == *lo && nhi == *hi)
+            return 0;
+        free(*refs);
+        *refs = NULL;
+        *lo = nlo, *hi = nhi;
+        if ((*hi - *lo) / align > COMPACT_MAX_WINDOWS)
+            break;
+    }
+    *n = 0;
+    return 0; /* too wide: left alone */
 }
 
 /* The merges of one seal_mu hold, committed together. */
@@ -656,27 +711,26 @@ typedef struct {
     uint64_t samples;
 } merge_hold;
 
-/* Adds the merge of tag-hour (tag, w) to the hold, when it is settled, its
- * chunks overlap none outside the window, and they all decode (seal_mu held). */
+/* Adds the merge of tag-hour (tag, w) to the hold: with the windows its
+ * chunks chain it to (load_chain), when they are all settled and every
+ * chunk decodes (seal_mu held). The merge is cut at window boundaries
+ * again (chunk__batch_add). */
 static int merge_window(hist_db *db, merge_hold *h, uint32_t tag, int64_t w)
 {
     HIST_ASSERT(mu_held(&db->seal_mu));
     hist_type type;
-    int64_t span, align = db->opts.chunk_align_ns;
-    if (!window_settled(db, tag, w, &type, &span))
+    int64_t span, lo, hi;
+    if (!tag_info(db, tag, &type, &span))
         return 0;
-    int64_t lo = w - span > HIST_TS_MIN - 1 ? w - span : HIST_TS_MIN - 1;
-    hist_chunk_ref *refs;
-    size_t n;
-    int rc = load_range_refs(db, tag, lo, w + align, true, &refs, &n);
+    hist_chunk_ref *refs = NULL;
+    size_t n = 0;
+    int rc = load_chain(db, tag, w, span, &lo, &hi, &refs, &n);
     if (rc)
         return rc;
     size_t a = 0;
-    bool ok = true;
-    for (; a < n && refs[a].stats.start_ts < w; a++)
-        ok &= refs[a].stats.end_ts < w; /* a chunk from before reaching into the window */
-    for (size_t i = a; i < n; i++)
-        ok &= refs[i].stats.end_ts < w + align;
+    while (a < n && refs[a].stats.start_ts < lo)
+        a++; /* ended before lo (load_chain) */
+    bool ok = range_settled(db, tag, lo, hi);
     size_t total = 0;
     for (size_t i = a; i < n; i++)
         total += refs[i].stats.count;

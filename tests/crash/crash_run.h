@@ -18,7 +18,8 @@
  *                  --wal-mb 1; requests go over TCP, up to 8 in flight, for
  *                  0.1-0.4 s; then kill -9. The next round restarts it
  *                  (every tenth compacts the directory first, in a child
- *                  that exits without closing: historiand never compacts).
+ *                  that exits without closing; historiand's own background
+ *                  compactor runs at its default share).
  * Then a checker process opens the directory (recovery runs), compares it
  * with the model and exits without closing it, so the next writer or
  * historiand recovers the very state the kill left: crash upon crash. The
