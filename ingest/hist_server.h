@@ -34,6 +34,9 @@ typedef struct {
     /* Percent of one thread's time the start-up scrub may spend checking
      * chunks (it sleeps the rest); 0 = no scrub at start-up; default 10. */
     unsigned scrub_share;
+    /* Percent of one core the background compactor may use (storage's
+     * compact_share); 0 = none; default 25. */
+    unsigned compact_share;
 } hist_server_options;
 
 void hist_server_options_init(hist_server_options *opts);

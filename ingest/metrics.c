@@ -113,6 +113,26 @@ int metrics__render(const hist_metrics *m, hist_db *db, char **out, size_t *len)
                 st.scrub_chunks_checked);
         counter(&t, "historian_scrub_damaged_found_total",
                 "Chunks scrub passes found damaged and marked.", st.scrub_damaged_found);
+        gauge(&t, "historian_compact_running", "1 while the background compactor runs.",
+              st.compact_running);
+        counter(&t, "historian_compact_runs_total", "Background compaction passes.",
+                st.compact_runs);
+        counter(&t, "historian_compact_tag_hours_total",
+                "Tag-hours whose chunks the background compactor merged.", st.compact_tag_hours);
+        gauge(&t, "historian_compact_pending_tag_hours",
+              "Tag-hours holding more chunks than they need, as of the last pass.",
+              st.compact_pending);
+        counter(&t, "historian_compact_chunks_in_total", "Chunks replaced by merges.",
+                st.compact_chunks_before);
+        counter(&t, "historian_compact_chunks_out_total", "Chunks written by merges.",
+                st.compact_chunks_after);
+        counter(&t, "historian_compact_bytes_total",
+                "Chunk bytes written by merges and segment rewrites.", st.compact_bytes_rewritten);
+        counter(&t, "historian_compact_segments_rewritten_total",
+                "Segment files rewritten for having little live data.",
+                st.compact_segments_rewritten);
+        gauge(&t, "historian_compact_hold_max_microseconds",
+              "The longest the compactor held the sealer's lock.", st.compact_hold_max_us);
     }
     *out = hist_buf_take(&t, len);
     return *out ? 0 : HIST_ENOMEM;

@@ -41,6 +41,7 @@ void hist_server_options_init(hist_server_options *o)
     o->writer_queue_bytes = 64u << 20;
     o->max_pipeline = 64;
     o->scrub_share = 10;
+    o->compact_share = 25;
 }
 
 /* "ADDR:PORT", "[v6]:PORT" or "localhost:PORT" -> sockaddr. */
@@ -311,6 +312,7 @@ int hist_server_run(const hist_server_options *opts)
     if (opts->wal_bytes)
         dbo.wal_bytes = opts->wal_bytes;
     dbo.retention_ns = opts->retention_ns;
+    dbo.compact_share = opts->compact_share / 100.0;
     dbo.log = log__from_storage;
     dbo.log_ctx = &srv->log;
     dbo.log_level = opts->log_level;

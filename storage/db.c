@@ -193,6 +193,7 @@ int hist_db_get_stats(hist_db *db, hist_db_stats *out)
     degraded__health(db, out);
     out->chunk_load_failures = atomic_load(&db->chunk_load_failures);
     scrub__fill_stats(db, out);
+    compact__fill_stats(db, out);
     return 0;
 }
 
@@ -209,6 +210,7 @@ void hist_db_options_init(hist_db_options *opts)
     opts->wal_bytes = (size_t)1 << 30;
     opts->wal_segment_bytes = (size_t)64 << 20;
     opts->log_level = HIST_LOG_INFO;
+    opts->compact_share = 0.25;
 }
 
 /* Loads tags, then walks every chunk once for counters, max spans and the
@@ -348,6 +350,7 @@ static int lock_dir(hist_db *db)
 static void db_free(hist_db *db)
 {
     scrub__free(db);
+    compact__free(db);
     if (db->wal)
         wal__close(db->wal);
     if (db->lock_fd >= 0)
@@ -407,6 +410,8 @@ int hist_db_open(const hist_db_options *opts, hist_db **out)
     pthread_cond_init(&db->room_cv, NULL);
 
     int rc = scrub__init(db);
+    if (rc == 0)
+        rc = compact__init(db);
     char path[4200];
     if (rc == 0 && mkdir(db->dir, 0755) != 0 && errno != EEXIST) {
         hist_logf(&db->log, HIST_LOG_ERROR, "cannot create %s: %s", db->dir, strerror(errno));
@@ -445,6 +450,8 @@ int hist_db_open(const hist_db_options *opts, hist_db **out)
         rc = recovery__run(db, &rep);
     if (rc == 0 && !db->opts.no_background)
         rc = seal__start(db);
+    if (rc == 0 && !db->opts.no_background && compact__start(db) != 0)
+        hist_logf(&db->log, HIST_LOG_WARN, "no background compaction: thread not started");
     if (rc) {
         hist_logf(&db->log, HIST_LOG_ERROR, "cannot open %s: %s", db->dir, hist_strerror(rc));
         db_free(db);
@@ -459,6 +466,7 @@ int hist_db_close(hist_db *db)
     if (!db)
         return HIST_EINVAL;
     scrub__stop(db);
+    compact__stop(db);
     mu_lock(&db->mu);
     db->stop = 1;
     pthread_cond_broadcast(&db->seal_cv);

@@ -68,7 +68,8 @@ typedef struct {
     hist_sample sealed_latest; /* latest can be put back after a rollback */
 } hist_tag_state;
 
-typedef struct hist_scrubber hist_scrubber; /* scrub.c */
+typedef struct hist_scrubber hist_scrubber;   /* scrub.c */
+typedef struct hist_compactor hist_compactor; /* compact.c */
 
 struct hist_db {
     hist_db_options opts;
@@ -126,7 +127,8 @@ struct hist_db {
     pthread_t sealer;
     int has_sealer;
 
-    hist_scrubber *scrub; /* the scrub's thread and progress (scrub.c) */
+    hist_scrubber *scrub;      /* the scrub's thread and progress (scrub.c) */
+    hist_compactor *compactor; /* the background compactor and its counters (compact.c) */
 };
 
 /* Tag cache (tags.c). Call with mu held. */
@@ -277,6 +279,15 @@ void damage__describe(hist_db *db, const hist_damaged_chunk *c, char *out, size_
 /* hist_db_latest(): recomputes a tag's latest value marked stale (scan.c:
  * a scan looks it up). */
 void scan__refresh_latest(hist_db *db, uint32_t tag);
+
+/* ---- Background compaction (compact.c) --------------------------------------- */
+int compact__init(hist_db *db);
+/* Starts the compactor thread when opts.compact_share > 0. */
+int compact__start(hist_db *db);
+/* Stops it between two steps (it never waits long for seal_mu) and joins it. */
+void compact__stop(hist_db *db);
+void compact__free(hist_db *db);
+void compact__fill_stats(hist_db *db, hist_db_stats *out);
 
 /* ---- The scrub (scrub.c) ---------------------------------------------------- */
 int scrub__init(hist_db *db);

@@ -86,6 +86,11 @@ typedef struct {
     int64_t retention_ns;     /* drop chunks older than now - retention; 0 = keep forever */
     bool no_auto_create;      /* refuse writes to unknown tags instead of creating them */
     bool no_background;       /* no sealer thread: seal only on hist_db_flush() (tests) */
+    /* The share of one core the background compactor may use (it sleeps
+     * the rest): it joins the chunks of each settled tag-hour into one
+     * (see compact.c). Default 0.25; 0 = no background compaction. Not
+     * started with no_background either. */
+    double compact_share;
     hist_log_fn log;          /* NULL = log to stderr */
     void *log_ctx;
     int log_level; /* default HIST_LOG_INFO */
@@ -413,6 +418,16 @@ typedef struct {
     uint64_t chunk_load_failures; /* since open: chunk reads that failed (damaged or I/O) */
     uint64_t scrub_running, scrub_passes, scrub_chunks_checked, scrub_damaged_found;
     uint64_t lost_records; /* WAL records found missing at open (exact, by LSN) */
+    /* Compaction since open (storage/compact.c). tag_hours: tag-hours the
+     * background compactor merged; chunks_before/after: chunks replaced and
+     * written by merges (hist_db_compact's too); bytes_rewritten: chunk bytes
+     * written by merges and segment rewrites; runs: background passes;
+     * pending: tag-hours with more chunks than they need, as of the last
+     * pass, less those merged since; hold_max_us: the longest the compactor
+     * held the sealer's lock. */
+    uint64_t compact_running, compact_runs, compact_tag_hours;
+    uint64_t compact_chunks_before, compact_chunks_after, compact_bytes_rewritten;
+    uint64_t compact_segments_rewritten, compact_pending, compact_hold_max_us;
     /* Health: while the disk refuses writes (storage/degraded.c). */
     int fatal_error;        /* 0, or why the database refuses writes until restarted */
     int wal_error;          /* 0, or why writes are refused now (HIST_EDISKFULL, HIST_EIO) */

@@ -115,7 +115,9 @@ static void stats_value_text(json_t *v, char *text, size_t cap)
 static void stats_print_row(const char *key, json_t *v, const char *text)
 {
     char human[32] = "";
-    if (!strncmp(key, "bytes_", 6) && strcmp(key, "bytes_per_sample") && json_is_integer(v))
+    if (((!strncmp(key, "bytes_", 6) && strcmp(key, "bytes_per_sample")) ||
+         !strcmp(key, "compact_bytes")) &&
+        json_is_integer(v))
         human_bytes((double)json_integer_value(v), human, sizeof human);
     else if (!strcmp(key, "memtable_bytes") && json_is_integer(v))
         human_bytes((double)json_integer_value(v), human, sizeof human);

@@ -49,6 +49,9 @@ static void usage(FILE *out)
             "                      wait for the storage writer (backpressure; default 64)\n"
             "  --scrub-share PCT   percent of one thread's time the start-up scrub may spend\n"
             "                      checking chunks (1-100, default 10; 0 = no scrub)\n"
+            "  --compact-share PCT percent of one core the background compactor may use to\n"
+            "                      join partial chunks into one per tag-hour (1-100, default\n"
+            "                      25; 0 = no background compaction)\n"
             "  --check-data DIR    check DIR (not in use by a server): every chunk against\n"
             "                      its index entry, the WAL, the tag registry; damaged chunks\n"
             "                      are marked; exit 0 clean, 1 damage found, 2 not checked\n"
@@ -119,6 +122,10 @@ static int apply(config *c, const char *key, const char *val)
         if (parse_size(val, &n) || n > 100)
             goto bad;
         o->scrub_share = (unsigned)n;
+    } else if (!strcmp(key, "compact-share")) {
+        if (parse_size(val, &n) || n > 100)
+            goto bad;
+        o->compact_share = (unsigned)n;
     } else if (!strcmp(key, "check-data")) {
         c->check_dir = val;
     } else if (!strcmp(key, "idle-timeout")) {

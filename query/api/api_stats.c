@@ -65,6 +65,25 @@ int api__stats_handle(api_ctx *c)
     json__uint(&j, st.seals_wal);
     json__key(&j, "chunk_load_failures");
     json__uint(&j, st.chunk_load_failures);
+    /* Background compaction (storage/compact.c), since the server started. */
+    const struct {
+        const char *key;
+        uint64_t v;
+    } compact[] = {
+        {"compact_running", st.compact_running},
+        {"compact_runs", st.compact_runs},
+        {"compact_tag_hours", st.compact_tag_hours},
+        {"compact_pending", st.compact_pending},
+        {"compact_chunks_in", st.compact_chunks_before},
+        {"compact_chunks_out", st.compact_chunks_after},
+        {"compact_bytes", st.compact_bytes_rewritten},
+        {"compact_segments", st.compact_segments_rewritten},
+        {"compact_hold_max_us", st.compact_hold_max_us},
+    };
+    for (size_t i = 0; i < sizeof(compact) / sizeof(compact[0]); i++) {
+        json__key(&j, compact[i].key);
+        json__uint(&j, compact[i].v);
+    }
     json__end_object(&j);
     return api__reply_json(c, 200, &j);
 }

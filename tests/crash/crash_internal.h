@@ -26,6 +26,7 @@ struct crash_run {
     size_t flight_head, flight_n;
     uint64_t next_id; /* TCP batch ids */
     hist_harness h;   /* CRASH_SERVER */
+    bool compact_bg;  /* this round's writer compacts in the background (CRASH_STORAGE) */
     crash_tally tally;
 };
 

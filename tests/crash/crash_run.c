@@ -66,6 +66,9 @@ static hist_db *open_dir(const crash_run *r, bool writer)
     o.log = crash_log;
     o.log_ctx = (void *)r;
     o.no_background = !writer;
+    /* Half the writers compact in the background at full speed (killed
+     * while it merges), the others now and then by hist_db_compact. */
+    o.compact_share = r->compact_bg ? 1.0 : 0;
     if (writer) { /* every seal path, all the time (crash_run.h) */
         o.chunk_samples = 64;
         o.memtable_bytes = 96 << 10;
@@ -249,6 +252,7 @@ static int check_round(crash_run *r)
 typedef struct {
     uint32_t request; /* the index of the request just made durable */
     uint64_t seals_held, seals_memory, seals_wal;
+    uint64_t compact_tag_hours; /* merged by the background compactor */
 } writer_report;
 
 /* The forked writer: the plant's requests, one write + sync each, each
@@ -277,10 +281,10 @@ static void writer_main(crash_run *r, int fd)
             _exit(4);
         hist_db_stats st;
         hist_db_get_stats(db, &st);
-        writer_report rep = {k, st.seals_held, st.seals_memory, st.seals_wal};
+        writer_report rep = {k, st.seals_held, st.seals_memory, st.seals_wal, st.compact_tag_hours};
         if (write(fd, &rep, sizeof(rep)) != (ssize_t)sizeof(rep))
             _exit(5);
-        if (k % 60 == 59)
+        if (k % 60 == 59 && !r->compact_bg)
             (void)hist_db_compact(db, 0);
     }
 }
@@ -290,6 +294,7 @@ static void writer_main(crash_run *r, int fd)
 static int storage_round(crash_run *r)
 {
     int fd, status = 0;
+    r->compact_bg = r->tally.rounds % 2 == 1;
     pid_t pid = fork_piped(&fd);
     if (pid == 0)
         writer_main(r, fd);
@@ -307,6 +312,7 @@ static int storage_round(crash_run *r)
     r->tally.seals_held += last.seals_held;
     r->tally.seals_memory += last.seals_memory;
     r->tally.seals_wal += last.seals_wal;
+    r->tally.compact_tag_hours += last.compact_tag_hours;
     for (uint32_t k = 0; k < acked; k++) {
         plant_next(&r->plant, &r->flight[0]);
         crash_acked(r, &r->flight[0]);
@@ -390,14 +396,15 @@ void crash_tally_print(FILE *out, const char *label, const crash_tally *t)
     fprintf(out,
             "%s: %llu rounds, %llu requests (%llu samples) acknowledged and checked, %llu in "
             "flight survived; lost %llu wrong %llu phantom %llu bad chunks %llu failures %llu; "
-            "seals held %llu memory %llu wal %llu; backend %s\n",
+            "seals held %llu memory %llu wal %llu; compactor merged %llu tag-hours; backend "
+            "%s\n",
             label, (unsigned long long)t->rounds, (unsigned long long)t->requests,
             (unsigned long long)t->acked, (unsigned long long)t->survived,
             (unsigned long long)t->lost, (unsigned long long)t->wrong,
             (unsigned long long)t->phantom, (unsigned long long)t->bad_chunks,
             (unsigned long long)t->failures, (unsigned long long)t->seals_held,
             (unsigned long long)t->seals_memory, (unsigned long long)t->seals_wal,
-            t->backend[0] ? t->backend : "?");
+            (unsigned long long)t->compact_tag_hours, t->backend[0] ? t->backend : "?");
 }
 
 uint64_t crash_seed(void)

@@ -9,14 +9,17 @@
  *                  a 48 KiB memtable, a 30 ms age limit and 32 KiB WAL
  *                  segments with a 64 KiB budget (so held-hour, memory and
  *                  WAL-budget seals, checkpoints and WAL deletion happen all
- *                  the time; it also compacts now and then), writes requests
+ *                  the time; every other writer runs the background
+ *                  compactor at full speed, the others call
+ *                  hist_db_compact now and then), writes requests
  *                  one at a time, hist_db_sync()s each and reports it on a
  *                  pipe; SIGKILL after 5-300 ms. One request is in flight.
  *   CRASH_SERVER   historiand (tests/e2e/harness.h) with --memtable-mb 1 and
  *                  --wal-mb 1; requests go over TCP, up to 8 in flight, for
  *                  0.1-0.4 s; then kill -9. The next round restarts it
  *                  (every tenth compacts the directory first, in a child
- *                  that exits without closing: historiand never compacts).
+ *                  that exits without closing; historiand's own background
+ *                  compactor runs at its default share).
  * Then a checker process opens the directory (recovery runs), compares it
  * with the model and exits without closing it, so the next writer or
  * historiand recovers the very state the kill left: crash upon crash. The
@@ -43,6 +46,9 @@ typedef struct {
     /* The sealer's seals by why (hist_db_stats), as last seen before each
      * kill, summed over the writers' lives. */
     uint64_t seals_held, seals_memory, seals_wal;
+    /* Tag-hours the background compactor merged (CRASH_STORAGE: every other
+     * writer runs it at full speed and is killed while it works). */
+    uint64_t compact_tag_hours;
     char backend[16]; /* the I/O backend the last check opened the directory with */
 } crash_tally;
 

@@ -126,8 +126,9 @@ static void read_stats(crash_run *r)
 
 int crash_server_round(crash_run *r)
 {
-    /* historiand never compacts: overwrites pile up as overlapping chunks
-     * that every read merges. Now and then, while it is down, compact. */
+    /* historiand's background compactor merges settled tag-hours only;
+     * overwrites elsewhere pile up as overlapping chunks that every read
+     * merges. Now and then, while it is down, compact them all. */
     int rc = r->tally.rounds % COMPACT_EVERY == COMPACT_EVERY - 1 ? crash_compact(r) : 0;
     if (rc == 0)
         rc = server_start(r);

@@ -5,7 +5,8 @@
  * Header-only, like check.h, so its CHECKs count in the test that
  * includes it: `rounds` rounds (at most budget_s seconds), a clean finish,
  * nothing lost, wrong or phantom, every chunk right, no failed round, every
- * seal path taken (held current hour, memory pressure, WAL budget), and
+ * seal path taken (held current hour, memory pressure, WAL budget), the
+ * background compactor merging while writers were killed (storage), and
  * the backend asked for really used. A backend this machine cannot use is
  * skipped with a note.
  */
@@ -42,6 +43,8 @@ static inline void crash_test_backend(crash_target target, hist_io_mode io, uint
     CHECKF(t->seals_held > 0, "%s: no seal held a current hour", name);
     CHECKF(t->seals_memory > 0, "%s: no seal for memory pressure", name);
     CHECKF(t->seals_wal > 0, "%s: no seal for the WAL budget", name);
+    if (target == CRASH_STORAGE)
+        CHECKF(t->compact_tag_hours > 0, "%s: the background compactor merged nothing", name);
     CHECKF(strcmp(t->backend, name) == 0, "asked for %s, the writer used %s", name, t->backend);
     crash_run_free(r);
 }

@@ -1,0 +1,254 @@
+/*
+ * test_compactor.c: the background compactor (storage/compact.c) joins the
+ * partial chunks of settled tag-hours by itself.
+ *
+ *   - 1 Hz data of several tags over several hours, written in many small
+ *     flushes (each tag-hour sealed into many partial chunks), then left to
+ *     the compactor (bounded wait, polling hist_db_get_stats): the chunk
+ *     count ends within 10 % of one per tag-hour, every sample reads back
+ *     exactly, before and after a reopen, and the counters say what ran;
+ *   - a tag-hour still being written (samples of it in the tag's buffer,
+ *     or the tag's latest hour while the hour has not ended) is left alone;
+ *   - compact_share = 0 starts no compactor.
+ * TEST_VERBOSE=1 prints the figures.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "check.h"
+#include "tmpdir.h"
+#include "storage/hist_storage.h"
+
+#define SEC              INT64_C(1000000000)
+#define HOUR             (3600 * SEC)
+#define TAGS             6
+#define HOURS            4
+#define FLUSHES_PER_HOUR 12 /* a flush every 300 samples */
+
+static char g_dir[256];
+
+static void quiet_log(void *ctx, int level, const char *msg)
+{
+    (void)ctx;
+    if (level <= HIST_LOG_WARN && getenv("TEST_VERBOSE"))
+        fprintf(stderr, "log: %s\n", msg);
+}
+
+static hist_db *open_db(const char *sub, double share)
+{
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/%s", g_dir, sub);
+    hist_db_options o;
+    hist_db_options_init(&o);
+    o.dir = dir;
+    o.io = HIST_IO_SYNC;
+    o.log = quiet_log;
+    o.compact_share = share;
+    hist_db *db = NULL;
+    REQUIRE(hist_db_open(&o, &db) == 0);
+    return db;
+}
+
+static double value_of(int tag, int64_t k)
+{
+    return (double)tag * 1e6 + (double)k * 0.5;
+}
+
+/* Writes seconds [from, to) of every tag (1 Hz from t0), flushing every
+ * `flush_every` samples. */
+static void write_range(hist_db *db, const uint32_t *ids, int64_t t0, int64_t from, int64_t to,
+                        int64_t flush_every)
+{
+    enum { BATCH = 50 };
+    int64_t ts[BATCH];
+    hist_value v[BATCH];
+    for (int64_t k = from; k < to; k += BATCH) {
+        for (int t = 0; t < TAGS; t++) {
+            size_t m = 0;
+            for (int64_t j = k; j < k + BATCH && j < to; j++, m++)
+                ts[m] = t0 + j * SEC, v[m].f = value_of(t, j);
+            hist_series s = {ids[t], m, ts, v, NULL};
+            uint64_t lsn;
+            REQUIRE(hist_db_write(db, &s, 1, &lsn) == 0);
+        }
+        if ((k + BATCH - from) % flush_every == 0)
+            REQUIRE(hist_db_flush(db) == 0);
+    }
+}
+
+/* Every sample of every tag over [from, to) seconds reads back as written. */
+static void check_samples(hist_db *db, const uint32_t *ids, int64_t t0, int64_t from, int64_t to)
+{
+    for (int t = 0; t < TAGS; t++) {
+        hist_scan *s;
+        REQUIRE(hist_scan_open(db, ids[t], t0 + from * SEC, t0 + to * SEC, HIST_SCAN_DECODE, &s) ==
+                0);
+        hist_piece p;
+        int64_t next = from;
+        size_t wrong = 0;
+        while (hist_scan_next(s, &p) == 1)
+            for (size_t i = 0; i < p.n; i++, next++)
+                wrong += p.ts[i] != t0 + next * SEC || p.v[i].f != value_of(t, next);
+        hist_scan_close(s);
+        CHECK_EQ_I64(next, to);
+        CHECK_EQ_I64(wrong, 0);
+    }
+}
+
+static void make_tags(hist_db *db, uint32_t *ids)
+{
+    for (int t = 0; t < TAGS; t++) {
+        char name[32];
+        snprintf(name, sizeof(name), "unit%d.flow", t);
+        REQUIRE(hist_tag_resolve(db, name, strlen(name), HIST_TYPE_FLOAT64, true, &ids[t]) == 0);
+    }
+}
+
+/* Polls the stats until there are at most want_chunks chunks, and (all)
+ * no tag-hour is pending; at most 30 s. */
+static hist_db_stats wait_settled(hist_db *db, uint64_t want_chunks, bool all, double *seconds)
+{
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    hist_db_stats st = {0};
+    for (int i = 0; i < 3000; i++) {
+        REQUIRE(hist_db_get_stats(db, &st) == 0);
+        if (st.chunks <= want_chunks && (!all || st.compact_pending == 0))
+            break;
+        nanosleep(&(struct timespec){0, 10 * 1000000}, NULL);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    *seconds = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+    return st;
+}
+
+static void test_settles(void)
+{
+    hist_db *db = open_db("settles", 0.25);
+    uint32_t ids[TAGS];
+    make_tags(db, ids);
+    /* Whole hours, days ago (settled by the clock). */
+    int64_t t0 = (time(NULL) / 3600 - 72) * HOUR;
+    write_range(db, ids, t0, 0, HOURS * 3600, 3600 / FLUSHES_PER_HOUR);
+    REQUIRE(hist_db_flush(db) == 0);
+    hist_db_stats st;
+    REQUIRE(hist_db_get_stats(db, &st) == 0);
+    uint64_t before = st.chunks_sealed, ideal = TAGS * HOURS; /* some merged already */
+    double secs;
+    st = wait_settled(db, ideal + ideal / 10, true, &secs);
+    if (getenv("TEST_VERBOSE"))
+        fprintf(stderr,
+                "compactor: %llu chunks -> %llu (ideal %llu) in %.2f s; %llu tag-hours, %llu "
+                "runs, %llu B rewritten, %llu segments rewritten, hold max %llu us\n",
+                (unsigned long long)before, (unsigned long long)st.chunks,
+                (unsigned long long)ideal, secs, (unsigned long long)st.compact_tag_hours,
+                (unsigned long long)st.compact_runs, (unsigned long long)st.compact_bytes_rewritten,
+                (unsigned long long)st.compact_segments_rewritten,
+                (unsigned long long)st.compact_hold_max_us);
+    CHECK(before >= ideal * 5); /* the flushes did leave partial chunks */
+    CHECK(st.chunks * 10 <= ideal * 11);
+    CHECK(st.chunks >= ideal);
+    CHECK_EQ_I64(st.compact_pending, 0);
+    CHECK(st.compact_tag_hours >= ideal - 1);
+    CHECK(st.compact_chunks_before > st.compact_chunks_after);
+    CHECK(st.compact_bytes_rewritten > 0);
+    CHECK(st.compact_runs > 0);
+    CHECK(st.compact_running == 1);
+    check_samples(db, ids, t0, 0, HOURS * 3600);
+    REQUIRE(hist_db_close(db) == 0);
+
+    db = open_db("settles", 0);
+    REQUIRE(hist_db_get_stats(db, &st) == 0);
+    CHECK(st.chunks * 10 <= ideal * 11);
+    CHECK(st.compact_running == 0);
+    check_samples(db, ids, t0, 0, HOURS * 3600);
+    REQUIRE(hist_db_close(db) == 0);
+}
+
+/* The current wall-clock hour, still being written: its partial chunks
+ * stay until it has ended, while the hour before is merged. */
+static void test_live_hour_left_alone(void)
+{
+    hist_db *db = open_db("live", 1.0);
+    uint32_t ids[TAGS];
+    make_tags(db, ids);
+    int64_t now_h = time(NULL) / 3600 * HOUR;
+    int64_t t0 = now_h - HOUR;
+    write_range(db, ids, t0, 0, 3600 + 600, 300);
+    REQUIRE(hist_db_flush(db) == 0);
+    hist_db_stats st;
+    double secs;
+    /* The past hour: one chunk per tag; the current one: two each (600 s). */
+    st = wait_settled(db, TAGS + TAGS * 2, false, &secs);
+    CHECK_EQ_I64(st.chunks, TAGS + TAGS * 2);
+    uint64_t merged = st.compact_tag_hours;
+    CHECK_EQ_I64(merged, TAGS);
+    struct timespec nap = {1, 500 * 1000000}; /* a pass or more */
+    nanosleep(&nap, NULL);
+    REQUIRE(hist_db_get_stats(db, &st) == 0);
+    CHECK_EQ_I64(st.compact_tag_hours, merged);
+    CHECK_EQ_I64(st.chunks, TAGS + TAGS * 2);
+    CHECK_EQ_I64(st.compact_pending, TAGS); /* the current hour of each tag */
+    check_samples(db, ids, t0, 0, 3600 + 600);
+    REQUIRE(hist_db_close(db) == 0);
+}
+
+/* A past hour with samples in the buffer is not merged until they are sealed. */
+static void test_buffered_hour_left_alone(void)
+{
+    hist_db *db = open_db("buffered", 1.0);
+    uint32_t ids[TAGS];
+    make_tags(db, ids);
+    int64_t t0 = (time(NULL) / 3600 - 48) * HOUR;
+    write_range(db, ids, t0, 0, 1800, 300); /* six partial chunks each */
+    REQUIRE(hist_db_flush(db) == 0);
+    /* More of the same hour, not sealed (no flush): the hour is being written. */
+    write_range(db, ids, t0, 1800, 1850, 1000000);
+    struct timespec nap = {0, 1500 * 1000000};
+    nanosleep(&nap, NULL);
+    hist_db_stats st;
+    REQUIRE(hist_db_get_stats(db, &st) == 0);
+    CHECK_EQ_I64(st.compact_tag_hours, 0);
+    CHECK_EQ_I64(st.chunks, TAGS * 6);
+    check_samples(db, ids, t0, 0, 1850);
+    /* Sealed: now it settles. */
+    REQUIRE(hist_db_flush(db) == 0);
+    double secs;
+    st = wait_settled(db, TAGS, true, &secs);
+    CHECK_EQ_I64(st.chunks, TAGS);
+    CHECK_EQ_I64(st.compact_tag_hours, TAGS);
+    check_samples(db, ids, t0, 0, 1850);
+    REQUIRE(hist_db_close(db) == 0);
+}
+
+static void test_off(void)
+{
+    hist_db *db = open_db("off", 0);
+    uint32_t ids[TAGS];
+    make_tags(db, ids);
+    int64_t t0 = (time(NULL) / 3600 - 48) * HOUR;
+    write_range(db, ids, t0, 0, 1200, 300);
+    REQUIRE(hist_db_flush(db) == 0);
+    struct timespec nap = {0, 1200 * 1000000};
+    nanosleep(&nap, NULL);
+    hist_db_stats st;
+    REQUIRE(hist_db_get_stats(db, &st) == 0);
+    CHECK_EQ_I64(st.chunks, TAGS * 4);
+    CHECK_EQ_I64(st.compact_runs, 0);
+    CHECK(st.compact_running == 0);
+    REQUIRE(hist_db_close(db) == 0);
+}
+
+int main(void)
+{
+    REQUIRE(test_tmpdir(g_dir, sizeof(g_dir), "compactor"));
+    test_settles();
+    test_live_hour_left_alone();
+    test_buffered_hour_left_alone();
+    test_off();
+    test_rm_rf(g_dir);
+    return check_summary();
+}
