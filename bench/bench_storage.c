@@ -27,6 +27,9 @@
  *   storage.tags<N>.rss_mib                 VmRSS idle - base
  *   storage.tags<N>.anon_per_tag_bytes      the same for RssAnon (the heap;
  *                                           VmRSS also counts LMDB's mapped pages)
+ *   storage.tags<N>.heap_per_tag_bytes      malloc'd bytes in use (mallinfo2), idle
+ *   storage.tags<N>.registry_per_tag_bytes  the engine's own count of its tag
+ *                                           registry (tags__registry_bytes)
  *   storage.tags<N>.hwm_mib                 VmHWM - base: the peak while creating
  *   storage.tags<N>.live.rss_per_tag_bytes  (VmRSS live - base) / N
  *   storage.tags<N>.live.rss_mib            VmRSS live - base
@@ -44,6 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "storage/db_internal.h" /* white-box: tags__registry_bytes */
 #include "storage/hist_storage.h"
 #include "tools/plantgen.h"
 
@@ -188,6 +192,7 @@ static int tags_bench(size_t ntags, const char *parent)
         rc = HIST_ENOMEM;
     malloc_trim(0);
     double rss0 = status_bytes("VmRSS"), anon0 = status_bytes("RssAnon");
+    double heap0 = (double)mallinfo2().uordblks;
     enum { BATCH = 10000 };
     hist_tag_ref *refs = calloc(BATCH, sizeof(*refs));
     int *rcs = calloc(BATCH, sizeof(*rcs));
@@ -217,6 +222,10 @@ static int tags_bench(size_t ntags, const char *parent)
     malloc_trim(0);
     double rss1 = status_bytes("VmRSS"), anon1 = status_bytes("RssAnon");
     double hwm = status_bytes("VmHWM");
+    double heap1 = (double)mallinfo2().uordblks;
+    mu_lock(&db->mu);
+    double reg = (double)tags__registry_bytes(db);
+    mu_unlock(&db->mu);
     for (size_t first = 0; rc == 0 && first < ntags; first += BATCH) {
         size_t n = ntags - first < BATCH ? ntags - first : BATCH;
         rc = tags_write(db, ids, first, n, 4, base + INT64_C(1000000000));
@@ -227,6 +236,8 @@ static int tags_bench(size_t ntags, const char *parent)
         printf("storage.tags%zu.rss_per_tag_bytes %.0f B\n", ntags, (rss1 - rss0) / nt);
         printf("storage.tags%zu.rss_mib %.1f MiB\n", ntags, (rss1 - rss0) / mib);
         printf("storage.tags%zu.anon_per_tag_bytes %.0f B\n", ntags, (anon1 - anon0) / nt);
+        printf("storage.tags%zu.heap_per_tag_bytes %.0f B\n", ntags, (heap1 - heap0) / nt);
+        printf("storage.tags%zu.registry_per_tag_bytes %.1f B\n", ntags, reg / nt);
         printf("storage.tags%zu.hwm_mib %.1f MiB\n", ntags, (hwm - rss0) / mib);
         printf("storage.tags%zu.live.rss_per_tag_bytes %.0f B\n", ntags, (rss2 - rss0) / nt);
         printf("storage.tags%zu.live.rss_mib %.1f MiB\n", ntags, (rss2 - rss0) / mib);
