@@ -15,17 +15,39 @@
  *   storage.bytes_per_sample                 segment bytes / sealed samples
  *   storage.scan.msps                        decoded scan, million samples/s
  * Usage: bench_storage [dir-parent] (default /tmp; the data dir is removed).
+ *
+ * Memory per tag: bench_storage --tags N[,N...] [dir-parent]. For each N a
+ * child process opens a db (no background sealer, so nothing seals but the
+ * flush), creates N tags (names like plant/area07/unit042/pv0001234) with
+ * one sample each, flushes, then gives every tag 4 more samples left in
+ * memory. VmRSS and RssAnon from /proc/self/status are read after open
+ * (the base), after the flush (idle tags; malloc_trim(0) first, so heap
+ * freed by the seal does not count) and with every tag live:
+ *   storage.tags<N>.rss_per_tag_bytes       (VmRSS idle - base) / N
+ *   storage.tags<N>.rss_mib                 VmRSS idle - base
+ *   storage.tags<N>.anon_per_tag_bytes      the same for RssAnon (the heap;
+ *                                           VmRSS also counts LMDB's mapped pages)
+ *   storage.tags<N>.heap_per_tag_bytes      malloc'd bytes in use (mallinfo2), idle
+ *   storage.tags<N>.registry_per_tag_bytes  the engine's own count of its tag
+ *                                           registry (tags__registry_bytes)
+ *   storage.tags<N>.hwm_mib                 VmHWM - base: the peak while creating
+ *   storage.tags<N>.live.rss_per_tag_bytes  (VmRSS live - base) / N
+ *   storage.tags<N>.live.rss_mib            VmRSS live - base
+ *   storage.tags<N>.create_s                creating the tags and their first sample
  * Env BENCH_SAMPLES: samples per configuration (default 2000000);
  * BENCH_NO_SEAL=1: no background sealer (write path alone; seals at flush).
  */
 #include <dirent.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "storage/db_internal.h" /* white-box: tags__registry_bytes */
 #include "storage/hist_storage.h"
 #include "tools/plantgen.h"
 
@@ -112,8 +134,156 @@ static void quiet(void *ctx, int level, const char *msg)
         fprintf(stderr, "log: %s\n", msg);
 }
 
+/* A field of /proc/self/status in bytes (kB there), 0 when missing. */
+static double status_bytes(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    size_t flen = strlen(field);
+    double v = 0;
+    while (f && fgets(line, sizeof(line), f))
+        if (strncmp(line, field, flen) == 0 && line[flen] == ':')
+            v = atof(line + flen + 1) * 1024.0;
+    if (f)
+        fclose(f);
+    return v;
+}
+
+/* One write of samples k..k+m of tags [first, first+n): one series a tag. */
+static int tags_write(hist_db *db, const uint32_t *ids, size_t first, size_t n, size_t m,
+                      int64_t t0)
+{
+    hist_series *s = calloc(n, sizeof(*s));
+    int64_t *ts = malloc(m * sizeof(*ts));
+    hist_value *v = malloc(m * sizeof(*v));
+    int rc = s && ts && v ? 0 : HIST_ENOMEM;
+    for (size_t j = 0; j < m && rc == 0; j++) {
+        ts[j] = t0 + (int64_t)j * 1000000000;
+        v[j].f = (double)j * 0.5;
+    }
+    for (size_t i = 0; i < n && rc == 0; i++)
+        s[i] = (hist_series){ids[first + i], m, ts, v, NULL};
+    uint64_t lsn;
+    if (rc == 0)
+        rc = hist_db_write(db, s, n, &lsn);
+    if (rc == 0)
+        rc = hist_db_sync(db, lsn);
+    free(s), free(ts), free(v);
+    return rc;
+}
+
+static int tags_bench(size_t ntags, const char *parent)
+{
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/bench_tags_XXXXXX", parent);
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    hist_db_options o;
+    hist_db_options_init(&o);
+    o.dir = dir;
+    o.log = quiet;
+    o.no_background = true; /* nothing seals but the flush */
+    hist_db *db = NULL;
+    int rc = hist_db_open(&o, &db);
+    uint32_t *ids = calloc(ntags, sizeof(*ids));
+    if (rc == 0 && !ids)
+        rc = HIST_ENOMEM;
+    malloc_trim(0);
+    double rss0 = status_bytes("VmRSS"), anon0 = status_bytes("RssAnon");
+    double heap0 = (double)mallinfo2().uordblks;
+    enum { BATCH = 10000 };
+    hist_tag_ref *refs = calloc(BATCH, sizeof(*refs));
+    int *rcs = calloc(BATCH, sizeof(*rcs));
+    char *names = malloc((size_t)BATCH * 64);
+    if (rc == 0 && (!refs || !rcs || !names))
+        rc = HIST_ENOMEM;
+    int64_t base = INT64_C(1700000000000000000);
+    double c0 = now_s();
+    for (size_t first = 0; rc == 0 && first < ntags; first += BATCH) {
+        size_t n = ntags - first < BATCH ? ntags - first : BATCH;
+        for (size_t i = 0; i < n; i++) {
+            size_t t = first + i;
+            char *nm = names + i * 64;
+            int len =
+                snprintf(nm, 64, "plant/area%02zu/unit%03zu/pv%07zu", t % 100, t / 100 % 1000, t);
+            refs[i] = (hist_tag_ref){nm, (size_t)len, HIST_TYPE_FLOAT64};
+        }
+        rc = hist_tag_resolve_many(db, refs, n, true, ids + first, rcs);
+        for (size_t i = 0; i < n && rc == 0; i++)
+            rc = rcs[i];
+        if (rc == 0)
+            rc = tags_write(db, ids, first, n, 1, base);
+    }
+    if (rc == 0)
+        rc = hist_db_flush(db);
+    double cdt = now_s() - c0;
+    malloc_trim(0);
+    double rss1 = status_bytes("VmRSS"), anon1 = status_bytes("RssAnon");
+    double hwm = status_bytes("VmHWM");
+    double heap1 = (double)mallinfo2().uordblks;
+    mu_lock(&db->mu);
+    double reg = (double)tags__registry_bytes(db);
+    mu_unlock(&db->mu);
+    for (size_t first = 0; rc == 0 && first < ntags; first += BATCH) {
+        size_t n = ntags - first < BATCH ? ntags - first : BATCH;
+        rc = tags_write(db, ids, first, n, 4, base + INT64_C(1000000000));
+    }
+    double rss2 = status_bytes("VmRSS");
+    if (rc == 0) {
+        double mib = 1024.0 * 1024.0, nt = (double)ntags;
+        printf("storage.tags%zu.rss_per_tag_bytes %.0f B\n", ntags, (rss1 - rss0) / nt);
+        printf("storage.tags%zu.rss_mib %.1f MiB\n", ntags, (rss1 - rss0) / mib);
+        printf("storage.tags%zu.anon_per_tag_bytes %.0f B\n", ntags, (anon1 - anon0) / nt);
+        printf("storage.tags%zu.heap_per_tag_bytes %.0f B\n", ntags, (heap1 - heap0) / nt);
+        printf("storage.tags%zu.registry_per_tag_bytes %.1f B\n", ntags, reg / nt);
+        printf("storage.tags%zu.hwm_mib %.1f MiB\n", ntags, (hwm - rss0) / mib);
+        printf("storage.tags%zu.live.rss_per_tag_bytes %.0f B\n", ntags, (rss2 - rss0) / nt);
+        printf("storage.tags%zu.live.rss_mib %.1f MiB\n", ntags, (rss2 - rss0) / mib);
+        printf("storage.tags%zu.create_s %.2f s\n", ntags, cdt);
+        fflush(stdout);
+    }
+    free(refs), free(rcs), free(names), free(ids);
+    if (db) {
+        int crc = hist_db_close(db);
+        if (rc == 0)
+            rc = crc;
+    }
+    rm_rf(dir);
+    if (rc)
+        fprintf(stderr, "tags bench (%zu): %s\n", ntags, hist_strerror(rc));
+    return rc ? 1 : 0;
+}
+
+/* bench_storage --tags N[,N...] [dir-parent]: one child process per N, so
+ * that each starts from a fresh heap. */
+static int tags_main(const char *list, const char *parent)
+{
+    int bad = 0;
+    for (const char *p = list; *p;) {
+        char *end;
+        size_t n = (size_t)strtoull(p, &end, 10);
+        if (end == p || n == 0) {
+            fprintf(stderr, "--tags: a list of counts, such as 1000,100000\n");
+            return 2;
+        }
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid == 0)
+            _exit(tags_bench(n, parent));
+        int st = 0;
+        if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            bad = 1;
+        p = *end == ',' ? end + 1 : end;
+    }
+    return bad;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 2 && strcmp(argv[1], "--tags") == 0)
+        return tags_main(argv[2], argc > 3 ? argv[3] : "/tmp");
     const char *parent = argc > 1 ? argv[1] : "/tmp";
     size_t total = getenv("BENCH_SAMPLES") ? (size_t)atoll(getenv("BENCH_SAMPLES")) : 2000000;
     size_t per_tag = total / NTAGS + 20000;

@@ -219,13 +219,21 @@ int chunk__batch_add(hist_db *db, hist_chunk_batch *b, uint32_t tag, hist_type t
 
 /* ---- Committing chunks --------------------------------------------------------- */
 
+/* What a commit raises in a tag's stored row (the rest of the row is
+ * read in the commit's txn: the cache does not hold it). */
+typedef struct {
+    uint32_t id;
+    uint64_t flushed_lsn;
+    int64_t max_span;
+} tag_raise;
+
 typedef struct {
     hist_db *db;
     hist_chunk_ref *refs;
     size_t n;
     const hist_chunk_ref *dels;
     size_t ndels;
-    hist_index_tag *tags; /* tag rows to store */
+    tag_raise *tags; /* tag rows to raise */
     size_t ntags;
     uint64_t next_seq;
 } commit_ctx;
@@ -238,15 +246,23 @@ static int commit_txn(hist_index *idx, MDB_txn *txn, void *arg)
         rc = index__del_chunk(idx, txn, &c->dels[i]);
     for (size_t i = 0; i < c->n && rc == 0; i++)
         rc = index__put_chunk(idx, txn, &c->refs[i]);
-    for (size_t i = 0; i < c->ntags && rc == 0; i++)
-        rc = index__put_tag(idx, txn, &c->tags[i]);
+    for (size_t i = 0; i < c->ntags && rc == 0; i++) {
+        hist_index_tag row;
+        rc = index__get_tag(idx, txn, c->tags[i].id, &row);
+        if (rc == 0 && c->tags[i].flushed_lsn > row.flushed_lsn)
+            row.flushed_lsn = c->tags[i].flushed_lsn;
+        if (rc == 0 && c->tags[i].max_span > row.max_span)
+            row.max_span = c->tags[i].max_span;
+        if (rc == 0)
+            rc = index__put_tag(idx, txn, &row);
+    }
     if (rc == 0)
         rc = index__meta_put(idx, txn, "next_seq", c->next_seq);
     return rc;
 }
 
-/* Finds or adds tag id in the list of rows to store (copied from cache). */
-static hist_index_tag *commit_tag(hist_db *db, commit_ctx *c, size_t cap, uint32_t id)
+/* Finds or adds tag id in the list of rows to raise (from the cache). */
+static tag_raise *commit_tag(hist_db *db, commit_ctx *c, size_t cap, uint32_t id)
 {
     for (size_t i = 0; i < c->ntags; i++)
         if (c->tags[i].id == id)
@@ -256,7 +272,7 @@ static hist_index_tag *commit_tag(hist_db *db, commit_ctx *c, size_t cap, uint32
     hist_tag_state *t = tags__get(db, id);
     if (!t)
         return NULL;
-    c->tags[c->ntags] = t->meta;
+    c->tags[c->ntags] = (tag_raise){id, t->flushed_lsn, t->max_span};
     return &c->tags[c->ntags++];
 }
 
@@ -313,14 +329,14 @@ int chunk__commit(hist_db *db, uint8_t **bufs, hist_chunk_ref *refs, size_t n,
     for (size_t i = 0; i < n; i++) {
         hist_tag_state *t = tags__get(db, refs[i].tag);
         int64_t span = refs[i].stats.end_ts - refs[i].stats.start_ts;
-        if (t && span > t->meta.max_span)
-            t->meta.max_span = span;
-        hist_index_tag *row = commit_tag(db, &c, cap, refs[i].tag);
+        if (t && span > t->max_span)
+            t->max_span = span;
+        tag_raise *row = commit_tag(db, &c, cap, refs[i].tag);
         if (row && span > row->max_span)
             row->max_span = span;
     }
     for (size_t i = 0; i < nflushed; i++) {
-        hist_index_tag *row = commit_tag(db, &c, cap, flushed_tags[i]);
+        tag_raise *row = commit_tag(db, &c, cap, flushed_tags[i]);
         if (row && flushed_lsns[i] > row->flushed_lsn)
             row->flushed_lsn = flushed_lsns[i];
     }
@@ -330,8 +346,8 @@ int chunk__commit(hist_db *db, uint8_t **bufs, hist_chunk_ref *refs, size_t n,
         mu_lock(&db->mu);
         for (size_t i = 0; i < c.ntags; i++) {
             hist_tag_state *t = tags__get(db, c.tags[i].id);
-            if (t && c.tags[i].flushed_lsn > t->meta.flushed_lsn)
-                t->meta.flushed_lsn = c.tags[i].flushed_lsn;
+            if (t && c.tags[i].flushed_lsn > t->flushed_lsn)
+                t->flushed_lsn = c.tags[i].flushed_lsn;
         }
         for (size_t i = 0; i < n; i++)
             note_sealed_latest(tags__get(db, refs[i].tag), &refs[i]);

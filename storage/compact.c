@@ -251,7 +251,7 @@ static int compact_tag(hist_db *db, uint32_t tag)
     HIST_ASSERT(mu_held(&db->seal_mu));
     mu_lock(&db->mu);
     hist_tag_state *t = tags__get(db, tag);
-    hist_type type = t ? (hist_type)t->meta.type : HIST_TYPE_FLOAT64;
+    hist_type type = t ? (hist_type)t->type : HIST_TYPE_FLOAT64;
     mu_unlock(&db->mu);
     if (!t)
         return HIST_ENOTFOUND;

@@ -35,7 +35,7 @@ static int series_check(hist_db *db, const hist_series *s)
     for (size_t j = 0; j < s->n; j++)
         if (s->ts[j] < HIST_TS_MIN || s->ts[j] > HIST_TS_MAX)
             return HIST_ERANGE;
-    if (t->meta.type == HIST_TYPE_BOOL)
+    if (t->type == HIST_TYPE_BOOL)
         for (size_t j = 0; j < s->n; j++)
             if (s->v[j].i != 0 && s->v[j].i != 1)
                 return HIST_ETYPE;
@@ -271,8 +271,8 @@ static int load_index(hist_db *db)
         atomic_fetch_add(&db->samples_sealed, ref.stats.count);
         atomic_fetch_add(&db->bytes_chunks, ref.length);
         int64_t span = ref.stats.end_ts - ref.stats.start_ts;
-        if (span > t->meta.max_span)
-            t->meta.max_span = span;
+        if (span > t->max_span)
+            t->max_span = span;
         bool damaged = marks__has(&marks, &k); /* its last sample is no answer */
         if (!damaged && (!t->has_latest || ref.stats.end_ts > t->latest.ts ||
                          (ref.stats.end_ts == t->latest.ts && ref.seq > latest_seq[ref.tag]))) {
@@ -303,8 +303,8 @@ static uint64_t wal_floor(hist_db *db)
     if (db->seen_durable_lsn + 1 > floor)
         floor = db->seen_durable_lsn + 1;
     for (uint32_t i = 0; i < db->tags_cap; i++)
-        if (db->tags[i] && db->tags[i]->meta.flushed_lsn + 1 > floor)
-            floor = db->tags[i]->meta.flushed_lsn + 1;
+        if (db->tags[i] && db->tags[i]->flushed_lsn + 1 > floor)
+            floor = db->tags[i]->flushed_lsn + 1;
     return floor;
 }
 

@@ -55,18 +55,30 @@
 #include "storage/segment.h"
 #include "storage/wal.h"
 
+/* One tag in memory: what the write, seal and scan paths need, and its
+ * name once, at its exact length (tags__cache allocates the struct and the
+ * name as one block). Unit, description, deadband and the creation time
+ * stay in the LMDB `tag` row (hist_index_tag), read when asked
+ * (hist_tag_by_name, hist_tag_by_id, listing); so does the stored copy of
+ * flushed_lsn and max_span, which the sealer raises inside its commit. */
 typedef struct {
-    hist_index_tag meta; /* as in LMDB; flushed_lsn and max_span kept current */
-    hist_membuf buf;
-    int in_dirty; /* listed in db->dirty */
-    int has_latest;
+    uint32_t id;
+    uint8_t type;      /* hist_type */
+    uint8_t name_len;  /* strlen(name) */
+    bool in_dirty : 1; /* listed in db->dirty */
+    bool has_latest : 1;
     /* latest may come from a chunk whose damage mark changed since it was
      * set: hist_db_latest() looks it up again (damage.c). */
-    int latest_stale;
+    bool latest_stale : 1;
+    bool has_sealed_latest : 1; /* the latest sample in committed chunks, so */
+    uint64_t flushed_lsn;       /* every write with lsn <= this is in chunks */
+    int64_t max_span;           /* max (end_ts - start_ts) over the tag's chunks */
     hist_sample latest;
-    int has_sealed_latest;     /* the latest sample in committed chunks, so that */
-    hist_sample sealed_latest; /* latest can be put back after a rollback */
+    hist_sample sealed_latest; /* ... that latest can be put back after a rollback */
+    hist_membuf buf;           /* 32 bytes of zeros while the tag is idle */
+    char name[];               /* name_len bytes and a NUL */
 } hist_tag_state;
+_Static_assert(HIST_TAG_NAME_MAX <= UINT8_MAX, "name_len holds a tag name's length");
 
 typedef struct hist_scrubber hist_scrubber;   /* scrub.c */
 typedef struct hist_compactor hist_compactor; /* compact.c */
@@ -97,7 +109,8 @@ struct hist_db {
     size_t hash_cap;
     uint32_t *dirty; /* tags with a non-empty buffer */
     size_t ndirty, capdirty;
-    size_t mem_bytes;
+    size_t tag_bytes; /* the tag states' blocks, as tags__cache allocated them */
+    size_t mem_bytes; /* the buffers' blocks (membuf__bytes), the budget's count */
     uint64_t mem_samples;
     int stop;
     int closing;
@@ -133,8 +146,13 @@ struct hist_db {
 
 /* Tag cache (tags.c). Call with mu held. */
 hist_tag_state *tags__get(hist_db *db, uint32_t id);
-/* Adds a fresh tag state to the cache (mu held). */
+/* Adds a fresh tag state to the cache (mu held), from its stored row. */
 int tags__cache(hist_db *db, const hist_index_tag *meta);
+/* Bytes the tag registry holds in memory (mu held): every tag's state
+ * block (with the allocator's header and rounding: 8 bytes, then a
+ * multiple of 16), the id table, the name hash and the dirty list;
+ * buffers not included (db->mem_bytes counts them). */
+size_t tags__registry_bytes(hist_db *db);
 /* Marks a tag's buffer non-empty (mu held). */
 int tags__mark_dirty(hist_db *db, uint32_t id);
 /* Raises a tag's latest value to (ts, v, q) unless it is older (mu held):

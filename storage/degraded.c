@@ -55,8 +55,11 @@ static void restore_latest(hist_tag_state *t)
 {
     t->has_latest = t->has_sealed_latest;
     t->latest = t->sealed_latest;
+    const int64_t *ts = membuf__ts(&t->buf);
+    const hist_value *v = membuf__v(&t->buf);
+    const uint32_t *q = membuf__q(&t->buf);
     for (size_t i = 0; i < t->buf.n; i++)
-        tags__note_latest(t, t->buf.ts[i], t->buf.v[i], t->buf.q[i]);
+        tags__note_latest(t, ts[i], v[i], q[i]);
 }
 
 void degraded__rollback_void(hist_db *db)
@@ -73,8 +76,8 @@ void degraded__rollback_void(hist_db *db)
         int64_t d = membuf__drop_lsns(&t->buf, h.void_from, h.void_to);
         if (t->buf.n == before)
             continue;
-        HIST_ASSERT(t->buf.n == 0 || t->buf.lsn[t->buf.n - 1] < h.void_from ||
-                    t->buf.lsn[t->buf.n - 1] > h.void_to);
+        HIST_ASSERT(t->buf.n == 0 || membuf__lsn(&t->buf)[t->buf.n - 1] < h.void_from ||
+                    membuf__lsn(&t->buf)[t->buf.n - 1] > h.void_to);
         db->mem_bytes -= (size_t)(-d);
         db->mem_samples -= before - t->buf.n;
         dropped += before - t->buf.n;

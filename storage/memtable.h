@@ -19,17 +19,41 @@
 
 #include "storage/hist_storage.h"
 
+/* The four columns live in ONE allocation of cap samples, column after
+ * column (ts[cap], v[cap], lsn[cap], q[cap]; every column starts 8-byte
+ * aligned), reached through membuf__ts() and its siblings: an idle buffer
+ * is 32 bytes of zeros in its tag's state, and a live one is one block
+ * of exactly membuf__bytes(). Growth (membuf__append): the one rule of
+ * common/hist_array.h, from HIST_MEMBUF_FIRST samples doubling; sealing a
+ * prefix (membuf__drop_prefix) shrinks the block again when what is left
+ * fits in a quarter of it, and frees it when nothing is left. */
 typedef struct {
-    int64_t *ts;
-    hist_value *v;
-    uint32_t *q;
-    uint64_t *lsn;
+    uint8_t *mem; /* NULL while cap is 0 */
     size_t n, cap;
     int64_t first_write_ns; /* monotonic clock at the oldest unsealed write */
 } hist_membuf;
 
 /* Bytes one buffered sample costs (the four columns). */
-#define HIST_MEMBUF_SAMPLE_BYTES (8 + 8 + 4 + 8)
+#define HIST_MEMBUF_SAMPLE_BYTES (8 + 8 + 8 + 4)
+/* The capacity of a buffer's first block, in samples. */
+#define HIST_MEMBUF_FIRST 16
+
+static inline int64_t *membuf__ts(const hist_membuf *b)
+{
+    return (int64_t *)(void *)b->mem;
+}
+static inline hist_value *membuf__v(const hist_membuf *b)
+{
+    return b->mem ? (hist_value *)(void *)(b->mem + 8 * b->cap) : NULL;
+}
+static inline uint64_t *membuf__lsn(const hist_membuf *b)
+{
+    return b->mem ? (uint64_t *)(void *)(b->mem + 16 * b->cap) : NULL;
+}
+static inline uint32_t *membuf__q(const hist_membuf *b)
+{
+    return b->mem ? (uint32_t *)(void *)(b->mem + 24 * b->cap) : NULL;
+}
 
 /* Appends n samples written at lsn (q NULL = Good). Returns the change of
  * allocated bytes (>= 0) or HIST_ENOMEM (nothing appended). */

@@ -28,7 +28,7 @@ static int replay_series(void *arg, uint32_t tag, size_t n, const int64_t *ts, c
         c->unknown += n;
         return 0;
     }
-    if (c->lsn <= t->meta.flushed_lsn) {
+    if (c->lsn <= t->flushed_lsn) {
         c->skipped += n;
         return 0;
     }

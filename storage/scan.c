@@ -66,18 +66,20 @@ static int copy_memtable(hist_scan *s)
         mu_unlock(&db->mu);
         return HIST_ENOTFOUND;
     }
+    const int64_t *ts = membuf__ts(&t->buf);
+    const hist_value *v = membuf__v(&t->buf);
+    const uint32_t *q = membuf__q(&t->buf);
     size_t n = 0;
     for (size_t i = 0; i < t->buf.n; i++)
-        n += t->buf.ts[i] >= s->from && t->buf.ts[i] < s->to;
+        n += ts[i] >= s->from && ts[i] < s->to;
     int rc = 0;
     if (n) {
         s->mem = malloc(n * sizeof(*s->mem));
         if (!s->mem)
             rc = HIST_ENOMEM;
         for (size_t i = 0; i < t->buf.n && rc == 0; i++)
-            if (t->buf.ts[i] >= s->from && t->buf.ts[i] < s->to)
-                s->mem[s->nmem++] =
-                    (hist_msample){t->buf.ts[i], MEM_PRIO + i, t->buf.v[i], t->buf.q[i]};
+            if (ts[i] >= s->from && ts[i] < s->to)
+                s->mem[s->nmem++] = (hist_msample){ts[i], MEM_PRIO + i, v[i], q[i]};
     }
     mu_unlock(&db->mu);
     if (rc == 0)
@@ -101,7 +103,7 @@ static int collect_chunks(hist_scan *s)
     /* Read max_span after the txn began: a larger span is raised in the
      * cache before the commit that needs it, so we see it here. */
     mu_lock(&db->mu);
-    int64_t span = db->tags[s->tag]->meta.max_span;
+    int64_t span = db->tags[s->tag]->max_span;
     mu_unlock(&db->mu);
     MDB_cursor *cur;
     rc = index__err(mdb_cursor_open(txn, db->idx.chunk, &cur));
@@ -423,10 +425,11 @@ static int tag_bounds(hist_db *db, uint32_t tag, int64_t *lo, int64_t *hi, int64
     }
     *hi = t->latest.ts;
     *lo = t->latest.ts;
-    *span = t->meta.max_span;
+    *span = t->max_span;
+    const int64_t *ts = membuf__ts(&t->buf);
     for (size_t i = 0; i < t->buf.n; i++)
-        if (t->buf.ts[i] < *lo)
-            *lo = t->buf.ts[i];
+        if (ts[i] < *lo)
+            *lo = ts[i];
     mu_unlock(&db->mu);
     MDB_txn *txn;
     int rc = index__read_begin(&db->idx, &txn);

@@ -110,14 +110,16 @@ static size_t held_prefix(hist_db *db, const hist_tag_state *t, size_t k)
     int64_t align = db->opts.chunk_align_ns;
     if (align <= 0 || k == 0 || db->stop)
         return k;
-    int64_t window = chunk__align_floor(t->buf.ts[k - 1], align);
+    const int64_t *ts = membuf__ts(&t->buf);
+    const uint64_t *lsn = membuf__lsn(&t->buf);
+    int64_t window = chunk__align_floor(ts[k - 1], align);
     size_t j = 0;
-    while (j < k && t->buf.ts[j] < window)
+    while (j < k && ts[j] < window)
         j++;
     /* Rule 1 (see the top of this file): the cut falls between two WAL
      * records, never inside one. A request's samples can cross the window
      * boundary; its record then stays whole in memory. */
-    while (j > 0 && j < k && t->buf.lsn[j - 1] == t->buf.lsn[j])
+    while (j > 0 && j < k && lsn[j - 1] == lsn[j])
         j--;
     return j > 0 && k - j < db->opts.chunk_samples ? j : k;
 }
@@ -127,7 +129,7 @@ static size_t held_prefix(hist_db *db, const hist_tag_state *t, size_t k)
  * k-th may carry that LSN. */
 static bool cut_at_record_boundary(const hist_membuf *b, size_t k)
 {
-    return k == 0 || k == b->n || b->lsn[k - 1] < b->lsn[k];
+    return k == 0 || k == b->n || membuf__lsn(b)[k - 1] < membuf__lsn(b)[k];
 }
 
 int seal__tags(hist_db *db, const uint32_t *ids, size_t n, bool hold_tail)
@@ -158,7 +160,7 @@ int seal__tags(hist_db *db, const uint32_t *ids, size_t n, bool hold_tail)
         for (; i < n && total < SEAL_GROUP_SAMPLES; i++) {
             hist_tag_state *t = tags__get(db, ids[i]);
             size_t k = t ? t->buf.n : 0;
-            while (k > 0 && t->buf.lsn[k - 1] > durable)
+            while (k > 0 && membuf__lsn(&t->buf)[k - 1] > durable)
                 k--;
             size_t durable_k = k;
             if (hold_tail)
@@ -170,9 +172,9 @@ int seal__tags(hist_db *db, const uint32_t *ids, size_t n, bool hold_tail)
             HIST_ASSERT(cut_at_record_boundary(&t->buf, k));
             seal_item *it = &items[nitems];
             it->id = ids[i];
-            it->type = (hist_type)t->meta.type;
+            it->type = (hist_type)t->type;
             it->k = k;
-            it->lsn = t->buf.lsn[it->k - 1];
+            it->lsn = membuf__lsn(&t->buf)[it->k - 1];
             if (total + k > db->seal_scratch_cap) {
                 if (nitems)
                     break; /* seal what we have; this tag starts the next group */
@@ -186,8 +188,11 @@ int seal__tags(hist_db *db, const uint32_t *ids, size_t n, bool hold_tail)
                 db->seal_scratch_cap = k;
             }
             it->s = db->seal_scratch + total;
+            const int64_t *ts = membuf__ts(&t->buf);
+            const hist_value *v = membuf__v(&t->buf);
+            const uint32_t *q = membuf__q(&t->buf);
             for (size_t j = 0; j < it->k; j++)
-                it->s[j] = (hist_msample){t->buf.ts[j], j, t->buf.v[j], t->buf.q[j]};
+                it->s[j] = (hist_msample){ts[j], j, v[j], q[j]};
             total += it->k;
             nitems++;
         }
@@ -242,8 +247,8 @@ int seal__checkpoint(hist_db *db)
     uint64_t ckpt = wal__last_lsn(db->wal) + 1;
     for (size_t i = 0; i < db->ndirty; i++) {
         hist_tag_state *t = db->tags[db->dirty[i]];
-        if (t->buf.n > 0 && t->buf.lsn[0] < ckpt)
-            ckpt = t->buf.lsn[0];
+        if (t->buf.n > 0 && membuf__lsn(&t->buf)[0] < ckpt)
+            ckpt = membuf__lsn(&t->buf)[0];
     }
     mu_unlock(&db->mu);
     int64_t now = clock__mono_ns();
@@ -314,10 +319,10 @@ static size_t pick_tags(hist_db *db, uint32_t **out, size_t *ndue)
             continue;
         if (t->buf.n >= db->opts.chunk_samples ||
             now - t->buf.first_write_ns >= db->opts.chunk_max_age_ns || db->stop)
-            ids[k++] = t->meta.id;
+            ids[k++] = t->id;
         else
-            all[na++] = (pressure_item){t->meta.id, t->buf.first_write_ns, membuf__bytes(&t->buf),
-                                        t->buf.lsn[0]};
+            all[na++] = (pressure_item){t->id, t->buf.first_write_ns, membuf__bytes(&t->buf),
+                                        membuf__lsn(&t->buf)[0]};
     }
     *ndue = k;
     if (db->mem_bytes > db->opts.memtable_bytes && na) {

@@ -136,19 +136,34 @@ static uint32_t cache_find(hist_db *db, const char *name, size_t len)
         uint32_t id = db->name_hash[i];
         if (id == 0)
             return 0;
-        const char *n = db->tags[id]->meta.name;
-        if (strlen(n) == len && memcmp(n, name, len) == 0)
+        const hist_tag_state *t = db->tags[id];
+        if (t->name_len == len && memcmp(t->name, name, len) == 0)
             return id;
     }
 }
 
-static void hash_insert(uint32_t *tab, size_t cap, const char *name, uint32_t id)
+static void hash_insert(uint32_t *tab, size_t cap, const hist_tag_state *t)
 {
     size_t mask = cap - 1;
-    size_t i = name_hash(name, strlen(name)) & mask;
+    size_t i = name_hash(t->name, t->name_len) & mask;
     while (tab[i])
         i = (i + 1) & mask;
-    tab[i] = id;
+    tab[i] = t->id;
+}
+
+/* The bytes malloc takes for a block of n: glibc's 8-byte header, then a
+ * multiple of 16 (at least 32). */
+static size_t block_bytes(size_t n)
+{
+    size_t b = (n + 8 + 15) & ~(size_t)15;
+    return b < 32 ? 32 : b;
+}
+
+size_t tags__registry_bytes(hist_db *db)
+{
+    HIST_ASSERT(mu_held(&db->mu));
+    return db->tag_bytes + db->tags_cap * sizeof(*db->tags) +
+           db->hash_cap * sizeof(*db->name_hash) + db->capdirty * sizeof(*db->dirty);
 }
 
 int tags__cache(hist_db *db, const hist_index_tag *meta)
@@ -172,17 +187,27 @@ int tags__cache(hist_db *db, const hist_index_tag *meta)
             return HIST_ENOMEM;
         for (size_t i = 0; i < db->hash_cap; i++)
             if (db->name_hash[i])
-                hash_insert(tab, cap, db->tags[db->name_hash[i]]->meta.name, db->name_hash[i]);
+                hash_insert(tab, cap, db->tags[db->name_hash[i]]);
         free(db->name_hash);
         db->name_hash = tab;
         db->hash_cap = cap;
     }
-    hist_tag_state *t = calloc(1, sizeof(*t));
+    size_t len = strnlen(meta->name, sizeof(meta->name));
+    if (len > HIST_TAG_NAME_MAX)
+        return HIST_ECORRUPT; /* a stored row without its NUL */
+    size_t size = offsetof(hist_tag_state, name) + len + 1;
+    hist_tag_state *t = calloc(1, size);
     if (!t)
         return HIST_ENOMEM;
-    t->meta = *meta;
+    t->id = meta->id;
+    t->type = (uint8_t)meta->type;
+    t->name_len = (uint8_t)len;
+    t->flushed_lsn = meta->flushed_lsn;
+    t->max_span = meta->max_span;
+    memcpy(t->name, meta->name, len);
     db->tags[meta->id] = t;
-    hash_insert(db->name_hash, db->hash_cap, meta->name, meta->id);
+    hash_insert(db->name_hash, db->hash_cap, t);
+    db->tag_bytes += block_bytes(size);
     db->ntags++;
     if (meta->id >= db->next_tag_id)
         db->next_tag_id = meta->id + 1;
@@ -219,6 +244,21 @@ static int tag_put_txn(hist_index *idx, MDB_txn *txn, void *arg)
     return rc;
 }
 
+/* Sets unit, description and deadband of the stored row of u->id from u,
+ * and u->created_ns from the row. */
+static int tag_update_txn(hist_index *idx, MDB_txn *txn, void *arg)
+{
+    hist_index_tag *u = arg, row;
+    int rc = index__get_tag(idx, txn, u->id, &row);
+    if (rc)
+        return rc;
+    memcpy(row.unit, u->unit, sizeof(row.unit));
+    memcpy(row.description, u->description, sizeof(row.description));
+    row.deadband = u->deadband;
+    u->created_ns = row.created_ns;
+    return index__put_tag(idx, txn, &row);
+}
+
 /* Creates n new tags (names unique and unknown; name, type and metadata
  * filled) in ONE durable index transaction, assigning their ids, then
  * caches them. Caller holds tag_mu (every creation does, so the cache is
@@ -250,7 +290,7 @@ static int lookup_ref(hist_db *db, const hist_tag_ref *r, uint32_t *id)
 {
     mu_lock(&db->mu);
     *id = cache_find(db, r->name, r->len);
-    hist_type have = *id ? (hist_type)db->tags[*id]->meta.type : r->type;
+    hist_type have = *id ? (hist_type)db->tags[*id]->type : r->type;
     mu_unlock(&db->mu);
     if (!*id)
         return 1;
@@ -367,16 +407,40 @@ int hist_tag_resolve(hist_db *db, const char *name, size_t len, hist_type type, 
     return rc ? rc : trc;
 }
 
+/* Reads the stored rows of ids[0..n) into out (one read txn): 0, or the
+ * first error (HIST_ENOTFOUND for a tag without a row). With nout, a tag
+ * without a row is left out instead and *nout counts the rows read. */
+static int tag_rows_read(hist_db *db, const uint32_t *ids, size_t n, hist_tag_info *out,
+                         size_t *nout)
+{
+    MDB_txn *txn;
+    int rc = index__read_begin(&db->idx, &txn);
+    if (rc)
+        return rc;
+    size_t k = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        hist_index_tag row;
+        rc = index__get_tag(&db->idx, txn, ids[i], &row);
+        if (rc == 0)
+            tag_info_from(&row, &out[k++]);
+        else if (rc == HIST_ENOTFOUND && nout)
+            rc = 0;
+    }
+    if (nout)
+        *nout = k;
+    index__read_end(&db->idx, txn);
+    return rc;
+}
+
+/* A tag in the cache is in the index (tags_create writes its row first). */
 int hist_tag_by_name(hist_db *db, const char *name, hist_tag_info *out)
 {
     if (!db || !name || !out)
         return HIST_EINVAL;
     mu_lock(&db->mu);
     uint32_t id = cache_find(db, name, strlen(name));
-    if (id)
-        tag_info_from(&db->tags[id]->meta, out);
     mu_unlock(&db->mu);
-    return id ? 0 : HIST_ENOTFOUND;
+    return id ? tag_rows_read(db, &id, 1, out, NULL) : HIST_ENOTFOUND;
 }
 
 int hist_tag_by_id(hist_db *db, uint32_t id, hist_tag_info *out)
@@ -384,11 +448,9 @@ int hist_tag_by_id(hist_db *db, uint32_t id, hist_tag_info *out)
     if (!db || !out)
         return HIST_EINVAL;
     mu_lock(&db->mu);
-    hist_tag_state *t = tags__get(db, id);
-    if (t)
-        tag_info_from(&t->meta, out);
+    bool known = tags__get(db, id) != NULL;
     mu_unlock(&db->mu);
-    return t ? 0 : HIST_ENOTFOUND;
+    return known ? tag_rows_read(db, &id, 1, out, NULL) : HIST_ENOTFOUND;
 }
 
 int hist_tag_put(hist_db *db, hist_tag_info *info)
@@ -407,11 +469,10 @@ int hist_tag_put(hist_db *db, hist_tag_info *info)
     mu_lock(&db->tag_mu);
     mu_lock(&db->mu);
     uint32_t id = cache_find(db, info->name, len);
+    hist_type have = id ? (hist_type)db->tags[id]->type : info->type;
+    mu_unlock(&db->mu);
     hist_index_tag meta;
     memset(&meta, 0, sizeof(meta));
-    if (id)
-        meta = db->tags[id]->meta;
-    mu_unlock(&db->mu);
     if (!id) {
         memcpy(meta.name, info->name, len);
         meta.type = (uint32_t)info->type;
@@ -426,28 +487,20 @@ int hist_tag_put(hist_db *db, hist_tag_info *info)
         mu_unlock(&db->tag_mu);
         return rc;
     }
-    if ((hist_type)meta.type != info->type) {
+    if (have != info->type) {
         mu_unlock(&db->tag_mu);
         return HIST_ETYPE;
     }
-    memset(meta.unit, 0, sizeof(meta.unit));
-    memset(meta.description, 0, sizeof(meta.description));
     snprintf(meta.unit, sizeof(meta.unit), "%s", info->unit);
     snprintf(meta.description, sizeof(meta.description), "%s", info->description);
     meta.deadband = info->deadband;
-    /* flushed_lsn / max_span are owned by the sealer: the stored copy may be
-     * refreshed by its next commit, and the cached one is authoritative. */
-    tag_put_ctx c = {&meta, 1, 0};
-    rc = index__write(&db->idx, tag_put_txn, &c);
+    meta.id = id;
+    /* The stored row is read and rewritten in one txn: its flushed_lsn and
+     * max_span are the sealer's, which commits under tag_mu too. */
+    rc = index__write(&db->idx, tag_update_txn, &meta);
     if (!rc) {
-        mu_lock(&db->mu);
-        hist_tag_state *t = db->tags[id];
-        memcpy(t->meta.unit, meta.unit, sizeof(meta.unit));
-        memcpy(t->meta.description, meta.description, sizeof(meta.description));
-        t->meta.deadband = meta.deadband;
         info->id = id;
-        info->created_ns = t->meta.created_ns;
-        mu_unlock(&db->mu);
+        info->created_ns = meta.created_ns;
     }
     mu_unlock(&db->tag_mu);
     return rc;
@@ -488,12 +541,21 @@ int hist_tag_foreach(hist_db *db, const char *prefix, hist_tag_visit_fn fn, void
     }
     mdb_cursor_close(cur);
     index__read_end(&db->idx, txn);
-    /* Visit without holding a txn: fn may call back into the db. */
-    for (size_t i = 0; i < n && r == 0; i++) {
-        hist_tag_info info;
-        if (hist_tag_by_id(db, ids[i], &info) == 0)
-            r = fn(ctx, &info);
+    /* Visit without holding a txn (fn may call back into the db): the rows
+     * are read FOREACH_BATCH at a time, in one read txn each. */
+    enum { FOREACH_BATCH = 64 };
+    hist_tag_info *infos = n ? malloc(FOREACH_BATCH * sizeof(*infos)) : NULL;
+    if (n && !infos && r == 0)
+        r = HIST_ENOMEM;
+    for (size_t i = 0; i < n && r == 0; i += FOREACH_BATCH) {
+        size_t m = n - i < FOREACH_BATCH ? n - i : FOREACH_BATCH;
+        size_t got;
+        if ((r = tag_rows_read(db, ids + i, m, infos, &got)) != 0)
+            break;
+        for (size_t j = 0; j < got && r == 0; j++)
+            r = fn(ctx, &infos[j]);
     }
+    free(infos);
     free(ids);
     return r;
 }
@@ -517,7 +579,7 @@ int tags__insert(hist_db *db, hist_tag_state *t, const int64_t *ts, const hist_v
                  const uint32_t *q, size_t n, uint64_t lsn)
 {
     HIST_ASSERT(mu_held(&db->mu));
-    int rc = tags__mark_dirty(db, t->meta.id);
+    int rc = tags__mark_dirty(db, t->id);
     if (rc)
         return rc;
     int64_t delta = membuf__append(&t->buf, ts, v, q, n, lsn, clock__mono_ns());
