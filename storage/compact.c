@@ -632,8 +632,9 @@ static int scan_candidates(hist_db *db, hist_compactor *c, tag_hour **out, size_
 static bool buffer_touches(hist_db *db, const hist_membuf *b, int64_t from, int64_t to)
 {
     HIST_ASSERT(mu_held(&db->mu));
+    const int64_t *ts = membuf__ts(b);
     for (size_t i = 0; i < b->n; i++)
-        if (b->ts[i] >= from && b->ts[i] < to)
+        if (ts[i] >= from && ts[i] < to)
             return true;
     return false;
 }
@@ -644,8 +645,8 @@ static bool tag_info(hist_db *db, uint32_t tag, hist_type *type, int64_t *span)
     mu_lock(&db->mu);
     hist_tag_state *t = tags__get(db, tag);
     if (t) {
-        *type = (hist_type)t->meta.type;
-        *span = t->meta.max_span > 0 ? t->meta.max_span : 0;
+        *type = (hist_type)t->type;
+        *span = t->max_span > 0 ? t->max_span : 0;
     }
     mu_unlock(&db->mu);
     return t != NULL;
