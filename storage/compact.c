@@ -19,6 +19,7 @@
  */
 #include "common/hist_array.h"
 #include "storage/db_internal.h"
+#include "storage/worker.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -36,10 +37,7 @@
 #define COMPACT_IDLE_MAX_NS  INT64_C(60000000000) /* doubling up to this */
 
 struct hist_compactor {
-    pthread_mutex_t mu;
-    pthread_cond_t cv; /* wakes a sleeping compactor when stop is set */
-    bool stop, has_thread;
-    pthread_t thread;
+    bg_worker w;     /* the thread, its stop flag and its sleeps (worker.h) */
     double share;    /* of one core, (0, 1] */
     int64_t work_ns; /* since the last sleep (the thread's own) */
     _Atomic uint64_t runs, tag_hours, chunks_before, chunks_after, bytes_rewritten;
@@ -48,37 +46,19 @@ struct hist_compactor {
 
 static bool stop_asked(hist_compactor *c)
 {
-    pthread_mutex_lock(&c->mu);
-    bool stop = c->stop;
-    pthread_mutex_unlock(&c->mu);
-    return stop;
+    return worker__stop_asked(&c->w);
 }
 
-/* Sleeps up to ns or until stopped; false when the compactor must stop. */
 static bool nap(hist_compactor *c, int64_t ns)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    int64_t t = until.tv_nsec + ns % 1000000000;
-    until.tv_sec += (time_t)(ns / 1000000000 + t / 1000000000);
-    until.tv_nsec = (long)(t % 1000000000);
-    pthread_mutex_lock(&c->mu);
-    while (!c->stop && pthread_cond_timedwait(&c->cv, &c->mu, &until) == 0)
-        ;
-    bool stop = c->stop;
-    pthread_mutex_unlock(&c->mu);
-    return !stop;
+    return worker__nap(&c->w, ns);
 }
 
 /* Like the scrub's: after each slice of work, sleeps so that the work
  * takes `share` of the time. false when the compactor must stop. */
 static bool throttle(hist_compactor *c)
 {
-    if (c->share >= 1.0 || c->work_ns < COMPACT_SLICE_NS)
-        return !stop_asked(c);
-    int64_t pause = (int64_t)((double)c->work_ns * (1.0 - c->share) / c->share);
-    c->work_ns = 0;
-    return nap(c, pause);
+    return worker__throttle(&c->w, &c->work_ns, c->share, COMPACT_SLICE_NS);
 }
 
 /* seal_mu for one bounded step of the compactor; returns the time it was got. */
@@ -882,12 +862,7 @@ int compact__init(hist_db *db)
     hist_compactor *c = calloc(1, sizeof(*c));
     if (!c)
         return HIST_ENOMEM;
-    pthread_mutex_init(&c->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&c->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    worker__init(&c->w);
     db->compactor = c;
     return 0;
 }
@@ -899,9 +874,9 @@ int compact__start(hist_db *db)
     if (!c || !(share > 0))
         return 0;
     c->share = share < 1.0 ? share : 1.0;
-    if (pthread_create(&c->thread, NULL, compactor_main, db) != 0)
+    if (pthread_create(&c->w.thread, NULL, compactor_main, db) != 0)
         return HIST_ENOMEM;
-    c->has_thread = true;
+    c->w.has_thread = true;
     return 0;
 }
 
@@ -910,14 +885,7 @@ void compact__stop(hist_db *db)
     hist_compactor *c = db->compactor;
     if (!c)
         return;
-    pthread_mutex_lock(&c->mu);
-    c->stop = true;
-    pthread_cond_broadcast(&c->cv);
-    bool join = c->has_thread;
-    c->has_thread = false;
-    pthread_mutex_unlock(&c->mu);
-    if (join)
-        pthread_join(c->thread, NULL);
+    worker__stop(&c->w);
 }
 
 void compact__free(hist_db *db)
@@ -926,8 +894,7 @@ void compact__free(hist_db *db)
     if (!c)
         return;
     compact__stop(db);
-    pthread_mutex_destroy(&c->mu);
-    pthread_cond_destroy(&c->cv);
+    worker__destroy(&c->w);
     free(c);
     db->compactor = NULL;
 }

@@ -22,8 +22,9 @@
  *      segment.c      the segment files;
  *      wal_recover.c  the WAL, reading: the record walk, recovery, replay.
  *   7. index_entry.c, io.c, crc32c.c, memtable.c, wal_payload.c,
- *      stats_bounds.c, codec/ (the chunk format; its files call only each
- *      other): the leaves.
+ *      stats_bounds.c, worker.c (the scrub's and the compactor's thread),
+ *      codec/ (the chunk format; its files call only each other): the
+ *      leaves.
  * Below them all: common/ (errors, types, hist_logf, hist_varint) and the
  * inline headers clock.h and mutex.h.
  *

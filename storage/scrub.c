@@ -28,6 +28,7 @@
  * checking takes share_pct of the time; hist_db_close() wakes and stops it.
  */
 #include "storage/db_internal.h"
+#include "storage/worker.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,10 +43,8 @@
 #define SCRUB_DEFAULT_SHARE 100
 
 struct hist_scrubber {
-    pthread_mutex_t mu;
-    pthread_cond_t cv; /* wakes a sleeping pass when stop is set */
-    bool stop, running, has_thread;
-    pthread_t thread;
+    bg_worker w;  /* the pass's thread, stop, sleeps; w.mu guards running too */
+    bool running; /* under w.mu */
     hist_scrub_options opts; /* the background pass's */
     /* progress, all passes since open */
     _Atomic uint64_t chunks_checked, damaged_found;
@@ -74,35 +73,13 @@ void hist_scrub_options_init(hist_scrub_options *opts)
     opts->share_pct = SCRUB_DEFAULT_SHARE;
 }
 
-static bool stop_asked(hist_scrubber *s)
-{
-    pthread_mutex_lock(&s->mu);
-    bool stop = s->stop;
-    pthread_mutex_unlock(&s->mu);
-    return stop;
-}
-
 /* Sleeps off the work done since the last sleep, in proportion to the
  * share; false when the pass must stop. */
 static bool throttle(scrub_pass *ps)
 {
     unsigned share = ps->o->share_pct ? ps->o->share_pct : 100;
-    if (share >= 100 || ps->work_ns < SCRUB_SLICE_NS)
-        return !stop_asked(ps->s);
-    int64_t pause = ps->work_ns * (int64_t)(100 - share) / (int64_t)share;
-    ps->work_ns = 0;
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    int64_t ns = until.tv_nsec + pause % 1000000000;
-    until.tv_sec += (time_t)(pause / 1000000000 + ns / 1000000000);
-    until.tv_nsec = (long)(ns % 1000000000);
-    hist_scrubber *s = ps->s;
-    pthread_mutex_lock(&s->mu);
-    while (!s->stop && pthread_cond_timedwait(&s->cv, &s->mu, &until) == 0)
-        ;
-    bool stop = s->stop;
-    pthread_mutex_unlock(&s->mu);
-    return !stop;
+    return worker__throttle(&ps->s->w, &ps->work_ns, share >= 100 ? 1.0 : share / 100.0,
+                            SCRUB_SLICE_NS);
 }
 
 static void report(scrub_pass *ps, int kind, bool known, const hist_damaged_chunk *c,
@@ -432,11 +409,11 @@ static int run_pass(hist_db *db, const hist_scrub_options *o, hist_scrub_report 
         rc = damage__drop_dangling(db, &r->marks_dropped);
     r->seconds = (double)(clock__mono_ns() - t0) / 1e9;
     hist_scrubber *s = db->scrub;
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->w.mu);
     s->passes++;
     s->last = *r;
     s->has_last = true;
-    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->w.mu);
     hist_logf(&db->log, rc ? HIST_LOG_WARN : HIST_LOG_INFO,
               "scrub%s: %llu chunk(s), %.1f MiB checked in %.2f s: %llu damaged (%llu new), %llu "
               "repaired, %llu not checked, %llu index and %llu tag problem(s)%s%s",
@@ -468,9 +445,9 @@ static void *scrub_thread(void *arg)
     hist_scrubber *s = db->scrub;
     hist_scrub_report r;
     run_pass(db, &s->opts, &r); /* logs its outcome */
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->w.mu);
     s->running = false;
-    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->w.mu);
     return NULL;
 }
 
@@ -479,11 +456,11 @@ int hist_db_scrub_start(hist_db *db, const hist_scrub_options *opts)
     if (!db)
         return HIST_EINVAL;
     hist_scrubber *s = db->scrub;
-    pthread_mutex_lock(&s->mu);
-    int rc = s->stop ? HIST_ECLOSED : s->running ? HIST_EBUSY : 0;
-    if (rc == 0 && s->has_thread) {
-        pthread_join(s->thread, NULL); /* the last pass's, finished */
-        s->has_thread = false;
+    pthread_mutex_lock(&s->w.mu);
+    int rc = s->w.stop ? HIST_ECLOSED : s->running ? HIST_EBUSY : 0;
+    if (rc == 0 && s->w.has_thread) {
+        pthread_join(s->w.thread, NULL); /* the last pass's, finished */
+        s->w.has_thread = false;
     }
     if (rc == 0) {
         if (opts)
@@ -491,14 +468,14 @@ int hist_db_scrub_start(hist_db *db, const hist_scrub_options *opts)
         else
             hist_scrub_options_init(&s->opts);
         s->running = true;
-        if (pthread_create(&s->thread, NULL, scrub_thread, db) != 0) {
+        if (pthread_create(&s->w.thread, NULL, scrub_thread, db) != 0) {
             s->running = false;
             rc = HIST_ENOMEM;
         } else {
-            s->has_thread = true;
+            s->w.has_thread = true;
         }
     }
-    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->w.mu);
     return rc;
 }
 
@@ -508,12 +485,12 @@ int hist_db_scrub_status(hist_db *db, hist_scrub_status *out)
         return HIST_EINVAL;
     hist_scrubber *s = db->scrub;
     memset(out, 0, sizeof(*out));
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->w.mu);
     out->running = s->running;
     out->passes = s->passes;
     out->has_last = s->has_last;
     out->last = s->last;
-    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->w.mu);
     out->chunks_checked = atomic_load(&s->chunks_checked);
     out->damaged_found = atomic_load(&s->damaged_found);
     return 0;
@@ -537,12 +514,7 @@ int scrub__init(hist_db *db)
     hist_scrubber *s = calloc(1, sizeof(*s));
     if (!s)
         return HIST_ENOMEM;
-    pthread_mutex_init(&s->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    worker__init(&s->w);
     hist_scrub_options_init(&s->opts);
     db->scrub = s;
     return 0;
@@ -553,14 +525,7 @@ void scrub__stop(hist_db *db)
     hist_scrubber *s = db->scrub;
     if (!s)
         return;
-    pthread_mutex_lock(&s->mu);
-    s->stop = true;
-    pthread_cond_broadcast(&s->cv);
-    bool join = s->has_thread;
-    s->has_thread = false;
-    pthread_mutex_unlock(&s->mu);
-    if (join)
-        pthread_join(s->thread, NULL);
+    worker__stop(&s->w);
 }
 
 void scrub__free(hist_db *db)
@@ -569,8 +534,7 @@ void scrub__free(hist_db *db)
     if (!s)
         return;
     scrub__stop(db);
-    pthread_mutex_destroy(&s->mu);
-    pthread_cond_destroy(&s->cv);
+    worker__destroy(&s->w);
     free(s);
     db->scrub = NULL;
 }
