@@ -202,12 +202,7 @@ int engine__run_source(const hist_qsource *src, const hist_query_spec *spec, con
 
 static int db_tag_type(void *ctx, uint32_t tag, hist_type *out)
 {
-    hist_tag_info info;
-    int rc = hist_tag_by_id(ctx, tag, &info);
-    if (rc < 0)
-        return rc;
-    *out = info.type;
-    return 0;
+    return hist_tag_type(ctx, tag, out);
 }
 
 static int db_scan_open(void *ctx, uint32_t tag, int64_t from, int64_t to, unsigned flags,

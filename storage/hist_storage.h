@@ -156,8 +156,12 @@ typedef struct {
 int hist_tag_resolve_many(hist_db *db, const hist_tag_ref *refs, size_t n, bool create,
                           uint32_t *ids, int *rcs);
 
+/* A tag's whole record (unit, description, ... read from the index). */
 int hist_tag_by_name(hist_db *db, const char *name, hist_tag_info *out);
 int hist_tag_by_id(hist_db *db, uint32_t id, hist_tag_info *out);
+/* A tag's type alone, from memory (no index read): what a query needs per
+ * tag. 0, or HIST_ENOTFOUND. */
+int hist_tag_type(hist_db *db, uint32_t id, hist_type *out);
 
 /* Creates the tag (info->name, info->type) or updates unit, description and
  * deadband of an existing one (its type must match). info->id is filled. */

@@ -453,6 +453,18 @@ int hist_tag_by_id(hist_db *db, uint32_t id, hist_tag_info *out)
     return known ? tag_rows_read(db, &id, 1, out, NULL) : HIST_ENOTFOUND;
 }
 
+int hist_tag_type(hist_db *db, uint32_t id, hist_type *out)
+{
+    if (!db || !out)
+        return HIST_EINVAL;
+    mu_lock(&db->mu);
+    hist_tag_state *t = tags__get(db, id);
+    if (t)
+        *out = (hist_type)t->type;
+    mu_unlock(&db->mu);
+    return t ? 0 : HIST_ENOTFOUND;
+}
+
 int hist_tag_put(hist_db *db, hist_tag_info *info)
 {
     if (!db || !info)
