@@ -264,6 +264,13 @@ static void test_metadata_round_trip(void)
     CHECK(strcmp(o.name, "meta/other") == 0 && o.type == HIST_TYPE_INT64 && o.unit[0] == 0);
     CHECK(hist_tag_by_name(db, "meta/none", &o) == HIST_ENOTFOUND);
     CHECK(hist_tag_by_id(db, 9999, &o) == HIST_ENOTFOUND);
+    /* the type alone, from memory, agrees with the stored record */
+    hist_type ty;
+    CHECK_OK(hist_tag_type(db, other, &ty));
+    CHECK(ty == HIST_TYPE_INT64);
+    CHECK_OK(hist_tag_type(db, info.id, &ty));
+    CHECK(ty == info.type);
+    CHECK(hist_tag_type(db, 9999, &ty) == HIST_ENOTFOUND);
     hist_scan *sc;
     size_t n = 0;
     CHECK_OK(hist_scan_open(db, info.id, HIST_TS_MIN, HIST_TS_MAX, HIST_SCAN_DECODE, &sc));
