@@ -9,7 +9,8 @@
  * acknowledged semantics). The background sealer runs with the default
  * budgets unless told otherwise; the background compactor is off
  * (compact_share 0), so what is counted is what sealing writes.
- * Then hist_db_close(), then one reopen (recovery) and close again.
+ * Then hist_db_close() (with lazy_close, as historiand opens the db: short
+ * runs stay in the WAL), then one reopen (recovery) and close again.
  *
  * Output (`name value unit`, prefix seal.tags<N>.s<D>.):
  *   ingest.samples_per_s       durable write rate
@@ -28,7 +29,8 @@
  *   bytes_per_sample           all files of the data directory / samples
  *   cycle.chunks               chunks after the reopen's own close
  * Usage: bench_seal [--tags N] [--seconds D] [--memtable-mb M] [--wal-mb W]
- *                   [dir-parent]   (defaults 10000, 30, the db defaults, /tmp).
+ *                   [--eager-close] [dir-parent]   (defaults 10000, 30, the
+ * db defaults, /tmp; --eager-close: close seals every buffer, as before).
  */
 #include <dirent.h>
 #include <lmdb.h>
@@ -112,6 +114,7 @@ int main(int argc, char **argv)
     hist_db_options_init(&opts);
     opts.compact_share = 0;
     opts.log_level = HIST_LOG_WARN;
+    opts.lazy_close = true; /* as historiand opens it */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--tags") && i + 1 < argc)
             ntags = strtoul(argv[++i], NULL, 10);
@@ -121,6 +124,8 @@ int main(int argc, char **argv)
             opts.memtable_bytes = strtoull(argv[++i], NULL, 10) << 20;
         else if (!strcmp(argv[i], "--wal-mb") && i + 1 < argc)
             opts.wal_bytes = strtoull(argv[++i], NULL, 10) << 20;
+        else if (!strcmp(argv[i], "--eager-close"))
+            opts.lazy_close = false;
         else
             parent = argv[i];
     }
