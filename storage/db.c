@@ -473,9 +473,18 @@ int hist_db_close(hist_db *db)
     pthread_cond_broadcast(&db->room_cv);
     mu_unlock(&db->mu);
     seal__stop(db);
-    int rc = hist_db_flush(db);
+    int rc = 0;
+    if (db->opts.lazy_close) {
+        /* The long runs into chunks, the short ones stay in the WAL (within
+         * its budget: seal__close), which the next open replays. */
+        mu_lock(&db->seal_mu);
+        rc = seal__close(db);
+        mu_unlock(&db->seal_mu);
+    } else
+        rc = hist_db_flush(db);
     mu_lock(&db->mu);
     db->closing = 1;
+    uint64_t kept = db->mem_samples;
     mu_unlock(&db->mu);
     if (rc) {
         /* Every acknowledged sample is in the WAL, which stays for the next
@@ -485,7 +494,10 @@ int hist_db_close(hist_db *db)
                   "the next start",
                   hist_strerror(rc));
         rc = 0;
-    }
+    } else if (kept) /* a lazy close: the checkpoint names the oldest kept write */
+        hist_logf(&db->log, HIST_LOG_INFO,
+                  "close: %llu sample(s) in short runs left in the WAL, replayed at the next start",
+                  (unsigned long long)kept);
     /* Everything is in committed chunks and the checkpoint LSN is durable
      * in the index (the next open continues LSNs from it): the log is no
      * longer needed. Whatever stops this just leaves it to be replayed. */

@@ -178,11 +178,20 @@ size_t payload__bound(const hist_series *s, size_t ns);
 /* Encodes the series into out (payload__bound bytes); returns the length. */
 size_t payload__encode(const hist_series *s, size_t ns, uint8_t *out);
 
-/* Sealing (seal.c). seal_mu held. hold_tail: a full buffer keeps its
- * samples of the current clock window (the sealer's choice; flush seals
- * everything). */
-int seal__tags(hist_db *db, const uint32_t *ids, size_t n, bool hold_tail);
+/* Sealing (seal.c). seal_mu held. How much of each buffer goes: */
+typedef enum {
+    SEAL_WHOLE, /* every durable sample (flush, memory and WAL pressure) */
+    SEAL_HOLD,  /* a due buffer keeps its current clock window (the sealer) */
+    SEAL_CLOSE, /* a lazy close: a buffer of at least chunk_samples / 16
+                   samples whole, a shorter one not at all */
+} seal_cut;
+int seal__tags(hist_db *db, const uint32_t *ids, size_t n, seal_cut cut);
 int seal__all(hist_db *db);
+/* A lazy close (hist_db_options.lazy_close): seals the long runs
+ * (SEAL_CLOSE), then, while the closed WAL is over its budget, the buffers
+ * holding its oldest writes, whole; checkpoints. The short runs stay in
+ * the WAL, which the next open replays. */
+int seal__close(hist_db *db);
 int seal__checkpoint(hist_db *db);
 int seal__start(hist_db *db);
 void seal__stop(hist_db *db);

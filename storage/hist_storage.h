@@ -86,6 +86,10 @@ typedef struct {
     int64_t retention_ns;     /* drop chunks older than now - retention; 0 = keep forever */
     bool no_auto_create;      /* refuse writes to unknown tags instead of creating them */
     bool no_background;       /* no sealer thread: seal only on hist_db_flush() (tests) */
+    /* hist_db_close() seals only buffers worth a chunk (at least 1/16 of
+     * chunk_samples) and what the WAL budget needs; the rest stays in the WAL, replayed at the next
+     * open, instead of one short chunk per tag (historiand sets it). Default false. */
+    bool lazy_close;
     /* The share of one core the background compactor may use (it sleeps
      * the rest): it joins the chunks of each settled tag-hour into one
      * (see compact.c). Default 0.25; 0 = no background compaction. Not
@@ -107,7 +111,8 @@ void hist_db_options_init(hist_db_options *opts);
  * chunks" below. */
 int hist_db_open(const hist_db_options *opts, hist_db **out);
 
-/* Seals what is in the memtable, makes everything durable, closes files.
+/* Seals what is in the memtable (with lazy_close: its long runs; the WAL
+ * keeps the rest), makes everything durable, closes files.
  * When sealing fails (a full disk), the WAL is kept: every acknowledged
  * sample is in it and the next open replays it; that is logged, not an
  * error. */

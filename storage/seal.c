@@ -94,6 +94,24 @@ static int seal_group(hist_db *db, seal_item *items, size_t nitems)
 /* Up to 256K samples per group (an 8 MiB snapshot buffer, reused). */
 #define SEAL_GROUP_SAMPLES (1u << 18)
 
+/* The first of a buffer's k samples inside the clock window of its k-th,
+ * stepped back to a WAL record boundary (held_prefix's cut). */
+static size_t window_cut(hist_db *db, const hist_tag_state *t, size_t k)
+{
+    const int64_t *ts = membuf__ts(&t->buf);
+    const uint64_t *lsn = membuf__lsn(&t->buf);
+    int64_t window = chunk__align_floor(ts[k - 1], db->opts.chunk_align_ns);
+    size_t j = 0;
+    while (j < k && ts[j] < window)
+        j++;
+    /* Rule 1 (see the top of this file): the cut falls between two WAL
+     * records, never inside one. A request's samples can cross the window
+     * boundary; its record then stays whole in memory. */
+    while (j > 0 && j < k && lsn[j - 1] == lsn[j])
+        j--;
+    return j;
+}
+
 /*
  * A buffer that is due (full, or old) keeps its samples of the current
  * clock window in memory: they go into the next chunk with the rest of that
@@ -107,21 +125,27 @@ static int seal_group(hist_db *db, seal_item *items, size_t nitems)
  */
 static size_t held_prefix(hist_db *db, const hist_tag_state *t, size_t k)
 {
-    int64_t align = db->opts.chunk_align_ns;
-    if (align <= 0 || k == 0 || db->stop)
+    if (db->opts.chunk_align_ns <= 0 || k == 0)
         return k;
-    const int64_t *ts = membuf__ts(&t->buf);
-    const uint64_t *lsn = membuf__lsn(&t->buf);
-    int64_t window = chunk__align_floor(ts[k - 1], align);
-    size_t j = 0;
-    while (j < k && ts[j] < window)
-        j++;
-    /* Rule 1 (see the top of this file): the cut falls between two WAL
-     * records, never inside one. A request's samples can cross the window
-     * boundary; its record then stays whole in memory. */
-    while (j > 0 && j < k && lsn[j - 1] == lsn[j])
-        j--;
+    size_t j = window_cut(db, t, k);
     return j > 0 && k - j < db->opts.chunk_samples ? j : k;
+}
+
+/* Samples a buffer needs before a lazy close seals it: 1/16 of a chunk,
+ * the length from which chunk__batch_add cuts at window boundaries, i.e.
+ * a run worth its own index entry. */
+static size_t close_min(const hist_db *db)
+{
+    return db->opts.chunk_samples / 16 ? db->opts.chunk_samples / 16 : 1;
+}
+
+/* A lazy close seals a buffer of at least close_min() durable samples
+ * whole, and nothing of a shorter one: it stays in the WAL, which the next
+ * open replays into the memtable. (A whole buffer ends at a WAL record,
+ * rule 1.) */
+static size_t close_prefix(hist_db *db, size_t k)
+{
+    return k >= close_min(db) ? k : 0;
 }
 
 /* Rule 1 at the place it is relied on: sealing the first k samples of a
@@ -132,7 +156,7 @@ static bool cut_at_record_boundary(const hist_membuf *b, size_t k)
     return k == 0 || k == b->n || membuf__lsn(b)[k - 1] < membuf__lsn(b)[k];
 }
 
-int seal__tags(hist_db *db, const uint32_t *ids, size_t n, bool hold_tail)
+int seal__tags(hist_db *db, const uint32_t *ids, size_t n, seal_cut cut)
 {
     HIST_ASSERT(mu_held(&db->seal_mu));
     seal_item *items = calloc(n ? n : 1, sizeof(*items));
@@ -163,8 +187,10 @@ int seal__tags(hist_db *db, const uint32_t *ids, size_t n, bool hold_tail)
             while (k > 0 && membuf__lsn(&t->buf)[k - 1] > durable)
                 k--;
             size_t durable_k = k;
-            if (hold_tail)
+            if (cut == SEAL_HOLD)
                 k = held_prefix(db, t, k);
+            else if (cut == SEAL_CLOSE)
+                k = close_prefix(db, k);
             if (k == 0)
                 continue;
             if (k < durable_k)
@@ -216,8 +242,48 @@ int seal__all(hist_db *db)
     mu_unlock(&db->mu);
     if (!ids)
         return HIST_ENOMEM;
-    int rc = seal__tags(db, ids, n, false);
+    int rc = seal__tags(db, ids, n, SEAL_WHOLE);
     free(ids);
+    return rc;
+}
+
+static bool wal_over_budget(hist_db *db);
+static size_t oldest_quarter(hist_db *db, uint32_t **out);
+
+int seal__close(hist_db *db)
+{
+    HIST_ASSERT(mu_held(&db->seal_mu));
+    mu_lock(&db->mu);
+    size_t n = 0, min = close_min(db);
+    uint32_t *ids = malloc((db->ndirty ? db->ndirty : 1) * sizeof(*ids));
+    for (size_t i = 0; ids && i < db->ndirty; i++)
+        if (db->tags[db->dirty[i]]->buf.n >= min)
+            ids[n++] = db->dirty[i];
+    mu_unlock(&db->mu);
+    if (!ids)
+        return HIST_ENOMEM;
+    int rc = seal__tags(db, ids, n, SEAL_CLOSE);
+    free(ids);
+    if (rc == 0)
+        rc = seal__checkpoint(db);
+    /* The WAL keeps every record from the oldest unsealed write on: what
+     * stays must fit its budget, as while running. Each round seals at
+     * least one buffer, so this ends. */
+    while (rc == 0 && wal_over_budget(db)) {
+        mu_lock(&db->mu);
+        n = oldest_quarter(db, &ids);
+        mu_unlock(&db->mu);
+        if (n == 0)
+            break;
+        atomic_fetch_add(&db->seals_wal, n);
+        rc = seal__tags(db, ids, n, SEAL_WHOLE);
+        free(ids);
+        if (rc == 0)
+            rc = seal__checkpoint(db);
+    }
+    /* Invariant: a lazy close leaves at most wal_bytes of closed WAL
+     * segments (or an empty memtable, whose log close discards). */
+    HIST_ASSERT(rc != 0 || db->mem_samples == 0 || !wal_over_budget(db));
     return rc;
 }
 
@@ -274,6 +340,7 @@ typedef struct {
     uint32_t id;
     int64_t first;
     size_t bytes;
+    size_t n;     /* samples buffered */
     uint64_t lsn; /* the buffer's oldest write */
 } pressure_item;
 
@@ -283,9 +350,13 @@ static int lsn_cmp(const void *a, const void *b)
     return x->lsn < y->lsn ? -1 : x->lsn > y->lsn;
 }
 
+/* Memory pressure: the longest buffers first (the fewest chunks, and the
+ * longest, for the bytes freed), the oldest of equal ones first. */
 static int pressure_cmp(const void *a, const void *b)
 {
     const pressure_item *x = a, *y = b;
+    if (x->n != y->n)
+        return x->n > y->n ? -1 : 1;
     return x->first < y->first ? -1 : x->first > y->first;
 }
 
@@ -294,6 +365,32 @@ static bool wal_over_budget(hist_db *db)
     hist_wal_stats ws;
     wal__get_stats(db->wal, &ws);
     return ws.closed_bytes > db->opts.wal_bytes;
+}
+
+/* The quarter of the buffers holding the oldest writes (mu held): what
+ * relieves the WAL, which keeps every record from the oldest unsealed
+ * write on. Returns the count put in *out (malloc'd). */
+static size_t oldest_quarter(hist_db *db, uint32_t **out)
+{
+    HIST_ASSERT(mu_held(&db->mu));
+    pressure_item *all = malloc((db->ndirty ? db->ndirty : 1) * sizeof(*all));
+    uint32_t *ids = malloc((db->ndirty ? db->ndirty : 1) * sizeof(*ids));
+    size_t na = 0, k = 0;
+    for (size_t i = 0; all && ids && i < db->ndirty; i++) {
+        hist_tag_state *t = db->tags[db->dirty[i]];
+        if (t->buf.n > 0)
+            all[na++] = (pressure_item){.id = t->id, .lsn = membuf__lsn(&t->buf)[0]};
+    }
+    if (all && ids && na) {
+        qsort(all, na, sizeof(*all), lsn_cmp);
+        for (; k < (na + 3) / 4; k++)
+            ids[k] = all[k].id;
+    }
+    free(all);
+    if (k == 0)
+        free(ids), ids = NULL;
+    *out = ids;
+    return k;
 }
 
 /* Picks the tags to seal now (mu held). Returns the count put in *out:
@@ -322,11 +419,12 @@ static size_t pick_tags(hist_db *db, uint32_t **out, size_t *ndue)
             ids[k++] = t->id;
         else
             all[na++] = (pressure_item){t->id, t->buf.first_write_ns, membuf__bytes(&t->buf),
-                                        membuf__lsn(&t->buf)[0]};
+                                        t->buf.n, membuf__lsn(&t->buf)[0]};
     }
     *ndue = k;
     if (db->mem_bytes > db->opts.memtable_bytes && na) {
-        /* Over budget: the oldest buffers go until we are at 3/4 of it. */
+        /* Over budget: the longest buffers go until we are at 3/4 of it
+         * (not every dirty tag: the short ones keep growing). */
         qsort(all, na, sizeof(*all), pressure_cmp);
         size_t target = db->opts.memtable_bytes / 4 * 3;
         size_t have = db->mem_bytes;
@@ -334,6 +432,9 @@ static size_t pick_tags(hist_db *db, uint32_t **out, size_t *ndue)
             ids[k++] = all[i].id;
             have -= all[i].bytes < have ? all[i].bytes : have;
         }
+        /* Invariant: what is picked (with the due ones) brings the count to
+         * 3/4 of the budget once sealed, unless every buffer is picked. */
+        HIST_ASSERT(have <= target || k - *ndue == na);
         atomic_fetch_add(&db->seals_memory, k - *ndue);
     }
     if (k == *ndue && na && wal_over_budget(db)) {
@@ -378,9 +479,9 @@ static void *sealer_main(void *arg)
         }
         mu_unlock(&db->mu);
         mu_lock(&db->seal_mu);
-        int rc = seal__tags(db, ids, ndue, true);
+        int rc = seal__tags(db, ids, ndue, SEAL_HOLD);
         if (rc == 0 && n > ndue)
-            rc = seal__tags(db, ids + ndue, n - ndue, false);
+            rc = seal__tags(db, ids + ndue, n - ndue, SEAL_WHOLE);
         if (rc == 0)
             rc = seal__checkpoint(db);
         retention__apply(db);
