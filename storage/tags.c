@@ -1,7 +1,8 @@
 /*
  * tags.c: the tag registry: value type names, the tag-name rules, the
  * in-memory tag cache (id -> state, name -> id), creating tags (one index
- * transaction for a request's new tags), metadata, and listing; and a
+ * transaction for a request's new tags) and metadata (listing is
+ * namespace.c); and a
  * tag's buffer: samples inserted by the write path (db.c) and recovery
  * (recovery.c), the list of tags with a non-empty buffer.
  *
@@ -214,7 +215,7 @@ int tags__cache(hist_db *db, const hist_index_tag *meta)
     return 0;
 }
 
-static void tag_info_from(const hist_index_tag *m, hist_tag_info *out)
+void tags__info_from(const hist_index_tag *m, hist_tag_info *out)
 {
     memset(out, 0, sizeof(*out));
     out->id = m->id;
@@ -422,7 +423,7 @@ static int tag_rows_read(hist_db *db, const uint32_t *ids, size_t n, hist_tag_in
         hist_index_tag row;
         rc = index__get_tag(&db->idx, txn, ids[i], &row);
         if (rc == 0)
-            tag_info_from(&row, &out[k++]);
+            tags__info_from(&row, &out[k++]);
         else if (rc == HIST_ENOTFOUND && nout)
             rc = 0;
     }
@@ -504,60 +505,6 @@ int hist_tag_put(hist_db *db, hist_tag_info *info)
     }
     mu_unlock(&db->tag_mu);
     return rc;
-}
-
-int hist_tag_foreach(hist_db *db, const char *prefix, hist_tag_visit_fn fn, void *ctx)
-{
-    if (!db || !fn)
-        return HIST_EINVAL;
-    if (!prefix)
-        prefix = "";
-    size_t plen = strlen(prefix);
-    uint32_t *ids = NULL;
-    size_t n = 0, cap = 0;
-    MDB_txn *txn;
-    int rc = index__read_begin(&db->idx, &txn);
-    if (rc)
-        return rc;
-    MDB_cursor *cur;
-    rc = mdb_cursor_open(txn, db->idx.tag_name, &cur);
-    if (rc) {
-        index__read_end(&db->idx, txn);
-        return index__err(rc);
-    }
-    MDB_val k = {plen, (void *)prefix}, v;
-    int op = plen ? MDB_SET_RANGE : MDB_FIRST;
-    int r = 0;
-    while ((rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
-        op = MDB_NEXT;
-        if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
-            break;
-        if (HIST_ARRAY_RESERVE(ids, cap, n + 1, 256) < 0) {
-            r = HIST_ENOMEM;
-            break;
-        }
-        if (v.mv_size == 4)
-            memcpy(&ids[n++], v.mv_data, 4);
-    }
-    mdb_cursor_close(cur);
-    index__read_end(&db->idx, txn);
-    /* Visit without holding a txn (fn may call back into the db): the rows
-     * are read FOREACH_BATCH at a time, in one read txn each. */
-    enum { FOREACH_BATCH = 64 };
-    hist_tag_info *infos = n ? malloc(FOREACH_BATCH * sizeof(*infos)) : NULL;
-    if (n && !infos && r == 0)
-        r = HIST_ENOMEM;
-    for (size_t i = 0; i < n && r == 0; i += FOREACH_BATCH) {
-        size_t m = n - i < FOREACH_BATCH ? n - i : FOREACH_BATCH;
-        size_t got;
-        if ((r = tag_rows_read(db, ids + i, m, infos, &got)) != 0)
-            break;
-        for (size_t j = 0; j < got && r == 0; j++)
-            r = fn(ctx, &infos[j]);
-    }
-    free(infos);
-    free(ids);
-    return r;
 }
 
 /* ---- A tag's buffer ------------------------------------------------------- */
