@@ -50,6 +50,27 @@ static int seek(MDB_cursor *cur, const char *key, size_t klen, bool strict, MDB_
     return seek_kv(cur, key, klen, strict, k, &v);
 }
 
+/* A read txn and a cursor on the name index: 0, or an error (nothing
+ * open). */
+static int names_open(hist_db *db, MDB_txn **txn, MDB_cursor **cur)
+{
+    int rc = index__read_begin(&db->idx, txn);
+    if (rc)
+        return rc;
+    rc = mdb_cursor_open(*txn, db->idx.tag_name, cur);
+    if (rc) {
+        index__read_end(&db->idx, *txn);
+        return index__err(rc);
+    }
+    return 0;
+}
+
+static void names_close(hist_db *db, MDB_txn *txn, MDB_cursor *cur)
+{
+    mdb_cursor_close(cur);
+    index__read_end(&db->idx, txn);
+}
+
 static bool starts_with(const MDB_val *k, const char *p, size_t pl)
 {
     return k->mv_size >= pl && memcmp(k->mv_data, p, pl) == 0;
@@ -72,15 +93,10 @@ static int walk_batch(hist_db *db, const char *prefix, size_t plen, hist_tag_nam
 {
     *n = 0;
     MDB_txn *txn;
-    int rc = index__read_begin(&db->idx, &txn);
+    MDB_cursor *cur;
+    int rc = names_open(db, &txn, &cur);
     if (rc)
         return rc;
-    MDB_cursor *cur;
-    rc = mdb_cursor_open(txn, db->idx.tag_name, &cur);
-    if (rc) {
-        index__read_end(&db->idx, txn);
-        return index__err(rc);
-    }
     MDB_val k, v;
     int r = seek_kv(cur, pos->key, pos->klen, pos->strict, &k, &v);
     for (size_t scanned = 0; r == 1; scanned++) {
@@ -111,8 +127,7 @@ static int walk_batch(hist_db *db, const char *prefix, size_t plen, hist_tag_nam
     }
     if (r == 0)
         pos->done = true;
-    mdb_cursor_close(cur);
-    index__read_end(&db->idx, txn);
+    names_close(db, txn, cur);
     return r < 0 ? r : 0;
 }
 
@@ -239,15 +254,10 @@ static int children_batch(hist_db *db, level_walk *w, bool *bound, hist_tag_chil
 {
     *n = 0;
     MDB_txn *txn;
-    int rc = index__read_begin(&db->idx, &txn);
+    MDB_cursor *cur;
+    int rc = names_open(db, &txn, &cur);
     if (rc)
         return rc;
-    MDB_cursor *cur;
-    rc = mdb_cursor_open(txn, db->idx.tag_name, &cur);
-    if (rc) {
-        index__read_end(&db->idx, txn);
-        return index__err(rc);
-    }
     int r = 0;
     while (*n < WALK_BATCH) {
         r = next_segment(cur, w, *bound);
@@ -281,8 +291,7 @@ static int children_batch(hist_db *db, level_walk *w, bool *bound, hist_tag_chil
         out[*n] = (hist_tag_child){names[*n], len, tag, f && starts_with(&k, w->key, len + 1)};
         (*n)++;
     }
-    mdb_cursor_close(cur);
-    index__read_end(&db->idx, txn);
+    names_close(db, txn, cur);
     return r < 0 ? r : 0;
 }
 

@@ -53,6 +53,16 @@ static int limit_or_reply(api_ctx *c, const api_params *p, size_t def, size_t ma
     return 0;
 }
 
+/* An answer cut at limit entries, last the name of the last one: says so,
+ * and where the next page starts (the same request with after=last).
+ * Returns limit. */
+static size_t page_cut(api_ctx *c, size_t limit, const char *last)
+{
+    api__add_header(c, "X-Historian-Truncated", "true");
+    api__add_header(c, "X-Historian-Next", last);
+    return limit;
+}
+
 /* The children of one folder, collected for an answer. */
 typedef struct {
     char name[HIST_TAG_NAME_MAX + 1];
@@ -101,11 +111,8 @@ static int tags_get_level(api_ctx *c, const api_params *p, size_t limit, bool cs
         ret = api__reply_internal(c, rc);
         goto out;
     }
-    if (l.n > limit) {
-        l.n = limit;
-        api__add_header(c, "X-Historian-Truncated", "true");
-        api__add_header(c, "X-Historian-Next", l.v[limit - 1].name);
-    }
+    if (l.n > limit)
+        l.n = page_cut(c, limit, l.v[limit - 1].name);
     if (csv) {
         hist_buf b;
         hist_buf_init(&b);
@@ -166,13 +173,8 @@ static int tags_get_list(api_ctx *c, const api_params *p)
         api__tag_list_free(&list);
         return api__reply_internal(c, rc);
     }
-    bool truncated = list.n > limit;
-    if (truncated) {
-        list.n = limit;
-        api__add_header(c, "X-Historian-Truncated", "true");
-        /* The next page: the same request with after=<this value>. */
-        api__add_header(c, "X-Historian-Next", list.v[limit - 1].name);
-    }
+    if (list.n > limit)
+        list.n = page_cut(c, limit, list.v[limit - 1].name);
     if (csv) {
         hist_buf b;
         hist_buf_init(&b);
