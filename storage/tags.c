@@ -423,27 +423,18 @@ int hist_tag_resolve(hist_db *db, const char *name, size_t len, hist_type type, 
     return rc ? rc : trc;
 }
 
-/* Reads the stored rows of ids[0..n) into out (one read txn): 0, or the
- * first error (HIST_ENOTFOUND for a tag without a row). With nout, a tag
- * without a row is left out instead and *nout counts the rows read. */
-static int tag_rows_read(hist_db *db, const uint32_t *ids, size_t n, hist_tag_info *out,
-                         size_t *nout)
+/* Reads the stored row of tag id into out (one read txn): 0, or an error
+ * (HIST_ENOTFOUND for a tag without a row). */
+static int tag_row_read(hist_db *db, uint32_t id, hist_tag_info *out)
 {
     MDB_txn *txn;
     int rc = index__read_begin(&db->idx, &txn);
     if (rc)
         return rc;
-    size_t k = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        hist_index_tag row;
-        rc = index__get_tag(&db->idx, txn, ids[i], &row);
-        if (rc == 0)
-            tags__info_from(&row, &out[k++]);
-        else if (rc == HIST_ENOTFOUND && nout)
-            rc = 0;
-    }
-    if (nout)
-        *nout = k;
+    hist_index_tag row;
+    rc = index__get_tag(&db->idx, txn, id, &row);
+    if (rc == 0)
+        tags__info_from(&row, out);
     index__read_end(&db->idx, txn);
     return rc;
 }
@@ -456,7 +447,7 @@ int hist_tag_by_name(hist_db *db, const char *name, hist_tag_info *out)
     mu_lock(&db->mu);
     uint32_t id = cache_find(db, name, strlen(name));
     mu_unlock(&db->mu);
-    return id ? tag_rows_read(db, &id, 1, out, NULL) : HIST_ENOTFOUND;
+    return id ? tag_row_read(db, id, out) : HIST_ENOTFOUND;
 }
 
 int hist_tag_by_id(hist_db *db, uint32_t id, hist_tag_info *out)
@@ -466,7 +457,7 @@ int hist_tag_by_id(hist_db *db, uint32_t id, hist_tag_info *out)
     mu_lock(&db->mu);
     bool known = tags__get(db, id) != NULL;
     mu_unlock(&db->mu);
-    return known ? tag_rows_read(db, &id, 1, out, NULL) : HIST_ENOTFOUND;
+    return known ? tag_row_read(db, id, out) : HIST_ENOTFOUND;
 }
 
 int hist_tag_put(hist_db *db, hist_tag_info *info)
