@@ -13,6 +13,8 @@
  *   namespace.tags<N>.first_contact.tags_per_s   hist_tag_resolve_many of new
  *        tags in requests of --batch names (a gateway's first batches), then
  *        one Good sample for each tag written and synced
+ *   namespace.tags<N>.first_contact.resolve_tags_per_s  the same, counting
+ *        only the time in hist_tag_resolve_many (one durable index txn each)
  *   namespace.tags<N>.rss_per_tag_bytes           VmRSS growth over those
  *   namespace.tags<N>.list_prefix.ms              GET /api/v1/tags, one area
  *        (prefix s00/a00/, first page of 1000)
@@ -23,6 +25,10 @@
  *        (**\/l099/c09/vib: 0 at 1 k, 10 at 100 k, 100 at 1 M)
  *   namespace.tags<N>.latest_pattern.ms           POST /api/v1/query
  *        mode=latest for every temp of one area (1,000 tags)
+ *   namespace.tags<N>.level_site.ms               GET /api/v1/tags?level=1
+ *        under one site (prefix s00/: its areas, 10 from 100 k tags on)
+ *   namespace.tags<N>.level_root.ms               the same at the root: the
+ *        sites (1 up to 100 k tags, 10 at 1 M)
  * Each request's status must be 200 and its answer must hold the expected
  * number of tags, or the bench fails.
  *
@@ -83,7 +89,7 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 }
 
 /* Creates n tags in requests of batch names and writes one sample each. */
-static int first_contact(hist_db *db, size_t n, size_t batch, double *seconds)
+static int first_contact(hist_db *db, size_t n, size_t batch, double *seconds, double *resolving)
 {
     char(*names)[64] = malloc(batch * sizeof *names);
     hist_tag_ref *refs = malloc(batch * sizeof *refs);
@@ -100,7 +106,9 @@ static int first_contact(hist_db *db, size_t n, size_t batch, double *seconds)
             tag_name(names[j], sizeof names[j], at + j);
             refs[j] = (hist_tag_ref){names[j], strlen(names[j]), HIST_TYPE_FLOAT64};
         }
+        double r0 = now_s();
         rc = hist_tag_resolve_many(db, refs, k, true, ids, rcs);
+        *resolving += now_s() - r0;
         for (size_t j = 0; j < k && rc == 0; j++) {
             if (rcs[j] < 0)
                 rc = rcs[j];
@@ -200,8 +208,8 @@ static int run_point(const char *parent, size_t n, size_t batch, int runs)
         return 1;
     }
     long rss0 = rss_kib();
-    double secs;
-    rc = first_contact(db, n, batch, &secs);
+    double secs, resolving = 0;
+    rc = first_contact(db, n, batch, &secs, &resolving);
     long rss1 = rss_kib();
     if (rc < 0) {
         fprintf(stderr, "bench_namespace: first contact: %s\n", hist_strerror(rc));
@@ -209,11 +217,14 @@ static int run_point(const char *parent, size_t n, size_t batch, int runs)
         return 1;
     }
     printf("namespace.tags%zu.first_contact.tags_per_s %.0f tags/s\n", n, (double)n / secs);
+    printf("namespace.tags%zu.first_contact.resolve_tags_per_s %.0f tags/s\n", n,
+           (double)n / resolving);
     printf("namespace.tags%zu.rss_per_tag_bytes %.0f B\n", n, (double)(rss1 - rss0) * 1024 / n);
 
     /* Requests; what each must list depends on n (an area holds 10,000). */
     size_t area = n < 10000 ? n : 10000;
     size_t page = area < 1000 ? area : 1000;
+    size_t area_n = n < 100000 ? n : 100000; /* the tags of site s00 */
     char last[64], after[128];
     tag_name(last, sizeof last, n - 2);
     snprintf(after, sizeof after, "prefix=s%02zu/&after=%s&limit=1000", (n - 1) / 100000, last);
@@ -231,6 +242,8 @@ static int run_point(const char *parent, size_t n, size_t batch, int runs)
         {"list_last_page", "GET", "/api/v1/tags", after, NULL, 1},
         {"pattern_sparse", "GET", "/api/v1/tags", sparse, NULL, sparse_want},
         {"latest_pattern", "POST", "/api/v1/query", "", latest, area / 10},
+        {"level_site", "GET", "/api/v1/tags", "prefix=s00/&level=1", NULL, (area_n + 9999) / 10000},
+        {"level_root", "GET", "/api/v1/tags", "level=1", NULL, (n + 99999) / 100000},
     };
     int failed = 0;
     for (size_t i = 0; i < sizeof req / sizeof req[0]; i++) {

@@ -13,6 +13,7 @@
  *      scrub.c        the checker of chunks and the registry.
  *   3. chunk_store.c  a chunk built, cut, committed (segment + index), loaded.
  *   4. damage.c       damage marks;
+ *      namespace.c    walking the name index: tags under a prefix, one level;
  *      degraded.c     the sync, rollback of void writes, healing, seal backoff;
  *      recovery.c     WAL replay into the memtable at open;
  *      retention.c    dropping old chunks.
@@ -154,6 +155,8 @@ int tags__cache(hist_db *db, const hist_index_tag *meta);
  * multiple of 16), the id table, the name hash and the dirty list;
  * buffers not included (db->mem_bytes counts them). */
 size_t tags__registry_bytes(hist_db *db);
+/* A stored tag row as the door's hist_tag_info (no lock). */
+void tags__info_from(const hist_index_tag *m, hist_tag_info *out);
 /* Marks a tag's buffer non-empty (mu held). */
 int tags__mark_dirty(hist_db *db, uint32_t id);
 /* Raises a tag's latest value to (ts, v, q) unless it is older (mu held):

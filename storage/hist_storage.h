@@ -173,9 +173,39 @@ int hist_tag_type(hist_db *db, uint32_t id, hist_type *out);
 int hist_tag_put(hist_db *db, hist_tag_info *info);
 
 /* Calls fn for every tag whose name starts with prefix ("" = all), in name
- * order. fn returns 0 to go on, non-zero to stop (that value is returned). */
+ * order. fn returns 0 to go on, non-zero to stop (that value is returned).
+ * fn runs outside any index transaction and may call into the db. */
 typedef int (*hist_tag_visit_fn)(void *ctx, const hist_tag_info *tag);
 int hist_tag_foreach(hist_db *db, const char *prefix, hist_tag_visit_fn fn, void *ctx);
+
+/* The same from a start key: only names sorting strictly after `after`
+ * (NULL: from the prefix's first name), and, with match, only names it
+ * accepts (true). match sees each name under the prefix before its row is
+ * read, inside a read transaction: it must not call into the db. The walk
+ * seeks to its start and reads the name index in batches, so a page of p
+ * tags costs O(p log N) plus the names match turns down. */
+typedef bool (*hist_tag_name_fn)(void *ctx, const char *name);
+int hist_tag_foreach_from(hist_db *db, const char *prefix, const char *after,
+                          hist_tag_name_fn match, hist_tag_visit_fn fn, void *ctx);
+
+/* One level of the namespace: the distinct next path segments under the
+ * folder prefix ("" or NULL: the root; "a/b" and "a/b/" are the same
+ * folder), in segment order, strictly after the child named `after` (a
+ * full name as answered; NULL: from the first). name is the child's full
+ * name, prefix + segment, without a trailing '/' (valid during the call);
+ * tag: a tag has exactly that name; children: names go on below it (both
+ * can hold). Each child costs a few seeks (O(log N)): its subtree is
+ * skipped, never walked, so there is no count of the tags under it. fn as
+ * for hist_tag_foreach. */
+typedef struct {
+    const char *name;
+    size_t len;
+    bool tag;
+    bool children;
+} hist_tag_child;
+typedef int (*hist_tag_child_fn)(void *ctx, const hist_tag_child *child);
+int hist_tag_children(hist_db *db, const char *prefix, const char *after, hist_tag_child_fn fn,
+                      void *ctx);
 
 /* ---- Writing ---------------------------------------------------------- */
 

@@ -2,6 +2,8 @@
  * api_tags.c: browsing the tag namespace and tag administration.
  *
  *   GET /api/v1/tags?prefix=&pattern=&limit=&after=&format=json|csv
+ *   GET /api/v1/tags?prefix=&level=1&limit=&after=&format=json|csv
+ *                                            one level: the children of prefix
  *   GET /api/v1/tags/{name}                  one tag's metadata (404 if none)
  *   PUT /api/v1/tags/{name}  {type, unit, description, deadband}  (admin)
  *
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hist_array.h"
 #include "query/api/api_internal.h"
 
 /* ---- GET ------------------------------------------------------------------------ */
@@ -50,6 +53,98 @@ static int limit_or_reply(api_ctx *c, const api_params *p, size_t def, size_t ma
     return 0;
 }
 
+/* An answer cut at limit entries, last the name of the last one: says so,
+ * and where the next page starts (the same request with after=last).
+ * Returns limit. */
+static size_t page_cut(api_ctx *c, size_t limit, const char *last)
+{
+    api__add_header(c, "X-Historian-Truncated", "true");
+    api__add_header(c, "X-Historian-Next", last);
+    return limit;
+}
+
+/* The children of one folder, collected for an answer. */
+typedef struct {
+    char name[HIST_TAG_NAME_MAX + 1];
+    bool tag, children;
+} level_row;
+
+typedef struct {
+    level_row *v;
+    size_t n, cap, max;
+    int rc;
+} level_list;
+
+static int level_visit(void *ctx, const hist_tag_child *ch)
+{
+    level_list *l = ctx;
+    if (l->n >= l->max)
+        return 1;
+    if (HIST_ARRAY_RESERVE(l->v, l->cap, l->n + 1, 16) < 0) {
+        l->rc = HIST_ENOMEM;
+        return 1;
+    }
+    level_row *r = &l->v[l->n++];
+    memcpy(r->name, ch->name, ch->len);
+    r->name[ch->len] = '\0';
+    r->tag = ch->tag;
+    r->children = ch->children;
+    return 0;
+}
+
+/* level=1: the distinct next segments under prefix, paged by after=. */
+static int tags_get_level(api_ctx *c, const api_params *p, size_t limit, bool csv)
+{
+    const char *level = api__param(p, "level");
+    if (strcmp(level, "1"))
+        return api__reply_error(c, 400, "level", "level must be 1 (one level under prefix)");
+    if (api__param(p, "pattern"))
+        return api__reply_error(c, 400, "pattern", "level=1 lists a folder: no pattern");
+    const char *after = api__param(p, "after");
+    level_list l = {.max = limit + 1}; /* one more tells whether the answer was cut */
+    int rc = hist_tag_children(c->db, api__param(p, "prefix"), after && *after ? after : NULL,
+                               level_visit, &l);
+    if (rc >= 0)
+        rc = l.rc;
+    int ret;
+    if (rc < 0) {
+        ret = api__reply_internal(c, rc);
+        goto out;
+    }
+    if (l.n > limit)
+        l.n = page_cut(c, limit, l.v[limit - 1].name);
+    if (csv) {
+        hist_buf b;
+        hist_buf_init(&b);
+        hist_buf_puts(&b, "name,tag,children\n");
+        for (size_t i = 0; i < l.n; i++) {
+            json__buf_csv_field(&b, l.v[i].name);
+            hist_buf_printf(&b, ",%s,%s\n", l.v[i].tag ? "true" : "false",
+                            l.v[i].children ? "true" : "false");
+        }
+        ret = api__reply_buf(c, 200, "text/csv; charset=utf-8", &b);
+        goto out;
+    }
+    hist_json j;
+    json__init(&j);
+    json__begin_array(&j);
+    for (size_t i = 0; i < l.n; i++) {
+        json__begin_object(&j);
+        json__key(&j, "name");
+        json__string(&j, l.v[i].name);
+        json__key(&j, "tag");
+        json__bool(&j, l.v[i].tag);
+        json__key(&j, "children");
+        json__bool(&j, l.v[i].children);
+        json__end_object(&j);
+    }
+    json__end_array(&j);
+    ret = api__reply_json(c, 200, &j);
+out:
+    free(l.v);
+    return ret;
+}
+
 static int tags_get_list(api_ctx *c, const api_params *p)
 {
     const char *prefix = api__param(p, "prefix"), *pattern = api__param(p, "pattern");
@@ -64,6 +159,8 @@ static int tags_get_list(api_ctx *c, const api_params *p)
         return api__reply_error(c, 400, "format", "format must be json or csv");
     if (!format && c->req->accept && strstr(c->req->accept, "text/csv"))
         csv = true;
+    if (api__param(p, "level"))
+        return tags_get_level(c, p, limit, csv);
     if (pattern && !*pattern)
         pattern = NULL;
     const char *after = api__param(p, "after");
@@ -76,13 +173,8 @@ static int tags_get_list(api_ctx *c, const api_params *p)
         api__tag_list_free(&list);
         return api__reply_internal(c, rc);
     }
-    bool truncated = list.n > limit;
-    if (truncated) {
-        list.n = limit;
-        api__add_header(c, "X-Historian-Truncated", "true");
-        /* The next page: the same request with after=<this value>. */
-        api__add_header(c, "X-Historian-Next", list.v[limit - 1].name);
-    }
+    if (list.n > limit)
+        list.n = page_cut(c, limit, list.v[limit - 1].name);
     if (csv) {
         hist_buf b;
         hist_buf_init(&b);

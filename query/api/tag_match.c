@@ -105,15 +105,42 @@ struct collect_ctx {
     size_t before; /* entries in out before this walk: the only possible duplicates */
     api_tag_list *out;
     int rc;
+    const char *tail; /* the glob's literal end (collect_match) */
+    size_t tail_len;
 };
+
+/* Before a row is read: the glob decides on the name alone. The literal
+ * after the glob's last wildcard ends every name it matches (less its '/'
+ * after a "**", which may stand for no segment): a quick first test. */
+static bool collect_match(void *ctx, const char *name)
+{
+    const struct collect_ctx *cc = ctx;
+    if (!cc->glob)
+        return true;
+    size_t nl = strlen(name);
+    if (nl < cc->tail_len || memcmp(name + nl - cc->tail_len, cc->tail, cc->tail_len) != 0)
+        return false;
+    return glob_match(cc->glob, name);
+}
+
+/* The literal after glob's last wildcard, as collect_match tests it. */
+static void glob_tail(const char *glob, const char **tail, size_t *len)
+{
+    const char *t = glob;
+    for (const char *q = glob; *q; q++)
+        if (*q == '*' || *q == '?')
+            t = q + 1;
+    if (t > glob + 1 && t[-1] == '*' && t[-2] == '*' && *t == '/')
+        t++;
+    *tail = t;
+    *len = strlen(t);
+}
 
 static int collect_visit(void *ctx, const hist_tag_info *tag)
 {
     struct collect_ctx *cc = ctx;
     if (cc->after && strcmp(tag->name, cc->after) <= 0)
-        return 0;
-    if (cc->glob && !glob_match(cc->glob, tag->name))
-        return 0;
+        return 0; /* the walk starts past after; kept as the rule */
     if (cc->out->n >= cc->max) {
         cc->rc = HIST_ENOSPC;
         return 1;
@@ -159,7 +186,10 @@ int api__tags_list_after(hist_db *db, const char *prefix, const char *glob, cons
     }
     struct collect_ctx cc = {
         .glob = glob, .after = after, .max = max, .before = out->n, .out = out, .rc = 0};
-    int rc = hist_tag_foreach(db, walk, collect_visit, &cc);
+    if (glob)
+        glob_tail(glob, &cc.tail, &cc.tail_len);
+    int rc =
+        hist_tag_foreach_from(db, walk, after, glob ? collect_match : NULL, collect_visit, &cc);
     if (cc.rc < 0)
         return cc.rc;
     return rc < 0 ? rc : 0;
