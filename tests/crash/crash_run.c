@@ -289,23 +289,47 @@ static void writer_main(crash_run *r, int fd)
     }
 }
 
+/* Reads the writer's reports as they come, until one says the background
+ * compactor has merged or until deadline_ms: true when it has. */
+static bool wait_for_merge(int fd, int64_t deadline_ms, writer_report *last, uint32_t *acked)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    writer_report rep;
+    for (int64_t left; (left = deadline_ms - crash_now_ms()) > 0;) {
+        if (poll(&p, 1, (int)left) <= 0 || read(fd, &rep, sizeof(rep)) != (ssize_t)sizeof(rep))
+            return false;
+        *last = rep, *acked = rep.request + 1;
+        if (rep.compact_tag_hours > 0)
+            return true;
+    }
+    return false;
+}
+
 /* Forks the writer, kills it after 5-300 ms, and replays what it
- * acknowledged into the model; the request after those is in flight. */
+ * acknowledged into the model; the request after those is in flight.
+ * Odd rounds compact in the background; one in four of them is killed
+ * within 20 ms after the compactor's first merge (waited for up to 3 s),
+ * so that every run kills a writer in the middle of compacting however
+ * slow the machine is. */
 static int storage_round(crash_run *r)
 {
     int fd, status = 0;
     r->compact_bg = r->tally.rounds % 2 == 1;
+    bool at_merge = r->compact_bg && r->tally.rounds % 8 == 1;
     pid_t pid = fork_piped(&fd);
     if (pid == 0)
         writer_main(r, fd);
     if (pid < 0)
         return HIST_EIO;
-    struct timespec d = {0, (long)(5 + crash_rand(r) % 296) * 1000000L};
+    writer_report rep, last = {0};
+    uint32_t acked = 0;
+    long delay_ms = at_merge ? (long)(crash_rand(r) % 21) : (long)(5 + crash_rand(r) % 296);
+    if (at_merge)
+        wait_for_merge(fd, crash_now_ms() + 3000, &last, &acked);
+    struct timespec d = {delay_ms / 1000, (delay_ms % 1000) * 1000000L};
     nanosleep(&d, NULL);
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
-    writer_report rep, last = {0};
-    uint32_t acked = 0;
     while (read(fd, &rep, sizeof(rep)) == (ssize_t)sizeof(rep))
         last = rep, acked = rep.request + 1;
     close(fd);
