@@ -86,9 +86,10 @@ typedef struct {
     int64_t retention_ns;     /* drop chunks older than now - retention; 0 = keep forever */
     bool no_auto_create;      /* refuse writes to unknown tags instead of creating them */
     bool no_background;       /* no sealer thread: seal only on hist_db_flush() (tests) */
-    /* hist_db_close() seals only buffers worth a chunk (at least 1/16 of
-     * chunk_samples) and what the WAL budget needs; the rest stays in the WAL, replayed at the next
-     * open, instead of one short chunk per tag (historiand sets it). Default false. */
+    /* hist_db_close() keeps a short run (under 1/16 of chunk_samples) of a
+     * clock window still open in the WAL, replayed at the next open, instead
+     * of one short chunk per tag; it seals everything else, and what the
+     * WAL budget needs (historiand sets it). Default false. */
     bool lazy_close;
     /* The share of one core the background compactor may use (it sleeps
      * the rest): it joins the chunks of each settled tag-hour into one

@@ -139,13 +139,35 @@ static size_t close_min(const hist_db *db)
     return db->opts.chunk_samples / 16 ? db->opts.chunk_samples / 16 : 1;
 }
 
-/* A lazy close seals a buffer of at least close_min() durable samples
- * whole, and nothing of a shorter one: it stays in the WAL, which the next
- * open replays into the memtable. (A whole buffer ends at a WAL record,
- * rule 1.) */
-static size_t close_prefix(hist_db *db, size_t k)
+/* Whether the first k samples of a buffer reach into the clock window
+ * still open (now's, or a later one): a run more samples may join. Without
+ * clock windows every run may. */
+static bool reaches_open_window(hist_db *db, const hist_membuf *b, size_t k)
 {
-    return k >= close_min(db) ? k : 0;
+    if (db->opts.chunk_align_ns <= 0)
+        return true;
+    int64_t open = chunk__align_floor(clock__wall_ns(), db->opts.chunk_align_ns);
+    const int64_t *ts = membuf__ts(b);
+    for (size_t i = 0; i < k; i++)
+        if (ts[i] >= open)
+            return true;
+    return false;
+}
+
+/* Whether a lazy close keeps a buffer of k durable samples in the WAL: a
+ * short run (under close_min()) of a window still open, which the next
+ * open replays into the memtable and later samples join. Everything else
+ * is sealed whole (a whole buffer ends at a WAL record, rule 1): a run of
+ * finished windows gains nothing by waiting, and the compactor joins its
+ * chunk with the rest of its hour. */
+static bool close_keeps(hist_db *db, const hist_membuf *b, size_t k)
+{
+    return k < close_min(db) && reaches_open_window(db, b, k);
+}
+
+static size_t close_prefix(hist_db *db, const hist_tag_state *t, size_t k)
+{
+    return close_keeps(db, &t->buf, k) ? 0 : k;
 }
 
 /* Rule 1 at the place it is relied on: sealing the first k samples of a
@@ -190,7 +212,7 @@ int seal__tags(hist_db *db, const uint32_t *ids, size_t n, seal_cut cut)
             if (cut == SEAL_HOLD)
                 k = held_prefix(db, t, k);
             else if (cut == SEAL_CLOSE)
-                k = close_prefix(db, k);
+                k = close_prefix(db, t, k);
             if (k == 0)
                 continue;
             if (k < durable_k)
@@ -254,11 +276,13 @@ int seal__close(hist_db *db)
 {
     HIST_ASSERT(mu_held(&db->seal_mu));
     mu_lock(&db->mu);
-    size_t n = 0, min = close_min(db);
+    size_t n = 0;
     uint32_t *ids = malloc((db->ndirty ? db->ndirty : 1) * sizeof(*ids));
-    for (size_t i = 0; ids && i < db->ndirty; i++)
-        if (db->tags[db->dirty[i]]->buf.n >= min)
+    for (size_t i = 0; ids && i < db->ndirty; i++) {
+        const hist_membuf *b = &db->tags[db->dirty[i]]->buf;
+        if (!close_keeps(db, b, b->n))
             ids[n++] = db->dirty[i];
+    }
     mu_unlock(&db->mu);
     if (!ids)
         return HIST_ENOMEM;
