@@ -235,6 +235,8 @@ typedef struct {
     size_t ndels;
     tag_raise *tags; /* tag rows to raise */
     size_t ntags;
+    uint32_t *slot; /* open addressing over tags: index + 1, 0 = empty */
+    size_t mask;    /* slots - 1; slots a power of two >= 2 x cap */
     uint64_t next_seq;
 } commit_ctx;
 
@@ -261,18 +263,22 @@ static int commit_txn(hist_index *idx, MDB_txn *txn, void *arg)
     return rc;
 }
 
-/* Finds or adds tag id in the list of rows to raise (from the cache). */
+/* Finds or adds tag id in the list of rows to raise (from the cache), in
+ * constant time: a seal of 100,000 tags holds tag_mu and mu while it
+ * builds this list. */
 static tag_raise *commit_tag(hist_db *db, commit_ctx *c, size_t cap, uint32_t id)
 {
-    for (size_t i = 0; i < c->ntags; i++)
-        if (c->tags[i].id == id)
-            return &c->tags[i];
+    size_t h = ((size_t)id * 2654435761u) & c->mask;
+    for (; c->slot[h]; h = (h + 1) & c->mask)
+        if (c->tags[c->slot[h] - 1].id == id)
+            return &c->tags[c->slot[h] - 1];
     if (c->ntags == cap)
         return NULL;
     hist_tag_state *t = tags__get(db, id);
     if (!t)
         return NULL;
     c->tags[c->ntags] = (tag_raise){id, t->flushed_lsn, t->max_span};
+    c->slot[h] = (uint32_t)(c->ntags + 1);
     return &c->tags[c->ntags++];
 }
 
@@ -314,10 +320,16 @@ int chunk__commit(hist_db *db, uint8_t **bufs, hist_chunk_ref *refs, size_t n,
             return rc;
     }
     commit_ctx c = {.db = db, .refs = refs, .n = n, .dels = dels, .ndels = ndels};
-    size_t cap = n + nflushed + 1;
+    size_t cap = n + nflushed + 1, slots = 16;
+    while (slots < 2 * cap)
+        slots *= 2;
     c.tags = calloc(cap, sizeof(*c.tags));
-    if (!c.tags)
+    c.slot = calloc(slots, sizeof(*c.slot));
+    c.mask = slots - 1;
+    if (!c.tags || !c.slot) {
+        free(c.tags), free(c.slot);
         return HIST_ENOMEM;
+    }
     for (size_t i = 0; i < n; i++)
         refs[i].seq = db->next_seq++;
     c.next_seq = db->next_seq;
@@ -369,6 +381,7 @@ int chunk__commit(hist_db *db, uint8_t **bufs, hist_chunk_ref *refs, size_t n,
     }
     mu_unlock(&db->tag_mu);
     free(c.tags);
+    free(c.slot);
     return rc;
 }
 
