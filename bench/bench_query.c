@@ -25,9 +25,12 @@
  *
  * Usage: bench_query [--tags N] [--days D] [--year-days Y] [--dir PATH]
  *                    [--keep] [--runs R] [--only plot|twa|mean|daily|raw] [--chunk-align-s S]
+ *                    [--compact-share F]
  * Without --dir a temp dir under /tmp is used and removed unless --keep.
  * --chunk-align-s sets the storage's chunk_align_ns in seconds (-1: off),
  * to measure what clock-aligned chunks cost on disk and buy in queries.
+ * --compact-share sets the background compactor's share of a core (0: off,
+ * to time the queries alone; default the engine's).
  */
 #include <malloc.h>
 #include <stdio.h>
@@ -48,8 +51,9 @@
 typedef struct {
     uint32_t tags, days, year_days, runs;
     const char *dir;
-    const char *only; /* run one query: plot, twa, mean, daily or raw */
-    int64_t align_s;  /* chunk_align_ns in seconds; 0 = default, -1 = off */
+    const char *only;     /* run one query: plot, twa, mean, daily or raw */
+    int64_t align_s;      /* chunk_align_ns in seconds; 0 = default, -1 = off */
+    double compact_share; /* the background compactor's share; < 0 = default */
     bool keep;
 } bench_args;
 
@@ -331,7 +335,7 @@ static void run_queries(hist_db *db, const bench_args *a, const uint32_t *tags, 
 
 static int parse_args(int argc, char **argv, bench_args *a)
 {
-    *a = (bench_args){.tags = 100, .days = 30, .year_days = 365, .runs = 5};
+    *a = (bench_args){.tags = 100, .days = 30, .year_days = 365, .runs = 5, .compact_share = -1};
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -355,6 +359,8 @@ static int parse_args(int argc, char **argv, bench_args *a)
             a->only = val;
         else if (strcmp(arg, "--chunk-align-s") == 0)
             a->align_s = strtoll(val, NULL, 10);
+        else if (strcmp(arg, "--compact-share") == 0)
+            a->compact_share = strtod(val, NULL);
         else
             return -1;
         i++;
@@ -372,9 +378,9 @@ int main(int argc, char **argv)
     mallopt(M_TRIM_THRESHOLD, 256 << 20);
     bench_args a;
     if (parse_args(argc, argv, &a) < 0) {
-        fprintf(stderr,
-                "usage: bench_query [--tags N] [--days D] [--year-days Y] [--dir PATH] "
-                "[--keep] [--runs R] [--only plot|twa|mean|daily|raw] [--chunk-align-s S]\n");
+        fprintf(stderr, "usage: bench_query [--tags N] [--days D] [--year-days Y] [--dir PATH] "
+                        "[--keep] [--runs R] [--only plot|twa|mean|daily|raw] [--chunk-align-s S] "
+                        "[--compact-share F]\n");
         return 2;
     }
     char tmp[] = "/tmp/bench_query_XXXXXX";
@@ -389,6 +395,8 @@ int main(int argc, char **argv)
     opts.dir = dir;
     opts.log_level = HIST_LOG_WARN;
     opts.chunk_align_ns = a.align_s < 0 ? -1 : a.align_s * SEC;
+    if (a.compact_share >= 0)
+        opts.compact_share = a.compact_share;
     hist_db *db = NULL;
     int rc = hist_db_open(&opts, &db);
     if (rc < 0)
