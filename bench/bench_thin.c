@@ -57,6 +57,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/hist_array.h" /* header-only, as hist_bytes.h: nothing linked */
+#include "common/hist_bytes.h"
+
 #define THIN_MAX_HEADERS 8
 #define THIN_HDR_MAX     65536
 #define THIN_SNIPPET     300
@@ -460,13 +463,8 @@ static void print_phase(const run_ctx *c, const char *name, size_t from, size_t 
     free(l);
 }
 
-static uint32_t get_u32le(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-/* Reads FILE whole and indexes its bodies; NULL (said why) on error. */
-static uint8_t *load_bodies(const char *path, body **out, size_t *nout)
+/* FILE's bytes, malloc'd, and their count; NULL (said why) on error. */
+static uint8_t *read_whole(const char *path, size_t *size_out)
 {
     FILE *f = fopen(path, "rb");
     struct stat sb;
@@ -485,35 +483,51 @@ static uint8_t *load_bodies(const char *path, body **out, size_t *nout)
         return NULL;
     }
     fclose(f);
+    *size_out = size;
+    return data;
+}
+
+/* Appends one body to the index; false when out of memory (then *b is
+ * freed and NULL). */
+static bool push_body(body **b, size_t *n, size_t *cap, body one)
+{
+    if (HIST_ARRAY_RESERVE(*b, *cap, *n + 1, 1024) < 0) {
+        free(*b);
+        *b = NULL;
+        return false;
+    }
+    (*b)[(*n)++] = one;
+    return true;
+}
+
+/* Reads FILE whole and indexes its bodies; NULL (said why) on error. */
+static uint8_t *load_bodies(const char *path, body **out, size_t *nout)
+{
+    size_t size;
+    uint8_t *data = read_whole(path, &size);
+    if (!data)
+        return NULL;
     if (size < 8 || memcmp(data, "THINBOD1", 8)) {
         fprintf(stderr, "bench_thin: %s is not a bench_gen bodies file\n", path);
         free(data);
         return NULL;
     }
-    size_t n = 0, cap = 1024;
-    body *b = malloc(cap * sizeof *b);
-    for (size_t at = 8; b && at < size;) {
-        if (size - at < 8 || get_u32le(data + at) > size - at - 8) {
+    size_t n = 0, cap = 0;
+    body *b = NULL;
+    bool oom = false;
+    for (size_t at = 8; at < size;) {
+        if (size - at < 8 || hist_get_le32(data + at) > size - at - 8) {
             fprintf(stderr, "bench_thin: %s: body %zu is cut short\n", path, n);
             free(b);
             free(data);
             return NULL;
         }
-        if (n == cap) {
-            cap *= 2;
-            body *nb = realloc(b, cap * sizeof *b);
-            if (!nb) {
-                free(b);
-                b = NULL;
-                break;
-            }
-            b = nb;
-        }
-        b[n] = (body){data + at + 8, get_u32le(data + at), get_u32le(data + at + 4)};
-        at += 8 + b[n].len;
-        n++;
+        body one = {data + at + 8, hist_get_le32(data + at), hist_get_le32(data + at + 4)};
+        if ((oom = !push_body(&b, &n, &cap, one)))
+            break;
+        at += 8 + one.len;
     }
-    if (!b) {
+    if (oom) {
         fprintf(stderr, "bench_thin: out of memory\n");
         free(data);
         return NULL;
@@ -526,26 +540,14 @@ static uint8_t *load_bodies(const char *path, body **out, size_t *nout)
 /* --lp-lines: FILE as text, bodies of `lines` whole lines (a sample each). */
 static uint8_t *load_lines(const char *path, size_t lines, body **out, size_t *nout)
 {
-    FILE *f = fopen(path, "rb");
-    struct stat sb;
-    if (!f || fstat(fileno(f), &sb) < 0) {
-        perror(path);
-        if (f)
-            fclose(f);
+    size_t size;
+    uint8_t *data = read_whole(path, &size);
+    if (!data)
         return NULL;
-    }
-    size_t size = (size_t)sb.st_size;
-    uint8_t *data = malloc(size ? size : 1);
-    if (!data || fread(data, 1, size, f) != size) {
-        fprintf(stderr, "bench_thin: cannot read %s\n", path);
-        fclose(f);
-        free(data);
-        return NULL;
-    }
-    fclose(f);
-    size_t n = 0, cap = 1024;
-    body *b = malloc(cap * sizeof *b);
-    for (size_t at = 0; b && at < size;) {
+    size_t n = 0, cap = 0;
+    body *b = NULL;
+    bool oom = false;
+    for (size_t at = 0; at < size;) {
         size_t end = at;
         uint32_t k = 0;
         while (end < size && k < lines) {
@@ -559,20 +561,11 @@ static uint8_t *load_lines(const char *path, size_t lines, body **out, size_t *n
             free(data);
             return NULL;
         }
-        if (n == cap) {
-            cap *= 2;
-            body *nb = realloc(b, cap * sizeof *b);
-            if (!nb) {
-                free(b);
-                b = NULL;
-                break;
-            }
-            b = nb;
-        }
-        b[n++] = (body){data + at, (uint32_t)(end - at), k};
+        if ((oom = !push_body(&b, &n, &cap, (body){data + at, (uint32_t)(end - at), k})))
+            break;
         at = end;
     }
-    if (!b) {
+    if (oom) {
         fprintf(stderr, "bench_thin: out of memory\n");
         free(data);
         return NULL;
