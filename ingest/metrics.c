@@ -80,6 +80,8 @@ int metrics__render(const hist_metrics *m, hist_db *db, char **out, size_t *len)
               st.samples_memtable);
         counter(&t, "historian_chunks_sealed_total", "Chunks sealed since start.",
                 st.chunks_sealed);
+        counter(&t, "historian_buffers_frozen_total",
+                "Tag buffers compressed in memory for memory pressure since start.", st.freezes);
         gauge(&t, "historian_chunks", "Live chunks in the index.", st.chunks);
         gauge(&t, "historian_tags", "Tags.", st.tags);
         gauge(&t, "historian_samples_sealed", "Samples in live chunks.", st.samples_sealed);

@@ -608,15 +608,12 @@ static int scan_candidates(hist_db *db, hist_compactor *c, tag_hour **out, size_
     return 0;
 }
 
-/* Whether a tag's buffer holds a sample in [from, to) (mu held). */
+/* Whether a tag's buffer may hold a sample in [from, to) (mu held; a
+ * frozen run counts by its bounds: the hour waits for its seal). */
 static bool buffer_touches(hist_db *db, const hist_membuf *b, int64_t from, int64_t to)
 {
     HIST_ASSERT(mu_held(&db->mu));
-    const int64_t *ts = membuf__ts(b);
-    for (size_t i = 0; i < b->n; i++)
-        if (ts[i] >= from && ts[i] < to)
-            return true;
-    return false;
+    return membuf__may_touch(b, from, to);
 }
 
 /* A tag's type and max span; false when there is no such tag. */

@@ -96,7 +96,7 @@ int hist_db_write(hist_db *db, const hist_series *series, size_t nseries, uint64
                       "refuses writes until it is restarted",
                       (unsigned long long)lsn, hist_strerror(rc));
         }
-        if (t->buf.n >= db->opts.chunk_samples)
+        if (membuf__count(&t->buf) >= db->opts.chunk_samples)
             wake = 1;
     }
     if (db->mem_bytes > db->opts.memtable_bytes)
@@ -185,6 +185,7 @@ int hist_db_get_stats(hist_db *db, hist_db_stats *out)
     out->seals_held = atomic_load(&db->seals_held);
     out->seals_memory = atomic_load(&db->seals_memory);
     out->seals_wal = atomic_load(&db->seals_wal);
+    out->freezes = atomic_load(&db->freezes);
     out->chunks_decoded = atomic_load(&db->chunks_decoded);
     out->recovered_records = db->recovered_records;
     out->dropped_records = db->dropped_records;

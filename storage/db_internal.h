@@ -77,7 +77,7 @@ typedef struct {
     int64_t max_span;           /* max (end_ts - start_ts) over the tag's chunks */
     hist_sample latest;
     hist_sample sealed_latest; /* ... that latest can be put back after a rollback */
-    hist_membuf buf;           /* 32 bytes of zeros while the tag is idle */
+    hist_membuf buf;           /* 40 bytes of zeros while the tag is idle */
     char name[];               /* name_len bytes and a NUL */
 } hist_tag_state;
 _Static_assert(HIST_TAG_NAME_MAX <= UINT8_MAX, "name_len holds a tag name's length");
@@ -137,6 +137,7 @@ struct hist_db {
     _Atomic uint64_t chunks, samples_sealed, bytes_chunks;
     _Atomic uint64_t chunks_sealed, chunks_decoded, chunk_load_failures;
     _Atomic uint64_t seals_held, seals_memory, seals_wal; /* see hist_db_stats */
+    _Atomic uint64_t freezes;
     uint64_t recovered_records, dropped_records, dropped_bytes, lost_records;
 
     pthread_t sealer;
@@ -198,6 +199,14 @@ int seal__close(hist_db *db);
 int seal__checkpoint(hist_db *db);
 int seal__start(hist_db *db);
 void seal__stop(hist_db *db);
+
+/* Freezing (freeze.c): memory pressure compresses buffers in memory. */
+#define FREEZE_MIN 4 /* a buffer is frozen from this many durable raw samples on */
+/* Freezes the durable raw samples of each tag's buffer (seal_mu held). */
+int freeze__tags(hist_db *db, const uint32_t *ids, size_t n);
+/* The durable raw samples a freeze would take from b, 0 below FREEZE_MIN
+ * (mu held). */
+size_t freeze__worth(hist_db *db, const hist_membuf *b);
 
 /* The disk refusing writes (degraded.c). */
 /* Takes the samples of void WAL records (not durable when the log broke)

@@ -55,11 +55,14 @@ static void restore_latest(hist_tag_state *t)
 {
     t->has_latest = t->has_sealed_latest;
     t->latest = t->sealed_latest;
-    const int64_t *ts = membuf__ts(&t->buf);
-    const hist_value *v = membuf__v(&t->buf);
-    const uint32_t *q = membuf__q(&t->buf);
-    for (size_t i = 0; i < t->buf.n; i++)
-        tags__note_latest(t, ts[i], v[i], q[i]);
+    membuf_view bv;
+    if (membuf__view(&t->buf, &bv) != 0) {
+        t->latest_stale = 1; /* looked up again when asked */
+        return;
+    }
+    for (size_t i = 0; i < bv.n; i++)
+        tags__note_latest(t, bv.ts[i], bv.v[i], bv.q[i]);
+    membuf__view_release(&bv);
 }
 
 void degraded__rollback_void(hist_db *db)
@@ -72,15 +75,16 @@ void degraded__rollback_void(hist_db *db)
     uint64_t dropped = 0;
     for (size_t i = 0; i < db->ndirty; i++) {
         hist_tag_state *t = db->tags[db->dirty[i]];
-        size_t before = t->buf.n;
+        size_t before = membuf__count(&t->buf);
         int64_t d = membuf__drop_lsns(&t->buf, h.void_from, h.void_to);
-        if (t->buf.n == before)
+        size_t after = membuf__count(&t->buf);
+        if (after == before)
             continue;
-        HIST_ASSERT(t->buf.n == 0 || membuf__lsn(&t->buf)[t->buf.n - 1] < h.void_from ||
-                    membuf__lsn(&t->buf)[t->buf.n - 1] > h.void_to);
+        HIST_ASSERT(t->buf.nraw == 0 || membuf__lsn(&t->buf)[t->buf.nraw - 1] < h.void_from ||
+                    membuf__lsn(&t->buf)[t->buf.nraw - 1] > h.void_to);
         db->mem_bytes -= (size_t)(-d);
-        db->mem_samples -= before - t->buf.n;
-        dropped += before - t->buf.n;
+        db->mem_samples -= before - after;
+        dropped += before - after;
         restore_latest(t);
     }
     db->void_samples += dropped;

@@ -451,8 +451,10 @@ typedef struct {
     /* Since open, tag buffers the sealer thread took, by why. seals_held:
      * due (full or old) and sealed up to the current clock hour, which
      * stayed in memory (counted only when something stayed); seals_memory,
-     * seals_wal: the memtable or the WAL was over its budget (sealed whole). */
-    uint64_t seals_held, seals_memory, seals_wal;
+     * seals_wal: the memtable or the WAL was over its budget (sealed whole);
+     * freezes: buffers compressed in memory because the memtable was over
+     * its budget (storage/freeze.c). */
+    uint64_t seals_held, seals_memory, seals_wal, freezes;
     uint64_t recovered_records, dropped_records, dropped_bytes;
     uint64_t damaged_chunks;      /* chunks marked damaged in the index (left out of answers) */
     uint64_t chunk_load_failures; /* since open: chunk reads that failed (damaged or I/O) */

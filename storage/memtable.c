@@ -5,6 +5,7 @@
 
 #include "common/hist_array.h"
 #include "common/hist_assert.h"
+#include "storage/chunk.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -13,12 +14,12 @@
 /* Moves samples [skip, n) into a new block of cap (>= n - skip) samples. */
 static int membuf_relayout(hist_membuf *b, size_t cap, size_t skip)
 {
-    size_t rest = b->n - skip;
+    size_t rest = b->nraw - skip;
     HIST_ASSERT(cap >= rest && cap > 0);
     uint8_t *mem = malloc(cap * HIST_MEMBUF_SAMPLE_BYTES);
     if (!mem)
         return HIST_ENOMEM;
-    hist_membuf nb = {mem, rest, cap, b->first_write_ns};
+    hist_membuf nb = {mem, b->fz, (uint32_t)rest, (uint32_t)cap, b->first_write_ns};
     if (rest) {
         memcpy(membuf__ts(&nb), membuf__ts(b) + skip, rest * sizeof(int64_t));
         memcpy(membuf__v(&nb), membuf__v(b) + skip, rest * sizeof(hist_value));
@@ -33,7 +34,7 @@ static int membuf_relayout(hist_membuf *b, size_t cap, size_t skip)
 /* Moves samples [from, n) down to position to, inside the block. */
 static void membuf_shift(hist_membuf *b, size_t to, size_t from)
 {
-    size_t rest = b->n - from;
+    size_t rest = b->nraw - from;
     memmove(membuf__ts(b) + to, membuf__ts(b) + from, rest * sizeof(int64_t));
     memmove(membuf__v(b) + to, membuf__v(b) + from, rest * sizeof(hist_value));
     memmove(membuf__lsn(b) + to, membuf__lsn(b) + from, rest * sizeof(uint64_t));
@@ -44,82 +45,318 @@ int64_t membuf__append(hist_membuf *b, const int64_t *ts, const hist_value *v, c
                        size_t n, uint64_t lsn, int64_t now_ns)
 {
     /* lsn[] is non-decreasing (memtable.h): sealing and rollback rely on it. */
-    HIST_ASSERT(b->n == 0 || membuf__lsn(b)[b->n - 1] <= lsn);
+    HIST_ASSERT(b->nraw == 0 || membuf__lsn(b)[b->nraw - 1] <= lsn);
+    HIST_ASSERT(!b->fz || !b->fz->nruns || b->fz->run[b->fz->nruns - 1].lsn_last < lsn);
     size_t before = membuf__bytes(b);
-    if (n > SIZE_MAX - b->n)
-        return HIST_ENOMEM;
-    if (b->n + n > b->cap) {
-        size_t cap = hist_array_cap(b->cap, b->n + n, HIST_MEMBUF_SAMPLE_BYTES, HIST_MEMBUF_FIRST);
+    if (n > UINT32_MAX - b->nraw)
+        return HIST_ENOMEM; /* a u32 counts the raw samples */
+    if (b->nraw + n > b->cap) {
+        size_t cap =
+            hist_array_cap(b->cap, b->nraw + n, HIST_MEMBUF_SAMPLE_BYTES, HIST_MEMBUF_FIRST);
+        if (cap > UINT32_MAX)
+            cap = UINT32_MAX;
         if (cap == 0 || membuf_relayout(b, cap, 0))
             return HIST_ENOMEM; /* nothing appended, the buffer as it was */
     }
-    if (b->n == 0)
+    if (membuf__count(b) == 0)
         b->first_write_ns = now_ns;
-    memcpy(membuf__ts(b) + b->n, ts, n * sizeof(*ts));
-    memcpy(membuf__v(b) + b->n, v, n * sizeof(*v));
-    uint32_t *bq = membuf__q(b) + b->n;
+    memcpy(membuf__ts(b) + b->nraw, ts, n * sizeof(*ts));
+    memcpy(membuf__v(b) + b->nraw, v, n * sizeof(*v));
+    uint32_t *bq = membuf__q(b) + b->nraw;
     if (q)
         memcpy(bq, q, n * sizeof(*q));
     else
         memset(bq, 0, n * sizeof(*q));
-    uint64_t *bl = membuf__lsn(b) + b->n;
+    uint64_t *bl = membuf__lsn(b) + b->nraw;
     for (size_t i = 0; i < n; i++)
         bl[i] = lsn;
-    b->n += n;
+    b->nraw += (uint32_t)n;
     return (int64_t)(membuf__bytes(b) - before);
+}
+
+static void raw_free(hist_membuf *b)
+{
+    free(b->mem);
+    b->mem = NULL;
+    b->nraw = b->cap = 0;
+}
+
+/* Drops the first k raw samples; the block shrinks when what is left fits
+ * in a quarter of it, and goes when nothing is left. */
+static void raw_drop(hist_membuf *b, size_t k)
+{
+    if (k > b->nraw)
+        k = b->nraw;
+    size_t rest = b->nraw - k;
+    if (rest == 0) {
+        raw_free(b); /* idle tags should cost nothing */
+        return;
+    }
+    size_t small = hist_array_cap(0, rest, HIST_MEMBUF_SAMPLE_BYTES, HIST_MEMBUF_FIRST);
+    if (k > 0 && !(rest <= b->cap / 4 && small < b->cap && membuf_relayout(b, small, k) == 0)) {
+        membuf_shift(b, 0, k);
+        b->nraw = (uint32_t)rest;
+    }
+}
+
+/* A new frozen block: runs [0, keep) of old (may be NULL), then r (may be
+ * NULL). NULL on ENOMEM, or when it would hold no run (*empty set). */
+static membuf_frozen *frozen_build(const membuf_frozen *old, size_t keep, const membuf_new_run *r,
+                                   bool *empty)
+{
+    size_t nruns = keep + (r != NULL), data = 0;
+    *empty = nruns == 0;
+    if (*empty)
+        return NULL;
+    for (size_t i = 0; i < keep; i++)
+        data += old->run[i].len;
+    if (r)
+        data += r->len;
+    membuf_frozen *fz = malloc(sizeof(*fz) + nruns * sizeof(fz->run[0]) + data);
+    if (!fz)
+        return NULL;
+    *fz = (membuf_frozen){(uint32_t)nruns, 0, (uint32_t)data, 0, INT64_MAX, INT64_MIN};
+    uint8_t *out = (uint8_t *)&fz->run[nruns];
+    uint32_t off = 0;
+    for (size_t i = 0; i < nruns; i++) {
+        membuf_run d;
+        const uint8_t *bytes;
+        if (i < keep) {
+            d = old->run[i];
+            bytes = membuf__run_bytes(old, i);
+        } else {
+            d = (membuf_run){0, r->len, r->n, 0, r->lsn_first, r->lsn_last};
+            bytes = r->bytes;
+        }
+        memcpy(out + off, bytes, d.len);
+        d.off = off;
+        off += d.len;
+        fz->run[i] = d;
+        fz->samples += d.n;
+    }
+    if (keep) {
+        fz->ts_min = old->ts_min;
+        fz->ts_max = old->ts_max;
+    }
+    if (r) {
+        fz->ts_min = r->ts_min < fz->ts_min ? r->ts_min : fz->ts_min;
+        fz->ts_max = r->ts_max > fz->ts_max ? r->ts_max : fz->ts_max;
+    }
+    return fz;
+}
+
+/* Frees the oldest `drop` runs (a seal took them). */
+static void runs_drop_oldest(hist_membuf *b, size_t drop)
+{
+    membuf_frozen *fz = b->fz;
+    if (drop >= fz->nruns) {
+        free(fz);
+        b->fz = NULL;
+        return;
+    }
+    /* Rebuild without the dropped runs (their bytes freed); should that
+     * allocation fail, shift the descriptors and data down in place. */
+    size_t keep = fz->nruns - drop, data = 0;
+    for (size_t i = drop; i < fz->nruns; i++)
+        data += fz->run[i].len;
+    membuf_frozen *nf = malloc(sizeof(*nf) + keep * sizeof(nf->run[0]) + data);
+    uint8_t *src = (uint8_t *)membuf__run_bytes(fz, drop);
+    if (nf) {
+        *nf = (membuf_frozen){(uint32_t)keep, 0, (uint32_t)data, 0, fz->ts_min, fz->ts_max};
+        memcpy(nf->run, &fz->run[drop], keep * sizeof(nf->run[0]));
+        memcpy(&nf->run[keep], src, data);
+    } else {
+        nf = fz;
+        memmove(nf->run, &fz->run[drop], keep * sizeof(nf->run[0]));
+        memmove(&nf->run[keep], src, data);
+        nf->nruns = (uint32_t)keep;
+        nf->data = (uint32_t)data;
+    }
+    uint32_t base = nf->run[0].off, samples = 0;
+    for (size_t i = 0; i < keep; i++) {
+        nf->run[i].off -= base;
+        samples += nf->run[i].n;
+    }
+    nf->samples = samples;
+    if (nf != fz)
+        free(fz);
+    b->fz = nf;
 }
 
 int64_t membuf__drop_prefix(hist_membuf *b, size_t k, int64_t now_ns)
 {
     size_t before = membuf__bytes(b);
-    if (k > b->n)
-        k = b->n;
-    size_t rest = b->n - k;
-    if (rest == 0) {
-        /* Free fully sealed buffers: idle tags should cost nothing. */
-        membuf__free(b);
-        return -(int64_t)before;
-    }
-    /* What is left fits in a quarter of the block: move it into a smaller
-     * one (the budget follows what is buffered); else, or when that
-     * allocation fails, move it down in place. */
-    size_t small = hist_array_cap(0, rest, HIST_MEMBUF_SAMPLE_BYTES, HIST_MEMBUF_FIRST);
-    if (k > 0 && !(rest <= b->cap / 4 && small < b->cap && membuf_relayout(b, small, k) == 0)) {
-        membuf_shift(b, 0, k);
-        b->n = rest;
-    }
+    size_t runs = 0;
+    while (b->fz && runs < b->fz->nruns && b->fz->run[runs].n <= k)
+        k -= b->fz->run[runs++].n;
+    bool inside_run = b->fz && runs < b->fz->nruns && k > 0;
+    /* Rule 1 (seal.c): a cut never falls inside a run, whose samples share
+     * one LSN. Should one, the run stays whole (it is sealed again later,
+     * harmlessly: the same samples) rather than lose samples. */
+    HIST_ASSERT(!inside_run);
+    if (runs)
+        runs_drop_oldest(b, runs);
+    if (!b->fz || b->fz->nruns == 0)
+        raw_drop(b, inside_run ? 0 : k);
     /* The remaining writes arrived during the seal: their age starts now
      * (close enough; they are newer than the sealed ones). */
-    b->first_write_ns = now_ns;
+    b->first_write_ns = membuf__count(b) ? now_ns : 0;
     return 0 - (int64_t)(before - membuf__bytes(b));
 }
 
 int64_t membuf__drop_lsns(hist_membuf *b, uint64_t from, uint64_t to)
 {
+    /* Runs hold durable writes only (memtable.h); refused ones are raw. */
+    HIST_ASSERT(!b->fz || !b->fz->nruns || b->fz->run[b->fz->nruns - 1].lsn_last < from);
     /* lsn[] is non-decreasing: the samples to drop are one run [i, j). */
     const uint64_t *lsn = membuf__lsn(b);
     size_t i = 0;
-    while (i < b->n && lsn[i] < from)
+    while (i < b->nraw && lsn[i] < from)
         i++;
     size_t j = i;
-    while (j < b->n && lsn[j] <= to)
+    while (j < b->nraw && lsn[j] <= to)
         j++;
     if (i == j)
         return 0;
-    if (i == 0 && j == b->n) {
+    if (i == 0 && j == b->nraw) {
         size_t before = membuf__bytes(b);
-        membuf__free(b);
-        return -(int64_t)before;
+        raw_free(b);
+        if (!b->fz)
+            b->first_write_ns = 0;
+        return -(int64_t)(before - membuf__bytes(b));
     }
     membuf_shift(b, i, j);
-    b->n -= j - i;
+    b->nraw -= (uint32_t)(j - i);
     return 0; /* the capacity stays */
 }
 
 void membuf__free(hist_membuf *b)
 {
+    free(b->fz);
     free(b->mem);
     memset(b, 0, sizeof(*b));
+}
+
+/* ---- Views ---- */
+
+int membuf__view(const hist_membuf *b, membuf_view *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!b->fz) {
+        out->ts = membuf__ts(b);
+        out->v = membuf__v(b);
+        out->q = membuf__q(b);
+        out->lsn = membuf__lsn(b);
+        out->n = b->nraw;
+        return 0;
+    }
+    size_t n = membuf__count(b);
+    uint8_t *mem = malloc(n * HIST_MEMBUF_SAMPLE_BYTES);
+    if (!mem)
+        return HIST_ENOMEM;
+    int64_t *ts = (int64_t *)(void *)mem;
+    hist_value *v = (hist_value *)(void *)(mem + 8 * n);
+    uint64_t *lsn = (uint64_t *)(void *)(mem + 16 * n);
+    uint32_t *q = (uint32_t *)(void *)(mem + 24 * n);
+    size_t at = 0;
+    for (size_t i = 0; i < b->fz->nruns; i++) {
+        const membuf_run *r = &b->fz->run[i];
+        if (chunk__decode(membuf__run_bytes(b->fz, i), r->len, ts + at, v + at, q + at, r->n) !=
+            (int64_t)r->n) {
+            free(mem);
+            return HIST_ECORRUPT;
+        }
+        for (size_t j = 0; j < r->n; j++)
+            lsn[at + j] = r->lsn_last;
+        at += r->n;
+    }
+    memcpy(ts + at, membuf__ts(b), b->nraw * sizeof(*ts));
+    memcpy(v + at, membuf__v(b), b->nraw * sizeof(*v));
+    memcpy(q + at, membuf__q(b), b->nraw * sizeof(*q));
+    memcpy(lsn + at, membuf__lsn(b), b->nraw * sizeof(*lsn));
+    *out = (membuf_view){ts, v, q, lsn, n, mem};
+    return 0;
+}
+
+void membuf__view_release(membuf_view *v)
+{
+    free(v->owned);
+    memset(v, 0, sizeof(*v));
+}
+
+bool membuf__may_touch(const hist_membuf *b, int64_t from, int64_t to)
+{
+    if (b->fz && b->fz->ts_min < to && b->fz->ts_max >= from)
+        return true;
+    const int64_t *ts = membuf__ts(b);
+    for (size_t i = 0; i < b->nraw; i++)
+        if (ts[i] >= from && ts[i] < to)
+            return true;
+    return false;
+}
+
+/* ---- Freezing ---- */
+
+size_t membuf__merge_from(const hist_membuf *b, size_t k)
+{
+    size_t j = b->fz ? b->fz->nruns : 0, s = k;
+    while (j > 0 && (b->fz->run[j - 1].n <= 4 * s || j >= HIST_MEMBUF_MAX_RUNS)) {
+        s += b->fz->run[j - 1].n;
+        j--;
+    }
+    return j;
+}
+
+int64_t membuf__collect(const hist_membuf *b, size_t j, size_t k, hist_msample *out)
+{
+    HIST_ASSERT(k <= b->nraw);
+    size_t at = 0, most = 0;
+    for (size_t i = j; b->fz && i < b->fz->nruns; i++)
+        most = b->fz->run[i].n > most ? b->fz->run[i].n : most;
+    int64_t *ts = NULL;
+    hist_value *v = NULL;
+    uint32_t *q = NULL;
+    if (most) {
+        ts = malloc(most * sizeof(*ts));
+        v = malloc(most * sizeof(*v));
+        q = malloc(most * sizeof(*q));
+    }
+    int64_t rc = most && (!ts || !v || !q) ? HIST_ENOMEM : 0;
+    for (size_t i = j; rc == 0 && b->fz && i < b->fz->nruns; i++) {
+        const membuf_run *r = &b->fz->run[i];
+        if (chunk__decode(membuf__run_bytes(b->fz, i), r->len, ts, v, q, r->n) != (int64_t)r->n) {
+            rc = HIST_ECORRUPT;
+            break;
+        }
+        for (size_t x = 0; x < r->n; x++, at++)
+            out[at] = (hist_msample){ts[x], at, v[x], q[x]};
+    }
+    free(ts), free(v), free(q);
+    if (rc)
+        return rc;
+    const int64_t *rts = membuf__ts(b);
+    const hist_value *rv = membuf__v(b);
+    const uint32_t *rq = membuf__q(b);
+    for (size_t x = 0; x < k; x++, at++)
+        out[at] = (hist_msample){rts[x], at, rv[x], rq[x]};
+    return (int64_t)at;
+}
+
+int membuf__install_run(hist_membuf *b, size_t j, size_t k, const membuf_new_run *r, int64_t *delta)
+{
+    /* first_write_ns stays: frozen samples are still unsealed. */
+    HIST_ASSERT(k <= b->nraw && j <= membuf__nruns(b));
+    HIST_ASSERT(k == b->nraw || membuf__lsn(b)[k - 1] < membuf__lsn(b)[k]); /* rule 1 */
+    size_t before = membuf__bytes(b);
+    bool empty;
+    membuf_frozen *fz = frozen_build(b->fz, j, r, &empty);
+    if (!fz)
+        return HIST_ENOMEM;
+    free(b->fz);
+    b->fz = fz;
+    raw_drop(b, k);
+    *delta = (int64_t)membuf__bytes(b) - (int64_t)before;
+    return 0;
 }
 
 static int msample_cmp(const void *a, const void *b)

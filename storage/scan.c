@@ -66,21 +66,21 @@ static int copy_memtable(hist_scan *s)
         mu_unlock(&db->mu);
         return HIST_ENOTFOUND;
     }
-    const int64_t *ts = membuf__ts(&t->buf);
-    const hist_value *v = membuf__v(&t->buf);
-    const uint32_t *q = membuf__q(&t->buf);
+    membuf_view bv;
+    int rc = membuf__view(&t->buf, &bv);
+    const int64_t *ts = bv.ts;
     size_t n = 0;
-    for (size_t i = 0; i < t->buf.n; i++)
+    for (size_t i = 0; rc == 0 && i < bv.n; i++)
         n += ts[i] >= s->from && ts[i] < s->to;
-    int rc = 0;
     if (n) {
         s->mem = malloc(n * sizeof(*s->mem));
         if (!s->mem)
             rc = HIST_ENOMEM;
-        for (size_t i = 0; i < t->buf.n && rc == 0; i++)
+        for (size_t i = 0; i < bv.n && rc == 0; i++)
             if (ts[i] >= s->from && ts[i] < s->to)
-                s->mem[s->nmem++] = (hist_msample){ts[i], MEM_PRIO + i, v[i], q[i]};
+                s->mem[s->nmem++] = (hist_msample){ts[i], MEM_PRIO + i, bv.v[i], bv.q[i]};
     }
+    membuf__view_release(&bv);
     mu_unlock(&db->mu);
     if (rc == 0)
         s->nmem = msamples__sort_dedupe(s->mem, s->nmem);
@@ -427,9 +427,11 @@ static int tag_bounds(hist_db *db, uint32_t tag, int64_t *lo, int64_t *hi, int64
     *lo = t->latest.ts;
     *span = t->max_span;
     const int64_t *ts = membuf__ts(&t->buf);
-    for (size_t i = 0; i < t->buf.n; i++)
+    for (size_t i = 0; i < t->buf.nraw; i++)
         if (ts[i] < *lo)
             *lo = ts[i];
+    if (t->buf.fz && t->buf.fz->ts_min < *lo)
+        *lo = t->buf.fz->ts_min;
     mu_unlock(&db->mu);
     MDB_txn *txn;
     int rc = index__read_begin(&db->idx, &txn);

@@ -80,7 +80,7 @@ static int seal_group(hist_db *db, seal_item *items, size_t nitems)
     size_t w = 0;
     for (size_t i = 0; i < db->ndirty; i++) {
         hist_tag_state *t = db->tags[db->dirty[i]];
-        if (t->buf.n > 0)
+        if (membuf__count(&t->buf) > 0)
             db->dirty[w++] = db->dirty[i];
         else
             t->in_dirty = 0;
@@ -96,10 +96,10 @@ static int seal_group(hist_db *db, seal_item *items, size_t nitems)
 
 /* The first of a buffer's k samples inside the clock window of its k-th,
  * stepped back to a WAL record boundary (held_prefix's cut). */
-static size_t window_cut(hist_db *db, const hist_tag_state *t, size_t k)
+static size_t window_cut(hist_db *db, const membuf_view *bv, size_t k)
 {
-    const int64_t *ts = membuf__ts(&t->buf);
-    const uint64_t *lsn = membuf__lsn(&t->buf);
+    const int64_t *ts = bv->ts;
+    const uint64_t *lsn = bv->lsn;
     int64_t window = chunk__align_floor(ts[k - 1], db->opts.chunk_align_ns);
     size_t j = 0;
     while (j < k && ts[j] < window)
@@ -123,11 +123,11 @@ static size_t window_cut(hist_db *db, const hist_tag_state *t, size_t k)
  * tail's age restarts at the seal (memtable.c), so a held sample waits at
  * most about two age limits.
  */
-static size_t held_prefix(hist_db *db, const hist_tag_state *t, size_t k)
+static size_t held_prefix(hist_db *db, const membuf_view *bv, size_t k)
 {
     if (db->opts.chunk_align_ns <= 0 || k == 0)
         return k;
-    size_t j = window_cut(db, t, k);
+    size_t j = window_cut(db, bv, k);
     return j > 0 && k - j < db->opts.chunk_samples ? j : k;
 }
 
@@ -147,11 +147,16 @@ static bool reaches_open_window(hist_db *db, const hist_membuf *b, size_t k)
     if (db->opts.chunk_align_ns <= 0)
         return true;
     int64_t open = chunk__align_floor(clock__wall_ns(), db->opts.chunk_align_ns);
-    const int64_t *ts = membuf__ts(b);
-    for (size_t i = 0; i < k; i++)
-        if (ts[i] >= open)
-            return true;
-    return false;
+    if (k == membuf__count(b))
+        return membuf__may_touch(b, open, HIST_TS_MAX);
+    membuf_view bv;
+    if (membuf__view(b, &bv))
+        return true; /* keeps the run: the WAL still holds it */
+    bool reaches = false;
+    for (size_t i = 0; i < k && !reaches; i++)
+        reaches = bv.ts[i] >= open;
+    membuf__view_release(&bv);
+    return reaches;
 }
 
 /* Whether a lazy close keeps a buffer of k durable samples in the WAL: a
@@ -173,9 +178,9 @@ static size_t close_prefix(hist_db *db, const hist_tag_state *t, size_t k)
 /* Rule 1 at the place it is relied on: sealing the first k samples of a
  * buffer moves the tag's flushed point to lsn[k-1], so no sample after the
  * k-th may carry that LSN. */
-static bool cut_at_record_boundary(const hist_membuf *b, size_t k)
+static bool cut_at_record_boundary(const membuf_view *bv, size_t k)
 {
-    return k == 0 || k == b->n || membuf__lsn(b)[k - 1] < membuf__lsn(b)[k];
+    return k == 0 || k == bv->n || bv->lsn[k - 1] < bv->lsn[k];
 }
 
 int seal__tags(hist_db *db, const uint32_t *ids, size_t n, seal_cut cut)
@@ -205,42 +210,45 @@ int seal__tags(hist_db *db, const uint32_t *ids, size_t n, seal_cut cut)
         mu_lock(&db->mu);
         for (; i < n && total < SEAL_GROUP_SAMPLES; i++) {
             hist_tag_state *t = tags__get(db, ids[i]);
-            size_t k = t ? t->buf.n : 0;
-            while (k > 0 && membuf__lsn(&t->buf)[k - 1] > durable)
+            membuf_view bv = {0};
+            if (t && (rc = membuf__view(&t->buf, &bv)) != 0)
+                break;
+            size_t k = bv.n;
+            while (k > 0 && bv.lsn[k - 1] > durable)
                 k--;
             size_t durable_k = k;
             if (cut == SEAL_HOLD)
-                k = held_prefix(db, t, k);
+                k = held_prefix(db, &bv, k);
             else if (cut == SEAL_CLOSE)
                 k = close_prefix(db, t, k);
-            if (k == 0)
+            if (k == 0) {
+                membuf__view_release(&bv);
                 continue;
+            }
             if (k < durable_k)
                 atomic_fetch_add(&db->seals_held, 1);
-            HIST_ASSERT(cut_at_record_boundary(&t->buf, k));
+            HIST_ASSERT(cut_at_record_boundary(&bv, k));
             seal_item *it = &items[nitems];
             it->id = ids[i];
             it->type = (hist_type)t->type;
             it->k = k;
-            it->lsn = membuf__lsn(&t->buf)[it->k - 1];
+            it->lsn = bv.lsn[it->k - 1];
             if (total + k > db->seal_scratch_cap) {
-                if (nitems)
+                hist_msample *ns = nitems ? NULL : malloc(k * sizeof(*ns));
+                if (nitems || !ns) {
+                    membuf__view_release(&bv);
+                    if (!nitems)
+                        rc = HIST_ENOMEM;
                     break; /* seal what we have; this tag starts the next group */
-                hist_msample *ns = malloc(k * sizeof(*ns));
-                if (!ns) {
-                    rc = HIST_ENOMEM;
-                    break;
                 }
                 free(db->seal_scratch);
                 db->seal_scratch = ns;
                 db->seal_scratch_cap = k;
             }
             it->s = db->seal_scratch + total;
-            const int64_t *ts = membuf__ts(&t->buf);
-            const hist_value *v = membuf__v(&t->buf);
-            const uint32_t *q = membuf__q(&t->buf);
             for (size_t j = 0; j < it->k; j++)
-                it->s[j] = (hist_msample){ts[j], j, v[j], q[j]};
+                it->s[j] = (hist_msample){bv.ts[j], j, bv.v[j], bv.q[j]};
+            membuf__view_release(&bv);
             total += it->k;
             nitems++;
         }
@@ -280,7 +288,7 @@ int seal__close(hist_db *db)
     uint32_t *ids = malloc((db->ndirty ? db->ndirty : 1) * sizeof(*ids));
     for (size_t i = 0; ids && i < db->ndirty; i++) {
         const hist_membuf *b = &db->tags[db->dirty[i]]->buf;
-        if (!close_keeps(db, b, b->n))
+        if (!close_keeps(db, b, membuf__count(b)))
             ids[n++] = db->dirty[i];
     }
     mu_unlock(&db->mu);
@@ -337,8 +345,8 @@ int seal__checkpoint(hist_db *db)
     uint64_t ckpt = wal__last_lsn(db->wal) + 1;
     for (size_t i = 0; i < db->ndirty; i++) {
         hist_tag_state *t = db->tags[db->dirty[i]];
-        if (t->buf.n > 0 && membuf__lsn(&t->buf)[0] < ckpt)
-            ckpt = membuf__lsn(&t->buf)[0];
+        if (membuf__count(&t->buf) > 0 && membuf__oldest_lsn(&t->buf) < ckpt)
+            ckpt = membuf__oldest_lsn(&t->buf);
     }
     mu_unlock(&db->mu);
     int64_t now = clock__mono_ns();
@@ -363,9 +371,10 @@ int seal__checkpoint(hist_db *db)
 typedef struct {
     uint32_t id;
     int64_t first;
-    size_t bytes;
-    size_t n;     /* samples buffered */
-    uint64_t lsn; /* the buffer's oldest write */
+    size_t bytes;     /* the buffer's */
+    size_t raw_bytes; /* of its raw samples worth freezing (freeze__worth) */
+    size_t n;         /* samples buffered */
+    uint64_t lsn;     /* the buffer's oldest write */
 } pressure_item;
 
 static int lsn_cmp(const void *a, const void *b)
@@ -402,8 +411,8 @@ static size_t oldest_quarter(hist_db *db, uint32_t **out)
     size_t na = 0, k = 0;
     for (size_t i = 0; all && ids && i < db->ndirty; i++) {
         hist_tag_state *t = db->tags[db->dirty[i]];
-        if (t->buf.n > 0)
-            all[na++] = (pressure_item){.id = t->id, .lsn = membuf__lsn(&t->buf)[0]};
+        if (membuf__count(&t->buf) > 0)
+            all[na++] = (pressure_item){.id = t->id, .lsn = membuf__oldest_lsn(&t->buf)};
     }
     if (all && ids && na) {
         qsort(all, na, sizeof(*all), lsn_cmp);
@@ -417,65 +426,107 @@ static size_t oldest_quarter(hist_db *db, uint32_t **out)
     return k;
 }
 
-/* Picks the tags to seal now (mu held). Returns the count put in *out:
- * first the *ndue ones that are full or old (sealed holding their current
- * window), then those picked to relieve memory or WAL pressure (sealed whole). */
-static size_t pick_tags(hist_db *db, uint32_t **out, size_t *ndue)
+/* What the sealer does next: ids[0, ndue) are full or old (sealed holding
+ * their current window), ids[ndue, ndue + nfreeze) are frozen in memory,
+ * ids[ndue + nfreeze, n) sealed whole (memory or WAL pressure). */
+typedef struct {
+    uint32_t *ids;
+    size_t ndue, nfreeze, n;
+} seal_pick;
+
+/* Memory pressure: freeze when the raw samples worth freezing are at least
+ * this share of the budget (1/FREEZE_SHARE), or would free what is needed;
+ * else freezing frees too little, and the longest buffers are sealed. */
+#define FREEZE_SHARE 8
+
+/* Over budget (mu held): all[0, na) are the buffers not due, due_bytes
+ * what the due ones (sealed first) free. Puts the ones to freeze or seal
+ * after p->ndue. */
+static void pick_pressure(hist_db *db, pressure_item *all, size_t na, size_t due_bytes,
+                          seal_pick *p)
+{
+    size_t left = db->mem_bytes - (due_bytes < db->mem_bytes ? due_bytes : db->mem_bytes);
+    if (left <= db->opts.memtable_bytes)
+        return; /* the due seals are enough */
+    size_t target = db->opts.memtable_bytes / 4 * 3;
+    size_t freezable = 0;
+    for (size_t i = 0; i < na; i++)
+        freezable += all[i].raw_bytes;
+    /* A freeze keeps about a tenth of the raw bytes (1-3 B of 28 a sample). */
+    if (freezable >= db->opts.memtable_bytes / FREEZE_SHARE ||
+        freezable / 10 * 9 >= left - target) {
+        for (size_t i = 0; i < na; i++)
+            if (all[i].raw_bytes)
+                p->ids[p->n++] = all[i].id;
+        p->nfreeze = p->n - p->ndue;
+        return;
+    }
+    /* The longest buffers go until we are at 3/4 of the budget (not every
+     * dirty tag: the short ones keep growing). */
+    qsort(all, na, sizeof(*all), pressure_cmp);
+    size_t have = left;
+    for (size_t i = 0; i < na && have > target; i++) {
+        p->ids[p->n++] = all[i].id;
+        have -= all[i].bytes < have ? all[i].bytes : have;
+    }
+    /* Invariant: what is picked (with the due ones) brings the count to 3/4
+     * of the budget once sealed, unless every buffer is picked. */
+    HIST_ASSERT(have <= target || p->n - p->ndue == na);
+    atomic_fetch_add(&db->seals_memory, p->n - p->ndue);
+}
+
+/* Picks what the sealer does now (mu held). Returns false when nothing. */
+static bool pick_tags(hist_db *db, seal_pick *p)
 {
     HIST_ASSERT(mu_held(&db->mu));
+    memset(p, 0, sizeof(*p));
     size_t n = db->ndirty;
     if (n == 0)
-        return 0;
-    uint32_t *ids = malloc(n * sizeof(*ids));
+        return false;
+    p->ids = malloc(n * sizeof(*p->ids));
     pressure_item *all = malloc(n * sizeof(*all));
-    if (!ids || !all) {
-        free(ids), free(all);
-        return 0;
+    if (!p->ids || !all) {
+        free(p->ids), free(all);
+        p->ids = NULL;
+        return false;
     }
     int64_t now = clock__mono_ns();
-    size_t k = 0, na = 0;
+    size_t na = 0, due_bytes = 0;
     for (size_t i = 0; i < n; i++) {
         hist_tag_state *t = db->tags[db->dirty[i]];
-        if (t->buf.n == 0)
+        size_t count = membuf__count(&t->buf);
+        if (count == 0)
             continue;
-        if (t->buf.n >= db->opts.chunk_samples ||
-            now - t->buf.first_write_ns >= db->opts.chunk_max_age_ns || db->stop)
-            ids[k++] = t->id;
-        else
-            all[na++] = (pressure_item){t->id, t->buf.first_write_ns, membuf__bytes(&t->buf),
-                                        t->buf.n, membuf__lsn(&t->buf)[0]};
+        if (count >= db->opts.chunk_samples ||
+            now - t->buf.first_write_ns >= db->opts.chunk_max_age_ns || db->stop) {
+            p->ids[p->n++] = t->id;
+            due_bytes += membuf__bytes(&t->buf);
+        } else
+            all[na++] = (pressure_item){t->id,
+                                        t->buf.first_write_ns,
+                                        membuf__bytes(&t->buf),
+                                        freeze__worth(db, &t->buf) * HIST_MEMBUF_SAMPLE_BYTES,
+                                        count,
+                                        membuf__oldest_lsn(&t->buf)};
     }
-    *ndue = k;
-    if (db->mem_bytes > db->opts.memtable_bytes && na) {
-        /* Over budget: the longest buffers go until we are at 3/4 of it
-         * (not every dirty tag: the short ones keep growing). */
-        qsort(all, na, sizeof(*all), pressure_cmp);
-        size_t target = db->opts.memtable_bytes / 4 * 3;
-        size_t have = db->mem_bytes;
-        for (size_t i = 0; i < na && have > target; i++) {
-            ids[k++] = all[i].id;
-            have -= all[i].bytes < have ? all[i].bytes : have;
-        }
-        /* Invariant: what is picked (with the due ones) brings the count to
-         * 3/4 of the budget once sealed, unless every buffer is picked. */
-        HIST_ASSERT(have <= target || k - *ndue == na);
-        atomic_fetch_add(&db->seals_memory, k - *ndue);
-    }
-    if (k == *ndue && na && wal_over_budget(db)) {
+    p->ndue = p->n;
+    if (db->mem_bytes > db->opts.memtable_bytes && na)
+        pick_pressure(db, all, na, due_bytes, p);
+    if (p->n == p->ndue && na && wal_over_budget(db)) {
         /* The log keeps every record from the oldest unsealed write on: seal
          * the quarter of the buffers holding the oldest writes, whole. */
         qsort(all, na, sizeof(*all), lsn_cmp);
         for (size_t i = 0; i < (na + 3) / 4; i++)
-            ids[k++] = all[i].id;
-        atomic_fetch_add(&db->seals_wal, k - *ndue);
+            p->ids[p->n++] = all[i].id;
+        atomic_fetch_add(&db->seals_wal, p->n - p->ndue);
     }
     free(all);
-    if (k == 0) {
-        free(ids);
-        return 0;
+    if (p->n == 0) {
+        free(p->ids);
+        p->ids = NULL;
+        return false;
     }
-    *out = ids;
-    return k;
+    return true;
 }
 
 static void *sealer_main(void *arg)
@@ -483,9 +534,8 @@ static void *sealer_main(void *arg)
     hist_db *db = arg;
     mu_lock(&db->mu);
     while (!db->stop) {
-        uint32_t *ids = NULL;
-        size_t ndue = 0, n = pick_tags(db, &ids, &ndue);
-        if (n == 0) {
+        seal_pick p;
+        if (!pick_tags(db, &p)) {
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
             until.tv_nsec += 100 * 1000000;
@@ -503,14 +553,17 @@ static void *sealer_main(void *arg)
         }
         mu_unlock(&db->mu);
         mu_lock(&db->seal_mu);
-        int rc = seal__tags(db, ids, ndue, SEAL_HOLD);
-        if (rc == 0 && n > ndue)
-            rc = seal__tags(db, ids + ndue, n - ndue, SEAL_WHOLE);
+        int rc = seal__tags(db, p.ids, p.ndue, SEAL_HOLD);
+        if (rc == 0 && p.nfreeze)
+            rc = freeze__tags(db, p.ids + p.ndue, p.nfreeze);
+        size_t whole = p.ndue + p.nfreeze;
+        if (rc == 0 && p.n > whole)
+            rc = seal__tags(db, p.ids + whole, p.n - whole, SEAL_WHOLE);
         if (rc == 0)
             rc = seal__checkpoint(db);
         retention__apply(db);
         mu_unlock(&db->seal_mu);
-        free(ids);
+        free(p.ids);
         int64_t wait = degraded__note_seal(db, rc); /* logs a change of state only */
         (void)degraded__heal(db);                   /* a broken WAL comes back without writes */
         if (wait)

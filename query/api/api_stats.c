@@ -63,6 +63,8 @@ int api__stats_handle(api_ctx *c)
     json__uint(&j, st.seals_memory);
     json__key(&j, "seals_wal");
     json__uint(&j, st.seals_wal);
+    json__key(&j, "freezes");
+    json__uint(&j, st.freezes);
     json__key(&j, "chunk_load_failures");
     json__uint(&j, st.chunk_load_failures);
     /* Background compaction (storage/compact.c), since the server started. */

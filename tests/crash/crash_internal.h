@@ -27,6 +27,7 @@ struct crash_run {
     uint64_t next_id; /* TCP batch ids */
     hist_harness h;   /* CRASH_SERVER */
     bool compact_bg;  /* this round's writer compacts in the background (CRASH_STORAGE) */
+    bool long_chunks; /* ... holds chunks of 4096, not 64: memory pressure freezes buffers */
     crash_tally tally;
 };
 

@@ -70,8 +70,9 @@ static hist_db *open_dir(const crash_run *r, bool writer)
      * while it merges), the others now and then by hist_db_compact. */
     o.compact_share = r->compact_bg ? 1.0 : 0;
     if (writer) { /* every seal path, all the time (crash_run.h) */
-        o.chunk_samples = 64;
-        o.memtable_bytes = 96 << 10;
+        o.chunk_samples = r->long_chunks ? 4096 : 64;
+        /* long chunks: a budget that frozen buffers outgrow too */
+        o.memtable_bytes = r->long_chunks ? 32 << 10 : 96 << 10;
         o.chunk_max_age_ns = 30 * 1000000;
         o.wal_segment_bytes = 8 << 10;
         o.wal_bytes = 16 << 10;
@@ -251,7 +252,7 @@ static int check_round(crash_run *r)
 
 typedef struct {
     uint32_t request; /* the index of the request just made durable */
-    uint64_t seals_held, seals_memory, seals_wal;
+    uint64_t seals_held, seals_memory, seals_wal, freezes;
     uint64_t compact_tag_hours; /* merged by the background compactor */
 } writer_report;
 
@@ -281,7 +282,8 @@ static void writer_main(crash_run *r, int fd)
             _exit(4);
         hist_db_stats st;
         hist_db_get_stats(db, &st);
-        writer_report rep = {k, st.seals_held, st.seals_memory, st.seals_wal, st.compact_tag_hours};
+        writer_report rep = {k,          st.seals_held,       st.seals_memory, st.seals_wal,
+                             st.freezes, st.compact_tag_hours};
         if (write(fd, &rep, sizeof(rep)) != (ssize_t)sizeof(rep))
             _exit(5);
         if (k % 60 == 59 && !r->compact_bg)
@@ -307,7 +309,9 @@ static bool wait_for_merge(int fd, int64_t deadline_ms, writer_report *last, uin
 
 /* Forks the writer, kills it after 5-300 ms, and replays what it
  * acknowledged into the model; the request after those is in flight.
- * Odd rounds compact in the background; one in four of them is killed
+ * Odd rounds compact in the background; rounds 2 and 3 of every four
+ * hold chunks of 4096 samples, so that memory pressure meets long buffers
+ * and freezes them (and seals frozen ones); one in four odd rounds is killed
  * within 20 ms after the compactor's first merge (waited for up to 3 s),
  * so that every run kills a writer in the middle of compacting however
  * slow the machine is. */
@@ -315,6 +319,7 @@ static int storage_round(crash_run *r)
 {
     int fd, status = 0;
     r->compact_bg = r->tally.rounds % 2 == 1;
+    r->long_chunks = r->tally.rounds % 4 >= 2;
     bool at_merge = r->compact_bg && r->tally.rounds % 8 == 1;
     pid_t pid = fork_piped(&fd);
     if (pid == 0)
@@ -335,6 +340,7 @@ static int storage_round(crash_run *r)
     close(fd);
     r->tally.seals_held += last.seals_held;
     r->tally.seals_memory += last.seals_memory;
+    r->tally.freezes += last.freezes;
     r->tally.seals_wal += last.seals_wal;
     r->tally.compact_tag_hours += last.compact_tag_hours;
     for (uint32_t k = 0; k < acked; k++) {
@@ -420,15 +426,16 @@ void crash_tally_print(FILE *out, const char *label, const crash_tally *t)
     fprintf(out,
             "%s: %llu rounds, %llu requests (%llu samples) acknowledged and checked, %llu in "
             "flight survived; lost %llu wrong %llu phantom %llu bad chunks %llu failures %llu; "
-            "seals held %llu memory %llu wal %llu; compactor merged %llu tag-hours; backend "
-            "%s\n",
+            "seals held %llu memory %llu wal %llu, freezes %llu; compactor merged %llu tag-hours; "
+            "backend %s\n",
             label, (unsigned long long)t->rounds, (unsigned long long)t->requests,
             (unsigned long long)t->acked, (unsigned long long)t->survived,
             (unsigned long long)t->lost, (unsigned long long)t->wrong,
             (unsigned long long)t->phantom, (unsigned long long)t->bad_chunks,
             (unsigned long long)t->failures, (unsigned long long)t->seals_held,
             (unsigned long long)t->seals_memory, (unsigned long long)t->seals_wal,
-            (unsigned long long)t->compact_tag_hours, t->backend[0] ? t->backend : "?");
+            (unsigned long long)t->freezes, (unsigned long long)t->compact_tag_hours,
+            t->backend[0] ? t->backend : "?");
 }
 
 uint64_t crash_seed(void)

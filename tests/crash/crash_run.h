@@ -45,7 +45,7 @@ typedef struct {
     uint64_t failures; /* rounds that could not run or check (the reason is printed) */
     /* The sealer's seals by why (hist_db_stats), as last seen before each
      * kill, summed over the writers' lives. */
-    uint64_t seals_held, seals_memory, seals_wal;
+    uint64_t seals_held, seals_memory, seals_wal, freezes;
     /* Tag-hours the background compactor merged (CRASH_STORAGE: every other
      * writer runs it at full speed and is killed while it works). */
     uint64_t compact_tag_hours;

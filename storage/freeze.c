@@ -1,0 +1,193 @@
+/*
+ * freeze.c: compressing buffered samples in memory, the sealer's first
+ * answer to memory pressure (the runs are described in memtable.h).
+ *
+ * Sealing a buffer because memory is short writes a chunk of whatever the
+ * buffer holds: at 100,000 tags a 256 MiB budget is full after about 90
+ * samples a tag, and every such chunk costs an index entry and later a
+ * compaction. Freezing encodes a buffer's durable raw samples with the
+ * chunk codec (1-3 bytes a sample instead of 28) and keeps them in the
+ * buffer, so an hour of a tag fits and the seal, when it comes, writes a
+ * long chunk.
+ *
+ * Freezing a group of tags (seal_mu held throughout, like a seal):
+ *   1. under mu, for each tag: k = its raw samples with lsn <= the durable
+ *      LSN (a WAL record boundary: the cut after the last durable record),
+ *      and the runs it merges with (membuf__merge_from); their samples are
+ *      copied out;
+ *   2. without mu: sort by (ts, arrival), keep the last write of each ts,
+ *      encode one chunk;
+ *   3. under mu, the run replaces the merged runs and the first k raw
+ *      samples (membuf__install_run).
+ * Writers only append raw samples, a rollback of refused writes only drops
+ * raw samples past the durable LSN, and every other change of runs or of a
+ * raw prefix holds seal_mu: so the snapshot of step 1 is still what step 3
+ * replaces. Nothing reaches disk and no LSN moves: a crash at any step
+ * loses only memory, which the WAL replays (the runs' records are still in
+ * the log, as the checkpoint takes the oldest LSN of runs too).
+ */
+#include "storage/db_internal.h"
+
+#include "common/hist_assert.h"
+#include "storage/chunk.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Up to this many samples are copied out per group (the seal's scratch). */
+#define FREEZE_GROUP_SAMPLES (1u << 18)
+
+typedef struct {
+    uint32_t id;
+    hist_type type;
+    size_t j, k;        /* runs [j, nruns) and k raw samples are replaced */
+    size_t nin;         /* samples copied out */
+    hist_msample *s;    /* them, in the scratch buffer */
+    membuf_new_run run; /* the new run (bytes malloc'd, ours) */
+} freeze_item;
+
+/* The durable raw samples of a buffer worth freezing (mu held), or 0. */
+static size_t durable_raw(const hist_membuf *b, uint64_t durable)
+{
+    size_t k = b->nraw;
+    while (k > 0 && membuf__lsn(b)[k - 1] > durable)
+        k--;
+    return k >= FREEZE_MIN ? k : 0;
+}
+
+/* Step 1 for one tag (mu held): the samples to encode, copied into room.
+ * Returns their count, 0 (nothing to freeze), HIST_ENOSPC (they do not fit
+ * in room_n) or another negative error. */
+static int64_t freeze_snapshot(hist_db *db, freeze_item *it, uint64_t durable, hist_msample *room,
+                               size_t room_n)
+{
+    HIST_ASSERT(mu_held(&db->mu));
+    hist_tag_state *t = tags__get(db, it->id);
+    if (!t)
+        return 0;
+    const hist_membuf *b = &t->buf;
+    size_t k = durable_raw(b, durable);
+    if (k == 0)
+        return 0;
+    size_t j = membuf__merge_from(b, k), n = k;
+    for (size_t i = j; i < membuf__nruns(b); i++)
+        n += b->fz->run[i].n;
+    if (n > room_n)
+        return HIST_ENOSPC;
+    int64_t got = membuf__collect(b, j, k, room);
+    if (got < 0)
+        return got;
+    it->type = (hist_type)t->type;
+    it->j = j;
+    it->k = k;
+    it->nin = (size_t)got;
+    it->s = room;
+    it->run.lsn_first = j < membuf__nruns(b) ? b->fz->run[j].lsn_first : membuf__lsn(b)[0];
+    it->run.lsn_last = membuf__lsn(b)[k - 1];
+    return got;
+}
+
+/* Step 2 (no lock): sort, keep the last write of each ts, encode. */
+static int freeze_encode(freeze_item *it)
+{
+    size_t n = msamples__sort_dedupe(it->s, it->nin);
+    int64_t *ts = malloc(n * sizeof(*ts));
+    hist_value *v = malloc(n * sizeof(*v));
+    uint32_t *q = malloc(n * sizeof(*q));
+    size_t cap = chunk__bound(n);
+    uint8_t *out = malloc(cap);
+    int64_t len = (!ts || !v || !q || !out) ? HIST_ENOMEM : 0;
+    for (size_t i = 0; len == 0 && i < n; i++) {
+        ts[i] = it->s[i].ts;
+        v[i] = it->s[i].v;
+        q[i] = it->s[i].q;
+    }
+    if (len == 0)
+        len = chunk__encode(it->type, ts, v, q, n, out, cap);
+    if (len > 0) {
+        it->run.bytes = out; /* install copies the len bytes, then it is freed */
+        it->run.len = (uint32_t)len;
+        it->run.n = (uint32_t)n;
+        it->run.ts_min = ts[0];
+        it->run.ts_max = ts[n - 1];
+    } else {
+        free(out);
+    }
+    free(ts), free(v), free(q);
+    return len < 0 ? (int)len : 0;
+}
+
+/* Step 3 (mu held): the runs go in. */
+static void freeze_install(hist_db *db, freeze_item *items, size_t nitems)
+{
+    HIST_ASSERT(mu_held(&db->mu));
+    for (size_t i = 0; i < nitems; i++) {
+        freeze_item *it = &items[i];
+        hist_tag_state *t = tags__get(db, it->id);
+        int64_t delta = 0;
+        bool in =
+            it->run.bytes && t && membuf__install_run(&t->buf, it->j, it->k, &it->run, &delta) == 0;
+        free((void *)it->run.bytes); /* copied in, or the buffer stays as it was */
+        if (!in)
+            continue;
+        db->mem_bytes = (size_t)((int64_t)db->mem_bytes + delta);
+        db->mem_samples -= it->nin - it->run.n; /* duplicates are gone */
+        atomic_fetch_add(&db->freezes, 1);
+    }
+}
+
+/* The scratch buffer, room for at least need samples (seal_mu held). */
+static int scratch_reserve(hist_db *db, size_t need)
+{
+    if (db->seal_scratch_cap >= need)
+        return 0;
+    hist_msample *s = malloc(need * sizeof(*s));
+    if (!s)
+        return HIST_ENOMEM;
+    free(db->seal_scratch);
+    db->seal_scratch = s;
+    db->seal_scratch_cap = need;
+    return 0;
+}
+
+int freeze__tags(hist_db *db, const uint32_t *ids, size_t n)
+{
+    HIST_ASSERT(mu_held(&db->seal_mu));
+    freeze_item *items = calloc(n ? n : 1, sizeof(*items));
+    int rc = items ? scratch_reserve(db, FREEZE_GROUP_SAMPLES) : HIST_ENOMEM;
+    uint64_t durable = wal__durable_lsn(db->wal);
+    size_t i = 0;
+    while (i < n && rc == 0) {
+        size_t nitems = 0, total = 0;
+        mu_lock(&db->mu);
+        for (; i < n; i++) {
+            freeze_item *it = &items[nitems];
+            memset(it, 0, sizeof(*it));
+            it->id = ids[i];
+            int64_t got = freeze_snapshot(db, it, durable, db->seal_scratch + total,
+                                          db->seal_scratch_cap - total);
+            if (got == HIST_ENOSPC && nitems)
+                break; /* this tag starts the next group */
+            if (got <= 0)
+                continue; /* nothing to freeze, or a buffer too long for one
+                             group (it is due and sealed soon) */
+            total += (size_t)got;
+            nitems++;
+        }
+        mu_unlock(&db->mu);
+        for (size_t x = 0; x < nitems; x++)
+            if (freeze_encode(&items[x]) == HIST_ENOMEM)
+                rc = HIST_ENOMEM; /* the rest of this group stays raw */
+        mu_lock(&db->mu);
+        freeze_install(db, items, nitems);
+        mu_unlock(&db->mu);
+    }
+    free(items);
+    return rc;
+}
+
+size_t freeze__worth(hist_db *db, const hist_membuf *b)
+{
+    HIST_ASSERT(mu_held(&db->mu));
+    return durable_raw(b, wal__durable_lsn(db->wal));
+}
