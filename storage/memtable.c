@@ -270,10 +270,12 @@ int membuf__view(const hist_membuf *b, membuf_view *out)
             lsn[at + j] = r->lsn_last;
         at += r->n;
     }
-    memcpy(ts + at, membuf__ts(b), b->nraw * sizeof(*ts));
-    memcpy(v + at, membuf__v(b), b->nraw * sizeof(*v));
-    memcpy(q + at, membuf__q(b), b->nraw * sizeof(*q));
-    memcpy(lsn + at, membuf__lsn(b), b->nraw * sizeof(*lsn));
+    if (b->nraw) {
+        memcpy(ts + at, membuf__ts(b), b->nraw * sizeof(*ts));
+        memcpy(v + at, membuf__v(b), b->nraw * sizeof(*v));
+        memcpy(q + at, membuf__q(b), b->nraw * sizeof(*q));
+        memcpy(lsn + at, membuf__lsn(b), b->nraw * sizeof(*lsn));
+    }
     *out = (membuf_view){ts, v, q, lsn, n, mem};
     return 0;
 }
