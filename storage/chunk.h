@@ -64,6 +64,13 @@ size_t chunk__bound(size_t n);
 int64_t chunk__encode(hist_type type, const int64_t *ts, const hist_value *v, const uint32_t *q,
                       size_t n, uint8_t *out, size_t cap);
 
+/* chunk__encode() with flags: CHUNK_NO_ZSTD skips the zstd pass (the
+ * frozen runs in memory, storage/freeze.c, which are short and re-encoded
+ * with zstd when sealed). The bytes decode as any chunk's. */
+enum { CHUNK_NO_ZSTD = 1 };
+int64_t chunk__encode_flags(hist_type type, const int64_t *ts, const hist_value *v,
+                            const uint32_t *q, size_t n, uint8_t *out, size_t cap, unsigned flags);
+
 /* Reads and checks the header only. 0 or HIST_ECORRUPT. */
 int chunk__peek(const uint8_t *buf, size_t len, hist_chunk_info *info);
 

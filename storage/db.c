@@ -77,12 +77,13 @@ int hist_db_write(hist_db *db, const hist_series *series, size_t nseries, uint64
         if (hrc == 0 && !db->closing)
             rc = wal__append(db->wal, &iov, 1, &lsn);
     }
+    int64_t now = clock__mono_ns();
     for (size_t i = 0; i < nseries && rc == 0; i++) {
         const hist_series *s = &series[i];
         if (s->n == 0)
             continue;
         hist_tag_state *t = db->tags[s->tag];
-        rc = tags__insert(db, t, s->ts, s->v, s->q, s->n, lsn);
+        rc = tags__insert(db, t, s->ts, s->v, s->q, s->n, lsn, now);
         if (rc) {
             /* The WAL holds the whole record, memory only some of its series
              * (each went in whole or not at all), and the writer hears of a
@@ -96,7 +97,10 @@ int hist_db_write(hist_db *db, const hist_series *series, size_t nseries, uint64
                       "refuses writes until it is restarted",
                       (unsigned long long)lsn, hist_strerror(rc));
         }
-        if (membuf__count(&t->buf) >= db->opts.chunk_samples)
+        /* Raw samples only (the frozen block stays out of the write's cache
+         * lines); a buffer full with frozen runs is found by the sealer's
+         * 100 ms round. */
+        if (t->buf.nraw >= db->opts.chunk_samples)
             wake = 1;
     }
     if (db->mem_bytes > db->opts.memtable_bytes)

@@ -169,9 +169,10 @@ static inline void tags__note_latest(hist_tag_state *t, int64_t ts, hist_value v
     t->has_latest = 1;
     t->latest = (hist_sample){ts, v, q};
 }
-/* Inserts samples into a tag's buffer and updates latest (mu held). */
+/* Inserts samples into a tag's buffer and updates latest (mu held); now_ns
+ * is the monotonic clock (clock__mono_ns), read once per write. */
 int tags__insert(hist_db *db, hist_tag_state *t, const int64_t *ts, const hist_value *v,
-                 const uint32_t *q, size_t n, uint64_t lsn);
+                 const uint32_t *q, size_t n, uint64_t lsn, int64_t now_ns);
 
 /* WAL payload codec (wal_payload.c). decode calls fn per series. */
 typedef int (*hist_payload_fn)(void *ctx, uint32_t tag, size_t n, const int64_t *ts,

@@ -103,7 +103,7 @@ static int freeze_encode(freeze_item *it)
         q[i] = it->s[i].q;
     }
     if (len == 0)
-        len = chunk__encode(it->type, ts, v, q, n, out, cap);
+        len = chunk__encode_flags(it->type, ts, v, q, n, out, cap, CHUNK_NO_ZSTD);
     if (len > 0) {
         it->run.bytes = out; /* install copies the len bytes, then it is freed */
         it->run.len = (uint32_t)len;

@@ -33,7 +33,7 @@ static int replay_series(void *arg, uint32_t tag, size_t n, const int64_t *ts, c
         return 0;
     }
     c->samples += n;
-    return tags__insert(c->db, t, ts, v, q, n, c->lsn);
+    return tags__insert(c->db, t, ts, v, q, n, c->lsn, clock__mono_ns());
 }
 
 static int replay_record(void *arg, uint64_t lsn, const uint8_t *payload, size_t len)

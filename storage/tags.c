@@ -541,13 +541,13 @@ int tags__mark_dirty(hist_db *db, uint32_t id)
 }
 
 int tags__insert(hist_db *db, hist_tag_state *t, const int64_t *ts, const hist_value *v,
-                 const uint32_t *q, size_t n, uint64_t lsn)
+                 const uint32_t *q, size_t n, uint64_t lsn, int64_t now_ns)
 {
     HIST_ASSERT(mu_held(&db->mu));
     int rc = tags__mark_dirty(db, t->id);
     if (rc)
         return rc;
-    int64_t delta = membuf__append(&t->buf, ts, v, q, n, lsn, clock__mono_ns());
+    int64_t delta = membuf__append(&t->buf, ts, v, q, n, lsn, now_ns);
     if (delta < 0)
         return (int)delta;
     db->mem_bytes += (size_t)delta;

@@ -281,6 +281,12 @@ static void put_header(uint8_t *out, hist_type type, size_t n, const uint8_t cod
 int64_t chunk__encode(hist_type type, const int64_t *ts, const hist_value *v, const uint32_t *q,
                       size_t n, uint8_t *out, size_t cap)
 {
+    return chunk__encode_flags(type, ts, v, q, n, out, cap, 0);
+}
+
+int64_t chunk__encode_flags(hist_type type, const int64_t *ts, const hist_value *v,
+                            const uint32_t *q, size_t n, uint8_t *out, size_t cap, unsigned flags)
+{
     int rc = check_input(type, ts, v, n);
     if (rc < 0)
         return rc;
@@ -303,7 +309,8 @@ int64_t chunk__encode(hist_type type, const int64_t *ts, const hist_value *v, co
             result = HIST_EINVAL;
             break;
         }
-        enc_try_zstd(&c);
+        if (!(flags & CHUNK_NO_ZSTD))
+            enc_try_zstd(&c);
         if (off + c.best_len > cap) {
             result = HIST_ENOSPC;
             break;
