@@ -12,7 +12,7 @@
  *     bytes) are read or skipped; 3 and 4 (groups), 6 and 7 are refused;
  *   - a varint is at most 10 bytes; a 10th byte above 1 is accepted and its
  *     bits past the 64th are dropped (hist_varint_get() refuses that case,
- *     so wire__varint() takes it on a slow path);
+ *     so wire__varint() reads 10-byte varints itself);
  *   - a length prefix is a varint of at most 5 bytes, at most INT_MAX, and
  *     the bytes it counts must all be there;
  *   - a bool is true when any byte of its encoding has a low 7-bit part
@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/hist_bytes.h"
 #include "common/hist_error.h"
 #include "common/hist_varint.h"
 
@@ -39,23 +40,30 @@ enum { WIRE_VARINT = 0, WIRE_I64 = 1, WIRE_LEN = 2, WIRE_I32 = 5 };
 #define WIRE_KEY_MAX 5 /* bytes of a field key */
 #define WIRE_LEN_MAX 5 /* bytes of a length prefix */
 
-/* The varint at *p: 0 or HIST_EPROTO (cut short by end, or over 10 bytes). */
+/* The varint at *p: 0 or HIST_EPROTO (cut short by end, or over 10 bytes).
+ * With 10 bytes or more left it is read unrolled, without an end check a
+ * byte (the elements of packed arrays, the hot loop); nearer the end
+ * hist_varint_get() reads it, where a 10th byte cannot occur. */
 static inline int wire__varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 {
-    if (hist_varint_get(p, end, v) == 0)
-        return 0;
-    /* hist_varint_get refuses a 10th byte above 1; protobuf-c keeps its low
-     * bit and drops the rest. Anything else it refuses is refused here too. */
     const uint8_t *q = *p;
-    if (end - q < HIST_VARINT_MAX || (q[HIST_VARINT_MAX - 1] & 0x80))
-        return HIST_EPROTO;
+    if (end - q < HIST_VARINT_MAX)
+        return hist_varint_get(p, end, v) ? HIST_EPROTO : 0;
     uint64_t x = 0;
-    for (unsigned i = 0; i < HIST_VARINT_MAX; i++) {
-        if (i < HIST_VARINT_MAX - 1 && !(q[i] & 0x80))
-            return HIST_EPROTO; /* ends early: hist_varint_get would have taken it */
-        x |= (uint64_t)(q[i] & 0x7f) << (7 * i);
+#pragma GCC unroll 9
+    for (unsigned i = 0; i < HIST_VARINT_MAX - 1; i++) {
+        uint64_t b = q[i];
+        x |= (b & 0x7f) << (7 * i);
+        if (b < 0x80) {
+            *v = x;
+            *p = q + i + 1;
+            return 0;
+        }
     }
-    *v = x;
+    uint64_t b = q[HIST_VARINT_MAX - 1];
+    if (b & 0x80)
+        return HIST_EPROTO; /* over 10 bytes */
+    *v = x | b << 63;       /* protobuf-c drops the bits past the 64th */
     *p = q + HIST_VARINT_MAX;
     return 0;
 }
@@ -90,8 +98,24 @@ static inline int64_t wire__bool_fixed(const uint8_t *p, size_t n)
  * HIST_EPROTO when one runs over 10 bytes or past the end. */
 static inline int wire__count_varints(const uint8_t *data, size_t n, size_t *count)
 {
-    size_t c = 0, run = 0;
-    for (size_t i = 0; i < n; i++) {
+    /* eight bytes at a time: a varint ends at each byte whose top bit is
+     * clear; run counts the continuation bytes since the last end, across
+     * words (inside a word two ends are less than 10 bytes apart) */
+    const uint64_t tops = UINT64_C(0x8080808080808080);
+    size_t c = 0, run = 0, i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t ends = ~hist_get_le64(data + i) & tops; /* bit 8k+7: byte k ends one */
+        if (!ends) {
+            if ((run += 8) >= HIST_VARINT_MAX)
+                return HIST_EPROTO;
+            continue;
+        }
+        if (run + (size_t)(__builtin_ctzll(ends) >> 3) >= HIST_VARINT_MAX)
+            return HIST_EPROTO;
+        c += (size_t)__builtin_popcountll(ends);
+        run = (size_t)(__builtin_clzll(ends) >> 3); /* bytes after the last end */
+    }
+    for (; i < n; i++) {
         if (data[i] & 0x80) {
             if (++run == HIST_VARINT_MAX)
                 return HIST_EPROTO;

@@ -392,6 +392,38 @@ static void test_varints(void)
     pbw_msg(&m, 3, &s);
     EXPECT_EPROTO(&m);
     pbw_free(&m);
+    /* a 10-byte element is fine and an 11-byte one is not, wherever it
+     * starts (packed arrays are counted eight bytes at a time) */
+    for (size_t at = 0; at < 20; at++) {
+        for (int len = 10; len <= 11; len++) {
+            pbw body = {0};
+            for (size_t k = 0; k < at; k++)
+                pbw_byte(&body, (uint8_t)(k % 3 ? 0x05 : 0x81)); /* short varints */
+            if (at % 3 == 1)
+                pbw_byte(&body, 0x01); /* ends a 0x81 left open */
+            size_t before = 0;
+            for (size_t k = 0; k < body.len; k++)
+                before += !(body.p[k] & 0x80);
+            for (int k = 0; k < len - 1; k++)
+                pbw_byte(&body, 0x80);
+            pbw_byte(&body, 0x00);
+            pbw_byte(&body, 0x02), pbw_byte(&body, 0x04);
+            pbw_raw(&s, tag, sizeof tag);
+            for (size_t k = 0; k < before + 3; k++)
+                pbw_sint(&s, 2, k ? 1 : T0);
+            pbw_bytes(&s, 4, body.p, body.len);
+            pbw_msg(&m, 3, &s);
+            d = DEC(&m);
+            if (len == 10)
+                CHECKF(d.rc == 0 && d.b && d.b->series[0].n == before + 3, "element at %zu: rc %d",
+                       at, d.rc);
+            else
+                CHECKF(is_eproto(&d, m.len), "element at %zu: rc %d", at, d.rc);
+            dec_free(&d);
+            pbw_free(&m);
+            pbw_free(&body);
+        }
+    }
     /* a bool of 10 bytes 0x80 .. 0x80 0x02 is true (its value cut to 64
      * bits is 0: protobuf-c looks at the bytes); a quality of 6 bytes
      * keeps its low 32 bits; a type hint of -1 in 10 bytes is -1 */
