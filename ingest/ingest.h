@@ -10,8 +10,11 @@
  *   1. clock.c    the monotonic millisecond clock
  *      log.c      leveled one-line logging to stderr (the only level
  *                 filter and level names of ingest/)
+ *      wire.h     the protobuf wire format as protobuf-c reads it (header
+ *                 only, decode.c's)
  *   2. auth.c     the tokens file and scope checks
- *      decode.c   protobuf WriteRequest -> validated batch; results -> wire
+ *      decode.c   protobuf WriteRequest -> validated batch, read from the
+ *                 bytes in two passes; results -> wire
  *      health.c   what GET /healthz says
  *      metrics.c  counters and the Prometheus text page
  *   3. writer.c   the storage writer thread (group commit, completions)
@@ -73,6 +76,7 @@ unsigned auth__scopes(const hist_auth *auth, const char *token, size_t len);
 typedef struct {
     const char *name; /* NUL-terminated, inside the batch's memory */
     size_t name_len;
+    uint64_t hash; /* 64-bit FNV-1a of the name: the writer's name cache key */
     hist_type type;
     size_t n;
     int64_t *ts;

@@ -15,7 +15,10 @@
  * created or written. Only then are missing tags created and the batch
  * written as one WAL record.
  *
- * The name -> (id, type) cache is touched by the writer thread only.
+ * The name -> (id, type) cache is touched by the writer thread only. It is
+ * keyed by the FNV-1a hash decode.c computed for each series (hist_in_series
+ * .hash), so the writer never hashes a name; a probe compares the hashes
+ * before the names.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +27,7 @@
 
 typedef struct {
     char *name;
+    uint64_t hash; /* of name: hist_in_series.hash */
     uint32_t id;
     hist_type type;
 } tag_slot;
@@ -52,28 +56,21 @@ struct hist_writer {
     size_t cache_cap, cache_used;
 };
 
-static uint64_t hash_name(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211u;
-    return h;
-}
-
-static tag_slot *cache_find(hist_writer *w, const char *name, size_t len)
+static tag_slot *cache_find(hist_writer *w, const hist_in_series *series)
 {
     if (!w->cache_cap)
         return NULL;
-    for (size_t i = hash_name(name, len) & (w->cache_cap - 1);; i = (i + 1) & (w->cache_cap - 1)) {
+    size_t mask = w->cache_cap - 1;
+    for (size_t i = series->hash & mask;; i = (i + 1) & mask) {
         tag_slot *s = &w->cache[i];
         if (!s->name)
             return NULL;
-        if (!strcmp(s->name, name))
+        if (s->hash == series->hash && !strcmp(s->name, series->name))
             return s;
     }
 }
 
-static void cache_put(hist_writer *w, const char *name, size_t len, uint32_t id, hist_type type)
+static void cache_put(hist_writer *w, const hist_in_series *series, uint32_t id, hist_type type)
 {
     if ((w->cache_used + 1) * 2 > w->cache_cap) {
         size_t cap = w->cache_cap ? w->cache_cap * 2 : 1024;
@@ -84,7 +81,7 @@ static void cache_put(hist_writer *w, const char *name, size_t len, uint32_t id,
             tag_slot *s = &w->cache[i];
             if (!s->name)
                 continue;
-            size_t j = hash_name(s->name, strlen(s->name)) & (cap - 1);
+            size_t j = s->hash & (cap - 1);
             while (fresh[j].name)
                 j = (j + 1) & (cap - 1);
             fresh[j] = *s;
@@ -93,12 +90,13 @@ static void cache_put(hist_writer *w, const char *name, size_t len, uint32_t id,
         w->cache = fresh;
         w->cache_cap = cap;
     }
-    size_t j = hash_name(name, len) & (w->cache_cap - 1);
+    size_t j = series->hash & (w->cache_cap - 1);
     while (w->cache[j].name)
         j = (j + 1) & (w->cache_cap - 1);
-    w->cache[j].name = strndup(name, len);
+    w->cache[j].name = strndup(series->name, series->name_len);
     if (!w->cache[j].name)
         return;
+    w->cache[j].hash = series->hash;
     w->cache[j].id = id;
     w->cache[j].type = type;
     w->cache_used++;
@@ -130,7 +128,7 @@ static int create_tags(hist_writer *w, const hist_in_batch *b, uint32_t *ids, hi
         const hist_in_series *s = &b->series[i];
         if (rcs[k] == 0) {
             ids[i] = got[k];
-            cache_put(w, s->name, s->name_len, ids[i], s->type);
+            cache_put(w, s, ids[i], s->type);
         } else {
             decode__add_series_error(res, (uint32_t)i, s->name, rcs[k], "tag creation failed: %s",
                                      rcs[k] == HIST_ENOTFOUND ? "unknown tag, auto-create is off"
@@ -191,7 +189,7 @@ static int resolve_tags(hist_writer *w, const hist_in_batch *b, uint32_t *ids, h
         ids[i] = 0;
         if (s->n == 0)
             continue; /* an empty series creates nothing */
-        tag_slot *c = cache_find(w, s->name, s->name_len);
+        tag_slot *c = cache_find(w, s);
         int rc;
         if (c) {
             if (c->type != s->type && !convert_series(&b->series[i], c->type))
@@ -209,7 +207,7 @@ static int resolve_tags(hist_writer *w, const hist_in_batch *b, uint32_t *ids, h
             rc = hist_tag_resolve(w->db, s->name, s->name_len, s->type, false, &ids[i]);
         }
         if (rc == 0) {
-            cache_put(w, s->name, s->name_len, ids[i], s->type);
+            cache_put(w, s, ids[i], s->type);
         } else if (rc == HIST_ENOTFOUND) {
             missing = true;
         } else if (rc == HIST_ETYPE) {

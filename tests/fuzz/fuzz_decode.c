@@ -8,8 +8,11 @@
  * whose every series keeps the rules the storage writer relies on: a valid
  * tag name, a known type, parallel arrays (n may be 0: an empty series
  * with a type hint is valid and the writer skips it), timestamps within
- * HIST_TS_MIN..HIST_TS_MAX, bools 0 or 1. Either way the result must
- * encode as a WriteResponse that decodes again, and as valid JSON.
+ * HIST_TS_MIN..HIST_TS_MAX, bools 0 or 1, each name's hash (the writer's
+ * cache key) its 64-bit FNV-1a, the batch's id and wire size the request's.
+ * Either way the result must encode as a WriteResponse that decodes again,
+ * and as valid JSON. fuzz_decode_diff.c compares the decoder with
+ * protobuf-c's unpack.
  */
 #include <jansson.h>
 #include <stdint.h>
@@ -19,12 +22,24 @@
 #include "ingest/ingest.h"
 #include "proto/historian.pb-c.h"
 
-static void check_batch(const hist_in_batch *b)
+static uint64_t fnv1a(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211u;
+    return h;
+}
+
+static void check_batch(const hist_in_batch *b, const hist_in_result *res, size_t size)
 {
     uint64_t samples = 0;
+    if (b->wire_bytes != size || b->batch_id != res->batch_id || b->samples != res->samples)
+        abort();
     for (size_t i = 0; i < b->nseries; i++) {
         const hist_in_series *s = &b->series[i];
         if (hist_tag_name_check(s->name, s->name_len) != 0 || strlen(s->name) != s->name_len)
+            abort();
+        if (s->hash != fnv1a(s->name, s->name_len))
             abort();
         if (s->type != HIST_TYPE_FLOAT64 && s->type != HIST_TYPE_INT64 && s->type != HIST_TYPE_BOOL)
             abort();
@@ -75,10 +90,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc == 0) {
         if (!batch)
             abort();
-        check_batch(batch);
+        check_batch(batch, &res, size);
     } else if (rc > 0 || batch || (res.code == 0 && !res.error && res.nerrors == 0)) {
         abort(); /* a refusal must say why */
     }
+    if (token && !token[0])
+        abort(); /* an empty token is no token */
     check_result_encodes(&res);
     decode__result_clear(&res);
     free(batch);
