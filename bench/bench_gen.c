@@ -3,6 +3,7 @@
  * once per wire format so that encoding is never timed.
  *
  *   bench_gen --tags T --seconds D [--batch B] [--hist FILE] [--lp FILE]
+ *             [--period-s P] [--start-ns NS]
  *
  * Data: the plant generator (tools/plantgen.h, seed 42, 1 Hz from
  * 2023-11-14T22:13:20Z; its vibration tags sample at 10 Hz) for D seconds,
@@ -18,6 +19,11 @@
  *   --lp FILE    InfluxDB line protocol (the naming bench/peers.sh always
  *                used): measurement f, i or b by value type, tag "tag" = the
  *                tag's name, field "value", ns timestamps.
+ * With --period-s P (> 1) every tag samples once every P seconds instead
+ * (vibration tags too), tag t in the seconds s with s % P == t % P, so each
+ * second carries T / P samples: a plant's slow scan class (bench/live.sh:
+ * 1 M tags at 0.1 Hz). --start-ns moves the first second (default
+ * 1700000000 s after the epoch), e.g. to now for a live-pace run.
  * File format (what bench_thin reads): the 8 bytes "THINBOD1", then per
  * body a header of two little-endian u32 (body bytes, samples in it) and
  * the body.
@@ -25,8 +31,8 @@
  * Prints:  gen.samples N samples
  *          gen.bodies N bodies
  *          gen.first_contact_bodies N bodies  (the bodies up to and
- *            including the one with second 0 of the last tag: every tag's
- *            first contact)
+ *            including the one with the last tag's first sample, in second
+ *            0, or P - 1 with --period-s: every tag's first contact)
  *          gen.hist_bytes / gen.lp_bytes N B
  */
 #include <getopt.h>
@@ -176,7 +182,10 @@ int main(int argc, char **argv)
 {
     static const struct option longs[] = {
         {"tags", 1, 0, 't'}, {"seconds", 1, 0, 's'}, {"batch", 1, 0, 'b'}, {"hist", 1, 0, 'H'},
-        {"lp", 1, 0, 'l'},   {"help", 0, 0, 'h'},    {0, 0, 0, 0}};
+        {"lp", 1, 0, 'l'},   {"period-s", 1, 0, 'p'}, {"start-ns", 1, 0, 'S'}, {"help", 0, 0, 'h'},
+        {0, 0, 0, 0}};
+    uint64_t period = 1;
+    int64_t start_ns = INT64_C(1700000000000000000);
     uint32_t ntags = 1000;
     uint64_t seconds = 60;
     size_t batch = 5000;
@@ -199,13 +208,20 @@ int main(int argc, char **argv)
         case 'l':
             lp_path = optarg;
             break;
+        case 'p':
+            period = strtoull(optarg, NULL, 10);
+            break;
+        case 'S':
+            start_ns = strtoll(optarg, NULL, 10);
+            break;
         default:
             fprintf(stderr, "usage: bench_gen --tags T --seconds D [--batch B] [--hist FILE] "
-                            "[--lp FILE]\n");
+                            "[--lp FILE] [--period-s P] [--start-ns NS]\n");
             return ch == 'h' ? 0 : 2;
         }
     }
-    if (!ntags || !seconds || !batch || batch > 10000000 || (!hist_path && !lp_path)) {
+    if (!ntags || !seconds || !batch || batch > 10000000 || (!hist_path && !lp_path) || !period ||
+        period > 86400) {
         fprintf(stderr, "bench_gen: --tags, --seconds and --batch must be positive (batch at "
                         "most 10 M), and --hist or --lp given\n");
         return 2;
@@ -217,7 +233,8 @@ int main(int argc, char **argv)
     w.series = malloc(batch * sizeof *w.series);
     w.hist = open_out(hist_path);
     w.lp = open_out(lp_path);
-    hist_gen *gen = hist_gen_new(ntags, 42, INT64_C(1700000000000000000), 1000000000);
+    int64_t period_ns = (int64_t)period * 1000000000;
+    hist_gen *gen = hist_gen_new(ntags, 42, start_ns, period == 1 ? 1000000000 : period_ns);
     if (!w.ts || !w.v || !w.q || !w.series || !gen) {
         fprintf(stderr, "bench_gen: out of memory\n");
         return 1;
@@ -227,12 +244,14 @@ int main(int argc, char **argv)
     hist_value v[10];
     uint32_t q[10];
     for (uint64_t s = 0; s < seconds; s++) {
-        for (uint32_t t = 0; t < ntags; t++) {
-            size_t per_s = hist_gen_tag_kind(gen, t) == HIST_GEN_VIBRATION ? 10 : 1;
+        for (uint32_t t = (uint32_t)(s % period); t < ntags; t += (uint32_t)period) {
+            size_t per_s = period == 1 && hist_gen_tag_kind(gen, t) == HIST_GEN_VIBRATION ? 10 : 1;
             size_t n = hist_gen_next(gen, t, per_s, ts, v, q);
+            for (size_t k = 0; period > 1 && k < n; k++)
+                ts[k] += (int64_t)(t % period) * 1000000000; /* its phase in the period */
             add_run(&w, hist_gen_tag_name(gen, t), hist_gen_tag_type(gen, t), n, ts, v, q);
         }
-        if (s == 0)
+        if (s == period - 1 || (period > seconds && s == seconds - 1))
             first_contact = w.bodies + (w.n ? 1 : 0);
     }
     flush_body(&w);

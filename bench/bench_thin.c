@@ -5,7 +5,8 @@
  *   bench_thin --bodies FILE [--lp-lines N] --port P --path PATH [--host 127.0.0.1]
  *              [--content-type CT] [--header 'Name: value']...
  *              [--streams S] [--warmup N] [--timeout-ms MS]
- *              [--deadline-s S] [--name NAME]
+ *              [--deadline-s S] [--name NAME] [--rate SAMPLES_PER_S]
+ *              [--watch-pid PID]
  *
  * FILE holds pre-encoded request bodies with their sample counts
  * (bench_gen writes it: "THINBOD1", then per body two little-endian u32,
@@ -26,6 +27,14 @@
  * Bounds: every request (connect, send, answer) within --timeout-ms
  * (default 60000), the whole run within --deadline-s (default 3600), an
  * answer's header within 64 KiB.
+ * --rate R paces the timed phase (not the warm-up) at a live plant's pace: body i is not
+ * sent before R samples a second would have produced the samples ahead of
+ * it (a stream waits; a slow answer makes the later bodies late, never
+ * skipped), so the latency figures say how long an acknowledgement takes
+ * at that load. --watch-pid PID reads the server's VmRSS from /proc every
+ * second of the timed phase and prints NAME.rss_first_mib (the first
+ * reading), NAME.rss_max_mib, NAME.rss_last_mib and NAME.rss_minute_K_mib
+ * (the reading at each minute K), to show whether memory stays flat.
  * Links nothing of Historian's: plain POSIX sockets and pthreads.
  *
  * Prints (NAME defaults to "thin"):
@@ -82,6 +91,11 @@ typedef struct {
     size_t end; /* bodies [next, end) in the current phase */
     atomic_int failed;
     atomic_uint_fast64_t reconnects;
+    double rate;        /* samples/s; 0: as fast as answered */
+    double *due;        /* per body: seconds after the phase start (--rate) */
+    double phase_t0;    /* CLOCK_MONOTONIC at the phase start */
+    long watch_pid;     /* --watch-pid; 0: none */
+    atomic_int watching;
 } run_ctx;
 
 typedef struct {
@@ -395,6 +409,13 @@ static void *stream_run(void *arg)
         size_t i = atomic_fetch_add(&c->next, 1);
         if (i >= c->end)
             break;
+        if (c->rate > 0) { /* live pace: wait for the body's time */
+            double wait = c->phase_t0 + c->due[i] - now_s();
+            if (wait > 0) {
+                struct timespec d = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
+                nanosleep(&d, NULL);
+            }
+        }
         if (now_s() > c->deadline) {
             fprintf(stderr, "bench_thin: %s: the run's deadline passed at body %zu of %zu\n",
                     c->name, i, c->nbodies);
@@ -413,6 +434,64 @@ static void *stream_run(void *arg)
     return NULL;
 }
 
+/* VmRSS of pid in MiB, or -1. */
+static double rss_mib(long pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%ld/status", pid);
+    FILE *f = fopen(path, "r");
+    double kib = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmRSS:", 6))
+            kib = atof(line + 6);
+    if (f)
+        fclose(f);
+    return kib < 0 ? -1 : kib / 1024;
+}
+
+typedef struct {
+    run_ctx *c;
+    double first, max, last;
+    double minute[1440];
+    int nminutes;
+} rss_watch;
+
+/* Reads the server's RSS every second while c->watching. */
+static void *watch_run(void *arg)
+{
+    rss_watch *w = arg;
+    double t0 = now_s();
+    for (int k = 0; atomic_load(&w->c->watching); k++) {
+        double r = rss_mib(w->c->watch_pid);
+        if (r >= 0) {
+            if (k == 0)
+                w->first = r;
+            w->max = r > w->max ? r : w->max;
+            w->last = r;
+            int m = (int)((now_s() - t0) / 60);
+            if (m >= w->nminutes && m < 1440) {
+                w->minute[m] = r;
+                w->nminutes = m + 1;
+            }
+        }
+        for (int i = 0; i < 10 && atomic_load(&w->c->watching); i++) {
+            struct timespec d = {0, 100000000};
+            nanosleep(&d, NULL);
+        }
+    }
+    return NULL;
+}
+
+static void print_watch(const rss_watch *w, const char *name)
+{
+    printf("%s.rss_first_mib %.0f MiB\n", name, w->first);
+    printf("%s.rss_max_mib %.0f MiB\n", name, w->max);
+    printf("%s.rss_last_mib %.0f MiB\n", name, w->last);
+    for (int m = 0; m < w->nminutes; m++)
+        if (w->minute[m] > 0)
+            printf("%s.rss_minute_%d_mib %.0f MiB\n", name, m, w->minute[m]);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -420,12 +499,22 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* Sends bodies [from, to) over the streams; elapsed seconds, or -1. */
-static double run_phase(run_ctx *c, stream *st, int nstreams, size_t from, size_t to)
+static double run_phase(run_ctx *c, stream *st, int nstreams, size_t from, size_t to, bool paced)
 {
     atomic_store(&c->next, from);
     c->end = to;
     pthread_t th[256];
     double t0 = now_s();
+    c->phase_t0 = t0;
+    for (size_t i = from; i < to; i++)
+        c->due[i] = 0;
+    if (paced && c->rate > 0) { /* each body's time, counted from the phase start */
+        double ahead = 0;
+        for (size_t i = from; i < to; i++) {
+            c->due[i] = ahead / c->rate;
+            ahead += c->bodies[i].samples;
+        }
+    }
     int started = 0;
     for (; started < nstreams; started++)
         if (pthread_create(&th[started], NULL, stream_run, &st[started]) != 0) {
@@ -581,7 +670,8 @@ static void usage(void)
             "usage: bench_thin --bodies FILE [--lp-lines N] --port P --path PATH [--host H]\n"
             "                  [--content-type CT]\n"
             "                  [--header 'Name: value']... [--streams S] [--warmup N]\n"
-            "                  [--timeout-ms MS] [--deadline-s S] [--name NAME]\n");
+            "                  [--timeout-ms MS] [--deadline-s S] [--name NAME]\n"
+            "                  [--rate SAMPLES_PER_S] [--watch-pid PID]\n");
 }
 
 int main(int argc, char **argv)
@@ -592,6 +682,7 @@ int main(int argc, char **argv)
                                           {"streams", 1, 0, 's'},      {"warmup", 1, 0, 'w'},
                                           {"timeout-ms", 1, 0, 't'},   {"deadline-s", 1, 0, 'd'},
                                           {"name", 1, 0, 'n'},         {"lp-lines", 1, 0, 'L'},
+                                          {"rate", 1, 0, 'r'},         {"watch-pid", 1, 0, 'W'},
                                           {"help", 0, 0, 'h'},         {0, 0, 0, 0}};
     run_ctx c = {.host = "127.0.0.1",
                  .ctype = "application/octet-stream",
@@ -642,6 +733,12 @@ int main(int argc, char **argv)
         case 'n':
             c.name = optarg;
             break;
+        case 'r':
+            c.rate = atof(optarg);
+            break;
+        case 'W':
+            c.watch_pid = atol(optarg);
+            break;
         case 'L':
             lp_lines = strtoul(optarg, NULL, 10);
             if (!lp_lines) {
@@ -655,7 +752,7 @@ int main(int argc, char **argv)
         }
     }
     if (!path || !c.port || !c.path || nstreams < 1 || nstreams > 256 || warmup < 0 ||
-        c.timeout_ms < 1 || deadline_s <= 0) {
+        c.timeout_ms < 1 || deadline_s <= 0 || c.rate < 0 || c.watch_pid < 0) {
         usage();
         return 2;
     }
@@ -667,8 +764,10 @@ int main(int argc, char **argv)
     if ((size_t)warmup > c.nbodies)
         warmup = (long)c.nbodies;
     c.lat_ms = calloc(c.nbodies ? c.nbodies : 1, sizeof *c.lat_ms);
+    c.due = calloc(c.nbodies ? c.nbodies : 1, sizeof *c.due);
     stream *st = calloc((size_t)nstreams, sizeof *st);
-    if (!c.lat_ms || !st) {
+    rss_watch *watch = calloc(1, sizeof *watch);
+    if (!c.lat_ms || !c.due || !st || !watch) {
         fprintf(stderr, "bench_thin: out of memory\n");
         return 1;
     }
@@ -677,9 +776,19 @@ int main(int argc, char **argv)
     c.deadline = now_s() + deadline_s;
     double wel = 0, el = -1;
     if (warmup)
-        wel = run_phase(&c, st, nstreams, 0, (size_t)warmup);
+        wel = run_phase(&c, st, nstreams, 0, (size_t)warmup, false);
+    pthread_t watcher;
+    bool watched = false;
+    if (wel >= 0 && c.watch_pid) {
+        watch->c = &c;
+        atomic_store(&c.watching, 1);
+        watched = pthread_create(&watcher, NULL, watch_run, watch) == 0;
+    }
     if (wel >= 0)
-        el = run_phase(&c, st, nstreams, (size_t)warmup, c.nbodies);
+        el = run_phase(&c, st, nstreams, (size_t)warmup, c.nbodies, true);
+    atomic_store(&c.watching, 0);
+    if (watched)
+        pthread_join(watcher, NULL);
     for (int k = 0; k < nstreams; k++)
         stream_close(&st[k]);
     if (el < 0) {
@@ -694,6 +803,12 @@ int main(int argc, char **argv)
     printf("%s.streams %d streams\n", c.name, nstreams);
     printf("%s.connects %llu connections\n", c.name,
            (unsigned long long)atomic_load(&c.reconnects));
+    if (c.rate > 0)
+        printf("%s.rate %.0f samples/s\n", c.name, c.rate);
+    if (watched)
+        print_watch(watch, c.name);
+    free(watch);
+    free(c.due);
     free(st);
     free(c.lat_ms);
     free(c.bodies);

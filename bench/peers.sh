@@ -102,22 +102,6 @@ trap 'exit 130' INT TERM
 
 . "$here/peers_lib.sh"
 
-# stop_bounded PID NAME: SIGTERM, then waits up to STOP_S for the exit.
-stop_bounded() {
-    kill "$1" 2>/dev/null || true
-    local n=0
-    while kill -0 "$1" 2>/dev/null; do
-        if [ "$n" -ge $((STOP_S * 10)) ]; then
-            kill -KILL "$1" 2>/dev/null || true
-            wait "$1" 2>/dev/null || true
-            die "$2 did not stop within $STOP_S s of SIGTERM (killed)"
-        fi
-        sleep 0.1
-        n=$((n + 1))
-    done
-    wait "$1" 2>/dev/null || true
-}
-
 default_duration() { # tags
     case $1 in
     1000) echo 1800 ;;

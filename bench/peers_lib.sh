@@ -115,3 +115,21 @@ start_victoriametrics() {
     wait_http "http://127.0.0.1:$VM_PORT/health" "$VM_PID" ||
         start_failed victoria-metrics "$tmp/vm.log" || return 1
 }
+
+# stop_bounded PID NAME: SIGTERM, then waits up to STOP_S for the exit (the
+# caller defines STOP_S and die).
+stop_bounded() {
+    kill "$1" 2>/dev/null || true
+    local n=0
+    while kill -0 "$1" 2>/dev/null; do
+        if [ "$n" -ge $((STOP_S * 10)) ]; then
+            kill -KILL "$1" 2>/dev/null || true
+            wait "$1" 2>/dev/null || true
+            die "$2 did not stop within $STOP_S s of SIGTERM (killed)"
+        fi
+        sleep 0.1
+        n=$((n + 1))
+    done
+    wait "$1" 2>/dev/null || true
+}
+
