@@ -38,7 +38,7 @@ start_failed() { # name log
 peak_rss_kib() { awk '/^VmHWM:/ {print $2; f = 1} END {if (!f) print 0}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 now() { date +%s.%N; }
-du_bytes() { du -s --block-size=1 "$@" | awk '{s += $1} END {print s}'; }
+du_bytes() { du -s --block-size=1 "$@" | awk '{s += $1} END {printf "%.0f\n", s}'; }
 stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
 # Posts $tmp/data.lp to url in LP_BATCH-line bodies over CONNS keep-alive

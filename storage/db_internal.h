@@ -205,9 +205,9 @@ void seal__stop(hist_db *db);
 #define FREEZE_MIN 4 /* a buffer is frozen from this many durable raw samples on */
 /* Freezes the durable raw samples of each tag's buffer (seal_mu held). */
 int freeze__tags(hist_db *db, const uint32_t *ids, size_t n);
-/* The durable raw samples a freeze would take from b, 0 below FREEZE_MIN
- * (mu held). */
-size_t freeze__worth(hist_db *db, const hist_membuf *b);
+/* The durable raw samples (lsn <= durable, the WAL's durable LSN) a freeze
+ * would take from b, 0 below FREEZE_MIN (mu held). */
+size_t freeze__worth(const hist_membuf *b, uint64_t durable);
 
 /* The disk refusing writes (degraded.c). */
 /* Takes the samples of void WAL records (not durable when the log broke)

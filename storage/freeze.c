@@ -186,8 +186,7 @@ int freeze__tags(hist_db *db, const uint32_t *ids, size_t n)
     return rc;
 }
 
-size_t freeze__worth(hist_db *db, const hist_membuf *b)
+size_t freeze__worth(const hist_membuf *b, uint64_t durable)
 {
-    HIST_ASSERT(mu_held(&db->mu));
-    return durable_raw(b, wal__durable_lsn(db->wal));
+    return durable_raw(b, durable);
 }

@@ -491,6 +491,7 @@ static bool pick_tags(hist_db *db, seal_pick *p)
         return false;
     }
     int64_t now = clock__mono_ns();
+    uint64_t durable = wal__durable_lsn(db->wal);
     size_t na = 0, due_bytes = 0;
     for (size_t i = 0; i < n; i++) {
         hist_tag_state *t = db->tags[db->dirty[i]];
@@ -505,7 +506,7 @@ static bool pick_tags(hist_db *db, seal_pick *p)
             all[na++] = (pressure_item){t->id,
                                         t->buf.first_write_ns,
                                         membuf__bytes(&t->buf),
-                                        freeze__worth(db, &t->buf) * HIST_MEMBUF_SAMPLE_BYTES,
+                                        freeze__worth(&t->buf, durable) * HIST_MEMBUF_SAMPLE_BYTES,
                                         count,
                                         membuf__oldest_lsn(&t->buf)};
     }
