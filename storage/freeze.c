@@ -13,9 +13,10 @@
  * Freezing a group of tags (seal_mu held throughout, like a seal):
  *   1. under mu, for each tag: k = its raw samples with lsn <= the durable
  *      LSN (a WAL record boundary: the cut after the last durable record),
- *      and the runs it merges with (membuf__merge_from); their samples are
- *      copied out;
- *   2. without mu: sort by (ts, arrival), keep the last write of each ts,
+ *      and the runs it merges with (membuf__merge_from); the raw samples
+ *      are copied out;
+ *   2. without mu: the runs merged are decoded (only the freezer changes
+ *      runs), then sort by (ts, arrival), keep the last write of each ts,
  *      encode one chunk;
  *   3. under mu, the run replaces the merged runs and the first k raw
  *      samples (membuf__install_run).
@@ -42,6 +43,8 @@ typedef struct {
     hist_type type;
     size_t j, k;        /* runs [j, nruns) and k raw samples are replaced */
     size_t nin;         /* samples copied out */
+    size_t nfz;         /* of them from runs [j, nruns), decoded in step 2 */
+    const membuf_frozen *fz;
     hist_msample *s;    /* them, in the scratch buffer */
     membuf_new_run run; /* the new run (bytes malloc'd, ours) */
 } freeze_item;
@@ -74,22 +77,28 @@ static int64_t freeze_snapshot(hist_db *db, freeze_item *it, uint64_t durable, h
         n += b->fz->run[i].n;
     if (n > room_n)
         return HIST_ENOSPC;
-    int64_t got = membuf__collect(b, j, k, room);
-    if (got < 0)
-        return got;
+    membuf__collect_raw(b, k, room + (n - k), n - k);
     it->type = (hist_type)t->type;
     it->j = j;
     it->k = k;
-    it->nin = (size_t)got;
+    it->nin = n;
+    it->nfz = n - k;
+    it->fz = b->fz;
     it->s = room;
     it->run.lsn_first = j < membuf__nruns(b) ? b->fz->run[j].lsn_first : membuf__lsn(b)[0];
     it->run.lsn_last = membuf__lsn(b)[k - 1];
-    return got;
+    return (int64_t)n;
 }
 
-/* Step 2 (no lock): sort, keep the last write of each ts, encode. */
+/* Step 2 (no lock): the merged runs decoded, sort, keep the last write of
+ * each ts, encode. */
 static int freeze_encode(freeze_item *it)
 {
+    if (it->nfz) {
+        int64_t got = membuf__collect_runs(it->fz, it->j, it->s);
+        if (got != (int64_t)it->nfz)
+            return got < 0 ? (int)got : HIST_ECORRUPT;
+    }
     size_t n = msamples__sort_dedupe(it->s, it->nin);
     int64_t *ts = malloc(n * sizeof(*ts));
     hist_value *v = malloc(n * sizeof(*v));
@@ -175,9 +184,12 @@ int freeze__tags(hist_db *db, const uint32_t *ids, size_t n)
             nitems++;
         }
         mu_unlock(&db->mu);
-        for (size_t x = 0; x < nitems; x++)
-            if (freeze_encode(&items[x]) == HIST_ENOMEM)
-                rc = HIST_ENOMEM; /* the rest of this group stays raw */
+        for (size_t x = 0; x < nitems; x++) {
+            int e = freeze_encode(&items[x]);
+            if (e == HIST_ENOMEM)
+                rc = e; /* the buffers stay as they were (a run that does not
+                           decode, a bug, keeps its buffer as it was too) */
+        }
         mu_lock(&db->mu);
         freeze_install(db, items, nitems);
         mu_unlock(&db->mu);

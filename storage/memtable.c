@@ -311,24 +311,20 @@ size_t membuf__merge_from(const hist_membuf *b, size_t k)
     return j;
 }
 
-int64_t membuf__collect(const hist_membuf *b, size_t j, size_t k, hist_msample *out)
+int64_t membuf__collect_runs(const membuf_frozen *fz, size_t j, hist_msample *out)
 {
-    HIST_ASSERT(k <= b->nraw);
     size_t at = 0, most = 0;
-    for (size_t i = j; b->fz && i < b->fz->nruns; i++)
-        most = b->fz->run[i].n > most ? b->fz->run[i].n : most;
-    int64_t *ts = NULL;
-    hist_value *v = NULL;
-    uint32_t *q = NULL;
-    if (most) {
-        ts = malloc(most * sizeof(*ts));
-        v = malloc(most * sizeof(*v));
-        q = malloc(most * sizeof(*q));
-    }
-    int64_t rc = most && (!ts || !v || !q) ? HIST_ENOMEM : 0;
-    for (size_t i = j; rc == 0 && b->fz && i < b->fz->nruns; i++) {
-        const membuf_run *r = &b->fz->run[i];
-        if (chunk__decode(membuf__run_bytes(b->fz, i), r->len, ts, v, q, r->n) != (int64_t)r->n) {
+    for (size_t i = j; fz && i < fz->nruns; i++)
+        most = fz->run[i].n > most ? fz->run[i].n : most;
+    if (!most)
+        return 0;
+    int64_t *ts = malloc(most * sizeof(*ts));
+    hist_value *v = malloc(most * sizeof(*v));
+    uint32_t *q = malloc(most * sizeof(*q));
+    int64_t rc = (!ts || !v || !q) ? HIST_ENOMEM : 0;
+    for (size_t i = j; rc == 0 && i < fz->nruns; i++) {
+        const membuf_run *r = &fz->run[i];
+        if (chunk__decode(membuf__run_bytes(fz, i), r->len, ts, v, q, r->n) != (int64_t)r->n) {
             rc = HIST_ECORRUPT;
             break;
         }
@@ -336,14 +332,17 @@ int64_t membuf__collect(const hist_membuf *b, size_t j, size_t k, hist_msample *
             out[at] = (hist_msample){ts[x], at, v[x], q[x]};
     }
     free(ts), free(v), free(q);
-    if (rc)
-        return rc;
-    const int64_t *rts = membuf__ts(b);
-    const hist_value *rv = membuf__v(b);
-    const uint32_t *rq = membuf__q(b);
-    for (size_t x = 0; x < k; x++, at++)
-        out[at] = (hist_msample){rts[x], at, rv[x], rq[x]};
-    return (int64_t)at;
+    return rc ? rc : (int64_t)at;
+}
+
+void membuf__collect_raw(const hist_membuf *b, size_t k, hist_msample *out, uint64_t prio)
+{
+    HIST_ASSERT(k <= b->nraw);
+    const int64_t *ts = membuf__ts(b);
+    const hist_value *v = membuf__v(b);
+    const uint32_t *q = membuf__q(b);
+    for (size_t x = 0; x < k; x++)
+        out[x] = (hist_msample){ts[x], prio + x, v[x], q[x]};
 }
 
 int membuf__install_run(hist_membuf *b, size_t j, size_t k, const membuf_new_run *r, int64_t *delta)

@@ -202,10 +202,14 @@ size_t msamples__sort_dedupe(hist_msample *s, size_t n);
 #define HIST_MEMBUF_MAX_RUNS 4
 size_t membuf__merge_from(const hist_membuf *b, size_t k);
 
-/* Puts the samples of runs [j, nruns) and of the first k raw samples into
- * out (room for their count), in LSN order with prio their position, for
- * msamples__sort_dedupe(). Returns the count or HIST_ECORRUPT. */
-int64_t membuf__collect(const hist_membuf *b, size_t j, size_t k, hist_msample *out);
+/* Puts the samples of runs [j, nruns) of fz (may be NULL) into out (room
+ * for their count), in LSN order with prio their position, for
+ * msamples__sort_dedupe(). Returns the count, HIST_ENOMEM or
+ * HIST_ECORRUPT. Reads only fz, which the freezer alone changes, so it
+ * runs without the db mutex. */
+int64_t membuf__collect_runs(const membuf_frozen *fz, size_t j, hist_msample *out);
+/* The first k raw samples into out, prio from prio on (mu held). */
+void membuf__collect_raw(const hist_membuf *b, size_t k, hist_msample *out, uint64_t prio);
 
 /* Replaces runs [j, nruns) and the first k raw samples with run r (its
  * bytes are copied); *delta is the change of allocated bytes. 0, or

@@ -393,6 +393,13 @@ static int pressure_cmp(const void *a, const void *b)
     return x->first < y->first ? -1 : x->first > y->first;
 }
 
+/* Freezing: the most raw bytes worth freezing first. */
+static int raw_cmp(const void *a, const void *b)
+{
+    const pressure_item *x = a, *y = b;
+    return x->raw_bytes > y->raw_bytes ? -1 : x->raw_bytes < y->raw_bytes;
+}
+
 static bool wal_over_budget(hist_db *db)
 {
     hist_wal_stats ws;
@@ -455,9 +462,15 @@ static void pick_pressure(hist_db *db, pressure_item *all, size_t na, size_t due
     /* A freeze keeps about a tenth of the raw bytes (1-3 B of 28 a sample). */
     if (freezable >= db->opts.memtable_bytes / FREEZE_SHARE ||
         freezable / 10 * 9 >= left - target) {
-        for (size_t i = 0; i < na; i++)
-            if (all[i].raw_bytes)
-                p->ids[p->n++] = all[i].id;
+        /* The most raw bytes first, until what they free brings the count
+         * to 3/4 of the budget: fewer, longer freezes (each run written
+         * is encoded again when it merges). */
+        qsort(all, na, sizeof(*all), raw_cmp);
+        size_t freed = 0;
+        for (size_t i = 0; i < na && all[i].raw_bytes && left - freed > target; i++) {
+            p->ids[p->n++] = all[i].id;
+            freed += all[i].raw_bytes / 10 * 9;
+        }
         p->nfreeze = p->n - p->ndue;
         return;
     }
