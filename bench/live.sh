@@ -50,16 +50,8 @@ log() { echo "live.sh: $*" >&2; }
 for b in bench/bench_gen bench/bench_thin tools/historiand; do
     [ -x "$BUILD/$b" ] || die "build $BUILD/$b first (cmake --build $BUILD -j2)"
 done
-tmp=$(mktemp -d /tmp/hist-live-XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 . "$here/peers_lib.sh"
+bench_temp hist-live
 
 P=live
 start_ns=$(($(date +%s) * 1000000000))

@@ -90,17 +90,9 @@ for b in bench/bench_gen bench/bench_thin bench/bench_ingest tools/historiand; d
 done
 thin=$BUILD/bench/bench_thin
 
-tmp=$(mktemp -d /tmp/hist-peers-XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 . "$here/peers_lib.sh"
+bench_temp hist-peers
+
 
 default_duration() { # tags
     case $1 in

@@ -133,3 +133,17 @@ stop_bounded() {
     wait "$1" 2>/dev/null || true
 }
 
+# bench_temp NAME: $tmp, a new /tmp/NAME-XXXXXX, and $pids, the servers a
+# script starts; on any exit every one is stopped by its PID and $tmp
+# removed.
+bench_temp() {
+    tmp=$(mktemp -d "/tmp/$1-XXXXXX")
+    pids=()
+    trap bench_cleanup EXIT
+    trap 'exit 130' INT TERM
+}
+bench_cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$tmp"
+}

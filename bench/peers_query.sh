@@ -67,18 +67,10 @@ if [ ! -x "$BUILD/bench/bench_query" ] || [ ! -x "$BUILD/bench/bench_query_peers
     cmake --build "$BUILD" -j2 --target historiand bench_query bench_query_peers bench_thin >/dev/null
 fi
 
-tmp=$(mktemp -d /tmp/hist-peers-query-XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. "$here/peers_lib.sh"
+bench_temp hist-peers-query
 
 log() { echo "peers_query: $*" >&2; }
-. "$here/peers_lib.sh"
 median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
 # ---- Shape ------------------------------------------------------------------
