@@ -256,7 +256,7 @@ static int commit_txn(hist_index *idx, MDB_txn *txn, void *arg)
         if (rc == 0 && c->tags[i].max_span > row.max_span)
             row.max_span = c->tags[i].max_span;
         if (rc == 0)
-            rc = index__put_tag(idx, txn, &row);
+            rc = index__put_tag_row(idx, txn, &row);
     }
     if (rc == 0)
         rc = index__meta_put(idx, txn, "next_seq", c->next_seq);

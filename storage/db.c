@@ -239,11 +239,8 @@ static int load_index(hist_db *db)
     while (rc == 0 && mdb_cursor_get(cur, &k, &d, op) == 0) {
         op = MDB_NEXT;
         hist_index_tag t;
-        if (d.mv_size != sizeof(t)) {
-            rc = HIST_ECORRUPT;
+        if ((rc = tag_row__unpack(d.mv_data, d.mv_size, &t)) != 0)
             break;
-        }
-        memcpy(&t, d.mv_data, sizeof(t));
         t.max_span = 0; /* recomputed below from the chunks themselves */
         rc = tags__cache(db, &t);
     }

@@ -272,14 +272,19 @@ int index__meta_put(hist_index *idx, MDB_txn *txn, const char *key, uint64_t val
     return index__put_err(mdb_put(txn, idx->meta, &k, &v, 0));
 }
 
+int index__put_tag_row(hist_index *idx, MDB_txn *txn, const hist_index_tag *t)
+{
+    uint8_t kb[4], row[HIST_TAG_ROW_MAX];
+    hist_put_be32(kb, t->id);
+    MDB_val k = {4, kb}, v = {tag_row__pack(t, row), row};
+    return index__put_err(mdb_put(txn, idx->tag, &k, &v, 0));
+}
+
 int index__put_tag(hist_index *idx, MDB_txn *txn, const hist_index_tag *t)
 {
-    uint8_t kb[4];
-    hist_put_be32(kb, t->id);
-    MDB_val k = {4, kb}, v = {sizeof(*t), (void *)t};
-    int rc = mdb_put(txn, idx->tag, &k, &v, 0);
+    int rc = index__put_tag_row(idx, txn, t);
     if (rc)
-        return index__put_err(rc);
+        return rc;
     uint32_t id = t->id;
     MDB_val nk = {strlen(t->name), (void *)t->name}, nv = {4, &id};
     return index__put_err(mdb_put(txn, idx->tag_name, &nk, &nv, 0));
@@ -293,10 +298,7 @@ int index__get_tag(hist_index *idx, MDB_txn *txn, uint32_t id, hist_index_tag *o
     int rc = mdb_get(txn, idx->tag, &k, &v);
     if (rc)
         return index__err(rc);
-    if (v.mv_size != sizeof(*out))
-        return HIST_ECORRUPT;
-    memcpy(out, v.mv_data, sizeof(*out));
-    return 0;
+    return tag_row__unpack(v.mv_data, v.mv_size, out);
 }
 
 int index__put_chunk(hist_index *idx, MDB_txn *txn, const hist_chunk_ref *ref)

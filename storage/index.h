@@ -59,10 +59,17 @@ typedef struct {
     uint64_t flushed_lsn; /* every write of this tag with lsn <= this is in chunks */
     int64_t max_span;     /* max (end_ts - start_ts) over the tag's chunks */
 } hist_index_tag;
-/* Stored as it is in memory (a fixed layout): no padding may reach disk, and
- * a change of size is a change of the index format. */
+/* Rows used to be stored as this struct is in memory (the fixed layout
+ * still read: tag_row.c), so no padding may change it. */
 _Static_assert(sizeof(hist_index_tag) == 4 + 4 + 256 + 32 + 256 + 8 + 8 + 8 + 8,
-               "hist_index_tag is stored raw: its layout is the index format");
+               "hist_index_tag's layout is the old row format");
+
+/* A tag row's bytes (tag_row.c): pack writes at most HIST_TAG_ROW_MAX
+ * bytes and returns the length; unpack reads a packed row or the old fixed
+ * layout, 0 or HIST_ECORRUPT. */
+#define HIST_TAG_ROW_MAX 584
+size_t tag_row__pack(const hist_index_tag *t, uint8_t *out);
+int tag_row__unpack(const void *data, size_t len, hist_index_tag *out);
 
 /* A chunk's index entry, in memory (packed on disk: index_entry.c). */
 typedef struct {
@@ -112,6 +119,8 @@ int index__meta_get(hist_index *idx, MDB_txn *txn, const char *key, uint64_t *ou
 int index__meta_put(hist_index *idx, MDB_txn *txn, const char *key, uint64_t v);
 
 int index__put_tag(hist_index *idx, MDB_txn *txn, const hist_index_tag *t);
+/* The row only, its name index untouched (the name never changes). */
+int index__put_tag_row(hist_index *idx, MDB_txn *txn, const hist_index_tag *t);
 int index__get_tag(hist_index *idx, MDB_txn *txn, uint32_t id, hist_index_tag *out);
 int index__put_chunk(hist_index *idx, MDB_txn *txn, const hist_chunk_ref *ref);
 /* Deletes a chunk entry and its damage mark, if any (they share the key). */

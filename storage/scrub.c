@@ -110,9 +110,8 @@ static const char *tag_row_problem(hist_db *db, MDB_txn *txn, const MDB_val *k, 
 {
     if (k->mv_size != 4)
         return "a tag row whose key is not 4 bytes";
-    if (v->mv_size != sizeof(*t))
-        return "a tag row of the wrong size";
-    memcpy(t, v->mv_data, sizeof(*t));
+    if (tag_row__unpack(v->mv_data, v->mv_size, t) != 0)
+        return "a tag row that does not decode";
     const uint8_t *kb = k->mv_data;
     uint32_t id = (uint32_t)kb[0] << 24 | (uint32_t)kb[1] << 16 | (uint32_t)kb[2] << 8 | kb[3];
     if (t->id != id)

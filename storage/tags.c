@@ -257,7 +257,7 @@ static int tag_update_txn(hist_index *idx, MDB_txn *txn, void *arg)
     memcpy(row.description, u->description, sizeof(row.description));
     row.deadband = u->deadband;
     u->created_ns = row.created_ns;
-    return index__put_tag(idx, txn, &row);
+    return index__put_tag_row(idx, txn, &row);
 }
 
 /* Creates n new tags (names unique and unknown; name, type and metadata

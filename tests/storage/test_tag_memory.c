@@ -11,7 +11,9 @@
  *     keeping every sample;
  *   - unit, description, deadband and the creation time, which are no
  *     longer held in memory, round-trip through hist_tag_by_name,
- *     hist_tag_by_id and listing, across seals, updates and a reopen.
+ *     hist_tag_by_id and listing, across seals, updates and a reopen;
+ *   - a tag row of the old fixed layout (before rows were packed) still
+ *     reads, flushed LSN included.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -221,6 +223,27 @@ static void check_meta(hist_db *db, const char *unit, const char *desc, double d
     }
 }
 
+/* The row of arg's tag as the old fixed layout: the struct's bytes. */
+static int put_legacy_row(hist_index *idx, MDB_txn *txn, void *arg)
+{
+    const hist_index_tag *t = arg;
+    uint8_t kb[4] = {(uint8_t)(t->id >> 24), (uint8_t)(t->id >> 16), (uint8_t)(t->id >> 8),
+                     (uint8_t)t->id};
+    MDB_val k = {4, kb}, v = {sizeof(*t), (void *)t};
+    return mdb_put(txn, idx->tag, &k, &v, 0) ? HIST_EIO : 0;
+}
+
+static int read_row(hist_db *db, uint32_t id, hist_index_tag *out)
+{
+    MDB_txn *txn;
+    int rc = index__read_begin(&db->idx, &txn);
+    if (rc)
+        return rc;
+    rc = index__get_tag(&db->idx, txn, id, out);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
 static void test_metadata_round_trip(void)
 {
     hist_db *db = open_db("meta");
@@ -284,6 +307,19 @@ static void test_metadata_round_trip(void)
         n += p.n;
     hist_scan_close(sc);
     CHECK_EQ_I64(n, 20);
+
+    /* Rows are packed (storage/tag_row.c); a row of the old fixed layout,
+     * as a data directory written before holds, still reads: put the old
+     * bytes back and reopen. */
+    hist_index_tag legacy;
+    CHECK_OK(read_row(db, info.id, &legacy));
+    CHECK_OK(index__write(&db->idx, put_legacy_row, &legacy));
+    CHECK_OK(hist_db_close(db));
+    db = open_db("meta");
+    check_meta(db, "K", "in kelvin", 0.5, created);
+    mu_lock(&db->mu);
+    CHECK_EQ_I64(tags__get(db, info.id)->flushed_lsn, flushed);
+    mu_unlock(&db->mu);
     CHECK_OK(hist_db_close(db));
 }
 
