@@ -3,6 +3,7 @@
  * (GET /api/v1/tags), show one tag, or set a tag's metadata (PUT, admin).
  *
  *   historian tags [--prefix P] [--pattern GLOB] [--limit N] [--after NAME] [--format F]
+ *   historian tags --children [--prefix P] ...   (one level of the namespace)
  *   historian tags show NAME
  *   historian tags set NAME [--type T] [--unit U] [--description D] [--deadband X]
  */
@@ -25,6 +26,9 @@ static void usage(FILE *out)
             "\n"
             "  -P, --prefix P        names starting with P (e.g. site1/area2/)\n"
             "  -p, --pattern GLOB    names matching GLOB (* within a segment, ** any depth)\n"
+            "  -c, --children        one level only: the next path segments under --prefix\n"
+            "                        (the root without it), each with whether it is a tag\n"
+            "                        and whether names go on below it\n"
             "  -n, --limit N         at most N tags (default 1000)\n"
             "      --after NAME      only tags after NAME in name order (the next page)\n"
             "      --type T          set: float64, int64 or bool (needed for a new tag)\n"
@@ -93,6 +97,7 @@ static const struct option tags_options[] = {
     {"pattern", required_argument, NULL, 'p'},
     {"limit", required_argument, NULL, 'n'},
     {"after", required_argument, NULL, OPT_AFTER},
+    {"children", no_argument, NULL, 'c'},
     {"type", required_argument, NULL, OPT_TYPE},
     {"unit", required_argument, NULL, OPT_UNIT},
     {"description", required_argument, NULL, OPT_DESC},
@@ -108,6 +113,7 @@ static const struct option tags_options[] = {
 typedef struct {
     cli_conn conn;
     const char *prefix, *pattern, *limit, *after; /* list */
+    bool children;                                /* list: one level (level=1) */
     const char *type, *unit, *desc, *deadband;    /* set */
     const char *format;
     const char *action, *name; /* list, show NAME or set NAME */
@@ -150,6 +156,9 @@ static int tags_take_option(void *ctx, int opt, char **argv)
         return CLI_CONTINUE;
     }
     switch (opt) {
+    case 'c':
+        t->children = true;
+        return CLI_CONTINUE;
     case 'h':
         usage(stdout);
         return CLI_OK;
@@ -182,6 +191,13 @@ static int tags_parse_action(tags_command *t, int argc, char **argv)
 /* The metadata options go with set only; a deadband is a number >= 0. */
 static int tags_check_metadata(const tags_command *t)
 {
+    if (t->children && (t->pattern || t->is_set || t->is_show)) {
+        fprintf(stderr,
+                "%s: --children lists one level under --prefix: not with --pattern, "
+                "show or set\n",
+                TAGS_CMD);
+        return CLI_USAGE;
+    }
     if (!t->is_set && (t->type || t->unit || t->desc || t->deadband)) {
         fprintf(stderr, "%s: --type, --unit, --description, --deadband go with 'set'\n", TAGS_CMD);
         return CLI_USAGE;
@@ -199,7 +215,7 @@ static int tags_check_metadata(const tags_command *t)
 
 static int tags_parse_options(tags_command *t, int argc, char **argv)
 {
-    int rc = cli_each_option(argc, argv, "P:p:n:F:h", tags_options, false, tags_take_option, t);
+    int rc = cli_each_option(argc, argv, "P:p:cn:F:h", tags_options, false, tags_take_option, t);
     if (rc != CLI_CONTINUE)
         return rc;
     if ((rc = tags_parse_action(t, argc, argv)) != CLI_CONTINUE ||
@@ -220,12 +236,12 @@ static int tags_build_one(tags_command *t)
     return CLI_CONTINUE;
 }
 
-/* list: /api/v1/tags?prefix=...&pattern=...&limit=...&after=... */
+/* list: /api/v1/tags?prefix=...&pattern=...&limit=...&after=...[&level=1] */
 static int tags_build_list(tags_command *t)
 {
-    const char *keys[] = {"prefix", "pattern", "limit", "after"};
-    const char *vals[] = {t->prefix, t->pattern, t->limit, t->after};
-    for (int i = 0; i < 4; i++) {
+    const char *keys[] = {"prefix", "pattern", "limit", "after", "level"};
+    const char *vals[] = {t->prefix, t->pattern, t->limit, t->after, t->children ? "1" : NULL};
+    for (int i = 0; i < 5; i++) {
         if (vals[i] && cli_add_param(t->target, sizeof t->target, keys[i], vals[i]) < 0) {
             fprintf(stderr, "%s: arguments too long\n", TAGS_CMD);
             return CLI_USAGE;

@@ -282,6 +282,25 @@ static void test_cli(void)
     CHECK(run_cli(args, &out) == 0);
     CHECK(out && strstr(out, "\"type\":\"float64\"") != NULL);
     free(out);
+    /* --children: one level of the namespace (level=1). */
+    snprintf(args, sizeof args,
+             "tags --children --prefix plant/a/l --server %s --token r-tok --format json", server);
+    CHECK(run_cli(args, &out) == 0);
+    j = out ? json_loads(out, 0, NULL) : NULL;
+    json_t *child = json_array_get(j, 0);
+    const char *child_name = json_string_value(json_object_get(child, "name"));
+    CHECKF(json_array_size(j) == 1 && child_name && !strcmp(child_name, "plant/a/l/c") &&
+               json_is_false(json_object_get(child, "tag")) &&
+               json_is_true(json_object_get(child, "children")),
+           "tags --children: %s", out ? out : "(none)");
+    json_decref(j);
+    free(out);
+    snprintf(args, sizeof args, "tags --children --server %s --token r-tok --format table", server);
+    CHECK(run_cli(args, &out) == 0);
+    CHECKF(out && strstr(out, "plant") && strstr(out, "(1 row"), "root: %s", out ? out : "");
+    free(out);
+    snprintf(args, sizeof args, "tags --children --pattern 'plant/**' --server %s", server);
+    CHECK(run_cli(args, NULL) == 2);
 
     /* export: every page, the import format, to a file. */
     char path[400];
