@@ -193,6 +193,20 @@ static int batch_grow(hist_chunk_batch *b)
     return 0;
 }
 
+int chunk__scratch_reserve(hist_db *db, size_t need)
+{
+    HIST_ASSERT(mu_held(&db->seal_mu));
+    if (db->seal_scratch_cap >= need)
+        return 0;
+    hist_msample *s = malloc(need * sizeof(*s));
+    if (!s)
+        return HIST_ENOMEM;
+    free(db->seal_scratch);
+    db->seal_scratch = s;
+    db->seal_scratch_cap = need;
+    return 0;
+}
+
 int chunk__batch_add(hist_db *db, hist_chunk_batch *b, uint32_t tag, hist_type type,
                      const hist_msample *s, size_t n)
 {
@@ -205,8 +219,7 @@ int chunk__batch_add(hist_db *db, hist_chunk_batch *b, uint32_t tag, hist_type t
     int rc = (!b->ts || !b->v || !b->q) ? HIST_ENOMEM : 0;
     for (size_t off = 0; off < n && rc == 0;) {
         size_t m = chunk__run(s + off, n - off, cs, db->opts.chunk_align_ns);
-        for (size_t j = 0; j < m; j++)
-            b->ts[j] = s[off + j].ts, b->v[j] = s[off + j].v, b->q[j] = s[off + j].q;
+        msamples__split(s + off, m, b->ts, b->v, b->q);
         off += m;
         if ((rc = batch_grow(b)) != 0)
             break;

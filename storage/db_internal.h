@@ -198,6 +198,7 @@ int seal__all(hist_db *db);
  * the WAL, which the next open replays. */
 int seal__close(hist_db *db);
 int seal__checkpoint(hist_db *db);
+
 int seal__start(hist_db *db);
 void seal__stop(hist_db *db);
 
@@ -273,6 +274,11 @@ typedef struct {
 } hist_chunk_batch;
 /* Cuts one tag's sorted unique samples into chunks (chunk__run) and
  * builds them into the batch. */
+/* Seals and freezes copy up to this many samples per group into the
+ * reused scratch buffer db->seal_scratch (256K: 8 MiB), which this makes
+ * room for (seal_mu held; 0 or HIST_ENOMEM, the buffer as it was). */
+#define SEAL_GROUP_SAMPLES (1u << 18)
+int chunk__scratch_reserve(hist_db *db, size_t need);
 int chunk__batch_add(hist_db *db, hist_chunk_batch *b, uint32_t tag, hist_type type,
                      const hist_msample *s, size_t n);
 void chunk__batch_free(hist_chunk_batch *b);

@@ -35,9 +35,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Up to this many samples are copied out per group (the seal's scratch). */
-#define FREEZE_GROUP_SAMPLES (1u << 18)
-
 typedef struct {
     uint32_t id;
     hist_type type;
@@ -49,8 +46,8 @@ typedef struct {
     membuf_new_run run; /* the new run (bytes malloc'd, ours) */
 } freeze_item;
 
-/* The durable raw samples of a buffer worth freezing (mu held), or 0. */
-static size_t durable_raw(const hist_membuf *b, uint64_t durable)
+/* The durable raw samples of b a freeze takes, 0 below FREEZE_MIN. */
+size_t freeze__worth(const hist_membuf *b, uint64_t durable)
 {
     size_t k = b->nraw;
     while (k > 0 && membuf__lsn(b)[k - 1] > durable)
@@ -69,7 +66,7 @@ static int64_t freeze_snapshot(hist_db *db, freeze_item *it, uint64_t durable, h
     if (!t)
         return 0;
     const hist_membuf *b = &t->buf;
-    size_t k = durable_raw(b, durable);
+    size_t k = freeze__worth(b, durable);
     if (k == 0)
         return 0;
     size_t j = membuf__merge_from(b, k), n = k;
@@ -106,13 +103,10 @@ static int freeze_encode(freeze_item *it)
     size_t cap = chunk__bound(n);
     uint8_t *out = malloc(cap);
     int64_t len = (!ts || !v || !q || !out) ? HIST_ENOMEM : 0;
-    for (size_t i = 0; len == 0 && i < n; i++) {
-        ts[i] = it->s[i].ts;
-        v[i] = it->s[i].v;
-        q[i] = it->s[i].q;
-    }
-    if (len == 0)
+    if (len == 0) {
+        msamples__split(it->s, n, ts, v, q);
         len = chunk__encode_flags(it->type, ts, v, q, n, out, cap, CHUNK_NO_ZSTD);
+    }
     if (len > 0) {
         it->run.bytes = out; /* install copies the len bytes, then it is freed */
         it->run.len = (uint32_t)len;
@@ -145,25 +139,11 @@ static void freeze_install(hist_db *db, freeze_item *items, size_t nitems)
     }
 }
 
-/* The scratch buffer, room for at least need samples (seal_mu held). */
-static int scratch_reserve(hist_db *db, size_t need)
-{
-    if (db->seal_scratch_cap >= need)
-        return 0;
-    hist_msample *s = malloc(need * sizeof(*s));
-    if (!s)
-        return HIST_ENOMEM;
-    free(db->seal_scratch);
-    db->seal_scratch = s;
-    db->seal_scratch_cap = need;
-    return 0;
-}
-
 int freeze__tags(hist_db *db, const uint32_t *ids, size_t n)
 {
     HIST_ASSERT(mu_held(&db->seal_mu));
     freeze_item *items = calloc(n ? n : 1, sizeof(*items));
-    int rc = items ? scratch_reserve(db, FREEZE_GROUP_SAMPLES) : HIST_ENOMEM;
+    int rc = items ? chunk__scratch_reserve(db, SEAL_GROUP_SAMPLES) : HIST_ENOMEM;
     uint64_t durable = wal__durable_lsn(db->wal);
     size_t i = 0;
     while (i < n && rc == 0) {
@@ -196,9 +176,4 @@ int freeze__tags(hist_db *db, const uint32_t *ids, size_t n)
     }
     free(items);
     return rc;
-}
-
-size_t freeze__worth(const hist_membuf *b, uint64_t durable)
-{
-    return durable_raw(b, durable);
 }

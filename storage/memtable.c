@@ -101,34 +101,36 @@ static void raw_drop(hist_membuf *b, size_t k)
     }
 }
 
-/* A new frozen block: runs [0, keep) of old (may be NULL), then r (may be
- * NULL). NULL on ENOMEM, or when it would hold no run (*empty set). */
-static membuf_frozen *frozen_build(const membuf_frozen *old, size_t keep, const membuf_new_run *r,
-                                   bool *empty)
+/* A new frozen block: runs [from, to) of old (may be NULL when from ==
+ * to), then r (may be NULL); at least one run. NULL on ENOMEM. */
+static membuf_frozen *frozen_build(const membuf_frozen *old, size_t from, size_t to,
+                                   const membuf_new_run *r)
 {
-    size_t nruns = keep + (r != NULL), data = 0;
-    *empty = nruns == 0;
-    if (*empty)
-        return NULL;
-    for (size_t i = 0; i < keep; i++)
+    size_t nruns = to - from + (r != NULL), data = r ? r->len : 0;
+    HIST_ASSERT(nruns > 0);
+    for (size_t i = from; i < to; i++)
         data += old->run[i].len;
-    if (r)
-        data += r->len;
     membuf_frozen *fz = malloc(sizeof(*fz) + nruns * sizeof(fz->run[0]) + data);
     if (!fz)
         return NULL;
     *fz = (membuf_frozen){(uint32_t)nruns, 0, (uint32_t)data, 0, INT64_MAX, INT64_MIN};
+    if (to > from) {
+        fz->ts_min = old->ts_min;
+        fz->ts_max = old->ts_max;
+    }
     uint8_t *out = (uint8_t *)&fz->run[nruns];
     uint32_t off = 0;
     for (size_t i = 0; i < nruns; i++) {
         membuf_run d;
         const uint8_t *bytes;
-        if (i < keep) {
-            d = old->run[i];
-            bytes = membuf__run_bytes(old, i);
+        if (from + i < to) {
+            d = old->run[from + i];
+            bytes = membuf__run_bytes(old, from + i);
         } else {
             d = (membuf_run){0, r->len, r->n, 0, r->lsn_first, r->lsn_last};
             bytes = r->bytes;
+            fz->ts_min = r->ts_min < fz->ts_min ? r->ts_min : fz->ts_min;
+            fz->ts_max = r->ts_max > fz->ts_max ? r->ts_max : fz->ts_max;
         }
         memcpy(out + off, bytes, d.len);
         d.off = off;
@@ -136,18 +138,12 @@ static membuf_frozen *frozen_build(const membuf_frozen *old, size_t keep, const 
         fz->run[i] = d;
         fz->samples += d.n;
     }
-    if (keep) {
-        fz->ts_min = old->ts_min;
-        fz->ts_max = old->ts_max;
-    }
-    if (r) {
-        fz->ts_min = r->ts_min < fz->ts_min ? r->ts_min : fz->ts_min;
-        fz->ts_max = r->ts_max > fz->ts_max ? r->ts_max : fz->ts_max;
-    }
     return fz;
 }
 
-/* Frees the oldest `drop` runs (a seal took them). */
+/* Frees the oldest `drop` runs (a seal took them): the rest are rebuilt
+ * into a smaller block, or, should that allocation fail, moved down in
+ * place. */
 static void runs_drop_oldest(hist_membuf *b, size_t drop)
 {
     membuf_frozen *fz = b->fz;
@@ -156,33 +152,26 @@ static void runs_drop_oldest(hist_membuf *b, size_t drop)
         b->fz = NULL;
         return;
     }
-    /* Rebuild without the dropped runs (their bytes freed); should that
-     * allocation fail, shift the descriptors and data down in place. */
+    membuf_frozen *nf = frozen_build(fz, drop, fz->nruns, NULL);
+    if (nf) {
+        free(fz);
+        b->fz = nf;
+        return;
+    }
     size_t keep = fz->nruns - drop, data = 0;
     for (size_t i = drop; i < fz->nruns; i++)
         data += fz->run[i].len;
-    membuf_frozen *nf = malloc(sizeof(*nf) + keep * sizeof(nf->run[0]) + data);
     uint8_t *src = (uint8_t *)membuf__run_bytes(fz, drop);
-    if (nf) {
-        *nf = (membuf_frozen){(uint32_t)keep, 0, (uint32_t)data, 0, fz->ts_min, fz->ts_max};
-        memcpy(nf->run, &fz->run[drop], keep * sizeof(nf->run[0]));
-        memcpy(&nf->run[keep], src, data);
-    } else {
-        nf = fz;
-        memmove(nf->run, &fz->run[drop], keep * sizeof(nf->run[0]));
-        memmove(&nf->run[keep], src, data);
-        nf->nruns = (uint32_t)keep;
-        nf->data = (uint32_t)data;
-    }
-    uint32_t base = nf->run[0].off, samples = 0;
+    uint32_t base = fz->run[drop].off, samples = 0;
+    memmove(fz->run, &fz->run[drop], keep * sizeof(fz->run[0]));
+    memmove(&fz->run[keep], src, data);
     for (size_t i = 0; i < keep; i++) {
-        nf->run[i].off -= base;
-        samples += nf->run[i].n;
+        fz->run[i].off -= base;
+        samples += fz->run[i].n;
     }
-    nf->samples = samples;
-    if (nf != fz)
-        free(fz);
-    b->fz = nf;
+    fz->nruns = (uint32_t)keep;
+    fz->data = (uint32_t)data;
+    fz->samples = samples;
 }
 
 int64_t membuf__drop_prefix(hist_membuf *b, size_t k, int64_t now_ns)
@@ -241,6 +230,13 @@ void membuf__free(hist_membuf *b)
 
 /* ---- Views ---- */
 
+/* Decodes run i of fz into arrays of room for its n samples. */
+static bool run_decode(const membuf_frozen *fz, size_t i, int64_t *ts, hist_value *v, uint32_t *q)
+{
+    const membuf_run *r = &fz->run[i];
+    return chunk__decode(membuf__run_bytes(fz, i), r->len, ts, v, q, r->n) == (int64_t)r->n;
+}
+
 int membuf__view(const hist_membuf *b, membuf_view *out)
 {
     memset(out, 0, sizeof(*out));
@@ -263,8 +259,7 @@ int membuf__view(const hist_membuf *b, membuf_view *out)
     size_t at = 0;
     for (size_t i = 0; i < b->fz->nruns; i++) {
         const membuf_run *r = &b->fz->run[i];
-        if (chunk__decode(membuf__run_bytes(b->fz, i), r->len, ts + at, v + at, q + at, r->n) !=
-            (int64_t)r->n) {
+        if (!run_decode(b->fz, i, ts + at, v + at, q + at)) {
             free(mem);
             return HIST_ECORRUPT;
         }
@@ -323,12 +318,11 @@ int64_t membuf__collect_runs(const membuf_frozen *fz, size_t j, hist_msample *ou
     uint32_t *q = malloc(most * sizeof(*q));
     int64_t rc = (!ts || !v || !q) ? HIST_ENOMEM : 0;
     for (size_t i = j; rc == 0 && i < fz->nruns; i++) {
-        const membuf_run *r = &fz->run[i];
-        if (chunk__decode(membuf__run_bytes(fz, i), r->len, ts, v, q, r->n) != (int64_t)r->n) {
+        if (!run_decode(fz, i, ts, v, q)) {
             rc = HIST_ECORRUPT;
             break;
         }
-        for (size_t x = 0; x < r->n; x++, at++)
+        for (size_t x = 0; x < fz->run[i].n; x++, at++)
             out[at] = (hist_msample){ts[x], at, v[x], q[x]};
     }
     free(ts), free(v), free(q);
@@ -351,8 +345,7 @@ int membuf__install_run(hist_membuf *b, size_t j, size_t k, const membuf_new_run
     HIST_ASSERT(k <= b->nraw && j <= membuf__nruns(b));
     HIST_ASSERT(k == b->nraw || membuf__lsn(b)[k - 1] < membuf__lsn(b)[k]); /* rule 1 */
     size_t before = membuf__bytes(b);
-    bool empty;
-    membuf_frozen *fz = frozen_build(b->fz, j, r, &empty);
+    membuf_frozen *fz = frozen_build(b->fz, 0, j, r);
     if (!fz)
         return HIST_ENOMEM;
     free(b->fz);
@@ -370,6 +363,15 @@ static int msample_cmp(const void *a, const void *b)
     if (x->prio != y->prio)
         return x->prio < y->prio ? -1 : 1;
     return 0;
+}
+
+void msamples__split(const hist_msample *s, size_t n, int64_t *ts, hist_value *v, uint32_t *q)
+{
+    for (size_t i = 0; i < n; i++) {
+        ts[i] = s[i].ts;
+        v[i] = s[i].v;
+        q[i] = s[i].q;
+    }
 }
 
 size_t msamples__sort_dedupe(hist_msample *s, size_t n)

@@ -192,6 +192,9 @@ typedef struct {
  * count. */
 size_t msamples__sort_dedupe(hist_msample *s, size_t n);
 
+/* The columns of n samples (what the chunk codec takes). */
+void msamples__split(const hist_msample *s, size_t n, int64_t *ts, hist_value *v, uint32_t *q);
+
 /* ---- Freezing (storage/freeze.c drives it, seal_mu held) ---- */
 
 /* The first run a new run of k raw samples is merged with: runs [j, nruns)

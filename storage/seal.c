@@ -91,9 +91,6 @@ static int seal_group(hist_db *db, seal_item *items, size_t nitems)
     return 0;
 }
 
-/* Up to 256K samples per group (an 8 MiB snapshot buffer, reused). */
-#define SEAL_GROUP_SAMPLES (1u << 18)
-
 /* The first of a buffer's k samples inside the clock window of its k-th,
  * stepped back to a WAL record boundary (held_prefix's cut). */
 static size_t window_cut(hist_db *db, const membuf_view *bv, size_t k)
@@ -197,13 +194,8 @@ int seal__tags(hist_db *db, const uint32_t *ids, size_t n, seal_cut cut)
         rc = 0; /* a broken log: what is durable can still be sealed (the
                    refused writes are out of the buffers: hist_db_sync) */
     uint64_t durable = wal__durable_lsn(db->wal);
-    if (rc == 0 && db->seal_scratch_cap < SEAL_GROUP_SAMPLES) {
-        free(db->seal_scratch);
-        db->seal_scratch = malloc(SEAL_GROUP_SAMPLES * sizeof(*db->seal_scratch));
-        db->seal_scratch_cap = db->seal_scratch ? SEAL_GROUP_SAMPLES : 0;
-        if (!db->seal_scratch)
-            rc = HIST_ENOMEM;
-    }
+    if (rc == 0)
+        rc = chunk__scratch_reserve(db, SEAL_GROUP_SAMPLES);
     size_t i = 0;
     while (i < n && rc == 0) {
         size_t nitems = 0, total = 0;
@@ -233,17 +225,10 @@ int seal__tags(hist_db *db, const uint32_t *ids, size_t n, seal_cut cut)
             it->type = (hist_type)t->type;
             it->k = k;
             it->lsn = bv.lsn[it->k - 1];
-            if (total + k > db->seal_scratch_cap) {
-                hist_msample *ns = nitems ? NULL : malloc(k * sizeof(*ns));
-                if (nitems || !ns) {
-                    membuf__view_release(&bv);
-                    if (!nitems)
-                        rc = HIST_ENOMEM;
-                    break; /* seal what we have; this tag starts the next group */
-                }
-                free(db->seal_scratch);
-                db->seal_scratch = ns;
-                db->seal_scratch_cap = k;
+            if (total + k > db->seal_scratch_cap &&
+                (nitems || (rc = chunk__scratch_reserve(db, k)) != 0)) {
+                membuf__view_release(&bv);
+                break; /* seal what we have; this tag starts the next group */
             }
             it->s = db->seal_scratch + total;
             for (size_t j = 0; j < it->k; j++)
