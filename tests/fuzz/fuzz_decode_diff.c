@@ -18,31 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batch_check.h"
 #include "decode_ref.h"
-
-static void check_batch(const hist_in_batch *b, size_t size)
-{
-    uint64_t samples = 0;
-    if (b->wire_bytes != size)
-        abort();
-    for (size_t i = 0; i < b->nseries; i++) {
-        const hist_in_series *s = &b->series[i];
-        if (hist_tag_name_check(s->name, s->name_len) != 0 || strlen(s->name) != s->name_len ||
-            s->hash != decode_ref_hash(s->name, s->name_len))
-            abort();
-        if (s->type != HIST_TYPE_FLOAT64 && s->type != HIST_TYPE_INT64 && s->type != HIST_TYPE_BOOL)
-            abort();
-        for (size_t k = 0; k < s->n; k++) {
-            if (s->ts[k] < HIST_TS_MIN || s->ts[k] > HIST_TS_MAX)
-                abort();
-            if (s->type == HIST_TYPE_BOOL && s->v[k].i != 0 && s->v[k].i != 1)
-                abort();
-        }
-        samples += s->n;
-    }
-    if (samples != b->samples)
-        abort();
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -60,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rca == 0) {
         if (!a || ra.batch_id != a->batch_id)
             abort();
-        check_batch(a, size);
+        fuzz_check_batch(a, size);
     } else if (rca > 0 || a || (ra.code == 0 && !ra.error && ra.nerrors == 0)) {
         abort(); /* a refusal must say why */
     }
