@@ -18,7 +18,10 @@
  * The name -> (id, type) cache is touched by the writer thread only. It is
  * keyed by the FNV-1a hash decode.c computed for each series (hist_in_series
  * .hash), so the writer never hashes a name; a probe compares the hashes
- * before the names.
+ * before the names. It holds no names of its own: a slot points at the
+ * db's copy (hist_tag_name_of), which lives as long as the db, and the db
+ * is closed only after writer__stop(). A slot costs 24 bytes, 48 a tag at
+ * the table's load of at most one half.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +29,7 @@
 #include "ingest/ingest.h"
 
 typedef struct {
-    char *name;
+    const char *name; /* the db's copy (hist_tag_name_of): valid while it is open */
     uint64_t hash; /* of name: hist_in_series.hash */
     uint32_t id;
     hist_type type;
@@ -93,7 +96,7 @@ static void cache_put(hist_writer *w, const hist_in_series *series, uint32_t id,
     size_t j = series->hash & (w->cache_cap - 1);
     while (w->cache[j].name)
         j = (j + 1) & (w->cache_cap - 1);
-    w->cache[j].name = strndup(series->name, series->name_len);
+    w->cache[j].name = hist_tag_name_of(w->db, id);
     if (!w->cache[j].name)
         return;
     w->cache[j].hash = series->hash;
@@ -439,8 +442,6 @@ void writer__on_drain(hist_writer *w, hist_writer_drained_fn fn, void *ctx)
 static void free_writer(uv_handle_t *h)
 {
     hist_writer *w = h->data;
-    for (size_t i = 0; i < w->cache_cap; i++)
-        free(w->cache[i].name);
     free(w->cache);
     uv_mutex_destroy(&w->mu);
     uv_cond_destroy(&w->cv);

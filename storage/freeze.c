@@ -43,7 +43,7 @@ typedef struct {
     size_t nfz;         /* of them from runs [j, nruns), decoded in step 2 */
     const membuf_frozen *fz;
     hist_msample *s;    /* them, in the scratch buffer */
-    membuf_new_run run; /* the new run (bytes malloc'd, ours) */
+    membuf_new_run run; /* the new run (its bytes in the group's freeze_room) */
 } freeze_item;
 
 /* The durable raw samples of b a freeze takes, 0 below FREEZE_MIN. */
@@ -87,9 +87,52 @@ static int64_t freeze_snapshot(hist_db *db, freeze_item *it, uint64_t durable, h
     return (int64_t)n;
 }
 
+/* What step 2 writes into, for one group: the columns of one tag at a time
+ * and every new run's bytes back to back (install copies them). Reused
+ * from group to group, so a round of a million tags costs a few
+ * allocations, not four a tag. */
+typedef struct {
+    int64_t *ts;
+    hist_value *v;
+    uint32_t *q;
+    size_t cols; /* samples the columns hold */
+    uint8_t *out;
+    size_t out_cap, out_len;
+} freeze_room;
+
+/* Grows what the group's items need; 0 or HIST_ENOMEM (room as it was). */
+static int room_reserve(freeze_room *r, const freeze_item *items, size_t nitems)
+{
+    size_t cols = 0, out = 0;
+    for (size_t x = 0; x < nitems; x++) {
+        cols = items[x].nin > cols ? items[x].nin : cols;
+        out += chunk__bound(items[x].nin); /* dedupe only shrinks */
+    }
+    if (cols > r->cols) {
+        int64_t *ts = realloc(r->ts, cols * sizeof(*ts));
+        r->ts = ts ? ts : r->ts;
+        hist_value *v = realloc(r->v, cols * sizeof(*v));
+        r->v = v ? v : r->v;
+        uint32_t *q = realloc(r->q, cols * sizeof(*q));
+        r->q = q ? q : r->q;
+        if (!ts || !v || !q)
+            return HIST_ENOMEM;
+        r->cols = cols;
+    }
+    if (out > r->out_cap) {
+        uint8_t *o = realloc(r->out, out);
+        if (!o)
+            return HIST_ENOMEM;
+        r->out = o;
+        r->out_cap = out;
+    }
+    r->out_len = 0;
+    return 0;
+}
+
 /* Step 2 (no lock): the merged runs decoded, sort, keep the last write of
- * each ts, encode. */
-static int freeze_encode(freeze_item *it)
+ * each ts, encode into the room. */
+static int freeze_encode(freeze_item *it, freeze_room *r)
 {
     if (it->nfz) {
         int64_t got = membuf__collect_runs(it->fz, it->j, it->s);
@@ -97,26 +140,18 @@ static int freeze_encode(freeze_item *it)
             return got < 0 ? (int)got : HIST_ECORRUPT;
     }
     size_t n = msamples__sort_dedupe(it->s, it->nin);
-    int64_t *ts = malloc(n * sizeof(*ts));
-    hist_value *v = malloc(n * sizeof(*v));
-    uint32_t *q = malloc(n * sizeof(*q));
-    size_t cap = chunk__bound(n);
-    uint8_t *out = malloc(cap);
-    int64_t len = (!ts || !v || !q || !out) ? HIST_ENOMEM : 0;
-    if (len == 0) {
-        msamples__split(it->s, n, ts, v, q);
-        len = chunk__encode_flags(it->type, ts, v, q, n, out, cap, CHUNK_NO_ZSTD);
-    }
+    uint8_t *out = r->out + r->out_len;
+    msamples__split(it->s, n, r->ts, r->v, r->q);
+    int64_t len = chunk__encode_flags(it->type, r->ts, r->v, r->q, n, out, chunk__bound(n),
+                                      CHUNK_NO_ZSTD);
     if (len > 0) {
-        it->run.bytes = out; /* install copies the len bytes, then it is freed */
+        it->run.bytes = out; /* install copies the len bytes */
         it->run.len = (uint32_t)len;
         it->run.n = (uint32_t)n;
-        it->run.ts_min = ts[0];
-        it->run.ts_max = ts[n - 1];
-    } else {
-        free(out);
+        it->run.ts_min = r->ts[0];
+        it->run.ts_max = r->ts[n - 1];
+        r->out_len += (size_t)len;
     }
-    free(ts), free(v), free(q);
     return len < 0 ? (int)len : 0;
 }
 
@@ -130,8 +165,7 @@ static void freeze_install(hist_db *db, freeze_item *items, size_t nitems)
         int64_t delta = 0;
         bool in =
             it->run.bytes && t && membuf__install_run(&t->buf, it->j, it->k, &it->run, &delta) == 0;
-        free((void *)it->run.bytes); /* copied in, or the buffer stays as it was */
-        if (!in)
+        if (!in) /* the buffer stays as it was */
             continue;
         db->mem_bytes = (size_t)((int64_t)db->mem_bytes + delta);
         db->mem_samples -= it->nin - it->run.n; /* duplicates are gone */
@@ -142,14 +176,18 @@ static void freeze_install(hist_db *db, freeze_item *items, size_t nitems)
 int freeze__tags(hist_db *db, const uint32_t *ids, size_t n)
 {
     HIST_ASSERT(mu_held(&db->seal_mu));
-    freeze_item *items = calloc(n ? n : 1, sizeof(*items));
+    /* A group holds at most SEAL_GROUP_SAMPLES samples, so at most this
+     * many tags of FREEZE_MIN or more. */
+    size_t cap = n < SEAL_GROUP_SAMPLES / FREEZE_MIN ? n : SEAL_GROUP_SAMPLES / FREEZE_MIN;
+    freeze_item *items = calloc(cap ? cap : 1, sizeof(*items));
+    freeze_room room = {0};
     int rc = items ? chunk__scratch_reserve(db, SEAL_GROUP_SAMPLES) : HIST_ENOMEM;
     uint64_t durable = wal__durable_lsn(db->wal);
     size_t i = 0;
     while (i < n && rc == 0) {
         size_t nitems = 0, total = 0;
         mu_lock(&db->mu);
-        for (; i < n; i++) {
+        for (; i < n && nitems < cap; i++) {
             freeze_item *it = &items[nitems];
             memset(it, 0, sizeof(*it));
             it->id = ids[i];
@@ -164,8 +202,9 @@ int freeze__tags(hist_db *db, const uint32_t *ids, size_t n)
             nitems++;
         }
         mu_unlock(&db->mu);
-        for (size_t x = 0; x < nitems; x++) {
-            int e = freeze_encode(&items[x]);
+        rc = room_reserve(&room, items, nitems);
+        for (size_t x = 0; x < nitems && rc == 0; x++) {
+            int e = freeze_encode(&items[x], &room);
             if (e == HIST_ENOMEM)
                 rc = e; /* the buffers stay as they were (a run that does not
                            decode, a bug, keeps its buffer as it was too) */
@@ -175,5 +214,6 @@ int freeze__tags(hist_db *db, const uint32_t *ids, size_t n)
         mu_unlock(&db->mu);
     }
     free(items);
+    free(room.ts), free(room.v), free(room.q), free(room.out);
     return rc;
 }

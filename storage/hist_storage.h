@@ -168,6 +168,12 @@ int hist_tag_by_id(hist_db *db, uint32_t id, hist_tag_info *out);
 /* A tag's type alone, from memory (no index read): what a query needs per
  * tag. 0, or HIST_ENOTFOUND. */
 int hist_tag_type(hist_db *db, uint32_t id, hist_type *out);
+/* The db's own copy of tag id's name (NUL-terminated), or NULL when there
+ * is no such tag. A tag's name never changes and its memory is freed only
+ * by hist_db_close(), so the pointer stays valid, and its bytes may be read
+ * from any thread without a lock, until then: a cache keyed by name (the
+ * ingest writer's) can point at it instead of keeping a copy. */
+const char *hist_tag_name_of(hist_db *db, uint32_t id);
 
 /* Creates the tag (info->name, info->type) or updates unit, description and
  * deadband of an existing one (its type must match). info->id is filled. */

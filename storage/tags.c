@@ -472,6 +472,16 @@ int hist_tag_type(hist_db *db, uint32_t id, hist_type *out)
     return t ? 0 : HIST_ENOTFOUND;
 }
 
+const char *hist_tag_name_of(hist_db *db, uint32_t id)
+{
+    if (!db)
+        return NULL;
+    mu_lock(&db->mu); /* db->tags may move; the state it points at does not */
+    const hist_tag_state *t = tags__get(db, id);
+    mu_unlock(&db->mu);
+    return t ? t->name : NULL;
+}
+
 int hist_tag_put(hist_db *db, hist_tag_info *info)
 {
     if (!db || !info)

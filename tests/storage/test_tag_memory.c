@@ -299,6 +299,21 @@ static void test_metadata_round_trip(void)
     CHECK_OK(hist_tag_type(db, info.id, &ty));
     CHECK(ty == info.type);
     CHECK(hist_tag_type(db, 9999, &ty) == HIST_ENOTFOUND);
+    /* the name from memory: the db's own copy, which stays where it is
+     * while the registry grows (the ingest writer's cache points at it) */
+    const char *name = hist_tag_name_of(db, other);
+    CHECK(name && strcmp(name, "meta/other") == 0);
+    CHECK(hist_tag_name_of(db, 9999) == NULL);
+    uint32_t grown_tags = 0;
+    for (int i = 0; i < 5000; i++) {
+        char nm[32];
+        snprintf(nm, sizeof nm, "meta/more/%d", i);
+        uint32_t id;
+        CHECK_OK(hist_tag_resolve(db, nm, strlen(nm), HIST_TYPE_FLOAT64, true, &id));
+        grown_tags += hist_tag_name_of(db, id) != NULL;
+    }
+    CHECK_EQ_I64(grown_tags, 5000);
+    CHECK(hist_tag_name_of(db, other) == name && strcmp(name, "meta/other") == 0);
     hist_scan *sc;
     size_t n = 0;
     CHECK_OK(hist_scan_open(db, info.id, HIST_TS_MIN, HIST_TS_MAX, HIST_SCAN_DECODE, &sc));
