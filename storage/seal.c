@@ -362,7 +362,7 @@ typedef struct {
     size_t bytes;     /* the buffer's */
     size_t raw_bytes; /* of its raw samples worth freezing (freeze__worth) */
     size_t n;         /* samples buffered */
-    uint64_t lsn;     /* the buffer's oldest write */
+    uint64_t lsn;     /* the buffer's oldest write (read for the WAL budget only) */
 } pressure_item;
 
 static int lsn_cmp(const void *a, const void *b)
@@ -504,12 +504,9 @@ static bool pick_tags(hist_db *db, seal_pick *p)
             p->ids[p->n++] = t->id;
             due_bytes += membuf__bytes(&t->buf);
         } else
-            all[na++] = (pressure_item){t->id,
-                                        t->buf.first_write_ns,
-                                        membuf__bytes(&t->buf),
+            all[na++] = (pressure_item){t->id, t->buf.first_write_ns, membuf__bytes(&t->buf),
                                         freeze__worth(&t->buf, durable) * HIST_MEMBUF_SAMPLE_BYTES,
-                                        count,
-                                        membuf__oldest_lsn(&t->buf)};
+                                        count, 0};
     }
     p->ndue = p->n;
     if (db->mem_bytes > db->opts.memtable_bytes && na)
@@ -517,6 +514,8 @@ static bool pick_tags(hist_db *db, seal_pick *p)
     if (p->n == p->ndue && na && wal_over_budget(db)) {
         /* The log keeps every record from the oldest unsealed write on: seal
          * the quarter of the buffers holding the oldest writes, whole. */
+        for (size_t i = 0; i < na; i++)
+            all[i].lsn = membuf__oldest_lsn(&db->tags[all[i].id]->buf);
         qsort(all, na, sizeof(*all), lsn_cmp);
         for (size_t i = 0; i < (na + 3) / 4; i++)
             p->ids[p->n++] = all[i].id;
@@ -588,7 +587,11 @@ static void *sealer_main(void *arg)
         size_t whole = p.ndue + p.nfreeze;
         if (rc == 0 && p.n > whole)
             rc = seal__tags(db, p.ids + whole, p.n - whole, SEAL_WHOLE);
-        if (rc == 0)
+        /* A freeze moves no buffer's oldest LSN (a run keeps its records'),
+         * so only a round that sealed can move the checkpoint; the durable
+         * LSN is still noted once a second. */
+        if (rc == 0 && (p.n > p.nfreeze ||
+                        clock__mono_ns() - db->last_durable_note_ns >= DURABLE_NOTE_EVERY_NS))
             rc = seal__checkpoint(db);
         retention__apply(db);
         give_memory_back(db);
