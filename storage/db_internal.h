@@ -77,7 +77,7 @@ typedef struct {
     int64_t max_span;           /* max (end_ts - start_ts) over the tag's chunks */
     hist_sample latest;
     hist_sample sealed_latest; /* ... that latest can be put back after a rollback */
-    hist_membuf buf;           /* 40 bytes of zeros while the tag is idle */
+    hist_membuf buf;           /* 32 bytes of zeros while the tag is idle */
     char name[];               /* name_len bytes and a NUL */
 } hist_tag_state;
 _Static_assert(HIST_TAG_NAME_MAX <= UINT8_MAX, "name_len holds a tag name's length");

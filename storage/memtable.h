@@ -77,7 +77,7 @@ typedef struct {
 /* The raw columns live in ONE allocation of cap samples, column after
  * column (ts[cap], v[cap], lsn[cap], q[cap]; every column starts 8-byte
  * aligned), reached through membuf__ts() and its siblings: an idle buffer
- * is 40 bytes of zeros in its tag's state, and a live one is one block of
+ * is 32 bytes of zeros in its tag's state, and a live one is one block of
  * exactly cap * HIST_MEMBUF_SAMPLE_BYTES, plus its frozen runs if any.
  * Growth (membuf__append): the one rule of common/hist_array.h, from
  * HIST_MEMBUF_FIRST samples doubling; sealing or freezing a prefix
@@ -90,6 +90,8 @@ typedef struct {
     uint32_t nraw, cap;     /* raw samples in mem, and room for */
     int64_t first_write_ns; /* monotonic clock at the oldest unsealed write */
 } hist_membuf;
+_Static_assert(sizeof(void *) != 8 || sizeof(hist_membuf) == 32,
+               "an idle tag's buffer is 32 bytes (docs/architecture.md)");
 
 /* Bytes one raw sample costs (the four columns). */
 #define HIST_MEMBUF_SAMPLE_BYTES (8 + 8 + 8 + 4)
