@@ -130,7 +130,7 @@ struct hist_db {
     uint64_t seen_durable_lsn; /* the WAL's durable LSN at the last checkpoint (meta) */
     int64_t last_durable_note_ns;
     int64_t last_retention_ns;
-    int64_t last_trim_ns; /* seal.c: the allocator's free pages last given back */
+    int64_t last_trim_ns;       /* seal.c: the allocator's free pages last given back */
     hist_msample *seal_scratch; /* reused snapshot buffer (no mmap churn) */
     size_t seal_scratch_cap;
 

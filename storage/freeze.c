@@ -142,8 +142,8 @@ static int freeze_encode(freeze_item *it, freeze_room *r)
     size_t n = msamples__sort_dedupe(it->s, it->nin);
     uint8_t *out = r->out + r->out_len;
     msamples__split(it->s, n, r->ts, r->v, r->q);
-    int64_t len = chunk__encode_flags(it->type, r->ts, r->v, r->q, n, out, chunk__bound(n),
-                                      CHUNK_NO_ZSTD);
+    int64_t len =
+        chunk__encode_flags(it->type, r->ts, r->v, r->q, n, out, chunk__bound(n), CHUNK_NO_ZSTD);
     if (len > 0) {
         it->run.bytes = out; /* install copies the len bytes */
         it->run.len = (uint32_t)len;

@@ -504,9 +504,12 @@ static bool pick_tags(hist_db *db, seal_pick *p)
             p->ids[p->n++] = t->id;
             due_bytes += membuf__bytes(&t->buf);
         } else
-            all[na++] = (pressure_item){t->id, t->buf.first_write_ns, membuf__bytes(&t->buf),
+            all[na++] = (pressure_item){t->id,
+                                        t->buf.first_write_ns,
+                                        membuf__bytes(&t->buf),
                                         freeze__worth(&t->buf, durable) * HIST_MEMBUF_SAMPLE_BYTES,
-                                        count, 0};
+                                        count,
+                                        0};
     }
     p->ndue = p->n;
     if (db->mem_bytes > db->opts.memtable_bytes && na)
@@ -538,7 +541,7 @@ static bool pick_tags(hist_db *db, seal_pick *p)
  * every whole free page inside an arena (MADV_DONTNEED), not only the top;
  * it holds an arena's lock while it walks it, so it runs rarely. */
 #define TRIM_EVERY_NS (5 * 1000000000ll)
-#define TRIM_SLOW_NS (20 * 1000000ll)
+#define TRIM_SLOW_NS  (20 * 1000000ll)
 
 static void give_memory_back(hist_db *db)
 {
