@@ -19,9 +19,10 @@
  *               run-length or raw bits (storage/codec/floats.c)
  *   quality     constant; run-length where runs are few; else raw
  *               (storage/codec/quality.c)
- * Then zstd over a column's body where that halves it
- * (storage/codec/zstd_column.c). The byte format is in the top comments of
- * storage/codec/chunk.c (header, columns) and of each codec file (bodies).
+ * The integer transforms' words are PFOR blocks or, where smaller, byte
+ * planes with zstd's entropy coding (storage/codec/planes.c). Then zstd
+ * over a column's body where that halves it (storage/codec/zstd_column.c). The byte format is in
+ * the top comments of storage/codec/chunk.c (header, columns) and of each codec file (bodies).
  *
  * Lossless: every float64 bit pattern and every int64 comes back exactly.
  * chunk__decode() checks every length and count against the buffer and
@@ -64,9 +65,10 @@ size_t chunk__bound(size_t n);
 int64_t chunk__encode(hist_type type, const int64_t *ts, const hist_value *v, const uint32_t *q,
                       size_t n, uint8_t *out, size_t cap);
 
-/* chunk__encode() with flags: CHUNK_NO_ZSTD skips the zstd pass (the
- * frozen runs in memory, storage/freeze.c, which are short and re-encoded
- * with zstd when sealed). The bytes decode as any chunk's. */
+/* chunk__encode() with flags: CHUNK_NO_ZSTD skips zstd, the pass over a
+ * column and the byte planes (the frozen runs in memory, storage/freeze.c,
+ * which are decoded often and re-encoded with zstd when sealed). The bytes decode as any chunk's.
+ */
 enum { CHUNK_NO_ZSTD = 1 };
 int64_t chunk__encode_flags(hist_type type, const int64_t *ts, const hist_value *v,
                             const uint32_t *q, size_t n, uint8_t *out, size_t cap, unsigned flags);
@@ -81,6 +83,17 @@ int chunk__peek(const uint8_t *buf, size_t len, hist_chunk_info *info);
  * HIST_ENOMEM if a zstd column cannot be inflated for want of memory). */
 int64_t chunk__decode(const uint8_t *buf, size_t len, int64_t *ts, hist_value *v, uint32_t *q,
                       size_t cap);
+
+/* What decoding keeps from one chunk to the next: zstd's decompression
+ * context, which takes about a third of a byte-planes column's decode
+ * time to set up. Used by one thread at a time. */
+typedef struct chunk_decoder chunk_decoder;
+chunk_decoder *chunk__decoder_new(void); /* NULL: out of memory */
+void chunk__decoder_free(chunk_decoder *d);
+
+/* chunk__decode() with a decoder (NULL: one for this call only). */
+int64_t chunk__decode_with(chunk_decoder *d, const uint8_t *buf, size_t len, int64_t *ts,
+                           hist_value *v, uint32_t *q, size_t cap);
 
 /* chunk__decode(), saying in *fault (may be NULL) which check failed
  * when the result is HIST_ECORRUPT (debug builds; see hist_chunk_fault). */

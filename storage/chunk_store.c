@@ -400,6 +400,28 @@ int chunk__commit(hist_db *db, uint8_t **bufs, hist_chunk_ref *refs, size_t n,
 
 /* ---- Loading one chunk --------------------------------------------------------------- */
 
+/* An idle decoder of the db's, or a new one (NULL: decode without). */
+static chunk_decoder *take_decoder(hist_db *db)
+{
+    chunk_decoder *d = NULL;
+    mu_lock(&db->dec_mu);
+    if (db->ndecoders > 0)
+        d = db->decoders[--db->ndecoders];
+    mu_unlock(&db->dec_mu);
+    return d ? d : chunk__decoder_new();
+}
+
+static void give_decoder(hist_db *db, chunk_decoder *d)
+{
+    mu_lock(&db->dec_mu);
+    if (d && db->ndecoders < DB_DECODERS) {
+        db->decoders[db->ndecoders++] = d;
+        d = NULL;
+    }
+    mu_unlock(&db->dec_mu);
+    chunk__decoder_free(d);
+}
+
 int chunk__read(hist_db *db, const hist_chunk_ref *ref, int64_t **ts_out, hist_value **v_out,
                 uint32_t **q_out, int *why)
 {
@@ -424,7 +446,9 @@ int chunk__read(hist_db *db, const hist_chunk_ref *ref, int64_t **ts_out, hist_v
             rc = HIST_ENOMEM;
     }
     if (rc == 0) {
-        int64_t got = chunk__decode(buf, ref->length, ts, v, q, n);
+        chunk_decoder *dec = take_decoder(db);
+        int64_t got = chunk__decode_with(dec, buf, ref->length, ts, v, q, n);
+        give_decoder(db, dec);
         /* Bytes that match their crc32c but not their entry (another count,
          * a header asking for more room) are damage too. */
         if (got != (int64_t)n)

@@ -370,6 +370,9 @@ static void db_free(hist_db *db)
     free(db->name_hash);
     free(db->dirty);
     free(db->seal_scratch);
+    for (int i = 0; i < db->ndecoders; i++)
+        chunk__decoder_free(db->decoders[i]);
+    mu_destroy(&db->dec_mu);
     mu_destroy(&db->seal_mu);
     mu_destroy(&db->tag_mu);
     mu_destroy(&db->mu);
@@ -408,6 +411,7 @@ int hist_db_open(const hist_db_options *opts, hist_db **out)
     mu_init(&db->seal_mu);
     mu_init(&db->tag_mu);
     mu_init(&db->mu);
+    mu_init(&db->dec_mu);
     pthread_cond_init(&db->seal_cv, NULL);
     pthread_cond_init(&db->room_cv, NULL);
 

@@ -38,6 +38,8 @@
  *            only for memory work, never across encode, I/O or LMDB commits
  *            (except the WAL append, which is a memcpy into its buffer, so
  *            memtable order == LSN order).
+ *   dec_mu   the idle chunk decoders (chunk_store.c); a leaf, held for a
+ *            push or a pop only.
  * LMDB transactions are taken through index.c (its own resize lock).
  * A function whose comment says its caller holds one of them asserts
  * mu_held() first (mutex.h; debug builds).
@@ -56,6 +58,11 @@
 #include "storage/memtable.h"
 #include "storage/segment.h"
 #include "storage/wal.h"
+#include "storage/chunk.h"
+
+/* Chunk decoders kept for reuse (chunk__read): one per thread reading
+ * chunks at once is enough; more are made and freed as needed. */
+#define DB_DECODERS 8
 
 /* One tag in memory: what the write, seal and scan paths need, and its
  * name once, at its exact length (tags__cache allocates the struct and the
@@ -133,6 +140,11 @@ struct hist_db {
     int64_t last_trim_ns;       /* seal.c: the allocator's free pages last given back */
     hist_msample *seal_scratch; /* reused snapshot buffer (no mmap churn) */
     size_t seal_scratch_cap;
+
+    /* --- under dec_mu (a leaf: nothing is taken while it is held) --- */
+    db_mutex dec_mu;
+    chunk_decoder *decoders[DB_DECODERS]; /* chunk_store.c: idle ones, for chunk__read */
+    int ndecoders;
 
     /* --- counters (atomic) --- */
     _Atomic uint64_t chunks, samples_sealed, bytes_chunks;

@@ -7,8 +7,10 @@
  * on bits.c; zstd_column.c wraps any of them).
  *
  * Every timestamp and value codec that applies is tried; the smallest
- * wins, per chunk and column (a tie goes to the one tried first). Then
- * zstd is tried over the winning body and kept only where it halves it.
+ * wins, per chunk and column (a tie goes to the one tried first). The
+ * integer transforms are tried with both packings, PFOR and byte planes.
+ * Then zstd is tried over the winning body (not over planes) and kept
+ * only where it halves it.
  * Decoding checks every length, count and codec id against the buffer:
  * chunk__decode() never reads or writes out of bounds, whatever the
  * input, and reports HIST_ECORRUPT; decoded timestamps are checked to be
@@ -43,7 +45,8 @@
  *                 22 int_for, 23 int_delta, 25 int_dod, 26 int_dfor
  *                 (int64 and bool)                                  ints.c
  *     quality     32 const, 33 rle, 34 raw                       quality.c
- *     | 0x80      zstd over that body                        zstd_column.c
+ *     | 0x40      byte planes in place of PFOR, over 20..26 only   planes.c
+ *     | 0x80      zstd over that body (never with 0x40)      zstd_column.c
  *
  * Chunk sizes: a column length is a u32, so a chunk holds at most
  * HIST_CHUNK_MAX_SAMPLES samples (raw columns must fit).
@@ -58,6 +61,7 @@
 #include "storage/codec/zstd_column.h"
 
 #include <stdlib.h>
+#include <zstd.h>
 
 #define CHUNK_MAGIC   "HCK1"
 #define CHUNK_VERSION 1
@@ -120,8 +124,9 @@ typedef struct {
     uint8_t *best, *cand;
     size_t cap, best_len;
     uint8_t best_codec;
-    uint64_t *tmp; /* n scratch words */
-    int64_t *ks;   /* n scratch ints (ALP digits) */
+    uint64_t *tmp;  /* n scratch words */
+    int64_t *ks;    /* n scratch ints (ALP digits) */
+    unsigned flags; /* CHUNK_NO_ZSTD: no zstd pass and no byte planes */
 } enc_ctx;
 
 static void enc_begin(enc_ctx *c)
@@ -166,14 +171,30 @@ static void enc_ts(enc_ctx *c, const int64_t *ts, size_t n)
     }
 }
 
+/* The packings an integer transform is tried with: PFOR always; byte
+ * planes from PLANES_MIN_SAMPLES on (below it zstd's frame and table
+ * overhead, tens of bytes a plane, eats the gain). */
+#define PLANES_MIN_SAMPLES 256
+
+static size_t enc_packings(const enc_ctx *c, size_t n)
+{
+    return n >= PLANES_MIN_SAMPLES && !(c->flags & CHUNK_NO_ZSTD) ? 2 : 1;
+}
+
+static uint8_t packed_codec(uint8_t codec, codec_pack pack)
+{
+    return pack == CODEC_PACK_PLANES ? (uint8_t)(codec | CODEC_PLANES) : codec;
+}
+
 static void enc_floats(enc_ctx *c, const hist_value *v, size_t n)
 {
     unsigned e = codec__alp_choose_e(v, n);
-    for (size_t i = 0; i < COUNT(alp_codecs); i++) {
-        codec_wr w = enc_writer(c);
-        codec__alp_encode(&w, v, n, e, alp_codecs[i].order, c->ks, c->tmp);
-        enc_offer(c, &w, alp_codecs[i].codec);
-    }
+    for (size_t i = 0; i < COUNT(alp_codecs); i++)
+        for (size_t pk = 0; pk < enc_packings(c, n); pk++) {
+            codec_wr w = enc_writer(c);
+            codec__alp_encode(&w, v, n, e, alp_codecs[i].order, (codec_pack)pk, c->ks, c->tmp);
+            enc_offer(c, &w, packed_codec(alp_codecs[i].codec, (codec_pack)pk));
+        }
     codec_wr w = enc_writer(c);
     codec__gorilla_encode(&w, v, n);
     enc_offer(c, &w, CODEC_V_GORILLA);
@@ -182,11 +203,12 @@ static void enc_floats(enc_ctx *c, const hist_value *v, size_t n)
 static void enc_ints(enc_ctx *c, const hist_value *v, size_t n)
 {
     const int64_t *x = (const int64_t *)v; /* hist_value holds an int64_t */
-    for (size_t i = 0; i < COUNT(int_codecs); i++) {
-        codec_wr w = enc_writer(c);
-        codec__ints_encode(&w, x, n, int_codecs[i].order, c->tmp);
-        enc_offer(c, &w, int_codecs[i].codec);
-    }
+    for (size_t i = 0; i < COUNT(int_codecs); i++)
+        for (size_t pk = 0; pk < enc_packings(c, n); pk++) {
+            codec_wr w = enc_writer(c);
+            codec__ints_encode(&w, x, n, int_codecs[i].order, (codec_pack)pk, c->tmp);
+            enc_offer(c, &w, packed_codec(int_codecs[i].codec, (codec_pack)pk));
+        }
 }
 
 static void enc_values(enc_ctx *c, hist_type type, const hist_value *v, size_t n)
@@ -217,9 +239,12 @@ static void enc_quality(enc_ctx *c, const uint32_t *q, size_t n)
     enc_offer(c, &w, codec);
 }
 
-/* Tries zstd over the best body; keeps it when smaller. */
+/* Tries zstd over the best body; keeps it when smaller. Never over
+ * planes: they are zstd's entropy coding already. */
 static void enc_try_zstd(enc_ctx *c)
 {
+    if (c->best_codec & CODEC_PLANES)
+        return;
     size_t z = codec__zstd_wrap(c->best, c->best_len, c->cand, c->cap);
     if (z == 0)
         return;
@@ -294,6 +319,7 @@ int64_t chunk__encode_flags(hist_type type, const int64_t *ts, const hist_value 
     uint8_t *scratch = enc_alloc(&c, n);
     if (!scratch)
         return HIST_ENOMEM;
+    c.flags = flags;
     int64_t result = 0;
     uint8_t codecs[3];
     uint32_t lens[3];
@@ -332,7 +358,12 @@ int64_t chunk__encode_flags(hist_type type, const int64_t *ts, const hist_value 
 
 static int codec_valid(int col, hist_type type, uint8_t codec)
 {
-    uint8_t base = codec & (uint8_t)~CODEC_ZSTD;
+    uint8_t base = codec & (uint8_t) ~(CODEC_ZSTD | CODEC_PLANES);
+    if (codec & CODEC_PLANES) /* only over the integer transforms, never zstd'ed */
+        return col == COL_VALUE && !(codec & CODEC_ZSTD) &&
+               (type == HIST_TYPE_FLOAT64
+                    ? find_ordered(alp_codecs, COUNT(alp_codecs), base) != NULL
+                    : find_ordered(int_codecs, COUNT(int_codecs), base) != NULL);
     switch (col) {
     case COL_TS:
         return base >= CODEC_TS_RAW && base <= CODEC_TS_GRID;
@@ -387,6 +418,8 @@ int chunk__peek(const uint8_t *buf, size_t len, hist_chunk_info *info)
 
 static int decode_values(codec_rd *r, uint8_t codec, hist_value *v, size_t n)
 {
+    codec_pack pack = (codec & CODEC_PLANES) ? CODEC_PACK_PLANES : CODEC_PACK_PFOR;
+    codec &= (uint8_t)~CODEC_PLANES;
     switch (codec) {
     case CODEC_V_RAW:
         return codec__v_raw_decode(r, v, n);
@@ -399,10 +432,10 @@ static int decode_values(codec_rd *r, uint8_t codec, hist_value *v, size_t n)
     }
     const ordered_codec *oc = find_ordered(alp_codecs, COUNT(alp_codecs), codec);
     if (oc)
-        return codec__alp_decode(r, v, n, oc->order);
+        return codec__alp_decode(r, v, n, oc->order, pack);
     oc = find_ordered(int_codecs, COUNT(int_codecs), codec);
     if (oc) /* hist_value is a union holding a uint64_t */
-        return codec__ints_decode(r, (uint64_t *)v, n, oc->order);
+        return codec__ints_decode(r, (uint64_t *)v, n, oc->order, pack);
     return CORRUPT(r);
 }
 
@@ -414,13 +447,14 @@ typedef struct {
     hist_value *v;
     uint32_t *q;
     hist_chunk_fault *fault;
+    chunk_decoder *dec; /* may be NULL */
 } dec_ctx;
 
 /* Decodes one column: unwraps zstd, runs the codec, insists it used every
  * byte of the column. */
 static int decode_column(const dec_ctx *d, int col, uint8_t codec, const uint8_t *p, size_t len)
 {
-    codec_rd r = {p, p + len, d->fault};
+    codec_rd r = {p, p + len, d->fault, d->dec};
     uint8_t *owned;
     int rc = codec__zstd_unwrap(&r, codec, d->n, &owned);
     if (rc < 0)
@@ -453,8 +487,8 @@ static int decode_columns(const dec_ctx *d, const uint8_t *buf, const hist_chunk
     return rc;
 }
 
-int64_t chunk__decode_traced(const uint8_t *buf, size_t len, int64_t *ts, hist_value *v,
-                             uint32_t *q, size_t cap, hist_chunk_fault *fault)
+static int64_t decode_chunk(chunk_decoder *dec, const uint8_t *buf, size_t len, int64_t *ts,
+                            hist_value *v, uint32_t *q, size_t cap, hist_chunk_fault *fault)
 {
     if (fault) {
         fault->file = NULL;
@@ -468,44 +502,73 @@ int64_t chunk__decode_traced(const uint8_t *buf, size_t len, int64_t *ts, hist_v
         return HIST_ENOSPC;
     if (!ts || !v)
         return HIST_EINVAL;
-    dec_ctx d = {info.type, info.count, ts, v, q, fault};
+    dec_ctx d = {info.type, info.count, ts, v, q, fault, dec};
     rc = decode_columns(&d, buf, &info);
     return rc < 0 ? rc : (int64_t)info.count;
+}
+
+int64_t chunk__decode_traced(const uint8_t *buf, size_t len, int64_t *ts, hist_value *v,
+                             uint32_t *q, size_t cap, hist_chunk_fault *fault)
+{
+    return decode_chunk(NULL, buf, len, ts, v, q, cap, fault);
 }
 
 int64_t chunk__decode(const uint8_t *buf, size_t len, int64_t *ts, hist_value *v, uint32_t *q,
                       size_t cap)
 {
-    return chunk__decode_traced(buf, len, ts, v, q, cap, NULL);
+    return decode_chunk(NULL, buf, len, ts, v, q, cap, NULL);
+}
+
+int64_t chunk__decode_with(chunk_decoder *d, const uint8_t *buf, size_t len, int64_t *ts,
+                           hist_value *v, uint32_t *q, size_t cap)
+{
+    return decode_chunk(d, buf, len, ts, v, q, cap, NULL);
+}
+
+chunk_decoder *chunk__decoder_new(void)
+{
+    return calloc(1, sizeof(chunk_decoder));
+}
+
+void chunk__decoder_free(chunk_decoder *d)
+{
+    if (d)
+        ZSTD_freeDCtx(d->zstd);
+    free(d);
 }
 
 const char *chunk__codec_name(uint8_t codec)
 {
     static const struct {
         uint8_t id;
-        const char *name, *zname;
+        const char *name, *zname, *pname; /* plain, | CODEC_ZSTD, | CODEC_PLANES */
     } names[] = {
-        {CODEC_TS_RAW, "ts_raw", "zstd+ts_raw"},
-        {CODEC_TS_DELTA, "ts_delta", "zstd+ts_delta"},
-        {CODEC_TS_DOD, "ts_dod", "zstd+ts_dod"},
-        {CODEC_TS_GRID, "ts_grid", "zstd+ts_grid"},
-        {CODEC_V_RAW, "raw", "zstd+raw"},
-        {CODEC_V_CONST, "const", "zstd+const"},
-        {CODEC_V_RLE, "rle", "zstd+rle"},
-        {CODEC_V_GORILLA, "gorilla", "zstd+gorilla"},
-        {CODEC_V_ALP_FOR, "alp_for", "zstd+alp_for"},
-        {CODEC_V_ALP_DELTA, "alp_delta", "zstd+alp_delta"},
-        {CODEC_V_INT_FOR, "int_for", "zstd+int_for"},
-        {CODEC_V_INT_DELTA, "int_delta", "zstd+int_delta"},
-        {CODEC_V_ALP_DOD, "alp_dod", "zstd+alp_dod"},
-        {CODEC_V_INT_DOD, "int_dod", "zstd+int_dod"},
-        {CODEC_V_INT_DFOR, "int_dfor", "zstd+int_dfor"},
-        {CODEC_Q_CONST, "q_const", "zstd+q_const"},
-        {CODEC_Q_RLE, "q_rle", "zstd+q_rle"},
-        {CODEC_Q_RAW, "q_raw", "zstd+q_raw"},
+        {CODEC_TS_RAW, "ts_raw", "zstd+ts_raw", NULL},
+        {CODEC_TS_DELTA, "ts_delta", "zstd+ts_delta", NULL},
+        {CODEC_TS_DOD, "ts_dod", "zstd+ts_dod", NULL},
+        {CODEC_TS_GRID, "ts_grid", "zstd+ts_grid", NULL},
+        {CODEC_V_RAW, "raw", "zstd+raw", NULL},
+        {CODEC_V_CONST, "const", "zstd+const", NULL},
+        {CODEC_V_RLE, "rle", "zstd+rle", NULL},
+        {CODEC_V_GORILLA, "gorilla", "zstd+gorilla", NULL},
+        {CODEC_V_ALP_FOR, "alp_for", "zstd+alp_for", "planes+alp_for"},
+        {CODEC_V_ALP_DELTA, "alp_delta", "zstd+alp_delta", "planes+alp_delta"},
+        {CODEC_V_INT_FOR, "int_for", "zstd+int_for", "planes+int_for"},
+        {CODEC_V_INT_DELTA, "int_delta", "zstd+int_delta", "planes+int_delta"},
+        {CODEC_V_ALP_DOD, "alp_dod", "zstd+alp_dod", "planes+alp_dod"},
+        {CODEC_V_INT_DOD, "int_dod", "zstd+int_dod", "planes+int_dod"},
+        {CODEC_V_INT_DFOR, "int_dfor", "zstd+int_dfor", "planes+int_dfor"},
+        {CODEC_Q_CONST, "q_const", "zstd+q_const", NULL},
+        {CODEC_Q_RLE, "q_rle", "zstd+q_rle", NULL},
+        {CODEC_Q_RAW, "q_raw", "zstd+q_raw", NULL},
     };
-    for (size_t i = 0; i < COUNT(names); i++)
-        if (names[i].id == (codec & (uint8_t)~CODEC_ZSTD))
-            return (codec & CODEC_ZSTD) ? names[i].zname : names[i].name;
+    uint8_t base = codec & (uint8_t) ~(CODEC_ZSTD | CODEC_PLANES);
+    for (size_t i = 0; i < COUNT(names); i++) {
+        if (names[i].id != base)
+            continue;
+        if (codec & CODEC_PLANES)
+            return (codec & CODEC_ZSTD) || !names[i].pname ? "unknown" : names[i].pname;
+        return (codec & CODEC_ZSTD) ? names[i].zname : names[i].name;
+    }
     return "unknown";
 }

@@ -47,6 +47,7 @@ enum {
     CODEC_Q_CONST = 32,     /* quality.c */
     CODEC_Q_RLE = 33,       /* quality.c */
     CODEC_Q_RAW = 34,       /* quality.c */
+    CODEC_PLANES = 0x40,    /* planes.c: a flag over 20..26: byte planes, not PFOR */
     CODEC_ZSTD = 0x80,      /* zstd_column.c: a flag over any of the above */
 };
 
@@ -57,7 +58,14 @@ _Static_assert(sizeof(hist_value) == 8, "a value reaches disk as its 64 bits");
 typedef struct {
     const uint8_t *p, *end;
     hist_chunk_fault *fault; /* where CORRUPT() names the failed check; may be NULL */
+    chunk_decoder *dec;      /* what decoding keeps between chunks; may be NULL */
 } codec_rd;
+
+/* chunk.h's chunk_decoder: zstd's decompression context, made on first
+ * use (zstd_column.c). */
+struct chunk_decoder {
+    struct ZSTD_DCtx_s *zstd;
+};
 
 /* CORRUPT(r) is HIST_ECORRUPT; debug builds (HIST_DEBUG_CHECKS) also write
  * the file and line of the check into r->fault, the first failure only

@@ -28,7 +28,8 @@
  *   24 alp_dod    as 20, but PFOR of zz(d[i] - d[i-1]), d[i] = k[i] - k[i-1],
  *                 k[-1] = d[-1] = 0 (ramps: a moving valve costs ~0 bits)
  * Float columns use 16..21 and 24; int64 and bool columns 16..18 and
- * ints.c's codecs.
+ * ints.c's codecs. With CODEC_PLANES in the id (20, 21, 24 only), the
+ * digits' words are byte planes (planes.c) in place of the PFOR.
  */
 #include "storage/codec/floats.h"
 
@@ -180,7 +181,7 @@ static void alp_put_exceptions(codec_wr *w, const hist_value *v, size_t n, unsig
 }
 
 void codec__alp_encode(codec_wr *w, const hist_value *v, size_t n, unsigned e,
-                       codec_int_order order, int64_t *ks, uint64_t *tmp)
+                       codec_int_order order, codec_pack pack, int64_t *ks, uint64_t *tmp)
 {
     size_t nexc = 0;
     int64_t prev = 0;
@@ -198,7 +199,7 @@ void codec__alp_encode(codec_wr *w, const hist_value *v, size_t n, unsigned e,
         return;
     }
     codec__put_u8(w, (uint8_t)e);
-    codec__ints_encode(w, ks, n, order, tmp);
+    codec__ints_encode(w, ks, n, order, pack, tmp);
     alp_put_exceptions(w, v, n, e, nexc);
 }
 
@@ -254,13 +255,13 @@ static int alp_patch(codec_rd *r, hist_value *v, size_t n)
     return 0;
 }
 
-int codec__alp_decode(codec_rd *r, hist_value *v, size_t n, codec_int_order order)
+int codec__alp_decode(codec_rd *r, hist_value *v, size_t n, codec_int_order order, codec_pack pack)
 {
     uint8_t e;
     if (!codec__get_u8(r, &e) || e > ALP_MAX_E)
         return CORRUPT(r);
     uint64_t *u = (uint64_t *)v; /* hist_value is a union holding a uint64_t */
-    int rc = codec__pfor_decode(r, u, n);
+    int rc = codec__words_decode(r, u, n, pack);
     if (rc < 0)
         return rc;
     alp_scale(u, v, n, order, pow10_table[e]);

@@ -33,8 +33,8 @@ unsigned codec__alp_choose_e(const hist_value *v, size_t n);
  * Declines where most values are not decimals. ks and tmp hold n scratch
  * words each. */
 void codec__alp_encode(codec_wr *w, const hist_value *v, size_t n, unsigned e,
-                       codec_int_order order, int64_t *ks, uint64_t *tmp);
-int codec__alp_decode(codec_rd *r, hist_value *v, size_t n, codec_int_order order);
+                       codec_int_order order, codec_pack pack, int64_t *ks, uint64_t *tmp);
+int codec__alp_decode(codec_rd *r, hist_value *v, size_t n, codec_int_order order, codec_pack pack);
 
 void codec__gorilla_encode(codec_wr *w, const hist_value *v, size_t n);
 int codec__gorilla_decode(codec_rd *r, hist_value *v, size_t n);

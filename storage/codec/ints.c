@@ -13,14 +13,30 @@
  *   25 int_dod    PFOR of zz(d[i] - d[i-1])
  *   26 int_dfor   PFOR of d[i] + 2^63
  * Bool columns use the same codecs; their values must be 0 or 1, checked
- * at encode and decode (chunk.c).
+ * at encode and decode (chunk.c). With CODEC_PLANES in the codec id
+ * (codec.h) the same words are byte planes (planes.c) instead of PFOR.
  */
 #include "storage/codec/ints.h"
 
 #include "storage/codec/bits.h"
+#include "storage/codec/planes.h"
+
+void codec__words_encode(codec_wr *w, const uint64_t *x, size_t n, codec_pack pack)
+{
+    if (pack == CODEC_PACK_PLANES)
+        codec__planes_encode(w, x, n);
+    else
+        codec__pfor_encode(w, x, n);
+}
+
+int codec__words_decode(codec_rd *r, uint64_t *out, size_t n, codec_pack pack)
+{
+    return pack == CODEC_PACK_PLANES ? codec__planes_decode(r, out, n)
+                                     : codec__pfor_decode(r, out, n);
+}
 
 void codec__ints_encode(codec_wr *w, const int64_t *x, size_t n, codec_int_order order,
-                        uint64_t *tmp)
+                        codec_pack pack, uint64_t *tmp)
 {
     if (order == CODEC_INT_FOR) {
         for (size_t i = 0; i < n; i++)
@@ -40,7 +56,7 @@ void codec__ints_encode(codec_wr *w, const int64_t *x, size_t n, codec_int_order
             prev_d = d;
         }
     }
-    codec__pfor_encode(w, tmp, n);
+    codec__words_encode(w, tmp, n, pack);
 }
 
 /* Undoes the transform in place. */
@@ -74,9 +90,9 @@ static void ints_undo(uint64_t *out, size_t n, codec_int_order order)
     }
 }
 
-int codec__ints_decode(codec_rd *r, uint64_t *out, size_t n, codec_int_order order)
+int codec__ints_decode(codec_rd *r, uint64_t *out, size_t n, codec_int_order order, codec_pack pack)
 {
-    int rc = codec__pfor_decode(r, out, n);
+    int rc = codec__words_decode(r, out, n, pack);
     if (rc < 0)
         return rc;
     ints_undo(out, n, order);

@@ -18,13 +18,25 @@ typedef enum {
 
 #define CODEC_SIGN_BIAS (UINT64_C(1) << 63)
 
-/* Writes x[0..n) in that order as PFOR; tmp holds n scratch words. */
+/* How the transformed words are stored: PFOR blocks (bits.c) or byte
+ * planes with zstd's entropy coding (planes.c; codec id | CODEC_PLANES). */
+typedef enum {
+    CODEC_PACK_PFOR = 0,
+    CODEC_PACK_PLANES = 1,
+} codec_pack;
+
+/* Writes x[0..n) in that order, packed so; tmp holds n scratch words. */
 void codec__ints_encode(codec_wr *w, const int64_t *x, size_t n, codec_int_order order,
-                        uint64_t *tmp);
+                        codec_pack pack, uint64_t *tmp);
 
 /* Reads n values written by codec__ints_encode() into out (as uint64).
- * 0 or HIST_ECORRUPT. */
-int codec__ints_decode(codec_rd *r, uint64_t *out, size_t n, codec_int_order order);
+ * 0, HIST_ECORRUPT or HIST_ENOMEM. */
+int codec__ints_decode(codec_rd *r, uint64_t *out, size_t n, codec_int_order order,
+                       codec_pack pack);
+
+/* The packing alone: n words as pack says (ALP's digits use it). */
+void codec__words_encode(codec_wr *w, const uint64_t *x, size_t n, codec_pack pack);
+int codec__words_decode(codec_rd *r, uint64_t *out, size_t n, codec_pack pack);
 
 /* Every value 0 or 1 (a bool column). */
 bool codec__bools_valid(const hist_value *v, size_t n);

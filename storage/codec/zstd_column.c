@@ -33,6 +33,21 @@ size_t codec__zstd_wrap(const uint8_t *body, size_t len, uint8_t *out, size_t ca
     return z + 4;
 }
 
+ZSTD_DCtx *codec__zstd_dctx(codec_rd *r)
+{
+    if (!r->dec)
+        return ZSTD_createDCtx();
+    if (!r->dec->zstd)
+        r->dec->zstd = ZSTD_createDCtx();
+    return r->dec->zstd;
+}
+
+void codec__zstd_release(codec_rd *r, ZSTD_DCtx *dctx)
+{
+    if (!r->dec)
+        ZSTD_freeDCtx(dctx);
+}
+
 int codec__zstd_unwrap(codec_rd *r, uint8_t codec, size_t n, uint8_t **owned)
 {
     *owned = NULL;
@@ -47,7 +62,13 @@ int codec__zstd_unwrap(codec_rd *r, uint8_t codec, size_t n, uint8_t **owned)
     uint8_t *raw = malloc(raw_len);
     if (!raw)
         return HIST_ENOMEM;
-    size_t got = ZSTD_decompress(raw, raw_len, r->p, (size_t)(r->end - r->p));
+    ZSTD_DCtx *dctx = codec__zstd_dctx(r);
+    if (!dctx) {
+        free(raw);
+        return HIST_ENOMEM;
+    }
+    size_t got = ZSTD_decompressDCtx(dctx, raw, raw_len, r->p, (size_t)(r->end - r->p));
+    codec__zstd_release(r, dctx);
     if (ZSTD_isError(got) || got != raw_len) {
         free(raw);
         return CORRUPT(r);

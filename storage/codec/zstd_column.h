@@ -17,4 +17,10 @@ size_t codec__zstd_wrap(const uint8_t *body, size_t len, uint8_t *out, size_t ca
  * HIST_ECORRUPT or HIST_ENOMEM. */
 int codec__zstd_unwrap(codec_rd *r, uint8_t codec, size_t n, uint8_t **owned);
 
+/* zstd's decompression context for a reader: its decoder's (made on first
+ * use) or, without a decoder, a fresh one. NULL: out of memory. Give it
+ * back with codec__zstd_release(). */
+struct ZSTD_DCtx_s *codec__zstd_dctx(codec_rd *r);
+void codec__zstd_release(codec_rd *r, struct ZSTD_DCtx_s *dctx);
+
 #endif

@@ -53,10 +53,11 @@ static hist_value fval(double f)
     return v;
 }
 
-/* Encodes, peeks, decodes and compares bit for bit. Returns the value
- * codec chosen, or -1 on a failure (already counted). */
-static int roundtrip(const char *what, hist_type type, const int64_t *ts, const hist_value *v,
-                     const uint32_t *q, size_t n)
+/* Encodes with flags, peeks, decodes and compares bit for bit. Returns
+ * the value codec chosen, or -1 on a failure (already counted); *len_out
+ * gets the chunk's length. */
+static int roundtrip_flags(const char *what, hist_type type, const int64_t *ts, const hist_value *v,
+                           const uint32_t *q, size_t n, unsigned flags, int64_t *len_out)
 {
     size_t cap = chunk__bound(n);
     uint8_t *buf = malloc(cap);
@@ -65,7 +66,8 @@ static int roundtrip(const char *what, hist_type type, const int64_t *ts, const 
     uint32_t *q2 = malloc((n + 1) * sizeof(*q2));
     REQUIRE(buf && ts2 && v2 && q2);
     int result = -1;
-    int64_t len = chunk__encode(type, ts, v, q, n, buf, cap);
+    int64_t len = chunk__encode_flags(type, ts, v, q, n, buf, cap, flags);
+    *len_out = len;
     CHECKF(len > 0, "%s: encode returned %lld", what, (long long)len);
     if (len <= 0)
         goto out;
@@ -98,6 +100,9 @@ static int roundtrip(const char *what, hist_type type, const int64_t *ts, const 
     CHECK(chunk__decode(buf, (size_t)len, ts2, v2, q2, n - 1) == HIST_ENOSPC);
     /* Skipping the quality column is allowed. */
     CHECK(chunk__decode(buf, (size_t)len, ts2, v2, NULL, n) == (int64_t)n);
+    if (flags & CHUNK_NO_ZSTD)
+        CHECKF(!((info.ts_codec | info.value_codec | info.quality_codec) & 0xc0),
+               "%s: no zstd asked, codec %s", what, chunk__codec_name(info.value_codec));
     result = info.value_codec;
 out:
     free(buf);
@@ -105,6 +110,34 @@ out:
     free(v2);
     free(q2);
     return result;
+}
+
+/* roundtrip_flags() as sealed (every codec) and as frozen (CHUNK_NO_ZSTD:
+ * PFOR only, the codecs of chunks written before byte planes). The first
+ * is never the longer: it tries a superset. Returns the sealed codec. */
+static int roundtrip(const char *what, hist_type type, const int64_t *ts, const hist_value *v,
+                     const uint32_t *q, size_t n)
+{
+    int64_t sealed, frozen;
+    roundtrip_flags(what, type, ts, v, q, n, CHUNK_NO_ZSTD, &frozen);
+    int c = roundtrip_flags(what, type, ts, v, q, n, 0, &sealed);
+    CHECKF(sealed <= frozen, "%s: %lld bytes with every codec, %lld with PFOR only", what,
+           (long long)sealed, (long long)frozen);
+    return c;
+}
+
+/* The chunk's length and value codec with flags (no checks). */
+static int64_t encoded_len(hist_type type, const int64_t *ts, const hist_value *v, size_t n,
+                           unsigned flags, uint8_t *codec)
+{
+    size_t cap = chunk__bound(n);
+    uint8_t *buf = malloc(cap);
+    REQUIRE(buf);
+    int64_t len = chunk__encode_flags(type, ts, v, NULL, n, buf, cap, flags);
+    hist_chunk_info info;
+    *codec = len > 0 && chunk__peek(buf, (size_t)len, &info) == 0 ? info.value_codec : 0;
+    free(buf);
+    return len;
 }
 
 static int64_t *regular_ts(size_t n, int64_t start, int64_t period)
@@ -240,8 +273,12 @@ static void test_float_shapes(void)
     for (size_t k = 0; k < n; k++)
         v[k] = fval((double)(long)(k % 2000) * 0.5 + (k % 2000 > 1500 ? 0.1 : 0.0));
     int c = roundtrip("ramps", HIST_TYPE_FLOAT64, ts, v, NULL, n);
-    CHECKF(c >= 0 && strstr(chunk__codec_name((uint8_t)c), "alp_dod"), "ramps: codec %s",
+    CHECKF(c >= 0 && strstr(chunk__codec_name((uint8_t)c), "alp_d"), "ramps: codec %s",
            c >= 0 ? chunk__codec_name((uint8_t)c) : "?");
+    uint8_t pc;
+    int64_t plen = encoded_len(HIST_TYPE_FLOAT64, ts, v, n, CHUNK_NO_ZSTD, &pc);
+    CHECKF(strcmp(chunk__codec_name(pc), "alp_dod") == 0 && plen < 400,
+           "ramps, PFOR only: %s, %lld bytes", chunk__codec_name(pc), (long long)plen);
 
     /* Random walks with 0..6 decimals, and the same as uniform noise. */
     for (int digits = 0; digits <= 6; digits++) {
@@ -506,6 +543,60 @@ static void test_generator(void)
     free(q);
 }
 
+/* ---- Byte planes (planes.c) --------------------------------------------------------- */
+
+/* Planes win where PFOR pays for a tail: small increments (a counter),
+ * Gaussian noise of several widths, and every plane count up to 8. */
+static void test_planes(void)
+{
+    size_t n = 4096;
+    int64_t *ts = regular_ts(n, 1700000000000000000ll, 1000000000ll);
+    hist_value *v = malloc(n * sizeof(*v));
+    REQUIRE(v);
+    int64_t count = 1000;
+    for (size_t k = 0; k < n; k++)
+        v[k].i = count += (int64_t)(rnd() % 6); /* log2(6) = 2.6 bits each */
+    int c = roundtrip("counter 0..5", HIST_TYPE_INT64, ts, v, NULL, n);
+    uint8_t pc, fc;
+    int64_t plen = encoded_len(HIST_TYPE_INT64, ts, v, n, 0, &pc);
+    int64_t flen = encoded_len(HIST_TYPE_INT64, ts, v, n, CHUNK_NO_ZSTD, &fc);
+    CHECKF(c >= 0 && strncmp(chunk__codec_name((uint8_t)c), "planes+", 7) == 0 &&
+               plen * 100 < flen * 85 && plen < (int64_t)(n * 2 / 5),
+           "counter: %s %lld bytes, PFOR %s %lld bytes", chunk__codec_name(pc), (long long)plen,
+           chunk__codec_name(fc), (long long)flen);
+    /* Noise of 4..60 bits: 1..8 planes, each of them decoded. */
+    for (int bits = 4; bits <= 60; bits += 8) {
+        double sigma = ldexp(1.0, bits - 2);
+        for (size_t k = 0; k < n; k++) {
+            double g = 0;
+            for (int j = 0; j < 12; j++)
+                g += rnd_unit();
+            v[k].i = (int64_t)llround((g - 6.0) * sigma);
+        }
+        char what[64];
+        snprintf(what, sizeof(what), "noise of %d bits", bits);
+        roundtrip(what, HIST_TYPE_INT64, ts, v, NULL, n);
+        for (size_t k = 0; k < n; k++)
+            v[k] = fval((double)v[k].i / 1000.0);
+        snprintf(what, sizeof(what), "noise of %d bits, 3 decimals", bits);
+        roundtrip(what, HIST_TYPE_FLOAT64, ts, v, NULL, n);
+    }
+    /* A vibration-like signal (sines and 0.3 of noise at 0.001): planes of
+     * ALP digits. */
+    double phase = 0;
+    for (size_t k = 0; k < n; k++, phase += 0.37) {
+        double g = 0;
+        for (int j = 0; j < 12; j++)
+            g += rnd_unit();
+        v[k] = fval((double)llround((2.5 * sin(phase) + 0.3 * (g - 6.0)) * 1000.0) / 1000.0);
+    }
+    c = roundtrip("vibration", HIST_TYPE_FLOAT64, ts, v, NULL, n);
+    CHECKF(c >= 0 && strncmp(chunk__codec_name((uint8_t)c), "planes+alp", 10) == 0,
+           "vibration: codec %s", c >= 0 ? chunk__codec_name((uint8_t)c) : "?");
+    free(ts);
+    free(v);
+}
+
 /* ---- Randomized round trips ------------------------------------------------ */
 
 static void fill_random(hist_type type, int64_t *ts, hist_value *v, uint32_t *q, size_t n)
@@ -689,6 +780,13 @@ static void test_damage(void)
     for (size_t k = 0; k < n; k++)
         v[k] = fbits(rnd());
     damage_one("raw", HIST_TYPE_INT64, ts, v, NULL, n);
+    int64_t total = 0;
+    for (size_t k = 0; k < n; k++)
+        v[k].i = total += (int64_t)(rnd() % 6);
+    damage_one("planes, one", HIST_TYPE_INT64, ts, v, NULL, n);
+    for (size_t k = 0; k < n; k++)
+        v[k] = fval((double)(int64_t)(rnd() % 200000) / 1000.0);
+    damage_one("planes, three", HIST_TYPE_FLOAT64, ts, v, NULL, n);
     /* Pure garbage with a valid-looking header. */
     uint8_t g[256];
     size_t fails = 0;
@@ -699,10 +797,11 @@ static void test_damage(void)
         memcpy(g, "HCK1\x01", 5);
         g[5] = (uint8_t)(1 + rnd() % 3);
         static const uint8_t tsc[] = {1, 2, 3, 0x82},
-                             vc[] = {16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26},
+                             vc[] = {16,   17,   18,   19,   20,   21,   22,   23,   24,   25,  26,
+                                     0x54, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5a, 0xd4, 0x41, 0x60},
                              qc[] = {32, 33, 34};
         g[6] = tsc[rnd() % 4];
-        g[7] = vc[rnd() % 11];
+        g[7] = vc[rnd() % sizeof(vc)];
         g[8] = qc[rnd() % 3];
         g[9] = g[10] = g[11] = 0;
         uint32_t count = (uint32_t)(1 + rnd() % 300), body = (uint32_t)(len - 28);
@@ -743,6 +842,16 @@ static void test_coverage(void)
     for (int id = 0x80; id < 256; id++)
         zstd |= seen_codec[id] != 0 && strncmp(chunk__codec_name((uint8_t)id), "zstd+", 5) == 0;
     CHECKF(zstd, "zstd never chosen");
+    static const char *const planes[] = {"planes+alp_for", "planes+alp_delta", "planes+alp_dod",
+                                         "planes+int_for", "planes+int_delta"};
+    for (size_t w = 0; w < sizeof(planes) / sizeof(planes[0]); w++) {
+        int found = 0;
+        for (int id = 0; id < 256; id++)
+            found |= seen_codec[id] && strcmp(chunk__codec_name((uint8_t)id), planes[w]) == 0;
+        CHECKF(found, "codec %s never chosen", planes[w]);
+    }
+    CHECK(strcmp(chunk__codec_name(0x40 | 16), "unknown") == 0);
+    CHECK(strcmp(chunk__codec_name(0xc0 | 21), "unknown") == 0);
     for (int id = 0; id < 256; id++)
         if (seen_codec[id])
             printf("codec %-16s chosen %u times\n", chunk__codec_name((uint8_t)id), seen_codec[id]);
@@ -757,6 +866,7 @@ int main(void)
     test_ints();
     test_timestamps();
     test_generator();
+    test_planes();
     test_randomized();
     test_damage();
     test_coverage();

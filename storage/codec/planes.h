@@ -1,0 +1,19 @@
+/*
+ * planes.h: an integer column's words as entropy-coded byte planes, the
+ * alternative to PFOR for the ALP and integer transforms (internal to
+ * storage/codec/: used by ints.c and floats.c; the layout is in planes.c).
+ */
+#ifndef HIST_STORAGE_CODEC_PLANES_H
+#define HIST_STORAGE_CODEC_PLANES_H
+
+#include "storage/codec/codec.h"
+
+/* Writes x[0..n) (x is not changed). A candidate whose scratch cannot be
+ * allocated leaves w bad. */
+void codec__planes_encode(codec_wr *w, const uint64_t *x, size_t n);
+
+/* Reads n words written by codec__planes_encode(). 0, HIST_ECORRUPT or
+ * HIST_ENOMEM. */
+int codec__planes_decode(codec_rd *r, uint64_t *out, size_t n);
+
+#endif
