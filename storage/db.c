@@ -512,6 +512,12 @@ int hist_db_close(hist_db *db)
         if (drc)
             hist_logf(&db->log, HIST_LOG_WARN, "close: WAL kept: %s", hist_strerror(drc));
     }
+    if (db->idx_open) { /* no thread is left to use it */
+        char path[4200];
+        snprintf(path, sizeof(path), "%s/index", db->dir);
+        index__close_shrinking(&db->idx, path);
+        db->idx_open = 0;
+    }
     db_free(db);
     return rc;
 }

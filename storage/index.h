@@ -95,6 +95,15 @@ enum { HIST_CHUNK_HAS_COUNTED = 1 };
 int index__open(hist_index *idx, const char *dir, size_t mapsize, hist_log_fn log, void *log_ctx);
 void index__close(hist_index *idx);
 
+/* index__close(), first giving the file's free pages back to the disk
+ * when they are an eighth of it or more (index_shrink.c: a compacting copy
+ * renamed over data.mdb; at most 1 GiB of live pages). Only when nothing
+ * else uses the index: hist_db_close, after its last commit. */
+void index__close_shrinking(hist_index *idx, const char *dir);
+
+/* Removes a copy that index__close_shrinking left when it was killed. */
+void index__remove_stray_copy(const char *dir);
+
 /* Read transactions (MDB_RDONLY), short-lived. */
 int index__read_begin(hist_index *idx, MDB_txn **txn);
 void index__read_end(hist_index *idx, MDB_txn *txn);
