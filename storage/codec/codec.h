@@ -139,7 +139,8 @@ static inline void codec__store32(uint8_t *p, uint32_t x)
 
 typedef struct {
     uint8_t *p, *end;
-    int bad; /* set when something did not fit (or a codec declined) */
+    int bad;                  /* set when something did not fit (or a codec declined) */
+    struct ZSTD_CCtx_s *zstd; /* the encode's zstd context for byte planes; NULL: none */
 } codec_wr;
 
 static inline void codec__put(codec_wr *w, const void *src, size_t len)

@@ -19,8 +19,8 @@
  * Bytes of a word above plane p-1 are zero.
  *
  * zstd is used for its entropy stage, not its matches: planes rarely
- * repeat. The encoder shares one compression context across a column's
- * planes; the decoder takes the chunk decoder's decompression context
+ * repeat. The encoder uses the writer's compression context (one per
+ * chunk encode, codec.h); the decoder takes the chunk decoder's decompression context
  * (chunk.h: setting one up costs as much as inflating two planes) and one
  * n-byte buffer.
  */
@@ -82,35 +82,45 @@ void codec__planes_encode(codec_wr *w, const uint64_t *x, size_t n)
         return;
     size_t zcap = ZSTD_compressBound(n);
     uint8_t *plane = malloc(n + zcap);
-    ZSTD_CCtx *cctx = ZSTD_createCCtx();
-    if (!plane || !cctx || !planes_params(cctx))
+    if (!plane || !w->zstd || !planes_params(w->zstd))
         w->bad = 1; /* a candidate that cannot be built is dropped */
     for (unsigned j = 0; j < p && !w->bad; j++)
-        put_plane(w, cctx, x, n, base, j, plane, plane + n, zcap);
-    ZSTD_freeCCtx(cctx);
+        put_plane(w, w->zstd, x, n, base, j, plane, plane + n, zcap);
     free(plane);
 }
 
-/* Reads one plane into plane[0..n). */
-static int get_plane(codec_rd *r, ZSTD_DCtx *dctx, uint8_t *plane, size_t n)
+/* Reads one plane: *out points at its n bytes, in r's buffer when raw,
+ * else in buf (inflated there). */
+static int get_plane(codec_rd *r, ZSTD_DCtx *dctx, uint8_t *buf, size_t n, const uint8_t **out)
 {
     uint64_t zlen;
     if (!codec__get_varint(r, &zlen))
         return CORRUPT(r);
     if (zlen == 0) {
-        const uint8_t *raw = codec__take(r, n, 1);
-        if (!raw)
-            return CORRUPT(r);
-        memcpy(plane, raw, n);
-        return 0;
+        *out = codec__take(r, n, 1);
+        return *out ? 0 : CORRUPT(r);
     }
     const uint8_t *z = zlen <= (uint64_t)(r->end - r->p) ? codec__take(r, (size_t)zlen, 1) : NULL;
     if (!z)
         return CORRUPT(r);
-    size_t got = ZSTD_decompressDCtx(dctx, plane, n, z, (size_t)zlen);
+    size_t got = ZSTD_decompressDCtx(dctx, buf, n, z, (size_t)zlen);
     if (ZSTD_isError(got) || got != n)
         return CORRUPT(r);
+    *out = buf;
     return 0;
+}
+
+/* out[i] = base + plane[i] for the first plane, out[i] += plane[i] << 8j
+ * for the others: one pass each. */
+static void add_plane(uint64_t *out, const uint8_t *plane, size_t n, unsigned j, uint64_t base)
+{
+    if (j == 0) {
+        for (size_t i = 0; i < n; i++)
+            out[i] = base + plane[i];
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        out[i] += (uint64_t)plane[i] << (8 * j);
 }
 
 int codec__planes_decode(codec_rd *r, uint64_t *out, size_t n)
@@ -119,20 +129,22 @@ int codec__planes_decode(codec_rd *r, uint64_t *out, size_t n)
     uint8_t p;
     if (!codec__get_varint(r, &base) || !codec__get_u8(r, &p) || p > 8)
         return CORRUPT(r);
-    for (size_t i = 0; i < n; i++)
-        out[i] = base;
-    if (p == 0)
+    if (p == 0) {
+        for (size_t i = 0; i < n; i++)
+            out[i] = base;
         return 0;
-    uint8_t *plane = malloc(n ? n : 1);
+    }
+    uint8_t *buf = malloc(n ? n : 1);
     ZSTD_DCtx *dctx = codec__zstd_dctx(r);
-    int rc = plane && dctx ? 0 : HIST_ENOMEM;
+    int rc = buf && dctx ? 0 : HIST_ENOMEM;
     for (unsigned j = 0; j < p && rc == 0; j++) {
-        rc = get_plane(r, dctx, plane, n);
-        for (size_t i = 0; i < n && rc == 0; i++)
-            out[i] += (uint64_t)plane[i] << (8 * j);
+        const uint8_t *plane;
+        rc = get_plane(r, dctx, buf, n, &plane);
+        if (rc == 0)
+            add_plane(out, plane, n, j, base);
     }
     if (dctx)
         codec__zstd_release(r, dctx);
-    free(plane);
+    free(buf);
     return rc;
 }
