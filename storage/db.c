@@ -427,6 +427,7 @@ int hist_db_open(const hist_db_options *opts, hist_db **out)
         rc = lock_dir(db);
     if (rc == 0) {
         snprintf(path, sizeof(path), "%s/index", db->dir);
+        index__remove_stray_copy(path);
         rc = index__open(&db->idx, path, (size_t)64 << 20, db->opts.log, db->opts.log_ctx);
         db->idx_open = rc == 0;
     }

@@ -92,7 +92,6 @@ int index__open(hist_index *idx, const char *dir, size_t mapsize, hist_log_fn lo
     idx->mapsize = mapsize;
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
         return HIST_EIO;
-    index__remove_stray_copy(dir);
     int rc = mdb_env_create(&idx->env);
     if (rc)
         return index__err(rc);

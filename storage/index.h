@@ -101,7 +101,8 @@ void index__close(hist_index *idx);
  * else uses the index: hist_db_close, after its last commit. */
 void index__close_shrinking(hist_index *idx, const char *dir);
 
-/* Removes a copy that index__close_shrinking left when it was killed. */
+/* Removes a copy that index__close_shrinking left when it was killed;
+ * called before index__open. */
 void index__remove_stray_copy(const char *dir);
 
 /* Read transactions (MDB_RDONLY), short-lived. */

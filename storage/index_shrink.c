@@ -12,7 +12,7 @@
  * read transaction), made durable, and renamed over data.mdb.
  *
  * Crash safety: until the rename, data.mdb is the index as committed and
- * the copy is a stray file (index__open removes it); the rename is atomic
+ * the copy is a stray file (hist_db_open removes it before index__open); the rename is atomic
  * and comes after the copy's fdatasync, and the directory is fsync'ed
  * after it. A failure at any step leaves data.mdb as it was and is only
  * logged: the close itself has succeeded by then.
