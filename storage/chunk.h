@@ -21,8 +21,9 @@
  *               (storage/codec/quality.c)
  * The integer transforms' words are PFOR blocks or, where smaller, byte
  * planes with zstd's entropy coding (storage/codec/planes.c). Then zstd
- * over a column's body where that halves it (storage/codec/zstd_column.c). The byte format is in
- * the top comments of storage/codec/chunk.c (header, columns) and of each codec file (bodies).
+ * over a column's body where that halves it (storage/codec/zstd_column.c).
+ * The byte format is in the top comments of storage/codec/chunk.c (header,
+ * columns) and of each codec file (bodies).
  *
  * Lossless: every float64 bit pattern and every int64 comes back exactly.
  * chunk__decode() checks every length and count against the buffer and
@@ -67,8 +68,8 @@ int64_t chunk__encode(hist_type type, const int64_t *ts, const hist_value *v, co
 
 /* chunk__encode() with flags: CHUNK_NO_ZSTD skips zstd, the pass over a
  * column and the byte planes (the frozen runs in memory, storage/freeze.c,
- * which are decoded often and re-encoded with zstd when sealed). The bytes decode as any chunk's.
- */
+ * which are decoded often and re-encoded with zstd when sealed). The
+ * bytes decode as any chunk's. */
 enum { CHUNK_NO_ZSTD = 1 };
 int64_t chunk__encode_flags(hist_type type, const int64_t *ts, const hist_value *v,
                             const uint32_t *q, size_t n, uint8_t *out, size_t cap, unsigned flags);

@@ -56,6 +56,7 @@
 #include "storage/codec/codec.h"
 #include "storage/codec/floats.h"
 #include "storage/codec/ints.h"
+#include "storage/codec/planes.h"
 #include "storage/codec/quality.h"
 #include "storage/codec/ts.h"
 #include "storage/codec/zstd_column.h"
@@ -133,9 +134,9 @@ typedef struct {
     uint8_t best_codec;
     uint64_t *tmp;  /* n scratch words */
     int64_t *ks;    /* n scratch ints (ALP digits) */
-    unsigned flags; /* CHUNK_NO_ZSTD: no zstd pass and no byte planes */
-    ZSTD_CCtx *zstd; /* for the byte planes of every column, made once per encode (its
-                      * set-up runs cpuid, which a virtual machine traps) */
+    ZSTD_CCtx *zstd; /* the byte planes' context for every column, made once per encode
+                      * (its set-up runs cpuid, which a virtual machine traps); NULL:
+                      * no planes (CHUNK_NO_ZSTD, a short chunk) */
 } enc_ctx;
 
 static void enc_begin(enc_ctx *c)
@@ -185,9 +186,9 @@ static void enc_ts(enc_ctx *c, const int64_t *ts, size_t n)
     }
 }
 
-static size_t enc_packings(const enc_ctx *c, size_t n)
+static size_t enc_packings(const enc_ctx *c)
 {
-    return n >= PLANES_MIN_SAMPLES && c->zstd ? 2 : 1;
+    return c->zstd ? 2 : 1;
 }
 
 static uint8_t packed_codec(uint8_t codec, codec_pack pack)
@@ -199,7 +200,7 @@ static void enc_floats(enc_ctx *c, const hist_value *v, size_t n)
 {
     unsigned e = codec__alp_choose_e(v, n);
     for (size_t i = 0; i < COUNT(alp_codecs); i++)
-        for (size_t pk = 0; pk < enc_packings(c, n); pk++) {
+        for (size_t pk = 0; pk < enc_packings(c); pk++) {
             codec_wr w = enc_writer(c);
             codec__alp_encode(&w, v, n, e, alp_codecs[i].order, (codec_pack)pk, c->ks, c->tmp);
             enc_offer(c, &w, packed_codec(alp_codecs[i].codec, (codec_pack)pk));
@@ -213,7 +214,7 @@ static void enc_ints(enc_ctx *c, const hist_value *v, size_t n)
 {
     const int64_t *x = (const int64_t *)v; /* hist_value holds an int64_t */
     for (size_t i = 0; i < COUNT(int_codecs); i++)
-        for (size_t pk = 0; pk < enc_packings(c, n); pk++) {
+        for (size_t pk = 0; pk < enc_packings(c); pk++) {
             codec_wr w = enc_writer(c);
             codec__ints_encode(&w, x, n, int_codecs[i].order, (codec_pack)pk, c->tmp);
             enc_offer(c, &w, packed_codec(int_codecs[i].codec, (codec_pack)pk));
@@ -328,8 +329,7 @@ int64_t chunk__encode_flags(hist_type type, const int64_t *ts, const hist_value 
     uint8_t *scratch = enc_alloc(&c, n);
     if (!scratch)
         return HIST_ENOMEM;
-    c.flags = flags;
-    c.zstd = n >= PLANES_MIN_SAMPLES && !(flags & CHUNK_NO_ZSTD) ? ZSTD_createCCtx() : NULL;
+    c.zstd = n >= PLANES_MIN_SAMPLES && !(flags & CHUNK_NO_ZSTD) ? codec__planes_cctx_new() : NULL;
     int64_t result = 0;
     uint8_t codecs[3];
     uint32_t lens[3];
@@ -367,24 +367,25 @@ int64_t chunk__encode_flags(hist_type type, const int64_t *ts, const hist_value 
 
 /* ---- Decoder -------------------------------------------------------------------------- */
 
+/* Whether base is one of the integer-transform codecs of the type. */
+static int is_transform(hist_type type, uint8_t base)
+{
+    return type == HIST_TYPE_FLOAT64 ? find_ordered(alp_codecs, COUNT(alp_codecs), base) != NULL
+                                     : find_ordered(int_codecs, COUNT(int_codecs), base) != NULL;
+}
+
 static int codec_valid(int col, hist_type type, uint8_t codec)
 {
     uint8_t base = codec & (uint8_t) ~(CODEC_ZSTD | CODEC_PLANES);
     if (codec & CODEC_PLANES) /* only over the integer transforms, never zstd'ed */
-        return col == COL_VALUE && !(codec & CODEC_ZSTD) &&
-               (type == HIST_TYPE_FLOAT64
-                    ? find_ordered(alp_codecs, COUNT(alp_codecs), base) != NULL
-                    : find_ordered(int_codecs, COUNT(int_codecs), base) != NULL);
+        return col == COL_VALUE && !(codec & CODEC_ZSTD) && is_transform(type, base);
     switch (col) {
     case COL_TS:
         return base >= CODEC_TS_RAW && base <= CODEC_TS_GRID;
     case COL_VALUE:
         if (base == CODEC_V_RAW || base == CODEC_V_CONST || base == CODEC_V_RLE)
             return 1;
-        if (type == HIST_TYPE_FLOAT64)
-            return base == CODEC_V_GORILLA ||
-                   find_ordered(alp_codecs, COUNT(alp_codecs), base) != NULL;
-        return find_ordered(int_codecs, COUNT(int_codecs), base) != NULL;
+        return (type == HIST_TYPE_FLOAT64 && base == CODEC_V_GORILLA) || is_transform(type, base);
     default:
         return base >= CODEC_Q_CONST && base <= CODEC_Q_RAW;
     }

@@ -20,9 +20,9 @@
  *
  * zstd is used for its entropy stage, not its matches: planes rarely
  * repeat. The encoder uses the writer's compression context (one per
- * chunk encode, codec.h); the decoder takes the chunk decoder's decompression context
- * (chunk.h: setting one up costs as much as inflating two planes) and one
- * n-byte buffer.
+ * chunk encode, codec.h); the decoder takes the chunk decoder's
+ * decompression context (chunk.h: setting one up costs as much as
+ * inflating two planes) and one n-byte buffer.
  */
 #include "storage/codec/planes.h"
 
@@ -50,6 +50,16 @@ static bool planes_params(ZSTD_CCtx *cctx)
            !ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_minMatch, PLANES_MIN_MATCH)) &&
            !ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 0)) &&
            !ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 0));
+}
+
+ZSTD_CCtx *codec__planes_cctx_new(void)
+{
+    ZSTD_CCtx *cctx = ZSTD_createCCtx();
+    if (cctx && !planes_params(cctx)) {
+        ZSTD_freeCCtx(cctx);
+        cctx = NULL;
+    }
+    return cctx;
 }
 
 /* Writes plane j of x[i] - base: zstd where it is smaller than raw. */
@@ -82,7 +92,7 @@ void codec__planes_encode(codec_wr *w, const uint64_t *x, size_t n)
         return;
     size_t zcap = ZSTD_compressBound(n);
     uint8_t *plane = malloc(n + zcap);
-    if (!plane || !w->zstd || !planes_params(w->zstd))
+    if (!plane || !w->zstd)
         w->bad = 1; /* a candidate that cannot be built is dropped */
     for (unsigned j = 0; j < p && !w->bad; j++)
         put_plane(w, w->zstd, x, n, base, j, plane, plane + n, zcap);

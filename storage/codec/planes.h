@@ -8,8 +8,13 @@
 
 #include "storage/codec/codec.h"
 
-/* Writes x[0..n) (x is not changed). A candidate whose scratch cannot be
- * allocated leaves w bad. */
+/* A zstd compression context set up for planes (ZSTD_freeCCtx frees it);
+ * NULL: out of memory. */
+struct ZSTD_CCtx_s *codec__planes_cctx_new(void);
+
+/* Writes x[0..n) (x is not changed) with w->zstd, which must come from
+ * codec__planes_cctx_new(). Without one, or when its scratch cannot be
+ * allocated, w goes bad. */
 void codec__planes_encode(codec_wr *w, const uint64_t *x, size_t n);
 
 /* Reads n words written by codec__planes_encode(). 0, HIST_ECORRUPT or
