@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "check.h"
+#include "db_fixture.h"
 #include "tmpdir.h"
 #include "storage/hist_storage.h"
 
@@ -27,26 +28,6 @@
 #define PER    10 /* samples of a tag per round */
 
 static char g_dir[256];
-
-static void quiet_log(void *ctx, int level, const char *msg)
-{
-    (void)ctx;
-    if (level <= HIST_LOG_WARN && getenv("TEST_VERBOSE"))
-        fprintf(stderr, "log: %s\n", msg);
-}
-
-static hist_db *open_db(void)
-{
-    hist_db_options o;
-    hist_db_options_init(&o);
-    o.dir = g_dir;
-    o.io = HIST_IO_SYNC;
-    o.no_background = true;
-    o.log = quiet_log;
-    hist_db *db = NULL;
-    REQUIRE(hist_db_open(&o, &db) == 0);
-    return db;
-}
 
 static double value_of(uint32_t tag, int64_t k)
 {
@@ -111,7 +92,7 @@ static void test_shrinks_after_compaction(void)
 {
     uint32_t *ids = malloc(TAGS * sizeof(*ids));
     REQUIRE(ids);
-    hist_db *db = open_db();
+    hist_db *db = fixture_open_db(g_dir);
     write_rounds(db, ids);
     hist_db_stats st;
     REQUIRE(hist_db_get_stats(db, &st) == 0);
@@ -126,14 +107,14 @@ static void test_shrinks_after_compaction(void)
     CHECKF(closed_st.st_size + 100 * 4096 <= open_st.st_size, "data.mdb %lld -> %lld bytes",
            (long long)open_st.st_size, (long long)closed_st.st_size);
     CHECK(closed_st.st_ino != open_st.st_ino);
-    db = open_db();
+    db = fixture_open_db(g_dir);
     CHECK_EQ_I64(check_samples(db, ids), TAGS);
     hist_tag_info info;
     CHECK(hist_tag_by_name(db, "site/unit1999/pv", &info) == 0 && info.id == ids[TAGS - 1]);
     REQUIRE(hist_db_close(db) == 0);
     /* Nothing freed since: the file is left as it is. */
     struct stat again = index_file();
-    db = open_db();
+    db = fixture_open_db(g_dir);
     REQUIRE(hist_db_close(db) == 0);
     struct stat after = index_file();
     CHECK(after.st_ino == again.st_ino && after.st_size == again.st_size);
@@ -148,7 +129,7 @@ static void test_stray_copy_removed(void)
     REQUIRE(f);
     fputs("half a copy", f);
     fclose(f);
-    hist_db *db = open_db();
+    hist_db *db = fixture_open_db(g_dir);
     struct stat st;
     CHECK(stat(path, &st) != 0);
     hist_tag_info info;

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "db_fixture.h"
 #include "tmpdir.h"
 #include "storage/db_internal.h"
 
@@ -30,26 +31,11 @@
 
 static char g_dir[256];
 
-static void quiet_log(void *ctx, int level, const char *msg)
-{
-    (void)ctx;
-    if (level <= HIST_LOG_WARN && getenv("TEST_VERBOSE"))
-        fprintf(stderr, "log: %s\n", msg);
-}
-
 static hist_db *open_db(const char *sub)
 {
     char dir[512];
     snprintf(dir, sizeof(dir), "%s/%s", g_dir, sub);
-    hist_db_options o;
-    hist_db_options_init(&o);
-    o.dir = dir;
-    o.io = HIST_IO_SYNC;
-    o.no_background = true;
-    o.log = quiet_log;
-    hist_db *db = NULL;
-    REQUIRE(hist_db_open(&o, &db) == 0);
-    return db;
+    return fixture_open_db(dir);
 }
 
 static int write_n(hist_db *db, uint32_t id, int64_t t0, size_t n)
