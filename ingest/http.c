@@ -565,11 +565,9 @@ static int on_headers_complete(http_parser *p)
      * a second for it; answer at once when no earlier response is owed
      * (an interim response must not overtake them) */
     if (st->hdr[H_EXPECT] && !strcasecmp(st->hdr[H_EXPECT], "100-continue") && !c->pending &&
-        !c->tcp.write_queue_size) {
+        !conn__unsent(c)) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-        uv_buf_t b = uv_buf_init((char *)cont, sizeof cont - 1);
-        int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-        if (n > 0 && (size_t)n < b.len) { /* half an interim line: the stream is lost */
+        if (conn__send_interim(c, cont, sizeof cont - 1) < 0) {
             st->err_status = 500;
             st->err_msg = "could not send 100 Continue";
             return -1;

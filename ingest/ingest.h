@@ -17,11 +17,14 @@
  *                 bytes in two passes; results -> wire
  *      health.c   what GET /healthz says
  *      metrics.c  counters and the Prometheus text page
+ *      tls.c      TLS sessions on OpenSSL memory BIOs (no socket, no
+ *                 protocol: conn.c feeds it ciphertext and sends its output)
  *   3. writer.c   the storage writer thread (group commit, completions)
  *   4. conn.c     connection lifecycle, in-order replies, read gating and
  *                 backpressure (conn__submit), a write job's completion
  *                 (conn__write_done); knows no protocol: it calls the
- *                 connection's conn__proto
+ *                 connection's conn__proto; on a TLS listener it puts
+ *                 tls.c between the socket and the protocol
  *   5. tcp.c      length-prefixed protobuf frames (tcp__proto)
  *      http.c     HTTP/1.1 on http_parser, routing (http__proto)
  *                 tcp.c and http.c never call each other or server.c
@@ -69,6 +72,37 @@ int auth__load(const char *path, hist_auth **out, char *err, size_t errlen);
 void auth__free(hist_auth *auth);
 /* Scopes (HIST_SCOPE_*) of a token; 0 when unknown. auth == NULL: all. */
 unsigned auth__scopes(const hist_auth *auth, const char *token, size_t len);
+
+/* ---- tls.c ---------------------------------------------------------- */
+
+typedef struct tls__ctx tls__ctx;   /* the server's certificate and policy */
+typedef struct tls__conn tls__conn; /* one connection's session */
+/* Loads the certificate chain, its key and (client_ca non-empty) the CA
+ * client certificates must chain to; err names the file that failed. */
+int tls__ctx_new(const char *cert, const char *key, const char *client_ca, tls__ctx **out,
+                 char *err, size_t errlen);
+void tls__ctx_free(tls__ctx *ctx);
+bool tls__ctx_client_certs(const tls__ctx *ctx);
+tls__conn *tls__conn_new(tls__ctx *ctx); /* NULL: out of memory */
+void tls__conn_free(tls__conn *t);
+/* Ciphertext read from the socket. */
+int tls__feed(tls__conn *t, const void *in, size_t n);
+/* Runs the handshake, then decrypts: > 0 plaintext bytes in out, 0 = needs
+ * more input, HIST_ECLOSED = the peer's close_notify, HIST_EPROTO = the
+ * session failed (tls__reason says why). Output may be pending after it. */
+long tls__read(tls__conn *t, void *out, size_t cap);
+/* Encrypts up to n plaintext bytes: how many it took, or HIST_EPROTO. */
+long tls__write(tls__conn *t, const void *in, size_t n);
+void tls__shutdown(tls__conn *t); /* queues close_notify */
+/* Ciphertext waiting to be sent, and taking it (malloc'd, *len 0: none). */
+size_t tls__out_pending(const tls__conn *t);
+int tls__take_out(tls__conn *t, char **buf, size_t *len);
+bool tls__handshake_done(const tls__conn *t);
+const char *tls__reason(const tls__conn *t);
+const char *tls__version(const tls__conn *t);
+const char *tls__cipher(const tls__conn *t);
+/* The peer certificate's subject, RFC 2253 (malloc'd), NULL without one. */
+char *tls__peer_subject(const tls__conn *t);
 
 /* ---- decode.c ------------------------------------------------------- */
 
@@ -161,6 +195,7 @@ typedef struct {
     uint64_t connections_open, connections_total, connections_refused;
     uint64_t http_requests;
     uint64_t backpressure_pauses;
+    uint64_t tls_handshakes, tls_handshake_failures;
 } hist_metrics;
 
 /* The Prometheus text page (malloc'd). */
@@ -236,6 +271,13 @@ struct hist_conn {
     uint8_t *in;
     size_t in_len, in_cap;
     void *proto_state; /* the protocol's private state */
+    /* TLS (a listener with --tls-cert); tls == NULL: plain TCP */
+    tls__conn *tls;
+    char *tls_subject;      /* the client certificate's subject (RFC 2253) or NULL */
+    struct tls_out *tls_q;  /* reply plaintext not yet encrypted, in order */
+    struct tls_out *tls_qt; /* its tail */
+    size_t tls_q_bytes;
+    bool tls_close_after; /* close_notify and shutdown once tls_q is empty */
 };
 
 struct hist_server {
@@ -244,6 +286,7 @@ struct hist_server {
     hist_db *db;
     hist_log_sink log;
     hist_auth *auth; /* NULL = everything allowed */
+    tls__ctx *tls;   /* NULL = plain TCP on both listeners */
     hist_writer *writer;
     hist_metrics metrics;
     uv_tcp_t http_listener, tcp_listener;
@@ -272,6 +315,18 @@ void conn__reply_ready(hist_reply *r);
 void conn__update_reading(hist_conn *c);
 void conn__update_reading_all(hist_server *srv);
 void conn__ensure_room(hist_conn *c, size_t want);
+/* Bytes handed to the connection and not yet on the wire (libuv's write
+ * queue plus, with TLS, the plaintext not yet encrypted). */
+size_t conn__unsent(const hist_conn *c);
+/* Sends a short interim message now, ahead of the reply queue (HTTP's
+ * 100 Continue); < 0 when it could not be sent whole. */
+int conn__send_interim(hist_conn *c, const char *data, size_t len);
+/* The subject (RFC 2253) of the client certificate the connection's TLS
+ * handshake verified; NULL without TLS client certificates. This is what a
+ * `cert:SUBJECT` line of the tokens file is matched against. */
+const char *conn__peer_subject(const hist_conn *c);
+/* Still in the TLS handshake (the sweep's handshake timeout). */
+bool conn__tls_handshaking(const hist_conn *c);
 /* Submits a decoded batch to the writer; done runs on the loop. Past
  * writer_queue_bytes every connection stops reading (backpressure). */
 void conn__submit(hist_server *srv, hist_job *job);

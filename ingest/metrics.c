@@ -53,6 +53,11 @@ int metrics__render(const hist_metrics *m, hist_db *db, char **out, size_t *len)
             m->connections_refused);
     counter(&t, "historian_backpressure_pauses_total",
             "Times reading stopped because the writer queue was full.", m->backpressure_pauses);
+    counter(&t, "historian_tls_handshakes_total", "TLS handshakes completed.", m->tls_handshakes);
+    counter(&t, "historian_tls_handshake_failures_total",
+            "TLS handshakes refused, failed or timed out (plain text on a TLS port, a refused "
+            "certificate, an old protocol).",
+            m->tls_handshake_failures);
     gauge(&t, "historian_connections", "Open connections.", m->connections_open);
 
     hist_db_stats st;

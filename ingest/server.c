@@ -1,7 +1,8 @@
 /*
  * server.c: the loop, the listeners, signals and shutdown.
  *
- * Startup: open the data directory (recovery runs here), start the writer
+ * Startup: load the TLS certificate and key when given (a bad file stops
+ * here, before any data is touched), open the data directory (recovery runs here), start the writer
  * thread and the start-up scrub (storage's background pass over every
  * chunk), bind the HTTP and TCP ingest listeners, print one line with the
  * addresses. Without a tokens file only loopback addresses may be bound:
@@ -14,7 +15,8 @@
  * already, so nothing acknowledged is lost.
  *
  * A once-a-second sweep closes connections idle for idle_timeout_ms, and
- * connections stuck that long in the middle of a message (slow clients).
+ * connections stuck that long in the middle of a message (slow clients);
+ * a TLS handshake gets min(idle_timeout_ms, HANDSHAKE_LIMIT_MS).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -24,7 +26,8 @@
 
 #include "ingest/ingest.h"
 
-#define DRAIN_LIMIT_MS 10000
+#define DRAIN_LIMIT_MS     10000
+#define HANDSHAKE_LIMIT_MS 10000
 
 void hist_server_options_init(hist_server_options *o)
 {
@@ -173,7 +176,7 @@ static bool drained(hist_server *srv)
     if (writer__inflight(srv->writer) || srv->api_inflight)
         return false;
     for (hist_conn *c = srv->conns; c; c = c->next)
-        if (c->pending || c->tcp.write_queue_size)
+        if (c->pending || conn__unsent(c))
             return false;
     return true;
 }
@@ -202,9 +205,15 @@ static void on_sweep(uv_timer_t *t)
         return;
     }
     uint64_t limit = srv->opts.idle_timeout_ms;
+    uint64_t hs_limit = limit < HANDSHAKE_LIMIT_MS ? limit : HANDSHAKE_LIMIT_MS;
     for (hist_conn *c = srv->conns, *next; c; c = next) {
         next = c->next;
-        if (c->msg_start_ms && now - c->msg_start_ms > limit)
+        if (conn__tls_handshaking(c)) {
+            if (now - c->msg_start_ms > hs_limit) {
+                srv->metrics.tls_handshake_failures++;
+                conn__close(c, "TLS handshake not completed in time");
+            }
+        } else if (c->msg_start_ms && now - c->msg_start_ms > limit)
             conn__close(c, "message incomplete for too long (slow client)");
         else if (!c->pending && !c->msg_start_ms && now - c->last_activity_ms > limit)
             conn__close(c, "idle timeout");
@@ -283,6 +292,21 @@ int hist_server_run(const hist_server_options *opts)
             goto fail_loop;
         }
     }
+    if (opts->tls_cert || opts->tls_key || opts->tls_client_ca) {
+        char err[512];
+        if (!opts->tls_cert || !opts->tls_key) {
+            hist_logf(&srv->log, HIST_LOG_ERROR,
+                      "TLS needs both --tls-cert and --tls-key (--tls-client-ca adds to them)");
+            rc = HIST_EINVAL;
+            goto fail_loop;
+        }
+        rc = tls__ctx_new(opts->tls_cert, opts->tls_key, opts->tls_client_ca, &srv->tls, err,
+                          sizeof err);
+        if (rc < 0) {
+            hist_logf(&srv->log, HIST_LOG_ERROR, "%s", err);
+            goto fail_loop;
+        }
+    }
     /* refuse a bad or unauthenticated public address before touching data */
     const char *addrs[2] = {opts->http_addr, opts->ingest_addr};
     for (int i = 0; i < 2; i++) {
@@ -351,8 +375,11 @@ int hist_server_run(const hist_server_options *opts)
 
     hist_db_stats st;
     const char *io = hist_db_get_stats(srv->db, &st) == 0 && st.io_backend ? st.io_backend : "?";
-    printf("historiand listening http=%s ingest=%s data=%s io=%s auth=%s\n", http_bound, tcp_bound,
-           opts->data_dir, io, srv->auth ? "tokens" : "off(loopback only)");
+    printf("historiand listening http=%s ingest=%s data=%s io=%s auth=%s tls=%s\n", http_bound,
+           tcp_bound, opts->data_dir, io, srv->auth ? "tokens" : "off(loopback only)",
+           !srv->tls                         ? "off"
+           : tls__ctx_client_certs(srv->tls) ? "on+client-certs"
+                                             : "on");
     fflush(stdout);
 
     uv_run(&loop, UV_RUN_DEFAULT);
@@ -363,6 +390,7 @@ int hist_server_run(const hist_server_options *opts)
         hist_logf(&srv->log, HIST_LOG_INFO, "stopped cleanly");
     uv_loop_close(&loop);
     auth__free(srv->auth);
+    tls__ctx_free(srv->tls);
     free(srv);
     return rc < 0 ? rc : 0;
 
@@ -375,6 +403,7 @@ fail_db:
 fail_loop:
     uv_loop_close(&loop);
     auth__free(srv->auth);
+    tls__ctx_free(srv->tls);
     free(srv);
     return rc;
 }

@@ -41,6 +41,10 @@ static void usage(FILE *out)
             "  --retention DUR     drop data older than DUR (30d, 12h, 90m, 1y; default keep)\n"
             "  --auth-file FILE    tokens file: lines 'token read|write|admin[,...]';\n"
             "                      without it only loopback addresses may be bound\n"
+            "  --tls-cert FILE     serve TLS (1.2 or newer) on both listeners with this PEM\n"
+            "                      certificate chain (needs --tls-key)\n"
+            "  --tls-key FILE      the PEM private key of --tls-cert\n"
+            "  --tls-client-ca FILE require client certificates signed by this PEM CA\n"
             "  --log-level LEVEL   error | warn | info | debug (default info)\n"
             "  --max-frame BYTES   largest TCP frame / HTTP body (default 16777216)\n"
             "  --max-connections N (default 4096)\n"
@@ -103,6 +107,12 @@ static int apply(config *c, const char *key, const char *val)
             goto bad;
     } else if (!strcmp(key, "auth-file")) {
         o->auth_file = val;
+    } else if (!strcmp(key, "tls-cert")) {
+        o->tls_cert = val;
+    } else if (!strcmp(key, "tls-key")) {
+        o->tls_key = val;
+    } else if (!strcmp(key, "tls-client-ca")) {
+        o->tls_client_ca = val;
     } else if (!strcmp(key, "log-level")) {
         if ((o->log_level = hist_log_level_parse(val)) < 0)
             goto bad;
