@@ -78,11 +78,16 @@ int tls__ctx_new(const char *cert, const char *key, const char *client_ca, tls__
     SSL_CTX_set_session_cache_mode(ssl, SSL_SESS_CACHE_OFF);
     if (SSL_CTX_use_certificate_chain_file(ssl, cert) != 1)
         return ctx_fail(ssl, err, errlen, "TLS: cannot load the certificate (--tls-cert)", cert);
-    if (SSL_CTX_use_PrivateKey_file(ssl, key, SSL_FILETYPE_PEM) != 1)
-        return ctx_fail(ssl, err, errlen, "TLS: cannot load the private key (--tls-key)", key);
-    if (SSL_CTX_check_private_key(ssl) != 1)
-        return ctx_fail(ssl, err, errlen, "TLS: the private key does not match the certificate",
+    if (SSL_CTX_use_PrivateKey_file(ssl, key, SSL_FILETYPE_PEM) != 1) {
+        bool mismatch = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH;
+        return ctx_fail(ssl, err, errlen,
+                        mismatch ? "TLS: the private key (--tls-key) does not match the certificate"
+                                 : "TLS: cannot load the private key (--tls-key)",
                         key);
+    }
+    if (SSL_CTX_check_private_key(ssl) != 1)
+        return ctx_fail(ssl, err, errlen,
+                        "TLS: the private key (--tls-key) does not match the certificate", key);
     bool client_certs = client_ca && *client_ca;
     if (client_certs) {
         if (SSL_CTX_load_verify_locations(ssl, client_ca, NULL) != 1)

@@ -242,7 +242,12 @@ int harness_wait_healthy(const hist_harness *h, int timeout_ms)
     long long end = ms_now() + timeout_ms;
     while (ms_now() < end) {
         harness_response r;
-        if (harness_http(h->http_port, "GET", "/healthz", NULL, NULL, 0, &r) == 0) {
+        if (h->wait_listening) {
+            char log[8192];
+            harness_slurp(h->log_path, log, sizeof log);
+            if (strstr(log, "historiand listening"))
+                return 0;
+        } else if (harness_http(h->http_port, "GET", "/healthz", NULL, NULL, 0, &r) == 0) {
             int ok = r.status == 200;
             harness_response_free(&r);
             if (ok)

@@ -25,6 +25,10 @@ typedef struct {
     char data_dir[300]; /* root/data */
     char log_path[300]; /* root/server.log */
     char http_addr[64], ingest_addr[64];
+    /* Set after harness_init: start and restart wait for the server's
+     * "historiand listening" line in its log instead of GET /healthz (a
+     * TLS listener answers no plain HTTP). */
+    int wait_listening;
 } hist_harness;
 
 /* An answer of harness_http(): status, content_type, body (NUL-terminated)
@@ -52,7 +56,8 @@ void harness_kill9(hist_harness *h);
 void harness_cleanup(hist_harness *h);
 void harness_dump_log(const hist_harness *h);
 
-/* GET /healthz until 200 or the deadline. */
+/* GET /healthz until 200 or the deadline (with h->wait_listening: the
+ * listening line in the log). */
 int harness_wait_healthy(const hist_harness *h, int timeout_ms);
 
 /* One HTTP/1.1 request on a fresh connection (Connection: close).
