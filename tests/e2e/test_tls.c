@@ -316,11 +316,15 @@ static int encode(uint64_t batch, const char *tag, size_t n, uint8_t **buf, size
     return rc;
 }
 
+/* Occurrences of needle in hay, by hand: a sanitizer's strstr reads the
+ * whole rest of a 9 MB answer on every call. */
 static int count(const char *hay, const char *needle)
 {
     int n = 0;
-    for (const char *p = hay; p && (p = strstr(p, needle)); p++)
-        n++;
+    size_t k = strlen(needle);
+    for (const char *p = hay; p && *p; p++)
+        if (*p == needle[0] && !strncmp(p, needle, k))
+            n++;
     return n;
 }
 
