@@ -523,6 +523,21 @@ static void test_old_protocol(const hist_harness *h, const client_opts *good)
     o.min_ver = TLS1_2_VERSION;
     o.max_ver = TLS1_2_VERSION;
     CHECK(tls_connect(h->http_port, &o, &t) == 0 && SSL_version(t.ssl) == TLS1_2_VERSION);
+    /* renegotiation is refused: the server answers the new hello with
+     * no_renegotiation, which ends this client's session */
+    if (t.ssl) {
+        ERR_clear_error();
+        CHECK(SSL_renegotiate(t.ssl) == 1);
+        SSL_do_handshake(t.ssl);
+        const char *req = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        tls_write_all(&t, req, strlen(req));
+        char buf[256];
+        size_t got = 0;
+        int r = SSL_read_ex(t.ssl, buf, sizeof buf, &got);
+        unsigned long e = ERR_peek_last_error();
+        CHECKF(r != 1 && ERR_GET_REASON(e) == SSL_R_NO_RENEGOTIATION, "read %d: %s", r,
+               e ? ERR_reason_error_string(e) : "no error");
+    }
     tls_close(&t);
 }
 
