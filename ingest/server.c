@@ -1,12 +1,14 @@
 /*
  * server.c: the loop, the listeners, signals and shutdown.
  *
- * Startup: load the TLS certificate and key when given (a bad file stops
- * here, before any data is touched), open the data directory (recovery runs here), start the writer
- * thread and the start-up scrub (storage's background pass over every
- * chunk), bind the HTTP and TCP ingest listeners, print one line with the
- * addresses. Without a tokens file only loopback addresses may be bound:
- * an unauthenticated historian must not be reachable from the network.
+ * Startup: load the TLS certificate and key when given (tls.c; a bad file
+ * stops the start here, before any data is touched), open the data
+ * directory (recovery runs here), start the writer thread and the start-up
+ * scrub (storage's background pass over every chunk), bind the HTTP and
+ * TCP ingest listeners (both TLS when a certificate is given), print one
+ * line with the addresses. Without a tokens file only loopback addresses
+ * may be bound, with TLS or without: an unauthenticated historian must not
+ * be reachable from the network.
  *
  * Shutdown (first SIGTERM/SIGINT): stop accepting, stop reading, let every
  * in-flight batch reach its group commit and its ack leave, then close the
