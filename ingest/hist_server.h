@@ -4,8 +4,9 @@
  * hist_server_run() opens the data directory, listens for TCP ingest
  * (length-prefixed protobuf frames, see docs/protocol.md) and HTTP (writes,
  * /healthz, /metrics and the read API of query/api/hist_api.h) on one libuv
- * loop, both in TLS when tls_cert is set, and returns after SIGTERM/SIGINT once every in-flight
- * batch is durable and acknowledged and the database is closed.
+ * loop, both in TLS when tls_cert is set, and returns after SIGTERM/SIGINT
+ * once every in-flight batch is durable and acknowledged and the database
+ * is closed.
  */
 #ifndef HIST_SERVER_H
 #define HIST_SERVER_H
