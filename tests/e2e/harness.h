@@ -25,9 +25,10 @@ typedef struct {
     char data_dir[300]; /* root/data */
     char log_path[300]; /* root/server.log */
     char http_addr[64], ingest_addr[64];
-    /* Set after harness_init: start and restart wait for the server's
+    /* Set after harness_init: harness_start waits for the server's
      * "historiand listening" line in its log instead of GET /healthz (a
-     * TLS listener answers no plain HTTP). */
+     * TLS listener answers no plain HTTP). harness_restart would find the
+     * first start's line in the appended log: restart with a new harness. */
     int wait_listening;
 } hist_harness;
 
