@@ -15,8 +15,13 @@
  *   - one connection reused: a small keep-alive HTTP server in this test
  *     counts the connections it accepts; five requests of one client and
  *     the three pages of `historian export` each come on one connection;
+ *   - proxies from the environment (http_proxy, NO_PROXY), with the
+ *     counting server as the proxy;
+ *   - timeouts: a server that never answers ends the request at its
+ *     timeout with libcurl's reason and the URL, and the CLI exits 1;
  *   - an IPv6 literal URL (http://[::1]:port) connects, when ::1 is usable
  *     here (else the case says it skipped);
+ *   - a raw request (hist_http_send_raw) over TLS;
  *   - URL parsing: schemes, default ports, brackets, malformed URLs.
  * Every process started is stopped by its PID; every wait is bounded.
  */
@@ -227,6 +232,15 @@ static void test_https(void)
     int rc = get(url, &good, "/hello.txt", &r, err, sizeof err);
     CHECKF(rc == 0 && r.status == 200, "rc %d status %d: %s", rc, r.status, rc ? err : "");
     CHECK(rc == 0 && r.body && !strcmp(r.body, "hello over tls\n"));
+    hist_http_response_free(&r);
+
+    /* a raw request over TLS (tests of odd requests to a TLS listener) */
+    hist_http_url raw_url;
+    REQUIRE(hist_http_url_parse(url, &raw_url) == 0);
+    rc = hist_http_send_raw(&raw_url, "GET /hello.txt HTTP/1.0\r\n\r\n", NULL, 0, 5000, &r, err,
+                            sizeof err);
+    CHECKF(rc == 0 && r.status == 200 && !strcmp(r.body, "hello over tls\n"), "rc %d: %s", rc,
+           rc ? err : r.body);
     hist_http_response_free(&r);
 
     hist_tls_opts wrong = {.ca_file = path_in("wrong.pem")};
@@ -520,6 +534,70 @@ static void test_reuse(void)
     hist_http_response_free(&r);
 }
 
+/* http_proxy from the environment: the request goes to the proxy, with
+ * the absolute URL; NO_PROXY sends it past. */
+static void test_proxy(void)
+{
+    count_server s;
+    pthread_t th;
+    int port = count_server_start(&s, AF_INET, &th);
+    REQUIRE(port > 0);
+    char proxy[64], err[512];
+    snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", port);
+    setenv("http_proxy", proxy, 1);
+    hist_http_response r;
+    int rc = get("http://historian.invalid:9460", NULL, "/via", &r, err, sizeof err);
+    CHECKF(rc == 0 && r.status == 200 && s.requests == 1, "rc %d: %s", rc, err);
+    CHECKF(strstr(s.last_request, "GET http://historian.invalid:9460/via HTTP/1.1\r\n") ==
+               s.last_request,
+           "%s", s.last_request);
+    hist_http_response_free(&r);
+    setenv("NO_PROXY", "historian.invalid", 1);
+    rc = get("http://historian.invalid:9460", NULL, "/direct", &r, err, sizeof err);
+    CHECKF(rc == -1 && s.requests == 1 && strstr(err, "historian.invalid"), "rc %d: %s", rc, err);
+    hist_http_response_free(&r);
+    unsetenv("NO_PROXY");
+    unsetenv("http_proxy");
+    count_server_stop(&s, th);
+}
+
+/* A server that takes the connection (the kernel's backlog) and never
+ * answers: the request ends at its timeout with libcurl's reason and the
+ * URL; the CLI exits 1. */
+static void test_timeout(void)
+{
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    REQUIRE(bind(lfd, (struct sockaddr *)&a, sizeof a) == 0 && listen(lfd, 8) == 0 &&
+            getsockname(lfd, (struct sockaddr *)&a, &al) == 0);
+    char url[64], err[512];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", ntohs(a.sin_port));
+    hist_http_client *c = NULL;
+    REQUIRE(hist_http_client_new(url, NULL, &c, err, sizeof err) == 0);
+    hist_http_response r;
+    int64_t t0 = now_ms();
+    int rc =
+        hist_http_client_request(c, "GET", "/slow", NULL, NULL, NULL, 0, 300, &r, err, sizeof err);
+    int64_t took = now_ms() - t0;
+    CHECKF(rc == -1 && strstr(err, "timed out") && strstr(err, "/slow"), "rc %d: %s", rc, err);
+    CHECKF(took >= 250 && took < 3000, "took %lld ms", (long long)took);
+    hist_http_response_free(&r);
+    hist_http_client_free(c);
+
+    char bin[512];
+    const char *bdir = getenv("HIST_BIN_DIR");
+    snprintf(bin, sizeof bin, "%s/historian", bdir ? bdir : "tools");
+    char *argv[] = {bin, "stats", "--timeout", "1", "--server", url, NULL};
+    int ex = wait_exit(spawn(argv, NULL, path_in("timeout.log")), 30000);
+    char *out = slurp(path_in("timeout.log"));
+    CHECKF(ex == 1 && strstr(out, "historian stats: GET ") && strstr(out, url) &&
+               strstr(out, "timed out"),
+           "exit %d: %s", ex, out);
+    free(out);
+    close(lfd);
+}
+
 static void test_ipv6(void)
 {
     count_server s;
@@ -535,6 +613,13 @@ static void test_ipv6(void)
     int rc = get(url, NULL, "/v6", &r, err, sizeof err);
     CHECKF(rc == 0 && r.status == 200 && s.accepted == 1, "rc %d: %s", rc, err);
     CHECK(strstr(s.last_request, "Host: [::1]:") != NULL);
+    hist_http_response_free(&r);
+    /* the one-shot request on a parsed URL */
+    hist_http_url u;
+    REQUIRE(hist_http_url_parse(url, &u) == 0);
+    rc = hist_http_request(&u, "GET", "/again", NULL, NULL, NULL, 0, 5000, &r, err, sizeof err);
+    CHECKF(rc == 0 && r.status == 200 && s.accepted == 2 && strstr(s.last_request, "GET /again "),
+           "rc %d: %s", rc, err);
     hist_http_response_free(&r);
     count_server_stop(&s, th);
 }
@@ -562,9 +647,16 @@ static void test_url_parse(void)
 
 int main(void)
 {
+    /* hermetic: no proxy of the environment between us and our servers */
+    const char *proxy_vars[] = {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
+                                "all_proxy",  "ALL_PROXY",  "no_proxy",    "NO_PROXY"};
+    for (size_t i = 0; i < sizeof proxy_vars / sizeof *proxy_vars; i++)
+        unsetenv(proxy_vars[i]);
     REQUIRE(test_tmpdir(dir, sizeof dir, "client_net"));
     test_url_parse();
     test_reuse();
+    test_proxy();
+    test_timeout();
     test_ipv6();
     if (make_certs()) {
         test_https();
