@@ -11,7 +11,8 @@
  *     reason when the CA is wrong;
  *   - TCP ingest over TLS against `openssl s_server -rev`: the handshake
  *     succeeds with the right CA and is refused (HIST_EAUTH, "certificate
- *     verify failed") with the wrong one or the wrong name;
+ *     verify failed") with the wrong one or the wrong name; a server that
+ *     requires a client certificate talks only to a client with one;
  *   - one connection reused: a small keep-alive HTTP server in this test
  *     counts the connections it accepts; five requests of one client and
  *     the three pages of `historian export` each come on one connection;
@@ -308,6 +309,10 @@ static void test_tcp_tls(void)
     if (rc == 0) {
         /* the -rev server answers every line reversed, through TLS */
         CHECK_OK(hist_tcp_client_send_bytes(c, "olleh\n", 6));
+        /* "hell" read as a frame length is over the 64 MiB limit: the
+         * answer came back through TLS, as bytes that are no frame */
+        Historian__V1__WriteResponse *resp = NULL;
+        CHECK_EQ_I64(hist_tcp_client_recv(c, 5000, &resp), HIST_EPROTO);
         hist_tcp_client_close(c);
     }
 
@@ -334,6 +339,31 @@ static void test_tcp_tls(void)
     if (rc == 0)
         hist_tcp_client_close(c);
 
+    /* a server that requires a client certificate: with one the bytes come
+     * back; without one the server ends the connection (TLS 1.3 tells the
+     * client after its side of the handshake, at the first read) */
+    stop(srv);
+    port = free_port();
+    srv = start_s_server(port, "-rev", true, path_in("rev_mtls.log"));
+    REQUIRE(srv > 0);
+    snprintf(addr, sizeof addr, "tcps://127.0.0.1:%d", port);
+    hist_tls_opts mtls = {.ca_file = path_in("ca.pem"),
+                          .cert_file = path_in("cli.pem"),
+                          .key_file = path_in("cli.key")};
+    for (int with_cert = 1; with_cert >= 0; with_cert--) {
+        rc = hist_tcp_client_open(addr, with_cert ? &mtls : &good, 5000, &c, err, sizeof err);
+        if (rc == 0) {
+            Historian__V1__WriteResponse *resp = NULL;
+            int sent = hist_tcp_client_send_bytes(c, "olleh\n", 6);
+            int got = sent == 0 ? hist_tcp_client_recv(c, 5000, &resp) : sent;
+            CHECKF(with_cert ? got == HIST_EPROTO : got == HIST_ECLOSED, "with cert %d: %d",
+                   with_cert, got);
+            hist_tcp_client_close(c);
+        } else {
+            CHECKF(!with_cert, "with a client certificate: %d: %s", rc, err);
+        }
+    }
+
     /* historian simulate with the wrong CA: says why, keeps nothing acked */
     char bin[512];
     const char *bdir = getenv("HIST_BIN_DIR");
@@ -349,7 +379,28 @@ static void test_tcp_tls(void)
     CHECKF(ex == 1 && strstr(out, "ingest: ") && strstr(out, "certificate verify failed"),
            "exit %d: %s", ex, out);
     free(out);
+
+    /* the server dies under an open TLS connection: writing on fails and
+     * raises no SIGPIPE (this test does not ignore it: it would end here) */
+    hist_tcp_client *open_c = NULL;
+    rc = hist_tcp_client_open(addr, &mtls, 5000, &open_c, err, sizeof err);
+    CHECKF(rc == 0, "%d: %s", rc, err);
     stop(srv);
+    if (rc == 0) {
+        static const char junk[16384];
+        /* the first failure is the reset; the writes after it are the ones
+         * that meet EPIPE */
+        int wrc = 0, fails = 0;
+        for (int i = 0; i < 50 && fails < 3; i++) {
+            int r = hist_tcp_client_send_bytes(open_c, junk, sizeof junk);
+            if (r != 0 && fails++ == 0)
+                wrc = r;
+            usleep(10000);
+        }
+        CHECK_EQ_I64(wrc, HIST_ECLOSED);
+        CHECK_EQ_I64(fails, 3);
+        hist_tcp_client_close(open_c);
+    }
 }
 
 /* ---- A keep-alive HTTP server that counts its connections ---- */
