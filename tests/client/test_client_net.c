@@ -672,6 +672,25 @@ static void test_ipv6(void)
     CHECKF(rc == 0 && r.status == 200 && s.accepted == 2 && strstr(s.last_request, "GET /again "),
            "rc %d: %s", rc, err);
     hist_http_response_free(&r);
+
+    /* the CLI with an IPv6 literal: export's three pages on one connection */
+    char bin[512];
+    const char *bdir = getenv("HIST_BIN_DIR");
+    snprintf(bin, sizeof bin, "%s/historian", bdir ? bdir : "tools");
+    char *argv[] = {bin, "export", "A", "--server", url, NULL};
+    int ex = wait_exit(spawn(argv, NULL, path_in("export6.log")), 30000);
+    char *out = slurp(path_in("export6.log"));
+    CHECKF(ex == 0 && strstr(out, "A,2026-01-01T00:00:03Z,3\n") && s.accepted == 3, "exit %d: %s",
+           ex, out);
+    free(out);
+
+    /* the TCP client with a bracketed IPv6 address (a connect is enough) */
+    char addr[64];
+    snprintf(addr, sizeof addr, "[::1]:%d", port);
+    hist_tcp_client *c = NULL;
+    CHECK(hist_tcp_client_connect(addr, 5000, &c) == 0);
+    hist_tcp_client_close(c);
+    CHECK(hist_tcp_client_connect("[::1:80", 5000, &c) == HIST_EINVAL);
     count_server_stop(&s, th);
 }
 

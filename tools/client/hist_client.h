@@ -100,6 +100,8 @@ int hist_tcp_client_connect(const char *hostport, int timeout_ms, hist_tcp_clien
 int hist_tcp_client_open(const char *addr, const hist_tls_opts *tls, int timeout_ms,
                          hist_tcp_client **out, char *err, size_t errlen);
 void hist_tcp_client_close(hist_tcp_client *c);
+/* The socket. With TLS, bytes may already wait inside the TLS session:
+ * a poll that says nothing is readable does not mean recv has nothing. */
 int hist_tcp_client_fd(const hist_tcp_client *c);
 
 /* Sends one frame: the length prefix, then payload. */

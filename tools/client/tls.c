@@ -69,6 +69,12 @@ static SSL_CTX *make_ctx(const hist_tls_opts *o, bool verify, char *err, size_t 
     }
     const char *cert = o ? o->cert_file : NULL;
     const char *key = o && o->key_file ? o->key_file : cert;
+    if (o && o->key_file && !cert) {
+        if (err && errlen)
+            snprintf(err, errlen, "TLS: a key (%s) without a certificate", o->key_file);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
     if (cert && SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
         set_err(err, errlen, "TLS: cannot load the client certificate", cert);
         SSL_CTX_free(ctx);
