@@ -20,6 +20,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "tools/client/hist_client.h"
+
 enum { CLI_CONTINUE = -1, CLI_OK = 0, CLI_SERVER = 1, CLI_USAGE = 2 };
 
 #define CLI_DEFAULT_SERVER "http://127.0.0.1:9460"
@@ -37,6 +39,11 @@ int cli_each_option(int argc, char **argv, const char *shorts, const struct opti
 /* The end of an option switch: --help (opt 'h') prints the usage on
  * stdout (CLI_OK), any other option the usage on stderr (CLI_USAGE). */
 int cli_help_or_usage(int opt, void (*usage)(FILE *out));
+
+/* The TLS options of the commands that write over TCP ingest (import,
+ * simulate), by their short codes: 'L' --tls, 'A' --cacert FILE, 'E'
+ * --cert FILE, 'K' --key FILE. true when opt was one (taken into tls). */
+bool cli_tls_option(hist_tls_opts *tls, int opt, const char *arg);
 
 int cli_query(int argc, char **argv);
 int cli_tags(int argc, char **argv);

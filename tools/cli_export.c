@@ -37,8 +37,7 @@ static void usage(FILE *out)
             "  -F, --format F      csv (default) or json (one array of rows)\n"
             "      --server URL    (default %s, or $HISTORIAN_SERVER)\n"
             "      --token TOKEN   bearer token (or $HISTORIAN_TOKEN)\n"
-            "      --timeout SEC   per request (default 30)\n"
-            "  -h, --help\n"
+            "      --timeout SEC   per request (default 30)\n" CLI_CONN_TLS_USAGE "  -h, --help\n"
             "\n"
             "Exit status: 0 ok, 1 server or network error (or a write error), 2 bad\n"
             "command line.\n",
@@ -220,6 +219,7 @@ int cli_export(int argc, char **argv)
         rc = export_fetch_pages(&e);
     if (rc == CLI_CONTINUE)
         rc = export_print_answer(&e);
+    cli_conn_close(&e.conn);
     if (e.out != stdout)
         fclose(e.out);
     json_decref(e.rows);

@@ -21,8 +21,11 @@
 static void usage(FILE *out)
 {
     fprintf(out, "usage: historian import FILE.csv [--ingest HOST:PORT] [--batch N] [--token T]\n"
+                 "         [--tls] [--cacert FILE] [--cert FILE --key FILE]\n"
                  "  rows: tag,time,value[,quality]; time in epoch ms or RFC 3339;\n"
-                 "  value a number, true or false; an optional header line is skipped\n");
+                 "  value a number, true or false; an optional header line is skipped\n"
+                 "  --ingest tcps://HOST:PORT or --tls: TLS, the server verified against\n"
+                 "  --cacert (default: the system's CAs); --cert/--key: a client certificate\n");
 }
 
 static double now_s(void)
@@ -51,6 +54,7 @@ typedef struct {
     size_t batch;
     FILE *f;
     long total; /* the file's size, for the progress bar */
+    hist_tls_opts tls;
     hist_sender *s;
     hist_batch_builder *bb;
     bool tty;
@@ -58,11 +62,10 @@ typedef struct {
     uint64_t bad; /* lines that did not parse */
 } import_command;
 
-static const struct option import_options[] = {{"ingest", 1, 0, 'i'},
-                                               {"batch", 1, 0, 'b'},
-                                               {"token", 1, 0, 'k'},
-                                               {"help", 0, 0, 'h'},
-                                               {0, 0, 0, 0}};
+static const struct option import_options[] = {
+    {"ingest", 1, 0, 'i'}, {"batch", 1, 0, 'b'},  {"token", 1, 0, 'k'},
+    {"tls", 0, 0, 'L'},    {"cacert", 1, 0, 'A'}, {"cert", 1, 0, 'E'},
+    {"key", 1, 0, 'K'},    {"help", 0, 0, 'h'},   {0, 0, 0, 0}};
 
 static int import_take_option(void *ctx, int ch, char **argv)
 {
@@ -78,6 +81,8 @@ static int import_take_option(void *ctx, int ch, char **argv)
         c->token = optarg;
         return CLI_CONTINUE;
     }
+    if (cli_tls_option(&c->tls, ch, optarg))
+        return CLI_CONTINUE;
     return cli_help_or_usage(ch, usage);
 }
 
@@ -105,7 +110,7 @@ static int import_open(import_command *c)
     }
     struct stat sb;
     c->total = fstat(fileno(c->f), &sb) == 0 ? (long)sb.st_size : 0;
-    if (hist_sender_new(c->ingest, NULL, 16, &c->s) < 0)
+    if (hist_sender_new(c->ingest, NULL, 16, &c->s) < 0 || hist_sender_set_tls(c->s, &c->tls) < 0)
         return CLI_SERVER;
     c->bb = hist_bb_new();
     c->tty = isatty(2);

@@ -1,6 +1,6 @@
 /*
- * cli_options.c: the option loop every historian command runs, and the
- * end of its switch (see cli.h).
+ * cli_options.c: the option loop every historian command runs, the end
+ * of its switch, and the TLS options of the ingest commands (see cli.h).
  */
 #include <getopt.h>
 #include <stddef.h>
@@ -24,4 +24,23 @@ int cli_each_option(int argc, char **argv, const char *shorts, const struct opti
         if ((rc = take(ctx, opt, argv)) != CLI_CONTINUE)
             return rc;
     return CLI_CONTINUE;
+}
+
+bool cli_tls_option(hist_tls_opts *tls, int opt, const char *arg)
+{
+    switch (opt) {
+    case 'L':
+        tls->on = true;
+        return true;
+    case 'A':
+        tls->ca_file = arg;
+        return true;
+    case 'E':
+        tls->cert_file = arg;
+        return true;
+    case 'K':
+        tls->key_file = arg;
+        return true;
+    }
+    return false;
 }

@@ -49,8 +49,7 @@ static void usage(FILE *out)
             "                       json, wide (one row per time, a column per tag)\n"
             "      --server URL     (default %s, or $HISTORIAN_SERVER)\n"
             "      --token TOKEN    bearer token (or $HISTORIAN_TOKEN)\n"
-            "      --timeout SEC    per request (default 30)\n"
-            "  -h, --help\n"
+            "      --timeout SEC    per request (default 30)\n" CLI_CONN_TLS_USAGE "  -h, --help\n"
             "\n"
             "Exit status: 0 ok, 1 server or network error, 2 bad command line.\n",
             CLI_DEFAULT_SERVER);
@@ -273,6 +272,7 @@ int cli_query(int argc, char **argv)
         rc = query_fetch_pages(&q);
     if (rc == CLI_CONTINUE)
         rc = query_print_answer(&q);
+    cli_conn_close(&q.conn);
     free(q.single);
     json_decref(q.rows);
     free(q.target);

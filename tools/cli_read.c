@@ -1,6 +1,7 @@
 /*
  * cli_read.c: shared plumbing of the CLI's read commands (see
- * cli_read.h): connection options, one checked request, pages, tables.
+ * cli_read.h): connection options, the one HTTP client of a command,
+ * one checked request, pages (on the same connection), tables.
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -21,6 +22,15 @@ int cli_conn_option(cli_conn *c, int opt, const char *arg)
         return 1;
     case CLI_OPT_TIMEOUT:
         c->timeout_ms = atoi(arg) * 1000; /* <= 0 is refused by cli_conn_ready() */
+        return 1;
+    case CLI_OPT_CACERT:
+        c->tls.ca_file = arg;
+        return 1;
+    case CLI_OPT_CERT:
+        c->tls.cert_file = arg;
+        return 1;
+    case CLI_OPT_KEY:
+        c->tls.key_file = arg;
         return 1;
     }
     return 0;
@@ -85,7 +95,8 @@ void cli_conn_init(cli_conn *c)
 
 int cli_conn_ready(cli_conn *c, const char *cmd)
 {
-    if (hist_http_url_parse(c->server, &c->url) < 0) {
+    hist_http_url url;
+    if (hist_http_url_parse(c->server, &url) < 0) {
         fprintf(stderr, "%s: --server must look like http://host:port (got '%s')\n", cmd,
                 c->server);
         return CLI_USAGE;
@@ -94,7 +105,22 @@ int cli_conn_ready(cli_conn *c, const char *cmd)
         fprintf(stderr, "%s: --timeout must be a positive number of seconds\n", cmd);
         return CLI_USAGE;
     }
+    if (c->tls.key_file && !c->tls.cert_file) {
+        fprintf(stderr, "%s: --key needs --cert\n", cmd);
+        return CLI_USAGE;
+    }
+    char err[512];
+    if (!c->http && hist_http_client_new(c->server, &c->tls, &c->http, err, sizeof err) < 0) {
+        fprintf(stderr, "%s: %s\n", cmd, err);
+        return CLI_SERVER;
+    }
     return CLI_OK;
+}
+
+void cli_conn_close(cli_conn *c)
+{
+    hist_http_client_free(c->http);
+    c->http = NULL;
 }
 
 /* The server's refusal, with its message and parameter when it sent them
@@ -117,8 +143,9 @@ int cli_fetch(cli_conn *c, const char *cmd, const char *method, const char *targ
               const char *content_type, const char *body, hist_http_response *resp)
 {
     char err[512];
-    if (hist_http_request(&c->url, method, target, c->token, content_type, body,
-                          body ? strlen(body) : 0, c->timeout_ms, resp, err, sizeof err) < 0) {
+    if (hist_http_client_request(c->http, method, target, c->token, content_type, body,
+                                 body ? strlen(body) : 0, c->timeout_ms, resp, err,
+                                 sizeof err) < 0) {
         fprintf(stderr, "%s: %s\n", cmd, err);
         return CLI_SERVER;
     }

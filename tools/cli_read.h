@@ -1,7 +1,9 @@
 /*
  * cli_read.h: what the historian CLI's read commands (cli_query.c,
  * cli_tags.c, cli_export.c, cli_stats.c) share: the common options
- * (--server, --token, --timeout) and their checks, one request with the
+ * (--server, --token, --timeout, and TLS: --cacert, --cert, --key) and
+ * their checks, the one HTTP client (one connection, reused by every
+ * request of the command), one request with the
  * error reporting and exit codes of cli.h, the pages of a raw query
  * followed through the server's continuation, and the aligned table
  * printed on a terminal.
@@ -19,20 +21,37 @@ typedef struct {
     const char *server; /* default CLI_DEFAULT_SERVER */
     const char *token;  /* or NULL; $HISTORIAN_TOKEN by default */
     int timeout_ms;
-    hist_http_url url;
+    hist_tls_opts tls;      /* --cacert, --cert, --key */
+    hist_http_client *http; /* made by cli_conn_ready(), freed by cli_conn_close() */
 } cli_conn;
 
 /* getopt_long codes of the options every read command takes; a command
  * numbers its own long options from CLI_OPT_OWN on. */
-enum { CLI_OPT_SERVER = 256, CLI_OPT_TOKEN, CLI_OPT_TIMEOUT, CLI_OPT_OWN };
+enum {
+    CLI_OPT_SERVER = 256,
+    CLI_OPT_TOKEN,
+    CLI_OPT_TIMEOUT,
+    CLI_OPT_CACERT,
+    CLI_OPT_CERT,
+    CLI_OPT_KEY,
+    CLI_OPT_OWN
+};
 #define CLI_CONN_LONGOPTS                                                                          \
     {"server", required_argument, NULL, CLI_OPT_SERVER},                                           \
         {"token", required_argument, NULL, CLI_OPT_TOKEN},                                         \
+        {"timeout", required_argument, NULL, CLI_OPT_TIMEOUT},                                     \
+        {"cacert", required_argument, NULL, CLI_OPT_CACERT},                                       \
+        {"cert", required_argument, NULL, CLI_OPT_CERT},                                           \
     {                                                                                              \
-        "timeout", required_argument, NULL, CLI_OPT_TIMEOUT                                        \
+        "key", required_argument, NULL, CLI_OPT_KEY                                                \
     }
+/* The usage lines of the TLS options, the same for every read command. */
+#define CLI_CONN_TLS_USAGE                                                                         \
+    "      --cacert FILE    CA certificates (PEM) that verify an https:// server\n"                \
+    "      --cert FILE      client certificate (PEM); --key FILE its key\n"
 
-/* Takes --server, --token or --timeout into c: 1 if opt was one of them. */
+/* Takes --server, --token, --timeout, --cacert, --cert or --key into c:
+ * 1 if opt was one of them. */
 int cli_conn_option(cli_conn *c, int opt, const char *arg);
 /* An option the command itself does not know: CLI_CONTINUE when it was
  * --server, --token or --timeout (taken into c), else prints "<cmd>:
@@ -56,8 +75,12 @@ int cli_add_param(char *target, size_t cap, const char *key, const char *value);
 
 /* Defaults (and $HISTORIAN_SERVER, $HISTORIAN_TOKEN). */
 void cli_conn_init(cli_conn *c);
-/* Parses c->server; prints and returns CLI_USAGE when malformed. */
+/* Parses c->server and makes the HTTP client; prints and returns
+ * CLI_USAGE when the URL is malformed (CLI_SERVER when the client cannot
+ * be made). */
 int cli_conn_ready(cli_conn *c, const char *cmd);
+/* Frees the HTTP client (and closes its connection); c may be unready. */
+void cli_conn_close(cli_conn *c);
 
 /* One request. CLI_OK with *resp filled on a 2xx answer; otherwise
  * prints "<cmd>: ..." (the server's error message and parameter when it

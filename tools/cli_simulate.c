@@ -39,6 +39,7 @@ typedef struct {
     int64_t start_ns;
     const char *csv;
     const char *token;
+    hist_tls_opts tls;
     bool fast;
     bool catch_up;
     unsigned window;
@@ -54,7 +55,11 @@ static void usage(FILE *out)
             "  --rate R          samples per second per tag (default 1)\n"
             "  --duration S      seconds of data (default 60)\n"
             "  --batch N         samples per request (default 1000)\n"
-            "  --ingest H:P      TCP ingest address (default " CLI_DEFAULT_INGEST ")\n"
+            "  --ingest H:P      TCP ingest address (default " CLI_DEFAULT_INGEST ");\n"
+            "                    tcps://H:P for TLS\n"
+            "  --tls             TLS (as tcps://): the server is verified against --cacert\n"
+            "  --cacert FILE     CA certificates (PEM; default: the system's CAs)\n"
+            "  --cert FILE       client certificate (PEM); --key FILE its key\n"
             "  --spool DIR       store-and-forward directory (default ./historian-spool)\n"
             "  --seed N          generator seed (default 1)\n"
             "  --start TIME      first timestamp: now, epoch ms or RFC 3339 (default now)\n"
@@ -82,12 +87,16 @@ static int64_t mono_ns(void)
 }
 
 static const struct option simulate_options[] = {
-    {"tags", 1, 0, 't'},   {"rate", 1, 0, 'r'},          {"duration", 1, 0, 'd'},
-    {"batch", 1, 0, 'b'},  {"ingest", 1, 0, 'i'},        {"spool", 1, 0, 's'},
-    {"seed", 1, 0, 'S'},   {"start", 1, 0, 'T'},         {"csv", 1, 0, 'c'},
-    {"token", 1, 0, 'k'},  {"fast", 0, 0, 'f'},          {"catch-up", 0, 0, 'C'},
-    {"window", 1, 0, 'w'}, {"drain-timeout", 1, 0, 'D'}, {"help", 0, 0, 'h'},
-    {0, 0, 0, 0}};
+    {"tags", 1, 0, 't'},     {"rate", 1, 0, 'r'},
+    {"duration", 1, 0, 'd'}, {"batch", 1, 0, 'b'},
+    {"ingest", 1, 0, 'i'},   {"spool", 1, 0, 's'},
+    {"seed", 1, 0, 'S'},     {"start", 1, 0, 'T'},
+    {"csv", 1, 0, 'c'},      {"token", 1, 0, 'k'},
+    {"fast", 0, 0, 'f'},     {"catch-up", 0, 0, 'C'},
+    {"window", 1, 0, 'w'},   {"drain-timeout", 1, 0, 'D'},
+    {"help", 0, 0, 'h'},     {"tls", 0, 0, 'L'},
+    {"cacert", 1, 0, 'A'},   {"cert", 1, 0, 'E'},
+    {"key", 1, 0, 'K'},      {0, 0, 0, 0}};
 
 /* The options that take a number: true when ch is one (parsed into o,
  * *end where the number stopped). */
@@ -149,6 +158,8 @@ static int simulate_take_text(sim_opts *o, int ch)
         o->catch_up = true;
         return CLI_CONTINUE;
     }
+    if (cli_tls_option(&o->tls, ch, optarg))
+        return CLI_CONTINUE;
     return cli_help_or_usage(ch, usage);
 }
 
@@ -334,7 +345,8 @@ int cli_simulate(int argc, char **argv)
         return rc;
     sim_state st = {.token = o.token, .batch = o.batch};
     /* batch ids continue after whatever an earlier run left in the spool */
-    if (hist_sender_new(o.ingest, o.spool, o.window, &st.sender) < 0)
+    if (hist_sender_new(o.ingest, o.spool, o.window, &st.sender) < 0 ||
+        hist_sender_set_tls(st.sender, &o.tls) < 0)
         return CLI_SERVER;
     st.bb = hist_bb_new();
     int send_rc = o.csv ? simulate_replay_csv(&o, &st) : simulate_generate(&o, &st);

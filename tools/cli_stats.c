@@ -23,8 +23,7 @@ static void usage(FILE *out)
             "  -F, --format F      table (default on a terminal), csv (default otherwise), json\n"
             "      --server URL    (default %s, or $HISTORIAN_SERVER)\n"
             "      --token TOKEN   bearer token (or $HISTORIAN_TOKEN)\n"
-            "      --timeout SEC   (default 30)\n"
-            "  -h, --help\n"
+            "      --timeout SEC   (default 30)\n" CLI_CONN_TLS_USAGE "  -h, --help\n"
             "\n"
             "Exit status: 0 ok, 1 server or network error, 2 bad command line.\n",
             CLI_DEFAULT_SERVER);
@@ -156,6 +155,7 @@ int cli_stats(int argc, char **argv)
         rc = stats_fetch(&c);
     if (rc == CLI_CONTINUE)
         rc = stats_print(&c);
+    cli_conn_close(&c.conn);
     json_decref(c.stats);
     hist_http_response_free(&c.resp);
     return rc;

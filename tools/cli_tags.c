@@ -39,8 +39,7 @@ static void usage(FILE *out)
             "                        json\n"
             "      --server URL      (default %s, or $HISTORIAN_SERVER)\n"
             "      --token TOKEN     bearer token (or $HISTORIAN_TOKEN); set needs admin\n"
-            "      --timeout SEC     per request (default 30)\n"
-            "  -h, --help\n"
+            "      --timeout SEC     per request (default 30)\n" CLI_CONN_TLS_USAGE "  -h, --help\n"
             "\n"
             "Exit status: 0 ok, 1 server or network error, 2 bad command line.\n",
             CLI_DEFAULT_SERVER);
@@ -312,6 +311,7 @@ int cli_tags(int argc, char **argv)
         rc = tags_fetch(&t);
     if (rc == CLI_CONTINUE)
         rc = tags_print(&t);
+    cli_conn_close(&t.conn);
     hist_http_response_free(&t.resp);
     free(t.body);
     return rc;

@@ -1,7 +1,11 @@
 /*
  * client_internal.h: what the files of the gateway client library share
  * and nothing outside tools/client/ includes: the clock, connecting with a
- * deadline, and the batches of the sender with their spool files.
+ * deadline, the byte stream (plain or TLS) and the batches of the sender
+ * with their spool files.
+ *
+ * Call order (a file calls only files below it): http_curl.c; sender.c;
+ * tcp.c, http.c; tls.c; net.c; spool.c, request.c.
  */
 #ifndef HIST_CLIENT_INTERNAL_H
 #define HIST_CLIENT_INTERNAL_H
@@ -9,7 +13,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
+
+#include "tools/client/hist_client.h"
 
 struct addrinfo;
 
@@ -28,6 +35,24 @@ int client_wait_fd(int fd, short events, int64_t deadline_ms);
 /* Connects a non-blocking socket to one address before the deadline: the
  * socket (still non-blocking), or -1 with errno set. */
 int client_connect_addr(const struct addrinfo *ai, int64_t deadline_ms);
+
+/* A TLS session on a connected socket (tls.c, OpenSSL). */
+typedef struct client_tls client_tls;
+
+/* Runs the TLS handshake on the connected non-blocking fd before the
+ * deadline. verify: check the chain (o->ca_file or the system's CAs) and
+ * that the certificate names host; o may be NULL. 0 with *out, or -1 with
+ * a message in err. */
+int client_tls_start(int fd, const char *host, const hist_tls_opts *o, bool verify,
+                     int64_t deadline, client_tls **out, char *err, size_t errlen);
+void client_tls_free(client_tls *t);
+
+/* The byte stream on fd, through t when it is not NULL. Sends all n bytes
+ * before the deadline: 0, HIST_EBUSY (timeout) or HIST_ECLOSED. */
+int client_send_all(int fd, client_tls *t, const void *bytes, size_t n, int64_t deadline);
+/* Receives up to cap bytes, waiting until the deadline: the count, 0 at
+ * the end of the stream, HIST_EBUSY (timeout) or HIST_ECLOSED (error). */
+ssize_t client_recv_some(int fd, client_tls *t, void *buf, size_t cap, int64_t deadline);
 
 /* One batch of the sender's queue: an encoded request and its sample count. */
 typedef struct client_batch {

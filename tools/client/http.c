@@ -1,12 +1,13 @@
 /*
- * http.c: the gateway client library's tiny blocking HTTP/1.1 client (see
- * hist_client.h). One connection per request; every wait (connect, send,
- * receive) is bounded by one deadline; the response is parsed by
- * http_parser and read until the server closes the connection.
+ * http.c: the HTTP pieces of the gateway client library that are not
+ * libcurl's (see hist_client.h; requests go through http_curl.c): server
+ * URLs, percent-encoding, the response's memory, and hist_http_send_raw(),
+ * which sends a request exactly as given on a connection of its own
+ * (plain or TLS, tls.c) and parses the answer with http_parser. Every wait
+ * (connect, handshake, send, receive) is bounded by one deadline.
  */
 #include <errno.h>
 #include <netdb.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,25 +36,47 @@ static const char *parse_port(const char *p, hist_http_url *out)
     return p + pl;
 }
 
+/* The host at p ("name", "1.2.3.4" or "[v6]") into out->host; the text
+ * after it, or NULL when malformed. */
+static const char *parse_host(const char *p, hist_http_url *out)
+{
+    const char *start = p, *end;
+    if (*p == '[') {
+        start = p + 1;
+        end = strchr(start, ']');
+        if (!end || end == start ||
+            strspn(start, "0123456789abcdefABCDEF:.") != (size_t)(end - start))
+            return NULL;
+        p = end + 1;
+    } else {
+        end = p + strcspn(p, ":/?#@[]");
+        p = end;
+    }
+    size_t hl = (size_t)(end - start);
+    if (hl == 0 || hl >= sizeof out->host || (*p && *p != ':' && *p != '/'))
+        return NULL;
+    memcpy(out->host, start, hl);
+    out->host[hl] = '\0';
+    return p;
+}
+
 int hist_http_url_parse(const char *url, hist_http_url *out)
 {
     memset(out, 0, sizeof *out);
-    if (strncmp(url, "http://", 7) != 0)
+    bool tls = !strncmp(url, "https://", 8);
+    if (!tls && strncmp(url, "http://", 7) != 0)
         return -1;
-    const char *p = url + 7;
-    const char *host_end = p + strcspn(p, ":/");
-    size_t hl = (size_t)(host_end - p);
-    if (hl == 0 || hl >= sizeof out->host)
+    snprintf(out->scheme, sizeof out->scheme, "%s", tls ? "https" : "http");
+    const char *p = parse_host(url + (tls ? 8 : 7), out);
+    if (!p)
         return -1;
-    memcpy(out->host, p, hl);
-    p = host_end;
-    snprintf(out->port, sizeof out->port, "80");
+    snprintf(out->port, sizeof out->port, "%s", tls ? "443" : "80");
     if (*p == ':' && !(p = parse_port(p + 1, out)))
         return -1;
     size_t bl = strlen(p);
     while (bl > 0 && p[bl - 1] == '/')
         bl--;
-    if (bl >= sizeof out->base)
+    if (bl >= sizeof out->base || memchr(p, '?', bl) || memchr(p, '#', bl))
         return -1;
     memcpy(out->base, p, bl);
     out->base[bl] = '\0';
@@ -83,7 +106,10 @@ int hist_url_encode(const char *s, char *out, size_t cap)
 
 /* ---- Connection ---- */
 
-static int connect_to(const hist_http_url *url, int64_t deadline, char *err, size_t errlen)
+/* A connected socket (and its TLS session for https, unverified: a raw
+ * request is a test's), or -1 with a message in err. */
+static int connect_to(const hist_http_url *url, int64_t deadline, client_tls **tls, char *err,
+                      size_t errlen)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
     int rc = getaddrinfo(url->host, url->port, &hints, &res);
@@ -96,26 +122,17 @@ static int connect_to(const hist_http_url *url, int64_t deadline, char *err, siz
         fd = client_connect_addr(ai, deadline);
     int saved = errno;
     freeaddrinfo(res);
-    if (fd < 0)
+    if (fd < 0) {
         snprintf(err, errlen, "cannot connect to %s:%s: %s", url->host, url->port, strerror(saved));
-    return fd;
-}
-
-static int send_all(int fd, const char *p, size_t n, int64_t deadline)
-{
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w > 0) {
-            p += w;
-            n -= (size_t)w;
-        } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-            if (client_wait_fd(fd, POLLOUT, deadline) < 0)
-                return -1;
-        } else {
-            return -1;
-        }
+        return -1;
     }
-    return 0;
+    *tls = NULL;
+    if (!strcmp(url->scheme, "https") &&
+        client_tls_start(fd, url->host, NULL, false, deadline, tls, err, errlen) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 /* ---- Response parsing (http_parser callbacks) ---- */
@@ -228,8 +245,9 @@ void hist_http_response_free(hist_http_response *resp)
 
 /* Reads and parses the response until it is complete: 0, or -1 with a
  * message in err. */
-static int read_response(int fd, const hist_http_url *url, int timeout_ms, int64_t deadline,
-                         http_parser *parser, parse_state *st, char *err, size_t errlen)
+static int read_response(int fd, client_tls *tls, const hist_http_url *url, int timeout_ms,
+                         int64_t deadline, http_parser *parser, parse_state *st, char *err,
+                         size_t errlen)
 {
     http_parser_settings settings;
     http_parser_settings_init(&settings);
@@ -240,16 +258,14 @@ static int read_response(int fd, const hist_http_url *url, int timeout_ms, int64
     settings.on_message_complete = on_message_complete;
     char buf[16384];
     while (!st->done) {
-        ssize_t n = recv(fd, buf, sizeof buf, 0);
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-            if (client_wait_fd(fd, POLLIN, deadline) == 0)
-                continue;
+        ssize_t n = client_recv_some(fd, tls, buf, sizeof buf, deadline);
+        if (n == HIST_EBUSY) {
             snprintf(err, errlen, "no answer from %s:%s within %d ms", url->host, url->port,
                      timeout_ms);
             return -1;
         }
         if (n < 0) {
-            snprintf(err, errlen, "receiving failed: %s", strerror(errno));
+            snprintf(err, errlen, "receiving failed: %s", errno ? strerror(errno) : "reset");
             return -1;
         }
         size_t used = http_parser_execute(parser, &settings, buf, (size_t)n);
@@ -289,15 +305,19 @@ static int exchange(const hist_http_url *url, const char *head, size_t head_len,
 {
     memset(resp, 0, sizeof *resp);
     int64_t deadline = client_now_ms() + timeout_ms;
-    int fd = connect_to(url, deadline, err, errlen);
+    client_tls *tls = NULL;
+    int fd = connect_to(url, deadline, &tls, err, errlen);
     if (fd < 0)
         return -1;
-    int rc = send_all(fd, head, head_len, deadline);
+    int rc = client_send_all(fd, tls, head, head_len, deadline);
     if (rc == 0 && body_len)
-        rc = send_all(fd, body, body_len, deadline);
+        rc = client_send_all(fd, tls, body, body_len, deadline);
     if (rc < 0 && !tolerate_send) {
         snprintf(err, errlen, "sending to %s:%s failed: %s", url->host, url->port,
-                 errno ? strerror(errno) : "timeout");
+                 rc == HIST_EBUSY ? "timeout"
+                 : errno          ? strerror(errno)
+                                  : "closed");
+        client_tls_free(tls);
         close(fd);
         return -1;
     }
@@ -305,7 +325,8 @@ static int exchange(const hist_http_url *url, const char *head, size_t head_len,
     http_parser_init(&parser, HTTP_RESPONSE);
     parse_state st = {.resp = resp};
     parser.data = &st;
-    rc = read_response(fd, url, timeout_ms, deadline, &parser, &st, err, errlen);
+    rc = read_response(fd, tls, url, timeout_ms, deadline, &parser, &st, err, errlen);
+    client_tls_free(tls);
     close(fd);
     if (rc == 0 && !st.done) {
         snprintf(err, errlen, "connection closed before the response was complete");
@@ -317,45 +338,6 @@ static int exchange(const hist_http_url *url, const char *head, size_t head_len,
     }
     resp->status = (int)parser.status_code;
     return finish_response(resp, err, errlen);
-}
-
-/* The request line and headers of hist_http_request(), malloc'd. */
-static char *request_head(const hist_http_url *url, const char *method, const char *target,
-                          const char *token, const char *content_type, size_t body_len,
-                          size_t *len_out)
-{
-    size_t hcap = strlen(target) + strlen(url->base) + (token ? strlen(token) : 0) + 512;
-    char *head = malloc(hcap);
-    if (!head)
-        return NULL;
-    int hl = snprintf(head, hcap,
-                      "%s %s%s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: historian-cli\r\n"
-                      "Accept: */*\r\nConnection: close\r\nContent-Length: %zu\r\n",
-                      method, url->base, target, url->host, url->port, body_len);
-    if (token && *token)
-        hl += snprintf(head + hl, hcap - (size_t)hl, "Authorization: Bearer %s\r\n", token);
-    if (content_type)
-        hl += snprintf(head + hl, hcap - (size_t)hl, "Content-Type: %s\r\n", content_type);
-    hl += snprintf(head + hl, hcap - (size_t)hl, "\r\n");
-    *len_out = (size_t)hl;
-    return head;
-}
-
-int hist_http_request(const hist_http_url *url, const char *method, const char *target,
-                      const char *token, const char *content_type, const void *body,
-                      size_t body_len, int timeout_ms, hist_http_response *resp, char *err,
-                      size_t errlen)
-{
-    size_t head_len;
-    char *head = request_head(url, method, target, token, content_type, body_len, &head_len);
-    if (!head) {
-        memset(resp, 0, sizeof *resp);
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    int rc = exchange(url, head, head_len, body, body_len, timeout_ms, false, resp, err, errlen);
-    free(head);
-    return rc;
 }
 
 int hist_http_send_raw(const hist_http_url *url, const char *head, const void *body,

@@ -22,6 +22,9 @@ struct hist_sender {
     char *spool;
     unsigned window;
     hist_tcp_client *conn;
+    hist_tls_opts tls; /* its strings are the sender's own copies */
+    char *tls_files[3];
+    bool reported; /* the last failed connect was reported */
     client_batch *head, *tail;
     client_batch *next_unsent; /* first queued batch not sent on this connection */
     unsigned inflight;
@@ -105,7 +108,22 @@ void hist_sender_free(hist_sender *s)
     }
     free(s->ingest);
     free(s->spool);
+    for (int i = 0; i < 3; i++)
+        free(s->tls_files[i]);
     free(s);
+}
+
+int hist_sender_set_tls(hist_sender *s, const hist_tls_opts *tls)
+{
+    const char *from[3] = {tls->ca_file, tls->cert_file, tls->key_file};
+    for (int i = 0; i < 3; i++) {
+        free(s->tls_files[i]);
+        s->tls_files[i] = from[i] ? strdup(from[i]) : NULL;
+        if (from[i] && !s->tls_files[i])
+            return HIST_ENOMEM;
+    }
+    s->tls = (hist_tls_opts){s->tls_files[0], s->tls_files[1], s->tls_files[2], tls->on};
+    return 0;
 }
 
 int hist_sender_push(hist_sender *s, uint64_t batch_id, uint8_t *bytes, size_t len,
@@ -187,11 +205,16 @@ static bool reconnect(hist_sender *s, int64_t end)
             usleep((useconds_t)wait * 1000);
         return false;
     }
-    if (hist_tcp_client_connect(s->ingest, 1000, &s->conn) != 0) {
+    char why[512];
+    if (hist_tcp_client_open(s->ingest, &s->tls, 1000, &s->conn, why, sizeof why) != 0) {
+        if (!s->reported)
+            fprintf(stderr, "ingest: %s; retrying\n", why);
+        s->reported = true;
         s->conn = NULL;
         back_off(s);
         return false;
     }
+    s->reported = false;
     if (s->st.sent)
         s->st.reconnects++;
     /* the backoff is reset by an ack, not by a connect: a server that
