@@ -23,7 +23,9 @@ typedef struct {
     size_t memtable_bytes;     /* 0 = storage default */
     size_t wal_bytes;          /* 0 = storage default (see hist_db_options) */
     int64_t retention_ns;      /* 0 = keep forever */
-    const char *auth_file;     /* NULL = no auth: only loopback addresses may be bound */
+    const char *auth_file;     /* NULL = no auth: only loopback addresses may be bound;
+                                  reloaded on SIGHUP */
+    const char *audit_file;    /* audit trail (JSON lines); NULL = stderr, "AUDIT " marker */
     int log_level;             /* HIST_LOG_*; default HIST_LOG_INFO */
     size_t max_frame;          /* largest TCP frame / HTTP body; default 16 MiB */
     unsigned max_connections;  /* default 4096 */

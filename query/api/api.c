@@ -53,6 +53,8 @@ static bool method_is(const api_ctx *c, const char *m)
 /* 0 when the caller holds scope, else API_ANSWERED (a 403). */
 static int scope_or_reply(api_ctx *c, unsigned scope)
 {
+    if (scope == HIST_SCOPE_ADMIN)
+        c->resp->admin = 1; /* audited whatever the outcome (ingest/audit.c) */
     if (c->req->scopes & scope)
         return 0;
     return api__reply_error(
