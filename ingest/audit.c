@@ -108,6 +108,10 @@ void audit__json_string(hist_buf *b, const char *str)
             char e[2] = {'\\', (char)c};
             hist_buf_append(b, e, 2);
             i++;
+        } else if (c == '\n' || c == '\r' || c == '\t') {
+            char e[2] = {'\\', c == '\n' ? 'n' : c == '\r' ? 'r' : 't'};
+            hist_buf_append(b, e, 2);
+            i++;
         } else if (c < 0x20 || c == 0x7f) {
             hist_buf_printf(b, "\\u%04x", c);
             i++;

@@ -69,6 +69,9 @@ static const auth_grant open_grant = {
 static int parse_scopes(char *list, unsigned *out)
 {
     unsigned scopes = 0;
+    size_t n = strlen(list);
+    if (n == 0 || list[0] == ',' || list[n - 1] == ',' || strstr(list, ",,"))
+        return -1; /* no empty element */
     for (char *save = NULL, *s = strtok_r(list, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
         if (!strcmp(s, "read"))
             scopes |= HIST_SCOPE_READ;
