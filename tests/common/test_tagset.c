@@ -89,7 +89,7 @@ static void test_pathological(void)
     const char *p[] = {pat};
     hist_tagset *s = make(p, 1);
     char name[256] = "";
-    while (strlen(name) + 3 < sizeof name)
+    while (strlen(name) + 5 < sizeof name)
         strcat(name, "aa/");
     strcat(name, "c");
     struct timespec t0, t1;
