@@ -164,6 +164,16 @@ static void test_write_and_read(const hist_harness *h)
     expect(h, "GET", "/api/v1/tags?prefix=site1&level=1", BOSS, NULL, 0, 200, "site1/area1", NULL);
     const char *search = "{\"target\":\"site1/**\"}";
     expect(h, "POST", "/grafana/search", GW, search, strlen(search), 200, "site1/area2/x", "area1");
+    const char *tv = "{\"key\":\"area\"}";
+    expect(h, "POST", "/grafana/tag-values", GW, tv, strlen(tv), 200, "area2", "area1");
+    expect(h, "POST", "/grafana/tag-values", BOSS, tv, strlen(tv), 200, "area1", NULL);
+    const char *var = "{\"payload\":{\"key\":\"area\"}}";
+    expect(h, "POST", "/grafana/variable", GW, var, strlen(var), 200, "area2", "area1");
+    const char *var2 = "{\"payload\":{\"prefix\":\"site1\"}}";
+    expect(h, "POST", "/grafana/variable", GW, var2, strlen(var2), 200, "site1/area2/x", "area1");
+    expect(h, "GET", "/api/v1/tags?pattern=site1/area1/*", GW, NULL, 0, 200, "[]", NULL);
+    expect(h, "GET", "/api/v1/tags?pattern=site1/area1/*", BOSS, NULL, 0, 200, "site1/area1/x",
+           NULL);
     const char *gq =
         "{\"range\":{\"from\":\"2023-11-14T22:13:19Z\",\"to\":\"2023-11-14T22:13:30Z\"},"
         "\"targets\":[{\"target\":\"site1/area1/x\"}]}";
