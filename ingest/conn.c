@@ -83,6 +83,7 @@ hist_conn *conn__new(hist_server *srv, const conn__proto *proto)
 
 static void conn_free(hist_conn *c)
 {
+    auth__unref(c->grant_auth); /* the last user of its grant is gone */
     c->proto->free_state(c);
     for (struct tls_out *o = c->tls_q, *next; o; o = next) {
         next = o->next;
@@ -563,4 +564,26 @@ void conn__write_done(hist_job *job)
     decode__result_clear(&job->result);
     free(job);
     conn__reply_ready(r);
+}
+
+int conn__check_tags(const auth_grant *g, const hist_in_batch *b, hist_in_result *res)
+{
+    if (g && !g->tags)
+        return 0;
+    for (size_t i = 0; i < b->nseries; i++) {
+        const char *name = b->series[i].name;
+        if (auth__allows_tag(g, name))
+            continue;
+        decode__result_clear(res);
+        res->batch_id = b->batch_id;
+        res->samples = b->samples;
+        decode__set_error(res, HIST_EAUTH,
+                          "tag '%s' is outside the tags this token may write; the whole request "
+                          "is refused",
+                          name);
+        decode__add_series_error(res, (uint32_t)i, name, HIST_EAUTH,
+                                 "outside the token's tag patterns");
+        return HIST_EAUTH;
+    }
+    return 0;
 }

@@ -822,3 +822,18 @@ int decode__result_to_json(const hist_in_result *res, char **out, size_t *len)
     *len = strlen(s);
     return 0;
 }
+
+int decode__peek_token(const uint8_t *buf, size_t len, const uint8_t **token, size_t *token_len,
+                       uint64_t *batch_id)
+{
+    req_scan r;
+    *token = NULL;
+    *token_len = 0;
+    *batch_id = 0;
+    if (scan_request(buf, buf + len, &r))
+        return HIST_EPROTO;
+    *token = r.token;
+    *token_len = r.token_len;
+    *batch_id = r.batch_id;
+    return 0;
+}

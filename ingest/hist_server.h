@@ -24,11 +24,13 @@ typedef struct {
     size_t memtable_bytes;     /* 0 = storage default */
     size_t wal_bytes;          /* 0 = storage default (see hist_db_options) */
     int64_t retention_ns;      /* 0 = keep forever */
-    const char *auth_file;     /* NULL = no auth: only loopback addresses may be bound */
     /* TLS on both listeners (TLS 1.2 or newer) when tls_cert is set: the
      * PEM certificate chain and its PEM private key. tls_client_ca (PEM
      * CA certificates) requires client certificates that chain to it. */
     const char *tls_cert, *tls_key, *tls_client_ca;
+    const char *auth_file;     /* NULL = no auth: only loopback addresses may be bound;
+                                  reloaded on SIGHUP */
+    const char *audit_file;    /* audit trail (JSON lines); NULL = stderr, "AUDIT " marker */
     int log_level;             /* HIST_LOG_*; default HIST_LOG_INFO */
     size_t max_frame;          /* largest TCP frame / HTTP body; default 16 MiB */
     unsigned max_connections;  /* default 4096 */

@@ -53,6 +53,14 @@ typedef struct {
     int rc;
     char *method, *path, *query, *ctype, *accept;
     uint8_t *body;
+    /* The caller's grant and a reference to its snapshot, taken on the
+     * loop thread in route_api and dropped on it in api_after: the thread
+     * pool reads req.tags (the grant's patterns) while a SIGHUP may have
+     * replaced the server's snapshot, and this reference keeps the old one
+     * alive until the request is answered. */
+    const auth_grant *grant;
+    hist_auth *auth;
+    char peer[64];
 } api_work;
 
 static const char *status_text(int status)
@@ -174,12 +182,12 @@ static void reply_error_now(hist_conn *c, bool keep_alive, int status, const cha
 
 static void fill_write_result(hist_reply *r, const hist_in_result *res)
 {
-    int status = res->code == 0 ? 200
-                 : res->code == HIST_ECLOSED || res->code == HIST_EBUSY ||
-                         res->code == HIST_EDISKFULL
-                     ? 503
-                 : res->code == HIST_EIO || res->code == HIST_ENOMEM ? 500
-                                                                     : 400;
+    int status =
+        res->code == 0                                                                        ? 200
+        : res->code == HIST_EAUTH                                                             ? 403
+        : res->code == HIST_ECLOSED || res->code == HIST_EBUSY || res->code == HIST_EDISKFULL ? 503
+        : res->code == HIST_EIO || res->code == HIST_ENOMEM                                   ? 500
+                                                                                              : 400;
     if (r->json) {
         char *s;
         size_t n;
@@ -209,7 +217,27 @@ static bool is_protobuf_type(const char *ct)
            !strncasecmp(ct, "application/octet-stream", 24);
 }
 
-static void route_write(hist_conn *c, http_state *st, bool keep_alive, bool json)
+static void audit_http(hist_conn *c, http_state *st, const char *event, const auth_grant *g,
+                       const char *path, int status, const char *tag, const char *detail)
+{
+    audit_event ev = {.event = event,
+                      .proto = "http",
+                      .peer = c->peer,
+                      .grant = g,
+                      .subject = g ? NULL : conn__peer_subject(c),
+                      .method = http_method_str((enum http_method)st->parser.method),
+                      .route = path,
+                      .status = status,
+                      .tag = tag,
+                      .detail = detail};
+    audit__log(c->srv->audit, &ev);
+}
+
+/* The grant is used here on the loop thread only, before dispatch returns:
+ * a reload (also on the loop thread) cannot run in between, so no
+ * reference is taken. */
+static void route_write(hist_conn *c, http_state *st, bool keep_alive, bool json,
+                        const auth_grant *g, const char *path)
 {
     hist_server *srv = c->srv;
     if (!is_protobuf_type(st->hdr[H_CTYPE])) {
@@ -221,6 +249,13 @@ static void route_write(hist_conn *c, http_state *st, bool keep_alive, bool json
     srv->metrics.bytes_in += st->body_len;
     int rc = decode__request(st->body ? st->body : (const uint8_t *)"", st->body_len, &batch, &res,
                              NULL);
+    if (rc == 0 && conn__check_tags(g, batch, &res) < 0) {
+        audit_http(c, st, "tag_refused", g, path, 403, res.nerrors ? res.errors[0].tag : NULL,
+                   res.error);
+        free(batch);
+        batch = NULL;
+        rc = HIST_EAUTH;
+    }
     hist_reply *r = conn__reply_new(c);
     if (!r) {
         free(batch);
@@ -266,6 +301,23 @@ static void api_after(uv_work_t *w, int status)
     api_work *a = w->data;
     hist_reply *r = a->reply;
     a->srv->api_inflight--;
+    if (status == 0 && a->rc == 0 && (a->resp.status == 403 || a->resp.admin)) {
+        /* logged here, on the loop thread: the pool only returned it */
+        const char *event = a->resp.status != 403 ? "admin"
+                            : a->resp.refused_tag ? "tag_refused"
+                                                  : "scope_refused";
+        audit_event ev = {.event = event,
+                          .proto = "http",
+                          .peer = a->peer,
+                          .grant = a->grant,
+                          .method = a->method,
+                          .route = a->path,
+                          .status = a->resp.status,
+                          .tag = a->resp.refused_tag};
+        audit__log(a->srv->audit, &ev);
+    }
+    free(a->resp.refused_tag);
+    auth__unref(a->auth);
     if (!r->conn->closing) {
         if (status == 0 && a->rc == 0) {
             fill_response_owned(r, a->resp.status ? a->resp.status : 500,
@@ -288,7 +340,7 @@ static void api_after(uv_work_t *w, int status)
 }
 
 static void route_api(hist_conn *c, http_state *st, bool keep_alive, const char *path,
-                      const char *query, unsigned scopes)
+                      const char *query, const auth_grant *g)
 {
     api_work *a = calloc(1, sizeof *a);
     hist_reply *r = a ? conn__reply_new(c) : NULL;
@@ -318,7 +370,10 @@ static void route_api(hist_conn *c, http_state *st, bool keep_alive, const char 
     a->req.accept = a->accept;
     a->req.body = a->body;
     a->req.body_len = st->body_len;
-    a->req.scopes = scopes;
+    a->req.scopes = g->scopes;
+    a->req.tags = g->tags;
+    a->grant = g;
+    snprintf(a->peer, sizeof a->peer, "%s", c->peer);
     a->req.now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
     if (!a->method || !a->path || !a->query ||
         uv_queue_work(c->srv->loop, &a->work, api_run, api_after) != 0) {
@@ -333,33 +388,46 @@ static void route_api(hist_conn *c, http_state *st, bool keep_alive, const char 
         conn__reply_ready(r);
         return;
     }
+    a->auth = c->srv->auth; /* see api_work: released in api_after */
+    auth__ref(a->auth);
     c->srv->api_inflight++;
 }
 
 /* ---- dispatch -------------------------------------------------------- */
 
-static unsigned request_scopes(hist_conn *c, http_state *st, bool *had_token)
+/* The grant of the request's bearer token: the open grant without a
+ * tokens file; without a token, the grant of the TLS client certificate's
+ * subject (a cert: line); NULL when there is neither (*had_token false) or
+ * the token is unknown. A token, when sent, wins over the certificate. */
+static const auth_grant *request_grant(hist_conn *c, http_state *st, bool *had_token)
 {
     const char *auth = st->hdr[H_AUTH];
     *had_token = false;
     if (!c->srv->auth)
-        return auth__scopes(NULL, NULL, 0);
+        return auth__grant_for_token(NULL, NULL, 0);
+    if (!auth && conn__peer_subject(c))
+        return auth__grant_for_subject(c->srv->auth, conn__peer_subject(c));
     if (!auth || strncasecmp(auth, "Bearer ", 7))
-        return 0;
+        return NULL;
     const char *tok = auth + 7;
     while (*tok == ' ')
         tok++;
     *had_token = true;
-    return auth__scopes(c->srv->auth, tok, strlen(tok));
+    return auth__grant_for_token(c->srv->auth, tok, strlen(tok));
 }
 
-static bool allowed(hist_conn *c, bool keep_alive, unsigned scopes, unsigned need, bool had)
+/* 401 without a known token, 403 with one that lacks the scope; both are
+ * audited. */
+static bool allowed(hist_conn *c, http_state *st, bool keep_alive, const auth_grant *g,
+                    unsigned need, bool had, const char *path)
 {
-    if ((scopes & need) == need)
+    if (g && (g->scopes & need) == need)
         return true;
-    reply_error_now(c, keep_alive, had ? 403 : 401,
-                    had ? "the token lacks the scope this request needs"
-                        : "authentication required: Authorization: Bearer <token>");
+    const char *msg = g     ? "the token lacks the scope this request needs"
+                      : had ? "unknown token"
+                            : "authentication required: Authorization: Bearer <token>";
+    audit_http(c, st, g ? "scope_refused" : "auth_failed", g, path, g ? 403 : 401, NULL, msg);
+    reply_error_now(c, keep_alive, g ? 403 : 401, msg);
     return false;
 }
 
@@ -386,7 +454,7 @@ static void dispatch(hist_conn *c, http_state *st)
         goto out;
     }
     bool had_token;
-    unsigned scopes = request_scopes(c, st, &had_token);
+    const auth_grant *grant = request_grant(c, st, &had_token);
     bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
     if (!strcmp(path, "/healthz")) {
         hist_reply *r = get ? conn__reply_new(c) : NULL;
@@ -402,7 +470,7 @@ static void dispatch(hist_conn *c, http_state *st)
     } else if (!strcmp(path, "/metrics")) {
         if (!get) {
             reply_error_now(c, keep_alive, 405, "GET /metrics");
-        } else if (allowed(c, keep_alive, scopes, HIST_SCOPE_READ, had_token)) {
+        } else if (allowed(c, st, keep_alive, grant, HIST_SCOPE_READ, had_token, path)) {
             char *text;
             size_t len;
             hist_reply *r = conn__reply_new(c);
@@ -420,12 +488,13 @@ static void dispatch(hist_conn *c, http_state *st)
     } else if (!strcmp(path, "/api/v1/write")) {
         if (strcmp(method, "POST"))
             reply_error_now(c, keep_alive, 405, "POST /api/v1/write");
-        else if (allowed(c, keep_alive, scopes, HIST_SCOPE_WRITE, had_token))
+        else if (allowed(c, st, keep_alive, grant, HIST_SCOPE_WRITE, had_token, path))
             route_write(c, st, keep_alive,
-                        st->hdr[H_ACCEPT] && strstr(st->hdr[H_ACCEPT], "application/json"));
+                        st->hdr[H_ACCEPT] && strstr(st->hdr[H_ACCEPT], "application/json"), grant,
+                        path);
     } else if (hist_api_owns_path(path)) {
-        if (allowed(c, keep_alive, scopes, HIST_SCOPE_READ, had_token))
-            route_api(c, st, keep_alive, path, query, scopes);
+        if (allowed(c, st, keep_alive, grant, HIST_SCOPE_READ, had_token, path))
+            route_api(c, st, keep_alive, path, query, grant);
     } else {
         reply_error_now(c, keep_alive, 404, "no such path");
     }

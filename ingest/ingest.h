@@ -12,7 +12,9 @@
  *                 filter and level names of ingest/)
  *      wire.h     the protobuf wire format as protobuf-c reads it (header
  *                 only, decode.c's)
- *   2. auth.c     the tokens file and scope checks
+ *   2. auth.c     the tokens file: grants (scopes, tag patterns) by token
+ *                 or certificate subject, shared snapshots (refcounted)
+ *      audit.c    the audit trail (JSON lines, --audit-file or stderr)
  *      decode.c   protobuf WriteRequest -> validated batch, read from the
  *                 bytes in two passes; results -> wire
  *      health.c   what GET /healthz says
@@ -46,6 +48,8 @@
 #include <http_parser.h>
 #include <uv.h>
 
+#include "common/hist_buf.h"
+#include "common/hist_tagset.h"
 #include "ingest/hist_server.h"
 #include "storage/hist_storage.h"
 
@@ -66,12 +70,54 @@ void log__from_storage(void *ctx, int level, const char *msg);
 
 /* ---- auth.c --------------------------------------------------------- */
 
+/* What a token or a certificate subject is granted. Owned by its
+ * hist_auth snapshot: valid while the holder keeps a reference to it. */
+typedef struct {
+    unsigned scopes;     /* HIST_SCOPE_* */
+    hist_tagset *tags;   /* the tags it may read or write; NULL = every tag */
+    char id[24];         /* printable, never the secret: "sha256:1a2b3c4d", "cert:7" */
+    const char *subject; /* cert grants: the subject as written; else NULL */
+} auth_grant;
+
 typedef struct hist_auth hist_auth;
-/* Loads "token scope[,scope]" lines ('#' comments, blank lines ignored). */
+/* Loads a tokens file (auth.c's top comment has the format) as a snapshot
+ * with one reference. A bad line refuses the file: err names FILE:LINE. */
 int auth__load(const char *path, hist_auth **out, char *err, size_t errlen);
-void auth__free(hist_auth *auth);
-/* Scopes (HIST_SCOPE_*) of a token; 0 when unknown. auth == NULL: all. */
-unsigned auth__scopes(const hist_auth *auth, const char *token, size_t len);
+/* References (loop thread only; NULL is ignored). The last unref frees. */
+void auth__ref(hist_auth *auth);
+void auth__unref(hist_auth *auth);
+size_t auth__count(const hist_auth *auth);
+/* The grant of a token (len bytes, compared in constant time), or NULL
+ * when unknown. auth == NULL (no tokens file): the open grant (all). */
+const auth_grant *auth__grant_for_token(const hist_auth *auth, const void *token, size_t len);
+/* The grant of a TLS client certificate subject (RFC 2253, as OpenSSL
+ * prints it with XN_FLAG_RFC2253; compared exactly), or NULL. */
+const auth_grant *auth__grant_for_subject(const hist_auth *auth, const char *subject);
+/* true when the grant's patterns allow the tag (false for g == NULL). */
+bool auth__allows_tag(const auth_grant *g, const char *name);
+/* SHA-256 of data (libcrypto EVP): 0 or HIST_ENOMEM. */
+int auth__sha256(const void *data, size_t len, unsigned char out[32]);
+
+/* ---- audit.c -------------------------------------------------------- */
+
+typedef struct hist_audit hist_audit;
+typedef struct {
+    const char *event;       /* "auth_failed", "scope_refused", "tag_refused", "admin", "reload" */
+    const char *proto;       /* "http", "tcp", "signal" */
+    const char *peer;        /* "ADDR:PORT" or NULL */
+    const auth_grant *grant; /* NULL when none was found */
+    const char *subject;     /* a certificate subject without a grant, or NULL */
+    const char *method, *route;
+    int status;         /* the HTTP status answered (TCP: 401/403 by the same rule; 0 = none) */
+    const char *tag;    /* the tag refused, or NULL */
+    const char *detail; /* why, or NULL */
+} audit_event;
+/* path NULL or "": stderr with the "AUDIT " marker. */
+int audit__open(const char *path, hist_audit **out, char *err, size_t errlen);
+void audit__close(hist_audit *a);
+void audit__log(hist_audit *a, const audit_event *ev);
+/* Appends s as a JSON string (quotes, escapes, non-UTF-8 as U+FFFD). */
+void audit__json_string(hist_buf *b, const char *s);
 
 /* ---- tls.c ---------------------------------------------------------- */
 
@@ -150,6 +196,12 @@ typedef struct {
  * gets a malloc'd copy of the token field, or NULL when empty. */
 int decode__request(const uint8_t *buf, size_t len, hist_in_batch **out, hist_in_result *res,
                     char **token_out);
+/* The token and batch id of a WriteRequest without decoding the rest (one
+ * walk over its top-level fields, no allocation: what authentication may
+ * cost before the token is known good): 0 and *token (inside buf, NULL
+ * when absent), or HIST_EPROTO when the top level does not decode. */
+int decode__peek_token(const uint8_t *buf, size_t len, const uint8_t **token, size_t *token_len,
+                       uint64_t *batch_id);
 void decode__result_clear(hist_in_result *res);
 int decode__set_error(hist_in_result *res, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -265,7 +317,11 @@ struct hist_conn {
     bool stop_parsing; /* framing lost: ignore further input */
     uint64_t last_activity_ms;
     uint64_t msg_start_ms; /* when the incomplete message began; 0 = none */
-    unsigned scopes;       /* granted (TCP: after the first frame) */
+    /* TCP: the grant of the first frame's token, and a reference to its
+     * snapshot (auth.c) held until the connection is freed, so a reload
+     * never frees it under the connection; NULL before the first frame. */
+    const auth_grant *grant;
+    hist_auth *grant_auth;
     bool authed;
     /* input buffer (TCP frames; HTTP uses it as the read buffer) */
     uint8_t *in;
@@ -285,13 +341,14 @@ struct hist_server {
     uv_loop_t *loop;
     hist_db *db;
     hist_log_sink log;
-    hist_auth *auth; /* NULL = everything allowed */
     tls__ctx *tls;   /* NULL = plain TCP on both listeners */
+    hist_auth *auth; /* the current tokens snapshot; NULL = everything allowed */
+    hist_audit *audit;
     hist_writer *writer;
     hist_metrics metrics;
     uv_tcp_t http_listener, tcp_listener;
     bool http_on, tcp_on;
-    uv_signal_t sigint, sigterm;
+    uv_signal_t sigint, sigterm, sighup;
     uv_timer_t sweep;
     hist_conn *conns;
     uint64_t next_conn_id;
@@ -334,5 +391,9 @@ void conn__submit(hist_server *srv, hist_job *job);
  * the metrics, has the protocol fill the slot, frees the job and marks the
  * slot ready. */
 void conn__write_done(hist_job *job);
+/* A decoded batch against the grant's tag patterns: 0 when it may write
+ * every series' tag; else HIST_EAUTH with *res (cleared first) naming the
+ * first tag it may not write: the whole request is refused. */
+int conn__check_tags(const auth_grant *g, const hist_in_batch *b, hist_in_result *res);
 
 #endif

@@ -10,7 +10,10 @@
  * with the reasons and the connection goes on (framing is intact). A length
  * over max_frame means the framing cannot be trusted: the reason is sent
  * and the connection closed. With a tokens file, the first frame must
- * carry a token with the write scope, else the connection is closed.
+ * carry a token with the write scope, else the connection is closed; the
+ * token is checked before the frame is decoded. A frame with a tag outside
+ * the token's patterns is refused whole (HIST_EAUTH naming the tag) and the
+ * connection goes on.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -48,32 +51,106 @@ static void reply_now(hist_conn *c, const hist_in_result *res, bool close_after)
     conn__reply_ready(r);
 }
 
+static void refuse_and_close(hist_conn *c, uint64_t batch_id, const char *event, int status,
+                             const char *msg)
+{
+    hist_in_result res;
+    memset(&res, 0, sizeof res);
+    res.batch_id = batch_id;
+    decode__set_error(&res, HIST_EAUTH, "%s", msg);
+    c->srv->metrics.batches_rejected++;
+    audit_event ev = {.event = event,
+                      .proto = "tcp",
+                      .peer = c->peer,
+                      .grant = c->grant,
+                      .subject = c->grant ? NULL : conn__peer_subject(c),
+                      .method = "WriteRequest",
+                      .route = "tcp",
+                      .status = status,
+                      .detail = msg};
+    audit__log(c->srv->audit, &ev);
+    reply_now(c, &res, true);
+    decode__result_clear(&res);
+}
+
+/* The first frame: its token is found by one walk over the top-level
+ * fields (decode__peek_token, no allocation) and checked before anything
+ * else reads the frame, so an unauthenticated frame costs no more than
+ * that walk (a 16 MiB frame of empty series is never decoded). true when
+ * the connection may go on; else the refusal is queued and the
+ * connection closes after it. */
+static bool authenticate(hist_conn *c, const uint8_t *frame, size_t len)
+{
+    hist_server *srv = c->srv;
+    if (!srv->auth) {
+        c->grant = auth__grant_for_token(NULL, NULL, 0); /* the open grant */
+        c->authed = true;
+        return true;
+    }
+    const uint8_t *tok;
+    size_t tlen;
+    uint64_t batch_id;
+    if (decode__peek_token(frame, len, &tok, &tlen, &batch_id) < 0) {
+        refuse_and_close(c, 0, "auth_failed", 401,
+                         "authentication required: the first frame does not decode as a "
+                         "WriteRequest");
+        return false;
+    }
+    const char *subject = conn__peer_subject(c);
+    if ((!tok || tlen == 0) && !subject) {
+        refuse_and_close(c, batch_id, "auth_failed", 401,
+                         "authentication required: the first frame must carry "
+                         "WriteRequest.token");
+        return false;
+    }
+    /* A token, when sent, wins over the client certificate's subject. */
+    const auth_grant *g = tok && tlen ? auth__grant_for_token(srv->auth, tok, tlen)
+                                      : auth__grant_for_subject(srv->auth, subject);
+    if (!g) {
+        refuse_and_close(c, batch_id, "auth_failed", 401,
+                         tok && tlen ? "token refused: unknown token"
+                                     : "certificate refused: no cert: line grants its subject");
+        return false;
+    }
+    c->grant = g;
+    if (!(g->scopes & HIST_SCOPE_WRITE)) {
+        refuse_and_close(c, batch_id, "scope_refused", 403,
+                         "token refused: it lacks the write scope");
+        return false;
+    }
+    /* The connection keeps its grant for its life: it holds a reference to
+     * the snapshot the grant lives in (dropped in conn.c's conn_free), so a
+     * SIGHUP reload does not free the grant under it. */
+    c->grant_auth = srv->auth;
+    auth__ref(srv->auth);
+    c->authed = true;
+    return true;
+}
+
 static void handle_frame(hist_conn *c, const uint8_t *frame, size_t len)
 {
     hist_server *srv = c->srv;
     hist_in_batch *batch = NULL;
     hist_in_result res;
-    char *token = NULL;
     srv->metrics.bytes_in += len + 4;
-    int rc = decode__request(frame, len, &batch, &res, &token);
-    if (!c->authed) {
-        c->scopes = auth__scopes(srv->auth, token, token ? strlen(token) : 0);
-        if (!(c->scopes & HIST_SCOPE_WRITE)) {
-            free(batch);
-            decode__result_clear(&res);
-            decode__set_error(&res, HIST_EAUTH,
-                              token ? "token refused: it lacks the write scope or is unknown"
-                                    : "authentication required: the first frame must carry "
-                                      "WriteRequest.token");
-            srv->metrics.batches_rejected++;
-            reply_now(c, &res, true);
-            decode__result_clear(&res);
-            free(token);
-            return;
-        }
-        c->authed = true;
+    if (!c->authed && !authenticate(c, frame, len))
+        return;
+    int rc = decode__request(frame, len, &batch, &res, NULL);
+    if (rc == 0 && conn__check_tags(c->grant, batch, &res) < 0) {
+        audit_event ev = {.event = "tag_refused",
+                          .proto = "tcp",
+                          .peer = c->peer,
+                          .grant = c->grant,
+                          .method = "WriteRequest",
+                          .route = "tcp",
+                          .status = 403,
+                          .tag = res.nerrors ? res.errors[0].tag : NULL,
+                          .detail = res.error};
+        audit__log(srv->audit, &ev);
+        free(batch);
+        batch = NULL;
+        rc = HIST_EAUTH;
     }
-    free(token);
     if (rc < 0) {
         srv->metrics.batches_rejected++;
         srv->metrics.samples_rejected += res.samples;

@@ -39,12 +39,14 @@ static void usage(FILE *out)
             "  --wal-mb N          closed WAL segments kept before the oldest buffers are\n"
             "                      sealed (default 1024)\n"
             "  --retention DUR     drop data older than DUR (30d, 12h, 90m, 1y; default keep)\n"
-            "  --auth-file FILE    tokens file: lines 'token read|write|admin[,...]';\n"
-            "                      without it only loopback addresses may be bound\n"
             "  --tls-cert FILE     serve TLS (1.2 or newer) on both listeners with this PEM\n"
             "                      certificate chain (needs --tls-key)\n"
             "  --tls-key FILE      the PEM private key of --tls-cert\n"
             "  --tls-client-ca FILE require client certificates signed by this PEM CA\n"
+            "  --auth-file FILE    tokens file: lines 'TOKEN|sha256:HEX|cert:SUBJECT\n"
+            "                      read|write|admin[,...] [TAG-PATTERN ...]'; reloaded on\n"
+            "                      SIGHUP; without it only loopback addresses may be bound\n"
+            "  --audit-file FILE   audit trail, JSON lines (default stderr, 'AUDIT ' marker)\n"
             "  --log-level LEVEL   error | warn | info | debug (default info)\n"
             "  --max-frame BYTES   largest TCP frame / HTTP body (default 16777216)\n"
             "  --max-connections N (default 4096)\n"
@@ -113,6 +115,8 @@ static int apply(config *c, const char *key, const char *val)
         o->tls_key = val;
     } else if (!strcmp(key, "tls-client-ca")) {
         o->tls_client_ca = val;
+    } else if (!strcmp(key, "audit-file")) {
+        o->audit_file = val;
     } else if (!strcmp(key, "log-level")) {
         if ((o->log_level = hist_log_level_parse(val)) < 0)
             goto bad;

@@ -10,6 +10,10 @@
  *   GET      /api/v1/stats          api_stats.c      scope READ
  *   GET|POST /api/v1/admin/scrub    api_admin.c      scope ADMIN
  *   GET|POST /grafana/...           grafana.c        scope READ
+ * Tag permissions (docs/api.md): req->tags, the caller's grant, filters
+ * every tag walk (tag_match.c) and refuses an exact name outside it with a
+ * 403 naming the tag; a route that needs ADMIN sets resp->admin for the
+ * audit trail, which ingest/ writes on its loop thread.
  * An answer that left damaged chunks out says how many in the header
  * X-Historian-Damaged-Chunks.
  * Bad input always gets a 4xx with {"error": "...", "param": "..."}; a 500
@@ -53,6 +57,8 @@ static bool method_is(const api_ctx *c, const char *m)
 /* 0 when the caller holds scope, else API_ANSWERED (a 403). */
 static int scope_or_reply(api_ctx *c, unsigned scope)
 {
+    if (scope == HIST_SCOPE_ADMIN)
+        c->resp->admin = 1; /* audited whatever the outcome (ingest/audit.c) */
     if (c->req->scopes & scope)
         return 0;
     return api__reply_error(

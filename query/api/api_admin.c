@@ -57,18 +57,22 @@ typedef struct {
     hist_db *db;
     hist_json *j;
     size_t n;
+    const hist_tagset *allow; /* the caller's grant; NULL = every tag */
 } damaged_ctx;
 
 static int json_damaged(void *arg, const hist_damaged_chunk *d)
 {
     damaged_ctx *c = arg;
+    hist_tag_info info;
+    bool named = hist_tag_by_id(c->db, d->tag, &info) == 0;
+    if (named && !hist_tagset_matches(c->allow, info.name))
+        return 0; /* outside the caller's grant */
     if (c->n++ >= ADMIN_MAX_DAMAGED)
         return 1;
     hist_json *j = c->j;
-    hist_tag_info info;
     json__begin_object(j);
     json__key(j, "tag");
-    if (hist_tag_by_id(c->db, d->tag, &info) == 0)
+    if (named)
         json__string(j, info.name);
     else
         json__null(j);
@@ -126,7 +130,7 @@ static int reply_status(api_ctx *c, int status, const bool *started)
         json__null(&j);
     json__key(&j, "damaged");
     json__begin_array(&j);
-    damaged_ctx dc = {c->db, &j, 0};
+    damaged_ctx dc = {c->db, &j, 0, c->req->tags};
     rc = hist_db_damaged_foreach(c->db, json_damaged, &dc);
     json__end_array(&j);
     json__end_object(&j);

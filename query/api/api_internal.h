@@ -59,6 +59,10 @@ typedef struct {
     /* Damaged chunks the answer left out, summed over its queries: sent as
      * X-Historian-Damaged-Chunks when not 0 (hist_api_handle). */
     uint64_t damaged_chunks;
+    /* The tag an explicit read named that the caller's grant does not
+     * cover (tag_match.c sets it and returns HIST_EAUTH; api__reply_internal
+     * then answers the 403 naming it). */
+    char refused[HIST_TAG_NAME_MAX + 1];
 } api_ctx;
 
 /* ---- Answers (reply.c) ---- */
@@ -68,8 +72,14 @@ int api__reply_error(api_ctx *c, int status, const char *param, const char *fmt,
 /* Answers with the JSON/buffer content (ownership is taken). */
 int api__reply_json(api_ctx *c, int status, hist_json *j);
 int api__reply_buf(api_ctx *c, int status, const char *content_type, hist_buf *b);
-/* A storage/engine failure that is not the client's fault: a 500. */
+/* A storage/engine failure that is not the client's fault: a 500; but
+ * HIST_EAUTH after a refused tag (c->refused) is the 403 naming it. */
 int api__reply_internal(api_ctx *c, int rc);
+/* Tag permissions (docs/api.md): true when the caller's grant covers the
+ * tag (c->req->tags; NULL = every tag). */
+bool api__may_read(const api_ctx *c, const char *name);
+/* The 403 for an explicit read of a tag outside the grant, naming it. */
+int api__reply_forbidden(api_ctx *c, const char *param, const char *tag);
 /* Appends a header line "name: value\r\n" to the answer. */
 void api__add_header(api_ctx *c, const char *name, const char *value);
 /* Writes v of a tag of the given type as a JSON number (bool as 0/1). */
@@ -100,16 +110,18 @@ typedef struct {
 void api__tag_list_free(api_tag_list *l);
 int api__tag_list_add(api_tag_list *l, const hist_tag_info *t);
 bool api__has_wildcard(const char *s);
-/* Adds the tags matching the glob (or, when glob has no wildcard, the tag
+/* Tags outside the caller's grant (c->req->tags) are never listed: a glob
+ * leaves them out, an exact name outside it is HIST_EAUTH with c->refused
+ * set (then api__reply_internal answers the 403 naming it).
+ * Adds the tags matching the glob (or, when glob has no wildcard, the tag
  * with that exact name) to out. At most max tags: HIST_ENOSPC beyond. Globs:
  * '*' any run within one segment, '?' one character (not '/'), '**' any run
  * across segments ("a/ **" also matches "a"). */
-int api__tags_match(hist_db *db, const char *glob, size_t max, api_tag_list *out);
+int api__tags_match(api_ctx *c, const char *glob, size_t max, api_tag_list *out);
 /* Every tag starting with prefix and matching glob (either may be NULL). */
-int api__tags_list(hist_db *db, const char *prefix, const char *glob, size_t max,
-                   api_tag_list *out);
+int api__tags_list(api_ctx *c, const char *prefix, const char *glob, size_t max, api_tag_list *out);
 /* The same, only names sorting after `after` (NULL: from the start): paging. */
-int api__tags_list_after(hist_db *db, const char *prefix, const char *glob, const char *after,
+int api__tags_list_after(api_ctx *c, const char *prefix, const char *glob, const char *after,
                          size_t max, api_tag_list *out);
 
 /* ---- Query options shared by /api/v1/query and Grafana (api_query_opts.c) ---- */

@@ -52,6 +52,8 @@ static int tags_or_reply(api_ctx *c, const api_params *p, api_tag_list *tags)
         const char *k = p->v[i].key, *v = p->v[i].value;
         if (!strcmp(k, "tag") || !strcmp(k, "tags")) {
             any = true;
+            if (!api__may_read(c, v)) /* before the lookup: a 404 would tell */
+                return api__reply_forbidden(c, "tag", v);
             hist_tag_info info;
             int rc = hist_tag_by_name(c->db, v, &info);
             if (rc == HIST_ENOTFOUND)
@@ -67,7 +69,7 @@ static int tags_or_reply(api_ctx *c, const api_params *p, api_tag_list *tags)
             any = true;
             if (!*v)
                 return api__reply_error(c, 400, "pattern", "empty pattern");
-            int rc = api__tags_match(c->db, v, API_MAX_TAGS, tags);
+            int rc = api__tags_match(c, v, API_MAX_TAGS, tags);
             if (rc == HIST_ENOSPC)
                 return api__reply_error(c, 400, "pattern", "pattern matches more than %d tags",
                                         API_MAX_TAGS);

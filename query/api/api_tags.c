@@ -73,11 +73,21 @@ typedef struct {
     level_row *v;
     size_t n, cap, max;
     int rc;
+    const hist_tagset *allow; /* the caller's grant; NULL = every tag */
 } level_list;
 
 static int level_visit(void *ctx, const hist_tag_child *ch)
 {
     level_list *l = ctx;
+    char name[HIST_TAG_NAME_MAX + 1];
+    memcpy(name, ch->name, ch->len);
+    name[ch->len] = '\0';
+    /* Outside the grant a tag is not shown, and a folder only when some
+     * name below it could be allowed (no count leaks: the tree has none). */
+    bool tag = ch->tag && hist_tagset_matches(l->allow, name);
+    bool children = ch->children && hist_tagset_may_match_below(l->allow, name);
+    if (!tag && !children)
+        return 0;
     if (l->n >= l->max)
         return 1;
     if (HIST_ARRAY_RESERVE(l->v, l->cap, l->n + 1, 16) < 0) {
@@ -85,10 +95,9 @@ static int level_visit(void *ctx, const hist_tag_child *ch)
         return 1;
     }
     level_row *r = &l->v[l->n++];
-    memcpy(r->name, ch->name, ch->len);
-    r->name[ch->len] = '\0';
-    r->tag = ch->tag;
-    r->children = ch->children;
+    memcpy(r->name, name, ch->len + 1);
+    r->tag = tag;
+    r->children = children;
     return 0;
 }
 
@@ -101,7 +110,7 @@ static int tags_get_level(api_ctx *c, const api_params *p, size_t limit, bool cs
     if (api__param(p, "pattern"))
         return api__reply_error(c, 400, "pattern", "level=1 lists a folder: no pattern");
     const char *after = api__param(p, "after");
-    level_list l = {.max = limit + 1}; /* one more tells whether the answer was cut */
+    level_list l = {.max = limit + 1, .allow = c->req->tags}; /* one more: was it cut */
     int rc = hist_tag_children(c->db, api__param(p, "prefix"), after && *after ? after : NULL,
                                level_visit, &l);
     if (rc >= 0)
@@ -168,7 +177,7 @@ static int tags_get_list(api_ctx *c, const api_params *p)
         after = NULL;
     api_tag_list list = {0};
     /* One more than the limit tells whether the answer was cut. */
-    int rc = api__tags_list_after(c->db, prefix, pattern, after, limit + 1, &list);
+    int rc = api__tags_list_after(c, prefix, pattern, after, limit + 1, &list);
     if (rc < 0 && rc != HIST_ENOSPC) {
         api__tag_list_free(&list);
         return api__reply_internal(c, rc);
@@ -207,6 +216,8 @@ static int tags_get_list(api_ctx *c, const api_params *p)
 
 static int tags_get_one(api_ctx *c, const char *name)
 {
+    if (!api__may_read(c, name)) /* before the lookup: a 404 would tell */
+        return api__reply_forbidden(c, "name", name);
     hist_tag_info info;
     int rc = hist_tag_by_name(c->db, name, &info);
     if (rc == HIST_ENOTFOUND)
@@ -223,6 +234,9 @@ static int tags_get_one(api_ctx *c, const char *name)
 
 static int tags_put(api_ctx *c, const char *name)
 {
+    /* an admin token limited to patterns changes only its own tags */
+    if (!api__may_read(c, name))
+        return api__reply_forbidden(c, "name", name);
     if (hist_tag_name_check(name, strlen(name)) < 0)
         return api__reply_error(c, 400, "name",
                                 "invalid tag name: 1..255 bytes of UTF-8, '/'-separated, no empty "

@@ -271,7 +271,7 @@ static bool filters_pass(const gf_filters *f, const hist_tag_info *t)
 
 /* Tags named by a target: an exact name, a glob, or a Grafana multi-value
  * "{a,b,c}" of either. */
-static int target_tags(hist_db *db, const char *target, api_tag_list *out)
+static int target_tags(api_ctx *c, const char *target, api_tag_list *out)
 {
     size_t len = strlen(target);
     if (len >= 2 && target[0] == '{' && target[len - 1] == '}') {
@@ -282,11 +282,11 @@ static int target_tags(hist_db *db, const char *target, api_tag_list *out)
         char *save = NULL;
         for (char *tok = strtok_r(copy, ",", &save); tok && rc >= 0;
              tok = strtok_r(NULL, ",", &save))
-            rc = api__tags_match(db, tok, GF_MAX_TAGS, out);
+            rc = api__tags_match(c, tok, GF_MAX_TAGS, out);
         free(copy);
         return rc;
     }
-    return api__tags_match(db, target, GF_MAX_TAGS, out);
+    return api__tags_match(c, target, GF_MAX_TAGS, out);
 }
 
 /* ---- Simple endpoints ------------------------------------------------------------------- */
@@ -373,9 +373,9 @@ static int gf_metrics(api_ctx *c, json_t *root)
     api_tag_list tags = {0};
     int rc;
     if (metric && *metric && api__has_wildcard(metric))
-        rc = api__tags_list(c->db, NULL, metric, GF_MAX_TAGS, &tags);
+        rc = api__tags_list(c, NULL, metric, GF_MAX_TAGS, &tags);
     else
-        rc = api__tags_list(c->db, metric, NULL, GF_MAX_TAGS, &tags);
+        rc = api__tags_list(c, metric, NULL, GF_MAX_TAGS, &tags);
     if (rc < 0 && rc != HIST_ENOSPC) {
         api__tag_list_free(&tags);
         return api__reply_internal(c, rc);
@@ -446,6 +446,7 @@ static int gf_tag_keys(api_ctx *c)
 struct values_ctx {
     const char *key;
     const gf_filters *filters;
+    const hist_tagset *allow; /* the caller's grant; NULL = every tag */
     char **v;
     size_t n, cap;
     int rc;
@@ -455,6 +456,8 @@ static int values_visit(void *ctx, const hist_tag_info *t)
 {
     struct values_ctx *vc = ctx;
     char field[HIST_TAG_NAME_MAX + 1];
+    if (!hist_tagset_matches(vc->allow, t->name))
+        return 0; /* outside the caller's grant: its levels are not shown */
     if (vc->filters && !filters_pass(vc->filters, t))
         return 0;
     if (!tag_field(t, vc->key, field, sizeof field) || !field[0])
@@ -482,9 +485,11 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int distinct_values(hist_db *db, const char *key, const gf_filters *f, struct values_ctx *vc)
+static int distinct_values(api_ctx *c, const char *key, const gf_filters *f, struct values_ctx *vc)
 {
+    hist_db *db = c->db;
     memset(vc, 0, sizeof *vc);
+    vc->allow = c->req->tags;
     vc->key = key;
     vc->filters = f;
     int rc = hist_tag_foreach(db, "", values_visit, vc);
@@ -534,7 +539,7 @@ static int gf_tag_values(api_ctx *c, json_t *root)
     json__begin_array(&j);
     if (known_key(key)) {
         struct values_ctx vc;
-        int rc = distinct_values(c->db, key, NULL, &vc);
+        int rc = distinct_values(c, key, NULL, &vc);
         if (rc < 0) {
             values_free(&vc);
             json__free(&j);
@@ -599,7 +604,7 @@ static int gf_variable(api_ctx *c, json_t *root)
             goto out;
         }
         struct values_ctx vc;
-        int rc = distinct_values(c->db, key, &f, &vc);
+        int rc = distinct_values(c, key, &f, &vc);
         if (rc < 0) {
             values_free(&vc);
             json__free(&j);
@@ -611,7 +616,7 @@ static int gf_variable(api_ctx *c, json_t *root)
         values_free(&vc);
     } else {
         api_tag_list tags = {0};
-        int rc = api__tags_list(c->db, prefix, pattern, GF_MAX_TAGS, &tags);
+        int rc = api__tags_list(c, prefix, pattern, GF_MAX_TAGS, &tags);
         if (rc < 0 && rc != HIST_ENOSPC) {
             api__tag_list_free(&tags);
             json__free(&j);
@@ -796,7 +801,7 @@ static int target_or_reply(api_ctx *c, json_t *target, const gf_range *range, co
     const char *format = api__param(&p, "format");
     const char *type = json_string_value(json_object_get(target, "type"));
     bool table = (format && !strcmp(format, "table")) || (type && !strcmp(type, "table"));
-    int rc = target_tags(c->db, name, &tags);
+    int rc = target_tags(c, name, &tags);
     if (rc == HIST_ENOSPC) {
         ret =
             api__reply_error(c, 400, "target", "'%s' matches more than %d tags", name, GF_MAX_TAGS);
@@ -941,9 +946,8 @@ int grafana__handle(api_ctx *c, const char *sub)
         /* The older SimpleJSON protocol: {"target": prefix or glob} -> names. */
         const char *tgt = json_string_value(json_object_get(root, "target"));
         api_tag_list tags = {0};
-        int rc = tgt && api__has_wildcard(tgt)
-                     ? api__tags_list(c->db, NULL, tgt, GF_MAX_TAGS, &tags)
-                     : api__tags_list(c->db, tgt, NULL, GF_MAX_TAGS, &tags);
+        int rc = tgt && api__has_wildcard(tgt) ? api__tags_list(c, NULL, tgt, GF_MAX_TAGS, &tags)
+                                               : api__tags_list(c, tgt, NULL, GF_MAX_TAGS, &tags);
         if (rc < 0 && rc != HIST_ENOSPC) {
             ret = api__reply_internal(c, rc);
         } else {

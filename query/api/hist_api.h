@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/hist_tagset.h"
 #include "storage/hist_storage.h"
 
 /* Access scopes granted by a token (ingest/ checks them for writes). */
@@ -28,6 +29,11 @@ typedef struct {
     const uint8_t *body;
     size_t body_len;
     unsigned scopes; /* HIST_SCOPE_* the caller holds */
+    /* The tags the caller may read (its grant's patterns); NULL = every
+     * tag. Tags outside it are left out of listings and pattern answers,
+     * and an explicit read of one by name is a 403 naming it (docs/api.md,
+     * "Tag permissions"). Owned by the caller for the request's life. */
+    const hist_tagset *tags;
     int64_t now_ns;  /* the request's "now", for relative times */
 } hist_api_request;
 
@@ -40,6 +46,11 @@ typedef struct {
      * query continuation "X-Historian-Next: ..."), malloc'd, or NULL. The
      * caller sends them verbatim and frees them. */
     char *headers;
+    /* For the audit trail: the route needed the admin scope (answered
+     * whatever the outcome), and the tag a 403 refused (malloc'd, the
+     * caller frees it; NULL when the 403 was for a scope). */
+    int admin;
+    char *refused_tag;
 } hist_api_response;
 
 /* 1 if path is served here (then ingest/ queues the request to the API). */

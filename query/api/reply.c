@@ -80,8 +80,22 @@ void api__add_header(api_ctx *c, const char *name, const char *value)
     }
 }
 
+bool api__may_read(const api_ctx *c, const char *name)
+{
+    return hist_tagset_matches(c->req->tags, name);
+}
+
+int api__reply_forbidden(api_ctx *c, const char *param, const char *tag)
+{
+    free(c->resp->refused_tag);
+    c->resp->refused_tag = strdup(tag);
+    return api__reply_error(c, 403, param, "tag '%s' is outside the tags this token may read", tag);
+}
+
 int api__reply_internal(api_ctx *c, int rc)
 {
+    if (rc == HIST_EAUTH && c->refused[0])
+        return api__reply_forbidden(c, NULL, c->refused);
     return api__reply_error(c, 500, NULL, "storage error: %s", hist_strerror(rc));
 }
 

@@ -4,6 +4,7 @@
  * one segment, '?' = one character, '**' = any depth. Below the endpoints:
  * calls only the store.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,6 +100,7 @@ static bool glob_match(const char *pattern, const char *name)
 }
 
 struct collect_ctx {
+    const hist_tagset *allow; /* the caller's grant; NULL = every tag */
     const char *glob;
     const char *after; /* only names sorting after this one (paging) */
     size_t max;
@@ -115,6 +117,8 @@ struct collect_ctx {
 static bool collect_match(void *ctx, const char *name)
 {
     const struct collect_ctx *cc = ctx;
+    if (!hist_tagset_matches(cc->allow, name))
+        return false; /* outside the grant: as if it did not exist */
     if (!cc->glob)
         return true;
     size_t nl = strlen(name);
@@ -157,12 +161,12 @@ static int collect_visit(void *ctx, const hist_tag_info *tag)
     return 0;
 }
 
-int api__tags_list(hist_db *db, const char *prefix, const char *glob, size_t max, api_tag_list *out)
+int api__tags_list(api_ctx *c, const char *prefix, const char *glob, size_t max, api_tag_list *out)
 {
-    return api__tags_list_after(db, prefix, glob, NULL, max, out);
+    return api__tags_list_after(c, prefix, glob, NULL, max, out);
 }
 
-int api__tags_list_after(hist_db *db, const char *prefix, const char *glob, const char *after,
+int api__tags_list_after(api_ctx *c, const char *prefix, const char *glob, const char *after,
                          size_t max, api_tag_list *out)
 {
     /* The glob's literal head narrows the index walk. */
@@ -184,22 +188,32 @@ int api__tags_list_after(hist_db *db, const char *prefix, const char *glob, cons
         else
             return 0; /* disjoint: nothing can match both */
     }
-    struct collect_ctx cc = {
-        .glob = glob, .after = after, .max = max, .before = out->n, .out = out, .rc = 0};
+    struct collect_ctx cc = {.allow = c->req->tags,
+                             .glob = glob,
+                             .after = after,
+                             .max = max,
+                             .before = out->n,
+                             .out = out,
+                             .rc = 0};
     if (glob)
         glob_tail(glob, &cc.tail, &cc.tail_len);
-    int rc =
-        hist_tag_foreach_from(db, walk, after, glob ? collect_match : NULL, collect_visit, &cc);
+    int rc = hist_tag_foreach_from(c->db, walk, after, glob || cc.allow ? collect_match : NULL,
+                                   collect_visit, &cc);
     if (cc.rc < 0)
         return cc.rc;
     return rc < 0 ? rc : 0;
 }
 
-int api__tags_match(hist_db *db, const char *glob, size_t max, api_tag_list *out)
+int api__tags_match(api_ctx *c, const char *glob, size_t max, api_tag_list *out)
 {
     if (!api__has_wildcard(glob)) {
+        if (!api__may_read(c, glob)) {
+            /* refused whether or not it exists: a 404 would tell */
+            snprintf(c->refused, sizeof c->refused, "%s", glob);
+            return HIST_EAUTH;
+        }
         hist_tag_info info;
-        int rc = hist_tag_by_name(db, glob, &info);
+        int rc = hist_tag_by_name(c->db, glob, &info);
         if (rc == HIST_ENOTFOUND)
             return 0;
         if (rc < 0)
@@ -208,5 +222,5 @@ int api__tags_match(hist_db *db, const char *glob, size_t max, api_tag_list *out
             return HIST_ENOSPC;
         return api__tag_list_add(out, &info);
     }
-    return api__tags_list(db, NULL, glob, max, out);
+    return api__tags_list(c, NULL, glob, max, out);
 }

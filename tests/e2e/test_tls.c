@@ -366,6 +366,38 @@ static void test_http(const hist_harness *h, const client_opts *good)
     resp_free(&r);
 }
 
+/* One WriteRequest frame of n samples of tag over t. */
+static void send_frame(tls_client *t, uint64_t batch, const char *tag, size_t n)
+{
+    uint8_t *buf;
+    size_t len;
+    REQUIRE(encode(batch, tag, n, &buf, &len) == 0);
+    uint8_t hdr[4];
+    hist_put_be32(hdr, (uint32_t)len);
+    CHECK(tls_write_all(t, hdr, 4) == 0 && tls_write_all(t, buf, len) == 0);
+    free(buf);
+}
+
+/* The next WriteResponse frame from t, or NULL (closed, or not one). */
+static Historian__V1__WriteResponse *read_response(tls_client *t)
+{
+    uint8_t hdr[4];
+    size_t got = 0, total = 0;
+    while (total < 4 && SSL_read_ex(t->ssl, hdr + total, 4 - total, &got) == 1)
+        total += got;
+    if (total != 4)
+        return NULL;
+    uint32_t flen = hist_get_be32(hdr);
+    uint8_t *frame = malloc(flen ? flen : 1);
+    total = 0;
+    while (total < flen && SSL_read_ex(t->ssl, frame + total, flen - total, &got) == 1)
+        total += got;
+    Historian__V1__WriteResponse *resp =
+        total == flen ? historian__v1__write_response__unpack(NULL, flen, frame) : NULL;
+    free(frame);
+    return resp;
+}
+
 /* TCP ingest frames over TLS, pipelined, each acked with its count. */
 static void test_tcp(const hist_harness *h, const client_opts *good)
 {
@@ -375,38 +407,16 @@ static void test_tcp(const hist_harness *h, const client_opts *good)
         tls_close(&t);
         return;
     }
+    for (int i = 0; i < 3; i++)
+        send_frame(&t, 100 + (uint64_t)i, "site1/tls/line1/cell1/tcp", 10 + (size_t)i);
     for (int i = 0; i < 3; i++) {
-        uint8_t *buf;
-        size_t len;
-        REQUIRE(encode(100 + (uint64_t)i, "site1/tls/line1/cell1/tcp", 10 + (size_t)i, &buf,
-                       &len) == 0);
-        uint8_t hdr[4];
-        hist_put_be32(hdr, (uint32_t)len);
-        CHECK(tls_write_all(&t, hdr, 4) == 0 && tls_write_all(&t, buf, len) == 0);
-        free(buf);
-    }
-    for (int i = 0; i < 3; i++) {
-        uint8_t hdr[4];
-        size_t got = 0, total = 0;
-        while (total < 4 && SSL_read_ex(t.ssl, hdr + total, 4 - total, &got) == 1)
-            total += got;
-        CHECK(total == 4);
-        if (total != 4)
-            break;
-        uint32_t flen = hist_get_be32(hdr);
-        uint8_t *frame = malloc(flen ? flen : 1);
-        total = 0;
-        while (total < flen && SSL_read_ex(t.ssl, frame + total, flen - total, &got) == 1)
-            total += got;
-        Historian__V1__WriteResponse *resp =
-            total == flen ? historian__v1__write_response__unpack(NULL, flen, frame) : NULL;
+        Historian__V1__WriteResponse *resp = read_response(&t);
         CHECK(resp != NULL);
-        if (resp) {
-            CHECK_EQ_I64(resp->batch_id, 100 + i);
-            CHECK_EQ_I64(resp->written, 10 + i);
-            historian__v1__write_response__free_unpacked(resp, NULL);
-        }
-        free(frame);
+        if (!resp)
+            break;
+        CHECK_EQ_I64(resp->batch_id, 100 + i);
+        CHECK_EQ_I64(resp->written, 10 + i);
+        historian__v1__write_response__free_unpacked(resp, NULL);
     }
     tls_close(&t);
 }
@@ -604,6 +614,106 @@ static void test_client_certs(void)
     harness_cleanup(&h);
 }
 
+/* HTTP status of one request with the client certificate of o (and the
+ * extra headers), the answer's body copied into body (may be NULL). */
+static int status_of(int port, const client_opts *o, const char *method, const char *target,
+                     const char *headers, const void *data, size_t len, char *body, size_t cap)
+{
+    tls_response r;
+    int st = https(port, o, method, target, headers, data, len, 0, &r) == 0 ? r.status : -1;
+    if (body && cap)
+        snprintf(body, cap, "%s", r.body ? r.body : "");
+    resp_free(&r);
+    return st;
+}
+
+/* A cert: line of the tokens file grants the client certificate's subject
+ * its scopes and tags on both listeners, without a token; a bearer token
+ * wins over it; a certificate no line names gets 401, audited with its
+ * subject. */
+static void test_cert_grants(void)
+{
+    char tokens[400], audit[400];
+    snprintf(tokens, sizeof tokens, "%s/tokens", dir);
+    snprintf(audit, sizeof audit, "%s/audit.jsonl", dir);
+    FILE *f = fopen(tokens, "w");
+    REQUIRE(f != NULL);
+    fprintf(f, "admintok admin\n\"cert:CN=gateway-7,O=Plant 1\" read,write site1/area2/**\n");
+    fclose(f);
+    hist_harness h;
+    const char *args[] = {"--tls-cert",  cert("server.pem"), "--tls-key",      cert("server.key"),
+                          "--tls-client-ca", cert("ca.pem"), "--auth-file", tokens,
+                          "--audit-file", audit, NULL};
+    REQUIRE(start(&h, "hist-tls-grant", args) == 0);
+    client_opts gw = {cert("ca.pem"), cert("client.pem"), cert("client.key"), 0, 0};
+    const char *pb = "Content-Type: application/x-protobuf\r\nAccept: application/json\r\n";
+    const char *pb_admin = "Content-Type: application/x-protobuf\r\nAccept: application/json\r\n"
+                           "Authorization: Bearer admintok\r\n";
+    uint8_t *buf;
+    size_t len;
+    char body[4096];
+
+    REQUIRE(encode(1, "site1/area2/flow", 4, &buf, &len) == 0);
+    CHECK_EQ_I64(status_of(h.http_port, &gw, "POST", "/api/v1/write", pb, buf, len, NULL, 0),
+                 200);
+    free(buf);
+    REQUIRE(encode(2, "site1/area1/flow", 4, &buf, &len) == 0);
+    CHECK_EQ_I64(status_of(h.http_port, &gw, "POST", "/api/v1/write", pb, buf, len, NULL, 0),
+                 403);
+    /* the admin token, sent on the same certificate, wins over it */
+    CHECK_EQ_I64(
+        status_of(h.http_port, &gw, "POST", "/api/v1/write", pb_admin, buf, len, NULL, 0), 200);
+    free(buf);
+    CHECK_EQ_I64(status_of(h.http_port, &gw, "GET", "/api/v1/tags", NULL, NULL, 0, body,
+                           sizeof body),
+                 200);
+    CHECKF(strstr(body, "site1/area2/flow") && !strstr(body, "site1/area1/flow"), "tags: %s",
+           body);
+    CHECK_EQ_I64(status_of(h.http_port, &gw, "GET",
+                           "/api/v1/query?tag=site1/area1/flow&from=0&to=now", NULL, NULL, 0,
+                           NULL, 0),
+                 403);
+
+    /* TCP: a frame without a token is granted by the certificate */
+    tls_client t;
+    CHECK(tls_connect(h.ingest_port, &gw, &t) == 0);
+    if (t.ssl) {
+        send_frame(&t, 7, "site1/area2/tcp", 3);
+        Historian__V1__WriteResponse *resp = read_response(&t);
+        CHECKF(resp && resp->written == 3, "tcp write: %s", resp ? "refused" : "no answer");
+        if (resp)
+            historian__v1__write_response__free_unpacked(resp, NULL);
+        send_frame(&t, 8, "site1/area1/tcp", 3);
+        resp = read_response(&t);
+        CHECKF(resp && resp->written == 0 && resp->code != 0, "forbidden tcp write stored");
+        if (resp)
+            historian__v1__write_response__free_unpacked(resp, NULL);
+    }
+    tls_close(&t);
+
+    /* reloaded without the cert: line, the certificate gets 401 */
+    f = fopen(tokens, "w");
+    REQUIRE(f != NULL);
+    fprintf(f, "admintok admin\n");
+    fclose(f);
+    CHECK(kill(h.pid, SIGHUP) == 0);
+    int st = 0;
+    for (int i = 0; i < 100 && (st = status_of(h.http_port, &gw, "GET", "/api/v1/tags", NULL,
+                                                NULL, 0, NULL, 0)) != 401;
+         i++)
+        usleep(50 * 1000);
+    CHECK_EQ_I64(st, 401);
+    char text[1 << 16];
+    harness_slurp(audit, text, sizeof text);
+    CHECKF(strstr(text, "\"subject\":\"CN=gateway-7,O=Plant 1\"") != NULL,
+           "no audit line with the subject: %s", text);
+    CHECKF(!strstr(text, "admintok"), "the token is in the audit trail");
+    if (check_failed_)
+        harness_dump_log(&h);
+    CHECK(harness_stop(&h, 10000) == 0);
+    harness_cleanup(&h);
+}
+
 /* An expired server certificate is refused by the client. */
 static void test_expired_server(void)
 {
@@ -678,6 +788,7 @@ int main(void)
     harness_cleanup(&h);
 
     test_client_certs();
+    test_cert_grants();
     test_expired_server();
     test_bad_files();
     harness_rm_rf(dir);

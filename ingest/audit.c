@@ -1,0 +1,188 @@
+/*
+ * audit.c: the audit trail, one JSON object a line (docs/api.md, "Audit
+ * trail").
+ *
+ * Lines go to --audit-file FILE (opened O_APPEND, created 0600), or to
+ * stderr behind the marker "AUDIT " when no file is given, so they can be
+ * told from the log. Each line is one write(2) of the whole line.
+ * Recorded: authentication failures, refused scopes, refused tags, admin
+ * actions (whatever their outcome) and tokens-file reloads. Fields: time
+ * (RFC 3339 UTC, milliseconds), event, proto, peer, grant (the grant's id,
+ * never a token) or subject (a certificate's), method, route, status, and
+ * when they apply tag and detail. Every string is JSON-escaped; bytes that
+ * are not UTF-8 become U+FFFD.
+ *
+ * Threads: the server calls audit__log on the loop thread only (an API
+ * request's outcome is logged in its after-work callback, which libuv runs
+ * on the loop); the mutex makes a call from any other thread safe all the
+ * same.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/hist_buf.h"
+#include "ingest/ingest.h"
+
+struct hist_audit {
+    int fd;
+    bool own_fd;
+    const char *prefix; /* "AUDIT " on stderr, "" in a file */
+    pthread_mutex_t mu;
+    uint64_t lines, failures;
+};
+
+int audit__open(const char *path, hist_audit **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    hist_audit *a = calloc(1, sizeof *a);
+    if (!a)
+        return HIST_ENOMEM;
+    if (path && *path) {
+        a->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (a->fd < 0) {
+            snprintf(err, errlen, "cannot open audit file %s: %s", path, strerror(errno));
+            free(a);
+            return HIST_EIO;
+        }
+        a->own_fd = true;
+        a->prefix = "";
+    } else {
+        a->fd = STDERR_FILENO;
+        a->prefix = "AUDIT ";
+    }
+    pthread_mutex_init(&a->mu, NULL);
+    *out = a;
+    return 0;
+}
+
+void audit__close(hist_audit *a)
+{
+    if (!a)
+        return;
+    if (a->own_fd)
+        close(a->fd);
+    pthread_mutex_destroy(&a->mu);
+    free(a);
+}
+
+/* Bytes of one valid UTF-8 sequence at s (at most n), 0 when not valid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    size_t len;
+    unsigned cp, min;
+    if (c >= 0xc2 && c <= 0xdf)
+        len = 2, cp = c & 0x1f, min = 0x80;
+    else if (c >= 0xe0 && c <= 0xef)
+        len = 3, cp = c & 0x0f, min = 0x800;
+    else if (c >= 0xf0 && c <= 0xf4)
+        len = 4, cp = c & 0x07, min = 0x10000;
+    else
+        return 0;
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+void audit__json_string(hist_buf *b, const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t n = strlen(str);
+    hist_buf_append(b, "\"", 1);
+    for (size_t i = 0; i < n;) {
+        unsigned c = s[i];
+        if (c == '"' || c == '\\') {
+            char e[2] = {'\\', (char)c};
+            hist_buf_append(b, e, 2);
+            i++;
+        } else if (c == '\n' || c == '\r' || c == '\t') {
+            char e[2] = {'\\', c == '\n' ? 'n' : c == '\r' ? 'r' : 't'};
+            hist_buf_append(b, e, 2);
+            i++;
+        } else if (c < 0x20 || c == 0x7f) {
+            hist_buf_printf(b, "\\u%04x", c);
+            i++;
+        } else if (c >= 0x80) {
+            size_t k = utf8_len(s + i, n - i);
+            if (k) {
+                hist_buf_append(b, (const char *)s + i, k);
+                i += k;
+            } else {
+                hist_buf_puts(b, "\\ufffd");
+                i++;
+            }
+        } else {
+            hist_buf_append(b, (const char *)s + i, 1);
+            i++;
+        }
+    }
+    hist_buf_append(b, "\"", 1);
+}
+
+static void field(hist_buf *b, const char *key, const char *val)
+{
+    if (!val)
+        return;
+    hist_buf_printf(b, ",\"%s\":", key);
+    audit__json_string(b, val);
+}
+
+void audit__log(hist_audit *a, const audit_event *ev)
+{
+    if (!a)
+        return;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    struct tm tm;
+    gmtime_r(&now.tv_sec, &tm);
+    hist_buf b;
+    hist_buf_init(&b);
+    hist_buf_printf(&b, "%s{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\"", a->prefix,
+                    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                    now.tv_nsec / 1000000);
+    field(&b, "event", ev->event);
+    field(&b, "proto", ev->proto);
+    field(&b, "peer", ev->peer);
+    field(&b, "grant", ev->grant ? ev->grant->id : NULL);
+    field(&b, "subject", ev->subject ? ev->subject : ev->grant ? ev->grant->subject : NULL);
+    field(&b, "method", ev->method);
+    field(&b, "route", ev->route);
+    hist_buf_printf(&b, ",\"status\":%d", ev->status);
+    field(&b, "tag", ev->tag);
+    field(&b, "detail", ev->detail);
+    hist_buf_puts(&b, "}\n");
+    pthread_mutex_lock(&a->mu);
+    if (!b.failed) {
+        const char *p = b.data;
+        size_t left = b.len;
+        while (left) {
+            ssize_t w = write(a->fd, p, left);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0) {
+                a->failures++;
+                break;
+            }
+            p += w;
+            left -= (size_t)w;
+        }
+        a->lines++;
+    } else {
+        a->failures++;
+    }
+    pthread_mutex_unlock(&a->mu);
+    hist_buf_free(&b);
+}
