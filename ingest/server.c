@@ -42,6 +42,12 @@ void hist_server_options_init(hist_server_options *o)
     o->max_pipeline = 64;
     o->scrub_share = 10;
     o->compact_share = 25;
+    o->api_workers = 2;
+    o->api_queue = 32;
+    o->api_max_rows = UINT64_C(20000000);
+    o->api_max_bytes = (size_t)512 << 20;
+    o->api_timeout_ms = 30000;
+    o->api_max_patterns = 100;
 }
 
 /* "ADDR:PORT", "[v6]:PORT" or "localhost:PORT" -> sockaddr. */

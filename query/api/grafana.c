@@ -18,7 +18,6 @@
  * is the raw line. Unknown fields are ignored; malformed JSON is a 400.
  */
 #include <math.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,8 +159,7 @@ static bool tag_field(const hist_tag_info *t, const char *key, char *out, size_t
 
 typedef struct {
     const char *key, *op, *value;
-    regex_t re;
-    bool has_re;
+    re_prog *re; /* =~ and !~ (regex.c: linear time, bounded memory) */
 } gf_filter;
 
 typedef struct {
@@ -172,8 +170,7 @@ typedef struct {
 static void filters_free(gf_filters *f)
 {
     for (size_t i = 0; i < f->n; i++)
-        if (f->v[i].has_re)
-            regfree(&f->v[i].re);
+        re__free(f->v[i].re);
     free(f->v);
     memset(f, 0, sizeof *f);
 }
@@ -226,13 +223,19 @@ static int filters_or_reply(api_ctx *c, json_t *root, gf_filters *f)
                     return api__reply_internal(c, HIST_ENOMEM);
                 }
                 snprintf(pat, len, "^(%s)$", value);
-                int rc = regcomp(&g->re, pat, REG_EXTENDED | REG_NOSUB);
+                const char *why = NULL;
+                int rc = api__budget_pattern_or_reply(c, names[k]) ? API_ANSWERED
+                                                                   : re__compile(pat, &g->re, &why);
                 free(pat);
-                if (rc != 0) {
+                if (rc == HIST_ENOMEM)
+                    rc = api__reply_internal(c, rc);
+                else if (rc < 0)
+                    rc = api__reply_error(c, 400, names[k], "bad regular expression '%.200s': %s",
+                                          value, why ? why : "refused");
+                if (rc) {
                     filters_free(f);
-                    return api__reply_error(c, 400, names[k], "bad regular expression '%s'", value);
+                    return API_ANSWERED;
                 }
-                g->has_re = true;
             } else if (strcmp(op, "=") && strcmp(op, "!=") && strcmp(op, "<") && strcmp(op, ">")) {
                 filters_free(f);
                 return api__reply_error(c, 400, names[k], "unknown filter operator '%s'", op);
@@ -260,9 +263,9 @@ static bool filters_pass(const gf_filters *f, const hist_tag_info *t)
         else if (!strcmp(g->op, ">"))
             ok = cmp > 0;
         else if (!strcmp(g->op, "=~"))
-            ok = regexec(&g->re, field, 0, NULL, 0) == 0;
+            ok = re__match(g->re, field, strlen(field)) == 1;
         else
-            ok = regexec(&g->re, field, 0, NULL, 0) != 0;
+            ok = re__match(g->re, field, strlen(field)) == 0;
         if (!ok)
             return false;
     }
@@ -270,9 +273,11 @@ static bool filters_pass(const gf_filters *f, const hist_tag_info *t)
 }
 
 /* Tags named by a target: an exact name, a glob, or a Grafana multi-value
- * "{a,b,c}" of either. */
-static int target_tags(hist_db *db, const char *target, api_tag_list *out)
+ * "{a,b,c}" of either. Each name or glob counts against the request's
+ * pattern budget (API_ANSWERED when over it). */
+static int target_tags(api_ctx *c, const char *target, api_tag_list *out)
 {
+    hist_db *db = c->db;
     size_t len = strlen(target);
     if (len >= 2 && target[0] == '{' && target[len - 1] == '}') {
         char *copy = strndup(target + 1, len - 2);
@@ -280,12 +285,16 @@ static int target_tags(hist_db *db, const char *target, api_tag_list *out)
             return HIST_ENOMEM;
         int rc = 0;
         char *save = NULL;
-        for (char *tok = strtok_r(copy, ",", &save); tok && rc >= 0;
+        for (char *tok = strtok_r(copy, ",", &save); tok && rc == 0;
              tok = strtok_r(NULL, ",", &save))
-            rc = api__tags_match(db, tok, GF_MAX_TAGS, out);
+            rc = api__budget_pattern_or_reply(c, "target") || api__budget_time_or_reply(c)
+                     ? API_ANSWERED
+                     : api__tags_match(db, tok, GF_MAX_TAGS, out);
         free(copy);
         return rc;
     }
+    if (api__budget_pattern_or_reply(c, "target"))
+        return API_ANSWERED;
     return api__tags_match(db, target, GF_MAX_TAGS, out);
 }
 
@@ -796,7 +805,11 @@ static int target_or_reply(api_ctx *c, json_t *target, const gf_range *range, co
     const char *format = api__param(&p, "format");
     const char *type = json_string_value(json_object_get(target, "type"));
     bool table = (format && !strcmp(format, "table")) || (type && !strcmp(type, "table"));
-    int rc = target_tags(c->db, name, &tags);
+    int rc = target_tags(c, name, &tags);
+    if (rc == API_ANSWERED) {
+        ret = API_ANSWERED;
+        goto out;
+    }
     if (rc == HIST_ENOSPC) {
         ret =
             api__reply_error(c, 400, "target", "'%s' matches more than %d tags", name, GF_MAX_TAGS);
@@ -811,6 +824,15 @@ static int target_or_reply(api_ctx *c, json_t *target, const gf_range *range, co
         if (filters_pass(f, &tags.v[i]))
             tags.v[k++] = tags.v[i];
     tags.n = k;
+    /* One row budget for all the request's targets together. */
+    uint64_t per_tag = api__rows_per_tag(&o.spec);
+    if (api__budget_rows_or_reply(c, "targets",
+                                  tags.n && per_tag > UINT64_MAX / tags.n ? UINT64_MAX
+                                                                          : per_tag * tags.n)) {
+        ret = API_ANSWERED;
+        goto out;
+    }
+    o.spec.deadline_ns = c->budget.deadline;
     hist_series_result **series = calloc(tags.n ? tags.n : 1, sizeof *series);
     if (!series) {
         ret = api__reply_internal(c, HIST_ENOMEM);
@@ -829,7 +851,9 @@ static int target_or_reply(api_ctx *c, json_t *target, const gf_range *range, co
         free(ids);
         if (rc < 0) {
             free(series);
-            if (rc == HIST_EINVAL || rc == HIST_ERANGE)
+            if (rc == HIST_ETIMEDOUT)
+                ret = api__budget_engine_reply(c, rc, "targets");
+            else if (rc == HIST_EINVAL || rc == HIST_ERANGE)
                 ret =
                     (api__reply_error(c, 400, "payload", "the query engine refused target '%s': %s",
                                       name, hist_strerror(rc)),
@@ -899,7 +923,8 @@ static int gf_query(api_ctx *c, json_t *root)
             ret = api__reply_error(c, 400, "targets", "each target must be an object");
             goto fail;
         }
-        if (target_or_reply(c, t, &range, &f, &j)) {
+        if (target_or_reply(c, t, &range, &f, &j) || api__budget_bytes_or_reply(c, j.buf.len) ||
+            api__budget_time_or_reply(c)) {
             ret = API_ANSWERED; /* the error answer is set */
             goto fail;
         }
