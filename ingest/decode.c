@@ -706,9 +706,8 @@ int decode__request(const uint8_t *buf, size_t len, hist_in_batch **out, hist_in
             free(scratch);
             return refuse_undecodable(res, len);
         }
-        const uint8_t *nul = memchr(s.tag, 0, s.tag_len);
         k->name = s.tag;
-        k->name_len = nul ? (size_t)(nul - s.tag) : s.tag_len;
+        k->name_len = s.tag_len; /* a NUL inside is refused (check_series) */
         int nfilled;
         k->type = type_of(&s, &nfilled);
         k->n = s.n_ts;

@@ -71,7 +71,9 @@ int api__budget_time_or_reply(api_ctx *c)
     int64_t now = mono_ns();
     if (now <= b->deadline)
         return 0;
-    uint64_t spent = (uint64_t)(now - b->deadline) / 1000000 + (uint64_t)b->lim.timeout_ms; /* ms */
+    /* ms spent, rounded up: over the budget, so always more than timeout_ms */
+    uint64_t spent_ns = (uint64_t)(now - b->deadline) + (uint64_t)b->lim.timeout_ms * 1000000;
+    uint64_t spent = (spent_ns + 999999) / 1000000;
     return api__reply_limit(c, 422, NULL, "timeout_ms", spent, b->lim.timeout_ms,
                             "the request ran %llu ms, past its time budget of %u ms "
                             "(timeout_ms): a shorter range or fewer tags",
@@ -95,9 +97,10 @@ int api__budget_engine_reply(api_ctx *c, int rc, const char *param)
         if (api__budget_time_or_reply(c))
             return API_ANSWERED;
         /* the engine's clock passed the deadline a moment before ours */
-        return api__reply_limit(
-            c, 422, NULL, "timeout_ms", c->budget.lim.timeout_ms, c->budget.lim.timeout_ms,
-            "the request ran past its time budget of %u ms (timeout_ms)", c->budget.lim.timeout_ms);
+        return api__reply_limit(c, 422, NULL, "timeout_ms", (uint64_t)c->budget.lim.timeout_ms + 1,
+                                c->budget.lim.timeout_ms,
+                                "the request ran past its time budget of %u ms (timeout_ms)",
+                                c->budget.lim.timeout_ms);
     }
     if (rc == HIST_EINVAL || rc == HIST_ERANGE || rc == HIST_ETOOBIG)
         return api__reply_error(c, 400, param, "the query engine refused the query: %s",
