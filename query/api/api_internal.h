@@ -167,6 +167,8 @@ typedef struct re_prog re_prog;
 /* Compiles pattern: 0 and *out, or HIST_EINVAL (bad syntax) / HIST_ETOOBIG
  * (over a limit) with *err a static message, or HIST_ENOMEM. */
 int re__compile(const char *pattern, re_prog **out, const char **err);
+/* The same for a pattern that must match the whole text: "^(pattern)$". */
+int re__compile_whole(const char *pattern, re_prog **out, const char **err);
 /* 1 when the pattern matches somewhere in text[0, len), 0 when not,
  * HIST_ENOMEM. O(len x program) time, O(program) memory. */
 int re__match(const re_prog *r, const char *text, size_t len);

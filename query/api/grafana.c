@@ -216,17 +216,10 @@ static int filters_or_reply(api_ctx *c, json_t *root, gf_filters *f)
             g->value = value;
             if (!strcmp(op, "=~") || !strcmp(op, "!~")) {
                 /* Anchored like Grafana's other regex filters. */
-                size_t len = strlen(value) + 5;
-                char *pat = malloc(len);
-                if (!pat) {
-                    filters_free(f);
-                    return api__reply_internal(c, HIST_ENOMEM);
-                }
-                snprintf(pat, len, "^(%s)$", value);
                 const char *why = NULL;
-                int rc = api__budget_pattern_or_reply(c, names[k]) ? API_ANSWERED
-                                                                   : re__compile(pat, &g->re, &why);
-                free(pat);
+                int rc = api__budget_pattern_or_reply(c, names[k])
+                             ? API_ANSWERED
+                             : re__compile_whole(value, &g->re, &why);
                 if (rc == HIST_ENOMEM)
                     rc = api__reply_internal(c, rc);
                 else if (rc < 0)
@@ -773,8 +766,10 @@ static int add_panel_defaults(api_params *p, const gf_range *range)
 }
 
 /* Answers one target into j. 0, or API_ANSWERED (an error answer). */
+/* With least, a first pass: adds the target's rows for one tag to *least
+ * and answers nothing else (a bound of the request's rows before any work). */
 static int target_or_reply(api_ctx *c, json_t *target, const gf_range *range, const gf_filters *f,
-                           hist_json *j)
+                           hist_json *j, uint64_t *least)
 {
     json_t *hide = json_object_get(target, "hide");
     if (json_is_true(hide))
@@ -800,6 +795,11 @@ static int target_or_reply(api_ctx *c, json_t *target, const gf_range *range, co
     api_query_opts o;
     if (api__query_opts_or_reply(c, &p, range->from, range->to, HIST_MODE_PLOT, &o)) {
         ret = API_ANSWERED;
+        goto out;
+    }
+    if (least) {
+        uint64_t r = api__rows_per_tag(&o.spec);
+        *least = *least > UINT64_MAX - r ? UINT64_MAX : *least + r;
         goto out;
     }
     const char *format = api__param(&p, "format");
@@ -851,15 +851,7 @@ static int target_or_reply(api_ctx *c, json_t *target, const gf_range *range, co
         free(ids);
         if (rc < 0) {
             free(series);
-            if (rc == HIST_ETIMEDOUT)
-                ret = api__budget_engine_reply(c, rc, "targets");
-            else if (rc == HIST_EINVAL || rc == HIST_ERANGE)
-                ret =
-                    (api__reply_error(c, 400, "payload", "the query engine refused target '%s': %s",
-                                      name, hist_strerror(rc)),
-                     1);
-            else
-                ret = api__reply_internal(c, rc);
+            ret = api__budget_engine_reply(c, rc, "payload"); /* 400, 422 or 500 */
             goto out;
         }
         have_res = true;
@@ -916,15 +908,24 @@ static int gf_query(api_ctx *c, json_t *root)
     json__begin_array(&j);
     size_t i;
     json_t *t;
-    int ret = 0;
+    int ret = API_ANSWERED;
+    uint64_t least = 0; /* every target has a tag at least: refuse before any work */
+    json_array_foreach(targets, i, t)
+    {
+        if (json_is_object(t) && target_or_reply(c, t, &range, &f, &j, &least))
+            goto fail;
+    }
+    if (least > c->budget.lim.max_rows && api__budget_rows_or_reply(c, "targets", least))
+        goto fail;
+    ret = 0;
     json_array_foreach(targets, i, t)
     {
         if (!json_is_object(t)) {
             ret = api__reply_error(c, 400, "targets", "each target must be an object");
             goto fail;
         }
-        if (target_or_reply(c, t, &range, &f, &j) || api__budget_bytes_or_reply(c, j.buf.len) ||
-            api__budget_time_or_reply(c)) {
+        if (target_or_reply(c, t, &range, &f, &j, NULL) ||
+            api__budget_bytes_or_reply(c, j.buf.len) || api__budget_time_or_reply(c)) {
             ret = API_ANSWERED; /* the error answer is set */
             goto fail;
         }

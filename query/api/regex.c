@@ -20,6 +20,7 @@
  * pattern may match anywhere unless anchored.
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -494,6 +495,8 @@ static int gen(re_emit *e, int ni)
     }
 }
 
+static int compile_len(const char *pattern, size_t len, re_prog **out, const char **err);
+
 int re__compile(const char *pattern, re_prog **out, const char **err)
 {
     *out = NULL;
@@ -503,6 +506,13 @@ int re__compile(const char *pattern, re_prog **out, const char **err)
         *err = "pattern longer than " RE_MAX_PATTERN_TEXT " bytes";
         return HIST_ETOOBIG;
     }
+    return compile_len(pattern, len, out, err);
+}
+
+static int compile_len(const char *pattern, size_t len, re_prog **out, const char **err)
+{
+    *out = NULL;
+    *err = NULL;
     re_parser *p = calloc(1, sizeof *p);
     re_emit *e = calloc(1, sizeof *e);
     re_prog *r = calloc(1, sizeof *r);
@@ -549,6 +559,19 @@ out:
     free(p);
     free(e);
     return rc;
+}
+
+int re__compile_whole(const char *pattern, re_prog **out, const char **err)
+{
+    char buf[RE_MAX_PATTERN + 8];
+    *out = NULL;
+    if (strlen(pattern) > RE_MAX_PATTERN) {
+        *err = "pattern longer than " RE_MAX_PATTERN_TEXT " bytes";
+        return HIST_ETOOBIG;
+    }
+    snprintf(buf, sizeof buf, "^(%s)$", pattern);
+    /* the four bytes added are not the client's: lift the length check */
+    return compile_len(buf, strlen(buf), out, err);
 }
 
 void re__free(re_prog *r)
