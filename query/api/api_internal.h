@@ -106,6 +106,8 @@ int api__budget_pattern_or_reply(api_ctx *c, const char *param);
 /* 0 while the deadline has not passed, else API_ANSWERED (a 422 naming
  * timeout_ms and the time spent). */
 int api__budget_time_or_reply(api_ctx *c);
+/* Whether the deadline has passed (answers nothing). */
+bool api__budget_past(const api_budget *b);
 /* The answer so far holds bytes: 0, or API_ANSWERED (a 413, max_bytes). */
 int api__budget_bytes_or_reply(api_ctx *c, size_t bytes);
 /* Answers an engine failure: HIST_ETIMEDOUT as the time budget, HIST_EINVAL

@@ -141,7 +141,16 @@ typedef struct {
     hist_series_result **series;
     hist_result *results; /* what to free */
     size_t nresults;
+    const api_budget *budget; /* rendering stops past its bytes or time */
 } answer;
+
+/* Rendering stops once the answer holds len bytes over the byte budget or
+ * the deadline has passed; the handler then answers the limit. Checked
+ * per tag (and every 4,096 rows of the wide shape). */
+static bool render_stop(const answer *a, size_t len)
+{
+    return a->budget && (len > a->budget->lim.max_bytes || api__budget_past(a->budget));
+}
 
 static void answer_free(answer *a)
 {
@@ -172,6 +181,7 @@ static int reply_engine_error(api_ctx *c, int rc)
 static int run_or_reply(api_ctx *c, api_query_opts *o, api_tag_list *tags, answer *a)
 {
     memset(a, 0, sizeof *a);
+    a->budget = &c->budget;
     cursor_entry *cur = NULL;
     size_t ncur = 0;
     if (o->cursor && o->spec.mode == HIST_MODE_RAW) {
@@ -287,7 +297,7 @@ static bool mode_is_agg(const api_query_opts *o)
 static void render_long_json(const answer *a, const api_query_opts *o, hist_json *j)
 {
     json__begin_array(j);
-    for (size_t t = 0; t < a->n; t++) {
+    for (size_t t = 0; t < a->n && !render_stop(a, j->buf.len); t++) {
         const hist_series_result *s = a->series[t];
         if (!s)
             continue;
@@ -400,7 +410,7 @@ static void json_column(hist_json *j, const char *key, const hist_series_result 
 static void render_columns_json(const answer *a, const api_query_opts *o, hist_json *j)
 {
     json__begin_array(j);
-    for (size_t t = 0; t < a->n; t++) {
+    for (size_t t = 0; t < a->n && !render_stop(a, j->buf.len); t++) {
         const hist_series_result *s = a->series[t];
         if (!s)
             continue;
@@ -431,7 +441,7 @@ static void render_long_csv(const answer *a, const api_query_opts *o, hist_buf *
     } else {
         hist_buf_puts(b, "tag,time,value,quality\n");
     }
-    for (size_t t = 0; t < a->n; t++) {
+    for (size_t t = 0; t < a->n && !render_stop(a, b->len); t++) {
         const hist_series_result *s = a->series[t];
         if (!s)
             continue;
@@ -485,7 +495,9 @@ static int render_wide(const answer *a, const api_query_opts *o, hist_json *j, h
     } else {
         json__begin_array(j);
     }
-    for (;;) {
+    for (size_t row = 0;; row++) {
+        if (row % 4096 == 0 && render_stop(a, b ? b->len : j->buf.len))
+            break;
         int64_t t_min = INT64_MAX, t_end = INT64_MAX;
         bool any = false;
         for (size_t t = 0; t < a->n; t++) {
@@ -623,7 +635,10 @@ int api__query_handle(api_ctx *c)
             render_wide(&a, &o, NULL, &b);
         else
             render_long_csv(&a, &o, &b);
-        ret = api__reply_buf(c, 200, "text/csv; charset=utf-8", &b);
+        if (api__budget_bytes_or_reply(c, b.len) || api__budget_time_or_reply(c))
+            hist_buf_free(&b);
+        else
+            ret = api__reply_buf(c, 200, "text/csv; charset=utf-8", &b);
     } else {
         hist_json j;
         json__init(&j);
@@ -633,7 +648,10 @@ int api__query_handle(api_ctx *c)
             render_columns_json(&a, &o, &j);
         else
             render_long_json(&a, &o, &j);
-        ret = api__reply_json(c, 200, &j);
+        if (api__budget_bytes_or_reply(c, j.buf.len) || api__budget_time_or_reply(c))
+            json__free(&j);
+        else
+            ret = api__reply_json(c, 200, &j);
     }
 out:
     answer_free(&a);

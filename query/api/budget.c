@@ -63,6 +63,11 @@ int api__budget_pattern_or_reply(api_ctx *c, const char *param)
     return 0;
 }
 
+bool api__budget_past(const api_budget *b)
+{
+    return b->deadline && mono_ns() > b->deadline;
+}
+
 int api__budget_time_or_reply(api_ctx *c)
 {
     api_budget *b = &c->budget;

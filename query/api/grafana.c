@@ -862,7 +862,9 @@ static int target_or_reply(api_ctx *c, json_t *target, const gf_range *range, co
     if (table)
         write_table(j, &o, &tags, series, ref_id);
     else
-        for (size_t i = 0; i < tags.n; i++)
+        for (size_t i = 0; /* gf_query answers the budget that stops it */
+             i < tags.n && j->buf.len <= c->budget.lim.max_bytes && !api__budget_past(&c->budget);
+             i++)
             write_timeseries(j, &o, &tags.v[i], series[i], ref_id);
     free(series);
 out:

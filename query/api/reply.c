@@ -53,6 +53,8 @@ int api__reply_limit(api_ctx *c, int status, const char *param, const char *limi
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    free(c->resp->headers); /* e.g. the continuation of an answer not sent */
+    c->resp->headers = NULL;
     hist_json j;
     json__init(&j);
     json__begin_object(&j);
