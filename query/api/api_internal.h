@@ -101,6 +101,9 @@ void api__budget_start(api_ctx *c);
 /* Adds rows to the request's row count: 0, or API_ANSWERED (a 400 naming
  * max_rows and the count it would reach). */
 int api__budget_rows_or_reply(api_ctx *c, const char *param, uint64_t rows);
+/* The same for the rows a spec can produce over ntags tags. */
+int api__budget_spec_or_reply(api_ctx *c, const char *param, const hist_query_spec *s,
+                              size_t ntags);
 /* One more tag pattern: 0, or API_ANSWERED (a 400 naming max_patterns). */
 int api__budget_pattern_or_reply(api_ctx *c, const char *param);
 /* 0 while the deadline has not passed, else API_ANSWERED (a 422 naming
@@ -157,10 +160,12 @@ int api__tags_list_after(hist_db *db, const char *prefix, const char *glob, cons
 /* Linear time (Pike VM), bounded memory: see the top of regex.c. */
 #define RE_MAX_PATTERN      256 /* bytes of pattern */
 #define RE_MAX_PATTERN_TEXT "256"
-#define RE_MAX_PROG         4096 /* instructions after {m,n} are written out */
-#define RE_MAX_PROG_TEXT    "4096"
-#define RE_MAX_REPEAT       1000
-#define RE_MAX_REPEAT_TEXT  "1000"
+/* A tag name is at most 255 bytes: larger counts match nothing more. The
+ * program bound keeps a match under 255 x 1024 thread steps. */
+#define RE_MAX_PROG         1024 /* instructions after {m,n} are written out */
+#define RE_MAX_PROG_TEXT    "1024"
+#define RE_MAX_REPEAT       255
+#define RE_MAX_REPEAT_TEXT  "255"
 #define RE_MAX_NODES        1024
 #define RE_MAX_CLASSES      64
 #define RE_MAX_DEPTH        32

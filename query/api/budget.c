@@ -52,6 +52,13 @@ int api__budget_rows_or_reply(api_ctx *c, const char *param, uint64_t rows)
     return 0;
 }
 
+int api__budget_spec_or_reply(api_ctx *c, const char *param, const hist_query_spec *s, size_t ntags)
+{
+    uint64_t per_tag = api__rows_per_tag(s);
+    return api__budget_rows_or_reply(
+        c, param, ntags && per_tag > UINT64_MAX / ntags ? UINT64_MAX : per_tag * ntags);
+}
+
 int api__budget_pattern_or_reply(api_ctx *c, const char *param)
 {
     api_budget *b = &c->budget;

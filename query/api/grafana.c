@@ -165,6 +165,7 @@ typedef struct {
 typedef struct {
     gf_filter *v;
     size_t n;
+    const api_budget *budget; /* past its deadline no tag passes: the caller answers 422 */
 } gf_filters;
 
 static void filters_free(gf_filters *f)
@@ -181,6 +182,7 @@ static int filters_or_reply(api_ctx *c, json_t *root, gf_filters *f)
 {
     static const char *const names[] = {"adhocFilters", "filters"};
     memset(f, 0, sizeof *f);
+    f->budget = &c->budget;
     size_t total = 0;
     for (int k = 0; k < 2; k++) {
         json_t *arr = json_object_get(root, names[k]);
@@ -241,6 +243,8 @@ static int filters_or_reply(api_ctx *c, json_t *root, gf_filters *f)
 static bool filters_pass(const gf_filters *f, const hist_tag_info *t)
 {
     char field[HIST_TAG_NAME_MAX + 1];
+    if (f->n && f->budget && api__budget_past(f->budget))
+        return false;
     for (size_t i = 0; i < f->n; i++) {
         const gf_filter *g = &f->v[i];
         if (!tag_field(t, g->key, field, sizeof field))
@@ -626,7 +630,8 @@ static int gf_variable(api_ctx *c, json_t *root)
         api__tag_list_free(&tags);
     }
     json__end_array(&j);
-    ret = api__reply_json(c, 200, &j);
+    ret =
+        api__budget_time_or_reply(c) ? (json__free(&j), API_ANSWERED) : api__reply_json(c, 200, &j);
 out:
     filters_free(&f);
     json_decref(payload);
@@ -766,8 +771,7 @@ static int add_panel_defaults(api_params *p, const gf_range *range)
 }
 
 /* Answers one target into j. 0, or API_ANSWERED (an error answer). */
-/* With least, a first pass: adds the target's rows for one tag to *least
- * and answers nothing else (a bound of the request's rows before any work). */
+/* With least, a first pass: adds the target's rows for one tag to *least. */
 static int target_or_reply(api_ctx *c, json_t *target, const gf_range *range, const gf_filters *f,
                            hist_json *j, uint64_t *least)
 {
@@ -825,13 +829,8 @@ static int target_or_reply(api_ctx *c, json_t *target, const gf_range *range, co
             tags.v[k++] = tags.v[i];
     tags.n = k;
     /* One row budget for all the request's targets together. */
-    uint64_t per_tag = api__rows_per_tag(&o.spec);
-    if (api__budget_rows_or_reply(c, "targets",
-                                  tags.n && per_tag > UINT64_MAX / tags.n ? UINT64_MAX
-                                                                          : per_tag * tags.n)) {
-        ret = API_ANSWERED;
+    if ((ret = api__budget_spec_or_reply(c, "targets", &o.spec, tags.n)))
         goto out;
-    }
     o.spec.deadline_ns = c->budget.deadline;
     hist_series_result **series = calloc(tags.n ? tags.n : 1, sizeof *series);
     if (!series) {

@@ -64,8 +64,8 @@ static void test_syntax(void)
     CHECK_EQ_I64(m("x$|^y", "ax"), 1);
     CHECK_EQ_I64(m("^a*$", ""), 1);
     /* refused, with a reason */
-    const char *bad[] = {"(",   "a)",    "[abc", "*a",         "a{2,1}",  "a{x}",
-                         "\\1", "(?=a)", "\\",   "[[:nope:]]", "a{1001}", "a{1,1001}"};
+    const char *bad[] = {"(",   "a)",    "[abc", "*a",         "a{2,1}", "a{x}",
+                         "\\1", "(?=a)", "\\",   "[[:nope:]]", "a{256}", "a{1,256}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         re_prog *r = NULL;
         const char *err = NULL;
@@ -83,7 +83,7 @@ static void test_nasty(void)
     const char *err = NULL;
     int rc = re__compile("^(((((a{1,50}){1,50}){1,50}){1,50}))$", &r, &err);
     CHECK_EQ_I64(rc, HIST_ETOOBIG);
-    CHECKF(err && strstr(err, "4096 instructions"), "message: %s", err ? err : "(none)");
+    CHECKF(err && strstr(err, "1024 instructions"), "message: %s", err ? err : "(none)");
     CHECK(now_s() - t0 < 0.5);
 
     /* a pattern past the length limit */
@@ -106,8 +106,8 @@ static void test_nasty(void)
     char *text = malloc(n + 1);
     memset(text, 'a', n);
     text[n] = '\0';
-    const char *killers[] = {"^(a*)*b$",   "^(a|a)*b$",    "^(a+)+b$",
-                             "^(a|aa)*c$", "^(.*a){12}b$", "^(a?){30}a{30}b$"};
+    const char *killers[] = {"^(a*)*b$",     "^(a|a)*b$",        "^(a+)+b$",     "^(a|aa)*c$",
+                             "^(.*a){12}b$", "^(a?){30}a{30}b$", "^(.{0,255}x)$"};
     for (size_t i = 0; i < sizeof killers / sizeof killers[0]; i++) {
         t0 = now_s();
         r = NULL;
@@ -123,14 +123,14 @@ static void test_nasty(void)
     free(text);
 
     /* the largest program allowed still matches */
-    rc = re__compile("^a{1000}$", &r, &err);
+    rc = re__compile("^a{255}$", &r, &err);
     CHECK_EQ_I64(rc, 0);
     if (rc == 0) {
-        char a[1001];
-        memset(a, 'a', 1000);
-        a[1000] = '\0';
-        CHECK_EQ_I64(re__match(r, a, 1000), 1);
-        CHECK_EQ_I64(re__match(r, a, 999), 0);
+        char a[256];
+        memset(a, 'a', 255);
+        a[255] = '\0';
+        CHECK_EQ_I64(re__match(r, a, 255), 1);
+        CHECK_EQ_I64(re__match(r, a, 254), 0);
         re__free(r);
     }
 }
