@@ -320,6 +320,7 @@ static void api_work_free(api_work *a)
     free(a);
 }
 
+static void api_finish(api_work *a, int status);
 static void api_after(uv_work_t *w, int status);
 
 /* Puts waiting requests on the pool while a worker is free. One whose
@@ -332,23 +333,17 @@ static void api_start_waiting(hist_server *srv)
         if (!srv->api_wait_head)
             srv->api_wait_tail = NULL;
         a->next = NULL;
-        if (a->reply->conn->closing) {
-            srv->api_running++; /* api_after counts it out again */
-            api_after(&a->work, UV_ECANCELED);
-            continue;
-        }
-        if (uv_queue_work(srv->loop, &a->work, api_run, api_after) != 0) {
-            srv->api_running++;
-            api_after(&a->work, UV_ENOMEM);
-            continue;
-        }
-        srv->api_running++;
+        srv->api_running++; /* api_finish counts it out again */
+        if (a->reply->conn->closing)
+            api_finish(a, UV_ECANCELED); /* no recursion: the loop goes on */
+        else if (uv_queue_work(srv->loop, &a->work, api_run, api_after) != 0)
+            api_finish(a, UV_ENOMEM);
     }
 }
 
-static void api_after(uv_work_t *w, int status)
+/* The request is done (or dropped): its reply is filled and sent. */
+static void api_finish(api_work *a, int status)
 {
-    api_work *a = w->data;
     hist_reply *r = a->reply;
     hist_server *srv = a->srv;
     srv->api_inflight--;
@@ -364,6 +359,13 @@ static void api_after(uv_work_t *w, int status)
     }
     api_work_free(a);
     conn__reply_ready(r);
+}
+
+static void api_after(uv_work_t *w, int status)
+{
+    api_work *a = w->data;
+    hist_server *srv = a->srv;
+    api_finish(a, status);
     api_start_waiting(srv);
 }
 

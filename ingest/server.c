@@ -275,6 +275,17 @@ int hist_server_run(const hist_server_options *opts)
     srv->loop = &loop;
     if (!srv->opts.max_pipeline)
         srv->opts.max_pipeline = 64;
+    /* options set field by field: the read API's budgets take their defaults */
+    hist_server_options def;
+    hist_server_options_init(&def);
+    if (!srv->opts.api_workers)
+        srv->opts.api_workers = def.api_workers;
+    if (!srv->opts.api_max_rows)
+        srv->opts.api_max_rows = def.api_max_rows;
+    if (!srv->opts.api_max_bytes)
+        srv->opts.api_max_bytes = def.api_max_bytes;
+    if (!srv->opts.api_max_patterns)
+        srv->opts.api_max_patterns = def.api_max_patterns;
     signal(SIGPIPE, SIG_IGN);
     /* A file-size limit (ulimit -f) must fail a write with EFBIG, which the
      * storage treats as a full disk, not kill the server. */
