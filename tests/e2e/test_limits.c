@@ -12,6 +12,9 @@
  *   - with --api-workers 1 --api-queue 0 a second read request while one
  *     runs is answered 503 with Retry-After; the one running stops at its
  *     time budget (--query-timeout-ms 300) with a 422 naming timeout_ms;
+ *   - with --api-queue 1 the next waits and is answered after the running
+ *     one, the one after it gets 503, a waiting request whose client left
+ *     is dropped;
  *   - after each, the server answers the next request.
  */
 #include <errno.h>
@@ -306,6 +309,66 @@ static void test_queue_full(const hist_harness *h)
     still_answers(h, "the full queue");
 }
 
+static double mono(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* --api-queue 1: while the heavy one runs, the next waits (and is answered
+ * after it, in order), the one after that gets 503; a waiting request whose
+ * client went away is dropped, and the server goes on. */
+static void test_queue_one(hist_harness *h)
+{
+    const char *args[] = {
+        "--log-level", "warn",     "--api-workers",      "1",   "--api-queue", "1",
+        "--max-rows",  "50000000", "--query-timeout-ms", "300", NULL};
+    REQUIRE(harness_stop(h, 20000) == 0);
+    REQUIRE(harness_restart(h, args) == 0);
+    const char *heavy = "GET /api/v1/query?pattern=lim/*&mode=interp&step=1ms"
+                        "&from=2026-01-01T00:00:00Z&to=2026-01-01T00:16:39Z HTTP/1.1\r\n"
+                        "Host: x\r\nConnection: close\r\n\r\n";
+    const char *light = "GET /api/v1/tags?limit=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    static char a[65536], b[65536], c[4096];
+    for (int round = 0; round < 2; round++) {
+        int fa = dial(h->http_port);
+        REQUIRE(fa >= 0);
+        double t0 = mono();
+        CHECK_OK(send_all(fa, heavy, strlen(heavy)));
+        usleep(100 * 1000);
+        int fb = dial(h->http_port);
+        REQUIRE(fb >= 0);
+        CHECK_OK(send_all(fb, light, strlen(light)));
+        usleep(50 * 1000);
+        if (round == 1) {
+            close(fb); /* the waiting one's client goes away: dropped unanswered */
+            fb = -1;
+        }
+        int fc = dial(h->http_port);
+        REQUIRE(fc >= 0);
+        CHECK_OK(send_all(fc, light, strlen(light)));
+        recv_all(fc, c, sizeof c, 5000);
+        close(fc);
+        if (round == 0) {
+            CHECKF(!strncmp(c, "HTTP/1.1 503", 12) && strstr(c, "Retry-After: 1"),
+                   "third request with one waiting: %.200s", c);
+            recv_all(fb, b, sizeof b, 30000);
+            double tb = mono() - t0;
+            close(fb);
+            CHECKF(!strncmp(b, "HTTP/1.1 200", 12), "the waiting request: %.200s", b);
+            CHECKF(tb >= 0.25,
+                   "the waiting request was answered after %.2f s: before the "
+                   "heavy one finished",
+                   tb);
+        }
+        recv_all(fa, a, sizeof a, 30000);
+        close(fa);
+        CHECKF(!strncmp(a, "HTTP/1.1 422", 12), "round %d, heavy: %.200s", round, a);
+        still_answers(h, round ? "a dropped waiting request" : "a queue of one");
+    }
+}
+
 int main(void)
 {
     hist_harness h;
@@ -325,6 +388,7 @@ int main(void)
     test_headers(&h);
     test_nul(&h);
     test_queue_full(&h);
+    test_queue_one(&h);
     int status = harness_stop(&h, 20000);
     CHECKF(status == 0, "exit status %d", status);
     if (check_failed_)
