@@ -40,8 +40,9 @@ typedef struct {
     /* The read API's budgets (query/api/hist_api.h, docs/api.md "Limits").
      * Heavy requests (every route of hist_api_owns_path) run at most
      * api_workers at a time on the libuv thread pool (which only they use;
-     * UV_THREADPOOL_SIZE, 4 by default, threads), up to api_queue more wait
-     * in arrival order, and the next is answered 503 with Retry-After. */
+     * hist_server_run sets UV_THREADPOOL_SIZE to max(4, api_workers) unless
+     * it is set), up to api_queue more wait in arrival order, and the next
+     * is answered 503 with Retry-After. */
     unsigned api_workers;      /* default 2 */
     unsigned api_queue;        /* default 32 */
     uint64_t api_max_rows;     /* rows per request, all tags and targets; default 20 M */

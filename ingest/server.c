@@ -286,6 +286,11 @@ int hist_server_run(const hist_server_options *opts)
         srv->opts.api_max_bytes = def.api_max_bytes;
     if (!srv->opts.api_max_patterns)
         srv->opts.api_max_patterns = def.api_max_patterns;
+    /* The thread pool (made at the first uv_queue_work) needs a thread per
+     * API worker; an operator's UV_THREADPOOL_SIZE wins. */
+    char pool[16];
+    snprintf(pool, sizeof pool, "%u", srv->opts.api_workers > 4 ? srv->opts.api_workers : 4);
+    setenv("UV_THREADPOOL_SIZE", pool, 0);
     signal(SIGPIPE, SIG_IGN);
     /* A file-size limit (ulimit -f) must fail a write with EFBIG, which the
      * storage treats as a full disk, not kill the server. */
