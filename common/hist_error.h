@@ -32,7 +32,8 @@
     X(EPROTO, -15, "malformed message")          /* a message does not decode */                   \
     X(EUNSUPPORTED, -16, "unsupported")          /* a valid request this build cannot serve */     \
     X(EBUSY, -17, "busy")                        /* a resource is in use; try again */             \
-    X(EDISKFULL, -18, "no space left on device") /* the disk, a quota or a file-size limit */
+    X(EDISKFULL, -18, "no space left on device") /* the disk, a quota or a file-size limit */      \
+    X(ETIMEDOUT, -19, "time budget exceeded")    /* a request ran past its deadline */
 
 enum hist_error {
     HIST_OK = 0,

@@ -8,7 +8,8 @@
  *
  * Every series is checked before anything is handed to storage, and every
  * problem is reported with the series index, its tag and the rule broken:
- *   - the tag name follows hist_tag_name_check() (HIST_ENAME);
+ *   - the tag name holds no NUL byte and follows hist_tag_name_check()
+ *     (HIST_ENAME);
  *   - exactly one of f64 / i64 / b is filled, as long as ts_delta, and the
  *     quality array is empty or as long too (HIST_EINVAL);
  *   - the type hint, and every other series of the same tag in the request,
@@ -406,6 +407,9 @@ static int check_series(const series_scan *s, const series_keep *k, uint32_t ind
     size_t n = s->n_ts, nv = s->n_f64 + s->n_i64 + s->n_b;
     int nfilled;
     hist_type type = type_of(s, &nfilled);
+    const uint8_t *nul = k->name_len ? memchr(k->name, 0, k->name_len) : NULL;
+    if (nul) /* a C string would end there and name another tag */
+        FAIL(HIST_ENAME, "bad tag name: a NUL byte at offset %zu", (size_t)(nul - k->name));
     if (hist_tag_name_check((const char *)k->name, k->name_len) < 0)
         FAIL(HIST_ENAME, "bad tag name: 1..255 bytes of UTF-8, '/'-separated segments, none "
                          "empty, no control characters");
@@ -702,9 +706,8 @@ int decode__request(const uint8_t *buf, size_t len, hist_in_batch **out, hist_in
             free(scratch);
             return refuse_undecodable(res, len);
         }
-        const uint8_t *nul = memchr(s.tag, 0, s.tag_len);
         k->name = s.tag;
-        k->name_len = nul ? (size_t)(nul - s.tag) : s.tag_len;
+        k->name_len = s.tag_len; /* a NUL inside is refused (check_series) */
         int nfilled;
         k->type = type_of(&s, &nfilled);
         k->n = s.n_ts;

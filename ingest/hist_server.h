@@ -44,6 +44,18 @@ typedef struct {
     /* Percent of one core the background compactor may use (storage's
      * compact_share); 0 = none; default 25. */
     unsigned compact_share;
+    /* The read API's budgets (query/api/hist_api.h, docs/api.md "Limits").
+     * Heavy requests (every route of hist_api_owns_path) run at most
+     * api_workers at a time on the libuv thread pool (which only they use;
+     * hist_server_run sets UV_THREADPOOL_SIZE to max(4, api_workers) unless
+     * it is set), up to api_queue more wait in arrival order, and the next
+     * is answered 503 with Retry-After. */
+    unsigned api_workers;      /* default 2 */
+    unsigned api_queue;        /* default 32 */
+    uint64_t api_max_rows;     /* rows per request, all tags and targets; default 20 M */
+    size_t api_max_bytes;      /* bytes of one answer; default 512 MiB */
+    uint32_t api_timeout_ms;   /* time one request may run; default 30 s */
+    uint32_t api_max_patterns; /* tag patterns per request; default 100 */
 } hist_server_options;
 
 void hist_server_options_init(hist_server_options *opts);

@@ -10,9 +10,17 @@
  *   GET  /healthz        200 "ok", or 503 and why (health.c)
  *   GET  /metrics        Prometheus text (metrics.c)
  *   paths where hist_api_owns_path() is true: hist_api_handle() on the
- *                        libuv thread pool (uv_queue_work)
- * Limits: request line + headers <= max_header (431), body <= max_frame
- * (413); a parse error is answered with 400 and the connection closed.
+ *                        libuv thread pool (uv_queue_work), at most
+ *                        opts.api_workers at once; up to opts.api_queue more
+ *                        wait in arrival order, the next gets 503 with
+ *                        Retry-After; each runs under the read API's budgets
+ *                        (hist_api_limits from the options)
+ * HEAD is GET without the body (the head keeps its Content-Length); /healthz
+ * and /metrics take GET and HEAD, other methods get 405 with Allow.
+ * Limits: request line + headers <= max_header bytes, counted as they
+ * arrive (names, values, separators and line ends), and at most
+ * HTTP_MAX_HEADERS header lines (431); body <= max_frame (413); a parse
+ * error is answered with 400 and the connection closed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +34,8 @@
 
 enum { H_NONE, H_CTYPE, H_ACCEPT, H_AUTH, H_EXPECT, H_COUNT };
 
+#define HTTP_MAX_HEADERS 100 /* header lines per request */
+
 typedef struct {
     http_parser parser;
     char *url;
@@ -38,14 +48,17 @@ typedef struct {
     char *hdr[H_COUNT]; /* indexed by H_* */
     size_t hdr_len[H_COUNT];
     size_t header_bytes;
+    unsigned header_count;
     uint8_t *body;
     size_t body_len, body_cap;
     int err_status; /* set by a callback that stopped the parser */
     const char *err_msg;
 } http_state;
 
-typedef struct {
+typedef struct api_work {
     uv_work_t work;
+    struct api_work *next; /* waiting for a worker (srv->api_wait_head) */
+    hist_api_limits limits;
     hist_server *srv;
     hist_reply *reply;
     hist_api_request req;
@@ -86,6 +99,8 @@ static const char *status_text(int status)
         return "Payload Too Large";
     case 415:
         return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Content";
     case 431:
         return "Request Header Fields Too Large";
     case 500:
@@ -124,6 +139,11 @@ static void fill_response_owned(hist_reply *r, int status, const char *ctype, ch
     memcpy(r->data + n, extra, elen);
     memcpy(r->data + n + elen, "\r\n", 2);
     r->len = (size_t)n + elen + 2;
+    if (r->head_only) { /* HEAD: the head says how long the body would be */
+        free(body);
+        body = NULL;
+        len = 0;
+    }
     r->body = body;
     r->body_len = len;
     if (!r->keep_alive)
@@ -162,6 +182,32 @@ static void fill_error(hist_reply *r, int status, const char *msg)
             body[k++] = *p;
     k += (size_t)snprintf(body + k, sizeof body - k, "\"}");
     fill_response(r, status, "application/json", body, k);
+}
+
+/* head_only: the request was HEAD (no body follows the head). */
+static void reply_error_h(hist_conn *c, bool keep_alive, bool head_only, int status,
+                          const char *msg, const char *extra)
+{
+    hist_reply *r = conn__reply_new(c);
+    if (!r) {
+        conn__close(c, "out of memory");
+        return;
+    }
+    r->keep_alive = keep_alive;
+    r->head_only = head_only;
+    char body[512];
+    size_t k = 0;
+    k += (size_t)snprintf(body, sizeof body - 4, "{\"error\":\"");
+    for (const char *p = msg; *p && k < sizeof body - 8; p++)
+        if (*p == '"' || *p == '\\')
+            body[k++] = '\'';
+        else if ((unsigned char)*p >= 0x20)
+            body[k++] = *p;
+    k += (size_t)snprintf(body + k, sizeof body - k, "\"}");
+    fill_response_h(r, status, "application/json", body, k, extra);
+    if (!keep_alive)
+        c->stop_parsing = true;
+    conn__reply_ready(r);
 }
 
 static void reply_error_now(hist_conn *c, bool keep_alive, int status, const char *msg)
@@ -296,11 +342,48 @@ static void api_run(uv_work_t *w)
     a->rc = hist_api_handle(a->srv->db, &a->req, &a->resp);
 }
 
-static void api_after(uv_work_t *w, int status)
+static void api_work_free(api_work *a)
 {
-    api_work *a = w->data;
+    free(a->resp.refused_tag);
+    free(a->resp.body);
+    free(a->resp.headers);
+    free(a->method);
+    free(a->path);
+    free(a->query);
+    free(a->ctype);
+    free(a->accept);
+    free(a->body);
+    free(a);
+}
+
+static void api_finish(api_work *a, int status);
+static void api_after(uv_work_t *w, int status);
+
+/* Puts waiting requests on the pool while a worker is free. One whose
+ * connection closed meanwhile is dropped without running. */
+static void api_start_waiting(hist_server *srv)
+{
+    while (srv->api_wait_head && srv->api_running < srv->opts.api_workers) {
+        api_work *a = srv->api_wait_head;
+        srv->api_wait_head = a->next;
+        if (!srv->api_wait_head)
+            srv->api_wait_tail = NULL;
+        a->next = NULL;
+        srv->api_running++; /* api_finish counts it out again */
+        if (a->reply->conn->closing)
+            api_finish(a, UV_ECANCELED); /* no recursion: the loop goes on */
+        else if (uv_queue_work(srv->loop, &a->work, api_run, api_after) != 0)
+            api_finish(a, UV_ENOMEM);
+    }
+}
+
+/* The request is done (or dropped): its reply is filled and sent. */
+static void api_finish(api_work *a, int status)
+{
     hist_reply *r = a->reply;
-    a->srv->api_inflight--;
+    hist_server *srv = a->srv;
+    srv->api_inflight--;
+    srv->api_running--;
     if (status == 0 && a->rc == 0 && (a->resp.status == 403 || a->resp.admin)) {
         /* logged here, on the loop thread: the pool only returned it */
         const char *event = a->resp.status != 403 ? "admin"
@@ -314,10 +397,10 @@ static void api_after(uv_work_t *w, int status)
                           .route = a->path,
                           .status = a->resp.status,
                           .tag = a->resp.refused_tag};
-        audit__log(a->srv->audit, &ev);
+        audit__log(srv->audit, &ev);
     }
-    free(a->resp.refused_tag);
     auth__unref(a->auth);
+    a->auth = NULL;
     if (!r->conn->closing) {
         if (status == 0 && a->rc == 0) {
             fill_response_owned(r, a->resp.status ? a->resp.status : 500,
@@ -327,21 +410,39 @@ static void api_after(uv_work_t *w, int status)
         } else
             fill_error(r, 500, "the request could not be answered");
     }
-    free(a->resp.body);
-    free(a->resp.headers);
-    free(a->method);
-    free(a->path);
-    free(a->query);
-    free(a->ctype);
-    free(a->accept);
-    free(a->body);
-    free(a);
+    api_work_free(a);
     conn__reply_ready(r);
 }
 
-static void route_api(hist_conn *c, http_state *st, bool keep_alive, const char *path,
-                      const char *query, const auth_grant *g)
+static void api_after(uv_work_t *w, int status)
 {
+    api_work *a = w->data;
+    hist_server *srv = a->srv;
+    api_finish(a, status);
+    api_start_waiting(srv);
+}
+
+/* The queue is full: 503 with Retry-After, naming the limit. */
+static void reply_queue_full(hist_conn *c, bool keep_alive, bool head_only)
+{
+    char msg[200];
+    snprintf(msg, sizeof msg,
+             "the read API is busy: %u requests running (api_workers) and %u waiting "
+             "(api_queue, full); retry later",
+             c->srv->opts.api_workers, c->srv->opts.api_queue);
+    c->srv->metrics.api_rejected++;
+    reply_error_h(c, keep_alive, head_only, 503, msg, "Retry-After: 1\r\n");
+}
+
+static void route_api(hist_conn *c, http_state *st, bool keep_alive, const char *path,
+                      const char *query, const auth_grant *g, bool head)
+{
+    hist_server *srv = c->srv;
+    unsigned waiting = srv->api_inflight - srv->api_running;
+    if (srv->api_running >= srv->opts.api_workers && waiting >= srv->opts.api_queue) {
+        reply_queue_full(c, keep_alive, head);
+        return;
+    }
     api_work *a = calloc(1, sizeof *a);
     hist_reply *r = a ? conn__reply_new(c) : NULL;
     if (!r) {
@@ -350,10 +451,12 @@ static void route_api(hist_conn *c, http_state *st, bool keep_alive, const char 
         return;
     }
     r->keep_alive = keep_alive;
-    a->srv = c->srv;
+    r->head_only = head;
+    a->srv = srv;
     a->reply = r;
     a->work.data = a;
-    a->method = strdup(http_method_str((enum http_method)st->parser.method));
+    /* HEAD is answered as GET, without the body */
+    a->method = strdup(head ? "GET" : http_method_str((enum http_method)st->parser.method));
     a->path = strdup(path);
     a->query = strdup(query);
     a->ctype = st->hdr[H_CTYPE] ? strdup(st->hdr[H_CTYPE]) : NULL;
@@ -363,6 +466,10 @@ static void route_api(hist_conn *c, http_state *st, bool keep_alive, const char 
     st->body_cap = 0;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
+    a->limits = (hist_api_limits){.max_rows = srv->opts.api_max_rows,
+                                  .max_bytes = srv->opts.api_max_bytes,
+                                  .timeout_ms = srv->opts.api_timeout_ms,
+                                  .max_patterns = srv->opts.api_max_patterns};
     a->req.method = a->method;
     a->req.path = a->path;
     a->req.query = a->query;
@@ -375,22 +482,22 @@ static void route_api(hist_conn *c, http_state *st, bool keep_alive, const char 
     a->grant = g;
     snprintf(a->peer, sizeof a->peer, "%s", c->peer);
     a->req.now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
-    if (!a->method || !a->path || !a->query ||
-        uv_queue_work(c->srv->loop, &a->work, api_run, api_after) != 0) {
+    a->req.limits = &a->limits;
+    if (!a->method || !a->path || !a->query) {
         fill_error(r, 500, "could not queue the request");
-        free(a->method);
-        free(a->path);
-        free(a->query);
-        free(a->ctype);
-        free(a->accept);
-        free(a->body);
-        free(a);
+        api_work_free(a);
         conn__reply_ready(r);
         return;
     }
-    a->auth = c->srv->auth; /* see api_work: released in api_after */
+    a->auth = srv->auth; /* see api_work: released in api_finish */
     auth__ref(a->auth);
-    c->srv->api_inflight++;
+    srv->api_inflight++;
+    if (srv->api_wait_tail)
+        srv->api_wait_tail->next = a;
+    else
+        srv->api_wait_head = a;
+    srv->api_wait_tail = a;
+    api_start_waiting(srv);
 }
 
 /* ---- dispatch -------------------------------------------------------- */
@@ -455,27 +562,32 @@ static void dispatch(hist_conn *c, http_state *st)
     }
     bool had_token;
     const auth_grant *grant = request_grant(c, st, &had_token);
-    bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    bool head = !strcmp(method, "HEAD");
+    bool get = !strcmp(method, "GET") || head;
     if (!strcmp(path, "/healthz")) {
         hist_reply *r = get ? conn__reply_new(c) : NULL;
         if (!get) {
-            reply_error_now(c, keep_alive, 405, "GET /healthz");
+            reply_error_h(c, keep_alive, false, 405, "/healthz takes GET or HEAD",
+                          "Allow: GET, HEAD\r\n");
         } else if (r) {
             char text[256];
             int status = health__text(srv->db, text, sizeof text);
             r->keep_alive = keep_alive;
+            r->head_only = head;
             fill_response(r, status, "text/plain", text, strlen(text));
             conn__reply_ready(r);
         }
     } else if (!strcmp(path, "/metrics")) {
         if (!get) {
-            reply_error_now(c, keep_alive, 405, "GET /metrics");
+            reply_error_h(c, keep_alive, false, 405, "/metrics takes GET or HEAD",
+                          "Allow: GET, HEAD\r\n");
         } else if (allowed(c, st, keep_alive, grant, HIST_SCOPE_READ, had_token, path)) {
             char *text;
             size_t len;
             hist_reply *r = conn__reply_new(c);
             if (r) {
                 r->keep_alive = keep_alive;
+                r->head_only = head;
                 if (metrics__render(&srv->metrics, srv->db, &text, &len) == 0) {
                     fill_response(r, 200, "text/plain; version=0.0.4", text, len);
                     free(text);
@@ -487,16 +599,16 @@ static void dispatch(hist_conn *c, http_state *st)
         }
     } else if (!strcmp(path, "/api/v1/write")) {
         if (strcmp(method, "POST"))
-            reply_error_now(c, keep_alive, 405, "POST /api/v1/write");
+            reply_error_h(c, keep_alive, head, 405, "POST /api/v1/write", "Allow: POST\r\n");
         else if (allowed(c, st, keep_alive, grant, HIST_SCOPE_WRITE, had_token, path))
             route_write(c, st, keep_alive,
                         st->hdr[H_ACCEPT] && strstr(st->hdr[H_ACCEPT], "application/json"), grant,
                         path);
     } else if (hist_api_owns_path(path)) {
         if (allowed(c, st, keep_alive, grant, HIST_SCOPE_READ, had_token, path))
-            route_api(c, st, keep_alive, path, query, grant);
+            route_api(c, st, keep_alive, path, query, grant, head);
     } else {
-        reply_error_now(c, keep_alive, 404, "no such path");
+        reply_error_h(c, keep_alive, head, 404, "no such path", NULL);
     }
 out:
     free(path);
@@ -520,6 +632,7 @@ static void reset_message(http_state *st)
     st->in_value = false;
     st->cur = H_NONE;
     st->header_bytes = 0;
+    st->header_count = 0;
     st->body_len = 0;
 }
 
@@ -535,11 +648,16 @@ static int append(char **buf, size_t *len, const char *at, size_t n)
     return 0;
 }
 
+/* The parser's own count of the message's bytes so far (request line,
+ * names, values, separators, line ends: p->nread) is what the limit
+ * bounds; n only keeps the count of the callbacks' data as a floor. */
 static int count_header(http_parser *p, size_t n)
 {
     hist_conn *c = p->data;
     http_state *st = c->proto_state;
     st->header_bytes += n;
+    if (st->header_bytes < p->nread)
+        st->header_bytes = p->nread;
     if (st->header_bytes > c->srv->opts.max_header) {
         st->err_status = 431;
         st->err_msg = "request line and headers exceed the limit";
@@ -571,6 +689,13 @@ static int on_header_field(http_parser *p, const char *at, size_t n)
     http_state *st = c->proto_state;
     if (count_header(p, n))
         return -1;
+    if (st->in_value || st->header_count == 0) { /* a new header line */
+        if (++st->header_count > HTTP_MAX_HEADERS) {
+            st->err_status = 431;
+            st->err_msg = "more than 100 header lines";
+            return -1;
+        }
+    }
     if (st->in_value) {
         st->in_value = false;
         st->field_len = 0;
@@ -620,6 +745,8 @@ static int on_headers_complete(http_parser *p)
 {
     hist_conn *c = p->data;
     http_state *st = c->proto_state;
+    if (count_header(p, 0))
+        return -1;
     if (p->content_length != ULLONG_MAX && p->content_length > c->srv->opts.max_frame) {
         st->err_status = 413;
         st->err_msg = "request body exceeds the limit";

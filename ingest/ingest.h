@@ -246,6 +246,7 @@ typedef struct {
     uint64_t bytes_in;
     uint64_t connections_open, connections_total, connections_refused;
     uint64_t http_requests;
+    uint64_t api_rejected; /* read API requests refused with 503: the queue was full */
     uint64_t backpressure_pauses;
     uint64_t tls_handshakes, tls_handshake_failures;
 } hist_metrics;
@@ -300,6 +301,7 @@ struct hist_reply {
     /* HTTP: how to render a write result when it arrives */
     bool json;
     bool keep_alive;
+    bool head_only; /* a HEAD request: the head says Content-Length, no body follows */
 };
 
 struct hist_conn {
@@ -352,7 +354,9 @@ struct hist_server {
     uv_timer_t sweep;
     hist_conn *conns;
     uint64_t next_conn_id;
-    unsigned api_inflight;
+    unsigned api_inflight; /* read API requests queued or running (http.c) */
+    unsigned api_running;  /* of them on the thread pool, <= opts.api_workers */
+    struct api_work *api_wait_head, *api_wait_tail; /* the rest, in arrival order */
     bool paused; /* backpressure: reading stopped everywhere */
     bool draining;
     uint64_t drain_deadline_ms;

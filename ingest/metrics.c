@@ -48,6 +48,8 @@ int metrics__render(const hist_metrics *m, hist_db *db, char **out, size_t *len)
     counter(&t, "historian_batches_rejected_total", "Write requests refused.", m->batches_rejected);
     counter(&t, "historian_ingest_bytes_total", "Bytes of write requests received.", m->bytes_in);
     counter(&t, "historian_http_requests_total", "HTTP requests received.", m->http_requests);
+    counter(&t, "historian_api_rejected_total",
+            "Read API requests answered 503 because the queue was full.", m->api_rejected);
     counter(&t, "historian_connections_total", "Connections accepted.", m->connections_total);
     counter(&t, "historian_connections_refused_total", "Connections over the limit.",
             m->connections_refused);

@@ -47,6 +47,12 @@ void hist_server_options_init(hist_server_options *o)
     o->max_pipeline = 64;
     o->scrub_share = 10;
     o->compact_share = 25;
+    o->api_workers = 2;
+    o->api_queue = 32;
+    o->api_max_rows = UINT64_C(20000000);
+    o->api_max_bytes = (size_t)512 << 20;
+    o->api_timeout_ms = 30000;
+    o->api_max_patterns = 100;
 }
 
 /* "ADDR:PORT", "[v6]:PORT" or "localhost:PORT" -> sockaddr. */
@@ -317,6 +323,22 @@ int hist_server_run(const hist_server_options *opts)
     srv->loop = &loop;
     if (!srv->opts.max_pipeline)
         srv->opts.max_pipeline = 64;
+    /* options set field by field: the read API's budgets take their defaults */
+    hist_server_options def;
+    hist_server_options_init(&def);
+    if (!srv->opts.api_workers)
+        srv->opts.api_workers = def.api_workers;
+    if (!srv->opts.api_max_rows)
+        srv->opts.api_max_rows = def.api_max_rows;
+    if (!srv->opts.api_max_bytes)
+        srv->opts.api_max_bytes = def.api_max_bytes;
+    if (!srv->opts.api_max_patterns)
+        srv->opts.api_max_patterns = def.api_max_patterns;
+    /* The thread pool (made at the first uv_queue_work) needs a thread per
+     * API worker; an operator's UV_THREADPOOL_SIZE wins. */
+    char pool[16];
+    snprintf(pool, sizeof pool, "%u", srv->opts.api_workers > 4 ? srv->opts.api_workers : 4);
+    setenv("UV_THREADPOOL_SIZE", pool, 0);
     signal(SIGPIPE, SIG_IGN);
     /* A file-size limit (ulimit -f) must fail a write with EFBIG, which the
      * storage treats as a full disk, not kill the server. */

@@ -318,6 +318,8 @@ static int scan_pieces(agg_state *st)
         return rc;
     hist_piece p;
     while ((rc = q->src->scan_next(scan, &p)) > 0) {
+        if ((rc = series__past_deadline(q->spec)) < 0)
+            break;
         if (p.stats && p.n == 0) {
             if (try_stats(st, &p)) {
                 q->res->chunks_from_stats++;

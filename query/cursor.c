@@ -31,7 +31,10 @@ int cursor__next(hist_qcursor *c, hist_sample *out)
     while (c->i >= c->p.n) {
         if (c->done)
             return 0;
-        int rc = c->q->src->scan_next(c->scan, &c->p);
+        int rc = series__past_deadline(c->q->spec);
+        if (rc < 0)
+            return rc;
+        rc = c->q->src->scan_next(c->scan, &c->p);
         if (rc < 0)
             return rc;
         if (rc == 0) {

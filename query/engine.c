@@ -188,8 +188,10 @@ int engine__run_source(const hist_qsource *src, const hist_query_spec *spec, con
         return rc;
     }
     for (size_t i = 0; i < ntags && rc >= 0; i++)
-        rc = run_one(src, spec, spec->mode == HIST_MODE_AGG ? &buckets : NULL, tags[i],
-                     &out->series[i], out);
+        rc = (rc = series__past_deadline(spec)) < 0
+                 ? rc
+                 : run_one(src, spec, spec->mode == HIST_MODE_AGG ? &buckets : NULL, tags[i],
+                           &out->series[i], out);
     buckets__free(&buckets);
     if (rc < 0) {
         hist_result_free(out);

@@ -85,6 +85,12 @@ long buckets__find(const hist_buckets *b, int64_t t);
 int series__reserve(hist_series_result *s, size_t *cap, size_t need);
 int series__push(hist_series_result *s, size_t *cap, int64_t ts, hist_value v, uint32_t q);
 
+/* HIST_ETIMEDOUT once spec->deadline_ns (CLOCK_MONOTONIC) has passed,
+ * else 0. Cheap (a vDSO clock read): the modes call it per chunk piece and
+ * every SERIES_CHECK_ROWS rows they produce. */
+#define SERIES_CHECK_ROWS 4096
+int series__past_deadline(const hist_query_spec *spec);
+
 /* ---- 3. cursor.c ---- */
 
 /* Decodes a stats piece the mode cannot answer from its statistics: 1,

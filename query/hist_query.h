@@ -87,6 +87,10 @@ typedef struct {
     hist_fill fill;
     bool include_bad; /* include Bad-quality samples in aggregates */
     uint32_t threads; /* plot: at most this many threads; 0 = automatic (see plot.c) */
+    /* CLOCK_MONOTONIC ns after which the query stops with HIST_ETIMEDOUT
+     * (checked per tag, per chunk piece and every few thousand rows);
+     * 0 = no deadline. */
+    int64_t deadline_ns;
 } hist_query_spec;
 
 void hist_query_spec_init(hist_query_spec *spec);

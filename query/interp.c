@@ -102,6 +102,8 @@ int interp__run(hist_qctx *q)
         rc = series__push(q->out, &cap, t, v, qual);
         if (rc < 0)
             break;
+        if (q->out->n % SERIES_CHECK_ROWS == 0 && (rc = series__past_deadline(spec)) < 0)
+            break;
         if ((uint64_t)spec->to - (uint64_t)t <= (uint64_t)spec->step_ns)
             break; /* the next t would reach to (unsigned: no overflow) */
         t += spec->step_ns;

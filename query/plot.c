@@ -242,6 +242,8 @@ static int plot_columns(hist_qctx *q, uint32_t c0, uint32_t c1)
         return rc;
     hist_piece p;
     while ((rc = q->src->scan_next(scan, &p)) > 0) {
+        if ((rc = series__past_deadline(q->spec)) < 0)
+            break;
         if (p.stats && p.n == 0) {
             if ((rc = goto_column(&st, p.stats->start_ts)) < 0)
                 break;

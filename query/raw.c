@@ -26,6 +26,8 @@ int raw__run(hist_qctx *q)
     hist_piece p;
     bool full = false;
     while (!full && (rc = q->src->scan_next(scan, &p)) > 0) {
+        if ((rc = series__past_deadline(spec)) < 0)
+            break;
         /* Storage offers stats pieces only without HIST_SCAN_DECODE, but
          * decode defensively rather than lose samples. */
         if (p.stats && p.n == 0 && (rc = cursor__decode(q, scan, &p)) <= 0) {

@@ -1,9 +1,11 @@
 /*
  * series.c: growing a sample-shaped result series (ts, value, quality
  * rows), for the modes that emit samples (raw, latest, interp, plot).
- * Below the modes; calls nothing of the engine.
+ * Below the modes; calls nothing of the engine. Also the deadline check
+ * every mode's loops share (series__past_deadline).
  */
 #include <stdlib.h>
+#include <time.h>
 
 #include "common/hist_array.h"
 #include "query/engine.h"
@@ -43,4 +45,14 @@ int series__push(hist_series_result *s, size_t *cap, int64_t ts, hist_value v, u
     s->q[s->n] = q;
     s->n++;
     return 0;
+}
+
+int series__past_deadline(const hist_query_spec *spec)
+{
+    if (!spec->deadline_ns)
+        return 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    return now > spec->deadline_ns ? HIST_ETIMEDOUT : 0;
 }

@@ -58,6 +58,17 @@ static void usage(FILE *out)
             "  --compact-share PCT percent of one core the background compactor may use to\n"
             "                      join partial chunks into one per tag-hour (1-100, default\n"
             "                      25; 0 = no background compaction)\n"
+            "  --api-workers N     read API requests run at once on the thread pool (1-64,\n"
+            "                      default 2)\n"
+            "  --api-queue N       read API requests waiting for a worker before the next\n"
+            "                      is answered 503 with Retry-After (0-100000, default 32)\n"
+            "  --max-rows N        result rows per read request, all tags and Grafana\n"
+            "                      targets together (default 20000000)\n"
+            "  --max-answer-mb N   bytes of one read answer, in MiB (default 512)\n"
+            "  --query-timeout-ms N  time one read request may run (default 30000;\n"
+            "                      0 = no deadline)\n"
+            "  --max-patterns N    tag patterns (globs, regexes) per read request\n"
+            "                      (default 100)\n"
             "  --check-data DIR    check DIR (not in use by a server): every chunk against\n"
             "                      its index entry, the WAL, the tag registry; damaged chunks\n"
             "                      are marked; exit 0 clean, 1 damage found, 2 not checked\n"
@@ -140,6 +151,30 @@ static int apply(config *c, const char *key, const char *val)
         if (parse_size(val, &n) || n > 100)
             goto bad;
         o->compact_share = (unsigned)n;
+    } else if (!strcmp(key, "api-workers")) {
+        if (parse_size(val, &n) || n == 0 || n > 64)
+            goto bad;
+        o->api_workers = (unsigned)n;
+    } else if (!strcmp(key, "api-queue")) {
+        if (parse_size(val, &n) || n > 100000)
+            goto bad;
+        o->api_queue = (unsigned)n;
+    } else if (!strcmp(key, "max-rows")) {
+        if (parse_size(val, &n) || n == 0 || n > (1ull << 40))
+            goto bad;
+        o->api_max_rows = n;
+    } else if (!strcmp(key, "max-answer-mb")) {
+        if (parse_size(val, &n) || n == 0 || n > (1ull << 20))
+            goto bad;
+        o->api_max_bytes = (size_t)n << 20;
+    } else if (!strcmp(key, "query-timeout-ms")) {
+        if (parse_size(val, &n) || n > 86400000)
+            goto bad;
+        o->api_timeout_ms = (uint32_t)n;
+    } else if (!strcmp(key, "max-patterns")) {
+        if (parse_size(val, &n) || n == 0 || n > 1000000)
+            goto bad;
+        o->api_max_patterns = (uint32_t)n;
     } else if (!strcmp(key, "check-data")) {
         c->check_dir = val;
     } else if (!strcmp(key, "idle-timeout")) {

@@ -17,9 +17,11 @@
  * An answer that left damaged chunks out says how many in the header
  * X-Historian-Damaged-Chunks.
  * Bad input always gets a 4xx with {"error": "...", "param": "..."}; a 500
- * only reports a storage failure.
+ * only reports a storage failure. Every request runs under its budgets
+ * (budget.c): rows, answer bytes, patterns and time.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -126,7 +128,13 @@ int hist_api_handle(hist_db *db, const hist_api_request *req, hist_api_response 
 {
     memset(resp, 0, sizeof *resp);
     api_ctx c = {.db = db, .req = req, .resp = resp};
+    api__budget_start(&c);
     int rc = route(&c);
+    if (c.answered && resp->status == 200 && resp->body_len > c.budget.lim.max_bytes) {
+        free(resp->headers); /* a continuation of an answer that is not sent */
+        resp->headers = NULL;
+        api__budget_bytes_or_reply(&c, resp->body_len);
+    }
     if (rc < 0 && !c.answered)
         rc = api__reply_internal(&c, rc);
     if (!c.answered)

@@ -8,8 +8,12 @@
  *   endpoints       api_query.c, api_tags.c, api_stats.c, api_admin.c,
  *                   grafana.c: call the shared helpers below, never api.c
  *                   and never each other
+ *   grafana_filter.c Grafana's namespace levels and ad hoc filters
+ *                   (grafana.c's)
  *   api_query_opts.c the options of a query (/api/v1/query and Grafana)
- *   tag_match.c     tag lists and globs (query, tags, Grafana)
+ *   tag_match.c     tag lists and globs (query, tags, Grafana);
+ *   regex.c         Grafana's regex filters: a linear-time matcher
+ *   budget.c        a request's budgets (rows, bytes, time, patterns)
  *   params.c        a request's parameters (query string, form, JSON body)
  *   reply.c         the answer: errors, JSON/buffer bodies, headers, values
  *   json_out.c      the JSON/CSV writer (json__), on common/hist_buf.h
@@ -51,6 +55,14 @@ typedef struct {
     size_t n, cap;
 } api_params;
 
+/* A request's budgets and what it has spent (budget.c). */
+typedef struct {
+    hist_api_limits lim;
+    uint64_t rows;     /* rows the answer may hold, as counted before each query */
+    uint32_t patterns; /* tag patterns used */
+    int64_t deadline;  /* CLOCK_MONOTONIC ns; 0 = none */
+} api_budget;
+
 typedef struct {
     hist_db *db;
     const hist_api_request *req;
@@ -63,6 +75,7 @@ typedef struct {
      * cover (tag_match.c sets it and returns HIST_EAUTH; api__reply_internal
      * then answers the 403 naming it). */
     char refused[HIST_TAG_NAME_MAX + 1];
+    api_budget budget; /* what the request may still spend (budget.c) */
 } api_ctx;
 
 /* ---- Answers (reply.c) ---- */
@@ -86,6 +99,39 @@ void api__add_header(api_ctx *c, const char *name, const char *value);
 void api__json_value(hist_json *j, hist_type type, hist_value v);
 /* ns to ms, rounded down (times before 1970 stay ordered). */
 int64_t api__ns_to_ms(int64_t ns);
+
+/* An error answer over a budget: {"error": msg, "param": param or null,
+ * "limit": limit, "value": value, "max": max}: the limit's name (as the
+ * option of historiand), the figure that exceeded it and the limit. */
+int api__reply_limit(api_ctx *c, int status, const char *param, const char *limit, uint64_t value,
+                     uint64_t max, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+
+/* ---- Budgets (budget.c) ---- */
+/* Sets c->budget from the request's limits (or the defaults); the deadline
+ * counts from now. */
+void api__budget_start(api_ctx *c);
+/* Adds rows to the request's row count: 0, or API_ANSWERED (a 400 naming
+ * max_rows and the count it would reach). */
+int api__budget_rows_or_reply(api_ctx *c, const char *param, uint64_t rows);
+/* The same for the rows a spec can produce over ntags tags. */
+int api__budget_spec_or_reply(api_ctx *c, const char *param, const hist_query_spec *s,
+                              size_t ntags);
+/* One more tag pattern: 0, or API_ANSWERED (a 400 naming max_patterns). */
+int api__budget_pattern_or_reply(api_ctx *c, const char *param);
+/* 0 while the deadline has not passed, else API_ANSWERED (a 422 naming
+ * timeout_ms and the time spent). */
+int api__budget_time_or_reply(api_ctx *c);
+/* Whether the deadline has passed (answers nothing). */
+bool api__budget_past(const api_budget *b);
+/* The answer so far holds bytes: 0, or API_ANSWERED (a 413, max_bytes). */
+int api__budget_bytes_or_reply(api_ctx *c, size_t bytes);
+/* Answers an engine failure: HIST_ETIMEDOUT as the time budget, HIST_EINVAL
+ * and HIST_ERANGE as a 400 on param, the rest as a 500. API_ANSWERED. */
+int api__budget_engine_reply(api_ctx *c, int rc, const char *param);
+/* Rows per tag a spec can produce (an upper bound, overflow-safe). */
+uint64_t api__rows_per_tag(const hist_query_spec *s);
+/* to - from of a range, as unsigned, never overflowing (from <= to). */
+uint64_t api__span(int64_t from, int64_t to);
 
 /* ---- Parameters (params.c) ---- */
 void api__params_free(api_params *p);
@@ -124,6 +170,31 @@ int api__tags_list(api_ctx *c, const char *prefix, const char *glob, size_t max,
 int api__tags_list_after(api_ctx *c, const char *prefix, const char *glob, const char *after,
                          size_t max, api_tag_list *out);
 
+/* ---- Regular expressions (regex.c) ---- */
+/* Linear time (Pike VM), bounded memory: see the top of regex.c. */
+#define RE_MAX_PATTERN      256 /* bytes of pattern */
+#define RE_MAX_PATTERN_TEXT "256"
+/* A tag name is at most 255 bytes: larger counts match nothing more. The
+ * program bound keeps a match under 255 x 1024 thread steps. */
+#define RE_MAX_PROG        1024 /* instructions after {m,n} are written out */
+#define RE_MAX_PROG_TEXT   "1024"
+#define RE_MAX_REPEAT      255
+#define RE_MAX_REPEAT_TEXT "255"
+#define RE_MAX_NODES       1024
+#define RE_MAX_CLASSES     64
+#define RE_MAX_DEPTH       32
+
+typedef struct re_prog re_prog;
+/* Compiles pattern: 0 and *out, or HIST_EINVAL (bad syntax) / HIST_ETOOBIG
+ * (over a limit) with *err a static message, or HIST_ENOMEM. */
+int re__compile(const char *pattern, re_prog **out, const char **err);
+/* The same for a pattern that must match the whole text: "^(pattern)$". */
+int re__compile_whole(const char *pattern, re_prog **out, const char **err);
+/* 1 when the pattern matches somewhere in text[0, len), 0 when not,
+ * HIST_ENOMEM. O(len x program) time, O(program) memory. */
+int re__match(const re_prog *r, const char *text, size_t len);
+void re__free(re_prog *r);
+
 /* ---- Query options shared by /api/v1/query and Grafana (api_query_opts.c) ---- */
 typedef enum { API_FMT_JSON = 0, API_FMT_CSV } api_format;
 typedef enum { API_SHAPE_LONG = 0, API_SHAPE_WIDE, API_SHAPE_COLUMNS } api_shape;
@@ -145,7 +216,7 @@ typedef struct {
 #define API_MAX_LIMIT     1000000
 #define API_MAX_POINTS    100000
 #define API_MAX_BUCKETS   1000000
-#define API_MAX_ROWS      20000000 /* rows per answer, all tags together */
+/* rows per answer, all tags together: the request budget max_rows (hist_api.h) */
 
 /* Fills opts from parameters. from/to default to the given values; mode to
  * default_mode. 0, or API_ANSWERED (a 400 naming the parameter). */
@@ -159,5 +230,28 @@ int api__stats_handle(api_ctx *c);
 /* GET or POST /api/v1/admin/scrub (api_admin.c). */
 int api__admin_scrub_handle(api_ctx *c);
 int grafana__handle(api_ctx *c, const char *sub);
+
+/* ---- Grafana's namespace levels and ad hoc filters (grafana_filter.c) ---- */
+#define GF_NLEVELS 5
+extern const char *const grafana_filter__levels[GF_NLEVELS]; /* site ... signal */
+/* Copies level `key` of tag t into out ("" when the name is shorter).
+ * false for a key that is not a level or "unit". */
+bool grafana_filter__tag_field(const hist_tag_info *t, const char *key, char *out, size_t cap);
+typedef struct {
+    const char *key, *op, *value;
+    re_prog *re; /* =~ and !~ (regex.c: linear time, bounded memory) */
+} gf_filter;
+
+typedef struct {
+    gf_filter *v;
+    size_t n;
+    const api_budget *budget; /* past its deadline no tag passes: the caller answers 422 */
+} gf_filters;
+
+/* Reads "adhocFilters" and "filters" (both spellings are in use). The
+ * strings stay owned by root. 0, or API_ANSWERED (a 400). */
+int grafana_filter__read_or_reply(api_ctx *c, json_t *root, gf_filters *f);
+bool grafana_filter__pass(const gf_filters *f, const hist_tag_info *t);
+void grafana_filter__free(gf_filters *f);
 
 #endif

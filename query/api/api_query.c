@@ -69,6 +69,9 @@ static int tags_or_reply(api_ctx *c, const api_params *p, api_tag_list *tags)
             any = true;
             if (!*v)
                 return api__reply_error(c, 400, "pattern", "empty pattern");
+            /* one count and one clock for all the request's patterns */
+            if (api__budget_pattern_or_reply(c, "pattern") || api__budget_time_or_reply(c))
+                return API_ANSWERED;
             int rc = api__tags_match(c, v, API_MAX_TAGS, tags);
             if (rc == HIST_ENOSPC)
                 return api__reply_error(c, 400, "pattern", "pattern matches more than %d tags",
@@ -140,7 +143,16 @@ typedef struct {
     hist_series_result **series;
     hist_result *results; /* what to free */
     size_t nresults;
+    const api_budget *budget; /* rendering stops past its bytes or time */
 } answer;
+
+/* Rendering stops once the answer holds len bytes over the byte budget or
+ * the deadline has passed; the handler then answers the limit. Checked
+ * per tag (and every 4,096 rows of the wide shape). */
+static bool render_stop(const answer *a, size_t len)
+{
+    return a->budget && (len > a->budget->lim.max_bytes || api__budget_past(a->budget));
+}
 
 static void answer_free(answer *a)
 {
@@ -153,6 +165,8 @@ static void answer_free(answer *a)
 
 static int reply_engine_error(api_ctx *c, int rc)
 {
+    if (rc == HIST_ETIMEDOUT)
+        return api__budget_engine_reply(c, rc, NULL);
     if (rc == HIST_EINVAL || rc == HIST_ERANGE)
         return api__reply_error(c, 400, NULL,
                                 "the query engine refused the request: %s "
@@ -169,6 +183,7 @@ static int reply_engine_error(api_ctx *c, int rc)
 static int run_or_reply(api_ctx *c, api_query_opts *o, api_tag_list *tags, answer *a)
 {
     memset(a, 0, sizeof *a);
+    a->budget = &c->budget;
     cursor_entry *cur = NULL;
     size_t ncur = 0;
     if (o->cursor && o->spec.mode == HIST_MODE_RAW) {
@@ -208,6 +223,7 @@ static int run_or_reply(api_ctx *c, api_query_opts *o, api_tag_list *tags, answe
     for (size_t i = 0; i < tags->n; i++)
         ids[i] = tags->v[i].id;
     int rc = 0;
+    o->spec.deadline_ns = c->budget.deadline;
     if (!cur) {
         rc = hist_query_run(c->db, &o->spec, ids, tags->n, &a->results[0]);
         if (rc >= 0) {
@@ -283,7 +299,7 @@ static bool mode_is_agg(const api_query_opts *o)
 static void render_long_json(const answer *a, const api_query_opts *o, hist_json *j)
 {
     json__begin_array(j);
-    for (size_t t = 0; t < a->n; t++) {
+    for (size_t t = 0; t < a->n && !render_stop(a, j->buf.len); t++) {
         const hist_series_result *s = a->series[t];
         if (!s)
             continue;
@@ -396,7 +412,7 @@ static void json_column(hist_json *j, const char *key, const hist_series_result 
 static void render_columns_json(const answer *a, const api_query_opts *o, hist_json *j)
 {
     json__begin_array(j);
-    for (size_t t = 0; t < a->n; t++) {
+    for (size_t t = 0; t < a->n && !render_stop(a, j->buf.len); t++) {
         const hist_series_result *s = a->series[t];
         if (!s)
             continue;
@@ -427,7 +443,7 @@ static void render_long_csv(const answer *a, const api_query_opts *o, hist_buf *
     } else {
         hist_buf_puts(b, "tag,time,value,quality\n");
     }
-    for (size_t t = 0; t < a->n; t++) {
+    for (size_t t = 0; t < a->n && !render_stop(a, b->len); t++) {
         const hist_series_result *s = a->series[t];
         if (!s)
             continue;
@@ -481,7 +497,9 @@ static int render_wide(const answer *a, const api_query_opts *o, hist_json *j, h
     } else {
         json__begin_array(j);
     }
-    for (;;) {
+    for (size_t row = 0;; row++) {
+        if (row % 4096 == 0 && render_stop(a, b ? b->len : j->buf.len))
+            break;
         int64_t t_min = INT64_MAX, t_end = INT64_MAX;
         bool any = false;
         for (size_t t = 0; t < a->n; t++) {
@@ -572,48 +590,25 @@ static void add_next_header(api_ctx *c, const answer *a, const api_query_opts *o
     hist_buf_free(&b);
 }
 
-/* Rows per tag times tags: refuses answers that would not fit in memory
- * before the engine builds them. 0, or API_ANSWERED (a 400). */
+/* Rows per tag times tags, counted against the request's row budget before
+ * the engine builds them (every calendar bucket is a row). 0, or
+ * API_ANSWERED (a 400). */
 static int size_or_reply(api_ctx *c, const api_query_opts *o, size_t ntags)
 {
     const hist_query_spec *s = &o->spec;
-    uint64_t span = (uint64_t)(s->to - s->from), per_tag = 1;
-    const char *param = "limit";
-    switch (s->mode) {
-    case HIST_MODE_RAW:
-        per_tag = s->limit;
-        break;
-    case HIST_MODE_INTERP:
-        per_tag = span / (uint64_t)s->step_ns + 1;
-        param = "step";
-        break;
-    case HIST_MODE_PLOT:
-        per_tag = (uint64_t)s->points * 4;
-        param = "points";
-        break;
-    case HIST_MODE_AGG:
-        param = "step";
-        if (s->bucket == HIST_BUCKET_FIXED)
-            per_tag = span / (uint64_t)s->step_ns + 1;
-        else if (s->bucket == HIST_BUCKET_HOUR || s->bucket == HIST_BUCKET_SHIFT)
-            per_tag = span / (UINT64_C(3600) * 1000000000) + 2;
-        if (s->bucket != HIST_BUCKET_FIXED)
-            param = "bucket";
-        break;
-    default:
-        break;
-    }
+    uint64_t per_tag = api__rows_per_tag(s);
+    const char *param = s->mode == HIST_MODE_RAW                                     ? "limit"
+                        : s->mode == HIST_MODE_PLOT                                  ? "points"
+                        : s->mode == HIST_MODE_LATEST                                ? "tag"
+                        : s->mode == HIST_MODE_AGG && s->bucket != HIST_BUCKET_FIXED ? "bucket"
+                                                                                     : "step";
     if (per_tag > API_MAX_BUCKETS)
-        return api__reply_error(c, 400, param,
-                                "more than %d rows per tag: narrow the range or widen "
+        return api__reply_limit(c, 400, param, "rows_per_tag", per_tag, API_MAX_BUCKETS,
+                                "%llu rows per tag, more than %d: narrow the range or widen "
                                 "the step",
-                                API_MAX_BUCKETS);
-    if (per_tag * ntags > API_MAX_ROWS)
-        return api__reply_error(c, 400, param,
-                                "the answer could reach %llu rows (more than %d): fewer "
-                                "tags, a shorter range or a smaller limit",
-                                (unsigned long long)(per_tag * ntags), API_MAX_ROWS);
-    return 0;
+                                (unsigned long long)per_tag, API_MAX_BUCKETS);
+    uint64_t total = ntags && per_tag > UINT64_MAX / ntags ? UINT64_MAX : per_tag * ntags;
+    return api__budget_rows_or_reply(c, param, total);
 }
 
 int api__query_handle(api_ctx *c)
@@ -642,7 +637,10 @@ int api__query_handle(api_ctx *c)
             render_wide(&a, &o, NULL, &b);
         else
             render_long_csv(&a, &o, &b);
-        ret = api__reply_buf(c, 200, "text/csv; charset=utf-8", &b);
+        if (api__budget_bytes_or_reply(c, b.len) || api__budget_time_or_reply(c))
+            hist_buf_free(&b);
+        else
+            ret = api__reply_buf(c, 200, "text/csv; charset=utf-8", &b);
     } else {
         hist_json j;
         json__init(&j);
@@ -652,7 +650,10 @@ int api__query_handle(api_ctx *c)
             render_columns_json(&a, &o, &j);
         else
             render_long_json(&a, &o, &j);
-        ret = api__reply_json(c, 200, &j);
+        if (api__budget_bytes_or_reply(c, j.buf.len) || api__budget_time_or_reply(c))
+            json__free(&j);
+        else
+            ret = api__reply_json(c, 200, &j);
     }
 out:
     answer_free(&a);

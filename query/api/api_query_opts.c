@@ -339,7 +339,7 @@ int api__query_opts_or_reply(api_ctx *c, const api_params *p, int64_t default_fr
         return API_ANSWERED;
 
     /* Mode-specific requirements. */
-    uint64_t span = (uint64_t)(spec->to - spec->from);
+    uint64_t span = api__span(spec->from, spec->to); /* never overflows */
     switch (spec->mode) {
     case HIST_MODE_INTERP:
         if (!o->step_given && spec->points)

@@ -18,7 +18,6 @@
  * is the raw line. Unknown fields are ignored; malformed JSON is a 400.
  */
 #include <math.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,9 +27,6 @@
 
 #define GF_MAX_TAGS   10000
 #define GF_MAX_VALUES 10000
-
-static const char *const level_keys[] = {"site", "area", "line", "cell", "signal"};
-#define NLEVELS 5
 
 /* ---- Body --------------------------------------------------------------------- */
 
@@ -117,160 +113,9 @@ static int json_time(api_ctx *c, json_t *v, int64_t *out)
     return HIST_EINVAL;
 }
 
-/* ---- Namespace levels and ad hoc filters ------------------------------------------ */
-
-/* Copies level `key` of tag t into out ("" when the name is shorter).
- * false for a key that is not a level or "unit". */
-static bool tag_field(const hist_tag_info *t, const char *key, char *out, size_t cap)
-{
-    out[0] = '\0';
-    if (!strcmp(key, "unit")) {
-        snprintf(out, cap, "%s", t->unit);
-        return true;
-    }
-    int level = -1;
-    for (int i = 0; i < NLEVELS; i++)
-        if (!strcmp(key, level_keys[i]))
-            level = i;
-    if (level < 0)
-        return false;
-    const char *name = t->name;
-    if (level == NLEVELS - 1) { /* signal: the last segment, whatever the depth */
-        const char *slash = strrchr(name, '/');
-        snprintf(out, cap, "%s", slash ? slash + 1 : name);
-        return true;
-    }
-    const char *p = name;
-    for (int i = 0; i < level; i++) {
-        p = strchr(p, '/');
-        if (!p)
-            return true;
-        p++;
-    }
-    const char *end = strchr(p, '/');
-    if (!end)
-        return true; /* the last segment is the signal, not this level */
-    size_t len = (size_t)(end - p);
-    if (len >= cap)
-        len = cap - 1;
-    memcpy(out, p, len);
-    out[len] = '\0';
-    return true;
-}
-
-typedef struct {
-    const char *key, *op, *value;
-    regex_t re;
-    bool has_re;
-} gf_filter;
-
-typedef struct {
-    gf_filter *v;
-    size_t n;
-} gf_filters;
-
-static void filters_free(gf_filters *f)
-{
-    for (size_t i = 0; i < f->n; i++)
-        if (f->v[i].has_re)
-            regfree(&f->v[i].re);
-    free(f->v);
-    memset(f, 0, sizeof *f);
-}
-
-/* Reads "adhocFilters" and "filters" (both spellings are in use). The
- * strings stay owned by root. 0, or API_ANSWERED (a 400). */
-static int filters_or_reply(api_ctx *c, json_t *root, gf_filters *f)
-{
-    static const char *const names[] = {"adhocFilters", "filters"};
-    memset(f, 0, sizeof *f);
-    size_t total = 0;
-    for (int k = 0; k < 2; k++) {
-        json_t *arr = json_object_get(root, names[k]);
-        if (json_is_array(arr))
-            total += json_array_size(arr);
-    }
-    if (total == 0)
-        return 0;
-    f->v = calloc(total, sizeof *f->v);
-    if (!f->v)
-        return api__reply_internal(c, HIST_ENOMEM);
-    for (int k = 0; k < 2; k++) {
-        json_t *arr = json_object_get(root, names[k]), *el;
-        size_t i;
-        if (!json_is_array(arr))
-            continue;
-        json_array_foreach(arr, i, el)
-        {
-            const char *key = json_string_value(json_object_get(el, "key"));
-            const char *op = json_string_value(json_object_get(el, "operator"));
-            json_t *jv = json_object_get(el, "value");
-            const char *value = json_string_value(jv);
-            if (!key || !value) {
-                filters_free(f);
-                return api__reply_error(c, 400, names[k],
-                                        "each filter needs string fields key and value");
-            }
-            if (!op)
-                op = "=";
-            gf_filter *g = &f->v[f->n++];
-            g->key = key;
-            g->op = op;
-            g->value = value;
-            if (!strcmp(op, "=~") || !strcmp(op, "!~")) {
-                /* Anchored like Grafana's other regex filters. */
-                size_t len = strlen(value) + 5;
-                char *pat = malloc(len);
-                if (!pat) {
-                    filters_free(f);
-                    return api__reply_internal(c, HIST_ENOMEM);
-                }
-                snprintf(pat, len, "^(%s)$", value);
-                int rc = regcomp(&g->re, pat, REG_EXTENDED | REG_NOSUB);
-                free(pat);
-                if (rc != 0) {
-                    filters_free(f);
-                    return api__reply_error(c, 400, names[k], "bad regular expression '%s'", value);
-                }
-                g->has_re = true;
-            } else if (strcmp(op, "=") && strcmp(op, "!=") && strcmp(op, "<") && strcmp(op, ">")) {
-                filters_free(f);
-                return api__reply_error(c, 400, names[k], "unknown filter operator '%s'", op);
-            }
-        }
-    }
-    return 0;
-}
-
-static bool filters_pass(const gf_filters *f, const hist_tag_info *t)
-{
-    char field[HIST_TAG_NAME_MAX + 1];
-    for (size_t i = 0; i < f->n; i++) {
-        const gf_filter *g = &f->v[i];
-        if (!tag_field(t, g->key, field, sizeof field))
-            continue; /* a key we do not know filters nothing */
-        int cmp = strcmp(field, g->value);
-        bool ok;
-        if (!strcmp(g->op, "="))
-            ok = cmp == 0;
-        else if (!strcmp(g->op, "!="))
-            ok = cmp != 0;
-        else if (!strcmp(g->op, "<"))
-            ok = cmp < 0;
-        else if (!strcmp(g->op, ">"))
-            ok = cmp > 0;
-        else if (!strcmp(g->op, "=~"))
-            ok = regexec(&g->re, field, 0, NULL, 0) == 0;
-        else
-            ok = regexec(&g->re, field, 0, NULL, 0) != 0;
-        if (!ok)
-            return false;
-    }
-    return true;
-}
-
 /* Tags named by a target: an exact name, a glob, or a Grafana multi-value
- * "{a,b,c}" of either. */
+ * "{a,b,c}" of either. Each name or glob counts against the request's
+ * pattern budget (API_ANSWERED when over it). */
 static int target_tags(api_ctx *c, const char *target, api_tag_list *out)
 {
     size_t len = strlen(target);
@@ -280,12 +125,16 @@ static int target_tags(api_ctx *c, const char *target, api_tag_list *out)
             return HIST_ENOMEM;
         int rc = 0;
         char *save = NULL;
-        for (char *tok = strtok_r(copy, ",", &save); tok && rc >= 0;
+        for (char *tok = strtok_r(copy, ",", &save); tok && rc == 0;
              tok = strtok_r(NULL, ",", &save))
-            rc = api__tags_match(c, tok, GF_MAX_TAGS, out);
+            rc = api__budget_pattern_or_reply(c, "target") || api__budget_time_or_reply(c)
+                     ? API_ANSWERED
+                     : api__tags_match(c, tok, GF_MAX_TAGS, out);
         free(copy);
         return rc;
     }
+    if (api__budget_pattern_or_reply(c, "target"))
+        return API_ANSWERED;
     return api__tags_match(c, target, GF_MAX_TAGS, out);
 }
 
@@ -424,12 +273,12 @@ static int gf_tag_keys(api_ctx *c)
     hist_json j;
     json__init(&j);
     json__begin_array(&j);
-    for (int i = 0; i < NLEVELS; i++) {
+    for (int i = 0; i < GF_NLEVELS; i++) {
         json__begin_object(&j);
         json__key(&j, "type");
         json__string(&j, "string");
         json__key(&j, "text");
-        json__string(&j, level_keys[i]);
+        json__string(&j, grafana_filter__levels[i]);
         json__end_object(&j);
     }
     json__begin_object(&j);
@@ -458,9 +307,9 @@ static int values_visit(void *ctx, const hist_tag_info *t)
     char field[HIST_TAG_NAME_MAX + 1];
     if (!hist_tagset_matches(vc->allow, t->name))
         return 0; /* outside the caller's grant: its levels are not shown */
-    if (vc->filters && !filters_pass(vc->filters, t))
+    if (vc->filters && !grafana_filter__pass(vc->filters, t))
         return 0;
-    if (!tag_field(t, vc->key, field, sizeof field) || !field[0])
+    if (!grafana_filter__tag_field(t, vc->key, field, sizeof field) || !field[0])
         return 0;
     /* Tags come in name order, so equal leading levels are adjacent: a
      * check against the last value removes most duplicates cheaply. */
@@ -521,8 +370,8 @@ static bool known_key(const char *key)
 {
     if (!strcmp(key, "unit"))
         return true;
-    for (int i = 0; i < NLEVELS; i++)
-        if (!strcmp(key, level_keys[i]))
+    for (int i = 0; i < GF_NLEVELS; i++)
+        if (!strcmp(key, grafana_filter__levels[i]))
             return true;
     return false;
 }
@@ -578,7 +427,7 @@ static int gf_variable(api_ctx *c, json_t *root)
     if (!payload)
         return API_ANSWERED;
     gf_filters f;
-    if (filters_or_reply(c, root, &f)) {
+    if (grafana_filter__read_or_reply(c, root, &f)) {
         json_decref(payload);
         return API_ANSWERED;
     }
@@ -624,14 +473,15 @@ static int gf_variable(api_ctx *c, json_t *root)
             goto out;
         }
         for (size_t i = 0; i < tags.n; i++)
-            if (filters_pass(&f, &tags.v[i]))
+            if (grafana_filter__pass(&f, &tags.v[i]))
                 variable_item(&j, tags.v[i].name);
         api__tag_list_free(&tags);
     }
     json__end_array(&j);
-    ret = api__reply_json(c, 200, &j);
+    ret =
+        api__budget_time_or_reply(c) ? (json__free(&j), API_ANSWERED) : api__reply_json(c, 200, &j);
 out:
-    filters_free(&f);
+    grafana_filter__free(&f);
     json_decref(payload);
     return ret;
 }
@@ -769,8 +619,9 @@ static int add_panel_defaults(api_params *p, const gf_range *range)
 }
 
 /* Answers one target into j. 0, or API_ANSWERED (an error answer). */
+/* With least, a first pass: adds the target's rows for one tag to *least. */
 static int target_or_reply(api_ctx *c, json_t *target, const gf_range *range, const gf_filters *f,
-                           hist_json *j)
+                           hist_json *j, uint64_t *least)
 {
     json_t *hide = json_object_get(target, "hide");
     if (json_is_true(hide))
@@ -798,10 +649,19 @@ static int target_or_reply(api_ctx *c, json_t *target, const gf_range *range, co
         ret = API_ANSWERED;
         goto out;
     }
+    if (least) {
+        uint64_t r = api__rows_per_tag(&o.spec);
+        *least = *least > UINT64_MAX - r ? UINT64_MAX : *least + r;
+        goto out;
+    }
     const char *format = api__param(&p, "format");
     const char *type = json_string_value(json_object_get(target, "type"));
     bool table = (format && !strcmp(format, "table")) || (type && !strcmp(type, "table"));
     int rc = target_tags(c, name, &tags);
+    if (rc == API_ANSWERED) {
+        ret = API_ANSWERED;
+        goto out;
+    }
     if (rc == HIST_ENOSPC) {
         ret =
             api__reply_error(c, 400, "target", "'%s' matches more than %d tags", name, GF_MAX_TAGS);
@@ -813,9 +673,13 @@ static int target_or_reply(api_ctx *c, json_t *target, const gf_range *range, co
     }
     size_t k = 0;
     for (size_t i = 0; i < tags.n; i++)
-        if (filters_pass(f, &tags.v[i]))
+        if (grafana_filter__pass(f, &tags.v[i]))
             tags.v[k++] = tags.v[i];
     tags.n = k;
+    /* One row budget for all the request's targets together. */
+    if ((ret = api__budget_spec_or_reply(c, "targets", &o.spec, tags.n)))
+        goto out;
+    o.spec.deadline_ns = c->budget.deadline;
     hist_series_result **series = calloc(tags.n ? tags.n : 1, sizeof *series);
     if (!series) {
         ret = api__reply_internal(c, HIST_ENOMEM);
@@ -834,13 +698,7 @@ static int target_or_reply(api_ctx *c, json_t *target, const gf_range *range, co
         free(ids);
         if (rc < 0) {
             free(series);
-            if (rc == HIST_EINVAL || rc == HIST_ERANGE)
-                ret =
-                    (api__reply_error(c, 400, "payload", "the query engine refused target '%s': %s",
-                                      name, hist_strerror(rc)),
-                     1);
-            else
-                ret = api__reply_internal(c, rc);
+            ret = api__budget_engine_reply(c, rc, "payload"); /* 400, 422 or 500 */
             goto out;
         }
         have_res = true;
@@ -851,7 +709,9 @@ static int target_or_reply(api_ctx *c, json_t *target, const gf_range *range, co
     if (table)
         write_table(j, &o, &tags, series, ref_id);
     else
-        for (size_t i = 0; i < tags.n; i++)
+        for (size_t i = 0; /* gf_query answers the budget that stops it */
+             i < tags.n && j->buf.len <= c->budget.lim.max_bytes && !api__budget_past(&c->budget);
+             i++)
             write_timeseries(j, &o, &tags.v[i], series[i], ref_id);
     free(series);
 out:
@@ -890,31 +750,41 @@ static int gf_query(api_ctx *c, json_t *root)
     if (targets && !json_is_array(targets))
         return api__reply_error(c, 400, "targets", "targets must be an array");
     gf_filters f;
-    if (filters_or_reply(c, root, &f))
+    if (grafana_filter__read_or_reply(c, root, &f))
         return API_ANSWERED;
     hist_json j;
     json__init(&j);
     json__begin_array(&j);
     size_t i;
     json_t *t;
-    int ret = 0;
+    int ret = API_ANSWERED;
+    uint64_t least = 0; /* every target has a tag at least: refuse before any work */
+    json_array_foreach(targets, i, t)
+    {
+        if (json_is_object(t) && target_or_reply(c, t, &range, &f, &j, &least))
+            goto fail;
+    }
+    if (least > c->budget.lim.max_rows && api__budget_rows_or_reply(c, "targets", least))
+        goto fail;
+    ret = 0;
     json_array_foreach(targets, i, t)
     {
         if (!json_is_object(t)) {
             ret = api__reply_error(c, 400, "targets", "each target must be an object");
             goto fail;
         }
-        if (target_or_reply(c, t, &range, &f, &j)) {
+        if (target_or_reply(c, t, &range, &f, &j, NULL) ||
+            api__budget_bytes_or_reply(c, j.buf.len) || api__budget_time_or_reply(c)) {
             ret = API_ANSWERED; /* the error answer is set */
             goto fail;
         }
     }
     json__end_array(&j);
-    filters_free(&f);
+    grafana_filter__free(&f);
     return api__reply_json(c, 200, &j);
 fail:
     json__free(&j);
-    filters_free(&f);
+    grafana_filter__free(&f);
     return ret;
 }
 

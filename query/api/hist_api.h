@@ -20,6 +20,24 @@
 /* Access scopes granted by a token (ingest/ checks them for writes). */
 enum { HIST_SCOPE_READ = 1, HIST_SCOPE_WRITE = 2, HIST_SCOPE_ADMIN = 4 };
 
+/* What one request may cost (docs/api.md "Limits"; historiand's options
+ * --max-rows, --max-answer-mb, --query-timeout-ms, --max-patterns). A request
+ * over one of them is answered with an error naming the limit and the
+ * figure that exceeded it; the server goes on with the others. */
+typedef struct {
+    uint64_t max_rows;     /* result rows per request, all tags and targets together */
+    size_t max_bytes;      /* bytes of one answer's body */
+    uint32_t timeout_ms;   /* time a request may run; 0 = no deadline */
+    uint32_t max_patterns; /* tag patterns (globs, regexes) per request */
+} hist_api_limits;
+
+#define HIST_API_DEFAULT_MAX_ROWS     UINT64_C(20000000)
+#define HIST_API_DEFAULT_MAX_BYTES    ((size_t)512 << 20)
+#define HIST_API_DEFAULT_TIMEOUT_MS   30000u
+#define HIST_API_DEFAULT_MAX_PATTERNS 100u
+
+void hist_api_limits_init(hist_api_limits *l);
+
 typedef struct {
     const char *method;       /* "GET", "POST", "PUT", ... */
     const char *path;         /* decoded path, no query string: "/api/v1/query" */
@@ -35,10 +53,13 @@ typedef struct {
      * "Tag permissions"). Owned by the caller for the request's life. */
     const hist_tagset *tags;
     int64_t now_ns;  /* the request's "now", for relative times */
+    /* The request's budgets; NULL = the defaults. The time budget counts
+     * from the call to hist_api_handle(). */
+    const hist_api_limits *limits;
 } hist_api_request;
 
 typedef struct {
-    int status;               /* 200, 202, 400, 403, 404, 405, 500 */
+    int status;               /* 200, 202, 400, 403, 404, 405, 413, 422, 500 */
     const char *content_type; /* static string */
     char *body;               /* malloc'd; the caller frees it */
     size_t body_len;

@@ -40,8 +40,11 @@ int api__params_add(api_params *p, const char *key, size_t klen, const char *val
 }
 
 /* Parses a URL query string or a form body (hist_url_decode() with
- * HIST_URL_FORM | HIST_URL_LENIENT: '+' is a space). */
-static int params_from_urlencoded(api_params *p, const char *s, size_t len)
+ * HIST_URL_FORM | HIST_URL_LENIENT: '+' is a space). A decoded NUL byte
+ * ("%00") would cut the value short (?tag=T%00junk answering for T):
+ * HIST_EINVAL, with *bad the key (static buffer of the caller). */
+static int params_from_urlencoded(api_params *p, const char *s, size_t len, char *bad,
+                                  size_t bad_cap)
 {
     size_t i = 0;
     while (i < len) {
@@ -62,7 +65,13 @@ static int params_from_urlencoded(api_params *p, const char *s, size_t len)
                 hist_url_decode(s + eq + 1, end - eq - 1, how, &v, &vl);
             else
                 v = strdup("");
-            int rc = (k && v) ? api__params_add(p, k, kl, v, vl) : HIST_ENOMEM;
+            int rc = (k && v) ? 0 : HIST_ENOMEM;
+            if (rc == 0 && (memchr(k, 0, kl) || memchr(v, 0, vl))) {
+                snprintf(bad, bad_cap, "%s", k); /* up to the NUL, if it is in the key */
+                rc = HIST_EINVAL;
+            }
+            if (rc == 0)
+                rc = api__params_add(p, k, kl, v, vl);
             free(k);
             free(v);
             if (rc < 0)
@@ -144,8 +153,11 @@ int api__params_or_reply(api_ctx *c, api_params *p)
 {
     const hist_api_request *r = c->req;
     int rc = 0;
+    char bad[64] = "";
     if (r->query && *r->query)
-        rc = params_from_urlencoded(p, r->query, strlen(r->query));
+        rc = params_from_urlencoded(p, r->query, strlen(r->query), bad, sizeof bad);
+    if (rc == HIST_EINVAL)
+        return api__reply_error(c, 400, bad, "parameter '%s' holds a NUL byte (%%00)", bad);
     if (rc < 0)
         return api__reply_internal(c, rc);
     if (r->body_len == 0)
@@ -170,8 +182,10 @@ int api__params_or_reply(api_ctx *c, api_params *p)
         rc = api__params_from_json(p, root);
         json_decref(root);
     } else {
-        rc = params_from_urlencoded(p, (const char *)r->body, r->body_len);
+        rc = params_from_urlencoded(p, (const char *)r->body, r->body_len, bad, sizeof bad);
     }
+    if (rc == HIST_EINVAL)
+        return api__reply_error(c, 400, bad, "parameter '%s' holds a NUL byte (%%00)", bad);
     if (rc < 0)
         return api__reply_internal(c, rc);
     return 0;

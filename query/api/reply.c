@@ -45,6 +45,36 @@ int api__reply_error(api_ctx *c, int status, const char *param, const char *fmt,
     return api__reply_json(c, status, &j);
 }
 
+int api__reply_limit(api_ctx *c, int status, const char *param, const char *limit, uint64_t value,
+                     uint64_t max, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    free(c->resp->headers); /* e.g. the continuation of an answer not sent */
+    c->resp->headers = NULL;
+    hist_json j;
+    json__init(&j);
+    json__begin_object(&j);
+    json__key(&j, "error");
+    json__string(&j, msg);
+    json__key(&j, "param");
+    if (param)
+        json__string(&j, param);
+    else
+        json__null(&j);
+    json__key(&j, "limit");
+    json__string(&j, limit);
+    json__key(&j, "value");
+    json__uint(&j, value);
+    json__key(&j, "max");
+    json__uint(&j, max);
+    json__end_object(&j);
+    return api__reply_json(c, status, &j);
+}
+
 int api__reply_buf(api_ctx *c, int status, const char *content_type, hist_buf *b)
 {
     size_t len = 0;

@@ -16,7 +16,7 @@ int main(void)
 #undef CODE_
     };
     size_t n = sizeof codes / sizeof codes[0];
-    CHECK_EQ_I64(n, 18);
+    CHECK_EQ_I64(n, 19);
     for (size_t i = 0; i < n; i++) {
         CHECK_EQ_I64(codes[i], -(int)(i + 1)); /* stable and dense: -1, -2, ... */
         CHECK(strcmp(hist_strerror(codes[i]), "unknown error") != 0);
@@ -29,8 +29,9 @@ int main(void)
     }
     CHECK(strcmp(hist_errname(HIST_ECORRUPT), "HIST_ECORRUPT") == 0);
     CHECK(strcmp(hist_strerror(HIST_EDISKFULL), "no space left on device") == 0);
+    CHECK(strcmp(hist_errname(HIST_ETIMEDOUT), "HIST_ETIMEDOUT") == 0);
     CHECK(strcmp(hist_errname(0), "HIST_OK") == 0 && strcmp(hist_strerror(0), "ok") == 0);
-    CHECK(strcmp(hist_errname(-19), "HIST_E?") == 0);
+    CHECK(strcmp(hist_errname(-20), "HIST_E?") == 0);
     CHECK(strcmp(hist_strerror(-1000), "unknown error") == 0);
     return check_summary();
 }

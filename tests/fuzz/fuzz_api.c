@@ -9,12 +9,17 @@
  * three tags, so queries reach the engine.
  *
  * Whatever the input: hist_api_handle() answers (never fails), never with
- * a 5xx, and every JSON answer parses.
+ * a 5xx, and every JSON answer parses. Every request runs under small
+ * budgets (FUZZ_LIMITS below), and going beyond them is a finding: the
+ * ctest run passes -malloc_limit_mb=64 (one allocation over 64 MiB aborts
+ * with libFuzzer's out-of-memory report) and -rss_limit_mb=2048, and a
+ * request that runs 3 s past its 1 s time budget aborts here.
  */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "query/api/hist_api.h"
 #include "tests/tmpdir.h"
@@ -130,10 +135,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .scopes = HIST_SCOPE_READ | (data[1] & 8 ? HIST_SCOPE_ADMIN : 0),
         .now_ns = T0 + 86400 * SEC,
     };
+    /* FUZZ_LIMITS: far below the defaults, so a request that escapes a
+     * budget shows as a large allocation or a long run */
+    hist_api_limits lim = {
+        .max_rows = 200000, .max_bytes = 8u << 20, .timeout_ms = 1000, .max_patterns = 20};
+    req.limits = &lim;
     hist_api_response resp;
     memset(&resp, 0, sizeof resp);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     if (hist_api_handle(fuzz_db, &req, &resp) != 0)
         abort();
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (t1.tv_sec - t0.tv_sec > 4)
+        abort(); /* ran past its time budget */
+    if (resp.status == 200 && resp.body_len > lim.max_bytes)
+        abort(); /* an answer over its byte budget */
     if (resp.status < 200 || resp.status >= 500)
         abort();
     if (resp.content_type && strstr(resp.content_type, "json")) {

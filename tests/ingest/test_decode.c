@@ -674,8 +674,9 @@ static void test_validation(void)
     pbw_free(&m);
 }
 
-/* Strings: protobuf-c checks no UTF-8 and keeps every byte, and the
- * server reads them as C strings (up to a NUL). */
+/* Strings: protobuf-c checks no UTF-8 and keeps every byte. A NUL inside
+ * a tag name is refused (read as a C string it would name another tag:
+ * issue 12); the token is read as a C string (up to a NUL). */
 static void test_strings(void)
 {
     pbw m = {0}, s = {0};
@@ -683,8 +684,19 @@ static void test_strings(void)
     pbw_packed_sint(&s, 2, ts3, 1);
     pbw_double(&s, 3, 2);
     pbw_msg(&m, 3, &s);
-    pbw_bytes(&m, 2, "\xff\xfe-tok", 6); /* not UTF-8: taken as it is */
     decoded d = DEC(&m);
+    CHECK(d.rc == HIST_ENAME && d.res.nerrors == 1 && !d.b);
+    if (d.res.nerrors == 1)
+        CHECKF(strstr(d.res.errors[0].message, "a NUL byte at offset 9") != NULL, "message: %s",
+               d.res.errors[0].message);
+    dec_free(&d);
+    pbw_free(&m);
+    pbw_str(&s, 1, "site1/n/x");
+    pbw_packed_sint(&s, 2, ts3, 1);
+    pbw_double(&s, 3, 2);
+    pbw_msg(&m, 3, &s);
+    pbw_bytes(&m, 2, "\xff\xfe-tok", 6); /* not UTF-8: taken as it is */
+    d = DEC(&m);
     int64_t two = (int64_t)bits(2);
     EXPECT_SERIES(&d, 0, "site1/n/x", HIST_TYPE_FLOAT64, 1, abs3, &two, NULL);
     CHECK(d.token && !strcmp(d.token, "\xff\xfe-tok"));
