@@ -67,7 +67,7 @@ typedef struct api_work {
     char *method, *path, *query, *ctype, *accept;
     uint8_t *body;
     /* The caller's grant and a reference to its snapshot, taken on the
-     * loop thread in route_api and dropped on it in api_after: the thread
+     * loop thread in route_api and dropped on it in api_finish: the thread
      * pool reads req.tags (the grant's patterns) while a SIGHUP may have
      * replaced the server's snapshot, and this reference keeps the old one
      * alive until the request is answered. */
@@ -755,6 +755,24 @@ static int on_headers_complete(http_parser *p)
     if (p->upgrade || p->method == HTTP_CONNECT) {
         st->err_status = 400;
         st->err_msg = "upgrade and CONNECT are not supported";
+        return -1;
+    }
+    /* Authentication before work proportional to the request: a caller
+     * without a grant does not get its body read (401, and the connection
+     * closes with the body unread). Scopes need the route and are checked
+     * in dispatch. */
+    bool has_body = p->content_length != ULLONG_MAX ? p->content_length > 0
+                                                    : (p->flags & F_CHUNKED) != 0;
+    bool had_token;
+    if (has_body && c->srv->auth && !request_grant(c, st, &had_token)) {
+        char route[256];
+        size_t n = st->url ? strcspn(st->url, "?") : 0;
+        snprintf(route, sizeof route, "%.*s", (int)(n < 255 ? n : 255), st->url ? st->url : "");
+        st->err_status = 401;
+        st->err_msg = had_token ? "unknown token (the body was not read)"
+                                : "authentication required: Authorization: Bearer <token> (the "
+                                  "body was not read)";
+        audit_http(c, st, "auth_failed", NULL, route, 401, NULL, st->err_msg);
         return -1;
     }
     /* curl sends "Expect: 100-continue" before bodies over 1 KiB and waits
