@@ -7,6 +7,8 @@
 # hourly report. The server is stopped by its PID at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# historiand is on 127.0.0.1: a proxy set for the machine must not see it.
+export no_proxy="127.0.0.1,localhost,::1${no_proxy:+,$no_proxy}" NO_PROXY="127.0.0.1,localhost,::1${NO_PROXY:+,$NO_PROXY}"
 ./scripts/deps.sh
 build=${HIST_BUILD_DIR:-build}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -8,6 +8,9 @@
 # Each stage prints ctest's summary; the script fails if any stage fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The tests talk to servers on 127.0.0.1 and [::1] only; a proxy set for
+# the machine (the CLI honours http_proxy through libcurl) must not see them.
+export no_proxy="127.0.0.1,localhost,::1${no_proxy:+,$no_proxy}" NO_PROXY="127.0.0.1,localhost,::1${NO_PROXY:+,$NO_PROXY}"
 ./scripts/deps.sh
 jobs=$(nproc)
 status=0

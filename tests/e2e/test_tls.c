@@ -614,6 +614,42 @@ static void test_client_certs(void)
     harness_cleanup(&h);
 }
 
+/* Runs the historian CLI with args; its exit code, stdout in out. */
+static int cli(const char *out, const char *const *args)
+{
+    return harness_wait_exit(harness_run_cli(out, args), 60);
+}
+
+/* The historian CLI over TLS against historiand's own listeners: simulate
+ * sends over tcps://, query reads back over https://, both verifying the
+ * server against the CA; a wrong CA fails with a clear error and exit 1. */
+static void test_cli(const hist_harness *h)
+{
+    char ingest[64], server[64], out[400], spool[400], text[1 << 16];
+    snprintf(ingest, sizeof ingest, "tcps://127.0.0.1:%d", h->ingest_port);
+    snprintf(server, sizeof server, "https://127.0.0.1:%d", h->http_port);
+    snprintf(out, sizeof out, "%s/cli.out", dir);
+    snprintf(spool, sizeof spool, "%s/spool", dir);
+    const char *sim[] = {"simulate", "--ingest", ingest,  "--cacert", cert("ca.pem"),
+                         "--tags",   "3",        "--duration", "20",  "--fast",
+                         "--start",  "2030-01-01T00:00:00Z", "--spool", spool, NULL};
+    CHECK_EQ_I64(cli(out, sim), 0);
+    harness_slurp(out, text, sizeof text);
+    CHECKF(strstr(text, "acked 60 ") != NULL || strstr(text, "acked 60\n") != NULL, "%s", text);
+
+    const char *query[] = {"query",  "--server", server, "--cacert", cert("ca.pem"), "-F", "csv",
+                           "-f",     "2030-01-01T00:00:00Z", "-t", "2030-01-01T01:00:00Z",
+                           "-p",     "**",       NULL};
+    CHECK_EQ_I64(cli(out, query), 0);
+    harness_slurp(out, text, sizeof text);
+    CHECKF(count(text, "\n") == 61, "query over https: %d lines: %.300s", count(text, "\n"),
+           text);
+
+    const char *wrong[] = {"query", "--server", server, "--cacert", cert("ca2.pem"), "-p", "**",
+                           NULL};
+    CHECK_EQ_I64(cli(out, wrong), 1);
+}
+
 /* HTTP status of one request with the client certificate of o (and the
  * extra headers), the answer's body copied into body (may be NULL). */
 static int status_of(int port, const client_opts *o, const char *method, const char *target,
@@ -781,6 +817,7 @@ int main(void)
     test_plain_text(&h, &good);
     test_old_protocol(&h, &good);
     test_stalled_handshake(&h, &good, 3);
+    test_cli(&h);
     CHECK(metric(h.http_port, &good, "historian_tls_handshakes_total") > 10);
     if (check_failed_)
         harness_dump_log(&h);
