@@ -38,6 +38,7 @@
 #include <ftw.h>
 #include <fcntl.h>
 
+#include "bench/bench_util.h"
 #include "tools/client/hist_client.h"
 #include "tools/plantgen.h"
 
@@ -56,29 +57,6 @@ typedef struct {
     uint64_t acked;
     int failed;
 } conn_job;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {0};
-    socklen_t len = sizeof a;
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
-        close(fd);
-        return -1;
-    }
-    close(fd);
-    return ntohs(a.sin_port);
-}
 
 /* Drains s while acks keep coming: false when a minute passes without one
  * or the server refused a batch. */
@@ -297,7 +275,7 @@ static double send_timed(const char *addr, frame *frames, size_t nframes, uint64
         jobs[c].addr = addr;
         jobs[c].window = window;
     }
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (unsigned c = 0; c < conns; c++)
         pthread_create(&th[c], NULL, run_conn, &jobs[c]);
     uint64_t acked = 0;
@@ -307,7 +285,7 @@ static double send_timed(const char *addr, frame *frames, size_t nframes, uint64
         acked += jobs[c].acked;
         failed |= jobs[c].failed;
     }
-    double el = now_s() - t0;
+    double el = bench_now_s() - t0;
     free(per);
     free(jobs);
     free(th);
@@ -338,7 +316,7 @@ static double run(const char *bin, unsigned conns, size_t batch, uint64_t total,
         return -1;
     char data[128];
     snprintf(data, sizeof data, "%s/data", root);
-    int hp = free_port(), ip = free_port();
+    int hp = bench_free_port(), ip = bench_free_port();
     pid_t pid = start_server(bin, data, io, hp, ip);
     char addr[64];
     snprintf(addr, sizeof addr, "127.0.0.1:%d", ip);

@@ -34,6 +34,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "bench/bench_util.h"
 #include "common/hist_bytes.h"
 #include "proto/historian.pb-c.h"
 #include "tools/client/hist_client.h"
@@ -43,31 +44,6 @@ typedef struct {
     char root[128];
     char bindir[512];
 } bench;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    socklen_t len = sizeof a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    close(fd);
-    return ntohs(a.sin_port);
-}
 
 /* Starts historiand; its pid, *port the ingest port; -1 when it did not
  * print its listening line within 20 s. */
@@ -79,8 +55,8 @@ static pid_t start_server(const bench *b, const char *name, int tls, int *port)
     snprintf(cert, sizeof cert, "%s/cert.pem", b->root);
     snprintf(key, sizeof key, "%s/key.pem", b->root);
     snprintf(bin, sizeof bin, "%s/historiand", b->bindir);
-    *port = free_port();
-    snprintf(http, sizeof http, "127.0.0.1:%d", free_port());
+    *port = bench_free_port();
+    snprintf(http, sizeof http, "127.0.0.1:%d", bench_free_port());
     snprintf(ingest, sizeof ingest, "127.0.0.1:%d", *port);
     pid_t pid = fork();
     if (pid == 0) {
@@ -187,7 +163,7 @@ static int read_ack(link_t *l)
 static double run(const bench *b, int port, SSL_CTX *ctx, uint8_t **frames, size_t *lens,
                   size_t nframes, double *handshake_ms)
 {
-    double t0 = now_s();
+    double t0 = bench_now_s();
     link_t l = {socket(AF_INET, SOCK_STREAM, 0), NULL};
     struct timeval tv = {30, 0};
     setsockopt(l.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -206,9 +182,9 @@ static double run(const bench *b, int port, SSL_CTX *ctx, uint8_t **frames, size
             ERR_print_errors_fp(stderr);
             return -1;
         }
-        *handshake_ms = (now_s() - t0) * 1000;
+        *handshake_ms = (bench_now_s() - t0) * 1000;
     }
-    double start = now_s();
+    double start = bench_now_s();
     size_t sent = 0, acked = 0;
     int rc = 0;
     while (acked < nframes && rc == 0) {
@@ -220,7 +196,7 @@ static double run(const bench *b, int port, SSL_CTX *ctx, uint8_t **frames, size
             acked++;
         }
     }
-    double secs = now_s() - start;
+    double secs = bench_now_s() - start;
     if (l.ssl) {
         SSL_shutdown(l.ssl);
         SSL_free(l.ssl);

@@ -12,6 +12,10 @@
  *     gives a NUL byte (counted in *out_len), for callers that always
  *     accepted such text (the read API's parameters);
  *   - every other byte is copied as it is.
+ *
+ * hist_utf8_len() measures one UTF-8 sequence by RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF (what JSON writers need to
+ * pass text through or replace it).
  */
 #ifndef HIST_COMMON_TEXT_H
 #define HIST_COMMON_TEXT_H
@@ -27,5 +31,9 @@ enum {
  * without the NUL, in *out_len when out_len is not NULL). Returns 0,
  * HIST_EINVAL (malformed, see above) or HIST_ENOMEM; *out is NULL then. */
 int hist_url_decode(const char *src, size_t n, unsigned flags, char **out, size_t *out_len);
+
+/* Bytes of the one valid UTF-8 sequence at s (n >= 1 bytes there; 1 for
+ * ASCII), or 0 when the bytes there are not one. */
+size_t hist_utf8_len(const unsigned char *s, size_t n);
 
 #endif

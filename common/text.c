@@ -1,6 +1,7 @@
 /*
  * text.c: hist_url_decode() (hist_text.h), one rule set for request paths,
- * query strings and form bodies.
+ * query strings and form bodies; hist_utf8_len(), one UTF-8 rule for the
+ * JSON writers (the API's answers, the audit trail).
  */
 #include <stdbool.h>
 #include <stdlib.h>
@@ -54,4 +55,31 @@ int hist_url_decode(const char *src, size_t n, unsigned flags, char **out, size_
     if (out_len)
         *out_len = k;
     return 0;
+}
+
+size_t hist_utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    size_t len;
+    unsigned cp, min;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        len = 2, cp = c & 0x1f, min = 0x80;
+    else if (c >= 0xe0 && c <= 0xef)
+        len = 3, cp = c & 0x0f, min = 0x800;
+    else if (c >= 0xf0 && c <= 0xf4)
+        len = 4, cp = c & 0x07, min = 0x10000;
+    else
+        return 0;
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
 }

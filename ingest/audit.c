@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "common/hist_buf.h"
+#include "common/hist_text.h"
 #include "ingest/ingest.h"
 
 struct hist_audit {
@@ -71,32 +72,6 @@ void audit__close(hist_audit *a)
     free(a);
 }
 
-/* Bytes of one valid UTF-8 sequence at s (at most n), 0 when not valid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    size_t len;
-    unsigned cp, min;
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2, cp = c & 0x1f, min = 0x80;
-    else if (c >= 0xe0 && c <= 0xef)
-        len = 3, cp = c & 0x0f, min = 0x800;
-    else if (c >= 0xf0 && c <= 0xf4)
-        len = 4, cp = c & 0x07, min = 0x10000;
-    else
-        return 0;
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
 void audit__json_string(hist_buf *b, const char *str)
 {
     const unsigned char *s = (const unsigned char *)str;
@@ -116,7 +91,7 @@ void audit__json_string(hist_buf *b, const char *str)
             hist_buf_printf(b, "\\u%04x", c);
             i++;
         } else if (c >= 0x80) {
-            size_t k = utf8_len(s + i, n - i);
+            size_t k = hist_utf8_len(s + i, n - i);
             if (k) {
                 hist_buf_append(b, (const char *)s + i, k);
                 i += k;

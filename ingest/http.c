@@ -170,18 +170,24 @@ static void fill_response(hist_reply *r, int status, const char *ctype, const vo
     fill_response_h(r, status, ctype, body, len, NULL);
 }
 
-static void fill_error(hist_reply *r, int status, const char *msg)
+/* {"error":"msg"} in body (at least 512 bytes): its length. Quotes and
+ * backslashes become ', control bytes are dropped, so no escaping is owed. */
+static size_t error_body(char *body, size_t cap, const char *msg)
 {
-    char body[512];
-    size_t k = 0;
-    k += (size_t)snprintf(body, sizeof body - 4, "{\"error\":\"");
-    for (const char *p = msg; *p && k < sizeof body - 8; p++)
+    size_t k = (size_t)snprintf(body, cap - 4, "{\"error\":\"");
+    for (const char *p = msg; *p && k < cap - 8; p++)
         if (*p == '"' || *p == '\\')
             body[k++] = '\'';
         else if ((unsigned char)*p >= 0x20)
             body[k++] = *p;
-    k += (size_t)snprintf(body + k, sizeof body - k, "\"}");
-    fill_response(r, status, "application/json", body, k);
+    k += (size_t)snprintf(body + k, cap - k, "\"}");
+    return k;
+}
+
+static void fill_error(hist_reply *r, int status, const char *msg)
+{
+    char body[512];
+    fill_response(r, status, "application/json", body, error_body(body, sizeof body, msg));
 }
 
 /* head_only: the request was HEAD (no body follows the head). */
@@ -196,15 +202,8 @@ static void reply_error_h(hist_conn *c, bool keep_alive, bool head_only, int sta
     r->keep_alive = keep_alive;
     r->head_only = head_only;
     char body[512];
-    size_t k = 0;
-    k += (size_t)snprintf(body, sizeof body - 4, "{\"error\":\"");
-    for (const char *p = msg; *p && k < sizeof body - 8; p++)
-        if (*p == '"' || *p == '\\')
-            body[k++] = '\'';
-        else if ((unsigned char)*p >= 0x20)
-            body[k++] = *p;
-    k += (size_t)snprintf(body + k, sizeof body - k, "\"}");
-    fill_response_h(r, status, "application/json", body, k, extra);
+    fill_response_h(r, status, "application/json", body, error_body(body, sizeof body, msg),
+                    extra);
     if (!keep_alive)
         c->stop_parsing = true;
     conn__reply_ready(r);

@@ -24,6 +24,21 @@ static void set_answer(api_ctx *c, int status, const char *ctype, char *body, si
     c->answered = true;
 }
 
+/* {"error": msg, "param": param|null, ...: the object is left open for the
+ * caller's further fields. */
+static void begin_error(hist_json *j, const char *msg, const char *param)
+{
+    json__init(j);
+    json__begin_object(j);
+    json__key(j, "error");
+    json__string(j, msg);
+    json__key(j, "param");
+    if (param)
+        json__string(j, param);
+    else
+        json__null(j);
+}
+
 int api__reply_error(api_ctx *c, int status, const char *param, const char *fmt, ...)
 {
     char msg[512];
@@ -32,15 +47,7 @@ int api__reply_error(api_ctx *c, int status, const char *param, const char *fmt,
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     hist_json j;
-    json__init(&j);
-    json__begin_object(&j);
-    json__key(&j, "error");
-    json__string(&j, msg);
-    json__key(&j, "param");
-    if (param)
-        json__string(&j, param);
-    else
-        json__null(&j);
+    begin_error(&j, msg, param);
     json__end_object(&j);
     return api__reply_json(c, status, &j);
 }
@@ -56,15 +63,7 @@ int api__reply_limit(api_ctx *c, int status, const char *param, const char *limi
     free(c->resp->headers); /* e.g. the continuation of an answer not sent */
     c->resp->headers = NULL;
     hist_json j;
-    json__init(&j);
-    json__begin_object(&j);
-    json__key(&j, "error");
-    json__string(&j, msg);
-    json__key(&j, "param");
-    if (param)
-        json__string(&j, param);
-    else
-        json__null(&j);
+    begin_error(&j, msg, param);
     json__key(&j, "limit");
     json__string(&j, limit);
     json__key(&j, "value");

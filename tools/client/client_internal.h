@@ -13,9 +13,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 #include <time.h>
 
+#include "common/hist_array.h"
 #include "tools/client/hist_client.h"
 
 struct addrinfo;
@@ -26,6 +28,18 @@ static inline int64_t client_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Appends n bytes to a growing NUL-terminated text (*len bytes of *cap
+ * used): 0, or -1 out of memory (the text stays as it was). */
+static inline int client_append(char **buf, size_t *len, size_t *cap, const char *at, size_t n)
+{
+    if (n >= SIZE_MAX - *len || HIST_ARRAY_RESERVE(*buf, *cap, *len + n + 1, 4096) < 0)
+        return -1;
+    memcpy(*buf + *len, at, n);
+    *len += n;
+    (*buf)[*len] = '\0';
+    return 0;
 }
 
 /* Waits until fd is ready for events (POLLIN, POLLOUT) or the deadline

@@ -146,21 +146,10 @@ typedef struct {
     int done, failed;
 } parse_state;
 
-/* Appends n bytes to a growing NUL-terminated text: 0, or -1 out of memory. */
-static int append_grow(char **buf, size_t *len, size_t *cap, const char *at, size_t n)
-{
-    if (n >= SIZE_MAX - *len || HIST_ARRAY_RESERVE(*buf, *cap, *len + n + 1, 4096) < 0)
-        return -1;
-    memcpy(*buf + *len, at, n);
-    *len += n;
-    (*buf)[*len] = '\0';
-    return 0;
-}
-
 /* Adds to resp->headers, the header lines as text. */
 static int keep_header_text(parse_state *st, const char *at, size_t len)
 {
-    if (append_grow(&st->resp->headers, &st->headers_len, &st->headers_cap, at, len) == 0)
+    if (client_append(&st->resp->headers, &st->headers_len, &st->headers_cap, at, len) == 0)
         return 0;
     st->failed = 1;
     return 1;
@@ -221,7 +210,7 @@ static int on_body(http_parser *p, const char *at, size_t len)
 {
     parse_state *st = p->data;
     hist_http_response *r = st->resp;
-    if (append_grow(&r->body, &r->body_len, &st->cap, at, len) == 0)
+    if (client_append(&r->body, &r->body_len, &st->cap, at, len) == 0)
         return 0;
     st->failed = 1;
     return 1;

@@ -32,21 +32,11 @@ typedef struct {
     bool failed; /* out of memory */
 } collect;
 
-static int append_grow(char **buf, size_t *len, size_t *cap, const char *at, size_t n)
-{
-    if (n >= SIZE_MAX - *len || HIST_ARRAY_RESERVE(*buf, *cap, *len + n + 1, 4096) < 0)
-        return -1;
-    memcpy(*buf + *len, at, n);
-    *len += n;
-    (*buf)[*len] = '\0';
-    return 0;
-}
-
 static size_t on_body(char *at, size_t size, size_t n, void *ctx)
 {
     collect *c = ctx;
     hist_http_response *r = c->resp;
-    if (append_grow(&r->body, &r->body_len, &c->body_cap, at, n) < 0) {
+    if (client_append(&r->body, &r->body_len, &c->body_cap, at, n) < 0) {
         c->failed = true;
         return 0; /* libcurl stops with CURLE_WRITE_ERROR */
     }
@@ -104,8 +94,8 @@ static size_t on_header(char *at, size_t size, size_t n, void *ctx)
         copy_value(t, sizeof t, v, vlen);
         r->truncated = !strncmp(t, "true", 4);
     }
-    if (append_grow(&r->headers, &c->headers_len, &c->headers_cap, at, len) < 0 ||
-        append_grow(&r->headers, &c->headers_len, &c->headers_cap, "\n", 1) < 0) {
+    if (client_append(&r->headers, &c->headers_len, &c->headers_cap, at, len) < 0 ||
+        client_append(&r->headers, &c->headers_len, &c->headers_cap, "\n", 1) < 0) {
         c->failed = true;
         return 0;
     }
