@@ -90,6 +90,9 @@ size_t auth__count(const hist_auth *auth);
 /* The grant of a token (len bytes, compared in constant time), or NULL
  * when unknown. auth == NULL (no tokens file): the open grant (all). */
 const auth_grant *auth__grant_for_token(const hist_auth *auth, const void *token, size_t len);
+/* The same for a token's SHA-256 digest (what a connection keeps to find
+ * its grant again after a reload). */
+const auth_grant *auth__grant_for_digest(const hist_auth *auth, const unsigned char digest[32]);
 /* The grant of a TLS client certificate subject (RFC 2253, as OpenSSL
  * prints it with XN_FLAG_RFC2253; compared exactly), or NULL. */
 const auth_grant *auth__grant_for_subject(const hist_auth *auth, const char *subject);
@@ -325,6 +328,11 @@ struct hist_conn {
     const auth_grant *grant;
     hist_auth *grant_auth;
     bool authed;
+    /* The first frame's token as a SHA-256 digest (token_digest_set; else
+     * the grant came from the certificate's subject): after a SIGHUP the
+     * grant is looked up again in the new snapshot before the next frame. */
+    bool token_digest_set;
+    unsigned char token_digest[32];
     /* input buffer (TCP frames; HTTP uses it as the read buffer) */
     uint8_t *in;
     size_t in_len, in_cap;

@@ -124,6 +124,38 @@ static bool authenticate(hist_conn *c, const uint8_t *frame, size_t len)
     c->grant_auth = srv->auth;
     auth__ref(srv->auth);
     c->authed = true;
+    c->token_digest_set = tok && tlen && auth__sha256(tok, tlen, c->token_digest) == 0;
+    return true;
+}
+
+/* A SIGHUP replaced the tokens file since this connection authenticated:
+ * its grant is looked up again (by the token's digest, or the certificate's
+ * subject) before the next frame, so a token removed from the file, or
+ * whose write scope went, stops at once, and changed tag patterns apply.
+ * true when the connection may go on; else the refusal is queued and the
+ * connection closes after it. */
+static bool regrant(hist_conn *c, const uint8_t *frame, size_t len)
+{
+    hist_server *srv = c->srv;
+    const auth_grant *g = c->token_digest_set
+                              ? auth__grant_for_digest(srv->auth, c->token_digest)
+                              : auth__grant_for_subject(srv->auth, conn__peer_subject(c));
+    const uint8_t *tok;
+    size_t tlen;
+    uint64_t batch_id = 0;
+    (void)decode__peek_token(frame, len, &tok, &tlen, &batch_id);
+    if (!g || !(g->scopes & HIST_SCOPE_WRITE)) {
+        /* audited with the old grant's id: its snapshot is still held */
+        refuse_and_close(c, batch_id, g ? "scope_refused" : "auth_failed", g ? 403 : 401,
+                         g ? "token refused: since the tokens file was reloaded it lacks the "
+                             "write scope"
+                           : "token refused: the reloaded tokens file no longer holds it");
+        return false;
+    }
+    auth__unref(c->grant_auth);
+    c->grant = g;
+    c->grant_auth = srv->auth;
+    auth__ref(srv->auth);
     return true;
 }
 
@@ -134,6 +166,8 @@ static void handle_frame(hist_conn *c, const uint8_t *frame, size_t len)
     hist_in_result res;
     srv->metrics.bytes_in += len + 4;
     if (!c->authed && !authenticate(c, frame, len))
+        return;
+    if (c->grant_auth != srv->auth && !regrant(c, frame, len))
         return;
     int rc = decode__request(frame, len, &batch, &res, NULL);
     if (rc == 0 && conn__check_tags(c->grant, batch, &res) < 0) {

@@ -253,6 +253,36 @@ static void test_reload(const hist_harness *h, const char *tokens)
     CHECK(wait_token(h, "new-secret", 200));
     CHECK(wait_token(h, "other-secret", 401));
     CHECK(wait_token(h, "boss-secret", 200));
+
+    /* a TCP connection that authenticated with new-secret: a reload that
+     * removes the token refuses its next frame and closes it */
+    const char *t[] = {"site1/area2/tcp-reload"};
+    size_t len;
+    uint8_t *buf = encode(20, t, 1, "new-secret", &len);
+    hist_tcp_client *c = NULL;
+    Historian__V1__WriteResponse *r = NULL;
+    REQUIRE(hist_tcp_client_connect(h->ingest_addr, 5000, &c) == 0);
+    CHECK(hist_tcp_client_send(c, buf, len) == 0 && hist_tcp_client_recv(c, 10000, &r) == 0);
+    CHECKF(r && r->code == 0 && r->written == 2, "first frame: %s", r && r->error ? r->error : "");
+    if (r)
+        historian__v1__write_response__free_unpacked(r, NULL);
+    r = NULL;
+    write_tokens(tokens, "");
+    CHECK(kill(h->pid, SIGHUP) == 0);
+    CHECK(wait_token(h, "new-secret", 401));
+    CHECK(hist_tcp_client_send(c, buf, len) == 0 && hist_tcp_client_recv(c, 10000, &r) == 0);
+    CHECKF(r && r->code == HIST_EAUTH && r->written == 0 && r->error &&
+               strstr(r->error, "no longer holds it"),
+           "after the reload: code %d %s", r ? r->code : 0, r && r->error ? r->error : "");
+    if (r)
+        historian__v1__write_response__free_unpacked(r, NULL);
+    r = NULL;
+    /* and the server closed the connection */
+    CHECK(hist_tcp_client_send(c, buf, len) != 0 || hist_tcp_client_recv(c, 5000, &r) != 0);
+    if (r)
+        historian__v1__write_response__free_unpacked(r, NULL);
+    hist_tcp_client_close(c);
+    free(buf);
 }
 
 /* VmHWM or VmRSS of pid, KiB. */
