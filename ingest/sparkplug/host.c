@@ -544,6 +544,7 @@ static int on_nbirth(hist_spb_host *h, spb_node *n, const hist_spb_topic *t, con
     if (rc) {
         table_free(&fresh);
         r->n_samples = 0;
+        r->stats.samples = 0;
         return rc;
     }
     table_free(&n->t);
@@ -654,6 +655,7 @@ static int on_session(hist_spb_host *h, spb_node *n, const hist_spb_topic *t, co
         if (rc) {
             table_free(&fresh);
             r->n_samples = 0;
+            r->stats.samples = 0;
             return rc;
         }
         table_free(&d->t);

@@ -120,6 +120,8 @@ static void test_names(void)
     CHECK(!strncmp(a, "G/N/_/_~", 8));
     name("a///b/", 6, a);
     CHECK(!strncmp(a, "G/N/a/_/_/b/_~", 14));
+    name("a//b", 4, a); /* docs/protocol.md's example */
+    CHECK(!strcmp(a, "G/N/a/_/b~305c1a17"));
     name("a\0b", 3, a);
     CHECK(!strncmp(a, "G/N/a_b~", 8));
     /* the ids: one level each, a '/' in them would be replaced */
