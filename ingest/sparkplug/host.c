@@ -232,8 +232,8 @@ static const char *value_of(uint32_t dt, const spb_metric *m, hist_value *v)
     return NULL;
 }
 
-/* Once per metric name (per birth) a line saying why its values are not
- * stored. */
+/* Once per metric name (a rebirth with the same datatype keeps the mark)
+ * a line saying why its values are not stored. */
 static void report(hist_spb_host *h, spb_def *d, const char *what)
 {
     if (d->reported)
@@ -311,9 +311,12 @@ static bool is_bdseq(const spb_metric *m)
     return m->has_name && m->name_len == 5 && !memcmp(m->name, "bdSeq", 5);
 }
 
-/* A birth's table (into *t, empty on entry) and its samples. */
+/* A birth's table (into *t, empty on entry) and its samples; old is the
+ * table it replaces (a metric there keeps its latest sample time and
+ * whether its refusal was logged). */
 static int birth(hist_spb_host *h, hist_spb_result *r, const hist_spb_topic *tp,
-                 const spb_payload *p, bool node, uint64_t now_ms, spb_table *t)
+                 const spb_payload *p, bool node, uint64_t now_ms, const spb_table *old,
+                 spb_table *t)
 {
     size_t n = p->n_metrics, hcap = 4;
     while (hcap < 2 * n)
@@ -360,6 +363,11 @@ static int birth(hist_spb_host *h, hist_spb_result *r, const hist_spb_topic *tp,
         d->alias = m->alias, d->has_alias = m->has_alias;
         d->datatype = m->datatype;
         d->last_ts = INT64_MIN;
+        const spb_def *o = old ? find_name(old, m->name, m->name_len) : NULL;
+        if (o) {
+            d->last_ts = o->last_ts;
+            d->reported = o->reported && o->datatype == d->datatype;
+        }
         d->is_bdseq = node && is_bdseq(m);
         uint32_t x = (uint32_t)++t->n;
         size_t j = topic__fnv32(m->name, m->name_len) & (hcap - 1);
@@ -540,7 +548,7 @@ static int on_nbirth(hist_spb_host *h, spb_node *n, const hist_spb_topic *t, con
                      uint64_t now_ms, hist_spb_result *r)
 {
     spb_table fresh = {0};
-    int rc = birth(h, r, t, p, true, now_ms, &fresh);
+    int rc = birth(h, r, t, p, true, now_ms, &n->t, &fresh);
     if (rc) {
         table_free(&fresh);
         r->n_samples = 0;
@@ -651,7 +659,7 @@ static int on_session(hist_spb_host *h, spb_node *n, const hist_spb_topic *t, co
             d->id = id, d->id_len = t->device_len;
         }
         spb_table fresh = {0};
-        int rc = birth(h, r, t, p, false, now_ms, &fresh);
+        int rc = birth(h, r, t, p, false, now_ms, &d->t, &fresh);
         if (rc) {
             table_free(&fresh);
             r->n_samples = 0;

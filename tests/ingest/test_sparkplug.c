@@ -345,6 +345,46 @@ static void test_null_historical_quality(void)
     CHECK(hist_spb_quality_map(0x80340000) == 0x80340000u); /* an OPC UA code */
 }
 
+/* A birth with every datatype. */
+static void all_types(spb_msg *x, uint64_t ts)
+{
+    spb_init(x, ts, 0);
+    spb_int(spb_add(x, "i8", 1, 1), (uint32_t)-5);
+    spb_int(spb_add(x, "i8z", 2, 1), 0xFB); /* zero-extended: the low 8 bits */
+    spb_int(spb_add(x, "i16", 3, 2), (uint32_t)-300);
+    spb_int(spb_add(x, "i32", 4, 3), (uint32_t)-70000);
+    spb_long(spb_add(x, "i64", 5, 4), (uint64_t)INT64_MIN);
+    spb_int(spb_add(x, "u8", 6, 5), 200);
+    spb_int(spb_add(x, "u16", 7, 6), 60000);
+    spb_int(spb_add(x, "u32", 8, 7), 4000000000u);
+    spb_long(spb_add(x, "u32l", 9, 7), 4000000001u);
+    spb_long(spb_add(x, "u64", 10, 8), (uint64_t)INT64_MAX);
+    spb_long(spb_add(x, "u64big", 11, 8), (uint64_t)INT64_MAX + 1);
+    spb_float(spb_add(x, "f", 12, 9), -0.25f);
+    spb_double(spb_add(x, "d", 13, 10), 1e300);
+    spb_bool(spb_add(x, "b", 14, 11), 1);
+    spb_long(spb_add(x, "dt", 15, 13), T0 - 1);
+    spb_string(spb_add(x, "s", 16, 12), "hello");
+    spb_string(spb_add(x, "text", 17, 14), "long text");
+    spb_string(spb_add(x, "uuid", 18, 15), "5b3c8e0a-0000-0000-0000-000000000000");
+    HistSpb__Payload__Metric *m = spb_add(x, "bytes", 19, 17);
+    m->value_case = HIST_SPB__PAYLOAD__METRIC__VALUE_BYTES_VALUE;
+    m->bytes_value.data = (uint8_t *)"\1\2\3", m->bytes_value.len = 3;
+    m = spb_add(x, "file", 20, 18);
+    m->value_case = HIST_SPB__PAYLOAD__METRIC__VALUE_BYTES_VALUE;
+    m->bytes_value.data = (uint8_t *)"x", m->bytes_value.len = 1;
+    static HistSpb__Payload__DataSet ds = HIST_SPB__PAYLOAD__DATA_SET__INIT;
+    ds.has_num_of_columns = 1, ds.num_of_columns = 0;
+    m = spb_add(x, "ds", 21, 16);
+    m->value_case = HIST_SPB__PAYLOAD__METRIC__VALUE_DATASET_VALUE, m->dataset_value = &ds;
+    static HistSpb__Payload__Template tp = HIST_SPB__PAYLOAD__TEMPLATE__INIT;
+    tp.version = "1";
+    m = spb_add(x, "tmpl", 22, 19);
+    m->value_case = HIST_SPB__PAYLOAD__METRIC__VALUE_TEMPLATE_VALUE, m->template_value = &tp;
+    spb_int(spb_add(x, "mismatch", 23, 10), 5); /* a Double with an int_value */
+    spb_int(spb_add(x, "i64arr", 24, 25), 0);
+}
+
 /* Every datatype, in one birth and one data message. */
 static void test_datatypes(void)
 {
@@ -353,41 +393,7 @@ static void test_datatypes(void)
     hist_spb_host *h = hist_spb_host_new(&o);
     hist_spb_result r = {0};
     static spb_msg x;
-    spb_init(&x, T0, 0);
-    spb_int(spb_add(&x, "i8", 1, 1), (uint32_t)-5);
-    spb_int(spb_add(&x, "i8z", 2, 1), 0xFB); /* zero-extended: the low 8 bits */
-    spb_int(spb_add(&x, "i16", 3, 2), (uint32_t)-300);
-    spb_int(spb_add(&x, "i32", 4, 3), (uint32_t)-70000);
-    spb_long(spb_add(&x, "i64", 5, 4), (uint64_t)INT64_MIN);
-    spb_int(spb_add(&x, "u8", 6, 5), 200);
-    spb_int(spb_add(&x, "u16", 7, 6), 60000);
-    spb_int(spb_add(&x, "u32", 8, 7), 4000000000u);
-    spb_long(spb_add(&x, "u32l", 9, 7), 4000000001u);
-    spb_long(spb_add(&x, "u64", 10, 8), (uint64_t)INT64_MAX);
-    spb_long(spb_add(&x, "u64big", 11, 8), (uint64_t)INT64_MAX + 1);
-    spb_float(spb_add(&x, "f", 12, 9), -0.25f);
-    spb_double(spb_add(&x, "d", 13, 10), 1e300);
-    spb_bool(spb_add(&x, "b", 14, 11), 1);
-    spb_long(spb_add(&x, "dt", 15, 13), T0 - 1);
-    spb_string(spb_add(&x, "s", 16, 12), "hello");
-    spb_string(spb_add(&x, "text", 17, 14), "long text");
-    spb_string(spb_add(&x, "uuid", 18, 15), "5b3c8e0a-0000-0000-0000-000000000000");
-    HistSpb__Payload__Metric *m = spb_add(&x, "bytes", 19, 17);
-    m->value_case = HIST_SPB__PAYLOAD__METRIC__VALUE_BYTES_VALUE;
-    m->bytes_value.data = (uint8_t *)"\1\2\3", m->bytes_value.len = 3;
-    m = spb_add(&x, "file", 20, 18);
-    m->value_case = HIST_SPB__PAYLOAD__METRIC__VALUE_BYTES_VALUE;
-    m->bytes_value.data = (uint8_t *)"x", m->bytes_value.len = 1;
-    HistSpb__Payload__DataSet ds = HIST_SPB__PAYLOAD__DATA_SET__INIT;
-    ds.has_num_of_columns = 1, ds.num_of_columns = 0;
-    m = spb_add(&x, "ds", 21, 16);
-    m->value_case = HIST_SPB__PAYLOAD__METRIC__VALUE_DATASET_VALUE, m->dataset_value = &ds;
-    HistSpb__Payload__Template tp = HIST_SPB__PAYLOAD__TEMPLATE__INIT;
-    tp.version = "1";
-    m = spb_add(&x, "tmpl", 22, 19);
-    m->value_case = HIST_SPB__PAYLOAD__METRIC__VALUE_TEMPLATE_VALUE, m->template_value = &tp;
-    spb_int(spb_add(&x, "mismatch", 23, 10), 5); /* a Double with an int_value */
-    spb_int(spb_add(&x, "i64arr", 24, 25), 0);
+    all_types(&x, T0);
     CHECK_OK(spb_feed(h, &r, NB, &x, T0));
     struct {
         const char *m;
@@ -438,6 +444,16 @@ static void test_datatypes(void)
     CHECK_OK(spb_feed(h, &r, NX, &x, T0 + 2)); /* no bdSeq at all: taken */
     CHECK_EQ_I64(r.n_samples, 16);             /* every numeric metric, u64big and mismatch too */
     CHECK(!spb_find(&r, "Plant1/Edge1/s") && spb_find(&r, "Plant1/Edge1/u64big"));
+    /* a rebirth: refusals are not logged again, and a death after it still
+     * comes after the latest sample */
+    all_types(&x, T0 - 100);
+    CHECK_OK(spb_feed(h, &r, NB, &x, T0 - 100));
+    CHECK(r.n_samples == nw && r.stats.unsupported == 8 && r.stats.invalid == 2);
+    CHECK_EQ_I64(log_unsupported, 10);
+    spb_init(&x, 0, -1);
+    CHECK_OK(spb_feed(h, &r, NX, &x, T0 - 50));
+    const hist_spb_sample *s = spb_find(&r, "Plant1/Edge1/u64");
+    CHECK(r.n_samples == 16 && s && s->ts == NS(T0 + 2) + 1);
     spb_done(&x);
     hist_spb_result_free(&r);
     hist_spb_host_free(h);
