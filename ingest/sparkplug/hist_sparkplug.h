@@ -66,6 +66,7 @@ typedef struct {
     uint64_t rebirth_interval_ms; /* at most one rebirth request per node per
                                      interval; 0 = 5000 */
     size_t max_payload;           /* bytes; larger payloads are refused; 0 = 16 MiB */
+    size_t max_metrics;           /* per payload; more are refused; 0 = 100000 */
     size_t max_nodes;             /* edge nodes tracked; 0 = 100000 */
     size_t max_devices;           /* devices per node; 0 = 10000 */
     hist_log_sink log;            /* one line per unsupported metric name, per

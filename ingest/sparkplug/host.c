@@ -703,6 +703,8 @@ hist_spb_host *hist_spb_host_new(const hist_spb_options *opts)
         h->o.rebirth_interval_ms = 5000;
     if (!h->o.max_payload)
         h->o.max_payload = 16u << 20;
+    if (!h->o.max_metrics)
+        h->o.max_metrics = 100000;
     if (!h->o.max_nodes)
         h->o.max_nodes = 100000;
     if (!h->o.max_devices)
@@ -772,7 +774,7 @@ int hist_spb_host_handle(hist_spb_host *h, const char *topic, size_t topic_len,
         goto out;
     }
     spb_payload p;
-    rc = payload__decode(payload ? payload : (const uint8_t *)"", len, &p, &why);
+    rc = payload__decode(payload ? payload : (const uint8_t *)"", len, h->o.max_metrics, &p, &why);
     if (rc) {
         rc = refuse(h, r, rc, why);
         goto out;

@@ -295,7 +295,8 @@ bad:
     return HIST_EPROTO;
 }
 
-int payload__decode(const uint8_t *buf, size_t len, spb_payload *out, const char **why)
+int payload__decode(const uint8_t *buf, size_t len, size_t max_metrics, spb_payload *out,
+                    const char **why)
 {
     memset(out, 0, sizeof(*out));
     *why = NULL;
@@ -339,6 +340,10 @@ int payload__decode(const uint8_t *buf, size_t len, spb_payload *out, const char
     }
     if (n == 0)
         return 0;
+    if (n > max_metrics) {
+        *why = "more metrics than max_metrics";
+        return HIST_ETOOBIG;
+    }
     out->metrics = malloc(n * sizeof(*out->metrics));
     if (!out->metrics) {
         *why = "out of memory";

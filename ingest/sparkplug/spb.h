@@ -74,12 +74,14 @@ typedef struct {
     size_t n_metrics;
 } spb_payload;
 
-/* Reads a Payload (len bytes). Allocates one array of at most len / 2
- * metrics and nothing else; strings point into buf. 0, HIST_EPROTO with
- * *why, HIST_ENOMEM. Unknown fields are skipped; nested messages (metadata,
+/* Reads a Payload (len bytes). Allocates one array of at most
+ * min(len / 2, max_metrics) metrics and nothing else; strings point into
+ * buf. 0, HIST_EPROTO or HIST_ETOOBIG (over max_metrics) with *why,
+ * HIST_ENOMEM. Unknown fields are skipped; nested messages (metadata,
  * datasets, templates, nested property sets) are skipped without being
  * read, so nothing recurses. */
-int payload__decode(const uint8_t *buf, size_t len, spb_payload *p, const char **why);
+int payload__decode(const uint8_t *buf, size_t len, size_t max_metrics, spb_payload *p,
+                    const char **why);
 void payload__free(spb_payload *p);
 
 /* ---- topic.c -------------------------------------------------------- */

@@ -64,7 +64,7 @@ static void check_result(int rc, const hist_spb_result *r)
             abort();
         spb_payload p;
         const char *why;
-        if (payload__decode(r->rebirth_payload, r->rebirth_payload_len, &p, &why) != 0 ||
+        if (payload__decode(r->rebirth_payload, r->rebirth_payload_len, 1, &p, &why) != 0 ||
             p.n_metrics != 1 || p.metrics[0].value_field != SPB_V_BOOL || p.metrics[0].u != 1)
             abort();
         payload__free(&p);
@@ -73,8 +73,11 @@ static void check_result(int rc, const hist_spb_result *r)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    hist_spb_host *h = hist_spb_host_new(&(hist_spb_options){
-        .rebirth_interval_ms = 1000, .max_nodes = 8, .max_devices = 4, .max_payload = 60000});
+    hist_spb_host *h = hist_spb_host_new(&(hist_spb_options){.rebirth_interval_ms = 1000,
+                                                             .max_nodes = 8,
+                                                             .max_devices = 4,
+                                                             .max_payload = 60000,
+                                                             .max_metrics = 4096});
     if (!h)
         return 0;
     hist_spb_result r = {0};

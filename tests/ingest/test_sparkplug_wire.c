@@ -178,7 +178,7 @@ static void test_encoders(void)
 static int decode(const pbw *w, spb_payload *p)
 {
     const char *why = NULL;
-    int rc = payload__decode(w->p ? w->p : (const uint8_t *)"", w->len, p, &why);
+    int rc = payload__decode(w->p ? w->p : (const uint8_t *)"", w->len, SIZE_MAX, p, &why);
     CHECK(rc == 0 || (why && *why));
     return rc;
 }
@@ -224,6 +224,8 @@ static void test_reader(void)
         pbw_raw(&w, "\x12\x00", 2);
     CHECK(decode(&w, &p) == 0 && p.n_metrics == 1000);
     payload__free(&p);
+    const char *why = NULL;
+    CHECK(payload__decode(w.p, w.len, 999, &p, &why) == HIST_ETOOBIG && !p.metrics && why);
     free(w.p);
 
     /* malformed */
@@ -274,8 +276,7 @@ static void test_reader(void)
     for (size_t n = 0; n < x.len; n++) {
         uint8_t *cut = malloc(n ? n : 1);
         memcpy(cut, x.buf, n);
-        const char *why;
-        int rc = payload__decode(cut, n, &p, &why);
+        int rc = payload__decode(cut, n, SIZE_MAX, &p, &why);
         refused += rc == HIST_EPROTO;
         if (rc == 0)
             payload__free(&p);
