@@ -3,7 +3,7 @@
  * from proto/sparkplug_b.proto (code the reader under test does not
  * share), and a host fed with them.
  *
- * Header-only; a spb_msg holds up to SPB_MAX metrics with up to two
+ * Header-only; a spb_msg holds up to SPB_MAX (128) metrics with up to two
  * properties each, all in place (no allocation but the packed bytes).
  */
 #ifndef HIST_TESTS_SPB_BUILD_H
@@ -16,7 +16,7 @@
 #include "ingest/sparkplug/hist_sparkplug.h"
 #include "proto/sparkplug_b.pb-c.h"
 
-#define SPB_MAX 64
+#define SPB_MAX 128
 
 typedef struct {
     HistSpb__Payload p;
