@@ -11,7 +11,7 @@
  *      log.c      leveled one-line logging to stderr (the only level
  *                 filter and level names of ingest/)
  *      wire.h     the protobuf wire format as protobuf-c reads it (header
- *                 only, decode.c's)
+ *                 only, decode.c's and sparkplug/payload.c's)
  *   2. auth.c     the tokens file: grants (scopes, tag patterns) by token
  *                 or certificate subject, shared snapshots (refcounted)
  *      audit.c    the audit trail (JSON lines, --audit-file or stderr)
@@ -32,6 +32,10 @@
  *                 tcp.c and http.c never call each other or server.c
  *   6. server.c   loop, listeners (each picks its conn__proto), signals,
  *                 the idle sweep, shutdown; hist_server_run()
+ *
+ * sparkplug/ is a folder of its own (door sparkplug/hist_sparkplug.h, its
+ * list in sparkplug/spb.h): the Sparkplug B host core, pure, below
+ * everything here but wire.h.
  *
  * Threads: everything runs on the loop thread except the writer thread
  * (writer.c) and hist_api_handle() on the libuv thread pool. They meet only

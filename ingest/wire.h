@@ -1,7 +1,8 @@
 /*
  * wire.h: reading the protobuf wire format, by the rules protobuf-c 1.4
  * applies when it unpacks a message, for decode.c's WriteRequest reader
- * (the one reader of request bytes in ingest/; nothing else includes it).
+ * and sparkplug/payload.c's Sparkplug B Payload reader (nothing else
+ * includes it).
  *
  * The rules, each as protobuf-c has it (its protobuf-c.c, unpack path):
  *   - a field key is a varint of at most 5 bytes; its first byte must carry

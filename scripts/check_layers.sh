@@ -5,7 +5,8 @@
 # out):
 #   1. doors: a file includes the headers of its own module and only the
 #      doors (public headers) of the modules below it in the map; a
-#      sub-folder with a door of its own (tools/client/, query/api/) keeps
+#      sub-folder with a door of its own (tools/client/, query/api/,
+#      ingest/sparkplug/) keeps
 #      its other headers to itself, and one that stands above the rest of
 #      its module (query/api/, the HTTP read API over the query engine) is
 #      not included at all by the module's other files;
@@ -21,7 +22,8 @@
 #      libuv's uv__ habit; the CLI's cli_ and the client library's client_
 #      are theirs); main() is main. tests/ and bench/ are not checked;
 #   6. calls go one way inside a folder: among the .c files of one folder
-#      (storage/, storage/codec/, query/, query/api/, ingest/, tools/,
+#      (storage/, storage/codec/, query/, query/api/, ingest/,
+#      ingest/sparkplug/, tools/,
 #      tools/client/, common/), the graph "a.c calls a function defined in b.c" has no
 #      cycle (comments and strings left out; calls through a function
 #      pointer are not seen, which is how a lower file calls back up).
@@ -45,12 +47,13 @@ declare -A doors=(
     [proto]="proto/historian.pb-c.h"
     [storage]="storage/hist_storage.h"
     [query]="query/hist_query.h query/api/hist_api.h"
-    [ingest]="ingest/hist_server.h"
+    [ingest]="ingest/hist_server.h ingest/sparkplug/hist_sparkplug.h"
     [tools]="tools/cli.h tools/plantgen.h tools/client/hist_client.h"
 )
 # sub-folders with a door of their own: folder -> door (their other headers
 # are private to the folder)
-declare -A subdoors=([tools/client]=tools/client/hist_client.h [query/api]=query/api/hist_api.h)
+declare -A subdoors=([tools/client]=tools/client/hist_client.h [query/api]=query/api/hist_api.h
+                     [ingest/sparkplug]=ingest/sparkplug/hist_sparkplug.h)
 # sub-folders above the rest of their module: the module's other files may
 # not include anything of them, not even their door (the engine is below
 # the API)
@@ -212,7 +215,7 @@ check_calls() { # folder
     loop=$(call_edges "$1" | tsort 2>&1 >/dev/null | grep -v 'input contains a loop' | sed 's/^tsort: //' | tr '\n' ' ')
     [ -z "$loop" ] || say "$1: calls: a cycle among ${loop% } (a file may call only files below it)"
 }
-for dir in ./storage ./storage/codec ./query ./query/api ./ingest ./tools ./tools/client ./common; do
+for dir in ./storage ./storage/codec ./query ./query/api ./ingest ./ingest/sparkplug ./tools ./tools/client ./common; do
     check_calls "$dir"
 done
 
