@@ -33,6 +33,10 @@
  *   6. server.c   loop, listeners (each picks its conn__proto), signals,
  *                 the idle sweep, shutdown; hist_server_run()
  *
+ * Below this list, a sub-folder with its own door: mqtt/ (hist_mqtt.h, the
+ * MQTT client protocol, pure: bytes in, bytes out; it includes nothing of
+ * ingest/ and no file here calls it yet).
+ *
  * Threads: everything runs on the loop thread except the writer thread
  * (writer.c) and hist_api_handle() on the libuv thread pool. They meet only
  * in the writer's mutex-protected queues and in uv_async_send().

@@ -187,8 +187,8 @@ static int read_props(mqtt_reader *r, uint8_t type, hist_mqtt_props *pr)
             keep(pr, HIST_MQTT_PROP_TOPIC_ALIAS_MAX);
             break;
         case MQTT_P_TOPIC_ALIAS:
-            /* we send no Topic Alias Maximum, so ours is 0 and any alias
-             * breaks MQTT-3.3.2-9 */
+            /* we send no Topic Alias Maximum, so ours is 0 and a server
+             * may send no alias (5.0 §3.3.2.3.4) */
             return HIST_EPROTO;
         case MQTT_P_MAX_QOS:
             pr->max_qos = b;

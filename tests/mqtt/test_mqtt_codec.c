@@ -441,7 +441,10 @@ static void test_hostile(void)
     CHECK(hist_mqtt_decoder_init(&d, V3, HIST_MQTT_PACKET_MAX + 1) == HIST_EINVAL);
     CHECK_OK(hist_mqtt_decoder_init(&d, V3, 0));
     CHECK(hist_mqtt_feed(&d, (const uint8_t *)"\x30\x04\x00", 3, &p) == 3 && p.type == 0);
-    CHECK(hist_mqtt_feed(&d, (const uint8_t *)"\x00ab", 3, &p) == HIST_EPROTO); /* empty topic */
+    CHECK(hist_mqtt_feed(&d,
+                         (const uint8_t *)"\x00"
+                                          "ab",
+                         3, &p) == HIST_EPROTO); /* empty topic */
     CHECK(hist_mqtt_feed(&d, (const uint8_t *)"\xD0\x00", 2, &p) == HIST_EPROTO);
     hist_mqtt_decoder_reset(&d);
     CHECK(hist_mqtt_feed(&d, (const uint8_t *)"\xD0\x00", 2, &p) == 2 &&
