@@ -33,9 +33,11 @@
  *   6. server.c   loop, listeners (each picks its conn__proto), signals,
  *                 the idle sweep, shutdown; hist_server_run()
  *
- * sparkplug/ is a folder of its own (door sparkplug/hist_sparkplug.h, its
- * list in sparkplug/spb.h): the Sparkplug B host core, pure, below
- * everything here but wire.h.
+ * Below this list, sub-folders with their own doors: sparkplug/
+ * (sparkplug/hist_sparkplug.h, its list in sparkplug/spb.h: the Sparkplug B
+ * host core, pure, below everything here but wire.h) and mqtt/
+ * (mqtt/hist_mqtt.h, the MQTT client protocol, pure: bytes in, bytes out;
+ * it includes nothing of ingest/). No file here calls either yet.
  *
  * Threads: everything runs on the loop thread except the writer thread
  * (writer.c) and hist_api_handle() on the libuv thread pool. They meet only

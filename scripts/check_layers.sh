@@ -13,6 +13,9 @@
 #      tests/ and bench/ are white-box and may include any project header;
 #   2. no #include of a .c file;
 #   3. no source or header file over 1,000 lines;
+#   3b. pure folders: a folder listed in `pure` (ingest/mqtt/, the MQTT
+#      protocol: bytes in, bytes out) includes only its own headers and
+#      the modules listed for it, never the rest of its module;
 #   4. the historian CLI and the gateway client (tools/cli_*, historian.c,
 #      tools/client/) include nothing of storage/, query/ or ingest/: the
 #      CLI does not link the engine;
@@ -23,7 +26,7 @@
 #      are theirs); main() is main. tests/ and bench/ are not checked;
 #   6. calls go one way inside a folder: among the .c files of one folder
 #      (storage/, storage/codec/, query/, query/api/, ingest/,
-#      ingest/sparkplug/, tools/,
+#      ingest/sparkplug/, ingest/mqtt/, tools/,
 #      tools/client/, common/), the graph "a.c calls a function defined in b.c" has no
 #      cycle (comments and strings left out; calls through a function
 #      pointer are not seen, which is how a lower file calls back up).
@@ -53,7 +56,8 @@ declare -A doors=(
 # sub-folders with a door of their own: folder -> door (their other headers
 # are private to the folder)
 declare -A subdoors=([tools/client]=tools/client/hist_client.h [query/api]=query/api/hist_api.h
-                     [ingest/sparkplug]=ingest/sparkplug/hist_sparkplug.h)
+                     [ingest/sparkplug]=ingest/sparkplug/hist_sparkplug.h
+                     [ingest/mqtt]=ingest/mqtt/hist_mqtt.h)
 # sub-folders above the rest of their module: the module's other files may
 # not include anything of them, not even their door (the engine is below
 # the API)
@@ -63,6 +67,8 @@ subabove=(query/api)
 # ingest); a pattern of paths -> the folders they may not include
 keep_off_files=("./tools/cli_*" "./tools/historian.c" "./tools/client/*" "./tools/plantgen.*")
 keep_off_dirs="storage query ingest"
+# pure folders -> the modules (or folders) they may include besides their own
+declare -A pure=([ingest/mqtt]="common")
 [ -f layers.conf ] && . ./layers.conf
 
 violations=0
@@ -82,6 +88,17 @@ check_include() { # file line module header
         *.c) say "$file:$line: no .c includes: $inc"; return ;;
     esac
     [ "$inc" = "$top" ] && return # a system-style name without a folder
+    local pf ok p
+    for pf in "${!pure[@]}"; do
+        case "$file" in
+            ./"$pf"/*)
+                ok=0
+                case "$inc" in "$pf"/*) ok=1 ;; esac
+                for p in ${pure[$pf]}; do case "$inc" in "$p"/*) ok=1 ;; esac; done
+                [ $ok = 1 ] || say "$file:$line: pure: $pf/ includes only itself and ${pure[$pf]} ($inc)"
+                ;;
+        esac
+    done
     [ -n "${below[$top]+x}" ] || return # not a project module (check.h, harness.h, ...)
     if [ "$top" = "$mod" ]; then
         # inside the module: a sub-folder above the rest is not included by
@@ -215,7 +232,7 @@ check_calls() { # folder
     loop=$(call_edges "$1" | tsort 2>&1 >/dev/null | grep -v 'input contains a loop' | sed 's/^tsort: //' | tr '\n' ' ')
     [ -z "$loop" ] || say "$1: calls: a cycle among ${loop% } (a file may call only files below it)"
 }
-for dir in ./storage ./storage/codec ./query ./query/api ./ingest ./ingest/sparkplug ./tools ./tools/client ./common; do
+for dir in ./storage ./storage/codec ./query ./query/api ./ingest ./ingest/sparkplug ./ingest/mqtt ./tools ./tools/client ./common; do
     check_calls "$dir"
 done
 

@@ -6,7 +6,8 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       liblmdb-dev libzstd-dev libuv1-dev libprotobuf-c-dev protobuf-c-compiler
       liburing-dev libhttp-parser-dev libjansson-dev libssl-dev openssl
-      libcurl4-openssl-dev tzdata curl ${HIST_DEPS_EXTRA:-})
+      libcurl4-openssl-dev tzdata curl mosquitto mosquitto-clients
+      ${HIST_DEPS_EXTRA:-})
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
