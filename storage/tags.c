@@ -10,6 +10,7 @@
  * LMDB write; the cache is read and changed under mu.
  */
 #include "common/hist_array.h"
+#include "common/hist_text.h"
 #include "storage/db_internal.h"
 
 #include <stdio.h>
@@ -59,31 +60,9 @@ static int type_valid(hist_type t)
 /* Length of the UTF-8 sequence at p (at most left bytes), 0 if invalid. */
 static size_t utf8_seq(const unsigned char *p, size_t left)
 {
-    unsigned c = p[0];
-    size_t len;
-    uint32_t cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF)
-        len = 3, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4)
-        len = 4, cp = c & 0x07;
-    else
-        return 0;
-    if (len > left)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        cp = cp << 6 | (p[i] & 0x3F);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0; /* overlong, out of range, surrogate */
-    if (cp >= 0x80 && cp <= 0x9F)
-        return 0; /* C1 control characters */
+    size_t len = hist_utf8_len(p, left);
+    if (len == 2 && p[0] == 0xC2 && p[1] <= 0x9F)
+        return 0; /* C1 control characters (U+0080..U+009F) */
     return len;
 }
 

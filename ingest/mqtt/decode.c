@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hist_text.h"
 #include "ingest/mqtt/mqtt_internal.h"
 
 #define DEFAULT_MAX_PACKET (1u << 20)
@@ -221,32 +222,12 @@ static int topic_ok(const uint8_t *s, size_t n)
         return 0;
     for (size_t i = 0; i < n;) {
         uint8_t c = s[i];
-        if (c < 0x80) {
-            if (c == 0 || c == '+' || c == '#')
-                return 0;
-            i++;
-            continue;
-        }
-        size_t k;
-        uint32_t cp, min;
-        if ((c & 0xe0) == 0xc0)
-            k = 1, cp = c & 0x1f, min = 0x80;
-        else if ((c & 0xf0) == 0xe0)
-            k = 2, cp = c & 0x0f, min = 0x800;
-        else if ((c & 0xf8) == 0xf0)
-            k = 3, cp = c & 0x07, min = 0x10000;
-        else
+        if (c == 0 || c == '+' || c == '#')
             return 0;
-        if (n - i <= k)
+        size_t k = hist_utf8_len(s + i, n - i);
+        if (k == 0)
             return 0;
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xc0) != 0x80)
-                return 0;
-            cp = cp << 6 | (s[i + j] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
-        i += k + 1;
+        i += k;
     }
     return 1;
 }

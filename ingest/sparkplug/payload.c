@@ -54,6 +54,25 @@ static bool is_unit_key(const uint8_t *k, size_t n)
 }
 
 /* One PropertyValue (data, n) for key kind what (1 Quality, 2 unit). */
+/* Pass 2 of a message whose structure pass 1 checked: the next field 2
+ * (a PropertySet's values, a Payload's metrics), as the bytes of its
+ * message in *s; false at the end. A malformed rest cannot occur after
+ * pass 1; it ends the walk like the end does. */
+static bool next_field_2(const uint8_t **p, const uint8_t *end, const uint8_t **s, size_t *sl)
+{
+    while (*p < end) {
+        uint32_t f = 0;
+        unsigned t = 0;
+        if (wire__key(p, end, &f, &t) != 0)
+            return false;
+        if (f == 2)
+            return wire__bytes(p, end, s, sl) == 0;
+        if (wire__skip(p, end, t) != 0)
+            return false;
+    }
+    return false;
+}
+
 static int read_property_value(const uint8_t *p, const uint8_t *end, int what, spb_metric *m,
                                const char **why)
 {
@@ -157,20 +176,9 @@ static int read_properties(const uint8_t *data, size_t n, spb_metric *m, const c
     if (qi == SIZE_MAX && ui == SIZE_MAX)
         return 0;
     size_t vi = 0;
-    for (p = data; p < end;) { /* pass 2: the values (checked above) */
-        uint32_t f = 0;
-        unsigned t = 0;
-        const uint8_t *s = NULL;
-        size_t sl = 0;
-        if (wire__key(&p, end, &f, &t) != 0)
-            break; /* cannot happen: pass 1 read it */
-        if (f != 2) {
-            if (wire__skip(&p, end, t) != 0)
-                break;
-            continue;
-        }
-        if (wire__bytes(&p, end, &s, &sl) != 0)
-            break;
+    const uint8_t *s;
+    size_t sl;
+    for (p = data; next_field_2(&p, end, &s, &sl);) { /* pass 2: the values */
         if (vi == qi || vi == ui) {
             int rc = read_property_value(s, s + sl, vi == qi ? 1 : 2, m, why);
             if (rc)
@@ -349,20 +357,9 @@ int payload__decode(const uint8_t *buf, size_t len, size_t max_metrics, spb_payl
         *why = "out of memory";
         return HIST_ENOMEM;
     }
-    for (p = buf; p < end;) { /* pass 2: the metrics (structure checked) */
-        uint32_t f = 0;
-        unsigned t = 0;
-        const uint8_t *s = NULL;
-        size_t sl = 0;
-        if (wire__key(&p, end, &f, &t) != 0)
-            break; /* cannot happen: pass 1 read it */
-        if (f != 2) {
-            if (wire__skip(&p, end, t) != 0)
-                break;
-            continue;
-        }
-        if (wire__bytes(&p, end, &s, &sl) != 0)
-            break;
+    const uint8_t *s;
+    size_t sl;
+    for (p = buf; next_field_2(&p, end, &s, &sl);) { /* pass 2: the metrics */
         if (read_metric(s, s + sl, &out->metrics[out->n_metrics], why) != 0) {
             payload__free(out);
             return HIST_EPROTO;

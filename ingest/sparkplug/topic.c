@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "common/hist_error.h"
+#include "common/hist_text.h"
 #include "ingest/sparkplug/spb.h"
 #include "storage/hist_storage.h"
 
@@ -130,27 +131,8 @@ static size_t char_len(const uint8_t *p, size_t left)
     uint8_t c = p[0];
     if (c < 0x80)
         return c < 0x20 || c == 0x7f ? 0 : 1;
-    size_t len;
-    uint32_t cp;
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2, cp = c & 0x1f;
-    else if (c >= 0xe0 && c <= 0xef)
-        len = 3, cp = c & 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4)
-        len = 4, cp = c & 0x07;
-    else
-        return 0;
-    if (len > left)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (p[i] & 0x3f);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
-        return 0;
-    return len;
+    size_t len = hist_utf8_len(p, left);
+    return len == 2 && c == 0xc2 && p[1] <= 0x9f ? 0 : len; /* no C1 controls */
 }
 
 enum { NAME_BUF = 4 * HIST_TAG_NAME_MAX };
