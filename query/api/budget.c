@@ -109,10 +109,7 @@ int api__budget_engine_reply(api_ctx *c, int rc, const char *param)
         if (api__budget_time_or_reply(c))
             return API_ANSWERED;
         /* the engine's clock passed the deadline a moment before ours */
-        return api__reply_limit(c, 422, NULL, "timeout_ms", (uint64_t)c->budget.lim.timeout_ms + 1,
-                                c->budget.lim.timeout_ms,
-                                "the request ran past its time budget of %u ms (timeout_ms)",
-                                c->budget.lim.timeout_ms);
+        return api__reply_internal(c, rc);
     }
     if (rc == HIST_EINVAL || rc == HIST_ERANGE || rc == HIST_ETOOBIG)
         return api__reply_error(c, 400, param, "the query engine refused the query: %s",

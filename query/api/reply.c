@@ -125,6 +125,12 @@ int api__reply_internal(api_ctx *c, int rc)
 {
     if (rc == HIST_EAUTH && c->refused[0])
         return api__reply_forbidden(c, NULL, c->refused);
+    if (rc == HIST_ETIMEDOUT) /* a tag walk or the engine stopped at the deadline */
+        return api__reply_limit(c, 422, NULL, "timeout_ms", (uint64_t)c->budget.lim.timeout_ms + 1,
+                                c->budget.lim.timeout_ms,
+                                "the request ran past its time budget of %u ms (timeout_ms): "
+                                "a narrower tag pattern, a shorter range or fewer tags",
+                                c->budget.lim.timeout_ms);
     return api__reply_error(c, 500, NULL, "storage error: %s", hist_strerror(rc));
 }
 

@@ -109,6 +109,8 @@ struct collect_ctx {
     int rc;
     const char *tail; /* the glob's literal end (collect_match) */
     size_t tail_len;
+    const api_budget *budget; /* its deadline bounds the globbing */
+    bool late;                /* the deadline passed: no more names match */
 };
 
 /* Before a row is read: the glob decides on the name alone. The literal
@@ -116,7 +118,7 @@ struct collect_ctx {
  * after a "**", which may stand for no segment): a quick first test. */
 static bool collect_match(void *ctx, const char *name)
 {
-    const struct collect_ctx *cc = ctx;
+    struct collect_ctx *cc = ctx;
     if (!hist_tagset_matches(cc->allow, name))
         return false; /* outside the grant: as if it did not exist */
     if (!cc->glob)
@@ -124,6 +126,13 @@ static bool collect_match(void *ctx, const char *name)
     size_t nl = strlen(name);
     if (nl < cc->tail_len || memcmp(name + nl - cc->tail_len, cc->tail, cc->tail_len) != 0)
         return false;
+    /* A glob may take up to its step budget on every name (milliseconds on
+     * a pathological one): over a million names the request's deadline
+     * ends the walk, which then answers HIST_ETIMEDOUT, not a short list. */
+    if (cc->late || api__budget_past(cc->budget)) {
+        cc->late = true;
+        return false;
+    }
     return glob_match(cc->glob, name);
 }
 
@@ -194,13 +203,16 @@ int api__tags_list_after(api_ctx *c, const char *prefix, const char *glob, const
                              .max = max,
                              .before = out->n,
                              .out = out,
-                             .rc = 0};
+                             .rc = 0,
+                             .budget = &c->budget};
     if (glob)
         glob_tail(glob, &cc.tail, &cc.tail_len);
     int rc = hist_tag_foreach_from(c->db, walk, after, glob || cc.allow ? collect_match : NULL,
                                    collect_visit, &cc);
     if (cc.rc < 0)
         return cc.rc;
+    if (cc.late)
+        return HIST_ETIMEDOUT;
     return rc < 0 ? rc : 0;
 }
 

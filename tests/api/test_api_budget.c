@@ -280,6 +280,28 @@ static void test_time_and_bytes(void)
     still_answers("the time and byte budgets");
 }
 
+/* A pathological glob over many names: the request's deadline ends the
+ * tag walk with a 422 naming timeout_ms; without it the walk would spend
+ * its per-name step budget on each of the 5,000 names and answer 200. */
+static void test_glob_walk_deadline(void)
+{
+    char name[64];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(name, sizeof name, "aaaa/aaaaaaaa/aaaaaaaaaaaa/t%05d", i);
+        uint32_t id;
+        CHECK_OK(hist_tag_resolve(db, name, strlen(name), HIST_TYPE_FLOAT64, true, &id));
+    }
+    hist_api_limits lim;
+    hist_api_limits_init(&lim);
+    lim.timeout_ms = 50;
+    answer a = call_lim("GET", "/api/v1/tags", "pattern=**a**a**a**a**a**a**a**a**c**", NULL, &lim);
+    expect_limit(&a, 422, "timeout_ms", "a pathological glob over 5,000 names");
+    a = call_lim("GET", "/api/v1/query", "mode=latest&pattern=**a**a**a**a**a**a**a**a**c**", NULL,
+                 &lim);
+    expect_limit(&a, 422, "timeout_ms", "the same glob as a query pattern");
+    still_answers("the glob walk's deadline");
+}
+
 int main(void)
 {
     fixture_open();
@@ -290,6 +312,7 @@ int main(void)
     test_long_range();
     test_nul();
     test_time_and_bytes();
+    test_glob_walk_deadline(); /* last: it adds 5,000 tags */
     fixture_close();
     return check_summary();
 }
