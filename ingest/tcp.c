@@ -103,9 +103,12 @@ static bool authenticate(hist_conn *c, const uint8_t *frame, size_t len)
                          "WriteRequest.token");
         return false;
     }
-    /* A token, when sent, wins over the client certificate's subject. */
-    const auth_grant *g = tok && tlen ? auth__grant_for_token(srv->auth, tok, tlen)
-                                      : auth__grant_for_subject(srv->auth, subject);
+    /* A token, when sent, wins over the client certificate's subject. Its
+     * digest is kept: a reload finds the grant again by it (regrant). */
+    c->token_digest_set = tok && tlen && auth__sha256(tok, tlen, c->token_digest) == 0;
+    const auth_grant *g = !(tok && tlen) ? auth__grant_for_subject(srv->auth, subject)
+                          : c->token_digest_set ? auth__grant_for_digest(srv->auth, c->token_digest)
+                                                : NULL; /* not hashed: refused as unknown */
     if (!g) {
         refuse_and_close(c, batch_id, "auth_failed", 401,
                          tok && tlen ? "token refused: unknown token"
@@ -124,7 +127,6 @@ static bool authenticate(hist_conn *c, const uint8_t *frame, size_t len)
     c->grant_auth = srv->auth;
     auth__ref(srv->auth);
     c->authed = true;
-    c->token_digest_set = tok && tlen && auth__sha256(tok, tlen, c->token_digest) == 0;
     return true;
 }
 

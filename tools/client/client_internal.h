@@ -42,6 +42,10 @@ static inline int client_append(char **buf, size_t *len, size_t *cap, const char
     return 0;
 }
 
+/* A response's text fields are never NULL once it is complete (http.c):
+ * 0, or -1 with "out of memory" in err. */
+int client_response_complete(hist_http_response *resp, char *err, size_t errlen);
+
 /* Waits until fd is ready for events (POLLIN, POLLOUT) or the deadline
  * passes: 0, or -1 (timeout or poll error). */
 int client_wait_fd(int fd, short events, int64_t deadline_ms);

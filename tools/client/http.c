@@ -273,8 +273,7 @@ static int read_response(int fd, client_tls *tls, const hist_http_url *url, int 
     return 0;
 }
 
-/* The response's text fields are never NULL once it is complete. */
-static int finish_response(hist_http_response *resp, char *err, size_t errlen)
+int client_response_complete(hist_http_response *resp, char *err, size_t errlen)
 {
     if (!resp->body)
         resp->body = calloc(1, 1);
@@ -326,7 +325,7 @@ static int exchange(const hist_http_url *url, const char *head, size_t head_len,
         return -1;
     }
     resp->status = (int)parser.status_code;
-    return finish_response(resp, err, errlen);
+    return client_response_complete(resp, err, errlen);
 }
 
 int hist_http_send_raw(const hist_http_url *url, const char *head, const void *body,

@@ -246,19 +246,14 @@ static struct curl_slist *request_headers(const char *token, const char *content
     return h;
 }
 
-/* The response's text fields are never NULL once it is complete. */
+/* The status, and text fields that are never NULL once it is complete. */
 static int finish(hist_http_client *c, hist_http_response *resp, char *err, size_t errlen)
 {
     long status = 0;
     curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
     resp->status = (int)status;
-    if (!resp->body)
-        resp->body = calloc(1, 1);
-    if (!resp->headers)
-        resp->headers = calloc(1, 1);
-    if (resp->body && resp->headers)
+    if (client_response_complete(resp, err, errlen) == 0)
         return 0;
-    snprintf(err, errlen, "out of memory");
     hist_http_response_free(resp);
     return -1;
 }
