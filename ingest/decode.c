@@ -27,6 +27,7 @@
 #include <jansson.h>
 
 #include "common/hist_assert.h"
+#include "common/hist_hash.h"
 #include "ingest/ingest.h"
 #include "ingest/wire.h"
 #include "proto/historian.pb-c.h"
@@ -161,17 +162,6 @@ typedef struct {
     size_t n, nq;
     hist_type type;
 } series_keep;
-
-#define FNV_OFFSET 1469598103934665603u
-#define FNV_PRIME  1099511628211u
-
-static uint64_t name_hash(const uint8_t *s, size_t n)
-{
-    uint64_t h = FNV_OFFSET;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ s[i]) * FNV_PRIME;
-    return h;
-}
 
 /* The top level: the scalars, the token, the number of series. */
 static int scan_request(const uint8_t *p, const uint8_t *end, req_scan *r)
@@ -619,7 +609,7 @@ static int build_batch(const req_scan *r, const series_keep *keep, size_t total,
 
 /* The hashes of the kept names, four at a time: each FNV-1a is a chain of
  * multiplies, one a byte, so four independent chains take about the time
- * of one (the same hashes as name_hash(), which does the rest). */
+ * of one (the same hashes as hist_fnv1a(), which does the rest). */
 static void hash_names(series_keep *keep, size_t n)
 {
     size_t i = 0;
@@ -628,22 +618,23 @@ static void hash_names(series_keep *keep, size_t n)
         size_t m = k[0].name_len;
         for (int j = 1; j < 4; j++)
             m = k[j].name_len < m ? k[j].name_len : m;
-        uint64_t h0 = FNV_OFFSET, h1 = FNV_OFFSET, h2 = FNV_OFFSET, h3 = FNV_OFFSET;
+        uint64_t h0 = HIST_FNV_OFFSET, h1 = HIST_FNV_OFFSET, h2 = HIST_FNV_OFFSET,
+                 h3 = HIST_FNV_OFFSET;
         for (size_t j = 0; j < m; j++) {
-            h0 = (h0 ^ k[0].name[j]) * FNV_PRIME;
-            h1 = (h1 ^ k[1].name[j]) * FNV_PRIME;
-            h2 = (h2 ^ k[2].name[j]) * FNV_PRIME;
-            h3 = (h3 ^ k[3].name[j]) * FNV_PRIME;
+            h0 = (h0 ^ k[0].name[j]) * HIST_FNV_PRIME;
+            h1 = (h1 ^ k[1].name[j]) * HIST_FNV_PRIME;
+            h2 = (h2 ^ k[2].name[j]) * HIST_FNV_PRIME;
+            h3 = (h3 ^ k[3].name[j]) * HIST_FNV_PRIME;
         }
         uint64_t h[4] = {h0, h1, h2, h3};
         for (int j = 0; j < 4; j++) {
             for (size_t c = m; c < k[j].name_len; c++)
-                h[j] = (h[j] ^ k[j].name[c]) * FNV_PRIME;
+                h[j] = (h[j] ^ k[j].name[c]) * HIST_FNV_PRIME;
             k[j].hash = h[j];
         }
     }
     for (; i < n; i++)
-        keep[i].hash = name_hash(keep[i].name, keep[i].name_len);
+        keep[i].hash = hist_fnv1a(keep[i].name, keep[i].name_len);
 }
 
 /* A request that broke a rule of the first pass: every series checked

@@ -17,6 +17,7 @@
  *      audit.c    the audit trail (JSON lines, --audit-file or stderr)
  *      decode.c   protobuf WriteRequest -> validated batch, read from the
  *                 bytes in two passes; results -> wire
+ *      batch.c    samples one at a time -> a batch (the MQTT client's)
  *      health.c   what GET /healthz says
  *      metrics.c  counters and the Prometheus text page
  *      tls.c      TLS sessions on OpenSSL memory BIOs (no socket, no
@@ -179,6 +180,10 @@ typedef struct {
     hist_in_series *series;
     uint64_t samples;
     size_t wire_bytes; /* encoded size, for backpressure accounting */
+    /* false (a client's request): one bad series refuses the whole batch.
+     * true (batch.c: the messages of an MQTT read): every series that can
+     * be written is, the others are reported in the result's errors. */
+    bool partial;
 } hist_in_batch;
 
 typedef struct {
@@ -194,6 +199,10 @@ typedef struct {
     uint64_t written;
     uint64_t samples; /* samples in the request (when it decoded), for metrics */
     int code;
+    /* Nothing of the batch was written for a reason of the moment (out of
+     * memory, tag creation or the storage write failed: a full disk), not
+     * of its content; a retry may succeed. Set by the writer. */
+    bool fatal;
     char *error; /* request-level message or NULL */
     size_t nerrors;
     hist_in_error *errors;
@@ -221,6 +230,34 @@ int decode__add_series_error(hist_in_result *res, uint32_t index, const char *ta
 int decode__result_to_proto(const hist_in_result *res, size_t prefix_len, uint8_t **out,
                             size_t *len);
 int decode__result_to_json(const hist_in_result *res, char **out, size_t *len);
+
+/* ---- batch.c -------------------------------------------------------- */
+
+typedef struct {
+    size_t name_off, name_len; /* in the builder's names */
+    uint64_t hash;
+    hist_type type;
+    int64_t ts;
+    hist_value v;
+    uint32_t q;
+} batch_sample;
+
+typedef struct {
+    batch_sample *s;
+    size_t n, cap;
+    hist_buf names; /* every sample's tag, NUL-terminated */
+} batch_builder;
+
+void batch__init(batch_builder *b);
+void batch__free(batch_builder *b);
+void batch__clear(batch_builder *b);
+/* Appends one sample (tag copied). 0 or HIST_ENOMEM. */
+int batch__add(batch_builder *b, const char *tag, hist_type type, int64_t ts, hist_value v,
+               uint32_t q);
+/* Everything added so far as one partial batch (one allocation, free()),
+ * one series per (tag, type) in arrival order; the builder is emptied.
+ * 0 with *out NULL when nothing was added; HIST_ENOMEM. */
+int batch__build(batch_builder *b, uint64_t batch_id, hist_in_batch **out);
 
 /* ---- writer.c ------------------------------------------------------- */
 

@@ -124,8 +124,10 @@ static int create_tags(hist_writer *w, const hist_in_batch *b, uint32_t *ids, hi
     }
     if (rc == 0)
         rc = hist_tag_resolve_many(w->db, refs, n, true, got, rcs);
-    if (rc)
+    if (rc) {
         decode__set_error(res, rc, "tag creation failed: %s", hist_strerror(rc));
+        res->fatal = true;
+    }
     for (size_t k = 0; rc == 0 && k < n; k++) {
         size_t i = which[k];
         const hist_in_series *s = &b->series[i];
@@ -139,7 +141,7 @@ static int create_tags(hist_writer *w, const hist_in_batch *b, uint32_t *ids, hi
         }
     }
     free(refs), free(which), free(got), free(rcs);
-    return res->code;
+    return rc;
 }
 
 /* Whether v (of type from) has an exact value of type to, put in *out. */
@@ -183,7 +185,9 @@ static bool convert_series(hist_in_series *s, hist_type to)
     return true;
 }
 
-/* Resolves every series' tag; returns 0 or the error recorded in res. */
+/* Resolves every series' tag (ids[i] 0: not resolved, the reason is in
+ * res). Returns an error of the whole batch (res->fatal), or 0; a series
+ * error of a batch that is not partial stops it before tags are created. */
 static int resolve_tags(hist_writer *w, const hist_in_batch *b, uint32_t *ids, hist_in_result *res)
 {
     bool missing = false;
@@ -225,8 +229,8 @@ static int resolve_tags(hist_writer *w, const hist_in_batch *b, uint32_t *ids, h
                                      hist_strerror(rc));
         }
     }
-    if (res->code || !missing)
-        return res->code;
+    if (!missing || (res->code && !b->partial))
+        return 0;
     return create_tags(w, b, ids, res);
 }
 
@@ -241,14 +245,17 @@ static uint64_t write_batch(hist_writer *w, hist_job *job)
     uint64_t lsn = 0;
     if (!ids || !series) {
         decode__set_error(res, HIST_ENOMEM, "out of memory");
+        res->fatal = true;
         goto out;
     }
-    if (resolve_tags(w, b, ids, res) < 0)
+    if (resolve_tags(w, b, ids, res) < 0 || (res->code && !b->partial))
         goto out;
     size_t n = 0;
+    uint64_t samples = 0;
     for (size_t i = 0; i < b->nseries; i++) {
-        if (b->series[i].n == 0)
+        if (b->series[i].n == 0 || !ids[i])
             continue;
+        samples += b->series[i].n;
         series[n].tag = ids[i];
         series[n].n = b->series[i].n;
         series[n].ts = b->series[i].ts;
@@ -260,11 +267,12 @@ static uint64_t write_batch(hist_writer *w, hist_job *job)
         int rc = hist_db_write(w->db, series, n, &lsn);
         if (rc < 0) {
             decode__set_error(res, rc, "storage refused the batch: %s", hist_strerror(rc));
+            res->fatal = true;
             lsn = 0;
             goto out;
         }
     }
-    res->written = b->samples;
+    res->written = samples; /* all of them unless the batch is partial */
 out:
     free(ids);
     free(series);
@@ -340,8 +348,10 @@ static void syncer_main(void *arg)
             if (rc < 0) {
                 hist_logf(w->log, HIST_LOG_ERROR, "WAL sync failed: %s", hist_strerror(rc));
                 for (hist_job *j = jobs; j; j = j->next)
-                    if (j->result.code == 0)
+                    if (j->result.code == 0 || j->result.written) {
                         decode__set_error(&j->result, rc, "not durable: %s", hist_strerror(rc));
+                        j->result.fatal = true;
+                    }
             }
         }
         uv_mutex_lock(&w->mu);
