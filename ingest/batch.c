@@ -10,6 +10,9 @@
  * the name, timestamps, values and qualities. The name hash is decode.c's
  * (hist_fnv1a), so the writer's cache keys agree across both paths.
  *
+ * A series carries the unit of its first sample that has one (a birth's
+ * engUnit), for the writer to put in the tag's metadata.
+ *
  * The batch is marked partial: the writer writes every series it can and
  * reports the rest (a type conflict loses that series only, never the
  * other messages that share the job).
@@ -45,8 +48,8 @@ void batch__clear(batch_builder *b)
     b->names.len = 0;
 }
 
-int batch__add(batch_builder *b, const char *tag, hist_type type, int64_t ts, hist_value v,
-               uint32_t q)
+int batch__add(batch_builder *b, const char *tag, const char *unit, hist_type type, int64_t ts,
+               hist_value v, uint32_t q)
 {
     if (b->n == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 256;
@@ -59,10 +62,16 @@ int batch__add(batch_builder *b, const char *tag, hist_type type, int64_t ts, hi
     size_t len = strlen(tag);
     size_t off = b->names.len;
     hist_buf_append(&b->names, tag, len + 1); /* the NUL too: names are C strings */
+    size_t unit_off = SIZE_MAX;
+    if (unit && *unit) {
+        unit_off = b->names.len;
+        hist_buf_append(&b->names, unit, strlen(unit) + 1);
+    }
     if (b->names.failed)
         return HIST_ENOMEM;
     b->s[b->n++] = (batch_sample){.name_off = off,
                                   .name_len = len,
+                                  .unit_off = unit_off,
                                   .hash = hist_fnv1a(tag, len),
                                   .type = type,
                                   .ts = ts,
@@ -122,6 +131,9 @@ int batch__build(batch_builder *b, uint64_t batch_id, hist_in_batch **out)
         size_t total = align8(sizeof(hist_in_batch)) + align8(ngroups * sizeof(hist_in_series));
         for (size_t g = 0; g < ngroups; g++)
             total += align8(b->s[first[g]].name_len + 1) + count[g] * 16 + align8(count[g] * 4);
+        for (size_t i = 0; i < b->n; i++) /* room for every unit: births are small */
+            if (b->s[i].unit_off != SIZE_MAX)
+                total += align8(strlen(b->names.data + b->s[i].unit_off) + 1);
         mem = malloc(total);
         if (!mem)
             rc = HIST_ENOMEM;
@@ -155,6 +167,18 @@ int batch__build(batch_builder *b, uint64_t batch_id, hist_in_batch **out)
             o->v[o->n] = b->s[i].v;
             o->q[o->n] = b->s[i].q;
             o->n++;
+            if (!o->unit && b->s[i].unit_off != SIZE_MAX)
+                o->unit = b->names.data + b->s[i].unit_off; /* copied below */
+        }
+        /* units: into the batch's memory, after everything else */
+        for (size_t g = 0; g < ngroups; g++) {
+            hist_in_series *o = &bt->series[g];
+            if (!o->unit)
+                continue;
+            size_t n = strlen(o->unit) + 1;
+            memcpy(p, o->unit, n);
+            o->unit = p;
+            p += align8(n);
         }
         bt->wire_bytes = (size_t)(p - mem);
         *out = bt;

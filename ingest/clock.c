@@ -1,6 +1,7 @@
 /*
- * clock.c: the monotonic millisecond clock of the front end (idle and
- * slow-client timeouts, drain deadlines). Calls nothing of ingest/.
+ * clock.c: the front end's clocks: monotonic milliseconds (idle and
+ * slow-client timeouts, drain deadlines) and the wall clock (the arrival
+ * time of an MQTT message). Calls nothing of ingest/.
  */
 #include <time.h>
 
@@ -10,5 +11,12 @@ uint64_t clock__now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t clock__wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }

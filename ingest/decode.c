@@ -588,6 +588,7 @@ static int build_batch(const req_scan *r, const series_keep *keep, size_t total,
         o->v = (hist_value *)p;
         p += k->n * 8;
         o->q = NULL;
+        o->unit = NULL;
         if (k->nq) {
             o->q = (uint32_t *)p;
             p += align8(k->nq * 4);

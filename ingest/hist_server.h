@@ -56,6 +56,23 @@ typedef struct {
     size_t api_max_bytes;      /* bytes of one answer; default 512 MiB */
     uint32_t api_timeout_ms;   /* time one request may run; default 30 s */
     uint32_t api_max_patterns; /* tag patterns per request; default 100 */
+    /* MQTT (docs/protocol.md "MQTT"): historiand subscribes to each broker
+     * as a Sparkplug B host application (spBv1.0/#) and to the plain topic
+     * filters, QoS 1 in a persistent session; a message is acknowledged to
+     * the broker only once its samples are durable in the WAL. */
+    const char *const *mqtt_urls; /* n_mqtt of "mqtt[s]://[USER[:PASS]@]HOST[:PORT]" */
+    size_t n_mqtt;
+    const char *mqtt_host_id;   /* Sparkplug host id (STATE topic); default "historian" */
+    const char *mqtt_client_id; /* default "historian-<host id>" */
+    int mqtt_version;           /* 5 or 4 (3.1.1); default 5 */
+    const char *mqtt_cafile;    /* mqtts: the broker's CA (default: the system's) */
+    const char *mqtt_cert, *mqtt_key; /* mqtts: a client certificate, when the broker asks */
+    uint16_t mqtt_keepalive_s;        /* default 30 */
+    uint32_t mqtt_session_expiry_s;   /* v5: how long the broker keeps our session
+                                         (and queues messages) while we are away;
+                                         default 86400 */
+    const char *const *mqtt_topics;   /* n_mqtt_topics "FILTER[=TEMPLATE]" (plain topics) */
+    size_t n_mqtt_topics;
 } hist_server_options;
 
 void hist_server_options_init(hist_server_options *opts);

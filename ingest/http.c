@@ -569,8 +569,8 @@ static void dispatch(hist_conn *c, http_state *st)
             reply_error_h(c, keep_alive, false, 405, "/healthz takes GET or HEAD",
                           "Allow: GET, HEAD\r\n");
         } else if (r) {
-            char text[256];
-            int status = health__text(srv->db, text, sizeof text);
+            char text[2048];
+            int status = health__text(srv->db, &srv->metrics, text, sizeof text);
             r->keep_alive = keep_alive;
             r->head_only = head;
             fill_response(r, status, "text/plain", text, strlen(text));

@@ -23,6 +23,8 @@
  *      tls.c      TLS sessions on OpenSSL memory BIOs (no socket, no
  *                 protocol: conn.c feeds it ciphertext and sends its output)
  *   3. writer.c   the storage writer thread (group commit, completions)
+ *      mqtt_sink.c an MQTT message -> samples in a batch builder (the
+ *                 Sparkplug host of sparkplug/, or the plain-topic map)
  *   4. conn.c     connection lifecycle, in-order replies, read gating and
  *                 backpressure (conn__submit), a write job's completion
  *                 (conn__write_done); knows no protocol: it calls the
@@ -30,7 +32,11 @@
  *                 tls.c between the socket and the protocol
  *   5. tcp.c      length-prefixed protobuf frames (tcp__proto)
  *      http.c     HTTP/1.1 on http_parser, routing (http__proto)
- *                 tcp.c and http.c never call each other or server.c
+ *      mqtt_link.c the connection to one MQTT broker (--mqtt): connect,
+ *                 session, subscriptions, messages -> write jobs, PUBACKs
+ *                 after the group commit, reconnects
+ *                 tcp.c, http.c and mqtt_link.c never call each other or
+ *                 server.c
  *   6. server.c   loop, listeners (each picks its conn__proto), signals,
  *                 the idle sweep, shutdown; hist_server_run()
  *
@@ -38,7 +44,8 @@
  * (sparkplug/hist_sparkplug.h, its list in sparkplug/spb.h: the Sparkplug B
  * host core, pure, below everything here but wire.h) and mqtt/
  * (mqtt/hist_mqtt.h, the MQTT client protocol, pure: bytes in, bytes out;
- * it includes nothing of ingest/). No file here calls either yet.
+ * it includes nothing of ingest/). mqtt_sink.c calls sparkplug/,
+ * mqtt_link.c calls mqtt/.
  *
  * Threads: everything runs on the loop thread except the writer thread
  * (writer.c) and hist_api_handle() on the libuv thread pool. They meet only
@@ -62,7 +69,8 @@
 
 /* ---- clock.c -------------------------------------------------------- */
 
-uint64_t clock__now_ms(void); /* CLOCK_MONOTONIC, milliseconds */
+uint64_t clock__now_ms(void);  /* CLOCK_MONOTONIC, milliseconds */
+uint64_t clock__wall_ms(void); /* CLOCK_REALTIME: ms since the Unix epoch */
 
 /* ---- log.c ---------------------------------------------------------- */
 
@@ -139,7 +147,14 @@ int tls__ctx_new(const char *cert, const char *key, const char *client_ca, tls__
                  char *err, size_t errlen);
 void tls__ctx_free(tls__ctx *ctx);
 bool tls__ctx_client_certs(const tls__ctx *ctx);
+/* A client context (the MQTT client's mqtts://): the broker must present
+ * a certificate that chains to cafile (NULL or "": the system's CAs);
+ * cert/key (may be NULL) are ours, for brokers that ask for one. */
+int tls__client_ctx_new(const char *cafile, const char *cert, const char *key, tls__ctx **out,
+                        char *err, size_t errlen);
 tls__conn *tls__conn_new(tls__ctx *ctx); /* NULL: out of memory */
+/* A client session to host (SNI, and the certificate must name it). */
+tls__conn *tls__conn_new_client(tls__ctx *ctx, const char *host);
 void tls__conn_free(tls__conn *t);
 /* Ciphertext read from the socket. */
 int tls__feed(tls__conn *t, const void *in, size_t n);
@@ -172,6 +187,9 @@ typedef struct {
     int64_t *ts;
     hist_value *v;
     uint32_t *q; /* NULL = all Good */
+    /* The engineering unit to record in the tag's metadata (a Sparkplug
+     * birth's engUnit), or NULL: leave the tag's unit as it is. */
+    const char *unit;
 } hist_in_series;
 
 typedef struct {
@@ -235,6 +253,7 @@ int decode__result_to_json(const hist_in_result *res, char **out, size_t *len);
 
 typedef struct {
     size_t name_off, name_len; /* in the builder's names */
+    size_t unit_off;           /* in the names too; SIZE_MAX: no unit */
     uint64_t hash;
     hist_type type;
     int64_t ts;
@@ -251,9 +270,10 @@ typedef struct {
 void batch__init(batch_builder *b);
 void batch__free(batch_builder *b);
 void batch__clear(batch_builder *b);
-/* Appends one sample (tag copied). 0 or HIST_ENOMEM. */
-int batch__add(batch_builder *b, const char *tag, hist_type type, int64_t ts, hist_value v,
-               uint32_t q);
+/* Appends one sample (tag and unit copied; unit NULL or "": none). 0 or
+ * HIST_ENOMEM. */
+int batch__add(batch_builder *b, const char *tag, const char *unit, hist_type type, int64_t ts,
+               hist_value v, uint32_t q);
 /* Everything added so far as one partial batch (one allocation, free()),
  * one series per (tag, type) in arrival order; the builder is emptied.
  * 0 with *out NULL when nothing was added; HIST_ENOMEM. */
@@ -284,7 +304,54 @@ void writer__on_drain(hist_writer *w, hist_writer_drained_fn fn, void *ctx);
 /* Stops the thread after the queue is empty and closes its handle. */
 void writer__stop(hist_writer *w);
 
+/* ---- mqtt_sink.c ---------------------------------------------------- */
+
+typedef struct mqtt_sink mqtt_sink;
+/* What a message asks the client to publish (QoS 0): a Sparkplug rebirth
+ * request. topic NULL: nothing. Valid until the sink's next message. */
+typedef struct {
+    const char *topic;
+    const uint8_t *payload;
+    size_t len;
+} sink_publish;
+/* Counts, added to by every message. */
+typedef struct {
+    uint64_t messages, samples;
+    uint64_t refused;     /* messages: malformed, unmapped, over a limit */
+    uint64_t unsupported; /* metric values of a type not stored, or invalid */
+    uint64_t dropped;     /* metrics dropped while their node awaits a rebirth */
+    uint64_t rebirths;    /* rebirth requests published */
+} sink_counts;
+
+/* specs: the --mqtt-topic "FILTER[=TEMPLATE]"s; err says what is wrong. */
+int sink__new(const hist_log_sink *log, const char *const *specs, size_t n, mqtt_sink **out,
+              char *err, size_t errlen);
+void sink__free(mqtt_sink *s);
+/* The plain topic filters to subscribe to (spBv1.0/# is the caller's). */
+size_t sink__filter_count(const mqtt_sink *s);
+const char *sink__filter(const mqtt_sink *s, size_t i);
+/* One message (now_ms: the wall clock). Its samples go into b; 0 (also
+ * for a message refused: counted in c), or HIST_ENOMEM. */
+int sink__message(mqtt_sink *s, const char *topic, size_t tlen, const uint8_t *payload,
+                  size_t plen, uint64_t now_ms, batch_builder *b, sink_publish *pub,
+                  sink_counts *c);
+
 /* ---- metrics.c ------------------------------------------------------- */
+
+/* One broker's figures (mqtt_link.c keeps them; /metrics and /healthz
+ * show them, labelled broker="HOST:PORT"). */
+typedef struct {
+    char broker[272];   /* "HOST:PORT" */
+    char state[96];     /* "connected", "connecting", "down: why" */
+    bool connected;     /* subscribed, messages flowing */
+    uint64_t messages;  /* PUBLISHes received (QoS 0 and 1) */
+    uint64_t samples;   /* samples written */
+    uint64_t refused;   /* messages refused (malformed, unmapped, over a limit) */
+    uint64_t unsupported; /* metric values not stored (type not supported, invalid) */
+    uint64_t rebirths;  /* Sparkplug rebirth requests published */
+    uint64_t reconnects; /* connections after the first */
+    uint64_t acks;      /* PUBACKs sent: messages durable */
+} mqtt_stats;
 
 typedef struct {
     uint64_t samples_accepted, samples_rejected;
@@ -295,6 +362,8 @@ typedef struct {
     uint64_t api_rejected; /* read API requests refused with 503: the queue was full */
     uint64_t backpressure_pauses;
     uint64_t tls_handshakes, tls_handshake_failures;
+    const mqtt_stats *const *mqtt; /* n_mqtt brokers (--mqtt), owned by their links */
+    size_t n_mqtt;
 } hist_metrics;
 
 /* The Prometheus text page (malloc'd). */
@@ -304,7 +373,7 @@ int metrics__render(const hist_metrics *m, hist_db *db, char **out, size_t *len)
 
 /* /healthz (health.c): writes the answer's line into out; returns the HTTP
  * status, 200 when healthy, 503 when degraded. */
-int health__text(hist_db *db, char *out, size_t cap);
+int health__text(hist_db *db, const hist_metrics *m, char *out, size_t cap);
 
 /* ---- conn.c and the protocols ---------------------------------------- */
 
@@ -408,6 +477,9 @@ struct hist_server {
     unsigned api_inflight; /* read API requests queued or running (http.c) */
     unsigned api_running;  /* of them on the thread pool, <= opts.api_workers */
     struct api_work *api_wait_head, *api_wait_tail; /* the rest, in arrival order */
+    struct mqtt_link **links; /* n_links, one per --mqtt broker */
+    size_t n_links;
+    const mqtt_stats **link_stats; /* theirs, for hist_metrics.mqtt */
     bool paused; /* backpressure: reading stopped everywhere */
     bool draining;
     uint64_t drain_deadline_ms;
@@ -450,5 +522,19 @@ void conn__write_done(hist_job *job);
  * every series' tag; else HIST_EAUTH with *res (cleared first) naming the
  * first tag it may not write: the whole request is refused. */
 int conn__check_tags(const auth_grant *g, const hist_in_batch *b, hist_in_result *res);
+
+/* ---- mqtt_link.c ------------------------------------------------------ */
+
+typedef struct mqtt_link mqtt_link;
+/* A link to the broker of url (parsed and checked now: err says what is
+ * wrong); it connects from the loop's first tick and keeps reconnecting. */
+int link__new(hist_server *srv, const char *url, mqtt_link **out, char *err, size_t errlen);
+/* Reading follows the server's backpressure and draining flags. */
+void link__update_reading(mqtt_link *l);
+const mqtt_stats *link__stats(const mqtt_link *l);
+/* Shutdown: STATE offline, DISCONNECT, close (after the drain: every
+ * durable message's PUBACK has left). Free after the loop has ended. */
+void link__stop(mqtt_link *l);
+void link__free(mqtt_link *l);
 
 #endif

@@ -6,6 +6,8 @@
  * damaged chunks and the scrub's progress) come from hist_db_get_stats()
  * at scrape time.
  */
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +36,42 @@ void metrics__count_result(hist_metrics *m, const hist_in_result *res)
         m->batches_rejected++;
         m->samples_rejected += res->samples;
     }
+}
+
+/* Every broker's value of one figure, labelled broker="HOST:PORT". */
+static void per_broker(hist_buf *t, const hist_metrics *m, const char *name, const char *type,
+                       const char *help, size_t off)
+{
+    if (!m->n_mqtt)
+        return;
+    hist_buf_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    for (size_t i = 0; i < m->n_mqtt; i++) {
+        const mqtt_stats *b = m->mqtt[i];
+        uint64_t v = off == SIZE_MAX ? b->connected : *(const uint64_t *)((const char *)b + off);
+        hist_buf_printf(t, "%s{broker=\"%s\"} %llu\n", name, b->broker, (unsigned long long)v);
+    }
+}
+
+static void mqtt_metrics(hist_buf *t, const hist_metrics *m)
+{
+    per_broker(t, m, "historian_mqtt_connected", "gauge",
+               "1 while subscribed to the broker, else 0.", SIZE_MAX);
+    per_broker(t, m, "historian_mqtt_messages_total", "counter", "MQTT messages received.",
+               offsetof(mqtt_stats, messages));
+    per_broker(t, m, "historian_mqtt_samples_total", "counter",
+               "Samples from MQTT messages written.", offsetof(mqtt_stats, samples));
+    per_broker(t, m, "historian_mqtt_refused_total", "counter",
+               "MQTT messages refused (malformed, unmapped topic, over a limit).",
+               offsetof(mqtt_stats, refused));
+    per_broker(t, m, "historian_mqtt_unsupported_total", "counter",
+               "Metric values not stored: a datatype not supported, or invalid.",
+               offsetof(mqtt_stats, unsupported));
+    per_broker(t, m, "historian_mqtt_rebirths_total", "counter",
+               "Sparkplug rebirth requests published.", offsetof(mqtt_stats, rebirths));
+    per_broker(t, m, "historian_mqtt_reconnects_total", "counter",
+               "Connections to the broker after the first.", offsetof(mqtt_stats, reconnects));
+    per_broker(t, m, "historian_mqtt_acks_total", "counter",
+               "PUBACKs sent: QoS 1 messages durable in the WAL.", offsetof(mqtt_stats, acks));
 }
 
 int metrics__render(const hist_metrics *m, hist_db *db, char **out, size_t *len)
@@ -143,6 +181,7 @@ int metrics__render(const hist_metrics *m, hist_db *db, char **out, size_t *len)
         gauge(&t, "historian_compact_hold_max_microseconds",
               "The longest the compactor held the sealer's lock.", st.compact_hold_max_us);
     }
+    mqtt_metrics(&t, m);
     *out = hist_buf_take(&t, len);
     return *out ? 0 : HIST_ENOMEM;
 }

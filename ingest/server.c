@@ -53,6 +53,10 @@ void hist_server_options_init(hist_server_options *o)
     o->api_max_bytes = (size_t)512 << 20;
     o->api_timeout_ms = 30000;
     o->api_max_patterns = 100;
+    o->mqtt_host_id = "historian";
+    o->mqtt_version = 5;
+    o->mqtt_keepalive_s = 30;
+    o->mqtt_session_expiry_s = 86400;
 }
 
 /* "ADDR:PORT", "[v6]:PORT" or "localhost:PORT" -> sockaddr. */
@@ -115,6 +119,8 @@ static void on_writer_drain(void *ctx)
         srv->paused = false;
         conn__update_reading_all(srv);
     }
+    for (size_t i = 0; i < srv->n_links; i++)
+        link__update_reading(srv->links[i]); /* conn__submit may have paused them */
 }
 
 static void on_connection(uv_stream_t *listener, int status)
@@ -193,6 +199,8 @@ static void finish_shutdown(hist_server *srv)
 {
     while (srv->conns)
         conn__close(srv->conns, "server shutting down");
+    for (size_t i = 0; i < srv->n_links; i++)
+        link__stop(srv->links[i]);
     writer__stop(srv->writer);
     uv_close((uv_handle_t *)&srv->sweep, NULL);
     uv_close((uv_handle_t *)&srv->sigint, NULL);
@@ -240,6 +248,8 @@ static void begin_shutdown(hist_server *srv)
         uv_close((uv_handle_t *)&srv->tcp_listener, NULL);
     srv->http_on = srv->tcp_on = false;
     conn__update_reading_all(srv);
+    for (size_t i = 0; i < srv->n_links; i++)
+        link__update_reading(srv->links[i]);
     uv_timer_start(&srv->sweep, on_sweep, 0, 20);
 }
 
@@ -302,6 +312,39 @@ static void start_scrub(hist_server *srv)
     int rc = hist_db_scrub_start(srv->db, &so);
     if (rc < 0)
         hist_logf(&srv->log, HIST_LOG_WARN, "start-up scrub not started: %s", hist_strerror(rc));
+}
+
+/* One link per --mqtt broker; a bad URL or option stops the start. */
+static int start_links(hist_server *srv)
+{
+    size_t n = srv->opts.n_mqtt;
+    if (!n)
+        return 0;
+    srv->links = calloc(n, sizeof *srv->links);
+    srv->link_stats = calloc(n, sizeof *srv->link_stats);
+    if (!srv->links || !srv->link_stats)
+        return HIST_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        char err[512] = "";
+        int rc = link__new(srv, srv->opts.mqtt_urls[i], &srv->links[i], err, sizeof err);
+        if (rc < 0) {
+            hist_logf(&srv->log, HIST_LOG_ERROR, "%s", err);
+            return rc;
+        }
+        srv->link_stats[i] = link__stats(srv->links[i]);
+        srv->n_links++;
+    }
+    srv->metrics.mqtt = srv->link_stats;
+    srv->metrics.n_mqtt = srv->n_links;
+    return 0;
+}
+
+static void free_links(hist_server *srv)
+{
+    for (size_t i = 0; i < srv->n_links; i++)
+        link__free(srv->links[i]);
+    free(srv->links);
+    free(srv->link_stats);
 }
 
 static void close_any(uv_handle_t *h, void *arg)
@@ -444,6 +487,9 @@ int hist_server_run(const hist_server_options *opts)
     uv_timer_init(&loop, &srv->sweep);
     srv->sweep.data = srv;
     uv_timer_start(&srv->sweep, on_sweep, 1000, 1000);
+    rc = start_links(srv);
+    if (rc < 0)
+        goto fail_listen;
 
     hist_db_stats st;
     const char *io = hist_db_get_stats(srv->db, &st) == 0 && st.io_backend ? st.io_backend : "?";
@@ -461,6 +507,7 @@ int hist_server_run(const hist_server_options *opts)
     else
         hist_logf(&srv->log, HIST_LOG_INFO, "stopped cleanly");
     uv_loop_close(&loop);
+    free_links(srv);
     tls__ctx_free(srv->tls);
     auth__unref(srv->auth);
     audit__close(srv->audit);
@@ -475,6 +522,7 @@ fail_db:
     hist_db_close(srv->db);
 fail_loop:
     uv_loop_close(&loop);
+    free_links(srv);
     tls__ctx_free(srv->tls);
     auth__unref(srv->auth);
     audit__close(srv->audit);

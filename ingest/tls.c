@@ -5,6 +5,11 @@
  * too), puts reply plaintext in (tls__write) and sends what the session
  * wants on the wire (tls__take_out) with uv_write.
  *
+ * The same sessions serve the MQTT client's connection to a broker
+ * (tls__client_ctx_new, tls__conn_new_client): there the broker's
+ * certificate must chain to the given CA (or the system's) and name the
+ * host the URL names.
+ *
  * Policy (tls__ctx_new): TLS 1.2 or newer only; no renegotiation; no
  * server-side session cache (memory per connection is the SSL object and
  * its buffers, released while idle: SSL_MODE_RELEASE_BUFFERS); with a
@@ -13,6 +18,7 @@
  * at once), the write BIO no more than one tls__write (conn.c takes the
  * output after each), so a connection's TLS memory stays bounded.
  */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,7 +131,48 @@ bool tls__ctx_client_certs(const tls__ctx *ctx)
     return ctx->client_certs;
 }
 
-tls__conn *tls__conn_new(tls__ctx *ctx)
+int tls__client_ctx_new(const char *cafile, const char *cert, const char *key, tls__ctx **out,
+                        char *err, size_t errlen)
+{
+    *out = NULL;
+    ERR_clear_error();
+    SSL_CTX *ssl = SSL_CTX_new(TLS_client_method());
+    if (!ssl) {
+        snprintf(err, errlen, "TLS: cannot create a context");
+        return HIST_ENOMEM;
+    }
+    SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION);
+    SSL_CTX_set_options(ssl, SSL_OP_NO_RENEGOTIATION);
+    SSL_CTX_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                              SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    if (cafile && *cafile) {
+        if (SSL_CTX_load_verify_locations(ssl, cafile, NULL) != 1)
+            return ctx_fail(ssl, err, errlen, "TLS: cannot load the broker CA (--mqtt-cafile)",
+                            cafile);
+    } else if (SSL_CTX_set_default_verify_paths(ssl) != 1) {
+        return ctx_fail(ssl, err, errlen, "TLS: cannot load the system's CA certificates", "");
+    }
+    SSL_CTX_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+    if (cert && *cert) {
+        if (SSL_CTX_use_certificate_chain_file(ssl, cert) != 1)
+            return ctx_fail(ssl, err, errlen, "TLS: cannot load the client certificate", cert);
+        if (SSL_CTX_use_PrivateKey_file(ssl, key && *key ? key : cert, SSL_FILETYPE_PEM) != 1 ||
+            SSL_CTX_check_private_key(ssl) != 1)
+            return ctx_fail(ssl, err, errlen,
+                            "TLS: cannot load the client key, or it does not match", key ? key : cert);
+    }
+    tls__ctx *t = calloc(1, sizeof *t);
+    if (!t) {
+        SSL_CTX_free(ssl);
+        snprintf(err, errlen, "TLS: out of memory");
+        return HIST_ENOMEM;
+    }
+    t->ssl = ssl;
+    *out = t;
+    return 0;
+}
+
+static tls__conn *conn_new(tls__ctx *ctx)
 {
     tls__conn *t = calloc(1, sizeof *t);
     if (!t)
@@ -144,7 +191,32 @@ tls__conn *tls__conn_new(tls__ctx *ctx)
     /* an empty read BIO says "retry", not EOF */
     BIO_set_mem_eof_return(t->rbio, -1);
     SSL_set_bio(t->ssl, t->rbio, t->wbio);
-    SSL_set_accept_state(t->ssl);
+    return t;
+}
+
+tls__conn *tls__conn_new(tls__ctx *ctx)
+{
+    tls__conn *t = conn_new(ctx);
+    if (t)
+        SSL_set_accept_state(t->ssl);
+    return t;
+}
+
+tls__conn *tls__conn_new_client(tls__ctx *ctx, const char *host)
+{
+    tls__conn *t = conn_new(ctx);
+    if (!t)
+        return NULL;
+    SSL_set_connect_state(t->ssl);
+    /* SNI, and the certificate must name the host (DNS name or IP) */
+    struct in6_addr ip6;
+    struct in_addr ip4;
+    bool is_ip = inet_pton(AF_INET, host, &ip4) == 1 || inet_pton(AF_INET6, host, &ip6) == 1;
+    if ((!is_ip && SSL_set_tlsext_host_name(t->ssl, host) != 1) || SSL_set1_host(t->ssl, host) != 1) {
+        tls__conn_free(t);
+        ERR_clear_error();
+        return NULL;
+    }
     return t;
 }
 
@@ -186,7 +258,8 @@ static long ssl_status(tls__conn *t, int r)
         return HIST_ECLOSED;
     default:
         if (!t->done && SSL_get_verify_result(t->ssl) != X509_V_OK) {
-            snprintf(t->reason, sizeof t->reason, "client certificate: %s",
+            snprintf(t->reason, sizeof t->reason, "%s certificate: %s",
+                     SSL_is_server(t->ssl) ? "client" : "server",
                      X509_verify_cert_error_string(SSL_get_verify_result(t->ssl)));
             ERR_clear_error();
         } else {

@@ -23,6 +23,7 @@
  * is closed only after writer__stop(). A slot costs 24 bytes, 48 a tag at
  * the table's load of at most one half.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -234,6 +235,25 @@ static int resolve_tags(hist_writer *w, const hist_in_batch *b, uint32_t *ids, h
     return create_tags(w, b, ids, res);
 }
 
+/* The units a batch carries (a Sparkplug birth's engUnit) into the tags'
+ * metadata, where they differ (births are rare: one index read a metric). */
+static void apply_units(hist_writer *w, const hist_in_batch *b, const uint32_t *ids)
+{
+    for (size_t i = 0; i < b->nseries; i++) {
+        const hist_in_series *s = &b->series[i];
+        hist_tag_info info;
+        if (!s->unit || !ids[i] || hist_tag_by_id(w->db, ids[i], &info) < 0)
+            continue;
+        if (!strncmp(info.unit, s->unit, sizeof info.unit - 1))
+            continue;
+        snprintf(info.unit, sizeof info.unit, "%s", s->unit);
+        int rc = hist_tag_put(w->db, &info);
+        if (rc < 0)
+            hist_logf(w->log, HIST_LOG_WARN, "tag %s: unit not recorded: %s", s->name,
+                      hist_strerror(rc));
+    }
+}
+
 /* Writes one batch; returns its LSN (0 when nothing was written). */
 static uint64_t write_batch(hist_writer *w, hist_job *job)
 {
@@ -273,6 +293,7 @@ static uint64_t write_batch(hist_writer *w, hist_job *job)
         }
     }
     res->written = samples; /* all of them unless the batch is partial */
+    apply_units(w, b, ids);
 out:
     free(ids);
     free(series);

@@ -24,6 +24,8 @@ typedef struct {
     hist_server_options o;
     int log_level_set;
     const char *check_dir; /* --check-data: check this directory and exit */
+    /* repeatable: every --mqtt and --mqtt-topic, config file's first */
+    const char *mqtt_urls[16], *mqtt_topics[64];
 } config;
 
 static void usage(FILE *out)
@@ -69,6 +71,21 @@ static void usage(FILE *out)
             "                      0 = no deadline)\n"
             "  --max-patterns N    tag patterns (globs, regexes) per read request\n"
             "                      (default 100)\n"
+            "  --mqtt URL          subscribe to this MQTT broker (repeatable, up to 16):\n"
+            "                      mqtt://[USER[:PASS]@]HOST[:PORT] or mqtts://...; a\n"
+            "                      Sparkplug B host (spBv1.0/#) and --mqtt-topic filters,\n"
+            "                      QoS 1 in a persistent session, acknowledged once durable\n"
+            "  --mqtt-topic FILTER[=TEMPLATE]  plain topics to store (repeatable); the\n"
+            "                      topic is the tag name unless TEMPLATE rewrites it\n"
+            "  --mqtt-host-id ID   Sparkplug host id: STATE on spBv1.0/STATE/ID (historian)\n"
+            "  --mqtt-client-id ID MQTT client id, fixed (default historian-<host id>)\n"
+            "  --mqtt-version V    5 or 3.1.1 (default 5)\n"
+            "  --mqtt-cafile FILE  mqtts: the CA the broker's certificate must chain to\n"
+            "                      (default: the system's)\n"
+            "  --mqtt-cert FILE    mqtts: our client certificate (PEM), --mqtt-key its key\n"
+            "  --mqtt-keepalive S  MQTT keep alive in seconds (default 30)\n"
+            "  --mqtt-session-expiry S  v5: how long the broker keeps our session and\n"
+            "                      queues our messages while we are down (default 86400)\n"
             "  --check-data DIR    check DIR (not in use by a server): every chunk against\n"
             "                      its index entry, the WAL, the tag registry; damaged chunks\n"
             "                      are marked; exit 0 clean, 1 damage found, 2 not checked\n"
@@ -175,6 +192,41 @@ static int apply(config *c, const char *key, const char *val)
         if (parse_size(val, &n) || n == 0 || n > 1000000)
             goto bad;
         o->api_max_patterns = (uint32_t)n;
+    } else if (!strcmp(key, "mqtt")) {
+        if (o->n_mqtt == sizeof c->mqtt_urls / sizeof *c->mqtt_urls)
+            goto bad;
+        c->mqtt_urls[o->n_mqtt++] = val;
+        o->mqtt_urls = c->mqtt_urls;
+    } else if (!strcmp(key, "mqtt-topic")) {
+        if (o->n_mqtt_topics == sizeof c->mqtt_topics / sizeof *c->mqtt_topics)
+            goto bad;
+        c->mqtt_topics[o->n_mqtt_topics++] = val;
+        o->mqtt_topics = c->mqtt_topics;
+    } else if (!strcmp(key, "mqtt-host-id")) {
+        o->mqtt_host_id = val;
+    } else if (!strcmp(key, "mqtt-client-id")) {
+        o->mqtt_client_id = val;
+    } else if (!strcmp(key, "mqtt-version")) {
+        if (!strcmp(val, "5"))
+            o->mqtt_version = 5;
+        else if (!strcmp(val, "3.1.1") || !strcmp(val, "4"))
+            o->mqtt_version = 4;
+        else
+            goto bad;
+    } else if (!strcmp(key, "mqtt-cafile")) {
+        o->mqtt_cafile = val;
+    } else if (!strcmp(key, "mqtt-cert")) {
+        o->mqtt_cert = val;
+    } else if (!strcmp(key, "mqtt-key")) {
+        o->mqtt_key = val;
+    } else if (!strcmp(key, "mqtt-keepalive")) {
+        if (parse_size(val, &n) || n > 65535)
+            goto bad;
+        o->mqtt_keepalive_s = (uint16_t)n;
+    } else if (!strcmp(key, "mqtt-session-expiry")) {
+        if (parse_size(val, &n) || n > UINT32_MAX)
+            goto bad;
+        o->mqtt_session_expiry_s = (uint32_t)n;
     } else if (!strcmp(key, "check-data")) {
         c->check_dir = val;
     } else if (!strcmp(key, "idle-timeout")) {

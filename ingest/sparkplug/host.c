@@ -774,7 +774,7 @@ int hist_spb_host_handle(hist_spb_host *h, const char *topic, size_t topic_len,
         goto out;
     }
     spb_payload p;
-    rc = payload__decode(payload ? payload : (const uint8_t *)"", len, h->o.max_metrics, &p, &why);
+    rc = spb_payload__decode(payload ? payload : (const uint8_t *)"", len, h->o.max_metrics, &p, &why);
     if (rc) {
         rc = refuse(h, r, rc, why);
         goto out;
@@ -789,7 +789,7 @@ int hist_spb_host_handle(hist_spb_host *h, const char *topic, size_t topic_len,
     } else {
         rc = on_session(h, n, &t, &p, now_ms, r);
     }
-    payload__free(&p);
+    spb_payload__free(&p);
 out:
     stats_add(&h->stats, &r->stats);
     return rc;

@@ -303,7 +303,7 @@ bad:
     return HIST_EPROTO;
 }
 
-int payload__decode(const uint8_t *buf, size_t len, size_t max_metrics, spb_payload *out,
+int spb_payload__decode(const uint8_t *buf, size_t len, size_t max_metrics, spb_payload *out,
                     const char **why)
 {
     memset(out, 0, sizeof(*out));
@@ -361,7 +361,7 @@ int payload__decode(const uint8_t *buf, size_t len, size_t max_metrics, spb_payl
     size_t sl;
     for (p = buf; next_field_2(&p, end, &s, &sl);) { /* pass 2: the metrics */
         if (read_metric(s, s + sl, &out->metrics[out->n_metrics], why) != 0) {
-            payload__free(out);
+            spb_payload__free(out);
             return HIST_EPROTO;
         }
         out->n_metrics++;
@@ -373,7 +373,7 @@ bad:
     return HIST_EPROTO;
 }
 
-void payload__free(spb_payload *p)
+void spb_payload__free(spb_payload *p)
 {
     free(p->metrics);
     p->metrics = NULL;

@@ -80,9 +80,9 @@ typedef struct {
  * HIST_ENOMEM. Unknown fields are skipped; nested messages (metadata,
  * datasets, templates, nested property sets) are skipped without being
  * read, so nothing recurses. */
-int payload__decode(const uint8_t *buf, size_t len, size_t max_metrics, spb_payload *p,
+int spb_payload__decode(const uint8_t *buf, size_t len, size_t max_metrics, spb_payload *p,
                     const char **why);
-void payload__free(spb_payload *p);
+void spb_payload__free(spb_payload *p);
 
 /* ---- topic.c -------------------------------------------------------- */
 

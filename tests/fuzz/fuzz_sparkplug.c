@@ -64,10 +64,10 @@ static void check_result(int rc, const hist_spb_result *r)
             abort();
         spb_payload p;
         const char *why;
-        if (payload__decode(r->rebirth_payload, r->rebirth_payload_len, 1, &p, &why) != 0 ||
+        if (spb_payload__decode(r->rebirth_payload, r->rebirth_payload_len, 1, &p, &why) != 0 ||
             p.n_metrics != 1 || p.metrics[0].value_field != SPB_V_BOOL || p.metrics[0].u != 1)
             abort();
-        payload__free(&p);
+        spb_payload__free(&p);
     }
 }
 

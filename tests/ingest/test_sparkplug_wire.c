@@ -1,7 +1,7 @@
 /*
  * test_sparkplug_wire.c: the bytes and strings of ingest/sparkplug/: topic
  * parsing, the tag name rule's edge cases, the STATE JSON and rebirth
- * encoders, and the Payload reader (white-box, payload__decode) on
+ * encoders, and the Payload reader (white-box, spb_payload__decode) on
  * protobuf-c's bytes and on malformed ones written with pbw.h: truncated,
  * huge lengths, wrong wire types, groups, field number 0.
  */
@@ -178,7 +178,7 @@ static void test_encoders(void)
 static int decode(const pbw *w, spb_payload *p)
 {
     const char *why = NULL;
-    int rc = payload__decode(w->p ? w->p : (const uint8_t *)"", w->len, SIZE_MAX, p, &why);
+    int rc = spb_payload__decode(w->p ? w->p : (const uint8_t *)"", w->len, SIZE_MAX, p, &why);
     CHECK(rc == 0 || (why && *why));
     return rc;
 }
@@ -213,7 +213,7 @@ static void test_reader(void)
           a->unit_len == 3 && !memcmp(a->unit, "bar", 3) && a->has_quality && a->quality == -1);
     CHECK(!p.metrics[1].has_name && p.metrics[1].is_null && p.metrics[1].alias == 8 &&
           p.metrics[1].value_field == SPB_V_NONE);
-    payload__free(&p);
+    spb_payload__free(&p);
     x.buf = NULL; /* w owned it */
     free(w.p);
 
@@ -223,9 +223,9 @@ static void test_reader(void)
     for (int i = 0; i < 1000; i++)
         pbw_raw(&w, "\x12\x00", 2);
     CHECK(decode(&w, &p) == 0 && p.n_metrics == 1000);
-    payload__free(&p);
+    spb_payload__free(&p);
     const char *why = NULL;
-    CHECK(payload__decode(w.p, w.len, 999, &p, &why) == HIST_ETOOBIG && !p.metrics && why);
+    CHECK(spb_payload__decode(w.p, w.len, 999, &p, &why) == HIST_ETOOBIG && !p.metrics && why);
     free(w.p);
 
     /* malformed */
@@ -276,10 +276,10 @@ static void test_reader(void)
     for (size_t n = 0; n < x.len; n++) {
         uint8_t *cut = malloc(n ? n : 1);
         memcpy(cut, x.buf, n);
-        int rc = payload__decode(cut, n, SIZE_MAX, &p, &why);
+        int rc = spb_payload__decode(cut, n, SIZE_MAX, &p, &why);
         refused += rc == HIST_EPROTO;
         if (rc == 0)
-            payload__free(&p);
+            spb_payload__free(&p);
         free(cut);
     }
     CHECK(refused > (int)x.len / 2);
@@ -296,7 +296,7 @@ static void test_reader(void)
     CHECK(decode(&w, &p) == 0 && p.n_metrics == 2 && p.metrics[0].has_quality &&
           p.metrics[0].quality == 192 && p.metrics[0].unit_len == 1 &&
           p.metrics[1].value_field == SPB_V_STRING);
-    payload__free(&p);
+    spb_payload__free(&p);
     free(w.p);
     spb_done(&x);
 
