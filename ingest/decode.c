@@ -571,6 +571,7 @@ static int build_batch(const req_scan *r, const series_keep *keep, size_t total,
     b->series = (hist_in_series *)p;
     b->samples = 0;
     b->wire_bytes = wire_bytes;
+    b->partial = false; /* a client's request: all or nothing */
     p += align8(r->nseries * sizeof(hist_in_series));
     for (size_t i = 0; i < r->nseries; i++) {
         const series_keep *k = &keep[i];

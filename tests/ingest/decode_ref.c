@@ -153,6 +153,7 @@ static hist_in_batch *build_batch(const Historian__V1__WriteRequest *req, const 
     b->series = (hist_in_series *)p;
     b->samples = 0;
     b->wire_bytes = wire_bytes;
+    b->partial = false;
     p += align8(req->n_series * sizeof(hist_in_series));
     for (size_t i = 0; i < req->n_series; i++) {
         const Historian__V1__Series *s = req->series[i];
@@ -164,6 +165,7 @@ static hist_in_batch *build_batch(const Historian__V1__WriteRequest *req, const 
         o->name = p;
         p += align8(o->name_len + 1);
         o->type = types[i];
+        o->unit = NULL;
         o->n = n;
         o->ts = (int64_t *)p;
         p += n * 8;
