@@ -67,20 +67,30 @@ static int ctx_fail(SSL_CTX *ssl, char *err, size_t errlen, const char *what, co
     return HIST_EINVAL;
 }
 
+/* A context with the policy both sides share: TLS 1.2 or newer, no
+ * renegotiation, buffers released while idle. NULL: out of memory. */
+static SSL_CTX *policy_ctx(const SSL_METHOD *method, uint64_t options, char *err, size_t errlen)
+{
+    ERR_clear_error();
+    SSL_CTX *ssl = SSL_CTX_new(method);
+    if (!ssl) {
+        snprintf(err, errlen, "TLS: cannot create a context");
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION);
+    SSL_CTX_set_options(ssl, SSL_OP_NO_RENEGOTIATION | options);
+    SSL_CTX_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                              SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    return ssl;
+}
+
 int tls__ctx_new(const char *cert, const char *key, const char *client_ca, tls__ctx **out,
                  char *err, size_t errlen)
 {
     *out = NULL;
-    ERR_clear_error();
-    SSL_CTX *ssl = SSL_CTX_new(TLS_server_method());
-    if (!ssl) {
-        snprintf(err, errlen, "TLS: cannot create a context");
+    SSL_CTX *ssl = policy_ctx(TLS_server_method(), SSL_OP_CIPHER_SERVER_PREFERENCE, err, errlen);
+    if (!ssl)
         return HIST_ENOMEM;
-    }
-    SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION);
-    SSL_CTX_set_options(ssl, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-    SSL_CTX_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
-                              SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_session_cache_mode(ssl, SSL_SESS_CACHE_OFF);
     if (SSL_CTX_use_certificate_chain_file(ssl, cert) != 1)
         return ctx_fail(ssl, err, errlen, "TLS: cannot load the certificate (--tls-cert)", cert);
@@ -135,16 +145,9 @@ int tls__client_ctx_new(const char *cafile, const char *cert, const char *key, t
                         char *err, size_t errlen)
 {
     *out = NULL;
-    ERR_clear_error();
-    SSL_CTX *ssl = SSL_CTX_new(TLS_client_method());
-    if (!ssl) {
-        snprintf(err, errlen, "TLS: cannot create a context");
+    SSL_CTX *ssl = policy_ctx(TLS_client_method(), 0, err, errlen);
+    if (!ssl)
         return HIST_ENOMEM;
-    }
-    SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION);
-    SSL_CTX_set_options(ssl, SSL_OP_NO_RENEGOTIATION);
-    SSL_CTX_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
-                              SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     if (cafile && *cafile) {
         if (SSL_CTX_load_verify_locations(ssl, cafile, NULL) != 1)
             return ctx_fail(ssl, err, errlen, "TLS: cannot load the broker CA (--mqtt-cafile)",
