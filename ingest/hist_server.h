@@ -73,6 +73,12 @@ typedef struct {
                                          default 86400 */
     const char *const *mqtt_topics;   /* n_mqtt_topics "FILTER[=TEMPLATE]" (plain topics) */
     size_t n_mqtt_topics;
+    /* plain topics' JSON payloads: the fields (dotted paths; NULL: value,
+     * timestamp, quality) and the unit of a numeric timestamp (s, ms, us,
+     * ns; NULL: ms) */
+    const char *mqtt_value_field, *mqtt_time_field, *mqtt_quality_field;
+    const char *mqtt_time_unit;
+    uint32_t mqtt_death_quality; /* Sparkplug deaths' StatusCode; 0: Bad_NoCommunication */
 } hist_server_options;
 
 void hist_server_options_init(hist_server_options *opts);

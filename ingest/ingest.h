@@ -18,6 +18,8 @@
  *      decode.c   protobuf WriteRequest -> validated batch, read from the
  *                 bytes in two passes; results -> wire
  *      batch.c    samples one at a time -> a batch (the MQTT client's)
+ *      mqtt_plain.c a plain MQTT topic and payload -> one sample (routes
+ *                 --mqtt-topic FILTER[=TEMPLATE], the JSON fields)
  *      health.c   what GET /healthz says
  *      metrics.c  counters and the Prometheus text page
  *      tls.c      TLS sessions on OpenSSL memory BIOs (no socket, no
@@ -323,9 +325,19 @@ typedef struct {
     uint64_t rebirths;    /* rebirth requests published */
 } sink_counts;
 
-/* specs: the --mqtt-topic "FILTER[=TEMPLATE]"s; err says what is wrong. */
-int sink__new(const hist_log_sink *log, const char *const *specs, size_t n, mqtt_sink **out,
-              char *err, size_t errlen);
+/* What the MQTT options say of messages (hist_server.h: mqtt_*). */
+typedef struct {
+    const char *const *topics; /* n_topics "FILTER[=TEMPLATE]" */
+    size_t n_topics;
+    const char *value_field, *time_field, *quality_field; /* NULL: value,
+                                                              timestamp, quality */
+    const char *time_unit;  /* of numeric timestamps: s, ms (NULL), us, ns */
+    uint32_t death_quality; /* Sparkplug NDEATH/DDEATH; 0: Bad_NoCommunication */
+} sink_options;
+
+/* err says what is wrong with o. */
+int sink__new(const hist_log_sink *log, const sink_options *o, mqtt_sink **out, char *err,
+              size_t errlen);
 void sink__free(mqtt_sink *s);
 /* The plain topic filters to subscribe to (spBv1.0/# is the caller's). */
 size_t sink__filter_count(const mqtt_sink *s);
@@ -335,6 +347,32 @@ const char *sink__filter(const mqtt_sink *s, size_t i);
 int sink__message(mqtt_sink *s, const char *topic, size_t tlen, const uint8_t *payload,
                   size_t plen, uint64_t now_ms, batch_builder *b, sink_publish *pub,
                   sink_counts *c);
+
+/* ---- mqtt_plain.c --------------------------------------------------- */
+
+typedef struct plain_map plain_map;
+/* One plain-topic sample: its tag (a valid tag name) and value. */
+typedef struct {
+    char tag[HIST_TAG_NAME_MAX + 1];
+    hist_type type;
+    hist_value v;
+    int64_t ts;
+    uint32_t q;
+} plain_sample;
+
+/* The routes and JSON fields of o; err says what is wrong. */
+int plain__new(const sink_options *o, const hist_log_sink *log, plain_map **out, char *err,
+               size_t errlen);
+void plain__free(plain_map *m);
+/* The topic filters to subscribe to, in the order given. */
+size_t plain__filter_count(const plain_map *m);
+const char *plain__filter(const plain_map *m, size_t i);
+/* One message (now_ms: the wall clock, for a payload without a time):
+ * 0 and *x, or HIST_ENOTFOUND (no route) or HIST_EINVAL (not a tag name or
+ * not a payload we read): counted as refused in c and logged once per
+ * topic. */
+int plain__sample(plain_map *m, const char *topic, size_t tlen, const uint8_t *payload,
+                  size_t plen, uint64_t now_ms, plain_sample *x, sink_counts *c);
 
 /* ---- metrics.c ------------------------------------------------------- */
 

@@ -715,8 +715,15 @@ int link__new(hist_server *srv, const char *url, mqtt_link **out, char *err, siz
         snprintf(err, errlen, "out of memory");
         rc = HIST_ENOMEM;
     }
+    sink_options so = {.topics = o->mqtt_topics,
+                       .n_topics = o->n_mqtt_topics,
+                       .value_field = o->mqtt_value_field,
+                       .time_field = o->mqtt_time_field,
+                       .quality_field = o->mqtt_quality_field,
+                       .time_unit = o->mqtt_time_unit,
+                       .death_quality = o->mqtt_death_quality};
     if (rc == 0)
-        rc = sink__new(&srv->log, o->mqtt_topics, o->n_mqtt_topics, &l->sink, err, errlen);
+        rc = sink__new(&srv->log, &so, &l->sink, err, errlen);
     if (rc == 0) {
         l->filters[l->n_filters++] = "spBv1.0/#";
         for (size_t i = 0; i < sink__filter_count(l->sink) && l->n_filters < MAX_FILTERS; i++)

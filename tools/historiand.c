@@ -75,8 +75,17 @@ static void usage(FILE *out)
             "                      mqtt://[USER[:PASS]@]HOST[:PORT] or mqtts://...; a\n"
             "                      Sparkplug B host (spBv1.0/#) and --mqtt-topic filters,\n"
             "                      QoS 1 in a persistent session, acknowledged once durable\n"
-            "  --mqtt-topic FILTER[=TEMPLATE]  plain topics to store (repeatable); the\n"
-            "                      topic is the tag name unless TEMPLATE rewrites it\n"
+            "  --mqtt-topic FILTER[=TEMPLATE]  plain topics to store (repeatable, up to\n"
+            "                      64); the topic is the tag name unless TEMPLATE rewrites\n"
+            "                      it: {topic}, {N} (level N), {N..} (levels N on); a\n"
+            "                      TEMPLATE without '{' is a prefix\n"
+            "  --mqtt-value-field F, --mqtt-time-field F, --mqtt-quality-field F\n"
+            "                      plain topics' JSON fields (dotted paths; default value,\n"
+            "                      timestamp, quality)\n"
+            "  --mqtt-time-unit U  numeric JSON timestamps: s, ms, us or ns (default ms);\n"
+            "                      a string timestamp is RFC 3339\n"
+            "  --mqtt-death-quality Q  the StatusCode written at a Sparkplug death\n"
+            "                      (default 0x80310000, Bad_NoCommunication)\n"
             "  --mqtt-host-id ID   Sparkplug host id: STATE on spBv1.0/STATE/ID (historian)\n"
             "  --mqtt-client-id ID MQTT client id, fixed (default historian-<host id>)\n"
             "  --mqtt-version V    5 or 3.1.1 (default 5)\n"
@@ -101,6 +110,18 @@ static int parse_size(const char *s, unsigned long long *out)
     if (errno || end == s || *end || s[0] == '-')
         return -1;
     *out = v;
+    return 0;
+}
+
+/* An OPC UA StatusCode: decimal or 0x hex, 32 bits. */
+static int parse_status_code(const char *s, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (errno || end == s || *end || s[0] == '-' || v > UINT32_MAX)
+        return -1;
+    *out = (uint32_t)v;
     return 0;
 }
 
@@ -227,6 +248,17 @@ static int apply(config *c, const char *key, const char *val)
         if (parse_size(val, &n) || n > UINT32_MAX)
             goto bad;
         o->mqtt_session_expiry_s = (uint32_t)n;
+    } else if (!strcmp(key, "mqtt-value-field")) {
+        o->mqtt_value_field = val;
+    } else if (!strcmp(key, "mqtt-time-field")) {
+        o->mqtt_time_field = val;
+    } else if (!strcmp(key, "mqtt-quality-field")) {
+        o->mqtt_quality_field = val;
+    } else if (!strcmp(key, "mqtt-time-unit")) {
+        o->mqtt_time_unit = val;
+    } else if (!strcmp(key, "mqtt-death-quality")) {
+        if (parse_status_code(val, &o->mqtt_death_quality))
+            goto bad;
     } else if (!strcmp(key, "check-data")) {
         c->check_dir = val;
     } else if (!strcmp(key, "idle-timeout")) {

@@ -10,40 +10,11 @@
 # mosquitto). Every wait is bounded.
 set -euo pipefail
 BIN=${HIST_BIN_DIR:?HIST_BIN_DIR}
-command -v mosquitto >/dev/null && command -v mosquitto_pub >/dev/null || {
-    echo "SKIP: mosquitto or mosquitto-clients not installed"; exit 77; }
-export no_proxy=127.0.0.1
-dir=$(mktemp -d /tmp/test_mqtt_storm-XXXXXX)
-mpid=; hpid=
-cleanup() {
-    [ -n "$hpid" ] && kill -9 "$hpid" 2>/dev/null || true
-    [ -n "$mpid" ] && kill "$mpid" 2>/dev/null || true
-    wait 2>/dev/null || true
-    [ -n "${KEEP:-}" ] || rm -rf "$dir"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-mport=$(free_port); hport=$(free_port); iport=$(free_port)
+NAME=test_mqtt_storm
+. "$(dirname "$0")/mqtt_lib.sh"
 # the broker keeps our session's messages while historiand is down
-cat > "$dir/m.conf" <<CONF
-listener $mport 127.0.0.1
-allow_anonymous true
-persistence false
-max_queued_messages 0
-max_inflight_messages 100
-$( [ "$(id -u)" = 0 ] && echo "user root" )
-CONF
-mosquitto -c "$dir/m.conf" > "$dir/mosquitto.log" 2>&1 & mpid=$!
-start() {
-    "$BIN/historiand" --data "$dir/data" --http 127.0.0.1:$hport --ingest 127.0.0.1:$iport \
-        --scrub-share 0 --mqtt mqtt://127.0.0.1:$mport --mqtt-topic 'storm/#' \
-        >> "$dir/server.log" 2>&1 & hpid=$!
-    for _ in $(seq 100); do
-        curl -sf "http://127.0.0.1:$hport/healthz" 2>/dev/null | grep -q "mqtt.*connected" && return 0
-        sleep 0.05
-    done
-    echo "FAIL: historiand did not connect to the broker"; tail -20 "$dir/server.log"; exit 1
-}
+start_broker "max_queued_messages 0" "max_inflight_messages 100"
+start() { start_historiand --mqtt-topic 'storm/#'; }
 start
 N=${STORM_N:-3000}
 base=$(( $(date -u -d '2026-01-01T00:59:00Z' +%s) * 1000 ))  # crosses 01:00
