@@ -252,6 +252,15 @@ static int publish_state(mqtt_link *l, bool online)
     return n < 0 ? n : publish(l, l->state_topic, json, (size_t)n, 1, true);
 }
 
+/* Whether the broker has accepted our session (CONNACK): from then on it
+ * may send PUBLISH, before our SUBACK too. A persistent session's queued
+ * messages come at once after CONNACK, so dropping them until SUBACK
+ * would leave them unacknowledged and the broker's window full. */
+static bool session_open(const mqtt_link *l)
+{
+    return l->state == SUBACK || l->state == UP;
+}
+
 /* The PUBACKs the tracker releases: messages durable, in receive order. */
 static void send_pubacks(mqtt_link *l)
 {
@@ -275,7 +284,7 @@ static void mark_durable(mqtt_link *l, uint64_t first, uint64_t last)
 {
     for (uint64_t s = first; s <= last && first <= last; s++)
         hist_mqtt_acks_mark(&l->acks, s); /* HIST_ENOTFOUND: an old connection's */
-    if (l->state == UP)
+    if (session_open(l))
         send_pubacks(l);
 }
 
@@ -416,7 +425,7 @@ static void on_packet(mqtt_link *l, const hist_mqtt_packet *p, uint64_t *first, 
         on_suback(l, p);
         break;
     case HIST_MQTT_PUBLISH:
-        if (l->state == UP)
+        if (session_open(l))
             on_publish(l, p, first, last);
         break;
     case HIST_MQTT_DISCONNECT:
