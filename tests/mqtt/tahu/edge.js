@@ -5,12 +5,13 @@
 // DBIRTH with '/' in metric names, NDATA/DDATA by alias with their own
 // timestamps and Quality properties, a refused topic, a seq gap (historiand
 // must ask for a rebirth on NCMD; the data until the rebirth is dropped), the
-// rebirth, is_historical and is_null metrics, a stale NDEATH (another bdSeq),
-// DDEATH and NDEATH. While sending it writes down what historiand must have
-// stored, by the rules of docs/protocol.md ("MQTT / Sparkplug B"); then it
-// reads everything back through the HTTP API (/api/v1/query CSV,
-// /api/v1/tags, /metrics) and compares sample for sample: time (ns), value,
-// quality; tag types and units; the counters.
+// rebirth, a burst of NDATA in which seq wraps from 255 to 0, is_historical
+// and is_null metrics, a stale NDEATH (another bdSeq), DDEATH and NDEATH.
+// While sending it writes down what historiand must have stored, by the
+// rules of docs/protocol.md ("MQTT / Sparkplug B"); then it reads
+// everything back through the HTTP API (/api/v1/query CSV, /api/v1/tags,
+// /metrics) and compares sample for sample: time (ns), value, quality; tag
+// types and units; the counters.
 //
 // Use: node edge.js --broker mqtt://127.0.0.1:PORT --http http://127.0.0.1:PORT
 //                   [--out DIR]   (expected.json and got.csv for a post mortem)
@@ -51,6 +52,7 @@ const DEVICE = 'Pump7';
 const T0 = Date.parse('2026-03-29T00:59:00.000Z'); // the rounds cross 01:00:00Z
 const NS = 1000000n;
 const INT64_MAX = (1n << 63n) - 1n;
+const BURST = 260; // NDATA messages in a row: seq wraps 255 -> 0
 
 // OPC UA StatusCodes (docs/protocol.md, "Quality")
 const GOOD = 0;
@@ -154,13 +156,16 @@ class Model {
   // The death samples of the metrics of defs (device or node): one each, Bad_NoCommunication,
   // at ts or 1 ns after the metric's latest sample.
   deaths(device, defs, ts) {
+    let n = 0;
     for (const d of defs) {
       if (!STORAGE[d.type]) continue;
       const tag = tagOf(device, d.name);
       const l = this.last.get(tag);
       const at = l !== undefined && l >= ts ? l + 1n : ts;
       this.add(tag, at, zero(d.type), BAD_NO_COMMUNICATION);
+      n++;
     }
+    return n;
   }
 }
 
@@ -271,6 +276,8 @@ class Edge {
       keepalive: 30,
       mqttOptions: { reconnectPeriod: 0 },
     });
+    // sparkplug-client 3.2.4 has no 'rebirth' event: every NCMD to the node
+    // comes as 'ncmd' with the decoded payload (its index.js, 'message').
     this.client.on('ncmd', (payload) => {
       this.ncmds.push(payload);
       for (const w of this.waiters.splice(0)) w();
@@ -334,10 +341,12 @@ class Edge {
   ddeath(ts) {
     this.client.publishDeviceDeath(DEVICE, { timestamp: ts });
     this.model.sent++;
-    this.model.deaths(DEVICE, DEVICE_DEFS, BigInt(ts) * NS);
+    this.model.deviceDeaths = this.model.deaths(DEVICE, DEVICE_DEFS, BigInt(ts) * NS);
   }
 
-  // NDEATH: Tahu publishes its death certificate (bdSeq of the birth) on stop.
+  // NDEATH: with publishDeath, Tahu's stop() publishes its death certificate
+  // (bdSeq 0, the birth's: 3.2.4 never increments it) and disconnects
+  // cleanly (so its will, the same NDEATH, is not sent as well).
   stop(ms) {
     return new Promise((resolve) => {
       const t = setTimeout(resolve, ms);
@@ -389,6 +398,12 @@ async function drive(a, model) {
     const ts = T0 + 90 * S + 15 * S * (r - 5);
     edge.data(null, dataMetrics(NODE_DEFS, nodeValue, r, ts, false), ts, true);
     edge.data(DEVICE, dataMetrics(DEVICE_DEFS, deviceValue, r, ts + 5 * S, false), ts + 5 * S, true);
+  }
+
+  // a burst of 260 NDATA: the seq wraps from 255 to 0 and nothing is dropped
+  for (let i = 0; i < BURST; i++) {
+    const t = T0 + 111 * S + 10 * i;
+    edge.data(null, [{ alias: 6, type: 'UInt16', value: 60000 + i, timestamp: t }], t - 1, true);
   }
 
   // store-and-forward (is_historical, at times between earlier samples) and nulls
@@ -545,7 +560,7 @@ async function check(a, model) {
       if (g && model.droppedTs.has(BigInt(g[1])))
         errors.push(`${tag}: a sample of dropped data is stored: ${g.join(',')}`);
       if (!g || !e) { if (e) errors.push(`${tag}: missing ${e.ts},${e.value},${e.quality}`); else errors.push(`${tag}: extra ${g.join(',')}`); continue; }
-      const vOk = STORAGE_OF(tag) === 'float64' ? Object.is(Number(g[2]), Number(e.value)) : g[2] === e.value;
+      const vOk = model.tags.get(tag).type === 'float64' ? Object.is(Number(g[2]), Number(e.value)) : g[2] === e.value;
       if (g[0] !== tag || BigInt(g[1]) !== e.ts || !vOk || Number(g[3]) !== e.quality)
         errors.push(`${tag}: sample ${i}: ${g.join(',')}, expected ${tag},${e.ts},${e.value},${e.quality}`);
       else compared++;
@@ -558,8 +573,7 @@ async function check(a, model) {
     fs.writeFileSync(path.join(a.out, 'expected.json'), JSON.stringify(
       Object.fromEntries([...model.samples].map(([t, s]) => [t, s.map((x) => [String(x.ts), x.value, x.quality])])), null, 1));
   }
-  function STORAGE_OF(tag) { return model.tags.get(tag).type; }
-  return { errors, compared, tags: model.tags.size, counters: c, want };
+  return { errors, compared, tags: model.tags.size, counters: c, want, nodeDeaths: deathTags.length };
 }
 
 async function main() {
@@ -577,9 +591,10 @@ async function main() {
       process.exit(1);
     }
     console.log(`RESULT OK ${r.compared} samples of ${r.tags} tags compared value for value, ` +
-      `time for time and quality for quality; ${model.sent} messages, ${model.dropped} metrics ` +
-      `dropped after the seq gap and not stored, ${r.want.rebirths_total} rebirth, ` +
-      `${r.want.unsupported_total} unsupported/refused values, /metrics counters match`);
+      `time for time and quality for quality, ${r.nodeDeaths} NDEATH and ${model.deviceDeaths} ` +
+      `DDEATH samples among them; ${model.sent} messages (seq wrapped), ${model.dropped} ` +
+      `metrics dropped after the seq gap and not stored, ${r.want.rebirths_total} rebirth, ` +
+      `${r.want.unsupported_total} unsupported/refused values; /metrics counters match`);
     process.exit(0);
   } catch (e) {
     clearTimeout(watchdog);
