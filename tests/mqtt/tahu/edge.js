@@ -112,10 +112,10 @@ class Model {
     this.absent = new Set(); // tags that must not exist
     this.unsupported = 0; // unsupported datatypes + refused values (invalid)
     this.sent = 0; // messages the edge published
-    this.refused = 0;
+    this.refused = 0; // messages historiand must refuse (a bad topic)
     this.dropped = 0; // metrics of dropped messages
     this.droppedTs = new Set(); // their timestamps (ns): never stored
-    this.nodeDeath = null; // {sentNs, tags: [{tag, last}]}
+    this.nodeDeath = null; // {sentNs}: the NDEATH's samples are at its arrival
   }
 
   add(tag, ts, value, quality) {
@@ -153,8 +153,9 @@ class Model {
     this.add(tag, ts, value, q);
   }
 
-  // The death samples of the metrics of defs (device or node): one each, Bad_NoCommunication,
-  // at ts or 1 ns after the metric's latest sample.
+  // The death samples of the metrics of defs (device or node): one each,
+  // Bad_NoCommunication, at ts or 1 ns after the metric's latest sample.
+  // Returns how many.
   deaths(device, defs, ts) {
     let n = 0;
     for (const d of defs) {
@@ -369,6 +370,7 @@ async function drive(a, model) {
   edge.dbirth(0, T0 + 1 * S);
   // a topic historiand refuses (unknown message type): counted, no session change
   edge.raw(`spBv1.0/${GROUP}/NFOO/${NODE}`, Buffer.from([8, 1]));
+  model.refused++;
 
   // four rounds by alias, crossing 01:00:00Z; round 1 carries the String again
   for (let r = 1; r <= 4; r++) {
@@ -500,7 +502,7 @@ async function check(a, model) {
     await sleep(100);
   }
   const want = {
-    messages_total: wantMessages, samples_total: wantSamples, refused_total: 1,
+    messages_total: wantMessages, samples_total: wantSamples, refused_total: model.refused,
     unsupported_total: model.unsupported, rebirths_total: model.rebirths,
   };
   for (const k of Object.keys(want))
