@@ -6,7 +6,9 @@
 // timestamps and Quality properties, a refused topic, a seq gap (historiand
 // must ask for a rebirth on NCMD; the data until the rebirth is dropped), the
 // rebirth, a burst of NDATA in which seq wraps from 255 to 0, is_historical
-// and is_null metrics, a stale NDEATH (another bdSeq), DDEATH and NDEATH.
+// and is_null metrics, a stale NDEATH (another bdSeq), DDEATH and NDEATH
+// (Tahu's own on stop); a second node dies by its MQTT will (the broker
+// publishes its NDEATH when the connection breaks).
 // While sending it writes down what historiand must have stored, by the
 // rules of docs/protocol.md ("MQTT / Sparkplug B"); then it reads
 // everything back through the HTTP API (/api/v1/query CSV, /api/v1/tags,
@@ -47,7 +49,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // ---- the model: what historiand must store ----------------------------------
 
 const GROUP = 'Plant1';
-const NODE = 'Edge1';
+const NODE = 'Edge1'; // the node of the whole story
+const NODE2 = 'Edge2'; // a second node, which dies by its MQTT will
 const DEVICE = 'Pump7';
 const T0 = Date.parse('2026-03-29T00:59:00.000Z'); // the rounds cross 01:00:00Z
 const NS = 1000000n;
@@ -102,7 +105,12 @@ const DEVICE_DEFS = [
   { name: 'Pressure', alias: 105, type: 'Double', unit: 'bar' },
 ];
 
-const tagOf = (device, name) => `${GROUP}/${NODE}/${device ? device + '/' : ''}${name}`;
+const NODE2_DEFS = [
+  { name: 'Tank/Level', alias: 1, type: 'Double', unit: '%' },
+  { name: 'Tank/Alarm', alias: 2, type: 'Boolean' },
+];
+
+const tagOf = (node, device, name) => `${GROUP}/${node}/${device ? device + '/' : ''}${name}`;
 
 class Model {
   constructor() {
@@ -115,7 +123,7 @@ class Model {
     this.refused = 0; // messages historiand must refuse (a bad topic)
     this.dropped = 0; // metrics of dropped messages
     this.droppedTs = new Set(); // their timestamps (ns): never stored
-    this.nodeDeath = null; // {sentNs}: the NDEATH's samples are at its arrival
+    this.nodeDeaths = []; // [{node, defs, sentNs}]: NDEATH samples are at its arrival
   }
 
   add(tag, ts, value, quality) {
@@ -127,8 +135,8 @@ class Model {
 
   // One metric m of a message whose session rules say "stored" (births,
   // DATA of a born node), resolved to its birth definition d.
-  metric(device, d, m, payloadTs, birth) {
-    const tag = tagOf(device, d.name);
+  metric(node, device, d, m, payloadTs, birth) {
+    const tag = tagOf(node, device, d.name);
     if (!STORAGE[d.type]) {
       this.unsupported++; // String: counted, never stored
       this.absent.add(tag);
@@ -156,11 +164,11 @@ class Model {
   // The death samples of the metrics of defs (device or node): one each,
   // Bad_NoCommunication, at ts or 1 ns after the metric's latest sample.
   // Returns how many.
-  deaths(device, defs, ts) {
+  deaths(node, device, defs, ts) {
     let n = 0;
     for (const d of defs) {
       if (!STORAGE[d.type]) continue;
-      const tag = tagOf(device, d.name);
+      const tag = tagOf(node, device, d.name);
       const l = this.last.get(tag);
       const at = l !== undefined && l >= ts ? l + 1n : ts;
       this.add(tag, at, zero(d.type), BAD_NO_COMMUNICATION);
@@ -262,17 +270,21 @@ function dataMetrics(defs, valueOf, r, ts, withStrings) {
 }
 
 class Edge {
-  constructor(broker, model) {
+  // node: the edge node id; defs and valueOf: its metrics and their values
+  constructor(broker, model, node, defs, valueOf) {
     this.model = model;
+    this.node = node;
+    this.defs = defs;
+    this.valueOf = valueOf;
     this.ncmds = [];
     this.waiters = [];
     this.client = sparkplugClient.newClient({
       serverUrl: broker,
       username: 'edge',
       password: 'edge',
-      clientId: 'tahu-edge-' + process.pid,
+      clientId: `tahu-${node}-${process.pid}`,
       groupId: GROUP,
-      edgeNode: NODE,
+      edgeNode: node,
       publishDeath: true,
       keepalive: 30,
       mqttOptions: { reconnectPeriod: 0 },
@@ -283,12 +295,12 @@ class Edge {
       this.ncmds.push(payload);
       for (const w of this.waiters.splice(0)) w();
     });
-    this.client.on('error', (e) => log('mqtt error', e.message));
+    this.client.on('error', (e) => log(node, 'mqtt error', e.message));
   }
 
   connected(ms) {
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('no connection to the broker in ' + ms + ' ms')), ms);
+      const t = setTimeout(() => reject(new Error(`${this.node}: no connection to the broker in ${ms} ms`)), ms);
       this.client.once('birth', () => { clearTimeout(t); resolve(); });
     });
   }
@@ -302,11 +314,11 @@ class Edge {
   }
 
   nbirth(r, ts) {
-    const metrics = birthMetrics(NODE_DEFS, nodeValue, r, ts);
+    const metrics = birthMetrics(this.defs, this.valueOf, r, ts);
     this.client.publishNodeBirth({ timestamp: ts, metrics });
     this.model.sent++;
-    for (const d of NODE_DEFS)
-      this.model.metric(null, d, metrics.find((m) => m.name === d.name), ts, true);
+    for (const d of this.defs)
+      this.model.metric(this.node, null, d, metrics.find((m) => m.name === d.name), ts, true);
   }
 
   dbirth(r, ts) {
@@ -314,7 +326,7 @@ class Edge {
     this.client.publishDeviceBirth(DEVICE, { timestamp: ts, metrics });
     this.model.sent++;
     for (const d of DEVICE_DEFS)
-      this.model.metric(DEVICE, d, metrics.find((m) => m.name === d.name), ts, true);
+      this.model.metric(this.node, DEVICE, d, metrics.find((m) => m.name === d.name), ts, true);
   }
 
   // NDATA (device null) or DDATA; stored false: historiand must drop it.
@@ -322,11 +334,11 @@ class Edge {
     if (device) this.client.publishDeviceData(device, { timestamp: ts, metrics });
     else this.client.publishNodeData({ timestamp: ts, metrics });
     this.model.sent++;
-    const defs = device ? DEVICE_DEFS : NODE_DEFS;
+    const defs = device ? DEVICE_DEFS : this.defs;
     for (const m of metrics) {
       const d = defs.find((x) => x.alias === m.alias);
       if (stored) {
-        this.model.metric(device, d, m, ts, false);
+        this.model.metric(this.node, device, d, m, ts, false);
       } else {
         this.model.dropped++;
         this.model.droppedTs.add(BigInt(m.timestamp !== undefined ? m.timestamp : ts) * NS);
@@ -342,28 +354,50 @@ class Edge {
   ddeath(ts) {
     this.client.publishDeviceDeath(DEVICE, { timestamp: ts });
     this.model.sent++;
-    this.model.deviceDeaths = this.model.deaths(DEVICE, DEVICE_DEFS, BigInt(ts) * NS);
+    this.model.deviceDeaths = this.model.deaths(this.node, DEVICE, DEVICE_DEFS, BigInt(ts) * NS);
+  }
+
+  // Waits (at most ms) for the MQTT connection to close after start().
+  closed(ms, start) {
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.client.client.once('close', () => { clearTimeout(t); resolve(); });
+      this.model.nodeDeaths.push({ node: this.node, defs: this.defs, sentNs: BigInt(Date.now()) * NS });
+      start();
+      this.model.sent++;
+    });
   }
 
   // NDEATH: with publishDeath, Tahu's stop() publishes its death certificate
   // (bdSeq 0, the birth's: 3.2.4 never increments it) and disconnects
   // cleanly (so its will, the same NDEATH, is not sent as well).
   stop(ms) {
-    return new Promise((resolve) => {
-      const t = setTimeout(resolve, ms);
-      this.client.client.once('close', () => { clearTimeout(t); resolve(); });
-      this.model.nodeDeath = { sentNs: BigInt(Date.now()) * NS };
-      this.client.stop();
-      this.model.sent++;
-    });
+    return this.closed(ms, () => this.client.stop());
+  }
+
+  // NDEATH by the broker: the connection breaks without DISCONNECT, so
+  // mosquitto publishes the will Tahu set at connect (bdSeq 0).
+  cut(ms) {
+    return this.closed(ms, () => this.client.client.stream.destroy());
   }
 }
 
+function node2Value(d, r) {
+  return d.type === 'Boolean' ? r % 2 === 1 : 40 + 2.5 * r;
+}
+
 async function drive(a, model) {
-  const edge = new Edge(a.broker, model);
+  const edge = new Edge(a.broker, model, NODE, NODE_DEFS, nodeValue);
+  const edge2 = new Edge(a.broker, model, NODE2, NODE2_DEFS, node2Value);
   await edge.connected(10000);
+  await edge2.connected(10000);
   log('connected');
   const S = 1000;
+
+  // the second node: a birth, data on both sides of 01:00:00Z
+  edge2.nbirth(0, T0 + 2 * S);
+  edge2.data(null, dataMetrics(NODE2_DEFS, node2Value, 1, T0 + 50 * S, false), T0 + 50 * S, true);
+  edge2.data(null, dataMetrics(NODE2_DEFS, node2Value, 2, T0 + 65 * S, false), T0 + 65 * S, true);
 
   // births: every datatype, engUnit, Quality, '/' in names
   edge.nbirth(0, T0);
@@ -429,9 +463,10 @@ async function drive(a, model) {
     timestamp: T0 + 128 * S, metrics: [{ name: 'bdSeq', type: 'UInt64', value: 99 }],
   })));
 
-  // the device dies at the payload's time, then the node (arrival time)
+  // the device dies at the payload's time, then the nodes (arrival time)
   edge.ddeath(T0 + 130 * S);
   await edge.stop(5000);
+  await edge2.cut(5000);
   log('stopped, ' + model.sent + ' messages sent');
 }
 
@@ -489,9 +524,12 @@ const enc = (tag) => tag.split('/').map(encodeURIComponent).join('/');
 async function check(a, model) {
   const errors = [];
   const expectedTotal = [...model.samples.values()].reduce((n, s) => n + s.length, 0);
-  // the node's death samples: at the arrival time, after the metrics' latest
-  const deathTags = NODE_DEFS.filter((d) => STORAGE[d.type]).map((d) => tagOf(null, d.name));
-  const wantSamples = expectedTotal + deathTags.length;
+  // the nodes' death samples: at the NDEATH's arrival, after the metrics' latest
+  const deathTags = new Map(); // tag -> {death, def}
+  for (const death of model.nodeDeaths)
+    for (const def of death.defs.filter((d) => STORAGE[d.type]))
+      deathTags.set(tagOf(death.node, null, def.name), { death, def });
+  const wantSamples = expectedTotal + deathTags.size;
   const wantMessages = model.sent + 1 /* our STATE, back */ + model.rebirths /* our NCMD, back */;
 
   // wait (bounded) until historiand has counted every message and sample
@@ -521,7 +559,7 @@ async function check(a, model) {
     if (t.type !== info.type) errors.push(`${tag}: type ${t.type}, expected ${info.type}`);
     if ((t.unit || '') !== info.unit) errors.push(`${tag}: unit '${t.unit}', expected '${info.unit}'`);
   }
-  for (const tag of [...model.absent, tagOf(null, 'bdSeq')]) {
+  for (const tag of [...model.absent, tagOf(NODE, null, 'bdSeq'), tagOf(NODE2, null, 'bdSeq')]) {
     const r = await get(a.http, '/api/v1/tags/' + enc(tag));
     if (r.status !== 404) errors.push(`${tag} must not be stored (GET: ${r.status})`);
   }
@@ -531,7 +569,7 @@ async function check(a, model) {
   const to = new Date(Date.now() + 3600000).toISOString();
   const checkNs = BigInt(Date.now()) * NS;
   let compared = 0, csvAll = '';
-  const deathTimes = new Set();
+  const deathTimes = new Map(); // node -> the times of its NDEATH samples
   for (const [tag] of model.tags) {
     const exp = (model.samples.get(tag) || []).slice();
     const r = await get(a.http, `/api/v1/query?tag=${encodeURIComponent(tag)}&from=${from}&to=${to}` +
@@ -541,18 +579,21 @@ async function check(a, model) {
     const lines = r.body.split('\n').filter((l) => l.length);
     if (lines[0] !== 'tag,time,value,quality') errors.push(`query ${tag}: header ${lines[0]}`);
     const rows = lines.slice(1).map(csvRow);
-    // the node death: one more sample, Bad_NoCommunication, value 0, after every other
-    if (deathTags.includes(tag)) {
+    // the node's death: one more sample, Bad_NoCommunication, value 0, after
+    // every other, at a time between the NDEATH's sending and now
+    const dt = deathTags.get(tag);
+    if (dt) {
       const last = exp.reduce((m, s) => (s.ts > m ? s.ts : m), 0n);
       const row = rows[rows.length - 1];
       const ts = row ? BigInt(row[1]) : -1n;
-      const lo = model.nodeDeath.sentNs > last ? model.nodeDeath.sentNs : last + 1n;
+      const lo = dt.death.sentNs > last ? dt.death.sentNs : last + 1n;
       const hi = checkNs > last ? checkNs : last + 1n;
-      const def = NODE_DEFS.find((d) => tagOf(null, d.name) === tag);
-      if (!row || ts < lo || ts > hi || row[2] !== zero(def.type) || Number(row[3]) !== BAD_NO_COMMUNICATION)
-        errors.push(`${tag}: NDEATH sample ${JSON.stringify(row)}, expected (${lo}..${hi},${zero(def.type)},${BAD_NO_COMMUNICATION})`);
+      const z = zero(dt.def.type);
+      if (!row || ts < lo || ts > hi || row[2] !== z || Number(row[3]) !== BAD_NO_COMMUNICATION)
+        errors.push(`${tag}: NDEATH sample ${JSON.stringify(row)}, expected (${lo}..${hi},${z},${BAD_NO_COMMUNICATION})`);
       else exp.push({ ts, value: row[2], quality: BAD_NO_COMMUNICATION });
-      if (ts >= lo && ts <= hi) deathTimes.add(String(ts));
+      if (!deathTimes.has(dt.death.node)) deathTimes.set(dt.death.node, new Set());
+      deathTimes.get(dt.death.node).add(String(ts));
     }
     exp.sort((x, y) => (x.ts < y.ts ? -1 : x.ts > y.ts ? 1 : 0));
     if (rows.length !== exp.length)
@@ -568,14 +609,18 @@ async function check(a, model) {
       else compared++;
     }
   }
-  if (deathTimes.size > 1 && model.nodeDeath.sentNs > [...model.last.values()].reduce((m, x) => (x > m ? x : m), 0n))
-    errors.push(`the NDEATH samples have ${deathTimes.size} different times, expected one`);
+  const latest = [...model.last.values()].reduce((m, x) => (x > m ? x : m), 0n);
+  for (const death of model.nodeDeaths) { // all at the arrival time when that is the later
+    const times = deathTimes.get(death.node) || new Set();
+    if (death.sentNs > latest && times.size !== 1)
+      errors.push(`${death.node}: its NDEATH samples have ${times.size} different times, expected one`);
+  }
   if (a.out) {
     fs.writeFileSync(path.join(a.out, 'got.csv'), csvAll);
     fs.writeFileSync(path.join(a.out, 'expected.json'), JSON.stringify(
       Object.fromEntries([...model.samples].map(([t, s]) => [t, s.map((x) => [String(x.ts), x.value, x.quality])])), null, 1));
   }
-  return { errors, compared, tags: model.tags.size, counters: c, want, nodeDeaths: deathTags.length };
+  return { errors, compared, tags: model.tags.size, counters: c, want, nodeDeaths: deathTags.size };
 }
 
 async function main() {
