@@ -5,8 +5,9 @@
 # Debian's mosquitto (a free 127.0.0.1 port, a temporary config, stopped by
 # PID) into historiand (--mqtt), which reads it as a Sparkplug B host;
 # edge.js drives births, data by alias, a seq gap and the rebirth, historical
-# and null metrics, deaths (one by the MQTT will), and compares what the query API, the tag API and
-# /metrics give back with what it sent, sample for sample.
+# and null metrics, deaths (one by the MQTT will), and compares what the
+# query API, the tag API and /metrics give back with what it sent, sample
+# for sample.
 #
 # Use: tests/mqtt/tahu/test.sh [BIN_DIR]   (historiand's folder; default
 # $HIST_BIN_DIR, else build/tools). KEEP=1 keeps the temporary folder.
