@@ -543,6 +543,7 @@ async function check(a, model) {
     messages_total: wantMessages, samples_total: wantSamples, refused_total: model.refused,
     unsupported_total: model.unsupported, rebirths_total: model.rebirths,
   };
+  log('/metrics:', JSON.stringify(c));
   for (const k of Object.keys(want))
     if (c[k] !== want[k]) errors.push(`/metrics historian_mqtt_${k}: ${c[k]}, expected ${want[k]}`);
 
