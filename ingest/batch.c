@@ -10,8 +10,9 @@
  * the name, timestamps, values and qualities. The name hash is decode.c's
  * (hist_fnv1a), so the writer's cache keys agree across both paths.
  *
- * A series carries the unit of its first sample that has one (a birth's
- * engUnit), for the writer to put in the tag's metadata.
+ * A series carries the unit of its latest sample that has one (a birth's
+ * engUnit, or a data message's that changes it), for the writer to put in
+ * the tag's metadata.
  *
  * The batch is marked partial: the writer writes every series it can and
  * reports the rest (a type conflict loses that series only, never the
@@ -167,7 +168,7 @@ int batch__build(batch_builder *b, uint64_t batch_id, hist_in_batch **out)
             o->v[o->n] = b->s[i].v;
             o->q[o->n] = b->s[i].q;
             o->n++;
-            if (!o->unit && b->s[i].unit_off != SIZE_MAX)
+            if (b->s[i].unit_off != SIZE_MAX) /* the latest unit given wins */
                 o->unit = b->names.data + b->s[i].unit_off; /* copied below */
         }
         /* units: into the batch's memory, after everything else */

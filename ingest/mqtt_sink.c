@@ -65,11 +65,6 @@ void sink__free(mqtt_sink *s)
     free(s);
 }
 
-static bool is_birth(hist_spb_kind k)
-{
-    return k == HIST_SPB_NBIRTH || k == HIST_SPB_DBIRTH;
-}
-
 /* A Sparkplug message: its samples into b, its counts into c. */
 static int sparkplug_message(mqtt_sink *s, const char *topic, size_t tlen, const uint8_t *payload,
                              size_t plen, uint64_t now_ms, batch_builder *b, sink_publish *pub,
@@ -82,10 +77,12 @@ static int sparkplug_message(mqtt_sink *s, const char *topic, size_t tlen, const
     c->refused += r->stats.refused;
     c->unsupported += r->stats.unsupported + r->stats.invalid;
     c->dropped += r->stats.dropped;
-    bool birth = is_birth(r->kind);
     for (size_t i = 0; i < r->n_samples; i++) {
         const hist_spb_sample *x = &r->samples[i];
-        if (batch__add(b, x->tag, birth ? x->unit : NULL, x->type, x->ts, x->v, x->q) < 0)
+        /* a unit only where the message gave one: the writer records it in
+         * the tag's metadata when it differs (a birth's, or a data's
+         * engUnit that changes it) */
+        if (batch__add(b, x->tag, x->unit_given ? x->unit : NULL, x->type, x->ts, x->v, x->q) < 0)
             return HIST_ENOMEM;
     }
     c->samples += r->n_samples;

@@ -98,6 +98,7 @@ typedef struct {
 typedef struct {
     const char *tag;  /* NUL-terminated */
     const char *unit; /* the metric's engineering unit, "" when none */
+    bool unit_given;  /* this message set it (a birth's or a data's engUnit) */
     hist_type type;
     int64_t ts; /* ns since the Unix epoch */
     hist_value v;

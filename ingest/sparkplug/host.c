@@ -19,7 +19,8 @@
  *               (a late will of an older session) is counted and ignored
  *   dead     -> NBIRTH -> born; DATA -> awaiting (request)
  * A device: DBIRTH -> alive; DDEATH -> dead (death samples); a new NBIRTH
- * forgets the node's devices (their DBIRTHs follow it).
+ * makes the node's devices dead without death samples (their DBIRTHs
+ * follow it); a device once born keeps its slot (max_devices counts it).
  * Invariants: every sample's tag passed hist_tag_name_check() at its birth;
  * a sample's type is its metric's birth datatype's; memory is bounded by
  * max_nodes x max_devices x the size of the births.
@@ -263,6 +264,7 @@ static void emit(hist_spb_host *h, hist_spb_result *r, spb_def *d, const spb_met
     }
     hist_spb_sample *s = &r->samples[r->n_samples];
     s->tag = d->tag, s->unit = d->unit, s->type = type;
+    s->unit_given = m->has_unit;
     s->ts = (int64_t)ms * 1000000;
     s->historical = m->is_historical;
     s->q = m->has_quality ? hist_spb_quality_map(m->quality) : HIST_QUALITY_GOOD;
@@ -556,7 +558,11 @@ static int on_nbirth(hist_spb_host *h, spb_node *n, const hist_spb_topic *t, con
         return rc;
     }
     table_free(&n->t);
-    devices_free(n);
+    /* the devices wait for their DBIRTHs; their tables stay as the prior
+     * of the next DBIRTH, so a metric's "logged once" mark and its latest
+     * sample time survive the rebirth */
+    for (size_t i = 0; i < n->n_devs; i++)
+        n->devs[i].alive = false;
     n->t = fresh;
     const spb_metric *bd = find_metric(p, is_bdseq);
     n->has_bdseq = bd && (bd->value_field == SPB_V_INT || bd->value_field == SPB_V_LONG);

@@ -432,7 +432,13 @@ async function drive(a, model) {
   edge.dbirth(5, T0 + 81 * S);
   for (let r = 5; r <= 6; r++) {
     const ts = T0 + 90 * S + 15 * S * (r - 5);
-    edge.data(null, dataMetrics(NODE_DEFS, nodeValue, r, ts, false), ts, true);
+    const metrics = dataMetrics(NODE_DEFS, nodeValue, r, ts, false);
+    if (r === 6) { // a data message changes an engineering unit: the tag's metadata follows
+      const m = metrics.find((x) => x.alias === 10);
+      m.properties = Object.assign(m.properties || {}, { engUnit: { type: 'String', value: 'kPa' } });
+    }
+    edge.data(null, metrics, ts, true);
+    if (r === 6) model.tags.get(tagOf(NODE, null, 'Double')).unit = 'kPa';
     edge.data(DEVICE, dataMetrics(DEVICE_DEFS, deviceValue, r, ts + 5 * S, false), ts + 5 * S, true);
   }
 

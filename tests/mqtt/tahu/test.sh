@@ -70,4 +70,9 @@ if [ $rc -ne 0 ] || [ "${result#RESULT OK }" = "$result" ]; then
     [ -n "$result" ] || msg="edge.js exited $rc without a result"
     fail "$msg"
 fi
+# an unsupported metric is logged once, rebirths included (a device's too)
+for m in Edge1/Label Edge1/Pump7/Status/Text; do
+    n=$(grep -c "sparkplug: Plant1/$m: unsupported datatype" "$dir/server.log" || true)
+    [ "$n" = 1 ] || fail "Plant1/$m: logged $n times as unsupported, want once"
+done
 echo "sparkplug-tahu: OK (${result#RESULT OK })"
