@@ -1,0 +1,272 @@
+#!/usr/bin/env bash
+# bench/mqtt.sh: MQTT into Historian. Messages/s and samples/s from the
+# broker to durable storage for Sparkplug B payloads of 10 and 100 metrics,
+# next to the broker's own ceiling on the same machine, in one run. Not run
+# by ctest (figures, not a test).
+#
+#   bench/mqtt.sh [BUILD_DIR]          (default: build; build it in Release)
+#   N10=50000 N100=20000 WINDOW=100 bench/mqtt.sh
+#
+# One Debian mosquitto on a free 127.0.0.1 port for the whole run
+# (temporary config: persistence off, no limit on in-flight or queued
+# messages, so the broker throttles no one). The publisher is
+# build/bench/bench_mqtt_pub (our MQTT codec on a blocking socket, QoS 1,
+# WINDOW PUBLISHes in flight, every payload encoded before the clock
+# starts). For M in 10 and 100 metrics a message (N = N10 or N100):
+#  (a) ceiling: mosquitto_sub -C N -q 1 on bench/raw/mM, then the publisher
+#      sends the N NDATA payloads, byte for byte, to that plain topic; the
+#      time from the publisher's first PUBLISH until mosquitto_sub has
+#      received all N (it exits) is publisher -> broker -> subscriber.
+#  (b) historian: historiand with a fresh data dir and --mqtt to the broker
+#      (v5, its default); the publisher sends an NBIRTH of node edgeM then
+#      the N NDATA (seq 1..255, 0, ... after the birth's 0); the time from
+#      the first PUBLISH until historiand's /metrics counts every sample
+#      written (historian_mqtt_samples_total, counted when the write job
+#      comes back from the WAL's group commit, reaches (N + 1) * M: the
+#      birth's values are samples too), polled every POLL_S (0.05 s: the
+#      figure is late by at most that). Then, through /api/v1/query, the
+#      first and last metric's tags hold N + 1 samples each, value for value.
+# Lines "name value unit": mqtt_ceiling_mM_msgs_per_s,
+# mqtt_historian_mM_msgs_per_s (N + 1 messages: the birth counts),
+# mqtt_historian_mM_samples_per_s, mqtt_historian_mM_vs_ceiling (the ratio
+# of the two msgs/s), and the publisher's own rate (PUBACKs from the
+# broker) in each case (..._pub_msgs_per_s).
+#
+# Durability of an acknowledgement (printed too): mosquitto's PUBACK to the
+# publisher means the message is in the broker's memory (persistence
+# false); the subscriber's receipt in the ceiling run is in its memory
+# only. historiand sends its PUBACK to the broker only after the message's
+# samples passed the WAL's group commit (fdatasync), and its samples
+# counter moves at the same moment.
+#
+# Environment (defaults): N10 50000  N100 20000  WINDOW 100  POLL_S 0.05
+#   TIMEOUT_S 300 (each wait)  HISTORIAND_ARGS ""
+#   PERF_DIR: when set, `perf record -g` follows historiand during each
+#   historian run into PERF_DIR/historiand-mM.data (the figures of such a
+#   run include perf's cost).
+# Every process is started here and stopped by its PID; exits nonzero,
+# saying why, when something does not start, a wait runs out, or the data
+# read back differ.
+set -euo pipefail
+shopt -s inherit_errexit
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+BUILD=${1:-${BUILD_DIR:-$root/build}}
+case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
+N10=${N10:-50000}
+N100=${N100:-20000}
+WINDOW=${WINDOW:-100}
+POLL_S=${POLL_S:-0.05}
+TIMEOUT_S=${TIMEOUT_S:-300}
+PERF_DIR=${PERF_DIR:-}
+STOP_S=60
+START_MS=1767225600000 # 2026-01-01T00:00:00Z, the birth's timestamp
+export no_proxy=127.0.0.1
+
+die() {
+    echo "mqtt.sh: FAILED: $*" >&2
+    exit 1
+}
+log() { echo "mqtt.sh: $*" >&2; }
+
+for b in bench/bench_mqtt_pub tools/historiand; do
+    [ -x "$BUILD/$b" ] || die "build $BUILD/$b first (cmake --build $BUILD -j2)"
+done
+for p in mosquitto mosquitto_sub curl python3; do
+    command -v "$p" >/dev/null || die "$p is not installed (mosquitto, mosquitto-clients)"
+done
+[ -z "$PERF_DIR" ] || command -v perf >/dev/null || die "PERF_DIR is set and perf is missing"
+. "$here/peers_lib.sh"
+bench_temp hist-mqtt
+PUB=$BUILD/bench/bench_mqtt_pub
+
+# ---- the broker ---------------------------------------------------------
+mport=$(free_port)
+cat >"$tmp/mosquitto.conf" <<CONF
+listener $mport 127.0.0.1
+allow_anonymous true
+persistence false
+max_inflight_messages 0
+max_queued_messages 0
+max_queued_bytes 0
+log_dest file $tmp/mosquitto.log
+log_type error
+log_type warning
+log_type notice
+log_type subscribe
+$([ "$(id -u)" = 0 ] && echo "user root")
+CONF
+mosquitto -c "$tmp/mosquitto.conf" >"$tmp/mosquitto.out" 2>&1 &
+mpid=$!
+pids+=("$mpid")
+for _ in $(seq 100); do
+    python3 -c "import socket; socket.create_connection(('127.0.0.1', $mport), 1)" 2>/dev/null &&
+        break
+    kill -0 "$mpid" 2>/dev/null || start_failed mosquitto "$tmp/mosquitto.out" ||
+        die "mosquitto did not start"
+    sleep 0.05
+done
+log "mosquitto $(mosquitto -h 2>/dev/null | awk 'NR == 1 {print $3}') on 127.0.0.1:$mport"
+echo "# durability: mosquitto (ceiling and broker): persistence false, a PUBACK means in memory"
+echo "# durability: historiand: PUBACK to the broker after the WAL group commit (fdatasync)"
+
+# Waits until file $1 holds a line matching $2 (up to TIMEOUT_S).
+wait_line() {
+    for _ in $(seq $((TIMEOUT_S * 20))); do
+        grep -q -- "$2" "$1" 2>/dev/null && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# The value of line $2 (a name) in the publisher's output $1.
+pub_value() { awk -v k="$2" '$1 == k {print $2}' "$1"; }
+
+rate() { awk -v n="$1" -v t="$2" 'BEGIN {printf "%.0f", (t > 0 ? n / t : 0)}'; }
+
+# ---- (a) the broker's ceiling -------------------------------------------
+# Sets ceiling_mps.
+ceiling() { # M N
+    local m=$1 n=$2 topic=bench/raw/m$1 id=bench-sub-m$1 out=$tmp/ceiling-m$1
+    # a subshell notes when mosquitto_sub exits; it is stopped by its own PID
+    (
+        mosquitto_sub -p "$mport" -q 1 -C "$n" -i "$id" -t "$topic" >/dev/null &
+        echo $! >"$out.subpid"
+        wait $! && date +%s.%N >"$out.end"
+    ) &
+    local spid=$!
+    pids+=("$spid")
+    for _ in $(seq 100); do [ -s "$out.subpid" ] && break; sleep 0.01; done
+    pids+=("$(cat "$out.subpid")")
+    wait_line "$tmp/mosquitto.log" "$id 1 $topic" || die "mosquitto_sub did not subscribe"
+    "$PUB" --port "$mport" --metrics "$m" --count "$n" --window "$WINDOW" --raw "$topic" \
+        --client-id "bench-pub-raw-m$m" --name "mqtt_ceiling_m${m}_pub" --timeout-s "$TIMEOUT_S" \
+        >"$out.pub" || die "the publisher failed (ceiling, m$m)"
+    local waited=0
+    while kill -0 "$spid" 2>/dev/null; do
+        [ "$waited" -lt $((TIMEOUT_S * 20)) ] ||
+            die "mosquitto_sub did not receive all $n messages within $TIMEOUT_S s"
+        sleep 0.05
+        waited=$((waited + 1))
+    done
+    wait "$spid" || true
+    [ -s "$out.end" ] || die "mosquitto_sub failed (ceiling, m$m)"
+    local t0 t1 secs
+    t0=$(pub_value "$out.pub" "mqtt_ceiling_m${m}_pub_first_publish_unix_s")
+    t1=$(cat "$out.end")
+    secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')
+    ceiling_mps=$(rate "$n" "$secs")
+    echo "mqtt_ceiling_m${m}_msgs $n msg"
+    echo "mqtt_ceiling_m${m}_seconds $secs s"
+    echo "mqtt_ceiling_m${m}_msgs_per_s $ceiling_mps msg/s"
+    echo "mqtt_ceiling_m${m}_samples_per_s $(rate $((n * m)) "$secs") samples/s"
+    echo "mqtt_ceiling_m${m}_pub_msgs_per_s $(pub_value "$out.pub" "mqtt_ceiling_m${m}_pub_msgs_per_s") msg/s"
+    echo "mqtt_ceiling_m${m}_payload_bytes $(pub_value "$out.pub" "mqtt_ceiling_m${m}_pub_payload_bytes") B"
+}
+
+# ---- (b) historiand -------------------------------------------------------
+# historiand's counter $1 for our broker, 0 when absent.
+counter() {
+    curl -sf "http://127.0.0.1:$hport/metrics" 2>/dev/null |
+        awk -v k="$1{broker=\"127.0.0.1:$mport\"}" '$1 == k {v = $2} END {print v + 0}'
+}
+
+# The query API's samples of tag $1 for the run's time range, checked value
+# for value: message k (0..N) holds k + $2 for metric $2.
+check_tag() { # tag j N
+    local from to
+    from=$(date -u -d "@$((START_MS / 1000))" +%Y-%m-%dT%H:%M:%SZ)
+    to=$(date -u -d "@$((START_MS / 1000 + $3 + 1))" +%Y-%m-%dT%H:%M:%SZ)
+    curl -sf "http://127.0.0.1:$hport/api/v1/query?tag=$1&from=$from&to=$to&format=csv&limit=1000000" \
+        >"$tmp/q.csv" || die "the query of $1 failed"
+    awk -F, -v t="$1" -v j="$2" -v n="$3" '$1 == t { rows++; seen[$3 - j]++ } END {
+        bad = 0
+        for (k = 0; k <= n; k++) if (seen[k] != 1) { bad++; if (bad < 4) print "  value " k + j ": " seen[k] + 0 " times" > "/dev/stderr" }
+        if (rows != n + 1) { print "  " rows + 0 " rows, not " n + 1 > "/dev/stderr"; bad++ }
+        exit bad > 0 }' "$tmp/q.csv" || die "$1: the stored samples differ from those sent"
+    echo "$1"
+}
+
+# Sets hist_mps.
+historian() { # M N
+    local m=$1 n=$2 d=$tmp/hist-m$1 out=$tmp/hist-m$1
+    mkdir -p "$d"
+    hport=$(free_port)
+    local iport
+    iport=$(free_port)
+    "$BUILD/tools/historiand" --data "$d/data" --http "127.0.0.1:$hport" --ingest "127.0.0.1:$iport" \
+        --scrub-share 0 --log-level warn --mqtt "mqtt://127.0.0.1:$mport" ${HISTORIAND_ARGS:-} \
+        >"$d/log" 2>&1 &
+    local hpid=$!
+    pids+=("$hpid")
+    wait_http "http://127.0.0.1:$hport/healthz" "$hpid" || start_failed historiand "$d/log" ||
+        die "historiand did not start"
+    local ok=
+    for _ in $(seq 200); do
+        curl -sf "http://127.0.0.1:$hport/healthz" | grep -q "mqtt.*connected" && ok=1 && break
+        sleep 0.05
+    done
+    [ -n "$ok" ] || die "historiand did not connect to the broker"
+    local base target
+    base=$(counter historian_mqtt_samples_total)
+    target=$((base + (n + 1) * m))
+    local ppid=
+    if [ -n "$PERF_DIR" ]; then
+        mkdir -p "$PERF_DIR"
+        perf record -g -p "$hpid" -o "$PERF_DIR/historiand-m$m.data" >"$d/perf.log" 2>&1 &
+        ppid=$!
+        pids+=("$ppid")
+        sleep 1
+    fi
+    "$PUB" --port "$mport" --metrics "$m" --count "$n" --window "$WINDOW" --node "edge$m" \
+        --start-ms "$START_MS" --client-id "bench-pub-spb-m$m" --name "mqtt_historian_m${m}_pub" \
+        --timeout-s "$TIMEOUT_S" >"$out.pub" &
+    local pubpid=$!
+    pids+=("$pubpid")
+    local got=0 t1= polls=0
+    while [ "$polls" -lt "$(awk -v t="$TIMEOUT_S" -v p="$POLL_S" 'BEGIN {printf "%d", t / p}')" ]; do
+        got=$(counter historian_mqtt_samples_total)
+        if [ "$got" -ge "$target" ]; then
+            t1=$(date +%s.%N)
+            break
+        fi
+        kill -0 "$hpid" 2>/dev/null || { tail -n 20 "$d/log" >&2; die "historiand exited"; }
+        sleep "$POLL_S"
+        polls=$((polls + 1))
+    done
+    [ -n "$t1" ] || die "historiand stored $((got - base)) of $((target - base)) samples in $TIMEOUT_S s"
+    if [ -n "$ppid" ]; then
+        kill -INT "$ppid" 2>/dev/null || true
+        wait "$ppid" 2>/dev/null || true
+    fi
+    wait "$pubpid" || die "the publisher failed (historian, m$m)"
+    local t0 secs acks msgs
+    t0=$(pub_value "$out.pub" "mqtt_historian_m${m}_pub_first_publish_unix_s")
+    secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')
+    hist_mps=$(rate $((n + 1)) "$secs")
+    acks=$(counter historian_mqtt_acks_total)
+    msgs=$(counter historian_mqtt_messages_total)
+    echo "mqtt_historian_m${m}_msgs $((n + 1)) msg"
+    echo "mqtt_historian_m${m}_seconds $secs s"
+    echo "mqtt_historian_m${m}_msgs_per_s $hist_mps msg/s"
+    echo "mqtt_historian_m${m}_samples_per_s $(rate $(((n + 1) * m)) "$secs") samples/s"
+    echo "mqtt_historian_m${m}_pub_msgs_per_s $(pub_value "$out.pub" "mqtt_historian_m${m}_pub_msgs_per_s") msg/s"
+    echo "mqtt_historian_m${m}_server_messages $msgs msg"
+    echo "mqtt_historian_m${m}_server_acks $acks msg"
+    local tags
+    tags=$(check_tag "bench/edge$m/m000" 0 "$n")
+    tags="$tags, $(check_tag "bench/edge$m/m$(printf %03d $((m - 1)))" $((m - 1)) "$n")"
+    echo "# m$m: read back through /api/v1/query: $tags: $((n + 1)) samples each, value for value"
+    stop_bounded "$hpid" historiand
+}
+
+for m in 10 100; do
+    n=$N10
+    [ "$m" = 100 ] && n=$N100
+    log "m$m: ceiling, $n messages"
+    ceiling "$m" "$n"
+    log "m$m: historian, 1 + $n messages"
+    historian "$m" "$n"
+    echo "mqtt_historian_m${m}_vs_ceiling $(awk -v h="$hist_mps" -v c="$ceiling_mps" \
+        'BEGIN {printf "%.3f", (c > 0 ? h / c : 0)}') ratio"
+done
