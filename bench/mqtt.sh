@@ -5,7 +5,7 @@
 # by ctest (figures, not a test).
 #
 #   bench/mqtt.sh [BUILD_DIR]          (default: build; build it in Release)
-#   N10=50000 N100=20000 WINDOW=100 bench/mqtt.sh
+#   N10=100000 N100=50000 WINDOW=100 bench/mqtt.sh
 #
 # One Debian mosquitto on a free 127.0.0.1 port for the whole run
 # (temporary config: persistence off, no limit on in-flight or queued
@@ -13,6 +13,9 @@
 # build/bench/bench_mqtt_pub (our MQTT codec on a blocking socket, QoS 1,
 # WINDOW PUBLISHes in flight, every payload encoded before the clock
 # starts). For M in 10 and 100 metrics a message (N = N10 or N100):
+#  (0) the publisher alone: the N payloads to a topic nobody reads, so the
+#      broker only accepts them (mqtt_broker_only_mM_msgs_per_s: what the
+#      publisher and the broker can do without a consumer on the machine).
 #  (a) ceiling: mosquitto_sub -C N -q 1 on bench/raw/mM, then the publisher
 #      sends the N NDATA payloads, byte for byte, to that plain topic; the
 #      time from the publisher's first PUBLISH until mosquitto_sub has
@@ -30,7 +33,9 @@
 # mqtt_historian_mM_msgs_per_s (N + 1 messages: the birth counts),
 # mqtt_historian_mM_samples_per_s, mqtt_historian_mM_vs_ceiling (the ratio
 # of the two msgs/s), and the publisher's own rate (PUBACKs from the
-# broker) in each case (..._pub_msgs_per_s).
+# broker) in each case (..._pub_msgs_per_s), and the CPU seconds mosquitto
+# and historiand used during each timed case (..._cpu_s, from /proc: the
+# publisher, the broker and the consumer share the machine's cores).
 #
 # Durability of an acknowledgement (printed too): mosquitto's PUBACK to the
 # publisher means the message is in the broker's memory (persistence
@@ -39,7 +44,7 @@
 # samples passed the WAL's group commit (fdatasync), and its samples
 # counter moves at the same moment.
 #
-# Environment (defaults): N10 50000  N100 20000  WINDOW 100  POLL_S 0.05
+# Environment (defaults): N10 100000  N100 50000  WINDOW 100  POLL_S 0.05
 #   TIMEOUT_S 300 (each wait)  HISTORIAND_ARGS ""
 #   PERF_DIR: when set, `perf record -g` follows historiand during each
 #   historian run into PERF_DIR/historiand-mM.data (the figures of such a
@@ -53,8 +58,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 BUILD=${1:-${BUILD_DIR:-$root/build}}
 case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
-N10=${N10:-50000}
-N100=${N100:-20000}
+N10=${N10:-100000}
+N100=${N100:-50000}
 WINDOW=${WINDOW:-100}
 POLL_S=${POLL_S:-0.05}
 TIMEOUT_S=${TIMEOUT_S:-300}
@@ -122,7 +127,23 @@ wait_line() {
 # The value of line $2 (a name) in the publisher's output $1.
 pub_value() { awk -v k="$2" '$1 == k {print $2}' "$1"; }
 
+# CPU seconds (user + system) process $1 has used so far, 0 once it is gone.
+cpu_s() {
+    awk -v hz="$(getconf CLK_TCK)" '{sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz}' \
+        "/proc/$1/stat" 2>/dev/null || echo 0
+}
+cpu_delta() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", b - a}'; }
+
 rate() { awk -v n="$1" -v t="$2" 'BEGIN {printf "%.0f", (t > 0 ? n / t : 0)}'; }
+
+# ---- (0) the publisher and the broker alone ------------------------------
+broker_only() { # M N
+    local m=$1 n=$2 out=$tmp/alone-m$1
+    "$PUB" --port "$mport" --metrics "$m" --count "$n" --window "$WINDOW" --raw "bench/nobody/m$m" \
+        --client-id "bench-pub-alone-m$m" --name "mqtt_broker_only_m${m}" --timeout-s "$TIMEOUT_S" \
+        >"$out" || die "the publisher failed (alone, m$m)"
+    echo "mqtt_broker_only_m${m}_msgs_per_s $(pub_value "$out" "mqtt_broker_only_m${m}_msgs_per_s") msg/s"
+}
 
 # ---- (a) the broker's ceiling -------------------------------------------
 # Sets ceiling_mps.
@@ -139,6 +160,8 @@ ceiling() { # M N
     for _ in $(seq 100); do [ -s "$out.subpid" ] && break; sleep 0.01; done
     pids+=("$(cat "$out.subpid")")
     wait_line "$tmp/mosquitto.log" "$id 1 $topic" || die "mosquitto_sub did not subscribe"
+    local bcpu
+    bcpu=$(cpu_s "$mpid")
     "$PUB" --port "$mport" --metrics "$m" --count "$n" --window "$WINDOW" --raw "$topic" \
         --client-id "bench-pub-raw-m$m" --name "mqtt_ceiling_m${m}_pub" --timeout-s "$TIMEOUT_S" \
         >"$out.pub" || die "the publisher failed (ceiling, m$m)"
@@ -151,6 +174,7 @@ ceiling() { # M N
     done
     wait "$spid" || true
     [ -s "$out.end" ] || die "mosquitto_sub failed (ceiling, m$m)"
+    bcpu=$(cpu_delta "$bcpu" "$(cpu_s "$mpid")")
     local t0 t1 secs
     t0=$(pub_value "$out.pub" "mqtt_ceiling_m${m}_pub_first_publish_unix_s")
     t1=$(cat "$out.end")
@@ -161,6 +185,7 @@ ceiling() { # M N
     echo "mqtt_ceiling_m${m}_msgs_per_s $ceiling_mps msg/s"
     echo "mqtt_ceiling_m${m}_samples_per_s $(rate $((n * m)) "$secs") samples/s"
     echo "mqtt_ceiling_m${m}_pub_msgs_per_s $(pub_value "$out.pub" "mqtt_ceiling_m${m}_pub_msgs_per_s") msg/s"
+    echo "mqtt_ceiling_m${m}_mosquitto_cpu_s $bcpu s"
     echo "mqtt_ceiling_m${m}_payload_bytes $(pub_value "$out.pub" "mqtt_ceiling_m${m}_pub_payload_bytes") B"
 }
 
@@ -210,7 +235,7 @@ historian() { # M N
     local base target
     base=$(counter historian_mqtt_samples_total)
     target=$((base + (n + 1) * m))
-    local ppid=
+    local ppid= hcpu bcpu
     if [ -n "$PERF_DIR" ]; then
         mkdir -p "$PERF_DIR"
         perf record -g -p "$hpid" -o "$PERF_DIR/historiand-m$m.data" >"$d/perf.log" 2>&1 &
@@ -218,6 +243,8 @@ historian() { # M N
         pids+=("$ppid")
         sleep 1
     fi
+    hcpu=$(cpu_s "$hpid")
+    bcpu=$(cpu_s "$mpid")
     "$PUB" --port "$mport" --metrics "$m" --count "$n" --window "$WINDOW" --node "edge$m" \
         --start-ms "$START_MS" --client-id "bench-pub-spb-m$m" --name "mqtt_historian_m${m}_pub" \
         --timeout-s "$TIMEOUT_S" >"$out.pub" &
@@ -228,6 +255,8 @@ historian() { # M N
         got=$(counter historian_mqtt_samples_total)
         if [ "$got" -ge "$target" ]; then
             t1=$(date +%s.%N)
+            hcpu=$(cpu_delta "$hcpu" "$(cpu_s "$hpid")")
+            bcpu=$(cpu_delta "$bcpu" "$(cpu_s "$mpid")")
             break
         fi
         kill -0 "$hpid" 2>/dev/null || { tail -n 20 "$d/log" >&2; die "historiand exited"; }
@@ -251,6 +280,8 @@ historian() { # M N
     echo "mqtt_historian_m${m}_msgs_per_s $hist_mps msg/s"
     echo "mqtt_historian_m${m}_samples_per_s $(rate $(((n + 1) * m)) "$secs") samples/s"
     echo "mqtt_historian_m${m}_pub_msgs_per_s $(pub_value "$out.pub" "mqtt_historian_m${m}_pub_msgs_per_s") msg/s"
+    echo "mqtt_historian_m${m}_historiand_cpu_s $hcpu s"
+    echo "mqtt_historian_m${m}_mosquitto_cpu_s $bcpu s"
     echo "mqtt_historian_m${m}_server_messages $msgs msg"
     echo "mqtt_historian_m${m}_server_acks $acks msg"
     local tags
@@ -263,6 +294,8 @@ historian() { # M N
 for m in 10 100; do
     n=$N10
     [ "$m" = 100 ] && n=$N100
+    log "m$m: the publisher alone, $n messages"
+    broker_only "$m" "$n"
     log "m$m: ceiling, $n messages"
     ceiling "$m" "$n"
     log "m$m: historian, 1 + $n messages"
