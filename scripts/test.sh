@@ -3,8 +3,10 @@
 #   0. the layer check (scripts/check_layers.sh);
 #   1. install missing Debian packages, build with -Werror, run ctest;
 #   2. rebuild with AddressSanitizer + UndefinedBehaviorSanitizer, run ctest;
-#   3. build the libFuzzer targets with clang and run each briefly;
-#   4. the Grafana plugin's tests, when Node.js is present.
+#   3. the Sparkplug B edge node test (Eclipse Tahu from npm, a real
+#      mosquitto), on both builds, when Node.js is present;
+#   4. build the libFuzzer targets with clang and run each briefly;
+#   5. the Grafana plugin's tests, when Node.js is present.
 # Each stage prints ctest's summary; the script fails if any stage fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +35,12 @@ stage "tests under ASan + UBSan"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --output-on-failure -j"$jobs" -LE slow) || status=1
+
+stage "Sparkplug B edge node (Eclipse Tahu from npm) through mosquitto, into historiand and under ASan + UBSan"
+# tests/mqtt/tahu/test.sh skips (exit 0, says why) without Node.js or mosquitto
+./tests/mqtt/tahu/test.sh build/tools || status=1
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ./tests/mqtt/tahu/test.sh build-asan/tools || status=1
 
 if [ -d tests/fuzz ]; then
     stage "fuzz (libFuzzer, clang)"

@@ -19,14 +19,37 @@
 #include "ingest/hist_server.h"
 #include "tools/check_data.h"
 
-/* Strings from the config file live as long as the process. */
+/* The options; the config file's strings are owned here (file_strings)
+ * and live until main returns. */
 typedef struct {
     hist_server_options o;
     int log_level_set;
     const char *check_dir; /* --check-data: check this directory and exit */
     /* repeatable: every --mqtt and --mqtt-topic, config file's first */
     const char *mqtt_urls[16], *mqtt_topics[64];
+    char **file_strings;
+    size_t n_file_strings;
 } config;
+
+static void config_free(config *c)
+{
+    for (size_t i = 0; i < c->n_file_strings; i++)
+        free(c->file_strings[i]);
+    free(c->file_strings);
+}
+
+/* A copy of a config file value, owned by c; NULL when out of memory. */
+static char *config_keep(config *c, const char *val)
+{
+    char **g = realloc(c->file_strings, (c->n_file_strings + 1) * sizeof *g);
+    if (!g)
+        return NULL;
+    c->file_strings = g;
+    char *v = strdup(val);
+    if (v)
+        c->file_strings[c->n_file_strings++] = v;
+    return v;
+}
 
 static void usage(FILE *out)
 {
@@ -306,7 +329,7 @@ static int load_config(config *c, const char *path)
             break;
         }
         *eq = 0;
-        char *val = strdup(trim(eq + 1)); /* lives until exit */
+        char *val = config_keep(c, trim(eq + 1));
         if (!val || apply(c, trim(s), val) < 0) {
             fprintf(stderr, "historiand: in %s:%d\n", path, lineno);
             rc = -1;
@@ -331,11 +354,9 @@ static void tune_malloc(void)
     mallopt(M_TRIM_THRESHOLD, 256 << 20);
 }
 
-int main(int argc, char **argv)
+static int run(config *c, int argc, char **argv)
 {
-    tune_malloc();
-    config c = {0};
-    hist_server_options_init(&c.o);
+    hist_server_options_init(&c->o);
     /* config file first, so the flags override it */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -347,7 +368,7 @@ int main(int argc, char **argv)
                 usage(stderr);
                 return 2;
             }
-            if (load_config(&c, argv[i + 1]) < 0)
+            if (load_config(c, argv[i + 1]) < 0)
                 return 2;
         }
     }
@@ -374,10 +395,19 @@ int main(int argc, char **argv)
         }
         if (!strcmp(key, "config"))
             continue;
-        if (apply(&c, key, val) < 0)
+        if (apply(c, key, val) < 0)
             return 2;
     }
-    if (c.check_dir)
-        return check_data__run(c.check_dir, stdout);
-    return hist_server_run(&c.o) < 0 ? 1 : 0;
+    if (c->check_dir)
+        return check_data__run(c->check_dir, stdout);
+    return hist_server_run(&c->o) < 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    tune_malloc();
+    config c = {0};
+    int rc = run(&c, argc, argv);
+    config_free(&c);
+    return rc;
 }

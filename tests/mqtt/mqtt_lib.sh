@@ -2,9 +2,10 @@
 # temporary directory, free 127.0.0.1 ports, Debian's mosquitto on one of
 # them with a temporary config, historiand subscribed to it, and a cleanup
 # that stops both by PID. The caller sets BIN (historiand's directory) and
-# NAME before sourcing; KEEP=1 keeps the directory for a post-mortem.
+# NAME before sourcing (and SKIP_CODE, the exit code of a skip: 77 for
+# ctest, by default); KEEP=1 keeps the directory for a post-mortem.
 command -v mosquitto >/dev/null && command -v mosquitto_pub >/dev/null || {
-    echo "SKIP: mosquitto or mosquitto-clients not installed"; exit 77; }
+    echo "SKIP: mosquitto or mosquitto-clients not installed"; exit "${SKIP_CODE:-77}"; }
 export no_proxy=127.0.0.1
 dir=$(mktemp -d "/tmp/$NAME-XXXXXX")
 mpid=; hpid=
@@ -40,6 +41,16 @@ start_historiand() {
         sleep 0.05
     done
     echo "FAIL: historiand did not connect to the broker"; tail -20 "$dir/server.log"; exit 1
+}
+# stop_historiand: SIGTERM, then its exit status (0 after a clean shutdown;
+# under ASan a leak or an error found at exit makes it non-zero); SIGKILL
+# after 20 s
+stop_historiand() {
+    kill "$hpid"
+    for _ in $(seq 400); do kill -0 "$hpid" 2>/dev/null || break; sleep 0.05; done
+    kill -9 "$hpid" 2>/dev/null || true
+    local rc=0; wait "$hpid" || rc=$?; hpid=
+    return $rc
 }
 # metric NAME: the value of one historian_mqtt_* counter of our broker
 metric() {

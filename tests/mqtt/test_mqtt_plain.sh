@@ -76,4 +76,5 @@ grep -q "topic 'json/bad2': a JSON object without its value field" "$dir/server.
 if "$BIN/historiand" --data "$dir/data2" --http '' --ingest '' --mqtt mqtt://127.0.0.1:$mport \
     --mqtt-topic 'a/+={name}' > "$dir/bad.log" 2>&1; then fail "a bad template was accepted"; fi
 grep -q "placeholders" "$dir/bad.log" || fail "bad template: $(cat "$dir/bad.log")"
+stop_historiand || fail "historiand did not shut down cleanly (exit $?)"
 echo "test_mqtt_plain: $want_samples samples stored value for value, $want_refused refused and logged once per topic"

@@ -20,44 +20,16 @@ BIN=${1:-${HIST_BIN_DIR:-build/tools}}
 skip() { echo "SKIP: $*"; exit 0; }
 fail() { echo "sparkplug-tahu: FAIL $*"; exit 1; }
 command -v node >/dev/null && command -v npm >/dev/null || skip "node or npm not installed"
-command -v mosquitto >/dev/null || skip "mosquitto not installed"
 [ -x "$BIN/historiand" ] || fail "no historiand in $BIN"
 BIN=$(cd "$BIN" && pwd)
-command -v curl >/dev/null || fail "curl not installed"
-
-dir=$(mktemp -d /tmp/sparkplug-tahu-XXXXXX)
-mpid=; hpid=
-cleanup() {
-    [ -n "$hpid" ] && kill "$hpid" 2>/dev/null
-    [ -n "$mpid" ] && kill "$mpid" 2>/dev/null
-    wait 2>/dev/null
-    if [ -n "${KEEP:-}" ]; then echo "kept: $dir" >&2; else rm -rf "$dir"; fi
-}
-trap cleanup EXIT
-export no_proxy=127.0.0.1 NO_PROXY=127.0.0.1
+NAME=sparkplug-tahu SKIP_CODE=0
+. "$here/../mqtt_lib.sh"
 
 (cd "$here" && timeout 300 npm ci --no-audit --no-fund) > "$dir/npm.log" 2>&1 ||
     { tail -20 "$dir/npm.log"; fail "npm ci failed (see above)"; }
 
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-mport=$(free_port); hport=$(free_port); iport=$(free_port)
-cat > "$dir/m.conf" <<CONF
-listener $mport 127.0.0.1
-allow_anonymous true
-persistence false
-$( [ "$(id -u)" = 0 ] && echo "user root" )
-CONF
-mosquitto -c "$dir/m.conf" > "$dir/mosquitto.log" 2>&1 & mpid=$!
-"$BIN/historiand" --data "$dir/data" --http 127.0.0.1:$hport --ingest 127.0.0.1:$iport \
-    --scrub-share 0 --mqtt mqtt://127.0.0.1:$mport > "$dir/server.log" 2>&1 & hpid=$!
-up=
-for _ in $(seq 200); do
-    curl -sf "http://127.0.0.1:$hport/healthz" 2>/dev/null | grep -q "mqtt.*connected" && { up=1; break; }
-    kill -0 $hpid 2>/dev/null || break
-    sleep 0.05
-done
-[ -n "$up" ] || { tail -20 "$dir/server.log" "$dir/mosquitto.log"; fail "historiand did not connect to the broker"; }
-
+start_broker
+start_historiand
 timeout 90 node "$here/edge.js" --broker "mqtt://127.0.0.1:$mport" --http "http://127.0.0.1:$hport" \
     --out "$dir" > "$dir/edge.out" 2> "$dir/edge.err"
 rc=$?
@@ -75,4 +47,5 @@ for m in Edge1/Label Edge1/Pump7/Status/Text; do
     n=$(grep -c "sparkplug: Plant1/$m: unsupported datatype" "$dir/server.log" || true)
     [ "$n" = 1 ] || fail "Plant1/$m: logged $n times as unsupported, want once"
 done
+stop_historiand || fail "historiand did not shut down cleanly (exit $?)"
 echo "sparkplug-tahu: OK (${result#RESULT OK })"
