@@ -38,6 +38,7 @@
 #include "bench_util.h"
 #include "ingest/mqtt/hist_mqtt.h"
 #include "proto/sparkplug_b.pb-c.h"
+#include "tests/mqtt/loopback.h"
 
 #define DT_INT64  4
 #define DT_DOUBLE 10
@@ -280,25 +281,9 @@ typedef struct {
     int fd;
     hist_mqtt_decoder dec;
     uint8_t rbuf[READ_BUF];
+    size_t roff, rlen; /* rbuf[roff, rlen): read, not yet decoded */
     int timeout_ms;
 } conn;
-
-static int tcp_connect(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (fd < 0)
-        return -1;
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    return fd;
-}
 
 static int write_all(int fd, const uint8_t *p, size_t n)
 {
@@ -333,6 +318,26 @@ static ssize_t read_some(conn *c)
     return n < 0 ? HIST_EIO : n;
 }
 
+/* The next packet from the broker (reading when nothing is buffered): 0,
+ * or a negative code. */
+static int next_packet(conn *c, hist_mqtt_packet *p)
+{
+    for (;;) {
+        while (c->roff < c->rlen) {
+            int r = hist_mqtt_feed(&c->dec, c->rbuf + c->roff, c->rlen - c->roff, p);
+            if (r < 0)
+                return r;
+            c->roff += (size_t)r;
+            if (p->type) /* a whole packet; 0: the bytes were a part of one */
+                return 0;
+        }
+        ssize_t got = read_some(c);
+        if (got < 0)
+            return (int)got;
+        c->roff = 0, c->rlen = (size_t)got;
+    }
+}
+
 /* CONNECT, then the CONNACK; *receive_max: the broker's (v5), or 65,535. */
 static int mqtt_connect(conn *c, const pub_opts *o, uint32_t *receive_max)
 {
@@ -342,25 +347,16 @@ static int mqtt_connect(conn *c, const pub_opts *o, uint32_t *receive_max)
     if (n < 0 || write_all(c->fd, out, (size_t)n) < 0)
         return n < 0 ? n : HIST_EIO;
     *receive_max = 65535;
-    for (;;) {
-        ssize_t got = read_some(c);
-        if (got < 0)
-            return (int)got;
-        for (size_t off = 0; off < (size_t)got;) {
-            hist_mqtt_packet p;
-            int r = hist_mqtt_feed(&c->dec, c->rbuf + off, (size_t)got - off, &p);
-            if (r < 0)
-                return r;
-            off += (size_t)r;
-            if (p.type != HIST_MQTT_CONNACK)
-                continue;
-            if (p.reason)
-                return HIST_EAUTH;
-            if (p.props.seen & (1u << HIST_MQTT_PROP_RECEIVE_MAX))
-                *receive_max = p.props.receive_max;
-            return 0;
-        }
-    }
+    hist_mqtt_packet p;
+    do
+        if ((n = next_packet(c, &p)) < 0)
+            return n;
+    while (p.type != HIST_MQTT_CONNACK);
+    if (p.reason)
+        return HIST_EAUTH;
+    if (p.props.seen & (1u << HIST_MQTT_PROP_RECEIVE_MAX))
+        *receive_max = p.props.receive_max;
+    return 0;
 }
 
 /* ---- the run ------------------------------------------------------------- */
@@ -410,28 +406,19 @@ static int run(conn *c, const packets *ps, size_t window)
     static window_state w;
     memset(&w, 0, sizeof w);
     while (w.acked < ps->n) {
-        int rc = top_up(c, ps, &w, window);
-        if (rc < 0)
+        int rc = c->roff < c->rlen ? 0 : top_up(c, ps, &w, window); /* once per read */
+        hist_mqtt_packet p;
+        if (rc < 0 || (rc = next_packet(c, &p)) < 0)
             return rc;
-        ssize_t got = read_some(c);
-        if (got < 0)
-            return (int)got;
-        for (size_t off = 0; off < (size_t)got;) {
-            hist_mqtt_packet p;
-            int r = hist_mqtt_feed(&c->dec, c->rbuf + off, (size_t)got - off, &p);
-            if (r < 0)
-                return r;
-            off += (size_t)r;
-            if (p.type == HIST_MQTT_PUBACK) {
-                if (p.reason >= 0x80) {
-                    fprintf(stderr, "bench_mqtt_pub: PUBACK reason 0x%02x\n", p.reason);
-                    return HIST_EPROTO;
-                }
-                if ((rc = on_puback(&w, p.packet_id)) < 0)
-                    return rc;
-            } else if (p.type == HIST_MQTT_DISCONNECT) {
-                return HIST_ECLOSED;
+        if (p.type == HIST_MQTT_PUBACK) {
+            if (p.reason >= 0x80) {
+                fprintf(stderr, "bench_mqtt_pub: PUBACK reason 0x%02x\n", p.reason);
+                return HIST_EPROTO;
             }
+            if ((rc = on_puback(&w, p.packet_id)) < 0)
+                return rc;
+        } else if (p.type == HIST_MQTT_DISCONNECT) {
+            return HIST_ECLOSED;
         }
     }
     return 0;
@@ -456,7 +443,7 @@ int main(int argc, char **argv)
     }
     static conn c;
     c.timeout_ms = o.timeout_s * 1000;
-    c.fd = tcp_connect(o.port);
+    c.fd = loopback_connect(o.port);
     if (c.fd < 0 || hist_mqtt_decoder_init(&c.dec, o.version, 0) < 0) {
         fprintf(stderr, "bench_mqtt_pub: cannot connect to 127.0.0.1:%d\n", o.port);
         return 1;

@@ -34,6 +34,7 @@
 
 #include "check.h"
 #include "ingest/mqtt/hist_mqtt.h"
+#include "loopback.h"
 
 #define WAIT_MS 5000
 #define N_FIRST 10 /* published while connected */
@@ -70,23 +71,6 @@ static int free_port(void)
     if (fd >= 0)
         close(fd);
     return port;
-}
-
-static int tcp_connect(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (fd < 0)
-        return -1;
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    return fd;
 }
 
 /* ---- the broker ---------------------------------------------------------- */
@@ -126,7 +110,7 @@ static int broker_start(broker *b)
         _exit(127);
     }
     for (uint64_t end = now_ms() + WAIT_MS; now_ms() < end;) {
-        int fd = tcp_connect(b->port);
+        int fd = loopback_connect(b->port);
         if (fd >= 0) {
             close(fd);
             return 0;
@@ -277,7 +261,7 @@ static int client_open(client *c, int port, int version)
 {
     c->version = version;
     c->len = c->off = 0;
-    c->fd = tcp_connect(port);
+    c->fd = loopback_connect(port);
     if (c->fd < 0)
         return -1;
     hist_mqtt_decoder_free(&c->dec);
