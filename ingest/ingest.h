@@ -18,6 +18,7 @@
  *      decode.c   protobuf WriteRequest -> validated batch, read from the
  *                 bytes in two passes; results -> wire
  *      batch.c    samples one at a time -> a batch (the MQTT client's)
+ *      gzip.c     a Content-Encoding: gzip body, inflated under a budget
  *      mqtt_plain.c a plain MQTT topic and payload -> one sample (routes
  *                 --mqtt-topic FILTER[=TEMPLATE], the JSON fields)
  *      health.c   what GET /healthz says
@@ -280,6 +281,15 @@ int batch__add(batch_builder *b, const char *tag, const char *unit, hist_type ty
  * one series per (tag, type) in arrival order; the builder is emptied.
  * 0 with *out NULL when nothing was added; HIST_ENOMEM. */
 int batch__build(batch_builder *b, uint64_t batch_id, hist_in_batch **out);
+
+/* ---- gzip.c --------------------------------------------------------- */
+
+/* Inflates the gzip body in (n bytes; members may follow one another)
+ * into *out (malloc'd, *out_len bytes; the caller frees it). 0, or
+ * HIST_ETOOBIG when it would be over max_out bytes, HIST_EPROTO when it is
+ * no gzip or is cut short, HIST_ENOMEM; *why says which in words. */
+int gzip__inflate(const uint8_t *in, size_t n, size_t max_out, uint8_t **out, size_t *out_len,
+                  const char **why);
 
 /* ---- writer.c ------------------------------------------------------- */
 
