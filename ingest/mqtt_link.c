@@ -22,9 +22,10 @@
  * Maximum; mosquitto: max_inflight_messages) bounds what waits here; past
  * the writer's queue budget the link stops reading, like every connection.
  *
- * Lifecycle: DOWN -> RESOLVING -> CONNECTING -> (TLS) -> CONNACK -> SUBACK
- * -> UP; any failure -> CLOSING (the handle's close) -> DOWN, retried after
- * a back-off of 0.5 s doubling to 30 s. A 100 ms tick drives deadlines,
+ * Lifecycle: DOWN -> RESOLVING -> CONNECTING -> (mqtts: HANDSHAKE, the TLS
+ * handshake; CONNECT only once it finished) -> CONNACK -> SUBACK -> UP;
+ * any failure -> CLOSING (the handle's close) -> DOWN, retried after a
+ * back-off of 0.5 s doubling to 30 s. A 100 ms tick drives deadlines,
  * keep-alive and retries. Shutdown: STATE offline, DISCONNECT, close.
  */
 #include <stdio.h>
@@ -46,7 +47,7 @@
 #define MAX_FILTERS     64
 #define PUBACKS_AT_ONCE 1024
 
-enum { DOWN, RESOLVING, CONNECTING, CONNACK, SUBACK, UP, CLOSING };
+enum { DOWN, RESOLVING, CONNECTING, HANDSHAKE, CONNACK, SUBACK, UP, CLOSING };
 
 struct mqtt_link {
     hist_server *srv;
@@ -98,6 +99,7 @@ typedef struct {
 } link_write;
 
 static void link_close(mqtt_link *l, const char *why);
+static int send_connect(mqtt_link *l);
 
 /* ---- URL ------------------------------------------------------------- */
 
@@ -465,9 +467,14 @@ static void tls_input(mqtt_link *l, const void *in, size_t n)
             link_close(l, "TLS output failed");
             return;
         }
-        if (!was_done && tls__handshake_done(l->tls))
+        if (!was_done && tls__handshake_done(l->tls)) {
             hist_logf(&l->srv->log, HIST_LOG_DEBUG, "mqtt %s: TLS %s %s", l->stats.broker,
                       tls__version(l->tls), tls__cipher(l->tls));
+            if (l->state == HANDSHAKE && send_connect(l) < 0) {
+                link_close(l, "CONNECT could not be sent");
+                return;
+            }
+        }
         if (k == 0)
             return;
         if (k < 0) {
@@ -555,6 +562,12 @@ static void on_connected(uv_connect_t *req, int status)
             link_close(l, "TLS output failed");
             return;
         }
+        /* CONNECT waits for the handshake (tls_input): written now, it
+         * would fail, the session not being ready for application data */
+        l->state = HANDSHAKE;
+        l->step_deadline_ms = clock__now_ms() + STEP_LIMIT_MS;
+        link__update_reading(l);
+        return;
     }
     if (send_connect(l) < 0)
         link_close(l, "CONNECT could not be sent");
@@ -671,7 +684,7 @@ static void on_tick(uv_timer_t *t)
 
 void link__update_reading(mqtt_link *l)
 {
-    if (!l->tcp_open || l->state == CLOSING || l->state < CONNACK)
+    if (!l->tcp_open || l->state == CLOSING || l->state < HANDSHAKE)
         return;
     bool want = !l->srv->paused && !l->srv->draining;
     if (want && !l->reading)
