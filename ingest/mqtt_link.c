@@ -478,9 +478,12 @@ static void tls_input(mqtt_link *l, const void *in, size_t n)
         if (k == 0)
             return;
         if (k < 0) {
-            hist_logf(&l->srv->log, HIST_LOG_ERROR, "mqtt %s: TLS: %s", l->stats.broker,
-                      tls__reason(l->tls));
-            link_close(l, "TLS failed");
+            /* the reason goes to /healthz too ("down: TLS: server
+             * certificate: ..."): "TLS failed" alone did not say why */
+            char why[160];
+            snprintf(why, sizeof why, "TLS: %s", tls__reason(l->tls));
+            hist_logf(&l->srv->log, HIST_LOG_ERROR, "mqtt %s: %s", l->stats.broker, why);
+            link_close(l, why);
             return;
         }
         on_plain(l, l->pbuf, (size_t)k);
