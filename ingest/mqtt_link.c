@@ -368,12 +368,56 @@ static void on_publish(mqtt_link *l, const hist_mqtt_packet *p, uint64_t *first,
         publish(l, pub.topic, pub.payload, pub.len, 0, false);
 }
 
+/* The name of a refusing CONNACK's code: v5 reason codes (MQTT 5
+ * §3.2.2.2), 3.1.1 return codes 1..5 (MQTT 3.1.1 §3.2.2.3). */
+static const char *connack_name(int version, uint8_t code)
+{
+    static const struct {
+        uint8_t code;
+        const char *name;
+    } v5[] = {{0x80, "unspecified error"},
+              {0x81, "malformed packet"},
+              {0x82, "protocol error"},
+              {0x83, "implementation specific error"},
+              {0x84, "unsupported protocol version"},
+              {0x85, "client identifier not valid"},
+              {0x86, "bad user name or password"},
+              {0x87, "not authorized"},
+              {0x88, "server unavailable"},
+              {0x89, "server busy"},
+              {0x8A, "banned"},
+              {0x8C, "bad authentication method"},
+              {0x95, "packet too large"},
+              {0x97, "quota exceeded"},
+              {0x99, "payload format invalid"},
+              {0x9A, "retain not supported"},
+              {0x9B, "QoS not supported"},
+              {0x9C, "use another server"},
+              {0x9D, "server moved"},
+              {0x9F, "connection rate exceeded"}};
+    static const char *const v311[] = {NULL,
+                                       "unacceptable protocol version",
+                                       "identifier rejected",
+                                       "server unavailable",
+                                       "bad user name or password",
+                                       "not authorized"};
+    if (version == HIST_MQTT_V311)
+        return code && code < sizeof v311 / sizeof v311[0] ? v311[code] : "unknown code";
+    for (size_t i = 0; i < sizeof v5 / sizeof v5[0]; i++)
+        if (v5[i].code == code)
+            return v5[i].name;
+    return "unknown code";
+}
+
 static void on_connack(mqtt_link *l, const hist_mqtt_packet *p)
 {
     if (l->state != CONNACK || p->reason) {
-        hist_logf(&l->srv->log, HIST_LOG_ERROR,
-                  "mqtt %s: connection refused by the broker: code %u", l->stats.broker, p->reason);
-        link_close(l, "CONNACK refused");
+        char why[80];
+        snprintf(why, sizeof why, "CONNACK refused: 0x%02x %s", p->reason,
+                 connack_name(l->version, p->reason));
+        hist_logf(&l->srv->log, HIST_LOG_ERROR, "mqtt %s: connection refused by the broker: %s",
+                  l->stats.broker, why);
+        link_close(l, why);
         return;
     }
     uint16_t ka = l->srv->opts.mqtt_keepalive_s;
