@@ -26,6 +26,8 @@
 #     connects and stores; wrong is refused with the CONNACK reason in
 #     /healthz and nothing stored
 #  5  MQTT 3.1.1 over TLS (data) and with a wrong password (refused)
+#  6  a listener that accepts TCP and never answers the ClientHello: down:
+#     timed out after the 10 s step deadline, not before
 #
 # Exit 77: skipped (no mosquitto, mosquitto_passwd, openssl). Every wait is
 # bounded; every process is stopped by its PID.
@@ -325,4 +327,39 @@ hd_start v311bad --mqtt-version 3.1.1 --mqtt "mqtts://hist:wrong@127.0.0.1:$PT" 
 refused "5 (wrong password)" $PT 'CONNACK refused: 0x0[45] ' 10
 hd_stop
 
-echo "test_mqtts: TLS with client certificates, wrong CA, wrong names, passwords, 3.1.1: all as expected"
+# ---- 6: a listener that never answers the ClientHello -----------------------------------
+echo "6: mqtts to a listener that accepts and never answers (the handshake's deadline)"
+python3 - "$dir/silent.port" <<'PY' &
+# accepts connections, reads nothing, answers nothing; gone after 40 s
+import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(8)
+s.settimeout(0.5)
+open(sys.argv[1] + ".tmp", "w").write(str(s.getsockname()[1]))
+__import__("os").rename(sys.argv[1] + ".tmp", sys.argv[1])
+held, end = [], time.time() + 40
+while time.time() < end:
+    try:
+        held.append(s.accept())
+    except socket.timeout:
+        pass
+PY
+mpids+=($!)
+for _ in $(seq 100); do [ -s "$dir/silent.port" ] && break; sleep 0.05; done
+PS=$(cat "$dir/silent.port") || fail "6: the silent listener did not start"
+hd_start silent --mqtt mqtts://127.0.0.1:$PS "${tls_opts[@]}" --mqtt-topic 'tls/#'
+t0=$(date +%s%N)
+for _ in $(seq 300); do
+    grep -q "mqtt 127.0.0.1:$PS: connection lost: timed out" "$dir/case.log" && break
+    sleep 0.05
+done
+took=$(( ($(date +%s%N) - t0) / 1000000 ))
+grep -q "mqtt 127.0.0.1:$PS: connection lost: timed out" "$dir/case.log" ||
+    fail "6: no time-out within 15 s: $(health | grep ^mqtt)"
+# the step limit is 10 s (mqtt_link.c STEP_LIMIT_MS), counted from the TCP connect
+[ $took -ge 9000 ] || fail "6: timed out after $took ms, before the 10 s deadline"
+echo "  6: down: timed out after $took ms; then $(health | grep "^mqtt")"
+hd_stop
+
+echo "test_mqtts: TLS with client certificates, wrong CA, wrong names, passwords, 3.1.1, handshake deadline: all as expected"
