@@ -28,6 +28,9 @@
 #  5  MQTT 3.1.1 over TLS (data) and with a wrong password (refused)
 #  6  a listener that accepts TCP and never answers the ClientHello: down:
 #     timed out after the 10 s step deadline, not before
+#  7  mqtts://localhost (where localhost is 127.0.0.1 alone): a certificate
+#     for DNS:localhost connects and stores; one for IP:127.0.0.1 only is
+#     refused (hostname mismatch)
 #
 # Exit 77: skipped (no mosquitto, mosquitto_passwd, openssl). Every wait is
 # bounded; every process is stopped by its PID.
@@ -74,8 +77,10 @@ mkca rogue-ca
 mkcert server ca broker 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth'
 mkcert other ca other.example 'subjectAltName=DNS:other.example\nextendedKeyUsage=serverAuth'
 mkcert ip2 ca 127.0.0.1 'subjectAltName=IP:127.0.0.2\nextendedKeyUsage=serverAuth'
+mkcert dns ca localhost 'subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth'
 mkcert client ca historian 'extendedKeyUsage=clientAuth'
-openssl verify -CAfile "$C/ca.crt" "$C/server.crt" "$C/other.crt" "$C/ip2.crt" "$C/client.crt" \
+openssl verify -CAfile "$C/ca.crt" "$C/server.crt" "$C/other.crt" "$C/ip2.crt" "$C/dns.crt" \
+    "$C/client.crt" \
     >/dev/null || fail "the test's certificates do not verify"
 
 # ---- brokers --------------------------------------------------------------
@@ -97,8 +102,10 @@ broker() { # NAME: with the listeners in $dir/NAME.conf
     cat "$dir/$1.log"; fail "mosquitto $1 did not start"
 }
 PA=$(free_port); PB=$(free_port); PC=$(free_port) # broker 1: TLS, client certificates
+PD=$(free_port)
 PP=$(free_port); PT=$(free_port)                  # broker 2: passwords (plain, TLS)
 { tls_listener $PA server true; tls_listener $PB other true; tls_listener $PC ip2 true
+  tls_listener $PD dns true
   echo "allow_anonymous true"; } > "$dir/certs.conf"
 broker certs
 mosquitto_passwd -b -c "$dir/passwd" hist 'p@ss:w/rd' >/dev/null 2>&1
@@ -362,4 +369,29 @@ grep -q "mqtt 127.0.0.1:$PS: connection lost: timed out" "$dir/case.log" ||
 echo "  6: down: timed out after $took ms; then $(health | grep "^mqtt")"
 hd_stop
 
-echo "test_mqtts: TLS with client certificates, wrong CA, wrong names, passwords, 3.1.1, handshake deadline: all as expected"
+# ---- 7: a DNS name (SNI, the name checked as a host name) ------------------------------
+# only where localhost is 127.0.0.1 alone (the test stays on 127.0.0.1)
+if [ "$(getent ahostsv4 localhost | awk '{ print $1 }' | sort -u)" = 127.0.0.1 ] &&
+    ! getent ahostsv6 localhost 2>/dev/null | grep -q '^::1 '; then
+    echo "7: mqtts://localhost, a certificate for DNS:localhost; and for IP:127.0.0.1 only"
+    hd_start dns --mqtt mqtts://localhost:$PD --mqtt mqtts://localhost:$PA "${tls_opts[@]}" \
+        --mqtt-topic 'tls/#'
+    for _ in $(seq 200); do
+        health | grep -q "^mqtt localhost:$PD connected" && break
+        sleep 0.05
+    done
+    health | grep -q "^mqtt localhost:$PD connected" || fail "7: not connected: $(health | grep ^mqtt)"
+    for _ in $(seq 200); do
+        health | grep -q "^mqtt localhost:$PA down: TLS: server certificate: hostname mismatch" && break
+        sleep 0.05
+    done
+    health | grep -q "^mqtt localhost:$PA down: TLS: server certificate: hostname mismatch" ||
+        fail "7: the IP-only certificate was not refused: $(health | grep ^mqtt)"
+    health | grep "^mqtt" | sed 's/^/  7: /'
+    roundtrip 7 tls/dns/temp $PD "${pub_tls[@]}" -h localhost
+    hd_stop
+else
+    echo "7: skipped: localhost is not 127.0.0.1 alone here"
+fi
+
+echo "test_mqtts: TLS with client certificates, wrong CA, wrong names, passwords, 3.1.1, handshake deadline, DNS names: all as expected"
