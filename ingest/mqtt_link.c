@@ -22,9 +22,10 @@
  * Maximum; mosquitto: max_inflight_messages) bounds what waits here; past
  * the writer's queue budget the link stops reading, like every connection.
  *
- * Lifecycle: DOWN -> RESOLVING -> CONNECTING -> (TLS) -> CONNACK -> SUBACK
- * -> UP; any failure -> CLOSING (the handle's close) -> DOWN, retried after
- * a back-off of 0.5 s doubling to 30 s. A 100 ms tick drives deadlines,
+ * Lifecycle: DOWN -> RESOLVING -> CONNECTING -> (mqtts: HANDSHAKE, the TLS
+ * handshake; CONNECT only once it finished) -> CONNACK -> SUBACK -> UP;
+ * any failure -> CLOSING (the handle's close) -> DOWN, retried after a
+ * back-off of 0.5 s doubling to 30 s. A 100 ms tick drives deadlines,
  * keep-alive and retries. Shutdown: STATE offline, DISCONNECT, close.
  */
 #include <stdio.h>
@@ -46,7 +47,7 @@
 #define MAX_FILTERS     64
 #define PUBACKS_AT_ONCE 1024
 
-enum { DOWN, RESOLVING, CONNECTING, CONNACK, SUBACK, UP, CLOSING };
+enum { DOWN, RESOLVING, CONNECTING, HANDSHAKE, CONNACK, SUBACK, UP, CLOSING };
 
 struct mqtt_link {
     hist_server *srv;
@@ -98,6 +99,7 @@ typedef struct {
 } link_write;
 
 static void link_close(mqtt_link *l, const char *why);
+static int send_connect(mqtt_link *l);
 
 /* ---- URL ------------------------------------------------------------- */
 
@@ -375,12 +377,56 @@ static void on_publish(mqtt_link *l, const hist_mqtt_packet *p, uint64_t *first,
         publish(l, pub.topic, pub.payload, pub.len, 0, false);
 }
 
+/* The name of a refusing CONNACK's code: v5 reason codes (MQTT 5
+ * §3.2.2.2), 3.1.1 return codes 1..5 (MQTT 3.1.1 §3.2.2.3). */
+static const char *connack_name(int version, uint8_t code)
+{
+    static const struct {
+        uint8_t code;
+        const char *name;
+    } v5[] = {{0x80, "unspecified error"},
+              {0x81, "malformed packet"},
+              {0x82, "protocol error"},
+              {0x83, "implementation specific error"},
+              {0x84, "unsupported protocol version"},
+              {0x85, "client identifier not valid"},
+              {0x86, "bad user name or password"},
+              {0x87, "not authorized"},
+              {0x88, "server unavailable"},
+              {0x89, "server busy"},
+              {0x8A, "banned"},
+              {0x8C, "bad authentication method"},
+              {0x95, "packet too large"},
+              {0x97, "quota exceeded"},
+              {0x99, "payload format invalid"},
+              {0x9A, "retain not supported"},
+              {0x9B, "QoS not supported"},
+              {0x9C, "use another server"},
+              {0x9D, "server moved"},
+              {0x9F, "connection rate exceeded"}};
+    static const char *const v311[] = {NULL,
+                                       "unacceptable protocol version",
+                                       "identifier rejected",
+                                       "server unavailable",
+                                       "bad user name or password",
+                                       "not authorized"};
+    if (version == HIST_MQTT_V311)
+        return code && code < sizeof v311 / sizeof v311[0] ? v311[code] : "unknown code";
+    for (size_t i = 0; i < sizeof v5 / sizeof v5[0]; i++)
+        if (v5[i].code == code)
+            return v5[i].name;
+    return "unknown code";
+}
+
 static void on_connack(mqtt_link *l, const hist_mqtt_packet *p)
 {
     if (l->state != CONNACK || p->reason) {
-        hist_logf(&l->srv->log, HIST_LOG_ERROR,
-                  "mqtt %s: connection refused by the broker: code %u", l->stats.broker, p->reason);
-        link_close(l, "CONNACK refused");
+        char why[80];
+        snprintf(why, sizeof why, "CONNACK refused: 0x%02x %s", p->reason,
+                 connack_name(l->version, p->reason));
+        hist_logf(&l->srv->log, HIST_LOG_ERROR, "mqtt %s: connection refused by the broker: %s",
+                  l->stats.broker, why);
+        link_close(l, why);
         return;
     }
     uint16_t ka = l->srv->opts.mqtt_keepalive_s;
@@ -474,15 +520,23 @@ static void tls_input(mqtt_link *l, const void *in, size_t n)
             link_close(l, "TLS output failed");
             return;
         }
-        if (!was_done && tls__handshake_done(l->tls))
+        if (!was_done && tls__handshake_done(l->tls)) {
             hist_logf(&l->srv->log, HIST_LOG_DEBUG, "mqtt %s: TLS %s %s", l->stats.broker,
                       tls__version(l->tls), tls__cipher(l->tls));
+            if (l->state == HANDSHAKE && send_connect(l) < 0) {
+                link_close(l, "CONNECT could not be sent");
+                return;
+            }
+        }
         if (k == 0)
             return;
         if (k < 0) {
-            hist_logf(&l->srv->log, HIST_LOG_ERROR, "mqtt %s: TLS: %s", l->stats.broker,
-                      tls__reason(l->tls));
-            link_close(l, "TLS failed");
+            /* the reason goes to /healthz too ("down: TLS: server
+             * certificate: ..."): "TLS failed" alone did not say why */
+            char why[160];
+            snprintf(why, sizeof why, "TLS: %s", tls__reason(l->tls));
+            hist_logf(&l->srv->log, HIST_LOG_ERROR, "mqtt %s: %s", l->stats.broker, why);
+            link_close(l, why);
             return;
         }
         on_plain(l, l->pbuf, (size_t)k);
@@ -564,6 +618,12 @@ static void on_connected(uv_connect_t *req, int status)
             link_close(l, "TLS output failed");
             return;
         }
+        /* CONNECT waits for the handshake (tls_input): written now, it
+         * would fail, the session not being ready for application data */
+        l->state = HANDSHAKE;
+        l->step_deadline_ms = clock__now_ms() + STEP_LIMIT_MS;
+        link__update_reading(l);
+        return;
     }
     if (send_connect(l) < 0)
         link_close(l, "CONNECT could not be sent");
@@ -680,7 +740,7 @@ static void on_tick(uv_timer_t *t)
 
 void link__update_reading(mqtt_link *l)
 {
-    if (!l->tcp_open || l->state == CLOSING || l->state < CONNACK)
+    if (!l->tcp_open || l->state == CLOSING || l->state < HANDSHAKE)
         return;
     bool want = !l->srv->paused && !l->srv->draining;
     if (want && !l->reading)

@@ -145,6 +145,11 @@ int tls__client_ctx_new(const char *cafile, const char *cert, const char *key, t
                         char *err, size_t errlen)
 {
     *out = NULL;
+    if (key && *key && !(cert && *cert)) {
+        /* else the key was ignored and we connected without a certificate */
+        snprintf(err, errlen, "TLS: --mqtt-key %s without --mqtt-cert", key);
+        return HIST_EINVAL;
+    }
     SSL_CTX *ssl = policy_ctx(TLS_client_method(), 0, err, errlen);
     if (!ssl)
         return HIST_ENOMEM;
