@@ -63,6 +63,8 @@ struct mqtt_link {
     int version;
     /* the connection */
     int state;
+    unsigned addr_turn; /* which of the host's addresses to try: the next
+                           one after a failed connect */
     bool tcp_open, reading, stopping;
     bool gai_pending; /* a resolution is in flight: its request is busy */
     uv_tcp_t tcp;
@@ -603,6 +605,7 @@ static void on_connected(uv_connect_t *req, int status)
     if (l->state != CONNECTING)
         return;
     if (status < 0) {
+        l->addr_turn++; /* a host with several addresses: the next one, next time */
         link_close(l, uv_strerror(status));
         return;
     }
@@ -644,12 +647,18 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         link_close(l, status < 0 ? uv_strerror(status) : "no address");
         return;
     }
+    unsigned n = 0;
+    for (const struct addrinfo *a = res; a; a = a->ai_next)
+        n++;
+    const struct addrinfo *a = res;
+    for (unsigned i = l->addr_turn % n; i > 0; i--)
+        a = a->ai_next;
     uv_tcp_init(l->srv->loop, &l->tcp);
     l->tcp.data = l;
     l->tcp_open = true;
     l->state = CONNECTING;
     l->connect_req.data = l;
-    int rc = uv_tcp_connect(&l->connect_req, &l->tcp, res->ai_addr, on_connected);
+    int rc = uv_tcp_connect(&l->connect_req, &l->tcp, a->ai_addr, on_connected);
     uv_freeaddrinfo(res);
     if (rc < 0)
         link_close(l, uv_strerror(rc));

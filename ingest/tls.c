@@ -45,7 +45,7 @@ struct tls__conn {
 /* The queued OpenSSL error (or fallback) into buf, the queue cleared. */
 static void ssl_reason(char *buf, size_t len, const char *fallback)
 {
-    unsigned long e = ERR_peek_last_error();
+    unsigned long e = ERR_peek_error(); /* the first: the cause, not its echo */
     if (e) {
         const char *r = ERR_reason_error_string(e);
         if (r)
