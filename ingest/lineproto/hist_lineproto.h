@@ -144,8 +144,9 @@ void hist_lp_result_free(hist_lp_result *r);
  * column and what (r->points then holds the points of the lines before
  * it); with it, the line is left out, counted in bad_lines, the first one
  * kept in r->error, and 0 returned. Points over max_points
- * (HIST_ETOOBIG), HIST_ENOMEM, and now_ns outside [HIST_TS_MIN,
- * HIST_TS_MAX] (HIST_EINVAL) end the body in every mode. */
+ * (HIST_ETOOBIG) and HIST_ENOMEM end the body in every mode, and r->error
+ * then says so; now_ns outside [HIST_TS_MIN, HIST_TS_MAX] is HIST_EINVAL
+ * (nothing read). */
 int hist_lp_parse(const hist_lp_options *o, hist_lp_precision prec, int64_t now_ns,
                   const char *body, size_t len, hist_lp_result *r);
 

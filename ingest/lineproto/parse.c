@@ -551,6 +551,7 @@ static int emit(parser *P, int64_t ts)
         } else {
             if (P->o->max_points && r->npoints >= P->o->max_points) {
                 P->over_points = true;
+                r->error.code = 0; /* it says why the body ended, not an earlier bad line */
                 return fail(P, f->at, HIST_ETOOBIG, "over the limit of %zu points",
                             P->o->max_points);
             }
@@ -711,6 +712,12 @@ int hist_lp_parse(const hist_lp_options *o, hist_lp_precision prec, int64_t now_
         }
         P.lineno += P.lines_in + 1;
         p = P.lend + 1;
+    }
+    if (ret == HIST_ENOMEM) {
+        r->error.code = ret;
+        snprintf(r->error.msg, sizeof r->error.msg, "line %u: out of memory", P.lineno);
+        r->error.line = P.lineno;
+        r->error.column = 1;
     }
     for (size_t i = 0; i < r->npoints; i++)
         r->points[i].name = r->names + r->points[i].name_off;
