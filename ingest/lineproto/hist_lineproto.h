@@ -70,7 +70,8 @@ typedef struct {
     char text[HIST_LP_TEMPLATE_MAX + 1]; /* the literals and keys, unescaped */
     hist_lp_part part[HIST_LP_TEMPLATE_PARTS];
     size_t nparts;
-    bool has_field; /* {field} is in it */
+    bool has_field;  /* {field} is in it */
+    bool names_tags; /* {tag:KEY} or {tag?:KEY} is in it */
 } hist_lp_template;
 
 /* Compiles pattern into *t. 0, or HIST_EINVAL with a message in err

@@ -77,6 +77,7 @@ static int placeholder(hist_lp_template *t, const char *s, size_t n, size_t *use
         i += l;
     }
     memcpy(t->text + *used, s + skip, n - skip);
+    t->names_tags = true;
     int rc = add_part(t, kind, *used, n - skip);
     *used += n - skip;
     return rc;
@@ -226,8 +227,8 @@ static bool segments_ok(const char *s, size_t n)
 {
     if (n == 0 || s[0] == '/' || s[n - 1] == '/')
         return false;
-    for (const char *p = memchr(s, '/', n); p; p = memchr(p + 1, '/', (size_t)(s + n - p - 1)))
-        if (p[1] == '/')
+    for (size_t i = 1; i < n; i++)
+        if (s[i] == '/' && s[i - 1] == '/')
             return false;
     return true;
 }
@@ -236,9 +237,7 @@ int lp__name(const hist_lp_template *t, const lp_line *line, const lp_span *fiel
              const char **why)
 {
     name_buf b = {.out = out};
-    bool filter = false; /* does the template name tags ({tags} leaves them out)? */
-    for (size_t i = 0; i < t->nparts && !filter; i++)
-        filter = t->part[i].kind == LP_TAG || t->part[i].kind == LP_TAG_OPT;
+    bool filter = t->names_tags; /* {tags} leaves the named ones out */
     for (size_t i = 0; i < t->nparts; i++) {
         const hist_lp_part *p = &t->part[i];
         switch (p->kind) {

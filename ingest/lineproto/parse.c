@@ -191,13 +191,16 @@ __attribute__((format(printf, 4, 5))) static int fail(parser *P, const char *at,
 static int refuse(parser *P, const lp_field *f, int code, const char *why)
 {
     char key[128];
-    sanitize(f->key.p, f->key.len, key, sizeof key);
-    if (P->o->strict)
+    if (P->o->strict) {
+        if (!P->r->error.code)
+            sanitize(f->key.p, f->key.len, key, sizeof key);
         return fail(P, f->at, code, "field '%s': %s", key, why);
+    }
     P->r->refused++;
     hist_lp_error *ref = &P->r->refusal;
     if (!ref->code) {
         const char *ls;
+        sanitize(f->key.p, f->key.len, key, sizeof key);
         ref->code = code;
         where(P, f->at, &ref->line, &ref->column, &ls);
         snprintf(ref->msg, sizeof ref->msg, "line %u, column %u: field '%s': %s", ref->line,

@@ -39,6 +39,16 @@ static int parse_u64(const char *tok, size_t n, uint64_t *out)
     if (n == 0)
         return -1;
     uint64_t v = 0;
+    if (n <= 19) { /* below 10^19: no overflow to check */
+        for (size_t i = 0; i < n; i++) {
+            unsigned d = (unsigned)(tok[i] - '0');
+            if (d > 9)
+                return -1;
+            v = v * 10 + d;
+        }
+        *out = v;
+        return 0;
+    }
     for (size_t i = 0; i < n; i++) {
         if (!is_digit(tok[i]))
             return -1;

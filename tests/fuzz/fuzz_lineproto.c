@@ -12,8 +12,9 @@
  * code r.error holds it; every point has a name that storage's
  * hist_tag_name_check() accepts, name_len its length, a valid type (bool 0
  * or 1, no NaN or infinity), a timestamp within HIST_TS_MIN..HIST_TS_MAX,
- * a line within the body's; the points, the names and their capacities
- * are bounded by the body's size (a point needs 3 bytes, "k=1").
+ * a line within the body's; the points are bounded by the body's size (a
+ * point needs 3 bytes, "k=1"), the capacities of the points and names by
+ * the largest body read so far (a result keeps its memory).
  *
  * Round trip, for the default name rule: every point is written again as
  * a line (measurement the name's first segment that does not start with
@@ -110,10 +111,16 @@ static void write_point(hist_buf *b, const hist_lp_point *p, bool quality)
     hist_buf_printf(b, " %" PRId64 "\n", p->ts);
 }
 
+/* The largest body so far: a result keeps its memory between calls, so
+ * its capacities follow the largest body it read. */
+static size_t largest;
+
 static void check_points(const hist_lp_result *r, size_t size)
 {
-    if (r->npoints > size / 3 + 1 || r->cap > 2 * (size / 3 + 1) + 256 ||
-        r->names_cap > 2 * (size / 3 + 1) * (HIST_LP_NAME_MAX + 1) + 4096)
+    if (size > largest)
+        largest = size;
+    if (r->npoints > size / 3 + 1 || r->cap > 2 * (largest / 3 + 1) + 256 ||
+        r->names_cap > 2 * (largest / 3 + 1) * (HIST_LP_NAME_MAX + 1) + 4096)
         abort();
     for (size_t i = 0; i < r->npoints; i++) {
         const hist_lp_point *p = &r->points[i];
@@ -179,8 +186,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (x->name_len != y->name_len || memcmp(x->name, y->name, x->name_len) != 0 ||
             x->type != y->type || x->v.bits != y->v.bits || x->ts != y->ts ||
             x->quality != y->quality) {
-            fprintf(stderr, "round trip: point %zu differs: '%s' vs '%s'\n%s", i, x->name,
-                    y->name, b.data);
+            fprintf(stderr, "round trip: point %zu differs: '%s' vs '%s'\n%s", i, x->name, y->name,
+                    b.data);
             abort();
         }
     }
