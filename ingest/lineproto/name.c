@@ -227,7 +227,20 @@ static bool segments_ok(const char *s, size_t n)
 {
     if (n == 0 || s[0] == '/' || s[n - 1] == '/')
         return false;
-    for (size_t i = 1; i < n; i++)
+    /* eight pairs (s[i + k], s[i + k + 1]) at a time: a byte of x is zero
+     * where both are '/'; the test for a zero byte is exact */
+    const uint64_t slashes = UINT64_C(0x2f2f2f2f2f2f2f2f);
+    const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
+    size_t i = 0;
+    for (; i + 9 <= n; i += 8) {
+        uint64_t a, b;
+        memcpy(&a, s + i, 8);
+        memcpy(&b, s + i + 1, 8);
+        uint64_t x = (a ^ slashes) | (b ^ slashes);
+        if ((x - ones) & ~x & highs)
+            return false;
+    }
+    for (i = i ? i : 1; i < n; i++)
         if (s[i] == '/' && s[i - 1] == '/')
             return false;
     return true;

@@ -306,6 +306,18 @@ static void test_names(void)
     CHECK(R.refusal.code == HIST_ENAME && R.refusal.line == 1 && R.refusal.column == 10);
     CHECK(parse("m,t=/a f=1 0") == 0 && R.npoints == 0 && R.refused == 1);
     CHECK(parse("m f/=1 0") == 0 && R.npoints == 0 && R.refused == 1);
+    /* "//" at every place of a longer name (the check reads 8 pairs at a
+     * time), and '/' without a neighbour everywhere */
+    for (size_t at = 1; at < 40; at++) {
+        char line[80];
+        memset(line, 'x', 45);
+        line[at] = '/';
+        line[at + 1] = '/';
+        memcpy(line + 45, " f=1 0", 7);
+        CHECKF(parse(line) == 0 && R.npoints == 0 && R.refused == 1, "// at %zu", at);
+        line[at + 1] = '.';
+        CHECKF(parse(line) == 0 && R.npoints == 1 && R.refused == 0, "/. at %zu", at);
+    }
     /* C1 control characters (valid UTF-8) */
     CHECK(parse("m\xc2\x85 f=1 0") == 0 && R.npoints == 0 && R.refusal.code == HIST_ENAME);
     /* 255 bytes is the limit */
