@@ -57,7 +57,8 @@ declare -A doors=(
 # are private to the folder)
 declare -A subdoors=([tools/client]=tools/client/hist_client.h [query/api]=query/api/hist_api.h
                      [ingest/sparkplug]=ingest/sparkplug/hist_sparkplug.h
-                     [ingest/mqtt]=ingest/mqtt/hist_mqtt.h)
+                     [ingest/mqtt]=ingest/mqtt/hist_mqtt.h
+                     [ingest/lineproto]=ingest/lineproto/hist_lineproto.h)
 # sub-folders above the rest of their module: the module's other files may
 # not include anything of them, not even their door (the engine is below
 # the API)
@@ -68,7 +69,7 @@ subabove=(query/api)
 keep_off_files=("./tools/cli_*" "./tools/historian.c" "./tools/client/*" "./tools/plantgen.*")
 keep_off_dirs="storage query ingest"
 # pure folders -> the modules (or folders) they may include besides their own
-declare -A pure=([ingest/mqtt]="common")
+declare -A pure=([ingest/mqtt]="common" [ingest/lineproto]="common")
 [ -f layers.conf ] && . ./layers.conf
 
 violations=0
@@ -232,7 +233,7 @@ check_calls() { # folder
     loop=$(call_edges "$1" | tsort 2>&1 >/dev/null | grep -v 'input contains a loop' | sed 's/^tsort: //' | tr '\n' ' ')
     [ -z "$loop" ] || say "$1: calls: a cycle among ${loop% } (a file may call only files below it)"
 }
-for dir in ./storage ./storage/codec ./query ./query/api ./ingest ./ingest/sparkplug ./ingest/mqtt ./tools ./tools/client ./common; do
+for dir in ./storage ./storage/codec ./query ./query/api ./ingest ./ingest/sparkplug ./ingest/mqtt ./ingest/lineproto ./tools ./tools/client ./common; do
     check_calls "$dir"
 done
 
