@@ -53,4 +53,10 @@ static inline bool hist_quality_is_bad(uint32_t q)
     return (q >> 30) >= 2;
 }
 
+/* An OPC DA quality (0..255: 192 Good, 0 Bad, 64 Uncertain, and their
+ * sub-statuses; the two limit bits ignored) as an OPC UA StatusCode by the
+ * table of docs/protocol.md; over 255 a StatusCode already (up to
+ * 2^32 - 1); negative or larger: Bad. common/quality.c. */
+uint32_t hist_quality_from_da(int64_t q);
+
 #endif

@@ -14,7 +14,7 @@
  *     name, by the default rule `{tags}/{measurement}/{field}` or by a
  *     template (hist_lp_template_parse());
  *   - the quality field: an option naming a field whose value is the
- *     quality of the line's other fields (hist_lp_quality_map()).
+ *     quality of the line's other fields (common's hist_quality_from_da()).
  *
  * Errors are negative codes from common/hist_error.h. A line that is not
  * line protocol is HIST_EPROTO; a number or timestamp out of its range is
@@ -77,15 +77,6 @@ typedef struct {
 /* Compiles pattern into *t. 0, or HIST_EINVAL with a message in err
  * (errcap bytes, NUL-terminated; err may be NULL). */
 int hist_lp_template_parse(hist_lp_template *t, const char *pattern, char *err, size_t errcap);
-
-/* ---- quality --------------------------------------------------------- */
-
-/* The OPC UA StatusCode for an OPC DA style quality: 0..255 by the table
- * of docs/protocol.md (192 Good, 0 Bad, 64 Uncertain and the sub-status
- * values; the low two limit bits left out), above 255 a StatusCode as it
- * is (up to 2^32 - 1), below 0 or above 2^32 - 1 Bad. The same table as
- * Sparkplug's hist_spb_quality_map(). */
-uint32_t hist_lp_quality_map(int64_t q);
 
 /* ---- the parser ------------------------------------------------------ */
 

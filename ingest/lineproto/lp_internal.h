@@ -8,7 +8,6 @@
  *              points (calls the three below)
  *   name.c     templates, a point's tag name and its check
  *   value.c    field values (floats, integers, booleans) and timestamps
- *   quality.c  the OPC DA -> OPC UA quality table
  */
 #ifndef HIST_INGEST_LINEPROTO_INTERNAL_H
 #define HIST_INGEST_LINEPROTO_INTERNAL_H

@@ -495,14 +495,14 @@ static int line_quality(const lp_field *f, uint32_t *q, const char **why)
 {
     switch (f->kind) {
     case F_INT:
-        *q = hist_lp_quality_map(f->v.i);
+        *q = hist_quality_from_da(f->v.i);
         return 0;
     case F_UINT_BIG:
         *q = HIST_QUALITY_BAD;
         return 0;
     case F_FLOAT:
         if (f->v.f >= -9.2e18 && f->v.f <= 9.2e18 && f->v.f == (double)(int64_t)f->v.f) {
-            *q = hist_lp_quality_map((int64_t)f->v.f);
+            *q = hist_quality_from_da((int64_t)f->v.f);
             return 0;
         }
         *why = "the line's quality field is not an integer: its fields are left out";

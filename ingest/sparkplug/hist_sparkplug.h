@@ -152,10 +152,6 @@ int hist_spb_rebirth_encode(uint64_t ts_ms, uint8_t *buf, size_t cap);
  * Returns its length, HIST_ENOSPC when cap is too small. */
 int hist_spb_state_json(bool online, uint64_t ts_ms, char *buf, size_t cap);
 
-/* The OPC UA StatusCode for an Ignition Quality property value (192 Good,
- * 0 Bad, ...: the table in docs/protocol.md). */
-uint32_t hist_spb_quality_map(int64_t ignition_quality);
-
 /* Writes the tag name of metric (mlen bytes) of node (and device, when
  * dlen > 0) of group, mapped by the name rule, NUL-terminated, into out
  * (HIST_TAG_NAME_MAX + 1 bytes). Returns 1 when the rule changed it, 0 when

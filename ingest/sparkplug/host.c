@@ -267,7 +267,7 @@ static void emit(hist_spb_host *h, hist_spb_result *r, spb_def *d, const spb_met
     s->unit_given = m->has_unit;
     s->ts = (int64_t)ms * 1000000;
     s->historical = m->is_historical;
-    s->q = m->has_quality ? hist_spb_quality_map(m->quality) : HIST_QUALITY_GOOD;
+    s->q = m->has_quality ? hist_quality_from_da(m->quality) : HIST_QUALITY_GOOD;
     s->v.bits = 0;
     if (m->is_null) {
         if (!hist_quality_is_bad(s->q))

@@ -1,7 +1,8 @@
 /*
  * payload.c: the Sparkplug B Payload reader (proto/sparkplug_b.proto's
  * field numbers, read from the bytes by hand with ingest/wire.h), the
- * rebirth request encoder and Ignition's Quality table.
+ * rebirth request encoder (Ignition's Quality is mapped by common's
+ * hist_quality_from_da()).
  *
  * The reader makes two passes: the first walks the Payload's fields,
  * checks their keys, wire types and lengths and counts the metrics; one
@@ -418,48 +419,4 @@ int hist_spb_rebirth_encode(uint64_t ts_ms, uint8_t *buf, size_t cap)
         return HIST_ENOSPC;
     memcpy(buf, tmp, n);
     return (int)n;
-}
-
-/* ---- Ignition's Quality ------------------------------------------------- */
-
-uint32_t hist_spb_quality_map(int64_t q)
-{
-    if (q < 0)
-        return HIST_QUALITY_BAD;
-    if (q > 0xff) /* Ignition 8's QualityCode: laid out as an OPC UA StatusCode */
-        return q > UINT32_MAX ? HIST_QUALITY_BAD : (uint32_t)q;
-    switch (q & 0xfc) { /* the OPC DA quality; the low two bits are limit bits */
-    case 0xc0:
-        return 0x00000000u; /* Good */
-    case 0xd8:
-        return 0x00960000u; /* Good_LocalOverride */
-    case 0x00:
-        return 0x80000000u; /* Bad */
-    case 0x04:
-        return 0x80890000u; /* Bad_ConfigurationError */
-    case 0x08:
-        return 0x808A0000u; /* Bad_NotConnected */
-    case 0x0c:
-        return 0x808B0000u; /* Bad_DeviceFailure */
-    case 0x10:
-        return 0x808C0000u; /* Bad_SensorFailure */
-    case 0x14:
-        return 0x80310000u; /* Bad_NoCommunication (last known value) */
-    case 0x18:
-        return 0x80050000u; /* Bad_CommunicationError */
-    case 0x1c:
-        return 0x808D0000u; /* Bad_OutOfService */
-    case 0x40:
-        return 0x40000000u; /* Uncertain */
-    case 0x44:
-        return 0x40900000u; /* Uncertain_LastUsableValue */
-    case 0x50:
-        return 0x40930000u; /* Uncertain_SensorNotAccurate */
-    case 0x54:
-        return 0x40940000u; /* Uncertain_EngineeringUnitsExceeded */
-    case 0x58:
-        return 0x40950000u; /* Uncertain_SubNormal */
-    default:                /* by the DA quality bits: 11 Good, 01 Uncertain, 00 and 10 Bad */
-        return (q >> 6) == 3 ? 0x00000000u : (q >> 6) == 1 ? 0x40000000u : 0x80000000u;
-    }
 }

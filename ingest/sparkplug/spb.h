@@ -5,7 +5,7 @@
  * Layering: calls go down this list, never up or across a level:
  *   1. topic.c    topic parsing, the tag name rule, the STATE JSON
  *      payload.c  the Payload reader (protobuf wire format, by hand, on
- *                 ingest/wire.h), the rebirth encoder, the Quality table
+ *                 ingest/wire.h), the rebirth encoder
  *   2. host.c     the host: edge node sessions (births, seq, aliases,
  *                 deaths, rebirth requests) and the samples they give
  */

@@ -401,7 +401,7 @@ static void test_quality(void)
                  {0x80310000, 0x80310000u},
                  {INT64_C(0x100000000), 0x80000000u}};
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
-        CHECKF(hist_lp_quality_map(table[i].da) == table[i].ua, "DA %lld", (long long)table[i].da);
+        CHECKF(hist_quality_from_da(table[i].da) == table[i].ua, "DA %lld", (long long)table[i].da);
 
     O.quality_field = "quality";
     CHECK(parse("m,t=x value=1.5,quality=192i 0\nm value=2,quality=0i 0\nm value=3 0") == 0);

@@ -321,28 +321,28 @@ static void test_null_historical_quality(void)
     hist_spb_host_free(h);
 
     /* the table */
-    CHECK(hist_spb_quality_map(192) == 0);
-    CHECK(hist_spb_quality_map(195) == 0); /* limit bits */
-    CHECK(hist_spb_quality_map(0) == 0x80000000u);
-    CHECK(hist_spb_quality_map(4) == 0x80890000u);
-    CHECK(hist_spb_quality_map(8) == 0x808A0000u);
-    CHECK(hist_spb_quality_map(12) == 0x808B0000u);
-    CHECK(hist_spb_quality_map(16) == 0x808C0000u);
-    CHECK(hist_spb_quality_map(20) == 0x80310000u);
-    CHECK(hist_spb_quality_map(24) == 0x80050000u);
-    CHECK(hist_spb_quality_map(28) == 0x808D0000u);
-    CHECK(hist_spb_quality_map(64) == 0x40000000u);
-    CHECK(hist_spb_quality_map(68) == 0x40900000u);
-    CHECK(hist_spb_quality_map(80) == 0x40930000u);
-    CHECK(hist_spb_quality_map(84) == 0x40940000u);
-    CHECK(hist_spb_quality_map(88) == 0x40950000u);
-    CHECK(hist_spb_quality_map(216) == 0x00960000u);
-    CHECK(hist_spb_quality_map(200) == 0);           /* other Good */
-    CHECK(hist_spb_quality_map(96) == 0x40000000u);  /* other Uncertain */
-    CHECK(hist_spb_quality_map(32) == 0x80000000u);  /* other Bad */
-    CHECK(hist_spb_quality_map(128) == 0x80000000u); /* reserved */
-    CHECK(hist_spb_quality_map(-1) == 0x80000000u);
-    CHECK(hist_spb_quality_map(0x80340000) == 0x80340000u); /* an OPC UA code */
+    CHECK(hist_quality_from_da(192) == 0);
+    CHECK(hist_quality_from_da(195) == 0); /* limit bits */
+    CHECK(hist_quality_from_da(0) == 0x80000000u);
+    CHECK(hist_quality_from_da(4) == 0x80890000u);
+    CHECK(hist_quality_from_da(8) == 0x808A0000u);
+    CHECK(hist_quality_from_da(12) == 0x808B0000u);
+    CHECK(hist_quality_from_da(16) == 0x808C0000u);
+    CHECK(hist_quality_from_da(20) == 0x80310000u);
+    CHECK(hist_quality_from_da(24) == 0x80050000u);
+    CHECK(hist_quality_from_da(28) == 0x808D0000u);
+    CHECK(hist_quality_from_da(64) == 0x40000000u);
+    CHECK(hist_quality_from_da(68) == 0x40900000u);
+    CHECK(hist_quality_from_da(80) == 0x40930000u);
+    CHECK(hist_quality_from_da(84) == 0x40940000u);
+    CHECK(hist_quality_from_da(88) == 0x40950000u);
+    CHECK(hist_quality_from_da(216) == 0x00960000u);
+    CHECK(hist_quality_from_da(200) == 0);           /* other Good */
+    CHECK(hist_quality_from_da(96) == 0x40000000u);  /* other Uncertain */
+    CHECK(hist_quality_from_da(32) == 0x80000000u);  /* other Bad */
+    CHECK(hist_quality_from_da(128) == 0x80000000u); /* reserved */
+    CHECK(hist_quality_from_da(-1) == 0x80000000u);
+    CHECK(hist_quality_from_da(0x80340000) == 0x80340000u); /* an OPC UA code */
 }
 
 /* A birth with every datatype. */

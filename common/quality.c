@@ -1,14 +1,14 @@
 /*
- * quality.c: OPC DA style qualities (Telegraf, Node-RED and OPC DA
- * gateways write 192 for Good) as OPC UA StatusCodes, the table of
- * docs/protocol.md, "Line protocol".
- *
- * The table is the one of ingest/sparkplug/payload.c (Ignition's Quality
- * is the same OPC DA byte). It is written again here because
- * ingest/lineproto/ is pure on hist_common and ingest/sparkplug/ links the
- * storage engine; a later step may move both into common/.
+ * quality.c: OPC DA qualities as OPC UA StatusCodes, the one table every
+ * front end maps with (docs/protocol.md "Quality"): Ignition's Quality
+ * property of Sparkplug metrics and the line protocol's quality field are
+ * the same OPC DA byte (192 Good, 0 Bad, 64 Uncertain, and the
+ * sub-statuses); a value over 255 is a StatusCode already (Ignition 8's
+ * QualityCode is laid out as one).
  */
-#include "ingest/lineproto/lp_internal.h"
+#include <stddef.h>
+
+#include "common/hist_types.h"
 
 /* The DA quality byte without its two limit bits -> StatusCode. */
 static const struct {
@@ -32,7 +32,7 @@ static const struct {
     {0x58, 0x40950000u}, /* Uncertain_SubNormal */
 };
 
-uint32_t hist_lp_quality_map(int64_t q)
+uint32_t hist_quality_from_da(int64_t q)
 {
     if (q < 0 || q > (int64_t)UINT32_MAX)
         return HIST_QUALITY_BAD;
