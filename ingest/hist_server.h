@@ -78,6 +78,10 @@ typedef struct {
      * ns; NULL: ms) */
     const char *mqtt_value_field, *mqtt_time_field, *mqtt_quality_field;
     const char *mqtt_time_unit;
+    /* Line protocol writes (POST /write, /api/v2/write): the tag name
+     * template (NULL: {tags}/{measurement}/{field}; docs/protocol.md) and
+     * the field whose value is the quality of a line's other fields */
+    const char *lp_template, *lp_quality_field;
     uint32_t mqtt_death_quality; /* Sparkplug deaths' StatusCode; 0: Bad_NoCommunication */
 } hist_server_options;
 

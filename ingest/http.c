@@ -7,6 +7,8 @@
  *   POST /api/v1/write   WriteRequest in (protobuf), WriteResponse out
  *                        (protobuf, or JSON with Accept: application/json);
  *                        200 written, 400 refused, 401/403 auth, 413 too big
+ *   POST /write, /api/v2/write  InfluxDB line protocol (lp_write.c), plain
+ *                        or gzip; 204 written, else InfluxDB's error JSON
  *   GET  /healthz        200 "ok", or 503 and why (health.c)
  *   GET  /metrics        Prometheus text (metrics.c)
  *   paths where hist_api_owns_path() is true: hist_api_handle() on the
@@ -32,7 +34,7 @@
 #include "ingest/ingest.h"
 #include "query/api/hist_api.h"
 
-enum { H_NONE, H_CTYPE, H_ACCEPT, H_AUTH, H_EXPECT, H_COUNT };
+enum { H_NONE, H_CTYPE, H_ACCEPT, H_AUTH, H_EXPECT, H_CENC, H_COUNT };
 
 #define HTTP_MAX_HEADERS 100 /* header lines per request */
 
@@ -121,11 +123,14 @@ static void fill_response_owned(hist_reply *r, int status, const char *ctype, ch
     char head[512];
     if (!extra)
         extra = "";
-    int n = snprintf(head, sizeof head,
-                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s", status,
-                     status_text(status), ctype, len,
-                     status == 401 ? "WWW-Authenticate: Bearer\r\n" : "",
-                     r->keep_alive ? "" : "Connection: close\r\n");
+    int n = status == 204 /* no body, and no Content-Length (RFC 9110 §8.6) */
+                ? snprintf(head, sizeof head, "HTTP/1.1 204 No Content\r\n%s",
+                           r->keep_alive ? "" : "Connection: close\r\n")
+                : snprintf(head, sizeof head,
+                           "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s",
+                           status, status_text(status), ctype, len,
+                           status == 401 ? "WWW-Authenticate: Bearer\r\n" : "",
+                           r->keep_alive ? "" : "Connection: close\r\n");
     if (n < 0 || (size_t)n >= sizeof head)
         n = 0;
     size_t elen = strlen(extra);
@@ -225,6 +230,24 @@ static void reply_error_now(hist_conn *c, bool keep_alive, int status, const cha
 
 /* ---- write ---------------------------------------------------------- */
 
+/* A line protocol write's answer: 204 (saying how many fields were left
+ * out), or InfluxDB's error JSON. */
+static void fill_influx_answer(hist_reply *r, int status, const char *msg)
+{
+    if (status == 204) {
+        char extra[96] = "";
+        if (r->lp_refused)
+            snprintf(extra, sizeof extra,
+                     "X-Historian-Refused-Fields: %u (string fields are not stored)\r\n",
+                     r->lp_refused);
+        fill_response_owned(r, 204, "", NULL, 0, extra);
+        return;
+    }
+    char body[1024];
+    size_t n = lpw__error_json(body, sizeof body, lpw__code_of(status), msg);
+    fill_response(r, status, "application/json", body, n);
+}
+
 static void fill_write_result(hist_reply *r, const hist_in_result *res)
 {
     int status =
@@ -233,6 +256,17 @@ static void fill_write_result(hist_reply *r, const hist_in_result *res)
         : res->code == HIST_ECLOSED || res->code == HIST_EBUSY || res->code == HIST_EDISKFULL ? 503
         : res->code == HIST_EIO || res->code == HIST_ENOMEM                                   ? 500
                                                                                               : 400;
+    if (r->influx) {
+        const char *msg = res->error ? res->error : hist_strerror(res->code);
+        char text[600];
+        if (res->code && res->nerrors)
+            snprintf(text, sizeof text, "%s: %s; nothing was written", res->errors[0].tag,
+                     res->errors[0].message);
+        else
+            snprintf(text, sizeof text, "%s", msg);
+        fill_influx_answer(r, res->code == 0 ? 204 : status, text);
+        return;
+    }
     if (r->json) {
         char *s;
         size_t n;
@@ -328,6 +362,68 @@ static void route_write(hist_conn *c, http_state *st, bool keep_alive, bool json
     job->batch = batch;
     job->bytes = st->body_len;
     job->result = res;
+    job->owner = r;
+    job->done = conn__write_done;
+    conn__submit(srv, job);
+}
+
+/* A line protocol write (lp_write.c): one whole batch, the answer 204 or
+ * InfluxDB's error JSON. The grant is used as in route_write. */
+static void route_lp_write(hist_conn *c, http_state *st, bool keep_alive, const auth_grant *g,
+                           const char *path, const char *query)
+{
+    hist_server *srv = c->srv;
+    hist_reply *r = conn__reply_new(c);
+    if (!r) {
+        conn__close(c, "out of memory");
+        return;
+    }
+    r->keep_alive = keep_alive;
+    r->influx = true;
+    srv->metrics.lp_requests++;
+    srv->metrics.bytes_in += st->body_len;
+    const char *enc = st->hdr[H_CENC];
+    bool gz = enc && !strcasecmp(enc, "gzip");
+    if (enc && !gz && strcasecmp(enc, "identity")) {
+        fill_influx_answer(r, 415, "Content-Encoding: gzip or identity");
+        conn__reply_ready(r);
+        return;
+    }
+    hist_in_batch *batch = NULL;
+    lpw_outcome oc;
+    int64_t now = (int64_t)clock__wall_ms() * 1000000;
+    int rc = lpw__decode(&srv->lp, query, gz, st->body, st->body_len, now, &batch, &oc);
+    hist_in_result res = {0};
+    if (rc == 0 && batch && conn__check_tags(g, batch, &res) < 0) {
+        audit_http(c, st, "tag_refused", g, path, 403, res.nerrors ? res.errors[0].tag : NULL,
+                   res.error);
+        oc.status = 403;
+        snprintf(oc.msg, sizeof oc.msg, "%s", res.error ? res.error : "tag refused");
+        decode__result_clear(&res);
+        free(batch);
+        batch = NULL;
+        rc = HIST_EAUTH;
+    }
+    if (rc < 0 || !batch) {
+        srv->metrics.batches_rejected += rc < 0;
+        fill_influx_answer(r, rc < 0 ? oc.status : 204, oc.msg);
+        conn__reply_ready(r);
+        return;
+    }
+    srv->metrics.lp_points += oc.points;
+    srv->metrics.lp_refused_fields += oc.refused;
+    r->lp_refused = (uint32_t)(oc.refused > UINT32_MAX ? UINT32_MAX : oc.refused);
+    hist_job *job = calloc(1, sizeof *job);
+    if (!job) {
+        free(batch);
+        fill_influx_answer(r, 500, "out of memory");
+        conn__reply_ready(r);
+        return;
+    }
+    job->batch = batch;
+    job->bytes = st->body_len;
+    job->result.batch_id = batch->batch_id;
+    job->result.samples = batch->samples;
     job->owner = r;
     job->done = conn__write_done;
     conn__submit(srv, job);
@@ -513,9 +609,18 @@ static const auth_grant *request_grant(hist_conn *c, http_state *st, bool *had_t
         return auth__grant_for_token(NULL, NULL, 0);
     if (!auth && conn__peer_subject(c))
         return auth__grant_for_subject(c->srv->auth, conn__peer_subject(c));
-    if (!auth || strncasecmp(auth, "Bearer ", 7))
+    char tok1[256]; /* InfluxDB 1.x clients: POST /write?u=USER&p=TOKEN */
+    const char *q = !auth && st->url ? strchr(st->url, '?') : NULL;
+    if (q && (size_t)(q - st->url) == 6 && !strncmp(st->url, "/write", 6) &&
+        lpw__token_param(q + 1, tok1, sizeof tok1)) {
+        *had_token = true;
+        return auth__grant_for_token(c->srv->auth, tok1, strlen(tok1));
+    }
+    /* "Bearer T", or InfluxDB's "Token T" */
+    bool bearer = auth && !strncasecmp(auth, "Bearer ", 7);
+    if (!auth || (!bearer && strncasecmp(auth, "Token ", 6)))
         return NULL;
-    const char *tok = auth + 7;
+    const char *tok = auth + (bearer ? 7 : 6);
     while (*tok == ' ')
         tok++;
     *had_token = true;
@@ -603,6 +708,11 @@ static void dispatch(hist_conn *c, http_state *st)
             route_write(c, st, keep_alive,
                         st->hdr[H_ACCEPT] && strstr(st->hdr[H_ACCEPT], "application/json"), grant,
                         path);
+    } else if (!strcmp(path, "/write") || !strcmp(path, "/api/v2/write")) {
+        if (strcmp(method, "POST"))
+            reply_error_h(c, keep_alive, head, 405, "POST", "Allow: POST\r\n");
+        else if (allowed(c, st, keep_alive, grant, HIST_SCOPE_WRITE, had_token, path))
+            route_lp_write(c, st, keep_alive, grant, path, query);
     } else if (hist_api_owns_path(path)) {
         if (allowed(c, st, keep_alive, grant, HIST_SCOPE_READ, had_token, path))
             route_api(c, st, keep_alive, path, query, grant, head);
@@ -728,6 +838,8 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
                 st->cur = H_AUTH;
             else if (!strcasecmp(st->field, "Expect"))
                 st->cur = H_EXPECT;
+            else if (!strcasecmp(st->field, "Content-Encoding"))
+                st->cur = H_CENC;
         }
         if (st->cur != H_NONE) { /* a repeated header: the last one counts */
             free(st->hdr[st->cur]);

@@ -26,6 +26,8 @@
  *      tls.c      TLS sessions on OpenSSL memory BIOs (no socket, no
  *                 protocol: conn.c feeds it ciphertext and sends its output)
  *   3. writer.c   the storage writer thread (group commit, completions)
+ *      lp_write.c a line protocol write (POST /write, /api/v2/write) ->
+ *                 one whole batch, or InfluxDB's error answer
  *      mqtt_sink.c an MQTT message -> samples in a batch builder (the
  *                 Sparkplug host of sparkplug/, or the plain-topic map)
  *   4. conn.c     connection lifecycle, in-order replies, read gating and
@@ -68,6 +70,7 @@
 #include "common/hist_buf.h"
 #include "common/hist_tagset.h"
 #include "ingest/hist_server.h"
+#include "ingest/lineproto/hist_lineproto.h"
 #include "storage/hist_storage.h"
 
 /* ---- clock.c -------------------------------------------------------- */
@@ -291,6 +294,40 @@ int batch__build(batch_builder *b, uint64_t batch_id, hist_in_batch **out);
 int gzip__inflate(const uint8_t *in, size_t n, size_t max_out, uint8_t **out, size_t *out_len,
                   const char **why);
 
+/* ---- lp_write.c ----------------------------------------------------- */
+
+/* The server's line protocol settings (--lp-template, --lp-quality-field). */
+typedef struct {
+    hist_lp_template tmpl;
+    bool has_tmpl;
+    const char *quality_field; /* NULL: none */
+    size_t max_body;           /* bytes of an inflated body (max_frame) */
+} lpw_config;
+
+/* What a write came to: 204, or the status and InfluxDB code of its
+ * refusal with the message; the counts of what was read. */
+typedef struct {
+    int status;
+    const char *code; /* "invalid", "request too large", "internal error" */
+    char msg[512];    /* the refusal, or the first refused field's */
+    size_t points, lines, refused;
+} lpw_outcome;
+
+/* err says what is wrong with the template. */
+int lpw__config_init(lpw_config *cfg, const char *tmpl, const char *quality_field,
+                     size_t max_body, char *err, size_t errlen);
+/* A body (gzipped: Content-Encoding: gzip) with the request's query
+ * string (precision=...) as one whole batch in *out (NULL when it holds no
+ * point; free()); 0, or a negative code with oc saying the answer. */
+int lpw__decode(const lpw_config *cfg, const char *query, bool gzipped, const uint8_t *body,
+                size_t len, int64_t now_ns, hist_in_batch **out, lpw_outcome *oc);
+/* The 1.x API's token: the query's p= (u= is the user, not checked). */
+bool lpw__token_param(const char *query, char *out, size_t cap);
+/* InfluxDB's error code for an HTTP status. */
+const char *lpw__code_of(int status);
+/* {"code":code,"message":msg} into buf: its length. */
+size_t lpw__error_json(char *buf, size_t cap, const char *code, const char *msg);
+
 /* ---- writer.c ------------------------------------------------------- */
 
 typedef struct hist_job hist_job;
@@ -410,6 +447,7 @@ typedef struct {
     uint64_t api_rejected; /* read API requests refused with 503: the queue was full */
     uint64_t backpressure_pauses;
     uint64_t tls_handshakes, tls_handshake_failures;
+    uint64_t lp_requests, lp_points, lp_refused_fields; /* line protocol writes */
     const mqtt_stats *const *mqtt; /* n_mqtt brokers (--mqtt), owned by their links */
     size_t n_mqtt;
 } hist_metrics;
@@ -463,6 +501,8 @@ struct hist_reply {
     size_t body_len;
     /* HTTP: how to render a write result when it arrives */
     bool json;
+    bool influx;          /* a line protocol write: 204, or InfluxDB's error JSON */
+    uint32_t lp_refused;  /* its fields left out (string fields) */
     bool keep_alive;
     bool head_only; /* a HEAD request: the head says Content-Length, no body follows */
 };
@@ -516,6 +556,7 @@ struct hist_server {
     hist_audit *audit;
     hist_writer *writer;
     hist_metrics metrics;
+    lpw_config lp; /* line protocol writes (lp_write.c) */
     uv_tcp_t http_listener, tcp_listener;
     bool http_on, tcp_on;
     uv_signal_t sigint, sigterm, sighup;

@@ -98,6 +98,13 @@ int metrics__render(const hist_metrics *m, hist_db *db, char **out, size_t *len)
             "TLS handshakes refused, failed or timed out (plain text on a TLS port, a refused "
             "certificate, an old protocol).",
             m->tls_handshake_failures);
+    counter(&t, "historian_lp_requests_total",
+            "Line protocol writes received (POST /write, /api/v2/write).", m->lp_requests);
+    counter(&t, "historian_lp_points_total", "Line protocol points read from accepted bodies.",
+            m->lp_points);
+    counter(&t, "historian_lp_refused_fields_total",
+            "Line protocol fields left out (string fields: no string tags yet).",
+            m->lp_refused_fields);
     gauge(&t, "historian_connections", "Open connections.", m->connections_open);
 
     hist_db_stats st;

@@ -396,6 +396,15 @@ int hist_server_run(const hist_server_options *opts)
             goto fail_loop;
         }
     }
+    {
+        char err[512];
+        rc = lpw__config_init(&srv->lp, opts->lp_template, opts->lp_quality_field,
+                              srv->opts.max_frame, err, sizeof err);
+        if (rc < 0) {
+            hist_logf(&srv->log, HIST_LOG_ERROR, "%s", err);
+            goto fail_loop;
+        }
+    }
     if (opts->auth_file) {
         char err[512];
         rc = auth__load(opts->auth_file, &srv->auth, err, sizeof err);

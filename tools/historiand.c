@@ -118,6 +118,11 @@ static void usage(FILE *out)
             "  --mqtt-keepalive S  MQTT keep alive in seconds (default 30)\n"
             "  --mqtt-session-expiry S  v5: how long the broker keeps our session and\n"
             "                      queues our messages while we are down (default 86400)\n"
+            "  --lp-template T     line protocol writes (POST /write, /api/v2/write): the tag\n"
+            "                      name of a point, from {measurement}, {field}, {tags},\n"
+            "                      {tag:KEY}, {tag?:KEY} (default {tags}/{measurement}/{field})\n"
+            "  --lp-quality-field F  a line's field F is the quality of its other fields\n"
+            "                      (OPC DA 192 Good, 0 Bad, ... or an OPC UA StatusCode)\n"
             "  --check-data DIR    check DIR (not in use by a server): every chunk against\n"
             "                      its index entry, the WAL, the tag registry; damaged chunks\n"
             "                      are marked; exit 0 clean, 1 damage found, 2 not checked\n"
@@ -279,6 +284,10 @@ static int apply(config *c, const char *key, const char *val)
         o->mqtt_quality_field = val;
     } else if (!strcmp(key, "mqtt-time-unit")) {
         o->mqtt_time_unit = val;
+    } else if (!strcmp(key, "lp-template")) {
+        o->lp_template = val;
+    } else if (!strcmp(key, "lp-quality-field")) {
+        o->lp_quality_field = val;
     } else if (!strcmp(key, "mqtt-death-quality")) {
         if (parse_status_code(val, &o->mqtt_death_quality))
             goto bad;

@@ -86,6 +86,7 @@ typedef struct {
     size_t max_line;                       /* bytes of one line without its end; 0: 1 MiB */
     size_t max_points;                     /* points of one body; 0: no limit */
     bool strict;                           /* a refused field is an error of its line */
+    bool strict_but_strings; /* so is every refusal but a string field's (left out, counted) */
     bool skip_bad_lines; /* a bad line is left out and counted; else it ends the body */
 } hist_lp_options;
 

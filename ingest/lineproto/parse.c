@@ -191,7 +191,7 @@ __attribute__((format(printf, 4, 5))) static int fail(parser *P, const char *at,
 static int refuse(parser *P, const lp_field *f, int code, const char *why)
 {
     char key[128];
-    if (P->o->strict) {
+    if (P->o->strict || (P->o->strict_but_strings && code != HIST_EUNSUPPORTED)) {
         if (!P->r->error.code)
             sanitize(f->key.p, f->key.len, key, sizeof key);
         return fail(P, f->at, code, "field '%s': %s", key, why);
@@ -540,7 +540,7 @@ static int emit(parser *P, int64_t ts)
             continue;
         int rc = 0;
         if (f->kind == F_STRING) {
-            if (!P->o->strict)
+            if (!P->o->strict) /* strict_but_strings counts them too */
                 r->refused_strings++;
             rc = refuse(P, f, HIST_EUNSUPPORTED,
                         "a string value: Historian stores numbers and booleans, the field is left "

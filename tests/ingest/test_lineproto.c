@@ -510,6 +510,27 @@ static void test_limits(void)
     free(big);
 }
 
+/* strict_but_strings (the HTTP writes' mode): a string field is left out
+ * and counted, every other refusal (a name the template cannot make, an
+ * unsigned over int64) is an error of its line. */
+static void test_strict_but_strings(void)
+{
+    hist_lp_template t;
+    char err[128];
+    CHECK(hist_lp_template_parse(&t, "{tag:site}/{field}", err, sizeof err) == 0);
+    hist_lp_options o = {.name_template = &t, .strict_but_strings = true};
+    const char *ok = "m,site=a v=1,s=\"text\" 1\n";
+    CHECK(hist_lp_parse(&o, HIST_LP_NS, 0, ok, strlen(ok), &R) == 0);
+    CHECK(R.npoints == 1 && R.refused == 1 && R.refused_strings == 1);
+    const char *noname = "m,site=a v=1 1\nm v=2 2\n";
+    CHECK(hist_lp_parse(&o, HIST_LP_NS, 0, noname, strlen(noname), &R) == HIST_ENAME);
+    CHECK(R.error.line == 2 && strstr(R.error.msg, "{tag:KEY}"));
+    hist_lp_options d = {.strict_but_strings = true};
+    const char *big = "m v=9223372036854775808u 1\n";
+    CHECK(hist_lp_parse(&d, HIST_LP_NS, 0, big, strlen(big), &R) == HIST_ERANGE);
+    CHECK(R.error.line == 1);
+}
+
 int main(void)
 {
     hist_lp_result_init(&R);
@@ -523,6 +544,7 @@ int main(void)
     test_quality();
     test_errors();
     test_limits();
+    test_strict_but_strings();
     hist_lp_result_free(&R);
     return check_summary();
 }
