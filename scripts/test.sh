@@ -3,8 +3,9 @@
 #   0. the layer check (scripts/check_layers.sh);
 #   1. install missing Debian packages, build with -Werror, run ctest;
 #   2. rebuild with AddressSanitizer + UndefinedBehaviorSanitizer, run ctest;
-#   3. the Sparkplug B edge node test (Eclipse Tahu from npm, a real
-#      mosquitto), on both builds, when Node.js is present;
+#   3. the Node-driven tests, on both builds, when Node.js is present: the
+#      Sparkplug B edge node (Eclipse Tahu from npm, a real mosquitto) and
+#      InfluxDB's JavaScript client writing line protocol;
 #   4. build the libFuzzer targets with clang and run each briefly;
 #   5. the Grafana plugin's tests, when Node.js is present.
 # Each stage prints ctest's summary; the script fails if any stage fails.
@@ -41,6 +42,10 @@ stage "Sparkplug B edge node (Eclipse Tahu from npm) through mosquitto, into his
 ./tests/mqtt/tahu/test.sh build/tools || status=1
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ./tests/mqtt/tahu/test.sh build-asan/tools || status=1
+stage "InfluxDB's JavaScript client (npm) writing line protocol, on both builds"
+./tests/e2e/influx-client/test.sh build/tools || status=1
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ./tests/e2e/influx-client/test.sh build-asan/tools || status=1
 
 if [ -d tests/fuzz ]; then
     stage "fuzz (libFuzzer, clang)"
