@@ -16,6 +16,8 @@
 # 2. Each system in SYSTEMS is started here, on free loopback ports in a
 #    temp dir, with its default settings except where said below:
 #      historian        historiand, a write token (--auth-file), logs at warn
+#      historian_lp     the same historiand fed the line protocol bodies the
+#                       peers get, on POST /write (the apples-to-apples one)
 #      influxdb         influxd 1.6 (Debian's influxdb), index tsi1, no
 #                       series or tag-value limits (bench/peers_lib.sh)
 #      victoriametrics  Debian's victoria-metrics, retention 100y
@@ -53,7 +55,7 @@
 #               per TAGS entry (default 1800 s at 1000 tags, 15 s at 100000,
 #               2 s at 1000000, else 2,000,000 / T, at least 2; about
 #               2.9 M samples each, vibration tags included)
-#   BATCH 5000  STREAMS 2  SYSTEMS "historian influxdb victoriametrics"
+#   BATCH 5000  STREAMS 2  SYSTEMS "historian historian_lp influxdb victoriametrics"
 #   SETTLE_S 15  TIMEOUT_MS 60000 (per request)  DEADLINE_S 1200 (per
 #   system and point)  STOP_S 600  NATIVE_TAGS 1000  NATIVE_SAMPLES 5000000
 # Packages: influxdb and victoria-metrics from Debian, through
@@ -68,7 +70,7 @@ TAGS=${TAGS:-"1000 100000 1000000"}
 DURATION_S=${DURATION_S:-}
 BATCH=${BATCH:-5000}
 STREAMS=${STREAMS:-2}
-SYSTEMS=${SYSTEMS:-"historian influxdb victoriametrics"}
+SYSTEMS=${SYSTEMS:-"historian historian_lp influxdb victoriametrics"}
 SETTLE_S=${SETTLE_S:-15}
 TIMEOUT_MS=${TIMEOUT_MS:-60000}
 DEADLINE_S=${DEADLINE_S:-1200}
@@ -117,7 +119,8 @@ thin_feed() {
 
 figure() { awk -v n="$1" '$1 == n {print $2}'; } # from stdin
 
-run_historian() { # prefix
+run_historian() { # prefix [bodies path content-type]: protobuf by default
+    local bodies=${2:-$tmp/bodies.hist} path=${3:-/api/v1/write} ctype=${4:-application/x-protobuf}
     local d=$tmp/hist hp ip
     mkdir -p "$d"
     echo "$TOKEN write" >"$d/tokens"
@@ -129,8 +132,7 @@ run_historian() { # prefix
     pids+=("$pid")
     wait_http "http://127.0.0.1:$hp/healthz" "$pid" || start_failed historiand "$d/log" ||
         die "historian did not start"
-    thin_feed "$1" "$tmp/bodies.hist" "$hp" /api/v1/write application/x-protobuf \
-        "Authorization: Bearer $TOKEN" >"$tmp/out" ||
+    thin_feed "$1" "$bodies" "$hp" "$path" "$ctype" "Authorization: Bearer $TOKEN" >"$tmp/out" ||
         { tail -n 20 "$d/log" >&2; die "historian at $T tags: a write failed (above)"; }
     cat "$tmp/out"
     local rss t0 t1
@@ -142,6 +144,12 @@ run_historian() { # prefix
     echo "$1.peak_rss_mib $(awk -v k="$rss" 'BEGIN {printf "%.0f", k / 1024}') MiB"
     echo "$1.bytes_per_sample $(echo "$(du_bytes "$d/data") $NS" | awk '{printf "%.3f", $1 / $2}') B"
     rm -rf "$d"
+}
+
+# historian_lp: historiand fed the very line protocol bodies the peers get,
+# on POST /write (the same request, so the ratio is one of servers alone)
+run_historian_lp() { # prefix
+    run_historian "$1" "$tmp/bodies.lp" "/write?db=bench&precision=ns" "text/plain; charset=utf-8"
 }
 
 run_influxdb() { # prefix
@@ -184,8 +192,8 @@ run_victoriametrics() { # prefix
 }
 
 for s in $SYSTEMS; do
-    case $s in historian | influxdb | victoriametrics) ;;
-    *) die "unknown system '$s' in SYSTEMS (historian influxdb victoriametrics)" ;;
+    case $s in historian | historian_lp | influxdb | victoriametrics) ;;
+    *) die "unknown system '$s' in SYSTEMS (historian historian_lp influxdb victoriametrics)" ;;
     esac
 done
 echo "peers.batch $BATCH samples"
@@ -217,12 +225,14 @@ for T in "${tag_list[@]}"; do
         cat "$tmp/system.out"
         while read -r name value _; do F[$name]=$value; done <"$tmp/system.out"
     done
-    for peer in influxdb victoriametrics; do
-        case " $SYSTEMS " in *" historian "*) ;; *) continue ;; esac
-        case " $SYSTEMS " in *" $peer "*) ;; *) continue ;; esac
-        for m in samples_per_s first_contact.samples_per_s peak_rss_mib bytes_per_sample; do
-            awk -v h="${F[$p.historian.$m]}" -v o="${F[$p.$peer.$m]}" -v n="$p.ratio.historian_vs_$peer.$m" \
-                'BEGIN {if (o > 0) printf "%s %.2f x\n", n, h / o}'
+    for h in historian historian_lp; do
+        for peer in influxdb victoriametrics; do
+            case " $SYSTEMS " in *" $h "*) ;; *) continue ;; esac
+            case " $SYSTEMS " in *" $peer "*) ;; *) continue ;; esac
+            for m in samples_per_s first_contact.samples_per_s peak_rss_mib bytes_per_sample; do
+                awk -v a="${F[$p.$h.$m]}" -v o="${F[$p.$peer.$m]}" -v n="$p.ratio.${h}_vs_$peer.$m" \
+                    'BEGIN {if (o > 0) printf "%s %.2f x\n", n, a / o}'
+            done
         done
     done
     unset F
@@ -240,8 +250,8 @@ done
 # ---- what an acknowledgement meant, for the systems in this run ------------
 for s in $SYSTEMS; do
     case $s in
-    historian)
-        echo "durability.historian: acknowledged after the request's WAL record is fdatasync'ed (group commit: one fdatasync for every request the writer drained; historiand's default)" ;;
+    historian | historian_lp)
+        echo "durability.$s: acknowledged after the request's WAL record is fdatasync'ed (group commit: one fdatasync for every request the writer drained; historiand's default)" ;;
     influxdb)
         [ -s "$tmp/influx_fsync_delay" ] || continue
         echo "durability.influxdb: acknowledged after its WAL write is fsync'ed; wal-fsync-delay = \"$(cat "$tmp/influx_fsync_delay")\" in the config this script wrote (0s: the fsync is not delayed; writes that arrive meanwhile share it)" ;;
