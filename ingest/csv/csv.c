@@ -48,7 +48,8 @@ struct hist_csv {
     long row_line;
     int nfields;
     bool row_started, row_bad, field_cut;
-    char *row; /* the fields, each NUL-terminated */
+    char *row; /* the fields, each NUL-terminated; grows up to HIST_CSV_ROW_MAX */
+    size_t row_cap;
     size_t row_len;
     size_t *offs; /* where field i starts in row */
     /* the columns, once the first row has been seen */
@@ -482,6 +483,8 @@ static void end_row(hist_csv *r)
                 header = take_first_row(r);
             else if (set_positional(r) < 0)
                 r->stop_rc = HIST_ENOMEM;
+            if (header && r->row_bad)
+                r->st.rows++; /* a bad header is a bad row */
         }
         if (!header) {
             r->st.rows++;
@@ -544,6 +547,19 @@ static void on_field(void *data, size_t len, void *ctx)
     if (r->row_len + len + 1 > HIST_CSV_ROW_MAX) {
         row_error(r, 0, "a row over %d bytes", HIST_CSV_ROW_MAX);
         return;
+    }
+    if (r->row_len + len + 1 > r->row_cap) {
+        size_t cap = r->row_cap * 2;
+        while (cap < r->row_len + len + 1)
+            cap *= 2;
+        cap = cap > HIST_CSV_ROW_MAX ? HIST_CSV_ROW_MAX : cap;
+        char *grown = realloc(r->row, cap);
+        if (!grown) {
+            r->stop_rc = HIST_ENOMEM;
+            return;
+        }
+        r->row = grown;
+        r->row_cap = cap;
     }
     memcpy(r->row + r->row_len, data, len);
     r->offs[col - 1] = r->row_len;
@@ -609,7 +625,8 @@ int hist_csv_new(const hist_csv_opts *opts, hist_csv_sample_fn fn, void *ctx, hi
         free(r);
         return HIST_EINVAL;
     }
-    r->row = malloc(HIST_CSV_ROW_MAX);
+    r->row_cap = 4096;
+    r->row = malloc(r->row_cap);
     r->offs = malloc(HIST_CSV_COLS_MAX * sizeof *r->offs);
     if (!r->row || !r->offs || csv_init(&r->p, CSV_REPALL_NL) != 0) {
         free(r->row);
@@ -673,6 +690,7 @@ int hist_csv_finish(hist_csv *r)
      * would stop at the first stray quote) */
     if (r->p.quoted && r->p.pstate == 2) {
         start_field(r);
+        count_newlines(r, r->p.entry_buf, r->p.entry_pos);
         row_error(r, r->nfields + 1, "a quoted field is not closed");
         r->st.rows++;
         r->nfields = 0;

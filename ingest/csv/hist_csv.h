@@ -80,7 +80,7 @@ typedef struct {
 } hist_csv_error;
 
 typedef struct {
-    uint64_t rows;    /* data rows (good and bad; not the header, not blank lines) */
+    uint64_t rows;    /* rows read, good and bad (not a good header, not blank lines) */
     uint64_t samples; /* samples handed to the callback */
     uint64_t bad;     /* bad rows */
     long lines;       /* physical lines read so far */
