@@ -327,10 +327,12 @@ static void take_wide_header(hist_csv *r)
 
 /* The first row: a header when its first column is a time column or two of
  * its columns are known names; else the first data row of
- * tag,time,value[,quality]. true when it was a header. */
+ * tag,time,value[,quality]. Wide form: a time column first, no tag, value
+ * or quality column ("time,value" is a long header without its tag, not
+ * a tag named value). true when it was a header. */
 static bool take_first_row(hist_csv *r)
 {
-    int known = 0, tag_col = -1;
+    int known = 0, tag_col = -1, value_col = -1;
     char tmp[32];
     for (int i = 0; i < r->nfields; i++) {
         snprintf(tmp, sizeof tmp, "%s", field(r, i));
@@ -338,6 +340,8 @@ static bool take_first_row(hist_csv *r)
         known += k >= 0;
         if (k == COL_TAG)
             tag_col = i;
+        if (k == COL_VALUE || k == COL_QUALITY)
+            value_col = i;
     }
     snprintf(tmp, sizeof tmp, "%s", field(r, 0));
     bool time_first = col_kind_of(trim(tmp)) == COL_TIME;
@@ -352,7 +356,7 @@ static bool take_first_row(hist_csv *r)
         return true;
     }
     r->ncols = 0; /* no column names in the header's own errors */
-    if (time_first && tag_col < 0 && r->nfields >= 2)
+    if (time_first && tag_col < 0 && value_col < 0 && r->nfields >= 2)
         take_wide_header(r);
     else
         take_long_header(r);
@@ -536,6 +540,10 @@ static void on_field(void *data, size_t len, void *ctx)
     }
     if (r->row_bad)
         return;
+    if (memchr(data, 0, len)) {
+        row_error(r, col, "a NUL byte");
+        return;
+    }
     if (len > HIST_CSV_FIELD_MAX) {
         row_error(r, col, "a field over %d bytes", HIST_CSV_FIELD_MAX);
         return;

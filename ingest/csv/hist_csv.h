@@ -18,8 +18,8 @@
  *     name; time, ts, ts_ms or timestamp; value; quality (any case, any
  *     order, surrounding spaces ignored). Without a header the columns are
  *     tag,time,value[,quality]. Wide form: a header whose first column is
- *     a time column and which has no tag column: every other column is a
- *     tag, every non-empty cell a sample.
+ *     a time column and which has no tag, value or quality column: every
+ *     other column is a tag, every non-empty cell a sample.
  *   - time: epoch milliseconds (digits, optionally '-'), RFC 3339 with a
  *     zone (Z or +hh:mm; 'T' or ' ' between date and time), or a zone-less
  *     local time "YYYY-MM-DD[ T]hh:mm:ss[.frac]" / "YYYY-MM-DD" read in the

@@ -158,6 +158,16 @@ static void test_headers(void)
            "rows 2 samples 0 bad 2 header 1 wide 0\n"
            "E line 1, column 4: unknown column \"unit\" (known: tag/name, time/ts/ts_ms/timestamp, "
            "value, quality)\n");
+    EXPECT(&o, "time,value\n1,2\n",
+           "rows 2 samples 0 bad 2 header 1 wide 0\nE line 1: the header has no tag column\n");
+    {
+        char *got = run_cut(&o, "a\0b,1,1\n", 8, NULL, 0, 0);
+        CHECKF(!strcmp(got, "rows 1 samples 0 bad 1 header 0 wide 0\n"
+                            "E line 1, column 1: a NUL byte\n"),
+               "%s", got);
+        free(got);
+        check_chunking(&o, "a\0b,1,1\n", 8);
+    }
     EXPECT(&o, "tag,time,quality\n",
            "rows 1 samples 0 bad 1 header 1 wide 0\nE line 1: the header has no value column\n");
 }
