@@ -204,17 +204,29 @@ static int import_open(import_command *c)
 }
 
 /* Queues what the builder holds, then waits while 32 batches are
- * unacknowledged (the backlog stays small). */
+ * unacknowledged (the backlog stays small), but not for ever: after
+ * IMPORT_STALL_S seconds without a new acknowledgement the import stops
+ * (HIST_ETIMEDOUT; the server is down or unreachable). */
+#define IMPORT_STALL_S 60
 static int import_flush(void *ctx)
 {
     import_command *c = ctx;
     int rc = hist_sender_push_batch(c->s, c->bb, c->token, NULL);
     hist_sender_stats st;
-    for (;;) {
-        hist_sender_get_stats(c->s, &st);
-        if (st.queued_batches < 32)
-            break;
+    hist_sender_get_stats(c->s, &st);
+    uint64_t acked = st.acked;
+    double since = now_s();
+    while (rc == 0 && st.queued_batches >= 32) {
         hist_sender_pump(c->s, 100);
+        hist_sender_get_stats(c->s, &st);
+        if (st.acked != acked) {
+            acked = st.acked;
+            since = now_s();
+        } else if (now_s() - since > IMPORT_STALL_S) {
+            fprintf(stderr, "historian import: nothing acknowledged for %d s; giving up\n",
+                    IMPORT_STALL_S);
+            rc = HIST_ETIMEDOUT;
+        }
     }
     return rc;
 }
@@ -246,7 +258,8 @@ static int import_send(import_command *c)
     c->f = NULL;
     if (rc == 0)
         rc = import_flush(c);
-    hist_sender_drain(c->s, 60000);
+    if (rc != HIST_ETIMEDOUT)
+        hist_sender_drain(c->s, 60000);
     return rc;
 }
 
