@@ -492,7 +492,7 @@ static void end_row(hist_csv *r)
         }
         if (!header) {
             r->st.rows++;
-            if (r->dead)
+            if (r->dead && !r->row_bad)
                 r->st.bad++;
             else if (!r->row_bad)
                 r->st.wide ? take_wide_row(r) : take_long_row(r);
@@ -538,8 +538,8 @@ static void on_field(void *data, size_t len, void *ctx)
         r->field_cut = false;
         return;
     }
-    if (r->row_bad)
-        return;
+    if (r->row_bad || r->dead)
+        return; /* after a bad header every row is bad, counted in end_row */
     if (memchr(data, 0, len)) {
         row_error(r, col, "a NUL byte");
         return;
@@ -601,7 +601,8 @@ static void cut_long_field(hist_csv *r)
     p->spaces = 0;
     if (!r->field_cut) {
         r->field_cut = true;
-        row_error(r, r->nfields + 1, "a field over %d bytes", HIST_CSV_FIELD_MAX);
+        if (!r->dead) /* as on_field: a dead row is only counted */
+            row_error(r, r->nfields + 1, "a field over %d bytes", HIST_CSV_FIELD_MAX);
     }
 }
 

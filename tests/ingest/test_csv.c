@@ -168,6 +168,18 @@ static void test_headers(void)
         free(got);
         check_chunking(&o, "a\0b,1,1\n", 8);
     }
+    {
+        /* after a bad header, a row with a NUL is counted once (fuzz_csv) */
+        const hist_csv_opts semi = {.delimiter = ';'};
+        const char in[] = "time;a/x;\"tag\"\r\n\0000m";
+        char *got = run_cut(&semi, in, sizeof in - 1, NULL, 0, 0);
+        CHECKF(!strcmp(got, "rows 2 samples 0 bad 2 header 1 wide 0\n"
+                            "E line 1, column 2: unknown column \"a/x\" (known: tag/name, "
+                            "time/ts/ts_ms/timestamp, value, quality)\n"),
+               "%s", got);
+        free(got);
+        check_chunking(&semi, in, sizeof in - 1);
+    }
     EXPECT(&o, "tag,time,quality\n",
            "rows 1 samples 0 bad 1 header 1 wide 0\nE line 1: the header has no value column\n");
 }
