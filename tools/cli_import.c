@@ -177,6 +177,12 @@ static int import_parse_options(import_command *c, int argc, char **argv)
         fprintf(stderr, "historian import: --decimal-comma needs another --delimiter (;)\n");
         return CLI_USAGE;
     }
+    hist_csv *probe; /* the options as the reader will take them: a zone that loads */
+    if (hist_csv_new(&c->csv, NULL, NULL, &probe) < 0) {
+        fprintf(stderr, "historian import: unknown time zone '%s'\n", c->csv.tz);
+        return CLI_USAGE;
+    }
+    hist_csv_free(probe);
     c->path = argv[optind];
     if (!c->token)
         c->token = getenv("HISTORIAN_TOKEN");
@@ -251,8 +257,6 @@ static int import_send(import_command *c)
     cli_csv_sink sink = {
         .batch = c->batch, .flush = import_flush, .progress = import_progress, .ctx = c};
     int rc = cli_csv_read(c->f, c->path, &c->csv, c->bb, &sink, &c->counts);
-    if (rc == HIST_EINVAL)
-        fprintf(stderr, "historian import: unknown time zone '%s'\n", c->csv.tz);
     if (c->f != stdin)
         fclose(c->f);
     c->f = NULL;
@@ -278,8 +282,6 @@ static int import_print_summary(const import_command *c, int send_rc)
            (unsigned long long)st.acked, (unsigned long long)st.batches, el,
            el > 0 ? (double)st.acked / el : 0.0, (unsigned long long)st.rejected,
            (unsigned long long)st.queued, (unsigned long long)c->counts.bad);
-    if (send_rc == HIST_EINVAL)
-        return CLI_USAGE;
     return send_rc == 0 && st.queued == 0 && st.rejected == 0 && c->counts.bad == 0 ? CLI_OK
                                                                                     : CLI_SERVER;
 }
