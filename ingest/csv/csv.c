@@ -540,12 +540,13 @@ static void on_field(void *data, size_t len, void *ctx)
     }
     if (r->row_bad || r->dead)
         return; /* after a bad header every row is bad, counted in end_row */
-    if (memchr(data, 0, len)) {
-        row_error(r, col, "a NUL byte");
-        return;
-    }
     if (len > HIST_CSV_FIELD_MAX) {
         row_error(r, col, "a field over %d bytes", HIST_CSV_FIELD_MAX);
+        return;
+    }
+    /* after the length: a field over the limit says so however it arrives */
+    if (memchr(data, 0, len)) {
+        row_error(r, col, "a NUL byte");
         return;
     }
     if (col > HIST_CSV_COLS_MAX) {
