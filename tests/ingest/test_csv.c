@@ -331,6 +331,19 @@ static void test_long_field(void)
     CHECK(!strcmp(b, whole));
     free(b);
     free(whole);
+    /* just over the limit, with a NUL: read whole, the field reaches the
+     * reader complete; in 7-byte pieces it is cut while it grows. Both say
+     * "over the limit" (found by fuzz_csv: the whole read said "NUL"). */
+    n = 0;
+    in[n++] = '"';
+    for (size_t i = 0; i < HIST_CSV_FIELD_MAX + 4; i++)
+        in[n++] = i == 100 ? 0 : 'a';
+    n += (size_t)sprintf(in + n, "\",1,1\n");
+    whole = run_cut(&o, in, n, NULL, 0, 0);
+    b = run_cut(&o, in, n, NULL, 0, 7);
+    CHECKF(!strcmp(b, whole) && strstr(whole, "a field over"), "%s--- vs\n%s", whole, b);
+    free(b);
+    free(whole);
     free(in);
 }
 
