@@ -26,7 +26,7 @@
 
 #include "common/hist_array.h"
 #include "query/engine.h"
-#include "query/tz.h"
+#include "common/hist_tz.h"
 
 #define NS_PER_S INT64_C(1000000000)
 
@@ -49,7 +49,7 @@ static int make_fixed(const hist_query_spec *spec, bound_list *bl)
 {
     int64_t step = spec->step_ns;
     int64_t t;
-    if (__builtin_mul_overflow(tz__floor_div(spec->from, step), step, &t))
+    if (__builtin_mul_overflow(hist_tz_floor_div(spec->from, step), step, &t))
         return HIST_ERANGE; /* the aligned start lies before INT64_MIN */
     for (;;) {
         if (bl->n > HIST_QUERY_MAX_ROWS)
@@ -70,7 +70,7 @@ static int64_t unit_start(const hist_query_spec *spec, int64_t day0, int64_t lse
 {
     switch (spec->bucket) {
     case HIST_BUCKET_HOUR:
-        return tz__floor_div(lsec0, 3600) * 3600 + n * 3600;
+        return hist_tz_floor_div(lsec0, 3600) * 3600 + n * 3600;
     case HIST_BUCKET_DAY:
         return (day0 + n) * 86400;
     case HIST_BUCKET_WEEK: {
@@ -82,11 +82,11 @@ static int64_t unit_start(const hist_query_spec *spec, int64_t day0, int64_t lse
         int m, d;
         hist_civil_from_days(day0, &y, &m, &d);
         int64_t mi = y * 12 + (m - 1) + n;
-        int64_t yy = tz__floor_div(mi, 12);
+        int64_t yy = hist_tz_floor_div(mi, 12);
         return hist_days_from_civil(yy, (int)(mi - yy * 12) + 1, 1) * 86400;
     }
     case HIST_BUCKET_SHIFT: {
-        int64_t k = tz__floor_div(n, spec->nshifts);
+        int64_t k = hist_tz_floor_div(n, spec->nshifts);
         int64_t i = n - k * spec->nshifts;
         return (day0 + k) * 86400 + (int64_t)spec->shift_start_min[i] * 60;
     }
@@ -98,18 +98,18 @@ static int64_t unit_start(const hist_query_spec *spec, int64_t day0, int64_t lse
 static int make_calendar(const hist_query_spec *spec, bound_list *bl)
 {
     hist_tz *tz = NULL;
-    int rc = tz__load(spec->tz, &tz);
+    int rc = hist_tz_load(spec->tz, &tz);
     if (rc < 0)
         return rc;
-    int64_t from_s = tz__floor_div(spec->from, NS_PER_S);
-    int64_t lsec0 = from_s + tz__offset(tz, from_s);
-    int64_t day0 = tz__floor_div(lsec0, 86400);
+    int64_t from_s = hist_tz_floor_div(spec->from, NS_PER_S);
+    int64_t lsec0 = from_s + hist_tz_offset(tz, from_s);
+    int64_t day0 = hist_tz_floor_div(lsec0, 86400);
     /* Start a couple of units early so a bound <= from surely exists. */
     int64_t n = spec->bucket == HIST_BUCKET_SHIFT ? -2 * spec->nshifts : -2;
     for (;; n++) {
         int64_t local = unit_start(spec, day0, lsec0, n);
         int64_t u[2];
-        int cnt = tz__local_to_utc(tz, local, u);
+        int cnt = hist_tz_local_to_utc(tz, local, u);
         /* Hours: both instants of a repeated hour; other units: the first.
          * A wall time in a gap gives the gap's end, except for hours, whose
          * missing hour simply has no bucket. */
@@ -134,7 +134,7 @@ static int make_calendar(const hist_query_spec *spec, bound_list *bl)
             break;
         }
     }
-    tz__free(tz);
+    hist_tz_free(tz);
     return rc;
 }
 

@@ -13,9 +13,9 @@
  * Layering: calls go one way, down this list; a file calls only the files
  * below it (and common/, storage's door), never one on its own level or
  * above:
- *   1. tz.c (+ tz.h)   IANA zones from TZif files; parse.c: names of modes,
+  *   1. (common/tz.c: IANA zones)  parse.c: names of modes,
  *                      aggregates and fills (door functions)
- *   2. buckets.c       calendar and fixed bucket bounds (uses tz.c)
+ *   2. buckets.c       calendar and fixed bucket bounds (uses common/tz.c)
  *   3. series.c        growing a sample-shaped result series;
  *      cursor.c        decoding stats pieces, the sample-by-sample cursor
  *   4. raw.c (raw and latest), interp.c, agg.c (uses buckets.c), plot.c:

@@ -1,164 +1,122 @@
 /*
- * cli_csv.c: CSV rows and their times, read into the gateway client's
- * batch builder, for `historian import` and `historian simulate --csv`
- * (see cli_csv.h).
+ * cli_csv.c: CSV files read into the gateway client's batch builder, for
+ * `historian import` and `historian simulate --csv`, through the CSV
+ * sample reader the server shares (ingest/csv/hist_csv.h); times on the
+ * command line; the ingest address from --server (see cli_csv.h).
  */
-#include <ctype.h>
-#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
+#include "common/hist_error.h"
 #include "common/hist_time.h"
-#include "common/hist_types.h"
+#include "tools/cli.h"
 #include "tools/cli_csv.h"
 
 /* ---- time ------------------------------------------------------------ */
 
-/* Every time goes through common/'s one parser (the API's): RFC 3339 with a
- * day that exists, epoch milliseconds, "now" and "-24h" style relative
- * times. A CSV row may also hold negative epoch milliseconds ("-1000", a
- * time before 1970), which that parser would read as a relative time
- * without a unit. */
 int cli_parse_time(const char *s, int64_t *ns_out)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t now_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-    if (s[0] == '-' && s[1] && s[strspn(s + 1, "0123456789") + 1] == '\0') {
-        int64_t t;
-        int rc = hist_time_parse(s + 1, now_ns, &t);
-        if (rc == 0)
-            *ns_out = -t;
-        return rc;
-    }
-    return hist_time_parse(s, now_ns, ns_out);
-}
-
-/* ---- CSV -------------------------------------------------------------- */
-
-static char *trim(char *s)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    char *e = s + strlen(s);
-    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
-        *--e = 0;
-    if (e - s >= 2 && s[0] == '"' && e[-1] == '"') {
-        e[-1] = 0;
-        s++;
-    }
-    return s;
-}
-
-/* Splits line in place at its commas (at most 5 fields), trimmed. */
-static int split_fields(char *line, char *f[5])
-{
-    int n = 0;
-    char *p = line;
-    while (n < 5) {
-        f[n++] = p;
-        char *comma = strchr(p, ',');
-        if (!comma)
-            break;
-        *comma = 0;
-        p = comma + 1;
-    }
-    for (int i = 0; i < n; i++)
-        f[i] = trim(f[i]);
-    return n;
-}
-
-/* true or false makes a bool, anything else must be a number. */
-static int parse_value(const char *text, cli_csv_row *row)
-{
-    if (!strcasecmp(text, "true") || !strcasecmp(text, "false")) {
-        row->type = HIST_TYPE_BOOL;
-        row->v.i = !strcasecmp(text, "true");
-        return 0;
-    }
-    char *end;
-    row->type = HIST_TYPE_FLOAT64;
-    row->v.f = strtod(text, &end);
-    return end == text || *end ? HIST_EINVAL : 0;
-}
-
-/* An OPC UA StatusCode (decimal or 0x...); empty is Good. */
-static int parse_quality(const char *text, uint32_t *q_out)
-{
-    *q_out = 0;
-    if (!text[0])
-        return 0;
-    char *end;
-    errno = 0;
-    unsigned long q = strtoul(text, &end, 0);
-    if (errno || *end || q > 0xffffffffUL)
-        return HIST_EINVAL;
-    *q_out = (uint32_t)q;
-    return 0;
-}
-
-/* Says what is wrong with the line: HIST_EINVAL with *err set. */
-static int bad_line(const char **err, const char *why)
-{
-    *err = why;
-    return HIST_EINVAL;
-}
-
-int cli_csv_parse_line(char *line, cli_csv_row *row, const char **err)
-{
-    char *f[5];
-    int n = split_fields(line, f);
-    if (f[0][0] == '#' || (n == 1 && !f[0][0]))
-        return 0;
-    if (n < 3 || n > 4)
-        return bad_line(err, "expected tag,time,value[,quality]");
-    if (!strcasecmp(f[0], "tag") && !strcasecmp(f[1], "time"))
-        return 0; /* header */
-    row->tag = f[0];
-    if (cli_parse_time(f[1], &row->ts) < 0)
-        return bad_line(err, "bad time (epoch ms or RFC 3339)");
-    if (parse_value(f[2], row) < 0)
-        return bad_line(err, "bad value (a number, true or false)");
-    if (parse_quality(n == 4 ? f[3] : "", &row->q) < 0)
-        return bad_line(err, "bad quality (an OPC UA StatusCode)");
-    return 1;
+    return hist_time_parse(s, (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec, ns_out);
 }
 
 /* ---- reading a file ---------------------------------------------------- */
 
-int cli_csv_read(FILE *f, const char *path, hist_batch_builder *bb, size_t batch,
-                 int (*flush)(void *ctx), void (*progress)(void *ctx), void *ctx, uint64_t *rows,
-                 uint64_t *bad)
+typedef struct {
+    hist_batch_builder *bb;
+    const cli_csv_sink *sink;
+} csv_target;
+
+/* One sample into the batch: a flush first when its tag changes type,
+ * one after when the batch is full. */
+static int take_sample(void *ctx, const hist_csv_sample *s)
 {
-    char *line = NULL;
-    size_t cap = 0;
-    long lineno = 0;
-    int rc = 0;
-    *rows = *bad = 0;
-    while (rc == 0 && getline(&line, &cap, f) > 0) {
-        lineno++;
-        cli_csv_row row;
-        const char *err = NULL;
-        int r = cli_csv_parse_line(line, &row, &err);
-        if (r < 0 && (*bad)++ < 10)
-            fprintf(stderr, "%s:%ld: %s\n", path, lineno, err);
-        if (r <= 0)
-            continue;
-        (*rows)++;
-        if (hist_bb_add(bb, row.tag, row.type, row.ts, row.v, row.q) == HIST_ETYPE) {
-            rc = flush(ctx);
-            if (rc == 0)
-                rc = hist_bb_add(bb, row.tag, row.type, row.ts, row.v, row.q);
-        }
-        if (rc == 0 && hist_bb_samples(bb) >= batch)
-            rc = flush(ctx);
-        if (progress)
-            progress(ctx);
+    csv_target *t = ctx;
+    int rc = hist_bb_add(t->bb, s->tag, s->type, s->ts, s->v, s->q);
+    if (rc == HIST_ETYPE) {
+        if ((rc = t->sink->flush(t->sink->ctx)) < 0)
+            return rc;
+        rc = hist_bb_add(t->bb, s->tag, s->type, s->ts, s->v, s->q);
     }
-    free(line);
+    if (rc == 0 && hist_bb_samples(t->bb) >= t->sink->batch)
+        rc = t->sink->flush(t->sink->ctx);
     return rc;
+}
+
+static void print_errors(const char *path, const hist_csv_stats *st)
+{
+    for (int i = 0; i < st->nerrors; i++) {
+        const hist_csv_error *e = &st->errors[i];
+        if (e->column_name)
+            fprintf(stderr, "%s:%ld:%d: %s: %s\n", path, e->line, e->column, e->column_name,
+                    e->msg);
+        else
+            fprintf(stderr, "%s:%ld:%d: %s\n", path, e->line, e->column, e->msg);
+    }
+    if (st->bad > (uint64_t)st->nerrors)
+        fprintf(stderr, "%s: %llu more bad rows\n", path,
+                (unsigned long long)(st->bad - (uint64_t)st->nerrors));
+}
+
+int cli_csv_read(FILE *f, const char *path, const hist_csv_opts *opts, hist_batch_builder *bb,
+                 const cli_csv_sink *sink, cli_csv_counts *counts)
+{
+    memset(counts, 0, sizeof *counts);
+    csv_target t = {.bb = bb, .sink = sink};
+    hist_csv *r;
+    int rc = hist_csv_new(opts, take_sample, &t, &r);
+    if (rc < 0)
+        return rc;
+    static char buf[1 << 16];
+    uint64_t total = 0;
+    size_t n;
+    while (rc == 0 && (n = fread(buf, 1, sizeof buf, f)) > 0) {
+        rc = hist_csv_feed(r, buf, n);
+        total += n;
+        if (sink->progress)
+            sink->progress(sink->ctx, total);
+    }
+    if (rc == 0 && ferror(f)) {
+        perror(path);
+        rc = HIST_EIO;
+    }
+    if (rc == 0)
+        rc = hist_csv_finish(r);
+    const hist_csv_stats *st = hist_csv_get_stats(r);
+    print_errors(path, st);
+    counts->rows = st->rows;
+    counts->samples = st->samples;
+    counts->bad = st->bad;
+    hist_csv_free(r);
+    return rc;
+}
+
+/* ---- the ingest address ------------------------------------------------ */
+
+const char *cli_ingest_address(const char *ingest, const char *server, char *buf, size_t cap)
+{
+    if (ingest)
+        return ingest;
+    if (!server)
+        server = getenv("HISTORIAN_SERVER");
+    if (!server || !*server)
+        return CLI_DEFAULT_INGEST;
+    bool tls = !strncmp(server, "https://", 8);
+    const char *host = strstr(server, "://");
+    host = host ? host + 3 : server;
+    size_t n = strcspn(host, "/");
+    const char *end = host + n;
+    if (host[0] == '[') { /* [v6]:port */
+        const char *close = memchr(host, ']', n);
+        end = close ? close + 1 : end;
+    } else {
+        const char *colon = memchr(host, ':', n);
+        end = colon ? colon : end;
+    }
+    snprintf(buf, cap, "%s%.*s:9461", tls ? "tcps://" : "", (int)(end - host), host);
+    return buf;
 }

@@ -8,6 +8,8 @@
  * Times are RFC 3339 with nanoseconds when needed, so an export imported
  * again gives back the same samples. Pages of the raw query are followed
  * through the server's continuation (X-Historian-Next) until the end.
+ * On a terminal (stderr), while the output goes to a file or a pipe, a
+ * progress line counts the pages, lines and bytes written so far.
  */
 #include <getopt.h>
 #include <limits.h>
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/hist_time.h"
 #include "tools/cli.h"
@@ -38,6 +41,9 @@ static void usage(FILE *out)
             "      --server URL    (default %s, or $HISTORIAN_SERVER)\n"
             "      --token TOKEN   bearer token (or $HISTORIAN_TOKEN)\n"
             "      --timeout SEC   per request (default 30)\n" CLI_CONN_TLS_USAGE "  -h, --help\n"
+            "\n"
+            "On a terminal, while the CSV goes to a file or a pipe, stderr shows the\n"
+            "pages, lines and bytes written so far.\n"
             "\n"
             "Exit status: 0 ok, 1 server or network error (or a write error), 2 bad\n"
             "command line.\n",
@@ -65,9 +71,32 @@ typedef struct {
     const char *out_path, *page, *format;
     bool any_tag, csv;
     int64_t now_ns;
-    FILE *out;    /* stdout, or the --out file */
-    json_t *rows; /* -F json: the rows of every page */
+    FILE *out;                    /* stdout, or the --out file */
+    json_t *rows;                 /* -F json: the rows of every page */
+    bool bar;                     /* the progress line on stderr */
+    uint64_t pages, lines, bytes; /* lines: rows, and the newlines in tag names */
+    struct timespec t0;
 } export_command;
+
+static double export_elapsed(const export_command *e)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - e->t0.tv_sec) + (double)(t.tv_nsec - e->t0.tv_nsec) / 1e9;
+}
+
+/* "page N  L lines  B bytes  X lines/s", redrawn after every page. */
+static void export_progress(const export_command *e, bool last)
+{
+    if (!e->bar)
+        return;
+    double el = export_elapsed(e);
+    fprintf(stderr, "\rpage %llu  %llu lines  %llu bytes  %.0f lines/s ",
+            (unsigned long long)e->pages, (unsigned long long)e->lines,
+            (unsigned long long)e->bytes, el > 0 ? (double)e->lines / el : 0.0);
+    if (last)
+        fputc('\n', stderr);
+}
 
 static int export_add_param(export_command *e, const char *key, const char *value)
 {
@@ -136,6 +165,8 @@ static int export_build_request(export_command *e)
 
 static int export_open_output(export_command *e)
 {
+    clock_gettime(CLOCK_MONOTONIC, &e->t0);
+    e->bar = e->csv && isatty(2) && (e->out_path || !isatty(1));
     if (!e->out_path)
         return CLI_CONTINUE;
     FILE *f = fopen(e->out_path, "w");
@@ -151,8 +182,16 @@ static int export_open_output(export_command *e)
 static int export_take_page(void *ctx, int page, const hist_http_response *resp)
 {
     export_command *e = ctx;
+    e->pages++;
     if (e->csv) {
         cli_write_csv_page(e->out, page, resp->body);
+        uint64_t lines = 0;
+        for (const char *p = resp->body; (p = memchr(p, '\n', resp->body + resp->body_len - p));
+             p++)
+            lines++;
+        e->lines += lines > 0 ? lines - 1 : 0; /* less the header */
+        e->bytes += resp->body_len;
+        export_progress(e, false);
         return CLI_CONTINUE;
     }
     json_t *arr = json_loadb(resp->body, resp->body_len, 0, NULL);
@@ -178,6 +217,7 @@ static int export_fetch_pages(export_command *e)
                        .take_page = export_take_page,
                        .ctx = e};
     int rc = cli_fetch_pages(&e->conn, &pager);
+    export_progress(e, true);
     free(base);
     return rc == CLI_OK ? CLI_CONTINUE : rc;
 }

@@ -34,6 +34,8 @@ typedef struct {
     double duration;
     size_t batch;
     const char *ingest;
+    const char *server; /* --server: ingest goes to its host */
+    char ingest_buf[300];
     const char *spool;
     uint64_t seed;
     int64_t start_ns;
@@ -55,6 +57,8 @@ static void usage(FILE *out)
             "  --rate R          samples per second per tag (default 1)\n"
             "  --duration S      seconds of data (default 60)\n"
             "  --batch N         samples per request (default 1000)\n"
+            "  --server URL      the server: ingest goes to its host, port 9461, TLS for\n"
+            "                    https:// (default $HISTORIAN_SERVER)\n"
             "  --ingest H:P      TCP ingest address (default " CLI_DEFAULT_INGEST ");\n"
             "                    tcps://H:P for TLS\n"
             "  --tls             TLS (as tcps://): the server is verified against --cacert\n"
@@ -62,9 +66,10 @@ static void usage(FILE *out)
             "  --cert FILE       client certificate (PEM); --key FILE its key\n"
             "  --spool DIR       store-and-forward directory (default ./historian-spool)\n"
             "  --seed N          generator seed (default 1)\n"
-            "  --start TIME      first timestamp: now, epoch ms or RFC 3339 (default now)\n"
-            "  --csv FILE        replay tag,time,value[,quality] rows instead of generating\n"
-            "  --token T         auth token (sent in every request)\n"
+            "  --start TIME      first timestamp, as in query: RFC 3339, epoch ms, now,\n"
+            "                    -24h, now-7d (default now)\n"
+            "  --csv FILE        replay a CSV file (what `historian import` reads)\n"
+            "  --token T         auth token (or $HISTORIAN_TOKEN)\n"
             "  --fast            do not pace in real time\n"
             "  --catch-up        pace by the samples' own times: a --start in the past\n"
             "                    is sent at once, then the data follows in real time\n"
@@ -87,16 +92,13 @@ static int64_t mono_ns(void)
 }
 
 static const struct option simulate_options[] = {
-    {"tags", 1, 0, 't'},     {"rate", 1, 0, 'r'},
-    {"duration", 1, 0, 'd'}, {"batch", 1, 0, 'b'},
-    {"ingest", 1, 0, 'i'},   {"spool", 1, 0, 's'},
-    {"seed", 1, 0, 'S'},     {"start", 1, 0, 'T'},
-    {"csv", 1, 0, 'c'},      {"token", 1, 0, 'k'},
-    {"fast", 0, 0, 'f'},     {"catch-up", 0, 0, 'C'},
-    {"window", 1, 0, 'w'},   {"drain-timeout", 1, 0, 'D'},
-    {"help", 0, 0, 'h'},     {"tls", 0, 0, 'L'},
-    {"cacert", 1, 0, 'A'},   {"cert", 1, 0, 'E'},
-    {"key", 1, 0, 'K'},      {0, 0, 0, 0}};
+    {"tags", 1, 0, 't'},   {"rate", 1, 0, 'r'},          {"duration", 1, 0, 'd'},
+    {"batch", 1, 0, 'b'},  {"ingest", 1, 0, 'i'},        {"spool", 1, 0, 's'},
+    {"seed", 1, 0, 'S'},   {"start", 1, 0, 'T'},         {"csv", 1, 0, 'c'},
+    {"token", 1, 0, 'k'},  {"fast", 0, 0, 'f'},          {"catch-up", 0, 0, 'C'},
+    {"window", 1, 0, 'w'}, {"drain-timeout", 1, 0, 'D'}, {"help", 0, 0, 'h'},
+    {"tls", 0, 0, 'L'},    {"cacert", 1, 0, 'A'},        {"cert", 1, 0, 'E'},
+    {"key", 1, 0, 'K'},    {"server", 1, 0, 'U'},        {0, 0, 0, 0}};
 
 /* The options that take a number: true when ch is one (parsed into o,
  * *end where the number stopped). */
@@ -134,6 +136,9 @@ static int simulate_take_text(sim_opts *o, int ch)
     switch (ch) {
     case 'i':
         o->ingest = optarg;
+        return CLI_CONTINUE;
+    case 'U':
+        o->server = optarg;
         return CLI_CONTINUE;
     case 's':
         o->spool = optarg;
@@ -182,7 +187,6 @@ static int simulate_parse_options(int argc, char **argv, sim_opts *o)
                     .rate = 1,
                     .duration = 60,
                     .batch = 1000,
-                    .ingest = CLI_DEFAULT_INGEST,
                     .spool = "./historian-spool",
                     .seed = 1,
                     .window = 16,
@@ -197,6 +201,9 @@ static int simulate_parse_options(int argc, char **argv, sim_opts *o)
     }
     if (!o->start_set)
         cli_parse_time("now", &o->start_ns);
+    if (!o->token)
+        o->token = getenv("HISTORIAN_TOKEN");
+    o->ingest = cli_ingest_address(o->ingest, o->server, o->ingest_buf, sizeof o->ingest_buf);
     return CLI_CONTINUE;
 }
 
@@ -317,8 +324,10 @@ static int simulate_replay_csv(const sim_opts *o, sim_state *st)
         perror(o->csv);
         return HIST_EIO;
     }
-    uint64_t rows, bad;
-    int rc = cli_csv_read(f, o->csv, st->bb, st->batch, flush_and_pump, NULL, st, &rows, &bad);
+    cli_csv_counts counts;
+    cli_csv_sink sink = {.batch = st->batch, .flush = flush_and_pump, .ctx = st};
+    const hist_csv_opts csv = {0};
+    int rc = cli_csv_read(f, o->csv, &csv, st->bb, &sink, &counts);
     fclose(f);
     return rc ? rc : flush_batch(st);
 }

@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "query/api/api_internal.h"
-#include "query/tz.h"
+#include "common/hist_tz.h"
 
 /* A value in CSV: what `historian import` reads back to the same sample
  * (bool as true/false, NaN and infinities spelled out for strtod). */

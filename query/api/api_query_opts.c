@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "query/api/api_internal.h"
-#include "query/tz.h"
+#include "common/hist_tz.h"
 
 /* ---- Options ------------------------------------------------------------------- */
 
@@ -291,9 +291,9 @@ int api__query_opts_or_reply(api_ctx *c, const api_params *p, int64_t default_fr
         /* Loaded once here so an unknown zone is a 400 naming tz, not a
          * refusal from deep inside the engine. */
         hist_tz *tz = NULL;
-        if (tz__load(s, &tz) < 0)
+        if (hist_tz_load(s, &tz) < 0)
             return api__reply_error(c, 400, "tz", "unknown time zone '%s'", s);
-        tz__free(tz);
+        hist_tz_free(tz);
         snprintf(spec->tz, sizeof spec->tz, "%s", s);
     }
     if ((s = api__param(p, "shifts")) && *s) {

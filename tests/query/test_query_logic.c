@@ -15,7 +15,7 @@
 
 #include "check.h"
 #include "query/engine.h"
-#include "query/tz.h"
+#include "common/hist_tz.h"
 #include "ref.h"
 
 /* ---- The fake source ---- */

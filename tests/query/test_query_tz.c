@@ -16,7 +16,7 @@
 
 #include "check.h"
 #include "query/engine.h"
-#include "query/tz.h"
+#include "common/hist_tz.h"
 
 #define SEC  INT64_C(1000000000)
 #define HOUR (3600 * SEC)
@@ -29,7 +29,7 @@ static int64_t utc_ns(int y, int mo, int d, int h, int mi)
 static void test_offsets_vs_libc(const char *zone)
 {
     hist_tz *tz = NULL;
-    REQUIRE(tz__load(zone, &tz) == 0);
+    REQUIRE(hist_tz_load(zone, &tz) == 0);
     setenv("TZ", zone, 1);
     tzset();
     uint64_t x = 0x9E3779B97F4A7C15ull;
@@ -41,14 +41,14 @@ static void test_offsets_vs_libc(const char *zone)
         time_t tt = (time_t)t;
         struct tm tm;
         localtime_r(&tt, &tm);
-        if (tz__offset(tz, t) != tm.tm_gmtoff && bad++ < 5)
-            fprintf(stderr, "%s at %lld: %d vs libc %ld\n", zone, (long long)t, tz__offset(tz, t),
+        if (hist_tz_offset(tz, t) != tm.tm_gmtoff && bad++ < 5)
+            fprintf(stderr, "%s at %lld: %d vs libc %ld\n", zone, (long long)t, hist_tz_offset(tz, t),
                     (long)tm.tm_gmtoff);
     }
     CHECKF(bad == 0, "%s: %ld offsets differ from libc", zone, bad);
     unsetenv("TZ");
     tzset();
-    tz__free(tz);
+    hist_tz_free(tz);
 }
 
 static hist_buckets buckets(const char *zone, hist_bucket_kind kind, int64_t from, int64_t to)
@@ -191,19 +191,19 @@ static void test_new_york(void)
 static void test_load_errors(void)
 {
     hist_tz *tz = NULL;
-    CHECK(tz__load("Nowhere/Atlantis", &tz) == HIST_EINVAL && tz == NULL);
-    CHECK(tz__load("../../etc/passwd", &tz) == HIST_EINVAL);
-    CHECK(tz__load("/etc/localtime", &tz) == HIST_EINVAL);
-    CHECK(tz__load("Europe", &tz) == HIST_EINVAL); /* a directory */
-    CHECK(tz__load("Europe/Berlin\n", &tz) == HIST_EINVAL);
-    CHECK(tz__load("", &tz) == 0 && tz__offset(tz, 1234567) == 0);
-    tz__free(tz);
+    CHECK(hist_tz_load("Nowhere/Atlantis", &tz) == HIST_EINVAL && tz == NULL);
+    CHECK(hist_tz_load("../../etc/passwd", &tz) == HIST_EINVAL);
+    CHECK(hist_tz_load("/etc/localtime", &tz) == HIST_EINVAL);
+    CHECK(hist_tz_load("Europe", &tz) == HIST_EINVAL); /* a directory */
+    CHECK(hist_tz_load("Europe/Berlin\n", &tz) == HIST_EINVAL);
+    CHECK(hist_tz_load("", &tz) == 0 && hist_tz_offset(tz, 1234567) == 0);
+    hist_tz_free(tz);
     /* TZDIR is honoured. */
     setenv("TZDIR", "/nonexistent-zoneinfo", 1);
-    CHECK(tz__load("Europe/Berlin", &tz) == HIST_EINVAL);
+    CHECK(hist_tz_load("Europe/Berlin", &tz) == HIST_EINVAL);
     setenv("TZDIR", "/usr/share/zoneinfo", 1);
-    CHECK(tz__load("Europe/Berlin", &tz) == 0);
-    tz__free(tz);
+    CHECK(hist_tz_load("Europe/Berlin", &tz) == 0);
+    hist_tz_free(tz);
     unsetenv("TZDIR");
 
     /* Every truncation and some corruptions of a real file: no crash, and a
@@ -213,24 +213,24 @@ static void test_load_errors(void)
     static uint8_t buf[1 << 16];
     size_t len = fread(buf, 1, sizeof(buf), f);
     fclose(f);
-    REQUIRE(tz__parse(buf, len, &tz) == 0);
-    tz__free(tz);
+    REQUIRE(hist_tz_parse(buf, len, &tz) == 0);
+    hist_tz_free(tz);
     long accepted = 0;
     for (size_t n = 0; n + 1 < len; n++) {
-        if (tz__parse(buf, n, &tz) == 0) {
+        if (hist_tz_parse(buf, n, &tz) == 0) {
             accepted++;
-            tz__free(tz);
+            hist_tz_free(tz);
         }
     }
     CHECK_EQ_I64(accepted, 0);
     for (size_t i = 0; i < len; i += 7) {
         uint8_t save = buf[i];
         buf[i] ^= 0x5a;
-        if (tz__parse(buf, len, &tz) == 0) {
-            (void)tz__offset(tz, 0);
+        if (hist_tz_parse(buf, len, &tz) == 0) {
+            (void)hist_tz_offset(tz, 0);
             int64_t u[2];
-            (void)tz__local_to_utc(tz, 1700000000, u);
-            tz__free(tz);
+            (void)hist_tz_local_to_utc(tz, 1700000000, u);
+            hist_tz_free(tz);
         }
         buf[i] = save;
     }

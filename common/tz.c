@@ -1,6 +1,6 @@
 /*
  * tz.c: TZif reader (RFC 8536) and POSIX TZ rule evaluator for calendar
- * buckets. See tz.h for the door.
+ * buckets and zone-less CSV times. See hist_tz.h for the door.
  *
  * A zone is: a sorted table of transition instants, each naming a local
  * time type (UT offset); the offset before the first transition is type
@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "query/tz.h"
+#include "common/hist_tz.h"
 #include "common/hist_bytes.h"
 #include "common/hist_error.h"
 
@@ -175,7 +175,7 @@ static int32_t rule_offset(const tz_rule *r, int64_t utc)
         return r->std_off;
     int64_t y;
     int m, d;
-    hist_civil_from_days(tz__floor_div(utc + r->std_off, 86400), &y, &m, &d);
+    hist_civil_from_days(hist_tz_floor_div(utc + r->std_off, 86400), &y, &m, &d);
     /* The start is given in standard time, the end in daylight time. */
     int64_t start = date_day(&r->start, y) * 86400 + r->start.secs - r->std_off;
     int64_t end = date_day(&r->end, y) * 86400 + r->end.secs - r->dst_off;
@@ -263,7 +263,7 @@ static int read_block(reader *r, const tzif_header *h, size_t tsize, hist_tz *tz
     return 0;
 }
 
-int tz__parse(const uint8_t *buf, size_t len, hist_tz **out)
+int hist_tz_parse(const uint8_t *buf, size_t len, hist_tz **out)
 {
     *out = NULL;
     reader r = {buf, len};
@@ -316,11 +316,11 @@ int tz__parse(const uint8_t *buf, size_t len, hist_tz **out)
     *out = tz;
     return 0;
 fail:
-    tz__free(tz);
+    hist_tz_free(tz);
     return rc;
 }
 
-void tz__free(hist_tz *tz)
+void hist_tz_free(hist_tz *tz)
 {
     if (!tz)
         return;
@@ -343,7 +343,7 @@ static bool name_ok(const char *name)
     return name[len - 1] != '/';
 }
 
-int tz__load(const char *name, hist_tz **out)
+int hist_tz_load(const char *name, hist_tz **out)
 {
     *out = NULL;
     if (name[0] == '\0' || strcmp(name, "UTC") == 0) {
@@ -368,14 +368,14 @@ int tz__load(const char *name, hist_tz **out)
     }
     size_t len = fread(buf, 1, TZ_MAX_FILE, f);
     fclose(f);
-    int rc = tz__parse(buf, len, out);
+    int rc = hist_tz_parse(buf, len, out);
     free(buf);
     if (rc == HIST_ECORRUPT)
         rc = HIST_EINVAL; /* a directory, or not a zone file */
     return rc;
 }
 
-int32_t tz__offset(const hist_tz *tz, int64_t utc)
+int32_t hist_tz_offset(const hist_tz *tz, int64_t utc)
 {
     if (tz->ntrans == 0)
         return tz->has_rule ? rule_offset(&tz->rule, utc) : tz->first_off;
@@ -394,7 +394,7 @@ int32_t tz__offset(const hist_tz *tz, int64_t utc)
     return tz->trans_off[lo];
 }
 
-int tz__local_to_utc(const hist_tz *tz, int64_t local, int64_t out[2])
+int hist_tz_local_to_utc(const hist_tz *tz, int64_t local, int64_t out[2])
 {
     /* Candidate offsets: those in effect within two days either side (no
      * zone changes offset twice within that window). */
@@ -402,7 +402,7 @@ int tz__local_to_utc(const hist_tz *tz, int64_t local, int64_t out[2])
     int ncand = 0, n = 0;
     int32_t omin = INT32_MAX, omax = INT32_MIN;
     for (int k = -2; k <= 2; k++) {
-        int32_t o = tz__offset(tz, local + k * 86400);
+        int32_t o = hist_tz_offset(tz, local + k * 86400);
         bool seen = false;
         for (int j = 0; j < ncand; j++)
             seen |= cand[j] == o;
@@ -413,7 +413,7 @@ int tz__local_to_utc(const hist_tz *tz, int64_t local, int64_t out[2])
     }
     for (int j = 0; j < ncand; j++) {
         int64_t u = local - cand[j];
-        if (tz__offset(tz, u) != cand[j])
+        if (hist_tz_offset(tz, u) != cand[j])
             continue;
         if (n == 1 && out[0] == u)
             continue;
@@ -431,7 +431,7 @@ int tz__local_to_utc(const hist_tz *tz, int64_t local, int64_t out[2])
     int64_t lo = local - omax, hi = local - omin;
     while (lo < hi) {
         int64_t mid = lo + (hi - lo) / 2;
-        if (mid + tz__offset(tz, mid) >= local)
+        if (mid + hist_tz_offset(tz, mid) >= local)
             hi = mid;
         else
             lo = mid + 1;

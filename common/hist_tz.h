@@ -1,5 +1,5 @@
 /*
- * tz.h: IANA time zones for calendar buckets, read from the system's TZif
+ * hist_tz.h: IANA time zones (calendar buckets, zone-less CSV times), read from the system's TZif
  * files (/usr/share/zoneinfo/<name>, or $TZDIR/<name>). No offset is
  * hard-coded: the 64-bit transition table of a v2+ file answers the past,
  * its POSIX TZ footer rule ("CET-1CEST,M3.5.0,M10.5.0/3") the times after
@@ -8,8 +8,8 @@
  * Times here are whole seconds: "utc" = seconds since the epoch, "local"
  * = seconds since 1970-01-01 00:00 on the zone's wall clock.
  */
-#ifndef HIST_QUERY_TZ_H
-#define HIST_QUERY_TZ_H
+#ifndef HIST_COMMON_TZ_H
+#define HIST_COMMON_TZ_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -21,27 +21,27 @@ typedef struct hist_tz hist_tz;
 /* Loads a zone by IANA name ("Europe/Berlin"). "" and "UTC" give UTC
  * without touching the disk. HIST_EINVAL for a name with "..", a leading
  * '/', bad characters, or no such/invalid file. */
-int tz__load(const char *name, hist_tz **out);
-/* Parses TZif bytes (what tz__load reads; also the fuzz entry).
+int hist_tz_load(const char *name, hist_tz **out);
+/* Parses TZif bytes (what hist_tz_load reads; also the fuzz entry).
  * HIST_ECORRUPT when the data is not a valid TZif file. */
-int tz__parse(const uint8_t *buf, size_t len, hist_tz **out);
-void tz__free(hist_tz *tz);
+int hist_tz_parse(const uint8_t *buf, size_t len, hist_tz **out);
+void hist_tz_free(hist_tz *tz);
 
 /* Seconds east of UTC in effect at utc (local = utc + offset). */
-int32_t tz__offset(const hist_tz *tz, int64_t utc);
+int32_t hist_tz_offset(const hist_tz *tz, int64_t utc);
 
 /* The instants whose wall clock reads local: returns 1 (normal), 2 (a
  * repeated hour when clocks go back; out[0] < out[1]) or 0 when the wall
  * time does not exist (clocks jumped over it); then out[0] is the first
  * instant after the gap, i.e. the transition itself. */
-int tz__local_to_utc(const hist_tz *tz, int64_t local, int64_t out[2]);
+int hist_tz_local_to_utc(const hist_tz *tz, int64_t local, int64_t out[2]);
 
 /* The calendar (hist_days_from_civil() and its inverse) is in
  * common/hist_time.h. */
 
 /* Floor division for int64 (rounds toward minus infinity): calendar
  * arithmetic on times before the epoch (tz.c, buckets.c). */
-static inline int64_t tz__floor_div(int64_t a, int64_t b)
+static inline int64_t hist_tz_floor_div(int64_t a, int64_t b)
 {
     int64_t q = a / b;
     if ((a % b != 0) && ((a < 0) != (b < 0)))
