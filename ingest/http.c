@@ -78,215 +78,6 @@ typedef struct api_work {
     char peer[64];
 } api_work;
 
-static const char *status_text(int status)
-{
-    switch (status) {
-    case 200:
-        return "OK";
-    case 202:
-        return "Accepted";
-    case 204:
-        return "No Content";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 413:
-        return "Payload Too Large";
-    case 415:
-        return "Unsupported Media Type";
-    case 422:
-        return "Unprocessable Content";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 500:
-        return "Internal Server Error";
-    case 503:
-        return "Service Unavailable";
-    default:
-        return "Status";
-    }
-}
-
-/* Fills a reply slot with an HTTP response whose body (malloc'd, len
- * bytes, may be NULL when empty) it takes over: the head goes to r->data,
- * the body is sent after it as it is, never copied. */
-static void fill_response_owned(hist_reply *r, int status, const char *ctype, char *body,
-                                size_t len, const char *extra)
-{
-    char head[512];
-    if (!extra)
-        extra = "";
-    int n = status == 204 /* no body, and no Content-Length (RFC 9110 §8.6) */
-                ? snprintf(head, sizeof head, "HTTP/1.1 204 No Content\r\n%s",
-                           r->keep_alive ? "" : "Connection: close\r\n")
-                : snprintf(head, sizeof head,
-                           "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s",
-                           status, status_text(status), ctype, len,
-                           status == 401 ? "WWW-Authenticate: Bearer\r\n" : "",
-                           r->keep_alive ? "" : "Connection: close\r\n");
-    if (n < 0 || (size_t)n >= sizeof head)
-        n = 0;
-    size_t elen = strlen(extra);
-    r->data = malloc((size_t)n + elen + 2 + 1);
-    if (!r->data) {
-        free(body);
-        r->close_after = true;
-        return;
-    }
-    memcpy(r->data, head, (size_t)n);
-    memcpy(r->data + n, extra, elen);
-    memcpy(r->data + n + elen, "\r\n", 2);
-    r->len = (size_t)n + elen + 2;
-    if (r->head_only) { /* HEAD: the head says how long the body would be */
-        free(body);
-        body = NULL;
-        len = 0;
-    }
-    r->body = body;
-    r->body_len = len;
-    if (!r->keep_alive)
-        r->close_after = true;
-}
-
-/* The same for a body the caller keeps. */
-static void fill_response_h(hist_reply *r, int status, const char *ctype, const void *body,
-                            size_t len, const char *extra)
-{
-    char *copy = NULL;
-    if (len && !(copy = malloc(len))) {
-        r->close_after = true;
-        return;
-    }
-    if (len)
-        memcpy(copy, body, len);
-    fill_response_owned(r, status, ctype, copy, len, extra);
-}
-
-static void fill_response(hist_reply *r, int status, const char *ctype, const void *body,
-                          size_t len)
-{
-    fill_response_h(r, status, ctype, body, len, NULL);
-}
-
-/* {"error":"msg"} in body (at least 512 bytes): its length. Quotes and
- * backslashes become ', control bytes are dropped, so no escaping is owed. */
-static size_t error_body(char *body, size_t cap, const char *msg)
-{
-    size_t k = (size_t)snprintf(body, cap - 4, "{\"error\":\"");
-    for (const char *p = msg; *p && k < cap - 8; p++)
-        if (*p == '"' || *p == '\\')
-            body[k++] = '\'';
-        else if ((unsigned char)*p >= 0x20)
-            body[k++] = *p;
-    k += (size_t)snprintf(body + k, cap - k, "\"}");
-    return k;
-}
-
-static void fill_error(hist_reply *r, int status, const char *msg)
-{
-    char body[512];
-    fill_response(r, status, "application/json", body, error_body(body, sizeof body, msg));
-}
-
-/* head_only: the request was HEAD (no body follows the head). */
-static void reply_error_h(hist_conn *c, bool keep_alive, bool head_only, int status,
-                          const char *msg, const char *extra)
-{
-    hist_reply *r = conn__reply_new(c);
-    if (!r) {
-        conn__close(c, "out of memory");
-        return;
-    }
-    r->keep_alive = keep_alive;
-    r->head_only = head_only;
-    char body[512];
-    fill_response_h(r, status, "application/json", body, error_body(body, sizeof body, msg),
-                    extra);
-    if (!keep_alive)
-        c->stop_parsing = true;
-    conn__reply_ready(r);
-}
-
-static void reply_error_now(hist_conn *c, bool keep_alive, int status, const char *msg)
-{
-    hist_reply *r = conn__reply_new(c);
-    if (!r) {
-        conn__close(c, "out of memory");
-        return;
-    }
-    r->keep_alive = keep_alive;
-    fill_error(r, status, msg);
-    if (!keep_alive)
-        c->stop_parsing = true;
-    conn__reply_ready(r);
-}
-
-/* ---- write ---------------------------------------------------------- */
-
-/* A line protocol write's answer: 204 (saying how many fields were left
- * out), or InfluxDB's error JSON. */
-static void fill_influx_answer(hist_reply *r, int status, const char *msg)
-{
-    if (status == 204) {
-        char extra[96] = "";
-        if (r->lp_refused)
-            snprintf(extra, sizeof extra,
-                     "X-Historian-Refused-Fields: %u (string fields are not stored)\r\n",
-                     r->lp_refused);
-        fill_response_owned(r, 204, "", NULL, 0, extra);
-        return;
-    }
-    char body[1024];
-    size_t n = lpw__error_json(body, sizeof body, lpw__code_of(status), msg);
-    fill_response(r, status, "application/json", body, n);
-}
-
-static void fill_write_result(hist_reply *r, const hist_in_result *res)
-{
-    int status =
-        res->code == 0                                                                        ? 200
-        : res->code == HIST_EAUTH                                                             ? 403
-        : res->code == HIST_ECLOSED || res->code == HIST_EBUSY || res->code == HIST_EDISKFULL ? 503
-        : res->code == HIST_EIO || res->code == HIST_ENOMEM                                   ? 500
-                                                                                              : 400;
-    if (r->influx) {
-        const char *msg = res->error ? res->error : hist_strerror(res->code);
-        char text[600];
-        if (res->code && res->nerrors)
-            snprintf(text, sizeof text, "%s: %s; nothing was written", res->errors[0].tag,
-                     res->errors[0].message);
-        else
-            snprintf(text, sizeof text, "%s", msg);
-        fill_influx_answer(r, res->code == 0 ? 204 : status, text);
-        return;
-    }
-    if (r->json) {
-        char *s;
-        size_t n;
-        if (decode__result_to_json(res, &s, &n) == 0) {
-            fill_response(r, status, "application/json", s, n);
-            free(s);
-            return;
-        }
-    } else {
-        uint8_t *b;
-        size_t n;
-        if (decode__result_to_proto(res, 0, &b, &n) == 0) {
-            fill_response(r, status, "application/x-protobuf", b, n);
-            free(b);
-            return;
-        }
-    }
-    fill_error(r, 500, "out of memory");
-}
-
 static bool is_protobuf_type(const char *ct)
 {
     if (!ct || !*ct)
@@ -320,7 +111,7 @@ static void route_write(hist_conn *c, http_state *st, bool keep_alive, bool json
 {
     hist_server *srv = c->srv;
     if (!is_protobuf_type(st->hdr[H_CTYPE])) {
-        reply_error_now(c, keep_alive, 415, "POST /api/v1/write takes application/x-protobuf");
+        reply__error_now(c, keep_alive, 415, "POST /api/v1/write takes application/x-protobuf");
         return;
     }
     hist_in_batch *batch = NULL;
@@ -347,7 +138,7 @@ static void route_write(hist_conn *c, http_state *st, bool keep_alive, bool json
     if (rc < 0) {
         srv->metrics.batches_rejected++;
         srv->metrics.samples_rejected += res.samples;
-        fill_write_result(r, &res);
+        reply__fill_write_result(r, &res);
         decode__result_clear(&res);
         conn__reply_ready(r);
         return;
@@ -355,7 +146,7 @@ static void route_write(hist_conn *c, http_state *st, bool keep_alive, bool json
     hist_job *job = calloc(1, sizeof *job);
     if (!job) {
         free(batch);
-        fill_error(r, 500, "out of memory");
+        reply__fill_error(r, 500, "out of memory");
         conn__reply_ready(r);
         return;
     }
@@ -385,7 +176,7 @@ static void route_lp_write(hist_conn *c, http_state *st, bool keep_alive, const 
     const char *enc = st->hdr[H_CENC];
     bool gz = enc && !strcasecmp(enc, "gzip");
     if (enc && !gz && strcasecmp(enc, "identity")) {
-        fill_influx_answer(r, 415, "Content-Encoding: gzip or identity");
+        reply__fill_influx(r, 415, "Content-Encoding: gzip or identity");
         conn__reply_ready(r);
         return;
     }
@@ -406,7 +197,7 @@ static void route_lp_write(hist_conn *c, http_state *st, bool keep_alive, const 
     }
     if (rc < 0 || !batch) {
         srv->metrics.batches_rejected += rc < 0;
-        fill_influx_answer(r, rc < 0 ? oc.status : 204, oc.msg);
+        reply__fill_influx(r, rc < 0 ? oc.status : 204, oc.msg);
         conn__reply_ready(r);
         return;
     }
@@ -416,7 +207,7 @@ static void route_lp_write(hist_conn *c, http_state *st, bool keep_alive, const 
     hist_job *job = calloc(1, sizeof *job);
     if (!job) {
         free(batch);
-        fill_influx_answer(r, 500, "out of memory");
+        reply__fill_influx(r, 500, "out of memory");
         conn__reply_ready(r);
         return;
     }
@@ -498,12 +289,12 @@ static void api_finish(api_work *a, int status)
     a->auth = NULL;
     if (!r->conn->closing) {
         if (status == 0 && a->rc == 0) {
-            fill_response_owned(r, a->resp.status ? a->resp.status : 500,
-                                a->resp.content_type ? a->resp.content_type : "application/json",
-                                a->resp.body, a->resp.body_len, a->resp.headers);
+            reply__fill_owned(r, a->resp.status ? a->resp.status : 500,
+                              a->resp.content_type ? a->resp.content_type : "application/json",
+                              a->resp.body, a->resp.body_len, a->resp.headers);
             a->resp.body = NULL; /* the reply owns it now */
         } else
-            fill_error(r, 500, "the request could not be answered");
+            reply__fill_error(r, 500, "the request could not be answered");
     }
     api_work_free(a);
     conn__reply_ready(r);
@@ -526,7 +317,7 @@ static void reply_queue_full(hist_conn *c, bool keep_alive, bool head_only)
              "(api_queue, full); retry later",
              c->srv->opts.api_workers, c->srv->opts.api_queue);
     c->srv->metrics.api_rejected++;
-    reply_error_h(c, keep_alive, head_only, 503, msg, "Retry-After: 1\r\n");
+    reply__error_h(c, keep_alive, head_only, 503, msg, "Retry-After: 1\r\n");
 }
 
 static void route_api(hist_conn *c, http_state *st, bool keep_alive, const char *path,
@@ -579,7 +370,7 @@ static void route_api(hist_conn *c, http_state *st, bool keep_alive, const char 
     a->req.now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
     a->req.limits = &a->limits;
     if (!a->method || !a->path || !a->query) {
-        fill_error(r, 500, "could not queue the request");
+        reply__fill_error(r, 500, "could not queue the request");
         api_work_free(a);
         conn__reply_ready(r);
         return;
@@ -638,7 +429,7 @@ static bool allowed(hist_conn *c, http_state *st, bool keep_alive, const auth_gr
                       : had ? "unknown token"
                             : "authentication required: Authorization: Bearer <token>";
     audit_http(c, st, g ? "scope_refused" : "auth_failed", g, path, g ? 403 : 401, NULL, msg);
-    reply_error_now(c, keep_alive, g ? 403 : 401, msg);
+    reply__error_now(c, keep_alive, g ? 403 : 401, msg);
     return false;
 }
 
@@ -652,7 +443,7 @@ static void dispatch(hist_conn *c, http_state *st)
     http_parser_url_init(&u);
     if (!st->url || http_parser_parse_url(st->url, st->url_len, 0, &u) != 0 ||
         !(u.field_set & (1 << UF_PATH))) {
-        reply_error_now(c, keep_alive, 400, "bad request target");
+        reply__error_now(c, keep_alive, 400, "bad request target");
         return;
     }
     char *path; /* NULL on a bad escape or %00 (hist_text.h) */
@@ -661,7 +452,7 @@ static void dispatch(hist_conn *c, http_state *st)
                       ? strndup(st->url + u.field_data[UF_QUERY].off, u.field_data[UF_QUERY].len)
                       : strdup("");
     if (!path || !query) {
-        reply_error_now(c, keep_alive, 400, "bad percent-encoding in the path");
+        reply__error_now(c, keep_alive, 400, "bad percent-encoding in the path");
         goto out;
     }
     bool had_token;
@@ -671,20 +462,20 @@ static void dispatch(hist_conn *c, http_state *st)
     if (!strcmp(path, "/healthz")) {
         hist_reply *r = get ? conn__reply_new(c) : NULL;
         if (!get) {
-            reply_error_h(c, keep_alive, false, 405, "/healthz takes GET or HEAD",
-                          "Allow: GET, HEAD\r\n");
+            reply__error_h(c, keep_alive, false, 405, "/healthz takes GET or HEAD",
+                           "Allow: GET, HEAD\r\n");
         } else if (r) {
             char text[2048];
             int status = health__text(srv->db, &srv->metrics, text, sizeof text);
             r->keep_alive = keep_alive;
             r->head_only = head;
-            fill_response(r, status, "text/plain", text, strlen(text));
+            reply__fill(r, status, "text/plain", text, strlen(text));
             conn__reply_ready(r);
         }
     } else if (!strcmp(path, "/metrics")) {
         if (!get) {
-            reply_error_h(c, keep_alive, false, 405, "/metrics takes GET or HEAD",
-                          "Allow: GET, HEAD\r\n");
+            reply__error_h(c, keep_alive, false, 405, "/metrics takes GET or HEAD",
+                           "Allow: GET, HEAD\r\n");
         } else if (allowed(c, st, keep_alive, grant, HIST_SCOPE_READ, had_token, path)) {
             char *text;
             size_t len;
@@ -693,31 +484,31 @@ static void dispatch(hist_conn *c, http_state *st)
                 r->keep_alive = keep_alive;
                 r->head_only = head;
                 if (metrics__render(&srv->metrics, srv->db, &text, &len) == 0) {
-                    fill_response(r, 200, "text/plain; version=0.0.4", text, len);
+                    reply__fill(r, 200, "text/plain; version=0.0.4", text, len);
                     free(text);
                 } else {
-                    fill_error(r, 500, "out of memory");
+                    reply__fill_error(r, 500, "out of memory");
                 }
                 conn__reply_ready(r);
             }
         }
     } else if (!strcmp(path, "/api/v1/write")) {
         if (strcmp(method, "POST"))
-            reply_error_h(c, keep_alive, head, 405, "POST /api/v1/write", "Allow: POST\r\n");
+            reply__error_h(c, keep_alive, head, 405, "POST /api/v1/write", "Allow: POST\r\n");
         else if (allowed(c, st, keep_alive, grant, HIST_SCOPE_WRITE, had_token, path))
             route_write(c, st, keep_alive,
                         st->hdr[H_ACCEPT] && strstr(st->hdr[H_ACCEPT], "application/json"), grant,
                         path);
     } else if (!strcmp(path, "/write") || !strcmp(path, "/api/v2/write")) {
         if (strcmp(method, "POST"))
-            reply_error_h(c, keep_alive, head, 405, "POST", "Allow: POST\r\n");
+            reply__error_h(c, keep_alive, head, 405, "POST", "Allow: POST\r\n");
         else if (allowed(c, st, keep_alive, grant, HIST_SCOPE_WRITE, had_token, path))
             route_lp_write(c, st, keep_alive, grant, path, query);
     } else if (hist_api_owns_path(path)) {
         if (allowed(c, st, keep_alive, grant, HIST_SCOPE_READ, had_token, path))
             route_api(c, st, keep_alive, path, query, grant, head);
     } else {
-        reply_error_h(c, keep_alive, head, 404, "no such path", NULL);
+        reply__error_h(c, keep_alive, head, 404, "no such path", NULL);
     }
 out:
     free(path);
@@ -872,8 +663,8 @@ static int on_headers_complete(http_parser *p)
      * without a grant does not get its body read (401, and the connection
      * closes with the body unread). Scopes need the route and are checked
      * in dispatch. */
-    bool has_body = p->content_length != ULLONG_MAX ? p->content_length > 0
-                                                    : (p->flags & F_CHUNKED) != 0;
+    bool has_body =
+        p->content_length != ULLONG_MAX ? p->content_length > 0 : (p->flags & F_CHUNKED) != 0;
     bool had_token;
     if (has_body && c->srv->auth && !request_grant(c, st, &had_token)) {
         char route[256];
@@ -973,7 +764,7 @@ static void on_data(hist_conn *c, size_t off, size_t n)
         snprintf(msg, sizeof msg, "%s", st->err_msg ? st->err_msg : http_errno_description(e));
         if (e == HPE_HEADER_OVERFLOW)
             status = 431;
-        reply_error_now(c, false, status, msg);
+        reply__error_now(c, false, status, msg);
     }
 }
 
@@ -993,6 +784,6 @@ const conn__proto http__proto = {
     .init_state = init_state,
     .on_data = on_data,
     .free_state = free_state,
-    .fill_result = fill_write_result,
+    .fill_result = reply__fill_write_result,
     .eof_mid_message = NULL,
 };

@@ -35,14 +35,16 @@
  *                 (conn__write_done); knows no protocol: it calls the
  *                 connection's conn__proto; on a TLS listener it puts
  *                 tls.c between the socket and the protocol
- *   5. tcp.c      length-prefixed protobuf frames (tcp__proto)
+ *   5. http_reply.c HTTP answers into reply slots (status, headers, the
+ *                 error shapes, a write's result)
+ *   6. tcp.c      length-prefixed protobuf frames (tcp__proto)
  *      http.c     HTTP/1.1 on http_parser, routing (http__proto)
  *      mqtt_link.c the connection to one MQTT broker (--mqtt): connect,
  *                 session, subscriptions, messages -> write jobs, PUBACKs
  *                 after the group commit, reconnects
  *                 tcp.c, http.c and mqtt_link.c never call each other or
  *                 server.c
- *   6. server.c   loop, listeners (each picks its conn__proto), signals,
+ *   7. server.c   loop, listeners (each picks its conn__proto), signals,
  *                 the idle sweep, shutdown; hist_server_run()
  *
  * Below this list, sub-folders with their own doors: sparkplug/
@@ -574,6 +576,26 @@ struct hist_server {
     uint64_t drain_deadline_ms;
     int signals;
 };
+
+/* ---- http_reply.c: HTTP answers into reply slots ------------------- */
+
+/* A response: status, Content-Type, body (owned: freed by the slot) and
+ * extra header lines ("Name: v\r\n", or NULL); 204 has no body and no
+ * Content-Length. */
+void reply__fill_owned(hist_reply *r, int status, const char *ctype, char *body, size_t len,
+                       const char *extra);
+void reply__fill_h(hist_reply *r, int status, const char *ctype, const void *body, size_t len,
+                   const char *extra); /* the body copied */
+void reply__fill(hist_reply *r, int status, const char *ctype, const void *body, size_t len);
+void reply__fill_error(hist_reply *r, int status, const char *msg); /* {"error": msg} */
+/* A new slot with the error, ready (head_only: a HEAD request). */
+void reply__error_h(hist_conn *c, bool keep_alive, bool head_only, int status, const char *msg,
+                    const char *extra);
+void reply__error_now(hist_conn *c, bool keep_alive, int status, const char *msg);
+/* A line protocol write's answer: 204, or InfluxDB's error JSON. */
+void reply__fill_influx(hist_reply *r, int status, const char *msg);
+/* A write's result, as the slot's style says (influx, json, protobuf). */
+void reply__fill_write_result(hist_reply *r, const hist_in_result *res);
 
 hist_conn *conn__new(hist_server *srv, const conn__proto *proto);
 /* An accepted connection that is not started (over the limit, no state):
