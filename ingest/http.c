@@ -7,6 +7,7 @@
  *   POST /api/v1/write   WriteRequest in (protobuf), WriteResponse out
  *                        (protobuf, or JSON with Accept: application/json);
  *                        200 written, 400 refused, 401/403 auth, 413 too big
+ *   POST /api/v1/import  CSV (csv_import.c), answered as /api/v1/write's JSON
  *   POST /write, /api/v2/write  InfluxDB line protocol (lp_write.c), plain
  *                        or gzip; 204 written, else InfluxDB's error JSON
  *   GET  /healthz        200 "ok", or 503 and why (health.c)
@@ -208,6 +209,60 @@ static void route_lp_write(hist_conn *c, http_state *st, bool keep_alive, const 
     if (!job) {
         free(batch);
         reply__fill_influx(r, 500, "out of memory");
+        conn__reply_ready(r);
+        return;
+    }
+    job->batch = batch;
+    job->bytes = st->body_len;
+    job->result.batch_id = batch->batch_id;
+    job->result.samples = batch->samples;
+    job->owner = r;
+    job->done = conn__write_done;
+    conn__submit(srv, job);
+}
+
+/* CSV over HTTP (csv_import.c): one whole batch, the answer a write's
+ * result in JSON (200 and what was written) or {"error": ...}. */
+static void route_import(hist_conn *c, http_state *st, bool keep_alive, const auth_grant *g,
+                         const char *path, const char *query)
+{
+    hist_server *srv = c->srv;
+    hist_reply *r = conn__reply_new(c);
+    if (!r) {
+        conn__close(c, "out of memory");
+        return;
+    }
+    r->keep_alive = keep_alive;
+    r->json = true;
+    srv->metrics.bytes_in += st->body_len;
+    hist_in_batch *batch = NULL;
+    hist_in_result res = {0};
+    char err[1024] = "";
+    const char *enc = st->hdr[H_CENC];
+    int rc;
+    if (enc && strcasecmp(enc, "identity")) {
+        snprintf(err, sizeof err, "POST /api/v1/import takes a plain body (no Content-Encoding)");
+        rc = HIST_EUNSUPPORTED;
+    } else {
+        rc = csvi__decode(query, st->body, st->body_len, &batch, err, sizeof err);
+    }
+    if (rc == 0 && !batch) {
+        snprintf(err, sizeof err, "no sample in the body");
+        rc = HIST_EINVAL;
+    }
+    if (rc == 0 && conn__check_tags(g, batch, &res) < 0) {
+        audit_http(c, st, "tag_refused", g, path, 403, res.nerrors ? res.errors[0].tag : NULL,
+                   res.error);
+        snprintf(err, sizeof err, "%s", res.error ? res.error : "tag refused");
+        decode__result_clear(&res);
+        rc = HIST_EAUTH;
+    }
+    hist_job *job = rc == 0 ? calloc(1, sizeof *job) : NULL;
+    if (!job) {
+        free(batch);
+        srv->metrics.batches_rejected++;
+        int status = rc == HIST_EAUTH ? 403 : rc == HIST_EUNSUPPORTED ? 415 : rc == 0 ? 500 : 400;
+        reply__fill_error(r, rc == HIST_ENOMEM ? 500 : status, rc == 0 ? "out of memory" : err);
         conn__reply_ready(r);
         return;
     }
@@ -499,6 +554,11 @@ static void dispatch(hist_conn *c, http_state *st)
             route_write(c, st, keep_alive,
                         st->hdr[H_ACCEPT] && strstr(st->hdr[H_ACCEPT], "application/json"), grant,
                         path);
+    } else if (!strcmp(path, "/api/v1/import")) {
+        if (strcmp(method, "POST"))
+            reply__error_h(c, keep_alive, head, 405, "POST /api/v1/import", "Allow: POST\r\n");
+        else if (allowed(c, st, keep_alive, grant, HIST_SCOPE_WRITE, had_token, path))
+            route_import(c, st, keep_alive, grant, path, query);
     } else if (!strcmp(path, "/write") || !strcmp(path, "/api/v2/write")) {
         if (strcmp(method, "POST"))
             reply__error_h(c, keep_alive, head, 405, "POST", "Allow: POST\r\n");

@@ -26,6 +26,7 @@
  *      tls.c      TLS sessions on OpenSSL memory BIOs (no socket, no
  *                 protocol: conn.c feeds it ciphertext and sends its output)
  *   3. writer.c   the storage writer thread (group commit, completions)
+ *      csv_import.c a CSV body (POST /api/v1/import) -> one whole batch
  *      lp_write.c a line protocol write (POST /write, /api/v2/write) ->
  *                 one whole batch, or InfluxDB's error answer
  *      mqtt_sink.c an MQTT message -> samples in a batch builder (the
@@ -329,6 +330,14 @@ bool lpw__token_param(const char *query, char *out, size_t cap);
 const char *lpw__code_of(int status);
 /* {"code":code,"message":msg} into buf: its length. */
 size_t lpw__error_json(char *buf, size_t cap, const char *code, const char *msg);
+
+/* ---- csv_import.c --------------------------------------------------- */
+
+/* A CSV body of POST /api/v1/import (query: delimiter, decimal_comma, tz,
+ * int64) as one whole batch in *out (NULL: no sample; free()). 0, or
+ * HIST_EINVAL (a bad row or option: err names it) or HIST_ENOMEM. */
+int csvi__decode(const char *query, const uint8_t *body, size_t len, hist_in_batch **out,
+                 char *err, size_t errlen);
 
 /* ---- writer.c ------------------------------------------------------- */
 
