@@ -32,6 +32,11 @@ enum {
  * HIST_EINVAL (malformed, see above) or HIST_ENOMEM; *out is NULL then. */
 int hist_url_decode(const char *src, size_t n, unsigned flags, char **out, size_t *out_len);
 
+/* The value of key in a query string ("a=1&b=2", undecoded), decoded with
+ * HIST_URL_FORM into a new malloc'd *out: 1; 0 when key is absent (*out
+ * NULL); HIST_EINVAL (malformed) or HIST_ENOMEM. */
+int hist_query_param(const char *query, const char *key, char **out);
+
 /* Bytes of the one valid UTF-8 sequence at s (n >= 1 bytes there; 1 for
  * ASCII), or 0 when the bytes there are not one. */
 size_t hist_utf8_len(const unsigned char *s, size_t n);

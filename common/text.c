@@ -1,10 +1,12 @@
 /*
  * text.c: hist_url_decode() (hist_text.h), one rule set for request paths,
- * query strings and form bodies; hist_utf8_len(), one UTF-8 rule for the
- * JSON writers (the API's answers, the audit trail).
+ * query strings and form bodies, and hist_query_param() on it (the write
+ * endpoints' parameters); hist_utf8_len(), one UTF-8 rule for the JSON
+ * writers (the API's answers, the audit trail).
  */
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/hist_error.h"
 #include "common/hist_text.h"
@@ -82,4 +84,20 @@ size_t hist_utf8_len(const unsigned char *s, size_t n)
     if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
         return 0;
     return len;
+}
+
+int hist_query_param(const char *query, const char *key, char **out)
+{
+    *out = NULL;
+    size_t klen = strlen(key);
+    for (const char *p = query; p && *p;) {
+        const char *end = strchr(p, '&');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len > klen && !strncmp(p, key, klen) && p[klen] == '=') {
+            int rc = hist_url_decode(p + klen + 1, len - klen - 1, HIST_URL_FORM, out, NULL);
+            return rc < 0 ? rc : 1;
+        }
+        p = end ? end + 1 : NULL;
+    }
+    return 0;
 }

@@ -19,21 +19,11 @@
 #include "ingest/csv/hist_csv.h"
 #include "ingest/ingest.h"
 
-/* The value of key in a query string, percent-decoded (malloc'd), or NULL. */
+/* The value of key in a query string, decoded (malloc'd), or NULL. */
 static char *param(const char *query, const char *key)
 {
-    size_t klen = strlen(key);
-    for (const char *p = query; p && *p;) {
-        const char *end = strchr(p, '&');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len > klen && !strncmp(p, key, klen) && p[klen] == '=') {
-            char *v = NULL;
-            hist_url_decode(p + klen + 1, len - klen - 1, HIST_URL_FORM, &v, NULL);
-            return v;
-        }
-        p = end ? end + 1 : NULL;
-    }
-    return NULL;
+    char *v;
+    return hist_query_param(query, key, &v) == 1 ? v : NULL;
 }
 
 static bool param_true(const char *query, const char *key)

@@ -104,6 +104,53 @@ static void audit_http(hist_conn *c, http_state *st, const char *event, const au
     audit__log(c->srv->audit, &ev);
 }
 
+/* Every tag of batch inside the grant's patterns; else res says which (the
+ * refusal audited) and HIST_EAUTH. */
+static int check_tags_audited(hist_conn *c, http_state *st, const auth_grant *g, const char *path,
+                              const hist_in_batch *batch, hist_in_result *res)
+{
+    if (!batch || conn__check_tags(g, batch, res) == 0)
+        return 0;
+    audit_http(c, st, "tag_refused", g, path, 403, res->nerrors ? res->errors[0].tag : NULL,
+               res->error);
+    return HIST_EAUTH;
+}
+
+/* A reply slot, or NULL with the connection closing (out of memory). */
+static hist_reply *reply_slot(hist_conn *c, bool keep_alive)
+{
+    hist_reply *r = conn__reply_new(c);
+    if (!r)
+        conn__close(c, "out of memory");
+    else
+        r->keep_alive = keep_alive;
+    return r;
+}
+
+/* Queues batch (owned) for the writer; the slot is answered, in its style,
+ * when the write is durable (conn__write_done), or now if out of memory. */
+static void submit_write(hist_server *srv, hist_reply *r, hist_in_batch *batch, size_t bytes,
+                         hist_in_result *res)
+{
+    hist_job *job = calloc(1, sizeof *job);
+    if (!job) {
+        free(batch);
+        decode__result_clear(res);
+        hist_in_result oom = {.code = HIST_ENOMEM};
+        reply__fill_write_result(r, &oom);
+        conn__reply_ready(r);
+        return;
+    }
+    job->batch = batch;
+    job->bytes = bytes;
+    job->result = *res;
+    job->result.batch_id = batch->batch_id;
+    job->result.samples = batch->samples;
+    job->owner = r;
+    job->done = conn__write_done;
+    conn__submit(srv, job);
+}
+
 /* The grant is used here on the loop thread only, before dispatch returns:
  * a reload (also on the loop thread) cannot run in between, so no
  * reference is taken. */
@@ -120,21 +167,16 @@ static void route_write(hist_conn *c, http_state *st, bool keep_alive, bool json
     srv->metrics.bytes_in += st->body_len;
     int rc = decode__request(st->body ? st->body : (const uint8_t *)"", st->body_len, &batch, &res,
                              NULL);
-    if (rc == 0 && conn__check_tags(g, batch, &res) < 0) {
-        audit_http(c, st, "tag_refused", g, path, 403, res.nerrors ? res.errors[0].tag : NULL,
-                   res.error);
+    if (rc == 0 && (rc = check_tags_audited(c, st, g, path, batch, &res)) < 0) {
         free(batch);
         batch = NULL;
-        rc = HIST_EAUTH;
     }
-    hist_reply *r = conn__reply_new(c);
+    hist_reply *r = reply_slot(c, keep_alive);
     if (!r) {
         free(batch);
         decode__result_clear(&res);
-        conn__close(c, "out of memory");
         return;
     }
-    r->keep_alive = keep_alive;
     r->json = json;
     if (rc < 0) {
         srv->metrics.batches_rejected++;
@@ -144,19 +186,7 @@ static void route_write(hist_conn *c, http_state *st, bool keep_alive, bool json
         conn__reply_ready(r);
         return;
     }
-    hist_job *job = calloc(1, sizeof *job);
-    if (!job) {
-        free(batch);
-        reply__fill_error(r, 500, "out of memory");
-        conn__reply_ready(r);
-        return;
-    }
-    job->batch = batch;
-    job->bytes = st->body_len;
-    job->result = res;
-    job->owner = r;
-    job->done = conn__write_done;
-    conn__submit(srv, job);
+    submit_write(srv, r, batch, st->body_len, &res);
 }
 
 /* A line protocol write (lp_write.c): one whole batch, the answer 204 or
@@ -165,12 +195,9 @@ static void route_lp_write(hist_conn *c, http_state *st, bool keep_alive, const 
                            const char *path, const char *query)
 {
     hist_server *srv = c->srv;
-    hist_reply *r = conn__reply_new(c);
-    if (!r) {
-        conn__close(c, "out of memory");
+    hist_reply *r = reply_slot(c, keep_alive);
+    if (!r)
         return;
-    }
-    r->keep_alive = keep_alive;
     r->influx = true;
     srv->metrics.lp_requests++;
     srv->metrics.bytes_in += st->body_len;
@@ -186,15 +213,12 @@ static void route_lp_write(hist_conn *c, http_state *st, bool keep_alive, const 
     int64_t now = (int64_t)clock__wall_ms() * 1000000;
     int rc = lpw__decode(&srv->lp, query, gz, st->body, st->body_len, now, &batch, &oc);
     hist_in_result res = {0};
-    if (rc == 0 && batch && conn__check_tags(g, batch, &res) < 0) {
-        audit_http(c, st, "tag_refused", g, path, 403, res.nerrors ? res.errors[0].tag : NULL,
-                   res.error);
+    if (rc == 0 && (rc = check_tags_audited(c, st, g, path, batch, &res)) < 0) {
         oc.status = 403;
         snprintf(oc.msg, sizeof oc.msg, "%s", res.error ? res.error : "tag refused");
         decode__result_clear(&res);
         free(batch);
         batch = NULL;
-        rc = HIST_EAUTH;
     }
     if (rc < 0 || !batch) {
         srv->metrics.batches_rejected += rc < 0;
@@ -205,20 +229,7 @@ static void route_lp_write(hist_conn *c, http_state *st, bool keep_alive, const 
     srv->metrics.lp_points += oc.points;
     srv->metrics.lp_refused_fields += oc.refused;
     r->lp_refused = (uint32_t)(oc.refused > UINT32_MAX ? UINT32_MAX : oc.refused);
-    hist_job *job = calloc(1, sizeof *job);
-    if (!job) {
-        free(batch);
-        reply__fill_influx(r, 500, "out of memory");
-        conn__reply_ready(r);
-        return;
-    }
-    job->batch = batch;
-    job->bytes = st->body_len;
-    job->result.batch_id = batch->batch_id;
-    job->result.samples = batch->samples;
-    job->owner = r;
-    job->done = conn__write_done;
-    conn__submit(srv, job);
+    submit_write(srv, r, batch, st->body_len, &res);
 }
 
 /* CSV over HTTP (csv_import.c): one whole batch, the answer a write's
@@ -227,12 +238,9 @@ static void route_import(hist_conn *c, http_state *st, bool keep_alive, const au
                          const char *path, const char *query)
 {
     hist_server *srv = c->srv;
-    hist_reply *r = conn__reply_new(c);
-    if (!r) {
-        conn__close(c, "out of memory");
+    hist_reply *r = reply_slot(c, keep_alive);
+    if (!r)
         return;
-    }
-    r->keep_alive = keep_alive;
     r->json = true;
     srv->metrics.bytes_in += st->body_len;
     hist_in_batch *batch = NULL;
@@ -250,29 +258,22 @@ static void route_import(hist_conn *c, http_state *st, bool keep_alive, const au
         snprintf(err, sizeof err, "no sample in the body");
         rc = HIST_EINVAL;
     }
-    if (rc == 0 && conn__check_tags(g, batch, &res) < 0) {
-        audit_http(c, st, "tag_refused", g, path, 403, res.nerrors ? res.errors[0].tag : NULL,
-                   res.error);
+    if (rc == 0 && (rc = check_tags_audited(c, st, g, path, batch, &res)) < 0) {
         snprintf(err, sizeof err, "%s", res.error ? res.error : "tag refused");
         decode__result_clear(&res);
-        rc = HIST_EAUTH;
     }
-    hist_job *job = rc == 0 ? calloc(1, sizeof *job) : NULL;
-    if (!job) {
+    if (rc < 0) {
         free(batch);
         srv->metrics.batches_rejected++;
-        int status = rc == HIST_EAUTH ? 403 : rc == HIST_EUNSUPPORTED ? 415 : rc == 0 ? 500 : 400;
-        reply__fill_error(r, rc == HIST_ENOMEM ? 500 : status, rc == 0 ? "out of memory" : err);
+        int status = rc == HIST_EAUTH          ? 403
+                     : rc == HIST_EUNSUPPORTED ? 415
+                     : rc == HIST_ENOMEM       ? 500
+                                               : 400;
+        reply__fill_error(r, status, err);
         conn__reply_ready(r);
         return;
     }
-    job->batch = batch;
-    job->bytes = st->body_len;
-    job->result.batch_id = batch->batch_id;
-    job->result.samples = batch->samples;
-    job->owner = r;
-    job->done = conn__write_done;
-    conn__submit(srv, job);
+    submit_write(srv, r, batch, st->body_len, &res);
 }
 
 /* ---- read API on the thread pool ----------------------------------- */

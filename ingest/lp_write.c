@@ -39,28 +39,19 @@ int lpw__config_init(lpw_config *cfg, const char *tmpl, const char *quality_fiel
     return 0;
 }
 
-/* The value of key in a query string (percent-decoded) into out: 1, 0
- * when absent, -1 when malformed or over cap - 1 bytes. */
+/* The value of key in a query string into out: 1, 0 when absent, -1 when
+ * malformed or over cap - 1 bytes. */
 static int query_param(const char *query, const char *key, char *out, size_t cap)
 {
-    size_t klen = strlen(key);
-    for (const char *p = query; p && *p;) {
-        const char *end = strchr(p, '&');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len > klen && !strncmp(p, key, klen) && p[klen] == '=') {
-            char *v;
-            size_t vlen;
-            if (hist_url_decode(p + klen + 1, len - klen - 1, HIST_URL_FORM, &v, &vlen) < 0)
-                return -1;
-            bool fits = vlen < cap;
-            if (fits)
-                memcpy(out, v, vlen + 1);
-            free(v);
-            return fits ? 1 : -1;
-        }
-        p = end ? end + 1 : NULL;
-    }
-    return 0;
+    char *v;
+    int rc = hist_query_param(query, key, &v);
+    if (rc <= 0)
+        return rc < 0 ? -1 : 0;
+    bool fits = strlen(v) < cap;
+    if (fits)
+        strcpy(out, v);
+    free(v);
+    return fits ? 1 : -1;
 }
 
 bool lpw__token_param(const char *query, char *out, size_t cap)

@@ -26,8 +26,28 @@ static void expect(const char *s, unsigned flags, int rc, const char *want, size
     free(out);
 }
 
+/* hist_query_param(): a key's value decoded, absent, malformed; a key
+ * that is only a prefix of another key does not match it. */
+static void test_query_param(void)
+{
+    char *v;
+    CHECK(hist_query_param("db=x&precision=ms&p=a%2Bb+c", "precision", &v) == 1 &&
+          !strcmp(v, "ms"));
+    free(v);
+    CHECK(hist_query_param("db=x&precision=ms&p=a%2Bb+c", "p", &v) == 1 && !strcmp(v, "a+b c"));
+    free(v);
+    CHECK(hist_query_param("pp=1&p=", "p", &v) == 1 && !strcmp(v, "")); /* empty, not absent */
+    free(v);
+    CHECK(hist_query_param("", "p", &v) == 0 && !v);
+    CHECK(hist_query_param("prec=1", "precision", &v) == 0 && !v);
+    CHECK(hist_query_param("tz=%zz", "tz", &v) == HIST_EINVAL && !v);
+    CHECK(hist_query_param("a=1&&tz=UTC", "tz", &v) == 1 && !strcmp(v, "UTC"));
+    free(v);
+}
+
 int main(void)
 {
+    test_query_param();
     const unsigned form = HIST_URL_FORM | HIST_URL_LENIENT;
     /* escapes in both cases, anywhere */
     expect("a%2Fb%2fc", 0, 0, "a/b/c", 5);
