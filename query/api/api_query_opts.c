@@ -233,6 +233,15 @@ static int output_or_reply(api_ctx *c, const api_params *p, api_query_opts *o)
     return 0;
 }
 
+/* The step that cuts span into points pieces, rounded up. A span over
+ * INT64_MAX ns (1800 to 2150 is 350 years) in one piece would overflow the
+ * step's int64: it is capped there (two pieces then cover the span). */
+static int64_t step_of(uint64_t span, uint32_t points)
+{
+    uint64_t step = span / points + (span % points != 0);
+    return step > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)step;
+}
+
 int api__query_opts_or_reply(api_ctx *c, const api_params *p, int64_t default_from,
                              int64_t default_to, hist_mode default_mode, api_query_opts *o)
 {
@@ -343,7 +352,7 @@ int api__query_opts_or_reply(api_ctx *c, const api_params *p, int64_t default_fr
     switch (spec->mode) {
     case HIST_MODE_INTERP:
         if (!o->step_given && spec->points)
-            spec->step_ns = (int64_t)((span + spec->points - 1) / spec->points);
+            spec->step_ns = step_of(span, spec->points);
         else if (!o->step_given)
             return api__reply_error(c, 400, "step", "interp needs step (e.g. 1m) or points");
         if (span / (uint64_t)spec->step_ns > API_MAX_BUCKETS)
@@ -357,7 +366,7 @@ int api__query_opts_or_reply(api_ctx *c, const api_params *p, int64_t default_fr
         }
         if (spec->bucket == HIST_BUCKET_FIXED) {
             if (!o->step_given && spec->points)
-                spec->step_ns = (int64_t)((span + spec->points - 1) / spec->points);
+                spec->step_ns = step_of(span, spec->points);
             else if (!o->step_given)
                 return api__reply_error(c, 400, "step",
                                         "aggregate needs step (e.g. 1h), bucket (hour, day, week, "

@@ -182,6 +182,19 @@ static void test_other_modes(void)
     CHECK(json_array_size(a.json) == 6);
     answer_free(&a);
 
+    /* points over a span of more than INT64_MAX ns (350 years): the step
+     * is capped, not overflowed into a negative one (fuzz_api found the
+     * answer "18446744073709551615 rows per tag") */
+    for (int pts = 1; pts <= 3; pts++) {
+        a = get("/api/v1/query",
+                "tag=%s&mode=interp&points=%d&from=1800-01-01T00:00:00Z&to=2150-01-01T15:00:00Z",
+                TAGS[0], pts);
+        CHECKF(a.r.status == 200 && json_array_size(a.json) >= (size_t)pts &&
+                   json_array_size(a.json) <= (size_t)pts + 1,
+               "points=%d: %d, %zu rows", pts, a.r.status, json_array_size(a.json));
+        answer_free(&a);
+    }
+
     a = get("/api/v1/query",
             "tag=%s&mode=plot&from=2026-01-01T00:00:00Z&to=2026-01-01T02:00:00Z"
             "&points=100",
