@@ -14,9 +14,11 @@
  * engUnit, or a data message's that changes it), for the writer to put in
  * the tag's metadata.
  *
- * The batch is marked partial: the writer writes every series it can and
- * reports the rest (a type conflict loses that series only, never the
- * other messages that share the job).
+ * The caller says whether the batch is partial. The MQTT client's is: the
+ * writer writes every series it can and reports the rest (a type conflict
+ * loses that series only, never the other messages that share the job).
+ * An HTTP request's (line protocol, CSV) is not: written whole or not at
+ * all, as every client write.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -115,7 +117,7 @@ static int group_samples(const batch_builder *b, uint32_t *group, uint32_t *firs
     return 0;
 }
 
-int batch__build(batch_builder *b, uint64_t batch_id, hist_in_batch **out)
+int batch__build(batch_builder *b, uint64_t batch_id, bool partial, hist_in_batch **out)
 {
     *out = NULL;
     if (!b->n)
@@ -144,7 +146,7 @@ int batch__build(batch_builder *b, uint64_t batch_id, hist_in_batch **out)
         char *p = mem + align8(sizeof *bt);
         *bt = (hist_in_batch){.batch_id = batch_id,
                               .nseries = ngroups,
-                              .partial = true,
+                              .partial = partial,
                               .series = (hist_in_series *)p,
                               .samples = b->n};
         p += align8(ngroups * sizeof(hist_in_series));

@@ -81,10 +81,8 @@ int csvi__decode(const char *query, const uint8_t *body, size_t len, hist_in_bat
         describe_errors(hist_csv_get_stats(r), err, errlen);
         rc = HIST_EINVAL;
     }
-    if (rc == 0 && (rc = batch__build(&b, 0, out)) < 0)
+    if (rc == 0 && (rc = batch__build(&b, 0, false, out)) < 0) /* whole or nothing */
         snprintf(err, errlen, "out of memory");
-    if (rc == 0 && *out)
-        (*out)->partial = false; /* whole or nothing, as every write */
     hist_csv_free(r);
     batch__free(&b);
     free(delim);

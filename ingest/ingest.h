@@ -283,10 +283,11 @@ void batch__clear(batch_builder *b);
  * HIST_ENOMEM. */
 int batch__add(batch_builder *b, const char *tag, const char *unit, hist_type type, int64_t ts,
                hist_value v, uint32_t q);
-/* Everything added so far as one partial batch (one allocation, free()),
- * one series per (tag, type) in arrival order; the builder is emptied.
- * 0 with *out NULL when nothing was added; HIST_ENOMEM. */
-int batch__build(batch_builder *b, uint64_t batch_id, hist_in_batch **out);
+/* Everything added so far as one batch (one allocation, free()), one
+ * series per (tag, type) in arrival order, partial or whole (see
+ * hist_in_batch.partial); the builder is emptied. 0 with *out NULL when
+ * nothing was added; HIST_ENOMEM. */
+int batch__build(batch_builder *b, uint64_t batch_id, bool partial, hist_in_batch **out);
 
 /* ---- gzip.c --------------------------------------------------------- */
 
@@ -307,13 +308,13 @@ typedef struct {
     size_t max_body;           /* bytes of an inflated body (max_frame) */
 } lpw_config;
 
-/* What a write came to: 204, or the status and InfluxDB code of its
- * refusal with the message; the counts of what was read. */
+/* What a write came to: 204, or the status of its refusal (InfluxDB's
+ * code follows from it: lpw__code_of) with the message; the counts of
+ * what was read. */
 typedef struct {
     int status;
-    const char *code; /* "invalid", "request too large", "internal error" */
-    char msg[512];    /* the refusal, or the first refused field's */
-    size_t points, lines, refused;
+    char msg[512]; /* the refusal, or the first refused field's */
+    size_t points, refused;
 } lpw_outcome;
 
 /* err says what is wrong with the template. */

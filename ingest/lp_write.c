@@ -59,10 +59,9 @@ bool lpw__token_param(const char *query, char *out, size_t cap)
     return query_param(query, "p", out, cap) == 1;
 }
 
-static int refuse(lpw_outcome *oc, int status, const char *code, const char *msg)
+static int refuse(lpw_outcome *oc, int status, const char *msg)
 {
     oc->status = status;
-    oc->code = code;
     snprintf(oc->msg, sizeof oc->msg, "%s", msg);
     return status == 413 ? HIST_ETOOBIG : status == 500 ? HIST_ENOMEM : HIST_EINVAL;
 }
@@ -78,10 +77,8 @@ static int batch_of(const hist_lp_result *r, hist_in_batch **out)
         rc = batch__add(&b, p->name, NULL, p->type, p->ts, p->v, p->quality);
     }
     if (rc == 0)
-        rc = batch__build(&b, 0, out);
+        rc = batch__build(&b, 0, false, out); /* whole or not at all */
     batch__free(&b);
-    if (rc == 0 && *out)
-        (*out)->partial = false; /* a request is written whole or not at all */
     return rc;
 }
 
@@ -94,17 +91,16 @@ int lpw__decode(const lpw_config *cfg, const char *query, bool gzipped, const ui
     hist_lp_precision prec = HIST_LP_NS;
     int has = query_param(query, "precision", prec_name, sizeof prec_name);
     if (has < 0 || (has > 0 && hist_lp_precision_parse(prec_name, &prec) < 0))
-        return refuse(oc, 400, "invalid", "precision: one of ns, us (u), ms, s, m, h");
+        return refuse(oc, 400, "precision: one of ns, us (u), ms, s, m, h");
     uint8_t *plain = NULL;
     if (gzipped) {
         size_t plen;
         const char *why;
         int rc = gzip__inflate(body, len, cfg->max_body, &plain, &plen, &why);
         if (rc == HIST_ETOOBIG)
-            return refuse(oc, 413, "request too large", why);
+            return refuse(oc, 413, why);
         if (rc < 0)
-            return refuse(oc, rc == HIST_ENOMEM ? 500 : 400,
-                          rc == HIST_ENOMEM ? "internal error" : "invalid", why);
+            return refuse(oc, rc == HIST_ENOMEM ? 500 : 400, why);
         body = plain, len = plen;
     }
     hist_lp_options o = {.name_template = cfg->has_tmpl ? &cfg->tmpl : NULL,
@@ -119,18 +115,16 @@ int lpw__decode(const lpw_config *cfg, const char *query, bool gzipped, const ui
         char msg[sizeof r.error.msg + 64];
         snprintf(msg, sizeof msg, "%s; nothing was written", r.error.msg);
         hist_lp_result_free(&r);
-        return refuse(oc, rc == HIST_ENOMEM ? 500 : 400,
-                      rc == HIST_ENOMEM ? "internal error" : "invalid", msg);
+        return refuse(oc, rc == HIST_ENOMEM ? 500 : 400, msg);
     }
     oc->points = r.npoints;
-    oc->lines = r.lines;
     oc->refused = r.refused;
     if (r.refused)
         snprintf(oc->msg, sizeof oc->msg, "%s", r.refusal.msg);
     rc = batch_of(&r, out);
     hist_lp_result_free(&r);
     if (rc < 0)
-        return refuse(oc, 500, "internal error", "out of memory");
+        return refuse(oc, 500, "out of memory");
     oc->status = 204;
     return 0;
 }

@@ -321,7 +321,7 @@ static void job_done(hist_job *job)
 static void submit_batch(mqtt_link *l, uint64_t first, uint64_t last)
 {
     hist_in_batch *b = NULL;
-    if (batch__build(&l->batch, 0, &b) < 0) {
+    if (batch__build(&l->batch, 0, true, &b) < 0) {
         link_close(l, "out of memory");
         return;
     }

@@ -187,12 +187,13 @@ int plain__new(const sink_options *o, const hist_log_sink *log, plain_map **out,
         rc = field_path_parse(o->quality_field, "quality", &m->quality, err, errlen);
     if (rc == 0)
         rc = time_unit_parse(o->time_unit, &m->unit_ns, err, errlen);
+    /* n_routes counts a route that failed too (the increment runs before
+     * the test): it may hold its filter, which plain__free frees */
     for (size_t i = 0; rc == 0 && i < o->n_topics; i++, m->n_routes++)
         rc = route_parse(o->topics[i], &m->routes[i], err, errlen);
     if (rc < 0) {
         if (rc == HIST_ENOMEM)
             snprintf(err, errlen, "out of memory");
-        m->n_routes += rc < 0; /* the route that failed may hold a filter */
         plain__free(m);
         return rc;
     }

@@ -242,7 +242,7 @@ static void test_sink(void)
                             &c) == 0);
     CHECK(c.messages == 4 && c.samples == 3 && c.refused == 1 && !pub.topic);
     hist_in_batch *batch = NULL;
-    REQUIRE(batch__build(&b, 1, &batch) == 0 && batch);
+    REQUIRE(batch__build(&b, 1, true, &batch) == 0 && batch);
     CHECK(batch->nseries == 1 && batch->series[0].n == 3 && batch->series[0].v[2].f == 3);
     free(batch);
     const char *t = "spBv1.0/g/NDATA/e";
