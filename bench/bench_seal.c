@@ -199,6 +199,7 @@ int main(int argc, char **argv)
     printf("%singest.chunks %llu chunks\n", pre, (unsigned long long)st.chunks_sealed);
     printf("%singest.seals_memory %llu buffers\n", pre, (unsigned long long)st.seals_memory);
     printf("%singest.seals_wal %llu buffers\n", pre, (unsigned long long)st.seals_wal);
+    printf("%singest.runs_logged %llu buffers\n", pre, (unsigned long long)st.runs_logged);
     printf("%singest.seals_held %llu buffers\n", pre, (unsigned long long)st.seals_held);
     uint64_t before = st.chunks;
     t0 = now_s();

@@ -134,6 +134,12 @@ int metrics__render(const hist_metrics *m, hist_db *db, char **out, size_t *len)
                 st.chunks_sealed);
         counter(&t, "historian_buffers_frozen_total",
                 "Tag buffers compressed in memory for memory pressure since start.", st.freezes);
+        counter(&t, "historian_buffers_logged_total",
+                "Tag buffers whose runs were written to the WAL again for its budget since start.",
+                st.runs_logged);
+        counter(&t, "historian_runlog_bytes_total",
+                "Bytes of WAL run records (buffers logged for the WAL budget) since start.",
+                st.runlog_bytes);
         gauge(&t, "historian_chunks", "Live chunks in the index.", st.chunks);
         gauge(&t, "historian_tags", "Tags.", st.tags);
         gauge(&t, "historian_samples_sealed", "Samples in live chunks.", st.samples_sealed);

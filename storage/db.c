@@ -190,6 +190,8 @@ int hist_db_get_stats(hist_db *db, hist_db_stats *out)
     out->seals_memory = atomic_load(&db->seals_memory);
     out->seals_wal = atomic_load(&db->seals_wal);
     out->freezes = atomic_load(&db->freezes);
+    out->runs_logged = atomic_load(&db->runs_logged);
+    out->runlog_bytes = atomic_load(&db->runlog_bytes);
     out->chunks_decoded = atomic_load(&db->chunks_decoded);
     out->recovered_records = db->recovered_records;
     out->dropped_records = db->dropped_records;
@@ -390,6 +392,7 @@ int hist_db_open(const hist_db_options *opts, hist_db **out)
         return HIST_ENOMEM;
     db->opts = *opts;
     db->lock_fd = -1;
+    db->runlog_floor_lsn = UINT64_MAX; /* the first logging round may log */
     hist_db_options def;
     hist_db_options_init(&def);
     if (!db->opts.memtable_bytes)

@@ -121,6 +121,7 @@ struct hist_db {
     size_t ndirty, capdirty;
     size_t tag_bytes; /* the tag states' blocks, as tags__cache allocated them */
     size_t mem_bytes; /* the buffers' blocks (membuf__bytes), the budget's count */
+    uint64_t runlog_floor_lsn; /* seal.c: the WAL's next LSN when the last logging round began */
     uint64_t mem_samples;
     int stop;
     int closing;
@@ -152,6 +153,7 @@ struct hist_db {
     _Atomic uint64_t chunks_sealed, chunks_decoded, chunk_load_failures;
     _Atomic uint64_t seals_held, seals_memory, seals_wal; /* see hist_db_stats */
     _Atomic uint64_t freezes;
+    _Atomic uint64_t runs_logged, runlog_bytes; /* runlog.c: buffers logged, record bytes */
     uint64_t recovered_records, dropped_records, dropped_bytes, lost_records;
 
     pthread_t sealer;
@@ -196,6 +198,26 @@ int payload__decode(const uint8_t *p, size_t len, hist_payload_fn fn, void *ctx)
 size_t payload__bound(const hist_series *s, size_t ns);
 /* Encodes the series into out (payload__bound bytes); returns the length. */
 size_t payload__encode(const hist_series *s, size_t ns, uint8_t *out);
+/* A payload's version byte: 1 a write (payload__decode), 2 a run record
+ * (payload__decode_runs); 0 for an empty one. */
+int payload__version(const uint8_t *p, size_t len);
+/* Run records (runlog.c writes them): start writes the head, put appends
+ * one buffer's runs (at most payload__runs_bound(fz) bytes) and counts it
+ * in the head at start's return value. */
+#define PAYLOAD_RUNS_MAX 16 /* runs of one buffer in a record (it holds at most 4) */
+size_t payload__runs_bound(const membuf_frozen *fz);
+uint8_t *payload__runs_start(uint8_t *out);
+uint8_t *payload__runs_put(uint8_t *start, uint8_t *p, uint32_t tag, const membuf_frozen *fz);
+/* Calls fn per tag with its runs (their bytes inside p); HIST_ECORRUPT for
+ * a record that does not decode, else fn's first nonzero return. */
+typedef int (*hist_runs_fn)(void *ctx, uint32_t tag, const membuf_new_run *runs, size_t n);
+int payload__decode_runs(const uint8_t *p, size_t len, hist_runs_fn fn, void *ctx);
+
+/* Logging runs (runlog.c, seal_mu held): the WAL budget's first answer.
+ * Freezes each buffer whole, writes its runs to the WAL again in run
+ * records, makes them durable, then marks the runs logged, which lets the
+ * checkpoint pass the older records that held them. */
+int runlog__tags(hist_db *db, const uint32_t *ids, size_t n);
 
 /* Sealing (seal.c). seal_mu held. How much of each buffer goes: */
 typedef enum {
@@ -218,8 +240,12 @@ void seal__stop(hist_db *db);
 
 /* Freezing (freeze.c): memory pressure compresses buffers in memory. */
 #define FREEZE_MIN 4 /* a buffer is frozen from this many durable raw samples on */
+typedef enum {
+    FREEZE_PRESSURE, /* from FREEZE_MIN durable raw samples, merging the newest runs */
+    FREEZE_ALL,      /* every durable raw sample and every run into one run */
+} freeze_mode;
 /* Freezes the durable raw samples of each tag's buffer (seal_mu held). */
-int freeze__tags(hist_db *db, const uint32_t *ids, size_t n);
+int freeze__tags(hist_db *db, const uint32_t *ids, size_t n, freeze_mode mode);
 /* The durable raw samples (lsn <= durable, the WAL's durable LSN) a freeze
  * would take from b, 0 below FREEZE_MIN (mu held). */
 size_t freeze__worth(const hist_membuf *b, uint64_t durable);

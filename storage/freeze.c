@@ -57,19 +57,29 @@ size_t freeze__worth(const hist_membuf *b, uint64_t durable)
 
 /* Step 1 for one tag (mu held): the samples to encode, copied into room.
  * Returns their count, 0 (nothing to freeze), HIST_ENOSPC (they do not fit
- * in room_n) or another negative error. */
-static int64_t freeze_snapshot(hist_db *db, freeze_item *it, uint64_t durable, hist_msample *room,
-                               size_t room_n)
+ * in room_n) or another negative error. FREEZE_ALL takes every durable raw
+ * sample and every run into one run (what a run record logs). */
+static int64_t freeze_snapshot(hist_db *db, freeze_item *it, uint64_t durable, freeze_mode mode,
+                               hist_msample *room, size_t room_n)
 {
     HIST_ASSERT(mu_held(&db->mu));
     hist_tag_state *t = tags__get(db, it->id);
     if (!t)
         return 0;
     const hist_membuf *b = &t->buf;
-    size_t k = freeze__worth(b, durable);
-    if (k == 0)
+    size_t k = freeze__worth(b, durable), j;
+    if (mode == FREEZE_ALL) {
+        k = b->nraw;
+        while (k > 0 && membuf__lsn(b)[k - 1] > durable)
+            k--;
+        j = 0;
+        if (k == 0 && membuf__nruns(b) <= 1)
+            return 0; /* one run already, or nothing durable */
+    } else if (k == 0)
         return 0;
-    size_t j = membuf__merge_from(b, k), n = k;
+    else
+        j = membuf__merge_from(b, k);
+    size_t n = k;
     for (size_t i = j; i < membuf__nruns(b); i++)
         n += b->fz->run[i].n;
     if (n > room_n)
@@ -83,7 +93,7 @@ static int64_t freeze_snapshot(hist_db *db, freeze_item *it, uint64_t durable, h
     it->fz = b->fz;
     it->s = room;
     it->run.lsn_first = j < membuf__nruns(b) ? b->fz->run[j].lsn_first : membuf__lsn(b)[0];
-    it->run.lsn_last = membuf__lsn(b)[k - 1];
+    it->run.lsn_last = k ? membuf__lsn(b)[k - 1] : b->fz->run[b->fz->nruns - 1].lsn_last;
     return (int64_t)n;
 }
 
@@ -173,11 +183,11 @@ static void freeze_install(hist_db *db, freeze_item *items, size_t nitems)
     }
 }
 
-int freeze__tags(hist_db *db, const uint32_t *ids, size_t n)
+int freeze__tags(hist_db *db, const uint32_t *ids, size_t n, freeze_mode mode)
 {
     HIST_ASSERT(mu_held(&db->seal_mu));
     /* A group holds at most SEAL_GROUP_SAMPLES samples, so at most this
-     * many tags of FREEZE_MIN or more. */
+     * many tags of FREEZE_MIN or more (FREEZE_ALL: as many, in more groups). */
     size_t cap = n < SEAL_GROUP_SAMPLES / FREEZE_MIN ? n : SEAL_GROUP_SAMPLES / FREEZE_MIN;
     freeze_item *items = calloc(cap ? cap : 1, sizeof(*items));
     freeze_room room = {0};
@@ -191,7 +201,7 @@ int freeze__tags(hist_db *db, const uint32_t *ids, size_t n)
             freeze_item *it = &items[nitems];
             memset(it, 0, sizeof(*it));
             it->id = ids[i];
-            int64_t got = freeze_snapshot(db, it, durable, db->seal_scratch + total,
+            int64_t got = freeze_snapshot(db, it, durable, mode, db->seal_scratch + total,
                                           db->seal_scratch_cap - total);
             if (got == HIST_ENOSPC && nitems)
                 break; /* this tag starts the next group */

@@ -459,8 +459,12 @@ typedef struct {
      * stayed in memory (counted only when something stayed); seals_memory,
      * seals_wal: the memtable or the WAL was over its budget (sealed whole);
      * freezes: buffers compressed in memory because the memtable was over
-     * its budget (storage/freeze.c). */
+     * its budget (storage/freeze.c); runs_logged: buffers whose runs were
+     * written to the WAL again so it could drop older records (the WAL
+     * budget's first answer, storage/runlog.c), in runlog_bytes of run
+     * records. */
     uint64_t seals_held, seals_memory, seals_wal, freezes;
+    uint64_t runs_logged, runlog_bytes;
     uint64_t recovered_records, dropped_records, dropped_bytes;
     uint64_t damaged_chunks;      /* chunks marked damaged in the index (left out of answers) */
     uint64_t chunk_load_failures; /* since open: chunk reads that failed (damaged or I/O) */

@@ -101,31 +101,41 @@ static void raw_drop(hist_membuf *b, size_t k)
     }
 }
 
-/* A new frozen block: runs [from, to) of old (may be NULL when from ==
- * to), then r (may be NULL); at least one run. NULL on ENOMEM. */
-static membuf_frozen *frozen_build(const membuf_frozen *old, size_t from, size_t to,
-                                   const membuf_new_run *r)
+/* A new frozen block: the nfront runs front (logged ones, recovery), runs
+ * [from, to) of old (may be NULL when from == to), then back (may be
+ * NULL); at least one run. Old runs that were logged stay logged only
+ * when no front run is put before them. NULL on ENOMEM. */
+static membuf_frozen *frozen_from(const membuf_new_run *front, size_t nfront,
+                                  const membuf_frozen *old, size_t from, size_t to,
+                                  const membuf_new_run *back)
 {
-    size_t nruns = to - from + (r != NULL), data = r ? r->len : 0;
+    size_t nruns = nfront + (to - from) + (back != NULL), data = back ? back->len : 0;
     HIST_ASSERT(nruns > 0);
+    for (size_t i = 0; i < nfront; i++)
+        data += front[i].len;
     for (size_t i = from; i < to; i++)
         data += old->run[i].len;
     membuf_frozen *fz = malloc(sizeof(*fz) + nruns * sizeof(fz->run[0]) + data);
     if (!fz)
         return NULL;
-    *fz = (membuf_frozen){(uint32_t)nruns, 0, (uint32_t)data, 0, INT64_MAX, INT64_MIN};
+    *fz = (membuf_frozen){(uint32_t)nruns, 0, (uint32_t)data, 0, INT64_MAX, INT64_MIN, 0};
     if (to > from) {
         fz->ts_min = old->ts_min;
         fz->ts_max = old->ts_max;
+        if (!nfront && old->nlogged > from) {
+            fz->nlogged = (uint32_t)((old->nlogged < to ? old->nlogged : to) - from);
+            fz->log_lsn = old->log_lsn;
+        }
     }
     uint8_t *out = (uint8_t *)&fz->run[nruns];
     uint32_t off = 0;
     for (size_t i = 0; i < nruns; i++) {
         membuf_run d;
         const uint8_t *bytes;
-        if (from + i < to) {
-            d = old->run[from + i];
-            bytes = membuf__run_bytes(old, from + i);
+        const membuf_new_run *r = i < nfront ? &front[i] : back;
+        if (i >= nfront && from + (i - nfront) < to) {
+            d = old->run[from + (i - nfront)];
+            bytes = membuf__run_bytes(old, from + (i - nfront));
         } else {
             d = (membuf_run){0, r->len, r->n, 0, r->lsn_first, r->lsn_last};
             bytes = r->bytes;
@@ -139,6 +149,12 @@ static membuf_frozen *frozen_build(const membuf_frozen *old, size_t from, size_t
         fz->samples += d.n;
     }
     return fz;
+}
+
+static membuf_frozen *frozen_build(const membuf_frozen *old, size_t from, size_t to,
+                                   const membuf_new_run *r)
+{
+    return frozen_from(NULL, 0, old, from, to, r);
 }
 
 /* Frees the oldest `drop` runs (a seal took them): the rest are rebuilt
@@ -172,6 +188,8 @@ static void runs_drop_oldest(hist_membuf *b, size_t drop)
     fz->nruns = (uint32_t)keep;
     fz->data = (uint32_t)data;
     fz->samples = samples;
+    fz->nlogged = fz->nlogged > drop ? fz->nlogged - (uint32_t)drop : 0;
+    fz->log_lsn = fz->nlogged ? fz->log_lsn : 0;
 }
 
 int64_t membuf__drop_prefix(hist_membuf *b, size_t k, int64_t now_ns)
@@ -343,7 +361,7 @@ int membuf__install_run(hist_membuf *b, size_t j, size_t k, const membuf_new_run
 {
     /* first_write_ns stays: frozen samples are still unsealed. */
     HIST_ASSERT(k <= b->nraw && j <= membuf__nruns(b));
-    HIST_ASSERT(k == b->nraw || membuf__lsn(b)[k - 1] < membuf__lsn(b)[k]); /* rule 1 */
+    HIST_ASSERT(k == 0 || k == b->nraw || membuf__lsn(b)[k - 1] < membuf__lsn(b)[k]); /* rule 1 */
     size_t before = membuf__bytes(b);
     membuf_frozen *fz = frozen_build(b->fz, 0, j, r);
     if (!fz)
@@ -352,6 +370,47 @@ int membuf__install_run(hist_membuf *b, size_t j, size_t k, const membuf_new_run
     b->fz = fz;
     raw_drop(b, k);
     *delta = (int64_t)membuf__bytes(b) - (int64_t)before;
+    return 0;
+}
+
+/* ---- Logged runs ---- */
+
+void membuf__mark_logged(hist_membuf *b, uint64_t log_lsn)
+{
+    HIST_ASSERT(b->fz && b->fz->nruns && log_lsn > b->fz->run[b->fz->nruns - 1].lsn_last);
+    b->fz->nlogged = b->fz->nruns;
+    b->fz->log_lsn = log_lsn;
+}
+
+int membuf__put_logged(hist_membuf *b, const membuf_new_run *rs, size_t n, uint64_t log_lsn,
+                       int64_t now_ns, int64_t *delta, int64_t *dsamples)
+{
+    HIST_ASSERT(n > 0);
+    uint64_t upto = rs[n - 1].lsn_last;
+    size_t before = membuf__bytes(b), count = membuf__count(b);
+    /* What older records put in for these writes: whole runs (of an
+     * earlier run record), then a raw prefix (lsn[] is non-decreasing). */
+    size_t d = 0;
+    while (b->fz && d < b->fz->nruns && b->fz->run[d].lsn_last <= upto)
+        d++;
+    size_t k = 0;
+    while (k < b->nraw && membuf__lsn(b)[k] <= upto)
+        k++;
+    /* A run record holds every run of its buffer, in LSN order, so no run
+     * older records left can be newer than it (only raw samples can). */
+    HIST_ASSERT(!b->fz || d == b->fz->nruns);
+    membuf_frozen *fz = frozen_from(rs, n, b->fz, d, b->fz ? b->fz->nruns : 0, NULL);
+    if (!fz)
+        return HIST_ENOMEM;
+    fz->nlogged = (uint32_t)n;
+    fz->log_lsn = log_lsn;
+    free(b->fz);
+    b->fz = fz;
+    raw_drop(b, k);
+    if (count == 0)
+        b->first_write_ns = now_ns;
+    *delta = (int64_t)membuf__bytes(b) - (int64_t)before;
+    *dsamples = (int64_t)membuf__count(b) - (int64_t)count;
     return 0;
 }
 

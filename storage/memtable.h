@@ -35,7 +35,19 @@
  *     reaches into a run, and a seal that takes a run takes it whole;
  *   - membuf__view() gives every sample of run i the LSN lsn_last: a cut
  *     between two samples of a run would be inside a record (seal.c, rule
- *     1), so every cut falls at a run's edge or among the raw samples. */
+ *     1), so every cut falls at a run's edge or among the raw samples.
+ *
+ * Logged runs (storage/runlog.c): when the WAL is over its budget, the
+ * runs of the buffers that pin its oldest segments are written to the WAL
+ * again, as one run record, so that those segments can go without a
+ * chunk being sealed. The first nlogged runs of a buffer are then held by
+ * the run record at log_lsn (and by nothing older); the later runs and the
+ * raw samples by their own records. So the oldest record a buffer needs
+ * (membuf__oldest_lsn) is the smaller of log_lsn and the first write after
+ * the logged runs. Logged runs are a prefix: a seal takes the oldest runs,
+ * a freeze rewrites the newest ones into a run that is not logged (it
+ * keeps its lsn_first, which only pins the WAL more than needed until the
+ * next relog). */
 typedef struct {
     uint32_t off, len, n; /* the chunk: bytes [off, off + len) of the data */
     uint32_t unused;
@@ -51,8 +63,9 @@ typedef struct {
     uint32_t nruns;
     uint32_t samples; /* sum of the runs' n */
     uint32_t data;    /* bytes of chunks */
-    uint32_t unused;
+    uint32_t nlogged; /* runs [0, nlogged) are in the WAL run record log_lsn */
     int64_t ts_min, ts_max;
+    uint64_t log_lsn; /* 0 while nlogged is 0 */
     membuf_run run[];
 } membuf_frozen;
 
@@ -135,10 +148,20 @@ static inline size_t membuf__bytes(const hist_membuf *b)
     return b->cap * HIST_MEMBUF_SAMPLE_BYTES + (b->fz ? membuf_frozen_size(b->fz) : 0);
 }
 
-/* The LSN of the oldest write buffered (membuf__count(b) > 0). */
+/* The LSN of the oldest WAL record the buffer needs (membuf__count(b) >
+ * 0): its oldest write's, or, with logged runs, the smaller of the run
+ * record's and the first write after the logged runs. */
 static inline uint64_t membuf__oldest_lsn(const hist_membuf *b)
 {
-    return b->fz && b->fz->nruns ? b->fz->run[0].lsn_first : membuf__lsn(b)[0];
+    const membuf_frozen *fz = b->fz;
+    if (!fz || !fz->nruns)
+        return membuf__lsn(b)[0];
+    if (!fz->nlogged)
+        return fz->run[0].lsn_first;
+    uint64_t next = fz->nlogged < fz->nruns ? fz->run[fz->nlogged].lsn_first
+                    : b->nraw               ? membuf__lsn(b)[0]
+                                            : UINT64_MAX;
+    return next < fz->log_lsn ? next : fz->log_lsn;
 }
 
 /* Every buffered sample in LSN order: the runs' (each in time order), then
@@ -221,5 +244,19 @@ void membuf__collect_raw(const hist_membuf *b, size_t k, hist_msample *out, uint
  * HIST_ENOMEM (the buffer as it was). */
 int membuf__install_run(hist_membuf *b, size_t j, size_t k, const membuf_new_run *r,
                         int64_t *delta);
+
+/* ---- Logged runs (storage/runlog.c, recovery.c) ---- */
+
+/* Marks every run of the buffer logged by the run record at log_lsn
+ * (seal_mu and mu held; the runs are the ones the record holds). */
+void membuf__mark_logged(hist_membuf *b, uint64_t log_lsn);
+
+/* Recovery of a run record: every write of the buffer up to the last
+ * run's lsn_last (runs and raw samples replayed from older records) is
+ * replaced by the n logged runs rs (bytes copied), which go first. *delta
+ * is the change of allocated bytes, *dsamples of samples. 0, or
+ * HIST_ENOMEM (the buffer as it was). */
+int membuf__put_logged(hist_membuf *b, const membuf_new_run *rs, size_t n, uint64_t log_lsn,
+                       int64_t now_ns, int64_t *delta, int64_t *dsamples);
 
 #endif

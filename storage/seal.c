@@ -268,6 +268,41 @@ int seal__all(hist_db *db)
 static bool wal_over_budget(hist_db *db);
 static size_t oldest_quarter(hist_db *db, uint32_t **out);
 
+/* What a buffer's runs take in a run record once it is frozen whole: its
+ * runs, and its raw samples at an eighth of their bytes (3.5 B a sample;
+ * the plant data freezes to 1-3). */
+static size_t log_estimate(const hist_membuf *b)
+{
+    return (b->fz ? membuf_frozen_size(b->fz) : 0) + b->nraw * HIST_MEMBUF_SAMPLE_BYTES / 8;
+}
+
+/* A lazy close over the WAL budget: every buffer logged, when their bytes
+ * fit half the budget; then the checkpoint. */
+static int close_log_all(hist_db *db)
+{
+    mu_lock(&db->mu);
+    size_t n = 0, bytes = 0;
+    uint32_t *ids = malloc((db->ndirty ? db->ndirty : 1) * sizeof(*ids));
+    for (size_t i = 0; ids && i < db->ndirty; i++) {
+        const hist_membuf *b = &db->tags[db->dirty[i]]->buf;
+        if (membuf__count(b) > 0) {
+            ids[n++] = db->dirty[i];
+            bytes += log_estimate(b);
+        }
+    }
+    mu_unlock(&db->mu);
+    if (!ids)
+        return HIST_ENOMEM;
+    int rc = 0;
+    if (n && bytes <= db->opts.wal_bytes / 2) {
+        rc = runlog__tags(db, ids, n);
+        if (rc == 0)
+            rc = seal__checkpoint(db);
+    }
+    free(ids);
+    return rc;
+}
+
 int seal__close(hist_db *db)
 {
     HIST_ASSERT(mu_held(&db->seal_mu));
@@ -287,8 +322,13 @@ int seal__close(hist_db *db)
     if (rc == 0)
         rc = seal__checkpoint(db);
     /* The WAL keeps every record from the oldest unsealed write on: what
-     * stays must fit its budget, as while running. Each round seals at
-     * least one buffer, so this ends. */
+     * stays must fit its budget, as while running. First every buffer is
+     * logged (runlog.c) when their bytes fit half the budget: the next
+     * open replays their runs, compressed, and nothing short is sealed. */
+    if (rc == 0 && wal_over_budget(db))
+        rc = close_log_all(db);
+    /* Then (the runs did not fit) the oldest quarter, whole: each round
+     * seals at least one buffer, so this ends. */
     while (rc == 0 && wal_over_budget(db)) {
         mu_lock(&db->mu);
         n = oldest_quarter(db, &ids);
@@ -423,10 +463,11 @@ static size_t oldest_quarter(hist_db *db, uint32_t **out)
 
 /* What the sealer does next: ids[0, ndue) are full or old (sealed holding
  * their current window), ids[ndue, ndue + nfreeze) are frozen in memory,
- * ids[ndue + nfreeze, n) sealed whole (memory or WAL pressure). */
+ * the next nlog logged (runlog.c: the WAL budget), the rest to n sealed
+ * whole (memory or WAL pressure). */
 typedef struct {
     uint32_t *ids;
-    size_t ndue, nfreeze, n;
+    size_t ndue, nfreeze, nlog, n;
 } seal_pick;
 
 /* Memory pressure: freeze when the raw samples worth freezing are at least
@@ -476,6 +517,30 @@ static void pick_pressure(hist_db *db, pressure_item *all, size_t na, size_t due
     atomic_fetch_add(&db->seals_memory, p->n - p->ndue);
 }
 
+/* The WAL budget (mu held, nothing else picked): the quarter of the
+ * buffers holding the oldest records. They are logged (runlog.c: no chunk,
+ * their runs written to the WAL again, compressed) when their bytes fit a
+ * quarter of the budget, so that four rounds of it cannot fill the log;
+ * and when their oldest record is older than the last logging round's
+ * start: else the log since that round is over the budget by itself, and
+ * logging again would only grow it. Otherwise they are sealed whole. */
+static void pick_wal(hist_db *db, pressure_item *all, size_t na, seal_pick *p)
+{
+    for (size_t i = 0; i < na; i++)
+        all[i].lsn = membuf__oldest_lsn(&db->tags[all[i].id]->buf);
+    qsort(all, na, sizeof(*all), lsn_cmp);
+    size_t bytes = 0;
+    for (size_t i = 0; i < (na + 3) / 4; i++) {
+        p->ids[p->n++] = all[i].id;
+        bytes += log_estimate(&db->tags[all[i].id]->buf);
+    }
+    if (bytes <= db->opts.wal_bytes / 4 && all[0].lsn < db->runlog_floor_lsn) {
+        p->nlog = p->n - p->ndue;
+        db->runlog_floor_lsn = wal__last_lsn(db->wal) + 1;
+    } else
+        atomic_fetch_add(&db->seals_wal, p->n - p->ndue);
+}
+
 /* Picks what the sealer does now (mu held). Returns false when nothing. */
 static bool pick_tags(hist_db *db, seal_pick *p)
 {
@@ -514,16 +579,8 @@ static bool pick_tags(hist_db *db, seal_pick *p)
     p->ndue = p->n;
     if (db->mem_bytes > db->opts.memtable_bytes && na)
         pick_pressure(db, all, na, due_bytes, p);
-    if (p->n == p->ndue && na && wal_over_budget(db)) {
-        /* The log keeps every record from the oldest unsealed write on: seal
-         * the quarter of the buffers holding the oldest writes, whole. */
-        for (size_t i = 0; i < na; i++)
-            all[i].lsn = membuf__oldest_lsn(&db->tags[all[i].id]->buf);
-        qsort(all, na, sizeof(*all), lsn_cmp);
-        for (size_t i = 0; i < (na + 3) / 4; i++)
-            p->ids[p->n++] = all[i].id;
-        atomic_fetch_add(&db->seals_wal, p->n - p->ndue);
-    }
+    if (p->n == p->ndue && na && wal_over_budget(db))
+        pick_wal(db, all, na, p);
     free(all);
     if (p->n == 0) {
         free(p->ids);
@@ -586,8 +643,10 @@ static void *sealer_main(void *arg)
         mu_lock(&db->seal_mu);
         int rc = seal__tags(db, p.ids, p.ndue, SEAL_HOLD);
         if (rc == 0 && p.nfreeze)
-            rc = freeze__tags(db, p.ids + p.ndue, p.nfreeze);
-        size_t whole = p.ndue + p.nfreeze;
+            rc = freeze__tags(db, p.ids + p.ndue, p.nfreeze, FREEZE_PRESSURE);
+        if (rc == 0 && p.nlog)
+            rc = runlog__tags(db, p.ids + p.ndue + p.nfreeze, p.nlog);
+        size_t whole = p.ndue + p.nfreeze + p.nlog;
         if (rc == 0 && p.n > whole)
             rc = seal__tags(db, p.ids + whole, p.n - whole, SEAL_WHOLE);
         /* A freeze moves no buffer's oldest LSN (a run keeps its records'),

@@ -204,6 +204,7 @@ int wal__append(hist_wal *wal, const struct iovec *iov, int iovcnt, uint64_t *ls
     }
     hist_put_le32(rec + 4, crc32c__compute(0, rec + 8, 8 + len));
     wal->pending_len = need;
+    wal->appended_bytes += WAL_HEADER + len;
     wal->appended = true;
     mu_unlock(&wal->mu);
     if (lsn_out)
@@ -561,6 +562,7 @@ void wal__get_stats(hist_wal *wal, hist_wal_stats *out)
     out->syncs = wal->syncs;
     memcpy(out->sync_hist, wal->sync_hist, sizeof out->sync_hist);
     out->sync_seconds_total = wal->sync_seconds;
+    out->appended = wal->appended_bytes;
     for (size_t i = 0; i < wal->nsegs; i++) {
         out->bytes += wal->segs[i].bytes;
         if (wal->segs[i].no != wal->active_no)

@@ -112,6 +112,7 @@ typedef struct {
     double sync_seconds_total;
     uint64_t bytes;        /* bytes in live segment files */
     uint64_t closed_bytes; /* ... of them in segments no longer written */
+    uint64_t appended;     /* bytes of records appended since open */
 } hist_wal_stats;
 void wal__get_stats(hist_wal *wal, hist_wal_stats *out);
 

@@ -89,6 +89,7 @@ struct hist_wal {
     wal_segment *segs;
     size_t nsegs, segs_cap;
     uint64_t syncs;
+    uint64_t appended_bytes; /* bytes of records appended since open (stats) */
     uint64_t sync_hist[HIST_SYNC_HIST_BUCKETS];
     double sync_seconds;
 

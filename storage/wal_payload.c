@@ -9,9 +9,19 @@
  *   varint quality).
  * Decoding checks every length against the record and calls back once per
  * series; a payload that does not decode is HIST_ECORRUPT.
+ *
+ * A run record (version 2, storage/runlog.c) holds buffers' frozen runs,
+ * logged again so the WAL can drop the older records that held them:
+ *   u8 version (2), u32 LE ntags, then per tag: varint tag, varint nruns
+ *   (1..PAYLOAD_RUNS_MAX), per run: varint n, varint len, varint
+ *   lsn_first, varint lsn_last - lsn_first, zigzag varint ts_min, varint
+ *   ts_max - ts_min, then len bytes (the run's chunk, chunk.h).
+ * Runs of a tag are in LSN order (each starts after the last one ended).
  */
 #include "storage/db_internal.h"
 
+#include "common/hist_assert.h"
+#include "common/hist_bytes.h"
 #include "common/hist_varint.h"
 
 #include <stdlib.h>
@@ -134,4 +144,89 @@ int payload__decode(const uint8_t *p, size_t len, hist_payload_fn fn, void *ctx)
     }
     free(ts), free(v), free(q);
     return rc;
+}
+
+/* ---- Run records ----------------------------------------------------------- */
+
+int payload__version(const uint8_t *p, size_t len)
+{
+    return len ? p[0] : 0;
+}
+
+size_t payload__runs_bound(const membuf_frozen *fz)
+{
+    return 10 + 10 + (size_t)fz->nruns * 6 * 10 + fz->data;
+}
+
+uint8_t *payload__runs_start(uint8_t *out)
+{
+    out[0] = 2;
+    hist_put_le32(out + 1, 0);
+    return out + 5;
+}
+
+uint8_t *payload__runs_put(uint8_t *start, uint8_t *p, uint32_t tag, const membuf_frozen *fz)
+{
+    HIST_ASSERT(fz->nruns >= 1 && fz->nruns <= PAYLOAD_RUNS_MAX);
+    p = hist_varint_put(p, tag);
+    p = hist_varint_put(p, fz->nruns);
+    for (size_t i = 0; i < fz->nruns; i++) {
+        const membuf_run *r = &fz->run[i];
+        /* A run's bounds are those of the block (a bound for each run). */
+        p = hist_varint_put(p, r->n);
+        p = hist_varint_put(p, r->len);
+        p = hist_varint_put(p, r->lsn_first);
+        p = hist_varint_put(p, r->lsn_last - r->lsn_first);
+        p = hist_varint_put(p, hist_zigzag(fz->ts_min));
+        p = hist_varint_put(p, (uint64_t)fz->ts_max - (uint64_t)fz->ts_min);
+        memcpy(p, membuf__run_bytes(fz, i), r->len);
+        p += r->len;
+    }
+    hist_put_le32(start - 4, hist_get_le32(start - 4) + 1);
+    return p;
+}
+
+/* One run's head and bytes; 0 or HIST_ECORRUPT. prev_last: the run before's
+ * lsn_last (0 for the first). */
+static int runs_get_one(const uint8_t **pp, const uint8_t *end, uint64_t prev_last,
+                        membuf_new_run *r)
+{
+    uint64_t n, len, first, span, zmin, tspan;
+    if (hist_varint_get(pp, end, &n) || hist_varint_get(pp, end, &len) ||
+        hist_varint_get(pp, end, &first) || hist_varint_get(pp, end, &span) ||
+        hist_varint_get(pp, end, &zmin) || hist_varint_get(pp, end, &tspan))
+        return HIST_ECORRUPT;
+    if (n == 0 || n > UINT32_MAX || len > (size_t)(end - *pp) || len > UINT32_MAX ||
+        first <= prev_last || span > UINT64_MAX - first)
+        return HIST_ECORRUPT;
+    int64_t ts_min = hist_unzigzag(zmin);
+    if (ts_min < HIST_TS_MIN || tspan > (uint64_t)(HIST_TS_MAX - ts_min))
+        return HIST_ECORRUPT;
+    *r = (membuf_new_run){*pp, (uint32_t)len, (uint32_t)n, first, first + span, ts_min,
+                          (int64_t)((uint64_t)ts_min + tspan)};
+    *pp += len;
+    return 0;
+}
+
+int payload__decode_runs(const uint8_t *p, size_t len, hist_runs_fn fn, void *ctx)
+{
+    const uint8_t *end = p + len;
+    if (len < 5 || p[0] != 2)
+        return HIST_ECORRUPT;
+    uint32_t ntags = hist_get_le32(p + 1);
+    p += 5;
+    membuf_new_run runs[PAYLOAD_RUNS_MAX];
+    for (uint32_t i = 0; i < ntags; i++) {
+        uint64_t tag, nruns;
+        if (hist_varint_get(&p, end, &tag) || hist_varint_get(&p, end, &nruns) ||
+            tag > UINT32_MAX || nruns == 0 || nruns > PAYLOAD_RUNS_MAX)
+            return HIST_ECORRUPT;
+        for (uint64_t j = 0; j < nruns; j++)
+            if (runs_get_one(&p, end, j ? runs[j - 1].lsn_last : 0, &runs[j]))
+                return HIST_ECORRUPT;
+        int rc = fn(ctx, (uint32_t)tag, runs, (size_t)nruns);
+        if (rc)
+            return rc;
+    }
+    return p == end ? 0 : HIST_ECORRUPT;
 }

@@ -65,6 +65,10 @@ int api__stats_handle(api_ctx *c)
     json__uint(&j, st.seals_wal);
     json__key(&j, "freezes");
     json__uint(&j, st.freezes);
+    json__key(&j, "runs_logged");
+    json__uint(&j, st.runs_logged);
+    json__key(&j, "runlog_bytes");
+    json__uint(&j, st.runlog_bytes);
     json__key(&j, "chunk_load_failures");
     json__uint(&j, st.chunk_load_failures);
     /* Background compaction (storage/compact.c), since the server started. */

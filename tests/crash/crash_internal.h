@@ -28,6 +28,7 @@ struct crash_run {
     hist_harness h;   /* CRASH_SERVER */
     bool compact_bg;  /* this round's writer compacts in the background (CRASH_STORAGE) */
     bool long_chunks; /* ... holds chunks of 4096, not 64: memory pressure freezes buffers */
+    bool log_runs;    /* ... has a WAL budget of 4x the memtable's: its runs are logged */
     crash_tally tally;
 };
 

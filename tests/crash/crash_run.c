@@ -75,7 +75,9 @@ static hist_db *open_dir(const crash_run *r, bool writer)
         o.memtable_bytes = r->long_chunks ? 32 << 10 : 96 << 10;
         o.chunk_max_age_ns = 30 * 1000000;
         o.wal_segment_bytes = 8 << 10;
-        o.wal_bytes = 16 << 10;
+        /* A budget the buffers fit in four times over logs their runs
+         * (runlog.c); 16 KiB, which they do not fit, seals them whole. */
+        o.wal_bytes = r->log_runs ? 4 * o.memtable_bytes : 16 << 10;
     }
     hist_db *db = NULL;
     int rc = hist_db_open(&o, &db);
@@ -252,7 +254,7 @@ static int check_round(crash_run *r)
 
 typedef struct {
     uint32_t request; /* the index of the request just made durable */
-    uint64_t seals_held, seals_memory, seals_wal, freezes;
+    uint64_t seals_held, seals_memory, seals_wal, freezes, runs_logged;
     uint64_t compact_tag_hours; /* merged by the background compactor */
 } writer_report;
 
@@ -282,8 +284,8 @@ static void writer_main(crash_run *r, int fd)
             _exit(4);
         hist_db_stats st;
         hist_db_get_stats(db, &st);
-        writer_report rep = {k,          st.seals_held,       st.seals_memory, st.seals_wal,
-                             st.freezes, st.compact_tag_hours};
+        writer_report rep = {k,          st.seals_held,  st.seals_memory,     st.seals_wal,
+                             st.freezes, st.runs_logged, st.compact_tag_hours};
         if (write(fd, &rep, sizeof(rep)) != (ssize_t)sizeof(rep))
             _exit(5);
         if (k % 60 == 59 && !r->compact_bg)
@@ -311,7 +313,9 @@ static bool wait_for_merge(int fd, int64_t deadline_ms, writer_report *last, uin
  * acknowledged into the model; the request after those is in flight.
  * Odd rounds compact in the background; rounds 2 and 3 of every four
  * hold chunks of 4096 samples, so that memory pressure meets long buffers
- * and freezes them (and seals frozen ones); one in four odd rounds is killed
+ * and freezes them (and seals frozen ones); one round in three has a WAL
+ * budget that logs buffers' runs instead of sealing them (the others seal
+ * them whole for it); one in four odd rounds is killed
  * within 20 ms after the compactor's first merge (waited for up to 10 s:
  * a sanitizer build sharing both cores with other tests once saw no merge
  * in 3 s in any of a run's three such rounds),
@@ -322,6 +326,7 @@ static int storage_round(crash_run *r)
     int fd, status = 0;
     r->compact_bg = r->tally.rounds % 2 == 1;
     r->long_chunks = r->tally.rounds % 4 >= 2;
+    r->log_runs = r->tally.rounds % 3 == 2;
     bool at_merge = r->compact_bg && r->tally.rounds % 8 == 1;
     pid_t pid = fork_piped(&fd);
     if (pid == 0)
@@ -344,6 +349,7 @@ static int storage_round(crash_run *r)
     r->tally.seals_memory += last.seals_memory;
     r->tally.freezes += last.freezes;
     r->tally.seals_wal += last.seals_wal;
+    r->tally.runs_logged += last.runs_logged;
     r->tally.compact_tag_hours += last.compact_tag_hours;
     for (uint32_t k = 0; k < acked; k++) {
         plant_next(&r->plant, &r->flight[0]);
@@ -428,7 +434,8 @@ void crash_tally_print(FILE *out, const char *label, const crash_tally *t)
     fprintf(out,
             "%s: %llu rounds, %llu requests (%llu samples) acknowledged and checked, %llu in "
             "flight survived; lost %llu wrong %llu phantom %llu bad chunks %llu failures %llu; "
-            "seals held %llu memory %llu wal %llu, freezes %llu; compactor merged %llu tag-hours; "
+            "seals held %llu memory %llu wal %llu, freezes %llu, buffers logged %llu; compactor "
+            "merged %llu tag-hours; "
             "backend %s\n",
             label, (unsigned long long)t->rounds, (unsigned long long)t->requests,
             (unsigned long long)t->acked, (unsigned long long)t->survived,
@@ -436,8 +443,8 @@ void crash_tally_print(FILE *out, const char *label, const crash_tally *t)
             (unsigned long long)t->phantom, (unsigned long long)t->bad_chunks,
             (unsigned long long)t->failures, (unsigned long long)t->seals_held,
             (unsigned long long)t->seals_memory, (unsigned long long)t->seals_wal,
-            (unsigned long long)t->freezes, (unsigned long long)t->compact_tag_hours,
-            t->backend[0] ? t->backend : "?");
+            (unsigned long long)t->freezes, (unsigned long long)t->runs_logged,
+            (unsigned long long)t->compact_tag_hours, t->backend[0] ? t->backend : "?");
 }
 
 uint64_t crash_seed(void)

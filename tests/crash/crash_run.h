@@ -46,6 +46,7 @@ typedef struct {
     /* The sealer's seals by why (hist_db_stats), as last seen before each
      * kill, summed over the writers' lives. */
     uint64_t seals_held, seals_memory, seals_wal, freezes;
+    uint64_t runs_logged; /* buffers logged for the WAL budget (run records) */
     /* Tag-hours the background compactor merged (CRASH_STORAGE: every other
      * writer runs it at full speed and is killed while it works). */
     uint64_t compact_tag_hours;

@@ -118,6 +118,7 @@ static void read_stats(crash_run *r)
     r->tally.seals_memory += json_uint(resp.body, "seals_memory");
     r->tally.seals_wal += json_uint(resp.body, "seals_wal");
     r->tally.freezes += json_uint(resp.body, "freezes");
+    r->tally.runs_logged += json_uint(resp.body, "runs_logged");
     const char *b = strstr(resp.body, "\"io_backend\":\"");
     if (b)
         snprintf(r->tally.backend, sizeof(r->tally.backend), "%.*s", (int)strcspn(b + 14, "\""),

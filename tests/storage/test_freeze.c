@@ -1,6 +1,7 @@
 /*
  * test_freeze.c: frozen runs, memory pressure's answer (storage/freeze.c,
- * the runs of storage/memtable.h). White-box: db_internal.h.
+ * the runs of storage/memtable.h), and logged runs, the WAL budget's
+ * (storage/runlog.c). White-box: db_internal.h.
  *
  *   1. A model check with the background threads off: three tags (float64,
  *      int64, bool) get random writes: in order, out of order into the
@@ -11,11 +12,23 @@
  *      chunks. db->mem_bytes and mem_samples stay the exact sums of the
  *      buffers, no buffer keeps more than HIST_MEMBUF_MAX_RUNS runs, and a
  *      reopen (the WAL replays what was not sealed) reads the same.
+ *      Logged runs join in: some tags' runs are written to the WAL as run
+ *      records and the checkpoint moves past the older records (4 KiB
+ *      segments, so whole segments go), some buffers are sealed up to
+ *      their current hour (a prefix of their runs), and now and then the
+ *      data directory is copied as it is on disk (a crash, all writes
+ *      durable) and the copy, opened, must read every tag as the model,
+ *      through run records whose older records are gone.
  *   2. Only durable writes freeze: without a sync, nothing does.
  *   3. Memory pressure at many tags, with the sealer running: 20,000 tags
  *      of raw samples far over a 4 MiB budget are frozen, not sealed (no
  *      chunk is written at all, seals_memory stays 0), the memtable ends
  *      under its budget, and a flush then writes one chunk per tag.
+ *   4. The WAL budget at 20,000 slow tags, with the sealer running: the
+ *      log passes its budget many times, no buffer is sealed for it (no
+ *      chunk at all), the buffers' runs are logged instead and the log
+ *      stays near its budget; a copy of the directory (a crash) reads
+ *      every sample back, and so does the lazy close's reopen.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -40,13 +53,18 @@ static void quiet_log(void *ctx, int level, const char *msg)
         fprintf(stderr, "log: %s\n", msg);
 }
 
-static hist_db *open_db(const char *sub, bool background, size_t memtable_bytes)
+/* Segments of the WAL (0: the default) and its budget, for the next open. */
+static size_t g_wal_segment, g_wal_budget;
+
+static hist_db *open_dir(const char *dir, bool background, size_t memtable_bytes)
 {
-    char dir[512];
-    snprintf(dir, sizeof(dir), "%s/%s", g_dir, sub);
     hist_db_options o;
     hist_db_options_init(&o);
     o.dir = dir;
+    if (g_wal_segment)
+        o.wal_segment_bytes = g_wal_segment;
+    if (g_wal_budget)
+        o.wal_bytes = g_wal_budget;
     o.io = HIST_IO_SYNC;
     o.no_background = !background;
     o.compact_share = 0;
@@ -56,6 +74,25 @@ static hist_db *open_db(const char *sub, bool background, size_t memtable_bytes)
     hist_db *db = NULL;
     REQUIRE(hist_db_open(&o, &db) == 0);
     return db;
+}
+
+static hist_db *open_db(const char *sub, bool background, size_t memtable_bytes)
+{
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/%s", g_dir, sub);
+    return open_dir(dir, background, memtable_bytes);
+}
+
+/* The directory of sub as a crash would leave it, every write durable and
+ * nothing running (the caller's db is quiescent): a copy, opened. */
+static hist_db *open_crash_copy(const char *sub, bool background)
+{
+    char cmd[1200], copy[512];
+    snprintf(copy, sizeof(copy), "%s/%s.crash", g_dir, sub);
+    test_rm_rf(copy);
+    snprintf(cmd, sizeof(cmd), "cp -a '%s/%s' '%s'", g_dir, sub, copy);
+    REQUIRE(system(cmd) == 0);
+    return open_dir(copy, background, 0);
 }
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15u;
@@ -201,17 +238,57 @@ static void freeze_all(hist_db *db)
 {
     CHECK_OK(hist_db_sync(db, wal__last_lsn(db->wal)));
     mu_lock(&db->seal_mu);
-    CHECK_OK(freeze__tags(db, g_id, NT));
+    CHECK_OK(freeze__tags(db, g_id, NT, FREEZE_PRESSURE));
     mu_unlock(&db->seal_mu);
+}
+
+/* Logs the runs of some tags (runlog.c, after a sync) and checkpoints. */
+static void log_some(hist_db *db, int t)
+{
+    uint32_t ids[NT];
+    size_t n = 0;
+    for (int i = 0; i < NT; i++)
+        if (i == t || rnd() % 2)
+            ids[n++] = g_id[i];
+    CHECK_OK(hist_db_sync(db, wal__last_lsn(db->wal)));
+    mu_lock(&db->seal_mu);
+    CHECK_OK(runlog__tags(db, ids, n));
+    CHECK_OK(seal__checkpoint(db));
+    mu_unlock(&db->seal_mu);
+}
+
+/* Whether a replay now needs a run record: a buffer's logged runs hold
+ * writes older than the checkpoint (their records are gone). */
+static bool needs_run_record(hist_db *db)
+{
+    bool needs = false;
+    mu_lock(&db->mu);
+    for (int t = 0; t < NT; t++) {
+        const membuf_frozen *fz = tags__get(db, g_id[t])->buf.fz;
+        needs |= fz && fz->nlogged && fz->run[0].lsn_first < db->checkpoint_lsn;
+    }
+    mu_unlock(&db->mu);
+    return needs;
+}
+
+/* A crash now: the copy reads every tag as the model. */
+static void check_crash_copy(hist_db *db)
+{
+    CHECK_OK(hist_db_sync(db, wal__last_lsn(db->wal)));
+    hist_db *copy = open_crash_copy("model", false);
+    for (int t = 0; t < NT; t++)
+        check_tag(copy, t, "after a crash");
+    CHECK_OK(hist_db_close(copy));
 }
 
 static void test_model(void)
 {
+    g_wal_segment = 4 << 10; /* the checkpoint drops whole segments */
     hist_db *db = open_db("model", false, 0);
     for (int t = 0; t < NT; t++)
         REQUIRE(hist_tag_resolve(db, names[t], strlen(names[t]), types[t], true, &g_id[t]) == 0);
     int64_t next[NT] = {T0, T0, T0};
-    size_t freezes = 0, seals = 0, merged_seen = 0;
+    size_t freezes = 0, seals = 0, merged_seen = 0, logs = 0, held = 0, crashes = 0, relied = 0;
     for (int round = 0; round < 3000; round++) {
         int t = (int)(rnd() % NT);
         random_write(db, t, &next[t]);
@@ -226,14 +303,33 @@ static void test_model(void)
             seals++;
         } else if (op < 20) {
             check_tag(db, t, "while writing");
+        } else if (op < 27) {
+            log_some(db, t);
+            logs++;
+        } else if (op < 30) {
+            mu_lock(&db->seal_mu);
+            CHECK_OK(seal__tags(db, &g_id[t], 1, SEAL_HOLD));
+            CHECK_OK(seal__checkpoint(db));
+            mu_unlock(&db->seal_mu);
+            held++;
+        } else if (op < 32) {
+            relied += needs_run_record(db);
+            check_crash_copy(db);
+            crashes++;
         }
         if (round % 100 == 0)
             check_accounting(db);
     }
     check_accounting(db);
-    printf("model: %zu freezes (%zu merged runs), %zu seals, %zu runs now\n", freezes, merged_seen,
-           seals, total_runs(db));
+    hist_db_stats st;
+    CHECK_OK(hist_db_get_stats(db, &st));
+    printf("model: %zu freezes (%zu merged runs), %zu seals, %zu logging rounds (%llu buffers), "
+           "%zu held seals, %zu crash copies (%zu needing a run record), "
+           "%zu runs now\n",
+           freezes, merged_seen, seals, logs, (unsigned long long)st.runs_logged, held, crashes, relied, total_runs(db));
     CHECK(merged_seen > 0);
+    CHECK(st.runs_logged > 0 && held > 0);
+    CHECKF(relied > 0, "no crash copy relied on a run record");
     for (int t = 0; t < NT; t++)
         check_tag(db, t, "at the end");
     /* Frozen runs in memory, then a seal takes them whole. */
@@ -257,6 +353,7 @@ static void test_model(void)
     for (int t = 0; t < NT; t++)
         check_tag(db, t, "after a reopen");
     CHECK_OK(hist_db_close(db));
+    g_wal_segment = 0;
 }
 
 /* ---- 2. only durable writes freeze ---- */
@@ -274,14 +371,14 @@ static void test_durable_only(void)
     uint64_t lsn;
     CHECK_OK(hist_db_write(db, &s, 1, &lsn));
     mu_lock(&db->seal_mu);
-    CHECK_OK(freeze__tags(db, &id, 1));
+    CHECK_OK(freeze__tags(db, &id, 1, FREEZE_PRESSURE));
     mu_unlock(&db->seal_mu);
     mu_lock(&db->mu);
     CHECK_EQ_I64(membuf__nruns(&tags__get(db, id)->buf), 0); /* not durable yet */
     mu_unlock(&db->mu);
     CHECK_OK(hist_db_sync(db, lsn));
     mu_lock(&db->seal_mu);
-    CHECK_OK(freeze__tags(db, &id, 1));
+    CHECK_OK(freeze__tags(db, &id, 1, FREEZE_PRESSURE));
     mu_unlock(&db->seal_mu);
     mu_lock(&db->mu);
     CHECK_EQ_I64(membuf__nruns(&tags__get(db, id)->buf), 1);
@@ -303,30 +400,69 @@ static void nap_ms(long ms)
     nanosleep(&d, NULL);
 }
 
-static void test_pressure(void)
+/* PTAGS float tags (ids malloc'd). */
+static uint32_t *make_tags(hist_db *db)
 {
-    hist_db *db = open_db("pressure", true, BUDGET);
     uint32_t *ids = malloc(PTAGS * sizeof(*ids));
-    int64_t *ts = malloc(PTAGS * sizeof(*ts));
-    hist_value *v = malloc(PTAGS * sizeof(*v));
-    hist_series *s = malloc(PTAGS * sizeof(*s));
-    REQUIRE(ids && ts && v && s);
+    REQUIRE(ids);
     for (int i = 0; i < PTAGS; i++) {
         char name[64];
         snprintf(name, sizeof(name), "site/area%d/line%d/temp", i / 100, i % 100);
         REQUIRE(hist_tag_resolve(db, name, strlen(name), HIST_TYPE_FLOAT64, true, &ids[i]) == 0);
     }
+    return ids;
+}
+
+static double value_at(int tag, int second)
+{
+    return 20.0 + (double)((tag + second) % 50) / 10.0;
+}
+
+/* Second r of every tag, durable, in writes of `batch` tags. */
+static void write_second(hist_db *db, const uint32_t *ids, int r, int batch)
+{
+    static int64_t ts[PTAGS];
+    static hist_value v[PTAGS];
+    static hist_series s[PTAGS];
+    for (int i = 0; i < PTAGS; i++) {
+        ts[i] = T0 + r * SEC;
+        v[i].f = value_at(i, r);
+        s[i] = (hist_series){ids[i], 1, &ts[i], &v[i], NULL};
+    }
+    uint64_t lsn = 0;
+    for (int i = 0; i < PTAGS; i += batch)
+        CHECK_OK(hist_db_write(db, s + i, (size_t)(PTAGS - i < batch ? PTAGS - i : batch), &lsn));
+    CHECK_OK(hist_db_sync(db, lsn));
+}
+
+/* Every tag reads back its seconds 0..rounds-1. */
+static void check_seconds(hist_db *db, const uint32_t *ids, int rounds, const char *when)
+{
+    size_t bad = 0;
+    for (int i = 0; i < PTAGS; i++) {
+        hist_scan *sc;
+        REQUIRE(hist_scan_open(db, ids[i], HIST_TS_MIN, HIST_TS_MAX, HIST_SCAN_DECODE, &sc) == 0);
+        hist_piece p;
+        size_t n = 0, wrong = 0;
+        while (hist_scan_next(sc, &p) == 1)
+            for (size_t k = 0; k < p.n; k++, n++)
+                wrong += p.ts[k] != T0 + (int64_t)n * SEC || p.v[k].f != value_at(i, (int)n);
+        hist_scan_close(sc);
+        if (n != (size_t)rounds || wrong)
+            CHECKF(bad++ > 0, "%s: tag %d: %zu samples (want %d), %zu wrong", when, i, n, rounds,
+                   wrong);
+    }
+    CHECKF(bad == 0, "%s: %zu tags wrong", when, bad);
+}
+
+static void test_pressure(void)
+{
+    hist_db *db = open_db("pressure", true, BUDGET);
+    uint32_t *ids = make_tags(db);
     /* Second r of every tag, then second r + 1: the bench's order. */
     size_t peak = 0;
     for (int r = 0; r < PROUNDS; r++) {
-        for (int i = 0; i < PTAGS; i++) {
-            ts[i] = T0 + r * SEC;
-            v[i].f = 20.0 + (double)((i + r) % 50) / 10.0;
-            s[i] = (hist_series){ids[i], 1, &ts[i], &v[i], NULL};
-        }
-        uint64_t lsn;
-        CHECK_OK(hist_db_write(db, s, PTAGS, &lsn));
-        CHECK_OK(hist_db_sync(db, lsn));
+        write_second(db, ids, r, PTAGS);
         mu_lock(&db->mu);
         peak = db->mem_bytes > peak ? db->mem_bytes : peak;
         mu_unlock(&db->mu);
@@ -355,7 +491,7 @@ static void test_pressure(void)
     CHECK_EQ_I64(st.samples_memtable, (uint64_t)PTAGS * PROUNDS);
     /* Everything frozen: what a tag's 64 samples cost in memory. */
     mu_lock(&db->seal_mu);
-    CHECK_OK(freeze__tags(db, ids, PTAGS));
+    CHECK_OK(freeze__tags(db, ids, PTAGS, FREEZE_PRESSURE));
     mu_unlock(&db->seal_mu);
     mu_lock(&db->mu);
     double per_tag = (double)db->mem_bytes / PTAGS;
@@ -374,20 +510,73 @@ static void test_pressure(void)
     CHECK_OK(hist_db_flush(db));
     CHECK_OK(hist_db_get_stats(db, &st));
     CHECK_EQ_I64(st.chunks, PTAGS); /* one hour: one chunk per tag */
-    for (int i = 0; i < PTAGS; i += 997) {
-        hist_scan *sc;
-        REQUIRE(hist_scan_open(db, ids[i], HIST_TS_MIN, HIST_TS_MAX, HIST_SCAN_DECODE, &sc) == 0);
-        hist_piece p;
-        size_t n = 0, wrong = 0;
-        while (hist_scan_next(sc, &p) == 1)
-            for (size_t k = 0; k < p.n; k++, n++)
-                wrong += p.ts[k] != T0 + (int64_t)n * SEC ||
-                         p.v[k].f != 20.0 + (double)((i + (int)n) % 50) / 10.0;
-        hist_scan_close(sc);
-        CHECKF(n == PROUNDS && wrong == 0, "tag %d: %zu samples, %zu wrong", i, n, wrong);
-    }
+    check_seconds(db, ids, PROUNDS, "sealed");
     CHECK_OK(hist_db_close(db));
-    free(ids), free(ts), free(v), free(s);
+    free(ids);
+}
+
+/* ---- 4. the WAL budget at 20,000 slow tags ---- */
+
+#define WROUNDS     200
+#define WAL_BUDGET  ((size_t)16 << 20)
+#define WAL_SEGMENT ((size_t)1 << 20)
+
+static uint64_t wal_bytes(hist_db *db)
+{
+    hist_db_stats st;
+    CHECK_OK(hist_db_get_stats(db, &st));
+    return st.bytes_wal;
+}
+
+static void test_wal_budget(void)
+{
+    g_wal_segment = WAL_SEGMENT;
+    g_wal_budget = WAL_BUDGET;
+    hist_db *db = open_db("walbudget", true, 0);
+    uint32_t *ids = make_tags(db);
+    uint64_t written = 0, peak = 0;
+    for (int r = 0; r < WROUNDS; r++) {
+        write_second(db, ids, r, 5000); /* the bench's 5,000-sample bodies */
+        uint64_t w = wal_bytes(db);
+        peak = w > peak ? w : peak;
+    }
+    hist_wal_stats ws;
+    wal__get_stats(db->wal, &ws);
+    written = ws.appended;
+    /* The sealer catches up: the log comes back under its budget. */
+    uint64_t w = 0;
+    for (int i = 0; i < 200 && (w = wal_bytes(db)) > WAL_BUDGET + WAL_SEGMENT; i++)
+        nap_ms(100);
+    hist_db_stats st;
+    CHECK_OK(hist_db_get_stats(db, &st));
+    printf("wal budget: %d tags x %d s, %.1f MiB of log written, peak %.1f MiB, now %.1f MiB "
+           "(budget %.0f MiB): %llu buffers logged (%.1f MiB of run records), %llu sealed for the "
+           "WAL, %llu chunks\n",
+           PTAGS, WROUNDS, written / 1048576.0, peak / 1048576.0, w / 1048576.0,
+           WAL_BUDGET / 1048576.0, (unsigned long long)st.runs_logged,
+           st.runlog_bytes / 1048576.0, (unsigned long long)st.seals_wal,
+           (unsigned long long)st.chunks);
+    CHECK(written > 4 * WAL_BUDGET); /* the regime: the budget passed many times */
+    CHECK(w <= WAL_BUDGET + WAL_SEGMENT);
+    CHECK(st.runs_logged >= PTAGS);
+    CHECK_EQ_I64(st.seals_wal, 0);
+    CHECK_EQ_I64(st.chunks, 0);
+    /* A crash now (the sealer held still): the copy has no chunk, and its
+     * log starts after the first seconds' records. */
+    mu_lock(&db->seal_mu);
+    hist_db *copy = open_crash_copy("walbudget", false);
+    mu_unlock(&db->seal_mu);
+    CHECK_OK(hist_db_get_stats(copy, &st));
+    CHECK_EQ_I64(st.chunks, 0);
+    CHECK(copy->checkpoint_lsn > (uint64_t)PTAGS / 5000 * 10);
+    check_seconds(copy, ids, WROUNDS, "after a crash");
+    CHECK_OK(hist_db_close(copy));
+    CHECK_OK(hist_db_close(db));
+    db = open_db("walbudget", false, 0);
+    check_seconds(db, ids, WROUNDS, "after a reopen");
+    CHECK_OK(hist_db_close(db));
+    free(ids);
+    g_wal_segment = g_wal_budget = 0;
 }
 
 int main(void)
@@ -396,6 +585,7 @@ int main(void)
     test_model();
     test_durable_only();
     test_pressure();
+    test_wal_budget();
     test_rm_rf(g_dir);
     return check_summary();
 }
