@@ -34,7 +34,9 @@
  * at that load. --watch-pid PID reads the server's VmRSS from /proc every
  * second of the timed phase and prints NAME.rss_first_mib (the first
  * reading), NAME.rss_max_mib, NAME.rss_last_mib and NAME.rss_minute_K_mib
- * (the reading at each minute K), to show whether memory stays flat.
+ * (the reading at each minute K), to show whether memory stays flat, and
+ * the same of RssAnon as NAME.rss_anon_* (the heap, without the file pages
+ * of the index's map, which the kernel may drop at any time).
  * Links nothing of Historian's: plain POSIX sockets and pthreads.
  *
  * Prints (NAME defaults to "thin"):
@@ -434,27 +436,48 @@ static void *stream_run(void *arg)
     return NULL;
 }
 
-/* VmRSS of pid in MiB, or -1. */
-static double rss_mib(long pid)
+/* A field of /proc/PID/status (VmRSS, RssAnon: kB) in MiB, or -1. */
+static double status_mib(long pid, const char *key)
 {
     char path[64], line[256];
     snprintf(path, sizeof path, "/proc/%ld/status", pid);
     FILE *f = fopen(path, "r");
     double kib = -1;
+    size_t klen = strlen(key);
     while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, "VmRSS:", 6))
-            kib = atof(line + 6);
+        if (!strncmp(line, key, klen) && line[klen] == ':')
+            kib = atof(line + klen + 1);
     if (f)
         fclose(f);
     return kib < 0 ? -1 : kib / 1024;
 }
 
+/* One RSS figure watched: its first, largest and last reading, and the
+ * reading at the start of each minute. */
 typedef struct {
-    run_ctx *c;
     double first, max, last;
     double minute[1440];
     int nminutes;
+} rss_series;
+
+typedef struct {
+    run_ctx *c;
+    rss_series total, anon; /* VmRSS; RssAnon (the heap: not the index's file pages) */
 } rss_watch;
+
+static void rss_note(rss_series *r, double v, int k, int m)
+{
+    if (v < 0)
+        return;
+    if (k == 0)
+        r->first = v;
+    r->max = v > r->max ? v : r->max;
+    r->last = v;
+    if (m >= r->nminutes && m < 1440) {
+        r->minute[m] = v;
+        r->nminutes = m + 1;
+    }
+}
 
 /* Reads the server's RSS every second while c->watching. */
 static void *watch_run(void *arg)
@@ -462,18 +485,9 @@ static void *watch_run(void *arg)
     rss_watch *w = arg;
     double t0 = now_s();
     for (int k = 0; atomic_load(&w->c->watching); k++) {
-        double r = rss_mib(w->c->watch_pid);
-        if (r >= 0) {
-            if (k == 0)
-                w->first = r;
-            w->max = r > w->max ? r : w->max;
-            w->last = r;
-            int m = (int)((now_s() - t0) / 60);
-            if (m >= w->nminutes && m < 1440) {
-                w->minute[m] = r;
-                w->nminutes = m + 1;
-            }
-        }
+        int m = (int)((now_s() - t0) / 60);
+        rss_note(&w->total, status_mib(w->c->watch_pid, "VmRSS"), k, m);
+        rss_note(&w->anon, status_mib(w->c->watch_pid, "RssAnon"), k, m);
         for (int i = 0; i < 10 && atomic_load(&w->c->watching); i++) {
             struct timespec d = {0, 100000000};
             nanosleep(&d, NULL);
@@ -482,14 +496,20 @@ static void *watch_run(void *arg)
     return NULL;
 }
 
+static void print_series(const rss_series *r, const char *name, const char *what)
+{
+    printf("%s.%s_first_mib %.0f MiB\n", name, what, r->first);
+    printf("%s.%s_max_mib %.0f MiB\n", name, what, r->max);
+    printf("%s.%s_last_mib %.0f MiB\n", name, what, r->last);
+    for (int m = 0; m < r->nminutes; m++)
+        if (r->minute[m] > 0)
+            printf("%s.%s_minute_%d_mib %.0f MiB\n", name, what, m, r->minute[m]);
+}
+
 static void print_watch(const rss_watch *w, const char *name)
 {
-    printf("%s.rss_first_mib %.0f MiB\n", name, w->first);
-    printf("%s.rss_max_mib %.0f MiB\n", name, w->max);
-    printf("%s.rss_last_mib %.0f MiB\n", name, w->last);
-    for (int m = 0; m < w->nminutes; m++)
-        if (w->minute[m] > 0)
-            printf("%s.rss_minute_%d_mib %.0f MiB\n", name, m, w->minute[m]);
+    print_series(&w->total, name, "rss");
+    print_series(&w->anon, name, "rss_anon");
 }
 
 static int cmp_double(const void *a, const void *b)

@@ -83,10 +83,11 @@ log "feeding: first contact as fast as answered, then $rate samples/s"
 cat "$tmp/out"
 curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$hp/api/v1/stats" >"$tmp/stats" ||
     true
-for k in chunks freezes seals_memory seals_wal runs_logged runlog_bytes samples_memtable memtable_bytes; do
+for k in chunks freezes seals_memory seals_wal runs_logged runlog_bytes samples_memtable memtable_bytes \
+    compact_tag_hours compact_pending bytes_index bytes_wal; do
     v=$({ grep -o "\"$k\":[0-9]*" "$tmp/stats" || true; } | head -n 1 | cut -d: -f2)
     unit=count
-    case $k in memtable_bytes | runlog_bytes) unit=B ;; esac
+    case $k in *bytes*) unit=B ;; esac
     echo "$P.server.$k ${v:-0} $unit"
 done
 hwm=$(peak_rss_kib "$pid")

@@ -33,7 +33,9 @@
 #    read after ingest and again after the flush, just before the stop.
 #    On disk: allocated bytes of the data dir after each system's flush,
 #    per sample sent: Historian after a clean stop (which seals every
-#    buffer and deletes the WAL), InfluxDB after SETTLE_S seconds (cold
+#    buffer; *.bytes_per_sample_at_stop) and then after its compactor has
+#    settled (started again on the data until nothing is left to merge,
+#    at most SETTLE_S * 4 s; *.settle.*), InfluxDB after SETTLE_S seconds (cold
 #    snapshot after 2 s and full compaction after 5 s are configured; WAL
 #    dir included), VictoriaMetrics after /internal/force_flush,
 #    /internal/force_merge and SETTLE_S seconds. Each server is stopped by
@@ -142,8 +144,44 @@ run_historian() { # prefix [bodies path content-type]: protobuf by default
     t1=$(now)
     echo "$1.stop_seconds $(echo "$t0 $t1" | awk '{printf "%.1f", $2 - $1}') s"
     echo "$1.peak_rss_mib $(awk -v k="$rss" 'BEGIN {printf "%.0f", k / 1024}') MiB"
+    echo "$1.bytes_per_sample_at_stop $(echo "$(du_bytes "$d/data") $NS" | awk '{printf "%.3f", $1 / $2}') B"
+    settle_historian "$1" "$d"
     echo "$1.bytes_per_sample $(echo "$(du_bytes "$d/data") $NS" | awk '{printf "%.3f", $1 / $2}') B"
     rm -rf "$d"
+}
+
+# settle_historian PREFIX DIR: historiand started again on the stopped
+# data, until its compactor has nothing left to merge (compact_pending 0
+# and no merge for 3 s; at most SETTLE_S * 4 s), then stopped: the layout
+# after compaction, as the peers are measured after theirs. Not timed.
+settle_historian() {
+    local d=$2 hp pid t0 i last=-1 cur pending
+    hp=$(free_port)
+    "$BUILD/tools/historiand" --data "$d/data" --http "127.0.0.1:$hp" --ingest "127.0.0.1:$(free_port)" \
+        --auth-file "$d/tokens" --log-level warn ${HISTORIAND_ARGS:-} >>"$d/log" 2>&1 &
+    pid=$!
+    pids+=("$pid")
+    wait_http "http://127.0.0.1:$hp/healthz" "$pid" || start_failed historiand "$d/log" ||
+        die "historian did not start again on its data"
+    t0=$(now)
+    for ((i = 0; i < SETTLE_S * 4; i++)); do
+        sleep 1
+        curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$hp/api/v1/stats" >"$d/stats" || true
+        pending=$({ grep -o '"compact_pending":[0-9]*' "$d/stats" || true; } | cut -d: -f2)
+        cur=$({ grep -o '"compact_tag_hours":[0-9]*' "$d/stats" || true; } | cut -d: -f2)
+        [ "${pending:-1}" = 0 ] && [ "$cur" = "$last" ] && [ "$i" -ge 3 ] && break
+        last=$cur
+    done
+    echo "$1.settle.seconds $(echo "$t0 $(now)" | awk '{printf "%.1f", $2 - $1}') s"
+    echo "$1.settle.compact_tag_hours ${cur:-0} tag-hours"
+    echo "$1.settle.compact_pending ${pending:-0} tag-hours"
+    local k unit
+    for k in chunks bytes_chunks bytes_segments bytes_index bytes_wal; do
+        unit=B
+        [ "$k" = chunks ] && unit=chunks
+        echo "$1.settle.$k $({ grep -o "\"$k\":[0-9]*" "$d/stats" || true; } | cut -d: -f2) $unit"
+    done
+    stop_bounded "$pid" historiand
 }
 
 # historian_lp: historiand fed the very line protocol bodies the peers get,
