@@ -155,7 +155,8 @@ run_historian() { # prefix [bodies path content-type]: protobuf by default
 # and no merge for 3 s; at most SETTLE_S * 4 s), then stopped: the layout
 # after compaction, as the peers are measured after theirs. Not timed.
 settle_historian() {
-    local d=$2 hp pid t0 i last=-1 cur pending
+    local d=$2 hp pid t0 i last=-1 cur pending rtok=peers-bench-read-token
+    echo "$rtok read" >>"$d/tokens"
     hp=$(free_port)
     "$BUILD/tools/historiand" --data "$d/data" --http "127.0.0.1:$hp" --ingest "127.0.0.1:$(free_port)" \
         --auth-file "$d/tokens" --log-level warn ${HISTORIAND_ARGS:-} >>"$d/log" 2>&1 &
@@ -166,7 +167,7 @@ settle_historian() {
     t0=$(now)
     for ((i = 0; i < SETTLE_S * 4; i++)); do
         sleep 1
-        curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$hp/api/v1/stats" >"$d/stats" || true
+        curl -s -H "Authorization: Bearer $rtok" "http://127.0.0.1:$hp/api/v1/stats" >"$d/stats" || true
         pending=$({ grep -o '"compact_pending":[0-9]*' "$d/stats" || true; } | cut -d: -f2)
         cur=$({ grep -o '"compact_tag_hours":[0-9]*' "$d/stats" || true; } | cut -d: -f2)
         [ "${pending:-1}" = 0 ] && [ "$cur" = "$last" ] && [ "$i" -ge 3 ] && break

@@ -503,14 +503,19 @@ typedef struct {
     uint64_t samples;
 } scan_acc;
 
-/* A run is worth merging when it has more chunks than windows and more
- * than its samples need (merging gives one chunk per window, or
- * ceil(samples / chunk_samples) within one). */
+/* A run is worth merging when it has more chunks than a merge could
+ * write: ceil(samples / chunk_samples), plus one for each window boundary
+ * inside the run (chunk__batch_add cuts there, so a merge writes one chunk
+ * per window at least). Without the boundaries a fast tag's run of full
+ * chunks over several hours (10 Hz: 36,000 samples an hour, 5 chunks each,
+ * one crossing an hour's end) looked mergeable: every pass decoded it and
+ * dropped the merge (no fewer chunks), and compact_pending never reached 0. */
 static int scan_close_run(hist_db *db, scan_acc *a)
 {
-    uint64_t cs = db->opts.chunk_samples, need = (a->samples + cs - 1) / cs;
+    uint64_t cs = db->opts.chunk_samples;
     uint64_t windows =
         a->open ? (uint64_t)((a->last - a->cur.window) / db->opts.chunk_align_ns) + 1 : 0;
+    uint64_t need = (a->samples + cs - 1) / cs + (windows ? windows - 1 : 0);
     bool more = a->open && a->chunks > 1 && a->chunks > need && a->chunks > windows;
     a->open = false;
     if (!more)
