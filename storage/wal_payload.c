@@ -16,7 +16,8 @@
  *   (1..PAYLOAD_RUNS_MAX), per run: varint n, varint len, varint
  *   lsn_first, varint lsn_last - lsn_first, zigzag varint ts_min, varint
  *   ts_max - ts_min, then len bytes (the run's chunk, chunk.h).
- * Runs of a tag are in LSN order (each starts after the last one ended).
+ * Runs of a tag are in LSN order (each starts after the last one ended);
+ * a run holds 1..SEAL_GROUP_SAMPLES samples, as its chunk's header says.
  */
 #include "storage/db_internal.h"
 
@@ -196,8 +197,12 @@ static int runs_get_one(const uint8_t **pp, const uint8_t *end, uint64_t prev_la
         hist_varint_get(pp, end, &first) || hist_varint_get(pp, end, &span) ||
         hist_varint_get(pp, end, &zmin) || hist_varint_get(pp, end, &tspan))
         return HIST_ECORRUPT;
-    if (n == 0 || n > UINT32_MAX || len > (size_t)(end - *pp) || len > UINT32_MAX ||
-        first <= prev_last || span > UINT64_MAX - first)
+    /* A run comes from one freeze, of at most SEAL_GROUP_SAMPLES samples,
+     * and its chunk's header says how many: readers allocate for n. */
+    hist_chunk_info info;
+    if (n == 0 || n > SEAL_GROUP_SAMPLES || len > (size_t)(end - *pp) || len > UINT32_MAX ||
+        first <= prev_last || span > UINT64_MAX - first ||
+        chunk__peek(*pp, (size_t)len, &info) != 0 || info.count != n)
         return HIST_ECORRUPT;
     int64_t ts_min = hist_unzigzag(zmin);
     if (ts_min < HIST_TS_MIN || tspan > (uint64_t)(HIST_TS_MAX - ts_min))
