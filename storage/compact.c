@@ -42,6 +42,7 @@ struct hist_compactor {
     int64_t work_ns; /* since the last sleep (the thread's own) */
     _Atomic uint64_t runs, tag_hours, chunks_before, chunks_after, bytes_rewritten;
     _Atomic uint64_t segments_rewritten, pending, hold_max_ns;
+    bool rolled; /* the last pass rolled the current segment: rewrite it next (the thread's own) */
 };
 
 static bool stop_asked(hist_compactor *c)
@@ -365,14 +366,36 @@ static int ref_seg_cmp(const void *a, const void *b)
     return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
-/* Rewrites the segments with less than half their bytes live and removes
- * those no chunk names. locked: the caller holds seal_mu throughout
- * (hist_db_compact). Otherwise (the background compactor) the chunk list
- * is read without it and seal_mu is taken for one segment at a time; that
- * list can be stale, which is safe: appends go only to segments at or
- * above the current one when the list was read (left alone here), and a
- * move skips every entry that no longer names the old place. */
-static int rewrite_segments(hist_db *db, bool locked, hist_compactor *c)
+/* Whether a segment of `size` bytes with `live` of them named by chunks is
+ * worth rewriting: a quarter of it or more is dead (merged or dropped
+ * chunks). Rewriting copies at most three bytes for each one it frees. */
+static bool mostly_dead(uint64_t live, uint64_t size)
+{
+    return size > 0 && live * 4 <= size * 3;
+}
+
+/* The current segment is never rewritten (appends go there). When it is a
+ * quarter dead and at least an eighth of a full one, it is rolled: the
+ * next appends go to a new file, and the next rewrite_segments may take
+ * it. Without this, the data of a small plant (1,000 tags: 25 MB in six
+ * hours) stays in one segment for days, with what merges left dead. */
+static bool roll_if_dead(hist_db *db, uint64_t live, uint64_t size)
+{
+    if (size < segs__roll_bytes(&db->segs) / 8 || !mostly_dead(live, size))
+        return false;
+    return segs__roll(&db->segs) == 0;
+}
+
+/* Rewrites the segments a quarter dead or more (mostly_dead) and removes
+ * those no chunk names; rolls the current one when it is mostly dead
+ * (roll_if_dead; *rolled then says so, for the caller to come back).
+ * locked: the caller holds seal_mu throughout (hist_db_compact).
+ * Otherwise (the background compactor) the chunk list is read without it
+ * and seal_mu is taken for one segment at a time; that list can be stale,
+ * which is safe: appends go only to segments at or above the current one
+ * when the list was read (left alone here), and a move skips every entry
+ * that no longer names the old place. */
+static int rewrite_segments(hist_db *db, bool locked, hist_compactor *c, bool *rolled)
 {
     uint32_t current = segs__current(&db->segs); /* before the list: see above */
     /* Every live chunk, grouped by segment. */
@@ -390,7 +413,14 @@ static int rewrite_segments(hist_db *db, bool locked, hist_compactor *c)
             live += refs[j++].length;
         uint32_t no = refs[i].segment;
         uint64_t size = segs__size(&db->segs, no);
-        if (no < current && size > 0 && live * 2 < size) {
+        if (no == current && rolled) {
+            if (!locked)
+                mu_lock(&db->seal_mu);
+            *rolled = roll_if_dead(db, live, size);
+            if (!locked)
+                mu_unlock(&db->seal_mu);
+        }
+        if (no < current && mostly_dead(live, size)) {
             if (!locked && !throttle(c))
                 break;
             int64_t t0 = locked ? 0 : hold_begin(db);
@@ -440,8 +470,11 @@ int hist_db_compact(hist_db *db, uint32_t tag)
                 rc = compact_tag(db, id);
         }
     }
+    bool rolled = false;
     if (rc == 0)
-        rc = rewrite_segments(db, true, NULL);
+        rc = rewrite_segments(db, true, NULL, &rolled);
+    if (rc == 0 && rolled) /* the segment that was current is now below it */
+        rc = rewrite_segments(db, true, NULL, NULL);
     mu_unlock(&db->seal_mu);
     return rc;
 }
@@ -461,9 +494,10 @@ int hist_db_compact(hist_db *db, uint32_t tag)
  *      into one chunk__commit: one durable segment append, then one LMDB
  *      txn deleting the old entries and putting the new ones; seal_mu is
  *      then let go and the thread sleeps off its share;
- *   3. after a pass that merged something, rewrites the segments with
- *      less than half their bytes live (rewrite_segments, one segment per
- *      seal_mu hold) and removes those no chunk names.
+ *   3. after a pass that merged something, rewrites the segments a
+ *      quarter dead or more (rewrite_segments, one segment per seal_mu
+ *      hold), rolls the current one when it is (the pass after rewrites
+ *      it), and removes those no chunk names.
  * A tag-hour is merged only once it is settled: the window has ended by
  * the wall clock (so data stamped in the future waits), and the tag's
  * buffer holds no sample inside it (checked under mu when it is merged). A write into
@@ -813,9 +847,11 @@ static int compact_pass(hist_db *db, hist_compactor *c, uint64_t *merged, int64_
     free(h.dels);
     free(cand);
     *merged = atomic_load(&c->tag_hours) - before;
-    if (rc == 0 && *merged) {
+    if (rc == 0 && (*merged || c->rolled)) {
         uint64_t segs = atomic_load(&c->segments_rewritten);
-        rc = rewrite_segments(db, false, c);
+        bool rolled = false;
+        rc = rewrite_segments(db, false, c, &rolled);
+        c->rolled = rolled;
         if (atomic_load(&c->segments_rewritten) != segs)
             *last_remove = clock__mono_ns();
     }
@@ -838,7 +874,7 @@ static void *compactor_main(void *arg)
             hist_logf(&db->log, HIST_LOG_WARN, "compaction failed: %s (retried)",
                       hist_strerror(rc));
         warned = rc != 0;
-        if (merged && rc == 0) {
+        if ((merged || c->rolled) && rc == 0) {
             idle = COMPACT_IDLE_MIN_NS;
             continue;
         }

@@ -216,6 +216,7 @@ void hist_db_options_init(hist_db_options *opts)
     opts->chunk_align_ns = INT64_C(3600000000000);
     opts->wal_bytes = (size_t)1 << 30;
     opts->wal_segment_bytes = (size_t)64 << 20;
+    opts->segment_bytes = (size_t)64 << 20;
     opts->log_level = HIST_LOG_INFO;
     opts->compact_share = 0.25;
 }
@@ -407,6 +408,8 @@ int hist_db_open(const hist_db_options *opts, hist_db **out)
         db->opts.wal_bytes = def.wal_bytes;
     if (!db->opts.wal_segment_bytes)
         db->opts.wal_segment_bytes = def.wal_segment_bytes;
+    if (!db->opts.segment_bytes)
+        db->opts.segment_bytes = def.segment_bytes;
     snprintf(db->dir, sizeof(db->dir), "%s", opts->dir);
     db->opts.dir = db->dir;
     /* opts.log_level filters what the db itself says, to the callback too */
@@ -436,7 +439,7 @@ int hist_db_open(const hist_db_options *opts, hist_db **out)
     }
     if (rc == 0) {
         snprintf(path, sizeof(path), "%s/seg", db->dir);
-        rc = segs__open(&db->segs, path, db->opts.io, (uint64_t)64 << 20, db->opts.log,
+        rc = segs__open(&db->segs, path, db->opts.io, db->opts.segment_bytes, db->opts.log,
                         db->opts.log_ctx);
         db->segs_open = rc == 0;
     }

@@ -80,9 +80,11 @@ typedef struct {
     /* Chunks do not cross multiples of this (see seal.c); default 1 h, < 0: none. */
     int64_t chunk_align_ns;
     /* Past this many bytes in closed WAL segments, the buffers holding the
-     * oldest writes are sealed whole, so the log can shrink; default 1 GiB. */
+     * oldest records have their runs logged again (or are sealed whole), so
+     * the log can shrink; default 1 GiB. */
     size_t wal_bytes;
     size_t wal_segment_bytes; /* default 64 MiB */
+    size_t segment_bytes;     /* chunk segment files roll past this; default 64 MiB */
     int64_t retention_ns;     /* drop chunks older than now - retention; 0 = keep forever */
     bool no_auto_create;      /* refuse writes to unknown tags instead of creating them */
     bool no_background;       /* no sealer thread: seal only on hist_db_flush() (tests) */

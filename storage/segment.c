@@ -246,6 +246,14 @@ void segs__reap(hist_segs *s)
     pthread_mutex_unlock(&s->mu);
 }
 
+int segs__roll(hist_segs *s)
+{
+    pthread_mutex_lock(&s->mu);
+    int rc = s->cur_size > 0 ? seg_open_current(s, s->cur_no + 1) : 0;
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
 uint32_t segs__current(hist_segs *s)
 {
     pthread_mutex_lock(&s->mu);

@@ -65,8 +65,19 @@ int segs__read(hist_segs *s, uint32_t no, uint64_t off, void *buf, uint32_t len)
 int segs__remove(hist_segs *s, uint32_t no);
 void segs__reap(hist_segs *s);
 
-/* Starts a new segment for the next append (used by segment rewriting). */
+/* The segment appends go to now. */
 uint32_t segs__current(hist_segs *s);
+
+/* Starts a new segment file now (when the current one is not empty): the
+ * next appends go there, and the one before can be rewritten (compact.c,
+ * rewrite_segments: never the current one). */
+int segs__roll(hist_segs *s);
+
+/* Bytes past which a segment rolls (segs__open's roll_bytes). */
+static inline uint64_t segs__roll_bytes(const hist_segs *s)
+{
+    return s->roll_bytes;
+}
 
 /* Sum of the sizes of segment files and their count; sizes[no] not kept. */
 uint64_t segs__bytes(hist_segs *s);

@@ -13,6 +13,11 @@
  *     five chunks an hour, a chunk crossing the hour boundary chaining two
  *     hours) is not a candidate: not pending, never decoded for a merge
  *     that would be dropped;
+ *   - what merges leave dead is given back: with 64 KiB segments, a tag's
+ *     whole hour sealed between other tags' partial chunks in the one
+ *     segment being written; once those are merged the segment is a
+ *     quarter dead or more, so it is rolled and rewritten, and the segment
+ *     files end within a third of the live chunk bytes;
  *   - compact_share = 0 starts no compactor.
  * TEST_VERBOSE=1 prints the figures.
  */
@@ -41,6 +46,8 @@ static void quiet_log(void *ctx, int level, const char *msg)
         fprintf(stderr, "log: %s\n", msg);
 }
 
+static size_t g_segment_bytes; /* for the next open; 0: the default */
+
 static hist_db *open_db(const char *sub, double share)
 {
     char dir[512];
@@ -51,6 +58,7 @@ static hist_db *open_db(const char *sub, double share)
     o.io = HIST_IO_SYNC;
     o.log = quiet_log;
     o.compact_share = share;
+    o.segment_bytes = g_segment_bytes;
     hist_db *db = NULL;
     REQUIRE(hist_db_open(&o, &db) == 0);
     return db;
@@ -281,6 +289,62 @@ static void test_fast_run_left_alone(void)
     REQUIRE(hist_db_close(db) == 0);
 }
 
+static double noise_at(int64_t k)
+{
+    uint64_t x = (uint64_t)k * 0x9e3779b97f4a7c15u;
+    x ^= x >> 29;
+    return (double)(x % 1000000) / 1000.0;
+}
+
+static void test_dead_space_given_back(void)
+{
+    g_segment_bytes = 64 << 10;
+    hist_db *db = open_db("dead", 1.0);
+    uint32_t ids[TAGS], noise;
+    make_tags(db, ids);
+    REQUIRE(hist_tag_resolve(db, "unit.noise", 10, HIST_TYPE_FLOAT64, true, &noise) == 0);
+    int64_t t0 = (time(NULL) / 3600 - 72) * HOUR;
+    write_range(db, ids, t0, 0, 1800, 300); /* partial chunks, merged later */
+    static int64_t ts[3600];
+    static hist_value v[3600];
+    for (int64_t k = 0; k < 3600; k++)
+        ts[k] = t0 + k * SEC, v[k].f = noise_at(k);
+    hist_series s = {noise, 3600, ts, v, NULL};
+    uint64_t lsn;
+    REQUIRE(hist_db_write(db, &s, 1, &lsn) == 0);
+    REQUIRE(hist_db_flush(db) == 0); /* a whole hour, live for good */
+    write_range(db, ids, t0, 1800, 2 * 3600, 300);
+    REQUIRE(hist_db_flush(db) == 0);
+    double secs;
+    hist_db_stats st = wait_settled(db, TAGS * 2 + 1, true, &secs);
+    CHECK_EQ_I64(st.chunks, TAGS * 2 + 1);
+    for (int i = 0; i < 1000 && st.bytes_segments * 3 > st.bytes_chunks * 4; i++) {
+        nanosleep(&(struct timespec){0, 10 * 1000000}, NULL);
+        REQUIRE(hist_db_get_stats(db, &st) == 0);
+    }
+    if (getenv("TEST_VERBOSE"))
+        fprintf(stderr, "dead space: segments %llu B for %llu B of live chunks, %llu rewritten\n",
+                (unsigned long long)st.bytes_segments, (unsigned long long)st.bytes_chunks,
+                (unsigned long long)st.compact_segments_rewritten);
+    CHECKF(st.bytes_segments * 3 <= st.bytes_chunks * 4, "segments %llu B, live chunks %llu B",
+           (unsigned long long)st.bytes_segments, (unsigned long long)st.bytes_chunks);
+    CHECK(st.compact_segments_rewritten > 0);
+    check_samples(db, ids, t0, 0, 2 * 3600);
+    hist_scan *sc;
+    REQUIRE(hist_scan_open(db, noise, HIST_TS_MIN, HIST_TS_MAX, HIST_SCAN_DECODE, &sc) == 0);
+    hist_piece p;
+    int64_t next = 0;
+    size_t wrong = 0;
+    while (hist_scan_next(sc, &p) == 1)
+        for (size_t i = 0; i < p.n; i++, next++)
+            wrong += p.ts[i] != t0 + next * SEC || p.v[i].f != noise_at(next);
+    hist_scan_close(sc);
+    CHECK_EQ_I64(next, 3600);
+    CHECK_EQ_I64(wrong, 0);
+    REQUIRE(hist_db_close(db) == 0);
+    g_segment_bytes = 0;
+}
+
 static void test_off(void)
 {
     hist_db *db = open_db("off", 0);
@@ -306,6 +370,7 @@ int main(void)
     test_live_hour_left_alone();
     test_buffered_hour_left_alone();
     test_fast_run_left_alone();
+    test_dead_space_given_back();
     test_off();
     test_rm_rf(g_dir);
     return check_summary();

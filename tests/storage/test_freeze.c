@@ -190,18 +190,34 @@ static void random_write(hist_db *db, int t, int64_t *next)
 
 static model_sample g_want[MAXW];
 
-static void check_tag(hist_db *db, int t, const char *when)
+/* Reads every sample of tag id; *wrong counts those is_right(ctx, k-th
+ * sample) refuses; returns the count. */
+typedef bool (*sample_check)(const void *ctx, size_t k, int64_t ts, hist_value v, uint32_t q);
+static size_t scan_tag(hist_db *db, uint32_t id, sample_check is_right, const void *ctx,
+                       size_t *wrong)
 {
-    size_t want = expected(t, g_want);
     hist_scan *sc;
-    REQUIRE(hist_scan_open(db, g_id[t], HIST_TS_MIN, HIST_TS_MAX, HIST_SCAN_DECODE, &sc) == 0);
+    REQUIRE(hist_scan_open(db, id, HIST_TS_MIN, HIST_TS_MAX, HIST_SCAN_DECODE, &sc) == 0);
     hist_piece p;
-    size_t n = 0, wrong = 0;
+    size_t n = 0;
+    *wrong = 0;
     while (hist_scan_next(sc, &p) == 1)
         for (size_t i = 0; i < p.n; i++, n++)
-            wrong += n >= want || p.ts[i] != g_want[n].ts || p.v[i].i != g_want[n].v.i ||
-                     (p.q ? p.q[i] : 0) != g_want[n].q;
+            *wrong += !is_right(ctx, n, p.ts[i], p.v[i], p.q ? p.q[i] : 0);
     hist_scan_close(sc);
+    return n;
+}
+
+static bool model_right(const void *ctx, size_t k, int64_t ts, hist_value v, uint32_t q)
+{
+    size_t want = *(const size_t *)ctx;
+    return k < want && ts == g_want[k].ts && v.i == g_want[k].v.i && q == g_want[k].q;
+}
+
+static void check_tag(hist_db *db, int t, const char *when)
+{
+    size_t want = expected(t, g_want), wrong;
+    size_t n = scan_tag(db, g_id[t], model_right, &want, &wrong);
     CHECKF(n == want && wrong == 0, "%s, %s: %zu samples (want %zu), %zu wrong", names[t], when, n,
            want, wrong);
 }
@@ -435,19 +451,18 @@ static void write_second(hist_db *db, const uint32_t *ids, int r, int batch)
     CHECK_OK(hist_db_sync(db, lsn));
 }
 
+static bool second_right(const void *ctx, size_t k, int64_t ts, hist_value v, uint32_t q)
+{
+    int tag = *(const int *)ctx;
+    return ts == T0 + (int64_t)k * SEC && v.f == value_at(tag, (int)k) && q == 0;
+}
+
 /* Every tag reads back its seconds 0..rounds-1. */
 static void check_seconds(hist_db *db, const uint32_t *ids, int rounds, const char *when)
 {
     size_t bad = 0;
     for (int i = 0; i < PTAGS; i++) {
-        hist_scan *sc;
-        REQUIRE(hist_scan_open(db, ids[i], HIST_TS_MIN, HIST_TS_MAX, HIST_SCAN_DECODE, &sc) == 0);
-        hist_piece p;
-        size_t n = 0, wrong = 0;
-        while (hist_scan_next(sc, &p) == 1)
-            for (size_t k = 0; k < p.n; k++, n++)
-                wrong += p.ts[k] != T0 + (int64_t)n * SEC || p.v[k].f != value_at(i, (int)n);
-        hist_scan_close(sc);
+        size_t wrong, n = scan_tag(db, ids[i], second_right, &i, &wrong);
         if (n != (size_t)rounds || wrong)
             CHECKF(bad++ > 0, "%s: tag %d: %zu samples (want %d), %zu wrong", when, i, n, rounds,
                    wrong);
