@@ -207,7 +207,12 @@ static int runs_get_one(const uint8_t **pp, const uint8_t *end, uint64_t prev_la
     int64_t ts_min = hist_unzigzag(zmin);
     if (ts_min < HIST_TS_MIN || tspan > (uint64_t)(HIST_TS_MAX - ts_min))
         return HIST_ECORRUPT;
-    *r = (membuf_new_run){*pp, (uint32_t)len, (uint32_t)n, first, first + span, ts_min,
+    *r = (membuf_new_run){*pp,
+                          (uint32_t)len,
+                          (uint32_t)n,
+                          first,
+                          first + span,
+                          ts_min,
                           (int64_t)((uint64_t)ts_min + tspan)};
     *pp += len;
     return 0;

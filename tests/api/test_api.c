@@ -576,8 +576,8 @@ static void test_stats(void)
     CHECK(json_integer_value(json_object_get(a.json, "bytes_on_disk")) > 0);
     CHECK(json_integer_value(json_object_get(a.json, "chunks")) > 0);
     CHECK(json_is_number(json_object_get(a.json, "bytes_per_sample")));
-    const char *seals[] = {"seals_held", "seals_memory", "seals_wal", "freezes", "runs_logged",
-                           "runlog_bytes"};
+    const char *seals[] = {"seals_held", "seals_memory", "seals_wal",
+                           "freezes",    "runs_logged",  "runlog_bytes"};
     for (size_t i = 0; i < sizeof(seals) / sizeof(seals[0]); i++)
         CHECKF(json_is_integer(json_object_get(a.json, seals[i])), "%s", seals[i]);
     answer_free(&a);

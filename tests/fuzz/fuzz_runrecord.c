@@ -116,8 +116,8 @@ static void build_tag(built_tag *t, uint32_t tag, const uint8_t **p, const uint8
         if (len <= 0)
             abort();
         membuf_new_run *run = &t->runs[t->nruns++];
-        *run = (membuf_new_run){t->bytes[r], (uint32_t)len, (uint32_t)n, *lsn, *lsn + n - 1,
-                                ts[0], ts[n - 1]};
+        *run = (membuf_new_run){t->bytes[r],  (uint32_t)len, (uint32_t)n, *lsn,
+                                *lsn + n - 1, ts[0],         ts[n - 1]};
         *lsn += n;
     }
 }

@@ -236,6 +236,29 @@ static void test_buffered_hour_left_alone(void)
     REQUIRE(hist_db_close(db) == 0);
 }
 
+/* Tag id holds exactly n samples, the k-th at t0 + k * step with value
+ * value_of_k(k). */
+static void check_series(hist_db *db, uint32_t id, int64_t t0, int64_t step, int64_t n,
+                         double (*value_of_k)(int64_t))
+{
+    hist_scan *sc;
+    REQUIRE(hist_scan_open(db, id, HIST_TS_MIN, HIST_TS_MAX, HIST_SCAN_DECODE, &sc) == 0);
+    hist_piece p;
+    int64_t next = 0;
+    size_t wrong = 0;
+    while (hist_scan_next(sc, &p) == 1)
+        for (size_t i = 0; i < p.n; i++, next++)
+            wrong += p.ts[i] != t0 + next * step || p.v[i].f != value_of_k(next);
+    hist_scan_close(sc);
+    CHECK_EQ_I64(next, n);
+    CHECK_EQ_I64(wrong, 0);
+}
+
+static double index_value(int64_t k)
+{
+    return (double)k;
+}
+
 /* Samples [from, to) of a 10 Hz tag (value = its index), flushed at
  * every multiple of 8192 samples past `from` and at `to`. */
 static void write_fast(hist_db *db, uint32_t id, int64_t t0, int64_t from, int64_t to)
@@ -275,17 +298,7 @@ static void test_fast_run_left_alone(void)
     CHECK_EQ_I64(st.compact_bytes_rewritten, 0);
     CHECK_EQ_I64(st.compact_pending, 0); /* not a candidate, found again every pass */
     CHECK_EQ_I64(st.chunks, 10);
-    hist_scan *sc;
-    REQUIRE(hist_scan_open(db, id, HIST_TS_MIN, HIST_TS_MAX, HIST_SCAN_DECODE, &sc) == 0);
-    hist_piece p;
-    int64_t next = 0;
-    size_t wrong = 0;
-    while (hist_scan_next(sc, &p) == 1)
-        for (size_t i = 0; i < p.n; i++, next++)
-            wrong += p.ts[i] != t0 + next * (SEC / 10) || p.v[i].f != (double)next;
-    hist_scan_close(sc);
-    CHECK_EQ_I64(next, 72000);
-    CHECK_EQ_I64(wrong, 0);
+    check_series(db, id, t0, SEC / 10, 72000, index_value);
     REQUIRE(hist_db_close(db) == 0);
 }
 
@@ -330,17 +343,7 @@ static void test_dead_space_given_back(void)
            (unsigned long long)st.bytes_segments, (unsigned long long)st.bytes_chunks);
     CHECK(st.compact_segments_rewritten > 0);
     check_samples(db, ids, t0, 0, 2 * 3600);
-    hist_scan *sc;
-    REQUIRE(hist_scan_open(db, noise, HIST_TS_MIN, HIST_TS_MAX, HIST_SCAN_DECODE, &sc) == 0);
-    hist_piece p;
-    int64_t next = 0;
-    size_t wrong = 0;
-    while (hist_scan_next(sc, &p) == 1)
-        for (size_t i = 0; i < p.n; i++, next++)
-            wrong += p.ts[i] != t0 + next * SEC || p.v[i].f != noise_at(next);
-    hist_scan_close(sc);
-    CHECK_EQ_I64(next, 3600);
-    CHECK_EQ_I64(wrong, 0);
+    check_series(db, noise, t0, SEC, 3600, noise_at);
     REQUIRE(hist_db_close(db) == 0);
     g_segment_bytes = 0;
 }

@@ -342,7 +342,8 @@ static void test_model(void)
     printf("model: %zu freezes (%zu merged runs), %zu seals, %zu logging rounds (%llu buffers), "
            "%zu held seals, %zu crash copies (%zu needing a run record), "
            "%zu runs now\n",
-           freezes, merged_seen, seals, logs, (unsigned long long)st.runs_logged, held, crashes, relied, total_runs(db));
+           freezes, merged_seen, seals, logs, (unsigned long long)st.runs_logged, held, crashes,
+           relied, total_runs(db));
     CHECK(merged_seen > 0);
     CHECK(st.runs_logged > 0 && held > 0);
     CHECKF(relied > 0, "no crash copy relied on a run record");
@@ -568,9 +569,8 @@ static void test_wal_budget(void)
            "(budget %.0f MiB): %llu buffers logged (%.1f MiB of run records), %llu sealed for the "
            "WAL, %llu chunks\n",
            PTAGS, WROUNDS, written / 1048576.0, peak / 1048576.0, w / 1048576.0,
-           WAL_BUDGET / 1048576.0, (unsigned long long)st.runs_logged,
-           st.runlog_bytes / 1048576.0, (unsigned long long)st.seals_wal,
-           (unsigned long long)st.chunks);
+           WAL_BUDGET / 1048576.0, (unsigned long long)st.runs_logged, st.runlog_bytes / 1048576.0,
+           (unsigned long long)st.seals_wal, (unsigned long long)st.chunks);
     CHECK(written > 4 * WAL_BUDGET); /* the regime: the budget passed many times */
     CHECK(w <= WAL_BUDGET + WAL_SEGMENT);
     CHECK(st.runs_logged >= PTAGS);
