@@ -375,13 +375,14 @@ static bool mostly_dead(uint64_t live, uint64_t size)
 }
 
 /* The current segment is never rewritten (appends go there). When it is a
- * quarter dead and at least an eighth of a full one, it is rolled: the
- * next appends go to a new file, and the next rewrite_segments may take
- * it. Without this, the data of a small plant (1,000 tags: 25 MB in six
- * hours) stays in one segment for days, with what merges left dead. */
+ * quarter dead and at least 1/64 of a full one (1 MiB), it is rolled: the
+ * next appends go to a new file, and the next rewrite_segments may take it
+ * (its live chunks go to the new file, so files do not multiply). Without
+ * this, the data of a small plant (1,000 tags: 25 MB in six hours) stays
+ * in one segment for days, with what merges left dead. */
 static bool roll_if_dead(hist_db *db, uint64_t live, uint64_t size)
 {
-    if (size < segs__roll_bytes(&db->segs) / 8 || !mostly_dead(live, size))
+    if (size < segs__roll_bytes(&db->segs) / 64 || !mostly_dead(live, size))
         return false;
     return segs__roll(&db->segs) == 0;
 }
