@@ -407,6 +407,20 @@ static int rewrite_segments(hist_db *db, bool locked, hist_compactor *c, bool *r
         return rc;
     if (n)
         qsort(refs, n, sizeof(*refs), ref_seg_cmp);
+    /* The segments the list names, ascending, taken before any rewrite:
+     * rewrite_segment() gives the refs it moves their new place, so refs
+     * is not sorted by segment after one (reading it then as sorted took
+     * every later segment for unnamed and removed it, live chunks and all). */
+    uint32_t *named = malloc((n ? n : 1) * sizeof(*named));
+    size_t nnamed = 0;
+    if (!named) {
+        free(refs);
+        return HIST_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (nnamed == 0 || named[nnamed - 1] != refs[i].segment)
+            named[nnamed++] = refs[i].segment;
+    bool rewrote = false;
     for (size_t i = 0; i < n && rc == 0;) {
         size_t j = i;
         uint64_t live = 0;
@@ -414,7 +428,9 @@ static int rewrite_segments(hist_db *db, bool locked, hist_compactor *c, bool *r
             live += refs[j++].length;
         uint32_t no = refs[i].segment;
         uint64_t size = segs__size(&db->segs, no);
-        if (no == current && rolled) {
+        /* After a rewrite the current segment holds chunks this list does
+         * not (the moved ones): its live count is stale, so it waits. */
+        if (no == current && rolled && !rewrote) {
             if (!locked)
                 mu_lock(&db->seal_mu);
             *rolled = roll_if_dead(db, live, size);
@@ -426,19 +442,19 @@ static int rewrite_segments(hist_db *db, bool locked, hist_compactor *c, bool *r
                 break;
             int64_t t0 = locked ? 0 : hold_begin(db);
             rc = rewrite_segment(db, no, refs + i, j - i);
+            rewrote = true;
             if (!locked)
                 hold_end(db, c, t0);
         }
         i = j;
     }
-    /* Older segment files that no chunk names any more (refs is sorted by
-     * segment; entries moved above only went to the current segment). */
+    /* Older segment files that no chunk named when the list was read
+     * (entries moved above only went to the current segment or later). */
     size_t r = 0;
     for (uint32_t no = 1; no < current && rc == 0; no++) {
-        while (r < n && refs[r].segment < no)
+        while (r < nnamed && named[r] < no)
             r++;
-        int named = r < n && refs[r].segment == no;
-        if (!named && segs__size(&db->segs, no) > 0) {
+        if (!(r < nnamed && named[r] == no) && segs__size(&db->segs, no) > 0) {
             if (!locked)
                 mu_lock(&db->seal_mu);
             rc = segs__remove(&db->segs, no);
@@ -446,6 +462,7 @@ static int rewrite_segments(hist_db *db, bool locked, hist_compactor *c, bool *r
                 mu_unlock(&db->seal_mu);
         }
     }
+    free(named);
     free(refs);
     return rc;
 }

@@ -13,11 +13,13 @@
  *     five chunks an hour, a chunk crossing the hour boundary chaining two
  *     hours) is not a candidate: not pending, never decoded for a merge
  *     that would be dropped;
- *   - what merges leave dead is given back: with 64 KiB segments, a tag's
- *     whole hour sealed between other tags' partial chunks in the one
- *     segment being written; once those are merged the segment is a
- *     quarter dead or more, so it is rolled and rewritten, and the segment
- *     files end within a third of the live chunk bytes;
+ *   - what merges leave dead is given back: with 32 KiB segments, a tag's
+ *     four whole hours sealed between other tags' partial chunks, over
+ *     several segments; once those are merged the segments a quarter dead
+ *     are rewritten (the current one rolled first), the segment files end
+ *     within a third of the live chunk bytes, and every sample of the
+ *     whole hours still reads back (a rewrite once made the segments after
+ *     it look unnamed, and they were removed with their live chunks);
  *   - compact_share = 0 starts no compactor.
  * TEST_VERBOSE=1 prints the figures.
  */
@@ -311,26 +313,27 @@ static double noise_at(int64_t k)
 
 static void test_dead_space_given_back(void)
 {
-    g_segment_bytes = 64 << 10;
+    g_segment_bytes = 32 << 10;
     hist_db *db = open_db("dead", 1.0);
     uint32_t ids[TAGS], noise;
     make_tags(db, ids);
     REQUIRE(hist_tag_resolve(db, "unit.noise", 10, HIST_TYPE_FLOAT64, true, &noise) == 0);
     int64_t t0 = (time(NULL) / 3600 - 72) * HOUR;
     write_range(db, ids, t0, 0, 1800, 300); /* partial chunks, merged later */
-    static int64_t ts[3600];
-    static hist_value v[3600];
-    for (int64_t k = 0; k < 3600; k++)
+    enum { NOISE = 4 * 3600 };
+    static int64_t ts[NOISE];
+    static hist_value v[NOISE];
+    for (int64_t k = 0; k < NOISE; k++)
         ts[k] = t0 + k * SEC, v[k].f = noise_at(k);
-    hist_series s = {noise, 3600, ts, v, NULL};
+    hist_series s = {noise, NOISE, ts, v, NULL};
     uint64_t lsn;
     REQUIRE(hist_db_write(db, &s, 1, &lsn) == 0);
-    REQUIRE(hist_db_flush(db) == 0); /* a whole hour, live for good */
+    REQUIRE(hist_db_flush(db) == 0); /* four whole hours, live for good */
     write_range(db, ids, t0, 1800, 2 * 3600, 300);
     REQUIRE(hist_db_flush(db) == 0);
     double secs;
-    hist_db_stats st = wait_settled(db, TAGS * 2 + 1, true, &secs);
-    CHECK_EQ_I64(st.chunks, TAGS * 2 + 1);
+    hist_db_stats st = wait_settled(db, TAGS * 2 + 4, true, &secs);
+    CHECK_EQ_I64(st.chunks, TAGS * 2 + 4);
     for (int i = 0; i < 1000 && st.bytes_segments * 3 > st.bytes_chunks * 4; i++) {
         nanosleep(&(struct timespec){0, 10 * 1000000}, NULL);
         REQUIRE(hist_db_get_stats(db, &st) == 0);
@@ -343,7 +346,9 @@ static void test_dead_space_given_back(void)
            (unsigned long long)st.bytes_segments, (unsigned long long)st.bytes_chunks);
     CHECK(st.compact_segments_rewritten > 0);
     check_samples(db, ids, t0, 0, 2 * 3600);
-    check_series(db, noise, t0, SEC, 3600, noise_at);
+    check_series(db, noise, t0, SEC, NOISE, noise_at);
+    REQUIRE(hist_db_get_stats(db, &st) == 0);
+    CHECK_EQ_I64(st.chunk_load_failures, 0);
     REQUIRE(hist_db_close(db) == 0);
     g_segment_bytes = 0;
 }
