@@ -46,12 +46,20 @@ typedef struct {
     membuf_new_run run; /* the new run (its bytes in the group's freeze_room) */
 } freeze_item;
 
-/* The durable raw samples of b a freeze takes, 0 below FREEZE_MIN. */
-size_t freeze__worth(const hist_membuf *b, uint64_t durable)
+/* The raw samples of b up to the durable LSN (a prefix: lsn[] is
+ * non-decreasing). */
+static size_t durable_raw(const hist_membuf *b, uint64_t durable)
 {
     size_t k = b->nraw;
     while (k > 0 && membuf__lsn(b)[k - 1] > durable)
         k--;
+    return k;
+}
+
+/* The durable raw samples of b a freeze takes, 0 below FREEZE_MIN. */
+size_t freeze__worth(const hist_membuf *b, uint64_t durable)
+{
+    size_t k = durable_raw(b, durable);
     return k >= FREEZE_MIN ? k : 0;
 }
 
@@ -67,11 +75,8 @@ static int64_t freeze_snapshot(hist_db *db, freeze_item *it, uint64_t durable, f
     if (!t)
         return 0;
     const hist_membuf *b = &t->buf;
-    size_t k = freeze__worth(b, durable), j;
+    size_t k = mode == FREEZE_ALL ? durable_raw(b, durable) : freeze__worth(b, durable), j;
     if (mode == FREEZE_ALL) {
-        k = b->nraw;
-        while (k > 0 && membuf__lsn(b)[k - 1] > durable)
-            k--;
         j = 0;
         if (k == 0 && membuf__nruns(b) <= 1)
             return 0; /* one run already, or nothing durable */
