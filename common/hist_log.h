@@ -31,6 +31,10 @@ static inline hist_log_sink hist_log_sink_make(hist_log_fn fn, void *ctx, int st
     return (hist_log_sink){fn, ctx, HIST_LOG_DEBUG, stderr_level};
 }
 
+/* Changes what the sink passes on while other threads may log through it
+ * (the level is read and stored atomically). */
+void hist_log_sink_set_level(hist_log_sink *sink, int level);
+
 void hist_logf(const hist_log_sink *sink, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -29,9 +29,15 @@ const char *hist_log_level_name(int level)
     return level_names[level];
 }
 
+void hist_log_sink_set_level(hist_log_sink *sink, int level)
+{
+    __atomic_store_n(&sink->level, level, __ATOMIC_RELAXED);
+}
+
 void hist_logf(const hist_log_sink *sink, int level, const char *fmt, ...)
 {
-    if (level > sink->level || (!sink->fn && level > sink->stderr_level))
+    if (level > __atomic_load_n(&sink->level, __ATOMIC_RELAXED) ||
+        (!sink->fn && level > sink->stderr_level))
         return;
     char msg[HIST_LOG_LINE];
     va_list ap;

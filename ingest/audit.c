@@ -38,27 +38,62 @@ struct hist_audit {
     uint64_t lines, failures;
 };
 
-int audit__open(const char *path, hist_audit **out, char *err, size_t errlen)
+static int open_append(const char *path, int *fd, char *err, size_t errlen)
+{
+    *fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (*fd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return HIST_EIO;
+    }
+    return 0;
+}
+
+int audit__open_lines(const char *path, const char *stderr_prefix, hist_audit **out, char *err,
+                      size_t errlen)
 {
     *out = NULL;
     hist_audit *a = calloc(1, sizeof *a);
     if (!a)
         return HIST_ENOMEM;
-    if (path && *path) {
-        a->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        if (a->fd < 0) {
-            snprintf(err, errlen, "cannot open audit file %s: %s", path, strerror(errno));
+    if (path && *path && strcmp(path, "-")) {
+        int rc = open_append(path, &a->fd, err, errlen);
+        if (rc < 0) {
             free(a);
-            return HIST_EIO;
+            return rc;
         }
         a->own_fd = true;
         a->prefix = "";
     } else {
         a->fd = STDERR_FILENO;
-        a->prefix = "AUDIT ";
+        a->prefix = stderr_prefix;
     }
     pthread_mutex_init(&a->mu, NULL);
     *out = a;
+    return 0;
+}
+
+int audit__open(const char *path, hist_audit **out, char *err, size_t errlen)
+{
+    char why[400];
+    int rc = audit__open_lines(path, "AUDIT ", out, why, sizeof why);
+    if (rc < 0)
+        snprintf(err, errlen, "audit file: %s", why);
+    return rc;
+}
+
+int audit__reopen(hist_audit *a, const char *path, char *err, size_t errlen)
+{
+    if (!a->own_fd || !path || !*path || !strcmp(path, "-"))
+        return 0; /* stderr stays stderr */
+    int fd;
+    int rc = open_append(path, &fd, err, errlen);
+    if (rc < 0)
+        return rc;
+    pthread_mutex_lock(&a->mu);
+    int old = a->fd;
+    a->fd = fd;
+    pthread_mutex_unlock(&a->mu);
+    close(old);
     return 0;
 }
 
@@ -115,6 +150,22 @@ static void field(hist_buf *b, const char *key, const char *val)
     audit__json_string(b, val);
 }
 
+/* Under a->mu. */
+static void write_all(hist_audit *a, const char *p, size_t left)
+{
+    while (left) {
+        ssize_t w = write(a->fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            a->failures++;
+            return;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+}
+
 void audit__log(hist_audit *a, const audit_event *ev)
 {
     if (!a)
@@ -125,7 +176,7 @@ void audit__log(hist_audit *a, const audit_event *ev)
     gmtime_r(&now.tv_sec, &tm);
     hist_buf b;
     hist_buf_init(&b);
-    hist_buf_printf(&b, "%s{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\"", a->prefix,
+    hist_buf_printf(&b, "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\"",
                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                     now.tv_nsec / 1000000);
     field(&b, "event", ev->event);
@@ -139,25 +190,23 @@ void audit__log(hist_audit *a, const audit_event *ev)
     field(&b, "tag", ev->tag);
     field(&b, "detail", ev->detail);
     hist_buf_puts(&b, "}\n");
+    const char *oom = "{\"event\":\"out of memory\"}\n";
+    audit__write_line(a, b.failed ? oom : b.data, b.failed ? strlen(oom) : b.len);
+    hist_buf_free(&b);
+}
+
+void audit__write_line(hist_audit *a, const char *line, size_t len)
+{
+    hist_buf b; /* the prefix and the line in one write, so lines do not mix */
+    hist_buf_init(&b);
+    hist_buf_puts(&b, a->prefix);
+    hist_buf_append(&b, line, len);
     pthread_mutex_lock(&a->mu);
-    if (!b.failed) {
-        const char *p = b.data;
-        size_t left = b.len;
-        while (left) {
-            ssize_t w = write(a->fd, p, left);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0) {
-                a->failures++;
-                break;
-            }
-            p += w;
-            left -= (size_t)w;
-        }
-        a->lines++;
-    } else {
+    if (b.failed)
         a->failures++;
-    }
+    else
+        write_all(a, b.data, b.len);
+    a->lines++;
     pthread_mutex_unlock(&a->mu);
     hist_buf_free(&b);
 }

@@ -255,6 +255,7 @@ hist_reply *conn__reply_new(hist_conn *c)
         return NULL;
     r->conn = c;
     r->keep_alive = true;
+    r->note = c->req_note; /* the HTTP request it answers (access log) */
     if (c->tail)
         c->tail->next = r;
     else
@@ -546,6 +547,7 @@ void conn__reply_ready(hist_reply *r)
 {
     hist_conn *c = r->conn;
     r->ready = true;
+    access__log(c->srv, r);
     if (c->closing) {
         /* the connection went away while the job ran */
         reply_free(r);

@@ -16,6 +16,22 @@
 
 #include "storage/hist_storage.h"
 
+/* What a SIGHUP re-read of the configuration gives the server (the
+ * reload callback of hist_server_options): the values that change at run
+ * time, and for the log line what changed. */
+typedef struct {
+    int log_level;          /* HIST_LOG_* */
+    const char *auth_file;  /* the tokens file (NULL: none; must stay NULL if it was) */
+    const char *access_log; /* NULL: none */
+    char applied[256];      /* the changed keys applied now, "log-level, auth-file" */
+    char restart[512];      /* the changed keys that need a restart; "" = none */
+} hist_server_reload;
+
+/* The log lines' shape: text ("2026-12-03T04:30:00.123Z INFO msg") or one
+ * JSON object a line; under systemd (stderr is the journal) each line
+ * starts with its syslog priority ("<6>") and has no time of its own. */
+typedef enum { HIST_LOG_TEXT = 0, HIST_LOG_JSON = 1 } hist_log_format;
+
 typedef struct {
     const char *data_dir;      /* default "./historian-data" */
     const char *http_addr;     /* "ADDR:PORT", default "127.0.0.1:9460"; "" = no HTTP */
@@ -32,6 +48,18 @@ typedef struct {
                                   reloaded on SIGHUP */
     const char *audit_file;    /* audit trail (JSON lines); NULL = stderr, "AUDIT " marker */
     int log_level;             /* HIST_LOG_*; default HIST_LOG_INFO */
+    hist_log_format log_format; /* default HIST_LOG_TEXT */
+    /* One line per HTTP request (time, peer, method, route, status, bytes,
+     * duration, grant id), in the log format; "-" = stderr; NULL = none.
+     * Reopened at SIGHUP (log rotation). */
+    const char *access_log;
+    /* SIGHUP: the tokens file is loaded again; with reload set, the
+     * configuration is read again first (reload(reload_ctx, ...) returns
+     * 0 and fills out, or < 0 with the reason in err: nothing changes),
+     * the level, tokens file and access log take the new values, and the
+     * keys that need a restart are logged. */
+    int (*reload)(void *ctx, hist_server_reload *out, char *err, size_t errlen);
+    void *reload_ctx;
     size_t max_frame;          /* largest TCP frame / HTTP body; default 16 MiB */
     unsigned max_connections;  /* default 4096 */
     size_t max_header;         /* HTTP request line + headers; default 16 KiB */
@@ -86,6 +114,13 @@ typedef struct {
 } hist_server_options;
 
 void hist_server_options_init(hist_server_options *opts);
+
+/* Checks what can be checked of opts without opening the data directory
+ * or binding anything (--check-config): the addresses and the rule that
+ * only loopback is served without a tokens file, the tokens file, the TLS
+ * files, the line protocol template, the MQTT URLs and topic filters.
+ * Returns 0, or a negative HIST_E* code with the reason in err. */
+int hist_server_check(const hist_server_options *opts, char *err, size_t errlen);
 
 /* Runs until SIGTERM/SIGINT (a second signal exits the process at once).
  * Prints one line with the listening addresses to stdout when ready.

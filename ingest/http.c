@@ -489,12 +489,28 @@ static bool allowed(hist_conn *c, http_state *st, bool keep_alive, const auth_gr
     return false;
 }
 
+/* What the access log says of the request (access_log.c): its method,
+ * its path without the query, when it was complete; the grant follows. */
+static void note_request(hist_conn *c, http_state *st, const char *method)
+{
+    access_note *n = &c->req_note;
+    memset(n, 0, sizeof *n);
+    if (!c->srv->access)
+        return;
+    n->set = true;
+    n->start_us = clock__now_us();
+    snprintf(n->method, sizeof n->method, "%s", method);
+    size_t len = st->url ? strcspn(st->url, "?") : 0;
+    snprintf(n->route, sizeof n->route, "%.*s", (int)len, st->url ? st->url : "");
+}
+
 static void dispatch(hist_conn *c, http_state *st)
 {
     hist_server *srv = c->srv;
     bool keep_alive = http_should_keep_alive(&st->parser) && !srv->draining;
     const char *method = http_method_str((enum http_method)st->parser.method);
     srv->metrics.http_requests++;
+    note_request(c, st, method);
     struct http_parser_url u;
     http_parser_url_init(&u);
     if (!st->url || http_parser_parse_url(st->url, st->url_len, 0, &u) != 0 ||
@@ -513,6 +529,8 @@ static void dispatch(hist_conn *c, http_state *st)
     }
     bool had_token;
     const auth_grant *grant = request_grant(c, st, &had_token);
+    if (grant)
+        snprintf(c->req_note.grant, sizeof c->req_note.grant, "%s", grant->id);
     bool head = !strcmp(method, "HEAD");
     bool get = !strcmp(method, "GET") || head;
     if (!strcmp(path, "/healthz")) {
@@ -572,6 +590,7 @@ static void dispatch(hist_conn *c, http_state *st)
         reply__error_h(c, keep_alive, head, 404, "no such path", NULL);
     }
 out:
+    c->req_note.set = false; /* every reply to it is made by now */
     free(path);
     free(query);
 }

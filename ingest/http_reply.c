@@ -55,6 +55,7 @@ void reply__fill_owned(hist_reply *r, int status, const char *ctype, char *body,
                        const char *extra)
 {
     char head[512];
+    r->status = status;
     if (!extra)
         extra = "";
     int n = status == 204 /* no body, and no Content-Length (RFC 9110 §8.6) */

@@ -80,13 +80,23 @@
 
 uint64_t clock__now_ms(void);  /* CLOCK_MONOTONIC, milliseconds */
 uint64_t clock__wall_ms(void); /* CLOCK_REALTIME: ms since the Unix epoch */
+uint64_t clock__now_us(void);  /* CLOCK_MONOTONIC, microseconds */
 
 /* ---- log.c ---------------------------------------------------------- */
 
+/* Where the server's lines go and in what shape (hist_server_options'
+ * log_format; journal: stderr is journald's, see log.c). */
+typedef struct {
+    hist_log_format format;
+    bool journal;
+} log_out;
+void log__init(log_out *out, hist_log_format format);
+bool log__stderr_is_journal(void);
 /* The server's sink (common/hist_log.h) for its own lines and the storage
  * engine's: every line goes to log__line, filtered by the --log-level. */
-hist_log_sink log__sink(int level);
-/* A hist_log_fn: one timestamped line on stderr (ctx unused). */
+hist_log_sink log__sink(log_out *out, int level);
+/* A hist_log_fn: one line on stderr in out's shape (ctx: a log_out, or
+ * NULL for text). */
 void log__line(void *ctx, int level, const char *msg);
 /* hist_db_options.log with ctx the server's sink: the engine's lines
  * (its index and segments pass every level) filtered as the server's. */
@@ -143,6 +153,15 @@ typedef struct {
 int audit__open(const char *path, hist_audit **out, char *err, size_t errlen);
 void audit__close(hist_audit *a);
 void audit__log(hist_audit *a, const audit_event *ev);
+/* The same kind of file for other lines (the access log): path "-" is
+ * stderr, each line behind stderr_prefix there. */
+int audit__open_lines(const char *path, const char *stderr_prefix, hist_audit **out, char *err,
+                      size_t errlen);
+/* Appends one whole line (with its newline) in one write(2). */
+void audit__write_line(hist_audit *a, const char *line, size_t len);
+/* Opens path again (log rotation moved the old file away); on failure the
+ * old file stays and err says why. */
+int audit__reopen(hist_audit *a, const char *path, char *err, size_t errlen);
 /* Appends s as a JSON string (quotes, escapes, non-UTF-8 as U+FFFD). */
 void audit__json_string(hist_buf *b, const char *s);
 
@@ -501,6 +520,17 @@ typedef struct {
 extern const conn__proto tcp__proto;  /* tcp.c */
 extern const conn__proto http__proto; /* http.c */
 
+/* An HTTP request as the access log tells it (access_log.c): set by
+ * http.c in hist_conn.req_note before the request is routed, copied into
+ * each reply made for it (conn__reply_new). */
+typedef struct {
+    bool set;
+    uint64_t start_us; /* CLOCK_MONOTONIC when the request was complete */
+    char method[8];
+    char route[128]; /* the path, cut at 127 bytes */
+    char grant[48];  /* the grant's id; "" = none */
+} access_note;
+
 struct hist_reply {
     hist_reply *next;
     hist_conn *conn;
@@ -517,6 +547,8 @@ struct hist_reply {
     uint32_t lp_refused;  /* its fields left out (string fields) */
     bool keep_alive;
     bool head_only; /* a HEAD request: the head says Content-Length, no body follows */
+    int status;     /* the HTTP status filled in (http_reply.c) */
+    access_note note; /* the request it answers, for the access log */
 };
 
 struct hist_conn {
@@ -549,6 +581,7 @@ struct hist_conn {
     uint8_t *in;
     size_t in_len, in_cap;
     void *proto_state; /* the protocol's private state */
+    access_note req_note; /* HTTP: the request being routed (access_log.c) */
     /* TLS (a listener with --tls-cert); tls == NULL: plain TCP */
     tls__conn *tls;
     char *tls_subject;      /* the client certificate's subject (RFC 2253) or NULL */
@@ -563,9 +596,12 @@ struct hist_server {
     uv_loop_t *loop;
     hist_db *db;
     hist_log_sink log;
+    log_out log_out;
     tls__ctx *tls;   /* NULL = plain TCP on both listeners */
     hist_auth *auth; /* the current tokens snapshot; NULL = everything allowed */
     hist_audit *audit;
+    hist_audit *access; /* --access-log, NULL = none */
+    char *auth_file, *access_log; /* owned copies: a reload may change them */
     hist_writer *writer;
     hist_metrics metrics;
     lpw_config lp; /* line protocol writes (lp_write.c) */
@@ -586,6 +622,29 @@ struct hist_server {
     uint64_t drain_deadline_ms;
     int signals;
 };
+
+/* ---- service.c: systemd readiness, the file descriptor limit ---------- */
+
+/* sd_notify(state) ("READY=1", "STOPPING=1", ...); nothing without
+ * $NOTIFY_SOCKET; a failure is logged. */
+void service__notify(hist_server *srv, const char *state);
+/* Raises the soft RLIMIT_NOFILE to what opts.max_connections needs; when
+ * the hard limit is lower, lowers opts.max_connections to fit (logged). */
+void service__fit_fd_limit(hist_server *srv);
+
+/* ---- access_log.c: one line per HTTP request ------------------------ */
+
+/* Logs r's request once its answer is filled (conn__reply_ready). */
+void access__log(hist_server *srv, const hist_reply *r);
+/* Opens srv->opts.access_log (NULL: none); err says why not. */
+int access__open(hist_server *srv, char *err, size_t errlen);
+
+/* ---- reload.c: SIGHUP --------------------------------------------------- */
+
+/* The configuration, the tokens file and the access log again (see
+ * hist_server_options.reload); says what it did in the log and the
+ * audit trail. */
+void reload__run(hist_server *srv);
 
 /* ---- http_reply.c: HTTP answers into reply slots ------------------- */
 
@@ -648,7 +707,9 @@ int conn__check_tags(const auth_grant *g, const hist_in_batch *b, hist_in_result
 
 typedef struct mqtt_link mqtt_link;
 /* A link to the broker of url (parsed and checked now: err says what is
- * wrong); it connects from the loop's first tick and keeps reconnecting. */
+ * wrong); it connects from the loop's first tick and keeps reconnecting.
+ * With srv->loop NULL (hist_server_check) it is only checked: link__free
+ * it, nothing was started. */
 int link__new(hist_server *srv, const char *url, mqtt_link **out, char *err, size_t errlen);
 /* Reading follows the server's backpressure and draining flags. */
 void link__update_reading(mqtt_link *l);

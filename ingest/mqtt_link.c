@@ -812,10 +812,12 @@ int link__new(hist_server *srv, const char *url, mqtt_link **out, char *err, siz
         return rc;
     }
     batch__init(&l->batch);
+    *out = l;
+    if (!srv->loop)
+        return 0; /* hist_server_check: the options are good, nothing starts */
     uv_timer_init(srv->loop, &l->tick);
     l->tick.data = l;
     uv_timer_start(&l->tick, on_tick, 0, TICK_MS);
-    *out = l;
     return 0;
 }
 

@@ -239,6 +239,7 @@ static void on_sweep(uv_timer_t *t)
 
 static void begin_shutdown(hist_server *srv)
 {
+    service__notify(srv, "STOPPING=1");
     hist_logf(&srv->log, HIST_LOG_INFO, "shutting down: finishing in-flight batches");
     srv->draining = true;
     srv->drain_deadline_ms = clock__now_ms() + DRAIN_LIMIT_MS;
@@ -264,40 +265,11 @@ static void on_signal(uv_signal_t *h, int signum)
     begin_shutdown(srv);
 }
 
-/* SIGHUP: the tokens file again. A good file replaces the server's
- * snapshot (its reference dropped: requests and connections holding one
- * keep theirs, see auth.c); a bad one is logged with FILE:LINE and the old
- * grants stay. Runs on the loop thread, like every ref and unref. */
+/* SIGHUP: reload.c. */
 static void on_sighup(uv_signal_t *h, int signum)
 {
     (void)signum;
-    hist_server *srv = h->data;
-    audit_event ev = {
-        .event = "reload", .proto = "signal", .method = "SIGHUP", .route = srv->opts.auth_file};
-    if (!srv->opts.auth_file) {
-        hist_logf(&srv->log, HIST_LOG_INFO, "SIGHUP: no tokens file to reload");
-        return;
-    }
-    char err[512];
-    hist_auth *fresh;
-    int rc = auth__load(srv->opts.auth_file, &fresh, err, sizeof err);
-    if (rc < 0) {
-        hist_logf(&srv->log, HIST_LOG_ERROR, "tokens file not reloaded, the old grants stay: %s",
-                  err);
-        ev.status = 400;
-        ev.detail = err;
-        audit__log(srv->audit, &ev);
-        return;
-    }
-    hist_auth *old = srv->auth;
-    srv->auth = fresh;
-    auth__unref(old);
-    char msg[64];
-    snprintf(msg, sizeof msg, "%zu grants", auth__count(fresh));
-    hist_logf(&srv->log, HIST_LOG_INFO, "tokens file %s reloaded: %s", srv->opts.auth_file, msg);
-    ev.status = 200;
-    ev.detail = msg;
-    audit__log(srv->audit, &ev);
+    reload__run(h->data);
 }
 
 /* The start-up scrub: every chunk checked in the background, with a
@@ -353,17 +325,16 @@ static void close_any(uv_handle_t *h, void *arg)
         uv_close(h, NULL);
 }
 
-int hist_server_run(const hist_server_options *opts)
+/* A server for opts, with the defaults of fields left 0; NULL when out of
+ * memory. Nothing is opened yet. */
+static hist_server *server_new(const hist_server_options *opts)
 {
     hist_server *srv = calloc(1, sizeof *srv);
-    uv_loop_t loop;
-    int rc;
-    char http_bound[80] = "-", tcp_bound[80] = "-";
     if (!srv)
-        return HIST_ENOMEM;
+        return NULL;
     srv->opts = *opts;
-    srv->log = log__sink(opts->log_level);
-    srv->loop = &loop;
+    log__init(&srv->log_out, opts->log_format);
+    srv->log = log__sink(&srv->log_out, opts->log_level);
     if (!srv->opts.max_pipeline)
         srv->opts.max_pipeline = 64;
     /* options set field by field: the read API's budgets take their defaults */
@@ -377,6 +348,128 @@ int hist_server_run(const hist_server_options *opts)
         srv->opts.api_max_bytes = def.api_max_bytes;
     if (!srv->opts.api_max_patterns)
         srv->opts.api_max_patterns = def.api_max_patterns;
+    srv->auth_file = opts->auth_file ? strdup(opts->auth_file) : NULL;
+    srv->access_log = opts->access_log ? strdup(opts->access_log) : NULL;
+    srv->opts.auth_file = srv->auth_file;
+    srv->opts.access_log = srv->access_log;
+    if ((opts->auth_file && !srv->auth_file) || (opts->access_log && !srv->access_log)) {
+        free(srv->auth_file);
+        free(srv->access_log);
+        free(srv);
+        return NULL;
+    }
+    return srv;
+}
+
+static void server_free(hist_server *srv)
+{
+    free_links(srv);
+    tls__ctx_free(srv->tls);
+    auth__unref(srv->auth);
+    audit__close(srv->audit);
+    audit__close(srv->access);
+    free(srv->auth_file);
+    free(srv->access_log);
+    free(srv);
+}
+
+/* What start-up checks before touching data: the line protocol template,
+ * the tokens file, the TLS files, the addresses (only loopback without a
+ * tokens file). Each failure is logged. */
+static int check_before_data(hist_server *srv)
+{
+    const hist_server_options *opts = &srv->opts;
+    char err[512];
+    int rc = lpw__config_init(&srv->lp, opts->lp_template, opts->lp_quality_field,
+                              srv->opts.max_frame, err, sizeof err);
+    if (rc == 0 && opts->auth_file)
+        rc = auth__load(opts->auth_file, &srv->auth, err, sizeof err);
+    if (rc < 0) {
+        hist_logf(&srv->log, HIST_LOG_ERROR, "%s", err);
+        return rc;
+    }
+    if (opts->tls_cert || opts->tls_key || opts->tls_client_ca) {
+        if (!opts->tls_cert || !opts->tls_key) {
+            hist_logf(&srv->log, HIST_LOG_ERROR,
+                      "TLS needs both --tls-cert and --tls-key (--tls-client-ca adds to them)");
+            return HIST_EINVAL;
+        }
+        rc = tls__ctx_new(opts->tls_cert, opts->tls_key, opts->tls_client_ca, &srv->tls, err,
+                          sizeof err);
+        if (rc < 0) {
+            hist_logf(&srv->log, HIST_LOG_ERROR, "%s", err);
+            return rc;
+        }
+    }
+    const char *addrs[2] = {opts->http_addr, opts->ingest_addr};
+    for (int i = 0; i < 2; i++) {
+        struct sockaddr_storage sa;
+        if (!addrs[i] || !*addrs[i])
+            continue;
+        if (parse_addr(addrs[i], &sa) < 0) {
+            hist_logf(&srv->log, HIST_LOG_ERROR, "bad address '%s' (want ADDR:PORT)", addrs[i]);
+            return HIST_EINVAL;
+        }
+        if (!srv->auth && !is_loopback(&sa)) {
+            hist_logf(&srv->log, HIST_LOG_ERROR,
+                      "refusing to listen on %s without a tokens file (--auth-file): "
+                      "only loopback addresses may be bound unauthenticated",
+                      addrs[i]);
+            return HIST_EAUTH;
+        }
+    }
+    return 0;
+}
+
+/* --check-config: the log line of the last error, kept for err. */
+typedef struct {
+    char last[HIST_LOG_LINE];
+    log_out out;
+} check_log;
+
+static void check_log_line(void *ctx, int level, const char *msg)
+{
+    check_log *cl = ctx;
+    if (level == HIST_LOG_ERROR)
+        snprintf(cl->last, sizeof cl->last, "%s", msg); /* the caller says it */
+    else
+        log__line(&cl->out, level, msg);
+}
+
+int hist_server_check(const hist_server_options *opts, char *err, size_t errlen)
+{
+    hist_server *srv = server_new(opts);
+    if (!srv) {
+        snprintf(err, errlen, "out of memory");
+        return HIST_ENOMEM;
+    }
+    check_log cl = {.last = ""};
+    log__init(&cl.out, opts->log_format);
+    srv->log = (hist_log_sink){check_log_line, &cl, HIST_LOG_WARN, HIST_LOG_WARN};
+    int rc = check_before_data(srv);
+    /* the MQTT links' URLs, host id, topic filters and TLS files, with
+     * nothing started (no loop) */
+    for (size_t i = 0; rc == 0 && i < opts->n_mqtt; i++) {
+        mqtt_link *l;
+        rc = link__new(srv, opts->mqtt_urls[i], &l, cl.last, sizeof cl.last);
+        if (rc == 0)
+            link__free(l);
+    }
+    if (rc < 0)
+        snprintf(err, errlen, "%s", *cl.last ? cl.last : hist_strerror(rc));
+    server_free(srv);
+    return rc;
+}
+
+int hist_server_run(const hist_server_options *opts)
+{
+    hist_server *srv = server_new(opts);
+    uv_loop_t loop;
+    int rc;
+    char http_bound[80] = "-", tcp_bound[80] = "-";
+    if (!srv)
+        return HIST_ENOMEM;
+    srv->loop = &loop;
     /* The thread pool (made at the first uv_queue_work) needs a thread per
      * API worker; an operator's UV_THREADPOOL_SIZE wins. */
     char pool[16];
@@ -387,67 +480,24 @@ int hist_server_run(const hist_server_options *opts)
      * storage treats as a full disk, not kill the server. */
     signal(SIGXFSZ, SIG_IGN);
     uv_loop_init(&loop);
+    service__fit_fd_limit(srv);
 
     {
         char err[512];
         rc = audit__open(opts->audit_file, &srv->audit, err, sizeof err);
+        if (rc == 0)
+            rc = access__open(srv, err, sizeof err);
         if (rc < 0) {
             hist_logf(&srv->log, HIST_LOG_ERROR, "%s", err);
             goto fail_loop;
         }
     }
-    {
-        char err[512];
-        rc = lpw__config_init(&srv->lp, opts->lp_template, opts->lp_quality_field,
-                              srv->opts.max_frame, err, sizeof err);
-        if (rc < 0) {
-            hist_logf(&srv->log, HIST_LOG_ERROR, "%s", err);
-            goto fail_loop;
-        }
-    }
-    if (opts->auth_file) {
-        char err[512];
-        rc = auth__load(opts->auth_file, &srv->auth, err, sizeof err);
-        if (rc < 0) {
-            hist_logf(&srv->log, HIST_LOG_ERROR, "%s", err);
-            goto fail_loop;
-        }
-    }
-    if (opts->tls_cert || opts->tls_key || opts->tls_client_ca) {
-        char err[512];
-        if (!opts->tls_cert || !opts->tls_key) {
-            hist_logf(&srv->log, HIST_LOG_ERROR,
-                      "TLS needs both --tls-cert and --tls-key (--tls-client-ca adds to them)");
-            rc = HIST_EINVAL;
-            goto fail_loop;
-        }
-        rc = tls__ctx_new(opts->tls_cert, opts->tls_key, opts->tls_client_ca, &srv->tls, err,
-                          sizeof err);
-        if (rc < 0) {
-            hist_logf(&srv->log, HIST_LOG_ERROR, "%s", err);
-            goto fail_loop;
-        }
-    }
-    /* refuse a bad or unauthenticated public address before touching data */
-    const char *addrs[2] = {opts->http_addr, opts->ingest_addr};
-    for (int i = 0; i < 2; i++) {
-        struct sockaddr_storage sa;
-        if (!addrs[i] || !*addrs[i])
-            continue;
-        if (parse_addr(addrs[i], &sa) < 0) {
-            hist_logf(&srv->log, HIST_LOG_ERROR, "bad address '%s' (want ADDR:PORT)", addrs[i]);
-            rc = HIST_EINVAL;
-            goto fail_loop;
-        }
-        if (!srv->auth && !is_loopback(&sa)) {
-            hist_logf(&srv->log, HIST_LOG_ERROR,
-                      "refusing to listen on %s without a tokens file (--auth-file): "
-                      "only loopback addresses may be bound unauthenticated",
-                      addrs[i]);
-            rc = HIST_EAUTH;
-            goto fail_loop;
-        }
-    }
+    /* refuse bad files and an unauthenticated public address before
+     * touching data */
+    rc = check_before_data(srv);
+    if (rc < 0)
+        goto fail_loop;
+
     hist_db_options dbo;
     hist_db_options_init(&dbo);
     dbo.dir = opts->data_dir;
@@ -461,7 +511,7 @@ int hist_server_run(const hist_server_options *opts)
     dbo.compact_share = opts->compact_share / 100.0;
     dbo.log = log__from_storage;
     dbo.log_ctx = &srv->log;
-    dbo.log_level = opts->log_level;
+    dbo.log_level = srv->opts.log_level;
     rc = hist_db_open(&dbo, &srv->db);
     if (rc < 0) {
         hist_logf(&srv->log, HIST_LOG_ERROR, "cannot open data directory %s: %s", opts->data_dir,
@@ -508,6 +558,12 @@ int hist_server_run(const hist_server_options *opts)
            : tls__ctx_client_certs(srv->tls) ? "on+client-certs"
                                              : "on");
     fflush(stdout);
+    {
+        char ready[200];
+        snprintf(ready, sizeof ready, "READY=1\nSTATUS=serving http=%s ingest=%s", http_bound,
+                 tcp_bound);
+        service__notify(srv, ready);
+    }
 
     uv_run(&loop, UV_RUN_DEFAULT);
     rc = hist_db_close(srv->db);
@@ -516,11 +572,7 @@ int hist_server_run(const hist_server_options *opts)
     else
         hist_logf(&srv->log, HIST_LOG_INFO, "stopped cleanly");
     uv_loop_close(&loop);
-    free_links(srv);
-    tls__ctx_free(srv->tls);
-    auth__unref(srv->auth);
-    audit__close(srv->audit);
-    free(srv);
+    server_free(srv);
     return rc < 0 ? rc : 0;
 
 fail_listen:
@@ -531,10 +583,6 @@ fail_db:
     hist_db_close(srv->db);
 fail_loop:
     uv_loop_close(&loop);
-    free_links(srv);
-    tls__ctx_free(srv->tls);
-    auth__unref(srv->auth);
-    audit__close(srv->audit);
-    free(srv);
+    server_free(srv);
     return rc;
 }

@@ -474,6 +474,11 @@ int hist_db_open(const hist_db_options *opts, hist_db **out)
     return 0;
 }
 
+void hist_db_set_log_level(hist_db *db, int level)
+{
+    hist_log_sink_set_level(&db->log, level);
+}
+
 int hist_db_close(hist_db *db)
 {
     if (!db)

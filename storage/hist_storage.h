@@ -121,6 +121,10 @@ int hist_db_open(const hist_db_options *opts, hist_db **out);
  * error. */
 int hist_db_close(hist_db *db);
 
+/* What the db passes on to opts.log from now on (a SIGHUP's new
+ * --log-level); safe while other threads log. */
+void hist_db_set_log_level(hist_db *db, int level);
+
 /* ---- Tags ----------------------------------------------------------- */
 
 #define HIST_TAG_NAME_MAX 255
