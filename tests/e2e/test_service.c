@@ -330,10 +330,41 @@ static void test_fd_limit(void)
     harness_cleanup(&h);
 }
 
+/* Every option of --help has its key in docs/configuration.md. */
+static void test_keys_documented(const char *dir)
+{
+    char out[512], doc_path[512];
+    static char doc[1 << 17];
+    snprintf(out, sizeof out, "%s/help.txt", dir);
+    const char *src = getenv("HIST_SOURCE_DIR");
+    REQUIRE(src);
+    snprintf(doc_path, sizeof doc_path, "%s/docs/configuration.md", src);
+    harness_slurp(doc_path, doc, sizeof doc);
+    REQUIRE(*doc);
+    const char *args[] = {"--help", NULL};
+    CHECK_EQ_I64(run_daemon(out, args), 0);
+    harness_slurp(out, text, sizeof text);
+    int keys = 0;
+    for (const char *p = text; (p = strstr(p, "--")); p += 2) {
+        if (p[-1] != ' ' || p[2] < 'a' || p[2] > 'z')
+            continue;
+        char key[64], want[70];
+        size_t n = strspn(p + 2, "abcdefghijklmnopqrstuvwxyz-");
+        snprintf(key, sizeof key, "%.*s", (int)n, p + 2);
+        bool flag_only = !strcmp(key, "config") || !strcmp(key, "check-config") ||
+                         !strcmp(key, "help");
+        snprintf(want, sizeof want, flag_only ? "`--%s" : "`%s`", key);
+        CHECKF(strstr(doc, want), "--%s is not in docs/configuration.md", key);
+        keys++;
+    }
+    CHECKF(keys >= 40, "%d options in --help", keys);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/hist-svc-XXXXXX";
     REQUIRE(mkdtemp(dir));
+    test_keys_documented(dir);
     test_config_errors(dir);
     test_check_config(dir);
     test_service_run();
