@@ -13,7 +13,6 @@
  * Runs on the loop thread only.
  */
 #include <stdio.h>
-#include <time.h>
 
 #include "ingest/ingest.h"
 
@@ -30,13 +29,8 @@ void access__log(hist_server *srv, const hist_reply *r)
     if (!srv->access || !r->note.set)
         return;
     const access_note *n = &r->note;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    struct tm tm;
-    gmtime_r(&now.tv_sec, &tm);
     char stamp[40];
-    size_t k = strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(stamp + k, sizeof stamp - k, ".%03ldZ", now.tv_nsec / 1000000);
+    clock__wall_stamp(stamp, sizeof stamp);
     double ms = (double)(clock__now_us() - n->start_us) / 1000.0;
     const char *grant = n->grant[0] ? n->grant : "-";
     hist_buf b;

@@ -23,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/hist_buf.h"
@@ -170,15 +169,11 @@ void audit__log(hist_audit *a, const audit_event *ev)
 {
     if (!a)
         return;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    struct tm tm;
-    gmtime_r(&now.tv_sec, &tm);
+    char stamp[40];
+    clock__wall_stamp(stamp, sizeof stamp);
     hist_buf b;
     hist_buf_init(&b);
-    hist_buf_printf(&b, "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\"",
-                    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                    now.tv_nsec / 1000000);
+    hist_buf_printf(&b, "{\"time\":\"%s\"", stamp);
     field(&b, "event", ev->event);
     field(&b, "proto", ev->proto);
     field(&b, "peer", ev->peer);

@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ingest/ingest.h"
@@ -45,17 +44,6 @@ void log__init(log_out *out, hist_log_format format)
     out->journal = log__stderr_is_journal();
 }
 
-/* "2026-11-22T04:30:00.123Z" */
-static void stamp_now(char *stamp, size_t n)
-{
-    struct timespec now;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &now);
-    gmtime_r(&now.tv_sec, &tm);
-    size_t k = strftime(stamp, n, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(stamp + k, n - k, ".%03ldZ", now.tv_nsec / 1000000);
-}
-
 void log__line(void *ctx, int level, const char *msg)
 {
     const log_out *out = ctx;
@@ -67,7 +55,7 @@ void log__line(void *ctx, int level, const char *msg)
     if (out && out->journal)
         snprintf(prefix, sizeof prefix, "<%d>", journal_priority[level]);
     char stamp[40];
-    stamp_now(stamp, sizeof stamp);
+    clock__wall_stamp(stamp, sizeof stamp);
     if (out && out->format == HIST_LOG_JSON) {
         hist_buf b;
         hist_buf_init(&b);

@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #include "ingest/ingest.h"
 #include "ingest/sparkplug/hist_sparkplug.h"
 
