@@ -170,7 +170,7 @@ int batch__build(batch_builder *b, uint64_t batch_id, bool partial, hist_in_batc
             o->v[o->n] = b->s[i].v;
             o->q[o->n] = b->s[i].q;
             o->n++;
-            if (b->s[i].unit_off != SIZE_MAX)               /* the latest unit given wins */
+            if (b->s[i].unit_off != SIZE_MAX) /* the latest unit given wins */
                 o->unit = b->names.data + b->s[i].unit_off; /* copied below */
         }
         /* units: into the batch's memory, after everything else */

@@ -21,8 +21,8 @@ static void brokers_text(const hist_metrics *m, char *out, size_t cap)
 {
     size_t len = strlen(out);
     for (size_t i = 0; i < m->n_mqtt && len < cap; i++) {
-        int k =
-            snprintf(out + len, cap - len, "mqtt %s %s\n", m->mqtt[i]->broker, m->mqtt[i]->state);
+        int k = snprintf(out + len, cap - len, "mqtt %s %s\n", m->mqtt[i]->broker,
+                         m->mqtt[i]->state);
         if (k < 0)
             break;
         len += (size_t)k;

@@ -339,8 +339,8 @@ typedef struct {
 } lpw_outcome;
 
 /* err says what is wrong with the template. */
-int lpw__config_init(lpw_config *cfg, const char *tmpl, const char *quality_field, size_t max_body,
-                     char *err, size_t errlen);
+int lpw__config_init(lpw_config *cfg, const char *tmpl, const char *quality_field,
+                     size_t max_body, char *err, size_t errlen);
 /* A body (gzipped: Content-Encoding: gzip) with the request's query
  * string (precision=...) as one whole batch in *out (NULL when it holds no
  * point; free()); 0, or a negative code with oc saying the answer. */
@@ -358,8 +358,8 @@ size_t lpw__error_json(char *buf, size_t cap, const char *code, const char *msg)
 /* A CSV body of POST /api/v1/import (query: delimiter, decimal_comma, tz,
  * int64) as one whole batch in *out (NULL: no sample; free()). 0, or
  * HIST_EINVAL (a bad row or option: err names it) or HIST_ENOMEM. */
-int csvi__decode(const char *query, const uint8_t *body, size_t len, hist_in_batch **out, char *err,
-                 size_t errlen);
+int csvi__decode(const char *query, const uint8_t *body, size_t len, hist_in_batch **out,
+                 char *err, size_t errlen);
 
 /* ---- writer.c ------------------------------------------------------- */
 
@@ -424,8 +424,9 @@ size_t sink__filter_count(const mqtt_sink *s);
 const char *sink__filter(const mqtt_sink *s, size_t i);
 /* One message (now_ms: the wall clock). Its samples go into b; 0 (also
  * for a message refused: counted in c), or HIST_ENOMEM. */
-int sink__message(mqtt_sink *s, const char *topic, size_t tlen, const uint8_t *payload, size_t plen,
-                  uint64_t now_ms, batch_builder *b, sink_publish *pub, sink_counts *c);
+int sink__message(mqtt_sink *s, const char *topic, size_t tlen, const uint8_t *payload,
+                  size_t plen, uint64_t now_ms, batch_builder *b, sink_publish *pub,
+                  sink_counts *c);
 
 /* ---- mqtt_plain.c --------------------------------------------------- */
 
@@ -450,24 +451,24 @@ const char *plain__filter(const plain_map *m, size_t i);
  * 0 and *x, or HIST_ENOTFOUND (no route) or HIST_EINVAL (not a tag name or
  * not a payload we read): counted as refused in c and logged once per
  * topic. */
-int plain__sample(plain_map *m, const char *topic, size_t tlen, const uint8_t *payload, size_t plen,
-                  uint64_t now_ms, plain_sample *x, sink_counts *c);
+int plain__sample(plain_map *m, const char *topic, size_t tlen, const uint8_t *payload,
+                  size_t plen, uint64_t now_ms, plain_sample *x, sink_counts *c);
 
 /* ---- metrics.c ------------------------------------------------------- */
 
 /* One broker's figures (mqtt_link.c keeps them; /metrics and /healthz
  * show them, labelled broker="HOST:PORT"). */
 typedef struct {
-    char broker[272];     /* "HOST:PORT" */
-    char state[96];       /* "connected", "connecting", "down: why" */
-    bool connected;       /* subscribed, messages flowing */
-    uint64_t messages;    /* PUBLISHes received (QoS 0 and 1) */
-    uint64_t samples;     /* samples written */
-    uint64_t refused;     /* messages refused (malformed, unmapped, over a limit) */
+    char broker[272];   /* "HOST:PORT" */
+    char state[96];     /* "connected", "connecting", "down: why" */
+    bool connected;     /* subscribed, messages flowing */
+    uint64_t messages;  /* PUBLISHes received (QoS 0 and 1) */
+    uint64_t samples;   /* samples written */
+    uint64_t refused;   /* messages refused (malformed, unmapped, over a limit) */
     uint64_t unsupported; /* metric values not stored (type not supported, invalid) */
-    uint64_t rebirths;    /* Sparkplug rebirth requests published */
-    uint64_t reconnects;  /* connections after the first */
-    uint64_t acks;        /* PUBACKs sent: messages durable */
+    uint64_t rebirths;  /* Sparkplug rebirth requests published */
+    uint64_t reconnects; /* connections after the first */
+    uint64_t acks;      /* PUBACKs sent: messages durable */
 } mqtt_stats;
 
 typedef struct {
@@ -544,11 +545,11 @@ struct hist_reply {
     size_t body_len;
     /* HTTP: how to render a write result when it arrives */
     bool json;
-    bool influx;         /* a line protocol write: 204, or InfluxDB's error JSON */
-    uint32_t lp_refused; /* its fields left out (string fields) */
+    bool influx;          /* a line protocol write: 204, or InfluxDB's error JSON */
+    uint32_t lp_refused;  /* its fields left out (string fields) */
     bool keep_alive;
-    bool head_only;   /* a HEAD request: the head says Content-Length, no body follows */
-    int status;       /* the HTTP status filled in (http_reply.c) */
+    bool head_only; /* a HEAD request: the head says Content-Length, no body follows */
+    int status;     /* the HTTP status filled in (http_reply.c) */
     access_note note; /* the request it answers, for the access log */
 };
 
@@ -581,7 +582,7 @@ struct hist_conn {
     /* input buffer (TCP frames; HTTP uses it as the read buffer) */
     uint8_t *in;
     size_t in_len, in_cap;
-    void *proto_state;    /* the protocol's private state */
+    void *proto_state; /* the protocol's private state */
     access_note req_note; /* HTTP: the request being routed (access_log.c) */
     /* TLS (a listener with --tls-cert); tls == NULL: plain TCP */
     tls__conn *tls;
@@ -601,7 +602,7 @@ struct hist_server {
     tls__ctx *tls;   /* NULL = plain TCP on both listeners */
     hist_auth *auth; /* the current tokens snapshot; NULL = everything allowed */
     hist_audit *audit;
-    hist_audit *access;           /* --access-log, NULL = none */
+    hist_audit *access; /* --access-log, NULL = none */
     char *auth_file, *access_log; /* owned copies: a reload may change them */
     hist_writer *writer;
     hist_metrics metrics;
@@ -615,10 +616,10 @@ struct hist_server {
     unsigned api_inflight; /* read API requests queued or running (http.c) */
     unsigned api_running;  /* of them on the thread pool, <= opts.api_workers */
     struct api_work *api_wait_head, *api_wait_tail; /* the rest, in arrival order */
-    struct mqtt_link **links;                       /* n_links, one per --mqtt broker */
+    struct mqtt_link **links; /* n_links, one per --mqtt broker */
     size_t n_links;
     const mqtt_stats **link_stats; /* theirs, for hist_metrics.mqtt */
-    bool paused;                   /* backpressure: reading stopped everywhere */
+    bool paused; /* backpressure: reading stopped everywhere */
     bool draining;
     uint64_t drain_deadline_ms;
     int signals;

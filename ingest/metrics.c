@@ -152,7 +152,8 @@ int metrics__render(const hist_metrics *m, hist_db *db, char **out, size_t *len)
               "1 while the WAL refuses writes (disk full or i/o error), else 0.",
               st.wal_error != 0);
         counter(&t, "historian_wal_failures_total",
-                "Times a WAL write or fdatasync failed and writes were refused.", st.wal_failures);
+                "Times a WAL write or fdatasync failed and writes were refused.",
+                st.wal_failures);
         counter(&t, "historian_refused_samples_total",
                 "Samples of writes that could not be made durable, taken out of memory.",
                 st.void_samples);

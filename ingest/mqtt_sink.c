@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+
 #include "ingest/ingest.h"
 #include "ingest/sparkplug/hist_sparkplug.h"
 

@@ -106,7 +106,7 @@ static bool authenticate(hist_conn *c, const uint8_t *frame, size_t len)
     /* A token, when sent, wins over the client certificate's subject. Its
      * digest is kept: a reload finds the grant again by it (regrant). */
     c->token_digest_set = tok && tlen && auth__sha256(tok, tlen, c->token_digest) == 0;
-    const auth_grant *g = !(tok && tlen)        ? auth__grant_for_subject(srv->auth, subject)
+    const auth_grant *g = !(tok && tlen) ? auth__grant_for_subject(srv->auth, subject)
                           : c->token_digest_set ? auth__grant_for_digest(srv->auth, c->token_digest)
                                                 : NULL; /* not hashed: refused as unknown */
     if (!g) {

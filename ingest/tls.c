@@ -167,8 +167,7 @@ int tls__client_ctx_new(const char *cafile, const char *cert, const char *key, t
         if (SSL_CTX_use_PrivateKey_file(ssl, key && *key ? key : cert, SSL_FILETYPE_PEM) != 1 ||
             SSL_CTX_check_private_key(ssl) != 1)
             return ctx_fail(ssl, err, errlen,
-                            "TLS: cannot load the client key, or it does not match",
-                            key ? key : cert);
+                            "TLS: cannot load the client key, or it does not match", key ? key : cert);
     }
     tls__ctx *t = calloc(1, sizeof *t);
     if (!t) {
@@ -221,8 +220,7 @@ tls__conn *tls__conn_new_client(tls__ctx *ctx, const char *host)
     struct in6_addr ip6;
     struct in_addr ip4;
     bool is_ip = inet_pton(AF_INET, host, &ip4) == 1 || inet_pton(AF_INET6, host, &ip6) == 1;
-    if ((!is_ip && SSL_set_tlsext_host_name(t->ssl, host) != 1) ||
-        SSL_set1_host(t->ssl, host) != 1) {
+    if ((!is_ip && SSL_set_tlsext_host_name(t->ssl, host) != 1) || SSL_set1_host(t->ssl, host) != 1) {
         tls__conn_free(t);
         ERR_clear_error();
         return NULL;

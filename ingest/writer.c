@@ -31,7 +31,7 @@
 
 typedef struct {
     const char *name; /* the db's copy (hist_tag_name_of): valid while it is open */
-    uint64_t hash;    /* of name: hist_in_series.hash */
+    uint64_t hash; /* of name: hist_in_series.hash */
     uint32_t id;
     hist_type type;
 } tag_slot;
