@@ -20,6 +20,10 @@
  *     within a third of the live chunk bytes, and every sample of the
  *     whole hours still reads back (a rewrite once made the segments after
  *     it look unnamed, and they were removed with their live chunks);
+ *   - hist_db_compact's rewrite of a partly dead segment keeps the live
+ *     closed segments after it (this case fails on the removal loop that
+ *     read the moved refs as sorted: the later segment's whole hours were
+ *     removed and 4 chunks failed to load);
  *   - compact_share = 0 starts no compactor.
  * TEST_VERBOSE=1 prints the figures.
  */
@@ -353,6 +357,96 @@ static void test_dead_space_given_back(void)
     g_segment_bytes = 0;
 }
 
+/* One tag's noise at 1 Hz over seconds [from, to) from t0, sealed. */
+static void write_noise(hist_db *db, uint32_t id, int64_t t0, int64_t from, int64_t to)
+{
+    enum { MAX = 4 * 3600 };
+    static int64_t ts[MAX];
+    static hist_value v[MAX];
+    REQUIRE(to - from <= MAX);
+    size_t n = 0;
+    for (int64_t k = from; k < to; k++, n++)
+        ts[n] = t0 + k * SEC, v[n].f = noise_at(k + id * 7919);
+    hist_series s = {id, n, ts, v, NULL};
+    uint64_t lsn;
+    REQUIRE(hist_db_write(db, &s, 1, &lsn) == 0);
+    REQUIRE(hist_db_flush(db) == 0);
+}
+
+static double noise_of(uint32_t id, int64_t k)
+{
+    return noise_at(k + id * 7919);
+}
+
+static void check_noise(hist_db *db, uint32_t id, int64_t t0, int64_t n)
+{
+    hist_scan *sc;
+    REQUIRE(hist_scan_open(db, id, t0, t0 + n * SEC, HIST_SCAN_DECODE, &sc) == 0);
+    hist_piece p;
+    int64_t next = 0;
+    size_t wrong = 0;
+    while (hist_scan_next(sc, &p) == 1)
+        for (size_t i = 0; i < p.n; i++, next++)
+            wrong += p.ts[i] != t0 + next * SEC || p.v[i].f != noise_of(id, next);
+    hist_scan_close(sc);
+    CHECKF(next == n && wrong == 0, "tag %u: %lld of %lld samples, %zu wrong", id, (long long)next,
+           (long long)n, wrong);
+}
+
+/* hist_db_compact's rewrite of a partly dead segment keeps the closed
+ * segments after it: segment 1 holds a live whole hour and four partial
+ * chunks, the segments after it a tag's four whole hours; the merge of the
+ * partial chunks leaves segment 1 mostly dead, so it is rewritten, and the
+ * segments after it, named by live chunks and not rewritten, must stay
+ * (before the fix the removal loop read the list as sorted after the
+ * rewrite had moved refs, and removed them). */
+static void test_rewrite_keeps_later_segments(void)
+{
+    g_segment_bytes = 32 << 10;
+    hist_db *db = open_db("later", 0);
+    enum { PARTS = 4 };
+    uint32_t live, whole, part[PARTS];
+    REQUIRE(hist_tag_resolve(db, "seg.live", 8, HIST_TYPE_FLOAT64, true, &live) == 0);
+    REQUIRE(hist_tag_resolve(db, "seg.whole", 9, HIST_TYPE_FLOAT64, true, &whole) == 0);
+    for (int i = 0; i < PARTS; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "seg.part%d", i);
+        REQUIRE(hist_tag_resolve(db, name, strlen(name), HIST_TYPE_FLOAT64, true, &part[i]) == 0);
+    }
+    int64_t t0 = (time(NULL) / 3600 - 72) * HOUR;
+    write_noise(db, live, t0, 0, 3600);
+    for (int i = 0; i < PARTS; i++)
+        write_noise(db, part[i], t0, 0, 1800);
+    hist_db_stats before;
+    REQUIRE(hist_db_get_stats(db, &before) == 0);
+    write_noise(db, whole, t0, 0, 4 * 3600);
+    for (int i = 0; i < PARTS; i++)
+        write_noise(db, part[i], t0, 1800, 3600);
+    REQUIRE(hist_db_compact(db, 0) == 0);
+    hist_db_stats st;
+    REQUIRE(hist_db_get_stats(db, &st) == 0);
+    if (getenv("TEST_VERBOSE"))
+        fprintf(stderr,
+                "later segments: %llu B of segments before the whole hours; after compaction "
+                "%llu B of segments, %llu B live, %llu rewritten, %llu chunks\n",
+                (unsigned long long)before.bytes_segments, (unsigned long long)st.bytes_segments,
+                (unsigned long long)st.bytes_chunks,
+                (unsigned long long)st.compact_segments_rewritten, (unsigned long long)st.chunks);
+    CHECK(st.compact_segments_rewritten > 0);
+    CHECK(st.bytes_segments >= st.bytes_chunks);
+    check_noise(db, live, t0, 3600);
+    check_noise(db, whole, t0, 4 * 3600);
+    for (int i = 0; i < PARTS; i++)
+        check_noise(db, part[i], t0, 3600);
+    REQUIRE(hist_db_close(db) == 0);
+    db = open_db("later", 0);
+    check_noise(db, whole, t0, 4 * 3600);
+    REQUIRE(hist_db_get_stats(db, &st) == 0);
+    CHECK_EQ_I64(st.chunk_load_failures, 0);
+    REQUIRE(hist_db_close(db) == 0);
+    g_segment_bytes = 0;
+}
+
 static void test_off(void)
 {
     hist_db *db = open_db("off", 0);
@@ -379,6 +473,7 @@ int main(void)
     test_buffered_hour_left_alone();
     test_fast_run_left_alone();
     test_dead_space_given_back();
+    test_rewrite_keeps_later_segments();
     test_off();
     test_rm_rf(g_dir);
     return check_summary();
