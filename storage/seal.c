@@ -276,20 +276,44 @@ static size_t log_estimate(const hist_membuf *b)
     return (b->fz ? membuf_frozen_size(b->fz) : 0) + b->nraw * HIST_MEMBUF_SAMPLE_BYTES / 8;
 }
 
+/* Which dirty buffers a close step takes (mu held). */
+typedef bool (*dirty_filter)(hist_db *db, const hist_membuf *b);
+
+/* The ids of the dirty tags whose buffers want takes (mu held): the count,
+ * with the ids in *out (malloc'd; NULL when out of memory). */
+static size_t dirty_ids(hist_db *db, dirty_filter want, uint32_t **out)
+{
+    HIST_ASSERT(mu_held(&db->mu));
+    size_t n = 0;
+    uint32_t *ids = malloc((db->ndirty ? db->ndirty : 1) * sizeof(*ids));
+    for (size_t i = 0; ids && i < db->ndirty; i++)
+        if (want(db, &db->tags[db->dirty[i]]->buf))
+            ids[n++] = db->dirty[i];
+    *out = ids;
+    return n;
+}
+
+static bool holds_samples(hist_db *db, const hist_membuf *b)
+{
+    (void)db;
+    return membuf__count(b) > 0;
+}
+
+static bool sealed_at_close(hist_db *db, const hist_membuf *b)
+{
+    return !close_keeps(db, b, membuf__count(b));
+}
+
 /* A lazy close over the WAL budget: every buffer logged, when their bytes
  * fit half the budget; then the checkpoint. */
 static int close_log_all(hist_db *db)
 {
+    uint32_t *ids;
+    size_t bytes = 0;
     mu_lock(&db->mu);
-    size_t n = 0, bytes = 0;
-    uint32_t *ids = malloc((db->ndirty ? db->ndirty : 1) * sizeof(*ids));
-    for (size_t i = 0; ids && i < db->ndirty; i++) {
-        const hist_membuf *b = &db->tags[db->dirty[i]]->buf;
-        if (membuf__count(b) > 0) {
-            ids[n++] = db->dirty[i];
-            bytes += log_estimate(b);
-        }
-    }
+    size_t n = dirty_ids(db, holds_samples, &ids);
+    for (size_t i = 0; ids && i < n; i++)
+        bytes += log_estimate(&db->tags[ids[i]]->buf);
     mu_unlock(&db->mu);
     if (!ids)
         return HIST_ENOMEM;
@@ -306,14 +330,9 @@ static int close_log_all(hist_db *db)
 int seal__close(hist_db *db)
 {
     HIST_ASSERT(mu_held(&db->seal_mu));
+    uint32_t *ids;
     mu_lock(&db->mu);
-    size_t n = 0;
-    uint32_t *ids = malloc((db->ndirty ? db->ndirty : 1) * sizeof(*ids));
-    for (size_t i = 0; ids && i < db->ndirty; i++) {
-        const hist_membuf *b = &db->tags[db->dirty[i]]->buf;
-        if (!close_keeps(db, b, membuf__count(b)))
-            ids[n++] = db->dirty[i];
-    }
+    size_t n = dirty_ids(db, sealed_at_close, &ids);
     mu_unlock(&db->mu);
     if (!ids)
         return HIST_ENOMEM;
@@ -435,6 +454,15 @@ static bool wal_over_budget(hist_db *db)
     return ws.closed_bytes > db->opts.wal_bytes;
 }
 
+/* Sorts all[0, na) by their buffers' oldest record in the WAL, the oldest
+ * first (mu held). */
+static void sort_oldest_first(hist_db *db, pressure_item *all, size_t na)
+{
+    for (size_t i = 0; i < na; i++)
+        all[i].lsn = membuf__oldest_lsn(&db->tags[all[i].id]->buf);
+    qsort(all, na, sizeof(*all), lsn_cmp);
+}
+
 /* The quarter of the buffers holding the oldest writes (mu held): what
  * relieves the WAL, which keeps every record from the oldest unsealed
  * write on. Returns the count put in *out (malloc'd). */
@@ -447,10 +475,10 @@ static size_t oldest_quarter(hist_db *db, uint32_t **out)
     for (size_t i = 0; all && ids && i < db->ndirty; i++) {
         hist_tag_state *t = db->tags[db->dirty[i]];
         if (membuf__count(&t->buf) > 0)
-            all[na++] = (pressure_item){.id = t->id, .lsn = membuf__oldest_lsn(&t->buf)};
+            all[na++] = (pressure_item){.id = t->id};
     }
     if (all && ids && na) {
-        qsort(all, na, sizeof(*all), lsn_cmp);
+        sort_oldest_first(db, all, na);
         for (; k < (na + 3) / 4; k++)
             ids[k] = all[k].id;
     }
@@ -526,9 +554,7 @@ static void pick_pressure(hist_db *db, pressure_item *all, size_t na, size_t due
  * logging again would only grow it. Otherwise they are sealed whole. */
 static void pick_wal(hist_db *db, pressure_item *all, size_t na, seal_pick *p)
 {
-    for (size_t i = 0; i < na; i++)
-        all[i].lsn = membuf__oldest_lsn(&db->tags[all[i].id]->buf);
-    qsort(all, na, sizeof(*all), lsn_cmp);
+    sort_oldest_first(db, all, na);
     size_t bytes = 0;
     for (size_t i = 0; i < (na + 3) / 4; i++) {
         p->ids[p->n++] = all[i].id;
