@@ -226,8 +226,7 @@ int metrics__render(const hist_metrics *m, hist_db *db, char **out, size_t *len)
               "1 while the WAL refuses writes (disk full or i/o error), else 0.",
               st.wal_error != 0);
         counter(&t, "historian_wal_failures_total",
-                "Times a WAL write or fdatasync failed and writes were refused.",
-                st.wal_failures);
+                "Times a WAL write or fdatasync failed and writes were refused.", st.wal_failures);
         counter(&t, "historian_refused_samples_total",
                 "Samples of writes that could not be made durable, taken out of memory.",
                 st.void_samples);
@@ -251,10 +250,12 @@ int metrics__render(const hist_metrics *m, hist_db *db, char **out, size_t *len)
               st.compact_running);
         counter(&t, "historian_compact_runs_total", "Background compaction passes.",
                 st.compact_runs);
-        counter(&t, "historian_compact_tag_hours_total",
-                "Tag-hours whose chunks the background compactor merged.", st.compact_tag_hours);
-        gauge(&t, "historian_compact_pending_tag_hours",
-              "Tag-hours holding more chunks than they need, as of the last pass.",
+        counter(&t, "historian_compact_merged_groups_total",
+                "Groups of chunks (one tag, one clock hour) the background compactor merged.",
+                st.compact_tag_hours);
+        gauge(&t, "historian_compact_pending_groups",
+              "Groups (one tag, one clock hour) holding more chunks than they need, as of the last "
+              "pass.",
               st.compact_pending);
         counter(&t, "historian_compact_chunks_in_total", "Chunks replaced by merges.",
                 st.compact_chunks_before);

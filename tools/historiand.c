@@ -25,6 +25,7 @@ typedef struct {
     hist_server_options o;
     int log_level_set;
     const char *check_dir; /* --check-data: check this directory and exit */
+    bool repair;           /* --repair (with --check-data): remove damaged entries */
     /* repeatable: every --mqtt and --mqtt-topic, config file's first */
     const char *mqtt_urls[16], *mqtt_topics[64];
     char **file_strings;
@@ -55,7 +56,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: historiand [options]\n"
-            "       historiand --check-data DIR\n"
+            "       historiand --check-data DIR [--repair]\n"
             "  --data DIR          data directory (default ./historian-data)\n"
             "  --http ADDR:PORT    HTTP listener (default 127.0.0.1:9460; '' = off)\n"
             "  --ingest ADDR:PORT  TCP ingest listener (default 127.0.0.1:9461; '' = off)\n"
@@ -126,6 +127,8 @@ static void usage(FILE *out)
             "  --check-data DIR    check DIR (not in use by a server): every chunk against\n"
             "                      its index entry, the WAL, the tag registry; damaged chunks\n"
             "                      are marked; exit 0 clean, 1 damage found, 2 not checked\n"
+            "  --repair            with --check-data: then remove the index entries of the\n"
+            "                      damaged chunks (their samples are lost), listing each\n"
             "  --config FILE       key=value lines with the options above (flags win)\n"
             "  --help\n");
 }
@@ -383,6 +386,10 @@ static int run(config *c, int argc, char **argv)
     }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        if (!strcmp(a, "--repair")) { /* the one option without a value */
+            c->repair = true;
+            continue;
+        }
         if (strncmp(a, "--", 2)) {
             fprintf(stderr, "historiand: unexpected argument '%s'\n", a);
             usage(stderr);
@@ -407,8 +414,12 @@ static int run(config *c, int argc, char **argv)
         if (apply(c, key, val) < 0)
             return 2;
     }
+    if (c->repair && !c->check_dir) {
+        fprintf(stderr, "historiand: --repair goes with --check-data DIR\n");
+        return 2;
+    }
     if (c->check_dir)
-        return check_data__run(c->check_dir, stdout);
+        return check_data__run(c->check_dir, c->repair, stdout);
     return hist_server_run(&c->o) < 0 ? 1 : 0;
 }
 

@@ -539,7 +539,7 @@ static void test_metrics(const hist_harness *h)
     CHECK(metrics_value(resp.body, "historian_writer_queue_bytes") >= 0);
     CHECK(metrics_value(resp.body, "historian_writer_queue_limit_bytes") > 0);
     CHECK(metrics_value(resp.body, "historian_damaged_chunks") == 0);
-    CHECK(metrics_value(resp.body, "historian_compact_pending_tag_hours") >= 0);
+    CHECK(metrics_value(resp.body, "historian_compact_pending_groups") >= 0);
     CHECK(metrics_value(resp.body, "historian_scrub_passes_total") >= 0);
     CHECK(metrics_value(resp.body, "historian_compact_hold_max_seconds") >= 0);
     const char *raw_n = "historian_query_duration_seconds_count{mode=\"raw\"}";
