@@ -22,7 +22,11 @@
  *   - a chunk entry deleted takes its mark along (index__del_chunk and
  *     retention), and the scrub removes marks left without an entry;
  *   - when a mark appears or goes, a tag latest value that may have come
- *     from that chunk is marked stale and looked up again on next read.
+ *     from that chunk is marked stale and looked up again on next read;
+ *   - the repair (hist_db_repair, `--check-data --repair`) deletes marked
+ *     chunks' entries with their marks, and entries that do not parse or
+ *     name an unknown tag, all in one txn under seal_mu: a crash leaves
+ *     the index as it was or repaired, and no seal or merge interleaves.
  */
 #include "common/hist_array.h"
 #include "storage/db_internal.h"

@@ -195,6 +195,24 @@ static const char *text_of(json_t *o, const char *key)
     return json_is_string(v) ? json_string_value(v) : "?";
 }
 
+/* Epoch milliseconds as RFC 3339 UTC (milliseconds only when there are any). */
+static void format_ms(json_t *v, char *out, size_t cap)
+{
+    long long ms = json_is_integer(v) ? (long long)json_integer_value(v) : 0;
+    long long s = ms / 1000, frac = ms % 1000;
+    if (frac < 0)
+        s--, frac += 1000;
+    time_t t = (time_t)s;
+    struct tm tm;
+    size_t n = gmtime_r(&t, &tm) ? strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm) : 0;
+    if (!n)
+        snprintf(out, cap, "%lld ms", ms);
+    else if (frac)
+        snprintf(out + n, cap - n, ".%03lldZ", frac);
+    else
+        snprintf(out + n, cap - n, "Z");
+}
+
 static int check_print(check_command *c)
 {
     json_t *last = json_object_get(c->status, "last");
@@ -208,11 +226,12 @@ static int check_print(check_command *c)
     json_array_foreach(list, i, d)
     {
         json_t *tag = json_object_get(d, "tag");
-        printf("damaged: tag '%s', chunk %lld .. %lld ms (seq %llu), segment %llu offset %llu, "
+        char from[48], to[48];
+        format_ms(json_object_get(d, "start"), from, sizeof from);
+        format_ms(json_object_get(d, "end"), to, sizeof to);
+        printf("damaged: tag '%s', chunk %s .. %s (seq %llu), segment %llu offset %llu, "
                "%llu bytes: %s\n",
-               json_is_string(tag) ? json_string_value(tag) : "? (unknown tag)",
-               (long long)json_integer_value(json_object_get(d, "start")),
-               (long long)json_integer_value(json_object_get(d, "end")),
+               json_is_string(tag) ? json_string_value(tag) : "? (unknown tag)", from, to,
                (unsigned long long)field_u(d, "seq"), (unsigned long long)field_u(d, "segment"),
                (unsigned long long)field_u(d, "offset"), (unsigned long long)field_u(d, "length"),
                text_of(d, "reason"));

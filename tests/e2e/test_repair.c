@@ -217,10 +217,12 @@ int main(void)
     snprintf(place, sizeof place, "segment %u offset %llu", ca[0].segment,
              (unsigned long long)ca[0].offset);
     CHECK_EQ_I64(run_cli_check("admintok"), 1);
-    CHECKF(strstr(text, "damaged: tag 'plant/rep/a'") && strstr(text, place) &&
-               strstr(text, "crc32c mismatch") && strstr(text, "damaged: tag 'plant/rep/b'") &&
-               strstr(text, "samples disagree") && strstr(text, "1 index problem(s)") &&
-               strstr(text, "2 marked in all") && strstr(text, "result: damage found"),
+    CHECKF(strstr(text, "damaged: tag 'plant/rep/a', chunk 2026-01-01T00:00:00Z .. "
+                        "2026-01-01T00:59:59Z") &&
+               strstr(text, place) && strstr(text, "crc32c mismatch") &&
+               strstr(text, "damaged: tag 'plant/rep/b'") && strstr(text, "samples disagree") &&
+               strstr(text, "1 index problem(s)") && strstr(text, "2 marked in all") &&
+               strstr(text, "result: damage found"),
            "%s", text);
     CHECK(metric("historian_damaged_chunks") == 2);
     CHECK_EQ_I64(harness_stop(&h, 20000), 0);
