@@ -7,8 +7,9 @@
  *      (and 2 without the admin token);
  *   2. the server stops; a bit is flipped in a's first chunk (crc32c), b's
  *      second chunk entry gets a wrong max (statistics), and a copy of b's
- *      first entry is put under a tag id the registry does not know;
- *      --check-data exits 1 and names all three;
+ *      first entry is put under a tag id the registry does not know, and
+ *      garbage is appended to the WAL; --check-data exits 1 and names all
+ *      four (recovery cuts the WAL tail for good);
  *   3. the server again: `historian check --server` exits 1 and lists both
  *      damaged chunks with their reasons; /metrics says 2 damaged chunks;
  *   4. stopped: --check-data --repair exits 1 and lists the three removed
@@ -103,6 +104,20 @@ static int put_orphan(const hist_chunk_ref *ref)
     rc = index__write(&idx, put_txn, &r);
     index__close(&idx);
     return rc;
+}
+
+/* A WAL file of n bytes of garbage after the others (a clean stop leaves
+ * none): a damaged tail that recovery cuts. */
+static int damage_wal_tail(size_t n)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/wal/000000999999.wal", h.data_dir);
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        fputc(0xab, f);
+    return fclose(f);
 }
 
 static int run_check_data(bool repair)
@@ -202,7 +217,11 @@ int main(void)
     CHECK(test_flip_chunk_bit(h.data_dir, &ca[0], ca[0].length / 2, 3) == 0);
     CHECK_OK(test_skew_entry_max(h.data_dir, &cb[1], 1.0));
     CHECK_OK(put_orphan(&cb[0]));
+    CHECK(damage_wal_tail(100) == 0);
     CHECK_EQ_I64(run_check_data(false), 1);
+    CHECKF(strstr(text, "problem: WAL: wal: ") && strstr(text, "cutting the last 100 byte(s)") &&
+               strstr(text, "(100 bytes)"),
+           "%s", text);
     CHECKF(strstr(text, "damaged (new, now marked): tag 'plant/rep/a'") &&
                strstr(text, "crc32c mismatch") &&
                strstr(text, "damaged (new, now marked): tag 'plant/rep/b'") &&
