@@ -77,6 +77,7 @@ typedef struct api_work {
     const auth_grant *grant;
     hist_auth *auth;
     char peer[64];
+    uint64_t queued_ns; /* uv_hrtime() when queued: the latency figure starts */
 } api_work;
 
 static bool is_protobuf_type(const char *ct)
@@ -343,6 +344,9 @@ static void api_finish(api_work *a, int status)
     }
     auth__unref(a->auth);
     a->auth = NULL;
+    if (status == 0) /* ran: its time counts (a dropped one's does not) */
+        metrics__count_query(&srv->metrics, a->rc == 0 ? a->resp.mode : NULL,
+                             (double)(uv_hrtime() - a->queued_ns) / 1e9);
     if (!r->conn->closing) {
         if (status == 0 && a->rc == 0) {
             reply__fill_owned(r, a->resp.status ? a->resp.status : 500,
@@ -431,6 +435,7 @@ static void route_api(hist_conn *c, http_state *st, bool keep_alive, const char 
         conn__reply_ready(r);
         return;
     }
+    a->queued_ns = uv_hrtime();
     a->auth = srv->auth; /* see api_work: released in api_finish */
     auth__ref(a->auth);
     srv->api_inflight++;
@@ -557,6 +562,8 @@ static void dispatch(hist_conn *c, http_state *st)
             if (r) {
                 r->keep_alive = keep_alive;
                 r->head_only = head;
+                srv->metrics.writer_queue_bytes = writer__queued_bytes(srv->writer);
+                srv->metrics.writer_queue_limit = srv->opts.writer_queue_bytes;
                 if (metrics__render(&srv->metrics, srv->db, &text, &len) == 0) {
                     reply__fill(r, 200, "text/plain; version=0.0.4", text, len);
                     free(text);

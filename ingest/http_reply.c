@@ -58,6 +58,7 @@ void reply__fill_owned(hist_reply *r, int status, const char *ctype, char *body,
     r->status = status;
     if (!extra)
         extra = "";
+    metrics__count_status(&r->conn->srv->metrics, status); /* every HTTP answer passes here */
     int n = status == 204 /* no body, and no Content-Length (RFC 9110 §8.6) */
                 ? snprintf(head, sizeof head, "HTTP/1.1 204 No Content\r\n%s",
                            r->keep_alive ? "" : "Connection: close\r\n")

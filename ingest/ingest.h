@@ -471,6 +471,10 @@ typedef struct {
     uint64_t acks;      /* PUBACKs sent: messages durable */
 } mqtt_stats;
 
+#define METRICS_CODES         500 /* HTTP status codes 100..599 */
+#define METRICS_MODES         10  /* raw latest interp agg plot tags stats admin grafana other */
+#define METRICS_QUERY_BUCKETS 15  /* 1 ms .. 30 s, +Inf */
+
 typedef struct {
     uint64_t samples_accepted, samples_rejected;
     uint64_t batches_accepted, batches_rejected;
@@ -483,12 +487,30 @@ typedef struct {
     uint64_t lp_requests, lp_points, lp_refused_fields; /* line protocol writes */
     const mqtt_stats *const *mqtt; /* n_mqtt brokers (--mqtt), owned by their links */
     size_t n_mqtt;
+    /* HTTP responses by status code: [code - 100] for 100..599, every
+     * answer filled into a reply slot (http_reply.c). */
+    uint64_t http_responses[METRICS_CODES];
+    /* Read API latency by mode (hist_api_response.mode), from the request
+     * queued to its answer filled: counts per bucket (not cumulative; the
+     * bounds are metrics__query_bounds) and the sum of seconds. */
+    uint64_t query_hist[METRICS_MODES][METRICS_QUERY_BUCKETS];
+    double query_seconds[METRICS_MODES];
+    /* Snapshots taken just before a render (http.c): the writer's queue. */
+    uint64_t writer_queue_bytes, writer_queue_limit;
 } hist_metrics;
 
-/* The Prometheus text page (malloc'd). */
 /* Counts one answered write request as accepted or rejected. */
 void metrics__count_result(hist_metrics *m, const hist_in_result *res);
+/* Counts one HTTP response of status code (outside 100..599: not counted). */
+void metrics__count_status(hist_metrics *m, int status);
+/* Counts one read API request of mode (hist_api_response.mode, NULL:
+ * "other") that took seconds. */
+void metrics__count_query(hist_metrics *m, const char *mode, double seconds);
+/* The Prometheus text page (malloc'd). */
 int metrics__render(const hist_metrics *m, hist_db *db, char **out, size_t *len);
+/* The standard process_* families, read from /proc/self (metrics_proc.c);
+ * a figure that cannot be read is left out. */
+void metrics__process(hist_buf *t);
 
 /* /healthz (health.c): writes the answer's line into out; returns the HTTP
  * status, 200 when healthy, 503 when degraded. */

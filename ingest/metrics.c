@@ -1,10 +1,14 @@
 /*
  * metrics.c: the GET /metrics page in the Prometheus text format (0.0.4).
  *
- * Front-end counters live in hist_metrics (loop thread only); storage
- * figures (WAL syncs and their latency histogram, memtable, chunks,
- * damaged chunks and the scrub's progress) come from hist_db_get_stats()
- * at scrape time.
+ * Front-end counters live in hist_metrics (loop thread only): requests,
+ * HTTP responses by code, read API latency by mode (the mode is the API's
+ * hist_api_response.mode, the time http.c's); storage figures (WAL syncs
+ * and their latency histogram, memtable, chunks, damaged chunks, the
+ * compactor's and the scrub's progress) come from hist_db_get_stats() at
+ * scrape time, the process_* families from /proc (metrics_proc.c).
+ * Every family has # HELP and # TYPE; counters end in _total, and units
+ * are in the names (_seconds, _bytes).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -25,6 +29,74 @@ static void gauge(hist_buf *t, const char *name, const char *help, uint64_t v)
 {
     hist_buf_printf(t, "# HELP %s %s\n# TYPE %s gauge\n%s %llu\n", name, help, name, name,
                     (unsigned long long)v);
+}
+
+/* The modes of hist_api_response.mode, in the order of hist_metrics'
+ * query arrays; the last, "other", takes NULL and anything unknown. */
+static const char *const query_modes[METRICS_MODES] = {
+    "raw", "latest", "interp", "aggregate", "plot", "tags", "stats", "admin", "grafana", "other",
+};
+
+/* Upper bounds of the read API latency buckets, in seconds; the last
+ * bucket (+Inf) has none. */
+static const double query_bounds[METRICS_QUERY_BUCKETS - 1] = {
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+};
+
+void metrics__count_status(hist_metrics *m, int status)
+{
+    if (status >= 100 && status < 100 + METRICS_CODES)
+        m->http_responses[status - 100]++;
+}
+
+void metrics__count_query(hist_metrics *m, const char *mode, double seconds)
+{
+    size_t i = 0;
+    while (i < METRICS_MODES - 1 && (!mode || strcmp(mode, query_modes[i])))
+        i++;
+    size_t b = 0;
+    while (b < METRICS_QUERY_BUCKETS - 1 && seconds > query_bounds[b])
+        b++;
+    m->query_hist[i][b]++;
+    m->query_seconds[i] += seconds > 0 ? seconds : 0;
+}
+
+static void http_metrics(hist_buf *t, const hist_metrics *m)
+{
+    hist_buf_printf(t, "# HELP historian_http_responses_total HTTP responses sent, by status "
+                       "code.\n# TYPE historian_http_responses_total counter\n");
+    for (int i = 0; i < METRICS_CODES; i++)
+        if (m->http_responses[i])
+            hist_buf_printf(t, "historian_http_responses_total{code=\"%d\"} %llu\n", i + 100,
+                            (unsigned long long)m->http_responses[i]);
+    hist_buf_printf(t, "# HELP historian_query_duration_seconds Read API requests, from queued "
+                       "to answered, by mode.\n"
+                       "# TYPE historian_query_duration_seconds histogram\n");
+    for (int i = 0; i < METRICS_MODES; i++) {
+        uint64_t cum = 0;
+        for (int b = 0; b < METRICS_QUERY_BUCKETS; b++) {
+            cum += m->query_hist[i][b];
+            if (b == METRICS_QUERY_BUCKETS - 1)
+                hist_buf_printf(t,
+                                "historian_query_duration_seconds_bucket{mode=\"%s\",le=\"+Inf\"} "
+                                "%llu\n",
+                                query_modes[i], (unsigned long long)cum);
+            else
+                hist_buf_printf(t,
+                                "historian_query_duration_seconds_bucket{mode=\"%s\",le=\"%g\"} "
+                                "%llu\n",
+                                query_modes[i], query_bounds[b], (unsigned long long)cum);
+        }
+        hist_buf_printf(t, "historian_query_duration_seconds_sum{mode=\"%s\"} %.9f\n",
+                        query_modes[i], m->query_seconds[i]);
+        hist_buf_printf(t, "historian_query_duration_seconds_count{mode=\"%s\"} %llu\n",
+                        query_modes[i], (unsigned long long)cum);
+    }
+    gauge(t, "historian_writer_queue_bytes",
+          "Bytes of write requests queued for the storage writer.", m->writer_queue_bytes);
+    gauge(t, "historian_writer_queue_limit_bytes",
+          "Queue bytes above which reading from sockets stops (backpressure).",
+          m->writer_queue_limit);
 }
 
 void metrics__count_result(hist_metrics *m, const hist_in_result *res)
@@ -105,7 +177,9 @@ int metrics__render(const hist_metrics *m, hist_db *db, char **out, size_t *len)
     counter(&t, "historian_lp_refused_fields_total",
             "Line protocol fields left out (string fields: no string tags yet).",
             m->lp_refused_fields);
-    gauge(&t, "historian_connections", "Open connections.", m->connections_open);
+    gauge(&t, "historian_connections_open", "Open connections.", m->connections_open);
+    http_metrics(&t, m);
+    metrics__process(&t);
 
     hist_db_stats st;
     memset(&st, 0, sizeof st);
@@ -152,8 +226,7 @@ int metrics__render(const hist_metrics *m, hist_db *db, char **out, size_t *len)
               "1 while the WAL refuses writes (disk full or i/o error), else 0.",
               st.wal_error != 0);
         counter(&t, "historian_wal_failures_total",
-                "Times a WAL write or fdatasync failed and writes were refused.",
-                st.wal_failures);
+                "Times a WAL write or fdatasync failed and writes were refused.", st.wal_failures);
         counter(&t, "historian_refused_samples_total",
                 "Samples of writes that could not be made durable, taken out of memory.",
                 st.void_samples);
@@ -177,10 +250,12 @@ int metrics__render(const hist_metrics *m, hist_db *db, char **out, size_t *len)
               st.compact_running);
         counter(&t, "historian_compact_runs_total", "Background compaction passes.",
                 st.compact_runs);
-        counter(&t, "historian_compact_tag_hours_total",
-                "Tag-hours whose chunks the background compactor merged.", st.compact_tag_hours);
-        gauge(&t, "historian_compact_pending_tag_hours",
-              "Tag-hours holding more chunks than they need, as of the last pass.",
+        counter(&t, "historian_compact_merged_groups_total",
+                "Groups of chunks (one tag, one clock hour) the background compactor merged.",
+                st.compact_tag_hours);
+        gauge(&t, "historian_compact_pending_groups",
+              "Groups (one tag, one clock hour) holding more chunks than they need, as of the last "
+              "pass.",
               st.compact_pending);
         counter(&t, "historian_compact_chunks_in_total", "Chunks replaced by merges.",
                 st.compact_chunks_before);
@@ -191,8 +266,11 @@ int metrics__render(const hist_metrics *m, hist_db *db, char **out, size_t *len)
         counter(&t, "historian_compact_segments_rewritten_total",
                 "Segment files rewritten for having little live data.",
                 st.compact_segments_rewritten);
-        gauge(&t, "historian_compact_hold_max_microseconds",
-              "The longest the compactor held the sealer's lock.", st.compact_hold_max_us);
+        hist_buf_printf(&t,
+                        "# HELP historian_compact_hold_max_seconds The longest the compactor "
+                        "held the sealer's lock.\n# TYPE historian_compact_hold_max_seconds "
+                        "gauge\nhistorian_compact_hold_max_seconds %.6f\n",
+                        (double)st.compact_hold_max_us / 1e6);
     }
     mqtt_metrics(&t, m);
     *out = hist_buf_take(&t, len);

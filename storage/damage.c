@@ -22,7 +22,11 @@
  *   - a chunk entry deleted takes its mark along (index__del_chunk and
  *     retention), and the scrub removes marks left without an entry;
  *   - when a mark appears or goes, a tag latest value that may have come
- *     from that chunk is marked stale and looked up again on next read.
+ *     from that chunk is marked stale and looked up again on next read;
+ *   - the repair (hist_db_repair, `--check-data --repair`) deletes marked
+ *     chunks' entries with their marks, and entries that do not parse or
+ *     name an unknown tag, all in one txn under seal_mu: a crash leaves
+ *     the index as it was or repaired, and no seal or merge interleaves.
  */
 #include "common/hist_array.h"
 #include "storage/db_internal.h"
@@ -393,4 +397,153 @@ void damage__describe(hist_db *db, const hist_damaged_chunk *c, char *out, size_
         (unsigned long long)c->offset, c->length);
     if (c->reason && n > 0 && (size_t)n < cap)
         snprintf(out + n, cap - (size_t)n, ": %s", hist_damage_reason_name(c->reason));
+}
+
+/* ---- Repair: removing the entries of damaged chunks ---------------------------- */
+
+typedef struct {
+    hist_repaired_entry e;
+    bool parsed; /* ref holds the entry: the figures to take back */
+    hist_chunk_ref ref;
+} repair_item;
+
+typedef struct {
+    repair_item *v;
+    size_t n, cap;
+} repair_list;
+
+static int repair_add(repair_list *l, const hist_repaired_entry *e, const hist_chunk_ref *ref)
+{
+    if (HIST_ARRAY_RESERVE(l->v, l->cap, l->n + 1, 16) < 0)
+        return HIST_ENOMEM;
+    repair_item *it = &l->v[l->n++];
+    memset(it, 0, sizeof(*it));
+    it->e = *e;
+    it->parsed = ref != NULL;
+    if (ref)
+        it->ref = *ref;
+    return 0;
+}
+
+/* Every marked chunk's entry and mark. */
+static int repair_marked(hist_index *idx, MDB_txn *txn, repair_list *l)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, idx->damaged, &cur);
+    if (rc)
+        return index__err(rc);
+    MDB_val k, v, e;
+    int op = MDB_FIRST;
+    while (rc == 0 && mdb_cursor_get(cur, &k, &v, op) == 0) {
+        op = MDB_NEXT;
+        if (k.mv_size != HIST_CHUNK_KEY_LEN)
+            continue;
+        hist_damaged_chunk mark = mark_parse(&k, &v);
+        hist_chunk_ref ref;
+        bool have = mdb_get(txn, idx->chunk, &k, &e) == 0;
+        bool parsed = have && index__chunk_ref_from(&k, &e, &ref) == 0;
+        if (have) {
+            hist_repaired_entry r = {.chunk = mark, .why = hist_damage_reason_name(mark.reason)};
+            if (parsed) {
+                r.chunk = damage__of(&ref, mark.reason);
+                r.chunk.found_ns = mark.found_ns;
+                r.samples = ref.stats.count;
+            }
+            rc = repair_add(l, &r, parsed ? &ref : NULL);
+            if (rc == 0)
+                rc = index__put_err(mdb_del(txn, idx->chunk, &k, NULL));
+        }
+        if (rc == 0)
+            rc = index__put_err(mdb_cursor_del(cur, 0)); /* the mark, also one left dangling */
+        op = MDB_NEXT; /* LMDB: after a delete, NEXT yields the entry that moved up */
+    }
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+/* Every chunk entry that does not parse or names a tag the registry does
+ * not know (what the scrub reports as index problems). */
+static int repair_orphans(hist_index *idx, MDB_txn *txn, repair_list *l)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, idx->chunk, &cur);
+    if (rc)
+        return index__err(rc);
+    MDB_val k, v;
+    uint32_t known = 0; /* the last tag found in the registry */
+    int op = MDB_FIRST;
+    while (rc == 0 && mdb_cursor_get(cur, &k, &v, op) == 0) {
+        op = MDB_NEXT;
+        hist_chunk_ref ref;
+        hist_repaired_entry r = {.why = "the entry does not parse"};
+        bool parsed = index__chunk_ref_from(&k, &v, &ref) == 0;
+        if (parsed) {
+            hist_index_tag t;
+            if (ref.tag == known || index__get_tag(idx, txn, ref.tag, &t) == 0) {
+                known = ref.tag;
+                continue;
+            }
+            r.chunk = damage__of(&ref, 0);
+            r.samples = ref.stats.count;
+            r.why = "the entry names a tag the registry does not know";
+        } else if (k.mv_size == HIST_CHUNK_KEY_LEN) {
+            index__chunk_key_parse(k.mv_data, &r.chunk.tag, &r.chunk.start_ts, &r.chunk.seq);
+        }
+        uint8_t kb[HIST_CHUNK_KEY_LEN];
+        bool keyed = k.mv_size == HIST_CHUNK_KEY_LEN;
+        if (keyed)
+            memcpy(kb, k.mv_data, sizeof(kb));
+        rc = repair_add(l, &r, parsed ? &ref : NULL);
+        if (rc == 0)
+            rc = index__put_err(mdb_cursor_del(cur, 0));
+        if (rc == 0 && keyed)
+            rc = index__del_mark(idx, txn, kb);
+        op = MDB_NEXT;
+    }
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+static int repair_txn(hist_index *idx, MDB_txn *txn, void *arg)
+{
+    repair_list *l = arg;
+    l->n = 0; /* a write callback may run twice (index.h) */
+    int rc = repair_marked(idx, txn, l);
+    return rc ? rc : repair_orphans(idx, txn, l);
+}
+
+int hist_db_repair(hist_db *db, hist_repair_fn fn, void *ctx, hist_repair_totals *out)
+{
+    if (!db)
+        return HIST_EINVAL;
+    repair_list l;
+    memset(&l, 0, sizeof(l));
+    mu_lock(&db->seal_mu); /* no seal or compaction interleaves (like retention.c) */
+    int rc = index__write(&db->idx, repair_txn, &l);
+    hist_repair_totals tot = {0};
+    for (size_t i = 0; rc == 0 && i < l.n; i++) {
+        const repair_item *it = &l.v[i];
+        tot.entries++;
+        tot.samples += it->e.samples;
+        if (!it->parsed)
+            continue;
+        atomic_fetch_sub(&db->chunks, 1);
+        atomic_fetch_sub(&db->samples_sealed, it->ref.stats.count);
+        atomic_fetch_sub(&db->bytes_chunks, it->ref.length);
+    }
+    mu_unlock(&db->seal_mu);
+    for (size_t i = 0; rc == 0 && i < l.n; i++) {
+        const repair_item *it = &l.v[i];
+        if (it->parsed)
+            latest_after_change(db, &it->ref, true);
+        char msg[768];
+        damage__describe(db, &it->e.chunk, msg, sizeof(msg));
+        hist_logf(&db->log, HIST_LOG_WARN, "repair: index entry removed (%s): %s", it->e.why, msg);
+        if (fn)
+            fn(ctx, &it->e);
+    }
+    free(l.v);
+    if (out)
+        *out = tot;
+    return rc;
 }

@@ -436,6 +436,29 @@ typedef struct {
 
 int hist_db_scrub_status(hist_db *db, hist_scrub_status *out);
 
+/* A chunk entry hist_db_repair() removed from the index. */
+typedef struct {
+    hist_damaged_chunk chunk; /* where it was (reason: the mark's, 0 when unmarked) */
+    uint64_t samples;         /* samples its entry counted: lost with it */
+    const char *why;          /* static text: the damage, or what is wrong with the entry */
+} hist_repaired_entry;
+
+typedef struct {
+    uint64_t entries, samples; /* entries removed, samples they counted */
+} hist_repair_totals;
+
+typedef void (*hist_repair_fn)(void *ctx, const hist_repaired_entry *e);
+
+/* The repair of `historiand --check-data --repair`, after a scrub pass
+ * marked what is damaged: removes, in one LMDB txn (all or nothing, so a
+ * crash leaves the index as it was or repaired), the entry of every chunk
+ * marked damaged together with its mark, and every chunk entry that does
+ * not parse or names a tag the registry does not know. Their bytes stay in
+ * their segment until compaction rewrites it. fn (may be NULL) is called
+ * for each removed entry once the txn committed. The samples are gone for
+ * good: restore the segment from a backup before repairing to keep them. */
+int hist_db_repair(hist_db *db, hist_repair_fn fn, void *ctx, hist_repair_totals *out);
+
 /* ---- Statistics ------------------------------------------------------- */
 
 #define HIST_SYNC_HIST_BUCKETS 12

@@ -37,7 +37,7 @@ static bool runtime_key(const char *key)
 /* Flags without a value. */
 static bool bare_flag(const char *key)
 {
-    return !strcmp(key, "check-config");
+    return !strcmp(key, "check-config") || !strcmp(key, "repair");
 }
 
 /* A copy owned by c; NULL when out of memory. */
@@ -71,7 +71,7 @@ void daemon_config__usage(FILE *out)
 {
     fprintf(out,
             "usage: historiand [options]\n"
-            "       historiand --check-data DIR\n"
+            "       historiand --check-data DIR [--repair]\n"
             "       historiand --check-config [options]\n"
             "  --data DIR          data directory (default ./historian-data)\n"
             "  --http ADDR:PORT    HTTP listener (default 127.0.0.1:9460; '' = off)\n"
@@ -149,6 +149,8 @@ void daemon_config__usage(FILE *out)
             "  --check-data DIR    check DIR (not in use by a server): every chunk against\n"
             "                      its index entry, the WAL, the tag registry; damaged chunks\n"
             "                      are marked; exit 0 clean, 1 damage found, 2 not checked\n"
+            "  --repair            with --check-data: then remove the index entries of the\n"
+            "                      damaged chunks (their samples are lost), listing each\n"
             "  --config FILE       key = value lines with the options above, named without\n"
             "                      the dashes (flags win); re-read on SIGHUP\n"
             "                      (docs/configuration.md)\n"
@@ -467,6 +469,8 @@ int daemon_config__parse(daemon_config *c, int argc, char **argv, FILE *errout)
         char err[512];
         if (!strcmp(key, "check-config")) {
             c->check_config = true;
+        } else if (!strcmp(key, "repair")) {
+            c->repair = true;
         } else if (set_key(c, key, val, err, sizeof err) < 0) {
             fprintf(errout, "historiand: %s\n", err);
             return -1;

@@ -22,6 +22,7 @@ typedef struct daemon_config {
     const char *config_path; /* --config FILE, or NULL */
     const char *check_dir;   /* --check-data: check this directory and exit */
     bool check_config;       /* --check-config: check the options and exit */
+    bool repair;             /* --repair (with --check-data): remove damaged entries */
     bool help;
     /* repeatable: every --mqtt and --mqtt-topic, config file's first */
     const char *mqtt_urls[16], *mqtt_topics[64];

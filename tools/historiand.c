@@ -55,8 +55,12 @@ static int run(daemon_config *c, int argc, char **argv)
         daemon_config__usage(stdout);
         return 0;
     }
+    if (c->repair && !c->check_dir) {
+        fprintf(stderr, "historiand: --repair goes with --check-data DIR\n");
+        return 2;
+    }
     if (c->check_dir)
-        return check_data__run(c->check_dir, stdout);
+        return check_data__run(c->check_dir, c->repair, stdout);
     if (c->check_config)
         return check_config(c);
     c->o.reload = daemon_config__reload;

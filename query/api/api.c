@@ -83,9 +83,10 @@ static int route(api_ctx *c)
             return reply_not_allowed(c, "GET, POST");
         if (scope_or_reply(c, HIST_SCOPE_READ))
             return API_ANSWERED;
-        return api__query_handle(c);
+        return api__query_handle(c); /* sets resp->mode once the mode is read */
     }
     if (path_under(path, "/api/v1/tags", &rest)) {
+        c->resp->mode = "tags";
         const char *name = *rest ? rest + 1 : NULL;
         if (name && !*name)
             name = NULL;
@@ -103,6 +104,7 @@ static int route(api_ctx *c)
         return api__tags_handle(c, name);
     }
     if (path_under(path, "/api/v1/stats", &rest) && *rest == '\0') {
+        c->resp->mode = "stats";
         if (!method_is(c, "GET"))
             return reply_not_allowed(c, "GET");
         if (scope_or_reply(c, HIST_SCOPE_READ))
@@ -110,6 +112,7 @@ static int route(api_ctx *c)
         return api__stats_handle(c);
     }
     if (path_under(path, "/api/v1/admin/scrub", &rest) && *rest == '\0') {
+        c->resp->mode = "admin";
         if (!method_is(c, "GET") && !method_is(c, "POST"))
             return reply_not_allowed(c, "GET, POST");
         if (scope_or_reply(c, HIST_SCOPE_ADMIN))
@@ -117,6 +120,7 @@ static int route(api_ctx *c)
         return api__admin_scrub_handle(c);
     }
     if (path_under(path, "/grafana", &rest)) {
+        c->resp->mode = "grafana";
         if (scope_or_reply(c, HIST_SCOPE_READ))
             return API_ANSWERED;
         return grafana__handle(c, *rest ? rest : "/");

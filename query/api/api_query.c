@@ -623,6 +623,7 @@ int api__query_handle(api_ctx *c)
         goto out;
     if (api__query_opts_or_reply(c, &p, now - INT64_C(3600000000000), now, HIST_MODE_RAW, &o))
         goto out;
+    c->resp->mode = hist_mode_name(o.spec.mode); /* static strings */
     if (tags_or_reply(c, &p, &tags))
         goto out;
     if (size_or_reply(c, &o, tags.n))

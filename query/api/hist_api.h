@@ -72,6 +72,12 @@ typedef struct {
      * caller frees it; NULL when the 403 was for a scope). */
     int admin;
     char *refused_tag;
+    /* For the server's latency figures (/metrics): what kind of request
+     * this was, a static string: the query mode ("raw", "latest",
+     * "interp", "agg", "plot"), or "tags", "stats", "admin", "grafana";
+     * NULL for anything else (an unknown route, a query refused before its
+     * mode was read). The caller times the request itself. */
+    const char *mode;
 } hist_api_response;
 
 /* 1 if path is served here (then ingest/ queues the request to the API). */

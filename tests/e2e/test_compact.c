@@ -133,7 +133,7 @@ int main(void)
     CHECKF(v.tag_hours > 0, "no tag-hour merged in 60 s: %lld chunks", v.chunks);
     harness_response r;
     REQUIRE(harness_http(h.http_port, "GET", "/metrics", NULL, NULL, 0, &r) == 0);
-    CHECKF(r.status == 200 && strstr(r.body, "\nhistorian_compact_tag_hours_total ") &&
+    CHECKF(r.status == 200 && strstr(r.body, "\nhistorian_compact_merged_groups_total ") &&
                strstr(r.body, "\nhistorian_compact_running 1\n"),
            "metrics: %.300s", r.body ? r.body : "");
     harness_response_free(&r);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -21,6 +22,7 @@
 
 #include "check.h"
 #include "harness.h"
+#include "metrics_page.h"
 
 #define T0  INT64_C(1700000000000000000)
 #define SEC INT64_C(1000000000)
@@ -519,7 +521,68 @@ static void test_metrics(const hist_harness *h)
     CHECK(strstr(resp.body, "historian_samples_rejected_total 0\n") == NULL);
     CHECK(strstr(resp.body, "historian_batches_rejected_total 0\n") == NULL);
     CHECK(strstr(resp.body, "historian_wal_sync_seconds_bucket{le=\"+Inf\"}") != NULL);
-    CHECK(strstr(resp.body, "historian_connections ") != NULL);
+    /* the gauge is _open: "historian_connections" would clash with the
+     * counter historian_connections_total under OpenMetrics */
+    CHECK(metrics_value(resp.body, "historian_connections_open") >= 1);
+    CHECK(strstr(resp.body, "\nhistorian_connections ") == NULL);
+    metrics_check_page(resp.body, h->root);
+    /* the standard process families, from /proc/self */
+    CHECK(metrics_value(resp.body, "process_resident_memory_bytes") > 1e5);
+    CHECK(metrics_value(resp.body, "process_virtual_memory_bytes") >=
+          metrics_value(resp.body, "process_resident_memory_bytes"));
+    CHECK(metrics_value(resp.body, "process_open_fds") >= 3);
+    CHECK(metrics_value(resp.body, "process_max_fds") >=
+          metrics_value(resp.body, "process_open_fds"));
+    CHECK(metrics_value(resp.body, "process_cpu_seconds_total") >= 0);
+    double start = metrics_value(resp.body, "process_start_time_seconds");
+    CHECKF(start > 1.6e9 && start <= (double)time(NULL) + 1, "start time %f", start);
+    CHECK(metrics_value(resp.body, "historian_writer_queue_bytes") >= 0);
+    CHECK(metrics_value(resp.body, "historian_writer_queue_limit_bytes") > 0);
+    CHECK(metrics_value(resp.body, "historian_damaged_chunks") == 0);
+    CHECK(metrics_value(resp.body, "historian_compact_pending_groups") >= 0);
+    CHECK(metrics_value(resp.body, "historian_scrub_passes_total") >= 0);
+    CHECK(metrics_value(resp.body, "historian_compact_hold_max_seconds") >= 0);
+    const char *raw_n = "historian_query_duration_seconds_count{mode=\"raw\"}";
+    const char *agg_n = "historian_query_duration_seconds_count{mode=\"aggregate\"}";
+    const char *raw_inf = "historian_query_duration_seconds_bucket{mode=\"raw\",le=\"+Inf\"}";
+    const char *c404 = "historian_http_responses_total{code=\"404\"}";
+    const char *c200 = "historian_http_responses_total{code=\"200\"}";
+    double raw0 = metrics_value(resp.body, raw_n), agg0 = metrics_value(resp.body, agg_n);
+    double n404 = metrics_value(resp.body, c404), n200 = metrics_value(resp.body, c200);
+    CHECKF(raw0 >= 1 && raw0 == metrics_value(resp.body, raw_inf), "raw count %f", raw0);
+    CHECK(agg0 >= 0 && n200 >= 1);
+    harness_response_free(&resp);
+
+    /* values move: 3 raw queries, 2 aggregates, 2 unknown paths */
+    for (int i = 0; i < 3; i++) {
+        CHECK(harness_http(h->http_port, "GET",
+                           "/api/v1/query?tag=site1/conv/line1/cell1/count&from=0&to=now", NULL,
+                           NULL, 0, &resp) == 0 &&
+              resp.status == 200);
+        harness_response_free(&resp);
+    }
+    for (int i = 0; i < 2; i++) {
+        CHECK(harness_http(h->http_port, "GET",
+                           "/api/v1/query?tag=site1/conv/line1/cell1/count&from=0&to=now&mode="
+                           "aggregate&step=1h&agg=mean",
+                           NULL, NULL, 0, &resp) == 0 &&
+              resp.status == 200);
+        harness_response_free(&resp);
+        CHECK(harness_http(h->http_port, "GET", "/no/such/page", NULL, NULL, 0, &resp) == 0 &&
+              resp.status == 404);
+        harness_response_free(&resp);
+    }
+    REQUIRE(harness_http(h->http_port, "GET", "/metrics", NULL, NULL, 0, &resp) == 0);
+    CHECKF(metrics_value(resp.body, raw_n) == raw0 + 3, "raw %f -> %f", raw0,
+           metrics_value(resp.body, raw_n));
+    CHECKF(metrics_value(resp.body, agg_n) == agg0 + 2, "aggregate %f -> %f", agg0,
+           metrics_value(resp.body, agg_n));
+    CHECKF(metrics_value(resp.body, c404) == (n404 < 0 ? 0 : n404) + 2, "404s %f -> %f", n404,
+           metrics_value(resp.body, c404));
+    /* the previous /metrics page and the 5 queries */
+    CHECKF(metrics_value(resp.body, c200) == n200 + 6, "200s %f -> %f", n200,
+           metrics_value(resp.body, c200));
+    CHECK(metrics_value(resp.body, "historian_query_duration_seconds_sum{mode=\"raw\"}") > 0);
     harness_response_free(&resp);
 }
 

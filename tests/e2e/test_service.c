@@ -352,7 +352,7 @@ static void test_keys_documented(const char *dir)
         size_t n = strspn(p + 2, "abcdefghijklmnopqrstuvwxyz-");
         snprintf(key, sizeof key, "%.*s", (int)n, p + 2);
         bool flag_only = !strcmp(key, "config") || !strcmp(key, "check-config") ||
-                         !strcmp(key, "help");
+                         !strcmp(key, "repair") || !strcmp(key, "help");
         snprintf(want, sizeof want, flag_only ? "`--%s" : "`%s`", key);
         CHECKF(strstr(doc, want), "--%s is not in docs/configuration.md", key);
         keys++;

@@ -487,12 +487,73 @@ static void test_read_marks(void)
     CHECK_OK(hist_db_close(db));
 }
 
+static void on_removed(void *ctx, const hist_repaired_entry *e)
+{
+    hist_repaired_entry *last = ctx;
+    *last = *e;
+}
+
+/* hist_db_repair: a's hour 1 (crc) and c's last chunk (crc) are removed
+ * with their marks; the totals, every query and the latest value follow;
+ * a second repair finds nothing, and a reopened scrub is clean. */
+static void test_repair(void)
+{
+    char dir[512];
+    uint32_t ids[NTAGS];
+    make_dir("rep", dir, sizeof(dir), ids);
+    hist_chunk_ref ra = find_chunk(dir, ids[0], T0 + HOUR, false);
+    hist_chunk_ref rc = find_chunk(dir, ids[2], 0, true);
+    CHECK(test_flip_chunk_bit(dir, &ra, ra.length / 2, 3) == 0);
+    CHECK(test_flip_chunk_bit(dir, &rc, rc.length / 3, 2) == 0);
+    hist_db *db = open_db("rep", NULL);
+    problems pr;
+    hist_scrub_report r = scrub(db, &pr);
+    CHECK_EQ_I64(r.damaged_new, 2);
+    hist_db_stats before, after;
+    CHECK_OK(hist_db_get_stats(db, &before));
+    hist_repaired_entry last;
+    memset(&last, 0, sizeof(last));
+    hist_repair_totals tot;
+    CHECK_OK(hist_db_repair(db, on_removed, &last, &tot));
+    CHECK(tot.entries == 2 && tot.samples == 3600 + 100);
+    CHECK(last.chunk.tag == ids[2] && last.samples == 100 && last.chunk.reason == HIST_DAMAGE_CRC &&
+          last.chunk.start_ts == rc.stats.start_ts && strstr(last.why, "crc32c"));
+    CHECK_OK(hist_db_get_stats(db, &after));
+    CHECK(after.damaged_chunks == 0 && after.chunks == before.chunks - 2 &&
+          after.samples_sealed == before.samples_sealed - 3700);
+    int64_t lost_a[2] = {ra.stats.start_ts, ra.stats.end_ts};
+    int64_t lost_c[2] = {rc.stats.start_ts, rc.stats.end_ts};
+    uint64_t d;
+    /* the samples are gone and no answer counts a damaged chunk any more */
+    check_same("repaired a, from stats", agg_from_stats(db, ids[0], &d), expected(0, lost_a, 2));
+    CHECK(d == 0);
+    check_same("repaired a, raw", agg_from_raw(db, ids[0], lost_a[0], lost_a[1], &d),
+               expected(0, lost_a, 2));
+    CHECK(d == 0);
+    check_same("b untouched", agg_from_stats(db, ids[1], &d), expected(1, NULL, 0));
+    hist_query_spec s = spec_of(HIST_MODE_LATEST);
+    hist_result lr = run(db, &s, ids[2]);
+    CHECK(lr.series[0].n == 1 && lr.series[0].ts[0] == ts_at(10799));
+    CHECK_EQ_I64(lr.damaged_chunks, 0);
+    hist_result_free(&lr);
+    CHECK_OK(hist_db_repair(db, NULL, NULL, &tot));
+    CHECK(tot.entries == 0 && tot.samples == 0);
+    CHECK_OK(hist_db_close(db));
+    db = open_db("rep", NULL);
+    r = scrub(db, &pr);
+    CHECK(r.damaged_new == 0 && r.damaged_known == 0 && r.index_problems == 0 &&
+          r.chunks_checked == 14);
+    check_same("c after a reopen", agg_from_stats(db, ids[2], &d), expected(2, lost_c, 2));
+    CHECK_OK(hist_db_close(db));
+}
+
 int main(void)
 {
     REQUIRE(test_tmpdir(g_dir, sizeof(g_dir), "scrub"));
     test_clean();
     test_scrub_marks();
     test_read_marks();
+    test_repair();
     test_rm_rf(g_dir);
     return check_summary();
 }
