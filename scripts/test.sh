@@ -14,7 +14,8 @@ cd "$(dirname "$0")/.."
 # The tests talk to servers on 127.0.0.1 and [::1] only; a proxy set for
 # the machine (the CLI honours http_proxy through libcurl) must not see them.
 export no_proxy="127.0.0.1,localhost,::1${no_proxy:+,$no_proxy}" NO_PROXY="127.0.0.1,localhost,::1${NO_PROXY:+,$NO_PROXY}"
-./scripts/deps.sh
+# the tests' own: promtool (Debian's prometheus package) checks the /metrics page
+HIST_DEPS_EXTRA="${HIST_DEPS_EXTRA:-} prometheus" ./scripts/deps.sh
 jobs=$(nproc)
 status=0
 
