@@ -344,8 +344,8 @@ static int copy_segments(bk *b)
         if (strlen(e->d_name) != 16 || sscanf(e->d_name, "%12lu%7s", &no, tail) != 2 ||
             strcmp(tail, ".seg") != 0 || no == 0 || no > cur)
             continue; /* above cur: started after the index snapshot */
-        snprintf(src, sizeof(src), "%s/%s", dir, e->d_name);
-        snprintf(dst, sizeof(dst), "%s/seg/%s", b->dest, e->d_name);
+        snprintf(src, sizeof(src), "%s/%012lu.seg", dir, no);
+        snprintf(dst, sizeof(dst), "%s/seg/%012lu.seg", b->dest, no);
         if (no == cur) {
             rc = copy_file(b, src, dst, cur_size);
             has_cur = true;
@@ -382,6 +382,56 @@ static int copy_wal(bk *b)
     free(f);
     return rc;
 }
+
+#ifdef HIST_DEBUG_CHECKS
+/* Debug builds: the invariant the order gives, checked on the copy itself:
+ * every chunk its index names lies inside a segment file of the copy, and
+ * its checkpoint is at most one past the sync point. */
+static void assert_refs_inside(bk *b)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/index", b->dest);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi chunk, meta;
+    if (mdb_env_create(&env))
+        return;
+    mdb_env_set_maxdbs(env, 8);
+    mdb_env_set_mapsize(env, b->db->idx.mapsize);
+    int rc = mdb_env_open(env, path, MDB_RDONLY | MDB_NOLOCK, 0644);
+    HIST_ASSERT(rc == 0);
+    if (rc == 0 && mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0) {
+        if (mdb_dbi_open(txn, "meta", 0, &meta) == 0) {
+            hist_index view = {.env = env, .meta = meta};
+            uint64_t ckpt = 0;
+            if (index__meta_get(&view, txn, "checkpoint", &ckpt) == 0)
+                HIST_ASSERT(ckpt <= b->r->lsn + 1);
+        }
+        MDB_cursor *cur;
+        if (mdb_dbi_open(txn, "chunk", 0, &chunk) == 0 && mdb_cursor_open(txn, chunk, &cur) == 0) {
+            MDB_val k, d;
+            uint32_t seen = 0;
+            uint64_t size = 0;
+            for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &d, op) == 0; op = MDB_NEXT) {
+                hist_chunk_ref ref;
+                if (index__chunk_ref_from(&k, &d, &ref))
+                    continue;
+                if (ref.segment != seen) {
+                    char seg[4300];
+                    snprintf(seg, sizeof(seg), "%s/seg/%012u.seg", b->dest, ref.segment);
+                    struct stat st;
+                    size = stat(seg, &st) == 0 ? (uint64_t)st.st_size : 0;
+                    seen = ref.segment;
+                }
+                HIST_ASSERT(ref.offset + ref.length <= size);
+            }
+            mdb_cursor_close(cur);
+        }
+        mdb_txn_abort(txn);
+    }
+    mdb_env_close(env);
+}
+#endif
 
 static int write_note(bk *b, const char *data)
 {
@@ -440,6 +490,10 @@ static int run_backup(bk *b)
         rc = copy_segments(b);
     if (rc == 0)
         rc = copy_wal(b);
+#ifdef HIST_DEBUG_CHECKS
+    if (rc == 0)
+        assert_refs_inside(b);
+#endif
     /* 6. */
     for (size_t i = 0; rc == 0 && i < 3; i++) {
         snprintf(path, sizeof(path), "%s/%s", b->dest, subs[i]);
