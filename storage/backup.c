@@ -81,10 +81,11 @@ void backup__stop(hist_db *db)
         return;
     pthread_mutex_lock(&j->mu);
     bool join = j->has_thread;
+    pthread_t th = j->thread; /* read under mu: a start may set it */
     j->has_thread = false;
     pthread_mutex_unlock(&j->mu);
     if (join)
-        pthread_join(j->thread, NULL);
+        pthread_join(th, NULL);
 }
 
 void backup__free(hist_db *db)
@@ -619,14 +620,6 @@ int hist_db_backup_start(hist_db *db, const char *dest, uint64_t *id, char *why,
     if (rc)
         return rc;
     hist_backup_job *j = db->backup;
-    /* A finished job's thread is joined before the next one starts. */
-    pthread_mutex_lock(&j->mu);
-    bool join = j->has_thread && !j->running;
-    if (join)
-        j->has_thread = false;
-    pthread_mutex_unlock(&j->mu);
-    if (join)
-        pthread_join(j->thread, NULL);
     job_arg *a = calloc(1, sizeof(*a));
     if (!a)
         return HIST_ENOMEM;
@@ -637,6 +630,15 @@ int hist_db_backup_start(hist_db *db, const char *dest, uint64_t *id, char *why,
         say(why, cap, "a backup is already running");
         return HIST_EBUSY;
     }
+    /* The slot is ours, so the last job's thread (if any) has finished
+     * its work: join it before the next one starts. */
+    pthread_mutex_lock(&j->mu);
+    bool join = j->has_thread;
+    pthread_t th = j->thread;
+    j->has_thread = false;
+    pthread_mutex_unlock(&j->mu);
+    if (join)
+        pthread_join(th, NULL);
     pthread_mutex_lock(&j->mu);
     uint64_t my = a->id;
     rc = pthread_create(&j->thread, NULL, job_main, a);
