@@ -457,6 +457,34 @@ static int write_note(bk *b, const char *data)
     return rc;
 }
 
+static const char *const subs[] = {"index", "seg", "wal"};
+
+/* A failed backup takes back what it wrote: the files of its own layout
+ * (nothing else was in dest: it was missing or empty), and dest itself
+ * when it made it. */
+static void remove_partial(bk *b, bool made_dest)
+{
+    char path[4200], file[4500];
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof(path), "%s/%s", b->dest, subs[i]);
+        DIR *d = opendir(path);
+        if (d) {
+            struct dirent *e;
+            while ((e = readdir(d)))
+                if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+                    snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
+                    unlink(file);
+                }
+            closedir(d);
+        }
+        rmdir(path);
+    }
+    snprintf(path, sizeof(path), "%s/BACKUP", b->dest);
+    unlink(path);
+    if (made_dest)
+        rmdir(b->dest);
+}
+
 static int run_backup(bk *b)
 {
     hist_db *db = b->db;
@@ -464,13 +492,16 @@ static int run_backup(bk *b)
     if (rc)
         return rc;
     char path[4200];
-    if (mkdir(b->dest, 0755) != 0 && errno != EEXIST)
+    bool made = mkdir(b->dest, 0755) == 0;
+    if (!made && errno != EEXIST)
         return io_err(b, "cannot create", b->dest);
-    static const char *const subs[] = {"index", "seg", "wal"};
     for (size_t i = 0; i < 3; i++) {
         snprintf(path, sizeof(path), "%s/%s", b->dest, subs[i]);
-        if (mkdir(path, 0755) != 0)
-            return io_err(b, "cannot create", path);
+        if (mkdir(path, 0755) != 0) {
+            rc = io_err(b, "cannot create", path);
+            remove_partial(b, made);
+            return rc;
+        }
     }
     /* 1. Pins: from here no segment or WAL file goes away. */
     segs__pin(&db->segs);
@@ -509,6 +540,8 @@ static int run_backup(bk *b)
     if (urc)
         hist_logf(&db->log, HIST_LOG_WARN,
                   "backup: a segment compaction freed could not be deleted (dead space only)");
+    if (rc)
+        remove_partial(b, made);
     return rc;
 }
 
