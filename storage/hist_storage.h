@@ -456,7 +456,8 @@ typedef struct {
  * HIST_EEXIST with why (a sentence, may be NULL) saying what is wrong. */
 int hist_db_backup_check(hist_db *db, const char *dest, char *why, size_t why_cap);
 /* The backup, in the calling thread; HIST_EBUSY while another one runs.
- * why (may be NULL) says what failed. */
+ * why (may be NULL) says what failed; a failed backup removes what it
+ * wrote (and dest, when it made it). */
 int hist_db_backup(hist_db *db, const char *dest, hist_backup_report *out, char *why,
                    size_t why_cap);
 /* The same on a background thread (dest checked first, why as above);
