@@ -49,8 +49,9 @@
 struct hist_backup_job {
     pthread_mutex_t mu;
     pthread_t thread;
-    bool has_thread; /* joined by the next start or by backup__stop */
-    bool running;    /* a backup (either kind) is under way */
+    bool has_thread;  /* joined by the next start or by backup__stop */
+    bool running;     /* a backup (either kind) is under way */
+    atomic_bool stop; /* hist_db_close(): a running backup gives up between two MiB */
     uint64_t next_id;
     hist_backup_status st;
 };
@@ -79,6 +80,7 @@ void backup__stop(hist_db *db)
     hist_backup_job *j = db->backup;
     if (!j)
         return;
+    atomic_store(&j->stop, true);
     pthread_mutex_lock(&j->mu);
     bool join = j->has_thread;
     pthread_t th = j->thread; /* read under mu: a start may set it */
@@ -189,6 +191,15 @@ typedef struct {
     size_t cap;
 } bk;
 
+/* HIST_ECLOSED once hist_db_close() asked the backup to stop. */
+static int stopped(bk *b)
+{
+    if (!atomic_load(&b->db->backup->stop))
+        return 0;
+    say(b->why, b->cap, "the server is shutting down");
+    return HIST_ECLOSED;
+}
+
 static int io_err(bk *b, const char *what, const char *path)
 {
     int e = errno;
@@ -223,7 +234,7 @@ static int copy_file(bk *b, const char *src, const char *dst, uint64_t len)
     bool plain = false; /* copy_file_range refused: read and write */
     static const size_t chunk = 1u << 20;
     char *buf = NULL;
-    while (done < len && rc == 0) {
+    while (done < len && rc == 0 && (rc = stopped(b)) == 0) {
         size_t want = len - done < chunk ? (size_t)(len - done) : chunk;
         ssize_t n = -1;
         if (!plain) {
@@ -339,7 +350,7 @@ static int copy_segments(bk *b)
     struct dirent *e;
     int rc = 0;
     bool has_cur = false;
-    while (rc == 0 && (e = readdir(d))) {
+    while (rc == 0 && (rc = stopped(b)) == 0 && (e = readdir(d))) {
         unsigned long no;
         char tail[8];
         if (strlen(e->d_name) != 16 || sscanf(e->d_name, "%12lu%7s", &no, tail) != 2 ||

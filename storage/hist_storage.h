@@ -462,7 +462,7 @@ int hist_db_backup(hist_db *db, const char *dest, hist_backup_report *out, char 
                    size_t why_cap);
 /* The same on a background thread (dest checked first, why as above);
  * HIST_EBUSY while one runs; *id (may be NULL) numbers the job.
- * hist_db_close() waits for a running one. */
+ * hist_db_close() stops a running one (it fails and cleans up). */
 int hist_db_backup_start(hist_db *db, const char *dest, uint64_t *id, char *why, size_t why_cap);
 
 typedef struct {

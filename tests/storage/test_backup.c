@@ -454,6 +454,36 @@ static void test_backup_refused(void)
     CHECK_OK(hist_db_close(cp));
 }
 
+/* ---- 4. close while a background backup runs ---- */
+
+static void test_close_during(void)
+{
+    char live[600], copy[600], note[700];
+    snprintf(live, sizeof(live), "%s/live5", g_root);
+    snprintf(copy, sizeof(copy), "%s/copy5", g_root);
+    hist_db *db = open_dir(live);
+    uint32_t ids[TAGS];
+    make_tags(db, ids, NULL);
+    for (int r = 0; r < 200; r++)
+        REQUIRE(write_round(db, ids, r) == 0);
+    char why[256];
+    uint64_t id;
+    CHECK_OK(hist_db_backup_start(db, copy, &id, why, sizeof(why)));
+    CHECK_OK(hist_db_close(db)); /* waits for it, or stops it between two MiB */
+    snprintf(note, sizeof(note), "%s/BACKUP", copy);
+    struct stat st;
+    bool whole = stat(note, &st) == 0, gone = stat(copy, &st) != 0;
+    printf("close during a backup: the copy is %s\n", whole ? "complete" : gone ? "removed" : "?");
+    CHECK(whole || gone);
+    if (whole) {
+        hist_db *cp = open_dir(copy);
+        uint32_t cids[TAGS];
+        lookup_tags(cp, cids, NULL);
+        check_rounds(cp, cids, 200, "copy finished during close");
+        CHECK_OK(hist_db_close(cp));
+    }
+}
+
 int main(void)
 {
     snprintf(g_root, sizeof(g_root), "/tmp/hist_test_backup_%d", (int)getpid());
@@ -463,6 +493,7 @@ int main(void)
     test_backup_concurrent();
     test_pin_defers();
     test_backup_refused();
+    test_close_during();
     rm_rf(g_root);
     return check_summary();
 }
