@@ -114,7 +114,7 @@ static bool dir_empty(const char *path)
     return empty;
 }
 
-int hist_db_backup_check(hist_db *db, const char *dest, char *why, size_t cap)
+static int dest_check(hist_db *db, const char *dest, char *why, size_t cap)
 {
     if (!db || !dest || !*dest) {
         say(why, cap, "dest is missing");
@@ -181,11 +181,50 @@ int hist_db_backup_check(hist_db *db, const char *dest, char *why, size_t cap)
     return 0;
 }
 
+/* A base backup: an absolute directory with its BACKUP note and SEGMENTS list. */
+static int base_check(const char *base, char *why, size_t cap)
+{
+    char path[4200];
+    struct stat st;
+    if (base[0] != '/' || strlen(base) >= 3800) {
+        say(why, cap, "base must be an absolute path on the server's machine: %s", base);
+        return HIST_EINVAL;
+    }
+    snprintf(path, sizeof(path), "%s/BACKUP", base);
+    bool note = stat(path, &st) == 0;
+    snprintf(path, sizeof(path), "%s/SEGMENTS", base);
+    if (!note || stat(path, &st) != 0) {
+        say(why, cap, "base is not a complete backup (no BACKUP and SEGMENTS files): %s", base);
+        return HIST_EINVAL;
+    }
+    return 0;
+}
+
+int hist_db_backup_check(hist_db *db, const char *dest, const char *base, char *why, size_t cap)
+{
+    int rc = dest_check(db, dest, why, cap);
+    return rc == 0 && base ? base_check(base, why, cap) : rc;
+}
+
 /* ---- Files ------------------------------------------------------------------------ */
+
+/* A segment file as SEGMENTS lists it: the live file's identity when it
+ * was backed up. closed: it was no longer appended to (a current
+ * segment's partial copy is never reused). */
+typedef struct {
+    uint32_t no;
+    int closed;
+    uint64_t size, dev, ino;
+    int64_t mtime_ns;
+} seg_id;
 
 typedef struct {
     hist_db *db;
     char dest[4096];
+    const char *base; /* NULL: a full backup */
+    seg_id *prev;     /* base's SEGMENTS */
+    size_t nprev;
+    FILE *list; /* dest/SEGMENTS, being written */
     hist_backup_report *r;
     char *why;
     size_t cap;
@@ -337,6 +376,78 @@ static int copy_index(bk *b)
     return rc;
 }
 
+#define SEGMENTS_HEAD "historian segments 1"
+
+static int64_t mtime_ns(const struct stat *st)
+{
+    return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+/* Reads base's SEGMENTS into b->prev. */
+static int read_base(bk *b)
+{
+    char path[4200], line[256];
+    snprintf(path, sizeof(path), "%s/SEGMENTS", b->base);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return io_err(b, "cannot read", path);
+    int rc = 0;
+    size_t cap = 0;
+    if (!fgets(line, sizeof(line), f) || strncmp(line, SEGMENTS_HEAD, strlen(SEGMENTS_HEAD))) {
+        say(b->why, b->cap, "%s is not a segment list", path);
+        rc = HIST_EINVAL;
+    }
+    while (rc == 0 && fgets(line, sizeof(line), f)) {
+        seg_id id;
+        unsigned long long size, dev, ino;
+        long long mt;
+        if (sscanf(line, "%u %d %llu %llu %llu %lld", &id.no, &id.closed, &size, &dev, &ino, &mt) !=
+            6) {
+            say(b->why, b->cap, "%s: a line does not read: %s", path, line);
+            rc = HIST_EINVAL;
+            break;
+        }
+        id.size = size, id.dev = dev, id.ino = ino, id.mtime_ns = mt;
+        if (b->nprev == cap) {
+            cap = cap ? cap * 2 : 64;
+            seg_id *np = realloc(b->prev, cap * sizeof(*np));
+            if (!np) {
+                rc = HIST_ENOMEM;
+                break;
+            }
+            b->prev = np;
+        }
+        b->prev[b->nprev++] = id;
+    }
+    fclose(f);
+    return rc;
+}
+
+/* Links segment no from base when base holds the very file st describes. */
+static bool reuse_from_base(bk *b, uint32_t no, const struct stat *st, const char *dst)
+{
+    for (size_t i = 0; i < b->nprev; i++) {
+        const seg_id *p = &b->prev[i];
+        if (p->no != no || !p->closed || p->size != (uint64_t)st->st_size ||
+            p->dev != (uint64_t)st->st_dev || p->ino != (uint64_t)st->st_ino ||
+            p->mtime_ns != mtime_ns(st))
+            continue;
+        char src[4300];
+        struct stat bs;
+        snprintf(src, sizeof(src), "%s/seg/%012u.seg", b->base, no);
+        if (stat(src, &bs) != 0 || bs.st_size != st->st_size || link(src, dst) != 0)
+            return false; /* gone or on another filesystem: from the data directory then */
+        b->r->reused_files++;
+        b->r->reused_bytes += (uint64_t)st->st_size;
+        b->r->linked_files++;
+        b->r->linked_bytes += (uint64_t)st->st_size;
+        b->r->files++;
+        b->r->bytes += (uint64_t)st->st_size;
+        return true;
+    }
+    return false;
+}
+
 static int copy_segments(bk *b)
 {
     uint32_t cur;
@@ -358,13 +469,23 @@ static int copy_segments(bk *b)
             continue; /* above cur: started after the index snapshot */
         snprintf(src, sizeof(src), "%s/%012lu.seg", dir, no);
         snprintf(dst, sizeof(dst), "%s/seg/%012lu.seg", b->dest, no);
+        struct stat st;
+        if (stat(src, &st) != 0) {
+            rc = io_err(b, "cannot stat", src);
+            break;
+        }
         if (no == cur) {
             rc = copy_file(b, src, dst, cur_size);
             has_cur = true;
-        } else
+        } else if (!reuse_from_base(b, (uint32_t)no, &st, dst))
             rc = link_or_copy(b, src, dst);
-        if (rc == 0)
+        if (rc == 0) {
             b->r->segment_files++;
+            fprintf(b->list, "%lu %d %llu %llu %llu %lld\n", no, no != cur,
+                    (unsigned long long)(no == cur ? cur_size : (uint64_t)st.st_size),
+                    (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
+                    (long long)mtime_ns(&st));
+        }
     }
     closedir(d);
     /* Invariant: the copy's highest segment is a copy (the copy appends there). */
@@ -492,6 +613,8 @@ static void remove_partial(bk *b, bool made_dest)
     }
     snprintf(path, sizeof(path), "%s/BACKUP", b->dest);
     unlink(path);
+    snprintf(path, sizeof(path), "%s/SEGMENTS", b->dest);
+    unlink(path);
     if (made_dest)
         rmdir(b->dest);
 }
@@ -499,7 +622,9 @@ static void remove_partial(bk *b, bool made_dest)
 static int run_backup(bk *b)
 {
     hist_db *db = b->db;
-    int rc = hist_db_backup_check(db, b->dest, b->why, b->cap);
+    int rc = hist_db_backup_check(db, b->dest, b->base, b->why, b->cap);
+    if (rc == 0 && b->base)
+        rc = read_base(b);
     if (rc)
         return rc;
     char path[4200];
@@ -514,6 +639,14 @@ static int run_backup(bk *b)
             return rc;
         }
     }
+    snprintf(path, sizeof(path), "%s/SEGMENTS", b->dest);
+    b->list = fopen(path, "wx");
+    if (!b->list) {
+        rc = io_err(b, "cannot create", path);
+        remove_partial(b, made);
+        return rc;
+    }
+    fprintf(b->list, SEGMENTS_HEAD "\n");
     /* 1. Pins: from here no segment or WAL file goes away. */
     segs__pin(&db->segs);
     wal__pin(db->wal);
@@ -542,6 +675,11 @@ static int run_backup(bk *b)
         snprintf(path, sizeof(path), "%s/%s", b->dest, subs[i]);
         rc = sync_path(b, path);
     }
+    if (rc == 0 && (fflush(b->list) != 0 || fsync(fileno(b->list)) != 0))
+        rc = io_err(b, "cannot write", "SEGMENTS");
+    if (fclose(b->list) != 0 && rc == 0)
+        rc = io_err(b, "cannot close", "SEGMENTS");
+    b->list = NULL;
     if (rc == 0)
         rc = write_note(b, db->dir);
     if (rc == 0)
@@ -564,22 +702,25 @@ static double mono_s(void)
 }
 
 /* The backup proper, once the job slot is ours. */
-static int backup_body(hist_db *db, const char *dest, hist_backup_report *out, char *why,
-                       size_t cap)
+static int backup_body(hist_db *db, const char *dest, const char *base, hist_backup_report *out,
+                       char *why, size_t cap)
 {
     hist_backup_report r;
     memset(&r, 0, sizeof(r));
     r.time_ns = clock__wall_ns();
-    bk b = {.db = db, .r = &r, .why = why, .cap = cap};
+    bk b = {.db = db, .base = base, .r = &r, .why = why, .cap = cap};
     snprintf(b.dest, sizeof(b.dest), "%s", dest);
     double t0 = mono_s();
     int rc = run_backup(&b);
+    free(b.prev);
     r.seconds = mono_s() - t0;
     if (rc == 0)
         hist_logf(&db->log, HIST_LOG_INFO,
-                  "backup into %s: LSN %llu, %llu file(s), %llu bytes (%llu linked), %.2f s", dest,
-                  (unsigned long long)r.lsn, (unsigned long long)r.files,
-                  (unsigned long long)r.bytes, (unsigned long long)r.linked_bytes, r.seconds);
+                  "backup into %s: LSN %llu, %llu file(s), %llu bytes (%llu linked, %llu of them "
+                  "from the base backup), %.2f s",
+                  dest, (unsigned long long)r.lsn, (unsigned long long)r.files,
+                  (unsigned long long)r.bytes, (unsigned long long)r.linked_bytes,
+                  (unsigned long long)r.reused_bytes, r.seconds);
     else
         hist_logf(&db->log, HIST_LOG_ERROR, "backup into %s failed: %s", dest,
                   why && *why ? why : hist_strerror(rc));
@@ -620,7 +761,8 @@ static void finish(hist_db *db, uint64_t id, int rc, const hist_backup_report *r
     pthread_mutex_unlock(&j->mu);
 }
 
-int hist_db_backup(hist_db *db, const char *dest, hist_backup_report *out, char *why, size_t cap)
+int hist_db_backup(hist_db *db, const char *dest, const char *base, hist_backup_report *out,
+                   char *why, size_t cap)
 {
     say(why, cap, "%s", "");
     if (!db || !dest)
@@ -632,7 +774,7 @@ int hist_db_backup(hist_db *db, const char *dest, hist_backup_report *out, char 
     }
     char local[256] = "";
     hist_backup_report r;
-    int rc = backup_body(db, dest, &r, local, sizeof(local));
+    int rc = backup_body(db, dest, base, &r, local, sizeof(local));
     finish(db, id, rc, &r, local);
     say(why, cap, "%s", local);
     if (out)
@@ -644,6 +786,8 @@ typedef struct {
     hist_db *db;
     uint64_t id;
     char dest[4096];
+    char base[4096];
+    bool has_base;
 } job_arg;
 
 static void *job_main(void *arg)
@@ -651,16 +795,17 @@ static void *job_main(void *arg)
     job_arg *a = arg;
     char why[256] = "";
     hist_backup_report r;
-    int rc = backup_body(a->db, a->dest, &r, why, sizeof(why));
+    int rc = backup_body(a->db, a->dest, a->has_base ? a->base : NULL, &r, why, sizeof(why));
     finish(a->db, a->id, rc, &r, why);
     free(a);
     return NULL;
 }
 
-int hist_db_backup_start(hist_db *db, const char *dest, uint64_t *id, char *why, size_t cap)
+int hist_db_backup_start(hist_db *db, const char *dest, const char *base, uint64_t *id, char *why,
+                         size_t cap)
 {
     say(why, cap, "%s", "");
-    int rc = hist_db_backup_check(db, dest, why, cap);
+    int rc = hist_db_backup_check(db, dest, base, why, cap);
     if (rc)
         return rc;
     hist_backup_job *j = db->backup;
@@ -669,6 +814,10 @@ int hist_db_backup_start(hist_db *db, const char *dest, uint64_t *id, char *why,
         return HIST_ENOMEM;
     a->db = db;
     snprintf(a->dest, sizeof(a->dest), "%s", dest);
+    if (base) {
+        snprintf(a->base, sizeof(a->base), "%s", base);
+        a->has_base = true;
+    }
     if (claim(db, dest, &a->id)) {
         free(a);
         say(why, cap, "a backup is already running");

@@ -447,23 +447,34 @@ typedef struct {
     uint64_t files, bytes;               /* everything written to dest */
     uint64_t linked_files, linked_bytes; /* segment files hard-linked */
     uint64_t copied_files, copied_bytes; /* files copied (index, WAL, segments) */
+    uint64_t reused_files, reused_bytes; /* segments linked from the base backup */
     uint64_t segment_files, wal_files;
     uint64_t index_bytes, wal_bytes;
     double seconds;
 } hist_backup_report;
 
-/* Checks dest as above without touching anything: 0, or HIST_EINVAL /
- * HIST_EEXIST with why (a sentence, may be NULL) saying what is wrong. */
-int hist_db_backup_check(hist_db *db, const char *dest, char *why, size_t why_cap);
+/* Incremental: base (NULL = none) names an earlier complete backup of
+ * this data directory; a closed segment that is still the same file
+ * (device, inode, size, modification time, as base's SEGMENTS list
+ * recorded them) is hard-linked from base instead of from the data
+ * directory, so with dest and base on a backup disk only new segments
+ * cross from the data disk. The result is complete by itself: base may
+ * be deleted afterwards. */
+/* Checks dest (and base) as above without touching anything: 0, or
+ * HIST_EINVAL / HIST_EEXIST with why (a sentence, may be NULL) saying
+ * what is wrong. */
+int hist_db_backup_check(hist_db *db, const char *dest, const char *base, char *why,
+                         size_t why_cap);
 /* The backup, in the calling thread; HIST_EBUSY while another one runs.
  * why (may be NULL) says what failed; a failed backup removes what it
  * wrote (and dest, when it made it). */
-int hist_db_backup(hist_db *db, const char *dest, hist_backup_report *out, char *why,
-                   size_t why_cap);
+int hist_db_backup(hist_db *db, const char *dest, const char *base, hist_backup_report *out,
+                   char *why, size_t why_cap);
 /* The same on a background thread (dest checked first, why as above);
  * HIST_EBUSY while one runs; *id (may be NULL) numbers the job.
  * hist_db_close() stops a running one (it fails and cleans up). */
-int hist_db_backup_start(hist_db *db, const char *dest, uint64_t *id, char *why, size_t why_cap);
+int hist_db_backup_start(hist_db *db, const char *dest, const char *base, uint64_t *id, char *why,
+                         size_t why_cap);
 
 typedef struct {
     bool running;

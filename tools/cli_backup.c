@@ -29,6 +29,10 @@ static void usage(FILE *out)
             "directory. Closed segment files are hard-linked when DEST is on the same\n"
             "filesystem, else copied. Needs a token with the admin scope.\n"
             "\n"
+            "  -b, --base PREV     incremental: link the closed segments that did not\n"
+            "                      change from PREV, an earlier backup (a path on the\n"
+            "                      server's machine), instead of taking them from the\n"
+            "                      data directory; the new backup is complete by itself\n"
             "  -F, --format F      text (default) or json: the report\n"
             "      --wait SEC      give up waiting after this long (default 86400);\n"
             "                      the backup itself goes on on the server\n"
@@ -42,11 +46,9 @@ static void usage(FILE *out)
 }
 
 static const struct option backup_options[] = {
-    {"format", required_argument, NULL, 'F'},
-    {"wait", required_argument, NULL, 'W'},
-    CLI_CONN_LONGOPTS,
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+    {"format", required_argument, NULL, 'F'}, {"base", required_argument, NULL, 'b'},
+    {"wait", required_argument, NULL, 'W'},   CLI_CONN_LONGOPTS,
+    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 };
 
 typedef struct {
@@ -54,6 +56,7 @@ typedef struct {
     const char *format;
     double wait_s;
     const char *dest;
+    const char *base;
     json_int_t id;
     json_t *last; /* the finished job's report */
 } backup_command;
@@ -68,6 +71,14 @@ static int backup_take_option(void *ctx, int opt, char **argv)
     case 'F':
         c->format = optarg;
         return cli_format_check(BACKUP_CMD, c->format, "text|json");
+    case 'b':
+        c->base = optarg;
+        if (c->base[0] != '/') {
+            fprintf(stderr, "%s: --base must be an absolute path on the server's machine: %s\n",
+                    BACKUP_CMD, c->base);
+            return CLI_USAGE;
+        }
+        return CLI_CONTINUE;
     case 'W': {
         char *end;
         c->wait_s = strtod(optarg, &end);
@@ -83,7 +94,7 @@ static int backup_take_option(void *ctx, int opt, char **argv)
 
 static int backup_parse_options(backup_command *c, int argc, char **argv)
 {
-    int rc = cli_each_option(argc, argv, "F:h", backup_options, false, backup_take_option, c);
+    int rc = cli_each_option(argc, argv, "F:b:h", backup_options, false, backup_take_option, c);
     if (rc != CLI_CONTINUE)
         return rc;
     if (optind + 1 != argc) {
@@ -121,8 +132,9 @@ static json_t *fetch_object(backup_command *c, const char *method, const char *t
 
 static int backup_start(backup_command *c)
 {
-    char target[4400] = "/api/v1/admin/backup";
-    if (cli_add_param(target, sizeof target, "dest", c->dest) < 0)
+    char target[12400] = "/api/v1/admin/backup";
+    if (cli_add_param(target, sizeof target, "dest", c->dest) < 0 ||
+        (c->base && cli_add_param(target, sizeof target, "base", c->base) < 0))
         return cli_too_long(BACKUP_CMD);
     json_t *o = fetch_object(c, "POST", target);
     if (!o)

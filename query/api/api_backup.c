@@ -8,7 +8,9 @@
  *                              missing or empty; not inside the data
  *                              directory) on storage's backup thread: 202
  *                              and the status; 400 for a bad dest, 409
- *                              while one runs
+ *                              while one runs. base=PATH (optional): an
+ *                              earlier backup to link unchanged closed
+ *                              segments from (incremental)
  *   GET  /api/v1/admin/backup  the status: running, the job's id and dest,
  *                              and the last finished job's report
  * The backup runs as a background job (storage/backup.c), so it is not
@@ -32,6 +34,8 @@ static void json_report(hist_json *j, const hist_backup_report *r)
         {"linked_bytes", offsetof(hist_backup_report, linked_bytes)},
         {"copied_files", offsetof(hist_backup_report, copied_files)},
         {"copied_bytes", offsetof(hist_backup_report, copied_bytes)},
+        {"reused_files", offsetof(hist_backup_report, reused_files)},
+        {"reused_bytes", offsetof(hist_backup_report, reused_bytes)},
         {"segment_files", offsetof(hist_backup_report, segment_files)},
         {"wal_files", offsetof(hist_backup_report, wal_files)},
         {"index_bytes", offsetof(hist_backup_report, index_bytes)},
@@ -103,12 +107,16 @@ static int backup_start(api_ctx *c)
                                 "dest is required: an absolute directory path on the server's "
                                 "machine, missing or empty");
     }
+    const char *base = api__param(&p, "base");
+    if (base && !*base)
+        base = NULL;
     char why[256] = "";
     uint64_t id = 0;
-    int rc = hist_db_backup_start(c->db, dest, &id, why, sizeof(why));
+    int rc = hist_db_backup_start(c->db, dest, base, &id, why, sizeof(why));
+    bool base_bad = base && !strncmp(why, "base", 4);
     api__params_free(&p);
     if (rc == HIST_EINVAL || rc == HIST_EEXIST)
-        return api__reply_error(c, 400, "dest", "%s", why);
+        return api__reply_error(c, 400, base_bad ? "base" : "dest", "%s", why);
     if (rc == HIST_EBUSY)
         return api__reply_error(c, 409, NULL, "a backup is already running");
     if (rc < 0)

@@ -236,6 +236,20 @@ int main(void)
     CHECK_EQ_I64(code, 0);
     CHECK(strstr(text, "complete") != NULL && strstr(text, "lsn") != NULL);
     test_bad_input();
+    { /* incremental, through the CLI: a base that is not a backup is refused */
+        char dest2[300], out2[400];
+        snprintf(dest2, sizeof dest2, "%s/backup2", h.root);
+        snprintf(out2, sizeof out2, "%s/cli2.out", h.root);
+        const char *bad[] = {"backup", "--server", server, "--token", TOKEN,
+                             "--base", h.data_dir, dest2,  NULL};
+        CHECK_EQ_I64(harness_wait_exit(harness_run_cli(out2, bad), 60), 1);
+        CHECK(!exists(dest2));
+        const char *inc[] = {"backup", "--server", server, "--token", TOKEN,
+                             "--base", dest,       dest2,  NULL};
+        CHECK_EQ_I64(harness_wait_exit(harness_run_cli(out2, inc), 120), 0);
+        harness_slurp(out2, text, sizeof text);
+        CHECK(strstr(text, "reused_files") != NULL);
+    }
     int target = atomic_load(&g_w.acked) + 30;
     for (int i = 0; i < 3000 && atomic_load(&g_w.acked) < target && !g_w.errors; i++)
         nap_ms(5); /* ingest goes on after it */

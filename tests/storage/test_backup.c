@@ -187,7 +187,7 @@ static void test_backup_basic(void)
 
     hist_backup_report rep;
     char why[256];
-    int rc = hist_db_backup(db, copy, &rep, why, sizeof(why));
+    int rc = hist_db_backup(db, copy, NULL, &rep, why, sizeof(why));
     if (rc)
         fprintf(stderr, "backup: %s (%s)\n", hist_strerror(rc), why);
     REQUIRE(rc == 0);
@@ -306,7 +306,7 @@ static void test_backup_concurrent(void)
     int before = atomic_load(&c.acked); /* acknowledged before the backup began */
     hist_backup_report rep;
     char why[256];
-    int rc = hist_db_backup(c.db, copy, &rep, why, sizeof(why));
+    int rc = hist_db_backup(c.db, copy, NULL, &rep, why, sizeof(why));
     int after = atomic_load(&c.acked);
     for (int i = 0; i < 2000 && atomic_load(&c.acked) < after + 10; i++)
         nap_ms(5); /* compaction and ingest go on after the unpin */
@@ -409,32 +409,32 @@ static void test_backup_refused(void)
     REQUIRE(write_round(db, ids, 0) == 0);
     char why[256];
     hist_backup_report rep;
-    CHECK(hist_db_backup(db, "relative/dir", &rep, why, sizeof(why)) == HIST_EINVAL);
+    CHECK(hist_db_backup(db, "relative/dir", NULL, &rep, why, sizeof(why)) == HIST_EINVAL);
     CHECK(strstr(why, "absolute") != NULL);
     snprintf(path, sizeof(path), "%s/inside", live);
-    CHECK(hist_db_backup(db, path, &rep, why, sizeof(why)) == HIST_EINVAL);
+    CHECK(hist_db_backup(db, path, NULL, &rep, why, sizeof(why)) == HIST_EINVAL);
     CHECK(strstr(why, "inside the data directory") != NULL);
     struct stat st;
     CHECK(stat(path, &st) != 0); /* nothing made */
     snprintf(path, sizeof(path), "%s/seg", live);
-    CHECK(hist_db_backup(db, path, &rep, why, sizeof(why)) != 0);
-    CHECK(hist_db_backup(db, live, &rep, why, sizeof(why)) != 0);
+    CHECK(hist_db_backup(db, path, NULL, &rep, why, sizeof(why)) != 0);
+    CHECK(hist_db_backup(db, live, NULL, &rep, why, sizeof(why)) != 0);
     snprintf(path, sizeof(path), "%s/full", g_root);
     CHECK(mkdir(path, 0755) == 0);
     snprintf(path, sizeof(path), "%s/full/x", g_root);
     FILE *f = fopen(path, "w");
     CHECK(f && fclose(f) == 0);
     snprintf(path, sizeof(path), "%s/full", g_root);
-    CHECK(hist_db_backup(db, path, &rep, why, sizeof(why)) == HIST_EEXIST);
+    CHECK(hist_db_backup(db, path, NULL, &rep, why, sizeof(why)) == HIST_EEXIST);
     CHECK(strstr(why, "not empty") != NULL);
     snprintf(path, sizeof(path), "%s/nope/deeper", g_root);
-    CHECK(hist_db_backup(db, path, &rep, why, sizeof(why)) == HIST_EINVAL);
+    CHECK(hist_db_backup(db, path, NULL, &rep, why, sizeof(why)) == HIST_EINVAL);
     CHECK(strstr(why, "parent") != NULL);
     /* An empty existing directory is fine, and the background job works. */
     snprintf(path, sizeof(path), "%s/empty", g_root);
     CHECK(mkdir(path, 0755) == 0);
     uint64_t id = 0;
-    CHECK_OK(hist_db_backup_start(db, path, &id, why, sizeof(why)));
+    CHECK_OK(hist_db_backup_start(db, path, NULL, &id, why, sizeof(why)));
     CHECK(id > 0);
     hist_backup_status bs = {0};
     for (int i = 0; i < 2000; i++) {
@@ -444,13 +444,74 @@ static void test_backup_refused(void)
         nap_ms(5);
     }
     CHECK(!bs.running && bs.last_id == id && bs.last_error == 0);
-    CHECK(hist_db_backup_start(db, path, &id, why, sizeof(why)) == HIST_EEXIST); /* now full */
+    CHECK(hist_db_backup_start(db, path, NULL, &id, why, sizeof(why)) ==
+          HIST_EEXIST); /* now full */
     check_rounds(db, ids, 1, "live after refusals");
     CHECK_OK(hist_db_close(db));
     hist_db *cp = open_dir(path);
     uint32_t cids[TAGS];
     lookup_tags(cp, cids, NULL);
     check_rounds(cp, cids, 1, "background copy");
+    CHECK_OK(hist_db_close(cp));
+}
+
+/* ---- 3b. incremental: closed segments linked from a base backup ---- */
+
+static void test_incremental(void)
+{
+    char live[600], a[600], b[600], c[600];
+    snprintf(live, sizeof(live), "%s/live6", g_root);
+    snprintf(a, sizeof(a), "%s/inc_a", g_root);
+    snprintf(b, sizeof(b), "%s/inc_b", g_root);
+    snprintf(c, sizeof(c), "%s/inc_c", g_root);
+    hist_db *db = open_dir(live);
+    uint32_t ids[TAGS];
+    make_tags(db, ids, NULL);
+    int r = 0;
+    for (; r < 12; r++) {
+        REQUIRE(write_round(db, ids, r) == 0);
+        REQUIRE(hist_db_flush(db) == 0);
+    }
+    hist_backup_report ra, rb;
+    char why[256];
+    CHECK_OK(hist_db_backup(db, a, NULL, &ra, why, sizeof(why)));
+    CHECK_EQ_I64(ra.reused_files, 0);
+    for (; r < 18; r++) {
+        REQUIRE(write_round(db, ids, r) == 0);
+        REQUIRE(hist_db_flush(db) == 0);
+    }
+    CHECK(hist_db_backup(db, b, "inc_a", &rb, why, sizeof(why)) == HIST_EINVAL);
+    CHECK(strstr(why, "base must be an absolute path") != NULL);
+    CHECK(hist_db_backup(db, b, live, &rb, why, sizeof(why)) == HIST_EINVAL);
+    CHECK(strstr(why, "not a complete backup") != NULL);
+    struct stat st;
+    CHECK(stat(b, &st) != 0);
+    int rc = hist_db_backup(db, b, a, &rb, why, sizeof(why));
+    if (rc)
+        fprintf(stderr, "incremental backup: %s (%s)\n", hist_strerror(rc), why);
+    CHECK_OK(rc);
+    printf("incremental: base %llu segment files (%llu linked), then %llu segment files, %llu "
+           "linked from the base\n",
+           (unsigned long long)ra.segment_files, (unsigned long long)ra.linked_files,
+           (unsigned long long)rb.segment_files, (unsigned long long)rb.reused_files);
+    /* every segment closed in the base is still live and unchanged */
+    CHECK_EQ_I64(rb.reused_files, ra.linked_files);
+    CHECK(rb.segment_files > ra.segment_files);
+    /* Compaction rewrites and removes segments: a later one reuses less,
+     * never a file that changed. */
+    CHECK_OK(hist_db_compact(db, 0));
+    hist_backup_report rc2;
+    CHECK_OK(hist_db_backup(db, c, b, &rc2, why, sizeof(why)));
+    printf("incremental after compaction: %llu segment files, %llu linked from the base\n",
+           (unsigned long long)rc2.segment_files, (unsigned long long)rc2.reused_files);
+    CHECK(rc2.reused_files <= rb.linked_files);
+    CHECK_OK(hist_db_close(db));
+    rm_rf(a); /* an incremental backup is complete by itself */
+    rm_rf(b);
+    hist_db *cp = open_dir(c);
+    uint32_t cids[TAGS];
+    lookup_tags(cp, cids, NULL);
+    check_rounds(cp, cids, r, "incremental copy, its bases deleted");
     CHECK_OK(hist_db_close(cp));
 }
 
@@ -468,7 +529,7 @@ static void test_close_during(void)
         REQUIRE(write_round(db, ids, r) == 0);
     char why[256];
     uint64_t id;
-    CHECK_OK(hist_db_backup_start(db, copy, &id, why, sizeof(why)));
+    CHECK_OK(hist_db_backup_start(db, copy, NULL, &id, why, sizeof(why)));
     CHECK_OK(hist_db_close(db)); /* waits for it, or stops it between two MiB */
     snprintf(note, sizeof(note), "%s/BACKUP", copy);
     struct stat st;
@@ -493,6 +554,7 @@ int main(void)
     test_backup_concurrent();
     test_pin_defers();
     test_backup_refused();
+    test_incremental();
     test_close_during();
     rm_rf(g_root);
     return check_summary();
