@@ -26,8 +26,15 @@
  *      records; the last ones past L are complete too, and harmless).
  *      Every record that S has not sealed is in them: a segment was
  *      deleted before step 1 only when S's checkpoint had passed it.
- *   6. fsync everything, write DEST/BACKUP (what this is), unpin: the
+ *   6. fsync everything, write DEST/SEGMENTS (each segment file's live
+ *      identity) and DEST/BACKUP (what this is; last), unpin: the
  *      deferred segment unlinks happen then.
+ * A failure at any step unpins and removes what the backup wrote (dest
+ * was missing or empty, so that is all of it); hist_db_close() makes a
+ * running one fail that way between two MiB.
+ * Incremental (a base backup): a closed segment whose live identity
+ * (device, inode, size, mtime) is the one base's SEGMENTS recorded is the
+ * same immutable file, so base's copy of it is linked instead.
  * Ingest never waits for the backup: no lock of the write path is held
  * across a copy. Sealing waits only when the index map must grow during
  * step 2 (its resize lock's read side is held across the LMDB copy).
