@@ -16,7 +16,8 @@
  *      namespace.c    walking the name index: tags under a prefix, one level;
  *      degraded.c     the sync, rollback of void writes, healing, seal backoff;
  *      recovery.c     WAL replay into the memtable at open;
- *      retention.c    dropping old chunks.
+ *      retention.c    dropping old chunks;
+ *      backup.c       the online backup (pins segments and WAL, copies).
  *   5. tags.c         the registry, the tag cache, a tag's buffer;
  *      wal.c          the WAL, writing (wal_internal.h, shared with 6);
  *      index_shrink.c the index file's free pages given back at close.
@@ -92,6 +93,7 @@ _Static_assert(HIST_TAG_NAME_MAX <= UINT8_MAX, "name_len holds a tag name's leng
 
 typedef struct hist_scrubber hist_scrubber;   /* scrub.c */
 typedef struct hist_compactor hist_compactor; /* compact.c */
+typedef struct hist_backup_job hist_backup_job; /* backup.c */
 
 struct hist_db {
     hist_db_options opts;
@@ -161,6 +163,7 @@ struct hist_db {
 
     hist_scrubber *scrub;      /* the scrub's thread and progress (scrub.c) */
     hist_compactor *compactor; /* the background compactor and its counters (compact.c) */
+    hist_backup_job *backup;   /* the online backup: one at a time, its thread (backup.c) */
 };
 
 /* Tag cache (tags.c). Call with mu held. */
@@ -375,6 +378,12 @@ int compact__start(hist_db *db);
 void compact__stop(hist_db *db);
 void compact__free(hist_db *db);
 void compact__fill_stats(hist_db *db, hist_db_stats *out);
+
+/* ---- Online backup (backup.c) ------------------------------------------------ */
+int backup__init(hist_db *db);
+/* Waits for a background backup to finish (it is not cut short). */
+void backup__stop(hist_db *db);
+void backup__free(hist_db *db);
 
 /* ---- The scrub (scrub.c) ---------------------------------------------------- */
 int scrub__init(hist_db *db);

@@ -458,6 +458,62 @@ typedef void (*hist_repair_fn)(void *ctx, const hist_repaired_entry *e);
  * for each removed entry once the txn committed. The samples are gone for
  * good: restore the segment from a backup before repairing to keep them. */
 int hist_db_repair(hist_db *db, hist_repair_fn fn, void *ctx, hist_repair_totals *out);
+/* ---- Online backup (backup.c; docs/architecture.md, "Backup") ------------
+ * A consistent copy of the open data directory into dest, a directory on
+ * this machine: an absolute path that does not exist yet (its parent
+ * does) or is an empty directory, and not inside the data directory.
+ * Ingest goes on meanwhile. Every write acknowledged (hist_db_sync
+ * returned) before the call is in the copy, and hist_db_open(dest) opens
+ * it as it is (its recovery replays the copied WAL). Closed segment files
+ * are hard-linked (copied across filesystems); the current one, the
+ * index (LMDB's compacting copy) and the WAL are copied. */
+typedef struct {
+    uint64_t lsn;                        /* every write with an LSN up to this is in the copy */
+    int64_t time_ns;                     /* wall clock when the backup began */
+    uint64_t files, bytes;               /* everything written to dest */
+    uint64_t linked_files, linked_bytes; /* segment files hard-linked */
+    uint64_t copied_files, copied_bytes; /* files copied (index, WAL, segments) */
+    uint64_t reused_files, reused_bytes; /* segments linked from the base backup */
+    uint64_t segment_files, wal_files;
+    uint64_t index_bytes, wal_bytes;
+    double seconds;
+} hist_backup_report;
+
+/* Incremental: base (NULL = none) names an earlier complete backup of
+ * this data directory; a closed segment that is still the same file
+ * (device, inode, size, modification time, as base's SEGMENTS list
+ * recorded them) is hard-linked from base instead of from the data
+ * directory, so with dest and base on a backup disk only new segments
+ * cross from the data disk. The result is complete by itself: base may
+ * be deleted afterwards. */
+/* Checks dest (and base) as above without touching anything: 0, or
+ * HIST_EINVAL / HIST_EEXIST with why (a sentence, may be NULL) saying
+ * what is wrong. */
+int hist_db_backup_check(hist_db *db, const char *dest, const char *base, char *why,
+                         size_t why_cap);
+/* The backup, in the calling thread; HIST_EBUSY while another one runs.
+ * why (may be NULL) says what failed; a failed backup removes what it
+ * wrote (and dest, when it made it). */
+int hist_db_backup(hist_db *db, const char *dest, const char *base, hist_backup_report *out,
+                   char *why, size_t why_cap);
+/* The same on a background thread (dest checked first, why as above);
+ * HIST_EBUSY while one runs; *id (may be NULL) numbers the job.
+ * hist_db_close() stops a running one (it fails and cleans up). */
+int hist_db_backup_start(hist_db *db, const char *dest, const char *base, uint64_t *id, char *why,
+                         size_t why_cap);
+
+typedef struct {
+    bool running;
+    uint64_t id;     /* the running job, else the last one; 0 = none yet */
+    char dest[4096]; /* ... its destination */
+    bool has_last;   /* a job has finished since open */
+    uint64_t last_id;
+    int last_error; /* 0 when it worked, else a HIST_E* code */
+    char last_why[256];
+    hist_backup_report last;
+} hist_backup_status;
+
+int hist_db_backup_status(hist_db *db, hist_backup_status *out);
 
 /* ---- Statistics ------------------------------------------------------- */
 

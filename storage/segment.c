@@ -14,6 +14,8 @@
  */
 #include "storage/segment.h"
 
+#include "common/hist_assert.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -110,6 +112,9 @@ void segs__close(hist_segs *s)
         close(s->fds[i].fd);
     free(s->fds);
     s->fds = NULL;
+    free(s->deferred);
+    s->deferred = NULL;
+    s->ndeferred = s->capdeferred = 0;
     s->nfds = s->capfds = 0;
     if (s->cur_fd >= 0)
         close(s->cur_fd);
@@ -225,11 +230,65 @@ int segs__remove(hist_segs *s, uint32_t no)
     for (size_t i = 0; i < s->nfds; i++)
         if (s->fds[i].no == no)
             s->fds[i].doomed = 1;
-    char path[4200];
-    seg_path(s, no, path, sizeof(path));
-    int rc = unlink(path) == 0 || errno == ENOENT ? 0 : HIST_EIO;
+    int rc = 0;
+    if (s->pins > 0) {
+        /* A backup may be linking it: the last unpin unlinks it. */
+        bool listed = false;
+        for (size_t i = 0; i < s->ndeferred; i++)
+            listed |= s->deferred[i] == no;
+        if (!listed) {
+            if (s->ndeferred == s->capdeferred) {
+                size_t cap = s->capdeferred ? s->capdeferred * 2 : 16;
+                uint32_t *nd = realloc(s->deferred, cap * sizeof(*nd));
+                if (!nd) {
+                    pthread_mutex_unlock(&s->mu);
+                    return HIST_ENOMEM;
+                }
+                s->deferred = nd;
+                s->capdeferred = cap;
+            }
+            s->deferred[s->ndeferred++] = no;
+        }
+    } else {
+        char path[4200];
+        seg_path(s, no, path, sizeof(path));
+        rc = unlink(path) == 0 || errno == ENOENT ? 0 : HIST_EIO;
+    }
     pthread_mutex_unlock(&s->mu);
     return rc;
+}
+
+void segs__pin(hist_segs *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->pins++;
+    pthread_mutex_unlock(&s->mu);
+}
+
+int segs__unpin(hist_segs *s)
+{
+    int rc = 0;
+    pthread_mutex_lock(&s->mu);
+    HIST_ASSERT(s->pins > 0);
+    if (--s->pins == 0) {
+        for (size_t i = 0; i < s->ndeferred; i++) {
+            char path[4200];
+            seg_path(s, s->deferred[i], path, sizeof(path));
+            if (unlink(path) != 0 && errno != ENOENT)
+                rc = HIST_EIO;
+        }
+        s->ndeferred = 0;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+void segs__cur(hist_segs *s, uint32_t *no, uint64_t *size)
+{
+    pthread_mutex_lock(&s->mu);
+    *no = s->cur_no;
+    *size = s->cur_size;
+    pthread_mutex_unlock(&s->mu);
 }
 
 void segs__reap(hist_segs *s)

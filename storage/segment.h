@@ -44,6 +44,9 @@ typedef struct {
     int dirfd;        /* seg/, fsynced when a file is created */
     hist_seg_fd *fds; /* read descriptor cache */
     size_t nfds, capfds;
+    int pins;           /* backups running (backup.c): no file is unlinked */
+    uint32_t *deferred; /* removed while pinned: unlinked at the last unpin */
+    size_t ndeferred, capdeferred;
     hist_log_sink log;
 } hist_segs;
 
@@ -61,8 +64,19 @@ int segs__append(hist_segs *s, const struct iovec *iov, int n, uint32_t *segno, 
  * (short read: ECORRUPT). */
 int segs__read(hist_segs *s, uint32_t no, uint64_t off, void *buf, uint32_t len);
 
-/* Unlinks segment no (never the current one); its fd is closed at reap. */
+/* Unlinks segment no (never the current one); its fd is closed at reap.
+ * While pinned the file stays until the last segs__unpin (nothing names
+ * it any more: only dead space until then). */
 int segs__remove(hist_segs *s, uint32_t no);
+
+/* Pins the files (a backup is linking them): segs__remove defers its
+ * unlinks until the last unpin, which does them. */
+void segs__pin(hist_segs *s);
+int segs__unpin(hist_segs *s);
+
+/* The current segment and its size (the end of its last durable append),
+ * read together. */
+void segs__cur(hist_segs *s, uint32_t *no, uint64_t *size);
 void segs__reap(hist_segs *s);
 
 /* The segment appends go to now. */

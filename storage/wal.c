@@ -482,9 +482,46 @@ uint64_t wal__durable_lsn(hist_wal *wal)
 
 /* ---- Checkpoint and stats --------------------------------------------------------- */
 
+void wal__pin(hist_wal *wal)
+{
+    mu_lock(&wal->mu);
+    wal->pins++;
+    mu_unlock(&wal->mu);
+}
+
+void wal__unpin(hist_wal *wal)
+{
+    mu_lock(&wal->mu);
+    HIST_ASSERT(wal->pins > 0);
+    wal->pins--;
+    mu_unlock(&wal->mu);
+}
+
+int wal__files(hist_wal *wal, hist_wal_file **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    mu_lock(&wal->mu);
+    hist_wal_file *f = wal->nsegs ? malloc(wal->nsegs * sizeof(*f)) : NULL;
+    if (wal->nsegs && !f) {
+        mu_unlock(&wal->mu);
+        return HIST_ENOMEM;
+    }
+    for (size_t i = 0; i < wal->nsegs; i++)
+        f[i] = (hist_wal_file){wal->segs[i].no, wal->segs[i].bytes, wal->segs[i].last_lsn};
+    *n = wal->nsegs;
+    mu_unlock(&wal->mu);
+    *out = f;
+    return 0;
+}
+
 int wal__checkpoint(hist_wal *wal, uint64_t lsn)
 {
     mu_lock(&wal->mu);
+    if (wal->pins > 0) { /* a backup is copying the segments: the next call deletes */
+        mu_unlock(&wal->mu);
+        return 0;
+    }
     /* Keep the newest segment holding a record: it carries the LSN on. */
     size_t keep_from = wal->nsegs;
     while (keep_from > 0 && wal->segs[keep_from - 1].records == 0)

@@ -98,6 +98,21 @@ uint64_t wal__durable_lsn(hist_wal *wal);
  * committed chunks). The segment being written is never deleted. */
 int wal__checkpoint(hist_wal *wal, uint64_t lsn);
 
+/* Pins the log (a backup is copying it): while pinned, wal__checkpoint
+ * deletes no segment. */
+void wal__pin(hist_wal *wal);
+void wal__unpin(hist_wal *wal);
+
+/* The live segment files, oldest first, with their durable bytes (whole
+ * records only; the active file may hold more, not yet durable): a
+ * malloc'ed array of *n (caller frees), NULL with *n 0 when empty. */
+typedef struct {
+    uint64_t no;
+    uint64_t bytes;
+    uint64_t last_lsn; /* 0 when it holds no record */
+} hist_wal_file;
+int wal__files(hist_wal *wal, hist_wal_file **out, size_t *n);
+
 /* For a clean shutdown: when every record has LSN < lsn (all of them are
  * in committed chunks), deletes every segment, the active one too, and
  * refuses further appends (HIST_ECLOSED); HIST_EBUSY when a record is not

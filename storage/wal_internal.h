@@ -86,6 +86,7 @@ struct hist_wal {
     size_t nvoids, voids_cap;
     uint64_t open_controls; /* control records found at open */
     uint64_t active_no;     /* segment being written; 0 = none yet since open */
+    int pins;               /* backups copying the log: no checkpoint deletes */
     wal_segment *segs;
     size_t nsegs, segs_cap;
     uint64_t syncs;

@@ -53,5 +53,6 @@ int cli_import(int argc, char **argv);
 int cli_simulate(int argc, char **argv);
 /* check exits 0 clean, 1 damage found, 2 could not check (cli_check.c). */
 int cli_check(int argc, char **argv);
+int cli_backup(int argc, char **argv);
 
 #endif

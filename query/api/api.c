@@ -9,6 +9,7 @@
  *   PUT      /api/v1/tags/{name}    api_tags.c       scope ADMIN
  *   GET      /api/v1/stats          api_stats.c      scope READ
  *   GET|POST /api/v1/admin/scrub    api_admin.c      scope ADMIN
+ *   GET|POST /api/v1/admin/backup   api_backup.c     scope ADMIN
  *   GET|POST /grafana/...           grafana.c        scope READ
  * Tag permissions (docs/api.md): req->tags, the caller's grant, filters
  * every tag walk (tag_match.c) and refuses an exact name outside it with a
@@ -118,6 +119,13 @@ static int route(api_ctx *c)
         if (scope_or_reply(c, HIST_SCOPE_ADMIN))
             return API_ANSWERED;
         return api__admin_scrub_handle(c);
+    }
+    if (path_under(path, "/api/v1/admin/backup", &rest) && *rest == '\0') {
+        if (!method_is(c, "GET") && !method_is(c, "POST"))
+            return reply_not_allowed(c, "GET, POST");
+        if (scope_or_reply(c, HIST_SCOPE_ADMIN))
+            return API_ANSWERED;
+        return api__admin_backup_handle(c);
     }
     if (path_under(path, "/grafana", &rest)) {
         c->resp->mode = "grafana";

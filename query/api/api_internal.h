@@ -5,7 +5,7 @@
  * Calls go one way, from the top down; nothing calls a file above it:
  *   api.c           hist_api_handle(), the route table and the scopes: calls
  *                   the endpoints (it is the only caller of *_handle)
- *   endpoints       api_query.c, api_tags.c, api_stats.c, api_admin.c,
+ *   endpoints       api_query.c, api_tags.c, api_stats.c, api_admin.c, api_backup.c,
  *                   grafana.c: call the shared helpers below, never api.c
  *                   and never each other
  *   grafana_filter.c Grafana's namespace levels and ad hoc filters
@@ -229,6 +229,8 @@ int api__tags_handle(api_ctx *c, const char *name); /* name: after /api/v1/tags/
 int api__stats_handle(api_ctx *c);
 /* GET or POST /api/v1/admin/scrub (api_admin.c). */
 int api__admin_scrub_handle(api_ctx *c);
+/* GET or POST /api/v1/admin/backup (api_backup.c). */
+int api__admin_backup_handle(api_ctx *c);
 int grafana__handle(api_ctx *c, const char *sub);
 
 /* ---- Grafana's namespace levels and ad hoc filters (grafana_filter.c) ---- */
