@@ -6,7 +6,8 @@
  * files with a higher number only, never of its own level or above, so
  * calls go one way (scripts/check_layers.sh does not check this; the
  * list is kept by hand):
- *   1. db.c           open and close, the write path, latest, flush, stats.
+ *   1. db.c           open and close, the write path, latest, flush, stats;
+ *      delete.c       deleting a tag's samples in a time range (seals it first).
  *   2. seal.c         sealing buffers, the WAL checkpoint, the sealer thread;
  *      compact.c      merging chunks, rewriting segments;
  *      scan.c         reads, sample before / at or after, a stale latest;

@@ -327,6 +327,22 @@ int hist_db_compact(hist_db *db, uint32_t tag);
 /* Drops sealed chunks whose samples are all older than t. */
 int hist_db_drop_before(hist_db *db, int64_t t);
 
+/* What hist_db_delete() did. samples_deleted counts stored samples: those
+ * of removed chunks, and those cut out of rewritten ones. */
+typedef struct {
+    uint64_t chunks_removed;   /* entries whose chunk lay inside the range */
+    uint64_t chunks_rewritten; /* entries replaced by chunks without the range */
+    uint64_t chunks_written;   /* the new chunks */
+    uint64_t samples_deleted;
+} hist_delete_report;
+
+/* Deletes a tag's samples with from <= ts < to, at once for every reader
+ * and durably when it returns 0 (storage/delete.c; docs/architecture.md,
+ * "Deleting data"). HIST_EINVAL for from >= to, HIST_ENOTFOUND for an
+ * unknown tag, HIST_ECORRUPT when a damaged chunk crosses the range
+ * (nothing is deleted then). out may be NULL. */
+int hist_db_delete(hist_db *db, uint32_t tag, int64_t from, int64_t to, hist_delete_report *out);
+
 /* ---- Damaged chunks and the scrub -------------------------------------
  *
  * A chunk whose bytes no longer match its index entry (unreadable, cut
