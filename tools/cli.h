@@ -51,5 +51,6 @@ int cli_export(int argc, char **argv);
 int cli_stats(int argc, char **argv);
 int cli_import(int argc, char **argv);
 int cli_simulate(int argc, char **argv);
+int cli_delete(int argc, char **argv);
 
 #endif

@@ -19,6 +19,7 @@ static const struct command commands[] = {
     {"import", cli_import, "load a CSV file (tag,time,value[,quality])"},
     {"export", cli_export, "write a tag range as CSV"},
     {"stats", cli_stats, "tags, samples, bytes on disk, bytes per sample"},
+    {"delete", cli_delete, "delete a tag's samples in a time range, or all of them"},
     {"simulate", cli_simulate, "gateway simulator: stream plant data with store-and-forward"},
 };
 

@@ -229,6 +229,8 @@ int api__tags_handle(api_ctx *c, const char *name); /* name: after /api/v1/tags/
 int api__stats_handle(api_ctx *c);
 /* GET or POST /api/v1/admin/scrub (api_admin.c). */
 int api__admin_scrub_handle(api_ctx *c);
+int api__admin_delete_handle(api_ctx *c);                 /* api_delete.c */
+int api__tag_delete_handle(api_ctx *c, const char *name); /* api_delete.c */
 int grafana__handle(api_ctx *c, const char *sub);
 
 /* ---- Grafana's namespace levels and ad hoc filters (grafana_filter.c) ---- */

@@ -72,6 +72,10 @@ typedef struct {
      * caller frees it; NULL when the 403 was for a scope). */
     int admin;
     char *refused_tag;
+    /* An admin action's tag and what it did ("delete from=... to=...":
+     * api_delete.c), for the audit line; malloc'd, the caller frees them. */
+    char *audit_tag;
+    char *audit_detail;
 } hist_api_response;
 
 /* 1 if path is served here (then ingest/ queues the request to the API). */
