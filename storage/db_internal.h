@@ -93,6 +93,7 @@ _Static_assert(HIST_TAG_NAME_MAX <= UINT8_MAX, "name_len holds a tag name's leng
 
 typedef struct hist_scrubber hist_scrubber;   /* scrub.c */
 typedef struct hist_compactor hist_compactor; /* compact.c */
+typedef struct hist_retention hist_retention; /* retention.c */
 
 struct hist_db {
     hist_db_options opts;
@@ -162,6 +163,7 @@ struct hist_db {
 
     hist_scrubber *scrub;      /* the scrub's thread and progress (scrub.c) */
     hist_compactor *compactor; /* the background compactor and its counters (compact.c) */
+    hist_retention *retention; /* the compiled retention rules, NULL without (retention.c) */
 };
 
 /* Tag cache (tags.c). Call with mu held. */
@@ -270,8 +272,11 @@ void degraded__health(hist_db *db, hist_db_stats *out);
 int recovery__run(hist_db *db, const hist_wal_report *rep);
 
 /* Retention (retention.c): drops the chunks older than opts.retention_ns,
- * at most every 10 s (seal_mu held; the sealer calls it). */
+ * or than their tag's rule's, at most every 10 s (seal_mu held; the sealer
+ * calls it). init compiles opts.retention_rules (at open), free frees them. */
 void retention__apply(hist_db *db);
+int retention__init(hist_db *db);
+void retention__free(hist_db *db);
 
 /* ---- Chunks (chunk_store.c) ----------------------------------------------
  * Reads, verifies (crc32c) and decodes one chunk into
