@@ -246,10 +246,13 @@ static int delete_locked(hist_db *db, uint32_t tag, int64_t from, int64_t to, de
     mu_unlock(&db->mu);
     if (!t)
         return HIST_ENOTFOUND;
+    /* Read before the seal: the seal syncs and takes every write durable
+     * then, so at least every write up to here (a later read could pass
+     * writes that became durable after the seal's sync). */
+    uint64_t durable = wal__durable_lsn(db->wal);
     int rc = seal__tags(db, &tag, 1, SEAL_WHOLE);
     if (rc)
         return rc;
-    uint64_t durable = wal__durable_lsn(db->wal);
     mu_lock(&db->mu);
     assert_buffer_clear(t, durable, from, to);
     mu_unlock(&db->mu);

@@ -14,7 +14,9 @@
  * some chunks were answered by them), plot and interpolated at their
  * sample points; the other tag is untouched. A crash copy of the data
  * directory (cp -a, every acknowledged write durable) and a reopen read
- * the same. Writes into a deleted range afterwards come back.
+ * the same, and so does one taken after a delete's seal but before its
+ * commit (the delete interrupted: nothing deleted). Writes into a deleted
+ * range afterwards come back.
  */
 #include <math.h>
 #include <stdint.h>
@@ -337,8 +339,16 @@ int main(void)
     check_all(db, "rewritten after delete");
     CHECK_OK(hist_db_flush(db));
     check_all(db, "rewritten and sealed");
-    /* Hours 2..4 of tag 1 whole, with a memtable write in the range. */
+    /* Hours 2..4 of tag 1 whole, with a memtable write in the range. A
+     * delete interrupted after its seal (step 1 of delete.c), before its
+     * commit: a crash copy then still reads every sample (nothing was
+     * acknowledged); the delete itself follows. */
     put(db, 1, 3 * 360 + 7, 42.0);
+    mu_lock(&db->seal_mu);
+    CHECK_OK(seal__tags(db, &g_id[1], 1, SEAL_WHOLE));
+    mu_unlock(&db->seal_mu);
+    copy = crash_copy_check(3);
+    CHECK_OK(hist_db_close(copy));
     del(db, 1, T0 + 2 * HOUR, T0 + 5 * HOUR, "three hours", &rep);
     CHECK(rep.chunks_removed >= 3 * 6);
     /* A delete now that leaves writes in the WAL only (not sealed), then a
