@@ -16,9 +16,11 @@
  * directory (cp -a, every acknowledged write durable) and a reopen read
  * the same, and so does one taken after a delete's seal but before its
  * commit (the delete interrupted: nothing deleted). Writes into a deleted
- * range afterwards come back.
+ * range afterwards come back. Last, deletes run while a thread writes
+ * (test_concurrent below).
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -256,6 +258,79 @@ static void del(hist_db *db, int t, int64_t from, int64_t to, const char *what,
                (unsigned long long)r.chunks_written, (unsigned long long)r.samples_deleted);
 }
 
+/* ---- Deletes while a writer writes ----
+ * A thread writes (and syncs) one sample at a time into hours 6.. of a
+ * third tag while the main thread deletes hours 0..1 of it again and again
+ * (each delete seals the buffer the writer fills; debug builds assert
+ * step 1's invariant each time). Afterwards every write acknowledged is
+ * there, value for value, and hours 0..1 are empty. */
+enum { CW = 3000 };
+typedef struct {
+    hist_db *db;
+    uint32_t tag;
+    int done;
+} cwriter;
+
+static int64_t cw_ts(int i)
+{
+    return T0 + 6 * HOUR + (int64_t)i * SEC;
+}
+
+static void *cwriter_main(void *arg)
+{
+    cwriter *w = arg;
+    for (int i = 0; i < CW; i++) {
+        int64_t ts = cw_ts(i);
+        hist_value v = {.f = i * 0.5};
+        hist_series s = {w->tag, 1, &ts, &v, NULL};
+        uint64_t lsn;
+        if (hist_db_write(w->db, &s, 1, &lsn) != 0 || hist_db_sync(w->db, lsn) != 0)
+            return NULL;
+        w->done = i + 1;
+    }
+    return NULL;
+}
+
+static void test_concurrent(hist_db *db)
+{
+    uint32_t tag;
+    REQUIRE(hist_tag_resolve(db, "del/c", 5, HIST_TYPE_FLOAT64, true, &tag) == 0);
+    int64_t ts[720];
+    hist_value v[720];
+    for (int i = 0; i < 720; i++)
+        ts[i] = T0 + (int64_t)i * STEP, v[i].f = i;
+    hist_series s = {tag, 720, ts, v, NULL};
+    uint64_t lsn;
+    REQUIRE(hist_db_write(db, &s, 1, &lsn) == 0 && hist_db_sync(db, lsn) == 0);
+    cwriter w = {db, tag, 0};
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, cwriter_main, &w) == 0);
+    int deletes = 0;
+    for (int k = 0; k < 200; k++, deletes++) {
+        CHECK_OK(hist_db_delete(db, tag, T0 + (k % 2) * HOUR, T0 + 2 * HOUR, NULL));
+        if (k % 7 == 0) { /* writes back into the range, deleted again next time */
+            int64_t t1 = T0 + (int64_t)(k % 720) * STEP;
+            hist_value v1 = {.f = -1};
+            hist_series s1 = {tag, 1, &t1, &v1, NULL};
+            CHECK_OK(hist_db_write(db, &s1, 1, &lsn));
+        }
+    }
+    pthread_join(th, NULL);
+    CHECKF(w.done == CW, "the writer stopped at %d", w.done);
+    CHECK_OK(hist_db_delete(db, tag, T0, T0 + 2 * HOUR, NULL));
+    hist_scan *sc;
+    REQUIRE(hist_scan_open(db, tag, T0, T0 + 24 * HOUR, HIST_SCAN_DECODE, &sc) == 0);
+    hist_piece p;
+    int n = 0, bad = 0, rc;
+    while ((rc = hist_scan_next(sc, &p)) > 0)
+        for (size_t k = 0; k < p.n; k++, n++)
+            bad += n >= CW || p.ts[k] != cw_ts(n) || p.v[k].f != n * 0.5;
+    CHECK(rc == 0);
+    hist_scan_close(sc);
+    CHECKF(n == CW && !bad, "concurrent: %d samples (want %d), %d differ, after %d deletes", n, CW,
+           bad, deletes);
+}
+
 int main(void)
 {
     REQUIRE(test_tmpdir(g_dir, sizeof(g_dir), "test_delete") != NULL);
@@ -366,6 +441,7 @@ int main(void)
     CHECK_OK(hist_db_close(db));
     db = open_dir(dir);
     check_all(db, "reopened after deleting everything");
+    test_concurrent(db);
     CHECK_OK(hist_db_close(db));
     test_rm_rf(g_dir);
     return check_summary();
