@@ -40,6 +40,10 @@ typedef struct {
     size_t memtable_bytes;     /* 0 = storage default */
     size_t wal_bytes;          /* 0 = storage default (see hist_db_options) */
     int64_t retention_ns;      /* 0 = keep forever */
+    /* --retention-rule PATTERN=DUR, in order (first match wins; see
+     * hist_db_options.retention_rules); the strings are the caller's. */
+    const char *retention_rules[HIST_RETENTION_RULES_MAX];
+    size_t nretention_rules;
     /* TLS on both listeners (TLS 1.2 or newer) when tls_cert is set: the
      * PEM certificate chain and its PEM private key. tls_client_ca (PEM
      * CA certificates) requires client certificates that chain to it. */

@@ -288,6 +288,8 @@ static void api_run(uv_work_t *w)
 static void api_work_free(api_work *a)
 {
     free(a->resp.refused_tag);
+    free(a->resp.audit_tag);
+    free(a->resp.audit_detail);
     free(a->resp.body);
     free(a->resp.headers);
     free(a->method);
@@ -339,7 +341,8 @@ static void api_finish(api_work *a, int status)
                           .method = a->method,
                           .route = a->path,
                           .status = a->resp.status,
-                          .tag = a->resp.refused_tag};
+                          .tag = a->resp.refused_tag ? a->resp.refused_tag : a->resp.audit_tag,
+                          .detail = a->resp.audit_detail};
         audit__log(srv->audit, &ev);
     }
     auth__unref(a->auth);

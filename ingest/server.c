@@ -507,6 +507,8 @@ int hist_server_run(const hist_server_options *opts)
     if (opts->wal_bytes)
         dbo.wal_bytes = opts->wal_bytes;
     dbo.retention_ns = opts->retention_ns;
+    dbo.retention_rules = opts->retention_rules;
+    dbo.nretention_rules = opts->nretention_rules;
     dbo.lazy_close = true; /* a restart leaves short runs in the WAL, not tiny chunks */
     dbo.compact_share = opts->compact_share / 100.0;
     dbo.log = log__from_storage;

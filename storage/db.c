@@ -357,6 +357,7 @@ static void db_free(hist_db *db)
     scrub__free(db);
     compact__free(db);
     backup__free(db);
+    retention__free(db);
     if (db->wal)
         wal__close(db->wal);
     if (db->lock_fd >= 0)
@@ -427,6 +428,8 @@ int hist_db_open(const hist_db_options *opts, hist_db **out)
         rc = compact__init(db);
     if (rc == 0)
         rc = backup__init(db);
+    if (rc == 0)
+        rc = retention__init(db);
     char path[4200];
     if (rc == 0 && mkdir(db->dir, 0755) != 0 && errno != EEXIST) {
         hist_logf(&db->log, HIST_LOG_ERROR, "cannot create %s: %s", db->dir, strerror(errno));

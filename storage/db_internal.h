@@ -6,7 +6,8 @@
  * files with a higher number only, never of its own level or above, so
  * calls go one way (scripts/check_layers.sh does not check this; the
  * list is kept by hand):
- *   1. db.c           open and close, the write path, latest, flush, stats.
+ *   1. db.c           open and close, the write path, latest, flush, stats;
+ *      delete.c       deleting a tag's samples in a time range (seals it first).
  *   2. seal.c         sealing buffers, the WAL checkpoint, the sealer thread;
  *      compact.c      merging chunks, rewriting segments;
  *      scan.c         reads, sample before / at or after, a stale latest;
@@ -94,6 +95,7 @@ _Static_assert(HIST_TAG_NAME_MAX <= UINT8_MAX, "name_len holds a tag name's leng
 typedef struct hist_scrubber hist_scrubber;   /* scrub.c */
 typedef struct hist_compactor hist_compactor; /* compact.c */
 typedef struct hist_backup_job hist_backup_job; /* backup.c */
+typedef struct hist_retention hist_retention; /* retention.c */
 
 struct hist_db {
     hist_db_options opts;
@@ -164,6 +166,7 @@ struct hist_db {
     hist_scrubber *scrub;      /* the scrub's thread and progress (scrub.c) */
     hist_compactor *compactor; /* the background compactor and its counters (compact.c) */
     hist_backup_job *backup;   /* the online backup: one at a time, its thread (backup.c) */
+    hist_retention *retention; /* the compiled retention rules, NULL without (retention.c) */
 };
 
 /* Tag cache (tags.c). Call with mu held. */
@@ -272,8 +275,11 @@ void degraded__health(hist_db *db, hist_db_stats *out);
 int recovery__run(hist_db *db, const hist_wal_report *rep);
 
 /* Retention (retention.c): drops the chunks older than opts.retention_ns,
- * at most every 10 s (seal_mu held; the sealer calls it). */
+ * or than their tag's rule's, at most every 10 s (seal_mu held; the sealer
+ * calls it). init compiles opts.retention_rules (at open), free frees them. */
 void retention__apply(hist_db *db);
+int retention__init(hist_db *db);
+void retention__free(hist_db *db);
 
 /* ---- Chunks (chunk_store.c) ----------------------------------------------
  * Reads, verifies (crc32c) and decodes one chunk into

@@ -86,6 +86,13 @@ typedef struct {
     size_t wal_segment_bytes; /* default 64 MiB */
     size_t segment_bytes;     /* chunk segment files roll past this; default 64 MiB */
     int64_t retention_ns;     /* drop chunks older than now - retention; 0 = keep forever */
+    /* Retention per tag pattern: "PATTERN=DUR" strings (the tokens file's
+     * patterns, common/hist_tagset.h: '*' in a segment, '**' any depth;
+     * DUR as hist_duration_parse, or "forever"). A tag takes the first
+     * rule that matches its name, else retention_ns. Checked and copied
+     * at open (HIST_EINVAL for a bad one); see retention.c. */
+    const char *const *retention_rules;
+    size_t nretention_rules;
     bool no_auto_create;      /* refuse writes to unknown tags instead of creating them */
     bool no_background;       /* no sealer thread: seal only on hist_db_flush() (tests) */
     /* hist_db_close() keeps a short run (under 1/16 of chunk_samples) of a
@@ -330,6 +337,31 @@ int hist_db_compact(hist_db *db, uint32_t tag);
 
 /* Drops sealed chunks whose samples are all older than t. */
 int hist_db_drop_before(hist_db *db, int64_t t);
+
+/* The most retention rules (hist_db_options.retention_rules). */
+#define HIST_RETENTION_RULES_MAX 64
+/* Checks one "PATTERN=DUR" rule: 0, or HIST_EINVAL. *pattern_len and
+ * *ns (0 = forever) may be NULL. */
+int hist_retention_rule_parse(const char *rule, size_t *pattern_len, int64_t *ns);
+/* Applies retention (the global one and the rules) now, as the sealer
+ * does every 10 s; *chunks (may be NULL) counts the chunks dropped. */
+int hist_db_apply_retention(hist_db *db, uint64_t *chunks);
+
+/* What hist_db_delete() did. samples_deleted counts stored samples: those
+ * of removed chunks, and those cut out of rewritten ones. */
+typedef struct {
+    uint64_t chunks_removed;   /* entries whose chunk lay inside the range */
+    uint64_t chunks_rewritten; /* entries replaced by chunks without the range */
+    uint64_t chunks_written;   /* the new chunks */
+    uint64_t samples_deleted;
+} hist_delete_report;
+
+/* Deletes a tag's samples with from <= ts < to, at once for every reader
+ * and durably when it returns 0 (storage/delete.c; docs/architecture.md,
+ * "Deleting data"). HIST_EINVAL for from >= to, HIST_ENOTFOUND for an
+ * unknown tag, HIST_ECORRUPT when a damaged chunk crosses the range
+ * (nothing is deleted then). out may be NULL. */
+int hist_db_delete(hist_db *db, uint32_t tag, int64_t from, int64_t to, hist_delete_report *out);
 
 /* ---- Damaged chunks and the scrub -------------------------------------
  *

@@ -54,5 +54,6 @@ int cli_simulate(int argc, char **argv);
 /* check exits 0 clean, 1 damage found, 2 could not check (cli_check.c). */
 int cli_check(int argc, char **argv);
 int cli_backup(int argc, char **argv);
+int cli_delete(int argc, char **argv);
 
 #endif

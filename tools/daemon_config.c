@@ -25,7 +25,7 @@
 /* Keys that may be given more than once: each adds a value. */
 static bool repeatable(const char *key)
 {
-    return !strcmp(key, "mqtt") || !strcmp(key, "mqtt-topic");
+    return !strcmp(key, "mqtt") || !strcmp(key, "mqtt-topic") || !strcmp(key, "retention-rule");
 }
 
 /* Keys a SIGHUP applies (reload.c); the rest need a restart. */
@@ -81,6 +81,9 @@ void daemon_config__usage(FILE *out)
             "  --wal-mb N          closed WAL segments kept before the oldest buffers' runs\n"
             "                      are logged again, or sealed (default 1024)\n"
             "  --retention DUR     drop data older than DUR (30d, 12h, 90m, 1y; default keep)\n"
+            "  --retention-rule PATTERN=DUR  retention for the tags PATTERN matches (repeatable;\n"
+            "                      '*' in a segment, '**' any depth; first match wins; DUR\n"
+            "                      or forever; the others keep --retention)\n"
             "  --tls-cert FILE     serve TLS (1.2 or newer) on both listeners with this PEM\n"
             "                      certificate chain (needs --tls-key)\n"
             "  --tls-key FILE      the PEM private key of --tls-cert\n"
@@ -215,6 +218,11 @@ static int apply(daemon_config *c, const char *key, const char *val, char *err, 
     } else if (!strcmp(key, "retention")) {
         if (hist_duration_parse(val, &o->retention_ns))
             goto bad;
+    } else if (!strcmp(key, "retention-rule")) {
+        if (o->nretention_rules == HIST_RETENTION_RULES_MAX ||
+            hist_retention_rule_parse(val, NULL, NULL))
+            goto bad;
+        o->retention_rules[o->nretention_rules++] = val;
     } else if (!strcmp(key, "auth-file")) {
         o->auth_file = val;
     } else if (!strcmp(key, "tls-cert")) {

@@ -20,6 +20,7 @@ static const struct command commands[] = {
     {"export", cli_export, "write a tag range as CSV"},
     {"stats", cli_stats, "tags, samples, bytes on disk, bytes per sample"},
     {"backup", cli_backup, "online backup of the server's data into a directory on its machine"},
+    {"delete", cli_delete, "delete a tag's samples in a time range, or all of them"},
     {"simulate", cli_simulate, "gateway simulator: stream plant data with store-and-forward"},
     {"check", cli_check, "check a running server's data (a scrub pass): 0 clean, 1 damaged"},
 };

@@ -7,9 +7,11 @@
  *   GET|POST /api/v1/query          api_query.c      scope READ
  *   GET      /api/v1/tags[/{name}]  api_tags.c       scope READ
  *   PUT      /api/v1/tags/{name}    api_tags.c       scope ADMIN
+ *   DELETE   /api/v1/tags/{name}    api_delete.c     scope ADMIN
  *   GET      /api/v1/stats          api_stats.c      scope READ
  *   GET|POST /api/v1/admin/scrub    api_admin.c      scope ADMIN
  *   GET|POST /api/v1/admin/backup   api_backup.c     scope ADMIN
+ *   POST     /api/v1/admin/delete   api_delete.c     scope ADMIN
  *   GET|POST /grafana/...           grafana.c        scope READ
  * Tag permissions (docs/api.md): req->tags, the caller's grant, filters
  * every tag walk (tag_match.c) and refuses an exact name outside it with a
@@ -98,8 +100,15 @@ static int route(api_ctx *c)
                 return API_ANSWERED;
             return api__tags_handle(c, name);
         }
+        if (method_is(c, "DELETE")) {
+            if (!name)
+                return reply_not_allowed(c, "GET");
+            if (scope_or_reply(c, HIST_SCOPE_ADMIN))
+                return API_ANSWERED;
+            return api__tag_delete_handle(c, name);
+        }
         if (!method_is(c, "GET"))
-            return reply_not_allowed(c, name ? "GET, PUT" : "GET");
+            return reply_not_allowed(c, name ? "GET, PUT, DELETE" : "GET");
         if (scope_or_reply(c, HIST_SCOPE_READ))
             return API_ANSWERED;
         return api__tags_handle(c, name);
@@ -121,11 +130,20 @@ static int route(api_ctx *c)
         return api__admin_scrub_handle(c);
     }
     if (path_under(path, "/api/v1/admin/backup", &rest) && *rest == '\0') {
+        c->resp->mode = "admin";
         if (!method_is(c, "GET") && !method_is(c, "POST"))
             return reply_not_allowed(c, "GET, POST");
         if (scope_or_reply(c, HIST_SCOPE_ADMIN))
             return API_ANSWERED;
         return api__admin_backup_handle(c);
+    }
+    if (path_under(path, "/api/v1/admin/delete", &rest) && *rest == '\0') {
+        c->resp->mode = "admin";
+        if (!method_is(c, "POST"))
+            return reply_not_allowed(c, "POST");
+        if (scope_or_reply(c, HIST_SCOPE_ADMIN))
+            return API_ANSWERED;
+        return api__admin_delete_handle(c);
     }
     if (path_under(path, "/grafana", &rest)) {
         c->resp->mode = "grafana";

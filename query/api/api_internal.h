@@ -231,6 +231,8 @@ int api__stats_handle(api_ctx *c);
 int api__admin_scrub_handle(api_ctx *c);
 /* GET or POST /api/v1/admin/backup (api_backup.c). */
 int api__admin_backup_handle(api_ctx *c);
+int api__admin_delete_handle(api_ctx *c);                 /* api_delete.c */
+int api__tag_delete_handle(api_ctx *c, const char *name); /* api_delete.c */
 int grafana__handle(api_ctx *c, const char *sub);
 
 /* ---- Grafana's namespace levels and ad hoc filters (grafana_filter.c) ---- */

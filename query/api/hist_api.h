@@ -78,6 +78,10 @@ typedef struct {
      * NULL for anything else (an unknown route, a query refused before its
      * mode was read). The caller times the request itself. */
     const char *mode;
+    /* An admin action's tag and what it did ("delete from=... to=...":
+     * api_delete.c), for the audit line; malloc'd, the caller frees them. */
+    char *audit_tag;
+    char *audit_detail;
 } hist_api_response;
 
 /* 1 if path is served here (then ingest/ queues the request to the API). */

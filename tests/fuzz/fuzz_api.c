@@ -162,6 +162,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     free(resp.body);
     free(resp.headers);
+    free(resp.refused_tag);
+    free(resp.audit_tag);
+    free(resp.audit_detail);
     free(rest);
     return 0;
 }

@@ -1,0 +1,321 @@
+/*
+ * delete.c: deleting a tag's samples in a time range [from, to)
+ * (hist_db_delete); docs/architecture.md, "Deleting data".
+ *
+ * The shape, all under seal_mu (so no seal, compaction or retention
+ * interleaves):
+ *   1. seal the tag's buffer whole (seal__tags, SEAL_WHOLE, which syncs the
+ *      WAL first): every durable write of the tag, raw, frozen or in logged
+ *      runs, goes into chunks, and the tag's flushed_lsn passes them;
+ *   2. list the tag's chunk entries and group them in clusters of
+ *      overlapping spans (the unit compaction merges too: a merged chunk
+ *      takes a new, highest seq, which is right only when it replaces every
+ *      chunk that shares a timestamp with it);
+ *   3. a cluster with no chunk touching [from, to) stays; one whose chunks
+ *      all lie inside is removed; any other is decoded, the last write of
+ *      each timestamp kept (seq order), the range cut out, and what is left
+ *      re-encoded into new chunks with fresh statistics;
+ *   4. ONE chunk__commit: the new chunks appended durably to the segment,
+ *      then one LMDB txn deletes every removed or rewritten entry and puts
+ *      the new ones;
+ *   5. under mu, the tag's latest value is recomputed from the chunks that
+ *      are left and the buffer (writes that came during the delete).
+ *
+ * Crash safety without a WAL record of its own: the delete is acknowledged
+ * only after the txn of step 4 committed. Before it, nothing was removed
+ * (a crash leaves the seal of step 1, which is an ordinary seal, and
+ * perhaps dead segment bytes). After it, no chunk holds a sample of the
+ * range, and recovery replays only WAL writes with lsn > the tag's
+ * flushed_lsn, which step 1 raised past every write the delete saw; so a
+ * deleted sample cannot come back from the log. Writes that arrive while
+ * the delete runs are ordered after it (or, if durable before step 1's
+ * sync, before it): either way every query mode sees one answer, as the
+ * statistics, raw scans and latest all read the same committed entries.
+ */
+#include "storage/db_internal.h"
+
+#include "common/hist_array.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    hist_chunk_ref ref;
+    bool damaged;
+    bool gone; /* deleted or rewritten by this delete */
+} del_ref;
+
+/* Every chunk entry of a tag, in key (start) order, with its damage mark. */
+static int list_refs(hist_db *db, uint32_t tag, del_ref **out, size_t *nout)
+{
+    MDB_txn *txn;
+    int rc = index__read_begin(&db->idx, &txn);
+    if (rc)
+        return rc;
+    MDB_cursor *cur;
+    rc = index__err(mdb_cursor_open(txn, db->idx.chunk, &cur));
+    del_ref *refs = NULL;
+    size_t n = 0, cap = 0;
+    if (rc == 0) {
+        uint8_t kb[HIST_CHUNK_KEY_LEN];
+        index__chunk_key(kb, tag, HIST_TS_MIN - 1, 0);
+        hist_marks marks = {0};
+        rc = marks__open(&db->idx, txn, kb, &marks);
+        MDB_val k = {sizeof(kb), kb}, d;
+        int op = MDB_SET_RANGE;
+        while (rc == 0 && mdb_cursor_get(cur, &k, &d, op) == 0) {
+            op = MDB_NEXT;
+            uint32_t ktag;
+            if (k.mv_size != HIST_CHUNK_KEY_LEN)
+                break;
+            index__chunk_key_parse(k.mv_data, &ktag, NULL, NULL);
+            if (ktag != tag)
+                break;
+            if (HIST_ARRAY_RESERVE(refs, cap, n + 1, 64) < 0) {
+                rc = HIST_ENOMEM;
+                break;
+            }
+            refs[n].damaged = marks__has(&marks, &k);
+            refs[n].gone = false;
+            if (index__chunk_ref_from(&k, &d, &refs[n].ref) == 0)
+                n++;
+        }
+        marks__close(&marks);
+        mdb_cursor_close(cur);
+    }
+    index__read_end(&db->idx, txn);
+    if (rc) {
+        free(refs);
+        return rc;
+    }
+    *out = refs;
+    *nout = n;
+    return 0;
+}
+
+static bool touches(const hist_chunk_ref *r, int64_t from, int64_t to)
+{
+    return r->stats.start_ts < to && r->stats.end_ts >= from;
+}
+
+static bool inside(const hist_chunk_ref *r, int64_t from, int64_t to)
+{
+    return r->stats.start_ts >= from && r->stats.end_ts < to;
+}
+
+typedef struct {
+    hist_chunk_batch out; /* the new chunks */
+    hist_chunk_ref *dels; /* entries to delete */
+    size_t ndels, capdels;
+    hist_delete_report rep;
+} del_plan;
+
+static int plan_del(del_plan *p, del_ref *r)
+{
+    if (HIST_ARRAY_RESERVE(p->dels, p->capdels, p->ndels + 1, 16) < 0)
+        return HIST_ENOMEM;
+    p->dels[p->ndels++] = r->ref;
+    r->gone = true;
+    return 0;
+}
+
+/* Cluster [a, b) touches the range and holds a chunk partly outside it:
+ * decode, cut, re-encode. A damaged member cannot be cut (its samples
+ * outside the range would be lost with it): HIST_ECORRUPT, nothing done. */
+static int rewrite_cluster(hist_db *db, hist_type type, uint32_t tag, del_ref *refs, size_t a,
+                           size_t b, int64_t from, int64_t to, del_plan *p)
+{
+    size_t total = 0;
+    for (size_t i = a; i < b; i++) {
+        if (refs[i].damaged && !inside(&refs[i].ref, from, to)) {
+            hist_logf(&db->log, HIST_LOG_ERROR,
+                      "delete: tag %u: a damaged chunk (%lld..%lld) crosses the range; nothing "
+                      "deleted (repair or drop it first)",
+                      tag, (long long)refs[i].ref.stats.start_ts,
+                      (long long)refs[i].ref.stats.end_ts);
+            return HIST_ECORRUPT;
+        }
+        total += refs[i].damaged ? 0 : refs[i].ref.stats.count;
+    }
+    hist_msample *m = malloc((total ? total : 1) * sizeof(*m));
+    if (!m)
+        return HIST_ENOMEM;
+    size_t n = 0;
+    int rc = 0;
+    for (size_t i = a; i < b && rc == 0; i++) {
+        if (refs[i].damaged) { /* inside: goes with its mark */
+            p->rep.samples_deleted += refs[i].ref.stats.count;
+            continue;
+        }
+        int64_t *ts;
+        hist_value *v;
+        uint32_t *q;
+        rc = chunk__load(db, &refs[i].ref, &ts, &v, &q);
+        if (rc)
+            break;
+        for (size_t j = 0; j < refs[i].ref.stats.count; j++)
+            m[n++] = (hist_msample){ts[j], refs[i].ref.seq, v[j], q[j]};
+        free(ts), free(v), free(q);
+    }
+    if (rc) {
+        free(m);
+        return rc;
+    }
+    n = msamples__sort_dedupe(m, n);
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++)
+        if (m[i].ts < from || m[i].ts >= to)
+            m[kept++] = m[i];
+    if (kept == n) { /* the span crossed the range but no sample lay in it */
+        free(m);
+        return 0;
+    }
+    p->rep.samples_deleted += n - kept;
+    size_t before = p->out.n;
+    rc = chunk__batch_add(db, &p->out, tag, type, m, kept);
+    free(m);
+    for (size_t i = a; i < b && rc == 0; i++) {
+        rc = plan_del(p, &refs[i]);
+        if (inside(&refs[i].ref, from, to))
+            p->rep.chunks_removed++;
+        else
+            p->rep.chunks_rewritten++;
+    }
+    p->rep.chunks_written += p->out.n - before;
+    return rc;
+}
+
+/* The tag's latest value from its chunks left (refs minus the deleted
+ * ones, plus the new ones) and its buffer (mu held). */
+static void reset_latest(hist_tag_state *t, const del_ref *refs, size_t n, const del_plan *p)
+{
+    bool have = false;
+    hist_chunk_ref best = {0};
+    for (size_t i = 0; i < n; i++) {
+        const hist_chunk_ref *r = &refs[i].ref;
+        if (refs[i].gone || refs[i].damaged || r->stats.count == 0)
+            continue;
+        if (!have || r->stats.end_ts > best.stats.end_ts ||
+            (r->stats.end_ts == best.stats.end_ts && r->seq > best.seq))
+            best = *r, have = true;
+    }
+    for (size_t i = 0; i < p->out.n; i++) {
+        const hist_chunk_ref *r = &p->out.refs[i];
+        if (!have || r->stats.end_ts > best.stats.end_ts ||
+            (r->stats.end_ts == best.stats.end_ts && r->seq > best.seq))
+            best = *r, have = true;
+    }
+    t->has_sealed_latest = have;
+    t->sealed_latest = have ? (hist_sample){best.stats.end_ts, best.stats.last_v, best.stats.last_q}
+                            : (hist_sample){0};
+    t->has_latest = have;
+    t->latest = t->sealed_latest;
+    t->latest_stale = 0;
+    membuf_view bv;
+    if (membuf__view(&t->buf, &bv) != 0) {
+        t->latest_stale = 1; /* looked up again when asked */
+        return;
+    }
+    for (size_t i = 0; i < bv.n; i++)
+        tags__note_latest(t, bv.ts[i], bv.v[i], bv.q[i]);
+    membuf__view_release(&bv);
+}
+
+/* Debug builds: after the seal of step 1 the buffer holds no write the
+ * delete saw (lsn <= durable) in [from, to) (mu held). */
+static void assert_buffer_clear(hist_tag_state *t, uint64_t durable, int64_t from, int64_t to)
+{
+#ifndef NDEBUG
+    membuf_view bv;
+    if (membuf__view(&t->buf, &bv) != 0)
+        return;
+    for (size_t i = 0; i < bv.n; i++)
+        HIST_ASSERT(bv.lsn[i] > durable || bv.ts[i] < from || bv.ts[i] >= to);
+    membuf__view_release(&bv);
+#else
+    (void)t, (void)durable, (void)from, (void)to;
+#endif
+}
+
+static int delete_locked(hist_db *db, uint32_t tag, int64_t from, int64_t to, del_plan *p)
+{
+    HIST_ASSERT(mu_held(&db->seal_mu));
+    mu_lock(&db->mu);
+    hist_tag_state *t = tags__get(db, tag);
+    hist_type type = t ? (hist_type)t->type : HIST_TYPE_FLOAT64;
+    mu_unlock(&db->mu);
+    if (!t)
+        return HIST_ENOTFOUND;
+    /* Read before the seal: the seal syncs and takes every write durable
+     * then, so at least every write up to here (a later read could pass
+     * writes that became durable after the seal's sync). */
+    uint64_t durable = wal__durable_lsn(db->wal);
+    int rc = seal__tags(db, &tag, 1, SEAL_WHOLE);
+    if (rc)
+        return rc;
+    mu_lock(&db->mu);
+    assert_buffer_clear(t, durable, from, to);
+    mu_unlock(&db->mu);
+
+    del_ref *refs;
+    size_t n;
+    rc = list_refs(db, tag, &refs, &n);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n && rc == 0;) {
+        /* The cluster [i, j): chunks whose spans overlap, in start order. */
+        int64_t end = refs[i].ref.stats.end_ts;
+        size_t j = i + 1;
+        for (; j < n && refs[j].ref.stats.start_ts <= end; j++)
+            if (refs[j].ref.stats.end_ts > end)
+                end = refs[j].ref.stats.end_ts;
+        bool any = false, all = true;
+        for (size_t k = i; k < j; k++) {
+            any |= touches(&refs[k].ref, from, to);
+            all &= inside(&refs[k].ref, from, to);
+        }
+        if (all) {
+            for (size_t k = i; k < j && rc == 0; k++) {
+                rc = plan_del(p, &refs[k]);
+                p->rep.chunks_removed++;
+                p->rep.samples_deleted += refs[k].ref.stats.count;
+            }
+        } else if (any) {
+            rc = rewrite_cluster(db, type, tag, refs, i, j, from, to, p);
+        }
+        i = j;
+    }
+    if (rc == 0 && p->ndels)
+        rc =
+            chunk__commit(db, p->out.bufs, p->out.refs, p->out.n, p->dels, p->ndels, NULL, NULL, 0);
+    if (rc == 0 && p->ndels) {
+        mu_lock(&db->mu);
+        reset_latest(t, refs, n, p);
+        mu_unlock(&db->mu);
+    }
+    free(refs);
+    return rc;
+}
+
+int hist_db_delete(hist_db *db, uint32_t tag, int64_t from, int64_t to, hist_delete_report *out)
+{
+    if (!db || from >= to)
+        return HIST_EINVAL;
+    del_plan p = {0};
+    mu_lock(&db->seal_mu);
+    int rc = delete_locked(db, tag, from, to, &p);
+    mu_unlock(&db->seal_mu);
+    if (rc == 0 && p.ndels)
+        hist_logf(&db->log, HIST_LOG_INFO,
+                  "delete: tag %u [%lld, %lld): %llu chunk(s) removed, %llu rewritten into "
+                  "%llu, %llu sample(s) deleted",
+                  tag, (long long)from, (long long)to, (unsigned long long)p.rep.chunks_removed,
+                  (unsigned long long)p.rep.chunks_rewritten,
+                  (unsigned long long)p.rep.chunks_written,
+                  (unsigned long long)p.rep.samples_deleted);
+    if (rc == 0 && out)
+        *out = p.rep;
+    chunk__batch_free(&p.out);
+    free(p.dels);
+    return rc;
+}

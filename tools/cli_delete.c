@@ -1,0 +1,164 @@
+/*
+ * cli_delete.c: `historian delete`: deletes a tag's samples in a time
+ * range, or all of them, through the server's POST /api/v1/admin/delete
+ * (admin scope; the server audits it). Destructive, so it asks for --yes.
+ */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tools/cli.h"
+#include "tools/cli_read.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: historian delete TAG --from T --to T --yes [options]\n"
+            "       historian delete TAG --all --yes [options]\n"
+            "\n"
+            "Deletes the samples of TAG with FROM <= time < TO, or every sample of\n"
+            "it with --all (the tag stays in the tag list). At once for every query,\n"
+            "durably, and for good: there is no undo. Needs a token with the admin\n"
+            "scope; the server writes the deletion to its audit trail.\n"
+            "\n"
+            "  -f, --from T        start (RFC 3339, epoch ms, now, -24h, now-7d)\n"
+            "  -t, --to T          end, exclusive\n"
+            "      --all           every sample of the tag\n"
+            "  -y, --yes           really delete (without it nothing is sent)\n"
+            "      --server URL    (default %s, or $HISTORIAN_SERVER)\n"
+            "      --token TOKEN   bearer token (or $HISTORIAN_TOKEN)\n"
+            "      --timeout SEC   (default 30)\n" CLI_CONN_TLS_USAGE "  -h, --help\n"
+            "\n"
+            "Prints what was deleted: chunks removed, chunks rewritten, samples.\n"
+            "Exit status: 0 ok, 1 server or network error, 2 bad command line.\n",
+            CLI_DEFAULT_SERVER);
+}
+
+enum { OPT_ALL = CLI_OPT_OWN };
+
+static const struct option delete_options[] = {
+    {"from", required_argument, NULL, 'f'},
+    {"to", required_argument, NULL, 't'},
+    {"all", no_argument, NULL, OPT_ALL},
+    {"yes", no_argument, NULL, 'y'},
+    CLI_CONN_LONGOPTS,
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+#define DELETE_CMD "historian delete"
+
+typedef struct {
+    cli_conn conn;
+    const char *tag, *from, *to;
+    bool all, yes;
+} delete_command;
+
+static int delete_take_option(void *ctx, int opt, char **argv)
+{
+    delete_command *c = ctx;
+    switch (opt) {
+    case 'h':
+        usage(stdout);
+        return CLI_OK;
+    case 'f':
+        c->from = optarg;
+        return CLI_CONTINUE;
+    case 't':
+        c->to = optarg;
+        return CLI_CONTINUE;
+    case OPT_ALL:
+        c->all = true;
+        return CLI_CONTINUE;
+    case 'y':
+        c->yes = true;
+        return CLI_CONTINUE;
+    }
+    return cli_other_option(&c->conn, DELETE_CMD, opt, argv, usage);
+}
+
+static int delete_parse_options(delete_command *c, int argc, char **argv)
+{
+    int rc = cli_each_option(argc, argv, "f:t:yh", delete_options, false, delete_take_option, c);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    if (optind >= argc) {
+        fprintf(stderr, "%s: which tag? (historian delete TAG ...)\n", DELETE_CMD);
+        return CLI_USAGE;
+    }
+    c->tag = argv[optind++];
+    if (optind < argc) {
+        fprintf(stderr, "%s: unexpected argument '%s'\n", DELETE_CMD, argv[optind]);
+        return CLI_USAGE;
+    }
+    if (c->all && (c->from || c->to)) {
+        fprintf(stderr, "%s: --all deletes every sample; give no --from or --to with it\n",
+                DELETE_CMD);
+        return CLI_USAGE;
+    }
+    if (!c->all && (!c->from || !c->to)) {
+        fprintf(stderr, "%s: give --from and --to, or --all\n", DELETE_CMD);
+        return CLI_USAGE;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+    if (c->from && (rc = cli_check_time(DELETE_CMD, c->from, now_ns)) != CLI_CONTINUE)
+        return rc;
+    if (c->to && (rc = cli_check_time(DELETE_CMD, c->to, now_ns)) != CLI_CONTINUE)
+        return rc;
+    if (!c->yes) {
+        fprintf(stderr,
+                "%s: this deletes %s of '%s' for good; add --yes to do it (nothing was sent)\n",
+                DELETE_CMD, c->all ? "every sample" : "the samples in the range", c->tag);
+        return CLI_USAGE;
+    }
+    rc = cli_conn_ready(&c->conn, DELETE_CMD);
+    return rc == CLI_OK ? CLI_CONTINUE : rc;
+}
+
+static long long field(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    return json_is_integer(v) ? (long long)json_integer_value(v) : 0;
+}
+
+static int delete_send(delete_command *c)
+{
+    char target[2048] = "/api/v1/admin/delete";
+    if (cli_add_param(target, sizeof target, "tag", c->tag) < 0 ||
+        (c->all && cli_add_param(target, sizeof target, "all", "true") < 0) ||
+        (c->from && cli_add_param(target, sizeof target, "from", c->from) < 0) ||
+        (c->to && cli_add_param(target, sizeof target, "to", c->to) < 0))
+        return cli_too_long(DELETE_CMD);
+    hist_http_response resp;
+    int rc = cli_fetch(&c->conn, DELETE_CMD, "POST", target, NULL, NULL, &resp);
+    if (rc != CLI_OK)
+        return rc;
+    json_t *o = json_loadb(resp.body, resp.body_len, 0, NULL);
+    if (!json_is_object(o)) {
+        fprintf(stderr, "%s: the server's answer is not a JSON object\n", DELETE_CMD);
+        rc = CLI_SERVER;
+    } else {
+        printf("deleted %lld sample(s) of %s: %lld chunk(s) removed, %lld rewritten\n",
+               field(o, "samples_deleted"), c->tag, field(o, "chunks_removed"),
+               field(o, "chunks_rewritten"));
+    }
+    json_decref(o);
+    hist_http_response_free(&resp);
+    return rc;
+}
+
+int cli_delete(int argc, char **argv)
+{
+    delete_command c = {0};
+    cli_conn_init(&c.conn);
+    int rc = delete_parse_options(&c, argc, argv);
+    if (rc == CLI_CONTINUE)
+        rc = delete_send(&c);
+    cli_conn_close(&c.conn);
+    return rc;
+}
