@@ -16,6 +16,7 @@
 
 #include "common/hist_log.h"
 #include "common/hist_time.h"
+#include "common/hist_version.h"
 #include "ingest/hist_server.h"
 #include "tools/check_data.h"
 
@@ -127,7 +128,8 @@ static void usage(FILE *out)
             "                      its index entry, the WAL, the tag registry; damaged chunks\n"
             "                      are marked; exit 0 clean, 1 damage found, 2 not checked\n"
             "  --config FILE       key=value lines with the options above (flags win)\n"
-            "  --help\n");
+            "  --help              print this help and exit\n"
+            "  --version           print the version and exit\n");
 }
 
 static int parse_size(const char *s, unsigned long long *out)
@@ -370,6 +372,10 @@ static int run(config *c, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
+            return 0;
+        }
+        if (!strcmp(argv[i], "--version")) {
+            printf("historiand %s (git %s)\n", HIST_VERSION, HIST_GIT_DESCRIBE);
             return 0;
         }
         if (!strcmp(argv[i], "--config")) {
