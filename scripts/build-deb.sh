@@ -24,6 +24,13 @@ if command -v git >/dev/null && [ -e .git ]; then
     desc=$(git describe --always --dirty 2>/dev/null || echo unknown)
 fi
 version=$(dpkg-parsechangelog -S Version)
+# the package's version (debian/changelog, a native package) is the
+# project's (project(... VERSION) in CMakeLists.txt)
+project_version=$(sed -nE 's/^project\(historian VERSION ([0-9.]+).*/\1/p' CMakeLists.txt)
+if [ "$version" != "$project_version" ]; then
+    echo "build-deb: debian/changelog says $version, CMakeLists.txt $project_version: add a changelog entry (dch -v $project_version)" >&2
+    exit 1
+fi
 
 work=$(mktemp -d /tmp/historian-deb.XXXXXX)
 trap 'rm -rf "$work"' EXIT
