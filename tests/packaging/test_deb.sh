@@ -10,6 +10,8 @@
 # need not be running: the maintainer scripts then only enable the unit.
 # Prints how long the build took. Exit 77 (skip) when not root or no dpkg.
 set -euo pipefail
+# a command that fails outside a check says where, instead of a silent exit
+trap 'echo "FAIL: $0:$LINENO: \"$BASH_COMMAND\" exited $?"' ERR
 cd "$(dirname "$0")/../.."
 if [ "$(id -u)" -ne 0 ] || ! command -v dpkg >/dev/null; then
     echo "SKIP: needs root and dpkg"

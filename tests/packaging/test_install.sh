@@ -7,6 +7,8 @@
 # (enumerations, directories) and not options after an option that takes a
 # value. The expected lists are written here, not taken from the install.
 set -euo pipefail
+# a command that fails outside a check says where, instead of a silent exit
+trap 'echo "FAIL: $0:$LINENO: \"$BASH_COMMAND\" exited $?"' ERR
 build=$1 version=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -57,8 +59,8 @@ render() {
 if [ -z "$man_files" ]; then
     :
 elif command -v man >/dev/null || command -v groff >/dev/null; then
-    render "$p/share/man/man8/historiand.8" >"$tmp/d.txt"
-    render "$p/share/man/man1/historian.1" >"$tmp/c.txt"
+    render "$p/share/man/man8/historiand.8" >"$tmp/d.txt" || bad "man -l historiand.8 exited $?"
+    render "$p/share/man/man1/historian.1" >"$tmp/c.txt" || bad "man -l historian.1 exited $?"
     grep -q '^HISTORIAND(8)' "$tmp/d.txt" || bad "historiand(8) does not render with its title"
     grep -q '^HISTORIAN(1)' "$tmp/c.txt" || bad "historian(1) does not render with its title"
     for o in --data --config --version --max-connections; do

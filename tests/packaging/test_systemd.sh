@@ -6,6 +6,8 @@
 # `systemd-analyze security` rates its exposure 2.0 or lower (printed).
 # Skips (exit 77) when systemd-analyze is absent.
 set -euo pipefail
+# a command that fails outside a check says where, instead of a silent exit
+trap 'echo "FAIL: $0:$LINENO: \"$BASH_COMMAND\" exited $?"' ERR
 build=$1
 if ! command -v systemd-analyze >/dev/null; then
     echo "SKIP: systemd-analyze not installed (Debian package systemd)"
