@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "common/hist_buf.h"
+#include "common/hist_version.h"
 #include "ingest/ingest.h"
 
 static void counter(hist_buf *t, const char *name, const char *help, uint64_t v)
@@ -150,6 +151,11 @@ int metrics__render(const hist_metrics *m, hist_db *db, char **out, size_t *len)
 {
     hist_buf t;
     hist_buf_init(&t);
+    hist_buf_printf(&t,
+                    "# HELP historian_build_info The version of this historiand (always 1).\n"
+                    "# TYPE historian_build_info gauge\n"
+                    "historian_build_info{version=\"%s\",git=\"%s\"} 1\n",
+                    HIST_VERSION, HIST_GIT_DESCRIBE);
     counter(&t, "historian_samples_accepted_total", "Samples written and acknowledged.",
             m->samples_accepted);
     counter(&t, "historian_samples_rejected_total", "Samples in refused requests.",

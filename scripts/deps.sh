@@ -7,6 +7,7 @@ pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       liblmdb-dev libzstd-dev libuv1-dev libprotobuf-c-dev protobuf-c-compiler
       liburing-dev libhttp-parser-dev libjansson-dev libssl-dev openssl
       libcurl4-openssl-dev zlib1g-dev libcsv-dev libsystemd-dev tzdata curl mosquitto mosquitto-clients
+      help2man
       ${HIST_DEPS_EXTRA:-})
 missing=()
 for p in "${pkgs[@]}"; do

@@ -160,7 +160,8 @@ void daemon_config__usage(FILE *out)
             "  --check-config      check the options and the files they name (tokens, TLS,\n"
             "                      MQTT), say what is wrong, exit 0 good or 2 bad; starts\n"
             "                      nothing\n"
-            "  --help\n");
+            "  --help              print this help and exit\n"
+            "  --version           print the version and exit\n");
 }
 
 static int parse_size(const char *s, unsigned long long *out)
@@ -429,6 +430,10 @@ int daemon_config__parse(daemon_config *c, int argc, char **argv, FILE *errout)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             c->help = true;
+            return 0;
+        }
+        if (!strcmp(argv[i], "--version")) {
+            c->version = true;
             return 0;
         }
         if (!strcmp(argv[i], "--config") || !strncmp(argv[i], "--config=", 9)) {

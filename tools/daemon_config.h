@@ -23,7 +23,7 @@ typedef struct daemon_config {
     const char *check_dir;   /* --check-data: check this directory and exit */
     bool check_config;       /* --check-config: check the options and exit */
     bool repair;             /* --repair (with --check-data): remove damaged entries */
-    bool help;
+    bool help, version; /* --help, --version: print and exit */
     /* repeatable: every --mqtt and --mqtt-topic, config file's first */
     const char *mqtt_urls[16], *mqtt_topics[64];
     char **strings; /* owned copies of the file's keys and values */

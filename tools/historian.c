@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/hist_version.h"
 #include "tools/cli.h"
 
 struct command {
@@ -30,6 +31,8 @@ static void usage(FILE *out)
     fprintf(out, "usage: historian <command> [options]   (historian <command> --help)\n\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n  --help    print this help and exit\n"
+                 "  --version print the version and exit\n");
 }
 
 int main(int argc, char **argv)
@@ -40,6 +43,10 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
+        return CLI_OK;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("historian %s (git %s)\n", HIST_VERSION, HIST_GIT_DESCRIBE);
         return CLI_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

@@ -12,6 +12,7 @@
 #include <malloc.h>
 #include <stdio.h>
 
+#include "common/hist_version.h"
 #include "ingest/hist_server.h"
 #include "tools/check_data.h"
 #include "tools/daemon_config.h"
@@ -53,6 +54,10 @@ static int run(daemon_config *c, int argc, char **argv)
     }
     if (c->help) {
         daemon_config__usage(stdout);
+        return 0;
+    }
+    if (c->version) {
+        printf("historiand %s (git %s)\n", HIST_VERSION, HIST_GIT_DESCRIBE);
         return 0;
     }
     if (c->repair && !c->check_dir) {
