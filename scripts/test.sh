@@ -7,7 +7,8 @@
 #      Sparkplug B edge node (Eclipse Tahu from npm, a real mosquitto) and
 #      InfluxDB's JavaScript client writing line protocol;
 #   4. build the libFuzzer targets with clang and run each briefly;
-#   5. the Grafana plugin's tests, when Node.js is present.
+#   5. the Grafana plugin's tests, when Node.js is present;
+#   6. the Debian package built, installed, run and purged (root only).
 # Each stage prints ctest's summary; the script fails if any stage fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,4 +64,8 @@ if [ -f tools/grafana-datasource/package.json ]; then
         echo "skipped: Node.js/npm not installed; the plugin's tests need it"
     fi
 fi
+stage "Debian package (tests/packaging/test_deb.sh: build, lintian, install, run as historian, remove, purge)"
+rc=0
+bash tests/packaging/test_deb.sh || rc=$?
+[ $rc -eq 0 ] || [ $rc -eq 77 ] || status=1 # 77: skipped (not root, no dpkg), and it says so
 exit $status
