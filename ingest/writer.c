@@ -21,7 +21,9 @@
  * before the names. It holds no names of its own: a slot points at the
  * db's copy (hist_tag_name_of), which lives as long as the db, and the db
  * is closed only after writer__stop(). A slot costs 24 bytes, 48 a tag at
- * the table's load of at most one half.
+ * the table's load of at most one half. A removed tag (hist_tag_remove)
+ * keeps its copy of the name; the write that finds it removed
+ * (HIST_ENOTFOUND) empties the cache and resolves its batch again.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +33,7 @@
 
 typedef struct {
     const char *name; /* the db's copy (hist_tag_name_of): valid while it is open */
-    uint64_t hash; /* of name: hist_in_series.hash */
+    uint64_t hash;    /* of name: hist_in_series.hash */
     uint32_t id;
     hist_type type;
 } tag_slot;
@@ -72,6 +74,14 @@ static tag_slot *cache_find(hist_writer *w, const hist_in_series *series)
         if (s->hash == series->hash && !strcmp(s->name, series->name))
             return s;
     }
+}
+
+/* Forgets every name (a tag was removed; removals are rare). */
+static void cache_clear(hist_writer *w)
+{
+    if (w->cache)
+        memset(w->cache, 0, w->cache_cap * sizeof *w->cache);
+    w->cache_used = 0;
 }
 
 static void cache_put(hist_writer *w, const hist_in_series *series, uint32_t id, hist_type type)
@@ -268,6 +278,8 @@ static uint64_t write_batch(hist_writer *w, hist_job *job)
         res->fatal = true;
         goto out;
     }
+    bool retried = false;
+again:
     if (resolve_tags(w, b, ids, res) < 0 || (res->code && !b->partial))
         goto out;
     size_t n = 0;
@@ -285,6 +297,14 @@ static uint64_t write_batch(hist_writer *w, hist_job *job)
     }
     if (n) {
         int rc = hist_db_write(w->db, series, n, &lsn);
+        if (rc == HIST_ENOTFOUND && !retried) {
+            /* a tag the cache knows was removed (hist_tag_remove): the
+             * cache is emptied, the names resolved again (a removed name
+             * makes a new tag) and the batch written once more */
+            cache_clear(w);
+            retried = true;
+            goto again;
+        }
         if (rc < 0) {
             decode__set_error(res, rc, "storage refused the batch: %s", hist_strerror(rc));
             res->fatal = true;

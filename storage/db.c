@@ -26,7 +26,7 @@
 static int series_check(hist_db *db, const hist_series *s)
 {
     hist_tag_state *t = tags__get(db, s->tag);
-    if (!t)
+    if (!t || t->removed)
         return HIST_ENOTFOUND;
     if (s->n == 0)
         return 0;
@@ -166,7 +166,7 @@ int hist_db_get_stats(hist_db *db, hist_db_stats *out)
     wal__get_stats(db->wal, &ws);
     out->io_backend = segs__backend(&db->segs);
     mu_lock(&db->mu);
-    out->tags = db->ntags;
+    out->tags = db->ntags - db->nremoved;
     out->samples_memtable = db->mem_samples;
     out->memtable_bytes = db->mem_bytes;
     mu_unlock(&db->mu);

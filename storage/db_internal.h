@@ -83,6 +83,10 @@ typedef struct {
      * set: hist_db_latest() looks it up again (damage.c). */
     bool latest_stale : 1;
     bool has_sealed_latest : 1; /* the latest sample in committed chunks, so */
+    /* hist_tag_remove(): gone from the registry; the struct stays (names
+     * handed out point into it) and so does its name-hash slot (probe
+     * chains stay whole), but no lookup, write or listing finds it. */
+    bool removed : 1;
     uint64_t flushed_lsn;       /* every write with lsn <= this is in chunks */
     int64_t max_span;           /* max (end_ts - start_ts) over the tag's chunks */
     hist_sample latest;
@@ -119,6 +123,7 @@ struct hist_db {
     uint32_t tags_cap;
     uint32_t next_tag_id;
     uint64_t ntags;
+    uint64_t nremoved; /* of them removed (hist_tag_remove) since the open */
     uint32_t *name_hash; /* open addressing: tag ids, 0 = empty */
     size_t hash_cap;
     uint32_t *dirty; /* tags with a non-empty buffer */

@@ -192,6 +192,14 @@ const char *hist_tag_name_of(hist_db *db, uint32_t id);
  * deadband of an existing one (its type must match). info->id is filled. */
 int hist_tag_put(hist_db *db, hist_tag_info *info);
 
+/* Removes tag id from the registry: its name is free again (a write with
+ * it makes a new tag, with a new id), and no lookup, listing or write
+ * finds the id. For a tag with no samples: delete them first
+ * (hist_db_delete over the whole time line); HIST_EBUSY when a write came
+ * in meanwhile (delete again), HIST_ENOTFOUND for an unknown id. One index
+ * transaction: a crash leaves the tag there or gone. */
+int hist_tag_remove(hist_db *db, uint32_t id);
+
 /* Calls fn for every tag whose name starts with prefix ("" = all), in name
  * order. fn returns 0 to go on, non-zero to stop (that value is returned).
  * fn runs outside any index transaction and may call into the db. */

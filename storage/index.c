@@ -301,6 +301,22 @@ int index__get_tag(hist_index *idx, MDB_txn *txn, uint32_t id, hist_index_tag *o
     return tag_row__unpack(v.mv_data, v.mv_size, out);
 }
 
+int index__del_tag(hist_index *idx, MDB_txn *txn, uint32_t id)
+{
+    hist_index_tag t;
+    int rc = index__get_tag(idx, txn, id, &t);
+    if (rc)
+        return rc;
+    MDB_val nk = {strlen(t.name), t.name};
+    rc = mdb_del(txn, idx->tag_name, &nk, NULL);
+    if (rc && rc != MDB_NOTFOUND)
+        return index__err(rc);
+    uint8_t kb[4];
+    hist_put_be32(kb, id);
+    MDB_val k = {4, kb};
+    return index__err(mdb_del(txn, idx->tag, &k, NULL));
+}
+
 int index__put_chunk(hist_index *idx, MDB_txn *txn, const hist_chunk_ref *ref)
 {
     uint8_t kb[HIST_CHUNK_KEY_LEN];

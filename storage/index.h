@@ -132,6 +132,8 @@ int index__put_tag(hist_index *idx, MDB_txn *txn, const hist_index_tag *t);
 /* The row only, its name index untouched (the name never changes). */
 int index__put_tag_row(hist_index *idx, MDB_txn *txn, const hist_index_tag *t);
 int index__get_tag(hist_index *idx, MDB_txn *txn, uint32_t id, hist_index_tag *out);
+/* Deletes tag id's row and its name's entry (hist_tag_remove). */
+int index__del_tag(hist_index *idx, MDB_txn *txn, uint32_t id);
 int index__put_chunk(hist_index *idx, MDB_txn *txn, const hist_chunk_ref *ref);
 /* Deletes a chunk entry and its damage mark, if any (they share the key). */
 int index__del_chunk(hist_index *idx, MDB_txn *txn, const hist_chunk_ref *ref);

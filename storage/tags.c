@@ -107,6 +107,13 @@ hist_tag_state *tags__get(hist_db *db, uint32_t id)
     return id < db->tags_cap ? db->tags[id] : NULL;
 }
 
+/* A tag the registry has (not removed); mu held. */
+static hist_tag_state *tag_known(hist_db *db, uint32_t id)
+{
+    hist_tag_state *t = tags__get(db, id);
+    return t && !t->removed ? t : NULL;
+}
+
 static uint32_t cache_find(hist_db *db, const char *name, size_t len)
 {
     if (!db->hash_cap)
@@ -117,7 +124,7 @@ static uint32_t cache_find(hist_db *db, const char *name, size_t len)
         if (id == 0)
             return 0;
         const hist_tag_state *t = db->tags[id];
-        if (t->name_len == len && memcmp(t->name, name, len) == 0)
+        if (!t->removed && t->name_len == len && memcmp(t->name, name, len) == 0)
             return id;
     }
 }
@@ -434,7 +441,7 @@ int hist_tag_by_id(hist_db *db, uint32_t id, hist_tag_info *out)
     if (!db || !out)
         return HIST_EINVAL;
     mu_lock(&db->mu);
-    bool known = tags__get(db, id) != NULL;
+    bool known = tag_known(db, id) != NULL;
     mu_unlock(&db->mu);
     return known ? tag_row_read(db, id, out) : HIST_ENOTFOUND;
 }
@@ -444,7 +451,7 @@ int hist_tag_type(hist_db *db, uint32_t id, hist_type *out)
     if (!db || !out)
         return HIST_EINVAL;
     mu_lock(&db->mu);
-    hist_tag_state *t = tags__get(db, id);
+    hist_tag_state *t = tag_known(db, id);
     if (t)
         *out = (hist_type)t->type;
     mu_unlock(&db->mu);
@@ -456,7 +463,7 @@ const char *hist_tag_name_of(hist_db *db, uint32_t id)
     if (!db)
         return NULL;
     mu_lock(&db->mu); /* db->tags may move; the state it points at does not */
-    const hist_tag_state *t = tags__get(db, id);
+    const hist_tag_state *t = tag_known(db, id);
     mu_unlock(&db->mu);
     return t ? t->name : NULL;
 }
@@ -515,6 +522,48 @@ int hist_tag_put(hist_db *db, hist_tag_info *info)
 }
 
 /* ---- A tag's buffer ------------------------------------------------------- */
+
+/* ---- Removing a tag --------------------------------------------------- */
+
+static int tag_remove_txn(hist_index *idx, MDB_txn *txn, void *arg)
+{
+    return index__del_tag(idx, txn, *(const uint32_t *)arg);
+}
+
+int hist_tag_remove(hist_db *db, uint32_t id)
+{
+    if (!db)
+        return HIST_EINVAL;
+    /* seal_mu: no seal or compaction of it meanwhile; tag_mu: no creation
+     * or metadata update (the order of db_internal.h) */
+    mu_lock(&db->seal_mu);
+    mu_lock(&db->tag_mu);
+    mu_lock(&db->mu);
+    hist_tag_state *t = tag_known(db, id);
+    int rc = !t ? HIST_ENOTFOUND : membuf__count(&t->buf) ? HIST_EBUSY : 0;
+    if (rc == 0) {
+        /* Invariant: an empty buffer means every acknowledged write of the
+         * tag is in chunks, which the caller deleted; writes from now on
+         * are refused (series_check), so no WAL record after this one can
+         * name the id, and a replay of the older ones finds no row and
+         * skips them. */
+        t->removed = true;
+        db->nremoved++;
+    }
+    mu_unlock(&db->mu);
+    if (rc == 0) {
+        rc = index__write(&db->idx, tag_remove_txn, &id);
+        if (rc) { /* the row stays: so does the tag */
+            mu_lock(&db->mu);
+            t->removed = false;
+            db->nremoved--;
+            mu_unlock(&db->mu);
+        }
+    }
+    mu_unlock(&db->tag_mu);
+    mu_unlock(&db->seal_mu);
+    return rc;
+}
 
 int tags__mark_dirty(hist_db *db, uint32_t id)
 {

@@ -18,15 +18,19 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: historian delete TAG --from T --to T --yes [options]\n"
             "       historian delete TAG --all --yes [options]\n"
+            "       historian delete TAG --remove --yes [options]\n"
             "\n"
             "Deletes the samples of TAG with FROM <= time < TO, or every sample of\n"
-            "it with --all (the tag stays in the tag list). At once for every query,\n"
+            "it with --all (the tag stays in the tag list), or the tag itself with\n"
+            "--remove (every sample, then the tag: its name is free again and no\n"
+            "listing shows it). At once for every query,\n"
             "durably, and for good: there is no undo. Needs a token with the admin\n"
             "scope; the server writes the deletion to its audit trail.\n"
             "\n"
             "  -f, --from T        start (RFC 3339, epoch ms, now, -24h, now-7d)\n"
             "  -t, --to T          end, exclusive\n"
             "      --all           every sample of the tag\n"
+            "      --remove        every sample and the tag itself\n"
             "  -y, --yes           really delete (without it nothing is sent)\n"
             "      --server URL    (default %s, or $HISTORIAN_SERVER)\n"
             "      --token TOKEN   bearer token (or $HISTORIAN_TOKEN)\n"
@@ -37,16 +41,13 @@ static void usage(FILE *out)
             CLI_DEFAULT_SERVER);
 }
 
-enum { OPT_ALL = CLI_OPT_OWN };
+enum { OPT_ALL = CLI_OPT_OWN, OPT_REMOVE };
 
 static const struct option delete_options[] = {
-    {"from", required_argument, NULL, 'f'},
-    {"to", required_argument, NULL, 't'},
-    {"all", no_argument, NULL, OPT_ALL},
-    {"yes", no_argument, NULL, 'y'},
-    CLI_CONN_LONGOPTS,
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+    {"from", required_argument, NULL, 'f'}, {"to", required_argument, NULL, 't'},
+    {"all", no_argument, NULL, OPT_ALL},    {"remove", no_argument, NULL, OPT_REMOVE},
+    {"yes", no_argument, NULL, 'y'},        CLI_CONN_LONGOPTS,
+    {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
 };
 
 #define DELETE_CMD "historian delete"
@@ -54,7 +55,7 @@ static const struct option delete_options[] = {
 typedef struct {
     cli_conn conn;
     const char *tag, *from, *to;
-    bool all, yes;
+    bool all, remove, yes;
 } delete_command;
 
 static int delete_take_option(void *ctx, int opt, char **argv)
@@ -72,6 +73,9 @@ static int delete_take_option(void *ctx, int opt, char **argv)
         return CLI_CONTINUE;
     case OPT_ALL:
         c->all = true;
+        return CLI_CONTINUE;
+    case OPT_REMOVE:
+        c->remove = true;
         return CLI_CONTINUE;
     case 'y':
         c->yes = true;
@@ -94,13 +98,14 @@ static int delete_parse_options(delete_command *c, int argc, char **argv)
         fprintf(stderr, "%s: unexpected argument '%s'\n", DELETE_CMD, argv[optind]);
         return CLI_USAGE;
     }
-    if (c->all && (c->from || c->to)) {
-        fprintf(stderr, "%s: --all deletes every sample; give no --from or --to with it\n",
+    if ((c->all || c->remove) && (c->from || c->to || (c->all && c->remove))) {
+        fprintf(stderr,
+                "%s: --all and --remove take every sample; give one, and no --from or --to\n",
                 DELETE_CMD);
         return CLI_USAGE;
     }
-    if (!c->all && (!c->from || !c->to)) {
-        fprintf(stderr, "%s: give --from and --to, or --all\n", DELETE_CMD);
+    if (!c->all && !c->remove && (!c->from || !c->to)) {
+        fprintf(stderr, "%s: give --from and --to, --all or --remove\n", DELETE_CMD);
         return CLI_USAGE;
     }
     struct timespec now;
@@ -113,7 +118,11 @@ static int delete_parse_options(delete_command *c, int argc, char **argv)
     if (!c->yes) {
         fprintf(stderr,
                 "%s: this deletes %s of '%s' for good; add --yes to do it (nothing was sent)\n",
-                DELETE_CMD, c->all ? "every sample" : "the samples in the range", c->tag);
+                DELETE_CMD,
+                c->remove ? "the tag and every sample"
+                : c->all  ? "every sample"
+                          : "the samples in the range",
+                c->tag);
         return CLI_USAGE;
     }
     rc = cli_conn_ready(&c->conn, DELETE_CMD);
@@ -126,16 +135,30 @@ static long long field(json_t *o, const char *key)
     return json_is_integer(v) ? (long long)json_integer_value(v) : 0;
 }
 
+/* --remove: DELETE /api/v1/tags/NAME; else POST /api/v1/admin/delete. */
+static int delete_target(const delete_command *c, char *target, size_t cap)
+{
+    if (c->remove) {
+        snprintf(target, cap, "/api/v1/tags/");
+        return hist_url_encode(c->tag, target, cap);
+    }
+    snprintf(target, cap, "/api/v1/admin/delete");
+    if (cli_add_param(target, cap, "tag", c->tag) < 0 ||
+        (c->all && cli_add_param(target, cap, "all", "true") < 0) ||
+        (c->from && cli_add_param(target, cap, "from", c->from) < 0) ||
+        (c->to && cli_add_param(target, cap, "to", c->to) < 0))
+        return -1;
+    return 0;
+}
+
 static int delete_send(delete_command *c)
 {
-    char target[2048] = "/api/v1/admin/delete";
-    if (cli_add_param(target, sizeof target, "tag", c->tag) < 0 ||
-        (c->all && cli_add_param(target, sizeof target, "all", "true") < 0) ||
-        (c->from && cli_add_param(target, sizeof target, "from", c->from) < 0) ||
-        (c->to && cli_add_param(target, sizeof target, "to", c->to) < 0))
+    char target[2048];
+    if (delete_target(c, target, sizeof target) < 0)
         return cli_too_long(DELETE_CMD);
     hist_http_response resp;
-    int rc = cli_fetch(&c->conn, DELETE_CMD, "POST", target, NULL, NULL, &resp);
+    int rc =
+        cli_fetch(&c->conn, DELETE_CMD, c->remove ? "DELETE" : "POST", target, NULL, NULL, &resp);
     if (rc != CLI_OK)
         return rc;
     json_t *o = json_loadb(resp.body, resp.body_len, 0, NULL);
@@ -143,9 +166,10 @@ static int delete_send(delete_command *c)
         fprintf(stderr, "%s: the server's answer is not a JSON object\n", DELETE_CMD);
         rc = CLI_SERVER;
     } else {
-        printf("deleted %lld sample(s) of %s: %lld chunk(s) removed, %lld rewritten\n",
+        printf("deleted %lld sample(s) of %s: %lld chunk(s) removed, %lld rewritten%s\n",
                field(o, "samples_deleted"), c->tag, field(o, "chunks_removed"),
-               field(o, "chunks_rewritten"));
+               field(o, "chunks_rewritten"),
+               json_is_true(json_object_get(o, "tag_removed")) ? "; the tag is removed" : "");
     }
     json_decref(o);
     hist_http_response_free(&resp);

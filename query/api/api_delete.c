@@ -7,16 +7,16 @@
  *                                from <= ts < to (times as /api/v1/query's:
  *                                RFC 3339, epoch ms, now, -1h); the tag stays.
  *                                tag=, all=true instead of from/to: every
- *                                sample, as DELETE /api/v1/tags/{name}
- *   DELETE /api/v1/tags/{name}   every sample of the tag. The tag itself
- *                                (its id, type and metadata) stays in the
- *                                registry and the tag list: storage keeps a
- *                                tag's id and state for the life of the
- *                                database (docs/architecture.md, "Deleting
- *                                data"), so removing the entry is not done
+ *                                sample; the tag stays
+ *   DELETE /api/v1/tags/{name}   the tag: every sample, then the tag itself
+ *                                (hist_tag_remove: its name is free again,
+ *                                no listing shows it; a write with the name
+ *                                makes a new tag). 409 when a write came in
+ *                                between (the samples up to it are gone,
+ *                                the tag stays: delete again).
  * Both answer {"tag", "from", "to" (ms; null for a whole tag),
  * "chunks_removed", "chunks_rewritten", "chunks_written",
- * "samples_deleted", "tag_removed" (false: see above)}. An admin token limited to patterns may
+ * "samples_deleted", "tag_removed"}. An admin token limited to patterns may
  * delete only its own tags (403 naming the tag); an unknown tag is a 404,
  * from >= to a 400. Storage: hist_db_delete (storage/delete.c).
  */
@@ -168,5 +168,14 @@ int api__tag_delete_handle(api_ctx *c, const char *name)
                                 name);
     if (rc < 0)
         return api__reply_internal(c, rc);
-    return reply_report(c, name, NULL, NULL, &r, false);
+    /* then the tag itself: its name is free, no listing shows it */
+    rc = hist_tag_remove(c->db, id);
+    if (rc == HIST_EBUSY)
+        return api__reply_error(c, 409, "tag",
+                                "'%s' was written while it was deleted: its samples up to then "
+                                "are gone, the tag stays; delete it again",
+                                name);
+    if (rc < 0 && rc != HIST_ENOTFOUND)
+        return api__reply_internal(c, rc);
+    return reply_report(c, name, NULL, NULL, &r, rc == 0);
 }

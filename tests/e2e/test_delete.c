@@ -7,8 +7,10 @@
  *      latest agree;
  *   2. bad input: an unknown tag 404, from >= to 400, a read token 403, an
  *      admin token limited to tag a's pattern 403 on tag b (and 200 on a);
- *   3. DELETE /api/v1/tags/b: every sample of b gone (count, raw, latest),
- *      the tag still listed;
+ *   3. DELETE /api/v1/tags/b removes the tag: its queries and its entry
+ *      answer 404, the tag list leaves it out, `historian delete --remove`
+ *      of it again is a 404, and a write with its name makes a new tag
+ *      holding only that write (also after kill -9);
  *   4. the audit file holds an admin line per delete with the tag and the
  *      range;
  *   5. a delete acknowledged, then kill -9 at once: after the restart the
@@ -72,11 +74,36 @@ static int expect_a(void)
 }
 
 /* count over a day (from chunk statistics), raw value for value, latest. */
+static int g_b_new; /* samples written into b since it was removed */
+
+/* b removed: every read of it is a 404 and the list leaves it out. */
+static void check_removed(const char *when)
+{
+    harness_response r;
+    char target[256];
+    snprintf(target, sizeof target, "/api/v1/query?tag=plant/e2e/b&from=%lld&to=%lld",
+             (long long)T0_MS, (long long)(T0_MS + 86400000));
+    CHECKF(http("GET", target, "readtok", &r) == 404, "%s: query of b: %d %s", when, r.status,
+           r.body);
+    harness_response_free(&r);
+    CHECKF(http("GET", "/api/v1/tags/plant/e2e/b", "readtok", &r) == 404, "%s: entry of b: %d",
+           when, r.status);
+    harness_response_free(&r);
+    CHECKF(http("GET", "/api/v1/tags?prefix=plant/e2e/", "readtok", &r) == 200 &&
+               strstr(r.body, "plant/e2e/a") && !strstr(r.body, "plant/e2e/b"),
+           "%s: list: %s", when, r.body);
+    harness_response_free(&r);
+}
+
 static void check_tag(char tag, const char *when)
 {
     char target[256];
     harness_response r;
-    int want = tag == 'a' ? expect_a() : g_b_gone ? 0 : SAMPLES;
+    if (tag == 'b' && g_b_gone && !g_b_new) {
+        check_removed(when);
+        return;
+    }
+    int want = tag == 'a' ? expect_a() : g_b_gone ? g_b_new : SAMPLES;
     snprintf(target, sizeof target,
              "/api/v1/query?tag=plant/e2e/%c&from=%lld&to=%lld&agg=count&step=1d&fill=none", tag,
              (long long)T0_MS, (long long)(T0_MS + 86400000));
@@ -119,6 +146,8 @@ static void check_tag(char tag, const char *when)
     for (int k = 0; k < SAMPLES; k++)
         if (tag == 'a' ? !g_gone[k] : !g_b_gone)
             last = k;
+    if (tag == 'b' && g_b_new)
+        last = 30; /* the one write after the removal */
     if (last < 0) {
         CHECKF(!strstr(r.body, "\"value\""), "%s: latest of %c: %s", when, tag, r.body);
     } else {
@@ -213,11 +242,31 @@ static void test_whole_tag(void)
 {
     harness_response r;
     CHECKF(http("DELETE", "/api/v1/tags/plant/e2e/b", "admintok", &r) == 200 &&
-               strstr(r.body, "\"samples_deleted\":7200"),
+               strstr(r.body, "\"samples_deleted\":7200") && strstr(r.body, "\"tag_removed\":true"),
            "%d %s", r.status, r.body);
     harness_response_free(&r);
     g_b_gone = true;
     check_tag('b', "after DELETE /api/v1/tags/b");
+    /* again, through the CLI: the tag is unknown now */
+    char out[400];
+    snprintf(out, sizeof out, "%s/remove.txt", h.root);
+    const char *args[] = {"delete",   "plant/e2e/b", "--remove", "--yes", "--server",
+                          server_url, "--token",     "admintok", NULL};
+    int st = harness_wait_exit(harness_run_cli(out, args), 30);
+    CHECKF(st == 1, "historian delete --remove of a removed tag: exit %d", st);
+    /* the name is free: a write makes a new tag with only that write */
+    char csv[400], text[2048];
+    snprintf(csv, sizeof csv, "%s/b-again.csv", h.root);
+    FILE *f = fopen(csv, "w");
+    REQUIRE(f);
+    fprintf(f, "plant/e2e/b,%lld,30.5\n", (long long)(T0_MS + 30 * 1000));
+    fclose(f);
+    const char *imp[] = {"import", csv, "--ingest", h.ingest_addr, "--token", "admintok", NULL};
+    st = harness_wait_exit(harness_run_cli(out, imp), 60);
+    harness_slurp(out, text, sizeof text);
+    CHECKF(st == 0, "import into the removed name: exit %d: %s", st, text);
+    g_b_new = 1;
+    check_tag('b', "b written again");
     CHECK(http("GET", "/api/v1/tags/plant/e2e/b", "readtok", &r) == 200);
     harness_response_free(&r);
 }
