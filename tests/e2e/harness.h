@@ -83,4 +83,20 @@ void harness_slurp(const char *path, char *buf, size_t len);
 /* rm -rf for a temp dir (refuses paths outside /tmp). */
 int harness_rm_rf(const char *path);
 
+/* harness_start(), and when it fails the server's log printed and the
+ * temp root removed: 0 once healthy, -1 (the test reports it). */
+int harness_start_or_clean(hist_harness *h, const char *const *extra_args);
+/* A request to h's HTTP port with "Authorization: Bearer token" (none when
+ * token is NULL): the status, -1 when no answer came; *r filled (free it)
+ * when the status is not -1. */
+int harness_http_as(const hist_harness *h, const char *method, const char *target,
+                    const char *token, harness_response *r);
+/* Writes text as the whole file path: 0, or -1. */
+int harness_write_file(const char *path, const char *text);
+/* historian import csv to h's ingest port with --token token, in batches
+ * of 1,000; its output in text (len bytes, NUL-terminated). The exit code
+ * as harness_wait_exit() gives it (at most 120 s). */
+int harness_import_csv(const hist_harness *h, const char *csv, const char *token, char *text,
+                       size_t len);
+
 #endif

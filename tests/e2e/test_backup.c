@@ -109,14 +109,6 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-static void write_tokens(void)
-{
-    FILE *f = fopen(g_tokens, "w");
-    REQUIRE(f);
-    fprintf(f, "boss-secret admin\nreader-secret read\n");
-    fclose(f);
-}
-
 /* One request's status, with its body kept in *r (free it). */
 static int http(hist_harness *s, const char *method, const char *target, const char *auth,
                 harness_response *r)
@@ -210,7 +202,7 @@ int main(void)
     REQUIRE(harness_init(&h, "hist-e2e-backup") == 0);
     snprintf(g_tokens, sizeof g_tokens, "%s/tokens", h.root);
     snprintf(g_audit, sizeof g_audit, "%s/audit.log", h.root);
-    write_tokens();
+    REQUIRE(harness_write_file(g_tokens, "boss-secret admin\nreader-secret read\n") == 0);
     const char *args[] = {"--auth-file", g_tokens, "--audit-file", g_audit, NULL};
     if (harness_start(&h, args) != 0) {
         harness_dump_log(&h);
