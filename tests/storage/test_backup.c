@@ -52,26 +52,27 @@ static double value_of(int t, int64_t k)
     return t * 1000000.0 + (double)k + 0.25;
 }
 
-static void make_tags(hist_db *db, uint32_t *ids, uint32_t *old)
+/* The test's tags' ids (and plant/old's when old is set): created, or
+ * only looked up (in a copy, where they must be already). */
+static void resolve_tags(hist_db *db, uint32_t *ids, uint32_t *old, bool create)
 {
     for (int t = 0; t < TAGS; t++) {
         char name[32];
         snprintf(name, sizeof(name), "plant/unit%d/flow", t);
-        REQUIRE(hist_tag_resolve(db, name, strlen(name), HIST_TYPE_FLOAT64, true, &ids[t]) == 0);
+        REQUIRE(hist_tag_resolve(db, name, strlen(name), HIST_TYPE_FLOAT64, create, &ids[t]) == 0);
     }
     if (old)
-        REQUIRE(hist_tag_resolve(db, "plant/old", 9, HIST_TYPE_FLOAT64, true, old) == 0);
+        REQUIRE(hist_tag_resolve(db, "plant/old", 9, HIST_TYPE_FLOAT64, create, old) == 0);
+}
+
+static void make_tags(hist_db *db, uint32_t *ids, uint32_t *old)
+{
+    resolve_tags(db, ids, old, true);
 }
 
 static void lookup_tags(hist_db *db, uint32_t *ids, uint32_t *old)
 {
-    for (int t = 0; t < TAGS; t++) {
-        char name[32];
-        snprintf(name, sizeof(name), "plant/unit%d/flow", t);
-        REQUIRE(hist_tag_resolve(db, name, strlen(name), HIST_TYPE_FLOAT64, false, &ids[t]) == 0);
-    }
-    if (old)
-        REQUIRE(hist_tag_resolve(db, "plant/old", 9, HIST_TYPE_FLOAT64, false, old) == 0);
+    resolve_tags(db, ids, old, false);
 }
 
 /* One round r: PER samples of every tag in one write, made durable. */
