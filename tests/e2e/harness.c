@@ -337,3 +337,24 @@ int harness_import_csv(const hist_harness *h, const char *csv, const char *token
     harness_slurp(out, text, len);
     return st;
 }
+
+int64_t harness_csv_rows(char *body, double (*want)(const void *ctx, int64_t row), const void *ctx,
+                         int64_t *wrong)
+{
+    int64_t row = -1; /* the first line is the header */
+    *wrong = 0;
+    for (char *line = body; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = 0;
+        if (row >= 0) {
+            char *c1 = strchr(line, ','); /* tag,time,value,quality */
+            char *c2 = c1 ? strchr(c1 + 1, ',') : NULL;
+            double v = c2 ? strtod(c2 + 1, NULL) : -1;
+            *wrong += v != want(ctx, row);
+        }
+        row++;
+        line = nl ? nl + 1 : NULL;
+    }
+    return row < 0 ? 0 : row;
+}

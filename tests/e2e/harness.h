@@ -13,6 +13,7 @@
 #define HIST_TESTS_E2E_HARNESS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "storage/hist_storage.h"
@@ -91,6 +92,12 @@ int harness_start_or_clean(hist_harness *h, const char *const *extra_args);
  * when the status is not -1. */
 int harness_http_as(const hist_harness *h, const char *method, const char *target,
                     const char *token, harness_response *r);
+/* The rows of a format=csv answer of /api/v1/query (a header line, then
+ * tag,time,value,quality lines), body cut into lines in place (NULL: no
+ * rows): how many there are, and in *wrong how many whose value is not
+ * want(ctx, row), rows counted from 0 (an unreadable value is -1). */
+int64_t harness_csv_rows(char *body, double (*want)(const void *ctx, int64_t row), const void *ctx,
+                         int64_t *wrong);
 /* Writes text as the whole file path: 0, or -1. */
 int harness_write_file(const char *path, const char *text);
 /* historian import csv to h's ingest port with --token token, in batches
