@@ -40,16 +40,11 @@ STOP_S=${STOP_S:-600}
 GAP_S=${GAP_S:-0}
 TOKEN=backup-bench-admin-token
 
-die() {
-    echo "backup.sh: FAILED: $*" >&2
-    exit 1
-}
-log() { echo "backup.sh: $*" >&2; }
+. "$here/peers_lib.sh"
 
 for b in bench/bench_gen bench/bench_thin tools/historiand tools/historian; do
     [ -x "$BUILD/$b" ] || die "build $BUILD/$b first (cmake --build $BUILD -j2)"
 done
-. "$here/peers_lib.sh"
 bench_temp hist-backup
 
 start_ns=$(($(date +%s) * 1000000000 - 2 * SECONDS_ * 1000000000))
@@ -64,14 +59,9 @@ echo "backup.samples_per_set $(awk '$1 == "gen.samples" {print $2}' "$tmp/base.g
 d=$tmp/hist
 mkdir -p "$d"
 echo "$TOKEN admin" >"$d/tokens"
-hp=$(free_port)
-ip=$(free_port)
-"$BUILD/tools/historiand" --data "$d/data" --http "127.0.0.1:$hp" --ingest "127.0.0.1:$ip" \
-    --auth-file "$d/tokens" --log-level warn ${HISTORIAND_ARGS:-} >"$d/log" 2>&1 &
-pid=$!
-pids+=("$pid")
-wait_http "http://127.0.0.1:$hp/healthz" "$pid" || start_failed historiand "$d/log" ||
-    die "historiand did not start"
+hist_start "$d" --auth-file "$d/tokens" || die "historiand did not start"
+hp=$hist_port
+pid=$hist_pid
 
 feed_set() { # set name
     "$BUILD/bench/bench_thin" --bodies "$tmp/$1.hist" --port "$hp" --path /api/v1/write \

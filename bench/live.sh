@@ -41,16 +41,11 @@ TIMEOUT_MS=${TIMEOUT_MS:-60000}
 STOP_S=${STOP_S:-600}
 TOKEN=live-bench-write-token
 
-die() {
-    echo "live.sh: FAILED: $*" >&2
-    exit 1
-}
-log() { echo "live.sh: $*" >&2; }
+. "$here/peers_lib.sh"
 
 for b in bench/bench_gen bench/bench_thin tools/historiand; do
     [ -x "$BUILD/$b" ] || die "build $BUILD/$b first (cmake --build $BUILD -j2)"
 done
-. "$here/peers_lib.sh"
 bench_temp hist-live
 
 P=live
@@ -65,14 +60,9 @@ rate=$((TAGS / PERIOD_S))
 d=$tmp/hist
 mkdir -p "$d"
 echo "$TOKEN read,write" >"$d/tokens"
-hp=$(free_port)
-ip=$(free_port)
-"$BUILD/tools/historiand" --data "$d/data" --http "127.0.0.1:$hp" --ingest "127.0.0.1:$ip" \
-    --auth-file "$d/tokens" --log-level warn ${HISTORIAND_ARGS:-} >"$d/log" 2>&1 &
-pid=$!
-pids+=("$pid")
-wait_http "http://127.0.0.1:$hp/healthz" "$pid" || start_failed historiand "$d/log" ||
-    die "historiand did not start"
+hist_start "$d" --auth-file "$d/tokens" || die "historiand did not start"
+hp=$hist_port
+pid=$hist_pid
 log "feeding: first contact as fast as answered, then $rate samples/s"
 "$BUILD/bench/bench_thin" --bodies "$tmp/bodies.hist" --port "$hp" --path /api/v1/write \
     --content-type application/x-protobuf --header "Authorization: Bearer $TOKEN" \

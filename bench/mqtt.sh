@@ -81,11 +81,7 @@ STOP_S=60
 START_MS=1767225600000 # 2026-01-01T00:00:00Z, the birth's timestamp
 export no_proxy=127.0.0.1
 
-die() {
-    echo "mqtt.sh: FAILED: $*" >&2
-    exit 1
-}
-log() { echo "mqtt.sh: $*" >&2; }
+. "$here/peers_lib.sh"
 
 for b in bench/bench_mqtt_pub tools/historiand; do
     [ -x "$BUILD/$b" ] || die "build $BUILD/$b first (cmake --build $BUILD -j2)"
@@ -94,7 +90,6 @@ for p in mosquitto mosquitto_sub curl python3; do
     command -v "$p" >/dev/null || die "$p is not installed (mosquitto, mosquitto-clients)"
 done
 [ -z "$PERF_DIR" ] || command -v perf >/dev/null || die "PERF_DIR is set and perf is missing"
-. "$here/peers_lib.sh"
 bench_temp hist-mqtt
 # a historiand stopped by SIGSTOP (the drain) must get SIGCONT to see SIGTERM
 mqtt_cleanup() {
@@ -235,17 +230,11 @@ check_tag() { # tag j N
 # Starts historiand on data dir $1 (fresh) and waits until it is connected
 # to the broker; sets hpid and hport.
 start_historiand() { # dir
-    local d=$1 iport
+    local d=$1
     mkdir -p "$d"
-    hport=$(free_port)
-    iport=$(free_port)
-    "$BUILD/tools/historiand" --data "$d/data" --http "127.0.0.1:$hport" --ingest "127.0.0.1:$iport" \
-        --scrub-share 0 --log-level warn --mqtt "mqtt://127.0.0.1:$mport" ${HISTORIAND_ARGS:-} \
-        >"$d/log" 2>&1 &
-    hpid=$!
-    pids+=("$hpid")
-    wait_http "http://127.0.0.1:$hport/healthz" "$hpid" || start_failed historiand "$d/log" ||
-        die "historiand did not start"
+    hist_start "$d" --scrub-share 0 --mqtt "mqtt://127.0.0.1:$mport" || die "historiand did not start"
+    hport=$hist_port
+    hpid=$hist_pid
     for _ in $(seq 200); do
         curl -sf "http://127.0.0.1:$hport/healthz" | grep -q "mqtt.*connected" && return 0
         sleep 0.05

@@ -81,11 +81,7 @@ NATIVE_TAGS=${NATIVE_TAGS-1000}
 NATIVE_SAMPLES=${NATIVE_SAMPLES:-5000000}
 TOKEN=peers-bench-write-token
 
-die() {
-    echo "peers.sh: FAILED: $*" >&2
-    exit 1
-}
-log() { echo "peers.sh: $*" >&2; }
+. "$here/peers_lib.sh"
 
 command -v influxd >/dev/null && command -v victoria-metrics >/dev/null ||
     HIST_DEPS_EXTRA="influxdb victoria-metrics" "$root/scripts/deps.sh"
@@ -94,7 +90,6 @@ for b in bench/bench_gen bench/bench_thin bench/bench_ingest tools/historiand; d
 done
 thin=$BUILD/bench/bench_thin
 
-. "$here/peers_lib.sh"
 bench_temp hist-peers
 
 
@@ -123,17 +118,11 @@ figure() { awk -v n="$1" '$1 == n {print $2}'; } # from stdin
 
 run_historian() { # prefix [bodies path content-type]: protobuf by default
     local bodies=${2:-$tmp/bodies.hist} path=${3:-/api/v1/write} ctype=${4:-application/x-protobuf}
-    local d=$tmp/hist hp ip
+    local d=$tmp/hist
     mkdir -p "$d"
     echo "$TOKEN write" >"$d/tokens"
-    hp=$(free_port)
-    ip=$(free_port)
-    "$BUILD/tools/historiand" --data "$d/data" --http "127.0.0.1:$hp" --ingest "127.0.0.1:$ip" \
-        --auth-file "$d/tokens" --log-level warn ${HISTORIAND_ARGS:-} >"$d/log" 2>&1 &
-    local pid=$!
-    pids+=("$pid")
-    wait_http "http://127.0.0.1:$hp/healthz" "$pid" || start_failed historiand "$d/log" ||
-        die "historian did not start"
+    hist_start "$d" --auth-file "$d/tokens" || die "historian did not start"
+    local hp=$hist_port pid=$hist_pid
     thin_feed "$1" "$bodies" "$hp" "$path" "$ctype" "Authorization: Bearer $TOKEN" >"$tmp/out" ||
         { tail -n 20 "$d/log" >&2; die "historian at $T tags: a write failed (above)"; }
     cat "$tmp/out"
@@ -157,13 +146,9 @@ run_historian() { # prefix [bodies path content-type]: protobuf by default
 settle_historian() {
     local d=$2 hp pid t0 i last=-1 cur pending rtok=peers-bench-read-token
     echo "$rtok read" >>"$d/tokens"
-    hp=$(free_port)
-    "$BUILD/tools/historiand" --data "$d/data" --http "127.0.0.1:$hp" --ingest "127.0.0.1:$(free_port)" \
-        --auth-file "$d/tokens" --log-level warn ${HISTORIAND_ARGS:-} >>"$d/log" 2>&1 &
-    pid=$!
-    pids+=("$pid")
-    wait_http "http://127.0.0.1:$hp/healthz" "$pid" || start_failed historiand "$d/log" ||
-        die "historian did not start again on its data"
+    hist_start "$d" --auth-file "$d/tokens" || die "historian did not start again on its data"
+    hp=$hist_port
+    pid=$hist_pid
     t0=$(now)
     for ((i = 0; i < SETTLE_S * 4; i++)); do
         sleep 1

@@ -1,13 +1,22 @@
-# bench/peers_lib.sh: what bench/peers.sh (ingest) and bench/peers_query.sh
-# (queries) share: loopback ports, waiting for a server, feeding line
-# protocol, measuring a data dir, and starting the peers, InfluxDB 1.6 and
-# VictoriaMetrics, each in its own temp dir on 127.0.0.1.
+# bench/peers_lib.sh: what the bench scripts (peers.sh, peers_query.sh,
+# backup.sh, live.sh, mqtt.sh) share: loopback ports, waiting for a server,
+# starting historiand, feeding line protocol, measuring a data dir, and
+# starting the peers, InfluxDB 1.6 and VictoriaMetrics, each in its own
+# temp dir on 127.0.0.1.
 #
 # Sourced, not run. The caller sets: tmp (its temp dir), pids (an array its
 # EXIT trap kills and reaps), BUILD, LP_BATCH and CONNS (for feed), and writes the
 # data set to $tmp/data.lp before feeding. The start_* functions return 1
 # (and say why, with the end of the server's log) when a server does not
 # come up; callers check it (set -e does not reach into `f || ...`).
+
+# The calling script's failure (its name, FAILED and why; exit 1) and
+# progress lines, on stderr.
+die() {
+    echo "${0##*/}: FAILED: $*" >&2
+    exit 1
+}
+log() { echo "${0##*/}: $*" >&2; }
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
@@ -31,6 +40,22 @@ start_failed() { # name log
     echo "$(basename "$0"): $1 did not start; the end of $2:" >&2
     tail -n 20 "$2" >&2 || true
     return 1
+}
+
+# hist_start DIR [ARGS...]: $BUILD/tools/historiand on free loopback ports
+# (HTTP and ingest) with its data in DIR/data, ARGS and then
+# HISTORIAND_ARGS, its output appended to DIR/log; sets hist_port (HTTP)
+# and hist_pid (added to pids). Returns 1, saying why, when /healthz does
+# not answer.
+hist_start() {
+    local d=$1
+    shift
+    hist_port=$(free_port)
+    "$BUILD/tools/historiand" --data "$d/data" --http "127.0.0.1:$hist_port" \
+        --ingest "127.0.0.1:$(free_port)" --log-level warn "$@" ${HISTORIAND_ARGS:-} >>"$d/log" 2>&1 &
+    hist_pid=$!
+    pids+=("$hist_pid")
+    wait_http "http://127.0.0.1:$hist_port/healthz" "$hist_pid" || start_failed historiand "$d/log"
 }
 
 # Peak resident memory of a running process in KiB (VmHWM: the kernel's

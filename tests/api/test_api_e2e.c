@@ -348,14 +348,9 @@ int main(void)
     REQUIRE(harness_init(&h, "hist-api-e2e") == 0);
     char tokens[400];
     snprintf(tokens, sizeof tokens, "%s/tokens", h.root);
-    FILE *f = fopen(tokens, "w");
-    REQUIRE(f);
-    fprintf(f, "w-tok write\nr-tok read\na-tok read,admin\n");
-    fclose(f);
+    REQUIRE(harness_write_file(tokens, "w-tok write\nr-tok read\na-tok read,admin\n") == 0);
     const char *args[] = {"--auth-file", tokens, "--log-level", "warn", NULL};
-    if (harness_start(&h, args) != 0) {
-        harness_dump_log(&h);
-        harness_cleanup(&h);
+    if (harness_start_or_clean(&h, args) != 0) {
         CHECKF(0, "historiand did not start");
         return check_summary();
     }

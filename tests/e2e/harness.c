@@ -295,3 +295,66 @@ void harness_response_free(harness_response *resp)
 {
     hist_http_response_free(resp);
 }
+
+int harness_start_or_clean(hist_harness *h, const char *const *extra_args)
+{
+    if (harness_start(h, extra_args) == 0)
+        return 0;
+    harness_dump_log(h);
+    harness_cleanup(h);
+    return -1;
+}
+
+int harness_http_as(const hist_harness *h, const char *method, const char *target,
+                    const char *token, harness_response *r)
+{
+    char hdr[128] = "";
+    if (token &&
+        (size_t)snprintf(hdr, sizeof hdr, "Authorization: Bearer %s\r\n", token) >= sizeof hdr)
+        return -1;
+    if (harness_http(h->http_port, method, target, token ? hdr : NULL, NULL, 0, r) != 0)
+        return -1;
+    return r->status;
+}
+
+int harness_write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    int bad = fputs(text, f) < 0;
+    return fclose(f) != 0 || bad ? -1 : 0;
+}
+
+int harness_import_csv(const hist_harness *h, const char *csv, const char *token, char *text,
+                       size_t len)
+{
+    char out[400];
+    snprintf(out, sizeof out, "%s/import.txt", h->root);
+    const char *args[] = {"import",  csv,    "--ingest", h->ingest_addr, "--token", token,
+                          "--batch", "1000", NULL};
+    int st = harness_wait_exit(harness_run_cli(out, args), 120);
+    harness_slurp(out, text, len);
+    return st;
+}
+
+int64_t harness_csv_rows(char *body, double (*want)(const void *ctx, int64_t row), const void *ctx,
+                         int64_t *wrong)
+{
+    int64_t row = -1; /* the first line is the header */
+    *wrong = 0;
+    for (char *line = body; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = 0;
+        if (row >= 0) {
+            char *c1 = strchr(line, ','); /* tag,time,value,quality */
+            char *c2 = c1 ? strchr(c1 + 1, ',') : NULL;
+            double v = c2 ? strtod(c2 + 1, NULL) : -1;
+            *wrong += v != want(ctx, row);
+        }
+        row++;
+        line = nl ? nl + 1 : NULL;
+    }
+    return row < 0 ? 0 : row;
+}

@@ -13,6 +13,7 @@
 #define HIST_TESTS_E2E_HARNESS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "storage/hist_storage.h"
@@ -82,5 +83,27 @@ void harness_slurp(const char *path, char *buf, size_t len);
 
 /* rm -rf for a temp dir (refuses paths outside /tmp). */
 int harness_rm_rf(const char *path);
+
+/* harness_start(), and when it fails the server's log printed and the
+ * temp root removed: 0 once healthy, -1 (the test reports it). */
+int harness_start_or_clean(hist_harness *h, const char *const *extra_args);
+/* A request to h's HTTP port with "Authorization: Bearer token" (none when
+ * token is NULL): the status, -1 when no answer came; *r filled (free it)
+ * when the status is not -1. */
+int harness_http_as(const hist_harness *h, const char *method, const char *target,
+                    const char *token, harness_response *r);
+/* The rows of a format=csv answer of /api/v1/query (a header line, then
+ * tag,time,value,quality lines), body cut into lines in place (NULL: no
+ * rows): how many there are, and in *wrong how many whose value is not
+ * want(ctx, row), rows counted from 0 (an unreadable value is -1). */
+int64_t harness_csv_rows(char *body, double (*want)(const void *ctx, int64_t row), const void *ctx,
+                         int64_t *wrong);
+/* Writes text as the whole file path: 0, or -1. */
+int harness_write_file(const char *path, const char *text);
+/* historian import csv to h's ingest port with --token token, in batches
+ * of 1,000; its output in text (len bytes, NUL-terminated). The exit code
+ * as harness_wait_exit() gives it (at most 120 s). */
+int harness_import_csv(const hist_harness *h, const char *csv, const char *token, char *text,
+                       size_t len);
 
 #endif

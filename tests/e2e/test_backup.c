@@ -109,14 +109,6 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-static void write_tokens(void)
-{
-    FILE *f = fopen(g_tokens, "w");
-    REQUIRE(f);
-    fprintf(f, "boss-secret admin\nreader-secret read\n");
-    fclose(f);
-}
-
 /* One request's status, with its body kept in *r (free it). */
 static int http(hist_harness *s, const char *method, const char *target, const char *auth,
                 harness_response *r)
@@ -176,6 +168,11 @@ static void test_bad_input(void)
     CHECK_EQ_I64(harness_wait_exit(harness_run_cli(out, args), 30), 2);
 }
 
+static double row_value(const void *ctx, int64_t row)
+{
+    return value_of(*(const int *)ctx, row);
+}
+
 /* Rows of tag t on the second server: how many, how many wrong. */
 static int64_t read_tag(int t, int64_t *wrong)
 {
@@ -186,23 +183,9 @@ static int64_t read_tag(int t, int64_t *wrong)
     harness_response r;
     int st = http(&h2, "GET", target, BOSS, &r);
     CHECKF(st == 200, "raw of t%d: %d (%s)", t, st, r.body ? r.body : "");
-    int64_t row = -1; /* the first line is the header */
-    *wrong = 0;
-    for (char *line = r.body; line && *line;) {
-        char *nl = strchr(line, '\n');
-        if (nl)
-            *nl = 0;
-        if (row >= 0) {
-            char *c1 = strchr(line, ','); /* tag,time,value,quality */
-            char *c2 = c1 ? strchr(c1 + 1, ',') : NULL;
-            double v = c2 ? strtod(c2 + 1, NULL) : -1;
-            *wrong += v != value_of(t, row);
-        }
-        row++;
-        line = nl ? nl + 1 : NULL;
-    }
+    int64_t rows = harness_csv_rows(r.body, row_value, &t, wrong);
     harness_response_free(&r);
-    return row < 0 ? 0 : row;
+    return rows;
 }
 
 int main(void)
@@ -210,7 +193,7 @@ int main(void)
     REQUIRE(harness_init(&h, "hist-e2e-backup") == 0);
     snprintf(g_tokens, sizeof g_tokens, "%s/tokens", h.root);
     snprintf(g_audit, sizeof g_audit, "%s/audit.log", h.root);
-    write_tokens();
+    REQUIRE(harness_write_file(g_tokens, "boss-secret admin\nreader-secret read\n") == 0);
     const char *args[] = {"--auth-file", g_tokens, "--audit-file", g_audit, NULL};
     if (harness_start(&h, args) != 0) {
         harness_dump_log(&h);

@@ -85,6 +85,12 @@ static void nap_ms(long ms)
     nanosleep(&d, NULL);
 }
 
+static double row_value(const void *ctx, int64_t row)
+{
+    int t = *(const int *)ctx;
+    return (double)((row * 7 + t) % 1000) + 0.25;
+}
+
 static void check_samples(int t)
 {
     char target[256];
@@ -94,21 +100,9 @@ static void check_samples(int t)
              (long long)T0_MS, (long long)(T0_MS + 86400000));
     REQUIRE(harness_http(h.http_port, "GET", target, NULL, NULL, 0, &r) == 0);
     CHECKF(r.status == 200, "raw of t%02d: %d", t, r.status);
-    int row = -1, wrong = 0; /* the first line is the header */
-    for (char *line = r.body; line && *line;) {
-        char *nl = strchr(line, '\n');
-        if (nl)
-            *nl = 0;
-        if (row >= 0) {
-            char *c1 = strchr(line, ','); /* tag,time,value,quality */
-            char *c2 = c1 ? strchr(c1 + 1, ',') : NULL;
-            double v = c2 ? strtod(c2 + 1, NULL) : -1;
-            wrong += v != (double)((row * 7 + t) % 1000) + 0.25;
-        }
-        row++;
-        line = nl ? nl + 1 : NULL;
-    }
-    CHECKF(row == N && wrong == 0, "raw of t%02d: %d rows, %d wrong", t, row, wrong);
+    int64_t wrong, row = harness_csv_rows(r.body, row_value, &t, &wrong);
+    CHECKF(row == N && wrong == 0, "raw of t%02d: %lld rows, %lld wrong", t, (long long)row,
+           (long long)wrong);
     harness_response_free(&r);
 }
 

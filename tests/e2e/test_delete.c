@@ -39,30 +39,21 @@ static const char *const server_args[] = {
 
 static void import_data(void)
 {
-    char csv[400], out[400], text[2048];
+    char csv[400], text[2048];
     snprintf(csv, sizeof csv, "%s/in.csv", h.root);
-    snprintf(out, sizeof out, "%s/import.txt", h.root);
     FILE *f = fopen(csv, "w");
     REQUIRE(f);
     for (int t = 0; t < 2; t++)
         for (int i = 0; i < SAMPLES; i++)
             fprintf(f, "plant/e2e/%c,%lld,%d.5\n", 'a' + t, (long long)(T0_MS + i * 1000), i % 100);
     fclose(f);
-    const char *args[] = {"import",   csv,       "--ingest", h.ingest_addr, "--token",
-                          "admintok", "--batch", "1000",     NULL};
-    int st = harness_wait_exit(harness_run_cli(out, args), 120);
-    harness_slurp(out, text, sizeof text);
+    int st = harness_import_csv(&h, csv, "admintok", text, sizeof text);
     CHECKF(st == 0, "import exit %d: %s", st, text);
 }
 
 static int http(const char *method, const char *target, const char *token, harness_response *r)
 {
-    char hdr[128] = "";
-    if (token)
-        snprintf(hdr, sizeof hdr, "Authorization: Bearer %s\r\n", token);
-    if (harness_http(h.http_port, method, target, token ? hdr : NULL, NULL, 0, r) != 0)
-        return -1;
-    return r->status;
+    return harness_http_as(&h, method, target, token, r);
 }
 
 static int expect_a(void)
@@ -306,13 +297,9 @@ int main(void)
     REQUIRE(harness_init(&h, "hist-e2e-delete") == 0);
     snprintf(tokens, sizeof tokens, "%s/tokens", h.root);
     snprintf(audit, sizeof audit, "%s/audit.log", h.root);
-    FILE *f = fopen(tokens, "w");
-    REQUIRE(f);
-    fprintf(f, "admintok admin\nreadtok read\naadmin admin plant/e2e/a\n");
-    fclose(f);
-    if (harness_start(&h, server_args) != 0) {
-        harness_dump_log(&h);
-        harness_cleanup(&h);
+    REQUIRE(harness_write_file(tokens,
+                               "admintok admin\nreadtok read\naadmin admin plant/e2e/a\n") == 0);
+    if (harness_start_or_clean(&h, server_args) != 0) {
         CHECKF(0, "historiand did not start");
         return check_summary();
     }

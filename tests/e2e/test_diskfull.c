@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "diskfull.h"
 #include "harness.h"
 
 #define T0  INT64_C(1700000000000000000) /* 2023-11-14T22:13:20Z */
@@ -136,22 +137,6 @@ static int get_status(const hist_harness *h, const char *path, const char *needl
     return status;
 }
 
-/* Takes every free byte of the filesystem. */
-static void fill_disk(const char *path)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    REQUIRE(fd >= 0);
-    static char block[1 << 16];
-    memset(block, 0x5a, sizeof block);
-    for (int i = 0; i < 100000; i++) /* bounded: 6 GiB, far above the tmpfs */
-        if (write(fd, block, sizeof block) <= 0)
-            break;
-    for (int i = 0; i < 64; i++) /* the last partial page */
-        if (write(fd, block, 64) <= 0)
-            break;
-    close(fd);
-}
-
 static size_t log_count(const hist_harness *h, const char *needle)
 {
     FILE *f = fopen(h->log_path, "r");
@@ -216,7 +201,7 @@ static void run(const char *io)
     REQUIRE(harness_start(&h, args) == 0);
 
     CHECK_EQ_I64(write_batch(&h, 1, &A, err, sizeof err), 0);
-    fill_disk(filler);
+    test_fill_disk(filler);
     int code = write_batch(&h, 2, &B, err, sizeof err);
     CHECKF(code == HIST_EDISKFULL && strstr(err, "no space left on device"), "B: %d %s", code, err);
     code = write_batch(&h, 3, &C, err, sizeof err);
@@ -259,7 +244,7 @@ static void run(const char *io)
     expect_rows(&h, &D, D.n, "D after kill -9");
 
     /* Full again at shutdown: the WAL is kept, the exit is clean. */
-    fill_disk(filler);
+    test_fill_disk(filler);
     CHECK_EQ_I64(harness_stop(&h, 20000), 0);
     REQUIRE(unlink(filler) == 0);
     REQUIRE(harness_restart(&h, args) == 0);
@@ -322,7 +307,7 @@ static void run_seal_full(const char *io)
         return;
     const char *args[] = {"--io", io, "--memtable-mb", "1", NULL};
     REQUIRE(harness_start(&h, args) == 0);
-    fill_disk(filler);
+    test_fill_disk(filler);
     CHECK_EQ_I64(write_many(&h), 0); /* the WAL has room: all acknowledged */
     CHECK_EQ_I64(wait_health(&h, 503, 10000), 503);
     CHECK_EQ_I64(get_status(&h, "/healthz", "sealing chunks fails"), 503);

@@ -40,9 +40,8 @@ static const char *const server_args[] = {"--auth-file", tokens, "--log-level", 
 
 static void import_data(void)
 {
-    char csv[400], out[400], msg[2048];
+    char csv[400], msg[2048];
     snprintf(csv, sizeof csv, "%s/in.csv", h.root);
-    snprintf(out, sizeof out, "%s/import.txt", h.root);
     FILE *f = fopen(csv, "w");
     REQUIRE(f);
     for (int t = 0; t < 2; t++)
@@ -50,10 +49,7 @@ static void import_data(void)
             fprintf(f, "plant/rep/%c,%lld,%d.25\n", 'a' + t, (long long)(T0_MS + i * 1000),
                     i % 977);
     fclose(f);
-    const char *args[] = {"import",   csv,       "--ingest", h.ingest_addr, "--token",
-                          "admintok", "--batch", "1000",     NULL};
-    int st = harness_wait_exit(harness_run_cli(out, args), 120);
-    harness_slurp(out, msg, sizeof msg);
+    int st = harness_import_csv(&h, csv, "admintok", msg, sizeof msg);
     CHECKF(st == 0, "import exit %d: %s", st, msg);
 }
 
@@ -188,13 +184,8 @@ int main(void)
 {
     REQUIRE(harness_init(&h, "hist-e2e-repair") == 0);
     snprintf(tokens, sizeof tokens, "%s/tokens", h.root);
-    FILE *f = fopen(tokens, "w");
-    REQUIRE(f);
-    fprintf(f, "admintok admin\nreadtok read\n");
-    fclose(f);
-    if (harness_start(&h, server_args) != 0) {
-        harness_dump_log(&h);
-        harness_cleanup(&h);
+    REQUIRE(harness_write_file(tokens, "admintok admin\nreadtok read\n") == 0);
+    if (harness_start_or_clean(&h, server_args) != 0) {
         CHECKF(0, "historiand did not start");
         return check_summary();
     }

@@ -35,19 +35,15 @@ static const char *const server_args[] = {"--auth-file", tokens, "--log-level", 
 
 static void import_data(void)
 {
-    char csv[400], out[400], text[2048];
+    char csv[400], text[2048];
     snprintf(csv, sizeof csv, "%s/in.csv", h.root);
-    snprintf(out, sizeof out, "%s/import.txt", h.root);
     FILE *f = fopen(csv, "w");
     REQUIRE(f);
     for (int t = 0; t < 2; t++)
         for (int i = 0; i < SAMPLES; i++)
             fprintf(f, "plant/e2e/%c,%lld,%d.5\n", 'a' + t, (long long)(T0_MS + i * 1000), i % 100);
     fclose(f);
-    const char *args[] = {"import",   csv,       "--ingest", h.ingest_addr, "--token",
-                          "admintok", "--batch", "1000",     NULL};
-    int st = harness_wait_exit(harness_run_cli(out, args), 120);
-    harness_slurp(out, text, sizeof text);
+    int st = harness_import_csv(&h, csv, "admintok", text, sizeof text);
     CHECKF(st == 0, "import exit %d: %s", st, text);
 }
 
@@ -120,30 +116,19 @@ static void check_count_and_raw(char tag, int want)
     harness_response_free(&r);
 }
 
-static int http_status(const char *method, const char *target, const char *token,
-                       harness_response *r)
-{
-    char hdr[128] = "";
-    if (token)
-        snprintf(hdr, sizeof hdr, "Authorization: Bearer %s\r\n", token);
-    if (harness_http(h.http_port, method, target, token ? hdr : NULL, NULL, 0, r) != 0)
-        return -1;
-    return r->status;
-}
-
 static void test_admin_route(void)
 {
     harness_response r;
-    CHECK(http_status("POST", "/api/v1/admin/scrub", NULL, &r) == 401);
+    CHECK(harness_http_as(&h, "POST", "/api/v1/admin/scrub", NULL, &r) == 401);
     harness_response_free(&r);
-    CHECK(http_status("POST", "/api/v1/admin/scrub", "readtok", &r) == 403);
+    CHECK(harness_http_as(&h, "POST", "/api/v1/admin/scrub", "readtok", &r) == 403);
     harness_response_free(&r);
-    CHECK(http_status("GET", "/api/v1/admin/scrub", "readtok", &r) == 403);
+    CHECK(harness_http_as(&h, "GET", "/api/v1/admin/scrub", "readtok", &r) == 403);
     harness_response_free(&r);
     /* The start-up pass may still run: then wait for it and ask again. */
     int st = 0;
-    for (int i = 0; i < 200 && (st = http_status("POST", "/api/v1/admin/scrub?share=100",
-                                                 "admintok", &r)) == 200;
+    for (int i = 0; i < 200 && (st = harness_http_as(&h, "POST", "/api/v1/admin/scrub?share=100",
+                                                     "admintok", &r)) == 200;
          i++) {
         harness_response_free(&r);
         usleep(20000);
@@ -152,7 +137,7 @@ static void test_admin_route(void)
     harness_response_free(&r);
     bool done = false;
     for (int i = 0; i < 500 && !done; i++) {
-        if (http_status("GET", "/api/v1/admin/scrub", "admintok", &r) == 200 &&
+        if (harness_http_as(&h, "GET", "/api/v1/admin/scrub", "admintok", &r) == 200 &&
             strstr(r.body, "\"running\":false"))
             done = true;
         else
@@ -173,7 +158,7 @@ static bool wait_startup_scrub(char *text, size_t len)
 {
     for (int i = 0; i < 500; i++) {
         harness_response r;
-        if (http_status("GET", "/metrics", "readtok", &r) == 200 &&
+        if (harness_http_as(&h, "GET", "/metrics", "readtok", &r) == 200 &&
             strstr(r.body, "historian_scrub_passes_total 1\n")) {
             snprintf(text, len, "%s", r.body);
             harness_response_free(&r);
@@ -189,13 +174,8 @@ int main(void)
 {
     REQUIRE(harness_init(&h, "hist-e2e-scrub") == 0);
     snprintf(tokens, sizeof tokens, "%s/tokens", h.root);
-    FILE *f = fopen(tokens, "w");
-    REQUIRE(f);
-    fprintf(f, "admintok admin\nreadtok read\n");
-    fclose(f);
-    if (harness_start(&h, server_args) != 0) {
-        harness_dump_log(&h);
-        harness_cleanup(&h);
+    REQUIRE(harness_write_file(tokens, "admintok admin\nreadtok read\n") == 0);
+    if (harness_start_or_clean(&h, server_args) != 0) {
         CHECKF(0, "historiand did not start");
         return check_summary();
     }

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "db_fixture.h"
 #include "storage/db_internal.h"
 
 #define TAGS     12
@@ -36,27 +37,14 @@
 
 static char g_root[512];
 
-static void quiet_log(void *ctx, int level, const char *msg)
-{
-    (void)ctx;
-    if (level <= HIST_LOG_WARN && getenv("TEST_VERBOSE"))
-        fprintf(stderr, "log: %s\n", msg);
-}
-
 static hist_db *open_dir(const char *dir)
 {
     hist_db_options o;
-    hist_db_options_init(&o);
-    o.dir = dir;
-    o.io = HIST_IO_SYNC;
-    o.no_background = true;
+    fixture_options(&o, dir);
     o.compact_share = 0;
     o.segment_bytes = 512;          /* many segment files (one per flush) */
     o.wal_segment_bytes = 16 << 10; /* many WAL segments */
-    o.log = quiet_log;
-    hist_db *db = NULL;
-    REQUIRE(hist_db_open(&o, &db) == 0);
-    return db;
+    return fixture_open(&o);
 }
 
 static double value_of(int t, int64_t k)
@@ -64,26 +52,27 @@ static double value_of(int t, int64_t k)
     return t * 1000000.0 + (double)k + 0.25;
 }
 
-static void make_tags(hist_db *db, uint32_t *ids, uint32_t *old)
+/* The test's tags' ids (and plant/old's when old is set): created, or
+ * only looked up (in a copy, where they must be already). */
+static void resolve_tags(hist_db *db, uint32_t *ids, uint32_t *old, bool create)
 {
     for (int t = 0; t < TAGS; t++) {
         char name[32];
         snprintf(name, sizeof(name), "plant/unit%d/flow", t);
-        REQUIRE(hist_tag_resolve(db, name, strlen(name), HIST_TYPE_FLOAT64, true, &ids[t]) == 0);
+        REQUIRE(hist_tag_resolve(db, name, strlen(name), HIST_TYPE_FLOAT64, create, &ids[t]) == 0);
     }
     if (old)
-        REQUIRE(hist_tag_resolve(db, "plant/old", 9, HIST_TYPE_FLOAT64, true, old) == 0);
+        REQUIRE(hist_tag_resolve(db, "plant/old", 9, HIST_TYPE_FLOAT64, create, old) == 0);
+}
+
+static void make_tags(hist_db *db, uint32_t *ids, uint32_t *old)
+{
+    resolve_tags(db, ids, old, true);
 }
 
 static void lookup_tags(hist_db *db, uint32_t *ids, uint32_t *old)
 {
-    for (int t = 0; t < TAGS; t++) {
-        char name[32];
-        snprintf(name, sizeof(name), "plant/unit%d/flow", t);
-        REQUIRE(hist_tag_resolve(db, name, strlen(name), HIST_TYPE_FLOAT64, false, &ids[t]) == 0);
-    }
-    if (old)
-        REQUIRE(hist_tag_resolve(db, "plant/old", 9, HIST_TYPE_FLOAT64, false, old) == 0);
+    resolve_tags(db, ids, old, false);
 }
 
 /* One round r: PER samples of every tag in one write, made durable. */
@@ -105,34 +94,31 @@ static int write_round(hist_db *db, const uint32_t *ids, int r)
     return rc ? rc : hist_db_sync(db, lsn);
 }
 
+/* The k-th sample of tag *(const int *)ctx: the rounds' values (0, 1, 2,
+ * ... in order). */
+static bool round_right(const void *ctx, size_t k, int64_t ts, hist_value v, uint32_t q)
+{
+    (void)q;
+    int t = *(const int *)ctx;
+    return ts == T0 + (int64_t)k * SEC && v.f == value_of(t, (int64_t)k);
+}
+
 /* Samples of tag t read back: their number, and how many differ from the
- * rounds' values (0, 1, 2, ... in order). */
+ * rounds' values. */
 static int64_t read_tag(hist_db *db, uint32_t id, int t, size_t *wrong)
 {
-    hist_scan *sc;
-    REQUIRE(hist_scan_open(db, id, HIST_TS_MIN, HIST_TS_MAX, HIST_SCAN_DECODE, &sc) == 0);
-    hist_piece p;
-    int64_t k = 0;
-    *wrong = 0;
-    while (hist_scan_next(sc, &p) == 1)
-        for (size_t i = 0; i < p.n; i++, k++)
-            *wrong += p.ts[i] != T0 + k * SEC || p.v[i].f != value_of(t, k);
-    hist_scan_close(sc);
-    return k;
+    return (int64_t)fixture_scan_tag(db, id, round_right, &t, wrong);
+}
+
+static bool old_right(const void *ctx, size_t k, int64_t ts, hist_value v, uint32_t q)
+{
+    (void)ctx, (void)q;
+    return ts == OLD_TS + (int64_t)k * SEC && v.f == (double)k;
 }
 
 static int64_t count_old(hist_db *db, uint32_t id, size_t *wrong)
 {
-    hist_scan *sc;
-    REQUIRE(hist_scan_open(db, id, HIST_TS_MIN, HIST_TS_MAX, HIST_SCAN_DECODE, &sc) == 0);
-    hist_piece p;
-    int64_t k = 0;
-    *wrong = 0;
-    while (hist_scan_next(sc, &p) == 1)
-        for (size_t i = 0; i < p.n; i++, k++)
-            *wrong += p.ts[i] != OLD_TS + k * SEC || p.v[i].f != (double)k;
-    hist_scan_close(sc);
-    return k;
+    return (int64_t)fixture_scan_tag(db, id, old_right, NULL, wrong);
 }
 
 static void check_rounds(hist_db *db, const uint32_t *ids, int rounds, const char *what)

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "db_fixture.h"
 #include "tmpdir.h"
 #include "query/hist_query.h"
 #include "storage/db_internal.h"
@@ -39,26 +40,13 @@
 
 static char g_dir[256];
 
-static void quiet_log(void *ctx, int level, const char *msg)
-{
-    (void)ctx;
-    if (level <= HIST_LOG_WARN && getenv("TEST_VERBOSE"))
-        fprintf(stderr, "log: %s\n", msg);
-}
-
 static hist_db *open_dir(const char *dir)
 {
     hist_db_options o;
-    hist_db_options_init(&o);
-    o.dir = dir;
-    o.io = HIST_IO_SYNC;
-    o.no_background = true;
+    fixture_options(&o, dir);
     o.compact_share = 0;
     o.chunk_samples = 64;
-    o.log = quiet_log;
-    hist_db *db = NULL;
-    REQUIRE(hist_db_open(&o, &db) == 0);
-    return db;
+    return fixture_open(&o);
 }
 
 /* The model: per tag, per 10 s slot (ts = T0 + slot * STEP, plus odd

@@ -37,6 +37,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "db_fixture.h"
 #include "tmpdir.h"
 #include "storage/db_internal.h"
 
@@ -46,34 +47,22 @@
 
 static char g_dir[256];
 
-static void quiet_log(void *ctx, int level, const char *msg)
-{
-    (void)ctx;
-    if (level <= HIST_LOG_WARN && getenv("TEST_VERBOSE"))
-        fprintf(stderr, "log: %s\n", msg);
-}
-
 /* Segments of the WAL (0: the default) and its budget, for the next open. */
 static size_t g_wal_segment, g_wal_budget;
 
 static hist_db *open_dir(const char *dir, bool background, size_t memtable_bytes)
 {
     hist_db_options o;
-    hist_db_options_init(&o);
-    o.dir = dir;
+    fixture_options(&o, dir);
     if (g_wal_segment)
         o.wal_segment_bytes = g_wal_segment;
     if (g_wal_budget)
         o.wal_bytes = g_wal_budget;
-    o.io = HIST_IO_SYNC;
     o.no_background = !background;
     o.compact_share = 0;
     if (memtable_bytes)
         o.memtable_bytes = memtable_bytes;
-    o.log = quiet_log;
-    hist_db *db = NULL;
-    REQUIRE(hist_db_open(&o, &db) == 0);
-    return db;
+    return fixture_open(&o);
 }
 
 static hist_db *open_db(const char *sub, bool background, size_t memtable_bytes)
@@ -190,24 +179,6 @@ static void random_write(hist_db *db, int t, int64_t *next)
 
 static model_sample g_want[MAXW];
 
-/* Reads every sample of tag id; *wrong counts those is_right(ctx, k-th
- * sample) refuses; returns the count. */
-typedef bool (*sample_check)(const void *ctx, size_t k, int64_t ts, hist_value v, uint32_t q);
-static size_t scan_tag(hist_db *db, uint32_t id, sample_check is_right, const void *ctx,
-                       size_t *wrong)
-{
-    hist_scan *sc;
-    REQUIRE(hist_scan_open(db, id, HIST_TS_MIN, HIST_TS_MAX, HIST_SCAN_DECODE, &sc) == 0);
-    hist_piece p;
-    size_t n = 0;
-    *wrong = 0;
-    while (hist_scan_next(sc, &p) == 1)
-        for (size_t i = 0; i < p.n; i++, n++)
-            *wrong += !is_right(ctx, n, p.ts[i], p.v[i], p.q ? p.q[i] : 0);
-    hist_scan_close(sc);
-    return n;
-}
-
 static bool model_right(const void *ctx, size_t k, int64_t ts, hist_value v, uint32_t q)
 {
     size_t want = *(const size_t *)ctx;
@@ -217,7 +188,7 @@ static bool model_right(const void *ctx, size_t k, int64_t ts, hist_value v, uin
 static void check_tag(hist_db *db, int t, const char *when)
 {
     size_t want = expected(t, g_want), wrong;
-    size_t n = scan_tag(db, g_id[t], model_right, &want, &wrong);
+    size_t n = fixture_scan_tag(db, g_id[t], model_right, &want, &wrong);
     CHECKF(n == want && wrong == 0, "%s, %s: %zu samples (want %zu), %zu wrong", names[t], when, n,
            want, wrong);
 }
@@ -463,7 +434,7 @@ static void check_seconds(hist_db *db, const uint32_t *ids, int rounds, const ch
 {
     size_t bad = 0;
     for (int i = 0; i < PTAGS; i++) {
-        size_t wrong, n = scan_tag(db, ids[i], second_right, &i, &wrong);
+        size_t wrong, n = fixture_scan_tag(db, ids[i], second_right, &i, &wrong);
         if (n != (size_t)rounds || wrong)
             CHECKF(bad++ > 0, "%s: tag %d: %zu samples (want %d), %zu wrong", when, i, n, rounds,
                    wrong);

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "db_fixture.h"
 #include "tmpdir.h"
 #include "storage/hist_storage.h"
 
@@ -27,29 +28,18 @@
 #define STEP (600 * SEC)
 #define N    48 /* 8 hours */
 
-static void quiet_log(void *ctx, int level, const char *msg)
-{
-    (void)ctx;
-    if (level <= HIST_LOG_WARN && getenv("TEST_VERBOSE"))
-        fprintf(stderr, "log: %s\n", msg);
-}
-
 static const char *const rules[] = {"site/a/**=1h", "site/a/x=5h", "site/b/*=2h",
                                     "keep/**=forever"};
 
 static int open_db(const char *dir, const char *const *r, size_t nr, hist_db **db)
 {
     hist_db_options o;
-    hist_db_options_init(&o);
-    o.dir = dir;
-    o.io = HIST_IO_SYNC;
-    o.no_background = true;
+    fixture_options(&o, dir);
     o.compact_share = 0;
     o.chunk_samples = 16; /* chunks cut at hour boundaries from 1 sample on */
     o.retention_ns = 3 * HOUR;
     o.retention_rules = r;
     o.nretention_rules = nr;
-    o.log = quiet_log;
     return hist_db_open(&o, db);
 }
 

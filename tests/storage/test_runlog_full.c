@@ -24,6 +24,8 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "db_fixture.h"
+#include "diskfull.h"
 #include "tmpdir.h"
 #include "storage/db_internal.h"
 
@@ -33,26 +35,13 @@
 
 static char g_root[256], g_mnt[300], g_dir[320];
 
-static void quiet_log(void *ctx, int level, const char *msg)
-{
-    (void)ctx;
-    if (level <= HIST_LOG_WARN && getenv("TEST_VERBOSE"))
-        fprintf(stderr, "log: %s\n", msg);
-}
-
 static hist_db *open_dir(const char *dir)
 {
     hist_db_options o;
-    hist_db_options_init(&o);
-    o.dir = dir;
+    fixture_options(&o, dir);
     o.wal_segment_bytes = 64 << 10;
-    o.io = HIST_IO_SYNC;
-    o.no_background = true;
     o.compact_share = 0;
-    o.log = quiet_log;
-    hist_db *db = NULL;
-    REQUIRE(hist_db_open(&o, &db) == 0);
-    return db;
+    return fixture_open(&o);
 }
 
 static double value_at(int tag, int second)
@@ -115,21 +104,6 @@ static void check_crash_copy(const uint32_t *ids, int n, const char *when)
     test_rm_rf(copy);
 }
 
-static void fill_disk(const char *path)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    REQUIRE(fd >= 0);
-    static char block[1 << 16];
-    memset(block, 0x5a, sizeof block);
-    for (int i = 0; i < 10000; i++) /* bounded: 640 MiB, far above the tmpfs */
-        if (write(fd, block, sizeof block) <= 0)
-            break;
-    for (int i = 0; i < 64; i++)
-        if (write(fd, block, 64) <= 0)
-            break;
-    close(fd);
-}
-
 /* How many buffers have runs marked logged. */
 static size_t logged_buffers(hist_db *db, const uint32_t *ids)
 {
@@ -179,7 +153,7 @@ int main(void)
     /* 1. Full: logging fails, nothing is marked, nothing is lost. */
     char filler[400];
     snprintf(filler, sizeof filler, "%s/filler", g_mnt);
-    fill_disk(filler);
+    test_fill_disk(filler);
     uint64_t ckpt = db->checkpoint_lsn;
     int rc = log_runs(db, ids);
     CHECKF(rc == HIST_EDISKFULL || rc == HIST_EIO, "logging on a full disk: %d", rc);
