@@ -127,31 +127,16 @@ static uint64_t field_u(json_t *o, const char *key)
 /* One request to the scrub route; its answer, an object, in c->status. */
 static int check_request(check_command *c, const char *method, const char *target)
 {
-    hist_http_response resp;
-    if (cli_fetch(&c->conn, CHECK_CMD, method, target, NULL, NULL, &resp) != CLI_OK)
-        return CLI_SERVER;
     json_decref(c->status);
-    c->status = json_loadb(resp.body, resp.body_len, 0, NULL);
-    hist_http_response_free(&resp);
-    if (!json_is_object(c->status)) {
-        fprintf(stderr, "%s: the server's answer is not a JSON object\n", CHECK_CMD);
-        return CLI_SERVER;
-    }
-    return CLI_OK;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+    c->status = cli_fetch_object(&c->conn, CHECK_CMD, method, target);
+    return c->status ? CLI_OK : CLI_SERVER;
 }
 
 /* Starts a pass and waits for it: CLI_CONTINUE with its status in
  * c->status, or CHECK_FAILED. */
 static int check_run(check_command *c)
 {
-    double deadline = now_s() + (double)c->wait_s;
+    double deadline = cli_mono_s() + (double)c->wait_s;
     char target[64];
     snprintf(target, sizeof target, "%s%s%s", CHECK_ROUTE, c->share ? "?share=" : "",
              c->share ? c->share : "");
@@ -167,7 +152,7 @@ static int check_run(check_command *c)
             started = json_is_true(json_object_get(c->status, "started"));
         }
         if (!started) { /* a pass that began before ours runs: wait it out */
-            if (now_s() > deadline)
+            if (cli_mono_s() > deadline)
                 break;
             usleep(CHECK_POLL_US);
         }
@@ -180,7 +165,7 @@ static int check_run(check_command *c)
         if (field_u(c->status, "passes") > before &&
             !json_is_true(json_object_get(c->status, "running")))
             return CLI_CONTINUE;
-        if (now_s() > deadline)
+        if (cli_mono_s() > deadline)
             break;
         usleep(CHECK_POLL_US);
     }

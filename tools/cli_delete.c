@@ -134,22 +134,14 @@ static int delete_send(delete_command *c)
         (c->from && cli_add_param(target, sizeof target, "from", c->from) < 0) ||
         (c->to && cli_add_param(target, sizeof target, "to", c->to) < 0))
         return cli_too_long(DELETE_CMD);
-    hist_http_response resp;
-    int rc = cli_fetch(&c->conn, DELETE_CMD, "POST", target, NULL, NULL, &resp);
-    if (rc != CLI_OK)
-        return rc;
-    json_t *o = json_loadb(resp.body, resp.body_len, 0, NULL);
-    if (!json_is_object(o)) {
-        fprintf(stderr, "%s: the server's answer is not a JSON object\n", DELETE_CMD);
-        rc = CLI_SERVER;
-    } else {
-        printf("deleted %lld sample(s) of %s: %lld chunk(s) removed, %lld rewritten\n",
-               field(o, "samples_deleted"), c->tag, field(o, "chunks_removed"),
-               field(o, "chunks_rewritten"));
-    }
+    json_t *o = cli_fetch_object(&c->conn, DELETE_CMD, "POST", target);
+    if (!o)
+        return CLI_SERVER;
+    printf("deleted %lld sample(s) of %s: %lld chunk(s) removed, %lld rewritten\n",
+           field(o, "samples_deleted"), c->tag, field(o, "chunks_removed"),
+           field(o, "chunks_rewritten"));
     json_decref(o);
-    hist_http_response_free(&resp);
-    return rc;
+    return CLI_OK;
 }
 
 int cli_delete(int argc, char **argv)

@@ -88,6 +88,13 @@ void cli_conn_close(cli_conn *c);
 int cli_fetch(cli_conn *c, const char *cmd, const char *method, const char *target,
               const char *content_type, const char *body, hist_http_response *resp);
 
+/* One request whose answer must be a JSON object: the object (the
+ * caller's to json_decref), or NULL after printing why ("<cmd>: ..."). */
+json_t *cli_fetch_object(cli_conn *c, const char *cmd, const char *method, const char *target);
+
+/* Seconds on the monotonic clock: for deadlines and rates. */
+double cli_mono_s(void);
+
 /* Pages of one request, following the server's continuation
  * (X-Historian-Next): every page asks for base plus "cursor=<where the
  * last one stopped>", the first for base plus cursor when it is set. */
