@@ -484,3 +484,28 @@ int chunk__load(hist_db *db, const hist_chunk_ref *ref, int64_t **ts_out, hist_v
                   hist_strerror(rc));
     return rc;
 }
+
+int chunk__load_msamples(hist_db *db, const hist_chunk_ref *ref, hist_msample *m, size_t *n)
+{
+    int64_t *ts;
+    hist_value *v;
+    uint32_t *q;
+    int rc = chunk__load(db, ref, &ts, &v, &q);
+    if (rc)
+        return rc;
+    for (size_t j = 0; j < ref->stats.count; j++)
+        m[(*n)++] = (hist_msample){ts[j], ref->seq, v[j], q[j]};
+    free(ts), free(v), free(q);
+    return 0;
+}
+
+size_t chunk__cluster_end(const hist_chunk_ref *refs, size_t n, size_t i)
+{
+    HIST_ASSERT(i < n);
+    int64_t end = refs[i].stats.end_ts;
+    size_t j = i + 1;
+    for (; j < n && refs[j].stats.start_ts <= end; j++)
+        if (refs[j].stats.end_ts > end)
+            end = refs[j].stats.end_ts;
+    return j;
+}

@@ -178,17 +178,9 @@ static int merge_group(hist_db *db, hist_type type, const hist_chunk_ref *refs, 
         return HIST_ENOMEM;
     size_t n = 0;
     int rc = 0;
-    for (size_t i = a; i < b && rc == 0; i++) {
-        int64_t *ts;
-        hist_value *v;
-        uint32_t *q;
-        rc = chunk__load(db, &refs[i], &ts, &v, &q);
-        if (rc)
-            break; /* a damaged member: leave the whole group as it is */
-        for (size_t j = 0; j < refs[i].stats.count; j++)
-            m[n++] = (hist_msample){ts[j], refs[i].seq, v[j], q[j]};
-        free(ts), free(v), free(q);
-    }
+    /* A damaged member stops the loop: the whole group is left as it is. */
+    for (size_t i = a; i < b && rc == 0; i++)
+        rc = chunk__load_msamples(db, &refs[i], m, &n);
     if (rc) {
         free(m);
         return rc == HIST_ECORRUPT || rc == HIST_EIO ? 0 : rc;
@@ -247,13 +239,9 @@ static int compact_tag(hist_db *db, uint32_t tag)
     for (size_t i = 0; i <= n && rc == 0;) {
         /* Next cluster [i, j). */
         size_t j = i;
-        int64_t end = 0;
         size_t csamples = 0;
         if (i < n) {
-            end = refs[i].stats.end_ts;
-            for (j = i + 1; j < n && refs[j].stats.start_ts <= end; j++)
-                if (refs[j].stats.end_ts > end)
-                    end = refs[j].stats.end_ts;
+            j = chunk__cluster_end(refs, n, i);
             for (size_t k = i; k < j; k++)
                 csamples += refs[k].stats.count;
         }
@@ -775,17 +763,11 @@ static int merge_window(hist_db *db, merge_hold *h, uint32_t tag, int64_t w)
         rc = HIST_ENOMEM;
     size_t nm = 0;
     for (size_t i = a; m && i < n && rc == 0; i++) {
-        int64_t *ts;
-        hist_value *v;
-        uint32_t *q;
-        if (chunk__load(db, &refs[i], &ts, &v, &q) != 0) {
+        if (chunk__load_msamples(db, &refs[i], m, &nm) != 0) {
             free(m); /* damaged (now marked) or unreadable: leave the window as it is */
             m = NULL;
             break;
         }
-        for (size_t j = 0; j < refs[i].stats.count; j++)
-            m[nm++] = (hist_msample){ts[j], refs[i].seq, v[j], q[j]};
-        free(ts), free(v), free(q);
     }
     if (m) {
         nm = msamples__sort_dedupe(m, nm);

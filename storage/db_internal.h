@@ -292,6 +292,17 @@ int chunk__read(hist_db *db, const hist_chunk_ref *ref, int64_t **ts, hist_value
  * whose bytes are damaged is marked (damage__mark), an I/O error is
  * logged (it may pass, so it marks nothing). */
 int chunk__load(hist_db *db, const hist_chunk_ref *ref, int64_t **ts, hist_value **v, uint32_t **q);
+/* chunk__load() into samples to merge: appends the chunk's samples to
+ * m at *n, each with the chunk's seq (the order msamples__sort_dedupe
+ * keeps the last write by); m has room for ref->stats.count more. On an
+ * error nothing is appended. */
+int chunk__load_msamples(hist_db *db, const hist_chunk_ref *ref, hist_msample *m, size_t *n);
+/* The end j of the cluster [i, j) of refs (n entries of one tag in start
+ * order) that starts at i: chunks whose spans overlap, one after another.
+ * The unit that compaction merges and a delete rewrites: a merged chunk
+ * takes a new, highest seq, which is right only when it replaces every
+ * chunk that shares a timestamp with it. */
+size_t chunk__cluster_end(const hist_chunk_ref *refs, size_t n, size_t i);
 /* The statistics chunk__build() keeps for sorted unique samples (n > 0):
  * ref->stats, and ref->counted with HIST_CHUNK_HAS_COUNTED in ref->flags
  * when some sample is Bad or NaN. The scrub recomputes them with
