@@ -191,6 +191,11 @@ static inline void tags__note_latest(hist_tag_state *t, int64_t ts, hist_value v
     t->has_latest = 1;
     t->latest = (hist_sample){ts, v, q};
 }
+/* A tag's latest value again after its chunks or buffer lost samples:
+ * the newest sealed one (has_sealed_latest, sealed_latest), then anything
+ * left in the buffer; when the buffer cannot be viewed, latest_stale is
+ * set so it is looked up again when asked (mu held). */
+void tags__restore_latest(hist_tag_state *t);
 /* Inserts samples into a tag's buffer and updates latest (mu held); now_ns
  * is the monotonic clock (clock__mono_ns), read once per write. */
 int tags__insert(hist_db *db, hist_tag_state *t, const int64_t *ts, const hist_value *v,

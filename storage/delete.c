@@ -182,6 +182,14 @@ static int rewrite_cluster(hist_db *db, hist_type type, uint32_t tag, hist_chunk
     return rc;
 }
 
+/* Whether chunk r holds a later last sample than chunk b: a later end, or
+ * the same end written later (higher seq). */
+static bool ends_later(const hist_chunk_ref *r, const hist_chunk_ref *b)
+{
+    return r->stats.end_ts > b->stats.end_ts ||
+           (r->stats.end_ts == b->stats.end_ts && r->seq > b->seq);
+}
+
 /* The tag's latest value from its chunks left (refs minus the deleted
  * ones, plus the new ones) and its buffer (mu held). */
 static void reset_latest(hist_tag_state *t, const hist_chunk_ref *refs, const del_flags *fl,
@@ -193,30 +201,19 @@ static void reset_latest(hist_tag_state *t, const hist_chunk_ref *refs, const de
         const hist_chunk_ref *r = &refs[i];
         if (fl[i].gone || fl[i].damaged || r->stats.count == 0)
             continue;
-        if (!have || r->stats.end_ts > best.stats.end_ts ||
-            (r->stats.end_ts == best.stats.end_ts && r->seq > best.seq))
+        if (!have || ends_later(r, &best))
             best = *r, have = true;
     }
     for (size_t i = 0; i < p->out.n; i++) {
         const hist_chunk_ref *r = &p->out.refs[i];
-        if (!have || r->stats.end_ts > best.stats.end_ts ||
-            (r->stats.end_ts == best.stats.end_ts && r->seq > best.seq))
+        if (!have || ends_later(r, &best))
             best = *r, have = true;
     }
     t->has_sealed_latest = have;
     t->sealed_latest = have ? (hist_sample){best.stats.end_ts, best.stats.last_v, best.stats.last_q}
                             : (hist_sample){0};
-    t->has_latest = have;
-    t->latest = t->sealed_latest;
     t->latest_stale = 0;
-    membuf_view bv;
-    if (membuf__view(&t->buf, &bv) != 0) {
-        t->latest_stale = 1; /* looked up again when asked */
-        return;
-    }
-    for (size_t i = 0; i < bv.n; i++)
-        tags__note_latest(t, bv.ts[i], bv.v[i], bv.q[i]);
-    membuf__view_release(&bv);
+    tags__restore_latest(t);
 }
 
 /* Debug builds: after the seal of step 1 the buffer holds no write the
