@@ -22,9 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "common/hist_time.h"
 #include "tools/cli.h"
 #include "tools/cli_read.h"
 
@@ -180,22 +180,19 @@ static const char *text_of(json_t *o, const char *key)
     return json_is_string(v) ? json_string_value(v) : "?";
 }
 
-/* Epoch milliseconds as RFC 3339 UTC (milliseconds only when there are any). */
+/* Epoch milliseconds as RFC 3339 UTC (milliseconds only when there are
+ * any): hist_time_rfc3339, which takes nanoseconds; a value past their
+ * range stays a number. */
 static void format_ms(json_t *v, char *out, size_t cap)
 {
     long long ms = json_is_integer(v) ? (long long)json_integer_value(v) : 0;
-    long long s = ms / 1000, frac = ms % 1000;
-    if (frac < 0)
-        s--, frac += 1000;
-    time_t t = (time_t)s;
-    struct tm tm;
-    size_t n = gmtime_r(&t, &tm) ? strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm) : 0;
-    if (!n)
+    char text[HIST_RFC3339_MAX];
+    if (ms < INT64_MIN / 1000000 || ms > INT64_MAX / 1000000)
         snprintf(out, cap, "%lld ms", ms);
-    else if (frac)
-        snprintf(out + n, cap - n, ".%03lldZ", frac);
-    else
-        snprintf(out + n, cap - n, "Z");
+    else {
+        hist_time_rfc3339(text, (int64_t)ms * 1000000);
+        snprintf(out, cap, "%s", text);
+    }
 }
 
 static int check_print(check_command *c)
