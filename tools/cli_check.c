@@ -110,10 +110,8 @@ static int check_parse_options(check_command *c, int argc, char **argv)
     int rc = cli_each_option(argc, argv, "h", check_options, false, check_take_option, c);
     if (rc != CLI_CONTINUE)
         return rc;
-    if (optind < argc) {
-        fprintf(stderr, "%s: unexpected argument '%s'\n", CHECK_CMD, argv[optind]);
-        return CLI_USAGE;
-    }
+    if ((rc = cli_no_more_args(CHECK_CMD, argc, argv)) != CLI_CONTINUE)
+        return rc;
     rc = cli_conn_ready(&c->conn, CHECK_CMD);
     return rc == CLI_OK ? CLI_CONTINUE : rc;
 }

@@ -90,10 +90,8 @@ static int delete_parse_options(delete_command *c, int argc, char **argv)
         return CLI_USAGE;
     }
     c->tag = argv[optind++];
-    if (optind < argc) {
-        fprintf(stderr, "%s: unexpected argument '%s'\n", DELETE_CMD, argv[optind]);
-        return CLI_USAGE;
-    }
+    if ((rc = cli_no_more_args(DELETE_CMD, argc, argv)) != CLI_CONTINUE)
+        return rc;
     if (c->all && (c->from || c->to)) {
         fprintf(stderr, "%s: --all deletes every sample; give no --from or --to with it\n",
                 DELETE_CMD);

@@ -157,6 +157,15 @@ int cli_fetch(cli_conn *c, const char *cmd, const char *method, const char *targ
     return CLI_SERVER;
 }
 
+int cli_no_more_args(const char *cmd, int argc, char **argv)
+{
+    if (optind < argc) {
+        fprintf(stderr, "%s: unexpected argument '%s'\n", cmd, argv[optind]);
+        return CLI_USAGE;
+    }
+    return CLI_CONTINUE;
+}
+
 json_t *cli_fetch_object(cli_conn *c, const char *cmd, const char *method, const char *target)
 {
     hist_http_response resp;

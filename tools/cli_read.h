@@ -61,6 +61,9 @@ int cli_other_option(cli_conn *c, const char *cmd, int opt, char **argv, void (*
 /* CLI_CONTINUE when text is a time hist_time_parse() reads, else prints
  * "<cmd>: cannot read time" and returns CLI_USAGE. */
 int cli_check_time(const char *cmd, const char *text, int64_t now_ns);
+/* CLI_CONTINUE when argv has no argument left after the options (optind),
+ * else prints "<cmd>: unexpected argument '...'" and returns CLI_USAGE. */
+int cli_no_more_args(const char *cmd, int argc, char **argv);
 /* Prints "<cmd>: the command line is too long"; CLI_USAGE. */
 int cli_too_long(const char *cmd);
 
