@@ -308,6 +308,16 @@ int chunk__load_msamples(hist_db *db, const hist_chunk_ref *ref, hist_msample *m
  * takes a new, highest seq, which is right only when it replaces every
  * chunk that shares a timestamp with it. */
 size_t chunk__cluster_end(const hist_chunk_ref *refs, size_t n, size_t i);
+/* The index entries of one tag's chunks whose key lies from (tag, from)
+ * on and whose start is before to, in key (time) order, or of every chunk
+ * when tag == 0; *out is malloc'ed (caller frees). Entries that do not
+ * parse are left out, and with skip_damaged those marked damaged: a merge
+ * must not take them in (their samples are left out of every read), while
+ * a segment rewrite moves them byte for byte like the others, mark and
+ * all. damaged_out (may be NULL) gets, index for index, whether each entry
+ * is marked (malloc'ed; caller frees). */
+int chunk__list_refs(hist_db *db, uint32_t tag, int64_t from, int64_t to, bool skip_damaged,
+                     hist_chunk_ref **out, bool **damaged_out, size_t *nout);
 /* The statistics chunk__build() keeps for sorted unique samples (n > 0):
  * ref->stats, and ref->counted with HIST_CHUNK_HAS_COUNTED in ref->flags
  * when some sample is Bad or NaN. The scrub recomputes them with

@@ -50,52 +50,20 @@ typedef struct {
 static int list_refs(hist_db *db, uint32_t tag, hist_chunk_ref **out, del_flags **flout,
                      size_t *nout)
 {
-    MDB_txn *txn;
-    int rc = index__read_begin(&db->idx, &txn);
+    bool *damaged;
+    int rc = chunk__list_refs(db, tag, HIST_TS_MIN - 1, INT64_MAX, false, out, &damaged, nout);
     if (rc)
         return rc;
-    MDB_cursor *cur;
-    rc = index__err(mdb_cursor_open(txn, db->idx.chunk, &cur));
-    hist_chunk_ref *refs = NULL;
-    del_flags *fl = NULL;
-    size_t n = 0, cap = 0, flcap = 0;
-    if (rc == 0) {
-        uint8_t kb[HIST_CHUNK_KEY_LEN];
-        index__chunk_key(kb, tag, HIST_TS_MIN - 1, 0);
-        hist_marks marks = {0};
-        rc = marks__open(&db->idx, txn, kb, &marks);
-        MDB_val k = {sizeof(kb), kb}, d;
-        int op = MDB_SET_RANGE;
-        while (rc == 0 && mdb_cursor_get(cur, &k, &d, op) == 0) {
-            op = MDB_NEXT;
-            uint32_t ktag;
-            if (k.mv_size != HIST_CHUNK_KEY_LEN)
-                break;
-            index__chunk_key_parse(k.mv_data, &ktag, NULL, NULL);
-            if (ktag != tag)
-                break;
-            if (HIST_ARRAY_RESERVE(refs, cap, n + 1, 64) < 0 ||
-                HIST_ARRAY_RESERVE(fl, flcap, n + 1, 64) < 0) {
-                rc = HIST_ENOMEM;
-                break;
-            }
-            fl[n].damaged = marks__has(&marks, &k);
-            fl[n].gone = false;
-            if (index__chunk_ref_from(&k, &d, &refs[n]) == 0)
-                n++;
-        }
-        marks__close(&marks);
-        mdb_cursor_close(cur);
+    del_flags *fl = calloc(*nout ? *nout : 1, sizeof(*fl));
+    if (!fl) {
+        free(*out);
+        free(damaged);
+        return HIST_ENOMEM;
     }
-    index__read_end(&db->idx, txn);
-    if (rc) {
-        free(refs);
-        free(fl);
-        return rc;
-    }
-    *out = refs;
+    for (size_t i = 0; i < *nout; i++)
+        fl[i].damaged = damaged[i];
+    free(damaged);
     *flout = fl;
-    *nout = n;
     return 0;
 }
 
