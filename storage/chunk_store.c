@@ -484,3 +484,88 @@ int chunk__load(hist_db *db, const hist_chunk_ref *ref, int64_t **ts_out, hist_v
                   hist_strerror(rc));
     return rc;
 }
+
+int chunk__load_msamples(hist_db *db, const hist_chunk_ref *ref, hist_msample *m, size_t *n)
+{
+    int64_t *ts;
+    hist_value *v;
+    uint32_t *q;
+    int rc = chunk__load(db, ref, &ts, &v, &q);
+    if (rc)
+        return rc;
+    for (size_t j = 0; j < ref->stats.count; j++)
+        m[(*n)++] = (hist_msample){ts[j], ref->seq, v[j], q[j]};
+    free(ts), free(v), free(q);
+    return 0;
+}
+
+size_t chunk__cluster_end(const hist_chunk_ref *refs, size_t n, size_t i)
+{
+    HIST_ASSERT(i < n);
+    int64_t end = refs[i].stats.end_ts;
+    size_t j = i + 1;
+    for (; j < n && refs[j].stats.start_ts <= end; j++)
+        if (refs[j].stats.end_ts > end)
+            end = refs[j].stats.end_ts;
+    return j;
+}
+
+int chunk__list_refs(hist_db *db, uint32_t tag, int64_t from, int64_t to, bool skip_damaged,
+                     hist_chunk_ref **out, bool **damaged_out, size_t *nout)
+{
+    MDB_txn *txn;
+    int rc = index__read_begin(&db->idx, &txn);
+    if (rc)
+        return rc;
+    MDB_cursor *cur;
+    rc = index__err(mdb_cursor_open(txn, db->idx.chunk, &cur));
+    hist_chunk_ref *refs = NULL;
+    bool *damaged = NULL;
+    size_t n = 0, cap = 0, dcap = 0;
+    if (rc == 0) {
+        uint8_t kb[HIST_CHUNK_KEY_LEN];
+        index__chunk_key(kb, tag, from, 0);
+        hist_marks marks = {0};
+        if (skip_damaged || damaged_out)
+            rc = marks__open(&db->idx, txn, tag ? kb : NULL, &marks);
+        MDB_val k = {sizeof(kb), kb}, d;
+        int op = tag ? MDB_SET_RANGE : MDB_FIRST;
+        while (rc == 0 && mdb_cursor_get(cur, &k, &d, op) == 0) {
+            op = MDB_NEXT;
+            if (tag) {
+                uint32_t ktag;
+                int64_t kstart;
+                if (k.mv_size != HIST_CHUNK_KEY_LEN)
+                    break;
+                index__chunk_key_parse(k.mv_data, &ktag, &kstart, NULL);
+                if (ktag != tag || kstart >= to)
+                    break;
+            }
+            if (HIST_ARRAY_RESERVE(refs, cap, n + 1, 64) < 0 ||
+                (damaged_out && HIST_ARRAY_RESERVE(damaged, dcap, n + 1, 64) < 0)) {
+                rc = HIST_ENOMEM;
+                break;
+            }
+            bool marked = marks__has(&marks, &k);
+            if (marked && skip_damaged)
+                continue;
+            if (damaged_out)
+                damaged[n] = marked;
+            if (index__chunk_ref_from(&k, &d, &refs[n]) == 0)
+                n++;
+        }
+        marks__close(&marks);
+        mdb_cursor_close(cur);
+    }
+    index__read_end(&db->idx, txn);
+    if (rc) {
+        free(refs);
+        free(damaged);
+        return rc;
+    }
+    *out = refs;
+    if (damaged_out)
+        *damaged_out = damaged;
+    *nout = n;
+    return 0;
+}

@@ -91,66 +91,11 @@ static void note_rewritten(hist_db *db, const hist_chunk_ref *refs, size_t n)
     atomic_fetch_add(&c->segments_rewritten, 1);
 }
 
-/* Loads the index entries of one tag's chunks in key (time) order, or of
- * every chunk when tag == 0. Entries that do not parse are left out, and
- * with skip_damaged those marked damaged: a merge must not take them in
- * (their samples are left out of every read), while a segment rewrite
- * moves them byte for byte like the others, mark and all. */
-static int load_range_refs(hist_db *db, uint32_t tag, int64_t from, int64_t to, bool skip_damaged,
-                           hist_chunk_ref **out, size_t *nout)
-{
-    MDB_txn *txn;
-    int rc = index__read_begin(&db->idx, &txn);
-    if (rc)
-        return rc;
-    MDB_cursor *cur;
-    rc = index__err(mdb_cursor_open(txn, db->idx.chunk, &cur));
-    hist_chunk_ref *refs = NULL;
-    size_t n = 0, cap = 0;
-    if (rc == 0) {
-        uint8_t kb[HIST_CHUNK_KEY_LEN];
-        index__chunk_key(kb, tag, from, 0);
-        hist_marks marks = {0};
-        if (skip_damaged)
-            rc = marks__open(&db->idx, txn, tag ? kb : NULL, &marks);
-        MDB_val k = {sizeof(kb), kb}, d;
-        int op = tag ? MDB_SET_RANGE : MDB_FIRST;
-        while (rc == 0 && mdb_cursor_get(cur, &k, &d, op) == 0) {
-            op = MDB_NEXT;
-            if (tag) {
-                uint32_t ktag;
-                int64_t kstart;
-                if (k.mv_size != HIST_CHUNK_KEY_LEN)
-                    break;
-                index__chunk_key_parse(k.mv_data, &ktag, &kstart, NULL);
-                if (ktag != tag || kstart >= to)
-                    break;
-            }
-            if (HIST_ARRAY_RESERVE(refs, cap, n + 1, 64) < 0) {
-                rc = HIST_ENOMEM;
-                break;
-            }
-            if (!marks__has(&marks, &k) && index__chunk_ref_from(&k, &d, &refs[n]) == 0)
-                n++;
-        }
-        marks__close(&marks);
-        mdb_cursor_close(cur);
-    }
-    index__read_end(&db->idx, txn);
-    if (rc) {
-        free(refs);
-        return rc;
-    }
-    *out = refs;
-    *nout = n;
-    return 0;
-}
-
 /* Every chunk of a tag (tag == 0: of all tags), in key order. */
 static int load_chunk_refs(hist_db *db, uint32_t tag, bool skip_damaged, hist_chunk_ref **out,
                            size_t *nout)
 {
-    return load_range_refs(db, tag, HIST_TS_MIN - 1, INT64_MAX, skip_damaged, out, nout);
+    return chunk__list_refs(db, tag, HIST_TS_MIN - 1, INT64_MAX, skip_damaged, out, NULL, nout);
 }
 
 static void note_merged(hist_db *db, size_t before, const hist_chunk_batch *out)
@@ -178,17 +123,9 @@ static int merge_group(hist_db *db, hist_type type, const hist_chunk_ref *refs, 
         return HIST_ENOMEM;
     size_t n = 0;
     int rc = 0;
-    for (size_t i = a; i < b && rc == 0; i++) {
-        int64_t *ts;
-        hist_value *v;
-        uint32_t *q;
-        rc = chunk__load(db, &refs[i], &ts, &v, &q);
-        if (rc)
-            break; /* a damaged member: leave the whole group as it is */
-        for (size_t j = 0; j < refs[i].stats.count; j++)
-            m[n++] = (hist_msample){ts[j], refs[i].seq, v[j], q[j]};
-        free(ts), free(v), free(q);
-    }
+    /* A damaged member stops the loop: the whole group is left as it is. */
+    for (size_t i = a; i < b && rc == 0; i++)
+        rc = chunk__load_msamples(db, &refs[i], m, &n);
     if (rc) {
         free(m);
         return rc == HIST_ECORRUPT || rc == HIST_EIO ? 0 : rc;
@@ -247,13 +184,9 @@ static int compact_tag(hist_db *db, uint32_t tag)
     for (size_t i = 0; i <= n && rc == 0;) {
         /* Next cluster [i, j). */
         size_t j = i;
-        int64_t end = 0;
         size_t csamples = 0;
         if (i < n) {
-            end = refs[i].stats.end_ts;
-            for (j = i + 1; j < n && refs[j].stats.start_ts <= end; j++)
-                if (refs[j].stats.end_ts > end)
-                    end = refs[j].stats.end_ts;
+            j = chunk__cluster_end(refs, n, i);
             for (size_t k = i; k < j; k++)
                 csamples += refs[k].stats.count;
         }
@@ -712,7 +645,7 @@ static int load_chain(hist_db *db, uint32_t tag, int64_t w, int64_t span, int64_
     *lo = w, *hi = w + align;
     for (int iter = 0; iter < COMPACT_MAX_WINDOWS; iter++) {
         int64_t from = *lo - span > HIST_TS_MIN - 1 ? *lo - span : HIST_TS_MIN - 1;
-        int rc = load_range_refs(db, tag, from, *hi, true, refs, n);
+        int rc = chunk__list_refs(db, tag, from, *hi, true, refs, NULL, n);
         if (rc)
             return rc;
         int64_t nlo = *lo, nhi = *hi;
@@ -775,17 +708,11 @@ static int merge_window(hist_db *db, merge_hold *h, uint32_t tag, int64_t w)
         rc = HIST_ENOMEM;
     size_t nm = 0;
     for (size_t i = a; m && i < n && rc == 0; i++) {
-        int64_t *ts;
-        hist_value *v;
-        uint32_t *q;
-        if (chunk__load(db, &refs[i], &ts, &v, &q) != 0) {
+        if (chunk__load_msamples(db, &refs[i], m, &nm) != 0) {
             free(m); /* damaged (now marked) or unreadable: leave the window as it is */
             m = NULL;
             break;
         }
-        for (size_t j = 0; j < refs[i].stats.count; j++)
-            m[nm++] = (hist_msample){ts[j], refs[i].seq, v[j], q[j]};
-        free(ts), free(v), free(q);
     }
     if (m) {
         nm = msamples__sort_dedupe(m, nm);

@@ -196,6 +196,11 @@ static inline void tags__note_latest(hist_tag_state *t, int64_t ts, hist_value v
     t->has_latest = 1;
     t->latest = (hist_sample){ts, v, q};
 }
+/* A tag's latest value again after its chunks or buffer lost samples:
+ * the newest sealed one (has_sealed_latest, sealed_latest), then anything
+ * left in the buffer; when the buffer cannot be viewed, latest_stale is
+ * set so it is looked up again when asked (mu held). */
+void tags__restore_latest(hist_tag_state *t);
 /* Inserts samples into a tag's buffer and updates latest (mu held); now_ns
  * is the monotonic clock (clock__mono_ns), read once per write. */
 int tags__insert(hist_db *db, hist_tag_state *t, const int64_t *ts, const hist_value *v,
@@ -297,6 +302,27 @@ int chunk__read(hist_db *db, const hist_chunk_ref *ref, int64_t **ts, hist_value
  * whose bytes are damaged is marked (damage__mark), an I/O error is
  * logged (it may pass, so it marks nothing). */
 int chunk__load(hist_db *db, const hist_chunk_ref *ref, int64_t **ts, hist_value **v, uint32_t **q);
+/* chunk__load() into samples to merge: appends the chunk's samples to
+ * m at *n, each with the chunk's seq (the order msamples__sort_dedupe
+ * keeps the last write by); m has room for ref->stats.count more. On an
+ * error nothing is appended. */
+int chunk__load_msamples(hist_db *db, const hist_chunk_ref *ref, hist_msample *m, size_t *n);
+/* The end j of the cluster [i, j) of refs (n entries of one tag in start
+ * order) that starts at i: chunks whose spans overlap, one after another.
+ * The unit that compaction merges and a delete rewrites: a merged chunk
+ * takes a new, highest seq, which is right only when it replaces every
+ * chunk that shares a timestamp with it. */
+size_t chunk__cluster_end(const hist_chunk_ref *refs, size_t n, size_t i);
+/* The index entries of one tag's chunks whose key lies from (tag, from)
+ * on and whose start is before to, in key (time) order, or of every chunk
+ * when tag == 0; *out is malloc'ed (caller frees). Entries that do not
+ * parse are left out, and with skip_damaged those marked damaged: a merge
+ * must not take them in (their samples are left out of every read), while
+ * a segment rewrite moves them byte for byte like the others, mark and
+ * all. damaged_out (may be NULL) gets, index for index, whether each entry
+ * is marked (malloc'ed; caller frees). */
+int chunk__list_refs(hist_db *db, uint32_t tag, int64_t from, int64_t to, bool skip_damaged,
+                     hist_chunk_ref **out, bool **damaged_out, size_t *nout);
 /* The statistics chunk__build() keeps for sorted unique samples (n > 0):
  * ref->stats, and ref->counted with HIST_CHUNK_HAS_COUNTED in ref->flags
  * when some sample is Bad or NaN. The scrub recomputes them with

@@ -49,22 +49,6 @@
 #define SEAL_BACKOFF_MIN_NS INT64_C(1000000000)
 #define SEAL_BACKOFF_MAX_NS INT64_C(16000000000)
 
-/* The latest sample of a tag after its buffer lost samples: the newest
- * sealed one, then anything left in the buffer (mu held). */
-static void restore_latest(hist_tag_state *t)
-{
-    t->has_latest = t->has_sealed_latest;
-    t->latest = t->sealed_latest;
-    membuf_view bv;
-    if (membuf__view(&t->buf, &bv) != 0) {
-        t->latest_stale = 1; /* looked up again when asked */
-        return;
-    }
-    for (size_t i = 0; i < bv.n; i++)
-        tags__note_latest(t, bv.ts[i], bv.v[i], bv.q[i]);
-    membuf__view_release(&bv);
-}
-
 void degraded__rollback_void(hist_db *db)
 {
     hist_wal_health h;
@@ -85,7 +69,7 @@ void degraded__rollback_void(hist_db *db)
         db->mem_bytes -= (size_t)(-d);
         db->mem_samples -= before - after;
         dropped += before - after;
-        restore_latest(t);
+        tags__restore_latest(t);
     }
     db->void_samples += dropped;
     mu_unlock(&db->mu);

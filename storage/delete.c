@@ -39,57 +39,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* What the delete knows of each chunk entry besides the entry itself
+ * (an array beside the refs, index for index). */
 typedef struct {
-    hist_chunk_ref ref;
     bool damaged;
     bool gone; /* deleted or rewritten by this delete */
-} del_ref;
+} del_flags;
 
 /* Every chunk entry of a tag, in key (start) order, with its damage mark. */
-static int list_refs(hist_db *db, uint32_t tag, del_ref **out, size_t *nout)
+static int list_refs(hist_db *db, uint32_t tag, hist_chunk_ref **out, del_flags **flout,
+                     size_t *nout)
 {
-    MDB_txn *txn;
-    int rc = index__read_begin(&db->idx, &txn);
+    bool *damaged;
+    int rc = chunk__list_refs(db, tag, HIST_TS_MIN - 1, INT64_MAX, false, out, &damaged, nout);
     if (rc)
         return rc;
-    MDB_cursor *cur;
-    rc = index__err(mdb_cursor_open(txn, db->idx.chunk, &cur));
-    del_ref *refs = NULL;
-    size_t n = 0, cap = 0;
-    if (rc == 0) {
-        uint8_t kb[HIST_CHUNK_KEY_LEN];
-        index__chunk_key(kb, tag, HIST_TS_MIN - 1, 0);
-        hist_marks marks = {0};
-        rc = marks__open(&db->idx, txn, kb, &marks);
-        MDB_val k = {sizeof(kb), kb}, d;
-        int op = MDB_SET_RANGE;
-        while (rc == 0 && mdb_cursor_get(cur, &k, &d, op) == 0) {
-            op = MDB_NEXT;
-            uint32_t ktag;
-            if (k.mv_size != HIST_CHUNK_KEY_LEN)
-                break;
-            index__chunk_key_parse(k.mv_data, &ktag, NULL, NULL);
-            if (ktag != tag)
-                break;
-            if (HIST_ARRAY_RESERVE(refs, cap, n + 1, 64) < 0) {
-                rc = HIST_ENOMEM;
-                break;
-            }
-            refs[n].damaged = marks__has(&marks, &k);
-            refs[n].gone = false;
-            if (index__chunk_ref_from(&k, &d, &refs[n].ref) == 0)
-                n++;
-        }
-        marks__close(&marks);
-        mdb_cursor_close(cur);
+    del_flags *fl = calloc(*nout ? *nout : 1, sizeof(*fl));
+    if (!fl) {
+        free(*out);
+        free(damaged);
+        return HIST_ENOMEM;
     }
-    index__read_end(&db->idx, txn);
-    if (rc) {
-        free(refs);
-        return rc;
-    }
-    *out = refs;
-    *nout = n;
+    for (size_t i = 0; i < *nout; i++)
+        fl[i].damaged = damaged[i];
+    free(damaged);
+    *flout = fl;
     return 0;
 }
 
@@ -110,32 +84,31 @@ typedef struct {
     hist_delete_report rep;
 } del_plan;
 
-static int plan_del(del_plan *p, del_ref *r)
+static int plan_del(del_plan *p, const hist_chunk_ref *r, del_flags *f)
 {
     if (HIST_ARRAY_RESERVE(p->dels, p->capdels, p->ndels + 1, 16) < 0)
         return HIST_ENOMEM;
-    p->dels[p->ndels++] = r->ref;
-    r->gone = true;
+    p->dels[p->ndels++] = *r;
+    f->gone = true;
     return 0;
 }
 
 /* Cluster [a, b) touches the range and holds a chunk partly outside it:
  * decode, cut, re-encode. A damaged member cannot be cut (its samples
  * outside the range would be lost with it): HIST_ECORRUPT, nothing done. */
-static int rewrite_cluster(hist_db *db, hist_type type, uint32_t tag, del_ref *refs, size_t a,
-                           size_t b, int64_t from, int64_t to, del_plan *p)
+static int rewrite_cluster(hist_db *db, hist_type type, uint32_t tag, hist_chunk_ref *refs,
+                           del_flags *fl, size_t a, size_t b, int64_t from, int64_t to, del_plan *p)
 {
     size_t total = 0;
     for (size_t i = a; i < b; i++) {
-        if (refs[i].damaged && !inside(&refs[i].ref, from, to)) {
+        if (fl[i].damaged && !inside(&refs[i], from, to)) {
             hist_logf(&db->log, HIST_LOG_ERROR,
                       "delete: tag %u: a damaged chunk (%lld..%lld) crosses the range; nothing "
                       "deleted (repair or drop it first)",
-                      tag, (long long)refs[i].ref.stats.start_ts,
-                      (long long)refs[i].ref.stats.end_ts);
+                      tag, (long long)refs[i].stats.start_ts, (long long)refs[i].stats.end_ts);
             return HIST_ECORRUPT;
         }
-        total += refs[i].damaged ? 0 : refs[i].ref.stats.count;
+        total += fl[i].damaged ? 0 : refs[i].stats.count;
     }
     hist_msample *m = malloc((total ? total : 1) * sizeof(*m));
     if (!m)
@@ -143,19 +116,11 @@ static int rewrite_cluster(hist_db *db, hist_type type, uint32_t tag, del_ref *r
     size_t n = 0;
     int rc = 0;
     for (size_t i = a; i < b && rc == 0; i++) {
-        if (refs[i].damaged) { /* inside: goes with its mark */
-            p->rep.samples_deleted += refs[i].ref.stats.count;
+        if (fl[i].damaged) { /* inside: goes with its mark */
+            p->rep.samples_deleted += refs[i].stats.count;
             continue;
         }
-        int64_t *ts;
-        hist_value *v;
-        uint32_t *q;
-        rc = chunk__load(db, &refs[i].ref, &ts, &v, &q);
-        if (rc)
-            break;
-        for (size_t j = 0; j < refs[i].ref.stats.count; j++)
-            m[n++] = (hist_msample){ts[j], refs[i].ref.seq, v[j], q[j]};
-        free(ts), free(v), free(q);
+        rc = chunk__load_msamples(db, &refs[i], m, &n);
     }
     if (rc) {
         free(m);
@@ -175,8 +140,8 @@ static int rewrite_cluster(hist_db *db, hist_type type, uint32_t tag, del_ref *r
     rc = chunk__batch_add(db, &p->out, tag, type, m, kept);
     free(m);
     for (size_t i = a; i < b && rc == 0; i++) {
-        rc = plan_del(p, &refs[i]);
-        if (inside(&refs[i].ref, from, to))
+        rc = plan_del(p, &refs[i], &fl[i]);
+        if (inside(&refs[i], from, to))
             p->rep.chunks_removed++;
         else
             p->rep.chunks_rewritten++;
@@ -185,40 +150,38 @@ static int rewrite_cluster(hist_db *db, hist_type type, uint32_t tag, del_ref *r
     return rc;
 }
 
+/* Whether chunk r holds a later last sample than chunk b: a later end, or
+ * the same end written later (higher seq). */
+static bool ends_later(const hist_chunk_ref *r, const hist_chunk_ref *b)
+{
+    return r->stats.end_ts > b->stats.end_ts ||
+           (r->stats.end_ts == b->stats.end_ts && r->seq > b->seq);
+}
+
 /* The tag's latest value from its chunks left (refs minus the deleted
  * ones, plus the new ones) and its buffer (mu held). */
-static void reset_latest(hist_tag_state *t, const del_ref *refs, size_t n, const del_plan *p)
+static void reset_latest(hist_tag_state *t, const hist_chunk_ref *refs, const del_flags *fl,
+                         size_t n, const del_plan *p)
 {
     bool have = false;
     hist_chunk_ref best = {0};
     for (size_t i = 0; i < n; i++) {
-        const hist_chunk_ref *r = &refs[i].ref;
-        if (refs[i].gone || refs[i].damaged || r->stats.count == 0)
+        const hist_chunk_ref *r = &refs[i];
+        if (fl[i].gone || fl[i].damaged || r->stats.count == 0)
             continue;
-        if (!have || r->stats.end_ts > best.stats.end_ts ||
-            (r->stats.end_ts == best.stats.end_ts && r->seq > best.seq))
+        if (!have || ends_later(r, &best))
             best = *r, have = true;
     }
     for (size_t i = 0; i < p->out.n; i++) {
         const hist_chunk_ref *r = &p->out.refs[i];
-        if (!have || r->stats.end_ts > best.stats.end_ts ||
-            (r->stats.end_ts == best.stats.end_ts && r->seq > best.seq))
+        if (!have || ends_later(r, &best))
             best = *r, have = true;
     }
     t->has_sealed_latest = have;
     t->sealed_latest = have ? (hist_sample){best.stats.end_ts, best.stats.last_v, best.stats.last_q}
                             : (hist_sample){0};
-    t->has_latest = have;
-    t->latest = t->sealed_latest;
     t->latest_stale = 0;
-    membuf_view bv;
-    if (membuf__view(&t->buf, &bv) != 0) {
-        t->latest_stale = 1; /* looked up again when asked */
-        return;
-    }
-    for (size_t i = 0; i < bv.n; i++)
-        tags__note_latest(t, bv.ts[i], bv.v[i], bv.q[i]);
-    membuf__view_release(&bv);
+    tags__restore_latest(t);
 }
 
 /* Debug builds: after the seal of step 1 the buffer holds no write the
@@ -257,31 +220,27 @@ static int delete_locked(hist_db *db, uint32_t tag, int64_t from, int64_t to, de
     assert_buffer_clear(t, durable, from, to);
     mu_unlock(&db->mu);
 
-    del_ref *refs;
+    hist_chunk_ref *refs;
+    del_flags *fl;
     size_t n;
-    rc = list_refs(db, tag, &refs, &n);
+    rc = list_refs(db, tag, &refs, &fl, &n);
     if (rc)
         return rc;
     for (size_t i = 0; i < n && rc == 0;) {
-        /* The cluster [i, j): chunks whose spans overlap, in start order. */
-        int64_t end = refs[i].ref.stats.end_ts;
-        size_t j = i + 1;
-        for (; j < n && refs[j].ref.stats.start_ts <= end; j++)
-            if (refs[j].ref.stats.end_ts > end)
-                end = refs[j].ref.stats.end_ts;
+        size_t j = chunk__cluster_end(refs, n, i);
         bool any = false, all = true;
         for (size_t k = i; k < j; k++) {
-            any |= touches(&refs[k].ref, from, to);
-            all &= inside(&refs[k].ref, from, to);
+            any |= touches(&refs[k], from, to);
+            all &= inside(&refs[k], from, to);
         }
         if (all) {
             for (size_t k = i; k < j && rc == 0; k++) {
-                rc = plan_del(p, &refs[k]);
+                rc = plan_del(p, &refs[k], &fl[k]);
                 p->rep.chunks_removed++;
-                p->rep.samples_deleted += refs[k].ref.stats.count;
+                p->rep.samples_deleted += refs[k].stats.count;
             }
         } else if (any) {
-            rc = rewrite_cluster(db, type, tag, refs, i, j, from, to, p);
+            rc = rewrite_cluster(db, type, tag, refs, fl, i, j, from, to, p);
         }
         i = j;
     }
@@ -290,10 +249,11 @@ static int delete_locked(hist_db *db, uint32_t tag, int64_t from, int64_t to, de
             chunk__commit(db, p->out.bufs, p->out.refs, p->out.n, p->dels, p->ndels, NULL, NULL, 0);
     if (rc == 0 && p->ndels) {
         mu_lock(&db->mu);
-        reset_latest(t, refs, n, p);
+        reset_latest(t, refs, fl, n, p);
         mu_unlock(&db->mu);
     }
     free(refs);
+    free(fl);
     return rc;
 }
 

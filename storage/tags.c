@@ -594,3 +594,17 @@ int tags__insert(hist_db *db, hist_tag_state *t, const int64_t *ts, const hist_v
         tags__note_latest(t, ts[i], v[i], q ? q[i] : 0);
     return 0;
 }
+
+void tags__restore_latest(hist_tag_state *t)
+{
+    t->has_latest = t->has_sealed_latest;
+    t->latest = t->sealed_latest;
+    membuf_view bv;
+    if (membuf__view(&t->buf, &bv) != 0) {
+        t->latest_stale = 1; /* looked up again when asked */
+        return;
+    }
+    for (size_t i = 0; i < bv.n; i++)
+        tags__note_latest(t, bv.ts[i], bv.v[i], bv.q[i]);
+    membuf__view_release(&bv);
+}

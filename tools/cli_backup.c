@@ -113,30 +113,13 @@ static int backup_parse_options(backup_command *c, int argc, char **argv)
     return rc == CLI_OK ? CLI_CONTINUE : rc;
 }
 
-/* One request's JSON object, or NULL (printed). */
-static json_t *fetch_object(backup_command *c, const char *method, const char *target)
-{
-    hist_http_response resp;
-    memset(&resp, 0, sizeof(resp));
-    if (cli_fetch(&c->conn, BACKUP_CMD, method, target, NULL, NULL, &resp) != CLI_OK)
-        return NULL;
-    json_t *o = json_loadb(resp.body, resp.body_len, 0, NULL);
-    hist_http_response_free(&resp);
-    if (!json_is_object(o)) {
-        json_decref(o);
-        fprintf(stderr, "%s: the server's answer is not a JSON object\n", BACKUP_CMD);
-        return NULL;
-    }
-    return o;
-}
-
 static int backup_start(backup_command *c)
 {
     char target[12400] = "/api/v1/admin/backup";
     if (cli_add_param(target, sizeof target, "dest", c->dest) < 0 ||
         (c->base && cli_add_param(target, sizeof target, "base", c->base) < 0))
         return cli_too_long(BACKUP_CMD);
-    json_t *o = fetch_object(c, "POST", target);
+    json_t *o = cli_fetch_object(&c->conn, BACKUP_CMD, "POST", target);
     if (!o)
         return CLI_SERVER;
     c->id = json_integer_value(json_object_get(o, "started"));
@@ -148,19 +131,12 @@ static int backup_start(backup_command *c)
     return CLI_CONTINUE;
 }
 
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Polls the status until our job is the last finished one. */
 static int backup_wait(backup_command *c)
 {
-    double until = mono_s() + c->wait_s;
-    for (long i = 0; mono_s() < until; i++) {
-        json_t *o = fetch_object(c, "GET", "/api/v1/admin/backup");
+    double until = cli_mono_s() + c->wait_s;
+    for (long i = 0; cli_mono_s() < until; i++) {
+        json_t *o = cli_fetch_object(&c->conn, BACKUP_CMD, "GET", "/api/v1/admin/backup");
         if (!o)
             return CLI_SERVER;
         json_t *last = json_object_get(o, "last");

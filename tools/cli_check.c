@@ -22,9 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "common/hist_time.h"
 #include "tools/cli.h"
 #include "tools/cli_read.h"
 
@@ -110,10 +110,8 @@ static int check_parse_options(check_command *c, int argc, char **argv)
     int rc = cli_each_option(argc, argv, "h", check_options, false, check_take_option, c);
     if (rc != CLI_CONTINUE)
         return rc;
-    if (optind < argc) {
-        fprintf(stderr, "%s: unexpected argument '%s'\n", CHECK_CMD, argv[optind]);
-        return CLI_USAGE;
-    }
+    if ((rc = cli_no_more_args(CHECK_CMD, argc, argv)) != CLI_CONTINUE)
+        return rc;
     rc = cli_conn_ready(&c->conn, CHECK_CMD);
     return rc == CLI_OK ? CLI_CONTINUE : rc;
 }
@@ -127,31 +125,16 @@ static uint64_t field_u(json_t *o, const char *key)
 /* One request to the scrub route; its answer, an object, in c->status. */
 static int check_request(check_command *c, const char *method, const char *target)
 {
-    hist_http_response resp;
-    if (cli_fetch(&c->conn, CHECK_CMD, method, target, NULL, NULL, &resp) != CLI_OK)
-        return CLI_SERVER;
     json_decref(c->status);
-    c->status = json_loadb(resp.body, resp.body_len, 0, NULL);
-    hist_http_response_free(&resp);
-    if (!json_is_object(c->status)) {
-        fprintf(stderr, "%s: the server's answer is not a JSON object\n", CHECK_CMD);
-        return CLI_SERVER;
-    }
-    return CLI_OK;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+    c->status = cli_fetch_object(&c->conn, CHECK_CMD, method, target);
+    return c->status ? CLI_OK : CLI_SERVER;
 }
 
 /* Starts a pass and waits for it: CLI_CONTINUE with its status in
  * c->status, or CHECK_FAILED. */
 static int check_run(check_command *c)
 {
-    double deadline = now_s() + (double)c->wait_s;
+    double deadline = cli_mono_s() + (double)c->wait_s;
     char target[64];
     snprintf(target, sizeof target, "%s%s%s", CHECK_ROUTE, c->share ? "?share=" : "",
              c->share ? c->share : "");
@@ -167,7 +150,7 @@ static int check_run(check_command *c)
             started = json_is_true(json_object_get(c->status, "started"));
         }
         if (!started) { /* a pass that began before ours runs: wait it out */
-            if (now_s() > deadline)
+            if (cli_mono_s() > deadline)
                 break;
             usleep(CHECK_POLL_US);
         }
@@ -180,7 +163,7 @@ static int check_run(check_command *c)
         if (field_u(c->status, "passes") > before &&
             !json_is_true(json_object_get(c->status, "running")))
             return CLI_CONTINUE;
-        if (now_s() > deadline)
+        if (cli_mono_s() > deadline)
             break;
         usleep(CHECK_POLL_US);
     }
@@ -195,22 +178,19 @@ static const char *text_of(json_t *o, const char *key)
     return json_is_string(v) ? json_string_value(v) : "?";
 }
 
-/* Epoch milliseconds as RFC 3339 UTC (milliseconds only when there are any). */
+/* Epoch milliseconds as RFC 3339 UTC (milliseconds only when there are
+ * any): hist_time_rfc3339, which takes nanoseconds; a value past their
+ * range stays a number. */
 static void format_ms(json_t *v, char *out, size_t cap)
 {
     long long ms = json_is_integer(v) ? (long long)json_integer_value(v) : 0;
-    long long s = ms / 1000, frac = ms % 1000;
-    if (frac < 0)
-        s--, frac += 1000;
-    time_t t = (time_t)s;
-    struct tm tm;
-    size_t n = gmtime_r(&t, &tm) ? strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm) : 0;
-    if (!n)
+    char text[HIST_RFC3339_MAX];
+    if (ms < INT64_MIN / 1000000 || ms > INT64_MAX / 1000000)
         snprintf(out, cap, "%lld ms", ms);
-    else if (frac)
-        snprintf(out + n, cap - n, ".%03lldZ", frac);
-    else
-        snprintf(out + n, cap - n, "Z");
+    else {
+        hist_time_rfc3339(text, (int64_t)ms * 1000000);
+        snprintf(out, cap, "%s", text);
+    }
 }
 
 static int check_print(check_command *c)

@@ -94,10 +94,8 @@ static int delete_parse_options(delete_command *c, int argc, char **argv)
         return CLI_USAGE;
     }
     c->tag = argv[optind++];
-    if (optind < argc) {
-        fprintf(stderr, "%s: unexpected argument '%s'\n", DELETE_CMD, argv[optind]);
-        return CLI_USAGE;
-    }
+    if ((rc = cli_no_more_args(DELETE_CMD, argc, argv)) != CLI_CONTINUE)
+        return rc;
     if ((c->all || c->remove) && (c->from || c->to || (c->all && c->remove))) {
         fprintf(stderr,
                 "%s: --all and --remove take every sample; give one, and no --from or --to\n",
@@ -156,24 +154,15 @@ static int delete_send(delete_command *c)
     char target[2048];
     if (delete_target(c, target, sizeof target) < 0)
         return cli_too_long(DELETE_CMD);
-    hist_http_response resp;
-    int rc =
-        cli_fetch(&c->conn, DELETE_CMD, c->remove ? "DELETE" : "POST", target, NULL, NULL, &resp);
-    if (rc != CLI_OK)
-        return rc;
-    json_t *o = json_loadb(resp.body, resp.body_len, 0, NULL);
-    if (!json_is_object(o)) {
-        fprintf(stderr, "%s: the server's answer is not a JSON object\n", DELETE_CMD);
-        rc = CLI_SERVER;
-    } else {
-        printf("deleted %lld sample(s) of %s: %lld chunk(s) removed, %lld rewritten%s\n",
-               field(o, "samples_deleted"), c->tag, field(o, "chunks_removed"),
-               field(o, "chunks_rewritten"),
-               json_is_true(json_object_get(o, "tag_removed")) ? "; the tag is removed" : "");
-    }
+    json_t *o = cli_fetch_object(&c->conn, DELETE_CMD, c->remove ? "DELETE" : "POST", target);
+    if (!o)
+        return CLI_SERVER;
+    printf("deleted %lld sample(s) of %s: %lld chunk(s) removed, %lld rewritten%s\n",
+           field(o, "samples_deleted"), c->tag, field(o, "chunks_removed"),
+           field(o, "chunks_rewritten"),
+           json_is_true(json_object_get(o, "tag_removed")) ? "; the tag is removed" : "");
     json_decref(o);
-    hist_http_response_free(&resp);
-    return rc;
+    return CLI_OK;
 }
 
 int cli_delete(int argc, char **argv)

@@ -20,6 +20,7 @@
 #include "common/hist_error.h"
 #include "tools/cli.h"
 #include "tools/cli_csv.h"
+#include "tools/cli_read.h"
 
 static void usage(FILE *out)
 {
@@ -55,17 +56,10 @@ static void usage(FILE *out)
             CLI_DEFAULT_INGEST);
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* "[#####.....]  42%  N samples  R/s"; without a total (a pipe) the bytes. */
 static void progress(uint64_t done, uint64_t total, uint64_t samples, double t0)
 {
-    double el = now_s() - t0;
+    double el = cli_mono_s() - t0;
     double rate = el > 0 ? (double)samples / el : 0.0;
     if (total == 0) {
         fprintf(stderr, "\r%llu bytes  %llu samples  %.0f/s ", (unsigned long long)done,
@@ -205,7 +199,7 @@ static int import_open(import_command *c)
         return CLI_SERVER;
     c->bb = hist_bb_new();
     c->tty = isatty(2);
-    c->t0 = now_s();
+    c->t0 = cli_mono_s();
     return CLI_CONTINUE;
 }
 
@@ -221,14 +215,14 @@ static int import_flush(void *ctx)
     hist_sender_stats st;
     hist_sender_get_stats(c->s, &st);
     uint64_t acked = st.acked;
-    double since = now_s();
+    double since = cli_mono_s();
     while (rc == 0 && st.queued_batches >= 32) {
         hist_sender_pump(c->s, 100);
         hist_sender_get_stats(c->s, &st);
         if (st.acked != acked) {
             acked = st.acked;
-            since = now_s();
-        } else if (now_s() - since > IMPORT_STALL_S) {
+            since = cli_mono_s();
+        } else if (cli_mono_s() - since > IMPORT_STALL_S) {
             fprintf(stderr, "historian import: nothing acknowledged for %d s; giving up\n",
                     IMPORT_STALL_S);
             rc = HIST_ETIMEDOUT;
@@ -242,12 +236,12 @@ static void import_progress(void *ctx, uint64_t bytes)
 {
     import_command *c = ctx;
     c->read = bytes;
-    if (!c->tty || now_s() - c->last_draw <= 0.2)
+    if (!c->tty || cli_mono_s() - c->last_draw <= 0.2)
         return;
     hist_sender_stats st;
     hist_sender_get_stats(c->s, &st);
     progress(bytes, c->total, st.acked, c->t0);
-    c->last_draw = now_s();
+    c->last_draw = cli_mono_s();
 }
 
 /* Every row in batches, then up to a minute for the last acks. 0 or the
@@ -276,7 +270,7 @@ static int import_print_summary(const import_command *c, int send_rc)
         progress(c->total ? c->total : c->read, c->total, st.acked, c->t0);
         fputc('\n', stderr);
     }
-    double el = now_s() - c->t0;
+    double el = cli_mono_s() - c->t0;
     printf("imported %llu samples in %llu batches in %.2f s (%.0f samples/s); "
            "%llu refused, %llu not acknowledged, %llu bad rows\n",
            (unsigned long long)st.acked, (unsigned long long)st.batches, el,

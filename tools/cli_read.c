@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/hist_time.h"
 #include "tools/cli.h"
@@ -154,6 +155,38 @@ int cli_fetch(cli_conn *c, const char *cmd, const char *method, const char *targ
     report_refusal(cmd, resp);
     hist_http_response_free(resp);
     return CLI_SERVER;
+}
+
+int cli_no_more_args(const char *cmd, int argc, char **argv)
+{
+    if (optind < argc) {
+        fprintf(stderr, "%s: unexpected argument '%s'\n", cmd, argv[optind]);
+        return CLI_USAGE;
+    }
+    return CLI_CONTINUE;
+}
+
+json_t *cli_fetch_object(cli_conn *c, const char *cmd, const char *method, const char *target)
+{
+    hist_http_response resp;
+    memset(&resp, 0, sizeof(resp));
+    if (cli_fetch(c, cmd, method, target, NULL, NULL, &resp) != CLI_OK)
+        return NULL;
+    json_t *o = json_loadb(resp.body, resp.body_len, 0, NULL);
+    hist_http_response_free(&resp);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        fprintf(stderr, "%s: the server's answer is not a JSON object\n", cmd);
+        return NULL;
+    }
+    return o;
+}
+
+double cli_mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* ---- Pages ---- */

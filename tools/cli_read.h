@@ -61,6 +61,9 @@ int cli_other_option(cli_conn *c, const char *cmd, int opt, char **argv, void (*
 /* CLI_CONTINUE when text is a time hist_time_parse() reads, else prints
  * "<cmd>: cannot read time" and returns CLI_USAGE. */
 int cli_check_time(const char *cmd, const char *text, int64_t now_ns);
+/* CLI_CONTINUE when argv has no argument left after the options (optind),
+ * else prints "<cmd>: unexpected argument '...'" and returns CLI_USAGE. */
+int cli_no_more_args(const char *cmd, int argc, char **argv);
 /* Prints "<cmd>: the command line is too long"; CLI_USAGE. */
 int cli_too_long(const char *cmd);
 
@@ -87,6 +90,13 @@ void cli_conn_close(cli_conn *c);
  * sent one) and returns CLI_SERVER (resp is then empty). */
 int cli_fetch(cli_conn *c, const char *cmd, const char *method, const char *target,
               const char *content_type, const char *body, hist_http_response *resp);
+
+/* One request whose answer must be a JSON object: the object (the
+ * caller's to json_decref), or NULL after printing why ("<cmd>: ..."). */
+json_t *cli_fetch_object(cli_conn *c, const char *cmd, const char *method, const char *target);
+
+/* Seconds on the monotonic clock: for deadlines and rates. */
+double cli_mono_s(void);
 
 /* Pages of one request, following the server's continuation
  * (X-Historian-Next): every page asks for base plus "cursor=<where the

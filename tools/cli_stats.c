@@ -75,10 +75,8 @@ static int stats_parse_options(stats_command *c, int argc, char **argv)
     int rc = cli_each_option(argc, argv, "F:h", stats_options, false, stats_take_option, c);
     if (rc != CLI_CONTINUE)
         return rc;
-    if (optind < argc) {
-        fprintf(stderr, "%s: unexpected argument '%s'\n", STATS_CMD, argv[optind]);
-        return CLI_USAGE;
-    }
+    if ((rc = cli_no_more_args(STATS_CMD, argc, argv)) != CLI_CONTINUE)
+        return rc;
     rc = cli_conn_ready(&c->conn, STATS_CMD);
     return rc == CLI_OK ? CLI_CONTINUE : rc;
 }

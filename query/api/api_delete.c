@@ -92,19 +92,44 @@ static int tag_or_reply(api_ctx *c, const char *name, uint32_t *id)
     return 0;
 }
 
-static int time_or_reply(api_ctx *c, const api_params *p, const char *key, int64_t *out)
+/* Deletes [*from, *to) of the tag named (from and to NULL: every sample)
+ * and answers with the report, or the error. */
+/* Deletes name's samples in [from, to) (NULL, NULL: all of them) and,
+ * with remove_tag, then the tag itself (hist_tag_remove). */
+static int delete_and_reply(api_ctx *c, const char *name, const int64_t *from, const int64_t *to,
+                            bool remove_tag)
 {
-    const char *s = api__param(p, key);
-    if (!s || !*s)
-        return api__reply_error(c, 400, key, "%s is required", key);
-    int rc = hist_time_parse(s, c->req->now_ns, out);
-    if (rc == HIST_ERANGE)
-        return api__reply_error(c, 400, key, "%s: time '%s' is out of range", key, s);
+    uint32_t id;
+    if (tag_or_reply(c, name, &id))
+        return API_ANSWERED;
+    hist_delete_report r;
+    int rc = hist_db_delete(c->db, id, from ? *from : HIST_TS_MIN, to ? *to : HIST_TS_MAX + 1, &r);
+    if (rc == HIST_ENOTFOUND)
+        return api__reply_error(c, 404, "tag", "unknown tag '%s'", name);
+    if (rc == HIST_ECORRUPT && from)
+        return api__reply_error(c, 409, "tag",
+                                "a damaged chunk of '%s' crosses the range; nothing was deleted "
+                                "(see GET /api/v1/admin/scrub)",
+                                name);
+    if (rc == HIST_ECORRUPT)
+        return api__reply_error(c, 409, "tag",
+                                "a damaged chunk of '%s' could not be deleted; nothing was "
+                                "deleted (see GET /api/v1/admin/scrub)",
+                                name);
     if (rc < 0)
-        return api__reply_error(c, 400, key,
-                                "%s: cannot read time '%s' (RFC 3339, epoch ms, now, -24h, now-7d)",
-                                key, s);
-    return 0;
+        return api__reply_internal(c, rc);
+    if (!remove_tag)
+        return reply_report(c, name, from, to, &r, false);
+    /* then the tag itself: its name is free, no listing shows it */
+    rc = hist_tag_remove(c->db, id);
+    if (rc == HIST_EBUSY)
+        return api__reply_error(c, 409, "tag",
+                                "'%s' was written while it was deleted: its samples up to then "
+                                "are gone, the tag stays; delete it again",
+                                name);
+    if (rc < 0 && rc != HIST_ENOTFOUND)
+        return api__reply_internal(c, rc);
+    return reply_report(c, name, NULL, NULL, &r, rc == 0);
 }
 
 static int delete_range(api_ctx *c, const api_params *p)
@@ -118,28 +143,15 @@ static int delete_range(api_ctx *c, const api_params *p)
     if (all && (!strcmp(all, "true") || !strcmp(all, "1"))) {
         if (api__param(p, "from") || api__param(p, "to"))
             return api__reply_error(c, 400, "all", "all=true deletes every sample: no from or to");
-        return api__tag_delete_handle(c, name);
+        return delete_and_reply(c, name, NULL, NULL, false); /* the tag stays */
     }
     int64_t from, to;
-    if (time_or_reply(c, p, "from", &from) || time_or_reply(c, p, "to", &to))
+    if (api__params_time_or_reply(c, p, "from", NULL, &from) ||
+        api__params_time_or_reply(c, p, "to", NULL, &to))
         return API_ANSWERED;
     if (from >= to)
         return api__reply_error(c, 400, "from", "from must be before to");
-    uint32_t id;
-    if (tag_or_reply(c, name, &id))
-        return API_ANSWERED;
-    hist_delete_report r;
-    int rc = hist_db_delete(c->db, id, from, to, &r);
-    if (rc == HIST_ENOTFOUND)
-        return api__reply_error(c, 404, "tag", "unknown tag '%s'", name);
-    if (rc == HIST_ECORRUPT)
-        return api__reply_error(c, 409, "tag",
-                                "a damaged chunk of '%s' crosses the range; nothing was deleted "
-                                "(see GET /api/v1/admin/scrub)",
-                                name);
-    if (rc < 0)
-        return api__reply_internal(c, rc);
-    return reply_report(c, name, &from, &to, &r, false);
+    return delete_and_reply(c, name, &from, &to, false);
 }
 
 int api__admin_delete_handle(api_ctx *c)
@@ -154,28 +166,5 @@ int api__admin_delete_handle(api_ctx *c)
 
 int api__tag_delete_handle(api_ctx *c, const char *name)
 {
-    uint32_t id;
-    if (tag_or_reply(c, name, &id))
-        return API_ANSWERED;
-    hist_delete_report r;
-    int rc = hist_db_delete(c->db, id, HIST_TS_MIN, HIST_TS_MAX + 1, &r);
-    if (rc == HIST_ENOTFOUND)
-        return api__reply_error(c, 404, "tag", "unknown tag '%s'", name);
-    if (rc == HIST_ECORRUPT)
-        return api__reply_error(c, 409, "tag",
-                                "a damaged chunk of '%s' could not be deleted; nothing was "
-                                "deleted (see GET /api/v1/admin/scrub)",
-                                name);
-    if (rc < 0)
-        return api__reply_internal(c, rc);
-    /* then the tag itself: its name is free, no listing shows it */
-    rc = hist_tag_remove(c->db, id);
-    if (rc == HIST_EBUSY)
-        return api__reply_error(c, 409, "tag",
-                                "'%s' was written while it was deleted: its samples up to then "
-                                "are gone, the tag stays; delete it again",
-                                name);
-    if (rc < 0 && rc != HIST_ENOTFOUND)
-        return api__reply_internal(c, rc);
-    return reply_report(c, name, NULL, NULL, &r, rc == 0);
+    return delete_and_reply(c, name, NULL, NULL, true);
 }

@@ -146,6 +146,12 @@ const char *api__param(const api_params *p, const char *key);
  * a form or a JSON object): 0, or API_ANSWERED (a 400 for a malformed
  * body). */
 int api__params_or_reply(api_ctx *c, api_params *p);
+/* The time parameter key (hist_time_parse, relative to the request's now)
+ * in *out: 0, or API_ANSWERED (a 400 naming key for a time that does not
+ * read or is out of range). Absent or empty: *def when def is given, else
+ * a 400 "key is required". */
+int api__params_time_or_reply(api_ctx *c, const api_params *p, const char *key, const int64_t *def,
+                              int64_t *out);
 
 /* ---- Tags (tag_match.c) ---- */
 typedef struct {

@@ -129,24 +129,6 @@ static int aggs_or_reply(api_ctx *c, const api_params *p, hist_query_spec *spec)
     return 0;
 }
 
-static int param_time_or_reply(api_ctx *c, const api_params *p, const char *key, int64_t def,
-                               int64_t *out)
-{
-    const char *s = api__param(p, key);
-    if (!s || !*s) {
-        *out = def;
-        return 0;
-    }
-    int rc = hist_time_parse(s, c->req->now_ns, out);
-    if (rc == HIST_ERANGE)
-        return api__reply_error(c, 400, key, "%s: time '%s' is out of range", key, s);
-    if (rc < 0)
-        return api__reply_error(c, 400, key,
-                                "%s: cannot read time '%s' (RFC 3339, epoch ms, now, -24h, now-7d)",
-                                key, s);
-    return 0;
-}
-
 static int param_duration_or_reply(api_ctx *c, const char *key, const char *s, int64_t *out)
 {
     int rc = hist_duration_parse(s, out);
@@ -261,9 +243,9 @@ int api__query_opts_or_reply(api_ctx *c, const api_params *p, int64_t default_fr
     } else if (spec->naggs > 0) {
         spec->mode = HIST_MODE_AGG; /* agg=... alone asks for aggregates */
     }
-    if (param_time_or_reply(c, p, "to", default_to, &spec->to))
+    if (api__params_time_or_reply(c, p, "to", &default_to, &spec->to))
         return API_ANSWERED;
-    if (param_time_or_reply(c, p, "from", default_from, &spec->from))
+    if (api__params_time_or_reply(c, p, "from", &default_from, &spec->from))
         return API_ANSWERED;
     if (!api__param(p, "from") && !api__param(p, "to") && spec->to <= spec->from)
         spec->from = spec->to - INT64_C(3600000000000);

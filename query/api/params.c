@@ -11,6 +11,7 @@
 
 #include "common/hist_array.h"
 #include "common/hist_text.h"
+#include "common/hist_time.h"
 #include "query/api/api_internal.h"
 
 void api__params_free(api_params *p)
@@ -188,5 +189,25 @@ int api__params_or_reply(api_ctx *c, api_params *p)
         return api__reply_error(c, 400, bad, "parameter '%s' holds a NUL byte (%%00)", bad);
     if (rc < 0)
         return api__reply_internal(c, rc);
+    return 0;
+}
+
+int api__params_time_or_reply(api_ctx *c, const api_params *p, const char *key, const int64_t *def,
+                              int64_t *out)
+{
+    const char *s = api__param(p, key);
+    if (!s || !*s) {
+        if (!def)
+            return api__reply_error(c, 400, key, "%s is required", key);
+        *out = *def;
+        return 0;
+    }
+    int rc = hist_time_parse(s, c->req->now_ns, out);
+    if (rc == HIST_ERANGE)
+        return api__reply_error(c, 400, key, "%s: time '%s' is out of range", key, s);
+    if (rc < 0)
+        return api__reply_error(c, 400, key,
+                                "%s: cannot read time '%s' (RFC 3339, epoch ms, now, -24h, now-7d)",
+                                key, s);
     return 0;
 }

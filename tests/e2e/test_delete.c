@@ -7,7 +7,8 @@
  *      latest agree;
  *   2. bad input: an unknown tag 404, from >= to 400, a read token 403, an
  *      admin token limited to tag a's pattern 403 on tag b (and 200 on a);
- *   3. DELETE /api/v1/tags/b removes the tag: its queries and its entry
+ *   3. all=true deletes b's samples and keeps the tag (still listed);
+ *      DELETE /api/v1/tags/b then removes the tag: its queries and its entry
  *      answer 404, the tag list leaves it out, `historian delete --remove`
  *      of it again is a 404, and a write with its name makes a new tag
  *      holding only that write (also after kill -9);
@@ -232,8 +233,18 @@ static void test_bad_input(void)
 static void test_whole_tag(void)
 {
     harness_response r;
+    /* all=true: every sample, the tag stays */
+    CHECKF(http("POST", "/api/v1/admin/delete?tag=plant/e2e/b&all=true", "admintok", &r) == 200 &&
+               strstr(r.body, "\"samples_deleted\":7200") &&
+               strstr(r.body, "\"tag_removed\":false"),
+           "%d %s", r.status, r.body);
+    harness_response_free(&r);
+    CHECKF(http("GET", "/api/v1/tags/plant/e2e/b", "readtok", &r) == 200, "b after all=true: %d",
+           r.status);
+    harness_response_free(&r);
+    /* DELETE: the tag itself */
     CHECKF(http("DELETE", "/api/v1/tags/plant/e2e/b", "admintok", &r) == 200 &&
-               strstr(r.body, "\"samples_deleted\":7200") && strstr(r.body, "\"tag_removed\":true"),
+               strstr(r.body, "\"samples_deleted\":0") && strstr(r.body, "\"tag_removed\":true"),
            "%d %s", r.status, r.body);
     harness_response_free(&r);
     g_b_gone = true;
@@ -273,7 +284,8 @@ static void test_audit(void)
                strstr(text, "\"route\":\"/api/v1/admin/delete\"") && strstr(text, want),
            "audit: %s", text);
     CHECKF(strstr(text, "\"route\":\"/api/v1/tags/plant/e2e/b\"") &&
-               strstr(text, "\"tag\":\"plant/e2e/b\",\"detail\":\"delete every sample: 7200"),
+               strstr(text, "\"tag\":\"plant/e2e/b\",\"detail\":\"delete every sample: 7200") &&
+               strstr(text, "\"tag\":\"plant/e2e/b\",\"detail\":\"delete every sample: 0"),
            "audit: %s", text);
 }
 
