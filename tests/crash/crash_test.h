@@ -4,7 +4,7 @@
  *
  * Header-only, like check.h, so its CHECKs count in the test that
  * includes it: `rounds` rounds (at most budget_s seconds; then more, up to
- * `rounds` within a quarter of the budget, while a seal path has not run
+ * `rounds` within half the budget, while a seal path has not run
  * yet), a clean finish,
  * nothing lost, wrong or phantom, every chunk right, no failed round, every
  * seal path taken (held current hour, memory pressure, WAL budget), the
@@ -47,12 +47,12 @@ static inline void crash_test_backend(crash_target target, hist_io_mode io, uint
     uint64_t ran = crash_run_rounds(r, rounds, budget_s);
     /* A path that runs a few times in `rounds` rounds (a seal for memory
      * pressure: 4 to 21 in 20 storage rounds) may not have run yet when
-     * the kills came early: up to `rounds` more rounds, within a quarter
-     * of the budget more, until every path has run. */
+     * the kills came early: up to `rounds` more rounds, within half the
+     * budget more, until every path has run. */
     uint64_t extra = 0;
-    time_t until = time(NULL) + (time_t)(budget_s / 4);
+    time_t until = time(NULL) + (time_t)(budget_s / 2);
     while (extra < rounds && time(NULL) < until && !crash_paths_seen(target, crash_run_tally(r)))
-        extra += crash_run_rounds(r, 1, budget_s / 4);
+        extra += crash_run_rounds(r, 1, budget_s / 2);
     if (extra)
         printf("%s: %llu more round(s) to reach every seal path\n", name,
                (unsigned long long)extra);

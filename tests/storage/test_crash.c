@@ -26,7 +26,7 @@
 #include "crash_test.h"
 
 #define ROUNDS   20
-#define BUDGET_S 60
+#define BUDGET_S 90
 
 int main(void)
 {
