@@ -20,6 +20,7 @@
 
 #include "check.h"
 #include "tmpdir.h"
+#include "db_fixture.h"
 #include "storage/hist_storage.h"
 
 #define SEC INT64_C(1000000000)
@@ -27,24 +28,12 @@
 
 static char g_dir[256];
 
-static void quiet_log(void *ctx, int level, const char *msg)
-{
-    (void)ctx;
-    if (level <= HIST_LOG_WARN && getenv("TEST_VERBOSE"))
-        fprintf(stderr, "log: %s\n", msg);
-}
-
 static hist_db *open_dir(const char *dir)
 {
     hist_db_options o;
-    hist_db_options_init(&o);
-    o.dir = dir;
-    o.io = HIST_IO_SYNC;
+    fixture_options(&o, dir);
     o.compact_share = 0;
-    o.log = quiet_log;
-    hist_db *db = NULL;
-    REQUIRE(hist_db_open(&o, &db) == 0);
-    return db;
+    return fixture_open(&o);
 }
 
 static double value_at(uint32_t tag, int64_t k)
@@ -68,21 +57,22 @@ static void write_range(hist_db *db, uint32_t tag, int64_t from, int64_t to)
     REQUIRE(hist_db_sync(db, lsn) == 0);
 }
 
+static bool value_right(const void *ctx, size_t k, int64_t ts, hist_value v, uint32_t q)
+{
+    (void)k, (void)q;
+    return v.f == value_at(*(const uint32_t *)ctx, (ts - T0) / SEC);
+}
+
 /* The samples of tag read back: their count; *wrong those whose value is
- * not value_at(value_tag, second). */
+ * not value_at(value_tag, second). A tag the scan does not know has none. */
 static size_t scan_count(hist_db *db, uint32_t tag, uint32_t value_tag, size_t *wrong)
 {
     hist_scan *sc;
     *wrong = 0;
     if (hist_scan_open(db, tag, HIST_TS_MIN, HIST_TS_MAX, HIST_SCAN_DECODE, &sc) != 0)
         return 0;
-    hist_piece p;
-    size_t n = 0;
-    while (hist_scan_next(sc, &p) == 1)
-        for (size_t i = 0; i < p.n; i++, n++)
-            *wrong += p.v[i].f != value_at(value_tag, (p.ts[i] - T0) / SEC);
     hist_scan_close(sc);
-    return n;
+    return fixture_scan_tag(db, tag, value_right, &value_tag, wrong);
 }
 
 static int count_visit(void *ctx, const hist_tag_info *tag)
