@@ -42,10 +42,10 @@ static int reload_config(hist_server *srv, hist_buf *said, audit_event *ev)
         hist_db_set_log_level(srv->db, r.log_level);
         srv->opts.log_level = r.log_level;
     }
-    if ((r.auth_file == NULL) != (srv->auth_file == NULL)) {
-        /* with a tokens file or without decides what may be bound */
-        hist_buf_puts(said, "auth-file added or removed: needs a restart; ");
-    } else if (r.auth_file && strcmp(r.auth_file, srv->auth_file)) {
+    /* Adding or removing the tokens file waits for a restart (the
+     * callback names it so): with one or without decides what may be
+     * bound. */
+    if (r.auth_file && srv->auth_file && strcmp(r.auth_file, srv->auth_file)) {
         char *copy = strdup(r.auth_file);
         if (copy) {
             free(srv->auth_file);
@@ -115,7 +115,9 @@ void reload__run(hist_server *srv)
     service__notify(srv, "RELOADING=1");
     hist_buf said;
     hist_buf_init(&said);
-    if (reload_config(srv, &said, &ev) == 0 && reload_tokens(srv, &said, &ev) == 0) {
+    int rc = reload_config(srv, &said, &ev);
+    ev.route = srv->auth_file; /* a reload may have freed the old path */
+    if (rc == 0 && reload_tokens(srv, &said, &ev) == 0) {
         reopen_logs(srv);
         const char *msg = said.failed ? "reloaded" : said.data;
         hist_logf(&srv->log, HIST_LOG_INFO, "SIGHUP: %s", msg);

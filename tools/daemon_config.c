@@ -10,7 +10,9 @@
  * Every key given, with the value that took effect, is kept in order
  * (given[]), so a SIGHUP can read the file again with the same flags and
  * tell what changed (daemon_config__reload): log-level, auth-file and
- * access-log change at run time, every other key needs a restart.
+ * access-log change at run time (from the configuration in force), every
+ * other key needs a restart (so it is told from the configuration the
+ * server started with, at every SIGHUP until then).
  * A reload's configuration stays alive until exit (the server may keep
  * pointers into its strings); SIGHUPs are rare.
  */
@@ -28,10 +30,16 @@ static bool repeatable(const char *key)
     return !strcmp(key, "mqtt") || !strcmp(key, "mqtt-topic") || !strcmp(key, "retention-rule");
 }
 
-/* Keys a SIGHUP applies (reload.c); the rest need a restart. */
-static bool runtime_key(const char *key)
+/* Whether a SIGHUP applies a change of key from old to fresh (reload.c);
+ * the rest need a restart. auth-file changes at run time only from one
+ * file to another: with a tokens file or without decides which addresses
+ * may be bound. */
+static bool runtime_key(const char *key, const struct daemon_config *old,
+                        const struct daemon_config *fresh)
 {
-    return !strcmp(key, "log-level") || !strcmp(key, "auth-file") || !strcmp(key, "access-log");
+    if (!strcmp(key, "auth-file"))
+        return old->o.auth_file && fresh->o.auth_file;
+    return !strcmp(key, "log-level") || !strcmp(key, "access-log");
 }
 
 /* Flags without a value. */
@@ -542,17 +550,20 @@ static void list_add(char *list, size_t cap, const char *key)
     snprintf(list + len, cap - len, "%s%s", len ? ", " : "", key);
 }
 
-static void diff_keys(const daemon_config *old, const daemon_config *fresh, const daemon_config *k,
-                      hist_server_reload *out)
+/* The keys of k that changed: a run-time key from the configuration in
+ * force (cur) to fresh, any other from the one the server started with
+ * (first) to fresh, since only a restart applies those. */
+static void diff_keys(const daemon_config *cur, const daemon_config *first,
+                      const daemon_config *fresh, const daemon_config *k, hist_server_reload *out)
 {
     for (size_t i = 0; i < k->n_given; i++) {
         const char *key = k->given[i].key;
-        if (!key_changed(old, fresh, key))
-            continue;
-        if (runtime_key(key))
-            list_add(out->applied, sizeof out->applied, key);
-        else
+        if (runtime_key(key, cur, fresh)) {
+            if (key_changed(cur, fresh, key))
+                list_add(out->applied, sizeof out->applied, key);
+        } else if (key_changed(first, fresh, key)) {
             list_add(out->restart, sizeof out->restart, key);
+        }
     }
 }
 
@@ -579,8 +590,12 @@ int daemon_config__reload(void *ctx, hist_server_reload *out, char *err, size_t 
     }
     free(msg);
     memset(out, 0, sizeof *out);
-    diff_keys(c, &fresh, &fresh, out);
-    diff_keys(c, &fresh, c, out); /* keys the file no longer gives */
+    const daemon_config *first = c;
+    while (first->prev)
+        first = first->prev;
+    diff_keys(c, first, &fresh, &fresh, out);
+    diff_keys(c, first, &fresh, c, out);     /* keys the file no longer gives */
+    diff_keys(c, first, &fresh, first, out); /* ... or gave at the start */
     out->log_level = fresh.o.log_level;
     out->auth_file = fresh.o.auth_file;
     out->access_log = fresh.o.access_log;

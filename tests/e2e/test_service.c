@@ -241,6 +241,33 @@ static void test_service_run(void)
     CHECKF(wait_text(h.log_path, " open http from"), "%s", text);
     CHECK(wait_text(access_log, "GET /healthz 200"));
 
+    /* SIGHUP: the tokens file at another path (the old path's string is
+     * freed: the audit line must name the new one); memtable-mb still
+     * differs from what the server started with, so it is named again */
+    char tokens2[600];
+    snprintf(tokens2, sizeof tokens2, "%s.new", tokens);
+    write_file(tokens2, "reader-secret read\nother-secret read\n");
+    snprintf(body, sizeof body,
+             "http = 127.0.0.1:1\nlog-level = info\naccess-log = %s\nauth-file = %s\n"
+             "memtable-mb = 300\n",
+             access_log, tokens2);
+    write_file(conf, body);
+    CHECK(kill(h.pid, SIGHUP) == 0);
+    CHECK(notified(nfd, "RELOADING=1"));
+    CHECK(notified(nfd, "READY=1"));
+    char moved[800];
+    snprintf(moved, sizeof moved,
+             "applied auth-file; changed but not applied until a restart: "
+             "memtable-mb; tokens file %s reloaded: 2 grants",
+             tokens2);
+    CHECKF(wait_text(h.log_path, moved), "no '%s' in: %s", moved, text);
+    snprintf(moved, sizeof moved,
+             "\"event\":\"reload\",\"proto\":\"signal\",\"method\":"
+             "\"SIGHUP\",\"route\":\"%s\",\"status\":200",
+             tokens2);
+    CHECKF(wait_text(h.log_path, moved), "no '%s' in: %s", moved, text);
+    CHECK_EQ_I64(get(&h, "/api/v1/stats", "Authorization: Bearer other-secret\r\n"), 200);
+
     /* a broken file: nothing changes, FILE:LINE in the log */
     write_file(conf, "log-level = loud\n");
     CHECK(kill(h.pid, SIGHUP) == 0);
