@@ -236,7 +236,7 @@ start_historiand() { # dir
     hport=$hist_port
     hpid=$hist_pid
     for _ in $(seq 200); do
-        curl -sf "http://127.0.0.1:$hport/healthz" | grep -q "mqtt.*connected" && return 0
+        grep -q "mqtt.*connected" <<<"$(curl -sf "http://127.0.0.1:$hport/healthz")" && return 0
         sleep 0.05
     done
     die "historiand did not connect to the broker"

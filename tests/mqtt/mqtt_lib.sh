@@ -37,7 +37,7 @@ start_historiand() {
     "$BIN/historiand" --data "$dir/data" --http 127.0.0.1:$hport --ingest 127.0.0.1:$iport \
         --scrub-share 0 --mqtt mqtt://127.0.0.1:$mport "$@" >> "$dir/server.log" 2>&1 & hpid=$!
     for _ in $(seq 100); do
-        curl -sf "http://127.0.0.1:$hport/healthz" 2>/dev/null | grep -q "mqtt.*connected" && return 0
+        grep -q "mqtt.*connected" <<<"$(curl -sf "http://127.0.0.1:$hport/healthz" 2>/dev/null)" && return 0
         sleep 0.05
     done
     echo "FAIL: historiand did not connect to the broker"; tail -20 "$dir/server.log"; exit 1

@@ -37,9 +37,9 @@ acks1=$(metric historian_mqtt_acks_total)
 dd if=/dev/zero of="$dir/data/filler" bs=1M 2>/dev/null || true
 msgs 501 1500 | timeout 60 mosquitto_pub -p $mport -q 1 -i full-pub -t full/line/temp -l
 for _ in $(seq 200); do
-    curl -s "http://127.0.0.1:$hport/healthz" | grep -qi "space\|full" && break; sleep 0.05
+    grep -qi "space\|full" <<<"$(curl -s "http://127.0.0.1:$hport/healthz")" && break; sleep 0.05
 done
-curl -s "http://127.0.0.1:$hport/healthz" | grep -qi "space\|full" || fail "/healthz does not say the disk is full: $(curl -s "http://127.0.0.1:$hport/healthz")"
+grep -qi "space\|full" <<<"$(curl -s "http://127.0.0.1:$hport/healthz")" || fail "/healthz does not say the disk is full: $(curl -s "http://127.0.0.1:$hport/healthz")"
 sleep 2 # reconnects and redeliveries meanwhile, refused
 # What the WAL's space already held may have been written (and then
 # acknowledged); the rest not. No acknowledgement without its sample: the

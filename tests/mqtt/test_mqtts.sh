@@ -372,20 +372,20 @@ hd_stop
 # ---- 7: a DNS name (SNI, the name checked as a host name) ------------------------------
 # only where localhost is 127.0.0.1 alone (the test stays on 127.0.0.1)
 if [ "$(getent ahostsv4 localhost | awk '{ print $1 }' | sort -u)" = 127.0.0.1 ] &&
-    ! getent ahostsv6 localhost 2>/dev/null | grep -q '^::1 '; then
+    ! grep -q '^::1 ' <<<"$(getent ahostsv6 localhost 2>/dev/null)"; then
     echo "7: mqtts://localhost, a certificate for DNS:localhost; and for IP:127.0.0.1 only"
     hd_start dns --mqtt mqtts://localhost:$PD --mqtt mqtts://localhost:$PA "${tls_opts[@]}" \
         --mqtt-topic 'tls/#'
     for _ in $(seq 200); do
-        health | grep -q "^mqtt localhost:$PD connected" && break
+        grep -q "^mqtt localhost:$PD connected" <<<"$(health)" && break
         sleep 0.05
     done
-    health | grep -q "^mqtt localhost:$PD connected" || fail "7: not connected: $(health | grep ^mqtt)"
+    grep -q "^mqtt localhost:$PD connected" <<<"$(health)" || fail "7: not connected: $(health | grep ^mqtt)"
     for _ in $(seq 200); do
-        health | grep -q "^mqtt localhost:$PA down: TLS: server certificate: hostname mismatch" && break
+        grep -q "^mqtt localhost:$PA down: TLS: server certificate: hostname mismatch" <<<"$(health)" && break
         sleep 0.05
     done
-    health | grep -q "^mqtt localhost:$PA down: TLS: server certificate: hostname mismatch" ||
+    grep -q "^mqtt localhost:$PA down: TLS: server certificate: hostname mismatch" <<<"$(health)" ||
         fail "7: the IP-only certificate was not refused: $(health | grep ^mqtt)"
     health | grep "^mqtt" | sed 's/^/  7: /'
     roundtrip 7 tls/dns/temp $PD "${pub_tls[@]}" -h localhost

@@ -17,7 +17,7 @@ if [ "$(id -u)" -ne 0 ] || ! command -v dpkg >/dev/null; then
     echo "SKIP: needs root and dpkg"
     exit 77
 fi
-if dpkg-query -W -f='${Status}' historian 2>/dev/null | grep -q "ok installed"; then
+if grep -q "ok installed" <<<"$(dpkg-query -W -f='${Status}' historian 2>/dev/null)"; then
     echo "FAIL: the historian package is already installed here; not touching it"
     exit 1
 fi
@@ -51,7 +51,7 @@ for f in /usr/bin/historiand /usr/bin/historian /lib/systemd/system/historiand.s
     /usr/share/bash-completion/completions/historiand /usr/share/doc/historian/copyright; do
     [ -e "$f" ] || bad "not installed: $f"
 done
-dpkg-query -W -f='${Conffiles}\n' historian | grep -q '/etc/historian/historiand.conf' ||
+grep -q '/etc/historian/historiand.conf' <<<"$(dpkg-query -W -f='${Conffiles}\n' historian)" ||
     bad "/etc/historian/historiand.conf is not a conffile"
 grep -q '^ExecStart=/usr/bin/historiand --config /etc/historian/historiand.conf --data /var/lib/historian$' \
     /lib/systemd/system/historiand.service || bad "unit's ExecStart= is not /usr/bin/historiand ..."

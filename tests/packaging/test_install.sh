@@ -109,7 +109,7 @@ for c in $cmds; do
     echo "historian $c: $(echo "$got" | wc -l) options completed"
 done
 [ "$(complete_words historian query --mode in)" = interp ] || bad "historian query --mode in does not complete interp"
-complete_words historian tags '' | grep -qx show || bad "historian tags does not complete 'show'"
+grep -qx show <<<"$(complete_words historian tags '')" || bad "historian tags does not complete 'show'"
 [ -z "$(complete_words historian query --from '')" ] || bad "historian query --from completes something"
 
 [ $fail -eq 0 ] && echo "ok: install, man pages, --version, completions"
