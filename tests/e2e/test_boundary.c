@@ -120,12 +120,13 @@ static void test_raw(void)
     int total = 0, got[16];
     char cursor[1024] = "";
     for (int page = 0; page < 20; page++) {
-        snprintf(target, sizeof target,
+        char ptarget[1536];
+        snprintf(ptarget, sizeof ptarget,
                  "/api/v1/query?tag=plant/e2e/sp&from=%lld&to=%lld&boundary=outside&limit=1"
                  "&format=csv&time_format=ms%s%s",
                  (long long)(T0_MS + 150000), (long long)(T0_MS + 450000),
                  cursor[0] ? "&cursor=" : "", cursor);
-        REQUIRE_GET(target, &r);
+        REQUIRE_GET(ptarget, &r);
         n = csv_rows(r.body, secs, vals, 32);
         for (int i = 0; i < n && total < 16; i++)
             got[total++] = secs[i];
