@@ -8,7 +8,8 @@
  *   1. raw [T0+150 s, T0+450 s): inside 3 rows (200, 300, 400 s); outside
  *      5 rows (100 ... 500 s), value for value, JSON and CSV;
  *   2. raw outside with limit=1, paged by X-Historian-Next cursors: the
- *      same 5 rows, the before-sample once, the after-sample once;
+ *      same 5 rows, the before-sample once, the after-sample once; two
+ *      tags paged together with limit=2: 8 rows each, each once;
  *   3. plot outside: first row 100 s, last row 500 s;
  *   4. value at T0+150 s: sp 3.0 (linear), st 10 (step); at a sample's
  *      time its value; before T0 no row; several tags by pattern;
@@ -139,6 +140,45 @@ static void test_raw(void)
     for (int i = 0; ok && i < 5; i++)
         ok = got[i] == 100 * (i + 1);
     CHECKF(ok, "paged outside: %d rows", total);
+}
+
+/* Two tags paged together, limit=2 (one cursor carries both): each tag's
+ * rows once, in order, the before-row on page 1, the after-row last. */
+static void test_raw_two_tags(void)
+{
+    int total[2] = {0, 0}, got[2][16], secs[32];
+    double vals[32];
+    char cursor[1024] = "", target[1536];
+    harness_response r;
+    for (int page = 0; page < 20; page++) {
+        snprintf(target, sizeof target,
+                 "/api/v1/query?tag=plant/e2e/sp&tag=plant/e2e/st&from=%lld&to=%lld"
+                 "&boundary=outside&limit=2&format=csv&time_format=ms%s%s",
+                 (long long)(T0_MS + 50000), (long long)(T0_MS + 650000),
+                 cursor[0] ? "&cursor=" : "", cursor);
+        REQUIRE_GET(target, &r);
+        /* rows carry the tag first: tell the two apart by the tag column */
+        char *save = NULL;
+        char *line = strtok_r(r.body, "\n", &save);
+        for (line = line ? strtok_r(NULL, "\n", &save) : NULL; line;
+             line = strtok_r(NULL, "\n", &save)) {
+            int t = strncmp(line, "plant/e2e/st,", 13) == 0;
+            char one[256];
+            snprintf(one, sizeof one, "h\n%s\n", line);
+            if (csv_rows(one, secs, vals, 1) == 1 && total[t] < 16)
+                got[t][total[t]++] = secs[0];
+        }
+        snprintf(cursor, sizeof cursor, "%s", r.next);
+        harness_response_free(&r);
+        if (!cursor[0])
+            break;
+    }
+    /* [50 s, 650 s): before 0 s, inside 100..600 s, after 700 s: 8 rows */
+    bool ok = total[0] == 8 && total[1] == 8;
+    for (int t = 0; ok && t < 2; t++)
+        for (int i = 0; ok && i < 8; i++)
+            ok = got[t][i] == 100 * i;
+    CHECKF(ok, "two tags paged: %d and %d rows", total[0], total[1]);
 }
 
 static void test_plot(void)
@@ -277,6 +317,7 @@ int main(void)
     }
     import_data();
     test_raw();
+    test_raw_two_tags();
     test_plot();
     test_value();
     test_bad_input();
