@@ -472,7 +472,7 @@ typedef struct {
 } mqtt_stats;
 
 #define METRICS_CODES         500 /* HTTP status codes 100..599 */
-#define METRICS_MODES         10  /* raw latest interp agg plot tags stats admin grafana other */
+#define METRICS_MODES         11 /* raw latest interp agg plot value tags stats admin grafana other */
 #define METRICS_QUERY_BUCKETS 15  /* 1 ms .. 30 s, +Inf */
 
 typedef struct {

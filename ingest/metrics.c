@@ -35,7 +35,8 @@ static void gauge(hist_buf *t, const char *name, const char *help, uint64_t v)
 /* The modes of hist_api_response.mode, in the order of hist_metrics'
  * query arrays; the last, "other", takes NULL and anything unknown. */
 static const char *const query_modes[METRICS_MODES] = {
-    "raw", "latest", "interp", "aggregate", "plot", "tags", "stats", "admin", "grafana", "other",
+    "raw",  "latest", "interp", "aggregate", "plot",  "value",
+    "tags", "stats",  "admin",  "grafana",   "other",
 };
 
 /* Upper bounds of the read API latency buckets, in seconds; the last

@@ -11,7 +11,8 @@
  * Validation rules (HIST_EINVAL): from < to for every mode but latest;
  * interp needs step_ns > 0; agg needs 1..HIST_AGG__COUNT known aggregates
  * and, for fixed buckets, step_ns > 0; plot needs 1..HIST_QUERY_MAX_POINTS
- * points; shifts must be ascending minutes inside one day. Too many result
+ * points; shifts must be ascending minutes inside one day; boundary flags
+ * only for raw and plot. value ignores from/to and reads spec->at. Too many result
  * rows (a tiny step over a long range) is HIST_ETOOBIG. from/to are first
  * clamped to [HIST_TS_MIN, HIST_TS_MAX] (no sample lies outside), so "from
  * the beginning of time" works and time arithmetic cannot overflow.
@@ -61,7 +62,11 @@ void hist_result_free(hist_result *res)
 
 static int validate(const hist_query_spec *spec)
 {
-    if (spec->mode == HIST_MODE_LATEST)
+    if (spec->boundary & ~(unsigned)HIST_BOUNDARY_OUTSIDE)
+        return HIST_EINVAL;
+    if (spec->boundary && spec->mode != HIST_MODE_RAW && spec->mode != HIST_MODE_PLOT)
+        return HIST_EINVAL;
+    if (spec->mode == HIST_MODE_LATEST || spec->mode == HIST_MODE_VALUE)
         return 0;
     if (spec->from >= spec->to)
         return HIST_EINVAL;
@@ -115,8 +120,8 @@ static int validate(const hist_query_spec *spec)
 static int count_damaged(const hist_qsource *src, const hist_query_spec *spec,
                          const hist_series_result *s, hist_result *res)
 {
-    if (!src->damaged)
-        return 0;
+    if (!src->damaged || spec->mode == HIST_MODE_VALUE)
+        return 0; /* value reads no range (its neighbour searches skip damage) */
     int64_t from = spec->from, to = spec->to;
     if (spec->mode == HIST_MODE_LATEST) { /* what could hold a later sample */
         from = s->n ? s->ts[0] + 1 : HIST_TS_MIN;
@@ -155,9 +160,14 @@ static int run_one(const hist_qsource *src, const hist_query_spec *spec,
     case HIST_MODE_PLOT:
         rc = plot__run(&q);
         break;
+    case HIST_MODE_VALUE:
+        rc = value__run(&q);
+        break;
     default:
         return HIST_EINVAL;
     }
+    if (rc >= 0 && spec->boundary)
+        rc = boundary__add(&q);
     return rc < 0 ? rc : count_damaged(src, spec, s, res);
 }
 
@@ -172,6 +182,10 @@ int engine__run_source(const hist_qsource *src, const hist_query_spec *spec, con
         clamped.from = HIST_TS_MIN;
     if (clamped.to > HIST_TS_MAX)
         clamped.to = HIST_TS_MAX + 1;
+    if (clamped.at < HIST_TS_MIN)
+        clamped.at = HIST_TS_MIN;
+    if (clamped.at > HIST_TS_MAX)
+        clamped.at = HIST_TS_MAX;
     spec = &clamped;
     int rc = validate(spec);
     if (rc < 0)

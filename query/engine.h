@@ -13,14 +13,15 @@
  * Layering: calls go one way, down this list; a file calls only the files
  * below it (and common/, storage's door), never one on its own level or
  * above:
-  *   1. (common/tz.c: IANA zones)  parse.c: names of modes,
+ *   1. (common/tz.c: IANA zones)  parse.c: names of modes,
  *                      aggregates and fills (door functions)
  *   2. buckets.c       calendar and fixed bucket bounds (uses common/tz.c)
  *   3. series.c        growing a sample-shaped result series;
  *      cursor.c        decoding stats pieces, the sample-by-sample cursor
- *   4. raw.c (raw and latest), interp.c, agg.c (uses buckets.c), plot.c:
- *                      the modes, one concern each; they never call each
+ *   4. raw.c (raw and latest), interp.c, agg.c (uses buckets.c), plot.c,
+ *      value.c:        the modes, one concern each; they never call each
  *                      other or engine.c
+ *      boundary.c      the samples outside [from, to) raw and plot add
  *   5. engine.c        validation, dispatch to the modes, result memory,
  *                      the hist_db-backed source
  */
@@ -120,6 +121,14 @@ int raw__latest(hist_qctx *q);
 int interp__run(hist_qctx *q);
 int agg__run(hist_qctx *q);
 int plot__run(hist_qctx *q);
+int value__run(hist_qctx *q);
+
+/* ---- 4. boundary.c ---- */
+
+/* After raw or plot filled q->out: adds the samples spec->boundary asks
+ * for (hist_query.h), the before-sample as row 0, the after-sample last
+ * (not to a raw answer the limit cut). */
+int boundary__add(hist_qctx *q);
 
 /* ---- 5. engine.c ---- */
 

@@ -12,6 +12,16 @@
  *            time zone, DST handled
  *   plot     M4: per pixel bucket the first, min, max and last sample, so
  *            the line drawn from the result is the line drawn from raw data
+ *   value    one row per tag at spec.at, by interp's rule (linear for
+ *            float64, step for int64/bool); no row when no sample lies at
+ *            or before at
+ * raw and plot take spec.boundary (PI's boundary types): with
+ * HIST_BOUNDARY_BEFORE the answer starts with the last sample before from,
+ * with HIST_BOUNDARY_AFTER it ends with the first sample at or after to,
+ * when they exist (every quality). raw's limit counts only the samples
+ * inside [from, to); the after-sample is added only to an answer the limit
+ * did not cut (next_ts == INT64_MIN), so a caller paging with from =
+ * next_ts asks for the before-sample on the first page only.
  * The engine answers buckets that cover whole chunks from the chunk
  * statistics in the index and decodes only the chunks at bucket edges.
  * Chunks marked damaged are left out of every mode alike, and counted in
@@ -32,7 +42,16 @@ typedef enum {
     HIST_MODE_INTERP,
     HIST_MODE_AGG,
     HIST_MODE_PLOT,
+    HIST_MODE_VALUE,
 } hist_mode;
+
+/* hist_query_spec.boundary (raw, plot): which samples outside [from, to)
+ * the answer adds. 0 is PI's "inside". */
+enum {
+    HIST_BOUNDARY_BEFORE = 1, /* the last sample with ts < from, first */
+    HIST_BOUNDARY_AFTER = 2,  /* the first sample with ts >= to, last */
+    HIST_BOUNDARY_OUTSIDE = HIST_BOUNDARY_BEFORE | HIST_BOUNDARY_AFTER,
+};
 
 typedef enum {
     HIST_AGG_COUNT = 0,
@@ -71,7 +90,9 @@ typedef enum {
 
 typedef struct {
     hist_mode mode;
-    int64_t from, to; /* [from, to), ns */
+    int64_t from, to;  /* [from, to), ns; value mode ignores them */
+    int64_t at;        /* value: the time of the answer, ns */
+    unsigned boundary; /* raw, plot: HIST_BOUNDARY_* flags; 0 = inside */
 
     size_t limit; /* raw: samples per tag, 0 = 100000 */
 
@@ -99,10 +120,10 @@ typedef struct {
     uint32_t tag;
     hist_type type;
     size_t n;                     /* rows */
-    int64_t *ts;                  /* sample time, point time, or bucket start */
+    int64_t *ts;                  /* sample time, point time, bucket start; value: at */
     int64_t *ts_end;              /* agg: bucket end (exclusive); else NULL */
-    hist_value *value;            /* raw, latest, interp, plot: the value (exact for raw) */
-    uint32_t *q;                  /* raw, latest, interp, plot: quality */
+    hist_value *value;            /* raw, latest, interp, plot, value: the value (exact for raw) */
+    uint32_t *q;                  /* raw, latest, interp, plot, value: quality */
     double *col[HIST_AGG__COUNT]; /* agg: col[k][row] for spec.aggs[k]; NaN = null */
     int64_t next_ts; /* raw: where to continue when the limit cut the result, else INT64_MIN */
 } hist_series_result;

@@ -27,7 +27,7 @@ static const char *const agg_names[HIST_AGG__COUNT] = {
 
 static const char *const mode_names[] = {
     [HIST_MODE_RAW] = "raw",       [HIST_MODE_LATEST] = "latest", [HIST_MODE_INTERP] = "interp",
-    [HIST_MODE_AGG] = "aggregate", [HIST_MODE_PLOT] = "plot",
+    [HIST_MODE_AGG] = "aggregate", [HIST_MODE_PLOT] = "plot",     [HIST_MODE_VALUE] = "value",
 };
 
 const char *hist_agg_name(hist_agg agg)
@@ -61,7 +61,7 @@ int hist_agg_parse(const char *name, hist_agg *out)
 
 const char *hist_mode_name(hist_mode mode)
 {
-    if ((int)mode < 0 || mode > HIST_MODE_PLOT)
+    if ((int)mode < 0 || mode > HIST_MODE_VALUE)
         return "?";
     return mode_names[mode];
 }
@@ -70,7 +70,7 @@ int hist_mode_parse(const char *name, hist_mode *out)
 {
     if (!name)
         return HIST_EINVAL;
-    for (int i = 0; i <= HIST_MODE_PLOT; i++) {
+    for (int i = 0; i <= HIST_MODE_VALUE; i++) {
         if (!strcasecmp(name, mode_names[i])) {
             *out = (hist_mode)i;
             return 0;

@@ -31,7 +31,11 @@ static void usage(FILE *out)
             "                       ** = any depth); repeatable, with or without TAGs\n"
             "  -f, --from TIME      RFC 3339, epoch ms, now, -24h, now-7d (default -1h)\n"
             "  -t, --to TIME        (default now)\n"
-            "  -m, --mode MODE      raw (default), latest, interp, aggregate, plot\n"
+            "  -m, --mode MODE      raw (default), latest, interp, aggregate, plot, value\n"
+            "      --at TIME        the value at one time per tag (implies --mode value):\n"
+            "                       step for int/bool tags, linear for float tags\n"
+            "      --boundary B     raw and plot: inside (default) or outside (adds the\n"
+            "                       last sample before --from and the first at/after --to)\n"
             "  -s, --step DUR       interp/aggregate step: 1s, 5m, 1h, 1d...\n"
             "      --points N       plot width in pixels (M4), or step = range/N\n"
             "  -a, --agg LIST       aggregates: count,min,max,sum,mean,twa,stddev,first,\n"
@@ -63,6 +67,8 @@ enum {
     OPT_INCLUDE_BAD,
     OPT_ALL,
     OPT_CURSOR,
+    OPT_AT,
+    OPT_BOUNDARY,
 };
 
 static const struct option query_options[] = {
@@ -81,6 +87,8 @@ static const struct option query_options[] = {
     {"limit", required_argument, NULL, 'n'},
     {"all", no_argument, NULL, OPT_ALL},
     {"cursor", required_argument, NULL, OPT_CURSOR},
+    {"at", required_argument, NULL, OPT_AT},
+    {"boundary", required_argument, NULL, OPT_BOUNDARY},
     {"format", required_argument, NULL, 'F'},
     CLI_CONN_LONGOPTS,
     {"help", no_argument, NULL, 'h'},
@@ -92,9 +100,13 @@ static const struct {
     int opt;
     const char *key;
 } query_params[] = {
-    {'p', "pattern"}, {'f', "from"},          {'t', "to"},        {'m', "mode"},
-    {'s', "step"},    {OPT_POINTS, "points"}, {'a', "agg"},       {'b', "bucket"},
-    {OPT_TZ, "tz"},   {OPT_SHIFTS, "shifts"}, {OPT_FILL, "fill"}, {'n', "limit"},
+    {'p', "pattern"},   {'f', "from"},
+    {'t', "to"},        {'m', "mode"},
+    {'s', "step"},      {OPT_POINTS, "points"},
+    {'a', "agg"},       {'b', "bucket"},
+    {OPT_TZ, "tz"},     {OPT_SHIFTS, "shifts"},
+    {OPT_FILL, "fill"}, {'n', "limit"},
+    {OPT_AT, "at"},     {OPT_BOUNDARY, "boundary"},
 };
 
 #define QUERY_CMD "historian query"
@@ -130,6 +142,7 @@ static int query_check_option(query_command *q, int opt, char **argv)
         return CLI_OK;
     case 'f':
     case 't':
+    case OPT_AT:
         return cli_check_time(QUERY_CMD, optarg, q->now_ns);
     case 's':
         if (hist_duration_parse(optarg, &t) == 0 && t > 0)
@@ -172,6 +185,11 @@ static int query_parse_options(query_command *q, int argc, char **argv)
                              query_take_option, q);
     if (rc != CLI_CONTINUE)
         return rc;
+    /* --at alone asks for the value mode (the server wants mode=value). */
+    bool at = strstr(q->target, "?at=") || strstr(q->target, "&at=");
+    bool mode = strstr(q->target, "?mode=") || strstr(q->target, "&mode=");
+    if (at && !mode && cli_add_param(q->target, QUERY_CAP, "mode", "value") < 0)
+        return cli_too_long(QUERY_CMD);
     bool any_tag = strstr(q->target, "pattern=") != NULL;
     for (int i = optind; i < argc; i++) {
         if (cli_add_param(q->target, QUERY_CAP, "tag", argv[i]) < 0)

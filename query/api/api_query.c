@@ -4,7 +4,8 @@
  * Parameters (query string, form body or JSON body; see docs/api.md):
  *   tag (repeatable) | pattern (glob, repeatable), from, to, mode, step,
  *   points, agg (comma list), bucket, tz, shifts, fill, include_bad, limit,
- *   cursor, format (json|csv|wide), shape (long|wide|columns), time_format.
+ *   cursor, boundary (inside|outside: raw, plot), at (mode=value),
+ *   format (json|csv|wide), shape (long|wide|columns), time_format.
  * Output: by default a flat JSON array of rows, one per sample or bucket,
  * which Grafana's Infinity datasource maps to a table without any
  * transformation:
@@ -235,6 +236,8 @@ static int run_or_reply(api_ctx *c, api_query_opts *o, api_tag_list *tags, answe
     } else {
         for (size_t i = 0; i < tags->n && rc >= 0; i++) {
             hist_query_spec spec = o->spec;
+            /* A page after the first: the before-sample was on the first. */
+            spec.boundary &= ~(unsigned)HIST_BOUNDARY_BEFORE;
             for (size_t j = 0; j < ncur; j++)
                 if (cur[j].id == ids[i] && cur[j].from > spec.from)
                     spec.from = cur[j].from;
@@ -600,6 +603,7 @@ static int size_or_reply(api_ctx *c, const api_query_opts *o, size_t ntags)
     const char *param = s->mode == HIST_MODE_RAW                                     ? "limit"
                         : s->mode == HIST_MODE_PLOT                                  ? "points"
                         : s->mode == HIST_MODE_LATEST                                ? "tag"
+                        : s->mode == HIST_MODE_VALUE                                 ? "tag"
                         : s->mode == HIST_MODE_AGG && s->bucket != HIST_BUCKET_FIXED ? "bucket"
                                                                                      : "step";
     if (per_tag > API_MAX_BUCKETS)

@@ -224,6 +224,35 @@ static int64_t step_of(uint64_t span, uint32_t points)
     return step > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)step;
 }
 
+/* boundary=inside (default) or outside: raw and plot only. */
+static int boundary_or_reply(api_ctx *c, const api_params *p, hist_query_spec *spec)
+{
+    const char *s = api__param(p, "boundary");
+    if (!s || !*s || !strcmp(s, "inside"))
+        return 0;
+    if (strcmp(s, "outside"))
+        return api__reply_error(c, 400, "boundary", "boundary must be inside or outside");
+    if (spec->mode != HIST_MODE_RAW && spec->mode != HIST_MODE_PLOT)
+        return api__reply_error(c, 400, "boundary",
+                                "boundary=outside applies to mode raw and plot only");
+    spec->boundary = HIST_BOUNDARY_OUTSIDE;
+    return 0;
+}
+
+/* at=TIME: the time of mode=value, which needs it; no other mode takes it. */
+static int at_or_reply(api_ctx *c, const api_params *p, hist_query_spec *spec)
+{
+    const char *s = api__param(p, "at");
+    if (spec->mode != HIST_MODE_VALUE) {
+        if (s)
+            return api__reply_error(c, 400, "at", "at applies to mode=value only");
+        return 0;
+    }
+    if (!s || !*s)
+        return api__reply_error(c, 400, "at", "mode=value needs at (a time)");
+    return api__params_time_or_reply(c, p, "at", NULL, &spec->at) ? API_ANSWERED : 0;
+}
+
 int api__query_opts_or_reply(api_ctx *c, const api_params *p, int64_t default_from,
                              int64_t default_to, hist_mode default_mode, api_query_opts *o)
 {
@@ -239,7 +268,7 @@ int api__query_opts_or_reply(api_ctx *c, const api_params *p, int64_t default_fr
     if ((s = api__param(p, "mode")) && *s) {
         if (hist_mode_parse(s, &spec->mode) < 0)
             return api__reply_error(c, 400, "mode",
-                                    "mode must be raw, latest, interp, aggregate or plot");
+                                    "mode must be raw, latest, interp, aggregate, plot or value");
     } else if (spec->naggs > 0) {
         spec->mode = HIST_MODE_AGG; /* agg=... alone asks for aggregates */
     }
@@ -323,6 +352,8 @@ int api__query_opts_or_reply(api_ctx *c, const api_params *p, int64_t default_fr
         if (parse_bool(s, &spec->include_bad) < 0)
             return api__reply_error(c, 400, "include_bad", "include_bad must be true or false");
     }
+    if (boundary_or_reply(c, p, spec) || at_or_reply(c, p, spec))
+        return API_ANSWERED;
     o->cursor = api__param(p, "cursor");
     if (o->cursor && !*o->cursor)
         o->cursor = NULL;

@@ -128,13 +128,15 @@ uint64_t api__rows_per_tag(const hist_query_spec *s)
     const uint64_t hour = UINT64_C(3600) * 1000000000;
     switch (s->mode) {
     case HIST_MODE_RAW:
-        return s->limit ? s->limit : 100000; /* the engine's default limit */
+        /* the engine's default limit; boundary=outside adds two rows */
+        return (s->limit ? s->limit : 100000) + (s->boundary ? 2 : 0);
     case HIST_MODE_LATEST:
+    case HIST_MODE_VALUE:
         return 1;
     case HIST_MODE_INTERP:
         return s->step_ns > 0 ? span / (uint64_t)s->step_ns + 1 : UINT64_MAX;
     case HIST_MODE_PLOT:
-        return (uint64_t)s->points * 4;
+        return (uint64_t)s->points * 4 + (s->boundary ? 2 : 0);
     case HIST_MODE_AGG:
         /* Every bucket is a row; a local day can be 23 h long (DST), a week
          * 167 h, a month 28 days less an hour. */

@@ -187,6 +187,9 @@ static bool payload_options(hist_json *j, const char *name)
     } else if (!strcmp(name, "include_bad")) {
         option(j, "false", "false");
         option(j, "true", "true");
+    } else if (!strcmp(name, "boundary")) {
+        option(j, "inside", "inside");
+        option(j, "outside", "outside");
     } else {
         return false;
     }
@@ -248,6 +251,7 @@ static int gf_metrics(api_ctx *c, json_t *root)
         payload_field(&j, "fill", "Fill", "select", "null");
         payload_field(&j, "format", "Format", "select", "timeseries");
         payload_field(&j, "include_bad", "Include Bad quality", "select", "false");
+        payload_field(&j, "boundary", "Boundary (raw, plot)", "select", "inside");
         json__end_array(&j);
         json__end_object(&j);
     }

@@ -98,6 +98,35 @@ static void test_grafana(void)
           (double)value_of(2, 3599).i);
     answer_free(&a);
 
+    /* boundary=outside in a payload: the plot gains the sample before from
+     * and the one at to (1 Hz data), first and last. */
+    const char *qb =
+        "{\"range\":{\"from\":\"2026-01-01T00:30:00.500Z\",\"to\":\"2026-01-01T01:00:00.000Z\"},"
+        "\"maxDataPoints\":50,\"targets\":[{\"refId\":\"A\",\"target\":\"%s\","
+        "\"payload\":{\"boundary\":\"%s\"}}]}";
+    char body[512];
+    size_t inside_n = 0;
+    for (int outside = 0; outside < 2; outside++) {
+        snprintf(body, sizeof body, qb, TAGS[0], outside ? "outside" : "inside");
+        a = post_json("/grafana/query", body);
+        CHECKF(a.r.status == 200, "%s", a.r.body);
+        json_t *d = json_object_get(json_array_get(a.json, 0), "datapoints");
+        size_t n = json_array_size(d);
+        if (!outside) {
+            inside_n = n;
+        } else {
+            int64_t first = json_integer_value(json_array_get(json_array_get(d, 0), 1));
+            int64_t last = json_integer_value(json_array_get(json_array_get(d, n - 1), 1));
+            CHECKF(n == inside_n + 2 && first == (T0 + 1800 * NS) / MS &&
+                       last == (T0 + 3600 * NS) / MS,
+                   "grafana boundary: %zu points, inside %zu", n, inside_n);
+        }
+        answer_free(&a);
+    }
+    a = post_json("/grafana/metric-payload-options", "{\"name\": \"boundary\"}");
+    CHECK(json_array_size(a.json) == 2);
+    answer_free(&a);
+
     /* A report: shift table in Berlin time, epoch ms range, legacy string payload. */
     const char *q2 =
         "{\"range\":{\"from\":1767218400000,\"to\":1767304800000},\"intervalMs\":60000,"
