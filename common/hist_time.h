@@ -28,6 +28,15 @@ int hist_time_parse(const char *text, int64_t now_ns, int64_t *ns_out);
  * length returned. */
 #define HIST_RFC3339_MAX 40
 size_t hist_time_rfc3339(char *out, int64_t t_ns);
+/* The same on the wall clock offset_s seconds east of UTC (|offset_s| < 24 h),
+ * ending in that offset: "2026-06-01T06:00:00+02:00" (+00:00, never Z: the
+ * text says a zone was asked for). hist_tz_rfc3339() picks the offset. */
+size_t hist_time_rfc3339_offset(char *out, int64_t t_ns, int32_t offset_s);
+/* A zone-less wall-clock time, "YYYY-MM-DD" or "YYYY-MM-DDThh:mm:ss[.frac]"
+ * ('T', 't' or ' '), as ns since 1970-01-01 00:00 on that clock. Text with
+ * Z or an offset, or anything else, is HIST_EINVAL; hist_tz_time_parse()
+ * reads such a time in a zone. */
+int hist_time_parse_wall(const char *text, int64_t *wall_ns_out);
 
 /* Proleptic Gregorian calendar: days since 1970-01-01 <-> y/m/d. */
 int64_t hist_days_from_civil(int64_t y, int m, int d);

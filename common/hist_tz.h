@@ -36,6 +36,16 @@ int32_t hist_tz_offset(const hist_tz *tz, int64_t utc);
  * instant after the gap, i.e. the transition itself. */
 int hist_tz_local_to_utc(const hist_tz *tz, int64_t local, int64_t out[2]);
 
+/* A time as hist_time_parse() reads it, in the zone (tz_time.c says how):
+ * zone-less "2026-06-01T06:00:00" and "2026-06-01" are the zone's wall
+ * clock, "now" may be followed by steps "+1h", "-1d", "-1M" (calendar
+ * months) and "/d" (round down: s m h d w M y), "now-1d/d" is yesterday's
+ * midnight there. tz NULL is UTC. HIST_EINVAL / HIST_ERANGE as
+ * hist_time_parse(). */
+int hist_tz_time_parse(const hist_tz *tz, const char *text, int64_t now_ns, int64_t *ns_out);
+/* t as RFC 3339 with the zone's offset at t ("2026-06-01T06:00:00+02:00");
+ * tz NULL writes Z. out holds HIST_RFC3339_MAX bytes. */
+size_t hist_tz_rfc3339(const hist_tz *tz, char *out, int64_t t_ns);
 /* The calendar (hist_days_from_civil() and its inverse) is in
  * common/hist_time.h. */
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/hist_assert.h"
 #include "common/hist_error.h"
 #include "common/hist_time.h"
 #include "common/hist_types.h"
@@ -227,25 +228,41 @@ static int parse_offset(const char **pp, int64_t *offset_out)
     return 0;
 }
 
-/* RFC 3339: YYYY-MM-DD('T'|'t'|' ')hh:mm:ss[.frac](Z|z|+hh:mm|-hh:mm). A
- * date alone ("2026-01-02") means midnight UTC. */
-static int parse_rfc3339(const char *p, int64_t *ns_out)
+/* YYYY-MM-DD[('T'|'t'|' ')hh:mm:ss[.frac][zone]] at p, the whole text:
+ * *wall_s the seconds since 1970-01-01 00:00 on the text's own clock,
+ * *offset_s the zone's seconds east (0 without one), *zoned whether the text
+ * names a zone. A clock without a zone is read only
+ * with allow_wall; a date alone never has one. */
+static int parse_stamp(const char *p, bool allow_wall, int64_t *wall_s, int64_t *frac_ns,
+                       int64_t *offset_s, bool *zoned)
 {
     int year, mon, day, clock_s = 0;
-    int64_t frac_ns = 0, offset_s = 0;
+    *frac_ns = 0;
+    *offset_s = 0;
+    *zoned = false;
     if (parse_date(&p, &year, &mon, &day) < 0)
         return HIST_EINVAL;
     if (*p != '\0') {
         if (*p != 'T' && *p != 't' && *p != ' ')
             return HIST_EINVAL;
         p++;
-        if (parse_clock(&p, &clock_s, &frac_ns) < 0 || parse_offset(&p, &offset_s) < 0 ||
-            *p != '\0')
+        if (parse_clock(&p, &clock_s, frac_ns) < 0)
             return HIST_EINVAL;
+        if (*p != '\0' || !allow_wall) {
+            if (parse_offset(&p, offset_s) < 0 || *p != '\0')
+                return HIST_EINVAL;
+            *zoned = true;
+        }
     }
-    int64_t days = hist_days_from_civil(year, mon, day);
-    int64_t secs = days * 86400 + clock_s - offset_s;
-    /* Years 0000..9999 keep secs within +-3e11: no overflow before the check. */
+    /* Years 0000..9999 keep this within +-3e11: no overflow. */
+    *wall_s = hist_days_from_civil(year, mon, day) * 86400 + clock_s;
+    return 0;
+}
+
+/* secs (whole seconds since the epoch) and frac_ns as one time, or
+ * HIST_ERANGE outside HIST_TS_MIN..HIST_TS_MAX. */
+static int join_ns(int64_t secs, int64_t frac_ns, int64_t *ns_out)
+{
     if (secs > HIST_TS_MAX / 1000000000 || secs < HIST_TS_MIN / 1000000000)
         return HIST_ERANGE;
     int64_t ns = secs * 1000000000 + frac_ns;
@@ -253,6 +270,27 @@ static int parse_rfc3339(const char *p, int64_t *ns_out)
         return HIST_ERANGE;
     *ns_out = ns;
     return 0;
+}
+
+/* RFC 3339: YYYY-MM-DD('T'|'t'|' ')hh:mm:ss[.frac](Z|z|+hh:mm|-hh:mm). A
+ * date alone ("2026-01-02") means midnight UTC. */
+static int parse_rfc3339(const char *p, int64_t *ns_out)
+{
+    int64_t wall_s, frac_ns, offset_s;
+    bool zoned;
+    if (parse_stamp(p, false, &wall_s, &frac_ns, &offset_s, &zoned) < 0)
+        return HIST_EINVAL;
+    return join_ns(wall_s - offset_s, frac_ns, ns_out);
+}
+
+int hist_time_parse_wall(const char *text, int64_t *wall_ns_out)
+{
+    int64_t wall_s, frac_ns, offset_s;
+    bool zoned;
+    if (!text || strspn(text, "0123456789") != 4 || text[4] != '-' ||
+        parse_stamp(text, true, &wall_s, &frac_ns, &offset_s, &zoned) < 0 || zoned)
+        return HIST_EINVAL;
+    return join_ns(wall_s, frac_ns, wall_ns_out);
 }
 
 /* "-24h", "+1h", "-1.5d": a signed duration after "now". */
@@ -307,13 +345,16 @@ int hist_time_parse(const char *text, int64_t now_ns, int64_t *ns_out)
 
 /* ---- RFC 3339 out ---------------------------------------------------------- */
 
-size_t hist_time_rfc3339(char *out, int64_t t_ns)
+/* t_ns on the clock offset_s seconds east of UTC, ending in Z (zulu) or in
+ * the offset as +hh:mm. */
+static size_t write_rfc3339(char *out, int64_t t_ns, int32_t offset_s, bool zulu)
 {
     int64_t secs = t_ns / 1000000000, frac = t_ns % 1000000000;
     if (frac < 0) {
         frac += 1000000000;
         secs -= 1;
     }
+    secs += offset_s; /* the wall clock's reading */
     int64_t days = secs / 86400, sod = secs % 86400;
     if (sod < 0) {
         sod += 86400;
@@ -333,6 +374,23 @@ size_t hist_time_rfc3339(char *out, int64_t t_ns)
         n += snprintf(out + n, HIST_RFC3339_MAX - (size_t)n, ".%06lld", (long long)(frac / 1000));
     else
         n += snprintf(out + n, HIST_RFC3339_MAX - (size_t)n, ".%09lld", (long long)frac);
-    n += snprintf(out + n, HIST_RFC3339_MAX - (size_t)n, "Z");
+    if (zulu) {
+        n += snprintf(out + n, HIST_RFC3339_MAX - (size_t)n, "Z");
+    } else {
+        int32_t a = offset_s < 0 ? -offset_s : offset_s;
+        n += snprintf(out + n, HIST_RFC3339_MAX - (size_t)n, "%c%02d:%02d",
+                      offset_s < 0 ? '-' : '+', (int)(a / 3600), (int)(a / 60 % 60));
+    }
     return (size_t)n;
+}
+
+size_t hist_time_rfc3339(char *out, int64_t t_ns)
+{
+    return write_rfc3339(out, t_ns, 0, true);
+}
+
+size_t hist_time_rfc3339_offset(char *out, int64_t t_ns, int32_t offset_s)
+{
+    HIST_ASSERT(offset_s > -86400 && offset_s < 86400);
+    return write_rfc3339(out, t_ns, offset_s, false);
 }
