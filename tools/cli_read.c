@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "common/hist_time.h"
+#include "common/hist_tz.h"
 #include "tools/cli.h"
 #include "tools/cli_read.h"
 
@@ -49,9 +50,12 @@ int cli_other_option(cli_conn *c, const char *cmd, int opt, char **argv, void (*
 int cli_check_time(const char *cmd, const char *text, int64_t now_ns)
 {
     int64_t t;
-    if (hist_time_parse(text, now_ns, &t) == 0)
+    /* The syntax only: the server reads the text itself, zone-less times
+     * and "now/d" in the request's --tz. */
+    if (hist_tz_time_parse(NULL, text, now_ns, &t) == 0)
         return CLI_CONTINUE;
-    fprintf(stderr, "%s: cannot read time '%s' (RFC 3339, epoch ms, now, -24h)\n", cmd, text);
+    fprintf(stderr, "%s: cannot read time '%s' (RFC 3339, epoch ms, now, -24h, now/d)\n", cmd,
+            text);
     return CLI_USAGE;
 }
 

@@ -58,7 +58,7 @@ int cli_conn_option(cli_conn *c, int opt, const char *arg);
  * unknown or incomplete option" and the usage on stderr: CLI_USAGE. */
 int cli_other_option(cli_conn *c, const char *cmd, int opt, char **argv, void (*usage)(FILE *));
 
-/* CLI_CONTINUE when text is a time hist_time_parse() reads, else prints
+/* CLI_CONTINUE when text is a time hist_tz_time_parse() reads, else prints
  * "<cmd>: cannot read time" and returns CLI_USAGE. */
 int cli_check_time(const char *cmd, const char *text, int64_t now_ns);
 /* CLI_CONTINUE when argv has no argument left after the options (optind),

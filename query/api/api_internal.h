@@ -39,6 +39,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "common/hist_tz.h"
 #include "query/api/hist_api.h"
 #include "query/api/json_out.h"
 #include "query/hist_query.h"
@@ -149,9 +150,10 @@ int api__params_or_reply(api_ctx *c, api_params *p);
 /* The time parameter key (hist_time_parse, relative to the request's now)
  * in *out: 0, or API_ANSWERED (a 400 naming key for a time that does not
  * read or is out of range). Absent or empty: *def when def is given, else
- * a 400 "key is required". */
+ * a 400 "key is required". Zone-less times and "now/d" read in tz (NULL:
+ * UTC; hist_tz_time_parse()). */
 int api__params_time_or_reply(api_ctx *c, const api_params *p, const char *key, const int64_t *def,
-                              int64_t *out);
+                              const hist_tz *tz, int64_t *out);
 
 /* ---- Tags (tag_match.c) ---- */
 typedef struct {
@@ -214,6 +216,7 @@ typedef struct {
     bool time_format_given;
     const char *cursor; /* raw continuation, or NULL */
     bool step_given, bucket_given;
+    hist_tz *tz; /* the request's tz (NULL: UTC), owned: api__query_opts_free() */
 } api_query_opts;
 
 /* What one /api/v1/query request may ask for (api_query.c, api_query_opts.c). */
@@ -228,6 +231,8 @@ typedef struct {
  * default_mode. 0, or API_ANSWERED (a 400 naming the parameter). */
 int api__query_opts_or_reply(api_ctx *c, const api_params *p, int64_t default_from,
                              int64_t default_to, hist_mode default_mode, api_query_opts *o);
+/* Frees what a successful api__query_opts_or_reply() holds (the zone). */
+void api__query_opts_free(api_query_opts *o);
 
 /* ---- Endpoints (called by api.c only) ---- */
 int api__query_handle(api_ctx *c);

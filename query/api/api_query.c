@@ -272,7 +272,7 @@ static void json_time(hist_json *j, const api_query_opts *o, int64_t ns)
     case API_TIME_RFC3339: {
         hist_buf b;
         hist_buf_init(&b);
-        json__buf_rfc3339(&b, ns);
+        json__buf_rfc3339(&b, o->tz, ns);
         json__string(j, b.data ? b.data : "");
         hist_buf_free(&b);
         break;
@@ -287,7 +287,7 @@ static size_t fmt_time_num(char *out, int64_t ns, const api_query_opts *o);
 static void csv_time(hist_buf *b, const api_query_opts *o, int64_t ns)
 {
     if (o->time_format == API_TIME_RFC3339) {
-        json__buf_rfc3339(b, ns);
+        json__buf_rfc3339(b, o->tz, ns);
         return;
     }
     char tmp[HIST_FMT_MAX];
@@ -620,7 +620,7 @@ int api__query_handle(api_ctx *c)
     api_params p = {0};
     api_tag_list tags = {0};
     answer a = {0};
-    api_query_opts o;
+    api_query_opts o = {0};
     int ret = API_ANSWERED;
     int64_t now = c->req->now_ns;
     if (api__params_or_reply(c, &p))
@@ -663,6 +663,7 @@ int api__query_handle(api_ctx *c)
 out:
     answer_free(&a);
     api__tag_list_free(&tags);
+    api__query_opts_free(&o);
     api__params_free(&p);
     return ret;
 }

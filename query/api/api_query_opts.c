@@ -239,8 +239,26 @@ static int boundary_or_reply(api_ctx *c, const api_params *p, hist_query_spec *s
     return 0;
 }
 
+/* tz=ZONE: checked and loaded here, so an unknown zone is a 400 naming tz
+ * and not a refusal from deep inside the engine; o->tz then reads the
+ * zone-less times of the request and writes the answer's times. */
+static int tz_or_reply(api_ctx *c, const api_params *p, api_query_opts *o)
+{
+    const char *s = api__param(p, "tz");
+    if (!s || !*s)
+        return 0;
+    if (!tz_name_ok(s))
+        return api__reply_error(c, 400, "tz",
+                                "tz must be an IANA time zone name such as "
+                                "Europe/Berlin");
+    if (hist_tz_load(s, &o->tz) < 0)
+        return api__reply_error(c, 400, "tz", "unknown time zone '%s'", s);
+    snprintf(o->spec.tz, sizeof o->spec.tz, "%s", s);
+    return 0;
+}
+
 /* at=TIME: the time of mode=value, which needs it; no other mode takes it. */
-static int at_or_reply(api_ctx *c, const api_params *p, hist_query_spec *spec)
+static int at_or_reply(api_ctx *c, const api_params *p, const hist_tz *tz, hist_query_spec *spec)
 {
     const char *s = api__param(p, "at");
     if (spec->mode != HIST_MODE_VALUE) {
@@ -250,13 +268,12 @@ static int at_or_reply(api_ctx *c, const api_params *p, hist_query_spec *spec)
     }
     if (!s || !*s)
         return api__reply_error(c, 400, "at", "mode=value needs at (a time)");
-    return api__params_time_or_reply(c, p, "at", NULL, &spec->at) ? API_ANSWERED : 0;
+    return api__params_time_or_reply(c, p, "at", NULL, tz, &spec->at) ? API_ANSWERED : 0;
 }
 
-int api__query_opts_or_reply(api_ctx *c, const api_params *p, int64_t default_from,
-                             int64_t default_to, hist_mode default_mode, api_query_opts *o)
+static int opts_or_reply(api_ctx *c, const api_params *p, int64_t default_from, int64_t default_to,
+                         hist_mode default_mode, api_query_opts *o)
 {
-    memset(o, 0, sizeof *o);
     hist_query_spec *spec = &o->spec;
     hist_query_spec_init(spec);
     spec->mode = default_mode;
@@ -272,9 +289,9 @@ int api__query_opts_or_reply(api_ctx *c, const api_params *p, int64_t default_fr
     } else if (spec->naggs > 0) {
         spec->mode = HIST_MODE_AGG; /* agg=... alone asks for aggregates */
     }
-    if (api__params_time_or_reply(c, p, "to", &default_to, &spec->to))
-        return API_ANSWERED;
-    if (api__params_time_or_reply(c, p, "from", &default_from, &spec->from))
+    if (tz_or_reply(c, p, o) ||
+        api__params_time_or_reply(c, p, "to", &default_to, o->tz, &spec->to) ||
+        api__params_time_or_reply(c, p, "from", &default_from, o->tz, &spec->from))
         return API_ANSWERED;
     if (!api__param(p, "from") && !api__param(p, "to") && spec->to <= spec->from)
         spec->from = spec->to - INT64_C(3600000000000);
@@ -302,19 +319,6 @@ int api__query_opts_or_reply(api_ctx *c, const api_params *p, int64_t default_fr
         if (param_duration_or_reply(c, "step", s, &spec->step_ns))
             return API_ANSWERED;
         o->step_given = true;
-    }
-    if ((s = api__param(p, "tz")) && *s) {
-        if (!tz_name_ok(s))
-            return api__reply_error(c, 400, "tz",
-                                    "tz must be an IANA time zone name such as "
-                                    "Europe/Berlin");
-        /* Loaded once here so an unknown zone is a 400 naming tz, not a
-         * refusal from deep inside the engine. */
-        hist_tz *tz = NULL;
-        if (hist_tz_load(s, &tz) < 0)
-            return api__reply_error(c, 400, "tz", "unknown time zone '%s'", s);
-        hist_tz_free(tz);
-        snprintf(spec->tz, sizeof spec->tz, "%s", s);
     }
     if ((s = api__param(p, "shifts")) && *s) {
         /* Several "shifts" values (a JSON array) are joined by commas. */
@@ -352,7 +356,7 @@ int api__query_opts_or_reply(api_ctx *c, const api_params *p, int64_t default_fr
         if (parse_bool(s, &spec->include_bad) < 0)
             return api__reply_error(c, 400, "include_bad", "include_bad must be true or false");
     }
-    if (boundary_or_reply(c, p, spec) || at_or_reply(c, p, spec))
+    if (boundary_or_reply(c, p, spec) || at_or_reply(c, p, o->tz, spec))
         return API_ANSWERED;
     o->cursor = api__param(p, "cursor");
     if (o->cursor && !*o->cursor)
@@ -398,4 +402,20 @@ int api__query_opts_or_reply(api_ctx *c, const api_params *p, int64_t default_fr
         break;
     }
     return 0;
+}
+
+int api__query_opts_or_reply(api_ctx *c, const api_params *p, int64_t default_from,
+                             int64_t default_to, hist_mode default_mode, api_query_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    int rc = opts_or_reply(c, p, default_from, default_to, default_mode, o);
+    if (rc)
+        api__query_opts_free(o);
+    return rc;
+}
+
+void api__query_opts_free(api_query_opts *o)
+{
+    hist_tz_free(o->tz);
+    o->tz = NULL;
 }

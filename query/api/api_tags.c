@@ -198,7 +198,7 @@ static int tags_get_list(api_ctx *c, const api_params *p)
             hist_buf_puts(&b, ",");
             json__buf_double(&b, t->deadband);
             hist_buf_puts(&b, ",");
-            json__buf_rfc3339(&b, t->created_ns);
+            json__buf_rfc3339(&b, NULL, t->created_ns);
             hist_buf_puts(&b, "\n");
         }
         api__tag_list_free(&list);

@@ -653,6 +653,7 @@ static int target_or_reply(api_ctx *c, json_t *target, const gf_range *range, co
         ret = API_ANSWERED;
         goto out;
     }
+    api__query_opts_free(&o); /* Grafana's times are epoch ms, the panel shows its own zone */
     if (least) {
         uint64_t r = api__rows_per_tag(&o.spec);
         *least = *least > UINT64_MAX - r ? UINT64_MAX : *least + r;

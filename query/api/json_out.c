@@ -12,6 +12,7 @@
 
 #include "common/hist_text.h"
 #include "common/hist_time.h"
+#include "common/hist_tz.h"
 #include "query/api/json_out.h"
 
 /* "00".."99": two digits per division halves the divisions of a number. */
@@ -149,10 +150,10 @@ void json__buf_double_slow(hist_buf *b, double d)
     hist_buf_append(b, tmp, fmt_double_slow(tmp, d));
 }
 
-void json__buf_rfc3339(hist_buf *b, int64_t t_ns)
+void json__buf_rfc3339(hist_buf *b, const hist_tz *tz, int64_t t_ns)
 {
     char tmp[HIST_RFC3339_MAX];
-    hist_buf_append(b, tmp, hist_time_rfc3339(tmp, t_ns));
+    hist_buf_append(b, tmp, hist_tz_rfc3339(tz, tmp, t_ns));
 }
 
 void json__buf_csv_field(hist_buf *b, const char *s)

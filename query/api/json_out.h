@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "common/hist_buf.h"
+#include "common/hist_tz.h"
 
 #define HIST_JSON_MAX_DEPTH 32
 
@@ -36,9 +37,10 @@ void json__buf_i64(hist_buf *b, int64_t v);
 size_t json__fmt_double(char *out, double d);
 size_t json__fmt_i64(char *out, int64_t v);
 
-/* Writes t (ns since the epoch, UTC) as RFC 3339 with as many fractional
- * digits as needed (0, 3, 6 or 9): "2026-01-02T03:04:05.123Z". */
-void json__buf_rfc3339(hist_buf *b, int64_t t_ns);
+/* Writes t (ns since the epoch) as RFC 3339 with as many fractional digits
+ * as needed (0, 3, 6 or 9): "2026-01-02T03:04:05.123Z", or with the zone's
+ * offset at t when tz is not NULL: "2026-06-01T06:00:00+02:00". */
+void json__buf_rfc3339(hist_buf *b, const hist_tz *tz, int64_t t_ns);
 
 /* A CSV field: quoted (with "" for ") when it holds , " CR or LF. */
 void json__buf_csv_field(hist_buf *b, const char *s);

@@ -298,7 +298,7 @@ static void test_rfc3339_out(void)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         hist_buf b;
         hist_buf_init(&b);
-        json__buf_rfc3339(&b, cases[i].t);
+        json__buf_rfc3339(&b, NULL, cases[i].t);
         CHECKF(strcmp(b.data, cases[i].want) == 0, "%s != %s", b.data, cases[i].want);
         int64_t back;
         CHECK(hist_time_parse(b.data, 0, &back) == 0 && back == cases[i].t);
