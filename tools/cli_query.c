@@ -53,6 +53,9 @@ static void usage(FILE *out)
             "      --cursor C       raw: continue from a previous answer's cursor\n"
             "  -F, --format F       table (default on a terminal), csv (default otherwise),\n"
             "                       json, wide (one row per time, a column per tag)\n"
+            "      --excel          CSV as Excel opens it where the decimal mark is a\n"
+            "                       comma: ';' between fields, 1,5 and a UTF-8 BOM\n"
+            "      --csv-delimiter C  CSV field separator: , (default) ; or tab\n"
             "      --server URL     (default %s, or $HISTORIAN_SERVER)\n"
             "      --token TOKEN    bearer token (or $HISTORIAN_TOKEN)\n"
             "      --timeout SEC    per request (default 30)\n" CLI_CONN_TLS_USAGE "  -h, --help\n"
@@ -71,6 +74,8 @@ enum {
     OPT_CURSOR,
     OPT_AT,
     OPT_BOUNDARY,
+    OPT_EXCEL,
+    OPT_CSV_DELIMITER,
 };
 
 static const struct option query_options[] = {
@@ -92,6 +97,8 @@ static const struct option query_options[] = {
     {"at", required_argument, NULL, OPT_AT},
     {"boundary", required_argument, NULL, OPT_BOUNDARY},
     {"format", required_argument, NULL, 'F'},
+    {"excel", no_argument, NULL, OPT_EXCEL},
+    {"csv-delimiter", required_argument, NULL, OPT_CSV_DELIMITER},
     CLI_CONN_LONGOPTS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -102,13 +109,21 @@ static const struct {
     int opt;
     const char *key;
 } query_params[] = {
-    {'p', "pattern"},   {'f', "from"},
-    {'t', "to"},        {'m', "mode"},
-    {'s', "step"},      {OPT_POINTS, "points"},
-    {'a', "agg"},       {'b', "bucket"},
-    {OPT_TZ, "tz"},     {OPT_SHIFTS, "shifts"},
-    {OPT_FILL, "fill"}, {'n', "limit"},
-    {OPT_AT, "at"},     {OPT_BOUNDARY, "boundary"},
+    {'p', "pattern"},
+    {'f', "from"},
+    {'t', "to"},
+    {'m', "mode"},
+    {'s', "step"},
+    {OPT_POINTS, "points"},
+    {'a', "agg"},
+    {'b', "bucket"},
+    {OPT_TZ, "tz"},
+    {OPT_SHIFTS, "shifts"},
+    {OPT_FILL, "fill"},
+    {'n', "limit"},
+    {OPT_AT, "at"},
+    {OPT_BOUNDARY, "boundary"},
+    {OPT_CSV_DELIMITER, "csv_delimiter"},
 };
 
 #define QUERY_CMD "historian query"
@@ -120,6 +135,7 @@ typedef struct {
     const char *format; /* table, csv, json or wide */
     const char *cursor; /* --cursor */
     bool all, csv;
+    bool format_given, excel, csv_delimiter; /* -F, --excel, --csv-delimiter given */
     int64_t now_ns;
     json_t *rows; /* JSON answers: the rows of every page */
     char *single; /* the answer's text while it is one page */
@@ -163,7 +179,14 @@ static int query_check_option(query_command *q, int opt, char **argv)
         return CLI_CONTINUE;
     case 'F':
         q->format = optarg;
+        q->format_given = true;
         return cli_format_check(QUERY_CMD, q->format, "table|csv|json|wide");
+    case OPT_EXCEL:
+        q->excel = true;
+        return CLI_CONTINUE;
+    case OPT_CSV_DELIMITER:
+        q->csv_delimiter = true; /* and sent as csv_delimiter */
+        return CLI_CONTINUE;
     }
     if (query_param_key(opt))
         return CLI_CONTINUE;
@@ -211,6 +234,17 @@ static int query_parse_options(query_command *q, int argc, char **argv)
  * times for a table. */
 static int query_build_request(query_command *q)
 {
+    bool csv_asked = q->csv_delimiter || q->excel;
+    if (csv_asked && q->format_given && strcmp(q->format, "csv")) {
+        fprintf(stderr, "%s: --excel and --csv-delimiter write CSV, not -F %s\n", QUERY_CMD,
+                q->format);
+        return CLI_USAGE;
+    }
+    if (csv_asked)
+        q->format = "csv";
+    if (q->excel && (cli_add_param(q->target, QUERY_CAP, "decimal", "comma") < 0 ||
+                     cli_add_param(q->target, QUERY_CAP, "bom", "true") < 0))
+        return cli_too_long(QUERY_CMD);
     q->csv = !strcmp(q->format, "csv");
     bool wide = !strcmp(q->format, "wide"), table = !strcmp(q->format, "table");
     if ((q->csv && cli_add_param(q->target, QUERY_CAP, "format", "csv") < 0) ||

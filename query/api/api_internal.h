@@ -208,9 +208,18 @@ typedef enum { API_FMT_JSON = 0, API_FMT_CSV } api_format;
 typedef enum { API_SHAPE_LONG = 0, API_SHAPE_WIDE, API_SHAPE_COLUMNS } api_shape;
 typedef enum { API_TIME_MS = 0, API_TIME_NS, API_TIME_S, API_TIME_RFC3339 } api_time_format;
 
+/* How a CSV answer is spelled: the defaults are RFC 4180 with a decimal
+ * point; Excel in a locale with a decimal comma wants ';', ',' and a BOM. */
+typedef struct {
+    char sep;           /* ',' (default), ';' or '\t' */
+    bool decimal_comma; /* numbers written with ',' for the decimal point */
+    bool bom;           /* a UTF-8 byte order mark before the header */
+} api_csv_style;
+
 typedef struct {
     hist_query_spec spec;
     api_format format;
+    api_csv_style csv;
     api_shape shape;
     api_time_format time_format;
     bool time_format_given;

@@ -24,13 +24,42 @@
 #include "query/api/api_internal.h"
 #include "common/hist_tz.h"
 
+/* ---- CSV spelling (o->csv) ---------------------------------------------------- */
+
+static void csv_sep(hist_buf *b, const api_query_opts *o)
+{
+    hist_buf_append(b, &o->csv.sep, 1);
+}
+
+/* A finite number; with a decimal comma its '.' becomes ','. Numbers are
+ * never quoted: decimal_comma comes with a separator other than ','. */
+static void csv_double(hist_buf *b, const api_query_opts *o, double d)
+{
+    size_t at = b->len;
+    json__buf_double(b, d);
+    if (!o->csv.decimal_comma || b->failed)
+        return;
+    for (size_t i = at; i < b->len; i++)
+        if (b->data[i] == '.')
+            b->data[i] = ',';
+}
+
+/* A header line written with ',' between the names, in o's separator. */
+static void csv_header(hist_buf *b, const api_query_opts *o, const char *names)
+{
+    if (o->csv.bom && b->len == 0)
+        hist_buf_puts(b, "\xEF\xBB\xBF");
+    for (const char *p = names; *p; p++)
+        hist_buf_append(b, *p == ',' ? &o->csv.sep : p, 1);
+}
+
 /* A value in CSV: what `historian import` reads back to the same sample
  * (bool as true/false, NaN and infinities spelled out for strtod). */
-static void buf_value(hist_buf *b, hist_type type, hist_value v)
+static void buf_value(hist_buf *b, const api_query_opts *o, hist_type type, hist_value v)
 {
     if (type == HIST_TYPE_FLOAT64) {
         if (isfinite(v.f))
-            json__buf_double(b, v.f);
+            csv_double(b, o, v.f);
         else if (isnan(v.f))
             hist_buf_puts(b, "NaN");
         else
@@ -291,7 +320,11 @@ static void csv_time(hist_buf *b, const api_query_opts *o, int64_t ns)
         return;
     }
     char tmp[HIST_FMT_MAX];
-    hist_buf_append(b, tmp, fmt_time_num(tmp, ns, o));
+    size_t n = fmt_time_num(tmp, ns, o);
+    for (size_t i = 0; o->csv.decimal_comma && i < n; i++)
+        if (tmp[i] == '.')
+            tmp[i] = ','; /* time_format=s has a fraction */
+    hist_buf_append(b, tmp, n);
 }
 
 static bool mode_is_agg(const api_query_opts *o)
@@ -439,34 +472,37 @@ static void render_columns_json(const answer *a, const api_query_opts *o, hist_j
 static void render_long_csv(const answer *a, const api_query_opts *o, hist_buf *b)
 {
     if (mode_is_agg(o)) {
-        hist_buf_puts(b, "tag,time,time_end");
-        for (int k = 0; k < o->spec.naggs; k++)
-            hist_buf_printf(b, ",%s", hist_agg_name(o->spec.aggs[k]));
+        csv_header(b, o, "tag,time,time_end");
+        for (int k = 0; k < o->spec.naggs; k++) {
+            csv_sep(b, o);
+            hist_buf_puts(b, hist_agg_name(o->spec.aggs[k]));
+        }
         hist_buf_puts(b, "\n");
     } else {
-        hist_buf_puts(b, "tag,time,value,quality\n");
+        csv_header(b, o, "tag,time,value,quality\n");
     }
     for (size_t t = 0; t < a->n && !render_stop(a, b->len); t++) {
         const hist_series_result *s = a->series[t];
         if (!s)
             continue;
         for (size_t r = 0; r < s->n; r++) {
-            json__buf_csv_field(b, a->tags[t].name);
-            hist_buf_puts(b, ",");
+            json__buf_csv_field(b, a->tags[t].name, o->csv.sep);
+            csv_sep(b, o);
             csv_time(b, o, s->ts[r]);
             if (mode_is_agg(o)) {
-                hist_buf_puts(b, ",");
+                csv_sep(b, o);
                 csv_time(b, o, s->ts_end ? s->ts_end[r] : s->ts[r]);
                 for (int k = 0; k < o->spec.naggs; k++) {
-                    hist_buf_puts(b, ",");
+                    csv_sep(b, o);
                     double v = s->col[k] ? s->col[k][r] : NAN;
                     if (isfinite(v))
-                        json__buf_double(b, v);
+                        csv_double(b, o, v);
                 }
             } else {
-                hist_buf_puts(b, ",");
-                buf_value(b, s->type, s->value[r]);
-                hist_buf_printf(b, ",%u", s->q ? s->q[r] : 0);
+                csv_sep(b, o);
+                buf_value(b, o, s->type, s->value[r]);
+                csv_sep(b, o);
+                hist_buf_printf(b, "%u", s->q ? s->q[r] : 0);
             }
             hist_buf_puts(b, "\n");
         }
@@ -484,7 +520,7 @@ static int render_wide(const answer *a, const api_query_opts *o, hist_json *j, h
     int ncol = agg ? o->spec.naggs : 1;
     char name[HIST_TAG_NAME_MAX + 40];
     if (b) {
-        hist_buf_puts(b, agg ? "time,time_end" : "time");
+        csv_header(b, o, agg ? "time,time_end" : "time");
         for (size_t t = 0; t < a->n; t++) {
             for (int k = 0; k < ncol; k++) {
                 if (agg)
@@ -492,8 +528,8 @@ static int render_wide(const answer *a, const api_query_opts *o, hist_json *j, h
                              hist_agg_name(o->spec.aggs[k]));
                 else
                     snprintf(name, sizeof name, "%s", a->tags[t].name);
-                hist_buf_puts(b, ",");
-                json__buf_csv_field(b, name);
+                csv_sep(b, o);
+                json__buf_csv_field(b, name, o->csv.sep);
             }
         }
         hist_buf_puts(b, "\n");
@@ -524,7 +560,7 @@ static int render_wide(const answer *a, const api_query_opts *o, hist_json *j, h
         if (b) {
             csv_time(b, o, t_min);
             if (agg) {
-                hist_buf_puts(b, ",");
+                csv_sep(b, o);
                 csv_time(b, o, t_end);
             }
         } else {
@@ -546,11 +582,11 @@ static int render_wide(const answer *a, const api_query_opts *o, hist_json *j, h
                 else
                     snprintf(name, sizeof name, "%s", a->tags[t].name);
                 if (b) {
-                    hist_buf_puts(b, ",");
+                    csv_sep(b, o);
                     if (here && agg && s->col[k] && isfinite(s->col[k][pos[t]]))
-                        json__buf_double(b, s->col[k][pos[t]]);
+                        csv_double(b, o, s->col[k][pos[t]]);
                     else if (here && !agg)
-                        buf_value(b, s->type, s->value[pos[t]]);
+                        buf_value(b, o, s->type, s->value[pos[t]]);
                 } else {
                     json__key(j, name);
                     if (!here)

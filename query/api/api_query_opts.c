@@ -215,6 +215,36 @@ static int output_or_reply(api_ctx *c, const api_params *p, api_query_opts *o)
     return 0;
 }
 
+/* csv_delimiter, decimal, bom: the spelling of a CSV answer (Excel in a
+ * locale with a decimal comma opens ';' with ',' and a BOM as its own).
+ * decimal=comma brings ';' unless a delimiter is given; with ',' it is a
+ * 400, since numbers are never quoted. JSON answers refuse them. */
+static int csv_style_or_reply(api_ctx *c, const api_params *p, api_query_opts *o)
+{
+    const char *sep = api__param(p, "csv_delimiter"), *dec = api__param(p, "decimal");
+    const char *bom = api__param(p, "bom");
+    o->csv = (api_csv_style){.sep = ','};
+    const char *given = sep ? "csv_delimiter" : dec ? "decimal" : bom ? "bom" : NULL;
+    if (given && o->format != API_FMT_CSV)
+        return api__reply_error(c, 400, given, "%s is for CSV answers (format=csv)", given);
+    if (dec && !strcmp(dec, "comma"))
+        o->csv = (api_csv_style){.sep = ';', .decimal_comma = true};
+    else if (dec && strcmp(dec, "point"))
+        return api__reply_error(c, 400, "decimal", "decimal must be point or comma");
+    if (sep && (!strcmp(sep, "tab") || !strcmp(sep, "\t")))
+        o->csv.sep = '\t';
+    else if (sep && (!strcmp(sep, ",") || !strcmp(sep, ";")))
+        o->csv.sep = sep[0];
+    else if (sep)
+        return api__reply_error(c, 400, "csv_delimiter", "csv_delimiter must be ',', ';' or tab");
+    if (o->csv.decimal_comma && o->csv.sep == ',')
+        return api__reply_error(c, 400, "csv_delimiter",
+                                "decimal=comma needs csv_delimiter ';' or tab");
+    if (bom && parse_bool(bom, &o->csv.bom) < 0)
+        return api__reply_error(c, 400, "bom", "bom must be true or false");
+    return 0;
+}
+
 /* The step that cuts span into points pieces, rounded up. A span over
  * INT64_MAX ns (1800 to 2150 is 350 years) in one piece would overflow the
  * step's int64: it is capped there (two pieces then cover the span). */
@@ -361,7 +391,7 @@ static int opts_or_reply(api_ctx *c, const api_params *p, int64_t default_from, 
     o->cursor = api__param(p, "cursor");
     if (o->cursor && !*o->cursor)
         o->cursor = NULL;
-    if (output_or_reply(c, p, o))
+    if (output_or_reply(c, p, o) || csv_style_or_reply(c, p, o))
         return API_ANSWERED;
 
     /* Mode-specific requirements. */

@@ -127,7 +127,7 @@ static int tags_get_level(api_ctx *c, const api_params *p, size_t limit, bool cs
         hist_buf_init(&b);
         hist_buf_puts(&b, "name,tag,children\n");
         for (size_t i = 0; i < l.n; i++) {
-            json__buf_csv_field(&b, l.v[i].name);
+            json__buf_csv_field(&b, l.v[i].name, ',');
             hist_buf_printf(&b, ",%s,%s\n", l.v[i].tag ? "true" : "false",
                             l.v[i].children ? "true" : "false");
         }
@@ -190,11 +190,11 @@ static int tags_get_list(api_ctx *c, const api_params *p)
         hist_buf_puts(&b, "name,id,type,unit,description,deadband,created\n");
         for (size_t i = 0; i < list.n; i++) {
             const hist_tag_info *t = &list.v[i];
-            json__buf_csv_field(&b, t->name);
+            json__buf_csv_field(&b, t->name, ',');
             hist_buf_printf(&b, ",%u,%s,", t->id, hist_type_name(t->type));
-            json__buf_csv_field(&b, t->unit);
+            json__buf_csv_field(&b, t->unit, ',');
             hist_buf_puts(&b, ",");
-            json__buf_csv_field(&b, t->description);
+            json__buf_csv_field(&b, t->description, ',');
             hist_buf_puts(&b, ",");
             json__buf_double(&b, t->deadband);
             hist_buf_puts(&b, ",");

@@ -156,9 +156,9 @@ void json__buf_rfc3339(hist_buf *b, const hist_tz *tz, int64_t t_ns)
     hist_buf_append(b, tmp, hist_tz_rfc3339(tz, tmp, t_ns));
 }
 
-void json__buf_csv_field(hist_buf *b, const char *s)
+void json__buf_csv_field(hist_buf *b, const char *s, char sep)
 {
-    if (!strpbrk(s, ",\"\r\n")) {
+    if (!strpbrk(s, "\"\r\n") && !strchr(s, sep)) {
         hist_buf_puts(b, s);
         return;
     }

@@ -43,7 +43,7 @@ size_t json__fmt_i64(char *out, int64_t v);
 void json__buf_rfc3339(hist_buf *b, const hist_tz *tz, int64_t t_ns);
 
 /* A CSV field: quoted (with "" for ") when it holds , " CR or LF. */
-void json__buf_csv_field(hist_buf *b, const char *s);
+void json__buf_csv_field(hist_buf *b, const char *s, char sep);
 
 typedef struct {
     hist_buf buf;

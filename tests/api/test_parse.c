@@ -275,9 +275,9 @@ static void test_json_strings(void)
 
     hist_buf b;
     hist_buf_init(&b);
-    json__buf_csv_field(&b, "plain");
+    json__buf_csv_field(&b, "plain", ',');
     hist_buf_puts(&b, "|");
-    json__buf_csv_field(&b, "a,\"b\"\nc");
+    json__buf_csv_field(&b, "a,\"b\"\nc", ',');
     CHECK(strcmp(b.data, "plain|\"a,\"\"b\"\"\nc\"") == 0);
     hist_buf_free(&b);
 }

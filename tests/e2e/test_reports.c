@@ -1,9 +1,10 @@
 /*
- * test_tz.c: reports in the plant's own time, end to end through the real
- * historiand's HTTP API and the historian CLI (docs/api.md, "Time and
- * duration formats").
+ * test_reports.c: reports in the plant's own time and in Excel's CSV, end
+ * to end through the real historiand's HTTP API and the historian CLI
+ * (docs/api.md, "Time and duration formats" and "CSV").
  *
- * Data: plant/tz/temp holds k (k = 0..12) every 30 min from
+ * Data: plant/tz/temp holds k (k = 0..12) and plant/tz/flow k + 0.25
+ * (float) every 30 min from
  * 2026-10-24T22:00:00Z, across Europe/Berlin's autumn change (2026-10-25
  * 01:00Z: 03:00 CEST becomes 02:00 CET, so 02:00-03:00 is lived twice).
  * Checked, as exact text:
@@ -18,7 +19,12 @@
  *      midnight;
  *   5. "now/d"-style times are taken, a bad one is a 400 naming from;
  *   6. historian query --tz prints the offsets and sends zone-less times
- *      as they are.
+ *      as they are;
+ *   7. Excel CSV: decimal=comma (';', "4,25"), bom=true (EF BB BF before
+ *      the header), csv_delimiter=tab, in the long and wide shapes, raw
+ *      and aggregates, time_format=s with its fraction; the bad
+ *      combinations are 400s naming the parameter; historian query
+ *      --excel prints the same bytes, and refuses -F json.
  * Every wait is bounded; the server is stopped by its pid.
  */
 #include <stdio.h>
@@ -31,7 +37,9 @@
 
 #define T0_MS INT64_C(1792879200000) /* 2026-10-24T22:00:00Z */
 #define TAG   "plant/tz/temp"
+#define FLOW  "plant/tz/flow"
 #define Q     "/api/v1/query?tag=" TAG
+#define QF    "/api/v1/query?tag=" FLOW
 
 static hist_harness h;
 static char tokens[400];
@@ -60,8 +68,10 @@ static void import_data(void)
     snprintf(csv, sizeof csv, "%s/in.csv", h.root);
     FILE *f = fopen(csv, "w");
     REQUIRE(f);
-    for (int k = 0; k <= 12; k++)
+    for (int k = 0; k <= 12; k++) {
         fprintf(f, TAG ",%lld,%d\n", (long long)(T0_MS + k * 1800000), k);
+        fprintf(f, FLOW ",%lld,%d.25\n", (long long)(T0_MS + k * 1800000), k);
+    }
     fclose(f);
     int st = harness_import_csv(&h, csv, "admintok", text, sizeof text);
     CHECKF(st == 0, "import exit %d: %s", st, text);
@@ -150,9 +160,81 @@ static void test_cli(void)
     CHECKF(st == 2, "--from now/q: exit %d (2: refused before any request)", st);
 }
 
+#define BOM "\xEF\xBB\xBF"
+
+static void test_excel(void)
+{
+    /* 7. k = 4, 5 of flow at 00:00Z and 00:30Z */
+    const char *range = "&from=2026-10-25T00:00:00Z&to=2026-10-25T01:00:00Z&format=csv";
+    char t[512];
+    snprintf(t, sizeof t, QF "%s&decimal=comma&bom=true", range);
+    expect_body(t, BOM "tag;time;value;quality\n" FLOW ";2026-10-25T00:00:00Z;4,25;0\n" FLOW
+                       ";2026-10-25T00:30:00Z;5,25;0\n");
+    snprintf(t, sizeof t, QF "%s&decimal=comma&tz=Europe/Berlin&agg=mean,max&bucket=1h", range);
+    expect_body(t, "tag;time;time_end;mean;max\n" FLOW
+                   ";2026-10-25T02:00:00+02:00;2026-10-25T02:00:00+01:00;4,75;5,25\n");
+    snprintf(t, sizeof t, QF "%s&csv_delimiter=tab&time_format=s&tag=" TAG, range);
+    expect_body(t, "tag\ttime\tvalue\tquality\n" FLOW "\t1792886400\t4.25\t0\n" FLOW
+                   "\t1792888200\t5.25\t0\n" TAG "\t1792886400\t4\t0\n" TAG "\t1792888200\t5\t0\n");
+    snprintf(t, sizeof t, QF "%s&shape=wide&decimal=comma&csv_delimiter=;&tag=" TAG, range);
+    expect_body(t, "time;" FLOW ";" TAG "\n2026-10-25T00:00:00Z;4,25;4\n"
+                   "2026-10-25T00:30:00Z;5,25;5\n");
+    snprintf(t, sizeof t,
+             QF "&from=2026-10-25T00:00:00Z&to=2026-10-25T00:00:01Z&format=csv&decimal=comma"
+                "&agg=mean&step=500ms&time_format=s&fill=none");
+    expect_body(t, "tag;time;time_end;mean\n" FLOW ";1792886400;1792886400,5;4,25\n");
+    static const struct {
+        const char *params, *field;
+    } bad[] = {
+        {"&format=csv&decimal=comma&csv_delimiter=,", "csv_delimiter"},
+        {"&format=csv&csv_delimiter=|", "csv_delimiter"},
+        {"&format=csv&decimal=dot", "decimal"},
+        {"&format=csv&bom=maybe", "bom"},
+        {"&bom=true", "bom"}, /* JSON */
+        {"&decimal=comma", "decimal"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        harness_response r;
+        char field[64];
+        snprintf(t, sizeof t, QF "%s", bad[i].params);
+        snprintf(field, sizeof field, "\"%s\"", bad[i].field);
+        get(t, 400, &r);
+        CHECKF(strstr(r.body, field), "%s: want a 400 naming %s: %s", t, field, r.body);
+        harness_response_free(&r);
+    }
+}
+
+static void test_cli_excel(void)
+{
+    char out[400], text[8192], url[64];
+    snprintf(out, sizeof out, "%s/cli-excel.out", h.root);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", h.http_port);
+    const char *a[] = {"query",
+                       "--server",
+                       url,
+                       "--token",
+                       "readtok",
+                       "--from",
+                       "2026-10-25T00:00:00Z",
+                       "--to",
+                       "2026-10-25T01:00:00Z",
+                       "--excel",
+                       FLOW,
+                       NULL};
+    int st = harness_wait_exit(harness_run_cli(out, a), 60);
+    harness_slurp(out, text, sizeof text);
+    const char *want = BOM "tag;time;value;quality\n" FLOW ";2026-10-25T00:00:00Z;4,25;0\n" FLOW
+                           ";2026-10-25T00:30:00Z;5,25;0\n";
+    CHECKF(st == 0 && !strcmp(text, want), "historian query --excel: exit %d:\n%s", st, text);
+    const char *b[] = {"query",   "--server", url,    "--token", "readtok",
+                       "--excel", "-F",       "json", FLOW,      NULL};
+    st = harness_wait_exit(harness_run_cli(out, b), 60);
+    CHECKF(st == 2, "--excel -F json: exit %d, want 2", st);
+}
+
 int main(void)
 {
-    REQUIRE(harness_init(&h, "hist-e2e-tz") == 0);
+    REQUIRE(harness_init(&h, "hist-e2e-reports") == 0);
     snprintf(tokens, sizeof tokens, "%s/tokens", h.root);
     REQUIRE(harness_write_file(tokens, "admintok admin\nreadtok read\n") == 0);
     if (harness_start_or_clean(&h, server_args) != 0) {
@@ -163,6 +245,8 @@ int main(void)
     test_offsets();
     test_zoneless_input();
     test_cli();
+    test_excel();
+    test_cli_excel();
     CHECK_EQ_I64(harness_stop(&h, 20000), 0);
     if (check_failed_)
         harness_dump_log(&h);
