@@ -43,6 +43,17 @@ int hist_tz_local_to_utc(const hist_tz *tz, int64_t local, int64_t out[2]);
  * midnight there. tz NULL is UTC. HIST_EINVAL / HIST_ERANGE as
  * hist_time_parse(). */
 int hist_tz_time_parse(const hist_tz *tz, const char *text, int64_t now_ns, int64_t *ns_out);
+/* The shift starts "/shift" rounds down to: minutes after the zone's
+ * midnight, ascending, 1 <= n, each < 1440. */
+typedef struct {
+    const int *start_min;
+    int n;
+} hist_tz_shifts;
+/* hist_tz_time_parse() that also takes "/shift": the start of the shift
+ * holding the time so far ("now/shift" the current one, "now/shift-1s/shift"
+ * the one before). shifts NULL: 06:00, 14:00, 22:00. */
+int hist_tz_time_parse_shifts(const hist_tz *tz, const hist_tz_shifts *shifts, const char *text,
+                              int64_t now_ns, int64_t *ns_out);
 /* t as RFC 3339 with the zone's offset at t ("2026-06-01T06:00:00+02:00");
  * tz NULL writes Z. out holds HIST_RFC3339_MAX bytes. */
 size_t hist_tz_rfc3339(const hist_tz *tz, char *out, int64_t t_ns);

@@ -9,6 +9,10 @@
  *   - "now/d" rounds down to the zone's midnight, "now/w" to its Monday
  *     00:00, "now/M" and "now/y" to the first of the month and the year,
  *     "now/h", "now/m", "now/s" to the hour, minute and second of its clock;
+ *   - "now/shift" rounds down to the start of the current shift (the
+ *     latest shift start, on the zone's clock today or yesterday, at or
+ *     before the time; a start the clocks skip is the instant after the
+ *     jump);
  *   - "+1M", "-1M" after "now" move the zone's calendar by whole months
  *     (the day clamped to the month's length), every other unit adds the
  *     duration (hist_duration_parse: 1d is 24 h, also across a DST change).
@@ -87,6 +91,34 @@ static int round_down(const hist_tz *tz, int64_t t_ns, char unit, int64_t *out)
     return wall_to_utc_ns(tz, days * 86400 * NS_PER_S, out);
 }
 
+static const int default_shift_min[] = {6 * 60, 14 * 60, 22 * 60};
+
+/* t rounded down to the start of its shift: the latest start at or before
+ * t among today's and yesterday's (the zone's days). */
+static int round_to_shift(const hist_tz *tz, const hist_tz_shifts *shifts, int64_t t_ns,
+                          int64_t *out)
+{
+    hist_tz_shifts def = {default_shift_min, 3};
+    if (!shifts)
+        shifts = &def;
+    int64_t utc_s = hist_tz_floor_div(t_ns, NS_PER_S);
+    int64_t today = hist_tz_floor_div(utc_s + offset_at(tz, utc_s), 86400);
+    for (int64_t day = today; day >= today - 1; day--) {
+        for (int i = shifts->n - 1; i >= 0; i--) {
+            int64_t start;
+            int64_t wall_ns = (day * 86400 + shifts->start_min[i] * 60) * NS_PER_S;
+            int rc = wall_to_utc_ns(tz, wall_ns, &start);
+            if (rc < 0)
+                return rc;
+            if (start <= t_ns) {
+                *out = start;
+                return 0;
+            }
+        }
+    }
+    return HIST_ERANGE; /* not reached with starts < 1440 min */
+}
+
 /* t moved by months on the zone's calendar, the time of day kept. */
 static int add_months(const hist_tz *tz, int64_t t_ns, int64_t months, int64_t *out)
 {
@@ -107,7 +139,7 @@ static int add_months(const hist_tz *tz, int64_t t_ns, int64_t months, int64_t *
 }
 
 /* One "+dur", "-dur", "+nM" or "/unit" step of a "now..." text at *pp. */
-static int apply_step(const hist_tz *tz, const char **pp, int64_t *t)
+static int apply_step(const hist_tz *tz, const hist_tz_shifts *shifts, const char **pp, int64_t *t)
 {
     const char *p = *pp;
     char op = *p++;
@@ -118,6 +150,8 @@ static int apply_step(const hist_tz *tz, const char **pp, int64_t *t)
     memcpy(tok, p, n);
     tok[n] = '\0';
     *pp = p + n;
+    if (op == '/' && !strcmp(tok, "shift"))
+        return round_to_shift(tz, shifts, *t, t);
     if (op == '/')
         return n == 1 ? round_down(tz, *t, tok[0], t) : HIST_EINVAL;
     int sign = op == '-' ? -1 : 1;
@@ -144,6 +178,12 @@ static int apply_step(const hist_tz *tz, const char **pp, int64_t *t)
 
 int hist_tz_time_parse(const hist_tz *tz, const char *text, int64_t now_ns, int64_t *ns_out)
 {
+    return hist_tz_time_parse_shifts(tz, NULL, text, now_ns, ns_out);
+}
+
+int hist_tz_time_parse_shifts(const hist_tz *tz, const hist_tz_shifts *shifts, const char *text,
+                              int64_t now_ns, int64_t *ns_out)
+{
     if (!text || !*text)
         return HIST_EINVAL;
     if (!strncmp(text, "now", 3) && text[3] != '\0') {
@@ -152,7 +192,7 @@ int hist_tz_time_parse(const hist_tz *tz, const char *text, int64_t now_ns, int6
         while (*p) {
             if (*p != '+' && *p != '-' && *p != '/')
                 return HIST_EINVAL;
-            int rc = apply_step(tz, &p, &t);
+            int rc = apply_step(tz, shifts, &p, &t);
             if (rc < 0)
                 return rc;
         }

@@ -146,8 +146,8 @@ static int delete_range(api_ctx *c, const api_params *p)
         return delete_and_reply(c, name, NULL, NULL, false); /* the tag stays */
     }
     int64_t from, to;
-    if (api__params_time_or_reply(c, p, "from", NULL, NULL, &from) ||
-        api__params_time_or_reply(c, p, "to", NULL, NULL, &to))
+    if (api__params_time_or_reply(c, p, "from", NULL, NULL, NULL, &from) ||
+        api__params_time_or_reply(c, p, "to", NULL, NULL, NULL, &to))
         return API_ANSWERED;
     if (from >= to)
         return api__reply_error(c, 400, "from", "from must be before to");

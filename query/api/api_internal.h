@@ -151,9 +151,10 @@ int api__params_or_reply(api_ctx *c, api_params *p);
  * in *out: 0, or API_ANSWERED (a 400 naming key for a time that does not
  * read or is out of range). Absent or empty: *def when def is given, else
  * a 400 "key is required". Zone-less times and "now/d" read in tz (NULL:
- * UTC; hist_tz_time_parse()). */
+ * UTC), "now/shift" with shifts (NULL: 06:00, 14:00, 22:00);
+ * hist_tz_time_parse_shifts(). */
 int api__params_time_or_reply(api_ctx *c, const api_params *p, const char *key, const int64_t *def,
-                              const hist_tz *tz, int64_t *out);
+                              const hist_tz *tz, const hist_tz_shifts *shifts, int64_t *out);
 
 /* ---- Tags (tag_match.c) ---- */
 typedef struct {

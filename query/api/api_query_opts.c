@@ -298,7 +298,32 @@ static int at_or_reply(api_ctx *c, const api_params *p, const hist_tz *tz, hist_
     }
     if (!s || !*s)
         return api__reply_error(c, 400, "at", "mode=value needs at (a time)");
-    return api__params_time_or_reply(c, p, "at", NULL, tz, &spec->at) ? API_ANSWERED : 0;
+    hist_tz_shifts shifts = {spec->shift_start_min, spec->nshifts};
+    return api__params_time_or_reply(c, p, "at", NULL, tz, spec->nshifts ? &shifts : NULL,
+                                     &spec->at)
+               ? API_ANSWERED
+               : 0;
+}
+
+/* shifts=06:00,14:00,22:00 (a JSON array's values joined by commas). */
+static int shifts_or_reply(api_ctx *c, const api_params *p, hist_query_spec *spec)
+{
+    const char *s = api__param(p, "shifts");
+    if (!s || !*s)
+        return 0;
+    char joined[128] = "";
+    for (size_t i = 0; i < p->n; i++) {
+        if (strcmp(p->v[i].key, "shifts"))
+            continue;
+        size_t have = strlen(joined);
+        snprintf(joined + have, sizeof joined - have, "%s%s", have ? "," : "", p->v[i].value);
+    }
+    if (parse_shifts(joined, spec) < 0)
+        return api__reply_error(c, 400, "shifts",
+                                "shifts must be ascending local start times such as "
+                                "06:00,14:00,22:00 (at most %d)",
+                                HIST_MAX_SHIFTS);
+    return 0;
 }
 
 static int opts_or_reply(api_ctx *c, const api_params *p, int64_t default_from, int64_t default_to,
@@ -319,9 +344,14 @@ static int opts_or_reply(api_ctx *c, const api_params *p, int64_t default_from, 
     } else if (spec->naggs > 0) {
         spec->mode = HIST_MODE_AGG; /* agg=... alone asks for aggregates */
     }
+    /* shifts first: "now/shift" in from/to/at rounds to them */
+    if (shifts_or_reply(c, p, spec))
+        return API_ANSWERED;
+    hist_tz_shifts shifts = {spec->shift_start_min, spec->nshifts};
+    const hist_tz_shifts *sh = spec->nshifts ? &shifts : NULL;
     if (tz_or_reply(c, p, o) ||
-        api__params_time_or_reply(c, p, "to", &default_to, o->tz, &spec->to) ||
-        api__params_time_or_reply(c, p, "from", &default_from, o->tz, &spec->from))
+        api__params_time_or_reply(c, p, "to", &default_to, o->tz, sh, &spec->to) ||
+        api__params_time_or_reply(c, p, "from", &default_from, o->tz, sh, &spec->from))
         return API_ANSWERED;
     if (!api__param(p, "from") && !api__param(p, "to") && spec->to <= spec->from)
         spec->from = spec->to - INT64_C(3600000000000);
@@ -349,21 +379,6 @@ static int opts_or_reply(api_ctx *c, const api_params *p, int64_t default_from, 
         if (param_duration_or_reply(c, "step", s, &spec->step_ns))
             return API_ANSWERED;
         o->step_given = true;
-    }
-    if ((s = api__param(p, "shifts")) && *s) {
-        /* Several "shifts" values (a JSON array) are joined by commas. */
-        char joined[128] = "";
-        for (size_t i = 0; i < p->n; i++) {
-            if (strcmp(p->v[i].key, "shifts"))
-                continue;
-            size_t have = strlen(joined);
-            snprintf(joined + have, sizeof joined - have, "%s%s", have ? "," : "", p->v[i].value);
-        }
-        if (parse_shifts(joined, spec) < 0)
-            return api__reply_error(c, 400, "shifts",
-                                    "shifts must be ascending local start times such as "
-                                    "06:00,14:00,22:00 (at most %d)",
-                                    HIST_MAX_SHIFTS);
     }
     if ((s = api__param(p, "bucket")) && *s) {
         if (bucket_or_reply(c, s, o))

@@ -193,7 +193,7 @@ int api__params_or_reply(api_ctx *c, api_params *p)
 }
 
 int api__params_time_or_reply(api_ctx *c, const api_params *p, const char *key, const int64_t *def,
-                              const hist_tz *tz, int64_t *out)
+                              const hist_tz *tz, const hist_tz_shifts *shifts, int64_t *out)
 {
     const char *s = api__param(p, key);
     if (!s || !*s) {
@@ -202,13 +202,13 @@ int api__params_time_or_reply(api_ctx *c, const api_params *p, const char *key, 
         *out = *def;
         return 0;
     }
-    int rc = hist_tz_time_parse(tz, s, c->req->now_ns, out);
+    int rc = hist_tz_time_parse_shifts(tz, shifts, s, c->req->now_ns, out);
     if (rc == HIST_ERANGE)
         return api__reply_error(c, 400, key, "%s: time '%s' is out of range", key, s);
     if (rc < 0)
         return api__reply_error(c, 400, key,
                                 "%s: cannot read time '%s' (RFC 3339, epoch ms, now, -24h, now-7d, "
-                                "now/d, now-1d/d)",
+                                "now/d, now-1d/d, now/shift)",
                                 key, s);
     return 0;
 }

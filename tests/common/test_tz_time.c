@@ -3,10 +3,12 @@
  * hist_tz.h): RFC 3339 with the zone's offset on both sides of Europe/
  * Berlin's DST changes (2026-03-29 01:00Z, 2026-10-25 01:00Z), zone-less
  * wall times (the skipped hour moves forward, the repeated one is its
- * first occurrence), "now/d"-style rounding and calendar months, strict
- * refusals. Every expected instant was worked out by hand from the zone's
+ * first occurrence), "now/d"-style rounding and calendar months, "/shift"
+ * (hand-worked cases on the DST days, and a property check over a year of
+ * random times), strict refusals. Every expected instant was worked out by hand from the zone's
  * offsets (CET +01:00, CEST +02:00; America/St_Johns -03:30/-02:30).
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -148,6 +150,81 @@ static void test_refusals(const hist_tz *berlin)
     CHECK(hist_time_parse_wall("2026-06-01T06:00:00", &w) == 0 && w == utc("2026-06-01T06:00:00Z"));
 }
 
+static void expect_shift(const hist_tz *tz, const hist_tz_shifts *sh, const char *text,
+                         const char *now_utc, const char *want_utc)
+{
+    int64_t t = -1, want = utc(want_utc);
+    int rc = hist_tz_time_parse_shifts(tz, sh, text, utc(now_utc), &t);
+    CHECKF(rc == 0 && t == want, "%s at %s: rc %d, got %lld, want %s", text, now_utc, rc,
+           (long long)t, want_utc);
+}
+
+static void test_shift_cases(const hist_tz *berlin)
+{
+    /* the default 06:00, 14:00, 22:00 in CEST (+02:00) */
+    expect_shift(berlin, NULL, "now/shift", "2026-06-01T05:00:00Z", "2026-06-01T04:00:00Z");
+    expect_shift(berlin, NULL, "now/shift", "2026-06-01T04:00:00Z", "2026-06-01T04:00:00Z");
+    expect_shift(berlin, NULL, "now/shift", "2026-06-01T03:59:59Z", "2026-05-31T20:00:00Z");
+    expect_shift(berlin, NULL, "now/shift", "2026-06-01T21:00:00Z", "2026-06-01T20:00:00Z");
+    /* the shift before the current one; and its end, 8 h on */
+    expect_shift(berlin, NULL, "now/shift-1s/shift", "2026-06-01T05:00:00Z",
+                 "2026-05-31T20:00:00Z");
+    expect_shift(berlin, NULL, "now/shift+8h", "2026-06-01T05:00:00Z", "2026-06-01T12:00:00Z");
+    /* the spring night: 22:00 CET (21:00Z) to 06:00 CEST (04:00Z) is 7 h */
+    expect_shift(berlin, NULL, "now/shift", "2026-03-29T03:59:00Z", "2026-03-28T21:00:00Z");
+    expect_shift(berlin, NULL, "now/shift", "2026-03-29T04:00:00Z", "2026-03-29T04:00:00Z");
+    /* a start the clocks skip (02:30) is the instant after the jump, 01:00Z,
+     * moved forward by the jump: 03:30 CEST = 01:30Z */
+    int s230[] = {150};
+    hist_tz_shifts skipped = {s230, 1};
+    expect_shift(berlin, &skipped, "now/shift", "2026-03-29T02:00:00Z", "2026-03-29T01:30:00Z");
+    expect_shift(berlin, &skipped, "now/shift", "2026-03-29T01:29:59Z", "2026-03-28T01:30:00Z");
+    /* a start the clocks repeat (02:30 on 2026-10-25) is its first: 00:30Z */
+    expect_shift(berlin, &skipped, "now/shift", "2026-10-25T01:45:00Z", "2026-10-25T00:30:00Z");
+    /* two shifts, 00:00 and 12:00, no zone */
+    int s012[] = {0, 720};
+    hist_tz_shifts two = {s012, 2};
+    expect_shift(NULL, &two, "now/shift", "2026-06-01T11:59:59Z", "2026-06-01T00:00:00Z");
+    expect_shift(NULL, &two, "now-1d/shift", "2026-06-01T12:00:00Z", "2026-05-31T12:00:00Z");
+    int64_t t = 7;
+    CHECKF(hist_tz_time_parse_shifts(berlin, NULL, "now/shif", 0, &t) == HIST_EINVAL && t == 7,
+           "now/shif is refused");
+}
+
+/* True when local minute-of-day m is one of the starts. */
+static bool is_start(const hist_tz_shifts *sh, int64_t utc_s, const hist_tz *tz)
+{
+    int64_t local = utc_s + hist_tz_offset(tz, utc_s);
+    int m = (int)(((local % 86400) + 86400) % 86400 / 60);
+    for (int i = 0; i < sh->n; i++)
+        if (sh->start_min[i] == m && local % 60 == 0)
+            return true;
+    return false;
+}
+
+/* Away from the DST nights, now/shift is the latest instant at or before
+ * now whose wall clock reads a shift start: checked minute by minute. */
+static void test_shift_property(const hist_tz *berlin)
+{
+    int starts[] = {5 * 60 + 45, 13 * 60 + 45, 21 * 60 + 45};
+    hist_tz_shifts sh = {starts, 3};
+    uint64_t x = 88172645463325252ULL;
+    int64_t y0 = utc("2026-01-01T00:00:00Z") / S, bad = 0;
+    for (int i = 0; i < 2000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int64_t now_s = y0 + (int64_t)(x % (365 * 86400));
+        int64_t r = 0;
+        if (hist_tz_offset(berlin, now_s) != hist_tz_offset(berlin, now_s - 86400))
+            continue; /* a DST change in the last day: the cases above */
+        int rc = hist_tz_time_parse_shifts(berlin, &sh, "now/shift", now_s * S, &r);
+        bool ok = rc == 0 && r <= now_s * S && r % S == 0 && is_start(&sh, r / S, berlin);
+        for (int64_t m = r / S + 60; ok && m <= now_s; m += 60)
+            ok = !is_start(&sh, m - m % 60, berlin);
+        bad += !ok;
+    }
+    CHECKF(bad == 0, "now/shift: %lld of 2000 random times off", (long long)bad);
+}
+
 int main(void)
 {
     hist_tz *berlin = NULL, *stjohns = NULL;
@@ -160,6 +237,8 @@ int main(void)
     test_wall_times(berlin);
     test_rounding(berlin);
     test_refusals(berlin);
+    test_shift_cases(berlin);
+    test_shift_property(berlin);
     hist_tz_free(berlin);
     hist_tz_free(stjohns);
     return check_summary();

@@ -121,6 +121,10 @@ static void test_zoneless_input(void)
     get(Q "&from=now-3650d/y&to=now/d&tz=Europe/Berlin&format=csv", 200, &r);
     CHECKF(strstr(r.body, "2026-10-25T02:30:00+01:00"), "now-3650d/y .. now/d: %s", r.body);
     harness_response_free(&r);
+    get(Q "&from=now-3650d/shift&to=now/shift&shifts=06:00,18:00&tz=Europe/Berlin&format=csv", 200,
+        &r);
+    CHECKF(strstr(r.body, "2026-10-25T02:30:00+01:00"), "now-3650d/shift: %s", r.body);
+    harness_response_free(&r);
     get(Q "&from=now/x&tz=Europe/Berlin", 400, &r);
     CHECKF(strstr(r.body, "\"from\""), "now/x: %s", r.body);
     harness_response_free(&r);
