@@ -542,6 +542,19 @@ static void write_timeseries(hist_json *j, const api_query_opts *o, const hist_t
     }
 }
 
+/* Row r's time (and end) as RFC 3339 with the offset of o->tz. */
+static void local_times(hist_json *j, const api_query_opts *o, const hist_series_result *s,
+                        size_t r, bool agg)
+{
+    char text[HIST_RFC3339_MAX];
+    hist_tz_rfc3339(o->tz, text, s->ts[r]);
+    json__string(j, text);
+    if (agg) {
+        hist_tz_rfc3339(o->tz, text, s->ts_end ? s->ts_end[r] : s->ts[r]);
+        json__string(j, text);
+    }
+}
+
 static void column(hist_json *j, const char *text, const char *type)
 {
     json__begin_object(j);
@@ -552,7 +565,10 @@ static void column(hist_json *j, const char *text, const char *type)
     json__end_object(j);
 }
 
-/* One table frame for every tag of a target (a report). */
+/* One table frame for every tag of a target (a report). Time columns are
+ * epoch ms, which Grafana shows in the dashboard's zone; with a tz the
+ * report's own times follow as text with that zone's offset ("Local
+ * time", "Local time end": 2026-06-01T06:00:00+02:00), after the others. */
 static void write_table(hist_json *j, const api_query_opts *o, const api_tag_list *tags,
                         hist_series_result *const *series, const char *ref_id)
 {
@@ -578,6 +594,11 @@ static void write_table(hist_json *j, const api_query_opts *o, const api_tag_lis
         column(j, "Quality", "number");
     }
     column(j, "Unit", "string");
+    if (o->tz) {
+        column(j, "Local time", "string");
+        if (agg)
+            column(j, "Local time end", "string");
+    }
     json__end_array(j);
     json__key(j, "rows");
     json__begin_array(j);
@@ -597,6 +618,8 @@ static void write_table(hist_json *j, const api_query_opts *o, const api_tag_lis
                 json__uint(j, s->q ? s->q[r] : 0);
             }
             json__string(j, tags->v[t].unit);
+            if (o->tz)
+                local_times(j, o, s, r, agg);
             json__end_array(j);
         }
     }
@@ -637,6 +660,7 @@ static int target_or_reply(api_ctx *c, json_t *target, const gf_range *range, co
         return API_ANSWERED;
     int ret = 0;
     api_params p = {0};
+    api_query_opts o = {0};
     api_tag_list tags = {0};
     hist_result res = {0};
     bool have_res = false;
@@ -648,12 +672,10 @@ static int target_or_reply(api_ctx *c, json_t *target, const gf_range *range, co
         ret = api__reply_internal(c, HIST_ENOMEM);
         goto out;
     }
-    api_query_opts o;
     if (api__query_opts_or_reply(c, &p, range->from, range->to, HIST_MODE_PLOT, &o)) {
         ret = API_ANSWERED;
         goto out;
     }
-    api__query_opts_free(&o); /* Grafana's times are epoch ms, the panel shows its own zone */
     if (least) {
         uint64_t r = api__rows_per_tag(&o.spec);
         *least = *least > UINT64_MAX - r ? UINT64_MAX : *least + r;
@@ -723,6 +745,7 @@ out:
     if (have_res)
         hist_result_free(&res);
     api__tag_list_free(&tags);
+    api__query_opts_free(&o); /* o.tz: the tables' local times */
     api__params_free(&p);
     json_decref(payload);
     return ret;

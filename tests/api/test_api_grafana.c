@@ -140,14 +140,22 @@ static void test_grafana(void)
     json_t *tbl = json_array_get(a.json, 0);
     CHECK(!strcmp(json_string_value(json_object_get(tbl, "type")), "table"));
     json_t *cols = json_object_get(tbl, "columns");
-    CHECK(json_array_size(cols) == 7);
+    CHECK(json_array_size(cols) == 9); /* ... Unit, Local time, Local time end */
     CHECK(!strcmp(json_string_value(json_object_get(json_array_get(cols, 0), "type")), "time"));
     CHECK(!strcmp(json_string_value(json_object_get(json_array_get(cols, 3), "text")), "twa"));
     json_t *rows = json_object_get(tbl, "rows");
     CHECK(json_array_size(rows) >= 2); /* both temp tags, at least one shift each */
     json_t *r0 = json_array_get(rows, 0);
-    CHECK(json_array_size(r0) == 7);
+    CHECK(json_array_size(r0) == 9);
     CHECK(json_is_string(json_array_get(r0, 2)));
+    /* the report's times in Berlin: the same instants as the ms columns */
+    for (size_t col = 0; col < 2; col++) {
+        const char *local = json_string_value(json_array_get(r0, 7 + col));
+        int64_t ns = 0;
+        CHECKF(local && strstr(local, "+01:00") && hist_time_parse(local, 0, &ns) == 0 &&
+                   ns / 1000000 == json_integer_value(json_array_get(r0, col)),
+               "local time %zu: %s", col, local ? local : "(none)");
+    }
     answer_free(&a);
 
     /* Ad hoc filters, both spellings. */
