@@ -4,7 +4,8 @@
  * Tags: a multi-select that browses the namespace as you type (a prefix such
  * as "plant1/area2/" lists the tags below it; a glob with * searches;
  * "$variable" is kept as typed). Then the mode and, per mode, what it needs:
- * plot -> points (empty = the panel width), raw -> limit, interpolated ->
+ * plot -> points (empty = the panel width), raw -> limit (both: the edges,
+ * boundary outside by default), interpolated ->
  * step (empty = the panel interval), aggregate -> aggregates, bucket (a
  * step, or hour/day/week/month/shift in a time zone) and fill.
  */
@@ -16,6 +17,7 @@ import { HistorianDataSource } from './datasource';
 import {
   AGGREGATES,
   DEFAULT_QUERY,
+  HistorianBoundary,
   HistorianBucket,
   HistorianFill,
   HistorianMode,
@@ -39,6 +41,11 @@ const BUCKETS: Array<SelectableValue<HistorianBucket>> = [
   { label: 'Day', value: 'day' },
   { label: 'Week', value: 'week', description: 'ISO weeks, Monday 00:00 local' },
   { label: 'Month', value: 'month' },
+];
+
+const EDGES: Array<SelectableValue<HistorianBoundary>> = [
+  { label: 'Outside', value: 'outside', description: 'also the last sample before the range and the first after it: a value set last week draws across today' },
+  { label: 'Inside', value: 'inside', description: 'only the samples inside the range' },
 ];
 
 const FILLS: Array<SelectableValue<HistorianFill>> = [
@@ -125,6 +132,15 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
               placeholder="default"
               defaultValue={q.limit ? String(q.limit) : ''}
               onBlur={(e) => set({ limit: Number(e.currentTarget.value) || undefined })}
+            />
+          </InlineField>
+        )}
+        {(mode === 'plot' || mode === 'raw') && (
+          <InlineField label="Edges" labelWidth={8} tooltip="values at the window's edges (boundary)">
+            <RadioButtonGroup<HistorianBoundary>
+              options={EDGES}
+              value={q.boundary ?? 'outside'}
+              onChange={(v) => set({ boundary: v })}
             />
           </InlineField>
         )}

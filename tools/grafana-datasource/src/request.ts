@@ -124,12 +124,14 @@ export function buildQueryParams(query: HistorianQuery, ctx: RequestContext): UR
     case 'plot': {
       const points = query.points && query.points > 0 ? query.points : ctx.maxDataPoints;
       p.set('points', String(Math.max(1, Math.round(points && points > 0 ? points : 1000))));
+      p.set('boundary', query.boundary ?? 'outside');
       break;
     }
     case 'raw':
       if (query.limit && query.limit > 0) {
         p.set('limit', String(Math.round(query.limit)));
       }
+      p.set('boundary', query.boundary ?? 'outside');
       break;
     case 'interpolated':
       p.set('step', step !== '' ? step : autoStep());

@@ -16,6 +16,10 @@ export type HistorianMode = 'plot' | 'raw' | 'aggregate' | 'interpolated';
 export type HistorianBucket = 'fixed' | 'hour' | 'day' | 'week' | 'month' | 'shift';
 
 export type HistorianFill = 'none' | 'null' | 'previous' | 'linear';
+/* plot and raw: 'outside' (the default) also fetches the last sample before
+ * the panel's range and the first after it, so a value that last changed
+ * before the range still draws across it; 'inside' only the range. */
+export type HistorianBoundary = 'inside' | 'outside';
 
 export const AGGREGATES = [
   'twa',
@@ -52,6 +56,7 @@ export interface HistorianQuery extends DataQuery {
   /* shift starts, local time, comma separated: "06:00,14:00,22:00". */
   shifts?: string;
   fill?: HistorianFill;
+  boundary?: HistorianBoundary;
 }
 
 export const DEFAULT_QUERY: Partial<HistorianQuery> = {

@@ -185,7 +185,7 @@ describe.skipIf(!HIST_URL)('datasource against historiand', () => {
   });
 
   it('raw returns every sample in the range, with the unit from the tag', async () => {
-    const res = await ds.query(panel([{ refId: 'A', tags: ['it/line1/temp'], mode: 'raw' }], T0, T0 + HOUR));
+    const res = await ds.query(panel([{ refId: 'A', tags: ['it/line1/temp'], mode: 'raw', boundary: 'inside' }], T0, T0 + HOUR));
     expect(res.data).toHaveLength(1);
     const f = res.data[0];
     expect(f.fields[0].type).toBe(FieldType.time);
@@ -194,6 +194,23 @@ describe.skipIf(!HIST_URL)('datasource against historiand', () => {
     expect(f.fields[1].values[5]).toBeCloseTo(20.5, 9);
     expect(f.fields[1].config.unit).toBe('celsius');
     expect(f.fields[1].config.description).toBe('line 1 temperature');
+  });
+
+  it('raw and plot fetch the samples at the edges by default (boundary outside)', async () => {
+    const raw = await ds.query(panel([{ refId: 'A', tags: ['it/line1/temp'], mode: 'raw' }], T0 + 30_000, T0 + HOUR));
+    const f = raw.data[0];
+    /* 00:00 (before from), 00:01 .. 00:59 inside, 01:00 (at to) */
+    expect(f.length).toBe(61);
+    expect(f.fields[0].values[0]).toBe(T0);
+    expect(f.fields[0].values[60]).toBe(T0 + HOUR);
+    /* a window after the last sample still draws the last value across it */
+    const after = T0 + MINUTES * 60_000 + HOUR;
+    const plot = await ds.query(panel([{ refId: 'A', tags: ['it/line1/flow'], mode: 'plot' }], after, after + HOUR));
+    expect(plot.data[0].length).toBe(1);
+    expect(plot.data[0].fields[0].values[0]).toBe(T0 + (MINUTES - 1) * 60_000);
+    expect(plot.data[0].fields[1].values[0]).toBeCloseTo(3.5, 9);
+    const inside = await ds.query(panel([{ refId: 'A', tags: ['it/line1/flow'], mode: 'plot', boundary: 'inside' }], after, after + HOUR));
+    expect(inside.data.length === 0 || inside.data[0].length === 0).toBe(true);
   });
 
   it('plot keeps to the panel width', async () => {

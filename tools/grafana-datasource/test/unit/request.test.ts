@@ -42,6 +42,16 @@ describe('buildQueryParams', () => {
     expect(p.get('mode')).toBe('plot');
     expect(p.get('points')).toBe('873');
     expect(p.has('step')).toBe(false);
+    expect(p.get('boundary')).toBe('outside');
+  });
+
+  it('boundary: outside by default for plot and raw, as chosen, never for the other modes', () => {
+    const ctx = { fromMs: FROM, toMs: TO, intervalMs: 60_000 };
+    expect(buildQueryParams(q({ mode: 'raw' }), ctx).get('boundary')).toBe('outside');
+    expect(buildQueryParams(q({ mode: 'raw', boundary: 'inside' }), ctx).get('boundary')).toBe('inside');
+    expect(buildQueryParams(q({ boundary: 'inside' }), ctx).get('boundary')).toBe('inside');
+    expect(buildQueryParams(q({ mode: 'interpolated', boundary: 'outside' }), ctx).has('boundary')).toBe(false);
+    expect(buildQueryParams(q({ mode: 'aggregate', boundary: 'outside' }), ctx).has('boundary')).toBe(false);
   });
 
   it('plot points given in the query win over the panel width', () => {
