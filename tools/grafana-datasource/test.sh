@@ -2,7 +2,10 @@
 # test.sh: the Grafana plugin's tests (scripts/test.sh calls it when npm is
 # present).
 #   1. npm ci (from package-lock.json), 2. build (tsc + esbuild -> dist/ + zip),
-#   3. unit tests (vitest, no Grafana, no network),
+#   3. unit tests (vitest, no Grafana, no network), then the query and
+#      config editors rendered with the real @grafana/ui in Debian's
+#      Chromium (test/browser/editors.mjs, playwright-core; screenshots in
+#      build/artifacts/grafana-editors/; skipped, and said so, without it),
 #   4. integration test against a real historiand on loopback, when a binary
 #      exists at $HIST_BIN_DIR/historiand or <repo>/build/tools/historiand:
 #      started on free 127.0.0.1 ports with a temporary --data dir, fed by
@@ -22,6 +25,12 @@ echo "--- build"
 echo "--- unit tests"
 npx --no-install vitest run test/unit || fail "unit tests"
 unit="unit tests passed"
+echo "--- the query and config editors in Chromium (the real @grafana/ui; skips without Chromium)"
+artifacts="$repo/build/artifacts/grafana-editors"
+node test/browser/editors.mjs "$artifacts" | tee "${TMPDIR:-/tmp}/hist-gf-editors.out"
+[ "${PIPESTATUS[0]}" -eq 0 ] || fail "editors in Chromium"
+unit="$unit; $(tail -n 1 "${TMPDIR:-/tmp}/hist-gf-editors.out")"
+rm -f "${TMPDIR:-/tmp}/hist-gf-editors.out"
 
 bin=""
 for cand in "${HIST_BIN_DIR:-}/historiand" "$repo/build/tools/historiand"; do

@@ -191,7 +191,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
             )}
             <InlineField label="Fill" labelWidth={8}>
               <Select<HistorianFill>
-                width={12}
+                width={14}
                 options={FILLS}
                 value={q.fill ?? 'null'}
                 onChange={(v) => set({ fill: v.value ?? 'null' })}
