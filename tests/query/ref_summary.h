@@ -4,7 +4,8 @@
  * p50..p99, percentile:N), written from their definitions in agg.c's
  * opening comment and independently of query/: plain loops over the whole
  * sorted array of samples for every bucket, no boundary-sample searches,
- * no incremental state. Shared by test_query_summary and the e2e test.
+ * no incremental state. Shared by test_query_summary and the e2e test
+ * (static inline: a test uses what it needs).
  */
 #ifndef HIST_TESTS_QUERY_REF_SUMMARY_H
 #define HIST_TESTS_QUERY_REF_SUMMARY_H
@@ -16,26 +17,26 @@
 
 #include "query/hist_query.h"
 
-static bool refs_counted(hist_type type, const hist_sample *s, bool include_bad)
+static inline bool refs_counted(hist_type type, const hist_sample *s, bool include_bad)
 {
     if (!include_bad && (s->q >> 30) >= 2)
         return false;
     return !(type == HIST_TYPE_FLOAT64 && isnan(s->v.f));
 }
 
-static double refs_x(hist_type type, hist_value v)
+static inline double refs_x(hist_type type, hist_value v)
 {
     return type == HIST_TYPE_FLOAT64 ? v.f : (double)v.i;
 }
 
 /* Seconds of [t0, t1) inside [x, y). */
-static double refs_overlap(int64_t t0, int64_t t1, int64_t x, int64_t y)
+static inline double refs_overlap(int64_t t0, int64_t t1, int64_t x, int64_t y)
 {
     int64_t a = t0 > x ? t0 : x, b = t1 < y ? t1 : y;
     return a < b ? (double)(b - a) / 1e9 : 0;
 }
 
-static int refs_cmp(const void *a, const void *b)
+static inline int refs_cmp(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
@@ -43,7 +44,7 @@ static int refs_cmp(const void *a, const void *b)
 
 /* numpy.percentile's default: rank h = (n - 1) p / 100 between the values
  * at floor(h) and ceil(h). */
-static double refs_percentile(const double *sorted, size_t n, double p)
+static inline double refs_percentile(const double *sorted, size_t n, double p)
 {
     double h = (double)(n - 1) * p / 100;
     size_t lo = (size_t)floor(h), hi = (size_t)ceil(h);
@@ -54,7 +55,7 @@ static double refs_percentile(const double *sorted, size_t n, double p)
     return sorted[lo] + (h - floor(h)) * (sorted[hi] - sorted[lo]);
 }
 
-static double refs_pct_of(hist_agg agg, double arg)
+static inline double refs_pct_of(hist_agg agg, double arg)
 {
     switch (agg) {
     case HIST_AGG_P50:
@@ -74,9 +75,9 @@ static double refs_pct_of(hist_agg agg, double arg)
  * (argument arg) over all[0..n) (sorted, unique times). *tout gets the
  * time of time_min / time_max. false = null. A bucket with no counted
  * sample is null in every column but pct_good. */
-static bool ref_summary(const hist_sample *all, size_t n, hist_type type, bool include_bad,
-                        int64_t S, int64_t E, int64_t from, int64_t to, hist_agg agg, double arg,
-                        double *out, int64_t *tout)
+static inline bool ref_summary(const hist_sample *all, size_t n, hist_type type, bool include_bad,
+                               int64_t S, int64_t E, int64_t from, int64_t to, hist_agg agg,
+                               double arg, double *out, int64_t *tout)
 {
     int64_t x = S > from ? S : from, y = E < to ? E : to;
     if (agg == HIST_AGG_PCT_GOOD) {
@@ -158,8 +159,18 @@ static bool ref_summary(const hist_sample *all, size_t n, hist_type type, bool i
     return has;
 }
 
+/* Relative/absolute closeness for doubles; NaN equals NaN (ref.h's
+ * ref_close, for tests that do not include ref.h). */
+static inline bool refs_close(double a, double b)
+{
+    if (isnan(a) || isnan(b))
+        return isnan(a) && isnan(b);
+    double d = fabs(a - b), m = fabs(a) > fabs(b) ? fabs(a) : fabs(b);
+    return d <= 1e-9 * m + 1e-9;
+}
+
 /* Is agg one of ref_summary's? */
-static bool ref_is_summary(hist_agg agg)
+static inline bool ref_is_summary(hist_agg agg)
 {
     return agg >= HIST_AGG_PCT_GOOD && agg <= HIST_AGG_PERCENTILE;
 }
