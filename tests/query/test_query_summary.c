@@ -231,8 +231,6 @@ static void check_rows(const tag_data *td, const hist_query_spec *spec, const hi
             else
                 has = ref_agg(td->truth, td->n, td->type, spec->include_bad, s->ts[r], s->ts_end[r],
                               spec->from, spec->to, a, &want);
-            if (a == HIST_AGG_COUNT)
-                counted_any = has;
             if (!has)
                 want = NAN;
             bool ok = ref_close(s->col[k][r], want);
@@ -248,6 +246,9 @@ static void check_rows(const tag_data *td, const hist_query_spec *spec, const hi
                         s->tcol[k] ? (long long)s->tcol[k][r] : 0LL, want, (long long)want_t);
             }
         }
+        double cnt;
+        counted_any = ref_agg(td->truth, td->n, td->type, spec->include_bad, s->ts[r], s->ts_end[r],
+                              spec->from, spec->to, HIST_AGG_COUNT, &cnt);
         bool empty = ref_empty(td, spec, s->ts[r], s->ts_end[r]);
         tl->empty += empty;
         tl->nonempty += counted_any;
@@ -425,6 +426,73 @@ static void check_buckets(hist_db *db, const tag_data *td, tally *tl)
     run_case(db, td, &cases[8], false, HIST_FILL_NONE, false, tl);
 }
 
+/* fill=previous and fill=linear on time columns: an empty row repeats the
+ * previous row, time column (tcol) included, or lies between its
+ * neighbours, col holding the same time as tcol; non-empty rows as with
+ * fill=null. */
+static void check_fills(hist_db *db, const tag_data *td)
+{
+    hist_query_spec spec;
+    hist_query_spec_init(&spec);
+    spec.mode = HIST_MODE_AGG;
+    spec.bucket = HIST_BUCKET_HOUR;
+    snprintf(spec.tz, sizeof spec.tz, "Europe/Berlin");
+    spec.from = utc(2026, 3, 27, 8, 0);
+    spec.to = utc(2026, 3, 31, 8, 0);
+    const agg_item items[] = {
+        {HIST_AGG_TIME_MIN, 0}, {HIST_AGG_TIME_MAX, 0}, {HIST_AGG_P50, 0}, {HIST_AGG_CHANGES, 0}};
+    set_aggs(&spec, items, 4);
+    spec.fill = HIST_FILL_NULL;
+    hist_result nul, prev, lin;
+    REQUIRE(hist_query_run(db, &spec, &td->id, 1, &nul) == 0);
+    spec.fill = HIST_FILL_PREVIOUS;
+    REQUIRE(hist_query_run(db, &spec, &td->id, 1, &prev) == 0);
+    spec.fill = HIST_FILL_LINEAR;
+    REQUIRE(hist_query_run(db, &spec, &td->id, 1, &lin) == 0);
+    const hist_series_result *n = &nul.series[0], *p = &prev.series[0], *l = &lin.series[0];
+    REQUIRE(n->n == p->n && n->n == l->n);
+    long bad = 0, empties = 0, interpolated = 0;
+    long last = -1;
+    for (size_t r = 0; r < n->n; r++) {
+        bool empty = isnan(n->col[0][r]);
+        empties += empty;
+        long from = empty ? last : (long)r;
+        for (int k = 0; k < 4 && from >= 0; k++) {
+            const double *src = empty ? p->col[k] : n->col[k];
+            bad += !ref_close(p->col[k][r], empty ? src[from] : n->col[k][r]);
+            if (k < 2) {
+                bad += p->tcol[k][r] != (empty ? p->tcol[k][from] : n->tcol[k][r]);
+                bad += p->col[k][r] != (double)p->tcol[k][r];
+            }
+        }
+        if (!empty)
+            last = (long)r;
+        for (int k = 0; k < 2; k++) {
+            if (isnan(l->col[k][r]))
+                continue;
+            bad += l->col[k][r] != (double)l->tcol[k][r];
+            if (empty) { /* between the non-empty rows around it */
+                interpolated++;
+                long a = (long)r, b = (long)r;
+                while (a >= 0 && isnan(n->col[k][a]))
+                    a--;
+                while ((size_t)b < n->n && isnan(n->col[k][b]))
+                    b++;
+                bad += a < 0 || (size_t)b >= n->n || l->tcol[k][r] < n->tcol[k][a] ||
+                       l->tcol[k][r] > n->tcol[k][b];
+            } else {
+                bad += l->tcol[k][r] != n->tcol[k][r];
+            }
+        }
+    }
+    CHECKF(bad == 0 && empties > 0 && interpolated > 0,
+           "type %d fills: %ld bad, %ld empty rows, %ld interpolated", td->type, bad, empties,
+           interpolated);
+    hist_result_free(&nul);
+    hist_result_free(&prev);
+    hist_result_free(&lin);
+}
+
 /* mean alone takes whole chunks from their statistics; mean with pct_good
  * (or any summary aggregate) decodes them all and gives the same mean. */
 static void check_stats_switch(hist_db *db, const tag_data *td)
@@ -566,6 +634,7 @@ int main(void)
                 "pct_good)\n",
                 td[i].type, tl.rows, tl.nonempty, tl.empty, tl.all_bad);
         check_stats_switch(db, &td[i]);
+        check_fills(db, &td[i]);
     }
     check_budget(db, &td[0], &td[1]);
     for (int i = 0; i < 3; i++)
