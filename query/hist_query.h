@@ -9,7 +9,9 @@
  *            one side, Uncertain where a surrounding sample is not Good
  *   agg      per bucket, the requested aggregates; fixed-step buckets or
  *            calendar buckets (hour, day, week, month, shift) in an IANA
- *            time zone, DST handled
+ *            time zone, DST handled; the summaries (pct_good, time_min,
+ *            time_max, changes, time_in_state:N, p50..p99, percentile:N)
+ *            are defined at the top of agg.c
  *   plot     M4: per pixel bucket the first, min, max and last sample, so
  *            the line drawn from the result is the line drawn from raw data
  *   value    one row per tag at spec.at, by interp's rule (linear for
