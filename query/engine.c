@@ -9,7 +9,8 @@
  * the modes never call engine.c (the layering is at the top of engine.h).
  *
  * Validation rules (HIST_EINVAL): from < to for every mode but latest;
- * interp needs step_ns > 0; agg needs 1..HIST_AGG__COUNT known aggregates
+ * interp needs step_ns > 0; agg needs 1..HIST_MAX_AGGS known aggregates
+ * (percentile's argument in (0, 100), time_in_state's a whole number)
  * and, for fixed buckets, step_ns > 0; plot needs 1..HIST_QUERY_MAX_POINTS
  * points; shifts must be ascending minutes inside one day; boundary flags
  * only for raw and plot. value ignores from/to and reads spec->at. Too many result
@@ -45,8 +46,10 @@ static void series_free(hist_series_result *s)
     free(s->ts_end);
     free(s->value);
     free(s->q);
-    for (int k = 0; k < HIST_AGG__COUNT; k++)
+    for (int k = 0; k < HIST_MAX_AGGS; k++) {
         free(s->col[k]);
+        free(s->tcol[k]);
+    }
     memset(s, 0, sizeof(*s));
 }
 
@@ -58,6 +61,18 @@ void hist_result_free(hist_result *res)
         series_free(&res->series[i]);
     free(res->series);
     memset(res, 0, sizeof(*res));
+}
+
+/* A known aggregate with a valid argument (hist_agg_parse_arg's rules). */
+static bool agg_ok(hist_agg a, double arg)
+{
+    if ((int)a < 0 || a >= HIST_AGG__COUNT)
+        return false;
+    if (a == HIST_AGG_PERCENTILE)
+        return arg > 0 && arg < 100;
+    if (a == HIST_AGG_TIME_IN_STATE)
+        return arg == floor(arg) && fabs(arg) <= 9007199254740992.0;
+    return true;
 }
 
 static int validate(const hist_query_spec *spec)
@@ -86,10 +101,10 @@ static int validate(const hist_query_spec *spec)
             return HIST_EINVAL;
         return 0;
     case HIST_MODE_AGG:
-        if (spec->naggs <= 0 || spec->naggs > HIST_AGG__COUNT)
+        if (spec->naggs <= 0 || spec->naggs > HIST_MAX_AGGS)
             return HIST_EINVAL;
         for (int k = 0; k < spec->naggs; k++)
-            if ((int)spec->aggs[k] < 0 || spec->aggs[k] >= HIST_AGG__COUNT)
+            if (!agg_ok(spec->aggs[k], spec->agg_arg[k]))
                 return HIST_EINVAL;
         if ((int)spec->fill < 0 || spec->fill > HIST_FILL_LINEAR)
             return HIST_EINVAL;

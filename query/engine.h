@@ -17,7 +17,8 @@
  *                      aggregates and fills (door functions)
  *   2. buckets.c       calendar and fixed bucket bounds (uses common/tz.c)
  *   3. series.c        growing a sample-shaped result series;
- *      cursor.c        decoding stats pieces, the sample-by-sample cursor
+ *      cursor.c        decoding stats pieces, the sample-by-sample cursor;
+      summary.c       a bucket's values and their percentiles (for agg.c)
  *   4. raw.c (raw and latest), interp.c, agg.c (uses buckets.c), plot.c,
  *      value.c:        the modes, one concern each; they never call each
  *                      other or engine.c
@@ -113,6 +114,22 @@ int cursor__open(hist_qcursor *c, hist_qctx *q, int64_t from, int64_t to);
 /* 1 and *out, 0 at the end, negative on error. */
 int cursor__next(hist_qcursor *c, hist_sample *out);
 void cursor__close(hist_qcursor *c);
+
+/* ---- 3. summary.c ---- */
+
+/* One bucket's counted values for the percentiles (agg.c), at most max
+ * (0 = no limit): summary__push gives HIST_ENOSPC past it. */
+typedef struct {
+    double *v;
+    size_t n, cap;
+    uint64_t max;
+} summary_values;
+
+int summary__push(summary_values *sv, double x);
+void summary__sort(summary_values *sv);
+/* The p-th percentile (0 < p < 100) of the sorted values; NaN if none. */
+double summary__percentile(const summary_values *sv, double p);
+void summary__free(summary_values *sv);
 
 /* ---- 4. the modes: raw.c, interp.c, agg.c, plot.c ---- */
 

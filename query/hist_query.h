@@ -9,7 +9,9 @@
  *            one side, Uncertain where a surrounding sample is not Good
  *   agg      per bucket, the requested aggregates; fixed-step buckets or
  *            calendar buckets (hour, day, week, month, shift) in an IANA
- *            time zone, DST handled
+ *            time zone, DST handled; the summaries (pct_good, time_min,
+ *            time_max, changes, time_in_state:N, p50..p99, percentile:N)
+ *            are defined at the top of agg.c
  *   plot     M4: per pixel bucket the first, min, max and last sample, so
  *            the line drawn from the result is the line drawn from raw data
  *   value    one row per tag at spec.at, by interp's rule (linear for
@@ -67,8 +69,22 @@ typedef enum {
     HIST_AGG_INTEGRAL,      /* per second: value * seconds (flow rate -> total) */
     HIST_AGG_DELTA,         /* counter increase, resets handled */
     HIST_AGG_DURATION_TRUE, /* seconds a bool was true */
+    HIST_AGG_PCT_GOOD,      /* percent of the time the quality was Good (all samples) */
+    HIST_AGG_TIME_MIN,      /* time of the (first) minimum: a time column */
+    HIST_AGG_TIME_MAX,      /* time of the (first) maximum: a time column */
+    HIST_AGG_CHANGES,       /* samples whose value differs from the previous one */
+    HIST_AGG_TIME_IN_STATE, /* seconds the step value equalled agg_arg (int64/bool) */
+    HIST_AGG_P50,           /* percentiles of the bucket's values (linear between ranks) */
+    HIST_AGG_P90,
+    HIST_AGG_P95,
+    HIST_AGG_P99,
+    HIST_AGG_PERCENTILE, /* the agg_arg-th percentile, 0 < agg_arg < 100 */
     HIST_AGG__COUNT
 } hist_agg;
+
+/* Aggregates one query may ask for (time_in_state and percentile repeat
+ * with different arguments). */
+#define HIST_MAX_AGGS 32
 
 typedef enum {
     HIST_FILL_NONE = 0, /* empty buckets are left out */
@@ -99,8 +115,13 @@ typedef struct {
     int64_t step_ns; /* interp; agg with HIST_BUCKET_FIXED */
     uint32_t points; /* plot: pixel width (M4 returns up to 4 points per pixel) */
 
-    hist_agg aggs[HIST_AGG__COUNT]; /* agg: the requested aggregates, in order */
+    hist_agg aggs[HIST_MAX_AGGS];  /* agg: the requested aggregates, in order */
+    double agg_arg[HIST_MAX_AGGS]; /* time_in_state: the state; percentile: N; else unused */
     int naggs;
+    /* agg with percentiles: the most values held at once (one bucket's
+     * counted samples); a bucket with more stops the query with
+     * HIST_ENOSPC. 0 = no limit. */
+    uint64_t max_values;
     hist_bucket_kind bucket;
     char tz[64];                          /* IANA zone for calendar buckets; "" = UTC */
     int shift_start_min[HIST_MAX_SHIFTS]; /* minutes after local midnight, ascending */
@@ -124,7 +145,11 @@ typedef struct {
     int64_t *ts_end;              /* agg: bucket end (exclusive); else NULL */
     hist_value *value;            /* raw, latest, interp, plot, value: the value (exact for raw) */
     uint32_t *q;                  /* raw, latest, interp, plot, value: quality */
-    double *col[HIST_AGG__COUNT]; /* agg: col[k][row] for spec.aggs[k]; NaN = null */
+    double *col[HIST_MAX_AGGS];   /* agg: col[k][row] for spec.aggs[k]; NaN = null */
+    /* agg, time columns (time_min, time_max): the exact time in ns where
+     * col[k][row] is not NaN (col then holds the same time as a double);
+     * NULL for other columns. */
+    int64_t *tcol[HIST_MAX_AGGS];
     int64_t next_ts; /* raw: where to continue when the limit cut the result, else INT64_MIN */
 } hist_series_result;
 
@@ -151,6 +176,17 @@ void hist_result_free(hist_result *res);
 
 const char *hist_agg_name(hist_agg agg); /* "twa" */
 int hist_agg_parse(const char *name, hist_agg *out);
+/* time_in_state and percentile take an argument (agg=time_in_state:3,
+ * agg=percentile:99.9). */
+bool hist_agg_takes_arg(hist_agg agg);
+/* The argument text of agg: time_in_state an integer within +-2^53 or
+ * true/false, percentile a number 0 < N < 100. HIST_EINVAL otherwise. */
+int hist_agg_parse_arg(hist_agg agg, const char *text, double *arg);
+/* The column name of an aggregate with its argument: "twa",
+ * "time_in_state:3", "percentile:99.9". Returns out. */
+const char *hist_agg_label(hist_agg agg, double arg, char *out, size_t size);
+/* time_min and time_max: columns of times (hist_series_result.tcol). */
+bool hist_agg_is_time(hist_agg agg);
 const char *hist_mode_name(hist_mode mode);
 int hist_mode_parse(const char *name, hist_mode *out);
 int hist_fill_parse(const char *name, hist_fill *out);

@@ -4,8 +4,11 @@
  * Times and durations are parsed in common/time.c (common/hist_time.h).
  */
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <ctype.h>
 
 #include "query/hist_query.h"
 
@@ -23,6 +26,16 @@ static const char *const agg_names[HIST_AGG__COUNT] = {
     [HIST_AGG_INTEGRAL] = "integral",
     [HIST_AGG_DELTA] = "delta",
     [HIST_AGG_DURATION_TRUE] = "duration_true",
+    [HIST_AGG_PCT_GOOD] = "pct_good",
+    [HIST_AGG_TIME_MIN] = "time_min",
+    [HIST_AGG_TIME_MAX] = "time_max",
+    [HIST_AGG_CHANGES] = "changes",
+    [HIST_AGG_TIME_IN_STATE] = "time_in_state",
+    [HIST_AGG_P50] = "p50",
+    [HIST_AGG_P90] = "p90",
+    [HIST_AGG_P95] = "p95",
+    [HIST_AGG_P99] = "p99",
+    [HIST_AGG_PERCENTILE] = "percentile",
 };
 
 static const char *const mode_names[] = {
@@ -57,6 +70,57 @@ int hist_agg_parse(const char *name, hist_agg *out)
         return 0;
     }
     return HIST_EINVAL;
+}
+
+bool hist_agg_takes_arg(hist_agg agg)
+{
+    return agg == HIST_AGG_TIME_IN_STATE || agg == HIST_AGG_PERCENTILE;
+}
+
+bool hist_agg_is_time(hist_agg agg)
+{
+    return agg == HIST_AGG_TIME_MIN || agg == HIST_AGG_TIME_MAX;
+}
+
+int hist_agg_parse_arg(hist_agg agg, const char *text, double *arg)
+{
+    if (!text || !*text || isspace((unsigned char)text[0]))
+        return HIST_EINVAL;
+    if (agg == HIST_AGG_TIME_IN_STATE) {
+        if (!strcasecmp(text, "true") || !strcasecmp(text, "false")) {
+            *arg = !strcasecmp(text, "true");
+            return 0;
+        }
+        char *end;
+        long long v = strtoll(text, &end, 10);
+        if (*end || v > (INT64_C(1) << 53) || v < -(INT64_C(1) << 53))
+            return HIST_EINVAL;
+        *arg = (double)v;
+        return 0;
+    }
+    if (agg == HIST_AGG_PERCENTILE) {
+        char *end;
+        double v = strtod(text, &end);
+        if (*end || !(v > 0 && v < 100))
+            return HIST_EINVAL;
+        *arg = v;
+        return 0;
+    }
+    return HIST_EINVAL;
+}
+
+const char *hist_agg_label(hist_agg agg, double arg, char *out, size_t size)
+{
+    if (hist_agg_takes_arg(agg)) {
+        /* the shortest spelling that reads back to arg: 99.9, not 99.900000000000006 */
+        for (int prec = 1; prec <= 17; prec++) {
+            snprintf(out, size, "%s:%.*g", hist_agg_name(agg), prec, arg);
+            if (strtod(strchr(out, ':') + 1, NULL) == arg)
+                break;
+        }
+    } else
+        snprintf(out, size, "%s", hist_agg_name(agg));
+    return out;
 }
 
 const char *hist_mode_name(hist_mode mode)

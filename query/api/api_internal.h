@@ -126,8 +126,12 @@ int api__budget_time_or_reply(api_ctx *c);
 bool api__budget_past(const api_budget *b);
 /* The answer so far holds bytes: 0, or API_ANSWERED (a 413, max_bytes). */
 int api__budget_bytes_or_reply(api_ctx *c, size_t bytes);
+/* The most values the percentile aggregates may hold at once: max_bytes / 8
+ * (hist_query_spec.max_values). */
+uint64_t api__budget_max_values(const api_budget *b);
 /* Answers an engine failure: HIST_ETIMEDOUT as the time budget, HIST_EINVAL
- * and HIST_ERANGE as a 400 on param, the rest as a 500. API_ANSWERED. */
+ * and HIST_ERANGE as a 400 on param, HIST_ENOSPC (percentile values past
+ * max_values) as a 400 naming max_bytes, the rest as a 500. API_ANSWERED. */
 int api__budget_engine_reply(api_ctx *c, int rc, const char *param);
 /* Rows per tag a spec can produce (an upper bound, overflow-safe). */
 uint64_t api__rows_per_tag(const hist_query_spec *s);
@@ -243,6 +247,11 @@ int api__query_opts_or_reply(api_ctx *c, const api_params *p, int64_t default_fr
                              int64_t default_to, hist_mode default_mode, api_query_opts *o);
 /* Frees what a successful api__query_opts_or_reply() holds (the zone). */
 void api__query_opts_free(api_query_opts *o);
+/* time_in_state asks for states: a float64 tag among tags is a 400 naming
+ * agg. 0, or API_ANSWERED. */
+int api__agg_types_or_reply(api_ctx *c, const hist_query_spec *spec, const api_tag_list *tags);
+/* Room for an aggregate's column name (hist_agg_label). */
+#define AGG_LABEL_MAX 48
 
 /* ---- Endpoints (called by api.c only) ---- */
 int api__query_handle(api_ctx *c);

@@ -195,6 +195,8 @@ static void answer_free(answer *a)
 
 static int reply_engine_error(api_ctx *c, int rc)
 {
+    if (rc == HIST_ENOSPC) /* the percentiles' values past max_values */
+        return api__budget_engine_reply(c, rc, "agg");
     if (rc == HIST_ETIMEDOUT)
         return api__budget_engine_reply(c, rc, NULL);
     if (rc == HIST_EINVAL || rc == HIST_ERANGE)
@@ -254,6 +256,7 @@ static int run_or_reply(api_ctx *c, api_query_opts *o, api_tag_list *tags, answe
         ids[i] = tags->v[i].id;
     int rc = 0;
     o->spec.deadline_ns = c->budget.deadline;
+    o->spec.max_values = api__budget_max_values(&c->budget);
     if (!cur) {
         rc = hist_query_run(c->db, &o->spec, ids, tags->n, &a->results[0]);
         if (rc >= 0) {
@@ -332,6 +335,34 @@ static bool mode_is_agg(const api_query_opts *o)
     return o->spec.mode == HIST_MODE_AGG;
 }
 
+/* The column name of aggregate k ("p90", "time_in_state:3"). */
+static const char *agg_label(const api_query_opts *o, int k, char out[AGG_LABEL_MAX])
+{
+    return hist_agg_label(o->spec.aggs[k], o->spec.agg_arg[k], out, AGG_LABEL_MAX);
+}
+
+/* Aggregate k at row r: a number, or for time_min/time_max a time written
+ * as the answer writes every time; null when there is none. */
+static void json_agg_cell(hist_json *j, const api_query_opts *o, const hist_series_result *s, int k,
+                          size_t r)
+{
+    double v = s->col[k] ? s->col[k][r] : NAN;
+    if (s->tcol[k] && !isnan(v))
+        json_time(j, o, s->tcol[k][r]);
+    else
+        json__double(j, v);
+}
+
+static void csv_agg_cell(hist_buf *b, const api_query_opts *o, const hist_series_result *s, int k,
+                         size_t r)
+{
+    double v = s->col[k] ? s->col[k][r] : NAN;
+    if (s->tcol[k] && !isnan(v))
+        csv_time(b, o, s->tcol[k][r]);
+    else if (isfinite(v))
+        csv_double(b, o, v);
+}
+
 static void render_long_json(const answer *a, const api_query_opts *o, hist_json *j)
 {
     json__begin_array(j);
@@ -350,9 +381,10 @@ static void render_long_json(const answer *a, const api_query_opts *o, hist_json
             json__key(j, "tag");
             json__string(j, a->tags[t].name);
             if (mode_is_agg(o)) {
+                char label[AGG_LABEL_MAX];
                 for (int k = 0; k < o->spec.naggs; k++) {
-                    json__key(j, hist_agg_name(o->spec.aggs[k]));
-                    json__double(j, s->col[k] ? s->col[k][r] : NAN);
+                    json__key(j, agg_label(o, k, label));
+                    json_agg_cell(j, o, s, k, r);
                 }
             } else {
                 json__key(j, "value");
@@ -413,8 +445,10 @@ static size_t cell_quality(char *out, const hist_series_result *s, const api_que
 static size_t cell_agg(char *out, const hist_series_result *s, const api_query_opts *o, size_t r,
                        int k)
 {
-    (void)o;
-    return json__fmt_double(out, s->col[k] ? s->col[k][r] : NAN);
+    double v = s->col[k] ? s->col[k][r] : NAN;
+    if (s->tcol[k] && !isnan(v))
+        return fmt_time_num(out, s->tcol[k][r], o);
+    return json__fmt_double(out, v);
 }
 
 /* "key": [cells...], written straight into the buffer: the JSON writer's
@@ -428,6 +462,9 @@ static void json_column(hist_json *j, const char *key, const hist_series_result 
     if (o->time_format == API_TIME_RFC3339 && (fmt == cell_time || fmt == cell_time_end)) {
         for (size_t r = 0; r < s->n; r++)
             json_time(j, o, fmt == cell_time || !s->ts_end ? s->ts[r] : s->ts_end[r]);
+    } else if (o->time_format == API_TIME_RFC3339 && fmt == cell_agg && s->tcol[k]) {
+        for (size_t r = 0; r < s->n; r++)
+            json_agg_cell(j, o, s, k, r);
     } else {
         for (size_t r = 0; r < s->n; r++) {
             char *p = hist_buf_space(&j->buf, HIST_FMT_MAX + 1);
@@ -458,8 +495,9 @@ static void render_columns_json(const answer *a, const api_query_opts *o, hist_j
         json_column(j, "time", s, o, 0, cell_time);
         if (mode_is_agg(o)) {
             json_column(j, "time_end", s, o, 0, cell_time_end);
+            char label[AGG_LABEL_MAX];
             for (int k = 0; k < o->spec.naggs; k++)
-                json_column(j, hist_agg_name(o->spec.aggs[k]), s, o, k, cell_agg);
+                json_column(j, agg_label(o, k, label), s, o, k, cell_agg);
         } else {
             json_column(j, "value", s, o, 0, cell_value);
             json_column(j, "quality", s, o, 0, cell_quality);
@@ -473,9 +511,10 @@ static void render_long_csv(const answer *a, const api_query_opts *o, hist_buf *
 {
     if (mode_is_agg(o)) {
         csv_header(b, o, "tag,time,time_end");
+        char label[AGG_LABEL_MAX];
         for (int k = 0; k < o->spec.naggs; k++) {
             csv_sep(b, o);
-            hist_buf_puts(b, hist_agg_name(o->spec.aggs[k]));
+            hist_buf_puts(b, agg_label(o, k, label));
         }
         hist_buf_puts(b, "\n");
     } else {
@@ -494,9 +533,7 @@ static void render_long_csv(const answer *a, const api_query_opts *o, hist_buf *
                 csv_time(b, o, s->ts_end ? s->ts_end[r] : s->ts[r]);
                 for (int k = 0; k < o->spec.naggs; k++) {
                     csv_sep(b, o);
-                    double v = s->col[k] ? s->col[k][r] : NAN;
-                    if (isfinite(v))
-                        csv_double(b, o, v);
+                    csv_agg_cell(b, o, s, k, r);
                 }
             } else {
                 csv_sep(b, o);
@@ -518,14 +555,13 @@ static int render_wide(const answer *a, const api_query_opts *o, hist_json *j, h
         return HIST_ENOMEM;
     bool agg = mode_is_agg(o);
     int ncol = agg ? o->spec.naggs : 1;
-    char name[HIST_TAG_NAME_MAX + 40];
+    char name[HIST_TAG_NAME_MAX + AGG_LABEL_MAX + 2], label[AGG_LABEL_MAX];
     if (b) {
         csv_header(b, o, agg ? "time,time_end" : "time");
         for (size_t t = 0; t < a->n; t++) {
             for (int k = 0; k < ncol; k++) {
                 if (agg)
-                    snprintf(name, sizeof name, "%s:%s", a->tags[t].name,
-                             hist_agg_name(o->spec.aggs[k]));
+                    snprintf(name, sizeof name, "%s:%s", a->tags[t].name, agg_label(o, k, label));
                 else
                     snprintf(name, sizeof name, "%s", a->tags[t].name);
                 csv_sep(b, o);
@@ -577,14 +613,13 @@ static int render_wide(const answer *a, const api_query_opts *o, hist_json *j, h
             bool here = s && pos[t] < s->n && s->ts[pos[t]] == t_min;
             for (int k = 0; k < ncol; k++) {
                 if (agg)
-                    snprintf(name, sizeof name, "%s:%s", a->tags[t].name,
-                             hist_agg_name(o->spec.aggs[k]));
+                    snprintf(name, sizeof name, "%s:%s", a->tags[t].name, agg_label(o, k, label));
                 else
                     snprintf(name, sizeof name, "%s", a->tags[t].name);
                 if (b) {
                     csv_sep(b, o);
-                    if (here && agg && s->col[k] && isfinite(s->col[k][pos[t]]))
-                        csv_double(b, o, s->col[k][pos[t]]);
+                    if (here && agg)
+                        csv_agg_cell(b, o, s, k, pos[t]);
                     else if (here && !agg)
                         buf_value(b, o, s->type, s->value[pos[t]]);
                 } else {
@@ -592,7 +627,7 @@ static int render_wide(const answer *a, const api_query_opts *o, hist_json *j, h
                     if (!here)
                         json__null(j);
                     else if (agg)
-                        json__double(j, s->col[k] ? s->col[k][pos[t]] : NAN);
+                        json_agg_cell(j, o, s, k, pos[t]);
                     else
                         api__json_value(j, s->type, s->value[pos[t]]);
                 }
@@ -665,6 +700,8 @@ int api__query_handle(api_ctx *c)
         goto out;
     c->resp->mode = hist_mode_name(o.spec.mode); /* static strings */
     if (tags_or_reply(c, &p, &tags))
+        goto out;
+    if (api__agg_types_or_reply(c, &o.spec, &tags))
         goto out;
     if (size_or_reply(c, &o, tags.n))
         goto out;

@@ -90,6 +90,38 @@ static int parse_shifts(const char *s, hist_query_spec *spec)
     return 0;
 }
 
+#define AGG_NAMES                                                                                  \
+    "count, min, max, sum, mean, twa, stddev, first, last, range, integral, delta, "               \
+    "duration_true, pct_good, time_min, time_max, changes, time_in_state:STATE, p50, p90, p95, "   \
+    "p99, percentile:N"
+
+/* One aggregate as typed: "p90", "time_in_state:3", "percentile:99.9". */
+static int agg_item_or_reply(api_ctx *c, char *item, hist_agg *a, double *arg)
+{
+    char *colon = strchr(item, ':');
+    if (colon)
+        *colon = '\0';
+    if (hist_agg_parse(item, a) < 0)
+        return api__reply_error(c, 400, "agg", "unknown aggregate '%s' (" AGG_NAMES ")", item);
+    *arg = 0;
+    if (*a == HIST_AGG_TIME_IN_STATE) {
+        if (!colon || hist_agg_parse_arg(*a, colon + 1, arg) < 0)
+            return api__reply_error(c, 400, "agg",
+                                    "time_in_state needs a state after a colon: an integer or "
+                                    "true/false, e.g. time_in_state:3 (got '%s%s%s')",
+                                    item, colon ? ":" : "", colon ? colon + 1 : "");
+    } else if (*a == HIST_AGG_PERCENTILE) {
+        if (!colon || hist_agg_parse_arg(*a, colon + 1, arg) < 0)
+            return api__reply_error(c, 400, "agg",
+                                    "percentile needs N with 0 < N < 100 after a colon, e.g. "
+                                    "percentile:99.9 (got '%s%s%s')",
+                                    item, colon ? ":" : "", colon ? colon + 1 : "");
+    } else if (colon) {
+        return api__reply_error(c, 400, "agg", "aggregate '%s' takes no ':' argument", item);
+    }
+    return 0;
+}
+
 /* Every "agg" value, each a comma list, in order; duplicates dropped. */
 static int aggs_or_reply(api_ctx *c, const api_params *p, hist_query_spec *spec)
 {
@@ -101,8 +133,9 @@ static int aggs_or_reply(api_ctx *c, const api_params *p, hist_query_spec *spec)
             while (*s == ' ') /* "min, max" as people type it */
                 s++;
             size_t len = strcspn(s, ",");
-            char name[32];
+            char name[48];
             hist_agg a;
+            double arg;
             if (len == 0 || len >= sizeof name)
                 return api__reply_error(c, 400, "agg", "agg: empty or unknown aggregate in '%s'",
                                         p->v[i].value);
@@ -110,22 +143,39 @@ static int aggs_or_reply(api_ctx *c, const api_params *p, hist_query_spec *spec)
             name[len] = '\0';
             for (size_t e = len; e > 0 && name[e - 1] == ' ';)
                 name[--e] = '\0';
-            if (hist_agg_parse(name, &a) < 0)
-                return api__reply_error(
-                    c, 400, "agg",
-                    "unknown aggregate '%s' (count, min, max, sum, mean, twa, "
-                    "stddev, first, last, range, integral, delta, duration_true)",
-                    name);
+            if (agg_item_or_reply(c, name, &a, &arg))
+                return API_ANSWERED;
             bool dup = false;
             for (int k = 0; k < spec->naggs; k++)
-                dup |= spec->aggs[k] == a;
-            if (!dup)
-                spec->aggs[spec->naggs++] = a;
+                dup |= spec->aggs[k] == a && spec->agg_arg[k] == arg;
+            if (!dup && spec->naggs >= HIST_MAX_AGGS)
+                return api__reply_error(c, 400, "agg", "more than %d aggregates in one query",
+                                        HIST_MAX_AGGS);
+            if (!dup) {
+                spec->aggs[spec->naggs] = a;
+                spec->agg_arg[spec->naggs++] = arg;
+            }
             s += len;
             if (*s == ',')
                 s++;
         }
     }
+    return 0;
+}
+
+int api__agg_types_or_reply(api_ctx *c, const hist_query_spec *spec, const api_tag_list *tags)
+{
+    if (spec->mode != HIST_MODE_AGG)
+        return 0;
+    bool states = false;
+    for (int k = 0; k < spec->naggs; k++)
+        states |= spec->aggs[k] == HIST_AGG_TIME_IN_STATE;
+    for (size_t i = 0; states && i < tags->n; i++)
+        if (tags->v[i].type == HIST_TYPE_FLOAT64)
+            return api__reply_error(c, 400, "agg",
+                                    "time_in_state applies to int64 and bool tags; '%s' is "
+                                    "float64 (it has no states)",
+                                    tags->v[i].name);
     return 0;
 }
 

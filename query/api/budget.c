@@ -4,8 +4,10 @@
  * patterns, and time. Each endpoint counts what it will build before it
  * builds it (api__budget_rows_or_reply) and passes the deadline down to
  * the engine (hist_query_spec.deadline_ns), which stops its loops with
- * HIST_ETIMEDOUT. Every refusal names the limit (as historiand's option
- * spells it), the figure that exceeded it and the limit itself.
+ * HIST_ETIMEDOUT. The values the percentile aggregates hold in memory
+ * (one bucket's samples, 8 bytes each) count against max_bytes
+ * (hist_query_spec.max_values = max_bytes / 8). Every refusal names the limit (as historiand's
+ * option spells it), the figure that exceeded it and the limit itself.
  */
 #include <string.h>
 #include <time.h>
@@ -103,8 +105,21 @@ int api__budget_bytes_or_reply(api_ctx *c, size_t bytes)
                             bytes, b->lim.max_bytes);
 }
 
+uint64_t api__budget_max_values(const api_budget *b)
+{
+    return b->lim.max_bytes / sizeof(double);
+}
+
 int api__budget_engine_reply(api_ctx *c, int rc, const char *param)
 {
+    if (rc == HIST_ENOSPC) { /* the percentiles' values past spec.max_values */
+        uint64_t max = api__budget_max_values(&c->budget);
+        return api__reply_limit(c, 400, param, "max_bytes", max + 1, max,
+                                "percentiles hold one bucket's values in memory and a bucket has "
+                                "more than %llu values (this request's max_bytes / 8): smaller "
+                                "buckets or a shorter range",
+                                (unsigned long long)max);
+    }
     if (rc == HIST_ETIMEDOUT) {
         if (api__budget_time_or_reply(c))
             return API_ANSWERED;

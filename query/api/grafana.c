@@ -170,8 +170,13 @@ static bool payload_options(hist_json *j, const char *name)
         for (int m = 0; m <= HIST_MODE_PLOT; m++)
             option(j, hist_mode_name((hist_mode)m), hist_mode_name((hist_mode)m));
     } else if (!strcmp(name, "agg")) {
-        for (int a = 0; a < HIST_AGG__COUNT; a++)
-            option(j, hist_agg_name((hist_agg)a), hist_agg_name((hist_agg)a));
+        for (int a = 0; a < HIST_AGG__COUNT; a++) {
+            /* the two that take an argument are offered with an example */
+            char label[AGG_LABEL_MAX];
+            double arg = a == HIST_AGG_PERCENTILE ? 75 : 1;
+            hist_agg_label((hist_agg)a, arg, label, sizeof label);
+            option(j, label, label);
+        }
     } else if (!strcmp(name, "fill")) {
         static const char *const fills[] = {"null", "none", "previous", "linear"};
         for (size_t i = 0; i < 4; i++)
@@ -503,6 +508,16 @@ static void datapoint_value(hist_json *j, const hist_series_result *s, size_t r)
     api__json_value(j, s->type, s->value[r]);
 }
 
+/* Aggregate k at row r: a number, or a time (ms) for time_min/time_max. */
+static void agg_cell(hist_json *j, const hist_series_result *s, int k, size_t r)
+{
+    double v = s->col[k] ? s->col[k][r] : NAN;
+    if (s->tcol[k] && !isnan(v))
+        json__int(j, api__ns_to_ms(s->tcol[k][r]));
+    else
+        json__double(j, v);
+}
+
 static void write_timeseries(hist_json *j, const api_query_opts *o, const hist_tag_info *tag,
                              const hist_series_result *s, const char *ref_id)
 {
@@ -512,8 +527,9 @@ static void write_timeseries(hist_json *j, const api_query_opts *o, const hist_t
         json__begin_object(j);
         json__key(j, "target");
         if (agg && o->spec.naggs > 1) {
-            char name[HIST_TAG_NAME_MAX + 40];
-            snprintf(name, sizeof name, "%s:%s", tag->name, hist_agg_name(o->spec.aggs[k]));
+            char name[HIST_TAG_NAME_MAX + AGG_LABEL_MAX + 2], label[AGG_LABEL_MAX];
+            snprintf(name, sizeof name, "%s:%s", tag->name,
+                     hist_agg_label(o->spec.aggs[k], o->spec.agg_arg[k], label, sizeof label));
             json__string(j, name);
         } else {
             json__string(j, tag->name);
@@ -531,7 +547,7 @@ static void write_timeseries(hist_json *j, const api_query_opts *o, const hist_t
         for (size_t r = 0; s && r < s->n; r++) {
             json__begin_array(j);
             if (agg)
-                json__double(j, s->col[k] ? s->col[k][r] : NAN);
+                agg_cell(j, s, k, r);
             else
                 datapoint_value(j, s, r);
             json__int(j, api__ns_to_ms(s->ts[r]));
@@ -587,8 +603,10 @@ static void write_table(hist_json *j, const api_query_opts *o, const api_tag_lis
         column(j, "Time end", "time");
     column(j, "Tag", "string");
     if (agg) {
+        char label[AGG_LABEL_MAX];
         for (int k = 0; k < o->spec.naggs; k++)
-            column(j, hist_agg_name(o->spec.aggs[k]), "number");
+            column(j, hist_agg_label(o->spec.aggs[k], o->spec.agg_arg[k], label, sizeof label),
+                   hist_agg_is_time(o->spec.aggs[k]) ? "time" : "number");
     } else {
         column(j, "Value", "number");
         column(j, "Quality", "number");
@@ -612,7 +630,7 @@ static void write_table(hist_json *j, const api_query_opts *o, const api_tag_lis
             json__string(j, tags->v[t].name);
             if (agg) {
                 for (int k = 0; k < o->spec.naggs; k++)
-                    json__double(j, s->col[k] ? s->col[k][r] : NAN);
+                    agg_cell(j, s, k, r);
             } else {
                 datapoint_value(j, s, r);
                 json__uint(j, s->q ? s->q[r] : 0);
@@ -704,9 +722,11 @@ static int target_or_reply(api_ctx *c, json_t *target, const gf_range *range, co
             tags.v[k++] = tags.v[i];
     tags.n = k;
     /* One row budget for all the request's targets together. */
-    if ((ret = api__budget_spec_or_reply(c, "targets", &o.spec, tags.n)))
+    if ((ret = api__agg_types_or_reply(c, &o.spec, &tags)) ||
+        (ret = api__budget_spec_or_reply(c, "targets", &o.spec, tags.n)))
         goto out;
     o.spec.deadline_ns = c->budget.deadline;
+    o.spec.max_values = api__budget_max_values(&c->budget);
     hist_series_result **series = calloc(tags.n ? tags.n : 1, sizeof *series);
     if (!series) {
         ret = api__reply_internal(c, HIST_ENOMEM);

@@ -10,7 +10,8 @@
  *   - more tag patterns than max_patterns, in /api/v1/query and Grafana;
  *   - a range of 350 years (int64 overflow of to - from);
  *   - ?tag=T%00junk;
- *   - the time budget (timeout_ms) and the answer's bytes (max_bytes).
+ *   - the time budget (timeout_ms) and the answer's bytes (max_bytes);
+ *   - the values percentiles hold (max_bytes / 8).
  */
 #include <time.h>
 
@@ -280,6 +281,37 @@ static void test_time_and_bytes(void)
     still_answers("the time and byte budgets");
 }
 
+/* Percentiles hold a bucket's values, 8 bytes each, within max_bytes: an
+ * hour of 1 s samples (3,600 values) over a 4,000-byte budget (500 values)
+ * is a 400 naming agg and max_bytes; minute buckets (60 values) answer. */
+static void test_percentile_values(void)
+{
+    hist_api_limits lim;
+    hist_api_limits_init(&lim);
+    lim.max_bytes = 4000;
+    answer a = call_lim("GET", "/api/v1/query",
+                        "tag=site1/area1/line1/cell1/temp&agg=mean,p90&step=1h"
+                        "&from=2026-01-01T00:00:00Z&to=2026-01-01T01:00:00Z",
+                        NULL, &lim);
+    const char *p = json_string_value(json_object_get(a.json, "param"));
+    CHECKF(p && !strcmp(p, "agg"), "param %s", p ? p : "(none)");
+    json_incref(a.json);
+    json_t *keep = a.json;
+    uint64_t v = expect_limit(&a, 400, "max_bytes", "percentile values over max_bytes / 8");
+    CHECKF(v == 501 && json_integer_value(json_object_get(keep, "max")) == 500,
+           "value %llu (want 501), max %lld (want 500)", (unsigned long long)v,
+           (long long)json_integer_value(json_object_get(keep, "max")));
+    json_decref(keep);
+    a = call_lim("GET", "/api/v1/query",
+                 "tag=site1/area1/line1/cell1/temp&agg=p90&step=1m"
+                 "&from=2026-01-01T00:00:00Z&to=2026-01-01T00:05:00Z",
+                 NULL, &lim);
+    CHECKF(a.r.status == 200 && json_array_size(a.json) == 5, "minute p90: %d %.200s", a.r.status,
+           a.r.body ? a.r.body : "");
+    answer_free(&a);
+    still_answers("the percentile values budget");
+}
+
 /* A pathological glob over many names: the request's deadline ends the
  * tag walk with a 422 naming timeout_ms; without it the walk would spend
  * its per-name step budget on each of the 5,000 names and answer 200. */
@@ -312,6 +344,7 @@ int main(void)
     test_long_range();
     test_nul();
     test_time_and_bytes();
+    test_percentile_values();
     test_glob_walk_deadline(); /* last: it adds 5,000 tags */
     fixture_close();
     return check_summary();

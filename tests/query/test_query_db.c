@@ -198,7 +198,7 @@ static void check_agg(hist_db *db, const tag_data *td)
         hist_query_spec spec;
         hist_query_spec_init(&spec);
         spec.mode = HIST_MODE_AGG;
-        spec.naggs = HIST_AGG__COUNT;
+        spec.naggs = (int)(sizeof(all_aggs) / sizeof(all_aggs[0]));
         memcpy(spec.aggs, all_aggs, sizeof(all_aggs));
         /* Edges on sample times in odd rounds. */
         spec.from = round % 2 ? td->truth[rnd() % (td->n / 4)].ts : td->truth[0].ts - 3 * SEC;

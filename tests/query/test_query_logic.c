@@ -281,7 +281,7 @@ static void test_agg_random(hist_type type)
         if (round == 4)
             spec.step_ns = SEC; /* every sample on a bucket edge */
         spec.include_bad = round % 4 == 3;
-        spec.naggs = HIST_AGG__COUNT;
+        spec.naggs = (int)(sizeof(all_aggs) / sizeof(all_aggs[0]));
         memcpy(spec.aggs, all_aggs, sizeof(all_aggs));
         hist_result res;
         int rc = engine__run_source(&src, &spec, (uint32_t[]){1}, 1, &res);

@@ -152,6 +152,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
             <InlineField label="Aggregates" labelWidth={LABEL_WIDTH} grow>
               <MultiSelect<string>
                 options={AGG_OPTIONS}
+                allowCustomValue /* time_in_state:3, percentile:99.9 */
                 value={q.aggs ?? []}
                 onChange={(v: Array<SelectableValue<string>>) =>
                   set({ aggs: (v ?? []).map((o) => o.value!).filter((s) => !!s) })

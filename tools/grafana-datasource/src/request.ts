@@ -229,15 +229,21 @@ export function toGrafanaUnit(unit: string | undefined): string | undefined {
 function unitForColumn(column: string, tagUnit: string | undefined): string | undefined {
   switch (column) {
     case 'count':
-      return 'none';
+    case 'changes':
+        return 'none';
     case 'duration_true':
       return 's';
+    case 'pct_good':
+        return 'percent';
+    case 'time_min':
+    case 'time_max':
+        return 'dateTimeAsIso'; /* epoch ms, written as a date */
     case 'integral':
       /* value * seconds: a flow in m3/h integrates to something the tag's
        * unit does not name; leave it unit-less rather than lie. */
       return undefined;
     default:
-      return toGrafanaUnit(tagUnit);
+        return column.startsWith('time_in_state:') ? 's' : toGrafanaUnit(tagUnit);
   }
 }
 

@@ -22,19 +22,29 @@ export type HistorianFill = 'none' | 'null' | 'previous' | 'linear';
 export type HistorianBoundary = 'inside' | 'outside';
 
 export const AGGREGATES = [
-  'twa',
-  'mean',
-  'min',
-  'max',
-  'first',
-  'last',
-  'count',
-  'sum',
-  'stddev',
-  'range',
-  'integral',
-  'delta',
-  'duration_true',
+    'twa',
+    'mean',
+    'min',
+    'max',
+    'first',
+    'last',
+    'count',
+    'sum',
+    'stddev',
+    'range',
+    'integral',
+    'delta',
+    'duration_true',
+    /* summaries (docs/api.md, "Aggregates"); time_in_state:N and
+     * percentile:N take an argument and are typed in as custom values */
+    'pct_good',
+    'time_min',
+    'time_max',
+    'changes',
+    'p50',
+    'p90',
+    'p95',
+    'p99',
 ] as const;
 
 export interface HistorianQuery extends DataQuery {
