@@ -12,6 +12,8 @@
  *                        or gzip; 204 written, else InfluxDB's error JSON
  *   GET  /healthz        200 "ok", or 503 and why (health.c)
  *   GET  /metrics        Prometheus text (metrics.c)
+ *   GET  /, /viewer/...  the trend viewer's static files (query/api/viewer.c),
+ *                        answered here on the loop, no token needed
  *   paths where hist_api_owns_path() is true: hist_api_handle() on the
  *                        libuv thread pool (uv_queue_work), at most
  *                        opts.api_workers at once; up to opts.api_queue more
@@ -35,7 +37,7 @@
 #include "ingest/ingest.h"
 #include "query/api/hist_api.h"
 
-enum { H_NONE, H_CTYPE, H_ACCEPT, H_AUTH, H_EXPECT, H_CENC, H_COUNT };
+enum { H_NONE, H_CTYPE, H_ACCEPT, H_AUTH, H_EXPECT, H_CENC, H_INM, H_COUNT };
 
 #define HTTP_MAX_HEADERS 100 /* header lines per request */
 
@@ -512,6 +514,37 @@ static void note_request(hist_conn *c, http_state *st, const char *method)
     snprintf(n->route, sizeof n->route, "%.*s", (int)len, st->url ? st->url : "");
 }
 
+/* The trend viewer's files: static bytes, no token (they hold no data;
+ * the API calls the page makes are checked as always). */
+static void route_viewer(hist_conn *c, http_state *st, bool keep_alive, const char *method,
+                         const char *path, bool head)
+{
+    hist_viewer_reply v;
+    hist_viewer_answer(method, path, st->hdr[H_INM], &v);
+    if (v.status == 405) {
+        reply__error_h(c, keep_alive, head, 405, "the viewer takes GET or HEAD",
+                       "Allow: GET, HEAD\r\n");
+        return;
+    }
+    if (v.status == 404) {
+        reply__error_h(c, keep_alive, head, 404, "no such path", NULL);
+        return;
+    }
+    hist_reply *r = conn__reply_new(c);
+    if (!r) {
+        conn__close(c, "out of memory");
+        return;
+    }
+    char extra[256];
+    snprintf(extra, sizeof extra,
+             "ETag: %s\r\nCache-Control: %s\r\nX-Content-Type-Options: nosniff\r\n", v.etag,
+             v.cache_control);
+    r->keep_alive = keep_alive;
+    r->head_only = head || v.status == 304; /* a 304 has no body */
+    reply__fill_h(r, v.status, v.content_type, v.body, v.len, extra);
+    conn__reply_ready(r);
+}
+
 static void dispatch(hist_conn *c, http_state *st)
 {
     hist_server *srv = c->srv;
@@ -593,6 +626,8 @@ static void dispatch(hist_conn *c, http_state *st)
             reply__error_h(c, keep_alive, head, 405, "POST", "Allow: POST\r\n");
         else if (allowed(c, st, keep_alive, grant, HIST_SCOPE_WRITE, had_token, path))
             route_lp_write(c, st, keep_alive, grant, path, query);
+    } else if (hist_viewer_owns_path(path)) {
+        route_viewer(c, st, keep_alive, method, path, head);
     } else if (hist_api_owns_path(path)) {
         if (allowed(c, st, keep_alive, grant, HIST_SCOPE_READ, had_token, path))
             route_api(c, st, keep_alive, path, query, grant, head);
@@ -721,6 +756,8 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
                 st->cur = H_EXPECT;
             else if (!strcasecmp(st->field, "Content-Encoding"))
                 st->cur = H_CENC;
+            else if (!strcasecmp(st->field, "If-None-Match"))
+                st->cur = H_INM;
         }
         if (st->cur != H_NONE) { /* a repeated header: the last one counts */
             free(st->hdr[st->cur]);

@@ -91,4 +91,24 @@ int hist_api_owns_path(const char *path);
  * negative error only when not even an error response could be built. */
 int hist_api_handle(hist_db *db, const hist_api_request *req, hist_api_response *resp);
 
+/* The built-in trend viewer (docs/viewer.md): static files embedded at
+ * build time, served without a token (they hold no data) and without the
+ * API's queue. ingest/ asks hist_viewer_owns_path() before the API's
+ * routes; "/" and "/viewer/..." are the viewer's. */
+typedef struct {
+    int status;               /* 200, 304 (the ETag matched), 404, 405 */
+    const char *content_type; /* 200/304: static string */
+    const void *body;         /* 200/304: static bytes, never freed */
+    size_t len;
+    const char *etag;          /* with its quotes */
+    const char *cache_control; /* "no-cache" for the page, a year for the hashed assets */
+} hist_viewer_reply;
+
+int hist_viewer_owns_path(const char *path);
+
+/* Fills *out for method (GET or HEAD) on path; if_none_match is the
+ * request's If-None-Match header or NULL. Returns 0. */
+int hist_viewer_answer(const char *method, const char *path, const char *if_none_match,
+                       hist_viewer_reply *out);
+
 #endif
