@@ -45,3 +45,8 @@ $bin/historian query "$tag" --from=-8h --to now --bucket hour --agg twa,min,max,
     --tz Europe/Berlin --format table
 echo; echo "== storage"
 $bin/historian stats
+echo; echo "== trend viewer: http://127.0.0.1:9460/#view=trend&tag=$tag&from=-24h&to=now"
+if command -v node >/dev/null 2>&1 && [ -x /usr/bin/chromium ] && \
+    (cd tools/viewer && { [ -d node_modules ] || npm ci --no-audit --no-fund >/dev/null; }); then
+    node tools/viewer/test/browser.mjs --demo http://127.0.0.1:9460 demo.png "$tag" || true
+fi

@@ -16,7 +16,8 @@ cd "$(dirname "$0")/.."
 # the machine (the CLI honours http_proxy through libcurl) must not see them.
 export no_proxy="127.0.0.1,localhost,::1${no_proxy:+,$no_proxy}" NO_PROXY="127.0.0.1,localhost,::1${NO_PROXY:+,$NO_PROXY}"
 # the tests' own: promtool (Debian's prometheus package) checks the /metrics page
-HIST_DEPS_EXTRA="${HIST_DEPS_EXTRA:-} prometheus" ./scripts/deps.sh
+# chromium: the trend viewer's browser test (tools/viewer/test.sh)
+HIST_DEPS_EXTRA="${HIST_DEPS_EXTRA:-} prometheus chromium" ./scripts/deps.sh
 jobs=$(nproc)
 status=0
 
@@ -63,6 +64,10 @@ if [ -f tools/grafana-datasource/package.json ]; then
     else
         echo "skipped: Node.js/npm not installed; the plugin's tests need it"
     fi
+fi
+if [ -f tools/viewer/package.json ]; then
+    stage "trend viewer (tools/viewer/test.sh: dist/ matches src/, Chromium against historiand)"
+    ./tools/viewer/test.sh || status=1
 fi
 stage "Debian package (tests/packaging/test_deb.sh: build, lintian, install, run as historian, remove, purge)"
 rc=0

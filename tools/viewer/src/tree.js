@@ -1,6 +1,6 @@
 // tree.js: the tag browser: the namespace one level at a time
 // (GET api/v1/tags?level=1&prefix=...), folders opened on click, and a
-// search over the tag list (a glob on the last segment, or a prefix when
+// search over the tag list (a segment holding the text: **/*TEXT*/**, or a prefix when
 // the text holds a '/').
 import {getJson} from './api.js';
 
@@ -77,7 +77,7 @@ export class TagTree {
     if (text.includes('/'))
       q.set('prefix', text);
     else
-      q.set('pattern', `**/*${text}*`);
+      q.set('pattern', `**/*${text}*/**`);
     try {
       const tags = await getJson('api/v1/tags', q);
       this.root.replaceChildren();

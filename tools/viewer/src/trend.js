@@ -73,7 +73,6 @@ export class Trend {
       this.key = key;
       this.chart = new uPlot(this.options(tags, metas), data, this.el);
     }
-    if (this.onDrawn) this.onDrawn(this.chart);
   }
 
   // [times, values] of one pen; Bad samples become null (a gap) and their
@@ -127,7 +126,12 @@ export class Trend {
       cursor: {drag: {x: true, y: false, setScale: false}},
       hooks: {
         setSelect: [(u) => this.selected(u)],
-        draw: [(u) => this.drawBad(u)],
+        draw: [
+          (u) => {
+            this.drawBad(u);
+            if (this.onDrawn) this.onDrawn(u);
+          },
+        ],
       },
     };
   }
