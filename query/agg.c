@@ -521,10 +521,9 @@ static void plan(agg_state *st)
             st->pct_k[st->npct++] = k;
         }
     }
-    bool only_step = true; /* duration_true, time_in_state: step whatever the type */
-    for (int k = 0; k < spec->naggs; k++)
-        only_step &= spec->aggs[k] == HIST_AGG_DURATION_TRUE;
-    st->linear = st->q->type == HIST_TYPE_FLOAT64 && !only_step;
+    /* duration_true alone is a step whatever the type (duplicates are dropped) */
+    st->linear = st->q->type == HIST_TYPE_FLOAT64 &&
+                 !(spec->naggs == 1 && spec->aggs[0] == HIST_AGG_DURATION_TRUE);
     st->vals.max = spec->max_values;
     st->vals_bucket = -1;
 }

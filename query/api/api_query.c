@@ -31,17 +31,22 @@ static void csv_sep(hist_buf *b, const api_query_opts *o)
     hist_buf_append(b, &o->csv.sep, 1);
 }
 
+/* A number's text p[0, n) with a decimal comma when o asks for one. */
+static void csv_decimal_mark(const api_query_opts *o, char *p, size_t n)
+{
+    for (size_t i = 0; o->csv.decimal_comma && i < n; i++)
+        if (p[i] == '.')
+            p[i] = ',';
+}
+
 /* A finite number; with a decimal comma its '.' becomes ','. Numbers are
  * never quoted: decimal_comma comes with a separator other than ','. */
 static void csv_double(hist_buf *b, const api_query_opts *o, double d)
 {
     size_t at = b->len;
     json__buf_double(b, d);
-    if (!o->csv.decimal_comma || b->failed)
-        return;
-    for (size_t i = at; i < b->len; i++)
-        if (b->data[i] == '.')
-            b->data[i] = ',';
+    if (!b->failed)
+        csv_decimal_mark(o, b->data + at, b->len - at);
 }
 
 /* A header line written with ',' between the names, in o's separator. */
@@ -324,9 +329,7 @@ static void csv_time(hist_buf *b, const api_query_opts *o, int64_t ns)
     }
     char tmp[HIST_FMT_MAX];
     size_t n = fmt_time_num(tmp, ns, o);
-    for (size_t i = 0; o->csv.decimal_comma && i < n; i++)
-        if (tmp[i] == '.')
-            tmp[i] = ','; /* time_format=s has a fraction */
+    csv_decimal_mark(o, tmp, n); /* time_format=s has a fraction */
     hist_buf_append(b, tmp, n);
 }
 

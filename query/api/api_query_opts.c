@@ -337,8 +337,10 @@ static int tz_or_reply(api_ctx *c, const api_params *p, api_query_opts *o)
     return 0;
 }
 
-/* at=TIME: the time of mode=value, which needs it; no other mode takes it. */
-static int at_or_reply(api_ctx *c, const api_params *p, const hist_tz *tz, hist_query_spec *spec)
+/* at=TIME: the time of mode=value, which needs it; no other mode takes it.
+ * Read as from and to are (the request's zone and shifts). */
+static int at_or_reply(api_ctx *c, const api_params *p, const hist_tz *tz,
+                       const hist_tz_shifts *shifts, hist_query_spec *spec)
 {
     const char *s = api__param(p, "at");
     if (spec->mode != HIST_MODE_VALUE) {
@@ -348,11 +350,7 @@ static int at_or_reply(api_ctx *c, const api_params *p, const hist_tz *tz, hist_
     }
     if (!s || !*s)
         return api__reply_error(c, 400, "at", "mode=value needs at (a time)");
-    hist_tz_shifts shifts = {spec->shift_start_min, spec->nshifts};
-    return api__params_time_or_reply(c, p, "at", NULL, tz, spec->nshifts ? &shifts : NULL,
-                                     &spec->at)
-               ? API_ANSWERED
-               : 0;
+    return api__params_time_or_reply(c, p, "at", NULL, tz, shifts, &spec->at) ? API_ANSWERED : 0;
 }
 
 /* shifts=06:00,14:00,22:00 (a JSON array's values joined by commas). */
@@ -451,7 +449,7 @@ static int opts_or_reply(api_ctx *c, const api_params *p, int64_t default_from, 
         if (parse_bool(s, &spec->include_bad) < 0)
             return api__reply_error(c, 400, "include_bad", "include_bad must be true or false");
     }
-    if (boundary_or_reply(c, p, spec) || at_or_reply(c, p, o->tz, spec))
+    if (boundary_or_reply(c, p, spec) || at_or_reply(c, p, o->tz, sh, spec))
         return API_ANSWERED;
     o->cursor = api__param(p, "cursor");
     if (o->cursor && !*o->cursor)
