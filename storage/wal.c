@@ -394,6 +394,9 @@ int wal__resume(hist_wal *wal)
         seg->records = 1;
         seg->bytes = sizeof rec;
         wal->durable_lsn = lsn;
+        unsigned slot = wal->nrefused++ % WAL_REFUSED_KEPT;
+        wal->refused[slot] = (wal_void){from, to};
+        wal->refused_err[slot] = wal->broken;
         wal->broken = 0;
         wal->void_from = wal->void_to = 0;
         hist_logf(&wal->log, HIST_LOG_WARN,
@@ -417,6 +420,16 @@ void wal__get_health(hist_wal *wal, hist_wal_health *out)
     mu_unlock(&wal->mu);
 }
 
+/* The error that refused lsn at a resume that is over, or 0. Under mu. */
+static int refused_at_resume(const hist_wal *wal, uint64_t lsn)
+{
+    unsigned n = wal->nrefused < WAL_REFUSED_KEPT ? wal->nrefused : WAL_REFUSED_KEPT;
+    for (unsigned i = 0; i < n; i++)
+        if (lsn >= wal->refused[i].from && lsn <= wal->refused[i].to)
+            return wal->refused_err[i];
+    return 0;
+}
+
 int wal__sync(hist_wal *wal, uint64_t lsn)
 {
     int rc = 0;
@@ -424,6 +437,11 @@ int wal__sync(hist_wal *wal, uint64_t lsn)
     if (lsn >= wal->next_lsn) {
         mu_unlock(&wal->mu);
         return HIST_EINVAL; /* not appended yet */
+    }
+    rc = refused_at_resume(wal, lsn);
+    if (rc) {
+        mu_unlock(&wal->mu);
+        return rc; /* void: never durable, though durable_lsn is past it */
     }
     while (wal->durable_lsn < lsn) {
         if (wal->failed || wal->broken) {

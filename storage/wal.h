@@ -73,7 +73,8 @@ int wal__replay(hist_wal *wal, uint64_t from_lsn, hist_wal_replay_fn fn, void *c
 struct iovec;
 int wal__append(hist_wal *wal, const struct iovec *iov, int iovcnt, uint64_t *lsn_out);
 
-/* Blocks until every record up to lsn is durable. Thread-safe. */
+/* Blocks until every record up to lsn is durable. Thread-safe. Fails with
+ * the log's error when lsn was refused (void), also after the log resumed. */
 int wal__sync(hist_wal *wal, uint64_t lsn);
 
 /* The log's health: 0, or the error that broke it; with the void LSNs

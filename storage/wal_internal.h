@@ -57,6 +57,8 @@ typedef struct {
     uint64_t from, to; /* LSNs refused at run time: never replayed */
 } wal_void;
 
+#define WAL_REFUSED_KEPT 8
+
 struct hist_wal {
     char *dir;
     int dirfd;
@@ -82,6 +84,15 @@ struct hist_wal {
         void_from; /* while broken: the void LSNs, void_from .. void_to; both 0 while healthy */
     uint64_t void_to;
     uint64_t failures; /* times the log broke since open */
+    /* The void ranges of the last WAL_REFUSED_KEPT resumes, and the error
+     * that broke the log each time. A resume moves durable_lsn past its
+     * void range, so a sync of a void LSN that comes after the resume would
+     * otherwise find it "durable": wal__sync checks these first. A heal is
+     * tried at most once a second (degraded.c), and a writer syncs its
+     * record within that, so a few ranges are enough. */
+    wal_void refused[WAL_REFUSED_KEPT];
+    int refused_err[WAL_REFUSED_KEPT];
+    unsigned nrefused; /* resumes since open; slot nrefused % KEPT is next */
     wal_void *voids;   /* void ranges found at open (replay skips them) */
     size_t nvoids, voids_cap;
     uint64_t open_controls; /* control records found at open */
