@@ -372,6 +372,7 @@ struct hist_job {
     hist_job_done_fn done; /* called on the loop thread */
     void *owner;
     size_t bytes;
+    uint64_t lsn; /* the writer's: its WAL record, 0 when nothing was written */
 };
 
 typedef struct hist_writer hist_writer;

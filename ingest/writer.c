@@ -6,9 +6,14 @@
  * tags on first write), calls hist_db_write() for each batch, then ONE
  * hist_db_sync() for the highest LSN: every batch of the round shares that
  * fdatasync. The sync runs on a second thread (the syncer) so that writing
- * the next round overlaps it. Only after the sync are the jobs posted back
- * to the loop (uv_async_send), whose done callbacks send the
- * acknowledgements. So an ack always means "durable".
+ * the next round overlaps it, and it starts as soon as a batch's WAL record
+ * is in the log (hist_db_write_notify kicks it), so the fdatasync also
+ * overlaps the batch's own memtable insert: a request waits for the longer
+ * of the two, not their sum. Only after the job is both written and synced
+ * (hist_db_sync of its own LSN returned 0: a record the log refused fails
+ * there even after the log resumed) is it posted back to the loop
+ * (uv_async_send), whose done callback sends the acknowledgement. So an ack
+ * always means "durable".
  *
  * Atomicity (docs/protocol.md): tags are first looked up without creating
  * them; if any series conflicts with an existing tag's type, nothing is
@@ -45,6 +50,8 @@ struct hist_writer {
     hist_job *q_head, *q_tail; /* waiting for the writer */
     hist_job *s_head, *s_tail; /* written, waiting for the syncer */
     uint64_t s_lsn;            /* highest LSN among them */
+    uint64_t kick_lsn;         /* highest LSN appended to the log (on_logged) */
+    uint64_t synced_lsn;       /* highest LSN the syncer made durable */
     hist_job *d_head, *d_tail; /* done, waiting for the loop */
     uv_cond_t sync_cv;
     uv_thread_t syncer;
@@ -265,6 +272,20 @@ static void apply_units(hist_writer *w, const hist_in_batch *b, const uint32_t *
 }
 
 /* Writes one batch; returns its LSN (0 when nothing was written). */
+/* hist_db_write_notify's hook, under the database's lock: the record is in
+ * the log, so the syncer may start its fdatasync now. Lock order: db, then
+ * w->mu (nothing takes w->mu and then calls into the database). */
+static void on_logged(void *ctx, uint64_t lsn)
+{
+    hist_writer *w = ctx;
+    uv_mutex_lock(&w->mu);
+    if (lsn > w->kick_lsn) {
+        w->kick_lsn = lsn;
+        uv_cond_signal(&w->sync_cv);
+    }
+    uv_mutex_unlock(&w->mu);
+}
+
 static uint64_t write_batch(hist_writer *w, hist_job *job)
 {
     hist_in_batch *b = job->batch;
@@ -296,7 +317,7 @@ again:
         n++;
     }
     if (n) {
-        int rc = hist_db_write(w->db, series, n, &lsn);
+        int rc = hist_db_write_notify(w->db, series, n, on_logged, w, &lsn);
         if (rc == HIST_ENOTFOUND && !retried) {
             /* a tag the cache knows was removed (hist_tag_remove): the
              * cache is emptied, the names resolved again (a removed name
@@ -342,6 +363,7 @@ static void writer_main(void *arg)
         hist_job *last = NULL;
         for (hist_job *j = jobs; j; j = j->next) {
             uint64_t lsn = write_batch(w, j);
+            j->lsn = lsn;
             if (lsn > max_lsn)
                 max_lsn = lsn;
             free(j->batch);
@@ -367,34 +389,49 @@ static void writer_main(void *arg)
     uv_mutex_unlock(&w->mu);
 }
 
-/* Stage 2: one hist_db_sync() for everything written so far (group
- * commit), then the jobs go back to the loop. Rounds stay in order. */
+/* A job's own LSN checked after the group's sync: at once when durable,
+ * its error when the log refused it (also after the log resumed). */
+static void settle_job(hist_writer *w, hist_job *j)
+{
+    if (!j->lsn)
+        return;
+    int rc = hist_db_sync(w->db, j->lsn);
+    if (rc < 0 && (j->result.code == 0 || j->result.written)) {
+        decode__set_error(&j->result, rc, "not durable: %s", hist_strerror(rc));
+        j->result.fatal = true;
+    }
+}
+
+/* Stage 2: one hist_db_sync() for everything appended so far (group
+ * commit): for the jobs the writer handed over, and for records still
+ * being inserted (kick_lsn), so the fdatasync overlaps their insert. Then
+ * the jobs go back to the loop. Rounds stay in order. */
 static void syncer_main(void *arg)
 {
     hist_writer *w = arg;
     for (;;) {
         uv_mutex_lock(&w->mu);
-        while (!w->s_head && !w->writer_done)
+        while (!w->s_head && w->kick_lsn <= w->synced_lsn && !w->writer_done)
             uv_cond_wait(&w->sync_cv, &w->mu);
         hist_job *jobs = w->s_head, *last = w->s_tail;
-        uint64_t lsn = w->s_lsn;
+        uint64_t lsn = w->s_lsn > w->kick_lsn ? w->s_lsn : w->kick_lsn;
         w->s_head = w->s_tail = NULL;
         w->s_lsn = 0;
         bool done = w->writer_done;
         uv_mutex_unlock(&w->mu);
         if (!jobs && done)
             break;
-        if (lsn) {
-            int rc = hist_db_sync(w->db, lsn);
-            if (rc < 0) {
-                hist_logf(w->log, HIST_LOG_ERROR, "WAL sync failed: %s", hist_strerror(rc));
-                for (hist_job *j = jobs; j; j = j->next)
-                    if (j->result.code == 0 || j->result.written) {
-                        decode__set_error(&j->result, rc, "not durable: %s", hist_strerror(rc));
-                        j->result.fatal = true;
-                    }
-            }
-        }
+        int rc = lsn ? hist_db_sync(w->db, lsn) : 0;
+        if (rc < 0)
+            hist_logf(w->log, HIST_LOG_ERROR, "WAL sync failed: %s", hist_strerror(rc));
+        uv_mutex_lock(&w->mu);
+        if (lsn > w->synced_lsn)
+            w->synced_lsn = lsn; /* tried: a refused LSN is settled per job */
+        uv_mutex_unlock(&w->mu);
+        if (!jobs)
+            continue;
+        for (hist_job *j = jobs; j; j = j->next)
+            settle_job(w, j);
         uv_mutex_lock(&w->mu);
         if (w->d_tail)
             w->d_tail->next = jobs;

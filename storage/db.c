@@ -44,6 +44,12 @@ static int series_check(hist_db *db, const hist_series *s)
 
 int hist_db_write(hist_db *db, const hist_series *series, size_t nseries, uint64_t *lsn_out)
 {
+    return hist_db_write_notify(db, series, nseries, NULL, NULL, lsn_out);
+}
+
+int hist_db_write_notify(hist_db *db, const hist_series *series, size_t nseries,
+                         hist_logged_fn logged, void *ctx, uint64_t *lsn_out)
+{
     if (!db || (nseries && !series))
         return HIST_EINVAL;
     size_t total = 0;
@@ -77,6 +83,10 @@ int hist_db_write(hist_db *db, const hist_series *series, size_t nseries, uint64
         if (hrc == 0 && !db->closing)
             rc = wal__append(db->wal, &iov, 1, &lsn);
     }
+    /* Still under mu: the record is in the log but not in the memtable, and
+     * no reader or sealer can see that in-between state. */
+    if (rc == 0 && logged)
+        logged(ctx, lsn);
     int64_t now = clock__mono_ns();
     for (size_t i = 0; i < nseries && rc == 0; i++) {
         const hist_series *s = &series[i];

@@ -252,6 +252,18 @@ typedef struct {
  * what to pass to hist_db_sync(). Not yet durable when this returns. */
 int hist_db_write(hist_db *db, const hist_series *series, size_t nseries, uint64_t *lsn_out);
 
+/* hist_db_write(), calling logged(ctx, lsn) as soon as the batch's WAL
+ * record has its LSN and is in the log (not yet durable), before its
+ * samples go into the memtable: a group commit can start that record's
+ * hist_db_sync() on another thread at once, so the fdatasync overlaps the
+ * insert. logged runs under the database's lock: it may only signal (take
+ * its own lock, never call into the database). The write may still fail
+ * after it (the memtable refusing the samples): act on the return value,
+ * and acknowledge only after both the sync and this call returned 0. */
+typedef void (*hist_logged_fn)(void *ctx, uint64_t lsn);
+int hist_db_write_notify(hist_db *db, const hist_series *series, size_t nseries,
+                         hist_logged_fn logged, void *ctx, uint64_t *lsn_out);
+
 /* Blocks until every WAL record up to lsn is durable (group commit). */
 int hist_db_sync(hist_db *db, uint64_t lsn);
 
