@@ -214,8 +214,12 @@ int payload__decode(const uint8_t *p, size_t len, hist_payload_fn fn, void *ctx)
 size_t payload__bound(const hist_series *s, size_t ns);
 /* Encodes the series into out (payload__bound bytes); returns the length. */
 size_t payload__encode(const hist_series *s, size_t ns, uint8_t *out);
-/* A payload's version byte: 1 a write (payload__decode), 2 a run record
- * (payload__decode_runs); 0 for an empty one. */
+/* A payload's version byte: a write (payload__decode: PAYLOAD_WRITES, or
+ * PAYLOAD_WRITES_V1 in logs written before 0.9.1), a run record
+ * (PAYLOAD_RUNS, payload__decode_runs); 0 for an empty one. */
+#define PAYLOAD_WRITES_V1 1
+#define PAYLOAD_RUNS      2
+#define PAYLOAD_WRITES    3
 int payload__version(const uint8_t *p, size_t len);
 /* Run records (runlog.c writes them): start writes the head, put appends
  * one buffer's runs (at most payload__runs_bound(fz) bytes) and counts it

@@ -109,7 +109,7 @@ static int replay_record(void *arg, uint64_t lsn, const uint8_t *payload, size_t
     replay_ctx *c = arg;
     c->lsn = lsn;
     c->records++;
-    int rc = payload__version(payload, len) == 2
+    int rc = payload__version(payload, len) == PAYLOAD_RUNS
                  ? payload__decode_runs(payload, len, replay_runs, c)
                  : payload__decode(payload, len, replay_series, c);
     if (rc == HIST_ECORRUPT) {

@@ -3,10 +3,15 @@
  * The WAL frames and checks records (wal.c); this is what is inside.
  *
  * Layout, all varints LEB128 (common/hist_varint.h: at most 64 bits):
- *   u8 version (1), varint nseries, then per series:
- *   varint tag, varint n, zigzag varint ts[0] then zigzag deltas ts[i]-ts[i-1],
+ *   u8 version (3), varint nseries, then per series:
+ *   zigzag varint tag - the previous series' tag, varint n, zigzag varint
+ *   ts[0] - the previous series' ts[0], then zigzag deltas ts[i]-ts[i-1],
  *   n raw 8-byte values (host order), varint nruns, nruns x (varint len,
- *   varint quality).
+ *   varint quality). "The previous series" starts as tag 0, time 0.
+ * Version 1 (written before 0.9.1, still read) had the tag and ts[0] of
+ * every series whole. A plant's batch is many tags at one time, a series a
+ * sample, so the whole nanosecond time (9 bytes) and tag (3 bytes at 100 k
+ * tags) were half of its 24 bytes; deltas take a byte each.
  * Decoding checks every length against the record and calls back once per
  * series; a payload that does not decode is HIST_ECORRUPT.
  *
@@ -34,24 +39,34 @@ size_t payload__bound(const hist_series *s, size_t ns)
 {
     size_t b = 1 + 10;
     for (size_t i = 0; i < ns; i++)
-        b += 10 + 10 + 10 + s[i].n * (10 + 8 + 10 + 5);
+        b += 10 + 10 + 10 + s[i].n * (10 + 8 + 10 + 5); /* zigzag deltas: 10 bytes at most */
     return b;
+}
+
+/* a - b as a zigzag varint; both within +-HIST_TS_MAX or u32, so the
+ * difference fits int64 */
+static uint8_t *put_delta(uint8_t *p, int64_t a, int64_t b)
+{
+    return hist_varint_put(p, hist_zigzag((int64_t)((uint64_t)a - (uint64_t)b)));
 }
 
 size_t payload__encode(const hist_series *s, size_t ns, uint8_t *out)
 {
     uint8_t *p = out;
-    *p++ = 1;
+    *p++ = PAYLOAD_WRITES;
     p = hist_varint_put(p, ns);
+    int64_t prev_tag = 0, prev_first = 0;
     for (size_t i = 0; i < ns; i++) {
-        p = hist_varint_put(p, s[i].tag);
+        p = put_delta(p, s[i].tag, prev_tag);
+        prev_tag = s[i].tag;
         p = hist_varint_put(p, s[i].n);
-        int64_t prev = 0;
+        int64_t prev = prev_first;
         for (size_t j = 0; j < s[i].n; j++) {
-            /* Timestamps are within +-HIST_TS_MAX, so deltas fit int64. */
-            p = hist_varint_put(p, hist_zigzag((int64_t)((uint64_t)s[i].ts[j] - (uint64_t)prev)));
+            p = put_delta(p, s[i].ts[j], prev);
             prev = s[i].ts[j];
         }
+        if (s[i].n)
+            prev_first = s[i].ts[0];
         memcpy(p, s[i].v, s[i].n * 8);
         p += s[i].n * 8;
         size_t runs = 0;
@@ -81,8 +96,9 @@ size_t payload__encode(const hist_series *s, size_t ns, uint8_t *out)
 int payload__decode(const uint8_t *p, size_t len, hist_payload_fn fn, void *ctx)
 {
     const uint8_t *end = p + len;
-    if (len < 1 || *p++ != 1)
+    if (len < 1 || (p[0] != PAYLOAD_WRITES_V1 && p[0] != PAYLOAD_WRITES))
         return HIST_ECORRUPT;
+    bool deltas = *p++ == PAYLOAD_WRITES;
     uint64_t ns;
     if (hist_varint_get(&p, end, &ns))
         return HIST_ECORRUPT;
@@ -91,10 +107,17 @@ int payload__decode(const uint8_t *p, size_t len, hist_payload_fn fn, void *ctx)
     uint32_t *q = NULL;
     size_t cap = 0;
     int rc = 0;
+    int64_t prev_tag = 0, prev_first = 0;
     for (uint64_t i = 0; i < ns && rc == 0; i++) {
         uint64_t tag, n;
-        if (hist_varint_get(&p, end, &tag) || hist_varint_get(&p, end, &n) || tag > UINT32_MAX ||
-            n > (size_t)(end - p)) {
+        if (hist_varint_get(&p, end, &tag) || hist_varint_get(&p, end, &n)) {
+            rc = HIST_ECORRUPT;
+            break;
+        }
+        if (deltas)
+            tag = (uint64_t)prev_tag + (uint64_t)hist_unzigzag(tag);
+        prev_tag = (int64_t)tag;
+        if (tag > UINT32_MAX || n > (size_t)(end - p)) {
             rc = HIST_ECORRUPT;
             break;
         }
@@ -109,7 +132,7 @@ int payload__decode(const uint8_t *p, size_t len, hist_payload_fn fn, void *ctx)
                 break;
             }
         }
-        int64_t prev = 0;
+        int64_t prev = deltas ? prev_first : 0;
         for (uint64_t j = 0; j < n && rc == 0; j++) {
             uint64_t z = 0;
             if (hist_varint_get(&p, end, &z))
@@ -117,6 +140,8 @@ int payload__decode(const uint8_t *p, size_t len, hist_payload_fn fn, void *ctx)
             prev = (int64_t)((uint64_t)prev + (uint64_t)hist_unzigzag(z));
             ts[j] = prev;
         }
+        if (n)
+            prev_first = ts[0];
         if (rc || (size_t)(end - p) < n * 8) {
             rc = HIST_ECORRUPT;
             break;
@@ -161,7 +186,7 @@ size_t payload__runs_bound(const membuf_frozen *fz)
 
 uint8_t *payload__runs_start(uint8_t *out)
 {
-    out[0] = 2;
+    out[0] = PAYLOAD_RUNS;
     hist_put_le32(out + 1, 0);
     return out + 5;
 }
@@ -221,7 +246,7 @@ static int runs_get_one(const uint8_t **pp, const uint8_t *end, uint64_t prev_la
 int payload__decode_runs(const uint8_t *p, size_t len, hist_runs_fn fn, void *ctx)
 {
     const uint8_t *end = p + len;
-    if (len < 5 || p[0] != 2)
+    if (len < 5 || p[0] != PAYLOAD_RUNS)
         return HIST_ECORRUPT;
     uint32_t ntags = hist_get_le32(p + 1);
     p += 5;
