@@ -82,7 +82,8 @@ int hist_tag_name_check(const char *name, size_t len)
         }
         if (p[i] < 0x20 || p[i] == 0x7F)
             return HIST_ENAME;
-        size_t l = utf8_seq(p + i, len - i);
+        /* ASCII, nearly every name's every byte, without the decoder call */
+        size_t l = p[i] < 0x80 ? 1 : utf8_seq(p + i, len - i);
         if (l == 0)
             return HIST_ENAME;
         i += l;
