@@ -47,8 +47,8 @@ static uint64_t next_rand(void)
     return rng;
 }
 
-static int compare_series(void *ctx, uint32_t tag, size_t n, const int64_t *ts,
-                          const hist_value *v, const uint32_t *q)
+static int compare_series(void *ctx, uint32_t tag, size_t n, const int64_t *ts, const hist_value *v,
+                          const uint32_t *q)
 {
     expect *e = ctx;
     /* empty series are not called back: skip them in the expectation */
@@ -198,8 +198,9 @@ static void test_cuts(void)
             cut[0] = (uint8_t)ver;
             size_t n = 0;
             int rc = payload__decode(cut, len, count_series, &n);
-            bad += (ver != PAYLOAD_WRITES_V1 && ver != PAYLOAD_WRITES) ? rc != HIST_ECORRUPT
-                                                                       : rc != HIST_ECORRUPT && rc != 0;
+            bad += (ver != PAYLOAD_WRITES_V1 && ver != PAYLOAD_WRITES)
+                       ? rc != HIST_ECORRUPT
+                       : rc != HIST_ECORRUPT && rc != 0;
         }
     }
     CHECKF(bad == 0, "%ld of %ld cut or re-versioned payloads not refused cleanly", bad, tried);
