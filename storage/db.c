@@ -10,8 +10,6 @@
  */
 #include "storage/db_internal.h"
 
-#include "common/hist_array.h"
-
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,7 +93,6 @@ int hist_db_write_notify(hist_db *db, const hist_series *series, size_t nseries,
         if (s->n == 0)
             continue;
         hist_tag_state *t = db->tags[s->tag];
-        uint32_t before = t->buf.nraw;
         rc = tags__insert(db, t, s->ts, s->v, s->q, s->n, lsn, now);
         if (rc) {
             /* The WAL holds the whole record, memory only some of its series
@@ -112,12 +109,9 @@ int hist_db_write_notify(hist_db *db, const hist_series *series, size_t nseries,
         }
         /* Raw samples only (the frozen block stays out of the write's cache
          * lines); a buffer full with frozen runs is found by the sealer's
-         * walk. Listed once, at the crossing. */
-        if (rc == 0 && before < db->opts.chunk_samples && t->buf.nraw >= db->opts.chunk_samples) {
-            if (HIST_ARRAY_RESERVE(db->full, db->capfull, db->nfull + 1, 64) == 0)
-                db->full[db->nfull++] = s->tag;
+         * 100 ms round. */
+        if (t->buf.nraw >= db->opts.chunk_samples)
             wake = 1;
-        }
     }
     if (db->mem_bytes > db->opts.memtable_bytes)
         wake = 1;
@@ -390,7 +384,6 @@ static void db_free(hist_db *db)
     free(db->tags);
     free(db->name_hash);
     free(db->dirty);
-    free(db->full);
     free(db->seal_scratch);
     for (int i = 0; i < db->ndecoders; i++)
         chunk__decoder_free(db->decoders[i]);

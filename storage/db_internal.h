@@ -128,13 +128,6 @@ struct hist_db {
     size_t hash_cap;
     uint32_t *dirty; /* tags with a non-empty buffer */
     size_t ndirty, capdirty;
-    /* Tags whose raw samples reached chunk_samples (hist_db_write, at the
-     * crossing) since the sealer's last pick: it seals them without walking
-     * every dirty tag (seal.c, pick_tags). An id may repeat; a tag missing
-     * from it (out of memory) is found by the next walk. */
-    uint32_t *full;
-    size_t nfull, capfull;
-    int64_t last_walk_ns; /* seal.c: the sealer's last walk of every dirty tag */
     size_t tag_bytes; /* the tag states' blocks, as tags__cache allocated them */
     size_t mem_bytes; /* the buffers' blocks (membuf__bytes), the budget's count */
     uint64_t runlog_floor_lsn; /* seal.c: the WAL's next LSN when the last logging round began */
@@ -154,7 +147,6 @@ struct hist_db {
     uint64_t checkpoint_lsn;
     uint64_t seen_durable_lsn; /* the WAL's durable LSN at the last checkpoint (meta) */
     int64_t last_durable_note_ns;
-    int64_t last_ckpt_walk_ns; /* seal__checkpoint's last walk of every dirty tag */
     int64_t last_retention_ns;
     int64_t last_trim_ns;       /* seal.c: the allocator's free pages last given back */
     hist_msample *seal_scratch; /* reused snapshot buffer (no mmap churn) */

@@ -390,7 +390,6 @@ int seal__checkpoint(hist_db *db)
     uint64_t durable = wal__durable_lsn(db->wal);
     mu_lock(&db->mu);
     uint64_t ckpt = wal__last_lsn(db->wal) + 1;
-    db->last_ckpt_walk_ns = clock__mono_ns();
     for (size_t i = 0; i < db->ndirty; i++) {
         hist_tag_state *t = db->tags[db->dirty[i]];
         if (membuf__count(&t->buf) > 0 && membuf__oldest_lsn(&t->buf) < ckpt)
@@ -412,20 +411,6 @@ int seal__checkpoint(hist_db *db)
     db->seen_durable_lsn = a.durable;
     db->last_durable_note_ns = now;
     return wal__checkpoint(db->wal, ckpt);
-}
-
-/* The checkpoint of a round that sealed nothing: the WAL drops the segments
- * it rolled past at once, and the walk of every dirty tag (a new checkpoint
- * LSN, the durable LSN noted) waits DURABLE_NOTE_EVERY_NS after the last
- * one. A round that seals checkpoints with a walk itself, and until a walk
- * the old checkpoint LSN is still safe: it only ever lags (buffers' oldest
- * LSNs rise when sealed or logged, and a write's LSN is above it). */
-static int idle_checkpoint(hist_db *db)
-{
-    HIST_ASSERT(mu_held(&db->seal_mu));
-    if (clock__mono_ns() - db->last_ckpt_walk_ns < DURABLE_NOTE_EVERY_NS)
-        return wal__checkpoint(db->wal, db->checkpoint_lsn);
-    return seal__checkpoint(db);
 }
 
 /* ---- The sealer thread -------------------------------------------------------------------- */
@@ -582,66 +567,14 @@ static void pick_wal(hist_db *db, pressure_item *all, size_t na, seal_pick *p)
         atomic_fetch_add(&db->seals_wal, p->n - p->ndue);
 }
 
-/* How often the sealer walks every dirty tag when nothing presses: for the
- * buffers that aged (chunk_max_age_ns; a second late at most, a quarter of
- * the age when that is shorter). A walk holds mu, so writers wait for it:
- * 5-11 ms at 100,000 tags, and it ran every 100 ms before. */
-#define WALK_EVERY_NS INT64_C(1000000000)
-
-static int64_t walk_every(const hist_db *db)
-{
-    int64_t q = db->opts.chunk_max_age_ns / 4;
-    return q > 0 && q < WALK_EVERY_NS ? q : WALK_EVERY_NS;
-}
-
-static int id_cmp(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* The listed full buffers, without a walk (mu held): the ones still full,
- * each once. Returns false when none. */
-static bool pick_full(hist_db *db, seal_pick *p)
-{
-    size_t n = db->nfull;
-    db->nfull = 0;
-    if (n == 0 || !(p->ids = malloc(n * sizeof(*p->ids))))
-        return false;
-    qsort(db->full, n, sizeof(*db->full), id_cmp);
-    for (size_t i = 0; i < n; i++) {
-        hist_tag_state *t = tags__get(db, db->full[i]);
-        if ((i == 0 || db->full[i] != db->full[i - 1]) && t && !t->removed &&
-            membuf__count(&t->buf) >= db->opts.chunk_samples)
-            p->ids[p->n++] = db->full[i];
-    }
-    p->ndue = p->n;
-    if (p->n == 0) {
-        free(p->ids);
-        p->ids = NULL;
-    }
-    return p->n > 0;
-}
-
-/* Picks what the sealer does now (mu held). Returns false when nothing.
- * Every dirty tag is walked only when memory or the WAL is over budget, at
- * a stop, or WALK_EVERY_NS after the last walk; in between, only the full
- * buffers the writes listed are sealed. */
+/* Picks what the sealer does now (mu held). Returns false when nothing. */
 static bool pick_tags(hist_db *db, seal_pick *p)
 {
     HIST_ASSERT(mu_held(&db->mu));
     memset(p, 0, sizeof(*p));
     size_t n = db->ndirty;
-    if (n == 0) {
-        db->nfull = 0;
+    if (n == 0)
         return false;
-    }
-    int64_t t0 = clock__mono_ns();
-    if (!db->stop && db->mem_bytes <= db->opts.memtable_bytes &&
-        t0 - db->last_walk_ns < walk_every(db) && !wal_over_budget(db))
-        return pick_full(db, p);
-    db->last_walk_ns = t0;
-    db->nfull = 0; /* the walk finds them */
     p->ids = malloc(n * sizeof(*p->ids));
     pressure_item *all = malloc(n * sizeof(*all));
     if (!p->ids || !all) {
@@ -649,7 +582,7 @@ static bool pick_tags(hist_db *db, seal_pick *p)
         p->ids = NULL;
         return false;
     }
-    int64_t now = t0;
+    int64_t now = clock__mono_ns();
     uint64_t durable = wal__durable_lsn(db->wal);
     size_t na = 0, due_bytes = 0;
     for (size_t i = 0; i < n; i++) {
@@ -726,7 +659,7 @@ static void *sealer_main(void *arg)
             mu_unlock(&db->mu);
             (void)degraded__heal(db);
             mu_lock(&db->seal_mu);
-            (void)idle_checkpoint(db);
+            (void)seal__checkpoint(db); /* notes the durable LSN, at most once a second */
             retention__apply(db);
             mu_unlock(&db->seal_mu);
             mu_lock(&db->mu);

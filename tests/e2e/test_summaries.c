@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "rng.h"
 #include "harness.h"
 #include "query/ref_summary.h"
 
@@ -47,10 +48,7 @@ static size_t nflow, nmode;
 static uint64_t rng = 0x2545F4914F6CDD1Dull;
 static uint64_t rnd(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
+    return xorshift64(&rng);
 }
 
 static uint32_t random_quality(void)

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "rng.h"
 #include "chunk_damage.h"
 #include "tmpdir.h"
 #include "query/hist_query.h"
@@ -35,10 +36,7 @@
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static uint64_t rnd(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
+    return xorshift64(&rng);
 }
 
 typedef struct {

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "rng.h"
 #include "tmpdir.h"
 #include "query/hist_query.h"
 #include "ref.h"
@@ -27,10 +28,7 @@
 static uint64_t rng = 0x2545F4914F6CDD1Dull;
 static uint64_t rnd(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
+    return xorshift64(&rng);
 }
 
 typedef struct {

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "rng.h"
 #include "query/engine.h"
 #include "common/hist_tz.h"
 #include "ref.h"
@@ -224,10 +225,7 @@ static hist_qsource fake_source(fake_db *db)
 static uint64_t rng_state = 88172645463325252ull;
 static uint64_t rnd(void)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
+    return xorshift64(&rng_state);
 }
 
 #define SEC INT64_C(1000000000)

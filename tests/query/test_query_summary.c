@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "rng.h"
 #include "tmpdir.h"
 #include "query/hist_query.h"
 #include "ref.h"
@@ -36,10 +37,7 @@
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static uint64_t rnd(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
+    return xorshift64(&rng);
 }
 
 typedef struct {

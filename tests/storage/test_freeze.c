@@ -37,6 +37,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "rng.h"
 #include "db_fixture.h"
 #include "tmpdir.h"
 #include "storage/db_internal.h"
@@ -87,10 +88,7 @@ static hist_db *open_crash_copy(const char *sub, bool background)
 static uint64_t rng_state = 0x9e3779b97f4a7c15u;
 static uint64_t rnd(void)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
+    return xorshift64(&rng_state);
 }
 
 /* ---- 1. the model check ---- */

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "rng.h"
 #include "common/hist_varint.h"
 #include "storage/db_internal.h"
 
@@ -41,10 +42,7 @@ typedef struct {
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static uint64_t next_rand(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
+    return xorshift64(&rng);
 }
 
 static int compare_series(void *ctx, uint32_t tag, size_t n, const int64_t *ts, const hist_value *v,
