@@ -146,7 +146,8 @@ int payload__decode(const uint8_t *p, size_t len, hist_payload_fn fn, void *ctx)
             rc = HIST_ECORRUPT;
             break;
         }
-        memcpy(v, p, n * 8);
+        if (n)
+            memcpy(v, p, n * 8); /* v is NULL before the first series with samples */
         p += n * 8;
         uint64_t runs, filled = 0;
         if (hist_varint_get(&p, end, &runs)) {
