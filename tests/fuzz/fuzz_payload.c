@@ -23,8 +23,8 @@ typedef struct {
     size_t size;
 } bound_check;
 
-static int check_bounds(void *ctx, uint32_t tag, size_t n, const int64_t *ts,
-                        const hist_value *v, const uint32_t *q)
+static int check_bounds(void *ctx, uint32_t tag, size_t n, const int64_t *ts, const hist_value *v,
+                        const uint32_t *q)
 {
     (void)tag, (void)ts, (void)v, (void)q;
     const bound_check *c = ctx;
@@ -61,7 +61,7 @@ static uint64_t take(const uint8_t **p, const uint8_t *end, int k)
 {
     uint64_t x = 0;
     for (int i = 0; i < k && *p < end; i++)
-        x |= (uint64_t)*(*p)++ << (8 * i);
+        x |= (uint64_t) * (*p)++ << (8 * i);
     return x;
 }
 
