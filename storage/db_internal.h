@@ -263,12 +263,16 @@ void seal__stop(hist_db *db);
 typedef enum {
     FREEZE_PRESSURE, /* from FREEZE_MIN durable raw samples, merging the newest runs */
     FREEZE_ALL,      /* every durable raw sample and every run into one run */
+    FREEZE_DEEP,     /* every durable raw sample, one is enough, merging the newest
+                        runs: memory pressure's answer before sealing whole */
 } freeze_mode;
 /* Freezes the durable raw samples of each tag's buffer (seal_mu held). */
 int freeze__tags(hist_db *db, const uint32_t *ids, size_t n, freeze_mode mode);
 /* The durable raw samples (lsn <= durable, the WAL's durable LSN) a freeze
  * would take from b, 0 below FREEZE_MIN (mu held). */
 size_t freeze__worth(const hist_membuf *b, uint64_t durable);
+/* Every durable raw sample of b, however few (mu held). */
+size_t freeze__durable_raw(const hist_membuf *b, uint64_t durable);
 
 /* The disk refusing writes (degraded.c). */
 /* Takes the samples of void WAL records (not durable when the log broke)

@@ -48,7 +48,7 @@ typedef struct {
 
 /* The raw samples of b up to the durable LSN (a prefix: lsn[] is
  * non-decreasing). */
-static size_t durable_raw(const hist_membuf *b, uint64_t durable)
+size_t freeze__durable_raw(const hist_membuf *b, uint64_t durable)
 {
     size_t k = b->nraw;
     while (k > 0 && membuf__lsn(b)[k - 1] > durable)
@@ -59,7 +59,7 @@ static size_t durable_raw(const hist_membuf *b, uint64_t durable)
 /* The durable raw samples of b a freeze takes, 0 below FREEZE_MIN. */
 size_t freeze__worth(const hist_membuf *b, uint64_t durable)
 {
-    size_t k = durable_raw(b, durable);
+    size_t k = freeze__durable_raw(b, durable);
     return k >= FREEZE_MIN ? k : 0;
 }
 
@@ -75,7 +75,8 @@ static int64_t freeze_snapshot(hist_db *db, freeze_item *it, uint64_t durable, f
     if (!t)
         return 0;
     const hist_membuf *b = &t->buf;
-    size_t k = mode == FREEZE_ALL ? durable_raw(b, durable) : freeze__worth(b, durable), j;
+    size_t k = mode == FREEZE_PRESSURE ? freeze__worth(b, durable) : freeze__durable_raw(b, durable),
+           j;
     if (mode == FREEZE_ALL) {
         j = 0;
         if (k == 0 && membuf__nruns(b) <= 1)

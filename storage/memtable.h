@@ -108,10 +108,12 @@ _Static_assert(sizeof(void *) != 8 || sizeof(hist_membuf) == 32,
 
 /* Bytes one raw sample costs (the four columns). */
 #define HIST_MEMBUF_SAMPLE_BYTES (8 + 8 + 8 + 4)
-/* The capacity of a buffer's first block, in samples: small, as a million
- * tags with a sample or two each must fit a memtable budget (4 samples,
- * 112 bytes; the block doubles from there). */
-#define HIST_MEMBUF_FIRST 4
+/* The capacity of a buffer's first block, in samples: one (28 bytes; the
+ * block doubles from there), as a million slow tags with a sample or two
+ * each beside their frozen runs must fit a memtable budget. A first block
+ * of four (112 bytes) made those blocks half of a 256 MiB budget at 1 M
+ * tags x 0.1 Hz, three quarters of it room for samples not yet come. */
+#define HIST_MEMBUF_FIRST 1
 
 static inline int64_t *membuf__ts(const hist_membuf *b)
 {

@@ -24,6 +24,10 @@
  *      of raw samples far over a 4 MiB budget are frozen, not sealed (no
  *      chunk is written at all, seals_memory stays 0), the memtable ends
  *      under its budget, and a flush then writes one chunk per tag.
+ *   3b. Memory pressure when no buffer has FREEZE_MIN raw samples (20,000
+ *      frozen tags, three samples more each, the budget under their raw
+ *      blocks): every durable raw sample is frozen (FREEZE_DEEP), nothing
+ *      is sealed, every sample reads back.
  *   4. The WAL budget at 20,000 slow tags, with the sealer running: the
  *      log passes its budget many times, no buffer is sealed for it (no
  *      chunk at all), the buffers' runs are logged instead and the log
@@ -219,11 +223,13 @@ static size_t total_runs(hist_db *db)
     return runs;
 }
 
+/* Pressure's two answers in turn: from FREEZE_MIN raw samples, or every
+ * durable raw sample (FREEZE_DEEP). */
 static void freeze_all(hist_db *db)
 {
     CHECK_OK(hist_db_sync(db, wal__last_lsn(db->wal)));
     mu_lock(&db->seal_mu);
-    CHECK_OK(freeze__tags(db, g_id, NT, FREEZE_PRESSURE));
+    CHECK_OK(freeze__tags(db, g_id, NT, rnd() % 2 ? FREEZE_DEEP : FREEZE_PRESSURE));
     mu_unlock(&db->seal_mu);
 }
 
@@ -500,6 +506,63 @@ static void test_pressure(void)
     free(ids);
 }
 
+/* ---- 3b. pressure when no buffer has FREEZE_MIN raw samples ---- */
+
+/* 20,000 tags are frozen, then get three samples each, so every buffer
+ * holds fewer raw samples than FREEZE_MIN in a raw block of four, and the
+ * budget is set so those blocks put it over. The first answer finds
+ * nothing worth freezing; the second (FREEZE_DEEP) freezes them all: no
+ * buffer is sealed (before, every one of them went to a short chunk). */
+static void test_pressure_few_raw(void)
+{
+    hist_db *db = open_db("fewraw", true, (size_t)64 << 20);
+    uint32_t *ids = make_tags(db);
+    for (int r = 0; r < 32; r++)
+        write_second(db, ids, r, 5000);
+    mu_lock(&db->seal_mu);
+    CHECK_OK(freeze__tags(db, ids, PTAGS, FREEZE_PRESSURE));
+    mu_unlock(&db->seal_mu);
+    mu_lock(&db->mu);
+    size_t frozen = db->mem_bytes;
+    mu_unlock(&db->mu);
+    hist_db_stats before, st;
+    CHECK_OK(hist_db_get_stats(db, &before));
+    /* three samples more a tag, under FREEZE_MIN, in a raw block of four */
+    for (int r = 32; r < 35; r++)
+        write_second(db, ids, r, 5000); /* durable: the server's syncer is that quick */
+    /* Now over the budget, as the raw blocks of a live plant's slow tags
+     * fill between two pressure rounds: one the deep freeze must free 60 %
+     * of the raw blocks for, as at 1 M tags x 0.1 Hz (67 of 112 MB). */
+    mu_lock(&db->mu);
+    size_t raw = db->mem_bytes - frozen;
+    size_t budget = (frozen + raw * 4 / 10) / 3 * 4;
+    db->opts.memtable_bytes = budget;
+    pthread_cond_signal(&db->seal_cv);
+    mu_unlock(&db->mu);
+    size_t mem = 0;
+    for (int i = 0; i < 100; i++, nap_ms(100)) {
+        mu_lock(&db->mu);
+        mem = db->mem_bytes;
+        mu_unlock(&db->mu);
+        if (mem <= budget)
+            break;
+    }
+    CHECK_OK(hist_db_get_stats(db, &st));
+    printf("few raw: %d tags frozen (%.2f MiB), 3 samples more each under a %.2f MiB budget: "
+           "%.2f MiB buffered, %llu freezes, %llu memory seals, %llu chunks\n",
+           PTAGS, frozen / 1048576.0, budget / 1048576.0, mem / 1048576.0,
+           (unsigned long long)(st.freezes - before.freezes), (unsigned long long)st.seals_memory,
+           (unsigned long long)st.chunks);
+    CHECK(frozen + raw > budget); /* the regime: over it */
+    CHECK(mem <= budget);
+    CHECK(st.freezes - before.freezes >= PTAGS / 2);
+    CHECK_EQ_I64(st.seals_memory, 0);
+    CHECK_EQ_I64(st.chunks, 0);
+    check_seconds(db, ids, 35, "few raw, frozen");
+    CHECK_OK(hist_db_close(db));
+    free(ids);
+}
+
 /* ---- 4. the WAL budget at 20,000 slow tags ---- */
 
 #define WROUNDS     300 /* about 84 MiB of log at 15 B a sample: the budget passes 5 times */
@@ -569,6 +632,7 @@ int main(void)
     test_model();
     test_durable_only();
     test_pressure();
+    test_pressure_few_raw();
     test_wal_budget();
     test_rm_rf(g_dir);
     return check_summary();
