@@ -75,7 +75,8 @@ static int64_t freeze_snapshot(hist_db *db, freeze_item *it, uint64_t durable, f
     if (!t)
         return 0;
     const hist_membuf *b = &t->buf;
-    size_t k = mode == FREEZE_PRESSURE ? freeze__worth(b, durable) : freeze__durable_raw(b, durable),
+    size_t k = mode == FREEZE_PRESSURE ? freeze__worth(b, durable)
+                                       : freeze__durable_raw(b, durable),
            j;
     if (mode == FREEZE_ALL) {
         j = 0;

@@ -446,6 +446,21 @@ static void check_seconds(hist_db *db, const uint32_t *ids, int rounds, const ch
     CHECKF(bad == 0, "%s: %zu tags wrong", when, bad);
 }
 
+/* The memtable's bytes once the sealer brought them to budget, or after
+ * 10 s of trying. */
+static size_t wait_under(hist_db *db, size_t budget)
+{
+    size_t mem = 0;
+    for (int i = 0; i < 100; i++, nap_ms(100)) {
+        mu_lock(&db->mu);
+        mem = db->mem_bytes;
+        mu_unlock(&db->mu);
+        if (mem <= budget)
+            break;
+    }
+    return mem;
+}
+
 static void test_pressure(void)
 {
     hist_db *db = open_db("pressure", true, BUDGET);
@@ -460,14 +475,7 @@ static void test_pressure(void)
     }
     size_t raw = (size_t)PTAGS * PROUNDS * HIST_MEMBUF_SAMPLE_BYTES;
     hist_db_stats st;
-    size_t mem = 0;
-    for (int i = 0; i < 100; i++, nap_ms(100)) {
-        mu_lock(&db->mu);
-        mem = db->mem_bytes;
-        mu_unlock(&db->mu);
-        if (mem <= BUDGET)
-            break;
-    }
+    size_t mem = wait_under(db, BUDGET);
     CHECK_OK(hist_db_get_stats(db, &st));
     printf("pressure: %d tags x %d samples (%.1f MiB raw) under a %.0f MiB budget: %.2f MiB "
            "buffered (peak %.1f MiB), %llu freezes, %llu chunks, %llu memory seals\n",
@@ -539,14 +547,7 @@ static void test_pressure_few_raw(void)
     db->opts.memtable_bytes = budget;
     pthread_cond_signal(&db->seal_cv);
     mu_unlock(&db->mu);
-    size_t mem = 0;
-    for (int i = 0; i < 100; i++, nap_ms(100)) {
-        mu_lock(&db->mu);
-        mem = db->mem_bytes;
-        mu_unlock(&db->mu);
-        if (mem <= budget)
-            break;
-    }
+    size_t mem = wait_under(db, budget);
     CHECK_OK(hist_db_get_stats(db, &st));
     printf("few raw: %d tags frozen (%.2f MiB), 3 samples more each under a %.2f MiB budget: "
            "%.2f MiB buffered, %llu freezes, %llu memory seals, %llu chunks\n",
