@@ -271,7 +271,6 @@ static void apply_units(hist_writer *w, const hist_in_batch *b, const uint32_t *
     }
 }
 
-/* Writes one batch; returns its LSN (0 when nothing was written). */
 /* hist_db_write_notify's hook, under the database's lock: the record is in
  * the log, so the syncer may start its fdatasync now. Lock order: db, then
  * w->mu (nothing takes w->mu and then calls into the database). */
@@ -286,6 +285,7 @@ static void on_logged(void *ctx, uint64_t lsn)
     uv_mutex_unlock(&w->mu);
 }
 
+/* Writes one batch; returns its LSN (0 when nothing was written). */
 static uint64_t write_batch(hist_writer *w, hist_job *job)
 {
     hist_in_batch *b = job->batch;

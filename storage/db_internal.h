@@ -268,11 +268,15 @@ typedef enum {
 } freeze_mode;
 /* Freezes the durable raw samples of each tag's buffer (seal_mu held). */
 int freeze__tags(hist_db *db, const uint32_t *ids, size_t n, freeze_mode mode);
-/* The durable raw samples (lsn <= durable, the WAL's durable LSN) a freeze
- * would take from b, 0 below FREEZE_MIN (mu held). */
-size_t freeze__worth(const hist_membuf *b, uint64_t durable);
-/* Every durable raw sample of b, however few (mu held). */
+/* The durable raw samples of b (lsn <= durable, the WAL's durable LSN),
+ * however few: what FREEZE_DEEP and FREEZE_ALL take (mu held). */
 size_t freeze__durable_raw(const hist_membuf *b, uint64_t durable);
+/* Of raw durable raw samples, what FREEZE_PRESSURE takes: 0 below
+ * FREEZE_MIN. */
+static inline size_t freeze__worth(size_t raw)
+{
+    return raw >= FREEZE_MIN ? raw : 0;
+}
 
 /* The disk refusing writes (degraded.c). */
 /* Takes the samples of void WAL records (not durable when the log broke)

@@ -56,13 +56,6 @@ size_t freeze__durable_raw(const hist_membuf *b, uint64_t durable)
     return k;
 }
 
-/* The durable raw samples of b a freeze takes, 0 below FREEZE_MIN. */
-size_t freeze__worth(const hist_membuf *b, uint64_t durable)
-{
-    size_t k = freeze__durable_raw(b, durable);
-    return k >= FREEZE_MIN ? k : 0;
-}
-
 /* Step 1 for one tag (mu held): the samples to encode, copied into room.
  * Returns their count, 0 (nothing to freeze), HIST_ENOSPC (they do not fit
  * in room_n) or another negative error. FREEZE_ALL takes every durable raw
@@ -75,9 +68,8 @@ static int64_t freeze_snapshot(hist_db *db, freeze_item *it, uint64_t durable, f
     if (!t)
         return 0;
     const hist_membuf *b = &t->buf;
-    size_t k = mode == FREEZE_PRESSURE ? freeze__worth(b, durable)
-                                       : freeze__durable_raw(b, durable),
-           j;
+    size_t raw = freeze__durable_raw(b, durable), j;
+    size_t k = mode == FREEZE_PRESSURE ? freeze__worth(raw) : raw;
     if (mode == FREEZE_ALL) {
         j = 0;
         if (k == 0 && membuf__nruns(b) <= 1)
@@ -194,7 +186,8 @@ int freeze__tags(hist_db *db, const uint32_t *ids, size_t n, freeze_mode mode)
 {
     HIST_ASSERT(mu_held(&db->seal_mu));
     /* A group holds at most SEAL_GROUP_SAMPLES samples, so at most this
-     * many tags of FREEZE_MIN or more (FREEZE_ALL: as many, in more groups). */
+     * many tags of FREEZE_MIN or more (FREEZE_ALL and FREEZE_DEEP, whose
+     * tags may hold fewer: as many, in more groups). */
     size_t cap = n < SEAL_GROUP_SAMPLES / FREEZE_MIN ? n : SEAL_GROUP_SAMPLES / FREEZE_MIN;
     freeze_item *items = calloc(cap ? cap : 1, sizeof(*items));
     freeze_room room = {0};

@@ -515,6 +515,30 @@ typedef struct {
 /* Over budget (mu held): all[0, na) are the buffers not due, due_bytes
  * what the due ones (sealed first) free. Puts the ones to freeze or seal
  * after p->ndue. */
+/* Picks buffers to freeze in mode (FREEZE_PRESSURE: by raw_bytes,
+ * FREEZE_DEEP: by any_bytes), those that free the most first, until what
+ * they free (about 9/10: a run keeps 1-3 B of a sample's 28) brings left
+ * to target. all[] is left sorted; returns how many of it were taken, and
+ * *freed what they free. */
+static size_t pick_freezes(pressure_item *all, size_t na, size_t left, size_t target,
+                           freeze_mode mode, seal_pick *p, size_t *freed)
+{
+    bool deep = mode == FREEZE_DEEP;
+    qsort(all, na, sizeof(*all), deep ? any_cmp : raw_cmp);
+    size_t f = 0, i = 0;
+    for (; i < na && left - f > target; i++) {
+        size_t b = deep ? all[i].any_bytes : all[i].raw_bytes;
+        if (b == 0)
+            break; /* sorted: no more to free */
+        p->ids[p->n++] = all[i].id;
+        f += b / 10 * 9;
+    }
+    p->nfreeze = p->n - p->ndue;
+    p->freeze = mode;
+    *freed = f;
+    return i;
+}
+
 static void pick_pressure(hist_db *db, pressure_item *all, size_t na, size_t due_bytes,
                           seal_pick *p)
 {
@@ -528,16 +552,10 @@ static void pick_pressure(hist_db *db, pressure_item *all, size_t na, size_t due
     /* A freeze keeps about a tenth of the raw bytes (1-3 B of 28 a sample). */
     if (freezable >= db->opts.memtable_bytes / FREEZE_SHARE ||
         freezable / 10 * 9 >= left - target) {
-        /* The most raw bytes first, until what they free brings the count
-         * to 3/4 of the budget: fewer, longer freezes (each run written
-         * is encoded again when it merges). */
-        qsort(all, na, sizeof(*all), raw_cmp);
-        size_t freed = 0;
-        for (size_t i = 0; i < na && all[i].raw_bytes && left - freed > target; i++) {
-            p->ids[p->n++] = all[i].id;
-            freed += all[i].raw_bytes / 10 * 9;
-        }
-        p->nfreeze = p->n - p->ndue;
+        /* The most raw bytes first: fewer, longer freezes (each run
+         * written is encoded again when it merges). */
+        size_t freed;
+        pick_freezes(all, na, left, target, FREEZE_PRESSURE, p, &freed);
         return;
     }
     /* Second answer: every durable raw sample, however few a buffer has
@@ -548,14 +566,8 @@ static void pick_pressure(hist_db *db, pressure_item *all, size_t na, size_t due
      * and the round sealed 230,000 buffers of about 20 samples whole.
      * Freezing every raw sample frees the block and seals nothing; each
      * merges with its newest run, so runs stay few. */
-    qsort(all, na, sizeof(*all), any_cmp);
-    size_t freed = 0, i = 0;
-    for (; i < na && all[i].any_bytes && left - freed > target; i++) {
-        p->ids[p->n++] = all[i].id;
-        freed += all[i].any_bytes / 10 * 9;
-    }
-    p->nfreeze = p->n - p->ndue;
-    p->freeze = FREEZE_DEEP;
+    size_t freed;
+    size_t i = pick_freezes(all, na, left, target, FREEZE_DEEP, p, &freed);
     /* Last answer, for what freezing cannot free (the runs themselves
      * outgrew the budget): the longest of the other buffers go whole
      * until we are at 3/4 of the budget (not every dirty tag: the short
@@ -599,7 +611,6 @@ static bool pick_tags(hist_db *db, seal_pick *p)
 {
     HIST_ASSERT(mu_held(&db->mu));
     memset(p, 0, sizeof(*p));
-    p->freeze = FREEZE_PRESSURE;
     size_t n = db->ndirty;
     if (n == 0)
         return false;
@@ -629,7 +640,7 @@ static bool pick_tags(hist_db *db, seal_pick *p)
             all[na++] = (pressure_item){t->id,
                                         t->buf.first_write_ns,
                                         membuf__bytes(&t->buf),
-                                        (raw >= FREEZE_MIN ? raw : 0) * HIST_MEMBUF_SAMPLE_BYTES,
+                                        freeze__worth(raw) * HIST_MEMBUF_SAMPLE_BYTES,
                                         any * HIST_MEMBUF_SAMPLE_BYTES,
                                         count,
                                         0};
