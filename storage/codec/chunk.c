@@ -38,14 +38,14 @@
  *
  *   Codec ids (the registry is in codec.h; each body's layout is in the
  *   top comment of the file named):
- *     timestamps  1 raw, 2 delta, 3 dod, 4 grid                    ts.c
+ *     timestamps  1 raw, 2 delta, 3 dod, 4 grid, 5 grid_sparse     ts.c
  *     values      16 raw, 17 const, 18 rle (any type)              floats.c
- *                 19 gorilla, 20 alp_for, 21 alp_delta, 24 alp_dod
- *                 (float64)                                       floats.c
- *                 22 int_for, 23 int_delta, 25 int_dod, 26 int_dfor
- *                 (int64 and bool)                                  ints.c
+ *                 19 gorilla, 20 alp_for, 21 alp_delta, 24 alp_dod,
+ *                 27 alp_lpc (float64)                            floats.c
+ *                 22 int_for, 23 int_delta, 25 int_dod, 26 int_dfor,
+ *                 28 int_lpc (int64 and bool)                       ints.c
  *     quality     32 const, 33 rle, 34 raw                       quality.c
- *     | 0x40      byte planes in place of PFOR, over 20..26 only   planes.c
+ *     | 0x40      byte planes in place of PFOR, over 20..28 only   planes.c
  *     | 0x80      zstd over that body (never with 0x40)      zstd_column.c
  *
  * Chunk sizes: a column length is a u32, so a chunk holds at most
@@ -101,13 +101,13 @@ static const ordered_codec alp_codecs[] = {
     {CODEC_V_ALP_FOR, CODEC_INT_FOR},
     {CODEC_V_ALP_DELTA, CODEC_INT_DELTA},
     {CODEC_V_ALP_DOD, CODEC_INT_DOD},
+    {CODEC_V_ALP_LPC, CODEC_INT_LPC},
 };
 /* int64, bool */
 static const ordered_codec int_codecs[] = {
-    {CODEC_V_INT_FOR, CODEC_INT_FOR},
-    {CODEC_V_INT_DELTA, CODEC_INT_DELTA},
-    {CODEC_V_INT_DOD, CODEC_INT_DOD},
-    {CODEC_V_INT_DFOR, CODEC_INT_DFOR},
+    {CODEC_V_INT_FOR, CODEC_INT_FOR}, {CODEC_V_INT_DELTA, CODEC_INT_DELTA},
+    {CODEC_V_INT_DOD, CODEC_INT_DOD}, {CODEC_V_INT_DFOR, CODEC_INT_DFOR},
+    {CODEC_V_INT_LPC, CODEC_INT_LPC},
 };
 
 /* The entry of codec in table t of n, or NULL. */
@@ -177,7 +177,8 @@ static void enc_offer(enc_ctx *c, const codec_wr *w, uint8_t codec)
 
 static void enc_ts(enc_ctx *c, const int64_t *ts, size_t n)
 {
-    static const uint8_t order[] = {CODEC_TS_GRID, CODEC_TS_DELTA, CODEC_TS_DOD, CODEC_TS_RAW};
+    static const uint8_t order[] = {CODEC_TS_GRID, CODEC_TS_GRID_SPARSE, CODEC_TS_DELTA,
+                                    CODEC_TS_DOD, CODEC_TS_RAW};
     enc_begin(c);
     for (size_t i = 0; i < COUNT(order); i++) {
         codec_wr w = enc_writer(c);
@@ -381,7 +382,7 @@ static int codec_valid(int col, hist_type type, uint8_t codec)
         return col == COL_VALUE && !(codec & CODEC_ZSTD) && is_transform(type, base);
     switch (col) {
     case COL_TS:
-        return base >= CODEC_TS_RAW && base <= CODEC_TS_GRID;
+        return base >= CODEC_TS_RAW && base <= CODEC_TS_GRID_SPARSE;
     case COL_VALUE:
         if (base == CODEC_V_RAW || base == CODEC_V_CONST || base == CODEC_V_RLE)
             return 1;
@@ -559,6 +560,7 @@ const char *chunk__codec_name(uint8_t codec)
         {CODEC_TS_DELTA, "ts_delta", "zstd+ts_delta", NULL},
         {CODEC_TS_DOD, "ts_dod", "zstd+ts_dod", NULL},
         {CODEC_TS_GRID, "ts_grid", "zstd+ts_grid", NULL},
+        {CODEC_TS_GRID_SPARSE, "ts_grid_sparse", "zstd+ts_grid_sparse", NULL},
         {CODEC_V_RAW, "raw", "zstd+raw", NULL},
         {CODEC_V_CONST, "const", "zstd+const", NULL},
         {CODEC_V_RLE, "rle", "zstd+rle", NULL},
@@ -570,6 +572,8 @@ const char *chunk__codec_name(uint8_t codec)
         {CODEC_V_ALP_DOD, "alp_dod", "zstd+alp_dod", "planes+alp_dod"},
         {CODEC_V_INT_DOD, "int_dod", "zstd+int_dod", "planes+int_dod"},
         {CODEC_V_INT_DFOR, "int_dfor", "zstd+int_dfor", "planes+int_dfor"},
+        {CODEC_V_ALP_LPC, "alp_lpc", "zstd+alp_lpc", "planes+alp_lpc"},
+        {CODEC_V_INT_LPC, "int_lpc", "zstd+int_lpc", "planes+int_lpc"},
         {CODEC_Q_CONST, "q_const", "zstd+q_const", NULL},
         {CODEC_Q_RLE, "q_rle", "zstd+q_rle", NULL},
         {CODEC_Q_RAW, "q_raw", "zstd+q_raw", NULL},

@@ -29,26 +29,29 @@
  * numbers are the byte format: never renumber. Each body is described in
  * the file named. */
 enum {
-    CODEC_TS_RAW = 1,       /* ts.c */
-    CODEC_TS_DELTA = 2,     /* ts.c */
-    CODEC_TS_DOD = 3,       /* ts.c */
-    CODEC_TS_GRID = 4,      /* ts.c */
-    CODEC_V_RAW = 16,       /* floats.c (any value type) */
-    CODEC_V_CONST = 17,     /* floats.c (any value type) */
-    CODEC_V_RLE = 18,       /* floats.c (any value type) */
-    CODEC_V_GORILLA = 19,   /* floats.c */
-    CODEC_V_ALP_FOR = 20,   /* floats.c */
-    CODEC_V_ALP_DELTA = 21, /* floats.c */
-    CODEC_V_INT_FOR = 22,   /* ints.c */
-    CODEC_V_INT_DELTA = 23, /* ints.c */
-    CODEC_V_ALP_DOD = 24,   /* floats.c */
-    CODEC_V_INT_DOD = 25,   /* ints.c */
-    CODEC_V_INT_DFOR = 26,  /* ints.c */
-    CODEC_Q_CONST = 32,     /* quality.c */
-    CODEC_Q_RLE = 33,       /* quality.c */
-    CODEC_Q_RAW = 34,       /* quality.c */
-    CODEC_PLANES = 0x40,    /* planes.c: a flag over 20..26: byte planes, not PFOR */
-    CODEC_ZSTD = 0x80,      /* zstd_column.c: a flag over any of the above */
+    CODEC_TS_RAW = 1,         /* ts.c */
+    CODEC_TS_DELTA = 2,       /* ts.c */
+    CODEC_TS_DOD = 3,         /* ts.c */
+    CODEC_TS_GRID = 4,        /* ts.c */
+    CODEC_TS_GRID_SPARSE = 5, /* ts.c */
+    CODEC_V_RAW = 16,         /* floats.c (any value type) */
+    CODEC_V_CONST = 17,       /* floats.c (any value type) */
+    CODEC_V_RLE = 18,         /* floats.c (any value type) */
+    CODEC_V_GORILLA = 19,     /* floats.c */
+    CODEC_V_ALP_FOR = 20,     /* floats.c */
+    CODEC_V_ALP_DELTA = 21,   /* floats.c */
+    CODEC_V_INT_FOR = 22,     /* ints.c */
+    CODEC_V_INT_DELTA = 23,   /* ints.c */
+    CODEC_V_ALP_DOD = 24,     /* floats.c */
+    CODEC_V_INT_DOD = 25,     /* ints.c */
+    CODEC_V_INT_DFOR = 26,    /* ints.c */
+    CODEC_V_ALP_LPC = 27,     /* floats.c, lpc.c */
+    CODEC_V_INT_LPC = 28,     /* ints.c, lpc.c */
+    CODEC_Q_CONST = 32,       /* quality.c */
+    CODEC_Q_RLE = 33,         /* quality.c */
+    CODEC_Q_RAW = 34,         /* quality.c */
+    CODEC_PLANES = 0x40,      /* planes.c: a flag over 20..28: byte planes, not PFOR */
+    CODEC_ZSTD = 0x80,        /* zstd_column.c: a flag over any of the above */
 };
 
 _Static_assert(sizeof(hist_value) == 8, "a value reaches disk as its 64 bits");

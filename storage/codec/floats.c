@@ -27,8 +27,11 @@
  *   21 alp_delta  as 20, but PFOR of zz(k[0]), zz(k[i] - k[i-1])
  *   24 alp_dod    as 20, but PFOR of zz(d[i] - d[i-1]), d[i] = k[i] - k[i-1],
  *                 k[-1] = d[-1] = 0 (ramps: a moving valve costs ~0 bits)
- * Float columns use 16..21 and 24; int64 and bool columns 16..18 and
- * ints.c's codecs. With CODEC_PLANES in the id (20, 21, 24 only), the
+ *   27 alp_lpc    u8 e, a predictor of the k's deltas (lpc.c: u8 order, u8
+ *                 shift, coefficients), PFOR of zz(d[i] - its prediction),
+ *                 exceptions as 20 (oscillations, noisy flows)
+ * Float columns use 16..21, 24 and 27; int64 and bool columns 16..18 and
+ * ints.c's codecs. With CODEC_PLANES in the id (20, 21, 24, 27 only), the
  * digits' words are byte planes (planes.c) in place of the PFOR.
  */
 #include "storage/codec/floats.h"
@@ -204,12 +207,16 @@ void codec__alp_encode(codec_wr *w, const hist_value *v, size_t n, unsigned e,
 }
 
 /* Undoes FOR or deltas and scales, in one pass: the divisions are off the
- * dependency chain, so they overlap with it. u aliases v. */
+ * dependency chain, so they overlap with it (LPC: u already holds the k's,
+ * codec__ints_decode). u aliases v. */
 static void alp_scale(const uint64_t *u, hist_value *v, size_t n, codec_int_order order,
                       double scale)
 {
     uint64_t prev = 0, d = 0;
-    if (order == CODEC_INT_FOR) {
+    if (order == CODEC_INT_LPC) {
+        for (size_t i = 0; i < n; i++)
+            v[i].f = (double)(int64_t)u[i] / scale;
+    } else if (order == CODEC_INT_FOR) {
         for (size_t i = 0; i < n; i++)
             v[i].f = (double)(int64_t)(u[i] - CODEC_SIGN_BIAS) / scale;
     } else if (order == CODEC_INT_DELTA) {
@@ -261,7 +268,8 @@ int codec__alp_decode(codec_rd *r, hist_value *v, size_t n, codec_int_order orde
     if (!codec__get_u8(r, &e) || e > ALP_MAX_E)
         return CORRUPT(r);
     uint64_t *u = (uint64_t *)v; /* hist_value is a union holding a uint64_t */
-    int rc = codec__words_decode(r, u, n, pack);
+    int rc = order == CODEC_INT_LPC ? codec__ints_decode(r, u, n, order, pack)
+                                    : codec__words_decode(r, u, n, pack);
     if (rc < 0)
         return rc;
     alp_scale(u, v, n, order, pow10_table[e]);

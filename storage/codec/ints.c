@@ -12,6 +12,8 @@
  *   23 int_delta  PFOR of zz(d[i])
  *   25 int_dod    PFOR of zz(d[i] - d[i-1])
  *   26 int_dfor   PFOR of d[i] + 2^63
+ *   28 int_lpc    a predictor (lpc.c: u8 order, u8 shift, coefficients),
+ *                 then PFOR of zz(d[i] - the prediction of d[i])
  * Bool columns use the same codecs; their values must be 0 or 1, checked
  * at encode and decode (chunk.c). With CODEC_PLANES in the codec id
  * (codec.h) the same words are byte planes (planes.c) instead of PFOR.
@@ -19,6 +21,7 @@
 #include "storage/codec/ints.h"
 
 #include "storage/codec/bits.h"
+#include "storage/codec/lpc.h"
 #include "storage/codec/planes.h"
 
 void codec__words_encode(codec_wr *w, const uint64_t *x, size_t n, codec_pack pack)
@@ -38,7 +41,15 @@ int codec__words_decode(codec_rd *r, uint64_t *out, size_t n, codec_pack pack)
 void codec__ints_encode(codec_wr *w, const int64_t *x, size_t n, codec_int_order order,
                         codec_pack pack, uint64_t *tmp)
 {
-    if (order == CODEC_INT_FOR) {
+    if (order == CODEC_INT_LPC) {
+        codec_lpc p;
+        if (!codec__lpc_choose(x, n, &p)) {
+            w->bad = 1; /* nothing to predict: the plain transforms win anyway */
+            return;
+        }
+        codec__lpc_put(w, &p);
+        codec__lpc_residuals(&p, x, n, tmp);
+    } else if (order == CODEC_INT_FOR) {
         for (size_t i = 0; i < n; i++)
             tmp[i] = (uint64_t)x[i] + CODEC_SIGN_BIAS;
     } else if (order == CODEC_INT_DFOR) {
@@ -59,11 +70,13 @@ void codec__ints_encode(codec_wr *w, const int64_t *x, size_t n, codec_int_order
     codec__words_encode(w, tmp, n, pack);
 }
 
-/* Undoes the transform in place. */
+/* Undoes the transform in place (LPC: codec__ints_decode). */
 static void ints_undo(uint64_t *out, size_t n, codec_int_order order)
 {
     uint64_t prev = 0, d = 0;
     switch (order) {
+    case CODEC_INT_LPC:
+        return;
     case CODEC_INT_FOR:
         for (size_t i = 0; i < n; i++)
             out[i] -= CODEC_SIGN_BIAS;
@@ -92,10 +105,16 @@ static void ints_undo(uint64_t *out, size_t n, codec_int_order order)
 
 int codec__ints_decode(codec_rd *r, uint64_t *out, size_t n, codec_int_order order, codec_pack pack)
 {
+    codec_lpc p;
+    if (order == CODEC_INT_LPC && !codec__lpc_get(r, &p))
+        return CORRUPT(r);
     int rc = codec__words_decode(r, out, n, pack);
     if (rc < 0)
         return rc;
-    ints_undo(out, n, order);
+    if (order == CODEC_INT_LPC)
+        codec__lpc_undo(&p, out, n);
+    else
+        ints_undo(out, n, order);
     return 0;
 }
 

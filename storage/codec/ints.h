@@ -8,12 +8,14 @@
 #include "storage/codec/codec.h"
 
 /* How a sequence becomes PFOR input: frame of reference, zigzagged deltas,
- * zigzagged deltas of deltas, or plain (biased) deltas. */
+ * zigzagged deltas of deltas, plain (biased) deltas, or the residuals of
+ * deltas after linear prediction. */
 typedef enum {
     CODEC_INT_FOR = 0,   /* x + 2^63 */
     CODEC_INT_DELTA = 1, /* zz(x[i] - x[i-1]) */
     CODEC_INT_DOD = 2,   /* zz(d[i] - d[i-1]) */
     CODEC_INT_DFOR = 3,  /* x[i] - x[i-1] + 2^63 */
+    CODEC_INT_LPC = 4,   /* a fitted predictor, then zz(d[i] - its prediction) (lpc.c) */
 } codec_int_order;
 
 #define CODEC_SIGN_BIAS (UINT64_C(1) << 63)

@@ -8,7 +8,7 @@
 #include "storage/codec/codec.h"
 
 /* Writes n strictly increasing timestamps as codec (CODEC_TS_RAW, _DELTA,
- * _DOD or _GRID); tmp holds n scratch words. dod declines (w goes bad)
+ * _DOD, _GRID or _GRID_SPARSE); tmp holds n scratch words. dod declines (w goes bad)
  * below 3 samples. */
 void codec__ts_encode(codec_wr *w, uint8_t codec, const int64_t *ts, size_t n, uint64_t *tmp);
 

@@ -9,6 +9,7 @@
  * the plain decode always agree.
  */
 #include "check.h"
+#include "rng.h"
 #include "storage/chunk.h"
 
 #include <math.h>
@@ -17,12 +18,7 @@ static uint64_t rng_state = 0x243f6a8885a308d3ull;
 
 static uint64_t rnd(void)
 {
-    uint64_t x = rng_state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    rng_state = x;
-    return x * 0x2545F4914F6CDD1Dull;
+    return xorshift64star(&rng_state);
 }
 
 #define MAX_SITES 256
