@@ -39,6 +39,9 @@
  *    to 3 in one transaction when opened. */
 #define HIST_INDEX_FORMAT 3
 
+/* Named databases an environment of the index may open (five are used). */
+#define HIST_INDEX_MAX_DBS 8
+
 typedef struct {
     MDB_env *env;
     MDB_dbi tag_name, tag, chunk, meta, damaged;
