@@ -536,7 +536,7 @@ static void assert_refs_inside(bk *b)
     MDB_dbi chunk, meta;
     if (mdb_env_create(&env))
         return;
-    mdb_env_set_maxdbs(env, 8);
+    mdb_env_set_maxdbs(env, HIST_INDEX_MAX_DBS);
     mdb_env_set_mapsize(env, b->db->idx.mapsize);
     int rc = mdb_env_open(env, path, MDB_RDONLY | MDB_NOLOCK, 0644);
     HIST_ASSERT(rc == 0);

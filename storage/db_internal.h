@@ -21,7 +21,7 @@
  *      backup.c       the online backup (pins segments and WAL, copies).
  *   5. tags.c         the registry, the tag cache, a tag's buffer;
  *      wal.c          the WAL, writing (wal_internal.h, shared with 6);
- *      index_shrink.c the index file's free pages given back at close.
+ *      index_shrink.c the index file rewritten packed at close.
  *   6. index.c        the LMDB index;
  *      segment.c      the segment files;
  *      wal_recover.c  the WAL, reading: the record walk, recovery, replay.

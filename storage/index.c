@@ -95,7 +95,7 @@ int index__open(hist_index *idx, const char *dir, size_t mapsize, hist_log_fn lo
     int rc = mdb_env_create(&idx->env);
     if (rc)
         return index__err(rc);
-    mdb_env_set_maxdbs(idx->env, 8);
+    mdb_env_set_maxdbs(idx->env, HIST_INDEX_MAX_DBS);
     mdb_env_set_mapsize(idx->env, mapsize);
     rc = mdb_env_open(idx->env, dir, MDB_NOTLS, 0644);
     if (rc) {

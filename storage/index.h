@@ -39,6 +39,9 @@
  *    to 3 in one transaction when opened. */
 #define HIST_INDEX_FORMAT 3
 
+/* Named databases an environment of the index may open (five are used). */
+#define HIST_INDEX_MAX_DBS 8
+
 typedef struct {
     MDB_env *env;
     MDB_dbi tag_name, tag, chunk, meta, damaged;
@@ -95,13 +98,15 @@ enum { HIST_CHUNK_HAS_COUNTED = 1 };
 int index__open(hist_index *idx, const char *dir, size_t mapsize, hist_log_fn log, void *log_ctx);
 void index__close(hist_index *idx);
 
-/* index__close(), first giving the file's free pages back to the disk
- * when they are an eighth of it or more (index_shrink.c: a compacting copy
- * renamed over data.mdb; at most 1 GiB of live pages). Only when nothing
- * else uses the index: hist_db_close, after its last commit. */
+/* index__close(), first rewriting the file packed when an eighth of it or
+ * more is free pages or its leaves are an eighth more than the entries
+ * would fill (index_shrink.c: every database appended in key order into a
+ * new environment renamed over data.mdb; at most 1 GiB of live pages).
+ * Only when nothing else uses the index: hist_db_close, after its last
+ * commit. */
 void index__close_shrinking(hist_index *idx, const char *dir);
 
-/* Removes a copy that index__close_shrinking left when it was killed;
+/* Removes a rebuild that index__close_shrinking left when it was killed;
  * called before index__open. */
 void index__remove_stray_copy(const char *dir);
 
