@@ -56,6 +56,7 @@
 #include "storage/codec/codec.h"
 #include "storage/codec/floats.h"
 #include "storage/codec/ints.h"
+#include "storage/codec/lpc.h"
 #include "storage/codec/planes.h"
 #include "storage/codec/quality.h"
 #include "storage/codec/ts.h"
@@ -137,19 +138,22 @@ typedef struct {
     ZSTD_CCtx *zstd; /* the byte planes' context for every column, made once per encode
                       * (its set-up runs cpuid, which a virtual machine traps); NULL:
                       * no planes (CHUNK_NO_ZSTD, a short chunk) */
+    codec_lpc_memo lpc; /* the column's predictor, shared by its two packings */
 } enc_ctx;
 
+/* Starts a column. */
 static void enc_begin(enc_ctx *c)
 {
     c->best_len = SIZE_MAX;
     c->best_cost = SIZE_MAX;
     c->best_codec = 0;
+    c->lpc.state = 0;
 }
 
 /* Opens a writer on the candidate buffer. */
 static codec_wr enc_writer(enc_ctx *c)
 {
-    codec_wr w = {c->cand, c->cand + c->cap, 0, c->zstd};
+    codec_wr w = {c->cand, c->cand + c->cap, 0, c->zstd, &c->lpc};
     return w;
 }
 

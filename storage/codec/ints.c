@@ -42,13 +42,14 @@ void codec__ints_encode(codec_wr *w, const int64_t *x, size_t n, codec_int_order
                         codec_pack pack, uint64_t *tmp)
 {
     if (order == CODEC_INT_LPC) {
-        codec_lpc p;
-        if (!codec__lpc_choose(x, n, &p)) {
+        codec_lpc scratch;
+        const codec_lpc *p = codec__lpc_fit(w->lpc, x, n, &scratch);
+        if (!p) {
             w->bad = 1; /* nothing to predict: the plain transforms win anyway */
             return;
         }
-        codec__lpc_put(w, &p);
-        codec__lpc_residuals(&p, x, n, tmp);
+        codec__lpc_put(w, p);
+        codec__lpc_residuals(p, x, n, tmp);
     } else if (order == CODEC_INT_FOR) {
         for (size_t i = 0; i < n; i++)
             tmp[i] = (uint64_t)x[i] + CODEC_SIGN_BIAS;

@@ -234,3 +234,13 @@ bool codec__lpc_choose(const int64_t *x, size_t n, codec_lpc *p)
     }
     return p->order > 0;
 }
+
+const codec_lpc *codec__lpc_fit(codec_lpc_memo *memo, const int64_t *x, size_t n,
+                                codec_lpc *scratch)
+{
+    if (!memo)
+        return codec__lpc_choose(x, n, scratch) ? scratch : NULL;
+    if (memo->state == 0)
+        memo->state = codec__lpc_choose(x, n, &memo->p) ? 1 : -1;
+    return memo->state > 0 ? &memo->p : NULL;
+}

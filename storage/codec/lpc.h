@@ -24,6 +24,19 @@ typedef struct {
  * bytes (too few samples, or the deltas are not predictable enough). */
 bool codec__lpc_choose(const int64_t *x, size_t n, codec_lpc *p);
 
+/* The fit of one column, kept for its other candidates (the same
+ * digits packed as PFOR and as planes): the fit is the costly part. */
+typedef struct codec_lpc_memo {
+    int state; /* 0: not fitted yet, 1: fitted into p, -1: none is worth it */
+    codec_lpc p;
+} codec_lpc_memo;
+
+/* codec__lpc_choose(), or what memo holds from the column's last call
+ * (memo may be NULL); NULL when none is worth it, else the predictor
+ * (in memo or in *scratch). */
+const codec_lpc *codec__lpc_fit(codec_lpc_memo *memo, const int64_t *x, size_t n,
+                                codec_lpc *scratch);
+
 /* The predictor's bytes, before the words. */
 void codec__lpc_put(codec_wr *w, const codec_lpc *p);
 bool codec__lpc_get(codec_rd *r, codec_lpc *p);
