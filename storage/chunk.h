@@ -67,7 +67,7 @@ int64_t chunk__encode(hist_type type, const int64_t *ts, const hist_value *v, co
                       size_t n, uint8_t *out, size_t cap);
 
 /* chunk__encode() with flags: CHUNK_NO_ZSTD skips zstd, the pass over a
- * column and the byte planes (the frozen runs in memory, storage/freeze.c,
+ * column, the byte planes and the linear predictor (the frozen runs in memory, storage/freeze.c,
  * which are decoded often and re-encoded with zstd when sealed). The
  * bytes decode as any chunk's. */
 enum { CHUNK_NO_ZSTD = 1 };

@@ -139,6 +139,7 @@ typedef struct {
                       * (its set-up runs cpuid, which a virtual machine traps); NULL:
                       * no planes (CHUNK_NO_ZSTD, a short chunk) */
     codec_lpc_memo lpc; /* the column's predictor, shared by its two packings */
+    bool frozen;        /* CHUNK_NO_ZSTD: no predictor either (see enc_tries) */
 } enc_ctx;
 
 /* Starts a column. */
@@ -201,11 +202,20 @@ static uint8_t packed_codec(uint8_t codec, codec_pack pack)
     return pack == CODEC_PACK_PLANES ? (uint8_t)(codec | CODEC_PLANES) : codec;
 }
 
+/* Whether to try a transform. A frozen run (CHUNK_NO_ZSTD) is decoded at
+ * every merge and encoded again when sealed, so it takes neither the
+ * predictor's fit nor its slower decoding: in the ctest -j2 suite
+ * test_freeze went from 104-112 s to over its 120 s with them. */
+static bool enc_tries(const enc_ctx *c, codec_int_order order)
+{
+    return order != CODEC_INT_LPC || !c->frozen;
+}
+
 static void enc_floats(enc_ctx *c, const hist_value *v, size_t n)
 {
     unsigned e = codec__alp_choose_e(v, n);
     for (size_t i = 0; i < COUNT(alp_codecs); i++)
-        for (size_t pk = 0; pk < enc_packings(c); pk++) {
+        for (size_t pk = 0; pk < enc_packings(c) && enc_tries(c, alp_codecs[i].order); pk++) {
             codec_wr w = enc_writer(c);
             codec__alp_encode(&w, v, n, e, alp_codecs[i].order, (codec_pack)pk, c->ks, c->tmp);
             enc_offer(c, &w, packed_codec(alp_codecs[i].codec, (codec_pack)pk));
@@ -219,7 +229,7 @@ static void enc_ints(enc_ctx *c, const hist_value *v, size_t n)
 {
     const int64_t *x = (const int64_t *)v; /* hist_value holds an int64_t */
     for (size_t i = 0; i < COUNT(int_codecs); i++)
-        for (size_t pk = 0; pk < enc_packings(c); pk++) {
+        for (size_t pk = 0; pk < enc_packings(c) && enc_tries(c, int_codecs[i].order); pk++) {
             codec_wr w = enc_writer(c);
             codec__ints_encode(&w, x, n, int_codecs[i].order, (codec_pack)pk, c->tmp);
             enc_offer(c, &w, packed_codec(int_codecs[i].codec, (codec_pack)pk));
@@ -335,6 +345,7 @@ int64_t chunk__encode_flags(hist_type type, const int64_t *ts, const hist_value 
     if (!scratch)
         return HIST_ENOMEM;
     c.zstd = n >= PLANES_MIN_SAMPLES && !(flags & CHUNK_NO_ZSTD) ? codec__planes_cctx_new() : NULL;
+    c.frozen = (flags & CHUNK_NO_ZSTD) != 0;
     int64_t result = 0;
     uint8_t codecs[3];
     uint32_t lens[3];
