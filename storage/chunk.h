@@ -67,9 +67,9 @@ int64_t chunk__encode(hist_type type, const int64_t *ts, const hist_value *v, co
                       size_t n, uint8_t *out, size_t cap);
 
 /* chunk__encode() with flags: CHUNK_NO_ZSTD skips zstd, the pass over a
- * column, the byte planes and the linear predictor (the frozen runs in memory, storage/freeze.c,
- * which are decoded often and re-encoded with zstd when sealed). The
- * bytes decode as any chunk's. */
+ * column, the byte planes and the linear predictor (the frozen runs in
+ * memory, storage/freeze.c, which are decoded often and re-encoded with
+ * zstd when sealed). The bytes decode as any chunk's. */
 enum { CHUNK_NO_ZSTD = 1 };
 int64_t chunk__encode_flags(hist_type type, const int64_t *ts, const hist_value *v,
                             const uint32_t *q, size_t n, uint8_t *out, size_t cap, unsigned flags);

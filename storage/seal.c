@@ -512,9 +512,6 @@ typedef struct {
  * else freezing frees too little, and the longest buffers are sealed. */
 #define FREEZE_SHARE 8
 
-/* Over budget (mu held): all[0, na) are the buffers not due, due_bytes
- * what the due ones (sealed first) free. Puts the ones to freeze or seal
- * after p->ndue. */
 /* Picks buffers to freeze in mode (FREEZE_PRESSURE: by raw_bytes,
  * FREEZE_DEEP: by any_bytes), those that free the most first, until what
  * they free (about 9/10: a run keeps 1-3 B of a sample's 28) brings left
@@ -539,6 +536,9 @@ static size_t pick_freezes(pressure_item *all, size_t na, size_t left, size_t ta
     return i;
 }
 
+/* Over budget (mu held): all[0, na) are the buffers not due, due_bytes
+ * what the due ones (sealed first) free. Puts the ones to freeze or seal
+ * after p->ndue. */
 static void pick_pressure(hist_db *db, pressure_item *all, size_t na, size_t due_bytes,
                           seal_pick *p)
 {

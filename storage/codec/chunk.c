@@ -204,8 +204,8 @@ static uint8_t packed_codec(uint8_t codec, codec_pack pack)
 
 /* Whether to try a transform. A frozen run (CHUNK_NO_ZSTD) is decoded at
  * every merge and encoded again when sealed, so it takes neither the
- * predictor's fit nor its slower decoding: in the ctest -j2 suite
- * test_freeze went from 104-112 s to over its 120 s with them. */
+ * predictor's fit nor its slower decoding: with them, test_freeze went
+ * from 104-112 s to over 120 s in a ctest -j2 suite beside another. */
 static bool enc_tries(const enc_ctx *c, codec_int_order order)
 {
     return order != CODEC_INT_LPC || !c->frozen;

@@ -145,7 +145,7 @@ typedef struct {
     int bad;                  /* set when something did not fit (or a codec declined) */
     struct ZSTD_CCtx_s *zstd; /* the encode's zstd context for byte planes; NULL: none */
     struct codec_lpc_memo *lpc; /* the column's predictor, fitted once for all its
-                                 * candidates (lpc.h); NULL: fitted at each */
+                                 * candidates (lpc.h) */
 } codec_wr;
 
 static inline void codec__put(codec_wr *w, const void *src, size_t len)

@@ -42,8 +42,7 @@ void codec__ints_encode(codec_wr *w, const int64_t *x, size_t n, codec_int_order
                         codec_pack pack, uint64_t *tmp)
 {
     if (order == CODEC_INT_LPC) {
-        codec_lpc scratch;
-        const codec_lpc *p = codec__lpc_fit(w->lpc, x, n, &scratch);
+        const codec_lpc *p = codec__lpc_fit(w->lpc, x, n);
         if (!p) {
             w->bad = 1; /* nothing to predict: the plain transforms win anyway */
             return;

@@ -31,6 +31,8 @@
  */
 #include "storage/codec/lpc.h"
 
+#include "common/hist_assert.h"
+
 #include <math.h>
 
 /* The encoder's highest order, the format's. bench_codec 200 3600: 0.697
@@ -51,10 +53,16 @@ static inline uint64_t asr(uint64_t u, unsigned s)
     return (uint64_t)((int64_t)u >> s);
 }
 
+/* 2^(shift-1), 0 for shift 0: what makes the shift round to nearest. */
+static inline uint64_t rounding(const codec_lpc *p)
+{
+    return p->shift ? UINT64_C(1) << (p->shift - 1) : 0;
+}
+
 /* pred[i] from d[1..i-1] (the top comment's formula). */
 static inline uint64_t predict(const codec_lpc *p, const uint64_t *d, size_t i)
 {
-    uint64_t acc = p->shift ? UINT64_C(1) << (p->shift - 1) : 0;
+    uint64_t acc = rounding(p);
     size_t taps = i == 0 ? 0 : (i - 1 < p->order ? i - 1 : p->order);
     for (size_t j = 0; j < taps; j++)
         acc += (uint64_t)p->coef[j] * d[i - 1 - j];
@@ -89,7 +97,7 @@ static inline void undo_steady(const codec_lpc *p, uint64_t *u, size_t from, siz
         c[j] = (uint64_t)p->coef[j];
     for (size_t j = 0; j < taps; j++)
         h[j] = u[from - 1 - j];
-    const uint64_t round = p->shift ? UINT64_C(1) << (p->shift - 1) : 0;
+    const uint64_t round = rounding(p);
     const unsigned shift = p->shift;
     for (size_t i = from; i < n; i++) {
         /* The newest delta last: only its product and one add wait for
@@ -211,7 +219,9 @@ static double levinson_best(const double r[CODEC_LPC_MAX_ORDER + 1], size_t samp
     return best_bits;
 }
 
-bool codec__lpc_choose(const int64_t *x, size_t n, codec_lpc *p)
+/* A predictor fitted to x[0..n)'s deltas; false when none is worth its
+ * bytes (too few samples, or the deltas are not predictable enough). */
+static bool lpc_choose(const int64_t *x, size_t n, codec_lpc *p)
 {
     if (n < LPC_MIN_SAMPLES)
         return false;
@@ -236,12 +246,10 @@ bool codec__lpc_choose(const int64_t *x, size_t n, codec_lpc *p)
     return p->order > 0;
 }
 
-const codec_lpc *codec__lpc_fit(codec_lpc_memo *memo, const int64_t *x, size_t n,
-                                codec_lpc *scratch)
+const codec_lpc *codec__lpc_fit(codec_lpc_memo *memo, const int64_t *x, size_t n)
 {
-    if (!memo)
-        return codec__lpc_choose(x, n, scratch) ? scratch : NULL;
+    HIST_ASSERT(memo); /* every encode's writer has one (chunk.c, enc_writer) */
     if (memo->state == 0)
-        memo->state = codec__lpc_choose(x, n, &memo->p) ? 1 : -1;
+        memo->state = lpc_choose(x, n, &memo->p) ? 1 : -1;
     return memo->state > 0 ? &memo->p : NULL;
 }

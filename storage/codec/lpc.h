@@ -20,10 +20,6 @@ typedef struct {
     int64_t coef[CODEC_LPC_MAX_ORDER];
 } codec_lpc;
 
-/* A predictor fitted to x[0..n)'s deltas; false when none is worth its
- * bytes (too few samples, or the deltas are not predictable enough). */
-bool codec__lpc_choose(const int64_t *x, size_t n, codec_lpc *p);
-
 /* The fit of one column, kept for its other candidates (the same
  * digits packed as PFOR and as planes): the fit is the costly part. */
 typedef struct codec_lpc_memo {
@@ -31,11 +27,11 @@ typedef struct codec_lpc_memo {
     codec_lpc p;
 } codec_lpc_memo;
 
-/* codec__lpc_choose(), or what memo holds from the column's last call
- * (memo may be NULL); NULL when none is worth it, else the predictor
- * (in memo or in *scratch). */
-const codec_lpc *codec__lpc_fit(codec_lpc_memo *memo, const int64_t *x, size_t n,
-                                codec_lpc *scratch);
+/* The predictor fitted to x[0..n)'s deltas, fitted at the column's first
+ * call and kept in memo (state 0 before it) for the others; NULL when none
+ * is worth its bytes (too few samples, or the deltas not predictable
+ * enough). */
+const codec_lpc *codec__lpc_fit(codec_lpc_memo *memo, const int64_t *x, size_t n);
 
 /* The predictor's bytes, before the words. */
 void codec__lpc_put(codec_wr *w, const codec_lpc *p);

@@ -188,39 +188,74 @@ typedef struct {
     uint64_t unit, half;
 } grid_state;
 
+/* Off-grid samples laid on a column of grid points, in position order.
+ * An offset beyond half a period is a gap: it moves the grid, so every
+ * later sample shifts by it. */
+typedef struct {
+    uint64_t *o; /* the column: grid points, then the samples */
+    uint64_t unit, half;
+    uint64_t shift; /* what the gaps so far moved the grid, in ns */
+    size_t next;    /* the first position not yet shifted */
+} grid_patch;
+
+/* o[0..cnt) = the grid points after gns. */
+static inline void grid_fill(uint64_t *o, size_t cnt, uint64_t gns, uint64_t step)
+{
+    for (size_t j = 0; j < cnt; j++)
+        o[j] = gns + (j + 1) * step;
+}
+
+/* The sample at position at (>= p->next) is off the grid by zz(offset). */
+static inline void grid_patch_at(grid_patch *p, size_t at, uint64_t zz)
+{
+    if (p->shift)
+        for (size_t j = p->next; j < at; j++)
+            p->o[j] += p->shift;
+    uint64_t off = codec__unzigzag(zz) * p->unit;
+    p->o[at] += p->shift + off;
+    if (!grid_near(codec__unzigzag(zz), p->half))
+        p->shift += off;
+    p->next = at + 1;
+}
+
+/* Shifts what is left of o[0..cnt) after the last off-grid sample. */
+static inline void grid_patch_end(grid_patch *p, size_t cnt)
+{
+    if (p->shift)
+        for (size_t j = p->next; j < cnt; j++)
+            p->o[j] += p->shift;
+}
+
+/* Whether u[0..n) strictly increases (as signed); HIST_ECORRUPT if not. */
+static int increasing_or_corrupt(codec_rd *r, const uint64_t *u, size_t n)
+{
+    int bad = 0;
+    for (size_t i = 1; i < n; i++)
+        bad |= (int64_t)u[i] <= (int64_t)u[i - 1];
+    return bad ? CORRUPT(r) : 0;
+}
+
 /* A grid block whose offsets are all zero but for a few exceptions (the
  * common case: jitter is rare; head says width 0, ref 0): fills the
  * arithmetic sequence of the grid, then applies the exceptions, in
- * position order. An exception beyond half a period is a gap: it moves the
- * grid, so every later sample of the block shifts by it. */
+ * position order (grid_patch). */
 static int grid_sparse_block(codec_rd *r, const codec_pfor_head *h, uint64_t *o, size_t cnt,
                              grid_state *g)
 {
-    const uint64_t gns = g->gns, step = g->step, unit = g->unit, half = g->half; /* o may alias g */
+    const uint64_t gns = g->gns, step = g->step; /* o may alias g */
     const uint8_t *pos = codec__take(r, h->nexc, 1);
     if (!pos)
         return CORRUPT(r);
-    for (size_t j = 0; j < cnt; j++)
-        o[j] = gns + (j + 1) * step;
-    uint64_t shift = 0;
-    size_t next = 0; /* first position not yet shifted */
+    grid_fill(o, cnt, gns, step);
+    grid_patch p = {o, g->unit, g->half, 0, 0};
     for (size_t e = 0; e < h->nexc; e++) {
         uint64_t zz;
-        if (pos[e] >= cnt || pos[e] < next || !codec__get_varint(r, &zz))
+        if (pos[e] >= cnt || pos[e] < p.next || !codec__get_varint(r, &zz))
             return CORRUPT(r); /* positions must increase, as the encoder writes them */
-        if (shift)
-            for (size_t j = next; j < pos[e]; j++)
-                o[j] += shift;
-        uint64_t off = codec__unzigzag(zz) * unit;
-        o[pos[e]] += shift + off;
-        if (!grid_near(codec__unzigzag(zz), half))
-            shift += off;
-        next = (size_t)pos[e] + 1;
+        grid_patch_at(&p, pos[e], zz);
     }
-    if (shift)
-        for (size_t j = next; j < cnt; j++)
-            o[j] += shift;
-    g->gns = gns + cnt * step + shift;
+    grid_patch_end(&p, cnt);
+    g->gns = gns + cnt * step + p.shift;
     return 0;
 }
 
@@ -266,24 +301,19 @@ static int decode_grid(codec_rd *r, uint64_t *u, size_t n, uint64_t unit, uint64
         if (rc < 0)
             return rc;
     }
-    int bad = 0;
-    for (size_t i = 1; i < n; i++)
-        bad |= (int64_t)u[i] <= (int64_t)u[i - 1];
-    return bad ? CORRUPT(r) : 0;
+    return increasing_or_corrupt(r, u, n);
 }
 
 /* u[1..n) from the grid and the list of off-grid samples (grid_sparse):
  * as grid_sparse_block() over the whole column, the positions varints. */
 static int decode_grid_sparse(codec_rd *r, uint64_t *u, size_t n, uint64_t unit, uint64_t base)
 {
-    const uint64_t step = base * unit, half = base / 2, nd = n - 1;
+    const size_t nd = n - 1;
     uint64_t m;
     if (!codec__get_varint(r, &m) || m > nd)
         return CORRUPT(r);
-    uint64_t *o = u + 1, gns = u[0], shift = 0;
-    for (size_t j = 0; j < nd; j++)
-        o[j] = gns + (j + 1) * step;
-    size_t next = 0; /* first index not yet shifted */
+    grid_fill(u + 1, nd, u[0], base * unit);
+    grid_patch p = {u + 1, unit, base / 2, 0, 0};
     uint64_t at = 0;
     for (uint64_t e = 0; e < m; e++) {
         uint64_t gap, zz;
@@ -292,22 +322,10 @@ static int decode_grid_sparse(codec_rd *r, uint64_t *u, size_t n, uint64_t unit,
         if (e == 0 ? gap >= nd : gap == 0 || gap >= nd - at)
             return CORRUPT(r); /* indices must increase and stay in the column */
         at = e ? at + gap : gap;
-        if (shift)
-            for (size_t j = next; j < at; j++)
-                o[j] += shift;
-        uint64_t off = codec__unzigzag(zz) * unit;
-        o[at] += shift + off;
-        if (!grid_near(codec__unzigzag(zz), half))
-            shift += off;
-        next = (size_t)at + 1;
+        grid_patch_at(&p, (size_t)at, zz);
     }
-    if (shift)
-        for (size_t j = next; j < nd; j++)
-            o[j] += shift;
-    int bad = 0;
-    for (size_t i = 1; i < n; i++)
-        bad |= (int64_t)u[i] <= (int64_t)u[i - 1];
-    return bad ? CORRUPT(r) : 0;
+    grid_patch_end(&p, nd);
+    return increasing_or_corrupt(r, u, n);
 }
 
 /* ---- Reading: delta, dod, raw ------------------------------------------------------------ */

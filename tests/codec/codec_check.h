@@ -118,17 +118,28 @@ static inline int roundtrip(const char *what, hist_type type, const int64_t *ts,
     return c;
 }
 
-/* The chunk's length and value codec with flags (no checks). */
-static inline int64_t encoded_len(hist_type type, const int64_t *ts, const hist_value *v, size_t n,
-                                  unsigned flags, uint8_t *codec)
+/* The chunk's length with flags and its header (zeros when the encode
+ * failed; no checks). */
+static inline int64_t encoded_info(hist_type type, const int64_t *ts, const hist_value *v, size_t n,
+                                   unsigned flags, hist_chunk_info *info)
 {
     size_t cap = chunk__bound(n);
     uint8_t *buf = malloc(cap);
     REQUIRE(buf);
     int64_t len = chunk__encode_flags(type, ts, v, NULL, n, buf, cap, flags);
-    hist_chunk_info info;
-    *codec = len > 0 && chunk__peek(buf, (size_t)len, &info) == 0 ? info.value_codec : 0;
+    if (len <= 0 || chunk__peek(buf, (size_t)len, info) != 0)
+        memset(info, 0, sizeof(*info));
     free(buf);
+    return len;
+}
+
+/* The chunk's length and value codec with flags (no checks). */
+static inline int64_t encoded_len(hist_type type, const int64_t *ts, const hist_value *v, size_t n,
+                                  unsigned flags, uint8_t *codec)
+{
+    hist_chunk_info info;
+    int64_t len = encoded_info(type, ts, v, n, flags, &info);
+    *codec = info.value_codec;
     return len;
 }
 

@@ -34,13 +34,8 @@ static double vibration(size_t k, double sigma)
 static uint32_t value_bytes(hist_type type, const int64_t *ts, const hist_value *v, size_t n,
                             unsigned flags, uint8_t *codec)
 {
-    size_t cap = chunk__bound(n);
-    uint8_t *buf = malloc(cap);
-    REQUIRE(buf);
-    int64_t len = chunk__encode_flags(type, ts, v, NULL, n, buf, cap, flags);
-    hist_chunk_info info = {0};
-    REQUIRE(len > 0 && chunk__peek(buf, (size_t)len, &info) == 0);
-    free(buf);
+    hist_chunk_info info;
+    REQUIRE(encoded_info(type, ts, v, n, flags, &info) > 0 && info.count == n);
     *codec = info.value_codec;
     return info.value_bytes;
 }
