@@ -25,8 +25,11 @@
  * .hash), so the writer never hashes a name; a probe compares the hashes
  * before the names. It holds no names of its own: a slot points at the
  * db's copy (hist_tag_name_of), which lives as long as the db, and the db
- * is closed only after writer__stop(). A slot costs 24 bytes, 48 a tag at
- * the table's load of at most one half. A removed tag (hist_tag_remove)
+ * is closed only after writer__stop(). A slot costs 16 bytes (the name's
+ * address, the hash's low 32 bits, id and type in one word), 32 a tag at
+ * the table's load of at most one half: 32 MB at a million tags, where 24
+ * bytes a slot took 48. A tag whose id does not fit beside its type
+ * (2^29 and up) is not cached, only resolved each time. A removed tag (hist_tag_remove)
  * keeps its copy of the name; the write that finds it removed
  * (HIST_ENOTFOUND) empties the cache and resolves its batch again.
  */
@@ -38,10 +41,22 @@
 
 typedef struct {
     const char *name; /* the db's copy (hist_tag_name_of): valid while it is open */
-    uint64_t hash;    /* of name: hist_in_series.hash */
-    uint32_t id;
-    hist_type type;
+    uint32_t hash;    /* of name: hist_in_series.hash's low 32 bits */
+    uint32_t id_type; /* id << SLOT_TYPE_BITS | type */
 } tag_slot;
+
+enum { SLOT_TYPE_BITS = 3 };
+_Static_assert(HIST_TYPE_BOOL < (1 << SLOT_TYPE_BITS), "a slot holds every hist_type");
+_Static_assert(sizeof(tag_slot) == 16 || sizeof(void *) != 8, "a slot is 16 bytes");
+
+static uint32_t slot_id(const tag_slot *s)
+{
+    return s->id_type >> SLOT_TYPE_BITS;
+}
+static hist_type slot_type(const tag_slot *s)
+{
+    return (hist_type)(s->id_type & ((1u << SLOT_TYPE_BITS) - 1));
+}
 
 struct hist_writer {
     uv_thread_t thread;
@@ -78,7 +93,7 @@ static tag_slot *cache_find(hist_writer *w, const hist_in_series *series)
         tag_slot *s = &w->cache[i];
         if (!s->name)
             return NULL;
-        if (s->hash == series->hash && !strcmp(s->name, series->name))
+        if (s->hash == (uint32_t)series->hash && !strcmp(s->name, series->name))
             return s;
     }
 }
@@ -93,6 +108,8 @@ static void cache_clear(hist_writer *w)
 
 static void cache_put(hist_writer *w, const hist_in_series *series, uint32_t id, hist_type type)
 {
+    if (id > (UINT32_MAX >> SLOT_TYPE_BITS))
+        return; /* the cache is only a shortcut */
     if ((w->cache_used + 1) * 2 > w->cache_cap) {
         size_t cap = w->cache_cap ? w->cache_cap * 2 : 1024;
         tag_slot *fresh = calloc(cap, sizeof *fresh);
@@ -117,9 +134,8 @@ static void cache_put(hist_writer *w, const hist_in_series *series, uint32_t id,
     w->cache[j].name = hist_tag_name_of(w->db, id);
     if (!w->cache[j].name)
         return;
-    w->cache[j].hash = series->hash;
-    w->cache[j].id = id;
-    w->cache[j].type = type;
+    w->cache[j].hash = (uint32_t)series->hash;
+    w->cache[j].id_type = id << SLOT_TYPE_BITS | (uint32_t)type;
     w->cache_used++;
 }
 
@@ -217,12 +233,13 @@ static int resolve_tags(hist_writer *w, const hist_in_batch *b, uint32_t *ids, h
         tag_slot *c = cache_find(w, s);
         int rc;
         if (c) {
-            if (c->type != s->type && !convert_series(&b->series[i], c->type))
+            hist_type have = slot_type(c);
+            if (have != s->type && !convert_series(&b->series[i], have))
                 decode__add_series_error(res, (uint32_t)i, s->name, HIST_ETYPE,
                                          "type conflict: tag is %s, series has %s values",
-                                         hist_type_name(c->type), hist_type_name(s->type));
+                                         hist_type_name(have), hist_type_name(s->type));
             else
-                ids[i] = c->id;
+                ids[i] = slot_id(c);
             continue;
         }
         rc = hist_tag_resolve(w->db, s->name, s->name_len, s->type, false, &ids[i]);
