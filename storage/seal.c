@@ -30,6 +30,7 @@
  */
 #include "storage/db_internal.h"
 
+#include "common/hist_array.h"
 #include "common/hist_assert.h"
 
 #include <stdlib.h>
@@ -606,53 +607,84 @@ static void pick_wal(hist_db *db, pressure_item *all, size_t na, seal_pick *p)
         atomic_fetch_add(&db->seals_wal, p->n - p->ndue);
 }
 
-/* Picks what the sealer does now (mu held). Returns false when nothing. */
+/* Whether a buffer holding count samples is sealed now, holding its
+ * current window: full, old, or the db stopping (mu held). */
+static bool buffer_due(hist_db *db, const hist_tag_state *t, size_t count, int64_t now)
+{
+    return count >= db->opts.chunk_samples ||
+           now - t->buf.first_write_ns >= db->opts.chunk_max_age_ns || db->stop;
+}
+
+/* The buffers not due, for a round under memory or WAL pressure (mu held):
+ * na of them, into a new array (NULL when out of memory). */
+static pressure_item *pressure_items(hist_db *db, size_t na, int64_t now)
+{
+    pressure_item *all = malloc(na * sizeof(*all));
+    uint64_t durable = wal__durable_lsn(db->wal);
+    size_t k = 0;
+    for (size_t i = 0; all && i < db->ndirty; i++) {
+        hist_tag_state *t = db->tags[db->dirty[i]];
+        size_t count = membuf__count(&t->buf);
+        if (count == 0 || buffer_due(db, t, count, now))
+            continue;
+        /* A freeze of every raw sample frees the whole raw block. */
+        size_t raw = freeze__durable_raw(&t->buf, durable);
+        size_t any = raw && raw == t->buf.nraw ? t->buf.cap : raw;
+        all[k++] = (pressure_item){t->id,
+                                   t->buf.first_write_ns,
+                                   membuf__bytes(&t->buf),
+                                   freeze__worth(raw) * HIST_MEMBUF_SAMPLE_BYTES,
+                                   any * HIST_MEMBUF_SAMPLE_BYTES,
+                                   count,
+                                   0};
+    }
+    HIST_ASSERT(!all || k == na); /* mu held since the count */
+    return all;
+}
+
+/* Picks what the sealer does now (mu held). Returns false when nothing.
+ * The sealer walks every dirty tag ten times a second, and at a million
+ * tags an array of every buffer (56 bytes each) was 56 MB mapped, faulted
+ * in and unmapped at each walk: it is made only when a pressure round
+ * needs it, and a walk with nothing but due buffers lists only those. */
 static bool pick_tags(hist_db *db, seal_pick *p)
 {
     HIST_ASSERT(mu_held(&db->mu));
     memset(p, 0, sizeof(*p));
-    size_t n = db->ndirty;
+    size_t n = db->ndirty, cap = 0;
     if (n == 0)
         return false;
-    p->ids = malloc(n * sizeof(*p->ids));
-    pressure_item *all = malloc(n * sizeof(*all));
-    if (!p->ids || !all) {
-        free(p->ids), free(all);
-        p->ids = NULL;
-        return false;
-    }
     int64_t now = clock__mono_ns();
-    uint64_t durable = wal__durable_lsn(db->wal);
     size_t na = 0, due_bytes = 0;
-    for (size_t i = 0; i < n; i++) {
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
         hist_tag_state *t = db->tags[db->dirty[i]];
         size_t count = membuf__count(&t->buf);
         if (count == 0)
             continue;
-        if (count >= db->opts.chunk_samples ||
-            now - t->buf.first_write_ns >= db->opts.chunk_max_age_ns || db->stop) {
+        if (!buffer_due(db, t, count, now)) {
+            na++;
+            continue;
+        }
+        if ((rc = HIST_ARRAY_RESERVE(p->ids, cap, p->n + 1, 64)) == 0) {
             p->ids[p->n++] = t->id;
             due_bytes += membuf__bytes(&t->buf);
-        } else {
-            /* A freeze of every raw sample frees the whole raw block. */
-            size_t raw = freeze__durable_raw(&t->buf, durable);
-            size_t any = raw && raw == t->buf.nraw ? t->buf.cap : raw;
-            all[na++] = (pressure_item){t->id,
-                                        t->buf.first_write_ns,
-                                        membuf__bytes(&t->buf),
-                                        freeze__worth(raw) * HIST_MEMBUF_SAMPLE_BYTES,
-                                        any * HIST_MEMBUF_SAMPLE_BYTES,
-                                        count,
-                                        0};
         }
     }
     p->ndue = p->n;
-    if (db->mem_bytes > db->opts.memtable_bytes && na)
-        pick_pressure(db, all, na, due_bytes, p);
-    if (p->n == p->ndue && na && wal_over_budget(db))
-        pick_wal(db, all, na, p);
-    free(all);
-    if (p->n == 0) {
+    bool memory = db->mem_bytes > db->opts.memtable_bytes;
+    if (rc == 0 && na && (memory || wal_over_budget(db))) {
+        pressure_item *all = NULL;
+        rc = HIST_ARRAY_RESERVE(p->ids, cap, p->ndue + na, 64);
+        if (rc == 0 && !(all = pressure_items(db, na, now)))
+            rc = HIST_ENOMEM;
+        if (rc == 0 && memory)
+            pick_pressure(db, all, na, due_bytes, p);
+        if (rc == 0 && p->n == p->ndue && wal_over_budget(db))
+            pick_wal(db, all, na, p);
+        free(all);
+    }
+    if (rc != 0 || p->n == 0) {
         free(p->ids);
         p->ids = NULL;
         return false;
