@@ -295,18 +295,6 @@ static tag_raise *commit_tag(hist_db *db, commit_ctx *c, size_t cap, uint32_t id
     return &c->tags[c->ntags++];
 }
 
-/* Keeps a tag's newest sealed sample current (mu held): a new chunk has
- * the highest seq, so it wins a tie. */
-static void note_sealed_latest(hist_tag_state *t, const hist_chunk_ref *ref)
-{
-    if (!t || ref->stats.count == 0)
-        return;
-    if (t->has_sealed_latest && ref->stats.end_ts < t->sealed_latest.ts)
-        return;
-    t->has_sealed_latest = 1;
-    t->sealed_latest = (hist_sample){ref->stats.end_ts, ref->stats.last_v, ref->stats.last_q};
-}
-
 int chunk__commit(hist_db *db, uint8_t **bufs, hist_chunk_ref *refs, size_t n,
                   const hist_chunk_ref *dels, size_t ndels, const uint32_t *flushed_tags,
                   const uint64_t *flushed_lsns, size_t nflushed)
@@ -374,8 +362,6 @@ int chunk__commit(hist_db *db, uint8_t **bufs, hist_chunk_ref *refs, size_t n,
             if (t && c.tags[i].flushed_lsn > t->flushed_lsn)
                 t->flushed_lsn = c.tags[i].flushed_lsn;
         }
-        for (size_t i = 0; i < n; i++)
-            note_sealed_latest(tags__get(db, refs[i].tag), &refs[i]);
         mu_unlock(&db->mu);
         uint64_t samples = 0, bytes = 0, dsamples = 0, dbytes = 0;
         for (size_t i = 0; i < n; i++)

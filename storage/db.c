@@ -291,11 +291,10 @@ static int load_index(hist_db *db)
         bool damaged = marks__has(&marks, &k); /* its last sample is no answer */
         if (!damaged && (!t->has_latest || ref.stats.end_ts > t->latest.ts ||
                          (ref.stats.end_ts == t->latest.ts && ref.seq > latest_seq[ref.tag]))) {
-            t->has_latest = t->has_sealed_latest = 1;
+            t->has_latest = 1;
             t->latest.ts = ref.stats.end_ts;
             t->latest.v = ref.stats.last_v;
             t->latest.q = ref.stats.last_q;
-            t->sealed_latest = t->latest;
             latest_seq[ref.tag] = ref.seq;
         }
         if (ref.seq >= db->next_seq)
@@ -377,10 +376,9 @@ static void db_free(hist_db *db)
     if (db->idx_open)
         index__close(&db->idx);
     for (uint32_t i = 0; i < db->tags_cap; i++)
-        if (db->tags[i]) {
+        if (db->tags[i])
             membuf__free(&db->tags[i]->buf);
-            free(db->tags[i]);
-        }
+    hist_slab_free_all(&db->tag_slab); /* every tag's block */
     free(db->tags);
     free(db->name_hash);
     free(db->dirty);

@@ -57,6 +57,7 @@
 #include "common/hist_assert.h"
 #include "storage/mutex.h"
 #include "storage/hist_storage.h"
+#include "common/hist_slab.h"
 #include "storage/index.h"
 #include "storage/memtable.h"
 #include "storage/segment.h"
@@ -82,7 +83,6 @@ typedef struct {
     /* latest may come from a chunk whose damage mark changed since it was
      * set: hist_db_latest() looks it up again (damage.c). */
     bool latest_stale : 1;
-    bool has_sealed_latest : 1; /* the latest sample in committed chunks, so */
     /* hist_tag_remove(): gone from the registry; the struct stays (names
      * handed out point into it) and so does its name-hash slot (probe
      * chains stay whole), but no lookup, write or listing finds it. */
@@ -90,7 +90,6 @@ typedef struct {
     uint64_t flushed_lsn;       /* every write with lsn <= this is in chunks */
     int64_t max_span;           /* max (end_ts - start_ts) over the tag's chunks */
     hist_sample latest;
-    hist_sample sealed_latest; /* ... that latest can be put back after a rollback */
     hist_membuf buf;           /* 32 bytes of zeros while the tag is idle */
     char name[];               /* name_len bytes and a NUL */
 } hist_tag_state;
@@ -128,7 +127,7 @@ struct hist_db {
     size_t hash_cap;
     uint32_t *dirty; /* tags with a non-empty buffer */
     size_t ndirty, capdirty;
-    size_t tag_bytes; /* the tag states' blocks, as tags__cache allocated them */
+    hist_slab tag_slab; /* the tag states' blocks (tags__cache), freed at close only */
     size_t mem_bytes; /* the buffers' blocks (membuf__bytes), the budget's count */
     uint64_t runlog_floor_lsn; /* seal.c: the WAL's next LSN when the last logging round began */
     uint64_t mem_samples;
@@ -196,11 +195,11 @@ static inline void tags__note_latest(hist_tag_state *t, int64_t ts, hist_value v
     t->has_latest = 1;
     t->latest = (hist_sample){ts, v, q};
 }
-/* A tag's latest value again after its chunks or buffer lost samples:
- * the newest sealed one (has_sealed_latest, sealed_latest), then anything
- * left in the buffer; when the buffer cannot be viewed, latest_stale is
- * set so it is looked up again when asked (mu held). */
-void tags__restore_latest(hist_tag_state *t);
+/* A tag's latest value again after a delete took samples from its chunks
+ * and buffer (mu held): sealed, the newest sample left in its chunks (NULL
+ * when none is), or a later one left in the buffer; when the buffer cannot
+ * be viewed, latest_stale is set so it is looked up again when asked. */
+void tags__restore_latest(hist_tag_state *t, const hist_sample *sealed);
 /* Inserts samples into a tag's buffer and updates latest (mu held); now_ns
  * is the monotonic clock (clock__mono_ns), read once per write. */
 int tags__insert(hist_db *db, hist_tag_state *t, const int64_t *ts, const hist_value *v,

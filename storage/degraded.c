@@ -69,7 +69,12 @@ void degraded__rollback_void(hist_db *db)
         db->mem_bytes -= (size_t)(-d);
         db->mem_samples -= before - after;
         dropped += before - after;
-        tags__restore_latest(t);
+        /* latest may be a refused sample: it stays as an upper bound and
+         * hist_db_latest() looks the answer up again by a scan. The
+         * registry keeps no copy of each tag's newest sealed sample for
+         * this path (24 bytes a tag, taken only when a disk refuses
+         * writes). */
+        t->latest_stale = 1;
     }
     db->void_samples += dropped;
     mu_unlock(&db->mu);

@@ -177,11 +177,9 @@ static void reset_latest(hist_tag_state *t, const hist_chunk_ref *refs, const de
         if (!have || ends_later(r, &best))
             best = *r, have = true;
     }
-    t->has_sealed_latest = have;
-    t->sealed_latest = have ? (hist_sample){best.stats.end_ts, best.stats.last_v, best.stats.last_q}
-                            : (hist_sample){0};
+    hist_sample sealed = {best.stats.end_ts, best.stats.last_v, best.stats.last_q};
     t->latest_stale = 0;
-    tags__restore_latest(t);
+    tags__restore_latest(t, have ? &sealed : NULL);
 }
 
 /* Debug builds: after the seal of step 1 the buffer holds no write the

@@ -139,18 +139,10 @@ static void hash_insert(uint32_t *tab, size_t cap, const hist_tag_state *t)
     tab[i] = t->id;
 }
 
-/* The bytes malloc takes for a block of n: glibc's 8-byte header, then a
- * multiple of 16 (at least 32). */
-static size_t block_bytes(size_t n)
-{
-    size_t b = (n + 8 + 15) & ~(size_t)15;
-    return b < 32 ? 32 : b;
-}
-
 size_t tags__registry_bytes(hist_db *db)
 {
     HIST_ASSERT(mu_held(&db->mu));
-    return db->tag_bytes + db->tags_cap * sizeof(*db->tags) +
+    return db->tag_slab.used + db->tags_cap * sizeof(*db->tags) +
            db->hash_cap * sizeof(*db->name_hash) + db->capdirty * sizeof(*db->dirty);
 }
 
@@ -184,7 +176,7 @@ int tags__cache(hist_db *db, const hist_index_tag *meta)
     if (len > HIST_TAG_NAME_MAX)
         return HIST_ECORRUPT; /* a stored row without its NUL */
     size_t size = offsetof(hist_tag_state, name) + len + 1;
-    hist_tag_state *t = calloc(1, size);
+    hist_tag_state *t = hist_slab_alloc(&db->tag_slab, size); /* zeroed */
     if (!t)
         return HIST_ENOMEM;
     t->id = meta->id;
@@ -195,7 +187,6 @@ int tags__cache(hist_db *db, const hist_index_tag *meta)
     memcpy(t->name, meta->name, len);
     db->tags[meta->id] = t;
     hash_insert(db->name_hash, db->hash_cap, t);
-    db->tag_bytes += block_bytes(size);
     db->ntags++;
     if (meta->id >= db->next_tag_id)
         db->next_tag_id = meta->id + 1;
@@ -596,10 +587,10 @@ int tags__insert(hist_db *db, hist_tag_state *t, const int64_t *ts, const hist_v
     return 0;
 }
 
-void tags__restore_latest(hist_tag_state *t)
+void tags__restore_latest(hist_tag_state *t, const hist_sample *sealed)
 {
-    t->has_latest = t->has_sealed_latest;
-    t->latest = t->sealed_latest;
+    t->has_latest = sealed != NULL;
+    t->latest = sealed ? *sealed : (hist_sample){0};
     membuf_view bv;
     if (membuf__view(&t->buf, &bv) != 0) {
         t->latest_stale = 1; /* looked up again when asked */
