@@ -137,12 +137,13 @@ static membuf_frozen *frozen_from(const membuf_new_run *front, size_t nfront,
             d = old->run[from + (i - nfront)];
             bytes = membuf__run_bytes(old, from + (i - nfront));
         } else {
-            d = (membuf_run){r->len, r->n, r->lsn_first, r->lsn_last};
+            d = (membuf_run){0, r->len, r->n, 0, r->lsn_first, r->lsn_last};
             bytes = r->bytes;
             fz->ts_min = r->ts_min < fz->ts_min ? r->ts_min : fz->ts_min;
             fz->ts_max = r->ts_max > fz->ts_max ? r->ts_max : fz->ts_max;
         }
         memcpy(out + off, bytes, d.len);
+        d.off = off;
         off += d.len;
         fz->run[i] = d;
         fz->samples += d.n;
@@ -177,11 +178,13 @@ static void runs_drop_oldest(hist_membuf *b, size_t drop)
     for (size_t i = drop; i < fz->nruns; i++)
         data += fz->run[i].len;
     uint8_t *src = (uint8_t *)membuf__run_bytes(fz, drop);
-    uint32_t samples = 0;
+    uint32_t base = fz->run[drop].off, samples = 0;
     memmove(fz->run, &fz->run[drop], keep * sizeof(fz->run[0]));
     memmove(&fz->run[keep], src, data);
-    for (size_t i = 0; i < keep; i++)
+    for (size_t i = 0; i < keep; i++) {
+        fz->run[i].off -= base;
         samples += fz->run[i].n;
+    }
     fz->nruns = (uint32_t)keep;
     fz->data = (uint32_t)data;
     fz->samples = samples;

