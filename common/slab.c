@@ -5,6 +5,10 @@
  * zeroes cost no writes and its untouched pages no memory); blocks are
  * taken from its front in order. A block that does not fit in what is left
  * starts a new piece, so at most one block's worth is wasted per piece.
+ *
+ * Under AddressSanitizer every block is a piece of its own, so a write
+ * past a block's end lands in the allocator's red zone and is reported,
+ * as it was when each tag state was malloc'd.
  */
 #include "common/hist_slab.h"
 
@@ -12,6 +16,17 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SLAB_EACH_BLOCK 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SLAB_EACH_BLOCK 1
+#endif
+#endif
+#ifndef SLAB_EACH_BLOCK
+#define SLAB_EACH_BLOCK 0
+#endif
 
 struct hist_slab_piece {
     hist_slab_piece *next;
@@ -24,8 +39,8 @@ void *hist_slab_alloc(hist_slab *s, size_t n)
     if (n == 0 || n > SIZE_MAX - sizeof(hist_slab_piece) - 8)
         return NULL;
     size_t need = (n + 7) & ~(size_t)7;
-    if (!s->pieces || s->left < need) {
-        size_t size = need > HIST_SLAB_PIECE ? need : HIST_SLAB_PIECE;
+    if (!s->pieces || s->left < need || SLAB_EACH_BLOCK) {
+        size_t size = need > HIST_SLAB_PIECE || SLAB_EACH_BLOCK ? need : HIST_SLAB_PIECE;
         hist_slab_piece *p = calloc(1, sizeof(*p) + size);
         if (!p)
             return NULL;
