@@ -18,7 +18,10 @@
 #    PERIOD_S samples a second (--rate), reading historiand's VmRSS every
 #    second (--watch-pid): live.latency_max_ms is the slowest
 #    acknowledgement at that pace, live.rss_minute_K_mib the RSS at each
-#    minute.
+#    minute. Beside it the server's own count of its buffers
+#    (memtable_bytes, what the budget bounds) is read from /api/v1/stats at
+#    the start of each minute (live.memtable_minute_K_mib): RSS beyond it
+#    is the tag registry, the caches and the allocator's slack.
 # 4. A clean stop (timed), the data dir's bytes, VmHWM.
 # Every line is "name value unit". Exits nonzero, saying why, when the
 # server does not start or stop, or a request is not answered 2xx within
@@ -64,13 +67,34 @@ hist_start "$d" --auth-file "$d/tokens" || die "historiand did not start"
 hp=$hist_port
 pid=$hist_pid
 log "feeding: first contact as fast as answered, then $rate samples/s"
+# poll_memtable PORT OUT: memtable_bytes at the start of each minute, until
+# killed (its sleep is killed with it).
+poll_memtable() {
+    local m s
+    trap 'kill "$s" 2>/dev/null; exit 0' TERM
+    for ((m = 0; m < 1440; m++)); do
+        { curl -s -m 5 -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$1/api/v1/stats" |
+            grep -o '"memtable_bytes":[0-9]*' | head -n 1 | cut -d: -f2 |
+            awk -v m="$m" -v p="$P" '{printf "%s.memtable_minute_%d_mib %.0f MiB\n", p, m, $1 / 1048576}' \
+                >>"$2"; } || true
+        sleep 60 &
+        s=$!
+        wait "$s"
+    done
+}
+poll_memtable "$hp" "$tmp/memtable" &
+poller=$!
+pids+=("$poller")
 "$BUILD/bench/bench_thin" --bodies "$tmp/bodies.hist" --port "$hp" --path /api/v1/write \
     --content-type application/x-protobuf --header "Authorization: Bearer $TOKEN" \
     --streams "$STREAMS" --warmup "$first" --timeout-ms "$TIMEOUT_MS" \
     --deadline-s $((DURATION_S * 3 + 600)) --rate "$rate" --watch-pid "$pid" --name "$P" |
     sed "s/^$P\.warmup\./$P.first_contact./" >"$tmp/out" ||
     { tail -n 20 "$d/log" >&2; die "a write failed (above)"; }
+kill "$poller" 2>/dev/null || true
+wait "$poller" 2>/dev/null || true
 cat "$tmp/out"
+cat "$tmp/memtable" 2>/dev/null || true
 curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$hp/api/v1/stats" >"$tmp/stats" ||
     true
 for k in chunks freezes seals_memory seals_wal runs_logged runlog_bytes samples_memtable memtable_bytes \
