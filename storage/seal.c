@@ -672,15 +672,18 @@ static bool pick_tags(hist_db *db, seal_pick *p)
         }
     }
     p->ndue = p->n;
+    /* The WAL's budget is read once here when memory is within its own,
+     * and after pick_pressure only when that picked nothing (as before). */
     bool memory = db->mem_bytes > db->opts.memtable_bytes;
-    if (rc == 0 && na && (memory || wal_over_budget(db))) {
+    bool wal = !memory && na && wal_over_budget(db);
+    if (rc == 0 && na && (memory || wal)) {
         pressure_item *all = NULL;
         rc = HIST_ARRAY_RESERVE(p->ids, cap, p->ndue + na, 64);
         if (rc == 0 && !(all = pressure_items(db, na, now)))
             rc = HIST_ENOMEM;
         if (rc == 0 && memory)
             pick_pressure(db, all, na, due_bytes, p);
-        if (rc == 0 && p->n == p->ndue && wal_over_budget(db))
+        if (rc == 0 && p->n == p->ndue && (wal || wal_over_budget(db)))
             pick_wal(db, all, na, p);
         free(all);
     }
