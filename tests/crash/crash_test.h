@@ -47,10 +47,13 @@ static inline void crash_test_backend(crash_target target, hist_io_mode io, uint
     uint64_t ran = crash_run_rounds(r, rounds, budget_s);
     /* A path that runs a few times in `rounds` rounds (a seal for memory
      * pressure: 4 to 21 in 20 storage rounds) may not have run yet when
-     * the kills came early: up to `rounds` more rounds, within half the
-     * budget more, until every path has run. */
+     * the kills came early: up to `rounds` more rounds, within three
+     * quarters of the budget more, until every path has run. (Half the
+     * budget ran out after 9 and 10 more rounds in two CI runs on
+     * 2026-12-08, one without a memory seal, one without a merge; both
+     * backends' rounds and extras still end inside the ctest timeouts.) */
     uint64_t extra = 0;
-    time_t until = time(NULL) + (time_t)(budget_s / 2);
+    time_t until = time(NULL) + (time_t)(budget_s * 3 / 4);
     while (extra < rounds && time(NULL) < until && !crash_paths_seen(target, crash_run_tally(r)))
         extra += crash_run_rounds(r, 1, budget_s / 2);
     if (extra)
